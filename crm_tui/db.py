@@ -1,0 +1,265 @@
+"""The database: engines from a URL, SQLite pragmas, sessions for reading and writing, migrations.
+
+No engine is created at import time. Open one with `open_database(url)`.
+
+Writes go through `Database.write()`, a unit of work: on SQLite it begins with BEGIN IMMEDIATE
+so the write lock is taken before the first read of the transaction (several processes
+sharing one file then queue on the busy timeout instead of failing with "database is locked"
+half-way through); the whole block commits or rolls back as one.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session
+
+from crm_tui.errors import Conflict, CrmError, InvalidInput, SchemaError, StorageError
+
+BUSY_TIMEOUT_S = 30
+# One key for PostgreSQL's advisory lock around schema upgrades, so two processes opening a
+# fresh database at once do not both run the migrations.
+_MIGRATION_LOCK_KEY = 0x43524D  # "CRM"
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _ensure_sqlite_file(parsed.database)
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+    raise InvalidInput(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql+psycopg://")
+
+
+def _ensure_sqlite_file(database: str | None) -> None:
+    """Create a new SQLite file readable by its owner only (0600) before SQLite opens it."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise StorageError(f"cannot create database directory {path.parent}: {exc.strerror}") from None
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StorageError(f"cannot create database file {path}: {exc.strerror}") from None
+    os.close(fd)
+
+
+def _sqlite_on_connect(dbapi_conn, _record) -> None:
+    # Hand transaction control to SQLAlchemy's "begin" event below (pysqlite would otherwise
+    # issue its own deferred BEGIN lazily, too late to take the write lock up front).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    # The busy timeout goes first so every later statement on this connection waits its turn.
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+    _enter_wal(cur)
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _enter_wal(cur) -> None:
+    """Switch the file to WAL. The switch needs the file to itself, and SQLite answers "database
+    is locked" at once rather than calling the busy handler when another process is creating or
+    migrating the same fresh file, so wait for it here, up to the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
+def _sqlite_on_begin(conn) -> None:
+    mode = "IMMEDIATE" if conn.get_execution_options().get("crm_write") else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """One database: an engine plus read and write units of work. Safe to share across threads;
+    each unit of work opens its own Session."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine = make_engine(url, echo=echo)
+        self._write_engine = self.engine.execution_options(crm_write=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def display_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading. Nothing it does is committed."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+            except DBAPIError as exc:
+                raise storage_error(exc) from None
+            finally:
+                session.rollback()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A unit of work: everything in the block commits together, or nothing does."""
+        with Session(self._write_engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except CrmError:
+                session.rollback()
+                raise
+            except StaleDataError:
+                session.rollback()
+                raise Conflict("the record was changed by someone else meanwhile; reload and try again") from None
+            except IntegrityError as exc:
+                session.rollback()
+                raise InvalidInput(f"the change breaks a database rule: {_first_line(exc.orig)}") from None
+            except DBAPIError as exc:
+                session.rollback()
+                raise storage_error(exc) from None
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def storage_error(exc: DBAPIError) -> StorageError:
+    message = _first_line(exc.orig)
+    if "locked" in message or "busy" in message:
+        return StorageError(f"the database stayed busy for {BUSY_TIMEOUT_S} s (another writer holds it); try again")
+    return StorageError(f"database error: {message}")
+
+
+def _first_line(exc: BaseException | None) -> str:
+    text_ = str(exc or "").strip()
+    return text_.splitlines()[0] if text_ else exc.__class__.__name__
+
+
+# --- schema -------------------------------------------------------------------------------
+
+
+def _alembic_config(connection=None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def current_revision(db: Database) -> str | None:
+    with db.engine.connect() as conn:
+        return _current_revision(conn)
+
+
+def _current_revision(conn) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def upgrade(db: Database) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision; returns (before, after).
+
+    Runs inside one write transaction (BEGIN IMMEDIATE on SQLite, an advisory lock on
+    PostgreSQL) so processes starting together serialize here instead of racing.
+    """
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config())
+    head = script.get_current_head()
+    try:
+        with db._write_engine.connect() as conn:
+            with conn.begin():
+                if not db.is_sqlite:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+                before = _current_revision(conn)
+                _refuse_newer(script, before, head)
+                if before != head:
+                    command.upgrade(_alembic_config(conn), "head")
+    except DBAPIError as exc:
+        raise storage_error(exc) from None
+    return before, head
+
+
+def _refuse_newer(script, current: str | None, head: str) -> None:
+    from alembic.util import CommandError
+
+    if current is None or current == head:
+        return
+    try:
+        known = script.get_revision(current)
+    except CommandError:
+        known = None
+    if known is None:
+        raise SchemaError(
+            f"the database schema (revision {current}) is newer than this crm (revision {head}); "
+            "upgrade crm-tui before opening it"
+        )
+
+
+def open_database(url: str, *, migrate: bool = True, echo: bool = False) -> Database:
+    """Open the database at `url`, upgrading its schema when it is older than the code."""
+    from crm_tui.migrations import HEAD
+
+    db = Database(url, echo=echo)
+    try:
+        current = current_revision(db)
+    except OperationalError as exc:
+        db.dispose()
+        raise StorageError(f"cannot open database {db.display_url()}: {_first_line(exc.orig)}") from None
+    if current != HEAD:
+        if not migrate:
+            db.dispose()
+            raise SchemaError(f"the database is at revision {current or 'none'}, not {HEAD}; run `crm db upgrade`")
+        upgrade(db)
+    return db

@@ -1,0 +1,56 @@
+"""Domain errors: each carries a message a person can read, shown as one line."""
+
+
+class CrmError(Exception):
+    """Base for every error the CRM reports to a person rather than as a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(CrmError):
+    """The record asked for does not exist (or is not visible)."""
+
+
+class InvalidInput(CrmError):
+    """Input failed validation; nothing was written."""
+
+    exit_code = 2
+
+
+class Conflict(CrmError):
+    """Someone else changed the record since it was read; nothing was overwritten."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, entity: str = "", entity_id: int | None = None,
+                 expected_version: int | None = None, current_version: int | None = None) -> None:
+        super().__init__(message)
+        self.entity = entity
+        self.entity_id = entity_id
+        self.expected_version = expected_version
+        self.current_version = current_version
+
+
+class PermissionDenied(CrmError):
+    """The acting user's role does not allow this action."""
+
+    exit_code = 4
+
+
+class SchemaError(CrmError):
+    """The database schema cannot be used by this version of crm."""
+
+    exit_code = 5
+
+
+class StorageError(CrmError):
+    """The database could not be reached or is unusable (locked, missing, unreachable)."""
+
+    exit_code = 6

@@ -1,0 +1,27 @@
+"""The CRM's tables (SQLModel). Importing this package registers them all on SQLModel.metadata."""
+
+from crm_tui.models.activity import Activity
+from crm_tui.models.audit import AuditEvent
+from crm_tui.models.company import Company
+from crm_tui.models.contact import Contact, ContactEmail, ContactPhone, ContactTag, Tag
+from crm_tui.models.deal import Deal
+from crm_tui.models.enums import (
+    ActivityKind,
+    DealStatus,
+    Direction,
+    Lifecycle,
+    Role,
+    Source,
+    StageKind,
+    TaskOrigin,
+)
+from crm_tui.models.pipeline import Pipeline, Stage
+from crm_tui.models.task import Task
+from crm_tui.models.user import User
+from crm_tui.models.view import SavedView
+
+__all__ = [
+    "Activity", "ActivityKind", "AuditEvent", "Company", "Contact", "ContactEmail", "ContactPhone",
+    "ContactTag", "Deal", "DealStatus", "Direction", "Lifecycle", "Pipeline", "Role", "SavedView",
+    "Source", "Stage", "StageKind", "Tag", "Task", "TaskOrigin", "User",
+]

@@ -1,0 +1,35 @@
+"""Activities: the interaction log (calls, emails, meetings, notes) and system events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String, Text
+from sqlmodel import Field
+
+from crm_tui.models.base import UTCDateTime, Versioned
+
+
+class Activity(Versioned, table=True):
+    __tablename__ = "activities"
+    __table_args__ = (
+        Index("ix_activities_contact_time", "contact_id", "occurred_at", "id"),
+        Index("ix_activities_company_time", "company_id", "occurred_at", "id"),
+        Index("ix_activities_deal_time", "deal_id", "occurred_at", "id"),
+        Index("ix_activities_user_time", "user_id", "occurred_at"),
+        Index("ix_activities_time", "occurred_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=String(16))
+    direction: str | None = Field(default=None, sa_type=String(8))
+    occurred_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    duration_minutes: int | None = Field(default=None)
+    outcome: str | None = Field(default=None, sa_type=String(100))
+    subject: str | None = Field(default=None, sa_type=String(300))
+    body: str | None = Field(default=None, sa_type=Text)
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id", ondelete="CASCADE")
+    # set from the contact's company when logged, so an account's timeline is one index scan
+    company_id: int | None = Field(default=None, foreign_key="companies.id", ondelete="SET NULL")
+    deal_id: int | None = Field(default=None, foreign_key="deals.id", ondelete="SET NULL")
+    user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")

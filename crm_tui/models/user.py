@@ -1,0 +1,20 @@
+"""Users: the people (and roles) who work in the CRM."""
+
+from __future__ import annotations
+
+from sqlalchemy import String
+from sqlmodel import Field
+
+from crm_tui.models.base import Versioned
+
+
+class User(Versioned, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(sa_type=String(64), unique=True, index=True)
+    name: str = Field(sa_type=String(200))
+    email: str | None = Field(default=None, sa_type=String(320))
+    role: str = Field(default="sales", sa_type=String(16))
+    active: bool = Field(default=True)
+    timezone: str | None = Field(default=None, sa_type=String(64))
