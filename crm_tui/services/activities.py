@@ -1,0 +1,146 @@
+"""Activities: log calls, emails, meetings and notes (with an optional follow-up), and timelines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from crm_tui.clock import get_zone, resolve_now
+from crm_tui.errors import InvalidInput
+from crm_tui.models import Activity, ActivityKind, Company, Contact, Deal, Direction, User
+from crm_tui.models.schemas import ActivityCreate, ActivityRead, TaskCreate, TaskRead
+from crm_tui.services import validation as v
+from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
+from crm_tui.services.dates import parse_when
+from crm_tui.services.paging import Page, SortKey, keyset_page
+
+ENTITY = "activity"
+TIMELINE = SortKey(Activity.occurred_at, Activity.id, descending=True)
+LOGGABLE = (ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.MEETING, ActivityKind.NOTE)
+
+
+def _when(value: datetime | str | None, actor: Actor, now: datetime) -> datetime:
+    if value is None:
+        return now
+    if isinstance(value, datetime):
+        return resolve_now(value)
+    return parse_when(value, now=now, zone=get_zone(actor.timezone))
+
+
+def log_activity(session: Session, *, data: ActivityCreate | dict, actor: Actor, now: datetime | None = None,
+                 follow_up: TaskCreate | dict | None = None) -> tuple[ActivityRead, TaskRead | None]:
+    """Record an interaction. Calls, emails and meetings move the contact's last-contacted time.
+    A follow-up task, if given, is created in the same transaction."""
+    from crm_tui.services.tasks import create_task
+
+    data = parse_shape(ActivityCreate, data)
+    now = resolve_now(now)
+    kind = ActivityKind(v.choice(data.kind, ActivityKind, "activity kind"))
+    if kind not in LOGGABLE:
+        raise InvalidInput(f"log a call, email, meeting or note (not {kind.value})")
+    if not (data.contact_id or data.company_id or data.deal_id):
+        raise InvalidInput("an activity needs a contact, a company or a deal")
+    contact = get_or_404(session, Contact, data.contact_id, "contact") if data.contact_id else None
+    deal = get_or_404(session, Deal, data.deal_id, "deal") if data.deal_id else None
+    company_id = data.company_id or (contact.company_id if contact else None) or (deal.company_id if deal else None)
+    if data.company_id:
+        get_or_404(session, Company, data.company_id, "company")
+    occurred_at = _when(data.occurred_at, actor, now)
+    activity = Activity(
+        kind=kind.value,
+        direction=v.choice(data.direction, Direction, "direction") if data.direction else None,
+        occurred_at=occurred_at,
+        duration_minutes=v.non_negative(data.duration_minutes, "duration"),
+        outcome=v.optional_text(data.outcome, "outcome", max_length=100),
+        subject=v.optional_text(data.subject, "subject", max_length=300),
+        body=v.optional_text(data.body, "notes", max_length=100_000),
+        contact_id=contact.id if contact else None,
+        company_id=company_id,
+        deal_id=deal.id if deal else None,
+        user_id=actor.user_id,
+        created_at=now, updated_at=now,
+    )
+    session.add(activity)
+    flush(session, ENTITY, "activity")
+    if contact is not None and kind.is_interaction:
+        _touch_contact(session, contact.id, occurred_at)
+    audit(session, actor=actor, entity=ENTITY, entity_id=activity.id, action="create", now=now,
+          summary=f"{kind.value}: {activity.subject or ''}".strip())
+    task = None
+    if follow_up is not None:
+        follow_up = parse_shape(TaskCreate, follow_up)
+        links = {"contact_id": follow_up.contact_id or activity.contact_id,
+                 "deal_id": follow_up.deal_id or activity.deal_id,
+                 "company_id": follow_up.company_id or (None if activity.contact_id else activity.company_id)}
+        task = create_task(session, data=follow_up.model_copy(update=links), actor=actor, now=now)
+    return _read(session, activity), task
+
+
+def _touch_contact(session: Session, contact_id: int, at: datetime) -> None:
+    # A derived field, set without bumping the version: logging a call must not make a
+    # teammate's open edit form conflict.
+    session.execute(
+        update(Contact)
+        .where(Contact.id == contact_id, or_(Contact.last_contacted_at.is_(None), Contact.last_contacted_at < at))
+        .values(last_contacted_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def update_activity(session: Session, *, activity_id: int, actor: Actor, version: int | None = None,
+                    subject: str | None = None, body: str | None = None, outcome: str | None = None,
+                    now: datetime | None = None) -> ActivityRead:
+    now = resolve_now(now)
+    activity = get_or_404(session, Activity, activity_id, "activity")
+    check_version(session, activity, version, ENTITY, "activity")
+    values = {}
+    if subject is not None:
+        values["subject"] = v.optional_text(subject, "subject", max_length=300)
+    if body is not None:
+        values["body"] = v.optional_text(body, "notes", max_length=100_000)
+    if outcome is not None:
+        values["outcome"] = v.optional_text(outcome, "outcome", max_length=100)
+    changed = apply_changes(activity, values)
+    if changed:
+        activity.updated_at = now
+        flush(session, ENTITY, "activity")
+        audit(session, actor=actor, entity=ENTITY, entity_id=activity.id, action="update", now=now, changes=changed)
+    return _read(session, activity)
+
+
+def _read(session: Session, activity: Activity) -> ActivityRead:
+    user = session.get(User, activity.user_id) if activity.user_id else None
+    contact = session.get(Contact, activity.contact_id) if activity.contact_id else None
+    return ActivityRead.model_validate(activity, from_attributes=True, update={
+        "user_login": user.login if user else None, "contact_name": contact.full_name if contact else None})
+
+
+def timeline(session: Session, *, contact_id: int | None = None, company_id: int | None = None,
+             deal_id: int | None = None, kinds: list[str] | None = None, after: str | None = None,
+             limit: int = 50) -> Page[ActivityRead]:
+    """Newest first, one page at a time. A company's timeline includes its contacts' activities."""
+    if sum(x is not None for x in (contact_id, company_id, deal_id)) != 1:
+        raise InvalidInput("a timeline is for one contact, company or deal")
+    if contact_id is not None:
+        condition = Activity.contact_id == contact_id
+    elif company_id is not None:
+        condition = Activity.company_id == company_id
+    else:
+        condition = Activity.deal_id == deal_id
+    user, contact = aliased(User), aliased(Contact)
+    stmt = (
+        select(Activity, user.login.label("user_login"), contact.full_name.label("contact_name"))
+        .outerjoin(user, user.id == Activity.user_id)
+        .outerjoin(contact, contact.id == Activity.contact_id)
+        .where(condition)
+    )
+    if kinds:
+        stmt = stmt.where(Activity.kind.in_([v.choice(k, ActivityKind, "activity kind") for k in kinds]))
+    rows, next_, prev_ = keyset_page(session, stmt, TIMELINE, row_key=lambda r: (r[0].occurred_at, r[0].id),
+                                     after=after, limit=limit)
+    items = [ActivityRead.model_validate(r[0], from_attributes=True,
+                                         update={"user_login": r.user_login, "contact_name": r.contact_name})
+             for r in rows]
+    return Page(items, next_, prev_)

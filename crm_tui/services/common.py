@@ -1,0 +1,128 @@
+"""What every service shares: the acting user, audit events, version checks, lookups."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from crm_tui.errors import Conflict, InvalidInput, NotFound
+from crm_tui.models import AuditEvent
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user, or the system (workflow engine, import) with a label."""
+
+    user_id: int | None
+    login: str
+    role: str = "admin"
+    timezone: str | None = None
+
+    @property
+    def is_system(self) -> bool:
+        return self.user_id is None
+
+
+def system_actor(name: str = "system") -> Actor:
+    return Actor(user_id=None, login=f"system:{name}" if name != "system" else "system", role="admin")
+
+
+def get_or_404(session: Session, model: type[M], id_: int | None, label: str) -> M:
+    obj = session.get(model, id_) if id_ is not None else None
+    if obj is None:
+        raise NotFound(f"no {label} with id {id_}")
+    return obj
+
+
+def parse_shape(shape: type[M], data: Any) -> M:
+    """Validate input data into a pydantic shape; the first problem becomes a one-line error."""
+    if isinstance(data, shape):
+        return data
+    try:
+        return shape.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err.get("loc", ())) or "input"
+        raise InvalidInput(f"{where}: {err.get('msg', 'invalid value')}") from None
+
+
+def check_version(session: Session, obj: Any, expected: int | None, entity: str, label: str) -> None:
+    """Refuse a write based on a stale read, naming who changed the record and when."""
+    if expected is None or obj.version == expected:
+        return
+    last = session.execute(
+        select(AuditEvent.actor, AuditEvent.at)
+        .where(AuditEvent.entity == entity, AuditEvent.entity_id == obj.id)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    ).first()
+    who = f" by {last.actor} at {last.at:%Y-%m-%d %H:%M} UTC" if last else ""
+    raise Conflict(
+        f"{label} was changed{who} since you opened it (you have version {expected}, it is now "
+        f"version {obj.version}); reload it and apply your change again",
+        entity=entity, entity_id=obj.id, expected_version=expected, current_version=obj.version,
+    )
+
+
+def flush(session: Session, entity: str, label: str) -> None:
+    """Flush, turning a lost optimistic-lock race (the row changed under us) into a Conflict."""
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Conflict(f"{label} was changed by someone else at the same moment; reload it and try again",
+                       entity=entity) from None
+
+
+def _audit_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def audit(session: Session, *, actor: Actor, entity: str, entity_id: int | None, action: str, now: datetime,
+          changes: dict[str, tuple[Any, Any]] | None = None, summary: str | None = None) -> None:
+    """Write the audit trail of one change: one row per changed field, or one summary row."""
+    base = dict(at=now, actor_id=actor.user_id, actor=actor.login, entity=entity, entity_id=entity_id, action=action)
+    if changes:
+        for field_name, (old, new) in changes.items():
+            session.add(AuditEvent(**base, field=field_name, old_value=_audit_value(old), new_value=_audit_value(new)))
+    else:
+        session.add(AuditEvent(**base, new_value=summary))
+
+
+def apply_changes(obj: Any, values: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Set the values that differ; return {field: (old, new)} for the audit trail."""
+    changed = {}
+    for name, new in values.items():
+        old = getattr(obj, name)
+        if old != new:
+            setattr(obj, name, new)
+            changed[name] = (old, new)
+    return changed
+
+
+def set_archived(session: Session, model: type[M], *, id_: int, archived: bool, actor: Actor, entity: str,
+                 label: Any, version: int | None, now: datetime) -> M:
+    """Archive or unarchive a record (`label(obj)` names it in messages); audited, version-checked."""
+    obj = get_or_404(session, model, id_, entity)
+    check_version(session, obj, version, entity, label(obj))
+    if obj.archived != archived:
+        obj.archived = archived
+        obj.updated_at = now
+        flush(session, entity, label(obj))
+        audit(session, actor=actor, entity=entity, entity_id=obj.id, action="archive" if archived else "unarchive",
+              now=now, changes={"archived": (not archived, archived)})
+    return obj

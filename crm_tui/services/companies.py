@@ -1,0 +1,184 @@
+"""Companies (accounts): create, edit, archive, look up and list by keyset."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from crm_tui.clock import resolve_now
+from crm_tui.errors import InvalidInput, NotFound
+from crm_tui.models import Company, Contact, User
+from crm_tui.models.schemas import CompanyCreate, CompanyRead, CompanyRow, CompanyUpdate
+from crm_tui.services import search
+from crm_tui.services import validation as v
+from crm_tui.services.common import (
+    Actor,
+    apply_changes,
+    audit,
+    check_version,
+    flush,
+    get_or_404,
+    parse_shape,
+    set_archived,
+)
+from crm_tui.services.paging import Page, SortKey, keyset_page
+
+ENTITY = "company"
+SORTS = {
+    "name": SortKey(Company.name_key, Company.id),
+    "created": SortKey(Company.created_at, Company.id, descending=True),
+}
+
+
+def _domain(value: str | None) -> str | None:
+    text = (value or "").strip().lower()
+    for prefix in ("https://", "http://", "www."):
+        text = text.removeprefix(prefix)
+    text = text.split("/", 1)[0]
+    if not text:
+        return None
+    if "." not in text or " " in text or len(text) > 253:
+        raise InvalidInput(f"invalid domain {value!r}: use a name such as example.com")
+    return text
+
+
+def _clean(values: dict) -> dict:
+    out = dict(values)
+    if "name" in out:
+        out["name"] = v.required_text(out["name"], "company name")
+        out["name_key"] = v.fold(out["name"])
+    if "domain" in out:
+        out["domain"] = _domain(out["domain"])
+    for name, limit in (("industry", 100), ("size", 32), ("address", 2000), ("notes", 20000)):
+        if name in out:
+            out[name] = v.optional_text(out[name], name, max_length=limit)
+    return out
+
+
+def _check_owner(session: Session, owner_id: int | None) -> None:
+    if owner_id is not None:
+        get_or_404(session, User, owner_id, "user")
+
+
+def company_search_text(name: str, domain: str | None) -> str:
+    """What the company search index sees (shared with the demo loader)."""
+    return v.search_text(name, domain)
+
+
+def _search_text(company: Company) -> str:
+    return company_search_text(company.name, company.domain)
+
+
+def create_company(session: Session, *, data: CompanyCreate | dict, actor: Actor,
+                   now: datetime | None = None) -> CompanyRead:
+    data = parse_shape(CompanyCreate, data)
+    now = resolve_now(now)
+    values = _clean(data.model_dump())
+    _check_owner(session, values.get("owner_id"))
+    if values.get("owner_id") is None:
+        values["owner_id"] = actor.user_id
+    company = Company(**values, created_at=now, updated_at=now)
+    company.search_text = _search_text(company)
+    session.add(company)
+    flush(session, ENTITY, f"company {company.name}")
+    audit(session, actor=actor, entity=ENTITY, entity_id=company.id, action="create", now=now, summary=company.name)
+    return read_company(session, company)
+
+
+def update_company(session: Session, *, company_id: int, changes: CompanyUpdate | dict, actor: Actor,
+                   version: int | None = None, now: datetime | None = None) -> CompanyRead:
+    changes = parse_shape(CompanyUpdate, changes)
+    now = resolve_now(now)
+    company = get_or_404(session, Company, company_id, "company")
+    check_version(session, company, version, ENTITY, f"company {company.name!r}")
+    values = _clean(changes.model_dump(exclude_unset=True))
+    if "owner_id" in values:
+        _check_owner(session, values["owner_id"])
+    changed = apply_changes(company, values)
+    changed.pop("name_key", None)
+    if changed:
+        company.updated_at = now
+        company.search_text = _search_text(company)
+        flush(session, ENTITY, f"company {company.name!r}")
+        if "name" in changed:
+            # contacts keep the company's sort key for "sort by company"; derived, so no version bump
+            session.execute(update(Contact).where(Contact.company_id == company.id)
+                            .values(company_key=company.name_key))
+        audit(session, actor=actor, entity=ENTITY, entity_id=company.id, action="update", now=now, changes=changed)
+    return read_company(session, company)
+
+
+def set_company_archived(session: Session, *, company_id: int, archived: bool, actor: Actor,
+                         version: int | None = None, now: datetime | None = None) -> CompanyRead:
+    company = set_archived(session, Company, id_=company_id, archived=archived, actor=actor, entity=ENTITY,
+                           label=lambda c: f"company {c.name!r}", version=version, now=resolve_now(now))
+    return read_company(session, company)
+
+
+def read_company(session: Session, company: Company) -> CompanyRead:
+    owner = session.get(User, company.owner_id) if company.owner_id else None
+    return CompanyRead.model_validate(company, from_attributes=True,
+                                      update={"owner_login": owner.login if owner else None})
+
+
+def get_company(session: Session, *, company_id: int) -> CompanyRead:
+    return read_company(session, get_or_404(session, Company, company_id, "company"))
+
+
+def resolve_company(session: Session, ref: str | int) -> CompanyRead:
+    """A company by id, exact name (case-insensitive) or domain."""
+    text = str(ref).strip()
+    if text.isdigit():
+        return get_company(session, company_id=int(text))
+    key = v.fold(text)
+    company = session.scalars(
+        select(Company).where((Company.name_key == key) | (Company.domain == key.removeprefix("www.")))
+        .order_by(Company.archived, Company.id).limit(1)
+    ).first()
+    if company is None:
+        company = _unique_prefix_match(session, key, text)
+    return read_company(session, company)
+
+
+def _unique_prefix_match(session: Session, key: str, text: str) -> Company:
+    """"Acme" finds "Acme Corp" when no other active company starts with it (an index range scan)."""
+    if not key:
+        raise NotFound("no company given")
+    upper = key[:-1] + chr(ord(key[-1]) + 1)
+    candidates = list(session.scalars(
+        select(Company).where(Company.name_key >= key, Company.name_key < upper, Company.archived.is_(False))
+        .order_by(Company.name_key, Company.id).limit(6)
+    ))
+    if not candidates:
+        raise NotFound(f"no company {text!r}; add it with `crm company add {text!r}`")
+    if len(candidates) > 1:
+        names = ", ".join(f"{c.name} (#{c.id})" for c in candidates[:5])
+        raise InvalidInput(f"{text!r} matches several companies: {names}; give the full name or the id")
+    return candidates[0]
+
+
+def list_companies(session: Session, *, query: str | None = None, owner_id: int | None = None,
+                   archived: bool = False, sort: str = "name", after: str | None = None,
+                   before: str | None = None, limit: int = 50, with_total: bool = False) -> Page[CompanyRow]:
+    if sort not in SORTS:
+        raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)}")
+    owner = aliased(User)
+    conditions = [Company.archived.is_(archived)]
+    if owner_id is not None:
+        conditions.append(Company.owner_id == owner_id)
+    if (cond := search.company_condition(session.bind.dialect.name, query)) is not None:
+        conditions.append(cond)
+    key = SORTS[sort]
+    stmt = (
+        select(Company.id, Company.name, Company.domain, Company.industry, owner.login.label("owner_login"),
+               Company.created_at, key.column.label("sort_value"))
+        .outerjoin(owner, owner.id == Company.owner_id)
+        .where(*conditions)
+    )
+    rows, next_, prev_ = keyset_page(session, stmt, key, row_key=lambda r: (r.sort_value, r.id),
+                                     after=after, before=before, limit=limit)
+    items = [CompanyRow(r.id, r.name, r.domain, r.industry, r.owner_login, r.created_at) for r in rows]
+    total = session.scalar(select(func.count()).select_from(Company).where(*conditions)) if with_total else None
+    return Page(items, next_, prev_, total)

@@ -1,0 +1,339 @@
+"""Contacts: create, edit, tag, archive, look up, and list or search a page at a time."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session, aliased
+
+from crm_tui.clock import resolve_now
+from crm_tui.errors import InvalidInput, NotFound
+from crm_tui.models import Company, Contact, ContactEmail, ContactPhone, ContactTag, Lifecycle, Source, Tag, User
+from crm_tui.models.schemas import ContactCreate, ContactFilter, ContactRead, ContactRow, ContactUpdate
+from crm_tui.services import search
+from crm_tui.services import validation as v
+from crm_tui.services.common import (
+    Actor,
+    apply_changes,
+    audit,
+    check_version,
+    flush,
+    get_or_404,
+    parse_shape,
+    set_archived,
+)
+from crm_tui.services.paging import Page, SortKey, keyset_page
+
+ENTITY = "contact"
+SORTS = {
+    "name": SortKey(Contact.sort_name, Contact.id),
+    "company": SortKey(Contact.company_key, Contact.id, nullable=True),
+    "last_contacted": SortKey(Contact.last_contacted_at, Contact.id, descending=True, nullable=True),
+    "created": SortKey(Contact.created_at, Contact.id, descending=True),
+}
+# made once: a fresh aliased() per call costs milliseconds of SQLAlchemy column adaptation
+# and defeats the compiled-statement cache, which is most of a page fetch
+_LIST_COMPANY, _LIST_OWNER = aliased(Company, name="list_company"), aliased(User, name="list_owner")
+_TAG = re.compile(r"^[\w][\w .:/+-]{0,63}$")
+MAX_EMAILS = MAX_PHONES = 10
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _emails(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for raw in values:
+        email = v.email(raw)
+        if email not in out:
+            out.append(email)
+    if len(out) > MAX_EMAILS:
+        raise InvalidInput(f"a contact has at most {MAX_EMAILS} emails")
+    return out
+
+
+def _phones(values: list[str], region: str | None) -> list[str]:
+    out: list[str] = []
+    for raw in values:
+        phone = v.phone(raw, region=region)
+        if phone not in out:
+            out.append(phone)
+    if len(out) > MAX_PHONES:
+        raise InvalidInput(f"a contact has at most {MAX_PHONES} phones")
+    return out
+
+
+def _tags(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for raw in values:
+        tag = " ".join(raw.strip().lower().split())
+        if not _TAG.match(tag):
+            raise InvalidInput(f"invalid tag {raw!r}: letters, digits and . : / + - only, at most 64")
+        if tag not in out:
+            out.append(tag)
+    return out
+
+
+def _custom(value: dict) -> dict:
+    out = {}
+    for key, item in value.items():
+        name = str(key).strip()
+        if not name or len(name) > 64:
+            raise InvalidInput(f"invalid custom field name {key!r}")
+        if item is not None and not isinstance(item, (str, int, float, bool)):
+            raise InvalidInput(f"custom field {name!r} must be text, a number or true/false")
+        if isinstance(item, str) and len(item) > 2000:
+            raise InvalidInput(f"custom field {name!r} is too long")
+        out[name] = item
+    return out
+
+
+def _clean(session: Session, values: dict, region: str | None) -> dict:
+    """Validate and normalise the given fields; touches nothing in the database."""
+    out = dict(values)
+    for name in ("first_name", "last_name"):
+        if name in out:
+            out[name] = v.optional_text(out[name], name.replace("_", " "), max_length=100) or ""
+    if "title" in out:
+        out["title"] = v.optional_text(out["title"], "title")
+    if "emails" in out:
+        out["emails"] = _emails(out["emails"] or [])
+    if "phones" in out:
+        out["phones"] = _phones(out["phones"] or [], region)
+    if "lifecycle" in out:
+        out["lifecycle"] = v.choice(out["lifecycle"], Lifecycle, "lifecycle stage")
+    if "source" in out:
+        out["source"] = v.choice(out["source"], Source, "source") if out["source"] else None
+    if "tags" in out:
+        out["tags"] = _tags(out["tags"] or [])
+    if "custom" in out:
+        out["custom"] = _custom(out["custom"] or {})
+    if out.get("company_id") is not None:
+        get_or_404(session, Company, out["company_id"], "company")
+    if out.get("owner_id") is not None:
+        get_or_404(session, User, out["owner_id"], "user")
+    return out
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+def create_contact(session: Session, *, data: ContactCreate | dict, actor: Actor, now: datetime | None = None,
+                   region: str | None = None) -> ContactRead:
+    data = parse_shape(ContactCreate, data)
+    now = resolve_now(now)
+    values = _clean(session, data.model_dump(), region)
+    if not (values["first_name"] or values["last_name"] or values["emails"]):
+        raise InvalidInput("a contact needs a name or an email")
+    emails, phones, tags = values.pop("emails"), values.pop("phones"), values.pop("tags")
+    if values.get("owner_id") is None:
+        values["owner_id"] = actor.user_id
+    contact = Contact(**values, created_at=now, updated_at=now)
+    _derive(session, contact, emails, phones)
+    session.add(contact)
+    flush(session, ENTITY, "contact")
+    _replace_points(session, contact.id, emails, phones)
+    _replace_tags(session, contact.id, tags)
+    audit(session, actor=actor, entity=ENTITY, entity_id=contact.id, action="create", now=now,
+          summary=contact.full_name)
+    return get_contact(session, contact_id=contact.id)
+
+
+def update_contact(session: Session, *, contact_id: int, changes: ContactUpdate | dict, actor: Actor,
+                   version: int | None = None, now: datetime | None = None, region: str | None = None) -> ContactRead:
+    """Apply the fields that are set. With `version`, refuse if the contact changed since it was read."""
+    changes = parse_shape(ContactUpdate, changes)
+    now = resolve_now(now)
+    contact = get_or_404(session, Contact, contact_id, "contact")
+    check_version(session, contact, version, ENTITY, f"contact {contact.full_name!r}")
+    values = _clean(session, changes.model_dump(exclude_unset=True), region)
+    current = get_contact(session, contact_id=contact.id)
+    emails = values.pop("emails", current.emails)
+    phones = values.pop("phones", current.phones)
+    tags = values.pop("tags", current.tags)
+    changed = apply_changes(contact, values)
+    for name, old, new in (("emails", current.emails, emails), ("phones", current.phones, phones),
+                           ("tags", current.tags, tags)):
+        if old != new:
+            changed[name] = (old, new)
+    if not (contact.first_name or contact.last_name or emails):
+        raise InvalidInput("a contact needs a name or an email")
+    if not changed:
+        return current
+    contact.updated_at = now
+    _derive(session, contact, emails, phones)
+    flush(session, ENTITY, f"contact {contact.full_name!r}")
+    if "emails" in changed or "phones" in changed:
+        _replace_points(session, contact.id, emails, phones)
+    if "tags" in changed:
+        _replace_tags(session, contact.id, tags)
+    audit(session, actor=actor, entity=ENTITY, entity_id=contact.id, action="update", now=now, changes=changed)
+    return get_contact(session, contact_id=contact.id)
+
+
+def set_contact_archived(session: Session, *, contact_id: int, archived: bool, actor: Actor,
+                         version: int | None = None, now: datetime | None = None) -> ContactRead:
+    set_archived(session, Contact, id_=contact_id, archived=archived, actor=actor, entity=ENTITY,
+                 label=lambda c: f"contact {c.full_name!r}", version=version, now=resolve_now(now))
+    return get_contact(session, contact_id=contact_id)
+
+
+def change_tags(session: Session, *, contact_id: int, add: list[str] = (), remove: list[str] = (),
+                actor: Actor, now: datetime | None = None) -> ContactRead:
+    """Add and remove tags without touching other fields (no version needed: tags merge)."""
+    current = get_contact(session, contact_id=contact_id)
+    drop = set(_tags(list(remove)))
+    tags = [t for t in current.tags if t not in drop]
+    tags += [t for t in _tags(list(add)) if t not in tags]
+    return update_contact(session, contact_id=contact_id, changes={"tags": tags}, actor=actor, now=now)
+
+
+def derived_fields(first_name: str, last_name: str, title: str | None, emails: list[str],
+                   phones: list[str]) -> dict[str, str | None]:
+    """The stored copies that lists, sorting and search read, but company_key (shared with the demo loader)."""
+    full_name = " ".join(p for p in (first_name, last_name) if p) or (emails[0] if emails else "")
+    digits = [re.sub(r"\D", "", p) for p in phones]
+    return {
+        "full_name": full_name,
+        "sort_name": v.fold(full_name),
+        "email": emails[0] if emails else None,
+        "phone": phones[0] if phones else None,
+        "search_text": v.search_text(full_name, title, *emails, *phones, *digits),
+    }
+
+
+def _derive(session: Session, contact: Contact, emails: list[str], phones: list[str]) -> None:
+    """The stored copies that lists, sorting and search read."""
+    for name, value in derived_fields(contact.first_name, contact.last_name, contact.title, emails, phones).items():
+        setattr(contact, name, value)
+    # no autoflush: flushing the half-derived contact here would bump its version twice per edit
+    with session.no_autoflush:
+        contact.company_key = (
+            session.scalar(select(Company.name_key).where(Company.id == contact.company_id))
+            if contact.company_id else None
+        )
+
+
+def _replace_points(session: Session, contact_id: int, emails: list[str], phones: list[str]) -> None:
+    session.execute(delete(ContactEmail).where(ContactEmail.contact_id == contact_id))
+    session.execute(delete(ContactPhone).where(ContactPhone.contact_id == contact_id))
+    if emails:
+        session.execute(insert(ContactEmail), [
+            {"contact_id": contact_id, "email": e, "position": i} for i, e in enumerate(emails)])
+    if phones:
+        session.execute(insert(ContactPhone), [
+            {"contact_id": contact_id, "phone": p, "position": i} for i, p in enumerate(phones)])
+
+
+def _replace_tags(session: Session, contact_id: int, tags: list[str]) -> None:
+    session.execute(delete(ContactTag).where(ContactTag.contact_id == contact_id))
+    if not tags:
+        return
+    tag_ids = [tag_id(session, name) for name in tags]
+    session.execute(insert(ContactTag), [{"contact_id": contact_id, "tag_id": t} for t in tag_ids])
+
+
+def tag_id(session: Session, name: str) -> int:
+    existing = session.scalar(select(Tag.id).where(Tag.name == name))
+    if existing is not None:
+        return existing
+    tag = Tag(name=name)
+    session.add(tag)
+    session.flush()
+    return tag.id
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+def get_contact(session: Session, *, contact_id: int) -> ContactRead:
+    contact = get_or_404(session, Contact, contact_id, "contact")
+    emails = list(session.scalars(select(ContactEmail.email).where(ContactEmail.contact_id == contact_id)
+                                  .order_by(ContactEmail.position)))
+    phones = list(session.scalars(select(ContactPhone.phone).where(ContactPhone.contact_id == contact_id)
+                                  .order_by(ContactPhone.position)))
+    tags = list(session.scalars(select(Tag.name).join(ContactTag, ContactTag.tag_id == Tag.id)
+                                .where(ContactTag.contact_id == contact_id).order_by(Tag.name)))
+    company = session.get(Company, contact.company_id) if contact.company_id else None
+    owner = session.get(User, contact.owner_id) if contact.owner_id else None
+    return ContactRead.model_validate(contact, from_attributes=True, update={
+        "emails": emails, "phones": phones, "tags": tags,
+        "company_name": company.name if company else None,
+        "owner_login": owner.login if owner else None,
+        "custom": dict(contact.custom or {}),
+    })
+
+
+def find_contact(session: Session, ref: str | int) -> ContactRead:
+    """A contact by id or by any of its emails."""
+    text = str(ref).strip()
+    if text.isdigit():
+        return get_contact(session, contact_id=int(text))
+    contact_id = session.scalar(select(ContactEmail.contact_id).where(ContactEmail.email == text.lower()).limit(1))
+    if contact_id is None:
+        raise NotFound(f"no contact {text!r}")
+    return get_contact(session, contact_id=contact_id)
+
+
+def _conditions(session: Session, query: str | None, filters: ContactFilter, now: datetime) -> list:
+    f = filters
+    conditions = [Contact.archived.is_(f.archived)]
+    if f.lifecycle:
+        conditions.append(Contact.lifecycle.in_([v.choice(x, Lifecycle, "lifecycle stage") for x in f.lifecycle]))
+    if f.owner_id is not None:
+        conditions.append(Contact.owner_id == f.owner_id)
+    if f.unowned:
+        conditions.append(Contact.owner_id.is_(None))
+    if f.source:
+        conditions.append(Contact.source == v.choice(f.source, Source, "source"))
+    if f.company_id is not None:
+        conditions.append(Contact.company_id == f.company_id)
+    if f.tag:
+        tagged = select(ContactTag.contact_id).join(Tag, Tag.id == ContactTag.tag_id).where(Tag.name == f.tag.lower())
+        conditions.append(Contact.id.in_(tagged))
+    if f.never_contacted:
+        conditions.append(Contact.last_contacted_at.is_(None))
+    if f.not_contacted_days is not None:
+        cutoff = now - timedelta(days=f.not_contacted_days)
+        conditions.append((Contact.last_contacted_at.is_(None)) | (Contact.last_contacted_at < cutoff))
+    if f.created_within_days is not None:
+        conditions.append(Contact.created_at >= now - timedelta(days=f.created_within_days))
+    if (cond := search.contact_condition(session.bind.dialect.name, query, session=session)) is not None:
+        conditions.append(cond)
+    return conditions
+
+
+def list_contacts(session: Session, *, query: str | None = None, filters: ContactFilter | dict | None = None,
+                  sort: str = "name", after: str | None = None, before: str | None = None, limit: int = 50,
+                  with_total: bool = False, now: datetime | None = None) -> Page[ContactRow]:
+    """One page of contacts matching the search and filters, in `sort` order, by keyset."""
+    filters = parse_shape(ContactFilter, filters or {})
+    if sort not in SORTS:
+        raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)}")
+    now = resolve_now(now)
+    conditions = _conditions(session, query, filters, now)
+    key = SORTS[sort]
+    company, owner = _LIST_COMPANY, _LIST_OWNER
+    stmt = (
+        select(Contact.id, Contact.full_name, company.name.label("company_name"), Contact.email, Contact.phone,
+               Contact.lifecycle, owner.login.label("owner_login"), Contact.last_contacted_at, Contact.created_at,
+               key.column.label("sort_value"))
+        .outerjoin(company, company.id == Contact.company_id)
+        .outerjoin(owner, owner.id == Contact.owner_id)
+        .where(*conditions)
+    )
+    rows, next_, prev_ = keyset_page(session, stmt, key, row_key=lambda r: (r.sort_value, r.id),
+                                     after=after, before=before, limit=limit)
+    items = [ContactRow(r.id, r.full_name, r.company_name, r.email, r.phone, r.lifecycle, r.owner_login,
+                        r.last_contacted_at, r.created_at) for r in rows]
+    total = count_contacts(session, query=query, filters=filters, now=now) if with_total else None
+    return Page(items, next_, prev_, total)
+
+
+def count_contacts(session: Session, *, query: str | None = None, filters: ContactFilter | dict | None = None,
+                   now: datetime | None = None) -> int:
+    filters = parse_shape(ContactFilter, filters or {})
+    conditions = _conditions(session, query, filters, resolve_now(now))
+    return session.scalar(select(func.count()).select_from(Contact).where(*conditions))

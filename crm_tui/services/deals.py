@@ -1,0 +1,252 @@
+"""Deals: create, edit, move between stages, win, lose, reopen, and list by keyset."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from crm_tui.clock import get_zone, resolve_now
+from crm_tui.errors import InvalidInput
+from crm_tui.models import Activity, ActivityKind, Company, Contact, Deal, DealStatus, Pipeline, Stage, StageKind, User
+from crm_tui.models.schemas import DealCreate, DealRead, DealRow, DealUpdate
+from crm_tui.services import validation as v
+from crm_tui.services.common import (
+    Actor,
+    apply_changes,
+    audit,
+    check_version,
+    flush,
+    get_or_404,
+    parse_shape,
+    set_archived,
+)
+from crm_tui.services.dates import parse_day
+from crm_tui.services.paging import Page, SortKey, keyset_page
+
+ENTITY = "deal"
+SORTS = {
+    "title": SortKey(Deal.title_key, Deal.id),
+    "amount": SortKey(Deal.amount_minor, Deal.id, descending=True),
+    "created": SortKey(Deal.created_at, Deal.id, descending=True),
+    "close": SortKey(Deal.expected_close, Deal.id, nullable=True),
+    "stage_entered": SortKey(Deal.stage_entered_at, Deal.id),
+}
+
+
+def _label(deal: Deal) -> str:
+    return f"deal {deal.title!r}"
+
+
+def _close_date(value: date | str | None, actor: Actor, now: datetime) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    if not str(value).strip():
+        return None
+    return parse_day(str(value), now=now, zone=get_zone(actor.timezone))
+
+
+def _check_links(session: Session, values: dict) -> None:
+    if values.get("company_id") is not None:
+        get_or_404(session, Company, values["company_id"], "company")
+    if values.get("contact_id") is not None:
+        get_or_404(session, Contact, values["contact_id"], "contact")
+    if values.get("owner_id") is not None:
+        get_or_404(session, User, values["owner_id"], "user")
+
+
+def create_deal(session: Session, *, data: DealCreate | dict, actor: Actor, now: datetime | None = None,
+                default_currency: str = "USD") -> DealRead:
+    data = parse_shape(DealCreate, data)
+    now = resolve_now(now)
+    title = v.required_text(data.title, "deal title")
+    currency = v.currency_code(data.currency or default_currency)
+    amount = v.money(data.amount, currency)
+    if data.pipeline_id is not None:
+        pipeline = get_or_404(session, Pipeline, data.pipeline_id, "pipeline")
+    else:
+        pipeline = session.scalars(select(Pipeline).where(Pipeline.archived.is_(False))
+                                   .order_by(Pipeline.is_default.desc(), Pipeline.position)).first()
+        if pipeline is None:
+            raise InvalidInput("there is no pipeline; add one with `crm pipeline add NAME`")
+    stage = _stage_for(session, pipeline, data.stage_id)
+    values = {"company_id": data.company_id, "contact_id": data.contact_id, "owner_id": data.owner_id}
+    _check_links(session, values)
+    if values["company_id"] is None and values["contact_id"] is not None:
+        values["company_id"] = session.get(Contact, values["contact_id"]).company_id
+    deal = Deal(
+        title=title, title_key=v.fold(title), pipeline_id=pipeline.id, stage_id=stage.id,
+        amount_minor=amount, currency=currency, expected_close=_close_date(data.expected_close, actor, now),
+        status=DealStatus.OPEN, stage_entered_at=now, created_at=now, updated_at=now,
+        owner_id=values["owner_id"] if values["owner_id"] is not None else actor.user_id,
+        company_id=values["company_id"], contact_id=values["contact_id"],
+    )
+    if stage.kind != StageKind.OPEN:
+        raise InvalidInput("a new deal starts in an open stage; mark it won or lost afterwards")
+    session.add(deal)
+    flush(session, ENTITY, _label(deal))
+    audit(session, actor=actor, entity=ENTITY, entity_id=deal.id, action="create", now=now,
+          summary=f"{title} ({v.format_money(amount, currency)}) in {stage.name}")
+    return get_deal(session, deal_id=deal.id)
+
+
+def _stage_for(session: Session, pipeline: Pipeline, stage_id: int | None) -> Stage:
+    if stage_id is not None:
+        stage = get_or_404(session, Stage, stage_id, "stage")
+        if stage.pipeline_id != pipeline.id:
+            raise InvalidInput(f"stage {stage.name!r} is not in pipeline {pipeline.name!r}")
+        return stage
+    stage = session.scalars(select(Stage).where(Stage.pipeline_id == pipeline.id, Stage.kind == StageKind.OPEN)
+                            .order_by(Stage.position)).first()
+    if stage is None:
+        raise InvalidInput(f"pipeline {pipeline.name!r} has no open stage")
+    return stage
+
+
+def update_deal(session: Session, *, deal_id: int, changes: DealUpdate | dict, actor: Actor,
+                version: int | None = None, now: datetime | None = None) -> DealRead:
+    changes = parse_shape(DealUpdate, changes)
+    now = resolve_now(now)
+    deal = get_or_404(session, Deal, deal_id, "deal")
+    check_version(session, deal, version, ENTITY, _label(deal))
+    values = changes.model_dump(exclude_unset=True)
+    if "title" in values:
+        values["title"] = v.required_text(values["title"], "deal title")
+        values["title_key"] = v.fold(values["title"])
+    currency = v.currency_code(values.pop("currency", None) or deal.currency)
+    values["currency"] = currency
+    if "amount" in values:
+        values["amount_minor"] = v.money(values.pop("amount") or 0, currency)
+    if "expected_close" in values:
+        values["expected_close"] = _close_date(values["expected_close"], actor, now)
+    _check_links(session, values)
+    changed = apply_changes(deal, values)
+    changed.pop("title_key", None)
+    if changed:
+        deal.updated_at = now
+        flush(session, ENTITY, _label(deal))
+        audit(session, actor=actor, entity=ENTITY, entity_id=deal.id, action="update", now=now, changes=changed)
+    return get_deal(session, deal_id=deal.id)
+
+
+def move_deal(session: Session, *, deal_id: int, stage_id: int, actor: Actor, version: int | None = None,
+              now: datetime | None = None, lost_reason: str | None = None) -> DealRead:
+    """Put a deal in another stage of its pipeline: resets the time in stage, logs the change as an
+    activity and an audit event. Moving to the won or lost stage closes it; out of one reopens it."""
+    now = resolve_now(now)
+    deal = get_or_404(session, Deal, deal_id, "deal")
+    check_version(session, deal, version, ENTITY, _label(deal))
+    target = get_or_404(session, Stage, stage_id, "stage")
+    if target.pipeline_id != deal.pipeline_id:
+        raise InvalidInput(f"stage {target.name!r} is not in this deal's pipeline")
+    if target.id == deal.stage_id:
+        return get_deal(session, deal_id=deal.id)
+    source = session.get(Stage, deal.stage_id)
+    status = {StageKind.OPEN: DealStatus.OPEN, StageKind.WON: DealStatus.WON, StageKind.LOST: DealStatus.LOST}[
+        StageKind(target.kind)]
+    values: dict = {"stage_id": target.id, "status": status.value}
+    if status == DealStatus.LOST:
+        values["lost_reason"] = v.required_text(lost_reason, "lost reason", max_length=500)
+    else:
+        values["lost_reason"] = None
+    values["closed_at"] = now if status != DealStatus.OPEN else None
+    changed = apply_changes(deal, values)
+    deal.stage_entered_at = now
+    deal.updated_at = now
+    flush(session, ENTITY, _label(deal))
+    action = {DealStatus.OPEN: "move", DealStatus.WON: "won", DealStatus.LOST: "lost"}[status]
+    if source.kind != StageKind.OPEN and status == DealStatus.OPEN:
+        action = "reopen"
+    audit(session, actor=actor, entity=ENTITY, entity_id=deal.id, action=action, now=now, changes=changed)
+    subject = f"{source.name} → {target.name}"
+    session.add(Activity(
+        kind=ActivityKind.STAGE_CHANGE, occurred_at=now, subject=subject, deal_id=deal.id, contact_id=deal.contact_id,
+        company_id=deal.company_id, user_id=actor.user_id, body=values.get("lost_reason"),
+        outcome=status.value, created_at=now, updated_at=now,
+    ))
+    flush(session, "activity", "activity")
+    return get_deal(session, deal_id=deal.id)
+
+
+def _closing_stage(session: Session, deal: Deal, kind: StageKind) -> Stage:
+    stage = session.scalars(select(Stage).where(Stage.pipeline_id == deal.pipeline_id, Stage.kind == kind)).first()
+    if stage is None:
+        raise InvalidInput(f"this deal's pipeline has no {kind.value} stage")
+    return stage
+
+
+def mark_won(session: Session, *, deal_id: int, actor: Actor, version: int | None = None,
+             now: datetime | None = None) -> DealRead:
+    deal = get_or_404(session, Deal, deal_id, "deal")
+    if deal.status == DealStatus.WON:
+        raise InvalidInput(f"{_label(deal)} is already won")
+    stage = _closing_stage(session, deal, StageKind.WON)
+    return move_deal(session, deal_id=deal_id, stage_id=stage.id, actor=actor, version=version, now=now)
+
+
+def mark_lost(session: Session, *, deal_id: int, reason: str, actor: Actor, version: int | None = None,
+              now: datetime | None = None) -> DealRead:
+    deal = get_or_404(session, Deal, deal_id, "deal")
+    if deal.status == DealStatus.LOST:
+        raise InvalidInput(f"{_label(deal)} is already lost")
+    stage = _closing_stage(session, deal, StageKind.LOST)
+    return move_deal(session, deal_id=deal_id, stage_id=stage.id, actor=actor, version=version, now=now,
+                     lost_reason=reason)
+
+
+def set_deal_archived(session: Session, *, deal_id: int, archived: bool, actor: Actor,
+                      version: int | None = None, now: datetime | None = None) -> DealRead:
+    set_archived(session, Deal, id_=deal_id, archived=archived, actor=actor, entity=ENTITY, label=_label,
+                 version=version, now=resolve_now(now))
+    return get_deal(session, deal_id=deal_id)
+
+
+def get_deal(session: Session, *, deal_id: int) -> DealRead:
+    deal = get_or_404(session, Deal, deal_id, "deal")
+    stage = session.get(Stage, deal.stage_id)
+    pipeline = session.get(Pipeline, deal.pipeline_id)
+    company = session.get(Company, deal.company_id) if deal.company_id else None
+    contact = session.get(Contact, deal.contact_id) if deal.contact_id else None
+    owner = session.get(User, deal.owner_id) if deal.owner_id else None
+    return DealRead.model_validate(deal, from_attributes=True, update={
+        "stage_name": stage.name, "probability": stage.probability, "pipeline_name": pipeline.name,
+        "company_name": company.name if company else None, "contact_name": contact.full_name if contact else None,
+        "owner_login": owner.login if owner else None,
+    })
+
+
+def list_deals(session: Session, *, pipeline_id: int | None = None, stage_id: int | None = None,
+               status: str | None = None, owner_id: int | None = None, company_id: int | None = None,
+               contact_id: int | None = None, query: str | None = None, archived: bool = False,
+               sort: str = "title", after: str | None = None, before: str | None = None, limit: int = 50,
+               with_total: bool = False) -> Page[DealRow]:
+    if sort not in SORTS:
+        raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)}")
+    conditions = [Deal.archived.is_(archived)]
+    for column, value in ((Deal.pipeline_id, pipeline_id), (Deal.stage_id, stage_id), (Deal.owner_id, owner_id),
+                          (Deal.company_id, company_id), (Deal.contact_id, contact_id)):
+        if value is not None:
+            conditions.append(column == value)
+    if status:
+        conditions.append(Deal.status == v.choice(status, DealStatus, "status"))
+    if query and query.strip():
+        pattern = "%" + v.fold(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(Deal.title_key.like(pattern, escape="\\"))
+    key = SORTS[sort]
+    company, owner = aliased(Company), aliased(User)
+    stmt = (
+        select(Deal.id, Deal.title, company.name.label("company_name"), Stage.name.label("stage_name"),
+               owner.login.label("owner_login"), Deal.amount_minor, Deal.currency, Deal.status, Deal.expected_close,
+               Deal.stage_entered_at, key.column.label("sort_value"))
+        .join(Stage, Stage.id == Deal.stage_id)
+        .outerjoin(company, company.id == Deal.company_id)
+        .outerjoin(owner, owner.id == Deal.owner_id)
+        .where(*conditions)
+    )
+    rows, next_, prev_ = keyset_page(session, stmt, key, row_key=lambda r: (r.sort_value, r.id),
+                                     after=after, before=before, limit=limit)
+    items = [DealRow(r.id, r.title, r.company_name, r.stage_name, r.owner_login, r.amount_minor, r.currency,
+                     r.status, r.expected_close, r.stage_entered_at) for r in rows]
+    total = session.scalar(select(func.count()).select_from(Deal).where(*conditions)) if with_total else None
+    return Page(items, next_, prev_, total)

@@ -1,0 +1,179 @@
+"""Keyset pagination: a page after or before a cursor, by an index, never by OFFSET.
+
+The logical order is the sort column in the chosen direction, ties broken by id, with NULL
+sort values last (ordered by id). Each part is one index range scan.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, literal, tuple_
+from sqlalchemy.orm import Session
+
+from crm_tui.errors import InvalidInput
+
+T = TypeVar("T")
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class Cursor:
+    value: Any
+    id: int
+
+    def encode(self) -> str:
+        value = self.value
+        kind = None
+        if isinstance(value, datetime):
+            value, kind = value.isoformat(), "dt"
+        elif isinstance(value, date):
+            value, kind = value.isoformat(), "d"
+        raw = json.dumps([value, kind, self.id], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        try:
+            padded = token + "=" * (-len(token) % 4)
+            value, kind, id_ = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            if kind == "dt":
+                value = datetime.fromisoformat(value)
+            elif kind == "d":
+                value = date.fromisoformat(value)
+            return cls(value, int(id_))
+        except (ValueError, TypeError, json.JSONDecodeError):
+            raise InvalidInput(f"invalid page cursor {token!r}") from None
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """How a list is ordered: one column (may be nullable) and the id as tie-breaker."""
+
+    column: Any
+    id_column: Any
+    descending: bool = False
+    nullable: bool = False
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    # pass as `after` for the next page; None at the end of the list
+    next_cursor: str | None = None
+    # pass as `before` for the previous page; None at the start of the list
+    prev_cursor: str | None = None
+    total: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _as_cursor(token: str | Cursor | None, key: SortKey) -> Cursor | None:
+    if token is None or isinstance(token, Cursor):
+        return token
+    cursor = Cursor.decode(token)
+    if not _fits(cursor.value, key):
+        # garbage, or a cursor of another sort: it would reach the database as a bad parameter
+        raise InvalidInput(f"invalid page cursor {token!r} for this list and sort; start from the first page")
+    return cursor
+
+
+def _fits(value: Any, key: SortKey) -> bool:
+    """Whether `value` can be a value of the sort column."""
+    if value is None:
+        return key.nullable
+    type_ = key.column.type
+    type_ = getattr(type_, "impl_instance", type_)  # a TypeDecorator (UTCDateTime) stores its impl's values
+    try:
+        expected = type_.python_type
+    except NotImplementedError:
+        return isinstance(value, (str, int, float))
+    if expected is datetime:
+        return isinstance(value, datetime) and value.tzinfo is not None
+    if expected is date:
+        return isinstance(value, date) and not isinstance(value, datetime)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def keyset_page(
+    session: Session,
+    stmt: Select,
+    key: SortKey,
+    *,
+    row_key: Callable[[Any], tuple[Any, int]],
+    after: str | Cursor | None = None,
+    before: str | Cursor | None = None,
+    limit: int = 50,
+) -> tuple[list[Any], str | None, str | None]:
+    """Rows of `stmt` after `after` (or before `before`, or from the start), in key order.
+
+    Returns (rows, next_cursor, prev_cursor). `row_key` reads (sort value, id) off a row.
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"page size must be between 1 and {MAX_PAGE}")
+    if after is not None and before is not None:
+        raise InvalidInput("give either after or before, not both")
+    after_c, before_c = _as_cursor(after, key), _as_cursor(before, key)
+    if before_c is not None:
+        rows = _walk(session, stmt, key, before_c, limit + 1, forward=False)
+        more_before = len(rows) > limit
+        rows = list(reversed(rows[:limit]))
+        prev_ = _cursor(rows[0], row_key) if rows and more_before else None
+        next_ = _cursor(rows[-1], row_key) if rows else before_c.encode()
+        return rows, next_, prev_
+    rows = _walk(session, stmt, key, after_c, limit + 1, forward=True)
+    more_after = len(rows) > limit
+    rows = rows[:limit]
+    next_ = _cursor(rows[-1], row_key) if rows and more_after else None
+    prev_ = _cursor(rows[0], row_key) if rows and after_c is not None else None
+    return rows, next_, prev_
+
+
+def _cursor(row: Any, row_key: Callable[[Any], tuple[Any, int]]) -> str:
+    value, id_ = row_key(row)
+    return Cursor(value, id_).encode()
+
+
+def _walk(session: Session, stmt: Select, key: SortKey, cursor: Cursor | None, n: int, *, forward: bool) -> list:
+    """Up to n rows strictly past `cursor` in logical order (forward) or against it (backward)."""
+    non_null_first = forward
+    in_null_part = cursor is not None and cursor.value is None and key.nullable
+    parts = ["values", "nulls"] if non_null_first else ["nulls", "values"]
+    rows: list = []
+    for part in parts:
+        if len(rows) >= n:
+            break
+        if part == "nulls" and not key.nullable:
+            continue
+        if part == "values" and in_null_part and forward:
+            continue  # already past every non-null value
+        # the cursor bounds only the part it sits in
+        bound = cursor if (cursor is not None and (part == "nulls") == in_null_part) else None
+        if part == "nulls" and not forward and cursor is not None and not in_null_part:
+            continue  # walking back from a non-null value never reaches the nulls
+        rows.extend(_part(session, stmt, key, part, bound, n - len(rows), forward))
+    return rows
+
+
+def _part(session: Session, stmt: Select, key: SortKey, part: str, bound: Cursor | None, n: int, forward: bool) -> Sequence:
+    ascending = forward != key.descending
+    col, idc = key.column, key.id_column
+    if part == "nulls":
+        q = stmt.where(col.is_(None))
+        if bound is not None:
+            q = q.where(idc > bound.id if ascending else idc < bound.id)
+        q = q.order_by(idc.asc() if ascending else idc.desc())
+    else:
+        q = stmt.where(col.is_not(None)) if key.nullable else stmt
+        if bound is not None:
+            left = tuple_(col, idc)
+            right = tuple_(literal(bound.value, col.type), literal(bound.id, idc.type))
+            q = q.where(left > right if ascending else left < right)
+        q = q.order_by(col.asc() if ascending else col.desc(), idc.asc() if ascending else idc.desc())
+    return session.execute(q.limit(n)).all()

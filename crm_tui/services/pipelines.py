@@ -1,0 +1,258 @@
+"""Pipelines and stages: list, add, rename, reorder, tune probabilities, and delete safely."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from crm_tui.clock import resolve_now
+from crm_tui.errors import InvalidInput, NotFound
+from crm_tui.models import AuditEvent, Deal, Pipeline, Stage, StageKind
+from crm_tui.models.schemas import PipelineRead, StageRead, StageSpec
+from crm_tui.services import validation as v
+from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
+
+DEFAULT_STAGES = [
+    StageSpec(name="New", probability=10, rotting_days=14),
+    StageSpec(name="Qualified", probability=25, rotting_days=21),
+    StageSpec(name="Proposal", probability=50, rotting_days=21),
+    StageSpec(name="Negotiation", probability=75, rotting_days=14),
+    StageSpec(name="Won", probability=100, kind="won"),
+    StageSpec(name="Lost", probability=0, kind="lost"),
+]
+
+
+def _stage_read(stage: Stage) -> StageRead:
+    return StageRead.model_validate(stage, from_attributes=True)
+
+
+def _stages(session: Session, pipeline_id: int) -> list[Stage]:
+    return list(session.scalars(select(Stage).where(Stage.pipeline_id == pipeline_id)
+                                .order_by(Stage.position, Stage.id)))
+
+
+def _read(session: Session, pipeline: Pipeline) -> PipelineRead:
+    return PipelineRead.model_validate(pipeline, from_attributes=True, update={
+        "stages": [_stage_read(s) for s in _stages(session, pipeline.id)]})
+
+
+def list_pipelines(session: Session, *, include_archived: bool = False) -> list[PipelineRead]:
+    stmt = select(Pipeline).order_by(Pipeline.position, Pipeline.id)
+    if not include_archived:
+        stmt = stmt.where(Pipeline.archived.is_(False))
+    return [_read(session, p) for p in session.scalars(stmt)]
+
+
+def get_pipeline(session: Session, *, pipeline_id: int) -> PipelineRead:
+    return _read(session, get_or_404(session, Pipeline, pipeline_id, "pipeline"))
+
+
+def default_pipeline(session: Session) -> PipelineRead:
+    pipeline = session.scalars(select(Pipeline).where(Pipeline.archived.is_(False))
+                               .order_by(Pipeline.is_default.desc(), Pipeline.position, Pipeline.id).limit(1)).first()
+    if pipeline is None:
+        raise NotFound("there is no pipeline; add one with `crm pipeline add NAME`")
+    return _read(session, pipeline)
+
+
+def resolve_pipeline(session: Session, ref: str | int | None) -> PipelineRead:
+    """A pipeline by id or name (case-insensitive); the default one when ref is None."""
+    if ref is None or str(ref).strip() == "":
+        return default_pipeline(session)
+    text = str(ref).strip()
+    if text.isdigit():
+        return get_pipeline(session, pipeline_id=int(text))
+    pipeline = session.scalars(select(Pipeline).where(func.lower(Pipeline.name) == text.lower())).first()
+    if pipeline is None:
+        names = ", ".join(p.name for p in list_pipelines(session))
+        raise NotFound(f"no pipeline {text!r}; pipelines: {names}")
+    return _read(session, pipeline)
+
+
+def resolve_stage(session: Session, pipeline_id: int, ref: str | int) -> StageRead:
+    """A stage of the pipeline by id or name (case-insensitive)."""
+    text = str(ref).strip()
+    stages = _stages(session, pipeline_id)
+    for stage in stages:
+        if (text.isdigit() and stage.id == int(text)) or stage.name.lower() == text.lower():
+            return _stage_read(stage)
+    names = ", ".join(s.name for s in stages)
+    raise NotFound(f"no stage {text!r} in this pipeline; stages: {names}")
+
+
+def _spec(spec: StageSpec | dict) -> StageSpec:
+    spec = parse_shape(StageSpec, spec)
+    return StageSpec(
+        name=v.required_text(spec.name, "stage name", max_length=100),
+        probability=v.percent(spec.probability),
+        rotting_days=v.non_negative(spec.rotting_days, "rotting days"),
+        kind=v.choice(spec.kind, StageKind, "stage kind"),
+    )
+
+
+def create_pipeline(session: Session, *, name: str, actor: Actor, stages: list[StageSpec | dict] | None = None,
+                    now: datetime | None = None) -> PipelineRead:
+    now = resolve_now(now)
+    name = v.required_text(name, "pipeline name", max_length=100)
+    if session.scalar(select(Pipeline.id).where(func.lower(Pipeline.name) == name.lower())) is not None:
+        raise InvalidInput(f"a pipeline named {name!r} already exists")
+    specs = [_spec(s) for s in (stages or DEFAULT_STAGES)]
+    _check_kinds(specs)
+    position = (session.scalar(select(func.max(Pipeline.position))) or 0) + 1
+    is_default = session.scalar(select(func.count()).select_from(Pipeline)) == 0
+    pipeline = Pipeline(name=name, position=position, is_default=is_default, created_at=now, updated_at=now)
+    session.add(pipeline)
+    flush(session, "pipeline", f"pipeline {name!r}")
+    for i, spec in enumerate(specs):
+        session.add(Stage(pipeline_id=pipeline.id, position=i, created_at=now, updated_at=now, **spec.model_dump()))
+    flush(session, "pipeline", f"pipeline {name!r}")
+    audit(session, actor=actor, entity="pipeline", entity_id=pipeline.id, action="create", now=now,
+          summary=f"{name}: " + " → ".join(s.name for s in specs))
+    return _read(session, pipeline)
+
+
+def _check_kinds(specs: list[StageSpec]) -> None:
+    kinds = [s.kind for s in specs]
+    if StageKind.OPEN not in kinds or kinds.count(StageKind.WON) != 1 or kinds.count(StageKind.LOST) != 1:
+        raise InvalidInput("a pipeline needs at least one open stage, exactly one won and one lost stage")
+    names = [s.name.lower() for s in specs]
+    if len(set(names)) != len(names):
+        raise InvalidInput("stage names in a pipeline must differ")
+
+
+def rename_pipeline(session: Session, *, pipeline_id: int, name: str, actor: Actor,
+                    version: int | None = None, now: datetime | None = None) -> PipelineRead:
+    now = resolve_now(now)
+    pipeline = get_or_404(session, Pipeline, pipeline_id, "pipeline")
+    check_version(session, pipeline, version, "pipeline", f"pipeline {pipeline.name!r}")
+    name = v.required_text(name, "pipeline name", max_length=100)
+    clash = session.scalar(select(Pipeline.id).where(func.lower(Pipeline.name) == name.lower(), Pipeline.id != pipeline_id))
+    if clash is not None:
+        raise InvalidInput(f"a pipeline named {name!r} already exists")
+    changed = apply_changes(pipeline, {"name": name})
+    if changed:
+        pipeline.updated_at = now
+        flush(session, "pipeline", f"pipeline {name!r}")
+        audit(session, actor=actor, entity="pipeline", entity_id=pipeline.id, action="update", now=now, changes=changed)
+    return _read(session, pipeline)
+
+
+def add_stage(session: Session, *, pipeline_id: int, spec: StageSpec | dict, actor: Actor,
+              position: int | None = None, now: datetime | None = None) -> StageRead:
+    """Add a stage; by default the last open stage, before Won and Lost."""
+    now = resolve_now(now)
+    pipeline = get_or_404(session, Pipeline, pipeline_id, "pipeline")
+    spec = _spec(spec)
+    if spec.kind != StageKind.OPEN:
+        raise InvalidInput("a pipeline has exactly one won and one lost stage; new stages are open stages")
+    stages = _stages(session, pipeline_id)
+    if any(s.name.lower() == spec.name.lower() for s in stages):
+        raise InvalidInput(f"stage {spec.name!r} already exists in pipeline {pipeline.name!r}")
+    open_count = sum(1 for s in stages if s.kind == StageKind.OPEN)
+    index = open_count if position is None else max(0, min(position, open_count))
+    stage = Stage(pipeline_id=pipeline_id, created_at=now, updated_at=now, **spec.model_dump())
+    stages.insert(index, stage)
+    session.add(stage)
+    _renumber(stages)
+    flush(session, "stage", f"stage {spec.name!r}")
+    audit(session, actor=actor, entity="stage", entity_id=stage.id, action="create", now=now,
+          summary=f"{pipeline.name}: {stage.name} ({stage.probability}%)")
+    return _stage_read(stage)
+
+
+def _renumber(stages: list[Stage]) -> None:
+    for i, stage in enumerate(stages):
+        if stage.position != i:
+            stage.position = i
+
+
+def update_stage(session: Session, *, stage_id: int, actor: Actor, name: str | None = None,
+                 probability: int | None = None, rotting_days: int | None = None, clear_rotting: bool = False,
+                 version: int | None = None, now: datetime | None = None) -> StageRead:
+    now = resolve_now(now)
+    stage = get_or_404(session, Stage, stage_id, "stage")
+    check_version(session, stage, version, "stage", f"stage {stage.name!r}")
+    values: dict = {}
+    if name is not None:
+        values["name"] = v.required_text(name, "stage name", max_length=100)
+        clash = session.scalar(select(Stage.id).where(Stage.pipeline_id == stage.pipeline_id, Stage.id != stage.id,
+                                                      func.lower(Stage.name) == values["name"].lower()))
+        if clash is not None:
+            raise InvalidInput(f"stage {values['name']!r} already exists in this pipeline")
+    if probability is not None:
+        values["probability"] = v.percent(probability)
+    if rotting_days is not None or clear_rotting:
+        values["rotting_days"] = None if clear_rotting else v.non_negative(rotting_days, "rotting days")
+    changed = apply_changes(stage, values)
+    if changed:
+        stage.updated_at = now
+        flush(session, "stage", f"stage {stage.name!r}")
+        audit(session, actor=actor, entity="stage", entity_id=stage.id, action="update", now=now, changes=changed)
+    return _stage_read(stage)
+
+
+def move_stage(session: Session, *, stage_id: int, position: int, actor: Actor,
+               now: datetime | None = None) -> list[StageRead]:
+    """Reorder an open stage among the open stages (Won and Lost stay last)."""
+    now = resolve_now(now)
+    stage = get_or_404(session, Stage, stage_id, "stage")
+    if stage.kind != StageKind.OPEN:
+        raise InvalidInput("the won and lost stages always come last")
+    stages = _stages(session, stage.pipeline_id)
+    open_stages = [s for s in stages if s.kind == StageKind.OPEN and s.id != stage.id]
+    closed = [s for s in stages if s.kind != StageKind.OPEN]
+    old = stage.position
+    open_stages.insert(max(0, min(position, len(open_stages))), stage)
+    _renumber(open_stages + closed)
+    if stage.position != old:
+        flush(session, "stage", f"stage {stage.name!r}")
+        audit(session, actor=actor, entity="stage", entity_id=stage.id, action="reorder", now=now,
+              changes={"position": (old, stage.position)})
+    return [_stage_read(s) for s in open_stages + closed]
+
+
+def delete_stage(session: Session, *, stage_id: int, actor: Actor, move_to_stage_id: int | None = None,
+                 now: datetime | None = None) -> int:
+    """Delete a stage. Its deals move to `move_to_stage_id`, which is required when it has any.
+    Returns how many deals moved."""
+    now = resolve_now(now)
+    stage = get_or_404(session, Stage, stage_id, "stage")
+    if stage.kind != StageKind.OPEN:
+        raise InvalidInput("the won and lost stages cannot be deleted")
+    stages = _stages(session, stage.pipeline_id)
+    if sum(1 for s in stages if s.kind == StageKind.OPEN) == 1:
+        raise InvalidInput("a pipeline needs at least one open stage")
+    count = session.scalar(select(func.count()).select_from(Deal).where(Deal.stage_id == stage.id))
+    if count and move_to_stage_id is None:
+        raise InvalidInput(f"stage {stage.name!r} has {count} deal(s); choose a stage to move them to")
+    if count:
+        target = get_or_404(session, Stage, move_to_stage_id, "stage")
+        if target.pipeline_id != stage.pipeline_id or target.id == stage.id:
+            raise InvalidInput("move the deals to another stage of the same pipeline")
+        if target.kind != StageKind.OPEN:
+            raise InvalidInput("move the deals to an open stage; mark them won or lost one by one")
+        _move_all_deals(session, stage, target, actor, now)
+    audit(session, actor=actor, entity="stage", entity_id=stage.id, action="delete", now=now,
+          summary=f"{stage.name} deleted; {count} deal(s) moved")
+    session.delete(stage)
+    flush(session, "stage", f"stage {stage.name!r}")
+    _renumber([s for s in stages if s.id != stage.id])
+    flush(session, "stage", "stages")
+    return count
+
+
+def _move_all_deals(session: Session, source: Stage, target: Stage, actor: Actor, now: datetime) -> None:
+    """Set-based: one audit row per deal from a SELECT, then one UPDATE (bumping each version)."""
+    session.execute(insert(AuditEvent).from_select(
+        ["at", "actor_id", "actor", "entity", "entity_id", "action", "field", "old_value", "new_value"],
+        select(literal(now, AuditEvent.at.type), literal(actor.user_id), literal(actor.login), literal("deal"),
+               Deal.id, literal("move"), literal("stage_id"), literal(str(source.id)), literal(str(target.id)))
+        .where(Deal.stage_id == source.id),
+    ))
+    session.execute(
+        update(Deal).where(Deal.stage_id == source.id)
+        .values(stage_id=target.id, stage_entered_at=now, updated_at=now, version=Deal.version + 1)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,150 @@
+"""Users: add, change and list the team, and resolve who is acting."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crm_tui.clock import get_zone, resolve_now
+from crm_tui.errors import InvalidInput, NotFound, PermissionDenied
+from crm_tui.models import Role, User
+from crm_tui.models.schemas import UserCreate, UserRead, UserUpdate
+from crm_tui.services import validation as v
+from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
+
+_LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
+MAX_USERS_LISTED = 1000
+
+
+def _login(value: str) -> str:
+    login = (value or "").strip().lower()
+    if not _LOGIN.match(login):
+        raise InvalidInput(f"invalid login {value!r}: use letters, digits, '.', '_', '-' or '@' (at most 64)")
+    return login
+
+
+def _read(user: User) -> UserRead:
+    return UserRead.model_validate(user, from_attributes=True)
+
+
+def _timezone(value: str | None) -> str | None:
+    if value:
+        get_zone(value)
+    return value or None
+
+
+def create_user(session: Session, *, data: UserCreate | dict, actor: Actor, now: datetime | None = None) -> UserRead:
+    data = parse_shape(UserCreate, data)
+    now = resolve_now(now)
+    login = _login(data.login)
+    if session.scalar(select(User.id).where(User.login == login)) is not None:
+        raise InvalidInput(f"login {login!r} is already taken")
+    user = User(
+        login=login,
+        name=v.optional_text(data.name, "name") or login,
+        email=v.email(data.email) if data.email else None,
+        role=v.choice(data.role, Role, "role"),
+        timezone=_timezone(data.timezone),
+        created_at=now, updated_at=now,
+    )
+    session.add(user)
+    flush(session, "user", f"user {login}")
+    audit(session, actor=actor, entity="user", entity_id=user.id, action="create", now=now,
+          summary=f"{user.login} ({user.role})")
+    return _read(user)
+
+
+def update_user(session: Session, *, user_id: int, changes: UserUpdate | dict, actor: Actor,
+                version: int | None = None, now: datetime | None = None) -> UserRead:
+    changes = parse_shape(UserUpdate, changes)
+    now = resolve_now(now)
+    user = get_or_404(session, User, user_id, "user")
+    check_version(session, user, version, "user", f"user {user.login}")
+    values = changes.model_dump(exclude_unset=True)
+    if "name" in values:
+        values["name"] = v.required_text(values["name"], "name")
+    if "email" in values:
+        values["email"] = v.email(values["email"]) if values["email"] else None
+    if "role" in values:
+        values["role"] = v.choice(values["role"], Role, "role")
+    if "timezone" in values:
+        values["timezone"] = _timezone(values["timezone"])
+    if values.get("active") is False or values.get("role", Role.ADMIN) != Role.ADMIN:
+        _keep_an_admin(session, user, values)
+    changed = apply_changes(user, values)
+    if changed:
+        user.updated_at = now
+        flush(session, "user", f"user {user.login}")
+        audit(session, actor=actor, entity="user", entity_id=user.id, action="update", now=now, changes=changed)
+    return _read(user)
+
+
+def _keep_an_admin(session: Session, user: User, values: dict) -> None:
+    if user.role != Role.ADMIN or not user.active:
+        return
+    others = session.scalar(
+        select(func.count()).select_from(User)
+        .where(User.role == Role.ADMIN, User.active.is_(True), User.id != user.id)
+    )
+    if not others:
+        raise InvalidInput(f"{user.login} is the last active admin; make someone else admin first")
+
+
+def get_user(session: Session, *, user_id: int) -> UserRead:
+    return _read(get_or_404(session, User, user_id, "user"))
+
+
+def resolve_user(session: Session, ref: str | int) -> UserRead:
+    """A user by id, login, email or exact name (case-insensitive)."""
+    text = str(ref).strip()
+    if text.isdigit():
+        user = session.get(User, int(text))
+    else:
+        folded = text.lower()
+        user = session.scalars(
+            select(User).where(or_(User.login == folded, func.lower(User.email) == folded,
+                                   func.lower(User.name) == folded)).order_by(User.id).limit(1)
+        ).first()
+    if user is None:
+        raise NotFound(f"no user {text!r}; see `crm user list`")
+    return _read(user)
+
+
+def list_users(session: Session, *, include_inactive: bool = True) -> list[UserRead]:
+    """The team. Teams are small; the list is capped all the same."""
+    stmt = select(User).order_by(User.login).limit(MAX_USERS_LISTED)
+    if not include_inactive:
+        stmt = stmt.where(User.active.is_(True))
+    return [_read(u) for u in session.scalars(stmt)]
+
+
+def actor_for(session: Session, *, login: str, now: datetime | None = None) -> Actor:
+    """The Actor for a login. On a database with no users yet, that login becomes the first admin."""
+    login = _login(login)
+    user = session.scalars(select(User).where(User.login == login)).first()
+    if user is None and session.scalar(select(func.count()).select_from(User)) == 0:
+        user = _bootstrap_admin(session, login, resolve_now(now))
+    if user is None:
+        raise PermissionDenied(
+            f"{login!r} is not a user of this CRM; ask an admin to run `crm user add {login} --name \"Your Name\"`"
+        )
+    if not user.active:
+        raise PermissionDenied(f"user {login!r} is deactivated; ask an admin to reactivate it")
+    return Actor(user_id=user.id, login=user.login, role=user.role, timezone=user.timezone)
+
+
+def _bootstrap_admin(session: Session, login: str, now: datetime) -> User | None:
+    user = User(login=login, name=login, role=Role.ADMIN, created_at=now, updated_at=now)
+    try:
+        with session.begin_nested():
+            session.add(user)
+    except IntegrityError:
+        # another process created the first user at the same moment; use theirs
+        return session.scalars(select(User).where(User.login == login)).first()
+    audit(session, actor=Actor(user.id, login, Role.ADMIN), entity="user", entity_id=user.id, action="create",
+          now=now, summary=f"{login} (admin, first user of this database)")
+    return user

@@ -1,0 +1,105 @@
+"""Saved views (smart lists): named searches and filters shared with the team."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crm_tui.clock import resolve_now
+from crm_tui.errors import InvalidInput, NotFound
+from crm_tui.models import SavedView
+from crm_tui.models.schemas import ContactFilter, SavedViewCreate, SavedViewRead
+from crm_tui.services import contacts, validation as v
+from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
+
+ENTITIES = ("contact", "company", "deal")
+MAX_VIEWS = 200
+
+
+def _read(view: SavedView) -> SavedViewRead:
+    return SavedViewRead.model_validate(view, from_attributes=True, update={"filters": dict(view.filters or {})})
+
+
+def _validate(entity: str, filters: dict, sort: str) -> None:
+    if entity not in ENTITIES:
+        raise InvalidInput(f"invalid view entity {entity!r}: choose one of {', '.join(ENTITIES)}")
+    if entity == "contact":
+        parse_shape(ContactFilter, filters)
+        if sort not in contacts.SORTS:
+            raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(contacts.SORTS)}")
+
+
+def _get_visible(session: Session, view_id: int, actor: Actor) -> SavedView:
+    """A view the actor may see: a private one is its owner's alone, to change as to list."""
+    view = get_or_404(session, SavedView, view_id, "view")
+    if not view.shared and view.owner_id != actor.user_id:
+        raise NotFound(f"no view with id {view_id}")
+    return view
+
+
+def create_view(session: Session, *, data: SavedViewCreate | dict, actor: Actor,
+                now: datetime | None = None) -> SavedViewRead:
+    data = parse_shape(SavedViewCreate, data)
+    now = resolve_now(now)
+    name = v.required_text(data.name, "view name", max_length=100)
+    _validate(data.entity, data.filters, data.sort)
+    clash = session.scalar(select(SavedView.id).where(SavedView.entity == data.entity,
+                                                      func.lower(SavedView.name) == name.lower()))
+    if clash is not None:
+        raise InvalidInput(f"a {data.entity} view named {name!r} already exists")
+    position = (session.scalar(select(func.max(SavedView.position)).where(SavedView.entity == data.entity)) or 0) + 1
+    view = SavedView(name=name, entity=data.entity, query=(data.query or "").strip(), filters=data.filters,
+                     sort=data.sort, shared=data.shared, owner_id=actor.user_id, position=position,
+                     created_at=now, updated_at=now)
+    session.add(view)
+    flush(session, "view", f"view {name!r}")
+    audit(session, actor=actor, entity="view", entity_id=view.id, action="create", now=now, summary=name)
+    return _read(view)
+
+
+def update_view(session: Session, *, view_id: int, actor: Actor, version: int | None = None,
+                name: str | None = None, query: str | None = None, filters: dict | None = None,
+                sort: str | None = None, now: datetime | None = None) -> SavedViewRead:
+    now = resolve_now(now)
+    view = _get_visible(session, view_id, actor)
+    check_version(session, view, version, "view", f"view {view.name!r}")
+    values: dict = {}
+    if name is not None:
+        values["name"] = v.required_text(name, "view name", max_length=100)
+        clash = session.scalar(select(SavedView.id).where(SavedView.entity == view.entity, SavedView.id != view.id,
+                                                          func.lower(SavedView.name) == values["name"].lower()))
+        if clash is not None:
+            raise InvalidInput(f"a {view.entity} view named {values['name']!r} already exists")
+    if query is not None:
+        values["query"] = query.strip()
+    if filters is not None:
+        values["filters"] = filters
+    if sort is not None:
+        values["sort"] = sort
+    _validate(view.entity, values.get("filters", view.filters or {}), values.get("sort", view.sort))
+    changed = apply_changes(view, values)
+    if changed:
+        view.updated_at = now
+        flush(session, "view", f"view {view.name!r}")
+        audit(session, actor=actor, entity="view", entity_id=view.id, action="update", now=now, changes=changed)
+    return _read(view)
+
+
+def delete_view(session: Session, *, view_id: int, actor: Actor, now: datetime | None = None) -> None:
+    now = resolve_now(now)
+    view = _get_visible(session, view_id, actor)
+    audit(session, actor=actor, entity="view", entity_id=view.id, action="delete", now=now, summary=view.name)
+    session.delete(view)
+    flush(session, "view", f"view {view.name!r}")
+
+
+def list_views(session: Session, *, entity: str = "contact", actor: Actor | None = None) -> list[SavedViewRead]:
+    """Shared views, plus the actor's own private ones."""
+    stmt = select(SavedView).where(SavedView.entity == entity)
+    if actor is not None:
+        stmt = stmt.where((SavedView.shared.is_(True)) | (SavedView.owner_id == actor.user_id))
+    else:
+        stmt = stmt.where(SavedView.shared.is_(True))
+    return [_read(x) for x in session.scalars(stmt.order_by(SavedView.position, SavedView.id).limit(MAX_VIEWS))]
