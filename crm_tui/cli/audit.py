@@ -1,0 +1,39 @@
+"""`crm audit`: read the audit trail, newest first."""
+
+from __future__ import annotations
+
+from datetime import time
+
+import typer
+
+from crm_tui.cli import output
+from crm_tui.cli.context import state
+from crm_tui.services import audit as audit_service
+from crm_tui.services.dates import parse_when
+
+
+def audit(
+    ctx: typer.Context,
+    entity: str | None = typer.Option(None, "--entity", help="contact, company, deal, activity, task, user, ..."),
+    entity_id: int | None = typer.Option(None, "--id", help="Only this record (with --entity)."),
+    user: str | None = typer.Option(None, "--user", help="Only changes made by this login."),
+    since: str | None = typer.Option(None, "--since", help='Only changes since then, e.g. "2026-11-01" or "7d ago".'),
+    limit: int = typer.Option(50, "--limit", help="How many to show."),
+    after: str | None = typer.Option(None, "--after", metavar="CURSOR", help="Continue after this cursor."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Who changed what, and when."""
+    st = state(ctx)
+    with st.read() as (session, _actor):
+        # a bare day means from the start of that day, in the user's zone
+        since_at = parse_when(since, zone=st.zone, default_time=time(0, 0)) if since is not None else None
+        page = audit_service.list_events(session, entity=entity, entity_id=entity_id, actor=user, since=since_at,
+                                         after=after, limit=limit)
+    if as_json:
+        output.emit_page_json(page)
+        return
+    output.table(["When", "Who", "What", "ID", "Action", "Field", "Old", "New"],
+                 [(output.local_time(e.at, st.zone), e.actor, e.entity, e.entity_id, e.action, e.field,
+                   e.old_value, e.new_value) for e in page.items])
+    output.more_hint(page, shown=len(page.items))
+

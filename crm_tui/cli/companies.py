@@ -1,0 +1,143 @@
+"""`crm company`: add, list, show, edit and archive companies."""
+
+from __future__ import annotations
+
+import typer
+
+from crm_tui.cli import output, refs
+from crm_tui.cli.context import state
+from crm_tui.services import companies, contacts, deals
+
+app = typer.Typer(name="company", help="Companies (accounts): add, list, show, edit, archive.", no_args_is_help=True)
+
+REF_HELP = "Company id, name or domain."
+VERSION_HELP = "The version you last saw; refuse the change if the company changed since."
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Company name."),
+    domain: str | None = typer.Option(None, "--domain", help="Web domain, e.g. acme.com."),
+    industry: str | None = typer.Option(None, "--industry"),
+    size: str | None = typer.Option(None, "--size", help="Head count band, e.g. 11-50."),
+    address: str | None = typer.Option(None, "--address"),
+    owner: str | None = typer.Option(None, "--owner", help="Owner (user login); you by default."),
+    notes: str | None = typer.Option(None, "--notes"),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Add a company."""
+    with state(ctx).write() as (session, actor):
+        data = {"name": name, "domain": domain, "industry": industry, "size": size, "address": address,
+                "notes": notes, "owner_id": refs.user_id(session, owner)}
+        company = companies.create_company(session, data=data, actor=actor)
+    if as_json:
+        output.emit_json(company)
+    else:
+        output.say(f"added company #{company.id} {company.name}")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    search: str | None = typer.Option(None, "--search", "-s", help="Search names and domains."),
+    owner: str | None = typer.Option(None, "--owner", help="Only companies owned by this user."),
+    archived: bool = typer.Option(False, "--archived", help="List archived companies instead."),
+    sort: str = typer.Option("name", "--sort", help="name or created."),
+    limit: int = typer.Option(50, "--limit", help="How many to show."),
+    after: str | None = typer.Option(None, "--after", metavar="CURSOR", help="Continue after this cursor."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """List companies, a page at a time."""
+    st = state(ctx)
+    with st.read() as (session, _actor):
+        page = companies.list_companies(session, query=search, owner_id=refs.user_id(session, owner),
+                                        archived=archived, sort=sort, after=after, limit=limit, with_total=True)
+    if as_json:
+        output.emit_page_json(page)
+        return
+    output.table(["ID", "Name", "Domain", "Industry", "Owner", "Created"],
+                 [(c.id, c.name, c.domain, c.industry, c.owner_login, output.local_time(c.created_at, st.zone))
+                  for c in page.items])
+    output.more_hint(page, shown=len(page.items))
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help=REF_HELP),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Show a company with its first contacts and deals."""
+    st = state(ctx)
+    with st.read() as (session, _actor):
+        company = companies.resolve_company(session, ref)
+        people = contacts.list_contacts(session, filters={"company_id": company.id}, limit=10, with_total=True)
+        its_deals = deals.list_deals(session, company_id=company.id, limit=10, with_total=True)
+    if as_json:
+        output.emit_json({**company.model_dump(), "contacts": people.items, "deals": its_deals.items})
+        return
+    output.details([
+        ("Name", company.name), ("Domain", company.domain), ("Industry", company.industry), ("Size", company.size),
+        ("Address", company.address), ("Owner", company.owner_login), ("Notes", company.notes),
+        ("Archived", "yes" if company.archived else None),
+        ("Created", output.local_time(company.created_at, st.zone)), ("Version", company.version),
+    ], title=f"Company #{company.id}")
+    if people.items:
+        output.table(["ID", "Name", "Email", "Stage"], [(c.id, c.full_name, c.email, c.lifecycle) for c in people.items],
+                     title=f"Contacts ({people.total})")
+    if its_deals.items:
+        output.table(["ID", "Deal", "Stage", "Amount", "Status"],
+                     [(d.id, d.title, d.stage_name, output.money(d.amount_minor, d.currency), d.status)
+                      for d in its_deals.items], title=f"Deals ({its_deals.total})")
+
+
+@app.command("edit")
+def edit(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help=REF_HELP),
+    name: str | None = typer.Option(None, "--name"),
+    domain: str | None = typer.Option(None, "--domain", help='Web domain ("" to clear).'),
+    industry: str | None = typer.Option(None, "--industry"),
+    size: str | None = typer.Option(None, "--size"),
+    address: str | None = typer.Option(None, "--address"),
+    owner: str | None = typer.Option(None, "--owner", help='Owner login ("" for none).'),
+    notes: str | None = typer.Option(None, "--notes"),
+    version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Change a company's fields; only the options given change."""
+    with state(ctx).write() as (session, actor):
+        company = companies.resolve_company(session, ref)
+        changes = {key: value for key, value in (("name", name), ("domain", domain), ("industry", industry),
+                                                 ("size", size), ("address", address), ("notes", notes))
+                   if value is not None}
+        changes.update(refs.link_changes(session, owner=owner))
+        company = companies.update_company(session, company_id=company.id, changes=changes, actor=actor,
+                                           version=version)
+    if as_json:
+        output.emit_json(company)
+    else:
+        output.say(f"updated company #{company.id} {company.name} (version {company.version})")
+
+
+def _set_archived(ctx: typer.Context, ref: str, archived: bool, version: int | None) -> None:
+    with state(ctx).write() as (session, actor):
+        company = companies.resolve_company(session, ref)
+        company = companies.set_company_archived(session, company_id=company.id, archived=archived, actor=actor,
+                                                 version=version)
+    output.say(f"{'archived' if archived else 'unarchived'} company #{company.id} {company.name}")
+
+
+@app.command("archive")
+def archive(ctx: typer.Context, ref: str = typer.Argument(..., help=REF_HELP),
+            version: int | None = typer.Option(None, "--version", help=VERSION_HELP)) -> None:
+    """Archive a company (hidden from lists; nothing is deleted)."""
+    _set_archived(ctx, ref, True, version)
+
+
+@app.command("unarchive")
+def unarchive(ctx: typer.Context, ref: str = typer.Argument(..., help=REF_HELP),
+              version: int | None = typer.Option(None, "--version", help=VERSION_HELP)) -> None:
+    """Bring an archived company back."""
+    _set_archived(ctx, ref, False, version)

@@ -1,0 +1,195 @@
+"""`crm contact`: add, list, show, edit, archive and tag contacts."""
+
+from __future__ import annotations
+
+import typer
+
+from crm_tui.cli import output, refs
+from crm_tui.cli.context import state
+from crm_tui.errors import InvalidInput
+from crm_tui.services import activities, contacts
+
+app = typer.Typer(name="contact", help="People: add, list, show, edit, archive, tag.", no_args_is_help=True)
+
+REF_HELP = "Contact id or email."
+VERSION_HELP = "The version you last saw; refuse the change if the contact changed since."
+
+
+def _parse_fields(pairs: list[str]) -> dict:
+    """--field key=value pairs, as a custom-field dict ("key=" clears one)."""
+    out: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InvalidInput(f"invalid field {pair!r}: use name=value")
+        out[key.strip()] = value if value != "" else None
+    return out
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    first: str = typer.Option("", "--first", help="First name."),
+    last: str = typer.Option("", "--last", help="Last name."),
+    email: list[str] = typer.Option([], "--email", "-e", help="Email (repeat for more)."),
+    phone: list[str] = typer.Option([], "--phone", "-p", help="Phone (repeat for more)."),
+    title: str | None = typer.Option(None, "--title", help="Job title."),
+    company: str | None = typer.Option(None, "--company", help="Company id, name or domain."),
+    owner: str | None = typer.Option(None, "--owner", help="Owner (user login); you by default."),
+    lifecycle: str = typer.Option("lead", "--lifecycle", help="lead, prospect, customer or former."),
+    source: str | None = typer.Option(None, "--source", help="web, referral, event, email_campaign, social, cold, other."),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="Tag (repeat for more)."),
+    field: list[str] = typer.Option([], "--field", help="Custom field as name=value (repeat for more)."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Add a contact."""
+    st = state(ctx)
+    with st.write() as (session, actor):
+        data = {"first_name": first, "last_name": last, "emails": email, "phones": phone, "title": title,
+                "lifecycle": lifecycle, "source": source, "tags": tag, "custom": _parse_fields(field),
+                **refs.link_changes(session, company=company, owner=owner)}
+        contact = contacts.create_contact(session, data=data, actor=actor)
+    if as_json:
+        output.emit_json(contact)
+    else:
+        output.say(f"added contact #{contact.id} {contact.full_name}")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    search: str | None = typer.Option(None, "--search", "-s", help="Search names, emails, phones."),
+    lifecycle: list[str] = typer.Option([], "--lifecycle", help="Only these lifecycle stages (repeatable)."),
+    owner: str | None = typer.Option(None, "--owner", help="Only contacts owned by this user."),
+    tag: str | None = typer.Option(None, "--tag", help="Only contacts with this tag."),
+    source: str | None = typer.Option(None, "--source", help="Only contacts from this source."),
+    company: str | None = typer.Option(None, "--company", help="Only contacts of this company."),
+    archived: bool = typer.Option(False, "--archived", help="List archived contacts instead."),
+    sort: str = typer.Option("name", "--sort", help="name, company, last_contacted or created."),
+    limit: int = typer.Option(50, "--limit", help="How many to show."),
+    after: str | None = typer.Option(None, "--after", metavar="CURSOR", help="Continue after this cursor."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """List contacts, a page at a time, with the total count."""
+    st = state(ctx)
+    with st.read() as (session, _actor):
+        filters = {"lifecycle": lifecycle or None, "tag": tag, "source": source, "archived": archived,
+                   "owner_id": refs.user_id(session, owner), "company_id": refs.company_id(session, company)}
+        page = contacts.list_contacts(session, query=search, filters=filters, sort=sort, after=after,
+                                      limit=limit, with_total=True)
+    if as_json:
+        output.emit_page_json(page)
+        return
+    output.table(
+        ["ID", "Name", "Company", "Email", "Phone", "Stage", "Owner", "Last contacted"],
+        [(c.id, c.full_name, c.company_name, c.email, c.phone, c.lifecycle, c.owner_login,
+          output.local_time(c.last_contacted_at, st.zone)) for c in page.items],
+    )
+    output.more_hint(page, shown=len(page.items))
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help=REF_HELP),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Show a contact and its latest activities."""
+    st = state(ctx)
+    with st.read() as (session, _actor):
+        contact = contacts.find_contact(session, ref)
+        recent = activities.timeline(session, contact_id=contact.id, limit=10)
+    if as_json:
+        output.emit_json({**contact.model_dump(), "recent_activities": recent.items})
+        return
+    zone = st.zone
+    output.details([
+        ("Name", contact.full_name), ("Title", contact.title), ("Company", contact.company_name),
+        ("Emails", ", ".join(contact.emails)), ("Phones", ", ".join(contact.phones)),
+        ("Lifecycle", contact.lifecycle), ("Source", contact.source), ("Owner", contact.owner_login),
+        ("Tags", ", ".join(contact.tags)),
+        *((name, value) for name, value in sorted(contact.custom.items())),
+        ("Last contacted", output.local_time(contact.last_contacted_at, zone)),
+        ("Archived", "yes" if contact.archived else None),
+        ("Created", output.local_time(contact.created_at, zone)), ("Version", contact.version),
+    ], title=f"Contact #{contact.id}")
+    if recent.items:
+        output.table(["When", "Kind", "Subject", "By"],
+                     [(output.local_time(a.occurred_at, zone), a.kind, a.subject, a.user_login) for a in recent.items],
+                     title="Latest activities")
+
+
+@app.command("edit")
+def edit(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help=REF_HELP),
+    first: str | None = typer.Option(None, "--first", help="First name."),
+    last: str | None = typer.Option(None, "--last", help="Last name."),
+    email: list[str] = typer.Option([], "--email", "-e", help="Emails (replaces all; repeat for more)."),
+    phone: list[str] = typer.Option([], "--phone", "-p", help="Phones (replaces all; repeat for more)."),
+    title: str | None = typer.Option(None, "--title", help="Job title."),
+    company: str | None = typer.Option(None, "--company", help='Company id, name or domain ("" to clear).'),
+    owner: str | None = typer.Option(None, "--owner", help='Owner login ("" for none).'),
+    lifecycle: str | None = typer.Option(None, "--lifecycle", help="lead, prospect, customer or former."),
+    source: str | None = typer.Option(None, "--source", help='Source ("" to clear).'),
+    field: list[str] = typer.Option([], "--field", help="Set a custom field: name=value (name= clears it)."),
+    version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Change a contact's fields; only the options given change."""
+    st = state(ctx)
+    with st.write() as (session, actor):
+        contact = contacts.find_contact(session, ref)
+        changes = {name: value for name, value in (("first_name", first), ("last_name", last), ("title", title),
+                                                   ("lifecycle", lifecycle), ("source", source))
+                   if value is not None}
+        if email:
+            changes["emails"] = email
+        if phone:
+            changes["phones"] = phone
+        if field:
+            custom = {**contact.custom, **_parse_fields(field)}
+            changes["custom"] = {k: v for k, v in custom.items() if v is not None}
+        changes.update(refs.link_changes(session, company=company, owner=owner))
+        contact = contacts.update_contact(session, contact_id=contact.id, changes=changes, actor=actor,
+                                          version=version)
+    if as_json:
+        output.emit_json(contact)
+    else:
+        output.say(f"updated contact #{contact.id} {contact.full_name} (version {contact.version})")
+
+
+def _set_archived(ctx: typer.Context, ref: str, archived: bool, version: int | None) -> None:
+    with state(ctx).write() as (session, actor):
+        contact = contacts.find_contact(session, ref)
+        contact = contacts.set_contact_archived(session, contact_id=contact.id, archived=archived, actor=actor,
+                                                version=version)
+    output.say(f"{'archived' if archived else 'unarchived'} contact #{contact.id} {contact.full_name}")
+
+
+@app.command("archive")
+def archive(ctx: typer.Context, ref: str = typer.Argument(..., help=REF_HELP),
+            version: int | None = typer.Option(None, "--version", help=VERSION_HELP)) -> None:
+    """Archive a contact (hidden from lists; nothing is deleted)."""
+    _set_archived(ctx, ref, True, version)
+
+
+@app.command("unarchive")
+def unarchive(ctx: typer.Context, ref: str = typer.Argument(..., help=REF_HELP),
+              version: int | None = typer.Option(None, "--version", help=VERSION_HELP)) -> None:
+    """Bring an archived contact back."""
+    _set_archived(ctx, ref, False, version)
+
+
+@app.command("tag")
+def tag(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help=REF_HELP),
+    add: list[str] = typer.Argument(None, help="Tags to add."),
+    remove: list[str] = typer.Option([], "--remove", "-r", help="Tag to remove (repeat for more)."),
+) -> None:
+    """Add and remove tags, keeping the others."""
+    with state(ctx).write() as (session, actor):
+        contact = contacts.find_contact(session, ref)
+        contact = contacts.change_tags(session, contact_id=contact.id, add=add or [], remove=remove, actor=actor)
+    output.say(f"contact #{contact.id} tags: {', '.join(contact.tags) or '(none)'}")

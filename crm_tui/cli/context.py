@@ -1,0 +1,102 @@
+"""What every command shares: the resolved database and user, opened once per command."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import tzinfo
+from functools import cached_property
+
+import typer
+from sqlalchemy.orm import Session
+
+from crm_tui import config
+from crm_tui.clock import get_zone
+from crm_tui.db import Database, open_database
+from crm_tui.services import users
+from crm_tui.services.common import Actor
+
+
+class CliState:
+    """The global options, and the database, settings and acting user they lead to."""
+
+    def __init__(self, *, db_arg: str | None, user_arg: str | None) -> None:
+        self.db_arg = db_arg
+        self.user_arg = user_arg
+        self._db: Database | None = None
+        self._actor: Actor | None = None
+
+    @cached_property
+    def settings(self) -> config.Settings:
+        return config.load_settings()
+
+    @cached_property
+    def url(self) -> str:
+        return config.resolve_database_url(self.db_arg, self.settings)
+
+    @cached_property
+    def login(self) -> str:
+        return config.resolve_login(self.user_arg, self.settings)
+
+    @property
+    def db(self) -> Database:
+        """The database, opened (and upgraded to the code's schema) on first use."""
+        if self._db is None:
+            self._db = open_database(self.url)
+        return self._db
+
+    def _resolve_actor(self, session: Session) -> Actor:
+        actor = users.actor_for(session, login=self.login)
+        # the config file's zone applies to users who did not set their own
+        if actor.timezone is None and self.settings.timezone:
+            actor = dataclasses.replace(actor, timezone=self.settings.timezone)
+        self._actor = actor
+        return actor
+
+    @property
+    def actor(self) -> Actor:
+        """The acting user. Resolved in a write unit: on an empty database it becomes the admin."""
+        if self._actor is None:
+            with self.db.write() as session:
+                self._resolve_actor(session)
+        return self._actor
+
+    @property
+    def zone(self) -> tzinfo:
+        """The zone times are shown in: the user's, else the config file's, else the machine's."""
+        return get_zone(self.actor.timezone or self.settings.timezone)
+
+    @contextmanager
+    def write(self) -> Iterator[tuple[Session, Actor]]:
+        """One unit of work with the acting user resolved inside it: all of it commits, or none."""
+        resolved_here = self._actor is None
+        try:
+            with self.db.write() as session:
+                actor = self._resolve_actor(session) if resolved_here else self._actor
+                yield session, actor
+        except BaseException:
+            if resolved_here:  # a first user created in this unit was rolled back with it
+                self._actor = None
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[tuple[Session, Actor]]:
+        actor = self.actor
+        with self.db.read() as session:
+            yield session, actor
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
+
+
+def state(ctx: typer.Context) -> CliState:
+    """The state the root callback stored (a fresh one when a sub-app runs on its own)."""
+    found = ctx.find_object(CliState)
+    if found is None:
+        found = CliState(db_arg=None, user_arg=None)
+        ctx.obj = found
+        ctx.call_on_close(found.close)
+    return found

@@ -1,0 +1,73 @@
+"""`crm init` and `crm db`: create or upgrade the database schema and report its revision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from crm_tui import db as database
+from crm_tui.cli import output
+from crm_tui.cli.context import state
+from crm_tui.errors import StorageError
+
+app = typer.Typer(name="db", help="The database schema: upgrade it, or show its revision.", no_args_is_help=True)
+
+
+def _where(url: str) -> str:
+    """A SQLite database's file path, or the URL without its password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return str(Path(parsed.database))
+    return parsed.render_as_string(hide_password=True)
+
+
+def _unmigrated(url: str) -> database.Database:
+    """The database as it is: no upgrade on open (these commands report or do that themselves)."""
+    return database.Database(url)
+
+
+def init(ctx: typer.Context) -> None:
+    """Create the database (or bring its schema up to date) and your user in it."""
+    st = state(ctx)
+    actor = st.actor  # opening upgrades the schema; the first user of a new database becomes admin
+    output.say(f"database: {_where(st.url)} (revision {database.current_revision(st.db)})")
+    output.say(f"user: {actor.login} ({actor.role})")
+
+
+@app.command("upgrade")
+def upgrade(ctx: typer.Context) -> None:
+    """Bring the schema up to the newest revision."""
+    st = state(ctx)
+    db = _unmigrated(st.url)
+    try:
+        before, after = database.upgrade(db)
+    finally:
+        db.dispose()
+    if before == after:
+        output.say(f"{_where(st.url)} is up to date (revision {after})")
+    else:
+        output.say(f"upgraded {_where(st.url)} from revision {before or 'none'} to {after}")
+
+
+@app.command("current")
+def current(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP)) -> None:
+    """Print the database's schema revision and the newest one this crm knows."""
+    st = state(ctx)
+    db = _unmigrated(st.url)
+    try:
+        revision = database.current_revision(db)
+    except OperationalError as exc:
+        raise StorageError(f"cannot open database {_where(st.url)}: {database.storage_error(exc).message}") from None
+    finally:
+        db.dispose()
+    head = database.head_revision()
+    if as_json:
+        output.emit_json({"database": _where(st.url), "revision": revision, "head": head})
+        return
+    status = "up to date" if revision == head else "run `crm db upgrade`"
+    output.say(f"database: {_where(st.url)}")
+    output.say(f"revision: {revision or 'none'}")
+    output.say(f"head: {head} ({status})")

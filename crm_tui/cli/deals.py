@@ -1,0 +1,191 @@
+"""`crm deal`: add, list, show, edit, move between stages, and mark won or lost."""
+
+from __future__ import annotations
+
+import typer
+
+from crm_tui.cli import output, refs
+from crm_tui.cli.context import state
+from crm_tui.services import activities, deals, pipelines
+
+app = typer.Typer(name="deal", help="Deals: add, list, show, edit, move, won, lost.", no_args_is_help=True)
+
+ID_HELP = "Deal id."
+VERSION_HELP = "The version you last saw; refuse the change if the deal changed since."
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    title: str = typer.Argument(..., help="Deal title."),
+    amount: str = typer.Option("0", "--amount", "-a", help="Amount, e.g. 12,500 or 900.50."),
+    currency: str | None = typer.Option(None, "--currency", help="ISO code; the configured default otherwise."),
+    pipeline: str | None = typer.Option(None, "--pipeline", help="Pipeline id or name; the default otherwise."),
+    stage: str | None = typer.Option(None, "--stage", help="Stage id or name; the first stage otherwise."),
+    company: str | None = typer.Option(None, "--company", help="Company id, name or domain."),
+    contact: str | None = typer.Option(None, "--contact", help="Contact id or email."),
+    owner: str | None = typer.Option(None, "--owner", help="Owner (user login); you by default."),
+    close: str | None = typer.Option(None, "--close", help='Expected close date, e.g. "2026-12-31" or "+30d".'),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Add a deal."""
+    st = state(ctx)
+    with st.write() as (session, actor):
+        data = {"title": title, "amount": amount, "currency": currency, "expected_close": close,
+                **refs.link_changes(session, company=company, contact=contact, owner=owner)}
+        if pipeline is not None or stage is not None:
+            chosen = pipelines.resolve_pipeline(session, pipeline)
+            data["pipeline_id"] = chosen.id
+            if stage is not None:
+                data["stage_id"] = pipelines.resolve_stage(session, chosen.id, stage).id
+        deal = deals.create_deal(session, data=data, actor=actor, default_currency=st.settings.currency)
+    if as_json:
+        output.emit_json(deal)
+    else:
+        output.say(f"added deal #{deal.id} {deal.title} ({output.money(deal.amount_minor, deal.currency)}) "
+                   f"in {deal.stage_name}")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    search: str | None = typer.Option(None, "--search", "-s", help="Search deal titles."),
+    pipeline: str | None = typer.Option(None, "--pipeline", help="Only this pipeline (id or name)."),
+    stage: str | None = typer.Option(None, "--stage", help="Only this stage (with --pipeline, or the default one)."),
+    status: str | None = typer.Option(None, "--status", help="open, won or lost."),
+    owner: str | None = typer.Option(None, "--owner", help="Only deals owned by this user."),
+    company: str | None = typer.Option(None, "--company", help="Only this company's deals."),
+    contact: str | None = typer.Option(None, "--contact", help="Only this contact's deals."),
+    archived: bool = typer.Option(False, "--archived", help="List archived deals instead."),
+    sort: str = typer.Option("title", "--sort", help="title, amount, created, close or stage_entered."),
+    limit: int = typer.Option(50, "--limit", help="How many to show."),
+    after: str | None = typer.Option(None, "--after", metavar="CURSOR", help="Continue after this cursor."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """List deals, a page at a time."""
+    st = state(ctx)
+    with st.read() as (session, _actor):
+        pipeline_id = stage_id = None
+        if pipeline is not None or stage is not None:
+            pipeline_id = pipelines.resolve_pipeline(session, pipeline).id
+            if stage is not None:
+                stage_id = pipelines.resolve_stage(session, pipeline_id, stage).id
+        page = deals.list_deals(session, pipeline_id=pipeline_id, stage_id=stage_id, status=status,
+                                owner_id=refs.user_id(session, owner), company_id=refs.company_id(session, company),
+                                contact_id=refs.contact_id(session, contact), query=search, archived=archived,
+                                sort=sort, after=after, limit=limit, with_total=True)
+    if as_json:
+        output.emit_page_json(page)
+        return
+    output.table(["ID", "Title", "Company", "Stage", "Amount", "Status", "Close", "Owner"],
+                 [(d.id, d.title, d.company_name, d.stage_name, output.money(d.amount_minor, d.currency), d.status,
+                   output.day(d.expected_close), d.owner_login) for d in page.items])
+    output.more_hint(page, shown=len(page.items))
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    deal_id: int = typer.Argument(..., help=ID_HELP),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Show a deal and its latest activities."""
+    st = state(ctx)
+    with st.read() as (session, _actor):
+        deal = deals.get_deal(session, deal_id=deal_id)
+        recent = activities.timeline(session, deal_id=deal.id, limit=10)
+    if as_json:
+        output.emit_json({**deal.model_dump(), "recent_activities": recent.items})
+        return
+    zone = st.zone
+    output.details([
+        ("Title", deal.title), ("Amount", output.money(deal.amount_minor, deal.currency)),
+        ("Pipeline", deal.pipeline_name), ("Stage", f"{deal.stage_name} ({deal.probability}%)"),
+        ("Status", deal.status), ("Lost reason", deal.lost_reason), ("Company", deal.company_name),
+        ("Contact", deal.contact_name), ("Owner", deal.owner_login), ("Expected close", output.day(deal.expected_close)),
+        ("In stage since", output.local_time(deal.stage_entered_at, zone)),
+        ("Closed", output.local_time(deal.closed_at, zone)), ("Archived", "yes" if deal.archived else None),
+        ("Created", output.local_time(deal.created_at, zone)), ("Version", deal.version),
+    ], title=f"Deal #{deal.id}")
+    if recent.items:
+        output.table(["When", "Kind", "Subject", "By"],
+                     [(output.local_time(a.occurred_at, zone), a.kind, a.subject, a.user_login) for a in recent.items],
+                     title="Latest activities")
+
+
+@app.command("edit")
+def edit(
+    ctx: typer.Context,
+    deal_id: int = typer.Argument(..., help=ID_HELP),
+    title: str | None = typer.Option(None, "--title"),
+    amount: str | None = typer.Option(None, "--amount", "-a", help="Amount, e.g. 12,500."),
+    currency: str | None = typer.Option(None, "--currency"),
+    company: str | None = typer.Option(None, "--company", help='Company id, name or domain ("" to clear).'),
+    contact: str | None = typer.Option(None, "--contact", help='Contact id or email ("" to clear).'),
+    owner: str | None = typer.Option(None, "--owner", help='Owner login ("" for none).'),
+    close: str | None = typer.Option(None, "--close", help='Expected close date ("" to clear).'),
+    version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Change a deal's fields; only the options given change. Use `deal move` to change its stage."""
+    with state(ctx).write() as (session, actor):
+        changes = {key: value for key, value in (("title", title), ("amount", amount), ("currency", currency),
+                                                 ("expected_close", close)) if value is not None}
+        changes.update(refs.link_changes(session, company=company, contact=contact, owner=owner))
+        deal = deals.update_deal(session, deal_id=deal_id, changes=changes, actor=actor, version=version)
+    if as_json:
+        output.emit_json(deal)
+    else:
+        output.say(f"updated deal #{deal.id} {deal.title} (version {deal.version})")
+
+
+def _report_stage(deal, as_json: bool) -> None:
+    if as_json:
+        output.emit_json(deal)
+    else:
+        output.say(f"deal #{deal.id} {deal.title} is now in {deal.stage_name} ({deal.status})")
+
+
+@app.command("move")
+def move(
+    ctx: typer.Context,
+    deal_id: int = typer.Argument(..., help=ID_HELP),
+    stage: str = typer.Argument(..., help="Stage id or name in the deal's pipeline."),
+    reason: str | None = typer.Option(None, "--reason", help="Why it was lost (when moving to the lost stage)."),
+    version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Move a deal to another stage of its pipeline."""
+    with state(ctx).write() as (session, actor):
+        current = deals.get_deal(session, deal_id=deal_id)
+        target = pipelines.resolve_stage(session, current.pipeline_id, stage)
+        deal = deals.move_deal(session, deal_id=deal_id, stage_id=target.id, actor=actor, version=version,
+                               lost_reason=reason)
+    _report_stage(deal, as_json)
+
+
+@app.command("won")
+def won(
+    ctx: typer.Context,
+    deal_id: int = typer.Argument(..., help=ID_HELP),
+    version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Mark a deal won."""
+    with state(ctx).write() as (session, actor):
+        deal = deals.mark_won(session, deal_id=deal_id, actor=actor, version=version)
+    _report_stage(deal, as_json)
+
+
+@app.command("lost")
+def lost(
+    ctx: typer.Context,
+    deal_id: int = typer.Argument(..., help=ID_HELP),
+    reason: str = typer.Option(..., "--reason", help="Why it was lost."),
+    version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Mark a deal lost, with the reason."""
+    with state(ctx).write() as (session, actor):
+        deal = deals.mark_lost(session, deal_id=deal_id, reason=reason, actor=actor, version=version)
+    _report_stage(deal, as_json)

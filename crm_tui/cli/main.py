@@ -1,0 +1,124 @@
+"""The `crm` root command: global options, error handling, and the command groups."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from crm_tui import __version__
+from crm_tui.cli import (
+    activities,
+    audit,
+    companies,
+    contacts,
+    dbcmd,
+    deals,
+    demo,
+    pipelines,
+    tasks,
+    users,
+)
+from crm_tui.cli.context import CliState
+from crm_tui.cli.output import error_line
+from crm_tui.errors import CrmError
+
+try:  # typer >= 0.20 vendors click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer on real click
+    from click.exceptions import ClickException
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE
+_PASS_THROUGH = (ClickException, typer.Exit, typer.Abort)
+
+
+def _debug() -> bool:
+    return os.environ.get("CRM_DEBUG", "") not in ("", "0")
+
+
+def report(exc: BaseException) -> int:
+    """Print one line for an error and return the exit code it stands for."""
+    if isinstance(exc, CrmError):
+        error_line("error", exc.message)
+        return exc.exit_code
+    error_line("internal error", f"{type(exc).__name__}: {exc} (set CRM_DEBUG=1 for the traceback)")
+    return INTERNAL_ERROR
+
+
+class CrmGroup(TyperGroup):
+    """The root group: turns domain errors (and surprises) raised by any command into one line."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except _PASS_THROUGH:
+            raise
+        except CrmError as exc:
+            raise typer.Exit(report(exc)) from None
+        except Exception as exc:
+            if _debug():
+                raise
+            raise typer.Exit(report(exc)) from None
+
+
+app = typer.Typer(
+    cls=CrmGroup,
+    name="crm",
+    help="A keyboard-first CRM for small sales teams. With no command, starts the app.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"crm-tui {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: str | None = typer.Option(None, "--db", metavar="URL",
+                                  help="Database URL (sqlite:///path or postgresql+psycopg://...) or a file path."),
+    user: str | None = typer.Option(None, "--user", metavar="LOGIN", help="Act as this user."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    state = CliState(db_arg=db, user_arg=user)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+    if ctx.invoked_subcommand is None:
+        # imported here: textual is slow to load and no other command needs it
+        from crm_tui.app import run_app
+
+        run_app(db_url=state.url, login=state.login)
+
+
+app.command("init")(dbcmd.init)
+app.command("demo")(demo.demo)
+app.add_typer(contacts.app)
+app.add_typer(companies.app)
+app.add_typer(deals.app)
+app.command("log")(activities.log)
+app.add_typer(tasks.app)
+app.add_typer(users.app)
+app.add_typer(pipelines.app)
+app.add_typer(dbcmd.app)
+app.command("audit")(audit.audit)
+
+
+def run() -> None:
+    """The console-script entry point."""
+    try:
+        app()
+    except CrmError as exc:  # raised outside a command, e.g. while closing
+        sys.exit(report(exc))
+    except Exception as exc:
+        if _debug():
+            raise
+        sys.exit(report(exc))

@@ -1,0 +1,153 @@
+"""`crm pipeline`: list pipelines, add and rename them, and add, edit, reorder or delete stages."""
+
+from __future__ import annotations
+
+import typer
+
+from crm_tui.cli import output
+from crm_tui.cli.context import state
+from crm_tui.errors import InvalidInput
+from crm_tui.services import pipelines
+from crm_tui.services.pipelines import DEFAULT_STAGES
+
+app = typer.Typer(name="pipeline", help="Pipelines and their stages.", no_args_is_help=True)
+
+PIPELINE_HELP = "Pipeline id or name; the default pipeline otherwise."
+STAGE_HELP = "Stage id or name."
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    archived: bool = typer.Option(False, "--archived", help="Include archived pipelines."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """List pipelines with their stages in order."""
+    with state(ctx).read() as (session, _actor):
+        found = pipelines.list_pipelines(session, include_archived=archived)
+    if as_json:
+        output.emit_json({"items": found})
+        return
+    for pipeline in found:
+        default = " (default)" if pipeline.is_default else ""
+        output.table(["#", "Stage ID", "Stage", "Kind", "Probability", "Rotting days"],
+                     [(i + 1, s.id, s.name, s.kind, f"{s.probability}%", s.rotting_days)
+                      for i, s in enumerate(pipeline.stages)],
+                     title=f"Pipeline #{pipeline.id} {pipeline.name}{default}")
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Pipeline name."),
+    stage: list[str] = typer.Option([], "--stage", help="An open stage (repeat, in order); Won and Lost are added."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Add a pipeline: the usual stages, or the open stages you name followed by Won and Lost."""
+    specs = None
+    if stage:
+        closing = [s for s in DEFAULT_STAGES if s.kind != "open"]
+        specs = [{"name": s} for s in stage] + [s.model_dump() for s in closing]
+    with state(ctx).write() as (session, actor):
+        pipeline = pipelines.create_pipeline(session, name=name, stages=specs, actor=actor)
+    if as_json:
+        output.emit_json(pipeline)
+    else:
+        output.say(f"added pipeline #{pipeline.id} {pipeline.name}: " + " → ".join(s.name for s in pipeline.stages))
+
+
+@app.command("rename")
+def rename(
+    ctx: typer.Context,
+    pipeline: str = typer.Argument(..., help="Pipeline id or name."),
+    new_name: str = typer.Argument(..., help="The new name."),
+    version: int | None = typer.Option(None, "--version", help="The version you last saw."),
+) -> None:
+    """Rename a pipeline."""
+    with state(ctx).write() as (session, actor):
+        found = pipelines.resolve_pipeline(session, pipeline)
+        renamed = pipelines.rename_pipeline(session, pipeline_id=found.id, name=new_name, actor=actor, version=version)
+    output.say(f"renamed pipeline #{renamed.id} to {renamed.name}")
+
+
+def _position(value: int | None) -> int | None:
+    """People count stages from 1; the service counts open stages from 0."""
+    if value is None:
+        return None
+    if value < 1:
+        raise InvalidInput(f"position counts from 1 (got {value})")
+    return value - 1
+
+
+@app.command("add-stage")
+def add_stage(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Stage name."),
+    pipeline: str | None = typer.Option(None, "--pipeline", help=PIPELINE_HELP),
+    probability: int = typer.Option(0, "--probability", help="Win probability, 0-100."),
+    rotting_days: int | None = typer.Option(None, "--rotting-days", help="Flag deals idle here this many days."),
+    position: int | None = typer.Option(None, "--position", help="1 = first; the last open stage otherwise."),
+) -> None:
+    """Add an open stage to a pipeline."""
+    with state(ctx).write() as (session, actor):
+        found = pipelines.resolve_pipeline(session, pipeline)
+        stage = pipelines.add_stage(session, pipeline_id=found.id, actor=actor, position=_position(position),
+                                    spec={"name": name, "probability": probability, "rotting_days": rotting_days})
+    output.say(f"added stage #{stage.id} {stage.name} to {found.name} at position {stage.position + 1}")
+
+
+@app.command("edit-stage")
+def edit_stage(
+    ctx: typer.Context,
+    stage: str = typer.Argument(..., help=STAGE_HELP),
+    pipeline: str | None = typer.Option(None, "--pipeline", help=PIPELINE_HELP),
+    name: str | None = typer.Option(None, "--name", help="New name."),
+    probability: int | None = typer.Option(None, "--probability", help="Win probability, 0-100."),
+    rotting_days: int | None = typer.Option(None, "--rotting-days", help="Flag deals idle here this many days."),
+    no_rotting: bool = typer.Option(False, "--no-rotting", help="Never flag deals idle in this stage."),
+    version: int | None = typer.Option(None, "--version", help="The version you last saw."),
+) -> None:
+    """Rename a stage or change its probability or rotting days."""
+    with state(ctx).write() as (session, actor):
+        found = pipelines.resolve_stage(session, pipelines.resolve_pipeline(session, pipeline).id, stage)
+        updated = pipelines.update_stage(session, stage_id=found.id, actor=actor, name=name, probability=probability,
+                                         rotting_days=rotting_days, clear_rotting=no_rotting, version=version)
+    rotting = f", rotting after {updated.rotting_days} days" if updated.rotting_days is not None else ""
+    output.say(f"stage #{updated.id} {updated.name}: {updated.probability}%{rotting}")
+
+
+@app.command("move-stage")
+def move_stage(
+    ctx: typer.Context,
+    stage: str = typer.Argument(..., help=STAGE_HELP),
+    position: int = typer.Argument(..., help="New position among the open stages, 1 = first."),
+    pipeline: str | None = typer.Option(None, "--pipeline", help=PIPELINE_HELP),
+) -> None:
+    """Reorder an open stage (Won and Lost always come last)."""
+    with state(ctx).write() as (session, actor):
+        found = pipelines.resolve_stage(session, pipelines.resolve_pipeline(session, pipeline).id, stage)
+        order = pipelines.move_stage(session, stage_id=found.id, position=_position(position), actor=actor)
+    output.say("stages: " + " → ".join(s.name for s in order))
+
+
+@app.command("delete-stage")
+def delete_stage(
+    ctx: typer.Context,
+    stage: str = typer.Argument(..., help=STAGE_HELP),
+    pipeline: str | None = typer.Option(None, "--pipeline", help=PIPELINE_HELP),
+    move_to: str | None = typer.Option(None, "--move-to", help="Stage to move its deals to (needed if it has any)."),
+) -> None:
+    """Delete an open stage, moving its deals to another stage first."""
+    with state(ctx).write() as (session, actor):
+        pipeline_id = pipelines.resolve_pipeline(session, pipeline).id
+        found = pipelines.resolve_stage(session, pipeline_id, stage)
+        target = pipelines.resolve_stage(session, pipeline_id, move_to) if move_to is not None else None
+        try:
+            moved = pipelines.delete_stage(session, stage_id=found.id, actor=actor,
+                                           move_to_stage_id=target.id if target else None)
+        except InvalidInput as exc:
+            if target is None and "deal" in exc.message:
+                raise InvalidInput(f"{exc.message} with --move-to STAGE") from None
+            raise
+    where = f"; {moved} deal(s) moved to {target.name}" if moved else ""
+    output.say(f"deleted stage {found.name}{where}")

@@ -1,0 +1,72 @@
+"""`crm user`: add, list and change the team's users."""
+
+from __future__ import annotations
+
+import typer
+
+from crm_tui.cli import output
+from crm_tui.cli.context import state
+from crm_tui.services import users
+
+app = typer.Typer(name="user", help="The team: add, list, edit users.", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    login: str = typer.Argument(..., help="Login name (what --user and CRM_USER take)."),
+    name: str | None = typer.Option(None, "--name", help="Full name."),
+    email: str | None = typer.Option(None, "--email"),
+    role: str = typer.Option("sales", "--role", help="admin, manager, sales, marketing or support."),
+    timezone: str | None = typer.Option(None, "--timezone", help="IANA zone, e.g. Europe/Paris."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Add a user."""
+    with state(ctx).write() as (session, actor):
+        user = users.create_user(session, data={"login": login, "name": name, "email": email, "role": role,
+                                                "timezone": timezone}, actor=actor)
+    if as_json:
+        output.emit_json(user)
+    else:
+        output.say(f"added user #{user.id} {user.login} ({user.role})")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    active_only: bool = typer.Option(False, "--active", help="Leave out deactivated users."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """List the users."""
+    with state(ctx).read() as (session, _actor):
+        team = users.list_users(session, include_inactive=not active_only)
+    if as_json:
+        output.emit_json({"items": team})
+        return
+    output.table(["ID", "Login", "Name", "Email", "Role", "Active", "Time zone"],
+                 [(u.id, u.login, u.name, u.email, u.role, "yes" if u.active else "no", u.timezone) for u in team])
+
+
+@app.command("edit")
+def edit(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="User id, login, email or name."),
+    name: str | None = typer.Option(None, "--name"),
+    email: str | None = typer.Option(None, "--email", help='Email ("" to clear).'),
+    role: str | None = typer.Option(None, "--role", help="admin, manager, sales, marketing or support."),
+    active: bool | None = typer.Option(None, "--active/--inactive", help="Reactivate or deactivate."),
+    timezone: str | None = typer.Option(None, "--timezone", help='IANA zone ("" for the machine\'s).'),
+    version: int | None = typer.Option(None, "--version", help="The version you last saw."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Change a user's name, email, role, time zone or active state."""
+    with state(ctx).write() as (session, actor):
+        user = users.resolve_user(session, ref)
+        changes = {key: value for key, value in (("name", name), ("email", email), ("role", role),
+                                                 ("active", active), ("timezone", timezone)) if value is not None}
+        user = users.update_user(session, user_id=user.id, changes=changes, actor=actor, version=version)
+    if as_json:
+        output.emit_json(user)
+    else:
+        state_text = "active" if user.active else "inactive"
+        output.say(f"updated user #{user.id} {user.login} ({user.role}, {state_text})")

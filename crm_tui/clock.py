@@ -1,0 +1,41 @@
+"""Time in one place: UTC now, the user's zone, and a frozen clock for tests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil import tz as dateutil_tz
+
+from crm_tui.errors import InvalidInput
+
+UTC = timezone.utc
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def resolve_now(now: datetime | None) -> datetime:
+    """Services take an optional `now`; this gives the wall clock when none was passed."""
+    if now is None:
+        return utcnow()
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now.astimezone(UTC)
+
+
+def get_zone(name: str | None) -> tzinfo:
+    """The named IANA zone, or the machine's local zone when no name is configured."""
+    if not name:
+        return dateutil_tz.tzlocal()
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {name!r}; use an IANA name such as Europe/Paris") from None
+
+
+def ensure_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("datetime must be timezone-aware")
+    return value.astimezone(UTC)

@@ -1,0 +1,1 @@
+"""Textual screens of the app (the contacts, pipeline, inbox and reports areas)."""

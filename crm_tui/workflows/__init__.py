@@ -1,0 +1,1 @@
+"""The workflow engine: rules, triggers, actions and the runner (issue 5)."""
