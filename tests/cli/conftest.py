@@ -1,0 +1,59 @@
+"""Helpers for driving `crm` through typer's CliRunner against the `db_url` databases."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+from typer.testing import CliRunner
+
+import crm_tui.models  # noqa: F401 - registers every table on SQLModel.metadata
+from crm_tui.cli.main import app
+
+
+class Crm:
+    """Runs `crm --db URL --user ann ...` and parses what it prints."""
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, user: str = "ann", env: dict | None = None):
+        return self.runner.invoke(app, ["--db", self.db_url, "--user", user, *args], env=env)
+
+    def ok(self, *args: str, **kwargs):
+        result = self(*args, **kwargs)
+        assert result.exit_code == 0, f"crm {' '.join(args)} failed ({result.exit_code}): {result.output}"
+        return result
+
+    def json(self, *args: str, **kwargs):
+        return json.loads(self.ok(*args, "--json", **kwargs).stdout)
+
+    def fails(self, *args: str, code: int | None = None, **kwargs):
+        """Run a command that must fail the way a person should see it: one line on stderr."""
+        result = self(*args, **kwargs)
+        assert result.exit_code != 0, f"crm {' '.join(args)} should have failed: {result.output}"
+        if code is not None:
+            assert result.exit_code == code, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+        assert "Traceback" not in result.output
+        return result
+
+
+@pytest.fixture
+def crm(db_url) -> Crm:
+    return Crm(db_url)
+
+
+def row_counts(db_url: str) -> dict[str, int]:
+    """Rows in every table: what a refused command must leave untouched."""
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return {table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                    for table in SQLModel.metadata.sorted_tables}
+    finally:
+        engine.dispose()

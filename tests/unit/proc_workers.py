@@ -1,0 +1,113 @@
+"""Worker functions run in child processes (multiprocessing "spawn") by the concurrency tests.
+
+They live at module level so a spawned child can import them by name. Each one opens its own
+Database, reports back on a Queue, and never lets an exception escape unreported.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+def _error(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {exc}"
+
+
+def open_only(url: str, barrier, queue) -> None:
+    """Open (and so migrate, when needed) the database at `url` at the same moment as a sibling."""
+    from crm_tui.db import open_database
+
+    try:
+        barrier.wait(timeout=60)
+        open_database(url).dispose()
+        queue.put("ok")
+    except BaseException as exc:  # noqa: BLE001 - the parent asserts on what we report
+        queue.put(_error(exc))
+
+
+def update_deal_title(url: str, deal_id: int, actor, title: str, now, barrier, queue) -> None:
+    """Load the deal, wait for the sibling, then change its title against the version loaded.
+
+    Reports ("ok", title, version_loaded) or ("conflict:<message>", title, version_loaded).
+    """
+    from crm_tui.db import open_database
+    from crm_tui.errors import Conflict
+    from crm_tui.services import deals
+
+    version = None
+    try:
+        db = open_database(url, migrate=False)
+        with db.read() as session:
+            version = deals.get_deal(session, deal_id=deal_id).version
+        barrier.wait(timeout=60)
+        try:
+            with db.write() as session:
+                deals.update_deal(session, deal_id=deal_id, version=version, changes={"title": title},
+                                  actor=actor, now=now)
+            queue.put(("ok", title, version))
+        except Conflict as exc:
+            queue.put((f"conflict:{exc.message}", title, version))
+        db.dispose()
+    except BaseException as exc:  # noqa: BLE001
+        queue.put((f"error:{_error(exc)}", title, version))
+
+
+def append_activities(url: str, contact_id: int, actor, worker: int, count: int, now, barrier, queue) -> None:
+    """Log `count` calls on one contact, each in its own unit of work.
+
+    Reports (worker, logged, errors) where errors is a list of "Type: message" strings.
+    """
+    from crm_tui.db import open_database
+    from crm_tui.services import activities
+
+    logged, errors = 0, []
+    try:
+        db = open_database(url, migrate=False)
+        barrier.wait(timeout=60)
+        for i in range(count):
+            # distinct times across workers, so the contact's last-contacted time has one right answer
+            occurred_at = now - timedelta(minutes=worker * count + i)
+            try:
+                with db.write() as session:
+                    activities.log_activity(session, actor=actor, now=now, data={
+                        "kind": "call", "contact_id": contact_id, "occurred_at": occurred_at,
+                        "subject": f"call {worker}-{i}",
+                    })
+                logged += 1
+            except Exception as exc:  # noqa: BLE001 - every failure is reported, none hidden
+                errors.append(_error(exc))
+        db.dispose()
+    except BaseException as exc:  # noqa: BLE001
+        errors.append(_error(exc))
+    queue.put((worker, logged, errors))
+
+
+def run_in_processes(target, arg_lists: list[tuple], *, timeout: float = 120) -> list:
+    """Run `target(*args, barrier, queue)` in one spawned process per args; return what they report.
+
+    Every child shares one Barrier (so they start the contested part together) and one Queue.
+    """
+    import multiprocessing
+    import queue as queue_module
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(len(arg_lists)), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, barrier, results)) for args in arg_lists]
+    for proc in procs:
+        proc.start()
+    reports = []
+    try:
+        # drain the queue before joining: a child blocks on exit until its reports are read
+        for _ in procs:
+            reports.append(results.get(timeout=timeout))
+    except queue_module.Empty:
+        pass
+    finally:
+        for proc in procs:
+            proc.join(timeout=timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    assert len(reports) == len(procs), f"only {len(reports)} of {len(procs)} processes reported: {reports}"
+    assert [p.exitcode for p in procs] == [0] * len(procs)
+    return reports
