@@ -20,6 +20,8 @@ from crm_tui.errors import InvalidInput
 
 T = TypeVar("T")
 MAX_PAGE = 500
+# `before=END` asks for the last page (the End key of a list).
+END = "end"
 
 
 @dataclass(frozen=True)
@@ -114,11 +116,18 @@ def keyset_page(
     """Rows of `stmt` after `after` (or before `before`, or from the start), in key order.
 
     Returns (rows, next_cursor, prev_cursor). `row_key` reads (sort value, id) off a row.
+    `before=END` gives the last page.
     """
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"page size must be between 1 and {MAX_PAGE}")
     if after is not None and before is not None:
         raise InvalidInput("give either after or before, not both")
+    if before == END:
+        rows = _walk(session, stmt, key, None, limit + 1, forward=False)
+        more_before = len(rows) > limit
+        rows = list(reversed(rows[:limit]))
+        prev_ = _cursor(rows[0], row_key) if rows and more_before else None
+        return rows, None, prev_
     after_c, before_c = _as_cursor(after, key), _as_cursor(before, key)
     if before_c is not None:
         rows = _walk(session, stmt, key, before_c, limit + 1, forward=False)

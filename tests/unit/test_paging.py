@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from crm_tui.errors import InvalidInput
 from crm_tui.services import activities, companies, contacts
-from crm_tui.services.paging import MAX_PAGE
+from crm_tui.services.paging import END, MAX_PAGE
 
 LIMIT = 7
 # The reference order of each sort, written out by hand: the sort column in its direction, ties
@@ -92,6 +92,13 @@ def _check_walks(db, session, sort: str, now) -> None:
     walked_back = [i for page in backward for i in reversed(_ids(page))]
     assert walked_back == list(reversed(reference)), f"backward walk by {sort}"
     assert [_ids(p) for p in reversed(backward)] == [_ids(p) for p in forward]
+
+    # the End key's page is the last page of the forward walk, full-sized, and leads back
+    last = contacts.list_contacts(session, sort=sort, limit=LIMIT, before=END, now=now)
+    assert _ids(last) == reference[-LIMIT:], f"last page by {sort}"
+    assert last.next_cursor is None
+    before_last = contacts.list_contacts(session, sort=sort, limit=LIMIT, before=last.prev_cursor, now=now)
+    assert _ids(before_last) == reference[-2 * LIMIT:-LIMIT]
 
     # a page reached going back leads forward again to the page it came from
     for earlier, later in zip(reversed(backward[1:]), reversed(backward[:-1])):
