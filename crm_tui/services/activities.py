@@ -118,7 +118,7 @@ def _read(session: Session, activity: Activity) -> ActivityRead:
 
 
 def timeline(session: Session, *, contact_id: int | None = None, company_id: int | None = None,
-             deal_id: int | None = None, kinds: list[str] | None = None, after: str | None = None,
+             deal_id: int | None = None, kinds: list[str] | None = None, after: str | None = None, before: str | None = None,
              limit: int = 50) -> Page[ActivityRead]:
     """Newest first, one page at a time. A company's timeline includes its contacts' activities."""
     if sum(x is not None for x in (contact_id, company_id, deal_id)) != 1:
@@ -139,7 +139,7 @@ def timeline(session: Session, *, contact_id: int | None = None, company_id: int
     if kinds:
         stmt = stmt.where(Activity.kind.in_([v.choice(k, ActivityKind, "activity kind") for k in kinds]))
     rows, next_, prev_ = keyset_page(session, stmt, TIMELINE, row_key=lambda r: (r[0].occurred_at, r[0].id),
-                                     after=after, limit=limit)
+                                     after=after, before=before, limit=limit)
     items = [ActivityRead.model_validate(r[0], from_attributes=True,
                                          update={"user_login": r.user_login, "contact_name": r.contact_name})
              for r in rows]

@@ -15,7 +15,7 @@ NEWEST_FIRST = SortKey(AuditEvent.at, AuditEvent.id, descending=True)
 
 
 def list_events(session: Session, *, entity: str | None = None, entity_id: int | None = None,
-                actor: str | None = None, since: datetime | None = None, after: str | None = None,
+                actor: str | None = None, since: datetime | None = None, after: str | None = None, before: str | None = None,
                 limit: int = 50) -> Page[AuditRead]:
     conditions = []
     if entity:
@@ -28,5 +28,5 @@ def list_events(session: Session, *, entity: str | None = None, entity_id: int |
         conditions.append(AuditEvent.at >= since)
     stmt = select(AuditEvent).where(*conditions)
     rows, next_, prev_ = keyset_page(session, stmt, NEWEST_FIRST, row_key=lambda r: (r[0].at, r[0].id),
-                                     after=after, limit=limit)
+                                     after=after, before=before, limit=limit)
     return Page([AuditRead.model_validate(r[0], from_attributes=True) for r in rows], next_, prev_)

@@ -1,16 +1,17 @@
-"""Companies (accounts): create, edit, archive, look up and list by keyset."""
+"""Companies (accounts): create, edit, archive, look up, list by keyset, and the account view
+(timeline and tasks through its contacts and deals)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput, NotFound
-from crm_tui.models import Company, Contact, User
-from crm_tui.models.schemas import CompanyCreate, CompanyRead, CompanyRow, CompanyUpdate
+from crm_tui.models import Activity, Company, Contact, Deal, Task, User
+from crm_tui.models.schemas import ActivityRead, CompanyCreate, CompanyRead, CompanyRow, CompanyUpdate, TaskRead
 from crm_tui.services import search
 from crm_tui.services import validation as v
 from crm_tui.services.common import (
@@ -23,7 +24,9 @@ from crm_tui.services.common import (
     parse_shape,
     set_archived,
 )
+from crm_tui.services.activities import TIMELINE
 from crm_tui.services.paging import Page, SortKey, keyset_page
+from crm_tui.services.tasks import BY_DUE
 
 ENTITY = "company"
 SORTS = {
@@ -182,3 +185,89 @@ def list_companies(session: Session, *, query: str | None = None, owner_id: int 
     items = [CompanyRow(r.id, r.name, r.domain, r.industry, r.owner_login, r.created_at) for r in rows]
     total = session.scalar(select(func.count()).select_from(Company).where(*conditions)) if with_total else None
     return Page(items, next_, prev_, total)
+
+
+# --- the account view: what belongs to a company through its contacts and deals too ----------------
+
+
+def contact_counts(session: Session, *, company_ids: list[int]) -> dict[int, int]:
+    """The number of unarchived contacts of each company, for one page of the list (one GROUP BY)."""
+    if not company_ids:
+        return {}
+    rows = session.execute(
+        select(Contact.company_id, func.count(Contact.id))
+        .where(Contact.company_id.in_(company_ids), Contact.archived.is_(False))
+        .group_by(Contact.company_id)
+    ).all()
+    counts = dict.fromkeys(company_ids, 0)
+    counts.update({company_id: int(n) for company_id, n in rows})
+    return counts
+
+
+def _belongs_to(company_id: int, company_col, contact_col, deal_col):
+    """Linked to the company itself, to one of its contacts or to one of its deals, as they are now.
+
+    Activity.company_id is copied from the contact when an activity is logged, which misses
+    contacts who joined the company later and records logged on a deal alone; this does not."""
+    return or_(
+        company_col == company_id,
+        contact_col.in_(select(Contact.id).where(Contact.company_id == company_id)),
+        deal_col.in_(select(Deal.id).where(Deal.company_id == company_id)),
+    )
+
+
+def company_timeline(session: Session, *, company_id: int, after: str | None = None, before: str | None = None,
+                     limit: int = 50, with_total: bool = False) -> Page[ActivityRead]:
+    """The activities of a company, its contacts and its deals, newest first, a page at a time."""
+    get_or_404(session, Company, company_id, "company")
+    condition = _belongs_to(company_id, Activity.company_id, Activity.contact_id, Activity.deal_id)
+    user, contact = aliased(User), aliased(Contact)
+    stmt = (
+        select(Activity, user.login.label("user_login"), contact.full_name.label("contact_name"))
+        .outerjoin(user, user.id == Activity.user_id)
+        .outerjoin(contact, contact.id == Activity.contact_id)
+        .where(condition)
+    )
+    rows, next_, prev_ = keyset_page(session, stmt, TIMELINE, row_key=lambda r: (r[0].occurred_at, r[0].id),
+                                     after=after, before=before, limit=limit)
+    items = [ActivityRead.model_validate(r[0], from_attributes=True,
+                                         update={"user_login": r.user_login, "contact_name": r.contact_name})
+             for r in rows]
+    total = session.scalar(select(func.count()).select_from(Activity).where(condition)) if with_total else None
+    return Page(items, next_, prev_, total)
+
+
+def company_tasks(session: Session, *, company_id: int, after: str | None = None, before: str | None = None,
+                  limit: int = 50, with_total: bool = False) -> Page[TaskRead]:
+    """The open tasks of a company, its contacts and its deals, by due time (undated last)."""
+    get_or_404(session, Company, company_id, "company")
+    condition = and_(Task.done_at.is_(None),
+                     _belongs_to(company_id, Task.company_id, Task.contact_id, Task.deal_id))
+    assignee, deal, contact, company = aliased(User), aliased(Deal), aliased(Contact), aliased(Company)
+    stmt = (
+        select(Task, assignee.login.label("assignee_login"), deal.title.label("deal_title"),
+               contact.full_name.label("contact_name"), company.name.label("company_name"))
+        .outerjoin(assignee, assignee.id == Task.assignee_id)
+        .outerjoin(deal, deal.id == Task.deal_id)
+        .outerjoin(contact, contact.id == Task.contact_id)
+        .outerjoin(company, company.id == Task.company_id)
+        .where(condition)
+    )
+    rows, next_, prev_ = keyset_page(session, stmt, BY_DUE, row_key=lambda r: (r[0].due_at, r[0].id),
+                                     after=after, before=before, limit=limit)
+    items = [TaskRead.model_validate(r[0], from_attributes=True,
+                                     update={"assignee_login": r.assignee_login, "related": _task_related(r)})
+             for r in rows]
+    total = session.scalar(select(func.count()).select_from(Task).where(condition)) if with_total else None
+    return Page(items, next_, prev_, total)
+
+
+def _task_related(row) -> str | None:
+    # the same precedence as tasks.get_task: the deal, else the contact, else the company
+    if row.deal_title is not None:
+        return f"deal: {row.deal_title}"
+    if row.contact_name is not None:
+        return f"contact: {row.contact_name}"
+    if row.company_name is not None:
+        return f"company: {row.company_name}"
+    return None

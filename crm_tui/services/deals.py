@@ -1,7 +1,8 @@
-"""Deals: create, edit, move between stages, win, lose, reopen, and list by keyset."""
+"""Deals: create, edit, move between stages, win, lose, reopen, list by keyset, and sum per company."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, select
@@ -26,6 +27,7 @@ from crm_tui.services.dates import parse_day
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
 ENTITY = "deal"
+DEFAULT_CURRENCY = "USD"  # when neither the deal nor the config names one
 SORTS = {
     "title": SortKey(Deal.title_key, Deal.id),
     "amount": SortKey(Deal.amount_minor, Deal.id, descending=True),
@@ -57,7 +59,7 @@ def _check_links(session: Session, values: dict) -> None:
 
 
 def create_deal(session: Session, *, data: DealCreate | dict, actor: Actor, now: datetime | None = None,
-                default_currency: str = "USD") -> DealRead:
+                default_currency: str = DEFAULT_CURRENCY) -> DealRead:
     data = parse_shape(DealCreate, data)
     now = resolve_now(now)
     title = v.required_text(data.title, "deal title")
@@ -250,3 +252,46 @@ def list_deals(session: Session, *, pipeline_id: int | None = None, stage_id: in
                      r.status, r.expected_close, r.stage_entered_at) for r in rows]
     total = session.scalar(select(func.count()).select_from(Deal).where(*conditions)) if with_total else None
     return Page(items, next_, prev_, total)
+
+
+# --- an account's deals in sum ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DealTotal:
+    """The deals of one status in one currency: how many, and their amounts added up."""
+
+    status: str
+    currency: str
+    count: int
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class DealSummary:
+    """Deal counts and sums per status and currency (amounts of different currencies never add)."""
+
+    totals: tuple[DealTotal, ...] = ()
+
+    def count(self, status: str | None = None) -> int:
+        return sum(t.count for t in self.totals if status is None or t.status == status)
+
+    def amounts(self, status: str) -> dict[str, int]:
+        """{currency: amount in minor units} of the deals in `status`."""
+        return {t.currency: t.amount_minor for t in self.totals if t.status == status}
+
+
+_STATUS_ORDER = {status.value: i for i, status in enumerate(DealStatus)}
+
+
+def company_deal_summary(session: Session, *, company_id: int) -> DealSummary:
+    """A company's (unarchived) deals, counted and summed per status and currency by one GROUP BY."""
+    get_or_404(session, Company, company_id, "company")
+    rows = session.execute(
+        select(Deal.status, Deal.currency, func.count(Deal.id).label("n"), func.sum(Deal.amount_minor).label("total"))
+        .where(Deal.company_id == company_id, Deal.archived.is_(False))
+        .group_by(Deal.status, Deal.currency)
+    ).all()
+    totals = sorted((DealTotal(r.status, r.currency, int(r.n), int(r.total or 0)) for r in rows),
+                    key=lambda t: (_STATUS_ORDER.get(t.status, len(_STATUS_ORDER)), t.currency))
+    return DealSummary(tuple(totals))

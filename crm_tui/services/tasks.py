@@ -219,7 +219,7 @@ def _status_condition(status: str, now: datetime, zone: tzinfo):
 
 def list_tasks(session: Session, *, status: str = "open", assignee_id: int | None = None,
                contact_id: int | None = None, company_id: int | None = None, deal_id: int | None = None,
-               zone: tzinfo | None = None, now: datetime | None = None, after: str | None = None,
+               zone: tzinfo | None = None, now: datetime | None = None, after: str | None = None, before: str | None = None,
                limit: int = 50) -> Page[TaskRead]:
     """Tasks by due time (done ones by completion, newest first), a page at a time."""
     if status not in STATUSES:
@@ -238,7 +238,7 @@ def list_tasks(session: Session, *, status: str = "open", assignee_id: int | Non
     stmt = select(Task, assignee.login.label("assignee_login")).outerjoin(
         assignee, assignee.id == Task.assignee_id).where(*conditions)
     rows, next_, prev_ = keyset_page(session, stmt, key, row_key=lambda r: (getattr(r[0], key.column.key), r[0].id),
-                                     after=after, limit=limit)
+                                     after=after, before=before, limit=limit)
     items = [TaskRead.model_validate(r[0], from_attributes=True, update={
         "assignee_login": r.assignee_login, "related": _related(session, r[0])}) for r in rows]
     return Page(items, next_, prev_)

@@ -103,3 +103,40 @@ def list_views(session: Session, *, entity: str = "contact", actor: Actor | None
     else:
         stmt = stmt.where(SavedView.shared.is_(True))
     return [_read(x) for x in session.scalars(stmt.order_by(SavedView.position, SavedView.id).limit(MAX_VIEWS))]
+
+
+# --- the built-in smart lists -----------------------------------------------------------------
+
+ME = "@me"  # in a built-in's filters: the user looking at it
+
+BUILTIN_CONTACT_VIEWS: tuple[SavedViewRead, ...] = tuple(
+    SavedViewRead(id=-(i + 1), name=name, entity="contact", query="", filters=filters, sort=sort,
+                  owner_id=None, shared=True, position=i, version=1)
+    for i, (name, filters, sort) in enumerate([
+        ("All contacts", {}, "name"),
+        ("My contacts", {"owner_id": ME}, "name"),
+        ("New leads", {"lifecycle": ["lead"], "never_contacted": True}, "created"),
+        ("Leads not contacted in 14 days", {"lifecycle": ["lead"], "not_contacted_days": 14}, "last_contacted"),
+        ("Customers", {"lifecycle": ["customer"]}, "name"),
+        ("Recently added", {"created_within_days": 14}, "created"),
+    ])
+)
+
+
+def resolve_filters(filters: dict, actor: Actor) -> dict:
+    """A view's filters for this user: "@me" becomes the user's id."""
+    return {key: (actor.user_id if value == ME else value) for key, value in filters.items()}
+
+
+def contact_views(session: Session, *, actor: Actor) -> list[SavedViewRead]:
+    """The sidebar: the built-ins (negative ids) and then the team's saved views."""
+    return [*BUILTIN_CONTACT_VIEWS, *list_views(session, entity="contact", actor=actor)]
+
+
+def view_counts(session: Session, *, views: list[SavedViewRead], actor: Actor,
+                now: datetime | None = None) -> dict[int, int]:
+    """The live count of each contact view: one COUNT per view, each on the search index."""
+    now = resolve_now(now)
+    return {view.id: contacts.count_contacts(session, query=view.query or None,
+                                             filters=resolve_filters(view.filters, actor), now=now)
+            for view in views}

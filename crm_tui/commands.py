@@ -1,0 +1,97 @@
+"""The app's own commands in the command palette (ctrl+p): actions, areas, themes, and "go to" any
+contact, company or deal by name, looked up on the search index as you type."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from crm_tui.services import companies, contacts, deals
+
+LOOKUP_LIMIT = 6
+
+
+def lookup(db, text: str, now) -> list[tuple[str, int, str, str]]:
+    """(kind, id, label, detail) of the records whose names match `text` (runs in a thread)."""
+    found: list[tuple[str, int, str, str]] = []
+    with db.read() as session:
+        for row in contacts.list_contacts(session, query=text, limit=LOOKUP_LIMIT, now=now).items:
+            found.append(("contact", row.id, row.full_name, row.company_name or row.email or ""))
+        for row in companies.list_companies(session, query=text, limit=LOOKUP_LIMIT // 2).items:
+            found.append(("company", row.id, row.name, row.domain or ""))
+        for row in deals.list_deals(session, query=text, limit=LOOKUP_LIMIT // 2).items:
+            found.append(("deal", row.id, row.title, f"{row.stage_name} · {row.company_name or ''}"))
+    return found
+
+
+class CrmCommands(Provider):
+    """Commands that act on the app or on the highlighted record."""
+
+    def _static(self) -> list[tuple[str, object, str]]:
+        app = self.app
+        screen = self.screen
+
+        return [
+            ("New contact", partial(self._run_on_contacts, "new_contact"), "Add a contact (n on the list)"),
+            ("New company", partial(self._run_on_area, "companies", "new_company"), "Add a company"),
+            ("New deal", partial(self._run_on_contacts, "new_deal"), "A deal for the highlighted contact"),
+            ("Log a call", partial(self._run_on_contacts, "log('call')"), "Log a call with the highlighted contact"),
+            ("Add a task", partial(self._run_on_contacts, "add_task"), "A task for the highlighted contact"),
+            ("Go to Contacts", partial(app.action_area, "contacts"), "Area 1"),
+            ("Go to Companies", partial(app.action_area, "companies"), "Area 2"),
+            ("Go to Pipeline", partial(app.action_area, "pipeline"), "Area 3"),
+            ("Go to Inbox", partial(app.action_area, "inbox"), "Area 4"),
+            ("Go to Reports", partial(app.action_area, "reports"), "Area 5"),
+            ("Switch theme (light / dark)", app.action_toggle_theme, "ctrl+t"),
+            ("Show keys", app.action_help, "? on any screen"),
+        ] if screen is not None else []
+
+    async def _run_on_contacts(self, action: str) -> None:
+        await self._run_on_area("contacts", action)
+
+    async def _run_on_area(self, mode: str, action: str) -> None:
+        """Run `action` on the screen of `mode` that can take it (the detail first, then the list)."""
+        app = self.app
+        app.action_area(mode)
+        await asyncio.sleep(0)  # let the mode switch land
+        target = app.screen
+        if not hasattr(target, f"action_{action.split('(')[0]}"):
+            app.notify(f"That command works from the {mode} area.", severity="warning")
+            return
+        await app.run_action(action, target)
+
+    async def discover(self) -> Hits:
+        for name, callback, help_text in self._static():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, callback, help_text in self._static():
+            if (score := matcher.match(name)) > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+        text = query.strip()
+        if len(text) < 2:
+            return
+        app = self.app
+        found = await asyncio.to_thread(lookup, app.db, text, app.now())
+        for kind, record_id, label, detail in found:
+            score = max(matcher.match(label), 0.5)
+            yield Hit(score, f"{kind.capitalize()}: {label}", partial(self._open, kind, record_id),
+                      help=detail or None)
+
+    def _open(self, kind: str, record_id: int) -> None:
+        from crm_tui.screens.company_detail import CompanyDetailScreen
+        from crm_tui.screens.contact_detail import ContactDetailScreen
+        from crm_tui.screens.deal_info import DealInfoScreen
+
+        app = self.app
+        if kind == "contact":
+            app.action_area("contacts")
+            app.push_screen(ContactDetailScreen(record_id))
+        elif kind == "company":
+            app.action_area("companies")
+            app.push_screen(CompanyDetailScreen(record_id))
+        else:
+            app.push_screen(DealInfoScreen(record_id))

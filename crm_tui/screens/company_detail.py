@@ -1,0 +1,241 @@
+"""One company as an account: its fields and deal totals, then tabs for the timeline of the company
+and all its contacts and deals, its contacts, its deals and its open tasks."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static, TabbedContent, TabPane
+
+from crm_tui.clock import get_zone
+from crm_tui.models.schemas import CompanyRead
+from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.companies import CSS, CompanyForm
+from crm_tui.services import companies, contacts, deals
+from crm_tui.services.deals import DealSummary
+from crm_tui.widgets import fmt
+from crm_tui.widgets.keyset_table import Column, KeysetTable
+
+KIND_MARK = {"call": "☎", "email": "✉", "meeting": "◷", "note": "✎", "stage_change": "→", "system": "·"}
+# (pane id, table id, tab label)
+TABS = (("company-tab-timeline", "company-timeline", "Timeline"),
+        ("company-tab-contacts", "company-contacts", "Contacts"),
+        ("company-tab-deals", "company-deals", "Deals"),
+        ("company-tab-tasks", "company-tasks", "Tasks"))
+
+
+def timeline_columns(app) -> list[Column]:
+    zone = get_zone(app.actor.timezone)
+    return [
+        Column("When", lambda a: fmt.stamp(a.occurred_at, zone), width=16),
+        Column("", lambda a: KIND_MARK.get(a.kind, "·"), width=1, min_width=1),
+        Column("Contact", lambda a: a.contact_name or "", ratio=1, min_width=8),
+        Column("What", lambda a: " · ".join(x for x in (a.subject, a.outcome) if x) or a.kind, ratio=3),
+        Column("Notes", lambda a: a.body or "", ratio=2, hide_below=100),
+        Column("By", lambda a: a.user_login or "", width=8, hide_below=70),
+    ]
+
+
+def contact_columns(app) -> list[Column]:
+    zone = get_zone(app.actor.timezone)
+    return [
+        Column("Name", lambda r: r.full_name or "(no name)", ratio=3, min_width=12),
+        Column("Email", lambda r: r.email or "", ratio=3, min_width=10, hide_below=60),
+        Column("Phone", lambda r: r.phone or "", width=16, hide_below=100),
+        Column("Stage", lambda r: r.lifecycle, width=9),
+        Column("Contacted", lambda r: fmt.when(r.last_contacted_at, app.now(), zone), width=11),
+    ]
+
+
+def deal_columns(app) -> list[Column]:
+    return [
+        Column("Deal", lambda d: d.title, ratio=3),
+        Column("Stage", lambda d: d.stage_name, width=12),
+        Column("Amount", lambda d: fmt.money(d.amount_minor, d.currency), width=14, align="right"),
+        Column("Status", lambda d: d.status, width=6),
+        Column("Close", lambda d: f"{d.expected_close:%Y-%m-%d}" if d.expected_close else "—", width=10,
+               hide_below=70),
+    ]
+
+
+def task_columns(app) -> list[Column]:
+    zone = get_zone(app.actor.timezone)
+    return [
+        Column("Due", lambda t: fmt.when(t.due_at, app.now(), zone), width=16),
+        Column("Task", lambda t: t.title, ratio=3),
+        Column("For", lambda t: t.related or "", ratio=2, hide_below=70),
+        Column("Who", lambda t: t.assignee_login or "", width=8),
+    ]
+
+
+def deal_totals(summary: DealSummary) -> str:
+    """ "open 3 · $1,250.50 + €400.00   won 1 · $5,000.00" (currencies are never added together)."""
+    parts = []
+    for status in ("open", "won", "lost"):
+        if n := summary.count(status):
+            money = " + ".join(fmt.money(amount, currency) for currency, amount in summary.amounts(status).items())
+            parts.append(f"{status} {n} · {money}")
+    return "   ".join(parts) or "none yet"
+
+
+def paged(db, call):
+    """A KeysetTable fetch over a service list call that takes after/before/limit/with_total."""
+    def fetch(*, after, before, limit, with_total):
+        with db.read() as session:
+            return call(session, after=after, before=before, limit=limit, with_total=with_total)
+    return fetch
+
+
+class CompanyDetailScreen(AreaScreen):
+    AREA = "companies"
+    CSS_PATH = CSS
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="company.back"),
+        Binding("e", "edit", "Edit", id="company.edit"),
+        Binding("l", "log", "Log activity", id="company.log"),
+        Binding("right_square_bracket", "next_tab", "Next tab", id="company.next_tab"),
+        Binding("left_square_bracket", "previous_tab", "Prev tab", show=False, id="company.prev_tab"),
+    ]
+
+    def __init__(self, company_id: int) -> None:
+        super().__init__()
+        self.company_id = company_id
+        self.company: CompanyRead | None = None
+        self.summary: DealSummary | None = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_frame_top()
+        yield Static("Loading…", id="company-card")
+        with TabbedContent(id="company-tabs"):
+            with TabPane("Timeline", id="company-tab-timeline"):
+                yield KeysetTable(timeline_columns(self.app), noun="activities", id="company-timeline",
+                                  empty_text="No calls, emails, meetings or notes with them yet. Press l to log one.")
+            with TabPane("Contacts", id="company-tab-contacts"):
+                yield KeysetTable(contact_columns(self.app), noun="contacts", id="company-contacts",
+                                  empty_text="No contacts at this company yet.")
+            with TabPane("Deals", id="company-tab-deals"):
+                yield KeysetTable(deal_columns(self.app), noun="deals", id="company-deals",
+                                  empty_text="No deals with this company yet.")
+            with TabPane("Tasks", id="company-tab-tasks"):
+                yield KeysetTable(task_columns(self.app), noun="open tasks", id="company-tasks",
+                                  empty_text="No open tasks for them, their contacts or their deals.")
+        yield from self.compose_frame_bottom()
+
+    def on_mount(self) -> None:
+        db, cid, now = self.app.db, self.company_id, self.app.now()
+        self.load_card()
+        self._table("company-timeline").load(
+            paged(db, lambda s, **k: companies.company_timeline(s, company_id=cid, **k)))
+        self._table("company-contacts").load(
+            paged(db, lambda s, **k: contacts.list_contacts(s, filters={"company_id": cid}, now=now, **k)))
+        self._table("company-deals").load(
+            paged(db, lambda s, **k: deals.list_deals(s, company_id=cid, sort="created", **k)))
+        self._table("company-tasks").load(
+            paged(db, lambda s, **k: companies.company_tasks(s, company_id=cid, **k)))
+        self._table("company-timeline").focus()
+
+    def _table(self, id_: str) -> KeysetTable:
+        return self.query_one(f"#{id_}", KeysetTable)
+
+    def refresh_data(self) -> None:
+        self.load_card()
+        for _, table_id, _ in TABS:
+            self._table(table_id).reload()
+
+    # --- the card -------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="company-card", exit_on_error=False)
+    def load_card(self) -> None:
+        with self.app.db.read() as session:
+            company = companies.get_company(session, company_id=self.company_id)
+            summary = deals.company_deal_summary(session, company_id=self.company_id)
+        self.app.call_from_thread(self._show_card, company, summary)
+
+    def _show_card(self, company: CompanyRead, summary: DealSummary) -> None:
+        self.company, self.summary = company, summary
+        c = company
+        about = " · ".join(escape(x) for x in (c.domain, c.industry, c.size and f"{c.size} people") if x)
+        notes = (c.notes or "").strip().splitlines()
+        lines = [
+            f"[b]{escape(c.name)}[/b]" + (f"  {about}" if about else "")
+            + ("  [reverse] archived [/]" if c.archived else ""),
+            f"[dim]Owner[/dim] {escape(c.owner_login or '—')}   [dim]Address[/dim] "
+            f"{escape(' '.join((c.address or '—').split()))}",
+            f"[dim]Notes[/dim] {escape(notes[0]) if notes else '—'}" + (" …" if len(notes) > 1 else ""),
+            f"[dim]Deals[/dim] {escape(deal_totals(summary))}",
+        ]
+        self.query_one("#company-card", Static).update("\n".join(lines))
+
+    # --- tabs -----------------------------------------------------------------------------------
+
+    @on(KeysetTable.Loaded)
+    def _count_in_tab(self, event: KeysetTable.Loaded) -> None:
+        for pane_id, table_id, label in TABS:
+            if event.table.id == table_id:
+                self.query_one(TabbedContent).get_tab(pane_id).label = f"{label} {event.total:,}"
+
+    @on(TabbedContent.TabActivated)
+    def _focus_tab(self, event: TabbedContent.TabActivated) -> None:
+        tables = event.pane.query(KeysetTable)
+        if tables:
+            tables.first().focus()
+
+    def _cycle_tab(self, step: int) -> None:
+        tabbed = self.query_one(TabbedContent)
+        ids = [pane_id for pane_id, _, _ in TABS]
+        tabbed.active = ids[(ids.index(tabbed.active) + step) % len(ids)]
+
+    def action_next_tab(self) -> None:
+        self._cycle_tab(1)
+
+    def action_previous_tab(self) -> None:
+        self._cycle_tab(-1)
+
+    # --- opening rows ---------------------------------------------------------------------------
+
+    @on(KeysetTable.Selected, "#company-contacts")
+    def open_contact(self, event: KeysetTable.Selected) -> None:
+        from crm_tui.screens.contact_detail import ContactDetailScreen
+
+        self.app.push_screen(ContactDetailScreen(event.row.id))
+
+    @on(KeysetTable.Selected, "#company-deals")
+    def open_deal(self, event: KeysetTable.Selected) -> None:
+        from crm_tui.screens.deal_info import DealInfoScreen
+
+        self.app.push_screen(DealInfoScreen(event.row.id))
+
+    @on(KeysetTable.Selected, "#company-timeline")
+    def show_activity(self, event: KeysetTable.Selected) -> None:
+        activity = event.row
+        title = " · ".join(x for x in (activity.kind, activity.contact_name, activity.subject) if x)
+        self.notify(escape(activity.body or "(no notes)"), title=title, timeout=8)
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    def action_edit(self) -> None:
+        if self.company is None:
+            return
+
+        def done(saved: CompanyRead | None) -> None:
+            if saved is not None:
+                self.notify(f"Saved {saved.name}.")
+                self.app.data_changed()
+
+        self.app.push_screen(CompanyForm(self.company), done)
+
+    def action_log(self) -> None:
+        from crm_tui.screens.forms import LogActivityForm
+
+        name = self.company.name if self.company else "the company"
+
+        def done(result) -> None:
+            if result:
+                activity, task = result
+                extra = f"; follow-up due {task.due_at:%a %d %b}" if task is not None and task.due_at else ""
+                self.notify(f"Logged a {activity.kind} for {name}{extra}.")
+                self.app.data_changed()
+
+        self.app.push_screen(LogActivityForm(company_id=self.company_id), done)

@@ -1,0 +1,256 @@
+"""The Contacts area: search as you type, filters, sorts and smart lists over a windowed list that
+stays instant at 100k contacts, and the actions a seller takes on the highlighted contact."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.timer import Timer
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from crm_tui.clock import get_zone
+from crm_tui.models.schemas import ContactRead, ContactRow
+from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.contact_actions import ContactActions
+from crm_tui.services import contacts, users, views
+from crm_tui.widgets import fmt
+from crm_tui.widgets.keyset_table import Column, KeysetTable
+
+SEARCH_DEBOUNCE_S = 0.15
+SORT_LABELS = {"name": "name", "company": "company", "last_contacted": "last contacted", "created": "newest"}
+
+
+def contact_columns(app) -> list[Column]:
+    zone = get_zone(app.actor.timezone)
+    return [
+        Column("Name", lambda r: r.full_name or "(no name)", ratio=3, min_width=12),
+        Column("Company", lambda r: r.company_name or "", ratio=2, min_width=8),
+        Column("Email", lambda r: r.email or "", ratio=3, min_width=10, hide_below=70),
+        Column("Phone", lambda r: r.phone or "", width=16, hide_below=110),
+        Column("Stage", lambda r: r.lifecycle, width=9),
+        Column("Owner", lambda r: r.owner_login or "", width=8, hide_below=90),
+        Column("Contacted", lambda r: fmt.when(r.last_contacted_at, app.now(), zone), width=11),
+    ]
+
+
+class ContactsScreen(ContactActions, AreaScreen):
+    AREA = "contacts"
+    AUTO_FOCUS = "#contact-list"
+    BINDINGS = [
+        Binding("slash", "focus_search", "Search", id="contacts.search"),
+        Binding("down", "focus_list", "To list", show=False, id="contacts.to_list"),
+        Binding("escape", "focus_list", "To list", show=False, id="contacts.escape"),
+        Binding("s", "cycle_sort", "Sort", id="contacts.sort"),
+        Binding("f", "filters", "Filter", id="contacts.filter"),
+        Binding("v", "toggle_views", "Lists", id="contacts.views"),
+        Binding("S", "save_view", "Save list", show=False, id="contacts.save_view"),
+        Binding("x", "clear", "Clear", show=False, id="contacts.clear"),
+        *ContactActions.ACTION_BINDINGS,
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_text = ""
+        self.filters: dict = {}
+        self.sort = "name"
+        self.view_name = "All contacts"
+        self._debounce: Timer | None = None
+        self._views: list = []
+        self._logins: dict[int, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_frame_top()
+        with Horizontal(id="search-bar"):
+            yield Input(placeholder="Search name, email, phone, company…  ( / )", id="search")
+        yield Static(id="filter-line")
+        with Horizontal(id="contacts-body"):
+            yield OptionList(id="views")
+            yield KeysetTable(contact_columns(self.app), noun="contacts", id="contact-list",
+                              empty_text="No contacts match. Press n for a new contact, x to clear the search.")
+        yield from self.compose_frame_bottom()
+
+    def on_mount(self) -> None:
+        self.query_one("#views", OptionList).border_title = "Lists"
+        self.reload()
+        self.load_views()
+
+    def on_resize(self) -> None:
+        self.query_one("#views").display = self.size.width >= 100 or self.has_class("views-open")
+
+    @property
+    def table(self) -> KeysetTable:
+        return self.query_one(KeysetTable)
+
+    # --- the list ---------------------------------------------------------------------------
+
+    def fetcher(self):
+        """What the table calls (in a thread) for one page of the current search."""
+        db, query, sort, now = self.app.db, self.query_text or None, self.sort, self.app.now()
+        filters = views.resolve_filters(self.filters, self.app.actor)
+
+        def fetch(*, after, before, limit, with_total):
+            with db.read() as session:
+                return contacts.list_contacts(session, query=query, filters=filters, sort=sort, after=after,
+                                              before=before, limit=limit, with_total=with_total, now=now)
+        return fetch
+
+    def reload(self) -> None:
+        self.table.load(self.fetcher())
+        self._describe()
+
+    def refresh_data(self) -> None:
+        self.table.reload()
+        self.load_views()
+
+    def _describe(self) -> None:
+        parts = [f"[b]{self.view_name}[/b]", f"sorted by {SORT_LABELS[self.sort]}"]
+        f = self.filters
+        if f.get("lifecycle"):
+            parts.append("stage " + "/".join(f["lifecycle"]))
+        if f.get("owner_id") == views.ME or f.get("owner_id") == self.app.actor.user_id:
+            parts.append("mine")
+        elif f.get("owner_id") is not None:
+            parts.append(f"owner {self._logins.get(f['owner_id'], f['owner_id'])}")
+        if f.get("unowned"):
+            parts.append("no owner")
+        if f.get("tag"):
+            parts.append(f"#{f['tag']}")
+        if f.get("source"):
+            parts.append(f"source {f['source']}")
+        if f.get("never_contacted"):
+            parts.append("never contacted")
+        if f.get("not_contacted_days"):
+            parts.append(f"not contacted in {f['not_contacted_days']}d")
+        if f.get("created_within_days"):
+            parts.append(f"added in {f['created_within_days']}d")
+        if f.get("archived"):
+            parts.append("archived")
+        if self.query_text:
+            parts.append(f"matching “{self.query_text}”")
+        self.query_one("#filter-line", Static).update(" · ".join(parts))
+
+    def highlighted_contact_id(self) -> int | None:
+        row = self.table.current_row
+        return row.id if isinstance(row, ContactRow) else None
+
+    @on(KeysetTable.Selected, "#contact-list")
+    def open_contact(self, event: KeysetTable.Selected) -> None:
+        from crm_tui.screens.contact_detail import ContactDetailScreen
+
+        self.app.push_screen(ContactDetailScreen(event.row.id))
+
+    # --- search -----------------------------------------------------------------------------
+
+    @on(Input.Changed, "#search")
+    def search_changed(self, event: Input.Changed) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(SEARCH_DEBOUNCE_S, lambda: self._search(event.value))
+
+    def _search(self, text: str) -> None:
+        text = text.strip()
+        if text != self.query_text:
+            self.query_text = text
+            self.reload()
+
+    @on(Input.Submitted, "#search")
+    def search_submitted(self, event: Input.Submitted) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._search(event.value)
+        self.call_after_refresh(self.table.focus)
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_focus_list(self) -> None:
+        self.table.focus()
+
+    def action_clear(self) -> None:
+        self.query_one("#search", Input).value = ""
+        self.query_text, self.filters, self.sort, self.view_name = "", {}, "name", "All contacts"
+        self.reload()
+
+    def action_cycle_sort(self) -> None:
+        order = list(SORT_LABELS)
+        self.sort = order[(order.index(self.sort) + 1) % len(order)]
+        self.reload()
+
+    def action_filters(self) -> None:
+        from crm_tui.screens.filters import ContactFilterForm
+
+        def apply(filters: dict | None) -> None:
+            if filters is not None:
+                self.filters = filters
+                self.view_name = "Filtered"
+                self.reload()
+
+        self.app.push_screen(ContactFilterForm(self.filters), apply)
+
+    # --- smart lists --------------------------------------------------------------------------
+
+    def action_toggle_views(self) -> None:
+        views_list = self.query_one("#views", OptionList)
+        self.toggle_class("views-open")
+        views_list.display = not views_list.display
+        if views_list.display:
+            views_list.focus()
+        else:
+            self.table.focus()
+
+    @work(thread=True, exclusive=True, group="contact-views", exit_on_error=False)
+    def load_views(self) -> None:
+        with self.app.db.read() as session:
+            found = views.contact_views(session, actor=self.app.actor)
+            counts = views.view_counts(session, views=found, actor=self.app.actor, now=self.app.now())
+            logins = {u.id: u.login for u in users.list_users(session)}
+        self.app.call_from_thread(self._show_views, found, counts, logins)
+
+    def _show_views(self, found: list, counts: dict[int, int], logins: dict[int, str]) -> None:
+        self._views, self._logins = found, logins
+        option_list = self.query_one("#views", OptionList)
+        highlighted = option_list.highlighted
+        option_list.clear_options()
+        option_list.add_options([Option(f"{v.name}  [dim]{counts.get(v.id, 0):,}[/dim]", id=str(v.id))
+                                 for v in found])
+        if highlighted is not None and highlighted < len(found):
+            option_list.highlighted = highlighted
+        self._describe()
+
+    @on(OptionList.OptionSelected, "#views")
+    def view_selected(self, event: OptionList.OptionSelected) -> None:
+        view = next((v for v in self._views if str(v.id) == event.option.id), None)
+        if view is None:
+            return
+        self.apply_view(view)
+        self.table.focus()
+
+    def apply_view(self, view) -> None:
+        self.view_name, self.query_text = view.name, view.query or ""
+        self.filters, self.sort = dict(view.filters), view.sort
+        search = self.query_one("#search", Input)
+        with search.prevent(Input.Changed):
+            search.value = self.query_text
+        self.reload()
+
+    def action_save_view(self) -> None:
+        from crm_tui.screens.filters import SaveViewForm
+
+        data = {"entity": "contact", "query": self.query_text,
+                "filters": views.resolve_filters(self.filters, self.app.actor), "sort": self.sort}
+
+        def saved(view) -> None:
+            if view is not None:
+                self.view_name = view.name
+                self.notify(f"Saved the list “{view.name}” for the team.")
+                self.load_views()
+
+        self.app.push_screen(SaveViewForm(data), saved)
+
+    # --- the actions' hooks ---------------------------------------------------------------------
+
+    def after_change(self, contact: ContactRead | None = None) -> None:
+        self.app.data_changed()

@@ -1,0 +1,72 @@
+"""A deal at a glance (from the palette or a contact's deals): its stage, amount, people and
+dates. The pipeline board is where deals are worked; this is the quick look."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from crm_tui.clock import get_zone
+from crm_tui.models.schemas import DealRead
+from crm_tui.services import deals
+from crm_tui.widgets import fmt
+
+
+class DealInfoScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,q", "dismiss", "Close", id="deal_info.close"),
+        Binding("c", "open_contact", "Open contact", id="deal_info.contact"),
+    ]
+
+    def __init__(self, deal_id: int) -> None:
+        super().__init__()
+        self.deal_id = deal_id
+        self.deal: DealRead | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="deal-info"):
+            yield Static("Loading…", id="deal-info-text")
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="deal-info", exit_on_error=False)
+    def load(self) -> None:
+        with self.app.db.read() as session:
+            deal = deals.get_deal(session, deal_id=self.deal_id)
+        self.app.call_from_thread(self._show, deal)
+
+    def _show(self, d: DealRead) -> None:
+        self.deal = d
+        zone = get_zone(self.app.actor.timezone)
+        lines = [
+            f"[b]{escape(d.title)}[/b]   {d.status}" + (f" ({escape(d.lost_reason)})" if d.lost_reason else ""),
+            "",
+            f"[dim]Amount[/dim]    {fmt.money(d.amount_minor, d.currency)}",
+            f"[dim]Stage[/dim]     {escape(d.pipeline_name or '')} › {escape(d.stage_name or '')}"
+            + (f" ({d.probability}%)" if d.probability is not None else ""),
+            f"[dim]In stage[/dim]  since {fmt.when(d.stage_entered_at, self.app.now(), zone)}",
+            f"[dim]Close[/dim]     {d.expected_close or '—'}"
+            + (f"   closed {fmt.stamp(d.closed_at, zone)}" if d.closed_at else ""),
+            f"[dim]Company[/dim]   {escape(d.company_name or '—')}",
+            f"[dim]Contact[/dim]   {escape(d.contact_name or '—')}",
+            f"[dim]Owner[/dim]     {d.owner_login or '—'}",
+            "",
+            "[dim]c opens the contact · esc closes[/dim]",
+        ]
+        self.query_one("#deal-info-text", Static).update("\n".join(lines))
+
+    def action_open_contact(self) -> None:
+        from crm_tui.screens.contact_detail import ContactDetailScreen
+
+        if self.deal is None or self.deal.contact_id is None:
+            self.notify("This deal has no contact.", severity="warning")
+            return
+        contact_id = self.deal.contact_id
+        self.dismiss(None)
+        self.app.push_screen(ContactDetailScreen(contact_id))

@@ -1,0 +1,167 @@
+"""The contact list's filter form and the form that saves the current list as a smart list."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
+
+from crm_tui.errors import CrmError
+from crm_tui.models.enums import Lifecycle, Source
+from crm_tui.models.schemas import SavedViewRead
+from crm_tui.services import users, views
+
+ANY = "__any__"
+MINE, UNOWNED = "__mine__", "__unowned__"
+
+
+class ContactFilterForm(ModalScreen[dict | None]):
+    """Lifecycle stages, owner ("mine" included), tag, source, contact age and archived."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "apply", "Apply", id="filter.apply"),
+        Binding("escape", "cancel", "Cancel", id="filter.cancel"),
+        Binding("ctrl+r", "reset", "Reset", id="filter.reset"),
+    ]
+
+    def __init__(self, filters: dict) -> None:
+        super().__init__()
+        self.filters = dict(filters)
+
+    def compose(self) -> ComposeResult:
+        f = self.filters
+        with Vertical(classes="form"):
+            yield Static("[b]Filter contacts[/b]  ctrl+s apply · ctrl+r reset · esc cancel", classes="form-title")
+            with VerticalScroll(classes="form-body"):
+                yield Label("Lifecycle stage")
+                yield SelectionList[str](*[(s.value, s.value, s.value in (f.get("lifecycle") or []))
+                                           for s in Lifecycle], id="lifecycle")
+                yield Label("Owner")
+                yield Select([("Mine", MINE), ("No owner", UNOWNED)], value=self._owner_value(), allow_blank=True,
+                             prompt="Anyone", id="owner")
+                yield Label("Tag")
+                yield Input(value=f.get("tag") or "", placeholder="a tag, e.g. vip", id="tag")
+                yield Label("Source")
+                yield Select([(s.value, s.value) for s in Source], value=f.get("source") or Select.BLANK,
+                             prompt="Any source", id="source")
+                yield Checkbox("Never contacted", bool(f.get("never_contacted")), id="never")
+                yield Checkbox("Archived contacts instead", bool(f.get("archived")), id="archived")
+            yield Label("", id="form-error", classes="form-error")
+            with Horizontal(classes="form-buttons"):
+                yield Button("Apply", variant="primary", id="apply")
+                yield Button("Cancel", id="cancel")
+
+    def _owner_value(self):
+        f = self.filters
+        if f.get("unowned"):
+            return UNOWNED
+        if f.get("owner_id") in (views.ME,) or (f.get("owner_id") is not None and f.get("owner_id") == self.app.actor.user_id):
+            return MINE
+        if f.get("owner_id") is not None:
+            return str(f["owner_id"])
+        return Select.BLANK
+
+    def on_mount(self) -> None:
+        self.load_users()
+
+    @work(thread=True, exclusive=True, group="filter-users", exit_on_error=False)
+    def load_users(self) -> None:
+        with self.app.db.read() as session:
+            found = users.list_users(session, include_inactive=False)
+        self.app.call_from_thread(self._show_users, found)
+
+    def _show_users(self, found) -> None:
+        owner = self.query_one("#owner", Select)
+        current = owner.value
+        owner.set_options([("Mine", MINE), ("No owner", UNOWNED),
+                           *[(u.login, str(u.id)) for u in found if u.id != self.app.actor.user_id]])
+        if current is not Select.BLANK:
+            owner.value = current
+
+    def result(self) -> dict:
+        out: dict = {}
+        stages = self.query_one("#lifecycle", SelectionList).selected
+        if stages:
+            out["lifecycle"] = list(stages)
+        owner = self.query_one("#owner", Select).value
+        if owner == MINE:
+            out["owner_id"] = views.ME
+        elif owner == UNOWNED:
+            out["unowned"] = True
+        elif owner is not Select.BLANK:
+            out["owner_id"] = int(owner)
+        if tag := self.query_one("#tag", Input).value.strip():
+            out["tag"] = tag.lstrip("#").lower()
+        if (source := self.query_one("#source", Select).value) is not Select.BLANK:
+            out["source"] = source
+        if self.query_one("#never", Checkbox).value:
+            out["never_contacted"] = True
+        if self.query_one("#archived", Checkbox).value:
+            out["archived"] = True
+        for key in ("not_contacted_days", "created_within_days"):
+            if key in self.filters:
+                out[key] = self.filters[key]
+        return out
+
+    def action_apply(self) -> None:
+        self.dismiss(self.result())
+
+    def action_reset(self) -> None:
+        self.dismiss({})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#apply")
+    def _apply(self) -> None:
+        self.action_apply()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.action_cancel()
+
+
+class SaveViewForm(ModalScreen[SavedViewRead | None]):
+    """Name the current search, filters and sort; the list is shared with the team unless private."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="view.save"),
+        Binding("escape", "cancel", "Cancel", id="view.cancel"),
+    ]
+
+    def __init__(self, data: dict) -> None:
+        super().__init__()
+        self.data = data
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="form form-small"):
+            yield Static("[b]Save this list[/b]  enter save · esc cancel", classes="form-title")
+            yield Label("Name")
+            yield Input(placeholder="e.g. Hot leads in Berlin", id="name")
+            yield Checkbox("Only for me", False, id="private")
+            yield Label("", id="form-error", classes="form-error")
+
+    @on(Input.Submitted, "#name")
+    def action_save(self) -> None:
+        data = {**self.data, "name": self.query_one("#name", Input).value,
+                "shared": not self.query_one("#private", Checkbox).value}
+        self.save(data)
+
+    @work(thread=True, exclusive=True, group="save-view", exit_on_error=False)
+    def save(self, data: dict) -> None:
+        try:
+            with self.app.db.write() as session:
+                view = views.create_view(session, data=data, actor=self.app.actor, now=self.app.now())
+        except CrmError as exc:
+            self.app.call_from_thread(self._error, exc.message)
+            return
+        self.app.call_from_thread(self.dismiss, view)
+
+    def _error(self, message: str) -> None:
+        self.query_one("#form-error", Label).update(message)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

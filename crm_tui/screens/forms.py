@@ -1,0 +1,718 @@
+"""The app's modal forms (contact, activity, task, deal, tags, owner) and the confirm and conflict dialogs.
+
+Each form reads what it needs and saves in thread workers, through the service layer only, and
+dismisses with what the service returned (None when cancelled). The host app provides `db`
+(a `crm_tui.db.Database`), `actor` (a `services.common.Actor`) and `now()` (aware UTC).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Select, TextArea
+from textual.widgets.select import InvalidSelectValueError
+
+from crm_tui.errors import Conflict, CrmError, InvalidInput, NotFound
+from crm_tui.models.enums import Lifecycle, Source
+from crm_tui.models.schemas import ActivityRead, ContactRead, DealRead, PipelineRead, TaskRead, UserRead
+from crm_tui.services import activities, companies, contacts, deals, pipelines, tasks, users
+from crm_tui.services.common import Actor
+
+T = TypeVar("T")
+CSS = "../styles/forms.tcss"
+NO_DIRECTION = "none"
+LOGGABLE_KINDS = tuple(kind.value for kind in activities.LOGGABLE)
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+def _field(label: str, widget: Widget) -> Horizontal:
+    """One line of a form: a fixed-width label, then the widget."""
+    return Horizontal(Label(label, classes="field-label"), widget, classes="field")
+
+
+def _input(id_: str, value: str | None = "", placeholder: str = "", **kwargs: Any) -> Input:
+    return Input(value or "", id=id_, placeholder=placeholder, compact=True, **kwargs)
+
+
+def _split(text: str) -> list[str]:
+    """ "a, b,,c " -> ["a", "b", "c"] """
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _selected(select: Select) -> Any | None:
+    return None if select.is_blank() else select.value
+
+
+def _choices(values: Iterable[str]) -> list[tuple[str, str]]:
+    return [(value.replace("_", " "), value) for value in values]
+
+
+def _user_label(user: UserRead) -> str:
+    return user.login if not user.name or user.name.lower() == user.login else f"{user.login} ({user.name})"
+
+
+def _user_options(team: list[UserRead], keep: UserRead | None) -> list[tuple[str, int]]:
+    """Active users, plus the current owner even when deactivated (so the value stays valid)."""
+    people = list(team)
+    if keep is not None and all(u.id != keep.id for u in people):
+        people.append(keep)
+    return [(_user_label(u), u.id) for u in people]
+
+
+def _minutes(text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise InvalidInput(f"duration {text!r}: give whole minutes, e.g. 15")
+    return int(text)
+
+
+def _company_id(session, name: str, actor: Actor, now: datetime) -> int | None:
+    """The company typed into a form: an existing one by id, name, domain or unique prefix,
+    otherwise a new company of that name (in the caller's transaction)."""
+    name = name.strip()
+    if not name:
+        return None
+    try:
+        return companies.resolve_company(session, name).id
+    except NotFound:
+        if name.isdigit():
+            raise
+    return companies.create_company(session, data={"name": name}, actor=actor, now=now).id
+
+
+# --- the shared form frame -------------------------------------------------------------------
+
+
+class FormScreen(ModalScreen[T]):
+    """A titled dialog: fields in a scrolling body, an error line, and Save / Cancel.
+
+    Subclasses give `compose_fields()`, `values()` (read the widgets, on the UI thread) and
+    `write(session, values, actor=, now=)` (runs in a worker thread: no widgets there). Forms
+    that need reference data (users, pipelines) set LOADS and give `read()` and `loaded()`.
+    """
+
+    CSS_PATH = CSS
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="form.save"),
+        Binding("escape", "cancel", "Cancel", id="form.cancel"),
+    ]
+    LOADS: ClassVar[bool] = False
+    HINT: ClassVar[str] = "tab next · ctrl+s save · esc cancel"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saving = False
+
+    # -- layout
+
+    def form_title(self) -> str:
+        return ""
+
+    def compose_fields(self) -> ComposeResult:
+        yield from ()
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form-dialog"):
+            yield Label(self.form_title(), id="form-title")
+            with VerticalScroll(id="form-body", can_focus=False):
+                yield from self.compose_fields()
+            yield Label("", id="form-error")
+            with Horizontal(id="form-footer"):
+                yield Label(self.HINT, id="form-hint")
+                yield Button("Save", id="form-save", variant="primary", compact=True)
+                yield Button("Cancel", id="form-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        if self.LOADS:
+            self._load(self.app)
+
+    # -- what subclasses fill in
+
+    def values(self) -> dict[str, Any]:
+        return {}
+
+    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> T:
+        raise NotImplementedError
+
+    def read(self, session, actor: Actor) -> Any:
+        return None
+
+    def loaded(self, data: Any) -> None:
+        pass
+
+    # -- keys and buttons
+
+    @on(Input.Submitted)
+    def _enter(self, event: Input.Submitted) -> None:
+        """Enter moves to the next field; in the last input it saves."""
+        event.stop()
+        if event.input is list(self.query(Input))[-1]:
+            self.action_save()
+        else:
+            self.focus_next()
+
+    @on(Button.Pressed, "#form-save")
+    def _save_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_save()
+
+    @on(Button.Pressed, "#form-cancel")
+    def _cancel_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_cancel()
+
+    def action_cancel(self) -> None:
+        if not self.saving:  # the write is under way; its result decides what happens
+            self.dismiss(None)
+
+    def action_save(self) -> None:
+        if self.saving:
+            return
+        self.set_saving(True)
+        self.show_error("")
+        self._save(self.app, self.values(), self.app.now())
+
+    # -- feedback
+
+    def set_saving(self, saving: bool) -> None:
+        self.saving = saving
+        self.query_one("#form-save", Button).disabled = saving
+        self.query_one("#form-hint", Label).update("saving…" if saving else self.HINT)
+
+    def show_error(self, message: str) -> None:
+        error = self.query_one("#form-error", Label)
+        error.update(message)
+        error.set_class(bool(message), "-shown")
+
+    def report_rejected(self, message: str) -> None:
+        """Validation failed: say why under the fields; the user's input stays as typed."""
+        self.set_saving(False)
+        self.show_error(message)
+
+    def report_conflict(self, error: Conflict) -> None:
+        self.report_rejected(error.message)
+
+    def report_failure(self, error: Exception, title: str = "Could not save") -> None:
+        self.set_saving(False)
+        message = error.message if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
+        self.notify(message, title=title, severity="error")
+
+    def report_saved(self, result: T) -> None:
+        self.saving = False
+        self.dismiss(result)
+
+    # -- workers
+
+    def _to_ui(self, app: App, method, *args: Any) -> None:
+        """Hand a worker's outcome to the UI thread, unless the form has gone meanwhile."""
+
+        def deliver() -> None:  # returns nothing, so call_from_thread never awaits a dismiss
+            if self.is_attached:
+                method(*args)
+
+        app.call_from_thread(deliver)
+
+    @work(thread=True, exclusive=True, group="form", exit_on_error=False)
+    def _save(self, app: App, values: dict[str, Any], now: datetime) -> None:
+        try:
+            with app.db.write() as session:
+                result = self.write(session, values, actor=app.actor, now=now)
+        except Conflict as exc:
+            self._to_ui(app, self.report_conflict, exc)
+        except (InvalidInput, NotFound) as exc:
+            self._to_ui(app, self.report_rejected, exc.message)
+        except Exception as exc:  # noqa: BLE001 - a form reports a failure, it never takes the app down
+            self._to_ui(app, self.report_failure, exc)
+        else:
+            self._to_ui(app, self.report_saved, result)
+
+    @work(thread=True, exclusive=True, group="form-load", exit_on_error=False)
+    def _load(self, app: App) -> None:
+        try:
+            with app.db.read() as session:
+                data = self.read(session, app.actor)
+        except Exception as exc:  # noqa: BLE001
+            self._to_ui(app, self.report_failure, exc, "Could not load the form")
+        else:
+            self._to_ui(app, self.loaded, data)
+
+
+class _UsersMixin:
+    """Reads the active users (and a record's current owner) for an owner or assignee Select."""
+
+    def read_team(self, session, keep_id: int | None) -> tuple[list[UserRead], UserRead | None]:
+        team = users.list_users(session, include_inactive=False)
+        keep = users.get_user(session, user_id=keep_id) if keep_id is not None else None
+        return team, keep
+
+    @staticmethod
+    def fill_users(select: Select, team: list[UserRead], keep: UserRead | None, value: int | None) -> None:
+        options = _user_options(team, keep)
+        if not options:
+            return
+        select.set_options(options)
+        if value is not None and any(v == value for _, v in options):
+            select.value = value
+        elif value is None and not select.is_blank():
+            try:
+                select.clear()  # their record has no owner: show that where the Select allows it
+            except InvalidSelectValueError:
+                pass
+
+
+def _owner_select(id_: str, owner_id: int | None, owner_login: str | None) -> Select:
+    """A user Select that already holds its value before the team is loaded."""
+    if owner_id is None:
+        return Select([], id=id_, prompt="(nobody)", allow_blank=True, compact=True)
+    return Select([(owner_login or f"#{owner_id}", owner_id)], id=id_, value=owner_id, allow_blank=False,
+                  compact=True)
+
+
+# --- contact, and the edits that can conflict ------------------------------------------------
+
+
+class _ContactEditForm(FormScreen[ContactRead | None], _UsersMixin):
+    """A form over a stored contact: saves with the version it was read at; on a Conflict it asks
+    (ConflictScreen) whether to reload theirs, overwrite with mine, or go back to the form."""
+
+    LOADS = True
+
+    def __init__(self, contact: ContactRead | None = None) -> None:
+        super().__init__()
+        self.contact = contact
+        self.overwrite_version: int | None = None  # set after an explicit "overwrite"
+
+    def base_version(self) -> int | None:
+        if self.contact is None:
+            return None
+        return self.overwrite_version if self.overwrite_version is not None else self.contact.version
+
+    def fill(self, contact: ContactRead) -> None:
+        raise NotImplementedError
+
+    def report_conflict(self, error: Conflict) -> None:
+        self.app.push_screen(ConflictScreen(error.message), callback=lambda choice: self._resolve(choice, error))
+
+    def _resolve(self, choice: str | None, error: Conflict) -> None:
+        if choice == "reload":
+            self.show_error("")
+            self._reload(self.app, self.contact.id)
+        elif choice == "overwrite":
+            self.overwrite_version = error.current_version
+            self.set_saving(False)
+            self.action_save()
+        else:
+            self.report_rejected(f"not saved: {error.message}")
+
+    @work(thread=True, exclusive=True, group="form-load", exit_on_error=False)
+    def _reload(self, app: App, contact_id: int) -> None:
+        try:
+            with app.db.read() as session:
+                contact = contacts.get_contact(session, contact_id=contact_id)
+                team = self.read_team(session, contact.owner_id)
+        except Exception as exc:  # noqa: BLE001
+            self._to_ui(app, self.report_failure, exc, "Could not reload")
+        else:
+            self._to_ui(app, self._reloaded, contact, team)
+
+    def _reloaded(self, contact: ContactRead, team: tuple[list[UserRead], UserRead | None]) -> None:
+        self.contact = contact
+        self.overwrite_version = None
+        self.set_saving(False)
+        self.fill(contact)
+        self.fill_users(self.query_one("#owner", Select), *team, contact.owner_id)
+        self.show_error(f"reloaded version {contact.version}: your edits were discarded")
+
+
+class ContactForm(_ContactEditForm):
+    """New contact, or edit one (only the fields changed in the form are sent)."""
+
+    def form_title(self) -> str:
+        return f"Edit contact · {self.contact.full_name}" if self.contact else "New contact"
+
+    def compose_fields(self) -> ComposeResult:
+        actor = self.app.actor
+        c = self.contact
+        yield _field("First name", _input("first_name"))
+        yield _field("Last name", _input("last_name"))
+        yield _field("Title", _input("title"))
+        yield _field("Emails", _input("emails", placeholder="comma separated"))
+        yield _field("Phones", _input("phones", placeholder="comma separated, +country code"))
+        yield _field("Company", _input("company", placeholder="name, domain or id; a new name adds it"))
+        yield _field("Stage", Select(_choices(m.value for m in Lifecycle), id="lifecycle", allow_blank=False,
+                                     compact=True))
+        yield _field("Source", Select(_choices(m.value for m in Source), id="source", prompt="(none)",
+                                      compact=True))
+        if c is not None:
+            yield _field("Owner", _owner_select("owner", c.owner_id, c.owner_login))
+        else:
+            yield _field("Owner", _owner_select("owner", actor.user_id, actor.login))
+        yield _field("Tags", _input("tags", placeholder="comma separated"))
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self.contact is not None:
+            self.fill(self.contact)
+
+    def fill(self, contact: ContactRead) -> None:
+        self.query_one("#form-title", Label).update(self.form_title())
+        for id_, value in (("first_name", contact.first_name), ("last_name", contact.last_name),
+                           ("title", contact.title or ""), ("emails", ", ".join(contact.emails)),
+                           ("phones", ", ".join(contact.phones)), ("company", contact.company_name or ""),
+                           ("tags", ", ".join(contact.tags))):
+            self.query_one(f"#{id_}", Input).value = value
+        lifecycle = self.query_one("#lifecycle", Select)
+        if contact.lifecycle in {m.value for m in Lifecycle}:
+            lifecycle.value = contact.lifecycle
+        source = self.query_one("#source", Select)
+        if contact.source in {m.value for m in Source}:
+            source.value = contact.source
+        else:
+            source.clear()
+
+    def read(self, session, actor: Actor) -> tuple[list[UserRead], UserRead | None]:
+        return self.read_team(session, self.contact.owner_id if self.contact else None)
+
+    def loaded(self, data: tuple[list[UserRead], UserRead | None]) -> None:
+        owner = self.query_one("#owner", Select)
+        self.fill_users(owner, *data, _selected(owner))
+
+    def values(self) -> dict[str, Any]:
+        text = {id_: self.query_one(f"#{id_}", Input).value
+                for id_ in ("first_name", "last_name", "title", "emails", "phones", "company", "tags")}
+        return {
+            "first_name": text["first_name"].strip(), "last_name": text["last_name"].strip(),
+            "title": text["title"].strip(), "emails": _split(text["emails"]), "phones": _split(text["phones"]),
+            "company": text["company"].strip(), "tags": _split(text["tags"]),
+            "lifecycle": _selected(self.query_one("#lifecycle", Select)),
+            "source": _selected(self.query_one("#source", Select)),
+            "owner_id": _selected(self.query_one("#owner", Select)),
+            "_base": self.contact, "_version": self.base_version(),
+        }
+
+    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> ContactRead:
+        base: ContactRead | None = values.pop("_base")
+        version = values.pop("_version")
+        if base is None:
+            values["company_id"] = _company_id(session, values.pop("company"), actor, now)
+            return contacts.create_contact(session, data=values, actor=actor, now=now)
+        changes = _contact_changes(base, values)
+        if "company" in changes:
+            changes["company_id"] = _company_id(session, changes.pop("company"), actor, now)
+        return contacts.update_contact(session, contact_id=base.id, changes=changes, actor=actor,
+                                       version=version, now=now)
+
+
+def _contact_changes(base: ContactRead, values: dict[str, Any]) -> dict[str, Any]:
+    """What the form changed relative to the record it was opened on: an overwrite after a
+    conflict replaces only these fields, not a teammate's edits to the others."""
+    before = {
+        "first_name": base.first_name, "last_name": base.last_name, "title": base.title or "",
+        "emails": base.emails, "phones": base.phones, "company": base.company_name or "", "tags": base.tags,
+        "lifecycle": base.lifecycle, "source": base.source, "owner_id": base.owner_id,
+    }
+    return {name: value for name, value in values.items() if name in before and value != before[name]}
+
+
+class OwnerForm(_ContactEditForm):
+    """Give a contact to another user."""
+
+    def __init__(self, contact: ContactRead) -> None:
+        super().__init__(contact)
+
+    def form_title(self) -> str:
+        return f"Owner · {self.contact.full_name}"
+
+    def compose_fields(self) -> ComposeResult:
+        yield _field("Owner", _owner_select("owner", self.contact.owner_id, self.contact.owner_login))
+
+    def fill(self, contact: ContactRead) -> None:
+        self.query_one("#form-title", Label).update(self.form_title())
+
+    def read(self, session, actor: Actor) -> tuple[list[UserRead], UserRead | None]:
+        return self.read_team(session, self.contact.owner_id)
+
+    def loaded(self, data: tuple[list[UserRead], UserRead | None]) -> None:
+        owner = self.query_one("#owner", Select)
+        self.fill_users(owner, *data, _selected(owner))
+
+    def values(self) -> dict[str, Any]:
+        return {"owner_id": _selected(self.query_one("#owner", Select)), "contact_id": self.contact.id,
+                "version": self.base_version()}
+
+    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> ContactRead:
+        return contacts.update_contact(session, contact_id=values["contact_id"],
+                                       changes={"owner_id": values["owner_id"]}, actor=actor,
+                                       version=values["version"], now=now)
+
+
+class TagsForm(FormScreen[ContactRead | None]):
+    """Add and remove a contact's tags (merged, so no version check is needed)."""
+
+    def __init__(self, contact: ContactRead) -> None:
+        super().__init__()
+        self.contact = contact
+
+    def form_title(self) -> str:
+        return f"Tags · {self.contact.full_name}"
+
+    def compose_fields(self) -> ComposeResult:
+        yield _field("Current", Label(", ".join(self.contact.tags) or "(no tags)", id="current-tags"))
+        yield _field("Add", _input("add", placeholder="comma separated"))
+        yield _field("Remove", _input("remove", placeholder="comma separated"))
+
+    def values(self) -> dict[str, Any]:
+        return {"contact_id": self.contact.id, "add": _split(self.query_one("#add", Input).value),
+                "remove": _split(self.query_one("#remove", Input).value)}
+
+    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> ContactRead:
+        if not (values["add"] or values["remove"]):
+            raise InvalidInput("type the tags to add or to remove")
+        return contacts.change_tags(session, contact_id=values["contact_id"], add=values["add"],
+                                    remove=values["remove"], actor=actor, now=now)
+
+
+# --- activity, task, deal --------------------------------------------------------------------
+
+
+class LogActivityForm(FormScreen[tuple[ActivityRead, TaskRead | None] | None]):
+    """Log a call, email, meeting or note, with an optional follow-up task (one transaction)."""
+
+    def __init__(self, *, contact_id: int | None = None, company_id: int | None = None,
+                 deal_id: int | None = None, kind: str = "call", subject_hint: str = "") -> None:
+        super().__init__()
+        self.links = {"contact_id": contact_id, "company_id": company_id, "deal_id": deal_id}
+        self.kind = kind if kind in LOGGABLE_KINDS else "call"
+        self.subject_hint = subject_hint
+
+    def form_title(self) -> str:
+        return "Log activity"
+
+    def compose_fields(self) -> ComposeResult:
+        yield _field("Kind", Select(_choices(LOGGABLE_KINDS), id="kind", value=self.kind, allow_blank=False,
+                                    compact=True))
+        yield _field("Direction", Select(_choices((NO_DIRECTION, "outbound", "inbound")), id="direction",
+                                         value=NO_DIRECTION, allow_blank=False, compact=True))
+        yield _field("When", _input("when", placeholder="now; or e.g. yesterday 3pm, 2026-11-20 14:00"))
+        yield _field("Minutes", _input("duration", placeholder="duration", type="integer"))
+        yield _field("Outcome", _input("outcome", placeholder="e.g. left voicemail"))
+        yield _field("Subject", _input("subject", self.subject_hint))
+        yield _field("Notes", TextArea(id="notes", compact=True, soft_wrap=True))
+        yield Label("Follow-up task (optional)", classes="form-section")
+        yield _field("Task", _input("follow_title", placeholder="e.g. call back"))
+        yield _field("Due", _input("follow_due", placeholder="e.g. +3d, tomorrow 9am, next fri"))
+
+    def values(self) -> dict[str, Any]:
+        text = {id_: self.query_one(f"#{id_}", Input).value.strip()
+                for id_ in ("when", "duration", "outcome", "subject", "follow_title", "follow_due")}
+        direction = _selected(self.query_one("#direction", Select))
+        return {**text, "kind": _selected(self.query_one("#kind", Select)),
+                "direction": None if direction == NO_DIRECTION else direction,
+                "notes": self.query_one("#notes", TextArea).text, **self.links}
+
+    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime
+              ) -> tuple[ActivityRead, TaskRead | None]:
+        data = {
+            "kind": values["kind"], "direction": values["direction"], "occurred_at": values["when"] or None,
+            "duration_minutes": _minutes(values["duration"]), "outcome": values["outcome"] or None,
+            "subject": values["subject"] or None, "body": values["notes"] or None,
+            "contact_id": values["contact_id"], "company_id": values["company_id"], "deal_id": values["deal_id"],
+        }
+        follow_up = None
+        if values["follow_title"] or values["follow_due"]:
+            title = values["follow_title"] or (f"Follow up: {values['subject']}" if values["subject"] else "Follow up")
+            follow_up = {"title": title, "due_at": values["follow_due"] or None}
+        return activities.log_activity(session, data=data, follow_up=follow_up, actor=actor, now=now)
+
+
+class TaskForm(FormScreen[TaskRead | None], _UsersMixin):
+    """A new task (reminder), optionally recurring, for the actor or a teammate."""
+
+    LOADS = True
+
+    def __init__(self, *, contact_id: int | None = None, company_id: int | None = None,
+                 deal_id: int | None = None) -> None:
+        super().__init__()
+        self.links = {"contact_id": contact_id, "company_id": company_id, "deal_id": deal_id}
+
+    def form_title(self) -> str:
+        return "New task"
+
+    def compose_fields(self) -> ComposeResult:
+        actor = self.app.actor
+        yield _field("Title", _input("title"))
+        yield _field("Due", _input("due", placeholder="e.g. tomorrow 9am, +3d, next fri"))
+        yield _field("Notes", _input("notes"))
+        yield _field("Repeats", _input("recurrence", placeholder="optional: weekly, every monday, …"))
+        yield _field("Assignee", _owner_select("assignee", actor.user_id, actor.login))
+
+    def read(self, session, actor: Actor) -> tuple[list[UserRead], UserRead | None]:
+        return self.read_team(session, None)
+
+    def loaded(self, data: tuple[list[UserRead], UserRead | None]) -> None:
+        assignee = self.query_one("#assignee", Select)
+        self.fill_users(assignee, *data, _selected(assignee))
+
+    def values(self) -> dict[str, Any]:
+        text = {id_: self.query_one(f"#{id_}", Input).value.strip() for id_ in ("title", "due", "notes", "recurrence")}
+        return {**text, "assignee_id": _selected(self.query_one("#assignee", Select)), **self.links}
+
+    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> TaskRead:
+        data = {
+            "title": values["title"], "due_at": values["due"] or None, "notes": values["notes"] or None,
+            "recurrence": values["recurrence"] or None, "assignee_id": values["assignee_id"],
+            "contact_id": values["contact_id"], "company_id": values["company_id"], "deal_id": values["deal_id"],
+        }
+        return tasks.create_task(session, data=data, actor=actor, now=now)
+
+
+class DealForm(FormScreen[DealRead | None], _UsersMixin):
+    """A new deal in an open stage of a pipeline (the default pipeline's first stage unless chosen)."""
+
+    LOADS = True
+
+    def __init__(self, *, contact_id: int | None = None, company_id: int | None = None,
+                 currency: str | None = None) -> None:
+        super().__init__()
+        self.links = {"contact_id": contact_id, "company_id": company_id}
+        self.currency = currency or deals.DEFAULT_CURRENCY
+        self.pipelines: list[PipelineRead] = []
+
+    def form_title(self) -> str:
+        return "New deal"
+
+    def compose_fields(self) -> ComposeResult:
+        actor = self.app.actor
+        yield _field("Title", _input("title"))
+        yield _field("Amount", _input("amount", placeholder="e.g. 12,500.00"))
+        yield _field("Currency", _input("currency", self.currency, max_length=3))
+        yield _field("Pipeline", Select([], id="pipeline", prompt="(default)", compact=True))
+        yield _field("Stage", Select([], id="stage", prompt="(first stage)", compact=True))
+        yield _field("Close by", _input("expected_close", placeholder="optional: e.g. end of month, +30d"))
+        yield _field("Owner", _owner_select("owner", actor.user_id, actor.login))
+
+    def read(self, session, actor: Actor) -> tuple[list[PipelineRead], tuple[list[UserRead], UserRead | None]]:
+        return pipelines.list_pipelines(session), self.read_team(session, None)
+
+    def loaded(self, data: tuple[list[PipelineRead], tuple[list[UserRead], UserRead | None]]) -> None:
+        self.pipelines, team = data
+        owner = self.query_one("#owner", Select)
+        self.fill_users(owner, *team, _selected(owner))
+        if not self.pipelines:
+            return
+        pipeline = self.query_one("#pipeline", Select)
+        pipeline.set_options([(p.name, p.id) for p in self.pipelines])
+        default = next((p for p in self.pipelines if p.is_default), self.pipelines[0])
+        pipeline.value = default.id
+        self._show_stages(default.id)
+
+    @on(Select.Changed, "#pipeline")
+    def _pipeline_changed(self, event: Select.Changed) -> None:
+        self._show_stages(None if event.select.is_blank() else event.value)
+
+    def _show_stages(self, pipeline_id: int | None) -> None:
+        stage = self.query_one("#stage", Select)
+        chosen = next((p for p in self.pipelines if p.id == pipeline_id), None)
+        open_stages = [s for s in chosen.stages if s.kind == "open"] if chosen else []
+        stage.set_options([(s.name, s.id) for s in open_stages])
+        if open_stages:
+            stage.value = open_stages[0].id
+
+    def values(self) -> dict[str, Any]:
+        text = {id_: self.query_one(f"#{id_}", Input).value.strip()
+                for id_ in ("title", "amount", "currency", "expected_close")}
+        return {**text, "pipeline_id": _selected(self.query_one("#pipeline", Select)),
+                "stage_id": _selected(self.query_one("#stage", Select)),
+                "owner_id": _selected(self.query_one("#owner", Select)), "default_currency": self.currency,
+                **self.links}
+
+    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> DealRead:
+        data = {
+            "title": values["title"], "amount": values["amount"] or 0, "currency": values["currency"] or None,
+            "pipeline_id": values["pipeline_id"], "stage_id": values["stage_id"], "owner_id": values["owner_id"],
+            "expected_close": values["expected_close"] or None,
+            "contact_id": values["contact_id"], "company_id": values["company_id"],
+        }
+        return deals.create_deal(session, data=data, actor=actor, now=now,
+                                 default_currency=values["default_currency"])
+
+
+# --- dialogs ---------------------------------------------------------------------------------
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question: y or enter confirms, n or escape cancels."""
+
+    CSS_PATH = CSS
+    AUTO_FOCUS = "#confirm-yes"
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str, confirm_label: str = "Yes") -> None:
+        super().__init__()
+        self.question = question
+        self.confirm_label = confirm_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(self.question, id="dialog-question")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self.confirm_label} (y)", id="confirm-yes", variant="primary", compact=True)
+                yield Button("No (n)", id="confirm-no", compact=True)
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "confirm-yes")
+
+
+class ConflictScreen(ModalScreen[str]):
+    """A teammate saved the record meanwhile: "reload", "overwrite" (explicitly) or "cancel"."""
+
+    CSS_PATH = CSS
+    AUTO_FOCUS = "#conflict-cancel"
+    BINDINGS = [
+        Binding("r", "choose('reload')", "Reload theirs", id="conflict.reload"),
+        Binding("o", "choose('overwrite')", "Overwrite", id="conflict.overwrite"),
+        Binding("c,escape", "choose('cancel')", "Back to form", id="conflict.cancel"),
+    ]
+    CHOICES: ClassVar[dict[str, str]] = {"conflict-reload": "reload", "conflict-overwrite": "overwrite",
+                                         "conflict-cancel": "cancel"}
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog -conflict"):
+            yield Label("Changed by someone else", id="dialog-title")
+            yield Label(self.message, id="dialog-question")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Reload theirs (r)", id="conflict-reload", compact=True)
+                yield Button("Overwrite (o)", id="conflict-overwrite", variant="warning", compact=True)
+                yield Button("Back (c)", id="conflict-cancel", compact=True)
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(self.CHOICES[event.button.id])

@@ -1,0 +1,62 @@
+"""`?`: every key binding of the screen you came from, its widgets' and the app's, in one table."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+
+def binding_rows(screen: Screen) -> list[tuple[str, str, str, str]]:
+    """(where, keys, what, id) for the app, the screen, and each widget on it that has bindings;
+    each binding once, by id."""
+    app = screen.app
+    nodes = [screen, *screen.query("*"), app]
+    rows, seen = [], set()
+    for node in nodes:
+        where = "App" if node is app else ("Screen" if node is screen else node.__class__.__name__)
+        for bindings in node._bindings.key_to_bindings.values():
+            for binding in bindings:
+                key = binding.id or (binding.description or binding.action)
+                if key in seen or binding.system:
+                    continue
+                seen.add(key)
+                keys = ", ".join(app.get_key_display(Binding(k.strip(), "")) for k in _all_keys(node, binding))
+                rows.append((where, keys, binding.description or binding.action, binding.id or ""))
+    return rows
+
+
+def _all_keys(node, binding: Binding) -> list[str]:
+    """A binding written as "up,k" is stored once per key; gather its keys back together."""
+    keys = [key for key, bindings in node._bindings.key_to_bindings.items()
+            if any(b.action == binding.action and b.id == binding.id for b in bindings)]
+    return keys or [binding.key]
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys of the screen under it. Escape, q or ? closes it."""
+
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),
+    ]
+
+    def __init__(self, for_screen: Screen) -> None:
+        super().__init__()
+        self.for_screen = for_screen
+
+    def compose(self) -> ComposeResult:
+        table = Table(expand=True, box=None, show_edge=False, pad_edge=False, header_style="bold")
+        table.add_column("Keys", no_wrap=True, ratio=2)
+        table.add_column("What it does", ratio=3)
+        table.add_column("Where", style="dim", ratio=2)
+        for where, keys, what, _ in binding_rows(self.for_screen):
+            table.add_row(keys, what, where)
+        title = getattr(self.for_screen, "AREA", "") or self.for_screen.__class__.__name__
+        with Vertical(id="help"):
+            yield Static(f"[b]Keys · {title.capitalize()}[/b]   esc closes · ctrl+p finds any command",
+                         id="help-title")
+            with VerticalScroll():
+                yield Static(table)

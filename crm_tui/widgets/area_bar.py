@@ -1,0 +1,49 @@
+"""The top line of every area: where you are, the keys to the other areas, the Inbox count and
+who is signed in."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+# (mode, key, label): the app's areas in the order of their keys
+AREAS: tuple[tuple[str, str, str], ...] = (
+    ("contacts", "1", "Contacts"),
+    ("companies", "2", "Companies"),
+    ("pipeline", "3", "Pipeline"),
+    ("inbox", "4", "Inbox"),
+    ("reports", "5", "Reports"),
+)
+
+
+class AreaBar(Widget):
+    DEFAULT_CSS = """
+    AreaBar {
+        height: 1;
+        background: $panel;
+        color: $text-muted;
+    }
+    """
+
+    def __init__(self, current: str) -> None:
+        super().__init__()
+        self.current = current
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "inbox_due", lambda _: self.refresh(), init=False)
+
+    def render(self) -> Text:
+        app = self.app
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for mode, key, label in AREAS:
+            if mode == "inbox" and getattr(app, "inbox_due", 0):
+                label = f"{label} {app.inbox_due}"
+            style = "reverse bold" if mode == self.current else ""
+            text.append(f" {key} ", style="bold" if mode != self.current else "reverse bold")
+            text.append(f"{label} ", style=style)
+        actor = getattr(app, "actor", None)
+        who = f"{actor.login} " if actor is not None else ""
+        room = self.size.width - text.cell_len
+        if room > len(who) + 1:
+            text.append(who.rjust(room), style="italic")
+        return text

@@ -1,0 +1,457 @@
+"""A table over a query of any size: it holds a window of a few keyset pages and draws only the
+lines that fit (Line API), fetching the next or previous page in a thread as the cursor nears an
+edge of the window. 100k rows cost what 100 do.
+
+The table knows nothing of the database: its owner hands it a `fetch` callable that returns one
+`Page` (it is called in a worker thread, and opens its own session).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.worker import Worker, WorkerState
+
+from crm_tui.services.paging import END, Page
+
+Fetch = Callable[..., Page]  # fetch(after=, before=, limit=, with_total=) -> Page
+FIRST = ("first", None)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: a title, how to turn a row into text, and a width (fixed, or a share of the
+    room left when `width` is None)."""
+
+    title: str
+    text: Callable[[Any], str]
+    width: int | None = None
+    ratio: int = 1
+    min_width: int = 6
+    align: str = "left"
+    hide_below: int | None = None  # hide the column when the table is narrower than this
+
+
+@dataclass
+class _Window:
+    """The pages held, in order; each page keeps the cursors to the pages around it."""
+
+    pages: list[Page] = field(default_factory=list)
+    offset: int = 0  # the absolute position of the first row held
+
+    @property
+    def rows(self) -> list:
+        return [row for page in self.pages for row in page.items]
+
+    def __len__(self) -> int:
+        return sum(len(page.items) for page in self.pages)
+
+
+class KeysetTable(Widget, can_focus=True):
+    """A keyboard-driven, windowed table of rows fetched page by page."""
+
+    DEFAULT_CSS = """
+    KeysetTable {
+        height: 1fr;
+        border: round $primary 40%;
+        border-title-color: $text;
+        border-subtitle-color: $text-muted;
+    }
+    KeysetTable:focus {
+        border: round $primary;
+    }
+    KeysetTable > .keyset-table--header {
+        text-style: bold;
+        color: $text-muted;
+    }
+    KeysetTable > .keyset-table--cursor {
+        background: $block-cursor-blurred-background;
+    }
+    KeysetTable:focus > .keyset-table--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+        text-style: bold;
+    }
+    KeysetTable > .keyset-table--message {
+        color: $text-muted;
+    }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "keyset-table--header", "keyset-table--cursor", "keyset-table--message",
+    }
+    BINDINGS: ClassVar = [
+        Binding("up,k", "cursor_up", "Up", show=False, id="list.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="list.down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="list.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="list.page_down"),
+        Binding("home,g", "first", "First", show=False, id="list.first"),
+        Binding("end,G", "last", "Last", show=False, id="list.last"),
+        Binding("enter", "select", "Open", id="list.open"),
+    ]
+
+    cursor: reactive[int] = reactive(0, always_update=True, layout=False)
+
+    @dataclass
+    class Highlighted(Message):
+        table: KeysetTable
+        row: Any
+
+        @property
+        def control(self) -> KeysetTable:
+            return self.table
+
+    @dataclass
+    class Selected(Message):
+        table: KeysetTable
+        row: Any
+
+        @property
+        def control(self) -> KeysetTable:
+            return self.table
+
+    @dataclass
+    class Loaded(Message):
+        """A fresh load finished (not a page turn): the total is known."""
+
+        table: KeysetTable
+        total: int
+
+        @property
+        def control(self) -> KeysetTable:
+            return self.table
+
+    def __init__(self, columns: list[Column], *, noun: str = "rows", empty_text: str = "Nothing here yet.",
+                 window_pages: int = 3, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.columns = columns
+        self.noun = noun
+        self.empty_text = empty_text
+        self.window_pages = window_pages
+        self._fetch: Fetch | None = None
+        self._window = _Window()
+        self._top = 0  # the absolute position of the first row drawn
+        self._total: int | None = None
+        self._loading: str | None = None  # "reset", "next" or "prev"
+        self._generation = 0  # bumps on every reset, so a late page of an old query is dropped
+        self._pending_end = False
+        self.rows_fetched = 0  # every row ever handed over by fetch (the tests read it)
+        self.fetches = 0
+
+    # --- the owner's side -------------------------------------------------------------------
+
+    @property
+    def page_size(self) -> int:
+        return max(50, 2 * self._body_height())
+
+    @property
+    def total(self) -> int | None:
+        return self._total
+
+    @property
+    def fetching(self) -> bool:
+        return self._loading is not None
+
+    @property
+    def held_rows(self) -> int:
+        return len(self._window)
+
+    @property
+    def current_row(self) -> Any | None:
+        index = self.cursor - self._window.offset
+        rows = self._window.rows
+        return rows[index] if 0 <= index < len(rows) else None
+
+    def visible_rows(self) -> list:
+        start = self._top - self._window.offset
+        return self._window.rows[max(0, start):max(0, start) + self._body_height()]
+
+    def load(self, fetch: Fetch, *, keep_position: bool = False) -> None:
+        """Show the rows of `fetch` from the top (or, with keep_position, from the page on screen)."""
+        self._fetch = fetch
+        keep = keep_position and bool(self._window.pages)
+        anchor = self._window.pages[0].extra.get("anchor", FIRST) if keep else FIRST
+        offset = self._window.offset if keep else 0
+        keep_at = self.cursor if keep else 0
+        self._generation += 1
+        self._loading = "reset"
+        self._pending_end = False
+        self.refresh()
+        generation = self._generation
+        self._run(lambda: self._fetch_page(fetch, anchor, with_total=True),
+                  lambda page: self._reset_to(page, generation, offset, keep_at), exclusive=True)
+
+    def reload(self) -> None:
+        """Fetch again where the user is (after an edit), keeping the cursor's place."""
+        if self._fetch is not None:
+            self.load(self._fetch, keep_position=True)
+
+    # --- fetching ---------------------------------------------------------------------------
+
+    def _fetch_page(self, fetch: Fetch, anchor: tuple[str, str | None], *, with_total: bool) -> Page:
+        """One page; it remembers how it was asked for, so a reload can ask again."""
+        kind, token = anchor
+        after = token if kind == "after" else None
+        before = token if kind == "before" else None
+        page = fetch(after=after, before=before, limit=self.page_size, with_total=with_total)
+        page.extra["anchor"] = anchor
+        return page
+
+    def _run(self, job: Callable[[], Page], done: Callable[[Page], None], *, exclusive: bool = False) -> None:
+        def work() -> None:
+            page = job()
+            self.app.call_from_thread(done, page)
+
+        self.run_worker(work, thread=True, group=f"keyset-{id(self)}" + ("" if exclusive else "-turn"),
+                        exclusive=exclusive, exit_on_error=False)
+
+    def _count(self, page: Page) -> None:
+        self.fetches += 1
+        self.rows_fetched += len(page.items)
+
+    def _reset_to(self, page: Page, generation: int, offset: int | None, keep_at: int) -> None:
+        """Make `page` the whole window. offset None means "the last page": it ends at the total."""
+        if generation != self._generation:
+            return
+        self._count(page)
+        self._loading = None
+        self._total = page.total if page.total is not None else self._total
+        held = len(page.items)
+        if offset is None:
+            offset = max(0, (self._total or held) - held)
+        self._window = _Window([page], offset)
+        self.cursor = min(max(keep_at, offset), offset + held - 1) if held else 0
+        if not offset <= self._top < offset + held:
+            self._top = offset
+        self._scroll_to_cursor()
+        self._update_titles()
+        self.post_message(self.Loaded(self, self._total or 0))
+        self._announce()
+        if self._pending_end:
+            self._pending_end = False
+            self.action_last()
+
+    def _turn(self, direction: str) -> None:
+        """Fetch the page after (or before) the window, unless one is already coming."""
+        if self._loading is not None or self._fetch is None or not self._window.pages:
+            return
+        pages = self._window.pages
+        token = pages[-1].next_cursor if direction == "next" else pages[0].prev_cursor
+        if token is None:
+            return
+        self._loading = direction
+        fetch, generation = self._fetch, self._generation
+        anchor = ("after" if direction == "next" else "before", token)
+        self._run(lambda: self._fetch_page(fetch, anchor, with_total=False),
+                  lambda page: self._add_page(page, direction, generation))
+
+    def _add_page(self, page: Page, direction: str, generation: int) -> None:
+        if generation != self._generation:
+            return
+        self._count(page)
+        self._loading = None
+        window = self._window
+        if direction == "next":
+            window.pages.append(page)
+            while len(window.pages) > self.window_pages:
+                window.offset += len(window.pages.pop(0).items)
+        else:
+            window.pages.insert(0, page)
+            window.offset = max(0, window.offset - len(page.items))
+            while len(window.pages) > self.window_pages:
+                window.pages.pop()
+        self.cursor = min(max(self.cursor, window.offset), window.offset + len(window) - 1)
+        self._scroll_to_cursor()
+        self.refresh()
+
+    # --- moving -----------------------------------------------------------------------------
+
+    def _move_to(self, position: int) -> None:
+        window = self._window
+        if not len(window):
+            return
+        last = window.offset + len(window) - 1
+        self.cursor = min(max(position, window.offset), last)
+        margin = self._body_height()
+        if last - self.cursor < margin:
+            self._turn("next")
+        elif self.cursor - window.offset < margin:
+            self._turn("prev")
+        self._scroll_to_cursor()
+        self._announce()
+
+    def action_cursor_down(self) -> None:
+        self._move_to(self.cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self._move_to(self.cursor - 1)
+
+    def action_page_down(self) -> None:
+        self._move_to(self.cursor + max(1, self._body_height() - 1))
+
+    def action_page_up(self) -> None:
+        self._move_to(self.cursor - max(1, self._body_height() - 1))
+
+    def action_first(self) -> None:
+        if self._window.offset == 0 and (not self._window.pages or self._window.pages[0].prev_cursor is None):
+            self._move_to(0)
+        elif self._fetch is not None:
+            self.load(self._fetch)
+
+    def action_last(self) -> None:
+        pages = self._window.pages
+        if self._loading == "reset":
+            self._pending_end = True
+            return
+        if pages and pages[-1].next_cursor is None:
+            self._move_to(self._window.offset + len(self._window) - 1)
+            return
+        if self._fetch is None:
+            return
+        fetch = self._fetch
+        self._generation += 1
+        self._loading = "reset"
+        generation = self._generation
+
+        self._run(lambda: self._fetch_page(fetch, ("before", END), with_total=True),
+                  lambda page: self._reset_to(page, generation, None, 10**12), exclusive=True)
+
+    def action_select(self) -> None:
+        row = self.current_row
+        if row is not None:
+            self.post_message(self.Selected(self, row))
+
+    def _announce(self) -> None:
+        row = self.current_row
+        if row is not None:
+            self.post_message(self.Highlighted(self, row))
+        self._update_titles()
+
+    async def _on_click(self, event: events.Click) -> None:
+        if event.y >= 1:
+            self._move_to(self._top + event.y - 1)
+            if event.chain >= 2:
+                self.action_select()
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._move_to(self.cursor + 3)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._move_to(self.cursor - 3)
+
+    # --- drawing ----------------------------------------------------------------------------
+
+    def _body_height(self) -> int:
+        return max(1, self.content_region.height - 1) if self.is_mounted else 20
+
+    def _scroll_to_cursor(self) -> None:
+        height = self._body_height()
+        if self.cursor < self._top:
+            self._top = self.cursor
+        elif self.cursor >= self._top + height:
+            self._top = self.cursor - height + 1
+        self._top = max(self._top, self._window.offset)
+        self.refresh()
+
+    def _update_titles(self) -> None:
+        total = self._total
+        self.border_title = f"{self.noun.capitalize()} · {total:,}" if total is not None else self.noun.capitalize()
+        self.border_subtitle = f"{self.cursor + 1:,} of {total:,}" if total else ""
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._scroll_to_cursor()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def _shown(self, width: int) -> list[Column]:
+        return [c for c in self.columns if c.hide_below is None or width >= c.hide_below]
+
+    def _widths(self, columns: list[Column], width: int) -> list[int]:
+        gaps = len(columns) - 1
+        fixed = sum(c.width for c in columns if c.width is not None)
+        flexible = [c for c in columns if c.width is None]
+        room = max(0, width - fixed - gaps)
+        shares = sum(c.ratio for c in flexible) or 1
+        widths = []
+        for column in columns:
+            if column.width is not None:
+                widths.append(column.width)
+            else:
+                widths.append(max(column.min_width, room * column.ratio // shares))
+        return widths
+
+    def _line(self, columns: list[Column], cells: list[str], widths: list[int], style: Style, width: int) -> Strip:
+        segments = []
+        for i, (text, cell_width, column) in enumerate(zip(cells, widths, columns, strict=True)):
+            if i:
+                segments.append(Segment(" ", style))
+            segments.append(Segment(_fit(text, cell_width, column.align), style))
+        return Strip(segments).crop_extend(0, width, style)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_region.width
+        base = self.rich_style
+        columns = self._shown(width)
+        widths = self._widths(columns, width)
+        if y == 0:
+            header = base + self.get_component_rich_style("keyset-table--header")
+            return self._line(columns, [c.title for c in columns], widths, header, width)
+        index = self._top + y - 1 - self._window.offset
+        rows = self._window.rows
+        if not rows:
+            if y == 2:
+                message = "Loading…" if self._loading else self.empty_text
+                style = base + self.get_component_rich_style("keyset-table--message")
+                return Strip([Segment(_fit(" " + message, width, "left"), style)])
+            return Strip.blank(width, base)
+        if not 0 <= index < len(rows):
+            if index == len(rows) and self._loading == "next":
+                style = base + self.get_component_rich_style("keyset-table--message")
+                return Strip([Segment(_fit(" Loading…", width, "left"), style)])
+            return Strip.blank(width, base)
+        row = rows[index]
+        style = base
+        if self._top + y - 1 == self.cursor:
+            style = base + self.get_component_rich_style("keyset-table--cursor")
+        return self._line(columns, [_text(c, row) for c in columns], widths, style, width)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return container.height
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group.startswith("keyset-"):
+            self._loading = None
+            self.refresh()
+            error = event.worker.error
+            message = getattr(error, "message", None) or str(error)
+            self.notify(message, title=f"Could not load {self.noun}", severity="error")
+            event.stop()
+
+
+def _text(column: Column, row: Any) -> str:
+    value = column.text(row)
+    return "" if value is None else str(value).replace("\n", " ")
+
+
+def _fit(text: str, width: int, align: str) -> str:
+    if width <= 0:
+        return ""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return text.rjust(width) if align == "right" else set_cell_size(text, width)

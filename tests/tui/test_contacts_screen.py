@@ -1,0 +1,279 @@
+"""The app shell and the contacts area, driven through the real app with a pilot."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from textual.binding import Binding
+from textual.widgets import Input, OptionList
+
+from crm_tui.screens.contact_detail import ContactDetailScreen
+from crm_tui.screens.contacts import ContactsScreen
+from crm_tui.screens.help import HelpScreen, binding_rows
+from crm_tui.screens.welcome import WelcomeScreen
+from crm_tui.services import activities, companies, contacts, tasks, users, views
+from crm_tui.widgets.area_bar import AreaBar
+from crm_tui.widgets.keyset_table import KeysetTable
+
+from .conftest import make_app, settle
+
+PEOPLE = [
+    ("Ada", "Lovelace", "Analytical Engines", "lead"),
+    ("Grace", "Hopper", "Navy Labs", "customer"),
+    ("Alan", "Turing", "Bletchley Park", "prospect"),
+    ("Edsger", "Dijkstra", "Analytical Engines", "customer"),
+    ("Barbara", "Liskov", None, "lead"),
+]
+
+
+@pytest.fixture
+def people(db, actor, now):
+    ids = {}
+    with db.write() as session:
+        bob = users.create_user(session, data={"login": "bob", "name": "Bob", "role": "sales"}, actor=actor, now=now)
+        made = {}
+        for first, last, company, stage in PEOPLE:
+            company_id = None
+            if company:
+                if company not in made:
+                    made[company] = companies.create_company(session, data={"name": company}, actor=actor, now=now).id
+                company_id = made[company]
+            contact = contacts.create_contact(session, data={
+                "first_name": first, "last_name": last, "emails": [f"{first.lower()}@example.com"],
+                "company_id": company_id, "lifecycle": stage, "owner_id": actor.user_id if stage == "customer" else bob.id,
+            }, actor=actor, now=now)
+            ids[first] = contact.id
+    return ids
+
+
+def _table(app) -> KeysetTable:
+    return app.screen.query_one("#contact-list", KeysetTable)
+
+
+def _names(app) -> list[str]:
+    return [row.full_name for row in _table(app).visible_rows()]
+
+
+async def test_list_shows_contacts_sorted_with_total(db, actor, now, people):
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactsScreen)
+        table = _table(app)
+        assert table.total == 5
+        assert _names(app) == ["Ada Lovelace", "Alan Turing", "Barbara Liskov", "Edsger Dijkstra", "Grace Hopper"]
+        assert "Contacts · 5" in str(table.border_title)
+        await pilot.press("s")  # by company: contacts without one last
+        await settle(app, pilot)
+        assert _names(app)[-1] == "Barbara Liskov"
+        assert _names(app)[:2] == ["Ada Lovelace", "Edsger Dijkstra"]
+
+
+async def test_search_then_enter_moves_into_the_list_and_opens_the_contact(db, actor, now, people):
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"analytical")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        table = _table(app)
+        assert app.focused is table
+        assert _names(app) == ["Ada Lovelace", "Edsger Dijkstra"]
+        assert table.total == 2
+        await pilot.press("down", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactDetailScreen)
+        assert app.screen.contact_id == people["Edsger"]
+        assert "Edsger Dijkstra" in str(app.screen.query_one("#contact-card").render())
+        await pilot.press("escape")
+        assert isinstance(app.screen, ContactsScreen)
+
+
+async def test_a_search_that_matches_nothing_says_so(db, actor, now, people):
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"zzqx", "enter")
+        await settle(app, pilot)
+        assert _table(app).total == 0
+        assert _table(app).visible_rows() == []
+        lines = [app.screen.query_one(KeysetTable).render_line(y).text for y in range(4)]
+        assert any("No contacts match" in line for line in lines)
+
+
+async def test_detail_shows_the_timeline_newest_first(db, actor, now, people):
+    with db.write() as session:
+        for days, subject in ((3, "intro call"), (1, "demo"), (2, "follow-up email")):
+            activities.log_activity(session, actor=actor, now=now, data={
+                "kind": "call", "contact_id": people["Ada"], "subject": subject,
+                "occurred_at": now - timedelta(days=days)})
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        app.push_screen(ContactDetailScreen(people["Ada"]))
+        await settle(app, pilot)
+        timeline = app.screen.query_one("#timeline", KeysetTable)
+        assert [a.subject for a in timeline.visible_rows()] == ["demo", "follow-up email", "intro call"]
+        history = app.screen.query_one("#history", KeysetTable)
+        assert history.visible_rows(), "the contact's creation is in its history"
+
+
+async def test_areas_switch_by_key_and_inbox_shows_due_count(db, actor, now, people):
+    with db.write() as session:
+        for due in (now - timedelta(days=2), now + timedelta(hours=2), now + timedelta(days=5)):
+            tasks.create_task(session, data={"title": "call", "due_at": due, "assignee_id": actor.user_id,
+                                             "contact_id": people["Ada"]}, actor=actor, now=now)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert (app.inbox_overdue, app.inbox_due) == (1, 2)
+        assert "Inbox 2" in str(app.screen.query_one(AreaBar).render())
+        await pilot.press("3")
+        assert app.current_mode == "pipeline"
+        assert app.screen.query_one(AreaBar).current == "pipeline"
+        await pilot.press("1")
+        assert isinstance(app.screen, ContactsScreen)
+
+
+async def test_help_lists_the_screens_keys(db, actor, now, people):
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        ids = {row[3] for row in binding_rows(app.screen.for_screen)}
+        assert {"contacts.search", "contacts.sort", "contact.log_call", "list.page_down", "app.help"} <= ids
+        await pilot.press("escape")
+        assert isinstance(app.screen, ContactsScreen)
+
+
+def test_every_binding_of_ours_has_an_id():
+    import crm_tui.app
+    import crm_tui.screens.contact_detail
+    import crm_tui.screens.deal_info
+    import crm_tui.screens.filters
+    import crm_tui.screens.help
+    import crm_tui.screens.welcome
+    import crm_tui.widgets.keyset_table  # noqa: F401
+    from textual.dom import DOMNode
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    ours = [c for c in subclasses(DOMNode) if c.__module__.startswith("crm_tui")]
+    assert len(ours) > 8
+    for cls in ours:
+        for binding in cls.__dict__.get("BINDINGS", []):
+            assert isinstance(binding, Binding) and binding.id, f"{cls.__name__}: {binding}"
+
+
+async def test_save_the_current_list_as_a_smart_list_and_reopen_it(db, actor, now, people):
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        screen.filters = {"lifecycle": ["customer"]}
+        screen.reload()
+        await settle(app, pilot)
+        assert _names(app) == ["Edsger Dijkstra", "Grace Hopper"]
+        await pilot.press("S")
+        await pilot.press(*"Key accounts", "enter")
+        await settle(app, pilot)
+        with db.read() as session:
+            saved = [v for v in views.list_views(session, actor=actor) if v.name == "Key accounts"]
+        assert len(saved) == 1 and saved[0].filters == {"lifecycle": ["customer"]}
+
+        await pilot.press("x")  # clear: everyone again
+        await settle(app, pilot)
+        assert _table(app).total == 5
+        option_list = screen.query_one("#views", OptionList)
+        labels = [str(option_list.get_option_at_index(i).prompt) for i in range(option_list.option_count)]
+        assert any(label.startswith("Key accounts") and label.endswith("2[/dim]") for label in labels)
+        option_list.focus()
+        option_list.highlighted = next(i for i, label in enumerate(labels) if label.startswith("Key accounts"))
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert _names(app) == ["Edsger Dijkstra", "Grace Hopper"]
+        assert screen.view_name == "Key accounts"
+
+
+async def test_builtin_lists_have_live_counts(db, actor, now, people):
+    with db.read() as session:
+        found = views.contact_views(session, actor=actor)
+        counts = views.view_counts(session, views=found, actor=actor, now=now)
+    by_name = {v.name: counts[v.id] for v in found}
+    assert by_name["All contacts"] == 5
+    assert by_name["My contacts"] == 2
+    assert by_name["New leads"] == 2
+    assert by_name["Customers"] == 2
+    assert by_name["Recently added"] == 5
+
+
+async def test_first_run_on_an_empty_database_offers_demo_data(db, actor, now):
+    app = make_app(db, actor, now, welcome=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, WelcomeScreen)
+        await pilot.press("d")
+        await settle(app, pilot, rounds=200)
+        assert isinstance(app.screen, ContactsScreen)
+        with db.read() as session:
+            assert contacts.count_contacts(session, now=now) == 2_000
+        assert _table(app).total == 2_000
+
+
+async def test_first_run_start_empty(db, actor, now):
+    app = make_app(db, actor, now, welcome=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, WelcomeScreen)
+        await pilot.press("e")
+        assert isinstance(app.screen, ContactsScreen)
+        assert _table(app).total == 0
+
+
+async def test_archive_asks_first_and_u_undoes_it(db, actor, now, people):
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")
+        await settle(app, pilot)
+        await pilot.press("n")  # no: nothing changes
+        await settle(app, pilot)
+        assert _table(app).total == 5
+        await pilot.press("a")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert _table(app).total == 4
+        with db.read() as session:
+            assert contacts.get_contact(session, contact_id=people["Ada"]).archived
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert _table(app).total == 5
+        with db.read() as session:
+            assert not contacts.get_contact(session, contact_id=people["Ada"]).archived
+
+
+async def test_palette_goes_to_a_contact_by_name(db, actor, now, people):
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"hopper")
+        await settle(app, pilot)
+        for _ in range(50):  # the palette searches in its own task; wait for the hit to show
+            await pilot.pause()
+            from textual.command import CommandList
+            options = app.screen.query_one(CommandList)
+            if any("Grace Hopper" in str(options.get_option_at_index(i).prompt) for i in range(options.option_count)):
+                break
+        await pilot.press("down", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactDetailScreen)
+        assert app.screen.contact_id == people["Grace"]
