@@ -19,7 +19,7 @@ class ContactActions:
         Binding("n", "new_contact", "New", id="contact.new"),
         Binding("e", "edit_contact", "Edit", id="contact.edit"),
         Binding("l", "log('call')", "Log call", id="contact.log_call"),
-        Binding("L", "log('note')", "Log other", show=False, id="contact.log_other"),
+        Binding("L", "log('note')", "Log email/meeting/note", show=False, id="contact.log_other"),
         Binding("t", "add_task", "Task", id="contact.task"),
         Binding("d", "new_deal", "Deal", show=False, id="contact.deal"),
         Binding("o", "change_owner", "Owner", show=False, id="contact.owner"),

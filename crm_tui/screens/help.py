@@ -17,7 +17,7 @@ def binding_rows(screen: Screen) -> list[tuple[str, str, str, str]]:
     nodes = [screen, *screen.query("*"), app]
     rows, seen = [], set()
     for node in nodes:
-        where = "App" if node is app else ("Screen" if node is screen else node.__class__.__name__)
+        where = _where(node, screen, app)
         for bindings in node._bindings.key_to_bindings.values():
             for binding in bindings:
                 key = binding.id or (binding.description or binding.action)
@@ -27,6 +27,18 @@ def binding_rows(screen: Screen) -> list[tuple[str, str, str, str]]:
                 keys = ", ".join(app.get_key_display(Binding(k.strip(), "")) for k in _all_keys(node, binding))
                 rows.append((where, keys, binding.description or binding.action, binding.id or ""))
     return rows
+
+
+WIDGET_NAMES = {"KeysetTable": "List", "Input": "Text box", "OptionList": "Lists panel", "Tabs": "Tabs"}
+
+
+def _where(node, screen: Screen, app) -> str:
+    if node is app:
+        return "Anywhere"
+    if node is screen:
+        return f"{getattr(screen, 'AREA', 'this screen').capitalize()} screen"
+    name = node.__class__.__name__
+    return WIDGET_NAMES.get(name, name)
 
 
 def _all_keys(node, binding: Binding) -> list[str]:

@@ -33,3 +33,11 @@ def sqlite_db(tmp_path, sqlite_template):
     database = open_database(f"sqlite:///{path}")
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def actor_sqlite(sqlite_db, now):
+    from crm_tui.services import users
+
+    with sqlite_db.write() as session:
+        return users.actor_for(session, login="ann", now=now)

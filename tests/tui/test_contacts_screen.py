@@ -277,3 +277,92 @@ async def test_palette_goes_to_a_contact_by_name(db, actor, now, people):
         await settle(app, pilot)
         assert isinstance(app.screen, ContactDetailScreen)
         assert app.screen.contact_id == people["Grace"]
+
+
+async def _type_into(app, pilot, widget_id: str, text: str) -> None:
+    field = app.screen.query_one(f"#{widget_id}", Input)
+    field.focus()
+    await pilot.pause()
+    field.value = ""
+    await pilot.press(*text)
+
+
+async def test_new_contact_from_the_list_refuses_bad_input_then_saves(db, actor, now, people):
+    from crm_tui.screens.forms import ContactForm
+
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactForm)
+        await _type_into(app, pilot, "first_name", "Katherine")
+        await _type_into(app, pilot, "last_name", "Johnson")
+        await _type_into(app, pilot, "emails", "katherine@@nasa")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactForm), "the form stays open on bad input"
+        assert "email" in str(app.screen.query_one("#form-error").render()).lower()
+        with db.read() as session:
+            assert contacts.count_contacts(session, now=now) == 5
+        await _type_into(app, pilot, "emails", "katherine@nasa.gov")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactsScreen)
+        assert _table(app).total == 6
+        with db.read() as session:
+            found = contacts.list_contacts(session, query="katherine", now=now).items
+        assert [(c.full_name, c.email) for c in found] == [("Katherine Johnson", "katherine@nasa.gov")]
+
+
+async def test_log_a_call_with_a_follow_up_from_the_list(db, actor, now, people):
+    from crm_tui.screens.forms import LogActivityForm
+
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert _table(app).current_row.full_name == "Ada Lovelace"
+        await pilot.press("l")
+        await settle(app, pilot)
+        assert isinstance(app.screen, LogActivityForm)
+        await _type_into(app, pilot, "subject", "Pricing call")
+        await _type_into(app, pilot, "outcome", "interested")
+        await _type_into(app, pilot, "follow_title", "call back")
+        await _type_into(app, pilot, "follow_due", "+3d")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactsScreen)
+        with db.read() as session:
+            logged = activities.timeline(session, contact_id=people["Ada"]).items
+            follow_ups = tasks.list_tasks(session, status="open", contact_id=people["Ada"], now=now).items
+            ada = contacts.get_contact(session, contact_id=people["Ada"])
+        assert [(a.kind, a.subject, a.outcome) for a in logged] == [("call", "Pricing call", "interested")]
+        assert [(t.title, t.due_at) for t in follow_ups] == [("call back", now + timedelta(days=3))]
+        assert ada.last_contacted_at == now
+        assert app.inbox_due == 0  # due in three days: not yet in the Inbox count
+
+
+async def test_edit_with_a_conflict_offers_reload_and_never_overwrites_silently(db, actor, now, people):
+    from crm_tui.screens.forms import ConflictScreen, ContactForm
+
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactForm)
+        with db.write() as session:  # a teammate saves first
+            contacts.update_contact(session, contact_id=people["Ada"], changes={"title": "Countess"},
+                                    actor=actor, now=now)
+        await _type_into(app, pilot, "title", "Mathematician")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConflictScreen)
+        with db.read() as session:
+            assert contacts.get_contact(session, contact_id=people["Ada"]).title == "Countess"
+        await pilot.press("r")  # reload theirs
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactForm)
+        assert app.screen.query_one("#title", Input).value == "Countess"
+        with db.read() as session:
+            assert contacts.get_contact(session, contact_id=people["Ada"]).title == "Countess"

@@ -1,0 +1,74 @@
+"""Snapshots of the main screens on fixed demo data and a frozen clock, at 80x24 (over SSH) and
+120x36. Review every changed SVG (snapshot_report.html) before accepting it with --snapshot-update."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm_tui.app import CrmApp
+from crm_tui.services import companies, contacts, demo
+from tests.tui.conftest import settle
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
+
+
+@pytest.fixture
+def demo_app(sqlite_db, actor_sqlite, now):
+    with sqlite_db.write() as session:
+        demo.load_demo(session, contacts=60, seed=7, actor=actor_sqlite, now=now)
+    return CrmApp(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
+
+
+def _first_contact_id(app) -> int:
+    with app.db.read() as session:
+        return contacts.list_contacts(session, sort="last_contacted", limit=1, now=app.now()).items[0].id
+
+
+def _first_company_id(app) -> int:
+    with app.db.read() as session:
+        return companies.list_companies(session, limit=1).items[0].id
+
+
+async def _settled(pilot) -> None:
+    await settle(pilot.app, pilot)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_contacts_list(snap_compare, demo_app, size):
+    assert snap_compare(demo_app, terminal_size=size, run_before=_settled)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_contact_detail(snap_compare, demo_app, size):
+    from crm_tui.screens.contact_detail import ContactDetailScreen
+
+    async def open_detail(pilot):
+        await settle(pilot.app, pilot)
+        pilot.app.push_screen(ContactDetailScreen(_first_contact_id(pilot.app)))
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(demo_app, terminal_size=size, run_before=open_detail)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_company_detail(snap_compare, demo_app, size):
+    from crm_tui.screens.company_detail import CompanyDetailScreen
+
+    async def open_detail(pilot):
+        await settle(pilot.app, pilot)
+        await pilot.press("2")
+        await settle(pilot.app, pilot)
+        pilot.app.push_screen(CompanyDetailScreen(_first_company_id(pilot.app)))
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(demo_app, terminal_size=size, run_before=open_detail)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help_screen(snap_compare, demo_app, size):
+    async def open_help(pilot):
+        await settle(pilot.app, pilot)
+        await pilot.press("question_mark")
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(demo_app, terminal_size=size, run_before=open_help)

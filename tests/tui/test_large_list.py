@@ -1,0 +1,57 @@
+"""The contact list on 100k contacts: it opens with the rows that fit and a few pages behind them,
+never the whole table, and End/Home jump by keyset without walking the rows in between."""
+
+from __future__ import annotations
+
+from crm_tui.screens.contacts import ContactsScreen
+from crm_tui.widgets.keyset_table import KeysetTable
+
+from .conftest import make_app, settle
+
+N = 100_000
+
+
+def _fill(db) -> None:
+    """100k minimal contacts in one INSERT ... SELECT (the search index fills through its trigger)."""
+    with db.write() as session:
+        session.connection().exec_driver_sql(f"""
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {N})
+            INSERT INTO contacts (version, created_at, updated_at, first_name, last_name, full_name, sort_name,
+                                  email, lifecycle, custom, archived, search_text)
+            SELECT 1, '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000', 'P' || i, 'Q', 'P' || i || ' Q',
+                   'p' || printf('%06d', i) || ' q', 'p' || i || '@example.com', 'lead', '{{}}', 0,
+                   'p' || i || ' q p' || i || '@example.com'
+            FROM n""")
+
+
+async def test_contacts_open_on_100k_without_loading_them(sqlite_db, actor_sqlite, now):
+    _fill(sqlite_db)
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactsScreen)
+        table = app.screen.query_one("#contact-list", KeysetTable)
+        assert table.total == N
+        assert [r.full_name for r in table.visible_rows()[:2]] == ["P1 Q", "P2 Q"]
+        assert table.rows_fetched <= 2 * table.page_size
+        assert table.fetches == 1
+
+        for _ in range(20):  # page down through ~600 rows: pages come in as the cursor nears them
+            await pilot.press("pagedown")
+            await settle(app, pilot)
+        assert table.cursor > 500
+        assert table.current_row.full_name == f"P{table.cursor + 1} Q"
+        assert table.held_rows <= table.window_pages * table.page_size
+        assert table.rows_fetched < 1_000
+
+        await pilot.press("end")
+        await settle(app, pilot)
+        assert table.current_row.full_name == f"P{N} Q"
+        assert f"{N:,} of {N:,}" in str(table.border_subtitle)
+        await pilot.press("up")
+        await settle(app, pilot)
+        assert table.current_row.full_name == f"P{N - 1} Q"
+        await pilot.press("home")
+        await settle(app, pilot)
+        assert table.current_row.full_name == "P1 Q"
+        assert table.rows_fetched < 2_000, "the whole table was never loaded"
