@@ -45,7 +45,7 @@ class ContactFilterForm(ModalScreen[dict | None]):
                 yield Label("Tag")
                 yield Input(value=f.get("tag") or "", placeholder="a tag, e.g. vip", id="tag")
                 yield Label("Source")
-                yield Select([(s.value, s.value) for s in Source], value=f.get("source") or Select.BLANK,
+                yield Select([(s.value, s.value) for s in Source], value=f.get("source") or Select.NULL,
                              prompt="Any source", id="source")
                 yield Checkbox("Never contacted", bool(f.get("never_contacted")), id="never")
                 yield Checkbox("Archived contacts instead", bool(f.get("archived")), id="archived")
@@ -62,7 +62,7 @@ class ContactFilterForm(ModalScreen[dict | None]):
             return MINE
         if f.get("owner_id") is not None:
             return str(f["owner_id"])
-        return Select.BLANK
+        return Select.NULL
 
     def on_mount(self) -> None:
         self.load_users()
@@ -78,7 +78,7 @@ class ContactFilterForm(ModalScreen[dict | None]):
         current = owner.value
         owner.set_options([("Mine", MINE), ("No owner", UNOWNED),
                            *[(u.login, str(u.id)) for u in found if u.id != self.app.actor.user_id]])
-        if current is not Select.BLANK:
+        if current is not Select.NULL:
             owner.value = current
 
     def result(self) -> dict:
@@ -91,11 +91,11 @@ class ContactFilterForm(ModalScreen[dict | None]):
             out["owner_id"] = views.ME
         elif owner == UNOWNED:
             out["unowned"] = True
-        elif owner is not Select.BLANK:
+        elif owner is not Select.NULL:
             out["owner_id"] = int(owner)
         if tag := self.query_one("#tag", Input).value.strip():
             out["tag"] = tag.lstrip("#").lower()
-        if (source := self.query_one("#source", Select).value) is not Select.BLANK:
+        if (source := self.query_one("#source", Select).value) is not Select.NULL:
             out["source"] = source
         if self.query_one("#never", Checkbox).value:
             out["never_contacted"] = True

@@ -366,3 +366,42 @@ async def test_edit_with_a_conflict_offers_reload_and_never_overwrites_silently(
         assert app.screen.query_one("#title", Input).value == "Countess"
         with db.read() as session:
             assert contacts.get_contact(session, contact_id=people["Ada"]).title == "Countess"
+
+
+async def test_filter_form_narrows_by_stage_and_mine(db, actor, now, people):
+    from textual.widgets import Select, SelectionList
+
+    from crm_tui.screens.filters import MINE, ContactFilterForm
+
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f")
+        await settle(app, pilot)
+        form = app.screen
+        assert isinstance(form, ContactFilterForm)
+        form.query_one("#lifecycle", SelectionList).select("lead")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert _names(app) == ["Ada Lovelace", "Barbara Liskov"]
+        assert "stage lead" in str(app.screen.query_one("#filter-line").render())
+
+        await pilot.press("f")
+        await settle(app, pilot)
+        app.screen.query_one("#lifecycle", SelectionList).deselect_all()
+        app.screen.query_one("#owner", Select).value = MINE
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert _names(app) == ["Edsger Dijkstra", "Grace Hopper"]
+        assert app.screen.filters == {"owner_id": views.ME}
+
+
+async def test_theme_toggles_between_dark_and_light(db, actor, now):
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.theme == "textual-dark"
+        await pilot.press("ctrl+t")
+        assert app.theme == "textual-light"
+        await pilot.press("ctrl+t")
+        assert app.theme == "textual-dark"
