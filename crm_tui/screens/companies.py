@@ -141,15 +141,16 @@ class CompaniesScreen(AreaScreen):
 
     @on(Input.Submitted, "#company-search")
     def search_submitted(self, event: Input.Submitted) -> None:
-        if self._debounce is not None:
-            self._debounce.stop()
-        self._search(event.value)
-        self.table.focus()
+        self.action_focus_list()
 
     def action_focus_search(self) -> None:
         self.query_one("#company-search", Input).focus()
 
     def action_focus_list(self) -> None:
+        if self._debounce is not None:  # moving into the list: show what was typed now, not in 150 ms
+            self._debounce.stop()
+            self._debounce = None
+            self._search(self.query_one("#company-search", Input).value)
         self.table.focus()
 
     def action_cycle_sort(self) -> None:
@@ -250,6 +251,7 @@ class CompanyForm(ModalScreen[CompanyRead | None]):
         Binding("escape", "cancel", "Cancel", id="company_form.cancel"),
     ]
     HINT = "tab next · ctrl+s save · esc cancel"
+    CONFLICT_HINT = "ctrl+r reload theirs (drops your edits)"
 
     def __init__(self, company: CompanyRead | None = None) -> None:
         super().__init__()
@@ -382,7 +384,8 @@ class CompanyForm(ModalScreen[CompanyRead | None]):
     def _set_saving(self, saving: bool) -> None:
         self.saving = saving
         self.query_one("#company-form-save", Button).disabled = saving
-        self.query_one("#company-form-hint", Label).update("saving…" if saving else self.HINT)
+        hint = self.CONFLICT_HINT if self.conflicted else self.HINT
+        self.query_one("#company-form-hint", Label).update("saving…" if saving else hint)
 
     def show_error(self, message: str) -> None:
         error = self.query_one("#company-form-error", Label)
@@ -397,8 +400,8 @@ class CompanyForm(ModalScreen[CompanyRead | None]):
         self._set_saving(False)
         self.conflicted = True
         self.query_one("#company-form-reload").display = True
-        self.show_error(f"Not saved: {error.message}. Press ctrl+r to reload theirs (your edits here are "
-                        "dropped), or esc to leave it.")
+        self.show_error(f"Not saved: {error.message}.")
+        self.query_one("#company-form-hint", Label).update(self.CONFLICT_HINT)
         self.notify(error.message, title="Changed by someone else", severity="warning", timeout=8)
 
     def _failed(self, error: Exception) -> None:
@@ -414,6 +417,7 @@ class CompanyForm(ModalScreen[CompanyRead | None]):
         self.company = company
         self.conflicted = False
         self._fill(company)
+        self.query_one("#company-form-hint", Label).update(self.HINT)
         self.query_one("#company-form-reload").display = False
         self.query_one("#company-form-title", Label).update(f"Edit company · {company.name}")
         self.show_error(f"Reloaded version {company.version}; make your change again.")

@@ -189,8 +189,8 @@ class KeysetTable(Widget, can_focus=True):
         self._loading = "reset"
         self._pending_end = False
         self.refresh()
-        generation = self._generation
-        self._run(lambda: self._fetch_page(fetch, anchor, with_total=True),
+        generation, limit = self._generation, self.page_size  # sized here: the thread can't ask the screen
+        self._run(lambda: self._fetch_page(fetch, anchor, with_total=True, limit=limit),
                   lambda page: self._reset_to(page, generation, offset, keep_at), exclusive=True)
 
     def reload(self) -> None:
@@ -200,19 +200,21 @@ class KeysetTable(Widget, can_focus=True):
 
     # --- fetching ---------------------------------------------------------------------------
 
-    def _fetch_page(self, fetch: Fetch, anchor: tuple[str, str | None], *, with_total: bool) -> Page:
+    def _fetch_page(self, fetch: Fetch, anchor: tuple[str, str | None], *, with_total: bool, limit: int) -> Page:
         """One page; it remembers how it was asked for, so a reload can ask again."""
         kind, token = anchor
         after = token if kind == "after" else None
         before = token if kind == "before" else None
-        page = fetch(after=after, before=before, limit=self.page_size, with_total=with_total)
+        page = fetch(after=after, before=before, limit=limit, with_total=with_total)
         page.extra["anchor"] = anchor
         return page
 
     def _run(self, job: Callable[[], Page], done: Callable[[Page], None], *, exclusive: bool = False) -> None:
+        app = self.app  # read on this thread: the worker's thread has no active app to look up
+
         def work() -> None:
             page = job()
-            self.app.call_from_thread(done, page)
+            app.call_from_thread(done, page)
 
         self.run_worker(work, thread=True, group=f"keyset-{id(self)}" + ("" if exclusive else "-turn"),
                         exclusive=exclusive, exit_on_error=False)
@@ -252,9 +254,9 @@ class KeysetTable(Widget, can_focus=True):
         if token is None:
             return
         self._loading = direction
-        fetch, generation = self._fetch, self._generation
+        fetch, generation, limit = self._fetch, self._generation, self.page_size
         anchor = ("after" if direction == "next" else "before", token)
-        self._run(lambda: self._fetch_page(fetch, anchor, with_total=False),
+        self._run(lambda: self._fetch_page(fetch, anchor, with_total=False, limit=limit),
                   lambda page: self._add_page(page, direction, generation))
 
     def _add_page(self, page: Page, direction: str, generation: int) -> None:
@@ -269,7 +271,11 @@ class KeysetTable(Widget, can_focus=True):
                 window.offset += len(window.pages.pop(0).items)
         else:
             window.pages.insert(0, page)
-            window.offset = max(0, window.offset - len(page.items))
+            window.offset -= len(page.items)
+            if window.offset < 0:
+                # the position was a guess (no total): shift what we hold, cursor and view with it
+                shift = -window.offset
+                window.offset, self.cursor, self._top = 0, self.cursor + shift, self._top + shift
             while len(window.pages) > self.window_pages:
                 window.pages.pop()
         self.cursor = min(max(self.cursor, window.offset), window.offset + len(window) - 1)
@@ -323,9 +329,8 @@ class KeysetTable(Widget, can_focus=True):
         fetch = self._fetch
         self._generation += 1
         self._loading = "reset"
-        generation = self._generation
-
-        self._run(lambda: self._fetch_page(fetch, ("before", END), with_total=True),
+        generation, limit = self._generation, self.page_size
+        self._run(lambda: self._fetch_page(fetch, ("before", END), with_total=True, limit=limit),
                   lambda page: self._reset_to(page, generation, None, 10**12), exclusive=True)
 
     def action_select(self) -> None:

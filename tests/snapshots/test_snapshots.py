@@ -7,7 +7,7 @@ import pytest
 
 from crm_tui.app import CrmApp
 from crm_tui.services import companies, contacts, demo
-from tests.tui.conftest import settle
+from tests.tui.conftest import settle as settle_workers
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
 
@@ -27,6 +27,13 @@ def _first_contact_id(app) -> int:
 def _first_company_id(app) -> int:
     with app.db.read() as session:
         return companies.list_companies(session, limit=1).items[0].id
+
+
+async def settle(app, pilot) -> None:
+    """Workers done, then animations (a tab's underline slides when its label grows) finished."""
+    await settle_workers(app, pilot)
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
 
 
 async def _settled(pilot) -> None:

@@ -55,3 +55,31 @@ async def test_contacts_open_on_100k_without_loading_them(sqlite_db, actor_sqlit
         await settle(app, pilot)
         assert table.current_row.full_name == "P1 Q"
         assert table.rows_fetched < 2_000, "the whole table was never loaded"
+
+
+async def test_walking_back_from_the_end_of_a_list_without_a_total_moves_one_row_at_a_time(sqlite_db, actor_sqlite, now):
+    """The timeline's source gives no total, so End guesses position 0; earlier pages arriving must
+    not make the cursor jump."""
+    from datetime import timedelta
+
+    from crm_tui.screens.contact_detail import ContactDetailScreen
+    from crm_tui.services import activities, contacts
+
+    with sqlite_db.write() as session:
+        ada = contacts.create_contact(session, data={"first_name": "Ada"}, actor=actor_sqlite, now=now)
+        for i in range(300):
+            activities.log_activity(session, actor=actor_sqlite, now=now, data={
+                "kind": "note", "contact_id": ada.id, "subject": f"n{i}", "occurred_at": now - timedelta(minutes=i)})
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.push_screen(ContactDetailScreen(ada.id))
+        await settle(app, pilot)
+        timeline = app.screen.query_one("#timeline", KeysetTable)
+        await pilot.press("end")
+        await settle(app, pilot)
+        assert timeline.current_row.subject == "n299"
+        for _ in range(60):
+            await pilot.press("up")
+            await settle(app, pilot)
+        assert timeline.current_row.subject == "n239"
