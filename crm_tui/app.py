@@ -106,7 +106,7 @@ class CrmApp(App[None]):
     @work(thread=True, exclusive=True, group="first-run", exit_on_error=False)
     def check_first_run(self) -> None:
         with self.db.read() as session:
-            empty = contacts.count_contacts(session, now=self.now()) == 0
+            empty = not contacts.list_contacts(session, limit=1, now=self.now()).items
         if empty:
             self.call_from_thread(self._show_welcome)
 

@@ -97,16 +97,16 @@ class ContactDetailScreen(ContactActions, AreaScreen):
         yield Static("Loading…", id="contact-card")
         with TabbedContent(id="contact-tabs"):
             with TabPane("Timeline", id="tab-timeline"):
-                yield KeysetTable(timeline_columns(self.app), noun="activities", id="timeline",
+                yield KeysetTable(timeline_columns(self.app), noun="activities", id="timeline", counted=False,
                                   empty_text="No calls, emails, meetings or notes yet. Press l to log one.")
             with TabPane("Deals", id="tab-deals"):
-                yield KeysetTable(deal_columns(self.app), noun="deals", id="deals",
+                yield KeysetTable(deal_columns(self.app), noun="deals", id="deals", counted=False,
                                   empty_text="No deals yet. Press d to create one.")
             with TabPane("Tasks", id="tab-tasks"):
-                yield KeysetTable(task_columns(self.app), noun="open tasks", id="tasks",
+                yield KeysetTable(task_columns(self.app), noun="open tasks", id="tasks", counted=False,
                                   empty_text="No open tasks. Press t to add one.")
             with TabPane("History", id="tab-history"):
-                yield KeysetTable(history_columns(self.app), noun="changes", id="history",
+                yield KeysetTable(history_columns(self.app), noun="changes", id="history", counted=False,
                                   empty_text="No changes recorded.")
         yield from self.compose_frame_bottom()
 

@@ -75,7 +75,6 @@ class ContactsScreen(ContactActions, AreaScreen):
     def on_mount(self) -> None:
         self.query_one("#views", OptionList).border_title = "Lists"
         self.reload()
-        self.load_views()
 
     def on_resize(self) -> None:
         self.query_one("#views").display = self.size.width >= 100 or self.has_class("views-open")
@@ -135,6 +134,11 @@ class ContactsScreen(ContactActions, AreaScreen):
     def highlighted_contact_id(self) -> int | None:
         row = self.table.current_row
         return row.id if isinstance(row, ContactRow) else None
+
+    @on(KeysetTable.Loaded, "#contact-list")
+    def _list_loaded(self) -> None:
+        if not self._views:  # the sidebar's counts wait until the first rows are in
+            self.load_views()
 
     @on(KeysetTable.Selected, "#contact-list")
     def open_contact(self, event: KeysetTable.Selected) -> None:

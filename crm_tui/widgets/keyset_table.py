@@ -50,10 +50,17 @@ class _Window:
 
     pages: list[Page] = field(default_factory=list)
     offset: int = 0  # the absolute position of the first row held
+    _rows: list | None = None
 
     @property
     def rows(self) -> list:
-        return [row for page in self.pages for row in page.items]
+        """The rows held, flattened once per change (render_line reads them for every line)."""
+        if self._rows is None:
+            self._rows = [row for page in self.pages for row in page.items]
+        return self._rows
+
+    def changed(self) -> None:
+        self._rows = None
 
     def __len__(self) -> int:
         return sum(len(page.items) for page in self.pages)
@@ -133,13 +140,15 @@ class KeysetTable(Widget, can_focus=True):
             return self.table
 
     def __init__(self, columns: list[Column], *, noun: str = "rows", empty_text: str = "Nothing here yet.",
-                 window_pages: int = 3, name: str | None = None, id: str | None = None,
+                 window_pages: int = 4, counted: bool = True, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns = columns
         self.noun = noun
         self.empty_text = empty_text
         self.window_pages = window_pages
+        self.counted = counted  # ask for the total after the first page (False: the source has none)
+        self._counting = False
         self._fetch: Fetch | None = None
         self._window = _Window()
         self._top = 0  # the absolute position of the first row drawn
@@ -165,6 +174,10 @@ class KeysetTable(Widget, can_focus=True):
         return self._loading is not None
 
     @property
+    def counting(self) -> bool:
+        return self._counting
+
+    @property
     def held_rows(self) -> int:
         return len(self._window)
 
@@ -188,9 +201,11 @@ class KeysetTable(Widget, can_focus=True):
         self._generation += 1
         self._loading = "reset"
         self._pending_end = False
+        self._counting = False
         self.refresh()
         generation, limit = self._generation, self.page_size  # sized here: the thread can't ask the screen
-        self._run(lambda: self._fetch_page(fetch, anchor, with_total=True, limit=limit),
+        # the rows first, the total after: a COUNT over a big match costs more than the page
+        self._run(lambda: self._fetch_page(fetch, anchor, with_total=False, limit=limit),
                   lambda page: self._reset_to(page, generation, offset, keep_at), exclusive=True)
 
     def reload(self) -> None:
@@ -239,11 +254,32 @@ class KeysetTable(Widget, can_focus=True):
             self._top = offset
         self._scroll_to_cursor()
         self._update_titles()
-        self.post_message(self.Loaded(self, self._total or 0))
+        if page.total is not None or not self.counted:
+            self.post_message(self.Loaded(self, self._total or 0))
+        else:
+            self._start_count(generation)
         self._announce()
         if self._pending_end:
             self._pending_end = False
             self.action_last()
+
+    def _start_count(self, generation: int) -> None:
+        fetch, app = self._fetch, self.app
+        self._counting = True
+
+        def work() -> None:
+            total = fetch(after=None, before=None, limit=1, with_total=True).total
+            app.call_from_thread(self._set_total, total, generation)
+
+        self.run_worker(work, thread=True, group=f"keyset-{id(self)}-count", exclusive=True, exit_on_error=False)
+
+    def _set_total(self, total: int | None, generation: int) -> None:
+        if generation != self._generation:
+            return
+        self._counting = False
+        self._total = total
+        self._update_titles()
+        self.post_message(self.Loaded(self, total or 0))
 
     def _turn(self, direction: str) -> None:
         """Fetch the page after (or before) the window, unless one is already coming."""
@@ -269,6 +305,7 @@ class KeysetTable(Widget, can_focus=True):
             window.pages.append(page)
             while len(window.pages) > self.window_pages:
                 window.offset += len(window.pages.pop(0).items)
+            window.changed()
         else:
             window.pages.insert(0, page)
             window.offset -= len(page.items)
@@ -278,6 +315,7 @@ class KeysetTable(Widget, can_focus=True):
                 window.offset, self.cursor, self._top = 0, self.cursor + shift, self._top + shift
             while len(window.pages) > self.window_pages:
                 window.pages.pop()
+            window.changed()
         self.cursor = min(max(self.cursor, window.offset), window.offset + len(window) - 1)
         self._scroll_to_cursor()
         self.refresh()
@@ -290,10 +328,10 @@ class KeysetTable(Widget, can_focus=True):
             return
         last = window.offset + len(window) - 1
         self.cursor = min(max(position, window.offset), last)
-        margin = self._body_height()
+        margin = self.page_size  # ask a page ahead, so the rows are there before the cursor is
         if last - self.cursor < margin:
             self._turn("next")
-        elif self.cursor - window.offset < margin:
+        if self.cursor - window.offset < margin:  # not elif: a short window can be near both ends
             self._turn("prev")
         self._scroll_to_cursor()
         self._announce()
@@ -442,6 +480,7 @@ class KeysetTable(Widget, can_focus=True):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.group.startswith("keyset-"):
             self._loading = None
+            self._counting = False
             self.refresh()
             error = event.worker.error
             message = getattr(error, "message", None) or str(error)
