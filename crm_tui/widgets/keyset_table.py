@@ -417,10 +417,30 @@ class KeysetTable(Widget, can_focus=True):
         self._scroll_to_cursor()
 
     def on_focus(self) -> None:
+        self._paint = None
         self.refresh()
 
     def on_blur(self) -> None:
+        self._paint = None
         self.refresh()
+
+    def notify_style_update(self) -> None:
+        self._paint = None
+        super().notify_style_update()
+
+    def _paint_info(self, width: int) -> tuple:
+        """Styles and column widths, worked out once per width and style change rather than for
+        every line drawn (reading a widget's rich style costs a fraction of a millisecond)."""
+        paint = getattr(self, "_paint", None)
+        if paint is None or paint[0] != width:
+            base = self.rich_style
+            columns = self._shown(width)
+            paint = (width, base, columns, self._widths(columns, width),
+                     base + self.get_component_rich_style("keyset-table--header"),
+                     base + self.get_component_rich_style("keyset-table--cursor"),
+                     base + self.get_component_rich_style("keyset-table--message"))
+            self._paint = paint
+        return paint
 
     def _shown(self, width: int) -> list[Column]:
         return [c for c in self.columns if c.hide_below is None or width >= c.hide_below]
@@ -449,29 +469,22 @@ class KeysetTable(Widget, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.content_region.width
-        base = self.rich_style
-        columns = self._shown(width)
-        widths = self._widths(columns, width)
+        _, base, columns, widths, header, cursor_style, message_style = self._paint_info(width)
         if y == 0:
-            header = base + self.get_component_rich_style("keyset-table--header")
             return self._line(columns, [c.title for c in columns], widths, header, width)
         index = self._top + y - 1 - self._window.offset
         rows = self._window.rows
         if not rows:
             if y == 2:
                 message = "Loading…" if self._loading else self.empty_text
-                style = base + self.get_component_rich_style("keyset-table--message")
-                return Strip([Segment(_fit(" " + message, width, "left"), style)])
+                return Strip([Segment(_fit(" " + message, width, "left"), message_style)])
             return Strip.blank(width, base)
         if not 0 <= index < len(rows):
             if index == len(rows) and self._loading == "next":
-                style = base + self.get_component_rich_style("keyset-table--message")
-                return Strip([Segment(_fit(" Loading…", width, "left"), style)])
+                return Strip([Segment(_fit(" Loading…", width, "left"), message_style)])
             return Strip.blank(width, base)
         row = rows[index]
-        style = base
-        if self._top + y - 1 == self.cursor:
-            style = base + self.get_component_rich_style("keyset-table--cursor")
+        style = cursor_style if self._top + y - 1 == self.cursor else base
         return self._line(columns, [_text(c, row) for c in columns], widths, style, width)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
