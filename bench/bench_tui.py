@@ -262,7 +262,7 @@ def service_ms(db: Database, word: str, limit: int, now, *, with_total: bool) ->
 
 
 async def searches(app: CrmApp, table: KeysetTable, words: list[str]) -> dict[str, list[float]]:
-    """Per word, ms from _search(): to the rows painted, and to the count painted too; then the
+    """Per word, ms from search_now(): to the rows painted, and to the count painted too; then the
     service alone: the page, and the page with its total. The table is checked against it."""
     screen = app.screen
     limit = table.page_size
@@ -274,9 +274,9 @@ async def searches(app: CrmApp, table: KeysetTable, words: list[str]) -> dict[st
         PROBE.arm(rows=lambda w: w is table and not busy(table),
                   count=lambda w: w is table and not busy(table) and table.total is not None and not counting(table))
         started = time.perf_counter()
-        screen._search(word)
+        screen.search_now(word)
         if not busy(table):
-            raise RuntimeError(f"_search({word!r}) did not start a load")
+            raise RuntimeError(f"search_now({word!r}) did not start a load")
         painted = await PROBE.wait(f"search {word!r}")  # both, so the count is not running below
         out["rows"].append((painted["rows"] - started) * 1000)
         out["count"].append((painted["count"] - started) * 1000)
@@ -395,7 +395,7 @@ async def run(db: Database, args) -> list[tuple]:
          f"p50 <= {TARGET_START_RATIO:g}x bare", verdict(rows_ratio <= TARGET_START_RATIO)),
         ("  and the count painted", spread(start["count"]), f"bare App painted {spread(bare)}",
          f"{count_ratio:.2f}x", "", ""),
-        (f"search: _search() to rows painted ({len(words)} queries)", spread(rows_search),
+        (f"search: search_now() to rows painted ({len(words)} queries)", spread(rows_search),
          f"list_contacts page alone {spread(page)}", f"{p50(rows_search) / p50(page):.2f}x",
          f"p95 < {TARGET_SEARCH_P95_MS:g} ms", verdict(p95(rows_search) < TARGET_SEARCH_P95_MS)),
         ("  and the count painted", spread(search["count"]),

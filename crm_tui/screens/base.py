@@ -23,3 +23,32 @@ class AreaScreen(Screen):
 
     def refresh_data(self) -> None:
         """Reload what the screen shows (after a save elsewhere). Screens override it."""
+
+
+SEARCH_DEBOUNCE_S = 0.15
+
+
+class SearchableList:
+    """Search as you type for a list screen: keystrokes wait SEARCH_DEBOUNCE_S before a search
+    (a newer keystroke restarts the wait; the list's own worker drops a stale result), and Enter
+    searches at once. The screen keeps `query_text`, and defines `reload()` and `action_focus_list()`."""
+
+    query_text: str = ""
+    _debounce = None
+
+    def debounce_search(self, value: str) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(SEARCH_DEBOUNCE_S, lambda: self.search_now(value))
+
+    def search_now(self, value: str) -> None:
+        text = value.strip()
+        if text != self.query_text:
+            self.query_text = text
+            self.reload()
+
+    def submit_search(self, value: str) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self.search_now(value)
+        self.action_focus_list()

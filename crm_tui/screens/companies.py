@@ -18,13 +18,12 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from crm_tui.errors import Conflict, CrmError, InvalidInput, NotFound
 from crm_tui.models.schemas import CompanyRead, CompanyRow, UserRead
-from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.base import AreaScreen, SearchableList
 from crm_tui.services import companies, users
 from crm_tui.services.paging import Page
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 
 CSS = "../styles/companies.tcss"
-SEARCH_DEBOUNCE_S = 0.15
 SORT_LABELS = {"name": "name", "created": "newest"}
 
 
@@ -54,7 +53,7 @@ def company_columns() -> list[Column]:
     ]
 
 
-class CompaniesScreen(AreaScreen):
+class CompaniesScreen(SearchableList, AreaScreen):
     AREA = "companies"
     CSS_PATH = CSS
     BINDINGS = [
@@ -129,19 +128,11 @@ class CompaniesScreen(AreaScreen):
 
     @on(Input.Changed, "#company-search")
     def search_changed(self, event: Input.Changed) -> None:
-        if self._debounce is not None:
-            self._debounce.stop()
-        self._debounce = self.set_timer(SEARCH_DEBOUNCE_S, lambda: self._search(event.value))
-
-    def _search(self, text: str) -> None:
-        text = text.strip()
-        if text != self.query_text:
-            self.query_text = text
-            self.reload()
+        self.debounce_search(event.value)
 
     @on(Input.Submitted, "#company-search")
     def search_submitted(self, event: Input.Submitted) -> None:
-        self.action_focus_list()
+        self.submit_search(event.value)
 
     def action_focus_search(self) -> None:
         self.query_one("#company-search", Input).focus()
@@ -150,7 +141,7 @@ class CompaniesScreen(AreaScreen):
         if self._debounce is not None:  # moving into the list: show what was typed now, not in 150 ms
             self._debounce.stop()
             self._debounce = None
-            self._search(self.query_one("#company-search", Input).value)
+            self.search_now(self.query_one("#company-search", Input).value)
         self.table.focus()
 
     def action_cycle_sort(self) -> None:

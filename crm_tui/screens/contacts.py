@@ -13,13 +13,12 @@ from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRead, ContactRow
-from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.base import SEARCH_DEBOUNCE_S, AreaScreen, SearchableList  # noqa: F401 - the bench reads it here
 from crm_tui.screens.contact_actions import ContactActions
 from crm_tui.services import contacts, users, views
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 
-SEARCH_DEBOUNCE_S = 0.15
 SORT_LABELS = {"name": "name", "company": "company", "last_contacted": "last contacted", "created": "newest"}
 
 
@@ -36,7 +35,7 @@ def contact_columns(app) -> list[Column]:
     ]
 
 
-class ContactsScreen(ContactActions, AreaScreen):
+class ContactsScreen(SearchableList, ContactActions, AreaScreen):
     AREA = "contacts"
     AUTO_FOCUS = "#contact-list"
     BINDINGS = [
@@ -150,22 +149,11 @@ class ContactsScreen(ContactActions, AreaScreen):
 
     @on(Input.Changed, "#search")
     def search_changed(self, event: Input.Changed) -> None:
-        if self._debounce is not None:
-            self._debounce.stop()
-        self._debounce = self.set_timer(SEARCH_DEBOUNCE_S, lambda: self._search(event.value))
-
-    def _search(self, text: str) -> None:
-        text = text.strip()
-        if text != self.query_text:
-            self.query_text = text
-            self.reload()
+        self.debounce_search(event.value)
 
     @on(Input.Submitted, "#search")
     def search_submitted(self, event: Input.Submitted) -> None:
-        if self._debounce is not None:
-            self._debounce.stop()
-        self._search(event.value)
-        self.call_after_refresh(self.table.focus)
+        self.submit_search(event.value)
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()
