@@ -47,8 +47,16 @@ class SearchableList:
             self.query_text = text
             self.reload()
 
+    def flush_search(self, value: str) -> None:
+        """Search now for what waits on the debounce (moving into the list shows it at once)."""
+        if self._debounce is not None:
+            self._debounce.stop()
+            self._debounce = None
+            self.search_now(value)
+
     def submit_search(self, value: str) -> None:
         if self._debounce is not None:
             self._debounce.stop()
+            self._debounce = None
         self.search_now(value)
         self.action_focus_list()

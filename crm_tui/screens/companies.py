@@ -12,13 +12,13 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from crm_tui.errors import Conflict, CrmError, InvalidInput, NotFound
 from crm_tui.models.schemas import CompanyRead, CompanyRow, UserRead
 from crm_tui.screens.base import AreaScreen, SearchableList
+from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.services import companies, users
 from crm_tui.services.paging import Page
 from crm_tui.widgets.keyset_table import Column, KeysetTable
@@ -71,7 +71,6 @@ class CompaniesScreen(SearchableList, AreaScreen):
         super().__init__()
         self.query_text = ""
         self.sort = "name"
-        self._debounce: Timer | None = None
         self._last_archived: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -138,10 +137,7 @@ class CompaniesScreen(SearchableList, AreaScreen):
         self.query_one("#company-search", Input).focus()
 
     def action_focus_list(self) -> None:
-        if self._debounce is not None:  # moving into the list: show what was typed now, not in 150 ms
-            self._debounce.stop()
-            self._debounce = None
-            self.search_now(self.query_one("#company-search", Input).value)
+        self.flush_search(self.query_one("#company-search", Input).value)
         self.table.focus()
 
     def action_cycle_sort(self) -> None:
@@ -192,7 +188,7 @@ class CompaniesScreen(SearchableList, AreaScreen):
             if yes:
                 self._set_archived(row.id, True)
 
-        self.app.push_screen(YesNoScreen(f"Archive {row.name}? It leaves the company list (its contacts and "
+        self.app.push_screen(ConfirmScreen(f"Archive {row.name}? It leaves the company list (its contacts and "
                                          "deals stay). u undoes it.", "Archive"), answer)
 
     def action_unarchive(self) -> None:
@@ -446,34 +442,3 @@ class CompanyForm(ModalScreen[CompanyRead | None]):
         with app.db.read() as session:
             company = companies.get_company(session, company_id=company_id)
         self._to_ui(app, self._reloaded, company)
-
-
-class YesNoScreen(ModalScreen[bool]):
-    """A yes/no question: y or enter says yes, n or escape says no."""
-
-    CSS_PATH = CSS
-    AUTO_FOCUS = "#yes-no-yes"
-    BINDINGS = [
-        Binding("y,enter", "answer(True)", "Yes", id="yes_no.yes"),
-        Binding("n,escape", "answer(False)", "No", id="yes_no.no"),
-    ]
-
-    def __init__(self, question: str, yes_label: str = "Yes") -> None:
-        super().__init__()
-        self.question = question
-        self.yes_label = yes_label
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="yes-no"):
-            yield Label(self.question, id="yes-no-question")
-            with Horizontal(id="yes-no-buttons"):
-                yield Button(f"{self.yes_label} (y)", id="yes-no-yes", variant="primary", compact=True)
-                yield Button("No (n)", id="yes-no-no", compact=True)
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(event.button.id == "yes-no-yes")

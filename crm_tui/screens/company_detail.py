@@ -13,12 +13,12 @@ from crm_tui.clock import get_zone
 from crm_tui.models.schemas import CompanyRead
 from crm_tui.screens.base import AreaScreen
 from crm_tui.screens.companies import CSS, CompanyForm
+from crm_tui.screens.contact_detail import KIND_MARK, deal_columns
 from crm_tui.services import companies, contacts, deals
 from crm_tui.services.deals import DealSummary
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 
-KIND_MARK = {"call": "☎", "email": "✉", "meeting": "◷", "note": "✎", "stage_change": "→", "system": "·"}
 # (pane id, table id, tab label)
 TABS = (("company-tab-timeline", "company-timeline", "Timeline"),
         ("company-tab-contacts", "company-contacts", "Contacts"),
@@ -46,17 +46,6 @@ def contact_columns(app) -> list[Column]:
         Column("Phone", lambda r: r.phone or "", width=16, hide_below=100),
         Column("Stage", lambda r: r.lifecycle, width=9),
         Column("Contacted", lambda r: fmt.when(r.last_contacted_at, app.now(), zone), width=11),
-    ]
-
-
-def deal_columns(app) -> list[Column]:
-    return [
-        Column("Deal", lambda d: d.title, ratio=3),
-        Column("Stage", lambda d: d.stage_name, width=12),
-        Column("Amount", lambda d: fmt.money(d.amount_minor, d.currency), width=14, align="right"),
-        Column("Status", lambda d: d.status, width=6),
-        Column("Close", lambda d: f"{d.expected_close:%Y-%m-%d}" if d.expected_close else "—", width=10,
-               hide_below=70),
     ]
 
 

@@ -7,7 +7,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.timer import Timer
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -56,7 +55,6 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         self.filters: dict = {}
         self.sort = "name"
         self.view_name = "All contacts"
-        self._debounce: Timer | None = None
         self._views: list = []
         self._logins: dict[int, str] = {}
 

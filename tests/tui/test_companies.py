@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from textual.widgets import Input, Label, Static, TabbedContent
 
 from crm_tui.models import AuditEvent, Company
-from crm_tui.screens.companies import CompaniesScreen, CompanyForm, YesNoScreen
+from crm_tui.screens.companies import CompaniesScreen, CompanyForm
+from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.screens.company_detail import CompanyDetailScreen
 from crm_tui.services import activities, companies, contacts, deals
 from crm_tui.widgets.keyset_table import KeysetTable
@@ -231,7 +232,7 @@ async def test_archive_asks_first_and_u_undoes_it(db, actor, now, accounts):
         await _to_companies(app, pilot)
         await pilot.press("a")
         await settle(app, pilot)
-        assert isinstance(app.screen, YesNoScreen)
+        assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
         await settle(app, pilot)
         assert [c[3] for c in _companies(db)] == [False, False]
