@@ -201,16 +201,24 @@ def cursor_visible(table: KeysetTable) -> bool:
     return row is not None and any(r is row for r in table.visible_rows())
 
 
+def page_full(table: KeysetTable) -> bool:
+    """Every line of the new screenful has its row (none is waiting for a fetch)."""
+    shown, body = len(table.visible_rows()), max(1, table.content_region.height - 1)
+    left = (table.total - table._top) if table.total is not None else body
+    return shown >= min(body, left)
+
+
 async def page_downs(pilot, table: KeysetTable, presses: int) -> dict:
-    """Per press, ms from pressing: to the moved cursor painted; to settled (no page being
-    fetched, cursor row on screen) and painted; and until pilot.press has returned and the table
+    """Per press, ms from pressing: to the moved cursor painted with every row of the new
+    screenful (what the person waits for: the target applies here); to settled (also no page
+    being fetched ahead any more) and painted; and until pilot.press has returned and the table
     settled. Also how many presses fetched a page."""
     out: dict = {"cursor": [], "settled": [], "roundtrip": [], "fetched": 0}
     for _ in range(presses):
         before, fetches = table.cursor, table.fetches
 
         def moved(w: Widget) -> bool:
-            return w is table and table.cursor != before and cursor_visible(table)
+            return w is table and table.cursor != before and cursor_visible(table) and page_full(table)
 
         PROBE.arm(cursor=moved, settled=lambda w: moved(w) and not busy(table))
         started = time.perf_counter()
@@ -403,13 +411,13 @@ async def run(db: Database, args) -> list[tuple]:
          f"{p50(search['count']) / p50(search['page_total']):.2f}x", "", ""),
         ("  + debounce before it (deliberate)", f"{SEARCH_DEBOUNCE_S * 1000:.0f} ms",
          f"typed to rows p95 {SEARCH_DEBOUNCE_S * 1000 + p95(rows_search):.0f} ms", "", "", ""),
-        (f"page-down: key to cursor painted ({presses})", spread(found["cursor"]),
+        (f"page-down: key to new page painted ({presses})", spread(found["cursor"]),
          f"bare App key to repaint {spread(bare_repaint)}",
-         f"{p95(found['cursor']) / p95(bare_repaint):.2f}x", "", ""),
-        (f"page-down: key to settled ({presses})", spread(found["settled"]),
+         f"{p95(found['cursor']) / p95(bare_repaint):.2f}x", f"p95 < {TARGET_PAGE_P95_MS:g} ms",
+         verdict(p95(found["cursor"]) < TARGET_PAGE_P95_MS)),
+        (f"  and the page ahead fetched ({presses})", spread(found["settled"]),
          f"bare App key to repaint {spread(bare_repaint)}",
-         f"{p95(found['settled']) / p95(bare_repaint):.2f}x", f"p95 < {TARGET_PAGE_P95_MS:g} ms",
-         verdict(p95(found["settled"]) < TARGET_PAGE_P95_MS)),
+         f"{p95(found['settled']) / p95(bare_repaint):.2f}x", "", ""),
         ("  page-down: pilot.press + settled", spread(found["roundtrip"]),
          f"bare App unbound key {spread(bare_unbound)}",
          f"{p95(found['roundtrip']) / p95(bare_unbound):.2f}x", "(pilot overhead)", ""),
@@ -417,7 +425,8 @@ async def run(db: Database, args) -> list[tuple]:
     print_table(rows)
     print(f"\nbare App: Header, Label, Footer, started and pressed the same way. Ratios: start and search p50 "
           f"over p50, page-down p95 over p95.\n{found['fetched']} of the {args.presses} page-downs fetched a "
-          f"page; settled waits for it, cursor painted does not.")
+          f"page ahead in the background; 'new page painted' needs every row on screen, 'the page ahead "
+          f"fetched' also waits for that background fetch.")
     print(f"page-down reached row {paged['row']:,} of {paged['total']:,}: rows fetched {paged['fetched']:,} of "
           f"{paged['total']:,} in {paged['fetches']:,} fetches (pages of {paged['page']}), {paged['held']:,} held")
     print(f"after the {len(words)} searches too: rows fetched {found['rows_fetched']:,} in {found['fetches']:,} fetches")

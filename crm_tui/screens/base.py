@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer
-
 from crm_tui.widgets.area_bar import AreaBar
+from crm_tui.widgets.key_bar import KeyBar
 
 
 class AreaScreen(Screen):
@@ -19,7 +18,7 @@ class AreaScreen(Screen):
         yield AreaBar(self.AREA)
 
     def compose_frame_bottom(self) -> ComposeResult:
-        yield Footer()
+        yield KeyBar()
 
     def refresh_data(self) -> None:
         """Reload what the screen shows (after a save elsewhere). Screens override it."""

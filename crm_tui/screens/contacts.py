@@ -65,13 +65,17 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         yield Static(id="filter-line")
         with Horizontal(id="contacts-body"):
             yield OptionList(id="views")
-            yield KeysetTable(contact_columns(self.app), noun="contacts", id="contact-list",
-                              empty_text="No contacts match. Press n for a new contact, x to clear the search.")
+            table = KeysetTable(contact_columns(self.app), noun="contacts", id="contact-list",
+                                empty_text="No contacts match. Press n for a new contact, x to clear the search.")
+            self._first_fetch = self.fetcher()
+            table.preload(self._first_fetch)  # the first page is fetched while the screen mounts
+            yield table
         yield from self.compose_frame_bottom()
 
     def on_mount(self) -> None:
         self.query_one("#views", OptionList).border_title = "Lists"
-        self.reload()
+        self.table.load(self._first_fetch)
+        self._describe()
 
     def on_resize(self) -> None:
         self.query_one("#views").display = self.size.width >= 100 or self.has_class("views-open")

@@ -8,7 +8,9 @@ The table knows nothing of the database: its owner hands it a `fetch` callable t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -158,6 +160,7 @@ class KeysetTable(Widget, can_focus=True):
         self._pending_end = False
         self.rows_fetched = 0  # every row ever handed over by fetch (the tests read it)
         self.fetches = 0
+        self._preload: tuple[Fetch, int, Future] | None = None
 
     # --- the owner's side -------------------------------------------------------------------
 
@@ -191,6 +194,30 @@ class KeysetTable(Widget, can_focus=True):
         start = self._top - self._window.offset
         return self._window.rows[max(0, start):max(0, start) + self._body_height()]
 
+    def preload(self, fetch: Fetch) -> None:
+        """Start fetching the first page of `fetch` now, before the table is mounted (its screen
+        calls this while composing), so that when `load(fetch)` follows at mount the rows are
+        usually there already and go into the first frame. The fetch runs in a worker thread."""
+        future: Future = Future()
+        limit = self.page_size
+
+        def work() -> None:
+            try:
+                future.set_result(self._fetch_page(fetch, FIRST, with_total=False, limit=limit))
+            except BaseException as exc:  # noqa: BLE001 - handed to load(), whose worker reports it
+                future.set_exception(exc)
+
+        # a plain thread, started now: a Textual worker would only start once the event loop
+        # gets control back, after the mount this is meant to overlap
+        threading.Thread(target=work, name=f"keyset-preload-{id(self)}", daemon=True).start()
+        self._preload = (fetch, limit, future)
+
+    def _take_preload(self, fetch: Fetch, limit: int) -> Future | None:
+        preload, self._preload = self._preload, None
+        if preload is not None and preload[0] is fetch and preload[1] == limit:
+            return preload[2]
+        return None
+
     def load(self, fetch: Fetch, *, keep_position: bool = False) -> None:
         """Show the rows of `fetch` from the top (or, with keep_position, from the page on screen)."""
         self._fetch = fetch
@@ -204,9 +231,14 @@ class KeysetTable(Widget, can_focus=True):
         self._counting = False
         self.refresh()
         generation, limit = self._generation, self.page_size  # sized here: the thread can't ask the screen
+        preloaded = self._take_preload(fetch, limit) if anchor == FIRST else None
+        if preloaded is not None and preloaded.done() and preloaded.exception() is None:
+            self._reset_to(preloaded.result(), generation, offset, keep_at)
+            return
         # the rows first, the total after: a COUNT over a big match costs more than the page
-        self._run(lambda: self._fetch_page(fetch, anchor, with_total=False, limit=limit),
-                  lambda page: self._reset_to(page, generation, offset, keep_at), exclusive=True)
+        job = preloaded.result if preloaded is not None else (
+            lambda: self._fetch_page(fetch, anchor, with_total=False, limit=limit))
+        self._run(job, lambda page: self._reset_to(page, generation, offset, keep_at), exclusive=True)
 
     def reload(self) -> None:
         """Fetch again where the user is (after an edit), keeping the cursor's place."""

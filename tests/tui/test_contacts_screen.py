@@ -408,3 +408,21 @@ async def test_theme_toggles_between_dark_and_light(sqlite_db, actor_sqlite, now
         assert app.theme == "textual-light"
         await pilot.press("ctrl+t")
         assert app.theme == "textual-dark"
+
+
+async def test_key_bar_shows_the_main_keys_and_a_click_presses_one(sqlite_db, actor_sqlite, now):
+    from crm_tui.widgets.key_bar import KeyBar
+
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        bar = app.screen.query_one(KeyBar)
+        line = str(bar.render())
+        assert "/ Search" in line and "s Sort" in line and line.rstrip().endswith("^p palette")
+        assert len(line) <= 80  # keys that don't fit give way to the palette's, at the right edge
+        screen = app.screen
+        assert screen.sort == "name"
+        x = line.index(" s Sort")
+        await pilot.click(KeyBar, offset=(x + 1, 0))
+        await settle(app, pilot)
+        assert screen.sort == "company"

@@ -1,0 +1,104 @@
+"""The footer: the keys of the focused screen on one line, drawn as text by one widget.
+
+Textual's Footer mounts a widget per key and mounts them all again whenever the focus moves or the
+bindings change; every one of those widgets gets its styles worked out twice on the way in. At
+start-up that was most of the app's style work (the benchmark's 100k-contact start went from the
+footer's 272 style applications to a few dozen). This draws the same keys, in the footer's
+colours, as one line of text, and repaints it when the bindings change. A click on a key presses it.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.screen import Screen
+from textual.widget import Widget
+
+
+class KeyBar(Widget):
+    ALLOW_SELECT = False
+    DEFAULT_CSS = """
+    KeyBar {
+        dock: bottom;
+        height: 1;
+        background: $footer-background;
+        color: $footer-foreground;
+    }
+    KeyBar > .key-bar--key {
+        color: $footer-key-foreground;
+        background: $footer-key-background;
+        text-style: bold;
+    }
+    KeyBar > .key-bar--description {
+        color: $footer-description-foreground;
+        background: $footer-description-background;
+    }
+    KeyBar > .key-bar--disabled {
+        color: $text-disabled;
+    }
+    """
+    COMPONENT_CLASSES = {"key-bar--key", "key-bar--description", "key-bar--disabled"}
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._targets: list[tuple[int, int, str]] = []  # (from x, to x, key) of each key drawn
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, screen: Screen) -> None:
+        if screen is self.screen:
+            self.refresh()
+
+    def shown(self) -> list[tuple[str, str, str, bool]]:
+        """(key, key as shown, description, enabled) of each key the bar shows, one per action,
+        the command palette's last."""
+        app = self.app
+        palette_key = app.COMMAND_PALETTE_BINDING if app.ENABLE_COMMAND_PALETTE else None
+        keys, palette, actions = [], [], set()
+        for key, (_node, binding, enabled, _tooltip) in self.screen.active_bindings.items():
+            if key == palette_key:
+                palette = [(binding.key, app.get_key_display(binding), binding.description or "palette", enabled)]
+            elif binding.show and binding.action not in actions:
+                actions.add(binding.action)
+                keys.append((binding.key, app.get_key_display(binding), binding.description, enabled))
+        return keys + palette
+
+    def render(self) -> Text:
+        """The keys from the left, the palette's key at the right edge (the keys that don't fit
+        give way to it; `?` lists them all)."""
+        key_style = self.get_component_rich_style("key-bar--key")
+        description_style = self.get_component_rich_style("key-bar--description")
+        disabled = self.get_component_rich_style("key-bar--disabled")
+        parts = []
+        for key, display, description, enabled in self.shown():
+            part = Text(f" {display} ", key_style if enabled else disabled + Style(bold=True), end="")
+            if description:
+                part.append(f"{description} ", description_style if enabled else disabled)
+            parts.append((key, part))
+        palette = parts.pop() if parts and parts[-1][0] == self.app.COMMAND_PALETTE_BINDING else None
+        width = self.size.width
+        room = width - (palette[1].cell_len if palette else 0)
+        text = Text(no_wrap=True, end="")
+        self._targets = []
+        for key, part in parts:
+            if text.cell_len + part.cell_len > room:
+                break
+            self._targets.append((text.cell_len, text.cell_len + part.cell_len, key))
+            text.append_text(part)
+        if palette is not None:
+            text.append(" " * max(0, room - text.cell_len))
+            self._targets.append((text.cell_len, text.cell_len + palette[1].cell_len, palette[0]))
+            text.append_text(palette[1])
+        return text
+
+    def on_click(self, event: events.Click) -> None:
+        for start, end, key in self._targets:
+            if start <= event.x < end:
+                event.stop()
+                self.app.simulate_key(key)
+                return
