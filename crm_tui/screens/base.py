@@ -15,7 +15,10 @@ class AreaScreen(Screen):
     AREA = "contacts"
 
     def compose_frame_top(self) -> ComposeResult:
-        yield AreaBar(self.AREA)
+        # a screen opened over an area (a contact's detail from Companies, say) stays in that area
+        stack = self.app.screen_stack
+        base = stack[0] if stack and stack[0] is not self else self
+        yield AreaBar(getattr(base, "AREA", self.AREA))
 
     def compose_frame_bottom(self) -> ComposeResult:
         yield KeyBar()

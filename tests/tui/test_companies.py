@@ -121,6 +121,9 @@ async def test_list_search_and_the_account_view_with_its_consolidated_timeline_a
         from crm_tui.screens.contact_detail import ContactDetailScreen
 
         assert isinstance(app.screen, ContactDetailScreen) and app.screen.contact_id is not None
+        from crm_tui.widgets.area_bar import AreaBar
+
+        assert app.screen.query_one(AreaBar).current == "companies"  # still in the Companies area
         await pilot.press("escape")
         await settle(app, pilot)
         await pilot.press("escape")
