@@ -15,13 +15,18 @@ from crm_tui.models.enums import (
     StageKind,
     TaskOrigin,
 )
+from crm_tui.models.goal import Goal
+from crm_tui.models.lost_reason import LostReason
+from crm_tui.models.import_run import ImportRun
 from crm_tui.models.pipeline import Pipeline, Stage
 from crm_tui.models.task import Task
 from crm_tui.models.user import User
 from crm_tui.models.view import SavedView
+from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor, WorkflowFiring
 
 __all__ = [
     "Activity", "ActivityKind", "AuditEvent", "Company", "Contact", "ContactEmail", "ContactPhone",
-    "ContactTag", "Deal", "DealStatus", "Direction", "Lifecycle", "Pipeline", "Role", "SavedView",
+    "ContactTag", "Deal", "DealStatus", "Direction", "Goal", "ImportRun", "Lifecycle", "LostReason", "Pipeline", "Role", "SavedView",
     "Source", "Stage", "StageKind", "Tag", "Task", "TaskOrigin", "User",
+    "EmailOutbox", "Notification", "WorkflowCursor", "WorkflowFiring",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Index, String, Text, text
 from sqlmodel import Field
 
 from crm_tui.models.base import UTCDateTime, Versioned
@@ -18,6 +18,11 @@ class Activity(Versioned, table=True):
         Index("ix_activities_deal_time", "deal_id", "occurred_at", "id"),
         Index("ix_activities_user_time", "user_id", "occurred_at"),
         Index("ix_activities_time", "occurred_at", "id"),
+        # reports: team activity counts each (user, kind, week) from this index alone
+        Index("ix_activities_user_kind_time", "user_id", "kind", "occurred_at"),
+        # reports: the stages a lost deal went through (its stage-change log), without the other activities
+        Index("ix_activities_stage_changes", "deal_id", "subject", sqlite_where=text("kind = 'stage_change'"),
+              postgresql_where=text("kind = 'stage_change'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import JSON, Index, String, Text
 from sqlmodel import Field
 
 from crm_tui.models.base import Versioned
@@ -26,6 +26,8 @@ class Company(Versioned, table=True):
     address: str | None = Field(default=None, sa_type=Text)
     owner_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     notes: str | None = Field(default=None, sa_type=Text)
+    # fields a team brought along that have no column (set by `crm import --custom`)
+    custom: dict = Field(default_factory=dict, sa_type=JSON)
     archived: bool = Field(default=False)
     # name and domain, casefolded; indexed by FTS5 (SQLite) or pg_trgm (PostgreSQL)
     search_text: str = Field(default="", sa_type=Text)

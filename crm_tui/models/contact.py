@@ -17,6 +17,8 @@ class Contact(Versioned, table=True):
         Index("ix_contacts_company_key_id", "company_key", "id"),
         Index("ix_contacts_last_contacted_id", "last_contacted_at", "id"),
         Index("ix_contacts_created_id", "created_at", "id"),
+        # reports: new contacts per source per month, and their conversion, from this index alone
+        Index("ix_contacts_created_source", "created_at", "source", "lifecycle", "archived", "owner_id"),
         Index("ix_contacts_company_id", "company_id"),
         Index("ix_contacts_owner_sort", "owner_id", "sort_name", "id"),
         Index("ix_contacts_lifecycle_sort", "lifecycle", "sort_name", "id"),
