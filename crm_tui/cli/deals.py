@@ -1,4 +1,4 @@
-"""`crm deal`: add, list, show, edit, move between stages, and mark won or lost."""
+"""`crm deal`: add, list, show, edit, move or step between stages, and mark won or lost."""
 
 from __future__ import annotations
 
@@ -188,4 +188,18 @@ def lost(
     """Mark a deal lost, with the reason."""
     with state(ctx).write() as (session, actor):
         deal = deals.mark_lost(session, deal_id=deal_id, reason=reason, actor=actor, version=version)
+    _report_stage(deal, as_json)
+
+
+@app.command("step")
+def step(
+    ctx: typer.Context,
+    deal_id: int = typer.Argument(..., help=ID_HELP),
+    back: bool = typer.Option(False, "--back", help="To the previous open stage instead of the next."),
+    version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Move an open deal to the next open stage (or with --back the previous one), as ] and [ do on the board."""
+    with state(ctx).write() as (session, actor):
+        deal = deals.step_deal(session, deal_id=deal_id, step=-1 if back else 1, actor=actor, version=version)
     _report_stage(deal, as_json)

@@ -1,4 +1,5 @@
-"""`crm pipeline`: list pipelines, add and rename them, and add, edit, reorder or delete stages."""
+"""`crm pipeline`: list pipelines, add and rename them, add, edit, reorder or delete stages, show
+the board's totals, and edit the list of lost reasons."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import typer
 
 from crm_tui.cli import output
 from crm_tui.cli.context import state
+from crm_tui.clock import utcnow
 from crm_tui.errors import InvalidInput
-from crm_tui.services import pipelines
+from crm_tui.services import board, pipelines, users
 from crm_tui.services.pipelines import DEFAULT_STAGES
 
 app = typer.Typer(name="pipeline", help="Pipelines and their stages.", no_args_is_help=True)
@@ -151,3 +153,65 @@ def delete_stage(
             raise
     where = f"; {moved} deal(s) moved to {target.name}" if moved else ""
     output.say(f"deleted stage {found.name}{where}")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    pipeline: str | None = typer.Argument(None, help=PIPELINE_HELP),
+    owner: str | None = typer.Option(None, "--owner", help="Only deals owned by this user (login)."),
+    search: str | None = typer.Option(None, "--search", "-s", help="Only deals whose title or company matches."),
+    close: str = typer.Option("any", "--close", help="Expected close: " + ", ".join(board.CLOSE_PERIODS) + "."),
+    stale: bool = typer.Option(False, "--stale", help="Only deals longer in their stage than its rotting days."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """The board's totals: per stage the deals, their amount and weighted amount; then the forecast."""
+    st = state(ctx)
+    with st.read() as (session, _actor):
+        found = pipelines.resolve_pipeline(session, pipeline)
+        owner_id = users.resolve_user(session, owner).id if owner else None
+        filters = board.BoardFilter(owner_id=owner_id, text=search or "", close=close, stale_only=stale)
+        totals = board.board_totals(session, pipeline_id=found.id, filters=filters, now=utcnow(), zone=st.zone)
+    if as_json:
+        output.emit_json({"pipeline": found.name, "stages": [
+            {"id": s.id, "name": s.name, "kind": s.kind, "probability": s.probability,
+             "count": totals.stage(s.id).count,
+             "amounts": {m.currency: m.amount_minor for m in totals.stage(s.id).amounts},
+             "weighted": {m.currency: m.amount_minor for m in totals.stage(s.id).weighted}} for s in found.stages],
+            "open": {"count": totals.open_count, "amounts": {m.currency: m.amount_minor for m in totals.open_amounts},
+                     "forecast": {m.currency: m.amount_minor for m in totals.forecast}}})
+        return
+
+    def sums(values) -> str:
+        return " + ".join(output.money(m.amount_minor, m.currency) for m in values) or "—"
+
+    output.table(["Stage", "Deals", "Amount", "Prob.", "Weighted"],
+                 [(s.name, totals.stage(s.id).count, sums(totals.stage(s.id).amounts), f"{s.probability}%",
+                   sums(totals.stage(s.id).weighted)) for s in found.stages], title=f"Pipeline {found.name}")
+    output.say(f"open: {totals.open_count} deal(s), {sums(totals.open_amounts)}; "
+               f"weighted forecast {sums(totals.forecast)}")
+
+
+@app.command("lost-reasons")
+def lost_reasons(
+    ctx: typer.Context,
+    add: list[str] = typer.Option([], "--add", help="Add a reason to the list (repeat for more)."),
+    remove: list[str] = typer.Option([], "--remove", help="Take a reason off the list (repeat for more)."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """The list of reasons offered when a deal is lost; --add and --remove edit it."""
+    st = state(ctx)
+    if add or remove:
+        with st.write() as (session, actor):
+            for name in add:
+                pipelines.add_lost_reason(session, name=name, actor=actor)
+            for name in remove:
+                pipelines.remove_lost_reason(session, name=name, actor=actor)
+            found = pipelines.list_lost_reasons(session)
+    else:
+        with st.read() as (session, _actor):
+            found = pipelines.list_lost_reasons(session)
+    if as_json:
+        output.emit_json({"items": found})
+    else:
+        output.table(["#", "Lost reason"], [(i + 1, name) for i, name in enumerate(found)], title="Lost reasons")

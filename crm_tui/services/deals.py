@@ -171,6 +171,25 @@ def move_deal(session: Session, *, deal_id: int, stage_id: int, actor: Actor, ve
     return get_deal(session, deal_id=deal.id)
 
 
+def step_deal(session: Session, *, deal_id: int, step: int, actor: Actor, version: int | None = None,
+              now: datetime | None = None) -> DealRead:
+    """Move an open deal to the next (step 1) or previous (step -1) open stage of its pipeline."""
+    if step not in (-1, 1):
+        raise InvalidInput("a deal steps one stage forward or back")
+    deal = get_or_404(session, Deal, deal_id, "deal")
+    if deal.status != DealStatus.OPEN:
+        raise InvalidInput(f"{_label(deal)} is {deal.status}; move it to an open stage with `crm deal move`")
+    stages = list(session.scalars(select(Stage.id).where(Stage.pipeline_id == deal.pipeline_id,
+                                                         Stage.kind == StageKind.OPEN)
+                                  .order_by(Stage.position, Stage.id)))
+    index = stages.index(deal.stage_id) + step
+    if not 0 <= index < len(stages):
+        where = "first" if step < 0 else "last open"
+        hint = "" if step < 0 else "; mark it won or lost"
+        raise InvalidInput(f"{_label(deal)} is already in the {where} stage{hint}")
+    return move_deal(session, deal_id=deal_id, stage_id=stages[index], actor=actor, version=version, now=now)
+
+
 def _closing_stage(session: Session, deal: Deal, kind: StageKind) -> Stage:
     stage = session.scalars(select(Stage).where(Stage.pipeline_id == deal.pipeline_id, Stage.kind == kind)).first()
     if stage is None:

@@ -1,4 +1,5 @@
-"""Pipelines and stages: list, add, rename, reorder, tune probabilities, and delete safely."""
+"""Pipelines and stages: list, add, rename, reorder, tune probabilities, and delete safely; and the
+team's list of lost reasons."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput, NotFound
-from crm_tui.models import AuditEvent, Deal, Pipeline, Stage, StageKind
+from crm_tui.models import Activity, ActivityKind, AuditEvent, Deal, LostReason, Pipeline, Stage, StageKind
 from crm_tui.models.schemas import PipelineRead, StageRead, StageSpec
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
@@ -244,7 +245,17 @@ def delete_stage(session: Session, *, stage_id: int, actor: Actor, move_to_stage
 
 
 def _move_all_deals(session: Session, source: Stage, target: Stage, actor: Actor, now: datetime) -> None:
-    """Set-based: one audit row per deal from a SELECT, then one UPDATE (bumping each version)."""
+    """Set-based: one audit row and one stage-change activity per deal from a SELECT, then one
+    UPDATE (bumping each version)."""
+    session.execute(insert(Activity).from_select(
+        ["kind", "occurred_at", "subject", "deal_id", "contact_id", "company_id", "user_id", "outcome", "version",
+         "created_at", "updated_at"],
+        select(literal(ActivityKind.STAGE_CHANGE.value), literal(now, Activity.occurred_at.type),
+               literal(f"{source.name} → {target.name} (stage deleted)"), Deal.id, Deal.contact_id, Deal.company_id,
+               literal(actor.user_id, Activity.user_id.type), literal("open"), literal(1),
+               literal(now, Activity.created_at.type), literal(now, Activity.updated_at.type))
+        .where(Deal.stage_id == source.id),
+    ))
     session.execute(insert(AuditEvent).from_select(
         ["at", "actor_id", "actor", "entity", "entity_id", "action", "field", "old_value", "new_value"],
         select(literal(now, AuditEvent.at.type), literal(actor.user_id), literal(actor.login), literal("deal"),
@@ -256,3 +267,52 @@ def _move_all_deals(session: Session, source: Stage, target: Stage, actor: Actor
         .values(stage_id=target.id, stage_entered_at=now, updated_at=now, version=Deal.version + 1)
         .execution_options(synchronize_session=False)
     )
+
+
+def stage_deal_counts(session: Session, *, pipeline_id: int) -> dict[int, int]:
+    """{stage id: deals in it (archived ones too: deleting the stage would move them)}, one GROUP BY."""
+    rows = session.execute(select(Deal.stage_id, func.count(Deal.id)).where(Deal.pipeline_id == pipeline_id)
+                           .group_by(Deal.stage_id)).all()
+    return {stage_id: int(n) for stage_id, n in rows}
+
+
+# --- lost reasons ---------------------------------------------------------------------------
+
+
+def list_lost_reasons(session: Session) -> list[str]:
+    """The team's lost reasons in order (a seller may also type their own)."""
+    return list(session.scalars(select(LostReason.name).where(LostReason.archived.is_(False))
+                                .order_by(LostReason.position, LostReason.id)))
+
+
+def add_lost_reason(session: Session, *, name: str, actor: Actor, now: datetime | None = None) -> list[str]:
+    now = resolve_now(now)
+    name = v.required_text(name, "lost reason", max_length=200)
+    existing = session.scalars(select(LostReason).where(func.lower(LostReason.name) == name.lower())).first()
+    position = (session.scalar(select(func.max(LostReason.position))) or 0) + 1
+    if existing is not None and not existing.archived:
+        raise InvalidInput(f"lost reason {name!r} is already in the list")
+    if existing is not None:
+        existing.archived, existing.position, existing.updated_at = False, position, now
+        reason = existing
+    else:
+        reason = LostReason(name=name, position=position, created_at=now, updated_at=now)
+        session.add(reason)
+    flush(session, "lost_reason", f"lost reason {name!r}")
+    audit(session, actor=actor, entity="lost_reason", entity_id=reason.id, action="create", now=now, summary=name)
+    return list_lost_reasons(session)
+
+
+def remove_lost_reason(session: Session, *, name: str, actor: Actor, now: datetime | None = None) -> list[str]:
+    """Take a reason off the list (deals lost for it keep their reason)."""
+    now = resolve_now(now)
+    text = (name or "").strip()
+    reason = session.scalars(select(LostReason).where(func.lower(LostReason.name) == text.lower(),
+                                                      LostReason.archived.is_(False))).first()
+    if reason is None:
+        raise NotFound(f"no lost reason {text!r}; reasons: {', '.join(list_lost_reasons(session)) or '(none)'}")
+    reason.archived, reason.updated_at = True, now
+    flush(session, "lost_reason", f"lost reason {reason.name!r}")
+    audit(session, actor=actor, entity="lost_reason", entity_id=reason.id, action="archive", now=now,
+          summary=reason.name)
+    return list_lost_reasons(session)

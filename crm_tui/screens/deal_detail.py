@@ -1,0 +1,359 @@
+"""One deal: its fields (edited in a modal form with conflict detection), its contact and company,
+the stage history, and tabs for its activities, open tasks and changes. The lost-reason picker
+lives here too; the board uses it as well."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Select, Static, TabbedContent, TabPane
+from textual.widgets.option_list import Option
+
+from crm_tui.clock import get_zone
+from crm_tui.errors import Conflict, CrmError
+from crm_tui.models.schemas import DealRead, UserRead
+from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.contact_detail import history_columns, paged, task_columns, timeline_columns
+from crm_tui.screens.forms import (
+    ConflictScreen,
+    FormScreen,
+    LogActivityForm,
+    TaskForm,
+    _company_id,
+    _field,
+    _input,
+    _owner_select,
+    _selected,
+    _UsersMixin,
+)
+from crm_tui.services import activities, audit, board, contacts, deals, pipelines, tasks
+from crm_tui.services.common import Actor
+from crm_tui.services.validation import currency_digits
+from crm_tui.widgets import fmt
+from crm_tui.widgets.keyset_table import KeysetTable
+
+CSS = ["../styles/forms.tcss", "../styles/pipeline.tcss"]
+
+
+class DealDetailScreen(AreaScreen):
+    AREA = "pipeline"
+    CSS_PATH = CSS
+    AUTO_FOCUS = "#deal-activities"
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="deal.back"),
+        Binding("e", "edit", "Edit", id="deal.edit"),
+        Binding("l", "log", "Log", id="deal.log"),
+        Binding("t", "add_task", "Task", id="deal.task"),
+        Binding("c", "open_contact", "Contact", id="deal.contact"),
+        Binding("o", "open_company", "Company", id="deal.company"),
+        Binding("w", "won", "Won", show=False, id="deal.won"),
+        Binding("L", "lost", "Lost", show=False, id="deal.lost"),
+        Binding("right_square_bracket", "step_tab(1)", "Next tab", show=False, id="deal.next_tab"),
+        Binding("left_square_bracket", "step_tab(-1)", "Prev tab", show=False, id="deal.prev_tab"),
+    ]
+
+    def __init__(self, deal_id: int) -> None:
+        super().__init__()
+        self.deal_id = deal_id
+        self.deal: DealRead | None = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_frame_top()
+        yield Static("Loading…", id="deal-card")
+        with TabbedContent(id="deal-tabs"):
+            with TabPane("Activities", id="tab-deal-activities"):
+                yield KeysetTable(timeline_columns(self.app), noun="activities", id="deal-activities", counted=False,
+                                  empty_text="No activities on this deal yet. Press l to log one.")
+            with TabPane("Tasks", id="tab-deal-tasks"):
+                yield KeysetTable(task_columns(self.app), noun="open tasks", id="deal-tasks", counted=False,
+                                  empty_text="No open tasks. Press t to add one.")
+            with TabPane("Stages", id="tab-deal-stages"):
+                with VerticalScroll(id="deal-stages-scroll"):
+                    yield Static("", id="deal-stages")
+            with TabPane("History", id="tab-deal-history"):
+                yield KeysetTable(history_columns(self.app), noun="changes", id="deal-history", counted=False,
+                                  empty_text="No changes recorded.")
+        yield from self.compose_frame_bottom()
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        db, did, now = self.app.db, self.deal_id, self.app.now()
+        self.load_card()
+        self.query_one("#deal-activities", KeysetTable).load(
+            paged(db, lambda s, **k: activities.timeline(s, deal_id=did, **k)))
+        self.query_one("#deal-tasks", KeysetTable).load(
+            paged(db, lambda s, **k: tasks.list_tasks(s, status="open", deal_id=did, now=now, **k)))
+        self.query_one("#deal-history", KeysetTable).load(
+            paged(db, lambda s, **k: audit.list_events(s, entity="deal", entity_id=did, **k)))
+
+    @work(thread=True, exclusive=True, group="deal-card", exit_on_error=False)
+    def load_card(self) -> None:
+        with self.app.db.read() as session:
+            deal = deals.get_deal(session, deal_id=self.deal_id)
+            stays = board.stage_history(session, deal_id=self.deal_id, now=self.app.now())
+            rotting = pipelines.resolve_stage(session, deal.pipeline_id, deal.stage_id).rotting_days
+        self.app.call_from_thread(self._show, deal, stays, rotting)
+
+    def _show(self, d: DealRead, stays: list[board.StageStay], rotting: int | None) -> None:
+        self.deal = d
+        now, zone = self.app.now(), get_zone(self.app.actor.timezone)
+        days = board.days_in_stage(d.stage_entered_at, now)
+        stale = d.status == "open" and board.is_stale(d.stage_entered_at, rotting, now)
+        status = {"won": "[b $success]won[/]", "lost": "[b $error]lost[/]"}.get(d.status, "open")
+        in_stage = f"{days}d in stage" + (f" [b $error]stale[/] [dim]>{rotting}d[/dim]" if stale else "")
+        lines = [
+            f"[b]{escape(d.title)}[/b]  {status}" + (f" — {escape(d.lost_reason)}" if d.lost_reason else "")
+            + ("  [reverse] archived [/]" if d.archived else ""),
+            f"[dim]Amount[/dim] {fmt.money(d.amount_minor, d.currency)}   [dim]Stage[/dim] "
+            f"{escape(d.pipeline_name or '')} › {escape(d.stage_name or '')} ({d.probability}%)   {in_stage}",
+            f"[dim]Company[/dim] {escape(d.company_name or '—')} [dim](o)[/dim]   [dim]Contact[/dim] "
+            f"{escape(d.contact_name or '—')} [dim](c)[/dim]",
+            f"[dim]Owner[/dim] {d.owner_login or '—'}   [dim]Close by[/dim] {d.expected_close or '—'}"
+            + (f"   [dim]closed[/dim] {fmt.stamp(d.closed_at, zone)}" if d.closed_at else "")
+            + f"   [dim]created[/dim] {fmt.stamp(d.created_at, zone)}   [dim]v{d.version}[/dim]",
+        ]
+        self.query_one("#deal-card", Static).update("\n".join(lines))
+        table = Table(box=None, expand=True, show_edge=False, pad_edge=False, header_style="bold dim")
+        table.add_column("Stage", ratio=2)
+        table.add_column("Entered", ratio=2)
+        table.add_column("Left", ratio=2)
+        table.add_column("Days", justify="right", ratio=1)
+        for stay in stays:
+            table.add_row(escape(stay.stage_name), fmt.stamp(stay.entered_at, zone),
+                          fmt.stamp(stay.left_at, zone) if stay.left_at else "[i]now[/i]", str(stay.days))
+        self.query_one("#deal-stages", Static).update(table)
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def action_edit(self) -> None:
+        if self.deal is not None:
+            self.app.push_screen(DealEditForm(self.deal), self._saved)
+
+    def action_log(self) -> None:
+        d = self.deal
+        if d is not None:
+            self.app.push_screen(LogActivityForm(contact_id=d.contact_id, company_id=d.company_id, deal_id=d.id),
+                                 self._saved)
+
+    def action_add_task(self) -> None:
+        d = self.deal
+        if d is not None:
+            self.app.push_screen(TaskForm(contact_id=d.contact_id, company_id=d.company_id, deal_id=d.id),
+                                 self._saved)
+
+    def _saved(self, result: Any) -> None:
+        if result is not None:
+            self.app.data_changed()
+
+    def action_open_contact(self) -> None:
+        from crm_tui.screens.contact_detail import ContactDetailScreen
+
+        if self.deal is None or self.deal.contact_id is None:
+            self.notify("This deal has no contact.", severity="warning")
+            return
+        self.app.push_screen(ContactDetailScreen(self.deal.contact_id))
+
+    def action_open_company(self) -> None:
+        from crm_tui.screens.company_detail import CompanyDetailScreen
+
+        if self.deal is None or self.deal.company_id is None:
+            self.notify("This deal has no company.", severity="warning")
+            return
+        self.app.push_screen(CompanyDetailScreen(self.deal.company_id))
+
+    def action_won(self) -> None:
+        d = self.deal
+        if d is not None:
+            self._write(lambda s, actor, now: deals.mark_won(s, deal_id=d.id, actor=actor, version=d.version, now=now))
+
+    def action_lost(self) -> None:
+        d = self.deal
+        if d is None:
+            return
+
+        def chosen(reason: str | None) -> None:
+            if reason:
+                self._write(lambda s, actor, now: deals.mark_lost(s, deal_id=d.id, reason=reason, actor=actor,
+                                                                  version=d.version, now=now))
+
+        self.app.push_screen(LostReasonScreen(d.title), chosen)
+
+    @work(thread=True, exclusive=True, group="deal-write", exit_on_error=False)
+    def _write(self, change) -> None:
+        with self.app.db.write() as session:
+            change(session, self.app.actor, self.app.now())
+        self.app.call_from_thread(self.app.data_changed)
+
+    def action_step_tab(self, step: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        panes = [pane.id for pane in tabs.query(TabPane)]
+        tabs.active = panes[(panes.index(tabs.active) + step) % len(panes)]
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        tables = event.pane.query(KeysetTable)
+        if tables:
+            tables.first().focus()
+
+
+# --- editing a deal ---------------------------------------------------------------------------------
+
+
+def _amount_text(amount_minor: int, currency: str) -> str:
+    return str(Decimal(amount_minor).scaleb(-currency_digits(currency)))
+
+
+class DealEditForm(FormScreen[DealRead | None], _UsersMixin):
+    """Edit a deal's fields. It saves only what changed, with the version it was opened at; when a
+    teammate saved the deal meanwhile it asks whether to reload theirs, overwrite, or go back."""
+
+    LOADS = True
+
+    def __init__(self, deal: DealRead) -> None:
+        super().__init__()
+        self.deal = deal
+        self.overwrite_version: int | None = None
+
+    def form_title(self) -> str:
+        return f"Edit deal · {self.deal.title}"
+
+    def compose_fields(self) -> ComposeResult:
+        d = self.deal
+        yield _field("Title", _input("title", d.title))
+        yield _field("Amount", _input("amount", _amount_text(d.amount_minor, d.currency)))
+        yield _field("Currency", _input("currency", d.currency, max_length=3))
+        yield _field("Close by", _input("expected_close", str(d.expected_close or ""),
+                                        placeholder="e.g. 2026-12-31, end of month, +30d"))
+        yield _field("Company", _input("company", d.company_name or "", placeholder="name, domain or id"))
+        yield _field("Contact", _input("contact", str(d.contact_id or ""), placeholder="contact id or email"))
+        yield _field("Owner", _owner_select("owner", d.owner_id, d.owner_login))
+
+    def read(self, session, actor: Actor) -> tuple[list[UserRead], UserRead | None]:
+        return self.read_team(session, self.deal.owner_id)
+
+    def loaded(self, data: tuple[list[UserRead], UserRead | None]) -> None:
+        owner = self.query_one("#owner", Select)
+        self.fill_users(owner, *data, _selected(owner))
+
+    def values(self) -> dict[str, Any]:
+        text = {id_: self.query_one(f"#{id_}", Input).value.strip()
+                for id_ in ("title", "amount", "currency", "expected_close", "company", "contact")}
+        d = self.deal
+        before = {"title": d.title, "amount": _amount_text(d.amount_minor, d.currency), "currency": d.currency,
+                  "expected_close": str(d.expected_close or ""), "company": d.company_name or "",
+                  "contact": str(d.contact_id or ""), "owner_id": d.owner_id}
+        now = {**text, "owner_id": _selected(self.query_one("#owner", Select))}
+        changed = {k: v for k, v in now.items() if v != before[k]}
+        version = self.overwrite_version if self.overwrite_version is not None else d.version
+        return {"changes": changed, "deal_id": d.id, "version": version}
+
+    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> DealRead:
+        changes = dict(values["changes"])
+        if "company" in changes:
+            changes["company_id"] = _company_id(session, changes.pop("company"), actor, now)
+        if "contact" in changes:
+            ref = changes.pop("contact")
+            changes["contact_id"] = contacts.find_contact(session, ref).id if ref else None
+        if "expected_close" in changes and not changes["expected_close"]:
+            changes["expected_close"] = None
+        return deals.update_deal(session, deal_id=values["deal_id"], changes=changes, actor=actor,
+                                 version=values["version"], now=now)
+
+    def report_conflict(self, error: Conflict) -> None:
+        self.app.push_screen(ConflictScreen(error.message), callback=lambda choice: self._resolve(choice, error))
+
+    def _resolve(self, choice: str | None, error: Conflict) -> None:
+        if choice == "reload":
+            self._reload(self.app)
+        elif choice == "overwrite":
+            self.overwrite_version = error.current_version
+            self.set_saving(False)
+            self.action_save()
+        else:
+            self.report_rejected(f"not saved: {error.message}")
+
+    @work(thread=True, exclusive=True, group="form-load", exit_on_error=False)
+    def _reload(self, app: App) -> None:
+        try:
+            with app.db.read() as session:
+                deal = deals.get_deal(session, deal_id=self.deal.id)
+        except Exception as exc:  # noqa: BLE001
+            self._to_ui(app, self.report_failure, exc, "Could not reload")
+        else:
+            self._to_ui(app, self._reloaded, deal)
+
+    def _reloaded(self, deal: DealRead) -> None:
+        self.deal, self.overwrite_version = deal, None
+        self.set_saving(False)
+        for id_, value in (("title", deal.title), ("amount", _amount_text(deal.amount_minor, deal.currency)),
+                           ("currency", deal.currency), ("expected_close", str(deal.expected_close or "")),
+                           ("company", deal.company_name or ""), ("contact", str(deal.contact_id or ""))):
+            self.query_one(f"#{id_}", Input).value = value
+        self.show_error(f"reloaded version {deal.version}: your edits were discarded")
+
+
+# --- why a deal was lost --------------------------------------------------------------------------
+
+
+class LostReasonScreen(ModalScreen[str | None]):
+    """Pick one of the team's lost reasons, or type another."""
+
+    CSS_PATH = CSS
+    AUTO_FOCUS = "#lost-reasons"
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="lost.cancel")]
+
+    def __init__(self, deal_title: str) -> None:
+        super().__init__()
+        self.deal_title = deal_title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker"):
+            yield Label(f"Why was [b]{escape(self.deal_title)}[/b] lost?", id="picker-title")
+            yield OptionList(id="lost-reasons")
+            yield Input(placeholder="or type another reason, then enter", id="lost-other", compact=True)
+            yield Label("[dim]enter chooses · tab to type · esc cancels[/dim]", id="picker-hint")
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="lost-reasons", exit_on_error=False)
+    def load(self) -> None:
+        try:
+            with self.app.db.read() as session:
+                reasons = pipelines.list_lost_reasons(session)
+        except CrmError:
+            reasons = []
+        self.app.call_from_thread(self._show, reasons)
+
+    def _show(self, reasons: list[str]) -> None:
+        options = self.query_one("#lost-reasons", OptionList)
+        options.add_options([Option(escape(r), id=str(i)) for i, r in enumerate(reasons)])
+        self.reasons = reasons
+        if reasons:
+            options.highlighted = 0
+        else:
+            self.query_one("#lost-other", Input).focus()
+
+    @on(OptionList.OptionSelected, "#lost-reasons")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.reasons[int(event.option.id)])
+
+    @on(Input.Submitted, "#lost-other")
+    def _typed(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip():
+            self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

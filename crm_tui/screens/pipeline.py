@@ -1,0 +1,600 @@
+"""The Pipeline area: a keyboard kanban of the selected pipeline's stages that stays instant at 20k
+deals. Cards move with one key through the service layer; a move repaints only the two columns
+it touches (and the header totals, one aggregate)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import replace
+from typing import Any
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from crm_tui.clock import get_zone
+from crm_tui.errors import Conflict, CrmError
+from crm_tui.models.schemas import DealRead, PipelineRead, StageRead
+from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.forms import DealForm
+from crm_tui.services import board, deals, pipelines, users
+from crm_tui.services.board import BoardFilter, BoardTotals
+from crm_tui.widgets.kanban import FIRST, KanbanBoard, KanbanColumn, Request, compact_sums, page_size_for
+
+CSS = ["../styles/forms.tcss", "../styles/pipeline.tcss"]
+EVERYONE, MINE = "everyone", "mine"
+FRAME_ROWS = 4  # the area bar, the board's bar and summary, the key bar: the rest is the board's
+
+
+class PipelineScreen(AreaScreen):
+    AREA = "pipeline"
+    CSS_PATH = "../styles/pipeline.tcss"  # the dialogs add forms.tcss when they open
+    AUTO_FOCUS = "#board"
+    BINDINGS = [
+        Binding("shift+left,left_square_bracket", "move_card(-1)", "◀ Move", id="pipeline.move_back"),
+        Binding("shift+right,right_square_bracket", "move_card(1)", "Move ▶", id="pipeline.move_forward"),
+        Binding("w", "won", "Won", id="pipeline.won"),
+        Binding("L", "lost", "Lost", id="pipeline.lost"),
+        Binding("n", "new_deal", "New", id="pipeline.new_deal"),
+        Binding("slash", "filters", "Filter", id="pipeline.filter"),
+        Binding("p", "pick_pipeline", "Pipeline", id="pipeline.pick"),
+        Binding("c", "toggle_closed", "Won/Lost", show=False, id="pipeline.closed"),
+        Binding("x", "clear_filters", "Clear filter", show=False, id="pipeline.clear"),
+        Binding("S", "settings", "Settings", show=False, id="pipeline.settings"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pipeline: PipelineRead | None = None
+        self.pipeline_id: int | None = None
+        self.filters = BoardFilter()
+        self.owner_label = EVERYONE
+        self.show_closed = False
+        self.totals = BoardTotals()
+        self._busy = False  # a card change is being written: further moves wait for it
+        self._loads = 0  # board loads after the first: a late preload must not paint over them
+        self._described: tuple[str, str] | None = None
+        # the board's data is read from here on, while the app loads this screen's styles and mounts it
+        self._height = max(1, self.app.size.height - FRAME_ROWS)
+        self._preload: tuple[Future, Future] | None = self._start_preload(page_size_for(self._height))
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_frame_top()
+        yield Static(id="board-bar")
+        yield Static(id="board-summary")
+        yield KanbanBoard(clock=self.app.now, zone=get_zone(self.app.actor.timezone), expected_height=self._height,
+                          id="board")
+        yield from self.compose_frame_bottom()
+
+    def on_mount(self) -> None:
+        pages, totals = self._preload
+        self._preload = None
+        shown = pages.done() and pages.exception() is None
+        if shown:  # usually: the first board goes into the first frame
+            self._show_preloaded(*pages.result())
+        self._finish_preload(pages, totals, shown)
+
+    def _start_preload(self, limit: int) -> tuple[Future, Future]:
+        """The pipeline, each shown column's first page and then the header totals, read in a
+        plain thread started now (a worker would start only once the screen has mounted)."""
+        db, pipeline_id, filters, show_closed = self.app.db, self.pipeline_id, self.filters, self.show_closed
+        now, zone = self.app.now(), get_zone(self.app.actor.timezone)
+        pages: Future = Future()
+        totals: Future = Future()
+
+        def work() -> None:
+            try:
+                with db.read() as session:
+                    pipeline = (pipelines.get_pipeline(session, pipeline_id=pipeline_id) if pipeline_id
+                                else pipelines.default_pipeline(session))
+                    first = []
+                    for stage in pipeline.stages:
+                        if show_closed or stage.kind == "open":
+                            page = board.column_page(session, stage_id=stage.id, filters=filters, now=now, zone=zone,
+                                                     limit=limit)
+                            page.extra["anchor"] = FIRST
+                            first.append(page)
+                    pages.set_result((pipeline, first))
+                    totals.set_result(board.board_totals(session, pipeline_id=pipeline.id, filters=filters,
+                                                         now=now, zone=zone))
+            except BaseException as exc:  # noqa: BLE001 - handed to the worker of on_mount, which reports it
+                for future in (pages, totals):
+                    if not future.done():
+                        future.set_exception(exc)
+
+        threading.Thread(target=work, name=f"board-preload-{id(self)}", daemon=True).start()
+        return pages, totals
+
+    @work(thread=True, exclusive=True, group="board-preload", exit_on_error=False)
+    def _finish_preload(self, pages: Future, totals: Future, shown: bool) -> None:
+        if not shown:
+            self.app.call_from_thread(self._show_preloaded, *pages.result())
+        found = totals.result()
+        self.app.call_from_thread(lambda: self._loads == 0 and self._show_totals(found))
+
+    def _show_preloaded(self, pipeline: PipelineRead, pages: list) -> None:
+        if self._loads:
+            return
+        self.pipeline, self.pipeline_id = pipeline, pipeline.id
+        columns = self.board.set_stages(self._shown_stages(pipeline))
+        for column, page in zip(columns, pages, strict=True):
+            column.apply(column.request(self.fetcher(column.stage.id)), page)
+        self._describe()
+
+    @property
+    def board(self) -> KanbanBoard:
+        return self.query_one("#board", KanbanBoard)
+
+    # --- loading -------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="board-pipeline", exit_on_error=False)
+    def load_pipeline(self) -> None:
+        with self.app.db.read() as session:
+            found = (pipelines.get_pipeline(session, pipeline_id=self.pipeline_id) if self.pipeline_id
+                     else pipelines.default_pipeline(session))
+        self.app.call_from_thread(self._show_pipeline, found)
+
+    def _show_pipeline(self, pipeline: PipelineRead) -> None:
+        same = self.pipeline is not None and self._shown_stages(self.pipeline) == self._shown_stages(pipeline)
+        self.pipeline, self.pipeline_id = pipeline, pipeline.id
+        if not same:
+            self.board.set_stages(self._shown_stages(pipeline))
+        self.load_columns(keep_position=same)
+        self._describe()
+
+    def _shown_stages(self, pipeline: PipelineRead) -> list[StageRead]:
+        return [s for s in pipeline.stages if self.show_closed or s.kind == "open"]
+
+    def fetcher(self, stage_id: int) -> Callable[..., Any]:
+        """What a column calls (in a thread, with a session) for one page of its stage."""
+        filters, now, zone = self.filters, self.app.now(), get_zone(self.app.actor.timezone)
+
+        def fetch(session, *, after, before, limit):
+            return board.column_page(session, stage_id=stage_id, filters=filters, now=now, zone=zone,
+                                     after=after, before=before, limit=limit)
+        return fetch
+
+    def totals_reader(self) -> Callable[[Any], BoardTotals]:
+        pipeline_id, filters, now = self.pipeline_id, self.filters, self.app.now()
+        zone = get_zone(self.app.actor.timezone)
+        return lambda session: board.board_totals(session, pipeline_id=pipeline_id, filters=filters, now=now,
+                                                  zone=zone)
+
+    def load_columns(self, *, keep_position: bool = False) -> None:
+        """Every column's first page in one worker and one session, then the header totals."""
+        self._loads += 1
+        requests = [column.request(self.fetcher(column.stage.id), keep_position=keep_position)
+                    for column in self.board.columns]
+        self._load_columns(requests, self.totals_reader())
+
+    @work(thread=True, exclusive=True, group="board-load", exit_on_error=False)
+    def _load_columns(self, requests: list[Request], read_totals) -> None:
+        with self.app.db.read() as session:
+            pages = [request.run(session) for request in requests]
+            self.app.call_from_thread(self._apply_pages, requests, pages)
+            totals = read_totals(session)
+        self.app.call_from_thread(self._show_totals, totals)
+
+    def _apply_pages(self, requests: list[Request], pages: list, focus_deal: int | None = None) -> None:
+        for request, page in zip(requests, pages, strict=True):
+            request.column.apply(request, page, focus_deal=focus_deal)
+
+    def _show_totals(self, totals: BoardTotals) -> None:
+        self.totals = totals
+        self.board.set_totals(totals.stage)
+        self._describe()
+
+    def refresh_data(self) -> None:
+        """Something was saved elsewhere: read the pipeline again (its stages may have changed)."""
+        if self.is_mounted:
+            self.load_pipeline()
+
+    def _describe(self) -> None:
+        if self.pipeline is None:
+            return
+        f = self.filters
+        parts = [f"[b]{escape(self.pipeline.name)}[/b] [dim](p)[/dim]"]
+        if self.owner_label != EVERYONE:
+            parts.append(escape(self.owner_label))
+        if f.text:
+            parts.append(f"“{escape(f.text)}”")
+        if f.close != "any":
+            parts.append(f"closing {board.CLOSE_PERIODS[f.close]}")
+        if f.stale_only:
+            parts.append("[b]stale only[/b]")
+        left, right = self.board.hidden
+        more = ("  " + (f"‹ {left} " if left else "") + (f"{right} ›" if right else "")) if left or right else ""
+        t = self.totals
+        bar = " · ".join(parts) + more
+        summary = (f"Open {t.open_count:,} deals  {compact_sums(t.open_amounts)}  ·  weighted forecast "
+                   f"[b]{compact_sums(t.forecast)}[/b]" + ("" if self.show_closed else "  [dim]· c shows Won/Lost[/dim]"))
+        if (bar, summary) != self._described:  # both are one line high: no layout pass
+            old = self._described or ("", "")
+            self._described = (bar, summary)
+            if bar != old[0]:
+                self.query_one("#board-bar", Static).update(bar, layout=False)
+            if summary != old[1]:
+                self.query_one("#board-summary", Static).update(summary, layout=False)
+
+    @on(KanbanBoard.Highlighted)
+    def _highlighted(self) -> None:
+        self._describe()
+
+    # --- opening --------------------------------------------------------------------------------
+
+    @on(KanbanBoard.Selected)
+    def open_deal(self, event: KanbanBoard.Selected) -> None:
+        from crm_tui.screens.deal_detail import DealDetailScreen
+
+        self.app.push_screen(DealDetailScreen(event.card.id))
+
+    # --- changing cards -------------------------------------------------------------------------
+
+    def _focused_open_card(self):
+        column, card = self.board.column, self.board.current_card
+        if card is None or self._busy:
+            return None, None
+        return column, card
+
+    def action_move_card(self, step: int) -> None:
+        column, card = self._focused_open_card()
+        if card is None:
+            return
+        if column.stage.kind != "open":
+            self.notify("That deal is closed; open it (Enter) to move it back.", severity="warning")
+            return
+        columns = self.board.columns
+        index = columns.index(column) + step
+        if not 0 <= index < len(columns) or columns[index].stage.kind != "open":
+            self.notify("Already in the first stage." if step < 0 else
+                        "Already in the last open stage: w marks it won, L lost.", severity="warning")
+            return
+        target = columns[index]
+        # shown at once from the cards in hand; the service writes it in a worker, which then fetches
+        # both columns again (and rolls the board back if the move was refused)
+        column.take(card.id)
+        target.put(replace(card, stage_id=target.stage.id, stage_entered_at=self.app.now()))
+        self.board.focus_column(index)
+        requests = [column.request(keep_position=True), target.request(at_end=True)]
+        self._change(lambda session, actor, now: deals.move_deal(
+            session, deal_id=card.id, stage_id=target.stage.id, actor=actor, version=card.version, now=now),
+            requests, focus=(index, card.id), rollback=(columns.index(column), card.id))
+
+    def action_won(self) -> None:
+        column, card = self._focused_open_card()
+        if card is None:
+            return
+        rollback = (self.board.columns.index(column), card.id)
+        column.take(card.id)  # gone from the board at once; the worker writes it and confirms
+        self._change(lambda session, actor, now: deals.mark_won(
+            session, deal_id=card.id, actor=actor, version=card.version, now=now), self._closing_requests(column),
+            rollback=rollback)
+
+    def action_lost(self) -> None:
+        from crm_tui.screens.deal_detail import LostReasonScreen
+
+        column, card = self._focused_open_card()
+        if card is None:
+            return
+
+        def chosen(reason: str | None) -> None:
+            if reason and column in self.board.columns:
+                rollback = (self.board.columns.index(column), card.id)
+                column.take(card.id)
+                self._change(lambda session, actor, now: deals.mark_lost(
+                    session, deal_id=card.id, reason=reason, actor=actor, version=card.version, now=now),
+                    self._closing_requests(column), rollback=rollback)
+
+        self.app.push_screen(LostReasonScreen(card.title), chosen)
+
+    def _closing_requests(self, column: KanbanColumn) -> list[Request]:
+        """The column the deal leaves, and the Won and Lost columns when they are shown."""
+        closing = [c for c in self.board.columns if c.stage.kind != "open" and c is not column]
+        return [column.request(keep_position=True), *(c.request(keep_position=True) for c in closing)]
+
+    def _change(self, change, requests: list[Request], *, focus: tuple[int, int] | None = None,
+                rollback: tuple[int, int] | None = None) -> None:
+        self._busy = True
+        # written once the board shows the change: the worker's thread would slow that paint down
+        self.call_after_refresh(self._write, change, requests, self.totals_reader(), focus, rollback)
+
+    @work(thread=True, exclusive=False, group="board-change", exit_on_error=False)
+    def _write(self, change, requests: list[Request], read_totals, focus, rollback) -> None:
+        app = self.app
+        try:
+            with app.db.write() as session:  # the change and the two columns' pages in one transaction
+                deal = change(session, app.actor, app.now())
+                if focus is not None:  # the column the deal moved to shows it at the top
+                    requests[-1].start_at(deal.stage_entered_at, deal.id)
+                pages = [request.run(session) for request in requests]
+        except Exception as exc:  # noqa: BLE001 - a refused change is reported, and the columns reloaded
+            app.call_from_thread(self._change_failed, exc, requests, rollback)
+            return
+        app.call_from_thread(self._changed, deal, requests, pages, focus)
+        # the headers follow: one aggregate over the pipeline costs more than both pages together
+        with app.db.read() as session:
+            totals = read_totals(session)
+        app.call_from_thread(self._show_totals, totals)
+
+    def _changed(self, deal: DealRead, requests: list[Request], pages: list, focus: tuple[int, int] | None) -> None:
+        self._busy = False
+        self._apply_pages(requests, pages, focus_deal=focus[1] if focus else None)
+        if focus is not None:
+            self.board.focus_column(focus[0])
+        if deal.status != "open":
+            self.notify(f"{deal.title}: {deal.status}" + (f" ({deal.lost_reason})" if deal.lost_reason else ""))
+
+    def _change_failed(self, error: Exception, requests: list[Request], rollback: tuple[int, int] | None) -> None:
+        """The change was refused: the board shows again what the database holds, the focus back on
+        the card where it was."""
+        self._busy = False
+        columns = [request.column for request in requests if request.column in self.board.columns]
+        if rollback is not None:
+            index, deal_id = rollback
+            self.board.focus_column(index)
+            # the column the card left keeps its place; a stage it was shown entering starts at the top
+            fresh = [columns[0].request(keep_position=True),
+                     *(c.request(keep_position=c.stage.kind != "open") for c in columns[1:])]
+            self._reload(fresh, deal_id)
+        else:
+            for column in columns:
+                column.load(keep_position=True)
+        message = error.message if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
+        title = "Changed by someone else" if isinstance(error, Conflict) else "Not done"
+        self.notify(message, title=title, severity="error")
+        self.load_totals()
+
+    @work(thread=True, exclusive=False, group="board-reload", exit_on_error=False)
+    def _reload(self, requests: list[Request], focus_deal: int) -> None:
+        with self.app.db.read() as session:
+            pages = [request.run(session) for request in requests]
+        self.app.call_from_thread(self._apply_pages, requests, pages, focus_deal)
+
+    @work(thread=True, exclusive=True, group="board-totals", exit_on_error=False)
+    def load_totals(self) -> None:
+        read = self.totals_reader()
+        with self.app.db.read() as session:
+            totals = read(session)
+        self.app.call_from_thread(self._show_totals, totals)
+
+    def action_new_deal(self) -> None:
+        column = self.board.column
+        if self.pipeline is None or column is None:
+            return
+        stage = column.stage if column.stage.kind == "open" else next(
+            s for s in self.pipeline.stages if s.kind == "open")
+
+        def created(deal: DealRead | None) -> None:
+            if deal is None:
+                return
+            target = self.board.column_for(deal.stage_id)
+            if target is None:
+                self.notify(f"Added {deal.title} in {deal.pipeline_name} › {deal.stage_name}.")
+                return
+            request = target.request(at_end=True)
+            self._after_new(request, self.totals_reader(), deal.id)
+            self.board.focus_column(self.board.columns.index(target))
+
+        self.app.push_screen(BoardDealForm(pipeline_id=self.pipeline.id, stage_id=stage.id), created)
+
+    @work(thread=True, exclusive=False, group="board-new", exit_on_error=False)
+    def _after_new(self, request: Request, read_totals, deal_id: int) -> None:
+        with self.app.db.read() as session:
+            page = request.run(session)
+            totals = read_totals(session)
+        self.app.call_from_thread(self._changed_new, request, page, totals, deal_id)
+
+    def _changed_new(self, request: Request, page, totals: BoardTotals, deal_id: int) -> None:
+        request.column.apply(request, page, focus_deal=deal_id)
+        self._show_totals(totals)
+
+    # --- filters, pipelines, settings -------------------------------------------------------------
+
+    def action_filters(self) -> None:
+        def apply(result: tuple[BoardFilter, str] | None) -> None:
+            if result is not None:
+                self.filters, self.owner_label = result
+                self.load_columns()
+                self._describe()
+
+        self.app.push_screen(BoardFilterForm(self.filters, self.owner_label), apply)
+
+    def action_clear_filters(self) -> None:
+        self.filters, self.owner_label = BoardFilter(), EVERYONE
+        self.load_columns()
+        self._describe()
+
+    def action_pick_pipeline(self) -> None:
+        def picked(pipeline_id: int | None) -> None:
+            if pipeline_id is not None and pipeline_id != self.pipeline_id:
+                self.pipeline_id = pipeline_id
+                self.board.active = 0
+                self.load_pipeline()
+
+        self.app.push_screen(PipelinePicker(self.pipeline_id), picked)
+
+    def action_toggle_closed(self) -> None:
+        self.show_closed = not self.show_closed
+        if self.pipeline is not None:
+            self.board.set_stages(self._shown_stages(self.pipeline))
+            self.load_columns()
+            self._describe()
+
+    def action_settings(self) -> None:
+        from crm_tui.screens.pipeline_settings import PipelineSettingsScreen
+
+        self.app.push_screen(PipelineSettingsScreen(self.pipeline_id), lambda _: self.refresh_data())
+
+
+# --- the board's dialogs ----------------------------------------------------------------------------
+
+
+class BoardDealForm(DealForm):
+    """The new-deal form, opened on the board's pipeline and focused stage."""
+
+    def __init__(self, *, pipeline_id: int, stage_id: int) -> None:
+        super().__init__()
+        self.preset = (pipeline_id, stage_id)
+
+    def _show_stages(self, pipeline_id: int | None) -> None:
+        super()._show_stages(pipeline_id)
+        chosen, stage_id = self.preset
+        if pipeline_id == chosen:
+            stage = self.query_one("#stage", Select)
+            if any(value == stage_id for _, value in stage._options):
+                stage.value = stage_id
+
+    def loaded(self, data) -> None:
+        super().loaded(data)
+        pipeline = self.query_one("#pipeline", Select)
+        if any(p.id == self.preset[0] for p in self.pipelines):
+            pipeline.value = self.preset[0]
+            self._show_stages(self.preset[0])
+
+
+class BoardFilterForm(ModalScreen[tuple[BoardFilter, str] | None]):
+    """Owner (mine, everyone, a named user), text, expected close period, stale only."""
+
+    CSS_PATH = CSS
+    AUTO_FOCUS = "#filter-text"
+    BINDINGS = [
+        Binding("ctrl+s", "apply", "Apply", id="board_filter.apply"),
+        Binding("escape", "cancel", "Cancel", id="board_filter.cancel"),
+        Binding("ctrl+r", "reset", "Reset", id="board_filter.reset"),
+    ]
+
+    def __init__(self, filters: BoardFilter, owner_label: str) -> None:
+        super().__init__()
+        self.filters = filters
+        self.owner_label = owner_label
+
+    def _owner_value(self) -> str:
+        if self.owner_label == MINE:
+            return MINE
+        return str(self.filters.owner_id) if self.filters.owner_id is not None else EVERYONE
+
+    def compose(self) -> ComposeResult:
+        f = self.filters
+        owners = [("Everyone", EVERYONE), ("Mine", MINE)]
+        if self.filters.owner_id is not None and self.owner_label not in (MINE, EVERYONE):
+            owners.append((self.owner_label, str(self.filters.owner_id)))
+        with Vertical(id="form-dialog"):
+            yield Label("Filter the board", id="form-title")
+            with Vertical(id="form-body"):
+                yield Horizontal(Label("Search", classes="field-label"),
+                                 Input(f.text, id="filter-text", placeholder="title or company", compact=True),
+                                 classes="field")
+                yield Horizontal(Label("Owner", classes="field-label"),
+                                 Select(owners, value=self._owner_value(), allow_blank=False, id="filter-owner",
+                                        compact=True), classes="field")
+                yield Horizontal(Label("Closing", classes="field-label"),
+                                 Select([(label, key) for key, label in board.CLOSE_PERIODS.items()], value=f.close,
+                                        allow_blank=False, id="filter-close", compact=True), classes="field")
+                yield Horizontal(Label("", classes="field-label"),
+                                 Checkbox("Stale deals only", f.stale_only, id="filter-stale", compact=True),
+                                 classes="field")
+            with Horizontal(id="form-footer"):
+                yield Label("ctrl+s apply · ctrl+r reset · esc cancel", id="form-hint")
+                yield Button("Apply", id="filter-apply", variant="primary", compact=True)
+                yield Button("Cancel", id="filter-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.load_users()
+
+    @work(thread=True, exclusive=True, group="board-filter-users", exit_on_error=False)
+    def load_users(self) -> None:
+        with self.app.db.read() as session:
+            team = users.list_users(session, include_inactive=False)
+        self.app.call_from_thread(self._show_users, team)
+
+    def _show_users(self, team) -> None:
+        owner = self.query_one("#filter-owner", Select)
+        value = owner.value
+        options = [("Everyone", EVERYONE), ("Mine", MINE),
+                   *[(u.login, str(u.id)) for u in team if u.id != self.app.actor.user_id]]
+        owner.set_options(options)
+        owner.value = value if any(v == value for _, v in options) else EVERYONE
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_apply()
+
+    @on(Button.Pressed, "#filter-apply")
+    def _apply_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_apply()
+
+    @on(Button.Pressed, "#filter-cancel")
+    def _cancel_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_cancel()
+
+    def action_apply(self) -> None:
+        owner = self.query_one("#filter-owner", Select)
+        value = owner.value
+        if value == MINE:
+            owner_id, label = self.app.actor.user_id, MINE
+        elif value == EVERYONE or value is Select.NULL:
+            owner_id, label = None, EVERYONE
+        else:
+            owner_id = int(value)
+            label = next((str(text) for text, v in owner._options if v == value), value)
+        filters = replace(self.filters, owner_id=owner_id, text=self.query_one("#filter-text", Input).value.strip(),
+                          close=self.query_one("#filter-close", Select).value,
+                          stale_only=self.query_one("#filter-stale", Checkbox).value)
+        self.dismiss((filters, label))
+
+    def action_reset(self) -> None:
+        self.dismiss((BoardFilter(), EVERYONE))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PipelinePicker(ModalScreen[int | None]):
+    """Choose the pipeline the board shows."""
+
+    CSS_PATH = CSS
+    AUTO_FOCUS = "#pipeline-list"
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="pipeline_picker.cancel")]
+
+    def __init__(self, current: int | None) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker"):
+            yield Label("Pipeline  [dim]enter chooses · esc cancels[/dim]", id="picker-title")
+            yield OptionList(id="pipeline-list")
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="pipeline-picker", exit_on_error=False)
+    def load(self) -> None:
+        with self.app.db.read() as session:
+            found = pipelines.list_pipelines(session)
+        self.app.call_from_thread(self._show, found)
+
+    def _show(self, found: list[PipelineRead]) -> None:
+        options = self.query_one("#pipeline-list", OptionList)
+        options.add_options([Option(f"{escape(p.name)}  [dim]{sum(s.kind == 'open' for s in p.stages)} stages[/dim]",
+                                    id=str(p.id)) for p in found])
+        index = next((i for i, p in enumerate(found) if p.id == self.current), 0)
+        if found:
+            options.highlighted = index
+
+    @on(OptionList.OptionSelected, "#pipeline-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(int(event.option.id))
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
