@@ -1,4 +1,5 @@
-"""`crm task`: add, list, complete, snooze and reschedule tasks (reminders)."""
+"""`crm task`: add, list, complete (optionally logging the call), snooze and reschedule tasks
+(reminders), and the Inbox: what is overdue, due today, upcoming, snoozed and done recently."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import typer
 
 from crm_tui.cli import output, refs
 from crm_tui.cli.context import state
+from crm_tui.clock import resolve_now
+from crm_tui.errors import InvalidInput
 from crm_tui.services import tasks
 
-app = typer.Typer(name="task", help="Tasks: add, list, done, snooze, reschedule.", no_args_is_help=True)
+app = typer.Typer(name="task", help="Tasks: add, list, inbox, done, snooze, reschedule.", no_args_is_help=True)
 
 ID_HELP = "Task id."
 VERSION_HELP = "The version you last saw; refuse the change if the task changed since."
@@ -81,18 +84,79 @@ def done(
     ctx: typer.Context,
     task_id: int = typer.Argument(..., help=ID_HELP),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    call: str | None = typer.Option(None, "--call", metavar="SUBJECT",
+                                    help="Also log a call with this subject, about what the task is about."),
+    outcome: str | None = typer.Option(None, "--outcome", help="The call's outcome, e.g. connected, voicemail."),
+    notes: str | None = typer.Option(None, "--notes", help="What was said (with --call)."),
+    follow_up: str | None = typer.Option(None, "--follow-up", help='With --call: a follow-up task due then, e.g. "+3d".'),
+    follow_up_title: str | None = typer.Option(None, "--follow-up-title", help="The follow-up task's title."),
     as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
 ) -> None:
-    """Mark a task done; a recurring task gets its next occurrence."""
+    """Mark a task done; a recurring task gets its next occurrence. With --call, log the call in
+    the same transaction."""
+    if call is None and (outcome or notes or follow_up or follow_up_title):
+        raise InvalidInput("--outcome, --notes and --follow-up go with --call SUBJECT")
+    if follow_up_title is not None and follow_up is None:
+        raise InvalidInput("--follow-up-title needs --follow-up WHEN")
     st = state(ctx)
+    activity = follow = None
     with st.write() as (session, actor):
-        task, following = tasks.complete_task(session, task_id=task_id, actor=actor, version=version)
+        if call is None:
+            task, following = tasks.complete_task(session, task_id=task_id, actor=actor, version=version)
+        else:
+            data = {"kind": "call", "subject": call, "outcome": outcome, "body": notes}
+            next_task = {"title": follow_up_title or f"Follow up: {call}", "due_at": follow_up} if follow_up else None
+            activity, follow, task, following = tasks.log_and_complete(
+                session, task_id=task_id, activity=data, follow_up=next_task, actor=actor, version=version)
     if as_json:
-        output.emit_json({"task": task, "next": following})
+        output.emit_json({"task": task, "next": following, "activity": activity, "follow_up": follow})
         return
+    if activity is not None:
+        output.say(f"logged call #{activity.id}" + (f" with {activity.contact_name}" if activity.contact_name else ""))
     output.say(f"done: task #{task.id} {task.title!r}")
     if following is not None:
         output.say(f"next occurrence: task #{following.id} due {output.local_time(following.due_at, st.zone)}")
+    if follow is not None:
+        output.say(f"follow-up task #{follow.id} {follow.title!r} due {output.local_time(follow.due_at, st.zone)}")
+
+
+@app.command("inbox")
+def inbox(
+    ctx: typer.Context,
+    section: str | None = typer.Option(None, "--section", help="overdue, today, upcoming, snoozed or done; "
+                                       "overdue and today by default."),
+    mine: bool = typer.Option(True, "--mine/--all", help="Your tasks (default), or the whole team's."),
+    assignee: str | None = typer.Option(None, "--assignee", help="One teammate's tasks (user login)."),
+    limit: int = typer.Option(20, "--limit", help="Tasks to show per section."),
+    after: str | None = typer.Option(None, "--after", metavar="CURSOR", help="Continue after this cursor (with --section)."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """What to do next: each Inbox section's count, and its tasks with how far off they are."""
+    if after is not None and section is None:
+        raise InvalidInput("--after continues one section: give --section too")
+    shown = [section] if section else ["overdue", "today"]
+    st = state(ctx)
+    now = resolve_now(None)
+    with st.read() as (session, actor):
+        assignee_id = refs.user_id(session, assignee) if assignee else (actor.user_id if mine else None)
+        pages = {name: tasks.inbox_page(session, section=name, assignee_id=assignee_id, zone=st.zone, now=now,
+                                        after=after, limit=limit) for name in shown}
+        counts = tasks.inbox_counts(session, assignee_id=assignee_id, zone=st.zone, now=now)
+    if as_json:
+        output.emit_json({"counts": counts, "sections": {name: {"items": page.items, "next_cursor": page.next_cursor}
+                                                         for name, page in pages.items()}})
+        return
+    output.say("  ".join(f"{tasks.SECTION_TITLES[name]} {counts[name]}" for name in tasks.SECTIONS))
+    for name, page in pages.items():
+        if not page.items:
+            output.say(f"{tasks.SECTION_TITLES[name]}: nothing")
+            continue
+        page.total = counts[name]
+        rows = [(t.id, tasks.due_phrase(t.due_at, now) if name != "done" else output.local_time(t.done_at, st.zone),
+                 t.title, t.related, t.assignee_login, tasks.origin_label(t)) for t in page.items]
+        output.table(["ID", "Due" if name != "done" else "Done", "Title", "About", "Assignee", "Origin"], rows,
+                     title=tasks.SECTION_TITLES[name])
+        output.more_hint(page, shown=len(page.items))
 
 
 @app.command("snooze")

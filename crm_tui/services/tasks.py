@@ -1,9 +1,10 @@
-"""Tasks (reminders): create, complete (recurring ones roll forward), snooze, reschedule, list."""
+"""Tasks (reminders): create, complete (recurring ones roll forward), snooze, reschedule, list,
+and the Inbox: its sections page by page, their counts in one query, and what fell due."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 
 from dateutil.rrule import rrulestr
 from sqlalchemy import and_, case, func, or_, select
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, aliased
 from crm_tui.clock import get_zone, resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Company, Contact, Deal, Task, TaskOrigin, User
-from crm_tui.models.schemas import TaskCreate, TaskRead
+from crm_tui.models.schemas import ActivityRead, TaskCreate, TaskRead
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
 from crm_tui.services.dates import parse_when
@@ -96,13 +97,16 @@ def create_task(session: Session, *, data: TaskCreate | dict, actor: Actor, now:
     return get_task(session, task_id=task.id)
 
 
-def next_occurrence(task: Task, zone: tzinfo) -> datetime | None:
-    """The next due time of a recurring task after its current one, in the assignee's wall time
-    (so "every Monday 9am" stays 9am across daylight-saving changes)."""
+def next_occurrence(task: Task, zone: tzinfo, now: datetime | None = None) -> datetime | None:
+    """The next due time of a recurring task after its current one (and after `now`: a weekly task
+    done three weeks late comes back next week, not overdue), in the assignee's wall time (so
+    "every Monday 9am" stays 9am across daylight-saving changes)."""
     if not task.recurrence or task.due_at is None:
         return None
     start = (task.recurrence_start or task.due_at).astimezone(zone).replace(tzinfo=None)
     current = task.due_at.astimezone(zone).replace(tzinfo=None)
+    if now is not None:
+        current = max(current, now.astimezone(zone).replace(tzinfo=None))
     following = rrulestr(task.recurrence, dtstart=start).after(current)
     return following.replace(tzinfo=zone).astimezone(task.due_at.tzinfo) if following else None
 
@@ -122,7 +126,7 @@ def complete_task(session: Session, *, task_id: int, actor: Actor, version: int 
           changes={"done_at": (None, now)})
     following = None
     assignee = session.get(User, task.assignee_id) if task.assignee_id else None
-    due = next_occurrence(task, get_zone(assignee.timezone if assignee else actor.timezone))
+    due = next_occurrence(task, get_zone(assignee.timezone if assignee else actor.timezone), now)
     if due is not None:
         clone = Task(
             title=task.title, notes=task.notes, due_at=due, assignee_id=task.assignee_id, contact_id=task.contact_id,
@@ -180,19 +184,47 @@ def _set(session: Session, task: Task, values: dict, action: str, actor: Actor, 
 
 
 def get_task(session: Session, *, task_id: int) -> TaskRead:
-    task = get_or_404(session, Task, task_id, "task")
-    assignee = session.get(User, task.assignee_id) if task.assignee_id else None
-    return TaskRead.model_validate(task, from_attributes=True, update={
-        "assignee_login": assignee.login if assignee else None, "related": _related(session, task)})
+    rows = session.execute(_labelled().where(Task.id == task_id)).all()
+    if not rows:
+        get_or_404(session, Task, task_id, "task")  # raises NotFound with the usual message
+    return _read(rows[0])
 
 
-def _related(session: Session, task: Task) -> str | None:
-    if task.deal_id and (deal := session.get(Deal, task.deal_id)):
-        return f"deal: {deal.title}"
-    if task.contact_id and (contact := session.get(Contact, task.contact_id)):
-        return f"contact: {contact.full_name}"
-    if task.company_id and (company := session.get(Company, task.company_id)):
-        return f"company: {company.name}"
+# the columns a TaskRead is made of (plain columns, not ORM objects: a page of them costs a
+# fraction of loading and validating entities)
+_READ_COLUMNS = [column for column in Task.__table__.columns if column.key in TaskRead.model_fields]
+_ASSIGNEE = aliased(User, name="assignee")  # made once: a fresh alias per query costs milliseconds
+
+
+def _labelled():
+    """The task with its assignee's login and the names of what it is about, by outer joins (one
+    query for a page, not one per row)."""
+    return (select(*_READ_COLUMNS, _ASSIGNEE.login.label("assignee_login"), Deal.title.label("deal_title"),
+                   Contact.full_name.label("contact_name"), Company.name.label("company_name"))
+            .select_from(Task)
+            .outerjoin(_ASSIGNEE, _ASSIGNEE.id == Task.assignee_id)
+            .outerjoin(Deal, Deal.id == Task.deal_id)
+            .outerjoin(Contact, Contact.id == Task.contact_id)
+            .outerjoin(Company, Company.id == Task.company_id))
+
+
+def _read(row) -> TaskRead:
+    # the values come typed from the database columns (aware UTC datetimes): no validation needed
+    data = row._asdict()
+    related = _related(data)
+    for extra in ("deal_title", "contact_name", "company_name"):
+        del data[extra]
+    return TaskRead.model_construct(**data, related=related)
+
+
+def _related(row: dict) -> str | None:
+    """What a task is about: the deal, else the contact, else the company (as companies.py says)."""
+    if row["deal_id"] and row["deal_title"] is not None:
+        return f"deal: {row['deal_title']}"
+    if row["contact_id"] and row["contact_name"] is not None:
+        return f"contact: {row['contact_name'] or '(no name)'}"
+    if row["company_id"] and row["company_name"] is not None:
+        return f"company: {row['company_name']}"
     return None
 
 
@@ -234,14 +266,10 @@ def list_tasks(session: Session, *, status: str = "open", assignee_id: int | Non
         if value is not None:
             conditions.append(column == value)
     key = BY_DONE if status == "done" else BY_DUE
-    assignee = aliased(User)
-    stmt = select(Task, assignee.login.label("assignee_login")).outerjoin(
-        assignee, assignee.id == Task.assignee_id).where(*conditions)
-    rows, next_, prev_ = keyset_page(session, stmt, key, row_key=lambda r: (getattr(r[0], key.column.key), r[0].id),
+    stmt = _labelled().where(*conditions)
+    rows, next_, prev_ = keyset_page(session, stmt, key, row_key=lambda r: (getattr(r, key.column.key), r.id),
                                      after=after, before=before, limit=limit)
-    items = [TaskRead.model_validate(r[0], from_attributes=True, update={
-        "assignee_login": r.assignee_login, "related": _related(session, r[0])}) for r in rows]
-    return Page(items, next_, prev_)
+    return Page([_read(r) for r in rows], next_, prev_)
 
 
 def task_counts(session: Session, *, assignee_id: int | None, zone: tzinfo | None = None,
@@ -259,3 +287,146 @@ def task_counts(session: Session, *, assignee_id: int | None, zone: tzinfo | Non
         stmt = stmt.where(Task.assignee_id == assignee_id)
     row = session.execute(stmt).one()
     return {"overdue": int(row[0]), "today": int(row[1])}
+
+
+# --- the Inbox ---------------------------------------------------------------------------------
+
+SECTIONS = ("overdue", "today", "upcoming", "snoozed", "done")
+SECTION_TITLES = {"overdue": "Overdue", "today": "Today", "upcoming": "Upcoming", "snoozed": "Snoozed",
+                  "done": "Done recently"}
+UPCOMING_DAYS = 7
+DONE_RECENTLY = timedelta(days=7)
+BY_SNOOZE = SortKey(Task.snoozed_until, Task.id)
+_SECTION_KEYS = {"overdue": BY_DUE, "today": BY_DUE, "upcoming": BY_DUE, "snoozed": BY_SNOOZE, "done": BY_DONE}
+# (label, what a person would type): the snooze presets, read like typed text in the user's zone
+SNOOZE_PRESETS = (("1 hour", "+1h"), ("This evening", "this evening"), ("Tomorrow 9am", "tomorrow 9am"),
+                  ("Next Monday 9am", "next monday 9am"))
+
+
+def _midnight(now: datetime, zone: tzinfo, days_ahead: int) -> datetime:
+    """The user's midnight `days_ahead` days after today's date, in UTC (a local day can be 23 or 25 h)."""
+    day = now.astimezone(zone).date() + timedelta(days=days_ahead)
+    return datetime.combine(day, time(0, 0)).replace(tzinfo=zone).astimezone(now.tzinfo)
+
+
+def section_conditions(now: datetime, zone: tzinfo, only: str | None = None) -> dict[str, object]:
+    """Each Inbox section (or `only` one) as a WHERE condition. A snoozed task is only in Snoozed
+    until its snooze ends; open tasks with no due time sit at the end of Upcoming, so none is ever
+    out of sight."""
+    open_ = Task.done_at.is_(None)
+    awake = or_(Task.snoozed_until.is_(None), Task.snoozed_until <= now)
+    day_end = _midnight(now, zone, 1)
+    build = {
+        "overdue": lambda: and_(open_, awake, Task.due_at < now),
+        "today": lambda: and_(open_, awake, Task.due_at >= now, Task.due_at < day_end),
+        "upcoming": lambda: and_(open_, awake, or_(and_(Task.due_at >= day_end,
+                                                        Task.due_at < _midnight(now, zone, 1 + UPCOMING_DAYS)),
+                                                   Task.due_at.is_(None))),
+        "snoozed": lambda: and_(open_, Task.snoozed_until > now),
+        "done": lambda: Task.done_at >= now - DONE_RECENTLY,
+    }
+    return {name: make() for name, make in build.items() if only in (None, name)}
+
+
+def inbox_page(session: Session, *, section: str, assignee_id: int | None, zone: tzinfo, now: datetime | None = None,
+               after: str | None = None, before: str | None = None, limit: int = 50) -> Page[TaskRead]:
+    """One keyset page of an Inbox section, for one assignee (None: the whole team). Overdue, Today
+    and Upcoming run by due time, Snoozed by when the snooze ends, Done by completion, newest first."""
+    if section not in SECTIONS:
+        raise InvalidInput(f"invalid inbox section {section!r}: choose one of {', '.join(SECTIONS)}")
+    now = resolve_now(now)
+    key = _SECTION_KEYS[section]
+    stmt = _labelled().where(section_conditions(now, zone, section)[section])
+    if assignee_id is not None:
+        stmt = stmt.where(Task.assignee_id == assignee_id)
+    rows, next_, prev_ = keyset_page(session, stmt, key, row_key=lambda r: (getattr(r, key.column.key), r.id),
+                                     after=after, before=before, limit=limit)
+    return Page([_read(r) for r in rows], next_, prev_)
+
+
+def inbox_counts(session: Session, *, assignee_id: int | None, zone: tzinfo,
+                 now: datetime | None = None) -> dict[str, int]:
+    """How many tasks each Inbox section holds, in one aggregate query."""
+    now = resolve_now(now)
+    conditions = section_conditions(now, zone)
+    stmt = select(*(func.coalesce(func.sum(case((conditions[name], 1), else_=0)), 0) for name in SECTIONS)).where(
+        or_(Task.done_at.is_(None), Task.done_at >= now - DONE_RECENTLY))
+    if assignee_id is not None:
+        stmt = stmt.where(Task.assignee_id == assignee_id)
+    return {name: int(value) for name, value in zip(SECTIONS, session.execute(stmt).one(), strict=True)}
+
+
+def due_between(session: Session, *, assignee_id: int | None, since: datetime, until: datetime,
+                limit: int = 3) -> tuple[list[TaskRead], int]:
+    """The open tasks that fell due in (since, until]: their due time passed, or their snooze ended
+    after the due time had. The first `limit` in the order they fell due, and how many in all."""
+    since, until = resolve_now(since), resolve_now(until)
+    fell_due = and_(Task.done_at.is_(None), or_(
+        and_(Task.due_at > since, Task.due_at <= until,
+             or_(Task.snoozed_until.is_(None), Task.snoozed_until <= until)),
+        and_(Task.snoozed_until > since, Task.snoozed_until <= until, Task.due_at <= until),
+    ))
+    conditions = [fell_due] + ([Task.assignee_id == assignee_id] if assignee_id is not None else [])
+    fell_at = case((Task.snoozed_until > Task.due_at, Task.snoozed_until), else_=Task.due_at)
+    rows = session.execute(_labelled().where(*conditions).order_by(fell_at, Task.id)
+                           .limit(limit)).all()
+    total = len(rows)
+    if total == limit:
+        total = session.scalar(select(func.count()).select_from(Task).where(*conditions))
+    return [_read(r) for r in rows], total
+
+
+def snooze_presets(*, now: datetime, zone: tzinfo) -> list[tuple[str, datetime]]:
+    """The snooze presets still ahead of `now` (at 19:00 "this evening" has passed), as UTC times."""
+    now = resolve_now(now)
+    found = [(label, parse_when(text, now=now, zone=zone)) for label, text in SNOOZE_PRESETS]
+    return [(label, when) for label, when in found if when > now]
+
+
+def parse_due(text: str, *, actor: Actor, now: datetime) -> datetime:
+    """A time typed for a snooze or a reschedule ("+2d", "fri 3pm", "2026-12-01 10:00"), read in the
+    user's zone; for a form to check as the user types, before anything is written."""
+    when = _when(text, actor, resolve_now(now))
+    if when is None:
+        raise InvalidInput("type a time, e.g. +2d, fri 3pm or 2026-12-01 10:00")
+    return when
+
+
+def due_phrase(due: datetime | None, now: datetime) -> str:
+    """How far off a due time is, as a person says it: "2 days overdue", "in 3 h", "due now"."""
+    if due is None:
+        return "no due date"
+    seconds = (due - now).total_seconds()
+    if abs(seconds) < 60:
+        return "due now"
+    span = abs(seconds)
+    if span < 3600:
+        amount = f"{int(span // 60)} min"
+    elif span < 86400:
+        amount = f"{int(span // 3600)} h"
+    else:
+        days = int(span // 86400)
+        amount = f"{days} day{'s' if days != 1 else ''}"
+    return f"{amount} overdue" if seconds < 0 else f"in {amount}"
+
+
+def origin_label(task: TaskRead) -> str:
+    """Where a task came from: "manual", or the name of the rule that created it."""
+    return (task.rule_name or task.origin) if task.origin != "manual" else "manual"
+
+
+def log_and_complete(session: Session, *, task_id: int, activity: dict, follow_up: dict | None = None,
+                     actor: Actor, version: int | None = None, now: datetime | None = None
+                     ) -> tuple[ActivityRead, TaskRead | None, TaskRead, TaskRead | None]:
+    """Log a call (or any activity) about a task and complete it, in the caller's one transaction:
+    (the activity, its follow-up task, the completed task, its next occurrence). The activity is
+    about what the task is about unless it names its own contact, company or deal."""
+    from crm_tui.services.activities import log_activity
+
+    now = resolve_now(now)
+    done, following = complete_task(session, task_id=task_id, actor=actor, version=version, now=now)
+    links = ("contact_id", "company_id", "deal_id")
+    if not any(activity.get(name) for name in links):
+        activity = {**activity, **{name: getattr(done, name) for name in links}}
+    logged, follow = log_activity(session, data=activity, follow_up=follow_up, actor=actor, now=now)
+    return logged, follow, done, following

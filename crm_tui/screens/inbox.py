@@ -1,0 +1,506 @@
+"""The Inbox: the tasks due, section by section (Overdue, Today, Upcoming, Snoozed, Done recently),
+mine or the team's, and the keys that work through them: complete, snooze, reschedule, log a call
+and complete, open what a task is about, new task."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from crm_tui.clock import get_zone
+from crm_tui.models.schemas import ActivityRead, TaskRead, UserRead
+from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.forms import CSS as FORMS_CSS
+from crm_tui.screens.forms import FormScreen, LogActivityForm, _field, _input, _user_label
+from crm_tui.services import tasks, users
+from crm_tui.services.common import Actor
+from crm_tui.widgets import fmt
+from crm_tui.widgets.keyset_table import Column, KeysetTable
+
+CSS = "../styles/inbox.tcss"
+SECTIONS = tasks.SECTIONS
+EMPTY = {
+    "overdue": "Nothing overdue. → shows what is due today.",
+    "today": "Nothing else due today. n adds a task.",
+    "upcoming": f"Nothing due in the next {tasks.UPCOMING_DAYS} days. n adds a task.",
+    "snoozed": "Nothing snoozed. z on a task hides it until later.",
+    "done": "Nothing done in the last 7 days yet. x completes the highlighted task.",
+}
+MINE, TEAM = "mine", "team"
+
+
+class SectionBar(Widget):
+    """One line: the sections with their counts (the current one highlighted), and whose tasks.
+    Styled in inbox.tcss (a widget's DEFAULT_CSS would make Textual parse every stylesheet again
+    when the Inbox first opens)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.section = "overdue"
+        self.counts: dict[str, int] | None = None
+        self.scope_label = "mine"
+        self._spans: list[tuple[int, int, str]] = []
+
+    def show(self, *, section: str, counts: dict[str, int] | None, scope_label: str) -> None:
+        self.section, self.counts, self.scope_label = section, counts, scope_label
+        self.refresh()
+
+    def render(self) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        self._spans = []
+        for name in SECTIONS:
+            count = "" if self.counts is None else f" {self.counts.get(name, 0)}"
+            label = f" {tasks.SECTION_TITLES[name]}{count} "
+            start = text.cell_len
+            if name == self.section:
+                style = "reverse bold"
+            elif name == "overdue" and self.counts and self.counts.get("overdue"):
+                style = "bold red"
+            else:
+                style = ""
+            text.append(label, style=style)
+            self._spans.append((start, text.cell_len, name))
+            text.append("·" if name != SECTIONS[-1] else "", style="dim")
+        who = f"{self.scope_label} "
+        room = self.size.width - text.cell_len
+        if room > len(who) + 1:
+            text.append(who.rjust(room), style="italic")
+        return text
+
+    def on_click(self, event: events.Click) -> None:
+        for start, end, name in self._spans:
+            if start <= event.x < end:
+                screen = self.screen
+                if isinstance(screen, InboxScreen):
+                    screen.show_section(name)
+                return
+
+
+def inbox_columns(screen: InboxScreen, *, team: bool) -> list[Column]:
+    zone = screen.zone
+    columns = [
+        Column("Task", lambda t: f"↻ {t.title}" if t.recurrence else t.title, ratio=3, min_width=12),
+        Column("About", lambda t: t.related or "", ratio=2, min_width=8),
+        Column("Due", lambda t: screen.when_text(t), width=17),
+        Column("At", lambda t: fmt.stamp(t.due_at, zone) if t.due_at else "", width=16, hide_below=110),
+        Column("Origin", lambda t: tasks.origin_label(t), width=10),
+    ]
+    if team:
+        columns.insert(2, Column("Who", lambda t: t.assignee_login or "", width=8))
+    return columns
+
+
+class InboxScreen(AreaScreen):
+    AREA = "inbox"
+    CSS_PATH = CSS
+    AUTO_FOCUS = "#inbox-list"
+    BINDINGS = [
+        Binding("x", "complete", "Done", id="inbox.complete"),
+        Binding("z", "snooze", "Snooze", id="inbox.snooze"),
+        Binding("r", "reschedule", "Reschedule", id="inbox.reschedule"),
+        Binding("c", "log_call", "Call+done", id="inbox.log_call"),
+        Binding("n", "new_task", "New", id="inbox.new"),
+        Binding("t", "toggle_team", "Mine/team", id="inbox.team"),
+        Binding("u", "pick_person", "Teammate", show=False, id="inbox.person"),
+        Binding("right,l", "section(1)", "Next section", show=False, id="inbox.next_section"),
+        Binding("left,h", "section(-1)", "Previous section", show=False, id="inbox.prev_section"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.section = "overdue"
+        self.scope: str | int = MINE  # MINE, TEAM, or a teammate's user id
+        self.scope_login = ""
+        self.counts: dict[str, int] | None = None
+        self._columns_team: bool | None = None
+        self._auto_pick = True
+        self._away = False
+        self._zone = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_frame_top()
+        yield SectionBar(id="inbox-sections")
+        yield KeysetTable(inbox_columns(self, team=False), noun="overdue", id="inbox-list",
+                          empty_text=EMPTY["overdue"])
+        yield from self.compose_frame_bottom()
+
+    def on_mount(self) -> None:
+        self._columns_team = False
+        self._auto_pick = True  # until the first counts: open on the first section with something in it
+        self.reload()
+
+    def on_screen_suspend(self) -> None:
+        # a dialog's save refreshes through app.data_changed(); another area or screen may take long
+        self._away = not isinstance(self.app.screen, ModalScreen)
+
+    def on_screen_resume(self) -> None:
+        if self._away and self.table.total is not None:  # back again: what is due has moved on
+            self._away = False
+            self.refresh_data()
+
+    @property
+    def table(self) -> KeysetTable:
+        return self.query_one("#inbox-list", KeysetTable)
+
+    # --- whose tasks, which section ------------------------------------------------------------
+
+    @property
+    def assignee_id(self) -> int | None:
+        if self.scope == MINE:
+            return self.app.actor.user_id
+        return None if self.scope == TEAM else int(self.scope)
+
+    def scope_label(self) -> str:
+        if self.scope == MINE:
+            return "mine"
+        return "whole team" if self.scope == TEAM else f"{self.scope_login}'s"
+
+    def _show_bar(self) -> None:
+        self.query_one(SectionBar).show(section=self.section, counts=self.counts, scope_label=self.scope_label())
+
+    def fetcher(self):
+        """What the table calls (in a thread) for a page of the section. The rows come first; then
+        the table asks for its total, which brings every section's count in one query for the bar."""
+        app, section, assignee_id = self.app, self.section, self.assignee_id
+        zone, now, scope = get_zone(app.actor.timezone), app.now(), self.scope
+
+        def fetch(*, after, before, limit, with_total):
+            with app.db.read() as session:
+                page = tasks.inbox_page(session, section=section, assignee_id=assignee_id, zone=zone, now=now,
+                                        after=after, before=before, limit=limit)
+                if with_total:
+                    fresh = tasks.inbox_counts(session, assignee_id=assignee_id, zone=zone, now=now)
+                    page.total = fresh[section]
+                    app.call_from_thread(self._counted, fresh, scope, section)
+            return page
+        return fetch
+
+    def _counted(self, counts: dict[str, int], scope: str | int, section: str) -> None:
+        if scope != self.scope:
+            return
+        self.counts = counts
+        if self._auto_pick and section == self.section:
+            self._auto_pick = False
+            first = next((name for name in ("overdue", "today", "upcoming") if counts[name]), self.section)
+            if first != self.section:
+                self.show_section(first)
+                return
+        self._show_bar()
+
+    def reload(self, *, keep_position: bool = False) -> None:
+        table = self.table
+        team = self.scope != MINE
+        if team != self._columns_team:
+            self._columns_team = team
+            table.columns = inbox_columns(self, team=team)
+            table.notify_style_update()  # the column widths are worked out again
+        table.noun = f"{tasks.SECTION_TITLES[self.section]} · {self.scope_label()}"
+        table.empty_text = EMPTY[self.section]
+        table.load(self.fetcher(), keep_position=keep_position)
+        self._show_bar()
+
+    def refresh_data(self) -> None:
+        self.reload(keep_position=True)
+
+    def show_section(self, section: str) -> None:
+        self._auto_pick = False
+        if section != self.section:
+            self.section = section
+            self.reload()
+
+    def action_section(self, step: int) -> None:
+        index = SECTIONS.index(self.section)
+        self.show_section(SECTIONS[(index + step) % len(SECTIONS)])
+
+    def set_scope(self, scope: str | int, login: str = "") -> None:
+        self.scope, self.scope_login = scope, login
+        self.counts = None
+        self._auto_pick = False
+        self.reload()
+
+    def action_toggle_team(self) -> None:
+        self.set_scope(TEAM if self.scope == MINE else MINE)
+
+    def action_pick_person(self) -> None:
+        def picked(choice: tuple[str | int, str] | None) -> None:
+            if choice is not None:
+                self.set_scope(*choice)
+
+        self.app.push_screen(PersonPicker(), picked)
+
+    # --- how a row reads ----------------------------------------------------------------------
+
+    @property
+    def zone(self):
+        """The user's zone, looked up once (rows are drawn many times)."""
+        if self._zone is None:
+            self._zone = get_zone(self.app.actor.timezone)
+        return self._zone
+
+    def when_text(self, task: TaskRead) -> str:
+        now, zone = self.app.now(), self.zone
+        if task.done_at is not None:
+            return f"done {fmt.when(task.done_at, now, zone)}"
+        if task.snoozed_until is not None and task.snoozed_until > now:
+            local = task.snoozed_until.astimezone(zone)
+            near = (local.date() - now.astimezone(zone).date()).days < 6
+            return f"until {local:%a %H:%M}" if near else f"until {local:%d %b}"
+        return tasks.due_phrase(task.due_at, now)
+
+    def highlighted(self) -> TaskRead | None:
+        row = self.table.current_row
+        if isinstance(row, TaskRead):
+            return row
+        self.notify("No task is highlighted.", severity="warning")
+        return None
+
+    # --- the actions ----------------------------------------------------------------------------
+
+    def action_complete(self) -> None:
+        task = self.highlighted()
+        if task is not None:
+            self._complete(task)
+
+    @work(thread=True, group="inbox-action", exit_on_error=False)
+    def _complete(self, task: TaskRead) -> None:
+        app = self.app
+        with app.db.write() as session:
+            if task.done_at is not None:  # x on a done task takes it back
+                reopened = tasks.reopen_task(session, task_id=task.id, version=task.version, actor=app.actor,
+                                             now=app.now())
+                message = f"Reopened “{reopened.title}”."
+            else:
+                done, following = tasks.complete_task(session, task_id=task.id, version=task.version,
+                                                       actor=app.actor, now=app.now())
+                message = self._done_message(done, following)
+        app.call_from_thread(self._changed, message)  # after the commit, so the reload sees it
+
+    def _done_message(self, done: TaskRead, following: TaskRead | None) -> str:
+        if following is None or following.due_at is None:
+            return f"Done: “{done.title}”."
+        zone = get_zone(self.app.actor.timezone)
+        return f"Done: “{done.title}”. Next one due {fmt.stamp(following.due_at, zone)}."
+
+    def _changed(self, message: str) -> None:
+        self.notify(message)
+        self.app.data_changed()
+
+    def action_snooze(self) -> None:
+        task = self.highlighted()
+        if task is None:
+            return
+        if task.done_at is not None:
+            self.notify("That task is done; x reopens it.", severity="warning")
+            return
+        presets = tasks.snooze_presets(now=self.app.now(), zone=get_zone(self.app.actor.timezone))
+        self.app.push_screen(WhenForm(task, "snooze", presets), self._saved_when)
+
+    def action_reschedule(self) -> None:
+        task = self.highlighted()
+        if task is None:
+            return
+        now, zone = self.app.now(), get_zone(self.app.actor.timezone)
+        presets = [(label, when) for label, when in tasks.snooze_presets(now=now, zone=zone) if label != "1 hour"]
+        self.app.push_screen(WhenForm(task, "reschedule", presets), self._saved_when)
+
+    def _saved_when(self, task: TaskRead | None) -> None:
+        if task is None:
+            return
+        zone = get_zone(self.app.actor.timezone)
+        if task.snoozed_until is not None:
+            self._changed(f"Snoozed “{task.title}” until {fmt.stamp(task.snoozed_until, zone)}.")
+        else:
+            self._changed(f"“{task.title}” is now due {fmt.stamp(task.due_at, zone)}.")
+
+    def action_log_call(self) -> None:
+        task = self.highlighted()
+        if task is None:
+            return
+        if task.done_at is not None:
+            self.notify("That task is done already.", severity="warning")
+            return
+        if not (task.contact_id or task.deal_id or task.company_id):
+            self.notify("This task is about no contact, deal or company to log a call with; x completes it.",
+                        severity="warning")
+            return
+
+        def done(result) -> None:
+            if result:
+                activity, follow, completed, following = result
+                extra = f" Follow-up “{follow.title}” added." if follow is not None else ""
+                self._changed(f"Logged the {activity.kind}. {self._done_message(completed, following)}{extra}")
+
+        self.app.push_screen(LogAndCompleteForm(task), done)
+
+    def action_new_task(self) -> None:
+        from crm_tui.screens.forms import TaskForm
+
+        def done(task: TaskRead | None) -> None:
+            if task is not None:
+                self._changed(f"Added the task “{task.title}”.")
+
+        self.app.push_screen(TaskForm(), done)
+
+    @on(KeysetTable.Selected, "#inbox-list")
+    def open_related(self, event: KeysetTable.Selected) -> None:
+        """Enter: what the task is about (the deal, else the contact, else the company)."""
+        task: TaskRead = event.row
+        if task.deal_id is not None:
+            from crm_tui.screens.deal_info import DealInfoScreen
+
+            self.app.push_screen(DealInfoScreen(task.deal_id))
+        elif task.contact_id is not None:
+            from crm_tui.screens.contact_detail import ContactDetailScreen
+
+            self.app.push_screen(ContactDetailScreen(task.contact_id))
+        elif task.company_id is not None:
+            from crm_tui.screens.company_detail import CompanyDetailScreen
+
+            self.app.push_screen(CompanyDetailScreen(task.company_id))
+        else:
+            self.notify("This task is not about a contact, deal or company.", severity="warning")
+
+
+# --- the dialogs ---------------------------------------------------------------------------------
+
+
+class WhenForm(FormScreen[TaskRead | None]):
+    """Snooze or reschedule a task: a preset, or a time typed the way people say it, read in the
+    user's zone ("+2d", "fri 3pm", "2026-12-01 10:00"). Typing while on the presets goes to the box."""
+
+    CSS_PATH = [FORMS_CSS, CSS]
+    HINT = "enter picks · type a time · esc cancel"
+
+    def __init__(self, task: TaskRead, mode: str, presets: list[tuple[str, datetime]]) -> None:
+        super().__init__()
+        self.for_task = task
+        self.mode = mode  # "snooze" or "reschedule"
+        self.presets = presets
+        self.preset: datetime | None = None
+
+    def form_title(self) -> str:
+        verb = "Snooze" if self.mode == "snooze" else "Reschedule"
+        return f"{verb} · {self.for_task.title}"
+
+    def compose_fields(self) -> ComposeResult:
+        zone = get_zone(self.app.actor.timezone)
+        options = [Option(f"{label:<16} {when.astimezone(zone):%a %d %b %H:%M}", id=str(i))
+                   for i, (label, when) in enumerate(self.presets)]
+        yield OptionList(*options, id="when-presets", compact=True)
+        label = "Until" if self.mode == "snooze" else "Due"
+        # no select-on-focus: the key that moved focus here is already in the box
+        yield _field(label, _input("when", placeholder="or type: +2d, fri 3pm, 2026-12-01 10:00",
+                                   select_on_focus=False))
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        presets = self.query_one("#when-presets", OptionList)
+        if self.presets:
+            presets.highlighted = 0
+            presets.focus()
+        else:
+            presets.display = False
+            self.query_one("#when", Input).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """A printable key on the presets starts typing a time instead."""
+        if isinstance(self.focused, OptionList) and event.character and event.is_printable \
+                and event.character != " ":
+            event.stop()
+            event.prevent_default()
+            box = self.query_one("#when", Input)
+            box.focus()
+            box.insert_text_at_cursor(event.character)
+
+    @on(OptionList.OptionSelected, "#when-presets")
+    def _preset_chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.preset = self.presets[int(event.option.id)][1]
+        self.action_save()
+
+    @on(Input.Changed, "#when")
+    def _typed(self) -> None:
+        self.preset = None
+
+    def values(self) -> dict[str, Any]:
+        typed = self.query_one("#when", Input).value.strip()
+        return {"when": self.preset if self.preset is not None else typed}
+
+    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> TaskRead:
+        when = values["when"]
+        if isinstance(when, str):
+            when = tasks.parse_due(when, actor=actor, now=now)
+        if self.mode == "snooze":
+            return tasks.snooze_task(session, task_id=self.for_task.id, until=when, version=self.for_task.version,
+                                     actor=actor, now=now)
+        return tasks.reschedule_task(session, task_id=self.for_task.id, due_at=when, version=self.for_task.version,
+                                     actor=actor, now=now)
+
+
+class LogAndCompleteForm(LogActivityForm):
+    """Log a call about a task and complete the task, in one transaction; the form's follow-up
+    fields add the next task."""
+
+    def __init__(self, task: TaskRead) -> None:
+        super().__init__(contact_id=task.contact_id, company_id=task.company_id, deal_id=task.deal_id,
+                         kind="call", subject_hint=task.title)
+        self.for_task = task
+
+    def form_title(self) -> str:
+        return f"Log a call · completes “{self.for_task.title}”"
+
+    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime
+              ) -> tuple[ActivityRead, TaskRead | None, TaskRead, TaskRead | None]:
+        # the same session, so one transaction: a refused log leaves the task open, and a task
+        # changed meanwhile (Conflict) logs nothing
+        done, following = tasks.complete_task(session, task_id=self.for_task.id, version=self.for_task.version,
+                                               actor=actor, now=now)
+        activity, follow = super().write(session, values, actor=actor, now=now)
+        return activity, follow, done, following
+
+
+class PersonPicker(ModalScreen[tuple[str | int, str] | None]):
+    """Whose tasks the Inbox shows: mine, the whole team's, or one teammate's."""
+
+    CSS_PATH = CSS
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="inbox_person.cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="person-dialog"):
+            yield Label("Whose tasks?", id="person-title")
+            yield OptionList(Option("Mine", id=MINE), Option("Whole team", id=TEAM), id="person-list")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+        self._load(self.app)
+
+    @work(thread=True, exclusive=True, group="inbox-people", exit_on_error=False)
+    def _load(self, app) -> None:
+        with app.db.read() as session:
+            people = users.list_users(session, include_inactive=False)
+        app.call_from_thread(self._loaded, people)
+
+    def _loaded(self, people: list[UserRead]) -> None:
+        me = self.app.actor.user_id
+        self.logins = {u.id: u.login for u in people}
+        self.query_one(OptionList).add_options([Option(_user_label(u), id=str(u.id)) for u in people if u.id != me])
+
+    @on(OptionList.OptionSelected, "#person-list")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        choice = event.option.id
+        if choice in (MINE, TEAM):
+            self.dismiss((choice, ""))
+        else:
+            user_id = int(choice)
+            self.dismiss((user_id, self.logins.get(user_id, f"#{user_id}")))
