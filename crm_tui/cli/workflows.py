@@ -1,0 +1,223 @@
+"""`crm workflows`: run the rules (for cron), a dry run, list and validate them, the run log."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import typer
+
+from crm_tui.cli import output
+from crm_tui.cli.context import CliState, state
+from crm_tui.clock import get_zone
+from crm_tui.errors import InvalidInput
+from crm_tui.services import workflows as workflow_service
+from crm_tui.workflows import rules as rule_files
+
+app = typer.Typer(name="workflows", help="Workflow rules: run, check (dry run), list, log, validate, init.",
+                  no_args_is_help=True)
+
+FILE_HELP = "The rules file (default: workflows.toml in the config dir)."
+
+
+def _rules(st: CliState, path: Path | None) -> rule_files.RuleSet:
+    return rule_files.load_rules(path or rule_files.rules_path(st.settings))
+
+
+def _warn(errors) -> None:
+    for error in errors:
+        output.error_line("warning", str(error))
+
+
+def _engine_args(st: CliState) -> dict:
+    from crm_tui.workflows.email import smtp_settings
+
+    return {"zone": get_zone(st.settings.timezone), "smtp": smtp_settings(st.settings)}
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    rule: str | None = typer.Option(None, "--rule", help="Run only this rule."),
+    file: Path | None = typer.Option(None, "--file", help=FILE_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would fire; change nothing (= check)."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Run every rule once: for cron or a systemd timer. Exits 1 if a rule or a firing failed."""
+    if dry_run:
+        return check(ctx, rule=rule, file=file, as_json=as_json)
+    from crm_tui.workflows import runner
+
+    st = state(ctx)
+    rules = _rules(st, file)
+    report = runner.run(st.db, rules=rules, runner=f"cli@{socket.gethostname()}", only=rule, **_engine_args(st))
+    if as_json:
+        output.emit_json({"fired": report.fired, "failed": report.failed, "skipped": report.skipped,
+                          "rule_errors": [str(e) for e in report.rule_errors], "email": report.email})
+    else:
+        _warn(report.rule_errors)
+        for item in report.fired:
+            output.say(f"{item.rule}: {item.label} — {'; '.join(item.actions) or 'nothing to do'}")
+        for item in report.failed:
+            output.error_line("failed", f"{item.rule}: {item.label}: {item.error}")
+        summary = f"fired {len(report.fired)}, failed {len(report.failed)}"
+        if report.skipped:
+            summary += f", {report.skipped} already fired elsewhere"
+        if report.email is not None:
+            summary += f"; email: sent {len(report.email.sent)}, waiting {report.email.deferred}"
+            if report.email.error:
+                output.error_line("warning", report.email.error)
+        output.say(summary)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    rule: str | None = typer.Option(None, "--rule", help="Check only this rule."),
+    file: Path | None = typer.Option(None, "--file", help=FILE_HELP),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """A dry run: what would fire now, why, and what it would do (emails shown, not sent)."""
+    from crm_tui.workflows import runner
+
+    st = state(ctx)
+    rules = _rules(st, file)
+    report = runner.run(st.db, rules=rules, dry_run=True, only=rule, **_engine_args(st))
+    if as_json:
+        output.emit_json({"would_fire": report.previews, "more": report.more,
+                          "rule_errors": [str(e) for e in report.rule_errors]})
+        return
+    _warn(report.rule_errors)
+    for item in report.previews:
+        output.say(f"{item.rule}: {item.label} — {item.why}")
+        for line in item.actions:
+            output.say(f"  → {line}")
+        if item.error:
+            output.say(f"  ! {item.error}")
+    for name, more in report.more.items():
+        output.say(f"{name}: … and {more} more")
+    total = len(report.previews) + sum(report.more.values())
+    output.say(f"{total} would fire now" if total else "nothing would fire now")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    file: Path | None = typer.Option(None, "--file", help=FILE_HELP),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """The rules in the rules file, and any that have errors."""
+    st = state(ctx)
+    rules = _rules(st, file)
+    if as_json:
+        output.emit_json({"file": str(rules.path), "rules": [{
+            "name": r.name, "line": r.line, "enabled": r.enabled, "trigger": r.trigger.describe(),
+            "conditions": [c.describe() for c in r.conditions], "actions": [a.describe() for a in r.actions],
+        } for r in rules.rules], "errors": [str(e) for e in rules.errors]})
+        return
+    if not rules.rules and not rules.errors:
+        output.say(f"no rules in {rules.path}; `crm workflows init` copies the example there")
+        return
+    output.table(["Rule", "Trigger", "Conditions", "Actions", "On"],
+                 [(r.name, r.trigger.describe(), "\n".join(c.describe() for c in r.conditions),
+                   "\n".join(a.describe() for a in r.actions), "yes" if r.enabled else "no") for r in rules.rules],
+                 title=str(rules.path))
+    _warn(rules.errors)
+
+
+@app.command("validate")
+def validate(
+    ctx: typer.Context,
+    file: Path | None = typer.Option(None, "--file", help=FILE_HELP),
+) -> None:
+    """Check the rules file, and that the stages, users and roles it names exist here."""
+    from crm_tui.workflows.checks import check_references
+
+    st = state(ctx)
+    path = file or rule_files.rules_path(st.settings)
+    if not path.exists():
+        raise InvalidInput(f"no rules file at {path}; `crm workflows init` copies the example there")
+    rules = rule_files.load_rules(path)
+    with st.db.read() as session:
+        errors = [*rules.errors, *check_references(session, rules)]
+    for error in errors:
+        output.error_line("error", str(error))
+    if errors:
+        raise typer.Exit(2)
+    output.say(f"{path}: {len(rules.rules)} rules, all valid")
+
+
+@app.command("init")
+def init(
+    ctx: typer.Context,
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing rules file."),
+) -> None:
+    """Copy the example rules into the config dir, to edit from there."""
+    st = state(ctx)
+    path = rule_files.rules_path(st.settings)
+    if path.exists() and not force:
+        raise InvalidInput(f"{path} exists already; add --force to replace it with the example")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(rule_files.example_text(), encoding="utf-8")
+    output.say(f"wrote the example rules to {path}; see what they would do with `crm workflows check`")
+
+
+@app.command("edit")
+def edit(ctx: typer.Context) -> None:
+    """Open the rules file in $EDITOR, then validate it."""
+    st = state(ctx)
+    path = rule_files.rules_path(st.settings)
+    if not path.exists():
+        raise InvalidInput(f"no rules file at {path}; `crm workflows init` copies the example there")
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or shutil.which("nano") or "vi"
+    subprocess.run([*editor.split(), str(path)], check=False)
+    validate(ctx, file=path)
+
+
+@app.command("log")
+def log(
+    ctx: typer.Context,
+    rule: str | None = typer.Option(None, "--rule", help="Only this rule's firings."),
+    errors: bool = typer.Option(False, "--errors", help="Only the firings that failed."),
+    limit: int = typer.Option(30, "--limit", help="How many to show."),
+    after: str | None = typer.Option(None, "--after", metavar="CURSOR", help="Continue after this cursor."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """The recent firings: rule, record, when, what was done, and errors."""
+    st = state(ctx)
+    with st.read() as (session, _actor):
+        page = workflow_service.list_firings(session, rule=rule, status="error" if errors else None, after=after,
+                                             limit=limit)
+    if as_json:
+        output.emit_page_json(page)
+        return
+    output.table(["When", "Rule", "Record", "Status", "Done / error"],
+                 [(output.local_time(f.fired_at, st.zone), f.rule, f"{f.entity} #{f.entity_id}",
+                   f.status + (f" ({f.attempts} tries)" if f.attempts > 1 else ""),
+                   f.error if f.status == "error" else "\n".join(f.actions)) for f in page.items])
+    output.more_hint(page, shown=len(page.items))
+
+
+@app.command("outbox")
+def outbox(
+    ctx: typer.Context,
+    status: str | None = typer.Option(None, "--status", help="queued, sending, sent or failed."),
+    limit: int = typer.Option(30, "--limit", help="How many to show."),
+    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+) -> None:
+    """Emails the rules sent or are waiting to send."""
+    st = state(ctx)
+    with st.read() as (session, _actor):
+        emails = workflow_service.list_outbox(session, status=status, limit=limit)
+    if as_json:
+        output.emit_json([{"id": e.id, "status": e.status, "to": e.to_addr, "subject": e.subject,
+                           "attempts": e.attempts, "error": e.last_error, "rule": e.rule,
+                           "created_at": e.created_at, "sent_at": e.sent_at} for e in emails])
+        return
+    output.table(["ID", "Status", "To", "Subject", "Tries", "Error"],
+                 [(e.id, e.status, e.to_addr, e.subject, e.attempts, e.last_error) for e in emails])

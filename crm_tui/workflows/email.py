@@ -1,0 +1,163 @@
+"""Email: SMTP settings from the config file (password from an environment variable), and sending
+the outbox after the firings committed — each email at most once, the rest retried on later runs."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+from sqlalchemy import select, update
+
+from crm_tui.config import Settings
+from crm_tui.db import Database
+from crm_tui.errors import InvalidInput
+from crm_tui.models.workflow import EmailOutbox
+
+DEFAULT_PASSWORD_ENV = "CRM_SMTP_PASSWORD"
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    sender: str
+    port: int = 587
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = True
+    ssl: bool = False
+    timeout: float = 10.0
+
+
+def smtp_settings(settings: Settings) -> SmtpSettings | None:
+    """The [smtp] table of config.toml, or None when email is off (no table, or no host)::
+
+        [smtp]
+        host = "smtp.example.com"
+        port = 587                        # 465 means SSL; 587 STARTTLS; 25 plain
+        from = "CRM <crm@example.com>"
+        username = "crm@example.com"
+        password_env = "CRM_SMTP_PASSWORD"  # the password itself never goes in the file
+    """
+    raw = settings.raw.get("smtp")
+    if not isinstance(raw, dict) or not raw.get("host"):
+        return None
+    sender = raw.get("from") or raw.get("sender") or raw.get("username")
+    if not sender or "@" not in parseaddr(str(sender))[1]:
+        raise InvalidInput("[smtp] in config.toml needs from = \"name <address>\" to send email")
+    try:
+        port = int(raw.get("port", 587))
+    except (TypeError, ValueError):
+        raise InvalidInput(f"[smtp] port must be a number, not {raw.get('port')!r}") from None
+    password_env = str(raw.get("password_env", DEFAULT_PASSWORD_ENV))
+    return SmtpSettings(
+        host=str(raw["host"]), sender=str(sender), port=port, username=raw.get("username"),
+        password=os.environ.get(password_env), ssl=bool(raw.get("ssl", port == 465)),
+        starttls=bool(raw.get("starttls", port == 587)), timeout=float(raw.get("timeout", 10)),
+    )
+
+
+@dataclass
+class SendReport:
+    sent: list[int] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    deferred: int = 0
+    error: str | None = None
+
+
+def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
+    cls = smtplib.SMTP_SSL if smtp.ssl else smtplib.SMTP
+    client = cls(smtp.host, smtp.port, timeout=smtp.timeout)
+    if smtp.starttls and not smtp.ssl:
+        client.starttls()
+    if smtp.username and smtp.password:
+        client.login(smtp.username, smtp.password)
+    return client
+
+
+def _message(email: EmailOutbox, smtp: SmtpSettings, now: datetime) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = smtp.sender
+    msg["To"] = email.to_addr
+    msg["Subject"] = email.subject
+    msg["Date"] = format_datetime(now)
+    domain = parseaddr(smtp.sender)[1].rpartition("@")[2] or "crm.invalid"
+    # the same id on a retry, so a receiving server can recognise a duplicate
+    msg["Message-ID"] = f"<crm-outbox-{email.id}@{domain}>"
+    msg.set_content(email.body)
+    return msg
+
+
+def send_queued(db: Database, smtp: SmtpSettings, *, now: datetime, limit: int = BATCH) -> SendReport:
+    """Send what is queued. Each email is claimed (queued -> sending) in its own transaction before
+    it is sent, so of several engines only one sends it; an SMTP failure that proves it was not
+    sent puts it back in the queue, and one that proves it never will be marks it failed."""
+    report = SendReport()
+    with db.read() as session:
+        ids = list(session.scalars(select(EmailOutbox.id).where(EmailOutbox.status == "queued")
+                                   .order_by(EmailOutbox.id).limit(limit)))
+    if not ids:
+        return report
+    try:
+        client = _connect(smtp)
+    except (OSError, smtplib.SMTPException) as exc:
+        report.deferred, report.error = len(ids), f"SMTP server {smtp.host}:{smtp.port} unreachable: {exc}"
+        return report
+    try:
+        for n, email_id in enumerate(ids):
+            email = _claim(db, email_id, now)
+            if email is None:
+                continue  # another engine took it
+            try:
+                client.send_message(_message(email, smtp, now))
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                permanent = _permanent(exc)
+                _finish(db, email_id, "failed" if permanent else "queued", error=str(exc))
+                if permanent:
+                    report.failed.append((email_id, str(exc)))
+                else:
+                    report.deferred += 1
+            except (OSError, smtplib.SMTPException) as exc:
+                # the connection failed mid-way: this email and the rest wait for the next run
+                _finish(db, email_id, "queued", error=str(exc))
+                report.deferred += len(ids) - n
+                report.error = f"SMTP failed: {exc}"
+                return report
+            else:
+                _finish(db, email_id, "sent", sent_at=now)
+                report.sent.append(email_id)
+    finally:
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException, socket.error):
+            pass
+    return report
+
+
+def _permanent(exc: smtplib.SMTPException) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return all(500 <= code < 600 for code in codes)
+    code = getattr(exc, "smtp_code", 0)
+    return 500 <= code < 600
+
+
+def _claim(db: Database, email_id: int, now: datetime) -> EmailOutbox | None:
+    with db.write() as session:
+        claimed = session.execute(
+            update(EmailOutbox).where(EmailOutbox.id == email_id, EmailOutbox.status == "queued")
+            .values(status="sending", claimed_at=now, attempts=EmailOutbox.attempts + 1)
+        ).rowcount
+        return session.get(EmailOutbox, email_id) if claimed == 1 else None
+
+
+def _finish(db: Database, email_id: int, status: str, *, error: str | None = None,
+            sent_at: datetime | None = None) -> None:
+    with db.write() as session:
+        session.execute(update(EmailOutbox).where(EmailOutbox.id == email_id, EmailOutbox.status == "sending")
+                        .values(status=status, last_error=error[:2000] if error else None, sent_at=sent_at))
