@@ -1,0 +1,403 @@
+"""The Reports area: the list of reports, the chosen one as a table with a chart beside (or below,
+on a narrow terminal), keys to change the period, owner and pipeline, Enter to open the deals or
+contacts behind a row, and the sales goals form."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from crm_tui import config
+from crm_tui.clock import get_zone
+from crm_tui.models.schemas import ContactRow, UserRead
+from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.forms import FormScreen, _field, _input, _user_options
+from crm_tui.services import goals, pipelines, reports, users
+from crm_tui.services.common import Actor
+from crm_tui.widgets import fmt
+from crm_tui.widgets.area_bar import AreaBar
+from crm_tui.widgets.bar_chart import BarChart
+from crm_tui.widgets.keyset_table import Column, KeysetTable
+
+CSS = "../styles/reports.tcss"
+NUMERIC = {"int", "money", "percent", "days"}
+WIDE = 100  # from this width the list of reports stays on the left
+CHART_BESIDE = 130  # from this width the chart sits beside the table, below it otherwise
+
+
+class ReportsScreen(AreaScreen):
+    AREA = "reports"
+    CSS_PATH = CSS
+    AUTO_FOCUS = "#report-table"
+    BINDINGS = [
+        Binding("p", "next_preset", "Period", id="reports.period"),
+        Binding("left_square_bracket", "shift_period(-1)", "Earlier", id="reports.earlier"),
+        Binding("right_square_bracket", "shift_period(1)", "Later", id="reports.later"),
+        Binding("d", "custom_range", "Dates", show=False, id="reports.dates"),
+        Binding("o", "next_owner", "Owner", id="reports.owner"),
+        Binding("l", "next_pipeline", "Pipeline", show=False, id="reports.pipeline"),
+        Binding("t", "next_table", "Table", show=False, id="reports.table"),
+        Binding("r", "focus_reports", "Reports", id="reports.list"),
+        Binding("g", "set_goal", "Goal", show=False, id="reports.goal"),
+        Binding("escape", "focus_table", "To table", show=False, id="reports.to_table"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        settings = config.load_settings()
+        self.zone_name = config.team_timezone(settings)
+        self.currency = settings.currency
+        self.name_ = "pipeline"
+        self.preset: str | None = reports.DEFAULT_PRESET
+        self.period: reports.Period | None = None
+        self.owner_id: int | None = None
+        self.pipeline_id: int | None = None
+        self.table_index = 0
+        self.report: reports.Report | None = None
+        self._team: list[UserRead] = []
+        self._pipelines: list = []
+
+    @property
+    def zone(self):
+        return get_zone(self.zone_name)
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_frame_top()
+        yield Static(id="report-heading")
+        with Horizontal(id="report-body"):
+            yield OptionList(*[Option(spec.title, id=spec.name) for spec in reports.REPORTS.values()],
+                             id="report-list")
+            with Vertical(id="report-main"):
+                yield DataTable(id="report-table", cursor_type="row", zebra_stripes=False)
+                yield BarChart(id="report-chart")
+        yield Static(id="report-notes")
+        yield from self.compose_frame_bottom()
+
+    def on_mount(self) -> None:
+        self.query_one("#report-list", OptionList).border_title = "Reports"
+        self.query_one("#report-list", OptionList).highlighted = 0
+        self.period = reports.preset_period(self.preset, now=self.app.now(), zone=self.zone)
+        self.load_choices()
+        self.reload()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width >= WIDE, "-wide")
+        self.set_class(self.size.width >= CHART_BESIDE, "-chart-beside")
+
+    # --- loading --------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self.query_one("#report-heading", Static).update(f"[b]{reports.REPORTS[self.name_].title}[/b] · loading…")
+        self.compute(self.name_, self.period, self.owner_id, self.pipeline_id, self.app.now())
+
+    def refresh_data(self) -> None:
+        self.reload()
+
+    @work(thread=True, exclusive=True, group="report", exit_on_error=False)
+    def compute(self, name: str, period: reports.Period, owner_id: int | None, pipeline_id: int | None,
+                now: datetime) -> None:
+        with self.app.db.read() as session:
+            report = reports.run_report(session, name=name, period=period, zone=self.zone, currency=self.currency,
+                                        owner_id=owner_id, pipeline_id=pipeline_id, now=now)
+        self.app.call_from_thread(self.show_report, report)
+
+    @work(thread=True, exclusive=True, group="report-choices", exit_on_error=False)
+    def load_choices(self) -> None:
+        with self.app.db.read() as session:
+            team = users.list_users(session, include_inactive=False)
+            found = pipelines.list_pipelines(session)
+        self.app.call_from_thread(self._set_choices, team, found)
+
+    def _set_choices(self, team: list[UserRead], found: list) -> None:
+        self._team, self._pipelines = team, found
+
+    # --- showing ----------------------------------------------------------------------------------
+
+    def show_report(self, report: reports.Report) -> None:
+        if report.name != self.name_:
+            return  # the person moved on to another report meanwhile
+        self.report = report
+        self.table_index = min(self.table_index, len(report.tables) - 1)
+        table = report.tables[self.table_index]
+        pipeline = next((p.name for p in self._pipelines if p.id == report.pipeline_id), None)
+        heading = report.heading + (f" · {pipeline}" if pipeline and reports.REPORTS[report.name].uses_pipeline else "")
+        if len(report.tables) > 1:
+            heading += f" · table {self.table_index + 1}/{len(report.tables)} (t)"
+        self.query_one("#report-heading", Static).update(heading)
+        self._fill_table(report, table)
+        chart = self.query_one(BarChart)
+        chart.show(report.chart if self.table_index == 0 else None, report.currency,
+                   columns=bool(report.chart and report.chart.over_time))
+        chart.display = report.chart is not None and self.table_index == 0
+        self.query_one("#report-notes", Static).update("\n".join(report.notes[:2]))
+
+    def _fill_table(self, report: reports.Report, table: reports.Table) -> None:
+        grid = self.query_one("#report-table", DataTable)
+        cursor = grid.cursor_row
+        grid.clear(columns=True)
+        grid.border_title = table.title
+        for column in table.columns:
+            grid.add_column(Text(column.title, justify="right" if column.kind in NUMERIC else "left"), key=column.key)
+        for i, row in enumerate(table.rows):
+            grid.add_row(*(self._cell(report, column, row.values.get(column.key)) for column in table.columns),
+                         key=str(i))
+        if table.total:
+            grid.add_row(*(self._cell(report, c, table.total.get(c.key), bold=True) if c.key in table.total else ""
+                           for c in table.columns), key="total")
+        if grid.row_count:
+            grid.move_cursor(row=min(cursor, grid.row_count - 1))
+
+    @staticmethod
+    def _cell(report: reports.Report, column: reports.Column, value: Any, bold: bool = False) -> Text:
+        text = reports.format_cell(column, value, report.currency)
+        return Text(text, justify="right" if column.kind in NUMERIC else "left", style="bold" if bold else "")
+
+    # --- choosing a report ------------------------------------------------------------------------
+
+    @on(OptionList.OptionHighlighted, "#report-list")
+    def report_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.choose(event.option.id)
+
+    @on(OptionList.OptionSelected, "#report-list")
+    def report_selected(self, event: OptionList.OptionSelected) -> None:
+        self.choose(event.option.id)
+        self.action_focus_table()
+
+    def choose(self, name: str | None) -> None:
+        if name and name != self.name_:
+            self.name_, self.table_index = name, 0
+            self.query_one("#report-table", DataTable).move_cursor(row=0)
+            self.reload()
+
+    def action_focus_reports(self) -> None:
+        """Into the list of reports; on a narrow terminal it opens over the table, and r closes it."""
+        if self.size.width < WIDE:
+            self.toggle_class("-list-open")
+        if self.size.width >= WIDE or self.has_class("-list-open"):
+            self.query_one("#report-list", OptionList).focus()
+        else:
+            self.action_focus_table()
+
+    def action_focus_table(self) -> None:
+        self.remove_class("-list-open")
+        self.query_one("#report-table", DataTable).focus()
+
+    # --- period, owner, pipeline ------------------------------------------------------------------
+
+    def action_next_preset(self) -> None:
+        presets = reports.PRESETS
+        self.preset = presets[(presets.index(self.preset) + 1) % len(presets)] if self.preset in presets else presets[0]
+        self.period = reports.preset_period(self.preset, now=self.app.now(), zone=self.zone)
+        self.reload()
+
+    def action_shift_period(self, steps: int) -> None:
+        self.period, self.preset = self.period.shift(steps), None
+        self.reload()
+
+    def action_custom_range(self) -> None:
+        def chosen(period: reports.Period | None) -> None:
+            if period is not None:
+                self.period, self.preset = period, None
+                self.reload()
+
+        self.app.push_screen(RangeForm(self.period, self.zone), chosen)
+
+    def action_next_owner(self) -> None:
+        """Everyone, then me, then each teammate in turn."""
+        me = self.app.actor.user_id
+        order = [None, me, *(u.id for u in self._team if u.id != me)]
+        position = order.index(self.owner_id) if self.owner_id in order else 0
+        self.owner_id = order[(position + 1) % len(order)]
+        self.reload()
+
+    def action_next_pipeline(self) -> None:
+        if not reports.REPORTS[self.name_].uses_pipeline or not self._pipelines:
+            self.notify("This report is not per pipeline.")
+            return
+        order = [None, *(p.id for p in self._pipelines)] if self.name_ != "pipeline" else [p.id for p in self._pipelines]
+        current = self.pipeline_id if self.pipeline_id in order else (self.report.pipeline_id if self.report else None)
+        position = order.index(current) if current in order else 0
+        self.pipeline_id = order[(position + 1) % len(order)]
+        self.reload()
+
+    def action_next_table(self) -> None:
+        if self.report is not None and len(self.report.tables) > 1:
+            self.table_index = (self.table_index + 1) % len(self.report.tables)
+            self.show_report(self.report)
+
+    # --- drill-down and goals ---------------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#report-table")
+    def drill_down(self, event: DataTable.RowSelected) -> None:
+        if self.report is None or event.row_key.value in (None, "total"):
+            return
+        row = self.report.tables[self.table_index].rows[int(event.row_key.value)]
+        if row.drill is None:
+            self.notify("Nothing to list under this row.")
+            return
+        self.app.push_screen(DrillScreen(row.drill))
+
+    def action_set_goal(self) -> None:
+        def saved(goal) -> None:
+            if goal is not None:
+                self.notify(f"Goal of {goal.user_login} for {goals.period_label(goal.period_kind, goal.period_start)}:"
+                            f" {fmt.money(goal.amount_minor, goal.currency)}")
+                self.reload()
+
+        self.app.push_screen(GoalForm(self.currency, self.zone, self.owner_id), saved)
+
+
+# --- the rows behind a report row ------------------------------------------------------------------
+
+
+def _deal_columns(app) -> list[Column]:
+    return [
+        Column("Deal", lambda r: r.title, ratio=3, min_width=12),
+        Column("Company", lambda r: r.company_name or "", ratio=2, min_width=8, hide_below=90),
+        Column("Stage", lambda r: r.stage_name, width=11),
+        Column("Owner", lambda r: r.owner_login or "", width=8),
+        Column("Amount", lambda r: fmt.money(r.amount_minor, r.currency), width=13, align="right"),
+        Column("Status", lambda r: r.status, width=6, hide_below=70),
+    ]
+
+
+def _contact_columns(app) -> list[Column]:
+    zone = get_zone(app.actor.timezone)
+    return [
+        Column("Name", lambda r: r.full_name or "(no name)", ratio=3, min_width=12),
+        Column("Company", lambda r: r.company_name or "", ratio=2, min_width=8),
+        Column("Email", lambda r: r.email or "", ratio=3, min_width=10, hide_below=90),
+        Column("Stage", lambda r: r.lifecycle, width=9),
+        Column("Owner", lambda r: r.owner_login or "", width=8, hide_below=70),
+        Column("Added", lambda r: fmt.when(r.created_at, app.now(), zone), width=11),
+    ]
+
+
+class DrillScreen(Screen):
+    """The deals or contacts under a report row, a keyset page at a time; Enter opens one."""
+
+    CSS_PATH = CSS
+    AUTO_FOCUS = "#drill-list"
+    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back", id="reports.drill_back")]
+
+    def __init__(self, drill: reports.Drill) -> None:
+        super().__init__()
+        self.drill = drill
+
+    def compose(self) -> ComposeResult:
+        yield AreaBar("reports")
+        yield Static(self.drill.title, id="drill-title")
+        columns = _deal_columns(self.app) if self.drill.entity == "deal" else _contact_columns(self.app)
+        yield KeysetTable(columns, noun="deals" if self.drill.entity == "deal" else "contacts", id="drill-list",
+                          empty_text="Nothing here.")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        db, drill = self.app.db, self.drill
+
+        def fetch(*, after, before, limit, with_total):
+            with db.read() as session:
+                return reports.drill_page(session, drill=drill, after=after, before=before, limit=limit,
+                                          with_total=with_total)
+
+        self.query_one(KeysetTable).load(fetch)
+
+    @on(KeysetTable.Selected, "#drill-list")
+    def open_row(self, event: KeysetTable.Selected) -> None:
+        if isinstance(event.row, ContactRow):
+            from crm_tui.screens.contact_detail import ContactDetailScreen
+
+            self.app.push_screen(ContactDetailScreen(event.row.id))
+            return
+        try:
+            from crm_tui.screens.deal_detail import DealDetailScreen as DealScreen
+        except ImportError:  # the pipeline's detail screen is optional here; the quick look always exists
+            from crm_tui.screens.deal_info import DealInfoScreen as DealScreen
+        self.app.push_screen(DealScreen(event.row.id))
+
+
+# --- forms -----------------------------------------------------------------------------------------
+
+
+class RangeForm(FormScreen[reports.Period | None]):
+    """A custom range of days: from and to (included), typed the way people say dates."""
+
+    HINT = "tab next · ctrl+s apply · esc cancel"
+
+    def __init__(self, period: reports.Period | None, zone) -> None:
+        super().__init__()
+        self.period, self.zone = period, zone
+
+    def form_title(self) -> str:
+        return "Report period"
+
+    def compose_fields(self) -> ComposeResult:
+        start = self.period.start.isoformat() if self.period else ""
+        last = self.period.last_day.isoformat() if self.period else ""
+        yield _field("From", _input("range-from", start, "2026-11-01"))
+        yield _field("To", _input("range-to", last, "2026-11-30 (included)"))
+
+    def values(self) -> dict[str, Any]:
+        return {"start": self.query_one("#range-from", Input).value, "end": self.query_one("#range-to", Input).value}
+
+    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> reports.Period:
+        return reports.resolve_period(start=values["start"].strip() or None, end=values["end"].strip() or None,
+                                      now=now, zone=self.zone)
+
+
+class GoalForm(FormScreen):
+    """Set a user's sales goal for a month or a quarter."""
+
+    LOADS = True
+
+    def __init__(self, currency: str, zone, user_id: int | None) -> None:
+        super().__init__()
+        self.currency, self.zone, self.user_id = currency, zone, user_id
+
+    def form_title(self) -> str:
+        return "Sales goal"
+
+    def compose_fields(self) -> ComposeResult:
+        yield _field("User", Select([], id="goal-user", prompt="(choose)", allow_blank=True, compact=True))
+        yield _field("Period", _input("goal-period", "this-month", "2026-11, 2026-Q4, next-month"))
+        yield _field("Amount", _input("goal-amount", "", "25,000"))
+        yield _field("Currency", _input("goal-currency", self.currency))
+
+    def read(self, session, actor: Actor) -> list[UserRead]:
+        return users.list_users(session, include_inactive=False)
+
+    def loaded(self, team: list[UserRead]) -> None:
+        select = self.query_one("#goal-user", Select)
+        select.set_options(_user_options(team, None))
+        wanted = self.user_id if self.user_id is not None else self.app.actor.user_id
+        if any(u.id == wanted for u in team):
+            select.value = wanted
+
+    def values(self) -> dict[str, Any]:
+        select = self.query_one("#goal-user", Select)
+        return {"user_id": None if select.is_blank() else select.value,
+                "period": self.query_one("#goal-period", Input).value,
+                "amount": self.query_one("#goal-amount", Input).value,
+                "currency": self.query_one("#goal-currency", Input).value or self.currency}
+
+    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime):
+        from crm_tui.errors import InvalidInput
+
+        if values["user_id"] is None:
+            raise InvalidInput("choose whose goal this is")
+        if not values["amount"].strip():
+            raise InvalidInput("amount is required")
+        kind, start = goals.parse_goal_period(values["period"], now=now, zone=self.zone)
+        return goals.set_goal(session, user_id=values["user_id"], kind=kind, start=start, amount=values["amount"],
+                              currency=values["currency"], actor=actor, now=now)
+
+

@@ -1,0 +1,72 @@
+"""The Reports area through the real app: switch report, period and owner, drill down, set a goal."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from textual.widgets import DataTable, Input
+
+from crm_tui.models import Goal
+from crm_tui.screens.reports import DrillScreen, GoalForm, ReportsScreen
+from crm_tui.widgets.keyset_table import KeysetTable
+from tests.unit.test_reports import build_dataset
+
+from .conftest import make_app, settle
+
+
+def _cells(screen: ReportsScreen, *keys: str) -> list[tuple]:
+    return [tuple(row.values[k] for k in keys) for row in screen.report.table.rows]
+
+
+async def test_period_owner_drill_down_and_goal(sqlite_db, actor_sqlite, now, monkeypatch):
+    monkeypatch.setenv("CRM_TEAM_TIMEZONE", "America/New_York")
+    data = build_dataset(sqlite_db, actor_sqlite, now)
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("5")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, ReportsScreen)
+        assert (screen.report.name, screen.report.period.label) == ("pipeline", "2026 Q4")
+        assert _cells(screen, "stage", "deals") == [("New", 1), ("Qualified", 0), ("Proposal", 2), ("Negotiation", 0)]
+
+        await pilot.press("o")  # everyone -> me
+        await settle(app, pilot)
+        assert screen.report.owner_id == data.ann
+        assert _cells(screen, "deals", "amount_minor") == [(1, 100000), (0, 0), (1, 250050), (0, 0)]
+
+        await pilot.press("r", "down", "enter")  # the forecast, from the list of reports
+        await settle(app, pilot)
+        assert screen.report.name == "forecast"
+        await pilot.press("p")  # this quarter -> last quarter
+        await settle(app, pilot)
+        assert screen.report.period.label == "2026 Q3"
+        assert _cells(screen, "won_minor") == [(0,), (0,), (0,)]
+        await pilot.press("right_square_bracket")  # one quarter later: Q4 again
+        await settle(app, pilot)
+        assert screen.report.period.label == "2026 Q4"
+        assert _cells(screen, "month", "open", "won_minor") == [
+            (date(2026, 10, 1), 0, 500000), (date(2026, 11, 1), 1, 123456), (date(2026, 12, 1), 1, 0)]
+        table = screen.query_one("#report-table", DataTable)
+        assert table.has_focus
+        await pilot.press("down", "enter")  # November: the open deals expected to close then
+        await settle(app, pilot)
+        assert isinstance(app.screen, DrillScreen)
+        assert [row.title for row in app.screen.query_one(KeysetTable).visible_rows()] == ["Alpha"]
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is screen
+
+        await pilot.press("g")
+        await settle(app, pilot)
+        form = app.screen
+        assert isinstance(form, GoalForm)
+        form.query_one("#goal-period", Input).value = "2026-12"
+        form.query_one("#goal-amount", Input).value = "3,000"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is screen
+    with sqlite_db.read() as s:
+        goal = s.scalars(select(Goal).where(Goal.period_start == date(2026, 12, 1))).one()
+        assert (goal.user_id, goal.period_kind, goal.amount_minor, goal.currency) == (data.ann, "month", 300000, "USD")
