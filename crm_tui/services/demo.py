@@ -262,7 +262,7 @@ class _Demo:
             rows.append(dict(
                 id=company_id, name=name, name_key=name_key, domain=domain, industry=rng.choice(INDUSTRIES),
                 size=rng.choice(SIZES), address=f"{rng.randint(1, 480)} {rng.choice(STREETS)}, {city}",
-                owner_id=owner, notes=None, archived=False, search_text=company_search_text(name, domain),
+                owner_id=owner, notes=None, custom={}, archived=False, search_text=company_search_text(name, domain),
                 version=1, created_at=created, updated_at=created))
             self.companies_info.append((company_id, name, name_key, domain, country, owner))
         return rows
@@ -461,7 +461,7 @@ class _Demo:
             owner_id=self.owner_of[i], amount_minor=amount, currency=rng.choice(CURRENCIES),
             expected_close=expected, status=stage.kind,
             lost_reason=rng.choice(LOST_REASONS) if stage.kind == "lost" else None,
-            stage_entered_at=entered, closed_at=closed, archived=False, version=1,
+            stage_entered_at=entered, closed_at=closed, custom={}, archived=False, version=1,
             created_at=created, updated_at=max(entered, created))
 
     # activities

@@ -1,0 +1,448 @@
+"""Importing a team's spreadsheets: contacts, companies, deals, activities or tasks from CSV, XLSX,
+JSON or vCard, with duplicates found, every bad row reported, and all of it in one transaction.
+
+How a run goes: the file's header is mapped to fields (services.importer_fields; the mapping can
+be shown before anything is written, see `preview_import`), then rows are read a chunk at a time;
+each row is cleaned (services.importer_kinds), its links resolved in bulk (services.importer_match),
+checked against the database and the rows before it for a duplicate, and the chunk is written
+with set-based inserts (Core executemany, ids handed out by the import so children need no round
+trip). The search index is filled once at the end, not by a trigger per row. Everything happens
+in the caller's transaction: a failed, invalid (without --skip-invalid) or killed run leaves no
+row behind, and a dry run is the same run on a read session with the writes left out, so it
+reports exactly what a real run would do.
+
+vCard: `crm import contacts FILE.vcf` calls `crm_tui.services.vcard.read_contacts(path)`, which
+yields one dict per card with any of these keys (the names of the contact fields here):
+
+    first_name, last_name, full_name, title, company, owner, lifecycle, source: str
+    email, phone, tags: str or list[str]     (several values allowed)
+    custom: dict[str, str]                   (becomes custom fields)
+    line: int                                (the card's line in the file, for the report)
+
+and those rows go through the same cleaning, dedup and writing as a CSV row.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from types import SimpleNamespace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_tui.clock import get_zone, resolve_now
+from crm_tui.errors import InvalidInput
+from crm_tui.models import (
+    Activity, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, ImportRun, Tag, Task, User,
+)
+from crm_tui.services import validation as v
+from crm_tui.services.common import Actor, audit
+from crm_tui.services.demo import _large_page_cache, _reset_sequences, _search_index_deferred, insert_rows
+from crm_tui.services.importer_fields import (
+    CUSTOM_PREFIX, ENTITIES, ColumnMap, Mapping, build_mapping, check_entity, parse_pairs,
+)
+from crm_tui.services.importer_kinds import KINDS, Ctx, Row
+from crm_tui.services.importer_match import Ids, Relations, lock_tables
+from crm_tui.services.importer_read import Source, open_source
+
+CHUNK = 2000
+PREVIEW_ROWS = 5
+ON_DUPLICATE = ("skip", "update", "create")
+# parents before children, so foreign keys hold at every insert
+WRITE_ORDER = tuple(m.__table__ for m in (
+    User, Tag, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Activity, Task))
+_TABLES = {t.name: t for t in WRITE_ORDER}
+_ID_TABLES = tuple(t for t in WRITE_ORDER if "id" in t.c)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """What the person asked for, as typed (validated by `check_options`)."""
+
+    entity: str
+    mapping: tuple[str, ...] = ()  # "Column=field" (field "" skips the column)
+    constants: tuple[str, ...] = ()  # "field=value"
+    custom: bool = False
+    on_duplicate: str = "skip"
+    dayfirst: bool | None = None
+    country: str | None = None
+    create_users: bool = False
+    skip_invalid: bool = False
+    currency: str = "USD"
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    column: str
+    value: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    line: int
+    record_id: int | None
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    entity: str
+    file: str
+    source: str
+    mapping: Mapping
+    dry_run: bool
+    on_duplicate: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    invalid: int = 0
+    companies_created: int = 0
+    users_created: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    duplicates: list[Skipped] = field(default_factory=list)
+    imported_before: str | None = None  # "2026-11-20 by ann" when this very file went in before
+    committed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.invalid == 0
+
+    def summary(self) -> str:
+        parts = [f"{self.rows} rows", f"{self.created} created", f"{self.updated} updated"]
+        if self.unchanged:
+            parts.append(f"{self.unchanged} unchanged")
+        parts += [f"{self.skipped} skipped as duplicates", f"{self.invalid} invalid"]
+        if self.companies_created:
+            parts.append(f"{self.companies_created} new companies")
+        if self.users_created:
+            parts.append(f"new users: {', '.join(self.users_created)}")
+        return ", ".join(parts)
+
+
+class ImportFailed(InvalidInput):
+    """Some rows are invalid and --skip-invalid was not given: nothing was written."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(f"{report.invalid} of {report.rows} rows of {report.file} are invalid, so nothing was "
+                         "imported; fix them, or re-run with --skip-invalid to import the rest")
+        self.report = report
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a file holds before anything is imported: how it reads, the mapping, the first rows."""
+
+    source: str
+    mapping: Mapping
+    headers: list[str]
+    rows: list[list[str]]
+    estimated_rows: int
+
+
+# --- options and mapping ---------------------------------------------------------------------
+
+
+def check_options(options: ImportOptions) -> ImportOptions:
+    entity = check_entity(options.entity)
+    if options.on_duplicate not in ON_DUPLICATE:
+        raise InvalidInput(f"--on-duplicate {options.on_duplicate!r}: choose one of {', '.join(ON_DUPLICATE)}")
+    country = (options.country or "").strip().upper() or None
+    if country is not None:
+        import phonenumbers
+
+        if country not in phonenumbers.SUPPORTED_REGIONS:
+            raise InvalidInput(f"--country {options.country!r}: use a two-letter country code such as US or FR")
+    return replace(options, entity=entity, country=country, currency=v.currency_code(options.currency or "USD"))
+
+
+def _mapping(source: Source, options: ImportOptions) -> Mapping:
+    overrides = parse_pairs(options.mapping, "--map")
+    constants = parse_pairs(options.constants, "--set")
+    if source.kind == "vcf":
+        return Mapping(options.entity, (), tuple(constants))
+    # a JSON export's "id" is the record's id in the CRM it came from: no use as a custom field here
+    not_custom = frozenset({"id"}) if source.kind == "json" else frozenset()
+    return build_mapping(options.entity, source.headers, overrides=overrides, constants=constants,
+                         custom=options.custom, not_custom=not_custom)
+
+
+def preview_import(*, path: str | Path, options: ImportOptions, limit: int = PREVIEW_ROWS) -> Preview:
+    """The detected mapping and the first rows; reads the head of the file only."""
+    options = check_options(options)
+    source = open_source(path)
+    mapping = _mapping(source, options)
+    if source.kind == "vcf":
+        rows = [[str(r.get(k, "")) for k in ("full_name", "email", "phone", "company")]
+                for r in islice(source.records, limit)]
+        return Preview(source.describe(), mapping, ["name", "email", "phone", "company"], rows, source.estimated_rows)
+    rows = [cells for _, cells in islice(source.rows(), limit)]
+    return Preview(source.describe(), mapping, source.headers, rows, source.estimated_rows)
+
+
+def _row_values(mapping: Mapping, cells: list[str]) -> dict[str, list[tuple[str, str]]]:
+    values: dict[str, list[tuple[str, str]]] = {}
+    for column in mapping.columns:
+        if column.field and column.index < len(cells):
+            text = cells[column.index].strip()
+            if text:
+                values.setdefault(column.field, []).append((column.column, text))
+    _fill_constants(values, mapping)
+    return values
+
+
+def _fill_constants(values: dict, mapping: Mapping) -> None:
+    for name, text in mapping.constants:
+        if text and name not in values:
+            values[name] = [(f"--set {name}", text)]
+
+
+def _card_values(mapping: Mapping, card: dict) -> dict[str, list[tuple[str, str]]]:
+    values: dict[str, list[tuple[str, str]]] = {}
+    for key, value in card.items():
+        if key == "line" or value in (None, "", [], {}):
+            continue
+        if key == "custom":
+            for name, item in value.items():
+                values[CUSTOM_PREFIX + str(name)] = [(f"custom {name}", str(item))]
+            continue
+        items = value if isinstance(value, (list, tuple)) else [value]
+        values[key] = [(key, str(item).strip()) for item in items if str(item).strip()]
+    _fill_constants(values, mapping)
+    return values
+
+
+def _rows(source: Source, mapping: Mapping) -> Iterator[Row]:
+    if source.kind == "vcf":
+        for number, card in enumerate(source.records, start=1):
+            yield Row(int(card.get("line") or number), _card_values(mapping, card))
+        return
+    for line, cells in source.rows():
+        yield Row(line, _row_values(mapping, cells))
+
+
+def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def write_rows(session: Session, rows: dict[str, list[dict]]) -> None:
+    """Insert each table's new rows, parents first (Core executemany; see demo.insert_rows)."""
+    for table in WRITE_ORDER:
+        if rows.get(table.name):
+            insert_rows(session, table, rows[table.name])
+
+
+def run_import(session: Session, *, path: str | Path, options: ImportOptions, actor: Actor, now: datetime | None = None,
+               dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    """Import the file in the caller's transaction (a read session will do for a dry run).
+
+    Raises ImportFailed, carrying the report, when rows are invalid and skip_invalid is off;
+    the caller's unit of work then rolls everything back."""
+    options = check_options(options)
+    now = resolve_now(now)
+    source = open_source(path)
+    mapping = _mapping(source, options)
+    run = _Run(session, source, mapping, options, actor, now, write=not dry_run)
+    report = run.execute(progress)
+    if report.invalid and not options.skip_invalid and not dry_run:
+        raise ImportFailed(report)
+    return report
+
+
+class _Run:
+    def __init__(self, session: Session, source: Source, mapping: Mapping, options: ImportOptions, actor: Actor,
+                 now: datetime, *, write: bool) -> None:
+        self.session, self.source, self.options, self.write = session, source, options, write
+        self.kind = KINDS[options.entity]
+        self.actor, self.now = actor, now
+        self.report = ImportReport(entity=options.entity, file=source.path.name, source=source.describe(),
+                                   mapping=mapping, dry_run=not write, on_duplicate=options.on_duplicate)
+        self.mapping = mapping
+        self.seen: dict[tuple, tuple[int, int]] = {}  # duplicate key -> (line, record id)
+        self.late: list[tuple[int, Row]] = []  # updates of records this run created
+        self.written_companies: set[int] = set()
+        self.written_users: set[int] = set()
+
+    def execute(self, progress: Callable[[int, int], None] | None) -> ImportReport:
+        session, report = self.session, self.report
+        if self.write:
+            lock_tables(session, _ID_TABLES)
+        ids = Ids(session, _ID_TABLES)
+        self.ctx = Ctx(session=session, rel=Relations(session, self.options.create_users), ids=ids,
+                       actor_id=self.actor.user_id, now=self.now, zone=get_zone(self.actor.timezone),
+                       dayfirst=self.options.dayfirst, country=self.options.country, currency=self.options.currency)
+        report.imported_before = self._imported_before()
+        deferred = self.write and session.bind.dialect.name == "sqlite"
+        index = _search_index_deferred(session, SimpleNamespace(first_ids=ids.first)) if deferred else nullcontext()
+        with index, (_large_page_cache(session) if self.write else nullcontext()):
+            for chunk in _chunks(_rows(self.source, self.mapping), CHUNK):
+                self._chunk(chunk)
+                if progress is not None:
+                    progress(report.rows, max(report.rows, self.source.estimated_rows))
+        if progress is not None:
+            progress(report.rows, report.rows)
+        if self.late:
+            updated, unchanged = self.kind.update(self.late, self.ctx, self._writing())
+            report.updated += updated
+            report.unchanged += unchanged
+        if self._writing():
+            if session.bind.dialect.name == "postgresql":
+                _reset_sequences(session)
+            self._record()
+            report.committed = True
+        return report
+
+    def _writing(self) -> bool:
+        """Writes stop at the first invalid row unless invalid rows are skipped: the run will be
+        rolled back, so the rest is only validated."""
+        return self.write and (self.options.skip_invalid or not self.report.invalid)
+
+    def _imported_before(self) -> str | None:
+        found = self.session.execute(
+            select(ImportRun.at, ImportRun.actor).where(ImportRun.file_sha256 == self.source.sha256,
+                                                        ImportRun.entity == self.options.entity)
+            .order_by(ImportRun.at.desc()).limit(1)).first()
+        return f"{found.at:%Y-%m-%d %H:%M} UTC by {found.actor}" if found else None
+
+    def _chunk(self, rows: list[Row]) -> None:
+        ctx, kind, report = self.ctx, self.kind, self.report
+        kind.prepare(rows, ctx)
+        valid = []
+        for row in rows:
+            kind.clean(row, ctx)
+            report.rows += 1
+            if row.problems:
+                row.action = "invalid"
+                report.invalid += 1
+                report.problems += [Problem(row.line, c, val, msg) for c, val, msg in row.problems]
+            else:
+                valid.append(row)
+        self._decide(valid)
+        self._apply(valid)
+
+    def _decide(self, rows: list[Row]) -> None:
+        kind, ctx, report = self.kind, self.ctx, self.report
+        keys_of = {id(row): kind.keys(row, ctx) for row in rows}
+        found: dict[tuple, int] = {}
+        if self.options.on_duplicate != "create":
+            wanted: dict[tuple, list[Row]] = {}
+            for row in rows:
+                for key in keys_of[id(row)]:
+                    wanted.setdefault(key, []).append(row)
+            found = kind.existing(wanted, ctx) if wanted else {}
+        for row in rows:
+            match = None if self.options.on_duplicate == "create" else self._match(keys_of[id(row)], found)
+            if match is None:
+                row.action, row.target = "create", ctx.ids.take(kind.table.name)
+            elif self.options.on_duplicate == "skip":
+                row.action, row.target, row.reason = "skip", match[0], match[1]
+                report.skipped += 1
+                report.duplicates.append(Skipped(row.line, match[0], match[1]))
+                continue
+            else:
+                row.action, row.target, row.reason = "update", match[0], match[1]
+            for key in keys_of[id(row)]:
+                self.seen.setdefault(key, (row.line, row.target))
+
+    def _match(self, keys: list[tuple], found: dict[tuple, int]) -> tuple[int, str] | None:
+        for key in keys:
+            if key in self.seen:
+                line, record_id = self.seen[key]
+                return record_id, f"{self.kind.describe(key)} as line {line}"
+            if key in found:
+                return found[key], f"{self.kind.describe(key)} as {self.kind.label} #{found[key]}"
+        return None
+
+    def _apply(self, rows: list[Row]) -> None:
+        ctx, kind, report = self.ctx, self.kind, self.report
+        out: dict[str, list[dict]] = {name: [] for name in _TABLES}
+        creates = [row for row in rows if row.action == "create"]
+        updates = [row for row in rows if row.action == "update"]
+        for row in creates + updates:
+            self._new_links(row, out)
+        for row in creates:
+            kind.insert(row, ctx, out)
+        out["tags"] += ctx.new_tags
+        ctx.new_tags = []
+        report.created += len(creates)
+        writing = self._writing()
+        if writing:
+            write_rows(ctx.session, out)
+            if creates:
+                kind.after_insert(creates, ctx)
+        now_pairs = [(row.target, row) for row in updates if not ctx.ids.is_new(kind.table.name, row.target)]
+        self.late += [(row.target, row) for row in updates if ctx.ids.is_new(kind.table.name, row.target)]
+        if now_pairs:
+            updated, unchanged = kind.update(now_pairs, ctx, writing)
+            report.updated += updated
+            report.unchanged += unchanged
+
+    def _new_links(self, row: Row, out: dict[str, list[dict]]) -> None:
+        """The companies and users this row needs that the import creates (each once)."""
+        rel, stamps = self.ctx.rel, {"version": 1, "created_at": self.now, "updated_at": self.now}
+        company_id = row.data.get("company_id")
+        if company_id in rel.new_companies and company_id not in self.written_companies:
+            name = rel.new_companies[company_id]
+            self.written_companies.add(company_id)
+            self.report.companies_created += 1
+            out["companies"].append({
+                "id": company_id, "name": name, "name_key": v.fold(name), "domain": None, "industry": None,
+                "size": None, "address": None, "owner_id": self.actor.user_id, "notes": None, "custom": {},
+                "archived": False, "search_text": v.search_text(name), **stamps})
+        for name in ("owner_id", "user_id", "assignee_id"):
+            user_id = row.data.get(name)
+            if user_id in rel.new_users and user_id not in self.written_users:
+                self.written_users.add(user_id)
+                self.report.users_created.append(rel.new_users[user_id]["login"])
+                out["users"].append({**rel.new_users[user_id], **stamps})
+
+    def _record(self) -> None:
+        report, session = self.report, self.session
+        session.add(ImportRun(
+            at=self.now, actor_id=self.actor.user_id, actor=self.actor.login, entity=report.entity,
+            file_name=str(self.source.path)[-500:], file_sha256=self.source.sha256,
+            on_duplicate=report.on_duplicate, rows=report.rows, created=report.created, updated=report.updated,
+            unchanged=report.unchanged, skipped=report.skipped, invalid=report.invalid))
+        audit(session, actor=self.actor, entity="import", entity_id=None, action="import", now=self.now,
+              summary=f"{report.entity} from {report.file}: {report.summary()}")
+        session.flush()
+
+
+# --- the report as a file ------------------------------------------------------------------------
+
+
+def report_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(f"{path.stem}.import-report.csv")
+
+
+def write_report_csv(report: ImportReport, path: str | Path) -> Path:
+    """Every invalid row (one line per problem) and every skipped duplicate, beside the input file."""
+    target = report_path(path)
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["line", "status", "column", "value", "problem"])
+        rows = [(p.line, "invalid", p.column, p.value, p.message) for p in report.problems]
+        rows += [(s.line, "skipped", "", "", f"duplicate: {s.reason}") for s in report.duplicates]
+        out.writerows(sorted(rows, key=lambda r: r[0]))
+    return target
+
+
+__all__ = [
+    "ENTITIES", "ON_DUPLICATE", "ColumnMap", "ImportFailed", "ImportOptions", "ImportReport", "Mapping", "Preview",
+    "Problem", "Skipped", "check_options", "preview_import", "report_path", "run_import", "write_report_csv",
+]

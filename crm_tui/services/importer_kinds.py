@@ -1,0 +1,725 @@
+"""One import row of each kind (contact, company, deal, activity, task): its cleaned values, the
+keys a duplicate is found by, the rows it inserts, and how it updates the record it duplicates.
+The driver (services.importer) runs these a chunk at a time and does the set-based writes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import bindparam, or_, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from crm_tui.errors import InvalidInput
+from crm_tui.models import (
+    Activity, ActivityKind, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Direction, Lifecycle,
+    Source, Tag, Task,
+)
+from crm_tui.services import importer_values as iv
+from crm_tui.services import validation as v
+from crm_tui.services.companies import _domain, company_search_text
+from crm_tui.services.contacts import MAX_EMAILS, MAX_PHONES, _custom, _tags, derived_fields
+from crm_tui.services.importer_fields import CUSTOM_PREFIX
+from crm_tui.services.importer_match import Ids, Relations, _batches, company_norm
+
+_KIND_SYNONYMS = {"phone": "call", "phone call": "call", "call": "call", "e-mail": "email", "mail": "email",
+                  "email": "email", "meeting": "meeting", "event": "meeting", "appointment": "meeting",
+                  "video call": "meeting", "note": "note", "comment": "note"}
+_DIRECTION_SYNONYMS = {"in": "inbound", "incoming": "inbound", "out": "outbound", "outgoing": "outbound"}
+
+
+@dataclass(eq=False)
+class Row:
+    """One data row of the file on its way in."""
+
+    line: int
+    values: dict[str, list[tuple[str, str]]]  # field -> [(column, text)], empty cells left out
+    data: dict[str, Any] = field(default_factory=dict)
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (column, value, message)
+    action: str = ""  # create, update, skip or invalid
+    target: int | None = None
+    reason: str = ""
+
+    def first(self, name: str) -> tuple[str, str] | None:
+        found = self.values.get(name)
+        return found[0] if found else None
+
+    def text(self, name: str) -> str | None:
+        found = self.first(name)
+        return found[1] if found else None
+
+    def column(self, name: str) -> str:
+        found = self.first(name)
+        return found[0] if found else name
+
+    def check(self, name: str, parse: Callable[[str], Any]) -> Any:
+        """parse(the field's text), or None with the problem noted (None when the cell is empty)."""
+        found = self.first(name)
+        if found is None:
+            return None
+        try:
+            return parse(found[1])
+        except InvalidInput as exc:
+            self.problems.append((found[0], found[1], exc.message))
+            return None
+
+    def custom(self) -> dict:
+        return {name[len(CUSTOM_PREFIX):]: texts[0][1] for name, texts in self.values.items()
+                if name.startswith(CUSTOM_PREFIX)}
+
+
+@dataclass
+class Ctx:
+    """What every row of one import shares."""
+
+    session: Session
+    rel: Relations
+    ids: Ids
+    actor_id: int | None
+    now: datetime
+    zone: Any
+    dayfirst: bool | None
+    country: str | None
+    currency: str
+    tags: dict[str, int] = field(default_factory=dict)
+    new_tags: list[dict] = field(default_factory=list)
+
+
+def _stamps(ctx: Ctx) -> dict:
+    return {"version": 1, "created_at": ctx.now, "updated_at": ctx.now}
+
+
+def _owner(row: Row, ctx: Ctx, name: str = "owner") -> int | None:
+    return row.check(name, lambda t: ctx.rel.user(t, ctx.ids))
+
+
+def _text(row: Row, name: str, limit: int = 200) -> str | None:
+    return row.check(name, lambda t: v.optional_text(t, name.replace("_", " "), max_length=limit))
+
+
+def _row_custom(row: Row) -> dict:
+    try:
+        return _custom(row.custom())
+    except InvalidInput as exc:
+        row.problems.append(("", "", exc.message))
+        return {}
+
+
+def _changes(current: dict, new: dict) -> dict:
+    """The values of `new` that are set and differ from `current`; custom fields merge."""
+    out = {}
+    for name, value in new.items():
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        if name == "custom":
+            value = {**(current.get("custom") or {}), **value}
+        if current.get(name) != value:
+            out[name] = value
+    return out
+
+
+class Kind:
+    """The behaviour one kind of record plugs into the driver."""
+
+    table = None
+    label = ""
+
+    def prepare(self, rows: list[Row], ctx: Ctx) -> None:
+        """Bulk lookups the rows' relations need (one query per batch, not per row)."""
+
+    def clean(self, row: Row, ctx: Ctx) -> None:
+        raise NotImplementedError
+
+    def keys(self, row: Row, ctx: Ctx) -> list[tuple]:
+        """Duplicate keys, strongest first; the same key means the same record."""
+        return []
+
+    def existing(self, keys: dict[tuple, list[Row]], ctx: Ctx) -> dict[tuple, int]:
+        """{key: id} for the keys that already name a record in the database."""
+        return {}
+
+    def describe(self, key: tuple) -> str:
+        return f"same {key[0]}"
+
+    def insert(self, row: Row, ctx: Ctx, out: dict[str, list[dict]]) -> None:
+        raise NotImplementedError
+
+    def update(self, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:
+        """Apply rows to the records they duplicate; (updated, unchanged)."""
+        return _update_columns(self.table, pairs, ctx, write, self.updatable)
+
+    updatable: tuple[str, ...] = ()
+
+    def after_insert(self, rows: list[Row], ctx: Ctx) -> None:
+        """Set-based follow-ups of a written chunk."""
+
+
+def _update_columns(table, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool,
+                    columns: tuple[str, ...], extra: Callable[[dict, dict], None] | None = None) -> tuple[int, int]:
+    """Merge each row's set values into its record: one SELECT per batch, one executemany."""
+    updated = unchanged = 0
+    for batch in _batches(pairs):
+        ids = sorted({target for target, _ in batch})
+        cols = [table.c.id, *(table.c[name] for name in columns)]
+        current = {r.id: dict(r._mapping) for r in ctx.session.execute(select(*cols).where(table.c.id.in_(ids)))}
+        params: dict[int, dict] = {}
+        for target, row in batch:
+            record = {**current[target], **params.get(target, {})}
+            changes = _changes(record, {k: row.data.get(k) for k in columns})
+            if extra is not None and changes:
+                extra(record, changes)
+            if changes:
+                params.setdefault(target, {}).update(changes)
+                updated += 1
+            else:
+                unchanged += 1
+        if write and params:
+            by_shape: dict[tuple, list[dict]] = {}
+            for target, changes in params.items():
+                by_shape.setdefault(tuple(sorted(changes)), []).append({"_id": target, **changes})
+            for shape, batch_params in by_shape.items():
+                ctx.session.execute(
+                    update(table).where(table.c.id == bindparam("_id"))
+                    .values(version=table.c.version + 1, updated_at=ctx.now), batch_params)
+    return updated, unchanged
+
+
+# --- contacts -----------------------------------------------------------------------------------
+
+
+_CELL_PARTS = re.compile(r"[;,\n]")
+
+
+def _split_cells(texts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """"a@x.io; b@y.io" in one cell is two values (one value, the common case, skips the split)."""
+    out = []
+    for column, text_ in texts:
+        if ";" in text_ or "," in text_ or "\n" in text_:
+            out += [(column, part.strip()) for part in _CELL_PARTS.split(text_) if part.strip()]
+        else:
+            out.append((column, text_))
+    return out
+
+
+class ContactRows(Kind):
+    table = Contact.__table__
+    label = "contact"
+
+    def prepare(self, rows: list[Row], ctx: Ctx) -> None:
+        ctx.rel.load_companies(t for r in rows if (t := r.text("company")))
+
+    def clean(self, row: Row, ctx: Ctx) -> None:
+        d = row.data
+        first, last = _text(row, "first_name", 100), _text(row, "last_name", 100)
+        if not (first or last) and (full := row.text("full_name")):
+            first, last = iv.split_name(full)
+        d["first_name"], d["last_name"] = (first or "")[:100], (last or "")[:100]
+        d["title"] = _text(row, "title")
+        emails, phones = [], []
+        for column, text_ in _split_cells(row.values.get("email", [])):
+            try:
+                email = iv.email(text_)
+            except InvalidInput as exc:
+                row.problems.append((column, text_, exc.message))
+                continue
+            if email not in emails:
+                emails.append(email)
+        for column, text_ in _split_cells(row.values.get("phone", [])):
+            try:
+                number = iv.phone(text_, ctx.country)
+            except InvalidInput as exc:
+                row.problems.append((column, text_, exc.message))
+                continue
+            if number not in phones:
+                phones.append(number)
+        d["emails"], d["phones"] = emails[:MAX_EMAILS], phones[:MAX_PHONES]
+        d["lifecycle"] = row.check("lifecycle", lambda t: v.choice(t, Lifecycle, "lifecycle stage"))
+        d["source"] = row.check("source", lambda t: v.choice(t, Source, "source"))
+        d["tags"] = []
+        for column, text_ in row.values.get("tags", []):
+            try:
+                d["tags"] += [t for t in _tags(iv.split_list(text_)) if t not in d["tags"]]
+            except InvalidInput as exc:
+                row.problems.append((column, text_, exc.message))
+        d["custom"] = _row_custom(row)
+        d["owner_id"] = _owner(row, ctx)
+        company = row.text("company")
+        d["company_id"] = row.check("company", lambda t: ctx.rel.company(t, ctx.ids)) if company else None
+        d["company_norm"] = company_norm(company) if company else None
+        if not (d["first_name"] or d["last_name"] or emails) and not row.problems:
+            row.problems.append(("", "", "a contact needs a name or an email"))
+        d.update(derived_fields(d["first_name"], d["last_name"], d["title"], emails, phones))
+
+    def keys(self, row: Row, ctx: Ctx) -> list[tuple]:
+        d = row.data
+        keys = [("email", e) for e in d["emails"]] + [("phone", p) for p in d["phones"]]
+        if d["company_norm"] and (d["first_name"] or d["last_name"]):
+            keys.append(("name", d["sort_name"], d["company_norm"]))
+        return keys
+
+    def describe(self, key: tuple) -> str:
+        return {"email": f"same email {key[1]}", "phone": f"same phone {key[1]}",
+                "name": "same name at the same company"}[key[0]]
+
+    def existing(self, keys: dict[tuple, list[Row]], ctx: Ctx) -> dict[tuple, int]:
+        session, found = ctx.session, {}
+        emails = sorted(k[1] for k in keys if k[0] == "email")
+        phones = sorted(k[1] for k in keys if k[0] == "phone")
+        for batch in _batches(emails):
+            for email, contact_id in session.execute(
+                    select(ContactEmail.email, ContactEmail.contact_id).where(ContactEmail.email.in_(batch))
+                    .order_by(ContactEmail.contact_id.desc())):
+                found[("email", email)] = contact_id
+        for batch in _batches(phones):
+            for number, contact_id in session.execute(
+                    select(ContactPhone.phone, ContactPhone.contact_id).where(ContactPhone.phone.in_(batch))
+                    .order_by(ContactPhone.contact_id.desc())):
+                found[("phone", number)] = contact_id
+        pairs = {}
+        for key, rows in keys.items():
+            company_id = rows[0].data["company_id"]
+            if key[0] == "name" and company_id is not None and not ctx.ids.is_new("companies", company_id):
+                pairs[(key[1], company_id)] = key
+        for batch in _batches(sorted(pairs)):
+            for sort_name, company_id, contact_id in session.execute(
+                    select(Contact.sort_name, Contact.company_id, Contact.id)
+                    .where(tuple_(Contact.sort_name, Contact.company_id).in_(batch)).order_by(Contact.id.desc())):
+                found[pairs[(sort_name, company_id)]] = contact_id
+        return found
+
+    def insert(self, row: Row, ctx: Ctx, out: dict[str, list[dict]]) -> None:
+        d, contact_id = row.data, row.target
+        company_id = d["company_id"]
+        out["contacts"].append({
+            "id": contact_id, "first_name": d["first_name"], "last_name": d["last_name"], "title": d["title"],
+            "company_id": company_id, "company_key": ctx.rel.company_key(company_id),
+            "owner_id": d["owner_id"] if d["owner_id"] is not None else ctx.actor_id,
+            "lifecycle": d["lifecycle"] or "lead", "source": d["source"], "custom": d["custom"],
+            "last_contacted_at": None, "archived": False, **_stamps(ctx),
+            **{k: d[k] for k in ("full_name", "sort_name", "email", "phone", "search_text")}})
+        out["contact_emails"] += [{"id": ctx.ids.take("contact_emails"), "contact_id": contact_id, "email": e,
+                                   "position": i} for i, e in enumerate(d["emails"])]
+        out["contact_phones"] += [{"id": ctx.ids.take("contact_phones"), "contact_id": contact_id, "phone": p,
+                                   "position": i} for i, p in enumerate(d["phones"])]
+        out["contact_tags"] += [{"contact_id": contact_id, "tag_id": _tag_id(ctx, t)} for t in d["tags"]]
+
+    def update(self, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:
+        return update_contacts(pairs, ctx, write)
+
+
+def _tag_id(ctx: Ctx, name: str) -> int:
+    if name not in ctx.tags:
+        found = ctx.session.scalar(select(Tag.id).where(Tag.name == name))
+        if found is None:
+            found = ctx.ids.take("tags")
+            ctx.new_tags.append({"id": found, "name": name})
+        ctx.tags[name] = found
+    return ctx.tags[name]
+
+
+_CONTACT_COLUMNS = ("first_name", "last_name", "title", "company_id", "owner_id", "lifecycle", "source", "custom")
+
+
+def update_contacts(pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:
+    """Set fields, add emails, phones and tags the file has and the contact lacks."""
+    session, table = ctx.session, Contact.__table__
+    updated = unchanged = 0
+    for batch in _batches(pairs):
+        ids = sorted({target for target, _ in batch})
+        current = {r.id: dict(r._mapping) for r in session.execute(
+            select(table.c.id, *(table.c[c] for c in _CONTACT_COLUMNS)).where(table.c.id.in_(ids)))}
+        points = {i: {"emails": [], "phones": [], "tags": []} for i in ids}
+        for contact_id, email in session.execute(select(ContactEmail.contact_id, ContactEmail.email)
+                                                 .where(ContactEmail.contact_id.in_(ids)).order_by(ContactEmail.position)):
+            points[contact_id]["emails"].append(email)
+        for contact_id, number in session.execute(select(ContactPhone.contact_id, ContactPhone.phone)
+                                                  .where(ContactPhone.contact_id.in_(ids)).order_by(ContactPhone.position)):
+            points[contact_id]["phones"].append(number)
+        for contact_id, tag in session.execute(select(ContactTag.contact_id, Tag.name).join(Tag, Tag.id == ContactTag.tag_id)
+                                               .where(ContactTag.contact_id.in_(ids))):
+            points[contact_id]["tags"].append(tag)
+        changed_ids, new_points = set(), {"contact_emails": [], "contact_phones": [], "contact_tags": []}
+        for target, row in batch:
+            record, have = current[target], points[target]
+            changes = _changes(record, {c: row.data.get(c) for c in _CONTACT_COLUMNS})
+            added = {name: [x for x in row.data[name] if x not in have[name]] for name in ("emails", "phones", "tags")}
+            if not changes and not any(added.values()):
+                unchanged += 1
+                continue
+            updated += 1
+            record.update(changes)
+            for name, table_name, column in (("emails", "contact_emails", "email"), ("phones", "contact_phones", "phone")):
+                for item in added[name][:max(0, 10 - len(have[name]))]:
+                    new_points[table_name].append({"id": ctx.ids.take(table_name), "contact_id": target,
+                                                   column: item, "position": len(have[name])})
+                    have[name].append(item)
+            for tag in added["tags"]:
+                new_points["contact_tags"].append({"contact_id": target, "tag_id": _tag_id(ctx, tag)})
+                have["tags"].append(tag)
+            changed_ids.add(target)
+        if not write or not changed_ids:
+            continue
+        params = []
+        for target in sorted(changed_ids):
+            record, have = current[target], points[target]
+            params.append({"_id": target, **{c: record[c] for c in _CONTACT_COLUMNS},
+                           "company_key": ctx.rel.company_key(record["company_id"]),
+                           **derived_fields(record["first_name"], record["last_name"], record["title"],
+                                            have["emails"], have["phones"])})
+        _write_new(ctx, {"tags": ctx.new_tags})
+        ctx.new_tags = []
+        session.execute(update(table).where(table.c.id == bindparam("_id"))
+                        .values(version=table.c.version + 1, updated_at=ctx.now), params)
+        _write_new(ctx, new_points)
+    return updated, unchanged
+
+
+def _write_new(ctx: Ctx, rows: dict[str, list[dict]]) -> None:
+    from crm_tui.services.importer import write_rows  # the driver owns the insert path
+
+    write_rows(ctx.session, rows)
+
+
+# --- companies ------------------------------------------------------------------------------------
+
+
+class CompanyRows(Kind):
+    table = Company.__table__
+    label = "company"
+    updatable = ("name", "name_key", "domain", "industry", "size", "address", "owner_id", "notes", "custom")
+
+    def prepare(self, rows: list[Row], ctx: Ctx) -> None:
+        ctx.rel.load_companies(t for r in rows if (t := r.text("name")))
+
+    def clean(self, row: Row, ctx: Ctx) -> None:
+        d = row.data
+        d["name"] = row.check("name", lambda t: v.required_text(t, "company name"))
+        if d["name"] is None and not row.problems:
+            row.problems.append(("", "", "a company needs a name"))
+        d["name_key"] = v.fold(d["name"]) if d["name"] else None
+        d["domain"] = row.check("domain", _domain)
+        for name, limit in (("industry", 100), ("size", 32), ("address", 2000), ("notes", 20000)):
+            d[name] = _text(row, name, limit)
+        d["owner_id"] = _owner(row, ctx)
+        d["custom"] = _row_custom(row)
+
+    def keys(self, row: Row, ctx: Ctx) -> list[tuple]:
+        d = row.data
+        keys = [("domain", d["domain"])] if d["domain"] else []
+        return keys + [("name", company_norm(d["name"]))] if d["name"] else keys
+
+    def describe(self, key: tuple) -> str:
+        return f"same domain {key[1]}" if key[0] == "domain" else "same name"
+
+    def existing(self, keys: dict[tuple, list[Row]], ctx: Ctx) -> dict[tuple, int]:
+        found = {}
+        domains = sorted(k[1] for k in keys if k[0] == "domain")
+        for batch in _batches(domains):
+            for domain, company_id in ctx.session.execute(
+                    select(Company.domain, Company.id).where(Company.domain.in_(batch)).order_by(Company.id.desc())):
+                found[("domain", domain)] = company_id
+        for key in keys:
+            if key[0] == "name":
+                company_id = ctx.rel.companies.get(key[1])
+                if company_id is not None and not ctx.ids.is_new("companies", company_id):
+                    found[key] = company_id
+        return found
+
+    def insert(self, row: Row, ctx: Ctx, out: dict[str, list[dict]]) -> None:
+        d = row.data
+        ctx.rel.companies.setdefault(company_norm(d["name"]), row.target)
+        ctx.rel.company_keys[row.target] = d["name_key"]
+        out["companies"].append({
+            "id": row.target, "name": d["name"], "name_key": d["name_key"], "domain": d["domain"],
+            "industry": d["industry"], "size": d["size"], "address": d["address"],
+            "owner_id": d["owner_id"] if d["owner_id"] is not None else ctx.actor_id, "notes": d["notes"],
+            "custom": d["custom"], "archived": False, "search_text": company_search_text(d["name"], d["domain"]),
+            **_stamps(ctx)})
+
+    def update(self, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:
+        renamed: list[dict] = []
+
+        def derive(record: dict, changes: dict) -> None:
+            merged = {**record, **changes}
+            changes["search_text"] = company_search_text(merged["name"], merged["domain"])
+            if "name_key" in changes:
+                renamed.append({"_company": record["id"], "company_key": changes["name_key"]})
+
+        result = _update_columns(self.table, pairs, ctx, write, self.updatable, derive)
+        if write and renamed:
+            contacts = Contact.__table__
+            ctx.session.execute(update(contacts).where(contacts.c.company_id == bindparam("_company")), renamed)
+        return result
+
+
+# --- deals ----------------------------------------------------------------------------------------
+
+
+class DealRows(Kind):
+    table = Deal.__table__
+    label = "deal"
+    updatable = ("title", "title_key", "company_id", "contact_id", "pipeline_id", "stage_id", "owner_id",
+                 "amount_minor", "currency", "expected_close", "status", "lost_reason", "closed_at", "custom")
+
+    def prepare(self, rows: list[Row], ctx: Ctx) -> None:
+        ctx.rel.load_companies(t for r in rows if (t := r.text("company")))
+        ctx.rel.load_contacts(t for r in rows if (t := r.text("contact")))
+
+    def clean(self, row: Row, ctx: Ctx) -> None:
+        d = row.data
+        d["title"] = row.check("title", lambda t: v.required_text(t, "deal title"))
+        if d["title"] is None and not row.problems:
+            row.problems.append(("", "", "a deal needs a title"))
+        d["title_key"] = v.fold(d["title"]) if d["title"] else None
+        amount_text = row.text("amount") or ""
+        currency = row.check("currency", v.currency_code) or (
+            iv.currency_in(amount_text) if amount_text else None) or ctx.currency
+        try:
+            currency = v.currency_code(currency)
+        except InvalidInput as exc:
+            row.problems.append((row.column("amount"), amount_text, exc.message))
+            currency = ctx.currency
+        d["currency"] = currency
+        d["amount_minor"] = row.check("amount", lambda t: v.money(iv.amount_text(t), currency))
+        d["expected_close"] = row.check("close_date", lambda t: iv.day(t, dayfirst=ctx.dayfirst, zone=ctx.zone,
+                                                                       now=ctx.now))
+        status, stage = row.text("status"), None
+        try:
+            stage = ctx.rel.stage(row.text("stage"), row.text("pipeline"), status)
+        except InvalidInput as exc:
+            where = "stage" if row.text("stage") else "pipeline"
+            row.problems.append((row.column(where), row.text(where) or "", exc.message))
+        if stage is not None and status and status.strip().lower() in ("won", "lost", "open") \
+                and status.strip().lower() != stage.kind:
+            row.problems.append((row.column("status"), status,
+                                 f"status {status.strip()!r} does not match stage {stage.name!r} ({stage.kind})"))
+        d["stage"] = stage
+        d["pipeline_id"] = stage.pipeline_id if stage else None
+        d["stage_id"] = stage.id if stage else None
+        d["status"] = stage.kind if stage else None
+        d["closed_at"] = None
+        if stage is not None and stage.kind != "open":
+            close = d["expected_close"]
+            d["closed_at"] = (datetime.combine(close, time(12, 0), tzinfo=ctx.zone).astimezone(ctx.now.tzinfo)
+                              if close else ctx.now)
+        d["lost_reason"] = _text(row, "lost_reason", 500)
+        d["owner_id"] = _owner(row, ctx)
+        company = row.text("company")
+        d["company_id"] = row.check("company", lambda t: ctx.rel.company(t, ctx.ids)) if company else None
+        d["company_norm"] = company_norm(company) if company else ""
+        d["contact_id"] = row.check("contact", ctx.rel.contact)
+        d["custom"] = _row_custom(row)
+
+    def keys(self, row: Row, ctx: Ctx) -> list[tuple]:
+        return [("deal", row.data["title_key"], row.data["company_norm"])] if row.data["title_key"] else []
+
+    def describe(self, key: tuple) -> str:
+        return "same title" + (" at the same company" if key[2] else "")
+
+    def existing(self, keys: dict[tuple, list[Row]], ctx: Ctx) -> dict[tuple, int]:
+        wanted = {}
+        for key, rows in keys.items():
+            company_id = rows[0].data["company_id"]
+            if company_id is None or not ctx.ids.is_new("companies", company_id):
+                wanted[(key[1], company_id)] = key
+        found = {}
+        for batch in _batches(sorted({k[0] for k in wanted})):
+            for title_key, company_id, deal_id in ctx.session.execute(
+                    select(Deal.title_key, Deal.company_id, Deal.id).where(Deal.title_key.in_(batch))
+                    .order_by(Deal.id.desc())):
+                if (title_key, company_id) in wanted:
+                    found[wanted[(title_key, company_id)]] = deal_id
+        return found
+
+    def insert(self, row: Row, ctx: Ctx, out: dict[str, list[dict]]) -> None:
+        d = row.data
+        entered = d["closed_at"] or ctx.now
+        out["deals"].append({
+            "id": row.target, "title": d["title"], "title_key": d["title_key"], "company_id": d["company_id"],
+            "contact_id": d["contact_id"], "pipeline_id": d["pipeline_id"], "stage_id": d["stage_id"],
+            "owner_id": d["owner_id"] if d["owner_id"] is not None else ctx.actor_id,
+            "amount_minor": d["amount_minor"] or 0, "currency": d["currency"], "expected_close": d["expected_close"],
+            "status": d["status"], "lost_reason": d["lost_reason"], "stage_entered_at": entered,
+            "closed_at": d["closed_at"], "custom": d["custom"], "archived": False, **_stamps(ctx)})
+
+    def update(self, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:
+        def derive(record: dict, changes: dict) -> None:
+            if "stage_id" in changes:
+                changes["stage_entered_at"] = changes.get("closed_at") or ctx.now
+                if changes.get("status", record["status"]) == "open":
+                    changes["closed_at"] = None
+
+        return _update_columns(self.table, pairs, ctx, write, self.updatable, derive)
+
+
+# --- activities and tasks -------------------------------------------------------------------------
+
+
+def _links(row: Row, ctx: Ctx) -> None:
+    d = row.data
+    company = row.text("company")
+    d["company_id"] = row.check("company", lambda t: ctx.rel.company(t, ctx.ids)) if company else None
+    d["contact_id"] = row.check("contact", ctx.rel.contact)
+    d["deal_id"] = row.check("deal", ctx.rel.deal)
+
+
+def _prepare_links(rows: list[Row], ctx: Ctx) -> None:
+    ctx.rel.load_companies(t for r in rows if (t := r.text("company")))
+    ctx.rel.load_contacts(t for r in rows if (t := r.text("contact")))
+    ctx.rel.load_deals(t for r in rows if (t := r.text("deal")))
+
+
+def _activity_kind(text_: str) -> str:
+    key = " ".join(text_.strip().lower().split())
+    kind = _KIND_SYNONYMS.get(key, key)
+    if kind not in ("call", "email", "meeting", "note"):
+        raise InvalidInput(f"invalid activity type {text_.strip()!r}: choose one of call, email, meeting, note")
+    return kind
+
+
+def _minutes(text_: str) -> int:
+    match = re.fullmatch(r"\s*(?:(\d+):)?(\d+)\s*(?:m|min|mins|minutes)?\s*", text_.lower())
+    if not match:
+        raise InvalidInput(f"invalid duration {text_.strip()!r}: give minutes, such as 30 or 1:15")
+    return int(match[1] or 0) * 60 + int(match[2])
+
+
+class ActivityRows(Kind):
+    table = Activity.__table__
+    label = "activity"
+    updatable = ("body", "outcome", "direction", "duration_minutes", "deal_id", "company_id", "user_id")
+
+    def prepare(self, rows: list[Row], ctx: Ctx) -> None:
+        _prepare_links(rows, ctx)
+
+    def clean(self, row: Row, ctx: Ctx) -> None:
+        d = row.data
+        d["kind"] = row.check("kind", _activity_kind)
+        d["occurred_at"] = row.check("occurred_at", lambda t: iv.moment(t, dayfirst=ctx.dayfirst, zone=ctx.zone,
+                                                                        now=ctx.now))
+        for name, column in (("kind", "kind"), ("occurred_at", "occurred_at")):
+            if d[name] is None and row.text(column) is None:
+                row.problems.append(("", "", f"an activity needs its {name.replace('_', ' ')}"))
+        d["subject"], d["body"] = _text(row, "subject", 300), _text(row, "body", 100_000)
+        d["outcome"] = _text(row, "outcome", 100)
+        d["direction"] = row.check("direction", lambda t: v.choice(
+            _DIRECTION_SYNONYMS.get(t.strip().lower(), t), Direction, "direction"))
+        d["duration_minutes"] = row.check("duration", _minutes)
+        d["user_id"] = _owner(row, ctx, "user")
+        _links(row, ctx)
+
+    def keys(self, row: Row, ctx: Ctx) -> list[tuple]:
+        d = row.data
+        return [("activity", d["kind"], d["occurred_at"], d["contact_id"], v.fold(d["subject"] or ""))]
+
+    def describe(self, key: tuple) -> str:
+        return "same type, time, contact and subject"
+
+    def existing(self, keys: dict[tuple, list[Row]], ctx: Ctx) -> dict[tuple, int]:
+        found = {}
+        for batch in _batches(sorted({k[2] for k in keys})):
+            for r in ctx.session.execute(
+                    select(Activity.id, Activity.kind, Activity.occurred_at, Activity.contact_id, Activity.subject)
+                    .where(Activity.occurred_at.in_(batch))):
+                key = ("activity", r.kind, r.occurred_at, r.contact_id, v.fold(r.subject or ""))
+                if key in keys:
+                    found[key] = r.id
+        return found
+
+    def insert(self, row: Row, ctx: Ctx, out: dict[str, list[dict]]) -> None:
+        d = row.data
+        out["activities"].append({
+            "id": row.target, **{k: d[k] for k in ("kind", "direction", "occurred_at", "duration_minutes", "outcome",
+                                                  "subject", "body", "contact_id", "company_id", "deal_id")},
+            "user_id": d["user_id"] if d["user_id"] is not None else ctx.actor_id, **_stamps(ctx)})
+
+    def after_insert(self, rows: list[Row], ctx: Ctx) -> None:
+        """Activities without a company take their contact's; calls, emails and meetings move the
+        contact's last_contacted_at. Both set-based."""
+        contacts = Contact.__table__
+        latest: dict[int, datetime] = {}
+        for row in rows:
+            d = row.data
+            if d["contact_id"] and ActivityKind(d["kind"]).is_interaction:
+                latest[d["contact_id"]] = max(latest.get(d["contact_id"], d["occurred_at"]), d["occurred_at"])
+        activities = Activity.__table__
+        ids = [row.target for row in rows if row.data["contact_id"] and row.data["company_id"] is None]
+        for batch in _batches(ids):
+            ctx.session.execute(
+                update(activities).where(activities.c.id.in_(batch))
+                .values(company_id=select(contacts.c.company_id).where(contacts.c.id == activities.c.contact_id)
+                        .scalar_subquery()))
+        if latest:
+            ctx.session.execute(
+                update(contacts).where(contacts.c.id == bindparam("_id"),
+                                       or_(contacts.c.last_contacted_at.is_(None),
+                                           contacts.c.last_contacted_at < bindparam("_at", type_=contacts.c.last_contacted_at.type)))
+                .values(last_contacted_at=bindparam("_at", type_=contacts.c.last_contacted_at.type)),
+                [{"_id": k, "_at": t} for k, t in latest.items()])
+
+
+class TaskRows(Kind):
+    table = Task.__table__
+    label = "task"
+    updatable = ("notes", "due_at", "assignee_id", "done_at", "contact_id", "company_id", "deal_id")
+
+    def prepare(self, rows: list[Row], ctx: Ctx) -> None:
+        _prepare_links(rows, ctx)
+
+    def clean(self, row: Row, ctx: Ctx) -> None:
+        d = row.data
+        d["title"] = row.check("title", lambda t: v.required_text(t, "task title", max_length=300))
+        if d["title"] is None and not row.problems:
+            row.problems.append(("", "", "a task needs a title"))
+        d["notes"] = _text(row, "notes", 20000)
+        d["due_at"] = row.check("due", lambda t: iv.moment(t, dayfirst=ctx.dayfirst, zone=ctx.zone, now=ctx.now,
+                                                           default_time=time(9, 0)))
+        d["done_at"] = row.check("done", lambda t: self._done(t, ctx))
+        d["assignee_id"] = _owner(row, ctx, "assignee")
+        _links(row, ctx)
+
+    @staticmethod
+    def _done(text_: str, ctx: Ctx) -> datetime | None:
+        try:
+            return ctx.now if iv.flag(text_) else None
+        except InvalidInput:
+            return iv.moment(text_, dayfirst=ctx.dayfirst, zone=ctx.zone, now=ctx.now)
+
+    def keys(self, row: Row, ctx: Ctx) -> list[tuple]:
+        d = row.data
+        if not d["title"]:
+            return []
+        return [("task", v.fold(d["title"]), d["due_at"], d["contact_id"], d["deal_id"], d["company_id"])]
+
+    def describe(self, key: tuple) -> str:
+        return "same title, due time and record"
+
+    def existing(self, keys: dict[tuple, list[Row]], ctx: Ctx) -> dict[tuple, int]:
+        found = {}
+        dues = sorted({k[2] for k in keys if k[2] is not None})
+        titles = sorted({rows[0].data["title"] for k, rows in keys.items() if k[2] is None})
+        conditions = [Task.due_at.in_(b) for b in _batches(dues)] + [
+            (Task.due_at.is_(None) & Task.title.in_(b)) for b in _batches(titles)]
+        for condition in conditions:
+            for r in ctx.session.execute(select(Task.id, Task.title, Task.due_at, Task.contact_id, Task.deal_id,
+                                                Task.company_id).where(condition)):
+                key = ("task", v.fold(r.title), r.due_at, r.contact_id, r.deal_id, r.company_id)
+                if key in keys:
+                    found[key] = r.id
+        return found
+
+    def insert(self, row: Row, ctx: Ctx, out: dict[str, list[dict]]) -> None:
+        d = row.data
+        out["tasks"].append({
+            "id": row.target, "title": d["title"], "notes": d["notes"], "due_at": d["due_at"],
+            "assignee_id": d["assignee_id"] if d["assignee_id"] is not None else ctx.actor_id,
+            "contact_id": d["contact_id"], "company_id": d["company_id"], "deal_id": d["deal_id"],
+            "done_at": d["done_at"], "snoozed_until": None, "recurrence": None, "recurrence_start": None,
+            "origin": "manual", "rule_name": None, "created_by_id": ctx.actor_id, **_stamps(ctx)})
+
+
+KINDS: dict[str, Kind] = {"contacts": ContactRows(), "companies": CompanyRows(), "deals": DealRows(),
+                          "activities": ActivityRows(), "tasks": TaskRows()}

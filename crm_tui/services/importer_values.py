@@ -1,0 +1,126 @@
+"""Cell values as spreadsheets hold them: dates in any order (ambiguous ones refused, not guessed),
+amounts with symbols and separators, phones without a country code, yes/no flags, "Last, First"."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, tzinfo
+
+from crm_tui.errors import InvalidInput
+from crm_tui.services import validation as v
+from crm_tui.services.dates import parse_when
+
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
+_YEAR_FIRST = re.compile(r"^\s*\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}")
+_SIMPLE_EMAIL = re.compile(
+    r"^[a-z0-9](?:[a-z0-9_%+\-]|\.(?!\.))*(?<!\.)@(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₩": "KRW", "₽": "RUB"}
+_TRUE = frozenset({"yes", "y", "true", "1", "x", "done", "completed", "complete", "closed", "finished"})
+_FALSE = frozenset({"no", "n", "false", "0", "", "open", "not started", "in progress", "pending", "todo",
+                    "to do", "waiting", "deferred"})
+
+
+def email(text: str) -> str:
+    """The normalised (lower-case) email. Plain ASCII addresses, nearly all of a big file, are
+    checked by one regular expression; anything else goes through email-validator."""
+    lowered = text.strip().lower()
+    if _SIMPLE_EMAIL.match(lowered) and len(lowered) <= 254 and len(lowered.split("@")[0]) <= 64:
+        return lowered
+    return v.email(text)
+
+
+def phone(text: str, region: str | None) -> str:
+    """E.164 where it parses; a number already in E.164 form is returned as it is either way."""
+    raw = text.strip()
+    if _E164.match(raw):
+        return raw
+    return v.phone(raw, region=region)
+
+
+def date_order(text: str, dayfirst: bool | None) -> bool:
+    """Whether `text` is day-first: decided by the value when it can be (13/04), else by
+    --dayfirst/--monthfirst; an ambiguous value without either is an error."""
+    if _YEAR_FIRST.match(text):
+        return False  # 2026-05-02 is ISO whatever the file's order (dateutil would swap it)
+    match = _NUMERIC_DATE.match(text)
+    if not match:
+        return bool(dayfirst)
+    first, second = int(match[1]), int(match[2])
+    if first > 12 and second > 12:
+        raise InvalidInput(f"invalid date {text.strip()!r}")
+    if first > 12 or second > 12:
+        value_dayfirst = first > 12
+        if dayfirst is not None and dayfirst != value_dayfirst:
+            order = "day-first" if dayfirst else "month-first"
+            raise InvalidInput(f"date {text.strip()!r} is not {order} as the import says")
+        return value_dayfirst
+    if first != second and dayfirst is None:
+        raise InvalidInput(f"ambiguous date {text.strip()!r}: day {first} of month {second}, or month "
+                           f"{first} day {second}? Re-run with --dayfirst or --monthfirst")
+    return bool(dayfirst)
+
+
+def moment(text: str, *, dayfirst: bool | None, zone: tzinfo, now: datetime,
+           default_time: time = time(12, 0)) -> datetime:
+    """A point in time (UTC) from a date or date-time cell, read in `zone`."""
+    order = date_order(text, dayfirst)
+    try:
+        return parse_when(text, now=now, zone=zone, dayfirst=order, default_time=default_time)
+    except InvalidInput:
+        raise InvalidInput(f"can't read {text.strip()!r} as a date") from None
+
+
+def day(text: str, *, dayfirst: bool | None, zone: tzinfo, now: datetime) -> date:
+    return moment(text, dayfirst=dayfirst, zone=zone, now=now).astimezone(zone).date()
+
+
+def currency_in(text: str) -> str | None:
+    """The currency an amount names by symbol or code ("€1.200", "1200 EUR"), if any."""
+    for symbol, code in _SYMBOLS.items():
+        if symbol in text:
+            return code
+    match = re.search(r"\b([A-Z]{3})\b", text) if re.search(r"\d", text) else None
+    return match[1] if match else None
+
+
+def amount_text(text: str) -> str:
+    """A plain decimal number from "$12,500.50", "12.500,50 €", "1 200", "EUR 900"."""
+    cleaned = re.sub(r"[A-Za-z]{3}", "", text)
+    cleaned = re.sub(r"[^\d,.\-]", "", cleaned)
+    if "," in cleaned and "." in cleaned:
+        decimal = "," if cleaned.rfind(",") > cleaned.rfind(".") else "."
+        thousands = "." if decimal == "," else ","
+        cleaned = cleaned.replace(thousands, "").replace(decimal, ".")
+    elif "," in cleaned:
+        # 1,234 and 1,234,567 are thousands; 12,5 and 12,50 are a decimal comma
+        if re.fullmatch(r"-?\d{1,3}(,\d{3})+", cleaned):
+            cleaned = cleaned.replace(",", "")
+        else:
+            cleaned = cleaned.replace(",", ".")
+    elif re.fullmatch(r"-?\d{1,3}(\.\d{3}){2,}", cleaned):
+        cleaned = cleaned.replace(".", "")  # 1.234.567
+    return cleaned or text
+
+
+def flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InvalidInput(f"can't read {text.strip()!r} as yes or no")
+
+
+def split_name(text: str) -> tuple[str, str]:
+    """(first, last) from a full name: "Ann Lee", "Lee, Ann", "Ann", "Mary Ann de la Cruz" (last word)."""
+    name = " ".join(text.split())
+    if "," in name:
+        last, _, first = name.partition(",")
+        return first.strip(), last.strip()
+    first, _, last = name.rpartition(" ")
+    return (first, last) if first else (last, "")
+
+
+def split_list(text: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[,;|]", text) if part.strip()]

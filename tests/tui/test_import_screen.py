@@ -1,0 +1,69 @@
+"""The Import screen, from the palette: pick a file, see its mapping and first rows, change the
+mapping, run a dry run (nothing written), then import the valid rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from textual.widgets import Checkbox, DataTable, Static
+
+from crm_tui.models import Contact, ContactTag
+from crm_tui.screens.import_screen import FieldPicker, ImportScreen
+from tests.tui.conftest import make_app, settle
+
+FILE = Path(__file__).parents[1] / "fixtures" / "import" / "contacts_messy.csv"
+
+
+def _count(db, model) -> int:
+    with db.read() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+async def test_pick_map_dry_run_and_import(sqlite_db, actor_sqlite, now):
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Import a file")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        await pilot.press(*str(FILE), "enter")
+        await settle(app, pilot)
+        mapping = screen.query_one("#import-mapping", DataTable)
+        assert [mapping.get_row_at(i)[:2] for i in range(mapping.row_count)][-1] == ["Tags", "tags"]
+        assert screen.query_one("#import-preview", DataTable).row_count == 5
+        # change the mapping: Tags -> skipped
+        await pilot.press("ctrl+o")
+        assert mapping.has_focus
+        mapping.move_cursor(row=mapping.row_count - 1)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FieldPicker)
+        await pilot.press("home", "enter")  # "(skip)" is the first choice
+        await settle(app, pilot)
+        assert "skipped" in str(mapping.get_row_at(mapping.row_count - 1)[1])
+        # the dry run reports and writes nothing
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        summary = str(screen.query_one("#import-summary", Static).render())
+        assert "Dry run" in summary and "3 created" in summary and "3 invalid" in summary
+        report = screen.query_one("#import-report", DataTable)
+        assert [report.get_row_at(i)[0] for i in range(report.row_count)] == ["6", "7", "8", "3", "4"]
+        assert _count(sqlite_db, Contact) == 0
+        # invalid rows: all or nothing, unless they are skipped
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "Nothing imported" in str(screen.query_one("#import-summary", Static).render())
+        assert _count(sqlite_db, Contact) == 0
+        screen.query_one("#import-skip-invalid", Checkbox).value = True
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "Imported" in str(screen.query_one("#import-summary", Static).render())
+        assert _count(sqlite_db, Contact) == 3 and _count(sqlite_db, ContactTag) == 0
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ImportScreen)
