@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from crm_tui.cli import output, refs
+from crm_tui.cli.archiving import add_archive_commands
 from crm_tui.cli.context import state
 from crm_tui.services import companies, contacts, deals
 
@@ -121,23 +122,15 @@ def edit(
         output.say(f"updated company #{company.id} {company.name} (version {company.version})")
 
 
-def _set_archived(ctx: typer.Context, ref: str, archived: bool, version: int | None) -> None:
-    with state(ctx).write() as (session, actor):
-        company = companies.resolve_company(session, ref)
-        company = companies.set_company_archived(session, company_id=company.id, archived=archived, actor=actor,
-                                                 version=version)
-    output.say(f"{'archived' if archived else 'unarchived'} company #{company.id} {company.name}")
+add_archive_commands(
+    app, noun="company", ref_help=REF_HELP, version_help=VERSION_HELP, find=companies.resolve_company,
+    set_archived=lambda session, record_id, archived, actor, version: companies.set_company_archived(
+        session, company_id=record_id, archived=archived, actor=actor, version=version),
+    label=lambda record: record.name)
 
 
-@app.command("archive")
-def archive(ctx: typer.Context, ref: str = typer.Argument(..., help=REF_HELP),
-            version: int | None = typer.Option(None, "--version", help=VERSION_HELP)) -> None:
-    """Archive a company (hidden from lists; nothing is deleted)."""
-    _set_archived(ctx, ref, True, version)
+# `crm company dupes` and `crm company merge` live in cli/dupes.py (issue 7)
+from crm_tui.cli import dupes as _dupes  # noqa: E402 - after this module's own commands
 
-
-@app.command("unarchive")
-def unarchive(ctx: typer.Context, ref: str = typer.Argument(..., help=REF_HELP),
-              version: int | None = typer.Option(None, "--version", help=VERSION_HELP)) -> None:
-    """Bring an archived company back."""
-    _set_archived(ctx, ref, False, version)
+app.command("dupes")(_dupes.company_dupes)
+app.command("merge")(_dupes.company_merge)

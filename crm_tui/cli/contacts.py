@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from crm_tui.cli import output, refs
+from crm_tui.cli.archiving import add_archive_commands
 from crm_tui.cli.context import state
 from crm_tui.errors import InvalidInput
 from crm_tui.services import activities, contacts
@@ -159,26 +160,11 @@ def edit(
         output.say(f"updated contact #{contact.id} {contact.full_name} (version {contact.version})")
 
 
-def _set_archived(ctx: typer.Context, ref: str, archived: bool, version: int | None) -> None:
-    with state(ctx).write() as (session, actor):
-        contact = contacts.find_contact(session, ref)
-        contact = contacts.set_contact_archived(session, contact_id=contact.id, archived=archived, actor=actor,
-                                                version=version)
-    output.say(f"{'archived' if archived else 'unarchived'} contact #{contact.id} {contact.full_name}")
-
-
-@app.command("archive")
-def archive(ctx: typer.Context, ref: str = typer.Argument(..., help=REF_HELP),
-            version: int | None = typer.Option(None, "--version", help=VERSION_HELP)) -> None:
-    """Archive a contact (hidden from lists; nothing is deleted)."""
-    _set_archived(ctx, ref, True, version)
-
-
-@app.command("unarchive")
-def unarchive(ctx: typer.Context, ref: str = typer.Argument(..., help=REF_HELP),
-              version: int | None = typer.Option(None, "--version", help=VERSION_HELP)) -> None:
-    """Bring an archived contact back."""
-    _set_archived(ctx, ref, False, version)
+add_archive_commands(
+    app, noun="contact", ref_help=REF_HELP, version_help=VERSION_HELP, find=contacts.find_contact,
+    set_archived=lambda session, record_id, archived, actor, version: contacts.set_contact_archived(
+        session, contact_id=record_id, archived=archived, actor=actor, version=version),
+    label=lambda record: record.full_name)
 
 
 @app.command("tag")
@@ -193,3 +179,10 @@ def tag(
         contact = contacts.find_contact(session, ref)
         contact = contacts.change_tags(session, contact_id=contact.id, add=add or [], remove=remove, actor=actor)
     output.say(f"contact #{contact.id} tags: {', '.join(contact.tags) or '(none)'}")
+
+
+# `crm contact dupes` and `crm contact merge` live in cli/dupes.py (issue 7)
+from crm_tui.cli import dupes as _dupes  # noqa: E402 - after this module's own commands
+
+app.command("dupes")(_dupes.contact_dupes)
+app.command("merge")(_dupes.contact_merge)

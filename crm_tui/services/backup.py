@@ -1,0 +1,162 @@
+"""Backups of a live SQLite database with SQLite's online backup API (a consistent copy while
+teammates keep writing), restore from one, and the pg_dump / pg_restore commands for PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+
+from crm_tui.errors import InvalidInput, SchemaError, StorageError
+
+BUSY_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: Path
+    bytes: int
+    revision: str | None
+    check: str  # which PRAGMA passed: quick_check or integrity_check
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a sqlite:/// URL; None for another database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        raise InvalidInput("an in-memory database has nothing to back up")
+    return Path(parsed.database)
+
+
+def pg_commands(url: str, path: str) -> tuple[str, str]:
+    """The exact pg_dump command that backs up the database at `url` into `path`, and the
+    pg_restore command that brings it back. The password is left out: give it in PGPASSWORD or
+    ~/.pgpass, not on a command line other users can see."""
+    parsed = make_url(url)
+    plain = URL.create("postgresql", username=parsed.username, host=parsed.host, port=parsed.port,
+                       database=parsed.database, query=parsed.query)
+    dsn = plain.render_as_string(hide_password=False)
+    dump = f"pg_dump --format=custom --no-owner --file={shlex.quote(path)} --dbname={shlex.quote(dsn)}"
+    restore = (f"pg_restore --clean --if-exists --no-owner --single-transaction --dbname={shlex.quote(dsn)} "
+               f"{shlex.quote(path)}")
+    return dump, restore
+
+
+def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+    return conn
+
+
+def _revision(conn: sqlite3.Connection) -> str | None:
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    return row[0] if row else None
+
+
+def _check(conn: sqlite3.Connection, what: str, *, full: bool = False) -> None:
+    """quick_check reads every page's structure (a second a 300 MB file); integrity_check also
+    matches every index against its table, ten times longer."""
+    result = conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchone()[0]
+    if result != "ok":
+        raise StorageError(f"{what} failed its integrity check: {result}")
+
+
+def backup_sqlite(source: Path, target: Path, *, overwrite: bool = False, full_check: bool = False) -> BackupResult:
+    """Copy the live database at `source` to `target` with the online backup API, in one step:
+    the copy is one consistent snapshot (WAL lets writers carry on meanwhile). Written to a
+    temporary file, checked, then renamed into place, so a failed backup leaves no half file."""
+    source, target = Path(source), Path(target).expanduser()
+    if not source.is_file():
+        raise InvalidInput(f"no database file {str(source)!r}")
+    if target.is_dir():
+        target = target / f"{source.stem}-backup.db"
+    if target.exists() and not overwrite:
+        raise InvalidInput(f"{str(target)!r} exists; choose another path or pass --force")
+    if target.resolve() == source.resolve():
+        raise InvalidInput("the backup cannot overwrite the database itself")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    fd = os.open(partial, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)  # a copy of the CRM is as private
+    os.close(fd)
+    try:
+        src = _connect(source)
+        dst = _connect(partial)
+        try:
+            src.backup(dst)  # pages=-1: everything under one read transaction, a consistent snapshot
+            dst.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file
+            _check(dst, "the backup", full=full_check)
+            revision = _revision(dst)
+        finally:
+            dst.close()
+            src.close()
+        os.replace(partial, target)
+    except sqlite3.Error as exc:
+        raise StorageError(f"backup failed: {exc}") from None
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return BackupResult(target, target.stat().st_size, revision,
+                        "integrity_check" if full_check else "quick_check")
+
+
+def inspect_backup(path: Path) -> str | None:
+    """The schema revision of a backup file; raises if it is not a sound CRM database."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InvalidInput(f"no backup file {str(path)!r}")
+    try:
+        conn = _connect(path, readonly=True)
+        try:
+            _check(conn, f"{path.name}")
+            revision = _revision(conn)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise InvalidInput(f"{path.name} is not a SQLite database ({exc})") from None
+    if revision is None:
+        raise InvalidInput(f"{path.name} is not a crm database (it has no schema revision)")
+    return revision
+
+
+def restore_sqlite(backup: Path, target: Path, *, known_revisions: set[str]) -> str:
+    """Replace the contents of the database at `target` with the backup, through the backup API
+    (so processes that have the file open see the restored data, not a swapped-out inode).
+    Returns the backup's revision; opening the database afterwards upgrades an older schema."""
+    revision = inspect_backup(backup)
+    if revision not in known_revisions:
+        raise SchemaError(f"the backup's schema (revision {revision}) is newer than this crm; "
+                          "upgrade crm-tui before restoring it")
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        src = _connect(Path(backup), readonly=True)
+        dst = _connect(target)
+        try:
+            src.backup(dst)
+            _check(dst, "the restored database")
+        finally:
+            dst.close()
+            src.close()
+    except sqlite3.Error as exc:
+        raise StorageError(f"restore failed: {exc}") from None
+    return revision
+
+
+def known_revisions() -> set[str]:
+    """Every schema revision this crm knows (a backup at any of them can be restored)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
+    return {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
