@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from textual import work
 from textual.app import App
@@ -16,9 +17,11 @@ from crm_tui.clock import get_zone, utcnow
 from crm_tui.commands import CrmCommands
 from crm_tui.db import Database, open_database
 from crm_tui.errors import CrmError
-from crm_tui.screens.areas import InboxScreen, PipelineScreen, ReportsScreen
 from crm_tui.screens.companies import CompaniesScreen
 from crm_tui.screens.contacts import ContactsScreen
+from crm_tui.screens.inbox import InboxScreen
+from crm_tui.screens.pipeline import PipelineScreen
+from crm_tui.screens.reports import ReportsScreen
 from crm_tui.services import contacts, tasks, users
 from crm_tui.services.common import Actor
 
@@ -28,7 +31,7 @@ DARK, LIGHT = "textual-dark", "textual-light"
 
 class CrmApp(App[None]):
     TITLE = "crm-tui"
-    CSS_PATH = "styles/app.tcss"
+    CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"  # absolute: subclasses live elsewhere
     ENABLE_COMMAND_PALETTE = True
     MODES = {
         "contacts": ContactsScreen,
@@ -55,13 +58,20 @@ class CrmApp(App[None]):
     inbox_overdue: reactive[int] = reactive(0)
 
     def __init__(self, db: Database, actor: Actor, *, clock: Callable[[], datetime] | None = None,
-                 welcome: bool = True, inbox_refresh_s: float | None = INBOX_REFRESH_S) -> None:
+                 welcome: bool = True, inbox_refresh_s: float | None = INBOX_REFRESH_S,
+                 workflow_interval_s: float | None = None) -> None:
         super().__init__()
         self.db = db
         self.actor = actor
         self._clock = clock or utcnow
         self._welcome = welcome
         self._inbox_refresh_s = inbox_refresh_s
+        # the workflow engine: None leaves it off (tests), 0 runs it at start only
+        self._workflow_interval_s = workflow_interval_s
+        self._workflows_busy = False
+        self._workflow_errors_shown: set[str] = set()
+        self._due_seen_at: datetime | None = None  # the end of the last "what fell due" look
+        self._inbox_looks = self._inbox_shown = 0  # the count shown is from the latest look
 
     # --- the shared services of every screen -------------------------------------------------
 
@@ -73,9 +83,13 @@ class CrmApp(App[None]):
         self.theme = DARK
         self.refresh_inbox_count()
         if self._inbox_refresh_s:
-            self.set_interval(self._inbox_refresh_s, self.refresh_inbox_count)
+            self.set_interval(self._inbox_refresh_s, lambda: self.refresh_inbox_count(tick=True))
         if self._welcome:
             self.check_first_run()
+        if self._workflow_interval_s is not None:
+            self.run_workflows()
+            if self._workflow_interval_s > 0:
+                self.set_interval(self._workflow_interval_s, self.run_workflows)
 
     def action_area(self, mode: str) -> None:
         if self.current_mode != mode:
@@ -92,16 +106,40 @@ class CrmApp(App[None]):
 
     # --- background work --------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="inbox-count", exit_on_error=False)
-    def refresh_inbox_count(self) -> None:
+    def refresh_inbox_count(self, *, tick: bool = False) -> None:
+        """The count beside Inbox in the bar, and a toast naming each of the user's tasks that fell
+        due since the last look. On a timer tick the Inbox on screen reloads too (a rule on a
+        teammate's machine may have added tasks)."""
+        now = self.now()
+        since, self._due_seen_at = self._due_seen_at, now
+        self._inbox_looks += 1
+        self._count_inbox(now, since if since is not None and since < now else None, tick, self._inbox_looks)
+
+    # not exclusive: a cancelled look would lose its window of tasks that fell due
+    @work(thread=True, group="inbox-count", exit_on_error=False)
+    def _count_inbox(self, now: datetime, since: datetime | None, tick: bool, look: int) -> None:
         with self.db.read() as session:
             counts = tasks.task_counts(session, assignee_id=self.actor.user_id,
-                                       zone=get_zone(self.actor.timezone), now=self.now())
-        self.call_from_thread(self._set_inbox, counts["overdue"], counts["today"])
+                                       zone=get_zone(self.actor.timezone), now=now)
+            fell_due = (tasks.due_between(session, assignee_id=self.actor.user_id, since=since, until=now)
+                        if since is not None else ([], 0))
+        self.call_from_thread(self._set_inbox, counts["overdue"], counts["today"], look, fell_due, tick)
 
-    def _set_inbox(self, overdue: int, today: int) -> None:
-        self.inbox_overdue = overdue
-        self.inbox_due = overdue + today
+    def _set_inbox(self, overdue: int, today: int, look: int, fell_due: tuple[list, int], tick: bool) -> None:
+        if look >= self._inbox_shown:  # a late, older look loses
+            self._inbox_shown = look
+            self.inbox_overdue = overdue
+            self.inbox_due = overdue + today
+        shown, total = fell_due
+        for task in shown:
+            about = f" ({task.related})" if task.related else ""
+            self.notify(f"{task.title}{about}", title="Task due", timeout=10)
+        if total > len(shown):
+            self.notify(f"and {total - len(shown)} more: see the Inbox (4)", title="Tasks due", timeout=10)
+        if tick:
+            for screen in self.screen_stack:
+                if isinstance(screen, InboxScreen):
+                    screen.refresh_data()
 
     @work(thread=True, exclusive=True, group="first-run", exit_on_error=False)
     def check_first_run(self) -> None:
@@ -114,6 +152,35 @@ class CrmApp(App[None]):
         from crm_tui.screens.welcome import WelcomeScreen
 
         self.push_screen(WelcomeScreen())
+
+    def run_workflows(self) -> None:
+        """Run the workflow engine in a thread (at start and on the timer); a tick that finds the
+        previous run still going is skipped."""
+        if not self._workflows_busy:
+            self._workflows_busy = True
+            self._run_workflows(self.now())
+
+    @work(thread=True, group="workflows", exit_on_error=False)
+    def _run_workflows(self, now: datetime) -> None:
+        from crm_tui.workflows.runner import app_tick
+
+        try:
+            tick = app_tick(self.db, actor=self.actor, now=now)
+        finally:
+            self._workflows_busy = False
+        self.call_from_thread(self._show_workflow_tick, tick)
+
+    def _show_workflow_tick(self, tick) -> None:
+        for note in tick.notifications:
+            self.notify(note.body or (f"from rule {note.rule}" if note.rule else ""), title=note.title, timeout=10)
+        problems = [str(e) for e in tick.report.rule_errors]
+        problems += [f"rule {f.rule!r} failed on {f.label}: {f.error}" for f in tick.report.failed]
+        for problem in problems:
+            if problem not in self._workflow_errors_shown:
+                self._workflow_errors_shown.add(problem)
+                self.notify(problem, title="Workflow rules", severity="warning", timeout=10)
+        if tick.report.changed or tick.notifications:
+            self.data_changed()
 
     def data_changed(self) -> None:
         """Something was saved: refresh what every area shows of it."""
@@ -141,6 +208,9 @@ def run_app(*, db_url: str, login: str) -> None:
     try:
         with db.write() as session:
             actor = users.actor_for(session, login=login)
-        CrmApp(db, actor).run()
+        from crm_tui.config import load_settings
+
+        minutes = load_settings().workflow_interval_minutes
+        CrmApp(db, actor, workflow_interval_s=minutes * 60 if minutes else None).run()
     finally:
         db.dispose()

@@ -46,6 +46,9 @@ class CrmCommands(Provider):
             ("Go to Reports", partial(app.action_area, "reports"), "Area 5"),
             ("Switch theme (light / dark)", app.action_toggle_theme, "ctrl+t"),
             ("Show keys", app.action_help, "? on any screen"),
+            ("Find duplicate contacts", partial(self._duplicates, "contact"), "Same email or phone, similar names"),
+            ("Find duplicate companies", partial(self._duplicates, "company"), "Same domain, similar names"),
+            ("Import a file (CSV, XLSX, vCard)", self._import, "Contacts, companies, deals, activities, tasks"),
         ] if screen is not None else []
 
     async def _run_on_contacts(self, action: str) -> None:
@@ -80,6 +83,16 @@ class CrmCommands(Provider):
             score = max(matcher.match(label), 0.5)
             yield Hit(score, f"{kind.capitalize()}: {label}", partial(self._open, kind, record_id),
                       help=detail or None)
+
+    def _import(self) -> None:
+        from crm_tui.screens.import_screen import ImportScreen
+
+        self.app.push_screen(ImportScreen())
+
+    def _duplicates(self, kind: str) -> None:
+        from crm_tui.screens.duplicates import DuplicatesScreen
+
+        self.app.push_screen(DuplicatesScreen(kind))
 
     def _open(self, kind: str, record_id: int) -> None:
         from crm_tui.screens.company_detail import CompanyDetailScreen

@@ -44,6 +44,10 @@ class Settings:
     user: str | None = None
     timezone: str | None = None
     currency: str = "USD"
+    # the zone reports bucket days, weeks and months in, the same for everyone on the team
+    team_timezone: str | None = None
+    # how often the app runs the workflow engine ([workflows] interval_minutes); 0 turns that off
+    workflow_interval_minutes: float = 5.0
     raw: dict = field(default_factory=dict)
 
 
@@ -62,8 +66,28 @@ def load_settings(path: Path | None = None) -> Settings:
         user=data.get("user"),
         timezone=data.get("timezone"),
         currency=str(data.get("currency", "USD")).upper(),
+        team_timezone=data.get("team_timezone"),
+        workflow_interval_minutes=_workflow_interval(data),
         raw=data,
     )
+
+
+def _workflow_interval(data: dict) -> float:
+    table = data.get("workflows")
+    value = table.get("interval_minutes", 5.0) if isinstance(table, dict) else 5.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise InvalidInput(f"[workflows] interval_minutes in the config file must be a number of minutes, not {value!r}")
+    return float(value)
+
+
+def team_timezone(settings: Settings | None = None) -> str:
+    """The first of: CRM_TEAM_TIMEZONE, `team_timezone` in the config file, `timezone` there, UTC.
+
+    Never the machine's zone: two teammates on different machines must see the same report."""
+    if env := os.environ.get("CRM_TEAM_TIMEZONE"):
+        return env.strip()
+    settings = settings or load_settings()
+    return settings.team_timezone or settings.timezone or "UTC"
 
 
 def resolve_database_url(cli_url: str | None = None, settings: Settings | None = None) -> str:

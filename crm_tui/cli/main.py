@@ -111,6 +111,25 @@ app.add_typer(pipelines.app)
 app.add_typer(dbcmd.app)
 app.command("audit")(audit.audit)
 
+from crm_tui.cli import backup as _backup, export as _export  # noqa: E402 - issue 7: export and backup
+
+app.command("export")(_export.export)
+app.command("backup")(_backup.backup)
+app.command("restore")(_backup.restore)
+
+from crm_tui.cli import importer as _importer  # noqa: E402 - issue 7: import
+
+app.command("import")(_importer.import_)
+
+from crm_tui.cli import reports as _reports  # noqa: E402 - issue 6: reports and goals
+
+app.add_typer(_reports.app)
+app.add_typer(_reports.goal_app)
+
+from crm_tui.cli import workflows as _workflows  # noqa: E402 - issue 5: the workflow engine
+
+app.add_typer(_workflows.app)
+
 
 def run() -> None:
     """The console-script entry point."""
