@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 from textual.reactive import reactive
+from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
 from crm_tui.clock import get_zone, utcnow
@@ -59,7 +62,7 @@ class CrmApp(App[None]):
 
     def __init__(self, db: Database, actor: Actor, *, clock: Callable[[], datetime] | None = None,
                  welcome: bool = True, inbox_refresh_s: float | None = INBOX_REFRESH_S,
-                 workflow_interval_s: float | None = None) -> None:
+                 workflow_interval_s: float | None = None, live_refresh_s: float | None = None) -> None:
         super().__init__()
         self.db = db
         self.actor = actor
@@ -72,6 +75,12 @@ class CrmApp(App[None]):
         self._workflow_errors_shown: set[str] = set()
         self._due_seen_at: datetime | None = None  # the end of the last "what fell due" look
         self._inbox_looks = self._inbox_shown = 0  # the count shown is from the latest look
+        # live refresh (teammates' changes): None leaves it off (tests that don't test it)
+        self._live_refresh_s = live_refresh_s
+        self._live = None  # the watcher of crm_tui/live.py
+        self._live_busy = False
+        self.live_generation = 0  # one more for every change seen from elsewhere
+        self._screen_generation: WeakKeyDictionary[Screen, int] = WeakKeyDictionary()
 
     # --- the shared services of every screen -------------------------------------------------
 
@@ -90,6 +99,13 @@ class CrmApp(App[None]):
             self.run_workflows()
             if self._workflow_interval_s > 0:
                 self.set_interval(self._workflow_interval_s, self.run_workflows)
+        if self._live_refresh_s:
+            self.start_live_refresh(self._live_refresh_s)
+
+    def on_unmount(self) -> None:
+        if self._live is not None:
+            self._live.close()
+            self._live = None
 
     def action_area(self, mode: str) -> None:
         if self.current_mode != mode:
@@ -190,8 +206,87 @@ class CrmApp(App[None]):
             if refresh is not None:
                 refresh()
 
+    # --- live refresh: what teammates save shows up without a keypress -----------------------
+
+    class ChangedElsewhere(Message):
+        """Another process committed to the database (posted from a watcher's thread)."""
+
+    def start_live_refresh(self, interval_s: float) -> None:
+        """SQLite: look at data_version every interval (in a thread). PostgreSQL: a thread LISTENs."""
+        from crm_tui.live import watcher_for
+
+        self._live = watcher_for(self.db, lambda: self.post_message(self.ChangedElsewhere()), interval_s=interval_s)
+        if self._live is None:
+            return
+        self.screen_change_signal.subscribe(self, self._screen_shown)
+        if self._live.polled:
+            self.set_interval(interval_s, self._poll_changes)
+        else:
+            self._live.start()
+
+    def _poll_changes(self) -> None:
+        if not self._live_busy and self._live is not None:  # a slow look still going: skip this tick
+            self._live_busy = True
+            self._look_for_changes(self._live)
+
+    @work(thread=True, group="live-refresh", exit_on_error=False)
+    def _look_for_changes(self, watcher) -> None:
+        try:
+            changed = watcher.check()
+        finally:
+            self._live_busy = False
+        if changed:
+            self.post_message(self.ChangedElsewhere())
+
+    def on_crm_app_changed_elsewhere(self, _event: ChangedElsewhere) -> None:
+        self.live_changed()
+
+    def live_changed(self) -> None:
+        """A teammate saved something: reload what is on screen now (each screen's refresh_data keeps
+        its cursor and scroll); a screen out of sight reloads when it is shown again."""
+        self.live_generation += 1
+        self.refresh_inbox_count()
+        shown = self._shown_screens()
+        for mode in self.MODES:
+            try:
+                stack = self.get_screen_stack(mode)
+            except KeyError:  # an area not opened yet
+                continue
+            for screen in stack:
+                if screen in shown:
+                    self._refresh_screen(screen)
+                else:
+                    self._screen_generation.setdefault(screen, self.live_generation - 1)
+
+    def _screen_shown(self, _screen: Screen) -> None:
+        for screen in self._shown_screens():
+            seen = self._screen_generation.get(screen)
+            if seen is None:  # new since the last change: it loads fresh data itself
+                self._screen_generation[screen] = self.live_generation
+            elif seen < self.live_generation:
+                self._refresh_screen(screen)
+
+    def _shown_screens(self) -> list[Screen]:
+        """The screen on top, and those under it that show through its dialogs."""
+        shown = []
+        for screen in reversed(self.screen_stack):
+            shown.append(screen)
+            if not isinstance(screen, ModalScreen):
+                break
+        return shown
+
+    def _refresh_screen(self, screen: Screen) -> None:
+        self._screen_generation[screen] = self.live_generation
+        refresh = getattr(screen, "refresh_data", None)
+        if refresh is not None and screen.is_mounted and getattr(screen, "LIVE_REFRESH", True):
+            refresh()
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place a failed database call turns into a message on screen, never a crash."""
+        self.report_worker_failure(event)
+
+    def report_worker_failure(self, event: Worker.StateChanged) -> None:
+        """The one place a failed database call turns into a message on screen, never a crash
+        (screens hand their workers' failures here: see screens/base.py ReportsWorkerErrors)."""
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
@@ -210,7 +305,9 @@ def run_app(*, db_url: str, login: str) -> None:
             actor = users.actor_for(session, login=login)
         from crm_tui.config import load_settings
 
-        minutes = load_settings().workflow_interval_minutes
-        CrmApp(db, actor, workflow_interval_s=minutes * 60 if minutes else None).run()
+        settings = load_settings()
+        minutes = settings.workflow_interval_minutes
+        CrmApp(db, actor, workflow_interval_s=minutes * 60 if minutes else None,
+               live_refresh_s=settings.live_refresh_seconds or None).run()
     finally:
         db.dispose()

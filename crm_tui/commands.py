@@ -49,6 +49,7 @@ class CrmCommands(Provider):
             ("Find duplicate contacts", partial(self._duplicates, "contact"), "Same email or phone, similar names"),
             ("Find duplicate companies", partial(self._duplicates, "company"), "Same domain, similar names"),
             ("Import a file (CSV, XLSX, vCard)", self._import, "Contacts, companies, deals, activities, tasks"),
+            ("Settings: roles and permissions", self._roles, "What each role may do (admins change it)"),
         ] if screen is not None else []
 
     async def _run_on_contacts(self, action: str) -> None:
@@ -88,6 +89,11 @@ class CrmCommands(Provider):
         from crm_tui.screens.import_screen import ImportScreen
 
         self.app.push_screen(ImportScreen())
+
+    def _roles(self) -> None:
+        from crm_tui.screens.settings_roles import RoleSettingsScreen
+
+        self.app.push_screen(RoleSettingsScreen())
 
     def _duplicates(self, kind: str) -> None:
         from crm_tui.screens.duplicates import DuplicatesScreen

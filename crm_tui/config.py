@@ -48,6 +48,8 @@ class Settings:
     team_timezone: str | None = None
     # how often the app runs the workflow engine ([workflows] interval_minutes); 0 turns that off
     workflow_interval_minutes: float = 5.0
+    # how often the app looks for changes teammates saved ([live] refresh_seconds); 0 turns that off
+    live_refresh_seconds: float = 1.0
     raw: dict = field(default_factory=dict)
 
 
@@ -68,6 +70,7 @@ def load_settings(path: Path | None = None) -> Settings:
         currency=str(data.get("currency", "USD")).upper(),
         team_timezone=data.get("team_timezone"),
         workflow_interval_minutes=_workflow_interval(data),
+        live_refresh_seconds=_live_refresh(data),
         raw=data,
     )
 
@@ -77,6 +80,14 @@ def _workflow_interval(data: dict) -> float:
     value = table.get("interval_minutes", 5.0) if isinstance(table, dict) else 5.0
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise InvalidInput(f"[workflows] interval_minutes in the config file must be a number of minutes, not {value!r}")
+    return float(value)
+
+
+def _live_refresh(data: dict) -> float:
+    table = data.get("live")
+    value = table.get("refresh_seconds", 1.0) if isinstance(table, dict) else 1.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise InvalidInput(f"[live] refresh_seconds in the config file must be a number of seconds, not {value!r}")
     return float(value)
 
 

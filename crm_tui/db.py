@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +30,9 @@ BUSY_TIMEOUT_S = 30
 # One key for PostgreSQL's advisory lock around schema upgrades, so two processes opening a
 # fresh database at once do not both run the migrations.
 _MIGRATION_LOCK_KEY = 0x43524D  # "CRM"
+# PostgreSQL: every write unit of work sends NOTIFY on this channel (payload: the writing
+# Database's change_token), so open apps refresh (crm_tui/live.py listens).
+CHANGES_CHANNEL = "crm_changes"
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -49,24 +53,40 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     raise InvalidInput(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql+psycopg://")
 
 
-def _ensure_sqlite_file(database: str | None) -> None:
-    """Create a new SQLite file readable by its owner only (0600) before SQLite opens it."""
+def _ensure_sqlite_file(database: str | None, *, shared: bool = False) -> None:
+    """Create a new SQLite file before SQLite opens it: readable by its owner only (0600), or,
+    `shared` (`crm init --shared`, for a team directory), by its group too (0660). SQLite gives
+    the -wal and -shm files it makes beside it the same mode. A shared database's existing file is
+    brought to 0660 (with its -wal and -shm), so `--shared` also turns a private file into a team's."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
+    mode = 0o660 if shared else 0o600
     if path.exists():
+        for each in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")) if shared else ():
+            try:
+                if each.exists() and each.stat().st_mode & 0o777 != mode:
+                    each.chmod(mode)
+            except OSError as exc:
+                raise StorageError(f"cannot make {each} group-writable: {exc.strerror} (are you its owner?)") from None
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if shared:  # group-writable (SQLite makes -wal and -shm there), and setgid so files
+                path.parent.chmod(0o2770)  # made in it belong to its group; chmod: the umask would cut it
     except OSError as exc:
         raise StorageError(f"cannot create database directory {path.parent}: {exc.strerror}") from None
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
     except FileExistsError:
         return
     except OSError as exc:
         raise StorageError(f"cannot create database file {path}: {exc.strerror}") from None
-    os.close(fd)
+    try:
+        os.fchmod(fd, mode)  # the umask (often 022) would take the group's write bit away
+    finally:
+        os.close(fd)
 
 
 def _sqlite_on_connect(dbapi_conn, _record) -> None:
@@ -114,6 +134,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self._write_engine = self.engine.execution_options(crm_write=True)
+        # names this Database's writes in a change notice, so its own listener can skip them
+        self.change_token = uuid.uuid4().hex
+        self._commit_hooks: list = []  # objects with before_commit() and after_commit() (crm_tui/live.py)
 
     @property
     def dialect(self) -> str:
@@ -143,7 +166,10 @@ class Database:
         with Session(self._write_engine, expire_on_commit=False) as session:
             try:
                 yield session
+                hooks = self._before_commit(session)
                 session.commit()
+                for hook in hooks:
+                    hook.after_commit()
             except CrmError:
                 session.rollback()
                 raise
@@ -159,6 +185,29 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    def _before_commit(self, session: Session) -> list:
+        """Tell others a change is coming (NOTIFY is delivered at commit, and only if it commits)
+        and give the commit hooks their look while this unit still holds the write lock."""
+        if not session.in_transaction():
+            return []
+        if not self.is_sqlite:
+            session.execute(text("SELECT pg_notify(:channel, :token)"),
+                            {"channel": CHANGES_CHANNEL, "token": self.change_token})
+        hooks = list(self._commit_hooks)
+        if hooks:
+            session.flush()
+            session.connection()  # on SQLite: BEGIN IMMEDIATE now, if nothing has begun yet
+            for hook in hooks:
+                hook.before_commit()
+        return hooks
+
+    def add_commit_hook(self, hook) -> None:
+        self._commit_hooks.append(hook)
+
+    def remove_commit_hook(self, hook) -> None:
+        if hook in self._commit_hooks:
+            self._commit_hooks.remove(hook)
 
     def dispose(self) -> None:
         self.engine.dispose()

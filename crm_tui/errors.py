@@ -54,3 +54,7 @@ class StorageError(CrmError):
     """The database could not be reached or is unusable (locked, missing, unreachable)."""
 
     exit_code = 6
+
+
+class Forbidden(PermissionDenied):
+    """The acting user's role may not do this; the message names the role that may."""

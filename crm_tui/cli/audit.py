@@ -14,6 +14,8 @@ from crm_tui.services.dates import parse_when
 
 def audit(
     ctx: typer.Context,
+    record: str | None = typer.Option(None, "--record", metavar="KIND:ID",
+                                      help="Only this record, e.g. contact:12, company:3, deal:40."),
     entity: str | None = typer.Option(None, "--entity", help="contact, company, deal, activity, task, user, ..."),
     entity_id: int | None = typer.Option(None, "--id", help="Only this record (with --entity)."),
     user: str | None = typer.Option(None, "--user", help="Only changes made by this login."),
@@ -23,6 +25,8 @@ def audit(
     as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
 ) -> None:
     """Who changed what, and when."""
+    if record is not None:
+        entity, entity_id = audit_service.parse_record(record)
     st = state(ctx)
     with st.read() as (session, _actor):
         # a bare day means from the start of that day, in the user's zone

@@ -29,12 +29,41 @@ def _unmigrated(url: str) -> database.Database:
     return database.Database(url)
 
 
-def init(ctx: typer.Context) -> None:
+def init(
+    ctx: typer.Context,
+    shared: bool = typer.Option(False, "--shared", help="A team's SQLite file: group read-write (0660), "
+                                                        "not yours only (0600). Put it in a group-writable directory."),
+) -> None:
     """Create the database (or bring its schema up to date) and your user in it."""
     st = state(ctx)
+    parsed = make_url(st.url)
+    is_file = parsed.get_backend_name() == "sqlite" and bool(parsed.database) and parsed.database != ":memory:"
+    if shared and is_file:
+        database._ensure_sqlite_file(parsed.database, shared=True)  # before opening makes it 0600
     actor = st.actor  # opening upgrades the schema; the first user of a new database becomes admin
     output.say(f"database: {_where(st.url)} (revision {database.current_revision(st.db)})")
     output.say(f"user: {actor.login} ({actor.role})")
+    if shared and is_file:
+        _say_sharing(Path(parsed.database))
+    elif shared:
+        output.say("--shared is for SQLite files; on PostgreSQL, give each teammate a database role")
+
+
+def _say_sharing(path: Path) -> None:
+    """The file's mode and group, and what the directory still needs for a team to share it."""
+    import grp
+
+    def group(p: Path) -> str:
+        try:
+            return grp.getgrgid(p.stat().st_gid).gr_name
+        except KeyError:
+            return str(p.stat().st_gid)
+
+    output.say(f"shared: {path} is mode {path.stat().st_mode & 0o777:04o}, group {group(path)}")
+    folder = path.parent
+    if folder.stat().st_mode & 0o070 != 0o070:
+        output.say(f"the directory is not group-writable; SQLite makes its -wal and -shm files there: "
+                   f"chgrp {group(path)} {folder} && chmod 2770 {folder}")
 
 
 @app.command("upgrade")

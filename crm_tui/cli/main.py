@@ -107,6 +107,9 @@ app.add_typer(deals.app)
 app.command("log")(activities.log)
 app.add_typer(tasks.app)
 app.add_typer(users.app)
+from crm_tui.cli import roles as _roles  # noqa: E402 - issue 8: roles and permissions
+
+app.add_typer(_roles.app)
 app.add_typer(pipelines.app)
 app.add_typer(dbcmd.app)
 app.command("audit")(audit.audit)
@@ -129,6 +132,10 @@ app.add_typer(_reports.goal_app)
 from crm_tui.cli import workflows as _workflows  # noqa: E402 - issue 5: the workflow engine
 
 app.add_typer(_workflows.app)
+
+from crm_tui.cli import serve as _serve  # noqa: E402 - issue 8: the app in a browser
+
+app.command("serve")(_serve.serve)
 
 
 def run() -> None:

@@ -14,6 +14,7 @@ from crm_tui.cli import output
 from crm_tui.cli.context import CliState, state
 from crm_tui.clock import get_zone
 from crm_tui.errors import InvalidInput
+from crm_tui.services import permissions
 from crm_tui.services import workflows as workflow_service
 from crm_tui.workflows import rules as rule_files
 
@@ -159,6 +160,8 @@ def init(
 ) -> None:
     """Copy the example rules into the config dir, to edit from there."""
     st = state(ctx)
+    with st.read() as (session, actor):
+        permissions.require(session, actor, "workflow.admin")
     path = rule_files.rules_path(st.settings)
     if path.exists() and not force:
         raise InvalidInput(f"{path} exists already; add --force to replace it with the example")
@@ -171,6 +174,8 @@ def init(
 def edit(ctx: typer.Context) -> None:
     """Open the rules file in $EDITOR, then validate it."""
     st = state(ctx)
+    with st.read() as (session, actor):
+        permissions.require(session, actor, "workflow.admin")
     path = rule_files.rules_path(st.settings)
     if not path.exists():
         raise InvalidInput(f"no rules file at {path}; `crm workflows init` copies the example there")

@@ -19,6 +19,7 @@ from crm_tui.models.goal import Goal
 from crm_tui.models.lost_reason import LostReason
 from crm_tui.models.import_run import ImportRun
 from crm_tui.models.pipeline import Pipeline, Stage
+from crm_tui.models.role_permission import RolePermission
 from crm_tui.models.task import Task
 from crm_tui.models.user import User
 from crm_tui.models.view import SavedView
@@ -26,7 +27,7 @@ from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor, W
 
 __all__ = [
     "Activity", "ActivityKind", "AuditEvent", "Company", "Contact", "ContactEmail", "ContactPhone",
-    "ContactTag", "Deal", "DealStatus", "Direction", "Goal", "ImportRun", "Lifecycle", "LostReason", "Pipeline", "Role", "SavedView",
+    "ContactTag", "Deal", "DealStatus", "Direction", "Goal", "ImportRun", "Lifecycle", "LostReason", "Pipeline", "Role", "RolePermission", "SavedView",
     "Source", "Stage", "StageKind", "Tag", "Task", "TaskOrigin", "User",
     "EmailOutbox", "Notification", "WorkflowCursor", "WorkflowFiring",
 ]

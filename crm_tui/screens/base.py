@@ -9,10 +9,22 @@ from crm_tui.widgets.area_bar import AreaBar
 from crm_tui.widgets.key_bar import KeyBar
 
 
-class AreaScreen(Screen):
+class ReportsWorkerErrors:
+    """Textual posts a worker's state changes only to the screen or widget that started it, and
+    they don't bubble: a failed save in a screen's own worker (a refusal, a conflict) would go
+    unseen. Screens with this mixin hand every failure to the app's one handler, which shows it."""
+
+    def on_worker_state_changed(self, event) -> None:
+        report = getattr(self.app, "report_worker_failure", None)
+        if report is not None:
+            report(event)
+
+
+class AreaScreen(ReportsWorkerErrors, Screen):
     """A screen that belongs to one of the app's areas (a mode)."""
 
     AREA = "contacts"
+    LIVE_REFRESH = True  # refresh_data() when a teammate saves something (app.live_changed)
 
     def compose_frame_top(self) -> ComposeResult:
         # a screen opened over an area (a contact's detail from Companies, say) stays in that area

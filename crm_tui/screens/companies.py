@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -17,7 +17,8 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from crm_tui.errors import Conflict, CrmError, InvalidInput, NotFound
 from crm_tui.models.schemas import CompanyRead, CompanyRow, UserRead
-from crm_tui.screens.base import AreaScreen, SearchableList
+from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen, SearchableList
+from crm_tui.screens.conflict import ResolvesConflicts, put_select
 from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.services import companies, users
 from crm_tui.services.paging import Page
@@ -227,9 +228,17 @@ def _selected(select: Select) -> Any | None:
     return None if select.is_blank() else select.value
 
 
-class CompanyForm(ModalScreen[CompanyRead | None]):
+class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRead | None]):
     """New company, or edit one. An edit sends only the fields changed, with the version it was
-    read at: if someone saved meanwhile, it says so and offers to reload; it never overwrites."""
+    read at: if someone saved meanwhile, changes to different fields merge and the same field asks
+    (screens/conflict.py); going back from that leaves it unsaved and offers to reload. It never
+    overwrites silently."""
+
+    CONFLICT_FIELDS: ClassVar[dict[str, str]] = {
+        "name": "Name", "domain": "Domain", "industry": "Industry", "size": "Size", "address": "Address",
+        "owner_id": "Owner", "notes": "Notes",
+    }
+    OWNER_SELECT = "#company-owner"
 
     CSS_PATH = CSS
     BINDINGS = [
@@ -384,12 +393,47 @@ class CompanyForm(ModalScreen[CompanyRead | None]):
         self.show_error(message)
 
     def _conflict(self, error: Conflict) -> None:
+        self.resolve_conflict(error)
+
+    # -- what the conflict resolution needs (screens/conflict.py)
+
+    def conflict_rejected(self, message: str) -> None:
         self._set_saving(False)
         self.conflicted = True
         self.query_one("#company-form-reload").display = True
-        self.show_error(f"Not saved: {error.message}.")
+        self.show_error(f"{message[:1].upper()}{message[1:]}.")
         self.query_one("#company-form-hint", Label).update(self.CONFLICT_HINT)
-        self.notify(error.message, title="Changed by someone else", severity="warning", timeout=8)
+        self.notify(message, title="Changed by someone else", severity="warning", timeout=8)
+
+    def opened_record(self) -> CompanyRead:
+        return self.company
+
+    def record_values(self, company: CompanyRead) -> dict[str, Any]:
+        values = {name: getattr(company, name) or "" for name in (*TEXT_FIELDS, "notes")}
+        return {**values, "owner_id": company.owner_id}
+
+    def form_values(self) -> dict[str, Any]:
+        return {name: value.strip() if isinstance(value, str) else value for name, value in self.values().items()}
+
+    def put_values(self, values: dict[str, Any], record: CompanyRead) -> None:
+        for name in TEXT_FIELDS:
+            self.query_one(f"#company-{name}", Input).value = values[name]
+        self.query_one("#company-notes", TextArea).text = values["notes"]
+        put_select(self.query_one("#company-owner", Select), values["owner_id"], record.owner_login)
+
+    def fetch_current(self, session) -> CompanyRead:
+        return companies.get_company(session, company_id=self.company.id)
+
+    def rebase(self, record: CompanyRead) -> None:
+        self.company = record
+        self.query_one("#company-form-title", Label).update(f"Edit company · {record.name}")
+
+    def save_again(self) -> None:
+        self._set_saving(False)
+        self.action_save()
+
+    def conflict_took_theirs(self, record: CompanyRead) -> None:
+        self._saved(record)
 
     def _failed(self, error: Exception) -> None:
         self._set_saving(False)

@@ -1,5 +1,5 @@
 """One company as an account: its fields and deal totals, then tabs for the timeline of the company
-and all its contacts and deals, its contacts, its deals and its open tasks."""
+and all its contacts and deals, its contacts, its deals, its open tasks and its history of changes."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from crm_tui.clock import get_zone
 from crm_tui.models.schemas import CompanyRead
 from crm_tui.screens.base import AreaScreen
 from crm_tui.screens.companies import CSS, CompanyForm
-from crm_tui.screens.contact_detail import KIND_MARK, deal_columns
-from crm_tui.services import companies, contacts, deals
+from crm_tui.screens.contact_detail import KIND_MARK, deal_columns, history_columns
+from crm_tui.screens.contact_detail import paged as uncounted
+from crm_tui.services import audit, companies, contacts, deals
 from crm_tui.services.deals import DealSummary
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
@@ -23,7 +24,8 @@ from crm_tui.widgets.keyset_table import Column, KeysetTable
 TABS = (("company-tab-timeline", "company-timeline", "Timeline"),
         ("company-tab-contacts", "company-contacts", "Contacts"),
         ("company-tab-deals", "company-deals", "Deals"),
-        ("company-tab-tasks", "company-tasks", "Tasks"))
+        ("company-tab-tasks", "company-tasks", "Tasks"),
+        ("company-tab-history", "company-history", "History"))
 
 
 def timeline_columns(app) -> list[Column]:
@@ -110,6 +112,9 @@ class CompanyDetailScreen(AreaScreen):
             with TabPane("Tasks", id="company-tab-tasks"):
                 yield KeysetTable(task_columns(self.app), noun="open tasks", id="company-tasks",
                                   empty_text="No open tasks for them, their contacts or their deals.")
+            with TabPane("History", id="company-tab-history"):
+                yield KeysetTable(history_columns(self.app), noun="changes", id="company-history", counted=False,
+                                  empty_text="No changes recorded.")
         yield from self.compose_frame_bottom()
 
     def on_mount(self) -> None:
@@ -123,6 +128,8 @@ class CompanyDetailScreen(AreaScreen):
             paged(db, lambda s, **k: deals.list_deals(s, company_id=cid, sort="created", **k)))
         self._table("company-tasks").load(
             paged(db, lambda s, **k: companies.company_tasks(s, company_id=cid, **k)))
+        self._table("company-history").load(
+            uncounted(db, lambda s, **k: audit.list_events(s, entity="company", entity_id=cid, **k)))
         self._table("company-timeline").focus()
 
     def _table(self, id_: str) -> KeysetTable:
@@ -162,7 +169,7 @@ class CompanyDetailScreen(AreaScreen):
     @on(KeysetTable.Loaded)
     def _count_in_tab(self, event: KeysetTable.Loaded) -> None:
         for pane_id, table_id, label in TABS:
-            if event.table.id == table_id:
+            if event.table.id == table_id and event.table.counted:
                 self.query_one(TabbedContent).get_tab(pane_id).label = f"{label} {event.total:,}"
 
     @on(TabbedContent.TabActivated)

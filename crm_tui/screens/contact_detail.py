@@ -118,13 +118,14 @@ class ContactDetailScreen(ContactActions, AreaScreen):
         db, cid, now = self.app.db, self.contact_id, self.app.now()
         self.load_card()
         self.query_one("#timeline", KeysetTable).load(
-            paged(db, lambda s, **k: activities.timeline(s, contact_id=cid, **k)))
+            paged(db, lambda s, **k: activities.timeline(s, contact_id=cid, **k)), keep_position=True)
         self.query_one("#deals", KeysetTable).load(
-            paged(db, lambda s, **k: deals.list_deals(s, contact_id=cid, sort="title", **k)))
+            paged(db, lambda s, **k: deals.list_deals(s, contact_id=cid, sort="title", **k)), keep_position=True)
         self.query_one("#tasks", KeysetTable).load(
-            paged(db, lambda s, **k: tasks.list_tasks(s, status="open", contact_id=cid, now=now, **k)))
+            paged(db, lambda s, **k: tasks.list_tasks(s, status="open", contact_id=cid, now=now, **k)),
+            keep_position=True)
         self.query_one("#history", KeysetTable).load(
-            paged(db, lambda s, **k: audit.list_events(s, entity="contact", entity_id=cid, **k)))
+            paged(db, lambda s, **k: audit.list_events(s, entity="contact", entity_id=cid, **k)), keep_position=True)
 
     @work(thread=True, exclusive=True, group="contact-card", exit_on_error=False)
     def load_card(self) -> None:

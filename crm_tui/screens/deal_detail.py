@@ -11,7 +11,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
@@ -21,10 +21,10 @@ from textual.widgets.option_list import Option
 from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, UserRead
-from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
 from crm_tui.screens.contact_detail import history_columns, paged, task_columns, timeline_columns
+from crm_tui.screens.conflict import ResolvesConflicts, put_select
 from crm_tui.screens.forms import (
-    ConflictScreen,
     FormScreen,
     LogActivityForm,
     TaskForm,
@@ -91,11 +91,11 @@ class DealDetailScreen(AreaScreen):
         db, did, now = self.app.db, self.deal_id, self.app.now()
         self.load_card()
         self.query_one("#deal-activities", KeysetTable).load(
-            paged(db, lambda s, **k: activities.timeline(s, deal_id=did, **k)))
+            paged(db, lambda s, **k: activities.timeline(s, deal_id=did, **k)), keep_position=True)
         self.query_one("#deal-tasks", KeysetTable).load(
-            paged(db, lambda s, **k: tasks.list_tasks(s, status="open", deal_id=did, now=now, **k)))
+            paged(db, lambda s, **k: tasks.list_tasks(s, status="open", deal_id=did, now=now, **k)), keep_position=True)
         self.query_one("#deal-history", KeysetTable).load(
-            paged(db, lambda s, **k: audit.list_events(s, entity="deal", entity_id=did, **k)))
+            paged(db, lambda s, **k: audit.list_events(s, entity="deal", entity_id=did, **k)), keep_position=True)
 
     @work(thread=True, exclusive=True, group="deal-card", exit_on_error=False)
     def load_card(self) -> None:
@@ -214,16 +214,27 @@ def _amount_text(amount_minor: int, currency: str) -> str:
     return str(Decimal(amount_minor).scaleb(-currency_digits(currency)))
 
 
-class DealEditForm(FormScreen[DealRead | None], _UsersMixin):
+DEAL_FIELDS = {"title": "Title", "amount": "Amount", "currency": "Currency", "expected_close": "Close by",
+               "company": "Company", "contact": "Contact", "owner_id": "Owner"}
+
+
+def _deal_values(d: DealRead) -> dict[str, Any]:
+    """A stored deal as the edit form holds it (the shape the three-way compare works on)."""
+    return {"title": d.title, "amount": _amount_text(d.amount_minor, d.currency), "currency": d.currency,
+            "expected_close": str(d.expected_close or ""), "company": d.company_name or "",
+            "contact": str(d.contact_id or ""), "owner_id": d.owner_id}
+
+
+class DealEditForm(ResolvesConflicts, FormScreen[DealRead | None], _UsersMixin):
     """Edit a deal's fields. It saves only what changed, with the version it was opened at; when a
-    teammate saved the deal meanwhile it asks whether to reload theirs, overwrite, or go back."""
+    teammate saved the deal meanwhile, different fields merge and the same field asks (conflict.py)."""
 
     LOADS = True
+    CONFLICT_FIELDS = DEAL_FIELDS
 
     def __init__(self, deal: DealRead) -> None:
         super().__init__()
         self.deal = deal
-        self.overwrite_version: int | None = None
 
     def form_title(self) -> str:
         return f"Edit deal · {self.deal.title}"
@@ -246,17 +257,15 @@ class DealEditForm(FormScreen[DealRead | None], _UsersMixin):
         owner = self.query_one("#owner", Select)
         self.fill_users(owner, *data, _selected(owner))
 
-    def values(self) -> dict[str, Any]:
+    def form_values(self) -> dict[str, Any]:
         text = {id_: self.query_one(f"#{id_}", Input).value.strip()
                 for id_ in ("title", "amount", "currency", "expected_close", "company", "contact")}
-        d = self.deal
-        before = {"title": d.title, "amount": _amount_text(d.amount_minor, d.currency), "currency": d.currency,
-                  "expected_close": str(d.expected_close or ""), "company": d.company_name or "",
-                  "contact": str(d.contact_id or ""), "owner_id": d.owner_id}
-        now = {**text, "owner_id": _selected(self.query_one("#owner", Select))}
-        changed = {k: v for k, v in now.items() if v != before[k]}
-        version = self.overwrite_version if self.overwrite_version is not None else d.version
-        return {"changes": changed, "deal_id": d.id, "version": version}
+        return {**text, "owner_id": _selected(self.query_one("#owner", Select))}
+
+    def values(self) -> dict[str, Any]:
+        before = _deal_values(self.deal)
+        changed = {k: v for k, v in self.form_values().items() if v != before[k]}
+        return {"changes": changed, "deal_id": self.deal.id, "version": self.deal.version}
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> DealRead:
         changes = dict(values["changes"])
@@ -270,43 +279,44 @@ class DealEditForm(FormScreen[DealRead | None], _UsersMixin):
         return deals.update_deal(session, deal_id=values["deal_id"], changes=changes, actor=actor,
                                  version=values["version"], now=now)
 
+    # -- conflicts (screens/conflict.py)
+
     def report_conflict(self, error: Conflict) -> None:
-        self.app.push_screen(ConflictScreen(error.message), callback=lambda choice: self._resolve(choice, error))
+        self.resolve_conflict(error)
 
-    def _resolve(self, choice: str | None, error: Conflict) -> None:
-        if choice == "reload":
-            self._reload(self.app)
-        elif choice == "overwrite":
-            self.overwrite_version = error.current_version
-            self.set_saving(False)
-            self.action_save()
-        else:
-            self.report_rejected(f"not saved: {error.message}")
+    def opened_record(self) -> DealRead:
+        return self.deal
 
-    @work(thread=True, exclusive=True, group="form-load", exit_on_error=False)
-    def _reload(self, app: App) -> None:
-        try:
-            with app.db.read() as session:
-                deal = deals.get_deal(session, deal_id=self.deal.id)
-        except Exception as exc:  # noqa: BLE001
-            self._to_ui(app, self.report_failure, exc, "Could not reload")
-        else:
-            self._to_ui(app, self._reloaded, deal)
+    def record_values(self, record: DealRead) -> dict[str, Any]:
+        return _deal_values(record)
 
-    def _reloaded(self, deal: DealRead) -> None:
-        self.deal, self.overwrite_version = deal, None
+    def put_values(self, values: dict[str, Any], record: DealRead) -> None:
+        for id_ in ("title", "amount", "currency", "expected_close", "company", "contact"):
+            self.query_one(f"#{id_}", Input).value = values[id_]
+        put_select(self.query_one("#owner", Select), values["owner_id"], record.owner_login)
+
+    def fetch_current(self, session) -> DealRead:
+        return deals.get_deal(session, deal_id=self.deal.id)
+
+    def rebase(self, record: DealRead) -> None:
+        self.deal = record
+        self.query_one("#form-title", Label).update(self.form_title())
+
+    def save_again(self) -> None:
         self.set_saving(False)
-        for id_, value in (("title", deal.title), ("amount", _amount_text(deal.amount_minor, deal.currency)),
-                           ("currency", deal.currency), ("expected_close", str(deal.expected_close or "")),
-                           ("company", deal.company_name or ""), ("contact", str(deal.contact_id or ""))):
-            self.query_one(f"#{id_}", Input).value = value
-        self.show_error(f"reloaded version {deal.version}: your edits were discarded")
+        self.action_save()
+
+    def conflict_rejected(self, message: str) -> None:
+        self.report_rejected(message)
+
+    def conflict_took_theirs(self, record: DealRead) -> None:
+        self.report_saved(record)
 
 
 # --- why a deal was lost --------------------------------------------------------------------------
 
 
-class LostReasonScreen(ModalScreen[str | None]):
+class LostReasonScreen(ReportsWorkerErrors, ModalScreen[str | None]):
     """Pick one of the team's lost reasons, or type another."""
 
     CSS_PATH = CSS

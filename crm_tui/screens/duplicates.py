@@ -38,6 +38,7 @@ class DuplicatesScreen(AreaScreen):
 
     CSS_PATH = CSS
     AUTO_FOCUS = "#dupe-list"
+    LIVE_REFRESH = False  # a scan reads every contact: a teammate's save doesn't start one (r does)
     BINDINGS = [
         Binding("m", "merge(False)", "Merge b into a", id="dupes.merge"),
         Binding("M", "merge(True)", "Merge a into b", show=False, id="dupes.merge_swapped"),

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
 
+from crm_tui.screens.base import ReportsWorkerErrors
 from crm_tui.errors import CrmError
 from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.models.schemas import SavedViewRead
@@ -18,7 +19,7 @@ ANY = "__any__"
 MINE, UNOWNED = "__mine__", "__unowned__"
 
 
-class ContactFilterForm(ModalScreen[dict | None]):
+class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
     """Lifecycle stages, owner ("mine" included), tag, source, contact age and archived."""
 
     BINDINGS = [
@@ -124,7 +125,7 @@ class ContactFilterForm(ModalScreen[dict | None]):
         self.action_cancel()
 
 
-class SaveViewForm(ModalScreen[SavedViewRead | None]):
+class SaveViewForm(ReportsWorkerErrors, ModalScreen[SavedViewRead | None]):
     """Name the current search, filters and sort; the list is shared with the team unless private."""
 
     BINDINGS = [

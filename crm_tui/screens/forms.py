@@ -1,4 +1,5 @@
-"""The app's modal forms (contact, activity, task, deal, tags, owner) and the confirm and conflict dialogs.
+"""The app's modal forms (contact, activity, task, deal, tags, owner) and the confirm dialog (edit
+conflicts are resolved field by field: screens/conflict.py).
 
 Each form reads what it needs and saves in thread workers, through the service layer only, and
 dismisses with what the service returned (None when cancelled). The host app provides `db`
@@ -20,9 +21,11 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, TextArea
 from textual.widgets.select import InvalidSelectValueError
 
+from crm_tui.screens.base import ReportsWorkerErrors
 from crm_tui.errors import Conflict, CrmError, InvalidInput, NotFound
 from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.models.schemas import ActivityRead, ContactRead, DealRead, PipelineRead, TaskRead, UserRead
+from crm_tui.screens.conflict import ResolvesConflicts, put_select
 from crm_tui.services import activities, companies, contacts, deals, pipelines, tasks, users
 from crm_tui.services.common import Actor
 
@@ -95,7 +98,7 @@ def _company_id(session, name: str, actor: Actor, now: datetime) -> int | None:
 # --- the shared form frame -------------------------------------------------------------------
 
 
-class FormScreen(ModalScreen[T]):
+class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
     """A titled dialog: fields in a scrolling body, an error line, and Save / Cancel.
 
     Subclasses give `compose_fields()`, `values()` (read the widgets, on the UI thread) and
@@ -283,57 +286,73 @@ def _owner_select(id_: str, owner_id: int | None, owner_login: str | None) -> Se
 # --- contact, and the edits that can conflict ------------------------------------------------
 
 
-class _ContactEditForm(FormScreen[ContactRead | None], _UsersMixin):
-    """A form over a stored contact: saves with the version it was read at; on a Conflict it asks
-    (ConflictScreen) whether to reload theirs, overwrite with mine, or go back to the form."""
+CONTACT_FIELDS = {
+    "first_name": "First name", "last_name": "Last name", "title": "Title", "emails": "Emails", "phones": "Phones",
+    "company": "Company", "lifecycle": "Stage", "source": "Source", "owner_id": "Owner", "tags": "Tags",
+}
+
+
+def _contact_values(c: ContactRead) -> dict[str, Any]:
+    """A stored contact as the contact form holds it (the shape the three-way compare works on)."""
+    return {
+        "first_name": c.first_name, "last_name": c.last_name, "title": c.title or "", "emails": list(c.emails),
+        "phones": list(c.phones), "company": c.company_name or "", "lifecycle": c.lifecycle, "source": c.source,
+        "owner_id": c.owner_id, "tags": list(c.tags),
+    }
+
+
+class _ContactEditForm(ResolvesConflicts, FormScreen[ContactRead | None], _UsersMixin):
+    """A form over a stored contact: saves with the version it was read at; on a Conflict it
+    compares field by field (screens/conflict.py): different fields merge, the same field asks."""
 
     LOADS = True
+    CONFLICT_FIELDS: ClassVar[dict[str, str]] = CONTACT_FIELDS
 
     def __init__(self, contact: ContactRead | None = None) -> None:
         super().__init__()
         self.contact = contact
-        self.overwrite_version: int | None = None  # set after an explicit "overwrite"
 
     def base_version(self) -> int | None:
-        if self.contact is None:
-            return None
-        return self.overwrite_version if self.overwrite_version is not None else self.contact.version
+        return None if self.contact is None else self.contact.version
 
     def fill(self, contact: ContactRead) -> None:
         raise NotImplementedError
 
     def report_conflict(self, error: Conflict) -> None:
-        self.app.push_screen(ConflictScreen(error.message), callback=lambda choice: self._resolve(choice, error))
+        self.resolve_conflict(error)
 
-    def _resolve(self, choice: str | None, error: Conflict) -> None:
-        if choice == "reload":
-            self.show_error("")
-            self._reload(self.app, self.contact.id)
-        elif choice == "overwrite":
-            self.overwrite_version = error.current_version
-            self.set_saving(False)
-            self.action_save()
-        else:
-            self.report_rejected(f"not saved: {error.message}")
+    # -- what the conflict resolution needs (screens/conflict.py)
 
-    @work(thread=True, exclusive=True, group="form-load", exit_on_error=False)
-    def _reload(self, app: App, contact_id: int) -> None:
-        try:
-            with app.db.read() as session:
-                contact = contacts.get_contact(session, contact_id=contact_id)
-                team = self.read_team(session, contact.owner_id)
-        except Exception as exc:  # noqa: BLE001
-            self._to_ui(app, self.report_failure, exc, "Could not reload")
-        else:
-            self._to_ui(app, self._reloaded, contact, team)
+    def opened_record(self) -> ContactRead:
+        return self.contact
 
-    def _reloaded(self, contact: ContactRead, team: tuple[list[UserRead], UserRead | None]) -> None:
-        self.contact = contact
-        self.overwrite_version = None
+    def record_values(self, record: ContactRead) -> dict[str, Any]:
+        values = _contact_values(record)
+        return {name: values[name] for name in self.CONFLICT_FIELDS}
+
+    def form_values(self) -> dict[str, Any]:
+        values = self.values()
+        return {name: values[name] for name in self.CONFLICT_FIELDS}
+
+    def put_values(self, values: dict[str, Any], record: ContactRead) -> None:
+        put_select(self.query_one("#owner", Select), values["owner_id"], record.owner_login)
+
+    def fetch_current(self, session) -> ContactRead:
+        return contacts.get_contact(session, contact_id=self.contact.id)
+
+    def rebase(self, record: ContactRead) -> None:
+        self.contact = record
+        self.query_one("#form-title", Label).update(self.form_title())
+
+    def save_again(self) -> None:
         self.set_saving(False)
-        self.fill(contact)
-        self.fill_users(self.query_one("#owner", Select), *team, contact.owner_id)
-        self.show_error(f"reloaded version {contact.version}: your edits were discarded")
+        self.action_save()
+
+    def conflict_rejected(self, message: str) -> None:
+        self.report_rejected(message)
+
+    def conflict_took_theirs(self, record: ContactRead) -> None:
+        self.report_saved(record)
 
 
 class ContactForm(_ContactEditForm):
@@ -382,6 +401,15 @@ class ContactForm(_ContactEditForm):
         else:
             source.clear()
 
+    def put_values(self, values: dict[str, Any], record: ContactRead) -> None:
+        for id_ in ("first_name", "last_name", "title", "company"):
+            self.query_one(f"#{id_}", Input).value = values[id_]
+        for id_ in ("emails", "phones", "tags"):
+            self.query_one(f"#{id_}", Input).value = ", ".join(values[id_])
+        put_select(self.query_one("#lifecycle", Select), values["lifecycle"])
+        put_select(self.query_one("#source", Select), values["source"])
+        super().put_values(values, record)
+
     def read(self, session, actor: Actor) -> tuple[list[UserRead], UserRead | None]:
         return self.read_team(session, self.contact.owner_id if self.contact else None)
 
@@ -416,18 +444,15 @@ class ContactForm(_ContactEditForm):
 
 
 def _contact_changes(base: ContactRead, values: dict[str, Any]) -> dict[str, Any]:
-    """What the form changed relative to the record it was opened on: an overwrite after a
-    conflict replaces only these fields, not a teammate's edits to the others."""
-    before = {
-        "first_name": base.first_name, "last_name": base.last_name, "title": base.title or "",
-        "emails": base.emails, "phones": base.phones, "company": base.company_name or "", "tags": base.tags,
-        "lifecycle": base.lifecycle, "source": base.source, "owner_id": base.owner_id,
-    }
+    """What the form changed relative to the record it is based on: only these fields are sent."""
+    before = _contact_values(base)
     return {name: value for name, value in values.items() if name in before and value != before[name]}
 
 
 class OwnerForm(_ContactEditForm):
     """Give a contact to another user."""
+
+    CONFLICT_FIELDS: ClassVar[dict[str, str]] = {"owner_id": "Owner"}
 
     def __init__(self, contact: ContactRead) -> None:
         super().__init__(contact)
@@ -681,38 +706,3 @@ class ConfirmScreen(ModalScreen[bool]):
     def _pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.dismiss(event.button.id == "confirm-yes")
-
-
-class ConflictScreen(ModalScreen[str]):
-    """A teammate saved the record meanwhile: "reload", "overwrite" (explicitly) or "cancel"."""
-
-    CSS_PATH = CSS
-    AUTO_FOCUS = "#conflict-cancel"
-    BINDINGS = [
-        Binding("r", "choose('reload')", "Reload theirs", id="conflict.reload"),
-        Binding("o", "choose('overwrite')", "Overwrite", id="conflict.overwrite"),
-        Binding("c,escape", "choose('cancel')", "Back to form", id="conflict.cancel"),
-    ]
-    CHOICES: ClassVar[dict[str, str]] = {"conflict-reload": "reload", "conflict-overwrite": "overwrite",
-                                         "conflict-cancel": "cancel"}
-
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog -conflict"):
-            yield Label("Changed by someone else", id="dialog-title")
-            yield Label(self.message, id="dialog-question")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Reload theirs (r)", id="conflict-reload", compact=True)
-                yield Button("Overwrite (o)", id="conflict-overwrite", variant="warning", compact=True)
-                yield Button("Back (c)", id="conflict-cancel", compact=True)
-
-    def action_choose(self, choice: str) -> None:
-        self.dismiss(choice)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(self.CHOICES[event.button.id])

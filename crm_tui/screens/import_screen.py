@@ -14,6 +14,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Checkbox, DataTable, Footer, Input, OptionList, ProgressBar, Select, Static
 from textual.widgets.option_list import Option
 
+from crm_tui.screens.base import ReportsWorkerErrors
 from crm_tui.services.importer import (
     ENTITIES, ON_DUPLICATE, ImportFailed, ImportOptions, ImportReport, Preview, preview_import, run_import,
 )
@@ -68,7 +69,7 @@ class FieldPicker(ModalScreen[str | None]):
         self.dismiss(event.option.id)
 
 
-class ImportScreen(Screen):
+class ImportScreen(ReportsWorkerErrors, Screen):
     """Import a CSV, XLSX or vCard file into the CRM."""
 
     CSS_PATH = "../styles/import.tcss"

@@ -19,7 +19,7 @@ from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ActivityRead, TaskRead, UserRead
-from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
 from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import FormScreen, LogActivityForm, _field, _input, _user_label
 from crm_tui.services import tasks, users
@@ -469,7 +469,7 @@ class LogAndCompleteForm(LogActivityForm):
         return activity, follow, done, following
 
 
-class PersonPicker(ModalScreen[tuple[str | int, str] | None]):
+class PersonPicker(ReportsWorkerErrors, ModalScreen[tuple[str | int, str] | None]):
     """Whose tasks the Inbox shows: mine, the whole team's, or one teammate's."""
 
     CSS_PATH = CSS

@@ -22,7 +22,7 @@ from textual.widgets.option_list import Option
 from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, PipelineRead, StageRead
-from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
 from crm_tui.screens.forms import DealForm
 from crm_tui.services import board, deals, pipelines, users
 from crm_tui.services.board import BoardFilter, BoardTotals
@@ -459,7 +459,7 @@ class BoardDealForm(DealForm):
             self._show_stages(self.preset[0])
 
 
-class BoardFilterForm(ModalScreen[tuple[BoardFilter, str] | None]):
+class BoardFilterForm(ReportsWorkerErrors, ModalScreen[tuple[BoardFilter, str] | None]):
     """Owner (mine, everyone, a named user), text, expected close period, stale only."""
 
     CSS_PATH = CSS
@@ -559,7 +559,7 @@ class BoardFilterForm(ModalScreen[tuple[BoardFilter, str] | None]):
         self.dismiss(None)
 
 
-class PipelinePicker(ModalScreen[int | None]):
+class PipelinePicker(ReportsWorkerErrors, ModalScreen[int | None]):
     """Choose the pipeline the board shows."""
 
     CSS_PATH = CSS

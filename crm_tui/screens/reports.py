@@ -107,7 +107,7 @@ class ReportsScreen(AreaScreen):
                 now: datetime) -> None:
         with self.app.db.read() as session:
             report = reports.run_report(session, name=name, period=period, zone=self.zone, currency=self.currency,
-                                        owner_id=owner_id, pipeline_id=pipeline_id, now=now)
+                                        owner_id=owner_id, pipeline_id=pipeline_id, now=now, actor=self.app.actor)
         self.app.call_from_thread(self.show_report, report)
 
     @work(thread=True, exclusive=True, group="report-choices", exit_on_error=False)

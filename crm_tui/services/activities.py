@@ -11,6 +11,7 @@ from crm_tui.clock import get_zone, resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Activity, ActivityKind, Company, Contact, Deal, Direction, User
 from crm_tui.models.schemas import ActivityCreate, ActivityRead, TaskCreate, TaskRead
+from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
 from crm_tui.services.dates import parse_when
@@ -37,6 +38,7 @@ def log_activity(session: Session, *, data: ActivityCreate | dict, actor: Actor,
 
     data = parse_shape(ActivityCreate, data)
     now = resolve_now(now)
+    permissions.require(session, actor, "activity.log")
     kind = ActivityKind(v.choice(data.kind, ActivityKind, "activity kind"))
     if kind not in LOGGABLE:
         raise InvalidInput(f"log a call, email, meeting or note (not {kind.value})")
@@ -93,6 +95,7 @@ def update_activity(session: Session, *, activity_id: int, actor: Actor, version
                     subject: str | None = None, body: str | None = None, outcome: str | None = None,
                     now: datetime | None = None) -> ActivityRead:
     now = resolve_now(now)
+    permissions.require(session, actor, "activity.log")
     activity = get_or_404(session, Activity, activity_id, "activity")
     check_version(session, activity, version, ENTITY, "activity")
     values = {}

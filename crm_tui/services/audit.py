@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_tui.errors import InvalidInput
 from crm_tui.models import AuditEvent
 from crm_tui.models.schemas import AuditRead
 from crm_tui.services.paging import Page, SortKey, keyset_page
@@ -30,3 +31,12 @@ def list_events(session: Session, *, entity: str | None = None, entity_id: int |
     rows, next_, prev_ = keyset_page(session, stmt, NEWEST_FIRST, row_key=lambda r: (r[0].at, r[0].id),
                                      after=after, before=before, limit=limit)
     return Page([AuditRead.model_validate(r[0], from_attributes=True) for r in rows], next_, prev_)
+
+
+def parse_record(text: str) -> tuple[str, int]:
+    """ "contact:12" -> ("contact", 12): the record `crm audit --record` names."""
+    kind, sep, id_ = text.strip().partition(":")
+    kind, id_ = kind.strip().lower(), id_.strip().lstrip("#")
+    if not sep or not kind or not id_.isdigit():
+        raise InvalidInput(f"record {text!r}: give KIND:ID, e.g. contact:12 or deal:40")
+    return kind, int(id_)

@@ -12,6 +12,7 @@ from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput, NotFound
 from crm_tui.models import Activity, Company, Contact, Deal, Task, User
 from crm_tui.models.schemas import ActivityRead, CompanyCreate, CompanyRead, CompanyRow, CompanyUpdate, TaskRead
+from crm_tui.services import permissions
 from crm_tui.services import search
 from crm_tui.services import validation as v
 from crm_tui.services.common import (
@@ -78,6 +79,7 @@ def create_company(session: Session, *, data: CompanyCreate | dict, actor: Actor
                    now: datetime | None = None) -> CompanyRead:
     data = parse_shape(CompanyCreate, data)
     now = resolve_now(now)
+    permissions.require(session, actor, "company.edit")
     values = _clean(data.model_dump())
     _check_owner(session, values.get("owner_id"))
     if values.get("owner_id") is None:
@@ -95,6 +97,7 @@ def update_company(session: Session, *, company_id: int, changes: CompanyUpdate 
     changes = parse_shape(CompanyUpdate, changes)
     now = resolve_now(now)
     company = get_or_404(session, Company, company_id, "company")
+    permissions.require(session, actor, "company.edit")
     check_version(session, company, version, ENTITY, f"company {company.name!r}")
     values = _clean(changes.model_dump(exclude_unset=True))
     if "owner_id" in values:
@@ -115,6 +118,7 @@ def update_company(session: Session, *, company_id: int, changes: CompanyUpdate 
 
 def set_company_archived(session: Session, *, company_id: int, archived: bool, actor: Actor,
                          version: int | None = None, now: datetime | None = None) -> CompanyRead:
+    permissions.require(session, actor, "company.edit")
     company = set_archived(session, Company, id_=company_id, archived=archived, actor=actor, entity=ENTITY,
                            label=lambda c: f"company {c.name!r}", version=version, now=resolve_now(now))
     return read_company(session, company)

@@ -12,6 +12,7 @@ from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput, NotFound
 from crm_tui.models import Company, Contact, ContactEmail, ContactPhone, ContactTag, Lifecycle, Source, Tag, User
 from crm_tui.models.schemas import ContactCreate, ContactFilter, ContactRead, ContactRow, ContactUpdate
+from crm_tui.services import permissions
 from crm_tui.services import search
 from crm_tui.services import validation as v
 from crm_tui.services.common import (
@@ -124,6 +125,7 @@ def create_contact(session: Session, *, data: ContactCreate | dict, actor: Actor
                    region: str | None = None) -> ContactRead:
     data = parse_shape(ContactCreate, data)
     now = resolve_now(now)
+    permissions.require(session, actor, "contact.edit")
     values = _clean(session, data.model_dump(), region)
     if not (values["first_name"] or values["last_name"] or values["emails"]):
         raise InvalidInput("a contact needs a name or an email")
@@ -147,6 +149,7 @@ def update_contact(session: Session, *, contact_id: int, changes: ContactUpdate 
     changes = parse_shape(ContactUpdate, changes)
     now = resolve_now(now)
     contact = get_or_404(session, Contact, contact_id, "contact")
+    permissions.require(session, actor, "contact.edit")
     check_version(session, contact, version, ENTITY, f"contact {contact.full_name!r}")
     values = _clean(session, changes.model_dump(exclude_unset=True), region)
     current = get_contact(session, contact_id=contact.id)
@@ -175,6 +178,7 @@ def update_contact(session: Session, *, contact_id: int, changes: ContactUpdate 
 
 def set_contact_archived(session: Session, *, contact_id: int, archived: bool, actor: Actor,
                          version: int | None = None, now: datetime | None = None) -> ContactRead:
+    permissions.require(session, actor, "contact.edit")
     set_archived(session, Contact, id_=contact_id, archived=archived, actor=actor, entity=ENTITY,
                  label=lambda c: f"contact {c.full_name!r}", version=version, now=resolve_now(now))
     return get_contact(session, contact_id=contact_id)

@@ -12,6 +12,7 @@ from crm_tui.clock import get_zone, resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Activity, ActivityKind, Company, Contact, Deal, DealStatus, Pipeline, Stage, StageKind, User
 from crm_tui.models.schemas import DealCreate, DealRead, DealRow, DealUpdate
+from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import (
     Actor,
@@ -62,6 +63,7 @@ def create_deal(session: Session, *, data: DealCreate | dict, actor: Actor, now:
                 default_currency: str = DEFAULT_CURRENCY) -> DealRead:
     data = parse_shape(DealCreate, data)
     now = resolve_now(now)
+    permissions.require(session, actor, "deal.edit", owner=actor.user_id if data.owner_id is None else data.owner_id)
     title = v.required_text(data.title, "deal title")
     currency = v.currency_code(data.currency or default_currency)
     amount = v.money(data.amount, currency)
@@ -111,8 +113,10 @@ def update_deal(session: Session, *, deal_id: int, changes: DealUpdate | dict, a
     changes = parse_shape(DealUpdate, changes)
     now = resolve_now(now)
     deal = get_or_404(session, Deal, deal_id, "deal")
+    permissions.require(session, actor, "deal.edit", owner=deal.owner_id)
     check_version(session, deal, version, ENTITY, _label(deal))
     values = changes.model_dump(exclude_unset=True)
+    permissions.require_assign(session, actor, "deal.assign", old=deal.owner_id, new=values.get("owner_id", deal.owner_id))
     if "title" in values:
         values["title"] = v.required_text(values["title"], "deal title")
         values["title_key"] = v.fold(values["title"])
@@ -138,6 +142,7 @@ def move_deal(session: Session, *, deal_id: int, stage_id: int, actor: Actor, ve
     activity and an audit event. Moving to the won or lost stage closes it; out of one reopens it."""
     now = resolve_now(now)
     deal = get_or_404(session, Deal, deal_id, "deal")
+    permissions.require(session, actor, "deal.edit", owner=deal.owner_id)
     check_version(session, deal, version, ENTITY, _label(deal))
     target = get_or_404(session, Stage, stage_id, "stage")
     if target.pipeline_id != deal.pipeline_id:
@@ -218,6 +223,7 @@ def mark_lost(session: Session, *, deal_id: int, reason: str, actor: Actor, vers
 
 def set_deal_archived(session: Session, *, deal_id: int, archived: bool, actor: Actor,
                       version: int | None = None, now: datetime | None = None) -> DealRead:
+    permissions.require(session, actor, "deal.edit", owner=permissions.owner_of(session, Deal, deal_id))
     set_archived(session, Deal, id_=deal_id, archived=archived, actor=actor, entity=ENTITY, label=_label,
                  version=version, now=resolve_now(now))
     return get_deal(session, deal_id=deal_id)

@@ -13,6 +13,7 @@ from crm_tui.clock import UTC, resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Goal, User
 from crm_tui.models.goal import GoalRead
+from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit, check_version, flush, get_or_404
 
@@ -69,6 +70,7 @@ def set_goal(session: Session, *, user_id: int, kind: str, start: date, amount: 
              actor: Actor, version: int | None = None, now: datetime | None = None) -> GoalRead:
     """Set (create or change) a user's goal for a month or a quarter."""
     now = resolve_now(now)
+    permissions.require(session, actor, "goal.edit")
     user = get_or_404(session, User, user_id, "user")
     _check_period(kind, start)
     code = v.currency_code(currency)
@@ -99,6 +101,7 @@ def set_goal(session: Session, *, user_id: int, kind: str, start: date, amount: 
 def delete_goal(session: Session, *, goal_id: int, actor: Actor, version: int | None = None,
                 now: datetime | None = None) -> None:
     now = resolve_now(now)
+    permissions.require(session, actor, "goal.edit")
     goal = get_or_404(session, Goal, goal_id, "goal")
     login = session.scalar(select(User.login).where(User.id == goal.user_id))
     check_version(session, goal, version, ENTITY, _label(goal, login))

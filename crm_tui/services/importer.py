@@ -41,6 +41,7 @@ from crm_tui.errors import InvalidInput
 from crm_tui.models import (
     Activity, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, ImportRun, Tag, Task, User,
 )
+from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit
 from crm_tui.services.demo import _large_page_cache, _reset_sequences, _search_index_deferred, insert_rows
@@ -253,6 +254,7 @@ def run_import(session: Session, *, path: str | Path, options: ImportOptions, ac
     Raises ImportFailed, carrying the report, when rows are invalid and skip_invalid is off;
     the caller's unit of work then rolls everything back."""
     options = check_options(options)
+    permissions.require(session, actor, "import.run")
     now = resolve_now(now)
     source = open_source(path)
     mapping = _mapping(source, options)

@@ -19,6 +19,7 @@ from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput, NotFound
 from crm_tui.models import Company, Contact
 from crm_tui.models.schemas import ContactRead
+from crm_tui.services import permissions
 from crm_tui.services import companies, contacts
 from crm_tui.services.common import Actor, audit, check_version, flush
 
@@ -186,6 +187,7 @@ def merge_records(session: Session, *, kind: str, a_id: int, b_id: int, keep: di
     """Merge record b into record a. `keep` maps each conflicting field to "a" or "b" (a by
     default); with versions, refuse if either record changed since it was read."""
     _check_kind(kind)
+    permissions.require(session, actor, f"{kind}.edit")
     now = resolve_now(now)
     model = Contact if kind == "contact" else Company
     a_row, b_row = _lock(session, model, a_id, b_id, kind)

@@ -12,6 +12,7 @@ from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput, NotFound
 from crm_tui.models import Activity, ActivityKind, AuditEvent, Deal, LostReason, Pipeline, Stage, StageKind
 from crm_tui.models.schemas import PipelineRead, StageRead, StageSpec
+from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
 
@@ -96,6 +97,7 @@ def _spec(spec: StageSpec | dict) -> StageSpec:
 def create_pipeline(session: Session, *, name: str, actor: Actor, stages: list[StageSpec | dict] | None = None,
                     now: datetime | None = None) -> PipelineRead:
     now = resolve_now(now)
+    permissions.require(session, actor, "pipeline.admin")
     name = v.required_text(name, "pipeline name", max_length=100)
     if session.scalar(select(Pipeline.id).where(func.lower(Pipeline.name) == name.lower())) is not None:
         raise InvalidInput(f"a pipeline named {name!r} already exists")
@@ -126,6 +128,7 @@ def _check_kinds(specs: list[StageSpec]) -> None:
 def rename_pipeline(session: Session, *, pipeline_id: int, name: str, actor: Actor,
                     version: int | None = None, now: datetime | None = None) -> PipelineRead:
     now = resolve_now(now)
+    permissions.require(session, actor, "pipeline.admin")
     pipeline = get_or_404(session, Pipeline, pipeline_id, "pipeline")
     check_version(session, pipeline, version, "pipeline", f"pipeline {pipeline.name!r}")
     name = v.required_text(name, "pipeline name", max_length=100)
@@ -144,6 +147,7 @@ def add_stage(session: Session, *, pipeline_id: int, spec: StageSpec | dict, act
               position: int | None = None, now: datetime | None = None) -> StageRead:
     """Add a stage; by default the last open stage, before Won and Lost."""
     now = resolve_now(now)
+    permissions.require(session, actor, "pipeline.admin")
     pipeline = get_or_404(session, Pipeline, pipeline_id, "pipeline")
     spec = _spec(spec)
     if spec.kind != StageKind.OPEN:
@@ -173,6 +177,7 @@ def update_stage(session: Session, *, stage_id: int, actor: Actor, name: str | N
                  probability: int | None = None, rotting_days: int | None = None, clear_rotting: bool = False,
                  version: int | None = None, now: datetime | None = None) -> StageRead:
     now = resolve_now(now)
+    permissions.require(session, actor, "pipeline.admin")
     stage = get_or_404(session, Stage, stage_id, "stage")
     check_version(session, stage, version, "stage", f"stage {stage.name!r}")
     values: dict = {}
@@ -198,6 +203,7 @@ def move_stage(session: Session, *, stage_id: int, position: int, actor: Actor,
                now: datetime | None = None) -> list[StageRead]:
     """Reorder an open stage among the open stages (Won and Lost stay last)."""
     now = resolve_now(now)
+    permissions.require(session, actor, "pipeline.admin")
     stage = get_or_404(session, Stage, stage_id, "stage")
     if stage.kind != StageKind.OPEN:
         raise InvalidInput("the won and lost stages always come last")
@@ -219,6 +225,7 @@ def delete_stage(session: Session, *, stage_id: int, actor: Actor, move_to_stage
     """Delete a stage. Its deals move to `move_to_stage_id`, which is required when it has any.
     Returns how many deals moved."""
     now = resolve_now(now)
+    permissions.require(session, actor, "pipeline.admin")
     stage = get_or_404(session, Stage, stage_id, "stage")
     if stage.kind != StageKind.OPEN:
         raise InvalidInput("the won and lost stages cannot be deleted")
@@ -287,6 +294,7 @@ def list_lost_reasons(session: Session) -> list[str]:
 
 def add_lost_reason(session: Session, *, name: str, actor: Actor, now: datetime | None = None) -> list[str]:
     now = resolve_now(now)
+    permissions.require(session, actor, "pipeline.admin")
     name = v.required_text(name, "lost reason", max_length=200)
     existing = session.scalars(select(LostReason).where(func.lower(LostReason.name) == name.lower())).first()
     position = (session.scalar(select(func.max(LostReason.position))) or 0) + 1
@@ -306,6 +314,7 @@ def add_lost_reason(session: Session, *, name: str, actor: Actor, now: datetime 
 def remove_lost_reason(session: Session, *, name: str, actor: Actor, now: datetime | None = None) -> list[str]:
     """Take a reason off the list (deals lost for it keep their reason)."""
     now = resolve_now(now)
+    permissions.require(session, actor, "pipeline.admin")
     text = (name or "").strip()
     reason = session.scalars(select(LostReason).where(func.lower(LostReason.name) == text.lower(),
                                                       LostReason.archived.is_(False))).first()

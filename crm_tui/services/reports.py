@@ -33,7 +33,9 @@ from crm_tui.errors import InvalidInput
 from crm_tui.models import Activity, Company, Contact, Deal, Goal, Pipeline, Stage, Task, User
 from crm_tui.models.base import UTCDateTime
 from crm_tui.models.schemas import ContactRow, DealRow
+from crm_tui.services import permissions
 from crm_tui.services import pipelines as pipeline_service
+from crm_tui.services.common import Actor
 from crm_tui.services import tasks as task_service
 from crm_tui.services import validation as v
 from crm_tui.services.dates import parse_day
@@ -919,8 +921,9 @@ REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
 
 def run_report(session: Session, *, name: str, period: Period, zone: tzinfo, currency: str,
                owner_id: int | None = None, pipeline_id: int | None = None, grain: str | None = None,
-               now: datetime | None = None) -> Report:
+               now: datetime | None = None, actor: Actor | None = None) -> Report:
     """Compute one report. `zone` is the team's: every day, week and month boundary is there."""
+    owner_id = permissions.report_owner(session, actor, name or "", owner_id)
     spec = REPORTS.get((name or "").strip().lower())
     if spec is None:
         raise InvalidInput(f"no report {name!r}: choose one of {', '.join(REPORTS)}")

@@ -103,8 +103,7 @@ def company_condition(dialect: str, query: str | None) -> ColumnElement | None:
     if not terms:
         return None
     if all(len(w) < 3 for w in terms):
-        first = " ".join(terms)
-        return and_(Company.name_key >= first, Company.name_key < _successor(first))
+        return _starts_with(Company.name_key, " ".join(terms))
     return and_(*(_matches(dialect, Company.search_text, "companies_fts", w, Company.id) for w in terms))
 
 
@@ -113,12 +112,20 @@ def _prefix(terms: list[str]) -> ColumnElement:
     text = " ".join(terms)
     if not text:
         return false()
+    return or_(_starts_with(Contact.sort_name, text), _starts_with(Contact.email, text))
+
+
+def _successor(text: str) -> str | None:
+    """The least string above every string that starts with `text`; None when there is none
+    (all U+10FFFF). Skips the surrogates, which no database text can hold."""
+    text = text.rstrip("\U0010ffff")
+    if not text:
+        return None
+    after = ord(text[-1]) + 1
+    return text[:-1] + chr(0xE000 if 0xD800 <= after <= 0xDFFF else after)
+
+
+def _starts_with(column, text: str) -> ColumnElement:
+    """`column` starts with `text`, as an index range scan."""
     upper = _successor(text)
-    return or_(
-        and_(Contact.sort_name >= text, Contact.sort_name < upper),
-        and_(Contact.email >= text, Contact.email < upper),
-    )
-
-
-def _successor(text: str) -> str:
-    return text[:-1] + chr(ord(text[-1]) + 1)
+    return and_(column >= text, column < upper) if upper is not None else column >= text

@@ -14,6 +14,7 @@ from crm_tui.clock import get_zone, resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Company, Contact, Deal, Task, TaskOrigin, User
 from crm_tui.models.schemas import ActivityRead, TaskCreate, TaskRead
+from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
 from crm_tui.services.dates import parse_when
@@ -73,6 +74,7 @@ def _when(value: datetime | str | None, actor: Actor, now: datetime) -> datetime
 def create_task(session: Session, *, data: TaskCreate | dict, actor: Actor, now: datetime | None = None) -> TaskRead:
     data = parse_shape(TaskCreate, data)
     now = resolve_now(now)
+    permissions.require(session, actor, "task.edit", owner=actor.user_id if data.assignee_id is None else data.assignee_id)
     title = v.required_text(data.title, "task title", max_length=300)
     due = _when(data.due_at, actor, now)
     recurrence = parse_recurrence(data.recurrence)
@@ -116,6 +118,7 @@ def complete_task(session: Session, *, task_id: int, actor: Actor, version: int 
     """Mark done. A recurring task gets its next occurrence as a new task, returned second."""
     now = resolve_now(now)
     task = get_or_404(session, Task, task_id, "task")
+    permissions.require(session, actor, "task.edit", owner=task.assignee_id)
     check_version(session, task, version, ENTITY, f"task {task.title!r}")
     if task.done_at is not None:
         raise InvalidInput(f"task {task.title!r} is already done")
@@ -146,6 +149,7 @@ def snooze_task(session: Session, *, task_id: int, until: datetime | str, actor:
                 version: int | None = None, now: datetime | None = None) -> TaskRead:
     now = resolve_now(now)
     task = get_or_404(session, Task, task_id, "task")
+    permissions.require(session, actor, "task.edit", owner=task.assignee_id)
     check_version(session, task, version, ENTITY, f"task {task.title!r}")
     if task.done_at is not None:
         raise InvalidInput(f"task {task.title!r} is done; reopen it first")
@@ -159,6 +163,7 @@ def reschedule_task(session: Session, *, task_id: int, due_at: datetime | str, a
                     version: int | None = None, now: datetime | None = None) -> TaskRead:
     now = resolve_now(now)
     task = get_or_404(session, Task, task_id, "task")
+    permissions.require(session, actor, "task.edit", owner=task.assignee_id)
     check_version(session, task, version, ENTITY, f"task {task.title!r}")
     when = _when(due_at, actor, now)
     if when is None:
@@ -170,6 +175,7 @@ def reopen_task(session: Session, *, task_id: int, actor: Actor, version: int | 
                 now: datetime | None = None) -> TaskRead:
     now = resolve_now(now)
     task = get_or_404(session, Task, task_id, "task")
+    permissions.require(session, actor, "task.edit", owner=task.assignee_id)
     check_version(session, task, version, ENTITY, f"task {task.title!r}")
     return _set(session, task, {"done_at": None}, "reopen", actor, now)
 

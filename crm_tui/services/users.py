@@ -13,6 +13,7 @@ from crm_tui.clock import get_zone, resolve_now
 from crm_tui.errors import InvalidInput, NotFound, PermissionDenied
 from crm_tui.models import Role, User
 from crm_tui.models.schemas import UserCreate, UserRead, UserUpdate
+from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
 
@@ -40,6 +41,7 @@ def _timezone(value: str | None) -> str | None:
 def create_user(session: Session, *, data: UserCreate | dict, actor: Actor, now: datetime | None = None) -> UserRead:
     data = parse_shape(UserCreate, data)
     now = resolve_now(now)
+    permissions.require(session, actor, "user.admin")
     login = _login(data.login)
     if session.scalar(select(User.id).where(User.login == login)) is not None:
         raise InvalidInput(f"login {login!r} is already taken")
@@ -62,6 +64,7 @@ def update_user(session: Session, *, user_id: int, changes: UserUpdate | dict, a
                 version: int | None = None, now: datetime | None = None) -> UserRead:
     changes = parse_shape(UserUpdate, changes)
     now = resolve_now(now)
+    permissions.require(session, actor, "user.admin")
     user = get_or_404(session, User, user_id, "user")
     check_version(session, user, version, "user", f"user {user.login}")
     values = changes.model_dump(exclude_unset=True)
@@ -130,11 +133,24 @@ def actor_for(session: Session, *, login: str, now: datetime | None = None) -> A
         user = _bootstrap_admin(session, login, resolve_now(now))
     if user is None:
         raise PermissionDenied(
-            f"{login!r} is not a user of this CRM; ask an admin to run `crm user add {login} --name \"Your Name\"`"
+            f"{login!r} is not a user of this CRM; ask {_admins(session)} to run "
+            f"`crm user add {login} --name \"Your Name\" --role sales` (or use --user LOGIN)"
         )
     if not user.active:
-        raise PermissionDenied(f"user {login!r} is deactivated; ask an admin to reactivate it")
+        raise PermissionDenied(f"user {login!r} is deactivated; ask {_admins(session)} to run "
+                               f"`crm user edit {login} --active`")
     return Actor(user_id=user.id, login=user.login, role=user.role, timezone=user.timezone)
+
+
+def _admins(session: Session, shown: int = 3) -> str:
+    """The active admins to ask, by login ("an admin" when there are none)."""
+    logins = list(session.scalars(select(User.login).where(User.role == Role.ADMIN, User.active.is_(True))
+                                  .order_by(User.login).limit(shown + 1)))
+    if not logins:
+        return "an admin"
+    more = " or another admin" if len(logins) > shown else ""
+    names = ", ".join(logins[:shown])
+    return f"an admin ({names}{more})"
 
 
 def _bootstrap_admin(session: Session, login: str, now: datetime) -> User | None:

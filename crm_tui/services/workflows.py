@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from crm_tui.clock import resolve_now
 from crm_tui.models import Task, User
 from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowFiring
+from crm_tui.services import permissions
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
@@ -106,6 +107,7 @@ def reassign_task(session: Session, *, task_id: int, assignee_id: int | None, ac
     """Give a task to another user (the engine's reassign action); audited and version-checked."""
     now = resolve_now(now)
     task = get_or_404(session, Task, task_id, "task")
+    permissions.require_assign(session, actor, "task.assign", old=task.assignee_id, new=assignee_id)
     check_version(session, task, version, "task", f"task {task.title!r}")
     if assignee_id is not None:
         get_or_404(session, User, assignee_id, "user")

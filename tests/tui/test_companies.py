@@ -10,6 +10,7 @@ from textual.widgets import Input, Label, Static, TabbedContent
 
 from crm_tui.models import AuditEvent, Company
 from crm_tui.screens.companies import CompaniesScreen, CompanyForm
+from crm_tui.screens.conflict import FieldConflictScreen
 from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.screens.company_detail import CompanyDetailScreen
 from crm_tui.services import activities, companies, contacts, deals
@@ -185,7 +186,7 @@ async def test_new_company_is_saved_only_once_valid_with_the_error_inline(db, ac
         assert _names(app) == ["Acme Corp", "Beta Ltd", "Gamma"]
 
 
-async def test_edit_that_conflicts_says_so_offers_reload_and_never_overwrites(db, actor, now, accounts):
+async def test_edit_that_conflicts_asks_then_offers_reload_and_never_overwrites(db, actor, now, accounts):
     app = make_app(db, actor, now)
     async with app.run_test(size=(120, 36)) as pilot:
         await _to_companies(app, pilot)
@@ -199,7 +200,11 @@ async def test_edit_that_conflicts_says_so_offers_reload_and_never_overwrites(db
             companies.update_company(s, company_id=accounts["acme"], changes={"industry": "Rockets"},
                                      actor=actor, version=1, now=now + timedelta(minutes=1))
         form.query_one("#company-name", Input).value = "Acme Inc"
+        form.query_one("#company-industry", Input).value = "Robots"  # the field they changed too
         await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FieldConflictScreen)  # it asks (screens/conflict.py) ...
+        await pilot.press("escape")  # ... and going back leaves it unsaved, with a reload offered
         await settle(app, pilot)
         assert app.screen is form
         message = str(form.query_one("#company-form-error", Label).render())

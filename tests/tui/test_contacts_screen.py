@@ -345,8 +345,9 @@ async def test_log_a_call_with_a_follow_up_from_the_list(db, actor, now, people)
         assert app.inbox_due == 0  # due in three days: not yet in the Inbox count
 
 
-async def test_edit_with_a_conflict_offers_reload_and_never_overwrites_silently(db, actor, now, people):
-    from crm_tui.screens.forms import ConflictScreen, ContactForm
+async def test_edit_with_a_conflict_asks_and_never_overwrites_silently(db, actor, now, people):
+    from crm_tui.screens.conflict import FieldConflictScreen
+    from crm_tui.screens.forms import ContactForm
 
     app = make_app(db, actor, now)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -360,13 +361,12 @@ async def test_edit_with_a_conflict_offers_reload_and_never_overwrites_silently(
         await _type_into(app, pilot, "title", "Mathematician")
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        assert isinstance(app.screen, ConflictScreen)
+        assert isinstance(app.screen, FieldConflictScreen)
         with db.read() as session:
             assert contacts.get_contact(session, contact_id=people["Ada"]).title == "Countess"
-        await pilot.press("r")  # reload theirs
+        await pilot.press("t")  # take theirs
         await settle(app, pilot)
-        assert isinstance(app.screen, ContactForm)
-        assert app.screen.query_one("#title", Input).value == "Countess"
+        assert not isinstance(app.screen, (ContactForm, FieldConflictScreen))
         with db.read() as session:
             assert contacts.get_contact(session, contact_id=people["Ada"]).title == "Countess"
 
@@ -426,3 +426,29 @@ async def test_key_bar_shows_the_main_keys_and_a_click_presses_one(sqlite_db, ac
         await pilot.click(KeyBar, offset=(x + 1, 0))
         await settle(app, pilot)
         assert screen.sort == "company"
+
+
+async def test_a_failed_worker_in_a_screen_or_form_shows_a_notification(sqlite_db, actor_sqlite, now):
+    """Textual tells only the screen that ran a worker that it failed; the screens hand it on."""
+    from textual import work
+
+    from crm_tui.errors import InvalidInput
+    from crm_tui.screens.base import AreaScreen
+
+    class Failing(AreaScreen):
+        @work(thread=True, exit_on_error=False)
+        def fail(self) -> None:
+            raise InvalidInput("nothing to do here")
+
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen = Failing()
+        await app.push_screen(screen)
+        worker = screen.fail()
+        for _ in range(100):  # bounded: the failure's message reaches the screen, then the app
+            await pilot.pause()
+            if app._notifications:
+                break
+        assert worker.error is not None
+        assert [n.message for n in app._notifications] == ["nothing to do here"]

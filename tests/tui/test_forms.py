@@ -10,9 +10,9 @@ from textual.app import App
 from textual.widgets import Button, Input, Label, Select
 
 from crm_tui.errors import NotFound
+from crm_tui.screens.conflict import Clash, FieldConflictScreen
 from crm_tui.screens.forms import (
     ConfirmScreen,
-    ConflictScreen,
     ContactForm,
     DealForm,
     LogActivityForm,
@@ -156,7 +156,7 @@ async def test_escape_cancels_a_form_without_writing(db, actor, now):
     assert contact_count(db) == 0
 
 
-async def test_edit_conflict_then_cancel_and_reload_writes_nothing_of_mine(db, actor, now):
+async def test_edit_conflict_then_back_and_take_theirs_writes_nothing_of_mine(db, actor, now):
     made = make_contact(db, actor, now, title="CEO")
     bob = make_user(db, actor, now, "bob")
     app = Host(db, actor, now, ContactForm(made))
@@ -170,28 +170,25 @@ async def test_edit_conflict_then_cancel_and_reload_writes_nothing_of_mine(db, a
                                     version=made.version, now=now + timedelta(minutes=5))
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        assert isinstance(app.screen, ConflictScreen)
+        assert isinstance(app.screen, FieldConflictScreen)
         assert "by bob" in app.screen.message
-        await pilot.press("c")  # back to the form, my edit intact
+        await pilot.press("escape")  # back to the form, my edit intact
         await settle(app, pilot)
         assert app.screen is form and form.query_one("#title", Input).value == "CTO"
         assert "not saved" in error_text(form)
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        assert isinstance(app.screen, ConflictScreen)
-        await pilot.press("r")
+        assert isinstance(app.screen, FieldConflictScreen)
+        await pilot.press("t")  # take theirs: nothing of mine is left to save
         await settle(app, pilot)
-        assert app.screen is form
-        assert form.query_one("#title", Input).value == "CFO"
-        assert form.contact.version == made.version + 1
-        assert app.results == []
     with db.read() as s:
         stored = contacts.get_contact(s, contact_id=made.id)
+    assert app.results == [stored]
     assert (stored.title, stored.version) == ("CFO", made.version + 1)
     assert [e.action for e in events_by(db, made.id, "ann")] == ["create"]
 
 
-async def test_edit_conflict_overwrite_saves_my_fields_once_and_keeps_theirs(db, actor, now):
+async def test_edit_conflict_keep_mine_saves_my_fields_once_and_keeps_theirs(db, actor, now):
     made = make_contact(db, actor, now, title="CEO")
     bob = make_user(db, actor, now, "bob")
     app = Host(db, actor, now, ContactForm(made))
@@ -203,8 +200,8 @@ async def test_edit_conflict_overwrite_saves_my_fields_once_and_keeps_theirs(db,
                                     actor=bob, version=made.version, now=now + timedelta(minutes=5))
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        assert isinstance(app.screen, ConflictScreen)
-        await pilot.press("o")
+        assert isinstance(app.screen, FieldConflictScreen)
+        await pilot.press("y")
         await settle(app, pilot)
     [saved] = app.results
     with db.read() as s:
@@ -348,7 +345,7 @@ async def test_owner_form_gives_the_contact_to_a_teammate(db, actor, now):
     assert app.results == [stored]
 
 
-async def test_owner_form_conflict_overwrite_keeps_their_other_edit(db, actor, now):
+async def test_owner_form_conflict_merges_with_their_other_edit(db, actor, now):
     bob = make_user(db, actor, now, "bob")
     made = make_contact(db, actor, now)
     app = Host(db, actor, now, OwnerForm(made))
@@ -358,13 +355,11 @@ async def test_owner_form_conflict_overwrite_keeps_their_other_edit(db, actor, n
         with db.write() as s:
             contacts.update_contact(s, contact_id=made.id, changes={"title": "CTO"}, actor=bob,
                                     version=made.version, now=now)
-        await pilot.press("ctrl+s")
-        await settle(app, pilot)
-        assert isinstance(app.screen, ConflictScreen)
-        await pilot.press("o")
+        await pilot.press("ctrl+s")  # a different field: merged without asking
         await settle(app, pilot)
     with db.read() as s:
         stored = contacts.get_contact(s, contact_id=made.id)
+    assert app.results == [stored]
     assert (stored.owner_id, stored.title, stored.version) == (bob.user_id, "CTO", made.version + 2)
 
 
@@ -426,9 +421,11 @@ async def test_confirm_screen_answers(key, answer, now):
     assert app.results == [answer]
 
 
-@pytest.mark.parametrize(("key", "choice"), [("r", "reload"), ("o", "overwrite"), ("escape", "cancel")])
+@pytest.mark.parametrize(("key", "choice"), [("y", {"title": "yours"}), ("t", {"title": "theirs"}),
+                                             ("enter", {"title": "yours"}), ("escape", None)])
 async def test_conflict_screen_choices(key, choice, now):
-    app = Host(None, Actor(user_id=None, login="system"), now, ConflictScreen("changed by bob"))
+    clash = Clash("title", "Title", "CEO", "CFO", "CTO")
+    app = Host(None, Actor(user_id=None, login="system"), now, FieldConflictScreen([clash], "changed by bob"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press(key)

@@ -13,9 +13,9 @@ pytestmark = pytest.mark.slow
 
 WRITERS = 8
 # Each activity is its own unit of work through the full service (about 3 ms of mostly ORM time
-# per unit), so the writers queue for ~4,000 units on SQLite. PostgreSQL takes row locks instead
+# per unit), so the writers queue for ~1,600 units on SQLite. PostgreSQL takes row locks instead
 # of a file lock, and fewer units per writer still make every writer overlap with the others.
-ACTIVITIES_EACH = {"sqlite": 500, "postgresql": 100}
+ACTIVITIES_EACH = {"sqlite": 200, "postgresql": 100}
 
 
 def test_two_processes_editing_one_deal_one_wins_one_conflicts(db, db_url, actor, now):

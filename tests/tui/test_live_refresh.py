@@ -1,0 +1,211 @@
+"""Live refresh: what another process saves shows on the open screen without a keypress, keeping
+the cursor and the scroll. Two apps on one database, each with its own Database object (as two
+teammates' processes have): a deal moved on one board shows on the other's; a contact added
+elsewhere shows when the hidden Contacts area comes back. SQLite polls PRAGMA data_version,
+PostgreSQL LISTENs; an app's own writes are not taken for a teammate's, and the listener
+reconnects when its connection is killed."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from crm_tui.app import CrmApp
+from crm_tui.config import load_settings
+from crm_tui.db import CHANGES_CHANNEL, open_database
+from crm_tui.errors import InvalidInput
+from crm_tui.live import PostgresChanges, SqliteChanges
+from crm_tui.screens.contacts import ContactsScreen
+from crm_tui.screens.pipeline import PipelineScreen
+from crm_tui.services import contacts, deals, pipelines, users
+
+from .conftest import settle
+
+POLL_S = 0.1
+WAIT_S = 5.0  # the most a change may take to show here (it takes about POLL_S)
+
+
+async def _until(pilot, condition, what: str) -> None:
+    """Let the app run (no keys pressed) until `condition` holds; fail after WAIT_S."""
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"not shown within {WAIT_S} s: {what}"
+        await pilot.pause(0.05)
+
+
+def _app(db, actor, now, *, live: float | None) -> CrmApp:
+    return CrmApp(db, actor, clock=lambda: now, welcome=False, inbox_refresh_s=None, live_refresh_s=live)
+
+
+def _seed(db, now) -> dict:
+    with db.write() as s:
+        ann = users.actor_for(s, login="ann", now=now)  # the first user: an admin
+    with db.write() as s:
+        bob = users.create_user(s, data={"login": "bob", "name": "Bob", "role": "manager"}, actor=ann, now=now)
+    with db.write() as s:
+        stages = {st.name: st.id for st in pipelines.default_pipeline(s).stages}
+        for title in ("Anvils", "Bolts"):
+            deals.create_deal(s, data={"title": title, "amount": "100"}, actor=ann, now=now)
+        for i in range(12):  # enough to scroll the column
+            deals.create_deal(s, data={"title": f"N{i:02}", "amount": "10", "stage_id": stages["Negotiation"]},
+                              actor=ann, now=now - timedelta(minutes=i))
+    with db.write() as s:
+        bob_actor = users.actor_for(s, login=bob.login, now=now)
+    return {"ann": ann, "bob": bob_actor}
+
+
+def _contact(session, name: str, actor, now) -> None:
+    contacts.create_contact(session, data={"first_name": name}, actor=actor, now=now)
+
+
+def _first_user(db, now):
+    with db.write() as s:
+        return users.actor_for(s, login="ann", now=now)
+
+
+def _titles(column) -> list[str]:
+    return [card.title for card in column.rows]
+
+
+async def test_a_move_on_one_board_shows_on_the_other(db_url, now):
+    mine, theirs = open_database(db_url), open_database(db_url)  # two processes' worth of Database
+    try:
+        people = _seed(mine, now)
+        me, them = _app(mine, people["ann"], now, live=POLL_S), _app(theirs, people["bob"], now, live=POLL_S)
+        async with me.run_test(size=(120, 36)) as pilot, them.run_test(size=(120, 36)) as their_pilot:
+            await pilot.press("3")
+            await settle(me, pilot)
+            board = me.screen.board
+            new, qualified, _, negotiation = board.columns
+            await pilot.press("right", "right", "right", "pagedown", "pagedown")  # scrolled down the last column
+            await settle(me, pilot)
+            where = (board.column, negotiation.cursor, negotiation._top, board.current_card.title)
+            assert where[0] is negotiation and where[1] > negotiation.visible_cards and where[2] > 0
+            generation = me.live_generation
+
+            # the teammate moves Anvils on their board
+            await their_pilot.press("3")
+            await settle(them, their_pilot)
+            assert them.screen.board.current_card.title == "Anvils"
+            await their_pilot.press("right_square_bracket")
+            await settle(them, their_pilot)
+            with theirs.read() as s:
+                assert deals.get_deal(s, deal_id=them.screen.board.current_card.id).stage_name == "Qualified"
+
+            # it shows here with no key pressed; cursor and scroll stay where they were
+            await _until(pilot, lambda: _titles(new) == ["Bolts"] and "Anvils" in _titles(qualified),
+                         "Anvils moved to Qualified")
+            assert me.live_generation > generation
+            assert (board.column, negotiation.cursor, negotiation._top, board.current_card.title) == where
+
+            # a contact they add shows in the Contacts area (out of sight now) when it comes back
+            with theirs.write() as s:
+                contacts.create_contact(s, data={"first_name": "Zed", "last_name": "Newcomer"},
+                                        actor=people["bob"], now=now)
+            seen = me.live_generation
+            await _until(pilot, lambda: me.live_generation > seen, "the new contact noticed")
+            await pilot.press("1")
+            assert isinstance(me.screen, ContactsScreen)
+            await _until(pilot, lambda: any(r.full_name == "Zed Newcomer" for r in me.screen.table.visible_rows()),
+                         "the new contact in the list")
+            # their own writes (the move, the contact) were not taken for a teammate's: no second reload
+            assert isinstance(them.screen, PipelineScreen) and them.live_generation == 0
+    finally:
+        mine.dispose()
+        theirs.dispose()
+
+
+def test_sqlite_own_writes_are_not_a_teammates(tmp_path, sqlite_template, now):
+    import shutil
+
+    url = f"sqlite:///{shutil.copy(sqlite_template, tmp_path / 'crm.db')}"
+    mine, theirs = open_database(url), open_database(url)
+    actor = _first_user(theirs, now)
+    watcher = SqliteChanges(mine, str(tmp_path / "crm.db"))
+    try:
+        assert not watcher.check()
+        with mine.write() as s:  # this app's own save: it refreshes by itself, no second reload
+            _contact(s, "Own", actor, now)
+        assert not watcher.check()
+        with theirs.write() as s:
+            _contact(s, "bob", actor, now)
+        assert watcher.check() and not watcher.check()
+        with theirs.write() as s:  # theirs, then mine before the next look: theirs is not lost
+            _contact(s, "cy", actor, now)
+        with mine.write() as s:
+            _contact(s, "dee", actor, now)
+        assert watcher.check() and not watcher.check()
+        with pytest.raises(InvalidInput), theirs.write() as s:  # rolled back: nothing to see
+            _contact(s, "eve", actor, now)
+            raise InvalidInput("no")
+        assert not watcher.check()
+    finally:
+        watcher.close()
+        mine.dispose()
+        theirs.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_postgres_notify_on_commit_listener_skips_its_own_and_reconnects(db_url, now):
+    mine, theirs = open_database(db_url), open_database(db_url)
+    actor = _first_user(theirs, now)
+    calls: list[float] = []
+    listener = PostgresChanges(mine, lambda: calls.append(time.monotonic()), interval_s=POLL_S)
+    cargs, cparams = mine.engine.dialect.create_connect_args(mine.engine.url)
+    raw = psycopg.connect(*cargs, **cparams, autocommit=True)
+    try:
+        raw.execute(f"LISTEN {CHANGES_CHANNEL}")
+        with theirs.write() as s:  # a committed write carries its Database's token...
+            _contact(s, "ann", actor, now)
+        with pytest.raises(InvalidInput), theirs.write() as s:  # ...and a rolled-back one sends nothing
+            _contact(s, "bob", actor, now)
+            raise InvalidInput("no")
+        assert [n.payload for n in raw.notifies(timeout=0.5)] == [theirs.change_token]
+
+        listener.start()
+        assert listener.listening.wait(WAIT_S)
+        with mine.write() as s:  # its own write is skipped
+            _contact(s, "cy", actor, now)
+        _wait(lambda: listener.skipped == 1, "own notice skipped")
+        assert calls == []
+        with theirs.write() as s:
+            _contact(s, "dee", actor, now)
+        _wait(lambda: len(calls) == 1, "a teammate's write noticed")
+
+        # the server drops the connection: it comes back, and calls once (notices may be lost)
+        with mine.engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": listener.backend_pid})
+            conn.commit()
+        _wait(lambda: listener.reconnects == 1 and len(calls) == 2, "reconnected")
+        assert listener.listening.wait(WAIT_S)
+        with theirs.write() as s:
+            _contact(s, "eve", actor, now)
+        _wait(lambda: len(calls) == 3, "noticed after the reconnect")
+    finally:
+        listener.close()
+        raw.close()
+        mine.dispose()
+        theirs.dispose()
+
+
+def _wait(condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {WAIT_S} s: {what}"
+        time.sleep(0.02)
+
+
+def test_the_interval_comes_from_the_config_file(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("[live]\nrefresh_seconds = 2.5\n")
+    assert load_settings(path).live_refresh_seconds == 2.5
+    path.write_text("")
+    assert load_settings(path).live_refresh_seconds == 1.0
+    path.write_text("[live]\nrefresh_seconds = 'soon'\n")
+    with pytest.raises(InvalidInput, match=r"\[live\] refresh_seconds"):
+        load_settings(path)
