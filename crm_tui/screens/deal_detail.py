@@ -23,8 +23,9 @@ from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, UserRead
 from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
 from crm_tui.screens.contact_detail import history_columns, paged, task_columns, timeline_columns
-from crm_tui.screens.conflict import ResolvesConflicts, put_select
+from crm_tui.screens.conflict import put_select
 from crm_tui.screens.forms import (
+    FormConflicts,
     FormScreen,
     LogActivityForm,
     TaskForm,
@@ -225,7 +226,7 @@ def _deal_values(d: DealRead) -> dict[str, Any]:
             "contact": str(d.contact_id or ""), "owner_id": d.owner_id}
 
 
-class DealEditForm(ResolvesConflicts, FormScreen[DealRead | None], _UsersMixin):
+class DealEditForm(FormConflicts, FormScreen[DealRead | None], _UsersMixin):
     """Edit a deal's fields. It saves only what changed, with the version it was opened at; when a
     teammate saved the deal meanwhile, different fields merge and the same field asks (conflict.py)."""
 
@@ -302,15 +303,6 @@ class DealEditForm(ResolvesConflicts, FormScreen[DealRead | None], _UsersMixin):
         self.deal = record
         self.query_one("#form-title", Label).update(self.form_title())
 
-    def save_again(self) -> None:
-        self.set_saving(False)
-        self.action_save()
-
-    def conflict_rejected(self, message: str) -> None:
-        self.report_rejected(message)
-
-    def conflict_took_theirs(self, record: DealRead) -> None:
-        self.report_saved(record)
 
 
 # --- why a deal was lost --------------------------------------------------------------------------

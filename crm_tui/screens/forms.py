@@ -301,7 +301,21 @@ def _contact_values(c: ContactRead) -> dict[str, Any]:
     }
 
 
-class _ContactEditForm(ResolvesConflicts, FormScreen[ContactRead | None], _UsersMixin):
+class FormConflicts(ResolvesConflicts):
+    """ResolvesConflicts for a FormScreen: save again, or report, through the form's own paths."""
+
+    def save_again(self) -> None:
+        self.set_saving(False)
+        self.action_save()
+
+    def conflict_rejected(self, message: str) -> None:
+        self.report_rejected(message)
+
+    def conflict_took_theirs(self, record) -> None:
+        self.report_saved(record)
+
+
+class _ContactEditForm(FormConflicts, FormScreen[ContactRead | None], _UsersMixin):
     """A form over a stored contact: saves with the version it was read at; on a Conflict it
     compares field by field (screens/conflict.py): different fields merge, the same field asks."""
 
@@ -344,15 +358,6 @@ class _ContactEditForm(ResolvesConflicts, FormScreen[ContactRead | None], _Users
         self.contact = record
         self.query_one("#form-title", Label).update(self.form_title())
 
-    def save_again(self) -> None:
-        self.set_saving(False)
-        self.action_save()
-
-    def conflict_rejected(self, message: str) -> None:
-        self.report_rejected(message)
-
-    def conflict_took_theirs(self, record: ContactRead) -> None:
-        self.report_saved(record)
 
 
 class ContactForm(_ContactEditForm):
