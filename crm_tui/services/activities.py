@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from crm_tui.clock import get_zone, resolve_now
@@ -132,6 +132,15 @@ def timeline(session: Session, *, contact_id: int | None = None, company_id: int
         condition = Activity.company_id == company_id
     else:
         condition = Activity.deal_id == deal_id
+    if kinds:
+        condition = and_(condition, Activity.kind.in_([v.choice(k, ActivityKind, "activity kind") for k in kinds]))
+    return timeline_page(session, condition, after=after, before=before, limit=limit)
+
+
+def timeline_page(session: Session, condition, *, after: str | None = None, before: str | None = None,
+                  limit: int = 50, with_total: bool = False) -> Page[ActivityRead]:
+    """The activities matching `condition`, newest first, a page at a time, with who logged each
+    and the contact's name (the contact, company and deal timelines all read through this)."""
     user, contact = aliased(User), aliased(Contact)
     stmt = (
         select(Activity, user.login.label("user_login"), contact.full_name.label("contact_name"))
@@ -139,11 +148,10 @@ def timeline(session: Session, *, contact_id: int | None = None, company_id: int
         .outerjoin(contact, contact.id == Activity.contact_id)
         .where(condition)
     )
-    if kinds:
-        stmt = stmt.where(Activity.kind.in_([v.choice(k, ActivityKind, "activity kind") for k in kinds]))
     rows, next_, prev_ = keyset_page(session, stmt, TIMELINE, row_key=lambda r: (r[0].occurred_at, r[0].id),
                                      after=after, before=before, limit=limit)
     items = [ActivityRead.model_validate(r[0], from_attributes=True,
                                          update={"user_login": r.user_login, "contact_name": r.contact_name})
              for r in rows]
-    return Page(items, next_, prev_)
+    total = session.scalar(select(func.count()).select_from(Activity).where(condition)) if with_total else None
+    return Page(items, next_, prev_, total)

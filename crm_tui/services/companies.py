@@ -25,9 +25,9 @@ from crm_tui.services.common import (
     parse_shape,
     set_archived,
 )
-from crm_tui.services.activities import TIMELINE
+from crm_tui.services import activities
 from crm_tui.services.paging import Page, SortKey, keyset_page
-from crm_tui.services.tasks import BY_DUE
+from crm_tui.services import tasks
 
 ENTITY = "company"
 SORTS = {
@@ -225,20 +225,8 @@ def company_timeline(session: Session, *, company_id: int, after: str | None = N
     """The activities of a company, its contacts and its deals, newest first, a page at a time."""
     get_or_404(session, Company, company_id, "company")
     condition = _belongs_to(company_id, Activity.company_id, Activity.contact_id, Activity.deal_id)
-    user, contact = aliased(User), aliased(Contact)
-    stmt = (
-        select(Activity, user.login.label("user_login"), contact.full_name.label("contact_name"))
-        .outerjoin(user, user.id == Activity.user_id)
-        .outerjoin(contact, contact.id == Activity.contact_id)
-        .where(condition)
-    )
-    rows, next_, prev_ = keyset_page(session, stmt, TIMELINE, row_key=lambda r: (r[0].occurred_at, r[0].id),
-                                     after=after, before=before, limit=limit)
-    items = [ActivityRead.model_validate(r[0], from_attributes=True,
-                                         update={"user_login": r.user_login, "contact_name": r.contact_name})
-             for r in rows]
-    total = session.scalar(select(func.count()).select_from(Activity).where(condition)) if with_total else None
-    return Page(items, next_, prev_, total)
+    return activities.timeline_page(session, condition, after=after, before=before, limit=limit,
+                                    with_total=with_total)
 
 
 def company_tasks(session: Session, *, company_id: int, after: str | None = None, before: str | None = None,
@@ -247,31 +235,4 @@ def company_tasks(session: Session, *, company_id: int, after: str | None = None
     get_or_404(session, Company, company_id, "company")
     condition = and_(Task.done_at.is_(None),
                      _belongs_to(company_id, Task.company_id, Task.contact_id, Task.deal_id))
-    assignee, deal, contact, company = aliased(User), aliased(Deal), aliased(Contact), aliased(Company)
-    stmt = (
-        select(Task, assignee.login.label("assignee_login"), deal.title.label("deal_title"),
-               contact.full_name.label("contact_name"), company.name.label("company_name"))
-        .outerjoin(assignee, assignee.id == Task.assignee_id)
-        .outerjoin(deal, deal.id == Task.deal_id)
-        .outerjoin(contact, contact.id == Task.contact_id)
-        .outerjoin(company, company.id == Task.company_id)
-        .where(condition)
-    )
-    rows, next_, prev_ = keyset_page(session, stmt, BY_DUE, row_key=lambda r: (r[0].due_at, r[0].id),
-                                     after=after, before=before, limit=limit)
-    items = [TaskRead.model_validate(r[0], from_attributes=True,
-                                     update={"assignee_login": r.assignee_login, "related": _task_related(r)})
-             for r in rows]
-    total = session.scalar(select(func.count()).select_from(Task).where(condition)) if with_total else None
-    return Page(items, next_, prev_, total)
-
-
-def _task_related(row) -> str | None:
-    # the same precedence as tasks.get_task: the deal, else the contact, else the company
-    if row.deal_title is not None:
-        return f"deal: {row.deal_title}"
-    if row.contact_name is not None:
-        return f"contact: {row.contact_name}"
-    if row.company_name is not None:
-        return f"company: {row.company_name}"
-    return None
+    return tasks.task_page(session, condition, after=after, before=before, limit=limit, with_total=with_total)

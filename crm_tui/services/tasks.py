@@ -7,7 +7,7 @@ import re
 from datetime import datetime, time, timedelta, tzinfo
 
 from dateutil.rrule import rrulestr
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from crm_tui.clock import get_zone, resolve_now
@@ -271,11 +271,19 @@ def list_tasks(session: Session, *, status: str = "open", assignee_id: int | Non
                           (Task.company_id, company_id), (Task.deal_id, deal_id)):
         if value is not None:
             conditions.append(column == value)
-    key = BY_DONE if status == "done" else BY_DUE
-    stmt = _labelled().where(*conditions)
-    rows, next_, prev_ = keyset_page(session, stmt, key, row_key=lambda r: (getattr(r, key.column.key), r.id),
+    return task_page(session, and_(*conditions) if conditions else true(), key=BY_DONE if status == "done" else BY_DUE,
+                     after=after, before=before, limit=limit)
+
+
+def task_page(session: Session, condition, *, key=BY_DUE, after: str | None = None, before: str | None = None,
+              limit: int = 50, with_total: bool = False) -> Page[TaskRead]:
+    """The tasks matching `condition` in `key` order, a page at a time, each with its assignee and
+    what it is about (list_tasks and a company's tasks read through this)."""
+    rows, next_, prev_ = keyset_page(session, _labelled().where(condition), key,
+                                     row_key=lambda r: (getattr(r, key.column.key), r.id),
                                      after=after, before=before, limit=limit)
-    return Page([_read(r) for r in rows], next_, prev_)
+    total = session.scalar(select(func.count()).select_from(Task).where(condition)) if with_total else None
+    return Page([_read(r) for r in rows], next_, prev_, total)
 
 
 def task_counts(session: Session, *, assignee_id: int | None, zone: tzinfo | None = None,
