@@ -11,9 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Checkbox, DataTable, Footer, Input, OptionList, ProgressBar, Select, Static
+from textual.widgets import Checkbox, DataTable, Input, OptionList, ProgressBar, Select, Static
 from textual.widgets.option_list import Option
 
+from crm_tui.widgets.key_bar import KeyBar
 from crm_tui.screens.base import ReportsWorkerErrors
 from crm_tui.services.importer import (
     ENTITIES, ON_DUPLICATE, ImportFailed, ImportOptions, ImportReport, Preview, preview_import, run_import,
@@ -112,7 +113,7 @@ class ImportScreen(ReportsWorkerErrors, Screen):
         yield Static(id="import-summary")
         yield DataTable(cursor_type="row", id="import-report")
         yield ProgressBar(id="import-progress", show_eta=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         mapping = self.query_one("#import-mapping", DataTable)

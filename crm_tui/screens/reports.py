@@ -13,10 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, OptionList, Select, Static
+from textual.widgets import DataTable, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from crm_tui import config
+from crm_tui.widgets.key_bar import KeyBar
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRow, UserRead
 from crm_tui.screens.base import AreaScreen
@@ -299,7 +300,7 @@ class DrillScreen(Screen):
         columns = _deal_columns(self.app) if self.drill.entity == "deal" else _contact_columns(self.app)
         yield KeysetTable(columns, noun="deals" if self.drill.entity == "deal" else "contacts", id="drill-list",
                           empty_text="Nothing here.")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         db, drill = self.app.db, self.drill
