@@ -260,7 +260,14 @@ def list_deals(session: Session, *, pipeline_id: int | None = None, stage_id: in
     if query and query.strip():
         pattern = "%" + v.fold(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         conditions.append(Deal.title_key.like(pattern, escape="\\"))
-    key = SORTS[sort]
+    return deal_page(session, conditions, SORTS[sort], after=after, before=before, limit=limit,
+                     with_total=with_total)
+
+
+def deal_page(session: Session, conditions: list, key: SortKey, *, after: str | None = None,
+              before: str | None = None, limit: int = 50, with_total: bool = False) -> Page[DealRow]:
+    """The deals matching `conditions` in `key` order, a page at a time, as list rows (the deal
+    list and the reports' drill-down read through this)."""
     company, owner = aliased(Company), aliased(User)
     stmt = (
         select(Deal.id, Deal.title, company.name.label("company_name"), Stage.name.label("stage_name"),

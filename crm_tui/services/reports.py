@@ -36,6 +36,7 @@ from crm_tui.models.schemas import ContactRow, DealRow
 from crm_tui.services import permissions
 from crm_tui.services import pipelines as pipeline_service
 from crm_tui.services.common import Actor
+from crm_tui.services import deals as deal_service
 from crm_tui.services import tasks as task_service
 from crm_tui.services import validation as v
 from crm_tui.services.dates import parse_day
@@ -995,21 +996,8 @@ def drill_page(session: Session, *, drill: Drill, after: str | None = None, befo
 
 def _drill_deals(session: Session, drill: Drill, after, before, limit: int, with_total: bool) -> Page[DealRow]:
     key = _DEAL_SORTS[drill.sort]
-    conditions = _drill_deal_conditions(drill)
-    company, owner = aliased(Company), aliased(User)
-    stmt = (select(Deal.id, Deal.title, company.name.label("company_name"), Stage.name.label("stage_name"),
-                   owner.login.label("owner_login"), Deal.amount_minor, Deal.currency, Deal.status,
-                   Deal.expected_close, Deal.stage_entered_at, key.column.label("sort_value"))
-            .join(Stage, Stage.id == Deal.stage_id)
-            .outerjoin(company, company.id == Deal.company_id)
-            .outerjoin(owner, owner.id == Deal.owner_id)
-            .where(*conditions))
-    rows, next_, prev_ = keyset_page(session, stmt, key, row_key=lambda r: (r.sort_value, r.id),
-                                     after=after, before=before, limit=limit)
-    items = [DealRow(r.id, r.title, r.company_name, r.stage_name, r.owner_login, r.amount_minor, r.currency,
-                     r.status, r.expected_close, r.stage_entered_at) for r in rows]
-    total = session.scalar(select(func.count()).select_from(Deal).where(*conditions)) if with_total else None
-    return Page(items, next_, prev_, total)
+    return deal_service.deal_page(session, _drill_deal_conditions(drill), key, after=after, before=before,
+                                  limit=limit, with_total=with_total)
 
 
 def _drill_contacts(session: Session, drill: Drill, after, before, limit: int, with_total: bool) -> Page[ContactRow]:
