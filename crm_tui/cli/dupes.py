@@ -111,33 +111,32 @@ def _ask_side(conflict: merge.FieldConflict) -> str:
         output.say("answer a or b")
 
 
-def contact_merge(
-    ctx: typer.Context,
-    a: str = typer.Argument(..., help="The contact that stays (id or email)."),
-    b: str = typer.Argument(..., help="The contact merged into it, then removed (id or email)."),
-    keep: list[str] = typer.Option([], "--keep", "-k", help=KEEP_HELP),
-    ask: bool | None = typer.Option(None, "--ask/--no-ask", help=ASK_HELP),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; change nothing."),
-    a_version: int | None = typer.Option(None, "--a-version", help="Refuse if a changed since this version."),
-    b_version: int | None = typer.Option(None, "--b-version", help="Refuse if b changed since this version."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
-) -> None:
-    """Merge contact B into contact A: B's activities, deals, tasks, tags, emails and phones move to A."""
-    _merge(ctx, "contact", a, b, keep, ask, yes, dry_run, a_version, b_version, as_json)
+def _merge_command(kind: str, *, a_help: str, b_help: str, doc: str):
+    """The `merge A B` command for contacts or companies (the same options, its own help)."""
+
+    def command(
+        ctx: typer.Context,
+        a: str = typer.Argument(..., help=a_help),
+        b: str = typer.Argument(..., help=b_help),
+        keep: list[str] = typer.Option([], "--keep", "-k", help=KEEP_HELP),
+        ask: bool | None = typer.Option(None, "--ask/--no-ask", help=ASK_HELP),
+        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; change nothing."),
+        a_version: int | None = typer.Option(None, "--a-version", help="Refuse if a changed since this version."),
+        b_version: int | None = typer.Option(None, "--b-version", help="Refuse if b changed since this version."),
+        as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    ) -> None:
+        _merge(ctx, kind, a, b, keep, ask, yes, dry_run, a_version, b_version, as_json)
+
+    command.__doc__ = doc
+    return command
 
 
-def company_merge(
-    ctx: typer.Context,
-    a: str = typer.Argument(..., help="The company that stays (id, name or domain)."),
-    b: str = typer.Argument(..., help="The company merged into it, then removed."),
-    keep: list[str] = typer.Option([], "--keep", "-k", help=KEEP_HELP),
-    ask: bool | None = typer.Option(None, "--ask/--no-ask", help=ASK_HELP),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; change nothing."),
-    a_version: int | None = typer.Option(None, "--a-version", help="Refuse if a changed since this version."),
-    b_version: int | None = typer.Option(None, "--b-version", help="Refuse if b changed since this version."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
-) -> None:
-    """Merge company B into company A: B's contacts, deals, activities and tasks move to A."""
-    _merge(ctx, "company", a, b, keep, ask, yes, dry_run, a_version, b_version, as_json)
+contact_merge = _merge_command(
+    "contact", a_help="The contact that stays (id or email).",
+    b_help="The contact merged into it, then removed (id or email).",
+    doc="Merge contact B into contact A: B's activities, deals, tasks, tags, emails and phones move to A.")
+company_merge = _merge_command(
+    "company", a_help="The company that stays (id, name or domain).",
+    b_help="The company merged into it, then removed.",
+    doc="Merge company B into company A: B's contacts, deals, activities and tasks move to A.")
