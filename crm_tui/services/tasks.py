@@ -234,22 +234,16 @@ def _related(row: dict) -> str | None:
     return None
 
 
-def _day_end(now: datetime, zone: tzinfo) -> datetime:
-    local = now.astimezone(zone)
-    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time()).replace(tzinfo=zone)
-    return midnight.astimezone(now.tzinfo)
-
-
 def _status_condition(status: str, now: datetime, zone: tzinfo):
+    """A task status of `crm task list`. Overdue, today and snoozed are the Inbox's sections;
+    upcoming is everything due after today (the Inbox's section stops a week ahead)."""
+    if status in ("overdue", "today", "snoozed"):
+        return section_conditions(now, zone, status)[status]
     open_ = Task.done_at.is_(None)
     awake = or_(Task.snoozed_until.is_(None), Task.snoozed_until <= now)
-    day_end = _day_end(now, zone)
     return {
         "open": open_,
-        "overdue": and_(open_, awake, Task.due_at < now),
-        "today": and_(open_, awake, Task.due_at >= now, Task.due_at < day_end),
-        "upcoming": and_(open_, awake, Task.due_at >= day_end),
-        "snoozed": and_(open_, Task.snoozed_until > now),
+        "upcoming": and_(open_, awake, Task.due_at >= _midnight(now, zone, 1)),
         "done": Task.done_at.is_not(None),
         "all": None,
     }[status]
@@ -291,12 +285,11 @@ def task_counts(session: Session, *, assignee_id: int | None, zone: tzinfo | Non
     """Overdue and due-today counts for the Inbox indicator, in one aggregate query."""
     now = resolve_now(now)
     zone = zone or get_zone(None)
-    overdue = _status_condition("overdue", now, zone)
-    today = _status_condition("today", now, zone)
+    sections = section_conditions(now, zone)
     stmt = select(
-        func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((today, 1), else_=0)), 0),
-    ).where(Task.done_at.is_(None), Task.due_at < _day_end(now, zone))
+        func.coalesce(func.sum(case((sections["overdue"], 1), else_=0)), 0),
+        func.coalesce(func.sum(case((sections["today"], 1), else_=0)), 0),
+    ).where(Task.done_at.is_(None), Task.due_at < _midnight(now, zone, 1))
     if assignee_id is not None:
         stmt = stmt.where(Task.assignee_id == assignee_id)
     row = session.execute(stmt).one()
