@@ -152,9 +152,10 @@ def _fire(db: Database, rule: Rule, row, now: datetime, zone: tzinfo, smtp: Smtp
     try:
         with db.write() as session:
             # the scan was outside this transaction: the record may have moved on since
+            # (a deal_entered_stage record may have several occurrences: this one must still be there)
             still = session.execute(candidates(trigger, rule.name, [c.sql() for c in rule.conditions], now=now,
-                                               zone=zone, only_id=row.id)).first()
-            if still is None or (still.occurrence_at, still.occurrence_key) != (row.occurrence_at, row.occurrence_key):
+                                               zone=zone, only_id=row.id)).all()
+            if (row.occurrence_at, row.occurrence_key) not in {(r.occurrence_at, r.occurrence_key) for r in still}:
                 report.skipped += 1
                 return
             firing_id = _claim(session, rule, row, now, runner)

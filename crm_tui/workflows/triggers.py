@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from sqlalchemy import String, and_, cast, exists, func, literal, or_, select
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, union
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
-from crm_tui.models import Company, Contact, Deal, DealStatus, Pipeline, Stage, Task
+from crm_tui.models import AuditEvent, Company, Contact, Deal, DealStatus, Pipeline, Stage, Task
 from crm_tui.models.base import UTCDateTime
 from crm_tui.models.workflow import WorkflowFiring
 
@@ -169,7 +170,46 @@ def _date_expr(trigger: Trigger):
     return func.substr(MODELS[entity].custom[key].as_string(), 1, 10)
 
 
-def _base(trigger: Trigger, now: datetime, zone: tzinfo) -> tuple[Any, Any, Any, list]:
+def _done(firing) -> Any:
+    """A firing that counts as fired: done, or failed for good."""
+    return or_(firing.status == "done", firing.attempts >= MAX_ATTEMPTS)
+
+
+def _stage_entries(stage: str, rule: str, start: datetime, now: datetime):
+    """(deal_id, at) of every entry into the stage(s) named `stage` between start and now, as a
+    subquery. One row per entry, even if the deal has left the stage again since:
+
+    - moves into the stage: its stage_id audit events (`at` is the stage_entered_at the move set);
+    - the current stay: stage_entered_at (deals created, imported or seeded in the stage have no
+      audit event of it; for a move it is the audit event's `at`, which the UNION folds into one row);
+    - a first stay the deal was created in and has left since: created_at (create_deal sets
+      stage_entered_at to it), unless a firing of this rule already covered that stay.
+    """
+    stage_ids = select(Stage.id).where(func.lower(Stage.name) == stage.lower())
+    stage_keys = select(cast(Stage.id, String)).where(func.lower(Stage.name) == stage.lower())
+    # lower(entity): keeps SQLite (no ANALYZE statistics) on ix_audit_at, the window's events,
+    # instead of ix_audit_record on entity alone, every deal event ever
+    moved = select(AuditEvent.entity_id.label("deal_id"), AuditEvent.at.label("at")).where(
+        func.lower(AuditEvent.entity) == "deal", AuditEvent.field == "stage_id", AuditEvent.new_value.in_(stage_keys),
+        AuditEvent.at >= start, AuditEvent.at <= now)
+    staying = select(Deal.id, Deal.stage_entered_at).where(
+        Deal.stage_id.in_(stage_ids), Deal.stage_entered_at >= start, Deal.stage_entered_at <= now)
+    first, earlier = aliased(AuditEvent), aliased(AuditEvent)
+    created = select(Deal.id, Deal.created_at).join(first, first.entity_id == Deal.id).where(
+        func.lower(first.entity) == "deal", first.field == "stage_id", first.old_value.in_(stage_keys), first.at >= start,
+        Deal.created_at >= start, Deal.created_at <= now,
+        ~exists().where(earlier.entity == "deal", earlier.entity_id == first.entity_id, earlier.field == "stage_id",
+                        or_(earlier.at < first.at, and_(earlier.at == first.at, earlier.id < first.id))),
+        # seeded and imported deals may have entered their first stage after created_at: a firing
+        # of that stay (at its stage_entered_at, while the deal was still there) is the same entry
+        ~exists().where(WorkflowFiring.rule == rule, WorkflowFiring.entity == "deal",
+                        WorkflowFiring.entity_id == Deal.id, WorkflowFiring.occurrence_key == "",
+                        WorkflowFiring.occurrence_at >= Deal.created_at, WorkflowFiring.occurrence_at < first.at,
+                        _done(WorkflowFiring)))
+    return union(moved, staying, created).subquery("stage_entries")
+
+
+def _base(trigger: Trigger, now: datetime, zone: tzinfo, rule: str = "") -> tuple[Any, Any, Any, list]:
     """(model, occurrence_at, occurrence_key, conditions) of a trigger at `now`."""
     t, p = trigger.type, trigger.params
     no_key = literal("", String)
@@ -183,9 +223,10 @@ def _base(trigger: Trigger, now: datetime, zone: tzinfo) -> tuple[Any, Any, Any,
                 conds.append(_named(Deal.stage_id, Stage, p["stage"]))
             return Deal, Deal.stage_entered_at, no_key, conds
         if t == "deal_entered_stage":
-            conds += [_named(Deal.stage_id, Stage, p["stage"]),
-                      Deal.stage_entered_at >= now - timedelta(days=p["within_days"]), Deal.stage_entered_at <= now]
-            return Deal, Deal.stage_entered_at, no_key, conds
+            # every entry in the window, also one the deal has left again before this run
+            entries = _stage_entries(p["stage"], rule, now - timedelta(days=p["within_days"]), now)
+            conds.append(Deal.id == entries.c.deal_id)
+            return Deal, entries.c.at, no_key, conds
         status = DealStatus.WON if t == "deal_won" else DealStatus.LOST
         conds += [Deal.status == status, Deal.closed_at >= now - timedelta(days=p["within_days"]),
                   Deal.closed_at <= now]
@@ -219,14 +260,15 @@ def _base(trigger: Trigger, now: datetime, zone: tzinfo) -> tuple[Any, Any, Any,
 def candidates(trigger: Trigger, rule: str, conditions: list, *, now: datetime, zone: tzinfo,
                only_id: int | None = None, limit: int | None = None) -> Select:
     """The one query: occurrences that match now and have not fired (or errored for good) yet."""
-    model, occurrence_at, occurrence_key, conds = _base(trigger, now, zone)
+    model, occurrence_at, occurrence_key, conds = _base(trigger, now, zone, rule)
     fired = exists().where(
         WorkflowFiring.rule == rule, WorkflowFiring.entity == trigger.entity, WorkflowFiring.entity_id == model.id,
         WorkflowFiring.occurrence_at == occurrence_at, WorkflowFiring.occurrence_key == occurrence_key,
-        or_(WorkflowFiring.status == "done", WorkflowFiring.attempts >= MAX_ATTEMPTS),
+        _done(WorkflowFiring),
     )
+    # a record may have several occurrences (deal_entered_stage: each entry into the stage)
     stmt = (select(model.id.label("id"), occurrence_at.label("occurrence_at"), occurrence_key.label("occurrence_key"))
-            .where(and_(*conds, *conditions), ~fired).order_by(model.id))
+            .where(and_(*conds, *conditions), ~fired).order_by(model.id, "occurrence_at", "occurrence_key"))
     if only_id is not None:
         stmt = stmt.where(model.id == only_id)
     if limit is not None:

@@ -130,10 +130,10 @@ def test_deal_entered_stage_won_and_lost(db, actor, now):
         deals.mark_lost(s, deal_id=old_loss.id, reason="timing", actor=actor, now=now - 10 * DAY)
 
     report = engine(db, DEAL_EVENTS, now)
-    # the won deal went through Proposal between two runs: only a deal still there counts as entered
-    assert sorted((f.rule, f.entity_id) for f in report.fired) == [("lost", lost.id), ("proposal", proposed.id),
-                                                                    ("won", won.id)]
-    assert [t.title for t in _tasks(db, rule_name="proposal")] == ["Proposal read? Proposed"]
+    # the won deal went through Proposal between two runs: that entry counts too
+    assert sorted((f.rule, f.entity_id) for f in report.fired) == [("lost", lost.id), ("proposal", won.id),
+                                                                    ("proposal", proposed.id), ("won", won.id)]
+    assert [t.title for t in _tasks(db, rule_name="proposal")] == ["Proposal read? Won deal", "Proposal read? Proposed"]
     [kickoff] = _tasks(db, rule_name="won")
     assert (kickoff.title, kickoff.assignee_id, kickoff.due_at) == ("Kick-off with Ann", team["bob"], now + 2 * DAY)
     [winback] = _tasks(db, rule_name="lost")
