@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -25,6 +25,7 @@ from textual.widgets import Label, Select, Static
 from textual.widgets.select import InvalidSelectValueError
 
 from crm_tui.errors import Conflict
+from crm_tui.screens.base import Outcome
 
 YOURS, THEIRS = "yours", "theirs"
 BLANK = "(blank)"
@@ -206,15 +207,15 @@ class ResolvesConflicts:
         self._read_current(self.app, error)
 
     @work(thread=True, exclusive=True, group="conflict-read", exit_on_error=False)
-    def _read_current(self, app: App, error: Conflict) -> None:
+    def _read_current(self, app: App, error: Conflict) -> Outcome:
         try:
             with app.db.read() as session:
                 current = self.fetch_current(session)
         except Exception as exc:  # noqa: BLE001 - the record may have gone meanwhile
             message = getattr(exc, "message", f"{type(exc).__name__}: {exc}")
-            self._to_ui(app, self.conflict_rejected, f"not saved: {error.message}; {message}")
+            return Outcome(self.conflict_rejected, f"not saved: {error.message}; {message}")
         else:
-            self._to_ui(app, self._compare, error, current)
+            return Outcome(self._compare, error, current)
 
     def _compare(self, error: Conflict, current: Any) -> None:
         opened_record = self.opened_record()

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
 
-from crm_tui.screens.base import ReportsWorkerErrors
+from crm_tui.screens.base import Outcome, ReportsWorkerErrors
 from crm_tui.errors import CrmError
 from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.models.schemas import SavedViewRead
@@ -152,14 +152,13 @@ class SaveViewForm(ReportsWorkerErrors, ModalScreen[SavedViewRead | None]):
         self.save(data)
 
     @work(thread=True, exclusive=True, group="save-view", exit_on_error=False)
-    def save(self, data: dict) -> None:
+    def save(self, data: dict) -> Outcome:
         try:
             with self.app.db.write() as session:
                 view = views.create_view(session, data=data, actor=self.app.actor, now=self.app.now())
         except CrmError as exc:
-            self.app.call_from_thread(self._error, exc.message)
-            return
-        self.app.call_from_thread(self.dismiss, view)
+            return Outcome(self._error, exc.message)
+        return Outcome(self.dismiss, view)
 
     def _error(self, message: str) -> None:
         self.query_one("#form-error", Label).update(message)

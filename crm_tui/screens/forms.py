@@ -21,7 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, TextArea
 from textual.widgets.select import InvalidSelectValueError
 
-from crm_tui.screens.base import ReportsWorkerErrors
+from crm_tui.screens.base import Outcome, ReportsWorkerErrors
 from crm_tui.errors import Conflict, CrmError, InvalidInput, NotFound
 from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.models.schemas import ActivityRead, ContactRead, DealRead, PipelineRead, TaskRead, UserRead
@@ -218,38 +218,29 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
 
     # -- workers
 
-    def _to_ui(self, app: App, method, *args: Any) -> None:
-        """Hand a worker's outcome to the UI thread, unless the form has gone meanwhile."""
-
-        def deliver() -> None:  # returns nothing, so call_from_thread never awaits a dismiss
-            if self.is_attached:
-                method(*args)
-
-        app.call_from_thread(deliver)
-
     @work(thread=True, exclusive=True, group="form", exit_on_error=False)
-    def _save(self, app: App, values: dict[str, Any], now: datetime) -> None:
+    def _save(self, app: App, values: dict[str, Any], now: datetime) -> Outcome:
         try:
             with app.db.write() as session:
                 result = self.write(session, values, actor=app.actor, now=now)
         except Conflict as exc:
-            self._to_ui(app, self.report_conflict, exc)
+            return Outcome(self.report_conflict, exc)
         except (InvalidInput, NotFound) as exc:
-            self._to_ui(app, self.report_rejected, exc.message)
+            return Outcome(self.report_rejected, exc.message)
         except Exception as exc:  # noqa: BLE001 - a form reports a failure, it never takes the app down
-            self._to_ui(app, self.report_failure, exc)
+            return Outcome(self.report_failure, exc)
         else:
-            self._to_ui(app, self.report_saved, result)
+            return Outcome(self.report_saved, result)
 
     @work(thread=True, exclusive=True, group="form-load", exit_on_error=False)
-    def _load(self, app: App) -> None:
+    def _load(self, app: App) -> Outcome:
         try:
             with app.db.read() as session:
                 data = self.read(session, app.actor)
         except Exception as exc:  # noqa: BLE001
-            self._to_ui(app, self.report_failure, exc, "Could not load the form")
+            return Outcome(self.report_failure, exc, "Could not load the form")
         else:
-            self._to_ui(app, self.loaded, data)
+            return Outcome(self.loaded, data)
 
 
 class _UsersMixin:

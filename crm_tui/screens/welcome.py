@@ -8,14 +8,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, ProgressBar, Static
+from textual.worker import WorkerState
 
+from crm_tui.screens.base import Outcome, ReportsWorkerErrors
 from crm_tui.services import demo
 
 DEMO_CONTACTS = 2_000
 DEMO_SEED = 1
 
 
-class WelcomeScreen(ModalScreen[bool]):
+class WelcomeScreen(ReportsWorkerErrors, ModalScreen[bool]):
     """Dismisses with True when demo data was loaded."""
 
     BINDINGS = [
@@ -52,14 +54,14 @@ class WelcomeScreen(ModalScreen[bool]):
         self.dismiss(False)
 
     @work(thread=True, exclusive=True, group="welcome-demo", exit_on_error=False)
-    def load(self) -> None:
+    def load(self) -> Outcome:
         def progress(table: str, done: int, total: int) -> None:
             self.app.call_from_thread(self._progress, table, done, total)
 
         with self.app.db.write() as session:
             demo.load_demo(session, contacts=DEMO_CONTACTS, seed=DEMO_SEED, actor=self.app.actor,
                            now=self.app.now(), progress=progress)
-        self.app.call_from_thread(self._loaded)
+        return Outcome(self._loaded)
 
     def _progress(self, table: str, done: int, total: int) -> None:
         self.query_one(ProgressBar).update(total=total, progress=done)
@@ -71,8 +73,7 @@ class WelcomeScreen(ModalScreen[bool]):
         self.app.data_changed()
 
     def on_worker_state_changed(self, event) -> None:
-        from textual.worker import WorkerState
-
+        # Textual calls ReportsWorkerErrors' handler as well (handlers run down the class ancestry)
         if event.state == WorkerState.ERROR:
             self.query_one("#welcome-buttons").display = True
             self.query_one(ProgressBar).display = False

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from textual.app import App
 from textual.widgets import Button, Input, Label, Select
+from textual.worker import WorkerState
 
 from crm_tui.errors import NotFound
 from crm_tui.screens.conflict import Clash, FieldConflictScreen
@@ -392,7 +394,13 @@ async def test_save_is_disabled_while_saving(db, actor, now, monkeypatch):
         assert release.wait(10)
         return real(session, **kwargs)
 
+    def late_return(self, callback, *args, **kwargs):  # a loaded machine: the thread resumes late
+        result = App.call_from_thread(self, callback, *args, **kwargs)
+        time.sleep(0.3)
+        return result
+
     monkeypatch.setattr(tasks, "create_task", slow)
+    monkeypatch.setattr(Host, "call_from_thread", late_return)
     app = Host(db, actor, now, TaskForm())
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -400,9 +408,13 @@ async def test_save_is_disabled_while_saving(db, actor, now, monkeypatch):
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert app.screen.query_one("#form-save", Button).disabled
+        [save] = [w for w in app.workers if w.name == "_save"]
         await pilot.press("ctrl+s", "escape")  # neither a second save nor a cancel mid-write
         release.set()
         await settle(app, pilot)
+    # the form closes on the result only once the worker has returned it: closing must not
+    # cancel the worker that is handing the result over
+    assert save.state == WorkerState.SUCCESS
     assert calls == ["Once"]
     assert [t.title for t in app.results] == ["Once"]
 
