@@ -9,6 +9,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from crm_tui.services import companies, contacts, deals
+from crm_tui.widgets.area_bar import AREAS
 
 LOOKUP_LIMIT = 6
 
@@ -30,27 +31,36 @@ class CrmCommands(Provider):
     """Commands that act on the app or on the highlighted record."""
 
     def _static(self) -> list[tuple[str, object, str]]:
+        """(name, callback, help) of each command the person's role may use."""
         app = self.app
-        screen = self.screen
-
-        return [
-            ("New contact", partial(self._run_on_contacts, "new_contact"), "Add a contact (n on the list)"),
-            ("New company", partial(self._run_on_area, "companies", "new_company"), "Add a company"),
-            ("New deal", partial(self._run_on_contacts, "new_deal"), "A deal for the highlighted contact"),
-            ("Log a call", partial(self._run_on_contacts, "log('call')"), "Log a call with the highlighted contact"),
-            ("Add a task", partial(self._run_on_contacts, "add_task"), "A task for the highlighted contact"),
-            ("Go to Contacts", partial(app.action_area, "contacts"), "Area 1"),
-            ("Go to Companies", partial(app.action_area, "companies"), "Area 2"),
-            ("Go to Pipeline", partial(app.action_area, "pipeline"), "Area 3"),
-            ("Go to Inbox", partial(app.action_area, "inbox"), "Area 4"),
-            ("Go to Reports", partial(app.action_area, "reports"), "Area 5"),
-            ("Switch theme (light / dark)", app.action_toggle_theme, "ctrl+t"),
-            ("Show keys", app.action_help, "? on any screen"),
-            ("Find duplicate contacts", partial(self._duplicates, "contact"), "Same email or phone, similar names"),
-            ("Find duplicate companies", partial(self._duplicates, "company"), "Same domain, similar names"),
-            ("Import a file (CSV, XLSX, vCard)", self._import, "Contacts, companies, deals, activities, tasks"),
-            ("Settings: roles and permissions", self._roles, "What each role may do (admins change it)"),
-        ] if screen is not None else []
+        if self.screen is None:
+            return []
+        may = getattr(app, "may", lambda _action: True)
+        may_open = getattr(app, "may_open", lambda _mode: True)
+        commands = [
+            ("New contact", partial(self._run_on_contacts, "new_contact"), "Add a contact (n on the list)",
+             "contact.edit"),
+            ("New company", partial(self._run_on_area, "companies", "new_company"), "Add a company", "company.edit"),
+            ("New deal", partial(self._run_on_contacts, "new_deal"), "A deal for the highlighted contact",
+             "deal.edit"),
+            ("Log a call", partial(self._run_on_contacts, "log('call')"), "Log a call with the highlighted contact",
+             "activity.log"),
+            ("Add a task", partial(self._run_on_contacts, "add_task"), "A task for the highlighted contact",
+             "task.edit"),
+            *((f"Go to {label}", partial(app.action_area, mode), f"Area {key}", None)
+              for mode, key, label in AREAS if may_open(mode)),
+            ("Switch theme (light / dark)", app.action_toggle_theme, "ctrl+t", None),
+            ("Show keys", app.action_help, "? on any screen", None),
+            ("Find duplicate contacts", partial(self._duplicates, "contact"), "Same email or phone, similar names",
+             "contact.edit"),
+            ("Find duplicate companies", partial(self._duplicates, "company"), "Same domain, similar names",
+             "company.edit"),
+            ("Import a file (CSV, XLSX, vCard)", self._import, "Contacts, companies, deals, activities, tasks",
+             "import.run"),
+            ("Settings: roles and permissions", self._roles, "What each role may do (admins change it)", None),
+        ]
+        return [(name, callback, help_text) for name, callback, help_text, need in commands
+                if need is None or may(need)]
 
     async def _run_on_contacts(self, action: str) -> None:
         await self._run_on_area("contacts", action)

@@ -41,6 +41,9 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
     monkeypatch.delenv("CRM_USER", raising=False)
+    monkeypatch.delenv("CRM_SMTP_PASSWORD", raising=False)
+    # never a developer's real keyring: the tests that use one set their own backend
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
 

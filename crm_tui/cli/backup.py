@@ -8,9 +8,15 @@ import sys
 import typer
 
 from crm_tui.cli import output
-from crm_tui.cli.context import state
+from crm_tui.cli.context import CliState, state
 from crm_tui.errors import InvalidInput
 from crm_tui.services import backup as bk
+
+
+def _require(st: CliState) -> None:
+    """Refused before anything is asked or printed (the services check again as they work)."""
+    with st.read() as (session, actor):
+        bk.require_backup(session, actor)
 
 
 def _pg_hint(url: str, path: str, *, restoring: bool) -> None:
@@ -33,8 +39,9 @@ def backup(
     st = state(ctx)
     source = bk.sqlite_path(st.url)
     if source is None:
+        _require(st)
         _pg_hint(st.url, path, restoring=False)
-    result = bk.backup_sqlite(source, path, overwrite=force, full_check=full_check)
+    result = bk.backup_sqlite(st.db, path, actor=st.actor, overwrite=force, full_check=full_check)
     output.say(f"backed up {source} to {result.path} ({result.bytes:,} bytes, schema {result.revision}, "
                f"{result.check} ok)")
 
@@ -49,6 +56,7 @@ def restore(
 
     st = state(ctx)
     target = bk.sqlite_path(st.url)
+    _require(st)
     if target is None:
         _pg_hint(st.url, path, restoring=True)
     revision = bk.inspect_backup(path)
@@ -57,6 +65,6 @@ def restore(
             raise InvalidInput("restoring replaces every record in the database; pass --yes to confirm")
         if not typer.confirm(f"Replace everything in {target} with {path} (schema {revision})?", default=False):
             raise typer.Exit(1)
-    bk.restore_sqlite(path, target, known_revisions=bk.known_revisions())
+    bk.restore_sqlite(st.db, path, actor=st.actor, known_revisions=bk.known_revisions())
     open_database(st.url).dispose()  # brings an older backup's schema up to this crm's
     output.say(f"restored {target} from {path}")

@@ -54,18 +54,19 @@ def export(
     if (user or open_only) and entity != "tasks":
         raise InvalidInput("--user and --open-only narrow tasks only")
     st = state(ctx)
-    with st.read() as (session, _actor):
+    with st.read() as (session, actor):
         exp.snapshot(session)
+        exp.require_export(session, actor)  # before the file is opened: a refusal leaves none behind
         flt = exp.ExportFilter(user_id=refs.user_id(session, user), open_only=open_only, now=utcnow())
         with _target(path) as out:
             if fmt == "csv":
-                n = exp.write_csv(session, entity, out, flt=flt)
+                n = exp.write_csv(session, entity, out, actor=actor, flt=flt)
             elif fmt == "json":
-                n = exp.write_json(session, entity, out, flt=flt)
+                n = exp.write_json(session, entity, out, actor=actor, flt=flt)
             elif fmt == "vcf":
-                n = exp.write_vcards(session, out)
+                n = exp.write_vcards(session, out, actor=actor)
             else:
-                n = exp.write_ics(session, out, flt=flt, now=flt.now)
+                n = exp.write_ics(session, out, actor=actor, flt=flt, now=flt.now)
     if path not in (None, "-"):
         noun = "tasks and meetings" if fmt == "ics" else entity
         output.say(f"exported {n:,} {noun} to {path}")

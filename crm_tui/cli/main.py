@@ -137,6 +137,10 @@ from crm_tui.cli import serve as _serve  # noqa: E402 - issue 8: the app in a br
 
 app.command("serve")(_serve.serve)
 
+from crm_tui.cli import secrets as _secrets  # noqa: E402 - issue 8: passwords in the system keyring
+
+app.add_typer(_secrets.app)
+
 
 def run() -> None:
     """The console-script entry point."""

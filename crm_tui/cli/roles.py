@@ -21,7 +21,7 @@ def _cell(row: permissions.MatrixRow, role: str) -> str:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Each permission and what every role may do of it: all records, their own, or nothing (-)."""
     with state(ctx).read() as (session, _actor):
@@ -50,7 +50,7 @@ def grant(
     role: str = typer.Argument(..., help="manager, sales, marketing or support."),
     action: str = typer.Argument(..., help="A permission from `crm role list`, e.g. deal.edit."),
     own: bool = typer.Option(False, "--own", help="Only on records they own or are assigned."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Let a role do something, on every record (or with --own, on their own)."""
     with state(ctx).write() as (session, actor):
@@ -63,7 +63,7 @@ def revoke(
     ctx: typer.Context,
     role: str = typer.Argument(..., help="manager, sales, marketing or support."),
     action: str = typer.Argument(..., help="A permission from `crm role list`, e.g. deal.edit."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Take a permission away from a role."""
     with state(ctx).write() as (session, actor):

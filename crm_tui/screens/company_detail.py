@@ -89,6 +89,7 @@ class CompanyDetailScreen(AreaScreen):
         Binding("right_square_bracket", "next_tab", "Next tab", id="company.next_tab"),
         Binding("left_square_bracket", "previous_tab", "Prev tab", show=False, id="company.prev_tab"),
     ]
+    NEEDS = {"edit": "company.edit", "log": "activity.log"}
 
     def __init__(self, company_id: int) -> None:
         super().__init__()

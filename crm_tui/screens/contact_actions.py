@@ -28,6 +28,9 @@ class ContactActions:
         Binding("u", "unarchive", "Unarchive", show=False, id="contact.unarchive"),
         Binding("y", "copy_email", "Copy email", show=False, id="contact.copy_email"),
     ]
+    NEEDS = {"new_contact": "contact.edit", "edit_contact": "contact.edit", "edit_tags": "contact.edit",
+             "archive": "contact.edit", "unarchive": "contact.edit", "change_owner": "contact.assign",
+             "log": "activity.log", "add_task": "task.edit", "new_deal": "deal.edit"}
 
     def highlighted_contact_id(self) -> int | None:
         raise NotImplementedError

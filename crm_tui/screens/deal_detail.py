@@ -61,6 +61,8 @@ class DealDetailScreen(AreaScreen):
         Binding("right_square_bracket", "step_tab(1)", "Next tab", show=False, id="deal.next_tab"),
         Binding("left_square_bracket", "step_tab(-1)", "Prev tab", show=False, id="deal.prev_tab"),
     ]
+    NEEDS = {"edit": "deal.edit", "won": "deal.edit", "lost": "deal.edit", "log": "activity.log",
+             "add_task": "task.edit"}
 
     def __init__(self, deal_id: int) -> None:
         super().__init__()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from textual.actions import parse as parse_action
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -21,12 +22,21 @@ def binding_rows(screen: Screen) -> list[tuple[str, str, str, str]]:
         for bindings in node._bindings.key_to_bindings.values():
             for binding in bindings:
                 key = binding.id or (binding.description or binding.action)
-                if key in seen or binding.system:
+                if key in seen or binding.system or not _offered(node, binding, app):
                     continue
                 seen.add(key)
                 keys = ", ".join(app.get_key_display(Binding(k.strip(), "")) for k in _all_keys(node, binding))
                 rows.append((where, keys, binding.description or binding.action, binding.id or ""))
     return rows
+
+
+def _offered(node, binding: Binding, app) -> bool:
+    """Whether the person's role may use the key (the screens' check_action, the app's areas)."""
+    _target, name, parameters = parse_action(binding.action)
+    if node is app:
+        may_open = getattr(app, "may_open", None)
+        return not (name == "area" and may_open is not None and not may_open(*parameters))
+    return node.check_action(name, parameters) is not False
 
 
 WIDGET_NAMES = {"KeysetTable": "List", "Input": "Text box", "OptionList": "Lists panel", "Tabs": "Tabs"}

@@ -115,6 +115,7 @@ class InboxScreen(AreaScreen):
         Binding("right,l", "section(1)", "Next section", show=False, id="inbox.next_section"),
         Binding("left,h", "section(-1)", "Previous section", show=False, id="inbox.prev_section"),
     ]
+    NEEDS = {action: "task.edit" for action in ("complete", "snooze", "reschedule", "log_call", "new_task")}
 
     def __init__(self) -> None:
         super().__init__()
@@ -130,14 +131,17 @@ class InboxScreen(AreaScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_frame_top()
         yield SectionBar(id="inbox-sections")
-        yield KeysetTable(inbox_columns(self, team=False), noun="overdue", id="inbox-list",
-                          empty_text=EMPTY["overdue"])
+        table = KeysetTable(inbox_columns(self, team=False), noun="overdue", id="inbox-list",
+                            empty_text=EMPTY["overdue"])
+        self._first_fetch = self.fetcher()
+        table.preload(self._first_fetch)  # the first page is fetched while the screen mounts
+        yield table
         yield from self.compose_frame_bottom()
 
     def on_mount(self) -> None:
         self._columns_team = False
         self._auto_pick = True  # until the first counts: open on the first section with something in it
-        self.reload()
+        self.reload(fetch=self._first_fetch)
 
     def on_screen_suspend(self) -> None:
         # a dialog's save refreshes through app.data_changed(); another area or screen may take long
@@ -197,7 +201,7 @@ class InboxScreen(AreaScreen):
                 return
         self._show_bar()
 
-    def reload(self, *, keep_position: bool = False) -> None:
+    def reload(self, *, keep_position: bool = False, fetch=None) -> None:
         table = self.table
         team = self.scope != MINE
         if team != self._columns_team:
@@ -206,7 +210,7 @@ class InboxScreen(AreaScreen):
             table.notify_style_update()  # the column widths are worked out again
         table.noun = f"{tasks.SECTION_TITLES[self.section]} · {self.scope_label()}"
         table.empty_text = EMPTY[self.section]
-        table.load(self.fetcher(), keep_position=keep_position)
+        table.load(fetch or self.fetcher(), keep_position=keep_position)
         self._show_bar()
 
     def refresh_data(self) -> None:

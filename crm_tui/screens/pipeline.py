@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import replace
 from typing import Any
 
@@ -26,6 +26,7 @@ from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
 from crm_tui.screens.forms import DealForm
 from crm_tui.services import board, deals, pipelines, users
 from crm_tui.services.board import BoardFilter, BoardTotals
+from crm_tui.widgets.keyset_table import PRELOAD_WAIT_S
 from crm_tui.widgets.kanban import FIRST, KanbanBoard, KanbanColumn, Request, compact_sums, page_size_for
 
 CSS = ["../styles/forms.tcss", "../styles/pipeline.tcss"]
@@ -49,6 +50,8 @@ class PipelineScreen(AreaScreen):
         Binding("x", "clear_filters", "Clear filter", show=False, id="pipeline.clear"),
         Binding("S", "settings", "Settings", show=False, id="pipeline.settings"),
     ]
+    NEEDS = {"move_card": "deal.edit", "won": "deal.edit", "lost": "deal.edit", "new_deal": "deal.edit",
+             "settings": "pipeline.admin"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -76,6 +79,9 @@ class PipelineScreen(AreaScreen):
     def on_mount(self) -> None:
         pages, totals = self._preload
         self._preload = None
+        # a moment for the preload to land, so the first frame has the board (the wait lets its
+        # thread run instead of the mount; a slow database stays async)
+        wait([pages], timeout=PRELOAD_WAIT_S)
         shown = pages.done() and pages.exception() is None
         if shown:  # usually: the first board goes into the first frame
             self._show_preloaded(*pages.result())

@@ -40,6 +40,8 @@ class PipelineSettingsScreen(AreaScreen):
         Binding("N", "new_pipeline", "New pipeline", id="settings.new_pipeline"),
         Binding("R", "rename_pipeline", "Rename pipeline", show=False, id="settings.rename_pipeline"),
     ]
+    NEEDS = {action: "pipeline.admin" for action in ("add_stage", "edit_stage", "move_stage", "delete_stage",
+                                                   "new_pipeline", "rename_pipeline")}
 
     def __init__(self, pipeline_id: int | None = None) -> None:
         super().__init__()

@@ -51,6 +51,7 @@ class ReportsScreen(AreaScreen):
         Binding("g", "set_goal", "Goal", show=False, id="reports.goal"),
         Binding("escape", "focus_table", "To table", show=False, id="reports.to_table"),
     ]
+    NEEDS = {"set_goal": "goal.edit"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -75,13 +76,27 @@ class ReportsScreen(AreaScreen):
         yield from self.compose_frame_top()
         yield Static(id="report-heading")
         with Horizontal(id="report-body"):
-            yield OptionList(*[Option(spec.title, id=spec.name) for spec in reports.REPORTS.values()],
+            yield OptionList(*[Option(spec.title, id=spec.name) for spec in self._shown_reports()],
                              id="report-list")
             with Vertical(id="report-main"):
                 yield DataTable(id="report-table", cursor_type="row", zebra_stripes=False)
                 yield BarChart(id="report-chart")
         yield Static(id="report-notes")
         yield from self.compose_frame_bottom()
+
+    def _shown_reports(self) -> list:
+        """The reports the person's role may see (marketing: the sources report alone)."""
+        may = getattr(self.app, "may", lambda _action: True)
+        shown = [spec for spec in reports.REPORTS.values()
+                 if may("report.sources" if spec.name == "sources" else "report.view")]
+        if shown and self.name_ not in {spec.name for spec in shown}:
+            self.name_ = shown[0].name
+        return shown
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_owner" and getattr(self.app, "capabilities", {}).get("report.view") != "all":
+            return False  # a seller's reports are their own deals: there is no one else to pick
+        return super().check_action(action, parameters)
 
     def on_mount(self) -> None:
         self.query_one("#report-list", OptionList).border_title = "Reports"

@@ -25,6 +25,7 @@ class RoleSettingsScreen(AreaScreen):
         Binding("R", "reset", "Reset role", id="roles.reset"),
         Binding("escape", "back", "Back", id="roles.back"),
     ]
+    NEEDS = {"set_scope": "role.admin", "reset": "role.admin"}
 
     def __init__(self) -> None:
         super().__init__()

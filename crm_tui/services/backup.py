@@ -1,5 +1,6 @@
 """Backups of a live SQLite database with SQLite's online backup API (a consistent copy while
-teammates keep writing), restore from one, and the pg_dump / pg_restore commands for PostgreSQL."""
+teammates keep writing), restore from one, and the pg_dump / pg_restore commands for PostgreSQL.
+Backing up and restoring need the "data.backup" permission (admins by default)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,17 @@ import shlex
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
 
 from crm_tui.errors import InvalidInput, SchemaError, StorageError
+from crm_tui.services import permissions
+from crm_tui.services.common import Actor
+
+if TYPE_CHECKING:
+    from crm_tui.db import Database
 
 BUSY_TIMEOUT_S = 30
 
@@ -22,6 +30,21 @@ class BackupResult:
     bytes: int
     revision: str | None
     check: str  # which PRAGMA passed: quick_check or integrity_check
+
+
+def require_backup(session: Session, actor: Actor) -> None:
+    """Refuse unless the actor may back up and restore the database (a copy holds every record)."""
+    permissions.require(session, actor, "data.backup")
+
+
+def _check_allowed(db: Database, actor: Actor) -> Path:
+    """The permission, read from the database itself in a short read, then the file to work on."""
+    with db.read() as session:
+        require_backup(session, actor)
+    path = sqlite_path(db.url)
+    if path is None:
+        raise InvalidInput("crm backs up and restores SQLite files only; on PostgreSQL use pg_dump and pg_restore")
+    return path
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -71,11 +94,12 @@ def _check(conn: sqlite3.Connection, what: str, *, full: bool = False) -> None:
         raise StorageError(f"{what} failed its integrity check: {result}")
 
 
-def backup_sqlite(source: Path, target: Path, *, overwrite: bool = False, full_check: bool = False) -> BackupResult:
-    """Copy the live database at `source` to `target` with the online backup API, in one step:
+def backup_sqlite(db: Database, target: Path | str, *, actor: Actor, overwrite: bool = False,
+                  full_check: bool = False) -> BackupResult:
+    """Copy the live SQLite database `db` to `target` with the online backup API, in one step:
     the copy is one consistent snapshot (WAL lets writers carry on meanwhile). Written to a
     temporary file, checked, then renamed into place, so a failed backup leaves no half file."""
-    source, target = Path(source), Path(target).expanduser()
+    source, target = _check_allowed(db, actor), Path(target).expanduser()
     if not source.is_file():
         raise InvalidInput(f"no database file {str(source)!r}")
     if target.is_dir():
@@ -128,15 +152,15 @@ def inspect_backup(path: Path) -> str | None:
     return revision
 
 
-def restore_sqlite(backup: Path, target: Path, *, known_revisions: set[str]) -> str:
-    """Replace the contents of the database at `target` with the backup, through the backup API
+def restore_sqlite(db: Database, backup: Path | str, *, actor: Actor, known_revisions: set[str]) -> str:
+    """Replace the contents of the SQLite database `db` with the backup, through the backup API
     (so processes that have the file open see the restored data, not a swapped-out inode).
     Returns the backup's revision; opening the database afterwards upgrades an older schema."""
+    target = _check_allowed(db, actor)
     revision = inspect_backup(backup)
     if revision not in known_revisions:
         raise SchemaError(f"the backup's schema (revision {revision}) is newer than this crm; "
                           "upgrade crm-tui before restoring it")
-    target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         src = _connect(Path(backup), readonly=True)

@@ -84,6 +84,7 @@ def create_company(session: Session, *, data: CompanyCreate | dict, actor: Actor
     _check_owner(session, values.get("owner_id"))
     if values.get("owner_id") is None:
         values["owner_id"] = actor.user_id
+    permissions.require_give(session, actor, "contact.assign", old=None, new=values["owner_id"])
     company = Company(**values, created_at=now, updated_at=now)
     company.search_text = _search_text(company)
     session.add(company)
@@ -102,6 +103,7 @@ def update_company(session: Session, *, company_id: int, changes: CompanyUpdate 
     values = _clean(changes.model_dump(exclude_unset=True))
     if "owner_id" in values:
         _check_owner(session, values["owner_id"])
+        permissions.require_give(session, actor, "contact.assign", old=company.owner_id, new=values["owner_id"])
     changed = apply_changes(company, values)
     changed.pop("name_key", None)
     if changed:

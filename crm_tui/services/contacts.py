@@ -132,6 +132,7 @@ def create_contact(session: Session, *, data: ContactCreate | dict, actor: Actor
     emails, phones, tags = values.pop("emails"), values.pop("phones"), values.pop("tags")
     if values.get("owner_id") is None:
         values["owner_id"] = actor.user_id
+    permissions.require_give(session, actor, "contact.assign", old=None, new=values["owner_id"])
     contact = Contact(**values, created_at=now, updated_at=now)
     _derive(session, contact, emails, phones)
     session.add(contact)
@@ -152,6 +153,8 @@ def update_contact(session: Session, *, contact_id: int, changes: ContactUpdate 
     permissions.require(session, actor, "contact.edit")
     check_version(session, contact, version, ENTITY, f"contact {contact.full_name!r}")
     values = _clean(session, changes.model_dump(exclude_unset=True), region)
+    if "owner_id" in values:
+        permissions.require_give(session, actor, "contact.assign", old=contact.owner_id, new=values["owner_id"])
     current = get_contact(session, contact_id=contact.id)
     emails = values.pop("emails", current.emails)
     phones = values.pop("phones", current.phones)

@@ -21,6 +21,8 @@ from crm_tui.models import (
     Activity, ActivityKind, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Pipeline, Stage, Tag,
     Task, User,
 )
+from crm_tui.services import permissions
+from crm_tui.services.common import Actor
 from crm_tui.services.validation import currency_digits
 
 ENTITIES = ("contacts", "companies", "deals", "activities", "tasks")
@@ -65,6 +67,12 @@ def check(entity: str, fmt: str) -> tuple[str, str]:
     if entity not in FORMATS[fmt]:
         raise InvalidInput(f"{fmt} exports {' and '.join(FORMATS[fmt])} only, not {entity}")
     return entity, fmt
+
+
+def require_export(session: Session, actor: Actor) -> None:
+    """Refuse unless the actor may export records (a file of the whole table leaves the CRM's
+    roles behind). Each writer checks it first; callers may check before opening a file."""
+    permissions.require(session, actor, "data.export")
 
 
 def snapshot(session: Session) -> None:
@@ -261,8 +269,9 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def write_csv(session: Session, entity: str, out: IO[str], *, flt: ExportFilter | None = None) -> int:
+def write_csv(session: Session, entity: str, out: IO[str], *, actor: Actor, flt: ExportFilter | None = None) -> int:
     """The records as CSV with a header of field names; returns how many were written."""
+    require_export(session, actor)
     names = columns(session, entity)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(names)
@@ -273,8 +282,9 @@ def write_csv(session: Session, entity: str, out: IO[str], *, flt: ExportFilter 
     return n
 
 
-def write_json(session: Session, entity: str, out: IO[str], *, flt: ExportFilter | None = None) -> int:
+def write_json(session: Session, entity: str, out: IO[str], *, actor: Actor, flt: ExportFilter | None = None) -> int:
     """A JSON array of flat objects (the CSV's fields, lists as arrays), one record per line."""
+    require_export(session, actor)
     names = ["id", *columns(session, entity)]
     out.write("[")
     n = 0
@@ -286,9 +296,10 @@ def write_json(session: Session, entity: str, out: IO[str], *, flt: ExportFilter
     return n
 
 
-def write_vcards(session: Session, out: IO[str]) -> int:
+def write_vcards(session: Session, out: IO[str], *, actor: Actor) -> int:
     from crm_tui.services.vcard import contact_vcard
 
+    require_export(session, actor)
     n = 0
     for record in records(session, "contacts"):
         out.write(contact_vcard(record))
@@ -296,9 +307,10 @@ def write_vcards(session: Session, out: IO[str]) -> int:
     return n
 
 
-def write_ics(session: Session, out: IO[str], *, flt: ExportFilter, now: datetime) -> int:
+def write_ics(session: Session, out: IO[str], *, actor: Actor, flt: ExportFilter, now: datetime) -> int:
     """Tasks as VTODOs (with an alarm at the due time) and meetings as VEVENTs, one calendar.
     Components are written as they are made; the calendar is never built whole in memory."""
+    require_export(session, actor)
     from icalendar import Alarm, Calendar, Event, Todo
 
     head = Calendar()

@@ -26,6 +26,7 @@ ROLES = tuple(r.value for r in Role)
 ACTIONS: dict[str, str] = {
     "contact.edit": "add, edit, tag, archive and merge contacts",
     "company.edit": "add, edit, archive and merge companies",
+    "contact.assign": "give contacts and companies to another owner",
     "activity.log": "log calls, emails, meetings and notes",
     "deal.edit": "add, edit, move, win, lose and archive deals",
     "deal.assign": "give deals to another owner",
@@ -35,24 +36,30 @@ ACTIONS: dict[str, str] = {
     "report.sources": "see the sources report",
     "goal.edit": "set and delete goals",
     "import.run": "import files",
+    "data.export": "export records to files (CSV, JSON, vCard, iCalendar)",
+    "view.admin": "change and delete the team's shared lists",
+    "data.backup": "back up and restore the database",
     "pipeline.admin": "change pipelines, stages and lost reasons",
     "workflow.admin": "change and run the workflow rules",
     "user.admin": "add, change and deactivate users",
     "role.admin": "change what each role may do",
 }
 
-_RECORDS = ("contact.edit", "company.edit", "activity.log", "deal.edit", "deal.assign", "task.edit",
-            "task.assign", "report.view", "report.sources", "goal.edit", "import.run")
+_RECORDS = ("contact.edit", "company.edit", "contact.assign", "activity.log", "deal.edit", "deal.assign",
+            "task.edit", "task.assign", "report.view", "report.sources", "goal.edit", "import.run", "data.export",
+            "view.admin")
 
 DEFAULTS: dict[str, dict[str, str]] = {
     Role.ADMIN: {action: ALL for action in ACTIONS},
     Role.MANAGER: {action: ALL for action in _RECORDS},
-    Role.SALES: {"contact.edit": ALL, "company.edit": ALL, "activity.log": ALL, "deal.edit": OWN,
-                 "deal.assign": OWN, "task.edit": OWN, "task.assign": OWN, "report.view": OWN,
-                 "report.sources": OWN},
-    Role.MARKETING: {"contact.edit": ALL, "company.edit": ALL, "activity.log": ALL, "task.edit": OWN,
-                     "report.sources": ALL, "import.run": ALL},
-    Role.SUPPORT: {"contact.edit": ALL, "company.edit": ALL, "activity.log": ALL, "task.edit": OWN},
+    Role.SALES: {"contact.edit": ALL, "company.edit": ALL, "contact.assign": OWN, "activity.log": ALL,
+                 "deal.edit": OWN, "deal.assign": OWN, "task.edit": OWN, "task.assign": OWN, "report.view": OWN,
+                 "report.sources": OWN, "view.admin": OWN},
+    Role.MARKETING: {"contact.edit": ALL, "company.edit": ALL, "contact.assign": OWN, "activity.log": ALL,
+                     "task.edit": OWN, "report.sources": ALL, "import.run": ALL, "data.export": ALL,
+                     "view.admin": OWN},
+    Role.SUPPORT: {"contact.edit": ALL, "company.edit": ALL, "activity.log": ALL, "task.edit": OWN,
+                   "view.admin": OWN},
 }
 
 _ANY = object()  # "no particular record": an "own" scope is enough
@@ -142,11 +149,33 @@ def require_assign(session: Session, actor: Actor, action: str, *, old: int | No
         require(session, actor, action, owner=old)
 
 
+def require_give(session: Session, actor: Actor, action: str, *, old: int | None, new: object = _ANY) -> None:
+    """`require_assign` for records that may have no owner (contacts, companies): one nobody owns,
+    or a new one, counts as the actor's own, since claiming or handing it on takes it from no one."""
+    require_assign(session, actor, action, old=actor.user_id if old is None else old, new=new)
+
+
 def owner_of(session: Session, model: type, id_: int | None, column: str = "owner_id") -> object:
     """The owner (or assignee) of a record by id, for `require(owner=...)`; a missing record is left
     to the service's own NotFound."""
     value = session.execute(select(getattr(model, column)).where(model.id == id_)).first() if id_ else None
     return _ANY if value is None else value[0]
+
+
+def capabilities(session: Session, actor: Actor) -> dict[str, str]:
+    """Every action with the actor's scope now ("all", "own" or "none"): what the UI reads to show
+    only the areas and keys a person may use. The services still check each action themselves."""
+    if actor.is_system:
+        return {action: ALL for action in ACTIONS}
+    role = current_role(session, actor)
+    return {action: scope_of(session, role, action) for action in ACTIONS}
+
+
+def refuse_area(session: Session, actor: Actor, area: str, actions: tuple[str, ...]) -> str:
+    """Why the actor may not open an area that needs any one of `actions`, naming the roles that may."""
+    role = current_role(session, actor)
+    may = [r for r in ROLES if any(scope_of(session, r, a) != NONE for a in actions)] or [Role.ADMIN.value]
+    return f"{actor.login} ({role}) may not open {area}: that needs the {_either(may)} role"
 
 
 def _either(roles: list[str]) -> str:

@@ -11,7 +11,7 @@ from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput, NotFound
 from crm_tui.models import SavedView
 from crm_tui.models.schemas import ContactFilter, SavedViewCreate, SavedViewRead
-from crm_tui.services import contacts, validation as v
+from crm_tui.services import contacts, permissions, validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
 
 ENTITIES = ("contact", "company", "deal")
@@ -39,6 +39,15 @@ def _get_visible(session: Session, view_id: int, actor: Actor) -> SavedView:
     return view
 
 
+def _get_changeable(session: Session, view_id: int, actor: Actor) -> SavedView:
+    """A view the actor may change or delete: their own always; someone else's shared one with the
+    permission to look after the team's lists."""
+    view = _get_visible(session, view_id, actor)
+    if view.owner_id != actor.user_id:
+        permissions.require(session, actor, "view.admin", owner=view.owner_id)
+    return view
+
+
 def create_view(session: Session, *, data: SavedViewCreate | dict, actor: Actor,
                 now: datetime | None = None) -> SavedViewRead:
     data = parse_shape(SavedViewCreate, data)
@@ -63,7 +72,7 @@ def update_view(session: Session, *, view_id: int, actor: Actor, version: int | 
                 name: str | None = None, query: str | None = None, filters: dict | None = None,
                 sort: str | None = None, now: datetime | None = None) -> SavedViewRead:
     now = resolve_now(now)
-    view = _get_visible(session, view_id, actor)
+    view = _get_changeable(session, view_id, actor)
     check_version(session, view, version, "view", f"view {view.name!r}")
     values: dict = {}
     if name is not None:
@@ -89,7 +98,7 @@ def update_view(session: Session, *, view_id: int, actor: Actor, version: int | 
 
 def delete_view(session: Session, *, view_id: int, actor: Actor, now: datetime | None = None) -> None:
     now = resolve_now(now)
-    view = _get_visible(session, view_id, actor)
+    view = _get_changeable(session, view_id, actor)
     audit(session, actor=actor, entity="view", entity_id=view.id, action="delete", now=now, summary=view.name)
     session.delete(view)
     flush(session, "view", f"view {view.name!r}")

@@ -35,7 +35,10 @@ class AreaBar(Widget):
     def render(self) -> Text:
         app = self.app
         text = Text(no_wrap=True, overflow="ellipsis")
+        may_open = getattr(app, "may_open", None)
         for mode, key, label in AREAS:
+            if may_open is not None and not may_open(mode):
+                continue  # the role can't open it: not shown (the key says why)
             if mode == "inbox" and getattr(app, "inbox_due", 0):
                 label = f"{label} {app.inbox_due}"
             style = "reverse bold" if mode == self.current else ""

@@ -1,9 +1,9 @@
-"""Email: SMTP settings from the config file (password from an environment variable), and sending
-the outbox after the firings committed — each email at most once, the rest retried on later runs."""
+"""Email: SMTP settings from the config file (the password from an environment variable or the
+system keyring), and sending the outbox after the firings committed — each email at most once, the
+rest retried on later runs."""
 
 from __future__ import annotations
 
-import os
 import smtplib
 import socket
 from dataclasses import dataclass, field
@@ -13,6 +13,7 @@ from email.utils import format_datetime, parseaddr
 
 from sqlalchemy import select, update
 
+from crm_tui import secrets
 from crm_tui.config import Settings
 from crm_tui.db import Database
 from crm_tui.errors import InvalidInput
@@ -34,6 +35,28 @@ class SmtpSettings:
     timeout: float = 10.0
 
 
+@dataclass(frozen=True)
+class SmtpLogin:
+    """Whose SMTP password it is, and where it may come from: `env`, else the keyring's `secret_name`."""
+
+    host: str
+    username: str
+    env: str
+
+    @property
+    def secret_name(self) -> str:
+        return f"smtp:{self.username}@{self.host}"
+
+
+def smtp_login(settings: Settings) -> SmtpLogin | None:
+    """The login of the [smtp] table; None when email is off or sends without logging in."""
+    raw = settings.raw.get("smtp")
+    if not isinstance(raw, dict) or not raw.get("host") or not raw.get("username"):
+        return None
+    return SmtpLogin(host=str(raw["host"]), username=str(raw["username"]),
+                     env=str(raw.get("password_env", DEFAULT_PASSWORD_ENV)))
+
+
 def smtp_settings(settings: Settings) -> SmtpSettings | None:
     """The [smtp] table of config.toml, or None when email is off (no table, or no host)::
 
@@ -43,6 +66,8 @@ def smtp_settings(settings: Settings) -> SmtpSettings | None:
         from = "CRM <crm@example.com>"
         username = "crm@example.com"
         password_env = "CRM_SMTP_PASSWORD"  # the password itself never goes in the file
+
+    The password comes from that variable, else from the system keyring (`crm secret set smtp`).
     """
     raw = settings.raw.get("smtp")
     if not isinstance(raw, dict) or not raw.get("host"):
@@ -54,10 +79,11 @@ def smtp_settings(settings: Settings) -> SmtpSettings | None:
         port = int(raw.get("port", 587))
     except (TypeError, ValueError):
         raise InvalidInput(f"[smtp] port must be a number, not {raw.get('port')!r}") from None
-    password_env = str(raw.get("password_env", DEFAULT_PASSWORD_ENV))
+    login = smtp_login(settings)
+    password = secrets.get_secret(login.secret_name, env=login.env) if login else None
     return SmtpSettings(
         host=str(raw["host"]), sender=str(sender), port=port, username=raw.get("username"),
-        password=os.environ.get(password_env), ssl=bool(raw.get("ssl", port == 465)),
+        password=password, ssl=bool(raw.get("ssl", port == 465)),
         starttls=bool(raw.get("starttls", port == 587)), timeout=float(raw.get("timeout", 10)),
     )
 

@@ -102,3 +102,25 @@ def test_backup_on_postgres_prints_the_pg_dump_command(crm, tmp_path):
     result = crm("backup", str(tmp_path / "crm.dump"))
     assert result.exit_code == 1 and "pg_dump --format=custom" in result.stdout
     assert not (tmp_path / "crm.dump").exists()
+
+
+def test_export_and_backup_refusals_are_one_line_and_leave_no_file(crm, tmp_path):
+    crm.ok("contact", "add", "--first", "Kept", "--email", "kept@x.org")
+    crm.ok("user", "add", "sam", "--name", "Sam", "--role", "sales")
+    crm.ok("user", "add", "max", "--name", "Max", "--role", "marketing")
+    out = tmp_path / "out"
+    out.mkdir()
+    for args in (("export", "contacts", "-o", str(out / "c.csv")), ("export", "tasks", "-f", "ics"),
+                 ("export", "contacts", "-f", "vcf", "-o", str(out / "c.vcf"))):
+        refused = crm.fails(*args, user="sam", code=4)
+        assert refused.stderr == ("error: sam (sales) may not export records to files (CSV, JSON, vCard, iCalendar): "
+                                  "that needs the admin, manager or marketing role\n")
+        assert refused.stdout == ""
+    assert "Kept" in crm.ok("export", "contacts", user="max").stdout
+
+    before = row_counts(crm.db_url)
+    for args in (("backup", str(out / "b.db")), ("restore", str(out / "b.db"), "--yes")):
+        refused = crm.fails(*args, user="max", code=4)
+        assert "max (marketing) may not back up and restore the database: that needs the admin role" in refused.stderr
+        assert refused.stdout == ""  # not even the pg_dump command on PostgreSQL
+    assert list(out.iterdir()) == [] and row_counts(crm.db_url) == before

@@ -14,7 +14,8 @@ def team(crm):
     for login, role in list(ROLES.items())[1:]:
         crm.ok("user", "add", login, "--role", role)
     deal = crm.json("deal", "add", "Mia's deal", "--owner", "mia")
-    return {"deal": deal["id"]}
+    company = crm.json("company", "add", "Acme")  # ann's
+    return {"deal": deal["id"], "company": company["id"]}
 
 
 # (the command, the logins it is allowed for)
@@ -23,6 +24,9 @@ CASES = [
     (("deal", "edit", "{deal}", "--title", "Bigger"), {"ann", "mia"}),
     (("pipeline", "add", "Renewals"), {"ann"}),
     (("report", "sources"), {"ann", "mia", "sam", "max"}),
+    (("contact", "add", "--first", "Eve", "--owner", "mia"), {"ann", "mia", "sam", "max"}),
+    (("company", "edit", "{company}", "--owner", "sam"), {"ann", "mia"}),
+    (("export", "companies"), {"ann", "mia", "max"}),
 ]
 
 

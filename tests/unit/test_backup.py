@@ -12,6 +12,7 @@ import pytest
 from crm_tui.db import open_database
 from crm_tui.errors import InvalidInput, SchemaError
 from crm_tui.services import backup, contacts, users
+from crm_tui.services.common import system_actor
 
 WRITES_BEFORE_BACKUP = 20
 
@@ -58,7 +59,11 @@ def test_backups_during_concurrent_writes_are_whole_and_pass_integrity_check(tmp
     writer.start()
     try:
         assert started.wait(60)
-        copies = [backup.backup_sqlite(path, tmp_path / f"copy{i}.db") for i in range(3)]
+        db = open_database(url, migrate=False)
+        try:
+            copies = [backup.backup_sqlite(db, tmp_path / f"copy{i}.db", actor=system_actor()) for i in range(3)]
+        finally:
+            db.dispose()
     finally:
         stop.set()
         writer.join(60)
@@ -88,18 +93,17 @@ def test_restore_puts_the_backup_back_and_refuses_what_it_cannot(tmp_path, sqlit
     with db.write() as s:
         actor = users.actor_for(s, login="ann", now=now)
         contacts.create_contact(s, data={"first_name": "Kept"}, actor=actor, now=now)
-    saved = backup.backup_sqlite(path, tmp_path / "saved.db")
+    saved = backup.backup_sqlite(db, tmp_path / "saved.db", actor=actor)
     with pytest.raises(InvalidInput, match="exists"):
-        backup.backup_sqlite(path, saved.path)
+        backup.backup_sqlite(db, saved.path, actor=actor)
     with db.write() as s:
         contacts.create_contact(s, data={"first_name": "Later"}, actor=actor, now=now)
-    backup.restore_sqlite(saved.path, path, known_revisions=backup.known_revisions())
+    backup.restore_sqlite(db, saved.path, actor=actor, known_revisions=backup.known_revisions())
     with db.read() as s:  # the open engine sees the restored data
         assert [r.full_name for r in contacts.list_contacts(s).items] == ["Kept"]
-    db.dispose()
-
     with pytest.raises(SchemaError, match="newer"):
-        backup.restore_sqlite(saved.path, path, known_revisions={"0001"})
+        backup.restore_sqlite(db, saved.path, actor=actor, known_revisions={"0001"})
+    db.dispose()
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all" * 100)
     with pytest.raises(InvalidInput):

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from crm_tui.db import open_database
 from crm_tui.services import activities, companies, contacts, deals, export, tasks, users
+from crm_tui.services.common import system_actor
 from crm_tui.services.importer import ImportOptions, run_import
 from crm_tui.services.importer_read import open_source
 from crm_tui.services.vcard import read_contacts
@@ -89,7 +90,7 @@ def _export(db, entity: str, fmt: str = "csv", **flt) -> str:
     with db.read() as s:
         export.snapshot(s)
         writer = {"csv": export.write_csv, "json": export.write_json}[fmt]
-        writer(s, entity, out, flt=export.ExportFilter(**flt) if flt else None)
+        writer(s, entity, out, actor=system_actor(), flt=export.ExportFilter(**flt) if flt else None)
     return out.getvalue()
 
 
@@ -140,7 +141,7 @@ def test_json_holds_the_csv_records_and_round_trips(db, empty_db, filled, actor,
 def test_vcard_round_trip(db, empty_db, filled, actor, now, tmp_path):
     path = tmp_path / "contacts.vcf"
     with db.read() as s, open(path, "w", encoding="utf-8", newline="") as fh:
-        assert export.write_vcards(s, fh) == 2
+        assert export.write_vcards(s, fh, actor=system_actor()) == 2
     cards = list(read_contacts(path))
     assert cards[0]["email"] == ["ann@acme.com", "ann@home.org"] and cards[0]["company"] == "Acme, Inc."
     assert cards[0]["last_name"] == "Lee-Ñúñez" and cards[0]["tags"] == ["golf club", "vip"]
@@ -158,7 +159,7 @@ def test_ics_parses_with_icalendar_and_narrows_by_user_and_open(db, filled, acto
     def ics(**flt):
         out = io.StringIO()
         with db.read() as s:
-            export.write_ics(s, out, flt=export.ExportFilter(now=now, **flt), now=now)
+            export.write_ics(s, out, actor=system_actor(), flt=export.ExportFilter(now=now, **flt), now=now)
         return Calendar.from_ical(out.getvalue())
 
     cal = ics()
