@@ -9,7 +9,7 @@ from pathlib import Path
 from weakref import WeakKeyDictionary
 
 from textual import work
-from textual.app import App
+from textual.app import App, ScreenError
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
@@ -25,10 +25,12 @@ from crm_tui.screens.contacts import ContactsScreen
 from crm_tui.screens.inbox import InboxScreen
 from crm_tui.screens.pipeline import PipelineScreen
 from crm_tui.screens.reports import ReportsScreen
-from crm_tui.services import contacts, tasks, users
+from crm_tui.services import contacts, permissions, tasks, users
 from crm_tui.services.common import Actor
 
 INBOX_REFRESH_S = 60
+# an area a role may not open: it needs one of these permissions (the other areas are open to all)
+AREA_NEEDS: dict[str, tuple[str, ...]] = {"reports": ("report.view", "report.sources")}
 DARK, LIGHT = "textual-dark", "textual-light"
 
 
@@ -81,6 +83,7 @@ class CrmApp(App[None]):
         self._live_busy = False
         self.live_generation = 0  # one more for every change seen from elsewhere
         self._screen_generation: WeakKeyDictionary[Screen, int] = WeakKeyDictionary()
+        self._capabilities: dict[str, str] | None = None
 
     # --- the shared services of every screen -------------------------------------------------
 
@@ -88,8 +91,70 @@ class CrmApp(App[None]):
         """The app's clock (frozen in tests); pass it to every service call."""
         return self._clock()
 
+    # --- what the person's role lets them do ------------------------------------------------
+
+    @property
+    def capabilities(self) -> dict[str, str]:
+        """{action: scope} for the signed-in user (read once; again when a teammate's change lands,
+        since an admin may have changed the role)."""
+        if self._capabilities is None:
+            with self.db.read() as session:
+                self._capabilities = permissions.capabilities(session, self.actor)
+        return self._capabilities
+
+    def may(self, action: str) -> bool:
+        """Whether the user may do `action` on some records (all, or their own). It decides which keys
+        and areas are shown; the services decide each change, record by record."""
+        return self.capabilities.get(action, permissions.NONE) != permissions.NONE
+
+    def may_open(self, mode: str) -> bool:
+        needs = AREA_NEEDS.get(mode)
+        return needs is None or any(self.may(action) for action in needs)
+
+    def set_capabilities(self, found: dict[str, str]) -> None:
+        """A newer reading of the role's permissions: keys and areas follow it at once."""
+        if found == self._capabilities:
+            return
+        self._capabilities = found
+        for screen in self.screen_stack:
+            screen.refresh_bindings()
+            for bar in screen.query("AreaBar"):
+                bar.refresh()
+        if not self.may_open(self.current_mode):
+            self.switch_mode(self.DEFAULT_MODE)
+
+    def refresh_css(self, animate: bool = True) -> None:
+        """Textual refreshes the CSS when a mode's screen is first made (and on a theme change): it
+        sets the variables, which empties the parse cache, and parses every stylesheet again. When
+        the variables are the ones the rules were parsed with, that work gives the same rules, and
+        the emptied cache makes the next widget type that mounts parse them all once more (about
+        7 ms of a 50 ms start here). Then only the styles are applied again; a real change (a new
+        theme) goes the whole way."""
+        sheet = self.stylesheet
+        if self.get_css_variables() != sheet._variables:
+            super().refresh_css(animate)
+            return
+        sheet.update(self, animate=animate)
+        try:
+            if self.screen.is_mounted:
+                self.screen._refresh_layout(self.size)
+                self.screen._css_update_count = self._css_update_count
+        except ScreenError:
+            pass
+        for screen in self.screen_stack:
+            if screen != self.screen:
+                sheet.update(screen, animate=animate)
+                screen._css_update_count = self._css_update_count
+
     def on_mount(self) -> None:
         self.theme = DARK
+        # the Inbox count, the first-run check and the rules wait for the first frame: their
+        # queries would hold up the first screen's own
+        self.call_after_refresh(self._start_background_work)
+
+    def _start_background_work(self) -> None:
+        if self._exit or not self.is_running:  # quit (ctrl+q) before the first frame was drawn
+            return
         self.refresh_inbox_count()
         if self._inbox_refresh_s:
             self.set_interval(self._inbox_refresh_s, lambda: self.refresh_inbox_count(tick=True))
@@ -108,6 +173,11 @@ class CrmApp(App[None]):
             self._live = None
 
     def action_area(self, mode: str) -> None:
+        if not self.may_open(mode):
+            with self.db.read() as session:
+                why = permissions.refuse_area(session, self.actor, mode.capitalize(), AREA_NEEDS[mode])
+            self.notify(why, title="Not for your role", severity="warning")
+            return
         if self.current_mode != mode:
             self.switch_mode(mode)
 
@@ -246,6 +316,7 @@ class CrmApp(App[None]):
         its cursor and scroll); a screen out of sight reloads when it is shown again."""
         self.live_generation += 1
         self.refresh_inbox_count()
+        self._reread_capabilities()
         shown = self._shown_screens()
         for mode in self.MODES:
             try:
@@ -257,6 +328,12 @@ class CrmApp(App[None]):
                     self._refresh_screen(screen)
                 else:
                     self._screen_generation.setdefault(screen, self.live_generation - 1)
+
+    @work(thread=True, exclusive=True, group="capabilities", exit_on_error=False)
+    def _reread_capabilities(self) -> None:
+        with self.db.read() as session:
+            found = permissions.capabilities(session, self.actor)
+        self.call_from_thread(self.set_capabilities, found)
 
     def _screen_shown(self, _screen: Screen) -> None:
         for screen in self._shown_screens():

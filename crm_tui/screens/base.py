@@ -3,24 +3,69 @@ app to refresh after a change."""
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Callable, ClassVar
+
 from textual.app import ComposeResult
 from textual.screen import Screen
+from textual.worker import WorkerState
+
 from crm_tui.widgets.area_bar import AreaBar
 from crm_tui.widgets.key_bar import KeyBar
+
+
+class Outcome:
+    """What a thread worker returns for the UI to do once it has finished: `method(*args)`.
+    Handing it over on the worker's SUCCESS (not with call_from_thread from inside the worker)
+    means a form that closes on its result never cancels the very worker that is returning it."""
+
+    __slots__ = ("method", "args")
+
+    def __init__(self, method: Callable[..., object], *args: object) -> None:
+        self.method, self.args = method, args
 
 
 class ReportsWorkerErrors:
     """Textual posts a worker's state changes only to the screen or widget that started it, and
     they don't bubble: a failed save in a screen's own worker (a refusal, a conflict) would go
-    unseen. Screens with this mixin hand every failure to the app's one handler, which shows it."""
+    unseen. Screens with this mixin hand every failure to the app's one handler, which shows it,
+    and carry out the `Outcome` a finished worker returns (if the screen is still there)."""
 
     def on_worker_state_changed(self, event) -> None:
+        if event.state == WorkerState.SUCCESS and isinstance(event.worker.result, Outcome):
+            if self.is_attached:
+                event.worker.result.method(*event.worker.result.args)
+            return
         report = getattr(self.app, "report_worker_failure", None)
         if report is not None:
             report(event)
 
 
-class AreaScreen(ReportsWorkerErrors, Screen):
+@cache
+def _needs(cls: type) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        found.update(klass.__dict__.get("NEEDS", {}))
+    return found
+
+
+class RoleGate:
+    """Keys the person's role may not use at all are left out of the key bar, help and palette, and
+    do nothing: `NEEDS` maps an action to the permission it takes (see services/permissions.py).
+    Each class in the screen's ancestry may add its own. A role that may act on its own records
+    only keeps the key; the service decides for each record and says why when it refuses."""
+
+    NEEDS: ClassVar[dict[str, str]] = {}
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        need = _needs(type(self)).get(action)
+        may = getattr(self.app, "may", None)
+        if need is not None and may is not None and not may(need):
+            return False
+        return super().check_action(action, parameters)
+
+
+class AreaScreen(RoleGate, ReportsWorkerErrors, Screen):
     """A screen that belongs to one of the app's areas (a mode)."""
 
     AREA = "contacts"
@@ -39,21 +84,27 @@ class AreaScreen(ReportsWorkerErrors, Screen):
         """Reload what the screen shows (after a save elsewhere). Screens override it."""
 
 
-SEARCH_DEBOUNCE_S = 0.15
-
-
 class SearchableList:
-    """Search as you type for a list screen: keystrokes wait SEARCH_DEBOUNCE_S before a search
-    (a newer keystroke restarts the wait; the list's own worker drops a stale result), and Enter
-    searches at once. The screen keeps `query_text`, and defines `reload()` and `action_focus_list()`."""
+    """Search as you type for a list screen. Each keystroke searches at once; while a search is
+    still being fetched, the newest text waits for it and goes next (the ones typed in between are
+    skipped), so a fast typist costs one query at a time and the last keystroke's results always
+    come. Enter searches and moves into the list. The screen keeps `query_text`, has a `table`
+    (a KeysetTable), and defines `reload()` and `action_focus_list()`."""
 
     query_text: str = ""
-    _debounce = None
+    _waiting: str | None = None  # typed while a search was in flight
 
-    def debounce_search(self, value: str) -> None:
-        if self._debounce is not None:
-            self._debounce.stop()
-        self._debounce = self.set_timer(SEARCH_DEBOUNCE_S, lambda: self.search_now(value))
+    def search_typed(self, value: str) -> None:
+        if self.table.reloading:  # (a page being turned is dropped by the new search)
+            self._waiting = value
+        else:
+            self.search_now(value)
+
+    def on_keyset_table_rows_shown(self, _event) -> None:
+        """A search's first rows are on screen: run the text typed meanwhile, if any."""
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None:
+            self.search_now(waiting)
 
     def search_now(self, value: str) -> None:
         text = value.strip()
@@ -61,16 +112,7 @@ class SearchableList:
             self.query_text = text
             self.reload()
 
-    def flush_search(self, value: str) -> None:
-        """Search now for what waits on the debounce (moving into the list shows it at once)."""
-        if self._debounce is not None:
-            self._debounce.stop()
-            self._debounce = None
-            self.search_now(value)
-
     def submit_search(self, value: str) -> None:
-        if self._debounce is not None:
-            self._debounce.stop()
-            self._debounce = None
+        self._waiting = None
         self.search_now(value)
         self.action_focus_list()

@@ -17,7 +17,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from crm_tui.errors import Conflict, CrmError, InvalidInput, NotFound
 from crm_tui.models.schemas import CompanyRead, CompanyRow, UserRead
-from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen, SearchableList
+from crm_tui.screens.base import AreaScreen, Outcome, ReportsWorkerErrors, SearchableList
 from crm_tui.screens.conflict import ResolvesConflicts, put_select
 from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.services import companies, users
@@ -67,6 +67,8 @@ class CompaniesScreen(SearchableList, AreaScreen):
         Binding("a", "archive", "Archive", id="companies.archive"),
         Binding("u", "unarchive", "Undo archive", show=False, id="companies.unarchive"),
     ]
+    NEEDS = {"new_company": "company.edit", "edit_company": "company.edit", "archive": "company.edit",
+             "unarchive": "company.edit"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -128,7 +130,7 @@ class CompaniesScreen(SearchableList, AreaScreen):
 
     @on(Input.Changed, "#company-search")
     def search_changed(self, event: Input.Changed) -> None:
-        self.debounce_search(event.value)
+        self.search_typed(event.value)
 
     @on(Input.Submitted, "#company-search")
     def search_submitted(self, event: Input.Submitted) -> None:
@@ -138,7 +140,6 @@ class CompaniesScreen(SearchableList, AreaScreen):
         self.query_one("#company-search", Input).focus()
 
     def action_focus_list(self) -> None:
-        self.flush_search(self.query_one("#company-search", Input).value)
         self.table.focus()
 
     def action_cycle_sort(self) -> None:
@@ -299,12 +300,12 @@ class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRea
     # -- the owner choices
 
     @work(thread=True, exclusive=True, group="company-form-load", exit_on_error=False)
-    def _load_team(self, app: App, owner_id: int | None) -> None:
+    def _load_team(self, app: App, owner_id: int | None) -> Outcome:
         with app.db.read() as session:
             team = users.list_users(session, include_inactive=False)
             if owner_id is not None and all(u.id != owner_id for u in team):
                 team.append(users.get_user(session, user_id=owner_id))  # a deactivated owner stays choosable
-        self._to_ui(app, self._show_team, team)
+        return Outcome(self._show_team, team)
 
     def _show_team(self, team: list[UserRead]) -> None:
         owner = self.query_one("#company-owner", Select)
@@ -455,16 +456,9 @@ class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRea
 
     # -- workers (no widgets in here)
 
-    def _to_ui(self, app: App, method, *args: Any) -> None:
-        def deliver() -> None:  # returns None, so call_from_thread never awaits a dismiss
-            if self.is_attached:
-                method(*args)
-
-        app.call_from_thread(deliver)
-
     @work(thread=True, exclusive=True, group="company-form", exit_on_error=False)
     def _save(self, app: App, company_id: int | None, version: int | None, values: dict[str, Any],
-              now: datetime) -> None:
+              now: datetime) -> Outcome:
         try:
             with app.db.write() as session:
                 if company_id is None:
@@ -473,16 +467,16 @@ class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRea
                     company = companies.update_company(session, company_id=company_id, changes=values,
                                                        actor=app.actor, version=version, now=now)
         except Conflict as exc:
-            self._to_ui(app, self._conflict, exc)
+            return Outcome(self._conflict, exc)
         except (InvalidInput, NotFound) as exc:
-            self._to_ui(app, self._rejected, exc.message)
+            return Outcome(self._rejected, exc.message)
         except Exception as exc:  # noqa: BLE001 - a form reports a failure, it never takes the app down
-            self._to_ui(app, self._failed, exc)
+            return Outcome(self._failed, exc)
         else:
-            self._to_ui(app, self._saved, company)
+            return Outcome(self._saved, company)
 
     @work(thread=True, exclusive=True, group="company-form-load", exit_on_error=False)
-    def _reload(self, app: App, company_id: int) -> None:
+    def _reload(self, app: App, company_id: int) -> Outcome:
         with app.db.read() as session:
             company = companies.get_company(session, company_id=company_id)
-        self._to_ui(app, self._reloaded, company)
+        return Outcome(self._reloaded, company)

@@ -12,7 +12,7 @@ from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRead, ContactRow
-from crm_tui.screens.base import SEARCH_DEBOUNCE_S, AreaScreen, SearchableList  # noqa: F401 - the bench reads it here
+from crm_tui.screens.base import AreaScreen, SearchableList
 from crm_tui.screens.contact_actions import ContactActions
 from crm_tui.services import contacts, users, views
 from crm_tui.widgets import fmt
@@ -130,7 +130,8 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
             parts.append("archived")
         if self.query_text:
             parts.append(f"matching “{self.query_text}”")
-        self.query_one("#filter-line", Static).update(" · ".join(parts))
+        # one line, its height fixed in the stylesheet: no layout pass for a new text
+        self.query_one("#filter-line", Static).update(" · ".join(parts), layout=False)
 
     def highlighted_contact_id(self) -> int | None:
         row = self.table.current_row
@@ -151,7 +152,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
 
     @on(Input.Changed, "#search")
     def search_changed(self, event: Input.Changed) -> None:
-        self.debounce_search(event.value)
+        self.search_typed(event.value)
 
     @on(Input.Submitted, "#search")
     def search_submitted(self, event: Input.Submitted) -> None:

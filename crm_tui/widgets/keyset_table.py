@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
-from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
@@ -30,6 +29,8 @@ from crm_tui.services.paging import END, Page
 
 Fetch = Callable[..., Page]  # fetch(after=, before=, limit=, with_total=) -> Page
 FIRST = ("first", None)
+PRELOAD_WAIT_S = 0.05  # at mount, the most the first page is waited for before the first frame
+SLOW_LOAD_S = 0.25  # a load that takes longer than this shows "loading…" under the list
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,16 @@ class KeysetTable(Widget, can_focus=True):
             return self.table
 
     @dataclass
+    class RowsShown(Message):
+        """The first rows of a fresh load (a search, a sort) are on screen; the total may follow."""
+
+        table: KeysetTable
+
+        @property
+        def control(self) -> KeysetTable:
+            return self.table
+
+    @dataclass
     class Loaded(Message):
         """A fresh load finished (not a page turn): the total is known."""
 
@@ -161,6 +172,8 @@ class KeysetTable(Widget, can_focus=True):
         self.rows_fetched = 0  # every row ever handed over by fetch (the tests read it)
         self.fetches = 0
         self._preload: tuple[Fetch, int, Future] | None = None
+        self._texts: dict[int, str] = {}  # the line of each row held, by id(row): see _row_text
+        self._texts_for: tuple[int, list, list] | None = None  # (width, the window's rows, columns) they fit
 
     # --- the owner's side -------------------------------------------------------------------
 
@@ -175,6 +188,11 @@ class KeysetTable(Widget, can_focus=True):
     @property
     def fetching(self) -> bool:
         return self._loading is not None
+
+    @property
+    def reloading(self) -> bool:
+        """A fresh load (a search, a sort) is being fetched; RowsShown follows it. A page turn is not."""
+        return self._loading == "reset"
 
     @property
     def counting(self) -> bool:
@@ -197,20 +215,26 @@ class KeysetTable(Widget, can_focus=True):
     def preload(self, fetch: Fetch) -> None:
         """Start fetching the first page of `fetch` now, before the table is mounted (its screen
         calls this while composing), so that when `load(fetch)` follows at mount the rows are
-        usually there already and go into the first frame. The fetch runs in a worker thread."""
-        future: Future = Future()
+        usually there already and go into the first frame."""
         limit = self.page_size
+        self._preload = (fetch, limit, self._start(lambda: self._fetch_page(fetch, FIRST, with_total=False,
+                                                                             limit=limit)))
+
+    @staticmethod
+    def _start(job: Callable[[], Page]) -> Future:
+        """Run `job` in a plain thread started now. A Textual worker's thread only starts once the
+        event loop gets control back (after a mount, a layout, a paint): the query would wait for
+        them. The worker that hands the page over waits on this future instead."""
+        future: Future = Future()
 
         def work() -> None:
             try:
-                future.set_result(self._fetch_page(fetch, FIRST, with_total=False, limit=limit))
-            except BaseException as exc:  # noqa: BLE001 - handed to load(), whose worker reports it
+                future.set_result(job())
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the worker that waits on it
                 future.set_exception(exc)
 
-        # a plain thread, started now: a Textual worker would only start once the event loop
-        # gets control back, after the mount this is meant to overlap
-        threading.Thread(target=work, name=f"keyset-preload-{id(self)}", daemon=True).start()
-        self._preload = (fetch, limit, future)
+        threading.Thread(target=work, name="keyset-fetch", daemon=True).start()
+        return future
 
     def _take_preload(self, fetch: Fetch, limit: int) -> Future | None:
         preload, self._preload = self._preload, None
@@ -229,16 +253,29 @@ class KeysetTable(Widget, can_focus=True):
         self._loading = "reset"
         self._pending_end = False
         self._counting = False
-        self.refresh()
+        if self._window.pages:
+            # the rows on screen stay until the new ones come (a search usually takes a few ms, and a
+            # repaint now would only compete with it); a slow one says so after a moment
+            self.set_timer(SLOW_LOAD_S, lambda generation=self._generation: self._show_slow(generation))
+        else:
+            self.refresh()  # "Loading…" in the empty list
         generation, limit = self._generation, self.page_size  # sized here: the thread can't ask the screen
         preloaded = self._take_preload(fetch, limit) if anchor == FIRST else None
+        if preloaded is not None:
+            # the screen's first page, started while it mounted: give it a moment to land so the
+            # first frame has rows (the wait lets the fetch's thread run; a slow one stays async)
+            wait([preloaded], timeout=PRELOAD_WAIT_S)
         if preloaded is not None and preloaded.done() and preloaded.exception() is None:
             self._reset_to(preloaded.result(), generation, offset, keep_at)
             return
         # the rows first, the total after: a COUNT over a big match costs more than the page
-        job = preloaded.result if preloaded is not None else (
-            lambda: self._fetch_page(fetch, anchor, with_total=False, limit=limit))
-        self._run(job, lambda page: self._reset_to(page, generation, offset, keep_at), exclusive=True)
+        if preloaded is None:
+            preloaded = self._start(lambda: self._fetch_page(fetch, anchor, with_total=False, limit=limit))
+        self._run(preloaded.result, lambda page: self._reset_to(page, generation, offset, keep_at), exclusive=True)
+
+    def _show_slow(self, generation: int) -> None:
+        if generation == self._generation and self.reloading:
+            self.border_subtitle = "loading…"
 
     def reload(self) -> None:
         """Fetch again where the user is (after an edit), keeping the cursor's place."""
@@ -286,6 +323,7 @@ class KeysetTable(Widget, can_focus=True):
             self._top = offset
         self._scroll_to_cursor()
         self._update_titles()
+        self.post_message(self.RowsShown(self))
         if page.total is not None or not self.counted:
             self.post_message(self.Loaded(self, self._total or 0))
         else:
@@ -388,7 +426,7 @@ class KeysetTable(Widget, can_focus=True):
 
     def action_last(self) -> None:
         pages = self._window.pages
-        if self._loading == "reset":
+        if self.reloading:
             self._pending_end = True
             return
         if pages and pages[-1].next_cursor is None:
@@ -491,19 +529,31 @@ class KeysetTable(Widget, can_focus=True):
                 widths.append(max(column.min_width, room * column.ratio // shares))
         return widths
 
-    def _line(self, columns: list[Column], cells: list[str], widths: list[int], style: Style, width: int) -> Strip:
-        segments = []
-        for i, (text, cell_width, column) in enumerate(zip(cells, widths, columns, strict=True)):
-            if i:
-                segments.append(Segment(" ", style))
-            segments.append(Segment(_fit(text, cell_width, column.align), style))
-        return Strip(segments).crop_extend(0, width, style)
+    @staticmethod
+    def _line_text(columns: list[Column], cells: list[str], widths: list[int], width: int) -> str:
+        """A row's cells fitted to their columns, as one line of exactly `width` cells."""
+        text = " ".join(_fit(cell, cell_width, column.align)
+                        for cell, cell_width, column in zip(cells, widths, columns, strict=True))
+        return set_cell_size(text, width)
+
+    def _row_text(self, row: Any, columns: list[Column], widths: list[int], width: int) -> str:
+        """The line of a row held in the window, worked out once per row and width (a repaint of
+        the list, a cursor move, reuses it: formatting the cells costs more than drawing them)."""
+        held = self._window.rows
+        made_for = self._texts_for
+        if made_for is None or made_for[0] != width or made_for[1] is not held or made_for[2] is not self.columns:
+            # kept, the list keeps its rows alive: no id in the cache can be a new row's
+            self._texts_for, self._texts = (width, held, self.columns), {}
+        text = self._texts.get(id(row))
+        if text is None:
+            text = self._texts[id(row)] = self._line_text(columns, [_text(c, row) for c in columns], widths, width)
+        return text
 
     def render_line(self, y: int) -> Strip:
         width = self.content_region.width
         _, base, columns, widths, header, cursor_style, message_style = self._paint_info(width)
         if y == 0:
-            return self._line(columns, [c.title for c in columns], widths, header, width)
+            return Strip([Segment(self._line_text(columns, [c.title for c in columns], widths, width), header)], width)
         index = self._top + y - 1 - self._window.offset
         rows = self._window.rows
         if not rows:
@@ -517,7 +567,7 @@ class KeysetTable(Widget, can_focus=True):
             return Strip.blank(width, base)
         row = rows[index]
         style = cursor_style if self._top + y - 1 == self.cursor else base
-        return self._line(columns, [_text(c, row) for c in columns], widths, style, width)
+        return Strip([Segment(self._row_text(row, columns, widths, width), style)], width)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height
@@ -526,6 +576,7 @@ class KeysetTable(Widget, can_focus=True):
         if event.state == WorkerState.ERROR and event.worker.group.startswith("keyset-"):
             self._loading = None
             self._counting = False
+            self._update_titles()  # no "loading…" left under the list
             self.refresh()
             error = event.worker.error
             message = getattr(error, "message", None) or str(error)

@@ -92,6 +92,116 @@ async def test_search_then_enter_moves_into_the_list_and_opens_the_contact(db, a
         assert isinstance(app.screen, ContactsScreen)
 
 
+async def test_typing_searches_at_once_and_the_last_keystroke_wins(db, actor, now, people):
+    """No Enter, no pause: each keystroke searches, the keys typed while a search is fetched wait for
+    it, and the list ends on the whole text typed."""
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"analytical")
+        await settle(app, pilot)
+        screen = app.screen
+        assert screen.query_text == "analytical" and screen._waiting is None
+        assert _names(app) == ["Ada Lovelace", "Edsger Dijkstra"]
+        assert isinstance(app.focused, Input)  # still typing
+        await pilot.press(*["backspace"] * 10, "d", "i", "j")
+        await settle(app, pilot)
+        assert screen.query_text == "dij" and _names(app) == ["Edsger Dijkstra"]
+
+
+async def test_keys_typed_while_a_search_is_fetched_wait_and_only_the_newest_runs(db, actor, now, people,
+                                                                                 monkeypatch):
+    import threading
+
+    from crm_tui.screens import contacts as screen_module
+
+    gate, asked = threading.Event(), []
+    real = screen_module.contacts.list_contacts
+
+    def slow(session, **kw):
+        if kw.get("query") is not None and not kw.get("with_total"):
+            asked.append(kw["query"])
+            if kw["query"] == "a":
+                assert gate.wait(10), "the test never opened the gate"
+        return real(session, **kw)
+
+    monkeypatch.setattr(screen_module.contacts, "list_contacts", slow)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", "a")
+        await pilot.pause()
+        assert app.screen.table.fetching and asked == ["a"]
+        await pilot.press("d", "a")  # typed while "a" is being fetched
+        assert app.screen._waiting == "ada" and asked == ["a"]
+        gate.set()
+        await settle(app, pilot)
+        assert asked == ["a", "ada"]  # "ad" was skipped: one query at a time, the newest next
+        assert app.screen.query_text == "ada" and _names(app) == ["Ada Lovelace"]
+
+
+async def test_typing_while_a_page_is_being_turned_still_searches(db, actor, now, people, monkeypatch):
+    """Only a search in flight holds the next one back; a page fetched ahead does not."""
+    import threading
+
+    from crm_tui.screens import contacts as screen_module
+
+    gate = threading.Event()
+    real = screen_module.contacts.list_contacts
+
+    def slow_turn(session, **kw):
+        if kw.get("after") is not None:  # a page turn
+            assert gate.wait(10), "the test never opened the gate"
+        return real(session, **kw)
+
+    monkeypatch.setattr(screen_module.contacts, "list_contacts", slow_turn)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.table
+        with db.read() as session:  # a real cursor to turn the page at (the list fits one page)
+            table._window.pages[-1].next_cursor = real(session, limit=1, now=now).next_cursor
+        table._turn("next")
+        assert table.fetching and not table.reloading
+        await pilot.press("slash", *"dij")
+        await pilot.pause()
+        assert app.screen.query_text == "dij" and app.screen._waiting is None
+        gate.set()
+        await settle(app, pilot)
+        assert _names(app) == ["Edsger Dijkstra"]
+
+
+async def test_a_slow_search_says_loading_and_a_failed_one_does_not_keep_saying_it(db, actor, now, people,
+                                                                                monkeypatch):
+    import threading
+
+    from textual.worker import WorkerFailed
+
+    from crm_tui.errors import InvalidInput
+    from crm_tui.screens import contacts as screen_module
+
+    gate = threading.Event()
+
+    def failing(session, **kw):
+        assert gate.wait(10), "the test never opened the gate"
+        raise InvalidInput("the database said no")
+
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.table
+        monkeypatch.setattr(screen_module.contacts, "list_contacts", failing)
+        await pilot.press("slash", "z")
+        table._show_slow(table._generation)  # what the SLOW_LOAD_S timer does, without the wait
+        assert table.border_subtitle == "loading…"
+        gate.set()
+        with pytest.raises(WorkerFailed):  # the search's worker fails, as it should
+            await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert table.border_subtitle != "loading…" and not table.fetching
+        assert any(n.title == "Could not load contacts" for n in app._notifications)
+
+
 async def test_a_search_that_matches_nothing_says_so(db, actor, now, people):
     app = make_app(db, actor, now)
     async with app.run_test(size=(80, 24)) as pilot:

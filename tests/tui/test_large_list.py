@@ -83,3 +83,29 @@ async def test_walking_back_from_the_end_of_a_list_without_a_total_moves_one_row
             await pilot.press("up")
             await settle(app, pilot)
         assert timeline.current_row.subject == "n239"
+
+
+async def test_a_rows_line_is_made_again_for_new_columns_a_new_width_and_new_rows(db, actor, now):
+    """The table keeps each row's formatted line; a change of columns, of width or of the rows held
+    must never show a line made for the old ones."""
+    from crm_tui.services import contacts
+
+    with db.write() as session:
+        for first, email in (("Ada", "ada@example.com"), ("Bob", "bob@example.com")):
+            contacts.create_contact(session, data={"first_name": first, "emails": [email]}, actor=actor, now=now)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one("#contact-list", KeysetTable)
+        assert "ada@example.com" in table.render_line(1).text
+        table.columns = [c for c in table.columns if c.title != "Email"]
+        table.notify_style_update()
+        assert "Ada" in table.render_line(1).text and "ada@example.com" not in table.render_line(1).text
+        await pilot.resize_terminal(80, 24)
+        await settle(app, pilot)
+        assert len(table.render_line(1).text) == table.content_region.width
+        with db.write() as session:
+            contacts.create_contact(session, data={"first_name": "Aaron"}, actor=actor, now=now)
+        table.reload()
+        await settle(app, pilot)
+        assert "Aaron" in table.render_line(1).text

@@ -209,3 +209,22 @@ def test_the_interval_comes_from_the_config_file(tmp_path):
     path.write_text("[live]\nrefresh_seconds = 'soon'\n")
     with pytest.raises(InvalidInput, match=r"\[live\] refresh_seconds"):
         load_settings(path)
+
+
+async def test_quitting_before_the_first_frame_starts_no_background_work(tmp_path, sqlite_template, now):
+    """The Inbox count, the rules and live refresh start after the first frame; a ctrl+q that comes
+    first (a loaded machine) must not have them start on an app that is closing."""
+    import shutil
+
+    path = tmp_path / "crm.db"
+    shutil.copy(sqlite_template, path)
+    db = open_database(f"sqlite:///{path}")
+    try:
+        app = _app(db, _first_user(db, now), now, live=POLL_S)
+        app._start_background_work = lambda: None  # held back: the frame comes, then the quit
+        async with app.run_test(size=(80, 24)):
+            pass
+        CrmApp._start_background_work(app)  # the deferred start, arriving after the quit
+        assert app._live is None and not app.workers
+    finally:
+        db.dispose()
