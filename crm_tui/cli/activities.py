@@ -24,7 +24,7 @@ def log(
     at: str | None = typer.Option(None, "--at", help='When it happened, e.g. "yesterday 3pm"; now by default.'),
     follow_up: str | None = typer.Option(None, "--follow-up", help='Also add a follow-up task due then, e.g. "+3d".'),
     follow_up_title: str | None = typer.Option(None, "--follow-up-title", help="The follow-up task's title."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Log a call, email, meeting or note against a contact, company or deal."""
     if follow_up_title is not None and follow_up is None:

@@ -20,9 +20,9 @@ def audit(
     entity_id: int | None = typer.Option(None, "--id", help="Only this record (with --entity)."),
     user: str | None = typer.Option(None, "--user", help="Only changes made by this login."),
     since: str | None = typer.Option(None, "--since", help='Only changes since then, e.g. "2026-11-01" or "7d ago".'),
-    limit: int = typer.Option(50, "--limit", help="How many to show."),
-    after: str | None = typer.Option(None, "--after", metavar="CURSOR", help="Continue after this cursor."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    limit: output.Limit = 50,
+    after: output.After = None,
+    as_json: output.Json = False,
 ) -> None:
     """Who changed what, and when."""
     if record is not None:

@@ -25,7 +25,7 @@ def add(
     address: str | None = typer.Option(None, "--address"),
     owner: str | None = typer.Option(None, "--owner", help="Owner (user login); you by default."),
     notes: str | None = typer.Option(None, "--notes"),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Add a company."""
     with state(ctx).write() as (session, actor):
@@ -45,9 +45,9 @@ def list_(
     owner: str | None = typer.Option(None, "--owner", help="Only companies owned by this user."),
     archived: bool = typer.Option(False, "--archived", help="List archived companies instead."),
     sort: str = typer.Option("name", "--sort", help="name or created."),
-    limit: int = typer.Option(50, "--limit", help="How many to show."),
-    after: str | None = typer.Option(None, "--after", metavar="CURSOR", help="Continue after this cursor."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    limit: output.Limit = 50,
+    after: output.After = None,
+    as_json: output.Json = False,
 ) -> None:
     """List companies, a page at a time."""
     st = state(ctx)
@@ -67,7 +67,7 @@ def list_(
 def show(
     ctx: typer.Context,
     ref: str = typer.Argument(..., help=REF_HELP),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Show a company with its first contacts and deals."""
     st = state(ctx)
@@ -105,7 +105,7 @@ def edit(
     owner: str | None = typer.Option(None, "--owner", help='Owner login ("" for none).'),
     notes: str | None = typer.Option(None, "--notes"),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Change a company's fields; only the options given change."""
     with state(ctx).write() as (session, actor):

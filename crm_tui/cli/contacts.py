@@ -41,7 +41,7 @@ def add(
     source: str | None = typer.Option(None, "--source", help="web, referral, event, email_campaign, social, cold, other."),
     tag: list[str] = typer.Option([], "--tag", "-t", help="Tag (repeat for more)."),
     field: list[str] = typer.Option([], "--field", help="Custom field as name=value (repeat for more)."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Add a contact."""
     st = state(ctx)
@@ -67,9 +67,9 @@ def list_(
     company: str | None = typer.Option(None, "--company", help="Only contacts of this company."),
     archived: bool = typer.Option(False, "--archived", help="List archived contacts instead."),
     sort: str = typer.Option("name", "--sort", help="name, company, last_contacted or created."),
-    limit: int = typer.Option(50, "--limit", help="How many to show."),
-    after: str | None = typer.Option(None, "--after", metavar="CURSOR", help="Continue after this cursor."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    limit: output.Limit = 50,
+    after: output.After = None,
+    as_json: output.Json = False,
 ) -> None:
     """List contacts, a page at a time, with the total count."""
     st = state(ctx)
@@ -93,7 +93,7 @@ def list_(
 def show(
     ctx: typer.Context,
     ref: str = typer.Argument(..., help=REF_HELP),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Show a contact and its latest activities."""
     st = state(ctx)
@@ -135,7 +135,7 @@ def edit(
     source: str | None = typer.Option(None, "--source", help='Source ("" to clear).'),
     field: list[str] = typer.Option([], "--field", help="Set a custom field: name=value (name= clears it)."),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Change a contact's fields; only the options given change."""
     st = state(ctx)

@@ -82,7 +82,7 @@ def upgrade(ctx: typer.Context) -> None:
 
 
 @app.command("current")
-def current(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP)) -> None:
+def current(ctx: typer.Context, as_json: output.Json = False) -> None:
     """Print the database's schema revision and the newest one this crm knows."""
     st = state(ctx)
     db = _unmigrated(st.url)

@@ -26,7 +26,7 @@ def add(
     contact: str | None = typer.Option(None, "--contact", help="Contact id or email."),
     owner: str | None = typer.Option(None, "--owner", help="Owner (user login); you by default."),
     close: str | None = typer.Option(None, "--close", help='Expected close date, e.g. "2026-12-31" or "+30d".'),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Add a deal."""
     st = state(ctx)
@@ -58,9 +58,9 @@ def list_(
     contact: str | None = typer.Option(None, "--contact", help="Only this contact's deals."),
     archived: bool = typer.Option(False, "--archived", help="List archived deals instead."),
     sort: str = typer.Option("title", "--sort", help="title, amount, created, close or stage_entered."),
-    limit: int = typer.Option(50, "--limit", help="How many to show."),
-    after: str | None = typer.Option(None, "--after", metavar="CURSOR", help="Continue after this cursor."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    limit: output.Limit = 50,
+    after: output.After = None,
+    as_json: output.Json = False,
 ) -> None:
     """List deals, a page at a time."""
     st = state(ctx)
@@ -87,7 +87,7 @@ def list_(
 def show(
     ctx: typer.Context,
     deal_id: int = typer.Argument(..., help=ID_HELP),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Show a deal and its latest activities."""
     st = state(ctx)
@@ -125,7 +125,7 @@ def edit(
     owner: str | None = typer.Option(None, "--owner", help='Owner login ("" for none).'),
     close: str | None = typer.Option(None, "--close", help='Expected close date ("" to clear).'),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Change a deal's fields; only the options given change. Use `deal move` to change its stage."""
     with state(ctx).write() as (session, actor):
@@ -153,7 +153,7 @@ def move(
     stage: str = typer.Argument(..., help="Stage id or name in the deal's pipeline."),
     reason: str | None = typer.Option(None, "--reason", help="Why it was lost (when moving to the lost stage)."),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Move a deal to another stage of its pipeline."""
     with state(ctx).write() as (session, actor):
@@ -169,7 +169,7 @@ def won(
     ctx: typer.Context,
     deal_id: int = typer.Argument(..., help=ID_HELP),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Mark a deal won."""
     with state(ctx).write() as (session, actor):
@@ -183,7 +183,7 @@ def lost(
     deal_id: int = typer.Argument(..., help=ID_HELP),
     reason: str = typer.Option(..., "--reason", help="Why it was lost."),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Mark a deal lost, with the reason."""
     with state(ctx).write() as (session, actor):
@@ -197,7 +197,7 @@ def step(
     deal_id: int = typer.Argument(..., help=ID_HELP),
     back: bool = typer.Option(False, "--back", help="To the previous open stage instead of the next."),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Move an open deal to the next open stage (or with --back the previous one), as ] and [ do on the board."""
     with state(ctx).write() as (session, actor):

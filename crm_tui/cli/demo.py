@@ -16,7 +16,7 @@ def demo(
     ctx: typer.Context,
     contacts: int = typer.Option(2000, "--contacts", help="How many contacts (the rest scales with it)."),
     seed: int = typer.Option(1, "--seed", help="The same seed gives the same data."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Load demo data: companies, contacts, deals, activities, tasks and a few users."""
     from crm_tui.services.demo import load_demo

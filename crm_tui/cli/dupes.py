@@ -39,7 +39,7 @@ def contact_dupes(
     min_score: int = typer.Option(dedupe.DEFAULT_MIN_SCORE, "--min-score", help=MIN_SCORE_HELP),
     limit: int = typer.Option(50, "--limit", help="How many pairs to show, best first."),
     archived: bool = typer.Option(False, "--archived", help="Include archived contacts."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """List likely duplicate contacts: the same email or phone, or similar names at one company."""
     _dupes(ctx, "contact", min_score, limit, archived, as_json)
@@ -50,7 +50,7 @@ def company_dupes(
     min_score: int = typer.Option(dedupe.DEFAULT_MIN_SCORE, "--min-score", help=MIN_SCORE_HELP),
     limit: int = typer.Option(50, "--limit", help="How many pairs to show, best first."),
     archived: bool = typer.Option(False, "--archived", help="Include archived companies."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """List likely duplicate companies: the same domain, or similar names."""
     _dupes(ctx, "company", min_score, limit, archived, as_json)
@@ -124,7 +124,7 @@ def _merge_command(kind: str, *, a_help: str, b_help: str, doc: str):
         dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; change nothing."),
         a_version: int | None = typer.Option(None, "--a-version", help="Refuse if a changed since this version."),
         b_version: int | None = typer.Option(None, "--b-version", help="Refuse if b changed since this version."),
-        as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+        as_json: output.Json = False,
     ) -> None:
         _merge(ctx, kind, a, b, keep, ask, yes, dry_run, a_version, b_version, as_json)
 

@@ -46,7 +46,7 @@ def import_(
     currency: str = typer.Option("", "--currency", help="Currency of deal amounts that name none (default: config)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Write nothing; report what an import would do."),
     report_csv: bool = typer.Option(False, "--report", help="Also write the problems as FILE.import-report.csv."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Import a CSV, XLSX, JSON or vCard file, without duplicates and without losing a row."""
     from crm_tui.services.importer import ImportFailed, ImportOptions, preview_import, run_import, write_report_csv

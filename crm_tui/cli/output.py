@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import dataclasses
 import json
 import sys
@@ -17,6 +19,11 @@ from crm_tui.services.paging import Page
 from crm_tui.services.validation import format_money
 
 JSON_HELP = "Print one JSON document instead of a table."
+
+# the options every list command shares, declared once: `as_json: output.Json = False`
+Json = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+Limit = Annotated[int, typer.Option("--limit", help="How many to show.")]
+After = Annotated[str | None, typer.Option("--after", metavar="CURSOR", help="Continue after this cursor.")]
 
 
 PIPE_WIDTH = 160

@@ -22,7 +22,7 @@ STAGE_HELP = "Stage id or name."
 def list_(
     ctx: typer.Context,
     archived: bool = typer.Option(False, "--archived", help="Include archived pipelines."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """List pipelines with their stages in order."""
     with state(ctx).read() as (session, _actor):
@@ -43,7 +43,7 @@ def add(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Pipeline name."),
     stage: list[str] = typer.Option([], "--stage", help="An open stage (repeat, in order); Won and Lost are added."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Add a pipeline: the usual stages, or the open stages you name followed by Won and Lost."""
     specs = None
@@ -163,7 +163,7 @@ def show(
     search: str | None = typer.Option(None, "--search", "-s", help="Only deals whose title or company matches."),
     close: str = typer.Option("any", "--close", help="Expected close: " + ", ".join(board.CLOSE_PERIODS) + "."),
     stale: bool = typer.Option(False, "--stale", help="Only deals longer in their stage than its rotting days."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """The board's totals: per stage the deals, their amount and weighted amount; then the forecast."""
     st = state(ctx)
@@ -197,7 +197,7 @@ def lost_reasons(
     ctx: typer.Context,
     add: list[str] = typer.Option([], "--add", help="Add a reason to the list (repeat for more)."),
     remove: list[str] = typer.Option([], "--remove", help="Take a reason off the list (repeat for more)."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """The list of reasons offered when a deal is lost; --add and --remove edit it."""
     st = state(ctx)

@@ -103,7 +103,7 @@ for _spec in reports.REPORTS.values():
 
 @app.command("list")
 def list_(
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """List the reports."""
     specs = list(reports.REPORTS.values())
@@ -125,7 +125,7 @@ def goal_set(
     period: str = typer.Option(..., "--period", "-p", help=goals.PERIOD_HINT.removeprefix("use ").capitalize() + "."),
     currency: str | None = typer.Option(None, "--currency", help="ISO code; the configured one otherwise."),
     version: int | None = typer.Option(None, "--version", help="The version you last saw."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Set a user's sales goal for a month or a quarter."""
     st = state(ctx)
@@ -145,7 +145,7 @@ def goal_list(
     ctx: typer.Context,
     user: str | None = typer.Option(None, "--user", help="Only this user's goals."),
     year: int | None = typer.Option(None, "--year", help="Only goals in this year."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """List goals, by period."""
     st = state(ctx)

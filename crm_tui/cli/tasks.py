@@ -28,7 +28,7 @@ def add(
     company: str | None = typer.Option(None, "--company", help="Company id, name or domain."),
     deal: int | None = typer.Option(None, "--deal", help="Deal id."),
     repeat: str | None = typer.Option(None, "--repeat", help='Recurrence, e.g. "every monday" or an RRULE.'),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Add a task."""
     st = state(ctx)
@@ -51,9 +51,9 @@ def list_(
     assignee: str | None = typer.Option(None, "--assignee", help="Only this user's tasks."),
     contact: str | None = typer.Option(None, "--contact", help="Only tasks about this contact."),
     deal: int | None = typer.Option(None, "--deal", help="Only tasks about this deal."),
-    limit: int = typer.Option(50, "--limit", help="How many to show."),
-    after: str | None = typer.Option(None, "--after", metavar="CURSOR", help="Continue after this cursor."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    limit: output.Limit = 50,
+    after: output.After = None,
+    as_json: output.Json = False,
 ) -> None:
     """List tasks by due time."""
     st = state(ctx)
@@ -90,7 +90,7 @@ def done(
     notes: str | None = typer.Option(None, "--notes", help="What was said (with --call)."),
     follow_up: str | None = typer.Option(None, "--follow-up", help='With --call: a follow-up task due then, e.g. "+3d".'),
     follow_up_title: str | None = typer.Option(None, "--follow-up-title", help="The follow-up task's title."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Mark a task done; a recurring task gets its next occurrence. With --call, log the call in
     the same transaction."""
@@ -129,7 +129,7 @@ def inbox(
     assignee: str | None = typer.Option(None, "--assignee", help="One teammate's tasks (user login)."),
     limit: int = typer.Option(20, "--limit", help="Tasks to show per section."),
     after: str | None = typer.Option(None, "--after", metavar="CURSOR", help="Continue after this cursor (with --section)."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """What to do next: each Inbox section's count, and its tasks with how far off they are."""
     if after is not None and section is None:
@@ -165,7 +165,7 @@ def snooze(
     task_id: int = typer.Argument(..., help=ID_HELP),
     until: str = typer.Argument(..., help='Until when, e.g. "tomorrow 9am" or "+2h".'),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Hide a task from the open lists until a later time."""
     st = state(ctx)
@@ -183,7 +183,7 @@ def reschedule(
     task_id: int = typer.Argument(..., help=ID_HELP),
     due: str = typer.Argument(..., help='The new due time, e.g. "next fri 10am".'),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Give a task a new due time."""
     st = state(ctx)

@@ -19,7 +19,7 @@ def add(
     email: str | None = typer.Option(None, "--email"),
     role: str = typer.Option("sales", "--role", help="admin, manager, sales, marketing or support."),
     timezone: str | None = typer.Option(None, "--timezone", help="IANA zone, e.g. Europe/Paris."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Add a user."""
     with state(ctx).write() as (session, actor):
@@ -35,7 +35,7 @@ def add(
 def list_(
     ctx: typer.Context,
     active_only: bool = typer.Option(False, "--active", help="Leave out deactivated users."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """List the users."""
     with state(ctx).read() as (session, _actor):
@@ -57,7 +57,7 @@ def edit(
     active: bool | None = typer.Option(None, "--active/--inactive", help="Reactivate or deactivate."),
     timezone: str | None = typer.Option(None, "--timezone", help='IANA zone ("" for the machine\'s).'),
     version: int | None = typer.Option(None, "--version", help="The version you last saw."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Change a user's name, email, role, time zone or active state."""
     with state(ctx).write() as (session, actor):

@@ -45,7 +45,7 @@ def run(
     rule: str | None = typer.Option(None, "--rule", help="Run only this rule."),
     file: Path | None = typer.Option(None, "--file", help=FILE_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would fire; change nothing (= check)."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Run every rule once: for cron or a systemd timer. Exits 1 if a rule or a firing failed."""
     if dry_run:
@@ -81,7 +81,7 @@ def check(
     ctx: typer.Context,
     rule: str | None = typer.Option(None, "--rule", help="Check only this rule."),
     file: Path | None = typer.Option(None, "--file", help=FILE_HELP),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """A dry run: what would fire now, why, and what it would do (emails shown, not sent)."""
     from crm_tui.workflows import runner
@@ -110,7 +110,7 @@ def check(
 def list_(
     ctx: typer.Context,
     file: Path | None = typer.Option(None, "--file", help=FILE_HELP),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """The rules in the rules file, and any that have errors."""
     st = state(ctx)
@@ -190,8 +190,8 @@ def log(
     rule: str | None = typer.Option(None, "--rule", help="Only this rule's firings."),
     errors: bool = typer.Option(False, "--errors", help="Only the firings that failed."),
     limit: int = typer.Option(30, "--limit", help="How many to show."),
-    after: str | None = typer.Option(None, "--after", metavar="CURSOR", help="Continue after this cursor."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    after: output.After = None,
+    as_json: output.Json = False,
 ) -> None:
     """The recent firings: rule, record, when, what was done, and errors."""
     st = state(ctx)
@@ -213,7 +213,7 @@ def outbox(
     ctx: typer.Context,
     status: str | None = typer.Option(None, "--status", help="queued, sending, sent or failed."),
     limit: int = typer.Option(30, "--limit", help="How many to show."),
-    as_json: bool = typer.Option(False, "--json", help=output.JSON_HELP),
+    as_json: output.Json = False,
 ) -> None:
     """Emails the rules sent or are waiting to send."""
     st = state(ctx)
