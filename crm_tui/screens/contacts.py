@@ -64,7 +64,9 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
             yield Input(placeholder="Search name, email, phone, company…  ( / )", id="search")
         yield Static(id="filter-line")
         with Horizontal(id="contacts-body"):
-            yield OptionList(id="views")
+            # the Lists sidebar mounts when its lists arrive (after the first rows); until then an
+            # empty box of the same size holds its place (an OptionList costs more to draw empty)
+            yield Static(id="views-wait")
             table = KeysetTable(contact_columns(self.app), noun="contacts", id="contact-list",
                                 empty_text="No contacts match. Press n for a new contact, x to clear the search.")
             self._first_fetch = self.fetcher()
@@ -73,12 +75,28 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         yield from self.compose_frame_bottom()
 
     def on_mount(self) -> None:
-        self.query_one("#views", OptionList).border_title = "Lists"
+        self.query_one("#views-wait").border_title = "Lists"
         self.table.load(self._first_fetch)
         self._describe()
 
     def on_resize(self) -> None:
-        self.query_one("#views").display = self.size.width >= 100 or self.has_class("views-open")
+        self._show_sidebar()
+
+    def _show_sidebar(self) -> None:
+        for box in self.query("#views, #views-wait"):
+            box.display = self.size.width >= 100 or self.has_class("views-open")
+
+    def _views_list(self) -> OptionList:
+        """The Lists sidebar, mounted in place of its placeholder the first time it is needed."""
+        found = self.query("#views")
+        if found:
+            return found.first(OptionList)
+        option_list = OptionList(id="views")
+        option_list.border_title = "Lists"
+        self.query_one("#contacts-body").mount(option_list, before=self.table)
+        self.query_one("#views-wait").remove()
+        self._show_sidebar()
+        return option_list
 
     @property
     def table(self) -> KeysetTable:
@@ -188,7 +206,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
     # --- smart lists --------------------------------------------------------------------------
 
     def action_toggle_views(self) -> None:
-        views_list = self.query_one("#views", OptionList)
+        views_list = self._views_list()
         self.toggle_class("views-open")
         views_list.display = not views_list.display
         if views_list.display:
@@ -206,7 +224,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
 
     def _show_views(self, found: list, counts: dict[int, int], logins: dict[int, str]) -> None:
         self._views, self._logins = found, logins
-        option_list = self.query_one("#views", OptionList)
+        option_list = self._views_list()
         highlighted = option_list.highlighted
         option_list.clear_options()
         option_list.add_options([Option(f"{v.name}  [dim]{counts.get(v.id, 0):,}[/dim]", id=str(v.id))

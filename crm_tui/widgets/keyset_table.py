@@ -327,13 +327,17 @@ class KeysetTable(Widget, can_focus=True):
         if page.total is not None or not self.counted:
             self.post_message(self.Loaded(self, self._total or 0))
         else:
-            self._start_count(generation)
+            # after the rows are painted: a count running meanwhile would slow the paint down
+            self._counting = True
+            self.call_after_refresh(self._start_count, generation)
         self._announce()
         if self._pending_end:
             self._pending_end = False
             self.action_last()
 
     def _start_count(self, generation: int) -> None:
+        if generation != self._generation:
+            return  # a newer load replaced these rows before the count began: it counts its own
         fetch, app = self._fetch, self.app
         self._counting = True
 

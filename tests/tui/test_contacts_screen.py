@@ -109,6 +109,42 @@ async def test_typing_searches_at_once_and_the_last_keystroke_wins(db, actor, no
         assert screen.query_text == "dij" and _names(app) == ["Edsger Dijkstra"]
 
 
+async def test_the_count_waits_until_the_rows_are_painted(db, actor, now, people, monkeypatch):
+    """The rows first, the total after: a COUNT running in another thread while the first rows are
+    drawn slows that drawing down, so a list's count starts once its rows are on screen. Until the
+    count is in, the table says it is counting (the total shown may be the previous list's)."""
+    from crm_tui.screens import contacts as screen_module
+
+    painted, counts = [False], []
+    real_list, real_line = screen_module.contacts.list_contacts, KeysetTable.render_line
+
+    def render_line(self, y):
+        if y >= 1 and self.visible_rows():
+            painted[0] = True
+        return real_line(self, y)
+
+    def list_contacts(session, **kw):
+        if kw.get("with_total"):
+            counts.append((kw.get("query"), painted[0]))
+        return real_list(session, **kw)
+
+    monkeypatch.setattr(KeysetTable, "render_line", render_line)
+    monkeypatch.setattr(screen_module.contacts, "list_contacts", list_contacts)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert counts == [(None, True)] and _table(app).total == 5
+        painted[0] = False
+        app.screen.search_now("ada")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = _table(app)
+        if table.counting:  # the rows are in, the count not yet: the stale 5 is not taken as the answer
+            assert _names(app) == ["Ada Lovelace"]
+        await settle(app, pilot)
+        assert counts == [(None, True), ("ada", True)] and table.total == 1 and not table.counting
+
+
 async def test_keys_typed_while_a_search_is_fetched_wait_and_only_the_newest_runs(db, actor, now, people,
                                                                                  monkeypatch):
     import threading
@@ -310,6 +346,32 @@ async def test_save_the_current_list_as_a_smart_list_and_reopen_it(db, actor, no
         await settle(app, pilot)
         assert _names(app) == ["Edsger Dijkstra", "Grace Hopper"]
         assert screen.view_name == "Key accounts"
+
+
+async def test_the_lists_sidebar_takes_its_placeholder_s_place_and_v_toggles_it(db, actor, now, people):
+    """The Lists sidebar mounts once its lists are read (after the first rows); an empty box of the
+    same size holds its place, so the table does not change width when it comes. At 80 columns
+    it is hidden until v opens it."""
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = app.screen
+        box = screen.query_one("#views-wait")
+        assert box.display and box.region.width == 30
+        width = _table(app).region.width
+        await settle(app, pilot)
+        assert not screen.query("#views-wait")
+        sidebar = screen.query_one("#views", OptionList)
+        assert sidebar.display and sidebar.region.width == 30 and _table(app).region.width == width
+        assert str(sidebar.get_option_at_index(0).prompt).startswith("All contacts")
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        sidebar = app.screen.query_one("#views", OptionList)
+        assert not sidebar.display
+        await pilot.press("v")
+        assert sidebar.display and app.focused is sidebar
+        await pilot.press("v")
+        assert not sidebar.display and app.focused is _table(app)
 
 
 async def test_builtin_lists_have_live_counts(db, actor, now, people):
