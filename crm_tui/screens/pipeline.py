@@ -26,7 +26,7 @@ from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
 from crm_tui.screens.forms import DealForm
 from crm_tui.services import board, deals, pipelines, users
 from crm_tui.services.board import BoardFilter, BoardTotals
-from crm_tui.widgets.keyset_table import PRELOAD_WAIT_S
+from crm_tui.widgets.keyset_table import PAINT_WAIT_S, PRELOAD_WAIT_S
 from crm_tui.widgets.kanban import FIRST, KanbanBoard, KanbanColumn, Request, compact_sums, page_size_for
 
 CSS = ["../styles/forms.tcss", "../styles/pipeline.tcss"]
@@ -66,6 +66,7 @@ class PipelineScreen(AreaScreen):
         self._described: tuple[str, str] | None = None
         # the board's data is read from here on, while the app loads this screen's styles and mounts it
         self._height = max(1, self.app.size.height - FRAME_ROWS)
+        self._painted = threading.Event()  # set after the first frame: the totals' query waits for it
         self._preload: tuple[Future, Future] | None = self._start_preload(page_size_for(self._height))
 
     def compose(self) -> ComposeResult:
@@ -85,12 +86,15 @@ class PipelineScreen(AreaScreen):
         shown = pages.done() and pages.exception() is None
         if shown:  # usually: the first board goes into the first frame
             self._show_preloaded(*pages.result())
+        self.call_after_refresh(self._painted.set)
         self._finish_preload(pages, totals, shown)
 
     def _start_preload(self, limit: int) -> tuple[Future, Future]:
         """The pipeline, each shown column's first page and then the header totals, read in a
-        plain thread started now (a worker would start only once the screen has mounted)."""
+        plain thread started now (a worker would start only once the screen has mounted). The
+        totals' aggregate waits until the first frame is drawn: run alongside, it slows that down."""
         db, pipeline_id, filters, show_closed = self.app.db, self.pipeline_id, self.filters, self.show_closed
+        painted = self._painted
         now, zone = self.app.now(), get_zone(self.app.actor.timezone)
         pages: Future = Future()
         totals: Future = Future()
@@ -108,6 +112,7 @@ class PipelineScreen(AreaScreen):
                             page.extra["anchor"] = FIRST
                             first.append(page)
                     pages.set_result((pipeline, first))
+                    painted.wait(PAINT_WAIT_S)
                     totals.set_result(board.board_totals(session, pipeline_id=pipeline.id, filters=filters,
                                                          now=now, zone=zone))
             except BaseException as exc:  # noqa: BLE001 - handed to the worker of on_mount, which reports it

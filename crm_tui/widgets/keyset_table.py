@@ -30,6 +30,7 @@ from crm_tui.services.paging import END, Page
 Fetch = Callable[..., Page]  # fetch(after=, before=, limit=, with_total=) -> Page
 FIRST = ("first", None)
 PRELOAD_WAIT_S = 0.05  # at mount, the most the first page is waited for before the first frame
+PAINT_WAIT_S = 1.0  # the most a query held back until a screen's first frame is drawn waits for it
 SLOW_LOAD_S = 0.25  # a load that takes longer than this shows "loading…" under the list
 
 

@@ -246,3 +246,30 @@ async def test_a_board_of_20k_deals_fetches_pages_not_rows(sqlite_db, actor_sqli
         assert columns[2].index_of(card.id) is None and _deal(sqlite_db, card.id).stage_id == columns[1].stage.id
         assert (columns[1].totals.count, columns[2].totals.count) == (N // 4 + 1, N // 4)
         assert any(n.title == "Changed by someone else" for n in app._notifications)
+
+
+async def test_the_header_totals_wait_until_the_first_board_is_painted(sqlite_db, actor_sqlite, now, monkeypatch):
+    """The cards first, the totals after: the totals' aggregate, run alongside the first frame,
+    slows it down, so the preload reads them once the board has been drawn."""
+    from crm_tui.screens import pipeline as screen_module
+
+    _seed(sqlite_db, actor_sqlite, now)
+    painted, asked = [False], []
+    real_totals, real_line = screen_module.board.board_totals, KanbanBoard.render_line
+
+    def render_line(self, y):
+        if any(column.rows for column in self.columns):
+            painted[0] = True
+        return real_line(self, y)
+
+    def board_totals(session, **kw):
+        asked.append(painted[0])
+        return real_totals(session, **kw)
+
+    monkeypatch.setattr(KanbanBoard, "render_line", render_line)
+    monkeypatch.setattr(screen_module.board, "board_totals", board_totals)
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(120, 36)) as pilot:
+        board = await _open_board(app, pilot)
+        assert asked == [True]
+        assert board.columns[0].rows and app.screen.totals.stage  # the totals did come
