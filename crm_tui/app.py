@@ -4,6 +4,7 @@ command palette, help, themes, the Inbox count, and the first-run welcome."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 from weakref import WeakKeyDictionary
@@ -16,6 +17,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
+from crm_tui import background
 from crm_tui.clock import get_zone, utcnow
 from crm_tui.commands import CrmCommands
 from crm_tui.db import Database, open_database
@@ -84,6 +86,8 @@ class CrmApp(App[None]):
         self.live_generation = 0  # one more for every change seen from elsewhere
         self._screen_generation: WeakKeyDictionary[Screen, int] = WeakKeyDictionary()
         self._capabilities: dict[str, str] | None = None
+        # read while the app loads its styles: the first frame's key bar and area bar need them
+        self._capabilities_read: Future | None = background.start(self._read_capabilities, name="capabilities")
 
     # --- the shared services of every screen -------------------------------------------------
 
@@ -98,9 +102,16 @@ class CrmApp(App[None]):
         """{action: scope} for the signed-in user (read once; again when a teammate's change lands,
         since an admin may have changed the role)."""
         if self._capabilities is None:
-            with self.db.read() as session:
-                self._capabilities = permissions.capabilities(session, self.actor)
+            early, self._capabilities_read = self._capabilities_read, None
+            if early is not None and early.exception() is None:
+                self._capabilities = early.result()
+            else:
+                self._capabilities = self._read_capabilities()
         return self._capabilities
+
+    def _read_capabilities(self) -> dict[str, str]:
+        with self.db.read() as session:
+            return permissions.capabilities(session, self.actor)
 
     def may(self, action: str) -> bool:
         """Whether the user may do `action` on some records (all, or their own). It decides which keys

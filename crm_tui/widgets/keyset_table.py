@@ -8,7 +8,6 @@ The table knows nothing of the database: its owner hands it a `fetch` callable t
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
+from crm_tui import background
 from crm_tui.services.paging import END, Page
 
 Fetch = Callable[..., Page]  # fetch(after=, before=, limit=, with_total=) -> Page
@@ -223,19 +223,9 @@ class KeysetTable(Widget, can_focus=True):
 
     @staticmethod
     def _start(job: Callable[[], Page]) -> Future:
-        """Run `job` in a plain thread started now. A Textual worker's thread only starts once the
-        event loop gets control back (after a mount, a layout, a paint): the query would wait for
-        them. The worker that hands the page over waits on this future instead."""
-        future: Future = Future()
-
-        def work() -> None:
-            try:
-                future.set_result(job())
-            except BaseException as exc:  # noqa: BLE001 - re-raised by the worker that waits on it
-                future.set_exception(exc)
-
-        threading.Thread(target=work, name="keyset-fetch", daemon=True).start()
-        return future
+        """Run `job` in a plain thread started now (crm_tui/background.py): the worker that hands
+        the page over waits on this future."""
+        return background.start(job, name="keyset-fetch")
 
     def _take_preload(self, fetch: Fetch, limit: int) -> Future | None:
         preload, self._preload = self._preload, None

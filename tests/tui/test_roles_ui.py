@@ -143,3 +143,29 @@ async def test_an_admins_change_to_a_role_reaches_an_open_app(tmp_path, sqlite_t
     finally:
         mine.dispose()
         theirs.dispose()
+
+
+def test_the_role_s_permissions_are_read_while_the_app_starts(sqlite_db, now, monkeypatch):
+    """The first frame's key bar and area bar need the role's permissions: they are read in a
+    thread as the app is made, and read again in place if that early read failed."""
+    actor = _people(sqlite_db, now)["mia"]
+    with sqlite_db.read() as session:
+        expected = permissions.capabilities(session, actor)
+    app = make_app(sqlite_db, actor, now)
+    early = app._capabilities_read
+    assert early is not None and early.result(timeout=10) == expected
+    assert app.capabilities == expected and app._capabilities_read is None
+
+    calls = []
+    real = permissions.capabilities
+
+    def flaky(session, actor):
+        calls.append(actor.login)
+        if len(calls) == 1:
+            raise RuntimeError("database busy")
+        return real(session, actor)
+
+    monkeypatch.setattr(permissions, "capabilities", flaky)
+    app = make_app(sqlite_db, actor, now)
+    app._capabilities_read.exception(timeout=10)
+    assert app.capabilities == expected and calls == ["mia", "mia"]
