@@ -312,15 +312,17 @@ class KeysetTable(Widget, can_focus=True):
         self.cursor = min(max(keep_at, offset), offset + held - 1) if held else 0
         if not offset <= self._top < offset + held:
             self._top = offset
+        count_later = page.total is None and self.counted
+        if count_later:
+            self._counting = True  # the title shows no total until this list's own is in
         self._scroll_to_cursor()
         self._update_titles()
         self.post_message(self.RowsShown(self))
-        if page.total is not None or not self.counted:
-            self.post_message(self.Loaded(self, self._total or 0))
-        else:
+        if count_later:
             # after the rows are painted: a count running meanwhile would slow the paint down
-            self._counting = True
             self.call_after_refresh(self._start_count, generation)
+        else:
+            self.post_message(self.Loaded(self, self._total or 0))
         self._announce()
         if self._pending_end:
             self._pending_end = False
@@ -474,8 +476,12 @@ class KeysetTable(Widget, can_focus=True):
         self.refresh()
 
     def _update_titles(self) -> None:
+        noun = self.noun.capitalize()
+        if self._counting:  # the total shown would be the previous list's
+            self.border_title, self.border_subtitle = f"{noun} · …", ""
+            return
         total = self._total
-        self.border_title = f"{self.noun.capitalize()} · {total:,}" if total is not None else self.noun.capitalize()
+        self.border_title = f"{noun} · {total:,}" if total is not None else noun
         self.border_subtitle = f"{self.cursor + 1:,} of {total:,}" if total else ""
 
     def on_resize(self, event: events.Resize) -> None:
@@ -570,6 +576,8 @@ class KeysetTable(Widget, can_focus=True):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.group.startswith("keyset-"):
             self._loading = None
+            if self._counting and event.worker.group.endswith("-count"):
+                self._total = None  # the rows shown are this list's; the total left is an older one's
             self._counting = False
             self._update_titles()  # no "loading…" left under the list
             self.refresh()

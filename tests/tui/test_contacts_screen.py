@@ -112,10 +112,12 @@ async def test_typing_searches_at_once_and_the_last_keystroke_wins(db, actor, no
 async def test_the_count_waits_until_the_rows_are_painted(db, actor, now, people, monkeypatch):
     """The rows first, the total after: a COUNT running in another thread while the first rows are
     drawn slows that drawing down, so a list's count starts once its rows are on screen. Until the
-    count is in, the table says it is counting (the total shown may be the previous list's)."""
+    count is in, the title shows no total (the one it had was the previous list's)."""
+    import threading
+
     from crm_tui.screens import contacts as screen_module
 
-    painted, counts = [False], []
+    painted, counts, gate = [False], [], threading.Event()
     real_list, real_line = screen_module.contacts.list_contacts, KeysetTable.render_line
 
     def render_line(self, y):
@@ -126,6 +128,8 @@ async def test_the_count_waits_until_the_rows_are_painted(db, actor, now, people
     def list_contacts(session, **kw):
         if kw.get("with_total"):
             counts.append((kw.get("query"), painted[0]))
+            if kw.get("query") == "ada":
+                assert gate.wait(10), "the test never opened the gate"
         return real_list(session, **kw)
 
     monkeypatch.setattr(KeysetTable, "render_line", render_line)
@@ -133,16 +137,20 @@ async def test_the_count_waits_until_the_rows_are_painted(db, actor, now, people
     app = make_app(db, actor, now)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        assert counts == [(None, True)] and _table(app).total == 5
+        table = _table(app)
+        assert counts == [(None, True)] and table.total == 5 and table.border_title == "Contacts · 5"
         painted[0] = False
         app.screen.search_now("ada")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        table = _table(app)
-        if table.counting:  # the rows are in, the count not yet: the stale 5 is not taken as the answer
-            assert _names(app) == ["Ada Lovelace"]
+        for _ in range(100):  # until the rows are in and the held count has begun
+            await pilot.pause()
+            if counts[-1][0] == "ada":
+                break
+        assert table.counting and _names(app) == ["Ada Lovelace"]
+        assert table.border_title == "Contacts · …" and not table.border_subtitle  # not the old 5
+        gate.set()
         await settle(app, pilot)
         assert counts == [(None, True), ("ada", True)] and table.total == 1 and not table.counting
+        assert table.border_title == "Contacts · 1" and table.border_subtitle == "1 of 1"
 
 
 async def test_keys_typed_while_a_search_is_fetched_wait_and_only_the_newest_runs(db, actor, now, people,
@@ -236,6 +244,38 @@ async def test_a_slow_search_says_loading_and_a_failed_one_does_not_keep_saying_
         await pilot.pause()
         assert table.border_subtitle != "loading…" and not table.fetching
         assert any(n.title == "Could not load contacts" for n in app._notifications)
+
+
+async def test_a_failed_count_leaves_no_older_list_s_total_in_the_title(db, actor, now, people, monkeypatch):
+    from textual.worker import WorkerFailed
+
+    from crm_tui.errors import InvalidInput
+    from crm_tui.screens import contacts as screen_module
+
+    real = screen_module.contacts.list_contacts
+
+    def count_fails(session, **kw):
+        if kw.get("with_total"):
+            raise InvalidInput("the count timed out")
+        return real(session, **kw)
+
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.table
+        assert table.border_title == "Contacts · 5"
+        monkeypatch.setattr(screen_module.contacts, "list_contacts", count_fails)
+        app.screen.search_now("ada")
+        for _ in range(100):
+            try:
+                await app.workers.wait_for_complete()
+            except WorkerFailed:  # the count's worker fails, as it should
+                pass
+            await pilot.pause()
+            if any(n.title == "Could not load contacts" for n in app._notifications):
+                break
+        assert _names(app) == ["Ada Lovelace"] and not table.counting
+        assert table.border_title == "Contacts" and table.total is None  # not the 5 of the list before
 
 
 async def test_a_search_that_matches_nothing_says_so(db, actor, now, people):
