@@ -48,6 +48,16 @@ def isolated_env(tmp_path, monkeypatch):
     time.tzset()
 
 
+@pytest.fixture(autouse=True)
+def count_at_once(monkeypatch):
+    """A list that replaced another's rows counts after a short pause in the app (so a count for
+    text typed over never runs); tests count at once, with no timer to wait on.
+    tests/tui/test_contacts_screen.py checks the pause itself."""
+    from crm_tui.widgets.keyset_table import KeysetTable
+
+    monkeypatch.setattr(KeysetTable, "COUNT_DELAY_S", 0.0)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
     """A migrated SQLite file, made once; each test gets a copy."""

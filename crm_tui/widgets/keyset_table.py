@@ -21,6 +21,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
@@ -30,6 +31,7 @@ from crm_tui.services.paging import END, Page
 Fetch = Callable[..., Page]  # fetch(after=, before=, limit=, with_total=) -> Page
 FIRST = ("first", None)
 PRELOAD_WAIT_S = 0.05  # at mount, the most the first page is waited for before the first frame
+COUNT_DELAY_S = 0.2  # a list that replaced another's rows counts after this pause (see _reset_to)
 PAINT_WAIT_S = 1.0  # the most a query held back until a screen's first frame is drawn waits for it
 SLOW_LOAD_S = 0.25  # a load that takes longer than this shows "loading…" under the list
 
@@ -72,6 +74,8 @@ class _Window:
 
 class KeysetTable(Widget, can_focus=True):
     """A keyboard-driven, windowed table of rows fetched page by page."""
+
+    COUNT_DELAY_S: ClassVar[float] = COUNT_DELAY_S
 
     DEFAULT_CSS = """
     KeysetTable {
@@ -163,6 +167,7 @@ class KeysetTable(Widget, can_focus=True):
         self.window_pages = window_pages
         self.counted = counted  # ask for the total after the first page (False: the source has none)
         self._counting = False
+        self._count_timer: Timer | None = None
         self._fetch: Fetch | None = None
         self._window = _Window()
         self._top = 0  # the absolute position of the first row drawn
@@ -244,6 +249,9 @@ class KeysetTable(Widget, can_focus=True):
         self._loading = "reset"
         self._pending_end = False
         self._counting = False
+        if self._count_timer is not None:
+            self._count_timer.stop()  # the count of the rows being replaced: not wanted any more
+            self._count_timer = None
         if self._window.pages:
             # the rows on screen stay until the new ones come (a search usually takes a few ms, and a
             # repaint now would only compete with it); a slow one says so after a moment
@@ -308,6 +316,7 @@ class KeysetTable(Widget, can_focus=True):
         held = len(page.items)
         if offset is None:
             offset = max(0, (self._total or held) - held)
+        replaced = bool(self._window.pages)  # another list's rows (a search typed over, a sort)
         self._window = _Window([page], offset)
         self.cursor = min(max(keep_at, offset), offset + held - 1) if held else 0
         if not offset <= self._top < offset + held:
@@ -319,8 +328,13 @@ class KeysetTable(Widget, can_focus=True):
         self._update_titles()
         self.post_message(self.RowsShown(self))
         if count_later:
-            # after the rows are painted: a count running meanwhile would slow the paint down
-            self.call_after_refresh(self._start_count, generation)
+            # after the rows are painted: a count running meanwhile would slow the paint down; and
+            # a list that replaced another's waits a moment more, so a count for text the person
+            # is still typing over never runs (it would slow the next keystroke's query down)
+            if replaced and self.COUNT_DELAY_S:
+                self._count_timer = self.set_timer(self.COUNT_DELAY_S, lambda: self._start_count(generation))
+            else:
+                self.call_after_refresh(self._start_count, generation)
         else:
             self.post_message(self.Loaded(self, self._total or 0))
         self._announce()

@@ -153,6 +153,47 @@ async def test_the_count_waits_until_the_rows_are_painted(db, actor, now, people
         assert table.border_title == "Contacts · 1" and table.border_subtitle == "1 of 1"
 
 
+async def test_no_count_runs_for_text_typed_over(db, actor, now, people, monkeypatch):
+    """A search that replaced another's rows counts after COUNT_DELAY_S; a key typed within it
+    drops that count, so only the text the typist stops at is counted."""
+    from crm_tui.screens import contacts as screen_module
+
+    counted, pending, stopped = [], [], []
+    real_list, real_timer = screen_module.contacts.list_contacts, KeysetTable.set_timer
+
+    def list_contacts(session, **kw):
+        if kw.get("with_total"):
+            counted.append(kw.get("query"))
+        return real_list(session, **kw)
+
+    def set_timer(self, delay, callback=None, **kw):
+        timer = real_timer(self, delay, callback, **kw)
+        if delay == KeysetTable.COUNT_DELAY_S:
+            pending.append((timer, callback))  # fired by hand below: no waiting on the clock
+            stop = timer.stop
+            timer.stop = lambda: (stopped.append(timer), stop())
+        return timer
+
+    monkeypatch.setattr(KeysetTable, "COUNT_DELAY_S", 30.0)
+    monkeypatch.setattr(KeysetTable, "set_timer", set_timer)
+    monkeypatch.setattr(screen_module.contacts, "list_contacts", list_contacts)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = _table(app)
+        assert counted == [None] and not pending  # the first list counts once its rows are painted
+        for text in ("a", "ad", "ada"):
+            app.screen.search_now(text)
+            await settle(app, pilot)
+            assert table.counting and table.border_title == "Contacts · …"
+        assert counted == [None] and len(pending) == 3
+        assert stopped == [pending[0][0], pending[1][0]]  # each new search stopped the count before it
+        for _timer, callback in pending:  # had one fired anyway, it would count nothing
+            callback()
+        await settle(app, pilot)
+        assert counted == [None, "ada"] and table.total == 1 and table.border_title == "Contacts · 1"
+
+
 async def test_keys_typed_while_a_search_is_fetched_wait_and_only_the_newest_runs(db, actor, now, people,
                                                                                  monkeypatch):
     import threading
