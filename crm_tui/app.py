@@ -342,9 +342,7 @@ class CrmApp(App[None]):
 
     @work(thread=True, exclusive=True, group="capabilities", exit_on_error=False)
     def _reread_capabilities(self) -> None:
-        with self.db.read() as session:
-            found = permissions.capabilities(session, self.actor)
-        self.call_from_thread(self.set_capabilities, found)
+        self.call_from_thread(self.set_capabilities, self._read_capabilities())
 
     def _screen_shown(self, _screen: Screen) -> None:
         for screen in self._shown_screens():

@@ -31,7 +31,6 @@ from crm_tui.services.paging import END, Page
 Fetch = Callable[..., Page]  # fetch(after=, before=, limit=, with_total=) -> Page
 FIRST = ("first", None)
 PRELOAD_WAIT_S = 0.05  # at mount, the most the first page is waited for before the first frame
-COUNT_DELAY_S = 0.2  # a list that replaced another's rows counts after this pause (see _reset_to)
 PAINT_WAIT_S = 1.0  # the most a query held back until a screen's first frame is drawn waits for it
 SLOW_LOAD_S = 0.25  # a load that takes longer than this shows "loading…" under the list
 
@@ -75,7 +74,7 @@ class _Window:
 class KeysetTable(Widget, can_focus=True):
     """A keyboard-driven, windowed table of rows fetched page by page."""
 
-    COUNT_DELAY_S: ClassVar[float] = COUNT_DELAY_S
+    COUNT_DELAY_S: ClassVar[float] = 0.2  # a list that replaced another's rows counts after this pause
 
     DEFAULT_CSS = """
     KeysetTable {
