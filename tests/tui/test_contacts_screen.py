@@ -55,6 +55,21 @@ def _names(app) -> list[str]:
     return [row.full_name for row in _table(app).visible_rows()]
 
 
+def _before_each_query(monkeypatch, hook):
+    """Run `hook(kw)`, in the fetch's thread, before each page or count the contacts screen asks
+    list_contacts for (a hook records, holds the query at a gate, or raises). Returns the real one."""
+    from crm_tui.screens import contacts as screen_module
+
+    real = screen_module.contacts.list_contacts
+
+    def list_contacts(session, **kw):
+        hook(kw)
+        return real(session, **kw)
+
+    monkeypatch.setattr(screen_module.contacts, "list_contacts", list_contacts)
+    return real
+
+
 async def test_list_shows_contacts_sorted_with_total(db, actor, now, people):
     app = make_app(db, actor, now)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -115,25 +130,22 @@ async def test_the_count_waits_until_the_rows_are_painted(db, actor, now, people
     count is in, the title shows no total (the one it had was the previous list's)."""
     import threading
 
-    from crm_tui.screens import contacts as screen_module
-
     painted, counts, gate = [False], [], threading.Event()
-    real_list, real_line = screen_module.contacts.list_contacts, KeysetTable.render_line
+    real_line = KeysetTable.render_line
 
     def render_line(self, y):
         if y >= 1 and self.visible_rows():
             painted[0] = True
         return real_line(self, y)
 
-    def list_contacts(session, **kw):
+    def hold_the_count(kw):
         if kw.get("with_total"):
             counts.append((kw.get("query"), painted[0]))
             if kw.get("query") == "ada":
                 assert gate.wait(10), "the test never opened the gate"
-        return real_list(session, **kw)
 
     monkeypatch.setattr(KeysetTable, "render_line", render_line)
-    monkeypatch.setattr(screen_module.contacts, "list_contacts", list_contacts)
+    _before_each_query(monkeypatch, hold_the_count)
     app = make_app(db, actor, now)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -156,15 +168,8 @@ async def test_the_count_waits_until_the_rows_are_painted(db, actor, now, people
 async def test_no_count_runs_for_text_typed_over(db, actor, now, people, monkeypatch):
     """A search that replaced another's rows counts after COUNT_DELAY_S; a key typed within it
     drops that count, so only the text the typist stops at is counted."""
-    from crm_tui.screens import contacts as screen_module
-
     counted, pending, stopped = [], [], []
-    real_list, real_timer = screen_module.contacts.list_contacts, KeysetTable.set_timer
-
-    def list_contacts(session, **kw):
-        if kw.get("with_total"):
-            counted.append(kw.get("query"))
-        return real_list(session, **kw)
+    real_timer = KeysetTable.set_timer
 
     def set_timer(self, delay, callback=None, **kw):
         timer = real_timer(self, delay, callback, **kw)
@@ -176,7 +181,7 @@ async def test_no_count_runs_for_text_typed_over(db, actor, now, people, monkeyp
 
     monkeypatch.setattr(KeysetTable, "COUNT_DELAY_S", 30.0)
     monkeypatch.setattr(KeysetTable, "set_timer", set_timer)
-    monkeypatch.setattr(screen_module.contacts, "list_contacts", list_contacts)
+    _before_each_query(monkeypatch, lambda kw: kw.get("with_total") and counted.append(kw.get("query")))
     app = make_app(db, actor, now)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -198,19 +203,15 @@ async def test_keys_typed_while_a_search_is_fetched_wait_and_only_the_newest_run
                                                                                  monkeypatch):
     import threading
 
-    from crm_tui.screens import contacts as screen_module
-
     gate, asked = threading.Event(), []
-    real = screen_module.contacts.list_contacts
 
-    def slow(session, **kw):
+    def hold_a(kw):
         if kw.get("query") is not None and not kw.get("with_total"):
             asked.append(kw["query"])
             if kw["query"] == "a":
                 assert gate.wait(10), "the test never opened the gate"
-        return real(session, **kw)
 
-    monkeypatch.setattr(screen_module.contacts, "list_contacts", slow)
+    _before_each_query(monkeypatch, hold_a)
     app = make_app(db, actor, now)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -229,17 +230,13 @@ async def test_typing_while_a_page_is_being_turned_still_searches(db, actor, now
     """Only a search in flight holds the next one back; a page fetched ahead does not."""
     import threading
 
-    from crm_tui.screens import contacts as screen_module
-
     gate = threading.Event()
-    real = screen_module.contacts.list_contacts
 
-    def slow_turn(session, **kw):
+    def hold_a_turn(kw):
         if kw.get("after") is not None:  # a page turn
             assert gate.wait(10), "the test never opened the gate"
-        return real(session, **kw)
 
-    monkeypatch.setattr(screen_module.contacts, "list_contacts", slow_turn)
+    real = _before_each_query(monkeypatch, hold_a_turn)
     app = make_app(db, actor, now)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -291,21 +288,17 @@ async def test_a_failed_count_leaves_no_older_list_s_total_in_the_title(db, acto
     from textual.worker import WorkerFailed
 
     from crm_tui.errors import InvalidInput
-    from crm_tui.screens import contacts as screen_module
 
-    real = screen_module.contacts.list_contacts
-
-    def count_fails(session, **kw):
+    def count_fails(kw):
         if kw.get("with_total"):
             raise InvalidInput("the count timed out")
-        return real(session, **kw)
 
     app = make_app(db, actor, now)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         table = app.screen.table
         assert table.border_title == "Contacts · 5"
-        monkeypatch.setattr(screen_module.contacts, "list_contacts", count_fails)
+        _before_each_query(monkeypatch, count_fails)
         app.screen.search_now("ada")
         for _ in range(100):
             try:
