@@ -320,7 +320,10 @@ def list_contacts(session: Session, *, query: str | None = None, filters: Contac
     if sort not in SORTS:
         raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)}")
     now = resolve_now(now)
-    conditions = _conditions(session, query, filters, now)
+    # by name, a short search's two halves each come in name order from an index (see
+    # search.contact_branches); other orders read and sort the matches either way
+    branches = search.contact_branches(query) if sort == "name" else None
+    conditions = _conditions(session, None if branches else query, filters, now)
     key = SORTS[sort]
     company, owner = _LIST_COMPANY, _LIST_OWNER
     stmt = (
@@ -331,8 +334,17 @@ def list_contacts(session: Session, *, query: str | None = None, filters: Contac
         .outerjoin(owner, owner.id == Contact.owner_id)
         .where(*conditions)
     )
-    rows, next_, prev_ = keyset_page(session, stmt, key, row_key=lambda r: (r.sort_value, r.id),
-                                     after=after, before=before, limit=limit)
+    row_key = lambda r: (r.sort_value, r.id)  # noqa: E731
+    if branches:
+        # the page's ids by a walk along each branch's index, then those rows alone
+        ids_stmt = select(Contact.id, key.column.label("sort_value")).where(*conditions)
+        keys, next_, prev_ = keyset_page(session, ids_stmt, key, row_key=row_key, after=after, before=before,
+                                         limit=limit, any_of=branches)
+        found = {r.id: r for r in session.execute(stmt.where(Contact.id.in_([k.id for k in keys])))} if keys else {}
+        rows = [found[k.id] for k in keys if k.id in found]
+    else:
+        rows, next_, prev_ = keyset_page(session, stmt, key, row_key=row_key, after=after, before=before,
+                                         limit=limit)
     items = [ContactRow(r.id, r.full_name, r.company_name, r.email, r.phone, r.lifecycle, r.owner_login,
                         r.last_contacted_at, r.created_at) for r in rows]
     total = count_contacts(session, query=query, filters=filters, now=now) if with_total else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, literal, tuple_
+from sqlalchemy import ColumnElement, Select, literal, select, tuple_, union
 from sqlalchemy.orm import Session
 
 from crm_tui.errors import InvalidInput
@@ -112,31 +112,35 @@ def keyset_page(
     after: str | Cursor | None = None,
     before: str | Cursor | None = None,
     limit: int = 50,
+    any_of: Sequence[ColumnElement] = (),
 ) -> tuple[list[Any], str | None, str | None]:
     """Rows of `stmt` after `after` (or before `before`, or from the start), in key order.
 
     Returns (rows, next_cursor, prev_cursor). `row_key` reads (sort value, id) off a row.
-    `before=END` gives the last page.
+    `before=END` gives the last page. `any_of`: rows must also match one of these conditions;
+    each is walked on its own, in key order and limited, and the walks are merged (a UNION),
+    where one OR would make the database gather and sort every match first. With `any_of`,
+    `stmt` must select the key's column and id, and only columns a UNION can compare.
     """
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"page size must be between 1 and {MAX_PAGE}")
     if after is not None and before is not None:
         raise InvalidInput("give either after or before, not both")
     if before == END:
-        rows = _walk(session, stmt, key, None, limit + 1, forward=False)
+        rows = _walk(session, stmt, key, None, limit + 1, forward=False, any_of=any_of)
         more_before = len(rows) > limit
         rows = list(reversed(rows[:limit]))
         prev_ = _cursor(rows[0], row_key) if rows and more_before else None
         return rows, None, prev_
     after_c, before_c = _as_cursor(after, key), _as_cursor(before, key)
     if before_c is not None:
-        rows = _walk(session, stmt, key, before_c, limit + 1, forward=False)
+        rows = _walk(session, stmt, key, before_c, limit + 1, forward=False, any_of=any_of)
         more_before = len(rows) > limit
         rows = list(reversed(rows[:limit]))
         prev_ = _cursor(rows[0], row_key) if rows and more_before else None
         next_ = _cursor(rows[-1], row_key) if rows else before_c.encode()
         return rows, next_, prev_
-    rows = _walk(session, stmt, key, after_c, limit + 1, forward=True)
+    rows = _walk(session, stmt, key, after_c, limit + 1, forward=True, any_of=any_of)
     more_after = len(rows) > limit
     rows = rows[:limit]
     next_ = _cursor(rows[-1], row_key) if rows and more_after else None
@@ -149,7 +153,8 @@ def _cursor(row: Any, row_key: Callable[[Any], tuple[Any, int]]) -> str:
     return Cursor(value, id_).encode()
 
 
-def _walk(session: Session, stmt: Select, key: SortKey, cursor: Cursor | None, n: int, *, forward: bool) -> list:
+def _walk(session: Session, stmt: Select, key: SortKey, cursor: Cursor | None, n: int, *, forward: bool,
+          any_of: Sequence[ColumnElement] = ()) -> list:
     """Up to n rows strictly past `cursor` in logical order (forward) or against it (backward)."""
     non_null_first = forward
     in_null_part = cursor is not None and cursor.value is None and key.nullable
@@ -166,23 +171,34 @@ def _walk(session: Session, stmt: Select, key: SortKey, cursor: Cursor | None, n
         bound = cursor if (cursor is not None and (part == "nulls") == in_null_part) else None
         if part == "nulls" and not forward and cursor is not None and not in_null_part:
             continue  # walking back from a non-null value never reaches the nulls
-        rows.extend(_part(session, stmt, key, part, bound, n - len(rows), forward))
+        rows.extend(_part(session, stmt, key, part, bound, n - len(rows), forward, any_of))
     return rows
 
 
-def _part(session: Session, stmt: Select, key: SortKey, part: str, bound: Cursor | None, n: int, forward: bool) -> Sequence:
+def _part(session: Session, stmt: Select, key: SortKey, part: str, bound: Cursor | None, n: int, forward: bool,
+          any_of: Sequence[ColumnElement]) -> Sequence:
     ascending = forward != key.descending
     col, idc = key.column, key.id_column
     if part == "nulls":
         q = stmt.where(col.is_(None))
         if bound is not None:
             q = q.where(idc > bound.id if ascending else idc < bound.id)
-        q = q.order_by(idc.asc() if ascending else idc.desc())
+        order = [idc]
     else:
         q = stmt.where(col.is_not(None)) if key.nullable else stmt
         if bound is not None:
             left = tuple_(col, idc)
             right = tuple_(literal(bound.value, col.type), literal(bound.id, idc.type))
             q = q.where(left > right if ascending else left < right)
-        q = q.order_by(col.asc() if ascending else col.desc(), idc.asc() if ascending else idc.desc())
-    return session.execute(q.limit(n)).all()
+        order = [col, idc]
+
+    def ordered(columns):
+        return [c.asc() if ascending else c.desc() for c in columns]
+
+    if not any_of:
+        return session.execute(q.order_by(*ordered(order)).limit(n)).all()
+    # each branch in its own subquery: a compound SELECT takes no ORDER BY or LIMIT in its parts
+    walks = [select(q.where(cond).order_by(*ordered(order)).limit(n).subquery()) for cond in any_of]
+    merged = union(*walks).subquery()
+    outer = select(merged).order_by(*ordered([merged.corresponding_column(c) for c in order]))
+    return session.execute(outer.limit(n)).all()

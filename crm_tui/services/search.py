@@ -108,11 +108,25 @@ def company_condition(dialect: str, query: str | None) -> ColumnElement | None:
 
 
 def _prefix(terms: list[str]) -> ColumnElement:
-    """One or two letters: names or emails that start with them (an index range scan)."""
+    """One or two letters: names or emails that start with them (an index range scan each)."""
+    return or_(*_prefix_branches(terms))
+
+
+def _prefix_branches(terms: list[str]) -> list[ColumnElement]:
     text = " ".join(terms)
     if not text:
-        return false()
-    return or_(_starts_with(Contact.sort_name, text), _starts_with(Contact.email, text))
+        return [false()]
+    return [_starts_with(Contact.sort_name, text), _starts_with(Contact.email, text)]
+
+
+def contact_branches(query: str | None) -> list[ColumnElement] | None:
+    """For a query of one- or two-letter words, the conditions one of which a contact matches
+    (its name starts with them, or its email does); a list walks each along its own index and
+    merges the walks (paging.keyset_page's any_of). None for other queries."""
+    terms = words(query)
+    if not terms or not all(len(w) < 3 for w in terms):
+        return None
+    return _prefix_branches(terms)
 
 
 def _successor(text: str) -> str | None:

@@ -4,6 +4,7 @@ one ORDER BY, in its order, with ties broken by id and empty sort values last.""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from datetime import timedelta
 
@@ -31,7 +32,9 @@ TWINS = ("Sam", "Lee")  # every tenth contact: a run of equal names longer than 
 
 def _contact_data(i: int, company_ids: list[int]) -> dict:
     first, last = (TWINS if i % 10 == 5 else (FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]))
-    return {"first_name": first, "last_name": last, "emails": [f"person{i}@example.com"],
+    # a fifth of the emails start with "a", some of them of people whose names do too
+    email = f"a.person{i}@example.com" if i % 5 == 0 else f"person{i}@example.com"
+    return {"first_name": first, "last_name": last, "emails": [email],
             "company_id": None if i % 4 == 0 else company_ids[i % len(company_ids)]}
 
 
@@ -53,17 +56,19 @@ def people(db, actor, now):
     return db
 
 
-def _reference(db, sort: str) -> list[int]:
+def _reference(db, sort: str, where: str = "1 = 1") -> list[int]:
     with db.read() as session:
         return list(session.execute(text(
-            f"SELECT id FROM contacts WHERE archived = :no ORDER BY {REFERENCE_ORDER[sort]}"), {"no": False}).scalars())
+            f"SELECT id FROM contacts WHERE archived = :no AND ({where}) ORDER BY {REFERENCE_ORDER[sort]}"),
+            {"no": False}).scalars())
 
 
-def _walk_forward(session, sort: str, now) -> list:
-    pages = [contacts.list_contacts(session, sort=sort, limit=LIMIT, now=now)]
+def _walk_forward(session, sort: str, now, query: str | None = None) -> list:
+    pages = [contacts.list_contacts(session, sort=sort, limit=LIMIT, now=now, query=query)]
     while pages[-1].next_cursor is not None:
         assert len(pages) < 100, "the walk does not end"
-        pages.append(contacts.list_contacts(session, sort=sort, limit=LIMIT, after=pages[-1].next_cursor, now=now))
+        pages.append(contacts.list_contacts(session, sort=sort, limit=LIMIT, after=pages[-1].next_cursor, now=now,
+                                            query=query))
     return pages
 
 
@@ -75,10 +80,12 @@ def test_every_sort_has_a_reference_order():
     assert set(REFERENCE_ORDER) == set(contacts.SORTS)
 
 
-def _check_walks(db, session, sort: str, now) -> None:
-    reference = _reference(db, sort)
-    assert len(reference) == 120
-    forward = _walk_forward(session, sort, now)
+def _check_walks(db, session, sort: str, now, query: str | None = None, reference: list[int] | None = None) -> None:
+    if reference is None:
+        reference = _reference(db, sort)
+        assert len(reference) == 120
+    fetch = functools.partial(contacts.list_contacts, session, sort=sort, limit=LIMIT, now=now, query=query)
+    forward = _walk_forward(session, sort, now, query)
     assert [i for page in forward for i in _ids(page)] == reference, f"forward walk by {sort}"
     assert all(len(page.items) == LIMIT for page in forward[:-1])
     assert forward[0].prev_cursor is None
@@ -87,22 +94,21 @@ def _check_walks(db, session, sort: str, now) -> None:
     backward = [forward[-1]]
     while backward[-1].prev_cursor is not None:
         assert len(backward) < 100, "the walk does not end"
-        backward.append(contacts.list_contacts(session, sort=sort, limit=LIMIT,
-                                               before=backward[-1].prev_cursor, now=now))
+        backward.append(fetch(before=backward[-1].prev_cursor))
     walked_back = [i for page in backward for i in reversed(_ids(page))]
     assert walked_back == list(reversed(reference)), f"backward walk by {sort}"
     assert [_ids(p) for p in reversed(backward)] == [_ids(p) for p in forward]
 
     # the End key's page is the last page of the forward walk, full-sized, and leads back
-    last = contacts.list_contacts(session, sort=sort, limit=LIMIT, before=END, now=now)
+    last = fetch(before=END)
     assert _ids(last) == reference[-LIMIT:], f"last page by {sort}"
     assert last.next_cursor is None
-    before_last = contacts.list_contacts(session, sort=sort, limit=LIMIT, before=last.prev_cursor, now=now)
+    before_last = fetch(before=last.prev_cursor)
     assert _ids(before_last) == reference[-2 * LIMIT:-LIMIT]
 
     # a page reached going back leads forward again to the page it came from
     for earlier, later in zip(reversed(backward[1:]), reversed(backward[:-1])):
-        again = contacts.list_contacts(session, sort=sort, limit=LIMIT, after=earlier.next_cursor, now=now)
+        again = fetch(after=earlier.next_cursor)
         assert _ids(again) == _ids(later), f"next page after going back, by {sort}"
 
 
@@ -111,6 +117,21 @@ def test_walking_forward_and_back_visits_the_reference_order(people, now):
     with people.read() as session:
         for sort in REFERENCE_ORDER:
             _check_walks(people, session, sort, now)
+
+
+def test_a_short_search_walks_its_name_and_email_matches_as_one_list(people, now):
+    """One letter: names or emails that start with it, each walked along its own index and merged.
+    A contact that matches both comes once; every sort walks forward and back in its order."""
+    where = "substr(sort_name, 1, 1) = 'a' OR substr(email, 1, 1) = 'a'"
+    with people.read() as session:
+        for sort in REFERENCE_ORDER:
+            reference = _reference(people, sort, where)
+            by_name = _reference(people, sort, "substr(sort_name, 1, 1) = 'a'")
+            by_email = _reference(people, sort, "substr(email, 1, 1) = 'a'")
+            assert set(by_name) & set(by_email) and set(by_name) - set(by_email) and set(by_email) - set(by_name)
+            assert len(reference) > 3 * LIMIT
+            _check_walks(people, session, sort, now, query="A", reference=reference)
+            assert contacts.count_contacts(session, query="a", now=now) == len(reference)
 
 
 def test_equal_names_are_ordered_by_id_across_pages(people, now):
