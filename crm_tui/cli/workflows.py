@@ -1,4 +1,6 @@
-"""`crm workflows`: run the rules (for cron), a dry run, list and validate them, the run log."""
+"""`crm workflows`: run the team's rules (for cron), a dry run, list, validate and publish them,
+the run log. The rules that run are the ones an admin published (workflows/published.py); a
+rules file is a draft until then."""
 
 from __future__ import annotations
 
@@ -18,14 +20,24 @@ from crm_tui.services import permissions
 from crm_tui.services import workflows as workflow_service
 from crm_tui.workflows import rules as rule_files
 
-app = typer.Typer(name="workflows", help="Workflow rules: run, check (dry run), list, log, validate, init.",
+app = typer.Typer(name="workflows",
+                  help="Workflow rules: run, check (dry run), list, log, validate, publish, init, edit.",
                   no_args_is_help=True)
 
 FILE_HELP = "The rules file (default: workflows.toml in the config dir)."
+DRAFT_HELP = "A rules file to use instead of the team's published rules."
+NOTHING_PUBLISHED = "no rules are published yet: an admin runs `crm workflows publish` (see `crm workflows init`)"
 
 
 def _rules(st: CliState, path: Path | None) -> rule_files.RuleSet:
-    return rule_files.load_rules(path or rule_files.rules_path(st.settings))
+    """A rules file's rules when `path` is given, else the team's published rules."""
+    from crm_tui.workflows import published
+
+    if path is not None:
+        return rule_files.load_rules(path)
+    with st.read() as (session, _actor):
+        rules, _ = published.rules_in_force(session)
+    return rules
 
 
 def _warn(errors) -> None:
@@ -43,18 +55,26 @@ def _engine_args(st: CliState) -> dict:
 def run(
     ctx: typer.Context,
     rule: str | None = typer.Option(None, "--rule", help="Run only this rule."),
-    file: Path | None = typer.Option(None, "--file", help=FILE_HELP),
+    file: Path | None = typer.Option(None, "--file", help=DRAFT_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would fire; change nothing (= check)."),
     as_json: output.Json = False,
 ) -> None:
-    """Run every rule once: for cron or a systemd timer. Exits 1 if a rule or a firing failed."""
+    """Run the team's published rules once: for cron or a systemd timer. Exits 1 if a rule or a
+    firing failed. --file runs a rules file instead (needs the right to change the rules)."""
     if dry_run:
         return check(ctx, rule=rule, file=file, as_json=as_json)
     from crm_tui.workflows import runner
 
     st = state(ctx)
+    with st.read() as (session, actor):  # a login that may not sign in may not run the engine either
+        if file is not None:
+            # a file's rules would act as the system actor: only someone who may change the rules
+            permissions.require(session, actor, "workflow.admin")
     rules = _rules(st, file)
-    report = runner.run(st.db, rules=rules, runner=f"cli@{socket.gethostname()}", only=rule, **_engine_args(st))
+    if file is None and not rules.rules and not as_json:
+        output.say(NOTHING_PUBLISHED)
+    report = runner.run(st.db, rules=rules, runner=f"{actor.login}@{socket.gethostname()}", only=rule,
+                        **_engine_args(st))
     if as_json:
         output.emit_json({"fired": report.fired, "failed": report.failed, "skipped": report.skipped,
                           "rule_errors": [str(e) for e in report.rule_errors], "email": report.email})
@@ -80,14 +100,17 @@ def run(
 def check(
     ctx: typer.Context,
     rule: str | None = typer.Option(None, "--rule", help="Check only this rule."),
-    file: Path | None = typer.Option(None, "--file", help=FILE_HELP),
+    file: Path | None = typer.Option(None, "--file", help=DRAFT_HELP),
     as_json: output.Json = False,
 ) -> None:
-    """A dry run: what would fire now, why, and what it would do (emails shown, not sent)."""
+    """A dry run: what would fire now, why, and what it would do (emails shown, not sent).
+    --file checks a draft rules file before it is published."""
     from crm_tui.workflows import runner
 
     st = state(ctx)
     rules = _rules(st, file)
+    if file is None and not rules.rules and not as_json:
+        output.say(NOTHING_PUBLISHED)
     report = runner.run(st.db, rules=rules, dry_run=True, only=rule, **_engine_args(st))
     if as_json:
         output.emit_json({"would_fire": report.previews, "more": report.more,
@@ -109,25 +132,34 @@ def check(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    file: Path | None = typer.Option(None, "--file", help=FILE_HELP),
+    file: Path | None = typer.Option(None, "--file", help=DRAFT_HELP),
     as_json: output.Json = False,
 ) -> None:
-    """The rules in the rules file, and any that have errors."""
+    """The team's published rules (or a rules file's), and any that have errors."""
+    from crm_tui.workflows import published
+
     st = state(ctx)
     rules = _rules(st, file)
+    about = None
+    if file is None:
+        with st.read() as (session, _actor):
+            about = published.current(session)
     if as_json:
-        output.emit_json({"file": str(rules.path), "rules": [{
+        output.emit_json({"file": str(file) if file else None, "published": about and {
+            "id": about.id, "digest": about.digest, "by": about.published_by, "at": about.published_at}, "rules": [{
             "name": r.name, "line": r.line, "enabled": r.enabled, "trigger": r.trigger.describe(),
             "conditions": [c.describe() for c in r.conditions], "actions": [a.describe() for a in r.actions],
         } for r in rules.rules], "errors": [str(e) for e in rules.errors]})
         return
     if not rules.rules and not rules.errors:
-        output.say(f"no rules in {rules.path}; `crm workflows init` copies the example there")
+        output.say(f"no rules in {file}; `crm workflows init` copies the example there" if file else NOTHING_PUBLISHED)
         return
+    title = str(file) if file else (
+        f"{about.label}, by {about.published_by} on {output.local_time(about.published_at, st.zone)}")
     output.table(["Rule", "Trigger", "Conditions", "Actions", "On"],
                  [(r.name, r.trigger.describe(), "\n".join(c.describe() for c in r.conditions),
                    "\n".join(a.describe() for a in r.actions), "yes" if r.enabled else "no") for r in rules.rules],
-                 title=str(rules.path))
+                 title=title)
     _warn(rules.errors)
 
 
@@ -150,7 +182,33 @@ def validate(
         output.error_line("error", str(error))
     if errors:
         raise typer.Exit(2)
-    output.say(f"{path}: {len(rules.rules)} rules, all valid")
+    output.say(f"{path}: {len(rules.rules)} rules, all valid; `crm workflows publish` makes them the team's")
+
+
+@app.command("publish")
+def publish(
+    ctx: typer.Context,
+    file: Path | None = typer.Option(None, "--file", help=FILE_HELP),
+) -> None:
+    """Make a rules file the team's rules: every teammate's app and `crm workflows run` run them
+    from the next tick. Needs the right to change the rules; refused, publishing nothing, if a
+    rule is not valid here."""
+    from crm_tui.workflows import published
+
+    st = state(ctx)
+    path = file or rule_files.rules_path(st.settings)
+    if not path.exists():
+        raise InvalidInput(f"no rules file at {path}; `crm workflows init` copies the example there")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}") from None
+    with st.write() as (session, actor):
+        found, changed = published.publish(session, text=text, actor=actor, source=str(path))
+    if changed:
+        output.say(f"published {found.rule_count} rules from {path} as {found.label}")
+    else:
+        output.say(f"{path} is already the team's rules ({found.label}); nothing to publish")
 
 
 @app.command("init")
@@ -167,12 +225,13 @@ def init(
         raise InvalidInput(f"{path} exists already; add --force to replace it with the example")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(rule_files.example_text(), encoding="utf-8")
-    output.say(f"wrote the example rules to {path}; see what they would do with `crm workflows check`")
+    output.say(f"wrote the example rules to {path}; see what they would do with "
+               f"`crm workflows check --file {path}`, then `crm workflows publish`")
 
 
 @app.command("edit")
 def edit(ctx: typer.Context) -> None:
-    """Open the rules file in $EDITOR, then validate it."""
+    """Open the rules file in $EDITOR, then validate it and, if it is valid, publish it."""
     st = state(ctx)
     with st.read() as (session, actor):
         permissions.require(session, actor, "workflow.admin")
@@ -182,6 +241,7 @@ def edit(ctx: typer.Context) -> None:
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or shutil.which("nano") or "vi"
     subprocess.run([*editor.split(), str(path)], check=False)
     validate(ctx, file=path)
+    publish(ctx, file=path)
 
 
 @app.command("log")

@@ -23,11 +23,11 @@ from crm_tui.models.role_permission import RolePermission
 from crm_tui.models.task import Task
 from crm_tui.models.user import User
 from crm_tui.models.view import SavedView
-from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor, WorkflowFiring
+from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor, WorkflowFiring, WorkflowRuleset
 
 __all__ = [
     "Activity", "ActivityKind", "AuditEvent", "Company", "Contact", "ContactEmail", "ContactPhone",
     "ContactTag", "Deal", "DealStatus", "Direction", "Goal", "ImportRun", "Lifecycle", "LostReason", "Pipeline", "Role", "RolePermission", "SavedView",
     "Source", "Stage", "StageKind", "Tag", "Task", "TaskOrigin", "User",
-    "EmailOutbox", "Notification", "WorkflowCursor", "WorkflowFiring",
+    "EmailOutbox", "Notification", "WorkflowCursor", "WorkflowFiring", "WorkflowRuleset",
 ]

@@ -99,3 +99,18 @@ class Notification(SQLModel, table=True):
     firing_id: int | None = Field(default=None, foreign_key="workflow_firings.id", ondelete="SET NULL")
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WorkflowRuleset(SQLModel, table=True):
+    """The team's rules as an admin published them: the TOML text every engine runs (each
+    teammate's app and cron alike). Rows are only ever added; the newest is in force."""
+
+    __tablename__ = "workflow_rulesets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_type=Text)
+    digest: str = Field(sa_type=String(64))  # sha256 of the text
+    rule_count: int = Field(default=0)
+    published_by_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    published_by: str = Field(sa_type=String(100))
+    published_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

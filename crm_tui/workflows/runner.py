@@ -24,7 +24,7 @@ from crm_tui.services.common import Actor
 from crm_tui.workflows import context
 from crm_tui.workflows.actions import Env
 from crm_tui.workflows.email import SendReport, SmtpSettings, send_queued
-from crm_tui.workflows.rules import Rule, RuleError, RuleSet, load_rules
+from crm_tui.workflows.rules import Rule, RuleError, RuleSet
 from crm_tui.workflows.sql import insert_ignore
 from crm_tui.workflows.triggers import MAX_ATTEMPTS, candidates
 
@@ -74,10 +74,15 @@ def system_actor(rule: str) -> Actor:
 def run(db: Database, *, rules: RuleSet | None = None, now: datetime | None = None, zone: tzinfo | None = None,
         smtp: SmtpSettings | None = None, dry_run: bool = False, runner: str | None = None,
         only: str | None = None) -> RunReport:
-    """Run every enabled rule once (or just the rule named `only`)."""
+    """Run every enabled rule once (or just the rule named `only`): the given rules, else the
+    team's published rules (workflows/published.py)."""
     now = resolve_now(now)
     zone = zone or get_zone(None)
-    rules = rules if rules is not None else load_rules()
+    if rules is None:
+        from crm_tui.workflows import published
+
+        with db.read() as session:
+            rules, _ = published.rules_in_force(session)
     report = RunReport(rule_errors=list(rules.errors))
     runner = (runner or f"cli@{socket.gethostname()}")[:100]
     for rule in rules.enabled:
@@ -210,15 +215,16 @@ class Tick:
 
 
 def app_tick(db: Database, *, actor: Actor, now: datetime, settings=None) -> Tick:
-    """One timer tick of the app: reload the rules (edits apply without a restart), run them as
-    the system actor, then hand over this user's pending notifications."""
+    """One timer tick of the app: read the team's published rules (a new publish applies without
+    a restart), run them as the system actor, then hand over this user's pending notifications."""
     from crm_tui import config
     from crm_tui.services import workflows as workflow_service
+    from crm_tui.workflows import published
     from crm_tui.workflows.email import smtp_settings
-    from crm_tui.workflows.rules import rules_path
 
     settings = settings or config.load_settings()
-    rules = load_rules(rules_path(settings))
+    with db.read() as session:
+        rules, _ = published.rules_in_force(session)
     try:
         smtp = smtp_settings(settings)
     except CrmError as exc:

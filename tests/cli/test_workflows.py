@@ -28,34 +28,90 @@ def _rules_file() -> Path:
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_workflow_commands_from_init_to_the_run_log(crm):
     crm.ok("contact", "add", "--first", "Lee", "--last", "Ng", "--email", "lee@example.com")
-    assert "crm workflows init" in crm.ok("workflows", "list").stdout
+    assert "crm workflows publish" in crm.ok("workflows", "list").stdout  # nothing published yet
     crm.ok("workflows", "init")
     crm.fails("workflows", "init", code=2)  # never overwrites without --force
-    assert len(crm.json("workflows", "list")["rules"]) == 8
+    draft = str(_rules_file())
+    assert len(crm.json("workflows", "list", "--file", draft)["rules"]) == 8
     refused = crm("workflows", "validate")  # the example needs a sales team and a manager
     assert refused.exit_code == 2 and "rule 'new-lead': assign_owner: no active user has the role 'sales'" in \
         refused.stderr
+    refused = crm("workflows", "publish")  # and is not published while it is not valid here
+    assert refused.exit_code == 2 and "not published: " in refused.stderr and "(and " in refused.stderr
     crm.ok("user", "add", "bob", "--role", "sales")
     crm.ok("user", "add", "mia", "--role", "manager")
     assert "8 rules, all valid" in crm.ok("workflows", "validate").stdout
 
     _rules_file().write_text(RULES + BROKEN, encoding="utf-8")
-    checked = crm("workflows", "check")
+    checked = crm("workflows", "check", "--file", draft)
     assert checked.exit_code == 0
     assert "call-new-leads: contact #1 'Lee Ng' — created at" in checked.stdout
     assert "→ create task 'Call Lee Ng' for ann" in checked.stdout
     assert "workflows.toml line 9, rule 'broken': unknown trigger 'deal_rotting'" in checked.stderr
     assert crm.json("task", "list", "--status", "all")["items"] == []  # a dry run writes nothing
 
-    ran = crm("workflows", "run")
+    refused = crm("workflows", "publish")
+    assert refused.exit_code == 2
+    assert "not published: workflows.toml line 9, rule 'broken': unknown trigger 'deal_rotting'" in refused.stderr
+    assert crm.json("workflows", "list")["rules"] == []
+    assert "no rules are published yet" in crm.ok("workflows", "run").stdout  # a draft does not run
+
+    ran = crm("workflows", "run", "--file", draft)  # an admin may run a draft directly
     assert ran.exit_code == 1  # the broken rule is reported, and cron hears about it...
     assert "fired 1, failed 0" in ran.stdout  # ...but the good rule ran
     assert [t["title"] for t in crm.json("task", "list", "--status", "all")["items"]] == ["Call Lee Ng"]
-    assert "fired 0" in crm("workflows", "run").stdout  # once per occurrence
+
+    _rules_file().write_text(RULES, encoding="utf-8")
+    assert "published 1 rules from " in crm.ok("workflows", "publish").stdout
+    assert "nothing to publish" in crm.ok("workflows", "publish").stdout  # the same text again
+    listed = crm.json("workflows", "list")
+    assert [r["name"] for r in listed["rules"]] == ["call-new-leads"] and listed["published"]["by"] == "ann"
+    assert "fired 0" in crm.ok("workflows", "run", user="bob").stdout  # once per occurrence, whoever runs it
 
     [firing] = crm.json("workflows", "log")["items"]
     assert (firing["rule"], firing["entity"], firing["status"]) == ("call-new-leads", "contact", "done")
     assert firing["actions"][0].startswith("task #1 'Call Lee Ng' for ann")
+    assert firing["runner"].startswith("ann@")  # the person who ran it, not just "cli"
     result = crm("workflows", "validate")
-    assert result.exit_code == 2 and "unknown trigger 'deal_rotting'" in result.stderr
+    assert result.exit_code == 0
     assert crm.json("workflows", "outbox") == []
+
+
+GRAB = """
+[[rule]]
+name = "grab"
+trigger = { type = "deal_stale", days = 0 }
+actions = [ { type = "assign_owner", to = "user:bob" } ]
+"""
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_only_a_rules_admin_decides_what_the_engine_runs(crm, tmp_path):
+    """Rules act as the system actor, which may do everything: a seller's own rules file would be a
+    way round every role check. Publishing and running a file need workflow.admin; anyone signed in
+    runs the published rules; a login that may not sign in runs nothing."""
+    crm.ok("demo", "--contacts", "20")
+    crm.ok("user", "add", "bob", "--role", "sales")
+    crm.ok("user", "add", "zed", "--role", "support")
+    crm.ok("user", "edit", "zed", "--inactive")
+    evil = tmp_path / "grab.toml"
+    evil.write_text(GRAB, encoding="utf-8")
+    owners_before = {d["id"]: d["owner_login"] for d in crm.json("deal", "list", "--limit", "100")["items"]}
+
+    for args in (("workflows", "run", "--file", str(evil)), ("workflows", "publish", "--file", str(evil))):
+        refused = crm(*args, user="bob")
+        assert refused.exit_code != 0 and "needs the admin role" in refused.stderr, args
+    assert crm("workflows", "run", user="stranger").exit_code != 0  # not a user: told whom to ask
+    assert "crm user add stranger" in crm("workflows", "run", user="stranger").stderr
+    assert crm("workflows", "run", user="zed").exit_code != 0  # deactivated
+    assert {d["id"]: d["owner_login"] for d in crm.json("deal", "list", "--limit", "100")["items"]} == owners_before
+    assert crm.json("workflows", "log")["items"] == []
+
+    # what the admin published, any teammate's run carries out, as the system actor
+    crm.ok("workflows", "publish", "--file", str(evil))
+    assert "fired " in crm.ok("workflows", "run", user="bob").stdout
+    assert {d["owner_login"] for d in crm.json("deal", "list", "--status", "open", "--limit", "100")["items"]} == {"bob"}
+    firings = crm.json("workflows", "log", "--limit", "100")["items"]
+    assert firings and all(f["runner"].startswith("bob@") for f in firings)
+    published = [e for e in crm.json("audit", "--since", "2000-01-01")["items"] if e["entity"] == "workflow_rules"]
+    assert [(e["actor"], e["action"]) for e in published] == [("ann", "publish")]

@@ -11,10 +11,16 @@ import pytest
 from sqlalchemy import select
 
 from crm_tui.app import CrmApp
-from crm_tui.models import Task
+from crm_tui.models import Task, WorkflowRuleset
 from crm_tui.services import tasks
 from tests.tui.conftest import settle
 
+GRAB_ALL = """
+[[rule]]
+name = "grab"
+trigger = { type = "task_overdue", days = 1 }
+actions = [ { type = "create_task", title = "Draft rule fired", due = "+1h" } ]
+"""
 RULES = """
 [[rule]]
 name = "nag"
@@ -34,9 +40,13 @@ actions = [ { type = "notify", title = "x" } ]
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_engine_runs_in_the_app_and_notifications_become_toasts(db, actor, now):
+    # a rules file in the config dir is a draft: the app runs what is published in the database
     (Path(os.environ["CRM_CONFIG_DIR"])).mkdir(parents=True, exist_ok=True)
-    (Path(os.environ["CRM_CONFIG_DIR"]) / "workflows.toml").write_text(RULES, encoding="utf-8")
+    (Path(os.environ["CRM_CONFIG_DIR"]) / "workflows.toml").write_text(GRAB_ALL, encoding="utf-8")
     with db.write() as s:
+        # published by an older crm that knew the setting 'dayz': this one reports it and runs the rest
+        s.add(WorkflowRuleset(text=RULES, digest="0" * 64, rule_count=2, published_by=actor.login,
+                              published_at=now - timedelta(days=5)))
         tasks.create_task(s, data={"title": "Send quote", "due_at": now - timedelta(days=3)}, actor=actor,
                           now=now - timedelta(days=4))
     clock = {"now": now}
@@ -59,4 +69,5 @@ async def test_engine_runs_in_the_app_and_notifications_become_toasts(db, actor,
         assert len([t for t, _ in toasts if t == "Workflow rules"]) == 1  # said once, not every tick
     with db.read() as s:
         made = list(s.scalars(select(Task.title).where(Task.rule_name == "nag").order_by(Task.id)))
+        assert not list(s.scalars(select(Task.id).where(Task.title == "Draft rule fired")))  # the draft never ran
     assert made == ["Sort out Send quote", "Sort out Call Bo"]
