@@ -66,5 +66,9 @@ def restore(
         if not typer.confirm(f"Replace everything in {target} with {path} (schema {revision})?", default=False):
             raise typer.Exit(1)
     bk.restore_sqlite(st.db, path, actor=st.actor, known_revisions=bk.known_revisions())
-    open_database(st.url).dispose()  # brings an older backup's schema up to this crm's
+    restored = open_database(st.url)  # brings an older backup's schema up to this crm's
+    try:
+        bk.record_restore(restored, backup=path, revision=revision, actor=st.actor)
+    finally:
+        restored.dispose()
     output.say(f"restored {target} from {path}")

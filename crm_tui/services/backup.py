@@ -7,16 +7,18 @@ from __future__ import annotations
 import os
 import shlex
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
+from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput, SchemaError, StorageError
 from crm_tui.services import permissions
-from crm_tui.services.common import Actor
+from crm_tui.services.common import Actor, audit
 
 if TYPE_CHECKING:
     from crm_tui.db import Database
@@ -174,6 +176,22 @@ def restore_sqlite(db: Database, backup: Path | str, *, actor: Actor, known_revi
     except sqlite3.Error as exc:
         raise StorageError(f"restore failed: {exc}") from None
     return revision
+
+
+def record_restore(db: Database, *, backup: Path | str, revision: str, actor: Actor,
+                   now: datetime | None = None) -> None:
+    """Write, into the restored database, who put it back and from what: the history it now holds
+    is the backup's, so this event is what tells a teammate why later changes are gone. Call it
+    once the schema is up to date (the restored file may be older)."""
+    from crm_tui.models import User
+
+    now = resolve_now(now)
+    with db.write() as session:
+        # the backup may predate the user who restores it: keep the login, drop a dangling id
+        known = actor.user_id is not None and session.get(User, actor.user_id) is not None
+        who = actor if known else replace(actor, user_id=None)
+        audit(session, actor=who, entity="database", entity_id=None, action="restore", now=now,
+              summary=f"restored from {Path(backup).name} (schema {revision})")
 
 
 def known_revisions() -> set[str]:

@@ -95,6 +95,8 @@ def test_backup_and_restore(crm, tmp_path):
     assert crm.json("contact", "list")["total"] == 2
     crm.ok("restore", str(target), "--yes")
     assert [c["full_name"] for c in crm.json("contact", "list")["items"]] == ["Kept"]
+    [restored] = crm.json("audit", "--entity", "database")["items"]  # the restore is on the record
+    assert (restored["actor"], restored["action"]) == ("ann", "restore") and "b.db" in restored["new_value"]
 
 
 @pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)

@@ -8,9 +8,11 @@ import shutil
 import sqlite3
 
 import pytest
+from sqlalchemy import select
 
 from crm_tui.db import open_database
 from crm_tui.errors import InvalidInput, SchemaError
+from crm_tui.models import AuditEvent
 from crm_tui.services import backup, contacts, users
 from crm_tui.services.common import system_actor
 
@@ -101,6 +103,11 @@ def test_restore_puts_the_backup_back_and_refuses_what_it_cannot(tmp_path, sqlit
     backup.restore_sqlite(db, saved.path, actor=actor, known_revisions=backup.known_revisions())
     with db.read() as s:  # the open engine sees the restored data
         assert [r.full_name for r in contacts.list_contacts(s).items] == ["Kept"]
+    backup.record_restore(db, backup=saved.path, revision="0008", actor=actor, now=now)
+    with db.read() as s:  # and its history says who put it back, from what
+        event = s.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert (event.entity, event.action, event.actor, event.actor_id) == ("database", "restore", "ann", actor.user_id)
+        assert event.new_value == "restored from saved.db (schema 0008)"
     with pytest.raises(SchemaError, match="newer"):
         backup.restore_sqlite(db, saved.path, actor=actor, known_revisions={"0001"})
     db.dispose()
