@@ -64,8 +64,9 @@ def history_columns(app) -> list[Column]:
 
 
 def _change(event) -> str:
+    """ "owner: ann → bob": an id field shows the names the service resolved, not the raw ids."""
     if event.field:
-        return f"{event.field}: {event.old_value or '—'} → {event.new_value or '—'}"
+        return f"{event.field_label}: {event.old_shown or '—'} → {event.new_shown or '—'}"
     return " ".join(x for x in (event.action, event.new_value) if x)
 
 
