@@ -1,5 +1,5 @@
-"""`crm task`: add, list, complete (optionally logging the call), snooze and reschedule tasks
-(reminders), and the Inbox: what is overdue, due today, upcoming, snoozed and done recently."""
+"""`crm task`: add, list, complete (optionally logging the call), snooze, reschedule and assign
+tasks (reminders), and the Inbox: what is overdue, due today, upcoming, snoozed and done recently."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.services import tasks
 
-app = typer.Typer(name="task", help="Tasks: add, list, inbox, done, snooze, reschedule.", no_args_is_help=True)
+app = typer.Typer(name="task", help="Tasks: add, list, inbox, done, snooze, reschedule, assign.", no_args_is_help=True)
 
 ID_HELP = "Task id."
 VERSION_HELP = "The version you last saw; refuse the change if the task changed since."
@@ -193,3 +193,33 @@ def reschedule(
         output.emit_json(task)
     else:
         output.say(f"task #{task.id} now due {output.local_time(task.due_at, st.zone)}")
+
+
+NOBODY = "-"
+
+
+@app.command("assign")
+def assign(
+    ctx: typer.Context,
+    task_id: int = typer.Argument(..., help=ID_HELP),
+    login: str | None = typer.Argument(None, metavar="LOGIN",
+                                       help=f'Who does it now (user login, email or name); "{NOBODY}" for nobody.'),
+    nobody: bool = typer.Option(False, "--nobody", help="Leave the task with nobody (instead of LOGIN)."),
+    version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    as_json: output.Json = False,
+) -> None:
+    """Give a task to another teammate (or, with --nobody, to no one)."""
+    if nobody and login is not None:
+        raise InvalidInput("give LOGIN or --nobody, not both")
+    if not nobody and not (login or "").strip():
+        raise InvalidInput(f'give the LOGIN to assign the task to, or --nobody (or "{NOBODY}")')
+    st = state(ctx)
+    with st.write() as (session, actor):
+        assignee_id = None if nobody or login.strip() == NOBODY else refs.user_id(session, login)
+        task = tasks.assign_task(session, task_id=task_id, assignee_id=assignee_id, actor=actor, version=version)
+    if as_json:
+        output.emit_json(task)
+    elif task.assignee_login:
+        output.say(f"task #{task.id} {task.title!r} now assigned to {task.assignee_login}")
+    else:
+        output.say(f"task #{task.id} {task.title!r} now assigned to nobody")

@@ -1,6 +1,6 @@
 """The Inbox: the tasks due, section by section (Overdue, Today, Upcoming, Snoozed, Done recently),
-mine or the team's, and the keys that work through them: complete, snooze, reschedule, log a call
-and complete, open what a task is about, new task."""
+mine or the team's, and the keys that work through them: complete, snooze, reschedule, assign to a
+teammate, log a call and complete, open what a task is about, new task."""
 
 from __future__ import annotations
 
@@ -14,14 +14,24 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Input, Label, OptionList
+from textual.widgets import Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone
+from crm_tui.errors import InvalidInput
 from crm_tui.models.schemas import ActivityRead, TaskRead, UserRead
 from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
 from crm_tui.screens.forms import CSS as FORMS_CSS
-from crm_tui.screens.forms import FormScreen, LogActivityForm, _field, _input, _user_label
+from crm_tui.screens.forms import (
+    FormScreen,
+    LogActivityForm,
+    _field,
+    _input,
+    _owner_select,
+    _selected,
+    _user_label,
+    _UsersMixin,
+)
 from crm_tui.services import tasks, users
 from crm_tui.services.common import Actor
 from crm_tui.widgets import fmt
@@ -110,12 +120,15 @@ class InboxScreen(AreaScreen):
         Binding("r", "reschedule", "Reschedule", id="inbox.reschedule"),
         Binding("c", "log_call", "Call+done", id="inbox.log_call"),
         Binding("n", "new_task", "New", id="inbox.new"),
+        # after New: on an 80-column key bar it is Assign that gives way (? lists every key)
+        Binding("a", "assign", "Assign", id="inbox.assign"),
         Binding("t", "toggle_team", "Mine/team", id="inbox.team"),
         Binding("u", "pick_person", "Teammate", show=False, id="inbox.person"),
         Binding("right,l", "section(1)", "Next section", show=False, id="inbox.next_section"),
         Binding("left,h", "section(-1)", "Previous section", show=False, id="inbox.prev_section"),
     ]
-    NEEDS = {action: "task.edit" for action in ("complete", "snooze", "reschedule", "log_call", "new_task")}
+    NEEDS = {**{action: "task.edit" for action in ("complete", "snooze", "reschedule", "log_call", "new_task")},
+             "assign": "task.assign"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -326,6 +339,17 @@ class InboxScreen(AreaScreen):
         else:
             self._changed(f"“{task.title}” is now due {fmt.stamp(task.due_at, zone)}.")
 
+    def action_assign(self) -> None:
+        task = self.highlighted()
+        if task is None:
+            return
+
+        def done(saved: TaskRead | None) -> None:
+            if saved is not None:
+                self._changed(f"Gave “{saved.title}” to {saved.assignee_login or 'nobody'}.")
+
+        self.app.push_screen(AssignForm(task), done)
+
     def action_log_call(self) -> None:
         task = self.highlighted()
         if task is None:
@@ -449,6 +473,45 @@ class WhenForm(FormScreen[TaskRead | None]):
                                      actor=actor, now=now)
         return tasks.reschedule_task(session, task_id=self.for_task.id, due_at=when, version=self.for_task.version,
                                      actor=actor, now=now)
+
+
+class AssignForm(FormScreen[TaskRead | None], _UsersMixin):
+    """Give a task to a teammate: the same user picker as a contact's or a deal's owner (the active
+    users, and the current assignee even when deactivated). Saved with the version the Inbox read."""
+
+    LOADS = True
+
+    def __init__(self, task: TaskRead) -> None:
+        super().__init__()
+        self.for_task = task
+
+    def form_title(self) -> str:
+        return f"Assign · {self.for_task.title}"
+
+    def compose_fields(self) -> ComposeResult:
+        yield _field("Assignee", _owner_select("assignee", self.for_task.assignee_id, self.for_task.assignee_login))
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#assignee", Select).focus()
+
+    def read(self, session, actor: Actor) -> tuple[list[UserRead], UserRead | None]:
+        return self.read_team(session, self.for_task.assignee_id)
+
+    def loaded(self, data: tuple[list[UserRead], UserRead | None]) -> None:
+        assignee = self.query_one("#assignee", Select)
+        self.fill_users(assignee, *data, _selected(assignee))
+
+    def values(self) -> dict[str, Any]:
+        return {"assignee_id": _selected(self.query_one("#assignee", Select))}
+
+    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> TaskRead:
+        if values["assignee_id"] is None:
+            raise InvalidInput("choose who takes the task")
+        if values["assignee_id"] == self.for_task.assignee_id:
+            raise InvalidInput(f"{self.for_task.assignee_login} has the task already: choose someone else")
+        return tasks.assign_task(session, task_id=self.for_task.id, assignee_id=values["assignee_id"],
+                                 version=self.for_task.version, actor=actor, now=now)
 
 
 class LogAndCompleteForm(LogActivityForm):

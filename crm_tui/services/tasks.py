@@ -1,5 +1,5 @@
-"""Tasks (reminders): create, complete (recurring ones roll forward), snooze, reschedule, list,
-and the Inbox: its sections page by page, their counts in one query, and what fell due."""
+"""Tasks (reminders): create, complete (recurring ones roll forward), snooze, reschedule, assign,
+list, and the Inbox: its sections page by page, their counts in one query, and what fell due."""
 
 from __future__ import annotations
 
@@ -178,6 +178,22 @@ def reopen_task(session: Session, *, task_id: int, actor: Actor, version: int | 
     permissions.require(session, actor, "task.edit", owner=task.assignee_id)
     check_version(session, task, version, ENTITY, f"task {task.title!r}")
     return _set(session, task, {"done_at": None}, "reopen", actor, now)
+
+
+def assign_task(session: Session, *, task_id: int, assignee_id: int | None, actor: Actor,
+                version: int | None = None, now: datetime | None = None) -> TaskRead:
+    """Give a task to another user, or to nobody (None). The permission is checked only when the
+    assignee changes: a seller may hand on their own tasks, a manager anyone's. The workflow
+    engine's reassign action comes through here too; audited as "reassign"."""
+    now = resolve_now(now)
+    task = get_or_404(session, Task, task_id, "task")
+    permissions.require_assign(session, actor, "task.assign", old=task.assignee_id, new=assignee_id)
+    check_version(session, task, version, ENTITY, f"task {task.title!r}")
+    if assignee_id is not None and assignee_id != task.assignee_id:
+        user = get_or_404(session, User, assignee_id, "user")
+        if not user.active:
+            raise InvalidInput(f"user {user.login!r} is deactivated; give the task to an active user")
+    return _set(session, task, {"assignee_id": assignee_id}, "reassign", actor, now)
 
 
 def _set(session: Session, task: Task, values: dict, action: str, actor: Actor, now: datetime) -> TaskRead:

@@ -11,10 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
-from crm_tui.models import Task, User
 from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowFiring
-from crm_tui.services import permissions
-from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404
+from crm_tui.models.schemas import TaskRead
+from crm_tui.services import tasks
+from crm_tui.services.common import Actor
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
 NEWEST_FIRST = SortKey(WorkflowFiring.fired_at, WorkflowFiring.id, descending=True)
@@ -103,17 +103,7 @@ def pending_count(session: Session, *, user_id: int) -> int:
 
 
 def reassign_task(session: Session, *, task_id: int, assignee_id: int | None, actor: Actor,
-                  version: int | None = None, now: datetime | None = None) -> Task:
-    """Give a task to another user (the engine's reassign action); audited and version-checked."""
-    now = resolve_now(now)
-    task = get_or_404(session, Task, task_id, "task")
-    permissions.require_assign(session, actor, "task.assign", old=task.assignee_id, new=assignee_id)
-    check_version(session, task, version, "task", f"task {task.title!r}")
-    if assignee_id is not None:
-        get_or_404(session, User, assignee_id, "user")
-    changed = apply_changes(task, {"assignee_id": assignee_id})
-    if changed:
-        task.updated_at = now
-        flush(session, "task", f"task {task.title!r}")
-        audit(session, actor=actor, entity="task", entity_id=task.id, action="reassign", now=now, changes=changed)
-    return task
+                  version: int | None = None, now: datetime | None = None) -> TaskRead:
+    """The engine's reassign action (workflows/actions.py): the one implementation is tasks.assign_task."""
+    return tasks.assign_task(session, task_id=task_id, assignee_id=assignee_id, actor=actor, version=version,
+                             now=now)

@@ -29,7 +29,6 @@ from crm_tui.services import (
     pipelines,
     tasks,
     users,
-    workflows,
 )
 from crm_tui.services.common import system_actor
 
@@ -71,7 +70,7 @@ def test_each_kind_of_change_writes_its_event(db, actor, now, tmp_path):
         deals.step_deal(s, deal_id=deal.id, step=1, actor=actor, now=later)
         deals.mark_lost(s, deal_id=deal.id, reason="Price", actor=actor, now=later)
         tasks.complete_task(s, task_id=task.id, actor=actor, now=later)
-        workflows.reassign_task(s, task_id=task.id, assignee_id=bob.id, actor=system_actor("workflows"), now=later)
+        tasks.assign_task(s, task_id=task.id, assignee_id=bob.id, actor=system_actor("workflows"), now=later)
         merge.merge_records(s, kind="contact", a_id=ada.id, b_id=dup.id, actor=actor, now=later)
         activities.log_activity(s, data={"kind": "call", "subject": "Hello", "contact_id": ada.id}, actor=actor,
                                 now=later)

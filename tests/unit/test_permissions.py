@@ -12,7 +12,6 @@ from crm_tui.errors import Forbidden, PermissionDenied
 from crm_tui.models import AuditEvent, RolePermission
 from crm_tui.services import (
     activities, companies, contacts, deals, goals, permissions, pipelines, reports, tasks, users,
-    workflows as workflow_service,
 )
 from crm_tui.services.common import system_actor
 
@@ -84,7 +83,7 @@ CASES = [
         s, deal_id=t["deal_manager"].id, archived=True, actor=a, now=now), ("admin", "manager")),
     ("complete mia's task", lambda s, t, a, now: tasks.complete_task(
         s, task_id=t["task_manager"].id, actor=a, now=now), ("admin", "manager")),
-    ("give sam's task to mia", lambda s, t, a, now: workflow_service.reassign_task(
+    ("give sam's task to mia", lambda s, t, a, now: tasks.assign_task(
         s, task_id=t["task_sales"].id, assignee_id=t["manager"].user_id, actor=a, now=now),
      ("admin", "manager", "sales")),
     ("add a task of one's own", lambda s, t, a, now: tasks.create_task(
