@@ -275,7 +275,8 @@ class PipelineScreen(AreaScreen):
         self.board.focus_column(index)
         requests = [column.request(keep_position=True), target.request(at_end=True)]
         self._change(lambda session, actor, now: deals.move_deal(
-            session, deal_id=card.id, stage_id=target.stage.id, actor=actor, version=card.version, now=now),
+            session, deal_id=card.id, stage_id=target.stage.id, actor=actor, version=card.version, now=now,
+            from_stage_id=column.stage.id),
             requests, focus=(index, card.id), rollback=(columns.index(column), card.id))
 
     def action_won(self) -> None:
@@ -285,7 +286,8 @@ class PipelineScreen(AreaScreen):
         rollback = (self.board.columns.index(column), card.id)
         column.take(card.id)  # gone from the board at once; the worker writes it and confirms
         self._change(lambda session, actor, now: deals.mark_won(
-            session, deal_id=card.id, actor=actor, version=card.version, now=now), self._closing_requests(column),
+            session, deal_id=card.id, actor=actor, version=card.version, now=now, from_stage_id=column.stage.id),
+            self._closing_requests(column),
             rollback=rollback)
 
     def action_lost(self) -> None:
@@ -300,7 +302,8 @@ class PipelineScreen(AreaScreen):
                 rollback = (self.board.columns.index(column), card.id)
                 column.take(card.id)
                 self._change(lambda session, actor, now: deals.mark_lost(
-                    session, deal_id=card.id, reason=reason, actor=actor, version=card.version, now=now),
+                    session, deal_id=card.id, reason=reason, actor=actor, version=card.version, now=now,
+                    from_stage_id=column.stage.id),
                     self._closing_requests(column), rollback=rollback)
 
         self.app.push_screen(LostReasonScreen(card.title), chosen)

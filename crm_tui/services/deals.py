@@ -136,14 +136,31 @@ def update_deal(session: Session, *, deal_id: int, changes: DealUpdate | dict, a
     return get_deal(session, deal_id=deal.id)
 
 
+def _check_move(session: Session, deal: Deal, version: int | None, from_stage_id: int | None) -> None:
+    """A move decided on a stale view of the deal (`version`). When the deal is still in the stage
+    the mover saw it in (`from_stage_id`), a teammate changed other fields only, and the move
+    applies on top of their change; when it was moved meanwhile, or the caller cannot say where it
+    saw it, the move is refused, naming who changed it."""
+    if version is None or deal.version == version:
+        return
+    if from_stage_id is not None and deal.stage_id == from_stage_id:
+        return
+    label = _label(deal)
+    if from_stage_id is not None:
+        label += f" (now in {session.get(Stage, deal.stage_id).name})"
+    check_version(session, deal, version, ENTITY, label)
+
+
 def move_deal(session: Session, *, deal_id: int, stage_id: int, actor: Actor, version: int | None = None,
-              now: datetime | None = None, lost_reason: str | None = None) -> DealRead:
+              now: datetime | None = None, lost_reason: str | None = None,
+              from_stage_id: int | None = None) -> DealRead:
     """Put a deal in another stage of its pipeline: resets the time in stage, logs the change as an
-    activity and an audit event. Moving to the won or lost stage closes it; out of one reopens it."""
+    activity and an audit event. Moving to the won or lost stage closes it; out of one reopens it.
+    `from_stage_id`: the stage the mover saw the deal in (see _check_move)."""
     now = resolve_now(now)
     deal = get_or_404(session, Deal, deal_id, "deal")
     permissions.require(session, actor, "deal.edit", owner=deal.owner_id)
-    check_version(session, deal, version, ENTITY, _label(deal))
+    _check_move(session, deal, version, from_stage_id)
     target = get_or_404(session, Stage, stage_id, "stage")
     if target.pipeline_id != deal.pipeline_id:
         raise InvalidInput(f"stage {target.name!r} is not in this deal's pipeline")
@@ -177,11 +194,12 @@ def move_deal(session: Session, *, deal_id: int, stage_id: int, actor: Actor, ve
 
 
 def step_deal(session: Session, *, deal_id: int, step: int, actor: Actor, version: int | None = None,
-              now: datetime | None = None) -> DealRead:
+              now: datetime | None = None, from_stage_id: int | None = None) -> DealRead:
     """Move an open deal to the next (step 1) or previous (step -1) open stage of its pipeline."""
     if step not in (-1, 1):
         raise InvalidInput("a deal steps one stage forward or back")
     deal = get_or_404(session, Deal, deal_id, "deal")
+    _check_move(session, deal, version, from_stage_id)  # a step from where the deal no longer is would go wrong
     if deal.status != DealStatus.OPEN:
         raise InvalidInput(f"{_label(deal)} is {deal.status}; move it to an open stage with `crm deal move`")
     stages = list(session.scalars(select(Stage.id).where(Stage.pipeline_id == deal.pipeline_id,
@@ -192,7 +210,8 @@ def step_deal(session: Session, *, deal_id: int, step: int, actor: Actor, versio
         where = "first" if step < 0 else "last open"
         hint = "" if step < 0 else "; mark it won or lost"
         raise InvalidInput(f"{_label(deal)} is already in the {where} stage{hint}")
-    return move_deal(session, deal_id=deal_id, stage_id=stages[index], actor=actor, version=version, now=now)
+    return move_deal(session, deal_id=deal_id, stage_id=stages[index], actor=actor, version=version, now=now,
+                     from_stage_id=from_stage_id)
 
 
 def _closing_stage(session: Session, deal: Deal, kind: StageKind) -> Stage:
@@ -203,22 +222,23 @@ def _closing_stage(session: Session, deal: Deal, kind: StageKind) -> Stage:
 
 
 def mark_won(session: Session, *, deal_id: int, actor: Actor, version: int | None = None,
-             now: datetime | None = None) -> DealRead:
+             now: datetime | None = None, from_stage_id: int | None = None) -> DealRead:
     deal = get_or_404(session, Deal, deal_id, "deal")
     if deal.status == DealStatus.WON:
         raise InvalidInput(f"{_label(deal)} is already won")
     stage = _closing_stage(session, deal, StageKind.WON)
-    return move_deal(session, deal_id=deal_id, stage_id=stage.id, actor=actor, version=version, now=now)
+    return move_deal(session, deal_id=deal_id, stage_id=stage.id, actor=actor, version=version, now=now,
+                     from_stage_id=from_stage_id)
 
 
 def mark_lost(session: Session, *, deal_id: int, reason: str, actor: Actor, version: int | None = None,
-              now: datetime | None = None) -> DealRead:
+              now: datetime | None = None, from_stage_id: int | None = None) -> DealRead:
     deal = get_or_404(session, Deal, deal_id, "deal")
     if deal.status == DealStatus.LOST:
         raise InvalidInput(f"{_label(deal)} is already lost")
     stage = _closing_stage(session, deal, StageKind.LOST)
     return move_deal(session, deal_id=deal_id, stage_id=stage.id, actor=actor, version=version, now=now,
-                     lost_reason=reason)
+                     lost_reason=reason, from_stage_id=from_stage_id)
 
 
 def set_deal_archived(session: Session, *, deal_id: int, archived: bool, actor: Actor,

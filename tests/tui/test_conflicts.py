@@ -246,6 +246,37 @@ def test_stale_move_and_completion_say_why_and_write_nothing(db, now):
         tasks.complete_task(s, task_id=task.id, actor=ann, now=now)
 
 
+def test_a_stale_move_applies_when_the_deal_is_still_where_the_mover_saw_it(db, now):
+    """A teammate changed another field (the title): a move from the stage the board showed applies
+    on top of it, keeping their change. A teammate moved it: the move is refused, saying where the
+    deal is now, and nothing is written."""
+    import pytest
+
+    from crm_tui.errors import Conflict
+
+    ann, bob, ada = _ann_and_bob(db, now)
+    with db.write() as s:
+        seen = deals.create_deal(s, data={"title": "Anvils", "contact_id": ada.id}, actor=ann, now=now)
+        deals.update_deal(s, deal_id=seen.id, changes={"title": "Big anvils"}, actor=bob, now=now)
+    with db.write() as s:
+        moved = deals.step_deal(s, deal_id=seen.id, step=1, actor=ann, version=seen.version, now=now,
+                                from_stage_id=seen.stage_id)
+    assert moved.title == "Big anvils" and moved.stage_id != seen.stage_id
+
+    with db.write() as s:  # bob moves it on; ann's board still shows it where she moved it
+        deals.step_deal(s, deal_id=seen.id, step=1, actor=bob, now=now)
+        now_in = deals.get_deal(s, deal_id=seen.id)
+    for attempt in (lambda s: deals.step_deal(s, deal_id=seen.id, step=-1, actor=ann, version=moved.version,
+                                              now=now, from_stage_id=moved.stage_id),
+                    lambda s: deals.mark_won(s, deal_id=seen.id, actor=ann, version=moved.version, now=now,
+                                             from_stage_id=moved.stage_id)):
+        with db.write() as s, pytest.raises(Conflict, match=rf"\(now in {now_in.stage_name}\) was changed by bob"):
+            attempt(s)
+    with db.read() as s:
+        assert deals.get_deal(s, deal_id=seen.id).stage_id == now_in.stage_id
+        assert [e[1] for e in _events_of(s, "deal", seen.id)] == ["create", "update", "move", "move"]
+
+
 def _events_of(session, entity, entity_id):
     return session.execute(select(AuditEvent.actor, AuditEvent.action).where(
         AuditEvent.entity == entity, AuditEvent.entity_id == entity_id).order_by(AuditEvent.id)).all()

@@ -235,17 +235,32 @@ async def test_a_board_of_20k_deals_fetches_pages_not_rows(sqlite_db, actor_sqli
         assert board.column is columns[2] and columns[2].cursor == columns[2]._top + 1
         await pilot.press("left")
 
-        # a move the service refuses (a teammate changed the deal): the board is put back as the
-        # database has it, the focus on the card in its column, and the person is told
+        # a teammate changed another field of the deal meanwhile: the move applies on top of it
         card = board.current_card
         with sqlite_db.write() as s:
-            s.execute(update(Deal).where(Deal.id == card.id).values(version=Deal.version + 1))
+            s.execute(update(Deal).where(Deal.id == card.id).values(version=Deal.version + 1, amount_minor=777))
         await pilot.press("right_square_bracket")
         await settle(app, pilot)
-        assert board.column is columns[1] and board.current_card.id == card.id
-        assert columns[2].index_of(card.id) is None and _deal(sqlite_db, card.id).stage_id == columns[1].stage.id
-        assert (columns[1].totals.count, columns[2].totals.count) == (N // 4 + 1, N // 4)
-        assert any(n.title == "Changed by someone else" for n in app._notifications)
+        assert board.column is columns[2] and board.current_card.id == card.id
+        moved = _deal(sqlite_db, card.id)
+        assert (moved.stage_id, moved.amount_minor) == (columns[2].stage.id, 777)
+        assert not any(n.title == "Changed by someone else" for n in app._notifications)
+        await pilot.press("left_square_bracket")
+        await settle(app, pilot)
+        assert board.column is columns[1] and _deal(sqlite_db, card.id).stage_id == columns[1].stage.id
+
+        # a move the service refuses (a teammate moved the deal meanwhile): the board is put back as
+        # the database has it, and the person is told where the deal is now
+        card = board.current_card
+        with sqlite_db.write() as s:
+            s.execute(update(Deal).where(Deal.id == card.id).values(version=Deal.version + 1,
+                                                                    stage_id=columns[3].stage.id))
+        await pilot.press("right_square_bracket")
+        await settle(app, pilot)
+        assert columns[2].index_of(card.id) is None and columns[1].index_of(card.id) is None
+        assert _deal(sqlite_db, card.id).stage_id == columns[3].stage.id
+        [told] = [n for n in app._notifications if n.title == "Changed by someone else"]
+        assert f"(now in {columns[3].stage.name})" in told.message
 
 
 async def test_the_header_totals_wait_until_the_first_board_is_painted(sqlite_db, actor_sqlite, now, monkeypatch):
