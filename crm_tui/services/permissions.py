@@ -45,6 +45,14 @@ ACTIONS: dict[str, str] = {
     "role.admin": "change what each role may do",
 }
 
+# what a role with "own" scope may not do, where "<phrase> of other people" reads badly
+_OTHERS: dict[str, str] = {
+    "contact.assign": "give other people's contacts and companies to another owner",
+    "deal.assign": "give other people's deals to another owner",
+    "task.assign": "give other people's tasks to someone else",
+    "view.admin": "change and delete other people's shared lists",
+}
+
 _RECORDS = ("contact.edit", "company.edit", "contact.assign", "activity.log", "deal.edit", "deal.assign",
             "task.edit", "task.assign", "report.view", "report.sources", "goal.edit", "import.run", "data.export",
             "view.admin")
@@ -138,7 +146,7 @@ def require(session: Session, actor: Actor, action: str, *, owner: object = _ANY
     phrase = ACTIONS[action]
     own = scope_of(session, role, action) == OWN
     needs = [r for r in ROLES if scope_of(session, r, action) == ALL] or [Role.ADMIN.value]
-    what = f"{phrase} of other people" if own else phrase
+    what = _OTHERS.get(action, f"{phrase} of other people") if own else phrase
     mine = "; you may on your own" if own else ""
     raise Forbidden(f"{actor.login} ({role}) may not {what}: that needs the {_either(needs)} role{mine}")
 

@@ -35,7 +35,7 @@ def test_assign_to_a_teammate_then_to_nobody(crm, team):
 def test_refusals_are_one_line_and_write_nothing(crm, team, db_url):
     before = row_counts(db_url)
     refused = crm.fails("task", "assign", str(team["mia"]), "sam", user="sam", code=4)
-    assert refused.stderr.strip() == ("error: sam (sales) may not give tasks to someone else of other people: "
+    assert refused.stderr.strip() == ("error: sam (sales) may not give other people's tasks to someone else: "
                                       "that needs the admin or manager role; you may on your own")
     refused = crm.fails("task", "assign", str(team["sam"]), "max", user="max", code=4)
     assert refused.stderr.strip() == ("error: max (marketing) may not give tasks to someone else: "

@@ -122,7 +122,7 @@ async def test_a_seller_is_refused_a_teammates_task_and_nothing_is_written(db, t
         await _pick(app, pilot, "sam")
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        assert ("sam (sales) may not give tasks to someone else of other people: that needs the admin or manager "
+        assert ("sam (sales) may not give other people's tasks to someone else: that needs the admin or manager "
                 "role; you may on your own") in _notices(app)
         assert app.screen is form and not form.saving  # still open, to pick again or leave
         await pilot.press("escape")

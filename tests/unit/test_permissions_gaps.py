@@ -104,7 +104,7 @@ def test_each_role_through_the_services(db, team, now):
         "sam (sales) may not export records to files (CSV, JSON, vCard, iCalendar): "
         "that needs the admin, manager or marketing role")
     assert got[("rename ann's shared list", "support")] == (
-        "sue (support) may not change and delete the team's shared lists of other people: "
+        "sue (support) may not change and delete other people's shared lists: "
         "that needs the admin or manager role; you may on your own")
     assert got[("give ann's contact to sam", "sales")].endswith("that needs the admin or manager role; "
                                                                "you may on your own")

@@ -74,7 +74,7 @@ def test_a_seller_may_not_take_or_give_someone_elses_task(db, team, now):
     for task, to in ((team["mia_task"], team["sam"]), (team["sid_task"], team["mia"])):
         with pytest.raises(Forbidden) as refused:
             _assign(db, task, to, team["sam"], now)
-        assert str(refused.value) == ("sam (sales) may not give tasks to someone else of other people: that needs "
+        assert str(refused.value) == ("sam (sales) may not give other people's tasks to someone else: that needs "
                                       "the admin or manager role; you may on your own")
         assert _assignee(db, task.id) == task.assignee_id
     assert _rows(db) == before
