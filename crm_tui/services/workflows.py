@@ -12,9 +12,6 @@ from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
 from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowFiring
-from crm_tui.models.schemas import TaskRead
-from crm_tui.services import tasks
-from crm_tui.services.common import Actor
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
 NEWEST_FIRST = SortKey(WorkflowFiring.fired_at, WorkflowFiring.id, descending=True)
@@ -102,8 +99,3 @@ def pending_count(session: Session, *, user_id: int) -> int:
                           .where(Notification.user_id == user_id, Notification.seen_at.is_(None)))
 
 
-def reassign_task(session: Session, *, task_id: int, assignee_id: int | None, actor: Actor,
-                  version: int | None = None, now: datetime | None = None) -> TaskRead:
-    """The engine's reassign action (workflows/actions.py): the one implementation is tasks.assign_task."""
-    return tasks.assign_task(session, task_id=task_id, assignee_id=assignee_id, actor=actor, version=version,
-                             now=now)

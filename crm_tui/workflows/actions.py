@@ -310,8 +310,7 @@ def _assign(action: Action, session: Session, firing, env: Env, *, write: bool) 
         return f"owner already {user.login}"
     if not write:
         return f"assign {entity} #{record.id} to {user.login}" + (" (round robin)" if spec.startswith("role:") else "")
-    from crm_tui.services import companies, contacts, deals
-    from crm_tui.services import workflows as workflow_service
+    from crm_tui.services import companies, contacts, deals, tasks
 
     if entity == "deal":
         deals.update_deal(session, deal_id=record.id, changes={"owner_id": user.id}, actor=env.actor, now=firing.now)
@@ -322,8 +321,7 @@ def _assign(action: Action, session: Session, firing, env: Env, *, write: bool) 
         companies.update_company(session, company_id=record.id, changes={"owner_id": user.id}, actor=env.actor,
                                  now=firing.now)
     else:
-        workflow_service.reassign_task(session, task_id=record.id, assignee_id=user.id, actor=env.actor,
-                                       now=firing.now)
+        tasks.assign_task(session, task_id=record.id, assignee_id=user.id, actor=env.actor, now=firing.now)
     firing.set_owner(user)  # the actions after this one see the new owner
     return f"{entity} #{record.id} now owned by {user.login}"
 

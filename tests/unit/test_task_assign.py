@@ -13,7 +13,6 @@ from crm_tui.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_tui.models import AuditEvent, Task
 from crm_tui.models.schemas import TaskRead
 from crm_tui.services import tasks, users
-from crm_tui.services import workflows as workflow_service
 from crm_tui.services.common import system_actor
 
 
@@ -135,11 +134,11 @@ def test_giving_a_task_to_whoever_has_it_changes_nothing(db, team, now):
     assert same.version == task.version and _rows(db) == before
 
 
-def test_the_engines_reassign_action_is_the_same_function(db, team, now):
+def test_the_system_actor_reassigns_any_task(db, team, now):
     task = team["sam_task"]
     with db.write() as s:
-        given = workflow_service.reassign_task(s, task_id=task.id, assignee_id=team["sid"].user_id,
-                                               actor=system_actor("workflows"), now=now)
+        given = tasks.assign_task(s, task_id=task.id, assignee_id=team["sid"].user_id,
+                                  actor=system_actor("workflows"), now=now)
     assert given.assignee_login == "sid"
     assert _reassigns(db, task.id) == [("system:workflows", "assignee_id", str(team["sam"].user_id),
                                         str(team["sid"].user_id), now)]
