@@ -26,7 +26,7 @@ from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from crm_tui import background
-from crm_tui.services.paging import END, Page
+from crm_tui.services.paging import END, MAX_PAGE, Page
 
 Fetch = Callable[..., Page]  # fetch(after=, before=, limit=, with_total=) -> Page
 FIRST = ("first", None)
@@ -241,8 +241,7 @@ class KeysetTable(Widget, can_focus=True):
         """Show the rows of `fetch` from the top (or, with keep_position, from the page on screen)."""
         self._fetch = fetch
         keep = keep_position and bool(self._window.pages)
-        anchor = self._window.pages[0].extra.get("anchor", FIRST) if keep else FIRST
-        offset = self._window.offset if keep else 0
+        anchor, offset, limit = self._reload_from() if keep else (FIRST, 0, self.page_size)
         keep_at = self.cursor if keep else 0
         self._generation += 1
         self._loading = "reset"
@@ -257,7 +256,7 @@ class KeysetTable(Widget, can_focus=True):
             self.set_timer(SLOW_LOAD_S, lambda generation=self._generation: self._show_slow(generation))
         else:
             self.refresh()  # "Loading…" in the empty list
-        generation, limit = self._generation, self.page_size  # sized here: the thread can't ask the screen
+        generation = self._generation  # the limit is sized here: the thread can't ask the screen
         preloaded = self._take_preload(fetch, limit) if anchor == FIRST else None
         if preloaded is not None:
             # the screen's first page, started while it mounted: give it a moment to land so the
@@ -270,6 +269,27 @@ class KeysetTable(Widget, can_focus=True):
         if preloaded is None:
             preloaded = self._start(lambda: self._fetch_page(fetch, anchor, with_total=False, limit=limit))
         self._run(preloaded.result, lambda page: self._reset_to(page, generation, offset, keep_at), exclusive=True)
+
+    def _reload_from(self) -> tuple[tuple[str, str | None], int, int]:
+        """Where a reload in place fetches from, the absolute position of its first row, and how
+        many rows: from the start of the page the screen's top row is in, through the screen and
+        the cursor, so neither moves (the held pages beyond are dropped, and fetched again as the
+        cursor goes on). A page after another starts right after that page's last row; the first
+        page held is asked for as it was the first time."""
+        pages, start = self._window.pages, self._window.offset
+        index = 0
+        while index + 1 < len(pages) and start + len(pages[index].items) <= self._top:
+            start += len(pages[index].items)
+            index += 1
+        if index and pages[index - 1].next_cursor is not None:
+            anchor = ("after", pages[index - 1].next_cursor)
+        else:
+            anchor = pages[index].extra.get("anchor", FIRST)
+        if anchor[0] == "before":
+            # asked for backwards, it ends where it ended: only as many rows as it had keep the offsets
+            return anchor, start, len(pages[index].items) or self.page_size
+        need = max(self.cursor, self._top + self._body_height()) - start + 1
+        return anchor, start, min(MAX_PAGE, max(self.page_size, need))
 
     def _show_slow(self, generation: int) -> None:
         if generation == self._generation and self.reloading:

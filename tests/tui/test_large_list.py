@@ -44,6 +44,10 @@ async def test_contacts_open_on_100k_without_loading_them(sqlite_db, actor_sqlit
         assert table.held_rows <= table.window_pages * table.page_size
         assert table.rows_fetched < 1_000
 
+        # a reload in place (an edit saved, a teammate's change) keeps the cursor's row and the scroll,
+        # though the cursor is pages into the rows held (and, after End, in a page asked for backwards)
+        await _reloads_in_place(app, pilot, table)
+
         await pilot.press("end")
         await settle(app, pilot)
         assert table.current_row.full_name == f"P{N} Q"
@@ -51,10 +55,19 @@ async def test_contacts_open_on_100k_without_loading_them(sqlite_db, actor_sqlit
         await pilot.press("up")
         await settle(app, pilot)
         assert table.current_row.full_name == f"P{N - 1} Q"
+        await _reloads_in_place(app, pilot, table)
         await pilot.press("home")
         await settle(app, pilot)
         assert table.current_row.full_name == "P1 Q"
         assert table.rows_fetched < 2_000, "the whole table was never loaded"
+
+
+async def _reloads_in_place(app, pilot, table) -> None:
+    where = (table.cursor, table._top, table.current_row.id)
+    table.reload()
+    await settle(app, pilot)
+    assert (table.cursor, table._top, table.current_row.id) == where
+    assert all(row is not None for row in table.visible_rows())
 
 
 async def test_walking_back_from_the_end_of_a_list_without_a_total_moves_one_row_at_a_time(sqlite_db, actor_sqlite, now):

@@ -119,6 +119,35 @@ async def test_a_move_on_one_board_shows_on_the_other(db_url, now):
         theirs.dispose()
 
 
+async def test_a_contact_renamed_elsewhere_shows_in_the_list_keeping_cursor_and_scroll(db_url, now):
+    """The list, scrolled down with the cursor on a row, takes a teammate's rename of a row on
+    screen with no key pressed, and the cursor stays on the same contact at the same place."""
+    mine, theirs = open_database(db_url), open_database(db_url)
+    try:
+        ann = _first_user(mine, now)
+        with mine.write() as s:
+            for i in range(80):
+                _contact(s, f"P{i:03}", ann, now)
+        me = _app(mine, ann, now, live=POLL_S)
+        async with me.run_test(size=(120, 36)) as pilot:
+            await settle(me, pilot)
+            table = me.screen.table
+            table.focus()
+            await pilot.press("pagedown", "pagedown", "down", "down")
+            await settle(me, pilot)
+            where = (table.cursor, table._top, table.current_row.id)
+            assert where[1] > 0
+            shown = table.visible_rows()[3]
+            with theirs.write() as s:
+                contacts.update_contact(s, contact_id=shown.id, changes={"last_name": "Renamed"}, actor=ann, now=now)
+            await _until(pilot, lambda: any(r.full_name.endswith("Renamed") for r in table.visible_rows()),
+                         "the renamed contact in the list")
+            assert (table.cursor, table._top, table.current_row.id) == where
+    finally:
+        mine.dispose()
+        theirs.dispose()
+
+
 def test_sqlite_own_writes_are_not_a_teammates(tmp_path, sqlite_template, now):
     import shutil
 
