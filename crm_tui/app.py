@@ -21,7 +21,7 @@ from crm_tui import background
 from crm_tui.clock import get_zone, utcnow
 from crm_tui.commands import CrmCommands
 from crm_tui.db import Database, open_database
-from crm_tui.errors import CrmError
+from crm_tui.errors import Conflict, CrmError
 from crm_tui.screens.companies import CompaniesScreen
 from crm_tui.screens.contacts import ContactsScreen
 from crm_tui.screens.inbox import InboxScreen
@@ -376,7 +376,12 @@ class CrmApp(App[None]):
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
-        if isinstance(error, CrmError):
+        if isinstance(error, Conflict):
+            # a teammate changed the record: say so, and show what it is now, so the next try
+            # starts from their version
+            self.notify(error.message, title="Changed by someone else", severity="error")
+            self.data_changed()
+        elif isinstance(error, CrmError):
             self.notify(error.message, title="Not done", severity="error")
         else:
             self.notify(f"{error.__class__.__name__}: {error}", title="Something went wrong", severity="error",

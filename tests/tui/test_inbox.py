@@ -180,6 +180,32 @@ async def _until(pilot, condition) -> None:
     assert condition()
 
 
+async def test_x_on_a_task_a_teammate_changed_says_so_and_shows_theirs(db, actor, now, inbox_data):
+    """The Inbox completes with the version it shows: a teammate's change meanwhile is not
+    overwritten; the person is told who changed it, the list shows the task as it is now, and x
+    on that completes it."""
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("4")
+        await settle(app, pilot)
+        await _to(pilot, "Call Ada")
+        with db.write() as s:  # ann again, on her other machine: an hour later, still overdue
+            tasks.reschedule_task(s, task_id=inbox_data["Call Ada"], due_at=now - timedelta(hours=2),
+                                  actor=actor, now=now)
+        fresh = _task(db, inbox_data["Call Ada"])
+        await pilot.press("x")
+        await settle(app, pilot)
+        [told] = [n for n in app._notifications if n.title == "Changed by someone else"]
+        assert "task 'Call Ada' was changed by ann" in told.message
+        assert _task(db, inbox_data["Call Ada"]).done_at is None
+        await _to(pilot, "Call Ada")
+        assert app.screen.table.current_row.version == fresh.version  # the list shows it as it is now
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert _task(db, inbox_data["Call Ada"]).done_at == now
+
+
 async def test_the_timer_names_a_task_that_falls_due(db, actor, now, inbox_data):
     clock = [now]
     app = CrmApp(db, actor, clock=lambda: clock[0], welcome=False, inbox_refresh_s=0.01)
