@@ -221,10 +221,15 @@ def app_tick(db: Database, *, actor: Actor, now: datetime, settings=None) -> Tic
     from crm_tui.services import workflows as workflow_service
     from crm_tui.workflows import published
     from crm_tui.workflows.email import smtp_settings
+    from crm_tui.workflows.rules import rules_path
 
     settings = settings or config.load_settings()
     with db.read() as session:
-        rules, _ = published.rules_in_force(session)
+        rules, found = published.rules_in_force(session)
+    if found is None and (draft := rules_path(settings)).exists():
+        # rules written before they had to be published, or not yet published: say why none run
+        rules.errors.append(RuleError(f"{draft} is not published, so no rule runs; an admin publishes it "
+                                      "with `crm workflows publish`"))
     try:
         smtp = smtp_settings(settings)
     except CrmError as exc:

@@ -71,3 +71,23 @@ async def test_engine_runs_in_the_app_and_notifications_become_toasts(db, actor,
         made = list(s.scalars(select(Task.title).where(Task.rule_name == "nag").order_by(Task.id)))
         assert not list(s.scalars(select(Task.id).where(Task.title == "Draft rule fired")))  # the draft never ran
     assert made == ["Sort out Send quote", "Sort out Call Bo"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_rules_file_nobody_published_is_named_once_and_runs_nothing(db, actor, now):
+    """Rules written before they had to be published (or a draft) do not run; the app says so once."""
+    (Path(os.environ["CRM_CONFIG_DIR"])).mkdir(parents=True, exist_ok=True)
+    (Path(os.environ["CRM_CONFIG_DIR"]) / "workflows.toml").write_text(GRAB_ALL, encoding="utf-8")
+    with db.write() as s:
+        tasks.create_task(s, data={"title": "Send quote", "due_at": now - timedelta(days=3)}, actor=actor,
+                          now=now - timedelta(days=4))
+    app = CrmApp(db, actor, clock=lambda: now, welcome=False, inbox_refresh_s=None, workflow_interval_s=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        app.run_workflows()
+        await settle(app, pilot)
+        warnings = [m for n in app._notifications if n.title == "Workflow rules" for m in [n.message]]
+        assert len(warnings) == 1 and "workflows.toml is not published" in warnings[0]
+        assert "crm workflows publish" in warnings[0]
+    with db.read() as s:
+        assert not list(s.scalars(select(Task.id).where(Task.title == "Draft rule fired")))
