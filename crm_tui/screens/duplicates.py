@@ -168,8 +168,7 @@ class MergeForm(FormScreen[merge.MergeResult | None]):
         moves = ", ".join(f"{n} {name.split('.')[0]}" for name, n in p.moves.items()) or "nothing else"
         yield Static(f"[dim]Moves to a:[/dim] {escape(moves)}. #{p.b_id} is removed.", classes="merge-note")
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
         self.query_one("#form-save").label = "Merge"
         selects = list(self.query(Select))
         if selects:

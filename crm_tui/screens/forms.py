@@ -376,8 +376,7 @@ class ContactForm(_ContactEditForm):
             yield _field("Owner", _owner_select("owner", actor.user_id, actor.login))
         yield _field("Tags", _input("tags", placeholder="comma separated"))
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
         if self.contact is not None:
             self.fill(self.contact)
 

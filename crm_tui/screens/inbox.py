@@ -430,8 +430,7 @@ class WhenForm(FormScreen[TaskRead | None]):
         yield _field(label, _input("when", placeholder="or type: +2d, fri 3pm, 2026-12-01 10:00",
                                    select_on_focus=False))
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
         presets = self.query_one("#when-presets", OptionList)
         if self.presets:
             presets.highlighted = 0
@@ -491,8 +490,7 @@ class AssignForm(FormScreen[TaskRead | None], _UsersMixin):
     def compose_fields(self) -> ComposeResult:
         yield _field("Assignee", _owner_select("assignee", self.for_task.assignee_id, self.for_task.assignee_login))
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
         self.query_one("#assignee", Select).focus()
 
     def read(self, session, actor: Actor) -> tuple[list[UserRead], UserRead | None]:

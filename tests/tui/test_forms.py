@@ -443,3 +443,26 @@ async def test_conflict_screen_choices(key, choice, now):
         await pilot.press(key)
         await pilot.pause()
     assert app.results == [choice]
+
+
+# --- loading a form's reference data -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_form_reads_its_reference_data_once(db, actor, now, monkeypatch):
+    """Textual runs every class's on_mount: a form that also called super().on_mount() started its
+    load of users (or pipelines) twice, the first one cancelled by the second."""
+    from crm_tui.screens.forms import FormScreen
+    from crm_tui.screens.inbox import AssignForm
+
+    ada = make_contact(db, actor, now)
+    with db.write() as s:
+        task = tasks.create_task(s, data={"title": "Call Ada", "due_at": "+1d"}, actor=actor, now=now)
+    loads = []
+    real = FormScreen._load
+    monkeypatch.setattr(FormScreen, "_load", lambda self, app: loads.append(type(self).__name__) or real(self, app))
+    for form in (ContactForm(ada), AssignForm(task)):
+        app = Host(db, actor, now, form)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+    assert loads == ["ContactForm", "AssignForm"]
