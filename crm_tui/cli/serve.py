@@ -40,8 +40,9 @@ def serve(
                                           help="The address browsers use, when behind a reverse proxy "
                                                "(e.g. https://crm.example.com)."),
 ) -> None:
-    """Serve the app to a web browser. Everyone who reaches the port works as you: keep it on
-    127.0.0.1 and use SSH port forwarding, or a reverse proxy that asks for a login."""
+    """Serve the app to a web browser; everyone who reaches the port works as you.
+
+    Keep it on 127.0.0.1 and use SSH port forwarding, or a reverse proxy that asks for a login."""
     st = state(ctx)
     actor = st.actor  # the same identity rules as `crm`: refused here, before anything is served
     st.close()  # each browser session opens the database in its own process

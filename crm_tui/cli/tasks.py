@@ -92,8 +92,9 @@ def done(
     follow_up_title: str | None = typer.Option(None, "--follow-up-title", help="The follow-up task's title."),
     as_json: output.Json = False,
 ) -> None:
-    """Mark a task done; a recurring task gets its next occurrence. With --call, log the call in
-    the same transaction."""
+    """Mark a task done; a recurring task gets its next occurrence.
+
+    With --call, log the call in the same transaction."""
     if call is None and (outcome or notes or follow_up or follow_up_title):
         raise InvalidInput("--outcome, --notes and --follow-up go with --call SUBJECT")
     if follow_up_title is not None and follow_up is None:

@@ -59,8 +59,10 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would fire; change nothing (= check)."),
     as_json: output.Json = False,
 ) -> None:
-    """Run the team's published rules once: for cron or a systemd timer. Exits 1 if a rule or a
-    firing failed. --file runs a rules file instead (needs the right to change the rules)."""
+    """Run the team's published rules once, for cron or a systemd timer.
+
+    Exits 1 if a rule or a firing failed. --file runs a rules file instead (needs the right to
+    change the rules)."""
     if dry_run:
         return check(ctx, rule=rule, file=file, as_json=as_json)
     from crm_tui.workflows import runner
@@ -104,6 +106,7 @@ def check(
     as_json: output.Json = False,
 ) -> None:
     """A dry run: what would fire now, why, and what it would do (emails shown, not sent).
+
     --file checks a draft rules file before it is published."""
     from crm_tui.workflows import runner
 
@@ -190,9 +193,10 @@ def publish(
     ctx: typer.Context,
     file: Path | None = typer.Option(None, "--file", help=FILE_HELP),
 ) -> None:
-    """Make a rules file the team's rules: every teammate's app and `crm workflows run` run them
-    from the next tick. Needs the right to change the rules; refused, publishing nothing, if a
-    rule is not valid here."""
+    """Make a rules file the team's rules (needs the right to change the rules).
+
+    Every teammate's app and `crm workflows run` run them from the next tick. Refused, publishing
+    nothing, if a rule is not valid here."""
     from crm_tui.workflows import published
 
     st = state(ctx)
