@@ -28,15 +28,21 @@ def _people(db, actor, now):
     return bob, carl
 
 
-async def _history_lines(app, pilot, presses: int, pane_id: str, table_id: str) -> list[str]:
-    """Step to the History tab with `]`, then read the table's rows as painted (spaces squeezed)."""
-    for _ in range(presses):
-        await pilot.press("right_square_bracket")
-    await settle(app, pilot)
-    assert app.screen.query_one(TabbedContent).active == pane_id
-    table = app.screen.query_one(f"#{table_id}", KeysetTable)
-    assert app.focused is table
-    return [" ".join(table.render_line(y).text.split()) for y in range(1, len(table.visible_rows()) + 1)]
+async def _history_lines(db, actor, now, screen, presses: int, pane_id: str, table_id: str) -> list[str]:
+    """Open `screen` in the real app, step to its History tab with `]`, and read the table's rows
+    as painted (spaces squeezed)."""
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        app.push_screen(screen)
+        await settle(app, pilot)
+        for _ in range(presses):
+            await pilot.press("right_square_bracket")
+        await settle(app, pilot)
+        assert app.screen.query_one(TabbedContent).active == pane_id
+        table = app.screen.query_one(f"#{table_id}", KeysetTable)
+        assert app.focused is table
+        return [" ".join(table.render_line(y).text.split()) for y in range(1, len(table.visible_rows()) + 1)]
 
 
 async def test_contact_history_names_the_new_owner(db, actor, now):
@@ -46,14 +52,9 @@ async def test_contact_history_names_the_new_owner(db, actor, now):
                                                "owner_id": actor.user_id}, actor=actor, now=now - timedelta(days=1))
         contacts.update_contact(s, contact_id=ada.id, changes={"owner_id": carl.id}, actor=bob,
                                 now=now - timedelta(hours=1))
-    app = make_app(db, actor, now)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await settle(app, pilot)
-        app.push_screen(ContactDetailScreen(ada.id))
-        await settle(app, pilot)
-        lines = await _history_lines(app, pilot, 3, "tab-history", "history")
-        assert lines[0] == "2026-11-23 09:00 bob owner: ann → carl"
-        assert not any("owner_id" in line for line in lines)
+    lines = await _history_lines(db, actor, now, ContactDetailScreen(ada.id), 3, "tab-history", "history")
+    assert lines[0] == "2026-11-23 09:00 bob owner: ann → carl"
+    assert not any("owner_id" in line for line in lines)
 
 
 async def test_company_history_shows_the_rename_and_the_new_owner(db, actor, now):
@@ -65,14 +66,10 @@ async def test_company_history_shows_the_rename_and_the_new_owner(db, actor, now
                                  now=now - timedelta(hours=2))
         companies.update_company(s, company_id=acme.id, changes={"owner_id": carl.id}, actor=bob,
                                  now=now - timedelta(hours=1))
-    app = make_app(db, actor, now)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await settle(app, pilot)
-        app.push_screen(CompanyDetailScreen(acme.id))
-        await settle(app, pilot)
-        lines = await _history_lines(app, pilot, 4, "company-tab-history", "company-history")
-        assert lines[:2] == ["2026-11-23 09:00 bob owner: ann → carl",
-                             "2026-11-23 08:00 bob name: Acme → Acme Corp"]
+    lines = await _history_lines(db, actor, now, CompanyDetailScreen(acme.id), 4, "company-tab-history",
+                                 "company-history")
+    assert lines[:2] == ["2026-11-23 09:00 bob owner: ann → carl",
+                         "2026-11-23 08:00 bob name: Acme → Acme Corp"]
 
 
 async def test_deal_history_names_the_stages_it_moved_between(db, actor, now):
@@ -82,11 +79,6 @@ async def test_deal_history_names_the_stages_it_moved_between(db, actor, now):
         anvils = deals.create_deal(s, data={"title": "Anvils", "amount": "1000", "stage_id": stage["Qualified"]},
                                    actor=actor, now=now - timedelta(days=1))
         deals.move_deal(s, deal_id=anvils.id, stage_id=stage["Proposal"], actor=bob, now=now - timedelta(hours=1))
-    app = make_app(db, actor, now)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await settle(app, pilot)
-        app.push_screen(DealDetailScreen(anvils.id))
-        await settle(app, pilot)
-        lines = await _history_lines(app, pilot, 3, "tab-deal-history", "deal-history")
-        assert lines[0] == "2026-11-23 09:00 bob stage: Qualified → Proposal"
-        assert f"stage: {stage['Qualified']}" not in " ".join(lines)
+    lines = await _history_lines(db, actor, now, DealDetailScreen(anvils.id), 3, "tab-deal-history", "deal-history")
+    assert lines[0] == "2026-11-23 09:00 bob stage: Qualified → Proposal"
+    assert f"stage: {stage['Qualified']}" not in " ".join(lines)
