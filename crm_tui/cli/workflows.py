@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -20,6 +21,11 @@ from crm_tui.services import permissions
 from crm_tui.services import workflows as workflow_service
 from crm_tui.workflows import rules as rule_files
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from crm_tui.workflows.published import Published
+
 app = typer.Typer(name="workflows",
                   help="Workflow rules: run, check (dry run), list, log, validate, publish, init, edit.",
                   no_args_is_help=True)
@@ -29,15 +35,14 @@ DRAFT_HELP = "A rules file to use instead of the team's published rules."
 NOTHING_PUBLISHED = "no rules are published yet: an admin runs `crm workflows publish` (see `crm workflows init`)"
 
 
-def _rules(st: CliState, path: Path | None) -> rule_files.RuleSet:
-    """A rules file's rules when `path` is given, else the team's published rules."""
+def _rules(session: Session, path: Path | None) -> tuple[rule_files.RuleSet, Published | None]:
+    """A rules file's rules when `path` is given, else the team's published rules and which
+    publish they are (None before anything was published)."""
     from crm_tui.workflows import published
 
     if path is not None:
-        return rule_files.load_rules(path)
-    with st.read() as (session, _actor):
-        rules, _ = published.rules_in_force(session)
-    return rules
+        return rule_files.load_rules(path), None
+    return published.rules_in_force(session)
 
 
 def _warn(errors) -> None:
@@ -72,7 +77,7 @@ def run(
         if file is not None:
             # a file's rules would act as the system actor: only someone who may change the rules
             permissions.require(session, actor, "workflow.admin")
-    rules = _rules(st, file)
+        rules, _ = _rules(session, file)
     if file is None and not rules.rules and not as_json:
         output.say(NOTHING_PUBLISHED)
     report = runner.run(st.db, rules=rules, runner=f"{actor.login}@{socket.gethostname()}", only=rule,
@@ -111,7 +116,8 @@ def check(
     from crm_tui.workflows import runner
 
     st = state(ctx)
-    rules = _rules(st, file)
+    with st.read() as (session, _actor):
+        rules, _ = _rules(session, file)
     if file is None and not rules.rules and not as_json:
         output.say(NOTHING_PUBLISHED)
     report = runner.run(st.db, rules=rules, dry_run=True, only=rule, **_engine_args(st))
@@ -139,14 +145,9 @@ def list_(
     as_json: output.Json = False,
 ) -> None:
     """The team's published rules (or a rules file's), and any that have errors."""
-    from crm_tui.workflows import published
-
     st = state(ctx)
-    rules = _rules(st, file)
-    about = None
-    if file is None:
-        with st.read() as (session, _actor):
-            about = published.current(session)
+    with st.read() as (session, _actor):
+        rules, about = _rules(session, file)
     if as_json:
         output.emit_json({"file": str(file) if file else None, "published": about and {
             "id": about.id, "digest": about.digest, "by": about.published_by, "at": about.published_at}, "rules": [{

@@ -44,12 +44,14 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _read(row: WorkflowRuleset) -> Published:
+    return Published(row.id, row.text, row.digest, row.rule_count, row.published_by, row.published_at)
+
+
 def current(session: Session) -> Published | None:
     """The rules in force: the newest published, or None before anything was published."""
     row = session.scalars(select(WorkflowRuleset).order_by(WorkflowRuleset.id.desc()).limit(1)).first()
-    if row is None:
-        return None
-    return Published(row.id, row.text, row.digest, row.rule_count, row.published_by, row.published_at)
+    return None if row is None else _read(row)
 
 
 def rules_in_force(session: Session) -> tuple[RuleSet, Published | None]:
@@ -82,4 +84,4 @@ def publish(session: Session, *, text: str, actor: Actor, source: str | None = N
     session.flush()
     audit(session, actor=actor, entity="workflow_rules", entity_id=row.id, action="publish", now=now,
           changes={"rules": (before.digest[:12] if before else None, f"{digest[:12]} ({len(rules.rules)} rules)")})
-    return current(session), True
+    return _read(row), True
