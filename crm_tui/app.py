@@ -157,6 +157,23 @@ class CrmApp(App[None]):
                 sheet.update(screen, animate=animate)
                 screen._css_update_count = self._css_update_count
 
+    def _load_screen_css(self, screen: Screen) -> None:
+        """A screen's own stylesheet files (CSS_PATH) join the app's. Textual adds them and then
+        parses every stylesheet again in a new, empty sheet (its `reparse`), and the new file once
+        more when the next widget type mounts: at the start of the Pipeline or the Inbox that was
+        a third of the style work before the first frame. Added to the sheet in place, only the
+        new file is parsed (the others' rules are kept in its cache), once, when the styles are
+        applied; the rules are the same. A screen with inline CSS goes Textual's way."""
+        sheet = self.stylesheet
+        if screen.CSS or self.css_monitor is not None:
+            super()._load_screen_css(screen)
+            return
+        new = [path for path in screen.css_path if not sheet.has_source(str(path), "")]
+        for path in new:
+            sheet.read(path)
+        if new:
+            sheet.update(self)
+
     def on_mount(self) -> None:
         self.theme = DARK
         # the Inbox count, the first-run check and the rules wait for the first frame: their

@@ -13,6 +13,10 @@ from textual.worker import WorkerState
 from crm_tui.widgets.area_bar import AreaBar
 from crm_tui.widgets.key_bar import KeyBar
 
+# the styles of the screens opened over an area (help, the welcome, a contact's detail, the small
+# Contacts forms): read when the first of them opens, not at start (relative to crm_tui/screens/)
+SHELL_CSS = "../styles/shell.tcss"
+
 
 class Outcome:
     """What a thread worker returns for the UI to do once it has finished: `method(*args)`.

@@ -11,7 +11,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRead
-from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.base import SHELL_CSS, AreaScreen
 from crm_tui.screens.contact_actions import ContactActions
 from crm_tui.services import activities, audit, contacts, deals, tasks
 from crm_tui.widgets import fmt
@@ -79,6 +79,7 @@ def paged(db, call):
 
 
 class ContactDetailScreen(ContactActions, AreaScreen):
+    CSS_PATH = SHELL_CSS
     AREA = "contacts"
     AUTO_FOCUS = "#timeline"
     BINDINGS = [

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from crm_tui.screens.base import ReportsWorkerErrors
+from crm_tui.screens.base import SHELL_CSS, ReportsWorkerErrors
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import DealRead
 from crm_tui.services import deals
@@ -19,6 +19,7 @@ from crm_tui.widgets import fmt
 
 
 class DealInfoScreen(ReportsWorkerErrors, ModalScreen[None]):
+    CSS_PATH = SHELL_CSS
     BINDINGS = [
         Binding("escape,q", "dismiss", "Close", id="deal_info.close"),
         Binding("c", "open_contact", "Open contact", id="deal_info.contact"),

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
 
-from crm_tui.screens.base import Outcome, ReportsWorkerErrors
+from crm_tui.screens.base import SHELL_CSS, Outcome, ReportsWorkerErrors
 from crm_tui.errors import CrmError
 from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.models.schemas import SavedViewRead
@@ -21,6 +21,8 @@ MINE, UNOWNED = "__mine__", "__unowned__"
 
 class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
     """Lifecycle stages, owner ("mine" included), tag, source, contact age and archived."""
+
+    CSS_PATH = SHELL_CSS
 
     BINDINGS = [
         Binding("ctrl+s", "apply", "Apply", id="filter.apply"),
@@ -127,6 +129,8 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
 
 class SaveViewForm(ReportsWorkerErrors, ModalScreen[SavedViewRead | None]):
     """Name the current search, filters and sort; the list is shared with the team unless private."""
+
+    CSS_PATH = SHELL_CSS
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="view.save"),

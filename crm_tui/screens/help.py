@@ -10,6 +10,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from crm_tui.screens.base import SHELL_CSS
+
 
 def binding_rows(screen: Screen) -> list[tuple[str, str, str, str]]:
     """(where, keys, what, id) for the app, the screen, and each widget on it that has bindings;
@@ -60,6 +62,8 @@ def _all_keys(node, binding: Binding) -> list[str]:
 
 class HelpScreen(ModalScreen[None]):
     """The keys of the screen under it. Escape, q or ? closes it."""
+
+    CSS_PATH = SHELL_CSS
 
     BINDINGS = [
         Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),

@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, ProgressBar, Static
 from textual.worker import WorkerState
 
-from crm_tui.screens.base import Outcome, ReportsWorkerErrors
+from crm_tui.screens.base import SHELL_CSS, Outcome, ReportsWorkerErrors
 from crm_tui.services import demo
 
 DEMO_CONTACTS = 2_000
@@ -19,6 +19,8 @@ DEMO_SEED = 1
 
 class WelcomeScreen(ReportsWorkerErrors, ModalScreen[bool]):
     """Dismisses with True when demo data was loaded."""
+
+    CSS_PATH = SHELL_CSS
 
     BINDINGS = [
         Binding("d", "demo", "Load demo data", id="welcome.demo"),

@@ -1,0 +1,58 @@
+"""The app's stylesheets: a start parses each one once, and only what its first screen draws."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from textual.css import stylesheet
+
+from crm_tui.app import CrmApp
+from crm_tui.screens.help import HelpScreen
+
+from .conftest import settle
+
+
+def _counting_parses(monkeypatch) -> Counter:
+    """How many times each stylesheet source (a file, or a class's CSS) is parsed."""
+    parsed: Counter = Counter()
+    parse = stylesheet.parse
+
+    def counted(scope, css, read_from, *args, **kwargs):
+        parsed[read_from] += 1
+        return parse(scope, css, read_from, *args, **kwargs)
+
+    monkeypatch.setattr(stylesheet, "parse", counted)
+    return parsed
+
+
+@pytest.mark.parametrize("mode", ["contacts", "companies", "pipeline", "inbox", "reports"])
+async def test_starting_in_an_area_parses_each_stylesheet_once(sqlite_db, actor_sqlite, now, monkeypatch, mode):
+    """An area with its own stylesheet file used to make Textual parse every stylesheet again when
+    its screen was first made (about a third of the Pipeline's and the Inbox's start)."""
+    parsed = _counting_parses(monkeypatch)
+
+    class StartIn(CrmApp):
+        DEFAULT_MODE = mode
+
+    app = StartIn(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        assert app.current_mode == mode
+        files = {path for path, _ in parsed if str(path).endswith(".tcss")}
+        assert any(path.endswith("app.tcss") for path in files)
+        assert not any(path.endswith("shell.tcss") for path in files)  # nothing on screen uses it yet
+        assert [source for source, times in parsed.items() if times > 1] == []
+
+
+async def test_a_screen_opened_over_an_area_brings_its_styles(sqlite_db, actor_sqlite, now, monkeypatch):
+    parsed = _counting_parses(monkeypatch)
+    app = CrmApp(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+        box = app.screen.query_one("#help")
+        assert box.region.width == 108  # 90% of 120, from shell.tcss (a Vertical fills the width)
+        assert [source for source, times in parsed.items() if times > 1] == []
