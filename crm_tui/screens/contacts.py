@@ -19,6 +19,8 @@ from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 
 SORT_LABELS = {"name": "name", "company": "company", "last_contacted": "last contacted", "created": "newest"}
+SEARCH_HINT = "Search name, email, phone, company…  ( / )"
+SIDEBAR_FROM = 100  # columns: narrower, the Lists sidebar shows only when v opens it
 
 
 def contact_columns(app) -> list[Column]:
@@ -60,13 +62,15 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame_top()
-        with Horizontal(id="search-bar"):
-            yield Input(placeholder="Search name, email, phone, company…  ( / )", id="search")
+        # The first frame draws what a person looks at first, the rows; the search box and the
+        # Lists sidebar come a frame later, each where its place was kept (nothing moves):
+        # - the search box is a line of text until the real Input replaces it after the first
+        #   frame (or at once, on /). An Input is the costliest widget of the screen to set up.
+        # - the sidebar mounts when its lists arrive (after the first rows); until then the body
+        #   keeps its width free (class -lists-pending).
+        yield Static(SEARCH_HINT, id="search-wait")
         yield Static(id="filter-line")
-        with Horizontal(id="contacts-body"):
-            # the Lists sidebar mounts when its lists arrive (after the first rows); until then an
-            # empty box of the same size holds its place (an OptionList costs more to draw empty)
-            yield Static(id="views-wait")
+        with Horizontal(id="contacts-body", classes="-lists-pending" if self._sidebar_shown() else ""):
             table = KeysetTable(contact_columns(self.app), noun="contacts", id="contact-list",
                                 empty_text="No contacts match. Press n for a new contact, x to clear the search.")
             self._first_fetch = self.fetcher()
@@ -75,28 +79,44 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         yield from self.compose_frame_bottom()
 
     def on_mount(self) -> None:
-        self.query_one("#views-wait").border_title = "Lists"
         self.table.load(self._first_fetch)
         self._describe()
+        self.call_after_refresh(self.search_box)
 
     def on_resize(self) -> None:
         self._show_sidebar()
 
+    def _sidebar_shown(self) -> bool:
+        width = self.size.width if self.is_mounted else self.app.size.width
+        return width >= SIDEBAR_FROM or self.has_class("views-open")
+
     def _show_sidebar(self) -> None:
-        for box in self.query("#views, #views-wait"):
-            box.display = self.size.width >= 100 or self.has_class("views-open")
+        shown = self._sidebar_shown()
+        found = self.query("#views")
+        for box in found:
+            box.display = shown
+        self.query_one("#contacts-body").set_class(shown and not found, "-lists-pending")
 
     def _views_list(self) -> OptionList:
-        """The Lists sidebar, mounted in place of its placeholder the first time it is needed."""
+        """The Lists sidebar, mounted in the place kept for it the first time it is needed."""
         found = self.query("#views")
         if found:
             return found.first(OptionList)
         option_list = OptionList(id="views")
         option_list.border_title = "Lists"
         self.query_one("#contacts-body").mount(option_list, before=self.table)
-        self.query_one("#views-wait").remove()
         self._show_sidebar()
         return option_list
+
+    def search_box(self) -> Input:
+        """The search Input, put in place of the line that stood for it if it isn't there yet."""
+        found = self.query("#search")
+        if found:
+            return found.first(Input)
+        box = Input(placeholder=SEARCH_HINT, id="search")
+        self.mount(box, after="#search-wait")
+        self.query_one("#search-wait").remove()
+        return box
 
     @property
     def table(self) -> KeysetTable:
@@ -177,13 +197,13 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         self.submit_search(event.value)
 
     def action_focus_search(self) -> None:
-        self.query_one("#search", Input).focus()
+        self.search_box().focus()
 
     def action_focus_list(self) -> None:
         self.table.focus()
 
     def action_clear(self) -> None:
-        self.query_one("#search", Input).value = ""
+        self.search_box().value = ""
         self.query_text, self.filters, self.sort, self.view_name = "", {}, "name", "All contacts"
         self.reload()
 
@@ -244,7 +264,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
     def apply_view(self, view) -> None:
         self.view_name, self.query_text = view.name, view.query or ""
         self.filters, self.sort = dict(view.filters), view.sort
-        search = self.query_one("#search", Input)
+        search = self.search_box()
         with search.prevent(Input.Changed):
             search.value = self.query_text
         self.reload()

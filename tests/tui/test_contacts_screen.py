@@ -422,21 +422,36 @@ async def test_save_the_current_list_as_a_smart_list_and_reopen_it(db, actor, no
         assert screen.view_name == "Key accounts"
 
 
-async def test_the_lists_sidebar_takes_its_placeholder_s_place_and_v_toggles_it(db, actor, now, people):
-    """The Lists sidebar mounts once its lists are read (after the first rows); an empty box of the
-    same size holds its place, so the table does not change width when it comes. At 80 columns
-    it is hidden until v opens it."""
+async def test_the_lists_sidebar_and_the_search_box_come_in_the_places_kept_for_them(db, actor, now, people,
+                                                                                     monkeypatch):
+    """The first frame has the rows; the Lists sidebar mounts once its lists are read and the search
+    Input once the first frame is drawn. Until then the body keeps the sidebar's width free and a
+    line of text stands where the search box goes, so nothing moves when they come. Both are held
+    back here to look at the screen before they come. At 80 columns the sidebar is hidden until v
+    opens it."""
+    held: list = []
+    load_views, search_box = ContactsScreen.load_views, ContactsScreen.search_box
+    monkeypatch.setattr(ContactsScreen, "load_views", lambda self: held.append("views"))
+    monkeypatch.setattr(ContactsScreen, "search_box", lambda self: held.append("search"))
     app = make_app(db, actor, now)
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = app.screen
-        box = screen.query_one("#views-wait")
-        assert box.display and box.region.width == 30
-        width = _table(app).region.width
         await settle(app, pilot)
-        assert not screen.query("#views-wait")
+        screen = app.screen
+        assert set(held) == {"views", "search"}
+        assert not screen.query("#views") and not screen.query("#search")
+        table = _table(app).region
+        assert (table.x, table.right) == (30, 120) and _names(app)
+        wait = screen.query_one("#search-wait").region
+        assert "Search name, email" in str(screen.query_one("#search-wait").render())
+        load_views(screen)
+        box = search_box(screen)
+        await settle(app, pilot)
+        assert not screen.query("#search-wait") and screen.query_one("#search", Input) is box
+        assert box.region == wait
         sidebar = screen.query_one("#views", OptionList)
-        assert sidebar.display and sidebar.region.width == 30 and _table(app).region.width == width
+        assert sidebar.display and sidebar.region.width == 30 and _table(app).region == table
         assert str(sidebar.get_option_at_index(0).prompt).startswith("All contacts")
+    monkeypatch.undo()
     app = make_app(db, actor, now)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
