@@ -104,13 +104,10 @@ class PipelineScreen(AreaScreen):
                 with db.read() as session:
                     pipeline = (pipelines.get_pipeline(session, pipeline_id=pipeline_id) if pipeline_id
                                 else pipelines.default_pipeline(session))
-                    first = []
-                    for stage in pipeline.stages:
-                        if show_closed or stage.kind == "open":
-                            page = board.column_page(session, stage_id=stage.id, filters=filters, now=now, zone=zone,
-                                                     limit=limit)
-                            page.extra["anchor"] = FIRST
-                            first.append(page)
+                    shown = [stage for stage in pipeline.stages if show_closed or stage.kind == "open"]
+                    first = board.first_pages(session, stages=shown, filters=filters, now=now, zone=zone, limit=limit)
+                    for page in first:
+                        page.extra["anchor"] = FIRST
                     pages.set_result((pipeline, first))
                     painted.wait(PAINT_WAIT_S)
                     totals.set_result(board.board_totals(session, pipeline_id=pipeline.id, filters=filters,
