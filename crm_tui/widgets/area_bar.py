@@ -4,7 +4,8 @@ who is signed in."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widget import Widget
+
+from crm_tui.widgets.text_line import TextLine
 
 # (mode, key, label): the app's areas in the order of their keys
 AREAS: tuple[tuple[str, str, str], ...] = (
@@ -16,7 +17,7 @@ AREAS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class AreaBar(Widget):
+class AreaBar(TextLine):
     DEFAULT_CSS = """
     AreaBar {
         height: 1;
@@ -32,7 +33,7 @@ class AreaBar(Widget):
     def on_mount(self) -> None:
         self.watch(self.app, "inbox_due", lambda _: self.refresh(), init=False)
 
-    def render(self) -> Text:
+    def text(self) -> Text:
         app = self.app
         text = Text(no_wrap=True, overflow="ellipsis")
         may_open = getattr(app, "may_open", None)

@@ -13,10 +13,11 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.screen import Screen
-from textual.widget import Widget
+
+from crm_tui.widgets.text_line import TextLine
 
 
-class KeyBar(Widget):
+class KeyBar(TextLine):
     ALLOW_SELECT = False
     DEFAULT_CSS = """
     KeyBar {
@@ -68,7 +69,7 @@ class KeyBar(Widget):
                 keys.append((binding.key, app.get_key_display(binding), binding.description, enabled))
         return keys + palette
 
-    def render(self) -> Text:
+    def text(self) -> Text:
         """The keys from the left, the palette's key at the right edge (the keys that don't fit
         give way to it; `?` lists them all)."""
         key_style = self.get_component_rich_style("key-bar--key")

@@ -350,7 +350,7 @@ async def test_areas_switch_by_key_and_inbox_shows_due_count(db, actor, now, peo
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert (app.inbox_overdue, app.inbox_due) == (1, 2)
-        assert "Inbox 2" in str(app.screen.query_one(AreaBar).render())
+        assert "Inbox 2" in app.screen.query_one(AreaBar).text().plain
         await pilot.press("3")
         assert app.current_mode == "pipeline"
         assert app.screen.query_one(AreaBar).current == "pipeline"
@@ -678,7 +678,7 @@ async def test_key_bar_shows_the_main_keys_and_a_click_presses_one(sqlite_db, ac
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         bar = app.screen.query_one(KeyBar)
-        line = str(bar.render())
+        line = bar.text().plain
         assert "/ Search" in line and "s Sort" in line and line.rstrip().endswith("^p palette")
         assert len(line) <= 80  # keys that don't fit give way to the palette's, at the right edge
         screen = app.screen

@@ -40,7 +40,7 @@ def _keys(app) -> set[str]:
 
 
 def _bar(app) -> str:
-    return app.screen.query_one(AreaBar).render().plain
+    return app.screen.query_one(AreaBar).text().plain
 
 
 async def test_support_sees_no_reports_and_no_deal_keys(sqlite_db, now):
