@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import tzlocal
 from dateutil import tz as dateutil_tz
 
 from crm_tui.errors import InvalidInput
@@ -26,9 +27,15 @@ def resolve_now(now: datetime | None) -> datetime:
 
 
 def get_zone(name: str | None) -> tzinfo:
-    """The named IANA zone, or the machine's local zone when no name is configured."""
+    """The named IANA zone, or the machine's local zone when no name is configured: its IANA zone
+    when the machine names one (tzlocal reads TZ and the system's settings), else the offsets
+    the C library reports. A ZoneInfo converts in C, several times faster than dateutil's tzlocal
+    (a list of 30 rows converts 60 times as it is drawn)."""
     if not name:
-        return dateutil_tz.tzlocal()
+        try:
+            return tzlocal.get_localzone()
+        except (ZoneInfoNotFoundError, ValueError, LookupError, OSError):
+            return dateutil_tz.tzlocal()
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -105,3 +105,26 @@ def test_unreadable_dates_are_one_line_invalid_input(text):
     assert "try 'tomorrow 9am'" in message
     if text.strip():
         assert repr(text.strip()) in message
+
+
+def test_the_machines_zone_is_its_named_zone(monkeypatch):
+    """With no zone configured, times are the machine's: its IANA zone when it names one (a ZoneInfo,
+    which converts in C), with daylight saving as that zone has it."""
+    import time
+
+    import tzlocal
+
+    from crm_tui.clock import get_zone
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    tzlocal.reload_localzone()
+    try:
+        zone = get_zone(None)
+        assert isinstance(zone, ZoneInfo) and zone.key == "America/New_York"
+        assert datetime(2026, 7, 1, 12, tzinfo=timezone.utc).astimezone(zone).hour == 8
+        assert datetime(2026, 12, 1, 12, tzinfo=timezone.utc).astimezone(zone).hour == 7
+    finally:
+        monkeypatch.setenv("TZ", "UTC")
+        time.tzset()
+        tzlocal.reload_localzone()
