@@ -4,7 +4,6 @@ command palette, help, themes, the Inbox count, and the first-run welcome."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 from weakref import WeakKeyDictionary
@@ -17,7 +16,6 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
-from crm_tui import background
 from crm_tui.clock import get_zone, utcnow
 from crm_tui.commands import CrmCommands
 from crm_tui.db import Database, open_database
@@ -85,9 +83,10 @@ class CrmApp(App[None]):
         self._live_busy = False
         self.live_generation = 0  # one more for every change seen from elsewhere
         self._screen_generation: WeakKeyDictionary[Screen, int] = WeakKeyDictionary()
-        self._capabilities: dict[str, str] | None = None
-        # read while the app loads its styles: the first frame's key bar and area bar need them
-        self._capabilities_read: Future | None = background.start(self._read_capabilities, name="capabilities")
+        # The first frame's key bar and area bar show what the role may do by default (no query
+        # stands before it); the role's stored permissions are read right after it and replace
+        # these if an admin changed them. The services check every change themselves either way.
+        self._capabilities: dict[str, str] = permissions.role_defaults(actor)
 
     # --- the shared services of every screen -------------------------------------------------
 
@@ -99,14 +98,9 @@ class CrmApp(App[None]):
 
     @property
     def capabilities(self) -> dict[str, str]:
-        """{action: scope} for the signed-in user (read once; again when a teammate's change lands,
-        since an admin may have changed the role)."""
-        if self._capabilities is None:
-            early, self._capabilities_read = self._capabilities_read, None
-            if early is not None and early.exception() is None:
-                self._capabilities = early.result()
-            else:
-                self._capabilities = self._read_capabilities()
+        """{action: scope} for the signed-in user: the role's defaults until the stored permissions
+        are read (after the first frame), then those; read again when a teammate's change lands,
+        since an admin may have changed the role."""
         return self._capabilities
 
     def _read_capabilities(self) -> dict[str, str]:
@@ -183,6 +177,7 @@ class CrmApp(App[None]):
     def _start_background_work(self) -> None:
         if self._exit or not self.is_running:  # quit (ctrl+q) before the first frame was drawn
             return
+        self._reread_capabilities()
         self.refresh_inbox_count()
         if self._inbox_refresh_s:
             self.set_interval(self._inbox_refresh_s, lambda: self.refresh_inbox_count(tick=True))

@@ -179,6 +179,15 @@ def capabilities(session: Session, actor: Actor) -> dict[str, str]:
     return {action: scope_of(session, role, action) for action in ACTIONS}
 
 
+def role_defaults(actor: Actor) -> dict[str, str]:
+    """capabilities() as the actor's role has them by default, read from no database: what the
+    app shows until it has read the role's stored permissions (an admin may have changed them)."""
+    if actor.is_system:
+        return {action: ALL for action in ACTIONS}
+    defaults = DEFAULTS.get(actor.role, {})
+    return {action: defaults.get(action, NONE) for action in ACTIONS}
+
+
 def refuse_area(session: Session, actor: Actor, area: str, actions: tuple[str, ...]) -> str:
     """Why the actor may not open an area that needs any one of `actions`, naming the roles that may."""
     role = current_role(session, actor)

@@ -145,27 +145,23 @@ async def test_an_admins_change_to_a_role_reaches_an_open_app(tmp_path, sqlite_t
         theirs.dispose()
 
 
-def test_the_role_s_permissions_are_read_while_the_app_starts(sqlite_db, now, monkeypatch):
-    """The first frame's key bar and area bar need the role's permissions: they are read in a
-    thread as the app is made, and read again in place if that early read failed."""
-    actor = _people(sqlite_db, now)["mia"]
+async def test_the_first_frame_shows_the_role_s_defaults_and_the_stored_permissions_follow(sqlite_db, now):
+    """No query stands before the first frame: its key bar and area bar show what the role may do
+    by default. The role's stored permissions are read right after it and replace them, so a
+    permission an admin took away leaves the keys a moment later."""
+    people = _people(sqlite_db, now)
+    with sqlite_db.write() as session:
+        permissions.revoke(session, role="sales", action="deal.edit", actor=people["ann"], now=now)
     with sqlite_db.read() as session:
-        expected = permissions.capabilities(session, actor)
-    app = make_app(sqlite_db, actor, now)
-    early = app._capabilities_read
-    assert early is not None and early.result(timeout=10) == expected
-    assert app.capabilities == expected and app._capabilities_read is None
+        stored = permissions.capabilities(session, people["sal"])
+    assert stored["deal.edit"] == permissions.NONE
 
-    calls = []
-    real = permissions.capabilities
+    class PipelineFirst(CrmApp):
+        DEFAULT_MODE = "pipeline"
 
-    def flaky(session, actor):
-        calls.append(actor.login)
-        if len(calls) == 1:
-            raise RuntimeError("database busy")
-        return real(session, actor)
-
-    monkeypatch.setattr(permissions, "capabilities", flaky)
-    app = make_app(sqlite_db, actor, now)
-    app._capabilities_read.exception(timeout=10)
-    assert app.capabilities == expected and calls == ["mia", "mia"]
+    app = PipelineFirst(sqlite_db, people["sal"], clock=lambda: now, welcome=False, inbox_refresh_s=None)
+    assert app.capabilities == permissions.role_defaults(people["sal"]) and app.may("deal.edit")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        assert app.capabilities == stored
+        assert "Won" not in _keys(app) and "Filter" in _keys(app)

@@ -203,3 +203,18 @@ def test_unknown_and_deactivated_logins_are_told_whom_to_ask(db, team, now):
         users.update_user(s, user_id=team["support"].user_id, changes={"active": False}, actor=team["admin"], now=now)
     with db.write() as s, pytest.raises(PermissionDenied, match=r"ask an admin \(ann\) to run `crm user edit sue --active`"):
         users.actor_for(s, login="sue", now=now)
+
+
+def test_a_role_s_defaults_are_its_permissions_until_an_admin_changes_them(db, now, team):
+    """What the app's first frame shows (read from no database) is what the stored permissions
+    give for every role as shipped; a changed role differs only where it was changed."""
+    with db.read() as s:
+        for role in ROLES:
+            assert permissions.role_defaults(team[role]) == permissions.capabilities(s, team[role]), role
+    assert permissions.role_defaults(system_actor()) == {action: permissions.ALL for action in permissions.ACTIONS}
+    with db.write() as s:
+        permissions.revoke(s, role="sales", action="deal.edit", actor=team["admin"], now=now)
+    with db.read() as s:
+        stored = permissions.capabilities(s, team["sales"])
+    defaults = permissions.role_defaults(team["sales"])
+    assert {a for a in defaults if defaults[a] != stored[a]} == {"deal.edit"}
