@@ -422,6 +422,31 @@ async def test_save_the_current_list_as_a_smart_list_and_reopen_it(db, actor, no
         assert screen.view_name == "Key accounts"
 
 
+async def test_a_slow_first_page_does_not_hold_the_first_frame(db, actor, now, people, monkeypatch):
+    """The screen waits a moment for its first page as it composes; a database slower than that
+    does not keep the app from showing itself: the list says it is loading, and the page, fetched
+    once, lands when it comes. The fetch is held here on an event, not a timer."""
+    import threading
+
+    gate, asked = threading.Event(), []
+    real = contacts.list_contacts
+
+    def held(*args, **kwargs):
+        asked.append(kwargs.get("with_total"))
+        assert gate.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(contacts, "list_contacts", held)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = _table(app)
+        assert table.fetching and not table.visible_rows() and asked == [False]
+        gate.set()
+        await settle(app, pilot)
+        assert _names(app)[:2] == ["Ada Lovelace", "Alan Turing"]
+        assert asked.count(False) == 1  # the page was fetched once; the count came after
+
+
 async def test_the_lists_sidebar_and_the_search_box_come_in_the_places_kept_for_them(db, actor, now, people,
                                                                                      monkeypatch):
     """The first frame has the rows; the Lists sidebar mounts once its lists are read and the search
