@@ -13,7 +13,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widget import Widget
 from textual.widgets import Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
@@ -36,6 +35,7 @@ from crm_tui.services import tasks, users
 from crm_tui.services.common import Actor
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
+from crm_tui.widgets.text_line import TextLine
 
 CSS = "../styles/inbox.tcss"
 SECTIONS = tasks.SECTIONS
@@ -49,7 +49,7 @@ EMPTY = {
 MINE, TEAM = "mine", "team"
 
 
-class SectionBar(Widget):
+class SectionBar(TextLine):
     """One line: the sections with their counts (the current one highlighted), and whose tasks.
     Styled in inbox.tcss (a widget's DEFAULT_CSS would make Textual parse every stylesheet again
     when the Inbox first opens)."""
@@ -65,7 +65,7 @@ class SectionBar(Widget):
         self.section, self.counts, self.scope_label = section, counts, scope_label
         self.refresh()
 
-    def render(self) -> Text:
+    def text(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         self._spans = []
         for name in SECTIONS:
