@@ -206,7 +206,7 @@ def _set(session: Session, task: Task, values: dict, action: str, actor: Actor, 
 
 
 def get_task(session: Session, *, task_id: int) -> TaskRead:
-    rows = session.execute(_labelled().where(Task.id == task_id)).all()
+    rows = session.execute(_LABELLED.where(Task.id == task_id)).all()
     if not rows:
         get_or_404(session, Task, task_id, "task")  # raises NotFound with the usual message
     return _read(rows[0])
@@ -218,16 +218,16 @@ _READ_COLUMNS = [column for column in Task.__table__.columns if column.key in Ta
 _ASSIGNEE = aliased(User, name="assignee")  # made once: a fresh alias per query costs milliseconds
 
 
-def _labelled():
-    """The task with its assignee's login and the names of what it is about, by outer joins (one
-    query for a page, not one per row)."""
-    return (select(*_READ_COLUMNS, _ASSIGNEE.login.label("assignee_login"), Deal.title.label("deal_title"),
-                   Contact.full_name.label("contact_name"), Company.name.label("company_name"))
-            .select_from(Task)
-            .outerjoin(_ASSIGNEE, _ASSIGNEE.id == Task.assignee_id)
-            .outerjoin(Deal, Deal.id == Task.deal_id)
-            .outerjoin(Contact, Contact.id == Task.contact_id)
-            .outerjoin(Company, Company.id == Task.company_id))
+# The task with its assignee's login and the names of what it is about, by outer joins (one query
+# for a page, not one per row). Built once: statements are immutable, and building this one cost
+# more than SQLite takes to run an Inbox page.
+_LABELLED = (select(*_READ_COLUMNS, _ASSIGNEE.login.label("assignee_login"), Deal.title.label("deal_title"),
+                    Contact.full_name.label("contact_name"), Company.name.label("company_name"))
+             .select_from(Task)
+             .outerjoin(_ASSIGNEE, _ASSIGNEE.id == Task.assignee_id)
+             .outerjoin(Deal, Deal.id == Task.deal_id)
+             .outerjoin(Contact, Contact.id == Task.contact_id)
+             .outerjoin(Company, Company.id == Task.company_id))
 
 
 def _read(row) -> TaskRead:
@@ -289,7 +289,7 @@ def task_page(session: Session, condition, *, key=BY_DUE, after: str | None = No
               limit: int = 50, with_total: bool = False) -> Page[TaskRead]:
     """The tasks matching `condition` in `key` order, a page at a time, each with its assignee and
     what it is about (list_tasks and a company's tasks read through this)."""
-    rows, next_, prev_ = keyset_page(session, _labelled().where(condition), key,
+    rows, next_, prev_ = keyset_page(session, _LABELLED.where(condition), key,
                                      row_key=lambda r: (getattr(r, key.column.key), r.id),
                                      after=after, before=before, limit=limit)
     total = session.scalar(select(func.count()).select_from(Task).where(condition)) if with_total else None
@@ -359,7 +359,7 @@ def inbox_page(session: Session, *, section: str, assignee_id: int | None, zone:
         raise InvalidInput(f"invalid inbox section {section!r}: choose one of {', '.join(SECTIONS)}")
     now = resolve_now(now)
     key = _SECTION_KEYS[section]
-    stmt = _labelled().where(section_conditions(now, zone, section)[section])
+    stmt = _LABELLED.where(section_conditions(now, zone, section)[section])
     if assignee_id is not None:
         stmt = stmt.where(Task.assignee_id == assignee_id)
     rows, next_, prev_ = keyset_page(session, stmt, key, row_key=lambda r: (getattr(r, key.column.key), r.id),
@@ -391,7 +391,7 @@ def due_between(session: Session, *, assignee_id: int | None, since: datetime, u
     ))
     conditions = [fell_due] + ([Task.assignee_id == assignee_id] if assignee_id is not None else [])
     fell_at = case((Task.snoozed_until > Task.due_at, Task.snoozed_until), else_=Task.due_at)
-    rows = session.execute(_labelled().where(*conditions).order_by(fell_at, Task.id)
+    rows = session.execute(_LABELLED.where(*conditions).order_by(fell_at, Task.id)
                            .limit(limit)).all()
     total = len(rows)
     if total == limit:
