@@ -135,6 +135,8 @@ class ReportsScreen(AreaScreen):
 
     def _set_choices(self, team: list[UserRead], found: list) -> None:
         self._team, self._pipelines = team, found
+        if self.report is not None:  # the report came first: its heading names the pipeline now
+            self._show_heading(self.report)
 
     # --- showing ----------------------------------------------------------------------------------
 
@@ -144,17 +146,21 @@ class ReportsScreen(AreaScreen):
         self.report = report
         self.table_index = min(self.table_index, len(report.tables) - 1)
         table = report.tables[self.table_index]
-        pipeline = next((p.name for p in self._pipelines if p.id == report.pipeline_id), None)
-        heading = report.heading + (f" · {pipeline}" if pipeline and reports.REPORTS[report.name].uses_pipeline else "")
-        if len(report.tables) > 1:
-            heading += f" · table {self.table_index + 1}/{len(report.tables)} (t)"
-        self.query_one("#report-heading", Static).update(heading)
+        self._show_heading(report)
         self._fill_table(report, table)
         chart = self.query_one(BarChart)
         chart.show(report.chart if self.table_index == 0 else None, report.currency,
                    columns=bool(report.chart and report.chart.over_time))
         chart.display = report.chart is not None and self.table_index == 0
         self.query_one("#report-notes", Static).update("\n".join(report.notes[:2]))
+
+    def _show_heading(self, report: reports.Report) -> None:
+        """What was asked, the pipeline's name (once the pipelines are read), and which table."""
+        pipeline = next((p.name for p in self._pipelines if p.id == report.pipeline_id), None)
+        heading = report.heading + (f" · {pipeline}" if pipeline and reports.REPORTS[report.name].uses_pipeline else "")
+        if len(report.tables) > 1:
+            heading += f" · table {self.table_index + 1}/{len(report.tables)} (t)"
+        self.query_one("#report-heading", Static).update(heading)
 
     def _fill_table(self, report: reports.Report, table: reports.Table) -> None:
         grid = self.query_one("#report-table", DataTable)

@@ -70,3 +70,24 @@ async def test_period_owner_drill_down_and_goal(sqlite_db, actor_sqlite, now, mo
     with sqlite_db.read() as s:
         goal = s.scalars(select(Goal).where(Goal.period_start == date(2026, 12, 1))).one()
         assert (goal.user_id, goal.period_kind, goal.amount_minor, goal.currency) == (data.ann, "month", 300000, "USD")
+
+
+async def test_the_heading_names_the_pipeline_when_the_report_comes_before_the_pipelines(sqlite_db, actor_sqlite,
+                                                                                        now, monkeypatch):
+    """The report and the list of pipelines are read by two workers; when the report came first,
+    its heading stayed without the pipeline's name (a snapshot caught it now and then). The read of
+    the pipelines is held back here until the report is shown."""
+    monkeypatch.setenv("CRM_TEAM_TIMEZONE", "America/New_York")
+    build_dataset(sqlite_db, actor_sqlite, now)
+    load_choices = ReportsScreen.load_choices
+    monkeypatch.setattr(ReportsScreen, "load_choices", lambda self: None)
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("5")
+        await settle(app, pilot)
+        screen = app.screen
+        heading = screen.query_one("#report-heading")
+        assert screen.report.name == "pipeline" and "Sales" not in str(heading.render())
+        load_choices(screen)
+        await settle(app, pilot)
+        assert str(heading.render()).endswith(" · USD · Sales")
