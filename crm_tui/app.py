@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from weakref import WeakKeyDictionary
 
 from textual import work
@@ -36,7 +35,6 @@ DARK, LIGHT = "textual-dark", "textual-light"
 
 class CrmApp(App[None]):
     TITLE = "crm-tui"
-    CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"  # absolute: subclasses live elsewhere
     ENABLE_COMMAND_PALETTE = True
     MODES = {
         "contacts": ContactsScreen,

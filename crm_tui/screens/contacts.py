@@ -38,6 +38,7 @@ def contact_columns(app) -> list[Column]:
 
 class ContactsScreen(SearchableList, ContactActions, AreaScreen):
     AREA = "contacts"
+    CSS_PATH = "../styles/contacts.tcss"
     AUTO_FOCUS = "#contact-list"
     BINDINGS = [
         Binding("slash", "focus_search", "Search", id="contacts.search"),

@@ -39,9 +39,8 @@ async def test_starting_in_an_area_parses_each_stylesheet_once(sqlite_db, actor_
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(app, pilot)
         assert app.current_mode == mode
-        files = {path for path, _ in parsed if str(path).endswith(".tcss")}
-        assert any(path.endswith("app.tcss") for path in files)
-        assert not any(path.endswith("shell.tcss") for path in files)  # nothing on screen uses it yet
+        files = {path.rsplit("/", 1)[-1] for path, _ in parsed if str(path).endswith(".tcss")}
+        assert files == {f"{mode}.tcss"}  # the area's own file: no other's, and not shell.tcss yet
         assert [source for source, times in parsed.items() if times > 1] == []
 
 
