@@ -6,14 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
-from sqlalchemy import and_, false, func, or_, select, union_all
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from crm_tui.errors import InvalidInput
 from crm_tui.models import AuditEvent, Company, Deal, Stage, StageKind, Task, User
 from crm_tui.services import validation as v
 from crm_tui.services.common import get_or_404
-from crm_tui.services.paging import MAX_PAGE, Cursor, Page, SortKey, keyset_page
+from crm_tui.services import paging
+from crm_tui.services.paging import Page, SortKey, keyset_page
 
 # open columns show the deal longest in its stage first (the one going stale); Won and Lost the newest
 OLDEST_IN_STAGE = SortKey(Deal.stage_entered_at, Deal.id)
@@ -205,43 +206,28 @@ def column_page(session: Session, *, stage_id: int, filters: BoardFilter | None 
     never one per card)."""
     stage = get_or_404(session, Stage, stage_id, "stage")
     filters = filters or BoardFilter()
-    key = OLDEST_IN_STAGE if stage.kind == StageKind.OPEN else NEWEST_IN_STAGE
     stmt = _CARDS.where(Deal.stage_id == stage.id, *_conditions(filters, [stage], now, zone))
-    rows, next_, prev_ = keyset_page(session, stmt, key, row_key=_card_key, after=after, before=before,
-                                     limit=limit)
+    rows, next_, prev_ = keyset_page(session, stmt, _column_key(stage), row_key=_card_key, after=after,
+                                     before=before, limit=limit)
     return Page([Card(*row) for row in rows], next_, prev_)
 
 
 def first_pages(session: Session, *, stages: list, filters: BoardFilter | None = None, now: datetime,
                 zone: tzinfo, limit: int = 50) -> list[Page[Card]]:
     """The first page of each of `stages` (the caller's stage records: id, kind, rotting_days), the
-    same pages column_page gives, in one query: each column's walk of its index, in order and
-    limited, in its own subquery, the walks joined by UNION ALL. A board opens with all of them;
-    one statement per column cost several times what the database takes to run them all."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"page size must be between 1 and {MAX_PAGE}")
-    if not stages:
-        return []
+    same pages column_page gives, in one query (paging.first_pages). A board opens with all of
+    them; one statement per column cost several times what the database takes to run them all."""
     filters = filters or BoardFilter()
-    keys = {stage.id: OLDEST_IN_STAGE if stage.kind == StageKind.OPEN else NEWEST_IN_STAGE for stage in stages}
-    walks = []
-    for stage in stages:
-        key = keys[stage.id]
-        order = [key.column, key.id_column]
-        walk = (_CARDS.where(Deal.stage_id == stage.id, *_conditions(filters, [stage], now, zone))
-                .order_by(*[c.desc() if key.descending else c.asc() for c in order]).limit(limit + 1))
-        walks.append(select(walk.subquery()))
-    by_stage: dict[int, list] = {stage.id: [] for stage in stages}
-    for row in session.execute(walks[0] if len(walks) == 1 else union_all(*walks)).all():
-        by_stage[row[7]].append(row)  # stage_id
-    pages = []
-    for stage in stages:
-        rows = sorted(by_stage[stage.id], key=_card_key, reverse=keys[stage.id].descending)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        next_ = Cursor(*_card_key(rows[-1])).encode() if rows and more else None
-        pages.append(Page([Card(*row) for row in rows], next_, None))
-    return pages
+    walks = [(_CARDS.where(Deal.stage_id == stage.id, *_conditions(filters, [stage], now, zone)), _column_key(stage))
+             for stage in stages]
+    index = {stage.id: i for i, stage in enumerate(stages)}
+    found = paging.first_pages(session, walks, row_key=_card_key, walk_of=lambda row: index[row[7]],  # stage_id
+                               limit=limit)
+    return [Page([Card(*row) for row in rows], next_) for rows, next_ in found]
+
+
+def _column_key(stage) -> SortKey:
+    return OLDEST_IN_STAGE if stage.kind == StageKind.OPEN else NEWEST_IN_STAGE
 
 
 # --- the headers, in one aggregate ----------------------------------------------------------------

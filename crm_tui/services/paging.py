@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, literal, select, tuple_, union
+from sqlalchemy import ColumnElement, Select, literal, select, tuple_, union, union_all
 from sqlalchemy.orm import Session
 
 from crm_tui.errors import InvalidInput
@@ -122,8 +122,7 @@ def keyset_page(
     where one OR would make the database gather and sort every match first. With `any_of`,
     `stmt` must select the key's column and id, and only columns a UNION can compare.
     """
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"page size must be between 1 and {MAX_PAGE}")
+    _check_limit(limit)
     if after is not None and before is not None:
         raise InvalidInput("give either after or before, not both")
     if before == END:
@@ -146,6 +145,47 @@ def keyset_page(
     next_ = _cursor(rows[-1], row_key) if rows and more_after else None
     prev_ = _cursor(rows[0], row_key) if rows and after_c is not None else None
     return rows, next_, prev_
+
+
+def first_pages(
+    session: Session,
+    walks: Sequence[tuple[Select, SortKey]],
+    *,
+    row_key: Callable[[Any], tuple[Any, int]],
+    walk_of: Callable[[Any], int],
+    limit: int = 50,
+) -> list[tuple[list[Any], str | None]]:
+    """The first page of each walk (a statement and its key), as keyset_page gives it from the
+    start, in one query: each walk in key order and limited in its own subquery, the walks joined
+    by UNION ALL (one statement per walk costs more in Python than the database takes for all).
+    Returns (rows, next_cursor) per walk; `walk_of(row)` says which walk, by index, a row is from.
+    The keys may not be nullable (keyset_page walks a nullable key's NULLs apart)."""
+    _check_limit(limit)
+    if any(key.nullable for _, key in walks):
+        raise ValueError("first_pages takes keys that are never NULL; use keyset_page")
+    if not walks:
+        return []
+    parts = [select(stmt.order_by(*_ordered([key.column, key.id_column], not key.descending)).limit(limit + 1)
+                    .subquery()) for stmt, key in walks]
+    found: list[list[Any]] = [[] for _ in walks]
+    for row in session.execute(parts[0] if len(parts) == 1 else union_all(*parts)).all():
+        found[walk_of(row)].append(row)
+    pages = []
+    for rows, (_, key) in zip(found, walks, strict=True):
+        rows.sort(key=row_key, reverse=key.descending)  # a UNION keeps no order
+        more = len(rows) > limit
+        rows = rows[:limit]
+        pages.append((rows, _cursor(rows[-1], row_key) if rows and more else None))
+    return pages
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"page size must be between 1 and {MAX_PAGE}")
+
+
+def _ordered(columns: Sequence[Any], ascending: bool) -> list[Any]:
+    return [c.asc() if ascending else c.desc() for c in columns]
 
 
 def _cursor(row: Any, row_key: Callable[[Any], tuple[Any, int]]) -> str:
@@ -192,13 +232,10 @@ def _part(session: Session, stmt: Select, key: SortKey, part: str, bound: Cursor
             q = q.where(left > right if ascending else left < right)
         order = [col, idc]
 
-    def ordered(columns):
-        return [c.asc() if ascending else c.desc() for c in columns]
-
     if not any_of:
-        return session.execute(q.order_by(*ordered(order)).limit(n)).all()
+        return session.execute(q.order_by(*_ordered(order, ascending)).limit(n)).all()
     # each branch in its own subquery: a compound SELECT takes no ORDER BY or LIMIT in its parts
-    walks = [select(q.where(cond).order_by(*ordered(order)).limit(n).subquery()) for cond in any_of]
+    walks = [select(q.where(cond).order_by(*_ordered(order, ascending)).limit(n).subquery()) for cond in any_of]
     merged = union(*walks).subquery()
-    outer = select(merged).order_by(*ordered([merged.corresponding_column(c) for c in order]))
+    outer = select(merged).order_by(*_ordered([merged.corresponding_column(c) for c in order], ascending))
     return session.execute(outer.limit(n)).all()

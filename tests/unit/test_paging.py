@@ -191,3 +191,21 @@ def test_cursor_of_another_sort_or_both_directions_are_refused(people, now):
             contacts.list_contacts(session, sort="last_contacted", before=by_name, now=now)
         with pytest.raises(InvalidInput):
             contacts.list_contacts(session, after=by_name, before=by_name, now=now)
+
+
+def test_first_pages_take_only_keys_that_are_never_null(db):
+    """first_pages walks each key's values in one subquery; a nullable key's NULLs need a walk of
+    their own (keyset_page), so it is refused rather than paged wrongly. Its limit is keyset_page's."""
+    from sqlalchemy import select
+
+    from crm_tui.models import Contact
+    from crm_tui.services.paging import SortKey, first_pages
+
+    nullable = SortKey(Contact.last_contacted_at, Contact.id, nullable=True)
+    with db.read() as session:
+        with pytest.raises(ValueError, match="never NULL"):
+            first_pages(session, [(select(Contact.id), nullable)], row_key=lambda r: (None, r.id),
+                        walk_of=lambda r: 0)
+        with pytest.raises(InvalidInput, match="page size"):
+            first_pages(session, [], row_key=lambda r: (None, r.id), walk_of=lambda r: 0, limit=MAX_PAGE + 1)
+        assert first_pages(session, [], row_key=lambda r: (None, r.id), walk_of=lambda r: 0) == []
