@@ -12,6 +12,7 @@ from textual.worker import WorkerState
 
 from crm_tui.widgets.area_bar import AreaBar
 from crm_tui.widgets.key_bar import KeyBar
+from crm_tui.widgets.plain import PlainBackground
 
 # the styles of the screens opened over an area (help, the welcome, a contact's detail, the small
 # Contacts forms): read when the first of them opens, not at start (relative to crm_tui/screens/)
@@ -69,7 +70,7 @@ class RoleGate:
         return super().check_action(action, parameters)
 
 
-class AreaScreen(RoleGate, ReportsWorkerErrors, Screen):
+class AreaScreen(PlainBackground, RoleGate, ReportsWorkerErrors, Screen):
     """A screen that belongs to one of the app's areas (a mode)."""
 
     AREA = "contacts"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -17,6 +16,7 @@ from crm_tui.screens.contact_actions import ContactActions
 from crm_tui.services import contacts, users, views
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
+from crm_tui.widgets.plain import PlainRow
 
 SORT_LABELS = {"name": "name", "company": "company", "last_contacted": "last contacted", "created": "newest"}
 SEARCH_HINT = "Search name, email, phone, company…  ( / )"
@@ -71,7 +71,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         #   keeps its width free (class -lists-pending).
         yield Static(SEARCH_HINT, id="search-wait")
         yield Static(id="filter-line")
-        with Horizontal(id="contacts-body", classes="-lists-pending" if self._sidebar_shown() else ""):
+        with PlainRow(id="contacts-body", classes="-lists-pending" if self._sidebar_shown() else ""):
             table = KeysetTable(contact_columns(self.app), noun="contacts", id="contact-list",
                                 empty_text="No contacts match. Press n for a new contact, x to clear the search.")
             self._first_fetch = self.fetcher()
