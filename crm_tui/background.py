@@ -14,6 +14,16 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+def run_now(job: Callable[[], T]) -> Future[T]:
+    """Run `job` here and now; its result or exception lands in a (done) Future, as `start`'s would."""
+    future: Future[T] = Future()
+    try:
+        future.set_result(job())
+    except Exception as exc:  # noqa: BLE001 - re-raised by whoever collects the result
+        future.set_exception(exc)
+    return future
+
+
 def start(job: Callable[[], T], *, name: str = "crm-background") -> Future[T]:
     """Run `job` in a daemon thread started now; its result or exception lands in the Future."""
     future: Future[T] = Future()

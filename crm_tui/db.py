@@ -146,6 +146,15 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
+    @property
+    def local_reads(self) -> bool:
+        """A short read is quicker done on the spot than handed to a thread: SQLite reads a file on
+        this machine and, in WAL mode, never waits for a writer; a screen's first page there takes
+        about a millisecond, less than starting a thread, handing the result over and sharing the
+        interpreter lock with it. A server (PostgreSQL) is a round trip away, and may be slow to
+        answer: its reads go to a thread, so the app can show itself meanwhile."""
+        return self.is_sqlite
+
     def display_url(self) -> str:
         return make_url(self.url).render_as_string(hide_password=True)
 

@@ -75,7 +75,8 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
             table = KeysetTable(contact_columns(self.app), noun="contacts", id="contact-list",
                                 empty_text="No contacts match. Press n for a new contact, x to clear the search.")
             self._first_fetch = self.fetcher()
-            table.preload(self._first_fetch)  # the first page is fetched while the screen mounts
+            # the first page is fetched while the screen mounts (on the spot, from a local database)
+            table.preload(self._first_fetch, here=self.app.db.local_reads)
             yield table
         yield from self.compose_frame_bottom()
 

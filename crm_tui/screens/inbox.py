@@ -147,7 +147,8 @@ class InboxScreen(AreaScreen):
         table = KeysetTable(inbox_columns(self, team=False), noun="overdue", id="inbox-list",
                             empty_text=EMPTY["overdue"])
         self._first_fetch = self.fetcher()
-        table.preload(self._first_fetch)  # the first page is fetched while the screen mounts
+        # the first page is fetched while the screen mounts (on the spot, from a local database)
+        table.preload(self._first_fetch, here=self.app.db.local_reads)
         yield table
         yield from self.compose_frame_bottom()
 

@@ -217,18 +217,28 @@ class KeysetTable(Widget, can_focus=True):
         start = self._top - self._window.offset
         return self._window.rows[max(0, start):max(0, start) + self._body_height()]
 
-    def preload(self, fetch: Fetch) -> None:
+    def preload(self, fetch: Fetch, *, here: bool = False) -> None:
         """Fetch the first page of `fetch` now, before the table is mounted (its screen calls this
         while composing), so that when `load(fetch)` follows at mount the rows are there and go
-        into the first frame."""
+        into the first frame.
+
+        With `here` (a local database: see Database.local_reads) the page is read on the spot.
+        Otherwise it is read in a thread and waited for at most PRELOAD_WAIT_S; a slower database
+        goes on in the background and the page lands after the first frame. The wait comes as soon
+        as the page is asked for: the query's thread and the mount would share the one interpreter
+        lock anyway, and taking turns with the mount cost the first frame more (1.5 ms of the
+        Inbox's start) than letting the query run through first."""
         limit = self.page_size
-        future = self._start(lambda: self._fetch_page(fetch, FIRST, with_total=False, limit=limit))
+
+        def job() -> Page:
+            return self._fetch_page(fetch, FIRST, with_total=False, limit=limit)
+
+        if here:
+            future = background.run_now(job)
+        else:
+            future = self._start(job)
+            wait([future], timeout=PRELOAD_WAIT_S)
         self._preload = (fetch, limit, future)
-        # The screen waits for it here, as soon as it has asked (at most PRELOAD_WAIT_S; a slow
-        # database goes on in the background): the query's thread and the mount would share the
-        # one interpreter lock anyway, and taking turns with the mount cost the first frame more
-        # (1.5 ms of the Inbox's start) than letting the query run through first.
-        wait([future], timeout=PRELOAD_WAIT_S)
 
     @staticmethod
     def _start(job: Callable[[], Page]) -> Future:
