@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from crm_tui import background
 from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, PipelineRead, StageRead
@@ -67,7 +68,7 @@ class PipelineScreen(AreaScreen):
         # the board's data is read from here on, while the app loads this screen's styles and mounts it
         self._height = max(1, self.app.size.height - FRAME_ROWS)
         self._painted = threading.Event()  # set after the first frame: the totals' query waits for it
-        self._preload: tuple[Future, Future] | None = self._start_preload(page_size_for(self._height))
+        self._preload: tuple[Future, Future | None] | None = self._start_preload(page_size_for(self._height))
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame_top()
@@ -89,25 +90,40 @@ class PipelineScreen(AreaScreen):
         self.call_after_refresh(self._painted.set)
         self._finish_preload(pages, totals, shown)
 
-    def _start_preload(self, limit: int) -> tuple[Future, Future]:
-        """The pipeline, each shown column's first page and then the header totals, read in a
-        plain thread started now (a worker would start only once the screen has mounted). The
-        totals' aggregate waits until the first frame is drawn: run alongside, it slows that down."""
+    def _start_preload(self, limit: int) -> tuple[Future, Future | None]:
+        """The pipeline and each shown column's first page, then the header totals. The totals'
+        aggregate waits until the first frame is drawn: run alongside, it slows that down.
+
+        From a local database (Database.local_reads) the pages are read here and now, and the
+        totals by on_mount's worker once the frame is drawn. From a server they are read in a
+        plain thread started now (a worker would start only once the screen has mounted), totals
+        and all, in one session."""
         db, pipeline_id, filters, show_closed = self.app.db, self.pipeline_id, self.filters, self.show_closed
-        painted = self._painted
         now, zone = self.app.now(), get_zone(self.app.actor.timezone)
+
+        def read_pages(session) -> tuple[PipelineRead, list]:
+            pipeline = (pipelines.get_pipeline(session, pipeline_id=pipeline_id) if pipeline_id
+                        else pipelines.default_pipeline(session))
+            shown = [stage for stage in pipeline.stages if show_closed or stage.kind == "open"]
+            first = board.first_pages(session, stages=shown, filters=filters, now=now, zone=zone, limit=limit)
+            for page in first:
+                page.extra["anchor"] = FIRST
+            return pipeline, first
+
+        if db.local_reads:
+            def read_here() -> tuple[PipelineRead, list]:
+                with db.read() as session:
+                    return read_pages(session)
+            return background.run_now(read_here), None
+
+        painted = self._painted
         pages: Future = Future()
         totals: Future = Future()
 
         def work() -> None:
             try:
                 with db.read() as session:
-                    pipeline = (pipelines.get_pipeline(session, pipeline_id=pipeline_id) if pipeline_id
-                                else pipelines.default_pipeline(session))
-                    shown = [stage for stage in pipeline.stages if show_closed or stage.kind == "open"]
-                    first = board.first_pages(session, stages=shown, filters=filters, now=now, zone=zone, limit=limit)
-                    for page in first:
-                        page.extra["anchor"] = FIRST
+                    pipeline, first = read_pages(session)
                     pages.set_result((pipeline, first))
                     painted.wait(PAINT_WAIT_S)
                     totals.set_result(board.board_totals(session, pipeline_id=pipeline.id, filters=filters,
@@ -121,10 +137,17 @@ class PipelineScreen(AreaScreen):
         return pages, totals
 
     @work(thread=True, exclusive=True, group="board-preload", exit_on_error=False)
-    def _finish_preload(self, pages: Future, totals: Future, shown: bool) -> None:
+    def _finish_preload(self, pages: Future, totals: Future | None, shown: bool) -> None:
         if not shown:
             self.app.call_from_thread(self._show_preloaded, *pages.result())
-        found = totals.result()
+        if totals is None:  # the pages were read on the spot: the totals are read here, after the frame
+            pipeline, _ = pages.result()
+            self._painted.wait(PAINT_WAIT_S)
+            with self.app.db.read() as session:
+                found = board.board_totals(session, pipeline_id=pipeline.id, filters=self.filters,
+                                           now=self.app.now(), zone=get_zone(self.app.actor.timezone))
+        else:
+            found = totals.result()
         self.app.call_from_thread(lambda: self._loads == 0 and self._show_totals(found))
 
     def _show_preloaded(self, pipeline: PipelineRead, pages: list) -> None:

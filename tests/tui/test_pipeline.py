@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
 from crm_tui.models import Activity, AuditEvent, Deal, Stage
@@ -263,10 +264,27 @@ async def test_a_board_of_20k_deals_fetches_pages_not_rows(sqlite_db, actor_sqli
         assert f"(now in {columns[3].stage.name})" in told.message
 
 
-async def test_the_header_totals_wait_until_the_first_board_is_painted(sqlite_db, actor_sqlite, now, monkeypatch):
+@pytest.mark.parametrize("local", [True, False], ids=["local", "server"])
+async def test_the_header_totals_wait_until_the_first_board_is_painted(sqlite_db, actor_sqlite, now, monkeypatch,
+                                                                       local):
     """The cards first, the totals after: the totals' aggregate, run alongside the first frame,
-    slows it down, so the preload reads them once the board has been drawn."""
+    slows it down, so the preload reads them once the board has been drawn. A local database's
+    first pages are read on the spot and the totals by a worker; a server's (as PostgreSQL: the
+    same code on SQLite here) in one thread, pages then totals."""
+    import threading
+
+    from crm_tui.db import Database
     from crm_tui.screens import pipeline as screen_module
+
+    monkeypatch.setattr(Database, "local_reads", property(lambda self: local))
+    read_in = []
+    real_pages = screen_module.board.first_pages
+
+    def first_pages(session, **kw):
+        read_in.append(threading.get_ident())
+        return real_pages(session, **kw)
+
+    monkeypatch.setattr(screen_module.board, "first_pages", first_pages)
 
     _seed(sqlite_db, actor_sqlite, now)
     painted, asked = [False], []
@@ -288,3 +306,4 @@ async def test_the_header_totals_wait_until_the_first_board_is_painted(sqlite_db
         board = await _open_board(app, pilot)
         assert asked == [True]
         assert board.columns[0].rows and app.screen.totals.stage  # the totals did come
+        assert (read_in == [threading.get_ident()]) is local
