@@ -126,6 +126,17 @@ class CrmApp(App[None]):
         if not self.may_open(self.current_mode):
             self.switch_mode(self.DEFAULT_MODE)
 
+    def get_css_variables(self) -> dict[str, str]:
+        """The theme's CSS variables, worked out once per theme: Textual works them out again (the
+        theme's whole colour system, about half a millisecond) each time an area's screen is first
+        made, to see whether the stylesheet needs them anew."""
+        theme = self.current_theme
+        made = getattr(self, "_css_variables_for", None)
+        if made is None or made[0] is not theme:
+            made = self._css_variables_for = (theme, super().get_css_variables())
+        self.theme_variables = made[1]
+        return dict(made[1])
+
     def refresh_css(self, animate: bool = True) -> None:
         """Textual refreshes the CSS when a mode's screen is first made (and on a theme change): it
         sets the variables, which empties the parse cache, and parses every stylesheet again. When

@@ -55,3 +55,27 @@ async def test_a_screen_opened_over_an_area_brings_its_styles(sqlite_db, actor_s
         box = app.screen.query_one("#help")
         assert box.region.width == 108  # 90% of 120, from shell.tcss (a Vertical fills the width)
         assert [source for source, times in parsed.items() if times > 1] == []
+
+
+async def test_the_theme_variables_are_worked_out_once_per_theme(sqlite_db, actor_sqlite, now, monkeypatch):
+    """Textual asks for the CSS variables whenever an area's screen is first made; the app works
+    them out once per theme, and a theme change still gets its own."""
+    from textual.app import App
+    from textual.design import ColorSystem
+
+    made: list[str] = []
+    generate = ColorSystem.generate
+    monkeypatch.setattr(ColorSystem, "generate", lambda self: made.append("x") or generate(self))
+    app = CrmApp(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        for key in "2345":  # every area's screen made
+            await pilot.press(key)
+            await settle(app, pilot)
+        assert len(made) == 1
+        assert app.get_css_variables() == App.get_css_variables(app)  # what Textual itself works out
+        await pilot.press("ctrl+t")
+        await settle(app, pilot)
+        assert app.theme == "textual-light" and len(made) == 3  # (and Textual's own, just above)
+        assert app.get_css_variables() == App.get_css_variables(app)
+        assert app.stylesheet._variables["background"] == app.get_css_variables()["background"]
