@@ -176,6 +176,9 @@ class CrmApp(App[None]):
             sheet.read(path)
         if new:
             sheet.update(self)
+            # every node, this screen's too, now has the styles of the sheet as it is: Textual's
+            # refresh of a new mode's screen, next, would apply them all over again
+            screen._css_update_count = self._css_update_count
 
     def on_mount(self) -> None:
         self.theme = DARK

@@ -79,3 +79,26 @@ async def test_the_theme_variables_are_worked_out_once_per_theme(sqlite_db, acto
         assert app.theme == "textual-light" and len(made) == 3  # (and Textual's own, just above)
         assert app.get_css_variables() == App.get_css_variables(app)
         assert app.stylesheet._variables["background"] == app.get_css_variables()["background"]
+
+
+@pytest.mark.parametrize("mode", ["contacts", "pipeline", "inbox"])
+async def test_a_new_area_applies_the_styles_once(sqlite_db, actor_sqlite, now, monkeypatch, mode):
+    """Its stylesheet file joins the sheet and the styles are applied once; Textual's refresh of a
+    new mode's screen applied them all again (twice at start, three times on opening an area)."""
+    updates: list[str] = []
+    update = stylesheet.Stylesheet.update
+    monkeypatch.setattr(stylesheet.Stylesheet, "update",
+                        lambda self, root, animate=False: updates.append(root) or update(self, root, animate))
+
+    class StartIn(CrmApp):
+        DEFAULT_MODE = mode
+
+    app = StartIn(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        assert updates == [app]
+        updates.clear()
+        await pilot.press("2")  # Companies: a new area, with its own file
+        await settle(app, pilot)
+        assert app.current_mode == "companies" and updates == [app]
+        assert app.screen.query_one("#company-search-bar").styles.height.value == 1  # from companies.tcss
