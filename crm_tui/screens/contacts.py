@@ -3,10 +3,11 @@ stays instant at 100k contacts, and the actions a seller takes on the highlighte
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone
@@ -17,6 +18,7 @@ from crm_tui.services import contacts, users, views
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 from crm_tui.widgets.plain import PlainRow
+from crm_tui.widgets.text_line import Line
 
 SORT_LABELS = {"name": "name", "company": "company", "last_contacted": "last contacted", "created": "newest"}
 SEARCH_HINT = "Search name, email, phone, company…  ( / )"
@@ -69,8 +71,8 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         #   frame (or at once, on /). An Input is the costliest widget of the screen to set up.
         # - the sidebar mounts when its lists arrive (after the first rows); until then the body
         #   keeps its width free (class -lists-pending).
-        yield Static(SEARCH_HINT, id="search-wait")
-        yield Static(id="filter-line")
+        yield Line(SEARCH_HINT, id="search-wait")
+        yield Line(id="filter-line")
         with PlainRow(id="contacts-body", classes="-lists-pending" if self._sidebar_shown() else ""):
             table = KeysetTable(contact_columns(self.app), noun="contacts", id="contact-list",
                                 empty_text="No contacts match. Press n for a new contact, x to clear the search.")
@@ -146,7 +148,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         self.load_views()
 
     def _describe(self) -> None:
-        parts = [f"[b]{self.view_name}[/b]", f"sorted by {SORT_LABELS[self.sort]}"]
+        parts = [f"sorted by {SORT_LABELS[self.sort]}"]
         f = self.filters
         if f.get("lifecycle"):
             parts.append("stage " + "/".join(f["lifecycle"]))
@@ -170,8 +172,9 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
             parts.append("archived")
         if self.query_text:
             parts.append(f"matching “{self.query_text}”")
-        # one line, its height fixed in the stylesheet: no layout pass for a new text
-        self.query_one("#filter-line", Static).update(" · ".join(parts), layout=False)
+        # plain text, not markup: a list's name or the search may hold "[" (one line: no layout pass)
+        line = Text.assemble((self.view_name, "bold"), *(f" · {part}" for part in parts))
+        self.query_one("#filter-line", Line).update(line)
 
     def highlighted_contact_id(self) -> int | None:
         row = self.table.current_row

@@ -11,12 +11,13 @@ from dataclasses import replace
 from typing import Any
 
 from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
 from crm_tui import background
@@ -29,6 +30,7 @@ from crm_tui.services import board, deals, pipelines, users
 from crm_tui.services.board import BoardFilter, BoardTotals
 from crm_tui.widgets.keyset_table import PAINT_WAIT_S, PRELOAD_WAIT_S
 from crm_tui.widgets.kanban import FIRST, KanbanBoard, KanbanColumn, Request, compact_sums, page_size_for
+from crm_tui.widgets.text_line import Line
 
 CSS = ["../styles/forms.tcss", "../styles/pipeline.tcss"]
 EVERYONE, MINE = "everyone", "mine"
@@ -72,8 +74,8 @@ class PipelineScreen(AreaScreen):
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame_top()
-        yield Static(id="board-bar")
-        yield Static(id="board-summary")
+        yield Line(id="board-bar")
+        yield Line(id="board-summary")
         yield KanbanBoard(clock=self.app.now, zone=get_zone(self.app.actor.timezone), expected_height=self._height,
                           id="board")
         yield from self.compose_frame_bottom()
@@ -250,9 +252,9 @@ class PipelineScreen(AreaScreen):
             old = self._described or ("", "")
             self._described = (bar, summary)
             if bar != old[0]:
-                self.query_one("#board-bar", Static).update(bar, layout=False)
+                self.query_one("#board-bar", Line).update(Text.from_markup(bar))  # names escaped above
             if summary != old[1]:
-                self.query_one("#board-summary", Static).update(summary, layout=False)
+                self.query_one("#board-summary", Line).update(Text.from_markup(summary))
 
     @on(KanbanBoard.Highlighted)
     def _highlighted(self) -> None:

@@ -24,3 +24,36 @@ class TextLine(Widget):
         text = self.text()
         text.truncate(width, overflow="ellipsis")
         return Strip(Segment.apply_style(text.render(self.app.console), base)).adjust_cell_length(width, base)
+
+
+class Line(TextLine):
+    """A line of text that is given, not worked out: a rich Text, or a str taken as plain text
+    (never as markup, so a name like "[/b]" shows as typed). A Static costs about twice as much
+    to draw the first time (its content goes through Textual's general visual pipeline)."""
+
+    DEFAULT_CSS = """
+    Line {
+        height: 1;
+    }
+    """
+
+    def __init__(self, text: Text | str = "", *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._text = _as_text(text)
+
+    def update(self, text: Text | str) -> None:
+        """Show `text` instead (the line keeps its height: no layout pass)."""
+        text = _as_text(text)
+        if text != self._text:
+            self._text = text
+            self.refresh()
+
+    def text(self) -> Text:
+        return self._text.copy()  # the caller may crop it
+
+    def render(self) -> Text:
+        return self.text()
+
+
+def _as_text(text: Text | str) -> Text:
+    return text.copy() if isinstance(text, Text) else Text(text, no_wrap=True, end="")

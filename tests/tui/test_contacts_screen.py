@@ -762,3 +762,19 @@ async def test_a_failed_worker_in_a_screen_or_form_shows_a_notification(sqlite_d
                 break
         assert worker.error is not None
         assert [n.message for n in app._notifications] == ["nothing to do here"]
+
+
+async def test_a_search_with_brackets_shows_as_typed(db, actor, now, people):
+    """The filter line is plain text: "[/b]" typed in the search once crashed the app (it went
+    into markup) and "[red]" vanished."""
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash")
+        for typed in ("[/b]", "[red]x"):
+            await pilot.press(*typed)
+            await settle(app, pilot)
+            assert app.is_running
+            assert f"matching “{typed}”" in str(app.screen.query_one("#filter-line").render())
+            await pilot.press(*["backspace"] * len(typed))
+            await settle(app, pilot)
