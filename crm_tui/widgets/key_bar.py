@@ -9,10 +9,13 @@ colours, as one line of text, and repaints it when the bindings change. A click 
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.screen import Screen
+from textual.strip import Strip
 
 from crm_tui.widgets.text_line import TextLine
 
@@ -69,33 +72,52 @@ class KeyBar(TextLine):
                 keys.append((binding.key, app.get_key_display(binding), binding.description, enabled))
         return keys + palette
 
-    def text(self) -> Text:
-        """The keys from the left, the palette's key at the right edge (the keys that don't fit
-        give way to it; `?` lists them all)."""
+    def _runs(self) -> list[tuple[str, Style]]:
+        """The line as runs of (text, style): the keys from the left, the palette's key at the right
+        edge (the keys that don't fit give way to it; `?` lists them all). Notes where each key is."""
         key_style = self.get_component_rich_style("key-bar--key")
         description_style = self.get_component_rich_style("key-bar--description")
         disabled = self.get_component_rich_style("key-bar--disabled")
+        disabled_key = disabled + Style(bold=True)
         parts = []
         for key, display, description, enabled in self.shown():
-            part = Text(f" {display} ", key_style if enabled else disabled + Style(bold=True), end="")
-            if description:
-                part.append(f"{description} ", description_style if enabled else disabled)
-            parts.append((key, part))
+            shown_key = key_style if enabled else disabled_key
+            part = [(f" {display} ", shown_key)]
+            if description:  # over the key's style (bold), as the line has always been drawn
+                part.append((f"{description} ", shown_key + (description_style if enabled else disabled)))
+            parts.append((key, part, sum(cell_len(text) for text, _ in part)))
         palette = parts.pop() if parts and parts[-1][0] == self.app.COMMAND_PALETTE_BINDING else None
-        width = self.size.width
-        room = width - (palette[1].cell_len if palette else 0)
-        text = Text(no_wrap=True, end="")
+        room = self.size.width - (palette[2] if palette else 0)
+        runs: list[tuple[str, Style]] = []
+        used = 0
         self._targets = []
-        for key, part in parts:
-            if text.cell_len + part.cell_len > room:
+        for key, part, length in parts:
+            if used + length > room:
                 break
-            self._targets.append((text.cell_len, text.cell_len + part.cell_len, key))
-            text.append_text(part)
+            self._targets.append((used, used + length, key))
+            runs += part
+            used += length
         if palette is not None:
-            text.append(" " * max(0, room - text.cell_len))
-            self._targets.append((text.cell_len, text.cell_len + palette[1].cell_len, palette[0]))
-            text.append_text(palette[1])
+            if room > used:
+                runs.append((" " * (room - used), Style()))
+                used = room
+            self._targets.append((used, used + palette[2], palette[0]))
+            runs += palette[1]
+        return runs
+
+    def text(self) -> Text:
+        text = Text(no_wrap=True, end="")
+        for run, style in self._runs():
+            text.append(run, style)
         return text
+
+    def render_line(self, y: int) -> Strip:
+        """Drawn from the runs straight (no rich Text and console pass: a key bar is on every screen)."""
+        width, base = self.size.width, self.rich_style
+        if y:
+            return Strip.blank(width, base)
+        segments = [Segment(run, base + style) for run, style in self._runs()]
+        return Strip(segments).adjust_cell_length(width, base)
 
     def on_click(self, event: events.Click) -> None:
         for start, end, key in self._targets:
