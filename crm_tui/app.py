@@ -254,7 +254,8 @@ class CrmApp(App[None]):
         shown, total = fell_due
         for task in shown:
             about = f" ({task.related})" if task.related else ""
-            self.notify(f"{task.title}{about}", title="Task due", timeout=10)
+            # people's text is shown as typed: as markup, "[/b]" in a title would take the app down
+            self.notify(f"{task.title}{about}", title="Task due", timeout=10, markup=False)
         if total > len(shown):
             self.notify(f"and {total - len(shown)} more: see the Inbox (4)", title="Tasks due", timeout=10)
         if tick:
@@ -293,13 +294,14 @@ class CrmApp(App[None]):
 
     def _show_workflow_tick(self, tick) -> None:
         for note in tick.notifications:
-            self.notify(note.body or (f"from rule {note.rule}" if note.rule else ""), title=note.title, timeout=10)
+            self.notify(note.body or (f"from rule {note.rule}" if note.rule else ""), title=note.title, timeout=10,
+                        markup=False)
         problems = [str(e) for e in tick.report.rule_errors]
         problems += [f"rule {f.rule!r} failed on {f.label}: {f.error}" for f in tick.report.failed]
         for problem in problems:
             if problem not in self._workflow_errors_shown:
                 self._workflow_errors_shown.add(problem)
-                self.notify(problem, title="Workflow rules", severity="warning", timeout=10)
+                self.notify(problem, title="Workflow rules", severity="warning", timeout=10, markup=False)
         if tick.report.changed or tick.notifications:
             self.data_changed()
 
@@ -403,13 +405,13 @@ class CrmApp(App[None]):
         if isinstance(error, Conflict):
             # a teammate changed the record: say so, and show what it is now, so the next try
             # starts from their version
-            self.notify(error.message, title="Changed by someone else", severity="error")
+            self.notify(error.message, title="Changed by someone else", severity="error", markup=False)
             self.data_changed()
         elif isinstance(error, CrmError):
-            self.notify(error.message, title="Not done", severity="error")
+            self.notify(error.message, title="Not done", severity="error", markup=False)
         else:
             self.notify(f"{error.__class__.__name__}: {error}", title="Something went wrong", severity="error",
-                        timeout=10)
+                        timeout=10, markup=False)
 
 
 def run_app(*, db_url: str, login: str) -> None:

@@ -7,6 +7,7 @@ import asyncio
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
 
 from crm_tui.services import companies, contacts, deals
 from crm_tui.widgets.area_bar import AREAS
@@ -92,8 +93,10 @@ class CrmCommands(Provider):
         found = await asyncio.to_thread(lookup, app.db, text, app.now())
         for kind, record_id, label, detail in found:
             score = max(matcher.match(label), 0.5)
-            yield Hit(score, f"{kind.capitalize()}: {label}", partial(self._open, kind, record_id),
-                      help=detail or None)
+            # the palette reads a str as markup: names and their details go in as plain Content
+            text = f"{kind.capitalize()}: {label}"
+            yield Hit(score, Content(text), partial(self._open, kind, record_id), text=text,
+                      help=Content(detail) if detail else None)
 
     def _import(self) -> None:
         from crm_tui.screens.import_screen import ImportScreen

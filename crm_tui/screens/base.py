@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Callable, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.worker import WorkerState
@@ -17,6 +18,12 @@ from crm_tui.widgets.plain import PlainBackground
 # the styles of the screens opened over an area (help, the welcome, a contact's detail, the small
 # Contacts forms): read when the first of them opens, not at start (relative to crm_tui/screens/)
 SHELL_CSS = "../styles/shell.tcss"
+
+
+def plain_cell(value: object) -> Text:
+    """A DataTable cell shown as typed. The table reads a str cell as Rich markup, where "[/b]" in
+    a name raises and "[red]" vanishes; this is the Text it would have made of plain text."""
+    return Text("" if value is None else str(value), no_wrap=True, end="")
 
 
 class Outcome:

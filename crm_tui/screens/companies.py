@@ -80,7 +80,7 @@ class CompaniesScreen(SearchableList, AreaScreen):
         yield from self.compose_frame_top()
         with Horizontal(id="company-search-bar"):
             yield Input(placeholder="Search company name or domain…  ( / )", id="company-search")
-        yield Static(id="company-list-line")
+        yield Static(id="company-list-line", markup=False)  # it quotes the search text as typed
         yield KeysetTable(company_columns(), noun="companies", id="company-list")
         yield from self.compose_frame_bottom()
 
@@ -158,7 +158,7 @@ class CompaniesScreen(SearchableList, AreaScreen):
     def action_new_company(self) -> None:
         def done(company: CompanyRead | None) -> None:
             if company is not None:
-                self.notify(f"Added {company.name}.")
+                self.notify(f"Added {company.name}.", markup=False)
                 self.app.data_changed()
 
         self.app.push_screen(CompanyForm(), done)
@@ -176,7 +176,7 @@ class CompaniesScreen(SearchableList, AreaScreen):
     def _edit(self, company: CompanyRead) -> None:
         def done(saved: CompanyRead | None) -> None:
             if saved is not None:
-                self.notify(f"Saved {saved.name}.")
+                self.notify(f"Saved {saved.name}.", markup=False)
                 self.app.data_changed()
 
         self.app.push_screen(CompanyForm(company), done)
@@ -209,10 +209,10 @@ class CompaniesScreen(SearchableList, AreaScreen):
     def _archived(self, company: CompanyRead) -> None:
         if company.archived:
             self._last_archived = company.id
-            self.notify(f"Archived {company.name}. Press u to undo.")
+            self.notify(f"Archived {company.name}. Press u to undo.", markup=False)
         else:
             self._last_archived = None
-            self.notify(f"{company.name} is back in the list.")
+            self.notify(f"{company.name} is back in the list.", markup=False)
         self.app.data_changed()
 
 
@@ -259,7 +259,7 @@ class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRea
     def compose(self) -> ComposeResult:
         c = self.company
         with Vertical(id="company-form"):
-            yield Label(f"Edit company · {c.name}" if c else "New company", id="company-form-title")
+            yield Label(f"Edit company · {c.name}" if c else "New company", id="company-form-title", markup=False)
             with VerticalScroll(id="company-form-body", can_focus=False):
                 yield _field("Name", Input(id="company-name", compact=True))
                 yield _field("Domain", Input(id="company-domain", placeholder="e.g. example.com", compact=True))
@@ -268,7 +268,7 @@ class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRea
                 yield _field("Address", Input(id="company-address", compact=True))
                 yield _field("Owner", self._owner_select())
                 yield _field("Notes", TextArea(id="company-notes", compact=True, soft_wrap=True))
-            yield Label("", id="company-form-error")
+            yield Label("", id="company-form-error", markup=False)
             with Horizontal(id="company-form-footer"):
                 yield Label(self.HINT, id="company-form-hint")
                 yield Button("Reload", id="company-form-reload", compact=True)
@@ -404,7 +404,7 @@ class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRea
         self.query_one("#company-form-reload").display = True
         self.show_error(f"{message[:1].upper()}{message[1:]}.")
         self.query_one("#company-form-hint", Label).update(self.CONFLICT_HINT)
-        self.notify(message, title="Changed by someone else", severity="warning", timeout=8)
+        self.notify(message, title="Changed by someone else", severity="warning", timeout=8, markup=False)
 
     def opened_record(self) -> CompanyRead:
         return self.company
@@ -439,7 +439,7 @@ class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRea
     def _failed(self, error: Exception) -> None:
         self._set_saving(False)
         message = error.message if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
-        self.notify(message, title="Could not save", severity="error")
+        self.notify(message, title="Could not save", severity="error", markup=False)
 
     def _saved(self, company: CompanyRead) -> None:
         self.saving = False

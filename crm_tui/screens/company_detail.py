@@ -3,10 +3,10 @@ and all its contacts and deals, its contacts, its deals, its open tasks and its 
 
 from __future__ import annotations
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.widgets import Static, TabbedContent, TabPane
 
 from crm_tui.clock import get_zone
@@ -153,17 +153,17 @@ class CompanyDetailScreen(AreaScreen):
     def _show_card(self, company: CompanyRead, summary: DealSummary) -> None:
         self.company, self.summary = company, summary
         c = company
-        about = " · ".join(escape(x) for x in (c.domain, c.industry, c.size and f"{c.size} people") if x)
+        about = " · ".join(x for x in (c.domain, c.industry, c.size and f"{c.size} people") if x)
         notes = (c.notes or "").strip().splitlines()
-        lines = [
-            f"[b]{escape(c.name)}[/b]" + (f"  {about}" if about else "")
-            + ("  [reverse] archived [/]" if c.archived else ""),
-            f"[dim]Owner[/dim] {escape(c.owner_login or '—')}   [dim]Address[/dim] "
-            f"{escape(' '.join((c.address or '—').split()))}",
-            f"[dim]Notes[/dim] {escape(notes[0]) if notes else '—'}" + (" …" if len(notes) > 1 else ""),
-            f"[dim]Deals[/dim] {escape(deal_totals(summary))}",
-        ]
-        self.query_one("#company-card", Static).update("\n".join(lines))
+        # the markup is ours; each $value goes in as plain text, never read as markup
+        card = Content.from_markup(
+            "[b]$name[/b]" + ("  $about" if about else "") + ("  [reverse] archived [/]" if c.archived else "")
+            + "\n[dim]Owner[/dim] $owner   [dim]Address[/dim] $address"
+            + "\n[dim]Notes[/dim] $note" + (" …" if len(notes) > 1 else "")
+            + "\n[dim]Deals[/dim] $deals",
+            name=c.name, about=about, owner=c.owner_login or "—", address=" ".join((c.address or "—").split()),
+            note=notes[0] if notes else "—", deals=deal_totals(summary))
+        self.query_one("#company-card", Static).update(card)
 
     # --- tabs -----------------------------------------------------------------------------------
 
@@ -208,7 +208,7 @@ class CompanyDetailScreen(AreaScreen):
     def show_activity(self, event: KeysetTable.Selected) -> None:
         activity = event.row
         title = " · ".join(x for x in (activity.kind, activity.contact_name, activity.subject) if x)
-        self.notify(escape(activity.body or "(no notes)"), title=title, timeout=8)
+        self.notify(activity.body or "(no notes)", title=title, timeout=8, markup=False)
 
     # --- actions ----------------------------------------------------------------------------------
 
@@ -218,7 +218,7 @@ class CompanyDetailScreen(AreaScreen):
 
         def done(saved: CompanyRead | None) -> None:
             if saved is not None:
-                self.notify(f"Saved {saved.name}.")
+                self.notify(f"Saved {saved.name}.", markup=False)
                 self.app.data_changed()
 
         self.app.push_screen(CompanyForm(self.company), done)
@@ -232,7 +232,7 @@ class CompanyDetailScreen(AreaScreen):
             if result:
                 activity, task = result
                 extra = f"; follow-up due {task.due_at:%a %d %b}" if task is not None and task.due_at else ""
-                self.notify(f"Logged a {activity.kind} for {name}{extra}.")
+                self.notify(f"Logged a {activity.kind} for {name}{extra}.", markup=False)
                 self.app.data_changed()
 
         self.app.push_screen(LogActivityForm(company_id=self.company_id), done)

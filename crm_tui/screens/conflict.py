@@ -134,7 +134,7 @@ class FieldConflictScreen(ModalScreen[dict[str, str] | None]):
         with Vertical(id="clash-dialog"):
             yield Label("Changed by someone else — the same fields as you", id="clash-title")
             if self.message:
-                yield Label(self.message, id="clash-message")
+                yield Label(self.message, id="clash-message", markup=False)  # it names the record as typed
             with Horizontal(id="clash-head"):
                 for text, classes in (("Field", "clash-field"), ("You opened", "clash-value"),
                                       ("Theirs", "clash-value"), ("Yours", "clash-value"),

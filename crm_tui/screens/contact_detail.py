@@ -3,10 +3,10 @@ open tasks and the history of changes. The contact actions work here too."""
 
 from __future__ import annotations
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.widgets import Static, TabbedContent, TabPane
 
 from crm_tui.clock import get_zone
@@ -139,18 +139,21 @@ class ContactDetailScreen(ContactActions, AreaScreen):
         self.contact = contact
         zone = get_zone(self.app.actor.timezone)
         c = contact
-        title = " · ".join(escape(x) for x in (c.title, c.company_name) if x)
-        lines = [
-            f"[b]{escape(c.full_name) or '(no name)'}[/b]" + (f"  {title}" if title else "")
-            + ("  [reverse] archived [/]" if c.archived else ""),
-            f"[dim]Email[/dim] {escape(', '.join(c.emails)) or '—'}   [dim]Phone[/dim] {escape(', '.join(c.phones)) or '—'}",
-            f"[dim]Stage[/dim] {c.lifecycle}   [dim]Source[/dim] {c.source or '—'}   "
-            f"[dim]Owner[/dim] {c.owner_login or '—'}   "
-            f"[dim]Last contacted[/dim] {fmt.when(c.last_contacted_at, self.app.now(), zone)}",
-            f"[dim]Tags[/dim] {escape(' '.join('#' + t for t in c.tags)) or '—'}"
-            + "".join(f"   [dim]{escape(k)}[/dim] {escape(str(v))}" for k, v in (c.custom or {}).items()),
-        ]
-        self.query_one("#contact-card", Static).update("\n".join(lines))
+        title = " · ".join(x for x in (c.title, c.company_name) if x)
+        # the markup is ours; each $value goes in as plain text, never read as markup
+        card = Content.from_markup(
+            "[b]$name[/b]" + ("  $title" if title else "") + ("  [reverse] archived [/]" if c.archived else "")
+            + "\n[dim]Email[/dim] $emails   [dim]Phone[/dim] $phones"
+            + "\n[dim]Stage[/dim] $lifecycle   [dim]Source[/dim] $source   [dim]Owner[/dim] $owner   "
+            + "[dim]Last contacted[/dim] $contacted"
+            + "\n[dim]Tags[/dim] $tags",
+            name=c.full_name or "(no name)", title=title, emails=", ".join(c.emails) or "—",
+            phones=", ".join(c.phones) or "—", lifecycle=c.lifecycle, source=c.source or "—",
+            owner=c.owner_login or "—", contacted=fmt.when(c.last_contacted_at, self.app.now(), zone),
+            tags=" ".join("#" + t for t in c.tags) or "—")
+        for key, value in (c.custom or {}).items():
+            card += Content.from_markup("   [dim]$key[/dim] $value", key=key, value=str(value))
+        self.query_one("#contact-card", Static).update(card)
 
     def highlighted_contact_id(self) -> int | None:
         return self.contact_id

@@ -7,6 +7,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
@@ -252,7 +253,9 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         option_list = self._views_list()
         highlighted = option_list.highlighted
         option_list.clear_options()
-        option_list.add_options([Option(f"{v.name}  [dim]{counts.get(v.id, 0):,}[/dim]", id=str(v.id))
+        # a list's name goes in as plain text, never read as markup ("[/b]" would end the app)
+        option_list.add_options([Option(Content.from_markup("$name  [dim]$count[/dim]", name=v.name,
+                                                            count=f"{counts.get(v.id, 0):,}"), id=str(v.id))
                                  for v in found])
         if highlighted is not None and highlighted < len(found):
             option_list.highlighted = highlighted
@@ -283,7 +286,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         def saved(view) -> None:
             if view is not None:
                 self.view_name = view.name
-                self.notify(f"Saved the list “{view.name}” for the team.")
+                self.notify(f"Saved the list “{view.name}” for the team.", markup=False)
                 self.load_views()
 
         self.app.push_screen(SaveViewForm(data), saved)

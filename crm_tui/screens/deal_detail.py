@@ -8,12 +8,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Select, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
@@ -115,25 +116,29 @@ class DealDetailScreen(AreaScreen):
         stale = d.status == "open" and board.is_stale(d.stage_entered_at, rotting, now)
         status = {"won": "[b $success]won[/]", "lost": "[b $error]lost[/]"}.get(d.status, "open")
         in_stage = f"{days}d in stage" + (f" [b $error]stale[/] [dim]>{rotting}d[/dim]" if stale else "")
+        # the markup is ours; each $value goes in as plain text, never read as markup
         lines = [
-            f"[b]{escape(d.title)}[/b]  {status}" + (f" — {escape(d.lost_reason)}" if d.lost_reason else "")
+            f"[b]$title[/b]  {status}" + (" — $reason" if d.lost_reason else "")
             + ("  [reverse] archived [/]" if d.archived else ""),
-            f"[dim]Amount[/dim] {fmt.money(d.amount_minor, d.currency)}   [dim]Stage[/dim] "
-            f"{escape(d.pipeline_name or '')} › {escape(d.stage_name or '')} ({d.probability}%)   {in_stage}",
-            f"[dim]Company[/dim] {escape(d.company_name or '—')} [dim](o)[/dim]   [dim]Contact[/dim] "
-            f"{escape(d.contact_name or '—')} [dim](c)[/dim]",
-            f"[dim]Owner[/dim] {d.owner_login or '—'}   [dim]Close by[/dim] {d.expected_close or '—'}"
-            + (f"   [dim]closed[/dim] {fmt.stamp(d.closed_at, zone)}" if d.closed_at else "")
-            + f"   [dim]created[/dim] {fmt.stamp(d.created_at, zone)}   [dim]v{d.version}[/dim]",
+            f"[dim]Amount[/dim] $amount   [dim]Stage[/dim] $pipeline › $stage ({d.probability}%)   {in_stage}",
+            "[dim]Company[/dim] $company [dim](o)[/dim]   [dim]Contact[/dim] $contact [dim](c)[/dim]",
+            "[dim]Owner[/dim] $owner   [dim]Close by[/dim] $close"
+            + ("   [dim]closed[/dim] $closed" if d.closed_at else "")
+            + f"   [dim]created[/dim] $created   [dim]v{d.version}[/dim]",
         ]
-        self.query_one("#deal-card", Static).update("\n".join(lines))
+        card = Content.from_markup(
+            "\n".join(lines), title=d.title, reason=d.lost_reason or "", amount=fmt.money(d.amount_minor, d.currency),
+            pipeline=d.pipeline_name or "", stage=d.stage_name or "", company=d.company_name or "—",
+            contact=d.contact_name or "—", owner=d.owner_login or "—", close=d.expected_close or "—",
+            closed=fmt.stamp(d.closed_at, zone) if d.closed_at else "", created=fmt.stamp(d.created_at, zone))
+        self.query_one("#deal-card", Static).update(card)
         table = Table(box=None, expand=True, show_edge=False, pad_edge=False, header_style="bold dim")
         table.add_column("Stage", ratio=2)
         table.add_column("Entered", ratio=2)
         table.add_column("Left", ratio=2)
         table.add_column("Days", justify="right", ratio=1)
         for stay in stays:
-            table.add_row(escape(stay.stage_name), fmt.stamp(stay.entered_at, zone),
+            table.add_row(Text(stay.stage_name), fmt.stamp(stay.entered_at, zone),
                           fmt.stamp(stay.left_at, zone) if stay.left_at else "[i]now[/i]", str(stay.days))
         self.query_one("#deal-stages", Static).update(table)
 
@@ -323,7 +328,7 @@ class LostReasonScreen(ReportsWorkerErrors, ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
-            yield Label(f"Why was [b]{escape(self.deal_title)}[/b] lost?", id="picker-title")
+            yield Label(Content.from_markup("Why was [b]$title[/b] lost?", title=self.deal_title), id="picker-title")
             yield OptionList(id="lost-reasons")
             yield Input(placeholder="or type another reason, then enter", id="lost-other", compact=True)
             yield Label("[dim]enter chooses · tab to type · esc cancels[/dim]", id="picker-hint")
@@ -342,7 +347,7 @@ class LostReasonScreen(ReportsWorkerErrors, ModalScreen[str | None]):
 
     def _show(self, reasons: list[str]) -> None:
         options = self.query_one("#lost-reasons", OptionList)
-        options.add_options([Option(escape(r), id=str(i)) for i, r in enumerate(reasons)])
+        options.add_options([Option(Content(r), id=str(i)) for i, r in enumerate(reasons)])
         self.reasons = reasons
         if reasons:
             options.highlighted = 0

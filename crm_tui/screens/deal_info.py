@@ -3,11 +3,11 @@ dates. The pipeline board is where deals are worked; this is the quick look."""
 
 from __future__ import annotations
 
-from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -46,22 +46,27 @@ class DealInfoScreen(ReportsWorkerErrors, ModalScreen[None]):
     def _show(self, d: DealRead) -> None:
         self.deal = d
         zone = get_zone(self.app.actor.timezone)
+        # the markup is ours; each $value goes in as plain text, never read as markup
         lines = [
-            f"[b]{escape(d.title)}[/b]   {d.status}" + (f" ({escape(d.lost_reason)})" if d.lost_reason else ""),
+            "[b]$title[/b]   $status" + (" ($reason)" if d.lost_reason else ""),
             "",
-            f"[dim]Amount[/dim]    {fmt.money(d.amount_minor, d.currency)}",
-            f"[dim]Stage[/dim]     {escape(d.pipeline_name or '')} › {escape(d.stage_name or '')}"
-            + (f" ({d.probability}%)" if d.probability is not None else ""),
-            f"[dim]In stage[/dim]  since {fmt.when(d.stage_entered_at, self.app.now(), zone)}",
-            f"[dim]Close[/dim]     {d.expected_close or '—'}"
-            + (f"   closed {fmt.stamp(d.closed_at, zone)}" if d.closed_at else ""),
-            f"[dim]Company[/dim]   {escape(d.company_name or '—')}",
-            f"[dim]Contact[/dim]   {escape(d.contact_name or '—')}",
-            f"[dim]Owner[/dim]     {d.owner_login or '—'}",
+            "[dim]Amount[/dim]    $amount",
+            "[dim]Stage[/dim]     $pipeline › $stage" + (" ($probability%)" if d.probability is not None else ""),
+            "[dim]In stage[/dim]  since $entered",
+            "[dim]Close[/dim]     $close" + ("   closed $closed" if d.closed_at else ""),
+            "[dim]Company[/dim]   $company",
+            "[dim]Contact[/dim]   $contact",
+            "[dim]Owner[/dim]     $owner",
             "",
             "[dim]c opens the contact · esc closes[/dim]",
         ]
-        self.query_one("#deal-info-text", Static).update("\n".join(lines))
+        text = Content.from_markup(
+            "\n".join(lines), title=d.title, status=d.status, reason=d.lost_reason or "",
+            amount=fmt.money(d.amount_minor, d.currency), pipeline=d.pipeline_name or "", stage=d.stage_name or "",
+            probability=d.probability, entered=fmt.when(d.stage_entered_at, self.app.now(), zone),
+            close=d.expected_close or "—", closed=fmt.stamp(d.closed_at, zone) if d.closed_at else "",
+            company=d.company_name or "—", contact=d.contact_name or "—", owner=d.owner_login or "—")
+        self.query_one("#deal-info-text", Static).update(text)
 
     def action_open_contact(self) -> None:
         from crm_tui.screens.contact_detail import ContactDetailScreen

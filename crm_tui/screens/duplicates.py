@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import Label, Select, Static
 
 from crm_tui.screens.base import AreaScreen
@@ -131,7 +132,7 @@ class DuplicatesScreen(AreaScreen):
             return
         moved = sum(result.moved.values())
         self.notify(f"Merged #{result.merged_id} into {result.label} (#{result.survivor_id}); "
-                    f"{moved} related rows moved.", title="Merged")
+                    f"{moved} related rows moved.", title="Merged", markup=False)
         self.app.data_changed()  # every area refreshes, this list rescans
 
 
@@ -154,19 +155,22 @@ class MergeForm(FormScreen[merge.MergeResult | None]):
         if not p.conflicts:
             yield Label("No field differs: b adds only what a lacks.", classes="merge-note")
         for c in p.conflicts:
-            options = [(f"a: {c.a}", "a"), (f"b: {c.b}", "b")]
+            # the values and a custom field's name are people's text: shown as typed, never as markup
+            options = [(Text(f"a: {c.a}"), "a"), (Text(f"b: {c.b}"), "b")]
             with Horizontal(classes="field"):
-                yield Label(c.label, classes="field-label")
+                yield Label(c.label, classes="field-label", markup=False)
                 yield Select(options, value="a", allow_blank=False, id=f"keep-{_widget_id(c.name)}",
                              compact=True)
         if p.filled:
             filled = ", ".join(f"{name}: {value}" for name, value in p.filled.items())
-            yield Static(f"[dim]From b (empty in a):[/dim] {escape(filled)}", classes="merge-note")
+            yield Static(Content.from_markup("[dim]From b (empty in a):[/dim] $filled", filled=filled),
+                         classes="merge-note")
         if p.kind == "contact":
             yield Static("[dim]Every email, phone and tag of both is kept; Email and Phone pick the first.[/dim]",
                          classes="merge-note")
         moves = ", ".join(f"{n} {name.split('.')[0]}" for name, n in p.moves.items()) or "nothing else"
-        yield Static(f"[dim]Moves to a:[/dim] {escape(moves)}. #{p.b_id} is removed.", classes="merge-note")
+        yield Static(Content.from_markup(f"[dim]Moves to a:[/dim] $moves. #{p.b_id} is removed.", moves=moves),
+                     classes="merge-note")
 
     def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
         self.query_one("#form-save").label = "Merge"

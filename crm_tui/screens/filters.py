@@ -147,7 +147,8 @@ class SaveViewForm(ReportsWorkerErrors, ModalScreen[SavedViewRead | None]):
             yield Label("Name")
             yield Input(placeholder="e.g. Hot leads in Berlin", id="name")
             yield Checkbox("Only for me", False, id="private")
-            yield Label("", id="form-error", classes="form-error")
+            # the error quotes the name typed: shown as typed, never read as markup
+            yield Label("", id="form-error", classes="form-error", markup=False)
 
     @on(Input.Submitted, "#name")
     def action_save(self) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -60,11 +61,14 @@ def _choices(values: Iterable[str]) -> list[tuple[str, str]]:
     return [(value.replace("_", " "), value) for value in values]
 
 
-def _user_label(user: UserRead) -> str:
-    return user.login if not user.name or user.name.lower() == user.login else f"{user.login} ({user.name})"
+def _user_label(user: UserRead) -> str | Text:
+    """The login (it holds no markup: letters, digits, '.', '_', '-', '@'), with the person's name
+    when it says more; a name is shown as typed (a Text: a Select or an OptionList would read a
+    str as markup)."""
+    return user.login if not user.name or user.name.lower() == user.login else Text(f"{user.login} ({user.name})")
 
 
-def _user_options(team: list[UserRead], keep: UserRead | None) -> list[tuple[str, int]]:
+def _user_options(team: list[UserRead], keep: UserRead | None) -> list[tuple[str | Text, int]]:
     """Active users, plus the current owner even when deactivated (so the value stays valid)."""
     people = list(team)
     if keep is not None and all(u.id != keep.id for u in people):
@@ -128,10 +132,11 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form-dialog"):
-            yield Label(self.form_title(), id="form-title")
+            # a title names the record and an error quotes what was typed: shown as typed, never as markup
+            yield Label(self.form_title(), id="form-title", markup=False)
             with VerticalScroll(id="form-body", can_focus=False):
                 yield from self.compose_fields()
-            yield Label("", id="form-error")
+            yield Label("", id="form-error", markup=False)
             with Horizontal(id="form-footer"):
                 yield Label(self.HINT, id="form-hint")
                 yield Button("Save", id="form-save", variant="primary", compact=True)
@@ -210,7 +215,7 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
     def report_failure(self, error: Exception, title: str = "Could not save") -> None:
         self.set_saving(False)
         message = error.message if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
-        self.notify(message, title=title, severity="error")
+        self.notify(message, title=title, severity="error", markup=False)
 
     def report_saved(self, result: T) -> None:
         self.saving = False
@@ -489,7 +494,7 @@ class TagsForm(FormScreen[ContactRead | None]):
         return f"Tags · {self.contact.full_name}"
 
     def compose_fields(self) -> ComposeResult:
-        yield _field("Current", Label(", ".join(self.contact.tags) or "(no tags)", id="current-tags"))
+        yield _field("Current", Label(", ".join(self.contact.tags) or "(no tags)", id="current-tags", markup=False))
         yield _field("Add", _input("add", placeholder="comma separated"))
         yield _field("Remove", _input("remove", placeholder="comma separated"))
 
@@ -633,7 +638,7 @@ class DealForm(FormScreen[DealRead | None], _UsersMixin):
         if not self.pipelines:
             return
         pipeline = self.query_one("#pipeline", Select)
-        pipeline.set_options([(p.name, p.id) for p in self.pipelines])
+        pipeline.set_options([(Text(p.name), p.id) for p in self.pipelines])  # names as typed, never markup
         default = next((p for p in self.pipelines if p.is_default), self.pipelines[0])
         pipeline.value = default.id
         self._show_stages(default.id)
@@ -646,7 +651,7 @@ class DealForm(FormScreen[DealRead | None], _UsersMixin):
         stage = self.query_one("#stage", Select)
         chosen = next((p for p in self.pipelines if p.id == pipeline_id), None)
         open_stages = [s for s in chosen.stages if s.kind == "open"] if chosen else []
-        stage.set_options([(s.name, s.id) for s in open_stages])
+        stage.set_options([(Text(s.name), s.id) for s in open_stages])
         if open_stages:
             stage.value = open_stages[0].id
 
@@ -689,7 +694,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(self.question, id="dialog-question")
+            yield Label(self.question, id="dialog-question", markup=False)  # it names records as typed
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.confirm_label} (y)", id="confirm-yes", variant="primary", compact=True)
                 yield Button("No (n)", id="confirm-no", compact=True)

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Checkbox, DataTable, Input, OptionList, ProgressBar, Select, Static
 from textual.widgets.option_list import Option
 
 from crm_tui.widgets.key_bar import KeyBar
-from crm_tui.screens.base import ReportsWorkerErrors
+from crm_tui.screens.base import ReportsWorkerErrors, plain_cell
 from crm_tui.services.importer import (
     ENTITIES, ON_DUPLICATE, ImportFailed, ImportOptions, ImportReport, Preview, preview_import, run_import,
 )
@@ -53,9 +55,10 @@ class FieldPicker(ModalScreen[str | None]):
         options = [Option(SKIP, id=SKIP)] + [Option(f, id=f) for f in valid_fields(self.entity)]
         if self.entity in HAS_CUSTOM:
             custom = CUSTOM_PREFIX + self.column
-            options.append(Option(f"{custom} (custom field)", id=custom))
+            options.append(Option(Content(f"{custom} (custom field)"), id=custom))
+        # a column's name is the file's text: shown as typed, never read as markup
         with Vertical(id="import-field-box"):
-            yield Static(f"Map column [b]{self.column}[/b] to:", markup=True)
+            yield Static(Content.from_markup("Map column [b]$column[/b] to:", column=self.column))
             yield OptionList(*options, id="import-field-list")
 
     def on_mount(self) -> None:
@@ -186,27 +189,28 @@ class ImportScreen(ReportsWorkerErrors, Screen):
 
     def _show_error(self, message: str) -> None:
         self.preview = None
-        self.query_one("#import-source", Static).update(f"[b red]{message}[/]")
+        self.query_one("#import-source", Static).update(Content.from_markup("[b red]$message[/]", message=message))
         self.query_one("#import-mapping", DataTable).clear()
         self.query_one("#import-preview", DataTable).clear(columns=True)
 
     def _show_preview(self, preview: Preview) -> None:
         self.preview = preview
-        self.query_one("#import-source", Static).update(
+        self.query_one("#import-source", Static).update(Content(
             f"{Path(self.path).name}: {preview.source}, about {preview.estimated_rows:,} rows. "
-            "ctrl+r dry run, ctrl+s import.")
+            "ctrl+r dry run, ctrl+s import."))
         mapping = self.query_one("#import-mapping", DataTable)
         mapping.clear()
+        # the file's text (its headers and cells) goes in as plain cells: a str cell is read as markup
         for column in preview.mapping.columns:
-            label = column.field or "[dim](skipped)[/]"
-            mapping.add_row(column.column or "(no name)", label, key=str(column.index))
+            label = plain_cell(column.field) if column.field else "[dim](skipped)[/]"
+            mapping.add_row(plain_cell(column.column or "(no name)"), label, key=str(column.index))
         for name, value in preview.mapping.constants:
-            mapping.add_row(f"--set {name}", value)
+            mapping.add_row(plain_cell(f"--set {name}"), plain_cell(value))
         table = self.query_one("#import-preview", DataTable)
         table.clear(columns=True)
-        table.add_columns(*(h or "?" for h in preview.headers))
+        table.add_columns(*(Text(h or "?") for h in preview.headers))
         for cells in preview.rows:
-            row = [(c or "").replace("\n", " ")[:30] for c in cells[:len(preview.headers)]]
+            row = [plain_cell((c or "").replace("\n", " ")[:30]) for c in cells[:len(preview.headers)]]
             table.add_row(*(row + [""] * (len(preview.headers) - len(row))))
 
     @on(DataTable.RowSelected, "#import-mapping")
@@ -271,7 +275,7 @@ class ImportScreen(ReportsWorkerErrors, Screen):
         problems = self.query_one("#import-report", DataTable)
         problems.clear()
         if report is None:
-            summary.update(f"[b red]{error}[/]")
+            summary.update(Content.from_markup("[b red]$error[/]", error=error))
             return
         if report.dry_run:
             head = "[b]Dry run[/b], nothing written"
@@ -280,8 +284,8 @@ class ImportScreen(ReportsWorkerErrors, Screen):
             self.app.data_changed()
         else:
             head = "[b red]Nothing imported[/] (invalid rows; tick 'skip invalid' to import the rest)"
-        summary.update(f"{head}: {report.summary()}.")
-        for p in report.problems[:REPORT_LINES]:
-            problems.add_row(str(p.line), p.column, p.message)
+        summary.update(Content.from_markup(f"{head}: $summary.", summary=report.summary()))
+        for p in report.problems[:REPORT_LINES]:  # a problem quotes the file's text
+            problems.add_row(str(p.line), plain_cell(p.column), plain_cell(p.message))
         for s in report.duplicates[:max(0, REPORT_LINES - len(report.problems))]:
-            problems.add_row(str(s.line), "", f"duplicate: {s.reason}")
+            problems.add_row(str(s.line), "", plain_cell(f"duplicate: {s.reason}"))

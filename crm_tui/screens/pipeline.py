@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
@@ -365,7 +366,8 @@ class PipelineScreen(AreaScreen):
         if focus is not None:
             self.board.focus_column(focus[0])
         if deal.status != "open":
-            self.notify(f"{deal.title}: {deal.status}" + (f" ({deal.lost_reason})" if deal.lost_reason else ""))
+            self.notify(f"{deal.title}: {deal.status}" + (f" ({deal.lost_reason})" if deal.lost_reason else ""),
+                        markup=False)
 
     def _change_failed(self, error: Exception, requests: list[Request], rollback: tuple[int, int] | None) -> None:
         """The change was refused: the board shows again what the database holds, the focus back on
@@ -384,7 +386,7 @@ class PipelineScreen(AreaScreen):
                 column.load(keep_position=True)
         message = error.message if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
         title = "Changed by someone else" if isinstance(error, Conflict) else "Not done"
-        self.notify(message, title=title, severity="error")
+        self.notify(message, title=title, severity="error", markup=False)
         self.load_totals()
 
     @work(thread=True, exclusive=False, group="board-reload", exit_on_error=False)
@@ -412,7 +414,7 @@ class PipelineScreen(AreaScreen):
                 return
             target = self.board.column_for(deal.stage_id)
             if target is None:
-                self.notify(f"Added {deal.title} in {deal.pipeline_name} › {deal.stage_name}.")
+                self.notify(f"Added {deal.title} in {deal.pipeline_name} › {deal.stage_name}.", markup=False)
                 return
             request = target.request(at_end=True)
             self._after_new(request, self.totals_reader(), deal.id)
@@ -622,7 +624,9 @@ class PipelinePicker(ReportsWorkerErrors, ModalScreen[int | None]):
 
     def _show(self, found: list[PipelineRead]) -> None:
         options = self.query_one("#pipeline-list", OptionList)
-        options.add_options([Option(f"{escape(p.name)}  [dim]{sum(s.kind == 'open' for s in p.stages)} stages[/dim]",
+        # names go in as plain text, never read as markup (escaping misses "[Q3]")
+        options.add_options([Option(Content.from_markup("$name  [dim]$stages stages[/dim]", name=p.name,
+                                                        stages=str(sum(s.kind == "open" for s in p.stages))),
                                     id=str(p.id)) for p in found])
         index = next((i for i, p in enumerate(found) if p.id == self.current), 0)
         if found:

@@ -7,18 +7,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from crm_tui.errors import CrmError, InvalidInput
 from crm_tui.models.schemas import PipelineRead, StageRead
-from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.base import AreaScreen, plain_cell
 from crm_tui.screens.forms import ConfirmScreen, FormScreen, _field, _input
 from crm_tui.services import pipelines
 from crm_tui.services.common import Actor
@@ -91,7 +91,9 @@ class PipelineSettingsScreen(AreaScreen):
         self.found, self.pipeline_id, self.counts = found, chosen, counts
         options = self.query_one("#settings-pipelines", OptionList)
         options.clear_options()
-        options.add_options([Option(escape(p.name) + (" [dim](default)[/dim]" if p.is_default else ""), id=str(p.id))
+        # names go in as plain text, never read as markup
+        options.add_options([Option(Content.from_markup("$name" + (" [dim](default)[/dim]" if p.is_default else ""),
+                                                        name=p.name), id=str(p.id))
                              for p in found])
         index = next((i for i, p in enumerate(found) if p.id == chosen), None)
         if index is not None:
@@ -102,10 +104,10 @@ class PipelineSettingsScreen(AreaScreen):
         pipeline = self.pipeline
         stages = pipeline.stages if pipeline else []
         for i, s in enumerate(stages):
-            table.add_row(str(i + 1), s.name, s.kind, f"{s.probability}%",
+            table.add_row(str(i + 1), plain_cell(s.name), s.kind, f"{s.probability}%",
                           f"{s.rotting_days}d" if s.rotting_days is not None else "—", f"{counts.get(s.id, 0):,}",
                           key=str(s.id))
-        table.border_title = f"Stages · {pipeline.name}" if pipeline else "Stages"
+        table.border_title = Content(f"Stages · {pipeline.name}") if pipeline else "Stages"
         if focus_stage is not None:
             row = next((i for i, s in enumerate(stages) if s.id == focus_stage), row)
         if stages:
@@ -191,7 +193,7 @@ class PipelineSettingsScreen(AreaScreen):
             with self.app.db.write() as session:
                 change(session, self.app.actor, self.app.now())
         except CrmError as exc:
-            self.app.call_from_thread(self.notify, exc.message, title="Not done", severity="error")
+            self.app.call_from_thread(self.notify, exc.message, title="Not done", severity="error", markup=False)
             return
         self.app.call_from_thread(self._written, focus_stage)
 
@@ -217,8 +219,8 @@ class StagePicker(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
-            yield Label(escape(self.question), id="picker-title")
-            yield OptionList(*[Option(escape(s.name), id=str(s.id)) for s in self.stages], id="stage-list")
+            yield Label(self.question, id="picker-title", markup=False)  # it names the stage as typed
+            yield OptionList(*[Option(Content(s.name), id=str(s.id)) for s in self.stages], id="stage-list")
             yield Label("[dim]enter moves them and deletes the stage · esc cancels[/dim]")
 
     @on(OptionList.OptionSelected, "#stage-list")

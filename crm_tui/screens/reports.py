@@ -12,6 +12,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
@@ -81,7 +82,7 @@ class ReportsScreen(AreaScreen):
             with Vertical(id="report-main"):
                 yield DataTable(id="report-table", cursor_type="row", zebra_stripes=False)
                 yield BarChart(id="report-chart")
-        yield Static(id="report-notes")
+        yield Static(id="report-notes", markup=False)  # notes name pipelines as typed
         yield from self.compose_frame_bottom()
 
     def _shown_reports(self) -> list:
@@ -160,7 +161,7 @@ class ReportsScreen(AreaScreen):
         heading = report.heading + (f" · {pipeline}" if pipeline and reports.REPORTS[report.name].uses_pipeline else "")
         if len(report.tables) > 1:
             heading += f" · table {self.table_index + 1}/{len(report.tables)} (t)"
-        self.query_one("#report-heading", Static).update(heading)
+        self.query_one("#report-heading", Static).update(Content(heading))  # it names the pipeline as typed
 
     def _fill_table(self, report: reports.Report, table: reports.Table) -> None:
         grid = self.query_one("#report-table", DataTable)
@@ -317,7 +318,7 @@ class DrillScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield AreaBar("reports")
-        yield Static(self.drill.title, id="drill-title")
+        yield Static(self.drill.title, id="drill-title", markup=False)  # it names stages and people as typed
         columns = _deal_columns(self.app) if self.drill.entity == "deal" else _contact_columns(self.app)
         yield KeysetTable(columns, noun="deals" if self.drill.entity == "deal" else "contacts", id="drill-list",
                           empty_text="Nothing here.")

@@ -747,5 +747,5 @@ class KanbanBoard(Widget, can_focus=True):
             column.refresh()
             error = event.worker.error
             self.notify(getattr(error, "message", None) or str(error), title=f"Could not load {column.stage.name}",
-                        severity="error")
+                        severity="error", markup=False)
             event.stop()

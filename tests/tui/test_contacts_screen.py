@@ -413,7 +413,7 @@ async def test_save_the_current_list_as_a_smart_list_and_reopen_it(db, actor, no
         assert _table(app).total == 5
         option_list = screen.query_one("#views", OptionList)
         labels = [str(option_list.get_option_at_index(i).prompt) for i in range(option_list.option_count)]
-        assert any(label.startswith("Key accounts") and label.endswith("2[/dim]") for label in labels)
+        assert any(label.startswith("Key accounts") and label.endswith("  2") for label in labels)
         option_list.focus()
         option_list.highlighted = next(i for i, label in enumerate(labels) if label.startswith("Key accounts"))
         await pilot.press("enter")

@@ -34,7 +34,7 @@ async def test_pick_map_dry_run_and_import(sqlite_db, actor_sqlite, now):
         await pilot.press(*str(FILE), "enter")
         await settle(app, pilot)
         mapping = screen.query_one("#import-mapping", DataTable)
-        assert [mapping.get_row_at(i)[:2] for i in range(mapping.row_count)][-1] == ["Tags", "tags"]
+        assert [str(cell) for cell in mapping.get_row_at(mapping.row_count - 1)[:2]] == ["Tags", "tags"]
         assert screen.query_one("#import-preview", DataTable).row_count == 5
         # change the mapping: Tags -> skipped
         await pilot.press("ctrl+o")
