@@ -7,6 +7,7 @@ from functools import cache
 from typing import Callable, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.worker import WorkerState
@@ -82,6 +83,19 @@ class AreaScreen(PlainBackground, RoleGate, ReportsWorkerErrors, Screen):
 
     AREA = "contacts"
     LIVE_REFRESH = True  # refresh_data() when a teammate saves something (app.live_changed)
+    _been_away = False  # suspended at least once (another screen or area was shown over it)
+
+    def _on_screen_suspend(self, _event: events.ScreenSuspend) -> None:
+        self._been_away = True
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Textual calls this class's handler and then Screen's own, with the same event. Screen's
+        applies the stylesheet to every node again when a screen resumes, for what changed while it
+        was away; until it has been away, it has only just been mounted with the styles as they are
+        (about 1 ms of a start, and of opening an area). A theme change while it is away comes
+        through App.refresh_css either way."""
+        if not self._been_away:
+            event.refresh_styles = False
 
     def compose_frame_top(self) -> ComposeResult:
         # a screen opened over an area (a contact's detail from Companies, say) stays in that area
