@@ -167,3 +167,36 @@ def test_won_lost_and_last_open_stage_cannot_be_deleted(db, actor, now):
         assert pipelines.delete_stage(s, stage_id=_by_name(default, "Proposal").id, actor=actor, now=now) == 0
     with db.read() as s:
         assert "Proposal" not in _names(pipelines.default_pipeline(s))
+
+
+def test_pipelines_are_read_with_their_stages_in_one_query(db, actor, now):
+    """list_pipelines, get_pipeline and default_pipeline read a pipeline and its stages in one
+    statement (the board opens with it); what they give is what the ORM objects say."""
+    from sqlalchemy import event, update
+
+    from crm_tui.models import Pipeline
+
+    with db.write() as s:
+        partners = pipelines.create_pipeline(s, name="Partners", actor=actor, now=now)
+        pipelines.add_stage(s, pipeline_id=partners.id, spec={"name": "Demo", "probability": 60}, actor=actor, now=now)
+        old = pipelines.create_pipeline(s, name="Old", actor=actor, now=now)
+        s.execute(update(Pipeline).where(Pipeline.id == old.id).values(archived=True))
+    statements: list[str] = []
+    with db.read() as s:
+        event.listen(s.connection(), "before_cursor_execute", lambda *args: statements.append(args[2]))
+        found = {
+            "listed": pipelines.list_pipelines(s),
+            "all": pipelines.list_pipelines(s, include_archived=True),
+            "one": [pipelines.get_pipeline(s, pipeline_id=partners.id)],
+            "old": [pipelines.get_pipeline(s, pipeline_id=old.id)],
+            "default": [pipelines.default_pipeline(s)],
+        }
+        assert len(statements) == len(found)  # one each
+        orm = {p.id: pipelines._read(s, p) for p in s.scalars(select(Pipeline).order_by(Pipeline.position, Pipeline.id))}
+        with pytest.raises(pipelines.NotFound, match="no pipeline with id 999"):
+            pipelines.get_pipeline(s, pipeline_id=999)
+    assert found["all"] == list(orm.values()) and found["listed"] == [p for p in orm.values() if not p.archived]
+    assert found["one"] == [orm[partners.id]] and found["old"] == [orm[old.id]]
+    assert found["default"][0].name == "Sales" and found["default"] == [next(p for p in orm.values() if p.is_default)]
+    assert [st.name for st in found["one"][0].stages] == ["New", "Qualified", "Proposal", "Negotiation", "Demo",
+                                                         "Won", "Lost"]
