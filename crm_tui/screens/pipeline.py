@@ -30,7 +30,7 @@ from crm_tui.screens.forms import DealForm
 from crm_tui.services import board, deals, pipelines, users
 from crm_tui.services.board import BoardFilter, BoardTotals
 from crm_tui.widgets.keyset_table import PAINT_WAIT_S, PRELOAD_WAIT_S
-from crm_tui.widgets.kanban import FIRST, KanbanBoard, KanbanColumn, Request, compact_sums, page_size_for
+from crm_tui.widgets.kanban import FIRST, KanbanBoard, KanbanColumn, Request, compact_sums, first_page_size_for
 from crm_tui.widgets.text_line import Line
 
 CSS = ["../styles/forms.tcss", "../styles/pipeline.tcss"]
@@ -71,7 +71,7 @@ class PipelineScreen(AreaScreen):
         # the board's data is read from here on, while the app loads this screen's styles and mounts it
         self._height = max(1, self.app.size.height - FRAME_ROWS)
         self._painted = threading.Event()  # set after the first frame: the totals' query waits for it
-        self._preload: tuple[Future, Future | None] | None = self._start_preload(page_size_for(self._height))
+        self._preload: tuple[Future, Future | None] | None = self._start_preload(first_page_size_for(self._height))
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame_top()

@@ -461,6 +461,13 @@ def page_size_for(height: int) -> int:
     return max(20, 2 * max(1, (height - HEADER_HEIGHT) // CARD_HEIGHT))
 
 
+def first_page_size_for(height: int) -> int:
+    """Cards a column asks for when the board opens: what it shows, and one more. The rest come a
+    page at a time as the focus goes down (a page ahead); reading two screenfuls of every column
+    first took a fifth of the time to the first board."""
+    return max(1, (height - HEADER_HEIGHT) // CARD_HEIGHT) + 1
+
+
 CARD_PARTS = ("title", "muted", "stale", "warn")
 
 

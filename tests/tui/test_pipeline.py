@@ -218,8 +218,12 @@ async def test_a_board_of_20k_deals_fetches_pages_not_rows(sqlite_db, actor_sqli
         board = await _open_board(app, pilot)
         columns = board.columns
         assert sum(c.totals.count for c in columns) == N  # the headers come from the aggregate
-        assert all(len(c.rows) == c.page_size for c in columns)
-        assert sum(c.rows_fetched for c in columns) <= 4 * columns[0].page_size
+        # each column opens with what it shows and one card more; the rest come a page ahead of the focus
+        assert all(len(c.rows) == c.visible_cards + 1 for c in columns) and columns[0].visible_cards == 6
+        assert sum(c.rows_fetched for c in columns) == 4 * 7
+        await pilot.press("down")
+        await settle(app, pilot)
+        assert len(columns[0].rows) == 7 + columns[0].page_size and columns[0].cursor == 1
         assert len(columns) == 4 and not board.children  # one widget draws the board: none per stage or deal
         await pilot.press(*["pagedown"] * 15)  # about ten cards each (36 rows: six cards shown)
         await settle(app, pilot)
