@@ -4,12 +4,13 @@ app to refresh after a change."""
 from __future__ import annotations
 
 from functools import cache
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.worker import WorkerState
 
 from crm_tui.widgets.area_bar import AreaBar
@@ -19,6 +20,7 @@ from crm_tui.widgets.plain import PlainBackground
 # the styles of the screens opened over an area (help, the welcome, a contact's detail, the small
 # Contacts forms): read when the first of them opens, not at start (relative to crm_tui/screens/)
 SHELL_CSS = "../styles/shell.tcss"
+W = TypeVar("W", bound=Widget)
 
 
 def plain_cell(value: object) -> Text:
@@ -96,6 +98,17 @@ class AreaScreen(PlainBackground, RoleGate, ReportsWorkerErrors, Screen):
         through App.refresh_css either way."""
         if not self._been_away:
             event.refresh_styles = False
+
+    def focused_at_start(self, widget: W) -> W:
+        """`widget`, the one AUTO_FOCUS gives the focus to, styled as focused from its first style
+        application. Textual focuses it once the screen has composed, before it is mounted: the
+        change of :focus applied the whole stylesheet to it, component classes and all, and its
+        mount then did it again (about 0.7 ms of opening the board). Marked focused quietly now,
+        the focus changes nothing when it comes. (Textual focuses only while the terminal has the
+        focus: so does this.)"""
+        if self.app.app_focus:
+            widget.set_reactive(Widget.has_focus, True)
+        return widget
 
     def compose_frame_top(self) -> ComposeResult:
         # a screen opened over an area (a contact's detail from Companies, say) stays in that area

@@ -80,7 +80,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
             self._first_fetch = self.fetcher()
             # the first page is fetched while the screen mounts (on the spot, from a local database)
             table.preload(self._first_fetch, here=self.app.db.local_reads)
-            yield table
+            yield self.focused_at_start(table)
         yield from self.compose_frame_bottom()
 
     def on_mount(self) -> None:

@@ -77,8 +77,8 @@ class PipelineScreen(AreaScreen):
         yield from self.compose_frame_top()
         yield Line(id="board-bar")
         yield Line(id="board-summary")
-        yield KanbanBoard(clock=self.app.now, zone=get_zone(self.app.actor.timezone), expected_height=self._height,
-                          id="board")
+        yield self.focused_at_start(KanbanBoard(clock=self.app.now, zone=get_zone(self.app.actor.timezone),
+                                                expected_height=self._height, id="board"))
         yield from self.compose_frame_bottom()
 
     def on_mount(self) -> None:

@@ -128,3 +128,29 @@ async def test_an_area_screen_refreshes_its_styles_on_resuming_not_on_first_show
         await pilot.press("1")  # back to Contacts: it resumes
         await settle(app, pilot)
         assert isinstance(app.screen, ContactsScreen) and refreshed == ["ContactsScreen"]
+
+
+@pytest.mark.parametrize("mode, focused", [("contacts", "#contact-list"), ("inbox", "#inbox-list"),
+                                           ("pipeline", "#board")])
+async def test_the_widget_focused_at_start_is_styled_once_and_as_focused(sqlite_db, actor_sqlite, now, monkeypatch,
+                                                                         mode, focused):
+    """The widget AUTO_FOCUS focuses is marked focused before it mounts: Textual's focus came after
+    the styles were worked out and applied the stylesheet to it once more."""
+    from textual.dom import DOMNode
+
+    restyled: list = []
+    update = DOMNode.update_node_styles
+    monkeypatch.setattr(DOMNode, "update_node_styles",
+                        lambda self, animate=True: (restyled.append(self.id), update(self, animate))[-1])
+
+    class StartIn(CrmApp):
+        DEFAULT_MODE = mode
+
+    app = StartIn(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        widget = app.screen.query_one(focused)
+        assert app.focused is widget and widget.has_focus and widget.id not in restyled
+        focus_styled = app.screen.query_one(focused).styles
+        if mode != "pipeline":  # the lists' border is the theme's primary colour in full when focused
+            assert focus_styled.border_top[1] == app.current_theme.to_color_system().primary
