@@ -91,7 +91,12 @@ class PipelineScreen(AreaScreen):
         if shown:  # usually: the first board goes into the first frame
             self._show_preloaded(*pages.result())
         self.call_after_refresh(self._painted.set)
-        self._finish_preload(pages, totals, shown)
+        if totals is None and shown:
+            # read here: the totals' worker starts after the first frame (starting a thread, and the
+            # worker's messages, would come before it)
+            self.call_after_refresh(self._finish_preload, pages, totals, shown)
+        else:
+            self._finish_preload(pages, totals, shown)
 
     def _start_preload(self, limit: int) -> tuple[Future, Future | None]:
         """The pipeline and each shown column's first page, then the header totals. The totals'
