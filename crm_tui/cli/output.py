@@ -30,9 +30,10 @@ PIPE_WIDTH = 160
 
 
 def console(*, stderr: bool = False) -> Console:
-    # made per call, so it writes to whatever sys.stdout is now (CliRunner swaps it); no markup:
-    # the tables hold people's text, and "[/b]" in a name would fail the command
-    out = Console(stderr=stderr, highlight=False, markup=False)
+    # made per call, so it writes to whatever sys.stdout is now (CliRunner swaps it); no markup and
+    # no emoji codes: the tables hold people's text, "[/b]" in a name would fail the command and
+    # ":smile:" in one would print as an emoji
+    out = Console(stderr=stderr, highlight=False, markup=False, emoji=False)
     if not out.is_terminal:
         # piped into a file or another program: wrap tables less than rich's default 80
         out.width = PIPE_WIDTH

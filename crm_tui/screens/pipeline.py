@@ -258,9 +258,9 @@ class PipelineScreen(AreaScreen):
             old = self._described or ("", "")
             self._described = (bar, summary)
             if bar != old[0]:
-                self.query_one("#board-bar", Line).update(Text.from_markup(bar))  # names escaped above
+                self.query_one("#board-bar", Line).update(Text.from_markup(bar, emoji=False))  # names escaped above
             if summary != old[1]:
-                self.query_one("#board-summary", Line).update(Text.from_markup(summary))
+                self.query_one("#board-summary", Line).update(Text.from_markup(summary, emoji=False))
 
     @on(KanbanBoard.Highlighted)
     def _highlighted(self) -> None:

@@ -1,9 +1,9 @@
 """The tables `crm` prints hold people's text as typed: rich read a str cell or title as markup, so
-"[/b]" in a name failed the command and "[red]x[/red]" lost its brackets."""
+"[/b]" in a name failed the command and "[red]x[/red]" lost its brackets; ":smile:" became an emoji."""
 
 from __future__ import annotations
 
-H = "[/b] [red]x[/red] [link=x] [Q3]"
+H = "[/b] [red]x[/red] [link=x] [Q3] :smile:"
 
 
 def test_names_with_markup_print_as_typed(crm):

@@ -2,7 +2,8 @@
 Static, a Label, a toast, a form's title, an option, a Select and a border title (and a DataTable
 reads a str cell as Rich markup): a name, a title, a search or an error quoting them that held
 "[/b]" raised a MarkupError that ended the app, and "[red]x[/red]", "[link=x]" or "[Q3]" vanished
-("[Q3]" even where the text was escaped with rich's `escape`, which leaves capitals alone)."""
+("[Q3]" even where the text was escaped with rich's `escape`, which leaves capitals alone), and
+rich turned ":smile:" into an emoji."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from crm_tui.services import companies, contacts, deals, merge, pipelines, tasks
 
 from .conftest import make_app, settle
 
-H = "[/b] [red]x[/red] [link=x] [Q3]"
+H = "[/b] [red]x[/red] [link=x] [Q3] :smile:"
 
 
 def _text(widget) -> str:
@@ -422,6 +423,7 @@ async def test_the_board_names_deals_and_pipelines_as_typed(sqlite_db, actor_sql
         await pilot.press("enter")
         await settle(app, pilot)
         assert [len(column.rows) for column in app.screen.board.columns][:1] == [1]
+        assert str(app.screen.query_one("#board-bar").render()).startswith(f"Sales {H} (p)")
         await pilot.press("w")  # the focused card: the only deal
         await settle(app, pilot)
         assert any(f"Anvils {H}: won" in toast for toast in _toasts(app))
