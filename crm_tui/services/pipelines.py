@@ -35,11 +35,6 @@ def _stages(session: Session, pipeline_id: int) -> list[Stage]:
                                 .order_by(Stage.position, Stage.id)))
 
 
-def _read(session: Session, pipeline: Pipeline) -> PipelineRead:
-    return PipelineRead.model_validate(pipeline, from_attributes=True, update={
-        "stages": [_stage_read(s) for s in _stages(session, pipeline.id)]})
-
-
 # pipelines with their stages in one query each, as rows of plain columns, the statements built once
 # (the board opens with the default pipeline: two ORM queries and their objects took twice as long)
 _PIPELINE_COLUMNS = (Pipeline.id, Pipeline.name, Pipeline.position, Pipeline.is_default, Pipeline.archived,
@@ -104,11 +99,11 @@ def resolve_pipeline(session: Session, ref: str | int | None) -> PipelineRead:
     text = str(ref).strip()
     if text.isdigit():
         return get_pipeline(session, pipeline_id=int(text))
-    pipeline = session.scalars(select(Pipeline).where(func.lower(Pipeline.name) == text.lower())).first()
-    if pipeline is None:
+    pipeline_id = session.scalar(select(Pipeline.id).where(func.lower(Pipeline.name) == text.lower()))
+    if pipeline_id is None:
         names = ", ".join(p.name for p in list_pipelines(session))
         raise NotFound(f"no pipeline {text!r}; pipelines: {names}")
-    return _read(session, pipeline)
+    return get_pipeline(session, pipeline_id=pipeline_id)
 
 
 def resolve_stage(session: Session, pipeline_id: int, ref: str | int) -> StageRead:
@@ -151,7 +146,7 @@ def create_pipeline(session: Session, *, name: str, actor: Actor, stages: list[S
     flush(session, "pipeline", f"pipeline {name!r}")
     audit(session, actor=actor, entity="pipeline", entity_id=pipeline.id, action="create", now=now,
           summary=f"{name}: " + " → ".join(s.name for s in specs))
-    return _read(session, pipeline)
+    return get_pipeline(session, pipeline_id=pipeline.id)
 
 
 def _check_kinds(specs: list[StageSpec]) -> None:
@@ -178,7 +173,7 @@ def rename_pipeline(session: Session, *, pipeline_id: int, name: str, actor: Act
         pipeline.updated_at = now
         flush(session, "pipeline", f"pipeline {name!r}")
         audit(session, actor=actor, entity="pipeline", entity_id=pipeline.id, action="update", now=now, changes=changed)
-    return _read(session, pipeline)
+    return get_pipeline(session, pipeline_id=pipeline.id)
 
 
 def add_stage(session: Session, *, pipeline_id: int, spec: StageSpec | dict, actor: Actor,

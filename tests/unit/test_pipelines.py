@@ -171,10 +171,12 @@ def test_won_lost_and_last_open_stage_cannot_be_deleted(db, actor, now):
 
 def test_pipelines_are_read_with_their_stages_in_one_query(db, actor, now):
     """list_pipelines, get_pipeline and default_pipeline read a pipeline and its stages in one
-    statement (the board opens with it); what they give is what the ORM objects say."""
+    statement (the board opens with it); what they give is what the ORM objects say. The changes
+    (create, rename, stages) answer with get_pipeline too, after their flush."""
     from sqlalchemy import event, update
 
     from crm_tui.models import Pipeline
+    from crm_tui.models.schemas import PipelineRead, StageRead
 
     with db.write() as s:
         partners = pipelines.create_pipeline(s, name="Partners", actor=actor, now=now)
@@ -192,7 +194,10 @@ def test_pipelines_are_read_with_their_stages_in_one_query(db, actor, now):
             "default": [pipelines.default_pipeline(s)],
         }
         assert len(statements) == len(found)  # one each
-        orm = {p.id: pipelines._read(s, p) for p in s.scalars(select(Pipeline).order_by(Pipeline.position, Pipeline.id))}
+        orm = {p.id: PipelineRead.model_validate(p, from_attributes=True, update={"stages": [
+            StageRead.model_validate(stage, from_attributes=True)
+            for stage in s.scalars(select(Stage).where(Stage.pipeline_id == p.id).order_by(Stage.position, Stage.id))]})
+            for p in s.scalars(select(Pipeline).order_by(Pipeline.position, Pipeline.id))}
         with pytest.raises(pipelines.NotFound, match="no pipeline with id 999"):
             pipelines.get_pipeline(s, pipeline_id=999)
     assert found["all"] == list(orm.values()) and found["listed"] == [p for p in orm.values() if not p.archived]
