@@ -148,12 +148,9 @@ class PipelineScreen(AreaScreen):
     def _finish_preload(self, pages: Future, totals: Future | None, shown: bool) -> None:
         if not shown:
             self.app.call_from_thread(self._show_preloaded, *pages.result())
-        if totals is None:  # the pages were read on the spot: the totals are read here, after the frame
-            pipeline, _ = pages.result()
-            self._painted.wait(PAINT_WAIT_S)
+        if totals is None:  # the pages were read on the spot, and this runs after the first frame
             with self.app.db.read() as session:
-                found = board.board_totals(session, pipeline_id=pipeline.id, filters=self.filters,
-                                           now=self.app.now(), zone=get_zone(self.app.actor.timezone))
+                found = self.totals_reader()(session)
         else:
             found = totals.result()
         self.app.call_from_thread(lambda: self._loads == 0 and self._show_totals(found))
