@@ -15,7 +15,6 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.screen import Screen
-from textual.strip import Strip
 
 from crm_tui.widgets.text_line import TextLine
 
@@ -111,13 +110,9 @@ class KeyBar(TextLine):
             text.append(run, style)
         return text
 
-    def render_line(self, y: int) -> Strip:
+    def segments(self, width: int, base: Style) -> list[Segment]:
         """Drawn from the runs straight (no rich Text and console pass: a key bar is on every screen)."""
-        width, base = self.size.width, self.rich_style
-        if y:
-            return Strip.blank(width, base)
-        segments = [Segment(run, base + style) for run, style in self._runs()]
-        return Strip(segments).adjust_cell_length(width, base)
+        return [Segment(run, base + style) for run, style in self._runs()]
 
     def on_click(self, event: events.Click) -> None:
         for start, end, key in self._targets:

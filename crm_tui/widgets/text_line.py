@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
@@ -21,9 +22,13 @@ class TextLine(Widget):
         width, base = self.size.width, self.rich_style
         if y:
             return Strip.blank(width, base)
+        return Strip(self.segments(width, base)).adjust_cell_length(width, base)
+
+    def segments(self, width: int, base: Style) -> list[Segment]:
+        """The line's segments over the widget's style `base` (cut or padded to `width` after)."""
         text = self.text()
         text.truncate(width, overflow="ellipsis")
-        return Strip(Segment.apply_style(text.render(self.app.console), base)).adjust_cell_length(width, base)
+        return list(Segment.apply_style(text.render(self.app.console), base))
 
 
 class Line(TextLine):
