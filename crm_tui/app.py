@@ -11,6 +11,7 @@ from textual import work
 from textual.app import App, ScreenError
 from textual.binding import Binding
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
@@ -180,6 +181,13 @@ class CrmApp(App[None]):
             # refresh of a new mode's screen, next, would apply them all over again
             screen._css_update_count = self._css_update_count
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every toast, the screens' and widgets' too (theirs come here), is plain text: toasts quote
+        people's text (names, titles, errors that echo them), which as markup ended the app ("[/b]")
+        or lost words ("[red]"). None of the app's toasts is styled with markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def on_mount(self) -> None:
         self.theme = DARK
         # the Inbox count, the first-run check and the rules wait for the first frame: their
@@ -254,8 +262,7 @@ class CrmApp(App[None]):
         shown, total = fell_due
         for task in shown:
             about = f" ({task.related})" if task.related else ""
-            # people's text is shown as typed: as markup, "[/b]" in a title would take the app down
-            self.notify(f"{task.title}{about}", title="Task due", timeout=10, markup=False)
+            self.notify(f"{task.title}{about}", title="Task due", timeout=10)
         if total > len(shown):
             self.notify(f"and {total - len(shown)} more: see the Inbox (4)", title="Tasks due", timeout=10)
         if tick:
@@ -294,14 +301,13 @@ class CrmApp(App[None]):
 
     def _show_workflow_tick(self, tick) -> None:
         for note in tick.notifications:
-            self.notify(note.body or (f"from rule {note.rule}" if note.rule else ""), title=note.title, timeout=10,
-                        markup=False)
+            self.notify(note.body or (f"from rule {note.rule}" if note.rule else ""), title=note.title, timeout=10)
         problems = [str(e) for e in tick.report.rule_errors]
         problems += [f"rule {f.rule!r} failed on {f.label}: {f.error}" for f in tick.report.failed]
         for problem in problems:
             if problem not in self._workflow_errors_shown:
                 self._workflow_errors_shown.add(problem)
-                self.notify(problem, title="Workflow rules", severity="warning", timeout=10, markup=False)
+                self.notify(problem, title="Workflow rules", severity="warning", timeout=10)
         if tick.report.changed or tick.notifications:
             self.data_changed()
 
@@ -405,13 +411,13 @@ class CrmApp(App[None]):
         if isinstance(error, Conflict):
             # a teammate changed the record: say so, and show what it is now, so the next try
             # starts from their version
-            self.notify(error.message, title="Changed by someone else", severity="error", markup=False)
+            self.notify(error.message, title="Changed by someone else", severity="error")
             self.data_changed()
         elif isinstance(error, CrmError):
-            self.notify(error.message, title="Not done", severity="error", markup=False)
+            self.notify(error.message, title="Not done", severity="error")
         else:
             self.notify(f"{error.__class__.__name__}: {error}", title="Something went wrong", severity="error",
-                        timeout=10, markup=False)
+                        timeout=10)
 
 
 def run_app(*, db_url: str, login: str) -> None:

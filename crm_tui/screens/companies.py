@@ -158,7 +158,7 @@ class CompaniesScreen(SearchableList, AreaScreen):
     def action_new_company(self) -> None:
         def done(company: CompanyRead | None) -> None:
             if company is not None:
-                self.notify(f"Added {company.name}.", markup=False)
+                self.notify(f"Added {company.name}.")
                 self.app.data_changed()
 
         self.app.push_screen(CompanyForm(), done)
@@ -176,7 +176,7 @@ class CompaniesScreen(SearchableList, AreaScreen):
     def _edit(self, company: CompanyRead) -> None:
         def done(saved: CompanyRead | None) -> None:
             if saved is not None:
-                self.notify(f"Saved {saved.name}.", markup=False)
+                self.notify(f"Saved {saved.name}.")
                 self.app.data_changed()
 
         self.app.push_screen(CompanyForm(company), done)
@@ -209,10 +209,10 @@ class CompaniesScreen(SearchableList, AreaScreen):
     def _archived(self, company: CompanyRead) -> None:
         if company.archived:
             self._last_archived = company.id
-            self.notify(f"Archived {company.name}. Press u to undo.", markup=False)
+            self.notify(f"Archived {company.name}. Press u to undo.")
         else:
             self._last_archived = None
-            self.notify(f"{company.name} is back in the list.", markup=False)
+            self.notify(f"{company.name} is back in the list.")
         self.app.data_changed()
 
 
@@ -404,7 +404,7 @@ class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRea
         self.query_one("#company-form-reload").display = True
         self.show_error(f"{message[:1].upper()}{message[1:]}.")
         self.query_one("#company-form-hint", Label).update(self.CONFLICT_HINT)
-        self.notify(message, title="Changed by someone else", severity="warning", timeout=8, markup=False)
+        self.notify(message, title="Changed by someone else", severity="warning", timeout=8)
 
     def opened_record(self) -> CompanyRead:
         return self.company
@@ -439,7 +439,7 @@ class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRea
     def _failed(self, error: Exception) -> None:
         self._set_saving(False)
         message = error.message if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
-        self.notify(message, title="Could not save", severity="error", markup=False)
+        self.notify(message, title="Could not save", severity="error")
 
     def _saved(self, company: CompanyRead) -> None:
         self.saving = False

@@ -208,7 +208,7 @@ class CompanyDetailScreen(AreaScreen):
     def show_activity(self, event: KeysetTable.Selected) -> None:
         activity = event.row
         title = " · ".join(x for x in (activity.kind, activity.contact_name, activity.subject) if x)
-        self.notify(activity.body or "(no notes)", title=title, timeout=8, markup=False)
+        self.notify(activity.body or "(no notes)", title=title, timeout=8)
 
     # --- actions ----------------------------------------------------------------------------------
 
@@ -218,7 +218,7 @@ class CompanyDetailScreen(AreaScreen):
 
         def done(saved: CompanyRead | None) -> None:
             if saved is not None:
-                self.notify(f"Saved {saved.name}.", markup=False)
+                self.notify(f"Saved {saved.name}.")
                 self.app.data_changed()
 
         self.app.push_screen(CompanyForm(self.company), done)
@@ -232,7 +232,7 @@ class CompanyDetailScreen(AreaScreen):
             if result:
                 activity, task = result
                 extra = f"; follow-up due {task.due_at:%a %d %b}" if task is not None and task.due_at else ""
-                self.notify(f"Logged a {activity.kind} for {name}{extra}.", markup=False)
+                self.notify(f"Logged a {activity.kind} for {name}{extra}.")
                 self.app.data_changed()
 
         self.app.push_screen(LogActivityForm(company_id=self.company_id), done)

@@ -56,7 +56,7 @@ class ContactActions:
     def _saved(self, message: str) -> Callable:
         def done(result) -> None:
             if result:
-                self.notify(message, markup=False)  # it names the contact as typed
+                self.notify(message)
                 self.after_change()
         return done
 
@@ -67,7 +67,7 @@ class ContactActions:
 
         def done(contact: ContactRead | None) -> None:
             if contact is not None:
-                self.notify(f"Added {contact.full_name}.", markup=False)
+                self.notify(f"Added {contact.full_name}.")
                 self.after_change(contact)
 
         self.app.push_screen(ContactForm(None), done)
@@ -85,7 +85,7 @@ class ContactActions:
                 if result:
                     activity, task = result
                     extra = f"; follow-up due {task.due_at:%a %d %b}" if task is not None and task.due_at else ""
-                    self.notify(f"Logged a {activity.kind} with {contact.full_name}{extra}.", markup=False)
+                    self.notify(f"Logged a {activity.kind} with {contact.full_name}{extra}.")
                     self.after_change()
             self.app.push_screen(LogActivityForm(contact_id=contact.id, kind=kind), done)
 
@@ -118,8 +118,7 @@ class ContactActions:
 
         def ask(contact: ContactRead) -> None:
             if contact.archived:
-                self.notify(f"{contact.full_name} is already archived; u unarchives.", severity="warning",
-                            markup=False)
+                self.notify(f"{contact.full_name} is already archived; u unarchives.", severity="warning")
                 return
 
             def answer(yes: bool | None) -> None:
@@ -148,17 +147,17 @@ class ContactActions:
     def _archived(self, contact: ContactRead, archived: bool) -> None:
         self._last_archived = contact.id if archived else None
         if archived:
-            self.notify(f"Archived {contact.full_name}. Press u to undo.", markup=False)
+            self.notify(f"Archived {contact.full_name}. Press u to undo.")
         else:
-            self.notify(f"{contact.full_name} is back in the lists.", markup=False)
+            self.notify(f"{contact.full_name} is back in the lists.")
         self.after_change(contact)
 
     def action_copy_email(self) -> None:
         def copy(contact: ContactRead) -> None:
             if not contact.emails:
-                self.notify(f"{contact.full_name} has no email address.", severity="warning", markup=False)
+                self.notify(f"{contact.full_name} has no email address.", severity="warning")
                 return
             self.app.copy_to_clipboard(contact.emails[0])
-            self.notify(f"Copied {contact.emails[0]}", markup=False)
+            self.notify(f"Copied {contact.emails[0]}")
 
         self._with_contact(copy)

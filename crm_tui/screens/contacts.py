@@ -286,7 +286,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         def saved(view) -> None:
             if view is not None:
                 self.view_name = view.name
-                self.notify(f"Saved the list “{view.name}” for the team.", markup=False)
+                self.notify(f"Saved the list “{view.name}” for the team.")
                 self.load_views()
 
         self.app.push_screen(SaveViewForm(data), saved)

@@ -132,7 +132,7 @@ class DuplicatesScreen(AreaScreen):
             return
         moved = sum(result.moved.values())
         self.notify(f"Merged #{result.merged_id} into {result.label} (#{result.survivor_id}); "
-                    f"{moved} related rows moved.", title="Merged", markup=False)
+                    f"{moved} related rows moved.", title="Merged")
         self.app.data_changed()  # every area refreshes, this list rescans
 
 

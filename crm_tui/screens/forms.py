@@ -215,7 +215,7 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
     def report_failure(self, error: Exception, title: str = "Could not save") -> None:
         self.set_saving(False)
         message = error.message if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
-        self.notify(message, title=title, severity="error", markup=False)
+        self.notify(message, title=title, severity="error")
 
     def report_saved(self, result: T) -> None:
         self.saving = False

@@ -310,7 +310,7 @@ class InboxScreen(AreaScreen):
         return f"Done: “{done.title}”. Next one due {fmt.stamp(following.due_at, zone)}."
 
     def _changed(self, message: str) -> None:
-        self.notify(message, markup=False)  # it quotes the task's title as typed
+        self.notify(message)
         self.app.data_changed()
 
     def action_snooze(self) -> None:

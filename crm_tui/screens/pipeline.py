@@ -368,8 +368,7 @@ class PipelineScreen(AreaScreen):
         if focus is not None:
             self.board.focus_column(focus[0])
         if deal.status != "open":
-            self.notify(f"{deal.title}: {deal.status}" + (f" ({deal.lost_reason})" if deal.lost_reason else ""),
-                        markup=False)
+            self.notify(f"{deal.title}: {deal.status}" + (f" ({deal.lost_reason})" if deal.lost_reason else ""))
 
     def _change_failed(self, error: Exception, requests: list[Request], rollback: tuple[int, int] | None) -> None:
         """The change was refused: the board shows again what the database holds, the focus back on
@@ -388,7 +387,7 @@ class PipelineScreen(AreaScreen):
                 column.load(keep_position=True)
         message = error.message if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
         title = "Changed by someone else" if isinstance(error, Conflict) else "Not done"
-        self.notify(message, title=title, severity="error", markup=False)
+        self.notify(message, title=title, severity="error")
         self.load_totals()
 
     @work(thread=True, exclusive=False, group="board-reload", exit_on_error=False)
@@ -416,7 +415,7 @@ class PipelineScreen(AreaScreen):
                 return
             target = self.board.column_for(deal.stage_id)
             if target is None:
-                self.notify(f"Added {deal.title} in {deal.pipeline_name} › {deal.stage_name}.", markup=False)
+                self.notify(f"Added {deal.title} in {deal.pipeline_name} › {deal.stage_name}.")
                 return
             request = target.request(at_end=True)
             self._after_new(request, self.totals_reader(), deal.id)

@@ -193,7 +193,7 @@ class PipelineSettingsScreen(AreaScreen):
             with self.app.db.write() as session:
                 change(session, self.app.actor, self.app.now())
         except CrmError as exc:
-            self.app.call_from_thread(self.notify, exc.message, title="Not done", severity="error", markup=False)
+            self.app.call_from_thread(self.notify, exc.message, title="Not done", severity="error")
             return
         self.app.call_from_thread(self._written, focus_stage)
 

@@ -754,5 +754,5 @@ class KanbanBoard(Widget, can_focus=True):
             column.refresh()
             error = event.worker.error
             self.notify(getattr(error, "message", None) or str(error), title=f"Could not load {column.stage.name}",
-                        severity="error", markup=False)
+                        severity="error")
             event.stop()

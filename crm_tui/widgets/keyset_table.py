@@ -629,7 +629,7 @@ class KeysetTable(Widget, can_focus=True):
             self.refresh()
             error = event.worker.error
             message = getattr(error, "message", None) or str(error)
-            self.notify(message, title=f"Could not load {self.noun}", severity="error", markup=False)
+            self.notify(message, title=f"Could not load {self.noun}", severity="error")
             event.stop()
 
 
