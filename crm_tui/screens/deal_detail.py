@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from rich.table import Table
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,7 +21,7 @@ from textual.widgets.option_list import Option
 from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, UserRead
-from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
+from crm_tui.screens.base import AreaScreen, ReportsWorkerErrors, plain_cell
 from crm_tui.screens.contact_detail import history_columns, paged, task_columns, timeline_columns
 from crm_tui.screens.conflict import put_select
 from crm_tui.screens.forms import (
@@ -138,7 +137,7 @@ class DealDetailScreen(AreaScreen):
         table.add_column("Left", ratio=2)
         table.add_column("Days", justify="right", ratio=1)
         for stay in stays:
-            table.add_row(Text(stay.stage_name), fmt.stamp(stay.entered_at, zone),
+            table.add_row(plain_cell(stay.stage_name), fmt.stamp(stay.entered_at, zone),
                           fmt.stamp(stay.left_at, zone) if stay.left_at else "[i]now[/i]", str(stay.days))
         self.query_one("#deal-stages", Static).update(table)
 
