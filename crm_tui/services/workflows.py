@@ -46,6 +46,21 @@ class NotificationRead:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class OutboxRead:
+    """An email of the outbox; the fields are EmailOutbox's, in the order they are selected."""
+
+    id: int
+    status: str
+    to_addr: str
+    subject: str
+    attempts: int
+    last_error: str | None
+    rule: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
 def _firing(f: WorkflowFiring) -> FiringRead:
     try:
         actions = json.loads(f.actions) if f.actions else []
@@ -69,11 +84,13 @@ def list_firings(session: Session, *, rule: str | None = None, status: str | Non
     return Page([_firing(r[0]) for r in rows], next_, prev_)
 
 
-def list_outbox(session: Session, *, status: str | None = None, limit: int = 50) -> list[EmailOutbox]:
-    stmt = select(EmailOutbox).order_by(EmailOutbox.id.desc()).limit(limit)
+def list_outbox(session: Session, *, status: str | None = None, limit: int = 50) -> list[OutboxRead]:
+    """The newest emails of the outbox, as plain values that outlive the session."""
+    stmt = (select(*(getattr(EmailOutbox, name) for name in OutboxRead.__dataclass_fields__))
+            .order_by(EmailOutbox.id.desc()).limit(limit))
     if status:
         stmt = stmt.where(EmailOutbox.status == status)
-    return list(session.scalars(stmt))
+    return [OutboxRead(*row) for row in session.execute(stmt)]
 
 
 def deliver_notifications(session: Session, *, user_id: int, now: datetime | None = None,

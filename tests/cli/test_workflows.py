@@ -115,3 +115,26 @@ def test_only_a_rules_admin_decides_what_the_engine_runs(crm, tmp_path):
     assert firings and all(f["runner"].startswith("bob@") for f in firings)
     published = [e for e in crm.json("audit", "--since", "2000-01-01")["items"] if e["entity"] == "workflow_rules"]
     assert [(e["actor"], e["action"]) for e in published] == [("ann", "publish")]
+
+
+def test_outbox_lists_queued_and_sent_emails(crm, db_url, now):
+    """The outbox with emails in it (issue 17 #15: it read rows after their session closed)."""
+    from crm_tui.db import open_database
+    from crm_tui.models.workflow import EmailOutbox
+
+    crm.ok("contact", "list")  # ann, the first user
+    db = open_database(db_url)
+    try:
+        with db.write() as session:
+            session.add(EmailOutbox(rule="welcome", to_addr="lee@example.com", subject="Hello Lee", body="Hi",
+                                    created_at=now))
+            session.add(EmailOutbox(rule="welcome", to_addr="kim@example.com", subject="Hello Kim", body="Hi",
+                                    status="sent", attempts=1, created_at=now, sent_at=now))
+    finally:
+        db.dispose()
+    table = crm.ok("workflows", "outbox").stdout
+    assert "Hello Lee" in table and "Hello Kim" in table and "queued" in table
+    listed = crm.json("workflows", "outbox")
+    assert [(e["to"], e["status"], e["attempts"]) for e in listed] == [("kim@example.com", "sent", 1),
+                                                                      ("lee@example.com", "queued", 0)]
+    assert [e["subject"] for e in crm.json("workflows", "outbox", "--status", "sent")] == ["Hello Kim"]
