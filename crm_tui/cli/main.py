@@ -31,7 +31,9 @@ except ImportError:  # pragma: no cover - older typer on real click
     from click.exceptions import ClickException
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE
-_PASS_THROUGH = (ClickException, typer.Exit, typer.Abort)
+# BrokenPipeError: the reader went away (`crm ... | head`); click's main ends the command
+# quietly, as other Unix tools do, so it must reach it rather than be reported as a surprise
+_PASS_THROUGH = (ClickException, typer.Exit, typer.Abort, BrokenPipeError)
 
 
 def _debug() -> bool:
