@@ -23,6 +23,10 @@ class Activity(Versioned, table=True):
         # reports: the stages a lost deal went through (its stage-change log), without the other activities
         Index("ix_activities_stage_changes", "deal_id", "subject", sqlite_where=text("kind = 'stage_change'"),
               postgresql_where=text("kind = 'stage_change'")),
+        # calls and meetings logged ahead of their time: the few the engine turns into contact
+        # when their time comes (services/activities.arrive_planned)
+        Index("ix_activities_planned", "occurred_at", "contact_id", sqlite_where=text("occurred_at > created_at"),
+              postgresql_where=text("occurred_at > created_at")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -66,7 +66,9 @@ def log_activity(session: Session, *, data: ActivityCreate | dict, actor: Actor,
     )
     session.add(activity)
     flush(session, ENTITY, "activity")
-    if contact is not None and kind.is_interaction:
+    if contact is not None and kind.is_interaction and occurred_at <= now:
+        # a call or meeting logged ahead is planned, not contact yet: arrive_planned counts it
+        # once its time has come
         _touch_contact(session, contact.id, occurred_at)
     audit(session, actor=actor, entity=ENTITY, entity_id=activity.id, action="create", now=now,
           summary=f"{kind.value}: {activity.subject or ''}".strip())
@@ -89,6 +91,40 @@ def _touch_contact(session: Session, contact_id: int, at: datetime) -> None:
         .values(last_contacted_at=at)
         .execution_options(synchronize_session=False)
     )
+
+
+def _arrivals(now: datetime):
+    """The contacts whose planned calls, emails or meetings (logged ahead of their time) have come,
+    as a condition on Contact, and the time each should show as its last contact. Only activities
+    logged ahead are read, through their partial index."""
+    interactions = [k.value for k in ActivityKind if k.is_interaction]
+    # the rows first, materialized, then their groups: grouped in one step, SQLite walks a whole
+    # timeline index for the GROUP BY's order instead of the small partial index
+    planned = (select(Activity.contact_id, Activity.occurred_at)
+               .where(Activity.occurred_at > Activity.created_at, Activity.occurred_at <= now,
+                      Activity.kind.in_(interactions))
+               .cte("planned").prefix_with("MATERIALIZED"))
+    arrived = (select(planned.c.contact_id, func.max(planned.c.occurred_at).label("at"))
+               .group_by(planned.c.contact_id).cte("arrived"))
+    at = select(arrived.c.at).where(arrived.c.contact_id == Contact.id).scalar_subquery()
+    condition = and_(Contact.id.in_(select(arrived.c.contact_id)),
+                     or_(Contact.last_contacted_at.is_(None), Contact.last_contacted_at < at))
+    return condition, at
+
+
+def planned_arrived(session: Session, *, now: datetime | None = None) -> bool:
+    """Whether arrive_planned has anything to do (read first, so an idle engine run writes nothing)."""
+    condition, _ = _arrivals(resolve_now(now))
+    return bool(session.scalar(select(select(Contact.id).where(condition).exists())))
+
+
+def arrive_planned(session: Session, *, now: datetime | None = None) -> int:
+    """Planned calls, emails and meetings whose time has come move their contacts' last contact,
+    set-based; returns how many contacts moved. The workflow engine runs it on every run."""
+    condition, at = _arrivals(resolve_now(now))
+    result = session.execute(update(Contact).where(condition).values(last_contacted_at=at)
+                             .execution_options(synchronize_session=False))
+    return result.rowcount or 0
 
 
 def update_activity(session: Session, *, activity_id: int, actor: Actor, version: int | None = None,

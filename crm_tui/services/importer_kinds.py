@@ -643,7 +643,8 @@ class ActivityRows(Kind):
         latest: dict[int, datetime] = {}
         for row in rows:
             d = row.data
-            if d["contact_id"] and ActivityKind(d["kind"]).is_interaction:
+            # one still ahead is planned, not contact: activities.arrive_planned counts it later
+            if d["contact_id"] and ActivityKind(d["kind"]).is_interaction and d["occurred_at"] <= ctx.now:
                 latest[d["contact_id"]] = max(latest.get(d["contact_id"], d["occurred_at"]), d["occurred_at"])
         activities = Activity.__table__
         ids = [row.target for row in rows if row.data["contact_id"] and row.data["company_id"] is None]

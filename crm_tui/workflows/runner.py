@@ -20,6 +20,7 @@ from crm_tui.clock import get_zone, resolve_now
 from crm_tui.db import Database
 from crm_tui.errors import CrmError
 from crm_tui.models.workflow import WorkflowFiring
+from crm_tui.services import activities
 from crm_tui.services.common import Actor
 from crm_tui.workflows import context
 from crm_tui.workflows.actions import Env
@@ -85,6 +86,8 @@ def run(db: Database, *, rules: RuleSet | None = None, now: datetime | None = No
             rules, _ = published.rules_in_force(session)
     report = RunReport(rule_errors=list(rules.errors))
     runner = (runner or f"cli@{socket.gethostname()}")[:100]
+    if not dry_run:
+        _arrive_planned(db, now)
     for rule in rules.enabled:
         if only is not None and rule.name != only:
             continue
@@ -102,6 +105,16 @@ def run(db: Database, *, rules: RuleSet | None = None, now: datetime | None = No
     if smtp is not None and not dry_run:
         report.email = send_queued(db, smtp, now=now)
     return report
+
+
+def _arrive_planned(db: Database, now: datetime) -> None:
+    """Calls and meetings logged ahead whose time has come count as contact now; read first, so
+    a run with nothing to do takes no write lock and wakes no teammate's app."""
+    with db.read() as session:
+        if not activities.planned_arrived(session, now=now):
+            return
+    with db.write() as session:
+        activities.arrive_planned(session, now=now)
 
 
 def _scan(db: Database, rule: Rule, now: datetime, zone: tzinfo) -> list:
