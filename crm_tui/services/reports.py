@@ -608,7 +608,7 @@ def _cycles(session: Session, closed: list, dialect: str) -> dict[tuple[str, Any
 
 def revenue_report(session: Session, scope: Scope) -> Report:
     """Won amount per user per month (or quarter), beside the user's goal for it."""
-    grain = scope.grain or ("quarter" if (scope.period.end - scope.period.start).days > 100 else "month")
+    grain = scope.grain or _goal_grain(scope.period)
     if grain not in ("month", "quarter"):
         raise InvalidInput(f"invalid grain {grain!r} for revenue: choose month or quarter")
     b = buckets(scope.period, grain)
@@ -631,9 +631,12 @@ def revenue_report(session: Session, scope: Scope) -> Report:
                               status=("won",), owner_id=user_id, pipeline_id=scope.pipeline_id,
                               currency=scope.currency, closed=b.range(i, scope.zone)) if user_id is not None else None))
     total_goal = sum(r.values["goal_minor"] or 0 for r in rows)
+    # attainment counts the wins of the rows that have a goal: a teammate without one must not
+    # inflate it (the whole team's wins against one person's goal)
+    won_against_goal = sum(r.values["won_minor"] for r in rows if r.values["goal_minor"])
     total = {"period": "Total", "user": "", "won_minor": sum(r.values["won_minor"] for r in rows),
              "goal_minor": total_goal or None,
-             "attainment": _pct(sum(r.values["won_minor"] for r in rows), total_goal) if total_goal else None}
+             "attainment": _pct(won_against_goal, total_goal) if total_goal else None}
     users_in = sorted({r.values["user"] for r in rows})
     chart = Chart("Won and goal by user, whole period", users_in,
                   [("won", [sum(r.values["won_minor"] for r in rows if r.values["user"] == u) for u in users_in]),
@@ -647,6 +650,16 @@ def revenue_report(session: Session, scope: Scope) -> Report:
     notes += _currency_note(session, scope, Deal.status == "won", _in_range(Deal.closed_at, start, end))
     return Report("revenue", "Revenue against goal", scope.period, scope.currency, scope.owner_id, scope.pipeline_id,
                   [Table("revenue", f"Won per user per {grain}", columns, rows, total)], chart, notes)
+
+
+def _goal_grain(period: Period) -> str:
+    """A quarter (or a year, or a long custom period) is seen by quarter, where quarter goals live;
+    a month, or a short custom period, by month."""
+    if period.kind in ("quarter", "year"):
+        return "quarter"
+    if period.kind == "month":
+        return "month"
+    return "quarter" if (period.end - period.start).days > 100 else "month"
 
 
 def _goals(session: Session, scope: Scope, b: Buckets, grain: str) -> dict[tuple[int, int], int]:

@@ -224,14 +224,14 @@ def test_deal_reports(db, data):
     november = run(db, "win-rate", NOV)
     assert cells(november.table, "won", "lost", "win_rate", "avg_days", "median_days")[0] == (2, 2, 50.0, 11.8, 11.8)
 
-    revenue = run(db, "revenue")
+    revenue = run(db, "revenue", grain="month")  # a quarter is seen by quarter unless asked
     assert cells(revenue.table, "period", "user", "won_minor", "goal_minor", "attainment") == [
         (date(2026, 10, 1), "ann", 500000, 400000, 125.0),
         (date(2026, 11, 1), "ann", 123456, 200000, 61.7),
         (date(2026, 11, 1), "bob", 0, 50000, 0.0),
     ]
     assert revenue.table.total["attainment"] == 95.9
-    by_quarter = run(db, "revenue", grain="quarter")
+    by_quarter = run(db, "revenue")
     assert cells(by_quarter.table, "user", "won_minor", "goal_minor", "attainment") == [
         ("ann", 623456, 600000, 103.9),  # no quarter goal: the sum of October's and November's
         ("bob", 0, 100000, 0.0),  # a quarter goal of its own wins over the month's
@@ -273,7 +273,7 @@ def test_owner_filter(db, data):
         (0, 0, 0, 3), (0, 0, 0, 1), (1, 33333, 16667, 1), (0, 0, 0, 1)]
     assert cells(run(db, "activity", owner_id=data.ann).table, "user", "total") == [("ann", 3)]
     assert cells(run(db, "sources", owner_id=data.bob).table, "source", "new") == [("social", 1), ("web", 1)]
-    assert cells(run(db, "revenue", owner_id=data.bob).table, "user", "won_minor", "goal_minor") == [("bob", 0, 50000)]
+    assert cells(run(db, "revenue", owner_id=data.bob, grain="month").table, "user", "won_minor", "goal_minor") == [("bob", 0, 50000)]
 
 
 def _titles(db, drill, **kwargs):
@@ -299,7 +299,7 @@ def test_drill_downs_page_the_rows_behind_a_report_row(db, data):
     assert _titles(db, sources.table.rows[0].drill)[0] == ["Cleo", "Dan"]
     activity = run(db, "activity")
     assert _titles(db, activity.table.rows[0].drill)[0] == ["Cleo", "Dan"]
-    revenue = run(db, "revenue")
+    revenue = run(db, "revenue", grain="month")
     assert _titles(db, revenue.table.rows[0].drill)[0] == ["Orion"]
 
 
@@ -363,3 +363,20 @@ def test_nobody_archived_and_repeat_customers(db, data, actor, now):
         ("source", "web", 1, 0, 100.0, 31.0, 31.0),
     ]
     assert win.table.rows[1].drill is None
+
+
+def test_a_quarter_is_seen_by_quarter_with_its_goals_and_a_fair_total(db, actor, now, data):
+    """Issue 17 #16: a goal set for 2026-Q4 shows in the quarter's view without --grain, and the
+    Total's attainment counts only the wins of those with a goal (not the team's against one goal)."""
+    with db.write() as s:
+        for goal in goals.list_goals(s, user_id=data.ann):
+            goals.delete_goal(s, goal_id=goal.id, actor=actor, now=now)
+    quarter = run(db, "revenue")  # Q4, no grain given
+    assert cells(quarter.table, "period", "user", "won_minor", "goal_minor", "attainment") == [
+        (date(2026, 10, 1), "ann", 623456, None, None),
+        (date(2026, 10, 1), "bob", 0, 100000, 0.0),
+    ]
+    assert quarter.table.total["won_minor"] == 623456 and quarter.table.total["goal_minor"] == 100000
+    assert quarter.table.total["attainment"] == 0.0  # bob's wins against bob's goal
+    month = run(db, "revenue", reports.preset_period("this-month", now=utc(2026, 11, 23, 10), zone=NY))
+    assert {c[0] for c in cells(month.table, "period")} == {date(2026, 11, 1)}  # a month: by month
