@@ -51,7 +51,7 @@ def list_(
     ctx: typer.Context,
     search: str | None = typer.Option(None, "--search", "-s", help="Search deal titles."),
     pipeline: str | None = typer.Option(None, "--pipeline", help="Only this pipeline (id or name)."),
-    stage: str | None = typer.Option(None, "--stage", help="Only this stage (with --pipeline, or the default one)."),
+    stage: str | None = typer.Option(None, "--stage", help="Only this stage (of --pipeline, or of every pipeline)."),
     status: str | None = typer.Option(None, "--status", help="open, won or lost."),
     owner: str | None = typer.Option(None, "--owner", help="Only deals owned by this user."),
     company: str | None = typer.Option(None, "--company", help="Only this company's deals."),
@@ -65,12 +65,14 @@ def list_(
     """List deals, a page at a time."""
     st = state(ctx)
     with st.read() as (session, _actor):
-        pipeline_id = stage_id = None
-        if pipeline is not None or stage is not None:
+        pipeline_id = stage_id = stage_ids = None
+        if pipeline is not None:
             pipeline_id = pipelines.resolve_pipeline(session, pipeline).id
             if stage is not None:
                 stage_id = pipelines.resolve_stage(session, pipeline_id, stage).id
-        page = deals.list_deals(session, pipeline_id=pipeline_id, stage_id=stage_id, status=status,
+        elif stage is not None:  # that stage in every pipeline: the deals need not be in the default one
+            stage_ids = pipelines.stage_ids_named(session, stage)
+        page = deals.list_deals(session, pipeline_id=pipeline_id, stage_id=stage_id, stage_ids=stage_ids, status=status,
                                 owner_id=refs.user_id(session, owner), company_id=refs.company_id(session, company),
                                 contact_id=refs.contact_id(session, contact), query=search, archived=archived,
                                 sort=sort, after=after, limit=limit, with_total=True)

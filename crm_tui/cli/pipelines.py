@@ -31,7 +31,7 @@ def list_(
         output.emit_json({"items": found})
         return
     for pipeline in found:
-        default = " (default)" if pipeline.is_default else ""
+        default = " (default)" if pipeline.is_default else " (archived)" if pipeline.archived else ""
         output.table(["#", "Stage ID", "Stage", "Kind", "Probability", "Rotting days"],
                      [(i + 1, s.id, s.name, s.kind, f"{s.probability}%", s.rotting_days)
                       for i, s in enumerate(pipeline.stages)],
@@ -70,6 +70,49 @@ def rename(
         found = pipelines.resolve_pipeline(session, pipeline)
         renamed = pipelines.rename_pipeline(session, pipeline_id=found.id, name=new_name, actor=actor, version=version)
     output.say(f"renamed pipeline #{renamed.id} to {renamed.name}")
+
+
+@app.command("default")
+def default(
+    ctx: typer.Context,
+    pipeline: str = typer.Argument(..., help="Pipeline id or name."),
+    version: int | None = typer.Option(None, "--version", help="The version you last saw."),
+) -> None:
+    """Make a pipeline the default: the one the board, lists and reports open on."""
+    with state(ctx).write() as (session, actor):
+        found = pipelines.resolve_pipeline(session, pipeline)
+        chosen = pipelines.set_default_pipeline(session, pipeline_id=found.id, actor=actor, version=version)
+    output.say(f"pipeline #{chosen.id} {chosen.name} is the default")
+
+
+@app.command("archive")
+def archive(
+    ctx: typer.Context,
+    pipeline: str = typer.Argument(..., help="Pipeline id or name."),
+    version: int | None = typer.Option(None, "--version", help="The version you last saw."),
+) -> None:
+    """Archive a pipeline: it leaves the board and the lists; its deals and their history stay."""
+    with state(ctx).write() as (session, actor):
+        found = pipelines.resolve_pipeline(session, pipeline)
+        done = pipelines.set_pipeline_archived(session, pipeline_id=found.id, archived=True, actor=actor,
+                                               version=version)
+        now_default = pipelines.default_pipeline(session)
+    note = f"; {now_default.name} is the default now" if found.is_default else ""
+    output.say(f"archived pipeline #{done.id} {done.name}{note}")
+
+
+@app.command("unarchive")
+def unarchive(
+    ctx: typer.Context,
+    pipeline: str = typer.Argument(..., help="Pipeline id or name."),
+    version: int | None = typer.Option(None, "--version", help="The version you last saw."),
+) -> None:
+    """Bring an archived pipeline back."""
+    with state(ctx).write() as (session, actor):
+        found = pipelines.resolve_pipeline(session, pipeline)
+        done = pipelines.set_pipeline_archived(session, pipeline_id=found.id, archived=False, actor=actor,
+                                               version=version)
+    output.say(f"pipeline #{done.id} {done.name} is back")
 
 
 def _position(value: int | None) -> int | None:

@@ -264,7 +264,7 @@ def get_deal(session: Session, *, deal_id: int) -> DealRead:
 
 
 def list_deals(session: Session, *, pipeline_id: int | None = None, stage_id: int | None = None,
-               status: str | None = None, owner_id: int | None = None, company_id: int | None = None,
+               stage_ids: list[int] | None = None, status: str | None = None, owner_id: int | None = None, company_id: int | None = None,
                contact_id: int | None = None, query: str | None = None, archived: bool = False,
                sort: str = "title", after: str | None = None, before: str | None = None, limit: int = 50,
                with_total: bool = False) -> Page[DealRow]:
@@ -275,6 +275,8 @@ def list_deals(session: Session, *, pipeline_id: int | None = None, stage_id: in
                           (Deal.company_id, company_id), (Deal.contact_id, contact_id)):
         if value is not None:
             conditions.append(column == value)
+    if stage_ids is not None:
+        conditions.append(Deal.stage_id.in_(stage_ids))
     if status:
         conditions.append(Deal.status == v.choice(status, DealStatus, "status"))
     if query and query.strip():

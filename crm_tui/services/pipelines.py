@@ -176,6 +176,66 @@ def rename_pipeline(session: Session, *, pipeline_id: int, name: str, actor: Act
     return get_pipeline(session, pipeline_id=pipeline.id)
 
 
+def set_default_pipeline(session: Session, *, pipeline_id: int, actor: Actor, version: int | None = None,
+                         now: datetime | None = None) -> PipelineRead:
+    """Make a pipeline the default: the one the board, the lists and the reports open on."""
+    now = resolve_now(now)
+    permissions.require(session, actor, "pipeline.admin")
+    pipeline = get_or_404(session, Pipeline, pipeline_id, "pipeline")
+    check_version(session, pipeline, version, "pipeline", f"pipeline {pipeline.name!r}")
+    if pipeline.archived:
+        raise InvalidInput(f"pipeline {pipeline.name!r} is archived; unarchive it before making it the default")
+    if pipeline.is_default:
+        return get_pipeline(session, pipeline_id=pipeline.id)
+    old = session.scalars(select(Pipeline).where(Pipeline.is_default.is_(True))).all()
+    for each in old:
+        each.is_default, each.updated_at = False, now
+    pipeline.is_default, pipeline.updated_at = True, now
+    flush(session, "pipeline", f"pipeline {pipeline.name!r}")
+    audit(session, actor=actor, entity="pipeline", entity_id=pipeline.id, action="update", now=now,
+          changes={"default": (", ".join(p.name for p in old) or None, pipeline.name)})
+    return get_pipeline(session, pipeline_id=pipeline.id)
+
+
+def set_pipeline_archived(session: Session, *, pipeline_id: int, archived: bool, actor: Actor,
+                          version: int | None = None, now: datetime | None = None) -> PipelineRead:
+    """Archive a pipeline (its deals stay, and stay in the reports of their dates) or bring it back.
+    The last pipeline in use cannot go; archiving the default makes the next one the default."""
+    now = resolve_now(now)
+    permissions.require(session, actor, "pipeline.admin")
+    pipeline = get_or_404(session, Pipeline, pipeline_id, "pipeline")
+    check_version(session, pipeline, version, "pipeline", f"pipeline {pipeline.name!r}")
+    if pipeline.archived == archived:
+        return get_pipeline(session, pipeline_id=pipeline.id)
+    changes: dict = {"archived": (pipeline.archived, archived)}
+    if archived:
+        successor = session.scalars(select(Pipeline).where(Pipeline.archived.is_(False), Pipeline.id != pipeline.id)
+                                    .order_by(Pipeline.position, Pipeline.id).limit(1)).first()
+        if successor is None:
+            raise InvalidInput(f"pipeline {pipeline.name!r} is the only one in use; add another before archiving it")
+        if pipeline.is_default:
+            pipeline.is_default, successor.is_default, successor.updated_at = False, True, now
+            changes["default"] = (pipeline.name, successor.name)
+    pipeline.archived, pipeline.updated_at = archived, now
+    flush(session, "pipeline", f"pipeline {pipeline.name!r}")
+    audit(session, actor=actor, entity="pipeline", entity_id=pipeline.id, action="archive" if archived else "unarchive",
+          now=now, changes=changes)
+    return get_pipeline(session, pipeline_id=pipeline.id)
+
+
+def stage_ids_named(session: Session, ref: str | int) -> list[int]:
+    """The stages of every pipeline in use that a stage id or name (case-insensitive) names: what
+    `--stage Won` means when no pipeline is given (a team's deals need not be in the default one)."""
+    text = str(ref).strip()
+    condition = Stage.id == int(text) if text.isdigit() else func.lower(Stage.name) == text.lower()
+    ids = list(session.scalars(select(Stage.id).join(Pipeline, Pipeline.id == Stage.pipeline_id)
+                               .where(condition, Pipeline.archived.is_(False)).order_by(Stage.id)))
+    if not ids:
+        names = sorted({s.name for p in list_pipelines(session) for s in p.stages}, key=str.lower)
+        raise NotFound(f"no stage {text!r} in any pipeline; stages: {', '.join(names)}")
+    return ids
+
+
 def add_stage(session: Session, *, pipeline_id: int, spec: StageSpec | dict, actor: Actor,
               position: int | None = None, now: datetime | None = None) -> StageRead:
     """Add a stage; by default the last open stage, before Won and Lost."""
