@@ -9,23 +9,16 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
-from crm_tui.services import companies, contacts, deals
+from crm_tui.services import lookup as lookup_service
 from crm_tui.widgets.area_bar import AREAS
 
 LOOKUP_LIMIT = 6
 
 
-def lookup(db, text: str, now) -> list[tuple[str, int, str, str]]:
-    """(kind, id, label, detail) of the records whose names match `text` (runs in a thread)."""
-    found: list[tuple[str, int, str, str]] = []
+def lookup(db, text: str, now) -> list[lookup_service.Hit]:
+    """The records whose names, or whose activities' subjects and notes, match `text` (runs in a thread)."""
     with db.read() as session:
-        for row in contacts.list_contacts(session, query=text, limit=LOOKUP_LIMIT, now=now).items:
-            found.append(("contact", row.id, row.full_name, row.company_name or row.email or ""))
-        for row in companies.list_companies(session, query=text, limit=LOOKUP_LIMIT // 2).items:
-            found.append(("company", row.id, row.name, row.domain or ""))
-        for row in deals.list_deals(session, query=text, limit=LOOKUP_LIMIT // 2).items:
-            found.append(("deal", row.id, row.title, f"{row.stage_name} · {row.company_name or ''}"))
-    return found
+        return lookup_service.find(session, query=text, limit=LOOKUP_LIMIT, now=now)
 
 
 class CrmCommands(Provider):
@@ -91,12 +84,12 @@ class CrmCommands(Provider):
             return
         app = self.app
         found = await asyncio.to_thread(lookup, app.db, text, app.now())
-        for kind, record_id, label, detail in found:
-            score = max(matcher.match(label), 0.5)
+        for hit in found:
+            score = max(matcher.match(hit.label), 0.5)
             # the palette reads a str as markup: names and their details go in as plain Content
-            text = f"{kind.capitalize()}: {label}"
-            yield Hit(score, Content(text), partial(self._open, kind, record_id), text=text,
-                      help=Content(detail) if detail else None)
+            text = f"{hit.kind.capitalize()}: {hit.label}"
+            yield Hit(score, Content(text), partial(self._open, hit.opens, hit.opens_id), text=text,
+                      help=Content(hit.detail) if hit.detail else None)
 
     def _import(self) -> None:
         from crm_tui.screens.import_screen import ImportScreen

@@ -143,6 +143,10 @@ from crm_tui.cli import secrets as _secrets  # noqa: E402 - issue 8: passwords i
 
 app.add_typer(_secrets.app)
 
+from crm_tui.cli import search as _search  # noqa: E402 - issue 17: search what people wrote
+
+app.command("search")(_search.search)
+
 
 def run() -> None:
     """The console-script entry point."""

@@ -14,7 +14,8 @@ target_metadata = SQLModel.metadata
 
 # Search-index objects are made by raw DDL in the migrations (FTS5 on SQLite, pg_trgm on
 # PostgreSQL); they are not model tables, so autogenerate must leave them alone.
-SEARCH_OBJECTS = ("contacts_fts", "companies_fts", "ix_contacts_search_trgm", "ix_companies_search_trgm")
+SEARCH_OBJECTS = ("contacts_fts", "companies_fts", "activities_fts", "ix_contacts_search_trgm", "ix_companies_search_trgm",
+                  "ix_activities_search_trgm")
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

@@ -38,7 +38,8 @@ HISTORY_DAYS = 540  # activities spread over the past ~18 months
 # parents before children, so foreign keys hold at every insert
 TABLES = {m.__tablename__: m.__table__ for m in (
     User, Tag, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Activity, Task)}
-FTS_TABLES = ("contacts", "companies")
+# the tables SQLite indexes in FTS5, each with the columns its index holds
+FTS_TABLES = {"contacts": ("search_text",), "companies": ("search_text",), "activities": ("subject", "body")}
 SUMMARY_TABLES = ("users", "companies", "contacts", "deals", "activities", "tasks")
 
 
@@ -671,8 +672,9 @@ def _search_index_deferred(session: Session, ctx: DemoContext) -> Iterator[None]
     yield
     for name, sql in triggers:
         table = name.removesuffix("_fts_ai")
+        columns = ", ".join(FTS_TABLES[table])
         connection.exec_driver_sql(
-            f"INSERT INTO {table}_fts(rowid, search_text) SELECT id, search_text FROM {table} WHERE id >= ?",
+            f"INSERT INTO {table}_fts(rowid, {columns}) SELECT id, {columns} FROM {table} WHERE id >= ?",
             (ctx.first_ids[table],))
         connection.exec_driver_sql(sql)
 

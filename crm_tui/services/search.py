@@ -1,6 +1,6 @@
-"""Search conditions over the contact and company indexes (FTS5 trigram on SQLite, pg_trgm on
-PostgreSQL). Each word of the query must match; a word matches a contact by its own text or
-by its company's."""
+"""Search conditions over the contact, company and activity indexes (FTS5 trigram on SQLite,
+pg_trgm on PostgreSQL). Each word of the query must match; a word matches a contact by its own
+text or by its company's, and an activity by its subject or notes."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import re
 from sqlalchemy import ColumnElement, and_, column, false, func, literal_column, or_, select, table
 from sqlalchemy.orm import Session
 
-from crm_tui.models import Company, Contact
+from crm_tui.models import Activity, Company, Contact
 from crm_tui.services.validation import fold
 
 MAX_QUERY = 200
+# the newest matches an activity search reads from the index, however common its words: enough
+# for a page of the newest, and a bound on the work (a word like "call" is in most subjects)
+ACTIVITY_MATCHES = 500
 COMMON_HITS = 2000
 _PHONEISH = re.compile(r"^[+\d().\-/]*\d[\d().\-/]*$")
 
@@ -143,3 +146,26 @@ def _starts_with(column, text: str) -> ColumnElement:
     """`column` starts with `text`, as an index range scan."""
     upper = _successor(text)
     return and_(column >= text, column < upper) if upper is not None else column >= text
+
+
+def activity_text():
+    """The text of an activity that PostgreSQL's trigram index holds, written as migration 0010's
+    index expression (with literals, not parameters, so the planner matches it to the index)."""
+    return literal_column("(coalesce(activities.subject, '') || ' ' || coalesce(activities.body, ''))")
+
+
+def activity_condition(dialect: str, query: str | None) -> ColumnElement | None:
+    """None when the query has no word of three letters or more (shorter ones are in too many
+    notes to be worth looking for); otherwise a condition on Activity rows: every word is in the
+    subject or the notes, case-insensitive. On SQLite, the newest ACTIVITY_MATCHES matches."""
+    terms = [w for w in words(query) if len(w) >= 3]
+    if not terms:
+        return None
+    if dialect == "sqlite":
+        fts = table("activities_fts", column("rowid"))
+        phrases = " ".join('"' + w.replace('"', '""') + '"' for w in terms)  # FTS5: all of them
+        newest = (select(fts.c.rowid).where(literal_column("activities_fts").op("MATCH")(phrases))
+                  .order_by(fts.c.rowid.desc()).limit(ACTIVITY_MATCHES))
+        return Activity.id.in_(newest)
+    text = activity_text()
+    return and_(*(text.ilike(_like_pattern(w), escape="\\") for w in terms))

@@ -592,6 +592,31 @@ async def test_palette_goes_to_a_contact_by_name(db, actor, now, people):
         assert app.screen.contact_id == people["Grace"]
 
 
+async def test_palette_finds_a_call_by_its_notes_and_opens_its_contact(db, actor, now, people):
+    """Issue 17 #19: the palette searches what people wrote, not only names."""
+    with db.write() as session:
+        activities.log_activity(session, data={"kind": "call", "contact_id": people["Grace"], "subject": "Intro",
+                                               "body": "Wants the Marrakesh pilot in March"}, actor=actor, now=now)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"marrakesh")
+        await settle(app, pilot)
+        from textual.command import CommandList
+        for _ in range(50):  # the palette searches in its own task; wait for the hit to show
+            await pilot.pause()
+            options = app.screen.query_one(CommandList)
+            prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+            if any("Activity: Intro" in p for p in prompts):
+                break
+        assert any("Activity: Intro" in p for p in prompts), prompts
+        await pilot.press("down", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactDetailScreen)
+        assert app.screen.contact_id == people["Grace"]
+
+
 async def _type_into(app, pilot, widget_id: str, text: str) -> None:
     field = app.screen.query_one(f"#{widget_id}", Input)
     field.focus()

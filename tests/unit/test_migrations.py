@@ -88,14 +88,14 @@ def test_search_index_objects_exist(db):
     with db.engine.connect() as conn:
         if db.is_sqlite:
             names = set(conn.execute(sa.text("SELECT name FROM sqlite_master")).scalars())
-            expected = {f"{table}_fts{suffix}" for table in ("contacts", "companies")
+            expected = {f"{table}_fts{suffix}" for table in ("contacts", "companies", "activities")
                         for suffix in ("", "_ai", "_ad", "_au")}
             assert expected <= names
             return
         assert conn.execute(sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")).scalar() == 1
         indexes = dict(conn.execute(sa.text(
             "SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE 'ix_%_search_trgm'")).all())
-    assert sorted(indexes) == ["ix_companies_search_trgm", "ix_contacts_search_trgm"]
+    assert sorted(indexes) == ["ix_activities_search_trgm", "ix_companies_search_trgm", "ix_contacts_search_trgm"]
     assert all("USING gin" in d and "gin_trgm_ops" in d for d in indexes.values())
 
 

@@ -1,0 +1,81 @@
+"""Search covers what people write (issue 17 #19): a phrase from a call's notes, a word of a
+meeting's subject and a deal's title are found, through the activity index, on both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from crm_tui.services import activities, contacts, deals, lookup
+
+NOTES = "She asked about the Zanzibar rollout and the per-seat pricing."
+
+
+@pytest.fixture
+def written(db, actor, now):
+    with db.write() as s:
+        ada = contacts.create_contact(s, data={"first_name": "Ada", "last_name": "Lovelace"}, actor=actor, now=now)
+        deal = deals.create_deal(s, data={"title": "Quokka expansion", "contact_id": ada.id}, actor=actor, now=now)
+        activities.log_activity(s, data={"kind": "call", "contact_id": ada.id, "subject": "Intro call",
+                                         "body": NOTES, "occurred_at": now - timedelta(days=2)}, actor=actor, now=now)
+        activities.log_activity(s, data={"kind": "meeting", "deal_id": deal.id, "subject": "Pricing workshop",
+                                         "occurred_at": now - timedelta(days=1)}, actor=actor, now=now)
+        activities.log_activity(s, data={"kind": "note", "contact_id": ada.id, "subject": "Zürich office",
+                                         "occurred_at": now - timedelta(days=3)}, actor=actor, now=now)
+    return ada, deal
+
+
+CASES = [  # (query, the (kind, label) found, newest first within a kind)
+    ("zanzibar rollout", [("activity", "Intro call")]),  # a phrase from the notes
+    ("ZANZIBAR", [("activity", "Intro call")]),  # any case
+    ("per-seat", [("activity", "Intro call")]),
+    ("pricing", [("activity", "Pricing workshop"), ("activity", "Intro call")]),  # subject and notes
+    ("quokka", [("deal", "Quokka expansion")]),  # a deal's title
+    ("lovelace", [("contact", "Ada Lovelace")]),
+    ("zürich", [("activity", "Zürich office")]),
+    ("nowhere-to-be-found", []),
+    ("zz", []),  # too short to look for in notes
+    ("100%", []),  # LIKE's wildcards are text
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_search_finds_what_people_wrote(db, written, now, query, expected):
+    with db.read() as s:
+        hits = lookup.find(s, query=query, limit=6, now=now)
+    assert [(h.kind, h.label) for h in hits] == expected
+
+
+def test_an_activity_opens_on_its_contact_or_its_deal(db, written, now):
+    ada, deal = written
+    with db.read() as s:
+        hits = {h.label: h for h in lookup.find(s, query="pricing", limit=6, now=now)}
+    assert (hits["Intro call"].opens, hits["Intro call"].opens_id) == ("contact", ada.id)
+    assert (hits["Pricing workshop"].opens, hits["Pricing workshop"].opens_id) == ("deal", deal.id)
+    assert "Call · Ada Lovelace" in hits["Intro call"].detail
+
+
+def test_an_edited_note_is_found_by_its_new_words(db, actor, now, written):
+    with db.read() as s:
+        [hit] = lookup.find(s, query="zanzibar", now=now)
+    with db.write() as s:
+        activities.update_activity(s, activity_id=hit.id, body="Moved to the Kilimanjaro plan.", actor=actor, now=now)
+    with db.read() as s:
+        assert lookup.find(s, query="zanzibar", now=now) == []
+        assert [h.id for h in lookup.find(s, query="kilimanjaro", now=now)] == [hit.id]
+
+
+def test_crm_search_prints_the_hits(db_url, written):
+    from typer.testing import CliRunner
+
+    from crm_tui.cli.main import app
+
+    result = CliRunner().invoke(app, ["--db", db_url, "--user", "ann", "search", "zanzibar"])
+    assert result.exit_code == 0, result.output
+    assert "Intro call" in result.stdout and "crm contact show" in result.stdout
+    result = CliRunner().invoke(app, ["--db", db_url, "--user", "ann", "search", "zanzibar", "--json"])
+    import json
+
+    [item] = json.loads(result.stdout)["items"]
+    assert (item["kind"], item["label"], item["opens"]) == ("activity", "Intro call", "contact")
