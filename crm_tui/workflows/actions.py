@@ -375,14 +375,19 @@ def _note(action: Action, session: Session, firing, env: Env, *, write: bool) ->
         return f"log note {subject!r}: {body!r}"
     from crm_tui.services import activities
 
-    links = {"contact_id": firing.contact.id if firing.contact else None,
-             "deal_id": firing.deal.id if firing.deal else None,
-             "company_id": firing.company.id if firing.company else None}
+    links = _links(firing)
     if not any(links.values()):
         return "note not logged: nothing to log it on"
     activity, _ = activities.log_activity(session, data={"kind": ActivityKind.NOTE.value, "subject": subject[:300],
                                                          "body": body, **links}, actor=env.actor, now=firing.now)
     return f"note #{activity.id} {subject!r}"
+
+
+def _links(firing) -> dict:
+    """The records an activity of this firing is logged on."""
+    return {"contact_id": firing.contact.id if firing.contact else None,
+            "deal_id": firing.deal.id if firing.deal else None,
+            "company_id": firing.company.id if firing.company else None}
 
 
 # --- send_email -------------------------------------------------------------------------------
@@ -413,7 +418,25 @@ def _email(action: Action, session: Session, firing, env: Env, *, write: bool) -
     session.add(email)
     session.flush()
     env.emails.append(email.id)
-    return f"email #{email.id} to {address} queued: {subject!r}"
+    logged = ""
+    if action["to"] == "contact" or _EMAIL.match(action["to"]):  # to a customer, not a teammate
+        logged = _log_sent(session, firing, env, subject, body)
+    return f"email #{email.id} to {address} queued: {subject!r}{logged}"
+
+
+def _log_sent(session: Session, firing, env: Env, subject: str, body: str) -> str:
+    """An email a rule sends to a customer is an email on the timeline of its contact and deal,
+    logged in the transaction that queues it (and so moving the contact's last contact)."""
+    from crm_tui.services import activities
+
+    links = _links(firing)
+    if not any(links.values()):
+        return ""
+    activity, _ = activities.log_activity(
+        session, data={"kind": ActivityKind.EMAIL.value, "direction": "outbound", "subject": subject,
+                       "body": body, "outcome": f"sent by rule {firing.rule}"[:100], **links},
+        actor=env.actor, now=firing.now)
+    return f", logged as email #{activity.id}"
 
 
 # --- notify ---------------------------------------------------------------------------------

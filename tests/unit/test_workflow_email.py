@@ -98,3 +98,42 @@ def test_smtp_settings_come_from_config_with_the_password_from_the_environment(m
     assert (smtp.host, smtp.port, smtp.ssl, smtp.starttls, smtp.password) == ("mail.example.com", 465, True, False,
                                                                              "hunter2")
     assert "hunter2" not in repr(smtp)
+
+
+def test_an_email_a_rule_sends_to_a_customer_is_on_the_timeline(db, actor, now):
+    """Issue 17 #18: each email a rule sends is an email activity on its contact and deal, logged in
+    the transaction that queues it; an email to a teammate is not."""
+    from crm_tui.services import activities
+
+    internal = parse_rules("""
+[[rule]]
+name = "tell-the-owner"
+trigger = { type = "deal_won" }
+
+[[rule.actions]]
+type = "send_email"
+to = "owner"
+subject = "You won {deal.title}"
+body = "Well done."
+""")
+    from crm_tui.services import users
+
+    deal = _deal(db, actor, now - timedelta(days=3), title="Orbit")
+    with db.write() as s:
+        users.update_user(s, user_id=actor.user_id, changes={"email": "ann@team.example"}, actor=actor, now=now)
+        deals.mark_won(s, deal_id=deal.id, actor=actor, now=now)
+    smtp = SmtpSettings(host="127.0.0.1", port=_free_port(), sender="crm@example.com", starttls=False, timeout=1)
+    runner.run(db, rules=RulesWithBoth(RULES, internal), now=now, zone=timezone.utc, smtp=smtp)
+    with db.read() as s:
+        emails = [a for a in activities.timeline(s, deal_id=deal.id).items if a.kind == "email"]
+        contact_emails = [a for a in activities.timeline(s, contact_id=deal.contact_id).items if a.kind == "email"]
+        assert s.scalar(select(EmailOutbox.id).where(EmailOutbox.subject == "You won Orbit")) is not None
+    assert [(a.subject, a.direction, a.body) for a in emails] == [("Thank you, Ann", "outbound", "Welcome aboard: Orbit.")]
+    assert [a.id for a in contact_emails] == [emails[0].id]
+    assert emails[0].outcome == "sent by rule won-thanks"
+
+
+def RulesWithBoth(*sets):  # noqa: N802 - reads as a value
+    from crm_tui.workflows.rules import RuleSet
+
+    return RuleSet(rules=[r for each in sets for r in each.rules])
