@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from crm_tui.cli import output, refs
@@ -12,6 +14,7 @@ app = typer.Typer(name="deal", help="Deals: add, list, show, edit, move, won, lo
 
 ID_HELP = "Deal id."
 VERSION_HELP = "The version you last saw; refuse the change if the deal changed since."
+YES_HELP = "Win a lost deal, or lose a won one, without asking."
 
 
 @app.command("add")
@@ -155,14 +158,42 @@ def move(
     stage: str = typer.Argument(..., help="Stage id or name in the deal's pipeline."),
     reason: str | None = typer.Option(None, "--reason", help="Why it was lost (when moving to the lost stage)."),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    yes: bool = typer.Option(False, "--yes", "-y", help=YES_HELP),
     as_json: output.Json = False,
 ) -> None:
-    """Move a deal to another stage of its pipeline."""
+    """Move a deal to another stage of its pipeline (a closed deal reopens in an open stage)."""
     with state(ctx).write() as (session, actor):
         current = deals.get_deal(session, deal_id=deal_id)
         target = pipelines.resolve_stage(session, current.pipeline_id, stage)
+        overturn = _confirm_overturn(current, target.kind, yes)
         deal = deals.move_deal(session, deal_id=deal_id, stage_id=target.id, actor=actor, version=version,
-                               lost_reason=reason)
+                               lost_reason=reason, overturn=overturn)
+    _report_stage(deal, as_json)
+
+
+def _confirm_overturn(deal, target_kind: str, yes: bool) -> bool:
+    """Winning a lost deal or losing a won one: --yes, or a yes at the terminal (a script without
+    --yes gets the service's one-line refusal)."""
+    if yes or not deals.overturns(deal.status, target_kind):
+        return yes
+    if sys.stdin.isatty():
+        return typer.confirm(f"Deal #{deal.id} {deal.title} was {deal.status}. Mark it {target_kind}?", default=False)
+    return False
+
+
+@app.command("reopen")
+def reopen(
+    ctx: typer.Context,
+    deal_id: int = typer.Argument(..., help=ID_HELP),
+    stage: str | None = typer.Option(None, "--stage", help="An open stage of its pipeline; the first otherwise."),
+    version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    as_json: output.Json = False,
+) -> None:
+    """Reopen a won or lost deal in an open stage."""
+    with state(ctx).write() as (session, actor):
+        current = deals.get_deal(session, deal_id=deal_id)
+        stage_id = pipelines.resolve_stage(session, current.pipeline_id, stage).id if stage is not None else None
+        deal = deals.reopen_deal(session, deal_id=deal_id, stage_id=stage_id, actor=actor, version=version)
     _report_stage(deal, as_json)
 
 
@@ -171,11 +202,13 @@ def won(
     ctx: typer.Context,
     deal_id: int = typer.Argument(..., help=ID_HELP),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    yes: bool = typer.Option(False, "--yes", "-y", help=YES_HELP),
     as_json: output.Json = False,
 ) -> None:
     """Mark a deal won."""
     with state(ctx).write() as (session, actor):
-        deal = deals.mark_won(session, deal_id=deal_id, actor=actor, version=version)
+        overturn = _confirm_overturn(deals.get_deal(session, deal_id=deal_id), "won", yes)
+        deal = deals.mark_won(session, deal_id=deal_id, actor=actor, version=version, overturn=overturn)
     _report_stage(deal, as_json)
 
 
@@ -185,11 +218,14 @@ def lost(
     deal_id: int = typer.Argument(..., help=ID_HELP),
     reason: str = typer.Option(..., "--reason", help="Why it was lost."),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    yes: bool = typer.Option(False, "--yes", "-y", help=YES_HELP),
     as_json: output.Json = False,
 ) -> None:
     """Mark a deal lost, with the reason."""
     with state(ctx).write() as (session, actor):
-        deal = deals.mark_lost(session, deal_id=deal_id, reason=reason, actor=actor, version=version)
+        overturn = _confirm_overturn(deals.get_deal(session, deal_id=deal_id), "lost", yes)
+        deal = deals.mark_lost(session, deal_id=deal_id, reason=reason, actor=actor, version=version,
+                               overturn=overturn)
     _report_stage(deal, as_json)
 
 

@@ -20,11 +20,12 @@ from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, CrmError
-from crm_tui.models.schemas import DealRead, UserRead
+from crm_tui.models.schemas import DealRead, StageRead, UserRead
 from crm_tui.screens.base import AreaScreen, ReportsWorkerErrors, plain_cell
 from crm_tui.screens.contact_detail import history_columns, paged, task_columns, timeline_columns
 from crm_tui.screens.conflict import put_select
 from crm_tui.screens.forms import (
+    ConfirmScreen,
     FormConflicts,
     FormScreen,
     LogActivityForm,
@@ -58,6 +59,8 @@ class DealDetailScreen(AreaScreen):
         Binding("o", "open_company", "Company", id="deal.company"),
         Binding("w", "won", "Won", show=False, id="deal.won"),
         Binding("L", "lost", "Lost", show=False, id="deal.lost"),
+        Binding("s", "move_stage", "Stage", id="deal.stage"),
+        Binding("r", "reopen", "Reopen", show=False, id="deal.reopen"),
         Binding("right_square_bracket", "step_tab(1)", "Next tab", show=False, id="deal.next_tab"),
         Binding("left_square_bracket", "step_tab(-1)", "Prev tab", show=False, id="deal.prev_tab"),
     ]
@@ -182,19 +185,75 @@ class DealDetailScreen(AreaScreen):
     def action_won(self) -> None:
         d = self.deal
         if d is not None:
-            self._write(lambda s, actor, now: deals.mark_won(s, deal_id=d.id, actor=actor, version=d.version, now=now))
+            self._close(d, "won", None)
 
     def action_lost(self) -> None:
+        d = self.deal
+        if d is not None:
+            self._close(d, "lost", None)
+
+    def action_move_stage(self) -> None:
+        """Pick any other stage of the deal's pipeline: open ones move (or reopen) it, Won and
+        Lost close it."""
         d = self.deal
         if d is None:
             return
 
-        def chosen(reason: str | None) -> None:
-            if reason:
-                self._write(lambda s, actor, now: deals.mark_lost(s, deal_id=d.id, reason=reason, actor=actor,
-                                                                  version=d.version, now=now))
+        def picked(stage: StageRead | None) -> None:
+            if stage is None:
+                return
+            if stage.kind != "open":
+                self._close(d, stage.kind, stage.id)
+                return
+            self._write(lambda s, actor, now: deals.move_deal(s, deal_id=d.id, stage_id=stage.id, actor=actor,
+                                                              version=d.version, now=now))
 
-        self.app.push_screen(LostReasonScreen(d.title), chosen)
+        self.app.push_screen(StagePickerScreen(d, open_only=False), picked)
+
+    def action_reopen(self) -> None:
+        d = self.deal
+        if d is None:
+            return
+        if d.status == "open":
+            self.notify("This deal is open; s moves it to another stage.", severity="warning")
+            return
+
+        def picked(stage: StageRead | None) -> None:
+            if stage is not None:
+                self._write(lambda s, actor, now: deals.reopen_deal(s, deal_id=d.id, stage_id=stage.id, actor=actor,
+                                                                    version=d.version, now=now))
+
+        self.app.push_screen(StagePickerScreen(d, open_only=True), picked)
+
+    def _close(self, d: DealRead, kind: str, stage_id: int | None) -> None:
+        """Mark the deal won or lost; a lost deal won (or a won one lost) is asked about first, and
+        a lost one asks why."""
+        if d.status == kind:
+            self.notify(f"This deal is already {kind}.", severity="warning")
+            return
+
+        def write(reason: str | None = None) -> None:
+            overturn = deals.overturns(d.status, kind)
+            if kind == "won":
+                self._write(lambda s, actor, now: deals.mark_won(s, deal_id=d.id, actor=actor, version=d.version,
+                                                                 now=now, overturn=overturn))
+            elif reason:
+                self._write(lambda s, actor, now: deals.mark_lost(s, deal_id=d.id, reason=reason, actor=actor,
+                                                                  version=d.version, now=now, overturn=overturn))
+
+        def go(confirmed: bool = True) -> None:
+            if not confirmed:
+                return
+            if kind == "lost":
+                self.app.push_screen(LostReasonScreen(d.title), write)
+            else:
+                write()
+
+        if deals.overturns(d.status, kind):
+            question = f"{d.title} was {d.status}. Mark it {kind} instead?"
+            self.app.push_screen(ConfirmScreen(question, f"Mark {kind}"), go)
+        else:
+            go()
 
     @work(thread=True, exclusive=True, group="deal-write", exit_on_error=False)
     def _write(self, change) -> None:
@@ -362,6 +421,53 @@ class LostReasonScreen(ReportsWorkerErrors, ModalScreen[str | None]):
         event.stop()
         if event.value.strip():
             self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+# --- which stage ----------------------------------------------------------------------------------
+
+
+class StagePickerScreen(ReportsWorkerErrors, ModalScreen[StageRead | None]):
+    """Pick a stage of the deal's pipeline other than its own (only open ones, to reopen it)."""
+
+    CSS_PATH = CSS
+    AUTO_FOCUS = "#stages"
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="stage.cancel")]
+
+    def __init__(self, deal: DealRead, *, open_only: bool) -> None:
+        super().__init__()
+        self.deal, self.open_only = deal, open_only
+        self.stages: list[StageRead] = []
+
+    def compose(self) -> ComposeResult:
+        verb = "Reopen" if self.open_only else "Move"
+        with Vertical(id="picker"):
+            yield Label(Content.from_markup(f"{verb} [b]$title[/b] to", title=self.deal.title), id="picker-title")
+            yield OptionList(id="stages")
+            yield Label("[dim]enter chooses · esc cancels[/dim]", id="picker-hint")
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="deal-stages", exit_on_error=False)
+    def load(self) -> None:
+        with self.app.db.read() as session:
+            pipeline = pipelines.get_pipeline(session, pipeline_id=self.deal.pipeline_id)
+        self.app.call_from_thread(self._show, pipeline.stages)
+
+    def _show(self, stages: list[StageRead]) -> None:
+        self.stages = [s for s in stages if s.id != self.deal.stage_id and (s.kind == "open" or not self.open_only)]
+        options = self.query_one("#stages", OptionList)
+        options.add_options([Option(Content(f"{s.name}  ({s.probability}%)" if s.kind == "open" else s.name), id=str(i))
+                             for i, s in enumerate(self.stages)])
+        if self.stages:
+            options.highlighted = 0
+
+    @on(OptionList.OptionSelected, "#stages")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.stages[int(event.option.id)])
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -308,12 +308,20 @@ class PipelineScreen(AreaScreen):
         column, card = self._focused_open_card()
         if card is None:
             return
-        rollback = (self.board.columns.index(column), card.id)
-        column.take(card.id)  # gone from the board at once; the worker writes it and confirms
-        self._change(lambda session, actor, now: deals.mark_won(
-            session, deal_id=card.id, actor=actor, version=card.version, now=now, from_stage_id=column.stage.id),
-            self._closing_requests(column),
-            rollback=rollback)
+        overturn = deals.overturns(column.stage.kind, "won")
+
+        def go(confirmed: bool = True) -> None:
+            if not confirmed or column not in self.board.columns:
+                return
+            rollback = (self.board.columns.index(column), card.id)
+            column.take(card.id)  # gone from the board at once; the worker writes it and confirms
+            self._change(lambda session, actor, now: deals.mark_won(
+                session, deal_id=card.id, actor=actor, version=card.version, now=now, from_stage_id=column.stage.id,
+                overturn=overturn),
+                self._closing_requests(column),
+                rollback=rollback)
+
+        self._confirm_overturn(card.title, column.stage.kind, "won", go) if overturn else go()
 
     def action_lost(self) -> None:
         from crm_tui.screens.deal_detail import LostReasonScreen
@@ -321,6 +329,7 @@ class PipelineScreen(AreaScreen):
         column, card = self._focused_open_card()
         if card is None:
             return
+        overturn = deals.overturns(column.stage.kind, "lost")
 
         def chosen(reason: str | None) -> None:
             if reason and column in self.board.columns:
@@ -328,10 +337,20 @@ class PipelineScreen(AreaScreen):
                 column.take(card.id)
                 self._change(lambda session, actor, now: deals.mark_lost(
                     session, deal_id=card.id, reason=reason, actor=actor, version=card.version, now=now,
-                    from_stage_id=column.stage.id),
+                    from_stage_id=column.stage.id, overturn=overturn),
                     self._closing_requests(column), rollback=rollback)
 
-        self.app.push_screen(LostReasonScreen(card.title), chosen)
+        def ask(confirmed: bool = True) -> None:
+            if confirmed:
+                self.app.push_screen(LostReasonScreen(card.title), chosen)
+
+        self._confirm_overturn(card.title, column.stage.kind, "lost", ask) if overturn else ask()
+
+    def _confirm_overturn(self, title: str, was: str, kind: str, then) -> None:
+        """Winning a lost deal or losing a won one is asked about first."""
+        from crm_tui.screens.forms import ConfirmScreen
+
+        self.app.push_screen(ConfirmScreen(f"{title} was {was}. Mark it {kind} instead?", f"Mark {kind}"), then)
 
     def _closing_requests(self, column: KanbanColumn) -> list[Request]:
         """The column the deal leaves, and the Won and Lost columns when they are shown."""

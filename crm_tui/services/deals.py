@@ -151,12 +151,19 @@ def _check_move(session: Session, deal: Deal, version: int | None, from_stage_id
     check_version(session, deal, version, ENTITY, label)
 
 
+def overturns(current_status: str, target_kind: str) -> bool:
+    """Whether closing a deal this way reverses how it closed: a lost deal won, a won deal lost.
+    Every path asks the person first (the app's confirmation, the CLI's --yes)."""
+    return {current_status, target_kind} == {DealStatus.WON.value, DealStatus.LOST.value}
+
+
 def move_deal(session: Session, *, deal_id: int, stage_id: int, actor: Actor, version: int | None = None,
               now: datetime | None = None, lost_reason: str | None = None,
-              from_stage_id: int | None = None) -> DealRead:
+              from_stage_id: int | None = None, overturn: bool = False) -> DealRead:
     """Put a deal in another stage of its pipeline: resets the time in stage, logs the change as an
     activity and an audit event. Moving to the won or lost stage closes it; out of one reopens it.
-    `from_stage_id`: the stage the mover saw the deal in (see _check_move)."""
+    `from_stage_id`: the stage the mover saw the deal in (see _check_move). Winning a lost deal or
+    losing a won one needs `overturn`: the person confirmed it."""
     now = resolve_now(now)
     deal = get_or_404(session, Deal, deal_id, "deal")
     permissions.require(session, actor, "deal.edit", owner=deal.owner_id)
@@ -166,6 +173,9 @@ def move_deal(session: Session, *, deal_id: int, stage_id: int, actor: Actor, ve
         raise InvalidInput(f"stage {target.name!r} is not in this deal's pipeline")
     if target.id == deal.stage_id:
         return get_deal(session, deal_id=deal.id)
+    if overturns(deal.status, target.kind) and not overturn:
+        raise InvalidInput(f"{_label(deal)} was {deal.status}; marking it {target.kind} needs your confirmation "
+                           "(--yes)")
     source = session.get(Stage, deal.stage_id)
     status = {StageKind.OPEN: DealStatus.OPEN, StageKind.WON: DealStatus.WON, StageKind.LOST: DealStatus.LOST}[
         StageKind(target.kind)]
@@ -222,23 +232,42 @@ def _closing_stage(session: Session, deal: Deal, kind: StageKind) -> Stage:
 
 
 def mark_won(session: Session, *, deal_id: int, actor: Actor, version: int | None = None,
-             now: datetime | None = None, from_stage_id: int | None = None) -> DealRead:
+             now: datetime | None = None, from_stage_id: int | None = None, overturn: bool = False) -> DealRead:
     deal = get_or_404(session, Deal, deal_id, "deal")
     if deal.status == DealStatus.WON:
         raise InvalidInput(f"{_label(deal)} is already won")
     stage = _closing_stage(session, deal, StageKind.WON)
     return move_deal(session, deal_id=deal_id, stage_id=stage.id, actor=actor, version=version, now=now,
-                     from_stage_id=from_stage_id)
+                     from_stage_id=from_stage_id, overturn=overturn)
 
 
 def mark_lost(session: Session, *, deal_id: int, reason: str, actor: Actor, version: int | None = None,
-              now: datetime | None = None, from_stage_id: int | None = None) -> DealRead:
+              now: datetime | None = None, from_stage_id: int | None = None, overturn: bool = False) -> DealRead:
     deal = get_or_404(session, Deal, deal_id, "deal")
     if deal.status == DealStatus.LOST:
         raise InvalidInput(f"{_label(deal)} is already lost")
     stage = _closing_stage(session, deal, StageKind.LOST)
     return move_deal(session, deal_id=deal_id, stage_id=stage.id, actor=actor, version=version, now=now,
-                     lost_reason=reason, from_stage_id=from_stage_id)
+                     lost_reason=reason, from_stage_id=from_stage_id, overturn=overturn)
+
+
+def reopen_deal(session: Session, *, deal_id: int, actor: Actor, stage_id: int | None = None,
+                version: int | None = None, now: datetime | None = None) -> DealRead:
+    """Put a won or lost deal back in an open stage of its pipeline (the first one unless given)."""
+    deal = get_or_404(session, Deal, deal_id, "deal")
+    if deal.status == DealStatus.OPEN:
+        raise InvalidInput(f"{_label(deal)} is open already; move it with `crm deal move`")
+    open_stages = list(session.scalars(select(Stage).where(Stage.pipeline_id == deal.pipeline_id,
+                                                           Stage.kind == StageKind.OPEN)
+                                       .order_by(Stage.position, Stage.id)))
+    if stage_id is None:
+        target = open_stages[0]
+    else:
+        target = next((s for s in open_stages if s.id == stage_id), None)
+        if target is None:
+            names = ", ".join(s.name for s in open_stages)
+            raise InvalidInput(f"a deal reopens in an open stage of its pipeline: {names}")
+    return move_deal(session, deal_id=deal_id, stage_id=target.id, actor=actor, version=version, now=now)
 
 
 def set_deal_archived(session: Session, *, deal_id: int, archived: bool, actor: Actor,
