@@ -1,4 +1,5 @@
-"""`crm serve`: the same app in a browser, through textual-serve, bound to loopback by default."""
+"""`crm serve`: the same app in a browser, through textual-serve, bound to loopback by default and
+locked with a per-run token (serve_guard.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def served_command(*, login: str) -> str:
     return f"{shlex.quote(sys.executable)} -m crm_tui --user {shlex.quote(login)}"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -40,22 +41,24 @@ def serve(
                                           help="The address browsers use, when behind a reverse proxy "
                                                "(e.g. https://crm.example.com)."),
 ) -> None:
-    """Serve the app to a web browser; everyone who reaches the port works as you.
+    """Serve the app to a web browser; open the address it prints, which holds this run's key.
 
-    Keep it on 127.0.0.1 and use SSH port forwarding, or a reverse proxy that asks for a login."""
+    Anyone with the address works as you. Keep it on 127.0.0.1 and use SSH port forwarding, or a
+    reverse proxy with TLS that asks for a login."""
     st = state(ctx)
     actor = st.actor  # the same identity rules as `crm`: refused here, before anything is served
     st.close()  # each browser session opens the database in its own process
     try:
-        from textual_serve.server import Server
+        from crm_tui.cli.serve_guard import GuardedServer
     except ImportError:  # pragma: no cover - a dependency, but say so rather than a traceback
         raise InvalidInput("crm serve needs textual-serve: pip install textual-serve") from None
     os.environ["CRM_DATABASE_URL"] = st.url
-    if not _is_loopback(host):
-        output.error_line("warning", f"listening on {host}: anyone who reaches port {port} works as "
-                                     f"{actor.login}; put a reverse proxy with a login in front")
-    server = Server(served_command(login=actor.login), host=host, port=port, title="crm-tui",
-                    public_url=public_url.rstrip("/") if public_url else None)
+    if not is_loopback(host):
+        output.error_line("warning", f"listening on {host}: plain http shows the token to the network, and "
+                                     f"anyone with it works as {actor.login}; put a reverse proxy with "
+                                     f"TLS and a login in front")
+    server = GuardedServer(served_command(login=actor.login), host=host, port=port, title="crm-tui",
+                           public_url=public_url.rstrip("/") if public_url else None)
     try:
         server.serve()
     except OSError as exc:  # the port is taken, or the address is not this machine's
