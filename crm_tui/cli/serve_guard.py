@@ -69,7 +69,9 @@ class Guard:
             named += [("http", name.lower(), port)
                       for name in ("127.0.0.1", "::1", socket.gethostname(), socket.getfqdn())]
         if host in WILDCARD_HOSTS or is_loopback(host):
-            named += [("http", "localhost", port), ("http", host.lower() or "127.0.0.1", port)]
+            named += [("http", "localhost", port), ("http", host.lower(), port)]
+        if is_loopback(named[0][1]):  # a forwarded local port (ssh -L 9000:...): localhost:9000 too
+            named.append((scheme, "localhost", public_port))
         return cls(
             token=token or secrets.token_urlsafe(32),
             public_url=public_url.rstrip("/"),

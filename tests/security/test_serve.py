@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import re
 import http.server
+import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 
 import pytest
 
-from crm_tui.cli.serve_guard import Guard
+from crm_tui.cli.serve_guard import Guard, GuardedServer
 from tests.cli.test_serve import (
     DEADLINE_S,
     DevTools,
@@ -202,6 +203,10 @@ ADDRESSES = [
      {"http://127.0.0.1:8000", "http://localhost:8000"}),
     ("127.0.0.1", 80, "http://127.0.0.1", {"127.0.0.1", "127.0.0.1:80", "localhost"}, {"evil.example"},
      {"http://127.0.0.1", "http://localhost"}),
+    ("127.0.0.1", 8000, "http://127.0.0.1:9000", {"127.0.0.1:9000", "localhost:9000", "127.0.0.1:8000"},
+     {"evil.example:9000"}, {"http://127.0.0.1:9000", "http://localhost:9000"}),  # ssh -L 9000:127.0.0.1:8000
+    ("0.0.0.0", 8000, "http://0.0.0.0:8000", {"127.0.0.1:8000", "localhost:8000", f"{socket.gethostname()}:8000"},
+     {"evil.example:8000", "127.0.0.1:8001"}, {"http://localhost:8000"}),
     ("127.0.0.1", 8001, "https://crm.example.com", {"crm.example.com", "crm.example.com:443", "127.0.0.1:8001"},
      {"crm.example.com:8001", "evil.example"}, {"https://crm.example.com", "http://127.0.0.1:8001"}),
 ]
@@ -214,6 +219,17 @@ def test_the_guard_knows_its_own_addresses(bound, port, public, accepted, refuse
     assert origins <= guard.origins and "http://evil.example" not in guard.origins
     assert guard.url.startswith(f"{public}/?token=") and len(guard.token) >= 40
     assert guard.secure == public.startswith("https")
+
+
+async def test_serve_refuses_to_start_without_the_guard():
+    """If a textual-serve upgrade stopped calling _make_app, serving would be open again: fail closed."""
+    from aiohttp import web
+
+    server = GuardedServer("true", host="127.0.0.1", port=8000)
+    with pytest.raises(RuntimeError, match="token check is not installed"):
+        await server.on_startup(web.Application())
+    app = await server._make_app()
+    assert server.guard.middleware in app.middlewares
 
 
 def test_each_serve_start_has_its_own_token():
