@@ -7,6 +7,7 @@ import ipaddress
 import os
 import shlex
 import sys
+from urllib.parse import urlsplit
 
 import typer
 
@@ -33,6 +34,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _checked_public_url(value: str | None) -> str | None:
+    """--public-url as textual-serve and the token check need it: http(s)://host[:port][/path]."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in 0..65535
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise InvalidInput(f"--public-url must be an http:// or https:// address such as "
+                           f"https://crm.example.com, not {value!r}")
+    return value.rstrip("/")
+
+
 def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless you put auth in front)."),
@@ -45,6 +61,7 @@ def serve(
 
     Anyone with the address works as you. Keep it on 127.0.0.1 and use SSH port forwarding, or a
     reverse proxy with TLS that asks for a login."""
+    public_url = _checked_public_url(public_url)
     st = state(ctx)
     actor = st.actor  # the same identity rules as `crm`: refused here, before anything is served
     st.close()  # each browser session opens the database in its own process
@@ -58,7 +75,7 @@ def serve(
                                      f"anyone with it works as {actor.login}; put a reverse proxy with "
                                      f"TLS and a login in front")
     server = GuardedServer(served_command(login=actor.login), host=host, port=port, title="crm-tui",
-                           public_url=public_url.rstrip("/") if public_url else None)
+                           public_url=public_url)
     try:
         server.serve()
     except OSError as exc:  # the port is taken, or the address is not this machine's

@@ -353,3 +353,22 @@ async def test_chromium_opens_the_printed_address_and_a_foreign_page_is_refused(
         assert "Host header refused" in await page.evaluate("document.body.innerText")
 
     await _page(browser, work)
+
+
+BAD_PUBLIC_URLS = ["http://crm.example.com:abc", "http://crm.example.com:99999", "crm.example.com",
+                   "ftp://crm.example.com", "http://:8000", "javascript:alert(1)", "https://crm.example.com/?x=1"]
+
+
+@pytest.mark.parametrize("public_url", BAD_PUBLIC_URLS)
+def test_serve_refuses_a_bad_public_url_in_one_line(public_url, tmp_path, sqlite_template, monkeypatch):
+    from typer.testing import CliRunner
+
+    from crm_tui.cli.main import app
+
+    monkeypatch.setattr(GuardedServer, "serve", lambda self: None)  # never listen, even if it is let through
+    url = _seed(tmp_path / "crm.db", sqlite_template, FROZEN_NOW)
+    result = CliRunner().invoke(app, ["--db", url, "--user", "quinn", "serve", "--port", str(_free_port()),
+                                      "--public-url", public_url])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: --public-url must be an http:// or https:// address")
+    assert len(result.stderr.strip().splitlines()) == 1
