@@ -1,4 +1,5 @@
-"""`crm serve`: the same app in a browser, through textual-serve, bound to loopback by default."""
+"""`crm serve`: the same app in a browser, through textual-serve, bound to loopback by default and
+locked with a per-run token (serve_guard.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import ipaddress
 import os
 import shlex
 import sys
+from urllib.parse import urlsplit
 
 import typer
 
@@ -23,13 +25,28 @@ def served_command(*, login: str) -> str:
     return f"{shlex.quote(sys.executable)} -m crm_tui --user {shlex.quote(login)}"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _checked_public_url(value: str | None) -> str | None:
+    """--public-url as textual-serve and the token check need it: http(s)://host[:port][/path]."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in 0..65535
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise InvalidInput(f"--public-url must be an http:// or https:// address such as "
+                           f"https://crm.example.com, not {value!r}")
+    return value.rstrip("/")
 
 
 def serve(
@@ -40,22 +57,25 @@ def serve(
                                           help="The address browsers use, when behind a reverse proxy "
                                                "(e.g. https://crm.example.com)."),
 ) -> None:
-    """Serve the app to a web browser; everyone who reaches the port works as you.
+    """Serve the app to a web browser; open the address it prints, which holds this run's key.
 
-    Keep it on 127.0.0.1 and use SSH port forwarding, or a reverse proxy that asks for a login."""
+    Anyone with the address works as you. Keep it on 127.0.0.1 and use SSH port forwarding, or a
+    reverse proxy with TLS that asks for a login."""
+    public_url = _checked_public_url(public_url)
     st = state(ctx)
     actor = st.actor  # the same identity rules as `crm`: refused here, before anything is served
     st.close()  # each browser session opens the database in its own process
     try:
-        from textual_serve.server import Server
+        from crm_tui.cli.serve_guard import GuardedServer
     except ImportError:  # pragma: no cover - a dependency, but say so rather than a traceback
         raise InvalidInput("crm serve needs textual-serve: pip install textual-serve") from None
     os.environ["CRM_DATABASE_URL"] = st.url
-    if not _is_loopback(host):
-        output.error_line("warning", f"listening on {host}: anyone who reaches port {port} works as "
-                                     f"{actor.login}; put a reverse proxy with a login in front")
-    server = Server(served_command(login=actor.login), host=host, port=port, title="crm-tui",
-                    public_url=public_url.rstrip("/") if public_url else None)
+    if not is_loopback(host):
+        output.error_line("warning", f"listening on {host}: plain http shows the token to the network, and "
+                                     f"anyone with it works as {actor.login}; put a reverse proxy with "
+                                     f"TLS and a login in front")
+    server = GuardedServer(served_command(login=actor.login), host=host, port=port, title="crm-tui",
+                           public_url=public_url)
     try:
         server.serve()
     except OSError as exc:  # the port is taken, or the address is not this machine's

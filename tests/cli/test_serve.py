@@ -1,8 +1,8 @@
-"""`crm serve` in a real headless Chromium: the page connects its websocket, the served app draws
-the contacts screen as the user resolved by the usual identity rules, and a screenshot of it is
-not blank. Chromium is driven over the DevTools protocol (aiohttp comes with textual-serve), because
-xterm.js draws on a canvas: the terminal's text is in the websocket frames the page receives, not
-in its DOM."""
+"""`crm serve` in a real headless Chromium: the browser opens the address `crm serve` printed (its
+token included), the page connects its websocket, the served app draws the contacts screen as the
+user resolved by the usual identity rules, and a screenshot of it is not blank. Chromium is driven
+over the DevTools protocol (aiohttp comes with textual-serve), because xterm.js draws on a canvas:
+the terminal's text is in the websocket frames the page receives, not in its DOM."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -63,17 +64,60 @@ def _seed(path: Path, template: Path, now) -> str:
     return url
 
 
-def _wait_for_port(port: int, server: subprocess.Popen) -> None:
+TOKENED_URL = re.compile(r"open (http://\S+/\?token=\S+)")
+
+
+class Served:
+    """A running `crm serve`: its process, the address it printed (token included), and every line
+    it has printed so far (a thread keeps reading, so its log never fills the pipe)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc, self.lines, self.url = proc, [], None
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if self.url is None and (found := TOKENED_URL.search(line)):
+                self.url = found.group(1)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    @property
+    def token(self) -> str:
+        return self.url.split("?token=", 1)[1]
+
+    @property
+    def base(self) -> str:
+        """The address without the token, e.g. http://127.0.0.1:8000"""
+        return self.url.split("/?token=", 1)[0]
+
+
+def start_serve(db_url: str, port: int) -> Served:
+    """`crm serve` on a loopback port, as a subprocess in its own process group; returns once it
+    has printed its address and listens."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crm_tui", "--db", db_url, "--user", LOGIN, "serve", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env={**os.environ, "COLUMNS": "400"},  # one log line per request (the app gets its own size)
+    )
+    served = Served(proc)
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"crm serve exited with {server.returncode}: {server.stderr.read().decode()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("crm serve did not start listening")
+        if proc.poll() is not None:
+            time.sleep(0.2)  # let the reader take the last lines
+            raise AssertionError(f"crm serve exited with {proc.returncode}: {served.output}")
+        if served.url is not None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return served
+            except OSError:
+                pass
+        time.sleep(0.05)
+    _stop(proc)
+    raise AssertionError(f"crm serve did not print its address and listen: {served.output}")
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -217,18 +261,24 @@ async def _open_page(session, chromium_dir: Path) -> DevTools:
     return DevTools(ws)
 
 
-@pytest.fixture
-def chromium(tmp_path):
-    """A headless Chromium with its DevTools port open (started first: it boots while crm serve does)."""
+def start_chromium(profile: Path, *flags: str) -> subprocess.Popen:
+    """A headless Chromium with its DevTools port open, or a skip that says why there is none."""
     binary = _chromium()
     if binary is None:
         pytest.skip("no Chromium binary found (apt-get install chromium, or set CRM_CHROMIUM); .ci/run installs it")
-    profile = tmp_path / "chromium"
-    browser = subprocess.Popen(
+    return subprocess.Popen(
         [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--mute-audio",
-         f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1100,760", "about:blank"],
+         f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1100,760", *flags,
+         "about:blank"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    """A headless Chromium (started first: it boots while crm serve does); yields its profile folder."""
+    profile = tmp_path / "chromium"
+    browser = start_chromium(profile)
     try:
         yield profile
     finally:
@@ -237,18 +287,12 @@ def chromium(tmp_path):
 
 @pytest.fixture
 def served(tmp_path, sqlite_template, now):
-    """`crm serve` on a free loopback port, as a subprocess in its own process group."""
-    url = _seed(tmp_path / "crm.db", sqlite_template, now)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "crm_tui", "--db", url, "--user", LOGIN, "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )
+    """`crm serve` on a free loopback port; yields the address it printed, token included."""
+    server = start_serve(_seed(tmp_path / "crm.db", sqlite_template, now), _free_port())
     try:
-        _wait_for_port(port, server)
-        yield f"http://127.0.0.1:{port}/"
+        yield server.url
     finally:
-        _stop(server)
+        _stop(server.proc)
 
 
 async def test_serve_renders_the_contacts_screen_in_chromium(chromium, served, tmp_path):
