@@ -24,13 +24,15 @@ def add(
     size: str | None = typer.Option(None, "--size", help="Head count band, e.g. 11-50."),
     address: str | None = typer.Option(None, "--address"),
     owner: str | None = typer.Option(None, "--owner", help="Owner (user login); you by default."),
+    parent: str | None = typer.Option(None, "--parent", help="The company it belongs to (id, name or domain)."),
     notes: str | None = typer.Option(None, "--notes"),
     as_json: output.Json = False,
 ) -> None:
     """Add a company."""
     with state(ctx).write() as (session, actor):
         data = {"name": name, "domain": domain, "industry": industry, "size": size, "address": address,
-                "notes": notes, "owner_id": refs.user_id(session, owner)}
+                "notes": notes, "owner_id": refs.user_id(session, owner),
+                "parent_id": companies.resolve_company(session, parent).id if parent else None}
         company = companies.create_company(session, data=data, actor=actor)
     if as_json:
         output.emit_json(company)
@@ -75,11 +77,15 @@ def show(
         company = companies.resolve_company(session, ref)
         people = contacts.list_contacts(session, filters={"company_id": company.id}, limit=10, with_total=True)
         its_deals = deals.list_deals(session, company_id=company.id, limit=10, with_total=True)
+        group = companies.subsidiaries(session, company_id=company.id)
     if as_json:
-        output.emit_json({**company.model_dump(), "contacts": people.items, "deals": its_deals.items})
+        output.emit_json({**company.model_dump(), "contacts": people.items, "deals": its_deals.items,
+                          "subsidiaries": [{"id": i, "name": n} for i, n in group]})
         return
     output.details([
-        ("Name", company.name), ("Domain", company.domain), ("Industry", company.industry), ("Size", company.size),
+        ("Name", company.name), ("Part of", f"{company.parent_name} (#{company.parent_id})" if company.parent_id else None),
+        ("Subsidiaries", ", ".join(f"{n} (#{i})" for i, n in group) or None),
+        ("Domain", company.domain), ("Industry", company.industry), ("Size", company.size),
         ("Address", company.address), ("Owner", company.owner_login), ("Notes", company.notes),
         ("Archived", "yes" if company.archived else None),
         ("Created", output.local_time(company.created_at, st.zone)), ("Version", company.version),
@@ -103,6 +109,7 @@ def edit(
     size: str | None = typer.Option(None, "--size"),
     address: str | None = typer.Option(None, "--address"),
     owner: str | None = typer.Option(None, "--owner", help='Owner login ("" for none).'),
+    parent: str | None = typer.Option(None, "--parent", help='The company it belongs to ("" for none).'),
     notes: str | None = typer.Option(None, "--notes"),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
     as_json: output.Json = False,
@@ -114,6 +121,8 @@ def edit(
                                                  ("size", size), ("address", address), ("notes", notes))
                    if value is not None}
         changes.update(refs.link_changes(session, owner=owner))
+        if parent is not None:
+            changes["parent_id"] = companies.resolve_company(session, parent).id if parent.strip() else None
         company = companies.update_company(session, company_id=company.id, changes=changes, actor=actor,
                                            version=version)
     if as_json:

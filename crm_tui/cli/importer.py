@@ -45,7 +45,7 @@ def import_(
                                       help="Import the valid rows even if some are invalid (default: all or nothing)."),
     currency: str = typer.Option("", "--currency", help="Currency of deal amounts that name none (default: config)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Write nothing; report what an import would do."),
-    report_csv: bool = typer.Option(False, "--report", help="Also write the problems as FILE.import-report.csv."),
+    report_csv: bool = typer.Option(False, "--report", help="Also write the problems beside the file (leads.csv: leads.import-report.csv)."),
     as_json: output.Json = False,
 ) -> None:
     """Import a CSV, XLSX, JSON or vCard file, without duplicates and without losing a row."""

@@ -14,6 +14,7 @@ class Company(Versioned, table=True):
         Index("ix_companies_name_key_id", "name_key", "id"),
         Index("ix_companies_owner_id", "owner_id"),
         Index("ix_companies_domain", "domain"),
+        Index("ix_companies_parent_id", "parent_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -25,6 +26,9 @@ class Company(Versioned, table=True):
     size: str | None = Field(default=None, sa_type=String(32))
     address: str | None = Field(default=None, sa_type=Text)
     owner_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    # the group it belongs to (a subsidiary's parent account); never its own ancestor. No ON DELETE:
+    # a company is deleted only by a merge, which re-points its subsidiaries first
+    parent_id: int | None = Field(default=None, foreign_key="companies.id")
     notes: str | None = Field(default=None, sa_type=Text)
     # fields a team brought along that have no column (set by `crm import --custom`)
     custom: dict = Field(default_factory=dict, sa_type=JSON)

@@ -46,6 +46,7 @@ class CompanyCreate(SQLModel):
     size: str | None = None
     address: str | None = None
     owner_id: int | None = None
+    parent_id: int | None = None
     notes: str | None = None
 
 
@@ -56,6 +57,7 @@ class CompanyUpdate(SQLModel):
     size: str | None = None
     address: str | None = None
     owner_id: int | None = None
+    parent_id: int | None = None
     notes: str | None = None
 
 
@@ -68,6 +70,8 @@ class CompanyRead(SQLModel):
     address: str | None
     owner_id: int | None
     owner_login: str | None = None
+    parent_id: int | None = None
+    parent_name: str | None = None
     notes: str | None
     archived: bool
     created_at: datetime

@@ -157,11 +157,12 @@ class CompanyDetailScreen(AreaScreen):
         notes = (c.notes or "").strip().splitlines()
         # the markup is ours; each $value goes in as plain text, never read as markup
         card = Content.from_markup(
-            "[b]$name[/b]" + ("  $about" if about else "") + ("  [reverse] archived [/]" if c.archived else "")
+            "[b]$name[/b]" + ("  [dim]part of[/dim] $parent" if c.parent_name else "") + ("  $about" if about else "")
+            + ("  [reverse] archived [/]" if c.archived else "")
             + "\n[dim]Owner[/dim] $owner   [dim]Address[/dim] $address"
             + "\n[dim]Notes[/dim] $note" + (" …" if len(notes) > 1 else "")
             + "\n[dim]Deals[/dim] $deals",
-            name=c.name, about=about, owner=c.owner_login or "—", address=" ".join((c.address or "—").split()),
+            name=c.name, about=about, parent=c.parent_name or "", owner=c.owner_login or "—", address=" ".join((c.address or "—").split()),
             note=notes[0] if notes else "—", deals=deal_totals(summary))
         self.query_one("#company-card", Static).update(card)
 

@@ -66,6 +66,31 @@ def _check_owner(session: Session, owner_id: int | None) -> None:
         get_or_404(session, User, owner_id, "user")
 
 
+MAX_DEPTH = 20  # a group of companies deeper than this is a mistake, and a bound on the walk
+
+
+def _check_parent(session: Session, company_id: int | None, parent_id: int | None) -> None:
+    """The parent exists, and the company would not become its own ancestor."""
+    if parent_id is None:
+        return
+    get_or_404(session, Company, parent_id, "company")
+    seen, current = 0, parent_id
+    while current is not None:
+        if current == company_id:
+            raise InvalidInput("a company cannot belong to itself or to one of its own subsidiaries")
+        seen += 1
+        if seen > MAX_DEPTH:
+            raise InvalidInput(f"a group of companies is at most {MAX_DEPTH} levels deep")
+        current = session.scalar(select(Company.parent_id).where(Company.id == current))
+
+
+def subsidiaries(session: Session, *, company_id: int, limit: int = 50) -> list[tuple[int, str]]:
+    """(id, name) of the companies that belong to this one, by name."""
+    return [(r.id, r.name) for r in session.execute(
+        select(Company.id, Company.name).where(Company.parent_id == company_id, Company.archived.is_(False))
+        .order_by(Company.name_key, Company.id).limit(limit))]
+
+
 def company_search_text(name: str, domain: str | None) -> str:
     """What the company search index sees (shared with the demo loader)."""
     return v.search_text(name, domain)
@@ -82,6 +107,7 @@ def create_company(session: Session, *, data: CompanyCreate | dict, actor: Actor
     permissions.require(session, actor, "company.edit")
     values = _clean(data.model_dump())
     _check_owner(session, values.get("owner_id"))
+    _check_parent(session, None, values.get("parent_id"))
     if values.get("owner_id") is None:
         values["owner_id"] = actor.user_id
     permissions.require_give(session, actor, "contact.assign", old=None, new=values["owner_id"])
@@ -104,6 +130,8 @@ def update_company(session: Session, *, company_id: int, changes: CompanyUpdate 
     if "owner_id" in values:
         _check_owner(session, values["owner_id"])
         permissions.require_give(session, actor, "contact.assign", old=company.owner_id, new=values["owner_id"])
+    if "parent_id" in values:
+        _check_parent(session, company.id, values["parent_id"])
     changed = apply_changes(company, values)
     changed.pop("name_key", None)
     if changed:
@@ -128,8 +156,10 @@ def set_company_archived(session: Session, *, company_id: int, archived: bool, a
 
 def read_company(session: Session, company: Company) -> CompanyRead:
     owner = session.get(User, company.owner_id) if company.owner_id else None
+    parent = session.get(Company, company.parent_id) if company.parent_id else None
     return CompanyRead.model_validate(company, from_attributes=True,
-                                      update={"owner_login": owner.login if owner else None})
+                                      update={"owner_login": owner.login if owner else None,
+                                              "parent_name": parent.name if parent else None})
 
 
 def get_company(session: Session, *, company_id: int) -> CompanyRead:

@@ -119,3 +119,19 @@ def test_an_import_killed_half_way_leaves_no_partial_rows(crm, db_url, tmp_path)
     # the database is fine afterwards: the whole import runs (running it twice: test_import.py)
     assert crm.json("import", "contacts", str(path))["created"] == 500
     assert row_counts(db_url)["contacts"] == before["contacts"] + 500
+
+
+def test_the_readme_and_the_help_name_the_report_file_the_import_writes():
+    """Issue 17 #2: the README said FILE.import-report.csv while the file was NAME.import-report.csv."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from crm_tui.cli.main import app
+    from crm_tui.services.importer import report_path
+
+    written = report_path(Path("leads.csv")).name
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"`{written}` for `leads.csv`" in readme
+    help_text = " ".join(CliRunner().invoke(app, ["import", "--help"], env={"COLUMNS": "200"}).stdout.split())
+    assert f"leads.csv: {written}" in help_text
