@@ -148,8 +148,8 @@ def _sniff_delimiter(sample: str) -> str:
 class _CsvRecords:
     """The records of a CSV file as (the physical line each starts on, its cells), read by a strict
     csv.reader, which refuses a quote that is never closed instead of letting it swallow the rest
-    of the file into one cell. A broken record comes as (line, csv.Error), and reading goes on from
-    the line after its first, so the rows an unclosed quote swallowed are read as themselves."""
+    of the file into one cell. A broken record comes as a BadRow, and reading goes on from the line
+    after its first, so the rows an unclosed quote swallowed are read as themselves."""
 
     def __init__(self, handle, delimiter: str) -> None:
         self.handle, self.delimiter = handle, delimiter
@@ -162,7 +162,7 @@ class _CsvRecords:
         self.taken.append(line)
         return line
 
-    def __iter__(self) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
         reader = self._reader()
         while True:
             start, self.taken = self.line, []
@@ -171,19 +171,17 @@ class _CsvRecords:
             except StopIteration:
                 return
             except csv.Error as exc:
-                self.replay.extendleft(reversed(self.taken[1:]))
+                first, rest = self.taken[0], self.taken[1:]
+                self.replay.extendleft(reversed(rest))
                 self.line += 1
                 reader = self._reader()  # a reader that failed is in the middle of a record
-                yield start, exc
+                yield start, BadRow([], [("", first.rstrip("\r\n")[:80], _csv_problem(exc))])
                 continue
             self.line += len(self.taken)
             yield start, cells
 
     def _reader(self):
         return csv.reader(_Lines(self), delimiter=self.delimiter, strict=True)
-
-    def first_text(self) -> str:
-        return self.taken[0].rstrip("\r\n")[:80] if self.taken else ""
 
 
 class _Lines:
@@ -222,9 +220,9 @@ def _open_csv(path: Path) -> Source:
     try:
         records = _CsvRecords(handle, delimiter)
         found = iter(records)
-        headers = _csv_headers(path, records, found)
+        headers = _csv_headers(path, found)
         header_end = records.line - 1
-        rows = _csv_rows(records, found, len(headers))
+        rows = _csv_rows(found, len(headers))
         first = next(rows, None)
     except BaseException:
         handle.close()
@@ -239,19 +237,19 @@ def _open_csv(path: Path) -> Source:
                   _rows=_closing(chain([first], rows), handle))
 
 
-def _csv_headers(path: Path, records: _CsvRecords, found) -> list[str]:
+def _csv_headers(path: Path, found) -> list[str]:
     for line, cells in found:
-        if isinstance(cells, csv.Error):
-            raise InvalidInput(f"{path.name}, line {line}: the header row is not valid CSV: {_csv_problem(cells)}")
+        if isinstance(cells, BadRow):
+            raise InvalidInput(f"{path.name}, line {line}: the header row is not valid CSV: {cells.problems[0][2]}")
         if any(c.strip() for c in cells):
             return [c.strip() for c in cells]
     raise InvalidInput(f"{path.name} is empty: an import file needs a header row and at least one row")
 
 
-def _csv_rows(records: _CsvRecords, found, width: int) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(found, width: int) -> Iterator[tuple[int, list[str]]]:
     for line, cells in found:
-        if isinstance(cells, csv.Error):
-            yield line, BadRow([], [("", records.first_text(), _csv_problem(cells))])
+        if isinstance(cells, BadRow):
+            yield line, cells
         elif any(c.strip() for c in cells):
             yield line, _ragged(cells, width)
 

@@ -5,6 +5,7 @@ no property for travel as X-CRM-* properties, so an export reads back whole."""
 from __future__ import annotations
 
 import binascii
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -84,7 +85,8 @@ def _cards(stream: str) -> Iterator[tuple[int, str | None]]:
     """(the line a card begins on, its text) for each top-level card; text None for a card the
     file never closes. A card is split out before vobject reads it, so one bad card is one bad row."""
     start, depth, lines = 0, 0, []
-    for number, text in enumerate(stream.splitlines(keepends=True), start=1):
+    # only CR and LF end a line (str.splitlines would also split at U+2028 and friends, as vobject does not)
+    for number, text in enumerate(io.StringIO(stream, newline=""), start=1):
         if _BEGIN.fullmatch(text):
             if depth == 0:
                 start, lines = number, []
@@ -109,15 +111,15 @@ def _read_card(line: int, text: str | None) -> dict[str, Any]:
         return {**card_fields(vobject.readOne(text, ignoreUnreadable=False)), "line": line}
     except binascii.Error:
         return {"line": line, "problem": "data marked ENCODING=b (base64), such as a PHOTO, is not valid base64"}
-    except vobject.base.VObjectError as exc:
-        at = f"line {line + exc.lineNumber - 1}: " if getattr(exc, "lineNumber", None) else ""
-        return {"line": line, "problem": _one_line(f"the card cannot be read: {at}{exc.msg!s}")}
+    except vobject.base.VObjectError as exc:  # its line numbers are not the file's: the card's line is
+        return {"line": line, "problem": _one_line(f"the card cannot be read: {exc.msg!s}")}
     except Exception as exc:  # noqa: BLE001 - vobject raises many kinds for a damaged card
         return {"line": line, "problem": _one_line(f"the card cannot be read ({type(exc).__name__}: {exc})")}
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())[:200]
+    """A library's message about a card, which may quote the card: one line, no control characters."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", "?", " ".join(text.split()))[:200]
 
 
 def card_fields(card) -> dict[str, Any]:
