@@ -242,8 +242,17 @@ def _csv_headers(path: Path, found) -> list[str]:
         if isinstance(cells, BadRow):
             raise InvalidInput(f"{path.name}, line {line}: the header row is not valid CSV: {cells.problems[0][2]}")
         if any(c.strip() for c in cells):
-            return [c.strip() for c in cells]
+            return _header(cells)
     raise InvalidInput(f"{path.name} is empty: an import file needs a header row and at least one row")
+
+
+def _header(cells: list[str]) -> list[str]:
+    """The header's names, up to its last named column (a spreadsheet pads a row with blank cells):
+    a row's text past that is a ragged row, not a column to skip without a word."""
+    names = [c.strip() for c in cells]
+    while names and not names[-1]:
+        names.pop()
+    return names
 
 
 def _csv_rows(found, width: int) -> Iterator[tuple[int, list[str]]]:
@@ -301,7 +310,7 @@ def _open_xlsx(path: Path) -> Source:
     for line, values in enumerate(rows, start=1):
         cells = [_cell_text(v) for v in values]
         if any(c.strip() for c in cells):
-            headers = [c.strip() for c in cells]
+            headers = _header(cells)
             break
     if headers is None:
         workbook.close()

@@ -6,6 +6,7 @@ unreadable vCard) is a bad row with its line. Either way nothing is written with
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 
@@ -22,6 +23,17 @@ ANN, BOB, CY = "Ann,Lee,ann@x.io\n", "Bob,Ray,bob@x.io\n", "Cy,Do,cy@x.io\n"
 def card(name: str, email: str, extra: str = "") -> str:
     return (f"BEGIN:VCARD\r\nVERSION:3.0\r\nN:{name};;;;\r\nFN:{name}\r\n{extra}EMAIL:{email}\r\n"
             "END:VCARD\r\n")
+
+
+def xlsx(*rows: list) -> bytes:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,9 @@ CASES = [
     # CSV: the extra cells of a ragged row were dropped without a word
     Case("ragged-row", "r.csv", HEAD + ANN + "Bob,Ray,bob@x.io,VP,Sales\n" + CY,
          bad=((3, "5 cells but the header has 3"),), good=("ann@x.io", "cy@x.io")),
+    Case("ragged-row-xlsx", "r.xlsx", xlsx(["first_name", "email"], ["Ann", "ann@x.io"],
+                                           ["Bob", "bob@x.io", "Sales"]),
+         bad=((3, "3 cells but the header has 2"),), good=("ann@x.io",)),
     Case("ragged-row-after-a-quoted-newline", "r.csv", HEAD + 'Ann,"Lee\nJr",ann@x.io\n' + "Bob,Ray,bob@x.io,x\n",
          bad=((4, "4 cells"),), good=("ann@x.io",)),
     # JSON: a nested value was stored as its text, 1e999 as the name "inf", NaN as "nan"
@@ -79,6 +94,7 @@ CASES = [
     Case("empty-file", "e.csv", "", error="is empty"),
     Case("header-only", "h.csv", HEAD, error="no data rows"),
     Case("header-and-blank-rows", "h.csv", HEAD + ",,\n\n", error="no data rows"),
+    Case("header-only-xlsx", "h.xlsx", xlsx(["first_name", "email"]), error="no data rows"),
     Case("vcf-without-a-card", "v.vcf", "hello\n", error="holds no vCard"),
 ]
 
