@@ -18,6 +18,7 @@ yields one dict per card with any of these keys (the names of the contact fields
     email, phone, tags: str or list[str]     (several values allowed)
     custom: dict[str, str]                   (becomes custom fields)
     line: int                                (the card's line in the file, for the report)
+    problem: str                             (a card that cannot be read: reported as invalid)
 
 and those rows go through the same cleaning, dedup and writing as a CSV row.
 """
@@ -50,7 +51,7 @@ from crm_tui.services.importer_fields import (
 )
 from crm_tui.services.importer_kinds import KINDS, Ctx, Row
 from crm_tui.services.importer_match import Ids, Relations, lock_tables
-from crm_tui.services.importer_read import Source, open_source
+from crm_tui.services.importer_read import BadRow, Source, open_source
 
 CHUNK = 2000
 PREVIEW_ROWS = 5
@@ -225,9 +226,15 @@ def _card_values(mapping: Mapping, card: dict) -> dict[str, list[tuple[str, str]
 def _rows(source: Source, mapping: Mapping) -> Iterator[Row]:
     if source.kind == "vcf":
         for number, card in enumerate(source.records, start=1):
+            if card.get("problem"):  # a card the file does not hold properly
+                yield Row(int(card.get("line") or number), {}, problems=[("", "", card["problem"])])
+                continue
             yield Row(int(card.get("line") or number), _card_values(mapping, card))
         return
     for line, cells in source.rows():
+        if isinstance(cells, BadRow):  # a row the file does not hold properly (importer_read)
+            yield Row(line, {}, problems=list(cells.problems))
+            continue
         yield Row(line, _row_values(mapping, cells))
 
 
@@ -325,7 +332,8 @@ class _Run:
         kind.prepare(rows, ctx)
         valid = []
         for row in rows:
-            kind.clean(row, ctx)
+            if not row.problems:  # a row the reader refused has nothing to clean
+                kind.clean(row, ctx)
             report.rows += 1
             if row.problems:
                 row.action = "invalid"

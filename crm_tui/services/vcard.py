@@ -4,7 +4,10 @@ no property for travel as X-CRM-* properties, so an export reads back whole."""
 
 from __future__ import annotations
 
+import binascii
+import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,10 +57,11 @@ def read_contacts(path: str | Path) -> Iterator[dict[str, Any]]:
 
     Keys are the import's contact fields (services/importer.py's docstring): first_name,
     last_name, title, company (the ORG name), email and phone (lists, preferred first), tags,
-    custom (a dict), and lifecycle, source and owner when the card carries them (X-CRM-*). A card
-    with neither a name nor an email still comes out, so the import can report it by position."""
-    import vobject
-
+    custom (a dict), and lifecycle, source and owner when the card carries them (X-CRM-*), and
+    `line`, where the card begins in the file. A card with neither a name nor an email still comes
+    out, so the import can report it; a card that cannot be read (a line that is not a property,
+    bad base64 data, no END:VCARD) comes as {"line": ..., "problem": ...}, and the cards after it
+    are read as usual."""
     path = Path(path)
     try:
         stream = path.read_text(encoding="utf-8-sig")
@@ -65,12 +69,57 @@ def read_contacts(path: str | Path) -> Iterator[dict[str, Any]]:
         stream = path.read_text(encoding="latin-1")
     except OSError as exc:
         raise InvalidInput(f"cannot read {str(path)!r}: {exc.strerror}") from None
+    found = False
+    for line, text in _cards(stream):
+        found = True
+        yield _read_card(line, text)
+    if not found:
+        raise InvalidInput(f"{path.name} holds no vCard: a card begins with a BEGIN:VCARD line")
+
+
+_BEGIN = re.compile(r"\s*BEGIN\s*:\s*VCARD\s*", re.IGNORECASE)
+_END = re.compile(r"\s*END\s*:\s*VCARD\s*", re.IGNORECASE)
+
+
+def _cards(stream: str) -> Iterator[tuple[int, str | None]]:
+    """(the line a card begins on, its text) for each top-level card; text None for a card the
+    file never closes. A card is split out before vobject reads it, so one bad card is one bad row."""
+    start, depth, lines = 0, 0, []
+    # only CR and LF end a line (str.splitlines would also split at U+2028 and friends, as vobject does not)
+    for number, text in enumerate(io.StringIO(stream, newline=""), start=1):
+        if _BEGIN.fullmatch(text):
+            if depth == 0:
+                start, lines = number, []
+            depth += 1
+        if depth:
+            lines.append(text)
+        if depth and _END.fullmatch(text):
+            depth -= 1
+            if depth == 0:
+                yield start, "".join(lines)
+    if depth:
+        yield start, None
+
+
+def _read_card(line: int, text: str | None) -> dict[str, Any]:
+    import vobject
+
+    if text is None:
+        return {"line": line, "problem": "the card never ends: no END:VCARD line follows"}
     try:
-        for card in vobject.readComponents(stream, ignoreUnreadable=True):
-            if card.name.upper() == "VCARD":
-                yield card_fields(card)
-    except vobject.base.ParseError as exc:
-        raise InvalidInput(f"{path.name} is not a readable vCard file: {exc}") from None
+        # strict: a line vobject cannot read makes the card invalid, instead of being dropped
+        return {**card_fields(vobject.readOne(text, ignoreUnreadable=False)), "line": line}
+    except binascii.Error:
+        return {"line": line, "problem": "data marked ENCODING=b (base64), such as a PHOTO, is not valid base64"}
+    except vobject.base.VObjectError as exc:  # its line numbers are not the file's: the card's line is
+        return {"line": line, "problem": _one_line(f"the card cannot be read: {exc.msg!s}")}
+    except Exception as exc:  # noqa: BLE001 - vobject raises many kinds for a damaged card
+        return {"line": line, "problem": _one_line(f"the card cannot be read ({type(exc).__name__}: {exc})")}
+
+
+def _one_line(text: str) -> str:
+    """A library's message about a card, which may quote the card: one line, no control characters."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", "?", " ".join(text.split()))[:200]
 
 
 def card_fields(card) -> dict[str, Any]:

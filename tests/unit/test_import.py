@@ -261,7 +261,7 @@ def test_vcard_cards_go_through_the_same_pipeline(db, actor, now, tmp_path):
         encoding="utf-8")
     report = run(db, actor, now, None, path=path, skip_invalid=True)
     assert (report.source, report.created, report.skipped, report.invalid) == ("vCard", 1, 1, 1)
-    assert [(p.line, p.column) for p in report.problems] == [(3, "email")]
+    assert [(p.line, p.column) for p in report.problems] == [(14, "email")]  # the line its card begins on
     with db.read() as session:
         assert contacts.find_contact(session, "ann@lee.io").company_name == "Acme"
 
@@ -270,12 +270,12 @@ def test_json_files_are_read_a_record_at_a_time(tmp_path, monkeypatch):
     monkeypatch.setattr(importer_read, "JSON_BLOCK", 16)  # records cross block edges
     path = tmp_path / "people.json"
     path.write_bytes('\ufeff[\n {"first_name": "Ann", "email": ["a@x.io", "b@x.io"], "n": 12345678901},\n\n'
-                     '  {"first_name": "Zoë", "vip": true, "custom.x": null, "extra": {"k": 1}}\n]\n'.encode())
+                     '  {"first_name": "Zoë", "vip": true, "custom.x": null, "extra": 1.5e3}\n]\n'.encode())
     source = importer_read.open_source(path)
     assert (source.kind, source.estimated_rows) == ("json", 2)
     assert source.headers == ["first_name", "email", "n", "vip", "custom.x", "extra"]  # every record's keys
     assert list(source.rows()) == [(2, ["Ann", "a@x.io; b@x.io", "12345678901", "", "", ""]),
-                                   (4, ["Zoë", "", "", "true", "", '{"k": 1}'])]
+                                   (4, ["Zoë", "", "", "true", "", "1500"])]
 
 
 @pytest.mark.parametrize(("text", "message"), [
