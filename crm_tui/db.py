@@ -96,10 +96,23 @@ def _sqlite_on_connect(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     # The busy timeout goes first so every later statement on this connection waits its turn.
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+    _refuse_foreign(cur)  # before WAL: switching to it would change another program's file
     _enter_wal(cur)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _refuse_foreign(cur) -> None:
+    """A SQLite file with tables but no schema revision is another program's database: the CRM
+    would add its tables to a file that is not its own. (A PostgreSQL database may well hold other
+    schemas' tables beside the CRM's, so this is SQLite's check only.) A file that is not a
+    database at all fails here too, with SQLite's "file is not a database" (see cannot_open)."""
+    tables = [row[0] for row in cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    if tables and "alembic_version" not in tables:
+        file = cur.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()[0]
+        shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+        raise StorageError(f"{file} is not a crm-tui database (it holds other tables: {shown})")
 
 
 def _enter_wal(cur) -> None:
@@ -275,16 +288,6 @@ def _where(db: Database) -> str:
     return db.display_url()
 
 
-def _refuse_foreign(conn) -> None:
-    """A SQLite file with tables but no schema revision is another program's database: adding the
-    CRM's tables to it would change a file that is not ours."""
-    if conn.dialect.name != "sqlite":
-        return  # a PostgreSQL database may well hold other schemas' tables beside the CRM's
-    tables = set(inspect(conn).get_table_names())
-    if tables and "alembic_version" not in tables:
-        where = conn.engine.url.database
-        raise StorageError(f"{where} is not a crm-tui database (it holds other tables: "
-                           f"{', '.join(sorted(tables)[:3])}{', ...' if len(tables) > 3 else ''})")
 
 
 def _current_revision(conn) -> str | None:
@@ -333,8 +336,6 @@ def upgrade(db: Database) -> tuple[str | None, str]:
                 if not db.is_sqlite:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
                 before = _current_revision(conn)
-                if before is None:
-                    _refuse_foreign(conn)
                 _refuse_newer(script, before, head)
                 if before != head:
                     command.upgrade(_alembic_config(conn), "head")
