@@ -186,6 +186,44 @@ def test_leftover_partials_go_at_the_next_run(filled, db_url, tmp_path, victim, 
     assert {p.name for p in out.iterdir()} - {leftover.name, "people.csv"} == {name}
 
 
+KILLED_WRITE = """
+import os, signal, sys
+from crm_tui.services import files
+with files.partial_file(sys.argv[1], what="the export") as (fd, path):
+    os.write(fd, b"x" * 1_000_000)
+    print(path, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.slow
+@sqlite_only
+@pytest.mark.parametrize(("writer_id", "args", "name"), SWEEPERS, ids=[w[0] for w in SWEEPERS])
+def test_a_write_killed_with_sigkill_is_swept_by_the_next_run(filled, tmp_path, monkeypatch, writer_id, args, name):
+    out = tmp_path / "shared"
+    out.mkdir()
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITE, str(out / name)], capture_output=True, text=True)
+    assert killed.returncode == -9
+    leftover = Path(killed.stdout.strip())
+    assert leftover.parent == out and leftover.stat().st_size == 1_000_000
+    monkeypatch.setattr(files, "STALE_AFTER_S", 0)  # rather than wait a minute
+    _run(filled, "sqlite", writer_id, args(out))
+    assert not leftover.exists()
+
+
+def test_a_partial_swapped_for_a_symlink_is_noticed(tmp_path, victim):
+    """The backup opens its partial file by name (SQLite needs a path): it checks first that the
+    name still leads to the file mkstemp made."""
+    with pytest.raises(RuntimeError):
+        with files.partial_file(tmp_path / "b.db") as (fd, partial):
+            assert files.same_file(fd, partial)
+            partial.unlink()
+            partial.symlink_to(victim)
+            assert not files.same_file(fd, partial)
+            raise RuntimeError("refused")
+    assert victim.read_text() == VICTIM_TEXT and not (tmp_path / "b.db").exists()
+
+
 def test_a_failed_write_leaves_no_partial(tmp_path):
     with pytest.raises(RuntimeError):
         with files.private_text_file(tmp_path / "x.csv") as fh:
