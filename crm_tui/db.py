@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
@@ -96,10 +96,23 @@ def _sqlite_on_connect(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     # The busy timeout goes first so every later statement on this connection waits its turn.
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+    _refuse_foreign(cur)  # before WAL: switching to it would change another program's file
     _enter_wal(cur)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _refuse_foreign(cur) -> None:
+    """A SQLite file with tables but no schema revision is another program's database: the CRM
+    would add its tables to a file that is not its own. (A PostgreSQL database may well hold other
+    schemas' tables beside the CRM's, so this is SQLite's check only.) A file that is not a
+    database at all fails here too, with SQLite's "file is not a database" (see cannot_open)."""
+    tables = [row[0] for row in cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    if tables and "alembic_version" not in tables:
+        file = cur.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()[0]
+        shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+        raise StorageError(f"{file} is not a crm-tui database (it holds other tables: {shown})")
 
 
 def _enter_wal(cur) -> None:
@@ -248,8 +261,33 @@ def _alembic_config(connection=None):
 
 
 def current_revision(db: Database) -> str | None:
-    with db.engine.connect() as conn:
-        return _current_revision(conn)
+    """The schema revision the database is at (None when it has none yet). A file that is not a
+    database, or a database that cannot be reached, raises one StorageError that says so."""
+    try:
+        with db.engine.connect() as conn:
+            return _current_revision(conn)
+    except DBAPIError as exc:
+        raise cannot_open(db, exc) from None
+
+
+def cannot_open(db: Database, exc: DBAPIError) -> StorageError:
+    message = _first_line(exc.orig)
+    if _not_a_database(exc):
+        return StorageError(f"{_where(db)} is not a crm-tui database (SQLite says: {message})")
+    return StorageError(f"cannot open database {_where(db)}: {message}")
+
+
+def _not_a_database(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB
+
+
+def _where(db: Database) -> str:
+    parsed = make_url(db.url)
+    if db.is_sqlite and parsed.database:
+        return parsed.database
+    return db.display_url()
+
+
 
 
 def _current_revision(conn) -> str | None:
@@ -262,6 +300,23 @@ def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def schema_state(revision: str | None) -> str:
+    """"current", "older" (`crm db upgrade` brings it up) or "newer" (a revision this crm does not
+    know: a later crm-tui wrote it, and only upgrading crm-tui helps)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    script = ScriptDirectory.from_config(_alembic_config())
+    if revision == script.get_current_head():
+        return "current"
+    if revision is None:
+        return "older"
+    try:
+        return "older" if script.get_revision(revision) is not None else "newer"
+    except CommandError:
+        return "newer"
 
 
 def upgrade(db: Database) -> tuple[str | None, str]:
@@ -285,7 +340,7 @@ def upgrade(db: Database) -> tuple[str | None, str]:
                 if before != head:
                     command.upgrade(_alembic_config(conn), "head")
     except DBAPIError as exc:
-        raise storage_error(exc) from None
+        raise (cannot_open(db, exc) if _not_a_database(exc) else storage_error(exc)) from None
     return before, head
 
 
@@ -312,9 +367,9 @@ def open_database(url: str, *, migrate: bool = True, echo: bool = False) -> Data
     db = Database(url, echo=echo)
     try:
         current = current_revision(db)
-    except OperationalError as exc:
+    except StorageError:
         db.dispose()
-        raise StorageError(f"cannot open database {db.display_url()}: {_first_line(exc.orig)}") from None
+        raise
     if current != HEAD:
         if not migrate:
             db.dispose()

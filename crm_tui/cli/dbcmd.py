@@ -6,12 +6,10 @@ from pathlib import Path
 
 import typer
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from crm_tui import db as database
 from crm_tui.cli import output
 from crm_tui.cli.context import state
-from crm_tui.errors import StorageError
 
 app = typer.Typer(name="db", help="The database schema: upgrade it, or show its revision.", no_args_is_help=True)
 
@@ -88,15 +86,15 @@ def current(ctx: typer.Context, as_json: output.Json = False) -> None:
     db = _unmigrated(st.url)
     try:
         revision = database.current_revision(db)
-    except OperationalError as exc:
-        raise StorageError(f"cannot open database {_where(st.url)}: {database.storage_error(exc).message}") from None
     finally:
         db.dispose()
     head = database.head_revision()
+    state_ = database.schema_state(revision)
     if as_json:
-        output.emit_json({"database": _where(st.url), "revision": revision, "head": head})
+        output.emit_json({"database": _where(st.url), "revision": revision, "head": head, "state": state_})
         return
-    status = "up to date" if revision == head else "run `crm db upgrade`"
+    status = {"current": "up to date", "older": "older than this crm: run `crm db upgrade`",
+              "newer": "the database is at a newer schema than this crm-tui knows: upgrade crm-tui"}[state_]
     output.say(f"database: {_where(st.url)}")
     output.say(f"revision: {revision or 'none'}")
     output.say(f"head: {head} ({status})")

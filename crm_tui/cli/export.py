@@ -15,6 +15,7 @@ from crm_tui.cli.context import state
 from crm_tui.clock import utcnow
 from crm_tui.errors import InvalidInput
 from crm_tui.services import export as exp
+from crm_tui.services import files
 
 
 @contextmanager
@@ -31,15 +32,9 @@ def _target(path: str | None):
     final = Path(path).expanduser()
     if final.is_dir():
         raise InvalidInput(f"{str(final)!r} is a directory; give a file name")
-    partial = final.with_name(f".{final.name}.partial-{os.getpid()}")
-    try:
-        with open(partial, "w", encoding="utf-8", newline="") as fh:
-            yield fh
-        os.replace(partial, final)
-    finally:
-        if partial.exists():
-            partial.unlink()
-
+    # private (0600), through a temporary file no one can predict, renamed into place when complete
+    with files.private_text_file(final, what="the export") as fh:
+        yield fh
 
 def export(
     ctx: typer.Context,
@@ -48,6 +43,9 @@ def export(
     path: str | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     user: str | None = typer.Option(None, "--user", help="Tasks only: this assignee's tasks (and meetings)."),
     open_only: bool = typer.Option(False, "--open-only", help="Tasks only: open tasks and meetings to come."),
+    raw_formulas: bool = typer.Option(False, "--raw-formulas",
+                                      help="CSV: keep cells starting with = + - @ as they are (by default they "
+                                           "get a leading ' so a spreadsheet shows them rather than runs them)."),
 ) -> None:
     """Export records. The CSV's columns are the import's field names: it imports back as is."""
     entity, fmt = exp.check(entity, fmt)
@@ -60,7 +58,7 @@ def export(
         flt = exp.ExportFilter(user_id=refs.user_id(session, user), open_only=open_only, now=utcnow())
         with _target(path) as out:
             if fmt == "csv":
-                n = exp.write_csv(session, entity, out, actor=actor, flt=flt)
+                n = exp.write_csv(session, entity, out, actor=actor, flt=flt, raw_formulas=raw_formulas)
             elif fmt == "json":
                 n = exp.write_json(session, entity, out, actor=actor, flt=flt)
             elif fmt == "vcf":

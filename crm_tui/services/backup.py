@@ -4,7 +4,6 @@ Backing up and restoring need the "data.backup" permission (admins by default)."
 
 from __future__ import annotations
 
-import os
 import shlex
 import sqlite3
 from dataclasses import dataclass, replace
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput, SchemaError, StorageError
-from crm_tui.services import permissions
+from crm_tui.services import files, permissions
 from crm_tui.services.common import Actor, audit
 
 if TYPE_CHECKING:
@@ -104,33 +103,36 @@ def backup_sqlite(db: Database, target: Path | str, *, actor: Actor, overwrite: 
     source, target = _check_allowed(db, actor), Path(target).expanduser()
     if not source.is_file():
         raise InvalidInput(f"no database file {str(source)!r}")
-    if target.is_dir():
-        target = target / f"{source.stem}-backup.db"
-    if target.exists() and not overwrite:
-        raise InvalidInput(f"{str(target)!r} exists; choose another path or pass --force")
-    if target.resolve() == source.resolve():
-        raise InvalidInput("the backup cannot overwrite the database itself")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    fd = os.open(partial, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)  # a copy of the CRM is as private
-    os.close(fd)
     try:
-        src = _connect(source)
-        dst = _connect(partial)
+        if target.is_dir():
+            target = target / f"{source.stem}-backup.db"
+        exists, itself = target.exists(), target.resolve() == source.resolve()
+        if not (exists and not overwrite) and not itself:
+            target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = "a file on the way is not a directory" if isinstance(exc, FileExistsError) else exc.strerror or exc
+        raise StorageError(f"cannot write the backup to {target}: {why}") from None
+    if exists and not overwrite:
+        raise InvalidInput(f"{str(target)!r} exists; choose another path or pass --force")
+    if itself:
+        raise InvalidInput("the backup cannot overwrite the database itself")
+    # a private file no one can predict (mkstemp), renamed into place once checked
+    with files.partial_file(target, what="the backup") as (fd, partial):
         try:
-            src.backup(dst)  # pages=-1: everything under one read transaction, a consistent snapshot
-            dst.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file
-            _check(dst, "the backup", full=full_check)
-            revision = _revision(dst)
-        finally:
-            dst.close()
-            src.close()
-        os.replace(partial, target)
-    except sqlite3.Error as exc:
-        raise StorageError(f"backup failed: {exc}") from None
-    finally:
-        if partial.exists():
-            partial.unlink()
+            src = _connect(source)
+            dst = _connect(partial)  # SQLite opens it by name: make sure it is still the file made above
+            try:
+                if not files.same_file(fd, partial):
+                    raise StorageError(f"cannot write the backup to {target}: its temporary file was replaced")
+                src.backup(dst)  # pages=-1: everything under one read transaction, a consistent snapshot
+                dst.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file
+                _check(dst, "the backup", full=full_check)
+                revision = _revision(dst)
+            finally:
+                dst.close()
+                src.close()
+        except sqlite3.Error as exc:
+            raise StorageError(f"backup failed: {exc}") from None
     return BackupResult(target, target.stat().st_size, revision,
                         "integrity_check" if full_check else "quick_check")
 

@@ -23,6 +23,7 @@ from crm_tui.models import (
 )
 from crm_tui.services import permissions
 from crm_tui.services.common import Actor
+from crm_tui.services.files import csv_safe
 from crm_tui.services.validation import currency_digits
 
 ENTITIES = ("contacts", "companies", "deals", "activities", "tasks")
@@ -269,15 +270,18 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def write_csv(session: Session, entity: str, out: IO[str], *, actor: Actor, flt: ExportFilter | None = None) -> int:
-    """The records as CSV with a header of field names; returns how many were written."""
+def write_csv(session: Session, entity: str, out: IO[str], *, actor: Actor, flt: ExportFilter | None = None,
+              raw_formulas: bool = False) -> int:
+    """The records as CSV with a header of field names; returns how many were written. A text cell
+    a spreadsheet would run as a formula gets a leading ' (files.csv_safe), unless `raw_formulas`."""
     require_export(session, actor)
     names = columns(session, entity)
+    cell = _cell if raw_formulas else (lambda value: csv_safe(_cell(value)))
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names)
+    writer.writerow([cell(name) for name in names])
     n = 0
     for record in records(session, entity, flt=flt):
-        writer.writerow([_cell(record.get(name)) for name in names])
+        writer.writerow([cell(record.get(name)) for name in names])
         n += 1
     return n
 

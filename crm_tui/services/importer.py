@@ -442,13 +442,16 @@ def report_path(path: str | Path) -> Path:
 
 def write_report_csv(report: ImportReport, path: str | Path) -> Path:
     """Every invalid row (one line per problem) and every skipped duplicate, beside the input file."""
+    from crm_tui.services.files import csv_safe, private_text_file
+
     target = report_path(path)
-    with target.open("w", encoding="utf-8", newline="") as handle:
+    with private_text_file(target, what="the import report") as handle:  # 0600: it echoes the rows' data
         out = csv.writer(handle)
         out.writerow(["line", "status", "column", "value", "problem"])
         rows = [(p.line, "invalid", p.column, p.value, p.message) for p in report.problems]
         rows += [(s.line, "skipped", "", "", f"duplicate: {s.reason}") for s in report.duplicates]
-        out.writerows(sorted(rows, key=lambda r: r[0]))
+        out.writerows([r[0], *(csv_safe("" if c is None else str(c)) for c in r[1:])]
+                      for r in sorted(rows, key=lambda r: r[0]))
     return target
 
 
