@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -101,6 +101,24 @@ def audit(session: Session, *, actor: Actor, entity: str, entity_id: int | None,
             session.add(AuditEvent(**base, field=field_name, old_value=_audit_value(old), new_value=_audit_value(new)))
     else:
         session.add(AuditEvent(**base, new_value=summary))
+
+
+def audit_many(session: Session, *, actor: Actor, now: datetime,
+               events: list[tuple[str, int | None, str, dict[str, tuple[Any, Any]] | str | None]]) -> int:
+    """audit() for many records at once, (entity, entity_id, action, changes or summary) each: the
+    same rows audit() writes, in one executemany (bulk writers such as the import). Returns the count."""
+    rows = []
+    for entity, entity_id, action, what in events:
+        base = dict(at=now, actor_id=actor.user_id, actor=actor.login, entity=entity, entity_id=entity_id,
+                    action=action, field=None, old_value=None, new_value=None)
+        if isinstance(what, dict) and what:
+            rows += [{**base, "field": name, "old_value": _audit_value(old), "new_value": _audit_value(new)}
+                     for name, (old, new) in what.items()]
+        else:
+            rows.append({**base, "new_value": what or None})
+    if rows:
+        session.execute(insert(AuditEvent.__table__), rows)
+    return len(rows)
 
 
 def apply_changes(obj: Any, values: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
