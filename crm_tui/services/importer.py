@@ -37,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import get_zone, resolve_now
-from crm_tui.errors import InvalidInput
+from crm_tui.errors import InvalidInput, PermissionDenied
 from crm_tui.models import (
     Activity, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, ImportRun, Tag, Task, User,
 )
@@ -146,6 +146,8 @@ class ImportFailed(InvalidInput):
         super().__init__(f"{' and '.join(bad)}, so nothing was imported; fix them, or re-run with --skip-invalid "
                          "to import the rest")
         self.report = report
+        if report.refused and not report.invalid:
+            self.exit_code = PermissionDenied.exit_code  # only the actor's role stood in the way
 
 
 @dataclass(frozen=True)

@@ -76,8 +76,8 @@ class Guard:
             return
         column = self.table.c[self.rules.owner]
         for batch in _batches(sorted(set(ids) - self.owners.keys())):
-            self.owners.update(self.session.execute(
-                select(self.table.c.id, column).where(self.table.c.id.in_(batch))).tuples())
+            self.owners.update((r[0], r[1]) for r in self.session.execute(
+                select(self.table.c.id, column).where(self.table.c.id.in_(batch))))
 
     def create(self, row, rel) -> tuple[str, str, str] | None:
         """(column, value, why) when the actor may not add the row's record; else None."""
