@@ -103,10 +103,20 @@ def audit(session: Session, *, actor: Actor, entity: str, entity_id: int | None,
         session.add(AuditEvent(**base, new_value=summary))
 
 
-def audit_many(session: Session, *, actor: Actor, now: datetime,
-               events: list[tuple[str, int | None, str, dict[str, tuple[Any, Any]] | str | None]]) -> int:
+AuditEvents = list[tuple[str, int | None, str, dict[str, tuple[Any, Any]] | str | None]]
+
+
+def audit_many(session: Session, *, actor: Actor, now: datetime, events: AuditEvents) -> int:
     """audit() for many records at once, (entity, entity_id, action, changes or summary) each: the
     same rows audit() writes, in one executemany (bulk writers such as the import). Returns the count."""
+    rows = audit_rows(actor=actor, now=now, events=events)
+    if rows:
+        session.execute(insert(AuditEvent.__table__), rows)
+    return len(rows)
+
+
+def audit_rows(*, actor: Actor, now: datetime, events: AuditEvents) -> list[dict[str, Any]]:
+    """The audit_events rows (without ids) that audit_many writes, for a writer with its own bulk path."""
     rows = []
     for entity, entity_id, action, what in events:
         base = dict(at=now, actor_id=actor.user_id, actor=actor.login, entity=entity, entity_id=entity_id,
@@ -116,9 +126,7 @@ def audit_many(session: Session, *, actor: Actor, now: datetime,
                      for name, (old, new) in what.items()]
         else:
             rows.append({**base, "new_value": what or None})
-    if rows:
-        session.execute(insert(AuditEvent.__table__), rows)
-    return len(rows)
+    return rows
 
 
 def apply_changes(obj: Any, values: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

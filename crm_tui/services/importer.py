@@ -42,12 +42,12 @@ from crm_tui.models import (
     Activity, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, ImportRun, Tag, Task, User,
 )
 from crm_tui.services import validation as v
-from crm_tui.services.common import Actor, audit, audit_many
+from crm_tui.services.common import Actor, audit, audit_rows
 from crm_tui.services.demo import _large_page_cache, _reset_sequences, _search_index_deferred, insert_rows
 from crm_tui.services.importer_fields import (
     CUSTOM_PREFIX, ENTITIES, ColumnMap, Mapping, build_mapping, check_entity, parse_pairs,
 )
-from crm_tui.services.importer_kinds import KINDS, Ctx, Row
+from crm_tui.services.importer_kinds import KINDS, Ctx, Row, write_audit
 from crm_tui.services.importer_match import Ids, Relations, lock_tables
 from crm_tui.services.importer_perms import Guard, check_run
 from crm_tui.services.importer_read import Source, open_source
@@ -413,8 +413,8 @@ class _Run:
         if writing:
             write_rows(ctx.session, out)
             if out["users"]:  # as `crm user add` audits each new user
-                audit_many(ctx.session, actor=self.actor, now=self.now, events=[
-                    ("user", u["id"], "create", f"{u['login']} ({u['role']}), by import") for u in out["users"]])
+                write_audit(ctx.session, audit_rows(actor=self.actor, now=self.now, events=[
+                    ("user", u["id"], "create", f"{u['login']} ({u['role']}), by import") for u in out["users"]]))
             if creates:
                 kind.after_insert(creates, ctx)
         now_pairs = [(row.target, row) for row in updates if not ctx.ids.is_new(kind.table.name, row.target)]

@@ -10,17 +10,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, tuple_, update
+from sqlalchemy import bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from crm_tui.errors import InvalidInput
 from crm_tui.models import (
-    Activity, ActivityKind, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Direction, Lifecycle,
+    Activity, ActivityKind, AuditEvent, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Direction, Lifecycle,
     Source, Stage, Tag, Task,
 )
 from crm_tui.services import importer_values as iv
 from crm_tui.services import validation as v
-from crm_tui.services.common import Actor, audit_many
+from crm_tui.services.common import Actor, audit_rows
 from crm_tui.services.companies import _domain, company_search_text
 from crm_tui.services.contacts import MAX_EMAILS, MAX_PHONES, _custom, _tags, derived_fields
 from crm_tui.services.importer_fields import CUSTOM_PREFIX
@@ -177,7 +177,17 @@ def audit_updates(ctx: Ctx, entity: str, changed: list[tuple[int, dict, dict]], 
             if part:
                 events.append((entity, target, name, part))
     if events:
-        audit_many(ctx.session, actor=ctx.actor, now=ctx.now, events=events)
+        write_audit(ctx.session, audit_rows(actor=ctx.actor, now=ctx.now, events=events))
+
+
+def write_audit(session: Session, rows: list[dict]) -> None:
+    """Insert audit rows in bulk; on SQLite by the import's own fast path (ids left to SQLite)."""
+    from crm_tui.services.demo import insert_rows
+
+    if rows and session.bind.dialect.name == "sqlite":
+        insert_rows(session, AuditEvent.__table__, [{"id": None, **row} for row in rows])
+    elif rows:
+        session.execute(insert(AuditEvent.__table__), rows)
 
 
 def _update_columns(table, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool,
