@@ -135,7 +135,7 @@ class ImportReport:
 
 
 class ImportFailed(InvalidInput):
-    """Some rows are invalid and --skip-invalid was not given: nothing was written."""
+    """Some rows are invalid or refused and --skip-invalid was not given: nothing was written."""
 
     def __init__(self, report: ImportReport) -> None:
         bad = [f"{report.invalid} of {report.rows} rows of {report.file} are invalid"] if report.invalid else []

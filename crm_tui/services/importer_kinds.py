@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from crm_tui.errors import InvalidInput
 from crm_tui.models import (
-    Activity, ActivityKind, AuditEvent, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Direction, Lifecycle,
-    Source, Stage, Tag, Task,
+    Activity, ActivityKind, AuditEvent, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Direction,
+    Lifecycle, Source, Stage, Tag, Task,
 )
 from crm_tui.services import importer_values as iv
 from crm_tui.services import validation as v

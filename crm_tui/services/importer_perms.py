@@ -56,12 +56,14 @@ class Guard:
         self.session, self.actor, self.table, self.label = session, actor, table, label
         self.rules = RULES[entity]
         self.owners: dict[int, int | None] = {}
-        scope = lambda action: permissions.scope_of(session, permissions.current_role(session, actor), action)  # noqa: E731
         # with "all" everywhere no check depends on whose a record is: nothing to read
         self.lookup = not actor.is_system and (
-            (self.rules.scoped and scope(self.rules.edit) != permissions.ALL)
-            or (self.rules.assign is not None and scope(self.rules.assign) != permissions.ALL))
+            (self.rules.scoped and self._scope(self.rules.edit) != permissions.ALL)
+            or (self.rules.assign is not None and self._scope(self.rules.assign) != permissions.ALL))
         self.companies_refused = self._why_not("company.edit")
+
+    def _scope(self, action: str) -> str:
+        return permissions.scope_of(self.session, permissions.current_role(self.session, self.actor), action)
 
     def _why_not(self, action: str) -> str | None:
         try:
