@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -106,17 +106,9 @@ def audit(session: Session, *, actor: Actor, entity: str, entity_id: int | None,
 AuditEvents = list[tuple[str, int | None, str, dict[str, tuple[Any, Any]] | str | None]]
 
 
-def audit_many(session: Session, *, actor: Actor, now: datetime, events: AuditEvents) -> int:
-    """audit() for many records at once, (entity, entity_id, action, changes or summary) each: the
-    same rows audit() writes, in one executemany (bulk writers such as the import). Returns the count."""
-    rows = audit_rows(actor=actor, now=now, events=events)
-    if rows:
-        session.execute(insert(AuditEvent.__table__), rows)
-    return len(rows)
-
-
 def audit_rows(*, actor: Actor, now: datetime, events: AuditEvents) -> list[dict[str, Any]]:
-    """The audit_events rows (without ids) that audit_many writes, for a writer with its own bulk path."""
+    """audit() for many records at once, (entity, entity_id, action, changes or summary) each: the
+    rows audit() would add, without ids, for a bulk writer to insert in one executemany (the import)."""
     rows = []
     for entity, entity_id, action, what in events:
         base = dict(at=now, actor_id=actor.user_id, actor=actor.login, entity=entity, entity_id=entity_id,

@@ -201,3 +201,18 @@ def test_an_allowed_contact_import_audits_fields_and_tags(crm, team, db_url, tmp
     events = [e for e in _events(db_url, "contact", team["contact"]) if e[0] == "update"]
     assert {(f, old, new) for _, f, old, new, _ in events} >= {("title", None, "CTO"), ("tags", "[]", '["vip"]')}
     assert {f for _, f, *_ in events} == {"title", "tags", "owner_id"}
+
+
+def test_users_an_import_adds_are_audited_as_user_add_does(crm, team, db_url, tmp_path):
+    path = tmp_path / "contacts.csv"
+    path.write_text("First Name,Owner\nDee,newbie\n", encoding="utf-8")
+    report = crm.json("import", "contacts", str(path), "--create-users")
+    assert report["users_created"] == ["newbie"]
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT action, new_value, actor FROM audit_events WHERE entity = 'user' "
+                                        "AND new_value LIKE 'newbie%'")).all() == [
+                ("create", "newbie (sales), by import", "ann")]
+    finally:
+        engine.dispose()
