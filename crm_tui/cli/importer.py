@@ -1,6 +1,7 @@
 """`crm import KIND FILE`: bring contacts, companies, deals, activities or tasks in from CSV, XLSX,
 JSON (as `crm export --format json` writes it) or vCard. Shows the column mapping first, then a progress bar, then what was created, updated,
-skipped and refused (line, column, problem)."""
+skipped and refused (line, column, problem). A row the person's role may not write is refused,
+as the commands would refuse it (see services.importer_perms)."""
 
 from __future__ import annotations
 
@@ -40,9 +41,11 @@ def import_(
                                          help="How to read 03/04/2026; without it such dates are refused."),
     country: str | None = typer.Option(None, "--country", metavar="CC",
                                        help="Country of phone numbers written without +code (US, FR, ...)."),
-    create_users: bool = typer.Option(False, "--create-users", help="Add owners the CRM does not know as users."),
+    create_users: bool = typer.Option(False, "--create-users",
+                                      help="Add owners the CRM does not know as users (admins only)."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid",
-                                      help="Import the valid rows even if some are invalid (default: all or nothing)."),
+                                      help="Import the valid rows even if some are invalid, or refused because your "
+                                           "role may not make their change (default: all or nothing)."),
     currency: str = typer.Option("", "--currency", help="Currency of deal amounts that name none (default: config)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Write nothing; report what an import would do."),
     report_csv: bool = typer.Option(False, "--report", help="Also write the problems beside the file (leads.csv: leads.import-report.csv)."),
@@ -122,8 +125,11 @@ def _print_report(report, written) -> None:
         output.say(f"Note: this same file was imported before ({report.imported_before}).")
     if report.problems:
         shown = report.problems[:SHOWN_PROBLEMS]
+        title = f"Invalid rows ({report.invalid})" if not report.refused else (
+            f"Refused rows ({report.refused})" if not report.invalid
+            else f"Invalid ({report.invalid}) and refused ({report.refused}) rows")
         output.table(["Line", "Column", "Value", "Problem"], [(p.line, p.column, p.value, p.message) for p in shown],
-                     title=f"Invalid rows ({report.invalid})")
+                     title=title)
         if len(report.problems) > len(shown):
             output.say(f"... and {len(report.problems) - len(shown):,} more problems (--report writes them all).")
     if report.duplicates:

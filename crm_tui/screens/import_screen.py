@@ -283,7 +283,7 @@ class ImportScreen(ReportsWorkerErrors, Screen):
             head = "[b green]Imported[/]"
             self.app.data_changed()
         else:
-            head = "[b red]Nothing imported[/] (invalid rows; tick 'skip invalid' to import the rest)"
+            head = "[b red]Nothing imported[/] (invalid or refused rows; tick 'skip invalid' to import the rest)"
         summary.update(Content.from_markup(f"{head}: $summary.", summary=report.summary()))
         for p in report.problems[:REPORT_LINES]:  # a problem quotes the file's text
             problems.add_row(str(p.line), plain_cell(p.column), plain_cell(p.message))

@@ -103,6 +103,24 @@ def audit(session: Session, *, actor: Actor, entity: str, entity_id: int | None,
         session.add(AuditEvent(**base, new_value=summary))
 
 
+AuditEvents = list[tuple[str, int | None, str, dict[str, tuple[Any, Any]] | str | None]]
+
+
+def audit_rows(*, actor: Actor, now: datetime, events: AuditEvents) -> list[dict[str, Any]]:
+    """audit() for many records at once, (entity, entity_id, action, changes or summary) each: the
+    rows audit() would add, without ids, for a bulk writer to insert in one executemany (the import)."""
+    rows = []
+    for entity, entity_id, action, what in events:
+        base = dict(at=now, actor_id=actor.user_id, actor=actor.login, entity=entity, entity_id=entity_id,
+                    action=action, field=None, old_value=None, new_value=None)
+        if isinstance(what, dict) and what:
+            rows += [{**base, "field": name, "old_value": _audit_value(old), "new_value": _audit_value(new)}
+                     for name, (old, new) in what.items()]
+        else:
+            rows.append({**base, "new_value": what or None})
+    return rows
+
+
 def apply_changes(obj: Any, values: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Set the values that differ; return {field: (old, new)} for the audit trail."""
     changed = {}

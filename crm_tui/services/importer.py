@@ -38,19 +38,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import get_zone, resolve_now
-from crm_tui.errors import InvalidInput
+from crm_tui.errors import InvalidInput, PermissionDenied
 from crm_tui.models import (
     Activity, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, ImportRun, Tag, Task, User,
 )
-from crm_tui.services import permissions
 from crm_tui.services import validation as v
-from crm_tui.services.common import Actor, audit
+from crm_tui.services.common import Actor, audit, audit_rows
 from crm_tui.services.demo import _large_page_cache, _reset_sequences, _search_index_deferred, insert_rows
 from crm_tui.services.importer_fields import (
     CUSTOM_PREFIX, ENTITIES, ColumnMap, Mapping, build_mapping, check_entity, parse_pairs,
 )
-from crm_tui.services.importer_kinds import KINDS, Ctx, Row
+from crm_tui.services.importer_kinds import KINDS, Ctx, Row, write_audit
 from crm_tui.services.importer_match import Ids, Relations, lock_tables
+from crm_tui.services.importer_perms import Guard, check_run
 from crm_tui.services.importer_read import BadRow, Source, open_source
 
 CHUNK = 2000
@@ -85,6 +85,7 @@ class Problem:
     column: str
     value: str
     message: str
+    status: str = "invalid"  # or "refused": the row is valid, but its actor may not write it
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class ImportReport:
     unchanged: int = 0
     skipped: int = 0
     invalid: int = 0
+    refused: int = 0  # rows that would change what the actor may not (see services.importer_perms)
     companies_created: int = 0
     users_created: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -117,13 +119,15 @@ class ImportReport:
 
     @property
     def ok(self) -> bool:
-        return self.invalid == 0
+        return self.invalid == 0 and self.refused == 0
 
     def summary(self) -> str:
         parts = [f"{self.rows} rows", f"{self.created} created", f"{self.updated} updated"]
         if self.unchanged:
             parts.append(f"{self.unchanged} unchanged")
         parts += [f"{self.skipped} skipped as duplicates", f"{self.invalid} invalid"]
+        if self.refused:
+            parts.append(f"{self.refused} refused")
         if self.companies_created:
             parts.append(f"{self.companies_created} new companies")
         if self.users_created:
@@ -132,12 +136,19 @@ class ImportReport:
 
 
 class ImportFailed(InvalidInput):
-    """Some rows are invalid and --skip-invalid was not given: nothing was written."""
+    """Some rows are invalid or refused and --skip-invalid was not given: nothing was written."""
 
     def __init__(self, report: ImportReport) -> None:
-        super().__init__(f"{report.invalid} of {report.rows} rows of {report.file} are invalid, so nothing was "
-                         "imported; fix them, or re-run with --skip-invalid to import the rest")
+        bad = [f"{report.invalid} of {report.rows} rows of {report.file} are invalid"] if report.invalid else []
+        if report.refused:
+            first = next(p for p in report.problems if p.status == "refused")
+            bad.append(f"{report.refused}{'' if bad else f' of {report.rows}'} rows"
+                       f"{'' if bad else f' of {report.file}'} are refused (line {first.line}: {first.message})")
+        super().__init__(f"{' and '.join(bad)}, so nothing was imported; fix them, or re-run with --skip-invalid "
+                         "to import the rest")
         self.report = report
+        if report.refused and not report.invalid:
+            self.exit_code = PermissionDenied.exit_code  # only the actor's role stood in the way
 
 
 @dataclass(frozen=True)
@@ -261,13 +272,13 @@ def run_import(session: Session, *, path: str | Path, options: ImportOptions, ac
     Raises ImportFailed, carrying the report, when rows are invalid and skip_invalid is off;
     the caller's unit of work then rolls everything back."""
     options = check_options(options)
-    permissions.require(session, actor, "import.run")
+    check_run(session, actor, options.entity, create_users=options.create_users)
     now = resolve_now(now)
     source = open_source(path)
     mapping = _mapping(source, options)
     run = _Run(session, source, mapping, options, actor, now, write=not dry_run)
     report = run.execute(progress)
-    if report.invalid and not options.skip_invalid and not dry_run:
+    if not report.ok and not options.skip_invalid and not dry_run:
         raise ImportFailed(report)
     return report
 
@@ -285,6 +296,7 @@ class _Run:
         self.late: list[tuple[int, Row]] = []  # updates of records this run created
         self.written_companies: set[int] = set()
         self.written_users: set[int] = set()
+        self.guard = Guard(session, actor, options.entity, self.kind.table, self.kind.label)
 
     def execute(self, progress: Callable[[int, int], None] | None) -> ImportReport:
         session, report = self.session, self.report
@@ -292,7 +304,7 @@ class _Run:
             lock_tables(session, _ID_TABLES)
         ids = Ids(session, _ID_TABLES)
         self.ctx = Ctx(session=session, rel=Relations(session, self.options.create_users), ids=ids,
-                       actor_id=self.actor.user_id, now=self.now, zone=get_zone(self.actor.timezone),
+                       actor_id=self.actor.user_id, actor=self.actor, now=self.now, zone=get_zone(self.actor.timezone),
                        dayfirst=self.options.dayfirst, country=self.options.country, currency=self.options.currency)
         report.imported_before = self._imported_before()
         deferred = self.write and session.bind.dialect.name == "sqlite"
@@ -318,7 +330,7 @@ class _Run:
     def _writing(self) -> bool:
         """Writes stop at the first invalid row unless invalid rows are skipped: the run will be
         rolled back, so the rest is only validated."""
-        return self.write and (self.options.skip_invalid or not self.report.invalid)
+        return self.write and (self.options.skip_invalid or self.report.ok)
 
     def _imported_before(self) -> str | None:
         found = self.session.execute(
@@ -354,19 +366,35 @@ class _Run:
                 for key in keys_of[id(row)]:
                     wanted.setdefault(key, []).append(row)
             found = kind.existing(wanted, ctx) if wanted else {}
+            if self.options.on_duplicate == "update":
+                self.guard.load(found.values())
         for row in rows:
             match = None if self.options.on_duplicate == "create" else self._match(keys_of[id(row)], found)
             if match is None:
+                if self._refused(row, self.guard.create(row, ctx.rel)):
+                    continue
                 row.action, row.target = "create", ctx.ids.take(kind.table.name)
+                self.guard.created(row)
             elif self.options.on_duplicate == "skip":
                 row.action, row.target, row.reason = "skip", match[0], match[1]
                 report.skipped += 1
                 report.duplicates.append(Skipped(row.line, match[0], match[1]))
                 continue
             else:
+                if self._refused(row, self.guard.update(row, match[0], ctx.rel)):
+                    continue
                 row.action, row.target, row.reason = "update", match[0], match[1]
             for key in keys_of[id(row)]:
                 self.seen.setdefault(key, (row.line, row.target))
+
+    def _refused(self, row: Row, refusal: tuple[str, str, str] | None) -> bool:
+        """Report a row the actor may not write as refused: a bad row, like an invalid one."""
+        if refusal is None:
+            return False
+        row.action = "refused"
+        self.report.refused += 1
+        self.report.problems.append(Problem(row.line, *refusal, status="refused"))
+        return True
 
     def _match(self, keys: list[tuple], found: dict[tuple, int]) -> tuple[int, str] | None:
         for key in keys:
@@ -392,6 +420,9 @@ class _Run:
         writing = self._writing()
         if writing:
             write_rows(ctx.session, out)
+            if out["users"]:  # as `crm user add` audits each new user
+                write_audit(ctx.session, audit_rows(actor=self.actor, now=self.now, events=[
+                    ("user", u["id"], "create", f"{u['login']} ({u['role']}), by import") for u in out["users"]]))
             if creates:
                 kind.after_insert(creates, ctx)
         now_pairs = [(row.target, row) for row in updates if not ctx.ids.is_new(kind.table.name, row.target)]
@@ -448,7 +479,7 @@ def write_report_csv(report: ImportReport, path: str | Path) -> Path:
     with private_text_file(target, what="the import report") as handle:  # 0600: it echoes the rows' data
         out = csv.writer(handle)
         out.writerow(["line", "status", "column", "value", "problem"])
-        rows = [(p.line, "invalid", p.column, p.value, p.message) for p in report.problems]
+        rows = [(p.line, p.status, p.column, p.value, p.message) for p in report.problems]
         rows += [(s.line, "skipped", "", "", f"duplicate: {s.reason}") for s in report.duplicates]
         out.writerows([r[0], *(csv_safe("" if c is None else str(c)) for c in r[1:])]
                       for r in sorted(rows, key=lambda r: r[0]))

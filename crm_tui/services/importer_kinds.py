@@ -10,16 +10,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, tuple_, update
+from sqlalchemy import bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from crm_tui.errors import InvalidInput
 from crm_tui.models import (
-    Activity, ActivityKind, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Direction, Lifecycle,
-    Source, Tag, Task,
+    Activity, ActivityKind, AuditEvent, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Direction,
+    Lifecycle, Source, Stage, Tag, Task,
 )
 from crm_tui.services import importer_values as iv
 from crm_tui.services import validation as v
+from crm_tui.services.common import Actor, audit_rows
 from crm_tui.services.companies import _domain, company_search_text
 from crm_tui.services.contacts import MAX_EMAILS, MAX_PHONES, _custom, _tags, derived_fields
 from crm_tui.services.importer_fields import CUSTOM_PREFIX
@@ -86,6 +87,7 @@ class Ctx:
     currency: str
     tags: dict[str, int] = field(default_factory=dict)
     new_tags: list[dict] = field(default_factory=list)
+    actor: Actor | None = None  # whose changes the audit records (None: tests of cleaning only)
 
 
 def _stamps(ctx: Ctx) -> dict:
@@ -148,8 +150,8 @@ class Kind:
         raise NotImplementedError
 
     def update(self, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:
-        """Apply rows to the records they duplicate; (updated, unchanged)."""
-        return _update_columns(self.table, pairs, ctx, write, self.updatable)
+        """Apply rows to the records they duplicate, audited; (updated, unchanged)."""
+        return _update_columns(self.table, pairs, ctx, write, self.updatable, entity=self.label)
 
     updatable: tuple[str, ...] = ()
 
@@ -157,9 +159,43 @@ class Kind:
         """Set-based follow-ups of a written chunk."""
 
 
+# columns derived from others: written, but not audited (as the commands leave them out)
+_DERIVED = frozenset({"title_key", "name_key", "search_text", "stage_entered_at", "company_key", "sort_name"})
+
+
+def audit_updates(ctx: Ctx, entity: str, changed: list[tuple[int, dict, dict]], table_name: str,
+                  action: Callable[[dict, dict], list[tuple[str, dict]]] | None = None) -> None:
+    """One audit event per changed record (a row per field, old and new), in one executemany, as
+    the commands write it. Records this run created have the run's own summary instead.
+    `action(old, changes)` splits a record's changes among actions (a deal's move); default "update"."""
+    events = []
+    for target, old, changes in changed:
+        if ctx.actor is None or ctx.ids.is_new(table_name, target):
+            continue
+        fields = {name: (old.get(name), new) for name, new in changes.items() if name not in _DERIVED}
+        for name, part in (action(old, fields) if action else [("update", fields)]):
+            if part:
+                events.append((entity, target, name, part))
+    if events:
+        write_audit(ctx.session, audit_rows(actor=ctx.actor, now=ctx.now, events=events))
+
+
+def write_audit(session: Session, rows: list[dict]) -> None:
+    """Insert audit rows in bulk; on SQLite by the import's own fast path (ids left to SQLite)."""
+    from crm_tui.services.demo import insert_rows
+
+    if rows and session.bind.dialect.name == "sqlite":
+        insert_rows(session, AuditEvent.__table__, [{"id": None, **row} for row in rows])
+    elif rows:
+        session.execute(insert(AuditEvent.__table__), rows)
+
+
 def _update_columns(table, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool,
-                    columns: tuple[str, ...], extra: Callable[[dict, dict], None] | None = None) -> tuple[int, int]:
-    """Merge each row's set values into its record: one SELECT per batch, one executemany."""
+                    columns: tuple[str, ...], extra: Callable[[dict, dict], None] | None = None,
+                    entity: str = "", written: Callable[[list[tuple[int, dict, dict]]], None] | None = None,
+                    ) -> tuple[int, int]:
+    """Merge each row's set values into its record: one SELECT per batch, one executemany; then
+    audit each changed record (`written(changes)` when the kind writes more, as a deal's move)."""
     updated = unchanged = 0
     for batch in _batches(pairs):
         ids = sorted({target for target, _ in batch})
@@ -184,6 +220,11 @@ def _update_columns(table, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool,
                 ctx.session.execute(
                     update(table).where(table.c.id == bindparam("_id"))
                     .values(version=table.c.version + 1, updated_at=ctx.now), batch_params)
+            changed = [(target, current[target], params[target]) for target in sorted(params)]
+            if written is not None:
+                written(changed)
+            else:
+                audit_updates(ctx, entity, changed, table.name)
     return updated, unchanged
 
 
@@ -341,6 +382,8 @@ def update_contacts(pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tupl
         for contact_id, tag in session.execute(select(ContactTag.contact_id, Tag.name).join(Tag, Tag.id == ContactTag.tag_id)
                                                .where(ContactTag.contact_id.in_(ids))):
             points[contact_id]["tags"].append(tag)
+        before = {i: ({c: current[i][c] for c in _CONTACT_COLUMNS}, {k: list(x) for k, x in points[i].items()})
+                  for i in ids}
         changed_ids, new_points = set(), {"contact_emails": [], "contact_phones": [], "contact_tags": []}
         for target, row in batch:
             record, have = current[target], points[target]
@@ -374,6 +417,14 @@ def update_contacts(pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tupl
         session.execute(update(table).where(table.c.id == bindparam("_id"))
                         .values(version=table.c.version + 1, updated_at=ctx.now), params)
         _write_new(ctx, new_points)
+        changed = []
+        for target in sorted(changed_ids):
+            old, old_points = before[target]
+            new = {c: current[target][c] for c in _CONTACT_COLUMNS if current[target][c] != old[c]}
+            new.update({name: points[target][name] for name in ("emails", "phones", "tags")
+                        if points[target][name] != old_points[name]})
+            changed.append((target, {**old, **old_points}, new))
+        audit_updates(ctx, "contact", changed, table.name)
     return updated, unchanged
 
 
@@ -448,7 +499,7 @@ class CompanyRows(Kind):
             if "name_key" in changes:
                 renamed.append({"_company": record["id"], "company_key": changes["name_key"]})
 
-        result = _update_columns(self.table, pairs, ctx, write, self.updatable, derive)
+        result = _update_columns(self.table, pairs, ctx, write, self.updatable, derive, entity=self.label)
         if write and renamed:
             contacts = Contact.__table__
             ctx.session.execute(update(contacts).where(contacts.c.company_id == bindparam("_company")), renamed)
@@ -546,13 +597,57 @@ class DealRows(Kind):
             "closed_at": d["closed_at"], "custom": d["custom"], "archived": False, **_stamps(ctx)})
 
     def update(self, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:
+        for _, row in pairs:
+            if not (row.text("stage") or row.text("pipeline") or row.text("status")):
+                # the stage clean() chose is a new deal's default: an update leaves the deal where it is
+                row.data.update(pipeline_id=None, stage_id=None, status=None, closed_at=None)
+
         def derive(record: dict, changes: dict) -> None:
             if "stage_id" in changes:
                 changes["stage_entered_at"] = changes.get("closed_at") or ctx.now
                 if changes.get("status", record["status"]) == "open":
                     changes["closed_at"] = None
 
-        return _update_columns(self.table, pairs, ctx, write, self.updatable, derive)
+        return _update_columns(self.table, pairs, ctx, write, self.updatable, derive, entity=self.label,
+                               written=lambda changed: _moved(ctx, changed))
+
+
+_MOVE_FIELDS = ("pipeline_id", "stage_id", "status", "lost_reason", "closed_at")
+
+
+def _moved(ctx: Ctx, changed: list[tuple[int, dict, dict]]) -> None:
+    """Audit updated deals; a deal the file puts in another stage is audited and logged as
+    `crm deal move` does it: the stage fields under move, won, lost or reopen, and a stage-change
+    activity "From → To" (the other fields under update)."""
+    changed = [c for c in changed if ctx.actor is not None and not ctx.ids.is_new("deals", c[0])]
+    stage_ids = {i for _, old, new in changed if "stage_id" in new for i in (old["stage_id"], new["stage_id"])}
+    stages = {r.id: r for r in ctx.session.execute(
+        select(Stage.id, Stage.name, Stage.kind).where(Stage.id.in_(stage_ids)))} if stage_ids else {}
+
+    def split(old: dict, fields: dict) -> list[tuple[str, dict]]:
+        if "stage_id" not in fields:
+            return [("update", fields)]
+        status = fields.get("status", (None, old["status"]))[1]
+        action = {"won": "won", "lost": "lost"}.get(status, "move")
+        if action == "move" and stages[old["stage_id"]].kind != "open":
+            action = "reopen"
+        moved = {k: val for k, val in fields.items() if k in _MOVE_FIELDS}
+        return [(action, moved), ("update", {k: val for k, val in fields.items() if k not in _MOVE_FIELDS})]
+
+    audit_updates(ctx, "deal", changed, "deals", split)
+    activities = []
+    for target, old, new in changed:
+        if "stage_id" not in new:
+            continue
+        deal = {**old, **new}
+        activities.append({
+            "id": ctx.ids.take("activities"), "kind": ActivityKind.STAGE_CHANGE.value, "direction": None,
+            "occurred_at": ctx.now, "duration_minutes": None, "outcome": deal["status"],
+            "subject": f"{stages[old['stage_id']].name} → {stages[new['stage_id']].name}",
+            "body": deal["lost_reason"] if deal["status"] == "lost" else None, "contact_id": deal["contact_id"],
+            "company_id": deal["company_id"], "deal_id": target, "user_id": ctx.actor.user_id, **_stamps(ctx)})
+    if activities:
+        _write_new(ctx, {"activities": activities})
 
 
 # --- activities and tasks -------------------------------------------------------------------------
