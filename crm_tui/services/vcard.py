@@ -65,12 +65,16 @@ def read_contacts(path: str | Path) -> Iterator[dict[str, Any]]:
         stream = path.read_text(encoding="latin-1")
     except OSError as exc:
         raise InvalidInput(f"cannot read {str(path)!r}: {exc.strerror}") from None
+    found = False
     try:
         for card in vobject.readComponents(stream, ignoreUnreadable=True):
             if card.name.upper() == "VCARD":
+                found = True
                 yield card_fields(card)
     except vobject.base.ParseError as exc:
         raise InvalidInput(f"{path.name} is not a readable vCard file: {exc}") from None
+    if not found and stream.strip():  # something, but not one card (a binary file, say)
+        raise InvalidInput(f"{path.name} is not a readable vCard file: it holds no BEGIN:VCARD ... END:VCARD")
 
 
 def card_fields(card) -> dict[str, Any]:
