@@ -7,6 +7,7 @@ from typing import Annotated
 import dataclasses
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, tzinfo
@@ -66,8 +67,14 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+# JSON escapes C0 but not DEL or C1 (U+009B is a one-character CSI): escaped here the same way; they
+# can only stand inside a string, where \u009b means the very same character
+_JSON_UNESCAPED_CONTROLS = re.compile("[\x7f-\x9f]")
+
+
 def emit_json(value: Any) -> None:
-    typer.echo(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
+    text = json.dumps(to_jsonable(value), indent=2, ensure_ascii=False)
+    typer.echo(_JSON_UNESCAPED_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def emit_page_json(page: Page) -> None:
