@@ -18,6 +18,7 @@ import sys
 import pytest
 import sqlalchemy as sa
 
+from crm_tui.cli.main import app
 from crm_tui.screens.contact_detail import ContactDetailScreen
 from crm_tui.screens.contacts import ContactsScreen
 from crm_tui.services import activities, companies, contacts, deals, pipelines, tasks, users, views
@@ -230,6 +231,19 @@ def test_cli_neutralises_a_value_planted_by_sql(crm, db_url, seq, kept):
     assert _no_controls(raw) and json.loads(raw)["items"][0]["full_name"] == _evil(seq)  # escaped, kept as stored
     error = crm.fails("contact", "show", f"nobody{seq}")  # an error quoting it
     assert _no_controls(error.stderr)
+
+
+@pytest.mark.parametrize("seq, kept", SEQUENCES)
+def test_the_merge_question_neutralises_a_planted_value(crm, db_url, seq, kept):
+    """click writes a prompt itself, past the console."""
+    _skip_nul_on_postgres(db_url, seq)
+    a = crm.json("contact", "add", "--first", "Ann", "--email", "a@example.com", "--title", "CTO")
+    b = crm.json("contact", "add", "--first", "Ann", "--email", "b@example.com", "--title", "CEO")
+    _plant(db_url, b["id"], _evil(seq))
+    result = crm.runner.invoke(app, ["--db", db_url, "--user", "ann", "contact", "merge", str(a["id"]),
+                                     str(b["id"]), "--ask"], input="a\na\na\ny\n")
+    assert result.exit_code == 0, result.output
+    assert "keep a (CTO) or b (Ann" in result.stdout and _no_controls(result.stdout)
 
 
 def _terminal_output(app) -> str:
