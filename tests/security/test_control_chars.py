@@ -166,6 +166,18 @@ def test_import_csv_stores_every_value_clean(crm, db_url, tmp_path):
         assert title == f"Ann{kept}Lee" and company == f"Acme{kept}{i}", seq
 
 
+def test_import_create_users_stores_the_new_users_names_clean(crm, db_url, tmp_path):
+    path = tmp_path / "owners.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["Email", "Owner"])
+        for i, (seq, _kept) in enumerate(PAIRS):
+            out.writerow([f"a{i}@example.com", f"Bob{seq}{i} Lee"])
+    crm.ok("import", "contacts", str(path), "--create-users")
+    names = [name for (name,) in _rows(db_url, "SELECT name FROM users WHERE login <> 'ann' ORDER BY id")]
+    assert names == [" ".join(f"Bob{kept}{i} Lee".split()) for i, (_seq, kept) in enumerate(PAIRS)]
+
+
 # vCard lines end at CR or LF and cannot hold either inside a value
 VCARD_SEQUENCES = [p for p in SEQUENCES if p.id != "carriage-return"]
 
