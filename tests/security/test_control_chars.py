@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm_tui.cli.main import app
+from crm_tui.errors import InvalidInput
 from crm_tui.screens.contact_detail import ContactDetailScreen
 from crm_tui.screens.contacts import ContactsScreen
 from crm_tui.services import activities, companies, contacts, deals, pipelines, tasks, users, views
@@ -139,6 +140,17 @@ def test_services_store_every_text_field_clean(db, actor, now, writer):
             assert value.removeprefix("s") == f"Ann{kept}Lee", (seq, value)
         for value in multi_line:
             assert value == f"Ann{_multi(kept)}Lee", (seq, value)
+
+
+@pytest.mark.parametrize("seq, kept", SEQUENCES)
+def test_a_company_domain_is_cleaned_before_it_is_checked(db, actor, now, seq, kept):
+    with db.write() as s:
+        if " " in kept:
+            with pytest.raises(InvalidInput, match="invalid domain"):
+                companies.create_company(s, data={"name": "Acme", "domain": f"acme{seq}.com"}, actor=actor, now=now)
+        else:
+            made = companies.create_company(s, data={"name": "Acme", "domain": f"acme{seq}.com"}, actor=actor, now=now)
+            assert made.domain == f"acme{kept}.com"
 
 
 def _rows(db_url: str, sql: str) -> list[tuple]:
