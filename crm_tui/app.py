@@ -27,11 +27,13 @@ from crm_tui.screens.pipeline import PipelineScreen
 from crm_tui.screens.reports import ReportsScreen
 from crm_tui.services import contacts, permissions, tasks, users
 from crm_tui.services.common import Actor
+from crm_tui.widgets.control_codes import StripControlCodes
 
 INBOX_REFRESH_S = 60
 # an area a role may not open: it needs one of these permissions (the other areas are open to all)
 AREA_NEEDS: dict[str, tuple[str, ...]] = {"reports": ("report.view", "report.sources")}
 DARK, LIGHT = "textual-dark", "textual-light"
+_STRIP_CONTROL_CODES = StripControlCodes()  # one instance: Textual caches filtered lines by filter
 
 
 class CrmApp(App[None]):
@@ -180,6 +182,10 @@ class CrmApp(App[None]):
             # every node, this screen's too, now has the styles of the sheet as it is: Textual's
             # refresh of a new mode's screen, next, would apply them all over again
             screen._css_update_count = self._css_update_count
+
+    def get_line_filters(self):
+        """Textual's filters, then the one that keeps control characters off the terminal."""
+        return [*super().get_line_filters(), _STRIP_CONTROL_CODES]
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:

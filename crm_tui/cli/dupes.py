@@ -105,7 +105,9 @@ def _merge(ctx: typer.Context, kind: str, a: str, b: str, keep: list[str], ask: 
 
 def _ask_side(conflict: merge.FieldConflict) -> str:
     while True:
-        side = str(typer.prompt(f"{conflict.label}: keep a ({conflict.a}) or b ({conflict.b})?", default="a"))
+        # click writes the prompt itself, past the console: its people's text is made printable here
+        question = output.printable(f"{conflict.label}: keep a ({conflict.a}) or b ({conflict.b})?")
+        side = str(typer.prompt(question, default="a"))
         if side.strip().lower() in ("a", "b"):
             return side.strip().lower()
         output.say("answer a or b")

@@ -22,7 +22,7 @@ from crm_tui.cli import (
     users,
 )
 from crm_tui.cli.context import CliState
-from crm_tui.cli.output import error_line
+from crm_tui.cli.output import error_line, quiet_library_logs
 from crm_tui.errors import CrmError
 
 try:  # typer >= 0.20 vendors click
@@ -91,6 +91,7 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                  help="Print the version and exit."),
 ) -> None:
+    quiet_library_logs()
     state = CliState(db_arg=db, user_arg=user)
     ctx.obj = state
     ctx.call_on_close(state.close)

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import dataclasses
 import json
+import logging
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, tzinfo
@@ -16,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crm_tui.services.paging import Page
-from crm_tui.services.validation import format_money
+from crm_tui.services.validation import format_money, printable
 
 JSON_HELP = "Print one JSON document instead of a table."
 
@@ -29,11 +31,21 @@ After = Annotated[str | None, typer.Option("--after", metavar="CURSOR", help="Co
 PIPE_WIDTH = 160
 
 
+class PlainConsole(Console):
+    """A console that sends no control character of people's text to the terminal: every str it
+    prints (a line, a table's cell, title or header) goes through `printable` first, so a name
+    holding ESC[2J or an OSC title, from an older database or a direct SQL write, shows as
+    harmless text instead of wiping the screen. Rich itself drops only BEL, BS, VT, FF and CR."""
+
+    def render_str(self, text: str, **kwargs: Any):
+        return super().render_str(printable(text), **kwargs)
+
+
 def console(*, stderr: bool = False) -> Console:
     # made per call, so it writes to whatever sys.stdout is now (CliRunner swaps it); no markup and
     # no emoji codes: the tables hold people's text, "[/b]" in a name would fail the command and
     # ":smile:" in one would print as an emoji
-    out = Console(stderr=stderr, highlight=False, markup=False, emoji=False)
+    out = PlainConsole(stderr=stderr, highlight=False, markup=False, emoji=False)
     if not out.is_terminal:
         # piped into a file or another program: wrap tables less than rich's default 80
         out.width = PIPE_WIDTH
@@ -55,8 +67,14 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+# JSON escapes C0 but not DEL or C1 (U+009B is a one-character CSI): escaped here the same way; they
+# can only stand inside a string, where \u009b means the very same character
+_JSON_UNESCAPED_CONTROLS = re.compile("[\x7f-\x9f]")
+
+
 def emit_json(value: Any) -> None:
-    typer.echo(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
+    text = json.dumps(to_jsonable(value), indent=2, ensure_ascii=False)
+    typer.echo(_JSON_UNESCAPED_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def emit_page_json(page: Page) -> None:
@@ -110,6 +128,17 @@ def more_hint(page: Page, *, shown: int) -> None:
 
 def error_line(prefix: str, message: str) -> None:
     """One line on stderr, whatever the message holds."""
-    one_line = " ".join(str(message).split())
+    one_line = " ".join(printable(str(message)).split())
     sys.stderr.write(f"{prefix}: {one_line}\n")
     sys.stderr.flush()
+
+
+def quiet_library_logs() -> None:
+    """Keep libraries' log records off the terminal. vobject, for one, adds a stderr handler of
+    its own when the root logger has none, and logs every line of a bad vCard with its raw bytes
+    (96 lines for one binary file); Python's last-resort handler would print any other library's
+    warnings the same way. One NullHandler on the root stops both; what goes wrong reaches the
+    person as the command's own one-line error."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())

@@ -57,7 +57,7 @@ def log_activity(session: Session, *, data: ActivityCreate | dict, actor: Actor,
         duration_minutes=v.non_negative(data.duration_minutes, "duration"),
         outcome=v.optional_text(data.outcome, "outcome", max_length=100),
         subject=v.optional_text(data.subject, "subject", max_length=300),
-        body=v.optional_text(data.body, "notes", max_length=100_000),
+        body=v.optional_text(data.body, "notes", max_length=100_000, multiline=True),
         contact_id=contact.id if contact else None,
         company_id=company_id,
         deal_id=deal.id if deal else None,
@@ -138,7 +138,7 @@ def update_activity(session: Session, *, activity_id: int, actor: Actor, version
     if subject is not None:
         values["subject"] = v.optional_text(subject, "subject", max_length=300)
     if body is not None:
-        values["body"] = v.optional_text(body, "notes", max_length=100_000)
+        values["body"] = v.optional_text(body, "notes", max_length=100_000, multiline=True)
     if outcome is not None:
         values["outcome"] = v.optional_text(outcome, "outcome", max_length=100)
     changed = apply_changes(activity, values)

@@ -36,8 +36,11 @@ SORTS = {
 }
 
 
+MULTILINE = ("address", "notes")  # the fields that keep tabs and line breaks
+
+
 def _domain(value: str | None) -> str | None:
-    text = (value or "").strip().lower()
+    text = v.clean_text(value or "").strip().lower()
     for prefix in ("https://", "http://", "www."):
         text = text.removeprefix(prefix)
     text = text.split("/", 1)[0]
@@ -57,7 +60,7 @@ def _clean(values: dict) -> dict:
         out["domain"] = _domain(out["domain"])
     for name, limit in (("industry", 100), ("size", 32), ("address", 2000), ("notes", 20000)):
         if name in out:
-            out[name] = v.optional_text(out[name], name, max_length=limit)
+            out[name] = v.optional_text(out[name], name, max_length=limit, multiline=name in MULTILINE)
     return out
 
 

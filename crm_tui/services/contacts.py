@@ -80,11 +80,13 @@ def _tags(values: list[str]) -> list[str]:
 def _custom(value: dict) -> dict:
     out = {}
     for key, item in value.items():
-        name = str(key).strip()
+        name = v.clean_text(str(key)).strip()
         if not name or len(name) > 64:
             raise InvalidInput(f"invalid custom field name {key!r}")
         if item is not None and not isinstance(item, (str, int, float, bool)):
             raise InvalidInput(f"custom field {name!r} must be text, a number or true/false")
+        if isinstance(item, str):
+            item = v.clean_text(item, multiline=True)
         if isinstance(item, str) and len(item) > 2000:
             raise InvalidInput(f"custom field {name!r} is too long")
         out[name] = item

@@ -21,7 +21,7 @@ from crm_tui.models import (
 from crm_tui.services import importer_values as iv
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit_rows
-from crm_tui.services.companies import _domain, company_search_text
+from crm_tui.services.companies import MULTILINE, _domain, company_search_text
 from crm_tui.services.contacts import MAX_EMAILS, MAX_PHONES, _custom, _tags, derived_fields
 from crm_tui.services.importer_fields import CUSTOM_PREFIX
 from crm_tui.services.importer_match import Ids, Relations, _batches, company_norm
@@ -98,8 +98,9 @@ def _owner(row: Row, ctx: Ctx, name: str = "owner") -> int | None:
     return row.check(name, lambda t: ctx.rel.user(t, ctx.ids))
 
 
-def _text(row: Row, name: str, limit: int = 200) -> str | None:
-    return row.check(name, lambda t: v.optional_text(t, name.replace("_", " "), max_length=limit))
+def _text(row: Row, name: str, limit: int = 200, multiline: bool = False) -> str | None:
+    return row.check(name, lambda t: v.optional_text(t, name.replace("_", " "), max_length=limit,
+                                                     multiline=multiline))
 
 
 def _row_custom(row: Row) -> dict:
@@ -453,7 +454,7 @@ class CompanyRows(Kind):
         d["name_key"] = v.fold(d["name"]) if d["name"] else None
         d["domain"] = row.check("domain", _domain)
         for name, limit in (("industry", 100), ("size", 32), ("address", 2000), ("notes", 20000)):
-            d[name] = _text(row, name, limit)
+            d[name] = _text(row, name, limit, multiline=name in MULTILINE)
         d["owner_id"] = _owner(row, ctx)
         d["custom"] = _row_custom(row)
 
@@ -698,7 +699,7 @@ class ActivityRows(Kind):
         for name, column in (("kind", "kind"), ("occurred_at", "occurred_at")):
             if d[name] is None and row.text(column) is None:
                 row.problems.append(("", "", f"an activity needs its {name.replace('_', ' ')}"))
-        d["subject"], d["body"] = _text(row, "subject", 300), _text(row, "body", 100_000)
+        d["subject"], d["body"] = _text(row, "subject", 300), _text(row, "body", 100_000, multiline=True)
         d["outcome"] = _text(row, "outcome", 100)
         d["direction"] = row.check("direction", lambda t: v.choice(
             _DIRECTION_SYNONYMS.get(t.strip().lower(), t), Direction, "direction"))
@@ -770,7 +771,7 @@ class TaskRows(Kind):
         d["title"] = row.check("title", lambda t: v.required_text(t, "task title", max_length=300))
         if d["title"] is None and not row.problems:
             row.problems.append(("", "", "a task needs a title"))
-        d["notes"] = _text(row, "notes", 20000)
+        d["notes"] = _text(row, "notes", 20000, multiline=True)
         d["due_at"] = row.check("due", lambda t: iv.moment(t, dayfirst=ctx.dayfirst, zone=ctx.zone, now=ctx.now,
                                                            default_time=time(9, 0)))
         d["done_at"] = row.check("done", lambda t: self._done(t, ctx))

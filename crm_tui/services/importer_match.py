@@ -134,7 +134,7 @@ class Relations:
             email = v.email(text_)
             name = email.split("@")[0]
         else:
-            name = " ".join(text_.split())[:200]
+            name = " ".join(v.clean_text(text_).split())[:200]
         base = _LOGIN_CHARS.sub("", v.strip_accents(name.lower()).replace(" ", "."))[:56] or f"user{user_id}"
         login, serial = base, 2
         taken = {row["login"] for row in self.new_users.values()}

@@ -114,7 +114,7 @@ def flag(text: str) -> bool:
 
 def split_name(text: str) -> tuple[str, str]:
     """(first, last) from a full name: "Ann Lee", "Lee, Ann", "Ann", "Mary Ann de la Cruz" (last word)."""
-    name = " ".join(text.split())
+    name = " ".join(v.clean_text(text).split())
     if "," in name:
         last, _, first = name.partition(",")
         return first.strip(), last.strip()

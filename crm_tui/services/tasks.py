@@ -86,7 +86,7 @@ def create_task(session: Session, *, data: TaskCreate | dict, actor: Actor, now:
             get_or_404(session, model, value, label)
     origin = v.choice(data.origin, TaskOrigin, "origin")
     task = Task(
-        title=title, notes=v.optional_text(data.notes, "notes", max_length=20000), due_at=due,
+        title=title, notes=v.optional_text(data.notes, "notes", max_length=20000, multiline=True), due_at=due,
         assignee_id=data.assignee_id if data.assignee_id is not None else actor.user_id,
         contact_id=data.contact_id, company_id=data.company_id, deal_id=data.deal_id,
         recurrence=recurrence, recurrence_start=due if recurrence else None,

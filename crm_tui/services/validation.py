@@ -1,6 +1,8 @@
 """Validation of what people type: emails, phones, money, names and fixed choices.
 
 Each function returns the normalised value or raises InvalidInput with a one-line message.
+Control characters are dealt with here both ways: `clean_text` on the way in, `printable` on
+the way out (the CLI's console and the app's line filter).
 """
 
 from __future__ import annotations
@@ -102,17 +104,59 @@ def format_money(amount_minor: int, currency: str, *, locale: str = "en_US") -> 
     return format_currency(Decimal(amount_minor).scaleb(-digits), currency, locale=locale)
 
 
-def required_text(value: str | None, label: str, *, max_length: int = 200) -> str:
-    text = (value or "").strip()
+# C0 (U+0000-U+001F), DEL and C1 (U+0080-U+009F): none is text; a terminal acts on them
+_C0_C1 = "\x00-\x1f\x7f-\x9f"
+_CONTROLS = re.compile(f"[{_C0_C1}]")
+_CONTROLS_BUT_LAYOUT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+_LINE_BREAKS = re.compile("\r\n?|[\x0b\x0c\x85]")
+# whole escape sequences (ECMA-48), so that a pasted colour code or link leaves no "[31m" behind
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, "clear the screen"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"  # OSC, DCS..: titles, links
+    r"|\x1b[ -/]*[0-~]"  # the short ones: ESC c resets the terminal
+)
+
+
+def clean_text(value: str, *, multiline: bool = False) -> str:
+    """`value` without control characters: the one place every text field passes on its way in.
+
+    Control characters are STRIPPED, not refused: a name pasted from a coloured terminal or a
+    cell of a spreadsheet or a vCard holding one should not fail a command or an import row for
+    something nobody can see. Whole escape sequences go (CSI such as ESC[2J, OSC such as a window
+    title or an OSC 8 link, and the short ESC ones), then every other C0/C1 character and DEL.
+    Where the field allows several lines (`multiline`), tab and newline stay and CR LF or a lone
+    CR becomes a newline; in a one-line field, tab and line breaks become a space.
+    Surrounding whitespace is left as it is (the callers strip)."""
+    if value.isprintable():  # the common case: nothing to do
+        return value
+    text = _ESCAPE_SEQUENCE.sub("", value)
+    if multiline:
+        return _CONTROLS_BUT_LAYOUT.sub("", _LINE_BREAKS.sub("\n", text))
+    return _CONTROLS.sub("", re.sub("[\t\n\r\x0b\x0c\x85]", " ", text))
+
+
+def printable(text: str, *, layout: bool = True) -> str:
+    """`text` safe to send to a terminal: every C0/C1 control character and DEL removed (they are
+    zero-width, so the line keeps its width), tab and newline kept when `layout` is true.
+    For text on its way out, which an older database or a direct SQL write may still hold."""
+    if text.isprintable():
+        return text
+    return (_CONTROLS_BUT_LAYOUT if layout else _CONTROLS).sub("", text)
+
+
+def required_text(value: str | None, label: str, *, max_length: int = 200, multiline: bool = False) -> str:
+    text = clean_text(value or "", multiline=multiline).strip()
     if not text:
         raise InvalidInput(f"{label} is required")
-    return optional_text(text, label, max_length=max_length) or ""
+    return optional_text(text, label, max_length=max_length, multiline=multiline) or ""
 
 
-def optional_text(value: str | None, label: str, *, max_length: int = 200) -> str | None:
+def optional_text(value: str | None, label: str, *, max_length: int = 200,
+                  multiline: bool = False) -> str | None:
+    """`value` cleaned (see clean_text) and stripped, or None when that leaves nothing."""
     if value is None:
         return None
-    text = value.replace("\x00", "").strip()
+    text = clean_text(value, multiline=multiline).strip()
     if len(text) > max_length:
         raise InvalidInput(f"{label} is too long ({len(text)} characters; at most {max_length})")
     return text or None

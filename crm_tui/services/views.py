@@ -59,7 +59,7 @@ def create_view(session: Session, *, data: SavedViewCreate | dict, actor: Actor,
     if clash is not None:
         raise InvalidInput(f"a {data.entity} view named {name!r} already exists")
     position = (session.scalar(select(func.max(SavedView.position)).where(SavedView.entity == data.entity)) or 0) + 1
-    view = SavedView(name=name, entity=data.entity, query=(data.query or "").strip(), filters=data.filters,
+    view = SavedView(name=name, entity=data.entity, query=v.clean_text(data.query or "").strip(), filters=data.filters,
                      sort=data.sort, shared=data.shared, owner_id=actor.user_id, position=position,
                      created_at=now, updated_at=now)
     session.add(view)
@@ -82,7 +82,7 @@ def update_view(session: Session, *, view_id: int, actor: Actor, version: int | 
         if clash is not None:
             raise InvalidInput(f"a {view.entity} view named {values['name']!r} already exists")
     if query is not None:
-        values["query"] = query.strip()
+        values["query"] = v.clean_text(query).strip()
     if filters is not None:
         values["filters"] = filters
     if sort is not None:

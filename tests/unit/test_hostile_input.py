@@ -160,7 +160,8 @@ def test_import_takes_hostile_cells_as_data(db, actor, now, tmp_path):
             (hit,) = contacts.list_contacts(session, query=f"c{i}@example.com", now=now).items
             stored = contacts.get_contact(session, contact_id=hit.id)
             assert (stored.first_name, stored.last_name) == (first.replace("\x00", ""), last)
-            assert stored.custom == {"Notes": f"{first} said 'hi'; 100% _sure_ \\o/"}
+            # control characters go on the way in (issue 16 #6), the NUL of a custom field too
+            assert stored.custom == {"Notes": f"{first.replace(chr(0), '')} said 'hi'; 100% _sure_ \\o/"}
 
 
 # --- properties -------------------------------------------------------------------------------

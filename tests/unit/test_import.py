@@ -49,7 +49,8 @@ def test_bom_semicolons_quoted_newline(db, actor, now):
         # "Acme, Inc." and "ACME" are one company
         assert ann.company_id == bob.company_id
         assert session.get(Company, ann.company_id).name == "Acme, Inc."
-        assert ann.phone == "+14155552671" and ann.custom == {"Notes": "Met at the fair;\r\nwants a demo"}
+        # the quoted line break is kept, as a newline: CR is a control character (issue 16 #6)
+        assert ann.phone == "+14155552671" and ann.custom == {"Notes": "Met at the fair;\nwants a demo"}
         assert rows["chloe@durand.fr"].full_name == "Chloé Durand"
         events = session.scalars(sa.select(AuditEvent).where(AuditEvent.entity == "import")).all()
         assert len(events) == 1 and "3 created" in events[0].new_value
