@@ -263,7 +263,8 @@ class _Demo:
             rows.append(dict(
                 id=company_id, name=name, name_key=name_key, domain=domain, industry=rng.choice(INDUSTRIES),
                 size=rng.choice(SIZES), address=f"{rng.randint(1, 480)} {rng.choice(STREETS)}, {city}",
-                owner_id=owner, notes=None, custom={}, archived=False, search_text=company_search_text(name, domain),
+                owner_id=owner, parent_id=None, notes=None, custom={}, archived=False,
+                search_text=company_search_text(name, domain),
                 version=1, created_at=created, updated_at=created))
             self.companies_info.append((company_id, name, name_key, domain, country, owner))
         return rows

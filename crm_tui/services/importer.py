@@ -373,7 +373,7 @@ class _Run:
             if match is None:
                 if self._refused(row, self.guard.create(row, ctx.rel)):
                     continue
-                row.action, row.target = "create", ctx.ids.take(kind.table.name)
+                row.action, row.target = "create", kind.reserved(row, ctx) or ctx.ids.take(kind.table.name)
                 self.guard.created(row)
             elif self.options.on_duplicate == "skip":
                 row.action, row.target, row.reason = "skip", match[0], match[1]
@@ -435,15 +435,15 @@ class _Run:
     def _new_links(self, row: Row, out: dict[str, list[dict]]) -> None:
         """The companies and users this row needs that the import creates (each once)."""
         rel, stamps = self.ctx.rel, {"version": 1, "created_at": self.now, "updated_at": self.now}
-        company_id = row.data.get("company_id")
-        if company_id in rel.new_companies and company_id not in self.written_companies:
-            name = rel.new_companies[company_id]
-            self.written_companies.add(company_id)
-            self.report.companies_created += 1
-            out["companies"].append({
-                "id": company_id, "name": name, "name_key": v.fold(name), "domain": None, "industry": None,
-                "size": None, "address": None, "owner_id": self.actor.user_id, "notes": None, "custom": {},
-                "archived": False, "search_text": v.search_text(name), **stamps})
+        for company_id in (row.data.get("company_id"), row.data.get("parent_id")):
+            if company_id in rel.new_companies and company_id not in self.written_companies:
+                name = rel.new_companies[company_id]
+                self.written_companies.add(company_id)
+                self.report.companies_created += 1
+                out["companies"].append({
+                    "id": company_id, "name": name, "name_key": v.fold(name), "domain": None, "industry": None,
+                    "size": None, "address": None, "owner_id": self.actor.user_id, "parent_id": None, "notes": None,
+                    "custom": {}, "archived": False, "search_text": v.search_text(name), **stamps})
         for name in ("owner_id", "user_id", "assignee_id"):
             user_id = row.data.get(name)
             if user_id in rel.new_users and user_id not in self.written_users:

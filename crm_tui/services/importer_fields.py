@@ -61,6 +61,8 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
                            "employee count"),
         "address": _spellings("address", "street address", "street", "location", "billing address"),
         "owner": _OWNER,
+        "parent": _spellings("parent", "parent company", "parent account", "parent account name", "subsidiary of",
+                             "part of", "parent organization", "parent organisation", "group"),
         "notes": _spellings("notes", "note", "description", "comments", "about"),
     },
     "deals": {

@@ -21,7 +21,7 @@ from crm_tui.models import (
 from crm_tui.services import importer_values as iv
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit_rows
-from crm_tui.services.companies import MULTILINE, _domain, company_search_text
+from crm_tui.services.companies import MULTILINE, _check_parent, _domain, company_search_text
 from crm_tui.services.contacts import MAX_EMAILS, MAX_PHONES, _custom, _tags, derived_fields
 from crm_tui.services.importer_fields import CUSTOM_PREFIX
 from crm_tui.services.importer_match import Ids, Relations, _batches, company_norm
@@ -146,6 +146,10 @@ class Kind:
 
     def describe(self, key: tuple) -> str:
         return f"same {key[0]}"
+
+    def reserved(self, row: Row, ctx: Ctx) -> int | None:
+        """An id this import already promised the row's record (see CompanyRows); None for a new one."""
+        return None
 
     def insert(self, row: Row, ctx: Ctx, out: dict[str, list[dict]]) -> None:
         raise NotImplementedError
@@ -441,10 +445,11 @@ def _write_new(ctx: Ctx, rows: dict[str, list[dict]]) -> None:
 class CompanyRows(Kind):
     table = Company.__table__
     label = "company"
-    updatable = ("name", "name_key", "domain", "industry", "size", "address", "owner_id", "notes", "custom")
+    updatable = ("name", "name_key", "domain", "industry", "size", "address", "owner_id", "parent_id", "notes",
+                 "custom")
 
     def prepare(self, rows: list[Row], ctx: Ctx) -> None:
-        ctx.rel.load_companies(t for r in rows if (t := r.text("name")))
+        ctx.rel.load_companies(t for r in rows for t in (r.text("name"), r.text("parent")) if t)
 
     def clean(self, row: Row, ctx: Ctx) -> None:
         d = row.data
@@ -457,6 +462,19 @@ class CompanyRows(Kind):
             d[name] = _text(row, name, limit, multiline=name in MULTILINE)
         d["owner_id"] = _owner(row, ctx)
         d["custom"] = _row_custom(row)
+        # the group it belongs to: matched by normalised name, or added, as a contact's company is
+        parent = row.text("parent")
+        d["parent_id"] = row.check("parent", lambda t: ctx.rel.company(t, ctx.ids)) if parent else None
+        if parent and d["name"] and company_norm(parent) == company_norm(d["name"]):
+            row.problems.append((row.column("parent"), parent, "a company cannot belong to itself"))
+
+    def reserved(self, row: Row, ctx: Ctx) -> int | None:
+        """A company an earlier row of this part of the file named as its parent, not written yet,
+        is this row's: one company, with this row's fields, not two."""
+        company_id = ctx.rel.companies.get(company_norm(row.data["name"] or ""))
+        if company_id is not None and ctx.rel.new_companies.pop(company_id, None) is not None:
+            return company_id
+        return None
 
     def keys(self, row: Row, ctx: Ctx) -> list[tuple]:
         d = row.data
@@ -488,8 +506,16 @@ class CompanyRows(Kind):
             "id": row.target, "name": d["name"], "name_key": d["name_key"], "domain": d["domain"],
             "industry": d["industry"], "size": d["size"], "address": d["address"],
             "owner_id": d["owner_id"] if d["owner_id"] is not None else ctx.actor_id, "notes": d["notes"],
-            "custom": d["custom"], "archived": False, "search_text": company_search_text(d["name"], d["domain"]),
-            **_stamps(ctx)})
+            # its parent may come later in the same insert: linked in after_insert, once all are in
+            "parent_id": None, "custom": d["custom"], "archived": False,
+            "search_text": company_search_text(d["name"], d["domain"]), **_stamps(ctx)})
+
+    def after_insert(self, rows: list[Row], ctx: Ctx) -> None:
+        links = [{"_id": row.target, "_parent": row.data["parent_id"]} for row in rows if row.data.get("parent_id")]
+        if links:
+            table = self.table
+            ctx.session.execute(update(table).where(table.c.id == bindparam("_id"))
+                                .values(parent_id=bindparam("_parent")), links)
 
     def update(self, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:
         renamed: list[dict] = []
@@ -497,6 +523,8 @@ class CompanyRows(Kind):
         def derive(record: dict, changes: dict) -> None:
             merged = {**record, **changes}
             changes["search_text"] = company_search_text(merged["name"], merged["domain"])
+            if "parent_id" in changes and not ctx.ids.is_new("companies", changes["parent_id"]):
+                _check_parent(ctx.session, record["id"], changes["parent_id"])  # never its own ancestor
             if "name_key" in changes:
                 renamed.append({"_company": record["id"], "company_key": changes["name_key"]})
 

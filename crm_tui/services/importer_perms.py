@@ -137,8 +137,9 @@ class Guard:
 
     def _links(self, row, rel) -> tuple[str, str, str] | None:
         """A company the row would add needs company.edit (new users were checked up front)."""
-        if self.companies_refused and row.data.get("company_id") in rel.new_companies:
-            return row.column("company"), row.text("company") or "", self.companies_refused
+        for link, field in (("company_id", "company"), ("parent_id", "parent")):  # a parent company is added too
+            if self.companies_refused and row.data.get(link) in rel.new_companies:
+                return row.column(field), row.text(field) or "", self.companies_refused
         return None
 
 

@@ -37,3 +37,19 @@ def test_a_parent_can_be_cleared_and_is_audited(crm):
     changes = [(e["field"], e["old_value"], e["new_value"])
                for e in crm.json("audit", "--entity", "company", "--id", "2")["items"] if e["action"] == "update"]
     assert changes == [("parent_id", "1", None)]
+
+
+def test_import_reads_the_parent_company(crm, tmp_path):
+    crm.ok("company", "add", "Initech Group")
+    path = tmp_path / "accounts.csv"
+    path.write_text("Account Name,Website,Parent Account\n"
+                    "Initech Austin,initech-austin.com,Initech Group\n"
+                    "Globex Lyon,globex-lyon.fr,Globex Holdings\n"
+                    "Globex Holdings,globex.com,\n", encoding="utf-8")
+    crm.ok("import", "companies", str(path))
+    austin = crm.json("company", "show", "Initech Austin")
+    assert austin["parent_name"] == "Initech Group"
+    lyon = crm.json("company", "show", "Globex Lyon")
+    assert lyon["parent_name"] == "Globex Holdings"
+    names = [c["name"] for c in crm.json("company", "list", "--limit", "50")["items"]]
+    assert sorted(names) == ["Globex Holdings", "Globex Lyon", "Initech Austin", "Initech Group"]
