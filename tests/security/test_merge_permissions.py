@@ -126,3 +126,66 @@ def test_the_cli_refuses_the_reported_merge_and_writes_nothing(db, db_url, team,
     result = crm.fails("company", "merge", str(a), str(b), "--yes", "--no-ask", user="sue")
     assert "deal" in result.stderr and "sue (support)" in result.stderr
     assert row_counts(db_url) == before
+
+
+# --- other writes that change records of another kind ------------------------------------------------
+# (name, who, grants an admin gave the role first, the deals' owners, refused?) for deleting a stage
+# whose deals move to the next stage; and who may load the demo data (users and everyone's records).
+
+STAGE_CASES = [
+    ("pipeline admin of sales moves a colleague's deal", "sales", ["pipeline.admin"], ["sales", "manager"], True),
+    ("pipeline admin of sales moves its own deals", "sales", ["pipeline.admin"], ["sales", "sales"], False),
+    ("pipeline admin of support moves any deal", "support", ["pipeline.admin"], ["sales"], True),
+    ("admin", "admin", [], ["sales", "manager", "marketing"], False),
+]
+
+
+@pytest.mark.parametrize(("who", "grants", "owners", "refused"), [c[1:] for c in STAGE_CASES],
+                         ids=[c[0] for c in STAGE_CASES])
+def test_deleting_a_stage_needs_deal_edit_on_the_deals_it_moves(db, db_url, team, now, who, grants, owners,
+                                                               refused):
+    admin = team["admin"]
+    with db.write() as s:
+        for action in grants:
+            permissions.grant(s, role=team[who].role, action=action, actor=admin, now=now)
+        stages = [st for st in pipelines.default_pipeline(s).stages if st.kind == "open"]
+        doomed, target = stages[0].id, stages[1].id
+        moved = [deals.create_deal(s, data={"title": f"Deal of {o}", "owner_id": team[o].user_id,
+                                            "stage_id": doomed}, actor=admin, now=now).id for o in owners]
+    before = row_counts(db_url)
+    if refused:
+        with pytest.raises(Forbidden, match=r"deal.*deleting stage .* would move its \d+ deal"), db.write() as s:
+            pipelines.delete_stage(s, stage_id=doomed, move_to_stage_id=target, actor=team[who], now=now)
+        assert row_counts(db_url) == before
+        return
+    with db.write() as s:
+        pipelines.delete_stage(s, stage_id=doomed, move_to_stage_id=target, actor=team[who], now=now)
+    with db.read() as s:
+        assert s.get(Stage, doomed) is None
+        assert {s.get(Deal, d).stage_id for d in moved} == {target}
+        audited = set(s.scalars(select(AuditEvent.entity_id).where(AuditEvent.entity == "deal",
+                                                                   AuditEvent.action == "move")))
+        assert audited == set(moved)
+
+
+DEMO_CASES = [  # who loads the demo (it adds users and records owned by them), refused?
+    ("support", True),
+    ("manager", True),  # may edit everyone's records, not add users
+    ("sales", True),
+    ("admin", False),
+]
+
+
+@pytest.mark.parametrize(("who", "refused"), DEMO_CASES, ids=[c[0] for c in DEMO_CASES])
+def test_loading_the_demo_needs_the_permissions_of_what_it_adds(db, db_url, team, now, who, refused):
+    from crm_tui.services import demo
+
+    before = row_counts(db_url)
+    if refused:
+        with pytest.raises(Forbidden), db.write() as s:
+            demo.load_demo(s, contacts=3, seed=1, actor=team[who], now=now)
+        assert row_counts(db_url) == before
+        return
+    with db.write() as s:
+        demo.load_demo(s, contacts=3, seed=1, actor=team[who], now=now)
+    assert row_counts(db_url)["contacts"] == 3
