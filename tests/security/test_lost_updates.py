@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import pytest
 
+from crm_tui.errors import Conflict, InvalidInput
 from crm_tui.services import contacts
 from tests.unit import proc_workers
-
-pytestmark = pytest.mark.slow
 
 WRITERS = 4
 ROUNDS = 2  # each writer writes this many keys, one unit of work each, so the writers overlap
@@ -95,6 +94,7 @@ CASES = [  # (case, what the contact keeps of each write)
 ]
 
 
+@pytest.mark.slow
 def test_concurrent_edits_of_different_fields_all_stay(db, db_url, actor, now):
     ids = {}
     with db.write() as s:
@@ -115,3 +115,34 @@ def test_concurrent_edits_of_different_fields_all_stay(db, db_url, actor, now):
             failures.append(f"{case}: {len(errors)} refused (e.g. {errors[:1]}), lost {lost}, custom {read.custom}")
     failures += [e for _, errs in reports for e in errs.get("worker", [])]
     assert failures == []
+
+
+# --- the partial change itself: (custom fields stored, custom_set, custom_remove, other args, result) ----
+PARTIAL_CASES = [
+    ({"a": "1"}, {"b": "2"}, [], {}, {"a": "1", "b": "2"}),
+    ({"a": "1", "b": "2"}, {}, ["a"], {}, {"b": "2"}),
+    ({"a": "1"}, {}, ["missing"], {}, {"a": "1"}),
+    ({"a": "1"}, {"a": "x"}, ["a"], {}, {"a": "x"}),  # what is set stays
+    ({"a": "1"}, {"b": "2"}, [], {"changes": {"custom": {}}}, InvalidInput),  # a whole dict and a change
+    ({"a": "1"}, {"": "2"}, [], {}, InvalidInput),
+    ({"a": "1"}, {"b": ["x"]}, [], {}, InvalidInput),
+    ({"a": "1"}, {"b": "2"}, [], {"version": 0}, Conflict),  # a stale version is still refused
+]
+
+
+@pytest.mark.parametrize(("stored", "set_", "remove", "extra", "expected"), PARTIAL_CASES)
+def test_a_partial_custom_field_change(db, actor, now, stored, set_, remove, extra, expected):
+    with db.write() as s:
+        contact = contacts.create_contact(s, data={"first_name": "P", "custom": stored}, actor=actor, now=now)
+    kwargs = {"changes": {}, **extra}
+    if isinstance(expected, type):
+        with pytest.raises(expected), db.write() as s:
+            contacts.update_contact(s, contact_id=contact.id, custom_set=set_, custom_remove=remove, actor=actor,
+                                    now=now, **kwargs)
+        expected = stored
+    else:
+        with db.write() as s:
+            contacts.update_contact(s, contact_id=contact.id, custom_set=set_, custom_remove=remove, actor=actor,
+                                    now=now, **kwargs)
+    with db.read() as s:
+        assert contacts.get_contact(s, contact_id=contact.id).custom == expected
