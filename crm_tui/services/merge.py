@@ -1,17 +1,20 @@
 """Merging two contacts or two companies into one: the person picks the value kept for each field
 that differs, every related row moves to the survivor, the other record goes, all in one unit of
 work with its audit trail. Related rows are found from the schema's foreign keys, so a table
-added later that points at contacts or companies moves too."""
+added later that points at contacts or companies moves too. Moving a related row changes that
+row: it needs the permission its own command needs (MOVED), and gets its own audit event."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, cast, delete, exists, func, insert, literal, null, select, union_all, update
+from sqlalchemy import (Integer, String, and_, cast, delete, exists, func, insert, literal, null, select, union_all,
+                        update)
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
@@ -281,7 +284,7 @@ def _require_moves(session: Session, actor: Actor, kind: str, a_id: int, b_id: i
     """Refuse unless the actor may change every row the merge re-points: each table's permission,
     for each owner of its rows (a support user may merge companies, not move a colleague's deals)."""
     tables = {t.name: t for t in SQLModel.metadata.sorted_tables}
-    for name, owner, n in owners:
+    for name, owner, _ in owners:
         entity, action, owner_col = _guard(tables[name], kind)
         try:
             if owner_col:
@@ -289,7 +292,7 @@ def _require_moves(session: Session, actor: Actor, kind: str, a_id: int, b_id: i
             else:
                 permissions.require(session, actor, action)
         except Forbidden as exc:
-            rows = sum(count for other, who, count in owners if other == name)
+            rows = sum(count for other, _, count in owners if other == name)
             raise Forbidden(f"{exc.message} (merging {kind} #{b_id} into #{a_id} would change {rows} "
                             f"{entity} record{'s' if rows != 1 else ''} linked to #{b_id})") from None
 
@@ -315,9 +318,7 @@ def _move_references(session: Session, model, a_id: int, b_id: int, now: datetim
                                .execution_options(synchronize_session=False)).all()
         if not rows:
             continue
-        counts: dict[Any, int] = {}
-        for row in rows:
-            counts[row.owner] = counts.get(row.owner, 0) + 1
+        counts = Counter(row.owner for row in rows)
         _require_moves(session, actor, kind, a_id, b_id, [(table.name, who, n) for who, n in counts.items()])
         moved[f"{table.name}.{column.name}"] = len(rows)
         session.execute(insert(AuditEvent), [

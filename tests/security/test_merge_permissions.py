@@ -94,7 +94,8 @@ def test_a_merge_needs_the_permission_of_every_record_it_changes(db, db_url, tea
     before = row_counts(db_url)
 
     if refused:
-        with pytest.raises(Forbidden, match=rf"merging {kind} #{b} into #{a} would change \d+ {refused}"), db.write() as s:
+        refusal = rf"merging {kind} #{b} into #{a} would change \d+ {refused}"
+        with pytest.raises(Forbidden, match=refusal), db.write() as s:
             merge.merge_records(s, kind=kind, a_id=a, b_id=b, actor=team[who], now=now)
         assert row_counts(db_url) == before  # nothing moved, nothing audited, B still there
         return
