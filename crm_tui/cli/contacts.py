@@ -148,12 +148,12 @@ def edit(
             changes["emails"] = email
         if phone:
             changes["phones"] = phone
-        if field:
-            custom = {**contact.custom, **_parse_fields(field)}
-            changes["custom"] = {k: v for k, v in custom.items() if v is not None}
+        fields = _parse_fields(field)
         changes.update(refs.link_changes(session, company=company, owner=owner))
+        # the fields that change, merged by the service into the row it holds locked
         contact = contacts.update_contact(session, contact_id=contact.id, changes=changes, actor=actor,
-                                          version=version)
+                                          version=version, custom_remove=[k for k, v in fields.items() if v is None],
+                                          custom_set={k: v for k, v in fields.items() if v is not None})
     if as_json:
         output.emit_json(contact)
     else:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.util import identity_key
 
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput, NotFound
@@ -147,14 +149,23 @@ def create_contact(session: Session, *, data: ContactCreate | dict, actor: Actor
 
 
 def update_contact(session: Session, *, contact_id: int, changes: ContactUpdate | dict, actor: Actor,
-                   version: int | None = None, now: datetime | None = None, region: str | None = None) -> ContactRead:
-    """Apply the fields that are set. With `version`, refuse if the contact changed since it was read."""
+                   version: int | None = None, now: datetime | None = None, region: str | None = None,
+                   custom_set: dict | None = None, custom_remove: Iterable[str] = ()) -> ContactRead:
+    """Apply the fields that are set. With `version`, refuse if the contact changed since it was read.
+    `custom_set` / `custom_remove` change some custom fields and keep the others: they apply to the
+    row as stored now, read under its lock, so concurrent edits of different fields all stay."""
     changes = parse_shape(ContactUpdate, changes)
     now = resolve_now(now)
-    contact = get_or_404(session, Contact, contact_id, "contact")
+    contact = lock_contact(session, contact_id)
     permissions.require(session, actor, "contact.edit")
     check_version(session, contact, version, ENTITY, f"contact {contact.full_name!r}")
-    values = _clean(session, changes.model_dump(exclude_unset=True), region)
+    values = changes.model_dump(exclude_unset=True)
+    if custom_set or custom_remove:
+        if "custom" in values:
+            raise InvalidInput("give either every custom field or the ones that change, not both")
+        drop = {str(k).strip() for k in custom_remove}
+        values["custom"] = {**{k: v for k, v in (contact.custom or {}).items() if k not in drop}, **(custom_set or {})}
+    values = _clean(session, values, region)
     if "owner_id" in values:
         permissions.require_give(session, actor, "contact.assign", old=contact.owner_id, new=values["owner_id"])
     current = get_contact(session, contact_id=contact.id)
@@ -191,12 +202,28 @@ def set_contact_archived(session: Session, *, contact_id: int, archived: bool, a
 
 def change_tags(session: Session, *, contact_id: int, add: list[str] = (), remove: list[str] = (),
                 actor: Actor, now: datetime | None = None) -> ContactRead:
-    """Add and remove tags without touching other fields (no version needed: tags merge)."""
+    """Add and remove tags without touching other fields (no version needed: tags merge, under the
+    contact's lock, into the tags stored now)."""
+    permissions.require(session, actor, "contact.edit")
+    lock_contact(session, contact_id)
     current = get_contact(session, contact_id=contact_id)
     drop = set(_tags(list(remove)))
     tags = [t for t in current.tags if t not in drop]
     tags += [t for t in _tags(list(add)) if t not in tags]
     return update_contact(session, contact_id=contact_id, changes={"tags": tags}, actor=actor, now=now)
+
+
+def lock_contact(session: Session, contact_id: int) -> Contact:
+    """The contact, locked for the rest of the unit of work (FOR UPDATE on PostgreSQL; on SQLite
+    BEGIN IMMEDIATE already holds the file) and read again under the lock, so that a change merged
+    into it starts from what is stored now, not from an earlier read. A copy this unit already
+    changed is kept as it is: whoever changed it locked it first (a merge does)."""
+    known = session.identity_map.get(identity_key(Contact, contact_id))
+    fresh = known is None or not session.is_modified(known)
+    contact = session.get(Contact, contact_id, with_for_update=True, populate_existing=fresh)
+    if contact is None:
+        raise NotFound(f"no contact with id {contact_id}")
+    return contact
 
 
 def derived_fields(first_name: str, last_name: str, title: str | None, emails: list[str],

@@ -24,6 +24,7 @@ from crm_tui.models import (
     Activity, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Source, Tag, Task, User,
 )
 from crm_tui.models.base import UTCDateTime
+from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit
 from crm_tui.services.companies import company_search_text
@@ -577,6 +578,7 @@ def load_demo(session: Session, *, contacts: int, seed: int, actor: Actor, now: 
         session.execute(text(f"LOCK TABLE {', '.join(TABLES)} IN EXCLUSIVE MODE"))
     ctx = demo_context(session, actor)
     totals = planned_counts(ctx, contacts)
+    _require_demo(session, actor, totals)
     done: Counter[str] = Counter()
     with _search_index_deferred(session, ctx), _large_page_cache(session):
         for table, rows in demo_rows(ctx, contacts=contacts, seed=seed, now=now):
@@ -590,6 +592,21 @@ def load_demo(session: Session, *, contacts: int, seed: int, actor: Actor, now: 
     audit(session, actor=actor, entity="demo", entity_id=None, action="demo", now=now,
           summary=", ".join(f"{count} {name}" for name, count in asdict(summary).items()) + f" (seed {seed})")
     return summary
+
+
+# what the demo's rows are, as commands would make them: records of every kind, owned by and
+# assigned to the demo's users (so "someone else's" for the one who loads it)
+DEMO_NEEDS = ("company.edit", "contact.edit", "contact.assign", "deal.edit", "deal.assign", "task.edit",
+              "task.assign", "activity.log")
+
+
+def _require_demo(session: Session, actor: Actor, totals: dict[str, int]) -> None:
+    """Refuse unless the actor may make every row the demo adds: the demo's users need user.admin,
+    the records the permission of each kind on other people's records."""
+    if totals["users"]:
+        permissions.require(session, actor, "user.admin")
+    for action in DEMO_NEEDS:
+        permissions.require(session, actor, action, owner=None)  # owner None: not the actor's own
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:

@@ -1,23 +1,26 @@
 """Merging two contacts or two companies into one: the person picks the value kept for each field
 that differs, every related row moves to the survivor, the other record goes, all in one unit of
 work with its audit trail. Related rows are found from the schema's foreign keys, so a table
-added later that points at contacts or companies moves too."""
+added later that points at contacts or companies moves too. Moving a related row changes that
+row: it needs the permission its own command needs (MOVED), and gets its own audit event."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import (Integer, String, and_, cast, delete, exists, func, insert, literal, null, select, union_all,
+                        update)
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
 from crm_tui.clock import resolve_now
-from crm_tui.errors import InvalidInput, NotFound
-from crm_tui.models import Company, Contact
+from crm_tui.errors import Forbidden, InvalidInput, NotFound
+from crm_tui.models import AuditEvent, Company, Contact
 from crm_tui.models.schemas import ContactRead
 from crm_tui.services import permissions
 from crm_tui.services import companies, contacts
@@ -35,6 +38,15 @@ COMPANY_FIELDS = {
 }
 # link tables the contact merge rewrites itself (as unions), instead of moving rows
 _CONTACT_POINTS = {"contact_emails", "contact_phones", "contact_tags"}
+# a related table whose rows a merge re-points -> (the audit's entity, the permission that changing
+# one of its rows needs, the column an "own" scope is about, or None where the service asks for no
+# owner); the same checks the commands make. A table missing here needs the merged kind's permission.
+MOVED = {
+    "deals": ("deal", "deal.edit", "owner_id"),
+    "tasks": ("task", "task.edit", "assignee_id"),
+    "contacts": ("contact", "contact.edit", None),
+    "activities": ("activity", "activity.log", None),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +207,11 @@ def merge_records(session: Session, *, kind: str, a_id: int, b_id: int, keep: di
     check_version(session, b_row, b_version, kind, f"{kind} #{b_id}")
     plan = plan_merge(session, kind=kind, a_id=a_id, b_id=b_id)
     kept = _check_keep(plan, keep or {})
+    skip = _CONTACT_POINTS if kind == "contact" else set()
+    # refused before anything is written; the moves check again on the rows they actually change
+    _require_moves(session, actor, kind, a_id, b_id, _owners(session, model, kind, b_id, skip=skip))
     snapshot = _snapshot(session, kind, b_id)
-    moved = _move_references(session, model, a_id, b_id, now,
-                             skip=_CONTACT_POINTS if kind == "contact" else set())
+    moved = _move_references(session, model, a_id, b_id, now, actor=actor, kind=kind, skip=skip)
     if kind == "contact":
         label, version = _finish_contact(session, a_row, b_row, snapshot, kept, actor, now)
     else:
@@ -247,21 +261,70 @@ def _references(target, *, skip: set[str]) -> list[tuple[Any, Any]]:
     return found
 
 
-def _move_references(session: Session, model, a_id: int, b_id: int, now: datetime, *,
+def _guard(table, kind: str) -> tuple[str, str, str | None]:
+    return MOVED.get(table.name, (table.name[:32], f"{kind}.edit", None))
+
+
+def _owners(session: Session, model, kind: str, b_id: int, *, skip: set[str]) -> list[tuple[str, Any, int]]:
+    """(table, owner, rows) of every row that points at b, in one query over every related table."""
+    parts = []
+    for table, column in _references(model, skip=skip):
+        owner_col = _guard(table, kind)[2]
+        owner = table.c[owner_col] if owner_col else cast(null(), Integer)
+        part = select(literal(table.name, String).label("name"), owner.label("owner"),
+                      func.count().label("n")).where(column == b_id)
+        parts.append(part.group_by(owner) if owner_col else part.having(func.count() > 0))
+    if not parts:
+        return []
+    return [tuple(row) for row in session.execute(parts[0] if len(parts) == 1 else union_all(*parts))]
+
+
+def _require_moves(session: Session, actor: Actor, kind: str, a_id: int, b_id: int,
+                   owners: list[tuple[str, Any, int]]) -> None:
+    """Refuse unless the actor may change every row the merge re-points: each table's permission,
+    for each owner of its rows (a support user may merge companies, not move a colleague's deals)."""
+    tables = {t.name: t for t in SQLModel.metadata.sorted_tables}
+    for name, owner, _ in owners:
+        entity, action, owner_col = _guard(tables[name], kind)
+        try:
+            if owner_col:
+                permissions.require(session, actor, action, owner=owner)
+            else:
+                permissions.require(session, actor, action)
+        except Forbidden as exc:
+            rows = sum(count for other, _, count in owners if other == name)
+            raise Forbidden(f"{exc.message} (merging {kind} #{b_id} into #{a_id} would change {rows} "
+                            f"{entity} record{'s' if rows != 1 else ''} linked to #{b_id})") from None
+
+
+def _move_references(session: Session, model, a_id: int, b_id: int, now: datetime, *, actor: Actor, kind: str,
                      skip: set[str]) -> dict[str, int]:
     """Point every row that references b at a. Versioned rows get a new version (an open edit
     form of a moved deal then gets a conflict instead of putting the old link back). A row that
-    would then collide with one of a's on a unique key is a duplicate link and goes."""
+    would then collide with one of a's on a unique key is a duplicate link and goes. Each moved row
+    gets its audit event (inserted in one statement per table), and the owners of the rows as
+    changed are checked again, so a row given to someone else meanwhile is not moved unchecked."""
     moved: dict[str, int] = {}
     for table, column in _references(model, skip=skip):
         _drop_colliding(session, table, column, a_id, b_id)
         values: dict[str, Any] = {column.name: a_id}
         if "version" in table.c and "updated_at" in table.c:
             values.update(version=table.c.version + 1, updated_at=now)
-        result = session.execute(update(table).where(column == b_id).values(**values)
-                                 .execution_options(synchronize_session=False))
-        if result.rowcount:
-            moved[f"{table.name}.{column.name}"] = result.rowcount
+        entity, _, owner_col = _guard(table, kind)
+        owner = table.c[owner_col] if owner_col else cast(null(), Integer)
+        rows = session.execute(update(table).where(column == b_id).values(**values)
+                               .returning((table.c.id if "id" in table.c else cast(null(), Integer)).label("id"),
+                                          owner.label("owner"))
+                               .execution_options(synchronize_session=False)).all()
+        if not rows:
+            continue
+        counts = Counter(row.owner for row in rows)
+        _require_moves(session, actor, kind, a_id, b_id, [(table.name, who, n) for who, n in counts.items()])
+        moved[f"{table.name}.{column.name}"] = len(rows)
+        session.execute(insert(AuditEvent), [
+            {"at": now, "actor_id": actor.user_id, "actor": actor.login, "entity": entity, "entity_id": row.id,
+             "action": "merge", "field": column.name, "old_value": str(b_id), "new_value": str(a_id)}
+            for row in rows])
     return moved
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, func, insert, literal, select, true, update
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
-from crm_tui.errors import InvalidInput, NotFound
+from crm_tui.errors import Forbidden, InvalidInput, NotFound
 from crm_tui.models import Activity, ActivityKind, AuditEvent, Deal, LostReason, Pipeline, Stage, StageKind
 from crm_tui.models.schemas import PipelineRead, StageRead, StageSpec
 from crm_tui.services import permissions
@@ -334,6 +334,7 @@ def delete_stage(session: Session, *, stage_id: int, actor: Actor, move_to_stage
             raise InvalidInput("move the deals to another stage of the same pipeline")
         if target.kind != StageKind.OPEN:
             raise InvalidInput("move the deals to an open stage; mark them won or lost one by one")
+        _require_moving(session, actor, stage, count)
         _move_all_deals(session, stage, target, actor, now)
     audit(session, actor=actor, entity="stage", entity_id=stage.id, action="delete", now=now,
           summary=f"{stage.name} deleted; {count} deal(s) moved")
@@ -342,6 +343,20 @@ def delete_stage(session: Session, *, stage_id: int, actor: Actor, move_to_stage
     _renumber([s for s in stages if s.id != stage.id])
     flush(session, "stage", "stages")
     return count
+
+
+def _require_moving(session: Session, actor: Actor, stage: Stage, count: int) -> None:
+    """Moving the stage's deals is a change of each deal: it needs deal.edit on every owner's deals,
+    as moving them one by one would. The stage row and the deals are locked first (FOR UPDATE on
+    PostgreSQL), so no deal enters the stage or changes hands between this check and the move."""
+    session.get(Stage, stage.id, with_for_update=True)
+    owners = {owner for _, owner in session.execute(
+        select(Deal.id, Deal.owner_id).where(Deal.stage_id == stage.id).with_for_update())}
+    for owner in owners:
+        try:
+            permissions.require(session, actor, "deal.edit", owner=owner)
+        except Forbidden as exc:
+            raise Forbidden(f"{exc.message} (deleting stage {stage.name!r} would move its {count} deal(s))") from None
 
 
 def _move_all_deals(session: Session, source: Stage, target: Stage, actor: Actor, now: datetime) -> None:

@@ -335,19 +335,17 @@ def _set_field(action: Action, session: Session, firing, env: Env, *, write: boo
         return f"{action['field']} not set: the {firing.trigger.entity} has no contact"
     value = firing.render(action["value"])
     name, _, key = action["field"].partition(".")
-    if name == "custom":
-        current = dict(contact.custom or {})
-        if current.get(key) == value:
-            return f"custom.{key} already {value!r}"
-        changes = {"custom": {**current, key: value}}
-    else:
-        if getattr(contact, name) == value:
-            return f"{name} already {value!r}"
-        changes = {name: value}
+    # the firing's copy of the contact was read before this unit's lock: it says what to skip
+    # in a preview, and a custom field goes to the service as a change to merge under the lock
+    current = (contact.custom or {}).get(key) if name == "custom" else getattr(contact, name)
+    if current == value:
+        return f"{action['field']} already {value!r}"
     if write:
         from crm_tui.services import contacts
 
-        contacts.update_contact(session, contact_id=contact.id, changes=changes, actor=env.actor, now=firing.now)
+        changes, custom = ({}, {key: value}) if name == "custom" else ({name: value}, None)
+        contacts.update_contact(session, contact_id=contact.id, changes=changes, custom_set=custom, actor=env.actor,
+                                now=firing.now)
     return f"contact #{contact.id} {action['field']} = {value!r}"
 
 
