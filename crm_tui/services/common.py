@@ -26,6 +26,7 @@ class Actor:
     login: str
     role: str = "admin"
     timezone: str | None = None
+    locale: str | None = None  # how the user writes numbers (amounts); en_US when not set
 
     @property
     def is_system(self) -> bool:

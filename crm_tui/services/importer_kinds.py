@@ -84,6 +84,7 @@ class Ctx:
     dayfirst: bool | None
     country: str | None
     currency: str
+    locale: str | None = None  # the importing user's number format (amounts)
     tags: dict[str, int] = field(default_factory=dict)
     new_tags: list[dict] = field(default_factory=list)
 
@@ -483,7 +484,7 @@ class DealRows(Kind):
             row.problems.append((row.column("amount"), amount_text, exc.message))
             currency = ctx.currency
         d["currency"] = currency
-        d["amount_minor"] = row.check("amount", lambda t: v.money(iv.amount_text(t), currency))
+        d["amount_minor"] = row.check("amount", lambda t: v.money(t, currency, locale=ctx.locale))
         d["expected_close"] = row.check("close_date", lambda t: iv.day(t, dayfirst=ctx.dayfirst, zone=ctx.zone,
                                                                        now=ctx.now))
         status, stage = row.text("status"), None
