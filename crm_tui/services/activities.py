@@ -14,7 +14,7 @@ from crm_tui.models.schemas import ActivityCreate, ActivityRead, TaskCreate, Tas
 from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
-from crm_tui.services.dates import parse_when
+from crm_tui.services.dates import moment_in_range, parse_when
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
 ENTITY = "activity"
@@ -26,7 +26,7 @@ def _when(value: datetime | str | None, actor: Actor, now: datetime) -> datetime
     if value is None:
         return now
     if isinstance(value, datetime):
-        return resolve_now(value)
+        return moment_in_range(resolve_now(value))
     return parse_when(value, now=now, zone=get_zone(actor.timezone))
 
 

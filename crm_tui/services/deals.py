@@ -24,7 +24,7 @@ from crm_tui.services.common import (
     parse_shape,
     set_archived,
 )
-from crm_tui.services.dates import parse_day
+from crm_tui.services.dates import day_in_range, parse_day
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
 ENTITY = "deal"
@@ -43,8 +43,10 @@ def _label(deal: Deal) -> str:
 
 
 def _close_date(value: date | str | None, actor: Actor, now: datetime) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return day_in_range(value)
     if not str(value).strip():
         return None
     return parse_day(str(value), now=now, zone=get_zone(actor.timezone))

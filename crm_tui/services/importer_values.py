@@ -9,7 +9,7 @@ from datetime import date, datetime, time, tzinfo
 
 from crm_tui.errors import InvalidInput
 from crm_tui.services import validation as v
-from crm_tui.services.dates import parse_when
+from crm_tui.services.dates import DateOutOfRange, parse_when
 
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
 _YEAR_FIRST = re.compile(r"^\s*\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}")
@@ -68,6 +68,8 @@ def moment(text: str, *, dayfirst: bool | None, zone: tzinfo, now: datetime,
     order = date_order(text, dayfirst)
     try:
         return parse_when(text, now=now, zone=zone, dayfirst=order, default_time=default_time)
+    except DateOutOfRange:
+        raise
     except InvalidInput:
         raise InvalidInput(f"can't read {text.strip()!r} as a date") from None
 
