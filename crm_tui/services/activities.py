@@ -20,6 +20,18 @@ from crm_tui.services.paging import Page, SortKey, keyset_page
 ENTITY = "activity"
 TIMELINE = SortKey(Activity.occurred_at, Activity.id, descending=True)
 LOGGABLE = (ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.MEETING, ActivityKind.NOTE)
+MAX_DURATION_MINUTES = 7 * 24 * 60  # a week: longer than any call or meeting; a typo beyond it
+
+
+def duration_minutes(value: int | None) -> int | None:
+    """A call's or meeting's length in minutes: 0 to a week (a number past what the column holds
+    would otherwise reach the database and fail there)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DURATION_MINUTES:
+        raise InvalidInput(f"duration {value!r} is out of range: give minutes from 0 to {MAX_DURATION_MINUTES} "
+                           f"(a week)")
+    return value
 
 
 def _when(value: datetime | str | None, actor: Actor, now: datetime) -> datetime:
@@ -54,7 +66,7 @@ def log_activity(session: Session, *, data: ActivityCreate | dict, actor: Actor,
         kind=kind.value,
         direction=v.choice(data.direction, Direction, "direction") if data.direction else None,
         occurred_at=occurred_at,
-        duration_minutes=v.non_negative(data.duration_minutes, "duration"),
+        duration_minutes=duration_minutes(data.duration_minutes),
         outcome=v.optional_text(data.outcome, "outcome", max_length=100),
         subject=v.optional_text(data.subject, "subject", max_length=300),
         body=v.optional_text(data.body, "notes", max_length=100_000),

@@ -16,6 +16,21 @@ from crm_tui.errors import Conflict, InvalidInput, NotFound
 from crm_tui.models import AuditEvent
 
 M = TypeVar("M")
+MAX_ID = 2**63 - 1  # the largest id a BIGINT (PostgreSQL) or an INTEGER (SQLite) holds
+
+
+def parse_id(text: str | int) -> int | None:
+    """The record id `text` spells (ASCII digits: "²" and "١" are not ids), or None when it is a
+    name or an email instead. Any size: an id past MAX_ID then finds nothing (get_or_404)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    value = str(text).strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def is_id(value: object) -> bool:
+    """Whether `value` can be a record's id: a whole number from 1 to MAX_ID."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,9 @@ def system_actor(name: str = "system") -> Actor:
 
 
 def get_or_404(session: Session, model: type[M], id_: int | None, label: str) -> M:
-    obj = session.get(model, id_) if id_ is not None else None
+    # an id past what the column holds would make the driver raise (OverflowError on SQLite,
+    # NumericValueOutOfRange on PostgreSQL): no record has it, so it is simply not found
+    obj = session.get(model, id_) if is_id(id_) else None
     if obj is None:
         raise NotFound(f"no {label} with id {id_}")
     return obj

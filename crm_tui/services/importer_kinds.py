@@ -18,6 +18,7 @@ from crm_tui.models import (
     Activity, ActivityKind, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Direction, Lifecycle,
     Source, Tag, Task,
 )
+from crm_tui.services import activities
 from crm_tui.services import importer_values as iv
 from crm_tui.services import validation as v
 from crm_tui.services.companies import _domain, company_search_text
@@ -585,7 +586,7 @@ def _minutes(text_: str) -> int:
     match = re.fullmatch(r"\s*(?:(\d+):)?(\d+)\s*(?:m|min|mins|minutes)?\s*", text_.lower())
     if not match:
         raise InvalidInput(f"invalid duration {text_.strip()!r}: give minutes, such as 30 or 1:15")
-    return int(match[1] or 0) * 60 + int(match[2])
+    return activities.duration_minutes(int(match[1] or 0) * 60 + int(match[2]))
 
 
 class ActivityRows(Kind):
