@@ -58,7 +58,7 @@ class Settings:
 def load_settings(path: Path | None = None) -> Settings:
     path = path or config_path()
     if not path.exists():
-        return Settings()
+        return Settings(locale=os.environ.get("CRM_LOCALE") or None)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

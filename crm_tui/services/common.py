@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import BigInteger, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -28,9 +28,16 @@ def parse_id(text: str | int) -> int | None:
     return int(value) if value.isascii() and value.isdigit() else None
 
 
-def is_id(value: object) -> bool:
-    """Whether `value` can be a record's id: a whole number from 1 to MAX_ID."""
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+def is_id(value: object, session: Session | None = None, model: Any = None) -> bool:
+    """Whether `value` can be a record's id: a whole number from 1 to MAX_ID, and, given the
+    session and the model, one its id column can hold (an INTEGER id on PostgreSQL stops at 2^31-1;
+    asking for a larger one fails in the driver rather than finding nothing)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID):
+        return False
+    if session is None or model is None or value < 2**31:
+        return True
+    column = model.__table__.c.id
+    return session.get_bind().dialect.name != "postgresql" or isinstance(column.type, BigInteger)
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ def system_actor(name: str = "system") -> Actor:
 def get_or_404(session: Session, model: type[M], id_: int | None, label: str) -> M:
     # an id past what the column holds would make the driver raise (OverflowError on SQLite,
     # NumericValueOutOfRange on PostgreSQL): no record has it, so it is simply not found
-    obj = session.get(model, id_) if is_id(id_) else None
+    obj = session.get(model, id_) if is_id(id_, session, model) else None
     if obj is None:
         raise NotFound(f"no {label} with id {id_}")
     return obj

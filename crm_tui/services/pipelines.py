@@ -15,7 +15,7 @@ from crm_tui.models.schemas import PipelineRead, StageRead, StageSpec
 from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
-from crm_tui.services.common import parse_id
+from crm_tui.services.common import is_id, parse_id
 
 DEFAULT_STAGES = [
     StageSpec(name="New", probability=10, rotting_days=14),
@@ -80,7 +80,7 @@ def list_pipelines(session: Session, *, include_archived: bool = False) -> list[
 
 
 def get_pipeline(session: Session, *, pipeline_id: int) -> PipelineRead:
-    found = _reads(session, _BY_ID, pipeline_id=pipeline_id)
+    found = _reads(session, _BY_ID, pipeline_id=pipeline_id) if is_id(pipeline_id, session, Pipeline) else None
     if not found:
         raise NotFound(f"no pipeline with id {pipeline_id}")
     return found[0]

@@ -106,7 +106,7 @@ def resolve_user(session: Session, ref: str | int) -> UserRead:
     """A user by id, login, email or exact name (case-insensitive)."""
     text = str(ref).strip()
     if (user_id := parse_id(text)) is not None:
-        user = session.get(User, user_id) if is_id(user_id) else None
+        user = session.get(User, user_id) if is_id(user_id, session, User) else None
     else:
         folded = text.lower()
         user = session.scalars(
