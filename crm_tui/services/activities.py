@@ -28,7 +28,9 @@ def duration_minutes(value: int | None) -> int | None:
     would otherwise reach the database and fail there)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DURATION_MINUTES:
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        raise InvalidInput(f"duration must not be negative (got {value})")
+    if isinstance(value, bool) or not isinstance(value, int) or value > MAX_DURATION_MINUTES:
         raise InvalidInput(f"duration {value!r} is out of range: give minutes from 0 to {MAX_DURATION_MINUTES} "
                            f"(a week)")
     return value

@@ -322,7 +322,7 @@ def test_the_activity_service_bounds_durations(db, actor):
     with db.write() as session:
         ada = contacts.create_contact(session, data={"first_name": "Ada"}, actor=actor, now=NOW)
         for minutes in (-1, 2**63, 10**30):
-            with pytest.raises(InvalidInput, match="out of range"):
+            with pytest.raises(InvalidInput, match="out of range|must not be negative"):
                 activities.log_activity(session, data={"kind": "call", "contact_id": ada.id,
                                                        "duration_minutes": minutes}, actor=actor, now=NOW)
 
@@ -360,3 +360,38 @@ def test_amount_text_round_trips_in_each_locale():
         for minor in (0, 5, 1_250_050, 123_456_789_012):
             assert parse_amount(input_text(minor, "USD", locale=locale), "USD", locale=locale) == minor
 
+
+
+# --- the app's forms --------------------------------------------------------------------------------
+
+# (form, the fields typed, the words of the error the form shows): the forms call the same services
+FORMS = [
+    ("deal", {"title": "x", "amount": "12k"}, "suffixes such as 'k' are not supported"),
+    ("deal", {"title": "x", "amount": "1e309"}, "exponents are not supported"),
+    ("deal", {"title": "x", "amount": "(500)"}, "must not be negative"),
+    ("deal", {"title": "x", "expected_close": "9999-12-31"}, "out of range"),
+    ("task", {"title": "t", "due": "9999-12-31 23:59"}, "out of range"),
+    ("log", {"subject": "s", "duration": BIG}, "duration 9223372036854775808 is out of range"),
+]
+
+
+@pytest.mark.parametrize("form, fields, message", FORMS, ids=[f"{f}-{list(v.values())[-1]}" for f, v, _ in FORMS])
+async def test_the_app_forms_refuse_the_same_values(db, db_url, actor, form, fields, message):
+    from crm_tui.screens.forms import DealForm, LogActivityForm, TaskForm
+    from tests.tui.test_forms import Host, error_text, fill, settle
+
+    with db.write() as session:
+        ada = contacts.create_contact(session, data={"first_name": "Ada"}, actor=actor, now=NOW)
+    screen = {"deal": lambda: DealForm(), "task": lambda: TaskForm(contact_id=ada.id),
+              "log": lambda: LogActivityForm(contact_id=ada.id)}[form]()
+    before = row_counts(db_url)
+    app = Host(db, actor, NOW, screen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        fill(app.screen, **fields)
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is screen
+        assert message in error_text(app.screen)
+    assert app.results == []
+    assert row_counts(db_url) == before
