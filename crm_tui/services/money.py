@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from crm_tui.errors import InvalidInput
 from crm_tui.services.validation import MAX_AMOUNT_MINOR, currency_code, currency_digits
@@ -26,8 +27,10 @@ _TRAILING = re.compile(rf"\s*(?P<symbol>[{_SYMBOLS}])?\s*(?P<code>(?<![A-Za-z])[
 _EXPONENT = re.compile(r"^\d[\d.,]*e[+-]?\d+$", re.IGNORECASE)
 _SUFFIX = re.compile(r"^\d[\d.,]*\s*(k|m|mm|bn|b|mn|mio|thousand|million|billion)$", re.IGNORECASE)
 _NUMBER_CHARS = re.compile(r"^[0-9.,'\u2019\u202f]+$")
+_PLAIN = re.compile(r"^[0-9]+(?:([.,])[0-9]+)?$")  # 12500, 12500.50: most cells of a big file
 
 
+@lru_cache(maxsize=64)
 def check_locale(name: str | None) -> str:
     """The locale name amounts are read in (en_US when none is configured); refuses unknown ones."""
     from babel import Locale, UnknownLocaleError
@@ -87,6 +90,8 @@ def _read(text: str, code: str, locale: str) -> Decimal:
     if match := _SUFFIX.match(body):
         raise InvalidInput(f"invalid amount {raw!r}: suffixes such as {match[1]!r} are not supported; "
                            f"type the number in full, e.g. 12000 for 12k")
+    if (plain := _PLAIN.match(body)) and (not plain[1] or plain[1] == _symbols(locale)[1]):
+        return Decimal(body.replace(",", "."))  # no grouping to check: read it as it is, fast
     grouped = _SPACES.sub("\u202f", body)
     if not grouped or not _NUMBER_CHARS.match(grouped) or not grouped[0].isdigit() and grouped[0] not in ".,":
         raise _unreadable(raw, locale)
@@ -114,10 +119,11 @@ def _strip_affixes(text: str, code: str, locale: str) -> str:
     return body
 
 
-def _currencies() -> set[str]:
+@lru_cache(maxsize=1)
+def _currencies() -> frozenset[str]:
     from babel.numbers import list_currencies
 
-    return list_currencies()
+    return frozenset(list_currencies())
 
 
 def _readings(text: str, locale: str) -> list[str]:
@@ -131,10 +137,18 @@ def _readings(text: str, locale: str) -> list[str]:
     return readings
 
 
-def _strict(text: str, locale: str) -> Decimal | None:
-    from babel.numbers import NumberFormatError, get_group_symbol, parse_decimal
+@lru_cache(maxsize=64)
+def _symbols(locale: str) -> tuple[str, str]:
+    """(group, decimal) symbols of the locale."""
+    from babel.numbers import get_decimal_symbol, get_group_symbol
 
-    group = get_group_symbol(locale)
+    return get_group_symbol(locale), get_decimal_symbol(locale)
+
+
+def _strict(text: str, locale: str) -> Decimal | None:
+    from babel.numbers import NumberFormatError, parse_decimal
+
+    group = _symbols(locale)[0]
     candidate = text.replace("\u202f", group)
     if group in ("'", "\u2019"):
         candidate = candidate.replace("\u2019", "'").replace("'", group)
