@@ -395,3 +395,39 @@ async def test_the_app_forms_refuse_the_same_values(db, db_url, actor, form, fie
         assert message in error_text(app.screen)
     assert app.results == []
     assert row_counts(db_url) == before
+
+
+async def test_the_inbox_shows_a_stored_far_date_east_of_utc(tmp_path, sqlite_template):
+    """The app's Inbox, for a user in Auckland, over rows that hold 9999-12-31 23:59 UTC (due,
+    snoozed until, done at): each section draws, on SQLite (the screen, not the backend, is tested)."""
+    from crm_tui.db import open_database
+    from crm_tui.screens.inbox import InboxScreen
+    from crm_tui.services import users
+    from tests.tui.conftest import make_app, settle
+
+    db = open_database(f"sqlite:///{shutil.copy(sqlite_template, tmp_path / 'crm.db')}")
+    far = datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc)
+    try:
+        with db.write() as session:
+            actor = users.actor_for(session, login="ann", now=NOW)
+            for title in ("due far", "snoozed far", "done far"):
+                tasks.create_task(session, data={"title": title, "due_at": "+1d"}, actor=actor, now=NOW)
+        with db.write() as session:
+            session.execute(sa.update(Task).where(Task.title == "due far").values(due_at=far))
+            session.execute(sa.update(Task).where(Task.title == "snoozed far").values(snoozed_until=far))
+            session.execute(sa.update(Task).where(Task.title == "done far").values(done_at=NOW, due_at=far))
+        app = make_app(db, dataclasses.replace(actor, timezone=AUCKLAND), NOW)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("4")
+            await settle(app, pilot)
+            assert isinstance(app.screen, InboxScreen)
+            seen = set()
+            for section in ("upcoming", "snoozed", "done"):
+                app.screen.show_section(section)
+                await settle(app, pilot)
+                seen |= {t.title for t in app.screen.table.visible_rows()}
+            assert {"snoozed far", "done far"} <= seen  # "due far" is past the Upcoming window
+            assert app.return_code is None and isinstance(app.screen, InboxScreen)
+    finally:
+        db.dispose()
