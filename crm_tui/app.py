@@ -435,6 +435,10 @@ def run_app(*, db_url: str, login: str) -> None:
         from crm_tui.config import load_settings
 
         settings = load_settings()
+        if settings.locale:  # amounts in forms are read with the configured separators
+            import dataclasses
+
+            actor = dataclasses.replace(actor, locale=settings.locale)
         minutes = settings.workflow_interval_minutes
         CrmApp(db, actor, workflow_interval_s=minutes * 60 if minutes else None,
                live_refresh_s=settings.live_refresh_seconds or None).run()

@@ -42,6 +42,17 @@ def get_zone(name: str | None) -> tzinfo:
         raise InvalidInput(f"unknown time zone {name!r}; use an IANA name such as Europe/Paris") from None
 
 
+def in_zone(value: datetime, zone: tzinfo) -> datetime:
+    """`value` in `zone`, for showing it. Entry keeps dates to the years 1900-2200, but an older row
+    (or a direct SQL write) may hold 9999-12-31 23:59 UTC, which has no local time east of UTC:
+    such a value is shown as the last (or first) moment a datetime can hold, instead of failing."""
+    try:
+        return value.astimezone(zone)
+    except (OverflowError, ValueError):
+        edge = datetime.max if value.year > 1 else datetime.min
+        return edge.replace(tzinfo=zone)
+
+
 def ensure_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("datetime must be timezone-aware")

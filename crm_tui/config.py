@@ -44,6 +44,8 @@ class Settings:
     user: str | None = None
     timezone: str | None = None
     currency: str = "USD"
+    # how people here write numbers ("de_DE": 12.500,50); amounts are read with its separators
+    locale: str | None = None
     # the zone reports bucket days, weeks and months in, the same for everyone on the team
     team_timezone: str | None = None
     # how often the app runs the workflow engine ([workflows] interval_minutes); 0 turns that off
@@ -56,7 +58,7 @@ class Settings:
 def load_settings(path: Path | None = None) -> Settings:
     path = path or config_path()
     if not path.exists():
-        return Settings()
+        return Settings(locale=os.environ.get("CRM_LOCALE") or None)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -68,6 +70,7 @@ def load_settings(path: Path | None = None) -> Settings:
         user=data.get("user"),
         timezone=data.get("timezone"),
         currency=str(data.get("currency", "USD")).upper(),
+        locale=os.environ.get("CRM_LOCALE") or data.get("locale"),
         team_timezone=data.get("team_timezone"),
         workflow_interval_minutes=_workflow_interval(data),
         live_refresh_seconds=_live_refresh(data),

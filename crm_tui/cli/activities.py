@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from crm_tui.cli import output, refs
+from crm_tui.cli import output, params, refs
 from crm_tui.cli.context import state
 from crm_tui.errors import InvalidInput
 from crm_tui.services import activities
@@ -15,7 +15,7 @@ def log(
     kind: str = typer.Argument(..., help="call, email, meeting or note."),
     contact: str | None = typer.Option(None, "--contact", help="Contact id or email."),
     company: str | None = typer.Option(None, "--company", help="Company id, name or domain."),
-    deal: int | None = typer.Option(None, "--deal", help="Deal id."),
+    deal: int | None = typer.Option(None, "--deal", help="Deal id.", parser=params.record_id),
     subject: str | None = typer.Option(None, "--subject"),
     notes: str | None = typer.Option(None, "--notes", help="What was said or written."),
     outcome: str | None = typer.Option(None, "--outcome", help="e.g. connected, voicemail, no answer."),

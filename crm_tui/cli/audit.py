@@ -6,7 +6,7 @@ from datetime import time
 
 import typer
 
-from crm_tui.cli import output
+from crm_tui.cli import output, params
 from crm_tui.cli.context import state
 from crm_tui.services import audit as audit_service
 from crm_tui.services.dates import parse_when
@@ -17,7 +17,7 @@ def audit(
     record: str | None = typer.Option(None, "--record", metavar="KIND:ID",
                                       help="Only this record, e.g. contact:12, company:3, deal:40."),
     entity: str | None = typer.Option(None, "--entity", help="contact, company, deal, activity, task, user, ..."),
-    entity_id: int | None = typer.Option(None, "--id", help="Only this record (with --entity)."),
+    entity_id: int | None = typer.Option(None, "--id", help="Only this record (with --entity).", parser=params.record_id),
     user: str | None = typer.Option(None, "--user", help="Only changes made by this login."),
     since: str | None = typer.Option(None, "--since", help='Only changes since then, e.g. "2026-11-01" or "7d ago".'),
     limit: output.Limit = 50,

@@ -51,6 +51,8 @@ class CliState:
         # the config file's zone applies to users who did not set their own
         if actor.timezone is None and self.settings.timezone:
             actor = dataclasses.replace(actor, timezone=self.settings.timezone)
+        if self.settings.locale:
+            actor = dataclasses.replace(actor, locale=self.settings.locale)
         self._actor = actor
         return actor
 

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from crm_tui.cli import output, refs
+from crm_tui.cli import output, params, refs
 from crm_tui.cli.context import state
 from crm_tui.services import activities, deals, pipelines
 
@@ -91,7 +91,7 @@ def list_(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help=ID_HELP),
+    deal_id: int = typer.Argument(..., help=ID_HELP, parser=params.record_id),
     as_json: output.Json = False,
 ) -> None:
     """Show a deal and its latest activities."""
@@ -121,7 +121,7 @@ def show(
 @app.command("edit")
 def edit(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help=ID_HELP),
+    deal_id: int = typer.Argument(..., help=ID_HELP, parser=params.record_id),
     title: str | None = typer.Option(None, "--title"),
     amount: str | None = typer.Option(None, "--amount", "-a", help="Amount, e.g. 12,500."),
     currency: str | None = typer.Option(None, "--currency"),
@@ -154,7 +154,7 @@ def _report_stage(deal, as_json: bool) -> None:
 @app.command("move")
 def move(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help=ID_HELP),
+    deal_id: int = typer.Argument(..., help=ID_HELP, parser=params.record_id),
     stage: str = typer.Argument(..., help="Stage id or name in the deal's pipeline."),
     reason: str | None = typer.Option(None, "--reason", help="Why it was lost (when moving to the lost stage)."),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
@@ -200,7 +200,7 @@ def reopen(
 @app.command("won")
 def won(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help=ID_HELP),
+    deal_id: int = typer.Argument(..., help=ID_HELP, parser=params.record_id),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
     yes: bool = typer.Option(False, "--yes", "-y", help=YES_HELP),
     as_json: output.Json = False,
@@ -215,7 +215,7 @@ def won(
 @app.command("lost")
 def lost(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help=ID_HELP),
+    deal_id: int = typer.Argument(..., help=ID_HELP, parser=params.record_id),
     reason: str = typer.Option(..., "--reason", help="Why it was lost."),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
     yes: bool = typer.Option(False, "--yes", "-y", help=YES_HELP),
@@ -232,7 +232,7 @@ def lost(
 @app.command("step")
 def step(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help=ID_HELP),
+    deal_id: int = typer.Argument(..., help=ID_HELP, parser=params.record_id),
     back: bool = typer.Option(False, "--back", help="To the previous open stage instead of the next."),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
     as_json: output.Json = False,

@@ -23,7 +23,7 @@ from crm_tui.cli import (
 )
 from crm_tui.cli.context import CliState
 from crm_tui.cli.output import error_line, quiet_library_logs
-from crm_tui.errors import CrmError
+from crm_tui.errors import CrmError, InvalidInput
 
 try:  # typer >= 0.20 vendors click
     from typer._click.exceptions import ClickException
@@ -49,8 +49,27 @@ def report(exc: BaseException) -> int:
     return INTERNAL_ERROR
 
 
+def undecodable_argument(args: list[str]) -> InvalidInput | None:
+    """The error for the first argument that is not UTF-8 text, if any. Python hands bytes that do
+    not decode (a Latin-1 "\\xe9" from an old shell script, say) to the program as lone surrogates,
+    which no database, file or terminal can take; refuse them where they enter."""
+    for number, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = arg.encode("utf-8", "surrogateescape")
+            return InvalidInput(f"argument {number} ({raw!r}) is not UTF-8 text; "
+                                f"give names and notes in UTF-8 (check the terminal's or the script's encoding)")
+    return None
+
+
 class CrmGroup(TyperGroup):
     """The root group: turns domain errors (and surprises) raised by any command into one line."""
+
+    def parse_args(self, ctx, args):
+        if (error := undecodable_argument(args)) is not None:
+            raise typer.Exit(report(error))
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
         try:

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from crm_tui.clock import in_zone
 from crm_tui.services.paging import Page
 from crm_tui.services.validation import format_money, printable
 
@@ -82,7 +83,7 @@ def emit_page_json(page: Page) -> None:
 
 
 def local_time(value: datetime | None, zone: tzinfo) -> str:
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+    return in_zone(value, zone).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 def day(value: date | None) -> str:

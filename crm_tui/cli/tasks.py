@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from crm_tui.cli import output, refs
+from crm_tui.cli import output, params, refs
 from crm_tui.cli.context import state
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
@@ -26,7 +26,7 @@ def add(
     assignee: str | None = typer.Option(None, "--assignee", help="Who does it (user login); you by default."),
     contact: str | None = typer.Option(None, "--contact", help="Contact id or email."),
     company: str | None = typer.Option(None, "--company", help="Company id, name or domain."),
-    deal: int | None = typer.Option(None, "--deal", help="Deal id."),
+    deal: int | None = typer.Option(None, "--deal", help="Deal id.", parser=params.record_id),
     repeat: str | None = typer.Option(None, "--repeat", help='Recurrence, e.g. "every monday" or an RRULE.'),
     as_json: output.Json = False,
 ) -> None:
@@ -50,7 +50,7 @@ def list_(
     mine: bool = typer.Option(True, "--mine/--all", help="Only your tasks (default), or everyone's."),
     assignee: str | None = typer.Option(None, "--assignee", help="Only this user's tasks."),
     contact: str | None = typer.Option(None, "--contact", help="Only tasks about this contact."),
-    deal: int | None = typer.Option(None, "--deal", help="Only tasks about this deal."),
+    deal: int | None = typer.Option(None, "--deal", help="Only tasks about this deal.", parser=params.record_id),
     limit: output.Limit = 50,
     after: output.After = None,
     as_json: output.Json = False,
@@ -82,7 +82,7 @@ def _state(task, zone) -> str:
 @app.command("done")
 def done(
     ctx: typer.Context,
-    task_id: int = typer.Argument(..., help=ID_HELP),
+    task_id: int = typer.Argument(..., help=ID_HELP, parser=params.record_id),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
     call: str | None = typer.Option(None, "--call", metavar="SUBJECT",
                                     help="Also log a call with this subject, about what the task is about."),
@@ -163,7 +163,7 @@ def inbox(
 @app.command("snooze")
 def snooze(
     ctx: typer.Context,
-    task_id: int = typer.Argument(..., help=ID_HELP),
+    task_id: int = typer.Argument(..., help=ID_HELP, parser=params.record_id),
     until: str = typer.Argument(..., help='Until when, e.g. "tomorrow 9am" or "+2h".'),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
     as_json: output.Json = False,
@@ -181,7 +181,7 @@ def snooze(
 @app.command("reschedule")
 def reschedule(
     ctx: typer.Context,
-    task_id: int = typer.Argument(..., help=ID_HELP),
+    task_id: int = typer.Argument(..., help=ID_HELP, parser=params.record_id),
     due: str = typer.Argument(..., help='The new due time, e.g. "next fri 10am".'),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
     as_json: output.Json = False,
@@ -202,7 +202,7 @@ NOBODY = "-"
 @app.command("assign")
 def assign(
     ctx: typer.Context,
-    task_id: int = typer.Argument(..., help=ID_HELP),
+    task_id: int = typer.Argument(..., help=ID_HELP, parser=params.record_id),
     login: str | None = typer.Argument(None, metavar="LOGIN",
                                        help=f'Who does it now (user login, email or name); "{NOBODY}" for nobody.'),
     nobody: bool = typer.Option(False, "--nobody", help="Leave the task with nobody (instead of LOGIN)."),

@@ -5,7 +5,6 @@ lives here too; the board uses it as well."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from rich.table import Table
@@ -38,8 +37,8 @@ from crm_tui.screens.forms import (
     _UsersMixin,
 )
 from crm_tui.services import activities, audit, board, contacts, deals, pipelines, tasks
+from crm_tui.services import money
 from crm_tui.services.common import Actor
-from crm_tui.services.validation import currency_digits
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import KeysetTable
 
@@ -276,17 +275,18 @@ class DealDetailScreen(AreaScreen):
 # --- editing a deal ---------------------------------------------------------------------------------
 
 
-def _amount_text(amount_minor: int, currency: str) -> str:
-    return str(Decimal(amount_minor).scaleb(-currency_digits(currency)))
+def _amount_text(amount_minor: int, currency: str, locale: str | None) -> str:
+    """The amount as the form holds it: written the way the user's locale reads it back."""
+    return money.input_text(amount_minor, currency, locale=locale)
 
 
 DEAL_FIELDS = {"title": "Title", "amount": "Amount", "currency": "Currency", "expected_close": "Close by",
                "company": "Company", "contact": "Contact", "owner_id": "Owner"}
 
 
-def _deal_values(d: DealRead) -> dict[str, Any]:
+def _deal_values(d: DealRead, locale: str | None) -> dict[str, Any]:
     """A stored deal as the edit form holds it (the shape the three-way compare works on)."""
-    return {"title": d.title, "amount": _amount_text(d.amount_minor, d.currency), "currency": d.currency,
+    return {"title": d.title, "amount": _amount_text(d.amount_minor, d.currency, locale), "currency": d.currency,
             "expected_close": str(d.expected_close or ""), "company": d.company_name or "",
             "contact": str(d.contact_id or ""), "owner_id": d.owner_id}
 
@@ -308,7 +308,7 @@ class DealEditForm(FormConflicts, FormScreen[DealRead | None], _UsersMixin):
     def compose_fields(self) -> ComposeResult:
         d = self.deal
         yield _field("Title", _input("title", d.title))
-        yield _field("Amount", _input("amount", _amount_text(d.amount_minor, d.currency)))
+        yield _field("Amount", _input("amount", _amount_text(d.amount_minor, d.currency, self.app.actor.locale)))
         yield _field("Currency", _input("currency", d.currency, max_length=3))
         yield _field("Close by", _input("expected_close", str(d.expected_close or ""),
                                         placeholder="e.g. 2026-12-31, end of month, +30d"))
@@ -329,7 +329,7 @@ class DealEditForm(FormConflicts, FormScreen[DealRead | None], _UsersMixin):
         return {**text, "owner_id": _selected(self.query_one("#owner", Select))}
 
     def values(self) -> dict[str, Any]:
-        before = _deal_values(self.deal)
+        before = _deal_values(self.deal, self.app.actor.locale)
         changed = {k: v for k, v in self.form_values().items() if v != before[k]}
         return {"changes": changed, "deal_id": self.deal.id, "version": self.deal.version}
 
@@ -354,7 +354,7 @@ class DealEditForm(FormConflicts, FormScreen[DealRead | None], _UsersMixin):
         return self.deal
 
     def record_values(self, record: DealRead) -> dict[str, Any]:
-        return _deal_values(record)
+        return _deal_values(record, self.app.actor.locale)
 
     def put_values(self, values: dict[str, Any], record: DealRead) -> None:
         for id_ in ("title", "amount", "currency", "expected_close", "company", "contact"):

@@ -80,7 +80,7 @@ def _minutes(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise InvalidInput(f"duration {text!r}: give whole minutes, e.g. 15")
     return int(text)
 

@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
-from crm_tui.clock import get_zone
+from crm_tui.clock import get_zone, in_zone
 from crm_tui.errors import InvalidInput
 from crm_tui.models.schemas import ActivityRead, TaskRead, UserRead
 from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
@@ -270,7 +270,7 @@ class InboxScreen(AreaScreen):
         if task.done_at is not None:
             return f"done {fmt.when(task.done_at, now, zone)}"
         if task.snoozed_until is not None and task.snoozed_until > now:
-            local = task.snoozed_until.astimezone(zone)
+            local = in_zone(task.snoozed_until, zone)
             near = (local.date() - now.astimezone(zone).date()).days < 6
             return f"until {local:%a %H:%M}" if near else f"until {local:%d %b}"
         return tasks.due_phrase(task.due_at, now)

@@ -14,19 +14,33 @@ from crm_tui.models.schemas import ActivityCreate, ActivityRead, TaskCreate, Tas
 from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
-from crm_tui.services.dates import parse_when
+from crm_tui.services.dates import moment_in_range, parse_when
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
 ENTITY = "activity"
 TIMELINE = SortKey(Activity.occurred_at, Activity.id, descending=True)
 LOGGABLE = (ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.MEETING, ActivityKind.NOTE)
+MAX_DURATION_MINUTES = 7 * 24 * 60  # a week: longer than any call or meeting; a typo beyond it
+
+
+def duration_minutes(value: int | None) -> int | None:
+    """A call's or meeting's length in minutes: 0 to a week (a number past what the column holds
+    would otherwise reach the database and fail there)."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        raise InvalidInput(f"duration must not be negative (got {value})")
+    if isinstance(value, bool) or not isinstance(value, int) or value > MAX_DURATION_MINUTES:
+        raise InvalidInput(f"duration {value!r} is out of range: give minutes from 0 to {MAX_DURATION_MINUTES} "
+                           f"(a week)")
+    return value
 
 
 def _when(value: datetime | str | None, actor: Actor, now: datetime) -> datetime:
     if value is None:
         return now
     if isinstance(value, datetime):
-        return resolve_now(value)
+        return moment_in_range(resolve_now(value))
     return parse_when(value, now=now, zone=get_zone(actor.timezone))
 
 
@@ -54,7 +68,7 @@ def log_activity(session: Session, *, data: ActivityCreate | dict, actor: Actor,
         kind=kind.value,
         direction=v.choice(data.direction, Direction, "direction") if data.direction else None,
         occurred_at=occurred_at,
-        duration_minutes=v.non_negative(data.duration_minutes, "duration"),
+        duration_minutes=duration_minutes(data.duration_minutes),
         outcome=v.optional_text(data.outcome, "outcome", max_length=100),
         subject=v.optional_text(data.subject, "subject", max_length=300),
         body=v.optional_text(data.body, "notes", max_length=100_000, multiline=True),

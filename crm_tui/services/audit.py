@@ -11,6 +11,7 @@ from crm_tui.errors import InvalidInput
 from crm_tui.models import AuditEvent, Company, Contact, Deal, Pipeline, Stage, User
 from crm_tui.models.schemas import AuditRead
 from crm_tui.services.paging import Page, SortKey, keyset_page
+from crm_tui.services.common import is_id, parse_id
 
 NEWEST_FIRST = SortKey(AuditEvent.at, AuditEvent.id, descending=True)
 
@@ -107,6 +108,6 @@ def parse_record(text: str) -> tuple[str, int]:
     """ "contact:12" -> ("contact", 12): the record `crm audit --record` names."""
     kind, sep, id_ = text.strip().partition(":")
     kind, id_ = kind.strip().lower(), id_.strip().lstrip("#")
-    if not sep or not kind or not id_.isdigit():
+    if not sep or not kind or not is_id(parse_id(id_)):
         raise InvalidInput(f"record {text!r}: give KIND:ID, e.g. contact:12 or deal:40")
-    return kind, int(id_)
+    return kind, parse_id(id_)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import BigInteger, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -16,6 +16,28 @@ from crm_tui.errors import Conflict, InvalidInput, NotFound
 from crm_tui.models import AuditEvent
 
 M = TypeVar("M")
+MAX_ID = 2**63 - 1  # the largest id a BIGINT (PostgreSQL) or an INTEGER (SQLite) holds
+
+
+def parse_id(text: str | int) -> int | None:
+    """The record id `text` spells (ASCII digits: "²" and "١" are not ids), or None when it is a
+    name or an email instead. Any size: an id past MAX_ID then finds nothing (get_or_404)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    value = str(text).strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def is_id(value: object, session: Session | None = None, model: Any = None) -> bool:
+    """Whether `value` can be a record's id: a whole number from 1 to MAX_ID, and, given the
+    session and the model, one its id column can hold (an INTEGER id on PostgreSQL stops at 2^31-1;
+    asking for a larger one fails in the driver rather than finding nothing)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID):
+        return False
+    if session is None or model is None or value < 2**31:
+        return True
+    column = model.__table__.c.id
+    return session.get_bind().dialect.name != "postgresql" or isinstance(column.type, BigInteger)
 
 
 @dataclass(frozen=True)
@@ -26,6 +48,7 @@ class Actor:
     login: str
     role: str = "admin"
     timezone: str | None = None
+    locale: str | None = None  # how the user writes numbers (amounts); en_US when not set
 
     @property
     def is_system(self) -> bool:
@@ -37,7 +60,9 @@ def system_actor(name: str = "system") -> Actor:
 
 
 def get_or_404(session: Session, model: type[M], id_: int | None, label: str) -> M:
-    obj = session.get(model, id_) if id_ is not None else None
+    # an id past what the column holds would make the driver raise (OverflowError on SQLite,
+    # NumericValueOutOfRange on PostgreSQL): no record has it, so it is simply not found
+    obj = session.get(model, id_) if is_id(id_, session, model) else None
     if obj is None:
         raise NotFound(f"no {label} with id {id_}")
     return obj

@@ -25,6 +25,7 @@ from crm_tui.services.common import (
     parse_shape,
     set_archived,
 )
+from crm_tui.services.common import parse_id
 from crm_tui.services import activities
 from crm_tui.services.paging import Page, SortKey, keyset_page
 from crm_tui.services import tasks
@@ -172,8 +173,8 @@ def get_company(session: Session, *, company_id: int) -> CompanyRead:
 def resolve_company(session: Session, ref: str | int) -> CompanyRead:
     """A company by id, exact name (case-insensitive) or domain."""
     text = str(ref).strip()
-    if text.isdigit():
-        return get_company(session, company_id=int(text))
+    if (company_id := parse_id(text)) is not None:
+        return get_company(session, company_id=company_id)
     key = v.fold(text)
     company = session.scalars(
         select(Company).where((Company.name_key == key) | (Company.domain == key.removeprefix("www.")))

@@ -27,6 +27,7 @@ from crm_tui.services.common import (
     parse_shape,
     set_archived,
 )
+from crm_tui.services.common import parse_id
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
 ENTITY = "contact"
@@ -305,8 +306,8 @@ def get_contact(session: Session, *, contact_id: int) -> ContactRead:
 def find_contact(session: Session, ref: str | int) -> ContactRead:
     """A contact by id or by any of its emails."""
     text = str(ref).strip()
-    if text.isdigit():
-        return get_contact(session, contact_id=int(text))
+    if (contact_id := parse_id(text)) is not None:
+        return get_contact(session, contact_id=contact_id)
     contact_id = session.scalar(select(ContactEmail.contact_id).where(ContactEmail.email == text.lower()).limit(1))
     if contact_id is None:
         raise NotFound(f"no contact {text!r}")

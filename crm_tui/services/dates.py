@@ -16,6 +16,9 @@ from crm_tui.clock import UTC, resolve_now
 from crm_tui.errors import InvalidInput
 
 DEFAULT_TIME = time(9, 0)
+# Dates are kept to these years: far enough for any real plan or history, and far enough from
+# year 1 and 9999 that every time zone can show them (9999-12-31 23:59 UTC has no time in Auckland).
+FIRST_YEAR, LAST_YEAR = 1900, 2200
 _HINT = "try 'tomorrow 9am', '+3d', 'in 2 weeks', 'next fri' or '2026-12-01 14:00'"
 
 _UNITS = {
@@ -58,13 +61,38 @@ def parse_when(text: str, *, now: datetime | None = None, zone: tzinfo = UTC,
         result = None
     if result is None:
         raise InvalidInput(f"can't read {text.strip()!r} as a date; {_HINT}")
-    return result.astimezone(UTC)
+    return moment_in_range(result, text.strip())
+
+
+def moment_in_range(value: datetime, label: str | None = None) -> datetime:
+    """`value` in UTC, if its year (where it was given) is FIRST_YEAR to LAST_YEAR; an InvalidInput
+    otherwise. A day either side in UTC is still far from the ends every zone can show."""
+    if value.tzinfo is None:
+        raise ValueError("datetime must be timezone-aware")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise _out_of_range(label or value.isoformat(sep=" ", timespec="minutes"))
+    return value.astimezone(UTC)
+
+
+def day_in_range(value: date, label: str | None = None) -> date:
+    """`value`, if it lies in the years FIRST_YEAR to LAST_YEAR; an InvalidInput otherwise."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise _out_of_range(label or value.isoformat())
+    return value
+
+
+class DateOutOfRange(InvalidInput):
+    """A date that reads, but lies outside the years FIRST_YEAR to LAST_YEAR."""
+
+
+def _out_of_range(label: str) -> InvalidInput:
+    return DateOutOfRange(f"date {label!r} is out of range: use a year from {FIRST_YEAR} to {LAST_YEAR}")
 
 
 def parse_day(text: str, *, now: datetime | None = None, zone: tzinfo = UTC, dayfirst: bool = False) -> date:
     """A calendar day (for expected close dates and the like), in the user's zone."""
     moment = parse_when(text, now=now, zone=zone, dayfirst=dayfirst, default_time=time(12, 0))
-    return moment.astimezone(zone).date()
+    return day_in_range(moment.astimezone(zone).date(), text.strip())
 
 
 def _relative(raw: str, now: datetime, zone: tzinfo, default_time: time) -> datetime | None:

@@ -24,7 +24,7 @@ from crm_tui.services.common import (
     parse_shape,
     set_archived,
 )
-from crm_tui.services.dates import parse_day
+from crm_tui.services.dates import day_in_range, parse_day
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
 ENTITY = "deal"
@@ -43,8 +43,10 @@ def _label(deal: Deal) -> str:
 
 
 def _close_date(value: date | str | None, actor: Actor, now: datetime) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return day_in_range(value)
     if not str(value).strip():
         return None
     return parse_day(str(value), now=now, zone=get_zone(actor.timezone))
@@ -66,7 +68,7 @@ def create_deal(session: Session, *, data: DealCreate | dict, actor: Actor, now:
     permissions.require(session, actor, "deal.edit", owner=actor.user_id if data.owner_id is None else data.owner_id)
     title = v.required_text(data.title, "deal title")
     currency = v.currency_code(data.currency or default_currency)
-    amount = v.money(data.amount, currency)
+    amount = v.money(data.amount, currency, locale=actor.locale)
     if data.pipeline_id is not None:
         pipeline = get_or_404(session, Pipeline, data.pipeline_id, "pipeline")
     else:
@@ -123,7 +125,7 @@ def update_deal(session: Session, *, deal_id: int, changes: DealUpdate | dict, a
     currency = v.currency_code(values.pop("currency", None) or deal.currency)
     values["currency"] = currency
     if "amount" in values:
-        values["amount_minor"] = v.money(values.pop("amount") or 0, currency)
+        values["amount_minor"] = v.money(values.pop("amount") or 0, currency, locale=actor.locale)
     if "expected_close" in values:
         values["expected_close"] = _close_date(values["expected_close"], actor, now)
     _check_links(session, values)

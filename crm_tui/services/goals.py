@@ -74,7 +74,7 @@ def set_goal(session: Session, *, user_id: int, kind: str, start: date, amount: 
     user = get_or_404(session, User, user_id, "user")
     _check_period(kind, start)
     code = v.currency_code(currency)
-    amount_minor = v.money(amount, code)
+    amount_minor = v.money(amount, code, locale=actor.locale)
     goal = session.scalars(select(Goal).where(Goal.user_id == user_id, Goal.period_kind == kind,
                                               Goal.period_start == start)).first()
     if goal is None:

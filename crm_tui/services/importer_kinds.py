@@ -18,6 +18,7 @@ from crm_tui.models import (
     Activity, ActivityKind, AuditEvent, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Direction,
     Lifecycle, Source, Stage, Tag, Task,
 )
+from crm_tui.services import activities
 from crm_tui.services import importer_values as iv
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit_rows
@@ -85,6 +86,7 @@ class Ctx:
     dayfirst: bool | None
     country: str | None
     currency: str
+    locale: str | None = None  # the importing user's number format (amounts)
     tags: dict[str, int] = field(default_factory=dict)
     new_tags: list[dict] = field(default_factory=list)
     actor: Actor | None = None  # whose changes the audit records (None: tests of cleaning only)
@@ -563,7 +565,7 @@ class DealRows(Kind):
             row.problems.append((row.column("amount"), amount_text, exc.message))
             currency = ctx.currency
         d["currency"] = currency
-        d["amount_minor"] = row.check("amount", lambda t: v.money(iv.amount_text(t), currency))
+        d["amount_minor"] = row.check("amount", lambda t: v.money(t, currency, locale=ctx.locale))
         d["expected_close"] = row.check("close_date", lambda t: iv.day(t, dayfirst=ctx.dayfirst, zone=ctx.zone,
                                                                        now=ctx.now))
         status, stage = row.text("status"), None
@@ -708,7 +710,7 @@ def _minutes(text_: str) -> int:
     match = re.fullmatch(r"\s*(?:(\d+):)?(\d+)\s*(?:m|min|mins|minutes)?\s*", text_.lower())
     if not match:
         raise InvalidInput(f"invalid duration {text_.strip()!r}: give minutes, such as 30 or 1:15")
-    return int(match[1] or 0) * 60 + int(match[2])
+    return activities.duration_minutes(int(match[1] or 0) * 60 + int(match[2]))
 
 
 class ActivityRows(Kind):

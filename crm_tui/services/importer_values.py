@@ -1,5 +1,6 @@
 """Cell values as spreadsheets hold them: dates in any order (ambiguous ones refused, not guessed),
-amounts with symbols and separators, phones without a country code, yes/no flags, "Last, First"."""
+the currency an amount names, phones without a country code, yes/no flags, "Last, First".
+Amounts themselves are read by services/money.py, as everywhere else."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import date, datetime, time, tzinfo
 
 from crm_tui.errors import InvalidInput
 from crm_tui.services import validation as v
-from crm_tui.services.dates import parse_when
+from crm_tui.services.dates import DateOutOfRange, parse_when
 
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
 _YEAR_FIRST = re.compile(r"^\s*\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}")
@@ -67,6 +68,8 @@ def moment(text: str, *, dayfirst: bool | None, zone: tzinfo, now: datetime,
     order = date_order(text, dayfirst)
     try:
         return parse_when(text, now=now, zone=zone, dayfirst=order, default_time=default_time)
+    except DateOutOfRange:
+        raise
     except InvalidInput:
         raise InvalidInput(f"can't read {text.strip()!r} as a date") from None
 
@@ -82,25 +85,6 @@ def currency_in(text: str) -> str | None:
             return code
     match = re.search(r"\b([A-Z]{3})\b", text) if re.search(r"\d", text) else None
     return match[1] if match else None
-
-
-def amount_text(text: str) -> str:
-    """A plain decimal number from "$12,500.50", "12.500,50 €", "1 200", "EUR 900"."""
-    cleaned = re.sub(r"[A-Za-z]{3}", "", text)
-    cleaned = re.sub(r"[^\d,.\-]", "", cleaned)
-    if "," in cleaned and "." in cleaned:
-        decimal = "," if cleaned.rfind(",") > cleaned.rfind(".") else "."
-        thousands = "." if decimal == "," else ","
-        cleaned = cleaned.replace(thousands, "").replace(decimal, ".")
-    elif "," in cleaned:
-        # 1,234 and 1,234,567 are thousands; 12,5 and 12,50 are a decimal comma
-        if re.fullmatch(r"-?\d{1,3}(,\d{3})+", cleaned):
-            cleaned = cleaned.replace(",", "")
-        else:
-            cleaned = cleaned.replace(",", ".")
-    elif re.fullmatch(r"-?\d{1,3}(\.\d{3}){2,}", cleaned):
-        cleaned = cleaned.replace(".", "")  # 1.234.567
-    return cleaned or text
 
 
 def flag(text: str) -> bool:

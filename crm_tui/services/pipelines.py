@@ -15,6 +15,7 @@ from crm_tui.models.schemas import PipelineRead, StageRead, StageSpec
 from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
+from crm_tui.services.common import is_id, parse_id
 
 DEFAULT_STAGES = [
     StageSpec(name="New", probability=10, rotting_days=14),
@@ -79,7 +80,7 @@ def list_pipelines(session: Session, *, include_archived: bool = False) -> list[
 
 
 def get_pipeline(session: Session, *, pipeline_id: int) -> PipelineRead:
-    found = _reads(session, _BY_ID, pipeline_id=pipeline_id)
+    found = _reads(session, _BY_ID, pipeline_id=pipeline_id) if is_id(pipeline_id, session, Pipeline) else None
     if not found:
         raise NotFound(f"no pipeline with id {pipeline_id}")
     return found[0]
@@ -97,8 +98,8 @@ def resolve_pipeline(session: Session, ref: str | int | None) -> PipelineRead:
     if ref is None or str(ref).strip() == "":
         return default_pipeline(session)
     text = str(ref).strip()
-    if text.isdigit():
-        return get_pipeline(session, pipeline_id=int(text))
+    if (pipeline_id := parse_id(text)) is not None:
+        return get_pipeline(session, pipeline_id=pipeline_id)
     pipeline_id = session.scalar(select(Pipeline.id).where(func.lower(Pipeline.name) == text.lower()))
     if pipeline_id is None:
         names = ", ".join(p.name for p in list_pipelines(session))
@@ -111,7 +112,7 @@ def resolve_stage(session: Session, pipeline_id: int, ref: str | int) -> StageRe
     text = str(ref).strip()
     stages = _stages(session, pipeline_id)
     for stage in stages:
-        if (text.isdigit() and stage.id == int(text)) or stage.name.lower() == text.lower():
+        if stage.id == parse_id(text) or stage.name.lower() == text.lower():
             return _stage_read(stage)
     names = ", ".join(s.name for s in stages)
     raise NotFound(f"no stage {text!r} in this pipeline; stages: {names}")

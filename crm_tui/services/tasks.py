@@ -17,7 +17,7 @@ from crm_tui.models.schemas import ActivityRead, TaskCreate, TaskRead
 from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
-from crm_tui.services.dates import parse_when
+from crm_tui.services.dates import moment_in_range, parse_when
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
 ENTITY = "task"
@@ -67,7 +67,7 @@ def _when(value: datetime | str | None, actor: Actor, now: datetime) -> datetime
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, datetime):
-        return resolve_now(value)
+        return moment_in_range(resolve_now(value))
     return parse_when(value, now=now, zone=_zone(actor))
 
 

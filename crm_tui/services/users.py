@@ -16,6 +16,7 @@ from crm_tui.models.schemas import UserCreate, UserRead, UserUpdate
 from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
+from crm_tui.services.common import is_id, parse_id
 
 _LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MAX_USERS_LISTED = 1000
@@ -104,8 +105,8 @@ def get_user(session: Session, *, user_id: int) -> UserRead:
 def resolve_user(session: Session, ref: str | int) -> UserRead:
     """A user by id, login, email or exact name (case-insensitive)."""
     text = str(ref).strip()
-    if text.isdigit():
-        user = session.get(User, int(text))
+    if (user_id := parse_id(text)) is not None:
+        user = session.get(User, user_id) if is_id(user_id, session, User) else None
     else:
         folded = text.lower()
         user = session.scalars(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 
 from crm_tui.errors import InvalidInput
@@ -68,33 +68,12 @@ def currency_digits(code: str) -> int:
     return get_currency_precision(code)
 
 
-_MONEY_NOISE = re.compile(r"[\s_'\u00a0\u202f$€£¥₹₩₽]")
+def money(value: str | int | Decimal, currency: str, *, locale: str | None = None) -> int:
+    """An amount as typed ("12,500.50", "$900", 1200) in the currency's minor units: read by the
+    one amount parser, services/money.py."""
+    from crm_tui.services.money import parse_amount
 
-
-def money(value: str | int | Decimal, currency: str) -> int:
-    """An amount as typed ("12,500.50", "$900", 1200) in the currency's minor units."""
-    code = currency_code(currency)
-    digits = currency_digits(code)
-    if isinstance(value, int):
-        amount = Decimal(value)
-    else:
-        text = str(value).strip()
-        text = re.sub(rf"^{code}|{code}$", "", text, flags=re.IGNORECASE).strip()
-        text = _MONEY_NOISE.sub("", text).replace(",", "")
-        try:
-            amount = Decimal(text)
-        except InvalidOperation:
-            raise InvalidInput(f"invalid amount {value!r}: use a number such as 12500 or 12,500.50") from None
-    if not amount.is_finite():
-        raise InvalidInput(f"invalid amount {value!r}")
-    if amount < 0:
-        raise InvalidInput(f"amount must not be negative (got {value})")
-    minor = amount.scaleb(digits)
-    if minor != minor.to_integral_value():
-        raise InvalidInput(f"{code} amounts have at most {digits} decimal places (got {value})")
-    if minor >= MAX_AMOUNT_MINOR:
-        raise InvalidInput(f"amount {value} is too large")
-    return int(minor)
+    return parse_amount(value, currency, locale=locale)
 
 
 def format_money(amount_minor: int, currency: str, *, locale: str = "en_US") -> str:

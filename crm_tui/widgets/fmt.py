@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
+from crm_tui.clock import in_zone
 from crm_tui.services.validation import format_money
 
 
@@ -11,7 +12,7 @@ def when(value: datetime | None, now: datetime, zone: tzinfo) -> str:
     """"today 14:05", "yesterday", "3d ago", "in 2d", or a date, as a person scans a list."""
     if value is None:
         return "—"
-    local, today = value.astimezone(zone), now.astimezone(zone).date()
+    local, today = in_zone(value, zone), now.astimezone(zone).date()
     days = (local.date() - today).days
     if days == 0:
         return f"today {local:%H:%M}"
@@ -27,7 +28,7 @@ def when(value: datetime | None, now: datetime, zone: tzinfo) -> str:
 
 
 def stamp(value: datetime | None, zone: tzinfo) -> str:
-    return "—" if value is None else f"{value.astimezone(zone):%Y-%m-%d %H:%M}"
+    return "—" if value is None else f"{in_zone(value, zone):%Y-%m-%d %H:%M}"
 
 
 def money(amount_minor: int | None, currency: str) -> str:

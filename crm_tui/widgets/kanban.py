@@ -36,6 +36,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
+from crm_tui.clock import in_zone
 from crm_tui.models.schemas import StageRead
 from crm_tui.services.board import Card, Money, StageTotal, days_in_stage, is_stale
 from crm_tui.services.paging import END, MAX_PAGE, Cursor, Page
@@ -73,7 +74,7 @@ def compact_sums(values: tuple[Money, ...], *, plus: bool = True) -> str:
 
 def short_when(value: datetime, now: datetime, zone: tzinfo) -> str:
     """A due date in a few cells: "today", "tmrw", "3d ago", "in 5d", "Dec 27"."""
-    days = (value.astimezone(zone).date() - now.astimezone(zone).date()).days
+    days = (in_zone(value, zone).date() - now.astimezone(zone).date()).days
     if days == 0:
         return "today"
     if days == 1:
@@ -82,7 +83,7 @@ def short_when(value: datetime, now: datetime, zone: tzinfo) -> str:
         return f"{-days}d ago"
     if 0 < days < 30:
         return f"in {days}d"
-    return f"{value.astimezone(zone):%b %d}"
+    return f"{in_zone(value, zone):%b %d}"
 
 
 def _fit(text: str, width: int) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from crm_tui.clock import in_zone
 from crm_tui.models import Company, Contact, Deal, Pipeline, Stage, Task, User
 from crm_tui.services.validation import format_money
 from crm_tui.workflows.triggers import Trigger
@@ -141,7 +142,7 @@ def _login(session: Session, user_id: int | None) -> str:
 
 
 def _local(value: datetime | None, zone: tzinfo) -> str:
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+    return in_zone(value, zone).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 def _values(session: Session, f: Firing) -> dict:

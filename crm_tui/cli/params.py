@@ -1,0 +1,16 @@
+"""Argument parsers every command shares: a record id is read one way, and refused in one line."""
+
+from __future__ import annotations
+
+from crm_tui.errors import InvalidInput
+from crm_tui.services.common import MAX_ID, is_id, parse_id
+
+
+def record_id(value: str | int) -> int:
+    """A record id (typer's `parser=`): a whole number from 1 to MAX_ID, what the id columns hold.
+    Anything else is refused before the database sees it; a larger number would overflow the
+    driver instead of finding nothing."""
+    number = parse_id(value)
+    if number is None or not is_id(number):
+        raise InvalidInput(f"bad id {str(value)!r}: an id is a whole number from 1 to {MAX_ID}")
+    return number
