@@ -77,3 +77,14 @@ def edit(
     else:
         state_text = "active" if user.active else "inactive"
         output.say(f"updated user #{user.id} {user.login} ({user.role}, {state_text})")
+
+
+@app.command("grants")
+def grants(
+    login: str = typer.Argument(..., help="The teammate's PostgreSQL login."),
+    admin: bool = typer.Option(False, "--admin", help="An admin's login: may also change users, roles and rules."),
+) -> None:
+    """Print the PostgreSQL GRANTs a teammate's database login needs (pipe them to psql as the owner)."""
+    for statement in users.database_grants(login, admin=admin):
+        output.say(f"{statement};")
+

@@ -232,7 +232,7 @@ def _may_act_as_another(session: Session, me: Identity, mine: User | None, wante
 
 def _not_a_user(session: Session, me: Identity, wanted: str, source: str | None) -> str:
     if source:
-        return (f"{wanted!r} ({source}) is not a user of this CRM; ask {_admins(session)} to run "
+        return (f"{wanted!r} is not a user of this CRM (asked for by {source}); ask {_admins(session)} to run "
                 f"`crm user add {wanted} --name \"Their Name\" --role sales`")
     return (f"{me.kind} {me.name!r} is not a user of this CRM; ask {_admins(session)} to run "
             f"`crm user add {wanted} --name \"Your Name\" --role sales`, or `crm user edit LOGIN "
@@ -287,3 +287,30 @@ def _bootstrap_admin(session: Session, login: str, os_login: str | None, now: da
     audit(session, actor=Actor(user.id, login, Role.ADMIN), entity="user", entity_id=user.id, action="create",
           now=now, summary=f"{login} (admin, first user of this database)")
     return user
+
+
+# PostgreSQL: what only an admin's database login may write (who is who and signs in as whom, what
+# each role may do, the published workflow rules); the audit trail is append-only for everyone
+ADMIN_TABLES = ("users", "role_permissions", "workflow_rulesets")
+APPEND_ONLY_TABLES = ("audit_events",)
+
+
+def database_grants(login: str, *, admin: bool = False) -> list[str]:
+    """The GRANTs a teammate's PostgreSQL login needs, for the database owner to run (again after
+    `crm db upgrade` adds tables). A non-admin login cannot then change users, their mapping
+    (users.os_login), roles or the audit trail, whatever client it uses; the app's per-record
+    rules (own deals, own tasks) stay checked by the app, not by the database."""
+    import crm_tui.models  # noqa: F401 - registers every table on the metadata
+    from sqlmodel import SQLModel
+
+    role = f'"{_login(login)}"'
+    tables = [t.name for t in SQLModel.metadata.sorted_tables]
+    writable = [t for t in tables if t not in APPEND_ONLY_TABLES and (admin or t not in ADMIN_TABLES)]
+    return [
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        f"GRANT INSERT, UPDATE, DELETE ON {', '.join(writable)} TO {role}",
+        f"GRANT INSERT ON {', '.join(APPEND_ONLY_TABLES)} TO {role}",
+    ]
+
