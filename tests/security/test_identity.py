@@ -215,7 +215,9 @@ def test_two_database_logins_cannot_act_as_each_other_or_remap_themselves(team, 
                 "INSERT INTO users (login, name, role, active, version, created_at, updated_at) "
                 "VALUES ('x', 'x', 'admin', true, 1, now(), now())",
                 "UPDATE audit_events SET actor = 'eve'",
-                "DELETE FROM audit_events"):
+                "DELETE FROM audit_events",
+                "DELETE FROM role_permissions",
+                "DELETE FROM workflow_rulesets"):
         with engine.connect() as conn, pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
             conn.execute(sa.text(sql))
     engine.dispose()
