@@ -184,6 +184,8 @@ def test_the_first_user_is_linked_to_the_os_login_that_made_it(tmp_path, monkeyp
     assert first.runner.invoke(app, ["--db", db_url, "contact", "list"]).exit_code == 0  # annie is ann
     first.ok("contact", "add", "--first", "X", user="bob")
     assert _last_contact_audit(db_url) == ("bob", "annie")
+    by_annie = first.json("audit", "--user", "annie", "--entity", "contact")["items"]
+    assert [(e["actor"], e["via"]) for e in by_annie] == [("bob", "annie")]  # `crm audit --user` finds both
     monkeypatch.setattr(config, "os_login", lambda: "bob")
     assert "only an admin may act" in first.fails("contact", "list", user="ann").stderr
     first.ok("contact", "list", user="bob")
@@ -226,3 +228,16 @@ def test_two_database_logins_cannot_act_as_each_other_or_remap_themselves(team, 
     # the superuser the suite connects as is the database's admin: it may act as bob, audited so
     Crm(db_url).ok("contact", "add", "--first", "Theirs", user="bob")
     assert _last_contact_audit(db_url) == ("bob", sa.engine.make_url(db_url).username)
+
+
+def test_the_history_tabs_show_who_really_acted(now):
+    from types import SimpleNamespace
+
+    from crm_tui.models.schemas import AuditRead
+    from crm_tui.screens.contact_detail import history_columns
+
+    who = history_columns(SimpleNamespace(actor=SimpleNamespace(timezone=None)))[1]
+    event = dict(id=1, at=now, actor="bob", entity="contact", entity_id=1, action="update", field=None,
+                 old_value=None, new_value=None)
+    assert who.text(AuditRead(**event, via="root")) == "root (as bob)"
+    assert who.text(AuditRead(**event)) == "bob"
