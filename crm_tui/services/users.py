@@ -207,8 +207,12 @@ def sign_in(session: Session, *, os_login: str, login: str | None = None, source
     mine = _mapped_user(session, me.name)
     wanted = _login(login) if login else (mine.login if mine else _login(me.name))
     target = mine if mine is not None and mine.login == wanted else _by_login(session, wanted)
-    if target is None and mine is None and _no_users_yet(session):
-        return _active_actor(session, _bootstrap_admin(session, wanted, me.name, now))
+    if target is None and mine is None:
+        if _no_users_yet(session):
+            return _active_actor(session, _bootstrap_admin(session, wanted, me.name, now))
+        # read again after the lock: another process may have just made the first user (this one)
+        mine = _mapped_user(session, me.name)
+        target = mine if mine is not None and mine.login == wanted else _by_login(session, wanted)
     if target is None or target is not mine:
         _may_act_as_another(session, me, mine, wanted, source)
     if target is None:
