@@ -76,6 +76,8 @@ class Identities:
     def crm(self, person: str) -> Crm:
         """A `crm` runner whose process is `person` to the storage (the runner adds no --user)."""
         if self.is_pg:
+            if self.name(person) not in self.roles:
+                self.create_login(person)
             return Crm(sa.engine.make_url(self.db_url).set(username=self.name(person))
                        .render_as_string(hide_password=False))
         self.monkeypatch.setattr(config, "os_login", lambda: person)
@@ -118,11 +120,10 @@ def team(db, db_url, monkeypatch, now):
         for login in DEACTIVATED:
             users.update_user(session, user_id=users.resolve_user(session, login).id, changes={"active": False},
                               actor=ann, now=now)
-    if who.is_pg:
-        for person, role in PEOPLE.items():
-            who.create_login(person)
-            if role:  # an admin maps each person's database login to their CRM user
-                with db.write() as session:
+    if who.is_pg:  # an admin maps each person's database login to their CRM user (made when used)
+        with db.write() as session:
+            for person, role in PEOPLE.items():
+                if role:
                     users.update_user(session, user_id=users.resolve_user(session, person).id,
                                       changes={"os_login": who.name(person)}, actor=ann, now=now)
     yield who
