@@ -18,14 +18,14 @@ from textual.worker import Worker, WorkerState
 
 from crm_tui.clock import get_zone, utcnow
 from crm_tui.commands import CrmCommands
-from crm_tui.db import Database, open_database
+from crm_tui.db import Database
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.screens.companies import CompaniesScreen
 from crm_tui.screens.contacts import ContactsScreen
 from crm_tui.screens.inbox import InboxScreen
 from crm_tui.screens.pipeline import PipelineScreen
 from crm_tui.screens.reports import ReportsScreen
-from crm_tui.services import contacts, permissions, tasks, users
+from crm_tui.services import contacts, permissions, tasks
 from crm_tui.services.common import Actor
 from crm_tui.widgets.control_codes import StripControlCodes
 
@@ -426,21 +426,9 @@ class CrmApp(App[None]):
                         timeout=10)
 
 
-def run_app(*, db_url: str, login: str) -> None:
-    """Open the database, resolve the user (the first one becomes admin), and run the app."""
-    db = open_database(db_url)
-    try:
-        with db.write() as session:
-            actor = users.actor_for(session, login=login)
-        from crm_tui.config import load_settings
-
-        settings = load_settings()
-        if settings.locale:  # amounts in forms are read with the configured separators
-            import dataclasses
-
-            actor = dataclasses.replace(actor, locale=settings.locale)
-        minutes = settings.workflow_interval_minutes
-        CrmApp(db, actor, workflow_interval_s=minutes * 60 if minutes else None,
-               live_refresh_s=settings.live_refresh_seconds or None).run()
-    finally:
-        db.dispose()
+def run_app(*, db: Database, actor: Actor, settings) -> None:
+    """Run the app on an open database, as the acting user the CLI resolved (services.users.sign_in,
+    the same rule as every command), with the config file's settings."""
+    minutes = settings.workflow_interval_minutes
+    CrmApp(db, actor, workflow_interval_s=minutes * 60 if minutes else None,
+           live_refresh_s=settings.live_refresh_seconds or None).run()

@@ -123,15 +123,37 @@ def _as_url(value: str) -> str:
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
-def resolve_login(cli_user: str | None = None, settings: Settings | None = None) -> str:
-    """The first of: --user, CRM_USER, the config file, the OS login name."""
-    if cli_user:
-        return cli_user.strip().lower()
-    if env := os.environ.get("CRM_USER"):
-        return env.strip().lower()
-    settings = settings or load_settings()
-    if settings.user:
-        return settings.user.strip().lower()
-    import getpass
+def os_login() -> str:
+    """The login of the account this process runs as, from the operating system itself (the
+    process's user id), never from $USER or $LOGNAME, which anyone can set."""
+    try:
+        import pwd
+    except ImportError:  # pragma: no cover - Windows: no user ids; the account name is all there is
+        import getpass
 
-    return getpass.getuser().strip().lower()
+        return getpass.getuser().strip().lower()
+    return pwd.getpwuid(os.geteuid()).pw_name.strip().lower()
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """Who asks to act as whom: the OS login this process runs as, and the CRM login asked for
+    (None: whoever that OS login, or on PostgreSQL the database login, is) and where it came from."""
+
+    os_login: str
+    login: str | None = None
+    source: str | None = None  # "--user", "CRM_USER" or "the config file"
+
+
+def login_request(cli_user: str | None = None, settings: Settings | None = None) -> LoginRequest:
+    """The login asked for is the first of: --user, CRM_USER, `user` in the config file. Whether
+    this OS (or database) login may act as it is decided by services.users.sign_in."""
+    me = os_login()
+    if cli_user and cli_user.strip():
+        return LoginRequest(me, cli_user.strip().lower(), "--user")
+    if (env := os.environ.get("CRM_USER")) and env.strip():
+        return LoginRequest(me, env.strip().lower(), "CRM_USER")
+    settings = settings or load_settings()
+    if settings.user and str(settings.user).strip():
+        return LoginRequest(me, str(settings.user).strip().lower(), "the config file")
+    return LoginRequest(me)

@@ -37,7 +37,7 @@ def audit(
         output.emit_page_json(page)
         return
     output.table(["When", "Who", "What", "ID", "Action", "Field", "Old", "New"],
-                 [(output.local_time(e.at, st.zone), e.actor, e.entity, e.entity_id, e.action, e.field_label,
+                 [(output.local_time(e.at, st.zone), e.who, e.entity, e.entity_id, e.action, e.field_label,
                    e.old_shown, e.new_shown) for e in page.items])
     output.more_hint(page, shown=len(page.items))
 

@@ -36,8 +36,8 @@ class CliState:
         return config.resolve_database_url(self.db_arg, self.settings)
 
     @cached_property
-    def login(self) -> str:
-        return config.resolve_login(self.user_arg, self.settings)
+    def login_request(self) -> config.LoginRequest:
+        return config.login_request(self.user_arg, self.settings)
 
     @property
     def db(self) -> Database:
@@ -47,7 +47,8 @@ class CliState:
         return self._db
 
     def _resolve_actor(self, session: Session) -> Actor:
-        actor = users.actor_for(session, login=self.login)
+        request = self.login_request
+        actor = users.sign_in(session, os_login=request.os_login, login=request.login, source=request.source)
         # the config file's zone applies to users who did not set their own
         if actor.timezone is None and self.settings.timezone:
             actor = dataclasses.replace(actor, timezone=self.settings.timezone)

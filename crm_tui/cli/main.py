@@ -118,7 +118,7 @@ def root(
         # imported here: textual is slow to load and no other command needs it
         from crm_tui.app import run_app
 
-        run_app(db_url=state.url, login=state.login)
+        run_app(db=state.db, actor=state.actor, settings=state.settings)
 
 
 app.command("init")(dbcmd.init)

@@ -8,6 +8,9 @@ from crm_tui.cli import output
 from crm_tui.cli.context import state
 from crm_tui.services import users
 
+OS_LOGIN_HELP = ("The OS login (SQLite) or database login (PostgreSQL) that signs in as this user, "
+                 "when it is not the CRM login (\"\" to clear).")
+
 app = typer.Typer(name="user", help="The team: add, list, edit users.", no_args_is_help=True)
 
 
@@ -19,12 +22,13 @@ def add(
     email: str | None = typer.Option(None, "--email"),
     role: str = typer.Option("sales", "--role", help="admin, manager, sales, marketing or support."),
     timezone: str | None = typer.Option(None, "--timezone", help="IANA zone, e.g. Europe/Paris."),
+    os_login: str | None = typer.Option(None, "--os-login", metavar="NAME", help=OS_LOGIN_HELP),
     as_json: output.Json = False,
 ) -> None:
     """Add a user."""
     with state(ctx).write() as (session, actor):
         user = users.create_user(session, data={"login": login, "name": name, "email": email, "role": role,
-                                                "timezone": timezone}, actor=actor)
+                                                "timezone": timezone, "os_login": os_login}, actor=actor)
     if as_json:
         output.emit_json(user)
     else:
@@ -43,8 +47,9 @@ def list_(
     if as_json:
         output.emit_json({"items": team})
         return
-    output.table(["ID", "Login", "Name", "Email", "Role", "Active", "Time zone"],
-                 [(u.id, u.login, u.name, u.email, u.role, "yes" if u.active else "no", u.timezone) for u in team])
+    output.table(["ID", "Login", "Name", "Email", "Role", "Active", "Time zone", "Signs in as"],
+                 [(u.id, u.login, u.name, u.email, u.role, "yes" if u.active else "no", u.timezone, u.os_login)
+                  for u in team])
 
 
 @app.command("edit")
@@ -56,17 +61,30 @@ def edit(
     role: str | None = typer.Option(None, "--role", help="admin, manager, sales, marketing or support."),
     active: bool | None = typer.Option(None, "--active/--inactive", help="Reactivate or deactivate."),
     timezone: str | None = typer.Option(None, "--timezone", help='IANA zone ("" for the machine\'s).'),
+    os_login: str | None = typer.Option(None, "--os-login", metavar="NAME", help=OS_LOGIN_HELP),
     version: int | None = typer.Option(None, "--version", help="The version you last saw."),
     as_json: output.Json = False,
 ) -> None:
-    """Change a user's name, email, role, time zone or active state."""
+    """Change a user's name, email, role, time zone, active state or OS login (admins only)."""
     with state(ctx).write() as (session, actor):
         user = users.resolve_user(session, ref)
         changes = {key: value for key, value in (("name", name), ("email", email), ("role", role),
-                                                 ("active", active), ("timezone", timezone)) if value is not None}
+                                                 ("active", active), ("timezone", timezone),
+                                                 ("os_login", os_login)) if value is not None}
         user = users.update_user(session, user_id=user.id, changes=changes, actor=actor, version=version)
     if as_json:
         output.emit_json(user)
     else:
         state_text = "active" if user.active else "inactive"
         output.say(f"updated user #{user.id} {user.login} ({user.role}, {state_text})")
+
+
+@app.command("grants")
+def grants(
+    login: str = typer.Argument(..., help="The teammate's PostgreSQL login."),
+    admin: bool = typer.Option(False, "--admin", help="An admin's login: may also change users, roles and rules."),
+) -> None:
+    """Print the PostgreSQL GRANTs a teammate's database login needs (pipe them to psql as the owner)."""
+    for statement in users.database_grants(login, admin=admin):
+        output.say(f"{statement};")
+

@@ -80,7 +80,7 @@ def run(
         rules, _ = _rules(session, file)
     if file is None and not rules.rules and not as_json:
         output.say(NOTHING_PUBLISHED)
-    report = runner.run(st.db, rules=rules, runner=f"{actor.login}@{socket.gethostname()}", only=rule,
+    report = runner.run(st.db, rules=rules, runner=f"{actor.label}@{socket.gethostname()}", only=rule,
                         **_engine_args(st))
     if as_json:
         output.emit_json({"fired": report.fired, "failed": report.failed, "skipped": report.skipped,

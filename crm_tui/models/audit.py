@@ -25,6 +25,8 @@ class AuditEvent(SQLModel, table=True):
     actor_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     # the login, or "system:<engine>" for automated changes; kept if the user is removed
     actor: str = Field(sa_type=String(100))
+    # who really acted, when an admin acted as `actor` (crm --user): their OS or database login
+    via: str | None = Field(default=None, sa_type=String(100))
     entity: str = Field(sa_type=String(32))
     entity_id: int | None = Field(default=None)
     action: str = Field(sa_type=String(32))

@@ -18,6 +18,7 @@ class UserCreate(SQLModel):
     email: str | None = None
     role: str = "sales"
     timezone: str | None = None
+    os_login: str | None = None
 
 
 class UserUpdate(SQLModel):
@@ -26,6 +27,7 @@ class UserUpdate(SQLModel):
     role: str | None = None
     active: bool | None = None
     timezone: str | None = None
+    os_login: str | None = None
 
 
 class UserRead(SQLModel):
@@ -36,6 +38,7 @@ class UserRead(SQLModel):
     role: str
     active: bool
     timezone: str | None
+    os_login: str | None = None
     version: int
 
 
@@ -352,9 +355,15 @@ class AuditRead(SQLModel):
     id: int
     at: datetime
     actor: str
+    via: str | None = None
     entity: str
     entity_id: int | None
     action: str
     field: str | None
     old_value: str | None
     new_value: str | None
+
+    @property
+    def who(self) -> str:
+        """The acting user, and who really acted when an admin acted as them: "root (as bob)"."""
+        return f"{self.via} (as {self.actor})" if self.via else self.actor

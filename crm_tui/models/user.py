@@ -18,3 +18,6 @@ class User(Versioned, table=True):
     role: str = Field(default="sales", sa_type=String(16))
     active: bool = Field(default=True)
     timezone: str | None = Field(default=None, sa_type=String(64))
+    # who signs in as this user: the OS login (SQLite) or the database login (PostgreSQL), when it
+    # is not the same as `login`; only an admin sets it (crm user edit LOGIN --os-login NAME)
+    os_login: str | None = Field(default=None, sa_type=String(64), unique=True, index=True)

@@ -58,7 +58,7 @@ def history_columns(app) -> list[Column]:
     zone = get_zone(app.actor.timezone)
     return [
         Column("When", lambda e: fmt.stamp(e.at, zone), width=16),
-        Column("Who", lambda e: e.actor, width=8),
+        Column("Who", lambda e: e.who, width=14),  # "root (as bob)" when an admin acted as bob
         Column("Change", lambda e: _change(e), ratio=1),
     ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, func, literal, select, union_all
+from sqlalchemy import String, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from crm_tui.errors import InvalidInput
@@ -65,8 +65,8 @@ def list_events(session: Session, *, entity: str | None = None, entity_id: int |
         conditions.append(AuditEvent.entity == entity)
     if entity_id is not None:
         conditions.append(AuditEvent.entity_id == entity_id)
-    if actor:
-        conditions.append(AuditEvent.actor == actor.lower())
+    if actor:  # the user acted as, or who really acted ("root (as bob)" is both root's and bob's)
+        conditions.append(or_(AuditEvent.actor == actor.lower(), AuditEvent.via == actor.lower()))
     if since is not None:
         conditions.append(AuditEvent.at >= since)
     stmt = select(AuditEvent).where(*conditions)

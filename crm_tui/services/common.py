@@ -49,10 +49,17 @@ class Actor:
     role: str = "admin"
     timezone: str | None = None
     locale: str | None = None  # how the user writes numbers (amounts); en_US when not set
+    # who really acts, when an admin acts as this user (crm --user): their OS or database login
+    via: str | None = None
 
     @property
     def is_system(self) -> bool:
         return self.user_id is None
+
+    @property
+    def label(self) -> str:
+        """ "bob", or "root (as bob)" when root acts as bob."""
+        return f"{self.via} (as {self.login})" if self.via else self.login
 
 
 def system_actor(name: str = "system") -> Actor:
@@ -85,12 +92,12 @@ def check_version(session: Session, obj: Any, expected: int | None, entity: str,
     if expected is None or obj.version == expected:
         return
     last = session.execute(
-        select(AuditEvent.actor, AuditEvent.at)
+        select(AuditEvent.actor, AuditEvent.via, AuditEvent.at)
         .where(AuditEvent.entity == entity, AuditEvent.entity_id == obj.id)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         .limit(1)
     ).first()
-    who = f" by {last.actor} at {last.at:%Y-%m-%d %H:%M} UTC" if last else ""
+    who = f" by {f'{last.via} (as {last.actor})' if last.via else last.actor} at {last.at:%Y-%m-%d %H:%M} UTC" if last else ""
     raise Conflict(
         f"{label} was changed{who} since you opened it (you have version {expected}, it is now "
         f"version {obj.version}); reload it and apply your change again",
@@ -120,7 +127,8 @@ def _audit_value(value: Any) -> str | None:
 def audit(session: Session, *, actor: Actor, entity: str, entity_id: int | None, action: str, now: datetime,
           changes: dict[str, tuple[Any, Any]] | None = None, summary: str | None = None) -> None:
     """Write the audit trail of one change: one row per changed field, or one summary row."""
-    base = dict(at=now, actor_id=actor.user_id, actor=actor.login, entity=entity, entity_id=entity_id, action=action)
+    base = dict(at=now, actor_id=actor.user_id, actor=actor.login, via=actor.via, entity=entity, entity_id=entity_id,
+                action=action)
     if changes:
         for field_name, (old, new) in changes.items():
             session.add(AuditEvent(**base, field=field_name, old_value=_audit_value(old), new_value=_audit_value(new)))
@@ -136,8 +144,8 @@ def audit_rows(*, actor: Actor, now: datetime, events: AuditEvents) -> list[dict
     rows audit() would add, without ids, for a bulk writer to insert in one executemany (the import)."""
     rows = []
     for entity, entity_id, action, what in events:
-        base = dict(at=now, actor_id=actor.user_id, actor=actor.login, entity=entity, entity_id=entity_id,
-                    action=action, field=None, old_value=None, new_value=None)
+        base = dict(at=now, actor_id=actor.user_id, actor=actor.login, via=actor.via, entity=entity,
+                    entity_id=entity_id, action=action, field=None, old_value=None, new_value=None)
         if isinstance(what, dict) and what:
             rows += [{**base, "field": name, "old_value": _audit_value(old), "new_value": _audit_value(new)}
                      for name, (old, new) in what.items()]

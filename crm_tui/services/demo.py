@@ -237,7 +237,8 @@ class _Demo:
                 user_id = self.take_ids("users", 1)[0]
                 created = self.ago(700, 800)
                 users.append(dict(id=user_id, login=login, name=name, email=f"{login}@northwind-demo.com", role=role,
-                                  active=True, timezone=zone, version=1, created_at=created, updated_at=created))
+                                  active=True, timezone=zone, os_login=None, version=1, created_at=created,
+                                  updated_at=created))
             if role == "sales":
                 self.owner_ids.append(user_id)
         self.tag_ids = dict(self.ctx.existing_tags)
@@ -616,16 +617,17 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     if session.bind.dialect.name != "sqlite":
         session.execute(insert(table), rows)
         return
-    columns = [c.name for c in table.columns]
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    session.connection().exec_driver_sql(sql, sqlite_tuples(table, rows))
+    columns = [c for c in table.columns if c.name in rows[0]]  # as with Core: a column left out is NULL
+    sql = f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) VALUES ({', '.join('?' * len(columns))})"
+    session.connection().exec_driver_sql(sql, sqlite_tuples(table, rows, columns))
 
 
-def sqlite_tuples(table: Table, rows: list[dict]) -> list[tuple]:
-    """Rows as tuples in column order, datetimes as naive UTC text, dates as ISO text, JSON as
-    text: what SQLAlchemy's SQLite dialect writes for the same values."""
-    get = itemgetter(*(c.name for c in table.columns))
-    convert = [(i, to_text) for i, c in enumerate(table.columns) if (to_text := _sqlite_converter(c.type))]
+def sqlite_tuples(table: Table, rows: list[dict], columns: list | None = None) -> list[tuple]:
+    """Rows as tuples in column order (the table's, or `columns`), datetimes as naive UTC text,
+    dates as ISO text, JSON as text: what SQLAlchemy's SQLite dialect writes for the same values."""
+    columns = list(table.columns) if columns is None else columns
+    get = itemgetter(*(c.name for c in columns))
+    convert = [(i, to_text) for i, c in enumerate(columns) if (to_text := _sqlite_converter(c.type))]
     if not convert:
         return [get(row) for row in rows]
     out = []

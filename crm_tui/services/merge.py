@@ -24,7 +24,7 @@ from crm_tui.models import AuditEvent, Company, Contact
 from crm_tui.models.schemas import ContactRead
 from crm_tui.services import permissions
 from crm_tui.services import companies, contacts
-from crm_tui.services.common import Actor, audit, check_version, flush
+from crm_tui.services.common import Actor, audit, audit_rows, check_version, flush
 
 KINDS = ("contact", "company")
 CONTACT_FIELDS = {  # field: label
@@ -321,10 +321,8 @@ def _move_references(session: Session, model, a_id: int, b_id: int, now: datetim
         counts = Counter(row.owner for row in rows)
         _require_moves(session, actor, kind, a_id, b_id, [(table.name, who, n) for who, n in counts.items()])
         moved[f"{table.name}.{column.name}"] = len(rows)
-        session.execute(insert(AuditEvent), [
-            {"at": now, "actor_id": actor.user_id, "actor": actor.login, "entity": entity, "entity_id": row.id,
-             "action": "merge", "field": column.name, "old_value": str(b_id), "new_value": str(a_id)}
-            for row in rows])
+        session.execute(insert(AuditEvent), audit_rows(actor=actor, now=now, events=[
+            (entity, row.id, "merge", {column.name: (b_id, a_id)}) for row in rows]))
     return moved
 
 

@@ -373,8 +373,9 @@ def _move_all_deals(session: Session, source: Stage, target: Stage, actor: Actor
         .where(Deal.stage_id == source.id),
     ))
     session.execute(insert(AuditEvent).from_select(
-        ["at", "actor_id", "actor", "entity", "entity_id", "action", "field", "old_value", "new_value"],
-        select(literal(now, AuditEvent.at.type), literal(actor.user_id), literal(actor.login), literal("deal"),
+        ["at", "actor_id", "actor", "via", "entity", "entity_id", "action", "field", "old_value", "new_value"],
+        select(literal(now, AuditEvent.at.type), literal(actor.user_id), literal(actor.login),
+               literal(actor.via, AuditEvent.via.type), literal("deal"),
                Deal.id, literal("move"), literal("stage_id"), literal(str(source.id)), literal(str(target.id)))
         .where(Deal.stage_id == source.id),
     ))

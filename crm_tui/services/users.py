@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import get_zone, resolve_now
@@ -52,6 +54,7 @@ def create_user(session: Session, *, data: UserCreate | dict, actor: Actor, now:
         email=v.email(data.email) if data.email else None,
         role=v.choice(data.role, Role, "role"),
         timezone=_timezone(data.timezone),
+        os_login=_os_login(session, data.os_login, None),
         created_at=now, updated_at=now,
     )
     session.add(user)
@@ -59,6 +62,18 @@ def create_user(session: Session, *, data: UserCreate | dict, actor: Actor, now:
     audit(session, actor=actor, entity="user", entity_id=user.id, action="create", now=now,
           summary=f"{user.login} ({user.role})")
     return _read(user)
+
+
+def _os_login(session: Session, value: str | None, user: User | None) -> str | None:
+    """Who signs in as this user (see sign_in): an OS or database login no other user has."""
+    if not value:
+        return None
+    name = _login(value)
+    taken = session.scalars(select(User).where(User.os_login == name)).first()
+    if taken is not None and taken is not user:
+        raise InvalidInput(f"{name!r} already signs in as {taken.login}; clear that first "
+                           f"(`crm user edit {taken.login} --os-login \"\"`)")
+    return name
 
 
 def update_user(session: Session, *, user_id: int, changes: UserUpdate | dict, actor: Actor,
@@ -77,6 +92,8 @@ def update_user(session: Session, *, user_id: int, changes: UserUpdate | dict, a
         values["role"] = v.choice(values["role"], Role, "role")
     if "timezone" in values:
         values["timezone"] = _timezone(values["timezone"])
+    if "os_login" in values:
+        values["os_login"] = _os_login(session, values["os_login"], user)
     if values.get("active") is False or values.get("role", Role.ADMIN) != Role.ADMIN:
         _keep_an_admin(session, user, values)
     changed = apply_changes(user, values)
@@ -127,20 +144,133 @@ def list_users(session: Session, *, include_inactive: bool = True) -> list[UserR
 
 
 def actor_for(session: Session, *, login: str, now: datetime | None = None) -> Actor:
-    """The Actor for a login. On a database with no users yet, that login becomes the first admin."""
+    """The Actor for a CRM login, trusted as given: for code that already knows who acts (tests,
+    scripts). The CLI, the app and `crm serve` use sign_in, which checks who may act as whom.
+    On a database with no users yet, that login becomes the first admin."""
     login = _login(login)
-    user = session.scalars(select(User).where(User.login == login)).first()
-    if user is None and session.scalar(select(func.count()).select_from(User)) == 0:
-        user = _bootstrap_admin(session, login, resolve_now(now))
+    user = _by_login(session, login)
+    if user is None and _no_users_yet(session):
+        user = _bootstrap_admin(session, login, None, resolve_now(now))
     if user is None:
+        raise PermissionDenied(f"{login!r} is not a user of this CRM; ask {_admins(session)} to run "
+                               f"`crm user add {login} --name \"Your Name\" --role sales`")
+    return _active_actor(session, user)
+
+
+# PostgreSQL: one key for the advisory lock that serializes "is this the first user?", so six
+# processes opening a fresh database at once make exactly one admin (SQLite: BEGIN IMMEDIATE does)
+_FIRST_USER_LOCK_KEY = 0x43524D55  # "CRMU"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who this process really is to the storage: the OS login on SQLite (anyone who can write
+    the file can write anything in it), the database login on PostgreSQL (the server checked it).
+    `storage_admin`: the owner of the SQLite file, or a PostgreSQL superuser or database owner,
+    who may do anything to the data anyway, so counts as an admin."""
+
+    name: str
+    kind: str
+    storage_admin: bool
+
+
+def identity(session: Session, *, os_login: str) -> Identity:
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        name, admin = session.execute(text(
+            "SELECT current_user, r.rolsuper OR pg_has_role(current_user, d.datdba, 'MEMBER') "
+            "FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = current_database()"
+        )).one()
+        return Identity(str(name).lower(), "database login", bool(admin))
+    return Identity(os_login, "OS login", _owns_file(bind.url.database, os_login))
+
+
+def _owns_file(path: str | None, login: str) -> bool:
+    try:
+        import pwd
+
+        return bool(path) and pwd.getpwuid(os.stat(path).st_uid).pw_name.lower() == login
+    except (ImportError, OSError, KeyError):
+        return False
+
+
+def sign_in(session: Session, *, os_login: str, login: str | None = None, source: str | None = None,
+            now: datetime | None = None) -> Actor:
+    """Who is acting: the one rule the CLI, the app and `crm serve` follow (run it in a write unit).
+
+    You are the CRM user your identity maps to (users.os_login, else the user whose login equals
+    it). Asking for another user (`source`: --user, CRM_USER, the config file) is allowed only to an
+    admin, or to the storage's own admin (Identity); the Actor then carries `via`, and the audit
+    shows "root (as bob)". On a database with no users yet, the login asked for (else the identity)
+    becomes the first admin, linked to the identity that made it."""
+    now = resolve_now(now)
+    me = identity(session, os_login=os_login)
+    mine = _mapped_user(session, me.name)
+    wanted = _login(login) if login else (mine.login if mine else _login(me.name))
+    target = mine if mine is not None and mine.login == wanted else _by_login(session, wanted)
+    if target is None and mine is None:
+        if _no_users_yet(session):
+            return _active_actor(session, _bootstrap_admin(session, wanted, me.name, now))
+        # read again after the lock: another process may have just made the first user (this one)
+        mine = _mapped_user(session, me.name)
+        target = mine if mine is not None and mine.login == wanted else _by_login(session, wanted)
+    if target is None or target is not mine:
+        _may_act_as_another(session, me, mine, wanted, source)
+    if target is None:
+        raise PermissionDenied(_not_a_user(session, me, wanted, source))
+    actor = _active_actor(session, target)
+    return actor if target is mine else dataclasses.replace(actor, via=me.name)
+
+
+def _may_act_as_another(session: Session, me: Identity, mine: User | None, wanted: str, source: str | None) -> None:
+    if me.storage_admin or (mine is not None and mine.active and mine.role == Role.ADMIN):
+        return
+    if mine is None:
         raise PermissionDenied(
-            f"{login!r} is not a user of this CRM; ask {_admins(session)} to run "
-            f"`crm user add {login} --name \"Your Name\" --role sales` (or use --user LOGIN)"
-        )
+            f"{source or 'the login'} asks for {wanted!r}, but {me.kind} {me.name!r} is not a user of this CRM, "
+            f"and only an admin may act as another user; if you are {wanted}, ask {_admins(session)} to run "
+            f"`crm user edit {wanted} --os-login {me.name}`")
+    raise PermissionDenied(
+        f"{source or 'the login'} asks for {wanted!r}, but {me.kind} {me.name!r} is {mine.login} "
+        f"({mine.role if mine.active else 'deactivated'}), and only an admin may act as another user")
+
+
+def _not_a_user(session: Session, me: Identity, wanted: str, source: str | None) -> str:
+    if source:
+        return (f"{wanted!r} is not a user of this CRM (asked for by {source}); ask {_admins(session)} to run "
+                f"`crm user add {wanted} --name \"Their Name\" --role sales`")
+    return (f"{me.kind} {me.name!r} is not a user of this CRM; ask {_admins(session)} to run "
+            f"`crm user add {wanted} --name \"Your Name\" --role sales`, or `crm user edit LOGIN "
+            f"--os-login {me.name}` if you have a CRM login already")
+
+
+def _by_login(session: Session, login: str) -> User | None:
+    return session.scalars(select(User).where(User.login == login)).first()
+
+
+def _mapped_user(session: Session, name: str) -> User | None:
+    """The user an OS or database login signs in as: the one it is mapped to, else the one
+    whose login it is (unless that user is mapped to another identity)."""
+    users = session.scalars(select(User).where(or_(User.os_login == name, User.login == name))).all()
+    mapped = [u for u in users if u.os_login == name]
+    if mapped:
+        return mapped[0]
+    return next((u for u in users if u.login == name and u.os_login is None), None)
+
+
+def _active_actor(session: Session, user: User) -> Actor:
     if not user.active:
-        raise PermissionDenied(f"user {login!r} is deactivated; ask {_admins(session)} to run "
-                               f"`crm user edit {login} --active`")
+        raise PermissionDenied(f"user {user.login!r} is deactivated; ask {_admins(session)} to run "
+                               f"`crm user edit {user.login} --active`")
     return Actor(user_id=user.id, login=user.login, role=user.role, timezone=user.timezone)
+
+
+def _no_users_yet(session: Session) -> bool:
+    """True when the users table is empty; on PostgreSQL, taken under a transaction-scoped lock,
+    so only one of several processes starting on a fresh database sees it empty."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FIRST_USER_LOCK_KEY})
+    return session.scalar(select(func.count()).select_from(User)) == 0
 
 
 def _admins(session: Session, shown: int = 3) -> str:
@@ -154,14 +284,38 @@ def _admins(session: Session, shown: int = 3) -> str:
     return f"an admin ({names}{more})"
 
 
-def _bootstrap_admin(session: Session, login: str, now: datetime) -> User | None:
-    user = User(login=login, name=login, role=Role.ADMIN, created_at=now, updated_at=now)
-    try:
-        with session.begin_nested():
-            session.add(user)
-    except IntegrityError:
-        # another process created the first user at the same moment; use theirs
-        return session.scalars(select(User).where(User.login == login)).first()
+def _bootstrap_admin(session: Session, login: str, os_login: str | None, now: datetime) -> User:
+    user = User(login=login, name=login, role=Role.ADMIN, os_login=os_login if os_login != login else None,
+                created_at=now, updated_at=now)
+    session.add(user)
+    session.flush()
     audit(session, actor=Actor(user.id, login, Role.ADMIN), entity="user", entity_id=user.id, action="create",
           now=now, summary=f"{login} (admin, first user of this database)")
     return user
+
+
+# PostgreSQL: what only an admin's database login may write (who is who and signs in as whom, what
+# each role may do, the published workflow rules); the audit trail is append-only for everyone
+ADMIN_TABLES = ("users", "role_permissions", "workflow_rulesets")
+APPEND_ONLY_TABLES = ("audit_events",)
+
+
+def database_grants(login: str, *, admin: bool = False) -> list[str]:
+    """The GRANTs a teammate's PostgreSQL login needs, for the database owner to run (again after
+    `crm db upgrade` adds tables). A non-admin login cannot then change users, their mapping
+    (users.os_login), roles or the audit trail, whatever client it uses; the app's per-record
+    rules (own deals, own tasks) stay checked by the app, not by the database."""
+    import crm_tui.models  # noqa: F401 - registers every table on the metadata
+    from sqlmodel import SQLModel
+
+    role = f'"{_login(login)}"'
+    tables = [t.name for t in SQLModel.metadata.sorted_tables]
+    writable = [t for t in tables if t not in APPEND_ONLY_TABLES and (admin or t not in ADMIN_TABLES)]
+    return [
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        f"GRANT INSERT, UPDATE, DELETE ON {', '.join(writable)} TO {role}",
+        f"GRANT INSERT ON {', '.join(APPEND_ONLY_TABLES)} TO {role}",
+    ]
+

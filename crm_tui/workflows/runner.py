@@ -249,7 +249,7 @@ def app_tick(db: Database, *, actor: Actor, now: datetime, settings=None) -> Tic
         smtp = None
         rules.errors.append(RuleError(f"email is off: {exc.message}"))
     report = run(db, rules=rules, now=now, zone=get_zone(actor.timezone or settings.timezone), smtp=smtp,
-                 runner=f"{actor.login}@{socket.gethostname()}")
+                 runner=f"{actor.label}@{socket.gethostname()}")
     notes = []
     if actor.user_id is not None:
         with db.read() as session:

@@ -20,7 +20,7 @@ def test_no_command_starts_the_app_with_the_resolved_database_and_user(tmp_path,
     path = tmp_path / "crm.db"
     result = CliRunner().invoke(app, ["--db", str(path), "--user", "Ann"])
     assert result.exit_code == 0, result.output
-    assert calls == [{"db_url": f"sqlite:///{path}", "login": "ann"}]
+    assert [(c["db"].url, c["actor"].login) for c in calls] == [(f"sqlite:///{path}", "ann")]
 
 
 def test_no_command_uses_the_environment_when_no_options_are_given(tmp_path, monkeypatch):
@@ -31,7 +31,7 @@ def test_no_command_uses_the_environment_when_no_options_are_given(tmp_path, mon
     monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{tmp_path}/env.db")
     monkeypatch.setenv("CRM_USER", "zoe")
     assert CliRunner().invoke(app, []).exit_code == 0
-    assert calls == [{"db_url": f"sqlite:///{tmp_path}/env.db", "login": "zoe"}]
+    assert [(c["db"].url, c["actor"].login) for c in calls] == [(f"sqlite:///{tmp_path}/env.db", "zoe")]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import StatementError
 
-from crm_tui.config import load_settings, resolve_database_url, resolve_login
+from crm_tui.config import LoginRequest, load_settings, login_request, resolve_database_url
 from crm_tui.db import BUSY_TIMEOUT_S, open_database
 from crm_tui.errors import InvalidInput, StorageError
 from crm_tui.models import AuditEvent, Contact
@@ -142,18 +142,18 @@ def test_bare_path_becomes_an_absolute_sqlite_url(tmp_path, monkeypatch):
 
 
 def test_login_order_is_flag_then_env_then_config_then_os(tmp_path, monkeypatch):
-    monkeypatch.setattr("getpass.getuser", lambda: "OsUser")
-    assert resolve_login(None) == "osuser"
+    monkeypatch.setattr("crm_tui.config.os_login", lambda: "osuser")
+    assert login_request(None) == LoginRequest("osuser")
     _write_config(tmp_path, 'user = "Cfg"\n')
-    assert resolve_login(None) == "cfg"
+    assert login_request(None) == LoginRequest("osuser", "cfg", "the config file")
     monkeypatch.setenv("CRM_USER", "Env")
-    assert resolve_login(None) == "env"
-    assert resolve_login("Flag") == "flag"
+    assert login_request(None) == LoginRequest("osuser", "env", "CRM_USER")
+    assert login_request("Flag") == LoginRequest("osuser", "flag", "--user")
 
 
 def test_broken_config_file_is_one_line_invalid_input(tmp_path):
     path = _write_config(tmp_path, 'database_url = "unterminated\nuser = \n')
-    for load in (load_settings, lambda: resolve_database_url(None), lambda: resolve_login(None)):
+    for load in (load_settings, lambda: resolve_database_url(None), lambda: login_request(None)):
         with pytest.raises(InvalidInput) as info:
             load()
         assert str(path) in info.value.message

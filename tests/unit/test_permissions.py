@@ -198,7 +198,7 @@ def test_unknown_and_deactivated_logins_are_told_whom_to_ask(db, team, now):
     with db.write() as s, pytest.raises(PermissionDenied) as caught:
         users.actor_for(s, login="zed", now=now)
     assert str(caught.value) == ("'zed' is not a user of this CRM; ask an admin (ann) to run "
-                                 "`crm user add zed --name \"Your Name\" --role sales` (or use --user LOGIN)")
+                                 "`crm user add zed --name \"Your Name\" --role sales`")
     with db.write() as s:
         users.update_user(s, user_id=team["support"].user_id, changes={"active": False}, actor=team["admin"], now=now)
     with db.write() as s, pytest.raises(PermissionDenied, match=r"ask an admin \(ann\) to run `crm user edit sue --active`"):
