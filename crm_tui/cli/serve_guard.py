@@ -166,6 +166,12 @@ class GuardedServer(Server):
         return app
 
     def initialize_logging(self) -> None:
+        # the CLI keeps libraries' logs off the terminal with a NullHandler on the root logger
+        # (output.quiet_library_logs); serve's own log is wanted, and basicConfig adds nothing
+        # while the root has a handler
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if isinstance(h, logging.NullHandler)]:
+            root.removeHandler(handler)
         super().initialize_logging()
         for handler in logging.getLogger().handlers:
             handler.addFilter(HideToken(self.guard.token))

@@ -46,6 +46,7 @@ MOVED = {
     "tasks": ("task", "task.edit", "assignee_id"),
     "contacts": ("contact", "contact.edit", None),
     "activities": ("activity", "activity.log", None),
+    "companies": ("company", "company.edit", None),  # subsidiaries: their parent company moves
 }
 
 
@@ -211,6 +212,13 @@ def merge_records(session: Session, *, kind: str, a_id: int, b_id: int, keep: di
     # refused before anything is written; the moves check again on the rows they actually change
     _require_moves(session, actor, kind, a_id, b_id, _owners(session, model, kind, b_id, skip=skip))
     snapshot = _snapshot(session, kind, b_id)
+    if kind == "company" and a_row.parent_id == b_id:
+        # a belonged to b: it takes b's place in b's group, and never becomes its own parent
+        parent = b_row.parent_id if b_row.parent_id != a_id else None
+        audit(session, actor=actor, entity=kind, entity_id=a_id, action="merge", now=now,
+              changes={"parent_id": (b_id, parent)})
+        a_row.parent_id = parent
+        session.flush()
     moved = _move_references(session, model, a_id, b_id, now, actor=actor, kind=kind, skip=skip)
     if kind == "contact":
         label, version = _finish_contact(session, a_row, b_row, snapshot, kept, actor, now)

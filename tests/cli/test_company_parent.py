@@ -53,3 +53,24 @@ def test_import_reads_the_parent_company(crm, tmp_path):
     assert lyon["parent_name"] == "Globex Holdings"
     names = [c["name"] for c in crm.json("company", "list", "--limit", "50")["items"]]
     assert sorted(names) == ["Globex Holdings", "Globex Lyon", "Initech Austin", "Initech Group"]
+
+
+@pytest.mark.parametrize(("keep", "merged", "expected_parent"), [
+    ("Globex Holdings", "Globex France", None),  # the parent absorbs a subsidiary
+    ("Globex France", "Globex Holdings", None),  # a subsidiary absorbs its parent: no parent of its own
+    ("Globex Lyon", "Globex France", "Globex Holdings"),  # takes its parent's place in the group
+])
+def test_a_merge_moves_the_subsidiaries_and_never_makes_a_cycle(crm, keep, merged, expected_parent):
+    crm.ok("company", "add", "Globex Holdings")
+    crm.ok("company", "add", "Globex France", "--parent", "Globex Holdings")
+    crm.ok("company", "add", "Globex Lyon", "--parent", "Globex France")
+    ids = {c["name"]: c["id"] for c in crm.json("company", "list")["items"]}
+    crm.ok("company", "merge", str(ids[keep]), str(ids[merged]), "--yes") if "--yes" in crm(
+        "company", "merge", "--help").stdout else crm.ok("company", "merge", str(ids[keep]), str(ids[merged]))
+    survivor = crm.json("company", "show", str(ids[keep]))
+    assert survivor["parent_name"] == expected_parent
+    for name, id_ in ids.items():
+        if name not in (keep, merged):
+            other = crm.json("company", "show", str(id_))
+            assert other["parent_id"] in (None, ids[keep], ids.get("Globex Holdings"))
+            assert other["parent_id"] != ids[merged]

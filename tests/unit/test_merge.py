@@ -35,8 +35,10 @@ def pair(db, actor, now):
         for who in (a, b):
             activities.log_activity(s, data={"kind": "call", "subject": f"call {who}", "contact_id": who},
                                     actor=actor, now=now)
+        # logged once it happened (a meeting logged ahead is planned, not contact: issue 17 #10)
         activities.log_activity(s, data={"kind": "meeting", "subject": "lunch", "contact_id": b,
-                                         "occurred_at": now + timedelta(days=1)}, actor=actor, now=now)
+                                         "occurred_at": now + timedelta(days=1)}, actor=actor,
+                                now=now + timedelta(days=1))
         deal = deals.create_deal(s, data={"title": "Anne's deal", "contact_id": b, "amount": 100},
                                  actor=actor, now=now).id
         task = tasks.create_task(s, data={"title": "Call Anne", "contact_id": b}, actor=actor, now=now).id
