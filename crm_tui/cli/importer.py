@@ -1,5 +1,6 @@
 """`crm import KIND FILE`: bring contacts, companies, deals, activities or tasks in from CSV, XLSX,
-JSON (as `crm export --format json` writes it) or vCard. Shows the column mapping first, then a progress bar, then what was created, updated,
+JSON (as `crm export --format json` writes it) or vCard. Shows the column mapping (and the values
+--value/--values rewrite) first, then a progress bar, then what was created, updated,
 skipped and refused (line, column, problem). A row the person's role may not write is refused,
 as the commands would refuse it (see services.importer_perms)."""
 

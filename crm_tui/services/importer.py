@@ -2,7 +2,8 @@
 JSON or vCard, with duplicates found, every bad row reported, and all of it in one transaction.
 
 How a run goes: the file's header is mapped to fields (services.importer_fields; the mapping can
-be shown before anything is written, see `preview_import`), then rows are read a chunk at a time;
+be shown before anything is written, see `preview_import`; a cell the --value/--values rewrites
+name is rewritten as it is read, before any check), then rows are read a chunk at a time;
 each row is cleaned (services.importer_kinds), its links resolved in bulk (services.importer_match),
 checked against the database and the rows before it for a duplicate, and the chunk is written
 with set-based inserts (Core executemany, ids handed out by the import so children need no round

@@ -602,11 +602,13 @@ class DealRows(Kind):
 
         def moment(name: str) -> datetime | None:
             when = row.check(name, lambda t: iv.moment(t, dayfirst=ctx.dayfirst, zone=ctx.zone, now=ctx.now))
-            if when is not None and when > ctx.now:
-                row.problems.append((row.column(name), row.text(name) or "",
-                                     f"{_HISTORY[name]} {_local_day(when, ctx)}, which is in the future"))
-                return None
-            return when
+            if when is None or when <= ctx.now:
+                return when
+            if _local_day(when, ctx) <= _local_day(ctx.now, ctx):
+                return ctx.now  # today, at noon: not later than now
+            row.problems.append((row.column(name), row.text(name) or "",
+                                 f"{_HISTORY[name]} {_local_day(when, ctx)}, which is in the future"))
+            return None
 
         opened, entered = moment("opened_at"), moment("stage_entered_at")
         close = d["expected_close"]

@@ -122,3 +122,12 @@ def test_the_opening_is_read_in_the_team_zone(db, actor, now, tmp_path):
     deal = deals(db)["A"]
     assert deal.closed_at - deal.created_at == timedelta(0)
     assert deal.created_at.astimezone(ZoneInfo(actor.timezone or "UTC")).date() == date(2025, 1, 10)
+
+
+def test_a_deal_opened_today_is_not_in_the_future(db, actor, now, tmp_path):
+    """A day without a time is read at noon; today's noon, before it comes, is now."""
+    day = now.astimezone(ZoneInfo(actor.timezone or "UTC")).date().isoformat()
+    report_ = import_deals(db, actor, now, write(tmp_path, f"Title,Stage,Created,Stage entered\nA,New,{day},{day}\n"))
+    assert (report_.created, report_.invalid) == (1, 0)
+    deal = deals(db)["A"]
+    assert deal.created_at <= now and deal.stage_entered_at <= now
