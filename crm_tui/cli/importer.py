@@ -1,5 +1,6 @@
 """`crm import KIND FILE`: bring contacts, companies, deals, activities or tasks in from CSV, XLSX,
-JSON (as `crm export --format json` writes it) or vCard. Shows the column mapping first, then a progress bar, then what was created, updated,
+JSON (as `crm export --format json` writes it) or vCard. Shows the column mapping (and the values
+--value/--values rewrite) first, then a progress bar, then what was created, updated,
 skipped and refused (line, column, problem). A row the person's role may not write is refused,
 as the commands would refuse it (see services.importer_perms)."""
 
@@ -35,6 +36,11 @@ def import_(
     constants: list[str] = typer.Option([], "--set", metavar="FIELD=VALUE",
                                         help="Fill a field with a constant where the file leaves it empty."),
     custom: bool = typer.Option(False, "--custom", help="Keep columns that match no field as custom fields."),
+    values: list[str] = typer.Option([], "--value", metavar="FIELD:FROM=TO",
+                                     help="Rewrite a value before it is read, as in \"stage:Closed Won=Won\" (the "
+                                          "whole cell, trimmed, any case). Repeat for more."),
+    values_file: Path | None = typer.Option(None, "--values", metavar="FILE",
+                                            help="A CSV of rewrites with the columns field, from, to."),
     on_duplicate: str = typer.Option("skip", "--on-duplicate", metavar="skip|update|create",
                                      help="What to do with a row that matches a record (or an earlier row)."),
     dayfirst: bool | None = typer.Option(None, "--dayfirst/--monthfirst",
@@ -58,7 +64,8 @@ def import_(
     options = ImportOptions(entity=entity, mapping=tuple(mapping), constants=tuple(constants), custom=custom,
                             on_duplicate=on_duplicate.strip().lower(), dayfirst=dayfirst, country=country,
                             create_users=create_users, skip_invalid=skip_invalid,
-                            currency=currency or st.settings.currency or "USD")
+                            currency=currency or st.settings.currency or "USD", values=tuple(values),
+                            values_file=str(values_file) if values_file else None)
     preview = preview_import(path=path, options=options)
     if not as_json:
         _print_mapping(preview)
@@ -79,7 +86,8 @@ def import_(
     if as_json:
         output.emit_json({**output.to_jsonable(report), "report_csv": str(written) if written else None,
                           "mapping": [{"column": c.column, "field": c.field, "how": c.how}
-                                      for c in report.mapping.columns]})
+                                      for c in report.mapping.columns],
+                          "values": [{"field": f, "from": old, "to": new} for f, old, new in report.mapping.values]})
     else:
         _print_report(report, written)
     if failed is not None:
@@ -113,6 +121,7 @@ def _print_mapping(preview) -> None:
     output.say(f"Reading {preview.source}; about {preview.estimated_rows:,} rows.")
     rows = [(c.column, c.field or "(skipped)", c.how) for c in preview.mapping.columns]
     rows += [(f"--set {f}", f"{f} = {value}", "constant") for f, value in preview.mapping.constants]
+    rows += [(f"{f}: {old}", f"{f}: {new or '(empty)'}", "rewrite") for f, old, new in preview.mapping.values]
     if rows:
         output.table(["Column", "Field", "How"], rows, title="Mapping")
 

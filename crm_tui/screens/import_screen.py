@@ -1,5 +1,5 @@
-"""The Import screen: pick a file, see how its columns map and its first rows, change the mapping,
-run a dry run and read its report, then import with a progress bar. The work is the import
+"""The Import screen: pick a file, see how its columns map and its first rows, change the mapping
+and the values rewritten on the way in, run a dry run and read its report, then import with a progress bar. The work is the import
 service's (services.importer); this screen only gathers the options and shows the results."""
 
 from __future__ import annotations
@@ -109,6 +109,8 @@ class ImportScreen(ReportsWorkerErrors, Screen):
             yield Checkbox("skip invalid", compact=True, id="import-skip-invalid")
             yield Checkbox("new users", compact=True, id="import-create-users")
             yield Checkbox("custom", compact=True, id="import-custom")
+        yield Input(placeholder="Rewrite values: field:from=to; field:from=to (or a .csv of field,from,to), "
+                                "then Enter", compact=True, id="import-values")
         yield Static("Type the path of a file and press Enter.", id="import-source")
         with Horizontal(id="import-body"):
             yield DataTable(cursor_type="row", zebra_stripes=True, id="import-mapping")
@@ -141,7 +143,17 @@ class ImportScreen(ReportsWorkerErrors, Screen):
             create_users=self.query_one("#import-create-users", Checkbox).value,
             skip_invalid=self.query_one("#import-skip-invalid", Checkbox).value,
             currency=getattr(getattr(self.app, "settings", None), "currency", None) or "USD",
+            **self._value_options(),
         )
+
+    def _value_options(self) -> dict:
+        """The rewrites box: "field:from=to" texts split at ";", or else the path of a values file."""
+        text = self.query_one("#import-values", Input).value.strip()
+        if not text:
+            return {}
+        if "=" in text:
+            return {"values": tuple(part.strip() for part in text.split(";") if part.strip())}
+        return {"values_file": text}
 
     @property
     def path(self) -> str:
@@ -159,6 +171,7 @@ class ImportScreen(ReportsWorkerErrors, Screen):
 
     @on(Select.Changed, "#import-entity")
     @on(Checkbox.Changed, "#import-custom")
+    @on(Input.Submitted, "#import-values")
     def mapping_inputs_changed(self, event) -> None:
         if isinstance(event, Select.Changed):
             self.overrides.clear()
@@ -206,6 +219,8 @@ class ImportScreen(ReportsWorkerErrors, Screen):
             mapping.add_row(plain_cell(column.column or "(no name)"), label, key=str(column.index))
         for name, value in preview.mapping.constants:
             mapping.add_row(plain_cell(f"--set {name}"), plain_cell(value))
+        for name, old, new in preview.mapping.values:
+            mapping.add_row(plain_cell(f"{name}: {old}"), plain_cell(f"→ {new or '(empty)'}"))
         table = self.query_one("#import-preview", DataTable)
         table.clear(columns=True)
         table.add_columns(*(Text(h or "?") for h in preview.headers))

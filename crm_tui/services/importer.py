@@ -2,7 +2,8 @@
 JSON or vCard, with duplicates found, every bad row reported, and all of it in one transaction.
 
 How a run goes: the file's header is mapped to fields (services.importer_fields; the mapping can
-be shown before anything is written, see `preview_import`), then rows are read a chunk at a time;
+be shown before anything is written, see `preview_import`; a cell the --value/--values rewrites
+name is rewritten as it is read, before any check), then rows are read a chunk at a time;
 each row is cleaned (services.importer_kinds), its links resolved in bulk (services.importer_match),
 checked against the database and the rows before it for a duplicate, and the chunk is written
 with set-based inserts (Core executemany, ids handed out by the import so children need no round
@@ -46,7 +47,8 @@ from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit, audit_rows
 from crm_tui.services.demo import _large_page_cache, _reset_sequences, _search_index_deferred, insert_rows
 from crm_tui.services.importer_fields import (
-    CUSTOM_PREFIX, ENTITIES, ColumnMap, Mapping, build_mapping, check_entity, parse_pairs,
+    CUSTOM_PREFIX, ENTITIES, ColumnMap, Mapping, build_mapping, check_entity, header_key, parse_pairs, parse_value,
+    with_values,
 )
 from crm_tui.services.importer_kinds import KINDS, Ctx, Row, write_audit
 from crm_tui.services.importer_match import Ids, Relations, lock_tables
@@ -77,6 +79,11 @@ class ImportOptions:
     create_users: bool = False
     skip_invalid: bool = False
     currency: str = "USD"
+    values: tuple[str, ...] = ()  # "field:from=to": a cell's value rewritten before it is read
+    values_file: str | None = None  # a CSV (or XLSX) of such rewrites, columns field, from, to
+
+
+MAX_VALUE_REWRITES = 10_000
 
 
 @dataclass(frozen=True)
@@ -185,8 +192,42 @@ def _mapping(source: Source, options: ImportOptions) -> Mapping:
         return Mapping(options.entity, (), tuple(constants))
     # a JSON export's "id" is the record's id in the CRM it came from: no use as a custom field here
     not_custom = frozenset({"id"}) if source.kind == "json" else frozenset()
-    return build_mapping(options.entity, source.headers, overrides=overrides, constants=constants,
-                         custom=options.custom, not_custom=not_custom)
+    mapping = build_mapping(options.entity, source.headers, overrides=overrides, constants=constants,
+                            custom=options.custom, not_custom=not_custom)
+    return _with_values(mapping, source.headers, options)
+
+
+def _with_values(mapping: Mapping, headers: list[str], options: ImportOptions) -> Mapping:
+    rewrites = [(*parse_value(text), f"--value {text}") for text in options.values]
+    if options.values_file:
+        rewrites += read_values_file(options.values_file)
+    return with_values(mapping, headers, rewrites) if rewrites else mapping
+
+
+def read_values_file(path: str | Path) -> list[tuple[str, str, str, str]]:
+    """The rewrites a --values file lists, as (field, from, to, where): a CSV (or XLSX) whose
+    header names the columns field, from and to."""
+    source = open_source(path)
+    name = f"--values {source.path.name}"
+    if source.kind not in ("csv", "xlsx"):
+        raise InvalidInput(f"{name}: give a CSV or XLSX file with the columns field, from, to")
+    keys = [header_key(h) for h in source.headers]
+    if not {"field", "from", "to"} <= set(keys):
+        raise InvalidInput(f"{name}: the file needs the columns field, from, to; it has "
+                           f"{', '.join(repr(h) for h in source.headers if h) or 'none'}")
+    at = {k: keys.index(k) for k in ("field", "from", "to")}
+    out = []
+    for line, cells in source.rows():
+        where = f"{name} line {line}"
+        if isinstance(cells, BadRow):
+            raise InvalidInput(f"{where}: {cells.problems[0][2]}")
+        field, old, new = (cells[at[k]].strip() if at[k] < len(cells) else "" for k in ("field", "from", "to"))
+        if not field:
+            raise InvalidInput(f"{where}: name the field whose value is rewritten")
+        out.append((field, old, new, where))
+        if len(out) > MAX_VALUE_REWRITES:
+            raise InvalidInput(f"{name}: more than {MAX_VALUE_REWRITES:,} rewrites; is this the right file?")
+    return out
 
 
 def preview_import(*, path: str | Path, options: ImportOptions, limit: int = PREVIEW_ROWS) -> Preview:
@@ -206,7 +247,7 @@ def _row_values(mapping: Mapping, cells: list[str]) -> dict[str, list[tuple[str,
     values: dict[str, list[tuple[str, str]]] = {}
     for column in mapping.columns:
         if column.field and column.index < len(cells):
-            text = cells[column.index].strip()
+            text = mapping.rewrite(column.field, cells[column.index].strip())
             if text:
                 values.setdefault(column.field, []).append((column.column, text))
     _fill_constants(values, mapping)
@@ -226,10 +267,12 @@ def _card_values(mapping: Mapping, card: dict) -> dict[str, list[tuple[str, str]
             continue
         if key == "custom":
             for name, item in value.items():
-                values[CUSTOM_PREFIX + str(name)] = [(f"custom {name}", str(item))]
+                if text := mapping.rewrite(CUSTOM_PREFIX + str(name), str(item).strip()):
+                    values[CUSTOM_PREFIX + str(name)] = [(f"custom {name}", text)]
             continue
         items = value if isinstance(value, (list, tuple)) else [value]
-        values[key] = [(key, str(item).strip()) for item in items if str(item).strip()]
+        texts = (mapping.rewrite(key, str(item).strip()) for item in items)
+        values[key] = [(key, text) for text in texts if text]
     _fill_constants(values, mapping)
     return values
 

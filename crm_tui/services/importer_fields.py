@@ -1,10 +1,11 @@
 """What an import file's columns mean: the fields of each kind of record, the header spellings
-that name them, and how --map, --set and --custom change the detected mapping."""
+that name them, and how --map, --set, --custom and --value/--values change the detected mapping."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from crm_tui.errors import InvalidInput
 from crm_tui.services.validation import strip_accents
@@ -30,7 +31,7 @@ _COMPANY = _spellings("company", "company name", "account", "account name", "org
                       "organization name", "org", "employer", "business", "customer")
 _CONTACT = _spellings("contact", "contact email", "contact name", "primary contact", "person", "email",
                       "e-mail", "email address", "contact person")
-_DEAL = _spellings("deal", "deal name", "deal title", "opportunity", "opportunity name")
+_DEAL = _spellings("deal", "deal name", "deal title", "opportunity", "opportunity name", "opportunity title")
 
 # field -> header spellings, per kind of record; the first field claiming a header wins
 FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -67,9 +68,10 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "deals": {
         "title": _spellings("title", "name", "deal", "deal name", "deal title", "opportunity",
-                            "opportunity name", "subject"),
+                            "opportunity name", "opportunity title", "subject"),
         "amount": _spellings("amount", "value", "deal value", "deal amount", "revenue", "price", "total",
-                             "deal size", "amount usd"),
+                             "deal size", "amount usd", "opportunity amount", "opportunity value",
+                             "expected revenue"),
         "currency": _spellings("currency", "currency code"),
         "stage": _spellings("stage", "deal stage", "pipeline stage", "sales stage", "phase"),
         "status": _spellings("status", "deal status", "won lost", "result"),
@@ -81,6 +83,15 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "company": _COMPANY,
         "contact": _CONTACT,
         "lost_reason": _spellings("lost reason", "reason lost", "loss reason", "closed lost reason"),
+        # the deal's history: when it was opened (its created_at) and entered its current stage
+        "opened_at": _spellings("opened at", "opened", "opened on", "open date", "date opened", "created",
+                                "created date", "created on", "created at", "date created", "creation date",
+                                "created time", "deal created", "deal created date", "start date", "started"),
+        "stage_entered_at": _spellings("stage entered", "stage entered at", "stage entered on",
+                                       "stage entered date", "date entered stage", "entered stage",
+                                       "last stage change", "last stage change date", "stage changed",
+                                       "stage changed at", "stage changed on", "stage change date",
+                                       "stage date", "in stage since"),
     },
     "activities": {
         "kind": _spellings("type", "kind", "activity type", "activity", "activity kind"),
@@ -140,6 +151,18 @@ class Mapping:
     entity: str
     columns: tuple[ColumnMap, ...]
     constants: tuple[tuple[str, str], ...]  # (field, value) from --set
+    values: tuple[tuple[str, str, str], ...] = ()  # (field, from, to) from --value/--values
+
+    @cached_property
+    def rewrites(self) -> dict[tuple[str, str], str]:
+        """(field, folded text) -> the text it becomes (see `rewrite`)."""
+        return {(name, value_key(old)): new for name, old, new in self.values}
+
+    def rewrite(self, name: str, text: str) -> str:
+        """A cell's (trimmed) text as --value rewrites it: an exact match, ignoring case."""
+        if not self.values:
+            return text
+        return self.rewrites.get((name, value_key(text)), text)
 
     def fields(self) -> set[str]:
         return {c.field for c in self.columns if c.field} | {f for f, _ in self.constants}
@@ -264,3 +287,55 @@ def _check_header(mapping: Mapping, headers: list[str]) -> None:
             need = " or ".join(group)
             raise InvalidInput(f"missing required column: {mapping.entity} need {need}; the file has "
                                f"{', '.join(repr(h) for h in headers if h)} (map one with --map \"Column={group[0]}\")")
+
+
+# --- rewriting values (--value FIELD:FROM=TO, --values FILE with columns field,from,to) -------------
+
+
+def value_key(text: str) -> str:
+    """What a rewrite matches on: the text trimmed, in any case ("Widget-Pro " is "widget-pro")."""
+    return str(text).strip().casefold()
+
+
+def parse_value(text: str) -> tuple[str, str, str]:
+    """"field:from=to" as (field, from, to): the first ":" ends the field, the first "=" the value."""
+    name, colon, rest = str(text).partition(":")
+    old, equals, new = rest.partition("=")
+    if not colon or not equals or not name.strip():
+        raise InvalidInput(f"--value {text!r}: write it as FIELD:FROM=TO, as in \"stage:Closed Won=Won\"")
+    return name.strip(), old.strip(), new.strip()
+
+
+def _value_field(mapping: Mapping, headers: list[str], name: str, where: str) -> str:
+    """The field a rewrite names: a field of the kind, a custom field, or a column of the file
+    (the field that column maps to)."""
+    key = header_key(name)
+    for column in mapping.columns:  # a custom field by its own name ("product" for custom.Product)
+        if column.field and column.field.startswith(CUSTOM_PREFIX) and \
+                header_key(column.field[len(CUSTOM_PREFIX):]) == key:
+            return column.field
+    try:
+        return _check_field(mapping.entity, name, where)
+    except InvalidInput:
+        column = next((c for c in mapping.columns if header_key(c.column) == key), None)
+        if column is None:
+            raise
+        if column.field is None:
+            raise InvalidInput(f"{where}: the column {column.column!r} is skipped; map it to a field first") from None
+        return column.field
+
+
+def with_values(mapping: Mapping, headers: list[str], rewrites: list[tuple[str, str, str, str]]) -> Mapping:
+    """The mapping with its value rewrites, each (name, from, to, where the person wrote it)."""
+    values: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+    for name, old, new, where in rewrites:
+        if not old:
+            raise InvalidInput(f"{where}: name the value to rewrite (an empty cell is filled with --set)")
+        field = _value_field(mapping, headers, name, where)
+        key = (field, value_key(old))
+        if key in values and values[key][2] != new:
+            raise InvalidInput(f"{where}: {field} {old!r} is already rewritten to {values[key][2]!r} "
+                               f"({values[key][3]})")
+        values.setdefault(key, (field, old, new, where))
+    return Mapping(mapping.entity, mapping.columns, mapping.constants,
+                   tuple((f, old, new) for f, old, new, _ in values.values()))

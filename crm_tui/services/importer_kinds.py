@@ -544,7 +544,8 @@ class DealRows(Kind):
     table = Deal.__table__
     label = "deal"
     updatable = ("title", "title_key", "company_id", "contact_id", "pipeline_id", "stage_id", "owner_id",
-                 "amount_minor", "currency", "expected_close", "status", "lost_reason", "closed_at", "custom")
+                 "amount_minor", "currency", "expected_close", "status", "lost_reason", "closed_at", "custom",
+                 "created_at", "stage_entered_at")
 
     def prepare(self, rows: list[Row], ctx: Ctx) -> None:
         ctx.rel.load_companies(t for r in rows if (t := r.text("company")))
@@ -582,11 +583,7 @@ class DealRows(Kind):
         d["pipeline_id"] = stage.pipeline_id if stage else None
         d["stage_id"] = stage.id if stage else None
         d["status"] = stage.kind if stage else None
-        d["closed_at"] = None
-        if stage is not None and stage.kind != "open":
-            close = d["expected_close"]
-            d["closed_at"] = (datetime.combine(close, time(12, 0), tzinfo=ctx.zone).astimezone(ctx.now.tzinfo)
-                              if close else ctx.now)
+        self._history(row, ctx, stage)
         d["lost_reason"] = _text(row, "lost_reason", 500)
         d["owner_id"] = _owner(row, ctx)
         company = row.text("company")
@@ -594,6 +591,39 @@ class DealRows(Kind):
         d["company_norm"] = company_norm(company) if company else ""
         d["contact_id"] = row.check("contact", ctx.rel.contact)
         d["custom"] = _row_custom(row)
+
+    @staticmethod
+    def _history(row: Row, ctx: Ctx, stage: Stage | None) -> None:
+        """When the deal was opened (its created_at), entered its stage and closed. A closed deal
+        closed on its close date, else when it entered its (closed) stage, else now. None of these
+        may be in the future, nor before the opening: such a row is invalid, so days to win is
+        never negative."""
+        d = row.data
+
+        def moment(name: str) -> datetime | None:
+            when = row.check(name, lambda t: iv.moment(t, dayfirst=ctx.dayfirst, zone=ctx.zone, now=ctx.now))
+            if when is None or when <= ctx.now:
+                return when
+            if _local_day(when, ctx) <= _local_day(ctx.now, ctx):
+                return ctx.now  # today, at noon: not later than now
+            row.problems.append((row.column(name), row.text(name) or "",
+                                 f"{_HISTORY[name]} {_local_day(when, ctx)}, which is in the future"))
+            return None
+
+        opened, entered = moment("opened_at"), moment("stage_entered_at")
+        close = d["expected_close"]
+        closed = None
+        if stage is not None and stage.kind != "open":
+            closed = (datetime.combine(close, time(12, 0), tzinfo=ctx.zone).astimezone(ctx.now.tzinfo)
+                      if close else entered or ctx.now)
+        for name, when in (("stage_entered_at", entered), ("close_date", closed if close else None)):
+            if opened is not None and when is not None and when < opened:
+                row.problems.append((row.column(name), row.text(name) or "",
+                                     f"{_HISTORY[name]} {_local_day(when, ctx)}, before the deal was opened "
+                                     f"({_local_day(opened, ctx)}, {row.column('opened_at')})"))
+        d["created_at"], d["closed_at"] = opened, closed
+        # in its stage since the file says, else since it closed, else since it was opened
+        d["stage_entered_at"] = entered or closed or opened
 
     def keys(self, row: Row, ctx: Ctx) -> list[tuple]:
         return [("deal", row.data["title_key"], row.data["company_norm"])] if row.data["title_key"] else []
@@ -618,29 +648,39 @@ class DealRows(Kind):
 
     def insert(self, row: Row, ctx: Ctx, out: dict[str, list[dict]]) -> None:
         d = row.data
-        entered = d["closed_at"] or ctx.now
+        entered = d["stage_entered_at"] or ctx.now
         out["deals"].append({
             "id": row.target, "title": d["title"], "title_key": d["title_key"], "company_id": d["company_id"],
             "contact_id": d["contact_id"], "pipeline_id": d["pipeline_id"], "stage_id": d["stage_id"],
             "owner_id": d["owner_id"] if d["owner_id"] is not None else ctx.actor_id,
             "amount_minor": d["amount_minor"] or 0, "currency": d["currency"], "expected_close": d["expected_close"],
             "status": d["status"], "lost_reason": d["lost_reason"], "stage_entered_at": entered,
-            "closed_at": d["closed_at"], "custom": d["custom"], "archived": False, **_stamps(ctx)})
+            "closed_at": d["closed_at"], "custom": d["custom"], "archived": False,
+            **_stamps(ctx), "created_at": d["created_at"] or ctx.now})
 
     def update(self, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:
         for _, row in pairs:
             if not (row.text("stage") or row.text("pipeline") or row.text("status")):
                 # the stage clean() chose is a new deal's default: an update leaves the deal where it is
                 row.data.update(pipeline_id=None, stage_id=None, status=None, closed_at=None)
+            if not row.text("stage_entered_at"):  # the file's date, or the move's (derive)
+                row.data["stage_entered_at"] = None
 
         def derive(record: dict, changes: dict) -> None:
             if "stage_id" in changes:
-                changes["stage_entered_at"] = changes.get("closed_at") or ctx.now
+                changes.setdefault("stage_entered_at", changes.get("closed_at") or ctx.now)
                 if changes.get("status", record["status"]) == "open":
                     changes["closed_at"] = None
 
         return _update_columns(self.table, pairs, ctx, write, self.updatable, derive, entity=self.label,
                                written=lambda changed: _moved(ctx, changed))
+
+
+_HISTORY = {"opened_at": "opened", "stage_entered_at": "entered its stage", "close_date": "closed"}
+
+
+def _local_day(when: datetime, ctx: Ctx) -> str:
+    return when.astimezone(ctx.zone).date().isoformat()
 
 
 _MOVE_FIELDS = ("pipeline_id", "stage_id", "status", "lost_reason", "closed_at")

@@ -440,7 +440,10 @@ def _funnel(session: Session, scope: Scope, positions: list[int]) -> list[int]:
 
     A deal reached every stage up to the furthest one it has been in: an open deal its current
     stage, a won deal all of them, a lost deal the furthest stage its stage-change log names
-    (the first stage when the log says nothing)."""
+    (the first stage when the log says nothing). "Added in the period" is the deal's created_at,
+    which for an imported deal is the opening date its file gave (see importer_kinds.DealRows), so
+    imported history counts by the same rule: an imported open deal reached its stage and those
+    before it, an imported won deal all of them, an imported lost deal (no log) the first."""
     if not positions:
         return [0]
     start, end = scope.period.instants(scope.zone)
@@ -554,7 +557,8 @@ def win_rate_report(session: Session, scope: Scope) -> Report:
                   scope.pipeline_id, [Table("win_rate", "Win rate and days to win", columns, rows)],
                   Chart("Win rate by owner", [r.values["name"] for r in owners],
                         [("win %", [round(r.values["win_rate"] or 0) for r in owners])], "percent"),
-                  ["Days to win: from the deal's creation to its win, over the deals won in the period."])
+                  ["Days to win: from the deal's opening (its creation, or the date an import gave) to its win, "
+                   "over the deals won in the period whose opening is known (not after the win)."])
 
 
 def _closed_deals(closed: list, dialect: str) -> Any:
@@ -582,7 +586,9 @@ def _closed_counts(session: Session, closed: list, dialect: str) -> dict[tuple[s
 def _cycles(session: Session, closed: list, dialect: str) -> dict[tuple[str, Any], tuple[int, int, int, int]]:
     """(group, key) -> (sum of seconds to win, wins, sum of the one or two middle values, how
     many), for the same groups: the deals won are read once (a CTE), ranked per group."""
-    won = _closed_deals([*closed, Deal.status == "won"], dialect).cte("won")
+    # a deal recorded after it closed (imported without its opening date) has no known cycle: it
+    # counts as won, but not in the days, which are never negative
+    won = _closed_deals([*closed, Deal.status == "won", Deal.closed_at >= Deal.created_at], dialect).cte("won")
     ranked_parts = []
     for group, owner, source, partition in (("overall", cast(null(), Integer), cast(null(), String), None),
                                             ("owner", won.c.owner, cast(null(), String), won.c.owner),

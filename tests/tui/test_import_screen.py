@@ -67,3 +67,29 @@ async def test_pick_map_dry_run_and_import(sqlite_db, actor_sqlite, now):
         await pilot.press("escape")
         await settle(app, pilot)
         assert not isinstance(app.screen, ImportScreen)
+
+
+async def test_values_are_rewritten_from_the_options(sqlite_db, actor_sqlite, now, tmp_path):
+    """The rewrites box takes field:from=to (or a values file): shown in the mapping, applied
+    before the rows are read (issue 17 #22)."""
+    from crm_tui.models import Deal, Stage
+    from textual.widgets import Input
+
+    path = tmp_path / "deals.csv"
+    path.write_text("Deal name,Stage\nAcme,Signed Contract\n", encoding="utf-8")
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.push_screen(ImportScreen(str(path), "deals"))
+        await settle(app, pilot)
+        screen = app.screen
+        screen.query_one("#import-values", Input).focus()
+        await pilot.press(*"stage:signed contract=Won", "enter")
+        await settle(app, pilot)
+        mapping = screen.query_one("#import-mapping", DataTable)
+        assert [str(c) for c in mapping.get_row_at(mapping.row_count - 1)] == ["stage: signed contract", "→ Won"]
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "Imported" in str(screen.query_one("#import-summary", Static).render())
+    with sqlite_db.read() as session:
+        assert session.execute(sa.select(Stage.name).join(Deal, Deal.stage_id == Stage.id)).scalars().all() == ["Won"]
