@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
-from crm_tui.errors import Conflict, CrmError, InvalidInput, SchemaError, StorageError
+from crm_tui.errors import Conflict, CrmError, InvalidInput, NotFound, SchemaError, StorageError
 
 BUSY_TIMEOUT_S = 30
 # One key for PostgreSQL's advisory lock around schema upgrades, so two processes opening a
@@ -87,6 +87,15 @@ def _ensure_sqlite_file(database: str | None, *, shared: bool = False) -> None:
         os.fchmod(fd, mode)  # the umask (often 022) would take the group's write bit away
     finally:
         os.close(fd)
+
+
+def _require_existing_file(url: str) -> None:
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+        return
+    if not Path(path).exists():
+        raise NotFound(f"no database at {path}: create it with `crm --db {path} init`, or check the path")
 
 
 def _sqlite_on_connect(dbapi_conn, _record) -> None:
@@ -360,10 +369,14 @@ def _refuse_newer(script, current: str | None, head: str) -> None:
         )
 
 
-def open_database(url: str, *, migrate: bool = True, echo: bool = False) -> Database:
-    """Open the database at `url`, upgrading its schema when it is older than the code."""
+def open_database(url: str, *, migrate: bool = True, echo: bool = False, create: bool = True) -> Database:
+    """Open the database at `url`, upgrading its schema when it is older than the code. Without
+    `create`, a SQLite file that does not exist yet is refused, naming the path (a mistyped --db
+    must not become an empty CRM with its typist as admin)."""
     from crm_tui.migrations import HEAD
 
+    if not create:
+        _require_existing_file(url)
     db = Database(url, echo=echo)
     try:
         current = current_revision(db)

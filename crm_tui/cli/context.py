@@ -26,6 +26,8 @@ class CliState:
         self.user_arg = user_arg
         self._db: Database | None = None
         self._actor: Actor | None = None
+        # only `crm init`, and the app's first start on the default path, create a database
+        self.may_create = False
 
     @cached_property
     def settings(self) -> config.Settings:
@@ -43,7 +45,7 @@ class CliState:
     def db(self) -> Database:
         """The database, opened (and upgraded to the code's schema) on first use."""
         if self._db is None:
-            self._db = open_database(self.url)
+            self._db = open_database(self.url, create=self.may_create)
         return self._db
 
     def _resolve_actor(self, session: Session) -> Actor:

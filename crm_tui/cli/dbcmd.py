@@ -34,6 +34,7 @@ def init(
 ) -> None:
     """Create the database (or bring its schema up to date) and your user in it."""
     st = state(ctx)
+    st.may_create = True
     parsed = make_url(st.url)
     is_file = parsed.get_backend_name() == "sqlite" and bool(parsed.database) and parsed.database != ":memory:"
     if shared and is_file:

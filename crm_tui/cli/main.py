@@ -8,7 +8,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from crm_tui import __version__
+from crm_tui import __version__, config
 from crm_tui.cli import (
     activities,
     audit,
@@ -118,6 +118,8 @@ def root(
         # imported here: textual is slow to load and no other command needs it
         from crm_tui.app import run_app
 
+        # the app's first start on the default path makes the database; a path given is opened only
+        state.may_create = state.url == config.resolve_database_url(None, config.Settings())
         run_app(db=state.db, actor=state.actor, settings=state.settings)
 
 

@@ -35,6 +35,8 @@ def demo_db(tmp_path_factory) -> str:
     """Enough rows that a page overflows the pipe's buffer, made once for the module."""
     path = tmp_path_factory.mktemp("pipe") / "crm.db"
     env = {**os.environ, "CRM_CONFIG_DIR": str(path.parent / "config"), "CRM_DATA_DIR": str(path.parent)}
+    subprocess.run([sys.executable, "-m", "crm_tui", "--db", str(path), "--user", "ann", "init"], check=True,
+                   capture_output=True, env=env, timeout=120)
     subprocess.run([sys.executable, "-m", "crm_tui", "--db", str(path), "--user", "ann", "demo", "--contacts",
                     "300", "--seed", "1"], check=True, capture_output=True, env=env, timeout=300)
     return str(path)

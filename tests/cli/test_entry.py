@@ -18,6 +18,7 @@ def test_no_command_starts_the_app_with_the_resolved_database_and_user(tmp_path,
     calls = []
     monkeypatch.setattr(crm_tui.app, "run_app", lambda **kwargs: calls.append(kwargs))
     path = tmp_path / "crm.db"
+    assert CliRunner().invoke(app, ["--db", str(path), "--user", "Ann", "init"]).exit_code == 0
     result = CliRunner().invoke(app, ["--db", str(path), "--user", "Ann"])
     assert result.exit_code == 0, result.output
     assert [(c["db"].url, c["actor"].login) for c in calls] == [(f"sqlite:///{path}", "ann")]
@@ -30,8 +31,40 @@ def test_no_command_uses_the_environment_when_no_options_are_given(tmp_path, mon
     monkeypatch.setattr(crm_tui.app, "run_app", lambda **kwargs: calls.append(kwargs))
     monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{tmp_path}/env.db")
     monkeypatch.setenv("CRM_USER", "zoe")
+    assert CliRunner().invoke(app, ["init"]).exit_code == 0
     assert CliRunner().invoke(app, []).exit_code == 0
     assert [(c["db"].url, c["actor"].login) for c in calls] == [(f"sqlite:///{tmp_path}/env.db", "zoe")]
+
+
+MISTYPED = [  # (arguments after --db PATH, what runs) - issue 17 #17: only init makes a database
+    (["contact", "list"], "a command"),
+    (["--user", "ann", "deal", "add", "X"], "a write"),
+    ([], "the app, on a path that is not the default one"),
+]
+
+
+@pytest.mark.parametrize(("args", "what"), MISTYPED, ids=[w for _, w in MISTYPED])
+def test_a_mistyped_database_path_is_refused_not_created(tmp_path, monkeypatch, args, what):
+    import crm_tui.app
+
+    monkeypatch.setattr(crm_tui.app, "run_app", lambda **kwargs: None)
+    path = tmp_path / "nonexistent" / "dir" / "x.db"
+    result = CliRunner().invoke(app, ["--db", str(path), *args])
+    assert result.exit_code != 0, what
+    assert result.stderr.strip() == (f"error: no database at {path}: create it with `crm --db {path} init`, "
+                                     "or check the path")
+    assert not path.parent.exists()  # no folder, no file, no admin
+
+
+def test_the_app_creates_the_default_database_on_its_first_start(tmp_path, monkeypatch):
+    import crm_tui.app
+    from crm_tui import config
+
+    calls = []
+    monkeypatch.setattr(crm_tui.app, "run_app", lambda **kwargs: calls.append(kwargs))
+    assert not config.default_database_path().exists()
+    assert CliRunner().invoke(app, []).exit_code == 0
+    assert config.default_database_path().exists() and len(calls) == 1
 
 
 @pytest.fixture

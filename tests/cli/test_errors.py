@@ -72,8 +72,10 @@ def test_unreachable_database_is_a_storage_error(tmp_path):
 
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    result = Crm(f"sqlite:///{blocker}/crm.db").fails("contact", "list")
+    result = Crm(f"sqlite:///{blocker}/crm.db").fails("init")  # the one command that creates a database
     assert result.exit_code == 6
+    # any other command names the path instead of trying to make it (issue 17 #17)
+    assert "no database at" in Crm(f"sqlite:///{blocker}/crm.db").fails("contact", "list").stderr
 
 
 def test_version():
