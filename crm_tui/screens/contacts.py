@@ -8,6 +8,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
@@ -37,6 +38,26 @@ def contact_columns(app) -> list[Column]:
         Column("Owner", lambda r: r.owner_login or "", width=8, hide_below=90),
         Column("Contacted", lambda r: fmt.when(r.last_contacted_at, app.now(), zone), width=11),
     ]
+
+
+class ViewsList(OptionList):
+    """The Lists sidebar: Enter opens a list; r renames, u updates (to the search, filters and sort
+    shown now) and d deletes the highlighted saved list. The screen does it (ChangeView)."""
+
+    BINDINGS = [
+        Binding("r", "change('rename')", "Rename list", id="views.rename"),
+        Binding("u", "change('update')", "Update list to this search", id="views.update"),
+        Binding("d,delete", "change('delete')", "Delete list", id="views.delete"),
+    ]
+
+    class ChangeView(Message):
+        def __init__(self, change: str, option_id: str | None) -> None:
+            super().__init__()
+            self.change, self.option_id = change, option_id
+
+    def action_change(self, change: str) -> None:
+        option = self.highlighted_option
+        self.post_message(self.ChangeView(change, option.id if option is not None else None))
 
 
 class ContactsScreen(SearchableList, ContactActions, AreaScreen):
@@ -107,7 +128,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         found = self.query("#views")
         if found:
             return found.first(OptionList)
-        option_list = OptionList(id="views")
+        option_list = ViewsList(id="views")
         option_list.border_title = "Lists"
         self.query_one("#contacts-body").mount(option_list, before=self.table)
         self._show_sidebar()
@@ -276,6 +297,57 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         with search.prevent(Input.Changed):
             search.value = self.query_text
         self.reload()
+
+    @on(ViewsList.ChangeView)
+    def change_view(self, event: ViewsList.ChangeView) -> None:
+        """Rename, update or delete the highlighted saved list (built-in lists stay as they are)."""
+        from crm_tui.screens.filters import RenameViewForm
+        from crm_tui.screens.forms import ConfirmScreen
+
+        view = next((v for v in self._views if str(v.id) == event.option_id), None)
+        if view is None:
+            return
+        if view.id < 0:
+            self.notify(f"“{view.name}” is built in: it cannot be renamed, changed or deleted. "
+                        "S saves the current list as a new one.", severity="warning")
+            return
+        if event.change == "rename":
+            def renamed(saved) -> None:
+                if saved is not None:
+                    if self.view_name == view.name:
+                        self.view_name = saved.name
+                    self.notify(f"Renamed the list “{view.name}” to “{saved.name}”.")
+                    self.load_views()
+            self.app.push_screen(RenameViewForm(view), renamed)
+        elif event.change == "update":
+            def update(yes: bool | None) -> None:
+                if yes:
+                    self._write_view("update", view, {"query": self.query_text, "sort": self.sort,
+                                                      "filters": views.resolve_filters(self.filters, self.app.actor)})
+            self.app.push_screen(ConfirmScreen(f"Replace the search, filters and sort of “{view.name}” with the "
+                                               "ones shown now?", "Update"), update)
+        elif event.change == "delete":
+            def delete(yes: bool | None) -> None:
+                if yes:
+                    self._write_view("delete", view, {})
+            shared = " for everyone it is shared with" if view.shared else ""
+            self.app.push_screen(ConfirmScreen(f"Delete the list “{view.name}”{shared}? Its contacts stay.",
+                                               "Delete"), delete)
+
+    @work(thread=True, exclusive=True, group="contact-view-change", exit_on_error=False)
+    def _write_view(self, change: str, view, shown: dict) -> None:
+        with self.app.db.write() as session:
+            if change == "update":
+                views.update_view(session, view_id=view.id, version=view.version, actor=self.app.actor,
+                                  now=self.app.now(), **shown)
+            else:
+                views.delete_view(session, view_id=view.id, actor=self.app.actor, now=self.app.now())
+        done = "Updated" if change == "update" else "Deleted"
+        self.app.call_from_thread(self._view_written, f"{done} the list “{view.name}”.")
+
+    def _view_written(self, message: str) -> None:
+        self.notify(message)
+        self.load_views()
 
     def action_save_view(self) -> None:
         from crm_tui.screens.filters import SaveViewForm
