@@ -248,3 +248,27 @@ async def test_the_company_and_deal_timelines_open_activities_and_stage_changes_
         await pilot.press("u")
         await settle(app, pilot)
         assert _activity(db, ids["call"]) is not None
+
+
+async def test_a_on_a_board_card_archives_its_deal_after_asking_and_u_brings_it_back(db, actor, now):
+    from .test_pipeline import _open_board, _seed as _board_seed, _titles
+
+    ids = _board_seed(db, actor, now)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        board = await _open_board(app, pilot)
+        new = board.columns[0]
+        assert _titles(new) == ["Anvils", "Bolts"] and board.current_card.title == "Anvils"
+        await pilot.press("a")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen) and "Archive Anvils?" in app.screen.question
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert _titles(new) == ["Bolts"] and "Archived Anvils. Press u to undo." in _messages(app)
+        with db.read() as s:
+            assert deals.get_deal(s, deal_id=ids["anvils"]).archived is True
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert _titles(new) == ["Anvils", "Bolts"]
+        with db.read() as s:
+            assert deals.get_deal(s, deal_id=ids["anvils"]).archived is False
