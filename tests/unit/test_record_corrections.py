@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from crm_tui.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_tui.models import Activity, AuditEvent, Contact
-from crm_tui.services import activities, contacts, deals, permissions, users, views
+from crm_tui.services import activities, contacts, deals, permissions, search, users, views
 
 
 def _log(db, actor, now, **data):
@@ -35,6 +35,13 @@ def _restore(db, actor, now, activity_id):
         return activities.restore_activity(s, activity_id=activity_id, actor=actor, now=now)
 
 
+def _found(db, text: str) -> list[int]:
+    """The activities a search for `text` finds (the search index follows a delete and a restore)."""
+    with db.read() as s:
+        condition = search.activity_condition(s.get_bind().dialect.name, text)
+        return list(s.scalars(select(Activity.id).where(condition)))
+
+
 def _user(db, actor, now, login, role="sales"):
     with db.write() as s:
         users.create_user(s, data={"login": login, "role": role}, actor=actor, now=now)
@@ -52,7 +59,9 @@ def test_deleting_the_latest_contact_recomputes_last_contacted_and_restore_bring
     _log(db, actor, now, kind="call", contact_id=ada.id, occurred_at=now + timedelta(days=2))  # planned
     assert _last_contacted(db, ada.id) == (now - timedelta(days=2), 1)
 
+    assert _found(db, "ünïcode") == [latest.id]
     deleted = _delete(db, actor, now, latest.id)
+    assert _found(db, "ünïcode") == []
     assert (deleted.id, deleted.subject) == (latest.id, "Pricing")
     # the latest remaining call, email or meeting that has happened: not the note, not the planned call
     assert _last_contacted(db, ada.id) == (now - timedelta(days=3), 1)
@@ -71,6 +80,7 @@ def test_deleting_the_latest_contact_recomputes_last_contacted_and_restore_bring
     back = _restore(db, actor, now + timedelta(minutes=5), latest.id)
     assert back.model_dump(exclude={"version"}) == latest.model_dump(exclude={"version"})
     assert _last_contacted(db, ada.id) == (now - timedelta(days=2), 1)
+    assert _found(db, "ünïcode") == [latest.id]
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.entity == "activity", AuditEvent.entity_id == latest.id, AuditEvent.action == "restore")) == 1
