@@ -8,7 +8,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.message import Message
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
@@ -40,26 +39,6 @@ def contact_columns(app) -> list[Column]:
     ]
 
 
-class ViewsList(OptionList):
-    """The Lists sidebar: Enter opens a list; r renames, u updates (to the search, filters and sort
-    shown now) and d deletes the highlighted saved list. The screen does it (ChangeView)."""
-
-    BINDINGS = [
-        Binding("r", "change('rename')", "Rename list", id="views.rename"),
-        Binding("u", "change('update')", "Update list to this search", id="views.update"),
-        Binding("d,delete", "change('delete')", "Delete list", id="views.delete"),
-    ]
-
-    class ChangeView(Message):
-        def __init__(self, change: str, option_id: str | None) -> None:
-            super().__init__()
-            self.change, self.option_id = change, option_id
-
-    def action_change(self, change: str) -> None:
-        option = self.highlighted_option
-        self.post_message(self.ChangeView(change, option.id if option is not None else None))
-
-
 class ContactsScreen(SearchableList, ContactActions, AreaScreen):
     AREA = "contacts"
     CSS_PATH = "../styles/contacts.tcss"
@@ -73,6 +52,10 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         Binding("v", "toggle_views", "Lists", id="contacts.views"),
         Binding("S", "save_view", "Save list", show=False, id="contacts.save_view"),
         Binding("x", "clear", "Clear", show=False, id="contacts.clear"),
+        # on the saved list highlighted in the Lists panel (only while the panel has the focus)
+        Binding("r", "change_view('rename')", "Rename list", show=False, id="contacts.rename_view"),
+        Binding("U", "change_view('update')", "Update list to this search", show=False, id="contacts.update_view"),
+        Binding("D,delete", "change_view('delete')", "Delete list", show=False, id="contacts.delete_view"),
         *ContactActions.ACTION_BINDINGS,
     ]
 
@@ -128,7 +111,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         found = self.query("#views")
         if found:
             return found.first(OptionList)
-        option_list = ViewsList(id="views")
+        option_list = OptionList(id="views")
         option_list.border_title = "Lists"
         self.query_one("#contacts-body").mount(option_list, before=self.table)
         self._show_sidebar()
@@ -298,20 +281,30 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
             search.value = self.query_text
         self.reload()
 
-    @on(ViewsList.ChangeView)
-    def change_view(self, event: ViewsList.ChangeView) -> None:
-        """Rename, update or delete the highlighted saved list (built-in lists stay as they are)."""
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "change_view" and not self._views_focused():
+            return None  # listed by help, and does nothing until the Lists panel has the focus
+        return super().check_action(action, parameters)
+
+    def _views_focused(self) -> bool:
+        found = self.query("#views")
+        return bool(found) and self.focused is found.first()
+
+    def action_change_view(self, change: str) -> None:
+        """Rename, update or delete the saved list highlighted in the Lists panel (the built-in
+        lists stay as they are)."""
         from crm_tui.screens.filters import RenameViewForm
         from crm_tui.screens.forms import ConfirmScreen
 
-        view = next((v for v in self._views if str(v.id) == event.option_id), None)
+        option = self._views_list().highlighted_option
+        view = next((v for v in self._views if option is not None and str(v.id) == option.id), None)
         if view is None:
             return
         if view.id < 0:
             self.notify(f"“{view.name}” is built in: it cannot be renamed, changed or deleted. "
                         "S saves the current list as a new one.", severity="warning")
             return
-        if event.change == "rename":
+        if change == "rename":
             def renamed(saved) -> None:
                 if saved is not None:
                     if self.view_name == view.name:
@@ -319,14 +312,14 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
                     self.notify(f"Renamed the list “{view.name}” to “{saved.name}”.")
                     self.load_views()
             self.app.push_screen(RenameViewForm(view), renamed)
-        elif event.change == "update":
+        elif change == "update":
             def update(yes: bool | None) -> None:
                 if yes:
                     self._write_view("update", view, {"query": self.query_text, "sort": self.sort,
                                                       "filters": views.resolve_filters(self.filters, self.app.actor)})
             self.app.push_screen(ConfirmScreen(f"Replace the search, filters and sort of “{view.name}” with the "
                                                "ones shown now?", "Update"), update)
-        elif event.change == "delete":
+        elif change == "delete":
             def delete(yes: bool | None) -> None:
                 if yes:
                     self._write_view("delete", view, {})

@@ -41,8 +41,7 @@ def _offered(node, binding: Binding, app) -> bool:
     return node.check_action(name, parameters) is not False
 
 
-WIDGET_NAMES = {"KeysetTable": "List", "Input": "Text box", "OptionList": "Lists panel", "ViewsList": "Lists panel",
-                "Tabs": "Tabs"}
+WIDGET_NAMES = {"KeysetTable": "List", "Input": "Text box", "OptionList": "Lists panel", "Tabs": "Tabs"}
 
 
 def _where(node, screen: Screen, app) -> str:

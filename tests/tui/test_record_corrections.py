@@ -102,9 +102,14 @@ async def test_the_lists_sidebar_renames_updates_and_deletes_a_saved_list(db, ac
             sidebar.highlighted = next(i for i in range(sidebar.option_count)
                                        if str(sidebar.get_option_at_index(i).prompt).startswith(name))
 
-        assert {"views.rename", "views.update", "views.delete"} <= {row[3] for row in binding_rows(screen)}
+        assert {"contacts.rename_view", "contacts.update_view", "contacts.delete_view"} <= {
+            row[3] for row in binding_rows(screen)}
+        screen.table.focus()
+        await pilot.press("D")  # the keys act on the Lists panel only while it has the focus
+        await settle(app, pilot)
+        assert app.screen is screen
         highlight("All contacts")  # a built-in list stays as it is
-        await pilot.press("d")
+        await pilot.press("D")
         await settle(app, pilot)
         assert app.screen is screen and any("is built in" in m for m in _messages(app))
 
@@ -122,7 +127,7 @@ async def test_the_lists_sidebar_renames_updates_and_deletes_a_saved_list(db, ac
 
         screen.filters, screen.sort, screen.query_text = {"lifecycle": ["customer"]}, "created", "acme"
         highlight("Warm leads")
-        await pilot.press("u")
+        await pilot.press("U")
         await settle(app, pilot)
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
@@ -132,7 +137,7 @@ async def test_the_lists_sidebar_renames_updates_and_deletes_a_saved_list(db, ac
         assert (view.filters, view.sort, view.query) == ({"lifecycle": ["customer"]}, "created", "acme")
 
         highlight("Warm leads")
-        await pilot.press("d")
+        await pilot.press("delete")
         await settle(app, pilot)
         assert isinstance(app.screen, ConfirmScreen) and "Warm leads" in app.screen.question
         await pilot.press("y")
