@@ -56,17 +56,35 @@ def add(
         output.say(f"added contact #{contact.id} {contact.full_name}")
 
 
+# the contact list's search and filters (`crm view update` takes the same ones)
+SEARCH = typer.Option(None, "--search", "-s", help="Search names, emails, phones.")
+LIFECYCLE = typer.Option([], "--lifecycle", help="Only these lifecycle stages (repeatable).")
+OWNER = typer.Option(None, "--owner", help="Only contacts owned by this user.")
+TAG = typer.Option(None, "--tag", help="Only contacts with this tag.")
+SOURCE = typer.Option(None, "--source", help="Only contacts from this source.")
+COMPANY = typer.Option(None, "--company", help="Only contacts of this company.")
+ARCHIVED = typer.Option(False, "--archived", help="List archived contacts instead.")
+SORT_HELP = "name, company, last_contacted or created."
+
+
+def contact_filters(session, *, lifecycle: list[str], owner: str | None, tag: str | None, source: str | None,
+                    company: str | None, archived: bool) -> dict:
+    """The contact list's filters from its options (users and companies resolved)."""
+    return {"lifecycle": lifecycle or None, "tag": tag, "source": source, "archived": archived,
+            "owner_id": refs.user_id(session, owner), "company_id": refs.company_id(session, company)}
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    search: str | None = typer.Option(None, "--search", "-s", help="Search names, emails, phones."),
-    lifecycle: list[str] = typer.Option([], "--lifecycle", help="Only these lifecycle stages (repeatable)."),
-    owner: str | None = typer.Option(None, "--owner", help="Only contacts owned by this user."),
-    tag: str | None = typer.Option(None, "--tag", help="Only contacts with this tag."),
-    source: str | None = typer.Option(None, "--source", help="Only contacts from this source."),
-    company: str | None = typer.Option(None, "--company", help="Only contacts of this company."),
-    archived: bool = typer.Option(False, "--archived", help="List archived contacts instead."),
-    sort: str = typer.Option("name", "--sort", help="name, company, last_contacted or created."),
+    search: str | None = SEARCH,
+    lifecycle: list[str] = LIFECYCLE,
+    owner: str | None = OWNER,
+    tag: str | None = TAG,
+    source: str | None = SOURCE,
+    company: str | None = COMPANY,
+    archived: bool = ARCHIVED,
+    sort: str = typer.Option("name", "--sort", help=SORT_HELP),
     limit: output.Limit = 50,
     after: output.After = None,
     as_json: output.Json = False,
@@ -74,8 +92,8 @@ def list_(
     """List contacts, a page at a time, with the total count."""
     st = state(ctx)
     with st.read() as (session, _actor):
-        filters = {"lifecycle": lifecycle or None, "tag": tag, "source": source, "archived": archived,
-                   "owner_id": refs.user_id(session, owner), "company_id": refs.company_id(session, company)}
+        filters = contact_filters(session, lifecycle=lifecycle, owner=owner, tag=tag, source=source,
+                                  company=company, archived=archived)
         page = contacts.list_contacts(session, query=search, filters=filters, sort=sort, after=after,
                                       limit=limit, with_total=True)
     if as_json:

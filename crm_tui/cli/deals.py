@@ -7,7 +7,9 @@ import sys
 import typer
 
 from crm_tui.cli import output, params, refs
+from crm_tui.cli.archiving import add_archive_commands
 from crm_tui.cli.context import state
+from crm_tui.errors import InvalidInput
 from crm_tui.services import activities, deals, pipelines
 
 app = typer.Typer(name="deal", help="Deals: add, list, show, edit, move, won, lost.", no_args_is_help=True)
@@ -241,3 +243,16 @@ def step(
     with state(ctx).write() as (session, actor):
         deal = deals.step_deal(session, deal_id=deal_id, step=-1 if back else 1, actor=actor, version=version)
     _report_stage(deal, as_json)
+
+
+def _find_deal(session, ref: str):
+    if not ref.strip().isdigit():
+        raise InvalidInput(f"deal {ref!r}: give the deal's id (a number)")
+    return deals.get_deal(session, deal_id=int(ref))
+
+
+add_archive_commands(
+    app, noun="deal", ref_help=ID_HELP, version_help=VERSION_HELP, find=_find_deal,
+    set_archived=lambda session, record_id, archived, actor, version: deals.set_deal_archived(
+        session, deal_id=record_id, archived=archived, actor=actor, version=version),
+    label=lambda record: record.title)

@@ -169,6 +169,11 @@ from crm_tui.cli import search as _search  # noqa: E402 - issue 17: search what 
 
 app.command("search")(_search.search)
 
+from crm_tui.cli import activity as _activity, views as _views  # noqa: E402 - issue 17: correcting records
+
+app.add_typer(_views.app)
+app.add_typer(_activity.app)
+
 
 def run() -> None:
     """The console-script entry point."""

@@ -11,6 +11,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import CompanyRead
+from crm_tui.screens.activity import ActivityOpener
 from crm_tui.screens.base import AreaScreen
 from crm_tui.screens.companies import CSS, CompanyForm
 from crm_tui.screens.contact_detail import KIND_MARK, deal_columns, history_columns
@@ -79,13 +80,14 @@ def paged(db, call):
     return fetch
 
 
-class CompanyDetailScreen(AreaScreen):
+class CompanyDetailScreen(ActivityOpener, AreaScreen):
     AREA = "companies"
     CSS_PATH = CSS
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="company.back"),
         Binding("e", "edit", "Edit", id="company.edit"),
         Binding("l", "log", "Log activity", id="company.log"),
+        Binding("u", "undo", "Undo delete", show=False, id="company.undo"),
         Binding("right_square_bracket", "next_tab", "Next tab", id="company.next_tab"),
         Binding("left_square_bracket", "previous_tab", "Prev tab", show=False, id="company.prev_tab"),
     ]
@@ -207,9 +209,11 @@ class CompanyDetailScreen(AreaScreen):
 
     @on(KeysetTable.Selected, "#company-timeline")
     def show_activity(self, event: KeysetTable.Selected) -> None:
-        activity = event.row
-        title = " · ".join(x for x in (activity.kind, activity.contact_name, activity.subject) if x)
-        self.notify(activity.body or "(no notes)", title=title, timeout=8)
+        self.open_activity(event.row)
+
+    def action_undo(self) -> None:
+        if not self.undo_activity_delete():
+            self.notify("Nothing to undo: delete an activity first.", severity="warning")
 
     # --- actions ----------------------------------------------------------------------------------
 

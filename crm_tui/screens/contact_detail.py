@@ -11,6 +11,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRead
+from crm_tui.screens.activity import ActivityOpener
 from crm_tui.screens.base import SHELL_CSS, AreaScreen
 from crm_tui.screens.contact_actions import ContactActions
 from crm_tui.services import activities, audit, contacts, deals, tasks
@@ -78,7 +79,7 @@ def paged(db, call):
     return fetch
 
 
-class ContactDetailScreen(ContactActions, AreaScreen):
+class ContactDetailScreen(ActivityOpener, ContactActions, AreaScreen):
     CSS_PATH = SHELL_CSS
     AREA = "contacts"
     AUTO_FOCUS = "#timeline"
@@ -177,6 +178,15 @@ class ContactDetailScreen(ContactActions, AreaScreen):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         event.pane.query_one(KeysetTable).focus()
+
+    @on(KeysetTable.Selected, "#timeline")
+    def _open_activity(self, event: KeysetTable.Selected) -> None:
+        self.open_activity(event.row)
+
+    def action_unarchive(self) -> None:
+        """u undoes the last thing done here: an activity's delete, or the contact's archive."""
+        if not self.undo_activity_delete():
+            super().action_unarchive()
 
     @on(KeysetTable.Selected, "#deals")
     def _open_deal(self, event: KeysetTable.Selected) -> None:

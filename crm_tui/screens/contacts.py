@@ -52,6 +52,10 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         Binding("v", "toggle_views", "Lists", id="contacts.views"),
         Binding("S", "save_view", "Save list", show=False, id="contacts.save_view"),
         Binding("x", "clear", "Clear", show=False, id="contacts.clear"),
+        # on the saved list highlighted in the Lists panel (only while the panel has the focus)
+        Binding("r", "change_view('rename')", "Rename list", show=False, id="contacts.rename_view"),
+        Binding("U", "change_view('update')", "Update list to this search", show=False, id="contacts.update_view"),
+        Binding("D,delete", "change_view('delete')", "Delete list", show=False, id="contacts.delete_view"),
         *ContactActions.ACTION_BINDINGS,
     ]
 
@@ -276,6 +280,67 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         with search.prevent(Input.Changed):
             search.value = self.query_text
         self.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "change_view" and not self._views_focused():
+            return None  # listed by help, and does nothing until the Lists panel has the focus
+        return super().check_action(action, parameters)
+
+    def _views_focused(self) -> bool:
+        found = self.query("#views")
+        return bool(found) and self.focused is found.first()
+
+    def action_change_view(self, change: str) -> None:
+        """Rename, update or delete the saved list highlighted in the Lists panel (the built-in
+        lists stay as they are)."""
+        from crm_tui.screens.filters import RenameViewForm
+        from crm_tui.screens.forms import ConfirmScreen
+
+        option = self._views_list().highlighted_option
+        view = next((v for v in self._views if option is not None and str(v.id) == option.id), None)
+        if view is None:
+            return
+        if view.id < 0:
+            self.notify(f"“{view.name}” is built in: it cannot be renamed, changed or deleted. "
+                        "S saves the current list as a new one.", severity="warning")
+            return
+        if change == "rename":
+            def renamed(saved) -> None:
+                if saved is not None:
+                    if self.view_name == view.name:
+                        self.view_name = saved.name
+                    self.notify(f"Renamed the list “{view.name}” to “{saved.name}”.")
+                    self.load_views()
+            self.app.push_screen(RenameViewForm(view), renamed)
+        elif change == "update":
+            def update(yes: bool | None) -> None:
+                if yes:
+                    self._write_view("update", view, {"query": self.query_text, "sort": self.sort,
+                                                      "filters": views.resolve_filters(self.filters, self.app.actor)})
+            self.app.push_screen(ConfirmScreen(f"Replace the search, filters and sort of “{view.name}” with the "
+                                               "ones shown now?", "Update"), update)
+        elif change == "delete":
+            def delete(yes: bool | None) -> None:
+                if yes:
+                    self._write_view("delete", view, {})
+            shared = " for everyone it is shared with" if view.shared else ""
+            self.app.push_screen(ConfirmScreen(f"Delete the list “{view.name}”{shared}? Its contacts stay.",
+                                               "Delete"), delete)
+
+    @work(thread=True, exclusive=True, group="contact-view-change", exit_on_error=False)
+    def _write_view(self, change: str, view, shown: dict) -> None:
+        with self.app.db.write() as session:
+            if change == "update":
+                views.update_view(session, view_id=view.id, version=view.version, actor=self.app.actor,
+                                  now=self.app.now(), **shown)
+            else:
+                views.delete_view(session, view_id=view.id, actor=self.app.actor, now=self.app.now())
+        done = "Updated" if change == "update" else "Deleted"
+        self.app.call_from_thread(self._view_written, f"{done} the list “{view.name}”.")
+
+    def _view_written(self, message: str) -> None:
+        self.notify(message)
+        self.load_views()
 
     def action_save_view(self) -> None:
         from crm_tui.screens.filters import SaveViewForm

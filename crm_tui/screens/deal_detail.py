@@ -20,6 +20,7 @@ from textual.widgets.option_list import Option
 from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, StageRead, UserRead
+from crm_tui.screens.activity import ActivityOpener
 from crm_tui.screens.base import AreaScreen, ReportsWorkerErrors, plain_cell
 from crm_tui.screens.contact_detail import history_columns, paged, task_columns, timeline_columns
 from crm_tui.screens.conflict import put_select
@@ -45,7 +46,7 @@ from crm_tui.widgets.keyset_table import KeysetTable
 CSS = ["../styles/forms.tcss", "../styles/pipeline.tcss"]
 
 
-class DealDetailScreen(AreaScreen):
+class DealDetailScreen(ActivityOpener, AreaScreen):
     AREA = "pipeline"
     CSS_PATH = CSS
     AUTO_FOCUS = "#deal-activities"
@@ -60,16 +61,19 @@ class DealDetailScreen(AreaScreen):
         Binding("L", "lost", "Lost", show=False, id="deal.lost"),
         Binding("s", "move_stage", "Stage", id="deal.stage"),
         Binding("r", "reopen", "Reopen", show=False, id="deal.reopen"),
+        Binding("a", "archive", "Archive", show=False, id="deal.archive"),
+        Binding("u", "undo", "Undo", show=False, id="deal.undo"),
         Binding("right_square_bracket", "step_tab(1)", "Next tab", show=False, id="deal.next_tab"),
         Binding("left_square_bracket", "step_tab(-1)", "Prev tab", show=False, id="deal.prev_tab"),
     ]
     NEEDS = {"edit": "deal.edit", "won": "deal.edit", "lost": "deal.edit", "log": "activity.log",
-             "add_task": "task.edit"}
+             "add_task": "task.edit", "archive": "deal.edit"}
 
     def __init__(self, deal_id: int) -> None:
         super().__init__()
         self.deal_id = deal_id
         self.deal: DealRead | None = None
+        self._undo: str | None = None  # what u undoes: "archive" or "activity" (the last done here)
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame_top()
@@ -259,6 +263,57 @@ class DealDetailScreen(AreaScreen):
         with self.app.db.write() as session:
             change(session, self.app.actor, self.app.now())
         self.app.call_from_thread(self.app.data_changed)
+
+    def action_archive(self) -> None:
+        """a archives the deal (asked first; it leaves the board and the lists) or brings an
+        archived one back; u undoes it."""
+        d = self.deal
+        if d is None:
+            return
+        if d.archived:
+            self._set_archived(d.id, False, d.version)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._set_archived(d.id, True, d.version)
+
+        self.app.push_screen(ConfirmScreen(f"Archive {d.title}? It leaves the board and the lists "
+                                           "(nothing is deleted); u undoes it.", "Archive"), answer)
+
+    @work(thread=True, exclusive=True, group="deal-write", exit_on_error=False)
+    def _set_archived(self, deal_id: int, archived: bool, version: int | None) -> None:
+        with self.app.db.write() as session:
+            deal = deals.set_deal_archived(session, deal_id=deal_id, archived=archived, actor=self.app.actor,
+                                           version=version, now=self.app.now())
+        self.app.call_from_thread(self._archived, deal)
+
+    def _archived(self, deal: DealRead) -> None:
+        self._undo = "archive" if deal.archived else None
+        if deal.archived:
+            self.notify(f"Archived {deal.title}. Press u to undo.")
+        else:
+            self.notify(f"{deal.title} is back on the board.")
+        self.app.data_changed()
+
+    def _activity_closed(self, result) -> None:
+        super()._activity_closed(result)
+        if result is not None and result[0] == "deleted":
+            self._undo = "activity"
+
+    def action_undo(self) -> None:
+        """u undoes the last archive or activity delete done here."""
+        undo, self._undo = self._undo, None
+        if undo == "archive" and self.deal is not None:
+            self._set_archived(self.deal.id, False, None)
+        elif undo == "activity" and self.undo_activity_delete():
+            pass
+        else:
+            self.notify("Nothing to undo here.", severity="warning")
+
+    @on(KeysetTable.Selected, "#deal-activities")
+    def _open_activity(self, event: KeysetTable.Selected) -> None:
+        self.open_activity(event.row)
 
     def action_step_tab(self, step: int) -> None:
         tabs = self.query_one(TabbedContent)

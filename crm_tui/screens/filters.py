@@ -170,3 +170,46 @@ class SaveViewForm(ReportsWorkerErrors, ModalScreen[SavedViewRead | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class RenameViewForm(ReportsWorkerErrors, ModalScreen[SavedViewRead | None]):
+    """A new name for a saved list (the version it was read at guards a teammate's change)."""
+
+    CSS_PATH = SHELL_CSS
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="view_rename.save"),
+        Binding("escape", "cancel", "Cancel", id="view_rename.cancel"),
+    ]
+
+    def __init__(self, view: SavedViewRead) -> None:
+        super().__init__()
+        self.view = view
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="form form-small"):
+            yield Static("[b]Rename this list[/b]  enter save · esc cancel", classes="form-title")
+            yield Label("Name")
+            yield Input(self.view.name, id="name")
+            # the error quotes the name typed: shown as typed, never read as markup
+            yield Label("", id="form-error", classes="form-error", markup=False)
+
+    @on(Input.Submitted, "#name")
+    def action_save(self) -> None:
+        self.save(self.query_one("#name", Input).value)
+
+    @work(thread=True, exclusive=True, group="rename-view", exit_on_error=False)
+    def save(self, name: str) -> Outcome:
+        try:
+            with self.app.db.write() as session:
+                view = views.update_view(session, view_id=self.view.id, name=name, version=self.view.version,
+                                         actor=self.app.actor, now=self.app.now())
+        except CrmError as exc:
+            return Outcome(self._error, exc.message)
+        return Outcome(self.dismiss, view)
+
+    def _error(self, message: str) -> None:
+        self.query_one("#form-error", Label).update(message)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

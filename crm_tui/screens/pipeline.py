@@ -53,9 +53,12 @@ class PipelineScreen(AreaScreen):
         Binding("c", "toggle_closed", "Won/Lost", show=False, id="pipeline.closed"),
         Binding("x", "clear_filters", "Clear filter", show=False, id="pipeline.clear"),
         Binding("S", "settings", "Settings", show=False, id="pipeline.settings"),
+        Binding("a", "archive", "Archive", show=False, id="pipeline.archive"),
+        Binding("u", "unarchive", "Undo archive", show=False, id="pipeline.unarchive"),
     ]
     NEEDS = {"move_card": "deal.edit", "won": "deal.edit", "lost": "deal.edit", "new_deal": "deal.edit",
-             "settings": "pipeline.admin"}
+             "settings": "pipeline.admin", "archive": "deal.edit", "unarchive": "deal.edit"}
+    _last_archived: tuple[int, int] | None = None  # (deal id, stage id): what u brings back
 
     def __init__(self) -> None:
         super().__init__()
@@ -346,6 +349,39 @@ class PipelineScreen(AreaScreen):
 
         self._confirm_overturn(card.title, column.stage.kind, "lost", ask) if overturn else ask()
 
+    def action_archive(self) -> None:
+        """a archives the card's deal (asked first): it leaves the board and the lists; u undoes it."""
+        from crm_tui.screens.forms import ConfirmScreen
+
+        column, card = self._focused_open_card()
+        if card is None:
+            return
+
+        def go(yes: bool | None) -> None:
+            if not yes or column not in self.board.columns:
+                return
+            rollback = (self.board.columns.index(column), card.id)
+            column.take(card.id)
+            self._last_archived = (card.id, column.stage.id)
+            self._change(lambda session, actor, now: deals.set_deal_archived(
+                session, deal_id=card.id, archived=True, actor=actor, version=card.version, now=now),
+                [column.request(keep_position=True)], rollback=rollback)
+
+        self.app.push_screen(ConfirmScreen(f"Archive {card.title}? It leaves the board and the lists "
+                                           "(nothing is deleted); u undoes it.", "Archive"), go)
+
+    def action_unarchive(self) -> None:
+        if self._last_archived is None:
+            self.notify("Nothing to undo: archive a deal first.", severity="warning")
+            return
+        if self._busy:
+            return
+        (deal_id, stage_id), self._last_archived = self._last_archived, None
+        column = self.board.column_for(stage_id)
+        self._change(lambda session, actor, now: deals.set_deal_archived(
+            session, deal_id=deal_id, archived=False, actor=actor, now=now),
+            [column.request(keep_position=True)] if column is not None else [])
+
     def _confirm_overturn(self, title: str, was: str, kind: str, then) -> None:
         """Winning a lost deal or losing a won one is asked about first."""
         from crm_tui.screens.forms import ConfirmScreen
@@ -386,7 +422,9 @@ class PipelineScreen(AreaScreen):
         self._apply_pages(requests, pages, focus_deal=focus[1] if focus else None)
         if focus is not None:
             self.board.focus_column(focus[0])
-        if deal.status != "open":
+        if deal.archived:
+            self.notify(f"Archived {deal.title}. Press u to undo.")
+        elif deal.status != "open":
             self.notify(f"{deal.title}: {deal.status}" + (f" ({deal.lost_reason})" if deal.lost_reason else ""))
 
     def _change_failed(self, error: Exception, requests: list[Request], rollback: tuple[int, int] | None) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from crm_tui.clock import get_zone, resolve_now
-from crm_tui.errors import InvalidInput
-from crm_tui.models import Activity, ActivityKind, Company, Contact, Deal, Direction, User
+from crm_tui.errors import Conflict, InvalidInput, NotFound
+from crm_tui.models import Activity, ActivityKind, AuditEvent, Company, Contact, Deal, Direction, User
 from crm_tui.models.schemas import ActivityCreate, ActivityRead, TaskCreate, TaskRead
 from crm_tui.services import permissions
 from crm_tui.services import validation as v
@@ -145,8 +146,7 @@ def update_activity(session: Session, *, activity_id: int, actor: Actor, version
                     subject: str | None = None, body: str | None = None, outcome: str | None = None,
                     now: datetime | None = None) -> ActivityRead:
     now = resolve_now(now)
-    permissions.require(session, actor, "activity.log")
-    activity = get_or_404(session, Activity, activity_id, "activity")
+    activity = _get_changeable(session, activity_id, actor, "edited")
     check_version(session, activity, version, ENTITY, "activity")
     values = {}
     if subject is not None:
@@ -160,6 +160,103 @@ def update_activity(session: Session, *, activity_id: int, actor: Actor, version
         activity.updated_at = now
         flush(session, ENTITY, "activity")
         audit(session, actor=actor, entity=ENTITY, entity_id=activity.id, action="update", now=now, changes=changed)
+    return _read(session, activity)
+
+
+def _get_changeable(session: Session, activity_id: int, actor: Actor, verb: str) -> Activity:
+    """An activity the actor may edit or delete: one a person logged (a stage change or a system
+    event is the record's history), with the permission to log, for the one who logged it."""
+    activity = get_or_404(session, Activity, activity_id, "activity")
+    permissions.require(session, actor, "activity.log", owner=activity.user_id)
+    if activity.kind not in LOGGABLE:
+        what = "a stage change" if activity.kind == ActivityKind.STAGE_CHANGE else f"a {activity.kind} event"
+        raise InvalidInput(f"activity #{activity.id} is {what}, part of the record's history: "
+                           f"it cannot be {verb}")
+    return activity
+
+
+def get_activity(session: Session, *, activity_id: int) -> ActivityRead:
+    return _read(session, get_or_404(session, Activity, activity_id, "activity"))
+
+
+# what a deleted activity's audit event keeps of it, to be read back (restore_activity)
+KEPT = ("kind", "direction", "occurred_at", "duration_minutes", "outcome", "subject", "body", "contact_id",
+        "company_id", "deal_id", "user_id", "created_at")
+_WHEN = ("occurred_at", "created_at")
+
+
+def _interactions() -> list[str]:
+    return [k.value for k in ActivityKind if k.is_interaction]
+
+
+def delete_activity(session: Session, *, activity_id: int, actor: Actor, version: int | None = None,
+                    now: datetime | None = None) -> ActivityRead:
+    """Delete a call, email, meeting or note logged by mistake. The audit event keeps its whole
+    content (restore_activity reads it back). When it was its contact's latest contact, the
+    contact's last contact becomes the latest remaining one that has happened. Returns what was
+    deleted."""
+    now = resolve_now(now)
+    activity = _get_changeable(session, activity_id, actor, "deleted")
+    check_version(session, activity, version, ENTITY, "activity")
+    deleted = _read(session, activity)
+    kept = {name: getattr(activity, name) for name in KEPT}
+    for name in _WHEN:
+        kept[name] = kept[name].isoformat() if kept[name] is not None else None
+    audit(session, actor=actor, entity=ENTITY, entity_id=activity.id, action="delete", now=now,
+          summary=json.dumps(kept, ensure_ascii=False, sort_keys=True))
+    contact_id, occurred_at, kind = activity.contact_id, activity.occurred_at, ActivityKind(activity.kind)
+    session.delete(activity)
+    flush(session, ENTITY, "activity")
+    if contact_id is not None and kind.is_interaction:
+        _recount_contact(session, contact_id, occurred_at, now)
+    return deleted
+
+
+def _recount_contact(session: Session, contact_id: int, removed_at: datetime, now: datetime) -> None:
+    """The contact's last contact, if it was the removed activity's time: the latest remaining
+    call, email or meeting that has happened (none: never contacted). One UPDATE, no version bump."""
+    latest = (select(func.max(Activity.occurred_at))
+              .where(Activity.contact_id == contact_id, Activity.kind.in_(_interactions()),
+                     Activity.occurred_at <= now)
+              .scalar_subquery())
+    session.execute(
+        update(Contact)
+        .where(Contact.id == contact_id, Contact.last_contacted_at == removed_at)
+        .values(last_contacted_at=latest)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def restore_activity(session: Session, *, activity_id: int, actor: Actor, now: datetime | None = None) -> ActivityRead:
+    """Undo a delete: the activity comes back with its id and every field, as its latest delete's
+    audit event kept them; its contact's last contact moves again if it was the latest."""
+    now = resolve_now(now)
+    if session.get(Activity, activity_id) is not None:
+        raise Conflict(f"activity #{activity_id} is not deleted")
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.entity == ENTITY, AuditEvent.entity_id == activity_id,
+                                 AuditEvent.action == "delete")
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(1)).first()
+    if event is None or not event.new_value:
+        raise NotFound(f"no deleted activity #{activity_id}")
+    kept = json.loads(event.new_value)
+    permissions.require(session, actor, "activity.log", owner=kept.get("user_id"))
+    for name in _WHEN:
+        kept[name] = datetime.fromisoformat(kept[name]) if kept.get(name) else None
+    # a link to a record that has gone since is left out; nothing left to link to is refused
+    for name, model in (("contact_id", Contact), ("company_id", Company), ("deal_id", Deal), ("user_id", User)):
+        if kept.get(name) is not None and session.get(model, kept[name]) is None:
+            kept[name] = None
+    if not (kept["contact_id"] or kept["company_id"] or kept["deal_id"]):
+        raise InvalidInput(f"activity #{activity_id} cannot come back: its contact, company and deal are gone")
+    activity = Activity(id=activity_id, **{name: kept.get(name) for name in KEPT if name != "created_at"},
+                        created_at=kept["created_at"] or now, updated_at=now)
+    session.add(activity)
+    flush(session, ENTITY, "activity")
+    if activity.contact_id is not None and ActivityKind(activity.kind).is_interaction and activity.occurred_at <= now:
+        _touch_contact(session, activity.contact_id, activity.occurred_at)
+    audit(session, actor=actor, entity=ENTITY, entity_id=activity.id, action="restore", now=now,
+          summary=f"{activity.kind}: {activity.subject or ''}".strip())
     return _read(session, activity)
 
 

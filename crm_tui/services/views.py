@@ -114,6 +114,19 @@ def list_views(session: Session, *, entity: str = "contact", actor: Actor | None
     return [_read(x) for x in session.scalars(stmt.order_by(SavedView.position, SavedView.id).limit(MAX_VIEWS))]
 
 
+def find_view(session: Session, *, name: str, actor: Actor, entity: str = "contact") -> SavedViewRead:
+    """A saved view the actor may see, by its name (any case) or its id."""
+    text = (name or "").strip()
+    visible = (SavedView.shared.is_(True)) | (SavedView.owner_id == actor.user_id)
+    stmt = select(SavedView).where(SavedView.entity == entity, visible)
+    found = session.scalars(stmt.where(func.lower(SavedView.name) == text.lower())).first()
+    if found is None and text.isdigit():
+        found = session.scalars(stmt.where(SavedView.id == int(text))).first()
+    if found is None:
+        raise NotFound(f"no saved {entity} list named {text!r}")
+    return _read(found)
+
+
 # --- the built-in smart lists -----------------------------------------------------------------
 
 ME = "@me"  # in a built-in's filters: the user looking at it
