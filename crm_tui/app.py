@@ -439,6 +439,10 @@ def run_app(*, db_url: str, login: str) -> None:
             import dataclasses
 
             actor = dataclasses.replace(actor, locale=settings.locale)
+        if settings.phone_country:  # the forms' phones without +code are read in this country
+            import dataclasses
+
+            actor = dataclasses.replace(actor, phone_country=settings.phone_country)
         minutes = settings.workflow_interval_minutes
         CrmApp(db, actor, workflow_interval_s=minutes * 60 if minutes else None,
                live_refresh_s=settings.live_refresh_seconds or None).run()

@@ -49,6 +49,8 @@ class Actor:
     role: str = "admin"
     timezone: str | None = None
     locale: str | None = None  # how the user writes numbers (amounts); en_US when not set
+    # the country of phone numbers typed without +code (config `phone_country`); None: kept as typed
+    phone_country: str | None = None
 
     @property
     def is_system(self) -> bool:

@@ -66,6 +66,18 @@ class DuplicateScan:
     common_keys: int = 0  # emails, phones or domains shared so widely that names had to match too
 
 
+def emails_disagree(a: Iterable[str], b: Iterable[str]) -> bool:
+    """Two different emails mean two people: each record has an email, and they share none. A
+    shared phone or a like name says "one person" only where this is false (import and the scan)."""
+    a, b = set(a), set(b)
+    return bool(a and b and not a & b)
+
+
+def names_disagree(a: str, b: str) -> bool:
+    """Each has a name (contact_name_key), and they differ: a switchboard's callers, not one person."""
+    return bool(a and b and a != b)
+
+
 def company_name_key(name: str) -> str:
     """A company name without accents, punctuation and legal forms: "ACME, Inc." -> "acme"."""
     text = strip_accents(fold(name))
