@@ -186,3 +186,4 @@ from crm_tui.cli import dupes as _dupes  # noqa: E402 - after this module's own 
 
 app.command("dupes")(_dupes.contact_dupes)
 app.command("merge")(_dupes.contact_merge)
+app.command("not-dupe")(_dupes.contact_not_dupe)
