@@ -88,3 +88,17 @@ def test_company_not_dupe(crm):
 def _allows_duplicate(crm) -> bool:
     """Issue 17 #3 may refuse a second company of the same normalised name without --allow-duplicate."""
     return "--allow-duplicate" in crm("company", "add", "--help").output
+
+
+def test_normalize_phones_dry_run_then_for_real(crm):
+    made = crm.json("contact", "add", "--first", "Ann", "--phone", "(404) 555-0199")
+    assert made["phones"] == ["(404) 555-0199"]
+    out = crm.ok("contact", "normalize-phones").stdout
+    assert "changed 0 contacts (no default country" in out
+    dry = crm.json("contact", "normalize-phones", "--country", "US", "--dry-run")
+    assert dry["contacts"] == [{"id": made["id"], "old": ["(404) 555-0199"], "new": ["+14045550199"]}]
+    assert crm.json("contact", "show", str(made["id"]))["phones"] == ["(404) 555-0199"]
+    _config('phone_country = "US"\n')
+    assert "changed 1 contacts" in crm.ok("contact", "normalize-phones").stdout
+    assert crm.json("contact", "show", str(made["id"]))["phones"] == ["+14045550199"]
+    assert "--country 'XX'" in crm.fails("contact", "normalize-phones", "--country", "XX", code=2).stderr

@@ -157,3 +157,49 @@ def test_within_one_file_too_and_an_update_never_renames_someone_else(db, actor,
         dana = contacts.find_contact(s, "dana@white.io")
         assert (dana.full_name, dana.title) == ("Dana White", "CEO")
     assert set(_phones(db)) == {"Dana White", "Eve White"}
+
+
+# --- stored phones are not rewritten, unless normalize-phones is asked to ----------------------------
+
+
+def test_normalize_phones_rewrites_the_numbers_kept_as_typed_set_wise(db, actor, now):
+    from sqlalchemy import select
+
+    from crm_tui.models import AuditEvent
+    from crm_tui.services import phones
+
+    with db.write() as s:
+        ann = _add(s, actor, now, "Ann", phones=["(404) 555-0199", "+14045550199", "555-0100"])
+        bob = _add(s, actor, now, "Bob", phones=["+14045550100"])
+        cy = _add(s, actor, now, "Cy", emails=["cy@x.io"], phones=["020 7946 0958"])
+    assert ann.phones == ["(404) 555-0199", "+14045550199", "555-0100"]  # stored as typed, not rewritten
+    with db.read() as s:
+        dry = phones.normalize_phones(s, actor=actor, country="US", dry_run=True, now=now)
+    assert (dry.checked, dry.contacts) == (3, {ann.id: (ann.phones, ["+14045550199", "555-0100"])})
+    with db.write() as s:
+        done = phones.normalize_phones(s, actor=dataclasses.replace(actor, phone_country="GB"), now=now)
+    assert set(done.contacts) == {cy.id}  # the actor's country: 020 is a London number, (404) is not British
+    with db.write() as s:
+        phones.normalize_phones(s, actor=actor, country="US", now=now)
+    with db.read() as s:
+        stored = {c.id: (c.phones, c.version) for c in (contacts.get_contact(s, contact_id=i)
+                                                        for i in (ann.id, bob.id, cy.id))}
+        found = [c.id for c in contacts.list_contacts(s, query="+14045550199").items]
+        audited = s.scalars(select(AuditEvent.entity_id).where(AuditEvent.field == "phones")).all()
+    assert stored == {ann.id: (["+14045550199", "555-0100"], 2), bob.id: (["+14045550100"], 1),
+                      cy.id: (["+442079460958"], 2)}
+    assert found == [ann.id] and sorted(audited) == [ann.id, cy.id]
+
+
+def test_normalize_phones_needs_the_right_to_edit_every_contact_it_changes(db, actor, now):
+    from crm_tui.errors import Forbidden
+    from crm_tui.services import permissions, phones, users
+
+    with db.write() as s:
+        _add(s, actor, now, "Ann", phones=["(404) 555-0199"])
+        users.create_user(s, data={"login": "sid", "name": "Sid", "role": "support"}, actor=actor, now=now)
+        permissions.set_scope(s, role="support", action="contact.edit", scope="own", actor=actor, now=now)
+        sid = users.actor_for(s, login="sid")
+    with db.write() as s, pytest.raises(Forbidden, match="nothing was changed"):
+        phones.normalize_phones(s, actor=sid, country="US", now=now)
+    assert _phones(db) == {"Ann": ["(404) 555-0199"]}
