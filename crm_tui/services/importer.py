@@ -300,7 +300,8 @@ class _Run:
         ids = Ids(session, _ID_TABLES)
         self.ctx = Ctx(session=session, rel=Relations(session, self.options.create_users), ids=ids,
                        actor_id=self.actor.user_id, actor=self.actor, now=self.now, zone=get_zone(self.actor.timezone),
-                       dayfirst=self.options.dayfirst, country=self.options.country or self.actor.phone_country, currency=self.options.currency,
+                       dayfirst=self.options.dayfirst, currency=self.options.currency,
+                       country=self.options.country or self.actor.phone_country,  # --country, else phone_country
                        locale=self.actor.locale)
         report.imported_before = self._imported_before()
         deferred = self.write and session.bind.dialect.name == "sqlite"
