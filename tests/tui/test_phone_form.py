@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from crm_tui.screens.forms import ContactForm
 from crm_tui.services import contacts
 from tests.tui.test_forms import SIZE, Host, fill, settle
@@ -29,3 +31,14 @@ async def test_the_contact_form_stores_e164_in_the_configured_country(db, actor,
         await settle(app, pilot)
     with db.read() as s:
         assert contacts.get_contact(s, contact_id=saved.id).phones == ["+14045550199", "+14045550111"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_app_hands_the_configured_phone_country_to_its_forms(db_url, monkeypatch):
+    from crm_tui.app import CrmApp, run_app
+
+    seen = []
+    monkeypatch.setenv("CRM_PHONE_COUNTRY", "gb")
+    monkeypatch.setattr(CrmApp, "run", lambda self: seen.append(self.actor.phone_country))
+    run_app(db_url=db_url, login="ann")
+    assert seen == ["GB"]
