@@ -48,6 +48,8 @@ class Settings:
     locale: str | None = None
     # the zone reports bucket days, weeks and months in, the same for everyone on the team
     team_timezone: str | None = None
+    # the country of phone numbers typed without +code ("US"): stored E.164 (CRM_PHONE_COUNTRY overrides)
+    phone_country: str | None = None
     # how often the app runs the workflow engine ([workflows] interval_minutes); 0 turns that off
     workflow_interval_minutes: float = 5.0
     # how often the app looks for changes teammates saved ([live] refresh_seconds); 0 turns that off
@@ -58,7 +60,7 @@ class Settings:
 def load_settings(path: Path | None = None) -> Settings:
     path = path or config_path()
     if not path.exists():
-        return Settings(locale=os.environ.get("CRM_LOCALE") or None)
+        return Settings(locale=os.environ.get("CRM_LOCALE") or None, phone_country=_phone_country({}))
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -72,10 +74,22 @@ def load_settings(path: Path | None = None) -> Settings:
         currency=str(data.get("currency", "USD")).upper(),
         locale=os.environ.get("CRM_LOCALE") or data.get("locale"),
         team_timezone=data.get("team_timezone"),
+        phone_country=_phone_country(data),
         workflow_interval_minutes=_workflow_interval(data),
         live_refresh_seconds=_live_refresh(data),
         raw=data,
     )
+
+
+def _phone_country(data: dict) -> str | None:
+    from crm_tui.services.validation import phone_country
+
+    if env := os.environ.get("CRM_PHONE_COUNTRY"):
+        return phone_country(env, "CRM_PHONE_COUNTRY")
+    value = data.get("phone_country")
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"phone_country in the config file must be a two-letter country code, not {value!r}")
+    return phone_country(value, "phone_country in the config file")
 
 
 def _workflow_interval(data: dict) -> float:

@@ -143,3 +143,4 @@ from crm_tui.cli import dupes as _dupes  # noqa: E402 - after this module's own 
 
 app.command("dupes")(_dupes.company_dupes)
 app.command("merge")(_dupes.company_merge)
+app.command("not-dupe")(_dupes.company_not_dupe)

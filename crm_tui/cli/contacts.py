@@ -199,8 +199,35 @@ def tag(
     output.say(f"contact #{contact.id} tags: {', '.join(contact.tags) or '(none)'}")
 
 
+@app.command("normalize-phones")
+def normalize_phones(
+    ctx: typer.Context,
+    country: str | None = typer.Option(None, "--country", metavar="CC",
+                                       help="Country of numbers stored without +code (default: phone_country)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; change nothing."),
+    as_json: output.Json = False,
+) -> None:
+    """Store the phones kept as typed in E.164 where they parse now (new phones already are)."""
+    from crm_tui.services.phones import normalize_phones as run
+
+    st = state(ctx)
+    with (st.read() if dry_run else st.write()) as (session, actor):
+        report = run(session, actor=actor, country=country, dry_run=dry_run)
+    if as_json:
+        output.emit_json({"country": report.country, "dry_run": dry_run, "checked": report.checked,
+                          "contacts": [{"id": i, "old": old, "new": new} for i, (old, new) in report.contacts.items()]})
+        return
+    if report.contacts:
+        output.table(["Contact", "Phones", "Become"], [(f"#{i}", ", ".join(old), ", ".join(new))
+                                                      for i, (old, new) in sorted(report.contacts.items())])
+    verb = "would change" if dry_run else "changed"
+    output.say(f"{report.checked} stored phones not in E.164 form; {verb} {len(report.contacts)} contacts"
+               f"{'' if report.country else ' (no default country: only numbers with a +code can change)'}")
+
+
 # `crm contact dupes` and `crm contact merge` live in cli/dupes.py (issue 7)
 from crm_tui.cli import dupes as _dupes  # noqa: E402 - after this module's own commands
 
 app.command("dupes")(_dupes.contact_dupes)
 app.command("merge")(_dupes.contact_merge)
+app.command("not-dupe")(_dupes.contact_not_dupe)

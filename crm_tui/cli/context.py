@@ -56,6 +56,8 @@ class CliState:
             actor = dataclasses.replace(actor, timezone=self.settings.timezone)
         if self.settings.locale:
             actor = dataclasses.replace(actor, locale=self.settings.locale)
+        if self.settings.phone_country:  # phones typed without +code are read in this country
+            actor = dataclasses.replace(actor, phone_country=self.settings.phone_country)
         self._actor = actor
         return actor
 

@@ -1,5 +1,5 @@
-"""`crm contact dupes|merge` and `crm company dupes|merge`: list likely duplicates, and merge two
-records into one, choosing the value kept for each field that differs."""
+"""`crm contact dupes|merge|not-dupe` and the same for companies: list likely duplicates, merge two
+records into one, choosing the value kept for each field that differs, or mark a pair as not one."""
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ KEEP_HELP = "field=a or field=b: whose value to keep where they differ (repeatab
 ASK_HELP = "Ask for each field that differs (the default on a terminal)."
 
 
-def _dupes(ctx: typer.Context, kind: str, min_score: int, limit: int, archived: bool, as_json: bool) -> None:
+def _dupes(ctx: typer.Context, kind: str, min_score: int, limit: int, archived: bool, as_json: bool,
+           dismissed: bool = False) -> None:
+    if dismissed:
+        _dismissed(ctx, kind, as_json)
+        return
     with state(ctx).read() as (session, _actor):
         scan = dedupe.find_duplicates(session, kind=kind, min_score=min_score, include_archived=archived)
     shown = scan.pairs[:limit]
@@ -31,7 +35,59 @@ def _dupes(ctx: typer.Context, kind: str, min_score: int, limit: int, archived: 
                  [(p.a_id, p.a_label, p.b_id, p.b_label, p.score, p.why, p.shared) for p in shown])
     more = "+" if scan.truncated else ""
     output.say(f"{len(scan.pairs):,}{more} pairs, {len(shown):,} shown; merge one with "
-               f"`crm {kind} merge A B` (B goes into A)")
+               f"`crm {kind} merge A B` (B goes into A), or leave it out with `crm {kind} not-dupe A B`")
+
+
+def _dismissed(ctx: typer.Context, kind: str, as_json: bool) -> None:
+    with state(ctx).read() as (session, _actor):
+        pairs = dedupe.list_dismissals(session, kind=kind)
+    if as_json:
+        output.emit_json({"dismissed": pairs})
+        return
+    if not pairs:
+        output.say(f"no {kind} pairs are marked as not duplicates")
+        return
+    output.table(["A", "Name", "B", "Name", "By", "At"],
+                 [(d.a_id, d.a_label, d.b_id, d.b_label, d.by, d.at) for d in pairs],
+                 title="Not duplicates")
+    output.say(f"show a pair again with `crm {kind} not-dupe A B --undo`")
+
+
+def _not_dupe(ctx: typer.Context, kind: str, a: str, b: str, undo: bool, as_json: bool) -> None:
+    with state(ctx).write() as (session, actor):
+        a_id, b_id = _resolve(session, kind, a), _resolve(session, kind, b)
+        call = dedupe.restore_pair if undo else dedupe.dismiss_pair
+        result = call(session, kind=kind, a_id=a_id, b_id=b_id, actor=actor)
+    if as_json:
+        output.emit_json(result)
+        return
+    pair = f"{kind} #{result.a_id} {result.a_label!r} and #{result.b_id} {result.b_label!r}"
+    if undo:
+        output.say(f"{pair} may show as duplicates again")
+    elif result.created:
+        output.say(f"{pair} are not duplicates: `crm {kind} dupes` leaves them out, for everyone")
+    else:
+        output.say(f"{pair} were already marked as not duplicates (by {result.by})")
+
+
+def _not_dupe_command(kind: str, ref_help: str):
+    def command(
+        ctx: typer.Context,
+        a: str = typer.Argument(..., help=ref_help),
+        b: str = typer.Argument(..., help=ref_help),
+        undo: bool = typer.Option(False, "--undo", help="Let the pair show as duplicates again."),
+        as_json: output.Json = False,
+    ) -> None:
+        _not_dupe(ctx, kind, a, b, undo, as_json)
+
+    command.__doc__ = (f"Mark two {'companies' if kind == 'company' else 'contacts'} as not duplicates: "
+                       f"`crm {kind} dupes` and the app leave the pair out, for everyone.")
+    return command
+
+
+contact_not_dupe = _not_dupe_command("contact", "A contact (id or email).")
+company_not_dupe = _not_dupe_command("company", "A company (id, name or domain).")
+DISMISSED_HELP = "List the pairs marked as not duplicates instead (undo one with not-dupe A B --undo)."
 
 
 def contact_dupes(
@@ -39,10 +95,12 @@ def contact_dupes(
     min_score: int = typer.Option(dedupe.DEFAULT_MIN_SCORE, "--min-score", help=MIN_SCORE_HELP),
     limit: int = typer.Option(50, "--limit", help="How many pairs to show, best first."),
     archived: bool = typer.Option(False, "--archived", help="Include archived contacts."),
+    dismissed: bool = typer.Option(False, "--dismissed", help=DISMISSED_HELP),
     as_json: output.Json = False,
 ) -> None:
-    """List likely duplicate contacts: the same email or phone, or similar names at one company."""
-    _dupes(ctx, "contact", min_score, limit, archived, as_json)
+    """List likely duplicate contacts: the same email, the same phone and a like name, or similar names at
+    one company (never two different emails); pairs marked not duplicates are left out."""
+    _dupes(ctx, "contact", min_score, limit, archived, as_json, dismissed)
 
 
 def company_dupes(
@@ -50,10 +108,11 @@ def company_dupes(
     min_score: int = typer.Option(dedupe.DEFAULT_MIN_SCORE, "--min-score", help=MIN_SCORE_HELP),
     limit: int = typer.Option(50, "--limit", help="How many pairs to show, best first."),
     archived: bool = typer.Option(False, "--archived", help="Include archived companies."),
+    dismissed: bool = typer.Option(False, "--dismissed", help=DISMISSED_HELP),
     as_json: output.Json = False,
 ) -> None:
-    """List likely duplicate companies: the same domain, or similar names."""
-    _dupes(ctx, "company", min_score, limit, archived, as_json)
+    """List likely duplicate companies: the same domain, or similar names; pairs marked not duplicates are left out."""
+    _dupes(ctx, "company", min_score, limit, archived, as_json, dismissed)
 
 
 def _resolve(session, kind: str, ref: str) -> int:

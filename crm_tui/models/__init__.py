@@ -5,6 +5,7 @@ from crm_tui.models.audit import AuditEvent
 from crm_tui.models.company import Company
 from crm_tui.models.contact import Contact, ContactEmail, ContactPhone, ContactTag, Tag
 from crm_tui.models.deal import Deal
+from crm_tui.models.dedupe import DedupeDismissal
 from crm_tui.models.enums import (
     ActivityKind,
     DealStatus,
@@ -27,7 +28,7 @@ from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor, W
 
 __all__ = [
     "Activity", "ActivityKind", "AuditEvent", "Company", "Contact", "ContactEmail", "ContactPhone",
-    "ContactTag", "Deal", "DealStatus", "Direction", "Goal", "ImportRun", "Lifecycle", "LostReason", "Pipeline", "Role", "RolePermission", "SavedView",
+    "ContactTag", "Deal", "DealStatus", "DedupeDismissal", "Direction", "Goal", "ImportRun", "Lifecycle", "LostReason", "Pipeline", "Role", "RolePermission", "SavedView",
     "Source", "Stage", "StageKind", "Tag", "Task", "TaskOrigin", "User",
     "EmailOutbox", "Notification", "WorkflowCursor", "WorkflowFiring", "WorkflowRuleset",
 ]

@@ -43,6 +43,8 @@ class DuplicatesScreen(AreaScreen):
     BINDINGS = [
         Binding("m", "merge(False)", "Merge b into a", id="dupes.merge"),
         Binding("M", "merge(True)", "Merge a into b", show=False, id="dupes.merge_swapped"),
+        Binding("n", "not_duplicate", "Not a duplicate", id="dupes.not_duplicate"),
+        Binding("u", "undo_not_duplicate", "Undo not-duplicate", show=False, id="dupes.undo_not_duplicate"),
         Binding("t", "toggle_kind", "Contacts/companies", id="dupes.kind"),
         Binding("r", "rescan", "Rescan", id="dupes.rescan"),
         Binding("escape", "back", "Back", id="dupes.back"),
@@ -53,6 +55,7 @@ class DuplicatesScreen(AreaScreen):
         self.kind = kind
         self.AREA = "companies" if kind == "company" else "contacts"
         self.scan: dedupe.DuplicateScan | None = None
+        self.last_dismissed: dedupe.Dismissal | None = None  # what u takes back
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame_top()
@@ -87,7 +90,8 @@ class DuplicatesScreen(AreaScreen):
         more = f" (the first {len(scan.pairs):,}; merge some and rescan)" if scan.truncated else ""
         self.query_one("#dupe-line", Static).update(
             f"[b]Likely duplicate {NOUNS[scan.kind]}[/b]: {len(scan.pairs):,} pairs{more} · "
-            f"m merges b into a · M a into b · t {NOUNS['company' if scan.kind == 'contact' else 'contact']}")
+            f"m merges b into a · M a into b · n not a duplicate · "
+            f"t {NOUNS['company' if scan.kind == 'contact' else 'contact']}")
 
         def fetch(*, after, before, limit, with_total):
             return dedupe.scan_page(scan, after=after, before=before, limit=limit, with_total=with_total)
@@ -107,6 +111,40 @@ class DuplicatesScreen(AreaScreen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    # --- not a duplicate ------------------------------------------------------------------------
+
+    def action_not_duplicate(self) -> None:
+        pair = self.table.current_row
+        if pair is None:
+            self.notify("No pair here.", severity="warning")
+            return
+        self._mark(pair.kind, pair.a_id, pair.b_id, False)
+
+    def action_undo_not_duplicate(self) -> None:
+        last = self.last_dismissed
+        if last is None:
+            self.notify("Nothing to undo here.", severity="warning")
+            return
+        self._mark(last.kind, last.a_id, last.b_id, True)
+
+    @work(thread=True, exclusive=True, group="dupes-dismiss", exit_on_error=False)
+    def _mark(self, kind: str, a_id: int, b_id: int, undo: bool) -> None:
+        app = self.app
+        with app.db.write() as session:
+            mark = dedupe.restore_pair if undo else dedupe.dismiss_pair
+            result = mark(session, kind=kind, a_id=a_id, b_id=b_id, actor=app.actor, now=app.now())
+        app.call_from_thread(self._marked, result, undo)
+
+    def _marked(self, result: dedupe.Dismissal, undo: bool) -> None:
+        pair = f"{result.a_label} (#{result.a_id}) and {result.b_label} (#{result.b_id})"
+        if undo:
+            self.last_dismissed = None
+            self.notify(f"{pair} may show as duplicates again.", title="Undone")
+        else:
+            self.last_dismissed = result
+            self.notify(f"{pair}: not duplicates, for everyone. u undoes.", title="Not a duplicate")
+        self.action_rescan()
 
     # --- merging --------------------------------------------------------------------------------
 

@@ -51,6 +51,8 @@ class Actor:
     locale: str | None = None  # how the user writes numbers (amounts); en_US when not set
     # who really acts, when an admin acts as this user (crm --user): their OS or database login
     via: str | None = None
+    # the country of phone numbers typed without +code (config `phone_country`); None: kept as typed
+    phone_country: str | None = None
 
     @property
     def is_system(self) -> bool:

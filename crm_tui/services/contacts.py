@@ -128,10 +128,12 @@ def _clean(session: Session, values: dict, region: str | None) -> dict:
 
 def create_contact(session: Session, *, data: ContactCreate | dict, actor: Actor, now: datetime | None = None,
                    region: str | None = None) -> ContactRead:
+    """Add a contact. Phones are stored E.164 where they parse (validation.phone), a number
+    without +code read in `region`, by default the actor's phone_country."""
     data = parse_shape(ContactCreate, data)
     now = resolve_now(now)
     permissions.require(session, actor, "contact.edit")
-    values = _clean(session, data.model_dump(), region)
+    values = _clean(session, data.model_dump(), region or actor.phone_country)
     if not (values["first_name"] or values["last_name"] or values["emails"]):
         raise InvalidInput("a contact needs a name or an email")
     emails, phones, tags = values.pop("emails"), values.pop("phones"), values.pop("tags")
@@ -166,7 +168,7 @@ def update_contact(session: Session, *, contact_id: int, changes: ContactUpdate 
             raise InvalidInput("give either every custom field or the ones that change, not both")
         drop = {str(k).strip() for k in custom_remove}
         values["custom"] = {**{k: v for k, v in (contact.custom or {}).items() if k not in drop}, **(custom_set or {})}
-    values = _clean(session, values, region)
+    values = _clean(session, values, region or actor.phone_country)
     if "owner_id" in values:
         permissions.require_give(session, actor, "contact.assign", old=contact.owner_id, new=values["owner_id"])
     current = get_contact(session, contact_id=contact.id)

@@ -8,13 +8,18 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from datetime import datetime
 from itertools import groupby
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from crm_tui.errors import InvalidInput
-from crm_tui.models import Company, Contact, ContactEmail, ContactPhone
+from crm_tui.clock import resolve_now
+from crm_tui.errors import InvalidInput, NotFound
+from crm_tui.models import Company, Contact, ContactEmail, ContactPhone, DedupeDismissal
+from crm_tui.services import permissions
+from crm_tui.services.common import Actor, audit, get_or_404
 from crm_tui.services.paging import MAX_PAGE, Cursor, Page
 from crm_tui.services.validation import fold, strip_accents
 
@@ -66,6 +71,18 @@ class DuplicateScan:
     common_keys: int = 0  # emails, phones or domains shared so widely that names had to match too
 
 
+def emails_disagree(a: Iterable[str], b: Iterable[str]) -> bool:
+    """Two different emails mean two people: each record has an email, and they share none. A
+    shared phone or a like name says "one person" only where this is false (import and the scan)."""
+    a, b = set(a), set(b)
+    return bool(a and b and not a & b)
+
+
+def names_disagree(a: str, b: str) -> bool:
+    """Each has a name (contact_name_key), and they differ: a switchboard's callers, not one person."""
+    return bool(a and b and a != b)
+
+
 def company_name_key(name: str) -> str:
     """A company name without accents, punctuation and legal forms: "ACME, Inc." -> "acme"."""
     text = strip_accents(fold(name))
@@ -96,6 +113,10 @@ def find_duplicates(session: Session, *, kind: str = "contact", min_score: int =
         else:
             old[1].add(reason)
             found[key] = (max(old[0], score), old[1], old[2] or shared)
+    for key in dismissed_pairs(session, kind=kind) & found.keys():
+        del found[key]
+    if kind == "contact":
+        _drop_different_emails(session, found)
     ranked = sorted(found.items(), key=lambda item: (-item[1][0], item[0]))
     scan.truncated = len(ranked) > max_pairs
     ranked = ranked[:max_pairs]
@@ -109,12 +130,27 @@ def find_duplicates(session: Session, *, kind: str = "contact", min_score: int =
     return scan
 
 
+def _drop_different_emails(session: Session, found: dict[tuple[int, int], tuple]) -> None:
+    """Two different emails mean two people: a pair found by a phone or a name alone goes when
+    each has an email and they share none (the rule the import follows: emails_disagree)."""
+    weak = [key for key, (_score, reasons, _shared) in found.items() if "email" not in reasons]
+    emails: dict[int, set[str]] = {}
+    for chunk in _chunks({i for key in weak for i in key}):
+        for contact_id, email in session.execute(
+                select(ContactEmail.contact_id, ContactEmail.email).where(ContactEmail.contact_id.in_(chunk))):
+            emails.setdefault(contact_id, set()).add(email)
+    for a, b in weak:
+        if emails_disagree(emails.get(a, ()), emails.get(b, ())):
+            del found[(a, b)]
+
+
 def _contact_sources(session: Session, scan: DuplicateScan, min_score: int, archived: bool) -> Iterator:
     live = [] if archived else [Contact.archived.is_(False)]
-    for key_col, id_col, reason in ((ContactEmail.email, ContactEmail.contact_id, "email"),
-                                    (ContactPhone.phone, ContactPhone.contact_id, "phone")):
-        yield from _shared_key_pairs(session, scan, key_col, id_col, Contact, Contact.sort_name, live, reason,
-                                     min_score, contact_name_key)
+    yield from _shared_key_pairs(session, scan, ContactEmail.email, ContactEmail.contact_id, Contact,
+                                 Contact.sort_name, live, "email", min_score, contact_name_key)
+    # a phone is shared by a household, an office, a switchboard: it pairs people whose names are alike
+    yield from _shared_key_pairs(session, scan, ContactPhone.phone, ContactPhone.contact_id, Contact,
+                                 Contact.sort_name, live, "phone", min_score, contact_name_key, names_too=True)
     yield from _names_at_same_company(session, scan, min_score, live)
 
 
@@ -132,10 +168,12 @@ def contact_name_key(sort_name: str) -> str:
 
 
 def _shared_key_pairs(session: Session, scan: DuplicateScan, key_col, id_col, owner, name_col, live: list,
-                      reason: str, min_score: int, name_key) -> Iterator[tuple[int, int, float, str, str]]:
+                      reason: str, min_score: int, name_key,
+                      names_too: bool = False) -> Iterator[tuple[int, int, float, str, str]]:
     """Records sharing a value of `key_col`: the values come from one GROUP BY ... HAVING over
     its index; only the records that hold such a value are read. A value shared by many records
-    (a switchboard number, info@) says little on its own: there, names must be alike too."""
+    (a switchboard number, info@) says little on its own: there, names must be alike too, and the
+    pair scores as alike as the names are; with `names_too`, that holds for every shared value."""
     table = key_col.class_
     joined = owner is not table
     # the values on more than one row, archived or not: a covering scan of the key's index; the
@@ -147,8 +185,8 @@ def _shared_key_pairs(session: Session, scan: DuplicateScan, key_col, id_col, ow
     stmt = stmt.order_by(key_col, id_col)
     for value, rows in groupby(_stream(session, stmt), key=lambda r: r[0]):
         block = sorted({r[1]: r[2] for r in rows}.items())
-        if len(block) > SMALL_BLOCK:
-            scan.common_keys += 1
+        if len(block) > SMALL_BLOCK or names_too:
+            scan.common_keys += len(block) > SMALL_BLOCK
             for a, b, score, _reason, _shared in _score_block(scan, [(i, name_key(n or "")) for i, n in block],
                                                               min_score, reason):
                 yield a, b, score, reason, value
@@ -226,6 +264,108 @@ def _stream(session: Session, stmt) -> Iterator:
     result = session.connection().execute(stmt.execution_options(yield_per=STREAM_CHUNK))
     for partition in result.partitions():
         yield from partition
+
+
+# --- "not a duplicate" -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dismissal:
+    """A pair someone said is not one record; a_id < b_id."""
+
+    kind: str
+    a_id: int
+    b_id: int
+    by: str
+    at: datetime
+    a_label: str = ""
+    b_label: str = ""
+    created: bool = True  # False: it was dismissed already (by `by`, at `at`)
+
+
+def dismissed_pairs(session: Session, *, kind: str) -> set[tuple[int, int]]:
+    """Every dismissed pair of the kind (a person dismisses each: a short list, read whole)."""
+    return {(a, b) for a, b in session.execute(
+        select(DedupeDismissal.a_id, DedupeDismissal.b_id).where(DedupeDismissal.kind == kind))}
+
+
+def _pair_records(session: Session, kind: str, a_id: int, b_id: int, actor: Actor):
+    """Both records, checked: they exist, they differ, and the actor may edit each."""
+    if kind not in KINDS:
+        raise InvalidInput(f"invalid kind {kind!r}: choose contact or company")
+    if a_id == b_id:
+        raise InvalidInput(f"{kind} #{a_id} and itself are one record")
+    model = Contact if kind == "contact" else Company
+    rows = [get_or_404(session, model, id_, kind) for id_ in sorted((a_id, b_id))]
+    for row in rows:
+        permissions.require(session, actor, f"{kind}.edit", owner=row.owner_id)
+    return rows
+
+
+def dismiss_pair(session: Session, *, kind: str, a_id: int, b_id: int, actor: Actor,
+                 now: datetime | None = None) -> Dismissal:
+    """Say that two records are not duplicates: the scans leave the pair out, for everyone,
+    until `restore_pair`. Audited on both records. Dismissing a pair twice changes nothing."""
+    now = resolve_now(now)
+    a, b = _pair_records(session, kind, a_id, b_id, actor)
+    labels = _labels(session, kind, {a.id, b.id})
+    existing = _dismissal(session, kind, a.id, b.id)
+    if existing is None:
+        try:
+            with session.begin_nested():  # a teammate dismissing the same pair at once: theirs stands
+                session.add(DedupeDismissal(kind=kind, a_id=a.id, b_id=b.id, by=actor.login, at=now))
+        except IntegrityError:
+            existing = _dismissal(session, kind, a.id, b.id)
+    if existing is not None:
+        return Dismissal(kind, a.id, b.id, existing.by, existing.at, labels[a.id], labels[b.id], created=False)
+    for this, other in ((a, b), (b, a)):
+        audit(session, actor=actor, entity=kind, entity_id=this.id, action="not-duplicate", now=now,
+              changes={"not_duplicate_of": (None, f"#{other.id} {labels[other.id]}")})
+    return Dismissal(kind, a.id, b.id, actor.login, now, labels[a.id], labels[b.id])
+
+
+def restore_pair(session: Session, *, kind: str, a_id: int, b_id: int, actor: Actor,
+                 now: datetime | None = None) -> Dismissal:
+    """Undo `dismiss_pair`: the pair may show as duplicates again. Audited on both records."""
+    now = resolve_now(now)
+    a, b = _pair_records(session, kind, a_id, b_id, actor)
+    existing = _dismissal(session, kind, a.id, b.id)
+    if existing is None:
+        raise NotFound(f"{kind} #{a.id} and #{b.id} were not marked as not duplicates")
+    labels = _labels(session, kind, {a.id, b.id})
+    session.delete(existing)
+    session.flush()
+    for this, other in ((a, b), (b, a)):
+        audit(session, actor=actor, entity=kind, entity_id=this.id, action="maybe-duplicate", now=now,
+              changes={"not_duplicate_of": (f"#{other.id} {labels[other.id]}", None)})
+    return Dismissal(kind, a.id, b.id, existing.by, existing.at, labels[a.id], labels[b.id])
+
+
+def list_dismissals(session: Session, *, kind: str) -> list[Dismissal]:
+    """The pairs marked not duplicates, newest first."""
+    if kind not in KINDS:
+        raise InvalidInput(f"invalid kind {kind!r}: choose contact or company")
+    rows = session.execute(select(DedupeDismissal).where(DedupeDismissal.kind == kind)
+                           .order_by(DedupeDismissal.at.desc(), DedupeDismissal.id.desc())).scalars().all()
+    labels = _labels(session, kind, {i for r in rows for i in (r.a_id, r.b_id)})
+    return [Dismissal(kind, r.a_id, r.b_id, r.by, r.at, labels.get(r.a_id, f"#{r.a_id}"),
+                      labels.get(r.b_id, f"#{r.b_id}")) for r in rows]
+
+
+def forget_record(session: Session, *, kind: str, record_id: int) -> None:
+    """A record merged away leaves no pair behind (an id may be handed out again)."""
+    session.execute(delete(DedupeDismissal).where(
+        DedupeDismissal.kind == kind, or_(DedupeDismissal.a_id == record_id, DedupeDismissal.b_id == record_id)))
+
+
+def _dismissal(session: Session, kind: str, a_id: int, b_id: int) -> DedupeDismissal | None:
+    return session.scalar(select(DedupeDismissal).where(
+        DedupeDismissal.kind == kind, DedupeDismissal.a_id == a_id, DedupeDismissal.b_id == b_id))
+
+
+def _labels(session: Session, kind: str, ids: set[int]) -> dict[int, str]:
+    found = (_contact_labels if kind == "contact" else _company_labels)(session, ids)
+    return {i: label for i, (label, _detail) in found.items()}
 
 
 # --- labels for the list -------------------------------------------------------------------------

@@ -176,12 +176,7 @@ def check_options(options: ImportOptions) -> ImportOptions:
     entity = check_entity(options.entity)
     if options.on_duplicate not in ON_DUPLICATE:
         raise InvalidInput(f"--on-duplicate {options.on_duplicate!r}: choose one of {', '.join(ON_DUPLICATE)}")
-    country = (options.country or "").strip().upper() or None
-    if country is not None:
-        import phonenumbers
-
-        if country not in phonenumbers.SUPPORTED_REGIONS:
-            raise InvalidInput(f"--country {options.country!r}: use a two-letter country code such as US or FR")
+    country = v.phone_country(options.country)
     return replace(options, entity=entity, country=country, currency=v.currency_code(options.currency or "USD"))
 
 
@@ -335,7 +330,7 @@ class _Run:
         self.report = ImportReport(entity=options.entity, file=source.path.name, source=source.describe(),
                                    mapping=mapping, dry_run=not write, on_duplicate=options.on_duplicate)
         self.mapping = mapping
-        self.seen: dict[tuple, tuple[int, int]] = {}  # duplicate key -> (line, record id)
+        self.seen: dict[tuple, list[tuple[int, int]]] = {}  # duplicate key -> [(line, record id)]
         self.late: list[tuple[int, Row]] = []  # updates of records this run created
         self.written_companies: set[int] = set()
         self.written_users: set[int] = set()
@@ -348,7 +343,8 @@ class _Run:
         ids = Ids(session, _ID_TABLES)
         self.ctx = Ctx(session=session, rel=Relations(session, self.options.create_users), ids=ids,
                        actor_id=self.actor.user_id, actor=self.actor, now=self.now, zone=get_zone(self.actor.timezone),
-                       dayfirst=self.options.dayfirst, country=self.options.country, currency=self.options.currency,
+                       dayfirst=self.options.dayfirst, currency=self.options.currency,
+                       country=self.options.country or self.actor.phone_country,  # --country, else phone_country
                        locale=self.actor.locale)
         report.imported_before = self._imported_before()
         deferred = self.write and session.bind.dialect.name == "sqlite"
@@ -413,7 +409,7 @@ class _Run:
             if self.options.on_duplicate == "update":
                 self.guard.load(found.values())
         for row in rows:
-            match = None if self.options.on_duplicate == "create" else self._match(keys_of[id(row)], found)
+            match = None if self.options.on_duplicate == "create" else self._match(row, keys_of[id(row)], found)
             if match is None:
                 if self._refused(row, self.guard.create(row, ctx.rel)):
                     continue
@@ -428,8 +424,11 @@ class _Run:
                 if self._refused(row, self.guard.update(row, match[0], ctx.rel)):
                     continue
                 row.action, row.target, row.reason = "update", match[0], match[1]
+            kind.noted(row, ctx)
             for key in keys_of[id(row)]:
-                self.seen.setdefault(key, (row.line, row.target))
+                records = self.seen.setdefault(key, [])
+                if all(target != row.target for _line, target in records):
+                    records.append((row.line, row.target))
 
     def _refused(self, row: Row, refusal: tuple[str, str, str] | None) -> bool:
         """Report a row the actor may not write as refused: a bad row, like an invalid one."""
@@ -440,13 +439,18 @@ class _Run:
         self.report.problems.append(Problem(row.line, *refusal, status="refused"))
         return True
 
-    def _match(self, keys: list[tuple], found: dict[tuple, int]) -> tuple[int, str] | None:
+    def _match(self, row: Row, keys: list[tuple], found: dict[tuple, int]) -> tuple[int, str] | None:
+        """The record the row duplicates: the first key, strongest first, that names a record
+        (an earlier row's, then the database's) the kind says it holds for (a shared phone does
+        not make two people one)."""
+        kind, ctx = self.kind, self.ctx
         for key in keys:
-            if key in self.seen:
-                line, record_id = self.seen[key]
-                return record_id, f"{self.kind.describe(key)} as line {line}"
-            if key in found:
-                return found[key], f"{self.kind.describe(key)} as {self.kind.label} #{found[key]}"
+            for line, record_id in self.seen.get(key, ()):
+                if kind.holds(row, key, record_id, ctx):
+                    return record_id, f"{kind.describe(key)} as line {line}"
+            for record_id in kind.matches(key, found, ctx):
+                if kind.holds(row, key, record_id, ctx):
+                    return record_id, f"{kind.describe(key)} as {kind.label} #{record_id}"
         return None
 
     def _apply(self, rows: list[Row]) -> None:

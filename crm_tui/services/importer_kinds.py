@@ -24,6 +24,7 @@ from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit_rows
 from crm_tui.services.companies import MULTILINE, _check_parent, _domain, company_search_text
 from crm_tui.services.contacts import MAX_EMAILS, MAX_PHONES, _custom, _tags, derived_fields
+from crm_tui.services.dedupe import contact_name_key, emails_disagree, names_disagree
 from crm_tui.services.importer_fields import CUSTOM_PREFIX
 from crm_tui.services.importer_match import Ids, Relations, _batches, company_norm
 
@@ -90,6 +91,10 @@ class Ctx:
     tags: dict[str, int] = field(default_factory=dict)
     new_tags: list[dict] = field(default_factory=list)
     actor: Actor | None = None  # whose changes the audit records (None: tests of cleaning only)
+    # contacts: every record a weak key (phone, name) names, and who each matched record is
+    # (emails, name key), so that a phone shared by two people does not make them one
+    candidates: dict[tuple, list[int]] = field(default_factory=dict)
+    people: dict[int, tuple[frozenset[str], str]] = field(default_factory=dict)
 
 
 def _stamps(ctx: Ctx) -> dict:
@@ -148,6 +153,18 @@ class Kind:
 
     def describe(self, key: tuple) -> str:
         return f"same {key[0]}"
+
+    def matches(self, key: tuple, found: dict[tuple, int], ctx: Ctx) -> list[int]:
+        """The records of the database `key` names (from `existing`), best first."""
+        return [found[key]] if key in found else []
+
+    def holds(self, row: Row, key: tuple, record_id: int, ctx: Ctx) -> bool:
+        """Whether `key` makes the row record `record_id`: a strong key always does; a weak one
+        only when nothing stronger disagrees (see ContactRows)."""
+        return True
+
+    def noted(self, row: Row, ctx: Ctx) -> None:
+        """The row now creates or updates row.target (for the rows after it)."""
 
     def reserved(self, row: Row, ctx: Ctx) -> int | None:
         """An id this import already promised the row's record (see CompanyRows); None for a new one."""
@@ -321,11 +338,13 @@ class ContactRows(Kind):
                     select(ContactEmail.email, ContactEmail.contact_id).where(ContactEmail.email.in_(batch))
                     .order_by(ContactEmail.contact_id.desc())):
                 found[("email", email)] = contact_id
+        # a phone or a name may be shared by several people: every record holding it is a candidate
+        weak: dict[tuple, list[int]] = {}
         for batch in _batches(phones):
             for number, contact_id in session.execute(
                     select(ContactPhone.phone, ContactPhone.contact_id).where(ContactPhone.phone.in_(batch))
-                    .order_by(ContactPhone.contact_id.desc())):
-                found[("phone", number)] = contact_id
+                    .order_by(ContactPhone.contact_id)):
+                weak.setdefault(("phone", number), []).append(contact_id)
         pairs = {}
         for key, rows in keys.items():
             company_id = rows[0].data["company_id"]
@@ -334,9 +353,47 @@ class ContactRows(Kind):
         for batch in _batches(sorted(pairs)):
             for sort_name, company_id, contact_id in session.execute(
                     select(Contact.sort_name, Contact.company_id, Contact.id)
-                    .where(tuple_(Contact.sort_name, Contact.company_id).in_(batch)).order_by(Contact.id.desc())):
-                found[pairs[(sort_name, company_id)]] = contact_id
+                    .where(tuple_(Contact.sort_name, Contact.company_id).in_(batch)).order_by(Contact.id)):
+                weak.setdefault(pairs[(sort_name, company_id)], []).append(contact_id)
+        for key, ids in weak.items():
+            found[key] = ids[0]
+            ctx.candidates[key] = ids
+        self._load_people(ctx, {i for ids in weak.values() for i in ids} | set(found.values()))
         return found
+
+    def _load_people(self, ctx: Ctx, ids: set[int]) -> None:
+        """Who each matched record is (its emails and name key), for `holds`; records this run
+        already changed keep what the run made of them."""
+        ids = sorted(ids - ctx.people.keys())
+        emails: dict[int, set[str]] = {i: set() for i in ids}
+        for batch in _batches(ids):
+            for contact_id, email in ctx.session.execute(
+                    select(ContactEmail.contact_id, ContactEmail.email).where(ContactEmail.contact_id.in_(batch))):
+                emails[contact_id].add(email)
+            for contact_id, first, last, sort_name in ctx.session.execute(
+                    select(Contact.id, Contact.first_name, Contact.last_name, Contact.sort_name)
+                    .where(Contact.id.in_(batch))):
+                name = contact_name_key(sort_name or "") if (first or last) else ""
+                ctx.people[contact_id] = (frozenset(emails[contact_id]), name)
+
+    def matches(self, key: tuple, found: dict[tuple, int], ctx: Ctx) -> list[int]:
+        return ctx.candidates.get(key) or super().matches(key, found, ctx)
+
+    def holds(self, row: Row, key: tuple, record_id: int, ctx: Ctx) -> bool:
+        """An email always makes two records one. A phone does only when neither their emails nor
+        their names disagree; a name at the same company only when their emails do not."""
+        if key[0] == "email" or record_id not in ctx.people:
+            return True
+        emails, name = ctx.people[record_id]
+        if emails_disagree(row.data["emails"], emails):
+            return False
+        return key[0] != "phone" or not names_disagree(_name_key(row), name)
+
+    def noted(self, row: Row, ctx: Ctx) -> None:
+        emails, name = ctx.people.get(row.target, (frozenset(), ""))
+        if row.action == "create":
+            emails, name = frozenset(), ""
+        ctx.people[row.target] = (emails | frozenset(row.data["emails"]), _name_key(row) or name)
 
     def insert(self, row: Row, ctx: Ctx, out: dict[str, list[dict]]) -> None:
         d, contact_id = row.data, row.target
@@ -356,6 +413,11 @@ class ContactRows(Kind):
 
     def update(self, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:
         return update_contacts(pairs, ctx, write)
+
+
+def _name_key(row: Row) -> str:
+    d = row.data
+    return contact_name_key(d["sort_name"]) if (d["first_name"] or d["last_name"]) else ""
 
 
 def _tag_id(ctx: Ctx, name: str) -> int:

@@ -23,7 +23,7 @@ from crm_tui.errors import Forbidden, InvalidInput, NotFound
 from crm_tui.models import AuditEvent, Company, Contact
 from crm_tui.models.schemas import ContactRead
 from crm_tui.services import permissions
-from crm_tui.services import companies, contacts
+from crm_tui.services import companies, contacts, dedupe
 from crm_tui.services.common import Actor, audit, audit_rows, check_version, flush
 
 KINDS = ("contact", "company")
@@ -224,6 +224,7 @@ def merge_records(session: Session, *, kind: str, a_id: int, b_id: int, keep: di
         label, version = _finish_contact(session, a_row, b_row, snapshot, kept, actor, now)
     else:
         label, version = _finish_company(session, a_row, b_row, snapshot, kept, actor, now)
+    dedupe.forget_record(session, kind=kind, record_id=b_id)  # its "not a duplicate" pairs go with it
     session.delete(b_row)
     flush(session, kind, f"{kind} #{b_id}")
     audit(session, actor=actor, entity=kind, entity_id=a_id, action="merge", now=now,

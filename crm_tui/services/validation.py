@@ -33,9 +33,21 @@ def email(value: str) -> str:
 _PHONE_CHARS = re.compile(r"^[+\d\s().\-/]+(?:\s*(?:x|ext\.?)\s*\d+)?$", re.IGNORECASE)
 
 
+def phone_country(value: str | None, what: str = "--country") -> str | None:
+    """A default country for phone numbers ("us" -> "US"), or None when not given."""
+    import phonenumbers
+
+    code = (value or "").strip().upper() or None
+    if code is not None and code not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidInput(f"{what} {value!r}: use a two-letter country code such as US or FR")
+    return code
+
+
 def phone(value: str, *, region: str | None = None) -> str:
-    """E.164 where the number parses (with `region` for numbers without a country code);
-    otherwise the number as typed, if it at least looks like a phone number."""
+    """The one rule for storing a phone: E.164 where the number parses as a valid number (with
+    `region`, the default country, for numbers without a +code); otherwise the number as typed,
+    if it at least looks like a phone number (an extension, an internal or foreign number is
+    kept rather than refused or guessed)."""
     import phonenumbers
 
     raw = (value or "").strip()
@@ -49,7 +61,9 @@ def phone(value: str, *, region: str | None = None) -> str:
     except phonenumbers.NumberParseException:
         return raw
     if phonenumbers.is_valid_number(parsed):
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        # E.164 has no extension: it is kept after the number, not dropped
+        return f"{number} x{parsed.extension}" if parsed.extension else number
     return raw
 
 

@@ -100,10 +100,10 @@ def test_messy_contacts_dry_run_failed_run_and_skip_invalid(db, actor, now, exis
     assert problems(dry) == MESSY_PROBLEMS
     assert [(s.line, s.record_id, s.reason) for s in dry.duplicates] == [
         (3, dry.duplicates[0].record_id, "same email dana@white.io as line 2"),
-        (4, dry.duplicates[0].record_id, "same phone +14155550100 as line 2"),
+        # line 4, Eve Adams, shares Dana White's phone: another name, so another person (issue 17 #5)
         (5, existing.id, f"same email existing@example.com as contact #{existing.id}"),
     ]
-    assert (dry.rows, dry.created, dry.skipped, dry.invalid) == (8, 2, 3, 3)
+    assert (dry.rows, dry.created, dry.skipped, dry.invalid) == (8, 3, 2, 3)
     assert counts(db) == before
     # all or nothing: invalid rows and no --skip-invalid write nothing at all
     with pytest.raises(ImportFailed, match="3 of 8 rows of contacts_messy.csv are invalid") as failed:
@@ -113,7 +113,7 @@ def test_messy_contacts_dry_run_failed_run_and_skip_invalid(db, actor, now, exis
     report = run(db, actor, now, "contacts_messy.csv", country="US", skip_invalid=True)
     assert report.summary() == dry.summary()
     after = counts(db)
-    assert after["contacts"] == before["contacts"] + 2 and after["companies"] == before["companies"] + 2
+    assert after["contacts"] == before["contacts"] + 3 and after["companies"] == before["companies"] + 2
     with db.read() as session:
         dana = contacts.find_contact(session, "dana@white.io")
         assert (dana.phones, dana.tags, dana.lifecycle, dana.company_name) == (
@@ -122,7 +122,7 @@ def test_messy_contacts_dry_run_failed_run_and_skip_invalid(db, actor, now, exis
     written = write_report_csv(report, tmp_path / "contacts_messy.csv")
     lines = written.read_text(encoding="utf-8").splitlines()
     assert written.name == "contacts_messy.import-report.csv" and lines[0] == "line,status,column,value,problem"
-    assert [line.split(",")[0] for line in lines[1:]] == ["3", "4", "5", "6", "7", "8"]
+    assert [line.split(",")[0] for line in lines[1:]] == ["3", "5", "6", "7", "8"]
     # a second run creates nothing
     assert run(db, actor, now, "contacts_messy.csv", country="US", skip_invalid=True).created == 0
     assert counts(db)["contacts"] == after["contacts"]
@@ -134,13 +134,16 @@ def test_on_duplicate_update_fills_in_and_create_duplicates(db, actor, now, exis
         version = contacts.find_contact(session, "existing@example.com").version
     updated = run(db, actor, now, "contacts_messy.csv", country="US", skip_invalid=True, on_duplicate="update",
                   constants=("title=Imported",))
-    # lines 2, 4 (same phone: the file's values win), 5 and 9 change a record; line 3 adds nothing to line 2
+    # lines 2, 4 (Eve Adams, found by her phone and name, not Dana who shares the phone), 5 and 9 change
+    # a record; line 3 adds nothing to line 2
     assert (updated.created, updated.skipped, updated.updated, updated.unchanged) == (0, 0, 4, 1)
     with db.read() as session:
         found = contacts.find_contact(session, "existing@example.com")
         assert (found.title, found.version) == ("Imported", version + 1)
         dana = contacts.find_contact(session, "dana@white.io")
-        assert (dana.title, dana.full_name, dana.version) == ("Imported", "Eve Adams", 2)
+        assert (dana.title, dana.full_name, dana.version) == ("Imported", "Dana White", 2)
+        eve = contacts.list_contacts(session, query="Eve Adams").items
+        assert [(e.full_name, e.phone) for e in eve] == [("Eve Adams", "+14155550100")]
     before = counts(db)["contacts"]
     created = run(db, actor, now, "contacts_messy.csv", country="US", skip_invalid=True, on_duplicate="create")
     assert (created.created, created.skipped) == (5, 0)

@@ -34,7 +34,9 @@ def test_bad_emails_are_refused(raw):
     ("+44 20 7946 0958", "US", "+442079460958"),  # a country code beats the region
     ("+33 1 42 68 53 00", None, "+33142685300"),
     ("12345", None, "12345"),  # looks like a phone but does not parse: kept as typed
-    ("+1 415 555 2671 ext 12", None, "+14155552671"),
+    # the extension is kept after the number: with a default country the app and the CLI normalise
+    # too now (issue 17 #6), and must not drop what people type there
+    ("+1 415 555 2671 ext 12", None, "+14155552671 x12"),
 ])
 def test_phones_become_e164_where_they_parse(raw, region, expected):
     assert v.phone(raw, region=region) == expected
