@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from crm_tui.cli import output
+from crm_tui.cli import output, refs
 from crm_tui.cli.context import state
 from crm_tui.services import users
 
@@ -19,12 +19,15 @@ def add(
     email: str | None = typer.Option(None, "--email"),
     role: str = typer.Option("sales", "--role", help="admin, manager, sales, marketing or support."),
     timezone: str | None = typer.Option(None, "--timezone", help="IANA zone, e.g. Europe/Paris."),
+    manager: str | None = typer.Option(None, "--manager", help="Who they report to: login, email or name."),
+    team: str | None = typer.Option(None, "--team", help='Team or region, e.g. "EMEA" or "Inside sales".'),
     as_json: output.Json = False,
 ) -> None:
     """Add a user."""
     with state(ctx).write() as (session, actor):
         user = users.create_user(session, data={"login": login, "name": name, "email": email, "role": role,
-                                                "timezone": timezone}, actor=actor)
+                                                "timezone": timezone, "team": team,
+                                                "manager_id": refs.user_id(session, manager)}, actor=actor)
     if as_json:
         output.emit_json(user)
     else:
@@ -40,11 +43,13 @@ def list_(
     """List the users."""
     with state(ctx).read() as (session, _actor):
         team = users.list_users(session, include_inactive=not active_only)
+    logins = {u.id: u.login for u in team}
     if as_json:
-        output.emit_json({"items": team})
+        output.emit_json({"items": [{**u.model_dump(), "manager": logins.get(u.manager_id)} for u in team]})
         return
-    output.table(["ID", "Login", "Name", "Email", "Role", "Active", "Time zone"],
-                 [(u.id, u.login, u.name, u.email, u.role, "yes" if u.active else "no", u.timezone) for u in team])
+    output.table(["ID", "Login", "Name", "Email", "Role", "Team", "Manager", "Active", "Time zone"],
+                 [(u.id, u.login, u.name, u.email, u.role, u.team, logins.get(u.manager_id, u.manager_id),
+                   "yes" if u.active else "no", u.timezone) for u in team])
 
 
 @app.command("edit")
@@ -56,14 +61,19 @@ def edit(
     role: str | None = typer.Option(None, "--role", help="admin, manager, sales, marketing or support."),
     active: bool | None = typer.Option(None, "--active/--inactive", help="Reactivate or deactivate."),
     timezone: str | None = typer.Option(None, "--timezone", help='IANA zone ("" for the machine\'s).'),
+    manager: str | None = typer.Option(None, "--manager", help='Who they report to: login, email or name ("" clears).'),
+    team: str | None = typer.Option(None, "--team", help='Team or region ("" clears).'),
     version: int | None = typer.Option(None, "--version", help="The version you last saw."),
     as_json: output.Json = False,
 ) -> None:
-    """Change a user's name, email, role, time zone or active state."""
+    """Change a user's name, email, role, time zone, manager, team or active state."""
     with state(ctx).write() as (session, actor):
         user = users.resolve_user(session, ref)
         changes = {key: value for key, value in (("name", name), ("email", email), ("role", role),
-                                                 ("active", active), ("timezone", timezone)) if value is not None}
+                                                 ("active", active), ("timezone", timezone), ("team", team))
+                   if value is not None}
+        if manager is not None:
+            changes["manager_id"] = refs.user_id(session, manager)
         user = users.update_user(session, user_id=user.id, changes=changes, actor=actor, version=version)
     if as_json:
         output.emit_json(user)

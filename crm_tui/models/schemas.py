@@ -18,6 +18,8 @@ class UserCreate(SQLModel):
     email: str | None = None
     role: str = "sales"
     timezone: str | None = None
+    manager_id: int | None = None
+    team: str | None = None
 
 
 class UserUpdate(SQLModel):
@@ -26,6 +28,8 @@ class UserUpdate(SQLModel):
     role: str | None = None
     active: bool | None = None
     timezone: str | None = None
+    manager_id: int | None = None  # None (when given) clears it
+    team: str | None = None  # "" or None (when given) clears it
 
 
 class UserRead(SQLModel):
@@ -37,6 +41,8 @@ class UserRead(SQLModel):
     active: bool
     timezone: str | None
     version: int
+    manager_id: int | None = None
+    team: str | None = None
 
 
 class CompanyCreate(SQLModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String
+from sqlalchemy import Index, String
 from sqlmodel import Field
 
 from crm_tui.models.base import Versioned
@@ -10,6 +10,7 @@ from crm_tui.models.base import Versioned
 
 class User(Versioned, table=True):
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_manager_id", "manager_id"), Index("ix_users_team", "team"))
 
     id: int | None = Field(default=None, primary_key=True)
     login: str = Field(sa_type=String(64), unique=True, index=True)
@@ -18,3 +19,8 @@ class User(Versioned, table=True):
     role: str = Field(default="sales", sa_type=String(16))
     active: bool = Field(default=True)
     timezone: str | None = Field(default=None, sa_type=String(64))
+    # who they report to (never themselves, nor anyone who reports to them); kept when the manager
+    # is deactivated, as users are never deleted
+    manager_id: int | None = Field(default=None, foreign_key="users.id")
+    # free text: a team ("EMEA", "Inside sales") or a region; reports can group by it
+    team: str | None = Field(default=None, sa_type=String(100))

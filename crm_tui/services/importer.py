@@ -169,6 +169,8 @@ def check_options(options: ImportOptions) -> ImportOptions:
     entity = check_entity(options.entity)
     if options.on_duplicate not in ON_DUPLICATE:
         raise InvalidInput(f"--on-duplicate {options.on_duplicate!r}: choose one of {', '.join(ON_DUPLICATE)}")
+    if entity == "users" and options.on_duplicate == "create":
+        raise InvalidInput("--on-duplicate create: a login names one user; use skip or update")
     country = (options.country or "").strip().upper() or None
     if country is not None:
         import phonenumbers
@@ -176,6 +178,14 @@ def check_options(options: ImportOptions) -> ImportOptions:
         if country not in phonenumbers.SUPPORTED_REGIONS:
             raise InvalidInput(f"--country {options.country!r}: use a two-letter country code such as US or FR")
     return replace(options, entity=entity, country=country, currency=v.currency_code(options.currency or "USD"))
+
+
+def check_allowed(session: Session, *, options: ImportOptions, actor: Actor) -> ImportOptions:
+    """The options, checked, once the actor may run this import at all: call it before reading the
+    file (run_import checks again), so that a refused person learns nothing of it."""
+    options = check_options(options)
+    check_run(session, actor, options.entity, create_users=options.create_users)
+    return options
 
 
 def _mapping(source: Source, options: ImportOptions) -> Mapping:
@@ -321,6 +331,12 @@ class _Run:
             updated, unchanged = self.kind.update(self.late, self.ctx, self._writing())
             report.updated += updated
             report.unchanged += unchanged
+        updated, unchanged, problems = self.kind.finish(self.ctx, self._writing())
+        report.updated += updated
+        report.unchanged += unchanged
+        if problems:  # found once every row was in (a user's manager named later in the file)
+            report.invalid += len({line for line, *_ in problems})
+            report.problems += sorted((Problem(*p) for p in problems), key=lambda p: p.line)
         if self._writing():
             if session.bind.dialect.name == "postgresql":
                 _reset_sequences(session)
@@ -488,6 +504,6 @@ def write_report_csv(report: ImportReport, path: str | Path) -> Path:
 
 
 __all__ = [
-    "ENTITIES", "ON_DUPLICATE", "ColumnMap", "ImportFailed", "ImportOptions", "ImportReport", "Mapping", "Preview",
+    "ENTITIES", "ON_DUPLICATE", "ColumnMap", "check_allowed", "ImportFailed", "ImportOptions", "ImportReport", "Mapping", "Preview",
     "Problem", "Skipped", "check_options", "preview_import", "report_path", "run_import", "write_report_csv",
 ]

@@ -90,6 +90,7 @@ class Ctx:
     tags: dict[str, int] = field(default_factory=dict)
     new_tags: list[dict] = field(default_factory=list)
     actor: Actor | None = None  # whose changes the audit records (None: tests of cleaning only)
+    pending: dict[str, Any] = field(default_factory=dict)  # what a kind keeps for its finish()
 
 
 def _stamps(ctx: Ctx) -> dict:
@@ -164,6 +165,10 @@ class Kind:
 
     def after_insert(self, rows: list[Row], ctx: Ctx) -> None:
         """Set-based follow-ups of a written chunk."""
+
+    def finish(self, ctx: Ctx, write: bool) -> tuple[int, int, list[tuple[int, str, str, str]]]:
+        """Once every row is in: (updated, unchanged, problems as (line, column, value, message))."""
+        return 0, 0, []
 
 
 # columns derived from others: written, but not audited (as the commands leave them out)
@@ -848,5 +853,7 @@ class TaskRows(Kind):
             "origin": "manual", "rule_name": None, "created_by_id": ctx.actor_id, **_stamps(ctx)})
 
 
+from crm_tui.services.importer_users import UserRows  # noqa: E402 - it builds on the classes above
+
 KINDS: dict[str, Kind] = {"contacts": ContactRows(), "companies": CompanyRows(), "deals": DealRows(),
-                          "activities": ActivityRows(), "tasks": TaskRows()}
+                          "activities": ActivityRows(), "tasks": TaskRows(), "users": UserRows()}
