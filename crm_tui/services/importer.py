@@ -336,7 +336,7 @@ class _Run:
         report.unchanged += unchanged
         if problems:  # found once every row was in (a user's manager named later in the file)
             report.invalid += len({line for line, *_ in problems})
-            report.problems += sorted((Problem(*p) for p in problems), key=lambda p: p.line)
+            report.problems = sorted([*report.problems, *(Problem(*p) for p in problems)], key=lambda p: p.line)
         if self._writing():
             if session.bind.dialect.name == "postgresql":
                 _reset_sequences(session)

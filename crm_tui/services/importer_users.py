@@ -77,7 +77,9 @@ class UserRows(Kind):
 
     def keys(self, row: Row, ctx: Ctx) -> list[tuple]:
         d = row.data
-        return [("login", d["login"])] + ([("email", d["email"])] if d["email"] else [])
+        # a login written as an email (as many tools' usernames are) finds the user with that email
+        email = d["email"] or (d["login"] if "@" in d["login"] else None)
+        return [("login", d["login"])] + ([("email", email)] if email else [])
 
     def describe(self, key: tuple) -> str:
         return f"same {key[0]} {key[1]}"
