@@ -52,19 +52,19 @@ def team_name(session: Session, value: str | None) -> str | None:
     return same or text
 
 
-def _manager(session: Session, user_id: int | None, manager_id: int | None) -> int | None:
+def _manager(session: Session, user: User | None, manager_id: int | None) -> int | None:
     """The manager to set, checked: an existing user, never the user, nor anyone below them."""
     if manager_id is None:
         return None
     manager = session.get(User, manager_id) if is_id(manager_id, session, User) else None
     if manager is None:
         raise NotFound(f"no user #{manager_id} to be the manager; see `crm user list`")
-    if user_id is None:
+    if user is None:
         return manager_id
-    if manager_id == user_id:
+    if manager_id == user.id:
         raise InvalidInput(f"{manager.login} cannot be their own manager")
-    if user_id in managers_above(session, manager_id):
-        raise InvalidInput(f"{manager.login} reports to this user (directly or through others); "
+    if user.id in managers_above(session, manager_id):
+        raise InvalidInput(f"{manager.login} reports to {user.login} (directly or through others); "
                            "a manager cannot report to their own report")
     return manager_id
 
@@ -118,7 +118,7 @@ def update_user(session: Session, *, user_id: int, changes: UserUpdate | dict, a
     if "timezone" in values:
         values["timezone"] = _timezone(values["timezone"])
     if "manager_id" in values:
-        values["manager_id"] = _manager(session, user.id, values["manager_id"])
+        values["manager_id"] = _manager(session, user, values["manager_id"])
     if "team" in values:
         values["team"] = team_name(session, values["team"])
     if values.get("active") is False or values.get("role", Role.ADMIN) != Role.ADMIN:

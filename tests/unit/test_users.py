@@ -131,8 +131,8 @@ def test_a_manager_is_never_the_user_nor_below_them(db, actor, now):
     before = _counts(db)
     for user_id, manager_id, error, message in (
             (top.id, top.id, InvalidInput, "top cannot be their own manager"),
-            (top.id, mid.id, InvalidInput, "mid reports to this user"),
-            (top.id, low.id, InvalidInput, "low reports to this user"),  # through mid
+            (top.id, mid.id, InvalidInput, "mid reports to top"),
+            (top.id, low.id, InvalidInput, "low reports to top"),  # through mid
             (mid.id, 99999, NotFound, "no user #99999 to be the manager")):
         with pytest.raises(error, match=message):
             with db.write() as s:
