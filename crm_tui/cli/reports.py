@@ -92,7 +92,7 @@ def _report_command(spec: reports.ReportSpec):
                                                                "otherwise)."),
         table_key: str | None = typer.Option(None, "--table", help="Which of the report's tables (csv prints one)."),
         fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
-        by: str | None = typer.Option(None, "--by", help="revenue, win-rate: owner (the default) or team."),
+        by: str | None = typer.Option(None, "--by", help="revenue, win-rate, activity: owner (the default) or team."),
     ) -> None:
         _run(ctx, spec.name, period, start, end, owner, pipeline, currency, grain, table_key, fmt, by)
 

@@ -725,7 +725,8 @@ def activity_report(session: Session, scope: Scope) -> Report:
     counts = _activity_counts(session, scope, b)
     done = _task_counts(session, scope, _in_range(Task.done_at, start, end))
     overdue = _task_counts(session, scope, task_service.section_conditions(scope.now, scope.zone)["overdue"])
-    names = _logins(session, {u for _, u, _, _ in counts} | set(done) | set(overdue))
+    names = _names(session, scope, {u for _, u, _, _ in counts} | set(done) | set(overdue))
+    who, who_title = ("team", "Team") if scope.by == "team" else ("user", "User")
     per_user: dict[int | None, dict[str, int]] = {}
     per_week: dict[tuple[int, int | None], dict[str, int]] = {}
     for i, user_id, kind, n in counts:  # a few hundred aggregated cells at most, never raw rows
@@ -735,24 +736,25 @@ def activity_report(session: Session, scope: Scope) -> Report:
     main = []
     for user_id in users:
         kinds = per_user.get(user_id, dict.fromkeys(KINDS, 0))
-        main.append(Row({"user": names.get(user_id, "?"), **{f"{k}s": kinds[k] for k in KINDS},
+        main.append(Row({who: names.get(user_id, "?"), **{f"{k}s": kinds[k] for k in KINDS},
                          "total": sum(kinds.values()), "tasks_done": done.get(user_id, 0),
                          "overdue": overdue.get(user_id, 0)},
                         Drill("contact", f"Contacts {names.get(user_id, '?')} worked with, {scope.period.label}",
-                              touched_by=user_id, touched=(start, end)) if user_id is not None else None))
+                              touched_by=user_id, touched=(start, end))
+                        if user_id is not None and scope.by == "owner" else None))
     sum_keys = [*(f"{k}s" for k in KINDS), "total", "tasks_done", "overdue"]
-    total = {"user": "Total", **{k: sum(r.values[k] for r in main) for k in sum_keys}}
+    total = {who: "Total", **{k: sum(r.values[k] for r in main) for k in sum_keys}}
     weekly = []
     for (i, user_id), kinds in sorted(per_week.items(), key=lambda kv: (kv[0][0], names.get(kv[0][1], ""))):
-        weekly.append(Row({"week": b.starts[i], "user": names.get(user_id, "?"), **{f"{k}s": kinds[k] for k in KINDS},
+        weekly.append(Row({"week": b.starts[i], who: names.get(user_id, "?"), **{f"{k}s": kinds[k] for k in KINDS},
                            "total": sum(kinds.values())}))
     kind_cols = [Column(f"{k}s", f"{k.capitalize()}s", "int") for k in KINDS]
     week_totals = [sum(r.values["total"] for r in weekly if r.values["week"] == w) for w in b.starts]
     return Report("activity", "Team activity", scope.period, scope.currency, scope.owner_id, None, [
-        Table("users", "Activities and tasks per user", [Column("user", "User"), *kind_cols,
+        Table("users", f"Activities and tasks per {who}", [Column(who, who_title), *kind_cols,
               Column("total", "Total", "int"), Column("tasks_done", "Done", "int"), Column("overdue", "Overdue", "int")],
               main, total),
-        Table("weekly", "Activities per user per week", [Column("week", "Week", "week"), Column("user", "User"),
+        Table("weekly", f"Activities per {who} per week", [Column("week", "Week", "week"), Column(who, who_title),
               *kind_cols, Column("total", "Total", "int")], weekly),
     ], Chart("Activities per week", [f"{w:%d}" for w in b.starts], [("activities", week_totals)], over_time=True),
         ["Done: tasks completed in the period. Overdue: open tasks past due now (snoozed ones wait)."])
@@ -782,14 +784,23 @@ def _activity_counts(session: Session, scope: Scope, b: Buckets) -> list[tuple[i
     if scope.owner_id is None:  # activities of nobody (their user was removed)
         parts.append(cells(cast(null(), Integer), Activity.user_id.is_(None)).select_from(edges)
                      .join(kinds, literal(True)))
+    cells_query = union_all(*parts)
+    if scope.by == "team":  # the users' cells summed per team, in SQL
+        per_user = cells_query.subquery()
+        team = _who(scope, per_user.c.user_id).label("team")
+        inner = select(per_user.c.i, team, per_user.c.kind, per_user.c.n).subquery()
+        cells_query = (select(inner.c.i, inner.c.team, inner.c.kind, func.sum(inner.c.n))
+                       .group_by(inner.c.i, inner.c.team, inner.c.kind))
     # zero cells are dropped here: at most users x 4 kinds x 53 weeks aggregated values, never rows
-    return [(i, user_id, kind, n) for i, user_id, kind, n in session.execute(union_all(*parts)) if n]
+    return [(i, user_id, kind, _int(n)) for i, user_id, kind, n in session.execute(cells_query) if n]
 
 
 def _task_counts(session: Session, scope: Scope, condition: Any) -> dict[int | None, int]:
-    stmt = select(Task.assignee_id, func.count()).where(condition).group_by(Task.assignee_id)
-    if scope.owner_id is not None:
-        stmt = stmt.where(Task.assignee_id == scope.owner_id)
+    owner = [Task.assignee_id == scope.owner_id] if scope.owner_id is not None else []
+    if scope.by == "team":
+        inner = select(_who(scope, Task.assignee_id).label("who")).where(condition, *owner).subquery()
+        return dict(session.execute(select(inner.c.who, func.count()).group_by(inner.c.who)).all())
+    stmt = select(Task.assignee_id, func.count()).where(condition, *owner).group_by(Task.assignee_id)
     return dict(session.execute(stmt).all())
 
 
@@ -960,7 +971,7 @@ REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
     ReportSpec("revenue", "Revenue against goal", "Won amount per user per month or quarter against the goal",
                revenue_report, True, groupings=("team",)),
     ReportSpec("activity", "Team activity", "Calls, emails, meetings, notes per user per week; tasks done, overdue",
-               activity_report, False),
+               activity_report, False, groupings=("team",)),
     ReportSpec("sources", "Sources", "New contacts per source per month, and each source's conversion",
                sources_report, False),
     ReportSpec("stale", "Stale deals", "Open deals past their stage's rotting days, with owner and days in stage",
@@ -984,7 +995,7 @@ def run_report(session: Session, *, name: str, period: Period, zone: tzinfo, cur
                owner_id: int | None = None, pipeline_id: int | None = None, grain: str | None = None,
                now: datetime | None = None, actor: Actor | None = None, by: str | None = None) -> Report:
     """Compute one report. `zone` is the team's: every day, week and month boundary is there.
-    `by` "team" groups the per-owner reports (revenue, win-rate) by the owners' team."""
+    `by` "team" groups the per-owner reports (revenue, win-rate, activity) by the owners' team."""
     owner_id = permissions.report_owner(session, actor, name or "", owner_id)
     spec = REPORTS.get((name or "").strip().lower())
     if spec is None:

@@ -426,8 +426,25 @@ def test_a_user_without_a_team_is_in_no_team_and_other_reports_refuse_the_groupi
     assert cells(revenue.table, "team", "won_minor", "goal_minor") == [("(no team)", 0, 100000), ("EMEA", 623456, 600000)]
     win = run(db, "win-rate", by="team")
     assert _titles(db, win.table.rows[1].drill)[0] == ["Hydra", "Cetus"]  # (no team): bob's
-    with pytest.raises(InvalidInput, match="report pipeline cannot group by team; these can: win-rate, revenue"):
+    with pytest.raises(InvalidInput, match="report pipeline cannot group by team; these can: win-rate, revenue, activity$"):
         run(db, "pipeline", by="team")
     with pytest.raises(InvalidInput, match="invalid grouping 'region': choose one of owner, team"):
         run(db, "revenue", by="region")
     assert cells(run(db, "revenue", by="owner").table, "user", "won_minor") == [("ann", 623456), ("bob", 0)]
+
+
+def test_activity_groups_by_team(db, data, actor, now):
+    from crm_tui.services import users
+
+    _teams(db, data, "EMEA", "EMEA")
+    with db.write() as s:
+        cy = users.create_user(s, data={"login": "cy", "team": "Inside sales"}, actor=actor, now=now)
+        s.add(Activity(kind="call", user_id=cy.id, occurred_at=utc(2026, 11, 17, 15), created_at=now, updated_at=now))
+        s.add(Task(title="cy's", assignee_id=cy.id, due_at=utc(2026, 11, 2), created_at=now, updated_at=now))
+    activity = run(db, "activity", by="team")
+    assert [c.title for c in activity.table.columns][0] == "Team"
+    assert cells(activity.table, "team", "calls", "emails", "meetings", "notes", "total", "tasks_done", "overdue") == [
+        ("EMEA", 1, 2, 1, 1, 5, 1, 2), ("Inside sales", 1, 0, 0, 0, 1, 0, 1)]
+    assert activity.table.total["total"] == 6
+    assert cells(activity.find_table("weekly"), "week", "team", "total")[-3:] == [
+        (date(2026, 11, 16), "EMEA", 2), (date(2026, 11, 16), "Inside sales", 1), (date(2026, 11, 23), "EMEA", 1)]
