@@ -1,4 +1,4 @@
-"""Importing a team's spreadsheets: contacts, companies, deals, activities or tasks from CSV, XLSX,
+"""Importing a team's spreadsheets: contacts, companies, deals, activities, tasks or users from CSV, XLSX,
 JSON or vCard, with duplicates found, every bad row reported, and all of it in one transaction.
 
 How a run goes: the file's header is mapped to fields (services.importer_fields; the mapping can

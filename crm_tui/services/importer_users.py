@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Role, User
@@ -125,12 +125,12 @@ class UserRows(Kind):
         links = ctx.pending.get("links", [])
         managers, problems = self._managers(ctx, links)
         bad_updates = {id(row) for row, is_update in links if is_update and id(row) not in managers}
-        new_links = [{"_id": row.target, "_manager": managers[id(row)]} for row, is_update in links
-                     if not is_update and id(row) in managers]
-        if write and new_links:  # users this import added: one UPDATE, no audit (their create is audited)
+        new_links = {row.target: managers[id(row)] for row, is_update in links if not is_update and id(row) in managers}
+        if write and new_links:  # users this import added: no audit (their create is audited)
             table = self.table
-            ctx.session.execute(update(table).where(table.c.id == bindparam("_id"))
-                                .values(manager_id=bindparam("_manager")), new_links)
+            for batch in _batches(sorted(new_links)):  # one UPDATE ... SET manager_id = CASE id ... per batch
+                ctx.session.execute(update(table).where(table.c.id.in_(batch))
+                                    .values(manager_id=case({i: new_links[i] for i in batch}, value=table.c.id)))
         pairs = []
         for target, row in ctx.pending.get("updates", []):
             if id(row) in bad_updates:
