@@ -1,5 +1,5 @@
-"""`crm import KIND FILE`: bring contacts, companies, deals, activities or tasks in from CSV, XLSX,
-JSON (as `crm export --format json` writes it) or vCard. Shows the column mapping (and the values
+"""`crm import KIND FILE`: bring contacts, companies, deals, activities, tasks or users in from CSV,
+XLSX, JSON (as `crm export --format json` writes it) or vCard. Shows the column mapping (and the values
 --value/--values rewrite) first, then a progress bar, then what was created, updated,
 skipped and refused (line, column, problem). A row the person's role may not write is refused,
 as the commands would refuse it (see services.importer_perms)."""
@@ -28,7 +28,8 @@ class RowsPerSecond(ProgressColumn):
 
 def import_(
     ctx: typer.Context,
-    entity: str = typer.Argument(..., metavar="KIND", help="contacts, companies, deals, activities or tasks."),
+    entity: str = typer.Argument(..., metavar="KIND",
+                                help="contacts, companies, deals, activities, tasks or users."),
     path: Path = typer.Argument(..., metavar="FILE", help="A .csv (comma, semicolon or tab), .xlsx, .json or .vcf file."),
     mapping: list[str] = typer.Option([], "--map", metavar="COLUMN=FIELD",
                                       help="Map a column to a field (custom.NAME for a custom field; "
@@ -58,7 +59,9 @@ def import_(
     as_json: output.Json = False,
 ) -> None:
     """Import a CSV, XLSX, JSON or vCard file, without duplicates and without losing a row."""
-    from crm_tui.services.importer import ImportFailed, ImportOptions, preview_import, run_import, write_report_csv
+    from crm_tui.services.importer import (
+        ImportFailed, ImportOptions, check_allowed, preview_import, run_import, write_report_csv,
+    )
 
     st = state(ctx)
     options = ImportOptions(entity=entity, mapping=tuple(mapping), constants=tuple(constants), custom=custom,
@@ -66,6 +69,8 @@ def import_(
                             create_users=create_users, skip_invalid=skip_invalid,
                             currency=currency or st.settings.currency or "USD", values=tuple(values),
                             values_file=str(values_file) if values_file else None)
+    with st.read() as (session, actor):  # a person the import is refused to learns nothing of the file
+        check_allowed(session, options=options, actor=actor)
     preview = preview_import(path=path, options=options)
     if not as_json:
         _print_mapping(preview)

@@ -38,7 +38,8 @@ def team_zone(st: CliState):
 
 
 def _run(ctx: typer.Context, name: str, period: str | None, start: str | None, end: str | None, owner: str | None,
-         pipeline: str | None, currency: str | None, grain: str | None, table_key: str | None, fmt: str) -> None:
+         pipeline: str | None, currency: str | None, grain: str | None, table_key: str | None, fmt: str,
+         by: str | None = None) -> None:
     if fmt not in FORMATS:
         raise InvalidInput(f"invalid format {fmt!r}: choose one of {', '.join(FORMATS)}")
     st = state(ctx)
@@ -47,7 +48,8 @@ def _run(ctx: typer.Context, name: str, period: str | None, start: str | None, e
         span = reports.resolve_period(preset=period, start=start, end=end, now=now, zone=zone)
         pipeline_id = pipelines.resolve_pipeline(session, pipeline).id if pipeline else None
         report = reports.run_report(session, name=name, period=span, zone=zone, currency=currency or st.settings.currency,
-                                    owner_id=owner_id(st, session, owner), pipeline_id=pipeline_id, grain=grain, now=now, actor=actor)
+                                    owner_id=owner_id(st, session, owner), pipeline_id=pipeline_id, grain=grain, now=now, actor=actor,
+                                    by=by)
     if fmt == "json":
         output.emit_json(reports.to_json(report))
     elif fmt == "csv":
@@ -90,8 +92,9 @@ def _report_command(spec: reports.ReportSpec):
                                                                "otherwise)."),
         table_key: str | None = typer.Option(None, "--table", help="Which of the report's tables (csv prints one)."),
         fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+        by: str | None = typer.Option(None, "--by", help="revenue, win-rate, activity: owner (the default) or team."),
     ) -> None:
-        _run(ctx, spec.name, period, start, end, owner, pipeline, currency, grain, table_key, fmt)
+        _run(ctx, spec.name, period, start, end, owner, pipeline, currency, grain, table_key, fmt, by)
 
     command.__doc__ = f"{spec.title}: {spec.summary}."
     return command

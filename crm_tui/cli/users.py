@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from crm_tui.cli import output
+from crm_tui.cli import output, refs
 from crm_tui.cli.context import state
 from crm_tui.services import users
 
@@ -23,12 +23,15 @@ def add(
     role: str = typer.Option("sales", "--role", help="admin, manager, sales, marketing or support."),
     timezone: str | None = typer.Option(None, "--timezone", help="IANA zone, e.g. Europe/Paris."),
     os_login: str | None = typer.Option(None, "--os-login", metavar="NAME", help=OS_LOGIN_HELP),
+    manager: str | None = typer.Option(None, "--manager", help="Who they report to: login, email or name."),
+    team: str | None = typer.Option(None, "--team", help='Team or region, e.g. "EMEA" or "Inside sales".'),
     as_json: output.Json = False,
 ) -> None:
     """Add a user."""
     with state(ctx).write() as (session, actor):
         user = users.create_user(session, data={"login": login, "name": name, "email": email, "role": role,
-                                                "timezone": timezone, "os_login": os_login}, actor=actor)
+                                                "timezone": timezone, "os_login": os_login, "team": team,
+                                                "manager_id": refs.user_id(session, manager)}, actor=actor)
     if as_json:
         output.emit_json(user)
     else:
@@ -44,12 +47,13 @@ def list_(
     """List the users."""
     with state(ctx).read() as (session, _actor):
         team = users.list_users(session, include_inactive=not active_only)
+    logins = {u.id: u.login for u in team}
     if as_json:
-        output.emit_json({"items": team})
+        output.emit_json({"items": [{**u.model_dump(), "manager": logins.get(u.manager_id)} for u in team]})
         return
-    output.table(["ID", "Login", "Name", "Email", "Role", "Active", "Time zone", "Signs in as"],
-                 [(u.id, u.login, u.name, u.email, u.role, "yes" if u.active else "no", u.timezone, u.os_login)
-                  for u in team])
+    output.table(["ID", "Login", "Name", "Email", "Role", "Team", "Manager", "Active", "Time zone", "Signs in as"],
+                 [(u.id, u.login, u.name, u.email, u.role, u.team, logins.get(u.manager_id, u.manager_id),
+                   "yes" if u.active else "no", u.timezone, u.os_login) for u in team])
 
 
 @app.command("edit")
@@ -62,15 +66,19 @@ def edit(
     active: bool | None = typer.Option(None, "--active/--inactive", help="Reactivate or deactivate."),
     timezone: str | None = typer.Option(None, "--timezone", help='IANA zone ("" for the machine\'s).'),
     os_login: str | None = typer.Option(None, "--os-login", metavar="NAME", help=OS_LOGIN_HELP),
+    manager: str | None = typer.Option(None, "--manager", help='Who they report to: login, email or name ("" clears).'),
+    team: str | None = typer.Option(None, "--team", help='Team or region ("" clears).'),
     version: int | None = typer.Option(None, "--version", help="The version you last saw."),
     as_json: output.Json = False,
 ) -> None:
-    """Change a user's name, email, role, time zone, active state or OS login (admins only)."""
+    """Change a user's name, email, role, time zone, manager, team, active state or OS login (admins only)."""
     with state(ctx).write() as (session, actor):
         user = users.resolve_user(session, ref)
         changes = {key: value for key, value in (("name", name), ("email", email), ("role", role),
-                                                 ("active", active), ("timezone", timezone),
+                                                 ("active", active), ("timezone", timezone), ("team", team),
                                                  ("os_login", os_login)) if value is not None}
+        if manager is not None:
+            changes["manager_id"] = refs.user_id(session, manager)
         user = users.update_user(session, user_id=user.id, changes=changes, actor=actor, version=version)
     if as_json:
         output.emit_json(user)

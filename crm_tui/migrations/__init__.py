@@ -1,4 +1,4 @@
 """Alembic migrations. HEAD names the newest revision; a test keeps it equal to the scripts' head,
 so opening a database checks it without loading Alembic at all."""
 
-HEAD = "0013"
+HEAD = "0014"

@@ -19,6 +19,8 @@ class UserCreate(SQLModel):
     role: str = "sales"
     timezone: str | None = None
     os_login: str | None = None
+    manager_id: int | None = None
+    team: str | None = None
 
 
 class UserUpdate(SQLModel):
@@ -28,6 +30,8 @@ class UserUpdate(SQLModel):
     active: bool | None = None
     timezone: str | None = None
     os_login: str | None = None
+    manager_id: int | None = None  # None (when given) clears it
+    team: str | None = None  # "" or None (when given) clears it
 
 
 class UserRead(SQLModel):
@@ -40,6 +44,8 @@ class UserRead(SQLModel):
     timezone: str | None
     os_login: str | None = None
     version: int
+    manager_id: int | None = None
+    team: str | None = None
 
 
 class CompanyCreate(SQLModel):

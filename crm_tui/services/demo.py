@@ -237,8 +237,9 @@ class _Demo:
                 user_id = self.take_ids("users", 1)[0]
                 created = self.ago(700, 800)
                 users.append(dict(id=user_id, login=login, name=name, email=f"{login}@northwind-demo.com", role=role,
-                                  active=True, timezone=zone, os_login=None, version=1, created_at=created,
-                                  updated_at=created))
+                                  active=True, timezone=zone, os_login=None, manager_id=None,
+                                  team="Americas" if zone.startswith("America/") else "EMEA",
+                                  version=1, created_at=created, updated_at=created))
             if role == "sales":
                 self.owner_ids.append(user_id)
         self.tag_ids = dict(self.ctx.existing_tags)

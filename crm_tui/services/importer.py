@@ -1,4 +1,4 @@
-"""Importing a team's spreadsheets: contacts, companies, deals, activities or tasks from CSV, XLSX,
+"""Importing a team's spreadsheets: contacts, companies, deals, activities, tasks or users from CSV, XLSX,
 JSON or vCard, with duplicates found, every bad row reported, and all of it in one transaction.
 
 How a run goes: the file's header is mapped to fields (services.importer_fields; the mapping can
@@ -176,8 +176,18 @@ def check_options(options: ImportOptions) -> ImportOptions:
     entity = check_entity(options.entity)
     if options.on_duplicate not in ON_DUPLICATE:
         raise InvalidInput(f"--on-duplicate {options.on_duplicate!r}: choose one of {', '.join(ON_DUPLICATE)}")
+    if entity == "users" and options.on_duplicate == "create":
+        raise InvalidInput("--on-duplicate create: a login names one user; use skip or update")
     country = v.phone_country(options.country)
     return replace(options, entity=entity, country=country, currency=v.currency_code(options.currency or "USD"))
+
+
+def check_allowed(session: Session, *, options: ImportOptions, actor: Actor) -> ImportOptions:
+    """The options, checked, once the actor may run this import at all: call it before reading the
+    file (run_import checks again), so that a refused person learns nothing of it."""
+    options = check_options(options)
+    check_run(session, actor, options.entity, create_users=options.create_users)
+    return options
 
 
 def _mapping(source: Source, options: ImportOptions) -> Mapping:
@@ -360,6 +370,12 @@ class _Run:
             updated, unchanged = self.kind.update(self.late, self.ctx, self._writing())
             report.updated += updated
             report.unchanged += unchanged
+        updated, unchanged, problems = self.kind.finish(self.ctx, self._writing())
+        report.updated += updated
+        report.unchanged += unchanged
+        if problems:  # found once every row was in (a user's manager named later in the file)
+            report.invalid += len({line for line, *_ in problems})
+            report.problems = sorted([*report.problems, *(Problem(*p) for p in problems)], key=lambda p: p.line)
         if self._writing():
             if session.bind.dialect.name == "postgresql":
                 _reset_sequences(session)
@@ -535,6 +551,6 @@ def write_report_csv(report: ImportReport, path: str | Path) -> Path:
 
 
 __all__ = [
-    "ENTITIES", "ON_DUPLICATE", "ColumnMap", "ImportFailed", "ImportOptions", "ImportReport", "Mapping", "Preview",
+    "ENTITIES", "ON_DUPLICATE", "ColumnMap", "check_allowed", "ImportFailed", "ImportOptions", "ImportReport", "Mapping", "Preview",
     "Problem", "Skipped", "check_options", "preview_import", "report_path", "run_import", "write_report_csv",
 ]

@@ -10,7 +10,7 @@ from functools import cached_property
 from crm_tui.errors import InvalidInput
 from crm_tui.services.validation import strip_accents
 
-ENTITIES = ("contacts", "companies", "deals", "activities", "tasks")
+ENTITIES = ("contacts", "companies", "deals", "activities", "tasks", "users")
 CUSTOM_PREFIX = "custom."
 # fields that take several values: every column mapped to one adds to its list
 LIST_FIELDS = frozenset({"email", "phone", "tags"})
@@ -119,6 +119,17 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "done": _spellings("done", "completed", "status", "done at", "completed at", "completed on",
                            "is done", "done date", "complete"),
     },
+    "users": {
+        "login": _spellings("login", "username", "user name", "user", "user login", "login name", "user id",
+                            "alias", "handle"),
+        "name": _spellings("name", "full name", "display name", "user full name", "employee", "employee name"),
+        "email": _spellings("email", "e-mail", "email address", "e-mail address", "work email", "mail"),
+        "role": _spellings("role", "profile", "user role", "user profile", "crm role", "access", "permission set"),
+        "manager": _spellings("manager", "reports to", "manager login", "manager email", "manager username",
+                              "line manager", "supervisor", "reporting to", "boss"),
+        "team": _spellings("team", "region", "territory", "sales team", "team name", "sales region", "division",
+                           "department", "group"),
+    },
 }
 
 # what a file of each kind must give (one of each group), by a column or by --set
@@ -128,6 +139,7 @@ REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
     "deals": (("title",),),
     "activities": (("occurred_at",), ("kind",)),
     "tasks": (("title",),),
+    "users": (("login", "email"),),
 }
 HAS_CUSTOM = frozenset({"contacts", "companies", "deals"})
 

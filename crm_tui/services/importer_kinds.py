@@ -95,6 +95,7 @@ class Ctx:
     # (emails, name key), so that a phone shared by two people does not make them one
     candidates: dict[tuple, list[int]] = field(default_factory=dict)
     people: dict[int, tuple[frozenset[str], str]] = field(default_factory=dict)
+    pending: dict[str, Any] = field(default_factory=dict)  # what a kind keeps for its finish()
 
 
 def _stamps(ctx: Ctx) -> dict:
@@ -181,6 +182,10 @@ class Kind:
 
     def after_insert(self, rows: list[Row], ctx: Ctx) -> None:
         """Set-based follow-ups of a written chunk."""
+
+    def finish(self, ctx: Ctx, write: bool) -> tuple[int, int, list[tuple[int, str, str, str]]]:
+        """Once every row is in: (updated, unchanged, problems as (line, column, value, message))."""
+        return 0, 0, []
 
 
 # columns derived from others: written, but not audited (as the commands leave them out)
@@ -950,5 +955,7 @@ class TaskRows(Kind):
             "origin": "manual", "rule_name": None, "created_by_id": ctx.actor_id, **_stamps(ctx)})
 
 
+from crm_tui.services.importer_users import UserRows  # noqa: E402 - it builds on the classes above
+
 KINDS: dict[str, Kind] = {"contacts": ContactRows(), "companies": CompanyRows(), "deals": DealRows(),
-                          "activities": ActivityRows(), "tasks": TaskRows()}
+                          "activities": ActivityRows(), "tasks": TaskRows(), "users": UserRows()}

@@ -141,7 +141,7 @@ class Relations:
         while login in taken or self.session.scalar(select(User.id).where(User.login == login)) is not None:
             login, serial = f"{base}{serial}", serial + 1
         return {"id": user_id, "login": login, "name": name, "email": email, "role": "sales", "active": True,
-                "timezone": None}
+                "timezone": None, "manager_id": None, "team": None}
 
     # --- companies ----------------------------------------------------------------------------
 

@@ -31,9 +31,11 @@ RULES = {
     "deals": Rules("deal.edit", "owner_id", True, "deal.assign"),
     "activities": Rules("activity.log", "user_id", True, None),
     "tasks": Rules("task.edit", "assignee_id", True, "task.assign"),
+    # `crm user add|edit` need user.admin for every change, whoever the user reports to
+    "users": Rules("user.admin", "manager_id", False, None),
 }
 # the import's field that fills each owner column, for the problem's column and value
-_FIELDS = {"owner_id": "owner", "user_id": "user", "assignee_id": "assignee"}
+_FIELDS = {"owner_id": "owner", "user_id": "user", "assignee_id": "assignee", "manager_id": "manager"}
 _UNKNOWN = object()
 
 

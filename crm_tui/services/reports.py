@@ -47,6 +47,9 @@ KINDS = ("call", "email", "meeting", "note")
 CONVERTED_LIFECYCLES = ("customer", "former")
 STALE_ROWS = 100
 NO_VALUE = ""  # a drill-down's source or lost reason that was left empty (NULL in the database)
+NO_TEAM = "(no team)"
+# what the per-owner reports can group by instead of the owner (`crm report NAME --by team`)
+GROUPINGS = ("owner", "team")
 
 
 # --- periods --------------------------------------------------------------------------------
@@ -249,6 +252,7 @@ class Drill:
     converted: bool = False
     stale: tuple[tuple[int, datetime], ...] = ()  # (stage id, entered before) pairs
     touched_by: int | None = None  # contacts with an activity by this user in `touched`
+    team: str | None = None  # deals owned by users of this team (NO_VALUE: of no team)
     touched: tuple[datetime, datetime] | None = None
     sort: str = "amount"
 
@@ -293,12 +297,15 @@ class Report:
     zone: str = "UTC"
     owner_login: str | None = None
     uses_period: bool = True
+    by: str = "owner"
 
     @property
     def heading(self) -> str:
         """"Forecast · 2026 Q4 · everyone · USD": what was asked, in one line."""
         when = self.period.label if self.uses_period else "now"
         who = f"owner {self.owner_login}" if self.owner_id is not None else "everyone"
+        if self.by != "owner":
+            who += f", by {self.by}"
         return f"{self.title} · {when} · {who} · {self.currency}"
 
     @property
@@ -326,6 +333,7 @@ class Scope:
     owner_id: int | None = None
     pipeline_id: int | None = None
     grain: str | None = None
+    by: str = "owner"  # or "team": rows per team of the owners, not per owner
 
 
 # --- shared pieces of the queries ------------------------------------------------------------
@@ -387,6 +395,26 @@ def _logins(session: Session, ids: set[int | None]) -> dict[int | None, str]:
     known = {i for i in ids if i is not None}
     found = dict(session.execute(select(User.id, User.login).where(User.id.in_(known))).all()) if known else {}
     return {**found, None: "(nobody)"}
+
+
+def _who(scope: Scope, owner: Any) -> Any:
+    """What a per-owner report groups by: the owner's id, or (by team) the owner's team, NO_VALUE
+    for none; a correlated lookup, so the GROUP BY is the same on SQLite and PostgreSQL."""
+    if scope.by != "team":
+        return owner
+    return func.coalesce(select(User.team).where(User.id == owner).scalar_subquery(), NO_VALUE)
+
+
+def _names(session: Session, scope: Scope, keys: set) -> dict:
+    """The label of each group key: the owner's login, or the team's name."""
+    if scope.by == "team":
+        return {k: (k or NO_TEAM) for k in keys if k is not None}
+    return _logins(session, keys)
+
+
+def _drill_who(scope: Scope, key: Any) -> dict:
+    """The drill-down filter of one group: its owner (never "nobody"), or its team."""
+    return {"team": key} if scope.by == "team" else {"owner_id": key}
 
 
 def _money_cols(*pairs: tuple[str, str]) -> list[Column]:
@@ -529,8 +557,8 @@ def win_rate_report(session: Session, scope: Scope) -> Report:
     dialect = session.get_bind().dialect.name
     closed = [*_deal_conditions(scope, currency=False), Deal.status.in_(("won", "lost")),
               _in_range(Deal.closed_at, start, end)]
-    counted, cycled = _closed_counts(session, closed, dialect), _cycles(session, closed, dialect)
-    names_by_id = _logins(session, {key for group, key in counted if group == "owner"})
+    counted, cycled = _closed_counts(session, scope, closed, dialect), _cycles(session, scope, closed, dialect)
+    names_by_id = _names(session, scope, {key for group, key in counted if group == "owner"})
     rows: list[Row] = []
     for group in ("overall", "owner", "source"):
         counts = {key: value for (g, key), value in counted.items() if g == group}
@@ -541,38 +569,41 @@ def win_rate_report(session: Session, scope: Scope) -> Report:
             total_s, n, median_s, picks = cycles.get(value, (0, 0, 0, 0))
             name = ("All deals" if group == "overall" else names.get(value, "?") if group == "owner"
                     else _source_name(value))
+            who = _drill_who(scope, value) if group == "owner" else {"owner_id": scope.owner_id}
             drill = Drill("deal", f"Deals closed {scope.period.label}: {name}", status=("won", "lost"),
                           pipeline_id=scope.pipeline_id, closed=(start, end),
-                          owner_id=value if group == "owner" else scope.owner_id,
-                          source=value if group == "source" else None)
+                          source=value if group == "source" else None, **who)
             if group == "owner" and value is None:
                 drill = None  # "nobody" is not a filter a list can take
+            if group == "owner":
+                group = scope.by  # "team" when grouped by team
             rows.append(Row({"group": group, "name": name, "won": won, "lost": lost, "win_rate": _pct(won, won + lost),
                              "avg_days": _days(total_s, n), "median_days": _days(median_s, picks)}, drill))
     columns = [Column("group", "By"), Column("name", "Name"), Column("won", "Won", "int"), Column("lost", "Lost", "int"),
                Column("win_rate", "Win %", "percent"), Column("avg_days", "Avg days", "days"),
                Column("median_days", "Median", "days")]
-    owners = [r for r in rows if r.values["group"] == "owner"]
+    owners = [r for r in rows if r.values["group"] == scope.by]
     return Report("win-rate", "Win rate and sales cycle", scope.period, scope.currency, scope.owner_id,
                   scope.pipeline_id, [Table("win_rate", "Win rate and days to win", columns, rows)],
-                  Chart("Win rate by owner", [r.values["name"] for r in owners],
+                  Chart(f"Win rate by {scope.by}", [r.values["name"] for r in owners],
                         [("win %", [round(r.values["win_rate"] or 0) for r in owners])], "percent"),
                   ["Days to win: from the deal's opening (its creation, or the date an import gave) to its win, "
                    "over the deals won in the period whose opening is known (not after the win)."])
 
 
-def _closed_deals(closed: list, dialect: str) -> Any:
-    """The closed deals as (owner, source, status, seconds from creation to close)."""
+def _closed_deals(scope: Scope, closed: list, dialect: str) -> Any:
+    """The closed deals as (owner or team, source, status, seconds from creation to close)."""
     seconds = epoch_seconds(Deal.closed_at, dialect) - epoch_seconds(Deal.created_at, dialect)
-    return (select(Deal.owner_id.label("owner"), func.coalesce(Contact.source, NO_VALUE).label("source"),
+    return (select(_who(scope, Deal.owner_id).label("owner"), func.coalesce(Contact.source, NO_VALUE).label("source"),
                    Deal.status.label("status"), seconds.label("s"))
             .select_from(Deal).outerjoin(Contact, Contact.id == Deal.contact_id).where(*closed))
 
 
-def _closed_counts(session: Session, closed: list, dialect: str) -> dict[tuple[str, Any], tuple[int, int]]:
+def _closed_counts(session: Session, scope: Scope, closed: list, dialect: str,
+                   ) -> dict[tuple[str, Any], tuple[int, int]]:
     """(group, key) -> (won, lost), groups overall ("all"), owner and source: one GROUP BY owner
     and source, whose few cells are added up per owner, per source and overall."""
-    sub = _closed_deals(closed, dialect).subquery()
+    sub = _closed_deals(scope, closed, dialect).subquery()
     out: dict[tuple[str, Any], tuple[int, int]] = {}
     for owner, source, won, lost in session.execute(
             select(sub.c.owner, sub.c.source, func.sum(case((sub.c.status == "won", 1), else_=0)),
@@ -583,16 +614,18 @@ def _closed_counts(session: Session, closed: list, dialect: str) -> dict[tuple[s
     return out
 
 
-def _cycles(session: Session, closed: list, dialect: str) -> dict[tuple[str, Any], tuple[int, int, int, int]]:
+def _cycles(session: Session, scope: Scope, closed: list, dialect: str,
+            ) -> dict[tuple[str, Any], tuple[int, int, int, int]]:
     """(group, key) -> (sum of seconds to win, wins, sum of the one or two middle values, how
     many), for the same groups: the deals won are read once (a CTE), ranked per group."""
     # a deal recorded after it closed (imported without its opening date) has no known cycle: it
     # counts as won, but not in the days, which are never negative
-    won = _closed_deals([*closed, Deal.status == "won", Deal.closed_at >= Deal.created_at], dialect).cte("won")
+    won = _closed_deals(scope, [*closed, Deal.status == "won", Deal.closed_at >= Deal.created_at], dialect).cte("won")
     ranked_parts = []
-    for group, owner, source, partition in (("overall", cast(null(), Integer), cast(null(), String), None),
+    no_owner = cast(null(), String if scope.by == "team" else Integer)
+    for group, owner, source, partition in (("overall", no_owner, cast(null(), String), None),
                                             ("owner", won.c.owner, cast(null(), String), won.c.owner),
-                                            ("source", cast(null(), Integer), won.c.source, won.c.source)):
+                                            ("source", no_owner, won.c.source, won.c.source)):
         over = {"partition_by": partition} if partition is not None else {}
         ranked_parts.append(select(literal(group, String).label("g"), owner.label("owner"), source.label("source"),
                                    won.c.s, func.row_number().over(order_by=won.c.s, **over).label("rn"),
@@ -620,42 +653,44 @@ def revenue_report(session: Session, scope: Scope) -> Report:
     b = buckets(scope.period, grain)
     start, end = scope.period.instants(scope.zone)
     idx = _bucket_expr(Deal.closed_at, b, scope.zone).label("b")
-    inner = (select(idx, Deal.owner_id, Deal.amount_minor)
+    inner = (select(idx, _who(scope, Deal.owner_id).label("who"), Deal.amount_minor)
              .where(*_deal_conditions(scope), Deal.status == "won", _in_range(Deal.closed_at, start, end))
              .subquery())
     won = {(i, owner): _int(a) for i, owner, a in session.execute(
-        select(inner.c.b, inner.c.owner_id, func.sum(inner.c.amount_minor)).group_by(inner.c.b, inner.c.owner_id))}
+        select(inner.c.b, inner.c.who, func.sum(inner.c.amount_minor)).group_by(inner.c.b, inner.c.who))}
     goals = _goals(session, scope, b, grain)
-    names = _logins(session, {owner for _, owner in won} | {user for _, user in goals})
+    names = _names(session, scope, {owner for _, owner in won} | {user for _, user in goals})
     keys = sorted(set(won) | set(goals), key=lambda k: (k[0], names.get(k[1], "")))
     rows = []
+    who_key = "team" if scope.by == "team" else "user"
     for i, user_id in keys:
         amount, goal = won.get((i, user_id), 0), goals.get((i, user_id))
-        rows.append(Row({"period": b.starts[i], "user": names.get(user_id, "?"), "won_minor": amount,
+        rows.append(Row({"period": b.starts[i], who_key: names.get(user_id, "?"), "won_minor": amount,
                          "goal_minor": goal, "attainment": _pct(amount, goal) if goal else None},
                         Drill("deal", f"Won by {names.get(user_id, '?')}, {_bucket_label(grain, b.starts[i])}",
-                              status=("won",), owner_id=user_id, pipeline_id=scope.pipeline_id,
-                              currency=scope.currency, closed=b.range(i, scope.zone)) if user_id is not None else None))
+                              status=("won",), pipeline_id=scope.pipeline_id, currency=scope.currency,
+                              closed=b.range(i, scope.zone), **_drill_who(scope, user_id))
+                        if user_id is not None else None))
     total_goal = sum(r.values["goal_minor"] or 0 for r in rows)
     # attainment counts the wins of the rows that have a goal: a teammate without one must not
     # inflate it (the whole team's wins against one person's goal)
     won_against_goal = sum(r.values["won_minor"] for r in rows if r.values["goal_minor"])
-    total = {"period": "Total", "user": "", "won_minor": sum(r.values["won_minor"] for r in rows),
+    total = {"period": "Total", who_key: "", "won_minor": sum(r.values["won_minor"] for r in rows),
              "goal_minor": total_goal or None,
              "attainment": _pct(won_against_goal, total_goal) if total_goal else None}
-    users_in = sorted({r.values["user"] for r in rows})
-    chart = Chart("Won and goal by user, whole period", users_in,
-                  [("won", [sum(r.values["won_minor"] for r in rows if r.values["user"] == u) for u in users_in]),
-                   ("goal", [sum(r.values["goal_minor"] or 0 for r in rows if r.values["user"] == u)
+    users_in = sorted({r.values[who_key] for r in rows})
+    chart = Chart(f"Won and goal by {who_key}, whole period", users_in,
+                  [("won", [sum(r.values["won_minor"] for r in rows if r.values[who_key] == u) for u in users_in]),
+                   ("goal", [sum(r.values["goal_minor"] or 0 for r in rows if r.values[who_key] == u)
                              for u in users_in])], "money")
-    columns = [Column("period", "Period", grain), Column("user", "User"),
+    columns = [Column("period", "Period", grain), Column(who_key, who_key.capitalize()),
                *_money_cols(("won_minor", "Won"), ("goal_minor", "Goal")), Column("attainment", "% of goal", "percent")]
     notes = ["Goals: `crm goal set USER AMOUNT --period 2026-11` (or 2026-Q4), or g in the app."]
     if grain == "quarter":
         notes.append("A quarter without its own goal has the sum of its months' goals.")
     notes += _currency_note(session, scope, Deal.status == "won", _in_range(Deal.closed_at, start, end))
     return Report("revenue", "Revenue against goal", scope.period, scope.currency, scope.owner_id, scope.pipeline_id,
-                  [Table("revenue", f"Won per user per {grain}", columns, rows, total)], chart, notes)
+                  [Table("revenue", f"Won per {who_key} per {grain}", columns, rows, total)], chart, notes)
 
 
 def _goal_grain(period: Period) -> str:
@@ -678,9 +713,10 @@ def _goals(session: Session, scope: Scope, b: Buckets, grain: str) -> dict[tuple
     kinds = ("month", "quarter") if grain == "quarter" else ("month",)
     for kind in kinds:  # quarter goals last: they replace the months' sum
         idx = _bucket_expr(Goal.period_start, b, None).label("b")
-        inner = select(idx, Goal.user_id, Goal.amount_minor).where(*conditions, Goal.period_kind == kind).subquery()
+        inner = select(idx, _who(scope, Goal.user_id).label("who"), Goal.amount_minor).where(
+            *conditions, Goal.period_kind == kind).subquery()
         for i, user_id, amount in session.execute(
-                select(inner.c.b, inner.c.user_id, func.sum(inner.c.amount_minor)).group_by(inner.c.b, inner.c.user_id)):
+                select(inner.c.b, inner.c.who, func.sum(inner.c.amount_minor)).group_by(inner.c.b, inner.c.who)):
             out[(i, user_id)] = _int(amount)
     return out
 
@@ -695,7 +731,8 @@ def activity_report(session: Session, scope: Scope) -> Report:
     counts = _activity_counts(session, scope, b)
     done = _task_counts(session, scope, _in_range(Task.done_at, start, end))
     overdue = _task_counts(session, scope, task_service.section_conditions(scope.now, scope.zone)["overdue"])
-    names = _logins(session, {u for _, u, _, _ in counts} | set(done) | set(overdue))
+    names = _names(session, scope, {u for _, u, _, _ in counts} | set(done) | set(overdue))
+    who, who_title = ("team", "Team") if scope.by == "team" else ("user", "User")
     per_user: dict[int | None, dict[str, int]] = {}
     per_week: dict[tuple[int, int | None], dict[str, int]] = {}
     for i, user_id, kind, n in counts:  # a few hundred aggregated cells at most, never raw rows
@@ -705,24 +742,25 @@ def activity_report(session: Session, scope: Scope) -> Report:
     main = []
     for user_id in users:
         kinds = per_user.get(user_id, dict.fromkeys(KINDS, 0))
-        main.append(Row({"user": names.get(user_id, "?"), **{f"{k}s": kinds[k] for k in KINDS},
+        main.append(Row({who: names.get(user_id, "?"), **{f"{k}s": kinds[k] for k in KINDS},
                          "total": sum(kinds.values()), "tasks_done": done.get(user_id, 0),
                          "overdue": overdue.get(user_id, 0)},
                         Drill("contact", f"Contacts {names.get(user_id, '?')} worked with, {scope.period.label}",
-                              touched_by=user_id, touched=(start, end)) if user_id is not None else None))
+                              touched_by=user_id, touched=(start, end))
+                        if user_id is not None and scope.by == "owner" else None))
     sum_keys = [*(f"{k}s" for k in KINDS), "total", "tasks_done", "overdue"]
-    total = {"user": "Total", **{k: sum(r.values[k] for r in main) for k in sum_keys}}
+    total = {who: "Total", **{k: sum(r.values[k] for r in main) for k in sum_keys}}
     weekly = []
     for (i, user_id), kinds in sorted(per_week.items(), key=lambda kv: (kv[0][0], names.get(kv[0][1], ""))):
-        weekly.append(Row({"week": b.starts[i], "user": names.get(user_id, "?"), **{f"{k}s": kinds[k] for k in KINDS},
+        weekly.append(Row({"week": b.starts[i], who: names.get(user_id, "?"), **{f"{k}s": kinds[k] for k in KINDS},
                            "total": sum(kinds.values())}))
     kind_cols = [Column(f"{k}s", f"{k.capitalize()}s", "int") for k in KINDS]
     week_totals = [sum(r.values["total"] for r in weekly if r.values["week"] == w) for w in b.starts]
     return Report("activity", "Team activity", scope.period, scope.currency, scope.owner_id, None, [
-        Table("users", "Activities and tasks per user", [Column("user", "User"), *kind_cols,
+        Table("users", f"Activities and tasks per {who}", [Column(who, who_title), *kind_cols,
               Column("total", "Total", "int"), Column("tasks_done", "Done", "int"), Column("overdue", "Overdue", "int")],
               main, total),
-        Table("weekly", "Activities per user per week", [Column("week", "Week", "week"), Column("user", "User"),
+        Table("weekly", f"Activities per {who} per week", [Column("week", "Week", "week"), Column(who, who_title),
               *kind_cols, Column("total", "Total", "int")], weekly),
     ], Chart("Activities per week", [f"{w:%d}" for w in b.starts], [("activities", week_totals)], over_time=True),
         ["Done: tasks completed in the period. Overdue: open tasks past due now (snoozed ones wait)."])
@@ -752,14 +790,23 @@ def _activity_counts(session: Session, scope: Scope, b: Buckets) -> list[tuple[i
     if scope.owner_id is None:  # activities of nobody (their user was removed)
         parts.append(cells(cast(null(), Integer), Activity.user_id.is_(None)).select_from(edges)
                      .join(kinds, literal(True)))
+    cells_query = union_all(*parts)
+    if scope.by == "team":  # the users' cells summed per team, in SQL
+        per_user = cells_query.subquery()
+        team = _who(scope, per_user.c.user_id).label("team")
+        inner = select(per_user.c.i, team, per_user.c.kind, per_user.c.n).subquery()
+        cells_query = (select(inner.c.i, inner.c.team, inner.c.kind, func.sum(inner.c.n))
+                       .group_by(inner.c.i, inner.c.team, inner.c.kind))
     # zero cells are dropped here: at most users x 4 kinds x 53 weeks aggregated values, never rows
-    return [(i, user_id, kind, n) for i, user_id, kind, n in session.execute(union_all(*parts)) if n]
+    return [(i, user_id, kind, _int(n)) for i, user_id, kind, n in session.execute(cells_query) if n]
 
 
 def _task_counts(session: Session, scope: Scope, condition: Any) -> dict[int | None, int]:
-    stmt = select(Task.assignee_id, func.count()).where(condition).group_by(Task.assignee_id)
-    if scope.owner_id is not None:
-        stmt = stmt.where(Task.assignee_id == scope.owner_id)
+    owner = [Task.assignee_id == scope.owner_id] if scope.owner_id is not None else []
+    if scope.by == "team":
+        inner = select(_who(scope, Task.assignee_id).label("who")).where(condition, *owner).subquery()
+        return dict(session.execute(select(inner.c.who, func.count()).group_by(inner.c.who)).all())
+    stmt = select(Task.assignee_id, func.count()).where(condition, *owner).group_by(Task.assignee_id)
     return dict(session.execute(stmt).all())
 
 
@@ -917,6 +964,7 @@ class ReportSpec:
     run: Callable[[Session, Scope], Report]
     uses_pipeline: bool
     uses_period: bool = True
+    groupings: tuple[str, ...] = ()  # besides the owner (see GROUPINGS)
 
 
 REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
@@ -925,11 +973,11 @@ REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
     ReportSpec("forecast", "Forecast", "Open deals by month of expected close, raw and weighted, beside won",
                forecast_report, True),
     ReportSpec("win-rate", "Win rate and sales cycle", "Won ÷ (won + lost), days to win; overall, by owner, by source",
-               win_rate_report, True),
+               win_rate_report, True, groupings=("team",)),
     ReportSpec("revenue", "Revenue against goal", "Won amount per user per month or quarter against the goal",
-               revenue_report, True),
+               revenue_report, True, groupings=("team",)),
     ReportSpec("activity", "Team activity", "Calls, emails, meetings, notes per user per week; tasks done, overdue",
-               activity_report, False),
+               activity_report, False, groupings=("team",)),
     ReportSpec("sources", "Sources", "New contacts per source per month, and each source's conversion",
                sources_report, False),
     ReportSpec("stale", "Stale deals", "Open deals past their stage's rotting days, with owner and days in stage",
@@ -939,19 +987,32 @@ REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
 )}
 
 
+def _grouping(spec: ReportSpec, by: str | None) -> str:
+    key = (by or "owner").strip().lower()
+    if key not in GROUPINGS:
+        raise InvalidInput(f"invalid grouping {by!r}: choose one of {', '.join(GROUPINGS)}")
+    if key != "owner" and key not in spec.groupings:
+        can = [name for name, other in REPORTS.items() if key in other.groupings]
+        raise InvalidInput(f"report {spec.name} cannot group by {key}; these can: {', '.join(can)}")
+    return key
+
+
 def run_report(session: Session, *, name: str, period: Period, zone: tzinfo, currency: str,
                owner_id: int | None = None, pipeline_id: int | None = None, grain: str | None = None,
-               now: datetime | None = None, actor: Actor | None = None) -> Report:
-    """Compute one report. `zone` is the team's: every day, week and month boundary is there."""
+               now: datetime | None = None, actor: Actor | None = None, by: str | None = None) -> Report:
+    """Compute one report. `zone` is the team's: every day, week and month boundary is there.
+    `by` "team" groups the per-owner reports (revenue, win-rate, activity) by the owners' team."""
     owner_id = permissions.report_owner(session, actor, name or "", owner_id)
     spec = REPORTS.get((name or "").strip().lower())
     if spec is None:
         raise InvalidInput(f"no report {name!r}: choose one of {', '.join(REPORTS)}")
+    by = _grouping(spec, by)
     scope = Scope(period=period, zone=zone, now=resolve_now(now), currency=v.currency_code(currency),
-                  owner_id=owner_id, pipeline_id=pipeline_id if spec.uses_pipeline else None, grain=grain)
+                  owner_id=owner_id, pipeline_id=pipeline_id if spec.uses_pipeline else None, grain=grain, by=by)
     report = spec.run(session, scope)
     report.zone = getattr(zone, "key", None) or str(zone)
     report.uses_period = spec.uses_period
+    report.by = by
     if owner_id is not None:
         report.owner_login = session.scalar(select(User.login).where(User.id == owner_id))
     return report
@@ -972,6 +1033,9 @@ def _drill_deal_conditions(d: Drill) -> list:
                           (Deal.owner_id, d.owner_id), (Deal.currency, d.currency)):
         if value is not None:
             conditions.append(column == value)
+    if d.team is not None:
+        team = select(User.team).where(User.id == Deal.owner_id).scalar_subquery()
+        conditions.append(func.coalesce(team, NO_VALUE) == d.team)
     for column, span in ((Deal.created_at, d.created), (Deal.closed_at, d.closed), (Deal.expected_close, d.expected)):
         if span is not None:
             conditions.append(_in_range(column, *span))
@@ -1109,7 +1173,7 @@ def to_json(report: Report) -> dict:
         "period": {"from": report.period.start.isoformat(), "to": report.period.last_day.isoformat(),
                    "label": report.period.label, "kind": report.period.kind},
         "as_of_now": not report.uses_period, "owner_id": report.owner_id, "owner": report.owner_login,
-        "pipeline_id": report.pipeline_id, "notes": report.notes,
+        "pipeline_id": report.pipeline_id, "by": report.by, "notes": report.notes,
         "tables": [{"key": t.key, "title": t.title, "columns": [{"key": c.key, "title": c.title, "kind": c.kind}
                                                                  for c in t.columns],
                     "rows": [values(t.columns, r.values) for r in t.rows],

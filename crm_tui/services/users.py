@@ -22,6 +22,7 @@ from crm_tui.services.common import is_id, parse_id
 
 _LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MAX_USERS_LISTED = 1000
+TEAM_LENGTH = 100
 
 
 def _login(value: str) -> str:
@@ -41,6 +42,42 @@ def _timezone(value: str | None) -> str | None:
     return value or None
 
 
+def team_name(session: Session, value: str | None) -> str | None:
+    """A team or region as typed, cleaned; spelled as an existing team when only the case differs
+    ("emea" joins "EMEA"), so that reports group it as one."""
+    text = v.optional_text(value, "team", max_length=TEAM_LENGTH)
+    if text is None:
+        return None
+    text = " ".join(text.split())
+    same = session.scalars(select(User.team).where(func.lower(User.team) == text.lower())
+                           .order_by(User.id).limit(1)).first()
+    return same or text
+
+
+def _manager(session: Session, user: User | None, manager_id: int | None) -> int | None:
+    """The manager to set, checked: an existing user, never the user, nor anyone below them."""
+    if manager_id is None:
+        return None
+    manager = session.get(User, manager_id) if is_id(manager_id, session, User) else None
+    if manager is None:
+        raise NotFound(f"no user #{manager_id} to be the manager; see `crm user list`")
+    if user is None:
+        return manager_id
+    if manager_id == user.id:
+        raise InvalidInput(f"{manager.login} cannot be their own manager")
+    if user.id in managers_above(session, manager_id):
+        raise InvalidInput(f"{manager.login} reports to {user.login} (directly or through others); "
+                           "a manager cannot report to their own report")
+    return manager_id
+
+
+def managers_above(session: Session, user_id: int) -> list[int]:
+    """The user's manager, their manager's manager, and so on (one recursive query)."""
+    chain = select(User.manager_id.label("id")).where(User.id == user_id).cte("chain", recursive=True)
+    chain = chain.union(select(User.manager_id).join(chain, User.id == chain.c.id))
+    return [i for i in session.scalars(select(chain.c.id)) if i is not None]
+
+
 def create_user(session: Session, *, data: UserCreate | dict, actor: Actor, now: datetime | None = None) -> UserRead:
     data = parse_shape(UserCreate, data)
     now = resolve_now(now)
@@ -55,12 +92,15 @@ def create_user(session: Session, *, data: UserCreate | dict, actor: Actor, now:
         role=v.choice(data.role, Role, "role"),
         timezone=_timezone(data.timezone),
         os_login=_os_login(session, data.os_login, None),
+        manager_id=_manager(session, None, data.manager_id),
+        team=team_name(session, data.team),
         created_at=now, updated_at=now,
     )
     session.add(user)
     flush(session, "user", f"user {login}")
     audit(session, actor=actor, entity="user", entity_id=user.id, action="create", now=now,
-          summary=f"{user.login} ({user.role})")
+          summary=f"{user.login} ({user.role})" + (f", team {user.team}" if user.team else "")
+          + (f", reports to #{user.manager_id}" if user.manager_id else ""))
     return _read(user)
 
 
@@ -94,6 +134,10 @@ def update_user(session: Session, *, user_id: int, changes: UserUpdate | dict, a
         values["timezone"] = _timezone(values["timezone"])
     if "os_login" in values:
         values["os_login"] = _os_login(session, values["os_login"], user)
+    if "manager_id" in values:
+        values["manager_id"] = _manager(session, user, values["manager_id"])
+    if "team" in values:
+        values["team"] = team_name(session, values["team"])
     if values.get("active") is False or values.get("role", Role.ADMIN) != Role.ADMIN:
         _keep_an_admin(session, user, values)
     changed = apply_changes(user, values)

@@ -83,3 +83,22 @@ def test_audit_lists_changes_with_filters(crm):
     assert crm.json("audit", "--since", "tomorrow")["items"] == []
     assert len(crm.json("audit", "--since", "yesterday", "--entity", "contact")["items"]) == 2
     assert "title" in crm.ok("audit").stdout
+
+
+def test_user_manager_and_team(crm):
+    crm.ok("user", "add", "carol", "--role", "manager", "--team", "EMEA")
+    bob = crm.json("user", "add", "bob", "--email", "bob@example.com", "--manager", "carol", "--team", "emea")
+    assert bob["team"] == "EMEA"
+    listed = {u["login"]: (u["manager"], u["team"]) for u in crm.json("user", "list")["items"]}
+    assert listed == {"ann": (None, None), "bob": ("carol", "EMEA"), "carol": (None, "EMEA")}
+    out = crm.ok("user", "list").stdout
+    assert "Team" in out and "Manager" in out and "EMEA" in out
+    assert "bob reports to carol" in crm.fails("user", "edit", "carol", "--manager", "bob", code=2).stderr
+    assert "cannot be their own manager" in crm.fails("user", "edit", "bob", "--manager", "bob@example.com").stderr
+    assert "no user 'zed'" in crm.fails("user", "add", "dan", "--manager", "zed").stderr
+    edited = crm.json("user", "edit", "bob", "--manager", "", "--team", "Inside sales")
+    assert (edited["manager_id"], edited["team"]) == (None, "Inside sales")
+    audit = crm.ok("audit", "--entity", "user").stdout
+    assert "manager_id" in audit and "Inside sales" in audit
+    assert "may not add, change and deactivate users" in crm.fails(
+        "user", "edit", "bob", "--team", "EMEA", user="carol", code=4).stderr

@@ -136,3 +136,39 @@ def test_the_readme_and_the_help_name_the_report_file_the_import_writes():
     assert f"`{written}` for `leads.csv`" in readme
     help_text = " ".join(CliRunner().invoke(app, ["import", "--help"], env={"COLUMNS": "200"}).stdout.split())
     assert f"leads.csv: {written}" in help_text
+
+
+def test_import_users_with_managers_and_teams(crm, db_url, tmp_path):
+    path = tmp_path / "team.csv"
+    path.write_text("Username,Full name,Email,Role,Reports to,Territory\n"
+                    "bob,Bob Brown,bob@x.io,sales,carol@x.io,EMEA\n"
+                    "carol,Carol Chen,carol@x.io,manager,,EMEA\n", encoding="utf-8")
+    crm.ok("contact", "list")  # ann: the first user, an admin
+    before = row_counts(db_url)
+    dry = crm.ok("import", "users", str(path), "--dry-run").stdout
+    assert "Reports to" in dry and "manager" in dry and "2 rows, 2 created" in dry
+    assert row_counts(db_url) == before
+    assert "users from team.csv: 2 rows, 2 created" in crm.ok("import", "users", str(path)).stdout
+    listed = {u["login"]: (u["name"], u["role"], u["manager"], u["team"]) for u in crm.json("user", "list")["items"]}
+    assert listed["bob"] == ("Bob Brown", "sales", "carol", "EMEA")
+    assert listed["carol"] == ("Carol Chen", "manager", None, "EMEA")
+
+    path.write_text("Login,Role\ndan,overlord\neve,sales\n", encoding="utf-8")
+    counts = row_counts(db_url)
+    result = crm.fails("import", "users", str(path))
+    assert "1 of 2 rows of team.csv are invalid, so nothing was imported" in result.stderr
+    assert "invalid role 'overlord'" in result.stdout and row_counts(db_url) == counts
+    assert "--on-duplicate create: a login names one user" in crm.fails(
+        "import", "users", str(path), "--on-duplicate", "create").stderr
+
+
+def test_import_users_is_refused_to_a_non_admin_before_the_file_is_read(crm, db_url, tmp_path):
+    crm.ok("user", "add", "mia", "--role", "manager")
+    path = tmp_path / "team.csv"
+    path.write_text("Login,Role\nmia,admin\n", encoding="utf-8")
+    before = row_counts(db_url)
+    for target in (path, tmp_path / "no-such-file.csv"):
+        result = crm.fails("import", "users", str(target), "--on-duplicate", "update", user="mia", code=4)
+        assert "mia (manager) may not add, change and deactivate users" in result.stderr
+        assert "Mapping" not in result.stdout and "Login" not in result.stdout  # nothing of the file shown
+    assert row_counts(db_url) == before

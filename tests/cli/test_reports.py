@@ -58,3 +58,15 @@ def test_goals_and_mistakes(crm, data):
     crm.fails("report", "forecast", "--owner", "nobody-here")
     crm.fails("goal", "set", "bob", "lots", "--period", "2026-12", code=2)
     crm.fails("goal", "set", "bob", "5", "--period", "2026-13", code=2)
+
+
+def test_report_by_team(crm, data):
+    crm.ok("user", "edit", "ann", "--team", "EMEA")
+    crm.ok("user", "edit", "bob", "--team", "Americas")
+    doc = json.loads(crm.ok("report", "revenue", *Q4, "--grain", "quarter", "--by", "team", "--format", "json").stdout)
+    assert doc["by"] == "team"
+    assert [(r["team"], r["won_minor"], r["goal_minor"]) for r in doc["tables"][0]["rows"]] == [
+        ("Americas", 0, 100000), ("EMEA", 623456, 600000)]
+    out = crm.ok("report", "win-rate", *Q4, "--by", "team").stdout
+    assert "by team" in out and "Americas" in out and "EMEA" in out
+    assert "report stale cannot group by team" in crm.fails("report", "stale", "--by", "team").stderr

@@ -294,3 +294,120 @@ def test_bad_json_files_are_refused_with_the_line(tmp_path, text, message):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InvalidInput, match=message):
         importer_read.open_source(path)
+
+
+# --- users (issue 17 #20) ----------------------------------------------------------------------------
+
+TEAM_FILE = """User name,Full name,E-mail,Profile,Reports to,Region
+bob,Bob Brown,bob@x.io,Sales rep,carol@x.io,emea
+carol,Carol Chen,Carol@X.io,Manager,dan,EMEA
+dan,Dan Diaz,dan@x.io,administrator,,Americas
+eve,,,sales,bob,
+"""
+
+
+def _users_file(tmp_path, text: str, name: str = "team.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _team(db) -> dict[str, tuple]:
+    with db.read() as s:
+        logins = dict(s.execute(sa.select(User.id, User.login)).all())
+        return {u.login: (u.name, u.email, u.role, logins.get(u.manager_id), u.team)
+                for u in s.scalars(sa.select(User).where(User.login != "ann"))}
+
+
+def test_users_import_links_managers_named_later_in_the_file(db, actor, now, tmp_path):
+    path = _users_file(tmp_path, TEAM_FILE)
+    assert [(c.column, c.field) for c in preview_import(path=path, options=ImportOptions("users")).mapping.columns] \
+        == [("User name", "login"), ("Full name", "name"), ("E-mail", "email"), ("Profile", "role"),
+            ("Reports to", "manager"), ("Region", "team")]
+    before = counts(db)
+    dry = run(db, actor, now, "", "users", path=path, dry_run=True)
+    assert counts(db) == before and (dry.rows, dry.created, dry.invalid) == (4, 4, 0)
+    report = run(db, actor, now, "", "users", path=path)
+    assert report.summary() == dry.summary() and report.committed
+    assert _team(db) == {
+        "bob": ("Bob Brown", "bob@x.io", "sales", "carol", "emea"),  # carol named by email, two rows on
+        "carol": ("Carol Chen", "carol@x.io", "manager", "dan", "emea"),  # one team, spelled as first seen
+        "dan": ("Dan Diaz", "dan@x.io", "admin", None, "Americas"),
+        "eve": ("eve", None, "sales", "bob", None),  # no name: the login
+    }
+    with db.read() as s:  # each new user audited as `crm user add` audits it
+        created = s.scalars(sa.select(AuditEvent.entity_id).where(AuditEvent.entity == "user",
+                                                                  AuditEvent.action == "create")).all()
+        assert len(created) == 5  # ann, and the file's four
+    again = run(db, actor, now, "", "users", path=path)
+    assert (again.created, again.skipped) == (0, 4)
+
+
+def test_users_import_bad_rows(db, actor, now, tmp_path):
+    path = _users_file(tmp_path, "Login,Email,Role,Manager,Team\n"
+                                 "bob,bob@x.io,overlord,,\n"  # no such role
+                                 "cy,cy@x.io,sales,nobody@x.io,\n"  # no such manager
+                                 "di,di@x.io,sales,di,\n"  # herself
+                                 "fay,fay@x.io,sales,gus,\n"
+                                 "gus,gus@x.io,sales,fay@x.io,\n"  # fay reports to gus: a cycle
+                                 "Not A Login!,,sales,,\n"
+                                 "hal,hal@x.io,sales,ann,North\n")
+    before = counts(db)
+    with pytest.raises(ImportFailed, match="5 of 7 rows of team.csv are invalid") as caught:
+        run(db, actor, now, "", "users", path=path)
+    assert counts(db) == before
+    assert problems(caught.value.report) == [
+        (2, "Role", "invalid role 'overlord': choose one of admin, manager, sales, marketing, support"),
+        (3, "Manager", "no user 'nobody@x.io' (by login or email) to be the manager, in the CRM or the file"),
+        (4, "Manager", "a user cannot be their own manager"),
+        (6, "Manager", "fay@x.io reports to gus (directly or through others); a manager cannot report to their "
+                       "own report"),
+        (7, "Login", "invalid login 'Not A Login!': use letters, digits, '.', '_', '-' or '@' (at most 64)"),
+    ]
+    report = run(db, actor, now, "", "users", path=path, skip_invalid=True)
+    # rows bad in themselves are left out; a manager found bad once every row was in is left unset
+    assert (report.created, report.invalid) == (4, 5)
+    team = _team(db)
+    assert sorted(team) == ["cy", "fay", "gus", "hal"]
+    assert (team["fay"][3], team["gus"][3], team["cy"][3], team["hal"][3:]) == ("gus", None, None, ("ann", "North"))
+
+
+def test_users_import_updates_duplicates_audited_and_keeps_an_admin(db, actor, now, tmp_path):
+    from crm_tui.services import users
+
+    with db.write() as s:
+        bob = users.create_user(s, data={"login": "bob", "name": "Bob", "email": "bob@x.io"}, actor=actor, now=now)
+        users.create_user(s, data={"login": "cy", "team": "EMEA"}, actor=actor, now=now)
+    path = _users_file(tmp_path, "Login,Email,Role,Manager,Territory\n"
+                                 "BOB@X.IO,,manager,zed,emea\n"  # bob by email, his manager further down
+                                 "zed,zed@x.io,,,\n")
+    skipped = run(db, actor, now, "", "users", path=path)
+    assert (skipped.created, skipped.skipped) == (1, 1) and _team(db)["bob"][2:] == ("sales", None, None)
+    report = run(db, actor, now, "", "users", path=path, on_duplicate="update")
+    assert (report.updated, report.unchanged, report.skipped) == (1, 1, 0)
+    assert _team(db)["bob"] == ("Bob", "bob@x.io", "manager", "zed", "EMEA")
+    with db.read() as s:
+        changed = {e.field for e in s.scalars(sa.select(AuditEvent).where(
+            AuditEvent.entity == "user", AuditEvent.entity_id == bob.id, AuditEvent.action == "update"))}
+    assert changed == {"role", "team", "manager_id"}
+    before = counts(db)
+    with pytest.raises(InvalidInput, match="ann is the last active admin"):
+        run(db, actor, now, "", "users", path=_users_file(tmp_path, "Login,Role\nann,sales\n", "demote.csv"),
+            on_duplicate="update")
+    assert counts(db) == before
+    with pytest.raises(InvalidInput, match="--on-duplicate create: a login names one user"):
+        run(db, actor, now, "", "users", path=path, on_duplicate="create")
+
+
+def test_users_import_needs_user_admin_before_the_file_is_read(db, actor, now, tmp_path):
+    from crm_tui.errors import Forbidden
+    from crm_tui.services import users
+
+    with db.write() as s:
+        users.create_user(s, data={"login": "mia", "role": "manager"}, actor=actor, now=now)
+        mia = users.actor_for(s, login="mia", now=now)
+    before = counts(db)
+    for path in (_users_file(tmp_path, "Login,Role\nmia,admin\n"), tmp_path / "missing.csv"):
+        with pytest.raises(Forbidden, match="mia \\(manager\\) may not add, change and deactivate users"):
+            run(db, mia, now, "", "users", path=path, on_duplicate="update")
+    assert counts(db) == before

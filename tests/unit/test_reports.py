@@ -132,10 +132,10 @@ def data(db, actor, now) -> Dataset:
     return build_dataset(db, actor, now)
 
 
-def run(db, name, period=Q4, *, zone=NY, owner_id=None, grain=None, now=None):
+def run(db, name, period=Q4, *, zone=NY, owner_id=None, grain=None, now=None, by=None):
     with db.read() as s:
         return reports.run_report(s, name=name, period=period, zone=zone, currency="USD", owner_id=owner_id,
-                                  grain=grain, now=now or utc(2026, 11, 23, 10))
+                                  grain=grain, now=now or utc(2026, 11, 23, 10), by=by)
 
 
 def cells(table, *keys):
@@ -380,3 +380,71 @@ def test_a_quarter_is_seen_by_quarter_with_its_goals_and_a_fair_total(db, actor,
     assert quarter.table.total["attainment"] == 0.0  # bob's wins against bob's goal
     month = run(db, "revenue", reports.preset_period("this-month", now=utc(2026, 11, 23, 10), zone=NY))
     assert {c[0] for c in cells(month.table, "period")} == {date(2026, 11, 1)}  # a month: by month
+
+
+# --- grouped by team (issue 17 #20) -----------------------------------------------------------------
+
+
+def _teams(db, data, ann: str | None, bob: str | None) -> None:
+    with db.write() as s:
+        s.get(User, data.ann).team, s.get(User, data.bob).team = ann, bob
+
+
+def test_revenue_and_win_rate_group_by_team(db, data, actor, now):
+    from crm_tui.services import users
+
+    _teams(db, data, "EMEA", "Americas")
+    with db.write() as s:  # a second seller in EMEA, with a goal and no wins: counted in EMEA's goal
+        cy = users.create_user(s, data={"login": "cy", "team": "EMEA"}, actor=actor, now=now)
+        kind, start = goals.parse_goal_period("2026-11")
+        goals.set_goal(s, user_id=cy.id, kind=kind, start=start, amount="300", currency="USD", actor=actor, now=now)
+    revenue = run(db, "revenue", grain="month", by="team")
+    assert revenue.by == "team" and "by team" in revenue.heading
+    assert [c.key for c in revenue.table.columns][:2] == ["period", "team"]
+    assert cells(revenue.table, "period", "team", "won_minor", "goal_minor", "attainment") == [
+        (date(2026, 10, 1), "EMEA", 500000, 400000, 125.0),
+        (date(2026, 11, 1), "Americas", 0, 50000, 0.0),
+        (date(2026, 11, 1), "EMEA", 123456, 230000, 53.7),
+    ]
+    assert cells(run(db, "revenue", by="team").table, "team", "won_minor", "goal_minor") == [
+        ("Americas", 0, 100000), ("EMEA", 623456, 630000)]
+    assert _titles(db, revenue.table.rows[2].drill)[0] == ["Lyra"]  # the team's won deals of the month
+
+    win = run(db, "win-rate", by="team")
+    assert cells(win.table, "group", "name", "won", "lost", "win_rate", "avg_days", "median_days")[:3] == [
+        ("overall", "All deals", 3, 3, 50.0, 18.2, 13.0),
+        ("team", "Americas", 0, 2, 0.0, None, None),
+        ("team", "EMEA", 3, 1, 75.0, 18.2, 13.0),
+    ]
+    assert win.chart.title == "Win rate by team" and win.chart.labels == ["Americas", "EMEA"]
+    assert _titles(db, win.table.rows[1].drill)[0] == ["Hydra", "Cetus"]
+
+
+def test_a_user_without_a_team_is_in_no_team_and_other_reports_refuse_the_grouping(db, data):
+    _teams(db, data, "EMEA", None)
+    revenue = run(db, "revenue", by="team")
+    assert cells(revenue.table, "team", "won_minor", "goal_minor") == [("(no team)", 0, 100000), ("EMEA", 623456, 600000)]
+    win = run(db, "win-rate", by="team")
+    assert _titles(db, win.table.rows[1].drill)[0] == ["Hydra", "Cetus"]  # (no team): bob's
+    with pytest.raises(InvalidInput, match="report pipeline cannot group by team; these can: win-rate, revenue, activity$"):
+        run(db, "pipeline", by="team")
+    with pytest.raises(InvalidInput, match="invalid grouping 'region': choose one of owner, team"):
+        run(db, "revenue", by="region")
+    assert cells(run(db, "revenue", by="owner").table, "user", "won_minor") == [("ann", 623456), ("bob", 0)]
+
+
+def test_activity_groups_by_team(db, data, actor, now):
+    from crm_tui.services import users
+
+    _teams(db, data, "EMEA", "EMEA")
+    with db.write() as s:
+        cy = users.create_user(s, data={"login": "cy", "team": "Inside sales"}, actor=actor, now=now)
+        s.add(Activity(kind="call", user_id=cy.id, occurred_at=utc(2026, 11, 17, 15), created_at=now, updated_at=now))
+        s.add(Task(title="cy's", assignee_id=cy.id, due_at=utc(2026, 11, 2), created_at=now, updated_at=now))
+    activity = run(db, "activity", by="team")
+    assert [c.title for c in activity.table.columns][0] == "Team"
+    assert cells(activity.table, "team", "calls", "emails", "meetings", "notes", "total", "tasks_done", "overdue") == [
+        ("EMEA", 1, 2, 1, 1, 5, 1, 2), ("Inside sales", 1, 0, 0, 0, 1, 0, 1)]
+    assert activity.table.total["total"] == 6
+    assert cells(activity.find_table("weekly"), "week", "team", "total")[-3:] == [
+        (date(2026, 11, 16), "EMEA", 2), (date(2026, 11, 16), "Inside sales", 1), (date(2026, 11, 23), "EMEA", 1)]
