@@ -512,7 +512,14 @@ class ContactForm(_ContactEditForm):
         version = values.pop("_version")
         create, allow_duplicate = values.pop("_create_company"), values.pop("_allow_duplicate")
         if base is None:
-            values["company_id"] = _company_id(session, values.pop("company"), actor, now, create=create)
+            try:
+                values["company_id"] = _company_id(session, values.pop("company"), actor, now, create=create)
+            except UnknownCompany:
+                # ask about the new company only once the rest is right: the contact is checked here,
+                # and rolled back with the question
+                contacts.create_contact(session, data={**values, "company_id": None}, actor=actor, now=now,
+                                        allow_duplicate=allow_duplicate)
+                raise
             return contacts.create_contact(session, data=values, actor=actor, now=now,
                                            allow_duplicate=allow_duplicate)
         changes = _contact_changes(base, values)

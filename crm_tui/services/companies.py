@@ -24,6 +24,7 @@ from crm_tui.services.common import (
     check_version,
     flush,
     get_or_404,
+    lock_names,
     parse_shape,
     set_archived,
 )
@@ -183,6 +184,7 @@ def create_company(session: Session, *, data: CompanyCreate | dict, actor: Actor
 
 
 def _refuse_duplicate(session: Session, name: str, domain: str | None) -> None:
+    lock_names(session, f"company-name:{company_norm(name)}", *([f"company-domain:{domain}"] if domain else []))
     matches = same_company(session, name=name, domain=domain)
     if not matches:
         return

@@ -24,6 +24,7 @@ from crm_tui.services.common import (
     check_version,
     flush,
     get_or_404,
+    lock_names,
     parse_shape,
     set_archived,
 )
@@ -157,6 +158,7 @@ def _refuse_duplicate(session: Session, emails: list[str]) -> None:
     """Emails are stored lowercased (validation.email), so equality is case-insensitive and indexed."""
     if not emails:
         return
+    lock_names(session, *(f"contact-email:{e}" for e in emails))
     row = session.execute(
         select(ContactEmail.email, Contact.id, Contact.full_name, Contact.archived)
         .join(Contact, Contact.id == ContactEmail.contact_id)
