@@ -332,7 +332,8 @@ def find_contact(session: Session, ref: str | int) -> ContactRead:
     if (contact_id := parse_id(text)) is not None:
         return get_contact(session, contact_id=contact_id)
     rows = session.execute(
-        select(Contact.id, Contact.full_name, Contact.archived).join(ContactEmail, ContactEmail.contact_id == Contact.id)
+        select(Contact.id, Contact.full_name, Contact.archived)
+        .join(ContactEmail, ContactEmail.contact_id == Contact.id)
         .where(ContactEmail.email == text.lower()).order_by(Contact.archived, Contact.id).limit(21)).all()
     if not rows:
         raise NotFound(f"no contact {text!r}")

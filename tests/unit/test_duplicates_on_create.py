@@ -97,7 +97,8 @@ def test_a_company_reference_several_companies_match_is_an_error(db, actor, now,
                                        allow_duplicate=True)
     with db.read() as s, pytest.raises(InvalidInput) as caught:
         companies.resolve_company(s, ref)
-    assert caught.value.message == f"{ref!r} matches several companies: Globex (#{one.id}), Globex (#{two.id}); give the id"
+    assert caught.value.message == (f"{ref!r} matches several companies: Globex (#{one.id}), Globex (#{two.id}); "
+                                    "give the id")
 
 
 @pytest.mark.parametrize("ref", ["Acme", "acme", "Acme Inc.", "ACME, Inc.", "Acme Corporation", "acme.com"])
