@@ -125,20 +125,26 @@ async def test_a_deal_edit_asks_before_adding_a_company(db, actor, now, ann):
     assert saved.company_name == "Initech" and _count(db, Company) == 2
 
 
-async def test_new_company_with_a_taken_domain_offers_the_existing_one(db, actor, now, ann):
-    app = make_app(db, actor, now)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+async def _new_company(app, pilot, name: str, domain: str = "") -> CompanyForm:
+    await settle(app, pilot)
+    if not isinstance(app.screen, CompaniesScreen):
         await pilot.press("2")
         await settle(app, pilot)
-        assert isinstance(app.screen, CompaniesScreen)
-        await pilot.press("n")
-        await settle(app, pilot)
-        form = app.screen
-        assert isinstance(form, CompanyForm)
-        form.query_one("#company-name", Input).value = "ACME Inc."
-        await pilot.press("ctrl+s")
-        await settle(app, pilot)
+    await pilot.press("n")
+    await settle(app, pilot)
+    form = app.screen
+    assert isinstance(form, CompanyForm)
+    form.query_one("#company-name", Input).value = name
+    form.query_one("#company-domain", Input).value = domain
+    await pilot.press("ctrl+s")
+    await settle(app, pilot)
+    return form
+
+
+async def test_new_company_with_a_taken_name_offers_the_existing_one(db, actor, now, ann):
+    app = make_app(db, actor, now)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await _new_company(app, pilot, "ACME Inc.")
         assert isinstance(app.screen, DuplicateScreen)
         assert "a company with the name 'Acme' already exists" in str(app.screen.query_one("#dialog-question",
                                                                                           Label).render())
@@ -150,15 +156,15 @@ async def test_new_company_with_a_taken_domain_offers_the_existing_one(db, actor
         await pilot.press("o")
         await settle(app, pilot)
         assert isinstance(app.screen, CompanyDetailScreen)
-        assert _count(db, Company) == 1
-        await pilot.press("escape")
-        await settle(app, pilot)
-        await pilot.press("n")
-        await settle(app, pilot)
-        app.screen.query_one("#company-name", Input).value = "Acme Labs"
-        app.screen.query_one("#company-domain", Input).value = "acme.com"
-        await pilot.press("ctrl+s")
-        await settle(app, pilot)
+    assert _count(db, Company) == 1
+
+
+async def test_new_company_with_a_taken_domain_can_be_saved_anyway(db, actor, now, ann):
+    app = make_app(db, actor, now)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await _new_company(app, pilot, "Acme Labs", "acme.com")
+        assert isinstance(app.screen, DuplicateScreen)
+        assert "the domain acme.com" in str(form.query_one("#company-form-error", Label).render())
         await pilot.press("s")  # save anyway
         await settle(app, pilot)
         assert isinstance(app.screen, CompaniesScreen)
