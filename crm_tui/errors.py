@@ -58,3 +58,23 @@ class StorageError(CrmError):
 
 class Forbidden(PermissionDenied):
     """The acting user's role may not do this; the message names the role that may."""
+
+
+class Duplicate(InvalidInput):
+    """A new record would repeat one that exists (same email, domain or company name); nothing
+    was written. Names the existing record, so a form can offer to open it; the caller may insist
+    with allow_duplicate=True."""
+
+    def __init__(self, message: str, *, entity: str, existing_id: int, existing_label: str) -> None:
+        super().__init__(message)
+        self.entity = entity
+        self.existing_id = existing_id
+        self.existing_label = existing_label
+
+
+class UnknownCompany(NotFound):
+    """A company was named that does not exist; it is created only when the person says so."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        super().__init__(message)
+        self.name = name

@@ -26,6 +26,8 @@ def add(
     owner: str | None = typer.Option(None, "--owner", help="Owner (user login); you by default."),
     parent: str | None = typer.Option(None, "--parent", help="The company it belongs to (id, name or domain)."),
     notes: str | None = typer.Option(None, "--notes"),
+    allow_duplicate: bool = typer.Option(False, "--allow-duplicate",
+                                         help="Add it even when a company has the same domain or name."),
     as_json: output.Json = False,
 ) -> None:
     """Add a company."""
@@ -33,7 +35,7 @@ def add(
         data = {"name": name, "domain": domain, "industry": industry, "size": size, "address": address,
                 "notes": notes, "owner_id": refs.user_id(session, owner),
                 "parent_id": companies.resolve_company(session, parent).id if parent else None}
-        company = companies.create_company(session, data=data, actor=actor)
+        company = companies.create_company(session, data=data, actor=actor, allow_duplicate=allow_duplicate)
     if as_json:
         output.emit_json(company)
     else:

@@ -13,6 +13,8 @@ from crm_tui.services import activities, contacts
 app = typer.Typer(name="contact", help="People: add, list, show, edit, archive, tag.", no_args_is_help=True)
 
 REF_HELP = "Contact id or email."
+CREATE_COMPANY_HELP = "Add the company named by --company when none has that name."
+ALLOW_DUPLICATE_HELP = "Add it even when a contact already has one of its emails."
 VERSION_HELP = "The version you last saw; refuse the change if the contact changed since."
 
 
@@ -41,6 +43,8 @@ def add(
     source: str | None = typer.Option(None, "--source", help="web, referral, event, email_campaign, social, cold, other."),
     tag: list[str] = typer.Option([], "--tag", "-t", help="Tag (repeat for more)."),
     field: list[str] = typer.Option([], "--field", help="Custom field as name=value (repeat for more)."),
+    create_company: bool = typer.Option(False, "--create-company", help=CREATE_COMPANY_HELP),
+    allow_duplicate: bool = typer.Option(False, "--allow-duplicate", help=ALLOW_DUPLICATE_HELP),
     as_json: output.Json = False,
 ) -> None:
     """Add a contact."""
@@ -48,8 +52,9 @@ def add(
     with st.write() as (session, actor):
         data = {"first_name": first, "last_name": last, "emails": email, "phones": phone, "title": title,
                 "lifecycle": lifecycle, "source": source, "tags": tag, "custom": _parse_fields(field),
-                **refs.link_changes(session, company=company, owner=owner)}
-        contact = contacts.create_contact(session, data=data, actor=actor)
+                **refs.link_changes(session, company=company, owner=owner, create_company=create_company,
+                                    actor=actor)}
+        contact = contacts.create_contact(session, data=data, actor=actor, allow_duplicate=allow_duplicate)
     if as_json:
         output.emit_json(contact)
     else:
@@ -153,6 +158,7 @@ def edit(
     source: str | None = typer.Option(None, "--source", help='Source ("" to clear).'),
     field: list[str] = typer.Option([], "--field", help="Set a custom field: name=value (name= clears it)."),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    create_company: bool = typer.Option(False, "--create-company", help=CREATE_COMPANY_HELP),
     as_json: output.Json = False,
 ) -> None:
     """Change a contact's fields; only the options given change."""
@@ -167,7 +173,8 @@ def edit(
         if phone:
             changes["phones"] = phone
         fields = _parse_fields(field)
-        changes.update(refs.link_changes(session, company=company, owner=owner))
+        changes.update(refs.link_changes(session, company=company, owner=owner, create_company=create_company,
+                                         actor=actor))
         # the fields that change, merged by the service into the row it holds locked
         contact = contacts.update_contact(session, contact_id=contact.id, changes=changes, actor=actor,
                                           version=version, custom_remove=[k for k, v in fields.items() if v is None],

@@ -17,6 +17,7 @@ app = typer.Typer(name="deal", help="Deals: add, list, show, edit, move, won, lo
 ID_HELP = "Deal id."
 VERSION_HELP = "The version you last saw; refuse the change if the deal changed since."
 YES_HELP = "Win a lost deal, or lose a won one, without asking."
+CREATE_COMPANY_HELP = "Add the company named by --company when none has that name."
 
 
 @app.command("add")
@@ -31,13 +32,15 @@ def add(
     contact: str | None = typer.Option(None, "--contact", help="Contact id or email."),
     owner: str | None = typer.Option(None, "--owner", help="Owner (user login); you by default."),
     close: str | None = typer.Option(None, "--close", help='Expected close date, e.g. "2026-12-31" or "+30d".'),
+    create_company: bool = typer.Option(False, "--create-company", help=CREATE_COMPANY_HELP),
     as_json: output.Json = False,
 ) -> None:
     """Add a deal."""
     st = state(ctx)
     with st.write() as (session, actor):
         data = {"title": title, "amount": amount, "currency": currency, "expected_close": close,
-                **refs.link_changes(session, company=company, contact=contact, owner=owner)}
+                **refs.link_changes(session, company=company, contact=contact, owner=owner,
+                                    create_company=create_company, actor=actor)}
         if pipeline is not None or stage is not None:
             chosen = pipelines.resolve_pipeline(session, pipeline)
             data["pipeline_id"] = chosen.id
@@ -132,13 +135,15 @@ def edit(
     owner: str | None = typer.Option(None, "--owner", help='Owner login ("" for none).'),
     close: str | None = typer.Option(None, "--close", help='Expected close date ("" to clear).'),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    create_company: bool = typer.Option(False, "--create-company", help=CREATE_COMPANY_HELP),
     as_json: output.Json = False,
 ) -> None:
     """Change a deal's fields; only the options given change. Use `deal move` to change its stage."""
     with state(ctx).write() as (session, actor):
         changes = {key: value for key, value in (("title", title), ("amount", amount), ("currency", currency),
                                                  ("expected_close", close)) if value is not None}
-        changes.update(refs.link_changes(session, company=company, contact=contact, owner=owner))
+        changes.update(refs.link_changes(session, company=company, contact=contact, owner=owner,
+                                         create_company=create_company, actor=actor))
         deal = deals.update_deal(session, deal_id=deal_id, changes=changes, actor=actor, version=version)
     if as_json:
         output.emit_json(deal)

@@ -15,11 +15,11 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from crm_tui.errors import Conflict, CrmError, InvalidInput, NotFound
+from crm_tui.errors import Conflict, CrmError, Duplicate, InvalidInput, NotFound
 from crm_tui.models.schemas import CompanyRead, CompanyRow, UserRead
 from crm_tui.screens.base import AreaScreen, Outcome, ReportsWorkerErrors, SearchableList
 from crm_tui.screens.conflict import ResolvesConflicts, put_select
-from crm_tui.screens.forms import ConfirmScreen
+from crm_tui.screens.forms import ConfirmScreen, DuplicateScreen, open_existing
 from crm_tui.services import companies, users
 from crm_tui.services.paging import Page
 from crm_tui.widgets.keyset_table import Column, KeysetTable
@@ -255,6 +255,7 @@ class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRea
         self.company = company
         self.saving = False
         self.conflicted = False
+        self.allow_duplicate = False  # the person chose "save anyway" for a duplicate
 
     def compose(self) -> ComposeResult:
         c = self.company
@@ -361,7 +362,7 @@ class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRea
         if self.saving:
             return
         if self.company is None:
-            args = (None, None, self.values())
+            args = (None, None, {**self.values(), "_allow_duplicate": self.allow_duplicate})
         else:
             changes = self.changes()
             if not changes:
@@ -395,6 +396,20 @@ class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRea
 
     def _conflict(self, error: Conflict) -> None:
         self.resolve_conflict(error)
+
+    def _duplicate(self, error: Duplicate) -> None:
+        """A company with that domain or name exists: say so; offer to open it or to save anyway."""
+        self._rejected(error.message)
+
+        def chosen(answer: str | None) -> None:
+            if answer == "open":
+                self.dismiss(None)
+                open_existing(self.app, error)
+            elif answer == "save":
+                self.allow_duplicate = True
+                self.action_save()
+
+        self.app.push_screen(DuplicateScreen(error), chosen)
 
     # -- what the conflict resolution needs (screens/conflict.py)
 
@@ -462,12 +477,16 @@ class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRea
         try:
             with app.db.write() as session:
                 if company_id is None:
-                    company = companies.create_company(session, data=values, actor=app.actor, now=now)
+                    allow_duplicate = values.pop("_allow_duplicate")
+                    company = companies.create_company(session, data=values, actor=app.actor, now=now,
+                                                       allow_duplicate=allow_duplicate)
                 else:
                     company = companies.update_company(session, company_id=company_id, changes=values,
                                                        actor=app.actor, version=version, now=now)
         except Conflict as exc:
             return Outcome(self._conflict, exc)
+        except Duplicate as exc:
+            return Outcome(self._duplicate, exc)
         except (InvalidInput, NotFound) as exc:
             return Outcome(self._rejected, exc.message)
         except Exception as exc:  # noqa: BLE001 - a form reports a failure, it never takes the app down

@@ -386,12 +386,14 @@ class DealEditForm(FormConflicts, FormScreen[DealRead | None], _UsersMixin):
     def values(self) -> dict[str, Any]:
         before = _deal_values(self.deal, self.app.actor.locale)
         changed = {k: v for k, v in self.form_values().items() if v != before[k]}
-        return {"changes": changed, "deal_id": self.deal.id, "version": self.deal.version}
+        return {"changes": changed, "deal_id": self.deal.id, "version": self.deal.version,
+                "create_company": self.create_company}
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> DealRead:
         changes = dict(values["changes"])
         if "company" in changes:
-            changes["company_id"] = _company_id(session, changes.pop("company"), actor, now)
+            changes["company_id"] = _company_id(session, changes.pop("company"), actor, now,
+                                                create=values["create_company"])
         if "contact" in changes:
             ref = changes.pop("contact")
             changes["contact_id"] = contacts.find_contact(session, ref).id if ref else None

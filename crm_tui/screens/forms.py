@@ -23,7 +23,7 @@ from textual.widgets import Button, Input, Label, Select, TextArea
 from textual.widgets.select import InvalidSelectValueError
 
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors
-from crm_tui.errors import Conflict, CrmError, InvalidInput, NotFound
+from crm_tui.errors import Conflict, CrmError, Duplicate, InvalidInput, NotFound, UnknownCompany
 from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.models.schemas import ActivityRead, ContactRead, DealRead, PipelineRead, TaskRead, UserRead
 from crm_tui.screens.conflict import ResolvesConflicts, put_select
@@ -85,18 +85,62 @@ def _minutes(text: str) -> int | None:
     return int(text)
 
 
-def _company_id(session, name: str, actor: Actor, now: datetime) -> int | None:
-    """The company typed into a form: an existing one by id, name, domain or unique prefix,
-    otherwise a new company of that name (in the caller's transaction)."""
+def _company_id(session, name: str, actor: Actor, now: datetime, *, create: str | None = None) -> int | None:
+    """The company typed into a form, by the one naming rule (companies.find_or_create_company).
+    An unknown name raises UnknownCompany, so the form can ask; it is added (in the caller's
+    transaction) only when `create` is that very name, which the person agreed to add."""
     name = name.strip()
     if not name:
         return None
-    try:
-        return companies.resolve_company(session, name).id
-    except NotFound:
-        if name.isdigit():
-            raise
-    return companies.create_company(session, data={"name": name}, actor=actor, now=now).id
+    return companies.find_or_create_company(session, name=name, create=create == name, actor=actor, now=now).id
+
+
+def open_existing(app: App, error: Duplicate) -> None:
+    """Show the record a Duplicate names (its contact or account view)."""
+    if error.entity == "contact":
+        from crm_tui.screens.contact_detail import ContactDetailScreen
+
+        app.push_screen(ContactDetailScreen(error.existing_id))
+    else:
+        from crm_tui.screens.company_detail import CompanyDetailScreen
+
+        app.push_screen(CompanyDetailScreen(error.existing_id))
+
+
+class DuplicateScreen(ModalScreen[str | None]):
+    """A new record repeats an existing one: open that one (o), save anyway (s), or go back (esc)."""
+
+    CSS_PATH = CSS
+    AUTO_FOCUS = "#duplicate-open"
+    BINDINGS = [
+        Binding("o", "answer('open')", "Open it", id="duplicate.open"),
+        Binding("s", "answer('save')", "Save anyway", id="duplicate.save"),
+        Binding("escape", "answer(None)", "Back", id="duplicate.back"),
+    ]
+
+    def __init__(self, error: Duplicate) -> None:
+        super().__init__()
+        self.error = error
+
+    def compose(self) -> ComposeResult:
+        e = self.error
+        with Vertical(id="dialog", classes="dialog"):
+            # it names records as typed: never markup
+            yield Label(f"{e.message}.\nOpen #{e.existing_id} {e.existing_label}?", id="dialog-question",
+                        markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(Text(f"Open #{e.existing_id} (o)"), id="duplicate-open", variant="primary",
+                             compact=True)
+                yield Button("Save anyway (s)", id="duplicate-save", compact=True)
+                yield Button("Back (esc)", id="duplicate-back", compact=True)
+
+    def action_answer(self, answer: str | None) -> None:
+        self.dismiss(answer)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss({"duplicate-open": "open", "duplicate-save": "save"}.get(event.button.id))
 
 
 # --- the shared form frame -------------------------------------------------------------------
@@ -121,6 +165,8 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
     def __init__(self) -> None:
         super().__init__()
         self.saving = False
+        self.allow_duplicate = False  # the person chose "save anyway" for a duplicate
+        self.create_company: str | None = None  # the unknown company name they agreed to add
 
     # -- layout
 
@@ -212,6 +258,32 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
     def report_conflict(self, error: Conflict) -> None:
         self.report_rejected(error.message)
 
+    def report_duplicate(self, error: Duplicate) -> None:
+        """The record exists already: say so, and offer to open it or to save anyway."""
+        self.report_rejected(error.message)
+
+        def chosen(answer: str | None) -> None:
+            if answer == "open":
+                self.dismiss(None)
+                open_existing(self.app, error)
+            elif answer == "save":
+                self.allow_duplicate = True
+                self.action_save()
+
+        self.app.push_screen(DuplicateScreen(error), chosen)
+
+    def report_unknown_company(self, error: UnknownCompany) -> None:
+        """No company has the name typed: add it only when the person says so."""
+        name = error.name.strip()
+        self.report_rejected(f"No company {name!r}.")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.create_company = name
+                self.action_save()
+
+        self.app.push_screen(ConfirmScreen(f"No company {name!r}. Create it?", "Create"), answer)
+
     def report_failure(self, error: Exception, title: str = "Could not save") -> None:
         self.set_saving(False)
         message = error.message if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
@@ -230,6 +302,10 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
                 result = self.write(session, values, actor=app.actor, now=now)
         except Conflict as exc:
             return Outcome(self.report_conflict, exc)
+        except Duplicate as exc:
+            return Outcome(self.report_duplicate, exc)
+        except UnknownCompany as exc:
+            return Outcome(self.report_unknown_company, exc)
         except (InvalidInput, NotFound) as exc:
             return Outcome(self.report_rejected, exc.message)
         except Exception as exc:  # noqa: BLE001 - a form reports a failure, it never takes the app down
@@ -370,7 +446,7 @@ class ContactForm(_ContactEditForm):
         yield _field("Title", _input("title"))
         yield _field("Emails", _input("emails", placeholder="comma separated"))
         yield _field("Phones", _input("phones", placeholder="comma separated, +country code"))
-        yield _field("Company", _input("company", placeholder="name, domain or id; a new name adds it"))
+        yield _field("Company", _input("company", placeholder="name, domain or id; a new name asks to add it"))
         yield _field("Stage", Select(_choices(m.value for m in Lifecycle), id="lifecycle", allow_blank=False,
                                      compact=True))
         yield _field("Source", Select(_choices(m.value for m in Source), id="source", prompt="(none)",
@@ -428,17 +504,27 @@ class ContactForm(_ContactEditForm):
             "source": _selected(self.query_one("#source", Select)),
             "owner_id": _selected(self.query_one("#owner", Select)),
             "_base": self.contact, "_version": self.base_version(),
+            "_create_company": self.create_company, "_allow_duplicate": self.allow_duplicate,
         }
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> ContactRead:
         base: ContactRead | None = values.pop("_base")
         version = values.pop("_version")
+        create, allow_duplicate = values.pop("_create_company"), values.pop("_allow_duplicate")
         if base is None:
-            values["company_id"] = _company_id(session, values.pop("company"), actor, now)
-            return contacts.create_contact(session, data=values, actor=actor, now=now)
+            try:
+                values["company_id"] = _company_id(session, values.pop("company"), actor, now, create=create)
+            except UnknownCompany:
+                # ask about the new company only once the rest is right: the contact is checked here,
+                # and rolled back with the question
+                contacts.create_contact(session, data={**values, "company_id": None}, actor=actor, now=now,
+                                        allow_duplicate=allow_duplicate)
+                raise
+            return contacts.create_contact(session, data=values, actor=actor, now=now,
+                                           allow_duplicate=allow_duplicate)
         changes = _contact_changes(base, values)
         if "company" in changes:
-            changes["company_id"] = _company_id(session, changes.pop("company"), actor, now)
+            changes["company_id"] = _company_id(session, changes.pop("company"), actor, now, create=create)
         return contacts.update_contact(session, contact_id=base.id, changes=changes, actor=actor,
                                        version=version, now=now)
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import BigInteger, select
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -179,3 +180,14 @@ def set_archived(session: Session, model: type[M], *, id_: int, archived: bool, 
         audit(session, actor=actor, entity=entity, entity_id=obj.id, action="archive" if archived else "unarchive",
               now=now, changes={"archived": (not archived, archived)})
     return obj
+
+
+def lock_names(session: Session, *names: str) -> None:
+    """Serialise a check-then-insert on these names (e.g. "contact-email:ann@x.org") across
+    transactions, so two people adding the same record at once cannot both pass the duplicate
+    check: a transaction-scoped advisory lock per name on PostgreSQL, in a fixed order; SQLite's
+    BEGIN IMMEDIATE already holds the whole file."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    for name in sorted(set(names)):
+        session.execute(sa_text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from crm_tui.clock import resolve_now
-from crm_tui.errors import InvalidInput, NotFound
+from crm_tui.errors import Duplicate, InvalidInput, NotFound, UnknownCompany
 from crm_tui.models import Activity, Company, Contact, Deal, Task, User
 from crm_tui.models.schemas import ActivityRead, CompanyCreate, CompanyRead, CompanyRow, CompanyUpdate, TaskRead
 from crm_tui.services import permissions
@@ -22,6 +24,7 @@ from crm_tui.services.common import (
     check_version,
     flush,
     get_or_404,
+    lock_names,
     parse_shape,
     set_archived,
 )
@@ -38,6 +41,59 @@ SORTS = {
 
 
 MULTILINE = ("address", "notes")  # the fields that keep tabs and line breaks
+# legal forms dropped when company names are compared: "Acme, Inc." is "ACME"
+_LEGAL = frozenset("inc incorporated llc ltd limited gmbh ag sa sas sarl bv nv plc corp corporation co company "
+                   "group pty oy ab as spa srl kg".split())
+
+
+# --- naming a company: one rule for the forms, the CLI and import ------------------------------
+
+
+@lru_cache(maxsize=65536)
+def company_norm(name: str) -> str:
+    """A company name for matching: casefolded, no accents or punctuation, no legal form."""
+    words = re.sub(r"[^\w\s]", " ", v.strip_accents(name.casefold())).split()
+    while len(words) > 1 and words[-1] in _LEGAL:
+        words.pop()
+    return " ".join(words)
+
+
+def name_prefix(name: str) -> str:
+    """The indexed name_key range that holds every spelling of the name: its first word."""
+    key = v.fold(name)
+    match = re.match(r"[^\W_]+", key)
+    return match[0] if match else key
+
+
+def name_range(prefix: str):
+    """name_key starts with `prefix` (an index range scan)."""
+    return and_(Company.name_key >= prefix, Company.name_key < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+
+
+def same_company(session: Session, *, name: str, domain: str | None = None) -> list[tuple[int, str, bool]]:
+    """(id, name, archived) of the companies that `name` (by company_norm) or `domain` names,
+    active ones first, then by id."""
+    key, norm, prefix = v.fold(name), company_norm(name), name_prefix(name)
+    wanted = [Company.name_key == key]
+    if prefix:
+        wanted.append(name_range(prefix))
+    if domain:
+        wanted.append(Company.domain == domain)
+    rows = session.execute(select(Company.id, Company.name, Company.name_key, Company.domain, Company.archived)
+                           .where(or_(*wanted)).order_by(Company.archived, Company.id))
+    return [(r.id, r.name, r.archived) for r in rows
+            if r.name_key == key or (norm and company_norm(r.name) == norm) or (domain and r.domain == domain)]
+
+
+def pick_company(matches: list[tuple[int, str, bool]], text: str) -> int | None:
+    """The one company a name refers to: the only active match (or the only archived one when none
+    is active). Several are an error that lists them, never a silent pick."""
+    active = [m for m in matches if not m[2]] or matches
+    if len(active) > 1:
+        names = ", ".join(f"{name} (#{id_})" for id_, name, _ in active[:5])
+        more = f" and {len(active) - 5} more" if len(active) > 5 else ""
+        raise InvalidInput(f"{text!r} matches several companies: {names}{more}; give the id")
+    return active[0][0] if active else None
 
 
 def _domain(value: str | None) -> str | None:
@@ -105,11 +161,15 @@ def _search_text(company: Company) -> str:
 
 
 def create_company(session: Session, *, data: CompanyCreate | dict, actor: Actor,
-                   now: datetime | None = None) -> CompanyRead:
+                   now: datetime | None = None, allow_duplicate: bool = False) -> CompanyRead:
+    """Add a company. One with the same domain or the same name (by company_norm: "ACME, Inc." is
+    "Acme") is refused as a Duplicate naming it, unless `allow_duplicate`."""
     data = parse_shape(CompanyCreate, data)
     now = resolve_now(now)
     permissions.require(session, actor, "company.edit")
     values = _clean(data.model_dump())
+    if not allow_duplicate:
+        _refuse_duplicate(session, values["name"], values.get("domain"))
     _check_owner(session, values.get("owner_id"))
     _check_parent(session, None, values.get("parent_id"))
     if values.get("owner_id") is None:
@@ -121,6 +181,31 @@ def create_company(session: Session, *, data: CompanyCreate | dict, actor: Actor
     flush(session, ENTITY, f"company {company.name}")
     audit(session, actor=actor, entity=ENTITY, entity_id=company.id, action="create", now=now, summary=company.name)
     return read_company(session, company)
+
+
+def _refuse_duplicate(session: Session, name: str, domain: str | None) -> None:
+    lock_names(session, f"company-name:{company_norm(name)}", *([f"company-domain:{domain}"] if domain else []))
+    matches = same_company(session, name=name, domain=domain)
+    if not matches:
+        return
+    id_, existing, archived = matches[0]
+    same_domain = domain and session.scalar(select(Company.domain).where(Company.id == id_)) == domain
+    why = f"the domain {domain}" if same_domain else f"the name {existing!r}"
+    state = " (archived)" if archived else ""
+    raise Duplicate(f"a company with {why} already exists: #{id_} {existing}{state} (crm company show {id_}); "
+                    "add --allow-duplicate to add another", entity=ENTITY, existing_id=id_, existing_label=existing)
+
+
+def find_or_create_company(session: Session, *, name: str, create: bool, actor: Actor,
+                           now: datetime | None = None) -> CompanyRead:
+    """The company a person named (by id, any spelling of its name, domain or unique prefix: see
+    resolve_company). An unknown name raises UnknownCompany, unless `create` says to add it."""
+    try:
+        return resolve_company(session, name)
+    except UnknownCompany:
+        if not create:
+            raise
+    return create_company(session, data={"name": name}, actor=actor, now=now)
 
 
 def update_company(session: Session, *, company_id: int, changes: CompanyUpdate | dict, actor: Actor,
@@ -171,31 +256,29 @@ def get_company(session: Session, *, company_id: int) -> CompanyRead:
 
 
 def resolve_company(session: Session, ref: str | int) -> CompanyRead:
-    """A company by id, exact name (case-insensitive) or domain."""
+    """A company by id, by name in any spelling company_norm folds together ("ACME, Inc." finds
+    "Acme"), by domain, or by a unique prefix of its name. A name that several companies share is
+    an error listing them; an unknown one raises UnknownCompany."""
     text = str(ref).strip()
     if (company_id := parse_id(text)) is not None:
         return get_company(session, company_id=company_id)
-    key = v.fold(text)
-    company = session.scalars(
-        select(Company).where((Company.name_key == key) | (Company.domain == key.removeprefix("www.")))
-        .order_by(Company.archived, Company.id).limit(1)
-    ).first()
-    if company is None:
-        company = _unique_prefix_match(session, key, text)
-    return read_company(session, company)
+    if not text:
+        raise NotFound("no company given")
+    domain = v.fold(text).removeprefix("www.")
+    company_id = pick_company(same_company(session, name=text, domain=domain), text)
+    if company_id is None:
+        return read_company(session, _unique_prefix_match(session, v.fold(text), text))
+    return get_company(session, company_id=company_id)
 
 
 def _unique_prefix_match(session: Session, key: str, text: str) -> Company:
     """"Acme" finds "Acme Corp" when no other active company starts with it (an index range scan)."""
-    if not key:
-        raise NotFound("no company given")
-    upper = key[:-1] + chr(ord(key[-1]) + 1)
     candidates = list(session.scalars(
-        select(Company).where(Company.name_key >= key, Company.name_key < upper, Company.archived.is_(False))
+        select(Company).where(name_range(key), Company.archived.is_(False))
         .order_by(Company.name_key, Company.id).limit(6)
     ))
     if not candidates:
-        raise NotFound(f"no company {text!r}; add it with `crm company add {text!r}`")
+        raise UnknownCompany(f"no company {text!r}; add it with `crm company add {text!r}`", name=text)
     if len(candidates) > 1:
         names = ", ".join(f"{c.name} (#{c.id})" for c in candidates[:5])
         raise InvalidInput(f"{text!r} matches several companies: {names}; give the full name or the id")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.util import identity_key
 
 from crm_tui.clock import resolve_now
-from crm_tui.errors import InvalidInput, NotFound
+from crm_tui.errors import Duplicate, InvalidInput, NotFound
 from crm_tui.models import Company, Contact, ContactEmail, ContactPhone, ContactTag, Lifecycle, Source, Tag, User
 from crm_tui.models.schemas import ContactCreate, ContactFilter, ContactRead, ContactRow, ContactUpdate
 from crm_tui.services import permissions
@@ -24,6 +24,7 @@ from crm_tui.services.common import (
     check_version,
     flush,
     get_or_404,
+    lock_names,
     parse_shape,
     set_archived,
 )
@@ -127,15 +128,19 @@ def _clean(session: Session, values: dict, region: str | None) -> dict:
 
 
 def create_contact(session: Session, *, data: ContactCreate | dict, actor: Actor, now: datetime | None = None,
-                   region: str | None = None) -> ContactRead:
+                   region: str | None = None, allow_duplicate: bool = False) -> ContactRead:
     """Add a contact. Phones are stored E.164 where they parse (validation.phone), a number
-    without +code read in `region`, by default the actor's phone_country."""
+    without +code read in `region`, by default the actor's phone_country. One of its emails
+    already held by another contact is refused as a Duplicate naming that contact, unless
+    `allow_duplicate`."""
     data = parse_shape(ContactCreate, data)
     now = resolve_now(now)
     permissions.require(session, actor, "contact.edit")
     values = _clean(session, data.model_dump(), region or actor.phone_country)
     if not (values["first_name"] or values["last_name"] or values["emails"]):
         raise InvalidInput("a contact needs a name or an email")
+    if not allow_duplicate:
+        _refuse_duplicate(session, values["emails"])
     emails, phones, tags = values.pop("emails"), values.pop("phones"), values.pop("tags")
     if values.get("owner_id") is None:
         values["owner_id"] = actor.user_id
@@ -149,6 +154,23 @@ def create_contact(session: Session, *, data: ContactCreate | dict, actor: Actor
     audit(session, actor=actor, entity=ENTITY, entity_id=contact.id, action="create", now=now,
           summary=contact.full_name)
     return get_contact(session, contact_id=contact.id)
+
+
+def _refuse_duplicate(session: Session, emails: list[str]) -> None:
+    """Emails are stored lowercased (validation.email), so equality is case-insensitive and indexed."""
+    if not emails:
+        return
+    lock_names(session, *(f"contact-email:{e}" for e in emails))
+    row = session.execute(
+        select(ContactEmail.email, Contact.id, Contact.full_name, Contact.archived)
+        .join(Contact, Contact.id == ContactEmail.contact_id)
+        .where(ContactEmail.email.in_(emails)).order_by(Contact.archived, Contact.id).limit(1)).first()
+    if row is None:
+        return
+    state = " (archived)" if row.archived else ""
+    raise Duplicate(f"a contact with {row.email} already exists: #{row.id} {row.full_name}{state} "
+                    f"(crm contact show {row.id}); add --allow-duplicate to add another",
+                    entity=ENTITY, existing_id=row.id, existing_label=row.full_name)
 
 
 def update_contact(session: Session, *, contact_id: int, changes: ContactUpdate | dict, actor: Actor,
@@ -306,14 +328,23 @@ def get_contact(session: Session, *, contact_id: int) -> ContactRead:
 
 
 def find_contact(session: Session, ref: str | int) -> ContactRead:
-    """A contact by id or by any of its emails."""
+    """A contact by id or by any of its emails. An email several contacts share is an error that
+    lists them (active ones; archived ones only when no active one has it), never a silent pick."""
     text = str(ref).strip()
     if (contact_id := parse_id(text)) is not None:
         return get_contact(session, contact_id=contact_id)
-    contact_id = session.scalar(select(ContactEmail.contact_id).where(ContactEmail.email == text.lower()).limit(1))
-    if contact_id is None:
+    rows = session.execute(
+        select(Contact.id, Contact.full_name, Contact.archived)
+        .join(ContactEmail, ContactEmail.contact_id == Contact.id)
+        .where(ContactEmail.email == text.lower()).order_by(Contact.archived, Contact.id).limit(21)).all()
+    if not rows:
         raise NotFound(f"no contact {text!r}")
-    return get_contact(session, contact_id=contact_id)
+    active = [r for r in rows if not r.archived] or rows
+    if len(active) > 1:
+        shown = ", ".join(f"{r.full_name} (#{r.id})" for r in active[:5])
+        more = f" and {len(active) - 5} more" if len(active) > 5 else ""
+        raise InvalidInput(f"{text!r} matches several contacts: {shown}{more}; give the id")
+    return get_contact(session, contact_id=active[0].id)
 
 
 def _conditions(session: Session, query: str | None, filters: ContactFilter, now: datetime) -> list:

@@ -7,19 +7,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Company, Contact, ContactEmail, Deal, Pipeline, Stage, User
 from crm_tui.services import validation as v
+from crm_tui.services.companies import company_norm, name_prefix, name_range, pick_company
+
+__all__ = ["company_norm"]  # importer_kinds reads it from here; the one rule lives in services/companies
 
 LOOKUP_BATCH = 400
-# legal forms dropped when company names are compared: "Acme, Inc." is "ACME"
-_LEGAL = frozenset("inc incorporated llc ltd limited gmbh ag sa sas sarl bv nv plc corp corporation co company "
-                   "group pty oy ab as spa srl kg".split())
 # stage synonyms other tools use, by the kind or name of stage they mean here
 _STAGE_SYNONYMS = {
     "won": ("closed won", "closedwon", "won", "win", "closed - won", "closed/won", "signed", "closed"),
@@ -33,22 +32,6 @@ _STAGE_SYNONYMS = {
                     "decision maker bought in", "commit"),
 }
 _LOGIN_CHARS = re.compile(r"[^a-z0-9._-]")
-
-
-@lru_cache(maxsize=65536)
-def company_norm(name: str) -> str:
-    """A company name for matching: casefolded, no accents or punctuation, no legal form."""
-    words = re.sub(r"[^\w\s]", " ", v.strip_accents(name.casefold())).split()
-    while len(words) > 1 and words[-1] in _LEGAL:
-        words.pop()
-    return " ".join(words)
-
-
-def _prefix(name: str) -> str:
-    """The indexed name_key range that holds every spelling of the name: its first word."""
-    key = v.fold(name)
-    match = re.match(r"[^\W_]+", key)
-    return match[0] if match else key
 
 
 def _batches(items: list, size: int = LOOKUP_BATCH) -> Iterable[list]:
@@ -92,6 +75,7 @@ class Relations:
     users: dict[str, int] = field(default_factory=dict)
     new_users: dict[int, dict] = field(default_factory=dict)  # id -> row, made by this import
     companies: dict[str, int] = field(default_factory=dict)  # company_norm -> id
+    ambiguous: dict[str, str] = field(default_factory=dict)  # company_norm -> why it names no one company
     company_keys: dict[int, str] = field(default_factory=dict)  # id -> name_key
     new_companies: dict[int, str] = field(default_factory=dict)  # id -> name, not written yet
     contacts: dict[str, int | None] = field(default_factory=dict)
@@ -146,31 +130,41 @@ class Relations:
     # --- companies ----------------------------------------------------------------------------
 
     def load_companies(self, names: Iterable[str]) -> None:
-        """Find, in one query per batch, the existing companies the names refer to."""
+        """Find, in one query per batch, the existing companies the names refer to, by the rule a
+        person's reference follows (services/companies: same_company, pick_company)."""
         wanted = {}
         for name in names:
             norm = company_norm(name)
-            if norm and norm not in self.companies:
-                wanted.setdefault(norm, _prefix(name))
-        prefixes = sorted(set(wanted.values()))
+            if norm and norm not in self.companies and norm not in self.ambiguous:
+                wanted.setdefault(norm, (name_prefix(name), name))
+        prefixes = sorted({prefix for prefix, _ in wanted.values()})
+        found: dict[str, list[tuple[int, str, bool]]] = {}
         for batch in _batches(prefixes, 100):
-            ranges = [and_(Company.name_key >= p, Company.name_key < p[:-1] + chr(ord(p[-1]) + 1))
-                      for p in batch if p]
+            ranges = [name_range(p) for p in batch if p]
             if not ranges:
                 continue
-            for company_id, name in self.session.execute(
-                    select(Company.id, Company.name).where(or_(*ranges))
+            for company_id, name, archived in self.session.execute(
+                    select(Company.id, Company.name, Company.archived).where(or_(*ranges))
                     .order_by(Company.archived, Company.id)):
                 norm = company_norm(name)
-                if norm in wanted and norm not in self.companies:
-                    self.companies[norm] = company_id
-                    self.company_keys[company_id] = v.fold(name)
+                if norm in wanted:
+                    found.setdefault(norm, []).append((company_id, name, archived))
+        for norm, matches in found.items():
+            try:
+                company_id = pick_company(matches, wanted[norm][1])
+            except InvalidInput as exc:
+                self.ambiguous[norm] = exc.message
+                continue
+            self.companies[norm] = company_id
+            self.company_keys[company_id] = v.fold(next(n for i, n, _ in matches if i == company_id))
 
     def company(self, name: str, ids: Ids) -> int:
         """The id of the company named, existing or to be created by this import."""
         norm = company_norm(name)
         if not norm:
             raise InvalidInput(f"invalid company name {name!r}")
+        if norm in self.ambiguous:
+            raise InvalidInput(self.ambiguous[norm])
         if norm not in self.companies:
             company_id = ids.take("companies")
             self.companies[norm] = company_id

@@ -20,7 +20,8 @@ def test_dupes_and_merge_with_keep_and_prompts(crm):
                  "--company", "Acme", "--title", "CTO")
     b = crm.json("contact", "add", "--first", "John", "--last", "Smith", "--email", "john@acme.com",
                  "--company", "Acme", "--title", "CEO", "--tag", "vip")
-    c = crm.json("contact", "add", "--first", "Jo", "--last", "Smith", "--email", "JON@acme.com")
+    c = crm.json("contact", "add", "--first", "Jo", "--last", "Smith", "--email", "JON@acme.com",
+                 "--allow-duplicate")  # a duplicate on purpose
     crm.ok("log", "call", "--contact", "john@acme.com", "--subject", "Hello")
     found = crm.json("contact", "dupes")
     assert {(p["a_id"], p["b_id"], tuple(p["reasons"])) for p in found["pairs"]} == {
@@ -50,7 +51,7 @@ def test_dupes_and_merge_with_keep_and_prompts(crm):
 @sqlite_only
 def test_company_merge_and_dupes(crm):
     acme = crm.json("company", "add", "Acme Inc", "--domain", "acme.com")
-    other = crm.json("company", "add", "ACME, Inc.")
+    other = crm.json("company", "add", "ACME, Inc.", "--allow-duplicate")  # a duplicate on purpose
     crm.ok("contact", "add", "--first", "Ann", "--company", str(other["id"]))
     assert [(p["a_id"], p["b_id"]) for p in crm.json("company", "dupes")["pairs"]] == [(acme["id"], other["id"])]
     out = crm.ok("company", "merge", str(acme["id"]), str(other["id"]), "--yes").stdout

@@ -101,6 +101,10 @@ async def test_contact_form_creates_contact_and_its_new_company_by_keyboard(db, 
         form.query_one("#source", Select).value = "referral"
         await pilot.press("ctrl+s")
         await settle(app, pilot)
+        # an unknown company is added only once the person says so (issue 17 #4)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(app, pilot)
         assert not isinstance(app.screen, ContactForm)
     [saved] = app.results
     with db.read() as s:

@@ -373,7 +373,8 @@ async def test_merging_duplicates_shows_both_names(sqlite_db, actor_sqlite, now)
     with sqlite_db.write() as s:
         a = companies.create_company(s, data={"name": f"Acme {H}", "domain": "acme.com"}, actor=actor_sqlite,
                                      now=now)
-        b = companies.create_company(s, data={"name": f"ACME {H} Inc"}, actor=actor_sqlite, now=now)
+        b = companies.create_company(s, data={"name": f"ACME {H} Inc"}, actor=actor_sqlite, now=now,
+                                     allow_duplicate=True)  # a duplicate on purpose
         plan = merge.plan_merge(s, kind="company", a_id=a.id, b_id=b.id)
     app = make_app(sqlite_db, actor_sqlite, now)
     async with app.run_test(size=(120, 36), notifications=True) as pilot:

@@ -63,7 +63,8 @@ def test_id_fields_read_back_as_names_and_keep_their_raw_ids(db, actor, now):
 def test_a_removed_record_reads_back_as_its_id(db, actor, now):
     with db.write() as s:
         acme = companies.create_company(s, data={"name": "Acme Corp"}, actor=actor, now=now)
-        acme_dup = companies.create_company(s, data={"name": "Acme Corporation"}, actor=actor, now=now)
+        acme_dup = companies.create_company(s, data={"name": "Acme Corporation"}, actor=actor, now=now,
+                                            allow_duplicate=True)  # a duplicate on purpose
         ada = contacts.create_contact(s, data={"first_name": "Ada", "company_id": acme_dup.id}, actor=actor, now=now)
         contacts.update_contact(s, contact_id=ada.id, changes={"company_id": None}, actor=actor, now=now)
         merge.merge_records(s, kind="company", a_id=acme.id, b_id=acme_dup.id, actor=actor, now=now)

@@ -12,7 +12,7 @@ from crm_tui.services import companies, contacts, dedupe
 def _contact(s, actor, now, first, last, *, emails=(), phones=(), company_id=None):
     return contacts.create_contact(s, data={"first_name": first, "last_name": last, "emails": list(emails),
                                             "phones": list(phones), "company_id": company_id},
-                                   actor=actor, now=now).id
+                                   actor=actor, now=now, allow_duplicate=True).id  # duplicates on purpose
 
 
 @pytest.fixture
@@ -83,7 +83,8 @@ def test_a_key_shared_by_many_pairs_only_records_whose_names_are_alike(db, actor
 def test_company_dupes_by_domain_and_by_name_without_legal_forms(db, actor, now):
     with db.write() as s:
         def add(name, domain=None):
-            return companies.create_company(s, data={"name": name, "domain": domain}, actor=actor, now=now).id
+            return companies.create_company(s, data={"name": name, "domain": domain}, actor=actor, now=now,
+                                            allow_duplicate=True).id
         acme, acme2, acme3 = add("Acme Inc", "acme.com"), add("ACME, Inc."), add("Acme Corporation")
         other = add("Initech", "initech.com")
         init2 = add("Initrode", "initech.com")

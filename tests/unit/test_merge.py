@@ -31,7 +31,7 @@ def pair(db, actor, now):
             "first_name": "Anne", "last_name": "Lee", "emails": ["anne@home.org", "ann@acme.com"],
             "phones": ["+14155552671"], "title": "Chief Technology Officer", "source": "referral",
             "owner_id": bob.id, "tags": ["vip", "golf"], "custom": {"size": "M", "hobby": "golf"}},
-            actor=actor, now=now - timedelta(days=30)).id
+            actor=actor, now=now - timedelta(days=30), allow_duplicate=True).id
         for who in (a, b):
             activities.log_activity(s, data={"kind": "call", "subject": f"call {who}", "contact_id": who},
                                     actor=actor, now=now)
@@ -130,7 +130,7 @@ def test_a_failure_half_way_rolls_the_whole_merge_back(db, actor, now, pair, mon
 def test_merge_companies_moves_contacts_deals_activities_and_tasks(db, actor, now, pair):
     with db.write() as s:
         b = companies.create_company(s, data={"name": "ACME Inc.", "domain": "acme.com", "industry": "Tools"},
-                                     actor=actor, now=now).id
+                                     actor=actor, now=now, allow_duplicate=True).id
         s.get(Company, pair["acme"])
         contacts.update_contact(s, contact_id=pair["b"], changes={"company_id": b}, actor=actor, now=now)
         deals.update_deal(s, deal_id=pair["deal"], changes={"company_id": b}, actor=actor, now=now)
