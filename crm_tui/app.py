@@ -432,13 +432,15 @@ def run_app(*, db_url: str, login: str) -> None:
     try:
         with db.write() as session:
             actor = users.actor_for(session, login=login)
-        from crm_tui.config import load_settings
+        from crm_tui.config import load_settings, team_timezone
 
         settings = load_settings()
-        if settings.locale:  # amounts in forms are read with the configured separators
-            import dataclasses
+        import dataclasses
 
+        if settings.locale:  # amounts in forms are read with the configured separators
             actor = dataclasses.replace(actor, locale=settings.locale)
+        # calendar days (close dates) are the team's; ambiguous dates follow the configured order
+        actor = dataclasses.replace(actor, team_timezone=team_timezone(settings), date_order=settings.date_order)
         minutes = settings.workflow_interval_minutes
         CrmApp(db, actor, workflow_interval_s=minutes * 60 if minutes else None,
                live_refresh_s=settings.live_refresh_seconds or None).run()

@@ -53,6 +53,8 @@ class CliState:
             actor = dataclasses.replace(actor, timezone=self.settings.timezone)
         if self.settings.locale:
             actor = dataclasses.replace(actor, locale=self.settings.locale)
+        actor = dataclasses.replace(actor, team_timezone=config.team_timezone(self.settings),
+                                    date_order=self.settings.date_order)
         self._actor = actor
         return actor
 

@@ -49,6 +49,9 @@ class Actor:
     role: str = "admin"
     timezone: str | None = None
     locale: str | None = None  # how the user writes numbers (amounts); en_US when not set
+    # the zone a calendar day (a close date, a report's month) is in: config.team_timezone; UTC when not set
+    team_timezone: str | None = None
+    date_order: str | None = None  # how the user writes 03/04/2027: "dmy", "mdy" or "ymd"; refused when not set
 
     @property
     def is_system(self) -> bool:

@@ -89,7 +89,7 @@ def test_parse_day_is_the_day_in_the_users_zone():
     assert parse_day("today", now=late, zone=PARIS) == date(2026, 11, 24)
     assert parse_day("next fri", now=NOW, zone=UTC) == date(2026, 11, 27)
     assert parse_day("2026-12-15", now=NOW, zone=NEW_YORK) == date(2026, 12, 15)
-    assert parse_day("03/04/2026", now=NOW, zone=UTC) == date(2026, 3, 4)
+    assert parse_day("03/04/2026", now=NOW, zone=UTC, order="mdy") == date(2026, 3, 4)
     assert parse_day("03/04/2026", now=NOW, zone=UTC, dayfirst=True) == date(2026, 4, 3)
 
 
