@@ -175,7 +175,6 @@ def snooze(
     st, now = state(ctx), utcnow()
     with st.write() as (session, actor):
         task = tasks.snooze_task(session, task_id=task_id, until=until, actor=actor, version=version, now=now)
-    warn_if_past("snoozed until", task.snoozed_until, st, now)
     if as_json:
         output.emit_json(task)
     else:

@@ -96,9 +96,9 @@ def check_order(order: str | None, label: str = "date_order") -> str | None:
 def _reading(raw: str, typed: str, dayfirst: bool | None, order: str | None, hint: str) -> dict:
     """How dateutil should read `raw`: ISO year-first as it is; a numeric day/month decided by the
     value when it can be (13/04), else by `dayfirst`, else by `order`, else refused."""
+    order = check_order(order)
     if _YEAR_FIRST.match(raw):
         return {"dayfirst": False, "yearfirst": True}  # 2027-04-03 is ISO (dateutil would swap it)
-    order = check_order(order)
     if dayfirst is None and order is not None:
         dayfirst = order == "dmy"
     match = _NUMERIC_DATE.match(raw)
