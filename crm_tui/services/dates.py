@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from dateutil import parser as dateutil_parser
 from dateutil.relativedelta import relativedelta
 
 from crm_tui.clock import UTC, get_zone, resolve_now
 from crm_tui.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from crm_tui.services.common import Actor
 
 DEFAULT_TIME = time(9, 0)
 # Dates are kept to these years: far enough for any real plan or history, and far enough from
@@ -27,7 +31,8 @@ _HINT = "try 'tomorrow 9am', '+3d', 'in 2 weeks', 'next fri', 'end of month' or 
 DATE_ORDERS = {"dmy": "day/month/year", "mdy": "month/day/year", "ymd": "year/month/day"}
 ORDER_SETTING = "date_order (dmy or mdy) in the config file or CRM_DATE_ORDER"
 END_OF_DAY = time(17, 0)  # "eod", and the time of "end of month" and the like
-_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
+# 03/04/2027, 3.4.27, 03-04-2027, and 03/04 (this year's)
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})(?:[/.\-](\d{1,2})[/.\-](\d{2,4})\b|/(\d{1,2})\b(?!/))")
 _YEAR_FIRST = re.compile(r"^\s*\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}\b")
 _END_OF = re.compile(r"^end of (?:the )?(?:(?P<which>this|next) )?(?P<span>week|month|quarter|year)(?: (?P<rest>.+))?$")
 
@@ -104,8 +109,8 @@ def _reading(raw: str, typed: str, dayfirst: bool | None, order: str | None, hin
     match = _NUMERIC_DATE.match(raw)
     if not match:
         return {"dayfirst": bool(dayfirst)}
-    first, second = int(match[1]), int(match[2])
-    if order == "ymd" and len(match[3]) == 2 and dayfirst is not None and not dayfirst:
+    first, second = int(match[1]), int(match[2] or match[4])
+    if order == "ymd" and match[3] and len(match[3]) == 2 and dayfirst is not None and not dayfirst:
         return {"dayfirst": False, "yearfirst": True}  # 27/04/03: 2027-04-03
     if first > 12 or second > 12:  # 13/04 reads one way only (31/31 no way: dateutil refuses it)
         return {"dayfirst": first > 12}
@@ -115,10 +120,10 @@ def _reading(raw: str, typed: str, dayfirst: bool | None, order: str | None, hin
     return {"dayfirst": bool(dayfirst)}
 
 
-def team_zone(actor) -> tzinfo:
+def team_zone(actor: Actor) -> tzinfo:
     """The team's zone, as the CLI and the app resolved it for `actor` (config.team_timezone);
     UTC when the actor came without one. Never the machine's zone."""
-    return get_zone(getattr(actor, "team_timezone", None) or "UTC")
+    return get_zone(actor.team_timezone or "UTC")
 
 
 def start_of_day(day: date, zone: tzinfo) -> datetime:

@@ -197,13 +197,16 @@ def test_end_of_as_a_day(text, zone, expected):
     ("2027/04/03", "mdy", date(2027, 4, 3)),
     ("3 April 2027", None, date(2027, 4, 3)),
     ("April 3, 2027", "dmy", date(2027, 4, 3)),
+    ("03/04", "dmy", date(2026, 4, 3)),  # no year: this year
+    ("13/04", None, date(2026, 4, 13)),
 ])
 @pytest.mark.parametrize("zone", [UTC, AUCKLAND, LOS_ANGELES])
 def test_numeric_dates_follow_the_date_order(text, order, expected, zone):
     assert parse_day(text, now=NOW, zone=zone, order=order) == expected
 
 
-@pytest.mark.parametrize("text", ["03/04/2027", "3/4/27", "03.04.2027", "03/04/2027 10:00", "11-12-2027"])
+@pytest.mark.parametrize("text", ["03/04/2027", "3/4/27", "03.04.2027", "03/04/2027 10:00", "11-12-2027", "03/04",
+                                  "03/04 3pm"])
 def test_an_ambiguous_date_without_a_date_order_is_refused_naming_the_setting(text):
     with pytest.raises(InvalidInput, match=r"ambiguous date .*date_order \(dmy or mdy\).*CRM_DATE_ORDER") as caught:
         parse_when(text, now=NOW, zone=UTC)
