@@ -50,6 +50,9 @@ class Settings:
     team_timezone: str | None = None
     # the country of phone numbers typed without +code ("US"): stored E.164 (CRM_PHONE_COUNTRY overrides)
     phone_country: str | None = None
+    # how people here write an ambiguous numeric date (03/04/2027): "dmy", "mdy" or "ymd"; without it
+    # such a date is refused, never guessed (CRM_DATE_ORDER overrides)
+    date_order: str | None = None
     # how often the app runs the workflow engine ([workflows] interval_minutes); 0 turns that off
     workflow_interval_minutes: float = 5.0
     # how often the app looks for changes teammates saved ([live] refresh_seconds); 0 turns that off
@@ -60,7 +63,8 @@ class Settings:
 def load_settings(path: Path | None = None) -> Settings:
     path = path or config_path()
     if not path.exists():
-        return Settings(locale=os.environ.get("CRM_LOCALE") or None, phone_country=_phone_country({}))
+        return Settings(locale=os.environ.get("CRM_LOCALE") or None, phone_country=_phone_country({}),
+                        date_order=_date_order({}))
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -75,6 +79,7 @@ def load_settings(path: Path | None = None) -> Settings:
         locale=os.environ.get("CRM_LOCALE") or data.get("locale"),
         team_timezone=data.get("team_timezone"),
         phone_country=_phone_country(data),
+        date_order=_date_order(data),
         workflow_interval_minutes=_workflow_interval(data),
         live_refresh_seconds=_live_refresh(data),
         raw=data,
@@ -90,6 +95,17 @@ def _phone_country(data: dict) -> str | None:
     if value is not None and not isinstance(value, str):
         raise InvalidInput(f"phone_country in the config file must be a two-letter country code, not {value!r}")
     return phone_country(value, "phone_country in the config file")
+
+
+def _date_order(data: dict) -> str | None:
+    from crm_tui.services.dates import check_order
+
+    if env := os.environ.get("CRM_DATE_ORDER"):
+        return check_order(env, "CRM_DATE_ORDER")
+    value = data.get("date_order")
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"date_order in the config file must be dmy, mdy or ymd, not {value!r}")
+    return check_order(value, "date_order in the config file")
 
 
 def _workflow_interval(data: dict) -> float:

@@ -6,6 +6,8 @@ import typer
 
 from crm_tui.cli import output, params, refs
 from crm_tui.cli.context import state
+from crm_tui.cli.tasks import warn_if_past
+from crm_tui.clock import utcnow
 from crm_tui.errors import InvalidInput
 from crm_tui.services import activities
 
@@ -29,7 +31,7 @@ def log(
     """Log a call, email, meeting or note against a contact, company or deal."""
     if follow_up_title is not None and follow_up is None:
         raise InvalidInput("--follow-up-title needs --follow-up WHEN")
-    st = state(ctx)
+    st, now = state(ctx), utcnow()
     with st.write() as (session, actor):
         data = {"kind": kind, "subject": subject, "body": notes, "outcome": outcome, "direction": direction,
                 "duration_minutes": duration, "occurred_at": at, "deal_id": deal,
@@ -37,7 +39,7 @@ def log(
         task = None
         if follow_up is not None:
             task = {"title": follow_up_title or _follow_up_title(kind, subject), "due_at": follow_up}
-        activity, task = activities.log_activity(session, data=data, actor=actor, follow_up=task)
+        activity, task = activities.log_activity(session, data=data, actor=actor, follow_up=task, now=now)
     if as_json:
         output.emit_json({"activity": activity, "follow_up": task})
         return
@@ -45,6 +47,7 @@ def log(
     output.say(f"logged {activity.kind} #{activity.id}{about} at {output.local_time(activity.occurred_at, st.zone)}")
     if task is not None:
         output.say(f"follow-up task #{task.id} {task.title!r} due {output.local_time(task.due_at, st.zone)}")
+        warn_if_past("the follow-up's due", task.due_at, st, now)
 
 
 def _follow_up_title(kind: str, subject: str | None) -> str:

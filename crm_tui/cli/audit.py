@@ -30,7 +30,8 @@ def audit(
     st = state(ctx)
     with st.read() as (session, _actor):
         # a bare day means from the start of that day, in the user's zone
-        since_at = parse_when(since, zone=st.zone, default_time=time(0, 0)) if since is not None else None
+        since_at = (parse_when(since, zone=st.zone, default_time=time(0, 0), order=_actor.date_order)
+                    if since is not None else None)
         page = audit_service.list_events(session, entity=entity, entity_id=entity_id, actor=user, since=since_at,
                                          after=after, limit=limit)
     if as_json:

@@ -58,6 +58,8 @@ class CliState:
             actor = dataclasses.replace(actor, locale=self.settings.locale)
         if self.settings.phone_country:  # phones typed without +code are read in this country
             actor = dataclasses.replace(actor, phone_country=self.settings.phone_country)
+        actor = dataclasses.replace(actor, team_timezone=config.team_timezone(self.settings),
+                                    date_order=self.settings.date_order)
         self._actor = actor
         return actor
 

@@ -45,7 +45,8 @@ def import_(
     on_duplicate: str = typer.Option("skip", "--on-duplicate", metavar="skip|update|create",
                                      help="What to do with a row that matches a record (or an earlier row)."),
     dayfirst: bool | None = typer.Option(None, "--dayfirst/--monthfirst",
-                                         help="How to read 03/04/2026; without it such dates are refused."),
+                                         help="How to read 03/04/2026 in this file; without it your date_order "
+                                              "decides, and with neither such dates are refused."),
     country: str | None = typer.Option(None, "--country", metavar="CC",
                                        help="Country of phone numbers written without +code (US, FR, ...)."),
     create_users: bool = typer.Option(False, "--create-users",

@@ -45,7 +45,7 @@ def _run(ctx: typer.Context, name: str, period: str | None, start: str | None, e
     st = state(ctx)
     zone, now = team_zone(st), utcnow()
     with st.read() as (session, actor):
-        span = reports.resolve_period(preset=period, start=start, end=end, now=now, zone=zone)
+        span = reports.resolve_period(preset=period, start=start, end=end, now=now, zone=zone, order=actor.date_order)
         pipeline_id = pipelines.resolve_pipeline(session, pipeline).id if pipeline else None
         report = reports.run_report(session, name=name, period=span, zone=zone, currency=currency or st.settings.currency,
                                     owner_id=owner_id(st, session, owner), pipeline_id=pipeline_id, grain=grain, now=now, actor=actor,

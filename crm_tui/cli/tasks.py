@@ -7,7 +7,7 @@ import typer
 
 from crm_tui.cli import output, params, refs
 from crm_tui.cli.context import state
-from crm_tui.clock import resolve_now
+from crm_tui.clock import resolve_now, utcnow
 from crm_tui.errors import InvalidInput
 from crm_tui.services import tasks
 
@@ -31,11 +31,12 @@ def add(
     as_json: output.Json = False,
 ) -> None:
     """Add a task."""
-    st = state(ctx)
+    st, now = state(ctx), utcnow()
     with st.write() as (session, actor):
         data = {"title": title, "due_at": due, "notes": notes, "deal_id": deal, "recurrence": repeat,
                 **refs.link_changes(session, assignee=assignee, contact=contact, company=company)}
-        task = tasks.create_task(session, data=data, actor=actor)
+        task = tasks.create_task(session, data=data, actor=actor, now=now)
+    warn_if_past("due", task.due_at, st, now)
     if as_json:
         output.emit_json(task)
     else:
@@ -99,16 +100,18 @@ def done(
         raise InvalidInput("--outcome, --notes and --follow-up go with --call SUBJECT")
     if follow_up_title is not None and follow_up is None:
         raise InvalidInput("--follow-up-title needs --follow-up WHEN")
-    st = state(ctx)
+    st, now = state(ctx), utcnow()
     activity = follow = None
     with st.write() as (session, actor):
         if call is None:
-            task, following = tasks.complete_task(session, task_id=task_id, actor=actor, version=version)
+            task, following = tasks.complete_task(session, task_id=task_id, actor=actor, version=version, now=now)
         else:
             data = {"kind": "call", "subject": call, "outcome": outcome, "body": notes}
             next_task = {"title": follow_up_title or f"Follow up: {call}", "due_at": follow_up} if follow_up else None
             activity, follow, task, following = tasks.log_and_complete(
-                session, task_id=task_id, activity=data, follow_up=next_task, actor=actor, version=version)
+                session, task_id=task_id, activity=data, follow_up=next_task, actor=actor, version=version, now=now)
+    if follow is not None:
+        warn_if_past("the follow-up's due", follow.due_at, st, now)
     if as_json:
         output.emit_json({"task": task, "next": following, "activity": activity, "follow_up": follow})
         return
@@ -169,9 +172,9 @@ def snooze(
     as_json: output.Json = False,
 ) -> None:
     """Hide a task from the open lists until a later time."""
-    st = state(ctx)
+    st, now = state(ctx), utcnow()
     with st.write() as (session, actor):
-        task = tasks.snooze_task(session, task_id=task_id, until=until, actor=actor, version=version)
+        task = tasks.snooze_task(session, task_id=task_id, until=until, actor=actor, version=version, now=now)
     if as_json:
         output.emit_json(task)
     else:
@@ -187,13 +190,20 @@ def reschedule(
     as_json: output.Json = False,
 ) -> None:
     """Give a task a new due time."""
-    st = state(ctx)
+    st, now = state(ctx), utcnow()
     with st.write() as (session, actor):
-        task = tasks.reschedule_task(session, task_id=task_id, due_at=due, actor=actor, version=version)
+        task = tasks.reschedule_task(session, task_id=task_id, due_at=due, actor=actor, version=version, now=now)
+    warn_if_past("due", task.due_at, st, now)
     if as_json:
         output.emit_json(task)
     else:
         output.say(f"task #{task.id} now due {output.local_time(task.due_at, st.zone)}")
+
+
+def warn_if_past(what: str, when, st, now) -> None:
+    """A time in the past is saved as typed (a task logged late is still a task), with a warning."""
+    if tasks.in_the_past(when, now=now):
+        output.error_line("warning", f"{what} {output.local_time(when, st.zone)} is in the past")
 
 
 NOBODY = "-"

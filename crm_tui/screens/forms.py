@@ -23,6 +23,7 @@ from textual.widgets import Button, Input, Label, Select, TextArea
 from textual.widgets.select import InvalidSelectValueError
 
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors
+from crm_tui.clock import get_zone, in_zone
 from crm_tui.errors import Conflict, CrmError, Duplicate, InvalidInput, NotFound, UnknownCompany
 from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.models.schemas import ActivityRead, ContactRead, DealRead, PipelineRead, TaskRead, UserRead
@@ -231,12 +232,26 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
         if not self.saving:  # the write is under way; its result decides what happens
             self.dismiss(None)
 
+    def confirm_before_save(self, values: dict[str, Any], now: datetime) -> str | None:
+        """A question to ask before saving (a due date in the past), or None to save straight away."""
+        return None
+
     def action_save(self) -> None:
+        if self.saving:
+            return
+        values, now = self.values(), self.app.now()
+        if question := self.confirm_before_save(values, now):
+            self.app.push_screen(ConfirmScreen(question, "Save"),
+                                 lambda yes: self._start_save(values, now) if yes else None)
+            return
+        self._start_save(values, now)
+
+    def _start_save(self, values: dict[str, Any], now: datetime) -> None:
         if self.saving:
             return
         self.set_saving(True)
         self.show_error("")
-        self._save(self.app, self.values(), self.app.now())
+        self._save(self.app, values, now)
 
     # -- feedback
 
@@ -322,6 +337,21 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
             return Outcome(self.report_failure, exc, "Could not load the form")
         else:
             return Outcome(self.loaded, data)
+
+
+def past_due_question(when: str | datetime | None, actor: Actor, now: datetime, what: str = "Due") -> str | None:
+    """"Due Mon 02 Nov 2026 09:00 is in the past. Save it anyway?" when `when` (typed, or chosen) is
+    behind now; None when it is not, or does not read (saving then says why)."""
+    if not when:
+        return None
+    try:
+        moment = tasks.parse_due(when, actor=actor, now=now) if isinstance(when, str) else when
+    except InvalidInput:
+        return None
+    if not tasks.in_the_past(moment, now=now):
+        return None
+    local = in_zone(moment, get_zone(actor.timezone))
+    return f"{what} {local:%a %d %b %Y %H:%M} is in the past. Save it anyway?"
 
 
 class _UsersMixin:
@@ -633,6 +663,9 @@ class LogActivityForm(FormScreen[tuple[ActivityRead, TaskRead | None] | None]):
                 "direction": None if direction == NO_DIRECTION else direction,
                 "notes": self.query_one("#notes", TextArea).text, **self.links}
 
+    def confirm_before_save(self, values: dict[str, Any], now: datetime) -> str | None:
+        return past_due_question(values["follow_due"], self.app.actor, now, "The follow-up's due")
+
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime
               ) -> tuple[ActivityRead, TaskRead | None]:
         data = {
@@ -679,6 +712,9 @@ class TaskForm(FormScreen[TaskRead | None], _UsersMixin):
     def values(self) -> dict[str, Any]:
         text = {id_: self.query_one(f"#{id_}", Input).value.strip() for id_ in ("title", "due", "notes", "recurrence")}
         return {**text, "assignee_id": _selected(self.query_one("#assignee", Select)), **self.links}
+
+    def confirm_before_save(self, values: dict[str, Any], now: datetime) -> str | None:
+        return past_due_question(values["due"], self.app.actor, now)
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> TaskRead:
         data = {

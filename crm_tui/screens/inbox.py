@@ -28,6 +28,7 @@ from crm_tui.screens.forms import (
     _input,
     _owner_select,
     _selected,
+    past_due_question,
     _user_label,
     _UsersMixin,
 )
@@ -463,6 +464,10 @@ class WhenForm(FormScreen[TaskRead | None]):
     def values(self) -> dict[str, Any]:
         typed = self.query_one("#when", Input).value.strip()
         return {"when": self.preset if self.preset is not None else typed}
+
+    def confirm_before_save(self, values: dict[str, Any], now: datetime) -> str | None:
+        # a snooze into the past is refused outright (snooze_task); a new due date there is asked about
+        return past_due_question(values["when"], self.app.actor, now) if self.mode == "reschedule" else None
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> TaskRead:
         when = values["when"]

@@ -374,7 +374,7 @@ class RangeForm(FormScreen[reports.Period | None]):
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> reports.Period:
         return reports.resolve_period(start=values["start"].strip() or None, end=values["end"].strip() or None,
-                                      now=now, zone=self.zone)
+                                      now=now, zone=self.zone, order=actor.date_order)
 
 
 class GoalForm(FormScreen):

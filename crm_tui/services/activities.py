@@ -42,7 +42,7 @@ def _when(value: datetime | str | None, actor: Actor, now: datetime) -> datetime
         return now
     if isinstance(value, datetime):
         return moment_in_range(resolve_now(value))
-    return parse_when(value, now=now, zone=get_zone(actor.timezone))
+    return parse_when(value, now=now, zone=get_zone(actor.timezone), order=actor.date_order)
 
 
 def log_activity(session: Session, *, data: ActivityCreate | dict, actor: Actor, now: datetime | None = None,

@@ -54,6 +54,9 @@ class Actor:
     via: str | None = None
     # the country of phone numbers typed without +code (config `phone_country`); None: kept as typed
     phone_country: str | None = None
+    # the zone a calendar day (a close date, a report's month) is in: config.team_timezone; UTC when not set
+    team_timezone: str | None = None
+    date_order: str | None = None  # how the user writes 03/04/2027: "dmy", "mdy" or "ymd"; refused when not set
 
     @property
     def is_system(self) -> bool:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from crm_tui.clock import get_zone, resolve_now
+from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Activity, ActivityKind, Company, Contact, Deal, DealStatus, Pipeline, Stage, StageKind, User
 from crm_tui.models.schemas import DealCreate, DealRead, DealRow, DealUpdate
@@ -24,7 +24,7 @@ from crm_tui.services.common import (
     parse_shape,
     set_archived,
 )
-from crm_tui.services.dates import day_in_range, parse_day
+from crm_tui.services.dates import day_in_range, parse_day, team_zone
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
 ENTITY = "deal"
@@ -49,7 +49,9 @@ def _close_date(value: date | str | None, actor: Actor, now: datetime) -> date |
         return day_in_range(value)
     if not str(value).strip():
         return None
-    return parse_day(str(value), now=now, zone=get_zone(actor.timezone))
+    # a calendar day in the team's zone: "end of month" is the same day for everyone, and the
+    # forecast buckets it there
+    return parse_day(str(value), now=now, zone=team_zone(actor), order=actor.date_order)
 
 
 def _check_links(session: Session, values: dict) -> None:

@@ -45,6 +45,7 @@ from crm_tui.models import (
 )
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit, audit_rows
+from crm_tui.services.dates import team_zone
 from crm_tui.services.demo import _large_page_cache, _reset_sequences, _search_index_deferred, insert_rows
 from crm_tui.services.importer_fields import (
     CUSTOM_PREFIX, ENTITIES, ColumnMap, Mapping, build_mapping, check_entity, header_key, parse_pairs, parse_value,
@@ -355,7 +356,8 @@ class _Run:
                        actor_id=self.actor.user_id, actor=self.actor, now=self.now, zone=get_zone(self.actor.timezone),
                        dayfirst=self.options.dayfirst, currency=self.options.currency,
                        country=self.options.country or self.actor.phone_country,  # --country, else phone_country
-                       locale=self.actor.locale)
+                       locale=self.actor.locale, team_zone=team_zone(self.actor),
+                       date_order=self.actor.date_order)
         report.imported_before = self._imported_before()
         deferred = self.write and session.bind.dialect.name == "sqlite"
         index = _search_index_deferred(session, SimpleNamespace(first_ids=ids.first)) if deferred else nullcontext()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, tuple_, update
@@ -25,6 +25,7 @@ from crm_tui.services.common import Actor, audit_rows
 from crm_tui.services.companies import MULTILINE, _check_parent, _domain, company_search_text
 from crm_tui.services.contacts import MAX_EMAILS, MAX_PHONES, _custom, _tags, derived_fields
 from crm_tui.services.dedupe import contact_name_key, emails_disagree, names_disagree
+from crm_tui.services.dates import end_of_day
 from crm_tui.services.importer_fields import CUSTOM_PREFIX
 from crm_tui.services.importer_match import Ids, Relations, _batches, company_norm
 
@@ -96,6 +97,16 @@ class Ctx:
     candidates: dict[tuple, list[int]] = field(default_factory=dict)
     people: dict[int, tuple[frozenset[str], str]] = field(default_factory=dict)
     pending: dict[str, Any] = field(default_factory=dict)  # what a kind keeps for its finish()
+    team_zone: Any = None  # a date without a time is a calendar day here (the team's zone)
+    date_order: str | None = None  # the importing user's date_order, when the file's order is not given
+
+    def moment(self, text: str, default_time: time = time(12, 0)) -> datetime:
+        return iv.moment(text, dayfirst=self.dayfirst, zone=self.zone, now=self.now, default_time=default_time,
+                         order=self.date_order, day_zone=self.team_zone)
+
+    def day(self, text: str) -> date:
+        return iv.day(text, dayfirst=self.dayfirst, zone=self.zone, now=self.now, order=self.date_order,
+                      day_zone=self.team_zone)
 
 
 def _stamps(ctx: Ctx) -> dict:
@@ -634,8 +645,7 @@ class DealRows(Kind):
             currency = ctx.currency
         d["currency"] = currency
         d["amount_minor"] = row.check("amount", lambda t: v.money(t, currency, locale=ctx.locale))
-        d["expected_close"] = row.check("close_date", lambda t: iv.day(t, dayfirst=ctx.dayfirst, zone=ctx.zone,
-                                                                       now=ctx.now))
+        d["expected_close"] = row.check("close_date", ctx.day)
         status, stage = row.text("status"), None
         try:
             stage = ctx.rel.stage(row.text("stage"), row.text("pipeline"), status)
@@ -668,7 +678,7 @@ class DealRows(Kind):
         d = row.data
 
         def moment(name: str) -> datetime | None:
-            when = row.check(name, lambda t: iv.moment(t, dayfirst=ctx.dayfirst, zone=ctx.zone, now=ctx.now))
+            when = row.check(name, ctx.moment)  # a day without a time: the team's calendar day
             if when is None or when <= ctx.now:
                 return when
             if _local_day(when, ctx) <= _local_day(ctx.now, ctx):
@@ -681,8 +691,8 @@ class DealRows(Kind):
         close = d["expected_close"]
         closed = None
         if stage is not None and stage.kind != "open":
-            closed = (datetime.combine(close, time(12, 0), tzinfo=ctx.zone).astimezone(ctx.now.tzinfo)
-                      if close else entered or ctx.now)
+            # closed on that day in the team's zone, so the team's reports count it in that day
+            closed = end_of_day(close, ctx.team_zone or ctx.zone, ctx.now) if close else entered or ctx.now
         for name, when in (("stage_entered_at", entered), ("close_date", closed if close else None)):
             if opened is not None and when is not None and when < opened:
                 row.problems.append((row.column(name), row.text(name) or "",
@@ -831,8 +841,7 @@ class ActivityRows(Kind):
     def clean(self, row: Row, ctx: Ctx) -> None:
         d = row.data
         d["kind"] = row.check("kind", _activity_kind)
-        d["occurred_at"] = row.check("occurred_at", lambda t: iv.moment(t, dayfirst=ctx.dayfirst, zone=ctx.zone,
-                                                                        now=ctx.now))
+        d["occurred_at"] = row.check("occurred_at", ctx.moment)
         for name, column in (("kind", "kind"), ("occurred_at", "occurred_at")):
             if d[name] is None and row.text(column) is None:
                 row.problems.append(("", "", f"an activity needs its {name.replace('_', ' ')}"))
@@ -909,8 +918,7 @@ class TaskRows(Kind):
         if d["title"] is None and not row.problems:
             row.problems.append(("", "", "a task needs a title"))
         d["notes"] = _text(row, "notes", 20000, multiline=True)
-        d["due_at"] = row.check("due", lambda t: iv.moment(t, dayfirst=ctx.dayfirst, zone=ctx.zone, now=ctx.now,
-                                                           default_time=time(9, 0)))
+        d["due_at"] = row.check("due", lambda t: ctx.moment(t, default_time=time(9, 0)))
         d["done_at"] = row.check("done", lambda t: self._done(t, ctx))
         d["assignee_id"] = _owner(row, ctx, "assignee")
         _links(row, ctx)
@@ -920,7 +928,7 @@ class TaskRows(Kind):
         try:
             return ctx.now if iv.flag(text_) else None
         except InvalidInput:
-            return iv.moment(text_, dayfirst=ctx.dayfirst, zone=ctx.zone, now=ctx.now)
+            return ctx.moment(text_)
 
     def keys(self, row: Row, ctx: Ctx) -> list[tuple]:
         d = row.data

@@ -1,4 +1,5 @@
-"""Cell values as spreadsheets hold them: dates in any order (ambiguous ones refused, not guessed),
+"""Cell values as spreadsheets hold them: dates in any order (an ambiguous one read as --dayfirst or
+--monthfirst, else the user's date_order, else refused, never guessed),
 the currency an amount names, phones without a country code, yes/no flags, "Last, First".
 Amounts themselves are read by services/money.py, as everywhere else."""
 
@@ -9,10 +10,11 @@ from datetime import date, datetime, time, tzinfo
 
 from crm_tui.errors import InvalidInput
 from crm_tui.services import validation as v
-from crm_tui.services.dates import DateOutOfRange, parse_when
+from crm_tui.services.dates import ORDER_SETTING, DateOrderError, DateOutOfRange, parse_when
 
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
 _YEAR_FIRST = re.compile(r"^\s*\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}")
+ORDER_HINT = f"Re-run with --dayfirst or --monthfirst, or set {ORDER_SETTING}"
 _SIMPLE_EMAIL = re.compile(
     r"^[a-z0-9](?:[a-z0-9_%+\-]|\.(?!\.))*(?<!\.)@(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -39,43 +41,42 @@ def phone(text: str, region: str | None) -> str:
     return v.phone(raw, region=region)
 
 
-def date_order(text: str, dayfirst: bool | None) -> bool:
-    """Whether `text` is day-first: decided by the value when it can be (13/04), else by
-    --dayfirst/--monthfirst; an ambiguous value without either is an error."""
-    if _YEAR_FIRST.match(text):
-        return False  # 2026-05-02 is ISO whatever the file's order (dateutil would swap it)
-    match = _NUMERIC_DATE.match(text)
-    if not match:
-        return bool(dayfirst)
+def check_declared(text: str, dayfirst: bool | None) -> None:
+    """A numeric day and month that no order reads (31/31) is refused, and so is an unambiguous
+    value (13/04) that contradicts the order the import declared: the file is not written the way
+    the person said, and its ambiguous dates would be misread."""
+    if _YEAR_FIRST.match(text) or not (match := _NUMERIC_DATE.match(text)):
+        return
     first, second = int(match[1]), int(match[2])
     if first > 12 and second > 12:
         raise InvalidInput(f"invalid date {text.strip()!r}")
-    if first > 12 or second > 12:
-        value_dayfirst = first > 12
-        if dayfirst is not None and dayfirst != value_dayfirst:
-            order = "day-first" if dayfirst else "month-first"
-            raise InvalidInput(f"date {text.strip()!r} is not {order} as the import says")
-        return value_dayfirst
-    if first != second and dayfirst is None:
-        raise InvalidInput(f"ambiguous date {text.strip()!r}: day {first} of month {second}, or month "
-                           f"{first} day {second}? Re-run with --dayfirst or --monthfirst")
-    return bool(dayfirst)
+    if dayfirst is None:
+        return
+    if (first > 12) != (second > 12) and dayfirst != (first > 12):
+        order = "day-first" if dayfirst else "month-first"
+        raise InvalidInput(f"date {text.strip()!r} is not {order} as the import says")
 
 
 def moment(text: str, *, dayfirst: bool | None, zone: tzinfo, now: datetime,
-           default_time: time = time(12, 0)) -> datetime:
-    """A point in time (UTC) from a date or date-time cell, read in `zone`."""
-    order = date_order(text, dayfirst)
+           default_time: time = time(12, 0), order: str | None = None, day_zone: tzinfo | None = None) -> datetime:
+    """A point in time (UTC) from a date or date-time cell, read in `zone`; a date without a time is
+    that calendar day in `day_zone` (the team's). An ambiguous date follows --dayfirst/--monthfirst,
+    else `order` (the importing user's date_order), and is refused with neither."""
+    check_declared(text, dayfirst)
     try:
-        return parse_when(text, now=now, zone=zone, dayfirst=order, default_time=default_time)
-    except DateOutOfRange:
+        return parse_when(text, now=now, zone=zone, dayfirst=dayfirst, default_time=default_time, order=order,
+                          day_zone=day_zone, order_hint=ORDER_HINT)
+    except (DateOutOfRange, DateOrderError):
         raise
     except InvalidInput:
         raise InvalidInput(f"can't read {text.strip()!r} as a date") from None
 
 
-def day(text: str, *, dayfirst: bool | None, zone: tzinfo, now: datetime) -> date:
-    return moment(text, dayfirst=dayfirst, zone=zone, now=now).astimezone(zone).date()
+def day(text: str, *, dayfirst: bool | None, zone: tzinfo, now: datetime, order: str | None = None,
+        day_zone: tzinfo | None = None) -> date:
+    """A calendar day: the team's (`day_zone`) day of the moment the cell names."""
+    return moment(text, dayfirst=dayfirst, zone=zone, now=now, order=order,
+                  day_zone=day_zone).astimezone(day_zone or zone).date()
 
 
 def currency_in(text: str) -> str | None:

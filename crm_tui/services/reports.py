@@ -39,7 +39,7 @@ from crm_tui.services.common import Actor
 from crm_tui.services import deals as deal_service
 from crm_tui.services import tasks as task_service
 from crm_tui.services import validation as v
-from crm_tui.services.dates import parse_day
+from crm_tui.services.dates import DateOrderError, parse_day
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
 MAX_BUCKETS = 120
@@ -119,26 +119,29 @@ def preset_period(preset: str, *, now: datetime, zone: tzinfo) -> Period:
 
 
 def resolve_period(*, preset: str | None = None, start: date | str | None = None, end: date | str | None = None,
-                   now: datetime, zone: tzinfo) -> Period:
-    """A preset, or a custom range of days (`end` included, as people say "to the 30th")."""
+                   now: datetime, zone: tzinfo, order: str | None = None) -> Period:
+    """A preset, or a custom range of days (`end` included, as people say "to the 30th"), typed as
+    the user writes dates (`order`: their date_order)."""
     if start is None and end is None:
         return preset_period(preset or DEFAULT_PRESET, now=now, zone=zone)
     if preset:
         raise InvalidInput("give a period or a date range (--from/--to), not both")
     if start is None:
         raise InvalidInput("give --from too: the range needs a first day")
-    first = _day(start, now, zone, "--from")
-    last = _day(end, now, zone, "--to") if end is not None else resolve_now(now).astimezone(zone).date()
+    first = _day(start, now, zone, "--from", order)
+    last = _day(end, now, zone, "--to", order) if end is not None else resolve_now(now).astimezone(zone).date()
     if last < first:
         raise InvalidInput(f"the range ends ({last}) before it starts ({first})")
     return Period(first, last + timedelta(days=1), "custom")
 
 
-def _day(value: date | str, now: datetime, zone: tzinfo, label: str) -> date:
+def _day(value: date | str, now: datetime, zone: tzinfo, label: str, order: str | None) -> date:
     if isinstance(value, date):
         return value
     try:
-        return parse_day(str(value), now=now, zone=zone)
+        return parse_day(str(value), now=now, zone=zone, order=order)
+    except DateOrderError as exc:
+        raise InvalidInput(f"{label}: {exc.message}") from None
     except InvalidInput:
         raise InvalidInput(f"{label}: can't read {value!r} as a day; use e.g. 2026-11-01") from None
 

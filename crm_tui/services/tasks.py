@@ -32,7 +32,12 @@ _PHRASES = {
     "monthly": "FREQ=MONTHLY", "every month": "FREQ=MONTHLY", "yearly": "FREQ=YEARLY",
     "every year": "FREQ=YEARLY", "annually": "FREQ=YEARLY",
     "every weekday": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+    "quarterly": "FREQ=MONTHLY;INTERVAL=3", "every quarter": "FREQ=MONTHLY;INTERVAL=3",
+    "fortnightly": "FREQ=WEEKLY;INTERVAL=2", "biweekly": "FREQ=WEEKLY;INTERVAL=2",
 }
+# a due (or snooze) time this far behind now is "in the past": saved as typed, after a confirmation
+# in the app and with a warning on the CLI ("now", typed a few seconds ago, is not)
+PAST_GRACE = timedelta(minutes=1)
 
 
 def parse_recurrence(text: str | None) -> str | None:
@@ -44,9 +49,9 @@ def parse_recurrence(text: str | None) -> str | None:
     rule = _PHRASES.get(raw)
     if rule is None and (m := re.fullmatch(r"every (\w+?)s?", raw)) and m[1] in _DAYS:
         rule = f"FREQ=WEEKLY;BYDAY={_DAYS[m[1]]}"
-    if rule is None and (m := re.fullmatch(r"every (\d+) (day|week|month|year)s?", raw)):
-        freq = {"day": "DAILY", "week": "WEEKLY", "month": "MONTHLY", "year": "YEARLY"}[m[2]]
-        rule = f"FREQ={freq};INTERVAL={int(m[1])}"
+    if rule is None and (m := re.fullmatch(r"every (\d+) (day|week|month|quarter|year)s?", raw)):
+        freq = {"day": "DAILY", "week": "WEEKLY", "month": "MONTHLY", "quarter": "MONTHLY", "year": "YEARLY"}[m[2]]
+        rule = f"FREQ={freq};INTERVAL={int(m[1]) * (3 if m[2] == 'quarter' else 1)}"
     if rule is None and (m := re.fullmatch(r"(?:monthly|every month) on the (\d{1,2})(?:st|nd|rd|th)?", raw)):
         rule = f"FREQ=MONTHLY;BYMONTHDAY={int(m[1])}"
     if rule is None:
@@ -68,7 +73,7 @@ def _when(value: datetime | str | None, actor: Actor, now: datetime) -> datetime
         return None
     if isinstance(value, datetime):
         return moment_in_range(resolve_now(value))
-    return parse_when(value, now=now, zone=_zone(actor))
+    return parse_when(value, now=now, zone=_zone(actor), order=actor.date_order)
 
 
 def create_task(session: Session, *, data: TaskCreate | dict, actor: Actor, now: datetime | None = None) -> TaskRead:
@@ -404,6 +409,11 @@ def snooze_presets(*, now: datetime, zone: tzinfo) -> list[tuple[str, datetime]]
     now = resolve_now(now)
     found = [(label, parse_when(text, now=now, zone=zone)) for label, text in SNOOZE_PRESETS]
     return [(label, when) for label, when in found if when > now]
+
+
+def in_the_past(when: datetime | None, *, now: datetime) -> bool:
+    """Whether a due or snooze time is already behind `now` (by more than PAST_GRACE)."""
+    return when is not None and resolve_now(when) < resolve_now(now) - PAST_GRACE
 
 
 def parse_due(text: str, *, actor: Actor, now: datetime) -> datetime:

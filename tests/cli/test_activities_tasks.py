@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import row_counts
 
 
 def _at(iso: str) -> datetime:
@@ -71,3 +77,85 @@ def test_task_list_mine_and_all(crm):
     assert [t["title"] for t in crm.json("task", "list")["items"]] == ["Mine"]
     assert sorted(t["title"] for t in crm.json("task", "list", "--all")["items"]) == ["His", "Mine"]
     assert [t["title"] for t in crm.json("task", "list", user="bob")["items"]] == ["His"]
+
+
+# --- issue 17 #11: one rule for ambiguous dates; a due date in the past warns ----------------------
+
+
+@pytest.fixture
+def no_date_order(monkeypatch):
+    monkeypatch.delenv("CRM_DATE_ORDER", raising=False)
+
+
+def _write_config(text: str) -> None:
+    path = Path(os.environ["CRM_CONFIG_DIR"]) / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_an_ambiguous_due_date_is_refused_without_a_date_order(crm, db_url, no_date_order):
+    crm.ok("task", "add", "First")
+    before = row_counts(db_url)
+    failed = crm.fails("task", "add", "Call back", "--due", "03/04/2027")
+    assert "ambiguous date '03/04/2027'" in failed.stderr and "date_order" in failed.stderr
+    assert "CRM_DATE_ORDER" in failed.stderr
+    assert row_counts(db_url) == before
+    # what only one order reads is read whatever the setting
+    assert _at(crm.json("task", "add", "Later", "--due", "13/04/2027 10:00")["due_at"]) == \
+        datetime(2027, 4, 13, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("how, expected", [
+    ({"CRM_DATE_ORDER": "dmy"}, datetime(2027, 4, 3, 9, 0, tzinfo=timezone.utc)),
+    ({"CRM_DATE_ORDER": "mdy"}, datetime(2027, 3, 4, 9, 0, tzinfo=timezone.utc)),
+    ('date_order = "dmy"\n', datetime(2027, 4, 3, 9, 0, tzinfo=timezone.utc)),
+    ('date_order = "mdy"\n', datetime(2027, 3, 4, 9, 0, tzinfo=timezone.utc)),
+])
+def test_an_ambiguous_due_date_follows_the_configured_date_order(crm, no_date_order, how, expected):
+    env = how if isinstance(how, dict) else None
+    if isinstance(how, str):
+        _write_config(how)
+    assert _at(crm.json("task", "add", "Call back", "--due", "03/04/2027", env=env)["due_at"]) == expected
+    task = crm.json("task", "add", "Second", env=env)
+    moved = crm.json("task", "reschedule", str(task["id"]), "03/04/2027 10:00", env=env)
+    assert _at(moved["due_at"]) == expected.replace(hour=10)
+
+
+def test_a_close_date_follows_the_configured_date_order(crm, no_date_order):
+    crm.fails("deal", "add", "Big one", "--close", "03/04/2027")
+    deal = crm.json("deal", "add", "Big one", "--close", "03/04/2027", env={"CRM_DATE_ORDER": "dmy"})
+    assert deal["expected_close"] == "2027-04-03"
+    later = crm.json("deal", "add", "Bigger one", "--close", "end of month")
+    assert later["expected_close"].endswith(("-28", "-29", "-30", "-31"))
+
+
+@pytest.mark.parametrize("value", ["european", "d/y/m"])
+def test_an_unknown_date_order_is_one_clear_error(crm, no_date_order, value):
+    failed = crm.fails("task", "add", "Call back", "--due", "+1d", env={"CRM_DATE_ORDER": value})
+    assert "CRM_DATE_ORDER" in failed.stderr
+    _write_config(f'date_order = "{value}"\n')
+    assert "date_order in the config file" in crm.fails("task", "add", "Call back", "--due", "+1d").stderr
+
+
+@pytest.mark.parametrize("args, what", [
+    (("task", "add", "Call back", "--due", "yesterday 9am"), "warning: due "),
+    (("log", "call", "--company", "Acme", "--subject", "Hi", "--follow-up", "2 days ago"),
+     "warning: the follow-up's due "),
+])
+def test_a_due_date_in_the_past_is_saved_with_a_warning(crm, args, what):
+    crm.ok("company", "add", "Acme")
+    result = crm.ok(*args)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(what) and lines[0].endswith(" is in the past"), result.stderr
+    assert len(crm.json("task", "list", "--status", "all")["items"]) == 1
+
+
+def test_reschedule_into_the_past_warns(crm):
+    task = crm.json("task", "add", "Call back", "--due", "+2d")
+    result = crm.ok("task", "reschedule", str(task["id"]), "3 days ago")
+    assert result.stderr.startswith("warning: due ") and "is in the past" in result.stderr
+
+
+def test_a_due_date_ahead_gives_no_warning(crm):
+    assert crm.ok("task", "add", "Call back", "--due", "end of week").stderr == ""
+    assert crm.ok("task", "add", "Call again", "--due", "+1h").stderr == ""

@@ -470,3 +470,58 @@ async def test_a_form_reads_its_reference_data_once(db, actor, now, monkeypatch)
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
     assert loads == ["ContactForm", "AssignForm"]
+
+
+# --- a due date in the past asks first (issue 17 #11) -------------------------------------------
+
+
+async def test_task_form_asks_before_saving_a_due_date_in_the_past(db, actor, now):
+    app = Host(db, actor, now, TaskForm())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        fill(app.screen, title="Call back", due="yesterday 9am")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        question = str(app.screen.query_one("#dialog-question", Label).render())
+        assert "Due Sun 22 Nov 2026 09:00 is in the past" in question
+        await pilot.press("n")  # back to the form, as typed; nothing written
+        await settle(app, pilot)
+        assert isinstance(app.screen, TaskForm) and app.results == []
+        with db.read() as s:
+            assert tasks.list_tasks(s, status="all", assignee_id=None).items == []
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+    [saved] = app.results
+    assert saved.due_at == datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
+
+
+async def test_task_form_saves_a_future_due_date_without_asking(db, actor, now):
+    app = Host(db, actor, now, TaskForm())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        fill(app.screen, title="Call back", due="end of month")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+    [saved] = app.results
+    assert saved.due_at == datetime(2026, 11, 30, 17, 0, tzinfo=timezone.utc)
+
+
+async def test_reschedule_asks_before_a_due_date_in_the_past(db, actor, now):
+    from crm_tui.screens.inbox import WhenForm
+
+    with db.write() as s:
+        task = tasks.create_task(s, data={"title": "Call back", "due_at": "tomorrow 9am"}, actor=actor, now=now)
+    app = Host(db, actor, now, WhenForm(task, "reschedule", []))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        fill(app.screen, when="2026-11-20 10:00")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(app, pilot)
+    [saved] = app.results
+    assert saved.due_at == datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)

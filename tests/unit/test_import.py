@@ -182,7 +182,7 @@ DEAL_PROBLEMS = [
     (7, "Amount", "invalid amount 'abc': use a number such as 12500 or 12,500.50"),
     (8, "Close Date", "invalid date '31/31/2026'"),
     (9, "Close Date", "ambiguous date '03/04/2026': day 3 of month 4, or month 3 day 4? Re-run with --dayfirst "
-                      "or --monthfirst"),
+                      "or --monthfirst, or set date_order (dmy or mdy) in the config file or CRM_DATE_ORDER"),
 ]
 
 
@@ -200,7 +200,8 @@ def test_deals_with_unknown_stages_and_owners(db, actor, now):
         deals = {d.title: d for d in session.scalars(sa.select(Deal))}
         won, eur, lost = deals["Acme renewal"], deals["Acme expansion"], deals["Globex pilot"]
         assert (won.status, won.amount_minor, won.currency) == ("won", 1250050, "USD")
-        assert won.closed_at == datetime(2026, 10, 15, 12, 0, tzinfo=timezone.utc)
+        # closed on 15 October: the end of that day in the team's zone (UTC when none is set)
+        assert won.closed_at == datetime(2026, 10, 15, 23, 59, 59, 999999, tzinfo=timezone.utc)
         assert (eur.status, eur.amount_minor, eur.currency, eur.closed_at) == ("open", 123450, "EUR", None)
         assert (lost.status, lost.amount_minor) == ("lost", 120000)
         assert won.company_id == eur.company_id

@@ -54,6 +54,41 @@ def test_a_date_that_contradicts_the_order_given_is_refused():
         iv.day("31/31/2026", dayfirst=None, zone=timezone.utc, now=NOW)
 
 
+# (text, --dayfirst/--monthfirst, the importer's date_order, expected): the file's flag wins; else the
+# user's order; a value only one order reads is read so whatever the setting (issue 17 #11)
+@pytest.mark.parametrize(("text", "dayfirst", "order", "expected"), [
+    ("03/04/2026", None, "dmy", date(2026, 4, 3)),
+    ("03/04/2026", None, "mdy", date(2026, 3, 4)),
+    ("03/04/2026", False, "dmy", date(2026, 3, 4)),  # --monthfirst overrides date_order
+    ("03/04/2026", True, "mdy", date(2026, 4, 3)),  # --dayfirst overrides date_order
+    ("13/04/2026", None, "mdy", date(2026, 4, 13)),
+    ("04/13/2026", None, "dmy", date(2026, 4, 13)),
+    ("2026-04-03", None, "dmy", date(2026, 4, 3)),
+])
+def test_dates_follow_the_flag_then_the_date_order(text, dayfirst, order, expected):
+    assert iv.day(text, dayfirst=dayfirst, zone=timezone.utc, now=NOW, order=order) == expected
+
+
+def test_the_ambiguity_error_names_the_flags_and_the_setting():
+    with pytest.raises(InvalidInput, match=r"--dayfirst or --monthfirst, or set date_order \(dmy or mdy\)"):
+        iv.day("03/04/2026", dayfirst=None, zone=timezone.utc, now=NOW)
+
+
+@pytest.mark.parametrize(("text", "team", "expected"), [
+    # a day without a time is the team's day, whatever zone the importer is in
+    ("2026-12-31", "Pacific/Auckland", date(2026, 12, 31)),
+    ("2026-12-31", "America/Los_Angeles", date(2026, 12, 31)),
+    # a time typed is the importer's (UTC here): 23:30 UTC on the 31st is 1 January in Auckland
+    ("2026-12-31 23:30", "Pacific/Auckland", date(2027, 1, 1)),
+])
+def test_a_date_cell_is_the_teams_calendar_day(text, team, expected):
+    from zoneinfo import ZoneInfo
+
+    assert iv.day(text, dayfirst=None, zone=timezone.utc, now=NOW, day_zone=ZoneInfo(team)) == expected
+    moment = iv.moment(text, dayfirst=None, zone=timezone.utc, now=NOW, day_zone=ZoneInfo(team))
+    assert moment.astimezone(ZoneInfo(team)).date() == expected
+
+
 def test_names_emails_phones_and_flags():
     assert iv.split_name("Lee, Ann") == ("Ann", "Lee")
     assert iv.split_name("Mary Ann Lee") == ("Mary Ann", "Lee")

@@ -448,3 +448,59 @@ def test_activity_groups_by_team(db, data, actor, now):
     assert activity.table.total["total"] == 6
     assert cells(activity.find_table("weekly"), "week", "team", "total")[-3:] == [
         (date(2026, 11, 16), "EMEA", 2), (date(2026, 11, 16), "Inside sales", 1), (date(2026, 11, 23), "EMEA", 1)]
+
+
+# --- issue 17 #7: an imported close date is the team's calendar day ---------------------------------
+
+CLOSED_DEALS = """Deal Name,Amount,Deal Stage,Close Date
+Year end,1000,Closed Won,2026-12-31
+New year,4000,Closed Won,2027-01-01
+Quarter end,2000,Closed Won,2027-03-31
+Next quarter,8000,Closed Won,2027-04-01
+Still open,16000,New,2027-03-31
+"""
+
+
+@pytest.mark.parametrize("user_zone, team", [
+    (None, "Pacific/Auckland"),  # the machine's zone (TZ=UTC in the tests), a team in Auckland
+    ("UTC", "Pacific/Auckland"),
+    (None, "America/Los_Angeles"),
+    ("Pacific/Auckland", "America/Los_Angeles"),
+    ("America/Los_Angeles", "Pacific/Auckland"),
+])
+def test_an_imported_close_date_counts_in_the_teams_year_and_quarter(db, actor, now, tmp_path, user_zone, team):
+    from dataclasses import replace
+
+    from crm_tui.services.importer import ImportOptions, run_import
+
+    path = tmp_path / "deals.csv"
+    path.write_text(CLOSED_DEALS, encoding="utf-8")
+    importer = replace(actor, timezone=user_zone, team_timezone=team)
+    with db.write() as s:
+        run_import(s, path=path, options=ImportOptions(entity="deals"), actor=importer, now=now)
+    zone = ZoneInfo(team)
+    with db.read() as s:
+        closed = {d.title: d.closed_at.astimezone(zone).date() for d in s.scalars(select(Deal)) if d.closed_at}
+    assert closed == {"Year end": date(2026, 12, 31), "New year": date(2027, 1, 1),
+                      "Quarter end": date(2027, 3, 31), "Next quarter": date(2027, 4, 1)}
+
+    year = run(db, "revenue", Period(date(2026, 1, 1), date(2027, 1, 1), "year"), zone=zone, grain="quarter")
+    assert year.table.total["won_minor"] == 100000  # 31 December is 2026's
+    q1 = Period(date(2027, 1, 1), date(2027, 4, 1), "quarter")
+    assert run(db, "revenue", q1, zone=zone).table.total["won_minor"] == 600000  # 1 January and 31 March
+    forecast = run(db, "forecast", q1, zone=zone)
+    assert cells(forecast.table, "month", "won_minor", "amount_minor") == [
+        (date(2027, 1, 1), 400000, 0), (date(2027, 2, 1), 0, 0), (date(2027, 3, 1), 200000, 1600000)]
+
+
+def test_a_typed_close_date_is_the_teams_calendar_day(db, actor, now):
+    from dataclasses import replace
+
+    from crm_tui.services import deals
+
+    late = utc(2026, 11, 30, 20)  # 30 November in UTC, already 1 December in Auckland
+    typist = replace(actor, timezone="UTC", team_timezone="Pacific/Auckland")
+    with db.write() as s:
+        deal = deals.create_deal(s, data={"title": "Big one", "amount": "100", "expected_close": "end of month"},
+                                 actor=typist, now=late)
+    assert deal.expected_close == date(2026, 12, 31)  # the team's month

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -172,3 +173,68 @@ def test_list_statuses_and_counts_with_a_frozen_clock(db, actor, now):
         assert _titles(tasks.list_tasks(s, status="upcoming", **tokyo)) == ["Tonight", "Tomorrow"]
         with pytest.raises(InvalidInput, match="invalid task status 'soon'"):
             tasks.list_tasks(s, status="soon", now=now)
+
+
+# --- issue 17 #11: recurrences people type, ambiguous due dates, due dates in the past -------------
+
+
+def _recurrence_examples() -> list[str]:
+    """The recurrences the task form's placeholder and `crm task add --repeat`'s help suggest."""
+    import re
+    import typer
+    from pathlib import Path
+
+    import crm_tui
+    from crm_tui.cli.main import app
+
+    source = (Path(crm_tui.__file__).parent / "screens" / "forms.py").read_text(encoding="utf-8")
+    hint = re.search(r'_input\("recurrence", placeholder="([^"]+)"', source)[1]
+    found = [p.strip() for p in hint.removeprefix("optional:").split(",") if p.strip() not in ("", "…")]
+    add = typer.main.get_command(app).commands["task"].commands["add"]
+    repeat = next(p for p in add.params if p.name == "repeat")
+    return found + re.findall(r'"([^"]+)"', repeat.help)
+
+
+@pytest.mark.parametrize("text, rule", [
+    *[(example, None) for example in _recurrence_examples()],
+    ("quarterly", "FREQ=MONTHLY;INTERVAL=3"),
+    ("every quarter", "FREQ=MONTHLY;INTERVAL=3"),
+    ("every 2 quarters", "FREQ=MONTHLY;INTERVAL=6"),
+    ("fortnightly", "FREQ=WEEKLY;INTERVAL=2"),
+])
+def test_suggested_recurrences_parse(text, rule):
+    parsed = tasks.parse_recurrence(text)
+    assert parsed and (rule is None or parsed == rule)
+
+
+def test_a_quarterly_task_comes_back_three_months_later(db, actor, now):
+    task = _task(db, actor, now, title="QBR", due_at="2026-12-15 10:00", recurrence="quarterly")
+    _, second = _complete(db, actor, now, task.id)
+    assert second.due_at == datetime(2027, 3, 15, 10, 0, tzinfo=UTC)
+    _, third = _complete(db, actor, now, second.id)
+    assert third.due_at == datetime(2027, 6, 15, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("order, expected", [
+    ("dmy", datetime(2027, 4, 3, 9, 0, tzinfo=UTC)),
+    ("mdy", datetime(2027, 3, 4, 9, 0, tzinfo=UTC)),
+])
+def test_an_ambiguous_due_date_follows_the_users_date_order(db, actor, now, order, expected):
+    task = _task(db, replace(actor, date_order=order), now, due_at="03/04/2027")
+    assert task.due_at == expected
+
+
+def test_an_ambiguous_due_date_without_a_date_order_is_refused_and_nothing_written(db, actor, now):
+    before = _counts(db)
+    with pytest.raises(InvalidInput, match=r"ambiguous date '03/04/2027'.*date_order"):
+        _task(db, actor, now, due_at="03/04/2027")
+    assert _counts(db) == before
+    assert _task(db, actor, now, due_at="13/04/2027").due_at == datetime(2027, 4, 13, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("when, past", [
+    (timedelta(days=-1), True), (timedelta(minutes=-5), True), (timedelta(seconds=-30), False),
+    (timedelta(0), False), (timedelta(hours=1), False), (None, False),
+])
+def test_in_the_past(now, when, past):
+    assert tasks.in_the_past(None if when is None else now + when, now=now) is past
