@@ -95,3 +95,29 @@ def test_console_script_errors_are_one_line_with_the_errors_exit_code(sqlite_db_
     assert done.returncode == 1
     assert done.stderr == "error: no contact with id 999999\n"
     assert done.stdout == ""
+
+
+def test_the_app_uses_the_same_zone_as_the_cli(tmp_path, monkeypatch):
+    """Issue 17 #8: the config file's `timezone` applies to a user with none of their own, in the app
+    as in the CLI (the app used the machine's zone)."""
+    import os
+
+    import crm_tui.app
+    from crm_tui.cli.context import CliState
+
+    calls = []
+    monkeypatch.setattr(crm_tui.app, "run_app", lambda **kwargs: calls.append(kwargs))
+    config = tmp_path / "config"
+    config.mkdir(exist_ok=True)
+    monkeypatch.setenv("CRM_CONFIG_DIR", str(config))
+    (config / "config.toml").write_text('timezone = "Pacific/Auckland"\n', encoding="utf-8")
+    path = tmp_path / "crm.db"
+    assert CliRunner().invoke(app, ["--db", str(path), "--user", "ann", "init"]).exit_code == 0
+    assert CliRunner().invoke(app, ["--db", str(path), "--user", "ann"]).exit_code == 0
+    state = CliState(db_arg=str(path), user_arg="ann")
+    try:
+        assert calls[0]["actor"].timezone == state.actor.timezone == "Pacific/Auckland"
+        assert str(state.zone) == "Pacific/Auckland"
+    finally:
+        state.close()
+    assert os.environ["TZ"] == "UTC"  # the machine's zone differs
