@@ -678,7 +678,9 @@ class DealRows(Kind):
         d = row.data
 
         def moment(name: str) -> datetime | None:
-            when = row.check(name, ctx.moment)  # a day without a time: the team's calendar day
+            # a day without a time: that calendar day of the team's, at its end as a close date is,
+            # so that opened and closed on given days are whole days apart
+            when = row.check(name, lambda t: ctx.moment(t, default_time=time.max))
             if when is None or when <= ctx.now:
                 return when
             if _local_day(when, ctx) <= _local_day(ctx.now, ctx):

@@ -121,7 +121,8 @@ def test_not_a_duplicate_needs_the_right_to_edit_both_records(db, actor, now, tw
 def test_company_pairs_and_a_merge_takes_its_record_s_pairs_with_it(db, actor, now, twins):
     with db.write() as s:
         acme = companies.create_company(s, data={"name": "Acme Inc"}, actor=actor, now=now).id
-        acme2 = companies.create_company(s, data={"name": "ACME, Inc."}, actor=actor, now=now).id
+        acme2 = companies.create_company(s, data={"name": "ACME, Inc."}, actor=actor, now=now,
+                                         allow_duplicate=True).id  # a duplicate on purpose
         dedupe.dismiss_pair(s, kind="company", a_id=acme, b_id=acme2, actor=actor, now=now)
         third = _contact(s, actor, now, "Ann", "Lee")
         dedupe.dismiss_pair(s, kind="contact", a_id=twins[1], b_id=third, actor=actor, now=now)

@@ -75,10 +75,11 @@ def test_history_is_stored_and_read_by_the_reports(db, actor, now, tmp_path):
     assert (report_.created, report_.invalid) == (4, 0)
     stored = deals(db)
     won, open_, no_stage_date = stored["Acme renewal"], stored["Globex pilot"], stored["Initech trial"]
-    assert won.created_at == datetime(2025, 1, 10, 12, tzinfo=UTC)
-    assert won.closed_at == won.stage_entered_at == datetime(2025, 3, 1, 12, tzinfo=UTC)
-    assert open_.stage_entered_at == datetime(2025, 4, 1, 12, tzinfo=UTC)
-    assert no_stage_date.stage_entered_at == no_stage_date.created_at == datetime(2025, 3, 15, 12, tzinfo=UTC)
+    # a day without a time is the team's calendar day, at its end (issue 17 #7)
+    assert won.created_at == datetime(2025, 1, 10, 23, 59, 59, 999999, tzinfo=UTC)
+    assert won.closed_at == won.stage_entered_at == datetime(2025, 3, 1, 23, 59, 59, 999999, tzinfo=UTC)
+    assert open_.stage_entered_at == datetime(2025, 4, 1, 23, 59, 59, 999999, tzinfo=UTC)
+    assert no_stage_date.stage_entered_at == no_stage_date.created_at == datetime(2025, 3, 15, 23, 59, 59, 999999, tzinfo=UTC)
     overall = report(db, "win-rate", now).tables[0].rows[0].values
     assert (overall["won"], overall["lost"], overall["avg_days"], overall["median_days"]) == (1, 1, 50.0, 50.0)
     rows = report(db, "pipeline", now).tables[0].rows
@@ -110,7 +111,8 @@ def test_reimporting_with_update_fills_in_the_history(db, actor, now, tmp_path):
     assert updated.updated == 1
     deal = deals(db)["Globex pilot"]
     assert (deal.created_at, deal.stage_entered_at, deal.stage_id is not None) == (
-        datetime(2025, 2, 1, 12, tzinfo=UTC), datetime(2025, 4, 1, 12, tzinfo=UTC), True)
+        datetime(2025, 2, 1, 23, 59, 59, 999999, tzinfo=UTC), datetime(2025, 4, 1, 23, 59, 59, 999999, tzinfo=UTC),
+        True)
 
 
 def test_the_opening_is_read_in_the_team_zone(db, actor, now, tmp_path):
