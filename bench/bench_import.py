@@ -23,7 +23,7 @@ from bench_foundation import NOW, print_table, verdict  # noqa: E402 - the share
 
 from crm_tui.db import open_database  # noqa: E402
 from crm_tui.services import users  # noqa: E402
-from crm_tui.services.demo import COMPANY_KINDS, COMPANY_WORDS, FIRST_NAMES, LAST_NAMES, TITLES, _slug  # noqa: E402
+from crm_tui.services.demo import FTS_TABLES, COMPANY_KINDS, COMPANY_WORDS, FIRST_NAMES, LAST_NAMES, TITLES, _slug  # noqa: E402
 from crm_tui.services.importer import ImportOptions, run_import  # noqa: E402
 
 TARGET_RATIO = 3.0
@@ -88,7 +88,8 @@ def insert_raw(source: Path, target: Path, *, bulk_index: bool) -> tuple[float, 
         connection.executemany(sql, rows[table])
     for name, sql in triggers:
         table = name.removesuffix("_fts_ai")
-        connection.execute(f"INSERT INTO {table}_fts(rowid, search_text) SELECT id, search_text FROM {table}")
+        indexed = ", ".join(FTS_TABLES[table])  # the columns each table's index holds
+        connection.execute(f"INSERT INTO {table}_fts(rowid, {indexed}) SELECT id, {indexed} FROM {table}")
         connection.execute(sql)
     connection.execute("COMMIT")
     elapsed = time.perf_counter() - started
