@@ -92,13 +92,7 @@ def archive(
     version: int | None = typer.Option(None, "--version", help="The version you last saw."),
 ) -> None:
     """Archive a pipeline: it leaves the board and the lists; its deals and their history stay."""
-    with state(ctx).write() as (session, actor):
-        found = pipelines.resolve_pipeline(session, pipeline)
-        done = pipelines.set_pipeline_archived(session, pipeline_id=found.id, archived=True, actor=actor,
-                                               version=version)
-        now_default = pipelines.default_pipeline(session)
-    note = f"; {now_default.name} is the default now" if found.is_default else ""
-    output.say(f"archived pipeline #{done.id} {done.name}{note}")
+    _set_archived(ctx, pipeline, True, version)
 
 
 @app.command("unarchive")
@@ -108,11 +102,20 @@ def unarchive(
     version: int | None = typer.Option(None, "--version", help="The version you last saw."),
 ) -> None:
     """Bring an archived pipeline back."""
+    _set_archived(ctx, pipeline, False, version)
+
+
+def _set_archived(ctx: typer.Context, pipeline: str, archived: bool, version: int | None) -> None:
     with state(ctx).write() as (session, actor):
         found = pipelines.resolve_pipeline(session, pipeline)
-        done = pipelines.set_pipeline_archived(session, pipeline_id=found.id, archived=False, actor=actor,
+        done = pipelines.set_pipeline_archived(session, pipeline_id=found.id, archived=archived, actor=actor,
                                                version=version)
-    output.say(f"pipeline #{done.id} {done.name} is back")
+        now_default = pipelines.default_pipeline(session)
+    if not archived:
+        output.say(f"pipeline #{done.id} {done.name} is back")
+        return
+    note = f"; {now_default.name} is the default now" if found.is_default else ""
+    output.say(f"archived pipeline #{done.id} {done.name}{note}")
 
 
 def _position(value: int | None) -> int | None:

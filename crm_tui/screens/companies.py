@@ -19,7 +19,7 @@ from crm_tui.errors import Conflict, CrmError, Duplicate, InvalidInput, NotFound
 from crm_tui.models.schemas import CompanyRead, CompanyRow, UserRead
 from crm_tui.screens.base import AreaScreen, Outcome, ReportsWorkerErrors, SearchableList
 from crm_tui.screens.conflict import ResolvesConflicts, put_select
-from crm_tui.screens.forms import ConfirmScreen, DuplicateScreen, open_existing
+from crm_tui.screens.forms import ConfirmScreen, offer_existing
 from crm_tui.services import companies, users
 from crm_tui.services.paging import Page
 from crm_tui.widgets.keyset_table import Column, KeysetTable
@@ -399,17 +399,7 @@ class CompanyForm(ReportsWorkerErrors, ResolvesConflicts, ModalScreen[CompanyRea
 
     def _duplicate(self, error: Duplicate) -> None:
         """A company with that domain or name exists: say so; offer to open it or to save anyway."""
-        self._rejected(error.message)
-
-        def chosen(answer: str | None) -> None:
-            if answer == "open":
-                self.dismiss(None)
-                open_existing(self.app, error)
-            elif answer == "save":
-                self.allow_duplicate = True
-                self.action_save()
-
-        self.app.push_screen(DuplicateScreen(error), chosen)
+        offer_existing(self, error, self._rejected)
 
     # -- what the conflict resolution needs (screens/conflict.py)
 

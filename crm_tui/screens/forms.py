@@ -108,6 +108,22 @@ def open_existing(app: App, error: Duplicate) -> None:
         app.push_screen(CompanyDetailScreen(error.existing_id))
 
 
+def offer_existing(form, error: Duplicate, rejected) -> None:
+    """A new record repeats an existing one: say so (`rejected`, the form's error line), then offer
+    to open the existing one or to save anyway (the form's `allow_duplicate`)."""
+    rejected(error.message)
+
+    def chosen(answer: str | None) -> None:
+        if answer == "open":
+            form.dismiss(None)
+            open_existing(form.app, error)
+        elif answer == "save":
+            form.allow_duplicate = True
+            form.action_save()
+
+    form.app.push_screen(DuplicateScreen(error), chosen)
+
+
 class DuplicateScreen(ModalScreen[str | None]):
     """A new record repeats an existing one: open that one (o), save anyway (s), or go back (esc)."""
 
@@ -275,17 +291,7 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
 
     def report_duplicate(self, error: Duplicate) -> None:
         """The record exists already: say so, and offer to open it or to save anyway."""
-        self.report_rejected(error.message)
-
-        def chosen(answer: str | None) -> None:
-            if answer == "open":
-                self.dismiss(None)
-                open_existing(self.app, error)
-            elif answer == "save":
-                self.allow_duplicate = True
-                self.action_save()
-
-        self.app.push_screen(DuplicateScreen(error), chosen)
+        offer_existing(self, error, self.report_rejected)
 
     def report_unknown_company(self, error: UnknownCompany) -> None:
         """No company has the name typed: add it only when the person says so."""
