@@ -8,7 +8,7 @@ from datetime import datetime
 from weakref import WeakKeyDictionary
 
 from textual import work
-from textual.app import App, ScreenError
+from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 from textual.notifications import SeverityLevel
@@ -17,6 +17,7 @@ from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
 from crm_tui.clock import get_zone, utcnow
+from crm_tui.compat import StyleWorkOnce, is_exiting
 from crm_tui.commands import CrmCommands
 from crm_tui.db import Database
 from crm_tui.errors import Conflict, CrmError
@@ -36,7 +37,7 @@ DARK, LIGHT = "textual-dark", "textual-light"
 _STRIP_CONTROL_CODES = StripControlCodes()  # one instance: Textual caches filtered lines by filter
 
 
-class CrmApp(App[None]):
+class CrmApp(StyleWorkOnce, App[None]):
     TITLE = "crm-tui"
     ENABLE_COMMAND_PALETTE = True
     MODES = {
@@ -140,49 +141,6 @@ class CrmApp(App[None]):
         self.theme_variables = made[1]
         return dict(made[1])
 
-    def refresh_css(self, animate: bool = True) -> None:
-        """Textual refreshes the CSS when a mode's screen is first made (and on a theme change): it
-        sets the variables, which empties the parse cache, and parses every stylesheet again. When
-        the variables are the ones the rules were parsed with, that work gives the same rules, and
-        the emptied cache makes the next widget type that mounts parse them all once more (about
-        7 ms of a 50 ms start here). Then only the styles are applied again; a real change (a new
-        theme) goes the whole way."""
-        sheet = self.stylesheet
-        if self.get_css_variables() != sheet._variables:
-            super().refresh_css(animate)
-            return
-        sheet.update(self, animate=animate)
-        try:
-            if self.screen.is_mounted:
-                self.screen._refresh_layout(self.size)
-                self.screen._css_update_count = self._css_update_count
-        except ScreenError:
-            pass
-        for screen in self.screen_stack:
-            if screen != self.screen:
-                sheet.update(screen, animate=animate)
-                screen._css_update_count = self._css_update_count
-
-    def _load_screen_css(self, screen: Screen) -> None:
-        """A screen's own stylesheet files (CSS_PATH) join the app's. Textual adds them and then
-        parses every stylesheet again in a new, empty sheet (its `reparse`), and the new file once
-        more when the next widget type mounts: at the start of the Pipeline or the Inbox that was
-        a third of the style work before the first frame. Added to the sheet in place, only the
-        new file is parsed (the others' rules are kept in its cache), once, when the styles are
-        applied; the rules are the same. A screen with inline CSS goes Textual's way."""
-        sheet = self.stylesheet
-        if screen.CSS or self.css_monitor is not None:
-            super()._load_screen_css(screen)
-            return
-        new = [path for path in screen.css_path if not sheet.has_source(str(path), "")]
-        for path in new:
-            sheet.read(path)
-        if new:
-            sheet.update(self)
-            # every node, this screen's too, now has the styles of the sheet as it is: Textual's
-            # refresh of a new mode's screen, next, would apply them all over again
-            screen._css_update_count = self._css_update_count
-
     def get_line_filters(self):
         """Textual's filters, then the one that keeps control characters off the terminal."""
         return [*super().get_line_filters(), _STRIP_CONTROL_CODES]
@@ -201,7 +159,7 @@ class CrmApp(App[None]):
         self.call_after_refresh(self._start_background_work)
 
     def _start_background_work(self) -> None:
-        if self._exit or not self.is_running:  # quit (ctrl+q) before the first frame was drawn
+        if is_exiting(self) or not self.is_running:  # quit (ctrl+q) before the first frame was drawn
             return
         self._reread_capabilities()
         self.refresh_inbox_count()

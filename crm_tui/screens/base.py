@@ -7,12 +7,12 @@ from functools import cache
 from typing import Callable, ClassVar, TypeVar
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.worker import WorkerState
 
+from crm_tui.compat import FirstResumeKeepsStyles
 from crm_tui.widgets.area_bar import AreaBar
 from crm_tui.widgets.key_bar import KeyBar
 from crm_tui.widgets.plain import PlainBackground
@@ -80,25 +80,11 @@ class RoleGate:
         return super().check_action(action, parameters)
 
 
-class AreaScreen(PlainBackground, RoleGate, ReportsWorkerErrors, Screen):
+class AreaScreen(FirstResumeKeepsStyles, PlainBackground, RoleGate, ReportsWorkerErrors, Screen):
     """A screen that belongs to one of the app's areas (a mode)."""
 
     AREA = "contacts"
     LIVE_REFRESH = True  # refresh_data() when a teammate saves something (app.live_changed)
-    _been_away = False  # suspended at least once (another screen or area was shown over it)
-
-    def _on_screen_suspend(self, _event: events.ScreenSuspend) -> None:
-        self._been_away = True
-
-    def _on_screen_resume(self, event: events.ScreenResume) -> None:
-        """Textual calls this class's handler and then Screen's own, with the same event. Screen's
-        applies the stylesheet to every node again when a screen resumes, for what changed while it
-        was away; until it has been away, it has only just been mounted with the styles as they are
-        (about 1 ms of a start, and of opening an area). A theme change while it is away comes
-        through App.refresh_css either way."""
-        if not self._been_away:
-            event.refresh_styles = False
-
     def focused_at_start(self, widget: W) -> W:
         """`widget`, the one AUTO_FOCUS gives the focus to, styled as focused from its first style
         application. Textual focuses it once the screen has composed, before it is mounted: the

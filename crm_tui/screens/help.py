@@ -10,6 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from crm_tui.compat import node_bindings
 from crm_tui.screens.base import SHELL_CSS
 
 
@@ -21,7 +22,7 @@ def binding_rows(screen: Screen) -> list[tuple[str, str, str, str]]:
     rows, seen = [], set()
     for node in nodes:
         where = _where(node, screen, app)
-        for bindings in node._bindings.key_to_bindings.values():
+        for bindings in node_bindings(node).key_to_bindings.values():
             for binding in bindings:
                 key = binding.id or (binding.description or binding.action)
                 if key in seen or binding.system or not _offered(node, binding, app):
@@ -55,7 +56,7 @@ def _where(node, screen: Screen, app) -> str:
 
 def _all_keys(node, binding: Binding) -> list[str]:
     """A binding written as "up,k" is stored once per key; gather its keys back together."""
-    keys = [key for key, bindings in node._bindings.key_to_bindings.items()
+    keys = [key for key, bindings in node_bindings(node).key_to_bindings.items()
             if any(b.action == binding.action and b.id == binding.id for b in bindings)]
     return keys or [binding.key]
 

@@ -495,7 +495,7 @@ class KeysetTable(Widget, can_focus=True):
             self.post_message(self.Highlighted(self, row))
         self._update_titles()
 
-    async def _on_click(self, event: events.Click) -> None:
+    async def on_click(self, event: events.Click) -> None:
         if event.y >= 1:
             self._move_to(self._top + event.y - 1)
             if event.chain >= 2:

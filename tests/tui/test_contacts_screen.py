@@ -803,3 +803,19 @@ async def test_a_search_with_brackets_shows_as_typed(db, actor, now, people):
             assert f"matching “{typed}”" in str(app.screen.query_one("#filter-line").render())
             await pilot.press(*["backspace"] * len(typed))
             await settle(app, pilot)
+
+
+async def test_a_click_on_a_row_moves_the_cursor_there(db, actor, now, people):
+    """The table's click handler is a public on_click (no private Textual name): one click moves the
+    cursor to the row clicked, a double click opens it."""
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        table = _table(app)
+        assert table.cursor == 0
+        await pilot.click(KeysetTable, offset=(5, 3))  # the header is line 0 of the body: row 2
+        await settle(app, pilot)
+        assert table.cursor == table._top + 2
+        await pilot.click(KeysetTable, offset=(5, 1), times=2)
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactDetailScreen)

@@ -1,0 +1,100 @@
+"""Every use of a private Textual name, in one place, checked against the pinned Textual version
+(pyproject: textual>=8.2,<8.3). tests/unit/test_compat.py fails when Textual changes any of them.
+
+The patches here save style work at start-up (measured in bench/bench_tui.py); each falls back to
+Textual's own path when its assumption does not hold."""
+
+from __future__ import annotations
+
+import textual
+from textual import events
+from textual.app import App, ScreenError
+from textual.dom import DOMNode
+from textual.screen import Screen
+
+SUPPORTED = "8.2"  # the minor version these patches were written and measured against
+
+
+def textual_supported() -> bool:
+    return textual.__version__.startswith(SUPPORTED + ".")
+
+
+def node_bindings(node: DOMNode):
+    """A node's own bindings map (what `?` help lists)."""
+    return node._bindings
+
+
+def is_exiting(app: App) -> bool:
+    """Whether the app was told to exit (quit before the first frame was drawn)."""
+    return app._exit
+
+
+def _mark_styles_current(screen: Screen, app: App) -> None:
+    """The screen's nodes have the styles of the sheet as it is: Textual's next refresh of it
+    would apply them all again."""
+    screen._css_update_count = app._css_update_count
+
+
+class StyleWorkOnce:
+    """App mixin: the stylesheet's work done once, not two or three times (see each method)."""
+
+    def refresh_css(self, animate: bool = True) -> None:
+        """Textual refreshes the CSS when a mode's screen is first made (and on a theme change): it
+        sets the variables, which empties the parse cache, and parses every stylesheet again. When
+        the variables are the ones the rules were parsed with, that work gives the same rules, and
+        the emptied cache makes the next widget type that mounts parse them all once more (about
+        7 ms of a 50 ms start here). Then only the styles are applied again; a real change (a new
+        theme) goes the whole way."""
+        sheet = self.stylesheet
+        if self.get_css_variables() != sheet._variables:
+            super().refresh_css(animate)
+            return
+        sheet.update(self, animate=animate)
+        try:
+            if self.screen.is_mounted:
+                self.screen._refresh_layout(self.size)
+                _mark_styles_current(self.screen, self)
+        except ScreenError:
+            pass
+        for screen in self.screen_stack:
+            if screen != self.screen:
+                sheet.update(screen, animate=animate)
+                _mark_styles_current(screen, self)
+
+    def _load_screen_css(self, screen: Screen) -> None:
+        """A screen's own stylesheet files (CSS_PATH) join the app's. Textual adds them and then
+        parses every stylesheet again in a new, empty sheet (its `reparse`), and the new file once
+        more when the next widget type mounts: at the start of the Pipeline or the Inbox that was
+        a third of the style work before the first frame. Added to the sheet in place, only the
+        new file is parsed (the others' rules are kept in its cache), once, when the styles are
+        applied; the rules are the same. A screen with inline CSS goes Textual's way."""
+        sheet = self.stylesheet
+        if screen.CSS or self.css_monitor is not None:
+            super()._load_screen_css(screen)
+            return
+        new = [path for path in screen.css_path if not sheet.has_source(str(path), "")]
+        for path in new:
+            sheet.read(path)
+        if new:
+            sheet.update(self)
+            # every node, this screen's too, now has the styles of the sheet as it is: Textual's
+            # refresh of a new mode's screen, next, would apply them all over again
+            _mark_styles_current(screen, self)
+
+
+class FirstResumeKeepsStyles:
+    """Screen mixin: its first showing skips Textual's style refresh."""
+
+    _been_away = False  # suspended at least once (another screen or area was shown over it)
+
+    def _on_screen_suspend(self, _event: events.ScreenSuspend) -> None:
+        self._been_away = True
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Textual calls this class's handler and then Screen's own, with the same event. Screen's
+        applies the stylesheet to every node again when a screen resumes, for what changed while it
+        was away; until it has been away, it has only just been mounted with the styles as they are
+        (about 1 ms of a start, and of opening an area). A theme change while it is away comes
+        through App.refresh_css either way."""
+        if not self._been_away:
+            event.refresh_styles = False

@@ -1,0 +1,36 @@
+"""The private Textual names crm_tui/compat.py relies on exist in the installed Textual, which is
+the minor version the patches were measured on: this fails loudly when Textual changes under them."""
+
+from __future__ import annotations
+
+import inspect
+
+import textual
+from textual.app import App
+from textual.css.stylesheet import Stylesheet
+from textual.dom import DOMNode
+from textual.screen import Screen
+
+from crm_tui import compat
+
+
+def test_textual_is_the_pinned_minor_version():
+    assert compat.textual_supported(), f"crm_tui/compat.py is for Textual {compat.SUPPORTED}.x, not {textual.__version__}"
+
+
+def test_the_private_names_the_patches_use_are_there():
+    assert callable(App._load_screen_css) and "screen" in inspect.signature(App._load_screen_css).parameters
+    assert callable(Screen._refresh_layout)
+    assert callable(Screen._on_screen_resume) and callable(Screen._on_screen_suspend)
+    assert "_variables" in inspect.getsource(Stylesheet.__init__)
+    assert "_css_update_count" in inspect.getsource(App.__init__)
+    assert "_css_update_count" in inspect.getsource(Screen)
+    assert "_exit" in inspect.getsource(App.__init__)
+    assert "_bindings" in inspect.getsource(DOMNode)
+
+
+def test_textual_still_calls_the_hooks_the_mixins_override():
+    """The screen's handler is dispatched before Screen's with the same event (refresh_styles),
+    and the app loads a screen's stylesheet files through _load_screen_css."""
+    assert "refresh_styles" in inspect.getsource(Screen._on_screen_resume)
+    assert "_load_screen_css" in inspect.getsource(App)
