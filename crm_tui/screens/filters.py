@@ -127,10 +127,33 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
         self.action_cancel()
 
 
-class SaveViewForm(ReportsWorkerErrors, ModalScreen[SavedViewRead | None]):
-    """Name the current search, filters and sort; the list is shared with the team unless private."""
+class _ViewNameForm(ReportsWorkerErrors, ModalScreen[SavedViewRead | None]):
+    """A small form that names a saved list: writes it in a worker (`write`), shows the service's
+    refusal under the field, and dismisses with the list saved."""
 
     CSS_PATH = SHELL_CSS
+
+    def write(self, session, value) -> SavedViewRead:
+        raise NotImplementedError
+
+    @work(thread=True, exclusive=True, group="save-view", exit_on_error=False)
+    def save(self, value) -> Outcome:
+        try:
+            with self.app.db.write() as session:
+                view = self.write(session, value)
+        except CrmError as exc:
+            return Outcome(self._error, exc.message)
+        return Outcome(self.dismiss, view)
+
+    def _error(self, message: str) -> None:
+        self.query_one("#form-error", Label).update(message)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SaveViewForm(_ViewNameForm):
+    """Name the current search, filters and sort; the list is shared with the team unless private."""
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="view.save"),
@@ -152,30 +175,15 @@ class SaveViewForm(ReportsWorkerErrors, ModalScreen[SavedViewRead | None]):
 
     @on(Input.Submitted, "#name")
     def action_save(self) -> None:
-        data = {**self.data, "name": self.query_one("#name", Input).value,
-                "shared": not self.query_one("#private", Checkbox).value}
-        self.save(data)
+        self.save({**self.data, "name": self.query_one("#name", Input).value,
+                   "shared": not self.query_one("#private", Checkbox).value})
 
-    @work(thread=True, exclusive=True, group="save-view", exit_on_error=False)
-    def save(self, data: dict) -> Outcome:
-        try:
-            with self.app.db.write() as session:
-                view = views.create_view(session, data=data, actor=self.app.actor, now=self.app.now())
-        except CrmError as exc:
-            return Outcome(self._error, exc.message)
-        return Outcome(self.dismiss, view)
-
-    def _error(self, message: str) -> None:
-        self.query_one("#form-error", Label).update(message)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def write(self, session, data: dict) -> SavedViewRead:
+        return views.create_view(session, data=data, actor=self.app.actor, now=self.app.now())
 
 
-class RenameViewForm(ReportsWorkerErrors, ModalScreen[SavedViewRead | None]):
+class RenameViewForm(_ViewNameForm):
     """A new name for a saved list (the version it was read at guards a teammate's change)."""
-
-    CSS_PATH = SHELL_CSS
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="view_rename.save"),
@@ -198,18 +206,6 @@ class RenameViewForm(ReportsWorkerErrors, ModalScreen[SavedViewRead | None]):
     def action_save(self) -> None:
         self.save(self.query_one("#name", Input).value)
 
-    @work(thread=True, exclusive=True, group="rename-view", exit_on_error=False)
-    def save(self, name: str) -> Outcome:
-        try:
-            with self.app.db.write() as session:
-                view = views.update_view(session, view_id=self.view.id, name=name, version=self.view.version,
-                                         actor=self.app.actor, now=self.app.now())
-        except CrmError as exc:
-            return Outcome(self._error, exc.message)
-        return Outcome(self.dismiss, view)
-
-    def _error(self, message: str) -> None:
-        self.query_one("#form-error", Label).update(message)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def write(self, session, name: str) -> SavedViewRead:
+        return views.update_view(session, view_id=self.view.id, name=name, version=self.view.version,
+                                 actor=self.app.actor, now=self.app.now())
