@@ -303,6 +303,24 @@ class ActivityRead(SQLModel):
     version: int
 
 
+class PlannedRead(SQLModel):
+    """A call, email or meeting logged ahead of its time, as the Inbox's Planned section lists it:
+    what, when, who logged it and what it is about (the deal, else the contact, else the company)."""
+
+    id: int
+    kind: str
+    subject: str | None
+    occurred_at: datetime
+    duration_minutes: int | None
+    contact_id: int | None
+    company_id: int | None
+    deal_id: int | None
+    user_id: int | None
+    user_login: str | None = None
+    related: str | None = None
+    version: int
+
+
 class TaskCreate(SQLModel):
     title: str
     notes: str | None = None
