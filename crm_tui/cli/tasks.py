@@ -1,5 +1,6 @@
 """`crm task`: add, list, complete (optionally logging the call), snooze, reschedule and assign
-tasks (reminders), and the Inbox: what is overdue, due today, upcoming, snoozed and done recently."""
+tasks (reminders), and the Inbox: what is overdue, due today, upcoming, snoozed and done recently,
+and the calls and meetings planned."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from crm_tui.cli import output, params, refs
 from crm_tui.cli.context import state
 from crm_tui.clock import resolve_now, utcnow
 from crm_tui.errors import InvalidInput
+from crm_tui.services import inbox as inbox_service
 from crm_tui.services import tasks
 
 app = typer.Typer(name="task", help="Tasks: add, list, inbox, done, snooze, reschedule, assign.", no_args_is_help=True)
@@ -127,15 +129,18 @@ def done(
 @app.command("inbox")
 def inbox(
     ctx: typer.Context,
-    section: str | None = typer.Option(None, "--section", help="overdue, today, upcoming, snoozed or done; "
-                                       "overdue and today by default."),
+    section: str | None = typer.Option(None, "--section", help="overdue, today, upcoming, snoozed, done or "
+                                       "planned (calls and meetings logged ahead); overdue and today by default."),
     mine: bool = typer.Option(True, "--mine/--all", help="Your tasks (default), or the whole team's."),
     assignee: str | None = typer.Option(None, "--assignee", help="One teammate's tasks (user login)."),
     limit: int = typer.Option(20, "--limit", help="Tasks to show per section."),
     after: str | None = typer.Option(None, "--after", metavar="CURSOR", help="Continue after this cursor (with --section)."),
     as_json: output.Json = False,
 ) -> None:
-    """What to do next: each Inbox section's count, and its tasks with how far off they are."""
+    """What to do next: each Inbox section's count, and its tasks with how far off they are.
+
+    --section planned lists the calls, emails and meetings logged ahead of their time, soonest
+    first; the JSON gives their count as planned_count beside the tasks' counts."""
     if after is not None and section is None:
         raise InvalidInput("--after continues one section: give --section too")
     shown = [section] if section else ["overdue", "today"]
@@ -143,24 +148,38 @@ def inbox(
     now = resolve_now(None)
     with st.read() as (session, actor):
         assignee_id = refs.user_id(session, assignee) if assignee else (actor.user_id if mine else None)
-        pages = {name: tasks.inbox_page(session, section=name, assignee_id=assignee_id, zone=st.zone, now=now,
-                                        after=after, limit=limit) for name in shown}
+        pages = {name: inbox_service.inbox_page(session, section=name, assignee_id=assignee_id, zone=st.zone,
+                                                now=now, after=after, limit=limit) for name in shown}
         counts = tasks.inbox_counts(session, assignee_id=assignee_id, zone=st.zone, now=now)
+        planned = inbox_service.planned_count(session, user_id=assignee_id, now=now)
     if as_json:
-        output.emit_json({"counts": counts, "sections": {name: {"items": page.items, "next_cursor": page.next_cursor}
-                                                         for name, page in pages.items()}})
+        output.emit_json({"counts": counts, "planned_count": planned,
+                          "sections": {name: {"items": page.items, "next_cursor": page.next_cursor}
+                                       for name, page in pages.items()}})
         return
-    output.say("  ".join(f"{tasks.SECTION_TITLES[name]} {counts[name]}" for name in tasks.SECTIONS))
+    every = {**counts, inbox_service.PLANNED: planned}
+    output.say("  ".join(f"{inbox_service.SECTION_TITLES[name]} {every[name]}" for name in inbox_service.SECTIONS))
     for name, page in pages.items():
         if not page.items:
-            output.say(f"{tasks.SECTION_TITLES[name]}: nothing")
+            output.say(f"{inbox_service.SECTION_TITLES[name]}: nothing")
             continue
-        page.total = counts[name]
+        page.total = every[name]
+        if name == inbox_service.PLANNED:
+            _planned_table(page, st.zone, now)
+            continue
         rows = [(t.id, tasks.due_phrase(t.due_at, now) if name != "done" else output.local_time(t.done_at, st.zone),
                  t.title, t.related, t.assignee_login, tasks.origin_label(t)) for t in page.items]
         output.table(["ID", "Due" if name != "done" else "Done", "Title", "About", "Assignee", "Origin"], rows,
                      title=tasks.SECTION_TITLES[name])
         output.more_hint(page, shown=len(page.items))
+
+
+def _planned_table(page, zone, now) -> None:
+    rows = [(a.id, tasks.due_phrase(a.occurred_at, now), output.local_time(a.occurred_at, zone), a.kind,
+             a.subject, a.related, a.user_login) for a in page.items]
+    output.table(["Activity", "When", "At", "Kind", "Subject", "About", "Logged by"], rows,
+                 title=inbox_service.SECTION_TITLES[inbox_service.PLANNED])
+    output.more_hint(page, shown=len(page.items))
 
 
 @app.command("snooze")

@@ -1,6 +1,7 @@
 """The Inbox: the tasks due, section by section (Overdue, Today, Upcoming, Snoozed, Done recently),
-mine or the team's, and the keys that work through them: complete, snooze, reschedule, assign to a
-teammate, log a call and complete, open what a task is about, new task."""
+and Planned, the calls and meetings logged ahead of their time; mine or the team's, and the keys
+that work through them: complete, snooze, reschedule, assign to a teammate, log a call and
+complete, open what a task (or a planned meeting) is about, new task."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone, in_zone
 from crm_tui.errors import InvalidInput
-from crm_tui.models.schemas import ActivityRead, TaskRead, UserRead
+from crm_tui.models.schemas import ActivityRead, PlannedRead, TaskRead, UserRead
 from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
 from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import (
@@ -32,18 +33,19 @@ from crm_tui.screens.forms import (
     _user_label,
     _UsersMixin,
 )
-from crm_tui.services import tasks, users
+from crm_tui.services import inbox, tasks, users
 from crm_tui.services.common import Actor
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 from crm_tui.widgets.text_line import TextLine
 
 CSS = "../styles/inbox.tcss"
-SECTIONS = tasks.SECTIONS
+SECTIONS = inbox.SECTIONS
 EMPTY = {
     "overdue": "Nothing overdue. → shows what is due today.",
     "today": "Nothing else due today. n adds a task.",
     "upcoming": f"Nothing due in the next {tasks.UPCOMING_DAYS} days. n adds a task.",
+    "planned": "No call or meeting planned. Log one with a time ahead (l on a contact) and it waits here.",
     "snoozed": "Nothing snoozed. z on a task hides it until later.",
     "done": "Nothing done in the last 7 days yet. x completes the highlighted task.",
 }
@@ -71,7 +73,7 @@ class SectionBar(TextLine):
         self._spans = []
         for name in SECTIONS:
             count = "" if self.counts is None else f" {self.counts.get(name, 0)}"
-            label = f" {tasks.SECTION_TITLES[name]}{count} "
+            label = f" {inbox.SECTION_TITLES[name]}{count} "
             start = text.cell_len
             if name == self.section:
                 style = "reverse bold"
@@ -111,6 +113,21 @@ def inbox_columns(screen: InboxScreen, *, team: bool) -> list[Column]:
     return columns
 
 
+def planned_columns(screen: InboxScreen, *, team: bool) -> list[Column]:
+    """Planned's rows are activities: what, what about, when in the user's zone, and how long."""
+    zone = screen.zone
+    columns = [
+        Column("Planned", lambda a: f"{a.kind}: {a.subject}" if a.subject else a.kind, ratio=3, min_width=12),
+        Column("About", lambda a: a.related or "", ratio=2, min_width=8),
+        Column("When", lambda a: fmt.when(a.occurred_at, screen.app.now(), zone), width=17),
+        Column("At", lambda a: fmt.stamp(a.occurred_at, zone), width=16, hide_below=110),
+        Column("Length", lambda a: f"{a.duration_minutes} min" if a.duration_minutes else "", width=10),
+    ]
+    if team:
+        columns.insert(2, Column("Who", lambda a: a.user_login or "", width=8))
+    return columns
+
+
 class InboxScreen(AreaScreen):
     AREA = "inbox"
     CSS_PATH = CSS
@@ -136,8 +153,9 @@ class InboxScreen(AreaScreen):
         self.section = "overdue"
         self.scope: str | int = MINE  # MINE, TEAM, or a teammate's user id
         self.scope_login = ""
-        self.counts: dict[str, int] | None = None
-        self._columns_team: bool | None = None
+        self.counts: dict[str, int] | None = None  # the task sections'
+        self.planned: int | None = None  # how many calls and meetings are planned
+        self._columns: tuple[bool, bool] | None = None  # (the team's, planned) the columns are for
         self._auto_pick = True
         self._away = False
         self._zone = None
@@ -154,7 +172,7 @@ class InboxScreen(AreaScreen):
         yield from self.compose_frame_bottom()
 
     def on_mount(self) -> None:
-        self._columns_team = False
+        self._columns = (False, False)
         self._auto_pick = True  # until the first counts: open on the first section with something in it
         self.reload(fetch=self._first_fetch)
 
@@ -185,7 +203,8 @@ class InboxScreen(AreaScreen):
         return "whole team" if self.scope == TEAM else f"{self.scope_login}'s"
 
     def _show_bar(self) -> None:
-        self.query_one(SectionBar).show(section=self.section, counts=self.counts, scope_label=self.scope_label())
+        counts = None if self.counts is None else {**self.counts, inbox.PLANNED: self.planned or 0}
+        self.query_one(SectionBar).show(section=self.section, counts=counts, scope_label=self.scope_label())
 
     def fetcher(self):
         """What the table calls (in a thread) for a page of the section. The rows come first; then
@@ -195,22 +214,25 @@ class InboxScreen(AreaScreen):
 
         def fetch(*, after, before, limit, with_total):
             with app.db.read() as session:
-                page = tasks.inbox_page(session, section=section, assignee_id=assignee_id, zone=zone, now=now,
+                page = inbox.inbox_page(session, section=section, assignee_id=assignee_id, zone=zone, now=now,
                                         after=after, before=before, limit=limit)
                 if with_total:
                     fresh = tasks.inbox_counts(session, assignee_id=assignee_id, zone=zone, now=now)
-                    page.total = fresh[section]
-                    app.call_from_thread(self._counted, fresh, scope, section)
+                    planned = inbox.planned_count(session, user_id=assignee_id, now=now)
+                    page.total = planned if section == inbox.PLANNED else fresh[section]
+                    app.call_from_thread(self._counted, fresh, planned, scope, section)
             return page
         return fetch
 
-    def _counted(self, counts: dict[str, int], scope: str | int, section: str) -> None:
+    def _counted(self, counts: dict[str, int], planned: int, scope: str | int, section: str) -> None:
         if scope != self.scope:
             return
-        self.counts = counts
+        self.counts, self.planned = counts, planned
         if self._auto_pick and section == self.section:
             self._auto_pick = False
-            first = next((name for name in ("overdue", "today", "upcoming") if counts[name]), self.section)
+            found = {**counts, inbox.PLANNED: planned}
+            first = next((name for name in ("overdue", "today", "upcoming", inbox.PLANNED) if found[name]),
+                         self.section)
             if first != self.section:
                 self.show_section(first)
                 return
@@ -218,12 +240,13 @@ class InboxScreen(AreaScreen):
 
     def reload(self, *, keep_position: bool = False, fetch=None) -> None:
         table = self.table
-        team = self.scope != MINE
-        if team != self._columns_team:
-            self._columns_team = team
-            table.columns = inbox_columns(self, team=team)
+        layout = (self.scope != MINE, self.section == inbox.PLANNED)
+        if layout != self._columns:
+            self._columns = layout
+            team, planned = layout
+            table.columns = (planned_columns if planned else inbox_columns)(self, team=team)
             table.notify_style_update()  # the column widths are worked out again
-        table.noun = f"{tasks.SECTION_TITLES[self.section]} · {self.scope_label()}"
+        table.noun = f"{inbox.SECTION_TITLES[self.section]} · {self.scope_label()}"
         table.empty_text = EMPTY[self.section]
         table.load(fetch or self.fetcher(), keep_position=keep_position)
         self._show_bar()
@@ -243,7 +266,7 @@ class InboxScreen(AreaScreen):
 
     def set_scope(self, scope: str | int, login: str = "") -> None:
         self.scope, self.scope_login = scope, login
-        self.counts = None
+        self.counts = self.planned = None
         self._auto_pick = False
         self.reload()
 
@@ -280,7 +303,11 @@ class InboxScreen(AreaScreen):
         row = self.table.current_row
         if isinstance(row, TaskRead):
             return row
-        self.notify("No task is highlighted.", severity="warning")
+        if isinstance(row, PlannedRead):
+            self.notify(f"A planned {row.kind} is not a task: it counts as contact when its time comes. "
+                        "Enter opens what it is about.", severity="warning")
+        else:
+            self.notify("No task is highlighted.", severity="warning")
         return None
 
     # --- the actions ----------------------------------------------------------------------------
@@ -383,8 +410,9 @@ class InboxScreen(AreaScreen):
 
     @on(KeysetTable.Selected, "#inbox-list")
     def open_related(self, event: KeysetTable.Selected) -> None:
-        """Enter: what the task is about (the deal, else the contact, else the company)."""
-        task: TaskRead = event.row
+        """Enter: what the task (or the planned meeting) is about: the deal, else the contact, else
+        the company."""
+        task: TaskRead | PlannedRead = event.row
         if task.deal_id is not None:
             from crm_tui.screens.deal_info import DealInfoScreen
 
@@ -398,7 +426,8 @@ class InboxScreen(AreaScreen):
 
             self.app.push_screen(CompanyDetailScreen(task.company_id))
         else:
-            self.notify("This task is not about a contact, deal or company.", severity="warning")
+            what = "task" if isinstance(task, TaskRead) else task.kind
+            self.notify(f"This {what} is not about a contact, deal or company.", severity="warning")
 
 
 # --- the dialogs ---------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ from crm_tui.services import tasks
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
 PLANNED = "planned"
-# Planned sits beside Upcoming: the two look ahead; Snoozed and Done are about what was put aside
-SECTIONS = (*tasks.SECTIONS[:3], PLANNED, *tasks.SECTIONS[3:])
+# Planned comes last: the task sections keep their places (and their → and ← presses)
+SECTIONS = (*tasks.SECTIONS, PLANNED)
 SECTION_TITLES = {**tasks.SECTION_TITLES, PLANNED: "Planned"}
 BY_TIME = SortKey(Activity.occurred_at, Activity.id)
 PLANNED_KINDS = tuple(k.value for k in ActivityKind if k.is_interaction)

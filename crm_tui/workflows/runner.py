@@ -57,10 +57,13 @@ class RunReport:
     # previews left out of a dry run (more than PREVIEWS_PER_RULE for one rule)
     more: dict[str, int] = field(default_factory=dict)
     email: SendReport | None = None
+    # planned calls and meetings came and moved their contacts' last contact: the app reloads what
+    # it shows, so a meeting whose time came leaves the Inbox's Planned on that tick
+    arrived: bool = False
 
     @property
     def changed(self) -> bool:
-        return bool(self.fired)
+        return bool(self.fired or self.arrived)
 
     @property
     def ok(self) -> bool:
@@ -87,7 +90,7 @@ def run(db: Database, *, rules: RuleSet | None = None, now: datetime | None = No
     report = RunReport(rule_errors=list(rules.errors))
     runner = (runner or f"cli@{socket.gethostname()}")[:100]
     if not dry_run:
-        _arrive_planned(db, now)
+        report.arrived = _arrive_planned(db, now)
     for rule in rules.enabled:
         if only is not None and rule.name != only:
             continue
@@ -107,14 +110,17 @@ def run(db: Database, *, rules: RuleSet | None = None, now: datetime | None = No
     return report
 
 
-def _arrive_planned(db: Database, now: datetime) -> None:
+def _arrive_planned(db: Database, now: datetime) -> bool:
     """Calls and meetings logged ahead whose time has come count as contact now; read first, so
-    a run with nothing to do takes no write lock and wakes no teammate's app."""
+    a run with nothing to do takes no write lock and wakes no teammate's app. Returns whether
+    any came (arrive_planned's count is -1 on SQLite: Python's sqlite3 counts no UPDATE that
+    starts with WITH)."""
     with db.read() as session:
         if not activities.planned_arrived(session, now=now):
-            return
+            return False
     with db.write() as session:
         activities.arrive_planned(session, now=now)
+    return True
 
 
 def _scan(db: Database, rule: Rule, now: datetime, zone: tzinfo) -> list:
