@@ -147,6 +147,8 @@ class InboxScreen(AreaScreen):
     ]
     NEEDS = {**{action: "task.edit" for action in ("complete", "snooze", "reschedule", "log_call", "new_task")},
              "assign": "task.assign"}
+    # the keys that work on a task, not on a planned meeting: off the key bar in Planned
+    ON_A_TASK = ("complete", "snooze", "reschedule", "log_call", "assign")
 
     def __init__(self) -> None:
         super().__init__()
@@ -259,6 +261,12 @@ class InboxScreen(AreaScreen):
         if section != self.section:
             self.section = section
             self.reload()
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.ON_A_TASK and self.section == inbox.PLANNED:
+            return False
+        return super().check_action(action, parameters)
 
     def action_section(self, step: int) -> None:
         index = SECTIONS.index(self.section)

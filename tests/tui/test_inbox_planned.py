@@ -79,13 +79,14 @@ async def test_planned_meetings_in_the_inbox(db, now, planned):
                                                  f"{now:%Y-%m-%d} 13:00"]
         assert "Planned 2" in screen.query_one("#inbox-sections").text().plain
 
-        # a task's keys write nothing on a planned meeting, and say why
+        # a task's keys leave the key bar in Planned, and write nothing on a planned meeting
+        assert not any(screen.check_action(a, ()) for a in ("complete", "snooze", "reschedule", "log_call"))
+        assert screen.check_action("new_task", ()) is not False
         with db.read() as s:
             audited = s.scalar(select(func.count()).select_from(AuditEvent))
-        await pilot.press("x", "z")
+        await pilot.press("x", "z", "c")
         await settle(app, pilot)
         assert isinstance(app.screen, InboxScreen)
-        assert any("not a task" in n.message for n in app._notifications)
         with db.read() as s:
             assert s.scalar(select(func.count()).select_from(AuditEvent)) == audited
 
@@ -107,6 +108,11 @@ async def test_planned_meetings_in_the_inbox(db, now, planned):
         assert _subjects(app) == ["Kick-off", "Bob's demo", "Check in"]
         assert "bob" in _cells(screen, screen.table.visible_rows()[1])
         await pilot.press("t")
+        await settle(app, pilot)
+        await pilot.press("right")  # round to Overdue: the task keys are back
+        await settle(app, pilot)
+        assert screen.section == "overdue" and screen.check_action("complete", ()) is not False
+        await pilot.press("left")
         await settle(app, pilot)
 
         # the meeting's time comes: the engine counts it as contact and it leaves Planned at once

@@ -160,7 +160,8 @@ def test_the_planned_reads_walk_an_index_from_now_on(db, actor, now):
                 plan = [r[0] for r in conn.exec_driver_sql(f"EXPLAIN {sql}")]
             text = " | ".join(plan)
             assert "SCAN activities" not in text and "Seq Scan on activities" not in text, text
-            on_activities = [i for i, line in enumerate(plan) if " on activities" in line or "SEARCH activities" in line]
+            on_activities = [i for i, line in enumerate(plan)
+                             if " on activities" in line or "SEARCH activities" in line]
             assert on_activities, text
             # the index is entered at now: the range's bound is occurred_at > now
             bound = " ".join(plan[on_activities[0]:on_activities[0] + 2]).replace(" ", "")
