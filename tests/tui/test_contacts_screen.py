@@ -274,7 +274,7 @@ async def test_a_slow_search_says_loading_and_a_failed_one_does_not_keep_saying_
         table = app.screen.table
         monkeypatch.setattr(screen_module.contacts, "list_contacts", failing)
         await pilot.press("slash", "z")
-        table._show_slow(table._generation)  # what the SLOW_LOAD_S timer does, without the wait
+        table._show_slow(table.window.generation)  # what the SLOW_LOAD_S timer does, without the wait
         assert table.border_subtitle == "loading…"
         gate.set()
         with pytest.raises(WorkerFailed):  # the search's worker fails, as it should
