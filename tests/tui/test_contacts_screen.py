@@ -242,7 +242,7 @@ async def test_typing_while_a_page_is_being_turned_still_searches(db, actor, now
         await settle(app, pilot)
         table = app.screen.table
         with db.read() as session:  # a real cursor to turn the page at (the list fits one page)
-            table._window.pages[-1].next_cursor = real(session, limit=1, now=now).next_cursor
+            table.window.pages[-1].next_cursor = real(session, limit=1, now=now).next_cursor
         table._turn("next")
         assert table.fetching and not table.reloading
         await pilot.press("slash", *"dij")
