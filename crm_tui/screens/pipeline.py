@@ -257,9 +257,10 @@ class PipelineScreen(AreaScreen):
                 return read(session, stage_id, **ask)
         return fetch
 
-    def _read_pages(self, session, asks: list[ColumnAsk], read=None) -> list[PageLoaded]:
-        """The pages `asks` asked for, in one session (a worker's), as the board takes them in."""
-        read = read or self.page_reader()
+    @staticmethod
+    def _read_pages(session, asks: list[ColumnAsk], read) -> list[PageLoaded]:
+        """The pages `asks` asked for, read by `read` (a page_reader) in one session (a worker's),
+        as the board takes them in."""
         return [PageLoaded(column.window, ask, ask.run(partial(read, session, column.stage.id)))
                 for column, ask in asks]
 
@@ -352,8 +353,8 @@ class PipelineScreen(AreaScreen):
     def action_move_card(self, step: int) -> None:
         """The board moves the card at once and asks for the move to be written (MoveRequested);
         a move waits while a change is being written."""
-        if not self._busy:
-            self.board.move_card(step)
+        if not self._busy and self.board.move_card(step):
+            self._busy = True  # until the move is written: the next waits for it
 
     @on(KanbanBoard.MoveRequested)
     def _move_requested(self, event: KanbanBoard.MoveRequested) -> None:
@@ -362,6 +363,7 @@ class PipelineScreen(AreaScreen):
         columns = self.board.columns
         column, target = self.board.column_for(event.from_stage), self.board.column_for(event.to_stage)
         if column is None or target is None:
+            self._busy = False
             return
         asks = [(column, column.ask(keep_position=True)), (target, target.ask(at_end=True))]
         self._change(lambda session, actor, now: deals.move_deal(

@@ -552,26 +552,28 @@ class KanbanBoard(Widget, can_focus=True):
         if column is not None and column.current is not None:
             self.post_message(self.Selected(self, column, column.current))
 
-    def move_card(self, step: int) -> None:
+    def move_card(self, step: int) -> bool:
         """Move the focused card to the next (step 1) or previous (-1) open stage. It is shown
-        there at once, from the cards in hand, and focused; MoveRequested asks the owner to write it."""
+        there at once, from the cards in hand, and focused; MoveRequested asks the owner to write
+        it. False when there was nothing to move (the person is told why)."""
         column, card = self.column, self.current_card
         if column is None or card is None:
-            return
+            return False
         if column.stage.kind != "open":
             self.notify("That deal is closed; open it (Enter) to move it back.", severity="warning")
-            return
+            return False
         columns = self._columns
         index = columns.index(column) + step
         if not 0 <= index < len(columns) or columns[index].stage.kind != "open":
             self.notify("Already in the first stage." if step < 0 else
                         "Already in the last open stage: w marks it won, L lost.", severity="warning")
-            return
+            return False
         target = columns[index]
         column.take(card.id)
         target.put(replace(card, stage_id=target.stage.id, stage_entered_at=self.clock()))
         self.focus_column(index)
         self.post_message(self.MoveRequested(card.id, column.stage.id, target.stage.id, card.version))
+        return True
 
     def column_loaded(self, column: KanbanColumn) -> None:
         if column is self.column:
