@@ -32,8 +32,7 @@ from crm_tui.screens.forms import DealForm
 from crm_tui.services import board, deals, pipelines, users
 from crm_tui.services.board import BoardFilter, BoardTotals
 from crm_tui.widgets.kanban import KanbanBoard, KanbanColumn, compact_sums, first_page_size_for, starting_at
-from crm_tui.widgets.keyset_table import PAINT_WAIT_S, PRELOAD_WAIT_S
-from crm_tui.widgets.paged_window import FIRST, PageAsk, PageLoaded
+from crm_tui.widgets.paged_window import FIRST, PAINT_WAIT_S, PRELOAD_WAIT_S, PageAsk, PageLoaded
 from crm_tui.widgets.text_line import Line
 
 CSS = ["../styles/forms.tcss", "../styles/pipeline.tcss"]

@@ -28,11 +28,9 @@ from textual.widget import Widget
 from crm_tui import background
 from crm_tui.services.paging import MAX_PAGE, Page
 from crm_tui.widgets.paged_window import (
-    COUNT, FIRST, LAST, NEXT, PREV, RESET, Fetch, PageAsk, PagedWindow, PageFailed, PageLoaded,
+    COUNT, FIRST, LAST, NEXT, PRELOAD_WAIT_S, PREV, RESET, Fetch, PageAsk, PagedWindow, PageFailed, PageLoaded,
 )
 
-PRELOAD_WAIT_S = 0.05  # as a screen composes, the most its first page is waited for before the first frame
-PAINT_WAIT_S = 1.0  # the most a query held back until a screen's first frame is drawn waits for it
 SLOW_LOAD_S = 0.25  # a load that takes longer than this shows "loading…" under the list
 
 

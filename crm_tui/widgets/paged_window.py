@@ -36,6 +36,8 @@ FIRST: Anchor = ("first", None)
 LAST: Anchor = ("before", END)  # the last page: a list's End key, where a new deal lands
 
 RESET, NEXT, PREV, COUNT = "reset", "next", "prev", "count"
+PRELOAD_WAIT_S = 0.05  # as a screen composes, the most its first page is waited for before the first frame
+PAINT_WAIT_S = 1.0  # the most a query held back until a screen's first frame is drawn waits for it
 _GROUP_SUFFIX = {RESET: "", NEXT: "-turn", PREV: "-turn", COUNT: "-count"}
 
 
