@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_tui import (PROBE, SIZE, BareApp, bare_keys, busy, p50, p95, print_table, spread, start_ms,  # noqa: E402
-                       verdict, watch, watch_keyset_tables)
+                       rows_fetched, verdict, watch, watch_keyset_tables, watch_pages)
 from textual.strip import Strip  # noqa: E402
 from textual.widget import Widget  # noqa: E402
 
@@ -162,7 +162,7 @@ async def interact(db: Database, actor, moves: int, presses: int) -> dict:
             out["confirmed"].append((painted["confirmed"] - started) * 1000)
             if target.current.stage_id != target.stage.id or target.current.version <= card.version:
                 raise RuntimeError(f"move {i}: the confirmed card is not the written one")
-        fetched = sum(c.rows_fetched for c in board.columns)
+        fetched = sum(rows_fetched(c) for c in board.columns)
         await pilot.press("home")  # from the column's first card (a moved card lands at its last)
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -178,7 +178,7 @@ async def interact(db: Database, actor, moves: int, presses: int) -> dict:
                 await pilot.press(name if key == "down" or i % 10 < 5 else "left")
                 painted = await PROBE.wait(key)
                 out[key].append((painted["moved"] - started) * 1000)
-        out["fetched"] = (fetched, sum(c.rows_fetched for c in board.columns))
+        out["fetched"] = (fetched, sum(rows_fetched(c) for c in board.columns))
     return out
 
 
@@ -232,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         watch_columns()
         watch_keyset_tables()
+        watch_pages()
         asyncio.run(run(db, actor, args))
     finally:
         db.dispose()

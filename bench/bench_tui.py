@@ -41,6 +41,7 @@ from crm_tui.models import Contact
 from crm_tui.services import contacts as contact_service
 from crm_tui.services import users
 from crm_tui.widgets.keyset_table import KeysetTable
+from crm_tui.widgets.paged_window import COUNT, PagedWindow
 
 DEFAULT_DB = "sqlite:///bench/out/ours.db"
 SIZE = (120, 36)
@@ -114,6 +115,33 @@ def watch(app: App) -> App:
 
     app._display = _display  # type: ignore[method-assign]
     return app
+
+
+PAGES: Counter = Counter()  # pages each paged window took in (a list's, a kanban column's), by window
+PAGE_ROWS: Counter = Counter()  # and their rows
+
+
+def watch_pages() -> None:
+    """Count the pages every paged window takes in (a wrapper in this process only)."""
+    accept = PagedWindow.accept
+
+    def _accept(window: PagedWindow, ask, page, **kw) -> bool:
+        took = accept(window, ask, page, **kw)
+        if took and ask.kind != COUNT:
+            PAGES[window] += 1
+            PAGE_ROWS[window] += len(page.items)
+        return took
+
+    PagedWindow.accept = _accept  # type: ignore[method-assign]
+
+
+def fetches(shown) -> int:
+    """Pages a list or a kanban column has taken in (see watch_pages)."""
+    return PAGES[shown.window]
+
+
+def rows_fetched(shown) -> int:
+    return PAGE_ROWS[shown.window]
 
 
 def watch_keyset_tables() -> None:
@@ -236,7 +264,7 @@ async def page_downs(pilot, table: KeysetTable, presses: int) -> dict:
     settled. Also how many presses fetched a page."""
     out: dict = {"cursor": [], "settled": [], "roundtrip": [], "fetched": 0}
     for _ in range(presses):
-        before, fetches = table.cursor, table.fetches
+        before, fetched = table.cursor, fetches(table)
 
         def moved(w: Widget) -> bool:
             return w is table and table.cursor != before and cursor_visible(table) and page_full(table)
@@ -249,7 +277,7 @@ async def page_downs(pilot, table: KeysetTable, presses: int) -> dict:
         out["cursor"].append((painted["cursor"] - started) * 1000)
         out["settled"].append((painted["settled"] - started) * 1000)
         out["roundtrip"].append((max(painted["settled"], returned) - started) * 1000)
-        out["fetched"] += table.fetches != fetches
+        out["fetched"] += fetches(table) != fetched
     return out
 
 
@@ -385,11 +413,11 @@ async def interactive(db: Database, actor, words: list[str], presses: int) -> di
         if app.focused is not table:
             raise RuntimeError(f"the contact list is not focused ({app.focused!r} is)")
         found = await page_downs(pilot, table, presses)
-        found["paged"] = {"fetched": table.rows_fetched, "fetches": table.fetches, "held": table.held_rows,
+        found["paged"] = {"fetched": rows_fetched(table), "fetches": fetches(table), "held": table.held_rows,
                           "total": table.total, "row": table.cursor + 1, "page": table.page_size}
         found["search"] = await searches(app, table, words)
         found["typed"] = await typing(app, pilot, table, words)
-        found["rows_fetched"], found["fetches"] = table.rows_fetched, table.fetches
+        found["rows_fetched"], found["fetches"] = rows_fetched(table), fetches(table)
         return found
 
 
@@ -511,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"crm-tui TUI benchmark: {count:,} contacts in {args.db}, headless {SIZE[0]}x{SIZE[1]}, Textual "
               f"{version('textual')}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {load}", flush=True)
         watch_keyset_tables()
+        watch_pages()
         asyncio.run(run(db, args))
     finally:
         db.dispose()

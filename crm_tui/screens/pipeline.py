@@ -7,7 +7,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, wait
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from rich.markup import escape
@@ -17,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
@@ -29,13 +31,49 @@ from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
 from crm_tui.screens.forms import DealForm
 from crm_tui.services import board, deals, pipelines, users
 from crm_tui.services.board import BoardFilter, BoardTotals
-from crm_tui.widgets.keyset_table import PAINT_WAIT_S, PRELOAD_WAIT_S
-from crm_tui.widgets.kanban import FIRST, KanbanBoard, KanbanColumn, Request, compact_sums, first_page_size_for
+from crm_tui.widgets.kanban import KanbanBoard, KanbanColumn, compact_sums, first_page_size_for, starting_at
+from crm_tui.widgets.paged_window import FIRST, PAINT_WAIT_S, PRELOAD_WAIT_S, PageAsk, PageLoaded
 from crm_tui.widgets.text_line import Line
 
 CSS = ["../styles/forms.tcss", "../styles/pipeline.tcss"]
 EVERYONE, MINE = "everyone", "mine"
 FRAME_ROWS = 4  # the area bar, the board's bar and summary, the key bar: the rest is the board's
+ColumnAsk = tuple[KanbanColumn, PageAsk]  # a page a column asked for, fetched by one of the screen's workers
+
+
+# --- what the screen's workers hand back (posted from their threads) --------------------------------
+
+
+@dataclass
+class PipelineFound(Message, bubble=False):
+    pipeline: PipelineRead
+    pages: list | None = None  # the first pages of its shown stages, when the preload read them
+
+
+@dataclass
+class ColumnsRead(Message, bubble=False):
+    pages: list[PageLoaded]
+    focus_deal: int | None = None
+
+
+@dataclass
+class TotalsRead(Message, bubble=False):
+    totals: BoardTotals
+    preload: bool = False  # the preload's: shown only if no load has come since
+
+
+@dataclass
+class ChangeWritten(Message, bubble=False):
+    deal: DealRead
+    pages: list[PageLoaded]
+    focus: tuple[int, int] | None
+
+
+@dataclass
+class ChangeRefused(Message, bubble=False):
+    error: Exception
+    asks: list[ColumnAsk]
+    rollback: tuple[int, int] | None
 
 
 class PipelineScreen(AreaScreen):
@@ -144,19 +182,19 @@ class PipelineScreen(AreaScreen):
                     if not future.done():
                         future.set_exception(exc)
 
-        threading.Thread(target=work, name=f"board-preload-{id(self)}", daemon=True).start()
+        background.start(work, name="board-preload")  # a worker would start only after the mount
         return pages, totals
 
     @work(thread=True, exclusive=True, group="board-preload", exit_on_error=False)
     def _finish_preload(self, pages: Future, totals: Future | None, shown: bool) -> None:
         if not shown:
-            self.app.call_from_thread(self._show_preloaded, *pages.result())
+            self.post_message(PipelineFound(*pages.result()))
         if totals is None:  # the pages were read on the spot, and this runs after the first frame
             with self.app.db.read() as session:
                 found = self.totals_reader()(session)
         else:
             found = totals.result()
-        self.app.call_from_thread(lambda: self._loads == 0 and self._show_totals(found))
+        self.post_message(TotalsRead(found, preload=True))
 
     def _show_preloaded(self, pipeline: PipelineRead, pages: list) -> None:
         if self._loads:
@@ -164,7 +202,7 @@ class PipelineScreen(AreaScreen):
         self.pipeline, self.pipeline_id = pipeline, pipeline.id
         columns = self.board.set_stages(self._shown_stages(pipeline))
         for column, page in zip(columns, pages, strict=True):
-            column.apply(column.request(self.fetcher(column.stage.id)), page)
+            column.take_page(column.ask(self.fetcher(column.stage.id)), page)
         self._describe()
 
     @property
@@ -178,7 +216,14 @@ class PipelineScreen(AreaScreen):
         with self.app.db.read() as session:
             found = (pipelines.get_pipeline(session, pipeline_id=self.pipeline_id) if self.pipeline_id
                      else pipelines.default_pipeline(session))
-        self.app.call_from_thread(self._show_pipeline, found)
+        self.post_message(PipelineFound(found))
+
+    @on(PipelineFound)
+    def _pipeline_found(self, message: PipelineFound) -> None:
+        if message.pages is not None:
+            self._show_preloaded(message.pipeline, message.pages)
+        else:
+            self._show_pipeline(message.pipeline)
 
     def _show_pipeline(self, pipeline: PipelineRead) -> None:
         same = self.pipeline is not None and self._shown_stages(self.pipeline) == self._shown_stages(pipeline)
@@ -191,14 +236,32 @@ class PipelineScreen(AreaScreen):
     def _shown_stages(self, pipeline: PipelineRead) -> list[StageRead]:
         return [s for s in pipeline.stages if self.show_closed or s.kind == "open"]
 
-    def fetcher(self, stage_id: int) -> Callable[..., Any]:
-        """What a column calls (in a thread, with a session) for one page of its stage."""
+    def page_reader(self) -> Callable[..., Any]:
+        """One page of a stage in a session: `read(session, stage_id, *, after, before, limit,
+        with_total)`. Bound to a session and a stage, it is a paged window's fetch."""
         filters, now, zone = self.filters, self.app.now(), get_zone(self.app.actor.timezone)
 
-        def fetch(session, *, after, before, limit):
+        def read(session, stage_id: int, *, after, before, limit, with_total=False):
             return board.column_page(session, stage_id=stage_id, filters=filters, now=now, zone=zone,
                                      after=after, before=before, limit=limit)
+        return read
+
+    def fetcher(self, stage_id: int) -> Callable[..., Any]:
+        """What a column's window calls (in a worker thread) for one page of its stage: it opens
+        its own session, so the board opens none."""
+        db, read = self.app.db, self.page_reader()
+
+        def fetch(**ask):
+            with db.read() as session:
+                return read(session, stage_id, **ask)
         return fetch
+
+    @staticmethod
+    def _read_pages(session, asks: list[ColumnAsk], read) -> list[PageLoaded]:
+        """The pages `asks` asked for, read by `read` (a page_reader) in one session (a worker's),
+        as the board takes them in."""
+        return [PageLoaded(column.window, ask, ask.run(partial(read, session, column.stage.id)))
+                for column, ask in asks]
 
     def totals_reader(self) -> Callable[[Any], BoardTotals]:
         pipeline_id, filters, now = self.pipeline_id, self.filters, self.app.now()
@@ -209,21 +272,25 @@ class PipelineScreen(AreaScreen):
     def load_columns(self, *, keep_position: bool = False) -> None:
         """Every column's first page in one worker and one session, then the header totals."""
         self._loads += 1
-        requests = [column.request(self.fetcher(column.stage.id), keep_position=keep_position)
-                    for column in self.board.columns]
-        self._load_columns(requests, self.totals_reader())
+        asks = [(column, column.ask(self.fetcher(column.stage.id), keep_position=keep_position))
+                for column in self.board.columns]
+        self._load_columns(asks, self.page_reader(), self.totals_reader())
 
     @work(thread=True, exclusive=True, group="board-load", exit_on_error=False)
-    def _load_columns(self, requests: list[Request], read_totals) -> None:
+    def _load_columns(self, asks: list[ColumnAsk], read, read_totals) -> None:
         with self.app.db.read() as session:
-            pages = [request.run(session) for request in requests]
-            self.app.call_from_thread(self._apply_pages, requests, pages)
+            self.post_message(ColumnsRead(self._read_pages(session, asks, read)))
             totals = read_totals(session)
-        self.app.call_from_thread(self._show_totals, totals)
+        self.post_message(TotalsRead(totals))
 
-    def _apply_pages(self, requests: list[Request], pages: list, focus_deal: int | None = None) -> None:
-        for request, page in zip(requests, pages, strict=True):
-            request.column.apply(request, page, focus_deal=focus_deal)
+    @on(ColumnsRead)
+    def _columns_read(self, message: ColumnsRead) -> None:
+        self.board.show_pages(message.pages, focus_deal=message.focus_deal)
+
+    @on(TotalsRead)
+    def _totals_read(self, message: TotalsRead) -> None:
+        if not (message.preload and self._loads):
+            self._show_totals(message.totals)
 
     def _show_totals(self, totals: BoardTotals) -> None:
         self.totals = totals
@@ -283,29 +350,25 @@ class PipelineScreen(AreaScreen):
         return column, card
 
     def action_move_card(self, step: int) -> None:
-        column, card = self._focused_open_card()
-        if card is None:
-            return
-        if column.stage.kind != "open":
-            self.notify("That deal is closed; open it (Enter) to move it back.", severity="warning")
-            return
+        """The board moves the card at once and asks for the move to be written (MoveRequested);
+        a move waits while a change is being written."""
+        if not self._busy and self.board.move_card(step):
+            self._busy = True  # until the move is written: the next waits for it
+
+    @on(KanbanBoard.MoveRequested)
+    def _move_requested(self, event: KanbanBoard.MoveRequested) -> None:
+        """The service writes the move in a worker, which then fetches both columns again (and the
+        board is rolled back if the move was refused)."""
         columns = self.board.columns
-        index = columns.index(column) + step
-        if not 0 <= index < len(columns) or columns[index].stage.kind != "open":
-            self.notify("Already in the first stage." if step < 0 else
-                        "Already in the last open stage: w marks it won, L lost.", severity="warning")
+        column, target = self.board.column_for(event.from_stage), self.board.column_for(event.to_stage)
+        if column is None or target is None:
+            self._busy = False
             return
-        target = columns[index]
-        # shown at once from the cards in hand; the service writes it in a worker, which then fetches
-        # both columns again (and rolls the board back if the move was refused)
-        column.take(card.id)
-        target.put(replace(card, stage_id=target.stage.id, stage_entered_at=self.app.now()))
-        self.board.focus_column(index)
-        requests = [column.request(keep_position=True), target.request(at_end=True)]
+        asks = [(column, column.ask(keep_position=True)), (target, target.ask(at_end=True))]
         self._change(lambda session, actor, now: deals.move_deal(
-            session, deal_id=card.id, stage_id=target.stage.id, actor=actor, version=card.version, now=now,
-            from_stage_id=column.stage.id),
-            requests, focus=(index, card.id), rollback=(columns.index(column), card.id))
+            session, deal_id=event.deal_id, stage_id=event.to_stage, actor=actor, version=event.version, now=now,
+            from_stage_id=event.from_stage),
+            asks, focus=(columns.index(target), event.deal_id), rollback=(columns.index(column), event.deal_id))
 
     def action_won(self) -> None:
         column, card = self._focused_open_card()
@@ -321,7 +384,7 @@ class PipelineScreen(AreaScreen):
             self._change(lambda session, actor, now: deals.mark_won(
                 session, deal_id=card.id, actor=actor, version=card.version, now=now, from_stage_id=column.stage.id,
                 overturn=overturn),
-                self._closing_requests(column),
+                self._closing_asks(column),
                 rollback=rollback)
 
         self._confirm_overturn(card.title, column.stage.kind, "won", go) if overturn else go()
@@ -341,7 +404,7 @@ class PipelineScreen(AreaScreen):
                 self._change(lambda session, actor, now: deals.mark_lost(
                     session, deal_id=card.id, reason=reason, actor=actor, version=card.version, now=now,
                     from_stage_id=column.stage.id, overturn=overturn),
-                    self._closing_requests(column), rollback=rollback)
+                    self._closing_asks(column), rollback=rollback)
 
         def ask(confirmed: bool = True) -> None:
             if confirmed:
@@ -365,7 +428,7 @@ class PipelineScreen(AreaScreen):
             self._last_archived = (card.id, column.stage.id)
             self._change(lambda session, actor, now: deals.set_deal_archived(
                 session, deal_id=card.id, archived=True, actor=actor, version=card.version, now=now),
-                [column.request(keep_position=True)], rollback=rollback)
+                [(column, column.ask(keep_position=True))], rollback=rollback)
 
         self.app.push_screen(ConfirmScreen(f"Archive {card.title}? It leaves the board and the lists "
                                            "(nothing is deleted); u undoes it.", "Archive"), go)
@@ -380,7 +443,7 @@ class PipelineScreen(AreaScreen):
         column = self.board.column_for(stage_id)
         self._change(lambda session, actor, now: deals.set_deal_archived(
             session, deal_id=deal_id, archived=False, actor=actor, now=now),
-            [column.request(keep_position=True)] if column is not None else [])
+            [(column, column.ask(keep_position=True))] if column is not None else [])
 
     def _confirm_overturn(self, title: str, was: str, kind: str, then) -> None:
         """Winning a lost deal or losing a won one is asked about first."""
@@ -388,38 +451,40 @@ class PipelineScreen(AreaScreen):
 
         self.app.push_screen(ConfirmScreen(f"{title} was {was}. Mark it {kind} instead?", f"Mark {kind}"), then)
 
-    def _closing_requests(self, column: KanbanColumn) -> list[Request]:
+    def _closing_asks(self, column: KanbanColumn) -> list[ColumnAsk]:
         """The column the deal leaves, and the Won and Lost columns when they are shown."""
         closing = [c for c in self.board.columns if c.stage.kind != "open" and c is not column]
-        return [column.request(keep_position=True), *(c.request(keep_position=True) for c in closing)]
+        return [(c, c.ask(keep_position=True)) for c in (column, *closing)]
 
-    def _change(self, change, requests: list[Request], *, focus: tuple[int, int] | None = None,
+    def _change(self, change, asks: list[ColumnAsk], *, focus: tuple[int, int] | None = None,
                 rollback: tuple[int, int] | None = None) -> None:
         self._busy = True
         # written once the board shows the change: the worker's thread would slow that paint down
-        self.call_after_refresh(self._write, change, requests, self.totals_reader(), focus, rollback)
+        self.call_after_refresh(self._write, change, asks, self.page_reader(), self.totals_reader(), focus, rollback)
 
     @work(thread=True, exclusive=False, group="board-change", exit_on_error=False)
-    def _write(self, change, requests: list[Request], read_totals, focus, rollback) -> None:
+    def _write(self, change, asks: list[ColumnAsk], read, read_totals, focus, rollback) -> None:
         app = self.app
         try:
             with app.db.write() as session:  # the change and the two columns' pages in one transaction
                 deal = change(session, app.actor, app.now())
                 if focus is not None:  # the column the deal moved to shows it at the top
-                    requests[-1].start_at(deal.stage_entered_at, deal.id)
-                pages = [request.run(session) for request in requests]
+                    asks[-1][1].anchor = starting_at(deal.stage_entered_at, deal.id)
+                pages = self._read_pages(session, asks, read)
         except Exception as exc:  # noqa: BLE001 - a refused change is reported, and the columns reloaded
-            app.call_from_thread(self._change_failed, exc, requests, rollback)
+            self.post_message(ChangeRefused(exc, asks, rollback))
             return
-        app.call_from_thread(self._changed, deal, requests, pages, focus)
+        self.post_message(ChangeWritten(deal, pages, focus))
         # the headers follow: one aggregate over the pipeline costs more than both pages together
         with app.db.read() as session:
             totals = read_totals(session)
-        app.call_from_thread(self._show_totals, totals)
+        self.post_message(TotalsRead(totals))
 
-    def _changed(self, deal: DealRead, requests: list[Request], pages: list, focus: tuple[int, int] | None) -> None:
+    @on(ChangeWritten)
+    def _changed(self, message: ChangeWritten) -> None:
+        deal, focus = message.deal, message.focus
         self._busy = False
-        self._apply_pages(requests, pages, focus_deal=focus[1] if focus else None)
+        self.board.show_pages(message.pages, focus_deal=focus[1] if focus else None)
         if focus is not None:
             self.board.focus_column(focus[0])
         if deal.archived:
@@ -427,18 +492,20 @@ class PipelineScreen(AreaScreen):
         elif deal.status != "open":
             self.notify(f"{deal.title}: {deal.status}" + (f" ({deal.lost_reason})" if deal.lost_reason else ""))
 
-    def _change_failed(self, error: Exception, requests: list[Request], rollback: tuple[int, int] | None) -> None:
+    @on(ChangeRefused)
+    def _change_failed(self, message: ChangeRefused) -> None:
         """The change was refused: the board shows again what the database holds, the focus back on
         the card where it was."""
+        error, rollback = message.error, message.rollback
         self._busy = False
-        columns = [request.column for request in requests if request.column in self.board.columns]
+        columns = [column for column, _ask in message.asks if column in self.board.columns]
         if rollback is not None:
             index, deal_id = rollback
             self.board.focus_column(index)
             # the column the card left keeps its place; a stage it was shown entering starts at the top
-            fresh = [columns[0].request(keep_position=True),
-                     *(c.request(keep_position=c.stage.kind != "open") for c in columns[1:])]
-            self._reload(fresh, deal_id)
+            fresh = [(columns[0], columns[0].ask(keep_position=True)),
+                     *((c, c.ask(keep_position=c.stage.kind != "open")) for c in columns[1:])]
+            self._reload(fresh, self.page_reader(), deal_id)
         else:
             for column in columns:
                 column.load(keep_position=True)
@@ -448,17 +515,16 @@ class PipelineScreen(AreaScreen):
         self.load_totals()
 
     @work(thread=True, exclusive=False, group="board-reload", exit_on_error=False)
-    def _reload(self, requests: list[Request], focus_deal: int) -> None:
+    def _reload(self, asks: list[ColumnAsk], read, focus_deal: int) -> None:
         with self.app.db.read() as session:
-            pages = [request.run(session) for request in requests]
-        self.app.call_from_thread(self._apply_pages, requests, pages, focus_deal)
+            self.post_message(ColumnsRead(self._read_pages(session, asks, read), focus_deal))
 
     @work(thread=True, exclusive=True, group="board-totals", exit_on_error=False)
     def load_totals(self) -> None:
         read = self.totals_reader()
         with self.app.db.read() as session:
             totals = read(session)
-        self.app.call_from_thread(self._show_totals, totals)
+        self.post_message(TotalsRead(totals))
 
     def action_new_deal(self) -> None:
         column = self.board.column
@@ -474,22 +540,18 @@ class PipelineScreen(AreaScreen):
             if target is None:
                 self.notify(f"Added {deal.title} in {deal.pipeline_name} › {deal.stage_name}.")
                 return
-            request = target.request(at_end=True)
-            self._after_new(request, self.totals_reader(), deal.id)
+            self._after_new((target, target.ask(at_end=True)), self.page_reader(), self.totals_reader(), deal.id)
             self.board.focus_column(self.board.columns.index(target))
 
         self.app.push_screen(BoardDealForm(pipeline_id=self.pipeline.id, stage_id=stage.id), created)
 
     @work(thread=True, exclusive=False, group="board-new", exit_on_error=False)
-    def _after_new(self, request: Request, read_totals, deal_id: int) -> None:
+    def _after_new(self, ask: ColumnAsk, read, read_totals, deal_id: int) -> None:
         with self.app.db.read() as session:
-            page = request.run(session)
+            pages = self._read_pages(session, [ask], read)
             totals = read_totals(session)
-        self.app.call_from_thread(self._changed_new, request, page, totals, deal_id)
-
-    def _changed_new(self, request: Request, page, totals: BoardTotals, deal_id: int) -> None:
-        request.column.apply(request, page, focus_deal=deal_id)
-        self._show_totals(totals)
+        self.post_message(ColumnsRead(pages, deal_id))
+        self.post_message(TotalsRead(totals))
 
     # --- filters, pipelines, settings -------------------------------------------------------------
 

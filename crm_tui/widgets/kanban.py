@@ -8,18 +8,21 @@ columns, and the board joins the others' kept lines). One widget rather than one
 matters: Textual's per-widget, per-line work (styles, compositing) would be paid six times over
 on every frame, and mounting and styling six widgets delayed the first board.
 
-The board knows nothing of the database. Its owner gives each column a `fetch(session, *, after,
-before, limit) -> Page[Card]` and the header totals; the columns run their own page fetches in
-worker threads with a session from `app.db`, and a caller can also fetch a column's page inside
-its own worker (`KanbanColumn.request()` then `.apply()`). A card move is shown at once from the
-cards in hand (`take()` and `put()`), before the service has written it; the owner confirms it
-with fresh pages or rolls it back.
+The board knows nothing of the database and opens no session. Each column is a paged window
+(widgets/paged_window.py) over its owner's `fetch(*, after, before, limit, with_total) ->
+Page[Card]`; its page turns run in the board's workers and come back as PageLoaded or PageFailed.
+The owner can also fetch a column's pages in its own worker (`KanbanColumn.ask()`, then
+`KanbanBoard.show_pages()`), and gives the header totals.
+
+The board owns its keys. A card move (`move_card`) is shown at once from the cards in hand, before
+the service has written it, and the board posts `MoveRequested`; the owner writes it and confirms
+it with fresh pages, or rolls it back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from functools import lru_cache
@@ -34,21 +37,20 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.worker import Worker, WorkerState
 
 from crm_tui.clock import in_zone
 from crm_tui.models.schemas import StageRead
 from crm_tui.services.board import Card, Money, StageTotal, days_in_stage, is_stale
-from crm_tui.services.paging import END, MAX_PAGE, Cursor, Page
+from crm_tui.services.paging import MAX_PAGE, Cursor, Page
 from crm_tui.widgets import fmt
+from crm_tui.widgets.paged_window import (
+    FIRST, LAST, NEXT, PREV, RESET, Anchor, Fetch, PageAsk, PagedWindow, PageFailed, PageLoaded,
+)
 
 CARD_HEIGHT = 5  # title, company and owner, amount and days, next task, a gap
 HEADER_HEIGHT = 2  # stage and count, totals
 MIN_COLUMN_WIDTH = 19
 GAP = 1  # cells between two columns (and after the last)
-FIRST = ("first", None)
-
-ColumnFetch = Callable[..., Page]  # fetch(session, *, after, before, limit) -> Page[Card]
 
 
 @lru_cache(maxsize=4096)
@@ -94,30 +96,8 @@ def _fit(text: str, width: int) -> str:
     return set_cell_size(text, width)
 
 
-@dataclass
-class Request:
-    """One page a column asked for: run it in any thread with a session, apply it on the UI thread."""
-
-    column: KanbanColumn
-    fetch: ColumnFetch
-    anchor: tuple[str, str | None]
-    limit: int
-    generation: int
-    keep_cursor: int | None
-
-    def start_at(self, stage_entered_at: datetime, deal_id: int) -> None:
-        """Make the page start at this card (an oldest-first column): where a moved deal lands."""
-        self.anchor = _starting_at(stage_entered_at, deal_id)
-
-    def run(self, session) -> Page:
-        kind, token = self.anchor
-        page = self.fetch(session, after=token if kind == "after" else None,
-                          before=token if kind == "before" else None, limit=self.limit)
-        page.extra["anchor"] = self.anchor
-        return page
-
-
-def _starting_at(stage_entered_at: datetime, deal_id: int) -> tuple[str, str]:
+def starting_at(stage_entered_at: datetime, deal_id: int) -> Anchor:
+    """Where a column's page starts at this card (an oldest-first column): where a moved deal lands."""
     return ("after", Cursor(stage_entered_at, deal_id - 1).encode())
 
 
@@ -129,22 +109,15 @@ class KanbanColumn:
     def __init__(self, board: KanbanBoard, stage: StageRead, *, window_pages: int = 4) -> None:
         self.board = board
         self.stage = stage
-        self.window_pages = window_pages
+        self.window: PagedWindow[Card] = PagedWindow(board, window_pages=window_pages)
         self.totals = StageTotal(stage.id)
         self.display = True
         self.x = 0
         self.width = MIN_COLUMN_WIDTH
         self.active = False
-        self._fetch: ColumnFetch | None = None
-        self._pages: list[Page] = []
-        self._rows: list[Card] | None = None
         self.cursor = 0  # index into the rows held
         self._top = 0  # the first row drawn
-        self._loading: str | None = None
-        self._generation = 0
         self._lines: dict[int, list[Segment]] = {}  # y -> the line last drawn, until the column changes
-        self.rows_fetched = 0  # every card ever handed over by fetch (the tests read it)
-        self.fetches = 0
 
     def __repr__(self) -> str:
         return f"KanbanColumn({self.stage.name!r})"
@@ -153,9 +126,11 @@ class KanbanColumn:
 
     @property
     def rows(self) -> list[Card]:
-        if self._rows is None:
-            self._rows = [card for page in self._pages for card in page.items]
-        return self._rows
+        return self.window.rows
+
+    @property
+    def window_pages(self) -> int:
+        return self.window.window_pages
 
     @property
     def current(self) -> Card | None:
@@ -164,7 +139,7 @@ class KanbanColumn:
 
     @property
     def fetching(self) -> bool:
-        return self._loading is not None
+        return self.window.loading is not None
 
     @property
     def height(self) -> int:
@@ -202,92 +177,62 @@ class KanbanColumn:
 
     # --- loading ------------------------------------------------------------------------------
 
-    def request(self, fetch: ColumnFetch | None = None, *, keep_position: bool = False,
-                at_end: bool = False) -> Request:
-        """Ask for a fresh window: from the top, from the page on screen, or the last page."""
-        if fetch is not None:
-            self._fetch = fetch
-        keep = keep_position and bool(self._pages)
-        anchor = ("before", END) if at_end else (self._pages[0].extra.get("anchor", FIRST) if keep else FIRST)
-        self._generation += 1
-        if self._loading is None and not self.rows:
+    def ask(self, fetch: Fetch | None = None, *, keep_position: bool = False, at_end: bool = False) -> PageAsk:
+        """Ask for a fresh window (with `fetch`, from now on): from the top, from the page on
+        screen, or the last page. Whoever runs the ask hands its page to `take_page()`."""
+        window = self.window
+        keep = keep_position and bool(window.pages)
+        anchor = LAST if at_end else (window.pages[0].extra.get("anchor", FIRST) if keep else FIRST)
+        if window.loading is None and not self.rows:
             self.refresh()  # "Loading…" in place of "No deals"
-        self._loading = "reset"
         # a reload in place asks for as many cards as are held, so the focus keeps its card
         limit = min(MAX_PAGE, max(self.page_size, len(self.rows))) if keep else self.page_size
-        return Request(self, self._fetch, anchor, limit, self._generation, self.cursor if keep else None)
+        return window.ask_fresh(anchor, limit=limit, fetch=fetch, keep_cursor=self.cursor if keep else None)
 
-    def load(self, fetch: ColumnFetch | None = None, *, keep_position: bool = False) -> None:
-        """Fetch a fresh window in a worker thread (its own session)."""
-        request = self.request(fetch, keep_position=keep_position)
-        self._run(request, lambda page: self.apply(request, page))
+    def load(self, fetch: Fetch | None = None, *, keep_position: bool = False) -> None:
+        """Fetch a fresh window in one of the board's workers (the fetch opens its own session)."""
+        self.window.fetch_in_worker(self.ask(fetch, keep_position=keep_position))
 
     def reload(self) -> None:
-        if self._fetch is not None:
+        if self.window.fetch is not None:
             self.load(keep_position=True)
 
-    def apply(self, request: Request, page: Page, *, focus_deal: int | None = None) -> None:
-        """Make `page` the whole window (a late page of an older request is dropped)."""
-        if request.generation != self._generation:
+    def take_page(self, ask: PageAsk, page: Page, *, focus_deal: int | None = None) -> None:
+        """A page this column asked for (a late page of an older ask is dropped)."""
+        if ask.kind == RESET:
+            self._take_fresh(ask, page, focus_deal)
+        else:
+            self._take_turn(ask, page)
+
+    def _take_fresh(self, ask: PageAsk, page: Page, focus_deal: int | None) -> None:
+        """Make `page` the whole window; the focus on `focus_deal` if it is there."""
+        if not self.window.accept(ask, page):
             return
-        self._count(page)
-        self._loading = None
-        self._pages, self._rows = [page], None
         held = len(page.items)
-        cursor = request.keep_cursor or 0
+        keep_cursor = ask.context.get("keep_cursor")
+        cursor = keep_cursor or 0
         if focus_deal is not None:
             found = self.index_of(focus_deal)
-            cursor = found if found is not None else (held - 1 if request.anchor[1] == END else 0)
+            cursor = found if found is not None else (held - 1 if ask.anchor == LAST else 0)
         self.cursor = min(max(cursor, 0), max(held - 1, 0))
-        self._top = min(self._top, self.cursor) if request.keep_cursor is not None else 0
+        self._top = min(self._top, self.cursor) if keep_cursor is not None else 0
         self._scroll_to_cursor()
         self.refresh()
         self.board.column_loaded(self)
 
-    def _count(self, page: Page) -> None:
-        self.fetches += 1
-        self.rows_fetched += len(page.items)
-
-    def _run(self, request: Request, done: Callable[[Page], None], *, exclusive: bool = True) -> None:
-        app = self.board.app  # read here: a worker thread has no active app
-
-        def work() -> None:
-            with app.db.read() as session:
-                page = request.run(session)
-            app.call_from_thread(done, page)
-
-        suffix = "" if exclusive else "-turn"
-        self.board.run_worker(work, thread=True, group=f"kanban-{id(self)}{suffix}", exclusive=exclusive,
-                              exit_on_error=False)
-
     def _turn(self, direction: str) -> None:
         """Fetch the page after (or before) the window, unless one is coming already."""
-        if self._loading is not None or self._fetch is None or not self._pages:
-            return
-        token = self._pages[-1].next_cursor if direction == "next" else self._pages[0].prev_cursor
-        if token is None:
-            return
-        self._loading = direction
-        anchor = ("after" if direction == "next" else "before", token)
-        request = Request(self, self._fetch, anchor, self.page_size, self._generation, None)
-        self._run(request, lambda page: self._add_page(request, page, direction), exclusive=False)
+        ask = self.window.ask_turn(direction, limit=self.page_size)
+        if ask is not None:
+            self.window.fetch_in_worker(ask)
 
-    def _add_page(self, request: Request, page: Page, direction: str) -> None:
-        if request.generation != self._generation:
+    def _take_turn(self, ask: PageAsk, page: Page) -> None:
+        window = self.window
+        offset = window.offset
+        if not window.accept(ask, page):
             return
-        self._count(page)
-        self._loading = None
-        if direction == "next":
-            self._pages.append(page)
-            while len(self._pages) > self.window_pages:
-                dropped = len(self._pages.pop(0).items)
-                self.cursor, self._top = self.cursor - dropped, max(0, self._top - dropped)
-        else:
-            self._pages.insert(0, page)
-            self.cursor, self._top = self.cursor + len(page.items), self._top + len(page.items)
-            while len(self._pages) > self.window_pages:
-                self._pages.pop()
-        self._rows = None
+        shift = window.offset - offset  # the rows dropped at the start (a page before: added, < 0)
+        self.cursor, self._top = self.cursor - shift, max(0, self._top - shift)
         self.cursor = min(max(self.cursor, 0), max(len(self.rows) - 1, 0))
         self._scroll_to_cursor()
         self.refresh()
@@ -296,13 +241,12 @@ class KanbanColumn:
 
     def take(self, deal_id: int) -> Card | None:
         """Drop a card from the window (it moved away); the cursor stays on the same place."""
-        for page in self._pages:
+        for page in self.window.pages:
             for i, card in enumerate(page.items):
                 if card.id == deal_id:
-                    self._generation += 1  # a page on its way belongs to the window before
-                    self._loading = None
+                    self.window.drop_pending()  # a page on its way belongs to the window before
                     page.items = page.items[:i] + page.items[i + 1:]
-                    self._rows = None
+                    self.window.changed()
                     self.cursor = min(self.cursor, max(len(self.rows) - 1, 0))
                     self._scroll_to_cursor()
                     self.refresh()
@@ -311,13 +255,10 @@ class KanbanColumn:
 
     def put(self, card: Card) -> None:
         """Show a card that just entered this stage, focused, at the start of the window: the
-        window a confirming `request()` + `start_at()` fetches (what came before is a page up)."""
-        self._generation += 1
-        self._loading = None
-        anchor = _starting_at(card.stage_entered_at, card.id)
+        window a confirming ask started at `starting_at()` fetches (what came before is a page up)."""
         before = Cursor(card.stage_entered_at, card.id).encode()
-        page = Page([card], next_cursor=None, prev_cursor=before, extra={"anchor": anchor})
-        self._pages, self._rows = [page], None
+        anchor = starting_at(card.stage_entered_at, card.id)
+        self.window.replace(Page([card], next_cursor=None, prev_cursor=before, extra={"anchor": anchor}))
         self.cursor = self._top = 0
         self.refresh()
 
@@ -331,11 +272,11 @@ class KanbanColumn:
         self.cursor = min(max(index, 0), len(rows) - 1)
         margin = self.page_size // 2  # ask a page ahead, so the cards are there before the focus is
         if len(rows) - 1 - self.cursor < margin:
-            self._turn("next")
+            self._turn(NEXT)
         if self.cursor < margin:
-            self._turn("prev")
+            self._turn(PREV)
         self._scroll_to_cursor()
-        if self._top != top or self._rows is None:
+        if self._top != top:
             self.refresh()
         elif self.cursor != cursor:  # the same cards on screen: only the two the cursor left and entered
             self.refresh_lines(*self._card_lines(cursor))
@@ -404,11 +345,11 @@ class KanbanColumn:
         index, line = self._top + body // CARD_HEIGHT, body % CARD_HEIGHT
         if not rows:
             if body == 1:
-                message = "Loading…" if self._loading else "No deals"
+                message = "Loading…" if self.window.loading else "No deals"
                 return [Segment(_fit(f" {message}", width), styles["message"])]
             return [Segment(" " * width, styles["base"])]
         if index >= len(rows) or line == CARD_HEIGHT - 1:
-            if index == len(rows) and line == 0 and self._loading == "next":
+            if index == len(rows) and line == 0 and self.window.loading == NEXT:
                 return [Segment(_fit(" Loading…", width), styles["message"])]
             return [Segment(" " * width, styles["base"])]
         card = rows[index]
@@ -524,6 +465,16 @@ class KanbanBoard(Widget, can_focus=True):
         column: KanbanColumn
         card: Card
 
+    @dataclass
+    class MoveRequested(Message):
+        """A card was moved to the next or previous open stage, and is shown there already: the
+        owner writes the move and confirms it with the two columns' pages (or rolls it back)."""
+
+        deal_id: int
+        from_stage: int
+        to_stage: int
+        version: int
+
     def __init__(self, *, clock: Callable[[], datetime], zone: tzinfo, expected_height: int = 24,
                  id: str | None = None) -> None:
         super().__init__(id=id)
@@ -590,7 +541,7 @@ class KanbanBoard(Widget, can_focus=True):
 
     def action_first(self) -> None:
         if (column := self.column) is not None:
-            if column._pages and column._pages[0].prev_cursor is not None:
+            if not column.window.at_start:
                 column.load()
             else:
                 column.move_to(0)
@@ -600,6 +551,29 @@ class KanbanBoard(Widget, can_focus=True):
         column = self.column
         if column is not None and column.current is not None:
             self.post_message(self.Selected(self, column, column.current))
+
+    def move_card(self, step: int) -> bool:
+        """Move the focused card to the next (step 1) or previous (-1) open stage. It is shown
+        there at once, from the cards in hand, and focused; MoveRequested asks the owner to write
+        it. False when there was nothing to move (the person is told why)."""
+        column, card = self.column, self.current_card
+        if column is None or card is None:
+            return False
+        if column.stage.kind != "open":
+            self.notify("That deal is closed; open it (Enter) to move it back.", severity="warning")
+            return False
+        columns = self._columns
+        index = columns.index(column) + step
+        if not 0 <= index < len(columns) or columns[index].stage.kind != "open":
+            self.notify("Already in the first stage." if step < 0 else
+                        "Already in the last open stage: w marks it won, L lost.", severity="warning")
+            return False
+        target = columns[index]
+        column.take(card.id)
+        target.put(replace(card, stage_id=target.stage.id, stage_entered_at=self.clock()))
+        self.focus_column(index)
+        self.post_message(self.MoveRequested(card.id, column.stage.id, target.stage.id, card.version))
+        return True
 
     def column_loaded(self, column: KanbanColumn) -> None:
         if column is self.column:
@@ -744,16 +718,30 @@ class KanbanBoard(Widget, can_focus=True):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        group = event.worker.group
-        if event.state == WorkerState.ERROR and group.startswith("kanban-"):
-            key = group.removeprefix("kanban-").removesuffix("-turn")
-            column = next((c for c in self._columns if str(id(c)) == key), None)
-            if column is None:
-                return
-            column._loading = None
+    # --- pages -----------------------------------------------------------------------------------
+
+    def _column_of(self, window: PagedWindow) -> KanbanColumn | None:
+        return next((c for c in self._columns if c.window is window), None)
+
+    def on_page_loaded(self, message: PageLoaded) -> None:
+        column = self._column_of(message.window)
+        if column is not None:
+            message.stop()
+            column.take_page(message.ask, message.page)
+
+    def on_page_failed(self, message: PageFailed) -> None:
+        column = self._column_of(message.window)
+        if column is None:
+            return
+        message.stop()
+        if message.window.failed(message.ask):
             column.refresh()
-            error = event.worker.error
-            self.notify(getattr(error, "message", None) or str(error), title=f"Could not load {column.stage.name}",
-                        severity="error")
-            event.stop()
+        self.notify(message.text, title=f"Could not load {column.stage.name}", severity="error")
+
+    def show_pages(self, loaded: list[PageLoaded], *, focus_deal: int | None = None) -> None:
+        """Pages the owner fetched in its own worker (a move written and its columns read in one
+        transaction), taken in as the board's own are; the focus on `focus_deal` where it is."""
+        for message in loaded:
+            column = self._column_of(message.window)
+            if column is not None:
+                column.take_page(message.ask, message.page, focus_deal=focus_deal)

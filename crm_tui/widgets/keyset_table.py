@@ -3,14 +3,15 @@ lines that fit (Line API), fetching the next or previous page in a thread as the
 edge of the window. 100k rows cost what 100 do.
 
 The table knows nothing of the database: its owner hands it a `fetch` callable that returns one
-`Page` (it is called in a worker thread, and opens its own session).
+`Page` (it is called in a worker thread, and opens its own session). The window, its page turns
+and its fetching are the paged-window engine's (widgets/paged_window.py); the table draws it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -23,15 +24,13 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.worker import Worker, WorkerState
 
 from crm_tui import background
-from crm_tui.services.paging import END, MAX_PAGE, Page
+from crm_tui.services.paging import MAX_PAGE, Page
+from crm_tui.widgets.paged_window import (
+    COUNT, FIRST, LAST, NEXT, PRELOAD_WAIT_S, PREV, RESET, Fetch, PageAsk, PagedWindow, PageFailed, PageLoaded,
+)
 
-Fetch = Callable[..., Page]  # fetch(after=, before=, limit=, with_total=) -> Page
-FIRST = ("first", None)
-PRELOAD_WAIT_S = 0.05  # as a screen composes, the most its first page is waited for before the first frame
-PAINT_WAIT_S = 1.0  # the most a query held back until a screen's first frame is drawn waits for it
 SLOW_LOAD_S = 0.25  # a load that takes longer than this shows "loading…" under the list
 
 
@@ -47,28 +46,6 @@ class Column:
     min_width: int = 6
     align: str = "left"
     hide_below: int | None = None  # hide the column when the table is narrower than this
-
-
-@dataclass
-class _Window:
-    """The pages held, in order; each page keeps the cursors to the pages around it."""
-
-    pages: list[Page] = field(default_factory=list)
-    offset: int = 0  # the absolute position of the first row held
-    _rows: list | None = None
-
-    @property
-    def rows(self) -> list:
-        """The rows held, flattened once per change (render_line reads them for every line)."""
-        if self._rows is None:
-            self._rows = [row for page in self.pages for row in page.items]
-        return self._rows
-
-    def changed(self) -> None:
-        self._rows = None
-
-    def __len__(self) -> int:
-        return sum(len(page.items) for page in self.pages)
 
 
 class KeysetTable(Widget, can_focus=True):
@@ -163,24 +140,22 @@ class KeysetTable(Widget, can_focus=True):
         self.columns = columns
         self.noun = noun
         self.empty_text = empty_text
-        self.window_pages = window_pages
+        self.window: PagedWindow = PagedWindow(self, window_pages=window_pages)
         self.counted = counted  # ask for the total after the first page (False: the source has none)
         self._counting = False
         self._count_timer: Timer | None = None
-        self._fetch: Fetch | None = None
-        self._window = _Window()
         self._top = 0  # the absolute position of the first row drawn
         self._total: int | None = None
-        self._loading: str | None = None  # "reset", "next" or "prev"
-        self._generation = 0  # bumps on every reset, so a late page of an old query is dropped
         self._pending_end = False
-        self.rows_fetched = 0  # every row ever handed over by fetch (the tests read it)
-        self.fetches = 0
         self._preload: tuple[Fetch, int, Future] | None = None
         self._texts: dict[int, str] = {}  # the line of each row held, by id(row): see _row_text
         self._texts_for: tuple[int, list, list] | None = None  # (width, the window's rows, columns) they fit
 
     # --- the owner's side -------------------------------------------------------------------
+
+    @property
+    def window_pages(self) -> int:
+        return self.window.window_pages
 
     @property
     def page_size(self) -> int:
@@ -192,12 +167,12 @@ class KeysetTable(Widget, can_focus=True):
 
     @property
     def fetching(self) -> bool:
-        return self._loading is not None
+        return self.window.loading is not None
 
     @property
     def reloading(self) -> bool:
         """A fresh load (a search, a sort) is being fetched; RowsShown follows it. A page turn is not."""
-        return self._loading == "reset"
+        return self.window.loading == RESET
 
     @property
     def counting(self) -> bool:
@@ -205,17 +180,17 @@ class KeysetTable(Widget, can_focus=True):
 
     @property
     def held_rows(self) -> int:
-        return len(self._window)
+        return len(self.window)
 
     @property
     def current_row(self) -> Any | None:
-        index = self.cursor - self._window.offset
-        rows = self._window.rows
+        index = self.cursor - self.window.offset
+        rows = self.window.rows
         return rows[index] if 0 <= index < len(rows) else None
 
     def visible_rows(self) -> list:
-        start = self._top - self._window.offset
-        return self._window.rows[max(0, start):max(0, start) + self._body_height()]
+        start = self._top - self.window.offset
+        return self.window.rows[max(0, start):max(0, start) + self._body_height()]
 
     def preload(self, fetch: Fetch, *, here: bool = False) -> None:
         """Fetch the first page of `fetch` now, before the table is mounted (its screen calls this
@@ -224,27 +199,23 @@ class KeysetTable(Widget, can_focus=True):
 
         With `here` (a local database: see Database.local_reads) the page is read on the spot.
         Otherwise it is read in a thread and waited for at most PRELOAD_WAIT_S; a slower database
-        goes on in the background and the page lands after the first frame. The wait comes as soon
-        as the page is asked for: the query's thread and the mount would share the one interpreter
-        lock anyway, and taking turns with the mount cost the first frame more (1.5 ms of the
-        Inbox's start) than letting the query run through first."""
+        goes on in the background and the page lands after the first frame (a worker collects
+        it: one cannot start before the screen has mounted, which is what this saves). The wait
+        comes as soon as the page is asked for: the query's thread and the mount would share the
+        one interpreter lock anyway, and taking turns with the mount cost the first frame more
+        (1.5 ms of the Inbox's start) than letting the query run through first."""
         limit = self.page_size
+        ask = PageAsk(RESET, FIRST, limit, 0)
 
         def job() -> Page:
-            return self._fetch_page(fetch, FIRST, with_total=False, limit=limit)
+            return ask.run(fetch)
 
         if here:
             future = background.run_now(job)
         else:
-            future = self._start(job)
+            future = background.start(job, name="keyset-preload")
             wait([future], timeout=PRELOAD_WAIT_S)
         self._preload = (fetch, limit, future)
-
-    @staticmethod
-    def _start(job: Callable[[], Page]) -> Future:
-        """Run `job` in a plain thread started now (crm_tui/background.py): the worker that hands
-        the page over waits on this future."""
-        return background.start(job, name="keyset-fetch")
 
     def _take_preload(self, fetch: Fetch, limit: int) -> Future | None:
         preload, self._preload = self._preload, None
@@ -254,34 +225,30 @@ class KeysetTable(Widget, can_focus=True):
 
     def load(self, fetch: Fetch, *, keep_position: bool = False) -> None:
         """Show the rows of `fetch` from the top (or, with keep_position, from the page on screen)."""
-        self._fetch = fetch
-        keep = keep_position and bool(self._window.pages)
+        window = self.window
+        keep = keep_position and bool(window.pages)
         anchor, offset, limit = self._reload_from() if keep else (FIRST, 0, self.page_size)
-        keep_at = self.cursor if keep else 0
-        self._generation += 1
-        self._loading = "reset"
+        # the limit is sized here: the thread can't ask the screen
+        ask = window.ask_fresh(anchor, limit=limit, fetch=fetch, offset=offset, keep_at=self.cursor if keep else 0)
         self._pending_end = False
         self._counting = False
         if self._count_timer is not None:
             self._count_timer.stop()  # the count of the rows being replaced: not wanted any more
             self._count_timer = None
-        if self._window.pages:
+        if window.pages:
             # the rows on screen stay until the new ones come (a search usually takes a few ms, and a
             # repaint now would only compete with it); a slow one says so after a moment
-            self.set_timer(SLOW_LOAD_S, lambda generation=self._generation: self._show_slow(generation))
+            self.set_timer(SLOW_LOAD_S, lambda generation=ask.generation: self._show_slow(generation))
         else:
             self.refresh()  # "Loading…" in the empty list
-        generation = self._generation  # the limit is sized here: the thread can't ask the screen
         # the screen's first page, fetched (and waited for, a moment) as it composed: usually
         # here already, so the first frame has rows; a slow one lands through the worker below
         preloaded = self._take_preload(fetch, limit) if anchor == FIRST else None
         if preloaded is not None and preloaded.done() and preloaded.exception() is None:
-            self._reset_to(preloaded.result(), generation, offset, keep_at)
+            self._take_fresh(ask, preloaded.result())
             return
         # the rows first, the total after: a COUNT over a big match costs more than the page
-        if preloaded is None:
-            preloaded = self._start(lambda: self._fetch_page(fetch, anchor, with_total=False, limit=limit))
-        self._run(preloaded.result, lambda page: self._reset_to(page, generation, offset, keep_at), exclusive=True)
+        window.fetch_in_worker(ask, source=preloaded)
 
     def _reload_from(self) -> tuple[tuple[str, str | None], int, int]:
         """Where a reload in place fetches from, the absolute position of its first row, and how
@@ -289,7 +256,7 @@ class KeysetTable(Widget, can_focus=True):
         the cursor, so neither moves (the held pages beyond are dropped, and fetched again as the
         cursor goes on). A page after another starts right after that page's last row; the first
         page held is asked for as it was the first time."""
-        pages, start = self._window.pages, self._window.offset
+        pages, start = self.window.pages, self.window.offset
         index = 0
         while index + 1 < len(pages) and start + len(pages[index].items) <= self._top:
             start += len(pages[index].items)
@@ -305,52 +272,53 @@ class KeysetTable(Widget, can_focus=True):
         return anchor, start, min(MAX_PAGE, max(self.page_size, need))
 
     def _show_slow(self, generation: int) -> None:
-        if generation == self._generation and self.reloading:
+        if generation == self.window.generation and self.reloading:
             self.border_subtitle = "loading…"
 
     def reload(self) -> None:
         """Fetch again where the user is (after an edit), keeping the cursor's place."""
-        if self._fetch is not None:
-            self.load(self._fetch, keep_position=True)
+        if self.window.fetch is not None:
+            self.load(self.window.fetch, keep_position=True)
 
-    # --- fetching ---------------------------------------------------------------------------
+    # --- what the window's fetches bring -----------------------------------------------------
 
-    def _fetch_page(self, fetch: Fetch, anchor: tuple[str, str | None], *, with_total: bool, limit: int) -> Page:
-        """One page; it remembers how it was asked for, so a reload can ask again."""
-        kind, token = anchor
-        after = token if kind == "after" else None
-        before = token if kind == "before" else None
-        page = fetch(after=after, before=before, limit=limit, with_total=with_total)
-        page.extra["anchor"] = anchor
-        return page
-
-    def _run(self, job: Callable[[], Page], done: Callable[[Page], None], *, exclusive: bool = False) -> None:
-        app = self.app  # read on this thread: the worker's thread has no active app to look up
-
-        def work() -> None:
-            page = job()
-            app.call_from_thread(done, page)
-
-        self.run_worker(work, thread=True, group=f"keyset-{id(self)}" + ("" if exclusive else "-turn"),
-                        exclusive=exclusive, exit_on_error=False)
-
-    def _count(self, page: Page) -> None:
-        self.fetches += 1
-        self.rows_fetched += len(page.items)
-
-    def _reset_to(self, page: Page, generation: int, offset: int | None, keep_at: int) -> None:
-        """Make `page` the whole window. offset None means "the last page": it ends at the total."""
-        if generation != self._generation:
+    def on_page_loaded(self, message: PageLoaded) -> None:
+        if message.window is not self.window:
             return
-        self._count(page)
-        self._loading = None
+        message.stop()
+        ask = message.ask
+        if ask.kind == RESET:
+            self._take_fresh(ask, message.page)
+        elif ask.kind == COUNT:
+            self._set_total(ask, message.page.total)
+        else:
+            self._take_turn(ask, message.page)
+
+    def on_page_failed(self, message: PageFailed) -> None:
+        if message.window is not self.window:
+            return
+        message.stop()
+        if self.window.failed(message.ask):
+            if self._counting and message.ask.kind == COUNT:
+                self._total = None  # the rows shown are this list's; the total left is an older one's
+            self._counting = False
+            self._update_titles()  # no "loading…" left under the list
+            self.refresh()
+        self.notify(message.text, title=f"Could not load {self.noun}", severity="error")
+
+    def _take_fresh(self, ask: PageAsk, page: Page) -> None:
+        """Make `page` the whole window. An offset of None means "the last page": it ends at the total."""
+        window = self.window
+        replaced = bool(window.pages)  # another list's rows (a search typed over, a sort)
+        if not window.accept(ask, page):
+            return
         self._total = page.total if page.total is not None else self._total
         held = len(page.items)
+        offset = ask.context["offset"]
         if offset is None:
             offset = max(0, (self._total or held) - held)
-        replaced = bool(self._window.pages)  # another list's rows (a search typed over, a sort)
-        self._window = _Window([page], offset)
-        self.cursor = min(max(keep_at, offset), offset + held - 1) if held else 0
+        window.offset = offset
+        self.cursor = min(max(ask.context["keep_at"], offset), offset + held - 1) if held else 0
         if not offset <= self._top < offset + held:
             self._top = offset
         count_later = page.total is None and self.counted
@@ -364,9 +332,9 @@ class KeysetTable(Widget, can_focus=True):
             # a list that replaced another's waits a moment more, so a count for text the person
             # is still typing over never runs (it would slow the next keystroke's query down)
             if replaced and self.COUNT_DELAY_S:
-                self._count_timer = self.set_timer(self.COUNT_DELAY_S, lambda: self._start_count(generation))
+                self._count_timer = self.set_timer(self.COUNT_DELAY_S, lambda: self._start_count(ask.generation))
             else:
-                self.call_after_refresh(self._start_count, generation)
+                self.call_after_refresh(self._start_count, ask.generation)
         else:
             self.post_message(self.Loaded(self, self._total or 0))
         self._announce()
@@ -375,19 +343,13 @@ class KeysetTable(Widget, can_focus=True):
             self.action_last()
 
     def _start_count(self, generation: int) -> None:
-        if generation != self._generation:
+        if generation != self.window.generation:
             return  # a newer load replaced these rows before the count began: it counts its own
-        fetch, app = self._fetch, self.app
         self._counting = True
+        self.window.fetch_in_worker(self.window.ask_count())
 
-        def work() -> None:
-            total = fetch(after=None, before=None, limit=1, with_total=True).total
-            app.call_from_thread(self._set_total, total, generation)
-
-        self.run_worker(work, thread=True, group=f"keyset-{id(self)}-count", exclusive=True, exit_on_error=False)
-
-    def _set_total(self, total: int | None, generation: int) -> None:
-        if generation != self._generation:
+    def _set_total(self, ask: PageAsk, total: int | None) -> None:
+        if not self.window.accept(ask, Page([])):
             return
         self._counting = False
         self._total = total
@@ -396,39 +358,18 @@ class KeysetTable(Widget, can_focus=True):
 
     def _turn(self, direction: str) -> None:
         """Fetch the page after (or before) the window, unless one is already coming."""
-        if self._loading is not None or self._fetch is None or not self._window.pages:
-            return
-        pages = self._window.pages
-        token = pages[-1].next_cursor if direction == "next" else pages[0].prev_cursor
-        if token is None:
-            return
-        self._loading = direction
-        fetch, generation, limit = self._fetch, self._generation, self.page_size
-        anchor = ("after" if direction == "next" else "before", token)
-        self._run(lambda: self._fetch_page(fetch, anchor, with_total=False, limit=limit),
-                  lambda page: self._add_page(page, direction, generation))
+        ask = self.window.ask_turn(direction, limit=self.page_size)
+        if ask is not None:
+            self.window.fetch_in_worker(ask)
 
-    def _add_page(self, page: Page, direction: str, generation: int) -> None:
-        if generation != self._generation:
+    def _take_turn(self, ask: PageAsk, page: Page) -> None:
+        window = self.window
+        if not window.accept(ask, page):
             return
-        self._count(page)
-        self._loading = None
-        window = self._window
-        if direction == "next":
-            window.pages.append(page)
-            while len(window.pages) > self.window_pages:
-                window.offset += len(window.pages.pop(0).items)
-            window.changed()
-        else:
-            window.pages.insert(0, page)
-            window.offset -= len(page.items)
-            if window.offset < 0:
-                # the position was a guess (no total): shift what we hold, cursor and view with it
-                shift = -window.offset
-                window.offset, self.cursor, self._top = 0, self.cursor + shift, self._top + shift
-            while len(window.pages) > self.window_pages:
-                window.pages.pop()
-            window.changed()
+        if window.offset < 0:
+            # the position was a guess (no total): shift what we hold, cursor and view with it
+            shift = -window.offset
+            window.offset, self.cursor, self._top = 0, self.cursor + shift, self._top + shift
         self.cursor = min(max(self.cursor, window.offset), window.offset + len(window) - 1)
         self._scroll_to_cursor()
         self.refresh()
@@ -436,16 +377,16 @@ class KeysetTable(Widget, can_focus=True):
     # --- moving -----------------------------------------------------------------------------
 
     def _move_to(self, position: int) -> None:
-        window = self._window
+        window = self.window
         if not len(window):
             return
         last = window.offset + len(window) - 1
         self.cursor = min(max(position, window.offset), last)
         margin = self.page_size  # ask a page ahead, so the rows are there before the cursor is
         if last - self.cursor < margin:
-            self._turn("next")
+            self._turn(NEXT)
         if self.cursor - window.offset < margin:  # not elif: a short window can be near both ends
-            self._turn("prev")
+            self._turn(PREV)
         self._scroll_to_cursor()
         self._announce()
 
@@ -462,27 +403,23 @@ class KeysetTable(Widget, can_focus=True):
         self._move_to(self.cursor - max(1, self._body_height() - 1))
 
     def action_first(self) -> None:
-        if self._window.offset == 0 and (not self._window.pages or self._window.pages[0].prev_cursor is None):
+        if self.window.offset == 0 and self.window.at_start:
             self._move_to(0)
-        elif self._fetch is not None:
-            self.load(self._fetch)
+        elif self.window.fetch is not None:
+            self.load(self.window.fetch)
 
     def action_last(self) -> None:
-        pages = self._window.pages
+        window = self.window
         if self.reloading:
             self._pending_end = True
             return
-        if pages and pages[-1].next_cursor is None:
-            self._move_to(self._window.offset + len(self._window) - 1)
+        if window.pages and window.at_end:
+            self._move_to(window.offset + len(window) - 1)
             return
-        if self._fetch is None:
+        if window.fetch is None:
             return
-        fetch = self._fetch
-        self._generation += 1
-        self._loading = "reset"
-        generation, limit = self._generation, self.page_size
-        self._run(lambda: self._fetch_page(fetch, ("before", END), with_total=True, limit=limit),
-                  lambda page: self._reset_to(page, generation, None, 10**12), exclusive=True)
+        ask = window.ask_fresh(LAST, limit=self.page_size, with_total=True, offset=None, keep_at=10**12)
+        window.fetch_in_worker(ask)
 
     def action_select(self) -> None:
         row = self.current_row
@@ -518,7 +455,7 @@ class KeysetTable(Widget, can_focus=True):
             self._top = self.cursor
         elif self.cursor >= self._top + height:
             self._top = self.cursor - height + 1
-        self._top = max(self._top, self._window.offset)
+        self._top = max(self._top, self.window.offset)
         self.refresh()
 
     def _update_titles(self) -> None:
@@ -586,7 +523,7 @@ class KeysetTable(Widget, can_focus=True):
     def _row_text(self, row: Any, columns: list[Column], widths: list[int], width: int) -> str:
         """The line of a row held in the window, worked out once per row and width (a repaint of
         the list, a cursor move, reuses it: formatting the cells costs more than drawing them)."""
-        held = self._window.rows
+        held = self.window.rows
         made_for = self._texts_for
         if made_for is None or made_for[0] != width or made_for[1] is not held or made_for[2] is not self.columns:
             # kept, the list keeps its rows alive: no id in the cache can be a new row's
@@ -601,15 +538,15 @@ class KeysetTable(Widget, can_focus=True):
         _, base, columns, widths, header, cursor_style, message_style = self._paint_info(width)
         if y == 0:
             return Strip([Segment(self._line_text(columns, [c.title for c in columns], widths, width), header)], width)
-        index = self._top + y - 1 - self._window.offset
-        rows = self._window.rows
+        index = self._top + y - 1 - self.window.offset
+        rows = self.window.rows
         if not rows:
             if y == 2:
-                message = "Loading…" if self._loading else self.empty_text
+                message = "Loading…" if self.window.loading else self.empty_text
                 return Strip([Segment(_fit(" " + message, width, "left"), message_style)])
             return Strip.blank(width, base)
         if not 0 <= index < len(rows):
-            if index == len(rows) and self._loading == "next":
+            if index == len(rows) and self.window.loading == NEXT:
                 return Strip([Segment(_fit(" Loading…", width, "left"), message_style)])
             return Strip.blank(width, base)
         row = rows[index]
@@ -618,19 +555,6 @@ class KeysetTable(Widget, can_focus=True):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.group.startswith("keyset-"):
-            self._loading = None
-            if self._counting and event.worker.group.endswith("-count"):
-                self._total = None  # the rows shown are this list's; the total left is an older one's
-            self._counting = False
-            self._update_titles()  # no "loading…" left under the list
-            self.refresh()
-            error = event.worker.error
-            message = getattr(error, "message", None) or str(error)
-            self.notify(message, title=f"Could not load {self.noun}", severity="error")
-            event.stop()
 
 
 def _text(column: Column, row: Any) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 
 import pytest
 from textual.worker import WorkerCancelled
 
 from crm_tui.app import CrmApp
 from crm_tui.db import open_database
+from crm_tui.widgets.paged_window import COUNT, PagedWindow
 
 
 def make_app(db, actor, now, *, welcome: bool = False) -> CrmApp:
@@ -27,6 +29,36 @@ async def settle(app, pilot, rounds: int = 20) -> None:
             await pilot.pause()
             if not any(w.is_running for w in app.workers):
                 return
+
+
+class PageSpy:
+    """The pages each paged window took in (its own fetches, and those its owner fetched for it):
+    how many, and their rows. A list or a kanban column is looked up by its window."""
+
+    def __init__(self) -> None:
+        self.pages: Counter = Counter()
+        self.rows: Counter = Counter()
+
+    def fetches(self, shown) -> int:
+        return self.pages[shown.window]
+
+    def rows_fetched(self, shown) -> int:
+        return self.rows[shown.window]
+
+
+@pytest.fixture
+def page_spy(monkeypatch) -> PageSpy:
+    spy, accept = PageSpy(), PagedWindow.accept
+
+    def counting(window, ask, page, **kw):
+        took = accept(window, ask, page, **kw)
+        if took and ask.kind != COUNT:
+            spy.pages[window] += 1
+            spy.rows[window] += len(page.items)
+        return took
+
+    monkeypatch.setattr(PagedWindow, "accept", counting)
+    return spy
 
 
 @pytest.fixture

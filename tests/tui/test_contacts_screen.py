@@ -242,7 +242,7 @@ async def test_typing_while_a_page_is_being_turned_still_searches(db, actor, now
         await settle(app, pilot)
         table = app.screen.table
         with db.read() as session:  # a real cursor to turn the page at (the list fits one page)
-            table._window.pages[-1].next_cursor = real(session, limit=1, now=now).next_cursor
+            table.window.pages[-1].next_cursor = real(session, limit=1, now=now).next_cursor
         table._turn("next")
         assert table.fetching and not table.reloading
         await pilot.press("slash", *"dij")
@@ -274,7 +274,7 @@ async def test_a_slow_search_says_loading_and_a_failed_one_does_not_keep_saying_
         table = app.screen.table
         monkeypatch.setattr(screen_module.contacts, "list_contacts", failing)
         await pilot.press("slash", "z")
-        table._show_slow(table._generation)  # what the SLOW_LOAD_S timer does, without the wait
+        table._show_slow(table.window.generation)  # what the SLOW_LOAD_S timer does, without the wait
         assert table.border_subtitle == "loading…"
         gate.set()
         with pytest.raises(WorkerFailed):  # the search's worker fails, as it should

@@ -64,7 +64,7 @@ async def _open_board(app, pilot) -> KanbanBoard:
     return app.screen.board
 
 
-async def test_moving_winning_losing_filtering_and_switching_pipelines(sqlite_db, actor_sqlite, now):
+async def test_moving_winning_losing_filtering_and_switching_pipelines(sqlite_db, actor_sqlite, now, page_spy):
     db, ids = sqlite_db, _seed(sqlite_db, actor_sqlite, now)
     app = make_app(db, actor_sqlite, now)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -81,12 +81,12 @@ async def test_moving_winning_losing_filtering_and_switching_pipelines(sqlite_db
         assert (new.totals.count, screen.totals.open_count) == (2, 4)
 
         # forward: only the two columns are fetched again, and the focus follows the card
-        fetches = [c.fetches for c in board.columns]
+        fetches = [page_spy.fetches(c) for c in board.columns]
         await pilot.press("right_square_bracket")
         await settle(app, pilot)
         moved = _deal(db, ids["anvils"])
         assert (moved.stage_name, moved.stage_entered_at) == ("Qualified", now)
-        assert [c.fetches - f for c, f in zip(board.columns, fetches, strict=True)] == [1, 1, 0, 0]
+        assert [page_spy.fetches(c) - f for c, f in zip(board.columns, fetches, strict=True)] == [1, 1, 0, 0]
         assert board.column is qualified and board.current_card.title == "Anvils"
         assert (new.totals.count, qualified.totals.count) == (1, 2)
         await pilot.press("shift+left")
@@ -211,7 +211,7 @@ def _fill(db) -> None:
             FROM n""")
 
 
-async def test_a_board_of_20k_deals_fetches_pages_not_rows(sqlite_db, actor_sqlite, now):
+async def test_a_board_of_20k_deals_fetches_pages_not_rows(sqlite_db, actor_sqlite, now, page_spy):
     _fill(sqlite_db)
     app = make_app(sqlite_db, actor_sqlite, now)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -220,7 +220,7 @@ async def test_a_board_of_20k_deals_fetches_pages_not_rows(sqlite_db, actor_sqli
         assert sum(c.totals.count for c in columns) == N  # the headers come from the aggregate
         # each column opens with what it shows and one card more; the rest come a page ahead of the focus
         assert all(len(c.rows) == c.visible_cards + 1 for c in columns) and columns[0].visible_cards == 6
-        assert sum(c.rows_fetched for c in columns) == 4 * 7
+        assert sum(page_spy.rows_fetched(c) for c in columns) == 4 * 7
         await pilot.press("down")
         await settle(app, pilot)
         assert len(columns[0].rows) == 7 + columns[0].page_size and columns[0].cursor == 1
@@ -229,11 +229,11 @@ async def test_a_board_of_20k_deals_fetches_pages_not_rows(sqlite_db, actor_sqli
         await settle(app, pilot)
         first = columns[0]
         assert first.cursor > 0 and first.current is not None
-        assert first.rows_fetched < 1_000 and len(first.rows) <= first.window_pages * first.page_size
+        assert page_spy.rows_fetched(first) < 1_000 and len(first.rows) <= first.window_pages * first.page_size
         await pilot.press("right_square_bracket")
         await settle(app, pilot)
         assert board.column is columns[1] and columns[1].totals.count == N // 4 + 1
-        assert sum(c.rows_fetched for c in columns) < 2_000, "the board never loaded the deals"
+        assert sum(page_spy.rows_fetched(c) for c in columns) < 2_000, "the board never loaded the deals"
 
         # a click focuses the card under the mouse (the board is one widget: it finds the column)
         await pilot.click(KanbanBoard, offset=(1 + columns[2].x + 3, HEADER_HEIGHT + CARD_HEIGHT + 1))
