@@ -1,6 +1,6 @@
 """Exports: contacts, companies, deals, activities and tasks as CSV or JSON, contacts as vCard,
 tasks and meetings as iCalendar. Rows stream by keyset pages on the id, so a table of any size
-costs one page of memory. Column names are the import's field names (services/importer_fields.py):
+costs one page of memory. Column names are the import's field names (services/importing/fields.py):
 an exported CSV imports back into an empty database as the same records."""
 
 from __future__ import annotations

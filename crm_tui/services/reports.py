@@ -472,7 +472,7 @@ def _funnel(session: Session, scope: Scope, positions: list[int]) -> list[int]:
     A deal reached every stage up to the furthest one it has been in: an open deal its current
     stage, a won deal all of them, a lost deal the furthest stage its stage-change log names
     (the first stage when the log says nothing). "Added in the period" is the deal's created_at,
-    which for an imported deal is the opening date its file gave (see importer_kinds.DealRows), so
+    which for an imported deal is the opening date its file gave (see importing.kinds.DealRows), so
     imported history counts by the same rule: an imported open deal reached its stage and those
     before it, an imported won deal all of them, an imported lost deal (no log) the first."""
     if not positions:

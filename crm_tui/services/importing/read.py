@@ -52,7 +52,7 @@ class Source:
     delimiter: str | None = None
     estimated_rows: int = 0
     sha256: str = ""
-    # for vCard: rows already in field form (see services.importer's docstring)
+    # for vCard: rows already in field form (see importing.run's docstring)
     records: Iterator[dict] | None = None
     _rows: Iterator[tuple[int, list[str]]] | None = field(default=None, repr=False)
 
