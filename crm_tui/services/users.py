@@ -10,10 +10,11 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
+from sqlmodel import SQLModel
 
 from crm_tui.clock import get_zone, resolve_now
 from crm_tui.errors import InvalidInput, NotFound, PermissionDenied
-from crm_tui.models import Role, User
+from crm_tui.models import Role, User  # the package: every table is on the metadata
 from crm_tui.models.schemas import UserCreate, UserRead, UserUpdate
 from crm_tui.services import permissions
 from crm_tui.services import validation as v
@@ -349,9 +350,6 @@ def database_grants(login: str, *, admin: bool = False) -> list[str]:
     `crm db upgrade` adds tables). A non-admin login cannot then change users, their mapping
     (users.os_login), roles or the audit trail, whatever client it uses; the app's per-record
     rules (own deals, own tasks) stay checked by the app, not by the database."""
-    import crm_tui.models  # noqa: F401 - registers every table on the metadata
-    from sqlmodel import SQLModel
-
     role = f'"{_login(login)}"'
     tables = [t.name for t in SQLModel.metadata.sorted_tables]
     writable = [t for t in tables if t not in APPEND_ONLY_TABLES and (admin or t not in ADMIN_TABLES)]

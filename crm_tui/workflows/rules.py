@@ -16,6 +16,7 @@ from typing import Any
 from crm_tui import config
 from crm_tui.workflows import actions as action_types
 from crm_tui.workflows import conditions as condition_fields
+from crm_tui.workflows import context as context_fields
 from crm_tui.workflows import triggers as trigger_types
 
 FILE_NAME = "workflows.toml"
@@ -239,9 +240,7 @@ class _Chunk:
 
 def check_template(template: str, trigger: trigger_types.Trigger) -> str | None:
     """None if every {object.field} in `template` exists for this trigger, else what is wrong."""
-    from crm_tui.workflows.context import FIELDS, objects_for
-
-    available = objects_for(trigger)
+    available = context_fields.objects_for(trigger)
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
@@ -255,10 +254,10 @@ def check_template(template: str, trigger: trigger_types.Trigger) -> str | None:
         head = head.split("[", 1)[0]
         if head not in available:
             return (f"unknown field {{{name}}}: a {trigger.type} rule has "
-                    f"{', '.join('{' + o + '.…}' if FIELDS[o] else '{' + o + '}' for o in available)}")
+                    f"{', '.join('{' + o + '.…}' if context_fields.FIELDS[o] else '{' + o + '}' for o in available)}")
         attr = rest.split("[", 1)[0].split(".", 1)[0]
-        if FIELDS[head] and attr not in FIELDS[head]:
-            return f"unknown field {{{name}}}: {head} has {', '.join(sorted(FIELDS[head]))}"
-        if not FIELDS[head] and rest:
+        if context_fields.FIELDS[head] and attr not in context_fields.FIELDS[head]:
+            return f"unknown field {{{name}}}: {head} has {', '.join(sorted(context_fields.FIELDS[head]))}"
+        if not context_fields.FIELDS[head] and rest:
             return f"unknown field {{{name}}}: {{{head}}} has no fields"
     return None

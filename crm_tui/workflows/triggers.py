@@ -15,7 +15,7 @@ from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, u
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
-from crm_tui.models import AuditEvent, Company, Contact, Deal, DealStatus, Pipeline, Stage, Task
+from crm_tui.models import AuditEvent, Company, Contact, Deal, DealStatus, Lifecycle, Pipeline, Stage, Task
 from crm_tui.models.base import UTCDateTime
 from crm_tui.models.workflow import WorkflowFiring
 
@@ -136,8 +136,6 @@ def parse(raw: dict) -> Trigger:
     if type_ == "date_field":
         entity = _date_field_entity(params["field"])
     if params.get("lifecycle") is not None:
-        from crm_tui.models import Lifecycle
-
         if params["lifecycle"] not in {m.value for m in Lifecycle}:
             raise SpecError(f"unknown lifecycle {params['lifecycle']!r} (known: {', '.join(m.value for m in Lifecycle)})",
                             "lifecycle")
