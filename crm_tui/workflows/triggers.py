@@ -8,7 +8,7 @@ costs one indexed query per rule, never a Python loop over deals or contacts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, union
@@ -273,9 +273,3 @@ def candidates(trigger: Trigger, rule: str, conditions: list, *, now: datetime, 
         stmt = stmt.limit(limit)
     return stmt
 
-
-def occurrence_date(key: str) -> date | None:
-    try:
-        return date.fromisoformat(key) if key else None
-    except ValueError:
-        return None
