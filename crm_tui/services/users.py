@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
 from crm_tui.clock import get_zone, resolve_now
+from crm_tui.config import LoginRequest, Settings, team_timezone
 from crm_tui.errors import InvalidInput, NotFound, PermissionDenied
 from crm_tui.models import Role, User  # the package: every table is on the metadata
 from crm_tui.models.schemas import UserCreate, UserRead, UserUpdate
@@ -265,6 +266,28 @@ def sign_in(session: Session, *, os_login: str, login: str | None = None, source
         raise PermissionDenied(_not_a_user(session, me, wanted, source))
     actor = _active_actor(session, target)
     return actor if target is mine else dataclasses.replace(actor, via=me.name)
+
+
+def resolve_actor(session: Session, *, request: LoginRequest, settings: Settings,
+                  now: datetime | None = None) -> Actor:
+    """The acting user as the CLI and the app both see them (run it in a write unit): who `request`
+    signs in as (sign_in), with the team's settings applied. The config file's zone is the user's
+    when they set none (so `actor.zone` is the same for a command and for the app); its locale,
+    phone country and date order, and the team's zone, apply to everyone."""
+    actor = sign_in(session, os_login=request.os_login, login=request.login, source=request.source, now=now)
+    return with_settings(actor, settings)
+
+
+def with_settings(actor: Actor, settings: Settings) -> Actor:
+    """`actor` with the settings' defaults for how they read and write times, amounts and phones."""
+    changes: dict = {"team_timezone": team_timezone(settings), "date_order": settings.date_order}
+    if actor.timezone is None and settings.timezone:
+        changes["timezone"] = settings.timezone
+    if settings.locale:
+        changes["locale"] = settings.locale
+    if settings.phone_country:  # phones typed without +code are read in this country
+        changes["phone_country"] = settings.phone_country
+    return dataclasses.replace(actor, **changes)
 
 
 def _may_act_as_another(session: Session, me: Identity, mine: User | None, wanted: str, source: str | None) -> None:

@@ -74,11 +74,9 @@ class RuleSet:
         return next((r for r in self.rules if r.name == name), None)
 
 
-def rules_path(settings: config.Settings | None = None) -> Path:
+def rules_path(settings: config.Settings) -> Path:
     """`workflows.toml` in the config dir, unless the config file names another (`[workflows] file`)."""
-    settings = settings or config.load_settings()
-    named = (settings.raw.get("workflows") or {}).get("file") if isinstance(settings.raw.get("workflows"), dict) else None
-    return Path(named).expanduser() if named else config.config_dir() / FILE_NAME
+    return settings.workflows_file or config.config_dir() / FILE_NAME
 
 
 def example_text() -> str:
@@ -89,9 +87,10 @@ def example_text() -> str:
 
 
 def load_rules(path: Path | None = None, *, text: str | None = None) -> RuleSet:
-    """Read a rules file. A missing file is no rules, not an error."""
+    """Read a rules file (see rules_path), or rules as text. A missing file is no rules, not an error."""
     if text is None:
-        path = path or rules_path()
+        if path is None:
+            raise ValueError("load_rules needs the rules file's path or the rules' text")
         if not path.exists():
             return RuleSet(path=path)
         try:
