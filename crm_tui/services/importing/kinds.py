@@ -20,7 +20,7 @@ from crm_tui.services.companies import MULTILINE, _check_parent, _domain, compan
 from crm_tui.services.contacts import MAX_EMAILS, MAX_PHONES, _tags, derived_fields
 from crm_tui.services.dates import end_of_day
 from crm_tui.services.dedupe import contact_name_key, emails_disagree, names_disagree
-import crm_tui.services.importing.values as iv
+from crm_tui.services.importing import values as iv
 from crm_tui.services.importing.match import batches, company_norm
 from crm_tui.services.importing.rows import (
     Ctx, Kind, Row, audit_updates, changed_values, owner_field, row_custom, stamps, text_field, update_columns,

@@ -15,7 +15,7 @@ from crm_tui.errors import InvalidInput
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit_rows
 from crm_tui.services.contacts import _custom
-import crm_tui.services.importing.values as iv
+from crm_tui.services.importing import values as iv
 from crm_tui.services.importing.fields import CUSTOM_PREFIX
 from crm_tui.services.importing.match import Ids, Relations, batches
 from crm_tui.services.importing.write import write_audit

@@ -12,9 +12,9 @@ from sqlalchemy import case, func, or_, select, update
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Role, User
 from crm_tui.services import validation as v
-import crm_tui.services.importing.values as iv
-from crm_tui.services.importing.rows import Ctx, Kind, Row, stamps, text_field, update_columns
+from crm_tui.services.importing import values as iv
 from crm_tui.services.importing.match import batches
+from crm_tui.services.importing.rows import Ctx, Kind, Row, stamps, text_field, update_columns
 from crm_tui.services.users import TEAM_LENGTH, _login
 
 # what other tools call the roles here
