@@ -292,7 +292,7 @@ class _Demo:
     # contacts: planned first (deals and activities depend on them), rows made chunk by chunk
 
     def plan_contacts(self) -> None:
-        rng, now, n = self.rng, self.now, self.n
+        rng, n = self.rng, self.n
         companies = len(self.companies_info)
         # every company gets a contact; a few people are independent (no company)
         self.company_of = [i if i < companies else (None if rng.random() < 0.04 else rng.randrange(companies))
