@@ -22,7 +22,7 @@ from sqlalchemy import func, select, text
 from crm_tui.db import open_database
 from crm_tui.models import Company, Contact
 from crm_tui.services import contacts as contact_service
-from crm_tui.services import demo, users
+from crm_tui.services import bulk, demo, users
 from crm_tui.services.paging import Cursor
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
@@ -72,7 +72,7 @@ def load_raw(path: Path, contacts: int) -> tuple[float, int]:
     connection.execute("BEGIN IMMEDIATE")
     for table_name, rows in demo.demo_rows(ctx, contacts=contacts, seed=SEED, now=NOW):
         table = demo.TABLES[table_name]
-        tuples = demo.sqlite_tuples(table, rows)
+        tuples = bulk.sqlite_tuples(table, rows)
         columns = [c.name for c in table.columns]
         sql = f"INSERT INTO {table_name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         started = time.perf_counter()

@@ -23,8 +23,9 @@ from bench_foundation import NOW, print_table, verdict  # noqa: E402 - the share
 
 from crm_tui.db import open_database  # noqa: E402
 from crm_tui.services import users  # noqa: E402
-from crm_tui.services.demo import FTS_TABLES, COMPANY_KINDS, COMPANY_WORDS, FIRST_NAMES, LAST_NAMES, TITLES, _slug  # noqa: E402
-from crm_tui.services.importer import ImportOptions, run_import  # noqa: E402
+from crm_tui.services.bulk import FTS_TABLES  # noqa: E402
+from crm_tui.services.demo import COMPANY_KINDS, COMPANY_WORDS, FIRST_NAMES, LAST_NAMES, TITLES, _slug  # noqa: E402
+from crm_tui.services.importing import ImportOptions, run_import  # noqa: E402
 
 TARGET_RATIO = 3.0
 TABLES = ("companies", "contacts", "contact_emails", "contact_phones")

@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from crm_tui.clock import get_zone, utcnow
 from crm_tui.compat import StyleWorkOnce, is_exiting
+from crm_tui.config import Settings
 from crm_tui.commands import CrmCommands
 from crm_tui.db import Database
 from crm_tui.errors import Conflict, CrmError
@@ -64,12 +65,16 @@ class CrmApp(StyleWorkOnce, App[None]):
     inbox_due: reactive[int] = reactive(0)
     inbox_overdue: reactive[int] = reactive(0)
 
-    def __init__(self, db: Database, actor: Actor, *, clock: Callable[[], datetime] | None = None,
+    def __init__(self, db: Database, actor: Actor, *, settings: Settings | None = None,
+                 clock: Callable[[], datetime] | None = None,
                  welcome: bool = True, inbox_refresh_s: float | None = INBOX_REFRESH_S,
                  workflow_interval_s: float | None = None, live_refresh_s: float | None = None) -> None:
         super().__init__()
         self.db = db
+        # who acts (services.users.resolve_actor, as for every command) and the config file as the
+        # CLI read it once at start: screens and the engine read these, never the file
         self.actor = actor
+        self.settings = settings if settings is not None else Settings()
         self._clock = clock or utcnow
         self._welcome = welcome
         self._inbox_refresh_s = inbox_refresh_s
@@ -258,7 +263,7 @@ class CrmApp(StyleWorkOnce, App[None]):
         from crm_tui.workflows.runner import app_tick
 
         try:
-            tick = app_tick(self.db, actor=self.actor, now=now)
+            tick = app_tick(self.db, actor=self.actor, now=now, settings=self.settings)
         finally:
             self._workflows_busy = False
         self.call_from_thread(self._show_workflow_tick, tick)
@@ -384,9 +389,9 @@ class CrmApp(StyleWorkOnce, App[None]):
                         timeout=10)
 
 
-def run_app(*, db: Database, actor: Actor, settings) -> None:
-    """Run the app on an open database, as the acting user the CLI resolved (services.users.sign_in,
-    the same rule as every command), with the config file's settings."""
+def run_app(*, db: Database, actor: Actor, settings: Settings) -> None:
+    """Run the app on an open database, as the acting user the CLI resolved (services.users.resolve_actor,
+    the same rule as every command), with the config file's settings the CLI loaded."""
     minutes = settings.workflow_interval_minutes
-    CrmApp(db, actor, workflow_interval_s=minutes * 60 if minutes else None,
+    CrmApp(db, actor, settings=settings, workflow_interval_s=minutes * 60 if minutes else None,
            live_refresh_s=settings.live_refresh_seconds or None).run()

@@ -52,8 +52,3 @@ def in_zone(value: datetime, zone: tzinfo) -> datetime:
         edge = datetime.max if value.year > 1 else datetime.min
         return edge.replace(tzinfo=zone)
 
-
-def ensure_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("datetime must be timezone-aware")
-    return value.astimezone(UTC)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from crm_tui.errors import InvalidInput
 
 APP_NAME = "crm-tui"
+DEFAULT_PASSWORD_ENV = "CRM_SMTP_PASSWORD"  # where the [smtp] password comes from, unless password_env says
 
 
 def config_dir() -> Path:
@@ -37,8 +39,41 @@ def default_database_path() -> Path:
 
 
 @dataclass(frozen=True)
+class SmtpConfig:
+    """The [smtp] table as the config file writes it. Checked when email is sent
+    (workflows.email.smtp_settings), so a mistake there turns email off rather than every command."""
+
+    host: str | None = None
+    sender: str | None = None  # `from`, else `sender`, else the username
+    username: str | None = None
+    password_env: str = DEFAULT_PASSWORD_ENV
+    port: Any = 587  # as written: 465 means SSL, 587 STARTTLS, 25 plain
+    ssl: bool | None = None  # None: SSL on port 465
+    starttls: bool | None = None  # None: STARTTLS on port 587
+    timeout: Any = 10  # seconds, as written
+
+    @classmethod
+    def from_table(cls, table: Any) -> SmtpConfig | None:
+        """The table's values, or None when the file has no [smtp] table."""
+        if not isinstance(table, dict):
+            return None
+        sender = table.get("from") or table.get("sender") or table.get("username")
+        return cls(
+            host=str(table["host"]) if table.get("host") else None,
+            sender=str(sender) if sender else None,
+            username=str(table["username"]) if table.get("username") else None,
+            password_env=str(table.get("password_env", DEFAULT_PASSWORD_ENV)),
+            port=table.get("port", 587),
+            ssl=bool(table["ssl"]) if "ssl" in table else None,
+            starttls=bool(table["starttls"]) if "starttls" in table else None,
+            timeout=table.get("timeout", 10),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
-    """What the config file may say. Every key is optional."""
+    """What the config file may say, typed. Every key is optional. Loaded once, by the CLI (which
+    starts the app), and handed down: nothing below the CLI and the app reads the file."""
 
     database_url: str | None = None
     user: str | None = None
@@ -55,22 +90,31 @@ class Settings:
     date_order: str | None = None
     # how often the app runs the workflow engine ([workflows] interval_minutes); 0 turns that off
     workflow_interval_minutes: float = 5.0
+    # the rules file ([workflows] file); None: workflows.toml in the config dir
+    workflows_file: Path | None = None
     # how often the app looks for changes teammates saved ([live] refresh_seconds); 0 turns that off
     live_refresh_seconds: float = 1.0
-    raw: dict = field(default_factory=dict)
+    # email from workflows ([smtp]); None: email is off
+    smtp: SmtpConfig | None = None
 
 
 def load_settings(path: Path | None = None) -> Settings:
+    """The config file (config_path() unless given) with the environment's overrides. Only the CLI
+    (and the tests) call this; the app and the engine are handed what it returned."""
     path = path or config_path()
     if not path.exists():
-        return Settings(locale=os.environ.get("CRM_LOCALE") or None, phone_country=_phone_country({}),
-                        date_order=_date_order({}))
+        return parse_settings({})
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"config file {path} is not valid TOML: {exc}") from None
     except OSError as exc:
         raise InvalidInput(f"cannot read config file {path}: {exc.strerror}") from None
+    return parse_settings(data)
+
+
+def parse_settings(data: dict) -> Settings:
+    """Settings from the config file's parsed TOML, with the environment's overrides."""
     return Settings(
         database_url=data.get("database_url"),
         user=data.get("user"),
@@ -81,9 +125,16 @@ def load_settings(path: Path | None = None) -> Settings:
         phone_country=_phone_country(data),
         date_order=_date_order(data),
         workflow_interval_minutes=_workflow_interval(data),
+        workflows_file=_workflows_file(data),
         live_refresh_seconds=_live_refresh(data),
-        raw=data,
+        smtp=SmtpConfig.from_table(data.get("smtp")),
     )
+
+
+def _workflows_file(data: dict) -> Path | None:
+    table = data.get("workflows")
+    named = table.get("file") if isinstance(table, dict) else None
+    return Path(str(named)).expanduser() if named else None
 
 
 def _phone_country(data: dict) -> str | None:
@@ -124,23 +175,21 @@ def _live_refresh(data: dict) -> float:
     return float(value)
 
 
-def team_timezone(settings: Settings | None = None) -> str:
+def team_timezone(settings: Settings) -> str:
     """The first of: CRM_TEAM_TIMEZONE, `team_timezone` in the config file, `timezone` there, UTC.
 
     Never the machine's zone: two teammates on different machines must see the same report."""
     if env := os.environ.get("CRM_TEAM_TIMEZONE"):
         return env.strip()
-    settings = settings or load_settings()
     return settings.team_timezone or settings.timezone or "UTC"
 
 
-def resolve_database_url(cli_url: str | None = None, settings: Settings | None = None) -> str:
+def resolve_database_url(cli_url: str | None, settings: Settings) -> str:
     """The first of: --db, CRM_DATABASE_URL, the config file, the embedded SQLite default."""
     if cli_url:
         return _as_url(cli_url)
     if env := os.environ.get("CRM_DATABASE_URL"):
         return _as_url(env)
-    settings = settings or load_settings()
     if settings.database_url:
         return _as_url(settings.database_url)
     return f"sqlite:///{default_database_path()}"
@@ -175,7 +224,7 @@ class LoginRequest:
     source: str | None = None  # "--user", "CRM_USER" or "the config file"
 
 
-def login_request(cli_user: str | None = None, settings: Settings | None = None) -> LoginRequest:
+def login_request(cli_user: str | None, settings: Settings) -> LoginRequest:
     """The login asked for is the first of: --user, CRM_USER, `user` in the config file. Whether
     this OS (or database) login may act as it is decided by services.users.sign_in."""
     me = os_login()
@@ -183,7 +232,6 @@ def login_request(cli_user: str | None = None, settings: Settings | None = None)
         return LoginRequest(me, cli_user.strip().lower(), "--user")
     if (env := os.environ.get("CRM_USER")) and env.strip():
         return LoginRequest(me, env.strip().lower(), "CRM_USER")
-    settings = settings or load_settings()
     if settings.user and str(settings.user).strip():
         return LoginRequest(me, str(settings.user).strip().lower(), "the config file")
     return LoginRequest(me)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import tzinfo
@@ -12,7 +11,6 @@ import typer
 from sqlalchemy.orm import Session
 
 from crm_tui import config
-from crm_tui.clock import get_zone
 from crm_tui.db import Database, open_database
 from crm_tui.services import users
 from crm_tui.services.common import Actor
@@ -31,6 +29,7 @@ class CliState:
 
     @cached_property
     def settings(self) -> config.Settings:
+        """The config file, read once per command; the app and the engine are handed these."""
         return config.load_settings()
 
     @cached_property
@@ -49,19 +48,9 @@ class CliState:
         return self._db
 
     def _resolve_actor(self, session: Session) -> Actor:
-        request = self.login_request
-        actor = users.sign_in(session, os_login=request.os_login, login=request.login, source=request.source)
-        # the config file's zone applies to users who did not set their own
-        if actor.timezone is None and self.settings.timezone:
-            actor = dataclasses.replace(actor, timezone=self.settings.timezone)
-        if self.settings.locale:
-            actor = dataclasses.replace(actor, locale=self.settings.locale)
-        if self.settings.phone_country:  # phones typed without +code are read in this country
-            actor = dataclasses.replace(actor, phone_country=self.settings.phone_country)
-        actor = dataclasses.replace(actor, team_timezone=config.team_timezone(self.settings),
-                                    date_order=self.settings.date_order)
-        self._actor = actor
-        return actor
+        # the one resolution the app shares: the app is handed this actor (cli/main.py)
+        self._actor = users.resolve_actor(session, request=self.login_request, settings=self.settings)
+        return self._actor
 
     @property
     def actor(self) -> Actor:
@@ -74,7 +63,7 @@ class CliState:
     @property
     def zone(self) -> tzinfo:
         """The zone times are shown in: the user's, else the config file's, else the machine's."""
-        return get_zone(self.actor.timezone or self.settings.timezone)
+        return self.actor.zone
 
     @contextmanager
     def write(self) -> Iterator[tuple[Session, Actor]]:

@@ -2,7 +2,7 @@
 XLSX, JSON (as `crm export --format json` writes it) or vCard. Shows the column mapping (and the values
 --value/--values rewrite) first, then a progress bar, then what was created, updated,
 skipped and refused (line, column, problem). A row the person's role may not write is refused,
-as the commands would refuse it (see services.importer_perms)."""
+as the commands would refuse it (see services.importing.perms)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def import_(
     as_json: output.Json = False,
 ) -> None:
     """Import a CSV, XLSX, JSON or vCard file, without duplicates and without losing a row."""
-    from crm_tui.services.importer import (
+    from crm_tui.services.importing import (
         ImportFailed, ImportOptions, check_allowed, preview_import, run_import, write_report_csv,
     )
 

@@ -90,10 +90,10 @@ def forget(
 
 
 def _smtp_status(ctx: typer.Context) -> dict:
-    raw = state(ctx).settings.raw.get("smtp")
+    smtp = state(ctx).settings.smtp
     login = _smtp_login(ctx)
     if login is None:
-        off = not isinstance(raw, dict) or not raw.get("host")
+        off = smtp is None or not smtp.host
         return {"login": None, "source": None,
                 "says": "email is off (no [smtp] host in config.toml)" if off
                 else "sends without logging in (no username under [smtp])"}

@@ -10,8 +10,8 @@ from crm_tui.cli import output, params, refs
 from crm_tui.cli.context import state
 from crm_tui.clock import resolve_now, utcnow
 from crm_tui.errors import InvalidInput
+from crm_tui.services import activities, tasks
 from crm_tui.services import inbox as inbox_service
-from crm_tui.services import tasks
 
 app = typer.Typer(name="task", help="Tasks: add, list, inbox, done, snooze, reschedule, assign.", no_args_is_help=True)
 
@@ -110,7 +110,7 @@ def done(
         else:
             data = {"kind": "call", "subject": call, "outcome": outcome, "body": notes}
             next_task = {"title": follow_up_title or f"Follow up: {call}", "due_at": follow_up} if follow_up else None
-            activity, follow, task, following = tasks.log_and_complete(
+            activity, follow, task, following = activities.log_and_complete(
                 session, task_id=task_id, activity=data, follow_up=next_task, actor=actor, version=version, now=now)
     if follow is not None:
         warn_if_past("the follow-up's due", follow.due_at, st, now)

@@ -47,10 +47,11 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    from crm_tui.config import resolve_database_url
+    from crm_tui.config import load_settings, resolve_database_url
     from crm_tui.db import make_engine
 
-    url = config.get_main_option("sqlalchemy.url") or resolve_database_url()
+    # alembic run by hand (not by `crm db upgrade`, which passes the URL): the CLI's rule for the URL
+    url = config.get_main_option("sqlalchemy.url") or resolve_database_url(None, load_settings())
     engine = make_engine(url) if url else create_engine(url)
     with engine.connect() as conn:
         _configure(conn)

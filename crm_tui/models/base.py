@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from sqlalchemy import DateTime, TypeDecorator
 from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
+
+from crm_tui.clock import utcnow
 
 
 class UTCDateTime(TypeDecorator):
@@ -34,14 +35,6 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
-
-
-def utc_field(*, nullable: bool = True, index: bool = False, default: Any = None) -> Any:
-    return Field(default=default, sa_type=UTCDateTime, nullable=nullable, index=index)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Versioned(SQLModel):

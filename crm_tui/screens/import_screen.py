@@ -1,6 +1,6 @@
 """The Import screen: pick a file, see how its columns map and its first rows, change the mapping
 and the values rewritten on the way in, run a dry run and read its report, then import with a progress bar. The work is the import
-service's (services.importer); this screen only gathers the options and shows the results."""
+service's (services.importing); this screen only gathers the options and shows the results."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from textual.widgets.option_list import Option
 
 from crm_tui.widgets.key_bar import KeyBar
 from crm_tui.screens.base import ReportsWorkerErrors, plain_cell
-from crm_tui.services.importer import (
-    ENTITIES, ON_DUPLICATE, ImportFailed, ImportOptions, ImportReport, Preview, preview_import, run_import,
+from crm_tui.services.importing import (
+    CUSTOM_PREFIX, ENTITIES, HAS_CUSTOM, ON_DUPLICATE, ImportFailed, ImportOptions, ImportReport, Preview,
+    preview_import, run_import, valid_fields,
 )
-from crm_tui.services.importer_fields import CUSTOM_PREFIX, HAS_CUSTOM, valid_fields
 from crm_tui.widgets.area_bar import AreaBar
 
 SKIP = "(skip)"

@@ -56,7 +56,7 @@ class ReportsScreen(AreaScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        settings = config.load_settings()
+        settings = self.app.settings  # as the CLI loaded them at start
         self.zone_name = config.team_timezone(settings)
         self.currency = settings.currency
         self.name_ = "pipeline"

@@ -17,6 +17,7 @@ from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
 from crm_tui.services.dates import moment_in_range, parse_when
 from crm_tui.services.paging import Page, SortKey, keyset_page
+from crm_tui.services.tasks import complete_task, create_task
 
 ENTITY = "activity"
 TIMELINE = SortKey(Activity.occurred_at, Activity.id, descending=True)
@@ -49,8 +50,6 @@ def log_activity(session: Session, *, data: ActivityCreate | dict, actor: Actor,
                  follow_up: TaskCreate | dict | None = None) -> tuple[ActivityRead, TaskRead | None]:
     """Record an interaction. Calls, emails and meetings move the contact's last-contacted time.
     A follow-up task, if given, is created in the same transaction."""
-    from crm_tui.services.tasks import create_task
-
     data = parse_shape(ActivityCreate, data)
     now = resolve_now(now)
     permissions.require(session, actor, "activity.log")
@@ -302,3 +301,18 @@ def timeline_page(session: Session, condition, *, after: str | None = None, befo
              for r in rows]
     total = session.scalar(select(func.count()).select_from(Activity).where(condition)) if with_total else None
     return Page(items, next_, prev_, total)
+
+
+def log_and_complete(session: Session, *, task_id: int, activity: dict, follow_up: dict | None = None,
+                     actor: Actor, version: int | None = None, now: datetime | None = None
+                     ) -> tuple[ActivityRead, TaskRead | None, TaskRead, TaskRead | None]:
+    """Log a call (or any activity) about a task and complete it, in the caller's one transaction:
+    (the activity, its follow-up task, the completed task, its next occurrence). The activity is
+    about what the task is about unless it names its own contact, company or deal."""
+    now = resolve_now(now)
+    done, following = complete_task(session, task_id=task_id, actor=actor, version=version, now=now)
+    links = ("contact_id", "company_id", "deal_id")
+    if not any(activity.get(name) for name in links):
+        activity = {**activity, **{name: getattr(done, name) for name in links}}
+    logged, follow = log_activity(session, data=activity, follow_up=follow_up, actor=actor, now=now)
+    return logged, follow, done, following

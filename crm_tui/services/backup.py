@@ -9,18 +9,16 @@ import sqlite3
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
+from crm_tui.db import Database
 from crm_tui.errors import InvalidInput, SchemaError, StorageError
+from crm_tui.models import User
 from crm_tui.services import files, permissions
 from crm_tui.services.common import Actor, audit
-
-if TYPE_CHECKING:
-    from crm_tui.db import Database
 
 BUSY_TIMEOUT_S = 30
 
@@ -185,8 +183,6 @@ def record_restore(db: Database, *, backup: Path | str, revision: str, actor: Ac
     """Write, into the restored database, who put it back and from what: the history it now holds
     is the backup's, so this event is what tells a teammate why later changes are gone. Call it
     once the schema is up to date (the restored file may be older)."""
-    from crm_tui.models import User
-
     now = resolve_now(now)
     with db.write() as session:
         # the backup may predate the user who restores it: keep the login, drop a dangling id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -13,6 +13,7 @@ from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, InvalidInput, NotFound
 from crm_tui.models import AuditEvent
 
@@ -57,6 +58,12 @@ class Actor:
     # the zone a calendar day (a close date, a report's month) is in: config.team_timezone; UTC when not set
     team_timezone: str | None = None
     date_order: str | None = None  # how the user writes 03/04/2027: "dmy", "mdy" or "ymd"; refused when not set
+
+    @property
+    def zone(self) -> tzinfo:
+        """The zone this user's times are shown and typed in: theirs (which services.users.resolve_actor
+        fills from the config file's when they set none), else the machine's."""
+        return get_zone(self.timezone)
 
     @property
     def is_system(self) -> bool:

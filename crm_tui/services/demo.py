@@ -1,30 +1,24 @@
 """Demo data: a realistic CRM, the same for the same seed and clock, bulk-loaded in chunks.
 
 Rows are plain dicts with pre-assigned ids (so children reference parents without RETURNING),
-inserted with Core executemany; the derived columns come from the same helpers the services use.
+inserted by services.bulk; the derived columns come from the same helpers the services use.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta, timezone
-from operator import itemgetter
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import JSON, Date, Table, func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from crm_tui.errors import InvalidInput
-from crm_tui.models import (
-    Activity, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Source, Tag, Task, User,
-)
-from crm_tui.models.base import UTCDateTime
-from crm_tui.services import permissions
+from crm_tui.models import Contact, Source, Tag, User
+from crm_tui.services import bulk, permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit
 from crm_tui.services.companies import company_search_text
@@ -36,11 +30,7 @@ CONTACT_CHUNK = 10_000
 ROW_CHUNK = 20_000
 HISTORY_DAYS = 540  # activities spread over the past ~18 months
 
-# parents before children, so foreign keys hold at every insert
-TABLES = {m.__tablename__: m.__table__ for m in (
-    User, Tag, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Activity, Task)}
-# the tables SQLite indexes in FTS5, each with the columns its index holds
-FTS_TABLES = {"contacts": ("search_text",), "companies": ("search_text",), "activities": ("subject", "body")}
+TABLES = {t.name: t for t in bulk.TABLES}  # parents before children
 SUMMARY_TABLES = ("users", "companies", "contacts", "deals", "activities", "tasks")
 
 
@@ -302,7 +292,7 @@ class _Demo:
     # contacts: planned first (deals and activities depend on them), rows made chunk by chunk
 
     def plan_contacts(self) -> None:
-        rng, now, n = self.rng, self.now, self.n
+        rng, n = self.rng, self.n
         companies = len(self.companies_info)
         # every company gets a contact; a few people are independent (no company)
         self.company_of = [i if i < companies else (None if rng.random() < 0.04 else rng.randrange(companies))
@@ -582,14 +572,13 @@ def load_demo(session: Session, *, contacts: int, seed: int, actor: Actor, now: 
     totals = planned_counts(ctx, contacts)
     _require_demo(session, actor, totals)
     done: Counter[str] = Counter()
-    with _search_index_deferred(session, ctx), _large_page_cache(session):
+    with bulk.search_index_deferred(session, ctx.first_ids), bulk.large_page_cache(session):
         for table, rows in demo_rows(ctx, contacts=contacts, seed=seed, now=now):
-            insert_rows(session, TABLES[table], rows)
+            bulk.insert_rows(session, TABLES[table], rows)
             done[table] += len(rows)
             if progress is not None and table in SUMMARY_TABLES:
                 progress(table, done[table], totals[table])
-    if dialect == "postgresql":
-        _reset_sequences(session)
+    bulk.reset_sequences(session)
     summary = DemoSummary(**{name: done[name] for name in SUMMARY_TABLES})
     audit(session, actor=actor, entity="demo", entity_id=None, action="demo", now=now,
           summary=", ".join(f"{count} {name}" for name, count in asdict(summary).items()) + f" (seed {seed})")
@@ -609,100 +598,3 @@ def _require_demo(session: Session, actor: Actor, totals: dict[str, int]) -> Non
         permissions.require(session, actor, "user.admin")
     for action in DEMO_NEEDS:
         permissions.require(session, actor, action, owner=None)  # owner None: not the actor's own
-
-
-def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
-    """Core executemany; on SQLite straight through the driver with the values already in the
-    form SQLAlchemy stores them, because Core's per-value bind processing (UTC datetimes to
-    text) costs more than SQLite's own insert work on a bulk load."""
-    if session.bind.dialect.name != "sqlite":
-        session.execute(insert(table), rows)
-        return
-    columns = [c for c in table.columns if c.name in rows[0]]  # as with Core: a column left out is NULL
-    sql = f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) VALUES ({', '.join('?' * len(columns))})"
-    session.connection().exec_driver_sql(sql, sqlite_tuples(table, rows, columns))
-
-
-def sqlite_tuples(table: Table, rows: list[dict], columns: list | None = None) -> list[tuple]:
-    """Rows as tuples in column order (the table's, or `columns`), datetimes as naive UTC text,
-    dates as ISO text, JSON as text: what SQLAlchemy's SQLite dialect writes for the same values."""
-    columns = list(table.columns) if columns is None else columns
-    get = itemgetter(*(c.name for c in columns))
-    convert = [(i, to_text) for i, c in enumerate(columns) if (to_text := _sqlite_converter(c.type))]
-    if not convert:
-        return [get(row) for row in rows]
-    out = []
-    for row in rows:
-        values = list(get(row))
-        for i, to_text in convert:
-            if values[i] is not None:
-                values[i] = to_text(values[i])
-        out.append(tuple(values))
-    return out
-
-
-def _utc_text(value: datetime) -> str:
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r} given; the CRM stores aware UTC times only")
-    if value.tzinfo is not timezone.utc:
-        value = value.astimezone(timezone.utc)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _sqlite_converter(column_type) -> Callable | None:
-    if isinstance(column_type, UTCDateTime):
-        return _utc_text
-    if isinstance(column_type, Date):
-        return date.isoformat
-    if isinstance(column_type, JSON):
-        return json.dumps
-    return None
-
-
-@contextmanager
-def _large_page_cache(session: Session) -> Iterator[None]:
-    """A 256 MiB page cache on SQLite while loading: the activity indexes are filled in random
-    key order, and with the default 2 MiB cache most inserts miss."""
-    if session.bind.dialect.name != "sqlite":
-        yield
-        return
-    connection = session.connection()
-    previous = connection.exec_driver_sql("PRAGMA cache_size").scalar()
-    connection.exec_driver_sql("PRAGMA cache_size = -262144")
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size = {int(previous)}")
-
-
-@contextmanager
-def _search_index_deferred(session: Session, ctx: DemoContext) -> Iterator[None]:
-    """On SQLite, index the loaded rows in FTS5 with one INSERT ... SELECT per table instead of
-    the per-row insert trigger: FTS5 writes out its pending index data at the end of every
-    statement, which makes the trigger path several times slower. All of it happens in the
-    load's transaction (SQLite DDL is transactional), so a failed load leaves the triggers as
-    they were; the migration's trigger SQL is put back verbatim from sqlite_master."""
-    if session.bind.dialect.name != "sqlite":
-        yield
-        return
-    connection = session.connection()
-    triggers = [row for table in FTS_TABLES for row in connection.exec_driver_sql(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (f"{table}_fts_ai",))]
-    for name, _ in triggers:
-        connection.exec_driver_sql(f"DROP TRIGGER {name}")
-    yield
-    for name, sql in triggers:
-        table = name.removesuffix("_fts_ai")
-        columns = ", ".join(FTS_TABLES[table])
-        connection.exec_driver_sql(
-            f"INSERT INTO {table}_fts(rowid, {columns}) SELECT id, {columns} FROM {table} WHERE id >= ?",
-            (ctx.first_ids[table],))
-        connection.exec_driver_sql(sql)
-
-
-def _reset_sequences(session: Session) -> None:
-    """Rows came with explicit ids, so move each id sequence past them."""
-    for name, table in TABLES.items():
-        if "id" in table.c:
-            session.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                                 f"(SELECT max(id) FROM {name}))"))

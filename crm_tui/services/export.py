@@ -1,6 +1,6 @@
 """Exports: contacts, companies, deals, activities and tasks as CSV or JSON, contacts as vCard,
 tasks and meetings as iCalendar. Rows stream by keyset pages on the id, so a table of any size
-costs one page of memory. Column names are the import's field names (services/importer_fields.py):
+costs one page of memory. Column names are the import's field names (services/importing/fields.py):
 an exported CSV imports back into an empty database as the same records."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from crm_tui.services import permissions
 from crm_tui.services.common import Actor
 from crm_tui.services.files import csv_safe
 from crm_tui.services.validation import currency_digits
+from crm_tui.services.vcard import contact_vcard
 
 ENTITIES = ("contacts", "companies", "deals", "activities", "tasks")
 FORMATS = {"csv": ENTITIES, "json": ENTITIES, "vcf": ("contacts",), "ics": ("tasks",)}
@@ -301,8 +302,6 @@ def write_json(session: Session, entity: str, out: IO[str], *, actor: Actor, flt
 
 
 def write_vcards(session: Session, out: IO[str], *, actor: Actor) -> int:
-    from crm_tui.services.vcard import contact_vcard
-
     require_export(session, actor)
     n = 0
     for record in records(session, "contacts"):

@@ -15,9 +15,9 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from crm_tui.errors import InvalidInput
-from crm_tui.services.validation import MAX_AMOUNT_MINOR, currency_code, currency_digits
 
 DEFAULT_LOCALE = "en_US"
+MAX_AMOUNT_MINOR = 10**15  # a quadrillion cents: far above any deal, far below BIGINT
 
 _SYMBOLS = "$€£¥₹₩₽"
 _SYMBOL_CODES = {"€": "EUR", "£": "GBP", "₹": "INR", "₩": "KRW", "₽": "RUB"}  # "$" and "¥" name several
@@ -28,6 +28,21 @@ _EXPONENT = re.compile(r"^\d[\d.,]*e[+-]?\d+$", re.IGNORECASE)
 _SUFFIX = re.compile(r"^\d[\d.,]*\s*(k|m|mm|bn|b|mn|mio|thousand|million|billion)$", re.IGNORECASE)
 _NUMBER_CHARS = re.compile(r"^[0-9.,'\u2019\u202f]+$")
 _PLAIN = re.compile(r"^[0-9]+(?:([.,])[0-9]+)?$")  # 12500, 12500.50: most cells of a big file
+
+
+def currency_code(value: str) -> str:
+    from babel.numbers import list_currencies
+
+    code = (value or "").strip().upper()
+    if code not in list_currencies():
+        raise InvalidInput(f"unknown currency {value!r}: use an ISO 4217 code such as USD or EUR") from None
+    return code
+
+
+def currency_digits(code: str) -> int:
+    from babel.numbers import get_currency_precision
+
+    return get_currency_precision(code)
 
 
 @lru_cache(maxsize=64)

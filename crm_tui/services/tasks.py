@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, aliased
 from crm_tui.clock import get_zone, resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Company, Contact, Deal, Task, TaskOrigin, User
-from crm_tui.models.schemas import ActivityRead, TaskCreate, TaskRead
+from crm_tui.models.schemas import TaskCreate, TaskRead
 from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
@@ -446,20 +446,3 @@ def due_phrase(due: datetime | None, now: datetime) -> str:
 def origin_label(task: TaskRead) -> str:
     """Where a task came from: "manual", or the name of the rule that created it."""
     return (task.rule_name or task.origin) if task.origin != "manual" else "manual"
-
-
-def log_and_complete(session: Session, *, task_id: int, activity: dict, follow_up: dict | None = None,
-                     actor: Actor, version: int | None = None, now: datetime | None = None
-                     ) -> tuple[ActivityRead, TaskRead | None, TaskRead, TaskRead | None]:
-    """Log a call (or any activity) about a task and complete it, in the caller's one transaction:
-    (the activity, its follow-up task, the completed task, its next occurrence). The activity is
-    about what the task is about unless it names its own contact, company or deal."""
-    from crm_tui.services.activities import log_activity
-
-    now = resolve_now(now)
-    done, following = complete_task(session, task_id=task_id, actor=actor, version=version, now=now)
-    links = ("contact_id", "company_id", "deal_id")
-    if not any(activity.get(name) for name in links):
-        activity = {**activity, **{name: getattr(done, name) for name in links}}
-    logged, follow = log_activity(session, data=activity, follow_up=follow_up, actor=actor, now=now)
-    return logged, follow, done, following

@@ -10,10 +10,12 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
+from sqlmodel import SQLModel
 
 from crm_tui.clock import get_zone, resolve_now
+from crm_tui.config import LoginRequest, Settings, team_timezone
 from crm_tui.errors import InvalidInput, NotFound, PermissionDenied
-from crm_tui.models import Role, User
+from crm_tui.models import Role, User  # the package: every table is on the metadata
 from crm_tui.models.schemas import UserCreate, UserRead, UserUpdate
 from crm_tui.services import permissions
 from crm_tui.services import validation as v
@@ -266,6 +268,28 @@ def sign_in(session: Session, *, os_login: str, login: str | None = None, source
     return actor if target is mine else dataclasses.replace(actor, via=me.name)
 
 
+def resolve_actor(session: Session, *, request: LoginRequest, settings: Settings,
+                  now: datetime | None = None) -> Actor:
+    """The acting user as the CLI and the app both see them (run it in a write unit): who `request`
+    signs in as (sign_in), with the team's settings applied. The config file's zone is the user's
+    when they set none (so `actor.zone` is the same for a command and for the app); its locale,
+    phone country and date order, and the team's zone, apply to everyone."""
+    actor = sign_in(session, os_login=request.os_login, login=request.login, source=request.source, now=now)
+    return with_settings(actor, settings)
+
+
+def with_settings(actor: Actor, settings: Settings) -> Actor:
+    """`actor` with the settings' defaults for how they read and write times, amounts and phones."""
+    changes: dict = {"team_timezone": team_timezone(settings), "date_order": settings.date_order}
+    if actor.timezone is None and settings.timezone:
+        changes["timezone"] = settings.timezone
+    if settings.locale:
+        changes["locale"] = settings.locale
+    if settings.phone_country:  # phones typed without +code are read in this country
+        changes["phone_country"] = settings.phone_country
+    return dataclasses.replace(actor, **changes)
+
+
 def _may_act_as_another(session: Session, me: Identity, mine: User | None, wanted: str, source: str | None) -> None:
     if me.storage_admin or (mine is not None and mine.active and mine.role == Role.ADMIN):
         return
@@ -349,9 +373,6 @@ def database_grants(login: str, *, admin: bool = False) -> list[str]:
     `crm db upgrade` adds tables). A non-admin login cannot then change users, their mapping
     (users.os_login), roles or the audit trail, whatever client it uses; the app's per-record
     rules (own deals, own tasks) stay checked by the app, not by the database."""
-    import crm_tui.models  # noqa: F401 - registers every table on the metadata
-    from sqlmodel import SQLModel
-
     role = f'"{_login(login)}"'
     tables = [t.name for t in SQLModel.metadata.sorted_tables]
     writable = [t for t in tables if t not in APPEND_ONLY_TABLES and (admin or t not in ADMIN_TABLES)]

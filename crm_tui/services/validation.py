@@ -13,8 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from crm_tui.errors import InvalidInput
-
-MAX_AMOUNT_MINOR = 10**15  # a quadrillion cents: far above any deal, far below BIGINT
+from crm_tui.services.money import currency_code, currency_digits, parse_amount  # noqa: F401 - v.currency_code
 
 
 def email(value: str) -> str:
@@ -67,26 +66,9 @@ def phone(value: str, *, region: str | None = None) -> str:
     return raw
 
 
-def currency_code(value: str) -> str:
-    from babel.numbers import list_currencies
-
-    code = (value or "").strip().upper()
-    if code not in list_currencies():
-        raise InvalidInput(f"unknown currency {value!r}: use an ISO 4217 code such as USD or EUR") from None
-    return code
-
-
-def currency_digits(code: str) -> int:
-    from babel.numbers import get_currency_precision
-
-    return get_currency_precision(code)
-
-
 def money(value: str | int | Decimal, currency: str, *, locale: str | None = None) -> int:
     """An amount as typed ("12,500.50", "$900", 1200) in the currency's minor units: read by the
     one amount parser, services/money.py."""
-    from crm_tui.services.money import parse_amount
-
     return parse_amount(value, currency, locale=locale)
 
 

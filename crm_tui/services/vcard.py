@@ -55,7 +55,7 @@ def contact_vcard(record: dict[str, Any]) -> str:
 def read_contacts(path: str | Path) -> Iterator[dict[str, Any]]:
     """The contacts of a .vcf file (vCard 2.1, 3.0 or 4.0), one dict per card, card by card.
 
-    Keys are the import's contact fields (services/importer.py's docstring): first_name,
+    Keys are the import's contact fields (services/importing/run.py's docstring): first_name,
     last_name, title, company (the ORG name), email and phone (lists, preferred first), tags,
     custom (a dict), and lifecycle, source and owner when the card carries them (X-CRM-*), and
     `line`, where the card begins in the file. A card with neither a name nor an email still comes

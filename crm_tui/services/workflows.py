@@ -15,7 +15,6 @@ from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowFiring
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
 NEWEST_FIRST = SortKey(WorkflowFiring.fired_at, WorkflowFiring.id, descending=True)
-OUTBOX_NEWEST = SortKey(EmailOutbox.id, EmailOutbox.id, descending=True)
 NOTIFICATIONS_PER_TICK = 20
 
 

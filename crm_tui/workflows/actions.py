@@ -18,8 +18,11 @@ from crm_tui.clock import get_zone
 from crm_tui.errors import CrmError, InvalidInput
 from crm_tui.models import ActivityKind, Lifecycle, Role, Source, User
 from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor
+from crm_tui.services import activities, companies, contacts, deals, tasks
 from crm_tui.services.common import Actor
 from crm_tui.services.dates import parse_when
+from crm_tui.workflows.conditions import resolve_field
+from crm_tui.workflows.sql import insert_ignore
 from crm_tui.workflows.triggers import SpecError, Trigger
 
 _LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
@@ -151,8 +154,6 @@ def _check_assign(o: dict, t: Trigger) -> None:
     if o.get("to"):
         _check_who(o["to"], "to", allow=())
         return
-    from crm_tui.workflows.conditions import resolve_field
-
     resolve_field(o["by"], t.entity)
     if not isinstance(o.get("map"), dict) or not o["map"]:
         raise SpecError("by needs map = { value = \"user or role:ROLE\", ... }", "by", o["by"])
@@ -212,8 +213,6 @@ def _role_users(session: Session, role: str) -> list[User]:
 def round_robin(session: Session, role: str, *, advance: bool = True) -> User:
     """The next active user of the role after the last one given work, and (with `advance`)
     remember them. The cursor row is locked for the rest of the firing's transaction."""
-    from crm_tui.workflows.sql import insert_ignore
-
     users = _role_users(session, role)
     name = f"role:{role}"
     if advance:
@@ -265,8 +264,6 @@ def _task_data(action: Action, session: Session, firing, assignee: User | None) 
 
 
 def _run_task(action: Action, session: Session, firing, env: Env) -> str:
-    from crm_tui.services import tasks
-
     assignee = _who(session, action["assignee"], firing)
     task = tasks.create_task(session, data=_task_data(action, session, firing, assignee), actor=env.actor,
                              now=firing.now)
@@ -286,8 +283,6 @@ def _preview_task(action: Action, session: Session, firing, env: Env) -> str:
 def _owner_spec(action: Action, firing) -> str | None:
     if action["to"]:
         return action["to"]
-    from crm_tui.workflows.conditions import resolve_field
-
     target, name, key = resolve_field(action["by"], firing.trigger.entity)
     record = getattr(firing, target)
     value = None
@@ -310,8 +305,6 @@ def _assign(action: Action, session: Session, firing, env: Env, *, write: bool) 
         return f"owner already {user.login}"
     if not write:
         return f"assign {entity} #{record.id} to {user.login}" + (" (round robin)" if spec.startswith("role:") else "")
-    from crm_tui.services import companies, contacts, deals, tasks
-
     if entity == "deal":
         deals.update_deal(session, deal_id=record.id, changes={"owner_id": user.id}, actor=env.actor, now=firing.now)
     elif entity == "contact":
@@ -341,8 +334,6 @@ def _set_field(action: Action, session: Session, firing, env: Env, *, write: boo
     if current == value:
         return f"{action['field']} already {value!r}"
     if write:
-        from crm_tui.services import contacts
-
         changes, custom = ({}, {key: value}) if name == "custom" else ({name: value}, None)
         contacts.update_contact(session, contact_id=contact.id, changes=changes, custom_set=custom, actor=env.actor,
                                 now=firing.now)
@@ -356,8 +347,6 @@ def _tag(action: Action, session: Session, firing, env: Env, *, write: bool) -> 
         return f"tag not {verb}ed: the {firing.trigger.entity} has no contact"
     tag = firing.render(action["tag"])
     if write:
-        from crm_tui.services import contacts
-
         contacts.change_tags(session, contact_id=contact.id, actor=env.actor, now=firing.now,
                              **({"add": [tag]} if verb == "add" else {"remove": [tag]}))
     return f"{verb} tag {tag!r} on contact #{contact.id}"
@@ -371,8 +360,6 @@ def _note(action: Action, session: Session, firing, env: Env, *, write: bool) ->
     subject = firing.render(action["subject"]) if action["subject"] else f"{firing.rule}"
     if not write:
         return f"log note {subject!r}: {body!r}"
-    from crm_tui.services import activities
-
     links = _links(firing)
     if not any(links.values()):
         return "note not logged: nothing to log it on"
@@ -425,8 +412,6 @@ def _email(action: Action, session: Session, firing, env: Env, *, write: bool) -
 def _log_sent(session: Session, firing, env: Env, subject: str, body: str) -> str:
     """An email a rule sends to a customer is an email on the timeline of its contact and deal,
     logged in the transaction that queues it (and so moving the contact's last contact)."""
-    from crm_tui.services import activities
-
     links = _links(firing)
     if not any(links.values()):
         return ""

@@ -19,7 +19,6 @@ from crm_tui.db import Database
 from crm_tui.errors import InvalidInput
 from crm_tui.models.workflow import EmailOutbox
 
-DEFAULT_PASSWORD_ENV = "CRM_SMTP_PASSWORD"
 BATCH = 200
 
 
@@ -50,15 +49,14 @@ class SmtpLogin:
 
 def smtp_login(settings: Settings) -> SmtpLogin | None:
     """The login of the [smtp] table; None when email is off or sends without logging in."""
-    raw = settings.raw.get("smtp")
-    if not isinstance(raw, dict) or not raw.get("host") or not raw.get("username"):
+    smtp = settings.smtp
+    if smtp is None or not smtp.host or not smtp.username:
         return None
-    return SmtpLogin(host=str(raw["host"]), username=str(raw["username"]),
-                     env=str(raw.get("password_env", DEFAULT_PASSWORD_ENV)))
+    return SmtpLogin(host=smtp.host, username=smtp.username, env=smtp.password_env)
 
 
 def smtp_settings(settings: Settings) -> SmtpSettings | None:
-    """The [smtp] table of config.toml, or None when email is off (no table, or no host)::
+    """The [smtp] table of config.toml, checked, or None when email is off (no table, or no host)::
 
         [smtp]
         host = "smtp.example.com"
@@ -69,22 +67,21 @@ def smtp_settings(settings: Settings) -> SmtpSettings | None:
 
     The password comes from that variable, else from the system keyring (`crm secret set smtp`).
     """
-    raw = settings.raw.get("smtp")
-    if not isinstance(raw, dict) or not raw.get("host"):
+    smtp = settings.smtp
+    if smtp is None or not smtp.host:
         return None
-    sender = raw.get("from") or raw.get("sender") or raw.get("username")
-    if not sender or "@" not in parseaddr(str(sender))[1]:
+    if not smtp.sender or "@" not in parseaddr(smtp.sender)[1]:
         raise InvalidInput("[smtp] in config.toml needs from = \"name <address>\" to send email")
     try:
-        port = int(raw.get("port", 587))
+        port = int(smtp.port)
     except (TypeError, ValueError):
-        raise InvalidInput(f"[smtp] port must be a number, not {raw.get('port')!r}") from None
+        raise InvalidInput(f"[smtp] port must be a number, not {smtp.port!r}") from None
     login = smtp_login(settings)
     password = secrets.get_secret(login.secret_name, env=login.env) if login else None
     return SmtpSettings(
-        host=str(raw["host"]), sender=str(sender), port=port, username=raw.get("username"),
-        password=password, ssl=bool(raw.get("ssl", port == 465)),
-        starttls=bool(raw.get("starttls", port == 587)), timeout=float(raw.get("timeout", 10)),
+        host=smtp.host, sender=smtp.sender, port=port, username=smtp.username, password=password,
+        ssl=smtp.ssl if smtp.ssl is not None else port == 465,
+        starttls=smtp.starttls if smtp.starttls is not None else port == 587, timeout=float(smtp.timeout),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from crm_tui import config
 from crm_tui.workflows import actions as action_types
 from crm_tui.workflows import conditions as condition_fields
+from crm_tui.workflows import context as context_fields
 from crm_tui.workflows import triggers as trigger_types
 
 FILE_NAME = "workflows.toml"
@@ -73,11 +74,9 @@ class RuleSet:
         return next((r for r in self.rules if r.name == name), None)
 
 
-def rules_path(settings: config.Settings | None = None) -> Path:
+def rules_path(settings: config.Settings) -> Path:
     """`workflows.toml` in the config dir, unless the config file names another (`[workflows] file`)."""
-    settings = settings or config.load_settings()
-    named = (settings.raw.get("workflows") or {}).get("file") if isinstance(settings.raw.get("workflows"), dict) else None
-    return Path(named).expanduser() if named else config.config_dir() / FILE_NAME
+    return settings.workflows_file or config.config_dir() / FILE_NAME
 
 
 def example_text() -> str:
@@ -88,9 +87,10 @@ def example_text() -> str:
 
 
 def load_rules(path: Path | None = None, *, text: str | None = None) -> RuleSet:
-    """Read a rules file. A missing file is no rules, not an error."""
+    """Read a rules file (see rules_path), or rules as text. A missing file is no rules, not an error."""
     if text is None:
-        path = path or rules_path()
+        if path is None:
+            raise ValueError("load_rules needs the rules file's path or the rules' text")
         if not path.exists():
             return RuleSet(path=path)
         try:
@@ -239,9 +239,7 @@ class _Chunk:
 
 def check_template(template: str, trigger: trigger_types.Trigger) -> str | None:
     """None if every {object.field} in `template` exists for this trigger, else what is wrong."""
-    from crm_tui.workflows.context import FIELDS, objects_for
-
-    available = objects_for(trigger)
+    available = context_fields.objects_for(trigger)
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
@@ -255,10 +253,10 @@ def check_template(template: str, trigger: trigger_types.Trigger) -> str | None:
         head = head.split("[", 1)[0]
         if head not in available:
             return (f"unknown field {{{name}}}: a {trigger.type} rule has "
-                    f"{', '.join('{' + o + '.…}' if FIELDS[o] else '{' + o + '}' for o in available)}")
+                    f"{', '.join('{' + o + '.…}' if context_fields.FIELDS[o] else '{' + o + '}' for o in available)}")
         attr = rest.split("[", 1)[0].split(".", 1)[0]
-        if FIELDS[head] and attr not in FIELDS[head]:
-            return f"unknown field {{{name}}}: {head} has {', '.join(sorted(FIELDS[head]))}"
-        if not FIELDS[head] and rest:
+        if context_fields.FIELDS[head] and attr not in context_fields.FIELDS[head]:
+            return f"unknown field {{{name}}}: {head} has {', '.join(sorted(context_fields.FIELDS[head]))}"
+        if not context_fields.FIELDS[head] and rest:
             return f"unknown field {{{name}}}: {{{head}}} has no fields"
     return None

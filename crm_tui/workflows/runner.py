@@ -17,15 +17,17 @@ from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 
 from crm_tui.clock import get_zone, resolve_now
+from crm_tui.config import Settings
 from crm_tui.db import Database
 from crm_tui.errors import CrmError
 from crm_tui.models.workflow import WorkflowFiring
 from crm_tui.services import activities
+from crm_tui.services import workflows as workflow_service
 from crm_tui.services.common import Actor
-from crm_tui.workflows import context
+from crm_tui.workflows import context, published
 from crm_tui.workflows.actions import Env
-from crm_tui.workflows.email import SendReport, SmtpSettings, send_queued
-from crm_tui.workflows.rules import Rule, RuleError, RuleSet
+from crm_tui.workflows.email import SendReport, SmtpSettings, send_queued, smtp_settings
+from crm_tui.workflows.rules import Rule, RuleError, RuleSet, rules_path
 from crm_tui.workflows.sql import insert_ignore
 from crm_tui.workflows.triggers import MAX_ATTEMPTS, candidates
 
@@ -83,8 +85,6 @@ def run(db: Database, *, rules: RuleSet | None = None, now: datetime | None = No
     now = resolve_now(now)
     zone = zone or get_zone(None)
     if rules is None:
-        from crm_tui.workflows import published
-
         with db.read() as session:
             rules, _ = published.rules_in_force(session)
     report = RunReport(rule_errors=list(rules.errors))
@@ -233,16 +233,10 @@ class Tick:
     notifications: list = field(default_factory=list)
 
 
-def app_tick(db: Database, *, actor: Actor, now: datetime, settings=None) -> Tick:
+def app_tick(db: Database, *, actor: Actor, now: datetime, settings: Settings) -> Tick:
     """One timer tick of the app: read the team's published rules (a new publish applies without
-    a restart), run them as the system actor, then hand over this user's pending notifications."""
-    from crm_tui import config
-    from crm_tui.services import workflows as workflow_service
-    from crm_tui.workflows import published
-    from crm_tui.workflows.email import smtp_settings
-    from crm_tui.workflows.rules import rules_path
-
-    settings = settings or config.load_settings()
+    a restart), run them as the system actor, then hand over this user's pending notifications.
+    `settings` are the app's, loaded once at start."""
     with db.read() as session:
         rules, found = published.rules_in_force(session)
     if found is None and (draft := rules_path(settings)).exists():

@@ -8,14 +8,14 @@ costs one indexed query per rule, never a Python loop over deals or contacts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, union
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
-from crm_tui.models import AuditEvent, Company, Contact, Deal, DealStatus, Pipeline, Stage, Task
+from crm_tui.models import AuditEvent, Company, Contact, Deal, DealStatus, Lifecycle, Pipeline, Stage, Task
 from crm_tui.models.base import UTCDateTime
 from crm_tui.models.workflow import WorkflowFiring
 
@@ -136,8 +136,6 @@ def parse(raw: dict) -> Trigger:
     if type_ == "date_field":
         entity = _date_field_entity(params["field"])
     if params.get("lifecycle") is not None:
-        from crm_tui.models import Lifecycle
-
         if params["lifecycle"] not in {m.value for m in Lifecycle}:
             raise SpecError(f"unknown lifecycle {params['lifecycle']!r} (known: {', '.join(m.value for m in Lifecycle)})",
                             "lifecycle")
@@ -275,9 +273,3 @@ def candidates(trigger: Trigger, rule: str, conditions: list, *, now: datetime, 
         stmt = stmt.limit(limit)
     return stmt
 
-
-def occurrence_date(key: str) -> date | None:
-    try:
-        return date.fromisoformat(key) if key else None
-    except ValueError:
-        return None

@@ -72,8 +72,8 @@ KILLED_IMPORT = """
     import sys
     from crm_tui.db import open_database
     from crm_tui.services import users
-    from crm_tui.services import importer
-    from crm_tui.services.importer import ImportOptions, run_import
+    from crm_tui.services.importing import ImportOptions, run_import
+    from crm_tui.services.importing import run as importer
 
     importer.CHUNK = 200  # a small file still spans several chunks
     db = open_database(sys.argv[1])
@@ -129,7 +129,7 @@ def test_the_readme_and_the_help_name_the_report_file_the_import_writes():
     from typer.testing import CliRunner
 
     from crm_tui.cli.main import app
-    from crm_tui.services.importer import report_path
+    from crm_tui.services.importing import report_path
 
     written = report_path(Path("leads.csv")).name
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")

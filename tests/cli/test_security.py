@@ -92,10 +92,10 @@ def test_a_database_password_never_shows_in_output(tmp_path):
 
 
 def test_the_smtp_password_comes_from_the_environment_and_is_not_shown(monkeypatch):
-    from crm_tui.config import Settings
+    from crm_tui.config import parse_settings
 
     monkeypatch.setenv("CRM_SMTP_PASSWORD", "Sm7pSecret")
     raw = {"smtp": {"host": "smtp.example.com", "from": "CRM <crm@example.com>", "username": "crm"}}
-    smtp = smtp_settings(Settings(raw=raw))
+    smtp = smtp_settings(parse_settings(raw))
     assert isinstance(smtp, SmtpSettings) and smtp.password == "Sm7pSecret"
     assert "Sm7pSecret" not in repr(smtp)

@@ -24,7 +24,7 @@ from crm_tui.services import (
     companies,
     contacts,
     deals,
-    importer,
+    importing,
     merge,
     pipelines,
     tasks,
@@ -77,7 +77,7 @@ def test_each_kind_of_change_writes_its_event(db, actor, now, tmp_path):
     csv = tmp_path / "people.csv"
     csv.write_text("first_name,last_name,email\nGrace,Hopper,grace@x.io\n")
     with db.write() as s:
-        importer.run_import(s, path=csv, options=importer.ImportOptions(entity="contacts"), actor=actor, now=later)
+        importing.run_import(s, path=csv, options=importing.ImportOptions(entity="contacts"), actor=actor, now=later)
 
     with db.read() as s:
         ada_events = _events(s, "contact", ada.id)

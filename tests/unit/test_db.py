@@ -117,43 +117,43 @@ def _write_config(tmp_path, body: str):
 
 
 def test_database_url_defaults_to_crm_db_in_the_data_dir(tmp_path):
-    assert resolve_database_url(None) == f"sqlite:///{tmp_path / 'data' / 'crm.db'}"
+    assert resolve_database_url(None, load_settings()) == f"sqlite:///{tmp_path / 'data' / 'crm.db'}"
 
 
 def test_database_url_order_is_flag_then_env_then_config(tmp_path, monkeypatch):
     _write_config(tmp_path, 'database_url = "postgresql+psycopg://cfg/crm"\n')
-    assert resolve_database_url(None) == "postgresql+psycopg://cfg/crm"
+    assert resolve_database_url(None, load_settings()) == "postgresql+psycopg://cfg/crm"
     monkeypatch.setenv("CRM_DATABASE_URL", "postgresql+psycopg://env/crm")
-    assert resolve_database_url(None) == "postgresql+psycopg://env/crm"
-    assert resolve_database_url("postgresql+psycopg://flag/crm") == "postgresql+psycopg://flag/crm"
+    assert resolve_database_url(None, load_settings()) == "postgresql+psycopg://env/crm"
+    assert resolve_database_url("postgresql+psycopg://flag/crm", load_settings()) == "postgresql+psycopg://flag/crm"
 
 
 def test_bare_path_becomes_an_absolute_sqlite_url(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     here = tmp_path.resolve()
-    assert resolve_database_url("sub/team.db") == f"sqlite:///{here / 'sub' / 'team.db'}"
-    assert resolve_database_url("~/crm.db") == f"sqlite:///{(tmp_path / 'home' / 'crm.db').resolve()}"
+    assert resolve_database_url("sub/team.db", load_settings()) == f"sqlite:///{here / 'sub' / 'team.db'}"
+    assert resolve_database_url("~/crm.db", load_settings()) == f"sqlite:///{(tmp_path / 'home' / 'crm.db').resolve()}"
     monkeypatch.setenv("CRM_DATABASE_URL", "env.db")
-    assert resolve_database_url(None) == f"sqlite:///{here / 'env.db'}"
+    assert resolve_database_url(None, load_settings()) == f"sqlite:///{here / 'env.db'}"
     monkeypatch.delenv("CRM_DATABASE_URL")
     _write_config(tmp_path, 'database_url = "cfg.db"\n')
-    assert resolve_database_url(None) == f"sqlite:///{here / 'cfg.db'}"
+    assert resolve_database_url(None, load_settings()) == f"sqlite:///{here / 'cfg.db'}"
 
 
 def test_login_order_is_flag_then_env_then_config_then_os(tmp_path, monkeypatch):
     monkeypatch.setattr("crm_tui.config.os_login", lambda: "osuser")
-    assert login_request(None) == LoginRequest("osuser")
+    assert login_request(None, load_settings()) == LoginRequest("osuser")
     _write_config(tmp_path, 'user = "Cfg"\n')
-    assert login_request(None) == LoginRequest("osuser", "cfg", "the config file")
+    assert login_request(None, load_settings()) == LoginRequest("osuser", "cfg", "the config file")
     monkeypatch.setenv("CRM_USER", "Env")
-    assert login_request(None) == LoginRequest("osuser", "env", "CRM_USER")
-    assert login_request("Flag") == LoginRequest("osuser", "flag", "--user")
+    assert login_request(None, load_settings()) == LoginRequest("osuser", "env", "CRM_USER")
+    assert login_request("Flag", load_settings()) == LoginRequest("osuser", "flag", "--user")
 
 
 def test_broken_config_file_is_one_line_invalid_input(tmp_path):
     path = _write_config(tmp_path, 'database_url = "unterminated\nuser = \n')
-    for load in (load_settings, lambda: resolve_database_url(None), lambda: login_request(None)):
+    for load in (load_settings, lambda: resolve_database_url(None, load_settings()), lambda: login_request(None, load_settings())):
         with pytest.raises(InvalidInput) as info:
             load()
         assert str(path) in info.value.message

@@ -15,7 +15,7 @@ from crm_tui.errors import InvalidInput
 from crm_tui.models import (
     Activity, AuditEvent, Company, Contact, ContactEmail, ContactPhone, Deal, Source, Stage, Task,
 )
-from crm_tui.services import contacts, demo, pipelines, tasks
+from crm_tui.services import bulk, contacts, demo, pipelines, tasks
 from crm_tui.services import validation as v
 from crm_tui.services.demo import load_demo
 from crm_tui.services.users import actor_for
@@ -226,14 +226,14 @@ def test_sqlite_values_are_stored_as_sqlalchemy_stores_them():
         "expected_close": date(2026, 4, 30),
     }
     row = dict.fromkeys(table.c.keys()) | values
-    converted = dict(zip(table.c.keys(), demo.sqlite_tuples(table, [row])[0]))
+    converted = dict(zip(table.c.keys(), bulk.sqlite_tuples(table, [row])[0]))
     for name, value in values.items():
         expected = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         assert converted[name] == (expected(value) if expected else value), name
     contact = demo.TABLES["contacts"]
     custom = {"preferred_language": "fr", "note": "café"}
     row = dict.fromkeys(contact.c.keys()) | {"custom": custom}
-    stored = dict(zip(contact.c.keys(), demo.sqlite_tuples(contact, [row])[0]))["custom"]
+    stored = dict(zip(contact.c.keys(), bulk.sqlite_tuples(contact, [row])[0]))["custom"]
     assert stored == contact.c.custom.type.dialect_impl(dialect).bind_processor(dialect)(custom)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", converted["closed_at"])
 

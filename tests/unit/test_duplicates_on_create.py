@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from crm_tui.errors import Duplicate, InvalidInput, UnknownCompany
 from crm_tui.models import AuditEvent, Company, Contact
 from crm_tui.services import companies, contacts
-from crm_tui.services.importer import ImportOptions, run_import
+from crm_tui.services.importing import ImportOptions, run_import
 
 
 def _count(session, table) -> int:

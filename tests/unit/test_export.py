@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from crm_tui.db import open_database
 from crm_tui.services import activities, companies, contacts, deals, export, tasks, users
 from crm_tui.services.common import system_actor
-from crm_tui.services.importer import ImportOptions, run_import
-from crm_tui.services.importer_read import open_source
+from crm_tui.services.importing import ImportOptions, run_import
+from crm_tui.services.importing.read import open_source
 from crm_tui.services.vcard import read_contacts
 from tests.conftest import PG_URL, _pg_admin_engine
 

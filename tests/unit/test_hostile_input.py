@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Contact
-from crm_tui.services import companies, contacts, importer_read, search
-from crm_tui.services.importer import ImportOptions, run_import
+from crm_tui.services import companies, contacts, search
+from crm_tui.services.importing import read as importer_read
+from crm_tui.services.importing import ImportOptions, run_import
 
 MB = 1 << 20
 # Fixed examples (derandomize) keep CI repeatable; a few dozen per property keeps the suite fast.

@@ -13,8 +13,8 @@ from sqlmodel import SQLModel
 from crm_tui.errors import InvalidInput
 from crm_tui.models import AuditEvent, Company, Contact, Deal, ImportRun, Task, User
 from crm_tui.services import contacts
-from crm_tui.services import importer_read
-from crm_tui.services.importer import ImportFailed, ImportOptions, preview_import, run_import, write_report_csv
+from crm_tui.services.importing import read as importer_read
+from crm_tui.services.importing import ImportFailed, ImportOptions, preview_import, run_import, write_report_csv
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "import"
 

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from crm_tui.models import Deal, Stage
 from crm_tui.services import reports
-from crm_tui.services.importer import ImportOptions, preview_import, run_import
-from crm_tui.services.importer_fields import build_mapping, with_values
+from crm_tui.services.importing import ImportOptions, preview_import, run_import
+from crm_tui.services.importing.fields import build_mapping, with_values
 from crm_tui.services.reports import Period
 
 YEAR = Period(date(2025, 1, 1), date(2026, 1, 1), "year")

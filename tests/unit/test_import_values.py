@@ -7,9 +7,9 @@ from datetime import date, datetime, timezone
 import pytest
 
 from crm_tui.errors import InvalidInput
-from crm_tui.services import importer_values as iv
+from crm_tui.services.importing import values as iv
 from crm_tui.services import validation as v
-from crm_tui.services.importer_fields import build_mapping, detect_field
+from crm_tui.services.importing.fields import build_mapping, detect_field
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from crm_tui.clock import UTC
 from crm_tui.errors import Forbidden, PermissionDenied
 from crm_tui.models import AuditEvent, RolePermission
 from crm_tui.services import (
@@ -59,8 +60,8 @@ def team(db, actor, now):
 
 def _report(name):
     def run(s, t, a, now):
-        period = reports.resolve_period(preset="this-month", now=now, zone=reports.UTC)
-        return reports.run_report(s, name=name, period=period, zone=reports.UTC, currency="EUR", now=now, actor=a)
+        period = reports.resolve_period(preset="this-month", now=now, zone=UTC)
+        return reports.run_report(s, name=name, period=period, zone=UTC, currency="EUR", now=now, actor=a)
     return run
 
 
@@ -122,9 +123,9 @@ def test_each_role_through_the_services(db, team, now):
 
 
 def test_a_sellers_reports_are_their_own_deals(db, team, now):
-    period = reports.resolve_period(preset="this-month", now=now, zone=reports.UTC)
+    period = reports.resolve_period(preset="this-month", now=now, zone=UTC)
     with db.read() as s:
-        report = reports.run_report(s, name="pipeline", period=period, zone=reports.UTC, currency="EUR",
+        report = reports.run_report(s, name="pipeline", period=period, zone=UTC, currency="EUR",
                                     owner_id=team["manager"].user_id, now=now, actor=team["sales"])
     assert report.owner_login == "sam"
 

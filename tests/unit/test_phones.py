@@ -12,7 +12,7 @@ from crm_tui import config
 from crm_tui.errors import InvalidInput
 from crm_tui.services import contacts
 from crm_tui.services import validation as v
-from crm_tui.services.importer import ImportOptions, run_import
+from crm_tui.services.importing import ImportOptions, run_import
 
 
 def _add(s, actor, now, first, last="", *, emails=(), phones=(), **extra):

@@ -471,7 +471,7 @@ Still open,16000,New,2027-03-31
 def test_an_imported_close_date_counts_in_the_teams_year_and_quarter(db, actor, now, tmp_path, user_zone, team):
     from dataclasses import replace
 
-    from crm_tui.services.importer import ImportOptions, run_import
+    from crm_tui.services.importing import ImportOptions, run_import
 
     path = tmp_path / "deals.csv"
     path.write_text(CLOSED_DEALS, encoding="utf-8")

@@ -14,7 +14,7 @@ from keyring.backends.fail import Keyring as NoKeyring
 from keyring.errors import KeyringError, PasswordDeleteError, PasswordSetError
 
 from crm_tui import secrets
-from crm_tui.config import Settings
+from crm_tui.config import parse_settings
 from crm_tui.errors import StorageError
 from crm_tui.workflows.email import smtp_login, smtp_settings
 
@@ -127,21 +127,21 @@ def test_no_keyring_package_is_not_there_either(monkeypatch):
 def test_the_smtp_password_comes_from_the_keyring_when_the_environment_has_none(use_keyring, monkeypatch):
     monkeypatch.delenv("CRM_SMTP_PASSWORD", raising=False)
     ring = use_keyring(MemoryKeyring())
-    assert smtp_login(Settings(raw=SMTP)).secret_name == ENTRY
-    assert smtp_settings(Settings(raw=SMTP)).password is None
+    assert smtp_login(parse_settings(SMTP)).secret_name == ENTRY
+    assert smtp_settings(parse_settings(SMTP)).password is None
     ring.set_password("crm-tui", ENTRY, "Kr1ngPw")
-    smtp = smtp_settings(Settings(raw=SMTP))
+    smtp = smtp_settings(parse_settings(SMTP))
     assert smtp.password == "Kr1ngPw" and "Kr1ngPw" not in repr(smtp)
     monkeypatch.setenv("CRM_SMTP_PASSWORD", "EnvPw")
-    assert smtp_settings(Settings(raw=SMTP)).password == "EnvPw"
+    assert smtp_settings(parse_settings(SMTP)).password == "EnvPw"
     # without a username there is no login, so no password is looked up
-    assert smtp_login(Settings(raw={"smtp": {"host": "mail.example.com", "from": "crm@example.com"}})) is None
+    assert smtp_login(parse_settings({"smtp": {"host": "mail.example.com", "from": "crm@example.com"}})) is None
 
 
 def test_a_failing_keyring_leaves_email_without_a_password(use_keyring, monkeypatch):
     monkeypatch.delenv("CRM_SMTP_PASSWORD", raising=False)
     use_keyring(BrokenKeyring())
-    assert smtp_settings(Settings(raw=SMTP)).password is None
+    assert smtp_settings(parse_settings(SMTP)).password is None
 
 
 def test_the_cli_does_not_load_the_keyring_until_a_secret_is_needed():

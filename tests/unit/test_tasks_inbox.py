@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 from crm_tui.errors import Conflict, InvalidInput
 from crm_tui.models import Activity, AuditEvent, Task
 from crm_tui.models.schemas import TaskRead
-from crm_tui.services import companies, contacts, deals, tasks, users
+from crm_tui.services import activities, companies, contacts, deals, tasks, users
 
 UTC = timezone.utc
 PARIS = ZoneInfo("Europe/Paris")
@@ -202,15 +202,15 @@ def test_log_and_complete_is_one_transaction(db, actor, now):
     before = _rows(db)
     with pytest.raises(InvalidInput, match="log a call, email, meeting or note"):
         with db.write() as s:
-            tasks.log_and_complete(s, task_id=task.id, activity={"kind": "stage_change"}, actor=actor, now=now)
+            activities.log_and_complete(s, task_id=task.id, activity={"kind": "stage_change"}, actor=actor, now=now)
     assert _rows(db) == before  # the completion (and its next occurrence) rolled back with the log
     with pytest.raises(Conflict):
         with db.write() as s:
-            tasks.log_and_complete(s, task_id=task.id, activity={"kind": "call"}, version=7, actor=actor, now=now)
+            activities.log_and_complete(s, task_id=task.id, activity={"kind": "call"}, version=7, actor=actor, now=now)
     assert _rows(db) == before
 
     with db.write() as s:
-        logged, follow, done, following = tasks.log_and_complete(
+        logged, follow, done, following = activities.log_and_complete(
             s, task_id=task.id, activity={"kind": "call", "subject": "Pricing"}, version=task.version,
             follow_up={"title": "Send the quote", "due_at": "+2d"}, actor=actor, now=now)
     assert (logged.kind, logged.contact_id, logged.subject) == ("call", ada.id, "Pricing")  # about the task's contact

@@ -10,7 +10,7 @@ from datetime import timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from crm_tui.config import Settings
+from crm_tui.config import Settings, parse_settings
 from crm_tui.models.workflow import EmailOutbox
 from crm_tui.services import deals
 from crm_tui.workflows import runner
@@ -93,7 +93,7 @@ def test_email_is_sent_after_commit_waits_while_smtp_is_down_and_is_never_sent_t
 def test_smtp_settings_come_from_config_with_the_password_from_the_environment(monkeypatch):
     assert smtp_settings(Settings()) is None  # off unless configured
     monkeypatch.setenv("MY_SMTP_SECRET", "hunter2")
-    smtp = smtp_settings(Settings(raw={"smtp": {"host": "mail.example.com", "port": 465, "from": "crm@example.com",
+    smtp = smtp_settings(parse_settings({"smtp": {"host": "mail.example.com", "port": 465, "from": "crm@example.com",
                                                 "username": "crm", "password_env": "MY_SMTP_SECRET"}}))
     assert (smtp.host, smtp.port, smtp.ssl, smtp.starttls, smtp.password) == ("mail.example.com", 465, True, False,
                                                                              "hunter2")

@@ -34,7 +34,7 @@ def upgrade() -> None:
     with op.batch_alter_table('goals', schema=None) as batch_op:
         batch_op.create_index('ix_goals_period', ['period_kind', 'period_start'], unique=False)
 
-    # indexes the reports read from alone (see services/reports.py)
+    # indexes the reports read from alone (see services/reports/)
     with op.batch_alter_table('activities', schema=None) as batch_op:
         batch_op.create_index('ix_activities_user_kind_time', ['user_id', 'kind', 'occurred_at'], unique=False)
         batch_op.create_index('ix_activities_stage_changes', ['deal_id', 'subject'], unique=False,

@@ -11,10 +11,10 @@ from sqlalchemy import case, func, or_, select, update
 
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Role, User
-from crm_tui.services import importer_values as iv
 from crm_tui.services import validation as v
-from crm_tui.services.importer_kinds import Ctx, Kind, Row, _stamps, _text, _update_columns
-from crm_tui.services.importer_match import _batches
+from crm_tui.services.importing import values as iv
+from crm_tui.services.importing.match import batches
+from crm_tui.services.importing.rows import Ctx, Kind, Row, stamps, text_field, update_columns
 from crm_tui.services.users import TEAM_LENGTH, _login
 
 # what other tools call the roles here
@@ -59,7 +59,7 @@ class UserRows(Kind):
             elif not row.problems:
                 row.problems.append(("", "", "a user needs a login or an email"))
         # empty cells change nothing on an update; a new user's name is its login and its role sales
-        d["name"] = _text(row, "name")
+        d["name"] = text_field(row, "name")
         d["role"] = row.check("role", _role)
         d["team"] = row.check("team", lambda t: self._team(t, ctx))
         manager = row.first("manager")
@@ -87,7 +87,7 @@ class UserRows(Kind):
     def existing(self, keys: dict[tuple, list[Row]], ctx: Ctx) -> dict[tuple, int]:
         found = {}
         for name, column in (("email", func.lower(User.email)), ("login", User.login)):
-            for batch in _batches(sorted(k[1] for k in keys if k[0] == name)):
+            for batch in batches(sorted(k[1] for k in keys if k[0] == name)):
                 for value, user_id in ctx.session.execute(select(column, User.id).where(column.in_(batch))
                                                           .order_by(User.id.desc())):
                     found[(name, value)] = user_id
@@ -98,7 +98,7 @@ class UserRows(Kind):
         out["users"].append({
             "id": row.target, "login": d["login"], "name": d["name"] or d["login"], "email": d["email"],
             "role": d["role"] or Role.SALES.value, "active": True, "timezone": None, "manager_id": None,
-            "team": d["team"], **_stamps(ctx)})
+            "team": d["team"], **stamps(ctx)})
         self._known(ctx, row)
         if (d["role"] or Role.SALES.value) == Role.ADMIN:
             ctx.pending.setdefault("admins", set()).add(row.target)
@@ -128,7 +128,7 @@ class UserRows(Kind):
         new_links = {row.target: managers[id(row)] for row, is_update in links if not is_update and id(row) in managers}
         if write and new_links:  # users this import added: no audit (their create is audited)
             table = self.table
-            for batch in _batches(sorted(new_links)):  # one UPDATE ... SET manager_id = CASE id ... per batch
+            for batch in batches(sorted(new_links)):  # one UPDATE ... SET manager_id = CASE id ... per batch
                 ctx.session.execute(update(table).where(table.c.id.in_(batch))
                                     .values(manager_id=case({i: new_links[i] for i in batch}, value=table.c.id)))
         pairs = []
@@ -149,7 +149,7 @@ class UserRows(Kind):
                     login = ctx.session.scalar(select(User.login).where(User.id == record["id"]))
                     raise InvalidInput(f"{login} is the last active admin; make someone else admin first")
 
-        updated, unchanged = _update_columns(self.table, pairs, ctx, write, self.updatable, keep_an_admin,
+        updated, unchanged = update_columns(self.table, pairs, ctx, write, self.updatable, keep_an_admin,
                                              entity=self.label)
         return updated, unchanged, problems
 
@@ -194,7 +194,7 @@ class UserRows(Kind):
         known: dict[tuple, int] = ctx.pending.get("known", {})
         out: dict[str, Any] = {}
         wanted = sorted(refs)
-        for batch in _batches(wanted):
+        for batch in batches(wanted):
             for user_id, login, email in ctx.session.execute(
                     select(User.id, User.login, func.lower(User.email))
                     .where(or_(User.login.in_(batch), func.lower(User.email).in_(batch))).order_by(User.id.desc())):

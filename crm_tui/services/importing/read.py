@@ -22,6 +22,7 @@ from itertools import chain
 from pathlib import Path
 
 from crm_tui.errors import InvalidInput
+from crm_tui.services.vcard import read_contacts
 
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t"
@@ -52,7 +53,7 @@ class Source:
     delimiter: str | None = None
     estimated_rows: int = 0
     sha256: str = ""
-    # for vCard: rows already in field form (see services.importer's docstring)
+    # for vCard: rows already in field form (see importing.run's docstring)
     records: Iterator[dict] | None = None
     _rows: Iterator[tuple[int, list[str]]] | None = field(default=None, repr=False)
 
@@ -516,10 +517,6 @@ def _json_rows(path: Path, encoding: str, names: list[str]) -> Iterator[tuple[in
 
 
 def _open_vcard(path: Path) -> Source:
-    try:
-        from crm_tui.services.vcard import read_contacts
-    except ImportError:
-        raise InvalidInput("reading vCard files is not available in this version of crm") from None
     _encoding(path)  # refuses a file that is not text; vcard reads it as it does any .vcf
     records = iter(read_contacts(path))
     return Source(path=path, kind="vcf", headers=[], sha256=file_sha256(path), records=records,

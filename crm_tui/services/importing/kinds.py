@@ -1,271 +1,37 @@
 """One import row of each kind (contact, company, deal, activity, task): its cleaned values, the
 keys a duplicate is found by, the rows it inserts, and how it updates the record it duplicates.
-The driver (services.importer) runs these a chunk at a time and does the set-based writes."""
+The driver (importing.run) runs these a chunk at a time and does the set-based writes."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from typing import Any
+from datetime import datetime, time
 
-from sqlalchemy import bindparam, insert, or_, select, tuple_, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, or_, select, tuple_, update
 
 from crm_tui.errors import InvalidInput
 from crm_tui.models import (
-    Activity, ActivityKind, AuditEvent, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Direction,
-    Lifecycle, Source, Stage, Tag, Task,
+    Activity, ActivityKind, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Direction, Lifecycle,
+    Source, Stage, Tag, Task,
 )
 from crm_tui.services import activities
-from crm_tui.services import importer_values as iv
 from crm_tui.services import validation as v
-from crm_tui.services.common import Actor, audit_rows
 from crm_tui.services.companies import MULTILINE, _check_parent, _domain, company_search_text
-from crm_tui.services.contacts import MAX_EMAILS, MAX_PHONES, _custom, _tags, derived_fields
-from crm_tui.services.dedupe import contact_name_key, emails_disagree, names_disagree
+from crm_tui.services.contacts import MAX_EMAILS, MAX_PHONES, _tags, derived_fields
 from crm_tui.services.dates import end_of_day
-from crm_tui.services.importer_fields import CUSTOM_PREFIX
-from crm_tui.services.importer_match import Ids, Relations, _batches, company_norm
+from crm_tui.services.dedupe import contact_name_key, emails_disagree, names_disagree
+from crm_tui.services.importing import values as iv
+from crm_tui.services.importing.match import batches, company_norm
+from crm_tui.services.importing.rows import (
+    Ctx, Kind, Row, audit_updates, changed_values, owner_field, row_custom, stamps, text_field, update_columns,
+)
+from crm_tui.services.importing.users import UserRows
+from crm_tui.services.importing.write import write_rows
 
 _KIND_SYNONYMS = {"phone": "call", "phone call": "call", "call": "call", "e-mail": "email", "mail": "email",
                   "email": "email", "meeting": "meeting", "event": "meeting", "appointment": "meeting",
                   "video call": "meeting", "note": "note", "comment": "note"}
 _DIRECTION_SYNONYMS = {"in": "inbound", "incoming": "inbound", "out": "outbound", "outgoing": "outbound"}
-
-
-@dataclass(eq=False)
-class Row:
-    """One data row of the file on its way in."""
-
-    line: int
-    values: dict[str, list[tuple[str, str]]]  # field -> [(column, text)], empty cells left out
-    data: dict[str, Any] = field(default_factory=dict)
-    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (column, value, message)
-    action: str = ""  # create, update, skip or invalid
-    target: int | None = None
-    reason: str = ""
-
-    def first(self, name: str) -> tuple[str, str] | None:
-        found = self.values.get(name)
-        return found[0] if found else None
-
-    def text(self, name: str) -> str | None:
-        found = self.first(name)
-        return found[1] if found else None
-
-    def column(self, name: str) -> str:
-        found = self.first(name)
-        return found[0] if found else name
-
-    def check(self, name: str, parse: Callable[[str], Any]) -> Any:
-        """parse(the field's text), or None with the problem noted (None when the cell is empty)."""
-        found = self.first(name)
-        if found is None:
-            return None
-        try:
-            return parse(found[1])
-        except InvalidInput as exc:
-            self.problems.append((found[0], found[1], exc.message))
-            return None
-
-    def custom(self) -> dict:
-        return {name[len(CUSTOM_PREFIX):]: texts[0][1] for name, texts in self.values.items()
-                if name.startswith(CUSTOM_PREFIX)}
-
-
-@dataclass
-class Ctx:
-    """What every row of one import shares."""
-
-    session: Session
-    rel: Relations
-    ids: Ids
-    actor_id: int | None
-    now: datetime
-    zone: Any
-    dayfirst: bool | None
-    country: str | None
-    currency: str
-    locale: str | None = None  # the importing user's number format (amounts)
-    tags: dict[str, int] = field(default_factory=dict)
-    new_tags: list[dict] = field(default_factory=list)
-    actor: Actor | None = None  # whose changes the audit records (None: tests of cleaning only)
-    # contacts: every record a weak key (phone, name) names, and who each matched record is
-    # (emails, name key), so that a phone shared by two people does not make them one
-    candidates: dict[tuple, list[int]] = field(default_factory=dict)
-    people: dict[int, tuple[frozenset[str], str]] = field(default_factory=dict)
-    pending: dict[str, Any] = field(default_factory=dict)  # what a kind keeps for its finish()
-    team_zone: Any = None  # a date without a time is a calendar day here (the team's zone)
-    date_order: str | None = None  # the importing user's date_order, when the file's order is not given
-
-    def moment(self, text: str, default_time: time = time(12, 0)) -> datetime:
-        return iv.moment(text, dayfirst=self.dayfirst, zone=self.zone, now=self.now, default_time=default_time,
-                         order=self.date_order, day_zone=self.team_zone)
-
-    def day(self, text: str) -> date:
-        return iv.day(text, dayfirst=self.dayfirst, zone=self.zone, now=self.now, order=self.date_order,
-                      day_zone=self.team_zone)
-
-
-def _stamps(ctx: Ctx) -> dict:
-    return {"version": 1, "created_at": ctx.now, "updated_at": ctx.now}
-
-
-def _owner(row: Row, ctx: Ctx, name: str = "owner") -> int | None:
-    return row.check(name, lambda t: ctx.rel.user(t, ctx.ids))
-
-
-def _text(row: Row, name: str, limit: int = 200, multiline: bool = False) -> str | None:
-    return row.check(name, lambda t: v.optional_text(t, name.replace("_", " "), max_length=limit,
-                                                     multiline=multiline))
-
-
-def _row_custom(row: Row) -> dict:
-    try:
-        return _custom(row.custom())
-    except InvalidInput as exc:
-        row.problems.append(("", "", exc.message))
-        return {}
-
-
-def _changes(current: dict, new: dict) -> dict:
-    """The values of `new` that are set and differ from `current`; custom fields merge."""
-    out = {}
-    for name, value in new.items():
-        if value is None or value == "" or value == [] or value == {}:
-            continue
-        if name == "custom":
-            value = {**(current.get("custom") or {}), **value}
-        if current.get(name) != value:
-            out[name] = value
-    return out
-
-
-class Kind:
-    """The behaviour one kind of record plugs into the driver."""
-
-    table = None
-    label = ""
-
-    def prepare(self, rows: list[Row], ctx: Ctx) -> None:
-        """Bulk lookups the rows' relations need (one query per batch, not per row)."""
-
-    def clean(self, row: Row, ctx: Ctx) -> None:
-        raise NotImplementedError
-
-    def keys(self, row: Row, ctx: Ctx) -> list[tuple]:
-        """Duplicate keys, strongest first; the same key means the same record."""
-        return []
-
-    def existing(self, keys: dict[tuple, list[Row]], ctx: Ctx) -> dict[tuple, int]:
-        """{key: id} for the keys that already name a record in the database."""
-        return {}
-
-    def describe(self, key: tuple) -> str:
-        return f"same {key[0]}"
-
-    def matches(self, key: tuple, found: dict[tuple, int], ctx: Ctx) -> list[int]:
-        """The records of the database `key` names (from `existing`), best first."""
-        return [found[key]] if key in found else []
-
-    def holds(self, row: Row, key: tuple, record_id: int, ctx: Ctx) -> bool:
-        """Whether `key` makes the row record `record_id`: a strong key always does; a weak one
-        only when nothing stronger disagrees (see ContactRows)."""
-        return True
-
-    def noted(self, row: Row, ctx: Ctx) -> None:
-        """The row now creates or updates row.target (for the rows after it)."""
-
-    def reserved(self, row: Row, ctx: Ctx) -> int | None:
-        """An id this import already promised the row's record (see CompanyRows); None for a new one."""
-        return None
-
-    def insert(self, row: Row, ctx: Ctx, out: dict[str, list[dict]]) -> None:
-        raise NotImplementedError
-
-    def update(self, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:
-        """Apply rows to the records they duplicate, audited; (updated, unchanged)."""
-        return _update_columns(self.table, pairs, ctx, write, self.updatable, entity=self.label)
-
-    updatable: tuple[str, ...] = ()
-
-    def after_insert(self, rows: list[Row], ctx: Ctx) -> None:
-        """Set-based follow-ups of a written chunk."""
-
-    def finish(self, ctx: Ctx, write: bool) -> tuple[int, int, list[tuple[int, str, str, str]]]:
-        """Once every row is in: (updated, unchanged, problems as (line, column, value, message))."""
-        return 0, 0, []
-
-
-# columns derived from others: written, but not audited (as the commands leave them out)
-_DERIVED = frozenset({"title_key", "name_key", "search_text", "stage_entered_at", "company_key", "sort_name"})
-
-
-def audit_updates(ctx: Ctx, entity: str, changed: list[tuple[int, dict, dict]], table_name: str,
-                  action: Callable[[dict, dict], list[tuple[str, dict]]] | None = None) -> None:
-    """One audit event per changed record (a row per field, old and new), in one executemany, as
-    the commands write it. Records this run created have the run's own summary instead.
-    `action(old, changes)` splits a record's changes among actions (a deal's move); default "update"."""
-    events = []
-    for target, old, changes in changed:
-        if ctx.actor is None or ctx.ids.is_new(table_name, target):
-            continue
-        fields = {name: (old.get(name), new) for name, new in changes.items() if name not in _DERIVED}
-        for name, part in (action(old, fields) if action else [("update", fields)]):
-            if part:
-                events.append((entity, target, name, part))
-    if events:
-        write_audit(ctx.session, audit_rows(actor=ctx.actor, now=ctx.now, events=events))
-
-
-def write_audit(session: Session, rows: list[dict]) -> None:
-    """Insert audit rows in bulk; on SQLite by the import's own fast path (ids left to SQLite)."""
-    from crm_tui.services.demo import insert_rows
-
-    if rows and session.bind.dialect.name == "sqlite":
-        insert_rows(session, AuditEvent.__table__, [{"id": None, **row} for row in rows])
-    elif rows:
-        session.execute(insert(AuditEvent.__table__), rows)
-
-
-def _update_columns(table, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool,
-                    columns: tuple[str, ...], extra: Callable[[dict, dict], None] | None = None,
-                    entity: str = "", written: Callable[[list[tuple[int, dict, dict]]], None] | None = None,
-                    ) -> tuple[int, int]:
-    """Merge each row's set values into its record: one SELECT per batch, one executemany; then
-    audit each changed record (`written(changes)` when the kind writes more, as a deal's move)."""
-    updated = unchanged = 0
-    for batch in _batches(pairs):
-        ids = sorted({target for target, _ in batch})
-        cols = [table.c.id, *(table.c[name] for name in columns)]
-        current = {r.id: dict(r._mapping) for r in ctx.session.execute(select(*cols).where(table.c.id.in_(ids)))}
-        params: dict[int, dict] = {}
-        for target, row in batch:
-            record = {**current[target], **params.get(target, {})}
-            changes = _changes(record, {k: row.data.get(k) for k in columns})
-            if extra is not None and changes:
-                extra(record, changes)
-            if changes:
-                params.setdefault(target, {}).update(changes)
-                updated += 1
-            else:
-                unchanged += 1
-        if write and params:
-            by_shape: dict[tuple, list[dict]] = {}
-            for target, changes in params.items():
-                by_shape.setdefault(tuple(sorted(changes)), []).append({"_id": target, **changes})
-            for shape, batch_params in by_shape.items():
-                ctx.session.execute(
-                    update(table).where(table.c.id == bindparam("_id"))
-                    .values(version=table.c.version + 1, updated_at=ctx.now), batch_params)
-            changed = [(target, current[target], params[target]) for target in sorted(params)]
-            if written is not None:
-                written(changed)
-            else:
-                audit_updates(ctx, entity, changed, table.name)
-    return updated, unchanged
 
 
 # --- contacts -----------------------------------------------------------------------------------
@@ -294,11 +60,11 @@ class ContactRows(Kind):
 
     def clean(self, row: Row, ctx: Ctx) -> None:
         d = row.data
-        first, last = _text(row, "first_name", 100), _text(row, "last_name", 100)
+        first, last = text_field(row, "first_name", 100), text_field(row, "last_name", 100)
         if not (first or last) and (full := row.text("full_name")):
             first, last = iv.split_name(full)
         d["first_name"], d["last_name"] = (first or "")[:100], (last or "")[:100]
-        d["title"] = _text(row, "title")
+        d["title"] = text_field(row, "title")
         emails, phones = [], []
         for column, text_ in _split_cells(row.values.get("email", [])):
             try:
@@ -325,8 +91,8 @@ class ContactRows(Kind):
                 d["tags"] += [t for t in _tags(iv.split_list(text_)) if t not in d["tags"]]
             except InvalidInput as exc:
                 row.problems.append((column, text_, exc.message))
-        d["custom"] = _row_custom(row)
-        d["owner_id"] = _owner(row, ctx)
+        d["custom"] = row_custom(row)
+        d["owner_id"] = owner_field(row, ctx)
         company = row.text("company")
         d["company_id"] = row.check("company", lambda t: ctx.rel.company(t, ctx.ids)) if company else None
         d["company_norm"] = company_norm(company) if company else None
@@ -349,14 +115,14 @@ class ContactRows(Kind):
         session, found = ctx.session, {}
         emails = sorted(k[1] for k in keys if k[0] == "email")
         phones = sorted(k[1] for k in keys if k[0] == "phone")
-        for batch in _batches(emails):
+        for batch in batches(emails):
             for email, contact_id in session.execute(
                     select(ContactEmail.email, ContactEmail.contact_id).where(ContactEmail.email.in_(batch))
                     .order_by(ContactEmail.contact_id.desc())):
                 found[("email", email)] = contact_id
         # a phone or a name may be shared by several people: every record holding it is a candidate
         weak: dict[tuple, list[int]] = {}
-        for batch in _batches(phones):
+        for batch in batches(phones):
             for number, contact_id in session.execute(
                     select(ContactPhone.phone, ContactPhone.contact_id).where(ContactPhone.phone.in_(batch))
                     .order_by(ContactPhone.contact_id)):
@@ -366,7 +132,7 @@ class ContactRows(Kind):
             company_id = rows[0].data["company_id"]
             if key[0] == "name" and company_id is not None and not ctx.ids.is_new("companies", company_id):
                 pairs[(key[1], company_id)] = key
-        for batch in _batches(sorted(pairs)):
+        for batch in batches(sorted(pairs)):
             for sort_name, company_id, contact_id in session.execute(
                     select(Contact.sort_name, Contact.company_id, Contact.id)
                     .where(tuple_(Contact.sort_name, Contact.company_id).in_(batch)).order_by(Contact.id)):
@@ -382,7 +148,7 @@ class ContactRows(Kind):
         already changed keep what the run made of them."""
         ids = sorted(ids - ctx.people.keys())
         emails: dict[int, set[str]] = {i: set() for i in ids}
-        for batch in _batches(ids):
+        for batch in batches(ids):
             for contact_id, email in ctx.session.execute(
                     select(ContactEmail.contact_id, ContactEmail.email).where(ContactEmail.contact_id.in_(batch))):
                 emails[contact_id].add(email)
@@ -419,7 +185,7 @@ class ContactRows(Kind):
             "company_id": company_id, "company_key": ctx.rel.company_key(company_id),
             "owner_id": d["owner_id"] if d["owner_id"] is not None else ctx.actor_id,
             "lifecycle": d["lifecycle"] or "lead", "source": d["source"], "custom": d["custom"],
-            "last_contacted_at": None, "archived": False, **_stamps(ctx),
+            "last_contacted_at": None, "archived": False, **stamps(ctx),
             **{k: d[k] for k in ("full_name", "sort_name", "email", "phone", "search_text")}})
         out["contact_emails"] += [{"id": ctx.ids.take("contact_emails"), "contact_id": contact_id, "email": e,
                                    "position": i} for i, e in enumerate(d["emails"])]
@@ -453,7 +219,7 @@ def update_contacts(pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tupl
     """Set fields, add emails, phones and tags the file has and the contact lacks."""
     session, table = ctx.session, Contact.__table__
     updated = unchanged = 0
-    for batch in _batches(pairs):
+    for batch in batches(pairs):
         ids = sorted({target for target, _ in batch})
         current = {r.id: dict(r._mapping) for r in session.execute(
             select(table.c.id, *(table.c[c] for c in _CONTACT_COLUMNS)).where(table.c.id.in_(ids)))}
@@ -472,7 +238,7 @@ def update_contacts(pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tupl
         changed_ids, new_points = set(), {"contact_emails": [], "contact_phones": [], "contact_tags": []}
         for target, row in batch:
             record, have = current[target], points[target]
-            changes = _changes(record, {c: row.data.get(c) for c in _CONTACT_COLUMNS})
+            changes = changed_values(record, {c: row.data.get(c) for c in _CONTACT_COLUMNS})
             added = {name: [x for x in row.data[name] if x not in have[name]] for name in ("emails", "phones", "tags")}
             if not changes and not any(added.values()):
                 unchanged += 1
@@ -514,8 +280,6 @@ def update_contacts(pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tupl
 
 
 def _write_new(ctx: Ctx, rows: dict[str, list[dict]]) -> None:
-    from crm_tui.services.importer import write_rows  # the driver owns the insert path
-
     write_rows(ctx.session, rows)
 
 
@@ -539,9 +303,9 @@ class CompanyRows(Kind):
         d["name_key"] = v.fold(d["name"]) if d["name"] else None
         d["domain"] = row.check("domain", _domain)
         for name, limit in (("industry", 100), ("size", 32), ("address", 2000), ("notes", 20000)):
-            d[name] = _text(row, name, limit, multiline=name in MULTILINE)
-        d["owner_id"] = _owner(row, ctx)
-        d["custom"] = _row_custom(row)
+            d[name] = text_field(row, name, limit, multiline=name in MULTILINE)
+        d["owner_id"] = owner_field(row, ctx)
+        d["custom"] = row_custom(row)
         # the group it belongs to: matched by normalised name, or added, as a contact's company is
         parent = row.text("parent")
         d["parent_id"] = row.check("parent", lambda t: ctx.rel.company(t, ctx.ids)) if parent else None
@@ -567,7 +331,7 @@ class CompanyRows(Kind):
     def existing(self, keys: dict[tuple, list[Row]], ctx: Ctx) -> dict[tuple, int]:
         found = {}
         domains = sorted(k[1] for k in keys if k[0] == "domain")
-        for batch in _batches(domains):
+        for batch in batches(domains):
             for domain, company_id in ctx.session.execute(
                     select(Company.domain, Company.id).where(Company.domain.in_(batch)).order_by(Company.id.desc())):
                 found[("domain", domain)] = company_id
@@ -588,7 +352,7 @@ class CompanyRows(Kind):
             "owner_id": d["owner_id"] if d["owner_id"] is not None else ctx.actor_id, "notes": d["notes"],
             # its parent may come later in the same insert: linked in after_insert, once all are in
             "parent_id": None, "custom": d["custom"], "archived": False,
-            "search_text": company_search_text(d["name"], d["domain"]), **_stamps(ctx)})
+            "search_text": company_search_text(d["name"], d["domain"]), **stamps(ctx)})
 
     def after_insert(self, rows: list[Row], ctx: Ctx) -> None:
         links = [{"_id": row.target, "_parent": row.data["parent_id"]} for row in rows if row.data.get("parent_id")]
@@ -608,7 +372,7 @@ class CompanyRows(Kind):
             if "name_key" in changes:
                 renamed.append({"_company": record["id"], "company_key": changes["name_key"]})
 
-        result = _update_columns(self.table, pairs, ctx, write, self.updatable, derive, entity=self.label)
+        result = update_columns(self.table, pairs, ctx, write, self.updatable, derive, entity=self.label)
         if write and renamed:
             contacts = Contact.__table__
             ctx.session.execute(update(contacts).where(contacts.c.company_id == bindparam("_company")), renamed)
@@ -661,13 +425,13 @@ class DealRows(Kind):
         d["stage_id"] = stage.id if stage else None
         d["status"] = stage.kind if stage else None
         self._history(row, ctx, stage)
-        d["lost_reason"] = _text(row, "lost_reason", 500)
-        d["owner_id"] = _owner(row, ctx)
+        d["lost_reason"] = text_field(row, "lost_reason", 500)
+        d["owner_id"] = owner_field(row, ctx)
         company = row.text("company")
         d["company_id"] = row.check("company", lambda t: ctx.rel.company(t, ctx.ids)) if company else None
         d["company_norm"] = company_norm(company) if company else ""
         d["contact_id"] = row.check("contact", ctx.rel.contact)
-        d["custom"] = _row_custom(row)
+        d["custom"] = row_custom(row)
 
     @staticmethod
     def _history(row: Row, ctx: Ctx, stage: Stage | None) -> None:
@@ -717,7 +481,7 @@ class DealRows(Kind):
             if company_id is None or not ctx.ids.is_new("companies", company_id):
                 wanted[(key[1], company_id)] = key
         found = {}
-        for batch in _batches(sorted({k[0] for k in wanted})):
+        for batch in batches(sorted({k[0] for k in wanted})):
             for title_key, company_id, deal_id in ctx.session.execute(
                     select(Deal.title_key, Deal.company_id, Deal.id).where(Deal.title_key.in_(batch))
                     .order_by(Deal.id.desc())):
@@ -735,7 +499,7 @@ class DealRows(Kind):
             "amount_minor": d["amount_minor"] or 0, "currency": d["currency"], "expected_close": d["expected_close"],
             "status": d["status"], "lost_reason": d["lost_reason"], "stage_entered_at": entered,
             "closed_at": d["closed_at"], "custom": d["custom"], "archived": False,
-            **_stamps(ctx), "created_at": d["created_at"] or ctx.now})
+            **stamps(ctx), "created_at": d["created_at"] or ctx.now})
 
     def update(self, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:
         for _, row in pairs:
@@ -751,7 +515,7 @@ class DealRows(Kind):
                 if changes.get("status", record["status"]) == "open":
                     changes["closed_at"] = None
 
-        return _update_columns(self.table, pairs, ctx, write, self.updatable, derive, entity=self.label,
+        return update_columns(self.table, pairs, ctx, write, self.updatable, derive, entity=self.label,
                                written=lambda changed: _moved(ctx, changed))
 
 
@@ -795,7 +559,7 @@ def _moved(ctx: Ctx, changed: list[tuple[int, dict, dict]]) -> None:
             "occurred_at": ctx.now, "duration_minutes": None, "outcome": deal["status"],
             "subject": f"{stages[old['stage_id']].name} → {stages[new['stage_id']].name}",
             "body": deal["lost_reason"] if deal["status"] == "lost" else None, "contact_id": deal["contact_id"],
-            "company_id": deal["company_id"], "deal_id": target, "user_id": ctx.actor.user_id, **_stamps(ctx)})
+            "company_id": deal["company_id"], "deal_id": target, "user_id": ctx.actor.user_id, **stamps(ctx)})
     if activities:
         _write_new(ctx, {"activities": activities})
 
@@ -847,12 +611,12 @@ class ActivityRows(Kind):
         for name, column in (("kind", "kind"), ("occurred_at", "occurred_at")):
             if d[name] is None and row.text(column) is None:
                 row.problems.append(("", "", f"an activity needs its {name.replace('_', ' ')}"))
-        d["subject"], d["body"] = _text(row, "subject", 300), _text(row, "body", 100_000, multiline=True)
-        d["outcome"] = _text(row, "outcome", 100)
+        d["subject"], d["body"] = text_field(row, "subject", 300), text_field(row, "body", 100_000, multiline=True)
+        d["outcome"] = text_field(row, "outcome", 100)
         d["direction"] = row.check("direction", lambda t: v.choice(
             _DIRECTION_SYNONYMS.get(t.strip().lower(), t), Direction, "direction"))
         d["duration_minutes"] = row.check("duration", _minutes)
-        d["user_id"] = _owner(row, ctx, "user")
+        d["user_id"] = owner_field(row, ctx, "user")
         _links(row, ctx)
 
     def keys(self, row: Row, ctx: Ctx) -> list[tuple]:
@@ -864,7 +628,7 @@ class ActivityRows(Kind):
 
     def existing(self, keys: dict[tuple, list[Row]], ctx: Ctx) -> dict[tuple, int]:
         found = {}
-        for batch in _batches(sorted({k[2] for k in keys})):
+        for batch in batches(sorted({k[2] for k in keys})):
             for r in ctx.session.execute(
                     select(Activity.id, Activity.kind, Activity.occurred_at, Activity.contact_id, Activity.subject)
                     .where(Activity.occurred_at.in_(batch))):
@@ -878,7 +642,7 @@ class ActivityRows(Kind):
         out["activities"].append({
             "id": row.target, **{k: d[k] for k in ("kind", "direction", "occurred_at", "duration_minutes", "outcome",
                                                   "subject", "body", "contact_id", "company_id", "deal_id")},
-            "user_id": d["user_id"] if d["user_id"] is not None else ctx.actor_id, **_stamps(ctx)})
+            "user_id": d["user_id"] if d["user_id"] is not None else ctx.actor_id, **stamps(ctx)})
 
     def after_insert(self, rows: list[Row], ctx: Ctx) -> None:
         """Activities without a company take their contact's; calls, emails and meetings move the
@@ -892,7 +656,7 @@ class ActivityRows(Kind):
                 latest[d["contact_id"]] = max(latest.get(d["contact_id"], d["occurred_at"]), d["occurred_at"])
         activities = Activity.__table__
         ids = [row.target for row in rows if row.data["contact_id"] and row.data["company_id"] is None]
-        for batch in _batches(ids):
+        for batch in batches(ids):
             ctx.session.execute(
                 update(activities).where(activities.c.id.in_(batch))
                 .values(company_id=select(contacts.c.company_id).where(contacts.c.id == activities.c.contact_id)
@@ -919,10 +683,10 @@ class TaskRows(Kind):
         d["title"] = row.check("title", lambda t: v.required_text(t, "task title", max_length=300))
         if d["title"] is None and not row.problems:
             row.problems.append(("", "", "a task needs a title"))
-        d["notes"] = _text(row, "notes", 20000, multiline=True)
+        d["notes"] = text_field(row, "notes", 20000, multiline=True)
         d["due_at"] = row.check("due", lambda t: ctx.moment(t, default_time=time(9, 0)))
         d["done_at"] = row.check("done", lambda t: self._done(t, ctx))
-        d["assignee_id"] = _owner(row, ctx, "assignee")
+        d["assignee_id"] = owner_field(row, ctx, "assignee")
         _links(row, ctx)
 
     @staticmethod
@@ -945,8 +709,8 @@ class TaskRows(Kind):
         found = {}
         dues = sorted({k[2] for k in keys if k[2] is not None})
         titles = sorted({rows[0].data["title"] for k, rows in keys.items() if k[2] is None})
-        conditions = [Task.due_at.in_(b) for b in _batches(dues)] + [
-            (Task.due_at.is_(None) & Task.title.in_(b)) for b in _batches(titles)]
+        conditions = [Task.due_at.in_(b) for b in batches(dues)] + [
+            (Task.due_at.is_(None) & Task.title.in_(b)) for b in batches(titles)]
         for condition in conditions:
             for r in ctx.session.execute(select(Task.id, Task.title, Task.due_at, Task.contact_id, Task.deal_id,
                                                 Task.company_id).where(condition)):
@@ -962,10 +726,8 @@ class TaskRows(Kind):
             "assignee_id": d["assignee_id"] if d["assignee_id"] is not None else ctx.actor_id,
             "contact_id": d["contact_id"], "company_id": d["company_id"], "deal_id": d["deal_id"],
             "done_at": d["done_at"], "snoozed_until": None, "recurrence": None, "recurrence_start": None,
-            "origin": "manual", "rule_name": None, "created_by_id": ctx.actor_id, **_stamps(ctx)})
+            "origin": "manual", "rule_name": None, "created_by_id": ctx.actor_id, **stamps(ctx)})
 
-
-from crm_tui.services.importer_users import UserRows  # noqa: E402 - it builds on the classes above
 
 KINDS: dict[str, Kind] = {"contacts": ContactRows(), "companies": CompanyRows(), "deals": DealRows(),
                           "activities": ActivityRows(), "tasks": TaskRows(), "users": UserRows()}

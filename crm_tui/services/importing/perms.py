@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from crm_tui.errors import Forbidden
 from crm_tui.services import permissions
 from crm_tui.services.common import Actor
-from crm_tui.services.importer_match import _batches
+from crm_tui.services.importing.match import batches
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Guard:
         if not self.lookup:
             return
         column = self.table.c[self.rules.owner]
-        for batch in _batches(sorted(set(ids) - self.owners.keys())):
+        for batch in batches(sorted(set(ids) - self.owners.keys())):
             self.owners.update((r[0], r[1]) for r in self.session.execute(
                 select(self.table.c.id, column).where(self.table.c.id.in_(batch))))
 

@@ -16,7 +16,7 @@ from crm_tui.models import Company, Contact, ContactEmail, Deal, Pipeline, Stage
 from crm_tui.services import validation as v
 from crm_tui.services.companies import company_norm, name_prefix, name_range, pick_company
 
-__all__ = ["company_norm"]  # importer_kinds reads it from here; the one rule lives in services/companies
+__all__ = ["company_norm"]  # importing.kinds reads it from here; the one rule lives in services/companies
 
 LOOKUP_BATCH = 400
 # stage synonyms other tools use, by the kind or name of stage they mean here
@@ -34,7 +34,7 @@ _STAGE_SYNONYMS = {
 _LOGIN_CHARS = re.compile(r"[^a-z0-9._-]")
 
 
-def _batches(items: list, size: int = LOOKUP_BATCH) -> Iterable[list]:
+def batches(items: list, size: int = LOOKUP_BATCH) -> Iterable[list]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
@@ -139,7 +139,7 @@ class Relations:
                 wanted.setdefault(norm, (name_prefix(name), name))
         prefixes = sorted({prefix for prefix, _ in wanted.values()})
         found: dict[str, list[tuple[int, str, bool]]] = {}
-        for batch in _batches(prefixes, 100):
+        for batch in batches(prefixes, 100):
             ranges = [name_range(p) for p in batch if p]
             if not ranges:
                 continue
@@ -215,12 +215,12 @@ class Relations:
             key = v.fold(ref)
             if key not in self.contacts:
                 (emails if "@" in key else names).add(key)
-        for batch in _batches(sorted(emails)):
+        for batch in batches(sorted(emails)):
             found = dict(self.session.execute(
                 select(ContactEmail.email, func.min(ContactEmail.contact_id))
                 .where(ContactEmail.email.in_(batch)).group_by(ContactEmail.email)).all())
             self.contacts.update({e: found.get(e) for e in batch})
-        for batch in _batches(sorted(names)):
+        for batch in batches(sorted(names)):
             found = dict(self.session.execute(
                 select(Contact.sort_name, func.min(Contact.id))
                 .where(Contact.sort_name.in_(batch)).group_by(Contact.sort_name)).all())
@@ -234,7 +234,7 @@ class Relations:
 
     def load_deals(self, titles: Iterable[str]) -> None:
         keys = sorted({v.fold(t) for t in titles} - set(self.deals))
-        for batch in _batches(keys):
+        for batch in batches(keys):
             found = dict(self.session.execute(
                 select(Deal.title_key, func.min(Deal.id)).where(Deal.title_key.in_(batch))
                 .group_by(Deal.title_key)).all())

@@ -1,10 +1,10 @@
 """Importing a team's spreadsheets: contacts, companies, deals, activities, tasks or users from CSV, XLSX,
 JSON or vCard, with duplicates found, every bad row reported, and all of it in one transaction.
 
-How a run goes: the file's header is mapped to fields (services.importer_fields; the mapping can
+How a run goes: the file's header is mapped to fields (importing.fields; the mapping can
 be shown before anything is written, see `preview_import`; a cell the --value/--values rewrites
 name is rewritten as it is read, before any check), then rows are read a chunk at a time;
-each row is cleaned (services.importer_kinds), its links resolved in bulk (services.importer_match),
+each row is cleaned (importing.kinds), its links resolved in bulk (importing.match),
 checked against the database and the rows before it for a duplicate, and the chunk is written
 with set-based inserts (Core executemany, ids handed out by the import so children need no round
 trip). The search index is filled once at the end, not by a trigger per row. Everything happens
@@ -33,37 +33,31 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
-from types import SimpleNamespace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import get_zone, resolve_now
 from crm_tui.errors import InvalidInput, PermissionDenied
-from crm_tui.models import (
-    Activity, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, ImportRun, Tag, Task, User,
-)
+from crm_tui.models import ImportRun
+from crm_tui.services import bulk
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit, audit_rows
 from crm_tui.services.dates import team_zone
-from crm_tui.services.demo import _large_page_cache, _reset_sequences, _search_index_deferred, insert_rows
-from crm_tui.services.importer_fields import (
-    CUSTOM_PREFIX, ENTITIES, ColumnMap, Mapping, build_mapping, check_entity, header_key, parse_pairs, parse_value,
-    with_values,
+from crm_tui.services.files import csv_safe, private_text_file
+from crm_tui.services.importing.fields import (
+    CUSTOM_PREFIX, Mapping, build_mapping, check_entity, header_key, parse_pairs, parse_value, with_values,
 )
-from crm_tui.services.importer_kinds import KINDS, Ctx, Row, write_audit
-from crm_tui.services.importer_match import Ids, Relations, lock_tables
-from crm_tui.services.importer_perms import Guard, check_run
-from crm_tui.services.importer_read import BadRow, Source, open_source
+from crm_tui.services.importing.kinds import KINDS
+from crm_tui.services.importing.match import Ids, Relations, lock_tables
+from crm_tui.services.importing.perms import Guard, check_run
+from crm_tui.services.importing.read import BadRow, Source, open_source
+from crm_tui.services.importing.rows import Ctx, Row
+from crm_tui.services.importing.write import write_audit, write_rows
 
 CHUNK = 2000
 PREVIEW_ROWS = 5
 ON_DUPLICATE = ("skip", "update", "create")
-# parents before children, so foreign keys hold at every insert
-WRITE_ORDER = tuple(m.__table__ for m in (
-    User, Tag, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Activity, Task))
-_TABLES = {t.name: t for t in WRITE_ORDER}
-_ID_TABLES = tuple(t for t in WRITE_ORDER if "id" in t.c)
 
 
 @dataclass(frozen=True)
@@ -117,7 +111,7 @@ class ImportReport:
     unchanged: int = 0
     skipped: int = 0
     invalid: int = 0
-    refused: int = 0  # rows that would change what the actor may not (see services.importer_perms)
+    refused: int = 0  # rows that would change what the actor may not (see importing.perms)
     companies_created: int = 0
     users_created: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -292,7 +286,7 @@ def _rows(source: Source, mapping: Mapping) -> Iterator[Row]:
             yield Row(int(card.get("line") or number), _card_values(mapping, card))
         return
     for line, cells in source.rows():
-        if isinstance(cells, BadRow):  # a row the file does not hold properly (importer_read)
+        if isinstance(cells, BadRow):  # a row the file does not hold properly (importing.read)
             yield Row(line, {}, problems=list(cells.problems))
             continue
         yield Row(line, _row_values(mapping, cells))
@@ -305,13 +299,6 @@ def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
 
 
 # --- the run ----------------------------------------------------------------------------------
-
-
-def write_rows(session: Session, rows: dict[str, list[dict]]) -> None:
-    """Insert each table's new rows, parents first (Core executemany; see demo.insert_rows)."""
-    for table in WRITE_ORDER:
-        if rows.get(table.name):
-            insert_rows(session, table, rows[table.name])
 
 
 def run_import(session: Session, *, path: str | Path, options: ImportOptions, actor: Actor, now: datetime | None = None,
@@ -350,8 +337,8 @@ class _Run:
     def execute(self, progress: Callable[[int, int], None] | None) -> ImportReport:
         session, report = self.session, self.report
         if self.write:
-            lock_tables(session, _ID_TABLES)
-        ids = Ids(session, _ID_TABLES)
+            lock_tables(session, bulk.ID_TABLES)
+        ids = Ids(session, bulk.ID_TABLES)
         self.ctx = Ctx(session=session, rel=Relations(session, self.options.create_users), ids=ids,
                        actor_id=self.actor.user_id, actor=self.actor, now=self.now, zone=get_zone(self.actor.timezone),
                        dayfirst=self.options.dayfirst, currency=self.options.currency,
@@ -360,8 +347,8 @@ class _Run:
                        date_order=self.actor.date_order)
         report.imported_before = self._imported_before()
         deferred = self.write and session.bind.dialect.name == "sqlite"
-        index = _search_index_deferred(session, SimpleNamespace(first_ids=ids.first)) if deferred else nullcontext()
-        with index, (_large_page_cache(session) if self.write else nullcontext()):
+        index = bulk.search_index_deferred(session, ids.first) if deferred else nullcontext()
+        with index, (bulk.large_page_cache(session) if self.write else nullcontext()):
             for chunk in _chunks(_rows(self.source, self.mapping), CHUNK):
                 self._chunk(chunk)
                 if progress is not None:
@@ -379,8 +366,7 @@ class _Run:
             report.invalid += len({line for line, *_ in problems})
             report.problems = sorted([*report.problems, *(Problem(*p) for p in problems)], key=lambda p: p.line)
         if self._writing():
-            if session.bind.dialect.name == "postgresql":
-                _reset_sequences(session)
+            bulk.reset_sequences(session)
             self._record()
             report.committed = True
         return report
@@ -473,7 +459,7 @@ class _Run:
 
     def _apply(self, rows: list[Row]) -> None:
         ctx, kind, report = self.ctx, self.kind, self.report
-        out: dict[str, list[dict]] = {name: [] for name in _TABLES}
+        out: dict[str, list[dict]] = {table.name: [] for table in bulk.TABLES}
         creates = [row for row in rows if row.action == "create"]
         updates = [row for row in rows if row.action == "update"]
         for row in creates + updates:
@@ -539,8 +525,6 @@ def report_path(path: str | Path) -> Path:
 
 def write_report_csv(report: ImportReport, path: str | Path) -> Path:
     """Every invalid row (one line per problem) and every skipped duplicate, beside the input file."""
-    from crm_tui.services.files import csv_safe, private_text_file
-
     target = report_path(path)
     with private_text_file(target, what="the import report") as handle:  # 0600: it echoes the rows' data
         out = csv.writer(handle)
@@ -550,9 +534,3 @@ def write_report_csv(report: ImportReport, path: str | Path) -> Path:
         out.writerows([r[0], *(csv_safe("" if c is None else str(c)) for c in r[1:])]
                       for r in sorted(rows, key=lambda r: r[0]))
     return target
-
-
-__all__ = [
-    "ENTITIES", "ON_DUPLICATE", "ColumnMap", "check_allowed", "ImportFailed", "ImportOptions", "ImportReport", "Mapping", "Preview",
-    "Problem", "Skipped", "check_options", "preview_import", "report_path", "run_import", "write_report_csv",
-]
