@@ -21,11 +21,11 @@ from crm_tui.compat import StyleWorkOnce, is_exiting
 from crm_tui.commands import CrmCommands
 from crm_tui.db import Database
 from crm_tui.errors import Conflict, CrmError
-from crm_tui.screens.companies import CompaniesScreen
-from crm_tui.screens.contacts import ContactsScreen
-from crm_tui.screens.inbox import InboxScreen
-from crm_tui.screens.pipeline import PipelineScreen
-from crm_tui.screens.reports import ReportsScreen
+from crm_tui.screens.companies.screen import CompaniesScreen
+from crm_tui.screens.contacts.screen import ContactsScreen
+from crm_tui.screens.inbox.screen import InboxScreen
+from crm_tui.screens.pipeline.board import PipelineScreen
+from crm_tui.screens.reports.screen import ReportsScreen
 from crm_tui.services import contacts, permissions, tasks
 from crm_tui.services.common import Actor
 from crm_tui.widgets.control_codes import StripControlCodes

@@ -92,23 +92,23 @@ class CrmCommands(Provider):
                       help=Content(hit.detail) if hit.detail else None)
 
     def _import(self) -> None:
-        from crm_tui.screens.import_screen import ImportScreen
+        from crm_tui.screens.settings.imports import ImportScreen
 
         self.app.push_screen(ImportScreen())
 
     def _roles(self) -> None:
-        from crm_tui.screens.settings_roles import RoleSettingsScreen
+        from crm_tui.screens.settings.roles import RoleSettingsScreen
 
         self.app.push_screen(RoleSettingsScreen())
 
     def _duplicates(self, kind: str) -> None:
-        from crm_tui.screens.duplicates import DuplicatesScreen
+        from crm_tui.screens.settings.duplicates import DuplicatesScreen
 
         self.app.push_screen(DuplicatesScreen(kind))
 
     def _open(self, kind: str, record_id: int) -> None:
-        from crm_tui.screens.company_detail import CompanyDetailScreen
-        from crm_tui.screens.contact_detail import ContactDetailScreen
+        from crm_tui.screens.companies.detail import CompanyDetailScreen
+        from crm_tui.screens.contacts.detail import ContactDetailScreen
         from crm_tui.screens.deal_info import DealInfoScreen
 
         app = self.app

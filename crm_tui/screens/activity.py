@@ -19,12 +19,13 @@ from textual.widgets import Input, Label, Static, TextArea
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ActivityRead
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors, RoleGate
+from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import ConfirmScreen, FormScreen, _field, _input
 from crm_tui.services import activities
 from crm_tui.services.common import Actor
 from crm_tui.widgets import fmt
 
-CSS = "../styles/forms.tcss"
+CSS = FORMS_CSS
 
 
 def _history(activity: ActivityRead) -> bool:

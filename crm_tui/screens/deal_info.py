@@ -69,7 +69,7 @@ class DealInfoScreen(ReportsWorkerErrors, ModalScreen[None]):
         self.query_one("#deal-info-text", Static).update(text)
 
     def action_open_contact(self) -> None:
-        from crm_tui.screens.contact_detail import ContactDetailScreen
+        from crm_tui.screens.contacts.detail import ContactDetailScreen
 
         if self.deal is None or self.deal.contact_id is None:
             self.notify("This deal has no contact.", severity="warning")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
@@ -32,7 +33,7 @@ from crm_tui.services import activities, companies, contacts, deals, pipelines, 
 from crm_tui.services.common import Actor
 
 T = TypeVar("T")
-CSS = "../styles/forms.tcss"
+CSS = str(Path(__file__).with_name("forms.tcss"))  # absolute: forms are subclassed in every folder
 NO_DIRECTION = "none"
 LOGGABLE_KINDS = tuple(kind.value for kind in activities.LOGGABLE)
 
@@ -99,11 +100,11 @@ def _company_id(session, name: str, actor: Actor, now: datetime, *, create: str 
 def open_existing(app: App, error: Duplicate) -> None:
     """Show the record a Duplicate names (its contact or account view)."""
     if error.entity == "contact":
-        from crm_tui.screens.contact_detail import ContactDetailScreen
+        from crm_tui.screens.contacts.detail import ContactDetailScreen
 
         app.push_screen(ContactDetailScreen(error.existing_id))
     else:
-        from crm_tui.screens.company_detail import CompanyDetailScreen
+        from crm_tui.screens.companies.detail import CompanyDetailScreen
 
         app.push_screen(CompanyDetailScreen(error.existing_id))
 

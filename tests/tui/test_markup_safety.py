@@ -14,19 +14,19 @@ from textual.widgets import DataTable, Input, Label, OptionList, Select, Static
 from textual.widgets._toast import Toast
 
 from crm_tui.app import CrmApp
-from crm_tui.screens.companies import CompaniesScreen, CompanyForm
-from crm_tui.screens.company_detail import CompanyDetailScreen
+from crm_tui.screens.companies.screen import CompaniesScreen, CompanyForm
+from crm_tui.screens.companies.detail import CompanyDetailScreen
 from crm_tui.screens.conflict import FieldConflictScreen
-from crm_tui.screens.contact_detail import ContactDetailScreen
-from crm_tui.screens.deal_detail import DealDetailScreen, DealEditForm, LostReasonScreen
+from crm_tui.screens.contacts.detail import ContactDetailScreen
+from crm_tui.screens.pipeline.deal import DealDetailScreen, DealEditForm, LostReasonScreen
 from crm_tui.screens.deal_info import DealInfoScreen
-from crm_tui.screens.duplicates import MergeForm
+from crm_tui.screens.settings.duplicates import MergeForm
 from crm_tui.screens.filters import SaveViewForm
 from crm_tui.screens.forms import ConfirmScreen, DealForm, TaskForm
-from crm_tui.screens.import_screen import FieldPicker, ImportScreen
-from crm_tui.screens.inbox import InboxScreen, PersonPicker, WhenForm
-from crm_tui.screens.pipeline_settings import PipelineSettingsScreen, StagePicker
-from crm_tui.screens.reports import DrillScreen, ReportsScreen
+from crm_tui.screens.settings.imports import FieldPicker, ImportScreen
+from crm_tui.screens.inbox.screen import InboxScreen, PersonPicker, WhenForm
+from crm_tui.screens.pipeline.settings import PipelineSettingsScreen, StagePicker
+from crm_tui.screens.reports.screen import DrillScreen, ReportsScreen
 from crm_tui.services import companies, contacts, deals, merge, pipelines, tasks, users, views
 
 from .conftest import make_app, settle

@@ -30,7 +30,7 @@ from crm_tui.widgets.area_bar import AreaBar
 from crm_tui.widgets.bar_chart import BarChart
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 
-CSS = "../styles/reports.tcss"
+CSS = "reports.tcss"
 NUMERIC = {"int", "money", "percent", "days"}
 WIDE = 100  # from this width the list of reports stays on the left
 CHART_BESIDE = 130  # from this width the chart sits beside the table, below it otherwise
@@ -337,12 +337,12 @@ class DrillScreen(Screen):
     @on(KeysetTable.Selected, "#drill-list")
     def open_row(self, event: KeysetTable.Selected) -> None:
         if isinstance(event.row, ContactRow):
-            from crm_tui.screens.contact_detail import ContactDetailScreen
+            from crm_tui.screens.contacts.detail import ContactDetailScreen
 
             self.app.push_screen(ContactDetailScreen(event.row.id))
             return
         try:
-            from crm_tui.screens.deal_detail import DealDetailScreen as DealScreen
+            from crm_tui.screens.pipeline.deal import DealDetailScreen as DealScreen
         except ImportError:  # the pipeline's detail screen is optional here; the quick look always exists
             from crm_tui.screens.deal_info import DealInfoScreen as DealScreen
         self.app.push_screen(DealScreen(event.row.id))

@@ -16,7 +16,7 @@ SHOWN = {permissions.ALL: "all", permissions.OWN: "own", permissions.NONE: "·"}
 class RoleSettingsScreen(AreaScreen):
     """Pushed from the command palette; a cell is one role and one permission."""
 
-    CSS_PATH = "../styles/settings_roles.tcss"
+    CSS_PATH = "roles.tcss"
     AUTO_FOCUS = "#roles-table"
     BINDINGS = [
         Binding("a", "set_scope('all')", "All", id="roles.all"),

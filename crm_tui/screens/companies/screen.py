@@ -24,7 +24,7 @@ from crm_tui.services import companies, users
 from crm_tui.services.paging import Page
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 
-CSS = "../styles/companies.tcss"
+CSS = "companies.tcss"
 SORT_LABELS = {"name": "name", "created": "newest"}
 
 
@@ -122,7 +122,7 @@ class CompaniesScreen(SearchableList, AreaScreen):
 
     @on(KeysetTable.Selected, "#company-list")
     def open_company(self, event: KeysetTable.Selected) -> None:
-        from crm_tui.screens.company_detail import CompanyDetailScreen
+        from crm_tui.screens.companies.detail import CompanyDetailScreen
 
         self.app.push_screen(CompanyDetailScreen(event.row.id))
 

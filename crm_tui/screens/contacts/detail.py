@@ -13,7 +13,7 @@ from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRead
 from crm_tui.screens.activity import ActivityOpener
 from crm_tui.screens.base import SHELL_CSS, AreaScreen
-from crm_tui.screens.contact_actions import ContactActions
+from crm_tui.screens.contacts.actions import ContactActions
 from crm_tui.services import activities, audit, contacts, deals, tasks
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable

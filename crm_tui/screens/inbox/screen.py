@@ -38,7 +38,7 @@ from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 from crm_tui.widgets.text_line import TextLine
 
-CSS = "../styles/inbox.tcss"
+CSS = "inbox.tcss"
 SECTIONS = tasks.SECTIONS
 EMPTY = {
     "overdue": "Nothing overdue. → shows what is due today.",
@@ -390,11 +390,11 @@ class InboxScreen(AreaScreen):
 
             self.app.push_screen(DealInfoScreen(task.deal_id))
         elif task.contact_id is not None:
-            from crm_tui.screens.contact_detail import ContactDetailScreen
+            from crm_tui.screens.contacts.detail import ContactDetailScreen
 
             self.app.push_screen(ContactDetailScreen(task.contact_id))
         elif task.company_id is not None:
-            from crm_tui.screens.company_detail import CompanyDetailScreen
+            from crm_tui.screens.companies.detail import CompanyDetailScreen
 
             self.app.push_screen(CompanyDetailScreen(task.company_id))
         else:

@@ -76,7 +76,7 @@ class FieldPicker(ModalScreen[str | None]):
 class ImportScreen(ReportsWorkerErrors, Screen):
     """Import a CSV, XLSX or vCard file into the CRM."""
 
-    CSS_PATH = "../styles/import.tcss"
+    CSS_PATH = "import.tcss"
     AUTO_FOCUS = "#import-path"
     BINDINGS = [
         Binding("ctrl+r", "dry_run", "Dry run", id="import.dry_run"),

@@ -14,7 +14,7 @@ from textual.widgets.option_list import Option
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRead, ContactRow
 from crm_tui.screens.base import AreaScreen, SearchableList
-from crm_tui.screens.contact_actions import ContactActions
+from crm_tui.screens.contacts.actions import ContactActions
 from crm_tui.services import contacts, users, views
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
@@ -41,7 +41,7 @@ def contact_columns(app) -> list[Column]:
 
 class ContactsScreen(SearchableList, ContactActions, AreaScreen):
     AREA = "contacts"
-    CSS_PATH = "../styles/contacts.tcss"
+    CSS_PATH = "contacts.tcss"
     AUTO_FOCUS = "#contact-list"
     BINDINGS = [
         Binding("slash", "focus_search", "Search", id="contacts.search"),
@@ -192,7 +192,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
 
     @on(KeysetTable.Selected, "#contact-list")
     def open_contact(self, event: KeysetTable.Selected) -> None:
-        from crm_tui.screens.contact_detail import ContactDetailScreen
+        from crm_tui.screens.contacts.detail import ContactDetailScreen
 
         self.app.push_screen(ContactDetailScreen(event.row.id))
 

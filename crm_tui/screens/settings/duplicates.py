@@ -15,12 +15,13 @@ from textual.content import Content
 from textual.widgets import Label, Select, Static
 
 from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import FormScreen
 from crm_tui.services import dedupe, merge
 from crm_tui.services.common import Actor
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 
-CSS = "../styles/duplicates.tcss"
+CSS = "duplicates.tcss"
 NOUNS = {"contact": "contacts", "company": "companies"}
 
 
@@ -177,7 +178,7 @@ class DuplicatesScreen(AreaScreen):
 class MergeForm(FormScreen[merge.MergeResult | None]):
     """Which value to keep for each field that differs; what b fills in and what moves is shown."""
 
-    CSS_PATH = ["../styles/forms.tcss", CSS]
+    CSS_PATH = [FORMS_CSS, CSS]
     HINT = "a/b per field · ctrl+s merge · esc cancel"
 
     def __init__(self, plan: merge.MergePlan) -> None:

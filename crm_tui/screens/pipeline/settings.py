@@ -19,11 +19,12 @@ from textual.widgets.option_list import Option
 from crm_tui.errors import CrmError, InvalidInput
 from crm_tui.models.schemas import PipelineRead, StageRead
 from crm_tui.screens.base import AreaScreen, plain_cell
+from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import ConfirmScreen, FormScreen, _field, _input
 from crm_tui.services import pipelines
 from crm_tui.services.common import Actor
 
-CSS = ["../styles/forms.tcss", "../styles/pipeline.tcss"]
+CSS = [FORMS_CSS, "pipeline.tcss"]
 
 
 class PipelineSettingsScreen(AreaScreen):

@@ -13,9 +13,9 @@ from crm_tui.clock import get_zone
 from crm_tui.models.schemas import CompanyRead
 from crm_tui.screens.activity import ActivityOpener
 from crm_tui.screens.base import AreaScreen
-from crm_tui.screens.companies import CSS, CompanyForm
-from crm_tui.screens.contact_detail import KIND_MARK, deal_columns, history_columns
-from crm_tui.screens.contact_detail import paged as uncounted
+from crm_tui.screens.companies.screen import CSS, CompanyForm
+from crm_tui.screens.contacts.detail import KIND_MARK, deal_columns, history_columns
+from crm_tui.screens.contacts.detail import paged as uncounted
 from crm_tui.services import audit, companies, contacts, deals
 from crm_tui.services.deals import DealSummary
 from crm_tui.widgets import fmt
@@ -197,7 +197,7 @@ class CompanyDetailScreen(ActivityOpener, AreaScreen):
 
     @on(KeysetTable.Selected, "#company-contacts")
     def open_contact(self, event: KeysetTable.Selected) -> None:
-        from crm_tui.screens.contact_detail import ContactDetailScreen
+        from crm_tui.screens.contacts.detail import ContactDetailScreen
 
         self.app.push_screen(ContactDetailScreen(event.row.id))
 

@@ -22,8 +22,9 @@ from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, StageRead, UserRead
 from crm_tui.screens.activity import ActivityOpener
 from crm_tui.screens.base import AreaScreen, ReportsWorkerErrors, plain_cell
-from crm_tui.screens.contact_detail import history_columns, paged, task_columns, timeline_columns
+from crm_tui.screens.contacts.detail import history_columns, paged, task_columns, timeline_columns
 from crm_tui.screens.conflict import put_select
+from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import (
     ConfirmScreen,
     FormConflicts,
@@ -43,7 +44,7 @@ from crm_tui.services.common import Actor
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import KeysetTable
 
-CSS = ["../styles/forms.tcss", "../styles/pipeline.tcss"]
+CSS = [FORMS_CSS, "pipeline.tcss"]
 
 
 class DealDetailScreen(ActivityOpener, AreaScreen):
@@ -170,7 +171,7 @@ class DealDetailScreen(ActivityOpener, AreaScreen):
             self.app.data_changed()
 
     def action_open_contact(self) -> None:
-        from crm_tui.screens.contact_detail import ContactDetailScreen
+        from crm_tui.screens.contacts.detail import ContactDetailScreen
 
         if self.deal is None or self.deal.contact_id is None:
             self.notify("This deal has no contact.", severity="warning")
@@ -178,7 +179,7 @@ class DealDetailScreen(ActivityOpener, AreaScreen):
         self.app.push_screen(ContactDetailScreen(self.deal.contact_id))
 
     def action_open_company(self) -> None:
-        from crm_tui.screens.company_detail import CompanyDetailScreen
+        from crm_tui.screens.companies.detail import CompanyDetailScreen
 
         if self.deal is None or self.deal.company_id is None:
             self.notify("This deal has no company.", severity="warning")
