@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from textual.widgets import Input, Label, Static, TabbedContent
 
 from crm_tui.models import AuditEvent, Company
-from crm_tui.screens.companies.screen import CompaniesScreen, CompanyForm
+from crm_tui.screens.companies.form import CompanyForm
+from crm_tui.screens.companies.screen import CompaniesScreen
 from crm_tui.screens.conflict import FieldConflictScreen
 from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.screens.companies.detail import CompanyDetailScreen

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from textual.widgets import Input, Label
 
 from crm_tui.models import AuditEvent
-from crm_tui.screens.companies.screen import CompanyForm
+from crm_tui.screens.companies.form import CompanyForm
 from crm_tui.screens.conflict import FieldConflictScreen, KeepChoice, resolve, three_way
 from crm_tui.screens.pipeline.deal import DealEditForm
 from crm_tui.screens.forms import ContactForm

@@ -373,7 +373,7 @@ async def test_help_lists_the_screens_keys(db, actor, now, people):
 def test_every_binding_of_ours_has_an_id():
     import crm_tui.app
     import crm_tui.screens.contacts.detail
-    import crm_tui.screens.deal_info
+    import crm_tui.screens.pipeline.deal
     import crm_tui.screens.filters
     import crm_tui.screens.help
     import crm_tui.screens.welcome

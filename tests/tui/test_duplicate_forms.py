@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from textual.widgets import Input, Label
 
 from crm_tui.models import Company, Contact
-from crm_tui.screens.companies.screen import CompaniesScreen, CompanyForm
+from crm_tui.screens.companies.form import CompanyForm
+from crm_tui.screens.companies.screen import CompaniesScreen
 from crm_tui.screens.companies.detail import CompanyDetailScreen
 from crm_tui.screens.contacts.detail import ContactDetailScreen
 from crm_tui.screens.contacts.screen import ContactsScreen

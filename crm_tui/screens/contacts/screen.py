@@ -192,9 +192,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
 
     @on(KeysetTable.Selected, "#contact-list")
     def open_contact(self, event: KeysetTable.Selected) -> None:
-        from crm_tui.screens.contacts.detail import ContactDetailScreen
-
-        self.app.push_screen(ContactDetailScreen(event.row.id))
+        self.app.open_record("contact", event.row.id)
 
     # --- search -----------------------------------------------------------------------------
 

@@ -386,17 +386,11 @@ class InboxScreen(AreaScreen):
         """Enter: what the task is about (the deal, else the contact, else the company)."""
         task: TaskRead = event.row
         if task.deal_id is not None:
-            from crm_tui.screens.deal_info import DealInfoScreen
-
-            self.app.push_screen(DealInfoScreen(task.deal_id))
+            self.app.open_record("deal", task.deal_id)
         elif task.contact_id is not None:
-            from crm_tui.screens.contacts.detail import ContactDetailScreen
-
-            self.app.push_screen(ContactDetailScreen(task.contact_id))
+            self.app.open_record("contact", task.contact_id)
         elif task.company_id is not None:
-            from crm_tui.screens.companies.detail import CompanyDetailScreen
-
-            self.app.push_screen(CompanyDetailScreen(task.company_id))
+            self.app.open_record("company", task.company_id)
         else:
             self.notify("This task is not about a contact, deal or company.", severity="warning")
 

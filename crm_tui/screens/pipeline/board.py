@@ -271,9 +271,7 @@ class PipelineScreen(AreaScreen):
 
     @on(KanbanBoard.Selected)
     def open_deal(self, event: KanbanBoard.Selected) -> None:
-        from crm_tui.screens.pipeline.deal import DealDetailScreen
-
-        self.app.push_screen(DealDetailScreen(event.card.id))
+        self.app.open_record("deal", event.card.id)
 
     # --- changing cards -------------------------------------------------------------------------
 

@@ -14,15 +14,14 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList, Select, Static, TabbedContent, TabPane
+from textual.widgets import Input, Label, OptionList, Select, Static, TabPane
 from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, StageRead, UserRead
-from crm_tui.screens.activity import ActivityOpener
-from crm_tui.screens.base import AreaScreen, ReportsWorkerErrors, plain_cell
-from crm_tui.screens.contacts.detail import history_columns, paged, task_columns, timeline_columns
+from crm_tui.screens.base import ReportsWorkerErrors, plain_cell
+from crm_tui.screens.detail import DetailScreen, history_columns, paged, tab_keys, task_columns, timeline_columns
 from crm_tui.screens.conflict import put_select
 from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import (
@@ -47,10 +46,12 @@ from crm_tui.widgets.keyset_table import KeysetTable
 CSS = [FORMS_CSS, "pipeline.tcss"]
 
 
-class DealDetailScreen(ActivityOpener, AreaScreen):
+class DealDetailScreen(DetailScreen):
     AREA = "pipeline"
+    KIND = "deal"
     CSS_PATH = CSS
     AUTO_FOCUS = "#deal-activities"
+    TIMELINE = "deal-activities"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="deal.back"),
         Binding("e", "edit", "Edit", id="deal.edit"),
@@ -64,58 +65,49 @@ class DealDetailScreen(ActivityOpener, AreaScreen):
         Binding("r", "reopen", "Reopen", show=False, id="deal.reopen"),
         Binding("a", "archive", "Archive", show=False, id="deal.archive"),
         Binding("u", "undo", "Undo", show=False, id="deal.undo"),
-        Binding("right_square_bracket", "step_tab(1)", "Next tab", show=False, id="deal.next_tab"),
-        Binding("left_square_bracket", "step_tab(-1)", "Prev tab", show=False, id="deal.prev_tab"),
+        *tab_keys("deal", shown=False),
     ]
     NEEDS = {"edit": "deal.edit", "won": "deal.edit", "lost": "deal.edit", "log": "activity.log",
              "add_task": "task.edit", "archive": "deal.edit"}
 
     def __init__(self, deal_id: int) -> None:
-        super().__init__()
-        self.deal_id = deal_id
+        super().__init__(deal_id)
         self.deal: DealRead | None = None
         self._undo: str | None = None  # what u undoes: "archive" or "activity" (the last done here)
 
-    def compose(self) -> ComposeResult:
-        yield from self.compose_frame_top()
-        yield Static("Loading…", id="deal-card")
-        with TabbedContent(id="deal-tabs"):
-            with TabPane("Activities", id="tab-deal-activities"):
-                yield KeysetTable(timeline_columns(self.app), noun="activities", id="deal-activities", counted=False,
-                                  empty_text="No activities on this deal yet. Press l to log one.")
-            with TabPane("Tasks", id="tab-deal-tasks"):
-                yield KeysetTable(task_columns(self.app), noun="open tasks", id="deal-tasks", counted=False,
-                                  empty_text="No open tasks. Press t to add one.")
-            with TabPane("Stages", id="tab-deal-stages"):
-                with VerticalScroll(id="deal-stages-scroll"):
-                    yield Static("", id="deal-stages")
-            with TabPane("History", id="tab-deal-history"):
-                yield KeysetTable(history_columns(self.app), noun="changes", id="deal-history", counted=False,
-                                  empty_text="No changes recorded.")
-        yield from self.compose_frame_bottom()
+    @property
+    def deal_id(self) -> int:
+        return self.record_id
 
-    def on_mount(self) -> None:
-        self.refresh_data()
+    def compose_tabs(self) -> ComposeResult:
+        with TabPane("Activities", id="tab-deal-activities"):
+            yield KeysetTable(timeline_columns(self.app), noun="activities", id="deal-activities", counted=False,
+                              empty_text="No activities on this deal yet. Press l to log one.")
+        with TabPane("Tasks", id="tab-deal-tasks"):
+            yield KeysetTable(task_columns(self.app), noun="open tasks", id="deal-tasks", counted=False,
+                              empty_text="No open tasks. Press t to add one.")
+        with TabPane("Stages", id="tab-deal-stages"):
+            with VerticalScroll(id="deal-stages-scroll"):
+                yield Static("", id="deal-stages")
+        with TabPane("History", id="tab-deal-history"):
+            yield KeysetTable(history_columns(self.app), noun="changes", id="deal-history", counted=False,
+                              empty_text="No changes recorded.")
 
-    def refresh_data(self) -> None:
+    def fetchers(self) -> dict:
         db, did, now = self.app.db, self.deal_id, self.app.now()
-        self.load_card()
-        self.query_one("#deal-activities", KeysetTable).load(
-            paged(db, lambda s, **k: activities.timeline(s, deal_id=did, **k)), keep_position=True)
-        self.query_one("#deal-tasks", KeysetTable).load(
-            paged(db, lambda s, **k: tasks.list_tasks(s, status="open", deal_id=did, now=now, **k)), keep_position=True)
-        self.query_one("#deal-history", KeysetTable).load(
-            paged(db, lambda s, **k: audit.list_events(s, entity="deal", entity_id=did, **k)), keep_position=True)
+        return {
+            "deal-activities": paged(db, lambda s, **k: activities.timeline(s, deal_id=did, **k)),
+            "deal-tasks": paged(db, lambda s, **k: tasks.list_tasks(s, status="open", deal_id=did, now=now, **k)),
+            "deal-history": paged(db, lambda s, **k: audit.list_events(s, entity="deal", entity_id=did, **k)),
+        }
 
-    @work(thread=True, exclusive=True, group="deal-card", exit_on_error=False)
-    def load_card(self) -> None:
-        with self.app.db.read() as session:
-            deal = deals.get_deal(session, deal_id=self.deal_id)
-            stays = board.stage_history(session, deal_id=self.deal_id, now=self.app.now())
-            rotting = pipelines.resolve_stage(session, deal.pipeline_id, deal.stage_id).rotting_days
-        self.app.call_from_thread(self._show, deal, stays, rotting)
+    def read_card(self, session) -> tuple[DealRead, list[board.StageStay], int | None]:
+        deal = deals.get_deal(session, deal_id=self.deal_id)
+        stays = board.stage_history(session, deal_id=self.deal_id, now=self.app.now())
+        rotting = pipelines.resolve_stage(session, deal.pipeline_id, deal.stage_id).rotting_days
+        return deal, stays, rotting
 
-    def _show(self, d: DealRead, stays: list[board.StageStay], rotting: int | None) -> None:
+    def show_card(self, d: DealRead, stays: list[board.StageStay], rotting: int | None) -> None:
         self.deal = d
         now, zone = self.app.now(), get_zone(self.app.actor.timezone)
         days = board.days_in_stage(d.stage_entered_at, now)
@@ -171,20 +163,16 @@ class DealDetailScreen(ActivityOpener, AreaScreen):
             self.app.data_changed()
 
     def action_open_contact(self) -> None:
-        from crm_tui.screens.contacts.detail import ContactDetailScreen
-
         if self.deal is None or self.deal.contact_id is None:
             self.notify("This deal has no contact.", severity="warning")
             return
-        self.app.push_screen(ContactDetailScreen(self.deal.contact_id))
+        self.app.open_record("contact", self.deal.contact_id)
 
     def action_open_company(self) -> None:
-        from crm_tui.screens.companies.detail import CompanyDetailScreen
-
         if self.deal is None or self.deal.company_id is None:
             self.notify("This deal has no company.", severity="warning")
             return
-        self.app.push_screen(CompanyDetailScreen(self.deal.company_id))
+        self.app.open_record("company", self.deal.company_id)
 
     def action_won(self) -> None:
         d = self.deal
@@ -312,20 +300,6 @@ class DealDetailScreen(ActivityOpener, AreaScreen):
         else:
             self.notify("Nothing to undo here.", severity="warning")
 
-    @on(KeysetTable.Selected, "#deal-activities")
-    def _open_activity(self, event: KeysetTable.Selected) -> None:
-        self.open_activity(event.row)
-
-    def action_step_tab(self, step: int) -> None:
-        tabs = self.query_one(TabbedContent)
-        panes = [pane.id for pane in tabs.query(TabPane)]
-        tabs.active = panes[(panes.index(tabs.active) + step) % len(panes)]
-
-    @on(TabbedContent.TabActivated)
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        tables = event.pane.query(KeysetTable)
-        if tables:
-            tables.first().focus()
 
 
 # --- editing a deal ---------------------------------------------------------------------------------

@@ -336,16 +336,7 @@ class DrillScreen(Screen):
 
     @on(KeysetTable.Selected, "#drill-list")
     def open_row(self, event: KeysetTable.Selected) -> None:
-        if isinstance(event.row, ContactRow):
-            from crm_tui.screens.contacts.detail import ContactDetailScreen
-
-            self.app.push_screen(ContactDetailScreen(event.row.id))
-            return
-        try:
-            from crm_tui.screens.pipeline.deal import DealDetailScreen as DealScreen
-        except ImportError:  # the pipeline's detail screen is optional here; the quick look always exists
-            from crm_tui.screens.deal_info import DealInfoScreen as DealScreen
-        self.app.push_screen(DealScreen(event.row.id))
+        self.app.open_record("contact" if isinstance(event.row, ContactRow) else "deal", event.row.id)
 
 
 # --- forms -----------------------------------------------------------------------------------------
