@@ -374,7 +374,7 @@ def test_every_binding_of_ours_has_an_id():
     import crm_tui.app
     import crm_tui.screens.contacts.detail
     import crm_tui.screens.pipeline.deal
-    import crm_tui.screens.filters
+    import crm_tui.screens.contacts.filters
     import crm_tui.screens.help
     import crm_tui.screens.welcome
     import crm_tui.widgets.keyset_table  # noqa: F401
@@ -709,7 +709,7 @@ async def test_edit_with_a_conflict_asks_and_never_overwrites_silently(db, actor
 async def test_filter_form_narrows_by_stage_and_mine(db, actor, now, people):
     from textual.widgets import Select, SelectionList
 
-    from crm_tui.screens.filters import MINE, ContactFilterForm
+    from crm_tui.screens.contacts.filters import MINE, ContactFilterForm
 
     app = make_app(db, actor, now)
     async with app.run_test(size=(80, 24)) as pilot:

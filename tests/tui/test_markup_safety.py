@@ -21,7 +21,7 @@ from crm_tui.screens.conflict import FieldConflictScreen
 from crm_tui.screens.contacts.detail import ContactDetailScreen
 from crm_tui.screens.pipeline.deal import DealDetailScreen, DealEditForm, LostReasonScreen
 from crm_tui.screens.settings.duplicates import MergeForm
-from crm_tui.screens.filters import SaveViewForm
+from crm_tui.screens.contacts.filters import SaveViewForm
 from crm_tui.screens.forms import ConfirmScreen, DealForm, TaskForm
 from crm_tui.screens.settings.imports import FieldPicker, ImportScreen
 from crm_tui.screens.inbox.screen import InboxScreen, PersonPicker, WhenForm

@@ -221,7 +221,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         self.reload()
 
     def action_filters(self) -> None:
-        from crm_tui.screens.filters import ContactFilterForm
+        from crm_tui.screens.contacts.filters import ContactFilterForm
 
         def apply(filters: dict | None) -> None:
             if filters is not None:
@@ -291,7 +291,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
     def action_change_view(self, change: str) -> None:
         """Rename, update or delete the saved list highlighted in the Lists panel (the built-in
         lists stay as they are)."""
-        from crm_tui.screens.filters import RenameViewForm
+        from crm_tui.screens.contacts.filters import RenameViewForm
         from crm_tui.screens.forms import ConfirmScreen
 
         option = self._views_list().highlighted_option
@@ -341,7 +341,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         self.load_views()
 
     def action_save_view(self) -> None:
-        from crm_tui.screens.filters import SaveViewForm
+        from crm_tui.screens.contacts.filters import SaveViewForm
 
         data = {"entity": "contact", "query": self.query_text,
                 "filters": views.resolve_filters(self.filters, self.app.actor), "sort": self.sort}

@@ -1,4 +1,4 @@
-"""The contact list's filter form and the form that saves the current list as a smart list."""
+"""The contact list's filter form and the forms that save the current list as a smart list and rename one."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.models.schemas import SavedViewRead
 from crm_tui.services import users, views
 
-ANY = "__any__"
 MINE, UNOWNED = "__mine__", "__unowned__"
 
 
