@@ -12,6 +12,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import CompanyRead
 from crm_tui.screens.companies.form import CSS, CompanyForm
+from crm_tui.screens.forms import LogActivityForm
 from crm_tui.screens.detail import KIND_MARK, DetailScreen, counted, deal_columns, history_columns, paged, tab_keys
 from crm_tui.services import audit, companies, contacts, deals
 from crm_tui.services.deals import DealSummary
@@ -169,8 +170,6 @@ class CompanyDetailScreen(DetailScreen):
         self.app.push_screen(CompanyForm(self.company), done)
 
     def action_log(self) -> None:
-        from crm_tui.screens.forms import LogActivityForm
-
         name = self.company.name if self.company else "the company"
 
         def done(result) -> None:

@@ -116,9 +116,7 @@ class CompaniesScreen(SearchableList, AreaScreen):
 
     @on(KeysetTable.Selected, "#company-list")
     def open_company(self, event: KeysetTable.Selected) -> None:
-        from crm_tui.screens.companies.detail import CompanyDetailScreen
-
-        self.app.push_screen(CompanyDetailScreen(event.row.id))
+        self.app.open_record("company", event.row.id)
 
     # --- search and sort ----------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRead, ContactRow
 from crm_tui.screens.base import AreaScreen, SearchableList
 from crm_tui.screens.contacts.actions import ContactActions
+from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.services import contacts, users, views
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
@@ -292,7 +293,6 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         """Rename, update or delete the saved list highlighted in the Lists panel (the built-in
         lists stay as they are)."""
         from crm_tui.screens.contacts.filters import RenameViewForm
-        from crm_tui.screens.forms import ConfirmScreen
 
         option = self._views_list().highlighted_option
         view = next((v for v in self._views if option is not None and str(v.id) == option.id), None)

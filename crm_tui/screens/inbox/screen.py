@@ -24,6 +24,7 @@ from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import (
     FormScreen,
     LogActivityForm,
+    TaskForm,
     _field,
     _input,
     _owner_select,
@@ -373,8 +374,6 @@ class InboxScreen(AreaScreen):
         self.app.push_screen(LogAndCompleteForm(task), done)
 
     def action_new_task(self) -> None:
-        from crm_tui.screens.forms import TaskForm
-
         def done(task: TaskRead | None) -> None:
             if task is not None:
                 self._changed(f"Added the task “{task.title}”.")

@@ -22,6 +22,7 @@ from crm_tui.widgets.key_bar import KeyBar
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRow, UserRead
 from crm_tui.screens.base import AreaScreen
+from crm_tui.errors import InvalidInput
 from crm_tui.screens.forms import FormScreen, _field, _input, _user_options
 from crm_tui.services import goals, pipelines, reports, users
 from crm_tui.services.common import Actor
@@ -404,8 +405,6 @@ class GoalForm(FormScreen):
                 "currency": self.query_one("#goal-currency", Input).value or self.currency}
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime):
-        from crm_tui.errors import InvalidInput
-
         if values["user_id"] is None:
             raise InvalidInput("choose whose goal this is")
         if not values["amount"].strip():
