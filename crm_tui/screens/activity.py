@@ -171,11 +171,11 @@ class ActivityOpener:
         return True
 
     @work(thread=True, exclusive=True, group="activity-restore", exit_on_error=False)
-    def _restore_activity(self, activity_id: int) -> None:
+    def _restore_activity(self, activity_id: int) -> Outcome:
         with self.app.db.write() as session:
             activity = activities.restore_activity(session, activity_id=activity_id, actor=self.app.actor,
                                                    now=self.app.now())
-        self.app.call_from_thread(self._activity_restored, activity)
+        return Outcome(self._activity_restored, activity)
 
     def _activity_restored(self, activity: ActivityRead) -> None:
         self._deleted_activity = None

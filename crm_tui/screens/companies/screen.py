@@ -12,7 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Static
 
 from crm_tui.models.schemas import CompanyRead, CompanyRow
-from crm_tui.screens.base import AreaScreen, SearchableList
+from crm_tui.screens.base import AreaScreen, Outcome, SearchableList
 from crm_tui.screens.companies.form import CSS, CompanyForm
 from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.services import companies
@@ -160,10 +160,10 @@ class CompaniesScreen(SearchableList, AreaScreen):
             self._load_for_edit(row.id)
 
     @work(thread=True, group="company-action", exit_on_error=False)
-    def _load_for_edit(self, company_id: int) -> None:
+    def _load_for_edit(self, company_id: int) -> Outcome:
         with self.app.db.read() as session:
             company = companies.get_company(session, company_id=company_id)
-        self.app.call_from_thread(self._edit, company)
+        return Outcome(self._edit, company)
 
     def _edit(self, company: CompanyRead) -> None:
         def done(saved: CompanyRead | None) -> None:
@@ -192,11 +192,11 @@ class CompaniesScreen(SearchableList, AreaScreen):
         self._set_archived(self._last_archived, False)
 
     @work(thread=True, group="company-action", exit_on_error=False)
-    def _set_archived(self, company_id: int, archived: bool) -> None:
+    def _set_archived(self, company_id: int, archived: bool) -> Outcome:
         with self.app.db.write() as session:
             company = companies.set_company_archived(session, company_id=company_id, archived=archived,
                                                      actor=self.app.actor, now=self.app.now())
-        self.app.call_from_thread(self._archived, company)
+        return Outcome(self._archived, company)
 
     def _archived(self, company: CompanyRead) -> None:
         if company.archived:

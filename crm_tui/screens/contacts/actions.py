@@ -9,6 +9,7 @@ from textual import work
 from textual.binding import Binding
 
 from crm_tui.models.schemas import ContactRead
+from crm_tui.screens.base import Outcome
 from crm_tui.screens.forms import ConfirmScreen, ContactForm, DealForm, LogActivityForm, OwnerForm, TagsForm, TaskForm
 from crm_tui.services import contacts
 
@@ -49,10 +50,10 @@ class ContactActions:
         self._load_contact(contact_id, then)
 
     @work(thread=True, group="contact-action", exit_on_error=False)
-    def _load_contact(self, contact_id: int, then: Callable[[ContactRead], None]) -> None:
+    def _load_contact(self, contact_id: int, then: Callable[[ContactRead], None]) -> Outcome:
         with self.app.db.read() as session:
             contact = contacts.get_contact(session, contact_id=contact_id)
-        self.app.call_from_thread(then, contact)
+        return Outcome(then, contact)
 
     def _saved(self, message: str) -> Callable:
         def done(result) -> None:
@@ -123,11 +124,11 @@ class ContactActions:
         self._set_archived(contact_id, False, None)
 
     @work(thread=True, group="contact-action", exit_on_error=False)
-    def _set_archived(self, contact_id: int, archived: bool, name: str | None) -> None:
+    def _set_archived(self, contact_id: int, archived: bool, name: str | None) -> Outcome:
         with self.app.db.write() as session:
             contact = contacts.set_contact_archived(session, contact_id=contact_id, archived=archived,
                                                     actor=self.app.actor, now=self.app.now())
-        self.app.call_from_thread(self._archived, contact, archived)
+        return Outcome(self._archived, contact, archived)
 
     def _archived(self, contact: ContactRead, archived: bool) -> None:
         self._last_archived = contact.id if archived else None

@@ -13,7 +13,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionLis
 
 from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.models.schemas import SavedViewRead
-from crm_tui.screens.base import SHELL_CSS, ReportsWorkerErrors
+from crm_tui.screens.base import Outcome, ReportsWorkerErrors, SHELL_CSS
 from crm_tui.screens.forms import FormScreen, _field, _input
 from crm_tui.services import users, views
 from crm_tui.services.common import Actor
@@ -73,10 +73,10 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
         self.load_users()
 
     @work(thread=True, exclusive=True, group="filter-users", exit_on_error=False)
-    def load_users(self) -> None:
+    def load_users(self) -> Outcome:
         with self.app.db.read() as session:
             found = users.list_users(session, include_inactive=False)
-        self.app.call_from_thread(self._show_users, found)
+        return Outcome(self._show_users, found)
 
     def _show_users(self, found) -> None:
         owner = self.query_one("#owner", Select)

@@ -13,7 +13,7 @@ from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRead, ContactRow
-from crm_tui.screens.base import AreaScreen, SearchableList
+from crm_tui.screens.base import AreaScreen, Outcome, SearchableList
 from crm_tui.screens.contacts.actions import ContactActions
 from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.services import contacts, users, views
@@ -244,12 +244,12 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
             self.table.focus()
 
     @work(thread=True, exclusive=True, group="contact-views", exit_on_error=False)
-    def load_views(self) -> None:
+    def load_views(self) -> Outcome:
         with self.app.db.read() as session:
             found = views.contact_views(session, actor=self.app.actor)
             counts = views.view_counts(session, views=found, actor=self.app.actor, now=self.app.now())
             logins = {u.id: u.login for u in users.list_users(session)}
-        self.app.call_from_thread(self._show_views, found, counts, logins)
+        return Outcome(self._show_views, found, counts, logins)
 
     def _show_views(self, found: list, counts: dict[int, int], logins: dict[int, str]) -> None:
         self._views, self._logins = found, logins
@@ -326,7 +326,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
                                                "Delete"), delete)
 
     @work(thread=True, exclusive=True, group="contact-view-change", exit_on_error=False)
-    def _write_view(self, change: str, view, shown: dict) -> None:
+    def _write_view(self, change: str, view, shown: dict) -> Outcome:
         with self.app.db.write() as session:
             if change == "update":
                 views.update_view(session, view_id=view.id, version=view.version, actor=self.app.actor,
@@ -334,7 +334,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
             else:
                 views.delete_view(session, view_id=view.id, actor=self.app.actor, now=self.app.now())
         done = "Updated" if change == "update" else "Deleted"
-        self.app.call_from_thread(self._view_written, f"{done} the list “{view.name}”.")
+        return Outcome(self._view_written, f"{done} the list “{view.name}”.")
 
     def _view_written(self, message: str) -> None:
         self.notify(message)

@@ -20,7 +20,7 @@ from textual.widgets.option_list import Option
 from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, StageRead, UserRead
-from crm_tui.screens.base import ReportsWorkerErrors, plain_cell
+from crm_tui.screens.base import Outcome, ReportsWorkerErrors, plain_cell
 from crm_tui.screens.detail import DetailScreen, history_columns, paged, tab_keys, task_columns, timeline_columns
 from crm_tui.screens.conflict import put_select
 from crm_tui.screens.forms import CSS as FORMS_CSS
@@ -248,10 +248,10 @@ class DealDetailScreen(DetailScreen):
             go()
 
     @work(thread=True, exclusive=True, group="deal-write", exit_on_error=False)
-    def _write(self, change) -> None:
+    def _write(self, change) -> Outcome:
         with self.app.db.write() as session:
             change(session, self.app.actor, self.app.now())
-        self.app.call_from_thread(self.app.data_changed)
+        return Outcome(self.app.data_changed)
 
     def action_archive(self) -> None:
         """a archives the deal (asked first; it leaves the board and the lists) or brings an
@@ -271,11 +271,11 @@ class DealDetailScreen(DetailScreen):
                                            "(nothing is deleted); u undoes it.", "Archive"), answer)
 
     @work(thread=True, exclusive=True, group="deal-write", exit_on_error=False)
-    def _set_archived(self, deal_id: int, archived: bool, version: int | None) -> None:
+    def _set_archived(self, deal_id: int, archived: bool, version: int | None) -> Outcome:
         with self.app.db.write() as session:
             deal = deals.set_deal_archived(session, deal_id=deal_id, archived=archived, actor=self.app.actor,
                                            version=version, now=self.app.now())
-        self.app.call_from_thread(self._archived, deal)
+        return Outcome(self._archived, deal)
 
     def _archived(self, deal: DealRead) -> None:
         self._undo = "archive" if deal.archived else None
@@ -427,13 +427,13 @@ class LostReasonScreen(ReportsWorkerErrors, ModalScreen[str | None]):
         self.load()
 
     @work(thread=True, exclusive=True, group="lost-reasons", exit_on_error=False)
-    def load(self) -> None:
+    def load(self) -> Outcome:
         try:
             with self.app.db.read() as session:
                 reasons = pipelines.list_lost_reasons(session)
         except CrmError:
             reasons = []
-        self.app.call_from_thread(self._show, reasons)
+        return Outcome(self._show, reasons)
 
     def _show(self, reasons: list[str]) -> None:
         options = self.query_one("#lost-reasons", OptionList)
@@ -484,10 +484,10 @@ class StagePickerScreen(ReportsWorkerErrors, ModalScreen[StageRead | None]):
         self.load()
 
     @work(thread=True, exclusive=True, group="deal-stages", exit_on_error=False)
-    def load(self) -> None:
+    def load(self) -> Outcome:
         with self.app.db.read() as session:
             pipeline = pipelines.get_pipeline(session, pipeline_id=self.deal.pipeline_id)
-        self.app.call_from_thread(self._show, pipeline.stages)
+        return Outcome(self._show, pipeline.stages)
 
     def _show(self, stages: list[StageRead]) -> None:
         self.stages = [s for s in stages if s.id != self.deal.stage_id and (s.kind == "open" or not self.open_only)]

@@ -21,7 +21,7 @@ from crm_tui import config
 from crm_tui.widgets.key_bar import KeyBar
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRow, UserRead
-from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.base import AreaScreen, Outcome
 from crm_tui.errors import InvalidInput
 from crm_tui.screens.forms import FormScreen, _field, _input, _user_options
 from crm_tui.services import goals, pipelines, reports, users
@@ -122,18 +122,18 @@ class ReportsScreen(AreaScreen):
 
     @work(thread=True, exclusive=True, group="report", exit_on_error=False)
     def compute(self, name: str, period: reports.Period, owner_id: int | None, pipeline_id: int | None,
-                now: datetime) -> None:
+                now: datetime) -> Outcome:
         with self.app.db.read() as session:
             report = reports.run_report(session, name=name, period=period, zone=self.zone, currency=self.currency,
                                         owner_id=owner_id, pipeline_id=pipeline_id, now=now, actor=self.app.actor)
-        self.app.call_from_thread(self.show_report, report)
+        return Outcome(self.show_report, report)
 
     @work(thread=True, exclusive=True, group="report-choices", exit_on_error=False)
-    def load_choices(self) -> None:
+    def load_choices(self) -> Outcome:
         with self.app.db.read() as session:
             team = users.list_users(session, include_inactive=False)
             found = pipelines.list_pipelines(session)
-        self.app.call_from_thread(self._set_choices, team, found)
+        return Outcome(self._set_choices, team, found)
 
     def _set_choices(self, team: list[UserRead], found: list) -> None:
         self._team, self._pipelines = team, found
