@@ -194,9 +194,11 @@ class PipelineSettingsScreen(AreaScreen):
             with self.app.db.write() as session:
                 change(session, self.app.actor, self.app.now())
         except CrmError as exc:
-            self.app.call_from_thread(self.notify, exc.message, title="Not done", severity="error")
-            return
+            return Outcome(self._not_done, exc.message)
         return Outcome(self._written, focus_stage)
+
+    def _not_done(self, message: str) -> None:
+        self.notify(message, title="Not done", severity="error")
 
     def _written(self, focus_stage: int | None) -> None:
         self.app.data_changed()  # the board below reloads too (this screen's own reload comes next)

@@ -196,8 +196,7 @@ class ImportScreen(ReportsWorkerErrors, Screen):
         try:
             preview = preview_import(path=path, options=options)
         except Exception as exc:  # noqa: BLE001 - shown on the screen, not raised into the app
-            self.app.call_from_thread(self._show_error, getattr(exc, "message", str(exc)))
-            return
+            return Outcome(self._show_error, getattr(exc, "message", str(exc)))
         return Outcome(self._show_preview, preview)
 
     def _show_error(self, message: str) -> None:
