@@ -179,7 +179,7 @@ class DetailScreen(ActivityOpener, AreaScreen):
 
     @on(KeysetTable.Selected)
     def _open_row(self, event: KeysetTable.Selected) -> None:
-        table_id = event.table.id
+        table_id = event.control.id
         if table_id == self.TIMELINE:
             self.open_activity(event.row)
         elif (kind := self.OPENS.get(table_id)) is not None:
