@@ -106,6 +106,7 @@ def tab_keys(prefix: str, *, shown: bool = True) -> list[Binding]:
 
 
 class DetailScreen(ActivityOpener, AreaScreen):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="detail.back")]  # first in every footer
     KIND: ClassVar[str] = ""  # "contact": the card is #contact-card, the tabs #contact-tabs
     TIMELINE: ClassVar[str] = ""  # the id of the list whose rows are activities (opened in place)
     OPENS: ClassVar[dict[str, str]] = {}  # list id -> the kind of record its rows are

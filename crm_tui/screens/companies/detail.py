@@ -77,7 +77,6 @@ class CompanyDetailScreen(DetailScreen):
     TIMELINE = "company-timeline"
     OPENS = {"company-contacts": "contact", "company-deals": "deal"}
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="company.back"),
         Binding("e", "edit", "Edit", id="company.edit"),
         Binding("l", "log", "Log activity", id="company.log"),
         Binding("u", "undo", "Undo delete", show=False, id="company.undo"),

@@ -4,7 +4,6 @@ open tasks and the history of changes. The contact actions work here too."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import Static, TabPane
 
@@ -34,7 +33,6 @@ class ContactDetailScreen(ContactActions, DetailScreen):
     TIMELINE = "timeline"
     OPENS = {"deals": "deal"}
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="detail.back"),
         *tab_keys("detail"),
         *ContactActions.ACTION_BINDINGS,
     ]

@@ -53,7 +53,6 @@ class DealDetailScreen(DetailScreen):
     AUTO_FOCUS = "#deal-activities"
     TIMELINE = "deal-activities"
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="deal.back"),
         Binding("e", "edit", "Edit", id="deal.edit"),
         Binding("l", "log", "Log", id="deal.log"),
         Binding("t", "add_task", "Task", id="deal.task"),
