@@ -1,5 +1,6 @@
-"""The Textual app: five areas as app modes (Contacts, Companies, Pipeline, Inbox, Reports), the
-command palette, help, themes, the Inbox count, and the first-run welcome."""
+"""The Textual app: the areas of crm_tui/areas.py as app modes (Contacts, Companies, Pipeline, Inbox,
+Reports), opening any record for a screen that asks (`open_record`), the command palette, help,
+themes, the Inbox count, and the first-run welcome."""
 
 from __future__ import annotations
 
@@ -22,18 +23,13 @@ from crm_tui.config import Settings
 from crm_tui.commands import CrmCommands
 from crm_tui.db import Database
 from crm_tui.errors import Conflict, CrmError
-from crm_tui.screens.companies import CompaniesScreen
-from crm_tui.screens.contacts import ContactsScreen
-from crm_tui.screens.inbox import InboxScreen
-from crm_tui.screens.pipeline import PipelineScreen
-from crm_tui.screens.reports import ReportsScreen
+from crm_tui.areas import AREAS, BY_MODE, RECORDS
+from crm_tui.screens.inbox.screen import InboxScreen
 from crm_tui.services import contacts, permissions, tasks
 from crm_tui.services.common import Actor
 from crm_tui.widgets.control_codes import StripControlCodes
 
 INBOX_REFRESH_S = 60
-# an area a role may not open: it needs one of these permissions (the other areas are open to all)
-AREA_NEEDS: dict[str, tuple[str, ...]] = {"reports": ("report.view", "report.sources")}
 DARK, LIGHT = "textual-dark", "textual-light"
 _STRIP_CONTROL_CODES = StripControlCodes()  # one instance: Textual caches filtered lines by filter
 
@@ -41,20 +37,11 @@ _STRIP_CONTROL_CODES = StripControlCodes()  # one instance: Textual caches filte
 class CrmApp(StyleWorkOnce, App[None]):
     TITLE = "crm-tui"
     ENABLE_COMMAND_PALETTE = True
-    MODES = {
-        "contacts": ContactsScreen,
-        "companies": CompaniesScreen,
-        "pipeline": PipelineScreen,
-        "inbox": InboxScreen,
-        "reports": ReportsScreen,
-    }
-    DEFAULT_MODE = "contacts"
+    AREAS = AREAS  # the area bar reads them here
+    MODES = {area.mode: area.screen for area in AREAS}
+    DEFAULT_MODE = AREAS[0].mode
     BINDINGS = [
-        Binding("1", "area('contacts')", "Contacts", show=False, id="app.contacts"),
-        Binding("2", "area('companies')", "Companies", show=False, id="app.companies"),
-        Binding("3", "area('pipeline')", "Pipeline", show=False, id="app.pipeline"),
-        Binding("4", "area('inbox')", "Inbox", show=False, id="app.inbox"),
-        Binding("5", "area('reports')", "Reports", show=False, id="app.reports"),
+        *(Binding(area.key, f"area({area.mode!r})", area.title, show=False, id=f"app.{area.mode}") for area in AREAS),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("ctrl+t", "toggle_theme", "Theme", show=False, id="app.theme"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
@@ -120,8 +107,9 @@ class CrmApp(StyleWorkOnce, App[None]):
         return self.capabilities.get(action, permissions.NONE) != permissions.NONE
 
     def may_open(self, mode: str) -> bool:
-        needs = AREA_NEEDS.get(mode)
-        return needs is None or any(self.may(action) for action in needs)
+        """Whether the role may open the area (one of the permissions it needs, if it needs any)."""
+        needs = BY_MODE[mode].needs
+        return not needs or any(self.may(action) for action in needs)
 
     def set_capabilities(self, found: dict[str, str]) -> None:
         """A newer reading of the role's permissions: keys and areas follow it at once."""
@@ -186,12 +174,23 @@ class CrmApp(StyleWorkOnce, App[None]):
 
     def action_area(self, mode: str) -> None:
         if not self.may_open(mode):
+            area = BY_MODE[mode]
             with self.db.read() as session:
-                why = permissions.refuse_area(session, self.actor, mode.capitalize(), AREA_NEEDS[mode])
+                why = permissions.refuse_area(session, self.actor, area.title, area.needs)
             self.notify(why, title="Not for your role", severity="warning")
             return
         if self.current_mode != mode:
             self.switch_mode(mode)
+
+    # --- navigation: screens ask the app, they never import one another ---------------------
+
+    def open_record(self, kind: str, record_id: int, *, in_its_area: bool = False) -> None:
+        """Open a contact, company or deal (crm_tui/areas.py RECORDS) over the screen shown, or,
+        `in_its_area`, in the record's own area first (the palette's "go to")."""
+        record = RECORDS[kind]
+        if in_its_area:
+            self.action_area(record.area)
+        self.push_screen(record.screen()(record_id))
 
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK

@@ -1,5 +1,6 @@
-"""The app's own commands in the command palette (ctrl+p): actions, areas, themes, and "go to" any
-contact, company or deal by name, looked up on the search index as you type."""
+"""The app's own commands in the command palette (ctrl+p): the areas' commands and the tools of
+crm_tui/areas.py, themes, and "go to" any contact, company or deal by name, looked up on the search
+index as you type."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from crm_tui.services import lookup as lookup_service
-from crm_tui.widgets.area_bar import AREAS
+from crm_tui.areas import AREAS, TOOLS, Tool
 
 LOOKUP_LIMIT = 6
 
@@ -32,32 +33,16 @@ class CrmCommands(Provider):
         may = getattr(app, "may", lambda _action: True)
         may_open = getattr(app, "may_open", lambda _mode: True)
         commands = [
-            ("New contact", partial(self._run_on_contacts, "new_contact"), "Add a contact (n on the list)",
-             "contact.edit"),
-            ("New company", partial(self._run_on_area, "companies", "new_company"), "Add a company", "company.edit"),
-            ("New deal", partial(self._run_on_contacts, "new_deal"), "A deal for the highlighted contact",
-             "deal.edit"),
-            ("Log a call", partial(self._run_on_contacts, "log('call')"), "Log a call with the highlighted contact",
-             "activity.log"),
-            ("Add a task", partial(self._run_on_contacts, "add_task"), "A task for the highlighted contact",
-             "task.edit"),
-            *((f"Go to {label}", partial(app.action_area, mode), f"Area {key}", None)
-              for mode, key, label in AREAS if may_open(mode)),
+            *((c.name, partial(self._run_on_area, area.mode, c.action), c.help, c.needs)
+              for area in AREAS for c in area.commands),
+            *((f"Go to {area.title}", partial(app.action_area, area.mode), f"Area {area.key}", None)
+              for area in AREAS if may_open(area.mode)),
             ("Switch theme (light / dark)", app.action_toggle_theme, "ctrl+t", None),
             ("Show keys", app.action_help, "? on any screen", None),
-            ("Find duplicate contacts", partial(self._duplicates, "contact"),
-             "Same email, phone and name, similar names", "contact.edit"),
-            ("Find duplicate companies", partial(self._duplicates, "company"), "Same domain, similar names",
-             "company.edit"),
-            ("Import a file (CSV, XLSX, vCard)", self._import, "Contacts, companies, deals, activities, tasks",
-             "import.run"),
-            ("Settings: roles and permissions", self._roles, "What each role may do (admins change it)", None),
+            *((tool.name, partial(self._open_tool, tool), tool.help, tool.needs) for tool in TOOLS),
         ]
         return [(name, callback, help_text) for name, callback, help_text, need in commands
                 if need is None or may(need)]
-
-    async def _run_on_contacts(self, action: str) -> None:
-        await self._run_on_area("contacts", action)
 
     async def _run_on_area(self, mode: str, action: str) -> None:
         """Run `action` on the screen of `mode` that can take it (the detail first, then the list)."""
@@ -91,32 +76,8 @@ class CrmCommands(Provider):
             yield Hit(score, Content(text), partial(self._open, hit.opens, hit.opens_id), text=text,
                       help=Content(hit.detail) if hit.detail else None)
 
-    def _import(self) -> None:
-        from crm_tui.screens.import_screen import ImportScreen
-
-        self.app.push_screen(ImportScreen())
-
-    def _roles(self) -> None:
-        from crm_tui.screens.settings_roles import RoleSettingsScreen
-
-        self.app.push_screen(RoleSettingsScreen())
-
-    def _duplicates(self, kind: str) -> None:
-        from crm_tui.screens.duplicates import DuplicatesScreen
-
-        self.app.push_screen(DuplicatesScreen(kind))
+    def _open_tool(self, tool: Tool) -> None:
+        self.app.push_screen(tool.screen()(*tool.args))
 
     def _open(self, kind: str, record_id: int) -> None:
-        from crm_tui.screens.company_detail import CompanyDetailScreen
-        from crm_tui.screens.contact_detail import ContactDetailScreen
-        from crm_tui.screens.deal_info import DealInfoScreen
-
-        app = self.app
-        if kind == "contact":
-            app.action_area("contacts")
-            app.push_screen(ContactDetailScreen(record_id))
-        elif kind == "company":
-            app.action_area("companies")
-            app.push_screen(CompanyDetailScreen(record_id))
-        else:
-            app.push_screen(DealInfoScreen(record_id))
+        self.app.open_record(kind, record_id, in_its_area=True)

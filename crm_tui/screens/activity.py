@@ -19,12 +19,13 @@ from textual.widgets import Input, Label, Static, TextArea
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ActivityRead
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors, RoleGate
+from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import ConfirmScreen, FormScreen, _field, _input
 from crm_tui.services import activities
 from crm_tui.services.common import Actor
 from crm_tui.widgets import fmt
 
-CSS = "../styles/forms.tcss"
+CSS = FORMS_CSS
 
 
 def _history(activity: ActivityRead) -> bool:
@@ -170,11 +171,11 @@ class ActivityOpener:
         return True
 
     @work(thread=True, exclusive=True, group="activity-restore", exit_on_error=False)
-    def _restore_activity(self, activity_id: int) -> None:
+    def _restore_activity(self, activity_id: int) -> Outcome:
         with self.app.db.write() as session:
             activity = activities.restore_activity(session, activity_id=activity_id, actor=self.app.actor,
                                                    now=self.app.now())
-        self.app.call_from_thread(self._activity_restored, activity)
+        return Outcome(self._activity_restored, activity)
 
     def _activity_restored(self, activity: ActivityRead) -> None:
         self._deleted_activity = None

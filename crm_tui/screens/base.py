@@ -4,6 +4,7 @@ app to refresh after a change."""
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Callable, ClassVar, TypeVar
 
 from rich.text import Text
@@ -18,8 +19,9 @@ from crm_tui.widgets.key_bar import KeyBar
 from crm_tui.widgets.plain import PlainBackground
 
 # the styles of the screens opened over an area (help, the welcome, a contact's detail, the small
-# Contacts forms): read when the first of them opens, not at start (relative to crm_tui/screens/)
-SHELL_CSS = "../styles/shell.tcss"
+# Contacts forms): read when the first of them opens, not at start. Absolute: a relative CSS_PATH
+# is read beside the module of the screen's class, which may sit in any feature folder.
+SHELL_CSS = str(Path(__file__).with_name("shell.tcss"))
 W = TypeVar("W", bound=Widget)
 
 

@@ -117,7 +117,7 @@ class FieldConflictScreen(ModalScreen[dict[str, str] | None]):
     yours. y keeps all of yours, t takes all of theirs, enter applies the choice made per field
     (space flips the focused one), esc goes back to the form with nothing saved."""
 
-    CSS_PATH = "../styles/conflict.tcss"
+    CSS_PATH = "conflict.tcss"
     BINDINGS = [
         Binding("y", "all('yours')", "Keep yours", id="clash.yours"),
         Binding("t", "all('theirs')", "Take theirs", id="clash.theirs"),

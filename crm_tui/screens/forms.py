@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
@@ -32,7 +33,7 @@ from crm_tui.services import activities, companies, contacts, deals, pipelines, 
 from crm_tui.services.common import Actor
 
 T = TypeVar("T")
-CSS = "../styles/forms.tcss"
+CSS = str(Path(__file__).with_name("forms.tcss"))  # absolute: forms are subclassed in every folder
 NO_DIRECTION = "none"
 LOGGABLE_KINDS = tuple(kind.value for kind in activities.LOGGABLE)
 
@@ -98,14 +99,7 @@ def _company_id(session, name: str, actor: Actor, now: datetime, *, create: str 
 
 def open_existing(app: App, error: Duplicate) -> None:
     """Show the record a Duplicate names (its contact or account view)."""
-    if error.entity == "contact":
-        from crm_tui.screens.contact_detail import ContactDetailScreen
-
-        app.push_screen(ContactDetailScreen(error.existing_id))
-    else:
-        from crm_tui.screens.company_detail import CompanyDetailScreen
-
-        app.push_screen(CompanyDetailScreen(error.existing_id))
+    app.open_record("contact" if error.entity == "contact" else "company", error.existing_id)
 
 
 def offer_existing(form, error: Duplicate, rejected) -> None:
@@ -169,6 +163,8 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
     Subclasses give `compose_fields()`, `values()` (read the widgets, on the UI thread) and
     `write(session, values, actor=, now=)` (runs in a worker thread: no widgets there). Forms
     that need reference data (users, pipelines) set LOADS and give `read()` and `loaded()`.
+    A form with its own stylesheet names its parts with its own FORM_ID ("company-form": the
+    dialog is #company-form-dialog, the error line #company-form-error, and so on).
     """
 
     CSS_PATH = CSS
@@ -176,7 +172,9 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
         Binding("ctrl+s", "save", "Save", id="form.save"),
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
     ]
+    FORM_ID: ClassVar[str] = "form"
     LOADS: ClassVar[bool] = False
+    ENTER_SAVES: ClassVar[bool] = True  # Enter in the last input saves (else it only moves on)
     HINT: ClassVar[str] = "tab next · ctrl+s save · esc cancel"
 
     def __init__(self) -> None:
@@ -193,17 +191,24 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
     def compose_fields(self) -> ComposeResult:
         yield from ()
 
+    def part(self, name: str) -> str:
+        """The id of one of the form's parts ("error": "form-error")."""
+        return f"{self.FORM_ID}-{name}"
+
+    def compose_buttons(self) -> ComposeResult:
+        yield Button("Save", id=self.part("save"), variant="primary", compact=True)
+        yield Button("Cancel", id=self.part("cancel"), compact=True)
+
     def compose(self) -> ComposeResult:
-        with Vertical(id="form-dialog"):
+        with Vertical(id=self.part("dialog")):
             # a title names the record and an error quotes what was typed: shown as typed, never as markup
-            yield Label(self.form_title(), id="form-title", markup=False)
-            with VerticalScroll(id="form-body", can_focus=False):
+            yield Label(self.form_title(), id=self.part("title"), markup=False)
+            with VerticalScroll(id=self.part("body"), can_focus=False):
                 yield from self.compose_fields()
-            yield Label("", id="form-error", markup=False)
-            with Horizontal(id="form-footer"):
-                yield Label(self.HINT, id="form-hint")
-                yield Button("Save", id="form-save", variant="primary", compact=True)
-                yield Button("Cancel", id="form-cancel", compact=True)
+            yield Label("", id=self.part("error"), markup=False)
+            with Horizontal(id=self.part("footer")):
+                yield Label(self.hint(), id=self.part("hint"))
+                yield from self.compose_buttons()
 
     def on_mount(self) -> None:
         if self.LOADS:
@@ -229,20 +234,17 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
     def _enter(self, event: Input.Submitted) -> None:
         """Enter moves to the next field; in the last input it saves."""
         event.stop()
-        if event.input is list(self.query(Input))[-1]:
+        if self.ENTER_SAVES and event.input is list(self.query(Input))[-1]:
             self.action_save()
         else:
             self.focus_next()
 
-    @on(Button.Pressed, "#form-save")
-    def _save_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_save()
-
-    @on(Button.Pressed, "#form-cancel")
-    def _cancel_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_cancel()
+    @on(Button.Pressed)
+    def _button_pressed(self, event: Button.Pressed) -> None:
+        action = {self.part("save"): self.action_save, self.part("cancel"): self.action_cancel}.get(event.button.id)
+        if action is not None:
+            event.stop()
+            action()
 
     def action_cancel(self) -> None:
         if not self.saving:  # the write is under way; its result decides what happens
@@ -271,13 +273,17 @@ class FormScreen(ReportsWorkerErrors, ModalScreen[T]):
 
     # -- feedback
 
+    def hint(self) -> str:
+        """The keys shown in the footer while the form is not saving."""
+        return self.HINT
+
     def set_saving(self, saving: bool) -> None:
         self.saving = saving
-        self.query_one("#form-save", Button).disabled = saving
-        self.query_one("#form-hint", Label).update("saving…" if saving else self.HINT)
+        self.query_one(f"#{self.part('save')}", Button).disabled = saving
+        self.query_one(f"#{self.part('hint')}", Label).update("saving…" if saving else self.hint())
 
     def show_error(self, message: str) -> None:
-        error = self.query_one("#form-error", Label)
+        error = self.query_one(f"#{self.part('error')}", Label)
         error.update(message)
         error.set_class(bool(message), "-shown")
 

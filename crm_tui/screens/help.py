@@ -49,9 +49,15 @@ def _where(node, screen: Screen, app) -> str:
     if node is app:
         return "Anywhere"
     if node is screen:
-        return f"{getattr(screen, 'AREA', 'this screen').capitalize()} screen"
+        return f"{area_title(app, getattr(screen, 'AREA', 'this screen'))} screen"
     name = node.__class__.__name__
     return WIDGET_NAMES.get(name, name)
+
+
+def area_title(app, mode: str) -> str:
+    """The area's title as the app's registry (crm_tui/areas.py) gives it."""
+    titles = {area.mode: area.title for area in getattr(app, "AREAS", ())}
+    return titles.get(mode, mode.capitalize())
 
 
 def _all_keys(node, binding: Binding) -> list[str]:
@@ -81,9 +87,9 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("Where", style="dim", ratio=2)
         for where, keys, what, _ in binding_rows(self.for_screen):
             table.add_row(keys, what, where)
-        title = getattr(self.for_screen, "AREA", "") or self.for_screen.__class__.__name__
+        title = area_title(self.app, getattr(self.for_screen, "AREA", "") or self.for_screen.__class__.__name__)
         with Vertical(id="help"):
-            yield Static(f"[b]Keys · {title.capitalize()}[/b]   esc closes · ctrl+p finds any command",
+            yield Static(f"[b]Keys · {title}[/b]   esc closes · ctrl+p finds any command",
                          id="help-title")
             with VerticalScroll():
                 yield Static(table)

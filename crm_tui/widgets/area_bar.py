@@ -1,21 +1,11 @@
-"""The top line of every area: where you are, the keys to the other areas, the Inbox count and
-who is signed in."""
+"""The top line of every area: where you are, the keys to the other areas (the app's AREAS, from
+crm_tui/areas.py), the Inbox count and who is signed in."""
 
 from __future__ import annotations
 
 from rich.text import Text
 
 from crm_tui.widgets.text_line import TextLine
-
-# (mode, key, label): the app's areas in the order of their keys
-AREAS: tuple[tuple[str, str, str], ...] = (
-    ("contacts", "1", "Contacts"),
-    ("companies", "2", "Companies"),
-    ("pipeline", "3", "Pipeline"),
-    ("inbox", "4", "Inbox"),
-    ("reports", "5", "Reports"),
-)
-
 
 class AreaBar(TextLine):
     DEFAULT_CSS = """
@@ -37,7 +27,8 @@ class AreaBar(TextLine):
         app = self.app
         text = Text(no_wrap=True, overflow="ellipsis")
         may_open = getattr(app, "may_open", None)
-        for mode, key, label in AREAS:
+        for area in getattr(app, "AREAS", ()):
+            mode, key, label = area.mode, area.key, area.title
             if may_open is not None and not may_open(mode):
                 continue  # the role can't open it: not shown (the key says why)
             if mode == "inbox" and getattr(app, "inbox_due", 0):

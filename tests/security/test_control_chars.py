@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from crm_tui.cli.main import app
 from crm_tui.errors import InvalidInput
-from crm_tui.screens.contact_detail import ContactDetailScreen
-from crm_tui.screens.contacts import ContactsScreen
+from crm_tui.screens.contacts.detail import ContactDetailScreen
+from crm_tui.screens.contacts.screen import ContactsScreen
 from crm_tui.services import activities, companies, contacts, deals, pipelines, tasks, users, views
 from crm_tui.services.validation import clean_text, printable
 from tests.tui.conftest import actor_sqlite, make_app, settle, sqlite_db  # noqa: F401 - fixtures

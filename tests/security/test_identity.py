@@ -235,7 +235,7 @@ def test_the_history_tabs_show_who_really_acted(now):
     from types import SimpleNamespace
 
     from crm_tui.models.schemas import AuditRead
-    from crm_tui.screens.contact_detail import history_columns
+    from crm_tui.screens.detail import history_columns
 
     who = history_columns(SimpleNamespace(actor=SimpleNamespace(timezone=None)))[1]
     event = dict(id=1, at=now, actor="bob", entity="contact", entity_id=1, action="update", field=None,

@@ -401,7 +401,7 @@ async def test_the_inbox_shows_a_stored_far_date_east_of_utc(tmp_path, sqlite_te
     """The app's Inbox, for a user in Auckland, over rows that hold 9999-12-31 23:59 UTC (due,
     snoozed until, done at): each section draws, on SQLite (the screen, not the backend, is tested)."""
     from crm_tui.db import open_database
-    from crm_tui.screens.inbox import InboxScreen
+    from crm_tui.screens.inbox.screen import InboxScreen
     from crm_tui.services import users
     from tests.tui.conftest import make_app, settle
 

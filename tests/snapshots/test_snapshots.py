@@ -47,7 +47,7 @@ def test_contacts_list(snap_compare, demo_app, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_contact_detail(snap_compare, demo_app, size):
-    from crm_tui.screens.contact_detail import ContactDetailScreen
+    from crm_tui.screens.contacts.detail import ContactDetailScreen
 
     async def open_detail(pilot):
         await settle(pilot.app, pilot)
@@ -59,7 +59,7 @@ def test_contact_detail(snap_compare, demo_app, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_company_detail(snap_compare, demo_app, size):
-    from crm_tui.screens.company_detail import CompanyDetailScreen
+    from crm_tui.screens.companies.detail import CompanyDetailScreen
 
     async def open_detail(pilot):
         await settle(pilot.app, pilot)

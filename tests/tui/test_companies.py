@@ -9,10 +9,11 @@ from sqlalchemy import func, select
 from textual.widgets import Input, Label, Static, TabbedContent
 
 from crm_tui.models import AuditEvent, Company
-from crm_tui.screens.companies import CompaniesScreen, CompanyForm
+from crm_tui.screens.companies.form import CompanyForm
+from crm_tui.screens.companies.screen import CompaniesScreen
 from crm_tui.screens.conflict import FieldConflictScreen
 from crm_tui.screens.forms import ConfirmScreen
-from crm_tui.screens.company_detail import CompanyDetailScreen
+from crm_tui.screens.companies.detail import CompanyDetailScreen
 from crm_tui.services import activities, companies, contacts, deals
 from crm_tui.widgets.keyset_table import KeysetTable
 
@@ -119,7 +120,7 @@ async def test_list_search_and_the_account_view_with_its_consolidated_timeline_a
         assert [c.full_name for c in app.focused.visible_rows()] == ["Ada Lovelace", "Bob Stone"]
         await pilot.press("enter")
         await settle(app, pilot)
-        from crm_tui.screens.contact_detail import ContactDetailScreen
+        from crm_tui.screens.contacts.detail import ContactDetailScreen
 
         assert isinstance(app.screen, ContactDetailScreen) and app.screen.contact_id is not None
         from crm_tui.widgets.area_bar import AreaBar

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from textual.widgets import Input, Label
 
 from crm_tui.models import AuditEvent
-from crm_tui.screens.companies import CompanyForm
+from crm_tui.screens.companies.form import CompanyForm
 from crm_tui.screens.conflict import FieldConflictScreen, KeepChoice, resolve, three_way
-from crm_tui.screens.deal_detail import DealEditForm
+from crm_tui.screens.pipeline.deal import DealEditForm
 from crm_tui.screens.forms import ContactForm
 from crm_tui.services import companies, contacts, deals, users
 from tests.tui.test_forms import SIZE, Host, settle

@@ -8,8 +8,8 @@ import pytest
 from textual.binding import Binding
 from textual.widgets import Input, OptionList
 
-from crm_tui.screens.contact_detail import ContactDetailScreen
-from crm_tui.screens.contacts import ContactsScreen
+from crm_tui.screens.contacts.detail import ContactDetailScreen
+from crm_tui.screens.contacts.screen import ContactsScreen
 from crm_tui.screens.help import HelpScreen, binding_rows
 from crm_tui.screens.welcome import WelcomeScreen
 from crm_tui.services import activities, companies, contacts, tasks, users, views
@@ -58,7 +58,7 @@ def _names(app) -> list[str]:
 def _before_each_query(monkeypatch, hook):
     """Run `hook(kw)`, in the fetch's thread, before each page or count the contacts screen asks
     list_contacts for (a hook records, holds the query at a gate, or raises). Returns the real one."""
-    from crm_tui.screens import contacts as screen_module
+    from crm_tui.screens.contacts import screen as screen_module
 
     real = screen_module.contacts.list_contacts
 
@@ -260,7 +260,7 @@ async def test_a_slow_search_says_loading_and_a_failed_one_does_not_keep_saying_
     from textual.worker import WorkerFailed
 
     from crm_tui.errors import InvalidInput
-    from crm_tui.screens import contacts as screen_module
+    from crm_tui.screens.contacts import screen as screen_module
 
     gate = threading.Event()
 
@@ -372,9 +372,9 @@ async def test_help_lists_the_screens_keys(db, actor, now, people):
 
 def test_every_binding_of_ours_has_an_id():
     import crm_tui.app
-    import crm_tui.screens.contact_detail
-    import crm_tui.screens.deal_info
-    import crm_tui.screens.filters
+    import crm_tui.screens.contacts.detail
+    import crm_tui.screens.pipeline.deal
+    import crm_tui.screens.contacts.filters
     import crm_tui.screens.help
     import crm_tui.screens.welcome
     import crm_tui.widgets.keyset_table  # noqa: F401
@@ -709,7 +709,7 @@ async def test_edit_with_a_conflict_asks_and_never_overwrites_silently(db, actor
 async def test_filter_form_narrows_by_stage_and_mine(db, actor, now, people):
     from textual.widgets import Select, SelectionList
 
-    from crm_tui.screens.filters import MINE, ContactFilterForm
+    from crm_tui.screens.contacts.filters import MINE, ContactFilterForm
 
     app = make_app(db, actor, now)
     async with app.run_test(size=(80, 24)) as pilot:

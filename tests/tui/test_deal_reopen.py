@@ -4,7 +4,7 @@ and on the board."""
 
 from __future__ import annotations
 
-from crm_tui.screens.deal_detail import DealDetailScreen, LostReasonScreen, StagePickerScreen
+from crm_tui.screens.pipeline.deal import DealDetailScreen, LostReasonScreen, StagePickerScreen
 from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.services import deals
 

@@ -8,11 +8,12 @@ from sqlalchemy import func, select
 from textual.widgets import Input, Label
 
 from crm_tui.models import Company, Contact
-from crm_tui.screens.companies import CompaniesScreen, CompanyForm
-from crm_tui.screens.company_detail import CompanyDetailScreen
-from crm_tui.screens.contact_detail import ContactDetailScreen
-from crm_tui.screens.contacts import ContactsScreen
-from crm_tui.screens.deal_detail import DealEditForm
+from crm_tui.screens.companies.form import CompanyForm
+from crm_tui.screens.companies.screen import CompaniesScreen
+from crm_tui.screens.companies.detail import CompanyDetailScreen
+from crm_tui.screens.contacts.detail import ContactDetailScreen
+from crm_tui.screens.contacts.screen import ContactsScreen
+from crm_tui.screens.pipeline.deal import DealEditForm
 from crm_tui.screens.forms import ConfirmScreen, ContactForm, DuplicateScreen
 from crm_tui.services import companies, contacts, deals
 

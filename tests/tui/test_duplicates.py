@@ -8,7 +8,7 @@ from textual.command import CommandList
 from textual.widgets import Select
 
 from crm_tui.models import Activity, Contact
-from crm_tui.screens.duplicates import DuplicatesScreen, MergeForm
+from crm_tui.screens.settings.duplicates import DuplicatesScreen, MergeForm
 from crm_tui.services import activities, companies, contacts
 from tests.tui.conftest import make_app, settle
 

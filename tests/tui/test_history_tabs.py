@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from textual.widgets import TabbedContent
 
-from crm_tui.screens.company_detail import CompanyDetailScreen
-from crm_tui.screens.contact_detail import ContactDetailScreen
-from crm_tui.screens.deal_detail import DealDetailScreen
+from crm_tui.screens.companies.detail import CompanyDetailScreen
+from crm_tui.screens.contacts.detail import ContactDetailScreen
+from crm_tui.screens.pipeline.deal import DealDetailScreen
 from crm_tui.services import companies, contacts, deals, pipelines, users
 from crm_tui.widgets.keyset_table import KeysetTable
 

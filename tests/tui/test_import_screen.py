@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from textual.widgets import Checkbox, DataTable, Static
 
 from crm_tui.models import Contact, ContactTag
-from crm_tui.screens.import_screen import FieldPicker, ImportScreen
+from crm_tui.screens.settings.imports import FieldPicker, ImportScreen
 from tests.tui.conftest import make_app, settle
 
 FILE = Path(__file__).parents[1] / "fixtures" / "import" / "contacts_messy.csv"

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from crm_tui.app import CrmApp
 from crm_tui.models import Activity, Task
-from crm_tui.screens.deal_info import DealInfoScreen
-from crm_tui.screens.inbox import InboxScreen, LogAndCompleteForm, PersonPicker, WhenForm
+from crm_tui.screens.pipeline.deal import DealDetailScreen
+from crm_tui.screens.inbox.screen import InboxScreen, LogAndCompleteForm, PersonPicker, WhenForm
 from crm_tui.services import contacts, deals, tasks, users
 from tests.tui.conftest import make_app, settle
 
@@ -138,7 +138,7 @@ async def test_work_through_the_inbox(db, actor, now, inbox_data):
         assert screen.section == "snoozed" and _titles(app) == ["Send quote"]
         await pilot.press("enter")
         await settle(app, pilot)
-        assert isinstance(app.screen, DealInfoScreen) and app.screen.deal_id == inbox_data["deal"].id
+        assert isinstance(app.screen, DealDetailScreen) and app.screen.deal_id == inbox_data["deal"].id
         await pilot.press("escape")
 
         # n: a new task

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from crm_tui.app import CrmApp
 from crm_tui.models import AuditEvent, Contact
 from crm_tui.models.schemas import PlannedRead
-from crm_tui.screens.contact_detail import ContactDetailScreen
-from crm_tui.screens.deal_info import DealInfoScreen
-from crm_tui.screens.inbox import InboxScreen
+from crm_tui.screens.contacts.detail import ContactDetailScreen
+from crm_tui.screens.pipeline.deal import DealDetailScreen
+from crm_tui.screens.inbox.screen import InboxScreen
 from crm_tui.services import activities, contacts, deals, users
 from tests.tui.conftest import settle
 
@@ -93,7 +93,7 @@ async def test_planned_meetings_in_the_inbox(db, now, planned):
         # Enter opens what it is about: the deal, else the contact
         await pilot.press("enter")
         await settle(app, pilot)
-        assert isinstance(app.screen, DealInfoScreen) and app.screen.deal_id == planned["deal"].id
+        assert isinstance(app.screen, DealDetailScreen) and app.screen.deal_id == planned["deal"].id
         await pilot.press("escape")
         await settle(app, pilot)
         await pilot.press("down", "enter")

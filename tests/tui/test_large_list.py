@@ -3,7 +3,7 @@ never the whole table, and End/Home jump by keyset without walking the rows in b
 
 from __future__ import annotations
 
-from crm_tui.screens.contacts import ContactsScreen
+from crm_tui.screens.contacts.screen import ContactsScreen
 from crm_tui.widgets.keyset_table import KeysetTable
 
 from .conftest import make_app, settle
@@ -75,7 +75,7 @@ async def test_walking_back_from_the_end_of_a_list_without_a_total_moves_one_row
     not make the cursor jump."""
     from datetime import timedelta
 
-    from crm_tui.screens.contact_detail import ContactDetailScreen
+    from crm_tui.screens.contacts.detail import ContactDetailScreen
     from crm_tui.services import activities, contacts
 
     with sqlite_db.write() as session:

@@ -19,8 +19,8 @@ from crm_tui.config import load_settings
 from crm_tui.db import CHANGES_CHANNEL, open_database
 from crm_tui.errors import InvalidInput
 from crm_tui.live import PostgresChanges, SqliteChanges
-from crm_tui.screens.contacts import ContactsScreen
-from crm_tui.screens.pipeline import PipelineScreen
+from crm_tui.screens.contacts.screen import ContactsScreen
+from crm_tui.screens.pipeline.board import PipelineScreen
 from crm_tui.services import contacts, deals, pipelines, users
 
 from .conftest import settle

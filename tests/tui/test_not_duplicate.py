@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from crm_tui.models import AuditEvent
-from crm_tui.screens.duplicates import DuplicatesScreen
+from crm_tui.screens.settings.duplicates import DuplicatesScreen
 from crm_tui.services import contacts, dedupe
 from tests.tui.conftest import make_app, settle
 

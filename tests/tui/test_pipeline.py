@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from crm_tui.models import Activity, AuditEvent, Deal, Stage
-from crm_tui.screens.deal_detail import DealDetailScreen, LostReasonScreen
-from crm_tui.screens.pipeline import BoardFilterForm, PipelineScreen
-from crm_tui.screens.pipeline_settings import PipelineSettingsScreen, StagePicker
+from crm_tui.screens.pipeline.deal import DealDetailScreen, LostReasonScreen
+from crm_tui.screens.pipeline.board import BoardFilterForm, PipelineScreen
+from crm_tui.screens.pipeline.settings import PipelineSettingsScreen, StagePicker
 from crm_tui.services import deals, pipelines
 from crm_tui.widgets.kanban import CARD_HEIGHT, HEADER_HEIGHT, KanbanBoard
 
@@ -278,7 +278,7 @@ async def test_the_header_totals_wait_until_the_first_board_is_painted(sqlite_db
     import threading
 
     from crm_tui.db import Database
-    from crm_tui.screens import pipeline as screen_module
+    from crm_tui.screens.pipeline import board as screen_module
 
     monkeypatch.setattr(Database, "local_reads", property(lambda self: local))
     read_in = []

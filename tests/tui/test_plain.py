@@ -10,7 +10,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Static
 
-from crm_tui.screens.contacts import ContactsScreen
+from crm_tui.screens.contacts.screen import ContactsScreen
 from crm_tui.widgets.plain import PlainRow
 
 from .conftest import make_app, settle

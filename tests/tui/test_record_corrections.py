@@ -11,11 +11,11 @@ from textual.widgets import Input, OptionList, Static
 
 from crm_tui.models import Activity, Contact
 from crm_tui.screens.activity import ActivityEditForm, ActivityScreen
-from crm_tui.screens.company_detail import CompanyDetailScreen
-from crm_tui.screens.contact_detail import ContactDetailScreen
-from crm_tui.screens.contacts import ContactsScreen
-from crm_tui.screens.deal_detail import DealDetailScreen
-from crm_tui.screens.filters import RenameViewForm
+from crm_tui.screens.companies.detail import CompanyDetailScreen
+from crm_tui.screens.contacts.detail import ContactDetailScreen
+from crm_tui.screens.contacts.screen import ContactsScreen
+from crm_tui.screens.pipeline.deal import DealDetailScreen
+from crm_tui.screens.contacts.filters import RenameViewForm
 from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.screens.help import binding_rows
 from crm_tui.services import activities, companies, contacts, deals, views

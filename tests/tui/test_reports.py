@@ -8,7 +8,7 @@ from sqlalchemy import select
 from textual.widgets import DataTable, Input
 
 from crm_tui.models import Goal
-from crm_tui.screens.reports import DrillScreen, GoalForm, ReportsScreen
+from crm_tui.screens.reports.screen import DrillScreen, GoalForm, ReportsScreen
 from crm_tui.widgets.keyset_table import KeysetTable
 from tests.unit.test_reports import build_dataset
 

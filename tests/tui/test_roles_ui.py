@@ -9,11 +9,11 @@ import time
 
 from crm_tui.app import CrmApp
 from crm_tui.db import open_database
-from crm_tui.screens.contacts import ContactsScreen
+from crm_tui.screens.contacts.screen import ContactsScreen
 from crm_tui.screens.help import binding_rows
-from crm_tui.screens.inbox import InboxScreen
-from crm_tui.screens.pipeline import PipelineScreen
-from crm_tui.screens.reports import ReportsScreen
+from crm_tui.screens.inbox.screen import InboxScreen
+from crm_tui.screens.pipeline.board import PipelineScreen
+from crm_tui.screens.reports.screen import ReportsScreen
 from crm_tui.services import deals, permissions, users
 from crm_tui.widgets.area_bar import AreaBar
 from crm_tui.widgets.key_bar import KeyBar

@@ -111,7 +111,7 @@ async def test_an_area_screen_refreshes_its_styles_on_resuming_not_on_first_show
     just been mounted with them (about 1 ms of a start), so an area skips that one."""
     from textual.dom import DOMNode
 
-    from crm_tui.screens.contacts import ContactsScreen
+    from crm_tui.screens.contacts.screen import ContactsScreen
 
     refreshed: list = []
     update = DOMNode.update_node_styles

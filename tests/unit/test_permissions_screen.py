@@ -9,7 +9,7 @@ import pytest
 
 from crm_tui.commands import CrmCommands
 from crm_tui.db import open_database
-from crm_tui.screens.settings_roles import RoleSettingsScreen
+from crm_tui.screens.settings.roles import RoleSettingsScreen
 from crm_tui.services import permissions, users
 from tests.tui.conftest import make_app, settle
 

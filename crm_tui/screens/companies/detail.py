@@ -3,7 +3,7 @@ and all its contacts and deals, its contacts, its deals, its open tasks and its 
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
@@ -11,11 +11,9 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import CompanyRead
-from crm_tui.screens.activity import ActivityOpener
-from crm_tui.screens.base import AreaScreen
-from crm_tui.screens.companies import CSS, CompanyForm
-from crm_tui.screens.contact_detail import KIND_MARK, deal_columns, history_columns
-from crm_tui.screens.contact_detail import paged as uncounted
+from crm_tui.screens.companies.form import CSS, CompanyForm
+from crm_tui.screens.forms import LogActivityForm
+from crm_tui.screens.detail import KIND_MARK, DetailScreen, counted, deal_columns, history_columns, paged, tab_keys
 from crm_tui.services import audit, companies, contacts, deals
 from crm_tui.services.deals import DealSummary
 from crm_tui.widgets import fmt
@@ -72,87 +70,64 @@ def deal_totals(summary: DealSummary) -> str:
     return "   ".join(parts) or "none yet"
 
 
-def paged(db, call):
-    """A KeysetTable fetch over a service list call that takes after/before/limit/with_total."""
-    def fetch(*, after, before, limit, with_total):
-        with db.read() as session:
-            return call(session, after=after, before=before, limit=limit, with_total=with_total)
-    return fetch
-
-
-class CompanyDetailScreen(ActivityOpener, AreaScreen):
+class CompanyDetailScreen(DetailScreen):
     AREA = "companies"
+    KIND = "company"
     CSS_PATH = CSS
+    TIMELINE = "company-timeline"
+    OPENS = {"company-contacts": "contact", "company-deals": "deal"}
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="company.back"),
         Binding("e", "edit", "Edit", id="company.edit"),
         Binding("l", "log", "Log activity", id="company.log"),
         Binding("u", "undo", "Undo delete", show=False, id="company.undo"),
-        Binding("right_square_bracket", "next_tab", "Next tab", id="company.next_tab"),
-        Binding("left_square_bracket", "previous_tab", "Prev tab", show=False, id="company.prev_tab"),
+        *tab_keys("company"),
     ]
     NEEDS = {"edit": "company.edit", "log": "activity.log"}
 
     def __init__(self, company_id: int) -> None:
-        super().__init__()
-        self.company_id = company_id
+        super().__init__(company_id)
         self.company: CompanyRead | None = None
         self.summary: DealSummary | None = None
 
-    def compose(self) -> ComposeResult:
-        yield from self.compose_frame_top()
-        yield Static("Loading…", id="company-card")
-        with TabbedContent(id="company-tabs"):
-            with TabPane("Timeline", id="company-tab-timeline"):
-                yield KeysetTable(timeline_columns(self.app), noun="activities", id="company-timeline",
-                                  empty_text="No calls, emails, meetings or notes with them yet. Press l to log one.")
-            with TabPane("Contacts", id="company-tab-contacts"):
-                yield KeysetTable(contact_columns(self.app), noun="contacts", id="company-contacts",
-                                  empty_text="No contacts at this company yet.")
-            with TabPane("Deals", id="company-tab-deals"):
-                yield KeysetTable(deal_columns(self.app), noun="deals", id="company-deals",
-                                  empty_text="No deals with this company yet.")
-            with TabPane("Tasks", id="company-tab-tasks"):
-                yield KeysetTable(task_columns(self.app), noun="open tasks", id="company-tasks",
-                                  empty_text="No open tasks for them, their contacts or their deals.")
-            with TabPane("History", id="company-tab-history"):
-                yield KeysetTable(history_columns(self.app), noun="changes", id="company-history", counted=False,
-                                  empty_text="No changes recorded.")
-        yield from self.compose_frame_bottom()
+    @property
+    def company_id(self) -> int:
+        return self.record_id
 
-    def on_mount(self) -> None:
+    def compose_tabs(self) -> ComposeResult:
+        with TabPane("Timeline", id="company-tab-timeline"):
+            yield KeysetTable(timeline_columns(self.app), noun="activities", id="company-timeline",
+                              empty_text="No calls, emails, meetings or notes with them yet. Press l to log one.")
+        with TabPane("Contacts", id="company-tab-contacts"):
+            yield KeysetTable(contact_columns(self.app), noun="contacts", id="company-contacts",
+                              empty_text="No contacts at this company yet.")
+        with TabPane("Deals", id="company-tab-deals"):
+            yield KeysetTable(deal_columns(self.app), noun="deals", id="company-deals",
+                              empty_text="No deals with this company yet.")
+        with TabPane("Tasks", id="company-tab-tasks"):
+            yield KeysetTable(task_columns(self.app), noun="open tasks", id="company-tasks",
+                              empty_text="No open tasks for them, their contacts or their deals.")
+        with TabPane("History", id="company-tab-history"):
+            yield KeysetTable(history_columns(self.app), noun="changes", id="company-history", counted=False,
+                              empty_text="No changes recorded.")
+
+    def fetchers(self) -> dict:
         db, cid, now = self.app.db, self.company_id, self.app.now()
-        self.load_card()
-        self._table("company-timeline").load(
-            paged(db, lambda s, **k: companies.company_timeline(s, company_id=cid, **k)))
-        self._table("company-contacts").load(
-            paged(db, lambda s, **k: contacts.list_contacts(s, filters={"company_id": cid}, now=now, **k)))
-        self._table("company-deals").load(
-            paged(db, lambda s, **k: deals.list_deals(s, company_id=cid, sort="created", **k)))
-        self._table("company-tasks").load(
-            paged(db, lambda s, **k: companies.company_tasks(s, company_id=cid, **k)))
-        self._table("company-history").load(
-            uncounted(db, lambda s, **k: audit.list_events(s, entity="company", entity_id=cid, **k)))
-        self._table("company-timeline").focus()
-
-    def _table(self, id_: str) -> KeysetTable:
-        return self.query_one(f"#{id_}", KeysetTable)
-
-    def refresh_data(self) -> None:
-        self.load_card()
-        for _, table_id, _ in TABS:
-            self._table(table_id).reload()
+        return {
+            "company-timeline": counted(db, lambda s, **k: companies.company_timeline(s, company_id=cid, **k)),
+            "company-contacts": counted(db, lambda s, **k: contacts.list_contacts(s, filters={"company_id": cid},
+                                                                                  now=now, **k)),
+            "company-deals": counted(db, lambda s, **k: deals.list_deals(s, company_id=cid, sort="created", **k)),
+            "company-tasks": counted(db, lambda s, **k: companies.company_tasks(s, company_id=cid, **k)),
+            "company-history": paged(db, lambda s, **k: audit.list_events(s, entity="company", entity_id=cid, **k)),
+        }
 
     # --- the card -------------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="company-card", exit_on_error=False)
-    def load_card(self) -> None:
-        with self.app.db.read() as session:
-            company = companies.get_company(session, company_id=self.company_id)
-            summary = deals.company_deal_summary(session, company_id=self.company_id)
-        self.app.call_from_thread(self._show_card, company, summary)
+    def read_card(self, session) -> tuple[CompanyRead, DealSummary]:
+        return (companies.get_company(session, company_id=self.company_id),
+                deals.company_deal_summary(session, company_id=self.company_id))
 
-    def _show_card(self, company: CompanyRead, summary: DealSummary) -> None:
+    def show_card(self, company: CompanyRead, summary: DealSummary) -> None:
         self.company, self.summary = company, summary
         c = company
         about = " · ".join(x for x in (c.domain, c.industry, c.size and f"{c.size} people") if x)
@@ -168,48 +143,13 @@ class CompanyDetailScreen(ActivityOpener, AreaScreen):
             note=notes[0] if notes else "—", deals=deal_totals(summary))
         self.query_one("#company-card", Static).update(card)
 
-    # --- tabs -----------------------------------------------------------------------------------
+    # --- each tab's count -------------------------------------------------------------------------
 
     @on(KeysetTable.Loaded)
     def _count_in_tab(self, event: KeysetTable.Loaded) -> None:
         for pane_id, table_id, label in TABS:
             if event.table.id == table_id and event.table.counted:
                 self.query_one(TabbedContent).get_tab(pane_id).label = f"{label} {event.total:,}"
-
-    @on(TabbedContent.TabActivated)
-    def _focus_tab(self, event: TabbedContent.TabActivated) -> None:
-        tables = event.pane.query(KeysetTable)
-        if tables:
-            tables.first().focus()
-
-    def _cycle_tab(self, step: int) -> None:
-        tabbed = self.query_one(TabbedContent)
-        ids = [pane_id for pane_id, _, _ in TABS]
-        tabbed.active = ids[(ids.index(tabbed.active) + step) % len(ids)]
-
-    def action_next_tab(self) -> None:
-        self._cycle_tab(1)
-
-    def action_previous_tab(self) -> None:
-        self._cycle_tab(-1)
-
-    # --- opening rows ---------------------------------------------------------------------------
-
-    @on(KeysetTable.Selected, "#company-contacts")
-    def open_contact(self, event: KeysetTable.Selected) -> None:
-        from crm_tui.screens.contact_detail import ContactDetailScreen
-
-        self.app.push_screen(ContactDetailScreen(event.row.id))
-
-    @on(KeysetTable.Selected, "#company-deals")
-    def open_deal(self, event: KeysetTable.Selected) -> None:
-        from crm_tui.screens.deal_info import DealInfoScreen
-
-        self.app.push_screen(DealInfoScreen(event.row.id))
-
-    @on(KeysetTable.Selected, "#company-timeline")
-    def show_activity(self, event: KeysetTable.Selected) -> None:
-        self.open_activity(event.row)
 
     def action_undo(self) -> None:
         if not self.undo_activity_delete():
@@ -229,8 +169,6 @@ class CompanyDetailScreen(ActivityOpener, AreaScreen):
         self.app.push_screen(CompanyForm(self.company), done)
 
     def action_log(self) -> None:
-        from crm_tui.screens.forms import LogActivityForm
-
         name = self.company.name if self.company else "the company"
 
         def done(result) -> None:

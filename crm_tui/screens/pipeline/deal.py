@@ -14,16 +14,16 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList, Select, Static, TabbedContent, TabPane
+from textual.widgets import Input, Label, OptionList, Select, Static, TabPane
 from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, StageRead, UserRead
-from crm_tui.screens.activity import ActivityOpener
-from crm_tui.screens.base import AreaScreen, ReportsWorkerErrors, plain_cell
-from crm_tui.screens.contact_detail import history_columns, paged, task_columns, timeline_columns
+from crm_tui.screens.base import Outcome, ReportsWorkerErrors, plain_cell
+from crm_tui.screens.detail import DetailScreen, history_columns, paged, tab_keys, task_columns, timeline_columns
 from crm_tui.screens.conflict import put_select
+from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import (
     ConfirmScreen,
     FormConflicts,
@@ -43,15 +43,16 @@ from crm_tui.services.common import Actor
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import KeysetTable
 
-CSS = ["../styles/forms.tcss", "../styles/pipeline.tcss"]
+CSS = [FORMS_CSS, "pipeline.tcss"]
 
 
-class DealDetailScreen(ActivityOpener, AreaScreen):
+class DealDetailScreen(DetailScreen):
     AREA = "pipeline"
+    KIND = "deal"
     CSS_PATH = CSS
     AUTO_FOCUS = "#deal-activities"
+    TIMELINE = "deal-activities"
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="deal.back"),
         Binding("e", "edit", "Edit", id="deal.edit"),
         Binding("l", "log", "Log", id="deal.log"),
         Binding("t", "add_task", "Task", id="deal.task"),
@@ -63,58 +64,49 @@ class DealDetailScreen(ActivityOpener, AreaScreen):
         Binding("r", "reopen", "Reopen", show=False, id="deal.reopen"),
         Binding("a", "archive", "Archive", show=False, id="deal.archive"),
         Binding("u", "undo", "Undo", show=False, id="deal.undo"),
-        Binding("right_square_bracket", "step_tab(1)", "Next tab", show=False, id="deal.next_tab"),
-        Binding("left_square_bracket", "step_tab(-1)", "Prev tab", show=False, id="deal.prev_tab"),
+        *tab_keys("deal", shown=False),
     ]
     NEEDS = {"edit": "deal.edit", "won": "deal.edit", "lost": "deal.edit", "log": "activity.log",
              "add_task": "task.edit", "archive": "deal.edit"}
 
     def __init__(self, deal_id: int) -> None:
-        super().__init__()
-        self.deal_id = deal_id
+        super().__init__(deal_id)
         self.deal: DealRead | None = None
         self._undo: str | None = None  # what u undoes: "archive" or "activity" (the last done here)
 
-    def compose(self) -> ComposeResult:
-        yield from self.compose_frame_top()
-        yield Static("Loading…", id="deal-card")
-        with TabbedContent(id="deal-tabs"):
-            with TabPane("Activities", id="tab-deal-activities"):
-                yield KeysetTable(timeline_columns(self.app), noun="activities", id="deal-activities", counted=False,
-                                  empty_text="No activities on this deal yet. Press l to log one.")
-            with TabPane("Tasks", id="tab-deal-tasks"):
-                yield KeysetTable(task_columns(self.app), noun="open tasks", id="deal-tasks", counted=False,
-                                  empty_text="No open tasks. Press t to add one.")
-            with TabPane("Stages", id="tab-deal-stages"):
-                with VerticalScroll(id="deal-stages-scroll"):
-                    yield Static("", id="deal-stages")
-            with TabPane("History", id="tab-deal-history"):
-                yield KeysetTable(history_columns(self.app), noun="changes", id="deal-history", counted=False,
-                                  empty_text="No changes recorded.")
-        yield from self.compose_frame_bottom()
+    @property
+    def deal_id(self) -> int:
+        return self.record_id
 
-    def on_mount(self) -> None:
-        self.refresh_data()
+    def compose_tabs(self) -> ComposeResult:
+        with TabPane("Activities", id="tab-deal-activities"):
+            yield KeysetTable(timeline_columns(self.app), noun="activities", id="deal-activities", counted=False,
+                              empty_text="No activities on this deal yet. Press l to log one.")
+        with TabPane("Tasks", id="tab-deal-tasks"):
+            yield KeysetTable(task_columns(self.app), noun="open tasks", id="deal-tasks", counted=False,
+                              empty_text="No open tasks. Press t to add one.")
+        with TabPane("Stages", id="tab-deal-stages"):
+            with VerticalScroll(id="deal-stages-scroll"):
+                yield Static("", id="deal-stages")
+        with TabPane("History", id="tab-deal-history"):
+            yield KeysetTable(history_columns(self.app), noun="changes", id="deal-history", counted=False,
+                              empty_text="No changes recorded.")
 
-    def refresh_data(self) -> None:
+    def fetchers(self) -> dict:
         db, did, now = self.app.db, self.deal_id, self.app.now()
-        self.load_card()
-        self.query_one("#deal-activities", KeysetTable).load(
-            paged(db, lambda s, **k: activities.timeline(s, deal_id=did, **k)), keep_position=True)
-        self.query_one("#deal-tasks", KeysetTable).load(
-            paged(db, lambda s, **k: tasks.list_tasks(s, status="open", deal_id=did, now=now, **k)), keep_position=True)
-        self.query_one("#deal-history", KeysetTable).load(
-            paged(db, lambda s, **k: audit.list_events(s, entity="deal", entity_id=did, **k)), keep_position=True)
+        return {
+            "deal-activities": paged(db, lambda s, **k: activities.timeline(s, deal_id=did, **k)),
+            "deal-tasks": paged(db, lambda s, **k: tasks.list_tasks(s, status="open", deal_id=did, now=now, **k)),
+            "deal-history": paged(db, lambda s, **k: audit.list_events(s, entity="deal", entity_id=did, **k)),
+        }
 
-    @work(thread=True, exclusive=True, group="deal-card", exit_on_error=False)
-    def load_card(self) -> None:
-        with self.app.db.read() as session:
-            deal = deals.get_deal(session, deal_id=self.deal_id)
-            stays = board.stage_history(session, deal_id=self.deal_id, now=self.app.now())
-            rotting = pipelines.resolve_stage(session, deal.pipeline_id, deal.stage_id).rotting_days
-        self.app.call_from_thread(self._show, deal, stays, rotting)
+    def read_card(self, session) -> tuple[DealRead, list[board.StageStay], int | None]:
+        deal = deals.get_deal(session, deal_id=self.deal_id)
+        stays = board.stage_history(session, deal_id=self.deal_id, now=self.app.now())
+        rotting = pipelines.resolve_stage(session, deal.pipeline_id, deal.stage_id).rotting_days
+        return deal, stays, rotting
 
-    def _show(self, d: DealRead, stays: list[board.StageStay], rotting: int | None) -> None:
+    def show_card(self, d: DealRead, stays: list[board.StageStay], rotting: int | None) -> None:
         self.deal = d
         now, zone = self.app.now(), get_zone(self.app.actor.timezone)
         days = board.days_in_stage(d.stage_entered_at, now)
@@ -170,20 +162,16 @@ class DealDetailScreen(ActivityOpener, AreaScreen):
             self.app.data_changed()
 
     def action_open_contact(self) -> None:
-        from crm_tui.screens.contact_detail import ContactDetailScreen
-
         if self.deal is None or self.deal.contact_id is None:
             self.notify("This deal has no contact.", severity="warning")
             return
-        self.app.push_screen(ContactDetailScreen(self.deal.contact_id))
+        self.app.open_record("contact", self.deal.contact_id)
 
     def action_open_company(self) -> None:
-        from crm_tui.screens.company_detail import CompanyDetailScreen
-
         if self.deal is None or self.deal.company_id is None:
             self.notify("This deal has no company.", severity="warning")
             return
-        self.app.push_screen(CompanyDetailScreen(self.deal.company_id))
+        self.app.open_record("company", self.deal.company_id)
 
     def action_won(self) -> None:
         d = self.deal
@@ -259,10 +247,10 @@ class DealDetailScreen(ActivityOpener, AreaScreen):
             go()
 
     @work(thread=True, exclusive=True, group="deal-write", exit_on_error=False)
-    def _write(self, change) -> None:
+    def _write(self, change) -> Outcome:
         with self.app.db.write() as session:
             change(session, self.app.actor, self.app.now())
-        self.app.call_from_thread(self.app.data_changed)
+        return Outcome(self.app.data_changed)
 
     def action_archive(self) -> None:
         """a archives the deal (asked first; it leaves the board and the lists) or brings an
@@ -282,11 +270,11 @@ class DealDetailScreen(ActivityOpener, AreaScreen):
                                            "(nothing is deleted); u undoes it.", "Archive"), answer)
 
     @work(thread=True, exclusive=True, group="deal-write", exit_on_error=False)
-    def _set_archived(self, deal_id: int, archived: bool, version: int | None) -> None:
+    def _set_archived(self, deal_id: int, archived: bool, version: int | None) -> Outcome:
         with self.app.db.write() as session:
             deal = deals.set_deal_archived(session, deal_id=deal_id, archived=archived, actor=self.app.actor,
                                            version=version, now=self.app.now())
-        self.app.call_from_thread(self._archived, deal)
+        return Outcome(self._archived, deal)
 
     def _archived(self, deal: DealRead) -> None:
         self._undo = "archive" if deal.archived else None
@@ -311,20 +299,6 @@ class DealDetailScreen(ActivityOpener, AreaScreen):
         else:
             self.notify("Nothing to undo here.", severity="warning")
 
-    @on(KeysetTable.Selected, "#deal-activities")
-    def _open_activity(self, event: KeysetTable.Selected) -> None:
-        self.open_activity(event.row)
-
-    def action_step_tab(self, step: int) -> None:
-        tabs = self.query_one(TabbedContent)
-        panes = [pane.id for pane in tabs.query(TabPane)]
-        tabs.active = panes[(panes.index(tabs.active) + step) % len(panes)]
-
-    @on(TabbedContent.TabActivated)
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        tables = event.pane.query(KeysetTable)
-        if tables:
-            tables.first().focus()
 
 
 # --- editing a deal ---------------------------------------------------------------------------------
@@ -452,13 +426,13 @@ class LostReasonScreen(ReportsWorkerErrors, ModalScreen[str | None]):
         self.load()
 
     @work(thread=True, exclusive=True, group="lost-reasons", exit_on_error=False)
-    def load(self) -> None:
+    def load(self) -> Outcome:
         try:
             with self.app.db.read() as session:
                 reasons = pipelines.list_lost_reasons(session)
         except CrmError:
             reasons = []
-        self.app.call_from_thread(self._show, reasons)
+        return Outcome(self._show, reasons)
 
     def _show(self, reasons: list[str]) -> None:
         options = self.query_one("#lost-reasons", OptionList)
@@ -509,10 +483,10 @@ class StagePickerScreen(ReportsWorkerErrors, ModalScreen[StageRead | None]):
         self.load()
 
     @work(thread=True, exclusive=True, group="deal-stages", exit_on_error=False)
-    def load(self) -> None:
+    def load(self) -> Outcome:
         with self.app.db.read() as session:
             pipeline = pipelines.get_pipeline(session, pipeline_id=self.deal.pipeline_id)
-        self.app.call_from_thread(self._show, pipeline.stages)
+        return Outcome(self._show, pipeline.stages)
 
     def _show(self, stages: list[StageRead]) -> None:
         self.stages = [s for s in stages if s.id != self.deal.stage_id and (s.kind == "open" or not self.open_only)]

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.base import AreaScreen, Outcome
 from crm_tui.services import permissions
 
 SHOWN = {permissions.ALL: "all", permissions.OWN: "own", permissions.NONE: "·"}
@@ -16,7 +16,7 @@ SHOWN = {permissions.ALL: "all", permissions.OWN: "own", permissions.NONE: "·"}
 class RoleSettingsScreen(AreaScreen):
     """Pushed from the command palette; a cell is one role and one permission."""
 
-    CSS_PATH = "../styles/settings_roles.tcss"
+    CSS_PATH = "roles.tcss"
     AUTO_FOCUS = "#roles-table"
     BINDINGS = [
         Binding("a", "set_scope('all')", "All", id="roles.all"),
@@ -50,11 +50,11 @@ class RoleSettingsScreen(AreaScreen):
         self._load()
 
     @work(thread=True, exclusive=True, group="roles-load", exit_on_error=False)
-    def _load(self) -> None:
+    def _load(self) -> Outcome:
         with self.app.db.read() as session:
             rows = permissions.matrix(session)
             can_change = permissions.allowed(session, self.app.actor, "role.admin")
-        self.app.call_from_thread(self._show, rows, can_change)
+        return Outcome(self._show, rows, can_change)
 
     def _show(self, rows: list[permissions.MatrixRow], can_change: bool) -> None:
         self.rows, self.can_change = rows, can_change
@@ -94,11 +94,11 @@ class RoleSettingsScreen(AreaScreen):
         self._save(role, row.action, scope)
 
     @work(thread=True, exclusive=True, group="roles-save", exit_on_error=False)
-    def _save(self, role: str, action: str, scope: str) -> None:
+    def _save(self, role: str, action: str, scope: str) -> Outcome:
         with self.app.db.write() as session:
             permissions.set_scope(session, role=role, action=action, scope=scope, actor=self.app.actor,
                                   now=self.app.now())
-        self.app.call_from_thread(self._saved, f"{role} {action}: {scope}")
+        return Outcome(self._saved, f"{role} {action}: {scope}")
 
     def action_reset(self) -> None:
         role, _row = self._cell()
@@ -108,10 +108,10 @@ class RoleSettingsScreen(AreaScreen):
         self._reset(role)
 
     @work(thread=True, exclusive=True, group="roles-save", exit_on_error=False)
-    def _reset(self, role: str) -> None:
+    def _reset(self, role: str) -> Outcome:
         with self.app.db.write() as session:
             undone = permissions.reset(session, role=role, actor=self.app.actor, now=self.app.now())
-        self.app.call_from_thread(self._saved, f"{role} back to the defaults ({undone} undone)")
+        return Outcome(self._saved, f"{role} back to the defaults ({undone} undone)")
 
     def _saved(self, message: str) -> None:
         self.notify(message, title="Roles")

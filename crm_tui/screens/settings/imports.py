@@ -17,7 +17,7 @@ from textual.widgets import Checkbox, DataTable, Input, OptionList, ProgressBar,
 from textual.widgets.option_list import Option
 
 from crm_tui.widgets.key_bar import KeyBar
-from crm_tui.screens.base import ReportsWorkerErrors, plain_cell
+from crm_tui.screens.base import Outcome, ReportsWorkerErrors, plain_cell
 from crm_tui.services.importing import (
     CUSTOM_PREFIX, ENTITIES, HAS_CUSTOM, ON_DUPLICATE, ImportFailed, ImportOptions, ImportReport, Preview,
     preview_import, run_import, valid_fields,
@@ -76,7 +76,7 @@ class FieldPicker(ModalScreen[str | None]):
 class ImportScreen(ReportsWorkerErrors, Screen):
     """Import a CSV, XLSX or vCard file into the CRM."""
 
-    CSS_PATH = "../styles/import.tcss"
+    CSS_PATH = "import.tcss"
     AUTO_FOCUS = "#import-path"
     BINDINGS = [
         Binding("ctrl+r", "dry_run", "Dry run", id="import.dry_run"),
@@ -191,14 +191,13 @@ class ImportScreen(ReportsWorkerErrors, Screen):
     # --- preview ---------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="import-preview", exit_on_error=False)
-    def load_preview(self) -> None:
+    def load_preview(self) -> Outcome:
         path, options = self.path, self.options()
         try:
             preview = preview_import(path=path, options=options)
         except Exception as exc:  # noqa: BLE001 - shown on the screen, not raised into the app
-            self.app.call_from_thread(self._show_error, getattr(exc, "message", str(exc)))
-            return
-        self.app.call_from_thread(self._show_preview, preview)
+            return Outcome(self._show_error, getattr(exc, "message", str(exc)))
+        return Outcome(self._show_preview, preview)
 
     def _show_error(self, message: str) -> None:
         self.preview = None
@@ -264,7 +263,7 @@ class ImportScreen(ReportsWorkerErrors, Screen):
         self.execute(dry_run)
 
     @work(thread=True, exclusive=True, group="import-run", exit_on_error=False)
-    def execute(self, dry_run: bool) -> None:
+    def execute(self, dry_run: bool) -> Outcome:
         app, path, options = self.app, self.path, self.options()
 
         def progress(done: int, total: int) -> None:
@@ -279,7 +278,7 @@ class ImportScreen(ReportsWorkerErrors, Screen):
             report = exc.report
         except Exception as exc:  # noqa: BLE001 - shown on the screen
             error = getattr(exc, "message", f"{exc.__class__.__name__}: {exc}")
-        app.call_from_thread(self._finished, report, error)
+        return Outcome(self._finished, report, error)
 
     def _progress(self, done: int, total: int) -> None:
         self.query_one("#import-progress", ProgressBar).update(total=max(1, total), progress=done)

@@ -9,6 +9,8 @@ from textual import work
 from textual.binding import Binding
 
 from crm_tui.models.schemas import ContactRead
+from crm_tui.screens.base import Outcome
+from crm_tui.screens.forms import ConfirmScreen, ContactForm, DealForm, LogActivityForm, OwnerForm, TagsForm, TaskForm
 from crm_tui.services import contacts
 
 
@@ -48,10 +50,10 @@ class ContactActions:
         self._load_contact(contact_id, then)
 
     @work(thread=True, group="contact-action", exit_on_error=False)
-    def _load_contact(self, contact_id: int, then: Callable[[ContactRead], None]) -> None:
+    def _load_contact(self, contact_id: int, then: Callable[[ContactRead], None]) -> Outcome:
         with self.app.db.read() as session:
             contact = contacts.get_contact(session, contact_id=contact_id)
-        self.app.call_from_thread(then, contact)
+        return Outcome(then, contact)
 
     def _saved(self, message: str) -> Callable:
         def done(result) -> None:
@@ -63,8 +65,6 @@ class ContactActions:
     # --- the actions ----------------------------------------------------------------------------
 
     def action_new_contact(self) -> None:
-        from crm_tui.screens.forms import ContactForm
-
         def done(contact: ContactRead | None) -> None:
             if contact is not None:
                 self.notify(f"Added {contact.full_name}.")
@@ -73,13 +73,9 @@ class ContactActions:
         self.app.push_screen(ContactForm(None), done)
 
     def action_edit_contact(self) -> None:
-        from crm_tui.screens.forms import ContactForm
-
         self._with_contact(lambda c: self.app.push_screen(ContactForm(c), self._saved(f"Saved {c.full_name}.")))
 
     def action_log(self, kind: str) -> None:
-        from crm_tui.screens.forms import LogActivityForm
-
         def open_form(contact: ContactRead) -> None:
             def done(result) -> None:
                 if result:
@@ -92,30 +88,20 @@ class ContactActions:
         self._with_contact(open_form)
 
     def action_add_task(self) -> None:
-        from crm_tui.screens.forms import TaskForm
-
         self._with_contact(lambda c: self.app.push_screen(TaskForm(contact_id=c.id),
                                                           self._saved(f"Added a task for {c.full_name}.")))
 
     def action_new_deal(self) -> None:
-        from crm_tui.screens.forms import DealForm
-
         self._with_contact(lambda c: self.app.push_screen(DealForm(contact_id=c.id, company_id=c.company_id),
                                                           self._saved(f"Created a deal for {c.full_name}.")))
 
     def action_change_owner(self) -> None:
-        from crm_tui.screens.forms import OwnerForm
-
         self._with_contact(lambda c: self.app.push_screen(OwnerForm(c), self._saved(f"Changed the owner of {c.full_name}.")))
 
     def action_edit_tags(self) -> None:
-        from crm_tui.screens.forms import TagsForm
-
         self._with_contact(lambda c: self.app.push_screen(TagsForm(c), self._saved(f"Updated the tags of {c.full_name}.")))
 
     def action_archive(self) -> None:
-        from crm_tui.screens.forms import ConfirmScreen
-
         def ask(contact: ContactRead) -> None:
             if contact.archived:
                 self.notify(f"{contact.full_name} is already archived; u unarchives.", severity="warning")
@@ -138,11 +124,11 @@ class ContactActions:
         self._set_archived(contact_id, False, None)
 
     @work(thread=True, group="contact-action", exit_on_error=False)
-    def _set_archived(self, contact_id: int, archived: bool, name: str | None) -> None:
+    def _set_archived(self, contact_id: int, archived: bool, name: str | None) -> Outcome:
         with self.app.db.write() as session:
             contact = contacts.set_contact_archived(session, contact_id=contact_id, archived=archived,
                                                     actor=self.app.actor, now=self.app.now())
-        self.app.call_from_thread(self._archived, contact, archived)
+        return Outcome(self._archived, contact, archived)
 
     def _archived(self, contact: ContactRead, archived: bool) -> None:
         self._last_archived = contact.id if archived else None

@@ -14,13 +14,14 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Label, Select, Static
 
-from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.base import AreaScreen, Outcome
+from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import FormScreen
 from crm_tui.services import dedupe, merge
 from crm_tui.services.common import Actor
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 
-CSS = "../styles/duplicates.tcss"
+CSS = "duplicates.tcss"
 NOUNS = {"contact": "contacts", "company": "companies"}
 
 
@@ -78,10 +79,10 @@ class DuplicatesScreen(AreaScreen):
         self._scan(self.kind)
 
     @work(thread=True, exclusive=True, group="dupes-scan", exit_on_error=False)
-    def _scan(self, kind: str) -> None:
+    def _scan(self, kind: str) -> Outcome:
         with self.app.db.read() as session:
             scan = dedupe.find_duplicates(session, kind=kind)
-        self.app.call_from_thread(self._scanned, scan)
+        return Outcome(self._scanned, scan)
 
     def _scanned(self, scan: dedupe.DuplicateScan) -> None:
         if scan.kind != self.kind:
@@ -129,12 +130,12 @@ class DuplicatesScreen(AreaScreen):
         self._mark(last.kind, last.a_id, last.b_id, True)
 
     @work(thread=True, exclusive=True, group="dupes-dismiss", exit_on_error=False)
-    def _mark(self, kind: str, a_id: int, b_id: int, undo: bool) -> None:
+    def _mark(self, kind: str, a_id: int, b_id: int, undo: bool) -> Outcome:
         app = self.app
         with app.db.write() as session:
             mark = dedupe.restore_pair if undo else dedupe.dismiss_pair
             result = mark(session, kind=kind, a_id=a_id, b_id=b_id, actor=app.actor, now=app.now())
-        app.call_from_thread(self._marked, result, undo)
+        return Outcome(self._marked, result, undo)
 
     def _marked(self, result: dedupe.Dismissal, undo: bool) -> None:
         pair = f"{result.a_label} (#{result.a_id}) and {result.b_label} (#{result.b_id})"
@@ -157,10 +158,10 @@ class DuplicatesScreen(AreaScreen):
         self._plan(pair.kind, a, b)
 
     @work(thread=True, exclusive=True, group="dupes-plan", exit_on_error=False)
-    def _plan(self, kind: str, a_id: int, b_id: int) -> None:
+    def _plan(self, kind: str, a_id: int, b_id: int) -> Outcome:
         with self.app.db.read() as session:
             plan = merge.plan_merge(session, kind=kind, a_id=a_id, b_id=b_id)
-        self.app.call_from_thread(self._ask, plan)
+        return Outcome(self._ask, plan)
 
     def _ask(self, plan: merge.MergePlan) -> None:
         self.app.push_screen(MergeForm(plan), self._merged)
@@ -177,7 +178,7 @@ class DuplicatesScreen(AreaScreen):
 class MergeForm(FormScreen[merge.MergeResult | None]):
     """Which value to keep for each field that differs; what b fills in and what moves is shown."""
 
-    CSS_PATH = ["../styles/forms.tcss", CSS]
+    CSS_PATH = [FORMS_CSS, CSS]
     HINT = "a/b per field · ctrl+s merge · esc cancel"
 
     def __init__(self, plan: merge.MergePlan) -> None:

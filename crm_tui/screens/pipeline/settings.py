@@ -18,12 +18,13 @@ from textual.widgets.option_list import Option
 
 from crm_tui.errors import CrmError, InvalidInput
 from crm_tui.models.schemas import PipelineRead, StageRead
-from crm_tui.screens.base import AreaScreen, plain_cell
+from crm_tui.screens.base import AreaScreen, Outcome, plain_cell
+from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import ConfirmScreen, FormScreen, _field, _input
 from crm_tui.services import pipelines
 from crm_tui.services.common import Actor
 
-CSS = ["../styles/forms.tcss", "../styles/pipeline.tcss"]
+CSS = [FORMS_CSS, "pipeline.tcss"]
 
 
 class PipelineSettingsScreen(AreaScreen):
@@ -78,13 +79,13 @@ class PipelineSettingsScreen(AreaScreen):
     # --- loading -------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="settings-load", exit_on_error=False)
-    def load(self, focus_stage: int | None = None) -> None:
+    def load(self, focus_stage: int | None = None) -> Outcome:
         with self.app.db.read() as session:
             found = pipelines.list_pipelines(session)
             chosen = self.pipeline_id if any(p.id == self.pipeline_id for p in found) else (
                 found[0].id if found else None)
             counts = pipelines.stage_deal_counts(session, pipeline_id=chosen) if chosen else {}
-        self.app.call_from_thread(self._show, found, chosen, counts, focus_stage)
+        return Outcome(self._show, found, chosen, counts, focus_stage)
 
     def _show(self, found: list[PipelineRead], chosen: int | None, counts: dict[int, int],
               focus_stage: int | None) -> None:
@@ -188,14 +189,16 @@ class PipelineSettingsScreen(AreaScreen):
                                  lambda yes: delete(None) if yes else None)
 
     @work(thread=True, exclusive=True, group="settings-write", exit_on_error=False)
-    def _write(self, change, focus_stage: int | None = None) -> None:
+    def _write(self, change, focus_stage: int | None = None) -> Outcome:
         try:
             with self.app.db.write() as session:
                 change(session, self.app.actor, self.app.now())
         except CrmError as exc:
-            self.app.call_from_thread(self.notify, exc.message, title="Not done", severity="error")
-            return
-        self.app.call_from_thread(self._written, focus_stage)
+            return Outcome(self._not_done, exc.message)
+        return Outcome(self._written, focus_stage)
+
+    def _not_done(self, message: str) -> None:
+        self.notify(message, title="Not done", severity="error")
 
     def _written(self, focus_stage: int | None) -> None:
         self.app.data_changed()  # the board below reloads too (this screen's own reload comes next)

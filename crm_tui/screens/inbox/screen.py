@@ -25,6 +25,7 @@ from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import (
     FormScreen,
     LogActivityForm,
+    TaskForm,
     _field,
     _input,
     _owner_select,
@@ -39,7 +40,7 @@ from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 from crm_tui.widgets.text_line import TextLine
 
-CSS = "../styles/inbox.tcss"
+CSS = "inbox.tcss"
 SECTIONS = inbox.SECTIONS
 EMPTY = {
     "overdue": "Nothing overdue. → shows what is due today.",
@@ -408,8 +409,6 @@ class InboxScreen(AreaScreen):
         self.app.push_screen(LogAndCompleteForm(task), done)
 
     def action_new_task(self) -> None:
-        from crm_tui.screens.forms import TaskForm
-
         def done(task: TaskRead | None) -> None:
             if task is not None:
                 self._changed(f"Added the task “{task.title}”.")
@@ -422,17 +421,11 @@ class InboxScreen(AreaScreen):
         the company."""
         task: TaskRead | PlannedRead = event.row
         if task.deal_id is not None:
-            from crm_tui.screens.deal_info import DealInfoScreen
-
-            self.app.push_screen(DealInfoScreen(task.deal_id))
+            self.app.open_record("deal", task.deal_id)
         elif task.contact_id is not None:
-            from crm_tui.screens.contact_detail import ContactDetailScreen
-
-            self.app.push_screen(ContactDetailScreen(task.contact_id))
+            self.app.open_record("contact", task.contact_id)
         elif task.company_id is not None:
-            from crm_tui.screens.company_detail import CompanyDetailScreen
-
-            self.app.push_screen(CompanyDetailScreen(task.company_id))
+            self.app.open_record("company", task.company_id)
         else:
             what = "task" if isinstance(task, TaskRead) else task.kind
             self.notify(f"This {what} is not about a contact, deal or company.", severity="warning")

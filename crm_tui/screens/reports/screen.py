@@ -21,7 +21,8 @@ from crm_tui import config
 from crm_tui.widgets.key_bar import KeyBar
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRow, UserRead
-from crm_tui.screens.base import AreaScreen
+from crm_tui.screens.base import AreaScreen, Outcome
+from crm_tui.errors import InvalidInput
 from crm_tui.screens.forms import FormScreen, _field, _input, _user_options
 from crm_tui.services import goals, pipelines, reports, users
 from crm_tui.services.common import Actor
@@ -30,7 +31,7 @@ from crm_tui.widgets.area_bar import AreaBar
 from crm_tui.widgets.bar_chart import BarChart
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 
-CSS = "../styles/reports.tcss"
+CSS = "reports.tcss"
 NUMERIC = {"int", "money", "percent", "days"}
 WIDE = 100  # from this width the list of reports stays on the left
 CHART_BESIDE = 130  # from this width the chart sits beside the table, below it otherwise
@@ -121,18 +122,18 @@ class ReportsScreen(AreaScreen):
 
     @work(thread=True, exclusive=True, group="report", exit_on_error=False)
     def compute(self, name: str, period: reports.Period, owner_id: int | None, pipeline_id: int | None,
-                now: datetime) -> None:
+                now: datetime) -> Outcome:
         with self.app.db.read() as session:
             report = reports.run_report(session, name=name, period=period, zone=self.zone, currency=self.currency,
                                         owner_id=owner_id, pipeline_id=pipeline_id, now=now, actor=self.app.actor)
-        self.app.call_from_thread(self.show_report, report)
+        return Outcome(self.show_report, report)
 
     @work(thread=True, exclusive=True, group="report-choices", exit_on_error=False)
-    def load_choices(self) -> None:
+    def load_choices(self) -> Outcome:
         with self.app.db.read() as session:
             team = users.list_users(session, include_inactive=False)
             found = pipelines.list_pipelines(session)
-        self.app.call_from_thread(self._set_choices, team, found)
+        return Outcome(self._set_choices, team, found)
 
     def _set_choices(self, team: list[UserRead], found: list) -> None:
         self._team, self._pipelines = team, found
@@ -336,16 +337,7 @@ class DrillScreen(Screen):
 
     @on(KeysetTable.Selected, "#drill-list")
     def open_row(self, event: KeysetTable.Selected) -> None:
-        if isinstance(event.row, ContactRow):
-            from crm_tui.screens.contact_detail import ContactDetailScreen
-
-            self.app.push_screen(ContactDetailScreen(event.row.id))
-            return
-        try:
-            from crm_tui.screens.deal_detail import DealDetailScreen as DealScreen
-        except ImportError:  # the pipeline's detail screen is optional here; the quick look always exists
-            from crm_tui.screens.deal_info import DealInfoScreen as DealScreen
-        self.app.push_screen(DealScreen(event.row.id))
+        self.app.open_record("contact" if isinstance(event.row, ContactRow) else "deal", event.row.id)
 
 
 # --- forms -----------------------------------------------------------------------------------------
@@ -413,8 +405,6 @@ class GoalForm(FormScreen):
                 "currency": self.query_one("#goal-currency", Input).value or self.currency}
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime):
-        from crm_tui.errors import InvalidInput
-
         if values["user_id"] is None:
             raise InvalidInput("choose whose goal this is")
         if not values["amount"].strip():

@@ -13,8 +13,9 @@ from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRead, ContactRow
-from crm_tui.screens.base import AreaScreen, SearchableList
-from crm_tui.screens.contact_actions import ContactActions
+from crm_tui.screens.base import AreaScreen, Outcome, SearchableList
+from crm_tui.screens.contacts.actions import ContactActions
+from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.services import contacts, users, views
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
@@ -41,7 +42,7 @@ def contact_columns(app) -> list[Column]:
 
 class ContactsScreen(SearchableList, ContactActions, AreaScreen):
     AREA = "contacts"
-    CSS_PATH = "../styles/contacts.tcss"
+    CSS_PATH = "contacts.tcss"
     AUTO_FOCUS = "#contact-list"
     BINDINGS = [
         Binding("slash", "focus_search", "Search", id="contacts.search"),
@@ -192,9 +193,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
 
     @on(KeysetTable.Selected, "#contact-list")
     def open_contact(self, event: KeysetTable.Selected) -> None:
-        from crm_tui.screens.contact_detail import ContactDetailScreen
-
-        self.app.push_screen(ContactDetailScreen(event.row.id))
+        self.app.open_record("contact", event.row.id)
 
     # --- search -----------------------------------------------------------------------------
 
@@ -223,7 +222,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         self.reload()
 
     def action_filters(self) -> None:
-        from crm_tui.screens.filters import ContactFilterForm
+        from crm_tui.screens.contacts.filters import ContactFilterForm
 
         def apply(filters: dict | None) -> None:
             if filters is not None:
@@ -245,12 +244,12 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
             self.table.focus()
 
     @work(thread=True, exclusive=True, group="contact-views", exit_on_error=False)
-    def load_views(self) -> None:
+    def load_views(self) -> Outcome:
         with self.app.db.read() as session:
             found = views.contact_views(session, actor=self.app.actor)
             counts = views.view_counts(session, views=found, actor=self.app.actor, now=self.app.now())
             logins = {u.id: u.login for u in users.list_users(session)}
-        self.app.call_from_thread(self._show_views, found, counts, logins)
+        return Outcome(self._show_views, found, counts, logins)
 
     def _show_views(self, found: list, counts: dict[int, int], logins: dict[int, str]) -> None:
         self._views, self._logins = found, logins
@@ -293,8 +292,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
     def action_change_view(self, change: str) -> None:
         """Rename, update or delete the saved list highlighted in the Lists panel (the built-in
         lists stay as they are)."""
-        from crm_tui.screens.filters import RenameViewForm
-        from crm_tui.screens.forms import ConfirmScreen
+        from crm_tui.screens.contacts.filters import RenameViewForm
 
         option = self._views_list().highlighted_option
         view = next((v for v in self._views if option is not None and str(v.id) == option.id), None)
@@ -328,7 +326,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
                                                "Delete"), delete)
 
     @work(thread=True, exclusive=True, group="contact-view-change", exit_on_error=False)
-    def _write_view(self, change: str, view, shown: dict) -> None:
+    def _write_view(self, change: str, view, shown: dict) -> Outcome:
         with self.app.db.write() as session:
             if change == "update":
                 views.update_view(session, view_id=view.id, version=view.version, actor=self.app.actor,
@@ -336,14 +334,14 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
             else:
                 views.delete_view(session, view_id=view.id, actor=self.app.actor, now=self.app.now())
         done = "Updated" if change == "update" else "Deleted"
-        self.app.call_from_thread(self._view_written, f"{done} the list “{view.name}”.")
+        return Outcome(self._view_written, f"{done} the list “{view.name}”.")
 
     def _view_written(self, message: str) -> None:
         self.notify(message)
         self.load_views()
 
     def action_save_view(self) -> None:
-        from crm_tui.screens.filters import SaveViewForm
+        from crm_tui.screens.contacts.filters import SaveViewForm
 
         data = {"entity": "contact", "query": self.query_text,
                 "filters": views.resolve_filters(self.filters, self.app.actor), "sort": self.sort}

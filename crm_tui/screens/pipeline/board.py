@@ -28,6 +28,7 @@ from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, PipelineRead, StageRead
 from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
+from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import DealForm
 from crm_tui.services import board, deals, pipelines, users
 from crm_tui.services.board import BoardFilter, BoardTotals
@@ -35,7 +36,7 @@ from crm_tui.widgets.kanban import KanbanBoard, KanbanColumn, compact_sums, firs
 from crm_tui.widgets.paged_window import FIRST, PAINT_WAIT_S, PRELOAD_WAIT_S, PageAsk, PageLoaded
 from crm_tui.widgets.text_line import Line
 
-CSS = ["../styles/forms.tcss", "../styles/pipeline.tcss"]
+CSS = [FORMS_CSS, "pipeline.tcss"]
 EVERYONE, MINE = "everyone", "mine"
 FRAME_ROWS = 4  # the area bar, the board's bar and summary, the key bar: the rest is the board's
 ColumnAsk = tuple[KanbanColumn, PageAsk]  # a page a column asked for, fetched by one of the screen's workers
@@ -78,7 +79,7 @@ class ChangeRefused(Message, bubble=False):
 
 class PipelineScreen(AreaScreen):
     AREA = "pipeline"
-    CSS_PATH = "../styles/pipeline.tcss"  # the dialogs add forms.tcss when they open
+    CSS_PATH = "pipeline.tcss"  # the dialogs add forms.tcss when they open
     AUTO_FOCUS = "#board"
     BINDINGS = [
         Binding("shift+left,left_square_bracket", "move_card(-1)", "◀ Move", id="pipeline.move_back"),
@@ -337,9 +338,7 @@ class PipelineScreen(AreaScreen):
 
     @on(KanbanBoard.Selected)
     def open_deal(self, event: KanbanBoard.Selected) -> None:
-        from crm_tui.screens.deal_detail import DealDetailScreen
-
-        self.app.push_screen(DealDetailScreen(event.card.id))
+        self.app.open_record("deal", event.card.id)
 
     # --- changing cards -------------------------------------------------------------------------
 
@@ -390,7 +389,7 @@ class PipelineScreen(AreaScreen):
         self._confirm_overturn(card.title, column.stage.kind, "won", go) if overturn else go()
 
     def action_lost(self) -> None:
-        from crm_tui.screens.deal_detail import LostReasonScreen
+        from crm_tui.screens.pipeline.deal import LostReasonScreen
 
         column, card = self._focused_open_card()
         if card is None:
@@ -586,7 +585,7 @@ class PipelineScreen(AreaScreen):
             self._describe()
 
     def action_settings(self) -> None:
-        from crm_tui.screens.pipeline_settings import PipelineSettingsScreen
+        from crm_tui.screens.pipeline.settings import PipelineSettingsScreen
 
         self.app.push_screen(PipelineSettingsScreen(self.pipeline_id), lambda _: self.refresh_data())
 

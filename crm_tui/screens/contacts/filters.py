@@ -1,6 +1,8 @@
-"""The contact list's filter form and the form that saves the current list as a smart list."""
+"""The contact list's filter form and the forms that save the current list as a smart list and rename one."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -9,13 +11,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
 
-from crm_tui.screens.base import SHELL_CSS, Outcome, ReportsWorkerErrors
-from crm_tui.errors import CrmError
 from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.models.schemas import SavedViewRead
+from crm_tui.screens.base import Outcome, ReportsWorkerErrors, SHELL_CSS
+from crm_tui.screens.forms import FormScreen, _field, _input
 from crm_tui.services import users, views
+from crm_tui.services.common import Actor
 
-ANY = "__any__"
 MINE, UNOWNED = "__mine__", "__unowned__"
 
 
@@ -71,10 +73,10 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
         self.load_users()
 
     @work(thread=True, exclusive=True, group="filter-users", exit_on_error=False)
-    def load_users(self) -> None:
+    def load_users(self) -> Outcome:
         with self.app.db.read() as session:
             found = users.list_users(session, include_inactive=False)
-        self.app.call_from_thread(self._show_users, found)
+        return Outcome(self._show_users, found)
 
     def _show_users(self, found) -> None:
         owner = self.query_one("#owner", Select)
@@ -127,85 +129,52 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
         self.action_cancel()
 
 
-class _ViewNameForm(ReportsWorkerErrors, ModalScreen[SavedViewRead | None]):
-    """A small form that names a saved list: writes it in a worker (`write`), shows the service's
-    refusal under the field, and dismisses with the list saved."""
+class _ViewNameForm(FormScreen[SavedViewRead | None]):
+    """A small form that names a saved list, on the forms' one base: it writes in the base's worker,
+    shows the service's refusal (a name taken, a teammate's change) under the field, and dismisses
+    with the list saved."""
 
-    CSS_PATH = SHELL_CSS
-
-    def write(self, session, value) -> SavedViewRead:
-        raise NotImplementedError
-
-    @work(thread=True, exclusive=True, group="save-view", exit_on_error=False)
-    def save(self, value) -> Outcome:
-        try:
-            with self.app.db.write() as session:
-                view = self.write(session, value)
-        except CrmError as exc:
-            return Outcome(self._error, exc.message)
-        return Outcome(self.dismiss, view)
-
-    def _error(self, message: str) -> None:
-        self.query_one("#form-error", Label).update(message)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    HINT = "enter save · esc cancel"
 
 
 class SaveViewForm(_ViewNameForm):
     """Name the current search, filters and sort; the list is shared with the team unless private."""
 
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="view.save"),
-        Binding("escape", "cancel", "Cancel", id="view.cancel"),
-    ]
-
     def __init__(self, data: dict) -> None:
         super().__init__()
         self.data = data
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="form form-small"):
-            yield Static("[b]Save this list[/b]  enter save · esc cancel", classes="form-title")
-            yield Label("Name")
-            yield Input(placeholder="e.g. Hot leads in Berlin", id="name")
-            yield Checkbox("Only for me", False, id="private")
-            # the error quotes the name typed: shown as typed, never read as markup
-            yield Label("", id="form-error", classes="form-error", markup=False)
+    def form_title(self) -> str:
+        return "Save this list"
 
-    @on(Input.Submitted, "#name")
-    def action_save(self) -> None:
-        self.save({**self.data, "name": self.query_one("#name", Input).value,
-                   "shared": not self.query_one("#private", Checkbox).value})
+    def compose_fields(self) -> ComposeResult:
+        yield _field("Name", _input("name", placeholder="e.g. Hot leads in Berlin"))
+        yield _field("", Checkbox("Only for me", False, id="private", compact=True))
 
-    def write(self, session, data: dict) -> SavedViewRead:
-        return views.create_view(session, data=data, actor=self.app.actor, now=self.app.now())
+    def values(self) -> dict:
+        return {**self.data, "name": self.query_one("#name", Input).value,
+                "shared": not self.query_one("#private", Checkbox).value}
+
+    def write(self, session, values: dict, *, actor: Actor, now: datetime) -> SavedViewRead:
+        return views.create_view(session, data=values, actor=actor, now=now)
 
 
 class RenameViewForm(_ViewNameForm):
     """A new name for a saved list (the version it was read at guards a teammate's change)."""
 
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="view_rename.save"),
-        Binding("escape", "cancel", "Cancel", id="view_rename.cancel"),
-    ]
-
     def __init__(self, view: SavedViewRead) -> None:
         super().__init__()
         self.view = view
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="form form-small"):
-            yield Static("[b]Rename this list[/b]  enter save · esc cancel", classes="form-title")
-            yield Label("Name")
-            yield Input(self.view.name, id="name")
-            # the error quotes the name typed: shown as typed, never read as markup
-            yield Label("", id="form-error", classes="form-error", markup=False)
+    def form_title(self) -> str:
+        return "Rename this list"
 
-    @on(Input.Submitted, "#name")
-    def action_save(self) -> None:
-        self.save(self.query_one("#name", Input).value)
+    def compose_fields(self) -> ComposeResult:
+        yield _field("Name", _input("name", self.view.name))
 
-    def write(self, session, name: str) -> SavedViewRead:
-        return views.update_view(session, view_id=self.view.id, name=name, version=self.view.version,
-                                 actor=self.app.actor, now=self.app.now())
+    def values(self) -> dict:
+        return {"name": self.query_one("#name", Input).value}
+
+    def write(self, session, values: dict, *, actor: Actor, now: datetime) -> SavedViewRead:
+        return views.update_view(session, view_id=self.view.id, name=values["name"], version=self.view.version,
+                                 actor=actor, now=now)

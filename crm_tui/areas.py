@@ -1,0 +1,104 @@
+"""The app's areas and records, defined once. Adding an area is one `Area` entry in AREAS: the app's
+modes and number keys (app.py), the area bar (widgets/area_bar.py reads the app's AREAS), the
+command palette (commands.py) and help (the keys are the app's bindings) all follow it.
+
+RECORDS maps a kind of record ("contact", "company", "deal") to the area it belongs to and the
+screen that shows it, so that a screen asks the app to open a record (`app.open_record(kind, id)`)
+and never imports another screen package. TOOLS are the screens reached from the palette only.
+Record and tool screens are imported when first opened, not at start."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+from textual.screen import Screen
+
+from crm_tui.screens.companies.screen import CompaniesScreen
+from crm_tui.screens.contacts.screen import ContactsScreen
+from crm_tui.screens.inbox.screen import InboxScreen
+from crm_tui.screens.pipeline.board import PipelineScreen
+from crm_tui.screens.reports.screen import ReportsScreen
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A palette entry run on its area's screen (the detail open there, else the list): `action` is
+    one of that screen's actions."""
+
+    name: str
+    action: str
+    help: str
+    needs: str | None = None  # the permission it takes; None: everyone
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    mode: str  # the app mode's name, and the AREA of its screens
+    key: str
+    title: str
+    screen: type[Screen]
+    needs: tuple[str, ...] = ()  # the role needs one of these permissions to open it; (): everyone
+    commands: tuple[Command, ...] = ()
+
+
+def lazy(module: str, name: str) -> Callable[[], type[Screen]]:
+    """The screen class `name` of `module`, imported on first use (start-up stays lean)."""
+    def load() -> type[Screen]:
+        return getattr(import_module(module), name)
+    return load
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    kind: str
+    area: str  # the area it opens in (the area bar says where you are)
+    screen: Callable[[], type[Screen]]  # takes the record's id
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A palette entry that opens a screen (settings, data care)."""
+
+    name: str
+    screen: Callable[[], type[Screen]]
+    args: tuple[Any, ...]
+    help: str
+    needs: str | None = None
+
+
+AREAS: tuple[Area, ...] = (
+    Area("contacts", "1", "Contacts", ContactsScreen, commands=(
+        Command("New contact", "new_contact", "Add a contact (n on the list)", "contact.edit"),
+        Command("New deal", "new_deal", "A deal for the highlighted contact", "deal.edit"),
+        Command("Log a call", "log('call')", "Log a call with the highlighted contact", "activity.log"),
+        Command("Add a task", "add_task", "A task for the highlighted contact", "task.edit"),
+    )),
+    Area("companies", "2", "Companies", CompaniesScreen, commands=(
+        Command("New company", "new_company", "Add a company", "company.edit"),
+    )),
+    Area("pipeline", "3", "Pipeline", PipelineScreen),
+    Area("inbox", "4", "Inbox", InboxScreen),
+    Area("reports", "5", "Reports", ReportsScreen, needs=("report.view", "report.sources")),
+)
+
+RECORDS: dict[str, Record] = {r.kind: r for r in (
+    Record("contact", "contacts", lazy("crm_tui.screens.contacts.detail", "ContactDetailScreen")),
+    Record("company", "companies", lazy("crm_tui.screens.companies.detail", "CompanyDetailScreen")),
+    Record("deal", "pipeline", lazy("crm_tui.screens.pipeline.deal", "DealDetailScreen")),
+)}
+
+TOOLS: tuple[Tool, ...] = (
+    Tool("Find duplicate contacts", lazy("crm_tui.screens.settings.duplicates", "DuplicatesScreen"), ("contact",),
+         "Same email, phone and name, similar names", "contact.edit"),
+    Tool("Find duplicate companies", lazy("crm_tui.screens.settings.duplicates", "DuplicatesScreen"), ("company",),
+         "Same domain, similar names", "company.edit"),
+    Tool("Import a file (CSV, XLSX, vCard)", lazy("crm_tui.screens.settings.imports", "ImportScreen"), (),
+         "Contacts, companies, deals, activities, tasks", "import.run"),
+    Tool("Settings: roles and permissions", lazy("crm_tui.screens.settings.roles", "RoleSettingsScreen"), (),
+         "What each role may do (admins change it)"),
+)
+
+BY_MODE: dict[str, Area] = {area.mode: area for area in AREAS}

@@ -1,0 +1,1 @@
+"""Companies area: the list and the company form (screen.py), a company's detail (detail.py)."""

@@ -1,0 +1,187 @@
+"""One record on a screen of its own: the base that the contact, company and deal screens build on
+(and the case, quote and product screens to come). A card on top, tabs of lists below, the same
+tab keys everywhere ([ and ]), the timeline's activities opened in place, and the rows of the other
+tabs opened through the app (`app.open_record`), so no detail screen imports another.
+
+A screen gives KIND, compose_tabs(), fetchers() (a fetch for each list, by its id), read_card()
+(in a thread) and show_card(); OPENS names the kind each list's rows are."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static, TabbedContent, TabPane
+
+from crm_tui.clock import get_zone
+from crm_tui.screens.activity import ActivityOpener
+from crm_tui.screens.base import AreaScreen, Outcome
+from crm_tui.widgets import fmt
+from crm_tui.widgets.keyset_table import Column, KeysetTable
+
+KIND_MARK = {"call": "☎", "email": "✉", "meeting": "◷", "note": "✎", "stage_change": "→", "system": "·"}
+
+
+# --- the lists' columns, shared by the detail screens ------------------------------------------
+
+
+def timeline_columns(app, *, with_contact: bool = False) -> list[Column]:
+    zone = get_zone(app.actor.timezone)
+    columns = [
+        Column("When", lambda a: fmt.stamp(a.occurred_at, zone), width=16),
+        Column("", lambda a: KIND_MARK.get(a.kind, "·"), width=1, min_width=1),
+        Column("What", lambda a: " · ".join(x for x in (a.subject, a.outcome) if x) or a.kind, ratio=3),
+        Column("Notes", lambda a: a.body or "", ratio=2, hide_below=90),
+        Column("By", lambda a: a.user_login or "", width=8, hide_below=70),
+    ]
+    if with_contact:
+        columns.insert(2, Column("Contact", lambda a: a.contact_name or "", ratio=1))
+    return columns
+
+
+def deal_columns(app) -> list[Column]:
+    return [
+        Column("Deal", lambda d: d.title, ratio=3),
+        Column("Stage", lambda d: d.stage_name, width=12),
+        Column("Amount", lambda d: fmt.money(d.amount_minor, d.currency), width=14, align="right"),
+        Column("Status", lambda d: d.status, width=6),
+        Column("Close", lambda d: f"{d.expected_close:%Y-%m-%d}" if d.expected_close else "—", width=10,
+               hide_below=70),
+    ]
+
+
+def task_columns(app) -> list[Column]:
+    zone = get_zone(app.actor.timezone)
+    return [
+        Column("Due", lambda t: fmt.when(t.due_at, app.now(), zone), width=16),
+        Column("Task", lambda t: t.title, ratio=3),
+        Column("For", lambda t: t.assignee_login or "", width=8),
+    ]
+
+
+def history_columns(app) -> list[Column]:
+    zone = get_zone(app.actor.timezone)
+    return [
+        Column("When", lambda e: fmt.stamp(e.at, zone), width=16),
+        Column("Who", lambda e: e.who, width=14),  # "root (as bob)" when an admin acted as bob
+        Column("Change", lambda e: _change(e), ratio=1),
+    ]
+
+
+def _change(event) -> str:
+    """ "owner: ann → bob": an id field shows the names the service resolved, not the raw ids."""
+    if event.field:
+        return f"{event.field_label}: {event.old_shown or '—'} → {event.new_shown or '—'}"
+    return " ".join(x for x in (event.action, event.new_value) if x)
+
+
+def paged(db, call):
+    """A KeysetTable fetch from a service list call that takes after/before/limit (no total)."""
+    def fetch(*, after, before, limit, with_total):
+        with db.read() as session:
+            return call(session, after=after, before=before, limit=limit)
+    return fetch
+
+
+def counted(db, call):
+    """A KeysetTable fetch over a service list call that takes after/before/limit/with_total."""
+    def fetch(*, after, before, limit, with_total):
+        with db.read() as session:
+            return call(session, after=after, before=before, limit=limit, with_total=with_total)
+    return fetch
+
+
+# --- the screen --------------------------------------------------------------------------------
+
+
+def tab_keys(prefix: str, *, shown: bool = True) -> list[Binding]:
+    """[ and ]: the previous and the next tab (`prefix` names the bindings for help)."""
+    return [
+        Binding("right_square_bracket", "step_tab(1)", "Next tab", show=shown, id=f"{prefix}.next_tab"),
+        Binding("left_square_bracket", "step_tab(-1)", "Prev tab", show=False, id=f"{prefix}.prev_tab"),
+    ]
+
+
+class DetailScreen(ActivityOpener, AreaScreen):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="detail.back")]  # first in every footer
+    KIND: ClassVar[str] = ""  # "contact": the card is #contact-card, the tabs #contact-tabs
+    TIMELINE: ClassVar[str] = ""  # the id of the list whose rows are activities (opened in place)
+    OPENS: ClassVar[dict[str, str]] = {}  # list id -> the kind of record its rows are
+
+    def __init__(self, record_id: int) -> None:
+        super().__init__()
+        self.record_id = record_id
+
+    # -- what a detail screen gives
+
+    def compose_tabs(self) -> ComposeResult:
+        yield from ()
+
+    def fetchers(self) -> dict[str, Callable]:
+        """A fetch for each list, by the list's id (made anew on each refresh: `now` moves on)."""
+        return {}
+
+    def read_card(self, session) -> tuple[Any, ...]:
+        """What the card shows, read in a worker thread (no widgets here)."""
+        raise NotImplementedError
+
+    def show_card(self, *data: Any) -> None:
+        raise NotImplementedError
+
+    # -- layout and loading
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_frame_top()
+        yield Static("Loading…", id=f"{self.KIND}-card")
+        with TabbedContent(id=f"{self.KIND}-tabs"):
+            yield from self.compose_tabs()
+        yield from self.compose_frame_bottom()
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+        tabs = self.query_one(TabbedContent)
+        self._focus_list(tabs.get_pane(tabs.active))
+
+    def refresh_data(self) -> None:
+        self.load_card()
+        for table_id, fetch in self.fetchers().items():
+            self.query_one(f"#{table_id}", KeysetTable).load(fetch, keep_position=True)
+
+    def load_card(self) -> None:
+        self.run_worker(lambda app=self.app: self._read_card(app), thread=True, exclusive=True,
+                        group=f"{self.KIND}-card", exit_on_error=False)
+
+    def _read_card(self, app: App) -> Outcome:
+        with app.db.read() as session:
+            return Outcome(self.show_card, *self.read_card(session))
+
+    # -- tabs
+
+    def action_step_tab(self, step: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        panes = [pane.id for pane in tabs.query(TabPane)]
+        tabs.active = panes[(panes.index(tabs.active) + step) % len(panes)]
+        self._focus_list(tabs.get_pane(tabs.active))
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._focus_list(event.pane)
+
+    @staticmethod
+    def _focus_list(pane: TabPane) -> None:
+        tables = pane.query(KeysetTable)
+        if tables:
+            tables.first().focus()
+
+    # -- opening rows
+
+    @on(KeysetTable.Selected)
+    def _open_row(self, event: KeysetTable.Selected) -> None:
+        table_id = event.control.id
+        if table_id == self.TIMELINE:
+            self.open_activity(event.row)
+        elif (kind := self.OPENS.get(table_id)) is not None:
+            self.app.open_record(kind, event.row.id)

@@ -1,0 +1,1 @@
+"""Inbox area: the person's tasks and what is due (screen.py)."""

@@ -1,0 +1,1 @@
+"""Reports area: the reports, their drill-down and goals (screen.py)."""
