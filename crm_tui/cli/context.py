@@ -8,14 +8,17 @@ from contextlib import contextmanager
 from datetime import tzinfo
 from functools import cached_property
 
+from typing import TYPE_CHECKING
+
 import typer
-from sqlalchemy.orm import Session
 
 from crm_tui import config
-from crm_tui.clock import get_zone
-from crm_tui.db import Database, open_database
-from crm_tui.services import users
-from crm_tui.services.common import Actor
+
+if TYPE_CHECKING:  # the database and the services load when a command first asks for them
+    from sqlalchemy.orm import Session
+
+    from crm_tui.db import Database
+    from crm_tui.services.common import Actor
 
 
 class CliState:
@@ -45,10 +48,14 @@ class CliState:
     def db(self) -> Database:
         """The database, opened (and upgraded to the code's schema) on first use."""
         if self._db is None:
+            from crm_tui.db import open_database
+
             self._db = open_database(self.url, create=self.may_create)
         return self._db
 
     def _resolve_actor(self, session: Session) -> Actor:
+        from crm_tui.services import users
+
         request = self.login_request
         actor = users.sign_in(session, os_login=request.os_login, login=request.login, source=request.source)
         # the config file's zone applies to users who did not set their own
@@ -74,6 +81,8 @@ class CliState:
     @property
     def zone(self) -> tzinfo:
         """The zone times are shown in: the user's, else the config file's, else the machine's."""
+        from crm_tui.clock import get_zone
+
         return get_zone(self.actor.timezone or self.settings.timezone)
 
     @contextmanager
