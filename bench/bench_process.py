@@ -119,6 +119,7 @@ def pty_run(launch: Launch, *, then=None) -> float:
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(COLS), "LINES": str(ROWS), **launch.env}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed crm runs from compiled files, as the libraries do
     started = time.perf_counter()
     proc = subprocess.Popen(launch.argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
                             close_fds=True)
@@ -315,7 +316,12 @@ def main(argv: list[str] | None = None) -> int:
         env = {"CRM_CONFIG_DIR": str(scripts / "config"), "CRM_DATA_DIR": str(scripts / "data")}
         if args.src:
             env["PYTHONPATH"] = str(Path(args.src).resolve())
-        print(f"bench_process: crm from {args.src or 'this checkout'}; {COLS}x{ROWS} pty; python {sys.version.split()[0]}")
+        # compiled once here, as `pip install` does: a checkout run with PYTHONDONTWRITEBYTECODE would
+        # compile every module of crm_tui at every start, and no person's installed crm does that
+        source = Path(args.src).resolve() / "crm_tui" if args.src else Path(__file__).resolve().parents[1] / "crm_tui"
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(source)], check=True,
+                       env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
+        print(f"bench_process: crm from {source}; {COLS}x{ROWS} pty; python {sys.version.split()[0]}")
         for url in args.db:
             bench(url, args, scripts, env)
     return 0

@@ -3,6 +3,7 @@ command palette, help, themes, the Inbox count, and the first-run welcome."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from datetime import datetime
 from weakref import WeakKeyDictionary
@@ -21,12 +22,7 @@ from crm_tui.compat import StyleWorkOnce, is_exiting
 from crm_tui.commands import CrmCommands
 from crm_tui.db import Database
 from crm_tui.errors import Conflict, CrmError
-from crm_tui.screens.companies import CompaniesScreen
-from crm_tui.screens.contacts import ContactsScreen
-from crm_tui.screens.inbox import InboxScreen
-from crm_tui.screens.pipeline import PipelineScreen
-from crm_tui.screens.reports import ReportsScreen
-from crm_tui.services import contacts, permissions, tasks
+from crm_tui.services import permissions
 from crm_tui.services.common import Actor
 from crm_tui.widgets.control_codes import StripControlCodes
 
@@ -37,15 +33,21 @@ DARK, LIGHT = "textual-dark", "textual-light"
 _STRIP_CONTROL_CODES = StripControlCodes()  # one instance: Textual caches filtered lines by filter
 
 
+def _area(module: str, screen: str) -> Callable[[], Screen]:
+    """An area's screen, its module (and the services it uses) imported when the area is first
+    opened: the first frame waits only for the area it shows."""
+    return lambda: getattr(importlib.import_module(f"crm_tui.screens.{module}"), screen)()
+
+
 class CrmApp(StyleWorkOnce, App[None]):
     TITLE = "crm-tui"
     ENABLE_COMMAND_PALETTE = True
     MODES = {
-        "contacts": ContactsScreen,
-        "companies": CompaniesScreen,
-        "pipeline": PipelineScreen,
-        "inbox": InboxScreen,
-        "reports": ReportsScreen,
+        "contacts": _area("contacts", "ContactsScreen"),
+        "companies": _area("companies", "CompaniesScreen"),
+        "pipeline": _area("pipeline", "PipelineScreen"),
+        "inbox": _area("inbox", "InboxScreen"),
+        "reports": _area("reports", "ReportsScreen"),
     }
     DEFAULT_MODE = "contacts"
     BINDINGS = [
@@ -211,6 +213,8 @@ class CrmApp(StyleWorkOnce, App[None]):
     # not exclusive: a cancelled look would lose its window of tasks that fell due
     @work(thread=True, group="inbox-count", exit_on_error=False)
     def _count_inbox(self, now: datetime, since: datetime | None, tick: bool, look: int) -> None:
+        from crm_tui.services import tasks
+
         with self.db.read() as session:
             counts = tasks.task_counts(session, assignee_id=self.actor.user_id,
                                        zone=get_zone(self.actor.timezone), now=now)
@@ -229,13 +233,13 @@ class CrmApp(StyleWorkOnce, App[None]):
             self.notify(f"{task.title}{about}", title="Task due", timeout=10)
         if total > len(shown):
             self.notify(f"and {total - len(shown)} more: see the Inbox (4)", title="Tasks due", timeout=10)
-        if tick:
-            for screen in self.screen_stack:
-                if isinstance(screen, InboxScreen):
-                    screen.refresh_data()
+        if tick and self.current_mode == "inbox":  # the Inbox's own screen is its mode's first
+            self.screen_stack[0].refresh_data()
 
     @work(thread=True, exclusive=True, group="first-run", exit_on_error=False)
     def check_first_run(self) -> None:
+        from crm_tui.services import contacts
+
         with self.db.read() as session:
             empty = not contacts.list_contacts(session, limit=1, now=self.now()).items
         if empty:

@@ -56,7 +56,7 @@ def undecodable_argument(args: list[str]) -> InvalidInput | None:
 # typer.Typer of subcommands), and the line `crm --help` shows for it. A command's module is
 # imported only when that command runs (or its own --help is asked for): `crm --version`,
 # `crm --help` and each command load no other command's services, models or libraries.
-# tests/cli/test_entry.py checks each line against the command's own help.
+# tests/unit/test_import_guard.py checks each line against the command's own help.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("dbcmd", "init", "Create the database (or bring its schema up to date) and your user in it."),
     "demo": ("demo", "demo", "Load demo data: companies, contacts, deals, activities, tasks and a few users."),
@@ -103,22 +103,47 @@ def load_command(name: str):
     return typer.main.get_command(target)
 
 
+class _LoadedOnUse(dict):
+    """The root's commands: looking one up by name (`group.commands["task"]`) loads it."""
+
+    def __missing__(self, name: str):
+        if name not in COMMANDS:
+            raise KeyError(name)
+        command = self[name] = load_command(name)
+        return command
+
+    def _load_all(self) -> None:
+        for name in COMMANDS:
+            self[name]  # noqa: B018 - loads it
+
+    def items(self):  # walking the whole tree (the tests do) loads every command
+        self._load_all()
+        return super().items()
+
+    def values(self):
+        self._load_all()
+        return super().values()
+
+
 class CrmGroup(TyperGroup):
     """The root group: loads a command when it runs (see COMMANDS), and turns domain errors (and
     surprises) raised by any command into one line."""
 
     _listing = False  # writing the root's --help: the commands' lines come from COMMANDS
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.commands = _LoadedOnUse(self.commands)
+
     def list_commands(self, ctx):
-        return [*super().list_commands(ctx), *(name for name in COMMANDS if name not in self.commands)]
+        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
 
     def get_command(self, ctx, cmd_name):
         if cmd_name in self.commands or cmd_name not in COMMANDS:
             return super().get_command(ctx, cmd_name)
         if self._listing:
             return TyperCommand(cmd_name, help=COMMANDS[cmd_name][2])
-        command = self.commands[cmd_name] = load_command(cmd_name)
-        return command
+        return self.commands[cmd_name]
 
     def format_help(self, ctx, formatter):
         self._listing = True
