@@ -16,7 +16,8 @@ Per database it prints medians and their ratio:
   included); `crm report pipeline --format json` beside the same script;
 - the app's resident memory after visiting all five areas.
 Samples alternate baseline and `crm`, so machine load falls on both; read the ratios. `--src DIR`
-runs `crm` from another source tree (PYTHONPATH), to measure a "before" in the same way.
+runs `crm` from another source tree (PYTHONPATH), to measure a "before" in the same way; `--also DIR`
+starts the app from DIR too, in the same alternation, for an A/B of two versions (a patch's worth).
 """
 
 from __future__ import annotations
@@ -228,16 +229,26 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def compare(label: str, ours: Launch, base: Launch, samples: int, base_label: str, target: float | None) -> None:
+def compare(label: str, ours: Launch, base: Launch, samples: int, base_label: str, target: float | None,
+            other: dict[str, str] | None = None) -> None:
+    """`ours` beside `base`, alternating; with `other` (extra environment: another source tree), the
+    same launch from there too, in the same alternation (an A/B of two versions of crm)."""
+    also = Launch(ours.argv, ours.until, ours.keys, {**ours.env, **other}) if other else None
     pty_run(base), pty_run(ours)  # warm the page cache once, untimed
-    mine, theirs = [], []
+    mine, theirs, others = [], [], []
     for _ in range(samples):
         theirs.append(pty_run(base))
         mine.append(pty_run(ours))
+        if also is not None:
+            others.append(pty_run(also))
     ratio = median(mine) / median(theirs)
     verdict = "" if target is None else ("  PASS" if ratio <= target else f"  MISS (target {target}x)")
     print(f"  {label:<44} {median(mine):7.0f} ms   {base_label:<22} {median(theirs):7.0f} ms   "
           f"{ratio:5.2f}x{verdict}", flush=True)
+    if others:
+        print(f"  {'  the same from ' + other['PYTHONPATH']:<44} {median(others):7.0f} ms   "
+              f"{median(others) / median(theirs):5.2f}x of the baseline; this checkout / that = "
+              f"{median(mine) / median(others):5.2f}", flush=True)
 
 
 def memory(url: str, env: dict[str, str], first: str) -> None:
@@ -274,15 +285,18 @@ def bench(url: str, args, scripts: Path, env: dict[str, str]) -> None:
     found = markers(url, env)
     bare_app = Launch([py, str(scripts / "bare_textual.py")], until="bare app ready")
     crm = [CRM, "--db", url]
-    if "app" in args.only:
+    other = {"PYTHONPATH": str(Path(args.also).resolve())} if args.also else None
+    areas = {"contacts", "pipeline", "inbox"} if "app" in args.only else args.only
+    if "contacts" in areas:
         compare(f"crm to first contact row ({found['contacts']!r})", Launch(crm, until=found["contacts"], env=env),
-                bare_app, args.samples, "bare Textual app", 1.8)
-        if "pipeline" in found:
-            compare(f"crm, 3: Pipeline's first card ({found['pipeline']!r})",
-                    Launch(crm, until=found["pipeline"], keys=b"3", env=env), bare_app, args.samples,
-                    "bare Textual app", 1.8)
+                bare_app, args.samples, "bare Textual app", 1.8, other)
+    if "pipeline" in areas and "pipeline" in found:
+        compare(f"crm, 3: Pipeline's first card ({found['pipeline']!r})",
+                Launch(crm, until=found["pipeline"], keys=b"3", env=env), bare_app, args.samples,
+                "bare Textual app", 1.8, other)
+    if "inbox" in areas:
         compare(f"crm, 4: Inbox's first row ({found['inbox']!r})", Launch(crm, until=found["inbox"], keys=b"4", env=env),
-                bare_app, args.samples, "bare Textual app", 1.8)
+                bare_app, args.samples, "bare Textual app", 1.8, other)
     if "cli" in args.only:
         bare_typer = [py, str(scripts / "bare_typer.py")]
         for flag in ("--version", "--help"):
@@ -303,8 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", action="append", required=True, help="a demo database URL (repeat for several)")
     parser.add_argument("--samples", type=int, default=7)
-    parser.add_argument("--only", default="app,cli,memory", help="app, cli and/or memory")
+    parser.add_argument("--only", default="app,cli,memory",
+                        help="app (or one of its areas: contacts, pipeline, inbox), cli and/or memory")
     parser.add_argument("--src", help="run crm from this source tree (a checkout's root), e.g. for a before")
+    parser.add_argument("--also", help="the app's starts also from this source tree, in the same alternation (A/B)")
     args = parser.parse_args(argv)
     args.only = set(args.only.split(","))
     with tempfile.TemporaryDirectory(prefix="bench_process_") as tmp:
@@ -319,8 +335,9 @@ def main(argv: list[str] | None = None) -> int:
         # compiled once here, as `pip install` does: a checkout run with PYTHONDONTWRITEBYTECODE would
         # compile every module of crm_tui at every start, and no person's installed crm does that
         source = Path(args.src).resolve() / "crm_tui" if args.src else Path(__file__).resolve().parents[1] / "crm_tui"
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(source)], check=True,
-                       env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
+        for tree in (source, *([Path(args.also).resolve() / "crm_tui"] if args.also else [])):
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree)], check=True,
+                           env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
         print(f"bench_process: crm from {source}; {COLS}x{ROWS} pty; python {sys.version.split()[0]}")
         for url in args.db:
             bench(url, args, scripts, env)

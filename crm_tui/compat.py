@@ -7,7 +7,6 @@ Textual's own path when its assumption does not hold."""
 from __future__ import annotations
 
 import textual
-from textual import events
 from textual.app import App, ScreenError
 from textual.dom import DOMNode
 from textual.screen import Screen
@@ -80,21 +79,3 @@ class StyleWorkOnce:
             # every node, this screen's too, now has the styles of the sheet as it is: Textual's
             # refresh of a new mode's screen, next, would apply them all over again
             _mark_styles_current(screen, self)
-
-
-class FirstResumeKeepsStyles:
-    """Screen mixin: its first showing skips Textual's style refresh."""
-
-    _been_away = False  # suspended at least once (another screen or area was shown over it)
-
-    def _on_screen_suspend(self, _event: events.ScreenSuspend) -> None:
-        self._been_away = True
-
-    def _on_screen_resume(self, event: events.ScreenResume) -> None:
-        """Textual calls this class's handler and then Screen's own, with the same event. Screen's
-        applies the stylesheet to every node again when a screen resumes, for what changed while it
-        was away; until it has been away, it has only just been mounted with the styles as they are
-        (about 1 ms of a start, and of opening an area). A theme change while it is away comes
-        through App.refresh_css either way."""
-        if not self._been_away:
-            event.refresh_styles = False
