@@ -24,8 +24,7 @@ from crm_tui.commands import CrmCommands
 from crm_tui.db import Database
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.areas import AREAS, BY_MODE, RECORDS
-from crm_tui.screens.inbox.screen import InboxScreen
-from crm_tui.services import contacts, permissions, tasks
+from crm_tui.services import permissions
 from crm_tui.services.common import Actor
 from crm_tui.widgets.control_codes import StripControlCodes
 
@@ -34,11 +33,13 @@ DARK, LIGHT = "textual-dark", "textual-light"
 _STRIP_CONTROL_CODES = StripControlCodes()  # one instance: Textual caches filtered lines by filter
 
 
+
 class CrmApp(StyleWorkOnce, App[None]):
     TITLE = "crm-tui"
     ENABLE_COMMAND_PALETTE = True
     AREAS = AREAS  # the area bar reads them here
-    MODES = {area.mode: area.screen for area in AREAS}
+    # each area's screen module (and the services it uses) is imported when the area is first opened
+    MODES = {area.mode: (lambda area=area: area.screen()()) for area in AREAS}
     DEFAULT_MODE = AREAS[0].mode
     BINDINGS = [
         *(Binding(area.key, f"area({area.mode!r})", area.title, show=False, id=f"app.{area.mode}") for area in AREAS),
@@ -215,6 +216,8 @@ class CrmApp(StyleWorkOnce, App[None]):
     # not exclusive: a cancelled look would lose its window of tasks that fell due
     @work(thread=True, group="inbox-count", exit_on_error=False)
     def _count_inbox(self, now: datetime, since: datetime | None, tick: bool, look: int) -> None:
+        from crm_tui.services import tasks
+
         with self.db.read() as session:
             counts = tasks.task_counts(session, assignee_id=self.actor.user_id,
                                        zone=get_zone(self.actor.timezone), now=now)
@@ -233,13 +236,13 @@ class CrmApp(StyleWorkOnce, App[None]):
             self.notify(f"{task.title}{about}", title="Task due", timeout=10)
         if total > len(shown):
             self.notify(f"and {total - len(shown)} more: see the Inbox (4)", title="Tasks due", timeout=10)
-        if tick:
-            for screen in self.screen_stack:
-                if isinstance(screen, InboxScreen):
-                    screen.refresh_data()
+        if tick and self.current_mode == "inbox":  # the Inbox's own screen is its mode's first
+            self.screen_stack[0].refresh_data()
 
     @work(thread=True, exclusive=True, group="first-run", exit_on_error=False)
     def check_first_run(self) -> None:
+        from crm_tui.services import contacts
+
         with self.db.read() as session:
             empty = not contacts.list_contacts(session, limit=1, now=self.now()).items
         if empty:

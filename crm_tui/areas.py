@@ -5,7 +5,7 @@ command palette (commands.py) and help (the keys are the app's bindings) all fol
 RECORDS maps a kind of record ("contact", "company", "deal") to the area it belongs to and the
 screen that shows it, so that a screen asks the app to open a record (`app.open_record(kind, id)`)
 and never imports another screen package. TOOLS are the screens reached from the palette only.
-Record and tool screens are imported when first opened, not at start."""
+Every screen here is imported when first opened, not at start."""
 
 from __future__ import annotations
 
@@ -15,12 +15,6 @@ from importlib import import_module
 from typing import Any
 
 from textual.screen import Screen
-
-from crm_tui.screens.companies.screen import CompaniesScreen
-from crm_tui.screens.contacts.screen import ContactsScreen
-from crm_tui.screens.inbox.screen import InboxScreen
-from crm_tui.screens.pipeline.board import PipelineScreen
-from crm_tui.screens.reports.screen import ReportsScreen
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +33,7 @@ class Area:
     mode: str  # the app mode's name, and the AREA of its screens
     key: str
     title: str
-    screen: type[Screen]
+    screen: Callable[[], type[Screen]]  # imported when the area is first opened
     needs: tuple[str, ...] = ()  # the role needs one of these permissions to open it; (): everyone
     commands: tuple[Command, ...] = ()
 
@@ -70,18 +64,18 @@ class Tool:
 
 
 AREAS: tuple[Area, ...] = (
-    Area("contacts", "1", "Contacts", ContactsScreen, commands=(
+    Area("contacts", "1", "Contacts", lazy("crm_tui.screens.contacts.screen", "ContactsScreen"), commands=(
         Command("New contact", "new_contact", "Add a contact (n on the list)", "contact.edit"),
         Command("New deal", "new_deal", "A deal for the highlighted contact", "deal.edit"),
         Command("Log a call", "log('call')", "Log a call with the highlighted contact", "activity.log"),
         Command("Add a task", "add_task", "A task for the highlighted contact", "task.edit"),
     )),
-    Area("companies", "2", "Companies", CompaniesScreen, commands=(
+    Area("companies", "2", "Companies", lazy("crm_tui.screens.companies.screen", "CompaniesScreen"), commands=(
         Command("New company", "new_company", "Add a company", "company.edit"),
     )),
-    Area("pipeline", "3", "Pipeline", PipelineScreen),
-    Area("inbox", "4", "Inbox", InboxScreen),
-    Area("reports", "5", "Reports", ReportsScreen, needs=("report.view", "report.sources")),
+    Area("pipeline", "3", "Pipeline", lazy("crm_tui.screens.pipeline.board", "PipelineScreen")),
+    Area("inbox", "4", "Inbox", lazy("crm_tui.screens.inbox.screen", "InboxScreen")),
+    Area("reports", "5", "Reports", lazy("crm_tui.screens.reports.screen", "ReportsScreen"), needs=("report.view", "report.sources")),
 )
 
 RECORDS: dict[str, Record] = {r.kind: r for r in (

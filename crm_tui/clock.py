@@ -5,9 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import tzlocal
-from dateutil import tz as dateutil_tz
-
 from crm_tui.errors import InvalidInput
 
 UTC = timezone.utc
@@ -32,9 +29,13 @@ def get_zone(name: str | None) -> tzinfo:
     the C library reports. A ZoneInfo converts in C, several times faster than dateutil's tzlocal
     (a list of 30 rows converts 60 times as it is drawn)."""
     if not name:
+        import tzlocal  # on first use: only a user without a zone of their own needs it
+
         try:
             return tzlocal.get_localzone()
         except (ZoneInfoNotFoundError, ValueError, LookupError, OSError):
+            from dateutil import tz as dateutil_tz
+
             return dateutil_tz.tzlocal()
     try:
         return ZoneInfo(name)

@@ -6,18 +6,23 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
+from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
-from crm_tui.services import lookup as lookup_service
 from crm_tui.areas import AREAS, TOOLS, Tool
+
+if TYPE_CHECKING:
+    from crm_tui.services import lookup as lookup_service
 
 LOOKUP_LIMIT = 6
 
 
 def lookup(db, text: str, now) -> list[lookup_service.Hit]:
     """The records whose names, or whose activities' subjects and notes, match `text` (runs in a thread)."""
+    from crm_tui.services import lookup as lookup_service  # the palette's first search loads it
+
     with db.read() as session:
         return lookup_service.find(session, query=text, limit=LOOKUP_LIMIT, now=now)
 

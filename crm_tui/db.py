@@ -300,9 +300,22 @@ def _where(db: Database) -> str:
 
 
 def _current_revision(conn) -> str | None:
-    if not inspect(conn).has_table("alembic_version"):
+    """One query: the revision, or None when the database has no revision table yet (a new one)."""
+    if conn.in_transaction():  # upgrade's unit of work: on PostgreSQL a failed query would end it
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    try:
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError as exc:
+        if not _no_such_table(exc):
+            raise
         return None
-    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _no_such_table(exc: DBAPIError) -> bool:
+    # SQLite: "no such table: alembic_version"; PostgreSQL: undefined_table (SQLSTATE 42P01)
+    return getattr(exc.orig, "sqlstate", None) == "42P01" or "no such table" in str(exc.orig)
 
 
 def head_revision() -> str:

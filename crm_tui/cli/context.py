@@ -7,13 +7,17 @@ from contextlib import contextmanager
 from datetime import tzinfo
 from functools import cached_property
 
+from typing import TYPE_CHECKING
+
 import typer
-from sqlalchemy.orm import Session
 
 from crm_tui import config
-from crm_tui.db import Database, open_database
-from crm_tui.services import users
-from crm_tui.services.common import Actor
+
+if TYPE_CHECKING:  # the database and the services load when a command first asks for them
+    from sqlalchemy.orm import Session
+
+    from crm_tui.db import Database
+    from crm_tui.services.common import Actor
 
 
 class CliState:
@@ -44,10 +48,14 @@ class CliState:
     def db(self) -> Database:
         """The database, opened (and upgraded to the code's schema) on first use."""
         if self._db is None:
+            from crm_tui.db import open_database
+
             self._db = open_database(self.url, create=self.may_create)
         return self._db
 
     def _resolve_actor(self, session: Session) -> Actor:
+        from crm_tui.services import users
+
         # the one resolution the app shares: the app is handed this actor (cli/main.py)
         self._actor = users.resolve_actor(session, request=self.login_request, settings=self.settings)
         return self._actor

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from crm_tui import __version__, config
-from crm_tui.cli import (
-    activities,
-    audit,
-    companies,
-    contacts,
-    dbcmd,
-    deals,
-    demo,
-    pipelines,
-    tasks,
-    users,
-)
-from crm_tui.cli.context import CliState
-from crm_tui.cli.output import error_line, quiet_library_logs
+from crm_tui import __version__
 from crm_tui.errors import CrmError, InvalidInput
 
 try:  # typer >= 0.20 vendors click
@@ -42,6 +29,8 @@ def _debug() -> bool:
 
 def report(exc: BaseException) -> int:
     """Print one line for an error and return the exit code it stands for."""
+    from crm_tui.cli.output import error_line
+
     if isinstance(exc, CrmError):
         error_line("error", exc.message)
         return exc.exit_code
@@ -63,8 +52,105 @@ def undecodable_argument(args: list[str]) -> InvalidInput | None:
     return None
 
 
+# Every command: its name, the module under crm_tui/cli and the name there (a function, or a
+# typer.Typer of subcommands), and the line `crm --help` shows for it. A command's module is
+# imported only when that command runs (or its own --help is asked for): `crm --version`,
+# `crm --help` and each command load no other command's services, models or libraries.
+# tests/unit/test_import_guard.py checks each line against the command's own help.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("dbcmd", "init", "Create the database (or bring its schema up to date) and your user in it."),
+    "demo": ("demo", "demo", "Load demo data: companies, contacts, deals, activities, tasks and a few users."),
+    "log": ("activities", "log", "Log a call, email, meeting or note against a contact, company or deal."),
+    "audit": ("audit", "audit", "Who changed what, and when."),
+    "export": ("export", "export",
+               "Export records. The CSV's columns are the import's field names: it imports back as is."),
+    "backup": ("backup", "backup", "Back up the database: a consistent copy, safe while teammates are writing."),
+    "restore": ("backup", "restore", "Replace everything in the database with a backup (asks first)."),
+    "import": ("importer", "import_",
+               "Import a CSV, XLSX, JSON or vCard file, without duplicates and without losing a row."),
+    "serve": ("serve", "serve",
+              "Serve the app to a web browser; open the address it prints, which holds this run's key."),
+    "search": ("search", "search",
+               "Find contacts, companies, deals, and calls, emails, meetings and notes by what they say."),
+    "contact": ("contacts", "app", "People: add, list, show, edit, archive, tag."),
+    "company": ("companies", "app", "Companies (accounts): add, list, show, edit, archive."),
+    "deal": ("deals", "app", "Deals: add, list, show, edit, move, won, lost."),
+    "task": ("tasks", "app", "Tasks: add, list, inbox, done, snooze, reschedule, assign."),
+    "user": ("users", "app", "The team: add, list, edit users."),
+    "role": ("roles", "app", "Roles: what admin, manager, sales, marketing and support may do."),
+    "pipeline": ("pipelines", "app", "Pipelines and their stages."),
+    "db": ("dbcmd", "app", "The database schema: upgrade it, or show its revision."),
+    "report": ("reports", "app",
+               "Reports: pipeline, forecast, win rate, revenue, activity, sources, stale deals, lost reasons."),
+    "goal": ("reports", "goal_app", "Sales goals per user and month or quarter."),
+    "workflows": ("workflows", "app",
+                  "Workflow rules: run, check (dry run), list, log, validate, publish, init, edit."),
+    "secret": ("secrets", "app",
+               "Passwords in the system keyring (the SMTP password); never in the database or a log."),
+    "view": ("views", "app", "Saved contact lists: list, rename, update, delete."),
+    "activity": ("activity", "app", "Logged activities: show, edit, delete."),
+}
+
+
+def load_command(name: str):
+    """The click command `name` stands for, its module imported now."""
+    module, attribute, _line = COMMANDS[name]
+    target = getattr(importlib.import_module(f"crm_tui.cli.{module}"), attribute)
+    if not isinstance(target, typer.Typer):  # one function: a typer of its own, of one command
+        holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        holder.command(name)(target)
+        target = holder
+    return typer.main.get_command(target)
+
+
+class _LoadedOnUse(dict):
+    """The root's commands: looking one up by name (`group.commands["task"]`) loads it."""
+
+    def __missing__(self, name: str):
+        if name not in COMMANDS:
+            raise KeyError(name)
+        command = self[name] = load_command(name)
+        return command
+
+    def _load_all(self) -> None:
+        for name in COMMANDS:
+            self[name]  # noqa: B018 - loads it
+
+    def items(self):  # walking the whole tree (the tests do) loads every command
+        self._load_all()
+        return super().items()
+
+    def values(self):
+        self._load_all()
+        return super().values()
+
+
 class CrmGroup(TyperGroup):
-    """The root group: turns domain errors (and surprises) raised by any command into one line."""
+    """The root group: loads a command when it runs (see COMMANDS), and turns domain errors (and
+    surprises) raised by any command into one line."""
+
+    _listing = False  # writing the root's --help: the commands' lines come from COMMANDS
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.commands = _LoadedOnUse(self.commands)
+
+    def list_commands(self, ctx):
+        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        if self._listing:
+            return TyperCommand(cmd_name, help=COMMANDS[cmd_name][2])
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx, formatter):
+        self._listing = True
+        try:
+            return super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def parse_args(self, ctx, args):
         if (error := undecodable_argument(args)) is not None:
@@ -110,6 +196,10 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                  help="Print the version and exit."),
 ) -> None:
+    from crm_tui import config
+    from crm_tui.cli.context import CliState
+    from crm_tui.cli.output import quiet_library_logs
+
     quiet_library_logs()
     state = CliState(db_arg=db, user_arg=user)
     ctx.obj = state
@@ -121,58 +211,6 @@ def root(
         # the app's first start on the default path makes the database; a path given is opened only
         state.may_create = state.url == config.resolve_database_url(None, config.Settings())
         run_app(db=state.db, actor=state.actor, settings=state.settings)
-
-
-app.command("init")(dbcmd.init)
-app.command("demo")(demo.demo)
-app.add_typer(contacts.app)
-app.add_typer(companies.app)
-app.add_typer(deals.app)
-app.command("log")(activities.log)
-app.add_typer(tasks.app)
-app.add_typer(users.app)
-from crm_tui.cli import roles as _roles  # noqa: E402 - issue 8: roles and permissions
-
-app.add_typer(_roles.app)
-app.add_typer(pipelines.app)
-app.add_typer(dbcmd.app)
-app.command("audit")(audit.audit)
-
-from crm_tui.cli import backup as _backup, export as _export  # noqa: E402 - issue 7: export and backup
-
-app.command("export")(_export.export)
-app.command("backup")(_backup.backup)
-app.command("restore")(_backup.restore)
-
-from crm_tui.cli import importer as _importer  # noqa: E402 - issue 7: import
-
-app.command("import")(_importer.import_)
-
-from crm_tui.cli import reports as _reports  # noqa: E402 - issue 6: reports and goals
-
-app.add_typer(_reports.app)
-app.add_typer(_reports.goal_app)
-
-from crm_tui.cli import workflows as _workflows  # noqa: E402 - issue 5: the workflow engine
-
-app.add_typer(_workflows.app)
-
-from crm_tui.cli import serve as _serve  # noqa: E402 - issue 8: the app in a browser
-
-app.command("serve")(_serve.serve)
-
-from crm_tui.cli import secrets as _secrets  # noqa: E402 - issue 8: passwords in the system keyring
-
-app.add_typer(_secrets.app)
-
-from crm_tui.cli import search as _search  # noqa: E402 - issue 17: search what people wrote
-
-app.command("search")(_search.search)
-
-from crm_tui.cli import activity as _activity, views as _views  # noqa: E402 - issue 17: correcting records
-
-app.add_typer(_views.app)
-app.add_typer(_activity.app)
 
 
 def run() -> None:

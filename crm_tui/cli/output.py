@@ -13,13 +13,18 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any
 
+from functools import cache
+from typing import TYPE_CHECKING
+
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from crm_tui.clock import in_zone
-from crm_tui.services.paging import Page
 from crm_tui.services.validation import format_money, printable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from crm_tui.services.paging import Page
 
 JSON_HELP = "Print one JSON document instead of a table."
 
@@ -32,21 +37,28 @@ After = Annotated[str | None, typer.Option("--after", metavar="CURSOR", help="Co
 PIPE_WIDTH = 160
 
 
-class PlainConsole(Console):
-    """A console that sends no control character of people's text to the terminal: every str it
-    prints (a line, a table's cell, title or header) goes through `printable` first, so a name
-    holding ESC[2J or an OSC title, from an older database or a direct SQL write, shows as
-    harmless text instead of wiping the screen. Rich itself drops only BEL, BS, VT, FF and CR."""
+@cache
+def _plain_console() -> type[Console]:
+    # made on first use: a command that prints only JSON (or nothing) does not load rich
+    from rich.console import Console
 
-    def render_str(self, text: str, **kwargs: Any):
-        return super().render_str(printable(text), **kwargs)
+    class PlainConsole(Console):
+        """A console that sends no control character of people's text to the terminal: every str it
+        prints (a line, a table's cell, title or header) goes through `printable` first, so a name
+        holding ESC[2J or an OSC title, from an older database or a direct SQL write, shows as
+        harmless text instead of wiping the screen. Rich itself drops only BEL, BS, VT, FF and CR."""
+
+        def render_str(self, text: str, **kwargs: Any):
+            return super().render_str(printable(text), **kwargs)
+
+    return PlainConsole
 
 
 def console(*, stderr: bool = False) -> Console:
     # made per call, so it writes to whatever sys.stdout is now (CliRunner swaps it); no markup and
     # no emoji codes: the tables hold people's text, "[/b]" in a name would fail the command and
     # ":smile:" in one would print as an emoji
-    out = PlainConsole(stderr=stderr, highlight=False, markup=False, emoji=False)
+    out = _plain_console()(stderr=stderr, highlight=False, markup=False, emoji=False)
     if not out.is_terminal:
         # piped into a file or another program: wrap tables less than rich's default 80
         out.width = PIPE_WIDTH
@@ -95,6 +107,8 @@ def money(amount_minor: int, currency: str) -> str:
 
 
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> None:
+    from rich.table import Table
+
     grid = Table(title=title, title_justify="left", header_style="bold")
     for name in columns:
         grid.add_column(name, overflow="fold")
@@ -105,6 +119,8 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str |
 
 def details(pairs: Iterable[tuple[str, Any]], *, title: str | None = None) -> None:
     """A record as a two-column grid of field and value; empty fields are left out."""
+    from rich.table import Table
+
     grid = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2, 0, 0))
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")

@@ -1,5 +1,13 @@
 """The CRM's tables (SQLModel). Importing this package registers them all on SQLModel.metadata."""
 
+from sqlmodel import SQLModel
+
+# Every table and shape (models/schemas.py) builds its pydantic validator when it first validates,
+# not when its module is imported: a start or a command uses a handful of the sixty, and building
+# them all was half the cost of importing the models (bench/bench_process.py). Set before any of
+# them is defined; each class reads its parents' config as it is made.
+SQLModel.model_config["defer_build"] = True
+
 from crm_tui.models.activity import Activity
 from crm_tui.models.audit import AuditEvent
 from crm_tui.models.company import Company

@@ -13,7 +13,6 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.worker import WorkerState
 
-from crm_tui.compat import FirstResumeKeepsStyles
 from crm_tui.widgets.area_bar import AreaBar
 from crm_tui.widgets.key_bar import KeyBar
 from crm_tui.widgets.plain import PlainBackground
@@ -82,7 +81,7 @@ class RoleGate:
         return super().check_action(action, parameters)
 
 
-class AreaScreen(FirstResumeKeepsStyles, PlainBackground, RoleGate, ReportsWorkerErrors, Screen):
+class AreaScreen(PlainBackground, RoleGate, ReportsWorkerErrors, Screen):
     """A screen that belongs to one of the app's areas (a mode)."""
 
     AREA = "contacts"

@@ -6,6 +6,14 @@ trail, and raise domain errors (crm_tui.errors) whose messages a person can read
 but never commit: the caller's unit of work (`Database.write()`) commits or rolls back.
 """
 
-from crm_tui.services.common import Actor, system_actor
-
 __all__ = ["Actor", "system_actor"]
+
+
+def __getattr__(name: str):
+    # on first use: importing one service module (crm_tui.services.validation, say) must not load
+    # the models and SQLAlchemy through this package (`crm --help` uses validation's printable)
+    if name in __all__:
+        from crm_tui.services import common
+
+        return getattr(common, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

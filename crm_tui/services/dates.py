@@ -14,7 +14,6 @@ import re
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
-from dateutil import parser as dateutil_parser
 from dateutil.relativedelta import relativedelta
 
 from crm_tui.clock import UTC, get_zone, resolve_now
@@ -269,6 +268,8 @@ def _with_time(day: date, rest: str | None, zone: tzinfo, default_time: time = D
         return _at(day, _TIME_WORDS[rest], zone)
     if rest == "midnight":  # "fri midnight": the night after Friday, when Friday ends
         return _at(day + timedelta(days=1), time(0, 0), zone)
+    from dateutil import parser as dateutil_parser  # on first use: about 25 ms to import
+
     parsed = dateutil_parser.parse(rest, default=datetime.combine(day, time(0, 0)))
     if parsed.date() != day:
         raise ValueError("a time was expected after the day")
@@ -278,6 +279,8 @@ def _with_time(day: date, rest: str | None, zone: tzinfo, default_time: time = D
 def _absolute(raw: str, now: datetime, zone: tzinfo, day_zone: tzinfo, reading: dict,
               default_time: time) -> datetime | None:
     base = now.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    from dateutil import parser as dateutil_parser
+
     first = dateutil_parser.parse(raw, default=base, **reading)
     # Parse again with a different default time: if the time moved, none was typed.
     second = dateutil_parser.parse(raw, default=base.replace(hour=1, minute=1, second=1), **reading)

@@ -34,10 +34,12 @@ _PHONE_CHARS = re.compile(r"^[+\d\s().\-/]+(?:\s*(?:x|ext\.?)\s*\d+)?$", re.IGNO
 
 def phone_country(value: str | None, what: str = "--country") -> str | None:
     """A default country for phone numbers ("us" -> "US"), or None when not given."""
+    code = (value or "").strip().upper() or None
+    if code is None:  # no country set: phonenumbers need not load (the settings are read at every start)
+        return None
     import phonenumbers
 
-    code = (value or "").strip().upper() or None
-    if code is not None and code not in phonenumbers.SUPPORTED_REGIONS:
+    if code not in phonenumbers.SUPPORTED_REGIONS:
         raise InvalidInput(f"{what} {value!r}: use a two-letter country code such as US or FR")
     return code
 

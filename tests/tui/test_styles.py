@@ -105,31 +105,6 @@ async def test_a_new_area_applies_the_styles_once(sqlite_db, actor_sqlite, now, 
         assert app.screen.query_one("#company-search-bar").styles.height.value == 1  # from companies.tcss
 
 
-async def test_an_area_screen_refreshes_its_styles_on_resuming_not_on_first_showing(sqlite_db, actor_sqlite, now,
-                                                                                   monkeypatch):
-    """Screen re-applies the stylesheet to every node each time it resumes; the first time it has
-    just been mounted with them (about 1 ms of a start), so an area skips that one."""
-    from textual.dom import DOMNode
-
-    from crm_tui.screens.contacts.screen import ContactsScreen
-
-    refreshed: list = []
-    update = DOMNode.update_node_styles
-    monkeypatch.setattr(DOMNode, "update_node_styles",
-                        lambda self, animate=True: (isinstance(self, Screen) and refreshed.append(type(self).__name__),
-                                                    update(self, animate))[-1])
-    app = CrmApp(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await settle(app, pilot)
-        assert isinstance(app.screen, ContactsScreen) and refreshed == []
-        await pilot.press("2")  # Companies, shown for the first time
-        await settle(app, pilot)
-        assert refreshed == []
-        await pilot.press("1")  # back to Contacts: it resumes
-        await settle(app, pilot)
-        assert isinstance(app.screen, ContactsScreen) and refreshed == ["ContactsScreen"]
-
-
 @pytest.mark.parametrize("mode, focused", [("contacts", "#contact-list"), ("inbox", "#inbox-list"),
                                            ("pipeline", "#board")])
 async def test_the_widget_focused_at_start_is_styled_once_and_as_focused(sqlite_db, actor_sqlite, now, monkeypatch,

@@ -21,7 +21,6 @@ def test_textual_is_the_pinned_minor_version():
 def test_the_private_names_the_patches_use_are_there():
     assert callable(App._load_screen_css) and "screen" in inspect.signature(App._load_screen_css).parameters
     assert callable(Screen._refresh_layout)
-    assert callable(Screen._on_screen_resume) and callable(Screen._on_screen_suspend)
     assert "_variables" in inspect.getsource(Stylesheet.__init__)
     assert "_css_update_count" in inspect.getsource(App.__init__)
     assert "_css_update_count" in inspect.getsource(Screen)
@@ -30,7 +29,5 @@ def test_the_private_names_the_patches_use_are_there():
 
 
 def test_textual_still_calls_the_hooks_the_mixins_override():
-    """The screen's handler is dispatched before Screen's with the same event (refresh_styles),
-    and the app loads a screen's stylesheet files through _load_screen_css."""
-    assert "refresh_styles" in inspect.getsource(Screen._on_screen_resume)
+    """The app loads a screen's stylesheet files through _load_screen_css."""
     assert "_load_screen_css" in inspect.getsource(App)
