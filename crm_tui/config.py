@@ -11,6 +11,7 @@ from typing import Any
 from crm_tui.errors import InvalidInput
 
 APP_NAME = "crm-tui"
+DATE_ORDERS = {"dmy": "day/month/year", "mdy": "month/day/year", "ymd": "year/month/day"}
 DEFAULT_PASSWORD_ENV = "CRM_SMTP_PASSWORD"  # where the [smtp] password comes from, unless password_env says
 
 
@@ -138,8 +139,6 @@ def _workflows_file(data: dict) -> Path | None:
 
 
 def _phone_country(data: dict) -> str | None:
-    from crm_tui.services.validation import phone_country
-
     if env := os.environ.get("CRM_PHONE_COUNTRY"):
         return phone_country(env, "CRM_PHONE_COUNTRY")
     value = data.get("phone_country")
@@ -149,8 +148,6 @@ def _phone_country(data: dict) -> str | None:
 
 
 def _date_order(data: dict) -> str | None:
-    from crm_tui.services.dates import check_order
-
     if env := os.environ.get("CRM_DATE_ORDER"):
         return check_order(env, "CRM_DATE_ORDER")
     value = data.get("date_order")
@@ -235,3 +232,25 @@ def login_request(cli_user: str | None, settings: Settings) -> LoginRequest:
     if settings.user and str(settings.user).strip():
         return LoginRequest(me, str(settings.user).strip().lower(), "the config file")
     return LoginRequest(me)
+
+
+def check_order(order: str | None, label: str = "date_order") -> str | None:
+    """A configured date order, normalised ("dmy", "mdy" or "ymd"), or None when not set."""
+    if order is None or not str(order).strip():
+        return None
+    key = str(order).strip().lower().replace("-", "").replace("/", "")
+    if key not in DATE_ORDERS:
+        raise InvalidInput(f"invalid {label} {order!r}: use dmy, mdy or ymd")
+    return key
+
+
+def phone_country(value: str | None, what: str = "--country") -> str | None:
+    """A default country for phone numbers ("us" -> "US"), or None when not given."""
+    code = (value or "").strip().upper() or None
+    if code is None:  # no country set: phonenumbers need not load (the settings are read at every start)
+        return None
+    import phonenumbers
+
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidInput(f"{what} {value!r}: use a two-letter country code such as US or FR")
+    return code

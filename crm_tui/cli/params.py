@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from crm_tui.errors import InvalidInput
 from crm_tui.services.common import MAX_ID, is_id, parse_id
 
@@ -14,3 +16,12 @@ def record_id(value: str | int) -> int:
     if number is None or not is_id(number):
         raise InvalidInput(f"bad id {str(value)!r}: an id is a whole number from 1 to {MAX_ID}")
     return number
+
+def is_loopback(host: str) -> bool:
+    """Whether --host names this machine only (localhost, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

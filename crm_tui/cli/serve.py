@@ -3,7 +3,6 @@ locked with a per-run token (serve_guard.py)."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shlex
 import sys
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit
 import typer
 
 from crm_tui.cli import output
+from crm_tui.cli.params import is_loopback
 from crm_tui.cli.context import state
 from crm_tui.errors import InvalidInput
 
@@ -25,13 +25,6 @@ def served_command(*, login: str) -> str:
     return f"{shlex.quote(sys.executable)} -m crm_tui --user {shlex.quote(login)}"
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _checked_public_url(value: str | None) -> str | None:

@@ -23,7 +23,7 @@ from aiohttp import hdrs, web
 from rich.logging import RichHandler
 from textual_serve.server import Server
 
-from crm_tui.cli.serve import is_loopback
+from crm_tui.cli.params import is_loopback
 
 TOKEN_PARAM = "token"
 DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from dateutil.relativedelta import relativedelta
 
 from crm_tui.clock import UTC, get_zone, resolve_now
+from crm_tui.config import DATE_ORDERS, check_order  # noqa: F401 - the configured order, read by the same rule
 from crm_tui.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ DEFAULT_TIME = time(9, 0)
 # year 1 and 9999 that every time zone can show them (9999-12-31 23:59 UTC has no time in Auckland).
 FIRST_YEAR, LAST_YEAR = 1900, 2200
 _HINT = "try 'tomorrow 9am', '+3d', 'in 2 weeks', 'next fri', 'end of month' or '2026-12-01 14:00'"
-DATE_ORDERS = {"dmy": "day/month/year", "mdy": "month/day/year", "ymd": "year/month/day"}
 ORDER_SETTING = "date_order (dmy or mdy) in the config file or CRM_DATE_ORDER"
 END_OF_DAY = time(17, 0)  # "eod", and the time of "end of month" and the like
 # 03/04/2027, 3.4.27, 03-04-2027, and 03/04 (this year's)
@@ -87,14 +87,6 @@ def parse_when(text: str, *, now: datetime | None = None, zone: tzinfo = UTC,
     return moment_in_range(result, text.strip())
 
 
-def check_order(order: str | None, label: str = "date_order") -> str | None:
-    """A configured date order, normalised ("dmy", "mdy" or "ymd"), or None when not set."""
-    if order is None or not str(order).strip():
-        return None
-    key = str(order).strip().lower().replace("-", "").replace("/", "")
-    if key not in DATE_ORDERS:
-        raise InvalidInput(f"invalid {label} {order!r}: use dmy, mdy or ymd")
-    return key
 
 
 def _reading(raw: str, typed: str, dayfirst: bool | None, order: str | None, hint: str) -> dict:

@@ -12,6 +12,7 @@ import unicodedata
 from decimal import Decimal
 from enum import StrEnum
 
+from crm_tui.config import phone_country  # noqa: F401 - v.phone_country, the setting's rule too
 from crm_tui.errors import InvalidInput
 from crm_tui.services.money import currency_code, currency_digits, parse_amount  # noqa: F401 - v.currency_code
 
@@ -32,16 +33,6 @@ def email(value: str) -> str:
 _PHONE_CHARS = re.compile(r"^[+\d\s().\-/]+(?:\s*(?:x|ext\.?)\s*\d+)?$", re.IGNORECASE)
 
 
-def phone_country(value: str | None, what: str = "--country") -> str | None:
-    """A default country for phone numbers ("us" -> "US"), or None when not given."""
-    code = (value or "").strip().upper() or None
-    if code is None:  # no country set: phonenumbers need not load (the settings are read at every start)
-        return None
-    import phonenumbers
-
-    if code not in phonenumbers.SUPPORTED_REGIONS:
-        raise InvalidInput(f"{what} {value!r}: use a two-letter country code such as US or FR")
-    return code
 
 
 def phone(value: str, *, region: str | None = None) -> str:

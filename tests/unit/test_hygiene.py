@@ -54,7 +54,7 @@ def test_importing_db_creates_no_engine():
 
 
 def test_opening_an_up_to_date_database_loads_no_alembic_or_ui(sqlite_template, tmp_path):
-    # opening is on the path of every CLI command: it compares against migrations.HEAD
+    # opening is on the path of every CLI command: it compares against db.HEAD
     # instead of loading Alembic, and must not pull in the TUI either
     found = _run(f"""
         import json, sys

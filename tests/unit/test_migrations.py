@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import crm_tui.models  # noqa: F401 - registers every table on SQLModel.metadata
-from crm_tui import migrations
+from crm_tui import db as crm_db
 from crm_tui.db import _alembic_config, current_revision, head_revision, open_database
 from crm_tui.errors import SchemaError
 from tests.unit import proc_workers
@@ -66,7 +66,7 @@ def test_upgrading_an_empty_database_gives_the_models_schema(empty_url):
 
 
 def test_head_constant_matches_the_migration_scripts():
-    assert migrations.HEAD == head_revision()
+    assert crm_db.HEAD == head_revision()
 
 
 def test_opening_a_database_newer_than_the_code_is_refused(db_url):

@@ -15,6 +15,7 @@ from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRead, ContactRow
 from crm_tui.screens.base import AreaScreen, Outcome, SearchableList
 from crm_tui.screens.contacts.actions import ContactActions
+from crm_tui.screens.contacts.filters import ContactFilterForm, RenameViewForm, SaveViewForm
 from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.services import contacts, users, views
 from crm_tui.widgets import fmt
@@ -222,8 +223,6 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         self.reload()
 
     def action_filters(self) -> None:
-        from crm_tui.screens.contacts.filters import ContactFilterForm
-
         def apply(filters: dict | None) -> None:
             if filters is not None:
                 self.filters = filters
@@ -292,8 +291,6 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
     def action_change_view(self, change: str) -> None:
         """Rename, update or delete the saved list highlighted in the Lists panel (the built-in
         lists stay as they are)."""
-        from crm_tui.screens.contacts.filters import RenameViewForm
-
         option = self._views_list().highlighted_option
         view = next((v for v in self._views if option is not None and str(v.id) == option.id), None)
         if view is None:
@@ -341,8 +338,6 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         self.load_views()
 
     def action_save_view(self) -> None:
-        from crm_tui.screens.contacts.filters import SaveViewForm
-
         data = {"entity": "contact", "query": self.query_text,
                 "filters": views.resolve_filters(self.filters, self.app.actor), "sort": self.sort}
 

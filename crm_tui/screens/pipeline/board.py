@@ -29,7 +29,9 @@ from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, PipelineRead, StageRead
 from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
 from crm_tui.screens.forms import CSS as FORMS_CSS
-from crm_tui.screens.forms import DealForm
+from crm_tui.screens.forms import ConfirmScreen, DealForm
+from crm_tui.screens.pipeline.deal import LostReasonScreen
+from crm_tui.screens.pipeline.settings import PipelineSettingsScreen
 from crm_tui.services import board, deals, pipelines, users
 from crm_tui.services.board import BoardFilter, BoardTotals
 from crm_tui.widgets.kanban import KanbanBoard, KanbanColumn, compact_sums, first_page_size_for, starting_at
@@ -389,8 +391,6 @@ class PipelineScreen(AreaScreen):
         self._confirm_overturn(card.title, column.stage.kind, "won", go) if overturn else go()
 
     def action_lost(self) -> None:
-        from crm_tui.screens.pipeline.deal import LostReasonScreen
-
         column, card = self._focused_open_card()
         if card is None:
             return
@@ -413,8 +413,6 @@ class PipelineScreen(AreaScreen):
 
     def action_archive(self) -> None:
         """a archives the card's deal (asked first): it leaves the board and the lists; u undoes it."""
-        from crm_tui.screens.forms import ConfirmScreen
-
         column, card = self._focused_open_card()
         if card is None:
             return
@@ -446,8 +444,6 @@ class PipelineScreen(AreaScreen):
 
     def _confirm_overturn(self, title: str, was: str, kind: str, then) -> None:
         """Winning a lost deal or losing a won one is asked about first."""
-        from crm_tui.screens.forms import ConfirmScreen
-
         self.app.push_screen(ConfirmScreen(f"{title} was {was}. Mark it {kind} instead?", f"Mark {kind}"), then)
 
     def _closing_asks(self, column: KanbanColumn) -> list[ColumnAsk]:
@@ -585,8 +581,6 @@ class PipelineScreen(AreaScreen):
             self._describe()
 
     def action_settings(self) -> None:
-        from crm_tui.screens.pipeline.settings import PipelineSettingsScreen
-
         self.app.push_screen(PipelineSettingsScreen(self.pipeline_id), lambda _: self.refresh_data())
 
 
