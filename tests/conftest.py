@@ -185,6 +185,13 @@ class _PgPool:
         self.admin.dispose()
 
 
+def pytest_collection_modifyitems(config, items):
+    """The tests marked slow (OS processes, large databases) go first, in their files' order, so
+    that with xdist's work stealing (pyproject's addopts) no worker spends the end of the run on one
+    long test while the others sit idle. Every worker sorts the same way, as xdist requires."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
     """Config and data dirs inside the test's tmp dir; no inherited database URL or user."""
