@@ -192,6 +192,27 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def cli_command_built_once():
+    """typer's CliRunner turns the `crm` Typer app into its click command on every invoke: a walk of
+    every command's signature, a sixth of a second that the suite paid some two thousand times. The
+    command is the same each time (the commands look their services up when they run, so a test's
+    monkeypatch still reaches them): build it once per app."""
+    import typer.testing
+
+    built: dict[int, tuple] = {}
+    build = typer.testing._get_command
+
+    def get_command(app):
+        if id(app) not in built:
+            built[id(app)] = (app, build(app))  # the app is kept, so its id is not reused
+        return built[id(app)][1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(typer.testing, "_get_command", get_command)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
     """Config and data dirs inside the test's tmp dir; no inherited database URL or user."""
