@@ -237,6 +237,17 @@ def count_at_once(monkeypatch):
     monkeypatch.setattr(KeysetTable, "COUNT_DELAY_S", 0.0)
 
 
+@pytest.fixture(autouse=True)
+def toasts_stay(monkeypatch):
+    """A toast without a timeout of its own stays a minute in the tests, not five seconds: a test
+    reads the toasts after the work behind them settles, and on a loaded machine (two xdist workers
+    on two cores, with subprocesses) that took longer than five seconds and the toast was gone.
+    No test waits for a toast to go."""
+    from textual.app import App
+
+    monkeypatch.setattr(App, "NOTIFICATION_TIMEOUT", 60)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
     """A migrated SQLite file, made once; each test gets a copy."""
