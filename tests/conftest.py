@@ -3,10 +3,10 @@ an acting user, and an environment that never touches the real config or data di
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
-import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -23,6 +23,7 @@ def _pg_admin_engine():
     return sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
 
 
+@functools.cache
 def _pg_unavailable_reason() -> str | None:
     if not PG_URL:
         return "CRM_TEST_POSTGRES_URL is not set, so the PostgreSQL variant is skipped (.ci/run sets it)"
@@ -32,6 +33,184 @@ def _pg_unavailable_reason() -> str | None:
     except Exception as exc:  # noqa: BLE001 - any failure to connect means "skip, and say why"
         return f"PostgreSQL at CRM_TEST_POSTGRES_URL is unreachable ({exc.__class__.__name__}); start it to run these"
     return None
+
+
+class _PgPool:
+    """The PostgreSQL databases of one xdist worker, each a copy of the migrated template.
+
+    CREATE DATABASE ... TEMPLATE costs a few tenths of a second and DROP DATABASE a checkpoint (a
+    second or more when the server is busy), so a test does not pay for either: a database it
+    used is brought back to the template's exact state, which takes milliseconds. Its other
+    connections are ended (as DROP ... WITH (FORCE) did), every row goes, the template's rows
+    (the seeded pipeline, stages and lost reasons, the schema revision) come back byte for byte
+    through COPY, and every sequence gets the template's value. A test that changed the schema
+    itself (a migration test) is caught by a catalogue fingerprint, and its database is dropped
+    and made anew from the template. The databases go at the end of the session.
+
+    A database handed back waits behind another before its next use, so a straggling thread of
+    the test that used it (a worker that outlives its app by a moment) cannot write into the
+    next test's data: that test has a different database."""
+
+    FINGERPRINT = """
+        SELECT md5(coalesce(string_agg(x, ',' ORDER BY x), '')) FROM (
+            SELECT 'rel:' || n.nspname || '.' || c.relname || ':' || c.relkind::text || ':' || c.relnatts::text
+                   || ':' || coalesce(c.relacl::text, '') AS x
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+               AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+            UNION ALL
+            SELECT 'col:' || a.attrelid::regclass::text || '.' || a.attname || ':' || format_type(a.atttypid, a.atttypmod)
+                   || ':' || a.attnotnull::text || ':' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+             WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm')
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+            UNION ALL
+            SELECT 'idx:' || pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+              JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+               AND n.nspname NOT LIKE 'pg_toast%'
+            UNION ALL
+            SELECT 'con:' || conrelid::regclass::text || '.' || conname || ':' || pg_get_constraintdef(oid)
+              FROM pg_constraint WHERE connamespace NOT IN (SELECT oid FROM pg_namespace
+                                                             WHERE nspname IN ('pg_catalog', 'information_schema'))
+            UNION ALL
+            SELECT 'trg:' || tgrelid::regclass::text || '.' || tgname || ':' || tgenabled::text || ':' || tgfoid::regproc::text
+              FROM pg_trigger WHERE NOT tgisinternal
+            UNION ALL
+            SELECT 'fn:' || n.nspname || '.' || p.proname || ':' || md5(p.prosrc)
+              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+            UNION ALL
+            SELECT 'type:' || n.nspname || '.' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+            UNION ALL
+            SELECT 'ext:' || extname || ':' || extversion FROM pg_extension
+            UNION ALL
+            SELECT 'nsp:' || nspname FROM pg_namespace
+        ) AS catalogue
+    """
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self.admin = _pg_admin_engine()
+        self._made = 0
+        self.free: list[str] = []
+        self.names: list[str] = []
+        url = sa.engine.make_url(PG_URL).set(database=template)
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                self.fingerprint = conn.execute(sa.text(self.FINGERPRINT)).scalar_one()
+                self.tables = conn.execute(sa.text(
+                    "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
+                    "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")).scalars().all()
+                sequences = conn.execute(sa.text(
+                    "SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences "
+                    "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")).scalars().all()
+                self.sequences = {seq: tuple(conn.execute(sa.text(f"SELECT last_value, is_called FROM {seq}")).one())
+                                  for seq in sequences}
+                self.counts = {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in self.tables}
+                self.rows: dict[str, bytes] = {}
+                cursor = conn.connection.driver_connection.cursor()
+                for table, count in self.counts.items():
+                    if count:
+                        with cursor.copy(f"COPY {table} TO STDOUT") as copy:
+                            self.rows[table] = b"".join(bytes(chunk) for chunk in copy)
+                conn.rollback()
+        finally:
+            engine.dispose()
+        self.count_sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in self.tables)
+
+    def url(self, name: str) -> str:
+        return str(sa.engine.make_url(PG_URL).set(database=name))
+
+    def _create(self) -> str:
+        self._made += 1
+        name = f"crm_t_{os.getpid()}_{self._made}"
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+            # a crash of the test server may lose the last commits; the tests never crash it
+            conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+        self.names.append(name)
+        return name
+
+    def _drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.names.remove(name)
+
+    def acquire(self) -> str:
+        """A database in the template's state: a used one brought back, or a new copy."""
+        while len(self.free) >= 2:  # the last one handed back waits a turn (see above)
+            name = self.free.pop(0)
+            if self._reset(name):
+                return name
+            self._drop(name)
+        return self._create()
+
+    def release(self, name: str) -> None:
+        self.free.append(name)
+
+    def _reset(self, name: str) -> bool:
+        """Bring `name` back to the template's state; False when only a new copy will do."""
+        engine = sa.create_engine(self.url(name), poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+                if conn.execute(sa.text(self.FINGERPRINT)).scalar_one() != self.fingerprint:
+                    return False
+                raw = conn.connection.driver_connection
+                cursor = raw.cursor()
+                # as the replica role, DELETE fires no foreign-key or other triggers: any order will do
+                cursor.execute("SET LOCAL session_replication_role = replica")
+                cursor.execute("; ".join(f"DELETE FROM {t}" for t in self.tables))
+                for table, data in self.rows.items():
+                    with cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                        copy.write(data)
+                cursor.execute("SELECT " + ", ".join(f"setval('{seq}', {value}, {called})"
+                                                     for seq, (value, called) in self.sequences.items()))
+                counts = dict(zip(self.tables, cursor.execute(self.count_sql).fetchone()))
+                raw.commit()
+                return counts == self.counts
+        except sa.exc.DBAPIError:
+            return False
+        finally:
+            engine.dispose()
+
+    def close(self) -> None:
+        for name in list(self.names):
+            self._drop(name)
+        self.admin.dispose()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests marked slow (OS processes, large databases) go first, in their files' order, so
+    that with xdist's work stealing (pyproject's addopts) no worker spends the end of the run on one
+    long test while the others sit idle. Every worker sorts the same way, as xdist requires."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cli_command_built_once():
+    """typer's CliRunner turns the `crm` Typer app into its click command on every invoke: a walk of
+    every command's signature, a sixth of a second that the suite paid some two thousand times. The
+    command is the same each time (the commands look their services up when they run, so a test's
+    monkeypatch still reaches them): build it once per app."""
+    import typer.testing
+
+    built: dict[int, tuple] = {}
+    build = typer.testing._get_command
+
+    def get_command(app):
+        if id(app) not in built:
+            built[id(app)] = (app, build(app))  # the app is kept, so its id is not reused
+        return built[id(app)][1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(typer.testing, "_get_command", get_command)
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +235,17 @@ def count_at_once(monkeypatch):
     from crm_tui.widgets.keyset_table import KeysetTable
 
     monkeypatch.setattr(KeysetTable, "COUNT_DELAY_S", 0.0)
+
+
+@pytest.fixture(autouse=True)
+def toasts_stay(monkeypatch):
+    """A toast without a timeout of its own stays a minute in the tests, not five seconds: a test
+    reads the toasts after the work behind them settles, and on a loaded machine (two xdist workers
+    on two cores, with subprocesses) that took longer than five seconds and the toast was gone.
+    No test waits for a toast to go."""
+    from textual.app import App
+
+    monkeypatch.setattr(App, "NOTIFICATION_TIMEOUT", 60)
 
 
 @pytest.fixture(scope="session")
@@ -84,13 +274,25 @@ def pg_template():
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def pg_pool(pg_template):
+    """This worker's PostgreSQL test databases (see _PgPool), dropped at the end."""
+    if pg_template is None:
+        yield None
+        return
+    pool = _PgPool(pg_template)
+    yield pool
+    pool.close()
+
+
 def sqlite_url(path) -> str:
     return f"sqlite:///{path}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path, sqlite_template):
-    """A URL to a clean, migrated database: a SQLite file, or a fresh PostgreSQL database."""
+    """A URL to a clean, migrated database: a SQLite file copied from the template, or a
+    PostgreSQL database in the template's state (see _PgPool)."""
     if request.param == "sqlite":
         path = tmp_path / "crm.db"
         shutil.copy(sqlite_template, path)
@@ -99,15 +301,10 @@ def db_url(request, tmp_path, sqlite_template):
     reason = _pg_unavailable_reason()
     if reason:
         pytest.skip(reason)
-    template = request.getfixturevalue("pg_template")
-    name = f"crm_t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = _pg_admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield str(sa.engine.make_url(PG_URL).set(database=name))
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    pool = request.getfixturevalue("pg_pool")
+    name = pool.acquire()
+    yield pool.url(name)
+    pool.release(name)
 
 
 @pytest.fixture

@@ -32,13 +32,17 @@ def _run_into_a_closed_pipe(args: list[str], env: dict) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory) -> str:
-    """Enough rows that a page overflows the pipe's buffer, made once for the module."""
+    """Enough rows that a page overflows the pipe's buffer, made once for the module (in this
+    process: only the commands under test need a process of their own)."""
+    from typer.testing import CliRunner
+
+    from crm_tui.cli.main import app
+
     path = tmp_path_factory.mktemp("pipe") / "crm.db"
-    env = {**os.environ, "CRM_CONFIG_DIR": str(path.parent / "config"), "CRM_DATA_DIR": str(path.parent)}
-    subprocess.run([sys.executable, "-m", "crm_tui", "--db", str(path), "--user", "ann", "init"], check=True,
-                   capture_output=True, env=env, timeout=120)
-    subprocess.run([sys.executable, "-m", "crm_tui", "--db", str(path), "--user", "ann", "demo", "--contacts",
-                    "300", "--seed", "1"], check=True, capture_output=True, env=env, timeout=300)
+    env = {"CRM_CONFIG_DIR": str(path.parent / "config"), "CRM_DATA_DIR": str(path.parent)}
+    for args in (["init"], ["demo", "--contacts", "300", "--seed", "1"]):
+        result = CliRunner().invoke(app, ["--db", str(path), "--user", "ann", *args], env=env)
+        assert result.exit_code == 0, result.output
     return str(path)
 
 

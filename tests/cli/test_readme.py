@@ -1,6 +1,12 @@
 """The README's examples run as a test (issue 17 #1): every `crm ...` line of its shell blocks runs,
-top to bottom, on a fresh database in a fresh home directory, through the real console script. A
-README line that breaks fails the suite.
+top to bottom, on a fresh database in a fresh home directory. A README line that breaks fails the
+suite.
+
+Each line is split as the shell splits it and handed, word for word, to the `crm` command. The first
+line of each test runs through the real console script in its own process (`python -m crm_tui`,
+the entry point `crm` calls); the rest run in this process through typer's CLI runner, with the same
+arguments, environment, working directory and empty stdin, so fifty interpreter starts (a second
+each) do not dominate the test. tests/cli/test_entry.py covers what only a real process shows.
 
 Lines that are not crm commands (sudo, ssh, export, crontab) set up a machine and are not run.
 `crm` alone starts the app: its first start creates the database, which `crm init` does here. `crm
@@ -16,11 +22,14 @@ import shlex
 import shutil
 import subprocess
 import sys
+import traceback
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "readme"
@@ -79,17 +88,34 @@ def home(tmp_path, monkeypatch) -> Path:
     return home
 
 
-def run(words: list[str], env: dict) -> subprocess.CompletedProcess:
-    """One README line through the real console script (a `> FILE` at its end redirects)."""
+class Ran(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(words: list[str], env: dict, *, process: bool = False) -> Ran:
+    """One README line through `crm` (a `> FILE` at its end redirects): through the real console
+    script in a new process when `process`, else in this process through the CLI runner."""
     target = None
     if len(words) > 2 and words[-2] == ">":
         words, target = words[:-2], words[-1]
     args = [os.path.expanduser(w) if w.startswith("~") else w for w in words[1:]]
-    done = subprocess.run([sys.executable, "-m", "crm_tui", *args], capture_output=True, text=True, env=env,
-                          stdin=subprocess.DEVNULL, timeout=300)
-    if target is not None and done.returncode == 0:
-        Path(target).write_text(done.stdout, encoding="utf-8")
-    return done
+    if process:
+        done = subprocess.run([sys.executable, "-m", "crm_tui", *args], capture_output=True, text=True, env=env,
+                              stdin=subprocess.DEVNULL, timeout=300)
+        ran = Ran(done.returncode, done.stdout, done.stderr)
+    else:
+        from crm_tui.cli.main import app
+
+        result = CliRunner().invoke(app, args, env=env, input="")
+        stderr = result.stderr
+        if result.exc_info is not None and not isinstance(result.exception, SystemExit):
+            stderr += "".join(traceback.format_exception(*result.exc_info))
+        ran = Ran(result.exit_code, result.stdout, stderr)
+    if target is not None and ran.returncode == 0:
+        Path(target).write_text(ran.stdout, encoding="utf-8")
+    return ran
 
 
 def test_every_readme_example_runs_on_a_fresh_database(home):
@@ -103,7 +129,7 @@ def test_every_readme_example_runs_on_a_fresh_database(home):
                 words = ["crm", "init"]  # `crm` alone: the app, whose first start creates the database
             if words[1] in NOT_RUN:
                 continue
-            done = run(words, env)
+            done = run(words, env, process=ran == 0)
             assert done.returncode == 0, f"README: {shlex.join(words)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
             ran += 1
     assert ran >= 40  # the README's examples, not a parse that found none
@@ -122,7 +148,7 @@ def test_the_postgresql_examples_run_on_a_fresh_database(home):
         ran = 0
         for block in filter(is_postgres_block, blocks()):
             for words in commands(block):
-                done = run(words, env)
+                done = run(words, env, process=ran == 0)
                 assert done.returncode == 0, f"README: {shlex.join(words)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
                 ran += 1
         assert ran >= 3

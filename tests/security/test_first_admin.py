@@ -6,10 +6,10 @@ Each case is one row: how many processes start together, and what they run."""
 
 from __future__ import annotations
 
-import multiprocessing
-
 import pytest
 import sqlalchemy as sa
+
+from tests.unit import proc_workers
 
 CASES = [
     # (processes, the command each runs: {n} is its number, how many of them succeed)
@@ -40,9 +40,9 @@ def test_processes_starting_together_on_an_empty_database_make_one_admin(db_url,
     engine = sa.create_engine(db_url)
     with engine.connect() as conn:  # the fixture's database is migrated and has no users yet
         assert conn.execute(sa.text("SELECT count(*) FROM users")).scalar_one() == 0
-    ctx = multiprocessing.get_context("spawn")
+    ctx = proc_workers.context()
     barrier, queue = ctx.Barrier(processes), ctx.Queue()
-    children = [ctx.Process(target=_run_crm, args=(db_url, [a.format(n=n) for a in command], barrier, queue))
+    children = [proc_workers.process(ctx, _run_crm, (db_url, [a.format(n=n) for a in command], barrier, queue))
                 for n in range(processes)]
     for child in children:
         child.start()

@@ -3,7 +3,6 @@ restore through the backup API, refusals; the pg_dump command for PostgreSQL."""
 
 from __future__ import annotations
 
-import multiprocessing
 import shutil
 import sqlite3
 
@@ -15,6 +14,7 @@ from crm_tui.errors import InvalidInput, SchemaError
 from crm_tui.models import AuditEvent
 from crm_tui.services import backup, contacts, users
 from crm_tui.services.common import system_actor
+from tests.unit import proc_workers
 
 WRITES_BEFORE_BACKUP = 20
 
@@ -55,9 +55,9 @@ def test_backups_during_concurrent_writes_are_whole_and_pass_integrity_check(tmp
     path = tmp_path / "live.db"
     shutil.copy(sqlite_template, path)
     url = f"sqlite:///{path}"
-    ctx = multiprocessing.get_context("spawn")
+    ctx = proc_workers.context()
     started, stop, queue = ctx.Event(), ctx.Event(), ctx.Queue()
-    writer = ctx.Process(target=keep_writing, args=(url, started, stop, queue))
+    writer = proc_workers.process(ctx, keep_writing, (url, started, stop, queue))
     writer.start()
     try:
         assert started.wait(60)

@@ -6,13 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
-import uuid
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from crm_tui.db import open_database
 from crm_tui.services import activities, companies, contacts, deals, export, tasks, users
@@ -20,7 +17,6 @@ from crm_tui.services.common import system_actor
 from crm_tui.services.importing import ImportOptions, run_import
 from crm_tui.services.importing.read import open_source
 from crm_tui.services.vcard import read_contacts
-from tests.conftest import PG_URL, _pg_admin_engine
 
 ORDER = ("companies", "contacts", "deals", "activities", "tasks")
 # the reading and writing of files is the same on both backends; the round trip of every kind
@@ -38,17 +34,12 @@ def empty_db(db, tmp_path, sqlite_template, request):
         yield other
         other.dispose()
         return
-    template = request.getfixturevalue("pg_template")
-    name = f"crm_e_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = _pg_admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    other = open_database(str(sa.engine.make_url(PG_URL).set(database=name)))
+    pool = request.getfixturevalue("pg_pool")  # a second database from this worker's pool (tests/conftest.py)
+    name = pool.acquire()
+    other = open_database(pool.url(name))
     yield other
     other.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    pool.release(name)
 
 
 @pytest.fixture
