@@ -262,13 +262,13 @@ def _placeholders() -> list[tuple[str, str]]:
     root = Path(crm_tui.__file__).parent / "screens"
     found = []
     call = re.compile(r"_input\(\s*\"(?P<id>[\w-]+)\"\s*,\s*(?:[^,()]+,\s*)?(?:placeholder=)?\"(?P<hint>[^\"]+)\"")
-    for path in sorted(root.glob("*.py")):
+    for path in sorted(root.rglob("*.py")):
         source = path.read_text(encoding="utf-8")
         for match in call.finditer(source):
             if match["id"] in _DATE_FIELDS:
-                found += [(f"{path.name}#{match['id']}", ex) for ex in _examples(match["hint"])]
+                found += [(f"{path.relative_to(root)}#{match['id']}", ex) for ex in _examples(match["hint"])]
         for match in re.finditer(r"placeholder=\"(?P<hint>e\.g\. [^\"]*\d{4}-\d\d-\d\d[^\"]*)\"", source):
-            found += [(path.name, ex) for ex in _examples(match["hint"])]
+            found += [(path.relative_to(root), ex) for ex in _examples(match["hint"])]
     return found
 
 

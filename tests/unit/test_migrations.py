@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 
 import crm_tui.models  # noqa: F401 - registers every table on SQLModel.metadata
 from crm_tui import db as crm_db
+from crm_tui import migrations
 from crm_tui.db import _alembic_config, current_revision, head_revision, open_database
 from crm_tui.errors import SchemaError
 from tests.unit import proc_workers
