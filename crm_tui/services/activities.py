@@ -136,9 +136,10 @@ def arrive_planned(session: Session, *, now: datetime | None = None) -> int:
     """Planned calls, emails and meetings whose time has come move their contacts' last contact,
     set-based; returns how many contacts moved. The workflow engine runs it on every run."""
     condition, at = _arrivals(resolve_now(now))
-    result = session.execute(update(Contact).where(condition).values(last_contacted_at=at)
-                             .execution_options(synchronize_session=False))
-    return result.rowcount or 0
+    # RETURNING, not rowcount: Python 3.11's sqlite3 counts no UPDATE that starts with WITH (-1)
+    moved = session.execute(update(Contact).where(condition).values(last_contacted_at=at)
+                            .returning(Contact.id).execution_options(synchronize_session=False))
+    return len(moved.all())
 
 
 def update_activity(session: Session, *, activity_id: int, actor: Actor, version: int | None = None,

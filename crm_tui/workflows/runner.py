@@ -113,14 +113,12 @@ def run(db: Database, *, rules: RuleSet | None = None, now: datetime | None = No
 def _arrive_planned(db: Database, now: datetime) -> bool:
     """Calls and meetings logged ahead whose time has come count as contact now; read first, so
     a run with nothing to do takes no write lock and wakes no teammate's app. Returns whether
-    any came (arrive_planned's count is -1 on SQLite: Python's sqlite3 counts no UPDATE that
-    starts with WITH)."""
+    any came."""
     with db.read() as session:
         if not activities.planned_arrived(session, now=now):
             return False
     with db.write() as session:
-        activities.arrive_planned(session, now=now)
-    return True
+        return activities.arrive_planned(session, now=now) > 0
 
 
 def _scan(db: Database, rule: Rule, now: datetime, zone: tzinfo) -> list:

@@ -80,3 +80,18 @@ def test_the_arrivals_read_only_activities_logged_ahead(db):
         params = tuple("2026-01-01" for _ in compiled.positiontup)  # the plan does not depend on them
         plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params))
     assert "ix_activities_planned" in plan, plan
+
+
+def test_arrive_planned_counts_the_contacts_it_moved(db, actor, now):
+    """The count is the contacts moved, on both databases (Python 3.11's sqlite3 reports -1 as the
+    rowcount of an UPDATE that starts with WITH, so the count cannot come from rowcount)."""
+    with db.write() as s:
+        for name in ("Ada", "Bo"):
+            person = contacts.create_contact(s, data={"first_name": name}, actor=actor, now=now)
+            activities.log_activity(s, data={"kind": "meeting", "contact_id": person.id,
+                                             "occurred_at": now + timedelta(days=1)}, actor=actor, now=now)
+    later = now + timedelta(days=2)
+    with db.write() as s:
+        assert activities.arrive_planned(s, now=later) == 2
+    with db.write() as s:
+        assert activities.arrive_planned(s, now=later) == 0
