@@ -39,7 +39,7 @@ def team_zone(st: CliState):
 
 def _run(ctx: typer.Context, name: str, period: str | None, start: str | None, end: str | None, owner: str | None,
          pipeline: str | None, currency: str | None, grain: str | None, table_key: str | None, fmt: str,
-         by: str | None = None) -> None:
+         by: str | None = None, raw_formulas: bool = False) -> None:
     if fmt not in FORMATS:
         raise InvalidInput(f"invalid format {fmt!r}: choose one of {', '.join(FORMATS)}")
     st = state(ctx)
@@ -53,7 +53,7 @@ def _run(ctx: typer.Context, name: str, period: str | None, start: str | None, e
     if fmt == "json":
         output.emit_json(reports.to_json(report))
     elif fmt == "csv":
-        typer.echo(reports.to_csv(report, report.find_table(table_key)), nl=False)
+        typer.echo(reports.to_csv(report, report.find_table(table_key), raw_formulas=raw_formulas), nl=False)
     else:
         print_report(report, report.find_table(table_key) if table_key else None)
 
@@ -93,8 +93,11 @@ def _report_command(spec: reports.ReportSpec):
         table_key: str | None = typer.Option(None, "--table", help="Which of the report's tables (csv prints one)."),
         fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
         by: str | None = typer.Option(None, "--by", help="revenue, win-rate, activity: owner (the default) or team."),
+        raw_formulas: bool = typer.Option(False, "--raw-formulas",
+                                          help="CSV: keep cells starting with = + - @ as they are (by default they "
+                                               "get a leading ' so a spreadsheet shows them rather than runs them)."),
     ) -> None:
-        _run(ctx, spec.name, period, start, end, owner, pipeline, currency, grain, table_key, fmt, by)
+        _run(ctx, spec.name, period, start, end, owner, pipeline, currency, grain, table_key, fmt, by, raw_formulas)
 
     command.__doc__ = f"{spec.title}: {spec.summary}."
     return command

