@@ -40,6 +40,7 @@ def _stages(session: Session, pipeline_id: int) -> list[Stage]:
 # (the board opens with the default pipeline: two ORM queries and their objects took twice as long)
 _PIPELINE_COLUMNS = (Pipeline.id, Pipeline.name, Pipeline.position, Pipeline.is_default, Pipeline.archived,
                      Pipeline.version)
+MAX_ROTTING_DAYS = 3650  # ten years: a stage idle longer is not "rotting"; and the date sums stay in range
 _STAGE_COLUMNS = (Stage.id, Stage.pipeline_id, Stage.name, Stage.position, Stage.probability, Stage.rotting_days,
                   Stage.kind, Stage.version)
 
@@ -123,7 +124,7 @@ def _spec(spec: StageSpec | dict) -> StageSpec:
     return StageSpec(
         name=v.required_text(spec.name, "stage name", max_length=100),
         probability=v.percent(spec.probability),
-        rotting_days=v.non_negative(spec.rotting_days, "rotting days"),
+        rotting_days=v.non_negative(spec.rotting_days, "rotting days", maximum=MAX_ROTTING_DAYS),
         kind=v.choice(spec.kind, StageKind, "stage kind"),
     )
 
@@ -284,7 +285,8 @@ def update_stage(session: Session, *, stage_id: int, actor: Actor, name: str | N
     if probability is not None:
         values["probability"] = v.percent(probability)
     if rotting_days is not None or clear_rotting:
-        values["rotting_days"] = None if clear_rotting else v.non_negative(rotting_days, "rotting days")
+        values["rotting_days"] = (None if clear_rotting
+                                  else v.non_negative(rotting_days, "rotting days", maximum=MAX_ROTTING_DAYS))
     changed = apply_changes(stage, values)
     if changed:
         stage.updated_at = now

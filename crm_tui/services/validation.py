@@ -145,9 +145,11 @@ def percent(value: int, label: str = "probability") -> int:
     return int(value)
 
 
-def non_negative(value: int | None, label: str) -> int | None:
+def non_negative(value: int | None, label: str, *, maximum: int | None = None) -> int | None:
     if value is not None and value < 0:
         raise InvalidInput(f"{label} must not be negative (got {value})")
+    if value is not None and maximum is not None and value > maximum:
+        raise InvalidInput(f"{label} must be at most {maximum} (got {value})")
     return value
 
 

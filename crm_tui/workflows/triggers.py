@@ -24,6 +24,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_ATTEMPTS = 3
 DEFAULT_WITHIN_DAYS = 7
 MODELS = {"deal": Deal, "contact": Contact, "task": Task, "company": Company}
+MAX_DAYS = 36_500  # a hundred years: beyond it "now - days" leaves the calendar
 
 
 class SpecError(Exception):
@@ -123,8 +124,8 @@ def parse(raw: dict) -> Trigger:
         if key not in spec:
             raise SpecError(f"unknown setting {key!r} for trigger {type_} (known: {', '.join(spec) or 'none'})", key)
         want = spec[key].kind
-        if want is int and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            raise SpecError(f"{key} must be a whole number of days, 0 or more", key)
+        if want is int and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_DAYS):
+            raise SpecError(f"{key} must be a whole number of days from 0 to {MAX_DAYS}", key)
         if want is str and (not isinstance(value, str) or not value.strip()):
             raise SpecError(f"{key} must be text", key)
         params[key] = value.strip() if isinstance(value, str) else value

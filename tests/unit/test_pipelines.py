@@ -98,6 +98,10 @@ def test_add_move_and_update_stages(db, actor, now):
          "between 0 and 100"),
         (lambda s: pipelines.update_stage(s, stage_id=qualified.id, rotting_days=-1, actor=actor),
          "must not be negative"),
+        (lambda s: pipelines.update_stage(s, stage_id=qualified.id, rotting_days=999_999_999, actor=actor),
+         "at most 3650"),  # the board's rotting cut-off (now - days) would overflow a date
+        (lambda s: pipelines.add_stage(s, pipeline_id=pipeline_id, spec={"name": "Idle", "rotting_days": 10**11},
+                                       actor=actor), "at most 3650"),
         (lambda s: pipelines.update_stage(s, stage_id=qualified.id, name="new", actor=actor), "already exists"),
         (lambda s: pipelines.add_stage(s, pipeline_id=pipeline_id, spec={"name": "demo"}, actor=actor),
          "already exists"),

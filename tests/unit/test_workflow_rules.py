@@ -32,6 +32,8 @@ def test_the_shipped_example_is_valid_and_installed_with_the_package():
     ('trigger = { type = "deal_stale", days = 14 \nactions = []', 4, "not valid TOML"),
     ('trigger = { type = "deal_rotting", days = 14 }', 4, "unknown trigger 'deal_rotting' (known: deal_stale"),
     ('trigger = { type = "deal_stale" }', 4, "trigger deal_stale needs days"),
+    # past the calendar, "now - days" would stop every run with an OverflowError
+    ('trigger = { type = "deal_stale", days = 9999999999 }', 4, "days must be a whole number of days from 0 to 36500"),
     ('trigger = { type = "deal_stale", days = 14 }\nconditions = [ { field = "colour", value = "red" } ]', 5,
      "unknown field 'colour'"),
     ('trigger = { type = "deal_stale", days = 14 }\nconditions = [ { field = "amount", op = "~", value = 1 } ]', 5,
