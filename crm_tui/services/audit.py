@@ -11,7 +11,7 @@ from crm_tui.errors import InvalidInput
 from crm_tui.models import AuditEvent, Company, Contact, Deal, Pipeline, Stage, User
 from crm_tui.models.schemas import AuditRead
 from crm_tui.services.paging import Page, SortKey, keyset_page
-from crm_tui.services.common import is_id, parse_id
+from crm_tui.services.common import column_holds, is_id, parse_id
 
 NEWEST_FIRST = SortKey(AuditEvent.at, AuditEvent.id, descending=True)
 
@@ -64,6 +64,8 @@ def list_events(session: Session, *, entity: str | None = None, entity_id: int |
     if entity:
         conditions.append(AuditEvent.entity == entity)
     if entity_id is not None:
+        if not column_holds(session, AuditEvent.__table__.c.entity_id, entity_id):
+            return Page([])  # no record has an id its column cannot hold
         conditions.append(AuditEvent.entity_id == entity_id)
     if actor:  # the user acted as, or who really acted ("root (as bob)" is both root's and bob's)
         conditions.append(or_(AuditEvent.actor == actor.lower(), AuditEvent.via == actor.lower()))

@@ -36,9 +36,16 @@ def is_id(value: object, session: Session | None = None, model: Any = None) -> b
     asking for a larger one fails in the driver rather than finding nothing)."""
     if not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID):
         return False
-    if session is None or model is None or value < 2**31:
+    if session is None or model is None:
         return True
-    column = model.__table__.c.id
+    return column_holds(session, model.__table__.c.id, value)
+
+
+def column_holds(session: Session, column: Any, value: int) -> bool:
+    """Whether an integer `column` can hold `value` on this database: an INTEGER on PostgreSQL stops
+    at 2^31-1, and comparing it with a larger number fails in the driver rather than matching nothing."""
+    if -(2**31) <= value < 2**31:
+        return True
     return session.get_bind().dialect.name != "postgresql" or isinstance(column.type, BigInteger)
 
 

@@ -288,6 +288,14 @@ def test_ids_past_what_a_bigint_holds_get_one_line(crm, db_url, args, message):
     assert row_counts(db_url) == before
 
 
+@pytest.mark.parametrize("args", [["audit", "--entity", "deal", "--id", str(2**31)],
+                                  ["audit", "--record", f"contact:{2**31}"]])
+def test_the_audit_of_an_id_past_an_integer_column_is_empty_not_a_database_error(crm, args):
+    """The audit's entity_id is an INTEGER on PostgreSQL: an id past 2^31-1 matches no event."""
+    crm.ok("contact", "add", "--first", "Ada")
+    assert crm.ok(*args, "--json").stdout.count('"entity_id"') == 0
+
+
 def test_services_find_nothing_for_ids_past_a_bigint(db, actor):
     with db.read() as session:
         for lookup in (lambda: deals.get_deal(session, deal_id=2**63), lambda: contacts.find_contact(session, BIG),
