@@ -114,6 +114,8 @@ def edit(
     parent: str | None = typer.Option(None, "--parent", help='The company it belongs to ("" for none).'),
     notes: str | None = typer.Option(None, "--notes"),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    allow_duplicate: bool = typer.Option(False, "--allow-duplicate",
+                                         help="Keep the change even when another company has the name or domain."),
     as_json: output.Json = False,
 ) -> None:
     """Change a company's fields; only the options given change."""
@@ -126,7 +128,7 @@ def edit(
         if parent is not None:
             changes["parent_id"] = companies.resolve_company(session, parent).id if parent.strip() else None
         company = companies.update_company(session, company_id=company.id, changes=changes, actor=actor,
-                                           version=version)
+                                           version=version, allow_duplicate=allow_duplicate)
     if as_json:
         output.emit_json(company)
     else:

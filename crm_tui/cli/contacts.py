@@ -159,6 +159,8 @@ def edit(
     field: list[str] = typer.Option([], "--field", help="Set a custom field: name=value (name= clears it)."),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
     create_company: bool = typer.Option(False, "--create-company", help=CREATE_COMPANY_HELP),
+    allow_duplicate: bool = typer.Option(False, "--allow-duplicate",
+                                         help="Keep the change even when another contact has one of the emails."),
     as_json: output.Json = False,
 ) -> None:
     """Change a contact's fields; only the options given change."""
@@ -178,7 +180,8 @@ def edit(
         # the fields that change, merged by the service into the row it holds locked
         contact = contacts.update_contact(session, contact_id=contact.id, changes=changes, actor=actor,
                                           version=version, custom_remove=[k for k, v in fields.items() if v is None],
-                                          custom_set={k: v for k, v in fields.items() if v is not None})
+                                          custom_set={k: v for k, v in fields.items() if v is not None},
+                                          allow_duplicate=allow_duplicate)
     if as_json:
         output.emit_json(contact)
     else:

@@ -568,7 +568,7 @@ class ContactForm(_ContactEditForm):
         if "company" in changes:
             changes["company_id"] = _company_id(session, changes.pop("company"), actor, now, create=create)
         return contacts.update_contact(session, contact_id=base.id, changes=changes, actor=actor,
-                                       version=version, now=now)
+                                       version=version, now=now, allow_duplicate=allow_duplicate)
 
 
 def _contact_changes(base: ContactRead, values: dict[str, Any]) -> dict[str, Any]:

@@ -183,17 +183,28 @@ def create_company(session: Session, *, data: CompanyCreate | dict, actor: Actor
     return read_company(session, company)
 
 
-def _refuse_duplicate(session: Session, name: str, domain: str | None) -> None:
-    lock_names(session, f"company-name:{company_norm(name)}", *([f"company-domain:{domain}"] if domain else []))
-    matches = same_company(session, name=name, domain=domain)
+def _refuse_duplicate(session: Session, name: str | None, domain: str | None, *, editing: int | None = None) -> None:
+    """`name` None: only the domain is checked. `editing`: the company being changed, which is not
+    its own duplicate."""
+    lock_names(session, *([f"company-name:{company_norm(name)}"] if name else []),
+               *([f"company-domain:{domain}"] if domain else []))
+    if name:
+        matches = same_company(session, name=name, domain=domain)
+    else:
+        matches = [(r.id, r.name, r.archived) for r in session.execute(
+            select(Company.id, Company.name, Company.archived).where(Company.domain == domain)
+            .order_by(Company.archived, Company.id))]
+    matches = [m for m in matches if m[0] != editing]
     if not matches:
         return
     id_, existing, archived = matches[0]
     same_domain = domain and session.scalar(select(Company.domain).where(Company.id == id_)) == domain
     why = f"the domain {domain}" if same_domain else f"the name {existing!r}"
     state = " (archived)" if archived else ""
+    what = "merge the two (crm company merge), or add --allow-duplicate to keep both" if editing is not None \
+        else "add --allow-duplicate to add another"
     raise Duplicate(f"a company with {why} already exists: #{id_} {existing}{state} (crm company show {id_}); "
-                    "add --allow-duplicate to add another", entity=ENTITY, existing_id=id_, existing_label=existing)
+                    f"{what}", entity=ENTITY, existing_id=id_, existing_label=existing)
 
 
 def find_or_create_company(session: Session, *, name: str, create: bool, actor: Actor,
@@ -209,7 +220,10 @@ def find_or_create_company(session: Session, *, name: str, create: bool, actor: 
 
 
 def update_company(session: Session, *, company_id: int, changes: CompanyUpdate | dict, actor: Actor,
-                   version: int | None = None, now: datetime | None = None) -> CompanyRead:
+                   version: int | None = None, now: datetime | None = None,
+                   allow_duplicate: bool = False) -> CompanyRead:
+    """A new name or domain that another company has is refused as a Duplicate, as on create,
+    unless `allow_duplicate`."""
     changes = parse_shape(CompanyUpdate, changes)
     now = resolve_now(now)
     company = get_or_404(session, Company, company_id, "company")
@@ -221,6 +235,10 @@ def update_company(session: Session, *, company_id: int, changes: CompanyUpdate 
         permissions.require_give(session, actor, "contact.assign", old=company.owner_id, new=values["owner_id"])
     if "parent_id" in values:
         _check_parent(session, company.id, values["parent_id"])
+    renamed = "name" in values and company_norm(values["name"]) != company_norm(company.name)
+    new_domain = values.get("domain") if values.get("domain") and values.get("domain") != company.domain else None
+    if (renamed or new_domain) and not allow_duplicate:
+        _refuse_duplicate(session, values["name"] if renamed else None, new_domain, editing=company.id)
     changed = apply_changes(company, values)
     changed.pop("name_key", None)
     if changed:

@@ -156,29 +156,36 @@ def create_contact(session: Session, *, data: ContactCreate | dict, actor: Actor
     return get_contact(session, contact_id=contact.id)
 
 
-def _refuse_duplicate(session: Session, emails: list[str]) -> None:
-    """Emails are stored lowercased (validation.email), so equality is case-insensitive and indexed."""
+def _refuse_duplicate(session: Session, emails: list[str], *, editing: int | None = None) -> None:
+    """Emails are stored lowercased (validation.email), so equality is case-insensitive and indexed.
+    `editing`: the contact being changed, which may keep its own emails."""
     if not emails:
         return
     lock_names(session, *(f"contact-email:{e}" for e in emails))
-    row = session.execute(
-        select(ContactEmail.email, Contact.id, Contact.full_name, Contact.archived)
-        .join(Contact, Contact.id == ContactEmail.contact_id)
-        .where(ContactEmail.email.in_(emails)).order_by(Contact.archived, Contact.id).limit(1)).first()
+    stmt = (select(ContactEmail.email, Contact.id, Contact.full_name, Contact.archived)
+            .join(Contact, Contact.id == ContactEmail.contact_id).where(ContactEmail.email.in_(emails)))
+    if editing is not None:
+        stmt = stmt.where(Contact.id != editing)
+    row = session.execute(stmt.order_by(Contact.archived, Contact.id).limit(1)).first()
     if row is None:
         return
     state = " (archived)" if row.archived else ""
+    what = "merge the two (crm contact merge), or add --allow-duplicate to keep both" if editing is not None \
+        else "add --allow-duplicate to add another"
     raise Duplicate(f"a contact with {row.email} already exists: #{row.id} {row.full_name}{state} "
-                    f"(crm contact show {row.id}); add --allow-duplicate to add another",
+                    f"(crm contact show {row.id}); {what}",
                     entity=ENTITY, existing_id=row.id, existing_label=row.full_name)
 
 
 def update_contact(session: Session, *, contact_id: int, changes: ContactUpdate | dict, actor: Actor,
                    version: int | None = None, now: datetime | None = None, region: str | None = None,
-                   custom_set: dict | None = None, custom_remove: Iterable[str] = ()) -> ContactRead:
+                   custom_set: dict | None = None, custom_remove: Iterable[str] = (),
+                   allow_duplicate: bool = False) -> ContactRead:
     """Apply the fields that are set. With `version`, refuse if the contact changed since it was read.
     `custom_set` / `custom_remove` change some custom fields and keep the others: they apply to the
-    row as stored now, read under its lock, so concurrent edits of different fields all stay."""
+    row as stored now, read under its lock, so concurrent edits of different fields all stay.
+    An email added that another contact has is refused as a Duplicate, as on create, unless
+    `allow_duplicate`."""
     changes = parse_shape(ContactUpdate, changes)
     now = resolve_now(now)
     contact = lock_contact(session, contact_id)
@@ -197,6 +204,8 @@ def update_contact(session: Session, *, contact_id: int, changes: ContactUpdate 
     emails = values.pop("emails", current.emails)
     phones = values.pop("phones", current.phones)
     tags = values.pop("tags", current.tags)
+    if not allow_duplicate:
+        _refuse_duplicate(session, [e for e in emails if e not in current.emails], editing=contact.id)
     changed = apply_changes(contact, values)
     for name, old, new in (("emails", current.emails, emails), ("phones", current.phones, phones),
                            ("tags", current.tags, tags)):

@@ -371,7 +371,9 @@ def _finish_contact(session: Session, a: Contact, b: Contact, snapshot: dict, ke
         a.created_at = b.created_at
     if b.last_contacted_at and (a.last_contacted_at is None or b.last_contacted_at > a.last_contacted_at):
         a.last_contacted_at = b.last_contacted_at
-    read = contacts.update_contact(session, contact_id=a.id, changes=changes, actor=actor, now=now)
+    # b is going: its emails come to a (allow_duplicate), as its name may to a company below
+    read = contacts.update_contact(session, contact_id=a.id, changes=changes, actor=actor, now=now,
+                                   allow_duplicate=True)
     flush(session, "contact", f"contact #{a.id}")
     return read.full_name, a.version
 
@@ -401,7 +403,8 @@ def _finish_company(session: Session, a: Company, b: Company, snapshot: dict, ke
             audit(session, actor=actor, entity="company", entity_id=a.id, action="update", now=now,
                   changes={"custom": (a.custom, custom)})
             a.custom = custom
-    read = companies.update_company(session, company_id=a.id, changes=changes, actor=actor, now=now)
+    read = companies.update_company(session, company_id=a.id, changes=changes, actor=actor, now=now,
+                                   allow_duplicate=True)
     # contacts moved from b keep the company's sort key (derived: no version bump)
     session.execute(update(Contact).where(Contact.company_id == a.id, Contact.company_key != a.name_key)
                     .values(company_key=a.name_key).execution_options(synchronize_session=False))

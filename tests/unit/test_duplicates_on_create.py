@@ -159,3 +159,46 @@ def test_import_refuses_a_company_name_several_companies_share(db, actor, now, t
     assert any(f"Globex (#{one.id}), Globex Inc (#{two.id})" in m for m in messages), messages
     with db.read() as s:
         assert _count(s, Contact) == 0 and _count(s, Company) == 2
+
+
+# --- an edit follows the same rule: the duplicate a create refuses cannot come in by a change -------
+
+def test_an_edit_that_gives_a_contact_another_contacts_email_is_refused(db, actor, now):
+    with db.write() as s:
+        ann = _ann(s, actor, now)
+        bo = contacts.create_contact(s, data={"first_name": "Bo", "emails": ["bo@example.com"]}, actor=actor, now=now)
+        audited = _count(s, AuditEvent)
+    with db.write() as s, pytest.raises(Duplicate) as caught:
+        contacts.update_contact(s, contact_id=bo.id, changes={"emails": ["bo@example.com", "ANN@example.com"]},
+                                actor=actor, now=now)
+    assert caught.value.message.startswith(f"a contact with ann@example.com already exists: #{ann.id} Ann Lee")
+    assert "crm contact merge" in caught.value.message
+    with db.read() as s:
+        assert contacts.get_contact(s, contact_id=bo.id).emails == ["bo@example.com"]
+        assert _count(s, AuditEvent) == audited  # nothing written
+    with db.write() as s:  # its own emails, in another order or case, are no duplicate
+        contacts.update_contact(s, contact_id=ann.id, changes={"emails": ["x@y.org", "Ann@Example.com"]},
+                                actor=actor, now=now)
+        kept = contacts.update_contact(s, contact_id=bo.id, changes={"emails": ["ann@example.com"]},
+                                       actor=actor, now=now, allow_duplicate=True)  # a person may insist
+    assert kept.emails == ["ann@example.com"]
+
+
+@pytest.mark.parametrize("changes, why", [
+    ({"name": "GLOBEX, Inc."}, "the name 'Globex'"),
+    ({"domain": "https://www.globex.com/"}, "the domain globex.com"),
+])
+def test_an_edit_that_makes_a_company_another_is_refused(db, actor, now, changes, why):
+    with db.write() as s:
+        globex = companies.create_company(s, data={"name": "Globex", "domain": "globex.com"}, actor=actor, now=now)
+        initech = companies.create_company(s, data={"name": "Initech"}, actor=actor, now=now)
+    with db.write() as s, pytest.raises(Duplicate) as caught:
+        companies.update_company(s, company_id=initech.id, changes=changes, actor=actor, now=now)
+    assert caught.value.message.startswith(f"a company with {why} already exists: #{globex.id} Globex")
+    with db.write() as s:
+        assert companies.get_company(s, company_id=initech.id).name == "Initech"
+        # renaming in a spelling that folds to the same name, or changing another field, is no duplicate
+        companies.update_company(s, company_id=globex.id, changes={"name": "Globex Corp", "industry": "x"},
+                                 actor=actor, now=now)
+        companies.update_company(s, company_id=initech.id, changes=changes, actor=actor, now=now,
+                                 allow_duplicate=True)

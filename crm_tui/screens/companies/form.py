@@ -144,7 +144,8 @@ class CompanyForm(FormConflicts, FormScreen[CompanyRead | None]):
             return companies.create_company(session, data=values, actor=actor, now=now,
                                             allow_duplicate=self.allow_duplicate)
         return companies.update_company(session, company_id=self.company.id, changes=self.changes(values),
-                                        actor=actor, version=self.company.version, now=now)
+                                        actor=actor, version=self.company.version, now=now,
+                                        allow_duplicate=self.allow_duplicate)
 
     def report_conflict(self, error: Conflict) -> None:
         self.resolve_conflict(error)
