@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
+from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Company, ContactTag, Deal, DealStatus, Stage, Tag, User
 from crm_tui.models.schemas import DealFilter, DealRow
@@ -139,7 +140,7 @@ def count_deals(session: Session, *, query: str | None = None, filters: DealFilt
 
 
 
-def parse_filters(session: Session, *, actor: Actor, now: datetime, status: list[str] | str | None = None,
+def parse_filters(session: Session, *, actor: Actor, now: datetime | None = None, status: list[str] | str | None = None,
                   pipeline: str | None = None, stages: list[str] | None = None, owner: str | None = None,
                   company: str | None = None, contact: str | None = None, tag: str | None = None,
                   close_from: str | None = None, close_to: str | None = None, amount_min: str | None = None,
@@ -176,7 +177,7 @@ def parse_filters(session: Session, *, actor: Actor, now: datetime, status: list
         out["contact_id"] = contacts.find_contact(session, contact).id
     if given(tag):
         out["tag"] = tag.strip().lstrip("#").lower()
-    zone = team_zone(actor)
+    zone, now = team_zone(actor), resolve_now(now)
     for key, text in (("close_from", close_from), ("close_to", close_to)):
         if given(text):
             out[key] = parse_day(text, now=now, zone=zone, order=actor.date_order).isoformat()

@@ -185,3 +185,10 @@ def deal_views(session: Session, *, actor: Actor) -> list[SavedViewRead]:
     """The deals list's lists: the built-ins (negative ids, won/lost/archived among them), then the
     team's saved deal lists."""
     return [*BUILTIN_DEAL_VIEWS, *list_views(session, entity="deal", actor=actor)]
+
+
+def find_deal_view(session: Session, *, name: str, actor: Actor) -> SavedViewRead:
+    """A deal list by name (any case) or id: a built-in one ("Won", "Archived deals") or a saved one."""
+    text = (name or "").strip().lower()
+    found = next((view for view in BUILTIN_DEAL_VIEWS if view.name.lower() == text), None)
+    return found or find_view(session, name=name, actor=actor, entity="deal")
