@@ -29,18 +29,19 @@ from crm_tui.widgets.text_line import Line
 
 SEARCH_HINT = "Search deal titles…  ( / )"
 ALL_DEALS = "All deals"
-STATUS_MARK = {"open": "open", "won": "won ✓", "lost": "lost ✗"}
+CLOSED_MARK = {"won": " ✓", "lost": " ✗"}
 
 
 def deal_columns() -> list[Column]:
+    """At 80 columns the title has the room (a deal's title usually names its company); the company
+    and the owner show from 100 and 110. A won or lost deal's stage carries a mark."""
     return [
-        Column("Deal", lambda r: r.title, ratio=3, min_width=12),
-        Column("Company", lambda r: r.company_name or "", ratio=2, min_width=8),
-        Column("Stage", lambda r: r.stage_name, width=12),
-        Column("Amount", lambda r: fmt.money(r.amount_minor, r.currency), width=12, align="right"),
-        Column("Status", lambda r: STATUS_MARK.get(r.status, r.status), width=6),
+        Column("Deal", lambda r: r.title, ratio=3, min_width=16),
+        Column("Company", lambda r: r.company_name or "", ratio=2, min_width=10, hide_below=100),
+        Column("Stage", lambda r: r.stage_name + CLOSED_MARK.get(r.status, ""), width=13),
+        Column("Amount", lambda r: fmt.money(r.amount_minor, r.currency), width=13, align="right"),
         Column("Close", lambda r: r.expected_close.isoformat() if r.expected_close else "—", width=10),
-        Column("Owner", lambda r: r.owner_login or "", width=8, hide_below=96),
+        Column("Owner", lambda r: r.owner_login or "", width=8, hide_below=110),
     ]
 
 
@@ -248,7 +249,7 @@ _TEXT_OF = {"stage_ids": "stages", "company_id": "company", "contact_id": "conta
 class DealFilterForm(FormScreen[tuple[dict, dict] | None]):
     """The deals list's filters, typed as `crm deal list` takes them; names are resolved on apply."""
 
-    HINT = "tab next · ctrl+s apply · ctrl+r reset · esc cancel"
+    HINT = "ctrl+s apply · ctrl+r reset · esc cancel"
     BINDINGS = [Binding("ctrl+r", "reset", "Reset", id="deal_filter.reset")]
     FIELDS = (
         ("status", "Status", "open, won, lost (any if empty)"),
