@@ -151,3 +151,38 @@ async def test_empty_states(db, actor, now):
         await settle(app, pilot)
         assert screen.table.window.rows == []
         assert "x clears" in screen.table.empty_text
+
+
+async def test_help_lists_the_keys_and_the_palette_opens_the_list(db, actor, now):
+    from crm_tui.commands import CrmCommands
+    from crm_tui.screens.help import HelpScreen, binding_rows
+
+    seed(db, actor, now)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        assert "pipeline.deals_table" in {row[3] for row in binding_rows(app.screen)}
+        commands = {name: run for name, run, _help in CrmCommands(app.screen)._static()}
+        await commands["Deals list"]()
+        await settle(app, pilot)
+        assert isinstance(app.screen, DealsListScreen)
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+        ids = {row[3] for row in binding_rows(app.screen.for_screen)}
+        assert {"deals.board", "deals.sort", "deals.filter", "deals.lists", "deals.save_view", "deals.clear",
+                "deals.search", "list.open"} <= ids
+
+
+async def test_a_role_that_may_not_edit_deals_has_no_new_key(db, actor, now):
+    from crm_tui.services import users
+
+    with db.write() as s:
+        users.create_user(s, data={"login": "sue", "role": "support"}, actor=actor, now=now)
+        support = users.actor_for(s, login="sue", now=now)
+    app = make_app(db, support, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_list(app, pilot)
+        assert screen.check_action("new_deal", ()) is False
+        assert screen.check_action("filters", ()) is not False
