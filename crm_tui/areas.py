@@ -73,7 +73,9 @@ AREAS: tuple[Area, ...] = (
     Area("companies", "2", "Companies", lazy("crm_tui.screens.companies.screen", "CompaniesScreen"), commands=(
         Command("New company", "new_company", "Add a company", "company.edit"),
     )),
-    Area("pipeline", "3", "Pipeline", lazy("crm_tui.screens.pipeline.board", "PipelineScreen")),
+    Area("pipeline", "3", "Pipeline", lazy("crm_tui.screens.pipeline.board", "PipelineScreen"), commands=(
+        Command("Deals list", "deals_table", "Every deal in a table: sort, filter, won, lost, archived (v)"),
+    )),
     Area("inbox", "4", "Inbox", lazy("crm_tui.screens.inbox.screen", "InboxScreen")),
     Area("reports", "5", "Reports", lazy("crm_tui.screens.reports.screen", "ReportsScreen"), needs=("report.view", "report.sources")),
 )

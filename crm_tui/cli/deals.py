@@ -10,7 +10,7 @@ from crm_tui.cli import output, params, refs
 from crm_tui.cli.archiving import add_archive_commands
 from crm_tui.cli.context import state
 from crm_tui.errors import InvalidInput
-from crm_tui.services import activities, deals, pipelines
+from crm_tui.services import activities, deal_list, deals, pipelines, views
 
 app = typer.Typer(name="deal", help="Deals: add, list, show, edit, move, won, lost.", no_args_is_help=True)
 
@@ -59,31 +59,43 @@ def list_(
     ctx: typer.Context,
     search: str | None = typer.Option(None, "--search", "-s", help="Search deal titles."),
     pipeline: str | None = typer.Option(None, "--pipeline", help="Only this pipeline (id or name)."),
-    stage: str | None = typer.Option(None, "--stage", help="Only this stage (of --pipeline, or of every pipeline)."),
-    status: str | None = typer.Option(None, "--status", help="open, won or lost."),
-    owner: str | None = typer.Option(None, "--owner", help="Only deals owned by this user."),
+    stage: list[str] = typer.Option([], "--stage", help="Only this stage (of --pipeline, or of every pipeline); "
+                                                          "repeat or comma-separate for more."),
+    status: list[str] = typer.Option([], "--status", help="open, won or lost; repeat or comma-separate for more."),
+    owner: str | None = typer.Option(None, "--owner", help="Only deals owned by this user (login, me, or none)."),
     company: str | None = typer.Option(None, "--company", help="Only this company's deals."),
     contact: str | None = typer.Option(None, "--contact", help="Only this contact's deals."),
+    tag: str | None = typer.Option(None, "--tag", help="Only deals whose contact has this tag."),
+    close_from: str | None = typer.Option(None, "--close-from", help='Expected close on or after, e.g. "today".'),
+    close_to: str | None = typer.Option(None, "--close-to", help='Expected close on or before, e.g. "+30d".'),
+    min_amount: str | None = typer.Option(None, "--min-amount", help="Amount at least this, e.g. 10,000."),
+    max_amount: str | None = typer.Option(None, "--max-amount", help="Amount at most this."),
+    field: list[str] = typer.Option([], "--field", help="Custom field: name=value, or name alone for any value "
+                                                          "(repeat for more)."),
     archived: bool = typer.Option(False, "--archived", help="List archived deals instead."),
-    sort: str = typer.Option("title", "--sort", help="title, amount, created, close or stage_entered."),
+    saved: str | None = typer.Option(None, "--list", help="Start from a saved deal list (name or id); the "
+                                                            "options given replace its own."),
+    sort: str | None = typer.Option(None, "--sort", help=", ".join(deal_list.SORTS) + " (title by default)."),
     limit: output.Limit = 50,
     after: output.After = None,
     as_json: output.Json = False,
 ) -> None:
-    """List deals, a page at a time."""
+    """List deals (open, won, lost or archived), filtered and sorted, a page at a time, with the total."""
     st = state(ctx)
-    with st.read() as (session, _actor):
-        pipeline_id = stage_id = stage_ids = None
-        if pipeline is not None:
-            pipeline_id = pipelines.resolve_pipeline(session, pipeline).id
-            if stage is not None:
-                stage_id = pipelines.resolve_stage(session, pipeline_id, stage).id
-        elif stage is not None:  # that stage in every pipeline: the deals need not be in the default one
-            stage_ids = pipelines.stage_ids_named(session, stage)
-        page = deals.list_deals(session, pipeline_id=pipeline_id, stage_id=stage_id, stage_ids=stage_ids, status=status,
-                                owner_id=refs.user_id(session, owner), company_id=refs.company_id(session, company),
-                                contact_id=refs.contact_id(session, contact), query=search, archived=archived,
-                                sort=sort, after=after, limit=limit, with_total=True)
+    with st.read() as (session, actor):
+        filters = deal_list.parse_filters(
+            session, actor=actor, status=status, pipeline=pipeline,
+            stages=stage, owner=owner, company=company, contact=contact, tag=tag, close_from=close_from,
+            close_to=close_to, amount_min=min_amount, amount_max=max_amount, currency=st.settings.currency,
+            custom=field, archived=archived)
+        query = search
+        if saved is not None:
+            view = views.find_deal_view(session, name=saved, actor=actor)
+            filters = {**views.resolve_filters(view.filters, actor), **filters}
+            query = search if search is not None else (view.query or None)
+            sort = sort or view.sort
+        page = deal_list.list_deals(session, query=query, filters=filters, sort=sort or "title", after=after,
+                                    limit=limit, with_total=True)
     if as_json:
         output.emit_page_json(page)
         return

@@ -27,6 +27,13 @@ class Deal(Versioned, table=True):
         Index("ix_deals_company_id", "company_id"),
         Index("ix_deals_contact_id", "contact_id"),
         Index("ix_deals_title_key_id", "title_key", "id"),
+        # the deals list's sorts (services/deal_list.py): one (column, id) index each
+        Index("ix_deals_amount_id", "amount_minor", "id"),
+        Index("ix_deals_close_id", "expected_close", "id"),
+        Index("ix_deals_created_id", "created_at", "id"),
+        Index("ix_deals_updated_id", "updated_at", "id"),
+        Index("ix_deals_entered_id", "stage_entered_at", "id"),
+        Index("ix_deals_closed_id", "closed_at", "id"),
         # covers the pipeline board's header totals: one index-only scan, already in GROUP BY order
         Index("ix_deals_board_totals", "pipeline_id", "archived", "stage_id", "currency", "amount_minor"),
     )

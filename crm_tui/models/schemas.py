@@ -272,6 +272,27 @@ class DealRow:
     stage_entered_at: datetime
 
 
+class DealFilter(SQLModel):
+    """The filters of the deals list, of `crm deal list` and of saved deal lists. Unset means "any".
+    Amounts are in minor units; close dates are the expected close, both ends included."""
+
+    pipeline_id: int | None = None
+    stage_ids: list[int] | None = None
+    status: list[str] | None = None  # open, won, lost
+    owner_id: int | None = None
+    unowned: bool = False
+    company_id: int | None = None
+    contact_id: int | None = None
+    tag: str | None = None  # deals have no tags: the deal's contact has this tag
+    close_from: date | None = None
+    close_to: date | None = None
+    amount_min: int | None = None
+    amount_max: int | None = None
+    archived: bool = False
+    # custom fields: {"segment": "smb"} (equality), or ["segment=smb", "region"] (set)
+    custom: dict[str, str] | list[str] | None = None
+
+
 class ActivityCreate(SQLModel):
     kind: str
     subject: str | None = None

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, aliased
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Activity, ActivityKind, Company, Contact, Deal, DealStatus, Pipeline, Stage, StageKind, User
-from crm_tui.models.schemas import DealCreate, DealRead, DealRow, DealUpdate
-from crm_tui.services import permissions
+from crm_tui.models.schemas import DealCreate, DealFilter, DealRead, DealRow, DealUpdate
+from crm_tui.services import deal_list, permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import (
     Actor,
@@ -29,13 +29,6 @@ from crm_tui.services.paging import Page, SortKey, keyset_page
 
 ENTITY = "deal"
 DEFAULT_CURRENCY = "USD"  # when neither the deal nor the config names one
-SORTS = {
-    "title": SortKey(Deal.title_key, Deal.id),
-    "amount": SortKey(Deal.amount_minor, Deal.id, descending=True),
-    "created": SortKey(Deal.created_at, Deal.id, descending=True),
-    "close": SortKey(Deal.expected_close, Deal.id, nullable=True),
-    "stage_entered": SortKey(Deal.stage_entered_at, Deal.id),
-}
 
 
 def _label(deal: Deal) -> str:
@@ -297,26 +290,16 @@ def get_deal(session: Session, *, deal_id: int) -> DealRead:
 
 
 def list_deals(session: Session, *, pipeline_id: int | None = None, stage_id: int | None = None,
-               stage_ids: list[int] | None = None, status: str | None = None, owner_id: int | None = None, company_id: int | None = None,
-               contact_id: int | None = None, query: str | None = None, archived: bool = False,
-               sort: str = "title", after: str | None = None, before: str | None = None, limit: int = 50,
-               with_total: bool = False) -> Page[DealRow]:
-    if sort not in SORTS:
-        raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)}")
-    conditions = [Deal.archived.is_(archived)]
-    for column, value in ((Deal.pipeline_id, pipeline_id), (Deal.stage_id, stage_id), (Deal.owner_id, owner_id),
-                          (Deal.company_id, company_id), (Deal.contact_id, contact_id)):
-        if value is not None:
-            conditions.append(column == value)
-    if stage_ids is not None:
-        conditions.append(Deal.stage_id.in_(stage_ids))
-    if status:
-        conditions.append(Deal.status == v.choice(status, DealStatus, "status"))
-    if query and query.strip():
-        pattern = "%" + v.fold(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(Deal.title_key.like(pattern, escape="\\"))
-    return deal_page(session, conditions, SORTS[sort], after=after, before=before, limit=limit,
-                     with_total=with_total)
+               stage_ids: list[int] | None = None, status: str | None = None, owner_id: int | None = None,
+               company_id: int | None = None, contact_id: int | None = None, query: str | None = None,
+               archived: bool = False, sort: str = "title", after: str | None = None, before: str | None = None,
+               limit: int = 50, with_total: bool = False) -> Page[DealRow]:
+    """A page of deals by these filters, as keywords: the deals list's one query (services/deal_list.py)."""
+    filters = DealFilter(pipeline_id=pipeline_id, stage_ids=[stage_id] if stage_id is not None else stage_ids,
+                         status=[status] if status else None, owner_id=owner_id, company_id=company_id,
+                         contact_id=contact_id, archived=archived)
+    return deal_list.list_deals(session, query=query, filters=filters, sort=sort, after=after, before=before,
+                                limit=limit, with_total=with_total)
 
 
 def deal_page(session: Session, conditions: list, key: SortKey, *, after: str | None = None,

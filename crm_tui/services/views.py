@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput, NotFound
 from crm_tui.models import SavedView
-from crm_tui.models.schemas import ContactFilter, SavedViewCreate, SavedViewRead
-from crm_tui.services import contacts, permissions, validation as v
+from crm_tui.models.schemas import ContactFilter, DealFilter, SavedViewCreate, SavedViewRead
+from crm_tui.services import contacts, deal_list, permissions, validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
 
 ENTITIES = ("contact", "company", "deal")
@@ -29,6 +29,9 @@ def _validate(entity: str, filters: dict, sort: str) -> None:
         parse_shape(ContactFilter, filters)
         if sort not in contacts.SORTS:
             raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(contacts.SORTS)}")
+    elif entity == "deal":
+        parse_shape(DealFilter, filters)
+        deal_list.check_sort(sort)
 
 
 def _get_visible(session: Session, view_id: int, actor: Actor) -> SavedView:
@@ -162,3 +165,30 @@ def view_counts(session: Session, *, views: list[SavedViewRead], actor: Actor,
     return {view.id: contacts.count_contacts(session, query=view.query or None,
                                              filters=resolve_filters(view.filters, actor), now=now)
             for view in views}
+
+
+BUILTIN_DEAL_VIEWS: tuple[SavedViewRead, ...] = tuple(
+    SavedViewRead(id=-(i + 1), name=name, entity="deal", query="", filters=filters, sort=sort,
+                  owner_id=None, shared=True, position=i, version=1)
+    for i, (name, filters, sort) in enumerate([
+        ("All deals", {}, "title"),
+        ("Open deals", {"status": ["open"]}, "close"),
+        ("My open deals", {"status": ["open"], "owner_id": ME}, "close"),
+        ("Won", {"status": ["won"]}, "closed"),
+        ("Lost", {"status": ["lost"]}, "closed"),
+        ("Archived deals", {"archived": True}, "updated"),
+    ])
+)
+
+
+def deal_views(session: Session, *, actor: Actor) -> list[SavedViewRead]:
+    """The deals list's lists: the built-ins (negative ids, won/lost/archived among them), then the
+    team's saved deal lists."""
+    return [*BUILTIN_DEAL_VIEWS, *list_views(session, entity="deal", actor=actor)]
+
+
+def find_deal_view(session: Session, *, name: str, actor: Actor) -> SavedViewRead:
+    """A deal list by name (any case) or id: a built-in one ("Won", "Archived deals") or a saved one."""
+    text = (name or "").strip().lower()
+    found = next((view for view in BUILTIN_DEAL_VIEWS if view.name.lower() == text), None)
+    return found or find_view(session, name=name, actor=actor, entity="deal")

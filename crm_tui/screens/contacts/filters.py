@@ -1,8 +1,6 @@
-"""The contact list's filter form and the forms that save the current list as a smart list and rename one."""
+"""The contact list's filter form (the forms that save and rename a list are screens/saved_lists.py)."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,11 +10,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
 
 from crm_tui.models.enums import Lifecycle, Source
-from crm_tui.models.schemas import SavedViewRead
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors, SHELL_CSS
-from crm_tui.screens.forms import FormScreen, _field, _input
+from crm_tui.screens.saved_lists import RenameViewForm, SaveViewForm  # noqa: F401 - the contact list's forms
 from crm_tui.services import users, views
-from crm_tui.services.common import Actor
 
 MINE, UNOWNED = "__mine__", "__unowned__"
 
@@ -127,54 +123,3 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
         self.action_cancel()
-
-
-class _ViewNameForm(FormScreen[SavedViewRead | None]):
-    """A small form that names a saved list, on the forms' one base: it writes in the base's worker,
-    shows the service's refusal (a name taken, a teammate's change) under the field, and dismisses
-    with the list saved."""
-
-    HINT = "enter save · esc cancel"
-
-
-class SaveViewForm(_ViewNameForm):
-    """Name the current search, filters and sort; the list is shared with the team unless private."""
-
-    def __init__(self, data: dict) -> None:
-        super().__init__()
-        self.data = data
-
-    def form_title(self) -> str:
-        return "Save this list"
-
-    def compose_fields(self) -> ComposeResult:
-        yield _field("Name", _input("name", placeholder="e.g. Hot leads in Berlin"))
-        yield _field("", Checkbox("Only for me", False, id="private", compact=True))
-
-    def values(self) -> dict:
-        return {**self.data, "name": self.query_one("#name", Input).value,
-                "shared": not self.query_one("#private", Checkbox).value}
-
-    def write(self, session, values: dict, *, actor: Actor, now: datetime) -> SavedViewRead:
-        return views.create_view(session, data=values, actor=actor, now=now)
-
-
-class RenameViewForm(_ViewNameForm):
-    """A new name for a saved list (the version it was read at guards a teammate's change)."""
-
-    def __init__(self, view: SavedViewRead) -> None:
-        super().__init__()
-        self.view = view
-
-    def form_title(self) -> str:
-        return "Rename this list"
-
-    def compose_fields(self) -> ComposeResult:
-        yield _field("Name", _input("name", self.view.name))
-
-    def values(self) -> dict:
-        return {"name": self.query_one("#name", Input).value}
-
-    def write(self, session, values: dict, *, actor: Actor, now: datetime) -> SavedViewRead:
-        return views.update_view(session, view_id=self.view.id, name=values["name"], version=self.view.version,
-                                 actor=actor, now=now)

@@ -91,6 +91,7 @@ class PipelineScreen(AreaScreen):
         Binding("n", "new_deal", "New", id="pipeline.new_deal"),
         Binding("slash", "filters", "Filter", id="pipeline.filter"),
         Binding("p", "pick_pipeline", "Pipeline", id="pipeline.pick"),
+        Binding("v", "deals_table", "Table", id="pipeline.deals_table"),
         Binding("c", "toggle_closed", "Won/Lost", show=False, id="pipeline.closed"),
         Binding("x", "clear_filters", "Clear filter", show=False, id="pipeline.clear"),
         Binding("S", "settings", "Settings", show=False, id="pipeline.settings"),
@@ -582,6 +583,12 @@ class PipelineScreen(AreaScreen):
 
     def action_settings(self) -> None:
         self.app.push_screen(PipelineSettingsScreen(self.pipeline_id), lambda _: self.refresh_data())
+
+    def action_deals_table(self) -> None:
+        """v: the deals list (every deal, won, lost and archived too) over the board; v comes back."""
+        from crm_tui.screens.pipeline.deals import DealsListScreen  # noqa: PLC0415 - loaded when first asked for
+
+        self.app.push_screen(DealsListScreen())
 
 
 # --- the board's dialogs ----------------------------------------------------------------------------
