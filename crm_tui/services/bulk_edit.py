@@ -26,7 +26,7 @@ from crm_tui.models import (
     AuditEvent, BulkEdit, Company, Contact, ContactTag, Deal, Lifecycle, Source, Stage, StageKind, Tag, Task, User,
 )
 from crm_tui.models.schemas import ContactFilter
-from crm_tui.services import contacts, export, permissions, search
+from crm_tui.services import contacts, export, permissions, search, tasks
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, parse_shape
 from crm_tui.services.files import csv_safe
@@ -156,6 +156,8 @@ def check_change(session: Session, kind: str, change: Change) -> Change:
         return Change(what, value=tag[0])
     if what == "task":
         title = v.required_text(change.title, "task title", max_length=300)
+        if isinstance(change.due_at, str):
+            raise InvalidInput("a task's due time must be read first (bulk_edit.task_change)")
         return Change("task", title=title, due_at=change.due_at)
     if what == "archive":
         return change
@@ -174,6 +176,13 @@ def check_change(session: Session, kind: str, change: Change) -> Change:
     else:
         text = v.optional_text(text, name, max_length=100 if name == "industry" else 32)
     return Change("set", name, text)
+
+
+def task_change(*, title: str, due: str | datetime | None, actor: Actor, now: datetime | None = None) -> Change:
+    """A task for each record, its due time typed as a person types it ("+2d", "next fri 9am")."""
+    if isinstance(due, str) and due.strip():
+        due = tasks._when(due, actor, resolve_now(now))
+    return Change("task", title=title, due_at=due or None)
 
 
 def _user_id(session: Session, raw: Any) -> int | None:
