@@ -94,12 +94,11 @@ def contact_bulk(
     as_json: output.Json = False,
 ) -> None:
     """Change every contact `crm contact list` would show with the same filters."""
-    from crm_tui.cli.contacts import contact_filters
     from crm_tui.services.bulk_edit import Selection
 
-    def select(session):
-        filters = contact_filters(session, lifecycle=lifecycle, owner=owner, tag=tag, source=source,
-                                  company=company, archived=archived)
+    def select(session):  # as cli/contacts.contact_filters reads them (imported from there, a cycle)
+        filters = {"lifecycle": lifecycle or None, "tag": tag, "source": source, "archived": archived,
+                   "owner_id": refs.user_id(session, owner), "company_id": refs.company_id(session, company)}
         return Selection("contact", all_matching=True, filters=filters, query=search)
 
     run_bulk(ctx, "contact", select, set_=set_, add_tag=add_tag, remove_tag=remove_tag, archive=archive, task=task,
