@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from crm_tui.clock import resolve_now
 from crm_tui.errors import Forbidden, InvalidInput, NotFound
 from crm_tui.models import (
-    AuditEvent, BulkEdit, Company, Contact, ContactTag, Deal, Lifecycle, Source, Stage, StageKind, Tag, Task, User,
+    Activity, AuditEvent, BulkEdit, Company, Contact, ContactTag, Deal, Lifecycle, Source, Stage, StageKind, Tag, Task, User,
 )
 from crm_tui.models.schemas import ContactFilter
 from crm_tui.services import contacts, export, permissions, search, tasks
@@ -456,6 +456,27 @@ def _apply_set(ctx: _Ctx, target: list, change: Change) -> None:
     first = next(iter(cols))
     ctx.session.execute(update(model).where(model.id.in_(ctx.record_ids(field_name=first)))
                         .values(**cols, **ctx.bump()).execution_options(synchronize_session=False))
+    if change.field == "stage":
+        _log_stage_changes(ctx)
+
+
+def _log_stage_changes(ctx: _Ctx) -> None:
+    """A stage-change activity on each deal moved (as move_deal logs one), from the audit rows:
+    the deals' timelines and the reports' stage history read these."""
+    old_stage, new_stage = Stage.__table__.alias("old_stage"), Stage.__table__.alias("new_stage")
+    rows = (select(literal("stage_change", String), literal(ctx.now, AuditEvent.__table__.c.at.type),
+                   old_stage.c.name + " → " + new_stage.c.name, Deal.id, Deal.contact_id, Deal.company_id,
+                   literal(ctx.actor.user_id, AuditEvent.__table__.c.actor_id.type), literal("open", String),
+                   literal(1), literal(ctx.now, AuditEvent.__table__.c.at.type),
+                   literal(ctx.now, AuditEvent.__table__.c.at.type))
+            .select_from(AuditEvent)
+            .join(Deal, Deal.id == AuditEvent.entity_id)
+            .join(old_stage, cast(old_stage.c.id, String) == AuditEvent.old_value)
+            .join(new_stage, cast(new_stage.c.id, String) == AuditEvent.new_value)
+            .where(AuditEvent.bulk_id == ctx.bulk_id, AuditEvent.field == "stage_id"))
+    ctx.session.execute(insert(Activity).from_select(
+        ["kind", "occurred_at", "subject", "deal_id", "contact_id", "company_id", "user_id", "outcome", "version",
+         "created_at", "updated_at"], rows))
 
 
 def _stored_text(ctx: _Ctx, value: Any) -> str | None:
@@ -561,8 +582,10 @@ def undo(session: Session, *, bulk_id: int, actor: Actor, now: datetime | None =
     gone = AuditEvent.__table__.alias("done")
     rows = session.execute(select(gone.c.field, gone.c.action).where(gone.c.bulk_id == bulk.id)
                            .group_by(gone.c.field, gone.c.action)).all()
-    allowed = permissions.may_condition(session, actor, spec.edit,
-                                        owner_column=model.owner_id if spec.edit_by_owner else None)
+    # one's own change is undone on every record it changed (a seller who gave their deals away may
+    # take them back: it changed them under their permission); someone else's, as the admin may
+    allowed = true() if bulk.actor_id == actor.user_id else permissions.may_condition(
+        session, actor, spec.edit, owner_column=model.owner_id if spec.edit_by_owner else None)
     fields = [f for f, a in rows if a in ("update", "archive")]
     if fields:
         _undo_fields(ctx, bulk.id, sorted(fields, key=_first_field), allowed)
@@ -609,6 +632,8 @@ def _undo_fields(ctx: _Ctx, bulk_id: int, fields: list[str], allowed: Any) -> No
     mine = ctx.record_ids(field_name=fields[0])
     ctx.session.execute(update(model).where(model.id.in_(mine)).values({**values, **ctx.bump()})
                         .execution_options(synchronize_session=False))
+    if "stage_id" in fields:
+        _log_stage_changes(ctx)  # moved back: the timeline says so
 
 
 def _restore(ctx: _Ctx, column: Any, old: Any) -> Any:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from crm_tui.errors import Conflict, InvalidInput
-from crm_tui.models import AuditEvent, Contact, Deal, Task
+from crm_tui.errors import Conflict, Forbidden, InvalidInput
+from crm_tui.models import Activity, AuditEvent, Contact, Deal, Task
 from crm_tui.services import bulk_edit, contacts, deals, pipelines, users
 from crm_tui.services.bulk_edit import Change, Selection
 
@@ -103,10 +103,14 @@ def test_permission_refused_records_are_listed_and_left_alone(db, team, now):
         assert moved == set(team["deals"][:3])
         assert s.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.bulk_id == res.bulk_id, AuditEvent.field == "stage_id")) == 3
+        subjects = list(s.scalars(select(Activity.subject).where(Activity.kind == "stage_change")))
+        assert len(subjects) == 3 and subjects[0].endswith("→ Qualified")
     with db.write() as s:
         bulk_edit.undo(s, bulk_id=res.bulk_id, actor=team["sam"], now=now)
     with db.read() as s:
         assert set(s.scalars(select(Deal.stage_id))) == {team["stages"][0]}
+        assert s.scalar(select(func.count()).select_from(Activity).where(
+            Activity.subject.like("Qualified →%"))) == 3
         assert set(s.scalars(select(Deal.version).where(Deal.id.in_(team["deals"][:3])))) == {3}
 
 
@@ -163,3 +167,20 @@ def test_owner_undo_and_company_and_bad_input(db, team, now):
                         actor=team["ann"], now=now)
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.bulk_id.is_not(None))) == 10
+
+
+def test_a_seller_takes_back_the_deals_they_gave_away(db, team, now):
+    sam = team["sam"]
+    with db.write() as s:
+        res = bulk_edit.apply(s, selection=Selection("deal", all_matching=True),
+                              changes=[bulk_edit.parse_set(s, "deal", "owner=bob")], actor=sam, now=now)
+    assert (res.changed, res.refused) == (3, 2)
+    with db.write() as s:
+        assert bulk_edit.last_undoable(s, actor=sam, kind="deal").id == res.bulk_id
+        bulk_edit.undo(s, bulk_id=res.bulk_id, actor=sam, now=now)
+    with db.read() as s:
+        assert sorted(s.scalars(select(Deal.id).where(Deal.owner_id == sam.user_id))) == team["deals"][:3]
+    with pytest.raises(Forbidden), db.write() as s:  # bob may not undo sam's change
+        res2 = bulk_edit.apply(s, selection=Selection("deal", ids=frozenset(team["deals"][:1])),
+                               changes=[Change("archive")], actor=sam, now=now)
+        bulk_edit.undo(s, bulk_id=res2.bulk_id, actor=team["bob"], now=now)
