@@ -11,7 +11,8 @@ from crm_tui.cli import output, refs
 from crm_tui.cli.context import state
 from crm_tui.errors import InvalidInput
 
-SET_HELP = "FIELD=VALUE to set on each (repeatable): owner=bob; contacts: lifecycle, source; companies: industry, size; deals: stage."
+SET_HELP = ("FIELD=VALUE to set on each (repeatable): owner=bob; contacts: lifecycle, source; "
+            "companies: industry, size; deals: stage.")
 DRY_RUN_HELP = "Show what would change, and change nothing."
 UNDO_HELP = "Undo your last bulk change of these records instead."
 

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from crm_tui.clock import resolve_now
 from crm_tui.errors import Forbidden, InvalidInput, NotFound
 from crm_tui.models import (
-    Activity, AuditEvent, BulkEdit, Company, Contact, ContactTag, Deal, Lifecycle, Source, Stage, StageKind, Tag, Task, User,
+    Activity, AuditEvent, BulkEdit, Company, Contact, ContactTag, Deal, Lifecycle, Source, Stage, StageKind, Tag,
+    Task, User,
 )
 from crm_tui.models.schemas import ContactFilter
 from crm_tui.services import contacts, export, permissions, search, tasks
@@ -414,9 +415,10 @@ def _columns(kind: str, change: Change) -> dict[str, Any]:
     return {name: change.value}
 
 
-def _set_target(ctx: _Ctx, target: list, change: Change) -> list:
-    model = ctx.model
-    cols = _columns(ctx.kind, change)
+def _set_target(kind: str, target: list, change: Change) -> list:
+    """The target records whose value differs from the new one (the others need no change)."""
+    model = SPECS[kind].model
+    cols = _columns(kind, change)
     first, value = next(iter(cols.items()))
     cond = [*target, getattr(model, first).is_distinct_from(value)]
     if change.field == "stage":
@@ -429,7 +431,7 @@ def _set_target(ctx: _Ctx, target: list, change: Change) -> list:
 def _would_change(session: Session, kind: str, target: list, change: Change) -> int:
     model = SPECS[kind].model
     if change.what == "set":
-        cond = _set_target(_Ctx(session, Actor(None, "dry"), kind, 0, resolve_now(None)), target, change)
+        cond = _set_target(kind, target, change)
     elif change.what == "archive":
         cond = [*target, model.archived.is_(False)]
     elif change.what in ("add_tag", "remove_tag"):
@@ -443,7 +445,7 @@ def _would_change(session: Session, kind: str, target: list, change: Change) -> 
 def _apply_set(ctx: _Ctx, target: list, change: Change) -> None:
     model = ctx.model
     cols = _columns(ctx.kind, change)
-    cond = _set_target(ctx, target, change)
+    cond = _set_target(ctx.kind, target, change)
     if change.field == "stage":
         cols["stage_entered_at"] = ctx.now
     for name, value in cols.items():
@@ -615,9 +617,11 @@ def _undo_fields(ctx: _Ctx, bulk_id: int, fields: list[str], allowed: Any) -> No
     model = ctx.model
     done = AuditEvent.__table__.alias("done")
     first = getattr(model, fields[0])
+    # a flag reads back as "1" on SQLite and "true" on PostgreSQL: compared as itself, not as text
+    same = (first.is_(True) if fields[0] == "archived"
+            else func.coalesce(done.c.new_value, "") == func.coalesce(cast(first, String), ""))
     still = select(done.c.entity_id).where(done.c.bulk_id == bulk_id, done.c.field == fields[0],
-                                           done.c.entity_id == model.id,
-                                           func.coalesce(done.c.new_value, "") == func.coalesce(cast(first, String), ""))
+                                           done.c.entity_id == model.id, same)
     cond = [exists(still), allowed]
     values: dict[str, Any] = {}
     for i, field_name in enumerate(fields):

@@ -33,7 +33,8 @@ async def _choose(pilot, app, label: str, value: str | None = None) -> None:
     dialog = app.screen
     assert isinstance(dialog, BulkActionScreen)
     options = dialog.query_one(OptionList)
-    options.highlighted = next(i for i in range(options.option_count) if str(options.get_option_at_index(i).prompt) == label)
+    options.highlighted = next(i for i in range(options.option_count)
+                               if str(options.get_option_at_index(i).prompt) == label)
     await pilot.press("enter")
     if value is not None:
         await pilot.pause()

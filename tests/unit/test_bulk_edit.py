@@ -68,6 +68,10 @@ def test_all_matching_minus_unmarked(db, team, now):
     with db.read() as s:
         archived = set(s.scalars(select(Contact.id).where(Contact.archived.is_(True))))
     assert archived == set(team["contacts"][2:])
+    with db.write() as s:
+        assert bulk_edit.undo(s, bulk_id=res.bulk_id, actor=team["ann"], now=now).changed == 4
+    with db.read() as s:
+        assert not set(s.scalars(select(Contact.id).where(Contact.archived.is_(True))))
 
 
 def test_tags_add_remove_and_undo(db, team, now):
