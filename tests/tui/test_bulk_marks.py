@@ -101,3 +101,47 @@ async def test_companies_list_marks_too(sqlite_db, actor_sqlite, now, people):
         await settle(app, pilot)
         with sqlite_db.read() as s:
             assert dict(s.execute(select(Company.name, Company.industry)).all())["Acme"] == "Retail"
+
+
+async def test_a_task_for_each_marked_contact_due_in_two_days(sqlite_db, actor_sqlite, now, people):
+    from datetime import timedelta
+
+    from crm_tui.models import Task
+
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("space", "space", "space", "b")
+        await pilot.pause()
+        await _choose(pilot, app, "Add a task to each", "Call back; +2d")
+        await settle(app, pilot)
+        with sqlite_db.read() as s:
+            tasks = s.execute(select(Task.title, Task.due_at, Task.contact_id)).all()
+        assert len(tasks) == 3 and {t.title for t in tasks} == {"Call back"}
+        assert {t.due_at for t in tasks} == {now + timedelta(days=2)}
+
+
+async def test_records_a_seller_may_not_change_are_named_and_left_alone(sqlite_db, actor_sqlite, now, people):
+    from crm_tui.services import permissions
+
+    with sqlite_db.write() as s:
+        sam = users.create_user(s, data={"login": "sam", "role": "sales"}, actor=actor_sqlite, now=now)
+        permissions.set_scope(s, role="sales", action="contact.assign", scope="own", actor=actor_sqlite, now=now)
+        contacts.create_contact(s, data={"first_name": "Aaron", "owner_id": sam.id}, actor=actor_sqlite, now=now)
+    with sqlite_db.write() as s:
+        seller = users.actor_for(s, login="sam", now=now)
+    app = make_app(sqlite_db, seller, now)
+    notes: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.notify = lambda message, **kw: notes.append(message)  # what the person reads
+        app.screen.notify = app.notify
+        await pilot.press("space", "space", "b")  # Aaron (sam's) and Person0 (ann's)
+        await pilot.pause()
+        await _choose(pilot, app, "Change owner", "bob")
+        await settle(app, pilot)
+        with sqlite_db.read() as s:
+            owners = dict(s.execute(select(Contact.first_name, Contact.owner_id)).all())
+        assert owners["Person0"] == actor_sqlite.user_id  # left alone
+        assert owners["Aaron"] != seller.user_id
+        assert any("1 left alone" in n and "Person0" in n for n in notes), notes
