@@ -313,6 +313,10 @@ def apply(session: Session, *, selection: Selection, changes: list[Change], acto
     session.add(bulk)
     session.flush()
     ctx = _Ctx(session, actor, kind, bulk.id, now)
+    if session.bind.dialect.name == "postgresql":
+        # the rows stay as read from their audit rows' old values to their UPDATE (SQLite's
+        # BEGIN IMMEDIATE holds the whole file already)
+        session.execute(select(model.id).where(*target).with_for_update(of=model.__table__)).close()
     for change in changes:
         _APPLY[change.what](ctx, target, change)
     result.changed = ctx.touched()

@@ -5,6 +5,10 @@ edge of the window. 100k rows cost what 100 do.
 The table knows nothing of the database: its owner hands it a `fetch` callable that returns one
 `Page` (it is called in a worker thread, and opens its own session). The window, its page turns
 and its fetching are the paged-window engine's (widgets/paged_window.py); the table draws it.
+
+With `marking=True`, space marks a row, * marks every row of the list (held as "all but these",
+never as 100k ids: paged_window.Marks) and esc clears; b and u ask the owner for a bulk change and
+its undo (BulkAsked, UndoAsked: screens/bulk.BulkEditing answers them).
 """
 
 from __future__ import annotations
