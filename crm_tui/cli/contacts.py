@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from crm_tui.cli import output, refs
+from crm_tui.cli import bulk, output, refs
 from crm_tui.cli.archiving import add_archive_commands
 from crm_tui.cli.context import state
 from crm_tui.errors import InvalidInput
@@ -241,3 +241,7 @@ from crm_tui.cli import dupes as _dupes  # noqa: E402 - after this module's own 
 app.command("dupes")(_dupes.contact_dupes)
 app.command("merge")(_dupes.contact_merge)
 app.command("not-dupe")(_dupes.contact_not_dupe)
+
+
+# `bulk`: the list's filters, then one change to every record they pick (cli/bulk.py)
+app.command("bulk")(bulk.contact_bulk)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from crm_tui.cli import output, params, refs
+from crm_tui.cli import bulk, output, params, refs
 from crm_tui.cli.archiving import add_archive_commands
 from crm_tui.cli.context import state
 from crm_tui.errors import InvalidInput
@@ -273,3 +273,7 @@ add_archive_commands(
     set_archived=lambda session, record_id, archived, actor, version: deals.set_deal_archived(
         session, deal_id=record_id, archived=archived, actor=actor, version=version),
     label=lambda record: record.title)
+
+
+# `bulk`: the list's filters, then one change to every record they pick (cli/bulk.py)
+app.command("bulk")(bulk.deal_bulk)

@@ -10,6 +10,7 @@ SQLModel.model_config["defer_build"] = True
 
 from crm_tui.models.activity import Activity
 from crm_tui.models.audit import AuditEvent
+from crm_tui.models.bulk_edit import BulkEdit
 from crm_tui.models.company import Company
 from crm_tui.models.contact import Contact, ContactEmail, ContactPhone, ContactTag, Tag
 from crm_tui.models.deal import Deal
@@ -35,7 +36,7 @@ from crm_tui.models.view import SavedView
 from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor, WorkflowFiring, WorkflowRuleset
 
 __all__ = [
-    "Activity", "ActivityKind", "AuditEvent", "Company", "Contact", "ContactEmail", "ContactPhone",
+    "Activity", "ActivityKind", "AuditEvent", "BulkEdit", "Company", "Contact", "ContactEmail", "ContactPhone",
     "ContactTag", "Deal", "DealStatus", "DedupeDismissal", "Direction", "Goal", "ImportRun", "Lifecycle", "LostReason", "Pipeline", "Role", "RolePermission", "SavedView",
     "Source", "Stage", "StageKind", "Tag", "Task", "TaskOrigin", "User",
     "EmailOutbox", "Notification", "WorkflowCursor", "WorkflowFiring", "WorkflowRuleset",

@@ -18,6 +18,7 @@ class AuditEvent(SQLModel, table=True):
         Index("ix_audit_record", "entity", "entity_id", "at"),
         Index("ix_audit_actor", "actor_id", "at"),
         Index("ix_audit_at", "at"),
+        Index("ix_audit_bulk", "bulk_id", "entity_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -33,3 +34,5 @@ class AuditEvent(SQLModel, table=True):
     field: str | None = Field(default=None, sa_type=String(64))
     old_value: str | None = Field(default=None, sa_type=Text)
     new_value: str | None = Field(default=None, sa_type=Text)
+    # the bulk edit this event is one record's part of (models/bulk_edit.py), for its undo
+    bulk_id: int | None = Field(default=None, foreign_key="bulk_edits.id")

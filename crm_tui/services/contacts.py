@@ -356,6 +356,11 @@ def find_contact(session: Session, ref: str | int) -> ContactRead:
     return get_contact(session, contact_id=active[0].id)
 
 
+def filter_conditions(session: Session, query: str | None, filters: ContactFilter, now: datetime) -> list:
+    """The conditions of the list's search and filters (a bulk edit's "every matching contact")."""
+    return _conditions(session, query, filters, now)
+
+
 def _conditions(session: Session, query: str | None, filters: ContactFilter, now: datetime) -> list:
     f = filters
     conditions = [Contact.archived.is_(f.archived)]

@@ -253,6 +253,11 @@ def _task_page(session: Session, last: int, n: int, flt: ExportFilter) -> list[d
 # --- writers -------------------------------------------------------------------------------------------
 
 
+def cell_text(value: Any) -> str:
+    """A value as one CSV cell (lists joined), before the formula guard."""
+    return _cell(value)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

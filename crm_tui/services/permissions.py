@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
@@ -135,6 +135,22 @@ def allowed(session: Session, actor: Actor, action: str, *, owner: object = _ANY
         return True
     scope = scope_of(session, current_role(session, actor), action)
     return scope == ALL or (scope == OWN and (owner is _ANY or owner == actor.user_id))
+
+
+def may_condition(session: Session, actor: Actor, action: str, *, owner_column: object = None,
+                  unowned_is_own: bool = False):
+    """allowed() for many records at once, as an SQL condition on their `owner_column` (a bulk
+    edit's gate): None checks the scope alone, as `require` without an owner does.
+    `unowned_is_own`: a record nobody owns counts as the actor's (see require_give)."""
+    if actor.is_system:
+        return true()
+    scope = scope_of(session, current_role(session, actor), action)
+    if scope == ALL or (scope == OWN and owner_column is None):
+        return true()
+    if scope == OWN:
+        mine = owner_column == actor.user_id
+        return or_(mine, owner_column.is_(None)) if unowned_is_own else mine
+    return false()
 
 
 def require(session: Session, actor: Actor, action: str, *, owner: object = _ANY) -> None:

@@ -5,6 +5,10 @@ edge of the window. 100k rows cost what 100 do.
 The table knows nothing of the database: its owner hands it a `fetch` callable that returns one
 `Page` (it is called in a worker thread, and opens its own session). The window, its page turns
 and its fetching are the paged-window engine's (widgets/paged_window.py); the table draws it.
+
+With `marking=True`, space marks a row, * marks every row of the list (held as "all but these",
+never as 100k ids: paged_window.Marks) and esc clears; b and u ask the owner for a bulk change and
+its undo (BulkAsked, UndoAsked: screens/bulk.BulkEditing answers them).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from textual.widget import Widget
 from crm_tui import background
 from crm_tui.services.paging import MAX_PAGE, Page
 from crm_tui.widgets.paged_window import (
-    COUNT, FIRST, LAST, NEXT, PRELOAD_WAIT_S, PREV, RESET, Fetch, PageAsk, PagedWindow, PageFailed, PageLoaded,
+    COUNT, FIRST, LAST, NEXT, PRELOAD_WAIT_S, PREV, RESET, Fetch, Marks, PageAsk, PagedWindow, PageFailed, PageLoaded,
 )
 
 SLOW_LOAD_S = 0.25  # a load that takes longer than this shows "loading…" under the list
@@ -78,10 +82,15 @@ class KeysetTable(Widget, can_focus=True):
     KeysetTable > .keyset-table--message {
         color: $text-muted;
     }
+    KeysetTable > .keyset-table--marked {
+        color: $accent;
+        text-style: bold;
+    }
     """
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "keyset-table--header", "keyset-table--cursor", "keyset-table--message",
+        "keyset-table--header", "keyset-table--cursor", "keyset-table--message", "keyset-table--marked",
     }
+    MARK = "● "  # the gutter of a marked row, while any row is marked
     BINDINGS: ClassVar = [
         Binding("up,k", "cursor_up", "Up", show=False, id="list.up"),
         Binding("down,j", "cursor_down", "Down", show=False, id="list.down"),
@@ -90,6 +99,12 @@ class KeysetTable(Widget, can_focus=True):
         Binding("home,g", "first", "First", show=False, id="list.first"),
         Binding("end,G", "last", "Last", show=False, id="list.last"),
         Binding("enter", "select", "Open", id="list.open"),
+        # marking rows for a bulk change (a list whose owner handles BulkAsked: `marking=True`)
+        Binding("space", "toggle_mark", "Mark", show=False, id="list.mark"),
+        Binding("asterisk", "mark_every", "Mark all matching", show=False, id="list.mark_all"),
+        Binding("escape", "clear_marks", "Clear marks", id="list.clear_marks"),
+        Binding("b", "bulk", "Bulk change", id="list.bulk"),
+        Binding("u", "undo_bulk", "Undo bulk change", id="list.undo_bulk"),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True, layout=False)
@@ -107,6 +122,36 @@ class KeysetTable(Widget, can_focus=True):
     class Selected(Message):
         table: KeysetTable
         row: Any
+
+        @property
+        def control(self) -> KeysetTable:
+            return self.table
+
+    @dataclass
+    class MarksChanged(Message):
+        """Rows were marked or unmarked (`table.marks`)."""
+
+        table: KeysetTable
+
+        @property
+        def control(self) -> KeysetTable:
+            return self.table
+
+    @dataclass
+    class BulkAsked(Message):
+        """`b` on a list with marks: the owner offers the bulk changes for `table.marks`."""
+
+        table: KeysetTable
+
+        @property
+        def control(self) -> KeysetTable:
+            return self.table
+
+    @dataclass
+    class UndoAsked(Message):
+        """`u` while the owner offers to undo a bulk change (`table.undo_hint`)."""
+
+        table: KeysetTable
 
         @property
         def control(self) -> KeysetTable:
@@ -134,14 +179,17 @@ class KeysetTable(Widget, can_focus=True):
             return self.table
 
     def __init__(self, columns: list[Column], *, noun: str = "rows", empty_text: str = "Nothing here yet.",
-                 window_pages: int = 4, counted: bool = True, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+                 window_pages: int = 4, counted: bool = True, marking: bool = False, name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns = columns
         self.noun = noun
         self.empty_text = empty_text
         self.window: PagedWindow = PagedWindow(self, window_pages=window_pages)
         self.counted = counted  # ask for the total after the first page (False: the source has none)
+        self.marking = marking  # space, * and esc mark rows (each row needs an `id`)
+        self.marks = Marks()
+        self.undo_hint: str | None = None  # set by the owner while `u` undoes its last bulk change
         self._counting = False
         self._count_timer: Timer | None = None
         self._top = 0  # the absolute position of the first row drawn
@@ -227,6 +275,8 @@ class KeysetTable(Widget, can_focus=True):
         """Show the rows of `fetch` from the top (or, with keep_position, from the page on screen)."""
         window = self.window
         keep = keep_position and bool(window.pages)
+        if not keep and fetch is not window.fetch and self.marks:
+            self.clear_marks()  # marks of another search or filter: "every match" would change meaning
         anchor, offset, limit = self._reload_from() if keep else (FIRST, 0, self.page_size)
         # the limit is sized here: the thread can't ask the screen
         ask = window.ask_fresh(anchor, limit=limit, fetch=fetch, offset=offset, keep_at=self.cursor if keep else 0)
@@ -426,6 +476,54 @@ class KeysetTable(Widget, can_focus=True):
         if row is not None:
             self.post_message(self.Selected(self, row))
 
+    # --- marking ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("toggle_mark", "mark_every"):
+            return self.marking
+        if action in ("clear_marks", "bulk"):
+            return self.marking and bool(self.marks)
+        if action == "undo_bulk":
+            return self.marking and self.undo_hint is not None
+        return True
+
+    def action_toggle_mark(self) -> None:
+        row = self.current_row
+        if row is None:
+            return
+        self.marks.toggle(row.id)
+        self._marks_changed()
+        self._move_to(self.cursor + 1)  # marking down a list is space, space, space
+
+    def action_mark_every(self) -> None:
+        self.marks.mark_every()
+        self._marks_changed()
+
+    def action_clear_marks(self) -> None:
+        self.clear_marks()
+
+    def clear_marks(self) -> None:
+        if self.marks:
+            self.marks.clear()
+            self._marks_changed()
+
+    def action_bulk(self) -> None:
+        self.post_message(self.BulkAsked(self))
+
+    def action_undo_bulk(self) -> None:
+        self.post_message(self.UndoAsked(self))
+
+    @property
+    def marked_count(self) -> int | None:
+        return self.marks.count(self._total)
+
+    def _marks_changed(self) -> None:
+        self._paint = None  # the gutter comes or goes: the columns' widths change
+        self._update_titles()
+        self.refresh()
+        self.refresh_bindings()
+        self.post_message(self.MarksChanged(self))
+
     def _announce(self) -> None:
         row = self.current_row
         if row is not None:
@@ -465,6 +563,9 @@ class KeysetTable(Widget, can_focus=True):
             return
         total = self._total
         self.border_title = f"{noun} · {total:,}" if total is not None else noun
+        if self.marks:
+            marked = self.marks.count(total)
+            self.border_title += f" · {marked:,} marked" if marked is not None else " · all marked"
         self.border_subtitle = f"{self.cursor + 1:,} of {total:,}" if total else ""
 
     def on_resize(self, event: events.Resize) -> None:
@@ -488,8 +589,9 @@ class KeysetTable(Widget, can_focus=True):
         paint = getattr(self, "_paint", None)
         if paint is None or paint[0] != width:
             base = self.rich_style
-            columns = self._shown(width)
-            paint = (width, base, columns, self._widths(columns, width),
+            gutter = len(self.MARK) if self.marks else 0
+            columns = self._shown(width - gutter)
+            paint = (width, base, columns, self._widths(columns, width - gutter),
                      base + self.get_component_rich_style("keyset-table--header"),
                      base + self.get_component_rich_style("keyset-table--cursor"),
                      base + self.get_component_rich_style("keyset-table--message"))
@@ -536,8 +638,10 @@ class KeysetTable(Widget, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.content_region.width
         _, base, columns, widths, header, cursor_style, message_style = self._paint_info(width)
+        gutter = len(self.MARK) if self.marks else 0
         if y == 0:
-            return Strip([Segment(self._line_text(columns, [c.title for c in columns], widths, width), header)], width)
+            return Strip([Segment(" " * gutter + self._line_text(columns, [c.title for c in columns], widths,
+                                                                 width - gutter), header)], width)
         index = self._top + y - 1 - self.window.offset
         rows = self.window.rows
         if not rows:
@@ -551,7 +655,12 @@ class KeysetTable(Widget, can_focus=True):
             return Strip.blank(width, base)
         row = rows[index]
         style = cursor_style if self._top + y - 1 == self.cursor else base
-        return Strip([Segment(self._row_text(row, columns, widths, width), style)], width)
+        if not gutter:
+            return Strip([Segment(self._row_text(row, columns, widths, width), style)], width)
+        marked = self.marks.has(getattr(row, "id", None))
+        mark_style = style + self.get_component_rich_style("keyset-table--marked") if marked else style
+        return Strip([Segment(self.MARK if marked else " " * gutter, mark_style),
+                      Segment(self._row_text(row, columns, widths, width - gutter), style)], width)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height

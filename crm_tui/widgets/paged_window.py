@@ -74,6 +74,37 @@ class PageAsk:
 
 
 @dataclass
+class Marks:
+    """The rows of a list a person marked: some ids, or (`every`) every row of the list but some.
+    Marking a whole list of 100k rows holds no ids: its owner reads it as "every record matching
+    the list's filter, minus these" (services.bulk_edit.Selection)."""
+
+    every: bool = False
+    ids: set = field(default_factory=set)  # the marked ids; with `every`, the unmarked ones
+
+    def __bool__(self) -> bool:
+        return self.every or bool(self.ids)
+
+    def has(self, id_: Any) -> bool:
+        return (id_ in self.ids) != self.every
+
+    def toggle(self, id_: Any) -> None:
+        self.ids.symmetric_difference_update({id_})
+
+    def mark_every(self) -> None:
+        self.every, self.ids = True, set()
+
+    def clear(self) -> None:
+        self.every, self.ids = False, set()
+
+    def count(self, total: int | None) -> int | None:
+        """How many are marked (None: every row of a list whose total is not known yet)."""
+        if not self.every:
+            return len(self.ids)
+        return None if total is None else max(0, total - len(self.ids))
+
+
+@dataclass
 class PageLoaded(Message):
     """A page a window asked for has come (posted to the window's host)."""
 

@@ -13,6 +13,7 @@ from textual.widgets import Input, Static
 
 from crm_tui.models.schemas import CompanyRead, CompanyRow
 from crm_tui.screens.base import AreaScreen, Outcome, SearchableList
+from crm_tui.screens.bulk import BulkEditing
 from crm_tui.screens.companies.form import CSS, CompanyForm
 from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.services import companies
@@ -48,7 +49,8 @@ def company_columns() -> list[Column]:
     ]
 
 
-class CompaniesScreen(SearchableList, AreaScreen):
+class CompaniesScreen(SearchableList, BulkEditing, AreaScreen):
+    BULK_KIND = "company"
     AREA = "companies"
     CSS_PATH = CSS
     BINDINGS = [
@@ -75,7 +77,7 @@ class CompaniesScreen(SearchableList, AreaScreen):
         with Horizontal(id="company-search-bar"):
             yield Input(placeholder="Search company name or domain…  ( / )", id="company-search")
         yield Static(id="company-list-line", markup=False)  # it quotes the search text as typed
-        yield KeysetTable(company_columns(), noun="companies", id="company-list")
+        yield KeysetTable(company_columns(), noun="companies", id="company-list", marking=True)
         yield from self.compose_frame_bottom()
 
     def on_mount(self) -> None:

@@ -14,6 +14,7 @@ from textual.widgets.option_list import Option
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRead, ContactRow
 from crm_tui.screens.base import AreaScreen, Outcome, SearchableList
+from crm_tui.screens.bulk import BulkEditing
 from crm_tui.screens.contacts.actions import ContactActions
 from crm_tui.screens.contacts.filters import ContactFilterForm, RenameViewForm, SaveViewForm
 from crm_tui.screens.forms import ConfirmScreen
@@ -41,8 +42,9 @@ def contact_columns(app) -> list[Column]:
     ]
 
 
-class ContactsScreen(SearchableList, ContactActions, AreaScreen):
+class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
     AREA = "contacts"
+    BULK_KIND = "contact"
     CSS_PATH = "contacts.tcss"
     AUTO_FOCUS = "#contact-list"
     BINDINGS = [
@@ -81,7 +83,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         yield Line(SEARCH_HINT, id="search-wait")
         yield Line(id="filter-line")
         with PlainRow(id="contacts-body", classes="-lists-pending" if self._sidebar_shown() else ""):
-            table = KeysetTable(contact_columns(self.app), noun="contacts", id="contact-list",
+            table = KeysetTable(contact_columns(self.app), noun="contacts", id="contact-list", marking=True,
                                 empty_text="No contacts match. Press n for a new contact, x to clear the search.")
             self._first_fetch = self.fetcher()
             # the first page is fetched while the screen mounts (on the spot, from a local database)
@@ -149,6 +151,9 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
     def reload(self) -> None:
         self.table.load(self.fetcher())
         self._describe()
+
+    def bulk_filters(self) -> dict:
+        return views.resolve_filters(self.filters, self.app.actor)
 
     def refresh_data(self) -> None:
         self.table.reload()

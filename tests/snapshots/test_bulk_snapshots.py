@@ -1,0 +1,37 @@
+"""Snapshots of marked rows and the bulk change dialog at 80x24 (issue 20), on demo data and a frozen clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm_tui.app import CrmApp
+from crm_tui.services import demo
+from tests.snapshots.test_snapshots import settle
+
+
+@pytest.fixture
+def demo_app(sqlite_db, actor_sqlite, now):
+    with sqlite_db.write() as session:
+        demo.load_demo(session, contacts=60, seed=7, actor=actor_sqlite, now=now)
+    return CrmApp(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
+
+
+async def _mark_three(pilot) -> None:
+    await settle(pilot.app, pilot)
+    await pilot.press("space", "down", "space", "space")
+    await settle(pilot.app, pilot)
+
+
+def test_contacts_marked_80x24(snap_compare, demo_app):
+    assert snap_compare(demo_app, terminal_size=(80, 24), run_before=_mark_three)
+
+
+def test_bulk_dialog_80x24(snap_compare, demo_app):
+    async def open_dialog(pilot) -> None:
+        await _mark_three(pilot)
+        await pilot.press("b")
+        await settle(pilot.app, pilot)
+        await pilot.press("down", "down", "enter")  # Add tag: the value line asks for the tag
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(demo_app, terminal_size=(80, 24), run_before=open_dialog)
