@@ -21,7 +21,7 @@ def run_bulk(ctx: typer.Context, kind: str, select: Callable[[Any], Any], *, set
              remove_tag: list[str], archive: bool, task: str | None, due: str | None, export_to: str | None,
              dry_run: bool, undo: bool, as_json: bool) -> None:
     """Build the changes from the options, then apply them in one transaction (or undo the last)."""
-    from crm_tui.services import bulk_edit
+    from crm_tui.services import bulk_edit, files
 
     st = state(ctx)
     with st.write() as (session, actor):
@@ -42,7 +42,7 @@ def run_bulk(ctx: typer.Context, kind: str, select: Callable[[Any], Any], *, set
             elif due is not None:
                 raise InvalidInput("--due goes with --task")
             if export_to:
-                with open(export_to, "w", encoding="utf-8", newline="") as out:
+                with files.private_text_file(export_to, what="the export") as out:  # 0600, never half-written
                     n = bulk_edit.export_csv(session, selection=selection, out=out, actor=actor)
                 output.say(f"exported {n:,} {kind} records to {export_to}")
                 if not changes:
@@ -131,11 +131,19 @@ def deal_bulk(
     ctx: typer.Context,
     search: str | None = typer.Option(None, "--search", "-s", help="Search deal titles."),
     pipeline: str | None = typer.Option(None, "--pipeline", help="Only this pipeline (id or name)."),
-    stage: str | None = typer.Option(None, "--stage", help="Only this stage (of --pipeline, or of the default)."),
-    status: str | None = typer.Option(None, "--status", help="open, won or lost."),
-    owner: str | None = typer.Option(None, "--owner", help="Only deals owned by this user."),
+    stage: list[str] = typer.Option([], "--stage", help="Only this stage (of --pipeline, or of every pipeline); "
+                                                          "repeat or comma-separate for more."),
+    status: list[str] = typer.Option([], "--status", help="open, won or lost; repeat or comma-separate for more."),
+    owner: str | None = typer.Option(None, "--owner", help="Only deals owned by this user (login, me, or none)."),
     company: str | None = typer.Option(None, "--company", help="Only this company's deals."),
     contact: str | None = typer.Option(None, "--contact", help="Only this contact's deals."),
+    tag: str | None = typer.Option(None, "--tag", help="Only deals whose contact has this tag."),
+    close_from: str | None = typer.Option(None, "--close-from", help='Expected close on or after, e.g. "today".'),
+    close_to: str | None = typer.Option(None, "--close-to", help='Expected close on or before, e.g. "+30d".'),
+    min_amount: str | None = typer.Option(None, "--min-amount", help="Amount at least this, e.g. 10,000."),
+    max_amount: str | None = typer.Option(None, "--max-amount", help="Amount at most this."),
+    field: list[str] = typer.Option([], "--field", help="Custom field: name=value, or name alone for any value "
+                                                          "(repeat for more)."),
     archived: bool = typer.Option(False, "--archived", help="Archived deals instead."),
     set_: list[str] = _O["set_"], add_tag: list[str] = _O["add_tag"], remove_tag: list[str] = _O["remove_tag"],
     archive: bool = _O["archive"], task: str | None = _O["task"], due: str | None = _O["due"],
@@ -143,17 +151,16 @@ def deal_bulk(
     as_json: output.Json = False,
 ) -> None:
     """Change every deal `crm deal list` would show with the same filters (--set stage=NAME moves them)."""
-    from crm_tui.services import pipelines
+    from crm_tui.services import deal_list
     from crm_tui.services.bulk_edit import Selection
 
+    st = state(ctx)
+
     def select(session):
-        filters: dict = {"owner_id": refs.user_id(session, owner), "company_id": refs.company_id(session, company),
-                         "contact_id": refs.contact_id(session, contact), "status": status, "archived": archived}
-        if pipeline is not None:
-            filters["pipeline_id"] = pipelines.resolve_pipeline(session, pipeline).id
-        if stage is not None:
-            pid = filters.get("pipeline_id") or pipelines.default_pipeline(session).id
-            filters["stage_id"] = pipelines.resolve_stage(session, pid, stage).id
+        filters = deal_list.parse_filters(
+            session, actor=st.actor, status=status, pipeline=pipeline, stages=stage, owner=owner, company=company,
+            contact=contact, tag=tag, close_from=close_from, close_to=close_to, amount_min=min_amount,
+            amount_max=max_amount, currency=st.settings.currency, custom=field, archived=archived)
         return Selection("deal", all_matching=True, query=search, filters=filters)
 
     run_bulk(ctx, "deal", select, set_=set_, add_tag=add_tag, remove_tag=remove_tag, archive=archive, task=task,

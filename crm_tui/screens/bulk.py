@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 
 from crm_tui.errors import InvalidInput
 from crm_tui.screens.base import Outcome
-from crm_tui.services import bulk_edit
+from crm_tui.services import bulk_edit, files
 from crm_tui.services.bulk_edit import BulkResult, Change, Selection
 from crm_tui.widgets.keyset_table import KeysetTable
 
@@ -151,7 +151,7 @@ class BulkEditing:
         app = self.app
         with app.db.write() as session:
             if request.what == "export":
-                with open(request.value, "w", encoding="utf-8", newline="") as out:
+                with files.private_text_file(request.value, what="the export") as out:  # 0600, never half-written
                     n = bulk_edit.export_csv(session, selection=selection, out=out, actor=app.actor, now=app.now())
                 return Outcome(self._bulk_exported, table, n, request.value)
             changes = request_changes(session, self.BULK_KIND, request, app.actor, app.now())

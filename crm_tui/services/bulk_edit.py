@@ -26,8 +26,8 @@ from crm_tui.models import (
     Activity, AuditEvent, BulkEdit, Company, Contact, ContactTag, Deal, Lifecycle, Source, Stage, StageKind, Tag,
     Task, User,
 )
-from crm_tui.models.schemas import ContactFilter
-from crm_tui.services import contacts, export, permissions, search, tasks
+from crm_tui.models.schemas import ContactFilter, DealFilter
+from crm_tui.services import contacts, deal_list, export, permissions, search, tasks
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, parse_shape
 from crm_tui.services.files import csv_safe
@@ -243,16 +243,9 @@ def _filter_conditions(session: Session, selection: Selection, now: datetime) ->
         if (cond := search.company_condition(session.bind.dialect.name, query)) is not None:
             conditions.append(cond)
         return conditions
-    conditions = [Deal.archived.is_(bool(f.get("archived", False)))]
-    for name in ("pipeline_id", "stage_id", "owner_id", "company_id", "contact_id"):
-        if f.get(name) is not None:
-            conditions.append(getattr(Deal, name) == f[name])
-    if f.get("status"):
-        conditions.append(Deal.status == str(f["status"]).strip().lower())
-    if query and query.strip():
-        pattern = "%" + v.fold(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(Deal.title_key.like(pattern, escape="\\"))
-    return conditions
+    # the deals list's own WHERE (services/deal_list.py): `crm deal bulk` and `*` on the list pick
+    # exactly the deals `crm deal list` and the list show
+    return deal_list.conditions(session, query, parse_shape(DealFilter, f))
 
 
 def _may(session: Session, actor: Actor, kind: str, change: Change) -> tuple[Any, str]:

@@ -63,3 +63,21 @@ def test_deal_and_company_bulk(crm):
     assert crm.json("company", "list")["items"][0]["industry"] == "Retail"
     crm.ok("deal", "bulk", "--archive", "--status", "open")
     assert crm.json("deal", "list")["items"] == []
+
+
+def test_deal_bulk_picks_exactly_what_deal_list_shows_with_the_same_filters(crm):
+    """`crm deal bulk` reads the list's own filters (amount, contact tag, several statuses, ...)."""
+    crm.ok("user", "add", "bob", "--role", "sales")
+    crm.ok("contact", "add", "--first", "Ann", "--email", "ann@example.com", "--tag", "vip")
+    for title, amount, contact in (("Small", "100", None), ("Mid", "5,000", "ann@example.com"),
+                                   ("Big", "20,000", "ann@example.com"), ("Big too", "30,000", None)):
+        crm.ok("deal", "add", title, "--amount", amount, *(["--contact", contact] if contact else []))
+    crm.ok("deal", "lost", "3", "--reason", "price")
+    same = ("--min-amount", "1,000", "--tag", "vip", "--status", "open,lost")
+    listed = sorted(d["title"] for d in crm.json("deal", "list", *same)["items"])
+    assert listed == ["Big", "Mid"]
+    dry = crm.json("deal", "bulk", *same, "--set", "owner=bob", "--dry-run")
+    assert (dry["matched"], dry["changed"]) == (2, 2)
+    crm.ok("deal", "bulk", *same, "--set", "owner=bob")
+    assert sorted(d["title"] for d in crm.json("deal", "list", "--owner", "bob", "--status", "open,lost")["items"]) \
+        == listed

@@ -19,6 +19,7 @@ from textual.widgets.option_list import Option
 from crm_tui.errors import CrmError
 from crm_tui.models.schemas import DealRead, DealRow, SavedViewRead
 from crm_tui.screens.base import SHELL_CSS, AreaScreen, Outcome, ReportsWorkerErrors, SearchableList
+from crm_tui.screens.bulk import BulkEditing
 from crm_tui.screens.saved_lists import SaveViewForm
 from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import DealForm, FormScreen, _field, _input
@@ -45,10 +46,11 @@ def deal_columns() -> list[Column]:
     ]
 
 
-class DealsListScreen(SearchableList, AreaScreen):
+class DealsListScreen(SearchableList, BulkEditing, AreaScreen):
     """The Pipeline area's table: pushed over the board by `v`, and `v` again goes back to it."""
 
     AREA = "pipeline"
+    BULK_KIND = "deal"
     CSS_PATH = "deals.tcss"
     AUTO_FOCUS = "#deal-list"
     BINDINGS = [
@@ -77,7 +79,8 @@ class DealsListScreen(SearchableList, AreaScreen):
         yield from self.compose_frame_top()
         yield Input(placeholder=SEARCH_HINT, id="deal-search")
         yield Line(id="deal-filter-line")
-        table = KeysetTable(deal_columns(), noun="deals", id="deal-list", empty_text=self._empty_text())
+        table = KeysetTable(deal_columns(), noun="deals", id="deal-list", marking=True,
+                            empty_text=self._empty_text())
         self._first_fetch = self.fetcher()
         table.preload(self._first_fetch, here=self.app.db.local_reads)
         yield self.focused_at_start(table)
@@ -92,6 +95,10 @@ class DealsListScreen(SearchableList, AreaScreen):
         return self.query_one("#deal-list", KeysetTable)
 
     # --- the list ---------------------------------------------------------------------------
+
+    def bulk_filters(self) -> dict:
+        """`*` marks every deal these filters (and the search) match: the same WHERE as the list."""
+        return views.resolve_filters(self.filters, self.app.actor)
 
     def fetcher(self):
         """What the table calls (in a thread) for one page of the current search, filters and sort."""
