@@ -1,0 +1,45 @@
+"""A contact's address, birthday, social profile URLs and description (issue 20): stored, read,
+changed with the audit, and bad input refused with one line and nothing written."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from crm_tui.errors import InvalidInput
+from crm_tui.services import audit, contacts
+
+
+def test_profile_fields_are_stored_and_changed(db, actor, now):
+    with db.write() as s:
+        ada = contacts.create_contact(s, data={
+            "first_name": "Ada", "address": " 12 St James's Square, London ", "birthday": "1985-12-10",
+            "social_urls": ["linkedin.com/in/ada", "https://github.com/ada", "https://github.com/ada"],
+            "description": "Met at the Analytical Society.\nWants the notes."}, actor=actor, now=now)
+    assert (ada.address, ada.birthday) == ("12 St James's Square, London", date(1985, 12, 10))
+    assert ada.social_urls == ["https://linkedin.com/in/ada", "https://github.com/ada"]
+    assert ada.description == "Met at the Analytical Society.\nWants the notes."
+    with db.write() as s:
+        changed = contacts.update_contact(s, contact_id=ada.id, changes={"birthday": "", "social_urls": []},
+                                          actor=actor, version=ada.version, now=now)
+    assert (changed.birthday, changed.social_urls, changed.address) == (None, [], ada.address)
+    with db.read() as s:
+        fields = {e.field for e in audit.list_events(s, entity="contact", entity_id=ada.id).items
+                  if e.action == "update"}
+    assert {"birthday", "social_urls"} <= fields
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"birthday": "10/12/1815"}, "invalid birthday '10/12/1815': give it as YYYY-MM-DD"),
+    ({"birthday": "2099-01-01"}, "birthday 2099-01-01 is in the future"),
+    ({"social_urls": ["javascript:alert(1)"]}, "invalid profile URL 'javascript:alert(1)'"),
+    ({"social_urls": ["not a url"]}, "invalid profile URL 'not a url'"),
+    ({"address": "x" * 501}, "address is too long"),
+])
+def test_bad_profile_input_writes_nothing(db, actor, now, data, message):
+    with pytest.raises(InvalidInput, match=message.replace("(", r"\(").replace(")", r"\)")):
+        with db.write() as s:
+            contacts.create_contact(s, data={"first_name": "Ada", **data}, actor=actor, now=now)
+    with db.read() as s:
+        assert contacts.count_contacts(s) == 0
