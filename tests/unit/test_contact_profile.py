@@ -43,3 +43,23 @@ def test_bad_profile_input_writes_nothing(db, actor, now, data, message):
             contacts.create_contact(s, data={"first_name": "Ada", **data}, actor=actor, now=now)
     with db.read() as s:
         assert contacts.count_contacts(s) == 0
+
+
+def test_profile_columns_export_and_import_back(db, actor, now, tmp_path):
+    from crm_tui.services import export
+    from crm_tui.services.importing import ImportOptions, run_import
+
+    with db.write() as s:
+        contacts.create_contact(s, data={"first_name": "Ada", "emails": ["ada@example.com"], "address": "1 Elm St",
+                                         "birthday": "1985-12-10", "social_urls": ["https://github.com/ada"],
+                                         "description": "Likes engines."}, actor=actor, now=now)
+    assert {"address", "birthday", "social", "description"} <= set(export.COLUMNS["contacts"])
+    path = tmp_path / "people.csv"
+    path.write_text("first_name,email,address,birthday,linkedin,about\n"
+                    "Grace,grace@example.com,2 Oak Rd,1986-12-09,linkedin.com/in/grace,Writes compilers.\n")
+    with db.write() as s:
+        run_import(s, path=path, options=ImportOptions(entity="contacts"), actor=actor, now=now)
+    with db.read() as s:
+        grace = contacts.find_contact(s, "grace@example.com")
+    assert (grace.address, grace.birthday, grace.social_urls, grace.description) == (
+        "2 Oak Rd", date(1986, 12, 9), ["https://linkedin.com/in/grace"], "Writes compilers.")
