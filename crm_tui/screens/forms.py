@@ -457,6 +457,7 @@ def _owner_select(id_: str, owner_id: int | None, owner_login: str | None) -> Se
 CONTACT_FIELDS = {
     "first_name": "First name", "last_name": "Last name", "title": "Title", "emails": "Emails", "phones": "Phones",
     "company": "Company", "lifecycle": "Stage", "source": "Source", "owner_id": "Owner", "tags": "Tags",
+    "address": "Address", "birthday": "Birthday", "social_urls": "Profiles", "description": "About",
 }
 
 
@@ -469,7 +470,9 @@ def _contact_values(c: ContactRead) -> dict[str, Any]:
     return {
         "first_name": c.first_name, "last_name": c.last_name, "title": c.title or "", "emails": list(c.emails),
         "phones": list(c.phones), "company": c.company_name or "", "lifecycle": c.lifecycle, "source": c.source,
-        "owner_id": c.owner_id, "tags": list(c.tags),
+        "owner_id": c.owner_id, "tags": list(c.tags), "address": c.address or "",
+        "birthday": c.birthday.isoformat() if c.birthday else "", "social_urls": list(c.social_urls),
+        "description": c.description or "",
     }
 
 
@@ -556,6 +559,10 @@ class ContactForm(_ContactEditForm):
             yield _field("Owner", _owner_select("owner", c.owner_id, c.owner_login))
         else:
             yield _field("Owner", _owner_select("owner", actor.user_id, actor.login))
+        yield _field("Address", _input("address"))
+        yield _field("Birthday", _input("birthday", placeholder="YYYY-MM-DD"))
+        yield _field("Profiles", _input("social_urls", placeholder="comma separated, e.g. linkedin.com/in/ada"))
+        yield _field("About", TextArea(id="description", compact=True, soft_wrap=True))
         yield _field("Tags", _input("tags", placeholder="comma separated"))
 
     def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
@@ -566,8 +573,12 @@ class ContactForm(_ContactEditForm):
         self.query_one("#form-title", Label).update(self.form_title())
         for id_, value in (("first_name", contact.first_name), ("last_name", contact.last_name),
                            ("title", contact.title or ""), ("emails", ", ".join(contact.emails)),
-                           ("phones", ", ".join(contact.phones)), ("tags", ", ".join(contact.tags))):
+                           ("phones", ", ".join(contact.phones)), ("tags", ", ".join(contact.tags)),
+                           ("address", contact.address or ""),
+                           ("birthday", contact.birthday.isoformat() if contact.birthday else ""),
+                           ("social_urls", ", ".join(contact.social_urls))):
             self.query_one(f"#{id_}", Input).value = value
+        self.query_one("#description", TextArea).text = contact.description or ""
         self.query_one("#company-picker", Picker).set_choice(_company_choice(contact))
         lifecycle = self.query_one("#lifecycle", Select)
         if contact.lifecycle in {m.value for m in Lifecycle}:
@@ -581,8 +592,11 @@ class ContactForm(_ContactEditForm):
     def put_values(self, values: dict[str, Any], record: ContactRead) -> None:
         for id_ in ("first_name", "last_name", "title", "company"):
             self.query_one(f"#{id_}", Input).value = values[id_]
-        for id_ in ("emails", "phones", "tags"):
+        for id_ in ("emails", "phones", "tags", "social_urls"):
             self.query_one(f"#{id_}", Input).value = ", ".join(values[id_])
+        for id_ in ("address", "birthday"):
+            self.query_one(f"#{id_}", Input).value = values[id_]
+        self.query_one("#description", TextArea).text = values["description"]
         put_select(self.query_one("#lifecycle", Select), values["lifecycle"])
         put_select(self.query_one("#source", Select), values["source"])
         super().put_values(values, record)
@@ -604,6 +618,10 @@ class ContactForm(_ContactEditForm):
             "lifecycle": _selected(self.query_one("#lifecycle", Select)),
             "source": _selected(self.query_one("#source", Select)),
             "owner_id": _selected(self.query_one("#owner", Select)),
+            "address": self.query_one("#address", Input).value.strip(),
+            "birthday": self.query_one("#birthday", Input).value.strip(),
+            "social_urls": _split(self.query_one("#social_urls", Input).value),
+            "description": self.query_one("#description", TextArea).text.strip(),
             "_company_pick": self.query_one("#company-picker", Picker).chosen_id,
             "_base": self.contact, "_version": self.base_version(),
             "_create_company": self.create_company, "_allow_duplicate": self.allow_duplicate,

@@ -107,3 +107,28 @@ async def test_typed_text_that_names_several_records_is_refused_and_nothing_is_w
     with db.read() as s:
         assert deals.list_deals(s, with_total=True).total == 0
         assert tasks.list_tasks(s).items == []
+
+
+async def test_the_contact_form_edits_the_profile_fields(db, actor, now):
+    from textual.widgets import TextArea
+
+    with db.write() as s:
+        ada = contacts.create_contact(s, data={"first_name": "Ada", "address": "1 Elm St"}, actor=actor, now=now)
+    app = Host(db, actor, now, ContactForm(ada))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        form = app.screen
+        assert form.query_one("#address", Input).value == "1 Elm St"
+        form.query_one("#birthday", Input).value = "1985-13-01"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert error_text(form).startswith("invalid birthday '1985-13-01'") and app.results == []
+        form.query_one("#birthday", Input).value = "1985-12-10"
+        form.query_one("#social_urls", Input).value = "linkedin.com/in/ada, github.com/ada"
+        form.query_one("#description", TextArea).text = "Met at the Analytical Society."
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+    [saved] = app.results
+    assert (str(saved.birthday), saved.social_urls, saved.description, saved.address) == (
+        "1985-12-10", ["https://linkedin.com/in/ada", "https://github.com/ada"], "Met at the Analytical Society.",
+        "1 Elm St")
