@@ -536,9 +536,16 @@ class _ContactEditForm(FormConflicts, FormScreen[ContactRead | None], _UsersMixi
 
 
 class ContactForm(_ContactEditForm):
-    """New contact, or edit one (only the fields changed in the form are sent)."""
+    """New contact, or edit one (only the fields changed in the form are sent). A new contact may
+    be opened for a company, `company` = (id, name): its picker holds it, and may be changed."""
+
+    def __init__(self, contact: ContactRead | None = None, *, company: tuple[int, str] | None = None) -> None:
+        super().__init__(contact)
+        self.for_company = Choice("company", *company) if company and contact is None else None
 
     def form_title(self) -> str:
+        if self.contact is None and self.for_company is not None:
+            return f"New contact · {self.for_company.label}"
         return f"Edit contact · {self.contact.full_name}" if self.contact else "New contact"
 
     def compose_fields(self) -> ComposeResult:
@@ -549,7 +556,7 @@ class ContactForm(_ContactEditForm):
         yield _field("Title", _input("title"))
         yield _field("Emails", _input("emails", placeholder="comma separated"))
         yield _field("Phones", _input("phones", placeholder="comma separated, +country code"))
-        yield _field("Company", Picker("company", id="company", choice=_company_choice(c),
+        yield _field("Company", Picker("company", id="company", choice=_company_choice(c) or self.for_company,
                                        placeholder="type to find; a new name asks to add it"))
         yield _field("Stage", Select(_choices(m.value for m in Lifecycle), id="lifecycle", allow_blank=False,
                                      compact=True))

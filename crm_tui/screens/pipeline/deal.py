@@ -54,6 +54,7 @@ class DealDetailScreen(DetailScreen):
     CSS_PATH = CSS
     AUTO_FOCUS = "#deal-activities"
     TIMELINE = "deal-activities"
+    TASKS = "deal-tasks"
     BINDINGS = [
         Binding("e", "edit", "Edit", id="deal.edit"),
         Binding("l", "log", "Log", id="deal.log"),
