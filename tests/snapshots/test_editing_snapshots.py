@@ -45,3 +45,32 @@ def test_users_screen(snap_compare, demo_app):
         await settle(pilot.app, pilot)
 
     assert snap_compare(demo_app, terminal_size=SIZE, run_before=open_users)
+
+
+NOTE = ("Called about the rollout: they want the per-seat pricing for 40 seats, a pilot in January, "
+        "and a security review before the contract. Their CFO signs anything above $50k.\n\n"
+        "Next: send the v2 quote, book the pilot kickoff, and ask legal for the DPA template. "
+        "Mentioned a competitor's offer at $38 per seat; they prefer us for the import tooling.")
+
+
+def test_note_view(snap_compare, demo_app):
+    from datetime import timedelta
+
+    from crm_tui.screens.contacts.detail import ContactDetailScreen
+    from crm_tui.services import activities
+
+    async def open_note(pilot):
+        app = pilot.app
+        await settle(app, pilot)
+        with app.db.write() as session:
+            first = contacts.list_contacts(session, sort="name", limit=1, now=app.now()).items[0]
+            activities.log_activity(session, data={"kind": "call", "subject": "Rollout and pricing", "body": NOTE,
+                                                   "contact_id": first.id, "outcome": "interested",
+                                                   "occurred_at": app.now() - timedelta(minutes=5)},
+                                    actor=app.actor, now=app.now())
+        app.push_screen(ContactDetailScreen(first.id))
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+
+    assert snap_compare(demo_app, terminal_size=SIZE, run_before=open_note)

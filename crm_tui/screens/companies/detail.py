@@ -80,9 +80,9 @@ class CompanyDetailScreen(DetailScreen):
     BINDINGS = [
         Binding("e", "edit", "Edit", id="company.edit"),
         Binding("l", "log", "Log activity", id="company.log"),
-        Binding("n", "new_contact", "New contact", id="company.new_contact"),
-        Binding("d", "new_deal", "New deal", id="company.new_deal"),
-        Binding("t", "new_task", "Task", id="company.new_task"),
+        Binding("n", "new_contact", "New contact", show=False, id="company.new_contact"),
+        Binding("d", "new_deal", "New deal", show=False, id="company.new_deal"),
+        Binding("t", "new_task", "New task", show=False, id="company.new_task"),
         Binding("u", "undo", "Undo delete", show=False, id="company.undo"),
         *tab_keys("company"),
     ]
@@ -104,13 +104,13 @@ class CompanyDetailScreen(DetailScreen):
                               empty_text="No calls, emails, meetings or notes with them yet. Press l to log one.")
         with TabPane("Contacts", id="company-tab-contacts"):
             yield KeysetTable(contact_columns(self.app), noun="contacts", id="company-contacts",
-                              empty_text="No contacts at this company yet.")
+                              empty_text="No contacts at this company yet. Press n to add one.")
         with TabPane("Deals", id="company-tab-deals"):
             yield KeysetTable(deal_columns(self.app), noun="deals", id="company-deals",
-                              empty_text="No deals with this company yet.")
+                              empty_text="No deals with this company yet. Press d to create one.")
         with TabPane("Tasks", id="company-tab-tasks"):
             yield KeysetTable(task_columns(self.app), noun="open tasks", id="company-tasks",
-                              empty_text="No open tasks for them, their contacts or their deals.")
+                              empty_text="No open tasks for them, their contacts or their deals. Press t to add one.")
         with TabPane("History", id="company-tab-history"):
             yield KeysetTable(history_columns(self.app), noun="changes", id="company-history", counted=False,
                               empty_text="No changes recorded.")

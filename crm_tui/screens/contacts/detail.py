@@ -35,7 +35,7 @@ class ContactDetailScreen(ContactActions, DetailScreen):
     TASKS = "tasks"
     OPENS = {"deals": "deal"}
     BINDINGS = [
-        Binding("c", "open_company", "Company", id="contact.open_company"),
+        Binding("c", "open_company", "Company", show=False, id="contact.open_company"),
         *tab_keys("detail"),
         *ContactActions.ACTION_BINDINGS,
     ]
