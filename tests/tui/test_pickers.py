@@ -132,3 +132,52 @@ async def test_the_contact_form_edits_the_profile_fields(db, actor, now):
     assert (str(saved.birthday), saved.social_urls, saved.description, saved.address) == (
         "1985-12-10", ["https://linkedin.com/in/ada", "https://github.com/ada"], "Met at the Analytical Society.",
         "1 Elm St")
+
+
+async def test_the_boards_new_deal_form_links_a_contact_and_a_company_by_picker(db, actor, now):
+    from crm_tui.screens.pipeline.board import BoardDealForm, PipelineScreen
+    from tests.tui.conftest import make_app
+    from tests.tui.conftest import settle as settle_app
+
+    acme, _acorn, ada, _grace = _seed(db, actor, now)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle_app(app, pilot)
+        await pilot.press("3")
+        await settle_app(app, pilot)
+        assert isinstance(app.screen, PipelineScreen)
+        await pilot.press("n")
+        await settle_app(app, pilot)
+        form = app.screen
+        assert isinstance(form, BoardDealForm)
+        await pilot.press(*"Anvils")
+        form.query_one("#contact", Input).focus()
+        await pilot.press(*"lovel")
+        await settle_app(app, pilot)
+        await pilot.press("enter", "tab", *"acme")
+        await settle_app(app, pilot)
+        assert _shown(form, "company") == ["Acme Corp"]
+        await pilot.press("enter", "ctrl+s")
+        await settle_app(app, pilot)
+        assert app.screen is not form
+    with db.read() as s:
+        [deal] = deals.list_deals(s, query="anvils").items
+        stored = deals.get_deal(s, deal_id=deal.id)
+    assert (stored.contact_id, stored.company_id) == (ada.id, acme.id)
+
+
+async def test_a_log_form_opened_for_a_contact_names_it_and_the_contact_can_change(db, actor, now):
+    from crm_tui.screens.forms import LogActivityForm
+
+    _acme, _acorn, ada, grace = _seed(db, actor, now)
+    app = Host(db, actor, now, LogActivityForm(contact_id=ada.id))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        form = app.screen
+        assert str(form.query_one("#form-title", Label).render()) == "Log activity · Ada Lovelace"
+        form.query_one("#subject", Input).value = "Intro"
+        form.query_one("#contact", Input).value = "Grace Hopper"  # typed in full, never chosen: resolved
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+    [(activity, _follow)] = app.results
+    assert activity.contact_id == grace.id
