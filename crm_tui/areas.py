@@ -95,6 +95,8 @@ TOOLS: tuple[Tool, ...] = (
          "Contacts, companies, deals, activities, tasks", "import.run"),
     Tool("Settings: roles and permissions", lazy("crm_tui.screens.settings.roles", "RoleSettingsScreen"), (),
          "What each role may do (admins change it)"),
+    Tool("Settings: users", lazy("crm_tui.screens.settings.users", "UserSettingsScreen"), (),
+         "Add, edit and deactivate users, change their roles", "user.admin"),
 )
 
 BY_MODE: dict[str, Area] = {area.mode: area for area in AREAS}

@@ -16,6 +16,10 @@ REF_HELP = "Contact id or email."
 CREATE_COMPANY_HELP = "Add the company named by --company when none has that name."
 ALLOW_DUPLICATE_HELP = "Add it even when a contact already has one of its emails."
 VERSION_HELP = "The version you last saw; refuse the change if the contact changed since."
+ADDRESS_HELP = "Postal address, on one line."
+BIRTHDAY_HELP = "Birthday as YYYY-MM-DD."
+SOCIAL_HELP = "Social profile URL, e.g. linkedin.com/in/ada (repeat for more)."
+DESCRIPTION_HELP = "Who they are, what they want: free text."
 
 
 def _parse_fields(pairs: list[str]) -> dict:
@@ -43,6 +47,10 @@ def add(
     source: str | None = typer.Option(None, "--source", help="web, referral, event, email_campaign, social, cold, other."),
     tag: list[str] = typer.Option([], "--tag", "-t", help="Tag (repeat for more)."),
     field: list[str] = typer.Option([], "--field", help="Custom field as name=value (repeat for more)."),
+    address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
+    birthday: str | None = typer.Option(None, "--birthday", metavar="YYYY-MM-DD", help=BIRTHDAY_HELP),
+    social: list[str] = typer.Option([], "--social", metavar="URL", help=SOCIAL_HELP),
+    description: str | None = typer.Option(None, "--description", help=DESCRIPTION_HELP),
     create_company: bool = typer.Option(False, "--create-company", help=CREATE_COMPANY_HELP),
     allow_duplicate: bool = typer.Option(False, "--allow-duplicate", help=ALLOW_DUPLICATE_HELP),
     as_json: output.Json = False,
@@ -52,6 +60,7 @@ def add(
     with st.write() as (session, actor):
         data = {"first_name": first, "last_name": last, "emails": email, "phones": phone, "title": title,
                 "lifecycle": lifecycle, "source": source, "tags": tag, "custom": _parse_fields(field),
+                "address": address, "birthday": birthday, "social_urls": social, "description": description,
                 **refs.link_changes(session, company=company, owner=owner, create_company=create_company,
                                     actor=actor)}
         contact = contacts.create_contact(session, data=data, actor=actor, allow_duplicate=allow_duplicate)
@@ -131,7 +140,9 @@ def show(
         ("Name", contact.full_name), ("Title", contact.title), ("Company", contact.company_name),
         ("Emails", ", ".join(contact.emails)), ("Phones", ", ".join(contact.phones)),
         ("Lifecycle", contact.lifecycle), ("Source", contact.source), ("Owner", contact.owner_login),
-        ("Tags", ", ".join(contact.tags)),
+        ("Tags", ", ".join(contact.tags)), ("Address", contact.address),
+        ("Birthday", contact.birthday.isoformat() if contact.birthday else None),
+        ("Profiles", ", ".join(contact.social_urls)), ("Description", contact.description),
         *((name, value) for name, value in sorted(contact.custom.items())),
         ("Last contacted", output.local_time(contact.last_contacted_at, zone)),
         ("Archived", "yes" if contact.archived else None),
@@ -157,6 +168,11 @@ def edit(
     lifecycle: str | None = typer.Option(None, "--lifecycle", help="lead, prospect, customer or former."),
     source: str | None = typer.Option(None, "--source", help='Source ("" to clear).'),
     field: list[str] = typer.Option([], "--field", help="Set a custom field: name=value (name= clears it)."),
+    address: str | None = typer.Option(None, "--address", help=f'{ADDRESS_HELP} ("" to clear)'),
+    birthday: str | None = typer.Option(None, "--birthday", metavar="YYYY-MM-DD", help=f'{BIRTHDAY_HELP} ("" to clear)'),
+    social: list[str] = typer.Option([], "--social", metavar="URL", help="Social profile URLs (replaces all; "
+                                     'repeat for more; "" clears them).'),
+    description: str | None = typer.Option(None, "--description", help=f'{DESCRIPTION_HELP} ("" to clear)'),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
     create_company: bool = typer.Option(False, "--create-company", help=CREATE_COMPANY_HELP),
     allow_duplicate: bool = typer.Option(False, "--allow-duplicate",
@@ -168,8 +184,12 @@ def edit(
     with st.write() as (session, actor):
         contact = contacts.find_contact(session, ref)
         changes = {name: value for name, value in (("first_name", first), ("last_name", last), ("title", title),
-                                                   ("lifecycle", lifecycle), ("source", source))
+                                                   ("lifecycle", lifecycle), ("source", source),
+                                                   ("address", address), ("birthday", birthday),
+                                                   ("description", description))
                    if value is not None}
+        if social:
+            changes["social_urls"] = [url for url in social if url.strip()]
         if email:
             changes["emails"] = email
         if phone:

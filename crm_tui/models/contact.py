@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -46,6 +46,11 @@ class Contact(Versioned, table=True):
     lifecycle: str = Field(default="lead", sa_type=String(16))
     source: str | None = Field(default=None, sa_type=String(32))
     custom: dict = Field(default_factory=dict, sa_type=JSON)
+    address: str | None = Field(default=None, sa_type=String(500))
+    birthday: date | None = Field(default=None)
+    # profile pages (LinkedIn, X, GitHub, …): http(s) URLs, in the order given
+    social_urls: list | None = Field(default=None, sa_type=JSON)
+    description: str | None = Field(default=None, sa_type=Text)
     last_contacted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     archived: bool = Field(default=False)
     # names, emails, phones and title, casefolded; indexed by FTS5 (SQLite) or pg_trgm (PostgreSQL)

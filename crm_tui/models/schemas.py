@@ -110,6 +110,10 @@ class ContactCreate(SQLModel):
     source: str | None = None
     tags: list[str] = Field(default_factory=list)
     custom: dict = Field(default_factory=dict)
+    address: str | None = None
+    birthday: date | str | None = None
+    social_urls: list[str] = Field(default_factory=list)
+    description: str | None = None
 
 
 class ContactUpdate(SQLModel):
@@ -126,6 +130,10 @@ class ContactUpdate(SQLModel):
     source: str | None = None
     tags: list[str] | None = None
     custom: dict | None = None
+    address: str | None = None
+    birthday: date | str | None = None
+    social_urls: list[str] | None = None
+    description: str | None = None
 
 
 class ContactRead(SQLModel):
@@ -144,6 +152,10 @@ class ContactRead(SQLModel):
     source: str | None
     tags: list[str]
     custom: dict
+    address: str | None = None
+    birthday: date | None = None
+    social_urls: list[str] = Field(default_factory=list)
+    description: str | None = None
     last_contacted_at: datetime | None
     archived: bool
     created_at: datetime

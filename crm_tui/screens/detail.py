@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static, TabbedContent, TabPane
@@ -19,6 +19,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from crm_tui.clock import get_zone
 from crm_tui.screens.activity import ActivityOpener
 from crm_tui.screens.base import AreaScreen, Outcome
+from crm_tui.services import tasks
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 
@@ -57,7 +58,9 @@ def task_columns(app) -> list[Column]:
     zone = get_zone(app.actor.timezone)
     return [
         Column("Due", lambda t: fmt.when(t.due_at, app.now(), zone), width=16),
-        Column("Task", lambda t: t.title, ratio=3),
+        Column("Task", lambda t: t.title, ratio=2),
+        # a task's notes, on one line (Enter is for what the row names; the notes are here)
+        Column("Notes", lambda t: " ".join((t.notes or "").split()), ratio=2),
         Column("For", lambda t: t.assignee_login or "", width=8),
     ]
 
@@ -106,10 +109,15 @@ def tab_keys(prefix: str, *, shown: bool = True) -> list[Binding]:
 
 
 class DetailScreen(ActivityOpener, AreaScreen):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="detail.back")]  # first in every footer
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="detail.back"),  # first in every footer
+        Binding("x", "complete_task", "Task done", show=False, id="detail.complete_task"),
+    ]
+    NEEDS = {"complete_task": "task.edit"}
     KIND: ClassVar[str] = ""  # "contact": the card is #contact-card, the tabs #contact-tabs
     TIMELINE: ClassVar[str] = ""  # the id of the list whose rows are activities (opened in place)
     OPENS: ClassVar[dict[str, str]] = {}  # list id -> the kind of record its rows are
+    TASKS: ClassVar[str] = ""  # the id of the open-tasks list: x there completes the highlighted task
 
     def __init__(self, record_id: int) -> None:
         super().__init__()
@@ -185,3 +193,24 @@ class DetailScreen(ActivityOpener, AreaScreen):
             self.open_activity(event.row)
         elif (kind := self.OPENS.get(table_id)) is not None:
             self.app.open_record(kind, event.row.id)
+
+    # -- completing a task (x on the Tasks tab)
+
+    def action_complete_task(self) -> None:
+        table = self.focused
+        if not (isinstance(table, KeysetTable) and table.id == self.TASKS and table.current_row is not None):
+            self.notify("Highlight a task on the Tasks tab, then press x.", severity="warning")
+            return
+        self._complete_task(table.current_row)
+
+    @work(thread=True, exclusive=True, group="detail-task", exit_on_error=False)
+    def _complete_task(self, task) -> Outcome:
+        with self.app.db.write() as session:
+            done, following = tasks.complete_task(session, task_id=task.id, version=task.version,
+                                                  actor=self.app.actor, now=self.app.now())
+        return Outcome(self._task_completed, done, following)
+
+    def _task_completed(self, done, following) -> None:
+        nxt = f"; the next one is due {following.due_at:%a %d %b}" if following and following.due_at else ""
+        self.notify(f"Done: {done.title}{nxt}.")
+        self.app.data_changed()

@@ -29,8 +29,10 @@ from crm_tui.errors import Conflict, CrmError, Duplicate, InvalidInput, NotFound
 from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.models.schemas import ActivityRead, ContactRead, DealRead, PipelineRead, TaskRead, UserRead
 from crm_tui.screens.conflict import ResolvesConflicts, put_select
-from crm_tui.services import activities, companies, contacts, deals, pipelines, tasks, users
+from crm_tui.services import activities, companies, contacts, deals, lookup, pipelines, tasks, users
 from crm_tui.services.common import Actor
+from crm_tui.services.lookup import Choice
+from crm_tui.widgets.picker import Picker
 
 T = TypeVar("T")
 CSS = str(Path(__file__).with_name("forms.tcss"))  # absolute: forms are subclassed in every folder
@@ -389,6 +391,58 @@ class _UsersMixin:
                 pass
 
 
+class _LinkPickers:
+    """The records a new activity, task or deal is for: one picker each (contact, company, deal),
+    filled with the record the form was opened for, which the person may change. The title says
+    whom the form is for. A picker's typed text that was never chosen is resolved when saving."""
+
+    LINK_KINDS: ClassVar[tuple[str, ...]] = ("contact", "company", "deal")
+    links: dict[str, int | None]
+
+    def compose_links(self) -> ComposeResult:
+        for kind in self.LINK_KINDS:
+            # the record's id holds the place (and the link) until its name is read
+            record_id = self.links.get(f"{kind}_id")
+            placeholder = Choice(kind, record_id, f"#{record_id}") if record_id is not None else None
+            yield _field(kind.capitalize(), Picker(kind, id=kind, choice=placeholder))
+
+    def for_whom(self) -> str:
+        """" · Ada Lovelace" once the records are read: the title names the record the form is for."""
+        shown = [p.choice.label for p in self.query(Picker) if p.kind in self.LINK_KINDS and p.choice]
+        return f" · {shown[0]}" if shown else ""
+
+    def start_links(self) -> None:
+        if any(self.links.get(f"{kind}_id") is not None for kind in self.LINK_KINDS):
+            self._read_links(self.app, dict(self.links))
+
+    @work(thread=True, exclusive=True, group="form-links", exit_on_error=False)
+    def _read_links(self, app: App, links: dict[str, int | None]) -> Outcome:
+        with app.db.read() as session:
+            found = {kind: lookup.label(session, kind=kind, record_id=links[f"{kind}_id"])
+                     for kind in self.LINK_KINDS if links.get(f"{kind}_id") is not None}
+        return Outcome(self._links_read, found)
+
+    def _links_read(self, found: dict[str, Choice]) -> None:
+        for kind, choice in found.items():
+            picker = self.query_one(f"#{kind}-picker", Picker)
+            if picker.chosen_id == choice.id:  # not changed meanwhile: theirs wins
+                picker.set_choice(choice)
+        self.query_one(f"#{self.part('title')}", Label).update(self.form_title() + self.for_whom())
+
+    def link_values(self) -> dict[str, Any]:
+        """{"contact": (chosen id, typed text), ...}: resolved in the worker (link_ids)."""
+        return {kind: (p.chosen_id, p.text) for p in self.query(Picker) if (kind := p.kind) in self.LINK_KINDS}
+
+    @staticmethod
+    def link_ids(session, picked: dict[str, tuple[int | None, str]], now: datetime) -> dict[str, int | None]:
+        ids: dict[str, int | None] = {}
+        for kind, (chosen, text) in picked.items():
+            if chosen is None and text:
+                chosen = lookup.resolve(session, kind=kind, text=text, now=now).id
+            ids[f"{kind}_id"] = chosen
+        return ids
+
+
 def _owner_select(id_: str, owner_id: int | None, owner_login: str | None) -> Select:
     """A user Select that already holds its value before the team is loaded."""
     if owner_id is None:
@@ -403,7 +457,12 @@ def _owner_select(id_: str, owner_id: int | None, owner_login: str | None) -> Se
 CONTACT_FIELDS = {
     "first_name": "First name", "last_name": "Last name", "title": "Title", "emails": "Emails", "phones": "Phones",
     "company": "Company", "lifecycle": "Stage", "source": "Source", "owner_id": "Owner", "tags": "Tags",
+    "address": "Address", "birthday": "Birthday", "social_urls": "Profiles", "description": "About",
 }
+
+
+def _company_choice(c: ContactRead | None) -> Choice | None:
+    return Choice("company", c.company_id, c.company_name or f"#{c.company_id}") if c and c.company_id else None
 
 
 def _contact_values(c: ContactRead) -> dict[str, Any]:
@@ -411,7 +470,9 @@ def _contact_values(c: ContactRead) -> dict[str, Any]:
     return {
         "first_name": c.first_name, "last_name": c.last_name, "title": c.title or "", "emails": list(c.emails),
         "phones": list(c.phones), "company": c.company_name or "", "lifecycle": c.lifecycle, "source": c.source,
-        "owner_id": c.owner_id, "tags": list(c.tags),
+        "owner_id": c.owner_id, "tags": list(c.tags), "address": c.address or "",
+        "birthday": c.birthday.isoformat() if c.birthday else "", "social_urls": list(c.social_urls),
+        "description": c.description or "",
     }
 
 
@@ -475,9 +536,16 @@ class _ContactEditForm(FormConflicts, FormScreen[ContactRead | None], _UsersMixi
 
 
 class ContactForm(_ContactEditForm):
-    """New contact, or edit one (only the fields changed in the form are sent)."""
+    """New contact, or edit one (only the fields changed in the form are sent). A new contact may
+    be opened for a company, `company` = (id, name): its picker holds it, and may be changed."""
+
+    def __init__(self, contact: ContactRead | None = None, *, company: tuple[int, str] | None = None) -> None:
+        super().__init__(contact)
+        self.for_company = Choice("company", *company) if company and contact is None else None
 
     def form_title(self) -> str:
+        if self.contact is None and self.for_company is not None:
+            return f"New contact · {self.for_company.label}"
         return f"Edit contact · {self.contact.full_name}" if self.contact else "New contact"
 
     def compose_fields(self) -> ComposeResult:
@@ -488,7 +556,8 @@ class ContactForm(_ContactEditForm):
         yield _field("Title", _input("title"))
         yield _field("Emails", _input("emails", placeholder="comma separated"))
         yield _field("Phones", _input("phones", placeholder="comma separated, +country code"))
-        yield _field("Company", _input("company", placeholder="name, domain or id; a new name asks to add it"))
+        yield _field("Company", Picker("company", id="company", choice=_company_choice(c) or self.for_company,
+                                       placeholder="type to find; a new name asks to add it"))
         yield _field("Stage", Select(_choices(m.value for m in Lifecycle), id="lifecycle", allow_blank=False,
                                      compact=True))
         yield _field("Source", Select(_choices(m.value for m in Source), id="source", prompt="(none)",
@@ -497,6 +566,10 @@ class ContactForm(_ContactEditForm):
             yield _field("Owner", _owner_select("owner", c.owner_id, c.owner_login))
         else:
             yield _field("Owner", _owner_select("owner", actor.user_id, actor.login))
+        yield _field("Address", _input("address"))
+        yield _field("Birthday", _input("birthday", placeholder="YYYY-MM-DD"))
+        yield _field("Profiles", _input("social_urls", placeholder="comma separated, e.g. linkedin.com/in/ada"))
+        yield _field("About", TextArea(id="description", compact=True, soft_wrap=True))
         yield _field("Tags", _input("tags", placeholder="comma separated"))
 
     def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
@@ -507,9 +580,13 @@ class ContactForm(_ContactEditForm):
         self.query_one("#form-title", Label).update(self.form_title())
         for id_, value in (("first_name", contact.first_name), ("last_name", contact.last_name),
                            ("title", contact.title or ""), ("emails", ", ".join(contact.emails)),
-                           ("phones", ", ".join(contact.phones)), ("company", contact.company_name or ""),
-                           ("tags", ", ".join(contact.tags))):
+                           ("phones", ", ".join(contact.phones)), ("tags", ", ".join(contact.tags)),
+                           ("address", contact.address or ""),
+                           ("birthday", contact.birthday.isoformat() if contact.birthday else ""),
+                           ("social_urls", ", ".join(contact.social_urls))):
             self.query_one(f"#{id_}", Input).value = value
+        self.query_one("#description", TextArea).text = contact.description or ""
+        self.query_one("#company-picker", Picker).set_choice(_company_choice(contact))
         lifecycle = self.query_one("#lifecycle", Select)
         if contact.lifecycle in {m.value for m in Lifecycle}:
             lifecycle.value = contact.lifecycle
@@ -522,8 +599,11 @@ class ContactForm(_ContactEditForm):
     def put_values(self, values: dict[str, Any], record: ContactRead) -> None:
         for id_ in ("first_name", "last_name", "title", "company"):
             self.query_one(f"#{id_}", Input).value = values[id_]
-        for id_ in ("emails", "phones", "tags"):
+        for id_ in ("emails", "phones", "tags", "social_urls"):
             self.query_one(f"#{id_}", Input).value = ", ".join(values[id_])
+        for id_ in ("address", "birthday"):
+            self.query_one(f"#{id_}", Input).value = values[id_]
+        self.query_one("#description", TextArea).text = values["description"]
         put_select(self.query_one("#lifecycle", Select), values["lifecycle"])
         put_select(self.query_one("#source", Select), values["source"])
         super().put_values(values, record)
@@ -545,6 +625,11 @@ class ContactForm(_ContactEditForm):
             "lifecycle": _selected(self.query_one("#lifecycle", Select)),
             "source": _selected(self.query_one("#source", Select)),
             "owner_id": _selected(self.query_one("#owner", Select)),
+            "address": self.query_one("#address", Input).value.strip(),
+            "birthday": self.query_one("#birthday", Input).value.strip(),
+            "social_urls": _split(self.query_one("#social_urls", Input).value),
+            "description": self.query_one("#description", TextArea).text.strip(),
+            "_company_pick": self.query_one("#company-picker", Picker).chosen_id,
             "_base": self.contact, "_version": self.base_version(),
             "_create_company": self.create_company, "_allow_duplicate": self.allow_duplicate,
         }
@@ -553,6 +638,11 @@ class ContactForm(_ContactEditForm):
         base: ContactRead | None = values.pop("_base")
         version = values.pop("_version")
         create, allow_duplicate = values.pop("_create_company"), values.pop("_allow_duplicate")
+        pick = values.pop("_company_pick")
+        if base is None and pick is not None:
+            values.pop("company")
+            return contacts.create_contact(session, data={**values, "company_id": pick}, actor=actor, now=now,
+                                           allow_duplicate=allow_duplicate)
         if base is None:
             try:
                 values["company_id"] = _company_id(session, values.pop("company"), actor, now, create=create)
@@ -565,7 +655,10 @@ class ContactForm(_ContactEditForm):
             return contacts.create_contact(session, data=values, actor=actor, now=now,
                                            allow_duplicate=allow_duplicate)
         changes = _contact_changes(base, values)
-        if "company" in changes:
+        if pick is not None and pick != base.company_id:
+            changes.pop("company", None)
+            changes["company_id"] = pick
+        elif "company" in changes:
             changes["company_id"] = _company_id(session, changes.pop("company"), actor, now, create=create)
         return contacts.update_contact(session, contact_id=base.id, changes=changes, actor=actor,
                                        version=version, now=now, allow_duplicate=allow_duplicate)
@@ -640,7 +733,7 @@ class TagsForm(FormScreen[ContactRead | None]):
 # --- activity, task, deal --------------------------------------------------------------------
 
 
-class LogActivityForm(FormScreen[tuple[ActivityRead, TaskRead | None] | None]):
+class LogActivityForm(_LinkPickers, FormScreen[tuple[ActivityRead, TaskRead | None] | None]):
     """Log a call, email, meeting or note, with an optional follow-up task (one transaction)."""
 
     def __init__(self, *, contact_id: int | None = None, company_id: int | None = None,
@@ -666,6 +759,11 @@ class LogActivityForm(FormScreen[tuple[ActivityRead, TaskRead | None] | None]):
         yield Label("Follow-up task (optional)", classes="form-section")
         yield _field("Task", _input("follow_title", placeholder="e.g. call back"))
         yield _field("Due", _input("follow_due", placeholder="e.g. +3d, tomorrow 9am, next fri"))
+        yield Label("For", classes="form-section")
+        yield from self.compose_links()
+
+    def on_mount(self) -> None:
+        self.start_links()
 
     def values(self) -> dict[str, Any]:
         text = {id_: self.query_one(f"#{id_}", Input).value.strip()
@@ -673,7 +771,7 @@ class LogActivityForm(FormScreen[tuple[ActivityRead, TaskRead | None] | None]):
         direction = _selected(self.query_one("#direction", Select))
         return {**text, "kind": _selected(self.query_one("#kind", Select)),
                 "direction": None if direction == NO_DIRECTION else direction,
-                "notes": self.query_one("#notes", TextArea).text, **self.links}
+                "notes": self.query_one("#notes", TextArea).text, "links": self.link_values()}
 
     def confirm_before_save(self, values: dict[str, Any], now: datetime) -> str | None:
         return past_due_question(values["follow_due"], self.app.actor, now, "The follow-up's due")
@@ -684,7 +782,7 @@ class LogActivityForm(FormScreen[tuple[ActivityRead, TaskRead | None] | None]):
             "kind": values["kind"], "direction": values["direction"], "occurred_at": values["when"] or None,
             "duration_minutes": _minutes(values["duration"]), "outcome": values["outcome"] or None,
             "subject": values["subject"] or None, "body": values["notes"] or None,
-            "contact_id": values["contact_id"], "company_id": values["company_id"], "deal_id": values["deal_id"],
+            **self.link_ids(session, values["links"], now),
         }
         follow_up = None
         if values["follow_title"] or values["follow_due"]:
@@ -693,7 +791,7 @@ class LogActivityForm(FormScreen[tuple[ActivityRead, TaskRead | None] | None]):
         return activities.log_activity(session, data=data, follow_up=follow_up, actor=actor, now=now)
 
 
-class TaskForm(FormScreen[TaskRead | None], _UsersMixin):
+class TaskForm(_LinkPickers, FormScreen[TaskRead | None], _UsersMixin):
     """A new task (reminder), optionally recurring, for the actor or a teammate."""
 
     LOADS = True
@@ -713,6 +811,10 @@ class TaskForm(FormScreen[TaskRead | None], _UsersMixin):
         yield _field("Notes", _input("notes"))
         yield _field("Repeats", _input("recurrence", placeholder="optional: weekly, every monday, …"))
         yield _field("Assignee", _owner_select("assignee", actor.user_id, actor.login))
+        yield from self.compose_links()
+
+    def on_mount(self) -> None:
+        self.start_links()
 
     def read(self, session, actor: Actor) -> tuple[list[UserRead], UserRead | None]:
         return self.read_team(session, None)
@@ -723,7 +825,7 @@ class TaskForm(FormScreen[TaskRead | None], _UsersMixin):
 
     def values(self) -> dict[str, Any]:
         text = {id_: self.query_one(f"#{id_}", Input).value.strip() for id_ in ("title", "due", "notes", "recurrence")}
-        return {**text, "assignee_id": _selected(self.query_one("#assignee", Select)), **self.links}
+        return {**text, "assignee_id": _selected(self.query_one("#assignee", Select)), "links": self.link_values()}
 
     def confirm_before_save(self, values: dict[str, Any], now: datetime) -> str | None:
         return past_due_question(values["due"], self.app.actor, now)
@@ -732,15 +834,16 @@ class TaskForm(FormScreen[TaskRead | None], _UsersMixin):
         data = {
             "title": values["title"], "due_at": values["due"] or None, "notes": values["notes"] or None,
             "recurrence": values["recurrence"] or None, "assignee_id": values["assignee_id"],
-            "contact_id": values["contact_id"], "company_id": values["company_id"], "deal_id": values["deal_id"],
+            **self.link_ids(session, values["links"], now),
         }
         return tasks.create_task(session, data=data, actor=actor, now=now)
 
 
-class DealForm(FormScreen[DealRead | None], _UsersMixin):
+class DealForm(_LinkPickers, FormScreen[DealRead | None], _UsersMixin):
     """A new deal in an open stage of a pipeline (the default pipeline's first stage unless chosen)."""
 
     LOADS = True
+    LINK_KINDS = ("contact", "company")
 
     def __init__(self, *, contact_id: int | None = None, company_id: int | None = None,
                  currency: str | None = None) -> None:
@@ -761,6 +864,10 @@ class DealForm(FormScreen[DealRead | None], _UsersMixin):
         yield _field("Stage", Select([], id="stage", prompt="(first stage)", compact=True))
         yield _field("Close by", _input("expected_close", placeholder="optional: e.g. end of month, +30d"))
         yield _field("Owner", _owner_select("owner", actor.user_id, actor.login))
+        yield from self.compose_links()
+
+    def on_mount(self) -> None:
+        self.start_links()
 
     def read(self, session, actor: Actor) -> tuple[list[PipelineRead], tuple[list[UserRead], UserRead | None]]:
         return pipelines.list_pipelines(session), self.read_team(session, None)
@@ -795,14 +902,14 @@ class DealForm(FormScreen[DealRead | None], _UsersMixin):
         return {**text, "pipeline_id": _selected(self.query_one("#pipeline", Select)),
                 "stage_id": _selected(self.query_one("#stage", Select)),
                 "owner_id": _selected(self.query_one("#owner", Select)), "default_currency": self.currency,
-                **self.links}
+                "links": self.link_values()}
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> DealRead:
         data = {
             "title": values["title"], "amount": values["amount"] or 0, "currency": values["currency"] or None,
             "pipeline_id": values["pipeline_id"], "stage_id": values["stage_id"], "owner_id": values["owner_id"],
             "expected_close": values["expected_close"] or None,
-            "contact_id": values["contact_id"], "company_id": values["company_id"],
+            **self.link_ids(session, values["links"], now),
         }
         return deals.create_deal(session, data=data, actor=actor, now=now,
                                  default_currency=values["default_currency"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, aliased
@@ -16,6 +16,7 @@ from crm_tui.models import Company, Contact, ContactEmail, ContactPhone, Contact
 from crm_tui.models.schemas import ContactCreate, ContactFilter, ContactRead, ContactRow, ContactUpdate
 from crm_tui.services import permissions
 from crm_tui.services import search
+from crm_tui.services.dates import day_in_range
 from crm_tui.services import validation as v
 from crm_tui.services.common import (
     Actor,
@@ -97,7 +98,48 @@ def _custom(value: dict) -> dict:
     return out
 
 
-def _clean(session: Session, values: dict, region: str | None) -> dict:
+MAX_DESCRIPTION = 5000
+MAX_SOCIAL = 10
+
+
+def _social_urls(values: list[str]) -> list[str]:
+    """Profile pages as http(s) URLs ("linkedin.com/in/ada" gains https://), each once, in order."""
+    out: list[str] = []
+    for value in values:
+        url = v.clean_text(str(value)).strip()
+        if not url:
+            continue
+        if "://" not in url:
+            url = f"https://{url}"
+        scheme, _, rest = url.partition("://")
+        host = rest.split("/", 1)[0]
+        if scheme.lower() not in ("http", "https") or "." not in host or any(c.isspace() for c in url):
+            raise InvalidInput(f"invalid profile URL {value!r}: give a web address, e.g. https://linkedin.com/in/ada")
+        if len(url) > 500:
+            raise InvalidInput(f"profile URL {value[:40]!r}… is too long (at most 500 characters)")
+        if url not in out:
+            out.append(url)
+    if len(out) > MAX_SOCIAL:
+        raise InvalidInput(f"at most {MAX_SOCIAL} profile URLs")
+    return out
+
+
+def _birthday(value: date | str | None, now: datetime) -> date | None:
+    """A birthday as YYYY-MM-DD (a date object as given); never after today."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidInput(f"invalid birthday {value!r}: give it as YYYY-MM-DD, e.g. 1985-12-10") from None
+    value = day_in_range(value, "birthday")
+    if value > now.date():
+        raise InvalidInput(f"birthday {value.isoformat()} is in the future")
+    return value
+
+
+def _clean(session: Session, values: dict, region: str | None, now: datetime) -> dict:
     """Validate and normalise the given fields; touches nothing in the database."""
     out = dict(values)
     for name in ("first_name", "last_name"):
@@ -117,6 +159,15 @@ def _clean(session: Session, values: dict, region: str | None) -> dict:
         out["tags"] = _tags(out["tags"] or [])
     if "custom" in out:
         out["custom"] = _custom(out["custom"] or {})
+    if "address" in out:
+        out["address"] = v.optional_text(out["address"], "address", max_length=500)
+    if "description" in out:
+        out["description"] = v.optional_text(out["description"], "description", max_length=MAX_DESCRIPTION,
+                                             multiline=True)
+    if "social_urls" in out:
+        out["social_urls"] = _social_urls(out["social_urls"] or [])
+    if "birthday" in out:
+        out["birthday"] = _birthday(out["birthday"], now)
     if out.get("company_id") is not None:
         get_or_404(session, Company, out["company_id"], "company")
     if out.get("owner_id") is not None:
@@ -136,7 +187,7 @@ def create_contact(session: Session, *, data: ContactCreate | dict, actor: Actor
     data = parse_shape(ContactCreate, data)
     now = resolve_now(now)
     permissions.require(session, actor, "contact.edit")
-    values = _clean(session, data.model_dump(), region or actor.phone_country)
+    values = _clean(session, data.model_dump(), region or actor.phone_country, now)
     if not (values["first_name"] or values["last_name"] or values["emails"]):
         raise InvalidInput("a contact needs a name or an email")
     if not allow_duplicate:
@@ -197,7 +248,7 @@ def update_contact(session: Session, *, contact_id: int, changes: ContactUpdate 
             raise InvalidInput("give either every custom field or the ones that change, not both")
         drop = {str(k).strip() for k in custom_remove}
         values["custom"] = {**{k: v for k, v in (contact.custom or {}).items() if k not in drop}, **(custom_set or {})}
-    values = _clean(session, values, region or actor.phone_country)
+    values = _clean(session, values, region or actor.phone_country, now)
     if "owner_id" in values:
         permissions.require_give(session, actor, "contact.assign", old=contact.owner_id, new=values["owner_id"])
     current = get_contact(session, contact_id=contact.id)
@@ -332,7 +383,7 @@ def get_contact(session: Session, *, contact_id: int) -> ContactRead:
         "emails": emails, "phones": phones, "tags": tags,
         "company_name": company.name if company else None,
         "owner_login": owner.login if owner else None,
-        "custom": dict(contact.custom or {}),
+        "custom": dict(contact.custom or {}), "social_urls": list(contact.social_urls or []),
     })
 
 

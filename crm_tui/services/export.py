@@ -37,7 +37,7 @@ MEETING_MINUTES = 30  # a meeting logged without a duration shows as half an hou
 
 COLUMNS = {
     "contacts": ["first_name", "last_name", "email", "phone", "title", "company", "owner", "lifecycle", "source",
-                 "tags"],
+                 "tags", "address", "birthday", "social", "description"],
     "companies": ["name", "domain", "industry", "size", "address", "owner", "notes"],
     "deals": ["title", "amount", "currency", "pipeline", "stage", "status", "close_date", "owner", "company",
               "contact", "lost_reason"],
@@ -46,7 +46,7 @@ COLUMNS = {
     "tasks": ["title", "notes", "due", "assignee", "contact", "company", "deal", "done"],
 }
 # the fields that hold several values: a list in JSON, joined by LIST_SEPARATOR in CSV
-LIST_COLUMNS = frozenset({"email", "phone", "tags"})
+LIST_COLUMNS = frozenset({"email", "phone", "tags", "social"})
 _MODELS = {"contacts": Contact, "companies": Company, "deals": Deal, "activities": Activity, "tasks": Task}
 
 
@@ -148,7 +148,8 @@ def _contact_page(session: Session, last: int, n: int, flt: ExportFilter) -> lis
     company, owner = aliased(Company), aliased(User)
     rows = _rows(session, select(
         Contact.id, Contact.first_name, Contact.last_name, Contact.title, Contact.lifecycle, Contact.source,
-        Contact.custom, company.name.label("company"), owner.login.label("owner"))
+        Contact.custom, Contact.address, Contact.birthday, Contact.social_urls, Contact.description,
+        company.name.label("company"), owner.login.label("owner"))
         .outerjoin(company, company.id == Contact.company_id).outerjoin(owner, owner.id == Contact.owner_id)
         .where(Contact.id > last).order_by(Contact.id).limit(n))
     ids = [r.id for r in rows]
@@ -163,7 +164,9 @@ def _contact_page(session: Session, last: int, n: int, flt: ExportFilter) -> lis
     return [_custom({
         "id": r.id, "first_name": r.first_name, "last_name": r.last_name, "email": emails[r.id],
         "phone": phones[r.id], "title": r.title, "company": r.company, "owner": r.owner,
-        "lifecycle": r.lifecycle, "source": r.source, "tags": tags[r.id],
+        "lifecycle": r.lifecycle, "source": r.source, "tags": tags[r.id], "address": r.address,
+        "birthday": r.birthday.isoformat() if r.birthday else None, "social": list(r.social_urls or []),
+        "description": r.description,
     }, r.custom) for r in rows]
 
 

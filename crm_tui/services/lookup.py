@@ -9,8 +9,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from crm_tui.errors import InvalidInput, NotFound
 from crm_tui.models import Activity, Contact, Deal
-from crm_tui.services import companies, contacts, deals, search
+from crm_tui.services import companies, contacts, deals, pipelines, search, users
+from crm_tui.services.common import parse_id
+from crm_tui.services.validation import fold
+
+PICK_KINDS = ("contact", "company", "deal", "user", "pipeline", "stage")
 
 
 @dataclass(frozen=True)
@@ -67,3 +72,91 @@ def activities(session: Session, *, query: str, limit: int = 20) -> list[Hit]:
         detail = " · ".join(p for p in (r.kind.capitalize(), who, f"{r.occurred_at:%Y-%m-%d}") if p)
         hits.append(Hit("activity", r.id, label, detail, opens, opens_id))
     return hits
+
+
+# --- pickers: a form field that names a record ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One record a picker offers: its id, what it is called, and a word that tells it apart."""
+
+    kind: str
+    id: int
+    label: str
+    detail: str = ""
+
+
+def pick(session: Session, *, kind: str, query: str, limit: int = 5, within: int | None = None,
+         now: datetime | None = None) -> list[Choice]:
+    """The top `limit` records of `kind` whose text matches `query` (through the search indexes for
+    contacts and companies; by title for deals; by name for the small lists of users, pipelines and
+    a pipeline's stages, `within` naming the pipeline). An empty query offers the first few."""
+    if kind not in PICK_KINDS:
+        raise InvalidInput(f"no picker for {kind!r}: choose one of {', '.join(PICK_KINDS)}")
+    text = (query or "").strip()
+    if kind == "contact":
+        return [Choice("contact", r.id, r.full_name, r.company_name or r.email or "")
+                for r in contacts.list_contacts(session, query=text or None, limit=limit, now=now).items]
+    if kind == "company":
+        return [Choice("company", r.id, r.name, r.domain or "")
+                for r in companies.list_companies(session, query=text or None, limit=limit).items]
+    if kind == "deal":
+        return [Choice("deal", r.id, r.title, " · ".join(p for p in (r.company_name, r.stage_name) if p))
+                for r in deals.list_deals(session, query=text or None, limit=limit).items]
+    return [c for c in _small_list(session, kind, within) if _matches_all(c, text)][:limit]
+
+
+def _small_list(session: Session, kind: str, within: int | None) -> list[Choice]:
+    if kind == "user":
+        return [Choice("user", u.id, u.login, u.name or "") for u in users.list_users(session, include_inactive=False)]
+    if kind == "pipeline":
+        return [Choice("pipeline", p.id, p.name, "default" if p.is_default else "")
+                for p in pipelines.list_pipelines(session)]
+    chosen = (pipelines.get_pipeline(session, pipeline_id=within) if within is not None
+              else pipelines.default_pipeline(session))
+    return [Choice("stage", s.id, s.name, s.kind) for s in chosen.stages]
+
+
+def _matches_all(choice: Choice, text: str) -> bool:
+    haystack = fold(f"{choice.label} {choice.detail}")
+    return all(word in haystack for word in fold(text).split())
+
+
+def resolve(session: Session, *, kind: str, text: str, within: int | None = None,
+            now: datetime | None = None) -> Choice | None:
+    """The one record a picker's typed text names when nothing was chosen from its list: an exact
+    label, else the only match. None for empty text; NotFound or InvalidInput (which names the
+    first matches, to choose from) otherwise, so that a form never links a record by a guess."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    matches = pick(session, kind=kind, query=text, limit=6, within=within, now=now)
+    exact = [c for c in matches if fold(c.label) == fold(text)]
+    if len(exact) == 1:
+        return exact[0]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        if (record_id := parse_id(text)) is not None and kind in ("contact", "company", "deal"):
+            return label(session, kind=kind, record_id=record_id)
+        raise NotFound(f"no {kind} matches {text!r}")
+    shown = ", ".join(c.label for c in matches[:5])
+    raise InvalidInput(f"{text!r} matches several: {shown}; choose one from the list")
+
+
+def label(session: Session, *, kind: str, record_id: int) -> Choice:
+    """The record a form is for, as its picker shows it."""
+    if kind == "contact":
+        c = contacts.get_contact(session, contact_id=record_id)
+        return Choice("contact", c.id, c.full_name, c.company_name or "")
+    if kind == "company":
+        c = companies.get_company(session, company_id=record_id)
+        return Choice("company", c.id, c.name, c.domain or "")
+    if kind == "deal":
+        d = deals.get_deal(session, deal_id=record_id)
+        return Choice("deal", d.id, d.title, d.company_name or "")
+    if kind == "user":
+        u = users.get_user(session, user_id=record_id)
+        return Choice("user", u.id, u.login, u.name or "")
+    raise InvalidInput(f"no picker for {kind!r}")

@@ -81,3 +81,19 @@ def test_company_add_list_show_edit_archive(crm):
     crm.ok("company", "archive", "Globex Corp")
     assert crm.json("company", "list")["items"] == []
     assert [c["name"] for c in crm.json("company", "list", "--archived")["items"]] == ["Globex Corp"]
+
+
+def test_contact_profile_flags(crm):
+    """Issue 20: --address, --birthday, --social and --description on add and edit."""
+    added = crm.json("contact", "add", "--first", "Ada", "--address", "12 Main St, Springfield",
+                     "--birthday", "1985-12-10", "--social", "linkedin.com/in/ada", "--social",
+                     "https://github.com/ada", "--description", "Met at PyCon.")
+    assert (added["address"], added["birthday"]) == ("12 Main St, Springfield", "1985-12-10")
+    assert added["social_urls"] == ["https://linkedin.com/in/ada", "https://github.com/ada"]
+    shown = crm.ok("contact", "show", str(added["id"])).stdout
+    assert "1985-12-10" in shown and "Met at PyCon." in shown and "github.com/ada" in shown
+    edited = crm.json("contact", "edit", str(added["id"]), "--birthday", "", "--social", "", "--address", "1 Elm St")
+    assert (edited["birthday"], edited["social_urls"], edited["address"]) == (None, [], "1 Elm St")
+    result = crm.fails("contact", "edit", str(added["id"]), "--birthday", "someday")
+    assert "invalid birthday 'someday'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert crm.json("contact", "show", str(added["id"]))["address"] == "1 Elm St"

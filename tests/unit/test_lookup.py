@@ -79,3 +79,39 @@ def test_crm_search_prints_the_hits(db_url, written):
 
     [item] = json.loads(result.stdout)["items"]
     assert (item["kind"], item["label"], item["opens"]) == ("activity", "Intro call", "contact")
+
+
+# --- pickers (issue 20) ------------------------------------------------------------------------
+
+
+def test_a_picker_finds_each_kind_through_its_index(db, written, actor, now):
+    from crm_tui.services import companies, pipelines
+
+    with db.write() as s:
+        companies.create_company(s, data={"name": "Acme Corp", "domain": "acme.example"}, actor=actor, now=now)
+    with db.read() as s:
+        assert [c.label for c in lookup.pick(s, kind="contact", query="love", now=now)] == ["Ada Lovelace"]
+        assert [c.label for c in lookup.pick(s, kind="company", query="acme", now=now)] == ["Acme Corp"]
+        assert [c.label for c in lookup.pick(s, kind="deal", query="quokka", now=now)] == ["Quokka expansion"]
+        assert [c.label for c in lookup.pick(s, kind="user", query="an", now=now)] == ["ann"]
+        default = pipelines.default_pipeline(s)
+        assert [c.label for c in lookup.pick(s, kind="pipeline", query="", now=now)] == [default.name]
+        first = default.stages[0]
+        assert [c.id for c in lookup.pick(s, kind="stage", query=first.name, within=default.id)] == [first.id]
+
+
+def test_typed_text_resolves_only_to_one_record(db, written, actor, now):
+    from crm_tui.errors import InvalidInput, NotFound
+
+    ada, _deal = written
+    with db.write() as s:
+        contacts.create_contact(s, data={"first_name": "Adam", "last_name": "Smith"}, actor=actor, now=now)
+    with db.read() as s:
+        assert lookup.resolve(s, kind="contact", text="lovelace", now=now).id == ada.id
+        assert lookup.resolve(s, kind="contact", text="", now=now) is None
+        with pytest.raises(InvalidInput, match="matches several: Ada Lovelace, Adam Smith"):
+            lookup.resolve(s, kind="contact", text="ad", now=now)
+        with pytest.raises(NotFound, match="no contact matches 'nobody'"):
+            lookup.resolve(s, kind="contact", text="nobody", now=now)
+        with pytest.raises(InvalidInput, match="no picker"):
+            lookup.pick(s, kind="planet", query="x")

@@ -12,7 +12,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import CompanyRead
 from crm_tui.screens.companies.form import CSS, CompanyForm
-from crm_tui.screens.forms import LogActivityForm
+from crm_tui.screens.forms import ContactForm, DealForm, LogActivityForm, TaskForm
 from crm_tui.screens.detail import KIND_MARK, DetailScreen, counted, deal_columns, history_columns, paged, tab_keys
 from crm_tui.services import audit, companies, contacts, deals
 from crm_tui.services.deals import DealSummary
@@ -75,14 +75,19 @@ class CompanyDetailScreen(DetailScreen):
     KIND = "company"
     CSS_PATH = CSS
     TIMELINE = "company-timeline"
+    TASKS = "company-tasks"
     OPENS = {"company-contacts": "contact", "company-deals": "deal"}
     BINDINGS = [
         Binding("e", "edit", "Edit", id="company.edit"),
         Binding("l", "log", "Log activity", id="company.log"),
+        Binding("n", "new_contact", "New contact", show=False, id="company.new_contact"),
+        Binding("d", "new_deal", "New deal", show=False, id="company.new_deal"),
+        Binding("t", "new_task", "New task", show=False, id="company.new_task"),
         Binding("u", "undo", "Undo delete", show=False, id="company.undo"),
         *tab_keys("company"),
     ]
-    NEEDS = {"edit": "company.edit", "log": "activity.log"}
+    NEEDS = {"edit": "company.edit", "log": "activity.log", "new_contact": "contact.edit", "new_deal": "deal.edit",
+             "new_task": "task.edit"}
 
     def __init__(self, company_id: int) -> None:
         super().__init__(company_id)
@@ -99,13 +104,13 @@ class CompanyDetailScreen(DetailScreen):
                               empty_text="No calls, emails, meetings or notes with them yet. Press l to log one.")
         with TabPane("Contacts", id="company-tab-contacts"):
             yield KeysetTable(contact_columns(self.app), noun="contacts", id="company-contacts",
-                              empty_text="No contacts at this company yet.")
+                              empty_text="No contacts at this company yet. Press n to add one.")
         with TabPane("Deals", id="company-tab-deals"):
             yield KeysetTable(deal_columns(self.app), noun="deals", id="company-deals",
-                              empty_text="No deals with this company yet.")
+                              empty_text="No deals with this company yet. Press d to create one.")
         with TabPane("Tasks", id="company-tab-tasks"):
             yield KeysetTable(task_columns(self.app), noun="open tasks", id="company-tasks",
-                              empty_text="No open tasks for them, their contacts or their deals.")
+                              empty_text="No open tasks for them, their contacts or their deals. Press t to add one.")
         with TabPane("History", id="company-tab-history"):
             yield KeysetTable(history_columns(self.app), noun="changes", id="company-history", counted=False,
                               empty_text="No changes recorded.")
@@ -179,3 +184,22 @@ class CompanyDetailScreen(DetailScreen):
                 self.app.data_changed()
 
         self.app.push_screen(LogActivityForm(company_id=self.company_id), done)
+
+    # --- records for this company (n, d, t): the forms open with the company chosen ---------------
+
+    def _created(self, what: str):
+        def done(saved) -> None:
+            if saved is not None:
+                self.notify(f"Added {what} {getattr(saved, 'full_name', None) or getattr(saved, 'title', '')}.")
+                self.app.data_changed()
+        return done
+
+    def action_new_contact(self) -> None:
+        company = (self.company_id, self.company.name) if self.company else (self.company_id, f"#{self.company_id}")
+        self.app.push_screen(ContactForm(company=company), self._created("the contact"))
+
+    def action_new_deal(self) -> None:
+        self.app.push_screen(DealForm(company_id=self.company_id), self._created("the deal"))
+
+    def action_new_task(self) -> None:
+        self.app.push_screen(TaskForm(company_id=self.company_id), self._created("the task"))

@@ -4,6 +4,7 @@ open tasks and the history of changes. The contact actions work here too."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import Static, TabPane
 
@@ -31,8 +32,10 @@ class ContactDetailScreen(ContactActions, DetailScreen):
     KIND = "contact"
     AUTO_FOCUS = "#timeline"
     TIMELINE = "timeline"
+    TASKS = "tasks"
     OPENS = {"deals": "deal"}
     BINDINGS = [
+        Binding("c", "open_company", "Company", show=False, id="contact.open_company"),
         *tab_keys("detail"),
         *ContactActions.ACTION_BINDINGS,
     ]
@@ -82,14 +85,27 @@ class ContactDetailScreen(ContactActions, DetailScreen):
             + "\n[dim]Email[/dim] $emails   [dim]Phone[/dim] $phones"
             + "\n[dim]Stage[/dim] $lifecycle   [dim]Source[/dim] $source   [dim]Owner[/dim] $owner   "
             + "[dim]Last contacted[/dim] $contacted"
-            + "\n[dim]Tags[/dim] $tags",
+            + "\n[dim]Tags[/dim] $tags"
+            + ("   [dim]Birthday[/dim] $birthday" if c.birthday else "")
+            + ("\n" if c.address or c.social_urls else "")
+            + ("[dim]Address[/dim] $address   " if c.address else "")
+            + ("[dim]Profiles[/dim] $social" if c.social_urls else "")
+            + ("\n[dim]About[/dim] $about" if c.description else ""),
             name=c.full_name or "(no name)", title=title, emails=", ".join(c.emails) or "—",
             phones=", ".join(c.phones) or "—", lifecycle=c.lifecycle, source=c.source or "—",
             owner=c.owner_login or "—", contacted=fmt.when(c.last_contacted_at, self.app.now(), zone),
-            tags=" ".join("#" + t for t in c.tags) or "—")
+            tags=" ".join("#" + t for t in c.tags) or "—", birthday=f"{c.birthday:%d %b %Y}" if c.birthday else "",
+            address=" ".join((c.address or "").split()), social="  ".join(c.social_urls),
+            about=" ".join((c.description or "").split()))
         for key, value in (c.custom or {}).items():
             card += Content.from_markup("   [dim]$key[/dim] $value", key=key, value=str(value))
         self.query_one("#contact-card", Static).update(card)
+
+    def action_open_company(self) -> None:
+        if self.contact is None or self.contact.company_id is None:
+            self.notify("No company: press e to set one.", severity="warning")
+            return
+        self.app.open_record("company", self.contact.company_id)
 
     def highlighted_contact_id(self) -> int | None:
         return self.contact_id

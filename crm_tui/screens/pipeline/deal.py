@@ -37,7 +37,9 @@ from crm_tui.screens.forms import (
     _selected,
     _UsersMixin,
 )
-from crm_tui.services import activities, audit, board, contacts, deals, pipelines, tasks
+from crm_tui.services import activities, audit, board, deals, lookup, pipelines, tasks
+from crm_tui.services.lookup import Choice
+from crm_tui.widgets.picker import Picker
 from crm_tui.services import money
 from crm_tui.services.common import Actor
 from crm_tui.widgets import fmt
@@ -52,6 +54,7 @@ class DealDetailScreen(DetailScreen):
     CSS_PATH = CSS
     AUTO_FOCUS = "#deal-activities"
     TIMELINE = "deal-activities"
+    TASKS = "deal-tasks"
     BINDINGS = [
         Binding("e", "edit", "Edit", id="deal.edit"),
         Binding("l", "log", "Log", id="deal.log"),
@@ -317,7 +320,7 @@ def _deal_values(d: DealRead, locale: str | None) -> dict[str, Any]:
     """A stored deal as the edit form holds it (the shape the three-way compare works on)."""
     return {"title": d.title, "amount": _amount_text(d.amount_minor, d.currency, locale), "currency": d.currency,
             "expected_close": str(d.expected_close or ""), "company": d.company_name or "",
-            "contact": str(d.contact_id or ""), "owner_id": d.owner_id}
+            "contact": d.contact_name or "", "owner_id": d.owner_id}
 
 
 class DealEditForm(FormConflicts, FormScreen[DealRead | None], _UsersMixin):
@@ -341,8 +344,11 @@ class DealEditForm(FormConflicts, FormScreen[DealRead | None], _UsersMixin):
         yield _field("Currency", _input("currency", d.currency, max_length=3))
         yield _field("Close by", _input("expected_close", str(d.expected_close or ""),
                                         placeholder="e.g. 2026-12-31, end of month, +30d"))
-        yield _field("Company", _input("company", d.company_name or "", placeholder="name, domain or id"))
-        yield _field("Contact", _input("contact", str(d.contact_id or ""), placeholder="contact id or email"))
+        company = Choice("company", d.company_id, d.company_name or f"#{d.company_id}") if d.company_id else None
+        contact = Choice("contact", d.contact_id, d.contact_name or f"#{d.contact_id}") if d.contact_id else None
+        yield _field("Company", Picker("company", id="company", choice=company,
+                                       placeholder="type to find; a new name asks to add it"))
+        yield _field("Contact", Picker("contact", id="contact", choice=contact))
         yield _field("Owner", _owner_select("owner", d.owner_id, d.owner_login))
 
     def read(self, session, actor: Actor) -> tuple[list[UserRead], UserRead | None]:
@@ -360,17 +366,24 @@ class DealEditForm(FormConflicts, FormScreen[DealRead | None], _UsersMixin):
     def values(self) -> dict[str, Any]:
         before = _deal_values(self.deal, self.app.actor.locale)
         changed = {k: v for k, v in self.form_values().items() if v != before[k]}
+        picks = {kind: self.query_one(f"#{kind}-picker", Picker).chosen_id for kind in ("company", "contact")}
         return {"changes": changed, "deal_id": self.deal.id, "version": self.deal.version,
-                "create_company": self.create_company}
+                "create_company": self.create_company, "picks": picks}
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> DealRead:
-        changes = dict(values["changes"])
-        if "company" in changes:
+        changes, picks, deal = dict(values["changes"]), values["picks"], self.deal
+        if picks["company"] is not None and picks["company"] != deal.company_id:
+            changes.pop("company", None)
+            changes["company_id"] = picks["company"]
+        elif "company" in changes:
             changes["company_id"] = _company_id(session, changes.pop("company"), actor, now,
                                                 create=values["create_company"])
-        if "contact" in changes:
-            ref = changes.pop("contact")
-            changes["contact_id"] = contacts.find_contact(session, ref).id if ref else None
+        if picks["contact"] is not None and picks["contact"] != deal.contact_id:
+            changes.pop("contact", None)
+            changes["contact_id"] = picks["contact"]
+        elif "contact" in changes:
+            found = lookup.resolve(session, kind="contact", text=changes.pop("contact"), now=now)
+            changes["contact_id"] = found.id if found else None
         if "expected_close" in changes and not changes["expected_close"]:
             changes["expected_close"] = None
         return deals.update_deal(session, deal_id=values["deal_id"], changes=changes, actor=actor,

@@ -13,7 +13,7 @@ from crm_tui.services.validation import strip_accents
 ENTITIES = ("contacts", "companies", "deals", "activities", "tasks", "users")
 CUSTOM_PREFIX = "custom."
 # fields that take several values: every column mapped to one adds to its list
-LIST_FIELDS = frozenset({"email", "phone", "tags"})
+LIST_FIELDS = frozenset({"email", "phone", "tags", "social"})
 
 
 def header_key(text: str) -> str:
@@ -50,6 +50,11 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "owner": _OWNER,
         "lifecycle": _spellings("lifecycle", "lifecycle stage", "lifecyclestage", "contact type"),
         "source": _spellings("source", "lead source", "origin", "channel", "contact source"),
+        "address": _spellings("address", "street address", "mailing address", "home address", "postal address"),
+        "birthday": _spellings("birthday", "birth date", "date of birth", "birthdate", "dob"),
+        "social": _spellings("social", "social profile", "social profiles", "profile url", "linkedin",
+                             "linkedin url", "twitter", "github", "facebook", "instagram"),
+        "description": _spellings("description", "about", "bio", "background"),
         "tags": _spellings("tags", "tag", "labels", "label", "categories", "groups"),
     },
     "companies": {

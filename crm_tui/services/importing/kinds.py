@@ -17,7 +17,7 @@ from crm_tui.models import (
 from crm_tui.services import activities
 from crm_tui.services import validation as v
 from crm_tui.services.companies import MULTILINE, _check_parent, _domain, company_search_text
-from crm_tui.services.contacts import MAX_EMAILS, MAX_PHONES, _tags, derived_fields
+from crm_tui.services.contacts import MAX_DESCRIPTION, MAX_EMAILS, MAX_PHONES, _birthday, _social_urls, _tags, derived_fields
 from crm_tui.services.dates import end_of_day
 from crm_tui.services.dedupe import contact_name_key, emails_disagree, names_disagree
 from crm_tui.services.importing import values as iv
@@ -92,6 +92,7 @@ class ContactRows(Kind):
             except InvalidInput as exc:
                 row.problems.append((column, text_, exc.message))
         d["custom"] = row_custom(row)
+        _profile(row, ctx)
         d["owner_id"] = owner_field(row, ctx)
         company = row.text("company")
         d["company_id"] = row.check("company", lambda t: ctx.rel.company(t, ctx.ids)) if company else None
@@ -185,6 +186,7 @@ class ContactRows(Kind):
             "company_id": company_id, "company_key": ctx.rel.company_key(company_id),
             "owner_id": d["owner_id"] if d["owner_id"] is not None else ctx.actor_id,
             "lifecycle": d["lifecycle"] or "lead", "source": d["source"], "custom": d["custom"],
+            **{k: d[k] or None for k in PROFILE_COLUMNS},
             "last_contacted_at": None, "archived": False, **stamps(ctx),
             **{k: d[k] for k in ("full_name", "sort_name", "email", "phone", "search_text")}})
         out["contact_emails"] += [{"id": ctx.ids.take("contact_emails"), "contact_id": contact_id, "email": e,
@@ -195,6 +197,23 @@ class ContactRows(Kind):
 
     def update(self, pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:
         return update_contacts(pairs, ctx, write)
+
+
+PROFILE_COLUMNS = ("address", "birthday", "social_urls", "description")
+
+
+def _profile(row: Row, ctx: Ctx) -> None:
+    """A contact's address, birthday, profile URLs and description, as the service checks them."""
+    d = row.data
+    d["address"] = text_field(row, "address", 500)
+    d["description"] = text_field(row, "description", MAX_DESCRIPTION, multiline=True)
+    d["birthday"] = row.check("birthday", lambda t: _birthday(ctx.day(t), ctx.now))
+    d["social_urls"] = []
+    for column, text_ in _split_cells(row.values.get("social", [])):
+        try:
+            d["social_urls"] += [u for u in _social_urls([text_]) if u not in d["social_urls"]]
+        except InvalidInput as exc:
+            row.problems.append((column, text_, exc.message))
 
 
 def _name_key(row: Row) -> str:
@@ -212,7 +231,8 @@ def _tag_id(ctx: Ctx, name: str) -> int:
     return ctx.tags[name]
 
 
-_CONTACT_COLUMNS = ("first_name", "last_name", "title", "company_id", "owner_id", "lifecycle", "source", "custom")
+_CONTACT_COLUMNS = ("first_name", "last_name", "title", "company_id", "owner_id", "lifecycle", "source", "custom",
+                    *PROFILE_COLUMNS)
 
 
 def update_contacts(pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:
