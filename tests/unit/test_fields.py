@@ -1,0 +1,162 @@
+"""Typed custom fields (issue 20): define, validate, promote, edit choices, archive, filter and
+sort through an index, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text
+
+from crm_tui.errors import Conflict, Forbidden, InvalidInput
+from crm_tui.models import AuditEvent, Contact, CustomField
+from crm_tui.services import contacts, fields, users
+
+
+def _count(db, model) -> int:
+    with db.read() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def _segment(db, actor, now, **kw):
+    with db.write() as s:
+        return fields.add_field(s, kind="contact", key="segment", type="choice", options=["smb,mid,enterprise"],
+                                actor=actor, now=now, **kw)
+
+
+def test_define_list_and_typed_values(db, actor, now):
+    seg = _segment(db, actor, now, required=True)
+    assert (seg.kind, seg.key, seg.type, seg.options, seg.required) == (
+        "contact", "segment", "choice", ("smb", "mid", "enterprise"), True)
+    with db.write() as s:
+        for key, type_ in (("seats", "number"), ("arr", "money"), ("renewal", "date"), ("vip", "yes/no"),
+                           ("site", "url"), ("notes2", "text")):
+            fields.add_field(s, kind="contact", key=key, type=type_, actor=actor, now=now)
+        fields.add_field(s, kind="contact", key="tags2", type="multi-choice", options=["a", "b", "c"],
+                         actor=actor, now=now)
+    with db.read() as s:
+        assert [f.key for f in fields.list_fields(s, kind="contact")] == [
+            "segment", "seats", "arr", "renewal", "vip", "site", "notes2", "tags2"]
+    with db.write() as s:
+        c = contacts.create_contact(s, data={"first_name": "Ann", "custom": {
+            "segment": "SMB", "seats": "12", "arr": "$1,234.50", "renewal": "2027-01-31", "vip": "yes",
+            "site": "example.com", "tags2": "c, a", "legacy": "kept"}}, actor=actor, now=now)
+    assert c.custom == {"segment": "smb", "seats": 12, "arr": 123450, "renewal": "2027-01-31", "vip": True,
+                        "site": "https://example.com", "tags2": ["a", "c"], "legacy": "kept"}
+    with db.read() as s:
+        shown = {label: value for _f, label, value in fields.record_fields(s, "contact", c.custom)}
+    assert shown["arr"] == "1,234.50" and shown["vip"] == "yes" and shown["tags2"] == "a, c"
+    assert shown["legacy"] == "kept"
+
+
+@pytest.mark.parametrize("custom, message", [
+    ({"segment": "xl"}, "segment: 'xl' is not one of smb, mid, enterprise"),
+    ({}, "segment is required"),
+    ({"segment": "smb", "seats": "many"}, "seats: 'many' is not a number"),
+    ({"segment": "smb", "renewal": "someday soon"}, "renewal: 'someday soon' is not a date"),
+    ({"segment": "smb", "site": "not a url"}, "is not a web address"),
+])
+def test_bad_values_are_one_line_and_nothing_is_written(db, actor, now, custom, message):
+    _segment(db, actor, now, required=True)
+    with db.write() as s:
+        fields.add_field(s, kind="contact", key="seats", type="number", actor=actor, now=now)
+        fields.add_field(s, kind="contact", key="renewal", type="date", actor=actor, now=now)
+        fields.add_field(s, kind="contact", key="site", type="url", actor=actor, now=now)
+    before = _count(db, Contact), _count(db, AuditEvent)
+    with pytest.raises(InvalidInput) as e, db.write() as s:
+        contacts.create_contact(s, data={"first_name": "Bo", "custom": custom}, actor=actor, now=now)
+    assert message in str(e.value) and "\n" not in str(e.value)
+    assert (_count(db, Contact), _count(db, AuditEvent)) == before
+
+
+def test_default_fills_in_and_required_cannot_be_emptied(db, actor, now):
+    _segment(db, actor, now, required=True, default="mid")
+    with db.write() as s:
+        c = contacts.create_contact(s, data={"first_name": "Cy"}, actor=actor, now=now)
+    assert c.custom == {"segment": "mid"}
+    with pytest.raises(InvalidInput, match="segment is required"), db.write() as s:
+        contacts.update_contact(s, contact_id=c.id, changes={}, custom_remove=["segment"], actor=actor, now=now)
+    with db.write() as s:
+        c = contacts.update_contact(s, contact_id=c.id, changes={}, custom_set={"segment": "Enterprise"},
+                                    actor=actor, now=now)
+    assert c.custom["segment"] == "enterprise"
+
+
+def test_promote_reports_bad_values_then_converts(db, actor, now):
+    with db.write() as s:
+        a = contacts.create_contact(s, data={"first_name": "A", "custom": {"seats": "10"}}, actor=actor, now=now)
+        b = contacts.create_contact(s, data={"first_name": "B", "custom": {"seats": "lots"}}, actor=actor, now=now)
+    with db.read() as s:
+        bad = fields.check_existing(s, kind="contact", key="seats", type="number")
+    assert [(x.record_id, x.value) for x in bad] == [(b.id, "lots")]
+    with pytest.raises(InvalidInput, match=rf"1 contact hold a 'seats' that does not fit: #{b.id} 'lots'"), \
+            db.write() as s:
+        fields.add_field(s, kind="contact", key="seats", type="number", actor=actor, now=now)
+    assert _count(db, CustomField) == 0
+    with db.write() as s:
+        contacts.update_contact(s, contact_id=b.id, changes={}, custom_set={"seats": "7"}, actor=actor, now=now)
+        fields.add_field(s, kind="contact", key="seats", type="number", actor=actor, now=now)
+    with db.read() as s:
+        assert contacts.get_contact(s, contact_id=a.id).custom == {"seats": 10}
+        assert contacts.get_contact(s, contact_id=b.id).custom == {"seats": 7}
+        audits = s.execute(select(AuditEvent.entity, AuditEvent.field).where(AuditEvent.field == "custom.seats")).all()
+    assert len(audits) == 2
+
+
+def test_choices_added_and_retired(db, actor, now):
+    _segment(db, actor, now)
+    with db.write() as s:
+        held = contacts.create_contact(s, data={"first_name": "H", "custom": {"segment": "mid"}}, actor=actor, now=now)
+        f = fields.edit_field(s, kind="contact", key="segment", add_options=["strategic"], retire_options=["mid"],
+                              actor=actor, now=now)
+    assert f.options == ("smb", "mid", "enterprise", "strategic") and f.offered == ("smb", "enterprise", "strategic")
+    with pytest.raises(InvalidInput, match="'mid' is retired"), db.write() as s:
+        contacts.create_contact(s, data={"first_name": "N", "custom": {"segment": "mid"}}, actor=actor, now=now)
+    with db.write() as s:  # a record holding a retired choice keeps it through other edits
+        contacts.update_contact(s, contact_id=held.id, changes={"title": "CTO"}, custom_set={"other": "x"},
+                                actor=actor, now=now)
+        assert contacts.get_contact(s, contact_id=held.id).custom["segment"] == "mid"
+
+
+def test_admin_only_conflict_and_audit(db, actor, now):
+    _segment(db, actor, now)
+    with pytest.raises(Conflict, match="already exists"), db.write() as s:
+        fields.add_field(s, kind="contact", key="Segment", type="text", actor=actor, now=now)
+    with db.write() as s:
+        users.create_user(s, data={"login": "sam", "role": "sales"}, actor=actor, now=now)
+        sam = users.actor_for(s, login="sam", now=now)
+    with pytest.raises(Forbidden, match="define custom fields"), db.write() as s:
+        fields.add_field(s, kind="contact", key="x", type="text", actor=sam, now=now)
+    with db.write() as s:
+        fields.set_field_archived(s, kind="contact", key="segment", archived=True, actor=actor, now=now)
+        assert fields.list_fields(s, kind="contact") == []
+        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.entity == "field")))
+    assert actions == ["create", "archive"]
+
+
+def test_filter_and_sort_use_the_field_index(db, actor, now):
+    _segment(db, actor, now)
+    with db.write() as s:
+        fields.add_field(s, kind="contact", key="seats", type="number", actor=actor, now=now)
+        for i, (seg, seats) in enumerate([("smb", 5), ("mid", 50), ("smb", 500), ("enterprise", None)]):
+            custom = {"segment": seg} | ({"seats": seats} if seats is not None else {})
+            contacts.create_contact(s, data={"first_name": f"P{i}", "custom": custom}, actor=actor, now=now)
+    with db.read() as s:
+        page = contacts.list_contacts(s, filters={"custom": {"segment": "SMB"}}, with_total=True)
+        assert [r.full_name for r in page.items] == ["P0", "P2"] and page.total == 2
+        page = contacts.list_contacts(s, filters={"custom": ["seats>=50"]})
+        assert [r.full_name for r in page.items] == ["P1", "P2"]
+        page = contacts.list_contacts(s, sort="custom.seats", limit=2)
+        assert [r.full_name for r in page.items] == ["P0", "P1"]
+        nxt = contacts.list_contacts(s, sort="custom.seats", limit=2, after=page.next_cursor)
+        assert [r.full_name for r in nxt.items] == ["P2", "P3"]
+        with pytest.raises(InvalidInput, match="'big' is not a number"):
+            contacts.list_contacts(s, filters={"custom": ["seats>big"]})
+        seg = fields.get_field(s, kind="contact", key="segment")
+        stmt = select(Contact.id).where(Contact.archived.is_(False), fields.condition(s, "contact", "segment", "=", "smb")) \
+            .order_by(Contact.sort_name, Contact.id).limit(50)
+        sql = str(stmt.compile(s.bind, compile_kwargs={"literal_binds": True}))
+        if s.bind.dialect.name == "sqlite":
+            plan = " ".join(str(r[-1]) for r in s.execute(text("EXPLAIN QUERY PLAN " + sql)))
+        else:
+            s.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = " ".join(r[0] for r in s.execute(text("EXPLAIN " + sql)))
+        assert f"ix_cf_contacts_{seg.id}" in plan, plan
