@@ -93,6 +93,8 @@ TOOLS: tuple[Tool, ...] = (
          "Contacts, companies, deals, activities, tasks", "import.run"),
     Tool("Settings: roles and permissions", lazy("crm_tui.screens.settings.roles", "RoleSettingsScreen"), (),
          "What each role may do (admins change it)"),
+    Tool("Settings: custom fields", lazy("crm_tui.screens.settings.fields", "FieldSettingsScreen"), (),
+         "Typed fields of contacts, companies and deals (admins define them)"),
 )
 
 BY_MODE: dict[str, Area] = {area.mode: area for area in AREAS}
