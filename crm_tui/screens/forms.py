@@ -29,7 +29,7 @@ from crm_tui.errors import Conflict, CrmError, Duplicate, InvalidInput, NotFound
 from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.models.schemas import ActivityRead, ContactRead, DealRead, PipelineRead, TaskRead, UserRead
 from crm_tui.screens.conflict import ResolvesConflicts, put_select
-from crm_tui.services import activities, companies, contacts, deals, pipelines, tasks, users
+from crm_tui.services import activities, companies, contacts, deals, fields, pipelines, tasks, users
 from crm_tui.services.common import Actor
 
 T = TypeVar("T")
@@ -397,6 +397,93 @@ def _owner_select(id_: str, owner_id: int | None, owner_login: str | None) -> Se
                   compact=True)
 
 
+# --- typed custom fields: a section a record form adds (services/fields.py) ---------------------
+
+
+_CUSTOM_HINTS = {"number": "a number", "money": "an amount, e.g. 1200.50", "date": "a date, e.g. 2027-03-31",
+                 "url": "https://…", "multi": "comma separated: {}", "text": ""}
+_YES_NO = [("yes", "yes"), ("no", "no")]
+
+
+class CustomFieldsSection:
+    """The typed custom fields of CUSTOM_KIND, one line each under a "Custom fields" heading, loaded
+    in a worker when the form mounts (the heading stays hidden when the kind has none). A choice or
+    yes/no field is a Select of the choices offered (a retired one the record holds stays listed),
+    any other an Input that takes the text the service reads. The form sends custom_values() (new
+    record) or custom_changes() (the fields changed); the service checks them and its one-line
+    refusal shows under the fields, nothing written."""
+
+    CUSTOM_KIND: ClassVar[str] = "contact"
+
+    def compose_custom_fields(self) -> ComposeResult:
+        yield Label("Custom fields", id="custom-fields-heading", classes="form-section")
+        yield Vertical(id="custom-fields")
+
+    def stored_custom(self) -> dict:
+        """The record's custom values (empty for a new record)."""
+        return {}
+
+    def load_custom_fields(self) -> None:
+        self.custom_defs: list[fields.FieldRead] = []
+        self.query_one("#custom-fields-heading").display = False
+        self.run_worker(lambda app=self.app: self._read_custom_fields(app), thread=True, exclusive=True,
+                        group="form-custom-fields", exit_on_error=False)
+
+    def _read_custom_fields(self, app: App) -> Outcome:
+        with app.db.read() as session:
+            return Outcome(self._show_custom_fields, fields.list_fields(session, kind=self.CUSTOM_KIND))
+
+    def _show_custom_fields(self, defs: list[fields.FieldRead]) -> None:
+        self.custom_defs = defs
+        stored = self.stored_custom()
+        lines = []
+        for i, f in enumerate(defs):
+            value = stored.get(f.key)
+            label = f.label + ("*" if f.required else "")
+            if f.type == "choice" or f.type == "yesno":
+                options = _YES_NO if f.type == "yesno" else [(o, o) for o in f.offered]
+                if f.type == "choice" and value in f.retired:
+                    options.append((f"{value} (retired)", value))
+                shown = fields.input_text(f, value) if f.type == "yesno" else value
+                chosen = {"value": shown} if shown in {v for _, v in options} else {}
+                widget = Select(options, id=f"cf-{i}", prompt="(none)", compact=True, **chosen)
+            else:
+                hint = _CUSTOM_HINTS.get(f.type, "").format(", ".join(f.offered))
+                widget = _input(f"cf-{i}", fields.input_text(f, value), placeholder=hint)
+            lines.append(_field(label[:11], widget))
+        self.query_one("#custom-fields-heading").display = bool(defs)
+        if lines:
+            self.query_one("#custom-fields", Vertical).mount_all(lines)
+
+    def _custom_texts(self) -> dict[str, str]:
+        out = {}
+        for i, f in enumerate(getattr(self, "custom_defs", [])):
+            widget = self.query_one(f"#cf-{i}")
+            if isinstance(widget, Select):
+                out[f.key] = "" if widget.is_blank() else str(widget.value)
+            else:
+                out[f.key] = widget.value.strip()
+        return out
+
+    def custom_values(self) -> dict[str, str]:
+        """The typed fields filled in, as typed (a new record)."""
+        return {key: text for key, text in self._custom_texts().items() if text}
+
+    def custom_changes(self) -> tuple[dict[str, str], list[str]]:
+        """(set, remove): the typed fields changed from the stored record."""
+        stored = self.stored_custom()
+        by_key = {f.key: f for f in getattr(self, "custom_defs", [])}
+        changed, removed = {}, []
+        for key, text in self._custom_texts().items():
+            if text == fields.input_text(by_key[key], stored.get(key)):
+                continue
+            if text:
+                changed[key] = text
+            elif stored.get(key) is not None:
+                removed.append(key)
+        return changed, removed
+
+
 # --- contact, and the edits that can conflict ------------------------------------------------
 
 
@@ -474,7 +561,7 @@ class _ContactEditForm(FormConflicts, FormScreen[ContactRead | None], _UsersMixi
 
 
 
-class ContactForm(_ContactEditForm):
+class ContactForm(CustomFieldsSection, _ContactEditForm):
     """New contact, or edit one (only the fields changed in the form are sent)."""
 
     def form_title(self) -> str:
@@ -498,10 +585,15 @@ class ContactForm(_ContactEditForm):
         else:
             yield _field("Owner", _owner_select("owner", actor.user_id, actor.login))
         yield _field("Tags", _input("tags", placeholder="comma separated"))
+        yield from self.compose_custom_fields()
 
     def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
         if self.contact is not None:
             self.fill(self.contact)
+        self.load_custom_fields()
+
+    def stored_custom(self) -> dict:
+        return dict(self.contact.custom or {}) if self.contact is not None else {}
 
     def fill(self, contact: ContactRead) -> None:
         self.query_one("#form-title", Label).update(self.form_title())
@@ -547,13 +639,16 @@ class ContactForm(_ContactEditForm):
             "owner_id": _selected(self.query_one("#owner", Select)),
             "_base": self.contact, "_version": self.base_version(),
             "_create_company": self.create_company, "_allow_duplicate": self.allow_duplicate,
+            "_custom": self.custom_changes() if self.contact is not None else self.custom_values(),
         }
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> ContactRead:
         base: ContactRead | None = values.pop("_base")
         version = values.pop("_version")
         create, allow_duplicate = values.pop("_create_company"), values.pop("_allow_duplicate")
+        custom = values.pop("_custom")
         if base is None:
+            values["custom"] = custom
             try:
                 values["company_id"] = _company_id(session, values.pop("company"), actor, now, create=create)
             except UnknownCompany:
@@ -567,8 +662,9 @@ class ContactForm(_ContactEditForm):
         changes = _contact_changes(base, values)
         if "company" in changes:
             changes["company_id"] = _company_id(session, changes.pop("company"), actor, now, create=create)
+        custom_set, custom_remove = custom
         return contacts.update_contact(session, contact_id=base.id, changes=changes, actor=actor,
-                                       version=version, now=now)
+                                       version=version, now=now, custom_set=custom_set, custom_remove=custom_remove)
 
 
 def _contact_changes(base: ContactRead, values: dict[str, Any]) -> dict[str, Any]:

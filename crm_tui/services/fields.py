@@ -674,6 +674,12 @@ def set_field_archived(session: Session, *, kind: str, key: str, archived: bool,
     return field
 
 
+def stored_custom(session: Session, kind: str, record_id: int) -> dict:
+    """A record's custom values as stored ({} for a record that is gone)."""
+    model = KINDS[check_kind(kind)]
+    return dict(session.scalar(select(model.custom).where(model.id == record_id)) or {})
+
+
 def record_fields(session: Session, kind: str, custom: dict | None) -> list[tuple[FieldRead | None, str, str]]:
     """(field or None, label, shown value) of a record's custom values: the typed fields in their
     order (empty ones too), then the untyped keys by name."""

@@ -87,8 +87,6 @@ class ContactDetailScreen(ContactActions, DetailScreen):
             phones=", ".join(c.phones) or "—", lifecycle=c.lifecycle, source=c.source or "—",
             owner=c.owner_login or "—", contacted=fmt.when(c.last_contacted_at, self.app.now(), zone),
             tags=" ".join("#" + t for t in c.tags) or "—")
-        for key, value in (c.custom or {}).items():
-            card += Content.from_markup("   [dim]$key[/dim] $value", key=key, value=str(value))
         self.query_one("#contact-card", Static).update(card)
 
     def highlighted_contact_id(self) -> int | None:

@@ -1,0 +1,84 @@
+"""Typed custom fields in the contact form and on the detail screen (issue 20): they load under
+the other fields, a bad value is one line under the fields with nothing written, an edit sends only
+the fields changed, and the detail screen shows them."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Label, Select
+
+from crm_tui.screens.forms import ContactForm
+from crm_tui.services import contacts, fields
+from tests.tui.test_forms import SIZE, Host, contact_count, error_text, settle
+
+
+def _define(db, actor, now) -> None:
+    with db.write() as s:
+        fields.add_field(s, kind="contact", key="segment", type="choice", options=["smb", "mid", "enterprise"],
+                         required=True, actor=actor, now=now)
+        fields.add_field(s, kind="contact", key="seats", type="number", actor=actor, now=now)
+        fields.add_field(s, kind="contact", key="vip", type="yes/no", label="VIP", actor=actor, now=now)
+
+
+async def test_new_contact_with_typed_fields(db, actor, now):
+    _define(db, actor, now)
+    app = Host(db, actor, now, ContactForm())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        form = app.screen
+        assert str(form.query_one("#custom-fields-heading", Label).render()) == "Custom fields"
+        form.query_one("#first_name", Input).value = "Grace"
+        form.query_one("#cf-1", Input).value = "a dozen"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert error_text(form) == "segment is required"
+        form.query_one("#cf-0", Select).value = "mid"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert error_text(form) == "seats: 'a dozen' is not a number"
+        assert contact_count(db) == 0
+        form.query_one("#cf-1", Input).value = "12"
+        form.query_one("#cf-2", Select).value = "yes"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ContactForm)
+    [saved] = app.results
+    assert saved.custom == {"segment": "mid", "seats": 12, "vip": True}
+
+
+async def test_edit_sends_only_the_changed_fields(db, actor, now):
+    _define(db, actor, now)
+    with db.write() as s:
+        c = contacts.create_contact(s, data={"first_name": "Ada", "custom": {"segment": "smb", "seats": 3,
+                                                                             "legacy": "x"}}, actor=actor, now=now)
+    app = Host(db, actor, now, ContactForm(c))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        form = app.screen
+        assert form.query_one("#cf-0", Select).value == "smb"
+        assert form.query_one("#cf-1", Input).value == "3"
+        form.query_one("#cf-1", Input).value = ""
+        form.query_one("#cf-0", Select).value = "enterprise"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+    with db.read() as s:
+        assert contacts.get_contact(s, contact_id=c.id).custom == {"segment": "enterprise", "legacy": "x"}
+
+
+async def test_the_detail_screen_shows_typed_and_untyped_values(sqlite_db, actor_sqlite, now):
+    from crm_tui.screens.contacts.detail import ContactDetailScreen
+    from crm_tui.screens.detail import CustomFieldsLine
+    from tests.tui.conftest import make_app
+    from tests.tui.conftest import settle as settle_app
+
+    _define(sqlite_db, actor_sqlite, now)
+    with sqlite_db.write() as s:
+        c = contacts.create_contact(s, data={"first_name": "Ada", "custom": {"segment": "smb", "vip": "no",
+                                                                             "legacy": "x"}},
+                                    actor=actor_sqlite, now=now)
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_app(app, pilot)
+        app.push_screen(ContactDetailScreen(c.id))
+        await settle_app(app, pilot)
+        line = str(app.screen.query_one(CustomFieldsLine).render())
+    assert "segment smb" in line and "seats —" in line and "VIP no" in line and "legacy x" in line
