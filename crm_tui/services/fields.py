@@ -300,12 +300,13 @@ def get_field(session: Session, *, kind: str, key: str) -> FieldRead:
 # --- SQL: the one expression of a value, its indexes, conditions and sorts ------------------
 
 
-def value_sql(dialect: str, kind: str, field: FieldRead | str, type_: str | None = None) -> str:
-    """The SQL text of a field's value on its kind's table: the same text in the index and in
-    every query, with the key inlined (check_key allows no quote)."""
+def value_sql(dialect: str, kind: str, field: FieldRead | str, type_: str | None = None,
+              table: str | None = None) -> str:
+    """The SQL text of a field's value on its kind's table (or on `table`, an alias of it): the
+    same text in the index and in every query, with the key inlined (check_key allows no quote)."""
     key = field.key if isinstance(field, FieldRead) else field
     type_ = type_ or (field.type if isinstance(field, FieldRead) else "text")
-    table = KINDS[kind].__tablename__
+    table = table or KINDS[kind].__tablename__
     if dialect == "sqlite":
         return f"json_extract({table}.custom, '$.\"{key}\"')"
     expr = f"({table}.custom ->> '{key}')"
@@ -345,12 +346,17 @@ def sort_key(session: Session, kind: str, key: str) -> SortKey:
     return SortKey(value_column(session, kind, field), model.id, nullable=True)
 
 
+def find(session: Session, kind: str, key: str) -> FieldRead | None:
+    """The active typed field `key` of `kind` (any case), or None for an untyped key."""
+    name = key.removeprefix("custom.").strip().lower()
+    return next((f for k, f in field_map(session, kind).items() if k.lower() == name), None)
+
+
 def _active(session: Session, kind: str, key: str) -> FieldRead:
-    name = key.removeprefix("custom.")
-    for k, f in field_map(session, kind).items():
-        if k.lower() == name.strip().lower():
-            return f
-    raise InvalidInput(f"no {kind} field {name!r}: see `crm field list {kind}`")
+    field = find(session, kind, key)
+    if field is None:
+        raise InvalidInput(f"no {kind} field {key.removeprefix('custom.')!r}: see `crm field list {kind}`")
+    return field
 
 
 def parse_filter(text_: str) -> tuple[str, str, str]:

@@ -160,3 +160,38 @@ def test_filter_and_sort_use_the_field_index(db, actor, now):
             s.execute(text("SET LOCAL enable_seqscan = off"))
             plan = " ".join(r[0] for r in s.execute(text("EXPLAIN " + sql)))
         assert f"ix_cf_contacts_{seg.id}" in plan, plan
+
+
+def test_workflow_conditions_compare_typed_fields_as_their_type(db, actor, now):
+    from datetime import timedelta
+
+    from crm_tui.services import deals
+    from crm_tui.workflows import conditions
+
+    with db.write() as s:
+        fields.add_field(s, kind="contact", key="seats", type="number", actor=actor, now=now)
+        fields.add_field(s, kind="contact", key="segment", type="choice", options=["smb", "mid"], actor=actor, now=now)
+        fields.add_field(s, kind="contact", key="vip", type="yes/no", actor=actor, now=now)
+        for name, seats, seg, vip in (("Nine", 9, "smb", False), ("Ten", 10, "mid", True), ("Big", 100, "mid", None)):
+            custom = {"seats": seats, "segment": seg} | ({"vip": vip} if vip is not None else {})
+            c = contacts.create_contact(s, data={"first_name": name, "custom": custom}, actor=actor, now=now)
+            deals.create_deal(s, data={"title": f"{name} deal", "amount": "100", "contact_id": c.id}, actor=actor,
+                              now=now - timedelta(days=1))
+
+    def names(kind, raw):
+        model = conditions.MODELS[kind]
+        label = model.full_name if kind == "contact" else model.title
+        with db.read() as s:
+            cond = conditions.parse(raw, kind).sql(s)
+            return sorted(s.scalars(select(label).where(cond)))
+
+    # "9" < "10" as text, but not as numbers
+    assert names("contact", {"field": "custom.seats", "op": ">=", "value": 10}) == ["Big", "Ten"]
+    assert names("contact", {"field": "custom.segment", "op": "=", "value": "MID"}) == ["Big", "Ten"]
+    assert names("contact", {"field": "custom.vip", "op": "!=", "value": True}) == ["Big", "Nine"]
+    assert names("deal", {"field": "contact.custom.seats", "op": ">", "value": 9}) == ["Big deal", "Ten deal"]
+    assert names("deal", {"field": "contact.custom.segment", "op": "not in", "value": ["mid"]}) == ["Nine deal"]
+    assert names("deal", {"field": "contact.custom.vip", "op": "set", "value": False}) == ["Big deal"]
+    from crm_tui.workflows.triggers import SpecError
+    with pytest.raises(SpecError, match="'xl' is not one of smb, mid"):
+        names("contact", {"field": "custom.segment", "op": "=", "value": "xl"})
