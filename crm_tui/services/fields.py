@@ -52,7 +52,7 @@ NUMERIC = ("number", "money")
 CHOICES = ("choice", "multi")
 # a key is inlined in SQL (an index expression cannot take a parameter), so its letters are few
 _KEY = re.compile(r"^[^\W\d][\w .-]{0,62}$")
-_OPTION = re.compile(r"^[^,\n\r\t]{1,64}$")
+_OPTION = re.compile(r"^[^,;\n\r\t]{1,64}$")
 _YES = {"yes", "y", "true", "t", "1", "on"}
 _NO = {"no", "n", "false", "f", "0", "off"}
 MAX_TEXT = 2000
@@ -137,7 +137,7 @@ def _options(values: Iterable[str]) -> list[str]:
             if not option:
                 continue
             if not _OPTION.match(option):
-                raise InvalidInput(f"invalid choice {option!r}: at most 64 characters, no commas")
+                raise InvalidInput(f"invalid choice {option!r}: at most 64 characters, no commas or semicolons")
             if option.casefold() not in (o.casefold() for o in out):
                 out.append(option)
     if len(out) > MAX_OPTIONS:
@@ -222,7 +222,7 @@ def parse_value(field: FieldRead, raw: Any, *, allow_retired: bool = True) -> An
             raise InvalidInput(f"{key}: one choice only")
         return _one_choice(field, str(raw), allow_retired=allow_retired)
     # multi
-    items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+    items = raw if isinstance(raw, (list, tuple)) else re.split(r"[,;]", str(raw))
     out = []
     for item in items:
         if str(item).strip():
@@ -247,6 +247,14 @@ def display(field: FieldRead, value: Any) -> str:
     if t == "number" and isinstance(value, float):
         return f"{value:,.6f}".rstrip("0").rstrip(".")
     return str(value)
+
+
+def export_value(field: FieldRead, value: Any) -> Any:
+    """A stored value as an export writes it, so that it imports back: an amount as 1234.50 (not
+    its cents); the others as stored."""
+    if field.type == "money" and isinstance(value, int) and not isinstance(value, bool):
+        return input_text(field, value)
+    return value
 
 
 def input_text(field: FieldRead, value: Any) -> str:

@@ -195,3 +195,55 @@ def test_workflow_conditions_compare_typed_fields_as_their_type(db, actor, now):
     from crm_tui.workflows.triggers import SpecError
     with pytest.raises(SpecError, match="'xl' is not one of smb, mid"):
         names("contact", {"field": "custom.segment", "op": "=", "value": "xl"})
+
+
+def test_import_reads_typed_values_and_reports_bad_ones(db, actor, now, tmp_path):
+    from crm_tui.services.importing import ImportOptions, run_import
+
+    _segment(db, actor, now)
+    with db.write() as s:
+        fields.add_field(s, kind="contact", key="seats", type="number", actor=actor, now=now)
+    path = tmp_path / "people.csv"
+    path.write_text("first name,email,custom.segment,custom.seats\n"
+                    "Ann,ann@x.com,SMB,1 200\nBo,bo@x.com,huge,3\nCy,cy@x.com,mid,lots\n")
+    with db.write() as s:
+        report = run_import(s, path=path, options=ImportOptions(entity="contacts", skip_invalid=True), actor=actor,
+                            now=now)
+    assert [(p.line, p.column, p.message) for p in report.problems] == [
+        (3, "custom.segment", "segment: 'huge' is not one of smb, mid, enterprise"),
+        (4, "custom.seats", "seats: 'lots' is not a number")]
+    with db.read() as s:
+        page = contacts.list_contacts(s, filters={"custom": {"segment": "smb"}})
+        assert [r.full_name for r in page.items] == ["Ann"]
+        assert contacts.get_contact(s, contact_id=page.items[0].id).custom == {"segment": "smb", "seats": 1200}
+
+
+def test_export_writes_typed_fields_and_they_import_back(db, actor, now, tmp_path):
+    import io
+
+    from crm_tui.services import export
+    from crm_tui.services.importing import ImportOptions, run_import
+
+    _segment(db, actor, now)
+    with db.write() as s:
+        fields.add_field(s, kind="contact", key="tags2", type="multi", options=["a", "b"], actor=actor, now=now)
+        fields.add_field(s, kind="contact", key="arr", type="money", actor=actor, now=now)
+        fields.add_field(s, kind="contact", key="vip", type="yes/no", actor=actor, now=now)
+        contacts.create_contact(s, data={"first_name": "Ann", "emails": ["ann@x.com"], "custom": {
+            "segment": "mid", "tags2": "b,a", "arr": "1234.5", "vip": "yes"}}, actor=actor, now=now)
+        contacts.create_contact(s, data={"first_name": "Bo"}, actor=actor, now=now)
+    with db.read() as s:
+        columns = export.columns(s, "contacts")
+        csv_out, json_out = io.StringIO(), io.StringIO()
+        export.write_csv(s, "contacts", csv_out, actor=actor)
+        export.write_json(s, "contacts", json_out, actor=actor)
+    assert [c for c in columns if c.startswith("custom.")] == ["custom.segment", "custom.tags2", "custom.arr",
+                                                                 "custom.vip"]
+    assert "mid,a; b,1234.50,true" in csv_out.getvalue()
+    for name, content in (("back.csv", csv_out.getvalue()), ("back.json", json_out.getvalue())):
+        path = tmp_path / name
+        path.write_text(content)
+        with db.write() as s:
+            report = run_import(s, path=path, options=ImportOptions(entity="contacts"), actor=actor, now=now,
+                                dry_run=True)
+        assert report.problems == [], (name, report.problems)
