@@ -140,6 +140,7 @@ class DetailScreen(ActivityOpener, AreaScreen):
     def __init__(self, record_id: int) -> None:
         super().__init__()
         self.record_id = record_id
+        self.custom_rows: list[tuple[str, str]] = []  # (label, shown value) of its custom fields
 
     # -- what a detail screen gives
 
@@ -195,8 +196,13 @@ class DetailScreen(ActivityOpener, AreaScreen):
         return [(label, value) for _f, label, value in fields.record_fields(session, self.KIND, stored)]
 
     def _show_card(self, card: tuple[Any, ...], custom: list[tuple[str, str]]) -> None:
+        self.custom_rows = custom
         self.show_card(*card)
-        self.query_one(CustomFieldsLine).show(custom)
+        self.show_custom(custom)
+
+    def show_custom(self, rows: list[tuple[str, str]]) -> None:
+        """The custom fields under the card (a screen whose card shows them itself leaves it out)."""
+        self.query_one(CustomFieldsLine).show(rows)
 
     # -- tabs
 

@@ -66,7 +66,6 @@ async def test_edit_sends_only_the_changed_fields(db, actor, now):
 
 async def test_the_detail_screen_shows_typed_and_untyped_values(sqlite_db, actor_sqlite, now):
     from crm_tui.screens.contacts.detail import ContactDetailScreen
-    from crm_tui.screens.detail import CustomFieldsLine
     from tests.tui.conftest import make_app
     from tests.tui.conftest import settle as settle_app
 
@@ -80,5 +79,28 @@ async def test_the_detail_screen_shows_typed_and_untyped_values(sqlite_db, actor
         await settle_app(app, pilot)
         app.push_screen(ContactDetailScreen(c.id))
         await settle_app(app, pilot)
-        line = str(app.screen.query_one(CustomFieldsLine).render())
+        line = str(app.screen.query_one("#contact-card").render())
     assert "segment smb" in line and "seats —" in line and "VIP no" in line and "legacy x" in line
+
+
+async def test_a_company_shows_its_custom_fields_under_the_card(sqlite_db, actor_sqlite, now):
+    from crm_tui.models import Company
+    from crm_tui.screens.companies.detail import CompanyDetailScreen
+    from crm_tui.screens.detail import CustomFieldsLine
+    from crm_tui.services import companies
+    from tests.tui.conftest import make_app
+    from tests.tui.conftest import settle as settle_app
+
+    with sqlite_db.write() as s:
+        fields.add_field(s, kind="company", key="website", type="url", actor=actor_sqlite, now=now)
+        fields.add_field(s, kind="company", key="tier", type="choice", options=["gold", "silver"],
+                         actor=actor_sqlite, now=now)
+        acme = companies.create_company(s, data={"name": "Acme"}, actor=actor_sqlite, now=now)
+        s.get(Company, acme.id).custom = {"website": "https://acme.test", "crm id": "A-1"}  # as an import sets it
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_app(app, pilot)
+        app.push_screen(CompanyDetailScreen(acme.id))
+        await settle_app(app, pilot)
+        line = str(app.screen.query_one(CustomFieldsLine).render())
+    assert line.split() == ["website", "https://acme.test", "tier", "—", "crm", "id", "A-1"]

@@ -68,3 +68,33 @@ async def test_sales_sees_the_fields_but_cannot_change_them(sqlite_db, actor_sql
         await pilot.press("n")
         await settle(app, pilot)
         assert isinstance(app.screen, FieldSettingsScreen)
+
+
+async def test_the_contact_list_filters_on_a_typed_field(sqlite_db, actor_sqlite, now):
+    from crm_tui.screens.contacts.filters import ContactFilterForm
+    from crm_tui.services import contacts
+    from crm_tui.widgets.keyset_table import KeysetTable
+
+    with sqlite_db.write() as s:
+        fields.add_field(s, kind="contact", key="seats", type="number", actor=actor_sqlite, now=now)
+        for name, seats in (("Ann", 9), ("Bo", 10), ("Cy", 100)):
+            contacts.create_contact(s, data={"first_name": name, "custom": {"seats": seats}}, actor=actor_sqlite,
+                                    now=now)
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactFilterForm)
+        app.screen.query_one("#custom", Input).value = "seats>=many"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactFilterForm)  # refused, said why, nothing applied
+        assert "seats: 'many' is not a number" in str(app.screen.query_one("#form-error").render())
+        app.screen.query_one("#custom", Input).value = "seats>=10"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen.filters == {"custom": ["seats>=10"]}
+        table = app.screen.query_one(KeysetTable)
+        assert [row.full_name for row in table.visible_rows()] == ["Bo", "Cy"]
+        assert "seats>=10" in str(app.screen.query_one("#filter-line").render())

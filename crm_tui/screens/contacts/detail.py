@@ -87,7 +87,13 @@ class ContactDetailScreen(ContactActions, DetailScreen):
             phones=", ".join(c.phones) or "—", lifecycle=c.lifecycle, source=c.source or "—",
             owner=c.owner_login or "—", contacted=fmt.when(c.last_contacted_at, self.app.now(), zone),
             tags=" ".join("#" + t for t in c.tags) or "—")
+        # its custom fields on the Tags line: the typed ones in their order ("—" when empty), then the rest
+        for label, value in self.custom_rows:
+            card += Content.from_markup("   [dim]$key[/dim] $value", key=label, value=" ".join(value.split()) or "—")
         self.query_one("#contact-card", Static).update(card)
+
+    def show_custom(self, rows: list[tuple[str, str]]) -> None:
+        """Shown in the card (show_card), not under it."""
 
     def highlighted_contact_id(self) -> int | None:
         return self.contact_id
