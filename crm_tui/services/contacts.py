@@ -82,26 +82,7 @@ def _tags(values: list[str]) -> list[str]:
     return out
 
 
-def _custom(value: dict) -> dict:
-    out = {}
-    for key, item in value.items():
-        name = v.clean_text(str(key)).strip()
-        if not name or len(name) > 64:
-            raise InvalidInput(f"invalid custom field name {key!r}")
-        if isinstance(item, list) and all(isinstance(x, str) for x in item):  # a multi-choice field's picks
-            item = [v.clean_text(x) for x in item]
-            if len(item) > 100 or any(len(x) > 200 for x in item):
-                raise InvalidInput(f"custom field {name!r} is too long")
-            out[name] = item
-            continue
-        if item is not None and not isinstance(item, (str, int, float, bool)):
-            raise InvalidInput(f"custom field {name!r} must be text, a number or true/false")
-        if isinstance(item, str):
-            item = v.clean_text(item, multiline=True)
-        if isinstance(item, str) and len(item) > 2000:
-            raise InvalidInput(f"custom field {name!r} is too long")
-        out[name] = item
-    return out
+_custom = fields.clean_custom  # the import reads custom values the same way
 
 
 def _clean(session: Session, values: dict, region: str | None, *, creating: bool = False,

@@ -267,6 +267,30 @@ def input_text(field: FieldRead, value: Any) -> str:
     return display(field, value).replace(",", "") if field.type == "number" else display(field, value)
 
 
+def clean_custom(value: dict) -> dict:
+    """Custom values as any record keeps them, typed or not: names of 1-64 characters, values text
+    (cleaned, at most 2000), numbers, true/false, or lists of text (a multi-choice field's picks)."""
+    out = {}
+    for key, item in value.items():
+        name = v.clean_text(str(key)).strip()
+        if not name or len(name) > 64:
+            raise InvalidInput(f"invalid custom field name {key!r}")
+        if isinstance(item, list) and all(isinstance(x, str) for x in item):  # a multi-choice field's picks
+            item = [v.clean_text(x) for x in item]
+            if len(item) > 100 or any(len(x) > 200 for x in item):
+                raise InvalidInput(f"custom field {name!r} is too long")
+            out[name] = item
+            continue
+        if item is not None and not isinstance(item, (str, int, float, bool)):
+            raise InvalidInput(f"custom field {name!r} must be text, a number or true/false")
+        if isinstance(item, str):
+            item = v.clean_text(item, multiline=True)
+        if isinstance(item, str) and len(item) > 2000:
+            raise InvalidInput(f"custom field {name!r} is too long")
+        out[name] = item
+    return out
+
+
 # --- reading definitions ------------------------------------------------------------------
 
 
@@ -686,6 +710,43 @@ def set_field_archived(session: Session, *, kind: str, key: str, archived: bool,
     audit(session, actor=actor, entity=ENTITY, entity_id=row.id, action="archive" if archived else "unarchive",
           now=now, summary=f"{row.kind}.{row.key}")
     return field
+
+
+EDIT_PERMISSION = {"contact": "contact.edit", "company": "company.edit", "deal": "deal.edit"}
+
+
+def new_record_values(session: Session, kind: str, custom: dict | None) -> dict:
+    """A new record's custom values, checked: typed fields read as their type, defaults filled in,
+    a required field left empty refused (create_company and create_deal call it)."""
+    return check_values(session, kind, clean_custom(custom or {}), creating=True)
+
+
+def set_values(session: Session, *, kind: str, record_id: int, actor: Actor, set_: dict | None = None,
+               remove: Iterable[str] = (), version: int | None = None, now: datetime | None = None) -> dict:
+    """Change some custom values of a company or a deal and keep the others (a contact's go
+    through contacts.update_contact). Merged into the values stored now, under the record's lock;
+    typed ones checked; audited one row per value. Returns the record's custom values."""
+    kind = check_kind(kind)
+    now = resolve_now(now)
+    model = KINDS[kind]
+    record = session.get(model, record_id, with_for_update=True, populate_existing=True)
+    if record is None:
+        raise NotFound(f"no {kind} with id {record_id}")
+    permissions.require(session, actor, EDIT_PERMISSION[kind], owner=record.owner_id)
+    check_version(session, record, version, kind, f"{kind} #{record_id}")
+    before = dict(record.custom or {})
+    drop = {str(k).strip() for k in remove}
+    merged = {**{k: val for k, val in before.items() if k not in drop}, **(set_ or {})}
+    after = check_values(session, kind, clean_custom(merged), creating=False, before=before)
+    changes = {f"custom.{k}": (before.get(k), after.get(k)) for k in sorted(set(before) | set(after))
+               if before.get(k) != after.get(k)}
+    if not changes:
+        return after
+    record.custom = after
+    record.updated_at = now
+    flush(session, kind, f"{kind} #{record_id}")
+    audit(session, actor=actor, entity=kind, entity_id=record_id, action="update", now=now, changes=changes)
+    return after
 
 
 def stored_custom(session: Session, kind: str, record_id: int) -> dict:

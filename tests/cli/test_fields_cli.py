@@ -50,3 +50,30 @@ def test_promote_lists_bad_values_then_converts(crm):
     assert crm.json("contact", "show", str(a["id"]))["custom"] == {"seats": 10}
     rows = crm.json("contact", "list", "--custom", "seats>5", "--sort", "custom.seats")["items"]
     assert [r["full_name"] for r in rows] == ["A"]
+
+
+def test_companies_and_deals_take_typed_fields(crm, db_url):
+    import sqlalchemy as sa
+
+    crm.ok("field", "add", "company", "tier", "--type", "choice", "--options", "gold,silver", "--required")
+    crm.ok("field", "add", "deal", "arr", "--type", "money", "--default", "100")
+    crm.fails("company", "add", "Acme")  # tier is required
+    crm.fails("company", "add", "Acme", "--field", "tier=bronze")
+    acme = crm.json("company", "add", "Acme", "--field", "tier=Gold")
+    crm.json("company", "add", "Initech", "--field", "tier=silver")
+    crm.ok("company", "edit", str(acme["id"]), "--field", "tier=silver", "--field", "note=kept")
+    crm.fails("company", "edit", str(acme["id"]), "--field", "tier=")
+    deal = crm.json("deal", "add", "Big one")
+    crm.ok("deal", "edit", str(deal["id"]), "--field", "arr=2,500.75")
+    rows = crm.json("company", "list", "--custom", "tier=silver", "--sort", "custom.tier")["items"]
+    assert [r["name"] for r in rows] == ["Acme", "Initech"]
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            company = conn.execute(sa.text("SELECT custom FROM companies WHERE id = :i"), {"i": acme["id"]}).scalar()
+            arr = conn.execute(sa.text("SELECT custom FROM deals WHERE id = :i"), {"i": deal["id"]}).scalar()
+    finally:
+        engine.dispose()
+    import json
+    as_dict = lambda v: v if isinstance(v, dict) else json.loads(v)  # noqa: E731
+    assert as_dict(company) == {"tier": "silver", "note": "kept"} and as_dict(arr) == {"arr": 250075}
