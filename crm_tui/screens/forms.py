@@ -407,11 +407,12 @@ _YES_NO = [("yes", "yes"), ("no", "no")]
 
 class CustomFieldsSection:
     """The typed custom fields of CUSTOM_KIND, one line each under a "Custom fields" heading, loaded
-    in a worker when the form mounts (the heading stays hidden when the kind has none). A choice or
-    yes/no field is a Select of the choices offered (a retired one the record holds stays listed),
-    any other an Input that takes the text the service reads. The form sends custom_values() (new
-    record) or custom_changes() (the fields changed); the service checks them and its one-line
-    refusal shows under the fields, nothing written."""
+    in a worker when the form mounts, with the record's stored values (custom_record_id(); the
+    heading stays hidden when the kind has none). A choice or yes/no field is a Select of the
+    choices offered (a retired one the record holds stays listed), any other an Input that takes
+    the text the service reads. The form sends custom_values() (a new record) or custom_changes()
+    (the fields changed); the service checks them and its one-line refusal shows under the
+    fields, nothing written."""
 
     CUSTOM_KIND: ClassVar[str] = "contact"
 
@@ -419,29 +420,36 @@ class CustomFieldsSection:
         yield Label("Custom fields", id="custom-fields-heading", classes="form-section")
         yield Vertical(id="custom-fields")
 
-    def stored_custom(self) -> dict:
-        """The record's custom values (empty for a new record)."""
-        return {}
+    def custom_record_id(self) -> int | None:
+        """The record the form edits (None: a new one)."""
+        return None
+
+    def custom_line(self, label: str, widget: Widget) -> Widget:
+        """One line of the section, laid out as the form's other lines."""
+        return _field(label, widget)
 
     def load_custom_fields(self) -> None:
         self.custom_defs: list[fields.FieldRead] = []
+        self.custom_stored: dict = {}
         self.query_one("#custom-fields-heading").display = False
-        self.run_worker(lambda app=self.app: self._read_custom_fields(app), thread=True, exclusive=True,
+        record_id = self.custom_record_id()
+        self.run_worker(lambda app=self.app: self._read_custom_fields(app, record_id), thread=True, exclusive=True,
                         group="form-custom-fields", exit_on_error=False)
 
-    def _read_custom_fields(self, app: App) -> Outcome:
+    def _read_custom_fields(self, app: App, record_id: int | None) -> Outcome:
         with app.db.read() as session:
-            return Outcome(self._show_custom_fields, fields.list_fields(session, kind=self.CUSTOM_KIND))
+            defs = fields.list_fields(session, kind=self.CUSTOM_KIND)
+            stored = fields.stored_custom(session, self.CUSTOM_KIND, record_id) if record_id and defs else {}
+        return Outcome(self._show_custom_fields, defs, stored)
 
-    def _show_custom_fields(self, defs: list[fields.FieldRead]) -> None:
-        self.custom_defs = defs
-        stored = self.stored_custom()
+    def _show_custom_fields(self, defs: list[fields.FieldRead], stored: dict) -> None:
+        self.custom_defs, self.custom_stored = defs, stored
         lines = []
         for i, f in enumerate(defs):
             value = stored.get(f.key)
             label = f.label + ("*" if f.required else "")
-            if f.type == "choice" or f.type == "yesno":
-                options = _YES_NO if f.type == "yesno" else [(o, o) for o in f.offered]
+            if f.type in ("choice", "yesno"):
+                options = list(_YES_NO) if f.type == "yesno" else [(o, o) for o in f.offered]
                 if f.type == "choice" and value in f.retired:
                     options.append((f"{value} (retired)", value))
                 shown = fields.input_text(f, value) if f.type == "yesno" else value
@@ -450,7 +458,7 @@ class CustomFieldsSection:
             else:
                 hint = _CUSTOM_HINTS.get(f.type, "").format(", ".join(f.offered))
                 widget = _input(f"cf-{i}", fields.input_text(f, value), placeholder=hint)
-            lines.append(_field(label[:11], widget))
+            lines.append(self.custom_line(label[:11], widget))
         self.query_one("#custom-fields-heading").display = bool(defs)
         if lines:
             self.query_one("#custom-fields", Vertical).mount_all(lines)
@@ -471,7 +479,7 @@ class CustomFieldsSection:
 
     def custom_changes(self) -> tuple[dict[str, str], list[str]]:
         """(set, remove): the typed fields changed from the stored record."""
-        stored = self.stored_custom()
+        stored = getattr(self, "custom_stored", {})
         by_key = {f.key: f for f in getattr(self, "custom_defs", [])}
         changed, removed = {}, []
         for key, text in self._custom_texts().items():
@@ -592,8 +600,8 @@ class ContactForm(CustomFieldsSection, _ContactEditForm):
             self.fill(self.contact)
         self.load_custom_fields()
 
-    def stored_custom(self) -> dict:
-        return dict(self.contact.custom or {}) if self.contact is not None else {}
+    def custom_record_id(self) -> int | None:
+        return self.contact.id if self.contact is not None else None
 
     def fill(self, contact: ContactRead) -> None:
         self.query_one("#form-title", Label).update(self.form_title())
@@ -833,7 +841,7 @@ class TaskForm(FormScreen[TaskRead | None], _UsersMixin):
         return tasks.create_task(session, data=data, actor=actor, now=now)
 
 
-class DealForm(FormScreen[DealRead | None], _UsersMixin):
+class DealForm(CustomFieldsSection, FormScreen[DealRead | None], _UsersMixin):
     """A new deal in an open stage of a pipeline (the default pipeline's first stage unless chosen)."""
 
     LOADS = True
@@ -857,6 +865,12 @@ class DealForm(FormScreen[DealRead | None], _UsersMixin):
         yield _field("Stage", Select([], id="stage", prompt="(first stage)", compact=True))
         yield _field("Close by", _input("expected_close", placeholder="optional: e.g. end of month, +30d"))
         yield _field("Owner", _owner_select("owner", actor.user_id, actor.login))
+        yield from self.compose_custom_fields()
+
+    CUSTOM_KIND = "deal"
+
+    def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
+        self.load_custom_fields()
 
     def read(self, session, actor: Actor) -> tuple[list[PipelineRead], tuple[list[UserRead], UserRead | None]]:
         return pipelines.list_pipelines(session), self.read_team(session, None)
@@ -891,7 +905,7 @@ class DealForm(FormScreen[DealRead | None], _UsersMixin):
         return {**text, "pipeline_id": _selected(self.query_one("#pipeline", Select)),
                 "stage_id": _selected(self.query_one("#stage", Select)),
                 "owner_id": _selected(self.query_one("#owner", Select)), "default_currency": self.currency,
-                **self.links}
+                "_custom": self.custom_values(), **self.links}
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> DealRead:
         data = {
@@ -901,7 +915,7 @@ class DealForm(FormScreen[DealRead | None], _UsersMixin):
             "contact_id": values["contact_id"], "company_id": values["company_id"],
         }
         return deals.create_deal(session, data=data, actor=actor, now=now,
-                                 default_currency=values["default_currency"])
+                                 default_currency=values["default_currency"], custom=values["_custom"])
 
 
 # --- dialogs ---------------------------------------------------------------------------------

@@ -104,3 +104,55 @@ async def test_a_company_shows_its_custom_fields_under_the_card(sqlite_db, actor
         await settle_app(app, pilot)
         line = str(app.screen.query_one(CustomFieldsLine).render())
     assert line.split() == ["website", "https://acme.test", "tier", "—", "crm", "id", "A-1"]
+
+
+async def test_company_and_deal_forms_take_their_typed_fields(db, actor, now):
+    from crm_tui.screens.companies.form import CompanyForm
+    from crm_tui.screens.forms import DealForm
+    from crm_tui.services import companies, deals
+
+    with db.write() as s:
+        fields.add_field(s, kind="company", key="tier", type="choice", options=["gold", "silver"], required=True,
+                         actor=actor, now=now)
+        fields.add_field(s, kind="deal", key="arr", type="money", actor=actor, now=now)
+    app = Host(db, actor, now, CompanyForm())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        form = app.screen
+        form.query_one("#company-name", Input).value = "Acme"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "tier is required" in str(form.query_one("#company-form-error", Label).render())
+        form.query_one("#cf-0", Select).value = "gold"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+    [acme] = app.results
+    with db.read() as s:
+        assert fields.stored_custom(s, "company", acme.id) == {"tier": "gold"}
+        acme = companies.get_company(s, company_id=acme.id)
+    app = Host(db, actor, now, CompanyForm(acme))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.screen.query_one("#cf-0", Select).value == "gold"
+        app.screen.query_one("#cf-0", Select).value = "silver"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+    with db.read() as s:
+        assert fields.stored_custom(s, "company", acme.id) == {"tier": "silver"}
+
+    app = Host(db, actor, now, DealForm())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        form = app.screen
+        form.query_one("#title", Input).value = "Big one"
+        form.query_one("#cf-0", Input).value = "12.345"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "arr: '12.345' has more than two decimals" == error_text(form)
+        form.query_one("#cf-0", Input).value = "1,200.50"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+    [deal] = app.results
+    with db.read() as s:
+        assert fields.stored_custom(s, "deal", deal.id) == {"arr": 120050}
+        assert deals.get_deal(s, deal_id=deal.id).title == "Big one"
