@@ -149,7 +149,10 @@ def measure(url: str, samples: int, label: str) -> list[tuple]:
             threshold = 990
             filters = {"custom": [f"seats>={threshold}"]}
             ours = [_ms(lambda: contacts.list_contacts(session, filters=filters, limit=50)) for _ in range(samples)]
-            sql = PAGE_SQL.format(sort="contacts.sort_name", where=f"{seats_sql} >= %(v)s", after="")
+            # the statement the service sends: on SQLite the range is marked unlikely() (see fields.condition)
+            where = f"{seats_sql} >= %(v)s"
+            sql = PAGE_SQL.format(sort="contacts.sort_name", where=f"unlikely({where})" if dialect == "sqlite" else where,
+                                  after="")
             raw = [_ms(_raw(session, sql, {"v": threshold})) for _ in range(samples)]
             out.append((f"{label} filter page seats>={threshold} (1%)", f"p50 {p50(ours):.2f} / p95 {p95(ours):.2f} ms",
                         f"raw SQL p50 {p50(raw):.2f} / p95 {p95(raw):.2f} ms", f"{p95(ours) / p95(raw):.2f}x",

@@ -450,7 +450,24 @@ def condition(session: Session, kind: str, key: str, op: str, value: Any = None)
     compare = {"=": column.__eq__, "!=": column.__ne__, "<": column.__lt__, "<=": column.__le__,
                ">": column.__gt__, ">=": column.__ge__}[op]
     out = compare(parsed)
-    return or_(out, column.is_(None)) if op == "!=" else out
+    if op == "!=":
+        return or_(out, column.is_(None))
+    if op != "=" and dialect == "sqlite" and _few(session, kind, field, out):
+        # SQLite keeps no statistics of a range (no STAT4): it walks the list's order index and
+        # tests every row, though the field's index holds the few that match. Told they are few
+        # (they are: counted above on that index), it reads them there and sorts them.
+        return func.unlikely(out)
+    return out
+
+
+FEW = 2000  # a range matching fewer rows than this reads them off the field's index
+
+
+def _few(session: Session, kind: str, field: FieldRead, range_: Any) -> bool:
+    """Whether fewer than FEW records match the range: an index-only count that stops at FEW."""
+    model = KINDS[kind]
+    found = select(model.id).where(range_).limit(FEW).subquery()
+    return session.scalar(select(func.count()).select_from(found)) < FEW
 
 
 def conditions(session: Session, kind: str, filters: dict[str, str] | Iterable[str] | None) -> list:
