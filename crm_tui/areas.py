@@ -97,6 +97,8 @@ TOOLS: tuple[Tool, ...] = (
          "What each role may do (admins change it)"),
     Tool("Settings: users", lazy("crm_tui.screens.settings.users", "UserSettingsScreen"), (),
          "Add, edit and deactivate users, change their roles", "user.admin"),
+    Tool("Settings: custom fields", lazy("crm_tui.screens.settings.fields", "FieldSettingsScreen"), (),
+         "Typed fields of contacts, companies and deals (admins define them)"),
 )
 
 BY_MODE: dict[str, Area] = {area.mode: area for area in AREAS}

@@ -28,7 +28,7 @@ from crm_tui.errors import Conflict, CrmError, InvalidInput, NotFound, SchemaErr
 
 # the newest migration (crm_tui/migrations/versions): opening a database compares its revision with
 # this, in one query, without loading Alembic; tests/unit/test_migrations.py keeps the two equal
-HEAD = "0017"
+HEAD = "0018"
 
 BUSY_TIMEOUT_S = 30
 # One key for PostgreSQL's advisory lock around schema upgrades, so two processes opening a

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from crm_tui.cli import bulk, output, refs
+from crm_tui.cli import bulk, output, params, refs
 from crm_tui.cli.archiving import add_archive_commands
 from crm_tui.cli.context import state
-from crm_tui.services import companies, contacts, deals
+from crm_tui.services import companies, contacts, deals, fields
 
 app = typer.Typer(name="company", help="Companies (accounts): add, list, show, edit, archive.", no_args_is_help=True)
 
@@ -28,6 +28,7 @@ def add(
     notes: str | None = typer.Option(None, "--notes"),
     allow_duplicate: bool = typer.Option(False, "--allow-duplicate",
                                          help="Add it even when a company has the same domain or name."),
+    field: list[str] = typer.Option([], "--field", help=params.FIELD_HELP),
     as_json: output.Json = False,
 ) -> None:
     """Add a company."""
@@ -35,7 +36,8 @@ def add(
         data = {"name": name, "domain": domain, "industry": industry, "size": size, "address": address,
                 "notes": notes, "owner_id": refs.user_id(session, owner),
                 "parent_id": companies.resolve_company(session, parent).id if parent else None}
-        company = companies.create_company(session, data=data, actor=actor, allow_duplicate=allow_duplicate)
+        company = companies.create_company(session, data=data, actor=actor, allow_duplicate=allow_duplicate,
+                                           custom=params.custom_fields(field)[0])
     if as_json:
         output.emit_json(company)
     else:
@@ -48,7 +50,9 @@ def list_(
     search: str | None = typer.Option(None, "--search", "-s", help="Search names and domains."),
     owner: str | None = typer.Option(None, "--owner", help="Only companies owned by this user."),
     archived: bool = typer.Option(False, "--archived", help="List archived companies instead."),
-    sort: str = typer.Option("name", "--sort", help="name or created."),
+    sort: str = typer.Option("name", "--sort", help="name, created, or custom.FIELD (a typed custom field)."),
+    custom: list[str] = typer.Option([], "--custom", metavar="FILTER",
+                                     help="A typed custom field's filter: tier=gold, seats>=10 (repeat for more)."),
     limit: output.Limit = 50,
     after: output.After = None,
     as_json: output.Json = False,
@@ -57,7 +61,8 @@ def list_(
     st = state(ctx)
     with st.read() as (session, _actor):
         page = companies.list_companies(session, query=search, owner_id=refs.user_id(session, owner),
-                                        archived=archived, sort=sort, after=after, limit=limit, with_total=True)
+                                        archived=archived, sort=sort, after=after, limit=limit, with_total=True,
+                                        custom=custom or None)
     if as_json:
         output.emit_page_json(page)
         return
@@ -113,6 +118,7 @@ def edit(
     owner: str | None = typer.Option(None, "--owner", help='Owner login ("" for none).'),
     parent: str | None = typer.Option(None, "--parent", help='The company it belongs to ("" for none).'),
     notes: str | None = typer.Option(None, "--notes"),
+    field: list[str] = typer.Option([], "--field", help=params.FIELD_HELP),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
     allow_duplicate: bool = typer.Option(False, "--allow-duplicate",
                                          help="Keep the change even when another company has the name or domain."),
@@ -129,6 +135,11 @@ def edit(
             changes["parent_id"] = companies.resolve_company(session, parent).id if parent.strip() else None
         company = companies.update_company(session, company_id=company.id, changes=changes, actor=actor,
                                            version=version, allow_duplicate=allow_duplicate)
+        if field:
+            set_, clear = params.custom_fields(field)
+            fields.set_values(session, kind="company", record_id=company.id, set_=set_, remove=clear, actor=actor,
+                              version=None if changes else version)
+            company = companies.get_company(session, company_id=company.id)
     if as_json:
         output.emit_json(company)
     else:

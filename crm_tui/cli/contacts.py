@@ -8,7 +8,7 @@ from crm_tui.cli import bulk, output, refs
 from crm_tui.cli.archiving import add_archive_commands
 from crm_tui.cli.context import state
 from crm_tui.errors import InvalidInput
-from crm_tui.services import activities, contacts
+from crm_tui.services import activities, contacts, fields
 
 app = typer.Typer(name="contact", help="People: add, list, show, edit, archive, tag.", no_args_is_help=True)
 
@@ -78,7 +78,7 @@ TAG = typer.Option(None, "--tag", help="Only contacts with this tag.")
 SOURCE = typer.Option(None, "--source", help="Only contacts from this source.")
 COMPANY = typer.Option(None, "--company", help="Only contacts of this company.")
 ARCHIVED = typer.Option(False, "--archived", help="List archived contacts instead.")
-SORT_HELP = "name, company, last_contacted or created."
+SORT_HELP = "name, company, last_contacted, created, or custom.FIELD (a typed custom field)."
 
 
 def contact_filters(session, *, lifecycle: list[str], owner: str | None, tag: str | None, source: str | None,
@@ -99,6 +99,9 @@ def list_(
     company: str | None = COMPANY,
     archived: bool = ARCHIVED,
     sort: str = typer.Option("name", "--sort", help=SORT_HELP),
+    custom: list[str] = typer.Option([], "--custom", metavar="FILTER",
+                                     help="A typed custom field's filter: segment=smb, seats>=10, "
+                                          "renewal<2027-01-01, tags has vip, segment set (repeat for more)."),
     limit: output.Limit = 50,
     after: output.After = None,
     as_json: output.Json = False,
@@ -108,6 +111,8 @@ def list_(
     with st.read() as (session, _actor):
         filters = contact_filters(session, lifecycle=lifecycle, owner=owner, tag=tag, source=source,
                                   company=company, archived=archived)
+        if custom:
+            filters["custom"] = custom
         page = contacts.list_contacts(session, query=search, filters=filters, sort=sort, after=after,
                                       limit=limit, with_total=True)
     if as_json:
@@ -132,6 +137,7 @@ def show(
     with st.read() as (session, _actor):
         contact = contacts.find_contact(session, ref)
         recent = activities.timeline(session, contact_id=contact.id, limit=10)
+        custom = fields.record_fields(session, "contact", contact.custom)
     if as_json:
         output.emit_json({**contact.model_dump(), "recent_activities": recent.items})
         return
@@ -143,7 +149,7 @@ def show(
         ("Tags", ", ".join(contact.tags)), ("Address", contact.address),
         ("Birthday", contact.birthday.isoformat() if contact.birthday else None),
         ("Profiles", ", ".join(contact.social_urls)), ("Description", contact.description),
-        *((name, value) for name, value in sorted(contact.custom.items())),
+        *((label, value) for _field, label, value in custom),
         ("Last contacted", output.local_time(contact.last_contacted_at, zone)),
         ("Archived", "yes" if contact.archived else None),
         ("Created", output.local_time(contact.created_at, zone)), ("Version", contact.version),

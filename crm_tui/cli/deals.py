@@ -10,7 +10,7 @@ from crm_tui.cli import bulk, output, params, refs
 from crm_tui.cli.archiving import add_archive_commands
 from crm_tui.cli.context import state
 from crm_tui.errors import InvalidInput
-from crm_tui.services import activities, deal_list, deals, pipelines, views
+from crm_tui.services import activities, deal_list, deals, fields, pipelines, views
 
 app = typer.Typer(name="deal", help="Deals: add, list, show, edit, move, won, lost.", no_args_is_help=True)
 
@@ -33,6 +33,7 @@ def add(
     owner: str | None = typer.Option(None, "--owner", help="Owner (user login); you by default."),
     close: str | None = typer.Option(None, "--close", help='Expected close date, e.g. "2026-12-31" or "+30d".'),
     create_company: bool = typer.Option(False, "--create-company", help=CREATE_COMPANY_HELP),
+    field: list[str] = typer.Option([], "--field", help=params.FIELD_HELP),
     as_json: output.Json = False,
 ) -> None:
     """Add a deal."""
@@ -46,7 +47,8 @@ def add(
             data["pipeline_id"] = chosen.id
             if stage is not None:
                 data["stage_id"] = pipelines.resolve_stage(session, chosen.id, stage).id
-        deal = deals.create_deal(session, data=data, actor=actor, default_currency=st.settings.currency)
+        deal = deals.create_deal(session, data=data, actor=actor, default_currency=st.settings.currency,
+                                 custom=params.custom_fields(field)[0])
     if as_json:
         output.emit_json(deal)
     else:
@@ -148,6 +150,7 @@ def edit(
     close: str | None = typer.Option(None, "--close", help='Expected close date ("" to clear).'),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
     create_company: bool = typer.Option(False, "--create-company", help=CREATE_COMPANY_HELP),
+    field: list[str] = typer.Option([], "--field", help=params.FIELD_HELP),
     as_json: output.Json = False,
 ) -> None:
     """Change a deal's fields; only the options given change. Use `deal move` to change its stage."""
@@ -157,6 +160,11 @@ def edit(
         changes.update(refs.link_changes(session, company=company, contact=contact, owner=owner,
                                          create_company=create_company, actor=actor))
         deal = deals.update_deal(session, deal_id=deal_id, changes=changes, actor=actor, version=version)
+        if field:
+            set_, clear = params.custom_fields(field)
+            fields.set_values(session, kind="deal", record_id=deal_id, set_=set_, remove=clear, actor=actor,
+                              version=None if changes else version)
+            deal = deals.get_deal(session, deal_id=deal_id)
     if as_json:
         output.emit_json(deal)
     else:

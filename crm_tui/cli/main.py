@@ -77,6 +77,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "deal": ("deals", "app", "Deals: add, list, show, edit, move, won, lost."),
     "task": ("tasks", "app", "Tasks: add, list, inbox, done, snooze, reschedule, assign."),
     "user": ("users", "app", "The team: add, list, edit users."),
+    "field": ("fields", "app", "Custom fields: add, list, edit, archive, check, promote."),
     "role": ("roles", "app", "Roles: what admin, manager, sales, marketing and support may do."),
     "pipeline": ("pipelines", "app", "Pipelines and their stages."),
     "db": ("dbcmd", "app", "The database schema: upgrade it, or show its revision."),

@@ -17,6 +17,23 @@ def record_id(value: str | int) -> int:
         raise InvalidInput(f"bad id {str(value)!r}: an id is a whole number from 1 to {MAX_ID}")
     return number
 
+FIELD_HELP = "A custom field as name=value (name= clears it; repeat for more); see `crm field list`."
+
+
+def custom_fields(pairs: list[str]) -> tuple[dict, list[str]]:
+    """--field name=value pairs: (the values to set, the names to clear)."""
+    set_, clear = {}, []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"invalid field {pair!r}: use name=value")
+        if value == "":
+            clear.append(key.strip())
+        else:
+            set_[key.strip()] = value
+    return set_, clear
+
+
 def is_loopback(host: str) -> bool:
     """Whether --host names this machine only (localhost, 127.0.0.0/8, ::1)."""
     if host == "localhost":

@@ -12,6 +12,7 @@ from crm_tui.models.activity import Activity
 from crm_tui.models.audit import AuditEvent
 from crm_tui.models.bulk_edit import BulkEdit
 from crm_tui.models.company import Company
+from crm_tui.models.custom_field import CustomField
 from crm_tui.models.contact import Contact, ContactEmail, ContactPhone, ContactTag, Tag
 from crm_tui.models.deal import Deal
 from crm_tui.models.dedupe import DedupeDismissal
@@ -37,7 +38,8 @@ from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor, W
 
 __all__ = [
     "Activity", "ActivityKind", "AuditEvent", "BulkEdit", "Company", "Contact", "ContactEmail", "ContactPhone",
-    "ContactTag", "Deal", "DealStatus", "DedupeDismissal", "Direction", "Goal", "ImportRun", "Lifecycle", "LostReason", "Pipeline", "Role", "RolePermission", "SavedView",
+    "ContactTag", "CustomField", "Deal", "DealStatus", "DedupeDismissal", "Direction", "Goal", "ImportRun", "Lifecycle",
+    "LostReason", "Pipeline", "Role", "RolePermission", "SavedView",
     "Source", "Stage", "StageKind", "Tag", "Task", "TaskOrigin", "User",
     "EmailOutbox", "Notification", "WorkflowCursor", "WorkflowFiring", "WorkflowRuleset",
 ]

@@ -191,6 +191,9 @@ class ContactFilter(SQLModel):
     never_contacted: bool = False
     not_contacted_days: int | None = None
     created_within_days: int | None = None
+    # typed custom fields (services/fields.py): {"segment": "smb"} for equality, or filters such
+    # as ["amount>=1000", "renewal<2027-01-01", "tags has vip", "segment set"]
+    custom: dict[str, str] | list[str] | None = None
 
 
 class StageRead(SQLModel):

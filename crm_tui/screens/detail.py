@@ -14,12 +14,13 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.widgets import Static, TabbedContent, TabPane
 
 from crm_tui.clock import get_zone
 from crm_tui.screens.activity import ActivityOpener
 from crm_tui.screens.base import AreaScreen, Outcome
-from crm_tui.services import tasks
+from crm_tui.services import fields, tasks
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 
@@ -108,6 +109,30 @@ def tab_keys(prefix: str, *, shown: bool = True) -> list[Binding]:
     ]
 
 
+class CustomFieldsLine(Static):
+    """Under the card: the record's custom fields, typed ones first (in their order, "—" when
+    empty), then any untyped values; hidden when there are none."""
+
+    DEFAULT_CSS = """
+    CustomFieldsLine {
+        height: auto;
+        max-height: 2;
+        padding: 0 1;
+        background: $boost;
+        text-overflow: ellipsis;
+    }
+    CustomFieldsLine.-empty { display: none; }
+    """
+
+    def show(self, rows: list[tuple[str, str]]) -> None:
+        content = Content("")
+        for i, (label, value) in enumerate(rows):
+            content += Content.from_markup(("   " if i else "") + "[dim]$label[/dim] $value", label=label,
+                                           value=" ".join(value.split()) or "—")
+        self.update(content)
+        self.set_class(not rows, "-empty")
+
+
 class DetailScreen(ActivityOpener, AreaScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),  # first in every footer
@@ -122,6 +147,7 @@ class DetailScreen(ActivityOpener, AreaScreen):
     def __init__(self, record_id: int) -> None:
         super().__init__()
         self.record_id = record_id
+        self.custom_rows: list[tuple[str, str]] = []  # (label, shown value) of its custom fields
 
     # -- what a detail screen gives
 
@@ -144,6 +170,7 @@ class DetailScreen(ActivityOpener, AreaScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_frame_top()
         yield Static("Loading…", id=f"{self.KIND}-card")
+        yield CustomFieldsLine("", id=f"{self.KIND}-custom", classes="-empty")
         with TabbedContent(id=f"{self.KIND}-tabs"):
             yield from self.compose_tabs()
         yield from self.compose_frame_bottom()
@@ -164,7 +191,25 @@ class DetailScreen(ActivityOpener, AreaScreen):
 
     def _read_card(self, app: App) -> Outcome:
         with app.db.read() as session:
-            return Outcome(self.show_card, *self.read_card(session))
+            card = self.read_card(session)
+            custom = self.read_custom(session)
+        return Outcome(self._show_card, card, custom)
+
+    def read_custom(self, session) -> list[tuple[str, str]]:
+        """(label, shown value) of the record's custom fields (services/fields.record_fields)."""
+        if self.KIND not in fields.KINDS:
+            return []
+        stored = fields.stored_custom(session, self.KIND, self.record_id)
+        return [(label, value) for _f, label, value in fields.record_fields(session, self.KIND, stored)]
+
+    def _show_card(self, card: tuple[Any, ...], custom: list[tuple[str, str]]) -> None:
+        self.custom_rows = custom
+        self.show_card(*card)
+        self.show_custom(custom)
+
+    def show_custom(self, rows: list[tuple[str, str]]) -> None:
+        """The custom fields under the card (a screen whose card shows them itself leaves it out)."""
+        self.query_one(CustomFieldsLine).show(rows)
 
     # -- tabs
 

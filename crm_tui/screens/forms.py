@@ -29,7 +29,7 @@ from crm_tui.errors import Conflict, CrmError, Duplicate, InvalidInput, NotFound
 from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.models.schemas import ActivityRead, ContactRead, DealRead, PipelineRead, TaskRead, UserRead
 from crm_tui.screens.conflict import ResolvesConflicts, put_select
-from crm_tui.services import activities, companies, contacts, deals, lookup, pipelines, tasks, users
+from crm_tui.services import activities, companies, contacts, deals, fields, lookup, pipelines, tasks, users
 from crm_tui.services.common import Actor
 from crm_tui.services.lookup import Choice
 from crm_tui.widgets.picker import Picker
@@ -451,6 +451,101 @@ def _owner_select(id_: str, owner_id: int | None, owner_login: str | None) -> Se
                   compact=True)
 
 
+# --- typed custom fields: a section a record form adds (services/fields.py) ---------------------
+
+
+_CUSTOM_HINTS = {"number": "a number", "money": "an amount, e.g. 1200.50", "date": "a date, e.g. 2027-03-31",
+                 "url": "https://…", "multi": "comma separated: {}", "text": ""}
+_YES_NO = [("yes", "yes"), ("no", "no")]
+
+
+class CustomFieldsSection:
+    """The typed custom fields of CUSTOM_KIND, one line each under a "Custom fields" heading, loaded
+    in a worker when the form mounts, with the record's stored values (custom_record_id(); the
+    heading stays hidden when the kind has none). A choice or yes/no field is a Select of the
+    choices offered (a retired one the record holds stays listed), any other an Input that takes
+    the text the service reads. The form sends custom_values() (a new record) or custom_changes()
+    (the fields changed); the service checks them and its one-line refusal shows under the
+    fields, nothing written."""
+
+    CUSTOM_KIND: ClassVar[str] = "contact"
+
+    def compose_custom_fields(self) -> ComposeResult:
+        yield Label("Custom fields", id="custom-fields-heading", classes="form-section")
+        yield Vertical(id="custom-fields")
+
+    def custom_record_id(self) -> int | None:
+        """The record the form edits (None: a new one)."""
+        return None
+
+    def custom_line(self, label: str, widget: Widget) -> Widget:
+        """One line of the section, laid out as the form's other lines."""
+        return _field(label, widget)
+
+    def load_custom_fields(self) -> None:
+        self.custom_defs: list[fields.FieldRead] = []
+        self.custom_stored: dict = {}
+        self.query_one("#custom-fields-heading").display = False
+        record_id = self.custom_record_id()
+        self.run_worker(lambda app=self.app: self._read_custom_fields(app, record_id), thread=True, exclusive=True,
+                        group="form-custom-fields", exit_on_error=False)
+
+    def _read_custom_fields(self, app: App, record_id: int | None) -> Outcome:
+        with app.db.read() as session:
+            defs = fields.list_fields(session, kind=self.CUSTOM_KIND)
+            stored = fields.stored_custom(session, self.CUSTOM_KIND, record_id) if record_id and defs else {}
+        return Outcome(self._show_custom_fields, defs, stored)
+
+    def _show_custom_fields(self, defs: list[fields.FieldRead], stored: dict) -> None:
+        self.custom_defs, self.custom_stored = defs, stored
+        lines = []
+        for i, f in enumerate(defs):
+            value = stored.get(f.key)
+            label = f.label + ("*" if f.required else "")
+            if f.type in ("choice", "yesno"):
+                options = list(_YES_NO) if f.type == "yesno" else [(o, o) for o in f.offered]
+                if f.type == "choice" and value in f.retired:
+                    options.append((f"{value} (retired)", value))
+                shown = fields.input_text(f, value) if f.type == "yesno" else value
+                chosen = {"value": shown} if shown in {v for _, v in options} else {}
+                widget = Select(options, id=f"cf-{i}", prompt="(none)", compact=True, **chosen)
+            else:
+                hint = _CUSTOM_HINTS.get(f.type, "").format(", ".join(f.offered))
+                widget = _input(f"cf-{i}", fields.input_text(f, value), placeholder=hint)
+            lines.append(self.custom_line(label[:11], widget))
+        self.query_one("#custom-fields-heading").display = bool(defs)
+        if lines:
+            self.query_one("#custom-fields", Vertical).mount_all(lines)
+
+    def _custom_texts(self) -> dict[str, str]:
+        out = {}
+        for i, f in enumerate(getattr(self, "custom_defs", [])):
+            widget = self.query_one(f"#cf-{i}")
+            if isinstance(widget, Select):
+                out[f.key] = "" if widget.is_blank() else str(widget.value)
+            else:
+                out[f.key] = widget.value.strip()
+        return out
+
+    def custom_values(self) -> dict[str, str]:
+        """The typed fields filled in, as typed (a new record)."""
+        return {key: text for key, text in self._custom_texts().items() if text}
+
+    def custom_changes(self) -> tuple[dict[str, str], list[str]]:
+        """(set, remove): the typed fields changed from the stored record."""
+        stored = getattr(self, "custom_stored", {})
+        by_key = {f.key: f for f in getattr(self, "custom_defs", [])}
+        changed, removed = {}, []
+        for key, text in self._custom_texts().items():
+            if text == fields.input_text(by_key[key], stored.get(key)):
+                continue
+            if text:
+                changed[key] = text
+            elif stored.get(key) is not None:
+                removed.append(key)
+        return changed, removed
+
+
 # --- contact, and the edits that can conflict ------------------------------------------------
 
 
@@ -535,7 +630,7 @@ class _ContactEditForm(FormConflicts, FormScreen[ContactRead | None], _UsersMixi
 
 
 
-class ContactForm(_ContactEditForm):
+class ContactForm(CustomFieldsSection, _ContactEditForm):
     """New contact, or edit one (only the fields changed in the form are sent). A new contact may
     be opened for a company, `company` = (id, name): its picker holds it, and may be changed."""
 
@@ -571,10 +666,15 @@ class ContactForm(_ContactEditForm):
         yield _field("Profiles", _input("social_urls", placeholder="comma separated, e.g. linkedin.com/in/ada"))
         yield _field("About", TextArea(id="description", compact=True, soft_wrap=True))
         yield _field("Tags", _input("tags", placeholder="comma separated"))
+        yield from self.compose_custom_fields()
 
     def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
         if self.contact is not None:
             self.fill(self.contact)
+        self.load_custom_fields()
+
+    def custom_record_id(self) -> int | None:
+        return self.contact.id if self.contact is not None else None
 
     def fill(self, contact: ContactRead) -> None:
         self.query_one("#form-title", Label).update(self.form_title())
@@ -632,6 +732,7 @@ class ContactForm(_ContactEditForm):
             "_company_pick": self.query_one("#company-picker", Picker).chosen_id,
             "_base": self.contact, "_version": self.base_version(),
             "_create_company": self.create_company, "_allow_duplicate": self.allow_duplicate,
+            "_custom": self.custom_changes() if self.contact is not None else self.custom_values(),
         }
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> ContactRead:
@@ -639,11 +740,13 @@ class ContactForm(_ContactEditForm):
         version = values.pop("_version")
         create, allow_duplicate = values.pop("_create_company"), values.pop("_allow_duplicate")
         pick = values.pop("_company_pick")
+        custom = values.pop("_custom")
         if base is None and pick is not None:
             values.pop("company")
-            return contacts.create_contact(session, data={**values, "company_id": pick}, actor=actor, now=now,
-                                           allow_duplicate=allow_duplicate)
+            return contacts.create_contact(session, data={**values, "company_id": pick, "custom": custom},
+                                           actor=actor, now=now, allow_duplicate=allow_duplicate)
         if base is None:
+            values["custom"] = custom
             try:
                 values["company_id"] = _company_id(session, values.pop("company"), actor, now, create=create)
             except UnknownCompany:
@@ -660,8 +763,10 @@ class ContactForm(_ContactEditForm):
             changes["company_id"] = pick
         elif "company" in changes:
             changes["company_id"] = _company_id(session, changes.pop("company"), actor, now, create=create)
+        custom_set, custom_remove = custom
         return contacts.update_contact(session, contact_id=base.id, changes=changes, actor=actor,
-                                       version=version, now=now, allow_duplicate=allow_duplicate)
+                                       version=version, now=now, custom_set=custom_set, custom_remove=custom_remove,
+                                       allow_duplicate=allow_duplicate)
 
 
 def _contact_changes(base: ContactRead, values: dict[str, Any]) -> dict[str, Any]:
@@ -839,7 +944,7 @@ class TaskForm(_LinkPickers, FormScreen[TaskRead | None], _UsersMixin):
         return tasks.create_task(session, data=data, actor=actor, now=now)
 
 
-class DealForm(_LinkPickers, FormScreen[DealRead | None], _UsersMixin):
+class DealForm(CustomFieldsSection, _LinkPickers, FormScreen[DealRead | None], _UsersMixin):
     """A new deal in an open stage of a pipeline (the default pipeline's first stage unless chosen)."""
 
     LOADS = True
@@ -865,9 +970,13 @@ class DealForm(_LinkPickers, FormScreen[DealRead | None], _UsersMixin):
         yield _field("Close by", _input("expected_close", placeholder="optional: e.g. end of month, +30d"))
         yield _field("Owner", _owner_select("owner", actor.user_id, actor.login))
         yield from self.compose_links()
+        yield from self.compose_custom_fields()
 
-    def on_mount(self) -> None:
+    CUSTOM_KIND = "deal"
+
+    def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
         self.start_links()
+        self.load_custom_fields()
 
     def read(self, session, actor: Actor) -> tuple[list[PipelineRead], tuple[list[UserRead], UserRead | None]]:
         return pipelines.list_pipelines(session), self.read_team(session, None)
@@ -902,7 +1011,7 @@ class DealForm(_LinkPickers, FormScreen[DealRead | None], _UsersMixin):
         return {**text, "pipeline_id": _selected(self.query_one("#pipeline", Select)),
                 "stage_id": _selected(self.query_one("#stage", Select)),
                 "owner_id": _selected(self.query_one("#owner", Select)), "default_currency": self.currency,
-                "links": self.link_values()}
+                "links": self.link_values(), "_custom": self.custom_values()}
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> DealRead:
         data = {
@@ -912,7 +1021,7 @@ class DealForm(_LinkPickers, FormScreen[DealRead | None], _UsersMixin):
             **self.link_ids(session, values["links"], now),
         }
         return deals.create_deal(session, data=data, actor=actor, now=now,
-                                 default_currency=values["default_currency"])
+                                 default_currency=values["default_currency"], custom=values["_custom"])
 
 
 # --- dialogs ---------------------------------------------------------------------------------

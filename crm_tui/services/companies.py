@@ -14,7 +14,7 @@ from crm_tui.clock import resolve_now
 from crm_tui.errors import Duplicate, InvalidInput, NotFound, UnknownCompany
 from crm_tui.models import Activity, Company, Contact, Deal, Task, User
 from crm_tui.models.schemas import ActivityRead, CompanyCreate, CompanyRead, CompanyRow, CompanyUpdate, TaskRead
-from crm_tui.services import permissions
+from crm_tui.services import fields, permissions
 from crm_tui.services import search
 from crm_tui.services import validation as v
 from crm_tui.services.common import (
@@ -161,9 +161,11 @@ def _search_text(company: Company) -> str:
 
 
 def create_company(session: Session, *, data: CompanyCreate | dict, actor: Actor,
-                   now: datetime | None = None, allow_duplicate: bool = False) -> CompanyRead:
+                   now: datetime | None = None, allow_duplicate: bool = False,
+                   custom: dict | None = None) -> CompanyRead:
     """Add a company. One with the same domain or the same name (by company_norm: "ACME, Inc." is
-    "Acme") is refused as a Duplicate naming it, unless `allow_duplicate`."""
+    "Acme") is refused as a Duplicate naming it, unless `allow_duplicate`. `custom`: its custom
+    values (typed fields checked, defaults filled in: services/fields.py)."""
     data = parse_shape(CompanyCreate, data)
     now = resolve_now(now)
     permissions.require(session, actor, "company.edit")
@@ -175,7 +177,8 @@ def create_company(session: Session, *, data: CompanyCreate | dict, actor: Actor
     if values.get("owner_id") is None:
         values["owner_id"] = actor.user_id
     permissions.require_give(session, actor, "contact.assign", old=None, new=values["owner_id"])
-    company = Company(**values, created_at=now, updated_at=now)
+    company = Company(**values, custom=fields.new_record_values(session, ENTITY, custom), created_at=now,
+                      updated_at=now)
     company.search_text = _search_text(company)
     session.add(company)
     flush(session, ENTITY, f"company {company.name}")
@@ -305,16 +308,20 @@ def _unique_prefix_match(session: Session, key: str, text: str) -> Company:
 
 def list_companies(session: Session, *, query: str | None = None, owner_id: int | None = None,
                    archived: bool = False, sort: str = "name", after: str | None = None,
-                   before: str | None = None, limit: int = 50, with_total: bool = False) -> Page[CompanyRow]:
-    if sort not in SORTS:
-        raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)}")
+                   before: str | None = None, limit: int = 50, with_total: bool = False,
+                   custom: dict[str, str] | list[str] | None = None) -> Page[CompanyRow]:
+    """One page of companies; `custom`: typed custom-field filters (services/fields.conditions),
+    and `sort` may be custom.FIELD."""
+    if sort not in SORTS and not sort.startswith("custom."):
+        raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)} or custom.FIELD")
     owner = aliased(User)
     conditions = [Company.archived.is_(archived)]
     if owner_id is not None:
         conditions.append(Company.owner_id == owner_id)
+    conditions += fields.conditions(session, ENTITY, custom)
     if (cond := search.company_condition(session.bind.dialect.name, query)) is not None:
         conditions.append(cond)
-    key = SORTS[sort]
+    key = SORTS[sort] if sort in SORTS else fields.sort_key(session, ENTITY, sort)
     stmt = (
         select(Company.id, Company.name, Company.domain, Company.industry, owner.login.label("owner_login"),
                Company.created_at, key.column.label("sort_value"))

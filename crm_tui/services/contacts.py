@@ -14,6 +14,7 @@ from crm_tui.clock import resolve_now
 from crm_tui.errors import Duplicate, InvalidInput, NotFound
 from crm_tui.models import Company, Contact, ContactEmail, ContactPhone, ContactTag, Lifecycle, Source, Tag, User
 from crm_tui.models.schemas import ContactCreate, ContactFilter, ContactRead, ContactRow, ContactUpdate
+from crm_tui.services import fields
 from crm_tui.services import permissions
 from crm_tui.services import search
 from crm_tui.services.dates import day_in_range
@@ -82,20 +83,7 @@ def _tags(values: list[str]) -> list[str]:
     return out
 
 
-def _custom(value: dict) -> dict:
-    out = {}
-    for key, item in value.items():
-        name = v.clean_text(str(key)).strip()
-        if not name or len(name) > 64:
-            raise InvalidInput(f"invalid custom field name {key!r}")
-        if item is not None and not isinstance(item, (str, int, float, bool)):
-            raise InvalidInput(f"custom field {name!r} must be text, a number or true/false")
-        if isinstance(item, str):
-            item = v.clean_text(item, multiline=True)
-        if isinstance(item, str) and len(item) > 2000:
-            raise InvalidInput(f"custom field {name!r} is too long")
-        out[name] = item
-    return out
+_custom = fields.clean_custom  # the import reads custom values the same way
 
 
 MAX_DESCRIPTION = 5000
@@ -139,8 +127,10 @@ def _birthday(value: date | str | None, now: datetime) -> date | None:
     return value
 
 
-def _clean(session: Session, values: dict, region: str | None, now: datetime) -> dict:
-    """Validate and normalise the given fields; touches nothing in the database."""
+def _clean(session: Session, values: dict, region: str | None, now: datetime, *, creating: bool = False,
+           before: dict | None = None) -> dict:
+    """Validate and normalise the given fields; touches nothing in the database. Typed custom
+    fields (services/fields.py) are parsed and checked; creating, their defaults fill in."""
     out = dict(values)
     for name in ("first_name", "last_name"):
         if name in out:
@@ -157,8 +147,9 @@ def _clean(session: Session, values: dict, region: str | None, now: datetime) ->
         out["source"] = v.choice(out["source"], Source, "source") if out["source"] else None
     if "tags" in out:
         out["tags"] = _tags(out["tags"] or [])
-    if "custom" in out:
-        out["custom"] = _custom(out["custom"] or {})
+    if "custom" in out or creating:
+        out["custom"] = fields.check_values(session, ENTITY, _custom(out.get("custom") or {}), creating=creating,
+                                            before=before)
     if "address" in out:
         out["address"] = v.optional_text(out["address"], "address", max_length=500)
     if "description" in out:
@@ -187,7 +178,7 @@ def create_contact(session: Session, *, data: ContactCreate | dict, actor: Actor
     data = parse_shape(ContactCreate, data)
     now = resolve_now(now)
     permissions.require(session, actor, "contact.edit")
-    values = _clean(session, data.model_dump(), region or actor.phone_country, now)
+    values = _clean(session, data.model_dump(), region or actor.phone_country, now, creating=True)
     if not (values["first_name"] or values["last_name"] or values["emails"]):
         raise InvalidInput("a contact needs a name or an email")
     if not allow_duplicate:
@@ -248,7 +239,7 @@ def update_contact(session: Session, *, contact_id: int, changes: ContactUpdate 
             raise InvalidInput("give either every custom field or the ones that change, not both")
         drop = {str(k).strip() for k in custom_remove}
         values["custom"] = {**{k: v for k, v in (contact.custom or {}).items() if k not in drop}, **(custom_set or {})}
-    values = _clean(session, values, region or actor.phone_country, now)
+    values = _clean(session, values, region or actor.phone_country, now, before=dict(contact.custom or {}))
     if "owner_id" in values:
         permissions.require_give(session, actor, "contact.assign", old=contact.owner_id, new=values["owner_id"])
     current = get_contact(session, contact_id=contact.id)
@@ -435,6 +426,8 @@ def _conditions(session: Session, query: str | None, filters: ContactFilter, now
         conditions.append((Contact.last_contacted_at.is_(None)) | (Contact.last_contacted_at < cutoff))
     if f.created_within_days is not None:
         conditions.append(Contact.created_at >= now - timedelta(days=f.created_within_days))
+    if f.custom:
+        conditions += fields.conditions(session, ENTITY, f.custom)
     if (cond := search.contact_condition(session.bind.dialect.name, query, session=session)) is not None:
         conditions.append(cond)
     return conditions
@@ -445,14 +438,14 @@ def list_contacts(session: Session, *, query: str | None = None, filters: Contac
                   with_total: bool = False, now: datetime | None = None) -> Page[ContactRow]:
     """One page of contacts matching the search and filters, in `sort` order, by keyset."""
     filters = parse_shape(ContactFilter, filters or {})
-    if sort not in SORTS:
-        raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)}")
+    if sort not in SORTS and not sort.startswith("custom."):
+        raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)} or custom.FIELD")
     now = resolve_now(now)
     # by name, a short search's two halves each come in name order from an index (see
     # search.contact_branches); other orders read and sort the matches either way
     branches = search.contact_branches(query) if sort == "name" else None
     conditions = _conditions(session, None if branches else query, filters, now)
-    key = SORTS[sort]
+    key = SORTS[sort] if sort in SORTS else fields.sort_key(session, ENTITY, sort)
     company, owner = _LIST_COMPANY, _LIST_OWNER
     stmt = (
         select(Contact.id, Contact.full_name, company.name.label("company_name"), Contact.email, Contact.phone,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from dateutil.relativedelta import relativedelta
 
 from crm_tui.clock import UTC, get_zone, resolve_now
-from crm_tui.config import DATE_ORDERS, check_order  # noqa: F401 - the configured order, read by the same rule
+from crm_tui.config import check_order  # the configured order, read by the same rule
 from crm_tui.errors import InvalidInput
 
 if TYPE_CHECKING:

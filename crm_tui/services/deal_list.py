@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Company, ContactTag, Deal, DealStatus, Stage, Tag, User
 from crm_tui.models.schemas import DealFilter, DealRow
-from crm_tui.services import companies, contacts, pipelines, users
+from crm_tui.services import companies, contacts, fields, pipelines, users
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, parse_shape
 from crm_tui.services.dates import parse_day, team_zone
@@ -45,29 +45,18 @@ def check_sort(sort: str) -> str:
 
 
 def custom_conditions(session: Session, kind: str, filters: dict[str, str] | list[str] | None) -> list:
-    """The conditions of custom-field filters on `kind`'s `custom` JSON: {"segment": "smb"} (equal,
-    any case), or ["segment=smb", "region"] (the second: the field is set). The one place the
-    deals list reads custom fields: typed fields (services/fields.py `conditions`) replace it."""
+    """The conditions of custom-field filters on `kind`: {"segment": "smb"} (equal), or
+    ["segment=smb", "seats>=10", "region"] (a bare name: the field is set), through the typed
+    fields' one reading of them (services/fields.py), so a typed field compares as its type."""
     if not filters:
         return []
-    model = {"deal": Deal}[kind]
-    pairs = list(filters.items()) if isinstance(filters, dict) else [_pair(f) for f in filters]
-    out = []
-    for key, value in pairs:
-        name = v.clean_text(str(key)).strip()
-        if not name or len(name) > 64:
-            raise InvalidInput(f"invalid custom field name {key!r}")
-        stored = cast(model.custom[name].as_string(), String)
-        if value is None:
-            out.append(stored.is_not(None))
-        else:
-            out.append(func.lower(stored) == str(value).strip().lower())
-    return out
+    if isinstance(filters, dict):
+        return fields.conditions(session, kind, filters)
+    return fields.conditions(session, kind, [f if _has_operator(f) else f"{str(f).strip()} set" for f in filters])
 
 
-def _pair(text: str) -> tuple[str, str | None]:
-    key, sep, value = str(text).partition("=")
-    return key.strip(), (value.strip() if sep else None)
+def _has_operator(text: str) -> bool:
+    return any(op in str(text) for op in ("=", "<", ">", " has ", " set", " unset"))
 
 
 def conditions(session: Session, query: str | None, filters: DealFilter) -> list:

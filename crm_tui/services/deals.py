@@ -12,7 +12,7 @@ from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Activity, ActivityKind, Company, Contact, Deal, DealStatus, Pipeline, Stage, StageKind, User
 from crm_tui.models.schemas import DealCreate, DealFilter, DealRead, DealRow, DealUpdate
-from crm_tui.services import deal_list, permissions
+from crm_tui.services import deal_list, fields, permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import (
     Actor,
@@ -57,7 +57,9 @@ def _check_links(session: Session, values: dict) -> None:
 
 
 def create_deal(session: Session, *, data: DealCreate | dict, actor: Actor, now: datetime | None = None,
-                default_currency: str = DEFAULT_CURRENCY) -> DealRead:
+                default_currency: str = DEFAULT_CURRENCY, custom: dict | None = None) -> DealRead:
+    """Add a deal; `custom`: its custom values (typed fields checked, defaults filled in:
+    services/fields.py)."""
     data = parse_shape(DealCreate, data)
     now = resolve_now(now)
     permissions.require(session, actor, "deal.edit", owner=actor.user_id if data.owner_id is None else data.owner_id)
@@ -82,6 +84,7 @@ def create_deal(session: Session, *, data: DealCreate | dict, actor: Actor, now:
         status=DealStatus.OPEN, stage_entered_at=now, created_at=now, updated_at=now,
         owner_id=values["owner_id"] if values["owner_id"] is not None else actor.user_id,
         company_id=values["company_id"], contact_id=values["contact_id"],
+        custom=fields.new_record_values(session, ENTITY, custom),
     )
     if stage.kind != StageKind.OPEN:
         raise InvalidInput("a new deal starts in an open stage; mark it won or lost afterwards")

@@ -21,7 +21,7 @@ from crm_tui.models import (
     Activity, ActivityKind, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Pipeline, Stage, Tag,
     Task, User,
 )
-from crm_tui.services import permissions
+from crm_tui.services import fields, permissions
 from crm_tui.services.common import Actor
 from crm_tui.services.files import csv_safe
 from crm_tui.services.validation import currency_digits
@@ -100,8 +100,15 @@ def custom_keys(session: Session, entity: str) -> list[str]:
     return [row[0] for row in session.execute(text(sql))]
 
 
+_FIELD_KINDS = {"contacts": "contact", "companies": "company", "deals": "deal"}
+
+
 def columns(session: Session, entity: str) -> list[str]:
-    return COLUMNS[entity] + [CUSTOM_PREFIX + key for key in custom_keys(session, entity)]
+    """The kind's fields, then its typed custom fields in their order (services/fields.py, even
+    when no record holds one yet), then the other custom names in use."""
+    typed = list(fields.field_map(session, _FIELD_KINDS[entity])) if entity in _FIELD_KINDS else []
+    return COLUMNS[entity] + [CUSTOM_PREFIX + key for key in typed + [k for k in custom_keys(session, entity)
+                                                                      if k not in typed]]
 
 
 def records(session: Session, entity: str, *, flt: ExportFilter | None = None,
@@ -110,11 +117,17 @@ def records(session: Session, entity: str, *, flt: ExportFilter | None = None,
     flt = flt or ExportFilter()
     reader = {"contacts": _contact_page, "companies": _company_page, "deals": _deal_page,
               "activities": _activity_page, "tasks": _task_page}[entity]
+    typed = fields.field_map(session, _FIELD_KINDS[entity]) if entity in _FIELD_KINDS else {}
+    money = [(CUSTOM_PREFIX + key, f) for key, f in typed.items() if f.type == "money"]
     last = 0
     while True:
         rows = reader(session, last, page, flt)
         if not rows:
             return
+        for row in rows:
+            for name, f in money:
+                if row.get(name) is not None:
+                    row[name] = fields.export_value(f, row[name])
         yield from rows
         last = rows[-1]["id"]
         if len(rows) < page:

@@ -43,6 +43,7 @@ ACTIONS: dict[str, str] = {
     "workflow.admin": "change and run the workflow rules",
     "user.admin": "add, change and deactivate users",
     "role.admin": "change what each role may do",
+    "field.admin": "define custom fields, their types and choices",
 }
 
 # what a role with "own" scope may not do, where "<phrase> of other people" reads badly

@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import Float, String, and_, exists, false, func, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
+from crm_tui.errors import InvalidInput
 from crm_tui.models import Company, Contact, ContactTag, Deal, Pipeline, Stage, Tag, Task, User
+from crm_tui.services import fields
 from crm_tui.workflows.triggers import SpecError
 
 OPS = {"=": "=", "==": "=", "eq": "=", "!=": "!=", "ne": "!=", "<": "<", "lt": "<", "<=": "<=", "le": "<=",
@@ -46,7 +48,14 @@ class Condition:
         name = f"{self.target}.{self.name}" + (f".{self.key}" if self.key else "")
         return f"{name} {self.op} {self.value!r}"
 
-    def sql(self):
+    def sql(self, session=None):
+        """The SQL condition; with a session, a typed custom field (services/fields.py) compares
+        as its type (a number as a number, a choice as one of its choices, a date as a day), on
+        its index when the field is the trigger record's own."""
+        if session is not None and self.name == "custom" and self.target in fields.KINDS:
+            field = fields.find(session, self.target, self.key)
+            if field is not None:
+                return _typed_sql(self, field, session)
         return _sql(self)
 
 
@@ -175,6 +184,64 @@ def _sql(c: Condition):
     value = values[0]
     return {"=": column == value, "!=": or_(column.is_(None), column != value), "<": column < value,
             "<=": column <= value, ">": column > value, ">=": column >= value}[c.op]
+
+
+def _typed_value(field: fields.FieldRead, value: Any, dialect: str) -> Any:
+    """A condition's value as the field stores it; amounts in the main unit (5000 is 5,000.00)."""
+    raw = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    parsed = fields.parse_value(field, raw)
+    if field.type == "yesno":
+        return (1 if parsed else 0) if dialect == "sqlite" else ("true" if parsed else "false")
+    return parsed
+
+
+def _typed_sql(c: Condition, field: fields.FieldRead, session):
+    from sqlalchemy import literal_column
+
+    dialect = session.bind.dialect.name
+    if c.base == c.target:
+        table, link = None, None
+    else:
+        table, link = f"wf_{c.target}", LINKS[(c.base, c.target)]
+    column = literal_column(fields.value_sql(dialect, c.target, field, table=table))
+
+    def related(condition):
+        if link is None:
+            return condition
+        alias = aliased(MODELS[c.target], name=table)
+        return exists(select(alias.id).where(alias.id == link, condition))
+
+    if c.op == "set":
+        return related(column.is_not(None)) if c.value else not_(related(column.is_not(None)))
+    values = c.value if isinstance(c.value, list) else [c.value]
+    try:
+        if field.type == "multi":
+            wanted = [v for value in values for v in (fields.parse_value(field, value) or [])]
+            base_table = table or MODELS[c.target].__tablename__
+            if dialect == "sqlite":
+                has = or_(*(exists(select(literal_column("1")).select_from(
+                    func.json_each(literal_column(f"{base_table}.custom"), f'$."{field.key}"').table_valued("value"))
+                    .where(literal_column("value") == w)) for w in wanted))
+            else:
+                has = or_(*(literal_column(f"(CAST({base_table}.custom AS jsonb) -> '{field.key}')").op("?")(w)
+                            for w in wanted))
+            if c.op not in ("=", "in", "!=", "not in"):
+                raise SpecError(f"custom.{field.key} is a multi-choice field: use =, !=, in, not in or set", "op")
+            found = related(has)
+            return found if c.op in ("=", "in") else not_(found)
+        parsed = [_typed_value(field, v, dialect) for v in values]
+    except InvalidInput as exc:
+        raise SpecError(exc.message, "value") from None
+    if c.op in ("<", "<=", ">", ">=") and field.type in ("choice", "yesno", "text", "url"):
+        raise SpecError(f"custom.{field.key} is a {field.type_label} field: use =, !=, in, not in or set", "op")
+    if c.op == "in":
+        return related(column.in_(parsed))
+    if c.op in ("not in", "!="):
+        same = column.in_(parsed)
+        return or_(column.is_(None), not_(same)) if link is None else not_(related(same))
+    value = parsed[0]
+    return related({"=": column == value, "<": column < value, "<=": column <= value, ">": column > value,
+                    ">=": column >= value}[c.op])
 
 
 def _tag_sql(c: Condition):

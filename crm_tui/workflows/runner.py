@@ -123,7 +123,7 @@ def _arrive_planned(db: Database, now: datetime) -> bool:
 
 def _scan(db: Database, rule: Rule, now: datetime, zone: tzinfo) -> list:
     with db.read() as session:
-        stmt = candidates(rule.trigger, rule.name, [c.sql() for c in rule.conditions], now=now, zone=zone,
+        stmt = candidates(rule.trigger, rule.name, [c.sql(session) for c in rule.conditions], now=now, zone=zone,
                           limit=rule.limit)
         return session.execute(stmt).all()
 
@@ -175,7 +175,7 @@ def _fire(db: Database, rule: Rule, row, now: datetime, zone: tzinfo, smtp: Smtp
         with db.write() as session:
             # the scan was outside this transaction: the record may have moved on since
             # (a deal_entered_stage record may have several occurrences: this one must still be there)
-            still = session.execute(candidates(trigger, rule.name, [c.sql() for c in rule.conditions], now=now,
+            still = session.execute(candidates(trigger, rule.name, [c.sql(session) for c in rule.conditions], now=now,
                                                zone=zone, only_id=row.id)).all()
             if (row.occurrence_at, row.occurrence_key) not in {(r.occurrence_at, r.occurrence_key) for r in still}:
                 report.skipped += 1

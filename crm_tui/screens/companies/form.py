@@ -18,8 +18,8 @@ from crm_tui.errors import Conflict
 from crm_tui.models.schemas import CompanyRead, UserRead
 from crm_tui.screens.base import Outcome
 from crm_tui.screens.conflict import put_select
-from crm_tui.screens.forms import FormConflicts, FormScreen, _selected
-from crm_tui.services import companies, users
+from crm_tui.screens.forms import CustomFieldsSection, FormConflicts, FormScreen, _selected
+from crm_tui.services import companies, fields, users
 from crm_tui.services.common import Actor
 
 CSS = "companies.tcss"
@@ -30,7 +30,7 @@ def _field(label: str, widget: Widget) -> Horizontal:
     return Horizontal(Label(label, classes="company-field-label"), widget, classes="company-field")
 
 
-class CompanyForm(FormConflicts, FormScreen[CompanyRead | None]):
+class CompanyForm(CustomFieldsSection, FormConflicts, FormScreen[CompanyRead | None]):
     """New company, or edit one. An edit sends only the fields changed, with the version it was
     read at: if someone saved meanwhile, changes to different fields merge and the same field asks
     (screens/conflict.py); going back from that leaves it unsaved and offers to reload. It never
@@ -69,6 +69,15 @@ class CompanyForm(FormConflicts, FormScreen[CompanyRead | None]):
         yield _field("Address", Input(id="company-address", compact=True))
         yield _field("Owner", self._owner_select())
         yield _field("Notes", TextArea(id="company-notes", compact=True, soft_wrap=True))
+        yield from self.compose_custom_fields()
+
+    CUSTOM_KIND = "company"
+
+    def custom_record_id(self) -> int | None:
+        return self.company.id if self.company is not None else None
+
+    def custom_line(self, label: str, widget: Widget) -> Widget:
+        return _field(label, widget)
 
     def compose_buttons(self) -> ComposeResult:
         yield Button("Reload", id=self.part("reload"), compact=True)
@@ -89,6 +98,7 @@ class CompanyForm(FormConflicts, FormScreen[CompanyRead | None]):
             self._fill(self.company)
         self.query_one(f"#{self.part('reload')}").display = False
         self.query_one("#company-name", Input).focus()
+        self.load_custom_fields()
 
     def _fill(self, company: CompanyRead) -> None:
         for name in TEXT_FIELDS:
@@ -120,13 +130,14 @@ class CompanyForm(FormConflicts, FormScreen[CompanyRead | None]):
         values: dict[str, Any] = {name: self.query_one(f"#company-{name}", Input).value for name in TEXT_FIELDS}
         values["notes"] = self.query_one("#company-notes", TextArea).text
         values["owner_id"] = _selected(self.query_one("#company-owner", Select))
+        values["_custom"] = self.custom_changes() if self.company is not None else (self.custom_values(), [])
         return values
 
     def changes(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
         """The fields that differ from the company as it was read (blank and None are the same)."""
         values, c = values if values is not None else self.values(), self.company
         changed = {name: value for name, value in values.items()
-                   if name != "owner_id" and value.strip() != (getattr(c, name) or "")}
+                   if name not in ("owner_id", "_custom") and value.strip() != (getattr(c, name) or "")}
         if values["owner_id"] != c.owner_id:
             changed["owner_id"] = values["owner_id"]
         return changed
@@ -134,18 +145,25 @@ class CompanyForm(FormConflicts, FormScreen[CompanyRead | None]):
     # -- saving (FormScreen runs write() in its worker and reports what comes of it)
 
     def action_save(self) -> None:
-        if self.company is not None and not self.saving and not self.changes():
+        if self.company is not None and not self.saving and not self.changes() and not any(self.custom_changes()):
             self.dismiss(None)  # nothing changed: nothing to write
             return
         super().action_save()
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> CompanyRead:
+        custom_set, custom_remove = values.pop("_custom")
         if self.company is None:
             return companies.create_company(session, data=values, actor=actor, now=now,
-                                            allow_duplicate=self.allow_duplicate)
-        return companies.update_company(session, company_id=self.company.id, changes=self.changes(values),
-                                        actor=actor, version=self.company.version, now=now,
-                                        allow_duplicate=self.allow_duplicate)
+                                            allow_duplicate=self.allow_duplicate, custom=custom_set)
+        changes = self.changes(values)
+        company = companies.update_company(session, company_id=self.company.id, changes=changes,
+                                           actor=actor, version=self.company.version, now=now,
+                                           allow_duplicate=self.allow_duplicate)
+        if custom_set or custom_remove:
+            fields.set_values(session, kind="company", record_id=company.id, set_=custom_set, remove=custom_remove,
+                              actor=actor, now=now, version=None if changes else self.company.version)
+            company = companies.get_company(session, company_id=company.id)
+        return company
 
     def report_conflict(self, error: Conflict) -> None:
         self.resolve_conflict(error)
@@ -177,7 +195,8 @@ class CompanyForm(FormConflicts, FormScreen[CompanyRead | None]):
         return {**values, "owner_id": company.owner_id}
 
     def form_values(self) -> dict[str, Any]:
-        return {name: value.strip() if isinstance(value, str) else value for name, value in self.values().items()}
+        return {name: value.strip() if isinstance(value, str) else value for name, value in self.values().items()
+                if name != "_custom"}
 
     def put_values(self, values: dict[str, Any], record: CompanyRead) -> None:
         for name in TEXT_FIELDS:

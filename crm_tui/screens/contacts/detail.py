@@ -97,9 +97,13 @@ class ContactDetailScreen(ContactActions, DetailScreen):
             tags=" ".join("#" + t for t in c.tags) or "—", birthday=f"{c.birthday:%d %b %Y}" if c.birthday else "",
             address=" ".join((c.address or "").split()), social="  ".join(c.social_urls),
             about=" ".join((c.description or "").split()))
-        for key, value in (c.custom or {}).items():
-            card += Content.from_markup("   [dim]$key[/dim] $value", key=key, value=str(value))
+        # its custom fields at the card's end: the typed ones in their order ("—" when empty), then the rest
+        for label, value in self.custom_rows:
+            card += Content.from_markup("   [dim]$key[/dim] $value", key=label, value=" ".join(value.split()) or "—")
         self.query_one("#contact-card", Static).update(card)
+
+    def show_custom(self, rows: list[tuple[str, str]]) -> None:
+        """Shown in the card (show_card), not under it."""
 
     def action_open_company(self) -> None:
         if self.contact is None or self.contact.company_id is None:

@@ -11,10 +11,18 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionLis
 
 from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors, SHELL_CSS
+from crm_tui.errors import InvalidInput
 from crm_tui.screens.saved_lists import RenameViewForm, SaveViewForm  # noqa: F401 - the contact list's forms
-from crm_tui.services import users, views
+from crm_tui.services import fields, users, views
 
 MINE, UNOWNED = "__mine__", "__unowned__"
+
+
+def _custom_text(custom: dict | list | None) -> str:
+    """A list's custom-field filters as the dialog's input shows them ("segment=smb; seats>=10")."""
+    if not custom:
+        return ""
+    return "; ".join(f"{k}={v}" for k, v in custom.items()) if isinstance(custom, dict) else "; ".join(custom)
 
 
 class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
@@ -48,6 +56,9 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
                 yield Label("Source")
                 yield Select([(s.value, s.value) for s in Source], value=f.get("source") or Select.NULL,
                              prompt="Any source", id="source")
+                yield Label("Custom fields")
+                yield Input(value=_custom_text(f.get("custom")), id="custom",
+                            placeholder="e.g. segment=smb; seats>=10; renewal<2027-01-01")
                 yield Checkbox("Never contacted", bool(f.get("never_contacted")), id="never")
                 yield Checkbox("Archived contacts instead", bool(f.get("archived")), id="archived")
             yield Label("", id="form-error", classes="form-error")
@@ -105,10 +116,28 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
         for key in ("not_contacted_days", "created_within_days"):
             if key in self.filters:
                 out[key] = self.filters[key]
+        if custom := [part.strip() for part in self.query_one("#custom", Input).value.split(";") if part.strip()]:
+            out["custom"] = custom
         return out
 
     def action_apply(self) -> None:
-        self.dismiss(self.result())
+        result = self.result()
+        if result.get("custom"):
+            self._check_custom(result)  # the typed fields' filters, read as the list will (services/fields.py)
+        else:
+            self.dismiss(result)
+
+    @work(thread=True, exclusive=True, group="filter-check", exit_on_error=False)
+    def _check_custom(self, result: dict) -> Outcome:
+        try:
+            with self.app.db.read() as session:
+                fields.conditions(session, "contact", result["custom"])
+        except InvalidInput as exc:
+            return Outcome(self._refused, exc.message)
+        return Outcome(self.dismiss, result)
+
+    def _refused(self, message: str) -> None:
+        self.query_one("#form-error", Label).update(message)
 
     def action_reset(self) -> None:
         self.dismiss({})

@@ -180,6 +180,9 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
             parts.append(f"not contacted in {f['not_contacted_days']}d")
         if f.get("created_within_days"):
             parts.append(f"added in {f['created_within_days']}d")
+        if f.get("custom"):
+            custom = f["custom"]
+            parts += [f"{k}={v}" for k, v in custom.items()] if isinstance(custom, dict) else list(custom)
         if f.get("archived"):
             parts.append("archived")
         if self.query_text:

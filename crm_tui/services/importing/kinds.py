@@ -91,7 +91,7 @@ class ContactRows(Kind):
                 d["tags"] += [t for t in _tags(iv.split_list(text_)) if t not in d["tags"]]
             except InvalidInput as exc:
                 row.problems.append((column, text_, exc.message))
-        d["custom"] = row_custom(row)
+        d["custom"] = row_custom(row, ctx, "contact")
         _profile(row, ctx)
         d["owner_id"] = owner_field(row, ctx)
         company = row.text("company")
@@ -325,7 +325,7 @@ class CompanyRows(Kind):
         for name, limit in (("industry", 100), ("size", 32), ("address", 2000), ("notes", 20000)):
             d[name] = text_field(row, name, limit, multiline=name in MULTILINE)
         d["owner_id"] = owner_field(row, ctx)
-        d["custom"] = row_custom(row)
+        d["custom"] = row_custom(row, ctx, "company")
         # the group it belongs to: matched by normalised name, or added, as a contact's company is
         parent = row.text("parent")
         d["parent_id"] = row.check("parent", lambda t: ctx.rel.company(t, ctx.ids)) if parent else None
@@ -451,7 +451,7 @@ class DealRows(Kind):
         d["company_id"] = row.check("company", lambda t: ctx.rel.company(t, ctx.ids)) if company else None
         d["company_norm"] = company_norm(company) if company else ""
         d["contact_id"] = row.check("contact", ctx.rel.contact)
-        d["custom"] = row_custom(row)
+        d["custom"] = row_custom(row, ctx, "deal")
 
     @staticmethod
     def _history(row: Row, ctx: Ctx, stage: Stage | None) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from crm_tui.errors import InvalidInput
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit_rows
+from crm_tui.services import fields as custom_fields
 from crm_tui.services.contacts import _custom
 from crm_tui.services.importing import values as iv
 from crm_tui.services.importing.fields import CUSTOM_PREFIX
@@ -108,11 +109,22 @@ def text_field(row: Row, name: str, limit: int = 200, multiline: bool = False) -
                                                      multiline=multiline))
 
 
-def row_custom(row: Row) -> dict:
+def row_custom(row: Row, ctx: Ctx | None = None, kind: str | None = None) -> dict:
+    """The row's custom values; a typed field's (services/fields.py) read as its type, and one
+    that does not read is the row's problem (the row is reported, not written)."""
     try:
-        return _custom(row.custom())
+        custom = _custom(row.custom())
     except InvalidInput as exc:
         row.problems.append(("", "", exc.message))
+        return {}
+    if ctx is None or kind is None or not custom:
+        return custom
+    try:
+        return custom_fields.check_values(ctx.session, kind, custom, creating=False)
+    except InvalidInput as exc:
+        key = exc.message.partition(":")[0]
+        found = row.first(CUSTOM_PREFIX + key) or ("", "")
+        row.problems.append((found[0], found[1], exc.message))
         return {}
 
 
