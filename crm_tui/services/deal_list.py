@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
 from crm_tui.clock import resolve_now
@@ -46,17 +46,30 @@ def check_sort(sort: str) -> str:
 
 def custom_conditions(session: Session, kind: str, filters: dict[str, str] | list[str] | None) -> list:
     """The conditions of custom-field filters on `kind`: {"segment": "smb"} (equal), or
-    ["segment=smb", "seats>=10", "region"] (a bare name: the field is set), through the typed
-    fields' one reading of them (services/fields.py), so a typed field compares as its type."""
+    ["segment=smb", "seats>=10", "region"] (a bare name: the field is set). A typed field is read
+    by services/fields.py, as its type and on its index; an untyped key (values kept from before
+    fields were typed) is compared as text, equal in any case, or set."""
     if not filters:
         return []
-    if isinstance(filters, dict):
-        return fields.conditions(session, kind, filters)
-    return fields.conditions(session, kind, [f if _has_operator(f) else f"{str(f).strip()} set" for f in filters])
+    model = {"deal": Deal}[kind]
+    typed = fields.field_map(session, kind)
+    pairs = list(filters.items()) if isinstance(filters, dict) else [_pair(f) for f in filters]
+    out = []
+    for key, value in pairs:
+        name = v.clean_text(str(key)).strip()
+        if not name or len(name) > 64:
+            raise InvalidInput(f"invalid custom field name {key!r}")
+        if name in typed:
+            out.append(fields.condition(session, kind, name, "set" if value is None else "=", value))
+            continue
+        stored = cast(model.custom[name].as_string(), String)
+        out.append(stored.is_not(None) if value is None else func.lower(stored) == str(value).strip().lower())
+    return out
 
 
-def _has_operator(text: str) -> bool:
-    return any(op in str(text) for op in ("=", "<", ">", " has ", " set", " unset"))
+def _pair(text: str) -> tuple[str, str | None]:
+    key, sep, value = str(text).partition("=")
+    return key.strip(), (value.strip() if sep else None)
 
 
 def conditions(session: Session, query: str | None, filters: DealFilter) -> list:

@@ -167,3 +167,15 @@ def test_each_sort_walks_an_index_without_sorting(db, seeded, sort):
                 conn.exec_driver_sql("SET LOCAL enable_sort = off")
                 plan = " | ".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {statement}", params))
                 assert "Index" in plan and " Sort " not in plan and "Sort Key" not in plan, plan
+
+
+def test_a_typed_field_filters_as_its_type_and_an_untyped_one_as_text(db, actor, seeded):
+    """Once `seats` is a number field, 12.0 finds the deal with 12; `segment` stays untyped text."""
+    from crm_tui.services import fields
+
+    assert titles(db, filters={"custom": ["seats=12.0"]}) == []  # untyped: compared as text
+    with db.write() as s:
+        fields.add_field(s, kind="deal", key="seats", type="number", actor=actor)
+    assert titles(db, filters={"custom": ["seats=12.0"]}) == ["Engines"]
+    assert titles(db, filters={"custom": {"seats": "12"}, "status": ["open"]}) == ["Engines"]
+    assert titles(db, filters={"custom": ["seats", "segment=smb"]}) == ["Engines"]
