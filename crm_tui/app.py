@@ -27,6 +27,7 @@ from crm_tui.areas import AREAS, BY_MODE, RECORDS
 from crm_tui.services import permissions
 from crm_tui.services.common import Actor
 from crm_tui.widgets.control_codes import StripControlCodes
+from crm_tui.widgets.keys import KeysInOrder
 
 INBOX_REFRESH_S = 60
 DARK, LIGHT = "textual-dark", "textual-light"
@@ -34,7 +35,7 @@ _STRIP_CONTROL_CODES = StripControlCodes()  # one instance: Textual caches filte
 
 
 
-class CrmApp(StyleWorkOnce, App[None]):
+class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
     TITLE = "crm-tui"
     ENABLE_COMMAND_PALETTE = True
     AREAS = AREAS  # the area bar reads them here

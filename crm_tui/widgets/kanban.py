@@ -41,10 +41,10 @@ from textual.widget import Widget
 from crm_tui.clock import in_zone
 from crm_tui.models.schemas import StageRead
 from crm_tui.services.board import Card, Money, StageTotal, days_in_stage, is_stale
-from crm_tui.services.paging import MAX_PAGE, Cursor, Page
+from crm_tui.services.paging import MAX_PAGE, Page
 from crm_tui.widgets import fmt
 from crm_tui.widgets.paged_window import (
-    FIRST, LAST, NEXT, PREV, RESET, Anchor, Fetch, PageAsk, PagedWindow, PageFailed, PageLoaded,
+    FIRST, LAST, NEXT, PREV, RESET, Fetch, PageAsk, PagedWindow, PageFailed, PageLoaded,
 )
 
 CARD_HEIGHT = 5  # title, company and owner, amount and days, next task, a gap
@@ -94,11 +94,6 @@ def _fit(text: str, width: int) -> str:
     if cell_len(text) > width:
         return set_cell_size(text, width - 1) + "…"
     return set_cell_size(text, width)
-
-
-def starting_at(stage_entered_at: datetime, deal_id: int) -> Anchor:
-    """Where a column's page starts at this card (an oldest-first column): where a moved deal lands."""
-    return ("after", Cursor(stage_entered_at, deal_id - 1).encode())
 
 
 class KanbanColumn:
@@ -210,7 +205,7 @@ class KanbanColumn:
             return
         held = len(page.items)
         keep_cursor = ask.context.get("keep_cursor")
-        cursor = keep_cursor or 0
+        cursor = keep_cursor if keep_cursor is not None else (held - 1 if ask.anchor == LAST else 0)
         if focus_deal is not None:
             found = self.index_of(focus_deal)
             cursor = found if found is not None else (held - 1 if ask.anchor == LAST else 0)
@@ -254,12 +249,16 @@ class KanbanColumn:
         return None
 
     def put(self, card: Card) -> None:
-        """Show a card that just entered this stage, focused, at the start of the window: the
-        window a confirming ask started at `starting_at()` fetches (what came before is a page up)."""
-        before = Cursor(card.stage_entered_at, card.id).encode()
-        anchor = starting_at(card.stage_entered_at, card.id)
-        self.window.replace(Page([card], next_cursor=None, prev_cursor=before, extra={"anchor": anchor}))
-        self.cursor = self._top = 0
+        """Show a card that just entered this stage, focused, after the cards the column holds (it
+        entered last: an oldest-first column ends with it). The cards stay on screen while the
+        confirming ask (the column's last page) is on its way."""
+        window = self.window
+        held = [c for c in self.rows if c.id != card.id]
+        before = window.pages[0].prev_cursor if window.pages else None
+        window.replace(Page([*held, card], next_cursor=None, prev_cursor=before,
+                            extra=dict(window.pages[0].extra) if window.pages else {}), offset=window.offset)
+        self.cursor = len(held)
+        self._scroll_to_cursor()
         self.refresh()
 
     # --- moving -------------------------------------------------------------------------------
@@ -450,6 +449,7 @@ class KanbanBoard(Widget, can_focus=True):
         Binding("pageup", "page(-1)", "Page up", show=False, id="board.page_up"),
         Binding("pagedown", "page(1)", "Page down", show=False, id="board.page_down"),
         Binding("home,g", "first", "First card", show=False, id="board.first"),
+        Binding("end,G", "last", "Last card", show=False, id="board.last"),
         Binding("enter", "select", "Open", id="board.open"),
     ]
 
@@ -545,6 +545,15 @@ class KanbanBoard(Widget, can_focus=True):
                 column.load()
             else:
                 column.move_to(0)
+            self._announce()
+
+    def action_last(self) -> None:
+        """The column's last card (its last page is fetched when the window does not hold it)."""
+        if (column := self.column) is not None:
+            if not column.window.at_end:
+                column.window.fetch_in_worker(column.ask(at_end=True))
+            else:
+                column.move_to(len(column.rows) - 1)
             self._announce()
 
     def action_select(self) -> None:

@@ -34,7 +34,7 @@ from crm_tui.screens.pipeline.deal import LostReasonScreen
 from crm_tui.screens.pipeline.settings import PipelineSettingsScreen
 from crm_tui.services import board, deals, pipelines, users
 from crm_tui.services.board import BoardFilter, BoardTotals
-from crm_tui.widgets.kanban import KanbanBoard, KanbanColumn, compact_sums, first_page_size_for, starting_at
+from crm_tui.widgets.kanban import KanbanBoard, KanbanColumn, compact_sums, first_page_size_for
 from crm_tui.widgets.paged_window import FIRST, PAINT_WAIT_S, PRELOAD_WAIT_S, PageAsk, PageLoaded
 from crm_tui.widgets.text_line import Line
 
@@ -462,9 +462,7 @@ class PipelineScreen(AreaScreen):
         app = self.app
         try:
             with app.db.write() as session:  # the change and the two columns' pages in one transaction
-                deal = change(session, app.actor, app.now())
-                if focus is not None:  # the column the deal moved to shows it at the top
-                    asks[-1][1].anchor = starting_at(deal.stage_entered_at, deal.id)
+                deal = change(session, app.actor, app.now())  # a moved deal ends its new column's last page
                 pages = self._read_pages(session, asks, read)
         except Exception as exc:  # noqa: BLE001 - a refused change is reported, and the columns reloaded
             self.post_message(ChangeRefused(exc, asks, rollback))
