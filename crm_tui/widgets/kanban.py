@@ -49,7 +49,7 @@ from crm_tui.widgets.paged_window import (
 
 CARD_HEIGHT = 5  # title, company and owner, amount and days, next task, a gap
 HEADER_HEIGHT = 2  # stage and count, totals
-MIN_COLUMN_WIDTH = 19
+MIN_COLUMN_WIDTH = 24  # a title and a company readable at 80 columns (three columns; the rest scroll)
 GAP = 1  # cells between two columns (and after the last)
 
 
@@ -86,6 +86,17 @@ def short_when(value: datetime, now: datetime, zone: tzinfo) -> str:
     if 0 < days < 30:
         return f"in {days}d"
     return f"{in_zone(value, zone):%b %d}"
+
+
+def own_title(title: str, company: str | None) -> str:
+    """A deal's title without its company's name in front ("Acme Corp – Renewal": "Renewal"), as
+    the company has a line of its own on the card: two deals of one company read apart in a
+    narrow column. A title that is only the company's name stays as it is."""
+    if company and title.casefold().startswith(company.casefold()):
+        rest = title[len(company):].lstrip(" -–—:·|/")
+        if rest and rest != title[len(company):]:
+            return rest
+    return title
 
 
 def _fit(text: str, width: int) -> str:
@@ -337,7 +348,7 @@ class KanbanColumn:
             text = f" {compact_sums(self.totals.amounts, plus=False)}"
             if self.stage.kind == "open":
                 weighted = compact_sums(self.totals.weighted, plus=False)
-                text = f"{text} · w {weighted}" if cell_len(text) + len(weighted) + 5 <= width else f"{text} w{weighted}"
+                text = f"{text} · w {weighted}"  # one form at every width (cut with an ellipsis)
             return [Segment(_fit(text, width), styles["totals"])]
         rows = self.rows
         body = y - HEADER_HEIGHT
@@ -362,9 +373,13 @@ class KanbanColumn:
         edge = Segment("▌" if stale else " ", styles[f"{bg}-stale"] if stale else styles[bg])
         room = width - 1
         if line == 0:
-            return [edge, Segment(_fit(card.title, room), styles[f"{bg}-title"])]
-        if line == 1:
-            who = " · ".join(x for x in (card.company_name, card.owner_login) if x) or "—"
+            return [edge, Segment(_fit(own_title(card.title, card.company_name), room), styles[f"{bg}-title"])]
+        if line == 1:  # the company with its own space; the owner after it where both fit
+            company, owner = card.company_name or "", card.owner_login or ""
+            if company and owner and cell_len(company) + len(owner) + 3 <= room:
+                who = f"{company} · {owner}"
+            else:
+                who = company or owner or "—"
             return [edge, Segment(_fit(who, room), styles[f"{bg}-muted"])]
         if line == 2:
             days = days_in_stage(card.stage_entered_at, now)
@@ -475,6 +490,14 @@ class KanbanBoard(Widget, can_focus=True):
         to_stage: int
         version: int
 
+    @dataclass
+    class ColumnsShown(Message):
+        """The columns shown changed (the focus scrolled the board, or its width changed): how many
+        are hidden to the left and to the right now."""
+
+        left: int
+        right: int
+
     def __init__(self, *, clock: Callable[[], datetime], zone: tzinfo, expected_height: int = 24,
                  id: str | None = None) -> None:
         super().__init__(id=id)
@@ -485,6 +508,7 @@ class KanbanBoard(Widget, can_focus=True):
         self._first_shown = 0
         self._columns: list[KanbanColumn] = []
         self._paint: dict[str, Style] | None = None
+        self._hidden_told: tuple[int, int] | None = None
 
     @property
     def columns(self) -> list[KanbanColumn]:
@@ -667,6 +691,9 @@ class KanbanBoard(Widget, can_focus=True):
             self.refresh()
         for i, column in enumerate(columns):
             column.set_active(i == self.active)
+        if (hidden := self.hidden) != self._hidden_told:
+            self._hidden_told = hidden
+            self.post_message(self.ColumnsShown(*hidden))
 
     @property
     def hidden(self) -> tuple[int, int]:

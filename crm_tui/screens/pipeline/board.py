@@ -34,6 +34,7 @@ from crm_tui.screens.pipeline.deal import LostReasonScreen
 from crm_tui.screens.pipeline.settings import PipelineSettingsScreen
 from crm_tui.services import board, deals, pipelines, users
 from crm_tui.services.board import BoardFilter, BoardTotals
+from crm_tui.services.words import plural
 from crm_tui.widgets.kanban import KanbanBoard, KanbanColumn, compact_sums, first_page_size_for
 from crm_tui.widgets.paged_window import FIRST, PAINT_WAIT_S, PRELOAD_WAIT_S, PageAsk, PageLoaded
 from crm_tui.widgets.text_line import Line
@@ -322,7 +323,7 @@ class PipelineScreen(AreaScreen):
         more = ("  " + (f"‹ {left} " if left else "") + (f"{right} ›" if right else "")) if left or right else ""
         t = self.totals
         bar = " · ".join(parts) + more
-        summary = (f"Open {t.open_count:,} deals  {compact_sums(t.open_amounts)}  ·  weighted forecast "
+        summary = (f"Open {plural(t.open_count, 'deal')}  {compact_sums(t.open_amounts)}  ·  weighted forecast "
                    f"[b]{compact_sums(t.forecast)}[/b]" + ("" if self.show_closed else "  [dim]· c shows Won/Lost[/dim]"))
         if (bar, summary) != self._described:  # both are one line high: no layout pass
             old = self._described or ("", "")
@@ -333,6 +334,7 @@ class PipelineScreen(AreaScreen):
                 self.query_one("#board-summary", Line).update(Text.from_markup(summary, emoji=False))
 
     @on(KanbanBoard.Highlighted)
+    @on(KanbanBoard.ColumnsShown)
     def _highlighted(self) -> None:
         self._describe()
 

@@ -69,7 +69,7 @@ def _currency_note(session: Session, scope: Scope, *extra: Any) -> list[str]:
     if not rows:
         return []
     parts = ", ".join(f"{count:,} in {code}" for code, count in rows)
-    return [f"Amounts are in {scope.currency}; not included: {parts} (see --currency)."]
+    return [f"Amounts are in {scope.currency}; not included: {parts} (choose that currency to see them)."]
 
 
 def epoch_seconds(column: Any, dialect: str) -> Any:
@@ -361,7 +361,7 @@ def revenue_report(session: Session, scope: Scope) -> Report:
                              for u in users_in])], "money")
     columns = [Column("period", "Period", grain), Column(who_key, who_key.capitalize()),
                *_money_cols(("won_minor", "Won"), ("goal_minor", "Goal")), Column("attainment", "% of goal", "percent")]
-    notes = ["Goals: `crm goal set USER AMOUNT --period 2026-11` (or 2026-Q4), or g in the app."]
+    notes = ["Goals: g sets one in the app, `crm goal set` on the command line."]
     if grain == "quarter":
         notes.append("A quarter without its own goal has the sum of its months' goals.")
     notes += _currency_note(session, scope, Deal.status == "won", in_range(Deal.closed_at, start, end))
