@@ -25,6 +25,7 @@ from textual.widgets.option_list import Option
 
 from crm_tui import background
 from crm_tui.clock import get_zone
+from crm_tui.compat import select_options
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, PipelineRead, StageRead
 from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
@@ -599,7 +600,7 @@ class BoardDealForm(DealForm):
         chosen, stage_id = self.preset
         if pipeline_id == chosen:
             stage = self.query_one("#stage", Select)
-            if any(value == stage_id for _, value in stage._options):
+            if any(value == stage_id for _, value in select_options(stage)):
                 stage.value = stage_id
 
     def loaded(self, data) -> None:
@@ -697,7 +698,7 @@ class BoardFilterForm(ReportsWorkerErrors, ModalScreen[tuple[BoardFilter, str] |
             owner_id, label = None, EVERYONE
         else:
             owner_id = int(value)
-            label = next((str(text) for text, v in owner._options if v == value), value)
+            label = next((str(text) for text, v in select_options(owner) if v == value), value)
         filters = replace(self.filters, owner_id=owner_id, text=self.query_one("#filter-text", Input).value.strip(),
                           close=self.query_one("#filter-close", Select).value,
                           stale_only=self.query_one("#filter-stale", Checkbox).value)
