@@ -100,6 +100,7 @@ CITIES = [  # city, country (picks the phone format)
     ("Boston, MA", "US"), ("Seattle, WA", "US"), ("London", "GB"), ("Paris", "FR"), ("Berlin", "DE"),
     ("Madrid", "ES"),
 ]
+STREET_DRAW = 10
 STREETS = {  # by country: an address reads as one place
     "US": ("Market St", "Main St", "Harbor Blvd", "Oak Avenue", "Elm Street"),
     "GB": ("King's Road", "Station Road", "High Street", "Church Lane"),
@@ -262,12 +263,19 @@ class _Demo:
             name_key = v.fold(name)
             rows.append(dict(
                 id=company_id, name=name, name_key=name_key, domain=domain, industry=rng.choice(INDUSTRIES),
-                size=rng.choice(SIZES), address=f"{rng.randint(1, 480)} {rng.choice(STREETS[country])}, {city}",
+                size=rng.choice(SIZES), address=self.address(city, country),
                 owner_id=owner, parent_id=None, notes=None, custom={}, archived=False,
                 search_text=company_search_text(name, domain),
                 version=1, created_at=created, updated_at=created))
             self.companies_info.append((company_id, name, name_key, domain, country, owner))
         return rows
+
+    def address(self, city: str, country: str) -> str:
+        """A street of the city's country (one draw of ten, as before streets were per country:
+        a seed gives the same data it gave)."""
+        number, pick = self.rng.randint(1, 480), self.rng.randrange(STREET_DRAW)
+        streets = STREETS[country]
+        return f"{number} {streets[pick % len(streets)]}, {city}"
 
     def company_name(self, taken: set[str]) -> str:
         rng = self.rng

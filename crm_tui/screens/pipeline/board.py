@@ -653,7 +653,7 @@ class BoardFilterForm(ReportsWorkerErrors, ModalScreen[tuple[BoardFilter, str] |
                                  Checkbox("Stale deals only", f.stale_only, id="filter-stale", compact=True),
                                  classes="field")
             with Horizontal(id="form-footer"):
-                yield Label("ctrl+s apply · ctrl+r reset · esc cancel", id="form-hint")
+                yield Label("^s apply · ^r reset · esc cancel", id="form-hint")
                 yield Button("Apply", id="filter-apply", variant="primary", compact=True)
                 yield Button("Cancel", id="filter-cancel", compact=True)
 

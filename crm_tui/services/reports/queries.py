@@ -15,6 +15,7 @@ from crm_tui.errors import InvalidInput
 from crm_tui.models import Activity, Contact, Deal, Goal, Pipeline, Stage, Task, User
 from crm_tui.services import pipelines as pipeline_service
 from crm_tui.services import tasks as task_service
+from crm_tui.services.words import plural
 from crm_tui.services.reports.bucketing import (
     Buckets, bucket_expr, bucket_label, bucket_table, buckets, constant_rows, in_range,
 )
@@ -569,7 +570,7 @@ def stale_report(session: Session, scope: Scope) -> Report:
                       sort="stage_entered"))
             for deal_id, title, stage, login, amount, entered, stage_id in listed]
     count = sum(n for n, _ in per_stage.values())
-    total = {"deal": f"{count:,} stale deals", "amount_minor": sum(a for _, a in per_stage.values())}
+    total = {"deal": plural(count, "stale deal"), "amount_minor": sum(a for _, a in per_stage.values())}
     notes = []
     if count > len(rows):
         notes.append(f"The {len(rows)} longest in their stage of {count:,}; Enter lists all of a stage's.")
