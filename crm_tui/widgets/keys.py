@@ -22,6 +22,8 @@ from time import monotonic
 from textual import events
 from textual.dom import DOMNode
 
+from crm_tui.compat import is_exiting
+
 WAIT_S = 2.0  # the longest a key waits for a screen to be ready, or for the key before it
 
 
@@ -37,6 +39,11 @@ class KeysInOrder:
         self._key_at: tuple[DOMNode, list[DOMNode]] | None = None  # the node waited on, and the rest
         self._keys_screen: object | None = None  # the screen that took the last key
         self._keys_held: tuple[object, float] | None = None  # keys wait for a screen to open over this one
+
+    @property
+    def keys_pending(self) -> int:
+        """Keys read but not yet handled (one on its way counts): 0 once a burst has landed."""
+        return len(self._keys_waiting) + (self._key_busy is not None)
 
     def hold_keys(self) -> None:
         """The key just handled opens a screen once a worker has read what it shows (an edit form
@@ -63,7 +70,15 @@ class KeysInOrder:
         handles what it was sent when it opened (its focus is set then): the key waits for it."""
         if self._key_busy is not None or not self._keys_waiting:
             return
-        screen = self.screen
+        if is_exiting(self) or not self.is_running:  # quitting: no screen is there to take them
+            self._keys_waiting.clear()
+            return
+        try:
+            screen = self.screen
+        except Exception:  # noqa: BLE001 - no screen yet (the app is starting): look again soon
+            self._key_busy = -1
+            self.set_timer(0.02, self._held_check)
+            return
         if self._keys_held is not None:
             held_on, since = self._keys_held
             if screen is held_on and monotonic() - since < WAIT_S:
@@ -93,11 +108,12 @@ class KeysInOrder:
             self._key_busy = None
             await self._next_key()
 
-    async def _screen_ready(self, screen, turn: int) -> None:
+    def _screen_ready(self, screen, turn: int) -> None:
+        """Run by the new screen once it has handled what it was sent as it opened; the keys go
+        on from the app's own queue."""
         if turn == self._key_busy:
             self._keys_screen = screen
-            self._key_busy = None
-            await self._next_key()
+            self.call_later(self._key_done, turn)
 
     def _follow(self, chain: list[DOMNode], turn: int) -> None:
         """Wait until each node of `chain` (the target, then its parents) has handled what came

@@ -14,7 +14,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
@@ -38,17 +37,6 @@ NUMERIC = {"int", "money", "percent", "days"}
 WIDE = 100  # from this width the list of reports stays on the left
 CHART_BESIDE = 130  # from this width the chart sits beside the table, below it otherwise
 
-
-
-class ReportGrid(DataTable):
-    """The report's table: says when its width changed (the list of reports opened over it or
-    closed, the terminal resized), so its columns are fitted to the new width."""
-
-    class Resized(Message):
-        pass
-
-    def on_resize(self) -> None:
-        self.post_message(self.Resized())
 
 
 def _fit_columns(columns, cells: list[list[Text]], room: int) -> list[int | None]:
@@ -113,7 +101,7 @@ class ReportsScreen(AreaScreen):
             yield OptionList(*[Option(spec.title, id=spec.name) for spec in self._shown_reports()],
                              id="report-list")
             with Vertical(id="report-main"):
-                yield ReportGrid(id="report-table", cursor_type="row", zebra_stripes=False)
+                yield DataTable(id="report-table", cursor_type="row", zebra_stripes=False)
                 yield BarChart(id="report-chart")
         yield Static(id="report-notes", markup=False)  # notes name pipelines as typed
         yield from self.compose_frame_bottom()
@@ -142,6 +130,7 @@ class ReportsScreen(AreaScreen):
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
         self.set_class(self.size.width >= CHART_BESIDE, "-chart-beside")
+        self._refit()
 
     # --- loading --------------------------------------------------------------------------------
 
@@ -206,8 +195,7 @@ class ReportsScreen(AreaScreen):
         if table.total:
             cells.append([self._cell(report, c, table.total.get(c.key), bold=True) if c.key in table.total else Text("")
                           for c in table.columns])
-        room = (grid.size.width or self.size.width) - 2
-        self._fitted_to = room
+        room = self._fitted_to = self._table_room()
         widths = _fit_columns(table.columns, cells, room)
         for column, width in zip(table.columns, widths, strict=True):
             grid.add_column(Text(column.title, justify="right" if column.kind in NUMERIC else "left",
@@ -217,13 +205,19 @@ class ReportsScreen(AreaScreen):
         if grid.row_count:
             grid.move_cursor(row=min(cursor, grid.row_count - 1))
 
-    @on(ReportGrid.Resized)
+    def _table_room(self) -> int:
+        """The cells inside the table's border, as reports.tcss lays it out at this width (the list
+        of reports beside it from WIDE, the chart beside it from CHART_BESIDE); the list opened
+        over a narrow table is not counted: it closes again."""
+        width = self.size.width or 80
+        main = width - (28 if width >= WIDE else 0)
+        table = main - (main * 45 // 100 if width >= CHART_BESIDE else 0)
+        return table - 2
+
     def _refit(self) -> None:
-        """The table's width is known once laid out (the list of reports may have been open over
-        it): fit the columns again when it is not the width they were fitted to."""
-        grid = self.query_one("#report-table", DataTable)
+        """Fit the columns again when the table's width changed (the terminal was resized)."""
         report = self.report
-        if report is not None and grid.size.width and grid.size.width - 2 != self._fitted_to:
+        if report is not None and self._table_room() != self._fitted_to:
             self._fill_table(report, report.tables[self.table_index])
 
     @staticmethod
