@@ -189,6 +189,12 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
             return
         if self.current_mode != mode:
             self.switch_mode(mode)
+        elif len(self.screen_stack) > 1 and not isinstance(self.screen, ModalScreen):
+            # the area's own key over a screen opened in it (a record, the import): back to the area
+            if getattr(self.screen, "running", False):
+                self.notify("Wait for it to finish, or press esc when it has.", title="Still running")
+            else:
+                self.pop_screen()
 
     # --- navigation: screens ask the app, they never import one another ---------------------
 

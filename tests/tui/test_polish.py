@@ -147,3 +147,24 @@ async def test_role_reset_asks_first(db, actor, now):
         await settle(app, pilot)
         with db.read() as s:
             assert not any("sales" in row.changed for row in permissions.matrix(s))
+
+
+async def test_the_areas_own_key_leaves_the_import_screen(db, actor, now):
+    from crm_tui.screens.contacts.screen import ContactsScreen
+    from crm_tui.screens.settings.imports import ImportScreen
+
+    app = make_app(db, actor, now)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.push_screen(ImportScreen())
+        await settle(app, pilot)
+        app.screen.query_one("#import-mapping").focus()
+        await pilot.press("1")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactsScreen)
+        app.push_screen(ImportScreen())
+        await settle(app, pilot)
+        app.screen.query_one("#import-mapping").focus()
+        await pilot.press("3")
+        await settle(app, pilot)
+        assert app.current_mode == "pipeline"
