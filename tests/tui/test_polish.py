@@ -168,3 +168,18 @@ async def test_the_areas_own_key_leaves_the_import_screen(db, actor, now):
         await pilot.press("3")
         await settle(app, pilot)
         assert app.current_mode == "pipeline"
+
+
+async def test_an_empty_database_says_how_to_add_a_contact_not_how_to_clear_a_search(db, actor, now):
+    from crm_tui.widgets.keyset_table import KeysetTable
+
+    app = make_app(db, actor, now)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one(KeysetTable)
+        text = " ".join(table.render_line(y).text for y in range(4))
+        assert "No contacts yet" in text and "clear the search" not in text
+        await pilot.press("slash", *"zzqx", "enter")
+        await settle(app, pilot)
+        text = " ".join(table.render_line(y).text for y in range(4))
+        assert "No contacts match" in text and "x to clear the search" in text
