@@ -27,6 +27,7 @@ from crm_tui.areas import AREAS, BY_MODE, RECORDS
 from crm_tui.services import permissions
 from crm_tui.services.common import Actor
 from crm_tui.widgets.control_codes import StripControlCodes
+from crm_tui.widgets.keys import KeysInOrder
 
 INBOX_REFRESH_S = 60
 DARK, LIGHT = "textual-dark", "textual-light"
@@ -34,7 +35,7 @@ _STRIP_CONTROL_CODES = StripControlCodes()  # one instance: Textual caches filte
 
 
 
-class CrmApp(StyleWorkOnce, App[None]):
+class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
     TITLE = "crm-tui"
     ENABLE_COMMAND_PALETTE = True
     AREAS = AREAS  # the area bar reads them here
@@ -56,8 +57,11 @@ class CrmApp(StyleWorkOnce, App[None]):
     def __init__(self, db: Database, actor: Actor, *, settings: Settings | None = None,
                  clock: Callable[[], datetime] | None = None,
                  welcome: bool = True, inbox_refresh_s: float | None = INBOX_REFRESH_S,
-                 workflow_interval_s: float | None = None, live_refresh_s: float | None = None) -> None:
+                 workflow_interval_s: float | None = None, live_refresh_s: float | None = None,
+                 theme: str | None = None, remember_theme: Callable[[str], None] | None = None) -> None:
         super().__init__()
+        # the theme chosen at the last launch (config.read_theme), and where a new choice is kept
+        self._start_theme, self._remember_theme = theme, remember_theme
         self.db = db
         # who acts (services.users.resolve_actor, as for every command) and the config file as the
         # CLI read it once at start: screens and the engine read these, never the file
@@ -147,7 +151,10 @@ class CrmApp(StyleWorkOnce, App[None]):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
-        self.theme = DARK
+        start = self._start_theme
+        # set before the theme is: only a new choice is written
+        self._start_theme = start if start in self.available_themes else DARK
+        self.theme = self._start_theme
         # the Inbox count, the first-run check and the rules wait for the first frame: their
         # queries would hold up the first screen's own
         self.call_after_refresh(self._start_background_work)
@@ -182,6 +189,12 @@ class CrmApp(StyleWorkOnce, App[None]):
             return
         if self.current_mode != mode:
             self.switch_mode(mode)
+        elif len(self.screen_stack) > 1 and not isinstance(self.screen, ModalScreen):
+            # the area's own key over a screen opened in it (a record, the import): back to the area
+            if getattr(self.screen, "running", False):
+                self.notify("Wait for it to finish, or press esc when it has.", title="Still running")
+            else:
+                self.pop_screen()
 
     # --- navigation: screens ask the app, they never import one another ---------------------
 
@@ -192,6 +205,12 @@ class CrmApp(StyleWorkOnce, App[None]):
         if in_its_area:
             self.action_area(record.area)
         self.push_screen(record.screen()(record_id))
+
+    def watch_theme(self, theme: str) -> None:
+        """A theme chosen (ctrl+t, or the palette's "Change theme") is the next launch's too."""
+        if self._remember_theme is not None and theme != self._start_theme:
+            self._start_theme = theme
+            self._remember_theme(theme)
 
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK
@@ -395,5 +414,8 @@ def run_app(*, db: Database, actor: Actor, settings: Settings) -> None:
     """Run the app on an open database, as the acting user the CLI resolved (services.users.resolve_actor,
     the same rule as every command), with the config file's settings the CLI loaded."""
     minutes = settings.workflow_interval_minutes
+    from crm_tui import config
+
     CrmApp(db, actor, settings=settings, workflow_interval_s=minutes * 60 if minutes else None,
-           live_refresh_s=settings.live_refresh_seconds or None).run()
+           live_refresh_s=settings.live_refresh_seconds or None,
+           theme=config.read_theme(), remember_theme=config.save_theme).run()

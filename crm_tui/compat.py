@@ -25,6 +25,11 @@ def node_bindings(node: DOMNode):
     return node._bindings
 
 
+def select_options(select) -> list[tuple[object, object]]:
+    """A Select's (prompt, value) options, as given to it (Textual keeps them private)."""
+    return list(select._options)
+
+
 def is_exiting(app: App) -> bool:
     """Whether the app was told to exit (quit before the first frame was drawn)."""
     return app._exit

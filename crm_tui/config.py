@@ -35,6 +35,44 @@ def config_path() -> Path:
     return config_dir() / "config.toml"
 
 
+def app_state_path() -> Path:
+    """What the app remembers between launches for this person on this machine (the theme): in
+    their own config dir, never in the shared database."""
+    return config_dir() / "app-state.json"
+
+
+def read_theme() -> str | None:
+    """The theme chosen last time, or None (never chosen, or the file unreadable: the default)."""
+    import json
+
+    try:
+        theme = json.loads(app_state_path().read_text(encoding="utf-8")).get("theme")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return theme if isinstance(theme, str) and theme else None
+
+
+def save_theme(theme: str) -> None:
+    """Remember the theme for the next launch (written whole, then moved in place); a file that
+    cannot be written only means the choice is not kept."""
+    import json
+
+    path = app_state_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            state = {}
+        state = state if isinstance(state, dict) else {}
+        state["theme"] = theme
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass
+
+
 def default_database_path() -> Path:
     return data_dir() / "crm.db"
 

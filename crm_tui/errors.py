@@ -30,8 +30,12 @@ class Conflict(CrmError):
     exit_code = 3
 
     def __init__(self, message: str, *, entity: str = "", entity_id: int | None = None,
-                 expected_version: int | None = None, current_version: int | None = None) -> None:
+                 expected_version: int | None = None, current_version: int | None = None,
+                 what_happened: str = "") -> None:
         super().__init__(message)
+        # who changed it and when, without the advice for the command line ("reload it and ..."):
+        # the app's conflict dialog offers its own ways out
+        self.what_happened = what_happened or message
         self.entity = entity
         self.entity_id = entity_id
         self.expected_version = expected_version

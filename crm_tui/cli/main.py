@@ -7,7 +7,7 @@ import os
 import sys
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from crm_tui import __version__
 from crm_tui.errors import CrmError, InvalidInput
@@ -124,6 +124,23 @@ class _LoadedOnUse(dict):
     def values(self):
         self._load_all()
         return super().values()
+
+
+def _flags_take_no_value() -> None:
+    """typer (0.29) labels every flag in --help `<bool>`, as if it took a value; a flag takes none,
+    so its line shows no type (tests/cli checks the help, and that typer still needs this)."""
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "flags_take_no_value", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag and self.metavar is None else shown(self, ctx)
+
+    display_type_rich.flags_take_no_value = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_take_no_value()
 
 
 class CrmGroup(TyperGroup):

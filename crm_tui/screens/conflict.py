@@ -24,6 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Select, Static
 from textual.widgets.select import InvalidSelectValueError
 
+from crm_tui.compat import select_options
 from crm_tui.errors import Conflict
 from crm_tui.screens.base import Outcome
 
@@ -180,7 +181,7 @@ def put_select(select: Select, value: Any, label: str | None = None) -> None:
         except InvalidSelectValueError:
             pass
         return
-    options = [(prompt, v) for prompt, v in select._options if v is not Select.NULL]
+    options = [(prompt, v) for prompt, v in select_options(select) if v is not Select.NULL]
     if all(v != value for _, v in options):
         select.set_options([*options, (label or f"#{value}", value)])
     select.value = value
@@ -239,7 +240,9 @@ class ResolvesConflicts:
             else:
                 self._apply(current, resolve(opened, theirs, mine, choices))
 
-        self.app.push_screen(FieldConflictScreen(clashes, error.message), chosen)
+        # what happened, then what the dialog's keys do: not the CLI's "reload it and apply again"
+        self.app.push_screen(FieldConflictScreen(clashes, f"{error.what_happened} Choose which value to keep "
+                                                 "for each field below."), chosen)
 
     def _apply(self, current: Any, values: dict[str, Any]) -> None:
         self.put_values(values, current)
@@ -252,7 +255,7 @@ class ResolvesConflicts:
     def _user_names(self, *records: Any) -> dict[Any, str]:
         names: dict[Any, str] = {}
         for select in self.query(self.OWNER_SELECT).results(Select):
-            names.update({v: str(prompt) for prompt, v in select._options if v is not Select.NULL})
+            names.update({v: str(prompt) for prompt, v in select_options(select) if v is not Select.NULL})
         for record in records:
             owner = getattr(record, self.OWNER_FIELD, None)
             if owner is not None:

@@ -16,7 +16,8 @@ from crm_tui.screens.base import SHELL_CSS
 
 def binding_rows(screen: Screen) -> list[tuple[str, str, str, str]]:
     """(where, keys, what, id) for the app, the screen, and each widget on it that has bindings;
-    each binding once, by id."""
+    each binding once, by id. Only the app's own keys: each has an id (a test checks it), and
+    Textual's generic ones (a text box's ctrl+a, a table's cursor keys, focus next) have none."""
     app = screen.app
     nodes = [screen, *screen.query("*"), app]
     rows, seen = [], set()
@@ -24,8 +25,8 @@ def binding_rows(screen: Screen) -> list[tuple[str, str, str, str]]:
         where = _where(node, screen, app)
         for bindings in node_bindings(node).key_to_bindings.values():
             for binding in bindings:
-                key = binding.id or (binding.description or binding.action)
-                if key in seen or binding.system or not _offered(node, binding, app):
+                key = binding.id
+                if key is None or key in seen or binding.system or not _offered(node, binding, app):
                     continue
                 seen.add(key)
                 keys = ", ".join(app.get_key_display(Binding(k.strip(), "")) for k in _all_keys(node, binding))
@@ -42,7 +43,10 @@ def _offered(node, binding: Binding, app) -> bool:
     return node.check_action(name, parameters) is not False
 
 
-WIDGET_NAMES = {"KeysetTable": "List", "Input": "Text box", "OptionList": "Lists panel", "Tabs": "Tabs"}
+# what each widget with keys of its own is to the person reading help (never a class name)
+WIDGET_NAMES = {"KeysetTable": "List", "Input": "Text box", "OptionList": "Lists panel", "Tabs": "Tabs",
+                "KanbanBoard": "Board", "DataTable": "Table", "TextArea": "Text", "Select": "Choice",
+                "BarChart": "Chart", "TabbedContent": "Tabs"}
 
 
 def _where(node, screen: Screen, app) -> str:
@@ -50,8 +54,10 @@ def _where(node, screen: Screen, app) -> str:
         return "Anywhere"
     if node is screen:
         return f"{area_title(app, getattr(screen, 'AREA', 'this screen'))} screen"
-    name = node.__class__.__name__
-    return WIDGET_NAMES.get(name, name)
+    for cls in type(node).__mro__:  # a widget of ours built on one of those is named as it
+        if cls.__name__ in WIDGET_NAMES:
+            return WIDGET_NAMES[cls.__name__]
+    return f"{area_title(app, getattr(screen, 'AREA', 'this screen'))} screen"
 
 
 def area_title(app, mode: str) -> str:

@@ -122,6 +122,7 @@ def check_version(session: Session, obj: Any, expected: int | None, entity: str,
         f"{label} was changed{who} since you opened it (you have version {expected}, it is now "
         f"version {obj.version}); reload it and apply your change again",
         entity=entity, entity_id=obj.id, expected_version=expected, current_version=obj.version,
+        what_happened=f"{label} was changed{who} since you opened it.",
     )
 
 

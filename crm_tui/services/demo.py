@@ -23,7 +23,7 @@ from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit
 from crm_tui.services.companies import company_search_text
 from crm_tui.services.contacts import derived_fields
-from crm_tui.services.pipelines import default_pipeline
+from crm_tui.services.pipelines import default_pipeline, list_lost_reasons
 
 MAX_CONTACTS = 1_000_000
 CONTACT_CHUNK = 10_000
@@ -100,16 +100,22 @@ CITIES = [  # city, country (picks the phone format)
     ("Boston, MA", "US"), ("Seattle, WA", "US"), ("London", "GB"), ("Paris", "FR"), ("Berlin", "DE"),
     ("Madrid", "ES"),
 ]
-STREETS = ("Market St", "Main St", "King's Road", "Rue de Rivoli", "Friedrichstraße", "Calle Mayor",
-           "Harbor Blvd", "Oak Avenue", "Station Road", "Elm Street")
+STREET_DRAW = 10
+STREETS = {  # by country: an address reads as one place
+    "US": ("Market St", "Main St", "Harbor Blvd", "Oak Avenue", "Elm Street"),
+    "GB": ("King's Road", "Station Road", "High Street", "Church Lane"),
+    "FR": ("Rue de Rivoli", "Boulevard Haussmann", "Rue du Bac", "Avenue de l'Opéra"),
+    "DE": ("Friedrichstraße", "Kastanienallee", "Torstraße", "Bergmannstraße"),
+    "ES": ("Calle Mayor", "Gran Vía", "Calle de Alcalá", "Paseo del Prado"),
+}
 US_AREAS = (212, 415, 312, 617, 206, 512, 303, 404, 646, 510, 718, 305)
 PERSONAL_DOMAINS = ("gmail.com", "outlook.com", "proton.me", "yahoo.com", "icloud.com")
 TAGS = ("vip", "newsletter", "partner", "decision-maker", "technical", "budget-holder", "churn-risk",
         "event:websummit-2026", "renewal", "referral-source")
 PRODUCTS = ("Platform licence", "Annual subscription", "Onboarding package", "Support renewal",
             "Pilot project", "Enterprise upgrade", "Data migration", "Training days", "Expansion seats")
-LOST_REASONS = ("Price too high", "Went with a competitor", "No budget this year", "No decision / went dark",
-                "Missing feature", "Timing: revisit next quarter")
+LOST_REASONS = ("Price too high", "Went with a competitor", "No budget", "No decision / went dark",
+                "Missing feature", "Bad timing")  # the list a new database starts with (when it has none)
 CURRENCIES = ("USD",) * 8 + ("EUR", "EUR", "GBP")
 CALL_OUTCOMES = ("connected", "left voicemail", "no answer", "call back later")
 CALL_SUBJECTS = ("Intro call", "Discovery call", "Check-in", "Pricing questions", "Follow-up call")
@@ -156,6 +162,7 @@ class DemoContext:
     first_ids: dict[str, int]
     existing_users: dict[str, int]
     existing_tags: dict[str, int]
+    lost_reasons: tuple[str, ...] = LOST_REASONS  # the team's list, the one the Lost picker offers
 
 
 def demo_context(session: Session, actor: Actor) -> DemoContext:
@@ -170,6 +177,7 @@ def demo_context(session: Session, actor: Actor) -> DemoContext:
         first_ids=first_ids,
         existing_users=dict(session.execute(select(User.login, User.id).where(User.login.in_(logins))).all()),
         existing_tags=dict(session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(TAGS))).all()),
+        lost_reasons=tuple(list_lost_reasons(session)) or LOST_REASONS,
     )
 
 
@@ -255,12 +263,19 @@ class _Demo:
             name_key = v.fold(name)
             rows.append(dict(
                 id=company_id, name=name, name_key=name_key, domain=domain, industry=rng.choice(INDUSTRIES),
-                size=rng.choice(SIZES), address=f"{rng.randint(1, 480)} {rng.choice(STREETS)}, {city}",
+                size=rng.choice(SIZES), address=self.address(city, country),
                 owner_id=owner, parent_id=None, notes=None, custom={}, archived=False,
                 search_text=company_search_text(name, domain),
                 version=1, created_at=created, updated_at=created))
             self.companies_info.append((company_id, name, name_key, domain, country, owner))
         return rows
+
+    def address(self, city: str, country: str) -> str:
+        """A street of the city's country (one draw of ten, as before streets were per country:
+        a seed gives the same data it gave)."""
+        number, pick = self.rng.randint(1, 480), self.rng.randrange(STREET_DRAW)
+        streets = STREETS[country]
+        return f"{number} {streets[pick % len(streets)]}, {city}"
 
     def company_name(self, taken: set[str]) -> str:
         rng = self.rng
@@ -455,7 +470,7 @@ class _Demo:
             contact_id=self.contact_id(i), pipeline_id=self.ctx.pipeline_id, stage_id=stage.id,
             owner_id=self.owner_of[i], amount_minor=amount, currency=rng.choice(CURRENCIES),
             expected_close=expected, status=stage.kind,
-            lost_reason=rng.choice(LOST_REASONS) if stage.kind == "lost" else None,
+            lost_reason=rng.choice(self.ctx.lost_reasons) if stage.kind == "lost" else None,
             stage_entered_at=entered, closed_at=closed, custom={}, archived=False, version=1,
             created_at=created, updated_at=max(entered, created))
 

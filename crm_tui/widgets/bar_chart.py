@@ -15,7 +15,7 @@ from crm_tui.services import validation as v
 EIGHTHS_H = " ▏▎▍▌▋▊▉█"
 EIGHTHS_V = " ▁▂▃▄▅▆▇█"
 COLOURS = ("#4c9be8", "#e8a33d")
-MAX_LABEL = 14
+MIN_LABEL = 14  # a label's room: at least this (when it is that long), at most a third of the width
 
 
 def compact(value: int, kind: str, currency: str) -> str:
@@ -33,6 +33,13 @@ def compact(value: int, kind: str, currency: str) -> str:
         if abs(number) >= size:
             return f"{prefix}{number / size:.1f}{suffix}"
     return f"{prefix}{number:,.0f}"
+
+
+def _label(label: str, width: int) -> str:
+    """A label in `width` cells, cut with an ellipsis."""
+    if cell_len(label) > width:
+        return set_cell_size(label, max(0, width - 1)) + "…"
+    return set_cell_size(label, width)
 
 
 class BarChart(Widget):
@@ -82,7 +89,9 @@ class BarChart(Widget):
         series = chart.series
         nested = len(series) == 2 and all(b <= a for a, b in zip(series[0][1], series[1][1], strict=True))
         top = max(max(values, default=0) for _, values in series) or 1
-        label_w = min(MAX_LABEL, max(cell_len(label) for label in chart.labels))
+        if chart.kind == "percent":  # a share is drawn against the whole: 50% is half a bar
+            top = max(top, 100)
+        label_w = min(max(MIN_LABEL, width // 3), max(cell_len(label) for label in chart.labels))
         texts = [[self._fmt(values[i]) for _, values in series] for i in range(len(chart.labels))]
         value_w = max(cell_len(" / ".join(t)) if nested else max(cell_len(x) for x in t) for t in texts)
         bar_w = max(1, width - label_w - value_w - 2)
@@ -94,13 +103,13 @@ class BarChart(Widget):
             if nested:
                 # whole cells for the inner bar: a partial block there would notch the outer one
                 outer, inner = _hbar(series[0][1][i], top, bar_w), "█" * round(series[1][1][i] * bar_w / top)
-                line = Text(set_cell_size(label, label_w) + " ")
+                line = Text(_label(label, label_w) + " ")
                 line.append(inner, style=COLOURS[1]).append(outer[len(inner):], style=COLOURS[0])
                 line.append(" " + " / ".join(texts[i]).rjust(value_w))
                 lines.append(line)
                 continue
             for s, (_, values) in enumerate(series):
-                line = Text(set_cell_size(label if s == 0 else "", label_w) + " ")
+                line = Text(_label(label if s == 0 else "", label_w) + " ")
                 line.append(_hbar(values[i], top, bar_w), style=COLOURS[s % 2])
                 line.append(" " + texts[i][s].rjust(value_w))
                 lines.append(line)
@@ -116,6 +125,8 @@ class BarChart(Widget):
         shown = max(1, min(n, width // group))
         first = n - shown  # the latest ones when they do not all fit
         top = max(max(values[first:], default=0) for _, values in chart.series) or 1
+        if chart.kind == "percent":
+            top = max(top, 100)
         rows = max(1, height - 2)
         lines: list[Text] = []
         head = self._legend().append(f"max {self._fmt(top)}", style="dim")

@@ -41,15 +41,15 @@ from textual.widget import Widget
 from crm_tui.clock import in_zone
 from crm_tui.models.schemas import StageRead
 from crm_tui.services.board import Card, Money, StageTotal, days_in_stage, is_stale
-from crm_tui.services.paging import MAX_PAGE, Cursor, Page
+from crm_tui.services.paging import MAX_PAGE, Page
 from crm_tui.widgets import fmt
 from crm_tui.widgets.paged_window import (
-    FIRST, LAST, NEXT, PREV, RESET, Anchor, Fetch, PageAsk, PagedWindow, PageFailed, PageLoaded,
+    FIRST, LAST, NEXT, PREV, RESET, Fetch, PageAsk, PagedWindow, PageFailed, PageLoaded,
 )
 
 CARD_HEIGHT = 5  # title, company and owner, amount and days, next task, a gap
 HEADER_HEIGHT = 2  # stage and count, totals
-MIN_COLUMN_WIDTH = 19
+MIN_COLUMN_WIDTH = 24  # a title and a company readable at 80 columns (three columns; the rest scroll)
 GAP = 1  # cells between two columns (and after the last)
 
 
@@ -88,17 +88,23 @@ def short_when(value: datetime, now: datetime, zone: tzinfo) -> str:
     return f"{in_zone(value, zone):%b %d}"
 
 
+def own_title(title: str, company: str | None) -> str:
+    """A deal's title without its company's name in front ("Acme Corp – Renewal": "Renewal"), as
+    the company has a line of its own on the card: two deals of one company read apart in a
+    narrow column. A title that is only the company's name stays as it is."""
+    if company and title.casefold().startswith(company.casefold()):
+        rest = title[len(company):].lstrip(" -–—:·|/")
+        if rest and rest != title[len(company):]:
+            return rest
+    return title
+
+
 def _fit(text: str, width: int) -> str:
     if width <= 0:
         return ""
     if cell_len(text) > width:
         return set_cell_size(text, width - 1) + "…"
     return set_cell_size(text, width)
-
-
-def starting_at(stage_entered_at: datetime, deal_id: int) -> Anchor:
-    """Where a column's page starts at this card (an oldest-first column): where a moved deal lands."""
-    return ("after", Cursor(stage_entered_at, deal_id - 1).encode())
 
 
 class KanbanColumn:
@@ -210,7 +216,7 @@ class KanbanColumn:
             return
         held = len(page.items)
         keep_cursor = ask.context.get("keep_cursor")
-        cursor = keep_cursor or 0
+        cursor = keep_cursor if keep_cursor is not None else (held - 1 if ask.anchor == LAST else 0)
         if focus_deal is not None:
             found = self.index_of(focus_deal)
             cursor = found if found is not None else (held - 1 if ask.anchor == LAST else 0)
@@ -254,12 +260,16 @@ class KanbanColumn:
         return None
 
     def put(self, card: Card) -> None:
-        """Show a card that just entered this stage, focused, at the start of the window: the
-        window a confirming ask started at `starting_at()` fetches (what came before is a page up)."""
-        before = Cursor(card.stage_entered_at, card.id).encode()
-        anchor = starting_at(card.stage_entered_at, card.id)
-        self.window.replace(Page([card], next_cursor=None, prev_cursor=before, extra={"anchor": anchor}))
-        self.cursor = self._top = 0
+        """Show a card that just entered this stage, focused, after the cards the column holds (it
+        entered last: an oldest-first column ends with it). The cards stay on screen while the
+        confirming ask (the column's last page) is on its way."""
+        window = self.window
+        held = [c for c in self.rows if c.id != card.id]
+        before = window.pages[0].prev_cursor if window.pages else None
+        window.replace(Page([*held, card], next_cursor=None, prev_cursor=before,
+                            extra=dict(window.pages[0].extra) if window.pages else {}), offset=window.offset)
+        self.cursor = len(held)
+        self._scroll_to_cursor()
         self.refresh()
 
     # --- moving -------------------------------------------------------------------------------
@@ -338,7 +348,7 @@ class KanbanColumn:
             text = f" {compact_sums(self.totals.amounts, plus=False)}"
             if self.stage.kind == "open":
                 weighted = compact_sums(self.totals.weighted, plus=False)
-                text = f"{text} · w {weighted}" if cell_len(text) + len(weighted) + 5 <= width else f"{text} w{weighted}"
+                text = f"{text} · w {weighted}"  # one form at every width (cut with an ellipsis)
             return [Segment(_fit(text, width), styles["totals"])]
         rows = self.rows
         body = y - HEADER_HEIGHT
@@ -363,9 +373,13 @@ class KanbanColumn:
         edge = Segment("▌" if stale else " ", styles[f"{bg}-stale"] if stale else styles[bg])
         room = width - 1
         if line == 0:
-            return [edge, Segment(_fit(card.title, room), styles[f"{bg}-title"])]
-        if line == 1:
-            who = " · ".join(x for x in (card.company_name, card.owner_login) if x) or "—"
+            return [edge, Segment(_fit(own_title(card.title, card.company_name), room), styles[f"{bg}-title"])]
+        if line == 1:  # the company with its own space; the owner after it where both fit
+            company, owner = card.company_name or "", card.owner_login or ""
+            if company and owner and cell_len(company) + len(owner) + 3 <= room:
+                who = f"{company} · {owner}"
+            else:
+                who = company or owner or "—"
             return [edge, Segment(_fit(who, room), styles[f"{bg}-muted"])]
         if line == 2:
             days = days_in_stage(card.stage_entered_at, now)
@@ -450,6 +464,7 @@ class KanbanBoard(Widget, can_focus=True):
         Binding("pageup", "page(-1)", "Page up", show=False, id="board.page_up"),
         Binding("pagedown", "page(1)", "Page down", show=False, id="board.page_down"),
         Binding("home,g", "first", "First card", show=False, id="board.first"),
+        Binding("end,G", "last", "Last card", show=False, id="board.last"),
         Binding("enter", "select", "Open", id="board.open"),
     ]
 
@@ -475,6 +490,14 @@ class KanbanBoard(Widget, can_focus=True):
         to_stage: int
         version: int
 
+    @dataclass
+    class ColumnsShown(Message):
+        """The columns shown changed (the focus scrolled the board, or its width changed): how many
+        are hidden to the left and to the right now."""
+
+        left: int
+        right: int
+
     def __init__(self, *, clock: Callable[[], datetime], zone: tzinfo, expected_height: int = 24,
                  id: str | None = None) -> None:
         super().__init__(id=id)
@@ -485,6 +508,7 @@ class KanbanBoard(Widget, can_focus=True):
         self._first_shown = 0
         self._columns: list[KanbanColumn] = []
         self._paint: dict[str, Style] | None = None
+        self._hidden_told: tuple[int, int] | None = None
 
     @property
     def columns(self) -> list[KanbanColumn]:
@@ -545,6 +569,15 @@ class KanbanBoard(Widget, can_focus=True):
                 column.load()
             else:
                 column.move_to(0)
+            self._announce()
+
+    def action_last(self) -> None:
+        """The column's last card (its last page is fetched when the window does not hold it)."""
+        if (column := self.column) is not None:
+            if not column.window.at_end:
+                column.window.fetch_in_worker(column.ask(at_end=True))
+            else:
+                column.move_to(len(column.rows) - 1)
             self._announce()
 
     def action_select(self) -> None:
@@ -658,6 +691,9 @@ class KanbanBoard(Widget, can_focus=True):
             self.refresh()
         for i, column in enumerate(columns):
             column.set_active(i == self.active)
+        if (hidden := self.hidden) != self._hidden_told:
+            self._hidden_told = hidden
+            self.post_message(self.ColumnsShown(*hidden))
 
     @property
     def hidden(self) -> tuple[int, int]:

@@ -121,3 +121,13 @@ def test_the_app_uses_the_same_zone_as_the_cli(tmp_path, monkeypatch):
     finally:
         state.close()
     assert os.environ["TZ"] == "UTC"  # the machine's zone differs
+
+
+@pytest.mark.parametrize("args", [[], ["contact", "list"], ["deal", "add"], ["init"]])
+def test_help_shows_flags_without_a_value_type(args):
+    """A flag takes no value: --help shows it bare, not `--json <bool>` (typer 0.29's label)."""
+    result = CliRunner().invoke(app, [*args, "--help"], terminal_width=100)
+    assert result.exit_code == 0, result.output
+    assert "<bool>" not in result.output and "--help" in result.output
+    if args == ["contact", "list"]:
+        assert "--json " in result.output

@@ -26,6 +26,9 @@ def test_the_private_names_the_patches_use_are_there():
     assert "_css_update_count" in inspect.getsource(Screen)
     assert "_exit" in inspect.getsource(App.__init__)
     assert "_bindings" in inspect.getsource(DOMNode)
+    from textual.widgets import Select
+
+    assert compat.select_options(Select([("a", 1)], value=1, allow_blank=False)) == [("a", 1)]
 
 
 def test_textual_still_calls_the_hooks_the_mixins_override():

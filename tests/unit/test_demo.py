@@ -255,3 +255,19 @@ def test_walking_the_list_for_common_words_finds_the_same_page(db, loaded, monke
         gathered = [[r.id for r in contacts.list_contacts(session, query=q, limit=20).items] for q in queries]
     assert walked == gathered
     assert any(common) and sum(map(len, walked)) > 40
+
+
+def test_lost_reasons_are_the_pickers_and_addresses_match_their_city(db, loaded):
+    """Issue 20: the report grouped "No budget" and the demo's "No budget this year" apart, and an
+    address read "Rue de Rivoli, San Francisco"."""
+    with db.read() as session:
+        picker = set(pipelines.list_lost_reasons(session))
+        used = set(session.scalars(select(Deal.lost_reason).where(Deal.lost_reason.is_not(None))))
+        addresses = list(session.scalars(select(Company.address)))
+    assert used and used <= picker
+    streets = {street: country for country, names in demo.STREETS.items() for street in names}
+    countries = {city: country for city, country in demo.CITIES}
+    for address in addresses:
+        street = next(s for s in streets if f" {s}, " in address)
+        city = address.split(", ", 1)[1]
+        assert streets[street] == countries[city], address

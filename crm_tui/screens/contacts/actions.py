@@ -47,6 +47,8 @@ class ContactActions:
         if contact_id is None:
             self.notify("No contact is highlighted.", severity="warning")
             return
+        if hold := getattr(self.app, "hold_keys", None):
+            hold()  # what is typed next is meant for the form the contact opens in
         self._load_contact(contact_id, then)
 
     @work(thread=True, group="contact-action", exit_on_error=False)

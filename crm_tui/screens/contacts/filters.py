@@ -50,21 +50,21 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
                                            for s in Lifecycle], id="lifecycle")
                 yield Label("Owner")
                 yield Select([("Mine", MINE), ("No owner", UNOWNED)], value=self._owner_value(), allow_blank=True,
-                             prompt="Anyone", id="owner")
+                             prompt="Anyone", id="owner", compact=True)
                 yield Label("Tag")
-                yield Input(value=f.get("tag") or "", placeholder="a tag, e.g. vip", id="tag")
+                yield Input(value=f.get("tag") or "", placeholder="a tag, e.g. vip", id="tag", compact=True)
                 yield Label("Source")
                 yield Select([(s.value, s.value) for s in Source], value=f.get("source") or Select.NULL,
-                             prompt="Any source", id="source")
+                             prompt="Any source", id="source", compact=True)
                 yield Label("Custom fields")
-                yield Input(value=_custom_text(f.get("custom")), id="custom",
+                yield Input(value=_custom_text(f.get("custom")), id="custom", compact=True,
                             placeholder="e.g. segment=smb; seats>=10; renewal<2027-01-01")
-                yield Checkbox("Never contacted", bool(f.get("never_contacted")), id="never")
-                yield Checkbox("Archived contacts instead", bool(f.get("archived")), id="archived")
+                yield Checkbox("Never contacted", bool(f.get("never_contacted")), id="never", compact=True)
+                yield Checkbox("Archived contacts instead", bool(f.get("archived")), id="archived", compact=True)
             yield Label("", id="form-error", classes="form-error")
             with Horizontal(classes="form-buttons"):
-                yield Button("Apply", variant="primary", id="apply")
-                yield Button("Cancel", id="cancel")
+                yield Button("Apply", variant="primary", id="apply", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def _owner_value(self):
         f = self.filters

@@ -42,6 +42,10 @@ def contact_columns(app) -> list[Column]:
     ]
 
 
+NO_CONTACTS = "No contacts yet. Press n for a new contact."
+NO_MATCH = "No contacts match. Press x to clear the search, n for a new contact."
+
+
 class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
     AREA = "contacts"
     BULK_KIND = "contact"
@@ -84,7 +88,7 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
         yield Line(id="filter-line")
         with PlainRow(id="contacts-body", classes="-lists-pending" if self._sidebar_shown() else ""):
             table = KeysetTable(contact_columns(self.app), noun="contacts", id="contact-list", marking=True,
-                                empty_text="No contacts match. Press n for a new contact, x to clear the search.")
+                                empty_text=NO_CONTACTS)
             self._first_fetch = self.fetcher()
             # the first page is fetched while the screen mounts (on the spot, from a local database)
             table.preload(self._first_fetch, here=self.app.db.local_reads)
@@ -190,6 +194,8 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
         # plain text, not markup: a list's name or the search may hold "[" (one line: no layout pass)
         line = Text.assemble((self.view_name, "bold"), *(f" · {part}" for part in parts))
         self.query_one("#filter-line", Line).update(line)
+        narrowed = bool(self.query_text) or any(value for value in f.values())
+        self.table.empty_text = NO_MATCH if narrowed else NO_CONTACTS  # "x to clear" only when there is
 
     def highlighted_contact_id(self) -> int | None:
         row = self.table.current_row

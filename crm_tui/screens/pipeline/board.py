@@ -25,6 +25,7 @@ from textual.widgets.option_list import Option
 
 from crm_tui import background
 from crm_tui.clock import get_zone
+from crm_tui.compat import select_options
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, PipelineRead, StageRead
 from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
@@ -34,7 +35,8 @@ from crm_tui.screens.pipeline.deal import LostReasonScreen
 from crm_tui.screens.pipeline.settings import PipelineSettingsScreen
 from crm_tui.services import board, deals, pipelines, users
 from crm_tui.services.board import BoardFilter, BoardTotals
-from crm_tui.widgets.kanban import KanbanBoard, KanbanColumn, compact_sums, first_page_size_for, starting_at
+from crm_tui.services.words import plural
+from crm_tui.widgets.kanban import KanbanBoard, KanbanColumn, compact_sums, first_page_size_for
 from crm_tui.widgets.paged_window import FIRST, PAINT_WAIT_S, PRELOAD_WAIT_S, PageAsk, PageLoaded
 from crm_tui.widgets.text_line import Line
 
@@ -323,7 +325,7 @@ class PipelineScreen(AreaScreen):
         more = ("  " + (f"‹ {left} " if left else "") + (f"{right} ›" if right else "")) if left or right else ""
         t = self.totals
         bar = " · ".join(parts) + more
-        summary = (f"Open {t.open_count:,} deals  {compact_sums(t.open_amounts)}  ·  weighted forecast "
+        summary = (f"Open {plural(t.open_count, 'deal')}  {compact_sums(t.open_amounts)}  ·  weighted forecast "
                    f"[b]{compact_sums(t.forecast)}[/b]" + ("" if self.show_closed else "  [dim]· c shows Won/Lost[/dim]"))
         if (bar, summary) != self._described:  # both are one line high: no layout pass
             old = self._described or ("", "")
@@ -334,6 +336,7 @@ class PipelineScreen(AreaScreen):
                 self.query_one("#board-summary", Line).update(Text.from_markup(summary, emoji=False))
 
     @on(KanbanBoard.Highlighted)
+    @on(KanbanBoard.ColumnsShown)
     def _highlighted(self) -> None:
         self._describe()
 
@@ -463,9 +466,7 @@ class PipelineScreen(AreaScreen):
         app = self.app
         try:
             with app.db.write() as session:  # the change and the two columns' pages in one transaction
-                deal = change(session, app.actor, app.now())
-                if focus is not None:  # the column the deal moved to shows it at the top
-                    asks[-1][1].anchor = starting_at(deal.stage_entered_at, deal.id)
+                deal = change(session, app.actor, app.now())  # a moved deal ends its new column's last page
                 pages = self._read_pages(session, asks, read)
         except Exception as exc:  # noqa: BLE001 - a refused change is reported, and the columns reloaded
             self.post_message(ChangeRefused(exc, asks, rollback))
@@ -606,7 +607,7 @@ class BoardDealForm(DealForm):
         chosen, stage_id = self.preset
         if pipeline_id == chosen:
             stage = self.query_one("#stage", Select)
-            if any(value == stage_id for _, value in stage._options):
+            if any(value == stage_id for _, value in select_options(stage)):
                 stage.value = stage_id
 
     def loaded(self, data) -> None:
@@ -659,7 +660,7 @@ class BoardFilterForm(ReportsWorkerErrors, ModalScreen[tuple[BoardFilter, str] |
                                  Checkbox("Stale deals only", f.stale_only, id="filter-stale", compact=True),
                                  classes="field")
             with Horizontal(id="form-footer"):
-                yield Label("ctrl+s apply · ctrl+r reset · esc cancel", id="form-hint")
+                yield Label("^s apply · ^r reset · esc cancel", id="form-hint")
                 yield Button("Apply", id="filter-apply", variant="primary", compact=True)
                 yield Button("Cancel", id="filter-cancel", compact=True)
 
@@ -704,7 +705,7 @@ class BoardFilterForm(ReportsWorkerErrors, ModalScreen[tuple[BoardFilter, str] |
             owner_id, label = None, EVERYONE
         else:
             owner_id = int(value)
-            label = next((str(text) for text, v in owner._options if v == value), value)
+            label = next((str(text) for text, v in select_options(owner) if v == value), value)
         filters = replace(self.filters, owner_id=owner_id, text=self.query_one("#filter-text", Input).value.strip(),
                           close=self.query_one("#filter-close", Select).value,
                           stale_only=self.query_one("#filter-stale", Checkbox).value)

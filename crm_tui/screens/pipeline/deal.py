@@ -124,7 +124,7 @@ class DealDetailScreen(DetailScreen):
             "[dim]Company[/dim] $company [dim](o)[/dim]   [dim]Contact[/dim] $contact [dim](c)[/dim]",
             "[dim]Owner[/dim] $owner   [dim]Close by[/dim] $close"
             + ("   [dim]closed[/dim] $closed" if d.closed_at else "")
-            + f"   [dim]created[/dim] $created   [dim]v{d.version}[/dim]",
+            + "   [dim]created[/dim] $created",
         ]
         card = Content.from_markup(
             "\n".join(lines), title=d.title, reason=d.lost_reason or "", amount=fmt.money(d.amount_minor, d.currency),

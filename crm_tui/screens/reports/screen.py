@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -36,6 +37,24 @@ NUMERIC = {"int", "money", "percent", "days"}
 WIDE = 100  # from this width the list of reports stays on the left
 CHART_BESIDE = 130  # from this width the chart sits beside the table, below it otherwise
 
+
+
+def _fit_columns(columns, cells: list[list[Text]], room: int) -> list[int | None]:
+    """Each column's width so that every column shows in `room` cells (the table's width): the
+    numbers as wide as they are, the text columns (a deal's title, a name) sharing what is left,
+    cut with an ellipsis. None where everything fits as it is."""
+    natural = [max([cell_len(str(columns[i].title))] + [row[i].cell_len for row in cells]) for i in range(len(columns))]
+    padding = 2 * len(columns)  # the DataTable's cell padding
+    if sum(natural) + padding <= room:
+        return [None] * len(columns)
+    texts = [i for i, c in enumerate(columns) if c.kind not in NUMERIC]
+    fixed = sum(w for i, w in enumerate(natural) if i not in texts)
+    left = max(6 * len(texts), room - padding - fixed)
+    wanted = sum(natural[i] for i in texts) or 1
+    widths: list[int | None] = list(natural)
+    for i in texts:
+        widths[i] = max(6, min(natural[i], left * natural[i] // wanted))
+    return widths
 
 class ReportsScreen(AreaScreen):
     AREA = "reports"
@@ -67,6 +86,7 @@ class ReportsScreen(AreaScreen):
         self.pipeline_id: int | None = None
         self.table_index = 0
         self.report: reports.Report | None = None
+        self._fitted_to = 0  # the width the table's columns were last fitted to
         self._team: list[UserRead] = []
         self._pipelines: list = []
 
@@ -110,6 +130,7 @@ class ReportsScreen(AreaScreen):
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
         self.set_class(self.size.width >= CHART_BESIDE, "-chart-beside")
+        self._refit()
 
     # --- loading --------------------------------------------------------------------------------
 
@@ -169,21 +190,41 @@ class ReportsScreen(AreaScreen):
         cursor = grid.cursor_row
         grid.clear(columns=True)
         grid.border_title = table.title
-        for column in table.columns:
-            grid.add_column(Text(column.title, justify="right" if column.kind in NUMERIC else "left"), key=column.key)
-        for i, row in enumerate(table.rows):
-            grid.add_row(*(self._cell(report, column, row.values.get(column.key)) for column in table.columns),
-                         key=str(i))
+        cells = [[self._cell(report, column, row.values.get(column.key)) for column in table.columns]
+                 for row in table.rows]
         if table.total:
-            grid.add_row(*(self._cell(report, c, table.total.get(c.key), bold=True) if c.key in table.total else ""
-                           for c in table.columns), key="total")
+            cells.append([self._cell(report, c, table.total.get(c.key), bold=True) if c.key in table.total else Text("")
+                          for c in table.columns])
+        room = self._fitted_to = self._table_room()
+        widths = _fit_columns(table.columns, cells, room)
+        for column, width in zip(table.columns, widths, strict=True):
+            grid.add_column(Text(column.title, justify="right" if column.kind in NUMERIC else "left",
+                                 overflow="ellipsis", no_wrap=True), key=column.key, width=width)
+        for i, row in enumerate(cells):
+            grid.add_row(*row, key="total" if table.total and i == len(cells) - 1 else str(i))
         if grid.row_count:
             grid.move_cursor(row=min(cursor, grid.row_count - 1))
+
+    def _table_room(self) -> int:
+        """The cells inside the table's border, as reports.tcss lays it out at this width (the list
+        of reports beside it from WIDE, the chart beside it from CHART_BESIDE); the list opened
+        over a narrow table is not counted: it closes again."""
+        width = self.size.width or 80
+        main = width - (28 if width >= WIDE else 0)
+        table = main - (main * 45 // 100 if width >= CHART_BESIDE else 0)
+        return table - 2
+
+    def _refit(self) -> None:
+        """Fit the columns again when the table's width changed (the terminal was resized)."""
+        report = self.report
+        if report is not None and self._table_room() != self._fitted_to:
+            self._fill_table(report, report.tables[self.table_index])
 
     @staticmethod
     def _cell(report: reports.Report, column: reports.Column, value: Any, bold: bool = False) -> Text:
         text = reports.format_cell(column, value, report.currency)
-        return Text(text, justify="right" if column.kind in NUMERIC else "left", style="bold" if bold else "")
+        return Text(text, justify="right" if column.kind in NUMERIC else "left", style="bold" if bold else "",
+                    overflow="ellipsis", no_wrap=True)
 
     # --- choosing a report ------------------------------------------------------------------------
 

@@ -109,8 +109,8 @@ class ImportScreen(ReportsWorkerErrors, Screen):
             yield Checkbox("skip invalid", compact=True, id="import-skip-invalid")
             yield Checkbox("new users", compact=True, id="import-create-users")
             yield Checkbox("custom", compact=True, id="import-custom")
-        yield Input(placeholder="Rewrite values: field:from=to; field:from=to (or a .csv of field,from,to), "
-                                "then Enter", compact=True, id="import-values")
+        yield Input(placeholder="Rewrite values: field:from=to; … (or a .csv of field,from,to), Enter",
+                    compact=True, id="import-values")
         yield Static("Type the path of a file and press Enter.", id="import-source")
         with Horizontal(id="import-body"):
             yield DataTable(cursor_type="row", zebra_stripes=True, id="import-mapping")

@@ -8,7 +8,9 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from crm_tui.screens.base import AreaScreen, Outcome
+from crm_tui.screens.forms import ConfirmScreen
 from crm_tui.services import permissions
+from crm_tui.services.words import plural
 
 SHOWN = {permissions.ALL: "all", permissions.OWN: "own", permissions.NONE: "·"}
 
@@ -66,7 +68,7 @@ class RoleSettingsScreen(AreaScreen):
             table.add_row(row.action, *cells, key=row.action)
         table.move_cursor(row=where.row, column=max(where.column, 1), animate=False)
         how = ("a all · o own · n none · R resets the role; * differs from the default" if can_change
-               else "Read only: an admin changes roles (crm role grant/revoke)")
+               else "Read only: an admin changes roles")
         self.query_one("#roles-line", Static).update(f"Roles — {how}")
         self._describe()
 
@@ -105,7 +107,13 @@ class RoleSettingsScreen(AreaScreen):
         if role is None:
             self.notify("Pick a role's column first.", severity="warning")
             return
-        self._reset(role)
+        changed = sum(1 for row in self.rows if role in row.changed)
+        if not changed:
+            self.notify(f"{role} has its default permissions already.", title="Roles")
+            return
+        question = (f"Reset {role} to its default permissions? "
+                    f"{plural(changed, 'change')} made to it will be undone.")
+        self.app.push_screen(ConfirmScreen(question, "Reset"), lambda yes: self._reset(role) if yes else None)
 
     @work(thread=True, exclusive=True, group="roles-save", exit_on_error=False)
     def _reset(self, role: str) -> Outcome:

@@ -51,6 +51,7 @@ from crm_tui.services.importing.fields import (
 from crm_tui.services.importing.kinds import KINDS
 from crm_tui.services.importing.match import Ids, Relations, lock_tables
 from crm_tui.services.importing.perms import Guard, check_run
+from crm_tui.services.words import plural
 from crm_tui.services.importing.read import BadRow, Source, open_source
 from crm_tui.services.importing.rows import Ctx, Row
 from crm_tui.services.importing.write import write_audit, write_rows
@@ -124,14 +125,14 @@ class ImportReport:
         return self.invalid == 0 and self.refused == 0
 
     def summary(self) -> str:
-        parts = [f"{self.rows} rows", f"{self.created} created", f"{self.updated} updated"]
+        parts = [plural(self.rows, "row"), f"{self.created} created", f"{self.updated} updated"]
         if self.unchanged:
             parts.append(f"{self.unchanged} unchanged")
         parts += [f"{self.skipped} skipped as duplicates", f"{self.invalid} invalid"]
         if self.refused:
             parts.append(f"{self.refused} refused")
         if self.companies_created:
-            parts.append(f"{self.companies_created} new companies")
+            parts.append(plural(self.companies_created, "new company", "new companies"))
         if self.users_created:
             parts.append(f"new users: {', '.join(self.users_created)}")
         return ", ".join(parts)

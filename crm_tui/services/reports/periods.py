@@ -67,7 +67,7 @@ def quarter_start(day: date) -> date:
 def preset_period(preset: str, *, now: datetime, zone: tzinfo) -> Period:
     key = (preset or "").strip().lower().replace("_", "-").replace(" ", "-")
     if key not in PRESETS:
-        raise InvalidInput(f"invalid period {preset!r}: choose one of {', '.join(PRESETS)}, or give --from and --to")
+        raise InvalidInput(f"invalid period {preset!r}: choose one of {', '.join(PRESETS)}, or give a first and a last day")
     which, kind = key.split("-")
     today = resolve_now(now).astimezone(zone).date()
     start = {"month": month_start(today), "quarter": quarter_start(today), "year": today.replace(month=1, day=1)}[kind]
@@ -83,11 +83,12 @@ def resolve_period(*, preset: str | None = None, start: date | str | None = None
     if start is None and end is None:
         return preset_period(preset or DEFAULT_PRESET, now=now, zone=zone)
     if preset:
-        raise InvalidInput("give a period or a date range (--from/--to), not both")
+        raise InvalidInput("give a period or a range of days (from and to), not both")
     if start is None:
-        raise InvalidInput("give --from too: the range needs a first day")
-    first = _day(start, now, zone, "--from", order)
-    last = _day(end, now, zone, "--to", order) if end is not None else resolve_now(now).astimezone(zone).date()
+        raise InvalidInput("give a first day too (from): the range needs one")
+    # named as the app's fields and the CLI's options both name them, without the dashes
+    first = _day(start, now, zone, "from", order)
+    last = _day(end, now, zone, "to", order) if end is not None else resolve_now(now).astimezone(zone).date()
     if last < first:
         raise InvalidInput(f"the range ends ({last}) before it starts ({first})")
     return Period(first, last + timedelta(days=1), "custom")

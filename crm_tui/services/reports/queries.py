@@ -15,6 +15,7 @@ from crm_tui.errors import InvalidInput
 from crm_tui.models import Activity, Contact, Deal, Goal, Pipeline, Stage, Task, User
 from crm_tui.services import pipelines as pipeline_service
 from crm_tui.services import tasks as task_service
+from crm_tui.services.words import plural
 from crm_tui.services.reports.bucketing import (
     Buckets, bucket_expr, bucket_label, bucket_table, buckets, constant_rows, in_range,
 )
@@ -69,7 +70,7 @@ def _currency_note(session: Session, scope: Scope, *extra: Any) -> list[str]:
     if not rows:
         return []
     parts = ", ".join(f"{count:,} in {code}" for code, count in rows)
-    return [f"Amounts are in {scope.currency}; not included: {parts} (see --currency)."]
+    return [f"Amounts are in {scope.currency}; not included: {parts} (choose that currency to see them)."]
 
 
 def epoch_seconds(column: Any, dialect: str) -> Any:
@@ -361,7 +362,7 @@ def revenue_report(session: Session, scope: Scope) -> Report:
                              for u in users_in])], "money")
     columns = [Column("period", "Period", grain), Column(who_key, who_key.capitalize()),
                *_money_cols(("won_minor", "Won"), ("goal_minor", "Goal")), Column("attainment", "% of goal", "percent")]
-    notes = ["Goals: `crm goal set USER AMOUNT --period 2026-11` (or 2026-Q4), or g in the app."]
+    notes = ["Goals: g sets one in the app, `crm goal set` on the command line."]
     if grain == "quarter":
         notes.append("A quarter without its own goal has the sum of its months' goals.")
     notes += _currency_note(session, scope, Deal.status == "won", in_range(Deal.closed_at, start, end))
@@ -569,7 +570,7 @@ def stale_report(session: Session, scope: Scope) -> Report:
                       sort="stage_entered"))
             for deal_id, title, stage, login, amount, entered, stage_id in listed]
     count = sum(n for n, _ in per_stage.values())
-    total = {"deal": f"{count:,} stale deals", "amount_minor": sum(a for _, a in per_stage.values())}
+    total = {"deal": plural(count, "stale deal"), "amount_minor": sum(a for _, a in per_stage.values())}
     notes = []
     if count > len(rows):
         notes.append(f"The {len(rows)} longest in their stage of {count:,}; Enter lists all of a stage's.")

@@ -1,0 +1,55 @@
+"""Issue 20's words: counts in the singular, no CLI option names in what the app shows, a conflict
+that says what happened apart from the command line's advice."""
+
+from __future__ import annotations
+
+from datetime import timezone
+
+import pytest
+
+from crm_tui.errors import Conflict, InvalidInput
+from crm_tui.services import contacts
+from crm_tui.services.reports.periods import resolve_period
+from crm_tui.services.words import plural
+
+
+def test_plural():
+    assert [plural(1, "deal"), plural(2, "deal"), plural(0, "row"), plural(1204, "row")] == [
+        "1 deal", "2 deals", "0 rows", "1,204 rows"]
+    assert plural(1, "new company", "new companies") == "1 new company"
+    assert plural(3, "new company", "new companies") == "3 new companies"
+
+
+@pytest.mark.parametrize("kwargs", [dict(start="blorp"), dict(start="2026-01-01", end="blorp"),
+                                    dict(preset="fortnight"), dict(preset="this-month", start="2026-01-01"),
+                                    dict(end="2026-01-01")])
+def test_period_errors_name_no_cli_option(kwargs, now):
+    with pytest.raises(InvalidInput) as caught:
+        resolve_period(now=now, zone=timezone.utc, **kwargs)
+    assert "--" not in caught.value.message
+
+
+def test_a_conflict_says_what_happened_without_the_command_lines_advice(db, actor, now):
+    with db.write() as s:
+        ada = contacts.create_contact(s, data={"first_name": "Ada", "last_name": "Lovelace"}, actor=actor, now=now)
+        contacts.update_contact(s, contact_id=ada.id, changes={"title": "CTO"}, actor=actor, now=now)
+    with db.write() as s, pytest.raises(Conflict) as caught:
+        contacts.update_contact(s, contact_id=ada.id, changes={"title": "CEO"}, actor=actor, now=now,
+                                version=ada.version)
+    assert "reload it" in caught.value.message  # the CLI's advice stays
+    happened = caught.value.what_happened
+    assert "was changed" in happened and "reload" not in happened and "version" not in happened
+
+
+def test_a_percent_chart_is_drawn_against_the_whole_and_labels_use_the_width():
+    from crm_tui.services.reports.shapes import Chart
+    from crm_tui.widgets.bar_chart import BarChart
+
+    chart = BarChart()
+    chart.chart, chart.currency = Chart("Win rate", ["A rather long owner name here", "bob"],
+                                        [("win %", [50, 0])], "percent"), "USD"
+    lines = chart._bars(100, 10).plain.splitlines()
+    assert lines[0].startswith("A rather long owner name here ")  # not cut at 14 at 100 columns
+    bar = lines[0].count("█") + sum(lines[0].count(c) for c in "▏▎▍▌▋▊▉")
+    room = 100 - len("A rather long owner name here") - len("50%") - 2
+    assert abs(bar - room / 2) <= 1  # 50% is half the bar, not all of it
