@@ -24,8 +24,8 @@ from crm_tui.commands import CrmCommands
 from crm_tui.db import Database
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.areas import AREAS, BY_MODE, RECORDS
-from crm_tui.services import permissions
-from crm_tui.services.common import Actor
+from crm_tui.services import grants
+from crm_tui.shapes import Actor
 from crm_tui.widgets.control_codes import StripControlCodes
 
 INBOX_REFRESH_S = 60
@@ -81,7 +81,7 @@ class CrmApp(StyleWorkOnce, App[None]):
         # The first frame's key bar and area bar show what the role may do by default (no query
         # stands before it); the role's stored permissions are read right after it and replace
         # these if an admin changed them. The services check every change themselves either way.
-        self._capabilities: dict[str, str] = permissions.role_defaults(actor)
+        self._capabilities: dict[str, str] = grants.role_defaults(actor)
 
     # --- the shared services of every screen -------------------------------------------------
 
@@ -99,13 +99,15 @@ class CrmApp(StyleWorkOnce, App[None]):
         return self._capabilities
 
     def _read_capabilities(self) -> dict[str, str]:
+        from crm_tui.services import permissions  # the ORM loads after the first frame
+
         with self.db.read() as session:
             return permissions.capabilities(session, self.actor)
 
     def may(self, action: str) -> bool:
         """Whether the user may do `action` on some records (all, or their own). It decides which keys
         and areas are shown; the services decide each change, record by record."""
-        return self.capabilities.get(action, permissions.NONE) != permissions.NONE
+        return self.capabilities.get(action, grants.NONE) != grants.NONE
 
     def may_open(self, mode: str) -> bool:
         """Whether the role may open the area (one of the permissions it needs, if it needs any)."""
@@ -155,6 +157,10 @@ class CrmApp(StyleWorkOnce, App[None]):
     def _start_background_work(self) -> None:
         if is_exiting(self) or not self.is_running:  # quit (ctrl+q) before the first frame was drawn
             return
+        # the first frame is drawn: the start's plain connection closes (a first page still being
+        # read on it finishes first), and every read from now on goes through the ORM, which the
+        # workers below load in their threads
+        self.db.end_quick_reads()
         self._reread_capabilities()
         self.refresh_inbox_count()
         if self._inbox_refresh_s:
@@ -175,6 +181,8 @@ class CrmApp(StyleWorkOnce, App[None]):
 
     def action_area(self, mode: str) -> None:
         if not self.may_open(mode):
+            from crm_tui.services import permissions
+
             area = BY_MODE[mode]
             with self.db.read() as session:
                 why = permissions.refuse_area(session, self.actor, area.title, area.needs)
