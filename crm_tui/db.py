@@ -172,8 +172,8 @@ class Database:
         self._echo = echo
         self._engine: Engine | None = None
         self._engine_lock = threading.Lock()
-        # the plain DB-API connection of the start (quick_read): None until opened, False once closed
-        self._quick = None
+        # the plain DB-API connection of the start (quick_read), or False
+        self._quick = False  # open_database(quick_reads=True) hands it one
         self._quick_lock = threading.Lock()
         self._quick_ending = False
         if not (_engine_later and _plain_backend(url)):
@@ -223,8 +223,6 @@ class Database:
         reads before SQLAlchemy has loaded (services/start.py); None when there is none (another
         driver, or closed: `end_quick_reads`), and the caller goes the ORM's way. One user at a time."""
         with self._quick_lock:
-            if self._quick is None:
-                self._quick = _quick_connect(self.url) or False
             try:
                 yield self._quick or None
             finally:
@@ -469,17 +467,24 @@ def _refuse_newer(script, current: str | None, head: str) -> None:
         )
 
 
-def open_database(url: str, *, migrate: bool = True, echo: bool = False, create: bool = True) -> Database:
+def open_database(url: str, *, migrate: bool = True, echo: bool = False, create: bool = True,
+                  quick_reads: bool = False) -> Database:
     """Open the database at `url`, upgrading its schema when it is older than the code. Without
     `create`, a SQLite file that does not exist yet is refused, naming the path (a mistyped --db
-    must not become an empty CRM with its typist as admin)."""
-    revision, conn = _quick_revision(url)
-    if revision == HEAD:  # current: one query on a plain connection, and no SQLAlchemy yet
-        db = Database(url, echo=echo, _engine_later=True)
-        db._quick = conn  # kept for the start's other reads (services/start.py)
-        return db
-    if conn is not None:
-        conn.close()
+    must not become an empty CRM with its typist as admin).
+
+    With `quick_reads` (the app's start), a current database is checked on a plain DB-API
+    connection, which is kept for the start's other reads (Database.quick_read, services/start.py)
+    until `end_quick_reads`; SQLAlchemy loads when the engine is first used. Otherwise, and for a
+    database that is not current (or not reachable so), the engine opens it as always."""
+    if quick_reads:
+        revision, conn = _quick_revision(url)
+        if revision == HEAD:  # current: one query, and no SQLAlchemy yet
+            db = Database(url, echo=echo, _engine_later=True)
+            db._quick = conn
+            return db
+        if conn is not None:
+            conn.close()
     if not create:
         _require_existing_file(url)
     db = Database(url, echo=echo)

@@ -29,6 +29,8 @@ class CliState:
         self._actor: Actor | None = None
         # only `crm init`, and the app's first start on the default path, create a database
         self.may_create = False
+        # the app's start reads on a plain connection before SQLAlchemy loads (services/start.py)
+        self.quick_reads = False
 
     @cached_property
     def settings(self) -> config.Settings:
@@ -49,7 +51,7 @@ class CliState:
         if self._db is None:
             from crm_tui.db import open_database
 
-            self._db = open_database(self.url, create=self.may_create)
+            self._db = open_database(self.url, create=self.may_create, quick_reads=self.quick_reads)
         return self._db
 
     def _resolve_actor(self, session: Session) -> Actor:
@@ -99,6 +101,7 @@ class CliState:
 
         # the app's first start on the default path makes the database; a path given is opened only
         self.may_create = self.url == config.resolve_database_url(None, config.Settings())
+        self.quick_reads = True
         # the everyday sign-in needs no ORM: the app paints before SQLAlchemy loads (services/start.py)
         actor = quick_actor(self.db, request=self.login_request, settings=self.settings) or self.actor
         run_app(db=self.db, actor=actor, settings=self.settings)
