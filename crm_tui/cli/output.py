@@ -6,7 +6,6 @@ from typing import Annotated
 
 import dataclasses
 import json
-import logging
 import re
 import sys
 from collections.abc import Iterable, Sequence

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -13,7 +12,6 @@ from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, InvalidInput, NotFound
 from crm_tui.models import AuditEvent
 from crm_tui.shapes import Actor, system_actor  # noqa: F401 - the services' names for them

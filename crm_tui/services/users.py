@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
 from crm_tui.clock import get_zone, resolve_now
-from crm_tui.config import LoginRequest, Settings, team_timezone
+from crm_tui.config import LoginRequest, Settings
 from crm_tui.errors import InvalidInput, NotFound, PermissionDenied
 from crm_tui.models import Role, User  # the package: every table is on the metadata
 from crm_tui.models.schemas import UserCreate, UserRead, UserUpdate
