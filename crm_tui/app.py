@@ -25,6 +25,7 @@ from crm_tui.db import Database
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.areas import AREAS, BY_MODE, RECORDS
 from crm_tui.services import grants
+from crm_tui.services.start import load_orm, orm_loaded
 from crm_tui.shapes import Actor
 from crm_tui.widgets.control_codes import StripControlCodes
 
@@ -99,7 +100,8 @@ class CrmApp(StyleWorkOnce, App[None]):
         return self._capabilities
 
     def _read_capabilities(self) -> dict[str, str]:
-        from crm_tui.services import permissions  # the ORM loads after the first frame
+        load_orm()  # it loads after the first frame
+        from crm_tui.services import permissions
 
         with self.db.read() as session:
             return permissions.capabilities(session, self.actor)
@@ -158,9 +160,27 @@ class CrmApp(StyleWorkOnce, App[None]):
         if is_exiting(self) or not self.is_running:  # quit (ctrl+q) before the first frame was drawn
             return
         # the first frame is drawn: the start's plain connection closes (a first page still being
-        # read on it finishes first), and every read from now on goes through the ORM, which the
-        # workers below load in their threads
+        # read on it finishes first), every read from now on goes through the ORM, and the ORM
+        # loads, in one thread (services/start.py load_orm); the work below follows it
         self.db.end_quick_reads()
+        if orm_loaded():
+            self._start_workers()
+        else:
+            self._load_orm()
+
+    class OrmLoaded(Message):
+        """SQLAlchemy, the models and the shared services are loaded (posted from a worker's thread)."""
+
+    @work(thread=True, exclusive=True, group="load-orm", exit_on_error=False)
+    def _load_orm(self) -> None:
+        load_orm()
+        self.post_message(self.OrmLoaded())
+
+    def on_crm_app_orm_loaded(self, _event: OrmLoaded) -> None:
+        if not is_exiting(self) and self.is_running:
+            self._start_workers()
+
+    def _start_workers(self) -> None:
         self._reread_capabilities()
         self.refresh_inbox_count()
         if self._inbox_refresh_s:
@@ -181,6 +201,7 @@ class CrmApp(StyleWorkOnce, App[None]):
 
     def action_area(self, mode: str) -> None:
         if not self.may_open(mode):
+            load_orm()
             from crm_tui.services import permissions
 
             area = BY_MODE[mode]

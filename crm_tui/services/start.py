@@ -11,7 +11,10 @@ tests/unit/test_start.py checks each answer against theirs, on SQLite and Postgr
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
+import sys
+import threading
 from datetime import datetime, timezone
 
 from crm_tui.config import LoginRequest, Settings, team_timezone
@@ -29,6 +32,38 @@ _FIRST_CONTACTS = (
     "LEFT OUTER JOIN users AS list_owner ON list_owner.id = contacts.owner_id "
     "WHERE contacts.archived IS {false} ORDER BY contacts.sort_name ASC, contacts.id ASC LIMIT {p}"
 )
+
+
+# SQLAlchemy's package imports itself in cycles: imported from two threads at once, one of them can
+# be handed the other's half-made module ("cannot import name ... from partially initialized
+# module"). After the first frame the app's workers and the main thread all want it at once, so
+# it loads in one thread at a time, through load_orm.
+_ORM_MODULES = ("sqlalchemy", "sqlalchemy.orm", "sqlmodel", "crm_tui.models", "crm_tui.services.common")
+_orm_lock = threading.Lock()
+_orm_loaded = False
+
+
+def orm_loaded() -> bool:
+    """Whether load_orm has nothing left to do (the last of its modules is wholly imported)."""
+    global _orm_loaded
+    if not _orm_loaded:
+        last = sys.modules.get(_ORM_MODULES[-1])
+        _orm_loaded = last is not None and not getattr(last.__spec__, "_initializing", False)
+    return _orm_loaded
+
+
+def load_orm() -> None:
+    """SQLAlchemy, SQLModel, the models and what every service shares, imported (in one thread at a
+    time; the others wait here). Call it before importing a service or a screen that uses one, from
+    any thread, once the app's first frame is drawn; it returns at once when they are loaded."""
+    global _orm_loaded
+    if orm_loaded():
+        return
+    with _orm_lock:
+        if not _orm_loaded:
+            for name in _ORM_MODULES:
+                importlib.import_module(name)
+            _orm_loaded = True
 
 
 def with_settings(actor: Actor, settings: Settings) -> Actor:

@@ -100,3 +100,35 @@ def test_with_settings_is_the_users_service_one():
     actor = dataclasses.replace(start.Actor(user_id=1, login="ann"), timezone=None)
     changed = start.with_settings(actor, Settings(timezone="Europe/Paris", locale="fr_FR"))
     assert (changed.timezone, changed.locale) == ("Europe/Paris", "fr_FR")
+
+
+def test_the_orm_loads_in_one_thread_at_a_time(tmp_path):
+    """SQLAlchemy imported from several threads at once could hand one of them a half-made module;
+    load_orm lets one thread import it and the others wait (each returns with it whole)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys, threading
+        from crm_tui.services import start
+        assert "sqlalchemy" not in sys.modules and not start.orm_loaded()
+        errors = []
+
+        def load():
+            try:
+                start.load_orm()
+                from crm_tui.services import contacts, permissions, tasks, users, views  # noqa: F401
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=load) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+        assert start.orm_loaded()
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -10,6 +10,7 @@ from textual import work
 from textual.binding import Binding
 
 from crm_tui.screens.base import Outcome
+from crm_tui.services.start import load_orm
 
 if TYPE_CHECKING:
     from crm_tui.models.schemas import ContactRead
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 def _forms():
     """screens/forms.py, and the services and models its forms use: loaded when the first action
     runs, not with the list (the app paints its first page before the ORM loads)."""
+    load_orm()
     from crm_tui.screens import forms
 
     return forms
@@ -60,6 +62,7 @@ class ContactActions:
 
     @work(thread=True, group="contact-action", exit_on_error=False)
     def _load_contact(self, contact_id: int, then: Callable[[ContactRead], None]) -> Outcome:
+        load_orm()
         from crm_tui.services import contacts
 
         with self.app.db.read() as session:
@@ -136,6 +139,7 @@ class ContactActions:
 
     @work(thread=True, group="contact-action", exit_on_error=False)
     def _set_archived(self, contact_id: int, archived: bool, name: str | None) -> Outcome:
+        load_orm()
         from crm_tui.services import contacts
 
         with self.app.db.write() as session:

@@ -148,6 +148,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
                 page = start.first_contacts(db, limit=limit)
                 if page is not None:
                     return page
+            start.load_orm()
             from crm_tui.services import contacts, views
 
             filters = views.resolve_filters(chosen, actor)
@@ -170,6 +171,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         if f.get("lifecycle"):
             parts.append("stage " + "/".join(f["lifecycle"]))
         if f.get("owner_id") is not None:
+            start.load_orm()
             from crm_tui.services.views import ME
 
             if f["owner_id"] in (ME, self.app.actor.user_id):
@@ -236,6 +238,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         self.reload()
 
     def action_filters(self) -> None:
+        start.load_orm()
         from crm_tui.screens.contacts.filters import ContactFilterForm
 
         def apply(filters: dict | None) -> None:
@@ -259,6 +262,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
 
     @work(thread=True, exclusive=True, group="contact-views", exit_on_error=False)
     def load_views(self) -> Outcome:
+        start.load_orm()
         from crm_tui.services import users, views
 
         with self.app.db.read() as session:
@@ -312,6 +316,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         view = next((v for v in self._views if option is not None and str(v.id) == option.id), None)
         if view is None:
             return
+        start.load_orm()
         from crm_tui.screens.contacts.filters import RenameViewForm
         from crm_tui.screens.forms import ConfirmScreen
         from crm_tui.services import views
@@ -345,6 +350,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
 
     @work(thread=True, exclusive=True, group="contact-view-change", exit_on_error=False)
     def _write_view(self, change: str, view, shown: dict) -> Outcome:
+        start.load_orm()
         from crm_tui.services import views
 
         with self.app.db.write() as session:
@@ -361,6 +367,7 @@ class ContactsScreen(SearchableList, ContactActions, AreaScreen):
         self.load_views()
 
     def action_save_view(self) -> None:
+        start.load_orm()
         from crm_tui.screens.contacts.filters import SaveViewForm
         from crm_tui.services import views
 
