@@ -206,7 +206,7 @@ def markers(url: str, env: dict[str, str]) -> dict[str, str]:
             actor = users.sign_in(session, os_login=request.os_login, login=request.login, source=request.source)
         with db.read() as session:
             now = utcnow()
-            zone = get_zone(actor.timezone or config.team_timezone())
+            zone = get_zone(actor.timezone or config.team_timezone(config.load_settings()))
             first_contact = contacts.list_contacts(session, limit=1).items[0].full_name
             pipeline = pipelines.default_pipeline(session)
             stages = [s for s in pipeline.stages if s.kind == "open"]

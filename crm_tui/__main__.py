@@ -1,5 +1,5 @@
 """`python -m crm_tui` runs the same command as `crm`."""
 
-from crm_tui.cli.main import run
+from crm_tui.cli.entry import run
 
 run()

@@ -24,8 +24,9 @@ from crm_tui.commands import CrmCommands
 from crm_tui.db import Database
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.areas import AREAS, BY_MODE, RECORDS
-from crm_tui.services import permissions
-from crm_tui.services.common import Actor
+from crm_tui.services import grants
+from crm_tui.services.start import load_orm, orm_loaded
+from crm_tui.shapes import Actor
 from crm_tui.widgets.control_codes import StripControlCodes
 from crm_tui.widgets.keys import KeysInOrder
 
@@ -85,7 +86,7 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         # The first frame's key bar and area bar show what the role may do by default (no query
         # stands before it); the role's stored permissions are read right after it and replace
         # these if an admin changed them. The services check every change themselves either way.
-        self._capabilities: dict[str, str] = permissions.role_defaults(actor)
+        self._capabilities: dict[str, str] = grants.role_defaults(actor)
 
     # --- the shared services of every screen -------------------------------------------------
 
@@ -103,13 +104,16 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         return self._capabilities
 
     def _read_capabilities(self) -> dict[str, str]:
+        load_orm()  # it loads after the first frame
+        from crm_tui.services import permissions
+
         with self.db.read() as session:
             return permissions.capabilities(session, self.actor)
 
     def may(self, action: str) -> bool:
         """Whether the user may do `action` on some records (all, or their own). It decides which keys
         and areas are shown; the services decide each change, record by record."""
-        return self.capabilities.get(action, permissions.NONE) != permissions.NONE
+        return self.capabilities.get(action, grants.NONE) != grants.NONE
 
     def may_open(self, mode: str) -> bool:
         """Whether the role may open the area (one of the permissions it needs, if it needs any)."""
@@ -162,6 +166,28 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
     def _start_background_work(self) -> None:
         if is_exiting(self) or not self.is_running:  # quit (ctrl+q) before the first frame was drawn
             return
+        # the first frame is drawn: the start's plain connection closes (a first page still being
+        # read on it finishes first), every read from now on goes through the ORM, and the ORM
+        # loads, in one thread (services/start.py load_orm); the work below follows it
+        self.db.end_quick_reads()
+        if orm_loaded():
+            self._start_workers()
+        else:
+            self._load_orm()
+
+    class OrmLoaded(Message):
+        """SQLAlchemy, the models and the shared services are loaded (posted from a worker's thread)."""
+
+    @work(thread=True, exclusive=True, group="load-orm", exit_on_error=False)
+    def _load_orm(self) -> None:
+        load_orm()
+        self.post_message(self.OrmLoaded())
+
+    def on_crm_app_orm_loaded(self, _event: OrmLoaded) -> None:
+        if not is_exiting(self) and self.is_running:
+            self._start_workers()
+
+    def _start_workers(self) -> None:
         self._reread_capabilities()
         self.refresh_inbox_count()
         if self._inbox_refresh_s:
@@ -182,6 +208,9 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
 
     def action_area(self, mode: str) -> None:
         if not self.may_open(mode):
+            load_orm()
+            from crm_tui.services import permissions
+
             area = BY_MODE[mode]
             with self.db.read() as session:
                 why = permissions.refuse_area(session, self.actor, area.title, area.needs)

@@ -38,9 +38,15 @@ class Area:
     commands: tuple[Command, ...] = ()
 
 
-def lazy(module: str, name: str) -> Callable[[], type[Screen]]:
-    """The screen class `name` of `module`, imported on first use (start-up stays lean)."""
+def lazy(module: str, name: str, *, orm: bool = True) -> Callable[[], type[Screen]]:
+    """The screen class `name` of `module`, imported on first use (start-up stays lean); with `orm`,
+    once the ORM has loaded (services.start.load_orm: one thread at a time imports it). The first
+    area's screen (Contacts) is painted before the ORM loads, so it waits for nothing."""
     def load() -> type[Screen]:
+        if orm:
+            from crm_tui.services.start import load_orm
+
+            load_orm()
         return getattr(import_module(module), name)
     return load
 
@@ -64,7 +70,7 @@ class Tool:
 
 
 AREAS: tuple[Area, ...] = (
-    Area("contacts", "1", "Contacts", lazy("crm_tui.screens.contacts.screen", "ContactsScreen"), commands=(
+    Area("contacts", "1", "Contacts", lazy("crm_tui.screens.contacts.screen", "ContactsScreen", orm=False), commands=(
         Command("New contact", "new_contact", "Add a contact (n on the list)", "contact.edit"),
         Command("New deal", "new_deal", "A deal for the highlighted contact", "deal.edit"),
         Command("Log a call", "log('call')", "Log a call with the highlighted contact", "activity.log"),

@@ -21,6 +21,9 @@ LOOKUP_LIMIT = 6
 
 def lookup(db, text: str, now) -> list[lookup_service.Hit]:
     """The records whose names, or whose activities' subjects and notes, match `text` (runs in a thread)."""
+    from crm_tui.services.start import load_orm
+
+    load_orm()
     from crm_tui.services import lookup as lookup_service  # the palette's first search loads it
 
     with db.read() as session:

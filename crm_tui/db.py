@@ -18,13 +18,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session
+import threading
+from typing import TYPE_CHECKING
 
 from crm_tui.errors import Conflict, CrmError, InvalidInput, NotFound, SchemaError, StorageError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.exc import DBAPIError
+    from sqlmodel import Session
+
+# SQLAlchemy loads when a database's engine is first used: opening a current database (a revision
+# check) and the app's first page (services/start.py) read through a plain DB-API connection
+# (Database.quick_read), so the app can paint before the ORM has loaded.
 
 # the newest migration (crm_tui/migrations/versions): opening a database compares its revision with
 # this, in one query, without loading Alembic; tests/unit/test_migrations.py keeps the two equal
@@ -41,6 +47,9 @@ CHANGES_CHANNEL = "crm_changes"
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         _ensure_sqlite_file(parsed.database)
@@ -94,6 +103,8 @@ def _ensure_sqlite_file(database: str | None, *, shared: bool = False) -> None:
 
 
 def _require_existing_file(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     path = parsed.database
     if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
@@ -156,16 +167,36 @@ class Database:
     """One database: an engine plus read and write units of work. Safe to share across threads;
     each unit of work opens its own Session."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, _engine_later: bool = False) -> None:
         self.url = url
-        self.engine = make_engine(url, echo=echo)
-        self._write_engine = self.engine.execution_options(crm_write=True)
+        self._echo = echo
+        self._engine: Engine | None = None
+        self._engine_lock = threading.Lock()
+        # the plain DB-API connection of the start (quick_read), or False
+        self._quick = False  # open_database(quick_reads=True) hands it one
+        self._quick_lock = threading.Lock()
+        self._quick_ending = False
+        if not (_engine_later and _plain_backend(url)):
+            self.engine  # noqa: B018 - made now: an unsupported URL fails here, as it always has
         # names this Database's writes in a change notice, so its own listener can skip them
         self.change_token = uuid.uuid4().hex
         self._commit_hooks: list = []  # objects with before_commit() and after_commit() (crm_tui/live.py)
 
     @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, made (and SQLAlchemy loaded) on first use; any thread may ask."""
+        if self._engine is None:
+            with self._engine_lock:
+                if self._engine is None:
+                    engine = make_engine(self.url, echo=self._echo)
+                    self._write_engine = engine.execution_options(crm_write=True)
+                    self._engine = engine
+        return self._engine
+
+    @property
     def dialect(self) -> str:
+        if self._engine is None and (backend := _plain_backend(self.url)):
+            return backend
         return self.engine.dialect.name
 
     @property
@@ -182,11 +213,43 @@ class Database:
         return self.is_sqlite
 
     def display_url(self) -> str:
+        from sqlalchemy.engine import make_url
+
         return make_url(self.url).render_as_string(hide_password=True)
+
+    @contextmanager
+    def quick_read(self) -> Iterator:
+        """The start's plain DB-API connection (sqlite3, or psycopg for postgresql+psycopg), for the
+        reads before SQLAlchemy has loaded (services/start.py); None when there is none (another
+        driver, or closed: `end_quick_reads`), and the caller goes the ORM's way. One user at a time."""
+        with self._quick_lock:
+            try:
+                yield self._quick or None
+            finally:
+                if self._quick_ending:
+                    self._close_quick()
+
+    def end_quick_reads(self) -> None:
+        """The start is over: close its plain connection; every read goes through the engine now.
+        A read still running on it (a slow first page) closes it when it is done: no wait here."""
+        self._quick_ending = True
+        if self._quick_lock.acquire(blocking=False):
+            try:
+                self._close_quick()
+            finally:
+                self._quick_lock.release()
+
+    def _close_quick(self) -> None:
+        if self._quick:
+            self._quick.close()
+        self._quick = False
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading. Nothing it does is committed."""
+        from sqlalchemy.exc import DBAPIError
+        from sqlmodel import Session
+
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -198,6 +261,11 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A unit of work: everything in the block commits together, or nothing does."""
+        from sqlalchemy.exc import DBAPIError, IntegrityError
+        from sqlalchemy.orm.exc import StaleDataError
+        from sqlmodel import Session
+
+        self.engine  # noqa: B018 - made, with the write engine
         with Session(self._write_engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -227,6 +295,8 @@ class Database:
         if not session.in_transaction():
             return []
         if not self.is_sqlite:
+            from sqlalchemy import text
+
             session.execute(text("SELECT pg_notify(:channel, :token)"),
                             {"channel": CHANGES_CHANNEL, "token": self.change_token})
         hooks = list(self._commit_hooks)
@@ -245,7 +315,9 @@ class Database:
             self._commit_hooks.remove(hook)
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self.end_quick_reads()
+        if self._engine is not None:
+            self._engine.dispose()
 
 
 def storage_error(exc: DBAPIError) -> StorageError:
@@ -276,6 +348,8 @@ def _alembic_config(connection=None):
 def current_revision(db: Database) -> str | None:
     """The schema revision the database is at (None when it has none yet). A file that is not a
     database, or a database that cannot be reached, raises one StorageError that says so."""
+    from sqlalchemy.exc import DBAPIError
+
     try:
         with db.engine.connect() as conn:
             return _current_revision(conn)
@@ -295,6 +369,8 @@ def _not_a_database(exc: DBAPIError) -> bool:
 
 
 def _where(db: Database) -> str:
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(db.url)
     if db.is_sqlite and parsed.database:
         return parsed.database
@@ -305,6 +381,9 @@ def _where(db: Database) -> str:
 
 def _current_revision(conn) -> str | None:
     """One query: the revision, or None when the database has no revision table yet (a new one)."""
+    from sqlalchemy import inspect, text
+    from sqlalchemy.exc import DBAPIError
+
     if conn.in_transaction():  # upgrade's unit of work: on PostgreSQL a failed query would end it
         if not inspect(conn).has_table("alembic_version"):
             return None
@@ -353,6 +432,8 @@ def upgrade(db: Database) -> tuple[str | None, str]:
     """
     from alembic import command
     from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
 
     script = ScriptDirectory.from_config(_alembic_config())
     head = script.get_current_head()
@@ -386,10 +467,24 @@ def _refuse_newer(script, current: str | None, head: str) -> None:
         )
 
 
-def open_database(url: str, *, migrate: bool = True, echo: bool = False, create: bool = True) -> Database:
+def open_database(url: str, *, migrate: bool = True, echo: bool = False, create: bool = True,
+                  quick_reads: bool = False) -> Database:
     """Open the database at `url`, upgrading its schema when it is older than the code. Without
     `create`, a SQLite file that does not exist yet is refused, naming the path (a mistyped --db
-    must not become an empty CRM with its typist as admin)."""
+    must not become an empty CRM with its typist as admin).
+
+    With `quick_reads` (the app's start), a current database is checked on a plain DB-API
+    connection, which is kept for the start's other reads (Database.quick_read, services/start.py)
+    until `end_quick_reads`; SQLAlchemy loads when the engine is first used. Otherwise, and for a
+    database that is not current (or not reachable so), the engine opens it as always."""
+    if quick_reads:
+        revision, conn = _quick_revision(url)
+        if revision == HEAD:  # current: one query, and no SQLAlchemy yet
+            db = Database(url, echo=echo, _engine_later=True)
+            db._quick = conn
+            return db
+        if conn is not None:
+            conn.close()
     if not create:
         _require_existing_file(url)
     db = Database(url, echo=echo)
@@ -404,3 +499,72 @@ def open_database(url: str, *, migrate: bool = True, echo: bool = False, create:
             raise SchemaError(f"the database is at revision {current or 'none'}, not {HEAD}; run `crm db upgrade`")
         upgrade(db)
     return db
+
+
+# --- the start's plain connection ------------------------------------------------------------
+
+
+def _plain_backend(url: str) -> str | None:
+    """"sqlite" for a plain file URL (sqlite:///path, no options), "postgresql" for
+    postgresql+psycopg://...: the URLs a plain DB-API connection opens as SQLAlchemy would; None
+    for any other (the engine opens those)."""
+    if url.startswith("sqlite:///") and _sqlite_file(url) is not None:
+        return "sqlite"
+    if url.startswith("postgresql+psycopg://"):
+        return "postgresql"
+    return None
+
+
+def _sqlite_file(url: str) -> str | None:
+    path = url[len("sqlite:///"):]
+    if not path or path == ":memory:" or path.startswith("file:") or "?" in path or "%" in path:
+        return None
+    return path
+
+
+def _quick_connect(url: str):
+    """A DB-API connection to `url` set up as the engine sets up its own (SQLite: the pragmas of
+    _sqlite_on_connect), or None when there is no plain way (or the database is missing)."""
+    backend = _plain_backend(url)
+    if backend == "sqlite":
+        path = _sqlite_file(url)
+        if not Path(path).exists():  # a new file: `open_database` makes it, with its mode
+            return None
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        try:
+            _sqlite_on_connect(conn, None)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+    if backend == "postgresql":
+        import psycopg
+
+        return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True)
+    return None
+
+
+def _quick_revision(url: str) -> tuple[str | None, object | None]:
+    """The revision of the database at `url` read on a plain connection, and that connection; None
+    when it cannot be read so (no plain way, no such file, no revision table, an error):
+    `open_database` then goes the engine's way, which upgrades, or says what is wrong. A file that
+    is another program's is refused here as there (_refuse_foreign)."""
+    try:
+        conn = _quick_connect(url)
+    except StorageError:
+        raise
+    except Exception:  # noqa: BLE001 - the engine's way says it properly
+        return None, None
+    if conn is None:
+        return None, None
+    try:
+        cur = conn.cursor()
+        try:
+            cur.execute("SELECT version_num FROM alembic_version")
+            rows = cur.fetchall()
+        finally:
+            cur.close()
+        return (rows[0][0] if rows else None), conn
+    except Exception:  # noqa: BLE001 - no revision table yet, or another problem: the engine's way
+        conn.close()
+        return None, None

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import tzinfo
 from functools import cached_property
-
 from typing import TYPE_CHECKING
-
-import typer
 
 from crm_tui import config
 
 if TYPE_CHECKING:  # the database and the services load when a command first asks for them
+    import typer
     from sqlalchemy.orm import Session
 
     from crm_tui.db import Database
@@ -30,6 +29,8 @@ class CliState:
         self._actor: Actor | None = None
         # only `crm init`, and the app's first start on the default path, create a database
         self.may_create = False
+        # the app's start reads on a plain connection before SQLAlchemy loads (services/start.py)
+        self.quick_reads = False
 
     @cached_property
     def settings(self) -> config.Settings:
@@ -50,7 +51,7 @@ class CliState:
         if self._db is None:
             from crm_tui.db import open_database
 
-            self._db = open_database(self.url, create=self.may_create)
+            self._db = open_database(self.url, create=self.may_create, quick_reads=self.quick_reads)
         return self._db
 
     def _resolve_actor(self, session: Session) -> Actor:
@@ -92,6 +93,19 @@ class CliState:
         with self.db.read() as session:
             yield session, actor
 
+    def run_app(self) -> None:
+        """`crm` with no command: the app, on this database, as this user (cli/entry.py starts it
+        without typer; the root command with it)."""
+        from crm_tui.app import run_app  # textual is slow to load and no command needs it
+        from crm_tui.services.start import quick_actor
+
+        # the app's first start on the default path makes the database; a path given is opened only
+        self.may_create = self.url == config.resolve_database_url(None, config.Settings())
+        self.quick_reads = True
+        # the everyday sign-in needs no ORM: the app paints before SQLAlchemy loads (services/start.py)
+        actor = quick_actor(self.db, request=self.login_request, settings=self.settings) or self.actor
+        run_app(db=self.db, actor=actor, settings=self.settings)
+
     def close(self) -> None:
         if self._db is not None:
             self._db.dispose()
@@ -106,3 +120,14 @@ def state(ctx: typer.Context) -> CliState:
         ctx.obj = found
         ctx.call_on_close(found.close)
     return found
+
+
+def quiet_library_logs() -> None:
+    """Keep libraries' log records off the terminal. vobject, for one, adds a stderr handler of
+    its own when the root logger has none, and logs every line of a bad vCard with its raw bytes
+    (96 lines for one binary file); Python's last-resort handler would print any other library's
+    warnings the same way. One NullHandler on the root stops both; what goes wrong reaches the
+    person as the command's own one-line error."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())

@@ -214,21 +214,14 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                  help="Print the version and exit."),
 ) -> None:
-    from crm_tui import config
-    from crm_tui.cli.context import CliState
-    from crm_tui.cli.output import quiet_library_logs
+    from crm_tui.cli.context import CliState, quiet_library_logs
 
     quiet_library_logs()
     state = CliState(db_arg=db, user_arg=user)
     ctx.obj = state
     ctx.call_on_close(state.close)
     if ctx.invoked_subcommand is None:
-        # imported here: textual is slow to load and no other command needs it
-        from crm_tui.app import run_app
-
-        # the app's first start on the default path makes the database; a path given is opened only
-        state.may_create = state.url == config.resolve_database_url(None, config.Settings())
-        run_app(db=state.db, actor=state.actor, settings=state.settings)
+        state.run_app()
 
 
 def run() -> None:

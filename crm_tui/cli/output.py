@@ -6,7 +6,6 @@ from typing import Annotated
 
 import dataclasses
 import json
-import logging
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from crm_tui.cli.context import quiet_library_logs  # noqa: F401 - output.quiet_library_logs, as it was
 from crm_tui.clock import in_zone
 from crm_tui.services.validation import format_money, printable
 
@@ -148,14 +148,3 @@ def error_line(prefix: str, message: str) -> None:
     one_line = " ".join(printable(str(message)).split())
     sys.stderr.write(f"{prefix}: {one_line}\n")
     sys.stderr.flush()
-
-
-def quiet_library_logs() -> None:
-    """Keep libraries' log records off the terminal. vobject, for one, adds a stderr handler of
-    its own when the root logger has none, and logs every line of a bad vCard with its raw bytes
-    (96 lines for one binary file); Python's last-resort handler would print any other library's
-    warnings the same way. One NullHandler on the root stops both; what goes wrong reaches the
-    person as the command's own one-line error."""
-    root = logging.getLogger()
-    if not root.handlers:
-        root.addHandler(logging.NullHandler())

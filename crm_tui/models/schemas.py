@@ -11,6 +11,8 @@ from datetime import date, datetime
 
 from sqlmodel import Field, SQLModel
 
+from crm_tui.shapes import ContactRow  # noqa: F401 - here with the other shapes; needs no ORM
+
 
 class UserCreate(SQLModel):
     login: str
@@ -161,21 +163,6 @@ class ContactRead(SQLModel):
     created_at: datetime
     updated_at: datetime
     version: int
-
-
-@dataclass(frozen=True, slots=True)
-class ContactRow:
-    """One line of the contact list."""
-
-    id: int
-    full_name: str
-    company_name: str | None
-    email: str | None
-    phone: str | None
-    lifecycle: str
-    owner_login: str | None
-    last_contacted_at: datetime | None
-    created_at: datetime
 
 
 class ContactFilter(SQLModel):

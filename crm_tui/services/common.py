@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -13,9 +12,9 @@ from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, InvalidInput, NotFound
 from crm_tui.models import AuditEvent
+from crm_tui.shapes import Actor, system_actor  # noqa: F401 - the services' names for them
 
 M = TypeVar("M")
 MAX_ID = 2**63 - 1  # the largest id a BIGINT (PostgreSQL) or an INTEGER (SQLite) holds
@@ -47,43 +46,6 @@ def column_holds(session: Session, column: Any, value: int) -> bool:
     if -(2**31) <= value < 2**31:
         return True
     return session.get_bind().dialect.name != "postgresql" or isinstance(column.type, BigInteger)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is acting: a user, or the system (workflow engine, import) with a label."""
-
-    user_id: int | None
-    login: str
-    role: str = "admin"
-    timezone: str | None = None
-    locale: str | None = None  # how the user writes numbers (amounts); en_US when not set
-    # who really acts, when an admin acts as this user (crm --user): their OS or database login
-    via: str | None = None
-    # the country of phone numbers typed without +code (config `phone_country`); None: kept as typed
-    phone_country: str | None = None
-    # the zone a calendar day (a close date, a report's month) is in: config.team_timezone; UTC when not set
-    team_timezone: str | None = None
-    date_order: str | None = None  # how the user writes 03/04/2027: "dmy", "mdy" or "ymd"; refused when not set
-
-    @property
-    def zone(self) -> tzinfo:
-        """The zone this user's times are shown and typed in: theirs (which services.users.resolve_actor
-        fills from the config file's when they set none), else the machine's."""
-        return get_zone(self.timezone)
-
-    @property
-    def is_system(self) -> bool:
-        return self.user_id is None
-
-    @property
-    def label(self) -> str:
-        """ "bob", or "root (as bob)" when root acts as bob."""
-        return f"{self.via} (as {self.login})" if self.via else self.login
-
-
-def system_actor(name: str = "system") -> Actor:
-    return Actor(user_id=None, login=f"system:{name}" if name != "system" else "system", role="admin")
 
 
 def get_or_404(session: Session, model: type[M], id_: int | None, label: str) -> M:

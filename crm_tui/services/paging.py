@@ -6,52 +6,17 @@ sort values last (ordered by id). Each part is one index range scan.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, literal, select, tuple_, union, union_all
 from sqlalchemy.orm import Session
 
 from crm_tui.errors import InvalidInput
-
-T = TypeVar("T")
-MAX_PAGE = 500
-# `before=END` asks for the last page (the End key of a list).
-END = "end"
-
-
-@dataclass(frozen=True)
-class Cursor:
-    value: Any
-    id: int
-
-    def encode(self) -> str:
-        value = self.value
-        kind = None
-        if isinstance(value, datetime):
-            value, kind = value.isoformat(), "dt"
-        elif isinstance(value, date):
-            value, kind = value.isoformat(), "d"
-        raw = json.dumps([value, kind, self.id], separators=(",", ":"))
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, token: str) -> Cursor:
-        try:
-            padded = token + "=" * (-len(token) % 4)
-            value, kind, id_ = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            if kind == "dt":
-                value = datetime.fromisoformat(value)
-            elif kind == "d":
-                value = date.fromisoformat(value)
-            return cls(value, int(id_))
-        except (ValueError, TypeError, json.JSONDecodeError):
-            raise InvalidInput(f"invalid page cursor {token!r}") from None
-
+# the page and its cursor need no SQLAlchemy: the app's first frame shows a page before it loads
+from crm_tui.shapes import END, MAX_PAGE, Cursor, Page  # noqa: F401 - the services' names for them
 
 @dataclass(frozen=True)
 class SortKey:
@@ -61,17 +26,6 @@ class SortKey:
     id_column: Any
     descending: bool = False
     nullable: bool = False
-
-
-@dataclass
-class Page(Generic[T]):
-    items: list[T]
-    # pass as `after` for the next page; None at the end of the list
-    next_cursor: str | None = None
-    # pass as `before` for the previous page; None at the start of the list
-    prev_cursor: str | None = None
-    total: int | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _as_cursor(token: str | Cursor | None, key: SortKey) -> Cursor | None:

@@ -17,34 +17,10 @@ from crm_tui.clock import resolve_now
 from crm_tui.errors import Forbidden, InvalidInput, PermissionDenied
 from crm_tui.models import Role, RolePermission, User
 from crm_tui.services.common import Actor, audit
+# the default matrix, read by the app's first frame before the ORM loads
+from crm_tui.services.grants import ACTIONS, ALL, DEFAULTS, NONE, OWN, SCOPES, role_defaults  # noqa: F401
 
-ALL, OWN, NONE = "all", "own", "none"
-SCOPES = (ALL, OWN, NONE)
 ROLES = tuple(r.value for r in Role)
-
-# action -> what it lets a person do (read as "may <phrase>")
-ACTIONS: dict[str, str] = {
-    "contact.edit": "add, edit, tag, archive and merge contacts",
-    "company.edit": "add, edit, archive and merge companies",
-    "contact.assign": "give contacts and companies to another owner",
-    "activity.log": "log calls, emails, meetings and notes",
-    "deal.edit": "add, edit, move, win, lose and archive deals",
-    "deal.assign": "give deals to another owner",
-    "task.edit": "add, complete, snooze and reschedule tasks",
-    "task.assign": "give tasks to someone else",
-    "report.view": "see the reports",
-    "report.sources": "see the sources report",
-    "goal.edit": "set and delete goals",
-    "import.run": "import files",
-    "data.export": "export records to files (CSV, JSON, vCard, iCalendar)",
-    "view.admin": "change and delete the team's shared lists",
-    "data.backup": "back up and restore the database",
-    "pipeline.admin": "change pipelines, stages and lost reasons",
-    "workflow.admin": "change and run the workflow rules",
-    "user.admin": "add, change and deactivate users",
-    "role.admin": "change what each role may do",
-    "field.admin": "define custom fields, their types and choices",
-}
 
 # what a role with "own" scope may not do, where "<phrase> of other people" reads badly
 _OTHERS: dict[str, str] = {
@@ -52,23 +28,6 @@ _OTHERS: dict[str, str] = {
     "deal.assign": "give other people's deals to another owner",
     "task.assign": "give other people's tasks to someone else",
     "view.admin": "change and delete other people's shared lists",
-}
-
-_RECORDS = ("contact.edit", "company.edit", "contact.assign", "activity.log", "deal.edit", "deal.assign",
-            "task.edit", "task.assign", "report.view", "report.sources", "goal.edit", "import.run", "data.export",
-            "view.admin")
-
-DEFAULTS: dict[str, dict[str, str]] = {
-    Role.ADMIN: {action: ALL for action in ACTIONS},
-    Role.MANAGER: {action: ALL for action in _RECORDS},
-    Role.SALES: {"contact.edit": ALL, "company.edit": ALL, "contact.assign": OWN, "activity.log": ALL,
-                 "deal.edit": OWN, "deal.assign": OWN, "task.edit": OWN, "task.assign": OWN, "report.view": OWN,
-                 "report.sources": OWN, "view.admin": OWN},
-    Role.MARKETING: {"contact.edit": ALL, "company.edit": ALL, "contact.assign": OWN, "activity.log": ALL,
-                     "task.edit": OWN, "report.sources": ALL, "import.run": ALL, "data.export": ALL,
-                     "view.admin": OWN},
-    Role.SUPPORT: {"contact.edit": ALL, "company.edit": ALL, "activity.log": ALL, "task.edit": OWN,
-                   "view.admin": OWN},
 }
 
 _ANY = object()  # "no particular record": an "own" scope is enough
@@ -194,15 +153,6 @@ def capabilities(session: Session, actor: Actor) -> dict[str, str]:
         return {action: ALL for action in ACTIONS}
     role = current_role(session, actor)
     return {action: scope_of(session, role, action) for action in ACTIONS}
-
-
-def role_defaults(actor: Actor) -> dict[str, str]:
-    """capabilities() as the actor's role has them by default, read from no database: what the
-    app shows until it has read the role's stored permissions (an admin may have changed them)."""
-    if actor.is_system:
-        return {action: ALL for action in ACTIONS}
-    defaults = DEFAULTS.get(actor.role, {})
-    return {action: defaults.get(action, NONE) for action in ACTIONS}
 
 
 def refuse_area(session: Session, actor: Actor, area: str, actions: tuple[str, ...]) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
 from crm_tui.clock import get_zone, resolve_now
-from crm_tui.config import LoginRequest, Settings, team_timezone
+from crm_tui.config import LoginRequest, Settings
 from crm_tui.errors import InvalidInput, NotFound, PermissionDenied
 from crm_tui.models import Role, User  # the package: every table is on the metadata
 from crm_tui.models.schemas import UserCreate, UserRead, UserUpdate
@@ -21,6 +21,7 @@ from crm_tui.services import permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
 from crm_tui.services.common import is_id, parse_id
+from crm_tui.services.start import with_settings  # noqa: F401 - users.with_settings, as it was
 
 _LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MAX_USERS_LISTED = 1000
@@ -276,18 +277,6 @@ def resolve_actor(session: Session, *, request: LoginRequest, settings: Settings
     phone country and date order, and the team's zone, apply to everyone."""
     actor = sign_in(session, os_login=request.os_login, login=request.login, source=request.source, now=now)
     return with_settings(actor, settings)
-
-
-def with_settings(actor: Actor, settings: Settings) -> Actor:
-    """`actor` with the settings' defaults for how they read and write times, amounts and phones."""
-    changes: dict = {"team_timezone": team_timezone(settings), "date_order": settings.date_order}
-    if actor.timezone is None and settings.timezone:
-        changes["timezone"] = settings.timezone
-    if settings.locale:
-        changes["locale"] = settings.locale
-    if settings.phone_country:  # phones typed without +code are read in this country
-        changes["phone_country"] = settings.phone_country
-    return dataclasses.replace(actor, **changes)
 
 
 def _may_act_as_another(session: Session, me: Identity, mine: User | None, wanted: str, source: str | None) -> None:

@@ -30,7 +30,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from crm_tui import background
-from crm_tui.services.paging import MAX_PAGE, Page
+from crm_tui.shapes import MAX_PAGE, Page
 from crm_tui.widgets.paged_window import (
     COUNT, FIRST, LAST, NEXT, PRELOAD_WAIT_S, PREV, RESET, Fetch, Marks, PageAsk, PagedWindow, PageFailed, PageLoaded,
 )

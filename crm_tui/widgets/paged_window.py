@@ -32,7 +32,7 @@ from typing import Any, Generic, TypeVar
 from textual.message import Message
 from textual.widget import Widget
 
-from crm_tui.services.paging import END, Page
+from crm_tui.shapes import END, Page
 
 T = TypeVar("T")
 Fetch = Callable[..., Page]  # fetch(*, after, before, limit, with_total) -> Page (opens its own session)

@@ -58,15 +58,15 @@ def _names(app) -> list[str]:
 def _before_each_query(monkeypatch, hook):
     """Run `hook(kw)`, in the fetch's thread, before each page or count the contacts screen asks
     list_contacts for (a hook records, holds the query at a gate, or raises). Returns the real one."""
-    from crm_tui.screens.contacts import screen as screen_module
+    from crm_tui.services import contacts  # the screen imports it where it fetches (after the first frame)
 
-    real = screen_module.contacts.list_contacts
+    real = contacts.list_contacts
 
     def list_contacts(session, **kw):
         hook(kw)
         return real(session, **kw)
 
-    monkeypatch.setattr(screen_module.contacts, "list_contacts", list_contacts)
+    monkeypatch.setattr(contacts, "list_contacts", list_contacts)
     return real
 
 
@@ -260,7 +260,7 @@ async def test_a_slow_search_says_loading_and_a_failed_one_does_not_keep_saying_
     from textual.worker import WorkerFailed
 
     from crm_tui.errors import InvalidInput
-    from crm_tui.screens.contacts import screen as screen_module
+    from crm_tui.services import contacts as contacts_service
 
     gate = threading.Event()
 
@@ -272,7 +272,7 @@ async def test_a_slow_search_says_loading_and_a_failed_one_does_not_keep_saying_
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         table = app.screen.table
-        monkeypatch.setattr(screen_module.contacts, "list_contacts", failing)
+        monkeypatch.setattr(contacts_service, "list_contacts", failing)
         await pilot.press("slash", "z")
         table._show_slow(table.window.generation)  # what the SLOW_LOAD_S timer does, without the wait
         assert table.border_subtitle == "loading…"

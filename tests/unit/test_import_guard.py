@@ -3,7 +3,10 @@ and asserts on the modules it imported (never on time; bench/bench_process.py me
 
 - `crm --version` and `crm --help`: no SQLAlchemy, no models, no command's module;
 - `crm contact list`: no Textual, no Alembic, none of the libraries only other commands use;
-- the app, up to its first frame: no Alembic, no other area's screen, none of those libraries.
+- the app, up to its first frame: no Alembic, no other area's screen, none of those libraries;
+- `crm` as a person starts it (cli/entry.py), up to the first contact rows painted: no typer, no
+  pydantic, no SQLAlchemy, no models and none of the services that use them (services/start.py
+  reads the first page and the user on a plain connection; the rest loads after the first frame).
 """
 
 from __future__ import annotations
@@ -118,3 +121,81 @@ def test_each_commands_line_in_help_is_its_own_first_paragraph():
         assert line == (command.help or "").split("\n\n")[0].strip(), name
     group = typer.main.get_command(app)
     assert group.list_commands(None) == list(COMMANDS)
+
+
+# what the first contact rows wait for no more: they are painted first, and these load after them
+AFTER_THE_FIRST_ROWS = ("typer", "pydantic", "pydantic_core", "sqlalchemy", "sqlmodel", "alembic", "psycopg",
+                        "crm_tui.models", "crm_tui.services.common", "crm_tui.services.contacts",
+                        "crm_tui.services.users", "crm_tui.services.views", "crm_tui.services.permissions",
+                        "crm_tui.services.paging", "crm_tui.screens.forms", "crm_tui.screens.contacts.filters",
+                        "crm_tui.cli.main", "crm_tui.cli.output")
+
+
+def test_the_first_contact_rows_are_painted_before_the_orm_loads(sqlite_url, tmp_path, monkeypatch):
+    """`crm --db URL` through the console script's own entry (cli/entry.py), headless: the modules
+    are read as the contact list paints its first row (in the compositor pass that draws it), and
+    the rows painted are the service's first page."""
+    monkeypatch.setenv("CRM_CONFIG_DIR", str(tmp_path / "config"))
+    from crm_tui import config
+    from crm_tui.db import open_database
+    from crm_tui.services import contacts, users
+
+    db = open_database(sqlite_url)
+    try:  # ann, whom this OS login signs in as, and a few contacts
+        with db.write() as session:
+            ann = users.actor_for(session, login="ann")
+            users.update_user(session, user_id=ann.user_id, actor=ann,
+                              changes={"os_login": config.login_request(None, config.Settings()).os_login})
+            for name in ("Ada", "Bo", "Cy"):
+                contacts.create_contact(session, data={"first_name": name}, actor=ann)
+    finally:
+        db.dispose()
+    with_user = _modules("""
+        import json, sys
+        from textual.app import App
+        from crm_tui.widgets.keyset_table import KeysetTable
+
+        seen, shown = [], []
+        run, draw = App.run, KeysetTable.render_line
+
+        def render_line(table, y):
+            if not seen and y >= 1 and table.window.rows:
+                seen.extend(sorted(sys.modules))
+                shown.extend(row.id for row in table.window.rows)
+                table.app.call_later(table.app.exit)
+            return draw(table, y)
+
+        def headless(app, **kwargs):
+            return run(app, headless=True, size=(120, 36))
+
+        App.run, KeysetTable.render_line = headless, render_line
+        from crm_tui.cli.entry import run as crm
+        sys.argv = ["crm", "--db", sys.argv[1], "--user", "ann"]
+        try:
+            crm()
+        except SystemExit as exc:
+            assert not exc.code, exc.code
+        assert seen, "the app never painted its first rows"
+        from crm_tui.db import open_database
+        from crm_tui.services import contacts
+        db = open_database(sys.argv[2])
+        with db.read() as session:
+            assert shown == [c.id for c in contacts.list_contacts(session, limit=len(shown)).items]
+        print(json.dumps(seen))
+    """, sqlite_url, sqlite_url)
+    assert "crm_tui.services.start" in with_user and "crm_tui.screens.contacts.screen" in with_user
+    assert _loaded(with_user, AFTER_THE_FIRST_ROWS) == []
+
+
+@pytest.mark.parametrize("args, expected", [
+    ([], {"--db": None, "--user": None}),
+    (["--db", "x.db"], {"--db": "x.db", "--user": None}),
+    (["--user=ann", "--db=sqlite:///x.db"], {"--db": "sqlite:///x.db", "--user": "ann"}),
+    (["--version"], None), (["--help"], None), (["contact", "list"], None), (["--db"], None), (["--db="], None),
+    (["--db", "x", "--db", "y"], None), (["--db", "--user"], None), (["--user", "ann", "task"], None),
+    (["--db", "x\udce9"], None),
+])
+def test_only_the_apps_own_options_skip_the_command_tree(args, expected):
+    from crm_tui.cli.entry import app_options
+
+    assert app_options(args) == expected

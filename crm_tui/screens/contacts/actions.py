@@ -4,14 +4,25 @@ the contact list and the contact detail. A screen mixes this in and says which c
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.binding import Binding
 
-from crm_tui.models.schemas import ContactRead
 from crm_tui.screens.base import Outcome
-from crm_tui.screens.forms import ConfirmScreen, ContactForm, DealForm, LogActivityForm, OwnerForm, TagsForm, TaskForm
-from crm_tui.services import contacts
+from crm_tui.services.start import load_orm
+
+if TYPE_CHECKING:
+    from crm_tui.models.schemas import ContactRead
+
+
+def _forms():
+    """screens/forms.py, and the services and models its forms use: loaded when the first action
+    runs, not with the list (the app paints its first page before the ORM loads)."""
+    load_orm()
+    from crm_tui.screens import forms
+
+    return forms
 
 
 class ContactActions:
@@ -53,6 +64,9 @@ class ContactActions:
 
     @work(thread=True, group="contact-action", exit_on_error=False)
     def _load_contact(self, contact_id: int, then: Callable[[ContactRead], None]) -> Outcome:
+        load_orm()
+        from crm_tui.services import contacts
+
         with self.app.db.read() as session:
             contact = contacts.get_contact(session, contact_id=contact_id)
         return Outcome(then, contact)
@@ -72,10 +86,10 @@ class ContactActions:
                 self.notify(f"Added {contact.full_name}.")
                 self.after_change(contact)
 
-        self.app.push_screen(ContactForm(None), done)
+        self.app.push_screen(_forms().ContactForm(None), done)
 
     def action_edit_contact(self) -> None:
-        self._with_contact(lambda c: self.app.push_screen(ContactForm(c), self._saved(f"Saved {c.full_name}.")))
+        self._with_contact(lambda c: self.app.push_screen(_forms().ContactForm(c), self._saved(f"Saved {c.full_name}.")))
 
     def action_log(self, kind: str) -> None:
         def open_form(contact: ContactRead) -> None:
@@ -85,23 +99,23 @@ class ContactActions:
                     extra = f"; follow-up due {task.due_at:%a %d %b}" if task is not None and task.due_at else ""
                     self.notify(f"Logged a {activity.kind} with {contact.full_name}{extra}.")
                     self.after_change()
-            self.app.push_screen(LogActivityForm(contact_id=contact.id, kind=kind), done)
+            self.app.push_screen(_forms().LogActivityForm(contact_id=contact.id, kind=kind), done)
 
         self._with_contact(open_form)
 
     def action_add_task(self) -> None:
-        self._with_contact(lambda c: self.app.push_screen(TaskForm(contact_id=c.id),
+        self._with_contact(lambda c: self.app.push_screen(_forms().TaskForm(contact_id=c.id),
                                                           self._saved(f"Added a task for {c.full_name}.")))
 
     def action_new_deal(self) -> None:
-        self._with_contact(lambda c: self.app.push_screen(DealForm(contact_id=c.id, company_id=c.company_id),
+        self._with_contact(lambda c: self.app.push_screen(_forms().DealForm(contact_id=c.id, company_id=c.company_id),
                                                           self._saved(f"Created a deal for {c.full_name}.")))
 
     def action_change_owner(self) -> None:
-        self._with_contact(lambda c: self.app.push_screen(OwnerForm(c), self._saved(f"Changed the owner of {c.full_name}.")))
+        self._with_contact(lambda c: self.app.push_screen(_forms().OwnerForm(c), self._saved(f"Changed the owner of {c.full_name}.")))
 
     def action_edit_tags(self) -> None:
-        self._with_contact(lambda c: self.app.push_screen(TagsForm(c), self._saved(f"Updated the tags of {c.full_name}.")))
+        self._with_contact(lambda c: self.app.push_screen(_forms().TagsForm(c), self._saved(f"Updated the tags of {c.full_name}.")))
 
     def action_archive(self) -> None:
         def ask(contact: ContactRead) -> None:
@@ -113,7 +127,7 @@ class ContactActions:
                 if yes:
                     self._set_archived(contact.id, True, contact.full_name)
 
-            self.app.push_screen(ConfirmScreen(f"Archive {contact.full_name}? It leaves every list; "
+            self.app.push_screen(_forms().ConfirmScreen(f"Archive {contact.full_name}? It leaves every list; "
                                                "u undoes it.", "Archive"), answer)
 
         self._with_contact(ask)
@@ -127,6 +141,9 @@ class ContactActions:
 
     @work(thread=True, group="contact-action", exit_on_error=False)
     def _set_archived(self, contact_id: int, archived: bool, name: str | None) -> Outcome:
+        load_orm()
+        from crm_tui.services import contacts
+
         with self.app.db.write() as session:
             contact = contacts.set_contact_archived(session, contact_id=contact_id, archived=archived,
                                                     actor=self.app.actor, now=self.app.now())

@@ -12,13 +12,11 @@ from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone
-from crm_tui.models.schemas import ContactRead, ContactRow
 from crm_tui.screens.base import AreaScreen, Outcome, SearchableList
 from crm_tui.screens.bulk import BulkEditing
 from crm_tui.screens.contacts.actions import ContactActions
-from crm_tui.screens.contacts.filters import ContactFilterForm, RenameViewForm, SaveViewForm
-from crm_tui.screens.forms import ConfirmScreen
-from crm_tui.services import contacts, users, views
+from crm_tui.services import start
+from crm_tui.shapes import ContactRow
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 from crm_tui.widgets.plain import PlainRow
@@ -27,6 +25,9 @@ from crm_tui.widgets.text_line import Line
 SORT_LABELS = {"name": "name", "company": "company", "last_contacted": "last contacted", "created": "newest"}
 SEARCH_HINT = "Search name, email, phone, company…  ( / )"
 SIDEBAR_FROM = 100  # columns: narrower, the Lists sidebar shows only when v opens it
+# The list's first page is painted before SQLAlchemy and the models have loaded (services/start.py
+# reads it on the start's plain connection); the services (contacts, users, views), the filter
+# forms and the dialogs are imported where they are first used, after the first frame.
 
 
 def contact_columns(app) -> list[Column]:
@@ -144,9 +145,19 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
     def fetcher(self):
         """What the table calls (in a thread) for one page of the current search."""
         db, query, sort, now = self.app.db, self.query_text or None, self.sort, self.app.now()
-        filters = views.resolve_filters(self.filters, self.app.actor)
+        chosen, actor = dict(self.filters), self.app.actor
+        plain = query is None and not chosen and sort == "name"
 
         def fetch(*, after, before, limit, with_total):
+            if plain and after is None and before is None and not with_total:
+                # the first page as the app opens: no ORM needed (None once the start is over)
+                page = start.first_contacts(db, limit=limit)
+                if page is not None:
+                    return page
+            start.load_orm()
+            from crm_tui.services import contacts, views
+
+            filters = views.resolve_filters(chosen, actor)
             with db.read() as session:
                 return contacts.list_contacts(session, query=query, filters=filters, sort=sort, after=after,
                                               before=before, limit=limit, with_total=with_total, now=now)
@@ -168,10 +179,14 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
         f = self.filters
         if f.get("lifecycle"):
             parts.append("stage " + "/".join(f["lifecycle"]))
-        if f.get("owner_id") == views.ME or f.get("owner_id") == self.app.actor.user_id:
-            parts.append("mine")
-        elif f.get("owner_id") is not None:
-            parts.append(f"owner {self._logins.get(f['owner_id'], f['owner_id'])}")
+        if f.get("owner_id") is not None:
+            start.load_orm()
+            from crm_tui.services.views import ME
+
+            if f["owner_id"] in (ME, self.app.actor.user_id):
+                parts.append("mine")
+            else:
+                parts.append(f"owner {self._logins.get(f['owner_id'], f['owner_id'])}")
         if f.get("unowned"):
             parts.append("no owner")
         if f.get("tag"):
@@ -237,6 +252,9 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
         self.reload()
 
     def action_filters(self) -> None:
+        start.load_orm()
+        from crm_tui.screens.contacts.filters import ContactFilterForm
+
         def apply(filters: dict | None) -> None:
             if filters is not None:
                 self.filters = filters
@@ -258,6 +276,9 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
 
     @work(thread=True, exclusive=True, group="contact-views", exit_on_error=False)
     def load_views(self) -> Outcome:
+        start.load_orm()
+        from crm_tui.services import users, views
+
         with self.app.db.read() as session:
             found = views.contact_views(session, actor=self.app.actor)
             counts = views.view_counts(session, views=found, actor=self.app.actor, now=self.app.now())
@@ -309,6 +330,11 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
         view = next((v for v in self._views if option is not None and str(v.id) == option.id), None)
         if view is None:
             return
+        start.load_orm()
+        from crm_tui.screens.contacts.filters import RenameViewForm
+        from crm_tui.screens.forms import ConfirmScreen
+        from crm_tui.services import views
+
         if view.id < 0:
             self.notify(f"“{view.name}” is built in: it cannot be renamed, changed or deleted. "
                         "S saves the current list as a new one.", severity="warning")
@@ -338,6 +364,9 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
 
     @work(thread=True, exclusive=True, group="contact-view-change", exit_on_error=False)
     def _write_view(self, change: str, view, shown: dict) -> Outcome:
+        start.load_orm()
+        from crm_tui.services import views
+
         with self.app.db.write() as session:
             if change == "update":
                 views.update_view(session, view_id=view.id, version=view.version, actor=self.app.actor,
@@ -352,6 +381,10 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
         self.load_views()
 
     def action_save_view(self) -> None:
+        start.load_orm()
+        from crm_tui.screens.contacts.filters import SaveViewForm
+        from crm_tui.services import views
+
         data = {"entity": "contact", "query": self.query_text,
                 "filters": views.resolve_filters(self.filters, self.app.actor), "sort": self.sort}
 
@@ -365,5 +398,5 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
 
     # --- the actions' hooks ---------------------------------------------------------------------
 
-    def after_change(self, contact: ContactRead | None = None) -> None:
+    def after_change(self, contact=None) -> None:
         self.app.data_changed()

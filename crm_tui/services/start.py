@@ -1,0 +1,144 @@
+"""The app's start without the ORM: who is acting, and the contact list's first page, read on the
+start's plain DB-API connection (Database.quick_read: sqlite3, or psycopg), so that the first frame
+is painted while SQLAlchemy, the models and the other services load after it.
+
+Each function covers the common case only and returns None for anything else; the caller then goes
+the services' way (users.resolve_actor, contacts.list_contacts), which gives the same result, or
+refuses with its own error. The SQL is the services' own statement as SQLAlchemy compiles it, and
+tests/unit/test_start.py checks each answer against theirs, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import re
+import sys
+import threading
+from datetime import datetime, timezone
+
+from crm_tui.config import LoginRequest, Settings, team_timezone
+from crm_tui.shapes import Actor, ContactRow, Cursor, Page
+
+_LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")  # users._login's rule
+
+_USERS = "SELECT id, login, role, timezone, active, os_login FROM users WHERE os_login = {p} OR login = {p}"
+# contacts.list_contacts(sort="name") with no search and no filters, as SQLAlchemy writes it
+_FIRST_CONTACTS = (
+    "SELECT contacts.id, contacts.full_name, list_company.name AS company_name, contacts.email, contacts.phone, "
+    "contacts.lifecycle, list_owner.login AS owner_login, contacts.last_contacted_at, contacts.created_at, "
+    "contacts.sort_name AS sort_value "
+    "FROM contacts LEFT OUTER JOIN companies AS list_company ON list_company.id = contacts.company_id "
+    "LEFT OUTER JOIN users AS list_owner ON list_owner.id = contacts.owner_id "
+    "WHERE contacts.archived IS {false} ORDER BY contacts.sort_name ASC, contacts.id ASC LIMIT {p}"
+)
+
+
+# SQLAlchemy's package imports itself in cycles: imported from two threads at once, one of them can
+# be handed the other's half-made module ("cannot import name ... from partially initialized
+# module"). After the first frame the app's workers and the main thread all want it at once, so
+# it loads in one thread at a time, through load_orm.
+_ORM_MODULES = ("sqlalchemy", "sqlalchemy.orm", "sqlmodel", "crm_tui.models", "crm_tui.services.common")
+_orm_lock = threading.Lock()
+_orm_loaded = False
+
+
+def orm_loaded() -> bool:
+    """Whether load_orm has nothing left to do (the last of its modules is wholly imported)."""
+    global _orm_loaded
+    if not _orm_loaded:
+        last = sys.modules.get(_ORM_MODULES[-1])
+        _orm_loaded = last is not None and not getattr(last.__spec__, "_initializing", False)
+    return _orm_loaded
+
+
+def load_orm() -> None:
+    """SQLAlchemy, SQLModel, the models and what every service shares, imported (in one thread at a
+    time; the others wait here). Call it before importing a service or a screen that uses one, from
+    any thread, once the app's first frame is drawn; it returns at once when they are loaded."""
+    global _orm_loaded
+    if orm_loaded():
+        return
+    with _orm_lock:
+        if not _orm_loaded:
+            for name in _ORM_MODULES:
+                importlib.import_module(name)
+            _orm_loaded = True
+
+
+def with_settings(actor: Actor, settings: Settings) -> Actor:
+    """`actor` with the settings' defaults for how they read and write times, amounts and phones."""
+    changes: dict = {"team_timezone": team_timezone(settings), "date_order": settings.date_order}
+    if actor.timezone is None and settings.timezone:
+        changes["timezone"] = settings.timezone
+    if settings.locale:
+        changes["locale"] = settings.locale
+    if settings.phone_country:  # phones typed without +code are read in this country
+        changes["phone_country"] = settings.phone_country
+    return dataclasses.replace(actor, **changes)
+
+
+def _rows(conn, sql: str, *params) -> list[tuple]:
+    sqlite = _is_sqlite(conn)
+    cur = conn.cursor()
+    try:
+        cur.execute(sql.format(p="?" if sqlite else "%s", false="0" if sqlite else "false"), params)
+        return cur.fetchall()
+    finally:
+        cur.close()  # a SQLite statement left open would hold its read snapshot
+
+
+def _is_sqlite(conn) -> bool:
+    return type(conn).__module__.startswith("sqlite3")
+
+
+def quick_actor(db, *, request: LoginRequest, settings: Settings) -> Actor | None:
+    """users.resolve_actor when the identity signs in as its own active user (the everyday case);
+    None for anything else (a first user to make, acting as another, a deactivated user, no user,
+    no plain connection): the caller resolves the actor the services' way."""
+    with db.quick_read() as conn:
+        if conn is None:
+            return None
+        if _is_sqlite(conn):
+            name = request.os_login  # users.identity: the OS login on SQLite
+        else:
+            name = str(_rows(conn, "SELECT current_user")[0][0]).lower()  # the database login
+        found = _rows(conn, _USERS, name, name)
+    # users._mapped_user: the user mapped to the identity, else the one whose login it is (unmapped)
+    mine = next((u for u in found if u[5] == name), None) or next(
+        (u for u in found if u[1] == name and u[5] is None), None)
+    if mine is None:
+        return None
+    if request.login:
+        wanted = (request.login or "").strip().lower()
+        if not _LOGIN.match(wanted) or wanted != mine[1]:
+            return None
+    user_id, login, role, zone, active, _ = mine
+    if not active:
+        return None
+    return with_settings(Actor(user_id=user_id, login=login, role=role, timezone=zone), settings)
+
+
+def _utc(value) -> datetime | None:
+    """A timestamp as models.base.UTCDateTime reads it: an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite: naive UTC text
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def first_contacts(db, *, limit: int) -> Page[ContactRow] | None:
+    """contacts.list_contacts(sort="name", limit=limit) with no search and no filters: the contact
+    list's first page as the app opens; None when there is no plain connection (any more)."""
+    with db.quick_read() as conn:
+        if conn is None:
+            return None
+        rows = _rows(conn, _FIRST_CONTACTS, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [ContactRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _utc(r[7]), _utc(r[8])) for r in rows]
+    next_ = Cursor(rows[-1][9], rows[-1][0]).encode() if rows and more else None
+    return Page(items, next_, None, None)

@@ -1,0 +1,134 @@
+"""The app's start without the ORM (services/start.py): each answer read on the start's plain
+connection is the services' own answer, and anything but the everyday case is left to them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from crm_tui.config import LoginRequest, Settings
+from crm_tui.db import open_database
+from crm_tui.models import Contact
+from crm_tui.services import companies, contacts, start, users
+
+
+@pytest.fixture
+def quick(db_url, db):
+    """The same database opened as the app opens it: checked, and read, on a plain connection."""
+    opened = open_database(db_url, quick_reads=True)
+    yield opened
+    opened.dispose()
+
+
+def _contacts(db, actor, now):
+    with db.write() as s:
+        company_id = companies.create_company(s, data={"name": "Acme"}, actor=actor, now=now).id
+    made = []
+    for first, last in (("Zoe", "Adams"), ("Al", "Brown"), ("Bea", "Brown"), ("", ""), ("Cy", "Dunn"),
+                        ("Di", "Evans"), ("Ed", "Ford")):
+        with db.write() as s:
+            data = {"first_name": first, "last_name": last, "company_id": company_id if len(made) % 2 else None}
+            if not first:
+                data["emails"] = ["nameless@example.com"]
+            made.append(contacts.create_contact(s, data=data, actor=actor, now=now).id)
+    with db.write() as s:
+        s.get(Contact, made[1]).last_contacted_at = now
+        contacts.set_contact_archived(s, contact_id=made[4], archived=True, actor=actor, now=now)
+
+
+@pytest.mark.parametrize("limit", [1, 3, 6, 50])
+def test_first_contacts_is_the_services_first_page(db, quick, actor, now, limit):
+    _contacts(db, actor, now)
+    page = start.first_contacts(quick, limit=limit)
+    with db.read() as s:
+        expected = contacts.list_contacts(s, limit=limit, now=now)
+    assert page.items == expected.items
+    assert (page.next_cursor, page.prev_cursor, page.total) == (expected.next_cursor, expected.prev_cursor, None)
+    # the page after it, asked for the services' way from the quick page's cursor, follows on
+    if page.next_cursor is not None:
+        with db.read() as s:
+            after = contacts.list_contacts(s, limit=limit, after=page.next_cursor, now=now)
+        assert after.items and after.items[0].id not in {row.id for row in page.items}
+
+
+def test_without_a_plain_connection_the_services_answer(db, quick, actor, now):
+    _contacts(db, actor, now)
+    assert start.first_contacts(db, limit=5) is None  # opened for a command: no plain connection
+    quick.end_quick_reads()  # the app's first frame is drawn
+    assert start.first_contacts(quick, limit=5) is None
+    assert start.quick_actor(quick, request=LoginRequest(os_login="ann"), settings=Settings()) is None
+
+
+def test_quick_actor_is_the_sign_in_of_the_everyday_case(db, quick, actor, now):
+    with db.write() as s:
+        me = users.identity(s, os_login="zed").name  # the OS login on SQLite, the database login on PostgreSQL
+        bob = users.create_user(s, data={"login": "bob", "os_login": me, "timezone": "Europe/Paris"},
+                                actor=actor, now=now)
+    settings = Settings(timezone="America/New_York", locale="de_DE", phone_country="DE")
+
+    def both(request: LoginRequest, settings: Settings = settings):
+        found = start.quick_actor(quick, request=request, settings=settings)
+        if found is None:
+            return None, None
+        with db.write() as s:
+            return found, users.resolve_actor(s, request=request, settings=settings, now=now)
+
+    for request in (LoginRequest(os_login="zed"), LoginRequest(os_login="zed", login=" BOB ", source="--user")):
+        found, expected = both(request)
+        assert found is not None and found == expected, request
+        assert (found.user_id, found.login, found.timezone) == (bob.id, "bob", "Europe/Paris")
+    found, expected = both(LoginRequest(os_login="zed"), Settings())
+    assert found == expected
+    # acting as another, an unknown login, a bad login: the services decide (and refuse, or not)
+    for request in (LoginRequest(os_login="zed", login="ann", source="--user"),
+                    LoginRequest(os_login="zed", login="nobody", source="--user"),
+                    LoginRequest(os_login="zed", login="bad login!", source="--user")):
+        assert start.quick_actor(quick, request=request, settings=settings) is None, request
+    with db.write() as s:
+        users.update_user(s, user_id=bob.id, changes={"active": False}, actor=actor, now=now)
+    assert start.quick_actor(quick, request=LoginRequest(os_login="zed"), settings=settings) is None
+
+
+def test_quick_actor_leaves_a_new_database_to_the_services(db, quick):
+    # no users yet: the first one becomes the admin, which only the services do
+    assert start.quick_actor(quick, request=LoginRequest(os_login="ann"), settings=Settings()) is None
+
+
+def test_with_settings_is_the_users_service_one():
+    assert users.with_settings is start.with_settings
+    actor = dataclasses.replace(start.Actor(user_id=1, login="ann"), timezone=None)
+    changed = start.with_settings(actor, Settings(timezone="Europe/Paris", locale="fr_FR"))
+    assert (changed.timezone, changed.locale) == ("Europe/Paris", "fr_FR")
+
+
+def test_the_orm_loads_in_one_thread_at_a_time(tmp_path):
+    """SQLAlchemy imported from several threads at once could hand one of them a half-made module;
+    load_orm lets one thread import it and the others wait (each returns with it whole)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys, threading
+        from crm_tui.services import start
+        assert "sqlalchemy" not in sys.modules and not start.orm_loaded()
+        errors = []
+
+        def load():
+            try:
+                start.load_orm()
+                from crm_tui.services import contacts, permissions, tasks, users, views  # noqa: F401
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=load) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+        assert start.orm_loaded()
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
