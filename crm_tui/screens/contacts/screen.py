@@ -168,6 +168,8 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
         self._describe()
 
     def bulk_filters(self) -> dict:
+        from crm_tui.services import views  # loaded with the ORM, after the first frame (see above)
+
         return views.resolve_filters(self.filters, self.app.actor)
 
     def refresh_data(self) -> None:
