@@ -373,6 +373,7 @@ class _Demo:
             owner_id=self.owner_of[i], lifecycle=self.lifecycle(deal_statuses), source=self.source(i),
             custom=self.custom(first, last), last_contacted_at=self.last_contacted[i], archived=False,
             version=1, created_at=created, updated_at=created,
+            address=None, birthday=None, social_urls=[], description=None,  # left for people to fill in
             **derived_fields(first, last, title, emails, phones)))
         chunk["contact_emails"] += [{"id": self.take_ids("contact_emails", 1)[0], "contact_id": contact_id,
                                      "email": e, "position": p} for p, e in enumerate(emails)]
