@@ -16,11 +16,25 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from typing import TYPE_CHECKING
+
 from crm_tui.errors import InvalidInput
 from crm_tui.screens.base import Outcome
-from crm_tui.services import bulk_edit, files
-from crm_tui.services.bulk_edit import BulkResult, Change, Selection
+from crm_tui.services.start import load_orm
 from crm_tui.widgets.keyset_table import KeysetTable
+
+if TYPE_CHECKING:
+    from crm_tui.services.bulk_edit import BulkResult, Change, Selection
+
+# the contact list's first frame is painted before the ORM loads (services/start.py): the bulk
+# service (and the models under it) is imported when marks are first acted on
+
+
+def _bulk_edit():
+    load_orm()
+    from crm_tui.services import bulk_edit
+
+    return bulk_edit
 
 # the changes, what the value line asks for ("" needs no value), and the kinds they apply to
 ACTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -96,6 +110,8 @@ class BulkActionScreen(ModalScreen[BulkRequest | None]):
 
 
 def request_changes(session, kind: str, request: BulkRequest, actor, now) -> list[Change]:
+    bulk_edit = _bulk_edit()
+    Change = bulk_edit.Change
     """The service's changes from what was typed in the dialog (refused as one line if unreadable)."""
     what, value = request.what, request.value
     if what in ("owner", "stage"):
@@ -124,6 +140,7 @@ class BulkEditing:
         return {}
 
     def bulk_selection(self, table: KeysetTable) -> Selection:
+        Selection = _bulk_edit().Selection
         marks = table.marks
         if marks.every:
             return Selection(self.BULK_KIND, all_matching=True, excluded=frozenset(marks.ids),
@@ -148,6 +165,9 @@ class BulkEditing:
 
     @work(thread=True, group="bulk-edit", exit_on_error=False)
     def _bulk_run(self, table: KeysetTable, selection: Selection, request: BulkRequest) -> Outcome:
+        bulk_edit = _bulk_edit()
+        from crm_tui.services import files
+
         app = self.app
         with app.db.write() as session:
             if request.what == "export":
@@ -175,6 +195,7 @@ class BulkEditing:
 
     @work(thread=True, group="bulk-edit", exit_on_error=False)
     def _bulk_undo_run(self, table: KeysetTable, bulk_id: int) -> Outcome:
+        bulk_edit = _bulk_edit()
         with self.app.db.write() as session:
             result = bulk_edit.undo(session, bulk_id=bulk_id, actor=self.app.actor, now=self.app.now())
         return Outcome(self._bulk_undone, table, result)

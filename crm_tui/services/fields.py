@@ -489,6 +489,11 @@ def check_values(session: Session, kind: str, custom: dict, *, creating: bool,
     field left empty takes its default, or is refused; editing, a required field may not be
     emptied (an old record that never had it may keep going without)."""
     fields = field_map(session, kind)
+    multi = {key.lower() for key, field in fields.items() if field.type == "multi"}
+    for key, item in custom.items():  # a list is a multi-choice field's picks, and nothing else's
+        if isinstance(item, list) and str(key).lower() not in multi:
+            raise InvalidInput(f"custom field {key!r} must be text, a number or true/false "
+                               "(a list of picks only for a multi-choice field)")
     if not fields:
         return custom
     out = dict(custom)

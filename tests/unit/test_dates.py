@@ -268,6 +268,8 @@ def _placeholders() -> list[tuple[str, str]]:
             if match["id"] in _DATE_FIELDS:
                 found += [(f"{path.relative_to(root)}#{match['id']}", ex) for ex in _examples(match["hint"])]
         for match in re.finditer(r"placeholder=\"(?P<hint>e\.g\. [^\"]*\d{4}-\d\d-\d\d[^\"]*)\"", source):
+            if re.search(r"[<>=]", match["hint"]):
+                continue  # a custom-field filter (renewal<2027-01-01), not a date input's hint
             found += [(path.relative_to(root), ex) for ex in _examples(match["hint"])]
     return found
 
