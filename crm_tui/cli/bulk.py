@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from crm_tui.cli import deal_filters as df
 from crm_tui.cli import output, refs
 from crm_tui.cli.context import state
 from crm_tui.errors import InvalidInput
@@ -129,21 +130,10 @@ def company_bulk(
 
 def deal_bulk(
     ctx: typer.Context,
-    search: str | None = typer.Option(None, "--search", "-s", help="Search deal titles."),
-    pipeline: str | None = typer.Option(None, "--pipeline", help="Only this pipeline (id or name)."),
-    stage: list[str] = typer.Option([], "--stage", help="Only this stage (of --pipeline, or of every pipeline); "
-                                                          "repeat or comma-separate for more."),
-    status: list[str] = typer.Option([], "--status", help="open, won or lost; repeat or comma-separate for more."),
-    owner: str | None = typer.Option(None, "--owner", help="Only deals owned by this user (login, me, or none)."),
-    company: str | None = typer.Option(None, "--company", help="Only this company's deals."),
-    contact: str | None = typer.Option(None, "--contact", help="Only this contact's deals."),
-    tag: str | None = typer.Option(None, "--tag", help="Only deals whose contact has this tag."),
-    close_from: str | None = typer.Option(None, "--close-from", help='Expected close on or after, e.g. "today".'),
-    close_to: str | None = typer.Option(None, "--close-to", help='Expected close on or before, e.g. "+30d".'),
-    min_amount: str | None = typer.Option(None, "--min-amount", help="Amount at least this, e.g. 10,000."),
-    max_amount: str | None = typer.Option(None, "--max-amount", help="Amount at most this."),
-    field: list[str] = typer.Option([], "--field", help="Custom field: name=value, or name alone for any value "
-                                                          "(repeat for more)."),
+    search: df.Search = None, pipeline: df.Pipeline = None, stage: df.Stage = [], status: df.Status = [],
+    owner: df.Owner = None, company: df.Company = None, contact: df.Contact = None, tag: df.Tag = None,
+    close_from: df.CloseFrom = None, close_to: df.CloseTo = None, min_amount: df.MinAmount = None,
+    max_amount: df.MaxAmount = None, field: df.Field = [],
     archived: bool = typer.Option(False, "--archived", help="Archived deals instead."),
     set_: list[str] = _O["set_"], add_tag: list[str] = _O["add_tag"], remove_tag: list[str] = _O["remove_tag"],
     archive: bool = _O["archive"], task: str | None = _O["task"], due: str | None = _O["due"],
@@ -151,16 +141,14 @@ def deal_bulk(
     as_json: output.Json = False,
 ) -> None:
     """Change every deal `crm deal list` would show with the same filters (--set stage=NAME moves them)."""
-    from crm_tui.services import deal_list
     from crm_tui.services.bulk_edit import Selection
 
     st = state(ctx)
 
     def select(session):
-        filters = deal_list.parse_filters(
-            session, actor=st.actor, status=status, pipeline=pipeline, stages=stage, owner=owner, company=company,
-            contact=contact, tag=tag, close_from=close_from, close_to=close_to, amount_min=min_amount,
-            amount_max=max_amount, currency=st.settings.currency, custom=field, archived=archived)
+        filters = df.parse(session, st, status=status, pipeline=pipeline, stage=stage, owner=owner, company=company,
+                           contact=contact, tag=tag, close_from=close_from, close_to=close_to,
+                           min_amount=min_amount, max_amount=max_amount, field=field, archived=archived)
         return Selection("deal", all_matching=True, query=search, filters=filters)
 
     run_bulk(ctx, "deal", select, set_=set_, add_tag=add_tag, remove_tag=remove_tag, archive=archive, task=task,

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from crm_tui.cli import bulk, output, params, refs
+from crm_tui.cli import deal_filters as df
 from crm_tui.cli.archiving import add_archive_commands
 from crm_tui.cli.context import state
 from crm_tui.errors import InvalidInput
@@ -59,21 +60,10 @@ def add(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    search: str | None = typer.Option(None, "--search", "-s", help="Search deal titles."),
-    pipeline: str | None = typer.Option(None, "--pipeline", help="Only this pipeline (id or name)."),
-    stage: list[str] = typer.Option([], "--stage", help="Only this stage (of --pipeline, or of every pipeline); "
-                                                          "repeat or comma-separate for more."),
-    status: list[str] = typer.Option([], "--status", help="open, won or lost; repeat or comma-separate for more."),
-    owner: str | None = typer.Option(None, "--owner", help="Only deals owned by this user (login, me, or none)."),
-    company: str | None = typer.Option(None, "--company", help="Only this company's deals."),
-    contact: str | None = typer.Option(None, "--contact", help="Only this contact's deals."),
-    tag: str | None = typer.Option(None, "--tag", help="Only deals whose contact has this tag."),
-    close_from: str | None = typer.Option(None, "--close-from", help='Expected close on or after, e.g. "today".'),
-    close_to: str | None = typer.Option(None, "--close-to", help='Expected close on or before, e.g. "+30d".'),
-    min_amount: str | None = typer.Option(None, "--min-amount", help="Amount at least this, e.g. 10,000."),
-    max_amount: str | None = typer.Option(None, "--max-amount", help="Amount at most this."),
-    field: list[str] = typer.Option([], "--field", help="Custom field: name=value, or name alone for any value "
-                                                          "(repeat for more)."),
+    search: df.Search = None, pipeline: df.Pipeline = None, stage: df.Stage = [], status: df.Status = [],
+    owner: df.Owner = None, company: df.Company = None, contact: df.Contact = None, tag: df.Tag = None,
+    close_from: df.CloseFrom = None, close_to: df.CloseTo = None, min_amount: df.MinAmount = None,
+    max_amount: df.MaxAmount = None, field: df.Field = [],
     archived: bool = typer.Option(False, "--archived", help="List archived deals instead."),
     saved: str | None = typer.Option(None, "--list", help="Start from a saved deal list (name or id); the "
                                                             "options given replace its own."),
@@ -85,11 +75,9 @@ def list_(
     """List deals (open, won, lost or archived), filtered and sorted, a page at a time, with the total."""
     st = state(ctx)
     with st.read() as (session, actor):
-        filters = deal_list.parse_filters(
-            session, actor=actor, status=status, pipeline=pipeline,
-            stages=stage, owner=owner, company=company, contact=contact, tag=tag, close_from=close_from,
-            close_to=close_to, amount_min=min_amount, amount_max=max_amount, currency=st.settings.currency,
-            custom=field, archived=archived)
+        filters = df.parse(session, st, status=status, pipeline=pipeline, stage=stage, owner=owner, company=company,
+                           contact=contact, tag=tag, close_from=close_from, close_to=close_to,
+                           min_amount=min_amount, max_amount=max_amount, field=field, archived=archived)
         query = search
         if saved is not None:
             view = views.find_deal_view(session, name=saved, actor=actor)
