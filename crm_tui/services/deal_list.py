@@ -118,7 +118,14 @@ def list_deals(session: Session, *, query: str | None = None, filters: DealFilte
     open to every role (as the board and a deal's screen are); changes are checked per deal."""
     filters = parse_shape(DealFilter, filters or {})
     key = SORTS[check_sort(sort)]
-    where = conditions(session, query, filters)
+    return deal_page(session, conditions(session, query, filters), key, after=after, before=before, limit=limit,
+                     with_total=with_total)
+
+
+def deal_page(session: Session, where: list, key: SortKey, *, after: str | None = None,
+              before: str | None = None, limit: int = 50, with_total: bool = False) -> Page[DealRow]:
+    """The deals matching `where` in `key` order, a page at a time, as list rows (the deals list
+    and the reports' drill-down read through this)."""
     stmt = (
         select(Deal.id, Deal.title, _COMPANY.name.label("company_name"), Stage.name.label("stage_name"),
                _OWNER.login.label("owner_login"), Deal.amount_minor, Deal.currency, Deal.status, Deal.expected_close,

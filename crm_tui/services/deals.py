@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
@@ -25,7 +25,7 @@ from crm_tui.services.common import (
     set_archived,
 )
 from crm_tui.services.dates import day_in_range, parse_day, team_zone
-from crm_tui.services.paging import Page, SortKey, keyset_page
+from crm_tui.services.paging import Page
 
 ENTITY = "deal"
 DEFAULT_CURRENCY = "USD"  # when neither the deal nor the config names one
@@ -303,28 +303,6 @@ def list_deals(session: Session, *, pipeline_id: int | None = None, stage_id: in
                          contact_id=contact_id, archived=archived)
     return deal_list.list_deals(session, query=query, filters=filters, sort=sort, after=after, before=before,
                                 limit=limit, with_total=with_total)
-
-
-def deal_page(session: Session, conditions: list, key: SortKey, *, after: str | None = None,
-              before: str | None = None, limit: int = 50, with_total: bool = False) -> Page[DealRow]:
-    """The deals matching `conditions` in `key` order, a page at a time, as list rows (the deal
-    list and the reports' drill-down read through this)."""
-    company, owner = aliased(Company), aliased(User)
-    stmt = (
-        select(Deal.id, Deal.title, company.name.label("company_name"), Stage.name.label("stage_name"),
-               owner.login.label("owner_login"), Deal.amount_minor, Deal.currency, Deal.status, Deal.expected_close,
-               Deal.stage_entered_at, key.column.label("sort_value"))
-        .join(Stage, Stage.id == Deal.stage_id)
-        .outerjoin(company, company.id == Deal.company_id)
-        .outerjoin(owner, owner.id == Deal.owner_id)
-        .where(*conditions)
-    )
-    rows, next_, prev_ = keyset_page(session, stmt, key, row_key=lambda r: (r.sort_value, r.id),
-                                     after=after, before=before, limit=limit)
-    items = [DealRow(r.id, r.title, r.company_name, r.stage_name, r.owner_login, r.amount_minor, r.currency,
-                     r.status, r.expected_close, r.stage_entered_at) for r in rows]
-    total = session.scalar(select(func.count()).select_from(Deal).where(*conditions)) if with_total else None
-    return Page(items, next_, prev_, total)
 
 
 # --- an account's deals in sum ------------------------------------------------------------------

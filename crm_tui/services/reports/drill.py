@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, aliased
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Activity, Company, Contact, Deal, User
 from crm_tui.models.schemas import ContactRow, DealRow
-from crm_tui.services import deals as deal_service
+from crm_tui.services import deal_list
 from crm_tui.services.paging import Page, SortKey, keyset_page
 from crm_tui.services.reports.bucketing import in_range
 from crm_tui.services.reports.queries import stale_condition
@@ -74,7 +74,7 @@ def drill_page(session: Session, *, drill: Drill, after: str | None = None, befo
 
 def _drill_deals(session: Session, drill: Drill, after, before, limit: int, with_total: bool) -> Page[DealRow]:
     key = _DEAL_SORTS[drill.sort]
-    return deal_service.deal_page(session, _drill_deal_conditions(drill), key, after=after, before=before,
+    return deal_list.deal_page(session, _drill_deal_conditions(drill), key, after=after, before=before,
                                   limit=limit, with_total=with_total)
 
 
