@@ -145,9 +145,7 @@ def archive(
     as_json: output.Json = False,
 ) -> None:
     """Archive a field: records keep their values, as untyped custom values."""
-    with state(ctx).write() as (session, actor):
-        field = fields.set_field_archived(session, kind=kind, key=key, archived=True, actor=actor)
-    _done(field, "Archived", as_json)
+    _set_archived(ctx, kind, key, True, as_json)
 
 
 @app.command("unarchive")
@@ -158,6 +156,10 @@ def unarchive(
     as_json: output.Json = False,
 ) -> None:
     """Bring an archived field back (its values are checked again)."""
+    _set_archived(ctx, kind, key, False, as_json)
+
+
+def _set_archived(ctx: typer.Context, kind: str, key: str, archived: bool, as_json: bool) -> None:
     with state(ctx).write() as (session, actor):
-        field = fields.set_field_archived(session, kind=kind, key=key, archived=False, actor=actor)
-    _done(field, "Unarchived", as_json)
+        field = fields.set_field_archived(session, kind=kind, key=key, archived=archived, actor=actor)
+    _done(field, "Archived" if archived else "Unarchived", as_json)
