@@ -5,7 +5,9 @@ themes, the Inbox count, and the first-run welcome."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from textual import work
@@ -15,7 +17,7 @@ from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from crm_tui.clock import get_zone, utcnow
 from crm_tui.compat import StyleWorkOnce, is_exiting
@@ -30,7 +32,11 @@ from crm_tui.shapes import Actor
 from crm_tui.widgets.control_codes import StripControlCodes
 from crm_tui.widgets.keys import KeysInOrder
 
+if TYPE_CHECKING:
+    from crm_tui.workflows.runner import Tick
+
 INBOX_REFRESH_S = 60
+LISTENER_GROUP = "live-listen"  # the one worker that runs for the app's whole life (PostgreSQL's LISTEN)
 DARK, LIGHT = "textual-dark", "textual-light"
 _STRIP_CONTROL_CODES = StripControlCodes()  # one instance: Textual caches filtered lines by filter
 
@@ -271,14 +277,24 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
                                        zone=get_zone(self.actor.timezone), now=now)
             fell_due = (tasks.due_between(session, assignee_id=self.actor.user_id, since=since, until=now)
                         if since is not None else ([], 0))
-        self.call_from_thread(self._set_inbox, counts["overdue"], counts["today"], look, fell_due, tick)
+        self.post_message(self.InboxCounted(counts["overdue"], counts["today"], look, fell_due, tick))
 
-    def _set_inbox(self, overdue: int, today: int, look: int, fell_due: tuple[list, int], tick: bool) -> None:
-        if look >= self._inbox_shown:  # a late, older look loses
-            self._inbox_shown = look
-            self.inbox_overdue = overdue
-            self.inbox_due = overdue + today
-        shown, total = fell_due
+    @dataclass
+    class InboxCounted(Message):
+        """The user's overdue and due-today tasks, and those that fell due since the last look."""
+
+        overdue: int
+        today: int
+        look: int  # which look this is (a late, older one loses)
+        fell_due: tuple[list, int]  # (the tasks to name, how many fell due in all)
+        tick: bool  # a timer's look: the Inbox on screen reloads too
+
+    def on_crm_app_inbox_counted(self, counted: InboxCounted) -> None:
+        if counted.look >= self._inbox_shown:  # a late, older look loses
+            self._inbox_shown = counted.look
+            self.inbox_overdue = counted.overdue
+            self.inbox_due = counted.overdue + counted.today
+        tick, (shown, total) = counted.tick, counted.fell_due
         for task in shown:
             about = f" ({task.related})" if task.related else ""
             self.notify(f"{task.title}{about}", title="Task due", timeout=10)
@@ -294,9 +310,12 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         with self.db.read() as session:
             empty = not contacts.list_contacts(session, limit=1, now=self.now()).items
         if empty:
-            self.call_from_thread(self._show_welcome)
+            self.post_message(self.FoundEmpty())
 
-    def _show_welcome(self) -> None:
+    class FoundEmpty(Message):
+        """The first-run check found no contact: the welcome offers demo data."""
+
+    def on_crm_app_found_empty(self, _event: FoundEmpty) -> None:
         from crm_tui.screens.welcome import WelcomeScreen
 
         self.push_screen(WelcomeScreen())
@@ -316,9 +335,16 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
             tick = app_tick(self.db, actor=self.actor, now=now, settings=self.settings)
         finally:
             self._workflows_busy = False
-        self.call_from_thread(self._show_workflow_tick, tick)
+        self.post_message(self.WorkflowsRan(tick))
 
-    def _show_workflow_tick(self, tick) -> None:
+    @dataclass
+    class WorkflowsRan(Message):
+        """One run of the workflow engine: its notifications and its report."""
+
+        tick: Tick
+
+    def on_crm_app_workflows_ran(self, ran: WorkflowsRan) -> None:
+        tick = ran.tick
         for note in tick.notifications:
             self.notify(note.body or (f"from rule {note.rule}" if note.rule else ""), title=note.title, timeout=10)
         problems = [str(e) for e in tick.report.rule_errors]
@@ -344,7 +370,7 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         """Another process committed to the database (posted from a watcher's thread)."""
 
     def start_live_refresh(self, interval_s: float) -> None:
-        """SQLite: look at data_version every interval (in a thread). PostgreSQL: a thread LISTENs."""
+        """SQLite: look at data_version every interval (in a worker). PostgreSQL: a worker LISTENs."""
         from crm_tui.live import watcher_for
 
         self._live = watcher_for(self.db, lambda: self.post_message(self.ChangedElsewhere()), interval_s=interval_s)
@@ -354,7 +380,15 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         if self._live.polled:
             self.set_interval(interval_s, self._poll_changes)
         else:
-            self._live.start()
+            self._listen(self._live)
+
+    @work(thread=True, group=LISTENER_GROUP, exit_on_error=False)
+    def _listen(self, listener) -> None:
+        """PostgreSQL's LISTEN, for the app's whole life: cancelled as the app closes (Textual
+        cancels its workers), it returns within live.IDLE_WAIT_S, so the app's exit never waits
+        on a thread blocked on the socket."""
+        worker = get_current_worker()
+        listener.run(stopped=lambda: worker.is_cancelled)
 
     def _poll_changes(self) -> None:
         if not self._live_busy and self._live is not None:  # a slow look still going: skip this tick
@@ -393,7 +427,16 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
 
     @work(thread=True, exclusive=True, group="capabilities", exit_on_error=False)
     def _reread_capabilities(self) -> None:
-        self.call_from_thread(self.set_capabilities, self._read_capabilities())
+        self.post_message(self.CapabilitiesRead(self._read_capabilities()))
+
+    @dataclass
+    class CapabilitiesRead(Message):
+        """The role's stored permissions, {action: scope}."""
+
+        found: dict[str, str]
+
+    def on_crm_app_capabilities_read(self, read: CapabilitiesRead) -> None:
+        self.set_capabilities(read.found)
 
     def _screen_shown(self, _screen: Screen) -> None:
         for screen in self._shown_screens():

@@ -3,12 +3,13 @@
 SQLite: `PRAGMA data_version` on one dedicated, long-lived connection (the value is per
 connection, and changes when any other connection commits), read by `SqliteChanges.check()`
 from the app's timer. PostgreSQL: every write unit of work sends `NOTIFY crm_changes` in its
-own transaction (crm_tui/db.py), and `PostgresChanges` LISTENs on its own autocommit connection
-in a thread, reconnecting with backoff.
+own transaction (crm_tui/db.py), and `PostgresChanges.run()` LISTENs on its own autocommit
+connection, reconnecting with backoff; the app runs it in one of its thread workers, and no wait in
+it lasts longer than IDLE_WAIT_S, so a cancelled worker (the app quitting) ends within that.
 
 Both ignore the commits of their own Database object: the app refreshes after its own saves
-already, and a second reload would be wasted. Nothing here imports Textual; the app hands in a
-callback (it posts a message, which is safe from any thread).
+already, and a second reload would be wasted. Nothing here imports Textual or starts a thread; the
+app hands in a callback (it posts a message, which is safe from any thread).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 
 RECONNECT_FIRST_S = 0.5
 RECONNECT_MAX_S = 30.0
-IDLE_WAIT_S = 0.25
+IDLE_WAIT_S = 0.25  # the longest any wait of the listener lasts: a stop is noticed within it
+CONNECT_TIMEOUT_S = 2  # psycopg's least
 
 
 def watcher_for(db: Database, on_change: Callable[[], None], *,
@@ -100,34 +102,51 @@ class SqliteChanges:
 
 
 class PostgresChanges:
-    """A thread that LISTENs for crm_changes and calls `on_change` (at most once per interval,
-    collapsing a burst into one call); it reconnects with backoff when the connection drops, and
-    calls `on_change` after a reconnect, since notices sent while it was away are lost."""
+    """`run()` LISTENs for crm_changes and calls `on_change` (at most once per interval, collapsing
+    a burst into one call) until it is told to stop; it reconnects with backoff when the connection
+    drops, and calls `on_change` after a reconnect, since notices sent while it was away are lost.
+    It blocks: the caller runs it in a thread (the app: a thread worker, see CrmApp._listen)."""
 
-    polled = False  # it calls on_change itself, from its own thread
+    polled = False  # it calls on_change itself, from the thread that runs it
 
     def __init__(self, db: Database, on_change: Callable[[], None], *, interval_s: float) -> None:
         self._db = db
         self._on_change = on_change
         self._interval = max(interval_s, 0.05)
         self._stop = threading.Event()
+        self._stopped: Callable[[], bool] = lambda: False  # run()'s caller's say
         self.listening = threading.Event()  # set while LISTEN is in place (tests wait on it)
+        self.finished = threading.Event()  # set when run() has returned
         self.reconnects = 0
         self.skipped = 0  # notices of this Database's own writes, passed over
         self.backend_pid: int | None = None
-        self._thread = threading.Thread(target=self._run, name="crm-listen", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def close(self, timeout: float = 2.0) -> None:
+    def close(self) -> None:
+        """Stop: run() returns within IDLE_WAIT_S (it does not wait for that here)."""
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or self._stopped()
+
+    def _pause(self, seconds: float) -> None:
+        """Wait `seconds`, in slices short enough to notice a stop."""
+        until = time.monotonic() + seconds
+        while not self._stopping() and (left := until - time.monotonic()) > 0:
+            self._stop.wait(min(left, IDLE_WAIT_S))
+
+    def run(self, stopped: Callable[[], bool] | None = None) -> None:
+        """Listen until close() is called or `stopped()` says so (a worker's is_cancelled)."""
+        if stopped is not None:
+            self._stopped = stopped
+        try:
+            self._run()
+        finally:
+            self.finished.set()
 
     def _connect(self):
         engine = self._db.engine
         cargs, cparams = engine.dialect.create_connect_args(engine.url)
+        cparams.setdefault("connect_timeout", CONNECT_TIMEOUT_S)  # an unreachable server must not hold a stop up
         conn = engine.dialect.loaded_dbapi.connect(*cargs, **cparams)
         conn.autocommit = True
         conn.execute(f"LISTEN {CHANGES_CHANNEL}")
@@ -135,12 +154,12 @@ class PostgresChanges:
 
     def _run(self) -> None:
         delay, first = RECONNECT_FIRST_S, True
-        while not self._stop.is_set():
+        while not self._stopping():
             try:
                 conn = self._connect()
             except Exception as exc:  # noqa: BLE001 - any failure: wait, then try again
                 log.debug("LISTEN connect failed: %s", exc)
-                self._stop.wait(delay)
+                self._pause(delay)
                 delay = min(delay * 2, RECONNECT_MAX_S)
                 continue
             delay = RECONNECT_FIRST_S
@@ -160,16 +179,17 @@ class PostgresChanges:
 
     def _listen(self, conn) -> None:
         pending, last_call = False, float("-inf")
-        while not self._stop.is_set():
-            # idle: wait a moment for the first notice (short, so close() is quick; the wait is a
-            # select() on the socket, no query); with one pending, gather the rest of the burst
-            # until an interval has passed since the last call
+        while not self._stopping():
+            # idle: wait a moment for the first notice (short, so a stop is noticed quickly; the
+            # wait is a select() on the socket, no query); with one pending, gather the rest of
+            # the burst until an interval has passed since the last call (never longer than idle)
             wait = IDLE_WAIT_S if not pending else last_call + self._interval - time.monotonic()
-            for notice in conn.notifies(timeout=max(wait, 0.001), stop_after=None if pending else 1):
+            for notice in conn.notifies(timeout=min(max(wait, 0.001), IDLE_WAIT_S),
+                                        stop_after=None if pending else 1):
                 if notice.payload != self._db.change_token:
                     pending = True
                 else:
                     self.skipped += 1
-            if pending and time.monotonic() - last_call >= self._interval and not self._stop.is_set():
+            if pending and time.monotonic() - last_call >= self._interval and not self._stopping():
                 pending, last_call = False, time.monotonic()
                 self._on_change()

@@ -3,12 +3,14 @@ app to refresh after a change."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Callable, ClassVar, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.worker import WorkerState
@@ -32,13 +34,27 @@ def plain_cell(value: object) -> Text:
 
 class Outcome:
     """What a thread worker returns for the UI to do once it has finished: `method(*args)`.
-    Handing it over on the worker's SUCCESS (not with call_from_thread from inside the worker)
+    Handing it over on the worker's SUCCESS (not with a call into the UI from inside the worker)
     means a form that closes on its result never cancels the very worker that is returning it."""
 
     __slots__ = ("method", "args")
 
     def __init__(self, method: Callable[..., object], *args: object) -> None:
         self.method, self.args = method, args
+
+
+@dataclass
+class WorkProgress(Message, bubble=False):
+    """How far a long worker has come (an import, the demo data), posted from its thread to the
+    screen that shows it. The worker does not wait for the screen: a progress still queued is
+    replaced by a newer one, so a fast worker never floods the screen with stale steps."""
+
+    done: int
+    total: int
+    what: str = ""  # what is being done (the demo's table)
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, WorkProgress)
 
 
 class ReportsWorkerErrors:

@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, ProgressBar, Static
 from textual.worker import WorkerState
 
-from crm_tui.screens.base import SHELL_CSS, Outcome, ReportsWorkerErrors
+from crm_tui.screens.base import SHELL_CSS, Outcome, ReportsWorkerErrors, WorkProgress
 from crm_tui.services import demo
 
 DEMO_CONTACTS = 2_000
@@ -58,16 +58,18 @@ class WelcomeScreen(ReportsWorkerErrors, ModalScreen[bool]):
     @work(thread=True, exclusive=True, group="welcome-demo", exit_on_error=False)
     def load(self) -> Outcome:
         def progress(table: str, done: int, total: int) -> None:
-            self.app.call_from_thread(self._progress, table, done, total)
+            self.post_message(WorkProgress(done, total, table))
 
         with self.app.db.write() as session:
             demo.load_demo(session, contacts=DEMO_CONTACTS, seed=DEMO_SEED, actor=self.app.actor,
                            now=self.app.now(), progress=progress)
         return Outcome(self._loaded)
 
-    def _progress(self, table: str, done: int, total: int) -> None:
+    @on(WorkProgress)
+    def _progress(self, progress: WorkProgress) -> None:
+        done, total = progress.done, progress.total
         self.query_one(ProgressBar).update(total=total, progress=done)
-        self.query_one("#welcome-text", Static).update(f"Loading demo {table}: {done:,} of {total:,}…")
+        self.query_one("#welcome-text", Static).update(f"Loading demo {progress.what}: {done:,} of {total:,}…")
 
     def _loaded(self) -> None:
         self.app.notify("Demo data loaded. Press ? for the keys.")

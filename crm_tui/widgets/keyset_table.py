@@ -261,7 +261,7 @@ class KeysetTable(Widget, can_focus=True):
         if here:
             future = background.run_now(job)
         else:
-            future = background.start(job, name="keyset-preload")
+            future = background.start(self, job, name="keyset-preload")
             wait([future], timeout=PRELOAD_WAIT_S)
         self._preload = (fetch, limit, future)
 

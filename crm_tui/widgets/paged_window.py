@@ -9,9 +9,9 @@ hands to `accept()` or `failed()`. Every ask carries the window's generation, so
 older ask (a search typed over, a card moved by hand) is dropped.
 
 One page is not fetched by a worker: a screen's first, asked for while it composes, before any
-worker could start. It is read on the spot from a local database (Database.local_reads), or in a
-thread started at once and waited for at most PRELOAD_WAIT_S (crm_tui/background.py); a worker
-collects it if it is late (`fetch_in_worker(source=...)`).
+worker could start. It is read on the spot from a local database (Database.local_reads), or on
+the loop's executor, started at once and tracked by a worker (crm_tui/background.py), and waited
+for at most PRELOAD_WAIT_S; a worker collects it if it is late (`fetch_in_worker(source=...)`).
 
 The fetch protocol, for every list:
 

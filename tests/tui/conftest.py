@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from textual.worker import WorkerCancelled
 
-from crm_tui.app import CrmApp
+from crm_tui.app import LISTENER_GROUP, CrmApp
 from crm_tui.db import open_database
 from crm_tui.widgets.paged_window import COUNT, PagedWindow
 
@@ -17,17 +17,24 @@ def make_app(db, actor, now, *, welcome: bool = False) -> CrmApp:
     return CrmApp(db, actor, clock=lambda: now, welcome=welcome, inbox_refresh_s=None)
 
 
+def _workers(app) -> list:
+    """The app's workers but the one that runs for the app's whole life (live refresh's LISTEN on
+    PostgreSQL): it ends only with the app."""
+    return [w for w in app.workers if w.group != LISTENER_GROUP]
+
+
 async def settle(app, pilot, rounds: int = 20) -> None:
     """Wait until no worker is running and the messages they posted are handled."""
     for _ in range(rounds):
         try:
-            await app.workers.wait_for_complete()
+            if workers := _workers(app):
+                await app.workers.wait_for_complete(workers)
         except WorkerCancelled:  # a newer load replaced it (exclusive workers): wait on the rest
             continue
         await pilot.pause()
-        if not any(w.is_running for w in app.workers):
+        if not any(w.is_running for w in _workers(app)):
             await pilot.pause()
-            if not any(w.is_running for w in app.workers):
+            if not any(w.is_running for w in _workers(app)):
                 return
 
 

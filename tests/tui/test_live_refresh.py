@@ -7,6 +7,8 @@ reconnects when its connection is killed."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from datetime import timedelta
 
@@ -14,11 +16,11 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from crm_tui.app import CrmApp
+from crm_tui.app import LISTENER_GROUP, CrmApp
 from crm_tui.config import load_settings
 from crm_tui.db import CHANGES_CHANNEL, open_database
 from crm_tui.errors import InvalidInput
-from crm_tui.live import PostgresChanges, SqliteChanges
+from crm_tui.live import IDLE_WAIT_S, PostgresChanges, SqliteChanges
 from crm_tui.screens.contacts.screen import ContactsScreen
 from crm_tui.screens.pipeline.board import PipelineScreen
 from crm_tui.services import contacts, deals, pipelines, users
@@ -27,6 +29,7 @@ from .conftest import settle
 
 POLL_S = 0.1
 WAIT_S = 5.0  # the most a change may take to show here (it takes about POLL_S)
+STOP_S = 3 * IDLE_WAIT_S  # the most the listener may take to stop (it takes at most IDLE_WAIT_S)
 
 
 async def _until(pilot, condition, what: str) -> None:
@@ -196,7 +199,7 @@ def test_postgres_notify_on_commit_listener_skips_its_own_and_reconnects(db_url,
             raise InvalidInput("no")
         assert [n.payload for n in raw.notifies(timeout=0.5)] == [theirs.change_token]
 
-        listener.start()
+        threading.Thread(target=listener.run, daemon=True).start()  # the app runs it in a worker
         assert listener.listening.wait(WAIT_S)
         with mine.write() as s:  # its own write is skipped
             _contact(s, "cy", actor, now)
@@ -215,11 +218,47 @@ def test_postgres_notify_on_commit_listener_skips_its_own_and_reconnects(db_url,
         with theirs.write() as s:
             _contact(s, "eve", actor, now)
         _wait(lambda: len(calls) == 3, "noticed after the reconnect")
+        listener.close()
+        assert listener.finished.wait(STOP_S), "the listener did not stop"
     finally:
         listener.close()
         raw.close()
         mine.dispose()
         theirs.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_an_app_listening_on_postgres_quits_at_once(db_url, now):
+    """The LISTEN runs in one of the app's thread workers for the app's whole life. Quitting
+    cancels it, and it stops within a bound: a worker blocked on the socket would hold up the
+    app's exit (the event loop's close waits for every thread of its pool)."""
+    db = open_database(db_url)
+    listener = None
+    try:
+        app = _app(db, _first_user(db, now), now, live=POLL_S)
+
+        async def session():
+            nonlocal listener
+            async with app.run_test(size=(80, 24)) as pilot:
+                await _until(pilot, lambda: isinstance(app._live, PostgresChanges) and app._live.listening.is_set(),
+                             "the listener listening")
+                listener = app._live
+                [worker] = [w for w in app.workers if w.group == LISTENER_GROUP]
+                assert worker.is_running and not listener.finished.is_set()
+                await settle(app, pilot)  # the other workers end; the listener's goes on
+                assert worker.is_running
+                started = time.monotonic()
+            return time.monotonic() - started
+
+        took = await asyncio.wait_for(session(), WAIT_S)  # the app's exit, listener and all
+        assert took < STOP_S
+        # its thread is done too (the pool's thread free for the loop to close), not just cancelled
+        assert await asyncio.to_thread(listener.finished.wait, STOP_S), "the listener went on after the app quit"
+    finally:
+        if listener is not None:
+            listener.close()  # a listener that failed the test must not hang the loop's close
+        db.dispose()
 
 
 def _wait(condition, what: str) -> None:

@@ -5,6 +5,7 @@ complete, open what a task (or a planned meeting) is about, new task."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
@@ -51,6 +53,33 @@ EMPTY = {
     "done": "Nothing done in the last 7 days yet. x completes the highlighted task.",
 }
 MINE, TEAM = "mine", "team"
+
+
+# --- what the screen's workers hand back (posted from their threads) --------------------------------
+
+
+@dataclass
+class SectionsCounted(Message, bubble=False):
+    """Every section's count, for the bar (fetched with a section's total), for `scope`."""
+
+    counts: dict[str, int]
+    planned: int
+    scope: str | int
+    section: str  # the section whose total came with them
+
+
+@dataclass
+class TaskWritten(Message, bubble=False):
+    """A task was completed or reopened: what to tell the person."""
+
+    text: str
+
+
+@dataclass
+class PeopleRead(Message, bubble=False):
+    """The active users, for the person picker."""
+
+    people: list[UserRead]
 
 
 class SectionBar(TextLine):
@@ -223,12 +252,14 @@ class InboxScreen(AreaScreen):
                     fresh = tasks.inbox_counts(session, assignee_id=assignee_id, zone=zone, now=now)
                     planned = inbox.planned_count(session, user_id=assignee_id, now=now)
                     page.total = planned if section == inbox.PLANNED else fresh[section]
-                    app.call_from_thread(self._counted, fresh, planned, scope, section)
+                    self.post_message(SectionsCounted(fresh, planned, scope, section))
             return page
         return fetch
 
-    def _counted(self, counts: dict[str, int], planned: int, scope: str | int, section: str) -> None:
-        if scope != self.scope:
+    @on(SectionsCounted)
+    def _counted(self, counted: SectionsCounted) -> None:
+        counts, planned, section = counted.counts, counted.planned, counted.section
+        if counted.scope != self.scope:
             return
         self.counts, self.planned = counts, planned
         if self._auto_pick and section == self.section:
@@ -338,7 +369,7 @@ class InboxScreen(AreaScreen):
                 done, following = tasks.complete_task(session, task_id=task.id, version=task.version,
                                                        actor=app.actor, now=app.now())
                 message = self._done_message(done, following)
-        app.call_from_thread(self._changed, message)  # after the commit, so the reload sees it
+        self.post_message(TaskWritten(message))  # after the commit, so the reload sees it
 
     def _done_message(self, done: TaskRead, following: TaskRead | None) -> str:
         if following is None or following.due_at is None:
@@ -346,8 +377,9 @@ class InboxScreen(AreaScreen):
         zone = get_zone(self.app.actor.timezone)
         return f"Done: “{done.title}”. Next one due {fmt.stamp(following.due_at, zone)}."
 
-    def _changed(self, message: str) -> None:
-        self.notify(message)
+    @on(TaskWritten)
+    def _changed(self, written: TaskWritten) -> None:
+        self.notify(written.text)
         self.app.data_changed()
 
     def action_snooze(self) -> None:
@@ -589,10 +621,11 @@ class PersonPicker(ReportsWorkerErrors, ModalScreen[tuple[str | int, str] | None
     def _load(self, app) -> None:
         with app.db.read() as session:
             people = users.list_users(session, include_inactive=False)
-        app.call_from_thread(self._loaded, people)
+        self.post_message(PeopleRead(people))
 
-    def _loaded(self, people: list[UserRead]) -> None:
-        me = self.app.actor.user_id
+    @on(PeopleRead)
+    def _loaded(self, read: PeopleRead) -> None:
+        people, me = read.people, self.app.actor.user_id
         self.logins = {u.id: u.login for u in people}
         self.query_one(OptionList).add_options([Option(_user_label(u), id=str(u.id)) for u in people if u.id != me])
 

@@ -27,7 +27,7 @@ from crm_tui import background
 from crm_tui.clock import get_zone
 from crm_tui.compat import select_options
 from crm_tui.errors import Conflict, CrmError
-from crm_tui.models.schemas import DealRead, PipelineRead, StageRead
+from crm_tui.models.schemas import DealRead, PipelineRead, StageRead, UserRead
 from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
 from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import ConfirmScreen, DealForm
@@ -79,6 +79,20 @@ class ChangeRefused(Message, bubble=False):
     error: Exception
     asks: list[ColumnAsk]
     rollback: tuple[int, int] | None
+
+
+@dataclass
+class TeamRead(Message, bubble=False):
+    """The active users, for the filter dialog's owner choice."""
+
+    team: list[UserRead]
+
+
+@dataclass
+class PipelinesRead(Message, bubble=False):
+    """Every pipeline, for the pipeline picker."""
+
+    pipelines: list[PipelineRead]
 
 
 class PipelineScreen(AreaScreen):
@@ -150,9 +164,9 @@ class PipelineScreen(AreaScreen):
         aggregate waits until the first frame is drawn: run alongside, it slows that down.
 
         From a local database (Database.local_reads) the pages are read here and now, and the
-        totals by on_mount's worker once the frame is drawn. From a server they are read in a
-        plain thread started now (a worker would start only once the screen has mounted), totals
-        and all, in one session."""
+        totals by on_mount's worker once the frame is drawn. From a server they are read on the
+        loop's executor, starting now (crm_tui/background.py; a thread worker would start only once
+        the screen has mounted), totals and all, in one session."""
         db, pipeline_id, filters, show_closed = self.app.db, self.pipeline_id, self.filters, self.show_closed
         now, zone = self.app.now(), get_zone(self.app.actor.timezone)
 
@@ -188,7 +202,7 @@ class PipelineScreen(AreaScreen):
                     if not future.done():
                         future.set_exception(exc)
 
-        background.start(work, name="board-preload")  # a worker would start only after the mount
+        background.start(self, work, name="board-preload-read")  # a thread worker would start after the mount
         return pages, totals
 
     @work(thread=True, exclusive=True, group="board-preload", exit_on_error=False)
@@ -671,9 +685,11 @@ class BoardFilterForm(ReportsWorkerErrors, ModalScreen[tuple[BoardFilter, str] |
     def load_users(self) -> None:
         with self.app.db.read() as session:
             team = users.list_users(session, include_inactive=False)
-        self.app.call_from_thread(self._show_users, team)
+        self.post_message(TeamRead(team))
 
-    def _show_users(self, team) -> None:
+    @on(TeamRead)
+    def _show_users(self, message: TeamRead) -> None:
+        team = message.team
         owner = self.query_one("#filter-owner", Select)
         value = owner.value
         options = [("Everyone", EVERYONE), ("Mine", MINE),
@@ -741,9 +757,11 @@ class PipelinePicker(ReportsWorkerErrors, ModalScreen[int | None]):
     def load(self) -> None:
         with self.app.db.read() as session:
             found = pipelines.list_pipelines(session)
-        self.app.call_from_thread(self._show, found)
+        self.post_message(PipelinesRead(found))
 
-    def _show(self, found: list[PipelineRead]) -> None:
+    @on(PipelinesRead)
+    def _show(self, message: PipelinesRead) -> None:
+        found = message.pipelines
         options = self.query_one("#pipeline-list", OptionList)
         # names go in as plain text, never read as markup (escaping misses "[Q3]")
         options.add_options([Option(Content.from_markup("$name  [dim]$stages stages[/dim]", name=p.name,

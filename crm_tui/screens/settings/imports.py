@@ -17,7 +17,7 @@ from textual.widgets import Checkbox, DataTable, Input, OptionList, ProgressBar,
 from textual.widgets.option_list import Option
 
 from crm_tui.widgets.key_bar import KeyBar
-from crm_tui.screens.base import Outcome, ReportsWorkerErrors, plain_cell
+from crm_tui.screens.base import Outcome, ReportsWorkerErrors, WorkProgress, plain_cell
 from crm_tui.services.importing import (
     CUSTOM_PREFIX, ENTITIES, HAS_CUSTOM, ON_DUPLICATE, ImportFailed, ImportOptions, ImportReport, Preview,
     preview_import, run_import, valid_fields,
@@ -267,7 +267,7 @@ class ImportScreen(ReportsWorkerErrors, Screen):
         app, path, options = self.app, self.path, self.options()
 
         def progress(done: int, total: int) -> None:
-            app.call_from_thread(self._progress, done, total)
+            self.post_message(WorkProgress(done, total))
 
         report, error = None, None
         try:
@@ -280,8 +280,9 @@ class ImportScreen(ReportsWorkerErrors, Screen):
             error = getattr(exc, "message", f"{exc.__class__.__name__}: {exc}")
         return Outcome(self._finished, report, error)
 
-    def _progress(self, done: int, total: int) -> None:
-        self.query_one("#import-progress", ProgressBar).update(total=max(1, total), progress=done)
+    @on(WorkProgress)
+    def _progress(self, progress: WorkProgress) -> None:
+        self.query_one("#import-progress", ProgressBar).update(total=max(1, progress.total), progress=progress.done)
 
     def _finished(self, report: ImportReport | None, error: str | None) -> None:
         self.running = False

@@ -1,0 +1,61 @@
+"""Every background thread of the app goes through Textual's workers (tracked, cancelled with the
+screen or app that started them), and their results come back as typed messages or as the worker's
+return value, never as calls into the UI from inside the thread. A plain thread, or a call_from_thread,
+anywhere in crm_tui fails this test."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "crm_tui"
+
+# what starts a thread, or calls into the UI from one; and the one module each may appear in
+FORBIDDEN = {
+    r"\bcall_from_thread\b": set(),
+    r"\bThread\s*\(": set(),  # threading.Thread(...), Thread(...)
+    r"\b_thread\b": set(),
+    r"\bThreadPoolExecutor\b": set(),
+    r"\bProcessPoolExecutor\b": set(),
+    # the early first page, on the loop's pool at once, tracked by a worker of its screen
+    r"\brun_in_executor\b": {"background.py"},
+    # the palette's record search: awaited inside the command palette's own (async) worker
+    r"\bto_thread\b": {"commands.py"},
+}
+
+
+def breaches(source: str, name: str) -> list[str]:
+    """The forbidden names in `source` (a module called `name`)."""
+    return [pattern for pattern, allowed in FORBIDDEN.items() if name not in allowed and re.search(pattern, source)]
+
+
+def test_no_thread_outside_textual_workers():
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if hits := breaches(path.read_text(encoding="utf-8"), path.name):
+            found[str(path.relative_to(PACKAGE))] = hits
+    assert found == {}, "start background work with a Textual worker (@work / run_worker) and post its result " \
+                        "as a Message: see crm_tui/background.py and screens/base.py"
+
+
+@pytest.mark.parametrize("line", [
+    "self.app.call_from_thread(self._show, found)",
+    "threading.Thread(target=work, daemon=True).start()",
+    "Thread(target=work).start()",
+    "_thread.start_new_thread(work, ())",
+    "pool = ThreadPoolExecutor(2)",
+    "await loop.run_in_executor(None, work)",
+    "await asyncio.to_thread(work)",
+])
+def test_a_breach_is_caught(line):
+    assert breaches(f"def f():\n    {line}\n", "screen.py")
+
+
+def test_the_allowed_places_are_still_there():
+    """An allowance for a module that no longer needs it goes (the list stays the truth)."""
+    for pattern, allowed in FORBIDDEN.items():
+        for name in allowed:
+            [path] = [p for p in PACKAGE.rglob(name)]
+            assert re.search(pattern, path.read_text(encoding="utf-8")), f"{name} no longer uses {pattern}"
