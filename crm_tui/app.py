@@ -170,7 +170,7 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         self.call_after_refresh(self._start_background_work)
 
     def _start_background_work(self) -> None:
-        if is_exiting(self) or not self.is_running:  # quit (ctrl+q) before the first frame was drawn
+        if self._going():  # quit (ctrl+q) before the first frame was drawn
             return
         # the first frame is drawn: the start's plain connection closes (a first page still being
         # read on it finishes first), every read from now on goes through the ORM, and the ORM
@@ -190,8 +190,12 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         self.post_message(self.OrmLoaded())
 
     def on_crm_app_orm_loaded(self, _event: OrmLoaded) -> None:
-        if not is_exiting(self) and self.is_running:
+        if not self._going():
             self._start_workers()
+
+    def _going(self) -> bool:
+        """Quitting, or closed: what a worker hands back now goes nowhere (its screens are going)."""
+        return is_exiting(self) or not self.is_running
 
     def _start_workers(self) -> None:
         self._reread_capabilities()
@@ -290,6 +294,8 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         tick: bool  # a timer's look: the Inbox on screen reloads too
 
     def on_crm_app_inbox_counted(self, counted: InboxCounted) -> None:
+        if self._going():
+            return
         if counted.look >= self._inbox_shown:  # a late, older look loses
             self._inbox_shown = counted.look
             self.inbox_overdue = counted.overdue
@@ -318,6 +324,9 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
     def on_crm_app_found_empty(self, _event: FoundEmpty) -> None:
         from crm_tui.screens.welcome import WelcomeScreen
 
+        if self._going():
+            return
+
         self.push_screen(WelcomeScreen())
 
     def run_workflows(self) -> None:
@@ -344,6 +353,8 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         tick: Tick
 
     def on_crm_app_workflows_ran(self, ran: WorkflowsRan) -> None:
+        if self._going():
+            return
         tick = ran.tick
         for note in tick.notifications:
             self.notify(note.body or (f"from rule {note.rule}" if note.rule else ""), title=note.title, timeout=10)
@@ -436,7 +447,8 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         found: dict[str, str]
 
     def on_crm_app_capabilities_read(self, read: CapabilitiesRead) -> None:
-        self.set_capabilities(read.found)
+        if not self._going():
+            self.set_capabilities(read.found)
 
     def _screen_shown(self, _screen: Screen) -> None:
         for screen in self._shown_screens():

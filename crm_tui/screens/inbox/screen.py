@@ -378,8 +378,11 @@ class InboxScreen(AreaScreen):
         return f"Done: “{done.title}”. Next one due {fmt.stamp(following.due_at, zone)}."
 
     @on(TaskWritten)
-    def _changed(self, written: TaskWritten) -> None:
-        self.notify(written.text)
+    def _task_written(self, written: TaskWritten) -> None:
+        self._changed(written.text)
+
+    def _changed(self, message: str) -> None:
+        self.notify(message)
         self.app.data_changed()
 
     def action_snooze(self) -> None:
