@@ -25,6 +25,8 @@ class Activity(Versioned, table=True):
               postgresql_where=text("kind = 'stage_change'")),
         # calls and meetings logged ahead of their time: the few the engine turns into contact
         # when their time comes (services/activities.arrive_planned)
+        # an email's timeline entries (one per linked contact); one entry per contact and message
+        Index("uq_activities_email_contact", "email_id", "contact_id", unique=True),
         Index("ix_activities_planned", "occurred_at", "contact_id", sqlite_where=text("occurred_at > created_at"),
               postgresql_where=text("occurred_at > created_at")),
     )
@@ -42,3 +44,6 @@ class Activity(Versioned, table=True):
     company_id: int | None = Field(default=None, foreign_key="companies.id", ondelete="SET NULL")
     deal_id: int | None = Field(default=None, foreign_key="deals.id", ondelete="SET NULL")
     user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    # an email activity's message (models/email.py); None for every other kind. No ON DELETE: SQLite
+    # adds this column in place, and its reflection does not read a column-level ON DELETE
+    email_id: int | None = Field(default=None, foreign_key="email_messages.id")

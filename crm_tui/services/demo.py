@@ -523,7 +523,7 @@ class _Demo:
         deal_id = rng.choice(deals) if deals and rng.random() < 0.5 else None
         return dict(kind=kind, direction=direction, occurred_at=at, duration_minutes=duration, outcome=outcome,
                     subject=subject, body=body, contact_id=contact_id, company_id=company_id, deal_id=deal_id,
-                    user_id=user_id, version=1, created_at=at, updated_at=at)
+                    user_id=user_id, email_id=None, version=1, created_at=at, updated_at=at)
 
     # tasks
 
