@@ -43,3 +43,32 @@ async def test_a_filter_dialog_shows_every_field_and_its_buttons(demo_db, actor_
         assert isinstance(screen, dialog)
         assert_fits(screen)
         assert len(screen.query("Button")) == 2
+
+
+MARKING = {"list.mark": ("space", "Mark or unmark the row"), "list.mark_all": ("*", "Mark all matching"),
+           "list.clear_marks": ("esc", "Clear marks (once rows are marked)"),
+           "list.bulk": ("b", "Bulk change (once rows are marked)"),
+           "list.undo_bulk": ("u", "Undo bulk change (after a bulk change)")}
+
+
+@pytest.mark.parametrize("keys", [pytest.param(("1",), id="contacts"), pytest.param(("2",), id="companies"),
+                                  pytest.param(("3", "v"), id="deals")])
+async def test_help_lists_the_marking_keys_before_they_apply(demo_db, actor_sqlite, now, keys):
+    """`?` on a list that marks rows names space, *, esc, b and u, and says when the last three
+    apply (they were left out until a row was marked, so nobody could learn them from help)."""
+    from crm_tui.screens.help import HelpScreen, binding_rows
+
+    app = make_app(demo_db, actor_sqlite, now)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open(app, pilot, *keys)
+        rows = {row[3]: (row[1], row[2]) for row in binding_rows(screen) if row[3] in MARKING}
+        assert rows == MARKING
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+
+        await pilot.press("escape", "space")  # a row marked: esc and b apply now, said plainly
+        await settle(app, pilot)
+        rows = {row[3]: row[2] for row in binding_rows(screen)}
+        assert (rows["list.clear_marks"], rows["list.bulk"]) == ("Clear marks", "Bulk change")
+        assert rows["list.undo_bulk"] == "Undo bulk change (after a bulk change)"
