@@ -26,11 +26,16 @@ def binding_rows(screen: Screen) -> list[tuple[str, str, str, str]]:
         for bindings in node_bindings(node).key_to_bindings.values():
             for binding in bindings:
                 key = binding.id
-                if key is None or key in seen or binding.system or not _offered(node, binding, app):
+                if key is None or key in seen or binding.system:
                     continue
+                what = binding.description or binding.action
+                if not _offered(node, binding, app):
+                    if (when := _applies_later(node, binding)) is None:
+                        continue
+                    what = f"{what} ({when})"
                 seen.add(key)
                 keys = ", ".join(app.get_key_display(Binding(k.strip(), "")) for k in _all_keys(node, binding))
-                rows.append((where, keys, binding.description or binding.action, binding.id or ""))
+                rows.append((where, keys, what, binding.id or ""))
     return rows
 
 
@@ -41,6 +46,13 @@ def _offered(node, binding: Binding, app) -> bool:
         may_open = getattr(app, "may_open", None)
         return not (name == "area" and may_open is not None and not may_open(*parameters))
     return node.check_action(name, parameters) is not False
+
+
+def _applies_later(node, binding: Binding) -> str | None:
+    """When a key that does nothing yet will apply ("once rows are marked"), if its widget says so
+    (`help_when(action)`: a list's marking keys); None for a key that never applies here."""
+    help_when = getattr(node, "help_when", None)
+    return help_when(parse_action(binding.action)[1]) if help_when is not None else None
 
 
 # what each widget with keys of its own is to the person reading help (never a class name)

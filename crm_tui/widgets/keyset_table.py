@@ -100,7 +100,7 @@ class KeysetTable(Widget, can_focus=True):
         Binding("end,G", "last", "Last", show=False, id="list.last"),
         Binding("enter", "select", "Open", id="list.open"),
         # marking rows for a bulk change (a list whose owner handles BulkAsked: `marking=True`)
-        Binding("space", "toggle_mark", "Mark", show=False, id="list.mark"),
+        Binding("space", "toggle_mark", "Mark or unmark the row", show=False, id="list.mark"),
         Binding("asterisk", "mark_every", "Mark all matching", show=False, id="list.mark_all"),
         Binding("escape", "clear_marks", "Clear marks", id="list.clear_marks"),
         Binding("b", "bulk", "Bulk change", id="list.bulk"),
@@ -486,6 +486,13 @@ class KeysetTable(Widget, can_focus=True):
         if action == "undo_bulk":
             return self.marking and self.undo_hint is not None
         return True
+
+    def help_when(self, action: str) -> str | None:
+        """When a marking key that does nothing yet will apply (help lists it with this), or None."""
+        if not self.marking:
+            return None
+        return {"clear_marks": "once rows are marked", "bulk": "once rows are marked",
+                "undo_bulk": "after a bulk change"}.get(action)
 
     def action_toggle_mark(self) -> None:
         row = self.current_row

@@ -62,3 +62,61 @@ class Line(TextLine):
 
 def _as_text(text: Text | str) -> Text:
     return text.copy() if isinstance(text, Text) else Text(text, no_wrap=True, end="")
+
+
+class Paragraphs(Widget):
+    """Plain paragraphs (each starts a line; never read as markup) wrapped to the widget's width
+    in at most `max_lines` lines. When they need more, the last line shown ends with "…", so a
+    reader can tell something is cut (a report's notes at 80 columns)."""
+
+    DEFAULT_CSS = """
+    Paragraphs {
+        height: auto;
+    }
+    """
+
+    def __init__(self, max_lines: int = 2, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.max_lines = max_lines
+        self._paragraphs: list[str] = []
+        self._wrapped: tuple[int, list[Text]] | None = None
+
+    def update(self, paragraphs: list[str]) -> None:
+        if list(paragraphs) != self._paragraphs:
+            self._paragraphs, self._wrapped = list(paragraphs), None
+            self.refresh(layout=True)
+
+    def lines(self, width: int) -> list[Text]:
+        """The lines shown at `width` cells: wrapped, at most `max_lines`, the last one cut with "…"."""
+        if self._wrapped is not None and self._wrapped[0] == width:
+            return self._wrapped[1]
+        wrapped: list[Text] = []
+        for paragraph in self._paragraphs:
+            wrapped.extend(Text(paragraph, end="").wrap(self.app.console, max(1, width)))
+        if len(wrapped) > self.max_lines:
+            wrapped = wrapped[:self.max_lines]
+            last = wrapped[-1]
+            last.rstrip()
+            if last.cell_len <= width - 2:
+                last.append(" …")
+            else:
+                last.truncate(max(0, width - 1))
+                last.rstrip()
+                last.append("…")
+        self._wrapped = (width, wrapped)
+        return wrapped
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self.lines(width))
+
+    def render_line(self, y: int) -> Strip:
+        width, base = self.size.width, self.rich_style
+        lines = self.lines(width)
+        if y >= len(lines):
+            return Strip.blank(width, base)
+        text = lines[y].copy()
+        text.truncate(width, overflow="ellipsis")
+        return Strip(list(Segment.apply_style(text.render(self.app.console), base))).adjust_cell_length(width, base)
+
+    def render(self) -> Text:
+        return Text("\n").join(self.lines(self.size.width))

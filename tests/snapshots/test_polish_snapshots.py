@@ -91,3 +91,22 @@ def test_role_settings(snap_compare, demo_app):
         await settle(pilot.app, pilot)
 
     assert snap_compare(demo_app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_help_shows_the_marking_keys(snap_compare, demo_app):
+    """Help on the contacts list at 80x24, scrolled to the list's keys: space, *, then esc, b and u
+    with when they apply."""
+    async def run_before(pilot):
+        from textual.containers import VerticalScroll
+
+        from crm_tui.screens.help import binding_rows
+
+        await settle(pilot.app, pilot)
+        await pilot.press("question_mark")
+        await settle(pilot.app, pilot)
+        ids = [row[3] for row in binding_rows(pilot.app.screen.for_screen)]
+        # the table's heading line, then one line a key: the list's up/down keys at the top
+        pilot.app.screen.query_one(VerticalScroll).scroll_to(y=ids.index("list.up") + 2, animate=False)
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(demo_app, terminal_size=SIZE, run_before=run_before)

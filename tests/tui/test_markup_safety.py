@@ -28,6 +28,7 @@ from crm_tui.screens.inbox.screen import InboxScreen, PersonPicker, WhenForm
 from crm_tui.screens.pipeline.settings import PipelineSettingsScreen, StagePicker
 from crm_tui.screens.reports.screen import DrillScreen, ReportsScreen
 from crm_tui.services import companies, contacts, deals, merge, pipelines, tasks, users, views
+from crm_tui.widgets.text_line import Paragraphs
 
 from .conftest import make_app, settle
 
@@ -292,7 +293,7 @@ async def test_reports_name_the_pipeline_and_the_stage_drilled_into(sqlite_db, a
         screen = await _open_area(app, pilot, "5")
         assert isinstance(screen, ReportsScreen) and screen.report.name == "pipeline"
         assert f" · Sales {H}" in _text(screen.query_one("#report-heading", Static))
-        assert f"Open deals as of now in Sales {H};" in _text(screen.query_one("#report-notes", Static))
+        assert f"Open deals as of now in Sales {H};" in _text(screen.query_one("#report-notes", Paragraphs))
 
         await pilot.press("enter")  # the first stage's open deals
         await settle(app, pilot)

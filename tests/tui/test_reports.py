@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+from rich.cells import cell_len
 from sqlalchemy import select
 from textual.widgets import DataTable, Input
 
 from crm_tui.models import Goal
 from crm_tui.screens.reports.screen import DrillScreen, GoalForm, ReportsScreen
 from crm_tui.widgets.keyset_table import KeysetTable
+from crm_tui.widgets.text_line import Paragraphs
 from tests.unit.test_reports import build_dataset
 
 from .conftest import make_app, settle
@@ -91,3 +94,28 @@ async def test_the_heading_names_the_pipeline_when_the_report_comes_before_the_p
         load_choices(screen)
         await settle(app, pilot)
         assert str(heading.render()).endswith(" · USD · Sales")
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_the_notes_cut_at_two_lines_end_with_an_ellipsis(sqlite_db, actor_sqlite, now, monkeypatch, width):
+    """The pipeline report has two notes (what "Reached" counts; Delta's EUR left out): at 80 and
+    at 120 columns they need three lines. The two shown end with "…"; the notes were cut without
+    a sign, and the currency note dropped unseen."""
+    monkeypatch.setenv("CRM_TEAM_TIMEZONE", "America/New_York")
+    build_dataset(sqlite_db, actor_sqlite, now)
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(width, 36)) as pilot:
+        await pilot.press("5")
+        await settle(app, pilot)
+        screen = app.screen
+        assert len(screen.report.notes) == 2 and "not included: 1 in EUR" in screen.report.notes[1]
+        notes = screen.query_one("#report-notes", Paragraphs)
+        shown = [line.plain for line in notes.lines(notes.size.width)]
+        assert notes.size.height == 2 and len(shown) == 2
+        assert shown[0].startswith("Open deals as of now in Sales;")
+        assert shown[-1].endswith("…") and all(cell_len(line) <= notes.size.width for line in shown)
+        assert str(notes.render()).splitlines() == shown
+
+        screen.query_one("#report-notes", Paragraphs).update(["Short note."])
+        await pilot.pause()
+        assert notes.lines(notes.size.width)[0].plain == "Short note." and notes.size.height == 1

@@ -43,7 +43,7 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
     def compose(self) -> ComposeResult:
         f = self.filters
         with Vertical(classes="form"):
-            yield Static("[b]Filter contacts[/b]  ctrl+s apply · ctrl+r reset · esc cancel", classes="form-title")
+            yield Static("[b]Filter contacts[/b]", classes="form-title")
             with VerticalScroll(classes="form-body"):
                 yield Label("Lifecycle stage")
                 yield SelectionList[str](*[(s.value, s.value, s.value in (f.get("lifecycle") or []))
@@ -63,6 +63,7 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
                 yield Checkbox("Archived contacts instead", bool(f.get("archived")), id="archived", compact=True)
             yield Label("", id="form-error", classes="form-error")
             with Horizontal(classes="form-buttons"):
+                yield Label("^s apply · ^r reset · esc cancel", classes="form-hint")
                 yield Button("Apply", variant="primary", id="apply", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
 

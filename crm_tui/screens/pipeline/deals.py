@@ -256,7 +256,7 @@ _TEXT_OF = {"stage_ids": "stages", "company_id": "company", "contact_id": "conta
 class DealFilterForm(FormScreen[tuple[dict, dict] | None]):
     """The deals list's filters, typed as `crm deal list` takes them; names are resolved on apply."""
 
-    HINT = "ctrl+s apply · ctrl+r reset · esc cancel"
+    HINT = "^s apply · ^r reset · esc cancel"
     BINDINGS = [Binding("ctrl+r", "reset", "Reset", id="deal_filter.reset")]
     FIELDS = (
         ("status", "Status", "open, won, lost (any if empty)"),

@@ -31,6 +31,7 @@ from crm_tui.widgets import fmt
 from crm_tui.widgets.area_bar import AreaBar
 from crm_tui.widgets.bar_chart import BarChart
 from crm_tui.widgets.keyset_table import Column, KeysetTable
+from crm_tui.widgets.text_line import Paragraphs
 
 CSS = "reports.tcss"
 NUMERIC = {"int", "money", "percent", "days"}
@@ -103,7 +104,7 @@ class ReportsScreen(AreaScreen):
             with Vertical(id="report-main"):
                 yield DataTable(id="report-table", cursor_type="row", zebra_stripes=False)
                 yield BarChart(id="report-chart")
-        yield Static(id="report-notes", markup=False)  # notes name pipelines as typed
+        yield Paragraphs(2, id="report-notes")  # notes name pipelines as typed; a cut one ends with "…"
         yield from self.compose_frame_bottom()
 
     def _shown_reports(self) -> list:
@@ -175,7 +176,7 @@ class ReportsScreen(AreaScreen):
         chart.show(report.chart if self.table_index == 0 else None, report.currency,
                    columns=bool(report.chart and report.chart.over_time))
         chart.display = report.chart is not None and self.table_index == 0
-        self.query_one("#report-notes", Static).update("\n".join(report.notes[:2]))
+        self.query_one("#report-notes", Paragraphs).update(report.notes)
 
     def _show_heading(self, report: reports.Report) -> None:
         """What was asked, the pipeline's name (once the pipelines are read), and which table."""

@@ -1,0 +1,74 @@
+"""The dialogs issue 20 found cut at 80x24 (over SSH), opened as a person would: every field,
+label and button shows, none under another, and no one-line text is cut without "…" (tests/tui/fit.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm_tui.screens.contacts.filters import ContactFilterForm
+from crm_tui.screens.pipeline.board import BoardFilterForm
+from crm_tui.screens.pipeline.deals import DealFilterForm
+from crm_tui.services import demo
+
+from .conftest import make_app, settle
+from .fit import assert_fits
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def demo_db(sqlite_db, actor_sqlite, now):
+    with sqlite_db.write() as session:
+        demo.load_demo(session, contacts=60, seed=7, actor=actor_sqlite, now=now)
+    return sqlite_db
+
+
+async def _open(app, pilot, *keys: str):
+    await settle(app, pilot)
+    for key in keys:
+        await pilot.press(key)
+        await settle(app, pilot)
+    return app.screen
+
+
+@pytest.mark.parametrize("keys, dialog", [
+    pytest.param(("f",), ContactFilterForm, id="contacts"),
+    pytest.param(("3", "v", "f"), DealFilterForm, id="deals"),
+    pytest.param(("3", "slash"), BoardFilterForm, id="board"),
+])
+async def test_a_filter_dialog_shows_every_field_and_its_buttons(demo_db, actor_sqlite, now, keys, dialog):
+    app = make_app(demo_db, actor_sqlite, now)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open(app, pilot, *keys)
+        assert isinstance(screen, dialog)
+        assert_fits(screen)
+        assert len(screen.query("Button")) == 2
+
+
+MARKING = {"list.mark": ("space", "Mark or unmark the row"), "list.mark_all": ("*", "Mark all matching"),
+           "list.clear_marks": ("esc", "Clear marks (once rows are marked)"),
+           "list.bulk": ("b", "Bulk change (once rows are marked)"),
+           "list.undo_bulk": ("u", "Undo bulk change (after a bulk change)")}
+
+
+@pytest.mark.parametrize("keys", [pytest.param(("1",), id="contacts"), pytest.param(("2",), id="companies"),
+                                  pytest.param(("3", "v"), id="deals")])
+async def test_help_lists_the_marking_keys_before_they_apply(demo_db, actor_sqlite, now, keys):
+    """`?` on a list that marks rows names space, *, esc, b and u, and says when the last three
+    apply (they were left out until a row was marked, so nobody could learn them from help)."""
+    from crm_tui.screens.help import HelpScreen, binding_rows
+
+    app = make_app(demo_db, actor_sqlite, now)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open(app, pilot, *keys)
+        rows = {row[3]: (row[1], row[2]) for row in binding_rows(screen) if row[3] in MARKING}
+        assert rows == MARKING
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+
+        await pilot.press("escape", "space")  # a row marked: esc and b apply now, said plainly
+        await settle(app, pilot)
+        rows = {row[3]: row[2] for row in binding_rows(screen)}
+        assert (rows["list.clear_marks"], rows["list.bulk"]) == ("Clear marks", "Bulk change")
+        assert rows["list.undo_bulk"] == "Undo bulk change (after a bulk change)"
