@@ -76,6 +76,7 @@ class Picker(Vertical, can_focus=False):
         super().__init__(id=f"{id}-picker", classes="picker")
         self.kind, self.within, self.open_only, self.extras = kind, within, open_only, extras
         self.choice = choice
+        self.kept = choice  # the value the form holds (stored, or chosen): typed again, it is that one again
         self.input_id = id
         self.placeholder = placeholder or f"type to find a {kind}"
         self._search = search
@@ -113,7 +114,7 @@ class Picker(Vertical, can_focus=False):
 
     def set_choice(self, choice: Choice | None) -> None:
         """Show `choice` (a record opened elsewhere, or the stored one after a conflict)."""
-        self.choice = choice
+        self.choice = self.kept = choice
         with self.input.prevent(Input.Changed):
             self.input.value = choice.label if choice else ""
         self._close()
@@ -130,6 +131,10 @@ class Picker(Vertical, can_focus=False):
         if self.choice is not None and text != self.choice.label:
             self.choice = None
             self.post_message(self.Changed(self, None))
+        elif self.choice is None and self.kept is not None and text == self.kept.label:
+            # typed back as it was: that record again (a deactivated owner is never offered, yet stays)
+            self.choice = self.kept
+            self.post_message(self.Changed(self, self.kept))
         if not text or (self.choice is not None and text == self.choice.label):
             self._asked = ""
             self._close()
