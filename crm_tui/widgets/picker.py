@@ -186,8 +186,11 @@ class Picker(Vertical, can_focus=False):
     def action_move(self, step: int) -> None:
         if not self.is_open:
             if step > 0 and self.kind in SMALL_KINDS:
-                self._asked = ""  # a short list: down shows its first choices, to pick without typing
-                self._find("")
+                # a short list: down shows its first choices, to pick without typing; or, with text
+                # typed whose matches are not in yet (a burst), those matches (never others)
+                shown = not self.text or (self.choice is not None and self.text == self.choice.label)
+                self._asked = "" if shown else self.text
+                self._find(self._asked)
                 return
             raise SkipAction()  # up/down move between fields where the form binds them
         matches = self.query_one(PickerMatches)
