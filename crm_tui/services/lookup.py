@@ -116,7 +116,7 @@ def pick(session: Session, *, kind: str, query: str, limit: int = 5, within: int
 def _small_list(session: Session, kind: str, within: int | None, open_only: bool) -> list[tuple[Choice, str]]:
     """(choice, the folded text a query is matched against) for the small tables."""
     if kind == "user":
-        return [(Choice("user", u.id, u.login, u.name or ""), fold(f"{u.login} {u.name or ''} {u.email or ''}"))
+        return [(Choice("user", u.id, u.login, _person(u)), fold(f"{u.login} {u.name or ''} {u.email or ''}"))
                 for u in users.list_users(session, include_inactive=False)]
     if kind == "pipeline":
         return [(Choice("pipeline", p.id, p.name, "default" if p.is_default else ""), fold(p.name))
@@ -126,6 +126,11 @@ def _small_list(session: Session, kind: str, within: int | None, open_only: bool
     several = len(chosen) > 1
     return [(Choice("stage", s.id, s.name, f"{p.name} · {s.kind}" if several else s.kind), fold(s.name))
             for p in chosen for s in p.stages if not open_only or s.kind == "open"]
+
+
+def _person(user) -> str:
+    """A user's name beside their login, when it says more than the login."""
+    return user.name if user.name and user.name.lower() != user.login else ""
 
 
 def resolve(session: Session, *, kind: str, text: str, within: int | None = None,
@@ -164,7 +169,7 @@ def label(session: Session, *, kind: str, record_id: int) -> Choice:
         return Choice("deal", d.id, d.title, d.company_name or "")
     if kind == "user":
         u = users.get_user(session, user_id=record_id)
-        return Choice("user", u.id, u.login, u.name or "")
+        return Choice("user", u.id, u.login, _person(u))
     if kind == "pipeline":
         p = pipelines.get_pipeline(session, pipeline_id=record_id)
         return Choice("pipeline", p.id, p.name, "default" if p.is_default else "")
