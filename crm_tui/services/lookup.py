@@ -107,8 +107,9 @@ def pick(session: Session, *, kind: str, query: str, limit: int = 5, within: int
         return [Choice("deal", r.id, r.title, " · ".join(p for p in (r.company_name, r.stage_name) if p))
                 for r in deals.list_deals(session, query=text or None, limit=limit).items]
     words = fold(text).split()
+    # each word typed starts a word of the name (or the login, or the email): "m" is not in ".com"
     found = [c for c, searched in _small_list(session, kind, within, open_only)
-             if all(word in searched for word in words)]
+             if all(any(part.startswith(word) for part in searched.split()) for word in words)]
     # names that start with what was typed come first
     return sorted(found, key=lambda c: not fold(c.label).startswith(fold(text)))[:limit]
 
