@@ -38,8 +38,8 @@ def _bulk_edit():
 
 # the changes, what the value line asks for ("" needs no value), and the kinds they apply to
 ACTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "owner": ("Change owner", "new owner's login, or none", ("contact", "company", "deal")),
-    "stage": ("Move to stage", "stage name, e.g. Proposal", ("deal",)),
+    "owner": ("Change owner", "type a name or email, or nobody", ("contact", "company", "deal")),
+    "stage": ("Move to stage", "type to find an open stage", ("deal",)),
     "add_tag": ("Add tag", "tag", ("contact",)),
     "remove_tag": ("Remove tag", "tag", ("contact",)),
     "set": ("Set a field", "field=value, e.g. lifecycle=customer", ("contact", "company")),
@@ -50,10 +50,16 @@ ACTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 NOUNS = {"contact": "contacts", "company": "companies", "deal": "deals"}
 
 
+# the changes whose value names a record: a picker of that kind (widgets/picker.py) takes it
+PICKED = {"owner": "user", "stage": "stage"}
+NOBODY_ID = -2  # widgets.picker.NOBODY's id (that module loads the ORM: imported when the dialog opens)
+
+
 @dataclass(frozen=True)
 class BulkRequest:
     what: str
     value: str = ""
+    pick: int | None = None  # the record chosen in a picker (None: resolve the typed value)
 
 
 class BulkActionScreen(ModalScreen[BulkRequest | None]):
@@ -76,7 +82,23 @@ class BulkActionScreen(ModalScreen[BulkRequest | None]):
             yield OptionList(*(Option(label, id=what) for what, (label, _, kinds) in ACTIONS.items()
                                if self.kind in kinds), id="bulk-actions")
             yield Input(id="bulk-value", placeholder="choose a change above", compact=True, disabled=True)
+            yield from self._pickers()
             yield Label("One change for every marked record you may change; u undoes it.", id="bulk-hint")
+
+    def _pickers(self) -> ComposeResult:
+        """An owner picker and a stage picker, shown in the value line's place when their change is chosen."""
+        load_orm()
+        from crm_tui.widgets.picker import NOBODY, Picker
+
+        for what, kind in PICKED.items():
+            if self.kind in ACTIONS[what][2]:
+                picker = Picker(kind, id=f"bulk-{what}", extras=(NOBODY,) if kind == "user" else (),
+                                open_only=kind == "stage", placeholder=ACTIONS[what][1])
+                picker.display = False
+                yield picker
+
+    def _value_box(self, what: str | None) -> Input:
+        return self.query_one(f"#bulk-{what}" if what in PICKED else "#bulk-value", Input)
 
     @on(OptionList.OptionSelected, "#bulk-actions")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
@@ -85,23 +107,36 @@ class BulkActionScreen(ModalScreen[BulkRequest | None]):
         if not ask:
             self.dismiss(BulkRequest(self.what))
             return
+        if self.what in PICKED:
+            self.query_one("#bulk-value", Input).display = False
+            self.query_one(f"#bulk-{self.what}-picker").display = True
+            self._value_box(self.what).focus()
+            return
         box = self.query_one("#bulk-value", Input)
         box.disabled, box.placeholder, box.value = False, ask, ""
         if self.what == "export":
             box.value = f"{NOUNS[self.kind]}.csv"
         box.focus()
 
-    @on(Input.Submitted, "#bulk-value")
+    @on(Input.Submitted, "#bulk-value,#bulk-owner,#bulk-stage")
     def _submitted(self, event: Input.Submitted) -> None:
         if self.what is None:
             return
         if not event.value.strip():
             self.query_one("#bulk-hint", Label).update(f"Type the {ACTIONS[self.what][1]} first.")
             return
-        self.dismiss(BulkRequest(self.what, event.value.strip()))
+        pick = None
+        if self.what in PICKED:
+            pick = self.query_one(f"#bulk-{self.what}-picker").value
+            pick = pick if isinstance(pick, int) else None
+        self.dismiss(BulkRequest(self.what, event.value.strip(), pick))
 
     def action_cancel(self) -> None:
-        if self.what is not None and not self.query_one("#bulk-value", Input).disabled:
+        """Back to the list of changes from the value line; out of the dialog from there."""
+        if self.what is not None and self._value_box(self.what).display and not self._value_box(self.what).disabled:
+            if self.what in PICKED:
+                self.query_one(f"#bulk-{self.what}-picker").display = False
+                self.query_one("#bulk-value", Input).display = True
             box = self.query_one("#bulk-value", Input)
             box.disabled, box.placeholder, self.what = True, "choose a change above", None
             self.query_one("#bulk-actions").focus()
@@ -114,8 +149,8 @@ def request_changes(session, kind: str, request: BulkRequest, actor, now) -> lis
     Change = bulk_edit.Change
     """The service's changes from what was typed in the dialog (refused as one line if unreadable)."""
     what, value = request.what, request.value
-    if what in ("owner", "stage"):
-        return [bulk_edit.check_change(session, kind, Change("set", what, value))]
+    if what in PICKED:
+        return [bulk_edit.check_change(session, kind, Change("set", what, _picked_value(session, request)))]
     if what == "set":
         return [bulk_edit.parse_set(session, kind, value)]
     if what in ("add_tag", "remove_tag"):
@@ -126,6 +161,19 @@ def request_changes(session, kind: str, request: BulkRequest, actor, now) -> lis
         title, _, due = value.partition(";")
         return [bulk_edit.task_change(title=title.strip(), due=due.strip() or None, actor=actor, now=now)]
     raise InvalidInput(f"no bulk change {what!r}")
+
+
+def _picked_value(session, request: BulkRequest) -> int | str:
+    """The owner or stage the dialog's picker names: the one chosen, else the typed text read by the
+    pickers' one rule (lookup.resolve); "nobody" (or "none") clears the owner."""
+    from crm_tui.services import lookup
+
+    if request.pick == NOBODY_ID or request.what == "owner" and request.value.lower() in ("nobody", "none", "-"):
+        return "none"
+    if request.pick is not None:
+        return request.pick
+    return lookup.resolve(session, kind=PICKED[request.what], text=request.value,
+                          open_only=request.what == "stage").id
 
 
 class BulkEditing:

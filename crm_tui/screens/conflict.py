@@ -27,6 +27,8 @@ from textual.widgets.select import InvalidSelectValueError
 from crm_tui.compat import select_options
 from crm_tui.errors import Conflict
 from crm_tui.screens.base import Outcome
+from crm_tui.services.lookup import Choice
+from crm_tui.widgets.picker import Picker
 
 YOURS, THEIRS = "yours", "theirs"
 BLANK = "(blank)"
@@ -67,7 +69,7 @@ def resolve(opened: dict[str, Any], theirs: dict[str, Any], mine: dict[str, Any]
 
 def shown(value: Any, names: dict[Any, str] | None = None) -> str:
     """A form value as one line of text (a user id by its login when known)."""
-    if names is not None and value is not None:
+    if names is not None and value is not None and not isinstance(value, str):
         return names.get(value, f"#{value}")
     if value is None or value == "" or value == []:
         return BLANK
@@ -187,6 +189,16 @@ def put_select(select: Select, value: Any, label: str | None = None) -> None:
     select.value = value
 
 
+def put_pick(picker: Picker, value: Any, label: str | None = None) -> None:
+    """Show a value in a record picker: a record's id by its label (a teammate's pick this form
+    never offered), text typed and not yet chosen as typed."""
+    if isinstance(value, str):
+        picker.set_choice(None)
+        picker.input.value = value
+        return
+    picker.set_choice(Choice(picker.kind, value, label or f"#{value}") if value is not None else None)
+
+
 class ResolvesConflicts:
     """Mixed into a form over a stored record. The form gives:
 
@@ -202,7 +214,6 @@ class ResolvesConflicts:
 
     CONFLICT_FIELDS: ClassVar[dict[str, str]] = {}
     OWNER_FIELD: ClassVar[str] = "owner_id"
-    OWNER_SELECT: ClassVar[str] = "#owner"
 
     def resolve_conflict(self, error: Conflict) -> None:
         self._read_current(self.app, error)
@@ -254,8 +265,9 @@ class ResolvesConflicts:
 
     def _user_names(self, *records: Any) -> dict[Any, str]:
         names: dict[Any, str] = {}
-        for select in self.query(self.OWNER_SELECT).results(Select):
-            names.update({v: str(prompt) for prompt, v in select_options(select) if v is not Select.NULL})
+        for picker in self.query(Picker):
+            if picker.kind == "user" and picker.choice is not None:
+                names[picker.choice.id] = picker.choice.label
         for record in records:
             owner = getattr(record, self.OWNER_FIELD, None)
             if owner is not None:

@@ -21,15 +21,14 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, TextArea
-from textual.widgets.select import InvalidSelectValueError
 
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors
 from crm_tui.clock import get_zone, in_zone
 from crm_tui.errors import Conflict, CrmError, Duplicate, InvalidInput, NotFound, UnknownCompany
 from crm_tui.models.enums import Lifecycle, Source
-from crm_tui.models.schemas import ActivityRead, ContactRead, DealRead, PipelineRead, TaskRead, UserRead
-from crm_tui.screens.conflict import ResolvesConflicts, put_select
-from crm_tui.services import activities, companies, contacts, deals, fields, lookup, pipelines, tasks, users
+from crm_tui.models.schemas import ActivityRead, ContactRead, DealRead, TaskRead, UserRead
+from crm_tui.screens.conflict import ResolvesConflicts, put_pick, put_select
+from crm_tui.services import activities, companies, contacts, deals, fields, lookup, pipelines, tasks
 from crm_tui.services.common import Actor
 from crm_tui.services.lookup import Choice
 from crm_tui.widgets.picker import Picker
@@ -67,17 +66,8 @@ def _choices(values: Iterable[str]) -> list[tuple[str, str]]:
 
 def _user_label(user: UserRead) -> str | Text:
     """The login (it holds no markup: letters, digits, '.', '_', '-', '@'), with the person's name
-    when it says more; a name is shown as typed (a Text: a Select or an OptionList would read a
-    str as markup)."""
+    when it says more; a name is shown as typed (a Text: an OptionList would read a str as markup)."""
     return user.login if not user.name or user.name.lower() == user.login else Text(f"{user.login} ({user.name})")
-
-
-def _user_options(team: list[UserRead], keep: UserRead | None) -> list[tuple[str | Text, int]]:
-    """Active users, plus the current owner even when deactivated (so the value stays valid)."""
-    people = list(team)
-    if keep is not None and all(u.id != keep.id for u in people):
-        people.append(keep)
-    return [(_user_label(u), u.id) for u in people]
 
 
 def _minutes(text: str) -> int | None:
@@ -368,27 +358,30 @@ def past_due_question(when: str | datetime | None, actor: Actor, now: datetime, 
     return f"{what} {local:%a %d %b %Y %H:%M} is in the past. Save it anyway?"
 
 
-class _UsersMixin:
-    """Reads the active users (and a record's current owner) for an owner or assignee Select."""
+def user_choice(user_id: int | None, login: str | None) -> Choice | None:
+    """A stored owner or assignee as a user picker shows it (a deactivated one too: it still shows)."""
+    return Choice("user", user_id, login or f"#{user_id}") if user_id is not None else None
 
-    def read_team(self, session, keep_id: int | None) -> tuple[list[UserRead], UserRead | None]:
-        team = users.list_users(session, include_inactive=False)
-        keep = users.get_user(session, user_id=keep_id) if keep_id is not None else None
-        return team, keep
 
-    @staticmethod
-    def fill_users(select: Select, team: list[UserRead], keep: UserRead | None, value: int | None) -> None:
-        options = _user_options(team, keep)
-        if not options:
-            return
-        select.set_options(options)
-        if value is not None and any(v == value for _, v in options):
-            select.value = value
-        elif value is None and not select.is_blank():
-            try:
-                select.clear()  # their record has no owner: show that where the Select allows it
-            except InvalidSelectValueError:
-                pass
+def user_picker(id_: str, user_id: int | None, login: str | None, *, empty: str = "nobody",
+                extras: tuple[Choice, ...] = ()) -> Picker:
+    """An owner or assignee: type a login, a name or an email; the active users that match show under it."""
+    return Picker("user", id=id_, choice=user_choice(user_id, login), extras=extras,
+                  placeholder=f"type a name or email; empty: {empty}")
+
+
+def picked(screen: Widget, id_: str) -> int | str | None:
+    """The value of the picker whose input is `#id_` (Picker.value: an id, None, or text to resolve)."""
+    return screen.query_one(f"#{id_}-picker", Picker).value
+
+
+def pick_id(session, kind: str, value: int | str | None, *, within: int | None = None,
+            now: datetime | None = None, open_only: bool = False) -> int | None:
+    """A picker's value as the id to save: text typed and never chosen is resolved now, by the one
+    rule (lookup.resolve): an exact name or the only match, else a one-line refusal."""
+    if isinstance(value, str):
+        return lookup.resolve(session, kind=kind, text=value, within=within, now=now, open_only=open_only).id
+    return value
 
 
 class _LinkPickers:
@@ -441,14 +434,6 @@ class _LinkPickers:
                 chosen = lookup.resolve(session, kind=kind, text=text, now=now).id
             ids[f"{kind}_id"] = chosen
         return ids
-
-
-def _owner_select(id_: str, owner_id: int | None, owner_login: str | None) -> Select:
-    """A user Select that already holds its value before the team is loaded."""
-    if owner_id is None:
-        return Select([], id=id_, prompt="(nobody)", allow_blank=True, compact=True)
-    return Select([(owner_login or f"#{owner_id}", owner_id)], id=id_, value=owner_id, allow_blank=False,
-                  compact=True)
 
 
 # --- typed custom fields: a section a record form adds (services/fields.py) ---------------------
@@ -585,11 +570,10 @@ class FormConflicts(ResolvesConflicts):
         self.report_saved(record)
 
 
-class _ContactEditForm(FormConflicts, FormScreen[ContactRead | None], _UsersMixin):
+class _ContactEditForm(FormConflicts, FormScreen[ContactRead | None]):
     """A form over a stored contact: saves with the version it was read at; on a Conflict it
     compares field by field (screens/conflict.py): different fields merge, the same field asks."""
 
-    LOADS = True
     CONFLICT_FIELDS: ClassVar[dict[str, str]] = CONTACT_FIELDS
 
     def __init__(self, contact: ContactRead | None = None) -> None:
@@ -619,7 +603,7 @@ class _ContactEditForm(FormConflicts, FormScreen[ContactRead | None], _UsersMixi
         return {name: values[name] for name in self.CONFLICT_FIELDS}
 
     def put_values(self, values: dict[str, Any], record: ContactRead) -> None:
-        put_select(self.query_one("#owner", Select), values["owner_id"], record.owner_login)
+        put_pick(self.query_one("#owner-picker", Picker), values["owner_id"], record.owner_login)
 
     def fetch_current(self, session) -> ContactRead:
         return contacts.get_contact(session, contact_id=self.contact.id)
@@ -658,9 +642,9 @@ class ContactForm(CustomFieldsSection, _ContactEditForm):
         yield _field("Source", Select(_choices(m.value for m in Source), id="source", prompt="(none)",
                                       compact=True))
         if c is not None:
-            yield _field("Owner", _owner_select("owner", c.owner_id, c.owner_login))
+            yield _field("Owner", user_picker("owner", c.owner_id, c.owner_login))
         else:
-            yield _field("Owner", _owner_select("owner", actor.user_id, actor.login))
+            yield _field("Owner", user_picker("owner", actor.user_id, actor.login))
         yield _field("Address", _input("address"))
         yield _field("Birthday", _input("birthday", placeholder="YYYY-MM-DD"))
         yield _field("Profiles", _input("social_urls", placeholder="comma separated, e.g. linkedin.com/in/ada"))
@@ -708,13 +692,6 @@ class ContactForm(CustomFieldsSection, _ContactEditForm):
         put_select(self.query_one("#source", Select), values["source"])
         super().put_values(values, record)
 
-    def read(self, session, actor: Actor) -> tuple[list[UserRead], UserRead | None]:
-        return self.read_team(session, self.contact.owner_id if self.contact else None)
-
-    def loaded(self, data: tuple[list[UserRead], UserRead | None]) -> None:
-        owner = self.query_one("#owner", Select)
-        self.fill_users(owner, *data, _selected(owner))
-
     def values(self) -> dict[str, Any]:
         text = {id_: self.query_one(f"#{id_}", Input).value
                 for id_ in ("first_name", "last_name", "title", "emails", "phones", "company", "tags")}
@@ -724,7 +701,7 @@ class ContactForm(CustomFieldsSection, _ContactEditForm):
             "company": text["company"].strip(), "tags": _split(text["tags"]),
             "lifecycle": _selected(self.query_one("#lifecycle", Select)),
             "source": _selected(self.query_one("#source", Select)),
-            "owner_id": _selected(self.query_one("#owner", Select)),
+            "owner_id": picked(self, "owner"),
             "address": self.query_one("#address", Input).value.strip(),
             "birthday": self.query_one("#birthday", Input).value.strip(),
             "social_urls": _split(self.query_one("#social_urls", Input).value),
@@ -741,6 +718,7 @@ class ContactForm(CustomFieldsSection, _ContactEditForm):
         create, allow_duplicate = values.pop("_create_company"), values.pop("_allow_duplicate")
         pick = values.pop("_company_pick")
         custom = values.pop("_custom")
+        values["owner_id"] = pick_id(session, "user", values["owner_id"])
         if base is None and pick is not None:
             values.pop("company")
             return contacts.create_contact(session, data={**values, "company_id": pick, "custom": custom},
@@ -787,25 +765,18 @@ class OwnerForm(_ContactEditForm):
         return f"Owner · {self.contact.full_name}"
 
     def compose_fields(self) -> ComposeResult:
-        yield _field("Owner", _owner_select("owner", self.contact.owner_id, self.contact.owner_login))
+        yield _field("Owner", user_picker("owner", self.contact.owner_id, self.contact.owner_login))
 
     def fill(self, contact: ContactRead) -> None:
         self.query_one("#form-title", Label).update(self.form_title())
 
-    def read(self, session, actor: Actor) -> tuple[list[UserRead], UserRead | None]:
-        return self.read_team(session, self.contact.owner_id)
-
-    def loaded(self, data: tuple[list[UserRead], UserRead | None]) -> None:
-        owner = self.query_one("#owner", Select)
-        self.fill_users(owner, *data, _selected(owner))
-
     def values(self) -> dict[str, Any]:
-        return {"owner_id": _selected(self.query_one("#owner", Select)), "contact_id": self.contact.id,
+        return {"owner_id": picked(self, "owner"), "contact_id": self.contact.id,
                 "version": self.base_version()}
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> ContactRead:
         return contacts.update_contact(session, contact_id=values["contact_id"],
-                                       changes={"owner_id": values["owner_id"]}, actor=actor,
+                                       changes={"owner_id": pick_id(session, "user", values["owner_id"])}, actor=actor,
                                        version=values["version"], now=now)
 
 
@@ -896,10 +867,8 @@ class LogActivityForm(_LinkPickers, FormScreen[tuple[ActivityRead, TaskRead | No
         return activities.log_activity(session, data=data, follow_up=follow_up, actor=actor, now=now)
 
 
-class TaskForm(_LinkPickers, FormScreen[TaskRead | None], _UsersMixin):
+class TaskForm(_LinkPickers, FormScreen[TaskRead | None]):
     """A new task (reminder), optionally recurring, for the actor or a teammate."""
-
-    LOADS = True
 
     def __init__(self, *, contact_id: int | None = None, company_id: int | None = None,
                  deal_id: int | None = None) -> None:
@@ -915,22 +884,15 @@ class TaskForm(_LinkPickers, FormScreen[TaskRead | None], _UsersMixin):
         yield _field("Due", _input("due", placeholder="e.g. tomorrow 9am, +3d, next fri"))
         yield _field("Notes", _input("notes"))
         yield _field("Repeats", _input("recurrence", placeholder="optional: weekly, every monday, …"))
-        yield _field("Assignee", _owner_select("assignee", actor.user_id, actor.login))
+        yield _field("Assignee", user_picker("assignee", actor.user_id, actor.login, empty="you"))
         yield from self.compose_links()
 
     def on_mount(self) -> None:
         self.start_links()
 
-    def read(self, session, actor: Actor) -> tuple[list[UserRead], UserRead | None]:
-        return self.read_team(session, None)
-
-    def loaded(self, data: tuple[list[UserRead], UserRead | None]) -> None:
-        assignee = self.query_one("#assignee", Select)
-        self.fill_users(assignee, *data, _selected(assignee))
-
     def values(self) -> dict[str, Any]:
         text = {id_: self.query_one(f"#{id_}", Input).value.strip() for id_ in ("title", "due", "notes", "recurrence")}
-        return {**text, "assignee_id": _selected(self.query_one("#assignee", Select)), "links": self.link_values()}
+        return {**text, "assignee_id": picked(self, "assignee"), "links": self.link_values()}
 
     def confirm_before_save(self, values: dict[str, Any], now: datetime) -> str | None:
         return past_due_question(values["due"], self.app.actor, now)
@@ -938,14 +900,16 @@ class TaskForm(_LinkPickers, FormScreen[TaskRead | None], _UsersMixin):
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> TaskRead:
         data = {
             "title": values["title"], "due_at": values["due"] or None, "notes": values["notes"] or None,
-            "recurrence": values["recurrence"] or None, "assignee_id": values["assignee_id"],
+            "recurrence": values["recurrence"] or None,
+            "assignee_id": pick_id(session, "user", values["assignee_id"]),
             **self.link_ids(session, values["links"], now),
         }
         return tasks.create_task(session, data=data, actor=actor, now=now)
 
 
-class DealForm(CustomFieldsSection, _LinkPickers, FormScreen[DealRead | None], _UsersMixin):
-    """A new deal in an open stage of a pipeline (the default pipeline's first stage unless chosen)."""
+class DealForm(CustomFieldsSection, _LinkPickers, FormScreen[DealRead | None]):
+    """A new deal in an open stage of a pipeline (the default pipeline's first stage unless chosen).
+    The pipeline, the stage (of the pipeline chosen) and the owner are pickers."""
 
     LOADS = True
     LINK_KINDS = ("contact", "company")
@@ -955,7 +919,7 @@ class DealForm(CustomFieldsSection, _LinkPickers, FormScreen[DealRead | None], _
         super().__init__()
         self.links = {"contact_id": contact_id, "company_id": company_id}
         self.currency = currency or deals.DEFAULT_CURRENCY
-        self.pipelines: list[PipelineRead] = []
+        self.preset: tuple[int | None, int | None] = (None, None)  # (pipeline, stage) a board opens it on
 
     def form_title(self) -> str:
         return "New deal"
@@ -965,10 +929,11 @@ class DealForm(CustomFieldsSection, _LinkPickers, FormScreen[DealRead | None], _
         yield _field("Title", _input("title"))
         yield _field("Amount", _input("amount", placeholder="e.g. 12,500.00"))
         yield _field("Currency", _input("currency", self.currency, max_length=3))
-        yield _field("Pipeline", Select([], id="pipeline", prompt="(default)", compact=True))
-        yield _field("Stage", Select([], id="stage", prompt="(first stage)", compact=True))
+        yield _field("Pipeline", Picker("pipeline", id="pipeline", placeholder="type to find; empty: the default"))
+        yield _field("Stage", Picker("stage", id="stage", open_only=True,
+                                     placeholder="type to find; empty: the first stage"))
         yield _field("Close by", _input("expected_close", placeholder="optional: e.g. end of month, +30d"))
-        yield _field("Owner", _owner_select("owner", actor.user_id, actor.login))
+        yield _field("Owner", user_picker("owner", actor.user_id, actor.login, empty="you"))
         yield from self.compose_links()
         yield from self.compose_custom_fields()
 
@@ -978,45 +943,54 @@ class DealForm(CustomFieldsSection, _LinkPickers, FormScreen[DealRead | None], _
         self.start_links()
         self.load_custom_fields()
 
-    def read(self, session, actor: Actor) -> tuple[list[PipelineRead], tuple[list[UserRead], UserRead | None]]:
-        return pipelines.list_pipelines(session), self.read_team(session, None)
+    def read(self, session, actor: Actor) -> tuple[Choice | None, Choice | None]:
+        """The pipeline the form starts on (the preset's, else the default) and the preset stage."""
+        pipeline_id, stage_id = self.preset
+        found = pipelines.list_pipelines(session)
+        chosen = next((p for p in found if p.id == pipeline_id), None) \
+            or next((p for p in found if p.is_default), found[0] if found else None)
+        if chosen is None:
+            return None, None
+        stage = next((s for s in chosen.stages if s.id == stage_id and s.kind == "open"), None)
+        return (Choice("pipeline", chosen.id, chosen.name, "default" if chosen.is_default else ""),
+                Choice("stage", stage.id, stage.name, stage.kind) if stage else None)
 
-    def loaded(self, data: tuple[list[PipelineRead], tuple[list[UserRead], UserRead | None]]) -> None:
-        self.pipelines, team = data
-        owner = self.query_one("#owner", Select)
-        self.fill_users(owner, *team, _selected(owner))
-        if not self.pipelines:
-            return
-        pipeline = self.query_one("#pipeline", Select)
-        pipeline.set_options([(Text(p.name), p.id) for p in self.pipelines])  # names as typed, never markup
-        default = next((p for p in self.pipelines if p.is_default), self.pipelines[0])
-        pipeline.value = default.id
-        self._show_stages(default.id)
+    def loaded(self, data: tuple[Choice | None, Choice | None]) -> None:
+        """Show them (unless something was typed there meanwhile: theirs wins)."""
+        pipeline_choice, stage_choice = data
+        pipeline, stage = self.query_one("#pipeline-picker", Picker), self.query_one("#stage-picker", Picker)
+        if pipeline_choice is not None and not pipeline.text:
+            pipeline.set_choice(pipeline_choice)
+            stage.set_within(pipeline_choice.id)
+            if stage_choice is not None and not stage.text:
+                stage.set_choice(stage_choice)
 
-    @on(Select.Changed, "#pipeline")
-    def _pipeline_changed(self, event: Select.Changed) -> None:
-        self._show_stages(None if event.select.is_blank() else event.value)
-
-    def _show_stages(self, pipeline_id: int | None) -> None:
-        stage = self.query_one("#stage", Select)
-        chosen = next((p for p in self.pipelines if p.id == pipeline_id), None)
-        open_stages = [s for s in chosen.stages if s.kind == "open"] if chosen else []
-        stage.set_options([(Text(s.name), s.id) for s in open_stages])
-        if open_stages:
-            stage.value = open_stages[0].id
+    @on(Picker.Changed, "#pipeline-picker")
+    def _pipeline_changed(self, event: Picker.Changed) -> None:
+        """The stage picker offers the stages of the pipeline chosen; a stage of another one goes."""
+        event.stop()
+        stage = self.query_one("#stage-picker", Picker)
+        within = event.choice.id if event.choice else None
+        if within != stage.within:
+            stage.set_within(within)
+            if stage.text:
+                stage.set_choice(None)
 
     def values(self) -> dict[str, Any]:
         text = {id_: self.query_one(f"#{id_}", Input).value.strip()
                 for id_ in ("title", "amount", "currency", "expected_close")}
-        return {**text, "pipeline_id": _selected(self.query_one("#pipeline", Select)),
-                "stage_id": _selected(self.query_one("#stage", Select)),
-                "owner_id": _selected(self.query_one("#owner", Select)), "default_currency": self.currency,
+        return {**text, "pipeline": picked(self, "pipeline"), "stage": picked(self, "stage"),
+                "owner": picked(self, "owner"), "default_currency": self.currency,
                 "links": self.link_values(), "_custom": self.custom_values()}
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> DealRead:
+        pipeline_id = pick_id(session, "pipeline", values["pipeline"])
+        within = pipeline_id if pipeline_id is not None else pipelines.default_pipeline(session).id
         data = {
             "title": values["title"], "amount": values["amount"] or 0, "currency": values["currency"] or None,
-            "pipeline_id": values["pipeline_id"], "stage_id": values["stage_id"], "owner_id": values["owner_id"],
+            "pipeline_id": pipeline_id, "stage_id": pick_id(session, "stage", values["stage"], within=within,
+                                                            open_only=True),
+            "owner_id": pick_id(session, "user", values["owner"]),
             "expected_close": values["expected_close"] or None,
             **self.link_ids(session, values["links"], now),
         }

@@ -88,10 +88,12 @@ class Choice:
 
 
 def pick(session: Session, *, kind: str, query: str, limit: int = 5, within: int | None = None,
-         now: datetime | None = None) -> list[Choice]:
+         now: datetime | None = None, open_only: bool = False) -> list[Choice]:
     """The top `limit` records of `kind` whose text matches `query` (through the search indexes for
-    contacts and companies; by title for deals; by name for the small lists of users, pipelines and
-    a pipeline's stages, `within` naming the pipeline). An empty query offers the first few."""
+    contacts and companies; by title for deals; by name for the small lists of users (login, name or
+    email; active users only), pipelines (not archived) and stages (of the pipeline `within` names,
+    else of every pipeline not archived; `open_only`: the stages a deal can be moved to by hand).
+    An empty query offers the first few."""
     if kind not in PICK_KINDS:
         raise InvalidInput(f"no picker for {kind!r}: choose one of {', '.join(PICK_KINDS)}")
     text = (query or "").strip()
@@ -104,34 +106,43 @@ def pick(session: Session, *, kind: str, query: str, limit: int = 5, within: int
     if kind == "deal":
         return [Choice("deal", r.id, r.title, " · ".join(p for p in (r.company_name, r.stage_name) if p))
                 for r in deals.list_deals(session, query=text or None, limit=limit).items]
-    return [c for c in _small_list(session, kind, within) if _matches_all(c, text)][:limit]
+    words = fold(text).split()
+    # each word typed starts a word of the name (or the login, or the email): "m" is not in ".com"
+    found = [c for c, searched in _small_list(session, kind, within, open_only)
+             if all(any(part.startswith(word) for part in searched.split()) for word in words)]
+    # names that start with what was typed come first
+    return sorted(found, key=lambda c: not fold(c.label).startswith(fold(text)))[:limit]
 
 
-def _small_list(session: Session, kind: str, within: int | None) -> list[Choice]:
+def _small_list(session: Session, kind: str, within: int | None, open_only: bool) -> list[tuple[Choice, str]]:
+    """(choice, the folded text a query is matched against) for the small tables."""
     if kind == "user":
-        return [Choice("user", u.id, u.login, u.name or "") for u in users.list_users(session, include_inactive=False)]
+        return [(Choice("user", u.id, u.login, _person(u)), fold(f"{u.login} {u.name or ''} {u.email or ''}"))
+                for u in users.list_users(session, include_inactive=False)]
     if kind == "pipeline":
-        return [Choice("pipeline", p.id, p.name, "default" if p.is_default else "")
+        return [(Choice("pipeline", p.id, p.name, "default" if p.is_default else ""), fold(p.name))
                 for p in pipelines.list_pipelines(session)]
-    chosen = (pipelines.get_pipeline(session, pipeline_id=within) if within is not None
-              else pipelines.default_pipeline(session))
-    return [Choice("stage", s.id, s.name, s.kind) for s in chosen.stages]
+    chosen = [pipelines.get_pipeline(session, pipeline_id=within)] if within is not None \
+        else pipelines.list_pipelines(session)
+    several = len(chosen) > 1
+    return [(Choice("stage", s.id, s.name, f"{p.name} · {s.kind}" if several else s.kind), fold(s.name))
+            for p in chosen for s in p.stages if not open_only or s.kind == "open"]
 
 
-def _matches_all(choice: Choice, text: str) -> bool:
-    haystack = fold(f"{choice.label} {choice.detail}")
-    return all(word in haystack for word in fold(text).split())
+def _person(user) -> str:
+    """A user's name beside their login, when it says more than the login."""
+    return user.name if user.name and user.name.lower() != user.login else ""
 
 
 def resolve(session: Session, *, kind: str, text: str, within: int | None = None,
-            now: datetime | None = None) -> Choice | None:
+            now: datetime | None = None, open_only: bool = False) -> Choice | None:
     """The one record a picker's typed text names when nothing was chosen from its list: an exact
     label, else the only match. None for empty text; NotFound or InvalidInput (which names the
     first matches, to choose from) otherwise, so that a form never links a record by a guess."""
     text = (text or "").strip()
     if not text:
         return None
-    matches = pick(session, kind=kind, query=text, limit=6, within=within, now=now)
+    matches = pick(session, kind=kind, query=text, limit=6, within=within, now=now, open_only=open_only)
     exact = [c for c in matches if fold(c.label) == fold(text)]
     if len(exact) == 1:
         return exact[0]
@@ -141,7 +152,8 @@ def resolve(session: Session, *, kind: str, text: str, within: int | None = None
         if (record_id := parse_id(text)) is not None and kind in ("contact", "company", "deal"):
             return label(session, kind=kind, record_id=record_id)
         raise NotFound(f"no {kind} matches {text!r}")
-    shown = ", ".join(c.label for c in matches[:5])
+    labels = [c.label for c in matches[:5]]
+    shown = ", ".join(c.label if labels.count(c.label) == 1 else f"{c.label} ({c.detail})" for c in matches[:5])
     raise InvalidInput(f"{text!r} matches several: {shown}; choose one from the list")
 
 
@@ -158,5 +170,8 @@ def label(session: Session, *, kind: str, record_id: int) -> Choice:
         return Choice("deal", d.id, d.title, d.company_name or "")
     if kind == "user":
         u = users.get_user(session, user_id=record_id)
-        return Choice("user", u.id, u.login, u.name or "")
+        return Choice("user", u.id, u.login, _person(u))
+    if kind == "pipeline":
+        p = pipelines.get_pipeline(session, pipeline_id=record_id)
+        return Choice("pipeline", p.id, p.name, "default" if p.is_default else "")
     raise InvalidInput(f"no picker for {kind!r}")

@@ -25,8 +25,14 @@ from textual.worker import Worker, WorkerState
 
 from crm_tui.services import lookup
 from crm_tui.services.lookup import Choice
+from crm_tui.services.validation import fold
 
 SHOWN = 5
+SMALL_KINDS = ("user", "pipeline", "stage")  # down on an empty field lists them
+
+# choices that name no record, offered before the records found (a filter's "me", an owner's "nobody")
+ME = Choice("user", -1, "me", "yourself")
+NOBODY = Choice("user", -2, "nobody", "no owner")
 
 
 class PickerMatches(OptionList, can_focus=False):
@@ -65,11 +71,12 @@ class Picker(Vertical, can_focus=False):
             return self.picker
 
     def __init__(self, kind: str, *, id: str, choice: Choice | None = None, placeholder: str = "",
-                 within: int | None = None,
+                 within: int | None = None, open_only: bool = False, extras: tuple[Choice, ...] = (),
                  search: Callable[[str], list[Choice]] | None = None) -> None:
         super().__init__(id=f"{id}-picker", classes="picker")
-        self.kind, self.within = kind, within
+        self.kind, self.within, self.open_only, self.extras = kind, within, open_only, extras
         self.choice = choice
+        self.kept = choice  # the value the form holds (stored, or chosen): typed again, it is that one again
         self.input_id = id
         self.placeholder = placeholder or f"type to find a {kind}"
         self._search = search
@@ -95,9 +102,19 @@ class Picker(Vertical, can_focus=False):
     def chosen_id(self) -> int | None:
         return self.choice.id if self.choice is not None and self.text == self.choice.label else None
 
+    @property
+    def value(self) -> int | str | None:
+        """What a form saves: the chosen record's id (an extra's negative id), None when empty, else
+        the typed text, which the form resolves when saving (`lookup.resolve`; forms.pick_id)."""
+        if (chosen := self.chosen_id) is not None:
+            return chosen
+        text = self.text
+        extra = next((e for e in self.extras if fold(e.label) == fold(text)), None)
+        return extra.id if extra is not None else (text or None)
+
     def set_choice(self, choice: Choice | None) -> None:
         """Show `choice` (a record opened elsewhere, or the stored one after a conflict)."""
-        self.choice = choice
+        self.choice = self.kept = choice
         with self.input.prevent(Input.Changed):
             self.input.value = choice.label if choice else ""
         self._close()
@@ -114,6 +131,10 @@ class Picker(Vertical, can_focus=False):
         if self.choice is not None and text != self.choice.label:
             self.choice = None
             self.post_message(self.Changed(self, None))
+        elif self.choice is None and self.kept is not None and text == self.kept.label:
+            # typed back as it was: that record again (a deactivated owner is never offered, yet stays)
+            self.choice = self.kept
+            self.post_message(self.Changed(self, self.kept))
         if not text or (self.choice is not None and text == self.choice.label):
             self._asked = ""
             self._close()
@@ -123,12 +144,14 @@ class Picker(Vertical, can_focus=False):
 
     @work(thread=True, exclusive=True, group="picker", exit_on_error=False)
     def _find(self, text: str) -> tuple[str, list[Choice]]:
+        extras = [e for e in self.extras if fold(e.label).startswith(fold(text))]
         if self._search is not None:
-            return text, self._search(text)
+            return text, extras + self._search(text)
         app = self.app
         with app.db.read() as session:
-            return text, lookup.pick(session, kind=self.kind, query=text, limit=SHOWN, within=self.within,
-                                     now=app.now())
+            found = lookup.pick(session, kind=self.kind, query=text, limit=SHOWN, within=self.within,
+                                now=app.now(), open_only=self.open_only)
+        return text, extras + found
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         event.stop()  # a failed search shows no matches; saving then says what is wrong
@@ -162,6 +185,13 @@ class Picker(Vertical, can_focus=False):
 
     def action_move(self, step: int) -> None:
         if not self.is_open:
+            if step > 0 and self.kind in SMALL_KINDS:
+                # a short list: down shows its first choices, to pick without typing; or, with text
+                # typed whose matches are not in yet (a burst), those matches (never others)
+                shown = not self.text or (self.choice is not None and self.text == self.choice.label)
+                self._asked = "" if shown else self.text
+                self._find(self._asked)
+                return
             raise SkipAction()  # up/down move between fields where the form binds them
         matches = self.query_one(PickerMatches)
         at = matches.highlighted or 0

@@ -35,3 +35,16 @@ def test_bulk_dialog_80x24(snap_compare, demo_app):
         await settle(pilot.app, pilot)
 
     assert snap_compare(demo_app, terminal_size=(80, 24), run_before=open_dialog)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+def test_bulk_owner_picker(snap_compare, demo_app, size):
+    """Change owner: a picker in the value line's place, "nobody" and the users under it."""
+    async def open_dialog(pilot) -> None:
+        await _mark_three(pilot)
+        await pilot.press("b")
+        await settle(pilot.app, pilot)
+        await pilot.press("enter", "down")  # Change owner; down lists the choices
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(demo_app, terminal_size=size, run_before=open_dialog)

@@ -74,3 +74,42 @@ def test_note_view(snap_compare, demo_app):
         await settle(app, pilot)
 
     assert snap_compare(demo_app, terminal_size=SIZE, run_before=open_note)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+def test_deal_form_stage_and_owner_pickers(snap_compare, demo_app, size):
+    """The stage picker's list (down, nothing typed: the pipeline's open stages) over the fields
+    below it, then, at 120x36, the owner picker's matches for a name typed."""
+    from crm_tui.screens.forms import DealForm
+
+    async def open_form(pilot):
+        app = pilot.app
+        await settle(app, pilot)
+        app.push_screen(DealForm())
+        await settle(app, pilot)
+        if size == (80, 24):
+            app.screen.query_one("#stage").focus()
+            await pilot.press("down")
+        else:
+            app.screen.query_one("#owner").focus()
+            await pilot.press("home", "ctrl+k", *"a")
+        await settle(app, pilot)
+
+    assert snap_compare(demo_app, terminal_size=size, run_before=open_form)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+def test_deals_filter_owner_picker(snap_compare, demo_app, size):
+    """The deals list's filter: "me" and "nobody" first, then the users that match."""
+    from crm_tui.screens.pipeline.deals import DealFilterForm
+
+    async def open_form(pilot):
+        app = pilot.app
+        await settle(app, pilot)
+        app.push_screen(DealFilterForm({}))
+        await settle(app, pilot)
+        app.screen.query_one("#filter-owner").focus()
+        await pilot.press("down")
+        await settle(app, pilot)
+
+    assert snap_compare(demo_app, terminal_size=size, run_before=open_form)

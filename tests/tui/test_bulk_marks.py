@@ -38,7 +38,13 @@ async def _choose(pilot, app, label: str, value: str | None = None) -> None:
     await pilot.press("enter")
     if value is not None:
         await pilot.pause()
-        dialog.query_one("#bulk-value", Input).value = value
+        box = dialog.focused  # the value line, or the owner or stage picker in its place
+        assert isinstance(box, Input)
+        box.value = value
+        if box.id in ("bulk-owner", "bulk-stage"):  # a picker: enter takes the match, then applies
+            await settle(app, pilot)
+            await pilot.press("enter")
+            assert box.value == value
         await pilot.press("enter")
 
 

@@ -160,10 +160,17 @@ async def test_a_deal_its_pipeline_stage_company_and_lost_reason(sqlite_db, acto
 
         await app.push_screen(DealForm())  # a new deal: the pipeline and stage pickers
         await settle(app, pilot)
-        app.screen.query_one("#pipeline", Select).value = pipeline.id
+        form = app.screen
+        form.query_one("#pipeline", Input).focus()
+        await pilot.press("home", "ctrl+k", *"sales")
         await settle(app, pilot)
-        assert _shown_value(app.screen.query_one("#pipeline", Select)) == f"Sales {H}"
-        assert _shown_value(app.screen.query_one("#stage", Select)) == f"New {H}"
+        shown = [p.split("  ")[0] for p in _prompts(form.query_one("#pipeline-matches", OptionList))]
+        assert f"Sales {H}" in shown
+        await pilot.press(*["down"] * shown.index(f"Sales {H}"), "enter")
+        assert form.query_one("#pipeline", Input).value == f"Sales {H}"
+        await pilot.press("tab", "down")  # the stage picker lists that pipeline's stages
+        await settle(app, pilot)
+        assert [p.split("  ")[0] for p in _prompts(form.query_one("#stage-matches", OptionList))][0] == f"New {H}"
         assert stage.name == f"New {H}"
 
 

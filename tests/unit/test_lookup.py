@@ -115,3 +115,40 @@ def test_typed_text_resolves_only_to_one_record(db, written, actor, now):
             lookup.resolve(s, kind="contact", text="nobody", now=now)
         with pytest.raises(InvalidInput, match="no picker"):
             lookup.pick(s, kind="planet", query="x")
+
+
+def test_the_small_pickers_offer_what_may_be_chosen_now(db, actor, now):
+    """Users by login, name or email (active ones); pipelines not archived; stages of one pipeline,
+    or of every pipeline (named in the detail) when none is given; open stages only when asked."""
+    from crm_tui.errors import InvalidInput, NotFound
+    from crm_tui.services import pipelines, users
+
+    with db.write() as s:
+        users.create_user(s, data={"login": "bob", "name": "Bob Stone", "email": "bstone@example.com",
+                                   "role": "sales"}, actor=actor, now=now)
+        old = users.create_user(s, data={"login": "olga", "name": "Olga Stone", "role": "sales"}, actor=actor, now=now)
+        users.update_user(s, user_id=old.id, changes={"active": False}, actor=actor, version=old.version, now=now)
+        projects = pipelines.create_pipeline(s, name="Projects", actor=actor, now=now, stages=[
+            {"name": "Proposal"}, {"name": "Done", "kind": "won"}, {"name": "Dropped", "kind": "lost"}])
+        retired = pipelines.create_pipeline(s, name="Retired", actor=actor, now=now)
+        pipelines.set_pipeline_archived(s, pipeline_id=retired.id, archived=True, actor=actor, now=now)
+    with db.read() as s:
+        def labels(kind: str, query: str, **kw) -> list[str]:
+            return [c.label for c in lookup.pick(s, kind=kind, query=query, limit=10, **kw)]
+
+        assert labels("user", "stone") == ["bob"]  # olga has left
+        assert labels("user", "bstone@") == ["bob"]
+        assert labels("user", "") == ["ann", "bob"]
+        assert lookup.label(s, kind="user", record_id=old.id).label == "olga"  # a stored value still shows
+        assert labels("pipeline", "") == ["Sales", "Projects"]
+        assert labels("pipeline", "pro") == ["Projects"]
+        assert labels("stage", "", within=projects.id) == ["Proposal", "Done", "Dropped"]
+        assert labels("stage", "", within=projects.id, open_only=True) == ["Proposal"]
+        assert labels("stage", "d", within=projects.id) == ["Done", "Dropped"]  # names that start so come first
+        details = [c.detail for c in lookup.pick(s, kind="stage", query="proposal")]
+        assert details == ["Sales · open", "Projects · open"]
+        with pytest.raises(InvalidInput, match=r"matches several: Proposal \(Sales · open\), Proposal \(Projects"):
+            lookup.resolve(s, kind="stage", text="proposal")
+        assert lookup.resolve(s, kind="stage", text="proposal", within=projects.id).id == projects.stages[0].id
+        with pytest.raises(NotFound, match="no pipeline matches 'retired'"):
+            lookup.resolve(s, kind="pipeline", text="retired")

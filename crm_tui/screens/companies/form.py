@@ -12,14 +12,15 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, TextArea
+from textual.widgets import Button, Input, Label, TextArea
 
 from crm_tui.errors import Conflict
-from crm_tui.models.schemas import CompanyRead, UserRead
+from crm_tui.models.schemas import CompanyRead
 from crm_tui.screens.base import Outcome
-from crm_tui.screens.conflict import put_select
-from crm_tui.screens.forms import CustomFieldsSection, FormConflicts, FormScreen, _selected
-from crm_tui.services import companies, fields, users
+from crm_tui.screens.conflict import put_pick
+from crm_tui.screens.forms import CustomFieldsSection, FormConflicts, FormScreen, pick_id, picked, user_choice, user_picker
+from crm_tui.services import companies, fields
+from crm_tui.widgets.picker import Picker
 from crm_tui.services.common import Actor
 
 CSS = "companies.tcss"
@@ -40,14 +41,12 @@ class CompanyForm(CustomFieldsSection, FormConflicts, FormScreen[CompanyRead | N
         "name": "Name", "domain": "Domain", "industry": "Industry", "size": "Size", "address": "Address",
         "owner_id": "Owner", "notes": "Notes",
     }
-    OWNER_SELECT = "#company-owner"
 
     CSS_PATH = CSS
     BINDINGS = [
         Binding("ctrl+r", "reload", "Reload", show=False, id="company_form.reload"),
     ]
     FORM_ID = "company-form"
-    LOADS = True
     ENTER_SAVES = False
     CONFLICT_HINT = "ctrl+r reload theirs (drops your edits)"
 
@@ -67,7 +66,7 @@ class CompanyForm(CustomFieldsSection, FormConflicts, FormScreen[CompanyRead | N
         yield _field("Industry", Input(id="company-industry", compact=True))
         yield _field("Size", Input(id="company-size", placeholder="e.g. 11-50", compact=True))
         yield _field("Address", Input(id="company-address", compact=True))
-        yield _field("Owner", self._owner_select())
+        yield _field("Owner", self._owner_picker())
         yield _field("Notes", TextArea(id="company-notes", compact=True, soft_wrap=True))
         yield from self.compose_custom_fields()
 
@@ -83,15 +82,11 @@ class CompanyForm(CustomFieldsSection, FormConflicts, FormScreen[CompanyRead | N
         yield Button("Reload", id=self.part("reload"), compact=True)
         yield from super().compose_buttons()
 
-    def _owner_select(self) -> Select:
-        """Holds the current owner (a new company's: you) before the team is loaded, so an early
-        save never clears it."""
+    def _owner_picker(self) -> Picker:
+        """Holds the current owner (a new company's: you), a deactivated one too."""
         c, actor = self.company, self.app.actor
         owner_id, login = (c.owner_id, c.owner_login) if c else (actor.user_id, actor.login)
-        if owner_id is None:
-            return Select([], id="company-owner", prompt="(nobody)", compact=True)
-        return Select([(login or f"#{owner_id}", owner_id)], id="company-owner", value=owner_id,
-                      prompt="(nobody)", compact=True)
+        return user_picker("company-owner", owner_id, login)
 
     def on_mount(self) -> None:  # FormScreen.on_mount runs too (it loads the team)
         if self.company is not None:
@@ -104,32 +99,17 @@ class CompanyForm(CustomFieldsSection, FormConflicts, FormScreen[CompanyRead | N
         for name in TEXT_FIELDS:
             self.query_one(f"#company-{name}", Input).value = getattr(company, name) or ""
         self.query_one("#company-notes", TextArea).text = company.notes or ""
+        self.query_one("#company-owner-picker", Picker).set_choice(user_choice(company.owner_id, company.owner_login))
 
     def hint(self) -> str:
         return self.CONFLICT_HINT if self.conflicted else self.HINT
-
-    # -- the owner choices (FormScreen's load)
-
-    def read(self, session, actor: Actor) -> list[UserRead]:
-        owner_id = self.company.owner_id if self.company else None
-        team = users.list_users(session, include_inactive=False)
-        if owner_id is not None and all(u.id != owner_id for u in team):
-            team.append(users.get_user(session, user_id=owner_id))  # a deactivated owner stays choosable
-        return team
-
-    def loaded(self, team: list[UserRead]) -> None:
-        owner = self.query_one("#company-owner", Select)
-        chosen = _selected(owner)  # what is shown now: the stored owner, or the user's pick
-        owner.set_options([(u.login, u.id) for u in team])
-        if chosen is not None and any(u.id == chosen for u in team):
-            owner.value = chosen
 
     # -- reading the form
 
     def values(self) -> dict[str, Any]:
         values: dict[str, Any] = {name: self.query_one(f"#company-{name}", Input).value for name in TEXT_FIELDS}
         values["notes"] = self.query_one("#company-notes", TextArea).text
-        values["owner_id"] = _selected(self.query_one("#company-owner", Select))
+        values["owner_id"] = picked(self, "company-owner")
         values["_custom"] = self.custom_changes() if self.company is not None else (self.custom_values(), [])
         return values
 
@@ -152,6 +132,7 @@ class CompanyForm(CustomFieldsSection, FormConflicts, FormScreen[CompanyRead | N
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> CompanyRead:
         custom_set, custom_remove = values.pop("_custom")
+        values["owner_id"] = pick_id(session, "user", values["owner_id"])
         if self.company is None:
             return companies.create_company(session, data=values, actor=actor, now=now,
                                             allow_duplicate=self.allow_duplicate, custom=custom_set)
@@ -202,7 +183,7 @@ class CompanyForm(CustomFieldsSection, FormConflicts, FormScreen[CompanyRead | N
         for name in TEXT_FIELDS:
             self.query_one(f"#company-{name}", Input).value = values[name]
         self.query_one("#company-notes", TextArea).text = values["notes"]
-        put_select(self.query_one("#company-owner", Select), values["owner_id"], record.owner_login)
+        put_pick(self.query_one("#company-owner-picker", Picker), values["owner_id"], record.owner_login)
 
     def fetch_current(self, session) -> CompanyRead:
         return companies.get_company(session, company_id=self.company.id)

@@ -11,11 +11,12 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionLis
 
 from crm_tui.models.enums import Lifecycle, Source
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors, SHELL_CSS
-from crm_tui.errors import InvalidInput
+from crm_tui.errors import InvalidInput, NotFound
 from crm_tui.screens.saved_lists import RenameViewForm, SaveViewForm  # noqa: F401 - the contact list's forms
-from crm_tui.services import fields, users, views
+from crm_tui.services import fields, lookup, views
+from crm_tui.services.lookup import Choice
+from crm_tui.widgets.picker import ME, NOBODY, Picker
 
-MINE, UNOWNED = "__mine__", "__unowned__"
 
 
 def _custom_text(custom: dict | list | None) -> str:
@@ -49,8 +50,8 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
                 yield SelectionList[str](*[(s.value, s.value, s.value in (f.get("lifecycle") or []))
                                            for s in Lifecycle], id="lifecycle")
                 yield Label("Owner")
-                yield Select([("Mine", MINE), ("No owner", UNOWNED)], value=self._owner_value(), allow_blank=True,
-                             prompt="Anyone", id="owner", compact=True)
+                yield Picker("user", id="owner", choice=self._owner_choice(), extras=(ME, NOBODY),
+                             placeholder="me, nobody, or a name; empty: anyone")
                 yield Label("Tag")
                 yield Input(value=f.get("tag") or "", placeholder="a tag, e.g. vip", id="tag", compact=True)
                 yield Label("Source")
@@ -67,45 +68,43 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
                 yield Button("Apply", variant="primary", id="apply", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
 
-    def _owner_value(self):
+    def _owner_choice(self) -> Choice | None:
         f = self.filters
         if f.get("unowned"):
-            return UNOWNED
-        if f.get("owner_id") in (views.ME,) or (f.get("owner_id") is not None and f.get("owner_id") == self.app.actor.user_id):
-            return MINE
-        if f.get("owner_id") is not None:
-            return str(f["owner_id"])
-        return Select.NULL
+            return NOBODY
+        if f.get("owner_id") is not None and f.get("owner_id") in (views.ME, self.app.actor.user_id):
+            return ME
+        if isinstance(f.get("owner_id"), int):
+            return Choice("user", f["owner_id"], f"#{f['owner_id']}")  # its login is read on mount
+        return None
 
     def on_mount(self) -> None:
-        self.load_users()
+        if (choice := self._owner_choice()) is not None and choice.id > 0:
+            self.load_owner(choice.id)
 
     @work(thread=True, exclusive=True, group="filter-users", exit_on_error=False)
-    def load_users(self) -> Outcome:
+    def load_owner(self, user_id: int) -> Outcome:
         with self.app.db.read() as session:
-            found = users.list_users(session, include_inactive=False)
-        return Outcome(self._show_users, found)
+            found = lookup.label(session, kind="user", record_id=user_id)
+        return Outcome(self._show_owner, found)
 
-    def _show_users(self, found) -> None:
-        owner = self.query_one("#owner", Select)
-        current = owner.value
-        owner.set_options([("Mine", MINE), ("No owner", UNOWNED),
-                           *[(u.login, str(u.id)) for u in found if u.id != self.app.actor.user_id]])
-        if current is not Select.NULL:
-            owner.value = current
+    def _show_owner(self, found: Choice) -> None:
+        picker = self.query_one("#owner-picker", Picker)
+        if picker.chosen_id == found.id:  # not changed meanwhile
+            picker.set_choice(found)
 
     def result(self) -> dict:
         out: dict = {}
         stages = self.query_one("#lifecycle", SelectionList).selected
         if stages:
             out["lifecycle"] = list(stages)
-        owner = self.query_one("#owner", Select).value
-        if owner == MINE:
+        owner = self.query_one("#owner-picker", Picker).value
+        if owner == ME.id:
             out["owner_id"] = views.ME
-        elif owner == UNOWNED:
+        elif owner == NOBODY.id:
             out["unowned"] = True
-        elif owner is not Select.NULL:
-            out["owner_id"] = int(owner)
+        elif owner is not None:
+            out["owner_id"] = owner  # typed and never chosen: read when applying
         if tag := self.query_one("#tag", Input).value.strip():
             out["tag"] = tag.lstrip("#").lower()
         if (source := self.query_one("#source", Select).value) is not Select.NULL:
@@ -123,17 +122,22 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
 
     def action_apply(self) -> None:
         result = self.result()
-        if result.get("custom"):
-            self._check_custom(result)  # the typed fields' filters, read as the list will (services/fields.py)
+        if result.get("custom") or isinstance(result.get("owner_id"), str) and result["owner_id"] != views.ME:
+            self._check(result)
         else:
             self.dismiss(result)
 
     @work(thread=True, exclusive=True, group="filter-check", exit_on_error=False)
-    def _check_custom(self, result: dict) -> Outcome:
+    def _check(self, result: dict) -> Outcome:
+        """An owner typed and never chosen, by the one rule (lookup.resolve); the typed fields'
+        filters, read as the list will (services/fields.py). Either refused as one line."""
         try:
             with self.app.db.read() as session:
-                fields.conditions(session, "contact", result["custom"])
-        except InvalidInput as exc:
+                if isinstance(result.get("owner_id"), str) and result["owner_id"] != views.ME:
+                    result["owner_id"] = lookup.resolve(session, kind="user", text=result["owner_id"]).id
+                if result.get("custom"):
+                    fields.conditions(session, "contact", result["custom"])
+        except (InvalidInput, NotFound) as exc:
             return Outcome(self._refused, exc.message)
         return Outcome(self.dismiss, result)
 

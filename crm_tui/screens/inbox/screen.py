@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList, Select
+from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone, in_zone
@@ -30,11 +30,11 @@ from crm_tui.screens.forms import (
     TaskForm,
     _field,
     _input,
-    _owner_select,
-    _selected,
+    pick_id,
+    picked,
     past_due_question,
     _user_label,
-    _UsersMixin,
+    user_picker,
 )
 from crm_tui.services import inbox, tasks, users
 from crm_tui.services.common import Actor
@@ -545,11 +545,9 @@ class WhenForm(FormScreen[TaskRead | None]):
                                      actor=actor, now=now)
 
 
-class AssignForm(FormScreen[TaskRead | None], _UsersMixin):
+class AssignForm(FormScreen[TaskRead | None]):
     """Give a task to a teammate: the same user picker as a contact's or a deal's owner (the active
     users, and the current assignee even when deactivated). Saved with the version the Inbox read."""
-
-    LOADS = True
 
     def __init__(self, task: TaskRead) -> None:
         super().__init__()
@@ -559,22 +557,17 @@ class AssignForm(FormScreen[TaskRead | None], _UsersMixin):
         return f"Assign · {self.for_task.title}"
 
     def compose_fields(self) -> ComposeResult:
-        yield _field("Assignee", _owner_select("assignee", self.for_task.assignee_id, self.for_task.assignee_login))
+        yield _field("Assignee", user_picker("assignee", self.for_task.assignee_id, self.for_task.assignee_login,
+                                             empty="choose someone"))
 
     def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
-        self.query_one("#assignee", Select).focus()
-
-    def read(self, session, actor: Actor) -> tuple[list[UserRead], UserRead | None]:
-        return self.read_team(session, self.for_task.assignee_id)
-
-    def loaded(self, data: tuple[list[UserRead], UserRead | None]) -> None:
-        assignee = self.query_one("#assignee", Select)
-        self.fill_users(assignee, *data, _selected(assignee))
+        self.query_one("#assignee", Input).focus()
 
     def values(self) -> dict[str, Any]:
-        return {"assignee_id": _selected(self.query_one("#assignee", Select))}
+        return {"assignee_id": picked(self, "assignee")}
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> TaskRead:
+        values["assignee_id"] = pick_id(session, "user", values["assignee_id"])
         if values["assignee_id"] is None:
             raise InvalidInput("choose who takes the task")
         if values["assignee_id"] == self.for_task.assignee_id:

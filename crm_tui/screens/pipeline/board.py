@@ -25,19 +25,20 @@ from textual.widgets.option_list import Option
 
 from crm_tui import background
 from crm_tui.clock import get_zone
-from crm_tui.compat import select_options
 from crm_tui.errors import Conflict, CrmError
-from crm_tui.models.schemas import DealRead, PipelineRead, StageRead, UserRead
-from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
+from crm_tui.models.schemas import DealRead, PipelineRead, StageRead
+from crm_tui.screens.base import AreaScreen, Outcome, ReportsWorkerErrors
 from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import ConfirmScreen, DealForm
 from crm_tui.screens.pipeline.deal import LostReasonScreen
 from crm_tui.screens.pipeline.settings import PipelineSettingsScreen
-from crm_tui.services import board, deals, pipelines, users
+from crm_tui.services import board, deals, lookup, pipelines
+from crm_tui.services.lookup import Choice
 from crm_tui.services.board import BoardFilter, BoardTotals
 from crm_tui.services.words import plural
 from crm_tui.widgets.kanban import KanbanBoard, KanbanColumn, compact_sums, first_page_size_for
 from crm_tui.widgets.paged_window import FIRST, PAINT_WAIT_S, PRELOAD_WAIT_S, PageAsk, PageLoaded
+from crm_tui.widgets.picker import ME, Picker
 from crm_tui.widgets.text_line import Line
 
 CSS = [FORMS_CSS, "pipeline.tcss"]
@@ -79,13 +80,6 @@ class ChangeRefused(Message, bubble=False):
     error: Exception
     asks: list[ColumnAsk]
     rollback: tuple[int, int] | None
-
-
-@dataclass
-class TeamRead(Message, bubble=False):
-    """The active users, for the filter dialog's owner choice."""
-
-    team: list[UserRead]
 
 
 @dataclass
@@ -616,21 +610,6 @@ class BoardDealForm(DealForm):
         super().__init__()
         self.preset = (pipeline_id, stage_id)
 
-    def _show_stages(self, pipeline_id: int | None) -> None:
-        super()._show_stages(pipeline_id)
-        chosen, stage_id = self.preset
-        if pipeline_id == chosen:
-            stage = self.query_one("#stage", Select)
-            if any(value == stage_id for _, value in select_options(stage)):
-                stage.value = stage_id
-
-    def loaded(self, data) -> None:
-        super().loaded(data)
-        pipeline = self.query_one("#pipeline", Select)
-        if any(p.id == self.preset[0] for p in self.pipelines):
-            pipeline.value = self.preset[0]
-            self._show_stages(self.preset[0])
-
 
 class BoardFilterForm(ReportsWorkerErrors, ModalScreen[tuple[BoardFilter, str] | None]):
     """Owner (mine, everyone, a named user), text, expected close period, stale only."""
@@ -648,16 +627,15 @@ class BoardFilterForm(ReportsWorkerErrors, ModalScreen[tuple[BoardFilter, str] |
         self.filters = filters
         self.owner_label = owner_label
 
-    def _owner_value(self) -> str:
+    def _owner_choice(self) -> Choice | None:
         if self.owner_label == MINE:
-            return MINE
-        return str(self.filters.owner_id) if self.filters.owner_id is not None else EVERYONE
+            return ME
+        if self.filters.owner_id is not None and self.owner_label != EVERYONE:
+            return Choice("user", self.filters.owner_id, self.owner_label)
+        return None
 
     def compose(self) -> ComposeResult:
         f = self.filters
-        owners = [("Everyone", EVERYONE), ("Mine", MINE)]
-        if self.filters.owner_id is not None and self.owner_label not in (MINE, EVERYONE):
-            owners.append((self.owner_label, str(self.filters.owner_id)))
         with Vertical(id="form-dialog"):
             yield Label("Filter the board", id="form-title")
             with Vertical(id="form-body"):
@@ -665,37 +643,19 @@ class BoardFilterForm(ReportsWorkerErrors, ModalScreen[tuple[BoardFilter, str] |
                                  Input(f.text, id="filter-text", placeholder="title or company", compact=True),
                                  classes="field")
                 yield Horizontal(Label("Owner", classes="field-label"),
-                                 Select(owners, value=self._owner_value(), allow_blank=False, id="filter-owner",
-                                        compact=True), classes="field")
+                                 Picker("user", id="filter-owner", choice=self._owner_choice(), extras=(ME,),
+                                        placeholder="me, or a name; empty: everyone"), classes="field")
                 yield Horizontal(Label("Closing", classes="field-label"),
                                  Select([(label, key) for key, label in board.CLOSE_PERIODS.items()], value=f.close,
                                         allow_blank=False, id="filter-close", compact=True), classes="field")
                 yield Horizontal(Label("", classes="field-label"),
                                  Checkbox("Stale deals only", f.stale_only, id="filter-stale", compact=True),
                                  classes="field")
+            yield Label("", id="form-error", markup=False)
             with Horizontal(id="form-footer"):
                 yield Label("^s apply · ^r reset · esc cancel", id="form-hint")
                 yield Button("Apply", id="filter-apply", variant="primary", compact=True)
                 yield Button("Cancel", id="filter-cancel", compact=True)
-
-    def on_mount(self) -> None:
-        self.load_users()
-
-    @work(thread=True, exclusive=True, group="board-filter-users", exit_on_error=False)
-    def load_users(self) -> None:
-        with self.app.db.read() as session:
-            team = users.list_users(session, include_inactive=False)
-        self.post_message(TeamRead(team))
-
-    @on(TeamRead)
-    def _show_users(self, message: TeamRead) -> None:
-        team = message.team
-        owner = self.query_one("#filter-owner", Select)
-        value = owner.value
-        options = [("Everyone", EVERYONE), ("Mine", MINE),
-                   *[(u.login, str(u.id)) for u in team if u.id != self.app.actor.user_id]]
-        owner.set_options(options)
-        owner.value = value if any(v == value for _, v in options) else EVERYONE
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -713,15 +673,33 @@ class BoardFilterForm(ReportsWorkerErrors, ModalScreen[tuple[BoardFilter, str] |
         self.action_cancel()
 
     def action_apply(self) -> None:
-        owner = self.query_one("#filter-owner", Select)
-        value = owner.value
-        if value == MINE:
+        picker = self.query_one("#filter-owner-picker", Picker)
+        self._apply(self.app, picker.value, picker.choice)
+
+    @work(thread=True, exclusive=True, group="board-filter", exit_on_error=False)
+    def _apply(self, app, owner: int | str | None, choice: Choice | None) -> Outcome:
+        """A name typed and never chosen is read by the one rule (lookup.resolve), or refused."""
+        if isinstance(owner, str):
+            try:
+                with app.db.read() as session:
+                    choice = lookup.resolve(session, kind="user", text=owner)
+            except CrmError as exc:
+                return Outcome(self._refused, exc.message)
+            owner = choice.id
+        return Outcome(self._applied, owner, choice)
+
+    def _refused(self, message: str) -> None:
+        error = self.query_one("#form-error", Label)
+        error.update(message)
+        error.add_class("-shown")
+
+    def _applied(self, owner: int | None, choice: Choice | None) -> None:
+        if owner == ME.id:
             owner_id, label = self.app.actor.user_id, MINE
-        elif value == EVERYONE or value is Select.NULL:
+        elif owner is None:
             owner_id, label = None, EVERYONE
         else:
-            owner_id = int(value)
-            label = next((str(text) for text, v in select_options(owner) if v == value), value)
+            owner_id, label = owner, choice.label if choice is not None else f"#{owner}"
         filters = replace(self.filters, owner_id=owner_id, text=self.query_one("#filter-text", Input).value.strip(),
                           close=self.query_one("#filter-close", Select).value,
                           stale_only=self.query_one("#filter-stale", Checkbox).value)

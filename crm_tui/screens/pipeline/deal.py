@@ -14,15 +14,15 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList, Select, Static, TabPane
+from textual.widgets import Input, Label, OptionList, Static, TabPane
 from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, CrmError
-from crm_tui.models.schemas import DealRead, StageRead, UserRead
+from crm_tui.models.schemas import DealRead, StageRead
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors, plain_cell
 from crm_tui.screens.detail import DetailScreen, history_columns, paged, tab_keys, task_columns, timeline_columns
-from crm_tui.screens.conflict import put_select
+from crm_tui.screens.conflict import put_pick
 from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import (
     ConfirmScreen,
@@ -33,9 +33,9 @@ from crm_tui.screens.forms import (
     _company_id,
     _field,
     _input,
-    _owner_select,
-    _selected,
-    _UsersMixin,
+    pick_id,
+    picked,
+    user_picker,
 )
 from crm_tui.services import activities, audit, board, deals, lookup, pipelines, tasks
 from crm_tui.services.lookup import Choice
@@ -323,11 +323,10 @@ def _deal_values(d: DealRead, locale: str | None) -> dict[str, Any]:
             "contact": d.contact_name or "", "owner_id": d.owner_id}
 
 
-class DealEditForm(FormConflicts, FormScreen[DealRead | None], _UsersMixin):
+class DealEditForm(FormConflicts, FormScreen[DealRead | None]):
     """Edit a deal's fields. It saves only what changed, with the version it was opened at; when a
     teammate saved the deal meanwhile, different fields merge and the same field asks (conflict.py)."""
 
-    LOADS = True
     CONFLICT_FIELDS = DEAL_FIELDS
 
     def __init__(self, deal: DealRead) -> None:
@@ -349,19 +348,12 @@ class DealEditForm(FormConflicts, FormScreen[DealRead | None], _UsersMixin):
         yield _field("Company", Picker("company", id="company", choice=company,
                                        placeholder="type to find; a new name asks to add it"))
         yield _field("Contact", Picker("contact", id="contact", choice=contact))
-        yield _field("Owner", _owner_select("owner", d.owner_id, d.owner_login))
-
-    def read(self, session, actor: Actor) -> tuple[list[UserRead], UserRead | None]:
-        return self.read_team(session, self.deal.owner_id)
-
-    def loaded(self, data: tuple[list[UserRead], UserRead | None]) -> None:
-        owner = self.query_one("#owner", Select)
-        self.fill_users(owner, *data, _selected(owner))
+        yield _field("Owner", user_picker("owner", d.owner_id, d.owner_login))
 
     def form_values(self) -> dict[str, Any]:
         text = {id_: self.query_one(f"#{id_}", Input).value.strip()
                 for id_ in ("title", "amount", "currency", "expected_close", "company", "contact")}
-        return {**text, "owner_id": _selected(self.query_one("#owner", Select))}
+        return {**text, "owner_id": picked(self, "owner")}
 
     def values(self) -> dict[str, Any]:
         before = _deal_values(self.deal, self.app.actor.locale)
@@ -372,6 +364,8 @@ class DealEditForm(FormConflicts, FormScreen[DealRead | None], _UsersMixin):
 
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> DealRead:
         changes, picks, deal = dict(values["changes"]), values["picks"], self.deal
+        if "owner_id" in changes:
+            changes["owner_id"] = pick_id(session, "user", changes["owner_id"])
         if picks["company"] is not None and picks["company"] != deal.company_id:
             changes.pop("company", None)
             changes["company_id"] = picks["company"]
@@ -403,7 +397,7 @@ class DealEditForm(FormConflicts, FormScreen[DealRead | None], _UsersMixin):
     def put_values(self, values: dict[str, Any], record: DealRead) -> None:
         for id_ in ("title", "amount", "currency", "expected_close", "company", "contact"):
             self.query_one(f"#{id_}", Input).value = values[id_]
-        put_select(self.query_one("#owner", Select), values["owner_id"], record.owner_login)
+        put_pick(self.query_one("#owner-picker", Picker), values["owner_id"], record.owner_login)
 
     def fetch_current(self, session) -> DealRead:
         return deals.get_deal(session, deal_id=self.deal.id)

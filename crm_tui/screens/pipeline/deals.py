@@ -4,7 +4,7 @@ filtered and sorted over the one paged-window engine (a KeysetTable), and saved 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -24,8 +24,10 @@ from crm_tui.screens.saved_lists import SaveViewForm
 from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import DealForm, FormScreen, _field, _input
 from crm_tui.services import deal_list, views
+from crm_tui.services.lookup import Choice
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
+from crm_tui.widgets.picker import ME, NOBODY, Picker
 from crm_tui.widgets.text_line import Line
 
 SEARCH_HINT = "Search deal titles…  ( / )"
@@ -260,10 +262,10 @@ class DealFilterForm(FormScreen[tuple[dict, dict] | None]):
     BINDINGS = [Binding("ctrl+r", "reset", "Reset", id="deal_filter.reset")]
     FIELDS = (
         ("status", "Status", "open, won, lost (any if empty)"),
-        ("pipeline", "Pipeline", "name (any if empty)"),
-        ("stages", "Stage", "name, e.g. Proposal"),
-        ("owner", "Owner", "login, me or none"),
-        ("company", "Company", "name or domain"),
+        ("pipeline", "Pipeline", "type to find (any if empty)"),
+        ("stages", "Stage", "type to find, e.g. Proposal"),
+        ("owner", "Owner", "me, nobody, or a name"),
+        ("company", "Company", "type to find a name or domain"),
         ("tag", "Tag", "the contact's tag, e.g. vip"),
         ("close_from", "Close from", "e.g. today, 2027-01-01"),
         ("close_to", "Close to", "e.g. end of month, +30d"),
@@ -272,9 +274,28 @@ class DealFilterForm(FormScreen[tuple[dict, dict] | None]):
         ("custom", "Fields", "custom: segment=smb, region"),
     )
 
+    # the fields that name a record: pickers (what is chosen or typed is read as the CLI reads it)
+    PICKERS: ClassVar[dict[str, tuple[str, tuple[Choice, ...]]]] = {
+        "pipeline": ("pipeline", ()), "stages": ("stage", ()), "owner": ("user", (ME, NOBODY)),
+        "company": ("company", ()),
+    }
+
     def __init__(self, texts: dict[str, Any]) -> None:
         super().__init__()
         self.texts = dict(texts)
+
+    def on_mount(self) -> None:
+        for key in self.PICKERS:
+            if text := self.texts.get(key):
+                picker = self.query_one(f"#filter-{key}-picker", Picker)
+                with picker.input.prevent(Input.Changed):
+                    picker.input.value = text
+
+    @on(Picker.Changed, "#filter-pipeline-picker")
+    def _pipeline_chosen(self, event: Picker.Changed) -> None:
+        """The stage picker offers the chosen pipeline's stages (every pipeline's when none is)."""
+        event.stop()
+        self.query_one("#filter-stages-picker", Picker).set_within(event.choice.id if event.choice else None)
 
     def form_title(self) -> str:
         return "Filter deals"
@@ -285,7 +306,11 @@ class DealFilterForm(FormScreen[tuple[dict, dict] | None]):
 
     def compose_fields(self) -> ComposeResult:
         for key, label, placeholder in self.FIELDS:
-            yield _field(label, _input(f"filter-{key}", self.texts.get(key) or "", placeholder=placeholder))
+            if key in self.PICKERS:
+                kind, extras = self.PICKERS[key]
+                yield _field(label, Picker(kind, id=f"filter-{key}", extras=extras, placeholder=placeholder))
+            else:
+                yield _field(label, _input(f"filter-{key}", self.texts.get(key) or "", placeholder=placeholder))
         yield _field("", Checkbox("Archived deals instead", bool(self.texts.get("archived")), id="filter-archived",
                                   compact=True))
 

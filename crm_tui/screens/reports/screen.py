@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, OptionList, Select, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from crm_tui import config
@@ -24,8 +24,10 @@ from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRow, UserRead
 from crm_tui.screens.base import AreaScreen, Outcome
 from crm_tui.errors import InvalidInput
-from crm_tui.screens.forms import FormScreen, _field, _input, _user_options
-from crm_tui.services import goals, pipelines, reports, users
+from crm_tui.screens.forms import FormScreen, _field, _input, pick_id, picked, user_picker
+from crm_tui.services import goals, lookup, pipelines, reports, users
+from crm_tui.services.lookup import Choice
+from crm_tui.widgets.picker import Picker
 from crm_tui.services.common import Actor
 from crm_tui.widgets import fmt
 from crm_tui.widgets.area_bar import AreaBar
@@ -424,24 +426,27 @@ class GoalForm(FormScreen):
         return "Sales goal"
 
     def compose_fields(self) -> ComposeResult:
-        yield _field("User", Select([], id="goal-user", prompt="(choose)", allow_blank=True, compact=True))
+        actor = self.app.actor
+        mine = self.user_id is None or self.user_id == actor.user_id
+        yield _field("User", user_picker("goal-user", actor.user_id if mine else None, actor.login,
+                                         empty="choose whose"))
         yield _field("Period", _input("goal-period", "this-month", "2026-11, 2026-Q4, next-month"))
         yield _field("Amount", _input("goal-amount", "", "25,000"))
         yield _field("Currency", _input("goal-currency", self.currency))
 
-    def read(self, session, actor: Actor) -> list[UserRead]:
-        return users.list_users(session, include_inactive=False)
+    def read(self, session, actor: Actor) -> Choice | None:
+        """A teammate's goal: their name, for the picker."""
+        if self.user_id is None or self.user_id == actor.user_id:
+            return None
+        return lookup.label(session, kind="user", record_id=self.user_id)
 
-    def loaded(self, team: list[UserRead]) -> None:
-        select = self.query_one("#goal-user", Select)
-        select.set_options(_user_options(team, None))
-        wanted = self.user_id if self.user_id is not None else self.app.actor.user_id
-        if any(u.id == wanted for u in team):
-            select.value = wanted
+    def loaded(self, choice: Choice | None) -> None:
+        picker = self.query_one("#goal-user-picker", Picker)
+        if choice is not None and not picker.text:
+            picker.set_choice(choice)
 
     def values(self) -> dict[str, Any]:
-        select = self.query_one("#goal-user", Select)
-        return {"user_id": None if select.is_blank() else select.value,
+        return {"user_id": picked(self, "goal-user"),
                 "period": self.query_one("#goal-period", Input).value,
                 "amount": self.query_one("#goal-amount", Input).value,
                 "currency": self.query_one("#goal-currency", Input).value or self.currency}
@@ -449,6 +454,7 @@ class GoalForm(FormScreen):
     def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime):
         if values["user_id"] is None:
             raise InvalidInput("choose whose goal this is")
+        values["user_id"] = pick_id(session, "user", values["user_id"])
         if not values["amount"].strip():
             raise InvalidInput("amount is required")
         kind, start = goals.parse_goal_period(values["period"], now=now, zone=self.zone)
