@@ -1,5 +1,5 @@
-"""Bulk change benchmark (issue 20): a bulk owner change of 20k deals and a tag added to 100k
-contacts through services/bulk_edit.py, each beside the same change in hand-written SQL in the same
+"""Bulk change benchmark (issue 20): a bulk owner change of 20k deals, a typed custom field set on
+20k deals, and a tag added to 100k contacts through services/bulk_edit.py, each beside the same change in hand-written SQL in the same
 run (the UPDATE with its version bump, and one audit row per record: what the service writes).
 
     .venv/bin/python bench/bench_bulk.py [--samples 3] [--db URL] [--keep DIR]
@@ -22,7 +22,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crm_tui.db import open_database  # noqa: E402
-from crm_tui.services import bulk_edit, pipelines, users  # noqa: E402
+from crm_tui.services import bulk_edit, fields, pipelines, users  # noqa: E402
 from crm_tui.services.bulk_edit import Change, Selection  # noqa: E402
 
 DEALS, CONTACTS = 20_000, 100_000
@@ -51,6 +51,7 @@ def build(db) -> tuple:
             SELECT 1, {TS}, {TS}, 'P' || i, 'Q', 'P' || i || ' Q', 'p' || i || ' q', 'lead', {actor.user_id},
                    {false}, 'p' || i, '{{}}' FROM n""")
         other = users.actor_for(session, login="other")
+        fields.add_field(session, kind="deal", key="region", type="choice", options=["emea", "amer"], actor=actor)
     return actor, other
 
 
@@ -71,6 +72,25 @@ def raw_owner(db, actor, owner_id: int) -> None:
         s.execute(text("UPDATE deals SET owner_id = :owner, version = version + 1, updated_at = :at "
                        "WHERE archived = :f AND owner_id <> :owner"),
                   {"owner": owner_id, "at": "2026-01-02 00:00:00", "f": False})
+
+
+def raw_field(db, actor, value: str) -> None:
+    """The custom field set by hand: an audit row per deal (old value read from the row), then the
+    UPDATE of the JSON with the version bump."""
+    sqlite = db.engine.dialect.name == "sqlite"
+    current = "json_extract(custom, '$.\"region\"')" if sqlite else "(custom ->> 'region')"
+    differs = f"{current} IS NOT :v" if sqlite else f"{current} IS DISTINCT FROM :v"
+    new = ("json_set(custom, '$.\"region\"', :v)" if sqlite
+           else "CAST(CAST(custom AS jsonb) || jsonb_build_object('region', CAST(:v AS text)) AS json)")
+    with db.write() as s:
+        s.execute(text(f"""INSERT INTO audit_events (at, actor_id, actor, entity, entity_id, action, field,
+                                                     old_value, new_value)
+                           SELECT :at, :aid, :login, 'deal', id, 'update', 'custom.region', {current}, :v
+                           FROM deals WHERE archived = :f AND {differs}"""),
+                  {"at": "2026-01-02 00:00:00", "aid": actor.user_id, "login": actor.login, "v": value, "f": False})
+        s.execute(text(f"UPDATE deals SET custom = {new}, version = version + 1, updated_at = :at "
+                       f"WHERE archived = :f AND {differs}"),
+                  {"v": value, "at": "2026-01-02 00:00:00", "f": False})
 
 
 def raw_tag(db, actor, name: str) -> None:
@@ -113,6 +133,12 @@ def main() -> None:
         raw.append(timed(lambda: raw_owner(db, actor, actor.user_id)))
     results["owner of 20k deals"] = (svc, raw)
     svc, raw = [], []
+    for _ in range(args.samples):
+        # the service sets region=emea on all 20k, the raw SQL region=amer: each changes every deal
+        svc.append(timed(lambda: changed_field(db, actor, deals, "emea")))
+        raw.append(timed(lambda: raw_field(db, actor, "amer")))
+    results["custom field, 20k deals"] = (svc, raw)
+    svc, raw = [], []
     for i in range(args.samples):
         svc.append(timed(lambda: service(db, actor, contacts, Change("add_tag", value=f"svc{i}"))))
         raw.append(timed(lambda: raw_tag(db, actor, f"raw{i}")))
@@ -130,6 +156,11 @@ def main() -> None:
 
 def changed_set(db, actor, selection, owner_id: int) -> None:
     n = service(db, actor, selection, Change("set", "owner", owner_id))
+    assert n == DEALS, n
+
+
+def changed_field(db, actor, selection, value: str) -> None:
+    n = service(db, actor, selection, Change("set", "custom.region", value))
     assert n == DEALS, n
 
 

@@ -13,7 +13,7 @@ from crm_tui.cli.context import state
 from crm_tui.errors import InvalidInput
 
 SET_HELP = ("FIELD=VALUE to set on each (repeatable): owner=bob; contacts: lifecycle, source; "
-            "companies: industry, size; deals: stage.")
+            "companies: industry, size; deals: stage; or a typed custom field: segment=smb.")
 DRY_RUN_HELP = "Show what would change, and change nothing."
 UNDO_HELP = "Undo your last bulk change of these records instead."
 
@@ -90,6 +90,8 @@ def contact_bulk(
     source: str | None = typer.Option(None, "--source", help="Only contacts from this source."),
     company: str | None = typer.Option(None, "--company", help="Only contacts of this company."),
     archived: bool = typer.Option(False, "--archived", help="Archived contacts instead."),
+    custom: list[str] = typer.Option([], "--custom", metavar="FILTER",
+                                     help="A typed custom field's filter, as `crm contact list --custom`."),
     set_: list[str] = _O["set_"], add_tag: list[str] = _O["add_tag"], remove_tag: list[str] = _O["remove_tag"],
     archive: bool = _O["archive"], task: str | None = _O["task"], due: str | None = _O["due"],
     export_to: str | None = _O["export_to"], dry_run: bool = _O["dry_run"], undo: bool = _O["undo"],
@@ -101,6 +103,8 @@ def contact_bulk(
     def select(session):  # as cli/contacts.contact_filters reads them (imported from there, a cycle)
         filters = {"lifecycle": lifecycle or None, "tag": tag, "source": source, "archived": archived,
                    "owner_id": refs.user_id(session, owner), "company_id": refs.company_id(session, company)}
+        if custom:
+            filters["custom"] = custom
         return Selection("contact", all_matching=True, filters=filters, query=search)
 
     run_bulk(ctx, "contact", select, set_=set_, add_tag=add_tag, remove_tag=remove_tag, archive=archive, task=task,

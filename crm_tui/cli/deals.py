@@ -67,7 +67,8 @@ def list_(
     archived: bool = typer.Option(False, "--archived", help="List archived deals instead."),
     saved: str | None = typer.Option(None, "--list", help="Start from a saved deal list (name or id); the "
                                                             "options given replace its own."),
-    sort: str | None = typer.Option(None, "--sort", help=", ".join(deal_list.SORTS) + " (title by default)."),
+    sort: str | None = typer.Option(None, "--sort", help=", ".join(deal_list.SORTS) + " (title by default), or "
+                                                           "custom.FIELD (a typed custom field)."),
     limit: output.Limit = 50,
     after: output.After = None,
     as_json: output.Json = False,

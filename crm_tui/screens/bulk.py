@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from crm_tui.errors import InvalidInput
 from crm_tui.screens.base import Outcome
+from crm_tui.screens.bulk_field import BulkFieldScreen
 from crm_tui.services.start import load_orm
 from crm_tui.widgets.keyset_table import KeysetTable
 
@@ -42,7 +43,7 @@ ACTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "stage": ("Move to stage", "type to find an open stage", ("deal",)),
     "add_tag": ("Add tag", "tag", ("contact",)),
     "remove_tag": ("Remove tag", "tag", ("contact",)),
-    "set": ("Set a field", "field=value, e.g. lifecycle=customer", ("contact", "company")),
+    "set": ("Set a field", "field=value, e.g. lifecycle=customer", ("contact", "company", "deal")),
     "archive": ("Archive", "", ("contact", "company", "deal")),
     "task": ("Add a task to each", "title; due, e.g. Call back; +2d", ("contact", "company", "deal")),
     "export": ("Export to CSV", "file name", ("contact", "company", "deal")),
@@ -103,6 +104,9 @@ class BulkActionScreen(ModalScreen[BulkRequest | None]):
     @on(OptionList.OptionSelected, "#bulk-actions")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         self.what = event.option.id
+        if self.what == "set":  # the kind's fields, then a value fit for the field's type
+            self._set_a_field()
+            return
         ask = ACTIONS[self.what][1]
         if not ask:
             self.dismiss(BulkRequest(self.what))
@@ -117,6 +121,16 @@ class BulkActionScreen(ModalScreen[BulkRequest | None]):
         if self.what == "export":
             box.value = f"{NOUNS[self.kind]}.csv"
         box.focus()
+
+    def _set_a_field(self) -> None:
+        def chosen(pair: str | None) -> None:
+            if pair is None:
+                self.what = None
+                self.query_one("#bulk-actions").focus()
+            else:
+                self.dismiss(BulkRequest("set", pair))
+
+        self.app.push_screen(BulkFieldScreen(self.kind, self.marked), chosen)
 
     @on(Input.Submitted, "#bulk-value,#bulk-owner,#bulk-stage")
     def _submitted(self, event: Input.Submitted) -> None:

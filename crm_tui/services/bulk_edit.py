@@ -13,21 +13,26 @@ backwards, again set-based, on the records still as the bulk edit left them.
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import String, and_, cast, delete, exists, false, func, insert, literal, not_, select, true, update
+from sqlalchemy import (
+    String, Text, and_, case, cast, delete, exists, false, func, insert, literal, not_, null, select, true, update,
+)
+from sqlalchemy.dialects.postgresql import JSON as PG_JSON
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
 from crm_tui.errors import Forbidden, InvalidInput, NotFound
 from crm_tui.models import (
     Activity, AuditEvent, BulkEdit, Company, Contact, ContactTag, Deal, Lifecycle, Source, Stage, StageKind, Tag,
-    Task, User,
+    CustomField, Task, User,
 )
 from crm_tui.models.schemas import ContactFilter, DealFilter
-from crm_tui.services import contacts, deal_list, export, permissions, search, tasks
+from crm_tui.services import contacts, deal_list, export, fields, permissions, search, tasks
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, parse_shape
 from crm_tui.services.files import csv_safe
@@ -75,7 +80,8 @@ class Selection:
 @dataclass(frozen=True)
 class Change:
     """What to do to each marked record. `what` is one of CHANGES; `field` and `value` for `set`
-    (owner and stage are `set` too), the tag for add_tag/remove_tag, `title`/`due_at` for a task."""
+    (owner and stage are `set` too; a typed custom field is `set` with field "custom.KEY"), the tag for
+    add_tag/remove_tag, `title`/`due_at` for a task."""
 
     what: str
     field: str | None = None
@@ -133,8 +139,24 @@ def parse_set(session: Session, kind: str, pair: str) -> Change:
     if not sep or not name:
         raise InvalidInput(f"invalid --set {pair!r}: use FIELD=VALUE, e.g. owner=bob")
     if name not in spec.fields:
-        raise InvalidInput(f"cannot set {name!r} on {spec.export_name} in bulk: choose one of {', '.join(spec.fields)}")
+        name = CUSTOM + _custom_field(session, kind, name).key
     return check_change(session, kind, Change("set", name, raw))
+
+
+CUSTOM = "custom."  # a Change's field naming a typed custom field: "custom.segment"
+
+
+def _custom_field(session: Session, kind: str, name: str) -> fields.FieldRead:
+    """The kind's active typed field `name` ("segment" or "custom.segment", any case), or the one
+    line saying what may be set instead."""
+    field = fields.find(session, kind, name)
+    if field is None:
+        spec = SPECS[kind]
+        typed = ", ".join(fields.field_map(session, kind))
+        extra = f", or a custom field ({typed})" if typed else " (no custom fields defined)"
+        raise InvalidInput(f"cannot set {name.removeprefix(CUSTOM)!r} on {spec.export_name} in bulk: "
+                           f"choose one of {', '.join(spec.fields)}{extra}")
+    return field
 
 
 def check_change(session: Session, kind: str, change: Change) -> Change:
@@ -163,6 +185,12 @@ def check_change(session: Session, kind: str, change: Change) -> Change:
     if what == "archive":
         return change
     name, raw = change.field, change.value
+    if name and name.startswith(CUSTOM):
+        field = _custom_field(session, kind, name)
+        value = fields.parse_value(field, raw, allow_retired=False)
+        if value is None and field.required:
+            raise InvalidInput(f"{field.label} is required: it cannot be emptied")
+        return Change("set", CUSTOM + field.key, value)
     if name not in spec.fields:
         raise InvalidInput(f"cannot set {name!r} on {spec.export_name} in bulk: choose one of {', '.join(spec.fields)}")
     if name == "owner":
@@ -328,6 +356,10 @@ def describe(session: Session, kind: str, change: Change) -> str:
             value = session.scalar(select(User.login).where(User.id == value)) if value else "nobody"
         elif change.field == "stage":
             value = session.scalar(select(Stage.name).where(Stage.id == value))
+        elif change.field.startswith(CUSTOM):
+            field = fields.find(session, kind, change.field)
+            if field is not None:
+                return f"set {field.label} to {fields.display(field, value) or 'nothing'}"
         return f"set {change.field} to {value if value is not None else 'nothing'}"
     if change.what == "add_tag":
         return f"add tag {change.value}"
@@ -412,9 +444,14 @@ def _columns(kind: str, change: Change) -> dict[str, Any]:
     return {name: change.value}
 
 
-def _set_target(kind: str, target: list, change: Change) -> list:
+def _set_target(kind: str, target: list, change: Change, session: Session | None = None) -> list:
     """The target records whose value differs from the new one (the others need no change)."""
     model = SPECS[kind].model
+    if change.field.startswith(CUSTOM):
+        key = change.field.removeprefix(CUSTOM)
+        dialect = session.bind.dialect.name
+        return [*target, _custom_text(dialect, model.custom, key).is_distinct_from(
+            _custom_new_text(session, key, change.value))]
     cols = _columns(kind, change)
     first, value = next(iter(cols.items()))
     cond = [*target, getattr(model, first).is_distinct_from(value)]
@@ -428,7 +465,7 @@ def _set_target(kind: str, target: list, change: Change) -> list:
 def _would_change(session: Session, kind: str, target: list, change: Change) -> int:
     model = SPECS[kind].model
     if change.what == "set":
-        cond = _set_target(kind, target, change)
+        cond = _set_target(kind, target, change, session)
     elif change.what == "archive":
         cond = [*target, model.archived.is_(False)]
     elif change.what in ("add_tag", "remove_tag"):
@@ -440,6 +477,9 @@ def _would_change(session: Session, kind: str, target: list, change: Change) -> 
 
 
 def _apply_set(ctx: _Ctx, target: list, change: Change) -> None:
+    if change.field.startswith(CUSTOM):
+        _apply_custom(ctx, target, change)
+        return
     model = ctx.model
     cols = _columns(ctx.kind, change)
     cond = _set_target(ctx.kind, target, change)
@@ -457,6 +497,99 @@ def _apply_set(ctx: _Ctx, target: list, change: Change) -> None:
                         .values(**cols, **ctx.bump()).execution_options(synchronize_session=False))
     if change.field == "stage":
         _log_stage_changes(ctx)
+
+
+# --- typed custom fields: one key of the records' `custom` JSON ---------------------------------
+# A value is read (for the audit trail and to tell whether a record holds it already) as the audit
+# trail keeps custom values elsewhere (common.audit): text as itself, a number, yes/no or a list
+# as JSON text, absent as NULL. It is written by json_set / jsonb `||`, all in one UPDATE.
+
+
+def _custom_text(dialect: str, source: Any, key: str) -> Any:
+    """SQL: the text of `source`'s (a custom JSON) value of `key`, or NULL when it holds none."""
+    if dialect == "sqlite":
+        path = f'$."{key}"'
+        kind = func.json_type(source, path)
+        return case((kind.in_(("true", "false")), kind), (kind == "null", null()),
+                    else_=cast(func.json_extract(source, path), String))
+    value = source.op("->")(literal(key, Text))
+    kind = func.json_typeof(value)
+    return case((kind == "string", source.op("->>")(literal(key, Text))), (kind == "null", null()),
+                else_=cast(value, String))
+
+
+def _custom_set(dialect: str, source: Any, key: str, value: Any) -> Any:
+    """SQL: `source` (a custom JSON) with `key` set to the JSON value `value` (SQL), or removed
+    when `value` is None."""
+    if dialect == "sqlite":
+        base = func.coalesce(source, "{}")
+        return func.json_remove(base, f'$."{key}"') if value is None else func.json_set(base, f'$."{key}"', value)
+    base = func.coalesce(cast(source, JSONB), cast(literal("{}"), JSONB))
+    out = base.op("-")(literal(key, Text)) if value is None else \
+        base.op("||")(func.jsonb_build_object(literal(key, Text), value))
+    return cast(out, PG_JSON)
+
+
+def _custom_json(dialect: str, value: Any) -> Any:
+    """SQL: a Python value (as a field stores it) as a JSON value to set, or None to remove."""
+    if value is None:
+        return None
+    text_ = json.dumps(value)
+    return func.json(literal(text_, String)) if dialect == "sqlite" else cast(literal(text_, String), JSONB)
+
+
+def _custom_new_text(session: Session, key: str, value: Any) -> str | None:
+    """The text _custom_text reads back once `value` is set (asked of the database itself, so the
+    audit trail's new value compares equal to what the records hold after)."""
+    dialect = session.bind.dialect.name
+    empty = literal("{}", String)
+    return session.scalar(select(_custom_text(dialect, _custom_set(dialect, empty, key, _custom_json(dialect, value)),
+                                              key)))
+
+
+def _apply_custom(ctx: _Ctx, target: list, change: Change) -> None:
+    """Set (or empty) one typed custom field on the target records that hold another value: an
+    audit row per record (old value read from the row), then one UPDATE of those records."""
+    model, dialect = ctx.model, ctx.session.bind.dialect.name
+    key = change.field.removeprefix(CUSTOM)
+    cond = _set_target(ctx.kind, target, change, ctx.session)
+    new_text = _custom_new_text(ctx.session, key, change.value)
+    ctx.write_audit((model, cond), entity_id=model.id, action="update", field_name=change.field,
+                    old=_custom_text(dialect, model.custom, key), new=literal(new_text, String))
+    ids = ctx.record_ids(field_name=change.field)
+    ctx.session.execute(update(model).where(model.id.in_(ids))
+                        .values(custom=_custom_set(dialect, model.custom, key, _custom_json(dialect, change.value)),
+                                **ctx.bump())
+                        .execution_options(synchronize_session=False))
+
+
+def _undo_custom(ctx: _Ctx, bulk_id: int, field_name: str, allowed: Any) -> None:
+    """Records whose custom value still reads as the bulk edit wrote it get back what they had
+    (or lose the key, when they had none), in one UPDATE."""
+    model, dialect = ctx.model, ctx.session.bind.dialect.name
+    key = field_name.removeprefix(CUSTOM)
+    done = AuditEvent.__table__.alias("done")
+    current = _custom_text(dialect, model.custom, key)
+    still = select(done.c.entity_id).where(done.c.bulk_id == bulk_id, done.c.field == field_name,
+                                           done.c.entity_id == model.id,
+                                           func.coalesce(done.c.new_value, "") == func.coalesce(current, ""))
+    old = select(done.c.old_value).where(done.c.bulk_id == bulk_id, done.c.field == field_name,
+                                         done.c.entity_id == model.id).limit(1).scalar_subquery()
+    ctx.write_audit((model, [exists(still), allowed]), entity_id=model.id, action="update", field_name=field_name,
+                    old=current, new=old)
+    mine = AuditEvent.__table__.alias("mine")
+    back = select(mine.c.new_value).where(mine.c.bulk_id == ctx.bulk_id, mine.c.field == field_name,
+                                          mine.c.entity_id == model.id).limit(1).scalar_subquery()
+    type_ = ctx.session.scalar(select(CustomField.type).where(CustomField.kind == ctx.kind,
+                                                              CustomField.key == key))
+    if type_ in ("text", "url", "choice", "date"):  # kept as text: set back as a JSON string
+        value = back if dialect == "sqlite" else func.to_jsonb(cast(back, Text))
+    else:  # a number, yes/no or a list: kept as its JSON
+        value = func.json(back) if dialect == "sqlite" else cast(back, JSONB)
+    restored = case((back.is_(None), _custom_set(dialect, model.custom, key, None)),
+                    else_=_custom_set(dialect, model.custom, key, value))
+    ctx.session.execute(update(model).where(model.id.in_(ctx.record_ids(field_name=field_name)))
+                        .values(custom=restored, **ctx.bump()).execution_options(synchronize_session=False))
 
 
 def _log_stage_changes(ctx: _Ctx) -> None:
@@ -585,9 +718,11 @@ def undo(session: Session, *, bulk_id: int, actor: Actor, now: datetime | None =
     # take them back: it changed them under their permission); someone else's, as the admin may
     allowed = true() if bulk.actor_id == actor.user_id else permissions.may_condition(
         session, actor, spec.edit, owner_column=model.owner_id if spec.edit_by_owner else None)
-    fields = [f for f, a in rows if a in ("update", "archive")]
-    if fields:
-        _undo_fields(ctx, bulk.id, sorted(fields, key=_first_field), allowed)
+    columns = [f for f, a in rows if a in ("update", "archive") and not f.startswith(CUSTOM)]
+    if columns:
+        _undo_fields(ctx, bulk.id, sorted(columns, key=_first_field), allowed)
+    for field_name in sorted(f for f, a in rows if a == "update" and f.startswith(CUSTOM)):
+        _undo_custom(ctx, bulk.id, field_name, allowed)
     for field_name, action in rows:
         if action in ("tag", "untag"):
             _undo_tags(ctx, bulk.id, action, allowed)
@@ -608,20 +743,20 @@ def _first_field(name: str) -> int:
     return 1 if name == "stage_entered_at" else 0
 
 
-def _undo_fields(ctx: _Ctx, bulk_id: int, fields: list[str], allowed: Any) -> None:
+def _undo_fields(ctx: _Ctx, bulk_id: int, names: list[str], allowed: Any) -> None:
     """Records whose (first) field still holds what the bulk edit wrote get back what they had, in
     one UPDATE (one version step)."""
     model = ctx.model
     done = AuditEvent.__table__.alias("done")
-    first = getattr(model, fields[0])
+    first = getattr(model, names[0])
     # a flag reads back as "1" on SQLite and "true" on PostgreSQL: compared as itself, not as text
-    same = (first.is_(True) if fields[0] == "archived"
+    same = (first.is_(True) if names[0] == "archived"
             else func.coalesce(done.c.new_value, "") == func.coalesce(cast(first, String), ""))
-    still = select(done.c.entity_id).where(done.c.bulk_id == bulk_id, done.c.field == fields[0],
+    still = select(done.c.entity_id).where(done.c.bulk_id == bulk_id, done.c.field == names[0],
                                            done.c.entity_id == model.id, same)
     cond = [exists(still), allowed]
     values: dict[str, Any] = {}
-    for i, field_name in enumerate(fields):
+    for i, field_name in enumerate(names):
         column = getattr(model, field_name)
         old = select(done.c.old_value).where(done.c.bulk_id == bulk_id, done.c.field == field_name,
                                              done.c.entity_id == model.id).limit(1).scalar_subquery()
@@ -630,10 +765,10 @@ def _undo_fields(ctx: _Ctx, bulk_id: int, fields: list[str], allowed: Any) -> No
         if i == 0:
             cond = [model.id.in_(ctx.record_ids(field_name=field_name))]
         values[field_name] = False if field_name == "archived" else _restore(ctx, column, old)
-    mine = ctx.record_ids(field_name=fields[0])
+    mine = ctx.record_ids(field_name=names[0])
     ctx.session.execute(update(model).where(model.id.in_(mine)).values({**values, **ctx.bump()})
                         .execution_options(synchronize_session=False))
-    if "stage_id" in fields:
+    if "stage_id" in names:
         _log_stage_changes(ctx)  # moved back: the timeline says so
 
 

@@ -39,9 +39,14 @@ _COMPANY, _OWNER = aliased(Company, name="deal_list_company"), aliased(User, nam
 
 
 def check_sort(sort: str) -> str:
-    if sort not in SORTS:
-        raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)}")
+    """A sort of the list: one of SORTS, or "custom.KEY" (a typed custom field, on its index)."""
+    if sort not in SORTS and not (sort or "").startswith("custom."):
+        raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)} or custom.FIELD")
     return sort
+
+
+def sort_key(session: Session, sort: str) -> SortKey:
+    return SORTS[sort] if check_sort(sort) in SORTS else fields.sort_key(session, "deal", sort)
 
 
 def custom_conditions(session: Session, kind: str, filters: dict[str, str] | list[str] | None) -> list:
@@ -117,7 +122,7 @@ def list_deals(session: Session, *, query: str | None = None, filters: DealFilte
     """One page of deals matching the search and filters, in `sort` order, by keyset. Reads are
     open to every role (as the board and a deal's screen are); changes are checked per deal."""
     filters = parse_shape(DealFilter, filters or {})
-    key = SORTS[check_sort(sort)]
+    key = sort_key(session, sort)
     return deal_page(session, conditions(session, query, filters), key, after=after, before=before, limit=limit,
                      with_total=with_total)
 

@@ -11,7 +11,9 @@ and stored in the type's form:
     date           "YYYY-MM-DD"
 
 Defining a field creates two expression indexes on the kind's table: (value, list order, id), so a
-filter on the field walks the index in the list's order, and (value, id), so a sort by it does.
+filter on the field walks the index in the list's order, and (value, id), so a sort by it does. On
+PostgreSQL a number, an amount or a date gets a third, (list order, id, value), for a range in the
+list's order (`RANGED`).
 The SQL expression of a value is written the same way in the index and in every query
 (`value_sql`), which is what lets SQLite and PostgreSQL match the one to the other.
 """
@@ -349,9 +351,19 @@ def value_column(session: Session, kind: str, field: FieldRead):
     return literal_column(value_sql(session.bind.dialect.name, kind, field))
 
 
-def _index_names(kind: str, field_id: int) -> tuple[str, str]:
+def _index_names(kind: str, field_id: int) -> tuple[str, str, str]:
     table = KINDS[kind].__tablename__
-    return f"ix_cf_{table}_{field_id}", f"ix_cf_{table}_{field_id}_sort"
+    return f"ix_cf_{table}_{field_id}", f"ix_cf_{table}_{field_id}_sort", f"ix_cf_{table}_{field_id}_walk"
+
+
+# The types a range filter (seats>=990, renewal<2027-01-01) is for. PostgreSQL, asked for such a
+# range in the list's order, walks the list's order index fetching and testing row after row
+# (it takes the matches to lie evenly along that order): 5,000 heap rows for a page of 51 at 1%,
+# 50-70 ms at 100k contacts. With the value in an index after the list's order it tests the range
+# on the index entries and fetches the matches alone (under 1 ms); for a range of very few it
+# still reads them off the field's index and sorts them, as its statistics tell it. SQLite is
+# steered to the field's index instead (see `condition`), and needs no third index.
+RANGED = ("number", "money", "date")
 
 
 def _create_indexes(session: Session, field: FieldRead) -> None:
@@ -360,10 +372,13 @@ def _create_indexes(session: Session, field: FieldRead) -> None:
     expr = value_sql(dialect, field.kind, field)
     if dialect == "sqlite":
         expr = expr.replace(f"{table}.", "")  # an index names its own table's columns bare
-    filter_ix, sort_ix = _index_names(field.kind, field.id)
+    filter_ix, sort_ix, walk_ix = _index_names(field.kind, field.id)
     session.execute(text(f"CREATE INDEX IF NOT EXISTS {filter_ix} ON {table} "
                          f"(({expr}), {LIST_ORDER[field.kind]}, id)"))
     session.execute(text(f"CREATE INDEX IF NOT EXISTS {sort_ix} ON {table} (({expr}), id)"))
+    if dialect == "postgresql" and field.type in RANGED:
+        session.execute(text(f"CREATE INDEX IF NOT EXISTS {walk_ix} ON {table} "
+                             f"({LIST_ORDER[field.kind]}, id, ({expr}))"))
 
 
 def _drop_indexes(session: Session, field: FieldRead) -> None:

@@ -27,8 +27,8 @@ def _validate(entity: str, filters: dict, sort: str) -> None:
         raise InvalidInput(f"invalid view entity {entity!r}: choose one of {', '.join(ENTITIES)}")
     if entity == "contact":
         parse_shape(ContactFilter, filters)
-        if sort not in contacts.SORTS:
-            raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(contacts.SORTS)}")
+        if sort not in contacts.SORTS and not sort.startswith("custom."):  # or a typed custom field
+            raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(contacts.SORTS)} or custom.FIELD")
     elif entity == "deal":
         parse_shape(DealFilter, filters)
         deal_list.check_sort(sort)

@@ -81,3 +81,26 @@ def test_deal_bulk_picks_exactly_what_deal_list_shows_with_the_same_filters(crm)
     crm.ok("deal", "bulk", *same, "--set", "owner=bob")
     assert sorted(d["title"] for d in crm.json("deal", "list", "--owner", "bob", "--status", "open,lost")["items"]) \
         == listed
+
+
+def test_bulk_sets_a_typed_custom_field(crm):
+    _contacts(crm)
+    crm.ok("field", "add", "contact", "segment", "--type", "choice", "--options", "smb,mid,enterprise")
+    crm.ok("field", "add", "deal", "seats", "--type", "number")
+    before = row_counts(crm.db_url)
+    crm.fails("contact", "bulk", "--lifecycle", "lead", "--set", "segment=huge")
+    crm.fails("deal", "bulk", "--set", "seats=lots")
+    assert row_counts(crm.db_url) == before
+    got = crm.json("contact", "bulk", "--lifecycle", "lead", "--set", "segment=smb")
+    assert (got["matched"], got["changed"], got["summary"]) == (3, 3, "set segment to smb")
+    names = [c["full_name"] for c in crm.json("contact", "list", "--custom", "segment=smb")["items"]]
+    assert names == ["P0", "P1", "P2"]
+    crm.ok("contact", "bulk", "--undo")
+    assert crm.json("contact", "list", "--custom", "segment=smb")["items"] == []
+    crm.ok("deal", "add", "Big one")
+    assert crm.json("deal", "bulk", "--set", "seats=12")["changed"] == 1
+    assert [d["title"] for d in crm.json("deal", "list", "--field", "seats=12")["items"]] == ["Big one"]
+    # the contact list's --custom filter picks the records too
+    crm.ok("contact", "bulk", "--lifecycle", "lead", "--set", "segment=smb")
+    got = crm.json("contact", "bulk", "--custom", "segment=smb", "--set", "segment=mid", "--dry-run")
+    assert (got["matched"], got["changed"]) == (3, 3)

@@ -48,3 +48,41 @@ def test_bulk_owner_picker(snap_compare, demo_app, size):
         await settle(pilot.app, pilot)
 
     assert snap_compare(demo_app, terminal_size=size, run_before=open_dialog)
+
+
+def test_bulk_set_a_field_80x24(snap_compare, sqlite_db, actor_sqlite, now, demo_app):
+    """"Set a field": the contacts' columns and typed custom fields, then a choice field's choices."""
+    from crm_tui.services import fields
+
+    with sqlite_db.write() as session:
+        fields.add_field(session, kind="contact", key="segment", type="choice", options=["smb,mid,enterprise"],
+                         actor=actor_sqlite, now=now)
+        fields.add_field(session, kind="contact", key="renewal", type="date", required=True, default="2027-01-01",
+                         actor=actor_sqlite, now=now)
+
+    async def open_step(pilot) -> None:
+        await _mark_three(pilot)
+        await pilot.press("b")
+        await settle(pilot.app, pilot)
+        await pilot.press("down", "down", "down", "enter")  # Set a field
+        await settle(pilot.app, pilot)
+        await pilot.press("down", "down", "enter")  # segment: its choices
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(demo_app, terminal_size=(80, 24), run_before=open_step)
+
+
+def test_bulk_set_a_field_list_80x24(snap_compare, sqlite_db, actor_sqlite, now, demo_app):
+    from crm_tui.services import fields
+
+    with sqlite_db.write() as session:
+        fields.add_field(session, kind="contact", key="seats", type="number", actor=actor_sqlite, now=now)
+
+    async def open_step(pilot) -> None:
+        await _mark_three(pilot)
+        await pilot.press("b")
+        await settle(pilot.app, pilot)
+        await pilot.press("down", "down", "down", "enter")  # Set a field
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(demo_app, terminal_size=(80, 24), run_before=open_step)

@@ -48,6 +48,28 @@ async def _choose(pilot, app, label: str, value: str | None = None) -> None:
         await pilot.press("enter")
 
 
+async def _set_field(pilot, app, name: str, value: str | None = None, choice: str | None = None) -> None:
+    """In the "Set a field" step: pick the field `name`, then type `value` or pick `choice`."""
+    from crm_tui.screens.bulk_field import BulkFieldScreen
+
+    step = app.screen
+    assert isinstance(step, BulkFieldScreen)
+    options = step.query_one("#bulk-fields", OptionList)
+    options.highlighted = next(i for i in range(options.option_count) if options.get_option_at_index(i).id == name)
+    await pilot.press("enter")
+    await pilot.pause()
+    if choice is not None:
+        picks = step.query_one("#bulk-field-choices", OptionList)
+        assert picks.has_focus
+        picks.highlighted = next(i for i in range(picks.option_count) if picks.get_option_at_index(i).id == choice)
+        await pilot.press("enter")
+    else:
+        box = step.query_one("#bulk-field-value", Input)
+        assert box.has_focus
+        await pilot.press(*value)
+        await pilot.press("enter")
+
+
 async def test_space_marks_rows_b_changes_the_owner_and_u_undoes(sqlite_db, actor_sqlite, now, people):
     app = make_app(sqlite_db, actor_sqlite, now)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -103,7 +125,9 @@ async def test_companies_list_marks_too(sqlite_db, actor_sqlite, now, people):
         table.focus()
         await pilot.press("space", "b")
         await pilot.pause()
-        await _choose(pilot, app, "Set a field", "industry=Retail")
+        await _choose(pilot, app, "Set a field")
+        await settle(app, pilot)
+        await _set_field(pilot, app, "industry", "Retail")
         await settle(app, pilot)
         with sqlite_db.read() as s:
             assert dict(s.execute(select(Company.name, Company.industry)).all())["Acme"] == "Retail"
@@ -151,3 +175,50 @@ async def test_records_a_seller_may_not_change_are_named_and_left_alone(sqlite_d
         assert owners["Person0"] == actor_sqlite.user_id  # left alone
         assert owners["Aaron"] != seller.user_id
         assert any("1 left alone" in n and "Person0" in n for n in notes), notes
+
+
+async def test_set_a_typed_custom_field_on_the_marks(sqlite_db, actor_sqlite, now, people):
+    """"Set a field" offers the custom fields: a choice is picked from its (offered) choices, a
+    number typed in a number input, read as the field reads it before anything is sent."""
+    from crm_tui.screens.bulk_field import BulkFieldScreen
+    from crm_tui.services import fields
+
+    with sqlite_db.write() as s:
+        fields.add_field(s, kind="contact", key="segment", type="choice", options=["smb,mid,legacy"],
+                         actor=actor_sqlite, now=now)
+        fields.add_field(s, kind="contact", key="seats", type="money", actor=actor_sqlite, now=now)
+        fields.edit_field(s, kind="contact", key="segment", retire_options=["legacy"], actor=actor_sqlite, now=now)
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("space", "space", "b")
+        await pilot.pause()
+        await _choose(pilot, app, "Set a field")
+        await settle(app, pilot)
+        step = app.screen
+        labels = [str(step.query_one("#bulk-fields", OptionList).get_option_at_index(i).prompt)
+                  for i in range(step.query_one("#bulk-fields", OptionList).option_count)]
+        assert labels[-2:] == ["segment  (choice)", "seats  (money)"]
+        await _set_field(pilot, app, "custom.segment", choice="mid")
+        await settle(app, pilot)
+        with sqlite_db.read() as s:
+            got = dict(s.execute(select(Contact.first_name, Contact.custom)).all())
+        assert [n for n, c in got.items() if (c or {}).get("segment") == "mid"] == ["Person0", "Person1"]
+        # a bad amount is said on the hint line, and the step stays open
+        await pilot.press("space", "b")
+        await pilot.pause()
+        await _choose(pilot, app, "Set a field")
+        await settle(app, pilot)
+        picks = app.screen.query_one("#bulk-field-choices", OptionList)
+        await _set_field(pilot, app, "custom.seats", "12.345")
+        await pilot.pause()
+        assert isinstance(app.screen, BulkFieldScreen) and not picks.display
+        assert "more than two decimals" in str(app.screen.query_one("#bulk-field-hint").render())
+        box = app.screen.query_one("#bulk-field-value")
+        assert box.type == "number"
+        box.value = ""
+        await pilot.press(*"1250.5", "enter")
+        await settle(app, pilot)
+        with sqlite_db.read() as s:
+            seats = {n: (c or {}).get("seats") for n, c in s.execute(select(Contact.first_name, Contact.custom))}
+        assert [n for n, v in seats.items() if v == 125050] == ["Person2"]

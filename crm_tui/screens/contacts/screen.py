@@ -15,6 +15,7 @@ from crm_tui.clock import get_zone
 from crm_tui.screens.base import AreaScreen, Outcome, SearchableList
 from crm_tui.screens.bulk import BulkEditing
 from crm_tui.screens.contacts.actions import ContactActions
+from crm_tui.screens.field_sorts import FieldSorts
 from crm_tui.services import start
 from crm_tui.shapes import ContactRow
 from crm_tui.widgets import fmt
@@ -47,9 +48,10 @@ NO_CONTACTS = "No contacts yet. Press n for a new contact."
 NO_MATCH = "No contacts match. Press x to clear the search, n for a new contact."
 
 
-class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
+class ContactsScreen(SearchableList, ContactActions, BulkEditing, FieldSorts, AreaScreen):
     AREA = "contacts"
     BULK_KIND = "contact"
+    FIELD_SORT_KIND = "contact"
     CSS_PATH = "contacts.tcss"
     AUTO_FOCUS = "#contact-list"
     BINDINGS = [
@@ -173,11 +175,12 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
         return views.resolve_filters(self.filters, self.app.actor)
 
     def refresh_data(self) -> None:
+        self.forget_field_sorts()
         self.table.reload()
         self.load_views()
 
     def _describe(self) -> None:
-        parts = [f"sorted by {SORT_LABELS[self.sort]}"]
+        parts = [f"sorted by {self.sort_label(SORT_LABELS)}"]
         f = self.filters
         if f.get("lifecycle"):
             parts.append("stage " + "/".join(f["lifecycle"]))
@@ -249,9 +252,7 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, AreaScreen):
         self.reload()
 
     def action_cycle_sort(self) -> None:
-        order = list(SORT_LABELS)
-        self.sort = order[(order.index(self.sort) + 1) % len(order)]
-        self.reload()
+        self.cycle_sort(list(SORT_LABELS))  # then the typed custom fields
 
     def action_filters(self) -> None:
         start.load_orm()

@@ -20,6 +20,7 @@ from crm_tui.errors import CrmError
 from crm_tui.models.schemas import DealRead, DealRow, SavedViewRead
 from crm_tui.screens.base import SHELL_CSS, AreaScreen, Outcome, ReportsWorkerErrors, SearchableList
 from crm_tui.screens.bulk import BulkEditing
+from crm_tui.screens.field_sorts import FieldSorts
 from crm_tui.screens.saved_lists import SaveViewForm
 from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import DealForm, FormScreen, _field, _input
@@ -48,11 +49,12 @@ def deal_columns() -> list[Column]:
     ]
 
 
-class DealsListScreen(SearchableList, BulkEditing, AreaScreen):
+class DealsListScreen(SearchableList, BulkEditing, FieldSorts, AreaScreen):
     """The Pipeline area's table: pushed over the board by `v`, and `v` again goes back to it."""
 
     AREA = "pipeline"
     BULK_KIND = "deal"
+    FIELD_SORT_KIND = "deal"
     CSS_PATH = "deals.tcss"
     AUTO_FOCUS = "#deal-list"
     BINDINGS = [
@@ -127,12 +129,13 @@ class DealsListScreen(SearchableList, BulkEditing, AreaScreen):
         self._describe()
 
     def refresh_data(self) -> None:
+        self.forget_field_sorts()
         if self.is_mounted:
             self.table.reload()
 
     def _describe(self) -> None:
         f = self.filters
-        parts = [f"sorted by {deal_list.SORT_LABELS[self.sort]}"]
+        parts = [f"sorted by {self.sort_label(deal_list.SORT_LABELS)}"]
         if f.get("status"):
             parts.append("/".join(f["status"]))
         if f.get("archived"):
@@ -200,9 +203,7 @@ class DealsListScreen(SearchableList, BulkEditing, AreaScreen):
         self.reload()
 
     def action_cycle_sort(self) -> None:
-        order = list(deal_list.SORTS)
-        self.sort = order[(order.index(self.sort) + 1) % len(order)]
-        self.reload()
+        self.cycle_sort(list(deal_list.SORTS))  # then the typed custom fields
 
     def action_filters(self) -> None:
         def apply(result: tuple[dict, dict] | None) -> None:

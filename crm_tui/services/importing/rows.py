@@ -153,6 +153,22 @@ class Kind:
     def clean(self, row: Row, ctx: Ctx) -> None:
         raise NotImplementedError
 
+    def new_record(self, row: Row, ctx: Ctx) -> tuple[str, str, str] | None:
+        """A row that creates a record: its typed custom fields' defaults go where it has no
+        value; a required field it still has none for is its problem (column, value, message):
+        the row is reported and nothing of it written. (A row that updates a record keeps what
+        the record has.)"""
+        if "custom" not in row.data or self.label not in custom_fields.KINDS:
+            return None
+        try:
+            row.data["custom"] = custom_fields.check_values(ctx.session, self.label, row.data["custom"] or {},
+                                                            creating=True)
+        except InvalidInput as exc:
+            field = custom_fields.find(ctx.session, self.label, exc.message.partition(" is required")[0])
+            column = (row.first(CUSTOM_PREFIX + field.key) or (CUSTOM_PREFIX + field.key, ""))[0] if field else ""
+            return column, "", f"{exc.message}: the row has no value and the field no default"
+        return None
+
     def keys(self, row: Row, ctx: Ctx) -> list[tuple]:
         """Duplicate keys, strongest first; the same key means the same record."""
         return []

@@ -416,6 +416,11 @@ class _Run:
         for row in rows:
             match = None if self.options.on_duplicate == "create" else self._match(row, keys_of[id(row)], found)
             if match is None:
+                if (problem := kind.new_record(row, ctx)) is not None:
+                    row.action = "invalid"
+                    report.invalid += 1
+                    report.problems.append(Problem(row.line, *problem))
+                    continue
                 if self._refused(row, self.guard.create(row, ctx.rel)):
                     continue
                 row.action, row.target = "create", kind.reserved(row, ctx) or ctx.ids.take(kind.table.name)
