@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from functools import lru_cache
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -39,13 +39,14 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from crm_tui.clock import in_zone
-from crm_tui.models.schemas import StageRead
-from crm_tui.services.board import Card, Money, StageTotal, days_in_stage, is_stale
-from crm_tui.services.paging import MAX_PAGE, Page
+from crm_tui.shapes import MAX_PAGE, Card, Money, Page, StageTotal, days_in_stage, is_stale
 from crm_tui.widgets import fmt
 from crm_tui.widgets.paged_window import (
     FIRST, LAST, NEXT, PREV, RESET, Fetch, PageAsk, PagedWindow, PageFailed, PageLoaded,
 )
+
+if TYPE_CHECKING:  # a StageRead, or the StageRow of the first frame (before the ORM has loaded)
+    from crm_tui.models.schemas import StageRead
 
 CARD_HEIGHT = 5  # title, company and owner, amount and days, next task, a gap
 HEADER_HEIGHT = 2  # stage and count, totals
