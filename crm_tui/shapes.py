@@ -136,6 +136,10 @@ class BoardFilter:
     stale_only: bool = False
 
 
+# the board's owner choice as it is named on screen (beside a teammate's login)
+EVERYONE, MINE = "everyone", "mine"
+
+
 @dataclass(frozen=True, slots=True)
 class Card:
     """One deal as the board draws it."""

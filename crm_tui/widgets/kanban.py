@@ -117,7 +117,9 @@ class KanbanColumn:
         self.board = board
         self.stage = stage
         self.window: PagedWindow[Card] = PagedWindow(board, window_pages=window_pages)
-        self.totals = StageTotal(stage.id)
+        # None until the owner hands them over (after the first frame: the figures need babel's
+        # locale data, which takes longer to load than the rest of the board to draw)
+        self.totals: StageTotal | None = None
         self.display = True
         self.x = 0
         self.width = MIN_COLUMN_WIDTH
@@ -341,11 +343,13 @@ class KanbanColumn:
     def _draw(self, y: int, width: int, styles: dict[str, Style]) -> list[Segment]:
         if y == 0:
             header = styles["header-active" if self.active else "header"]
-            count = f"{self.totals.count:,}"
+            count = "" if self.totals is None else f"{self.totals.count:,}"
             name = _fit(f" {self.stage.name}", max(1, width - len(count) - 1))
             return _exact([Segment(name, header), Segment(f"{count} ".rjust(width - cell_len(name)), header)],
                           width, header)
         if y == 1:
+            if self.totals is None:
+                return [Segment(" " * width, styles["totals"])]
             text = f" {compact_sums(self.totals.amounts, plus=False)}"
             if self.stage.kind == "open":
                 weighted = compact_sums(self.totals.weighted, plus=False)
