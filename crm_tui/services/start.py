@@ -68,6 +68,30 @@ _orm_lock = threading.Lock()
 _orm_loaded = False
 
 
+# Screens whose first frame is being made (hold_orm .. release_orm): a worker's load_orm waits
+# for them (at most PAINT_WAIT_S), since importing the ORM alongside shares the interpreter with
+# the paint and slows it down: a person who presses 3 as the app starts sees the board sooner.
+PAINT_WAIT_S = 1.0
+_painting = threading.Condition()
+_holds = 0
+
+
+def hold_orm() -> None:
+    """A screen is making its first frame: loading the ORM from a worker's thread waits for it."""
+    global _holds
+    with _painting:
+        _holds += 1
+
+
+def release_orm() -> None:
+    """The screen's first frame is drawn (or it is gone): hold_orm's wait is over."""
+    global _holds
+    with _painting:
+        _holds = max(0, _holds - 1)
+        if not _holds:
+            _painting.notify_all()
+
+
 def orm_loaded() -> bool:
     """Whether load_orm has nothing left to do (the last of its modules is wholly imported)."""
     global _orm_loaded
@@ -80,10 +104,14 @@ def orm_loaded() -> bool:
 def load_orm() -> None:
     """SQLAlchemy, SQLModel, the models and what every service shares, imported (in one thread at a
     time; the others wait here). Call it before importing a service or a screen that uses one, from
-    any thread, once the app's first frame is drawn; it returns at once when they are loaded."""
+    any thread, once the app's first frame is drawn; it returns at once when they are loaded. A
+    worker's thread first waits for the screens making their first frame (hold_orm)."""
     global _orm_loaded
     if orm_loaded():
         return
+    if threading.current_thread() is not threading.main_thread():
+        with _painting:
+            _painting.wait_for(lambda: not _holds, timeout=PAINT_WAIT_S)
     with _orm_lock:
         if not _orm_loaded:
             for name in _ORM_MODULES:

@@ -129,6 +129,7 @@ class PipelineScreen(AreaScreen):
         # the board's data is read from here on, while the app loads this screen's styles and mounts it
         self._height = max(1, self.app.size.height - FRAME_ROWS)
         self._painted = threading.Event()  # set after the first frame: the totals' query waits for it
+        start.hold_orm()  # a worker loading the ORM meanwhile would slow the first frame (released on mount)
         self._preload: tuple[Future, Future | None] | None = self._start_preload(first_page_size_for(self._height))
 
     def compose(self) -> ComposeResult:
@@ -149,6 +150,7 @@ class PipelineScreen(AreaScreen):
         if shown:  # usually: the first board goes into the first frame
             self._show_preloaded(*pages.result())
         self.call_after_refresh(self._painted.set)
+        self.call_after_refresh(start.release_orm)
         if totals is None and shown:
             # read here: the totals' worker starts after the first frame (starting a thread, and the
             # worker's messages, would come before it)
