@@ -172,10 +172,9 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
     def _start_background_work(self) -> None:
         if self._going():  # quit (ctrl+q) before the first frame was drawn
             return
-        # the first frame is drawn: the start's plain connection closes (a first page still being
-        # read on it finishes first), every read from now on goes through the ORM, and the ORM
-        # loads, in one thread (services/start.py load_orm); the work below follows it
-        self.db.end_quick_reads()
+        # the first frame is drawn: the ORM loads, in one thread (services/start.py load_orm); the
+        # work below follows it. Until it has loaded, an area opened at once (Pipeline) still reads
+        # its first page on the start's plain connection.
         if orm_loaded():
             self._start_workers()
         else:
@@ -198,6 +197,9 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         return is_exiting(self) or not self.is_running
 
     def _start_workers(self) -> None:
+        # the start's plain connection closes (a first page still being read on it finishes first):
+        # every read from now on goes through the ORM
+        self.db.end_quick_reads()
         self._reread_capabilities()
         self.refresh_inbox_count()
         if self._inbox_refresh_s:

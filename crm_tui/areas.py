@@ -40,8 +40,8 @@ class Area:
 
 def lazy(module: str, name: str, *, orm: bool = True) -> Callable[[], type[Screen]]:
     """The screen class `name` of `module`, imported on first use (start-up stays lean); with `orm`,
-    once the ORM has loaded (services.start.load_orm: one thread at a time imports it). The first
-    area's screen (Contacts) is painted before the ORM loads, so it waits for nothing."""
+    once the ORM has loaded (services.start.load_orm: one thread at a time imports it). The screens
+    of Contacts and the Pipeline paint their first frame before the ORM loads, so they wait for nothing."""
     def load() -> type[Screen]:
         if orm:
             from crm_tui.services.start import load_orm
@@ -79,7 +79,7 @@ AREAS: tuple[Area, ...] = (
     Area("companies", "2", "Companies", lazy("crm_tui.screens.companies.screen", "CompaniesScreen"), commands=(
         Command("New company", "new_company", "Add a company", "company.edit"),
     )),
-    Area("pipeline", "3", "Pipeline", lazy("crm_tui.screens.pipeline.board", "PipelineScreen"), commands=(
+    Area("pipeline", "3", "Pipeline", lazy("crm_tui.screens.pipeline.board", "PipelineScreen", orm=False), commands=(
         Command("Deals list", "deals_table", "Every deal in a table: sort, filter, won, lost, archived (v)"),
     )),
     Area("inbox", "4", "Inbox", lazy("crm_tui.screens.inbox.screen", "InboxScreen")),

@@ -1,5 +1,5 @@
 """Plain shapes that need no ORM: the acting user, a page of a list and its cursor, the contact
-list's row. The services hand them out (and re-export them where they always have); the app's first
+list's row, the board's cards, totals and filter, a pipeline and its stages as the board reads them. The services hand them out (and re-export them where they always have); the app's first
 frame uses them before SQLAlchemy and the models are loaded (services/start.py)."""
 
 from __future__ import annotations
@@ -109,3 +109,116 @@ class ContactRow:
     owner_login: str | None
     last_contacted_at: datetime | None
     created_at: datetime
+
+
+# --- the pipeline board (services/board.py hands these out) ------------------------------------
+
+CLOSE_PERIODS = {
+    "any": "any time",
+    "overdue": "overdue",
+    "this_week": "this week",
+    "this_month": "this month",
+    "next_month": "next month",
+    "this_quarter": "this quarter",
+    "next_quarter": "next quarter",
+    "none": "no close date",
+}
+
+
+@dataclass(frozen=True)
+class BoardFilter:
+    """What the board shows: an owner (None: everyone), a text in the title or company, an
+    expected-close period (a key of CLOSE_PERIODS), and only the stale deals."""
+
+    owner_id: int | None = None
+    text: str = ""
+    close: str = "any"
+    stale_only: bool = False
+
+
+# the board's owner choice as it is named on screen (beside a teammate's login)
+EVERYONE, MINE = "everyone", "mine"
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One deal as the board draws it."""
+
+    id: int
+    title: str
+    company_name: str | None
+    owner_login: str | None
+    amount_minor: int
+    currency: str
+    expected_close: date | None
+    stage_id: int
+    stage_entered_at: datetime
+    status: str
+    version: int
+    next_task: str | None = None
+    next_task_due: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    currency: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class StageTotal:
+    """A column header: how many deals, their amounts and weighted amounts, per currency."""
+
+    stage_id: int
+    count: int = 0
+    amounts: tuple[Money, ...] = ()
+    weighted: tuple[Money, ...] = ()
+
+
+@dataclass(frozen=True)
+class BoardTotals:
+    stages: dict[int, StageTotal] = field(default_factory=dict)
+    # the open stages added up: the pipeline and its weighted forecast, per currency
+    open_count: int = 0
+    open_amounts: tuple[Money, ...] = ()
+    forecast: tuple[Money, ...] = ()
+
+    def stage(self, stage_id: int) -> StageTotal:
+        return self.stages.get(stage_id, StageTotal(stage_id))
+
+
+def days_in_stage(entered_at: datetime, now: datetime) -> int:
+    return max(0, (now - entered_at).days)
+
+
+def is_stale(entered_at: datetime, rotting_days: int | None, now: datetime) -> bool:
+    """Stale: more whole days in the stage than the stage's rotting threshold."""
+    return rotting_days is not None and days_in_stage(entered_at, now) > rotting_days
+
+
+@dataclass(frozen=True, slots=True)
+class StageRow:
+    """A stage as the board reads it before the ORM has loaded: models.schemas.StageRead's fields."""
+
+    id: int
+    pipeline_id: int
+    name: str
+    position: int
+    probability: int
+    rotting_days: int | None
+    kind: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineRow:
+    """A pipeline and its stages in order, as the board reads it before the ORM has loaded:
+    models.schemas.PipelineRead's fields."""
+
+    id: int
+    name: str
+    position: int
+    is_default: bool
+    archived: bool
+    version: int
+    stages: list[StageRow] = field(default_factory=list)

@@ -3,7 +3,7 @@ task), the header totals of every column in one GROUP BY, and a deal's stage his
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 from sqlalchemy import and_, false, func, or_, select
@@ -15,79 +15,14 @@ from crm_tui.services import validation as v
 from crm_tui.services.common import get_or_404
 from crm_tui.services import paging
 from crm_tui.services.paging import Page, SortKey, keyset_page
+# the board's plain shapes and rules (no ORM: the board's first frame is drawn with them before it loads)
+from crm_tui.shapes import (  # noqa: F401 - the services' names for them
+    CLOSE_PERIODS, BoardFilter, BoardTotals, Card, Money, StageTotal, days_in_stage, is_stale,
+)
 
 # open columns show the deal longest in its stage first (the one going stale); Won and Lost the newest
 OLDEST_IN_STAGE = SortKey(Deal.stage_entered_at, Deal.id)
 NEWEST_IN_STAGE = SortKey(Deal.stage_entered_at, Deal.id, descending=True)
-
-CLOSE_PERIODS = {
-    "any": "any time",
-    "overdue": "overdue",
-    "this_week": "this week",
-    "this_month": "this month",
-    "next_month": "next month",
-    "this_quarter": "this quarter",
-    "next_quarter": "next quarter",
-    "none": "no close date",
-}
-
-
-@dataclass(frozen=True)
-class BoardFilter:
-    """What the board shows: an owner (None: everyone), a text in the title or company, an
-    expected-close period (a key of CLOSE_PERIODS), and only the stale deals."""
-
-    owner_id: int | None = None
-    text: str = ""
-    close: str = "any"
-    stale_only: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Card:
-    """One deal as the board draws it."""
-
-    id: int
-    title: str
-    company_name: str | None
-    owner_login: str | None
-    amount_minor: int
-    currency: str
-    expected_close: date | None
-    stage_id: int
-    stage_entered_at: datetime
-    status: str
-    version: int
-    next_task: str | None = None
-    next_task_due: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    currency: str
-    amount_minor: int
-
-
-@dataclass(frozen=True)
-class StageTotal:
-    """A column header: how many deals, their amounts and weighted amounts, per currency."""
-
-    stage_id: int
-    count: int = 0
-    amounts: tuple[Money, ...] = ()
-    weighted: tuple[Money, ...] = ()
-
-
-@dataclass(frozen=True)
-class BoardTotals:
-    stages: dict[int, StageTotal] = field(default_factory=dict)
-    # the open stages added up: the pipeline and its weighted forecast, per currency
-    open_count: int = 0
-    open_amounts: tuple[Money, ...] = ()
-    forecast: tuple[Money, ...] = ()
-
-    def stage(self, stage_id: int) -> StageTotal:
-        return self.stages.get(stage_id, StageTotal(stage_id))
 
 
 @dataclass(frozen=True)
@@ -102,15 +37,6 @@ class StageStay:
 
 
 # --- rules ------------------------------------------------------------------------------------
-
-
-def days_in_stage(entered_at: datetime, now: datetime) -> int:
-    return max(0, (now - entered_at).days)
-
-
-def is_stale(entered_at: datetime, rotting_days: int | None, now: datetime) -> bool:
-    """Stale: more whole days in the stage than the stage's rotting threshold."""
-    return rotting_days is not None and days_in_stage(entered_at, now) > rotting_days
 
 
 def stale_before(rotting_days: int, now: datetime) -> datetime:

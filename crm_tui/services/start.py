@@ -1,5 +1,5 @@
-"""The app's start without the ORM: who is acting, and the contact list's first page, read on the
-start's plain DB-API connection (Database.quick_read: sqlite3, or psycopg), so that the first frame
+"""The app's start without the ORM: who is acting, the contact list's first page, and the
+pipeline board's first columns, read on the start's plain DB-API connection (Database.quick_read: sqlite3, or psycopg), so that the first frame
 is painted while SQLAlchemy, the models and the other services load after it.
 
 Each function covers the common case only and returns None for anything else; the caller then goes
@@ -15,10 +15,10 @@ import importlib
 import re
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from crm_tui.config import LoginRequest, Settings, team_timezone
-from crm_tui.shapes import Actor, ContactRow, Cursor, Page
+from crm_tui.shapes import Actor, Card, ContactRow, Cursor, Page, PipelineRow, StageRow
 
 _LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")  # users._login's rule
 
@@ -32,6 +32,31 @@ _FIRST_CONTACTS = (
     "LEFT OUTER JOIN users AS list_owner ON list_owner.id = contacts.owner_id "
     "WHERE contacts.archived IS {false} ORDER BY contacts.sort_name ASC, contacts.id ASC LIMIT {p}"
 )
+# pipelines.default_pipeline: the default pipeline (else the first one not archived) and its stages
+_DEFAULT_PIPELINE = (
+    "SELECT pipelines.id, pipelines.name, pipelines.position, pipelines.is_default, pipelines.archived, "
+    "pipelines.version, stages.id, stages.pipeline_id, stages.name, stages.position, stages.probability, "
+    "stages.rotting_days, stages.kind, stages.version "
+    "FROM pipelines LEFT OUTER JOIN stages ON stages.pipeline_id = pipelines.id "
+    "WHERE pipelines.id = (SELECT pipelines.id FROM pipelines WHERE pipelines.archived IS {false} "
+    "ORDER BY pipelines.is_default DESC, pipelines.position, pipelines.id LIMIT 1) "
+    "ORDER BY pipelines.id, stages.position, stages.id"
+)
+# board.first_pages with no filter, one open stage's part of its UNION ALL (board._CARDS, the
+# deal's next open task by the same correlated subquery, oldest in the stage first)
+_STAGE_CARDS = (
+    "SELECT * FROM (SELECT deals.id, deals.title, companies.name, users.login, deals.amount_minor, deals.currency, "
+    "deals.expected_close, deals.stage_id, deals.stage_entered_at, deals.status, deals.version, "
+    "next_task.title, next_task.due_at "
+    "FROM deals LEFT OUTER JOIN companies ON companies.id = deals.company_id "
+    "LEFT OUTER JOIN users ON users.id = deals.owner_id "
+    "LEFT OUTER JOIN tasks AS next_task ON next_task.id = (SELECT tasks.id FROM tasks "
+    "WHERE tasks.deal_id = deals.id "
+    "ORDER BY tasks.done_at IS NOT NULL, tasks.due_at IS NULL, tasks.due_at, tasks.id LIMIT 1) "
+    "AND next_task.done_at IS NULL "
+    "WHERE deals.stage_id = {p} AND deals.archived IS {false} "
+    "ORDER BY deals.stage_entered_at ASC, deals.id ASC LIMIT {p}) AS stage_{i}"
+)
 
 
 # SQLAlchemy's package imports itself in cycles: imported from two threads at once, one of them can
@@ -41,6 +66,30 @@ _FIRST_CONTACTS = (
 _ORM_MODULES = ("sqlalchemy", "sqlalchemy.orm", "sqlmodel", "crm_tui.models", "crm_tui.services.common")
 _orm_lock = threading.Lock()
 _orm_loaded = False
+
+
+# Screens whose first frame is being made (hold_orm .. release_orm): a worker's load_orm waits
+# for them (at most PAINT_WAIT_S), since importing the ORM alongside shares the interpreter with
+# the paint and slows it down: a person who presses 3 as the app starts sees the board sooner.
+PAINT_WAIT_S = 1.0
+_painting = threading.Condition()
+_holds = 0
+
+
+def hold_orm() -> None:
+    """A screen is making its first frame: loading the ORM from a worker's thread waits for it."""
+    global _holds
+    with _painting:
+        _holds += 1
+
+
+def release_orm() -> None:
+    """The screen's first frame is drawn (or it is gone): hold_orm's wait is over."""
+    global _holds
+    with _painting:
+        _holds = max(0, _holds - 1)
+        if not _holds:
+            _painting.notify_all()
 
 
 def orm_loaded() -> bool:
@@ -55,10 +104,14 @@ def orm_loaded() -> bool:
 def load_orm() -> None:
     """SQLAlchemy, SQLModel, the models and what every service shares, imported (in one thread at a
     time; the others wait here). Call it before importing a service or a screen that uses one, from
-    any thread, once the app's first frame is drawn; it returns at once when they are loaded."""
+    any thread, once the app's first frame is drawn; it returns at once when they are loaded. A
+    worker's thread first waits for the screens making their first frame (hold_orm)."""
     global _orm_loaded
     if orm_loaded():
         return
+    if threading.current_thread() is not threading.main_thread():
+        with _painting:
+            _painting.wait_for(lambda: not _holds, timeout=PAINT_WAIT_S)
     with _orm_lock:
         if not _orm_loaded:
             for name in _ORM_MODULES:
@@ -142,3 +195,40 @@ def first_contacts(db, *, limit: int) -> Page[ContactRow] | None:
     items = [ContactRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _utc(r[7]), _utc(r[8])) for r in rows]
     next_ = Cursor(rows[-1][9], rows[-1][0]).encode() if rows and more else None
     return Page(items, next_, None, None)
+
+
+def _day(value) -> date | None:
+    """A date as the ORM reads it (SQLite holds it as text)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def first_board(db, *, limit: int) -> tuple[PipelineRow, list[Page[Card]]] | None:
+    """The board as it opens: pipelines.default_pipeline, then board.first_pages of its open stages
+    with no filter (the same pages, in one query); None when there is no plain connection (any
+    more) or no pipeline (the caller goes the services' way, which says so)."""
+    with db.quick_read() as conn:
+        if conn is None:
+            return None
+        found = _rows(conn, _DEFAULT_PIPELINE)
+        if not found:
+            return None
+        first = found[0]
+        stages = [StageRow(*r[6:14]) for r in found if r[6] is not None]
+        pipeline = PipelineRow(first[0], first[1], first[2], bool(first[3]), bool(first[4]), first[5], stages)
+        shown = [stage for stage in stages if stage.kind == "open"]
+        rows = []
+        if shown:
+            sql = " UNION ALL ".join(_STAGE_CARDS.replace("{i}", str(i)) for i in range(len(shown)))
+            rows = _rows(conn, sql, *(value for stage in shown for value in (stage.id, limit + 1)))
+    by_stage: dict[int, list[Card]] = {stage.id: [] for stage in shown}
+    for r in rows:
+        by_stage[r[7]].append(Card(r[0], r[1], r[2], r[3], r[4], r[5], _day(r[6]), r[7], _utc(r[8]), r[9], r[10],
+                                   r[11], _utc(r[12])))
+    pages = []
+    for stage in shown:
+        cards = sorted(by_stage[stage.id], key=lambda c: (c.stage_entered_at, c.id))  # a UNION keeps no order
+        more = len(cards) > limit
+        cards = cards[:limit]
+        next_ = Cursor(cards[-1].stage_entered_at, cards[-1].id).encode() if cards and more else None
+        pages.append(Page(cards, next_))
+    return pipeline, pages

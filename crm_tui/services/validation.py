@@ -65,7 +65,18 @@ def money(value: str | int | Decimal, currency: str, *, locale: str | None = Non
     return parse_amount(value, currency, locale=locale)
 
 
+# en_US's symbol and minor digits of the currencies most amounts are in, as babel has them: their
+# amounts are written here without loading babel and its locale data (a few times what the rest of
+# the board's first frame costs); tests/unit/test_money.py checks them against babel
+_EN_US_PLAIN = {"USD": ("$", 2), "EUR": ("€", 2), "GBP": ("£", 2), "JPY": ("¥", 0)}
+
+
 def format_money(amount_minor: int, currency: str, *, locale: str = "en_US") -> str:
+    plain = _EN_US_PLAIN.get(currency) if locale == "en_US" else None
+    if plain is not None:
+        symbol, digits = plain
+        text = f"{symbol}{Decimal(abs(amount_minor)).scaleb(-digits):,.{digits}f}"
+        return f"-{text}" if amount_minor < 0 else text
     from babel.numbers import format_currency
 
     digits = currency_digits(currency)

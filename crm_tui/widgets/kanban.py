@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from functools import lru_cache
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -39,13 +39,14 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from crm_tui.clock import in_zone
-from crm_tui.models.schemas import StageRead
-from crm_tui.services.board import Card, Money, StageTotal, days_in_stage, is_stale
-from crm_tui.services.paging import MAX_PAGE, Page
+from crm_tui.shapes import MAX_PAGE, Card, Money, Page, StageTotal, days_in_stage, is_stale
 from crm_tui.widgets import fmt
 from crm_tui.widgets.paged_window import (
     FIRST, LAST, NEXT, PREV, RESET, Fetch, PageAsk, PagedWindow, PageFailed, PageLoaded,
 )
+
+if TYPE_CHECKING:  # a StageRead, or the StageRow of the first frame (before the ORM has loaded)
+    from crm_tui.models.schemas import StageRead
 
 CARD_HEIGHT = 5  # title, company and owner, amount and days, next task, a gap
 HEADER_HEIGHT = 2  # stage and count, totals
@@ -116,7 +117,9 @@ class KanbanColumn:
         self.board = board
         self.stage = stage
         self.window: PagedWindow[Card] = PagedWindow(board, window_pages=window_pages)
-        self.totals = StageTotal(stage.id)
+        # None until the owner hands them over (after the first frame: the figures need babel's
+        # locale data, which takes longer to load than the rest of the board to draw)
+        self.totals: StageTotal | None = None
         self.display = True
         self.x = 0
         self.width = MIN_COLUMN_WIDTH
@@ -340,11 +343,13 @@ class KanbanColumn:
     def _draw(self, y: int, width: int, styles: dict[str, Style]) -> list[Segment]:
         if y == 0:
             header = styles["header-active" if self.active else "header"]
-            count = f"{self.totals.count:,}"
+            count = "" if self.totals is None else f"{self.totals.count:,}"
             name = _fit(f" {self.stage.name}", max(1, width - len(count) - 1))
             return _exact([Segment(name, header), Segment(f"{count} ".rjust(width - cell_len(name)), header)],
                           width, header)
         if y == 1:
+            if self.totals is None:
+                return [Segment(" " * width, styles["totals"])]
             text = f" {compact_sums(self.totals.amounts, plus=False)}"
             if self.stage.kind == "open":
                 weighted = compact_sums(self.totals.weighted, plus=False)

@@ -135,7 +135,8 @@ async def test_the_contact_form_edits_the_profile_fields(db, actor, now):
 
 
 async def test_the_boards_new_deal_form_links_a_contact_and_a_company_by_picker(db, actor, now):
-    from crm_tui.screens.pipeline.board import BoardDealForm, PipelineScreen
+    from crm_tui.screens.pipeline.board import PipelineScreen
+    from crm_tui.screens.pipeline.board_dialogs import BoardDealForm
     from tests.tui.conftest import make_app
     from tests.tui.conftest import settle as settle_app
 

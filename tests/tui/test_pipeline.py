@@ -13,7 +13,8 @@ from sqlalchemy import func, select, update
 
 from crm_tui.models import Activity, AuditEvent, Deal, Stage
 from crm_tui.screens.pipeline.deal import DealDetailScreen, LostReasonScreen
-from crm_tui.screens.pipeline.board import BoardFilterForm, PipelineScreen
+from crm_tui.screens.pipeline.board import PipelineScreen
+from crm_tui.screens.pipeline.board_dialogs import BoardFilterForm
 from crm_tui.screens.pipeline.settings import PipelineSettingsScreen, StagePicker
 from crm_tui.services import deals, pipelines
 from crm_tui.widgets.kanban import CARD_HEIGHT, HEADER_HEIGHT, KanbanBoard
@@ -278,21 +279,21 @@ async def test_the_header_totals_wait_until_the_first_board_is_painted(sqlite_db
     import threading
 
     from crm_tui.db import Database
-    from crm_tui.screens.pipeline import board as screen_module
+    from crm_tui.services import board as board_service  # the screen imports it when it first reads
 
     monkeypatch.setattr(Database, "local_reads", property(lambda self: local))
     read_in = []
-    real_pages = screen_module.board.first_pages
+    real_pages = board_service.first_pages
 
     def first_pages(session, **kw):
         read_in.append(threading.get_ident())
         return real_pages(session, **kw)
 
-    monkeypatch.setattr(screen_module.board, "first_pages", first_pages)
+    monkeypatch.setattr(board_service, "first_pages", first_pages)
 
     _seed(sqlite_db, actor_sqlite, now)
     painted, asked = [False], []
-    real_totals, real_line = screen_module.board.board_totals, KanbanBoard.render_line
+    real_totals, real_line = board_service.board_totals, KanbanBoard.render_line
 
     def render_line(self, y):
         if any(column.rows for column in self.columns):
@@ -304,7 +305,7 @@ async def test_the_header_totals_wait_until_the_first_board_is_painted(sqlite_db
         return real_totals(session, **kw)
 
     monkeypatch.setattr(KanbanBoard, "render_line", render_line)
-    monkeypatch.setattr(screen_module.board, "board_totals", board_totals)
+    monkeypatch.setattr(board_service, "board_totals", board_totals)
     app = make_app(sqlite_db, actor_sqlite, now)
     async with app.run_test(size=(120, 36)) as pilot:
         board = await _open_board(app, pilot)

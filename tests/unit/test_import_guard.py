@@ -6,7 +6,9 @@ and asserts on the modules it imported (never on time; bench/bench_process.py me
 - the app, up to its first frame: no Alembic, no other area's screen, none of those libraries;
 - `crm` as a person starts it (cli/entry.py), up to the first contact rows painted: no typer, no
   pydantic, no SQLAlchemy, no models and none of the services that use them (services/start.py
-  reads the first page and the user on a plain connection; the rest loads after the first frame).
+  reads the first page and the user on a plain connection; the rest loads after the first frame);
+- the same with the Pipeline opened at once, up to its first cards painted: nor babel, the board's
+  services, its dialogs and the forms.
 """
 
 from __future__ import annotations
@@ -185,6 +187,80 @@ def test_the_first_contact_rows_are_painted_before_the_orm_loads(sqlite_url, tmp
     """, sqlite_url, sqlite_url)
     assert "crm_tui.services.start" in with_user and "crm_tui.screens.contacts.screen" in with_user
     assert _loaded(with_user, AFTER_THE_FIRST_ROWS) == []
+
+
+# what the Pipeline's first cards (the area opened at once, as `crm` then 3) wait for no more
+BEFORE_THE_FIRST_CARDS = ("typer", "pydantic", "pydantic_core", "sqlalchemy", "sqlmodel", "alembic", "psycopg", "babel",
+                          "crm_tui.models", "crm_tui.services.common", "crm_tui.services.board",
+                          "crm_tui.services.deals", "crm_tui.services.pipelines", "crm_tui.services.users",
+                          "crm_tui.screens.forms", "crm_tui.screens.pipeline.board_dialogs",
+                          "crm_tui.screens.pipeline.deal", "crm_tui.screens.pipeline.settings", "crm_tui.cli.main")
+
+
+def test_the_pipelines_first_cards_are_painted_before_the_orm_loads(sqlite_url, tmp_path, monkeypatch):
+    """`crm --db URL` with the Pipeline opened at once (its key before the first frame), headless:
+    the modules are read as the board paints its first card, and the cards painted are the
+    services' first page of each open stage."""
+    monkeypatch.setenv("CRM_CONFIG_DIR", str(tmp_path / "config"))
+    from crm_tui import config
+    from crm_tui.db import open_database
+    from crm_tui.services import deals, users
+
+    db = open_database(sqlite_url)
+    try:  # ann, whom this OS login signs in as, and a few deals
+        with db.write() as session:
+            ann = users.actor_for(session, login="ann")
+            users.update_user(session, user_id=ann.user_id, actor=ann,
+                              changes={"os_login": config.login_request(None, config.Settings()).os_login})
+            for title in ("Anvils", "Bolts", "Cogs"):
+                deals.create_deal(session, data={"title": title, "amount": "1200"}, actor=ann)
+    finally:
+        db.dispose()
+    seen = _modules("""
+        import json, sys
+        from datetime import timezone
+        from textual.app import App
+        from crm_tui.app import CrmApp
+        from crm_tui.widgets.kanban import KanbanBoard
+
+        seen, shown = [], []
+        run, draw, mount = App.run, KanbanBoard.render_line, CrmApp.on_mount
+
+        def render_line(board, y):
+            if not seen and any(column.rows for column in board.columns):
+                seen.extend(sorted(sys.modules))
+                shown.extend([card.id for card in column.rows] for column in board.columns)
+                board.app.call_later(board.app.exit)
+            return draw(board, y)
+
+        def on_mount(app):
+            mount(app)
+            app.call_later(app.action_area, "pipeline")  # 3, pressed as the app starts
+
+        def headless(app, **kwargs):
+            return run(app, headless=True, size=(120, 36))
+
+        App.run, KanbanBoard.render_line, CrmApp.on_mount = headless, render_line, on_mount
+        from crm_tui.cli.entry import run as crm
+        sys.argv = ["crm", "--db", sys.argv[1], "--user", "ann"]
+        try:
+            crm()
+        except SystemExit as exc:
+            assert not exc.code, exc.code
+        assert seen, "the board never painted its first cards"
+        from crm_tui.clock import utcnow
+        from crm_tui.db import open_database
+        from crm_tui.services import board, pipelines
+        db = open_database(sys.argv[2])
+        with db.read() as session:
+            stages = [s for s in pipelines.default_pipeline(session).stages if s.kind == "open"]
+            pages = board.first_pages(session, stages=stages, now=utcnow(), zone=timezone.utc, limit=50)
+        assert shown == [[card.id for card in page.items][:len(ids)] for page, ids in zip(pages, shown)]
+        assert any(shown)
+        print(json.dumps(seen))
+    """, sqlite_url, sqlite_url)
+    assert "crm_tui.services.start" in seen and "crm_tui.screens.pipeline.board" in seen
+    assert _loaded(seen, BEFORE_THE_FIRST_CARDS) == []
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -132,3 +132,51 @@ def test_the_orm_loads_in_one_thread_at_a_time(tmp_path):
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def _deals(db, actor, now):
+    """Deals in two open stages (one with an open and a done task, one archived, one won), and a
+    second pipeline that is not the default."""
+    from datetime import timedelta
+
+    from crm_tui.services import deals, pipelines, tasks
+
+    with db.write() as s:
+        stages = {st.name: st.id for st in pipelines.default_pipeline(s).stages}
+        company_id = companies.create_company(s, data={"name": "Acme"}, actor=actor, now=now).id
+        made = []
+        for i, title in enumerate(("Anvils", "Bolts", "Cogs", "Dynamo", "Engines", "Flanges")):
+            made.append(deals.create_deal(s, data={"title": title, "amount": str(100 * (i + 1)),
+                                                   "expected_close": "2026-12-0%d" % (i + 1) if i % 2 == 0 else None,
+                                                   "company_id": company_id if i % 3 else None,
+                                                   "stage_id": stages["Proposal"] if i >= 4 else None},
+                                          actor=actor, now=now - timedelta(days=10 - i)))
+        tasks.create_task(s, data={"title": "Call", "due_at": "2026-12-01 09:00", "deal_id": made[0].id},
+                          actor=actor, now=now)
+        done = tasks.create_task(s, data={"title": "Done", "due_at": "2026-11-20 09:00", "deal_id": made[1].id},
+                                 actor=actor, now=now)
+        tasks.complete_task(s, task_id=done.id, actor=actor, now=now)
+        deals.set_deal_archived(s, deal_id=made[2].id, archived=True, actor=actor, now=now)
+        deals.mark_won(s, deal_id=made[3].id, actor=actor, now=now)
+        pipelines.create_pipeline(s, name="Other", actor=actor, now=now)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 50])
+def test_first_board_is_the_services_first_board(db, quick, actor, now, limit):
+    from datetime import timezone
+
+    from crm_tui.services import board, pipelines
+
+    _deals(db, actor, now)
+    pipeline, pages = start.first_board(quick, limit=limit)
+    with db.read() as s:
+        expected = pipelines.default_pipeline(s)
+        shown = [stage for stage in expected.stages if stage.kind == "open"]
+        expected_pages = board.first_pages(s, stages=shown, now=now, zone=timezone.utc, limit=limit)
+    assert dataclasses.asdict(pipeline) == expected.model_dump()
+    assert [(p.items, p.next_cursor, p.prev_cursor) for p in pages] == [
+        (p.items, p.next_cursor, p.prev_cursor) for p in expected_pages]
+    assert any(card.next_task == "Call" for page in pages for card in page.items)
+    assert any(card.expected_close is not None for page in pages for card in page.items)
+    quick.end_quick_reads()
+    assert start.first_board(quick, limit=limit) is None

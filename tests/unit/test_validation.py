@@ -117,3 +117,21 @@ def test_text_and_choices():
         v.percent(101)
     assert v.search_text("José", "Ñandú") == "josé ñandú jose nandu"
     assert v.fold("  Ada   LOVELACE ") == "ada lovelace"
+
+
+@pytest.mark.parametrize("currency", ["USD", "EUR", "GBP", "JPY"])
+def test_amounts_written_without_babel_are_written_as_babel_writes_them(currency):
+    """format_money writes the common currencies' en_US amounts itself (babel's locale data loads
+    only for the others, and for other locales): each as babel would."""
+    from decimal import Decimal
+
+    from babel.numbers import format_currency
+
+    from crm_tui.services.validation import _EN_US_PLAIN, currency_digits, format_money
+
+    assert _EN_US_PLAIN[currency][1] == currency_digits(currency)
+    for amount in (0, 1, 5, 99, 100, 1234, 100000, 123456789, 10**15, -1, -100, -123456789):
+        expected = format_currency(Decimal(amount).scaleb(-currency_digits(currency)), currency, locale="en_US")
+        assert format_money(amount, currency) == expected, amount
+    assert format_money(123456, currency, locale="de_DE") == format_currency(
+        Decimal(123456).scaleb(-currency_digits(currency)), currency, locale="de_DE")

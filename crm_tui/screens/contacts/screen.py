@@ -26,6 +26,7 @@ from crm_tui.widgets.text_line import Line
 SORT_LABELS = {"name": "name", "company": "company", "last_contacted": "last contacted", "created": "newest"}
 SEARCH_HINT = "Search name, email, phone, company…  ( / )"
 SIDEBAR_FROM = 100  # columns: narrower, the Lists sidebar shows only when v opens it
+TYPE_AHEAD_S = 0.15  # after the first frame, the time a key typed at launch takes to be handled
 # The list's first page is painted before SQLAlchemy and the models have loaded (services/start.py
 # reads it on the start's plain connection); the services (contacts, users, views), the filter
 # forms and the dialogs are imported where they are first used, after the first frame.
@@ -78,6 +79,7 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, FieldSorts, Ar
         self.view_name = "All contacts"
         self._views: list = []
         self._logins: dict[int, str] = {}
+        start.hold_orm()  # a worker loading the ORM meanwhile would slow the first frame (released on mount)
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame_top()
@@ -102,6 +104,9 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, FieldSorts, Ar
         self.table.load(self._first_fetch)
         self._describe()
         self.call_after_refresh(self.search_box)
+        # the ORM may load once the first frame is drawn and the keys typed ahead of it are handled
+        # (`crm`, then 3 at once: the Pipeline's first frame comes before it too)
+        self.call_after_refresh(lambda: self.set_timer(TYPE_AHEAD_S, start.release_orm))
 
     def on_resize(self) -> None:
         self._show_sidebar()

@@ -1,50 +1,60 @@
 """The Pipeline area: a keyboard kanban of the selected pipeline's stages that stays instant at 20k
 deals. Cards move with one key through the service layer; a move repaints only the two columns
-it touches (and the header totals, one aggregate)."""
+it touches (and the header totals, one aggregate).
+
+The board's first frame is drawn before SQLAlchemy and the models have loaded: services/start.py
+reads the default pipeline and its first columns on the start's plain connection. The services,
+the forms and the dialogs (board_dialogs.py) are imported where they are first used, after it;
+every read or write here waits for the ORM (`_session`)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, wait
-from dataclasses import dataclass, replace
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.content import Content
 from textual.message import Message
-from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select
-from textual.widgets.option_list import Option
 
 from crm_tui import background
 from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, CrmError
-from crm_tui.models.schemas import DealRead, PipelineRead, StageRead
-from crm_tui.screens.base import AreaScreen, Outcome, ReportsWorkerErrors
-from crm_tui.screens.forms import CSS as FORMS_CSS
-from crm_tui.screens.forms import ConfirmScreen, DealForm
-from crm_tui.screens.pipeline.deal import LostReasonScreen
-from crm_tui.screens.pipeline.settings import PipelineSettingsScreen
-from crm_tui.services import board, deals, lookup, pipelines
-from crm_tui.services.lookup import Choice
-from crm_tui.services.board import BoardFilter, BoardTotals
+from crm_tui.screens.base import AreaScreen
+from crm_tui.services import start
 from crm_tui.services.words import plural
-from crm_tui.widgets.kanban import KanbanBoard, KanbanColumn, compact_sums, first_page_size_for
+from crm_tui.shapes import CLOSE_PERIODS, EVERYONE, BoardFilter, BoardTotals, PipelineRow
+from crm_tui.widgets.kanban import KanbanBoard, KanbanColumn, compact_money, compact_sums, first_page_size_for
 from crm_tui.widgets.paged_window import FIRST, PAINT_WAIT_S, PRELOAD_WAIT_S, PageAsk, PageLoaded
-from crm_tui.widgets.picker import ME, Picker
 from crm_tui.widgets.text_line import Line
 
-CSS = [FORMS_CSS, "pipeline.tcss"]
-EVERYONE, MINE = "everyone", "mine"
+if TYPE_CHECKING:
+    from crm_tui.models.schemas import DealRead, PipelineRead, StageRead
+
 FRAME_ROWS = 4  # the area bar, the board's bar and summary, the key bar: the rest is the board's
 ColumnAsk = tuple[KanbanColumn, PageAsk]  # a page a column asked for, fetched by one of the screen's workers
+
+
+def _session(db, *, write: bool = False) -> AbstractContextManager:
+    """A read (or write) session, once the ORM has loaded (services/start.py load_orm: one thread
+    at a time imports it; the board's first frame is drawn before)."""
+    start.load_orm()
+    return db.write() if write else db.read()
+
+
+def _deals():
+    """services.deals, for the card keys (with the ORM, if it has not loaded yet)."""
+    start.load_orm()
+    from crm_tui.services import deals
+
+    return deals
 
 
 # --- what the screen's workers hand back (posted from their threads) --------------------------------
@@ -52,7 +62,7 @@ ColumnAsk = tuple[KanbanColumn, PageAsk]  # a page a column asked for, fetched b
 
 @dataclass
 class PipelineFound(Message, bubble=False):
-    pipeline: PipelineRead
+    pipeline: PipelineRead | PipelineRow  # a PipelineRow from the start's plain read
     pages: list | None = None  # the first pages of its shown stages, when the preload read them
 
 
@@ -82,13 +92,6 @@ class ChangeRefused(Message, bubble=False):
     rollback: tuple[int, int] | None
 
 
-@dataclass
-class PipelinesRead(Message, bubble=False):
-    """Every pipeline, for the pipeline picker."""
-
-    pipelines: list[PipelineRead]
-
-
 class PipelineScreen(AreaScreen):
     AREA = "pipeline"
     CSS_PATH = "pipeline.tcss"  # the dialogs add forms.tcss when they open
@@ -114,18 +117,19 @@ class PipelineScreen(AreaScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.pipeline: PipelineRead | None = None
+        self.pipeline: PipelineRead | PipelineRow | None = None
         self.pipeline_id: int | None = None
         self.filters = BoardFilter()
         self.owner_label = EVERYONE
         self.show_closed = False
-        self.totals = BoardTotals()
+        self.totals: BoardTotals | None = None  # read after the first frame
         self._busy = False  # a card change is being written: further moves wait for it
         self._loads = 0  # board loads after the first: a late preload must not paint over them
         self._described: tuple[str, str] | None = None
         # the board's data is read from here on, while the app loads this screen's styles and mounts it
         self._height = max(1, self.app.size.height - FRAME_ROWS)
         self._painted = threading.Event()  # set after the first frame: the totals' query waits for it
+        start.hold_orm()  # a worker loading the ORM meanwhile would slow the first frame (released on mount)
         self._preload: tuple[Future, Future | None] | None = self._start_preload(first_page_size_for(self._height))
 
     def compose(self) -> ComposeResult:
@@ -146,6 +150,7 @@ class PipelineScreen(AreaScreen):
         if shown:  # usually: the first board goes into the first frame
             self._show_preloaded(*pages.result())
         self.call_after_refresh(self._painted.set)
+        self.call_after_refresh(start.release_orm)
         if totals is None and shown:
             # read here: the totals' worker starts after the first frame (starting a thread, and the
             # worker's messages, would come before it)
@@ -163,21 +168,26 @@ class PipelineScreen(AreaScreen):
         the screen has mounted), totals and all, in one session."""
         db, pipeline_id, filters, show_closed = self.app.db, self.pipeline_id, self.filters, self.show_closed
         now, zone = self.app.now(), get_zone(self.app.actor.timezone)
+        plain = pipeline_id is None and filters == BoardFilter() and not show_closed
 
-        def read_pages(session) -> tuple[PipelineRead, list]:
-            pipeline = (pipelines.get_pipeline(session, pipeline_id=pipeline_id) if pipeline_id
-                        else pipelines.default_pipeline(session))
-            shown = [stage for stage in pipeline.stages if show_closed or stage.kind == "open"]
-            first = board.first_pages(session, stages=shown, filters=filters, now=now, zone=zone, limit=limit)
-            for page in first:
+        def read_pages() -> tuple[PipelineRead | PipelineRow, list]:
+            # as the app opens: the start's plain read, before the ORM (None once the start is over)
+            found = start.first_board(db, limit=limit) if plain else None
+            if found is None:
+                with _session(db) as session:
+                    from crm_tui.services import board, pipelines
+
+                    pipeline = (pipelines.get_pipeline(session, pipeline_id=pipeline_id) if pipeline_id
+                                else pipelines.default_pipeline(session))
+                    shown = [stage for stage in pipeline.stages if show_closed or stage.kind == "open"]
+                    found = pipeline, board.first_pages(session, stages=shown, filters=filters, now=now, zone=zone,
+                                                        limit=limit)
+            for page in found[1]:
                 page.extra["anchor"] = FIRST
-            return pipeline, first
+            return found
 
         if db.local_reads:
-            def read_here() -> tuple[PipelineRead, list]:
-                with db.read() as session:
-                    return read_pages(session)
-            return background.run_now(read_here), None
+            return background.run_now(read_pages), None
 
         painted = self._painted
         pages: Future = Future()
@@ -185,10 +195,12 @@ class PipelineScreen(AreaScreen):
 
         def work() -> None:
             try:
-                with db.read() as session:
-                    pipeline, first = read_pages(session)
-                    pages.set_result((pipeline, first))
-                    painted.wait(PAINT_WAIT_S)
+                pipeline, first = read_pages()
+                pages.set_result((pipeline, first))
+                painted.wait(PAINT_WAIT_S)
+                with _session(db) as session:
+                    from crm_tui.services import board
+
                     totals.set_result(board.board_totals(session, pipeline_id=pipeline.id, filters=filters,
                                                          now=now, zone=zone))
             except BaseException as exc:  # noqa: BLE001 - handed to the worker of on_mount, which reports it
@@ -204,13 +216,14 @@ class PipelineScreen(AreaScreen):
         if not shown:
             self.post_message(PipelineFound(*pages.result()))
         if totals is None:  # the pages were read on the spot, and this runs after the first frame
-            with self.app.db.read() as session:
+            with _session(self.app.db) as session:
                 found = self.totals_reader()(session)
         else:
             found = totals.result()
+        compact_money(0, "USD")  # babel's locale data loads here, in the thread, not as the totals are drawn
         self.post_message(TotalsRead(found, preload=True))
 
-    def _show_preloaded(self, pipeline: PipelineRead, pages: list) -> None:
+    def _show_preloaded(self, pipeline: PipelineRead | PipelineRow, pages: list) -> None:
         if self._loads:
             return
         self.pipeline, self.pipeline_id = pipeline, pipeline.id
@@ -227,7 +240,9 @@ class PipelineScreen(AreaScreen):
 
     @work(thread=True, exclusive=True, group="board-pipeline", exit_on_error=False)
     def load_pipeline(self) -> None:
-        with self.app.db.read() as session:
+        with _session(self.app.db) as session:
+            from crm_tui.services import pipelines
+
             found = (pipelines.get_pipeline(session, pipeline_id=self.pipeline_id) if self.pipeline_id
                      else pipelines.default_pipeline(session))
         self.post_message(PipelineFound(found))
@@ -239,7 +254,7 @@ class PipelineScreen(AreaScreen):
         else:
             self._show_pipeline(message.pipeline)
 
-    def _show_pipeline(self, pipeline: PipelineRead) -> None:
+    def _show_pipeline(self, pipeline: PipelineRead | PipelineRow) -> None:
         same = self.pipeline is not None and self._shown_stages(self.pipeline) == self._shown_stages(pipeline)
         self.pipeline, self.pipeline_id = pipeline, pipeline.id
         if not same:
@@ -247,7 +262,7 @@ class PipelineScreen(AreaScreen):
         self.load_columns(keep_position=same)
         self._describe()
 
-    def _shown_stages(self, pipeline: PipelineRead) -> list[StageRead]:
+    def _shown_stages(self, pipeline: PipelineRead | PipelineRow) -> list[StageRead]:
         return [s for s in pipeline.stages if self.show_closed or s.kind == "open"]
 
     def page_reader(self) -> Callable[..., Any]:
@@ -256,6 +271,8 @@ class PipelineScreen(AreaScreen):
         filters, now, zone = self.filters, self.app.now(), get_zone(self.app.actor.timezone)
 
         def read(session, stage_id: int, *, after, before, limit, with_total=False):
+            from crm_tui.services import board  # loaded with the session's ORM
+
             return board.column_page(session, stage_id=stage_id, filters=filters, now=now, zone=zone,
                                      after=after, before=before, limit=limit)
         return read
@@ -266,7 +283,7 @@ class PipelineScreen(AreaScreen):
         db, read = self.app.db, self.page_reader()
 
         def fetch(**ask):
-            with db.read() as session:
+            with _session(db) as session:
                 return read(session, stage_id, **ask)
         return fetch
 
@@ -280,8 +297,12 @@ class PipelineScreen(AreaScreen):
     def totals_reader(self) -> Callable[[Any], BoardTotals]:
         pipeline_id, filters, now = self.pipeline_id, self.filters, self.app.now()
         zone = get_zone(self.app.actor.timezone)
-        return lambda session: board.board_totals(session, pipeline_id=pipeline_id, filters=filters, now=now,
-                                                  zone=zone)
+
+        def read(session) -> BoardTotals:
+            from crm_tui.services import board  # loaded with the session's ORM
+
+            return board.board_totals(session, pipeline_id=pipeline_id, filters=filters, now=now, zone=zone)
+        return read
 
     def load_columns(self, *, keep_position: bool = False) -> None:
         """Every column's first page in one worker and one session, then the header totals."""
@@ -292,7 +313,7 @@ class PipelineScreen(AreaScreen):
 
     @work(thread=True, exclusive=True, group="board-load", exit_on_error=False)
     def _load_columns(self, asks: list[ColumnAsk], read, read_totals) -> None:
-        with self.app.db.read() as session:
+        with _session(self.app.db) as session:
             self.post_message(ColumnsRead(self._read_pages(session, asks, read)))
             totals = read_totals(session)
         self.post_message(TotalsRead(totals))
@@ -326,15 +347,16 @@ class PipelineScreen(AreaScreen):
         if f.text:
             parts.append(f"“{escape(f.text)}”")
         if f.close != "any":
-            parts.append(f"closing {board.CLOSE_PERIODS[f.close]}")
+            parts.append(f"closing {CLOSE_PERIODS[f.close]}")
         if f.stale_only:
             parts.append("[b]stale only[/b]")
         left, right = self.board.hidden
         more = ("  " + (f"‹ {left} " if left else "") + (f"{right} ›" if right else "")) if left or right else ""
         t = self.totals
         bar = " · ".join(parts) + more
-        summary = (f"Open {plural(t.open_count, 'deal')}  {compact_sums(t.open_amounts)}  ·  weighted forecast "
-                   f"[b]{compact_sums(t.forecast)}[/b]" + ("" if self.show_closed else "  [dim]· c shows Won/Lost[/dim]"))
+        summary = "" if t is None else (
+            f"Open {plural(t.open_count, 'deal')}  {compact_sums(t.open_amounts)}  ·  weighted forecast "
+            f"[b]{compact_sums(t.forecast)}[/b]" + ("" if self.show_closed else "  [dim]· c shows Won/Lost[/dim]"))
         if (bar, summary) != self._described:  # both are one line high: no layout pass
             old = self._described or ("", "")
             self._described = (bar, summary)
@@ -378,6 +400,7 @@ class PipelineScreen(AreaScreen):
             self._busy = False
             return
         asks = [(column, column.ask(keep_position=True)), (target, target.ask(at_end=True))]
+        deals = _deals()
         self._change(lambda session, actor, now: deals.move_deal(
             session, deal_id=event.deal_id, stage_id=event.to_stage, actor=actor, version=event.version, now=now,
             from_stage_id=event.from_stage),
@@ -387,6 +410,7 @@ class PipelineScreen(AreaScreen):
         column, card = self._focused_open_card()
         if card is None:
             return
+        deals = _deals()
         overturn = deals.overturns(column.stage.kind, "won")
 
         def go(confirmed: bool = True) -> None:
@@ -406,6 +430,7 @@ class PipelineScreen(AreaScreen):
         column, card = self._focused_open_card()
         if card is None:
             return
+        deals = _deals()
         overturn = deals.overturns(column.stage.kind, "lost")
 
         def chosen(reason: str | None) -> None:
@@ -419,6 +444,8 @@ class PipelineScreen(AreaScreen):
 
         def ask(confirmed: bool = True) -> None:
             if confirmed:
+                from crm_tui.screens.pipeline.deal import LostReasonScreen
+
                 self.app.push_screen(LostReasonScreen(card.title), chosen)
 
         self._confirm_overturn(card.title, column.stage.kind, "lost", ask) if overturn else ask()
@@ -428,6 +455,8 @@ class PipelineScreen(AreaScreen):
         column, card = self._focused_open_card()
         if card is None:
             return
+        deals = _deals()
+        from crm_tui.screens.forms import ConfirmScreen
 
         def go(yes: bool | None) -> None:
             if not yes or column not in self.board.columns:
@@ -450,12 +479,15 @@ class PipelineScreen(AreaScreen):
             return
         (deal_id, stage_id), self._last_archived = self._last_archived, None
         column = self.board.column_for(stage_id)
+        deals = _deals()
         self._change(lambda session, actor, now: deals.set_deal_archived(
             session, deal_id=deal_id, archived=False, actor=actor, now=now),
             [(column, column.ask(keep_position=True))] if column is not None else [])
 
     def _confirm_overturn(self, title: str, was: str, kind: str, then) -> None:
         """Winning a lost deal or losing a won one is asked about first."""
+        from crm_tui.screens.forms import ConfirmScreen
+
         self.app.push_screen(ConfirmScreen(f"{title} was {was}. Mark it {kind} instead?", f"Mark {kind}"), then)
 
     def _closing_asks(self, column: KanbanColumn) -> list[ColumnAsk]:
@@ -473,7 +505,7 @@ class PipelineScreen(AreaScreen):
     def _write(self, change, asks: list[ColumnAsk], read, read_totals, focus, rollback) -> None:
         app = self.app
         try:
-            with app.db.write() as session:  # the change and the two columns' pages in one transaction
+            with _session(app.db, write=True) as session:  # the change and the two columns' pages in one transaction
                 deal = change(session, app.actor, app.now())  # a moved deal ends its new column's last page
                 pages = self._read_pages(session, asks, read)
         except Exception as exc:  # noqa: BLE001 - a refused change is reported, and the columns reloaded
@@ -481,7 +513,7 @@ class PipelineScreen(AreaScreen):
             return
         self.post_message(ChangeWritten(deal, pages, focus))
         # the headers follow: one aggregate over the pipeline costs more than both pages together
-        with app.db.read() as session:
+        with _session(app.db) as session:
             totals = read_totals(session)
         self.post_message(TotalsRead(totals))
 
@@ -521,13 +553,13 @@ class PipelineScreen(AreaScreen):
 
     @work(thread=True, exclusive=False, group="board-reload", exit_on_error=False)
     def _reload(self, asks: list[ColumnAsk], read, focus_deal: int) -> None:
-        with self.app.db.read() as session:
+        with _session(self.app.db) as session:
             self.post_message(ColumnsRead(self._read_pages(session, asks, read), focus_deal))
 
     @work(thread=True, exclusive=True, group="board-totals", exit_on_error=False)
     def load_totals(self) -> None:
         read = self.totals_reader()
-        with self.app.db.read() as session:
+        with _session(self.app.db) as session:
             totals = read(session)
         self.post_message(TotalsRead(totals))
 
@@ -548,11 +580,14 @@ class PipelineScreen(AreaScreen):
             self._after_new((target, target.ask(at_end=True)), self.page_reader(), self.totals_reader(), deal.id)
             self.board.focus_column(self.board.columns.index(target))
 
+        start.load_orm()
+        from crm_tui.screens.pipeline.board_dialogs import BoardDealForm
+
         self.app.push_screen(BoardDealForm(pipeline_id=self.pipeline.id, stage_id=stage.id), created)
 
     @work(thread=True, exclusive=False, group="board-new", exit_on_error=False)
     def _after_new(self, ask: ColumnAsk, read, read_totals, deal_id: int) -> None:
-        with self.app.db.read() as session:
+        with _session(self.app.db) as session:
             pages = self._read_pages(session, [ask], read)
             totals = read_totals(session)
         self.post_message(ColumnsRead(pages, deal_id))
@@ -566,6 +601,9 @@ class PipelineScreen(AreaScreen):
                 self.filters, self.owner_label = result
                 self.load_columns()
                 self._describe()
+
+        start.load_orm()
+        from crm_tui.screens.pipeline.board_dialogs import BoardFilterForm
 
         self.app.push_screen(BoardFilterForm(self.filters, self.owner_label), apply)
 
@@ -581,6 +619,9 @@ class PipelineScreen(AreaScreen):
                 self.board.active = 0
                 self.load_pipeline()
 
+        start.load_orm()
+        from crm_tui.screens.pipeline.board_dialogs import PipelinePicker
+
         self.app.push_screen(PipelinePicker(self.pipeline_id), picked)
 
     def action_toggle_closed(self) -> None:
@@ -591,167 +632,14 @@ class PipelineScreen(AreaScreen):
             self._describe()
 
     def action_settings(self) -> None:
+        start.load_orm()
+        from crm_tui.screens.pipeline.settings import PipelineSettingsScreen
+
         self.app.push_screen(PipelineSettingsScreen(self.pipeline_id), lambda _: self.refresh_data())
 
     def action_deals_table(self) -> None:
         """v: the deals list (every deal, won, lost and archived too) over the board; v comes back."""
+        start.load_orm()
         from crm_tui.screens.pipeline.deals import DealsListScreen  # noqa: PLC0415 - loaded when first asked for
 
         self.app.push_screen(DealsListScreen())
-
-
-# --- the board's dialogs ----------------------------------------------------------------------------
-
-
-class BoardDealForm(DealForm):
-    """The new-deal form, opened on the board's pipeline and focused stage."""
-
-    def __init__(self, *, pipeline_id: int, stage_id: int) -> None:
-        super().__init__()
-        self.preset = (pipeline_id, stage_id)
-
-
-class BoardFilterForm(ReportsWorkerErrors, ModalScreen[tuple[BoardFilter, str] | None]):
-    """Owner (mine, everyone, a named user), text, expected close period, stale only."""
-
-    CSS_PATH = CSS
-    AUTO_FOCUS = "#filter-text"
-    BINDINGS = [
-        Binding("ctrl+s", "apply", "Apply", id="board_filter.apply"),
-        Binding("escape", "cancel", "Cancel", id="board_filter.cancel"),
-        Binding("ctrl+r", "reset", "Reset", id="board_filter.reset"),
-    ]
-
-    def __init__(self, filters: BoardFilter, owner_label: str) -> None:
-        super().__init__()
-        self.filters = filters
-        self.owner_label = owner_label
-
-    def _owner_choice(self) -> Choice | None:
-        if self.owner_label == MINE:
-            return ME
-        if self.filters.owner_id is not None and self.owner_label != EVERYONE:
-            return Choice("user", self.filters.owner_id, self.owner_label)
-        return None
-
-    def compose(self) -> ComposeResult:
-        f = self.filters
-        with Vertical(id="form-dialog"):
-            yield Label("Filter the board", id="form-title")
-            with Vertical(id="form-body"):
-                yield Horizontal(Label("Search", classes="field-label"),
-                                 Input(f.text, id="filter-text", placeholder="title or company", compact=True),
-                                 classes="field")
-                yield Horizontal(Label("Owner", classes="field-label"),
-                                 Picker("user", id="filter-owner", choice=self._owner_choice(), extras=(ME,),
-                                        placeholder="me, or a name; empty: everyone"), classes="field")
-                yield Horizontal(Label("Closing", classes="field-label"),
-                                 Select([(label, key) for key, label in board.CLOSE_PERIODS.items()], value=f.close,
-                                        allow_blank=False, id="filter-close", compact=True), classes="field")
-                yield Horizontal(Label("", classes="field-label"),
-                                 Checkbox("Stale deals only", f.stale_only, id="filter-stale", compact=True),
-                                 classes="field")
-            yield Label("", id="form-error", markup=False)
-            with Horizontal(id="form-footer"):
-                yield Label("^s apply · ^r reset · esc cancel", id="form-hint")
-                yield Button("Apply", id="filter-apply", variant="primary", compact=True)
-                yield Button("Cancel", id="filter-cancel", compact=True)
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_apply()
-
-    @on(Button.Pressed, "#filter-apply")
-    def _apply_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_apply()
-
-    @on(Button.Pressed, "#filter-cancel")
-    def _cancel_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_cancel()
-
-    def action_apply(self) -> None:
-        picker = self.query_one("#filter-owner-picker", Picker)
-        self._apply(self.app, picker.value, picker.choice)
-
-    @work(thread=True, exclusive=True, group="board-filter", exit_on_error=False)
-    def _apply(self, app, owner: int | str | None, choice: Choice | None) -> Outcome:
-        """A name typed and never chosen is read by the one rule (lookup.resolve), or refused."""
-        if isinstance(owner, str):
-            try:
-                with app.db.read() as session:
-                    choice = lookup.resolve(session, kind="user", text=owner)
-            except CrmError as exc:
-                return Outcome(self._refused, exc.message)
-            owner = choice.id
-        return Outcome(self._applied, owner, choice)
-
-    def _refused(self, message: str) -> None:
-        error = self.query_one("#form-error", Label)
-        error.update(message)
-        error.add_class("-shown")
-
-    def _applied(self, owner: int | None, choice: Choice | None) -> None:
-        if owner == ME.id:
-            owner_id, label = self.app.actor.user_id, MINE
-        elif owner is None:
-            owner_id, label = None, EVERYONE
-        else:
-            owner_id, label = owner, choice.label if choice is not None else f"#{owner}"
-        filters = replace(self.filters, owner_id=owner_id, text=self.query_one("#filter-text", Input).value.strip(),
-                          close=self.query_one("#filter-close", Select).value,
-                          stale_only=self.query_one("#filter-stale", Checkbox).value)
-        self.dismiss((filters, label))
-
-    def action_reset(self) -> None:
-        self.dismiss((BoardFilter(), EVERYONE))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class PipelinePicker(ReportsWorkerErrors, ModalScreen[int | None]):
-    """Choose the pipeline the board shows."""
-
-    CSS_PATH = CSS
-    AUTO_FOCUS = "#pipeline-list"
-    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="pipeline_picker.cancel")]
-
-    def __init__(self, current: int | None) -> None:
-        super().__init__()
-        self.current = current
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="picker"):
-            yield Label("Pipeline  [dim]enter chooses · esc cancels[/dim]", id="picker-title")
-            yield OptionList(id="pipeline-list")
-
-    def on_mount(self) -> None:
-        self.load()
-
-    @work(thread=True, exclusive=True, group="pipeline-picker", exit_on_error=False)
-    def load(self) -> None:
-        with self.app.db.read() as session:
-            found = pipelines.list_pipelines(session)
-        self.post_message(PipelinesRead(found))
-
-    @on(PipelinesRead)
-    def _show(self, message: PipelinesRead) -> None:
-        found = message.pipelines
-        options = self.query_one("#pipeline-list", OptionList)
-        # names go in as plain text, never read as markup (escaping misses "[Q3]")
-        options.add_options([Option(Content.from_markup("$name  [dim]$stages stages[/dim]", name=p.name,
-                                                        stages=str(sum(s.kind == "open" for s in p.stages))),
-                                    id=str(p.id)) for p in found])
-        index = next((i for i, p in enumerate(found) if p.id == self.current), 0)
-        if found:
-            options.highlighted = index
-
-    @on(OptionList.OptionSelected, "#pipeline-list")
-    def _selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(int(event.option.id))
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
