@@ -3,8 +3,8 @@ gets (list order, id, value) beside its two indexes, so a range filter in the li
 the range on index entries instead of fetching row after row (services/fields.py, RANGED). Fields
 defined from now on get it when defined; this adds it to the ones defined before.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-07
 """
 from typing import Sequence, Union
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0019'
-down_revision: Union[str, None] = '0018'
+revision: str = '0020'
+down_revision: Union[str, None] = '0019'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
