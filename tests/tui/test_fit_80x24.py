@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from crm_tui.screens.contacts.filters import ContactFilterForm
-from crm_tui.screens.pipeline.board import BoardFilterForm
+from crm_tui.screens.pipeline.board_dialogs import BoardFilterForm
 from crm_tui.screens.pipeline.deals import DealFilterForm
 from crm_tui.services import demo
 
