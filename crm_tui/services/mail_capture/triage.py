@@ -57,7 +57,8 @@ def _last_subjects(session: Session, addresses: list[str]) -> dict[str, str]:
     rows = session.execute(
         select(MailTriage.address, EmailMessage.subject, EmailMessage.sent_at)
         .join(EmailMessage, EmailMessage.id == MailTriage.email_id)
-        .where(MailTriage.address.in_(addresses)).order_by(MailTriage.address, EmailMessage.sent_at))
+        .where(MailTriage.address.in_(addresses))
+        .order_by(MailTriage.address, EmailMessage.sent_at, EmailMessage.id))
     return {address: subject for address, subject, _ in rows}  # the last of each address wins
 
 
