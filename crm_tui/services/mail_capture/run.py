@@ -78,7 +78,9 @@ def sync(db: Database, account: imap.ImapAccount, *, actor: Actor, team: bool = 
         permissions.require(session, actor, "activity.log")
         extra = [*extra_addresses, *([account.address] if account.address else [])]
         ours = team_addresses(session, extra)
-        known = {f.folder: f for f in session.scalars(select(MailFolder).where(MailFolder.account == account.label))}
+        known = {folder: (validity, last) for folder, validity, last in session.execute(
+            select(MailFolder.folder, MailFolder.uidvalidity, MailFolder.last_uid)
+            .where(MailFolder.account == account.label))}
     report = SyncReport(account.label)
     client = connect(account)
     try:
@@ -95,12 +97,12 @@ def sync(db: Database, account: imap.ImapAccount, *, actor: Actor, team: bool = 
     return report
 
 
-def _sync_folder(db: Database, client, account: imap.ImapAccount, folder: str, state: MailFolder | None, *,
+def _sync_folder(db: Database, client, account: imap.ImapAccount, folder: str, state: tuple[int, int] | None, *,
                  actor: Actor, user_id: int | None, ours: set[str], max_bytes: int, now: datetime,
                  batch: int) -> FolderReport:
     uidvalidity = imap.open_folder(client, folder)
-    reset = state is not None and state.uidvalidity != uidvalidity
-    last = state.last_uid if state is not None and not reset else 0
+    reset = state is not None and state[0] != uidvalidity
+    last = state[1] if state is not None and not reset else 0
     result = FolderReport(folder, uidvalidity, last, reset=reset)
     uids = imap.uids_after(client, last)
     if not uids:
