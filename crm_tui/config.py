@@ -129,12 +129,12 @@ class ImapConfig:
     def from_table(cls, table: Any, *, default_env: str) -> ImapConfig | None:
         if not isinstance(table, dict):
             return None
-        folders = table.get("folders") or ()
+        folders = table.get("folders") or []
         return cls(host=str(table["host"]) if table.get("host") else None,
                    username=str(table["username"]) if table.get("username") else None,
                    password_env=str(table.get("password_env", default_env)), port=table.get("port"),
                    security=str(table["security"]).lower() if table.get("security") else None,
-                   folders=tuple(str(f) for f in folders) if isinstance(folders, list) else (str(folders),),
+                   folders=tuple(str(f) for f in (folders if isinstance(folders, list) else [folders])),
                    timeout=table.get("timeout", 30),
                    address=str(table["address"]).strip().lower() if table.get("address") else None)
 
