@@ -233,3 +233,45 @@ def test_a_contact_added_elsewhere_takes_its_address_off_the_triage_list(db, act
         assert triage.triage_count(session) == 1
         contacts.create_contact(session, data={"first_name": "Liz", "emails": ["liz@corp.com"]}, actor=actor, now=now)
         assert triage.triage_count(session) == 0
+
+
+def test_the_mail_table_of_the_config_file_is_read_and_checked():
+    from crm_tui.config import parse_settings
+
+    settings = parse_settings({"mail": {"addresses": ["Me@Co.com"], "sync_minutes": 10,
+                                        "imap": {"host": "imap.co.com", "username": "me@co.com"},
+                                        "team": {"host": "imap.co.com", "username": "crm", "address": "CRM@co.com",
+                                                 "folders": ["INBOX"]}}})
+    mail = settings.mail
+    assert mail.addresses == ("me@co.com",) and mail.sync_minutes == 10 and mail.max_message_mb == 25
+    assert (mail.imap.folders, mail.imap.password_env, mail.team.password_env) == \
+        ((), "CRM_IMAP_PASSWORD", "CRM_TEAM_IMAP_PASSWORD")
+    assert (mail.team.address, mail.team.folders) == ("crm@co.com", ("INBOX",))
+    assert parse_settings({}).mail is None
+    with pytest.raises(InvalidInput, match="sync_minutes"):
+        parse_settings({"mail": {"sync_minutes": "often"}})
+
+
+def test_a_batch_that_lost_a_race_for_a_message_id_runs_once_more(db, actor, now, people, monkeypatch):
+    """Two syncs of one message at once (PostgreSQL lets both see it missing): the loser's insert
+    fails the unique Message-ID, and its batch runs again and finds the message stored."""
+    from sqlalchemy import insert
+
+    from crm_tui.services import mail_store
+
+    real = mail_store.store_messages
+    calls = []
+
+    def racing(session, messages, **kwargs):
+        messages = list(messages)
+        if not calls:  # a teammate stores the first message just before our insert
+            calls.append(1)
+            with db.write() as other:
+                real(other, messages[:1], **kwargs)
+            session.execute(insert(EmailMessage).values(**{**mail_store._email_row(
+                messages[0], source="sync", user_id=None, ours=set(), now=now)}))
+        return real(session, messages, **kwargs)
+
+    monkeypatch.setattr(mail_store, "store_messages", racing)
+    report = _ingest(db, actor, now, [RawMail(s.plain(), "a"), RawMail(s.plain(message_id="<other@x.com>"), "b")])
+    assert (report.stored, report.known) == (1, 1) and _count(db, EmailMessage) == 2

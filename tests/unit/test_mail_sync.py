@@ -168,3 +168,15 @@ def test_imap_fetch_in_chunks_skips_nothing(server, account):
     finally:
         imap.close(client)
     assert isinstance(client, imaplib.IMAP4)
+
+
+def test_the_apps_timer_sync_reports_a_failure_instead_of_raising(db, actor, now, server, monkeypatch):
+    from crm_tui.config import MailConfig, Settings
+    from crm_tui.workflows.mail_sync import app_sync
+
+    monkeypatch.setenv("CRM_IMAP_PASSWORD", server.password)
+    assert "set host and username" in app_sync(db, actor=actor, settings=Settings(), now=now).error
+    config = ImapConfig(host=server.host, port=server.port, username=server.user)
+    settings = Settings(mail=MailConfig(imap=config, sync_minutes=5))
+    report = app_sync(db, actor=actor, settings=settings, now=now)  # the app never reads mail without TLS
+    assert "cannot reach the IMAP server" in report.error and report.folders == []

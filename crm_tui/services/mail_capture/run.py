@@ -9,6 +9,7 @@ from datetime import datetime
 from itertools import islice
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from crm_tui.clock import resolve_now
 from crm_tui.db import Database
@@ -37,10 +38,21 @@ def ingest(db: Database, raws: Iterable[RawMail], *, actor: Actor, extra_address
         ours = team_addresses(session, extra_addresses)
     report = CaptureReport()
     for chunk in _batches(raws, batch):
-        with db.write() as session:
-            report.add(capture(session, chunk, actor=actor, source="ingest", ours=ours, user_id=actor.user_id,
-                               now=now))
+        report.add(_store(db, lambda session: capture(session, chunk, actor=actor, source="ingest", ours=ours,
+                                                      user_id=actor.user_id, now=now)))
     return report
+
+
+def _store(db: Database, write: Callable) -> CaptureReport:
+    """One batch in one transaction. A teammate's sync that stored one of its messages between
+    our look and our insert (PostgreSQL lets both look at once) fails the unique Message-ID: the
+    batch is undone to a savepoint and runs once more, and finds that message stored."""
+    with db.write() as session:
+        try:
+            with session.begin_nested():
+                return write(session)
+        except IntegrityError:
+            return write(session)
 
 
 @dataclass
@@ -113,10 +125,14 @@ def _sync_folder(db: Database, client, account: imap.ImapAccount, folder: str, s
     for start in range(0, len(uids), batch):
         chunk = uids[start:start + batch]
         raws = imap.fetch(client, folder, chunk, max_bytes=max_bytes)
-        with db.write() as session:
-            result.capture.add(capture(session, raws, actor=actor, source="sync", ours=ours, user_id=user_id,
-                                       account=account.label, now=now))
-            _save_state(session, account.label, folder, uidvalidity, chunk[-1], now)
+
+        def write(session, raws=raws, last=chunk[-1]) -> CaptureReport:
+            stored = capture(session, raws, actor=actor, source="sync", ours=ours, user_id=user_id,
+                             account=account.label, now=now)
+            _save_state(session, account.label, folder, uidvalidity, last, now)
+            return stored
+
+        result.capture.add(_store(db, write))
         result.last_uid = chunk[-1]
     return result
 
