@@ -65,6 +65,7 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
                  clock: Callable[[], datetime] | None = None,
                  welcome: bool = True, inbox_refresh_s: float | None = INBOX_REFRESH_S,
                  workflow_interval_s: float | None = None, live_refresh_s: float | None = None,
+                 mail_sync_s: float | None = None,
                  theme: str | None = None, remember_theme: Callable[[str], None] | None = None) -> None:
         super().__init__()
         # the theme chosen at the last launch (config.read_theme), and where a new choice is kept
@@ -81,6 +82,9 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         self._workflow_interval_s = workflow_interval_s
         self._workflows_busy = False
         self._workflow_errors_shown: set[str] = set()
+        # mail sync on a timer ([mail] sync_minutes; workflows/mail_sync.py): None leaves it off
+        self._mail_sync_s = mail_sync_s
+        self._mail_busy = False
         self._due_seen_at: datetime | None = None  # the end of the last "what fell due" look
         self._inbox_looks = self._inbox_shown = 0  # the count shown is from the latest look
         # live refresh (teammates' changes): None leaves it off (tests that don't test it)
@@ -212,6 +216,8 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
                 self.set_interval(self._workflow_interval_s, self.run_workflows)
         if self._live_refresh_s:
             self.start_live_refresh(self._live_refresh_s)
+        if self._mail_sync_s:
+            self.set_interval(self._mail_sync_s, self.sync_mail)
 
     def on_unmount(self) -> None:
         if self._live is not None:
@@ -369,6 +375,29 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         if tick.report.changed or tick.notifications:
             self.data_changed()
 
+    def sync_mail(self) -> None:
+        """Sync the user's mailbox in a thread (on the timer); a tick that finds the last still going skips."""
+        if not self._mail_busy:
+            self._mail_busy = True
+            self._sync_mail(self.now())
+
+    @work(thread=True, group="mail-sync", exit_on_error=False)
+    def _sync_mail(self, now: datetime) -> None:
+        from crm_tui.workflows.mail_sync import app_sync
+
+        try:
+            report = app_sync(self.db, actor=self.actor, settings=self.settings, now=now)
+        finally:
+            self._mail_busy = False
+        self.call_from_thread(self._show_mail_sync, report)
+
+    def _show_mail_sync(self, report) -> None:
+        if report.error and report.error not in self._workflow_errors_shown:
+            self._workflow_errors_shown.add(report.error)
+            self.notify(report.error, title="Mail sync", severity="warning", timeout=10)
+        if report.total.stored:
+            self.data_changed()
+
     def data_changed(self) -> None:
         """Something was saved: refresh what every area shows of it."""
         self.refresh_inbox_count()
@@ -502,6 +531,8 @@ def run_app(*, db: Database, actor: Actor, settings: Settings) -> None:
     minutes = settings.workflow_interval_minutes
     from crm_tui import config
 
+    mail = settings.mail  # (workflows/mail_sync.interval_s says the same; it would load the ORM before the first frame)
+    mail_sync_s = mail.sync_minutes * 60 if mail is not None and mail.imap is not None and mail.sync_minutes else None
     CrmApp(db, actor, settings=settings, workflow_interval_s=minutes * 60 if minutes else None,
-           live_refresh_s=settings.live_refresh_seconds or None,
+           live_refresh_s=settings.live_refresh_seconds or None, mail_sync_s=mail_sync_s,
            theme=config.read_theme(), remember_theme=config.save_theme).run()

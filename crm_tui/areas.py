@@ -99,6 +99,8 @@ TOOLS: tuple[Tool, ...] = (
          "Same domain, similar names", "company.edit"),
     Tool("Import a file (CSV, XLSX, vCard)", lazy("crm_tui.screens.settings.imports", "ImportScreen"), (),
          "Contacts, companies, deals, activities, tasks", "import.run"),
+    Tool("Mail triage", lazy("crm_tui.screens.mail.triage", "TriageScreen"), (),
+         "Addresses of captured mail that matched no contact: make, link or ignore them"),
     Tool("Settings: roles and permissions", lazy("crm_tui.screens.settings.roles", "RoleSettingsScreen"), (),
          "What each role may do (admins change it)"),
     Tool("Settings: users", lazy("crm_tui.screens.settings.users", "UserSettingsScreen"), (),

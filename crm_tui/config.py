@@ -110,6 +110,64 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class ImapConfig:
+    """One mailbox of the [mail] table ([mail.imap]: yours; [mail.team]: the team's BCC box), as
+    written. Checked when mail is synced (services/mail_capture/imap.account_from), so a mistake
+    there stops the sync, not every command. The password is never in the file: `password_env`,
+    else the keyring."""
+
+    host: str | None = None
+    username: str | None = None
+    password_env: str = "CRM_IMAP_PASSWORD"
+    port: Any = None  # as written; None: 993 (IMAPS), or 143 with security = "starttls"
+    security: str | None = None  # "ssl" or "starttls"; None: by the port
+    folders: tuple[str, ...] = ()  # () : INBOX and the folder the server marks as Sent
+    timeout: Any = 30
+    address: str | None = None  # the mailbox's address (the team box's: crm@company.com)
+
+    @classmethod
+    def from_table(cls, table: Any, *, default_env: str) -> ImapConfig | None:
+        if not isinstance(table, dict):
+            return None
+        folders = table.get("folders") or []
+        return cls(host=str(table["host"]) if table.get("host") else None,
+                   username=str(table["username"]) if table.get("username") else None,
+                   password_env=str(table.get("password_env", default_env)), port=table.get("port"),
+                   security=str(table["security"]).lower() if table.get("security") else None,
+                   folders=tuple(str(f) for f in (folders if isinstance(folders, list) else [folders])),
+                   timeout=table.get("timeout", 30),
+                   address=str(table["address"]).strip().lower() if table.get("address") else None)
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """The [mail] table: the mailboxes `crm mail sync` reads, and how."""
+
+    imap: ImapConfig | None = None
+    team: ImapConfig | None = None
+    # your own other addresses (aliases): mail from them is yours, and they never go to Triage
+    addresses: tuple[str, ...] = ()
+    # the app syncs every this many minutes (0: never; cron runs `crm mail sync` instead)
+    sync_minutes: float = 0.0
+    max_message_mb: float = 25.0  # a larger message is stored without its body and attachments
+
+    @classmethod
+    def from_table(cls, table: Any) -> MailConfig | None:
+        if not isinstance(table, dict):
+            return None
+        minutes, size = table.get("sync_minutes", 0), table.get("max_message_mb", 25)
+        for key, value in (("sync_minutes", minutes), ("max_message_mb", size)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise InvalidInput(f"[mail] {key} in the config file must be a number, not {value!r}")
+        addresses = table.get("addresses") or ()
+        return cls(imap=ImapConfig.from_table(table.get("imap"), default_env="CRM_IMAP_PASSWORD"),
+                   team=ImapConfig.from_table(table.get("team"), default_env="CRM_TEAM_IMAP_PASSWORD"),
+                   addresses=tuple(str(a).strip().lower() for a in
+                                   (addresses if isinstance(addresses, list) else [addresses])),
+                   sync_minutes=float(minutes), max_message_mb=float(size) or 25.0)
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the config file may say, typed. Every key is optional. Loaded once, by the CLI (which
     starts the app), and handed down: nothing below the CLI and the app reads the file."""
@@ -135,6 +193,8 @@ class Settings:
     live_refresh_seconds: float = 1.0
     # email from workflows ([smtp]); None: email is off
     smtp: SmtpConfig | None = None
+    # mail capture ([mail]); None: no mailbox to sync
+    mail: MailConfig | None = None
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -167,6 +227,7 @@ def parse_settings(data: dict) -> Settings:
         workflows_file=_workflows_file(data),
         live_refresh_seconds=_live_refresh(data),
         smtp=SmtpConfig.from_table(data.get("smtp")),
+        mail=MailConfig.from_table(data.get("mail")),
     )
 
 

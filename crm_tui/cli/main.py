@@ -88,6 +88,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                   "Workflow rules: run, check (dry run), list, log, validate, publish, init, edit."),
     "secret": ("secrets", "app",
                "Passwords in the system keyring (the SMTP password); never in the database or a log."),
+    "mail": ("mail", "app", "Mail to the timeline: sync (IMAP), ingest (files, a pipe), triage, log."),
     "view": ("views", "app", "Saved contact lists: list, rename, update, delete."),
     "activity": ("activity", "app", "Logged activities: show, edit, delete."),
 }

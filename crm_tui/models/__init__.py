@@ -28,6 +28,7 @@ from crm_tui.models.enums import (
     TaskOrigin,
 )
 from crm_tui.models.goal import Goal
+from crm_tui.models.mail_capture import MailFolder, MailIgnore, MailSyncLog, MailTriage
 from crm_tui.models.lost_reason import LostReason
 from crm_tui.models.import_run import ImportRun
 from crm_tui.models.pipeline import Pipeline, Stage
@@ -40,7 +41,7 @@ from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor, W
 __all__ = [
     "Activity", "ActivityKind", "AuditEvent", "BulkEdit", "Company", "Contact", "ContactEmail", "ContactPhone",
     "ContactTag", "CustomField", "Deal", "DealStatus", "DedupeDismissal", "Direction", "EmailMessage", "Goal", "ImportRun", "Lifecycle",
-    "LostReason", "Pipeline", "Role", "RolePermission", "SavedView",
+    "LostReason", "MailFolder", "MailIgnore", "MailSyncLog", "MailTriage", "Pipeline", "Role", "RolePermission", "SavedView",
     "Source", "Stage", "StageKind", "Tag", "Task", "TaskOrigin", "User",
     "EmailOutbox", "Notification", "WorkflowCursor", "WorkflowFiring", "WorkflowRuleset",
 ]

@@ -1,0 +1,1 @@
+"""Mail: the Triage screen (addresses of captured mail that matched no contact)."""

@@ -1,0 +1,159 @@
+"""Capturing a batch of raw messages: read each, store them through services/mail_store (one row
+per Message-ID, an email activity per matched contact), put the addresses of mail that matched no
+contact in Triage, and log every message that could not be read whole. A bad message never stops
+the batch: it is one line in the sync log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import insert, or_, select
+from sqlalchemy.orm import Session
+
+from crm_tui.clock import resolve_now
+from crm_tui.models import MailIgnore, MailSyncLog, MailTriage, User
+from crm_tui.services import mail_store
+from crm_tui.services.mail_capture.parse import MailError, ParsedMail, parse_message
+from crm_tui.shapes import Actor
+
+MAX_LOGGED = 2000  # characters of one log line
+
+
+@dataclass
+class RawMail:
+    """One message as read: where from (a folder and UID, or a file), and its bytes. `too_large`:
+    the message's size when only its header block was fetched."""
+
+    data: bytes
+    where: str = ""
+    uid: int | None = None
+    too_large: int | None = None
+
+
+@dataclass
+class CaptureReport:
+    """What a run did, for the command's summary and the app's toast."""
+
+    read: int = 0
+    stored: int = 0  # new messages
+    known: int = 0  # already stored (another mailbox, an earlier run)
+    activities: int = 0
+    triaged: int = 0  # messages that matched no contact
+    errors: list[str] = field(default_factory=list)  # not stored
+    warnings: list[str] = field(default_factory=list)  # stored, with a caveat
+
+    def add(self, other: CaptureReport) -> None:
+        for name in ("read", "stored", "known", "activities", "triaged"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors += other.errors
+        self.warnings += other.warnings
+
+    def summary(self) -> str:
+        line = (f"read {self.read}, stored {self.stored} new ({self.known} already stored), "
+                f"{self.activities} timeline entries, {self.triaged} to Triage")
+        if self.errors:
+            line += f", {len(self.errors)} unreadable"
+        return line
+
+
+def team_addresses(session: Session, extra: Iterable[str] = ()) -> set[str]:
+    """The team's own addresses: every user's, and those the config names (the team BCC box, a
+    user's aliases). Mail from them is outbound, and they are never matched as contacts."""
+    ours = {a.strip().lower() for a in extra if a and a.strip()}
+    ours |= {e.strip().lower() for e in session.scalars(select(User.email).where(User.email.is_not(None))) if e}
+    return ours
+
+
+def capture(session: Session, raws: Iterable[RawMail], *, actor: Actor, source: str, ours: set[str],
+            user_id: int | None = None, account: str | None = None, now: datetime | None = None) -> CaptureReport:
+    """Read and store one batch (one transaction: the caller's). Set-based: one query for the
+    Message-IDs, one for the contacts, one for the ignore list, whatever the batch's size."""
+    now = resolve_now(now)
+    report = CaptureReport()
+    logs: list[dict] = []
+    parsed: dict[str, ParsedMail] = {}
+    for raw in raws:
+        report.read += 1
+        try:
+            mail = parse_message(raw.data, received_at=now, headers_only=raw.too_large is not None)
+        except MailError as exc:
+            _log(logs, report.errors, raw, None, "error", str(exc), source, account, now)
+            continue
+        if raw.too_large is not None:
+            mail.problems.append(f"message of {raw.too_large / 1e6:.1f} MB is over the size limit: "
+                                 "stored without its body and attachments")
+            mail.size = raw.too_large
+        if mail.message_id in parsed:
+            mail.problems.append("duplicate Message-ID in this run: stored once")
+        for problem in mail.problems:
+            _log(logs, report.warnings, raw, mail.message_id, "warning", problem, source, account, now)
+        parsed.setdefault(mail.message_id, mail)
+    if parsed:
+        stored = mail_store.store_messages(session, [m.to_store() for m in parsed.values()], actor=actor,
+                                           source=source, user_id=user_id, ours=ours, now=now)
+        report.stored, report.known = len(stored.new), len(parsed) - len(stored.new)
+        report.activities = stored.activities
+        fresh = set(stored.new)
+        lost = [parsed[mid] for mid in stored.unmatched if mid in fresh]
+        report.triaged = len(lost)
+        _to_triage(session, lost, stored.email_ids, ours=ours, now=now)
+    if logs:
+        session.execute(insert(MailSyncLog), logs)
+    return report
+
+
+def _log(logs: list[dict], into: list[str], raw: RawMail, message_id: str | None, level: str, error: str,
+         source: str, account: str | None, now: datetime) -> None:
+    where = f"{raw.where} UID {raw.uid}" if raw.uid is not None else raw.where
+    into.append(f"{where}: {error}" if where else error)
+    logs.append(dict(at=now, source=source, account=account, folder=raw.where[:200] or None, uid=raw.uid,
+                     message_id=message_id, level=level, error=error[:MAX_LOGGED]))
+
+
+def _to_triage(session: Session, mails: list[ParsedMail], email_ids: dict[str, int], *, ours: set[str],
+               now: datetime) -> None:
+    """The addresses of mail that matched no contact, less the team's and those ignored."""
+    rows: dict[tuple[str, int], dict] = {}
+    for mail in mails:
+        roles = [("from", [mail.sender] if mail.sender else []), ("to", mail.to), ("cc", mail.cc)]
+        for role, addresses in roles:
+            for address in addresses:
+                if address.email in ours:
+                    continue
+                key = (address.email, email_ids[mail.message_id])
+                rows.setdefault(key, dict(address=address.email, domain=domain_of(address.email), name=address.name,
+                                          role=role, email_id=key[1], seen_at=mail.sent_at))
+    if not rows:
+        return
+    ignored = ignored_among(session, {r["address"] for r in rows.values()})
+    keep = [r for r in rows.values() if r["address"] not in ignored]
+    if keep:
+        session.execute(insert(MailTriage), keep)
+
+
+def sync_log(session: Session, *, limit: int = 50) -> list:
+    """The latest lines of the sync log, newest first (rows: at, source, level, folder, uid,
+    message_id, error)."""
+    t = MailSyncLog
+    return list(session.execute(select(t.at, t.source, t.level, t.folder, t.uid, t.message_id, t.error)
+                                .order_by(t.at.desc(), t.id.desc()).limit(limit)).all())
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower()[:255]
+
+
+def ignored_among(session: Session, addresses: set[str]) -> set[str]:
+    """Those of `addresses` that the ignore list names, by address or by domain (one query)."""
+    if not addresses:
+        return set()
+    domains = {domain_of(a) for a in addresses}
+    found = session.execute(select(MailIgnore.kind, MailIgnore.value).where(or_(
+        (MailIgnore.kind == "address") & MailIgnore.value.in_(sorted(addresses)),
+        (MailIgnore.kind == "domain") & MailIgnore.value.in_(sorted(domains))))).all()
+    by_address = {v for k, v in found if k == "address"}
+    by_domain = {v for k, v in found if k == "domain"}
+    return {a for a in addresses if a in by_address or domain_of(a) in by_domain}

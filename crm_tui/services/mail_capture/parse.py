@@ -1,0 +1,310 @@
+"""One raw message (RFC 822 bytes) read into what the CRM keeps of it, whatever shape it is in.
+
+Mail in the wild is often broken: headers in 8-bit or badly encoded words, a charset nobody knows,
+no Date, no Message-ID, a MIME tree that does not parse. Each of those is read as well as it can be
+and noted in `ParsedMail.problems`; only a message with nothing readable raises `MailError`, which
+the caller logs for that message alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email import policy
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+
+from crm_tui.services.mail_store import MailMessage, message_ids, synthetic_message_id
+
+MAX_BODY = 100_000  # characters of plain text kept (an activity's body holds as much)
+MAX_SUBJECT = 300
+MAX_ADDRESS = 320
+_STABLE = ("From", "To", "Cc", "Date", "Subject", "In-Reply-To", "References")
+_BLOCKS = ["p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre", "hr"]
+_EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class MailError(Exception):
+    """A message that cannot be read at all; its text is one line for the sync log."""
+
+
+@dataclass
+class Address:
+    email: str  # lower-cased
+    name: str = ""
+
+
+@dataclass
+class ParsedMail:
+    message_id: str  # without angle brackets
+    in_reply_to: str | None
+    references: list[str]
+    subject: str
+    sender: Address | None
+    to: list[Address]
+    cc: list[Address]
+    sent_at: datetime
+    body: str
+    attachments: list[dict]
+    size: int
+    problems: list[str] = field(default_factory=list)
+    synthetic_id: bool = False
+
+    @property
+    def thread_key(self) -> str:
+        """The thread's first message: the first of References, else In-Reply-To, else itself."""
+        return (self.references[0] if self.references else self.in_reply_to) or self.message_id
+
+    @property
+    def addresses(self) -> list[str]:
+        """Every distinct address in From, To and Cc, in that order."""
+        seen: dict[str, None] = {}
+        for address in ([self.sender] if self.sender else []) + self.to + self.cc:
+            seen.setdefault(address.email, None)
+        return list(seen)
+
+    def to_store(self) -> MailMessage:
+        """The message as services/mail_store stores it (the direction decided there, by the
+        team's addresses)."""
+        return MailMessage(
+            message_id=self.message_id, sent_at=self.sent_at, subject=self.subject,
+            from_addr=self.sender.email if self.sender else "", to_addrs=tuple(a.email for a in self.to),
+            cc_addrs=tuple(a.email for a in self.cc), body=self.body or None, in_reply_to=self.in_reply_to,
+            references=tuple(self.references), attachments=tuple(self.attachments), size=self.size)
+
+
+def parse_message(raw: bytes, *, received_at: datetime, headers_only: bool = False) -> ParsedMail:
+    """The message `raw` holds. `received_at` stands in for a missing or unreadable Date. `headers_only`:
+    `raw` is the header block of a message too large to fetch whole."""
+    if not raw or not raw.strip():
+        raise MailError("empty message")
+    try:
+        msg = BytesParser(policy=policy.default).parsebytes(raw)
+    except Exception as exc:  # noqa: BLE001 - the parser is lenient; anything it still raises is this message's
+        raise MailError(f"unreadable message: {type(exc).__name__}: {exc}") from None
+    problems: list[str] = []
+    sender_list = _addresses(msg, "From", problems)
+    to, cc = _addresses(msg, "To", problems), _addresses(msg, "Cc", problems)
+    if not sender_list and not to and not cc and not _text(msg, "Subject", problems):
+        raise MailError("not an email: no From, To, Cc or Subject header")
+    sender = sender_list[0] if sender_list else None
+    subject = " ".join(_text(msg, "Subject", problems).split())[:MAX_SUBJECT]
+    sent_at = _date(msg, received_at, problems)
+    body, attachments = ("", []) if headers_only else _content(msg, problems)
+    if msg.defects and not headers_only:
+        problems.append("malformed MIME: " + "; ".join(sorted({type(d).__name__ for d in msg.defects})))
+    references = _ids(_text(msg, "References", problems))
+    reply = _ids(_text(msg, "In-Reply-To", problems))
+    own = _ids(_text(msg, "Message-ID", problems))
+    parsed = ParsedMail(
+        message_id=own[0] if own else "", in_reply_to=reply[0] if reply else None, references=references,
+        subject=subject, sender=sender, to=to, cc=cc, sent_at=sent_at, body=body, attachments=attachments,
+        size=len(raw), problems=problems,
+    )
+    if not parsed.message_id:
+        parsed.message_id = _synthetic_id(msg, problems)
+        parsed.synthetic_id = True
+        problems.append("no Message-ID: given " + parsed.message_id)
+    return parsed
+
+
+def _synthetic_id(msg: Message, problems: list[str]) -> str:
+    """A Message-ID for a message without one, the same every time the same message is read: a
+    hash of the headers that do not change in transit (not Received, Delivered-To, Return-Path)."""
+    return synthetic_message_id(*(_text(msg, name, problems) for name in _STABLE))
+
+
+def _raw(msg: Message, name: str) -> list[str]:
+    """A header's values as written, encoded words and all, without the policy's parsing."""
+    return [value for key, value in msg.raw_items() if key.lower() == name.lower()]
+
+
+def _decoded(value: str) -> str:
+    """An RFC 2047 header value decoded; a bad encoded word or charset is kept as written."""
+    try:
+        return str(make_header(decode_header(value)))
+    except Exception:  # noqa: BLE001 - LookupError (charset), HeaderParseError, binascii errors
+        return value
+
+
+def _clean(text: str) -> str:
+    """Text any database column takes. Surrogates stand for raw 8-bit bytes (a header written
+    without encoded words): read as UTF-8 if they are that, else as Windows-1252, the usual other."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogateescape")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252", "replace")
+    return text.replace("\x00", "")
+
+
+def _eight_bit(values: list[str]) -> bool:
+    return any(not v.isascii() for v in values)
+
+
+def _text(msg: Message, name: str, problems: list[str]) -> str:
+    try:
+        if _eight_bit(raw := _raw(msg, name)):
+            return _clean(raw[0])
+        value = msg.get(name)
+        return _clean(str(value)) if value is not None else ""
+    except Exception:  # noqa: BLE001 - a header the policy cannot parse: read it as written
+        raw = _raw(msg, name)
+        problems.append(f"unreadable {name} header")
+        return _clean(_decoded(raw[0])) if raw else ""
+
+
+def _addresses(msg: Message, name: str, problems: list[str]) -> list[Address]:
+    values = _raw(msg, name)
+    if not values:
+        return []
+    try:
+        if _eight_bit(values):  # the policy turns raw 8-bit bytes into "?": read them as written
+            raise ValueError(name)
+        header = msg.get(name)
+        pairs = [(a.display_name, a.addr_spec) for a in header.addresses] if header is not None else []
+    except Exception:  # noqa: BLE001 - 8-bit or malformed address headers: the lenient reading
+        pairs = getaddresses([_clean(_decoded(v)) for v in values])
+    found: dict[str, Address] = {}
+    for display, addr in pairs:
+        addr = _clean(addr or "").strip().strip("<>").lower()
+        if "@" not in addr or " " in addr or len(addr) > MAX_ADDRESS:
+            if addr:
+                problems.append(f"{name}: not an address: {addr[:80]!r}")
+            continue
+        found.setdefault(addr, Address(addr, _clean(display or "").strip()[:200]))
+    return list(found.values())
+
+
+def _ids(text: str) -> list[str]:
+    """Message-IDs in a header, without brackets, each once."""
+    return list(dict.fromkeys(i for i in message_ids(text) if "@" in i or len(i) > 3))
+
+
+def _date(msg: Message, received_at: datetime, problems: list[str]) -> datetime:
+    raw = _raw(msg, "Date")
+    if not raw:
+        problems.append("no Date: the time it was received is used")
+        return received_at
+    try:
+        when = parsedate_to_datetime(_decoded(raw[0]).strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        when = None
+    if when is None or not (_EARLIEST <= (when if when.tzinfo else when.replace(tzinfo=timezone.utc))):
+        problems.append(f"unreadable Date {raw[0][:60]!r}: the time it was received is used")
+        return received_at
+    if when.tzinfo is None:  # RFC 5322's -0000: the zone is unknown; UTC is the best guess
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc)
+
+
+def _content(msg: Message, problems: list[str]) -> tuple[str, list[dict]]:
+    """The plain-text body and the attachments' names and sizes."""
+    attachments: list[dict] = []
+    texts: dict[str, Message] = {}
+    _walk(msg, texts, attachments)
+    body = ""
+    for kind in ("plain", "html"):
+        part = texts.get(kind)
+        if part is not None:
+            text = _part_text(part, problems)
+            body = html_to_text(text) if kind == "html" else text
+            if body.strip():
+                break
+    body = re.sub(r"\n{3,}", "\n\n", body.replace("\r\n", "\n")).strip()
+    if len(body) > MAX_BODY:
+        body = body[:MAX_BODY]
+        problems.append(f"body longer than {MAX_BODY:,} characters: cut")
+    return _clean(body), attachments
+
+
+def _walk(part: Message, texts: dict[str, Message], attachments: list[dict]) -> None:
+    """The first text/plain and text/html parts that are the message's own (not attachments, not
+    a forwarded message's), and every attachment, a forwarded message counting as one."""
+    ctype = part.get_content_type()
+    if ctype == "message/rfc822":
+        attachments.append(_forwarded(part))
+        return
+    if part.is_multipart():
+        for sub in part.get_payload() or []:
+            if isinstance(sub, Message):
+                _walk(sub, texts, attachments)
+        return
+    disposition = (part.get_content_disposition() or "").lower()
+    filename = _filename(part)
+    if disposition == "attachment" or (filename and not ctype.startswith("text/")) or \
+            (disposition == "inline" and filename):
+        attachments.append({"name": filename or ctype.replace("/", "."), "size": _payload_size(part),
+                            "type": ctype})
+        return
+    if ctype in ("text/plain", "text/html"):
+        texts.setdefault(ctype.split("/")[1], part)
+
+
+def _filename(part: Message) -> str:
+    try:
+        name = part.get_filename()
+    except Exception:  # noqa: BLE001 - a bad RFC 2231 parameter
+        name = None
+    return _clean(_decoded(name)).strip()[:255] if name else ""
+
+
+def _forwarded(part: Message) -> dict:
+    inner = part.get_payload()
+    inner = inner[0] if isinstance(inner, list) and inner else inner
+    subject = ""
+    if isinstance(inner, Message):
+        subject = " ".join(_text(inner, "Subject", []).split())
+    size = len(inner.as_bytes()) if isinstance(inner, EmailMessage) else _payload_size(part)
+    return {"name": _filename(part) or f"{subject or 'forwarded message'}.eml"[:255], "size": size,
+            "type": "message/rfc822"}
+
+
+def _payload_size(part: Message) -> int:
+    """The attachment's size once decoded, reckoned from its encoded length (never decoded here:
+    a 50 MB attachment is not copied to learn its size)."""
+    payload = part.get_payload(decode=False)
+    if not isinstance(payload, str):
+        return 0
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if encoding == "base64":
+        length = len(payload) - payload.count("\n") - payload.count("\r") - payload.count(" ")
+        return max(0, length * 3 // 4 - payload.rstrip().count("="))
+    return len(payload)
+
+
+def _part_text(part: Message, problems: list[str]) -> str:
+    try:
+        return part.get_content()
+    except (LookupError, UnicodeError, AssertionError, ValueError) as exc:
+        charset = part.get_content_charset() or "?"
+        problems.append(f"charset {charset!r} unreadable ({type(exc).__name__}): read as UTF-8, errors replaced")
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return str(payload or "")
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return payload.decode("cp1252", "replace")
+
+
+def html_to_text(html: str) -> str:
+    """An HTML body as plain text: scripts and styles dropped, blocks on lines of their own."""
+    from bs4 import BeautifulSoup  # here: most runs read plain-text mail only
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "head", "title"]):
+        tag.decompose()
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for block in soup.find_all(_BLOCKS):
+        block.insert_after("\n")
+    text = soup.get_text()
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

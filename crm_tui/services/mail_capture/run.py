@@ -1,0 +1,147 @@
+"""Running a capture: `crm mail ingest` (files, a pipe) and `crm mail sync` (IMAP folders,
+incrementally by UIDVALIDITY and the last UID), streamed in batches, each batch one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from crm_tui.clock import resolve_now
+from crm_tui.db import Database
+from crm_tui.errors import CrmError
+from crm_tui.models import MailFolder
+from crm_tui.services import permissions
+from crm_tui.services.mail_capture import imap
+from crm_tui.services.mail_capture.capture import CaptureReport, RawMail, capture, team_addresses
+from crm_tui.shapes import Actor
+
+BATCH = imap.CHUNK
+
+
+def _batches(raws: Iterable[RawMail], size: int) -> Iterator[list[RawMail]]:
+    it = iter(raws)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def ingest(db: Database, raws: Iterable[RawMail], *, actor: Actor, extra_addresses: Iterable[str] = (),
+           now: datetime | None = None, batch: int = BATCH) -> CaptureReport:
+    """Store the messages read from files or a pipe, as the acting user's mail."""
+    now = resolve_now(now)
+    with db.read() as session:
+        permissions.require(session, actor, "activity.log")
+        ours = team_addresses(session, extra_addresses)
+    report = CaptureReport()
+    for chunk in _batches(raws, batch):
+        report.add(_store(db, lambda session: capture(session, chunk, actor=actor, source="ingest", ours=ours,
+                                                      user_id=actor.user_id, now=now)))
+    return report
+
+
+def _store(db: Database, write: Callable) -> CaptureReport:
+    """One batch in one transaction. A teammate's sync that stored one of its messages between
+    our look and our insert (PostgreSQL lets both look at once) fails the unique Message-ID: the
+    batch is undone to a savepoint and runs once more, and finds that message stored."""
+    with db.write() as session:
+        try:
+            with session.begin_nested():
+                return write(session)
+        except IntegrityError:
+            return write(session)
+
+
+@dataclass
+class FolderReport:
+    folder: str
+    uidvalidity: int
+    last_uid: int
+    reset: bool = False  # the server renumbered the folder: read again from the start
+    capture: CaptureReport = field(default_factory=CaptureReport)
+
+
+@dataclass
+class SyncReport:
+    account: str
+    folders: list[FolderReport] = field(default_factory=list)
+    error: str | None = None  # the mailbox could not be read (the folders read before it keep their mail)
+
+    @property
+    def total(self) -> CaptureReport:
+        total = CaptureReport()
+        for folder in self.folders:
+            total.add(folder.capture)
+        return total
+
+
+def sync(db: Database, account: imap.ImapAccount, *, actor: Actor, team: bool = False,
+         extra_addresses: Iterable[str] = (), max_bytes: int = 25_000_000, now: datetime | None = None,
+         connect: Callable[[imap.ImapAccount], object] = imap.connect, batch: int = BATCH) -> SyncReport:
+    """Read the account's new mail: each folder from the UID after the last one stored (all of it
+    when the folder's UIDVALIDITY changed), a chunk at a time, each chunk stored with the folder's
+    new last UID in one transaction, so a run that stops half-way resumes where it stopped.
+    `team`: the shared BCC box, whose mail belongs to no one user."""
+    now = resolve_now(now)
+    with db.read() as session:
+        permissions.require(session, actor, "activity.log")
+        extra = [*extra_addresses, *([account.address] if account.address else [])]
+        ours = team_addresses(session, extra)
+        known = {folder: (validity, last) for folder, validity, last in session.execute(
+            select(MailFolder.folder, MailFolder.uidvalidity, MailFolder.last_uid)
+            .where(MailFolder.account == account.label))}
+    report = SyncReport(account.label)
+    client = connect(account)
+    try:
+        for folder in imap.folders(client, account.folders):
+            report.folders.append(_sync_folder(db, client, account, folder, known.get(folder), actor=actor,
+                                               user_id=None if team else actor.user_id, ours=ours,
+                                               max_bytes=max_bytes, now=now, batch=batch))
+    except CrmError as exc:
+        report.error = exc.message
+    except OSError as exc:  # the connection dropped mid-way
+        report.error = f"the IMAP connection to {account.host} failed: {exc}"
+    finally:
+        imap.close(client)
+    return report
+
+
+def _sync_folder(db: Database, client, account: imap.ImapAccount, folder: str, state: tuple[int, int] | None, *,
+                 actor: Actor, user_id: int | None, ours: set[str], max_bytes: int, now: datetime,
+                 batch: int) -> FolderReport:
+    uidvalidity = imap.open_folder(client, folder)
+    reset = state is not None and state[0] != uidvalidity
+    last = state[1] if state is not None and not reset else 0
+    result = FolderReport(folder, uidvalidity, last, reset=reset)
+    uids = imap.uids_after(client, last)
+    if not uids:
+        if state is None or reset:
+            with db.write() as session:
+                _save_state(session, account.label, folder, uidvalidity, last, now)
+        return result
+    for start in range(0, len(uids), batch):
+        chunk = uids[start:start + batch]
+        raws = imap.fetch(client, folder, chunk, max_bytes=max_bytes)
+
+        def write(session, raws=raws, last=chunk[-1]) -> CaptureReport:
+            stored = capture(session, raws, actor=actor, source="sync", ours=ours, user_id=user_id,
+                             account=account.label, now=now)
+            _save_state(session, account.label, folder, uidvalidity, last, now)
+            return stored
+
+        result.capture.add(_store(db, write))
+        result.last_uid = chunk[-1]
+    return result
+
+
+def _save_state(session, account: str, folder: str, uidvalidity: int, last_uid: int, now: datetime) -> None:
+    changed = session.execute(
+        update(MailFolder).where(MailFolder.account == account, MailFolder.folder == folder)
+        .values(uidvalidity=uidvalidity, last_uid=last_uid, synced_at=now)).rowcount
+    if not changed:
+        session.add(MailFolder(account=account, folder=folder, uidvalidity=uidvalidity, last_uid=last_uid,
+                               synced_at=now))
+        session.flush()
