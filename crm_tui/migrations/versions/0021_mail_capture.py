@@ -1,8 +1,8 @@
 """Mail capture (issue 21): IMAP folders' UIDVALIDITY and last UID, the sync log, Triage and its
 ignore list.
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-07
 """
 from typing import Sequence, Union
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0020'
-down_revision: Union[str, None] = '0019'
+revision: str = '0021'
+down_revision: Union[str, None] = '0020'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
