@@ -90,6 +90,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                "Passwords in the system keyring (the SMTP password); never in the database or a log."),
     "view": ("views", "app", "Saved contact lists: list, rename, update, delete."),
     "activity": ("activity", "app", "Logged activities: show, edit, delete."),
+    "template": ("templates", "app", "Email templates: add, list, show, edit, archive, preview."),
+    "email": ("mail", "app", "Send email from the CRM: logged on the contact's, company's and deal's timeline."),
 }
 
 

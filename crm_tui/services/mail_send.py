@@ -1,0 +1,224 @@
+"""Sending email from a record: the recipients a record offers, a draft from a template or blank,
+and queueing it in the outbox in the same transaction that stores the message and logs it on the
+timeline of its contacts, company and deal. The outbox is sent after commit by whoever queued it
+(workflows/email.send_queued), so a rolled-back write sends nothing and a sent email is never sent twice."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import formataddr, getaddresses, parseaddr
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_tui.clock import resolve_now
+from crm_tui.errors import InvalidInput
+from crm_tui.models import Company, Contact, ContactEmail, Deal, EmailMessage, User
+from crm_tui.models.workflow import EmailOutbox
+from crm_tui.services import activities, email_templates, permissions, validation as v
+from crm_tui.services.common import Actor, audit, get_or_404
+
+MAX_RECIPIENTS = 50
+COMPANY_CONTACTS = 20  # a company's recipients offered: its first contacts by name
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """Who a record's email goes to by default (`to`), and the other addresses it knows (`others`)."""
+
+    to: list[str]
+    others: list[str]
+
+
+@dataclass
+class Draft:
+    to: list[str]
+    subject: str
+    body: str
+    cc: list[str] = field(default_factory=list)
+    contact_id: int | None = None
+    company_id: int | None = None
+    deal_id: int | None = None
+    # the Message-ID (no angle brackets) this email answers; References follow from the stored thread
+    in_reply_to: str | None = None
+    template_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Queued:
+    outbox_id: int | None  # None on a dry run
+    email_id: int | None
+    message_id: str
+    from_addr: str
+    to: list[str]
+    cc: list[str]
+    subject: str
+    body: str
+    in_reply_to: str | None
+    references: str | None
+    activity_ids: list[int]
+
+
+# --- addresses ---------------------------------------------------------------------------------
+
+
+def addresses(values: list[str] | str | None, label: str) -> list[str]:
+    """Every address in `values` (each may hold several, comma-separated, "Name <a@b>" or bare),
+    checked and lower-cased, duplicates dropped, in order."""
+    if isinstance(values, str):
+        values = [values]
+    found: list[str] = []
+    for _name, addr in getaddresses([x for x in (values or []) if x and x.strip()]):
+        if not addr:
+            continue
+        try:
+            addr = v.email(addr)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{label}: {exc.message}") from None
+        if addr not in found:
+            found.append(addr)
+    if len(found) > MAX_RECIPIENTS:
+        raise InvalidInput(f"{label}: at most {MAX_RECIPIENTS} addresses")
+    return found
+
+
+def sender(session: Session, actor: Actor) -> str:
+    """The actor's own From: "Name <address>"; a user without an email address cannot send."""
+    user = session.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None or not user.email:
+        raise InvalidInput(f"{actor.login} has no email address to send from; an admin sets it with "
+                           f"`crm user edit {actor.login} --email ADDRESS`")
+    return formataddr((user.name or user.login, user.email))
+
+
+def recipients(session: Session, *, contact_id: int | None = None, company_id: int | None = None,
+               deal_id: int | None = None) -> Recipients:
+    """A contact's primary email (its others offered); a deal's contact's; a company's first contact's
+    (its other contacts offered)."""
+    if deal_id is not None and contact_id is None:
+        deal = get_or_404(session, Deal, deal_id, "deal")
+        contact_id, company_id = deal.contact_id, company_id or deal.company_id
+    if contact_id is not None:
+        get_or_404(session, Contact, contact_id, "contact")
+        emails = list(session.scalars(select(ContactEmail.email).where(ContactEmail.contact_id == contact_id)
+                                      .order_by(ContactEmail.position, ContactEmail.id)))
+        if not emails:
+            primary = session.scalar(select(Contact.email).where(Contact.id == contact_id))
+            emails = [primary] if primary else []
+        return Recipients(to=emails[:1], others=emails[1:])
+    if company_id is not None:
+        get_or_404(session, Company, company_id, "company")
+        emails = [e for e in session.scalars(
+            select(Contact.email).where(Contact.company_id == company_id, Contact.archived.is_(False),
+                                        Contact.email.is_not(None))
+            .order_by(Contact.sort_name, Contact.id).limit(COMPANY_CONTACTS)) if e]
+        return Recipients(to=emails[:1], others=emails[1:])
+    return Recipients(to=[], others=[])
+
+
+# --- drafts ------------------------------------------------------------------------------------
+
+
+def draft(session: Session, *, actor: Actor, contact_id: int | None = None, company_id: int | None = None,
+          deal_id: int | None = None, template_id: int | None = None, subject: str = "", body: str = "",
+          to: list[str] | None = None, cc: list[str] | None = None, in_reply_to: str | None = None) -> Draft:
+    """A draft for a record: its recipients unless given, and the template filled for it (a merge
+    field with no value is an error here, before anything is sent)."""
+    if to is None:
+        to = recipients(session, contact_id=contact_id, company_id=company_id, deal_id=deal_id).to
+    if template_id is not None:
+        template = email_templates.get_template(session, template_id=template_id, actor=actor)
+        subject, body = template.subject, template.body
+    rendered = email_templates.render(session, subject=subject, body=body, actor=actor, contact_id=contact_id,
+                                      company_id=company_id, deal_id=deal_id)
+    return Draft(to=list(to), cc=list(cc or []), subject=rendered.subject, body=rendered.body,
+                 contact_id=contact_id, company_id=company_id, deal_id=deal_id, in_reply_to=in_reply_to,
+                 template_id=template_id)
+
+
+def new_message_id(from_addr: str) -> str:
+    """A Message-ID (without angle brackets) on the sender's domain, unique the world over."""
+    domain = parseaddr(from_addr)[1].rpartition("@")[2] or "crm.invalid"
+    return f"crm-{uuid.uuid4().hex}@{domain}"
+
+
+def _thread(session: Session, in_reply_to: str | None) -> tuple[str | None, str | None]:
+    """(In-Reply-To, References) for a reply: the stored parent's References and its own id."""
+    if not in_reply_to:
+        return None, None
+    parent_id = in_reply_to.strip().strip("<>").strip()
+    if not parent_id or len(parent_id) > 998 or any(c.isspace() for c in parent_id):
+        raise InvalidInput(f"not a Message-ID: {in_reply_to!r}")
+    parent = session.scalar(select(EmailMessage.references).where(EmailMessage.message_id == parent_id))
+    refs = [*(parent or "").split(), parent_id]
+    return parent_id, " ".join(dict.fromkeys(refs))
+
+
+def _check(session: Session, d: Draft) -> tuple[list[str], list[str], str, str]:
+    to = addresses(d.to, "To")
+    cc = [a for a in addresses(d.cc, "Cc") if a not in to]
+    if not to:
+        raise InvalidInput("the email has nobody to go to: give a To address")
+    subject = v.required_text(d.subject, "subject", max_length=300)
+    body = v.clean_text(d.body or "", multiline=True)
+    if not body.strip():
+        raise InvalidInput("the email has no body")
+    if len(body) > email_templates.MAX_BODY * 4:
+        raise InvalidInput("the email's body is too long")
+    for label, kind, id_ in (("contact", Contact, d.contact_id), ("company", Company, d.company_id),
+                             ("deal", Deal, d.deal_id)):
+        if id_ is not None:
+            get_or_404(session, kind, id_, label)
+    return to, cc, subject, body
+
+
+def send(session: Session, *, draft: Draft, actor: Actor, now: datetime | None = None, dry_run: bool = False,
+         from_addr: str | None = None, source: str = "sent", rule: str = "", firing_id: int | None = None,
+         id_from: str | None = None, outcome: str | None = None) -> Queued:
+    """Queue the email in the outbox and store it as an email activity on its contact, company and
+    deal (and on every other contact it goes to), all in the caller's transaction. `dry_run`
+    checks everything and writes nothing. A rule's email (`source="workflow"`) goes from the
+    [smtp] sender: `from_addr` None, and `id_from` (that sender) gives its Message-ID's domain."""
+    now = resolve_now(now)
+    permissions.require(session, actor, "activity.log")
+    to, cc, subject, body = _check(session, draft)
+    if from_addr is None and source == "sent":
+        from_addr = sender(session, actor)
+    message_id = new_message_id(from_addr or id_from or "")
+    in_reply_to, references = _thread(session, draft.in_reply_to)
+    if dry_run:
+        return Queued(None, None, message_id, from_addr or "", to, cc, subject, body, in_reply_to, references, [])
+    email = EmailMessage(message_id=message_id, in_reply_to=in_reply_to, references=references,
+                         thread_key=(references or message_id).split()[0], direction="out", subject=subject,
+                         from_addr=from_addr or "", to_addrs=to, cc_addrs=cc, sent_at=now, body=body,
+                         size=len(body.encode()), source=source, user_id=actor.user_id, created_at=now)
+    email_id, activity_ids = _store(session, email, draft, actor=actor, now=now, outcome=outcome)
+    outbox = EmailOutbox(firing_id=firing_id, rule=rule[:100], to_addr=to[0], subject=subject, body=body,
+                         status="queued", created_at=now, from_addr=from_addr, to_addrs=to, cc_addrs=cc,
+                         message_id=message_id, in_reply_to=in_reply_to, references=references,
+                         email_id=email_id, user_id=actor.user_id)
+    session.add(outbox)
+    session.flush()
+    audit(session, actor=actor, entity="email", entity_id=email_id, action="send", now=now,
+          summary=f"to {', '.join(to)}: {subject}"[:2000])
+    return Queued(outbox.id, email_id, message_id, from_addr or "", to, cc, subject, body, in_reply_to,
+                  references, activity_ids)
+
+
+def _store(session: Session, email: EmailMessage, d: Draft, *, actor: Actor, now: datetime,
+           outcome: str | None) -> tuple[int, list[int]]:
+    """Store the message and log it on the draft's records (to be replaced by services/mail_store)."""
+    session.add(email)
+    session.flush()
+    if not (d.contact_id or d.company_id or d.deal_id):
+        return email.id, []
+    activity, _ = activities.log_activity(session, data={
+        "kind": "email", "direction": "outbound", "subject": email.subject, "body": email.body, "outcome": outcome,
+        "contact_id": d.contact_id, "company_id": d.company_id, "deal_id": d.deal_id}, actor=actor, now=now)
+    from crm_tui.models import Activity
+    row = session.get(Activity, activity.id)
+    row.email_id = email.id
+    session.flush()
+    return email.id, [activity.id]
