@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import formataddr, getaddresses, parseaddr
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
-from crm_tui.models import Company, Contact, ContactEmail, Deal, EmailMessage, User
+from crm_tui.models import Activity, Company, Contact, ContactEmail, Deal, EmailMessage, User
+from crm_tui.models.enums import Direction
 from crm_tui.models.workflow import EmailOutbox
-from crm_tui.services import activities, email_templates, permissions, validation as v
+from crm_tui.services import email_templates, lookup, mail_store, permissions, validation as v
 from crm_tui.services.common import Actor, audit, get_or_404
 
 MAX_RECIPIENTS = 50
@@ -118,6 +119,20 @@ def recipients(session: Session, *, contact_id: int | None = None, company_id: i
     return Recipients(to=[], others=[])
 
 
+def address_choices(session: Session, *, query: str, limit: int = 5) -> list[lookup.Choice]:
+    """Addresses to add to an email: the emails of the contacts a search finds (label: the
+    address; detail: whose it is), for the compose screen's picker."""
+    found = lookup.pick(session, kind="contact", query=query, limit=limit)
+    if not found:
+        return []
+    emails: dict[int, list[str]] = {}
+    for contact_id, address in session.execute(
+            select(ContactEmail.contact_id, ContactEmail.email).where(ContactEmail.contact_id.in_([c.id for c in found]))
+            .order_by(ContactEmail.position, ContactEmail.id)):
+        emails.setdefault(contact_id, []).append(address)
+    return [lookup.Choice("contact", c.id, address, c.label) for c in found for address in emails.get(c.id, [])][:limit]
+
+
 # --- drafts ------------------------------------------------------------------------------------
 
 
@@ -190,11 +205,9 @@ def send(session: Session, *, draft: Draft, actor: Actor, now: datetime | None =
     in_reply_to, references = _thread(session, draft.in_reply_to)
     if dry_run:
         return Queued(None, None, message_id, from_addr or "", to, cc, subject, body, in_reply_to, references, [])
-    email = EmailMessage(message_id=message_id, in_reply_to=in_reply_to, references=references,
-                         thread_key=(references or message_id).split()[0], direction="out", subject=subject,
-                         from_addr=from_addr or "", to_addrs=to, cc_addrs=cc, sent_at=now, body=body,
-                         size=len(body.encode()), source=source, user_id=actor.user_id, created_at=now)
-    email_id, activity_ids = _store(session, email, draft, actor=actor, now=now, outcome=outcome)
+    email_id, activity_ids = _store(session, draft, message_id=message_id, from_addr=from_addr or id_from or "",
+                                    to=to, cc=cc, subject=subject, body=body, in_reply_to=in_reply_to,
+                                    references=references, source=source, actor=actor, now=now, outcome=outcome)
     outbox = EmailOutbox(firing_id=firing_id, rule=rule[:100], to_addr=to[0], subject=subject, body=body,
                          status="queued", created_at=now, from_addr=from_addr, to_addrs=to, cc_addrs=cc,
                          message_id=message_id, in_reply_to=in_reply_to, references=references,
@@ -207,18 +220,29 @@ def send(session: Session, *, draft: Draft, actor: Actor, now: datetime | None =
                   references, activity_ids)
 
 
-def _store(session: Session, email: EmailMessage, d: Draft, *, actor: Actor, now: datetime,
-           outcome: str | None) -> tuple[int, list[int]]:
-    """Store the message and log it on the draft's records (to be replaced by services/mail_store)."""
-    session.add(email)
-    session.flush()
-    if not (d.contact_id or d.company_id or d.deal_id):
-        return email.id, []
-    activity, _ = activities.log_activity(session, data={
-        "kind": "email", "direction": "outbound", "subject": email.subject, "body": email.body, "outcome": outcome,
-        "contact_id": d.contact_id, "company_id": d.company_id, "deal_id": d.deal_id}, actor=actor, now=now)
-    from crm_tui.models import Activity
-    row = session.get(Activity, activity.id)
-    row.email_id = email.id
-    session.flush()
-    return email.id, [activity.id]
+
+def _store(session: Session, d: Draft, *, message_id: str, from_addr: str, to: list[str], cc: list[str],
+           subject: str, body: str, in_reply_to: str | None, references: str | None, source: str, actor: Actor,
+           now: datetime, outcome: str | None) -> tuple[int, list[int]]:
+    """Store the message (services/mail_store) and link it: the draft's contact, every other
+    contact it goes to, the company and the deal. Returns the message's id and its activities."""
+    contact_ids = set(session.scalars(
+        select(ContactEmail.contact_id).join(Contact, Contact.id == ContactEmail.contact_id)
+        .where(ContactEmail.email.in_(to + cc), Contact.archived.is_(False))))
+    if d.contact_id is not None:
+        contact_ids.add(d.contact_id)
+    message = mail_store.MailMessage(
+        message_id=message_id, sent_at=now, subject=subject, from_addr=parseaddr(from_addr)[1] or from_addr,
+        to_addrs=tuple(to), cc_addrs=tuple(cc), body=body, in_reply_to=in_reply_to,
+        references=tuple((references or "").split()), size=len(body.encode("utf-8")),
+        direction=Direction.OUTBOUND.value, contact_ids=tuple(sorted(contact_ids)), deal_id=d.deal_id,
+        company_id=d.company_id)
+    stored = mail_store.store_messages(session, [message], actor=actor, source=source, user_id=actor.user_id,
+                                       now=now)
+    email_id = stored.email_ids[message_id]
+    if outcome:
+        session.execute(update(Activity).where(Activity.email_id == email_id).values(outcome=outcome)
+                        .execution_options(synchronize_session=False))
+    activity_ids = list(session.scalars(select(Activity.id).where(Activity.email_id == email_id)
+                                        .order_by(Activity.id)))
+    return email_id, activity_ids
