@@ -68,9 +68,8 @@ class Missing(ChainableUndefined, StrictUndefined):
     def _undefined_message(self) -> str:  # jinja2's hook for the error's text
         obj, name = self._undefined_obj, self._undefined_name
         if isinstance(obj, Fields):
-            what = f"{obj.label}.{name}"
-            return f"{what} has no value here; give it a default: {{{{ {what} | default(\"...\") }}}}"
-        return f"{name} has no value here (no {name} is given); give it a default: {{{{ ... | default(\"...\") }}}}"
+            return f"{obj.label}.{name} has no value here (add | default(\"…\") to allow that)"
+        return f"{name} has no value here (no {name} given; add | default(\"…\") to allow that)"
 
 
 _ENV = SandboxedEnvironment(undefined=Missing, autoescape=False, keep_trailing_newline=True)

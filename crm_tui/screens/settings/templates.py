@@ -28,7 +28,7 @@ class TemplateForm(FormScreen[templates.TemplateRead | None]):
     previews it (as typed, unsaved) for the contact picked under it."""
 
     ENTER_SAVES = False
-    HINT = "tab next · ctrl+r preview · ctrl+s save · esc cancel"
+    HINT = "ctrl+r preview · ctrl+s save"
     BINDINGS = [Binding("ctrl+r", "preview", "Preview", id="template_form.preview", priority=True)]
 
     def __init__(self, template: templates.TemplateRead | None = None) -> None:
