@@ -81,7 +81,8 @@ def _show(queued, as_json: bool, *, state_: str) -> None:
         output.emit_json({"outbox_id": queued.outbox_id, "email_id": queued.email_id,
                           "message_id": queued.message_id, "from": queued.from_addr, "to": queued.to,
                           "cc": queued.cc, "subject": queued.subject, "body": queued.body,
-                          "in_reply_to": queued.in_reply_to, "activities": queued.activity_ids, "state": state_})
+                          "in_reply_to": queued.in_reply_to, "activities": queued.activity_ids, "state": state_,
+                          "warning": queued.warning})
         return
     output.details([("From", queued.from_addr), ("To", ", ".join(queued.to)), ("Cc", ", ".join(queued.cc)),
                     ("Subject", queued.subject), ("In-Reply-To", queued.in_reply_to)])
@@ -90,6 +91,8 @@ def _show(queued, as_json: bool, *, state_: str) -> None:
     output.say("")
     logged = f", logged as activity #{', #'.join(map(str, queued.activity_ids))}" if queued.activity_ids else ""
     output.say(f"({state_}{logged})")
+    if queued.warning:
+        output.say(f"warning: {queued.warning}")
 
 
 def _deal_id(ref: str | None) -> int | None:

@@ -60,6 +60,7 @@ class Queued:
     in_reply_to: str | None
     references: str | None
     activity_ids: list[int]
+    warning: str | None = None  # a dry run's: what would stop the real send (no From address)
 
 
 # --- addresses ---------------------------------------------------------------------------------
@@ -199,12 +200,19 @@ def send(session: Session, *, draft: Draft, actor: Actor, now: datetime | None =
     now = resolve_now(now)
     permissions.require(session, actor, "activity.log")
     to, cc, subject, body = _check(session, draft)
+    warning = None
     if from_addr is None and source == "sent":
-        from_addr = sender(session, actor)
+        try:
+            from_addr = sender(session, actor)
+        except InvalidInput as exc:
+            if not dry_run:
+                raise
+            warning = exc.message
     message_id = new_message_id(from_addr or id_from or "")
     in_reply_to, references = _thread(session, draft.in_reply_to)
     if dry_run:
-        return Queued(None, None, message_id, from_addr or "", to, cc, subject, body, in_reply_to, references, [])
+        return Queued(None, None, message_id, from_addr or "", to, cc, subject, body, in_reply_to, references, [],
+                      warning)
     email_id, activity_ids = _store(session, draft, message_id=message_id, from_addr=from_addr or id_from or "",
                                     to=to, cc=cc, subject=subject, body=body, in_reply_to=in_reply_to,
                                     references=references, source=source, actor=actor, now=now, outcome=outcome)
