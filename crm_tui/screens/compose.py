@@ -63,11 +63,11 @@ class ComposeScreen(ReportsWorkerErrors, Screen[bool]):
         Binding("ctrl+e", "editor", "$EDITOR", id="compose.editor", priority=True),
     ]
 
-    def __init__(self, kind: str, record_id: int, *, in_reply_to: str | None = None, subject: str = "") -> None:
+    def __init__(self, kind: str, record_id: int, *, reply_to_activity: int | None = None) -> None:
         super().__init__()
         self.kind, self.record_id = kind, record_id
-        self.in_reply_to = in_reply_to
-        self.first_subject = subject
+        self.reply_to_activity = reply_to_activity  # an email on the timeline this answers
+        self.in_reply_to: str | None = None
         self.start: Start | None = None
         self.template_id: int | None = None
         self.sending = False
@@ -85,7 +85,7 @@ class ComposeScreen(ReportsWorkerErrors, Screen[bool]):
             yield _line("Add", Picker("contact", id="compose-add", placeholder="type a name: its email goes to Cc",
                                       search=self._find_addresses))
             yield _line("Template", Select([], id="compose-template", prompt="(blank)", compact=True))
-            yield _line("Subject", Input(self.first_subject, id="compose-subject", compact=True))
+            yield _line("Subject", Input(id="compose-subject", compact=True))
             yield TextArea("", id="compose-body", soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
             yield Label("", id="compose-error", markup=False)
         yield KeyBar()
@@ -101,16 +101,27 @@ class ComposeScreen(ReportsWorkerErrors, Screen[bool]):
         with app.db.read() as session:
             record = lookup.label(session, kind=self.kind, record_id=self.record_id)
             found = mail_send.recipients(session, **self.links)
+            reply, reply_error = None, None
+            if self.reply_to_activity is not None:
+                try:
+                    reply = mail_send.reply_to(session, activity_id=self.reply_to_activity)
+                except InvalidInput as exc:  # an email logged by hand: a new email, and say why
+                    reply_error = exc.message
             try:
                 sender, sender_error = mail_send.sender(session, app.actor), None
             except InvalidInput as exc:
                 sender, sender_error = None, exc.message
             templates = email_templates.list_templates(session, actor=app.actor)
-        title = f"Email · {record.label} ({self.kind})" + (" · reply" if self.in_reply_to else "")
-        return Outcome(self._started, Start(title, sender, sender_error, found.to, found.others, templates))
+        title = f"Email · {record.label} ({self.kind})" + (" · reply" if reply else "")
+        to = reply.to if reply else found.to
+        return Outcome(self._started, Start(title, sender, sender_error or reply_error, to, found.others, templates),
+                       reply)
 
-    def _started(self, start: Start) -> None:
+    def _started(self, start: Start, reply: mail_send.Reply | None = None) -> None:
         self.start = start
+        if reply is not None:
+            self.in_reply_to = reply.in_reply_to
+            self.query_one("#compose-subject", Input).value = reply.subject
         self.query_one("#compose-title", Static).update(start.title)
         self.query_one("#compose-from", Static).update(start.sender or "(none)")
         to = self.query_one("#compose-to", Input)

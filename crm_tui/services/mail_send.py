@@ -134,6 +134,31 @@ def address_choices(session: Session, *, query: str, limit: int = 5) -> list[loo
     return [lookup.Choice("contact", c.id, address, c.label) for c in found for address in emails.get(c.id, [])][:limit]
 
 
+@dataclass(frozen=True)
+class Reply:
+    """What answering a stored email starts from: its Message-ID, "Re: " its subject, and the
+    other party (whom it came from, or whom it went to)."""
+
+    in_reply_to: str
+    subject: str
+    to: list[str]
+
+
+def reply_to(session: Session, *, activity_id: int) -> Reply:
+    """The reply to the email an email activity on the timeline holds."""
+    row = session.execute(select(EmailMessage.message_id, EmailMessage.subject, EmailMessage.direction,
+                                 EmailMessage.from_addr, EmailMessage.to_addrs)
+                          .join(Activity, Activity.email_id == EmailMessage.id)
+                          .where(Activity.id == activity_id)).first()
+    if row is None:
+        raise InvalidInput("this timeline entry is not a stored email, so there is nothing to reply to")
+    subject = row.subject or ""
+    if not subject.lower().startswith("re:"):
+        subject = f"Re: {subject}".strip()
+    to = list(row.to_addrs or []) if row.direction == "out" else [parseaddr(row.from_addr)[1]]
+    return Reply(row.message_id, subject[:300], [a for a in to if a])
+
+
 # --- drafts ------------------------------------------------------------------------------------
 
 

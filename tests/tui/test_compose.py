@@ -178,3 +178,32 @@ async def test_the_templates_screen_adds_one_and_previews_it_for_a_contact(sqlit
     with sqlite_db.read() as s:
         [made] = [t for t in templates.list_templates(s, actor=actor_sqlite) if t.name == "Check-in"]
     assert made.shared
+
+
+async def test_shift_m_on_a_sent_email_replies_in_its_thread(sqlite_db, actor_sqlite, now, smtp):
+    from crm_tui.services import mail_send
+
+    inbox, settings = smtp
+    lee = seed(sqlite_db, actor_sqlite, now)
+    with sqlite_db.write() as s:
+        first = mail_send.send(s, draft=mail_send.Draft(to=["lee@acme.com"], subject="Pricing", body="Here it is.",
+                                                        contact_id=lee), actor=actor_sqlite, now=now)
+    app = CrmApp(sqlite_db, actor_sqlite, settings=settings, clock=lambda: now, welcome=False, inbox_refresh_s=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.open_record("contact", lee)
+        await settle(app, pilot)
+        app.screen.query_one("#timeline", KeysetTable).focus()
+        await pilot.press("M")
+        await settle(app, pilot)
+        compose = app.screen
+        assert isinstance(compose, ComposeScreen)
+        assert compose.query_one("#compose-subject", Input).value == "Re: Pricing"
+        assert compose.query_one("#compose-to", Input).value == "lee@acme.com"
+        compose.query_one("#compose-body", TextArea).text = "And one more thing."
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ComposeScreen)
+    replies = [m for m in inbox.messages if m["Subject"] == "Re: Pricing"]
+    assert [m["In-Reply-To"] for m in replies] == [f"<{first.message_id}>"]
+    assert replies[0]["References"] == f"<{first.message_id}>"

@@ -151,3 +151,17 @@ def test_a_rules_email_is_stored_as_a_message_with_its_message_id(db, actor, now
     [msg] = inbox.messages
     assert msg["Message-ID"] == f"<{message_id}>" and msg["From"] == "CRM <crm@team.example>"
     assert isinstance(msg, email.message.Message)
+
+
+def test_a_reply_to_an_email_that_came_in_goes_to_its_sender(db, actor, now, ann_lee):
+    from crm_tui.services import mail_store
+
+    lee, _acme, _deal = ann_lee
+    with db.write() as s:
+        mail_store.store_messages(s, [mail_store.MailMessage(
+            message_id="q1@acme.com", sent_at=now, subject="Question", from_addr="lee@acme.com",
+            to_addrs=("ann@team.example",), body="How much?")], actor=actor, source="ingest",
+            ours=["ann@team.example"], now=now)
+        activity_id = s.scalar(select(Activity.id).where(Activity.contact_id == lee.id, Activity.kind == "email"))
+        reply = mail_send.reply_to(s, activity_id=activity_id)
+    assert (reply.in_reply_to, reply.subject, reply.to) == ("q1@acme.com", "Re: Question", ["lee@acme.com"])
