@@ -10,7 +10,7 @@ from typing import Any
 
 from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -72,7 +72,24 @@ class Missing(ChainableUndefined, StrictUndefined):
         return f"{name} has no value here (no {name} given; add | default(\"…\") to allow that)"
 
 
-_ENV = SandboxedEnvironment(undefined=Missing, autoescape=False, keep_trailing_newline=True)
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's sandbox (no Python internals, no changing values), and no arithmetic that makes
+    a template hang or fill the memory ("x" * 10**9, 9 ** 9 ** 9): templates are written by
+    teammates and run in everyone's app."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            raise SecurityError("powers (**) are not allowed in a template")
+        sizes = [len(x) for x in (left, right) if isinstance(x, (str, list, tuple))]
+        counts = [x for x in (left, right) if isinstance(x, int)]
+        if sizes and counts and sizes[0] * max(counts) > MAX_BODY:
+            raise SecurityError("that repetition makes the text too long")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _Sandbox(undefined=Missing, autoescape=False, keep_trailing_newline=True)
 
 
 def check_syntax(text: str, label: str) -> None:
