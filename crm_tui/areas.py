@@ -107,6 +107,8 @@ TOOLS: tuple[Tool, ...] = (
          "Add, edit and deactivate users, change their roles", "user.admin"),
     Tool("Settings: custom fields", lazy("crm_tui.screens.settings.fields", "FieldSettingsScreen"), (),
          "Typed fields of contacts, companies and deals (admins define them)"),
+    Tool("Settings: email templates", lazy("crm_tui.screens.settings.templates", "TemplateSettingsScreen"), (),
+         "The team's and your own, with merge fields; preview one for a contact"),
 )
 
 BY_MODE: dict[str, Area] = {area.mode: area for area in AREAS}

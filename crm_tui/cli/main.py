@@ -91,6 +91,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "mail": ("mail", "app", "Mail to the timeline: sync (IMAP), ingest (files, a pipe), triage, log."),
     "view": ("views", "app", "Saved contact lists: list, rename, update, delete."),
     "activity": ("activity", "app", "Logged activities: show, edit, delete."),
+    "template": ("templates", "app", "Email templates: add, list, show, edit, archive, preview."),
+    "email": ("email_send", "app", "Send email from the CRM: logged on the contact's, company's and deal's timeline."),
 }
 
 

@@ -280,7 +280,7 @@ def outbox(
     limit: int = typer.Option(30, "--limit", help="How many to show."),
     as_json: output.Json = False,
 ) -> None:
-    """Emails the rules sent or are waiting to send."""
+    """Emails the rules and people sent or are waiting to send."""
     st = state(ctx)
     with st.read() as (session, _actor):
         emails = workflow_service.list_outbox(session, status=status, limit=limit)

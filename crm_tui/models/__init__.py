@@ -17,6 +17,7 @@ from crm_tui.models.contact import Contact, ContactEmail, ContactPhone, ContactT
 from crm_tui.models.deal import Deal
 from crm_tui.models.dedupe import DedupeDismissal
 from crm_tui.models.email import EmailMessage
+from crm_tui.models.email_template import EmailTemplate
 from crm_tui.models.enums import (
     ActivityKind,
     DealStatus,
@@ -40,7 +41,7 @@ from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor, W
 
 __all__ = [
     "Activity", "ActivityKind", "AuditEvent", "BulkEdit", "Company", "Contact", "ContactEmail", "ContactPhone",
-    "ContactTag", "CustomField", "Deal", "DealStatus", "DedupeDismissal", "Direction", "EmailMessage", "Goal", "ImportRun", "Lifecycle",
+    "ContactTag", "CustomField", "Deal", "DealStatus", "DedupeDismissal", "Direction", "EmailMessage", "EmailTemplate", "Goal", "ImportRun", "Lifecycle",
     "LostReason", "MailFolder", "MailIgnore", "MailSyncLog", "MailTriage", "Pipeline", "Role", "RolePermission", "SavedView",
     "Source", "Stage", "StageKind", "Tag", "Task", "TaskOrigin", "User",
     "EmailOutbox", "Notification", "WorkflowCursor", "WorkflowFiring", "WorkflowRuleset",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from crm_tui.models.base import UTCDateTime
@@ -47,7 +47,8 @@ class WorkflowFiring(SQLModel, table=True):
 
 
 class EmailOutbox(SQLModel, table=True):
-    """An email a rule sends: queued in the firing's transaction, sent by the engine after commit.
+    """An email a rule or a person sends: queued in the transaction that logs it (a rule's firing,
+    or services/mail_send.py), sent after commit (the engine, or the command or app that queued it).
 
     States: queued -> sending -> sent, or back to queued (SMTP unreachable, retried later), or
     failed (the server refused it for good). An email is sent at most once: only the engine that
@@ -63,9 +64,21 @@ class EmailOutbox(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     firing_id: int | None = Field(default=None, foreign_key="workflow_firings.id", ondelete="SET NULL")
     rule: str = Field(sa_type=String(100))
-    to_addr: str = Field(sa_type=String(320))
+    to_addr: str = Field(sa_type=String(320))  # the first recipient (lists show it)
     subject: str = Field(sa_type=String(300))
     body: str = Field(sa_type=Text)
+    # issue 21: a person's email. None on a rule's email written before: the [smtp] sender, to_addr
+    # alone, and a Message-ID made from the row's id
+    from_addr: str | None = Field(default=None, sa_type=String(320))  # "Name <address>"
+    to_addrs: list[str] | None = Field(default=None, sa_type=JSON)
+    cc_addrs: list[str] | None = Field(default=None, sa_type=JSON)
+    message_id: str | None = Field(default=None, sa_type=String(998))  # without the angle brackets
+    in_reply_to: str | None = Field(default=None, sa_type=String(998))
+    references: str | None = Field(default=None, sa_type=Text)  # space-separated Message-IDs
+    # no ON DELETE: SQLite adds these columns in place, and its reflection does not read a
+    # column-level ON DELETE (messages and users are not deleted)
+    email_id: int | None = Field(default=None, foreign_key="email_messages.id")
+    user_id: int | None = Field(default=None, foreign_key="users.id")
     status: str = Field(default="queued", sa_type=String(8))
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, sa_type=Text)

@@ -137,8 +137,10 @@ class DetailScreen(ActivityOpener, AreaScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),  # first in every footer
         Binding("x", "complete_task", "Task done", show=False, id="detail.complete_task"),
+        Binding("m", "compose_email", "Email", show=False, id="detail.email"),
+        Binding("M", "reply_email", "Reply to email", show=False, id="detail.reply_email"),
     ]
-    NEEDS = {"complete_task": "task.edit"}
+    NEEDS = {"complete_task": "task.edit", "compose_email": "activity.log", "reply_email": "activity.log"}
     KIND: ClassVar[str] = ""  # "contact": the card is #contact-card, the tabs #contact-tabs
     TIMELINE: ClassVar[str] = ""  # the id of the list whose rows are activities (opened in place)
     OPENS: ClassVar[dict[str, str]] = {}  # list id -> the kind of record its rows are
@@ -238,6 +240,23 @@ class DetailScreen(ActivityOpener, AreaScreen):
             self.open_activity(event.row)
         elif (kind := self.OPENS.get(table_id)) is not None:
             self.app.open_record(kind, event.row.id)
+
+    # -- an email from the record (m)
+
+    def action_compose_email(self) -> None:
+        from crm_tui.screens.compose import ComposeScreen  # Jinja2 and the mail services load on first use
+
+        self.app.push_screen(ComposeScreen(self.KIND, self.record_id))
+
+    def action_reply_email(self) -> None:
+        table = self.focused
+        row = table.current_row if isinstance(table, KeysetTable) and table.id == self.TIMELINE else None
+        if row is None or getattr(row, "kind", None) != "email":
+            self.notify("Highlight an email on the timeline, then press M to reply.", severity="warning")
+            return
+        from crm_tui.screens.compose import ComposeScreen
+
+        self.app.push_screen(ComposeScreen(self.KIND, self.record_id, reply_to_activity=row.id))
 
     # -- completing a task (x on the Tasks tab)
 

@@ -31,23 +31,24 @@ ACTIONS: dict[str, str] = {
     "user.admin": "add, change and deactivate users",
     "role.admin": "change what each role may do",
     "field.admin": "define custom fields, their types and choices",
+    "template.edit": "add, edit and archive email templates",
 }
 
 _RECORDS = ("contact.edit", "company.edit", "contact.assign", "activity.log", "deal.edit", "deal.assign",
             "task.edit", "task.assign", "report.view", "report.sources", "goal.edit", "import.run", "data.export",
-            "view.admin")
+            "view.admin", "template.edit")
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "admin": {action: ALL for action in ACTIONS},
     "manager": {action: ALL for action in _RECORDS},
     "sales": {"contact.edit": ALL, "company.edit": ALL, "contact.assign": OWN, "activity.log": ALL,
                  "deal.edit": OWN, "deal.assign": OWN, "task.edit": OWN, "task.assign": OWN, "report.view": OWN,
-                 "report.sources": OWN, "view.admin": OWN},
+                 "report.sources": OWN, "view.admin": OWN, "template.edit": OWN},
     "marketing": {"contact.edit": ALL, "company.edit": ALL, "contact.assign": OWN, "activity.log": ALL,
                      "task.edit": OWN, "report.sources": ALL, "import.run": ALL, "data.export": ALL,
-                     "view.admin": OWN},
+                     "view.admin": OWN, "template.edit": OWN},
     "support": {"contact.edit": ALL, "company.edit": ALL, "activity.log": ALL, "task.edit": OWN,
-                   "view.admin": OWN},
+                   "view.admin": OWN, "template.edit": OWN},
 }
 
 

@@ -18,7 +18,7 @@ from crm_tui.clock import get_zone
 from crm_tui.errors import CrmError, InvalidInput
 from crm_tui.models import ActivityKind, Lifecycle, Role, Source, User
 from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor
-from crm_tui.services import activities, companies, contacts, deals, tasks
+from crm_tui.services import activities, companies, contacts, deals, mail_send, tasks
 from crm_tui.services.common import Actor
 from crm_tui.services.dates import parse_when
 from crm_tui.workflows.conditions import resolve_field
@@ -44,6 +44,7 @@ class Env:
     firing_id: int | None = None
     rule: str = ""
     emails: list[int] = field(default_factory=list)
+    sender: str | None = None  # the [smtp] sender: a rule's email goes from it
 
 
 @dataclass(frozen=True)
@@ -398,28 +399,22 @@ def _email(action: Action, session: Session, firing, env: Env, *, write: bool) -
         return f"email to {address}{state}\n  Subject: {subject}\n  " + "\n  ".join(body.splitlines())
     if not env.email_enabled:
         return f"email to {address} not sent: SMTP is not configured (see [smtp] in config.toml)"
+    if action["to"] == "contact" or _EMAIL.match(action["to"]):
+        # to a customer: stored as a message and logged on the timeline of its contact, company
+        # and deal, in the transaction that queues it (and so moving the contact's last contact)
+        queued = mail_send.send(
+            session, draft=mail_send.Draft(to=[address], subject=subject, body=body, **_links(firing)),
+            actor=env.actor, now=firing.now, source="workflow", rule=firing.rule, firing_id=env.firing_id,
+            id_from=env.sender, outcome=f"sent by rule {firing.rule}"[:100])
+        env.emails.append(queued.outbox_id)
+        logged = f", logged as email #{queued.activity_ids[0]}" if queued.activity_ids else ""
+        return f"email #{queued.outbox_id} to {address} queued: {subject!r}{logged}"
     email = EmailOutbox(firing_id=env.firing_id, rule=firing.rule[:100], to_addr=address, subject=subject, body=body,
                         status="queued", created_at=firing.now)
     session.add(email)
     session.flush()
     env.emails.append(email.id)
-    logged = ""
-    if action["to"] == "contact" or _EMAIL.match(action["to"]):  # to a customer, not a teammate
-        logged = _log_sent(session, firing, env, subject, body)
-    return f"email #{email.id} to {address} queued: {subject!r}{logged}"
-
-
-def _log_sent(session: Session, firing, env: Env, subject: str, body: str) -> str:
-    """An email a rule sends to a customer is an email on the timeline of its contact and deal,
-    logged in the transaction that queues it (and so moving the contact's last contact)."""
-    links = _links(firing)
-    if not any(links.values()):
-        return ""
-    activity, _ = activities.log_activity(
-        session, data={"kind": ActivityKind.EMAIL.value, "direction": "outbound", "subject": subject,
-                       "body": body, "outcome": f"sent by rule {firing.rule}"[:100], **links},
-        actor=env.actor, now=firing.now)
-    return f", logged as email #{activity.id}"
+    return f"email #{email.id} to {address} queued: {subject!r}"
 
 
 # --- notify ---------------------------------------------------------------------------------

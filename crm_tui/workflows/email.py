@@ -105,13 +105,22 @@ def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
 
 def _message(email: EmailOutbox, smtp: SmtpSettings, now: datetime) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = smtp.sender
-    msg["To"] = email.to_addr
+    # a person's email goes from their own address; a rule's from the [smtp] sender
+    msg["From"] = email.from_addr or smtp.sender
+    msg["To"] = ", ".join(email.to_addrs or [email.to_addr])
+    if email.cc_addrs:
+        msg["Cc"] = ", ".join(email.cc_addrs)
     msg["Subject"] = email.subject
     msg["Date"] = format_datetime(now)
-    domain = parseaddr(smtp.sender)[1].rpartition("@")[2] or "crm.invalid"
-    # the same id on a retry, so a receiving server can recognise a duplicate
-    msg["Message-ID"] = f"<crm-outbox-{email.id}@{domain}>"
+    if email.message_id:  # the id the CRM stored the message under, so replies thread to it
+        msg["Message-ID"] = f"<{email.message_id}>"
+    else:
+        domain = parseaddr(smtp.sender)[1].rpartition("@")[2] or "crm.invalid"
+        # the same id on a retry, so a receiving server can recognise a duplicate
+        msg["Message-ID"] = f"<crm-outbox-{email.id}@{domain}>"
+    if email.in_reply_to:
+        msg["In-Reply-To"] = f"<{email.in_reply_to}>"
+        msg["References"] = " ".join(f"<{ref}>" for ref in (email.references or email.in_reply_to).split())
     msg.set_content(email.body)
     return msg
 

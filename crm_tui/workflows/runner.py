@@ -188,7 +188,7 @@ def _fire(db: Database, rule: Rule, row, now: datetime, zone: tzinfo, smtp: Smtp
                                   occurrence_at=row.occurrence_at, occurrence_key=row.occurrence_key, now=now, zone=zone)
             outcome.label = firing.label
             env = Env(actor=system_actor(rule.name), email_enabled=smtp is not None, firing_id=firing_id,
-                      rule=rule.name)
+                      rule=rule.name, sender=smtp.sender if smtp else None)
             outcome.actions = [action.run(session, firing, env) for action in rule.actions]
             session.execute(update(WorkflowFiring).where(WorkflowFiring.id == firing_id)
                             .values(actions=json.dumps(outcome.actions, ensure_ascii=False), error=None))

@@ -23,7 +23,7 @@ import pytest
 
 # libraries that a few commands or screens use, loaded when first used (never at start)
 ON_FIRST_USE = ("alembic", "phonenumbers", "babel", "rapidfuzz", "vobject", "icalendar", "keyring", "textual_serve",
-                "openpyxl", "email_validator", "psycopg")
+                "openpyxl", "email_validator", "psycopg", "jinja2")
 # the other areas: their screens load when a person first opens one
 OTHER_AREAS = ("crm_tui.screens.companies", "crm_tui.screens.pipeline", "crm_tui.screens.inbox",
                "crm_tui.screens.reports", "crm_tui.services.reports", "crm_tui.workflows.rules")

@@ -1,0 +1,281 @@
+"""Sending email from a record: the recipients a record offers, a draft from a template or blank,
+and queueing it in the outbox in the same transaction that stores the message and logs it on the
+timeline of its contacts, company and deal. The outbox is sent after commit by whoever queued it
+(workflows/email.send_queued), so a rolled-back write sends nothing and a sent email is never sent twice."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import formataddr, getaddresses, parseaddr
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from crm_tui.clock import resolve_now
+from crm_tui.errors import InvalidInput
+from crm_tui.models import Activity, Company, Contact, ContactEmail, Deal, EmailMessage, User
+from crm_tui.models.enums import Direction
+from crm_tui.models.workflow import EmailOutbox
+from crm_tui.services import email_templates, lookup, mail_store, permissions, validation as v
+from crm_tui.services.common import Actor, audit, get_or_404
+
+MAX_RECIPIENTS = 50
+COMPANY_CONTACTS = 20  # a company's recipients offered: its first contacts by name
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """Who a record's email goes to by default (`to`), and the other addresses it knows (`others`)."""
+
+    to: list[str]
+    others: list[str]
+
+
+@dataclass
+class Draft:
+    to: list[str]
+    subject: str
+    body: str
+    cc: list[str] = field(default_factory=list)
+    contact_id: int | None = None
+    company_id: int | None = None
+    deal_id: int | None = None
+    # the Message-ID (no angle brackets) this email answers; References follow from the stored thread
+    in_reply_to: str | None = None
+    template_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Queued:
+    outbox_id: int | None  # None on a dry run
+    email_id: int | None
+    message_id: str
+    from_addr: str
+    to: list[str]
+    cc: list[str]
+    subject: str
+    body: str
+    in_reply_to: str | None
+    references: str | None
+    activity_ids: list[int]
+    warning: str | None = None  # a dry run's: what would stop the real send (no From address)
+
+
+# --- addresses ---------------------------------------------------------------------------------
+
+
+def addresses(values: list[str] | str | None, label: str) -> list[str]:
+    """Every address in `values` (each may hold several, comma-separated, "Name <a@b>" or bare),
+    checked and lower-cased, duplicates dropped, in order."""
+    if isinstance(values, str):
+        values = [values]
+    found: list[str] = []
+    for _name, addr in getaddresses([x for x in (values or []) if x and x.strip()]):
+        if not addr:
+            continue
+        try:
+            addr = v.email(addr)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{label}: {exc.message}") from None
+        if addr not in found:
+            found.append(addr)
+    if len(found) > MAX_RECIPIENTS:
+        raise InvalidInput(f"{label}: at most {MAX_RECIPIENTS} addresses")
+    return found
+
+
+def sender(session: Session, actor: Actor) -> str:
+    """The actor's own From: "Name <address>"; a user without an email address cannot send."""
+    user = session.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None or not user.email:
+        raise InvalidInput(f"{actor.login} has no email address to send from; an admin sets it with "
+                           f"`crm user edit {actor.login} --email ADDRESS`")
+    return formataddr((user.name or user.login, user.email))
+
+
+def recipients(session: Session, *, contact_id: int | None = None, company_id: int | None = None,
+               deal_id: int | None = None) -> Recipients:
+    """A contact's primary email (its others offered); a deal's contact's; a company's first contact's
+    (its other contacts offered)."""
+    if deal_id is not None and contact_id is None:
+        deal = get_or_404(session, Deal, deal_id, "deal")
+        contact_id, company_id = deal.contact_id, company_id or deal.company_id
+    if contact_id is not None:
+        get_or_404(session, Contact, contact_id, "contact")
+        emails = list(session.scalars(select(ContactEmail.email).where(ContactEmail.contact_id == contact_id)
+                                      .order_by(ContactEmail.position, ContactEmail.id)))
+        if not emails:
+            primary = session.scalar(select(Contact.email).where(Contact.id == contact_id))
+            emails = [primary] if primary else []
+        return Recipients(to=emails[:1], others=emails[1:])
+    if company_id is not None:
+        get_or_404(session, Company, company_id, "company")
+        emails = [e for e in session.scalars(
+            select(Contact.email).where(Contact.company_id == company_id, Contact.archived.is_(False),
+                                        Contact.email.is_not(None))
+            .order_by(Contact.sort_name, Contact.id).limit(COMPANY_CONTACTS)) if e]
+        return Recipients(to=emails[:1], others=emails[1:])
+    return Recipients(to=[], others=[])
+
+
+def address_choices(session: Session, *, query: str, limit: int = 5) -> list[lookup.Choice]:
+    """Addresses to add to an email: the emails of the contacts a search finds (label: the
+    address; detail: whose it is), for the compose screen's picker."""
+    found = lookup.pick(session, kind="contact", query=query, limit=limit)
+    if not found:
+        return []
+    emails: dict[int, list[str]] = {}
+    for contact_id, address in session.execute(
+            select(ContactEmail.contact_id, ContactEmail.email).where(ContactEmail.contact_id.in_([c.id for c in found]))
+            .order_by(ContactEmail.position, ContactEmail.id)):
+        emails.setdefault(contact_id, []).append(address)
+    return [lookup.Choice("contact", c.id, address, c.label) for c in found for address in emails.get(c.id, [])][:limit]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What answering a stored email starts from: its Message-ID, "Re: " its subject, and the
+    other party (whom it came from, or whom it went to)."""
+
+    in_reply_to: str
+    subject: str
+    to: list[str]
+
+
+def reply_to(session: Session, *, activity_id: int) -> Reply:
+    """The reply to the email an email activity on the timeline holds."""
+    row = session.execute(select(EmailMessage.message_id, EmailMessage.subject, EmailMessage.direction,
+                                 EmailMessage.from_addr, EmailMessage.to_addrs)
+                          .join(Activity, Activity.email_id == EmailMessage.id)
+                          .where(Activity.id == activity_id)).first()
+    if row is None:
+        raise InvalidInput("this timeline entry is not a stored email, so there is nothing to reply to")
+    subject = row.subject or ""
+    if not subject.lower().startswith("re:"):
+        subject = f"Re: {subject}".strip()
+    to = list(row.to_addrs or []) if row.direction == "out" else [parseaddr(row.from_addr)[1]]
+    return Reply(row.message_id, subject[:300], [a for a in to if a])
+
+
+# --- drafts ------------------------------------------------------------------------------------
+
+
+def draft(session: Session, *, actor: Actor, contact_id: int | None = None, company_id: int | None = None,
+          deal_id: int | None = None, template_id: int | None = None, subject: str = "", body: str = "",
+          to: list[str] | None = None, cc: list[str] | None = None, in_reply_to: str | None = None) -> Draft:
+    """A draft for a record: its recipients unless given, and the template filled for it (a merge
+    field with no value is an error here, before anything is sent)."""
+    if to is None:
+        to = recipients(session, contact_id=contact_id, company_id=company_id, deal_id=deal_id).to
+    if template_id is not None:
+        template = email_templates.get_template(session, template_id=template_id, actor=actor)
+        subject, body = template.subject, template.body
+    rendered = email_templates.render(session, subject=subject, body=body, actor=actor, contact_id=contact_id,
+                                      company_id=company_id, deal_id=deal_id)
+    return Draft(to=list(to), cc=list(cc or []), subject=rendered.subject, body=rendered.body,
+                 contact_id=contact_id, company_id=company_id, deal_id=deal_id, in_reply_to=in_reply_to,
+                 template_id=template_id)
+
+
+def new_message_id(from_addr: str) -> str:
+    """A Message-ID (without angle brackets) on the sender's domain, unique the world over."""
+    domain = parseaddr(from_addr)[1].rpartition("@")[2] or "crm.invalid"
+    return f"crm-{uuid.uuid4().hex}@{domain}"
+
+
+def _thread(session: Session, in_reply_to: str | None) -> tuple[str | None, str | None]:
+    """(In-Reply-To, References) for a reply: the stored parent's References and its own id."""
+    if not in_reply_to:
+        return None, None
+    parent_id = in_reply_to.strip().strip("<>").strip()
+    if not parent_id or len(parent_id) > 998 or any(c.isspace() for c in parent_id):
+        raise InvalidInput(f"not a Message-ID: {in_reply_to!r}")
+    parent = session.scalar(select(EmailMessage.references).where(EmailMessage.message_id == parent_id))
+    refs = [*(parent or "").split(), parent_id]
+    return parent_id, " ".join(dict.fromkeys(refs))
+
+
+def _check(session: Session, d: Draft) -> tuple[list[str], list[str], str, str]:
+    to = addresses(d.to, "To")
+    cc = [a for a in addresses(d.cc, "Cc") if a not in to]
+    if not to:
+        raise InvalidInput("the email has nobody to go to: give a To address")
+    subject = v.required_text(d.subject, "subject", max_length=300)
+    body = v.clean_text(d.body or "", multiline=True)
+    if not body.strip():
+        raise InvalidInput("the email has no body")
+    if len(body) > email_templates.MAX_BODY * 4:
+        raise InvalidInput("the email's body is too long")
+    for label, kind, id_ in (("contact", Contact, d.contact_id), ("company", Company, d.company_id),
+                             ("deal", Deal, d.deal_id)):
+        if id_ is not None:
+            get_or_404(session, kind, id_, label)
+    return to, cc, subject, body
+
+
+def send(session: Session, *, draft: Draft, actor: Actor, now: datetime | None = None, dry_run: bool = False,
+         from_addr: str | None = None, source: str = "sent", rule: str = "", firing_id: int | None = None,
+         id_from: str | None = None, outcome: str | None = None) -> Queued:
+    """Queue the email in the outbox and store it as an email activity on its contact, company and
+    deal (and on every other contact it goes to), all in the caller's transaction. `dry_run`
+    checks everything and writes nothing. A rule's email (`source="workflow"`) goes from the
+    [smtp] sender: `from_addr` None, and `id_from` (that sender) gives its Message-ID's domain."""
+    now = resolve_now(now)
+    permissions.require(session, actor, "activity.log")
+    to, cc, subject, body = _check(session, draft)
+    warning = None
+    if from_addr is None and source == "sent":
+        try:
+            from_addr = sender(session, actor)
+        except InvalidInput as exc:
+            if not dry_run:
+                raise
+            warning = exc.message
+    message_id = new_message_id(from_addr or id_from or "")
+    in_reply_to, references = _thread(session, draft.in_reply_to)
+    if dry_run:
+        return Queued(None, None, message_id, from_addr or "", to, cc, subject, body, in_reply_to, references, [],
+                      warning)
+    email_id, activity_ids = _store(session, draft, message_id=message_id, from_addr=from_addr or id_from or "",
+                                    to=to, cc=cc, subject=subject, body=body, in_reply_to=in_reply_to,
+                                    references=references, source=source, actor=actor, now=now, outcome=outcome)
+    outbox = EmailOutbox(firing_id=firing_id, rule=rule[:100], to_addr=to[0], subject=subject, body=body,
+                         status="queued", created_at=now, from_addr=from_addr, to_addrs=to, cc_addrs=cc,
+                         message_id=message_id, in_reply_to=in_reply_to, references=references,
+                         email_id=email_id, user_id=actor.user_id)
+    session.add(outbox)
+    session.flush()
+    audit(session, actor=actor, entity="email", entity_id=email_id, action="send", now=now,
+          summary=f"to {', '.join(to)}: {subject}"[:2000])
+    return Queued(outbox.id, email_id, message_id, from_addr or "", to, cc, subject, body, in_reply_to,
+                  references, activity_ids)
+
+
+
+def _store(session: Session, d: Draft, *, message_id: str, from_addr: str, to: list[str], cc: list[str],
+           subject: str, body: str, in_reply_to: str | None, references: str | None, source: str, actor: Actor,
+           now: datetime, outcome: str | None) -> tuple[int, list[int]]:
+    """Store the message (services/mail_store) and link it: the draft's contact, every other
+    contact it goes to, the company and the deal. Returns the message's id and its activities."""
+    contact_ids = set(session.scalars(
+        select(ContactEmail.contact_id).join(Contact, Contact.id == ContactEmail.contact_id)
+        .where(ContactEmail.email.in_(to + cc), Contact.archived.is_(False))))
+    if d.contact_id is not None:
+        contact_ids.add(d.contact_id)
+    message = mail_store.MailMessage(
+        message_id=message_id, sent_at=now, subject=subject, from_addr=parseaddr(from_addr)[1] or from_addr,
+        to_addrs=tuple(to), cc_addrs=tuple(cc), body=body, in_reply_to=in_reply_to,
+        references=tuple((references or "").split()), size=len(body.encode("utf-8")),
+        direction=Direction.OUTBOUND.value, contact_ids=tuple(sorted(contact_ids)), deal_id=d.deal_id,
+        company_id=d.company_id)
+    stored = mail_store.store_messages(session, [message], actor=actor, source=source, user_id=actor.user_id,
+                                       now=now)
+    email_id = stored.email_ids[message_id]
+    if outcome:
+        session.execute(update(Activity).where(Activity.email_id == email_id).values(outcome=outcome)
+                        .execution_options(synchronize_session=False))
+    activity_ids = list(session.scalars(select(Activity.id).where(Activity.email_id == email_id)
+                                        .order_by(Activity.id)))
+    return email_id, activity_ids
