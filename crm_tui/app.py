@@ -330,10 +330,9 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         """The first-run check found no contact: the welcome offers demo data."""
 
     def on_crm_app_found_empty(self, _event: FoundEmpty) -> None:
-        from crm_tui.screens.welcome import WelcomeScreen
-
         if self._going():
             return
+        from crm_tui.screens.welcome import WelcomeScreen
 
         self.push_screen(WelcomeScreen())
 
