@@ -12,7 +12,8 @@ from sqlalchemy import select
 from crm_tui.app import CrmApp
 from crm_tui.models import Activity, Task
 from crm_tui.screens.pipeline.deal import DealDetailScreen
-from crm_tui.screens.inbox.screen import InboxScreen, LogAndCompleteForm, PersonPicker, WhenForm
+from crm_tui.screens.inbox.dialogs import LogAndCompleteForm, WhenForm
+from crm_tui.screens.inbox.screen import InboxScreen, PersonPicker
 from crm_tui.services import contacts, deals, tasks, users
 from tests.tui.conftest import make_app, settle
 
