@@ -1,9 +1,17 @@
 """The Inbox: the tasks due, section by section (Overdue, Today, Upcoming, Snoozed, Done recently),
 and Planned, the calls and meetings logged ahead of their time; mine or the team's, and the keys
 that work through them: complete, snooze, reschedule, assign to a teammate, log a call and
-complete, open what a task (or a planned meeting) is about, new task."""
+complete, open what a task (or a planned meeting) is about, new task.
+
+The first frame is drawn before SQLAlchemy and the models have loaded: services/start.py reads my
+first overdue tasks on the start's plain connection (TaskRow, with TaskRead's fields: the keys take
+either). The services load where they are first used, after it; every read or write here waits for
+the ORM (`_session`)."""
 
 from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events, on, work
@@ -15,24 +23,43 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone, in_zone
-from crm_tui.models.schemas import PlannedRead, TaskRead, UserRead
 from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
-from crm_tui.services import inbox, tasks, users
+from crm_tui.services import sections
+from crm_tui.services.start import first_overdue, hold_orm, load_orm, release_orm
+from crm_tui.shapes import TaskRow
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 from crm_tui.widgets.text_line import TextLine
 
+if TYPE_CHECKING:
+    from crm_tui.models.schemas import PlannedRead, TaskRead, UserRead
+
 CSS = "inbox.tcss"
-SECTIONS = inbox.SECTIONS
+SECTIONS = sections.INBOX_SECTIONS
 EMPTY = {
     "overdue": "Nothing overdue. → shows what is due today.",
     "today": "Nothing else due today. n adds a task.",
-    "upcoming": f"Nothing due in the next {tasks.UPCOMING_DAYS} days. n adds a task.",
+    "upcoming": f"Nothing due in the next {sections.UPCOMING_DAYS} days. n adds a task.",
     "planned": "No call or meeting planned. Log one with a time ahead (l on a contact) and it waits here.",
     "snoozed": "Nothing snoozed. z on a task hides it until later.",
     "done": "Nothing done in the last 7 days yet. x completes the highlighted task.",
 }
 MINE, TEAM = "mine", "team"
+
+
+def _session(db, *, write: bool = False) -> AbstractContextManager:
+    """A read (or write) session, once the ORM has loaded (services/start.py load_orm: one thread
+    at a time imports it; the Inbox's first frame is drawn before)."""
+    load_orm()
+    return db.write() if write else db.read()
+
+
+def _tasks():
+    """services.tasks, for the keys (with the ORM, if it has not loaded yet)."""
+    load_orm()
+    from crm_tui.services import tasks
+
+    return tasks
 
 
 class SectionBar(TextLine):
@@ -56,7 +83,7 @@ class SectionBar(TextLine):
         self._spans = []
         for name in SECTIONS:
             count = "" if self.counts is None else f" {self.counts.get(name, 0)}"
-            label = f" {inbox.SECTION_TITLES[name]}{count} "
+            label = f" {sections.INBOX_SECTION_TITLES[name]}{count} "
             start = text.cell_len
             if name == self.section:
                 style = "reverse bold"
@@ -89,7 +116,7 @@ def inbox_columns(screen: InboxScreen, *, team: bool) -> list[Column]:
         Column("About", lambda t: t.related or "", ratio=2, min_width=8),
         Column("Due", lambda t: screen.when_text(t), width=17),
         Column("At", lambda t: fmt.stamp(t.due_at, zone) if t.due_at else "", width=16, hide_below=110),
-        Column("Origin", lambda t: tasks.origin_label(t), width=10),
+        Column("Origin", lambda t: sections.origin_label(t), width=10),
     ]
     if team:
         columns.insert(2, Column("Who", lambda t: t.assignee_login or "", width=8))
@@ -144,6 +171,7 @@ class InboxScreen(AreaScreen):
         self._auto_pick = True
         self._away = False
         self._zone = None
+        hold_orm()  # a worker loading the ORM meanwhile would slow the first frame (released on mount)
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame_top()
@@ -160,6 +188,7 @@ class InboxScreen(AreaScreen):
         self._columns = (False, False)
         self._auto_pick = True  # until the first counts: open on the first section with something in it
         self.reload(fetch=self._first_fetch)
+        self.call_after_refresh(release_orm)
 
     def on_screen_suspend(self) -> None:
         # a dialog's save refreshes through app.data_changed(); another area or screen may take long
@@ -188,7 +217,7 @@ class InboxScreen(AreaScreen):
         return "whole team" if self.scope == TEAM else f"{self.scope_login}'s"
 
     def _show_bar(self) -> None:
-        counts = None if self.counts is None else {**self.counts, inbox.PLANNED: self.planned or 0}
+        counts = None if self.counts is None else {**self.counts, sections.PLANNED: self.planned or 0}
         self.query_one(SectionBar).show(section=self.section, counts=counts, scope_label=self.scope_label())
 
     def fetcher(self):
@@ -197,14 +226,23 @@ class InboxScreen(AreaScreen):
         app, section, assignee_id = self.app, self.section, self.assignee_id
         zone, now, scope = get_zone(app.actor.timezone), app.now(), self.scope
 
+        first = section == "overdue" and scope == MINE and assignee_id is not None
+
         def fetch(*, after, before, limit, with_total):
-            with app.db.read() as session:
+            if first and after is None and before is None and not with_total:
+                # the first page as the app opens: no ORM needed (None once the start is over)
+                page = first_overdue(app.db, assignee_id=assignee_id, now=now, limit=limit)
+                if page is not None:
+                    return page
+            with _session(app.db) as session:
+                from crm_tui.services import inbox, tasks
+
                 page = inbox.inbox_page(session, section=section, assignee_id=assignee_id, zone=zone, now=now,
                                         after=after, before=before, limit=limit)
                 if with_total:
                     fresh = tasks.inbox_counts(session, assignee_id=assignee_id, zone=zone, now=now)
                     planned = inbox.planned_count(session, user_id=assignee_id, now=now)
-                    page.total = planned if section == inbox.PLANNED else fresh[section]
+                    page.total = planned if section == sections.PLANNED else fresh[section]
                     app.call_from_thread(self._counted, fresh, planned, scope, section)
             return page
         return fetch
@@ -215,8 +253,8 @@ class InboxScreen(AreaScreen):
         self.counts, self.planned = counts, planned
         if self._auto_pick and section == self.section:
             self._auto_pick = False
-            found = {**counts, inbox.PLANNED: planned}
-            first = next((name for name in ("overdue", "today", "upcoming", inbox.PLANNED) if found[name]),
+            found = {**counts, sections.PLANNED: planned}
+            first = next((name for name in ("overdue", "today", "upcoming", sections.PLANNED) if found[name]),
                          self.section)
             if first != self.section:
                 self.show_section(first)
@@ -225,13 +263,13 @@ class InboxScreen(AreaScreen):
 
     def reload(self, *, keep_position: bool = False, fetch=None) -> None:
         table = self.table
-        layout = (self.scope != MINE, self.section == inbox.PLANNED)
+        layout = (self.scope != MINE, self.section == sections.PLANNED)
         if layout != self._columns:
             self._columns = layout
             team, planned = layout
             table.columns = (planned_columns if planned else inbox_columns)(self, team=team)
             table.notify_style_update()  # the column widths are worked out again
-        table.noun = f"{inbox.SECTION_TITLES[self.section]} · {self.scope_label()}"
+        table.noun = f"{sections.INBOX_SECTION_TITLES[self.section]} · {self.scope_label()}"
         table.empty_text = EMPTY[self.section]
         table.load(fetch or self.fetcher(), keep_position=keep_position)
         self._show_bar()
@@ -247,7 +285,7 @@ class InboxScreen(AreaScreen):
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.ON_A_TASK and self.section == inbox.PLANNED:
+        if action in self.ON_A_TASK and self.section == sections.PLANNED:
             return False
         return super().check_action(action, parameters)
 
@@ -288,13 +326,13 @@ class InboxScreen(AreaScreen):
             local = in_zone(task.snoozed_until, zone)
             near = (local.date() - now.astimezone(zone).date()).days < 6
             return f"until {local:%a %H:%M}" if near else f"until {local:%d %b}"
-        return tasks.due_phrase(task.due_at, now)
+        return sections.due_phrase(task.due_at, now)
 
-    def highlighted(self) -> TaskRead | None:
+    def highlighted(self) -> TaskRead | TaskRow | None:
         row = self.table.current_row
-        if isinstance(row, TaskRead):
+        if _is_task(row):
             return row
-        if isinstance(row, PlannedRead):
+        if row is not None:  # a PlannedRead
             self.notify(f"A planned {row.kind} is not a task: it counts as contact when its time comes. "
                         "Enter opens what it is about.", severity="warning")
         else:
@@ -310,8 +348,8 @@ class InboxScreen(AreaScreen):
 
     @work(thread=True, group="inbox-action", exit_on_error=False)
     def _complete(self, task: TaskRead) -> None:
-        app = self.app
-        with app.db.write() as session:
+        app, tasks = self.app, _tasks()
+        with _session(app.db, write=True) as session:
             if task.done_at is not None:  # x on a done task takes it back
                 reopened = tasks.reopen_task(session, task_id=task.id, version=task.version, actor=app.actor,
                                              now=app.now())
@@ -339,7 +377,7 @@ class InboxScreen(AreaScreen):
         if task.done_at is not None:
             self.notify("That task is done; x reopens it.", severity="warning")
             return
-        presets = tasks.snooze_presets(now=self.app.now(), zone=get_zone(self.app.actor.timezone))
+        presets = _tasks().snooze_presets(now=self.app.now(), zone=get_zone(self.app.actor.timezone))
         from crm_tui.screens.inbox.dialogs import WhenForm  # the forms load when a dialog first opens
 
         self.app.push_screen(WhenForm(task, "snooze", presets), self._saved_when)
@@ -349,7 +387,7 @@ class InboxScreen(AreaScreen):
         if task is None:
             return
         now, zone = self.app.now(), get_zone(self.app.actor.timezone)
-        presets = [(label, when) for label, when in tasks.snooze_presets(now=now, zone=zone) if label != "1 hour"]
+        presets = [(label, when) for label, when in _tasks().snooze_presets(now=now, zone=zone) if label != "1 hour"]
         from crm_tui.screens.inbox.dialogs import WhenForm
 
         self.app.push_screen(WhenForm(task, "reschedule", presets), self._saved_when)
@@ -419,7 +457,7 @@ class InboxScreen(AreaScreen):
         elif task.company_id is not None:
             self.app.open_record("company", task.company_id)
         else:
-            what = "task" if isinstance(task, TaskRead) else task.kind
+            what = "task" if _is_task(task) else task.kind
             self.notify(f"This {what} is not about a contact, deal or company.", severity="warning")
 
 
@@ -443,7 +481,9 @@ class PersonPicker(ReportsWorkerErrors, ModalScreen[tuple[str | int, str] | None
 
     @work(thread=True, exclusive=True, group="inbox-people", exit_on_error=False)
     def _load(self, app) -> None:
-        with app.db.read() as session:
+        with _session(app.db) as session:
+            from crm_tui.services import users
+
             people = users.list_users(session, include_inactive=False)
         app.call_from_thread(self._loaded, people)
 
@@ -463,3 +503,8 @@ class PersonPicker(ReportsWorkerErrors, ModalScreen[tuple[str | int, str] | None
         else:
             user_id = int(choice)
             self.dismiss((user_id, self.logins.get(user_id, f"#{user_id}")))
+
+
+def _is_task(row) -> bool:
+    """A task's row (a TaskRead, or the TaskRow of the first frame), not a planned activity's."""
+    return row is not None and hasattr(row, "origin")
