@@ -41,7 +41,7 @@ class Area:
 def lazy(module: str, name: str, *, orm: bool = True) -> Callable[[], type[Screen]]:
     """The screen class `name` of `module`, imported on first use (start-up stays lean); with `orm`,
     once the ORM has loaded (services.start.load_orm: one thread at a time imports it). The screens
-    of Contacts and the Pipeline paint their first frame before the ORM loads, so they wait for nothing."""
+    of Contacts, the Pipeline and the Inbox paint their first frame before the ORM loads, so they wait for nothing."""
     def load() -> type[Screen]:
         if orm:
             from crm_tui.services.start import load_orm
@@ -82,7 +82,7 @@ AREAS: tuple[Area, ...] = (
     Area("pipeline", "3", "Pipeline", lazy("crm_tui.screens.pipeline.board", "PipelineScreen", orm=False), commands=(
         Command("Deals list", "deals_table", "Every deal in a table: sort, filter, won, lost, archived (v)"),
     )),
-    Area("inbox", "4", "Inbox", lazy("crm_tui.screens.inbox.screen", "InboxScreen")),
+    Area("inbox", "4", "Inbox", lazy("crm_tui.screens.inbox.screen", "InboxScreen", orm=False)),
     Area("reports", "5", "Reports", lazy("crm_tui.screens.reports.screen", "ReportsScreen"), needs=("report.view", "report.sources")),
 )
 

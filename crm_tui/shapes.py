@@ -1,5 +1,6 @@
 """Plain shapes that need no ORM: the acting user, a page of a list and its cursor, the contact
-list's row, the board's cards, totals and filter, a pipeline and its stages as the board reads them. The services hand them out (and re-export them where they always have); the app's first
+list's row, the board's cards, totals and filter, a pipeline and its stages as the board reads them,
+the Inbox's first tasks. The services hand them out (and re-export them where they always have); the app's first
 frame uses them before SQLAlchemy and the models are loaded (services/start.py)."""
 
 from __future__ import annotations
@@ -222,3 +223,26 @@ class PipelineRow:
     archived: bool
     version: int
     stages: list[StageRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """A task as the Inbox's first page reads it before the ORM has loaded: models.schemas.TaskRead's
+    fields (the Inbox's keys take either)."""
+
+    id: int
+    title: str
+    notes: str | None
+    due_at: datetime | None
+    assignee_id: int | None
+    assignee_login: str | None
+    contact_id: int | None
+    company_id: int | None
+    deal_id: int | None
+    related: str | None
+    done_at: datetime | None
+    snoozed_until: datetime | None
+    recurrence: str | None
+    origin: str
+    rule_name: str | None
+    version: int

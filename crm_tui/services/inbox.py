@@ -24,11 +24,10 @@ from crm_tui.models import Activity, ActivityKind, Company, Contact, Deal, User
 from crm_tui.models.schemas import PlannedRead, TaskRead
 from crm_tui.services import tasks
 from crm_tui.services.paging import Page, SortKey, keyset_page
+from crm_tui.services.sections import INBOX_SECTION_TITLES, INBOX_SECTIONS, PLANNED
 
-PLANNED = "planned"
 # Planned comes last: the task sections keep their places (and their → and ← presses)
-SECTIONS = (*tasks.SECTIONS, PLANNED)
-SECTION_TITLES = {**tasks.SECTION_TITLES, PLANNED: "Planned"}
+SECTIONS, SECTION_TITLES = INBOX_SECTIONS, INBOX_SECTION_TITLES
 BY_TIME = SortKey(Activity.occurred_at, Activity.id)
 PLANNED_KINDS = tuple(k.value for k in ActivityKind if k.is_interaction)
 

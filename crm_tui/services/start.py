@@ -1,5 +1,5 @@
-"""The app's start without the ORM: who is acting, the contact list's first page, and the
-pipeline board's first columns, read on the start's plain DB-API connection (Database.quick_read: sqlite3, or psycopg), so that the first frame
+"""The app's start without the ORM: who is acting, the contact list's first page, the pipeline
+board's first columns and the Inbox's first overdue tasks, read on the start's plain DB-API connection (Database.quick_read: sqlite3, or psycopg), so that the first frame
 is painted while SQLAlchemy, the models and the other services load after it.
 
 Each function covers the common case only and returns None for anything else; the caller then goes
@@ -18,7 +18,8 @@ import threading
 from datetime import date, datetime, timezone
 
 from crm_tui.config import LoginRequest, Settings, team_timezone
-from crm_tui.shapes import Actor, Card, ContactRow, Cursor, Page, PipelineRow, StageRow
+from crm_tui.services.sections import related_label
+from crm_tui.shapes import Actor, Card, ContactRow, Cursor, Page, PipelineRow, StageRow, TaskRow
 
 _LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")  # users._login's rule
 
@@ -56,6 +57,21 @@ _STAGE_CARDS = (
     "AND next_task.done_at IS NULL "
     "WHERE deals.stage_id = {p} AND deals.archived IS {false} "
     "ORDER BY deals.stage_entered_at ASC, deals.id ASC LIMIT {p}) AS stage_{i}"
+)
+
+
+# tasks.inbox_page(section="overdue") of one assignee: tasks._LABELLED under the section's condition,
+# by due time (never NULL in this section)
+_OVERDUE_TASKS = (
+    "SELECT tasks.id, tasks.title, tasks.notes, tasks.due_at, tasks.assignee_id, assignee.login, tasks.contact_id, "
+    "tasks.company_id, tasks.deal_id, tasks.done_at, tasks.snoozed_until, tasks.recurrence, tasks.origin, "
+    "tasks.rule_name, tasks.version, deals.title, contacts.full_name, companies.name "
+    "FROM tasks LEFT OUTER JOIN users AS assignee ON assignee.id = tasks.assignee_id "
+    "LEFT OUTER JOIN deals ON deals.id = tasks.deal_id LEFT OUTER JOIN contacts ON contacts.id = tasks.contact_id "
+    "LEFT OUTER JOIN companies ON companies.id = tasks.company_id "
+    "WHERE tasks.done_at IS NULL AND (tasks.snoozed_until IS NULL OR tasks.snoozed_until <= {p}) "
+    "AND tasks.due_at < {p} AND tasks.assignee_id = {p} "
+    "ORDER BY tasks.due_at ASC, tasks.id ASC LIMIT {p}"
 )
 
 
@@ -232,3 +248,28 @@ def first_board(db, *, limit: int) -> tuple[PipelineRow, list[Page[Card]]] | Non
         next_ = Cursor(cards[-1].stage_entered_at, cards[-1].id).encode() if cards and more else None
         pages.append(Page(cards, next_))
     return pipeline, pages
+
+
+def _moment(conn, value: datetime):
+    """A time as models.base.UTCDateTime binds it: naive UTC text in its fixed format on SQLite."""
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if _is_sqlite(conn) else value
+
+
+def first_overdue(db, *, assignee_id: int, now: datetime, limit: int) -> Page[TaskRow] | None:
+    """tasks.inbox_page(section="overdue", assignee_id=...) from the start: the Inbox's first page as
+    it opens; None when there is no plain connection (any more)."""
+    with db.quick_read() as conn:
+        if conn is None:
+            return None
+        moment = _moment(conn, now)
+        rows = _rows(conn, _OVERDUE_TASKS, moment, moment, assignee_id, limit + 1)
+    more = len(rows) > limit
+    items = []
+    for r in rows[:limit]:
+        about = {"deal_id": r[8], "deal_title": r[15], "contact_id": r[6], "contact_name": r[16],
+                 "company_id": r[7], "company_name": r[17]}
+        items.append(TaskRow(r[0], r[1], r[2], _utc(r[3]), r[4], r[5], r[6], r[7], r[8], related_label(about),
+                             _utc(r[9]), _utc(r[10]), r[11], r[12], r[13], r[14]))
+    next_ = Cursor(items[-1].due_at, items[-1].id).encode() if items and more else None
+    return Page(items, next_, None, None)

@@ -19,6 +19,9 @@ from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
 from crm_tui.services.dates import moment_in_range, parse_when
 from crm_tui.services.paging import Page, SortKey, keyset_page
+from crm_tui.services.sections import (  # noqa: F401 - the services' names for them
+    DONE_RECENTLY, SECTION_TITLES, SECTIONS, UPCOMING_DAYS, due_phrase, origin_label, related_label,
+)
 
 ENTITY = "task"
 BY_DUE = SortKey(Task.due_at, Task.id, nullable=True)
@@ -238,21 +241,10 @@ _LABELLED = (select(*_READ_COLUMNS, _ASSIGNEE.login.label("assignee_login"), Dea
 def _read(row) -> TaskRead:
     # the values come typed from the database columns (aware UTC datetimes): no validation needed
     data = row._asdict()
-    related = _related(data)
+    related = related_label(data)
     for extra in ("deal_title", "contact_name", "company_name"):
         del data[extra]
     return TaskRead.model_construct(**data, related=related)
-
-
-def _related(row: dict) -> str | None:
-    """What a task is about: the deal, else the contact, else the company (as companies.py says)."""
-    if row["deal_id"] and row["deal_title"] is not None:
-        return f"deal: {row['deal_title']}"
-    if row["contact_id"] and row["contact_name"] is not None:
-        return f"contact: {row['contact_name'] or '(no name)'}"
-    if row["company_id"] and row["company_name"] is not None:
-        return f"company: {row['company_name']}"
-    return None
 
 
 def _status_condition(status: str, now: datetime, zone: tzinfo):
@@ -319,11 +311,6 @@ def task_counts(session: Session, *, assignee_id: int | None, zone: tzinfo | Non
 
 # --- the Inbox ---------------------------------------------------------------------------------
 
-SECTIONS = ("overdue", "today", "upcoming", "snoozed", "done")
-SECTION_TITLES = {"overdue": "Overdue", "today": "Today", "upcoming": "Upcoming", "snoozed": "Snoozed",
-                  "done": "Done recently"}
-UPCOMING_DAYS = 7
-DONE_RECENTLY = timedelta(days=7)
 BY_SNOOZE = SortKey(Task.snoozed_until, Task.id)
 _SECTION_KEYS = {"overdue": BY_DUE, "today": BY_DUE, "upcoming": BY_DUE, "snoozed": BY_SNOOZE, "done": BY_DONE}
 # (label, what a person would type): the snooze presets, read like typed text in the user's zone
@@ -423,26 +410,3 @@ def parse_due(text: str, *, actor: Actor, now: datetime) -> datetime:
     if when is None:
         raise InvalidInput("type a time, e.g. +2d, fri 3pm or 2026-12-01 10:00")
     return when
-
-
-def due_phrase(due: datetime | None, now: datetime) -> str:
-    """How far off a due time is, as a person says it: "2 days overdue", "in 3 h", "due now"."""
-    if due is None:
-        return "no due date"
-    seconds = (due - now).total_seconds()
-    if abs(seconds) < 60:
-        return "due now"
-    span = abs(seconds)
-    if span < 3600:
-        amount = f"{int(span // 60)} min"
-    elif span < 86400:
-        amount = f"{int(span // 3600)} h"
-    else:
-        days = int(span // 86400)
-        amount = f"{days} day{'s' if days != 1 else ''}"
-    return f"{amount} overdue" if seconds < 0 else f"in {amount}"
-
-
-def origin_label(task: TaskRead) -> str:
-    """Where a task came from: "manual", or the name of the rule that created it."""
-    return (task.rule_name or task.origin) if task.origin != "manual" else "manual"

@@ -461,7 +461,7 @@ async def test_a_form_reads_its_reference_data_once(db, actor, now, monkeypatch)
     """Textual runs every class's on_mount: a form that also called super().on_mount() started its
     load of users (or pipelines) twice, the first one cancelled by the second."""
     from crm_tui.screens.forms import FormScreen
-    from crm_tui.screens.inbox.screen import AssignForm
+    from crm_tui.screens.inbox.dialogs import AssignForm
 
     ada = make_contact(db, actor, now)
     with db.write() as s:
@@ -514,7 +514,7 @@ async def test_task_form_saves_a_future_due_date_without_asking(db, actor, now):
 
 
 async def test_reschedule_asks_before_a_due_date_in_the_past(db, actor, now):
-    from crm_tui.screens.inbox.screen import WhenForm
+    from crm_tui.screens.inbox.dialogs import WhenForm
 
     with db.write() as s:
         task = tasks.create_task(s, data={"title": "Call back", "due_at": "tomorrow 9am"}, actor=actor, now=now)

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from crm_tui.app import CrmApp
 from crm_tui.models import Activity, Task
 from crm_tui.screens.pipeline.deal import DealDetailScreen
-from crm_tui.screens.inbox.screen import InboxScreen, LogAndCompleteForm, PersonPicker, WhenForm
+from crm_tui.screens.inbox.dialogs import LogAndCompleteForm, WhenForm
+from crm_tui.screens.inbox.screen import InboxScreen, PersonPicker
 from crm_tui.services import contacts, deals, tasks, users
 from tests.tui.conftest import make_app, settle
 
@@ -225,3 +226,36 @@ async def test_the_timer_names_a_task_that_falls_due(db, actor, now, inbox_data)
         await pilot.pause(0.05)  # more ticks: the task is named once, not on every tick
         assert len(named()) == 1
         assert app.screen.table.current_row.title in _titles(app)
+
+
+async def test_the_first_rows_read_before_the_orm_take_the_keys(db, actor, now, inbox_data, monkeypatch):
+    """The Inbox opened as the app starts (4 at once) shows the first overdue tasks read on the
+    start's plain connection (services/start.py: TaskRows, not TaskReads); the keys work on them."""
+    from crm_tui.db import open_database
+    from crm_tui.shapes import TaskRow
+
+    quick = open_database(db.url, quick_reads=True)
+    mount = CrmApp.on_mount
+
+    def on_mount(app):
+        mount(app)
+        app.action_area("inbox")  # before the first frame, as a key typed at launch
+
+    monkeypatch.setattr(CrmApp, "on_mount", on_mount)
+    app = make_app(quick, actor, now)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(app, pilot)
+            assert isinstance(app.screen, InboxScreen)
+            assert _titles(app)[:2] == ["Call Ada", "Send quote"]
+            assert all(isinstance(row, TaskRow) for row in app.screen.table.visible_rows())
+            assert app.screen.table.current_row.related == "contact: Ada Lovelace"
+            await pilot.press("x")
+            await settle(app, pilot)
+            assert _task(db, inbox_data["Call Ada"]).done_at == now
+            assert _titles(app)[0] == "Send quote"
+            await pilot.press("z")
+            await settle(app, pilot)
+            assert isinstance(app.screen, WhenForm)
+    finally:
+        quick.dispose()

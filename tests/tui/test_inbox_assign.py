@@ -11,7 +11,8 @@ from sqlalchemy import select
 from textual.widgets import Input
 
 from crm_tui.models import AuditEvent
-from crm_tui.screens.inbox.screen import AssignForm, InboxScreen
+from crm_tui.screens.inbox.dialogs import AssignForm
+from crm_tui.screens.inbox.screen import InboxScreen
 from crm_tui.services import tasks, users
 from crm_tui.widgets.key_bar import KeyBar
 from tests.tui.conftest import make_app, settle

@@ -24,7 +24,8 @@ from crm_tui.screens.settings.duplicates import MergeForm
 from crm_tui.screens.contacts.filters import SaveViewForm
 from crm_tui.screens.forms import ConfirmScreen, DealForm, TaskForm
 from crm_tui.screens.settings.imports import FieldPicker, ImportScreen
-from crm_tui.screens.inbox.screen import InboxScreen, PersonPicker, WhenForm
+from crm_tui.screens.inbox.dialogs import WhenForm
+from crm_tui.screens.inbox.screen import InboxScreen, PersonPicker
 from crm_tui.screens.pipeline.settings import PipelineSettingsScreen, StagePicker
 from crm_tui.screens.reports.screen import DrillScreen, ReportsScreen
 from crm_tui.services import companies, contacts, deals, merge, pipelines, tasks, users, views

@@ -15,7 +15,7 @@ from crm_tui.screens.bulk import BulkActionScreen, request_changes
 from crm_tui.screens.companies.form import CompanyForm
 from crm_tui.screens.contacts.filters import ContactFilterForm
 from crm_tui.screens.forms import ContactForm, DealForm, TaskForm
-from crm_tui.screens.inbox.screen import AssignForm
+from crm_tui.screens.inbox.dialogs import AssignForm
 from crm_tui.screens.pipeline.board_dialogs import BoardFilterForm
 from crm_tui.screens.pipeline.deals import DealFilterForm
 from crm_tui.screens.reports.screen import GoalForm

@@ -8,7 +8,9 @@ and asserts on the modules it imported (never on time; bench/bench_process.py me
   pydantic, no SQLAlchemy, no models and none of the services that use them (services/start.py
   reads the first page and the user on a plain connection; the rest loads after the first frame);
 - the same with the Pipeline opened at once, up to its first cards painted: nor babel, the board's
-  services, its dialogs and the forms.
+  services, its dialogs and the forms;
+- the same with the Inbox opened at once, up to its first task painted: nor the task services, the
+  forms and the Inbox's dialogs.
 """
 
 from __future__ import annotations
@@ -261,6 +263,68 @@ def test_the_pipelines_first_cards_are_painted_before_the_orm_loads(sqlite_url, 
     """, sqlite_url, sqlite_url)
     assert "crm_tui.services.start" in seen and "crm_tui.screens.pipeline.board" in seen
     assert _loaded(seen, BEFORE_THE_FIRST_CARDS) == []
+
+
+# what the Inbox's first rows (the area opened at once, as `crm` then 4) wait for no more
+BEFORE_THE_FIRST_TASKS = ("typer", "pydantic", "pydantic_core", "sqlalchemy", "sqlmodel", "alembic", "psycopg", "babel",
+                          "crm_tui.models", "crm_tui.services.common", "crm_tui.services.tasks",
+                          "crm_tui.services.inbox", "crm_tui.services.users", "crm_tui.screens.forms",
+                          "crm_tui.screens.inbox.dialogs", "crm_tui.cli.main")
+
+
+def test_the_inboxs_first_rows_are_painted_before_the_orm_loads(sqlite_url, tmp_path, monkeypatch):
+    """`crm --db URL` with the Inbox opened at once, headless: the modules are read as the Inbox
+    paints its first task (the user's first overdue task, read on the start's plain connection)."""
+    monkeypatch.setenv("CRM_CONFIG_DIR", str(tmp_path / "config"))
+    from crm_tui import config
+    from crm_tui.db import open_database
+    from crm_tui.services import tasks, users
+
+    db = open_database(sqlite_url)
+    try:  # ann, whom this OS login signs in as, and an overdue task of hers
+        with db.write() as session:
+            ann = users.actor_for(session, login="ann")
+            users.update_user(session, user_id=ann.user_id, actor=ann,
+                              changes={"os_login": config.login_request(None, config.Settings()).os_login})
+            tasks.create_task(session, data={"title": "Call Ada", "due_at": "2020-01-02 09:00",
+                                             "assignee_id": ann.user_id}, actor=ann)
+    finally:
+        db.dispose()
+    seen = _modules("""
+        import json, sys
+        from textual.app import App
+        from crm_tui.app import CrmApp
+        from crm_tui.widgets.keyset_table import KeysetTable
+
+        seen = []
+        run, draw, mount = App.run, KeysetTable.render_line, CrmApp.on_mount
+
+        def render_line(table, y):
+            if not seen and table.id == "inbox-list" and y >= 1 and table.window.rows:
+                seen.extend(sorted(sys.modules))
+                assert table.window.rows[0].title == "Call Ada"
+                table.app.call_later(table.app.exit)
+            return draw(table, y)
+
+        def on_mount(app):
+            mount(app)
+            app.call_later(app.action_area, "inbox")  # 4, pressed as the app starts
+
+        def headless(app, **kwargs):
+            return run(app, headless=True, size=(120, 36))
+
+        App.run, KeysetTable.render_line, CrmApp.on_mount = headless, render_line, on_mount
+        from crm_tui.cli.entry import run as crm
+        sys.argv = ["crm", "--db", sys.argv[1], "--user", "ann"]
+        try:
+            crm()
+        except SystemExit as exc:
+            assert not exc.code, exc.code
+        assert seen, "the Inbox never painted its first rows"
+        print(json.dumps(seen))
+    """, sqlite_url)
+    assert "crm_tui.screens.inbox.screen" in seen
+    assert _loaded(seen, BEFORE_THE_FIRST_TASKS) == []
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -180,3 +180,30 @@ def test_first_board_is_the_services_first_board(db, quick, actor, now, limit):
     assert any(card.expected_close is not None for page in pages for card in page.items)
     quick.end_quick_reads()
     assert start.first_board(quick, limit=limit) is None
+
+
+@pytest.mark.parametrize("limit", [1, 2, 50])
+def test_first_overdue_is_the_services_first_inbox_page(db, quick, actor, now, limit):
+    from datetime import timedelta, timezone
+
+    from crm_tui.services import deals, tasks
+
+    with db.write() as s:
+        deal = deals.create_deal(s, data={"title": "Anvils"}, actor=actor, now=now)
+        company_id = companies.create_company(s, data={"name": "Acme"}, actor=actor, now=now).id
+        made = []
+        for i, about in enumerate(({"deal_id": deal.id}, {"company_id": company_id}, {}, {}, {}, {})):
+            made.append(tasks.create_task(s, data={"title": f"Task {i}", "due_at": now - timedelta(hours=3 - i % 2),
+                                                   "assignee_id": actor.user_id, **about}, actor=actor, now=now))
+        tasks.complete_task(s, task_id=made[2].id, actor=actor, now=now)
+        tasks.snooze_task(s, task_id=made[3].id, until=now + timedelta(hours=2), actor=actor, now=now)
+        tasks.create_task(s, data={"title": "Later", "due_at": now + timedelta(days=1), "assignee_id": actor.user_id},
+                          actor=actor, now=now)
+    page = start.first_overdue(quick, assignee_id=actor.user_id, now=now, limit=limit)
+    with db.read() as s:
+        expected = tasks.inbox_page(s, section="overdue", assignee_id=actor.user_id, zone=timezone.utc, now=now,
+                                    limit=limit)
+    assert [dataclasses.asdict(t) for t in page.items] == [t.model_dump() for t in expected.items]
+    assert (page.next_cursor, page.prev_cursor) == (expected.next_cursor, expected.prev_cursor)
+    assert any(t.related for t in page.items)
+    assert start.first_overdue(quick, assignee_id=actor.user_id + 1, now=now, limit=limit).items == []

@@ -1,13 +1,18 @@
 """The Inbox: the tasks due, section by section (Overdue, Today, Upcoming, Snoozed, Done recently),
 and Planned, the calls and meetings logged ahead of their time; mine or the team's, and the keys
 that work through them: complete, snooze, reschedule, assign to a teammate, log a call and
-complete, open what a task (or a planned meeting) is about, new task."""
+complete, open what a task (or a planned meeting) is about, new task.
+
+The first frame is drawn before SQLAlchemy and the models have loaded: services/start.py reads my
+first overdue tasks on the start's plain connection (TaskRow, with TaskRead's fields: the keys take
+either). The services load where they are first used, after it; every read or write here waits for
+the ORM (`_session`)."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events, on, work
@@ -16,38 +21,27 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList
+from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone, in_zone
-from crm_tui.errors import InvalidInput
-from crm_tui.models.schemas import ActivityRead, PlannedRead, TaskRead, UserRead
 from crm_tui.screens.base import ReportsWorkerErrors, AreaScreen
-from crm_tui.screens.forms import CSS as FORMS_CSS
-from crm_tui.screens.forms import (
-    FormScreen,
-    LogActivityForm,
-    TaskForm,
-    _field,
-    _input,
-    pick_id,
-    picked,
-    past_due_question,
-    _user_label,
-    user_picker,
-)
-from crm_tui.services import inbox, tasks, users
-from crm_tui.services.common import Actor
+from crm_tui.services import sections
+from crm_tui.services.start import first_overdue, hold_orm, load_orm, release_orm
+from crm_tui.shapes import TaskRow
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 from crm_tui.widgets.text_line import TextLine
 
+if TYPE_CHECKING:
+    from crm_tui.models.schemas import PlannedRead, TaskRead, UserRead
+
 CSS = "inbox.tcss"
-SECTIONS = inbox.SECTIONS
+SECTIONS = sections.INBOX_SECTIONS
 EMPTY = {
     "overdue": "Nothing overdue. → shows what is due today.",
     "today": "Nothing else due today. n adds a task.",
-    "upcoming": f"Nothing due in the next {tasks.UPCOMING_DAYS} days. n adds a task.",
+    "upcoming": f"Nothing due in the next {sections.UPCOMING_DAYS} days. n adds a task.",
     "planned": "No call or meeting planned. Log one with a time ahead (l on a contact) and it waits here.",
     "snoozed": "Nothing snoozed. z on a task hides it until later.",
     "done": "Nothing done in the last 7 days yet. x completes the highlighted task.",
@@ -82,6 +76,21 @@ class PeopleRead(Message, bubble=False):
     people: list[UserRead]
 
 
+def _session(db, *, write: bool = False) -> AbstractContextManager:
+    """A read (or write) session, once the ORM has loaded (services/start.py load_orm: one thread
+    at a time imports it; the Inbox's first frame is drawn before)."""
+    load_orm()
+    return db.write() if write else db.read()
+
+
+def _tasks():
+    """services.tasks, for the keys (with the ORM, if it has not loaded yet)."""
+    load_orm()
+    from crm_tui.services import tasks
+
+    return tasks
+
+
 class SectionBar(TextLine):
     """One line: the sections with their counts (the current one highlighted), and whose tasks.
     Styled in inbox.tcss (a widget's DEFAULT_CSS would make Textual parse every stylesheet again
@@ -103,7 +112,7 @@ class SectionBar(TextLine):
         self._spans = []
         for name in SECTIONS:
             count = "" if self.counts is None else f" {self.counts.get(name, 0)}"
-            label = f" {inbox.SECTION_TITLES[name]}{count} "
+            label = f" {sections.INBOX_SECTION_TITLES[name]}{count} "
             start = text.cell_len
             if name == self.section:
                 style = "reverse bold"
@@ -136,7 +145,7 @@ def inbox_columns(screen: InboxScreen, *, team: bool) -> list[Column]:
         Column("About", lambda t: t.related or "", ratio=2, min_width=8),
         Column("Due", lambda t: screen.when_text(t), width=17),
         Column("At", lambda t: fmt.stamp(t.due_at, zone) if t.due_at else "", width=16, hide_below=110),
-        Column("Origin", lambda t: tasks.origin_label(t), width=10),
+        Column("Origin", lambda t: sections.origin_label(t), width=10),
     ]
     if team:
         columns.insert(2, Column("Who", lambda t: t.assignee_login or "", width=8))
@@ -191,6 +200,7 @@ class InboxScreen(AreaScreen):
         self._auto_pick = True
         self._away = False
         self._zone = None
+        hold_orm()  # a worker loading the ORM meanwhile would slow the first frame (released on mount)
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame_top()
@@ -207,6 +217,7 @@ class InboxScreen(AreaScreen):
         self._columns = (False, False)
         self._auto_pick = True  # until the first counts: open on the first section with something in it
         self.reload(fetch=self._first_fetch)
+        self.call_after_refresh(release_orm)
 
     def on_screen_suspend(self) -> None:
         # a dialog's save refreshes through app.data_changed(); another area or screen may take long
@@ -235,7 +246,7 @@ class InboxScreen(AreaScreen):
         return "whole team" if self.scope == TEAM else f"{self.scope_login}'s"
 
     def _show_bar(self) -> None:
-        counts = None if self.counts is None else {**self.counts, inbox.PLANNED: self.planned or 0}
+        counts = None if self.counts is None else {**self.counts, sections.PLANNED: self.planned or 0}
         self.query_one(SectionBar).show(section=self.section, counts=counts, scope_label=self.scope_label())
 
     def fetcher(self):
@@ -244,14 +255,23 @@ class InboxScreen(AreaScreen):
         app, section, assignee_id = self.app, self.section, self.assignee_id
         zone, now, scope = get_zone(app.actor.timezone), app.now(), self.scope
 
+        first = section == "overdue" and scope == MINE and assignee_id is not None
+
         def fetch(*, after, before, limit, with_total):
-            with app.db.read() as session:
+            if first and after is None and before is None and not with_total:
+                # the first page as the app opens: no ORM needed (None once the start is over)
+                page = first_overdue(app.db, assignee_id=assignee_id, now=now, limit=limit)
+                if page is not None:
+                    return page
+            with _session(app.db) as session:
+                from crm_tui.services import inbox, tasks
+
                 page = inbox.inbox_page(session, section=section, assignee_id=assignee_id, zone=zone, now=now,
                                         after=after, before=before, limit=limit)
                 if with_total:
                     fresh = tasks.inbox_counts(session, assignee_id=assignee_id, zone=zone, now=now)
                     planned = inbox.planned_count(session, user_id=assignee_id, now=now)
-                    page.total = planned if section == inbox.PLANNED else fresh[section]
+                    page.total = planned if section == sections.PLANNED else fresh[section]
                     self.post_message(SectionsCounted(fresh, planned, scope, section))
             return page
         return fetch
@@ -264,8 +284,8 @@ class InboxScreen(AreaScreen):
         self.counts, self.planned = counts, planned
         if self._auto_pick and section == self.section:
             self._auto_pick = False
-            found = {**counts, inbox.PLANNED: planned}
-            first = next((name for name in ("overdue", "today", "upcoming", inbox.PLANNED) if found[name]),
+            found = {**counts, sections.PLANNED: planned}
+            first = next((name for name in ("overdue", "today", "upcoming", sections.PLANNED) if found[name]),
                          self.section)
             if first != self.section:
                 self.show_section(first)
@@ -274,13 +294,13 @@ class InboxScreen(AreaScreen):
 
     def reload(self, *, keep_position: bool = False, fetch=None) -> None:
         table = self.table
-        layout = (self.scope != MINE, self.section == inbox.PLANNED)
+        layout = (self.scope != MINE, self.section == sections.PLANNED)
         if layout != self._columns:
             self._columns = layout
             team, planned = layout
             table.columns = (planned_columns if planned else inbox_columns)(self, team=team)
             table.notify_style_update()  # the column widths are worked out again
-        table.noun = f"{inbox.SECTION_TITLES[self.section]} · {self.scope_label()}"
+        table.noun = f"{sections.INBOX_SECTION_TITLES[self.section]} · {self.scope_label()}"
         table.empty_text = EMPTY[self.section]
         table.load(fetch or self.fetcher(), keep_position=keep_position)
         self._show_bar()
@@ -296,7 +316,7 @@ class InboxScreen(AreaScreen):
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.ON_A_TASK and self.section == inbox.PLANNED:
+        if action in self.ON_A_TASK and self.section == sections.PLANNED:
             return False
         return super().check_action(action, parameters)
 
@@ -337,13 +357,13 @@ class InboxScreen(AreaScreen):
             local = in_zone(task.snoozed_until, zone)
             near = (local.date() - now.astimezone(zone).date()).days < 6
             return f"until {local:%a %H:%M}" if near else f"until {local:%d %b}"
-        return tasks.due_phrase(task.due_at, now)
+        return sections.due_phrase(task.due_at, now)
 
-    def highlighted(self) -> TaskRead | None:
+    def highlighted(self) -> TaskRead | TaskRow | None:
         row = self.table.current_row
-        if isinstance(row, TaskRead):
+        if _is_task(row):
             return row
-        if isinstance(row, PlannedRead):
+        if row is not None:  # a PlannedRead
             self.notify(f"A planned {row.kind} is not a task: it counts as contact when its time comes. "
                         "Enter opens what it is about.", severity="warning")
         else:
@@ -359,8 +379,8 @@ class InboxScreen(AreaScreen):
 
     @work(thread=True, group="inbox-action", exit_on_error=False)
     def _complete(self, task: TaskRead) -> None:
-        app = self.app
-        with app.db.write() as session:
+        app, tasks = self.app, _tasks()
+        with _session(app.db, write=True) as session:
             if task.done_at is not None:  # x on a done task takes it back
                 reopened = tasks.reopen_task(session, task_id=task.id, version=task.version, actor=app.actor,
                                              now=app.now())
@@ -392,7 +412,9 @@ class InboxScreen(AreaScreen):
         if task.done_at is not None:
             self.notify("That task is done; x reopens it.", severity="warning")
             return
-        presets = tasks.snooze_presets(now=self.app.now(), zone=get_zone(self.app.actor.timezone))
+        presets = _tasks().snooze_presets(now=self.app.now(), zone=get_zone(self.app.actor.timezone))
+        from crm_tui.screens.inbox.dialogs import WhenForm  # the forms load when a dialog first opens
+
         self.app.push_screen(WhenForm(task, "snooze", presets), self._saved_when)
 
     def action_reschedule(self) -> None:
@@ -400,7 +422,9 @@ class InboxScreen(AreaScreen):
         if task is None:
             return
         now, zone = self.app.now(), get_zone(self.app.actor.timezone)
-        presets = [(label, when) for label, when in tasks.snooze_presets(now=now, zone=zone) if label != "1 hour"]
+        presets = [(label, when) for label, when in _tasks().snooze_presets(now=now, zone=zone) if label != "1 hour"]
+        from crm_tui.screens.inbox.dialogs import WhenForm
+
         self.app.push_screen(WhenForm(task, "reschedule", presets), self._saved_when)
 
     def _saved_when(self, task: TaskRead | None) -> None:
@@ -420,6 +444,8 @@ class InboxScreen(AreaScreen):
         def done(saved: TaskRead | None) -> None:
             if saved is not None:
                 self._changed(f"Gave “{saved.title}” to {saved.assignee_login or 'nobody'}.")
+
+        from crm_tui.screens.inbox.dialogs import AssignForm
 
         self.app.push_screen(AssignForm(task), done)
 
@@ -441,12 +467,16 @@ class InboxScreen(AreaScreen):
                 extra = f" Follow-up “{follow.title}” added." if follow is not None else ""
                 self._changed(f"Logged the {activity.kind}. {self._done_message(completed, following)}{extra}")
 
+        from crm_tui.screens.inbox.dialogs import LogAndCompleteForm
+
         self.app.push_screen(LogAndCompleteForm(task), done)
 
     def action_new_task(self) -> None:
         def done(task: TaskRead | None) -> None:
             if task is not None:
                 self._changed(f"Added the task “{task.title}”.")
+
+        from crm_tui.screens.forms import TaskForm
 
         self.app.push_screen(TaskForm(), done)
 
@@ -462,140 +492,11 @@ class InboxScreen(AreaScreen):
         elif task.company_id is not None:
             self.app.open_record("company", task.company_id)
         else:
-            what = "task" if isinstance(task, TaskRead) else task.kind
+            what = "task" if _is_task(task) else task.kind
             self.notify(f"This {what} is not about a contact, deal or company.", severity="warning")
 
 
-# --- the dialogs ---------------------------------------------------------------------------------
-
-
-class WhenForm(FormScreen[TaskRead | None]):
-    """Snooze or reschedule a task: a preset, or a time typed the way people say it, read in the
-    user's zone ("+2d", "fri 3pm", "2026-12-01 10:00"). Typing while on the presets goes to the box."""
-
-    CSS_PATH = [FORMS_CSS, CSS]
-    HINT = "enter picks · type a time · esc cancel"
-
-    def __init__(self, task: TaskRead, mode: str, presets: list[tuple[str, datetime]]) -> None:
-        super().__init__()
-        self.for_task = task
-        self.mode = mode  # "snooze" or "reschedule"
-        self.presets = presets
-        self.preset: datetime | None = None
-
-    def form_title(self) -> str:
-        verb = "Snooze" if self.mode == "snooze" else "Reschedule"
-        return f"{verb} · {self.for_task.title}"
-
-    def compose_fields(self) -> ComposeResult:
-        zone = get_zone(self.app.actor.timezone)
-        options = [Option(f"{label:<16} {when.astimezone(zone):%a %d %b %H:%M}", id=str(i))
-                   for i, (label, when) in enumerate(self.presets)]
-        yield OptionList(*options, id="when-presets", compact=True)
-        label = "Until" if self.mode == "snooze" else "Due"
-        # no select-on-focus: the key that moved focus here is already in the box
-        yield _field(label, _input("when", placeholder="or type: +2d, fri 3pm, 2026-12-01 10:00",
-                                   select_on_focus=False))
-
-    def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
-        presets = self.query_one("#when-presets", OptionList)
-        if self.presets:
-            presets.highlighted = 0
-            presets.focus()
-        else:
-            presets.display = False
-            self.query_one("#when", Input).focus()
-
-    def on_key(self, event: events.Key) -> None:
-        """A printable key on the presets starts typing a time instead."""
-        if isinstance(self.focused, OptionList) and event.character and event.is_printable \
-                and event.character != " ":
-            event.stop()
-            event.prevent_default()
-            box = self.query_one("#when", Input)
-            box.focus()
-            box.insert_text_at_cursor(event.character)
-
-    @on(OptionList.OptionSelected, "#when-presets")
-    def _preset_chosen(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self.preset = self.presets[int(event.option.id)][1]
-        self.action_save()
-
-    @on(Input.Changed, "#when")
-    def _typed(self) -> None:
-        self.preset = None
-
-    def values(self) -> dict[str, Any]:
-        typed = self.query_one("#when", Input).value.strip()
-        return {"when": self.preset if self.preset is not None else typed}
-
-    def confirm_before_save(self, values: dict[str, Any], now: datetime) -> str | None:
-        # a snooze into the past is refused outright (snooze_task); a new due date there is asked about
-        return past_due_question(values["when"], self.app.actor, now) if self.mode == "reschedule" else None
-
-    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> TaskRead:
-        when = values["when"]
-        if isinstance(when, str):
-            when = tasks.parse_due(when, actor=actor, now=now)
-        if self.mode == "snooze":
-            return tasks.snooze_task(session, task_id=self.for_task.id, until=when, version=self.for_task.version,
-                                     actor=actor, now=now)
-        return tasks.reschedule_task(session, task_id=self.for_task.id, due_at=when, version=self.for_task.version,
-                                     actor=actor, now=now)
-
-
-class AssignForm(FormScreen[TaskRead | None]):
-    """Give a task to a teammate: the same user picker as a contact's or a deal's owner (the active
-    users, and the current assignee even when deactivated). Saved with the version the Inbox read."""
-
-    def __init__(self, task: TaskRead) -> None:
-        super().__init__()
-        self.for_task = task
-
-    def form_title(self) -> str:
-        return f"Assign · {self.for_task.title}"
-
-    def compose_fields(self) -> ComposeResult:
-        yield _field("Assignee", user_picker("assignee", self.for_task.assignee_id, self.for_task.assignee_login,
-                                             empty="choose someone"))
-
-    def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
-        self.query_one("#assignee", Input).focus()
-
-    def values(self) -> dict[str, Any]:
-        return {"assignee_id": picked(self, "assignee")}
-
-    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime) -> TaskRead:
-        values["assignee_id"] = pick_id(session, "user", values["assignee_id"])
-        if values["assignee_id"] is None:
-            raise InvalidInput("choose who takes the task")
-        if values["assignee_id"] == self.for_task.assignee_id:
-            raise InvalidInput(f"{self.for_task.assignee_login} has the task already: choose someone else")
-        return tasks.assign_task(session, task_id=self.for_task.id, assignee_id=values["assignee_id"],
-                                 version=self.for_task.version, actor=actor, now=now)
-
-
-class LogAndCompleteForm(LogActivityForm):
-    """Log a call about a task and complete the task, in one transaction; the form's follow-up
-    fields add the next task."""
-
-    def __init__(self, task: TaskRead) -> None:
-        super().__init__(contact_id=task.contact_id, company_id=task.company_id, deal_id=task.deal_id,
-                         kind="call", subject_hint=task.title)
-        self.for_task = task
-
-    def form_title(self) -> str:
-        return f"Log a call · completes “{self.for_task.title}”"
-
-    def write(self, session, values: dict[str, Any], *, actor: Actor, now: datetime
-              ) -> tuple[ActivityRead, TaskRead | None, TaskRead, TaskRead | None]:
-        # the same session, so one transaction: a refused log leaves the task open, and a task
-        # changed meanwhile (Conflict) logs nothing
-        done, following = tasks.complete_task(session, task_id=self.for_task.id, version=self.for_task.version,
-                                               actor=actor, now=now)
-        activity, follow = super().write(session, values, actor=actor, now=now)
-        return activity, follow, done, following
+# --- whose tasks (the forms' dialogs are in dialogs.py: the forms load when one first opens) --------
 
 
 class PersonPicker(ReportsWorkerErrors, ModalScreen[tuple[str | int, str] | None]):
@@ -615,12 +516,16 @@ class PersonPicker(ReportsWorkerErrors, ModalScreen[tuple[str | int, str] | None
 
     @work(thread=True, exclusive=True, group="inbox-people", exit_on_error=False)
     def _load(self, app) -> None:
-        with app.db.read() as session:
+        with _session(app.db) as session:
+            from crm_tui.services import users
+
             people = users.list_users(session, include_inactive=False)
         self.post_message(PeopleRead(people))
 
     @on(PeopleRead)
     def _loaded(self, read: PeopleRead) -> None:
+        from crm_tui.screens.forms import _user_label  # loaded with the forms, after the Inbox's first frame
+
         people, me = read.people, self.app.actor.user_id
         self.logins = {u.id: u.login for u in people}
         self.query_one(OptionList).add_options([Option(_user_label(u), id=str(u.id)) for u in people if u.id != me])
@@ -634,3 +539,8 @@ class PersonPicker(ReportsWorkerErrors, ModalScreen[tuple[str | int, str] | None
         else:
             user_id = int(choice)
             self.dismiss((user_id, self.logins.get(user_id, f"#{user_id}")))
+
+
+def _is_task(row) -> bool:
+    """A task's row (a TaskRead, or the TaskRow of the first frame), not a planned activity's."""
+    return row is not None and hasattr(row, "origin")
