@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from textual.widgets import Input, Label
 
-from crm_tui.screens.bulk import BulkActionScreen, request_changes
+from crm_tui.screens.bulk import NOBODY_ID, BulkActionScreen, request_changes
 from crm_tui.screens.companies.form import CompanyForm
 from crm_tui.screens.contacts.filters import ContactFilterForm
 from crm_tui.screens.forms import ContactForm, DealForm, TaskForm
@@ -20,7 +20,7 @@ from crm_tui.screens.pipeline.board_dialogs import BoardFilterForm
 from crm_tui.screens.pipeline.deals import DealFilterForm
 from crm_tui.screens.reports.screen import GoalForm
 from crm_tui.services import board, companies, contacts, deals, goals, pipelines, tasks, users
-from crm_tui.widgets.picker import Picker, PickerMatches
+from crm_tui.widgets.picker import NOBODY, Picker, PickerMatches
 from tests.tui.test_forms import SIZE, Host, error_text, settle
 
 
@@ -273,6 +273,7 @@ async def test_the_bulk_dialogs_owner_picker_offers_nobody(db, actor, now, team)
         await pilot.press("enter")
         await settle(app, pilot)
     [request] = app.results
+    assert request.pick == NOBODY.id == NOBODY_ID  # the bulk module names it without loading the picker
     with db.read() as s:
         [change] = request_changes(s, "contact", request, actor, now)
     assert (change.field, change.value) == ("owner", None)
