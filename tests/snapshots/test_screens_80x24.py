@@ -182,3 +182,30 @@ async def test_screen_fits_80x24(demo_app, name):
         await opened(pilot)
         assert type(demo_app.screen).__name__ == screen
         assert_fits(demo_app.screen)
+
+
+async def test_words_found_at_80x24(demo_app):
+    """Wording the snapshots above showed wrong: "1 pairs"; a merge hint cut to "esc ca…"; the
+    report period's hint said "apply" over a Save button; the user form named a CLI flag."""
+    from textual.widgets import Button, Input, Label, Static
+
+    async with demo_app.run_test(size=SIZE) as pilot:
+        await SCREENS["duplicates_merge"][0](pilot)
+        form = demo_app.screen
+        hint = form.query_one("#form-hint", Label)
+        assert str(hint.render()) == "a/b per field · ^s merge · esc cancel"
+        assert len(str(hint.render())) <= hint.content_region.width
+        await pilot.press("escape")
+        await settle(demo_app, pilot)
+        assert "Likely duplicate contacts: 1 pair ·" in str(demo_app.screen.query_one("#dupe-line", Static).render())
+
+        await _keys("escape", "5", "d")(pilot)
+        assert type(demo_app.screen).__name__ == "RangeForm"
+        assert [str(b.label) for b in demo_app.screen.query(Button)] == ["Apply", "Cancel"]
+        assert "ctrl+s apply" in str(demo_app.screen.query_one("#form-hint", Label).render())
+        await pilot.press("escape")
+        await settle(demo_app, pilot)
+
+        demo_app.push_screen(_user_form(demo_app))
+        await settle(demo_app, pilot)
+        assert "--" not in demo_app.screen.query_one("#login", Input).placeholder
