@@ -10,7 +10,9 @@ from textual.errors import NoWidget
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
 
-SHOWN_KINDS = (Button, Checkbox, Input, Label, Select, SelectionList, Static)
+from crm_tui.widgets.text_line import Paragraphs
+
+SHOWN_KINDS = (Button, Checkbox, Input, Label, Select, SelectionList, Static, Paragraphs)
 
 
 def hidden(screen, widget: Widget) -> str | None:
@@ -31,6 +33,13 @@ def hidden(screen, widget: Widget) -> str | None:
 
 def text_cut(widget: Widget) -> str | None:
     """A text cut without "…" (None when it shows whole, wrapped or not, or ends with the ellipsis)."""
+    if isinstance(widget, Paragraphs):
+        width = widget.content_region.width
+        lines = [line.plain for line in widget.lines(width)]
+        whole = sum(len(p.wrap(widget.app.console, width)) for p in widget._paragraphs)
+        if any(cell_len(line) > width for line in lines) or (whole > len(lines) and not lines[-1].endswith("…")):
+            return f"{[p.plain for p in widget._paragraphs]!r} is cut at {width} cells without an ellipsis"
+        return None
     text = str(widget.render()) if isinstance(widget, (Label, Static)) else None
     if not text or "\n" in text:
         return None
@@ -61,7 +70,7 @@ def assert_fits(screen, root: Widget | None = None) -> None:
             continue
         if not all(node.display for node in widget.ancestors if isinstance(node, Widget)):
             continue
-        if isinstance(widget, (Label, Static)) and not str(widget.render()).strip():
+        if isinstance(widget, (Label, Static, Paragraphs)) and not str(widget.render()).strip():
             continue  # an empty line (an error line with no error)
         if scrolled_out(widget):
             continue

@@ -127,3 +127,46 @@ async def test_pipeline_settings_words(demo_db, actor_sqlite, now):
         await pilot.press("escape", "d")
         await settle(app, pilot)
         assert str(app.screen.query_one("#picker-title", Label).render()) == "New has 2 deals. Move them to:"
+
+
+@pytest.mark.parametrize("width", [80, 120, 160])
+async def test_the_board_totals_take_one_form_at_every_width(demo_db, actor_sqlite, now, width):
+    """Each open column's totals line reads "<amount> · w <weighted>" at every width (it was
+    "$1.5M · w $149.3K" in one column and "$930.4K w$232.6K" in another), cut with "…" if at all."""
+    import re
+
+    from crm_tui.widgets.kanban import KanbanBoard
+
+    app = make_app(demo_db, actor_sqlite, now)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await _open(app, pilot, "3")
+        board = app.screen.query_one(KanbanBoard)
+        lines = [column.render_line(1).text.strip() for column in board.columns
+                 if column.display and column.stage.kind == "open"]
+        assert lines
+        form = re.compile(r"^[$€£]\d[\d.,]*[KMB]? · w [$€£]\d[\d.,]*[KMB]?$")
+        assert all(form.match(line) or line.endswith("…") for line in lines), lines
+
+
+async def test_the_import_screen_at_80x24_cuts_nothing_without_an_ellipsis(sqlite_db, actor_sqlite, now, tmp_path):
+    """A long file name, then a dry run and an import the file's bad rows refuse: the file line, the
+    summary and the keys show whole or end with "…" (the import screen cut text without one)."""
+    import shutil
+    from pathlib import Path
+
+    from crm_tui.screens.settings.imports import ImportScreen
+
+    source = Path(__file__).parents[1] / "fixtures" / "import" / "contacts_messy.csv"
+    path = tmp_path / ("exported from the old crm on a friday afternoon " * 2 + "contacts.csv")
+    shutil.copy(source, path)
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.push_screen(ImportScreen(str(path)))
+        await settle(app, pilot)
+        assert isinstance(app.screen, ImportScreen)
+        assert_fits(app.screen)
+        for key in ("ctrl+r", "ctrl+s"):  # a dry run, then the import (refused: invalid rows)
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert_fits(app.screen)
