@@ -69,11 +69,15 @@ class Duplicate(InvalidInput):
     was written. Names the existing record, so a form can offer to open it; the caller may insist
     with allow_duplicate=True."""
 
-    def __init__(self, message: str, *, entity: str, existing_id: int, existing_label: str) -> None:
+    def __init__(self, message: str, *, entity: str, existing_id: int, existing_label: str,
+                 found: str | None = None) -> None:
         super().__init__(message)
         self.entity = entity
         self.existing_id = existing_id
         self.existing_label = existing_label
+        # what was found, without the command line's advice (`crm ... show`, --allow-duplicate):
+        # the app offers its own choices
+        self.found = found or message
 
 
 class UnknownCompany(NotFound):

@@ -97,7 +97,7 @@ def open_existing(app: App, error: Duplicate) -> None:
 def offer_existing(form, error: Duplicate, rejected) -> None:
     """A new record repeats an existing one: say so (`rejected`, the form's error line), then offer
     to open the existing one or to save anyway (the form's `allow_duplicate`)."""
-    rejected(error.message)
+    rejected(error.found)  # the app's own choices follow, not the command line's advice
 
     def chosen(answer: str | None) -> None:
         if answer == "open":
@@ -129,8 +129,7 @@ class DuplicateScreen(ModalScreen[str | None]):
         e = self.error
         with Vertical(id="dialog", classes="dialog"):
             # it names records as typed: never markup
-            yield Label(f"{e.message}.\nOpen #{e.existing_id} {e.existing_label}?", id="dialog-question",
-                        markup=False)
+            yield Label(f"{e.found}.\nOpen #{e.existing_id} {e.existing_label}?", id="dialog-question", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(Text(f"Open #{e.existing_id} (o)"), id="duplicate-open", variant="primary",
                              compact=True)

@@ -206,8 +206,9 @@ def _refuse_duplicate(session: Session, name: str | None, domain: str | None, *,
     state = " (archived)" if archived else ""
     what = "merge the two (crm company merge), or add --allow-duplicate to keep both" if editing is not None \
         else "add --allow-duplicate to add another"
-    raise Duplicate(f"a company with {why} already exists: #{id_} {existing}{state} (crm company show {id_}); "
-                    f"{what}", entity=ENTITY, existing_id=id_, existing_label=existing)
+    found = f"a company with {why} already exists: #{id_} {existing}{state}"
+    raise Duplicate(f"{found} (crm company show {id_}); {what}", entity=ENTITY, existing_id=id_,
+                    existing_label=existing, found=found)
 
 
 def find_or_create_company(session: Session, *, name: str, create: bool, actor: Actor,

@@ -214,9 +214,9 @@ def _refuse_duplicate(session: Session, emails: list[str], *, editing: int | Non
     state = " (archived)" if row.archived else ""
     what = "merge the two (crm contact merge), or add --allow-duplicate to keep both" if editing is not None \
         else "add --allow-duplicate to add another"
-    raise Duplicate(f"a contact with {row.email} already exists: #{row.id} {row.full_name}{state} "
-                    f"(crm contact show {row.id}); {what}",
-                    entity=ENTITY, existing_id=row.id, existing_label=row.full_name)
+    found = f"a contact with {row.email} already exists: #{row.id} {row.full_name}{state}"
+    raise Duplicate(f"{found} (crm contact show {row.id}); {what}",
+                    entity=ENTITY, existing_id=row.id, existing_label=row.full_name, found=found)
 
 
 def update_contact(session: Session, *, contact_id: int, changes: ContactUpdate | dict, actor: Actor,

@@ -65,7 +65,8 @@ def _as_text(text: Text | str) -> Text:
 
 
 class Paragraphs(Widget):
-    """Plain paragraphs (each starts a line; never read as markup) wrapped to the widget's width
+    """Paragraphs (each starts a line; a str is plain text, never read as markup, a Text keeps its
+    styles) wrapped to the widget's width
     in at most `max_lines` lines. When they need more, the last line shown ends with "…", so a
     reader can tell something is cut (a report's notes at 80 columns)."""
 
@@ -78,12 +79,18 @@ class Paragraphs(Widget):
     def __init__(self, max_lines: int = 2, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.max_lines = max_lines
-        self._paragraphs: list[str] = []
+        self._paragraphs: list[Text] = []
         self._wrapped: tuple[int, list[Text]] | None = None
 
-    def update(self, paragraphs: list[str]) -> None:
-        if list(paragraphs) != self._paragraphs:
-            self._paragraphs, self._wrapped = list(paragraphs), None
+    def update(self, paragraphs: list[str | Text] | str | Text) -> None:
+        if isinstance(paragraphs, (str, Text)):
+            paragraphs = [paragraphs]
+        texts = [paragraph.copy() if isinstance(paragraph, Text) else Text(paragraph, end="")
+                 for paragraph in paragraphs]
+        for text in texts:
+            text.no_wrap, text.end = False, ""
+        if texts != self._paragraphs:
+            self._paragraphs, self._wrapped = texts, None
             self.refresh(layout=True)
 
     def lines(self, width: int) -> list[Text]:
@@ -92,7 +99,7 @@ class Paragraphs(Widget):
             return self._wrapped[1]
         wrapped: list[Text] = []
         for paragraph in self._paragraphs:
-            wrapped.extend(Text(paragraph, end="").wrap(self.app.console, max(1, width)))
+            wrapped.extend(paragraph.wrap(self.app.console, max(1, width)))
         if len(wrapped) > self.max_lines:
             wrapped = wrapped[:self.max_lines]
             last = wrapped[-1]

@@ -170,3 +170,29 @@ async def test_new_company_with_a_taken_domain_can_be_saved_anyway(db, actor, no
         await settle(app, pilot)
         assert isinstance(app.screen, CompaniesScreen)
     assert _count(db, Company) == 2
+
+
+@pytest.mark.parametrize("kind", ["contact", "company"])
+async def test_the_app_offers_its_own_choices_not_the_command_lines(db, actor, now, ann, kind):
+    """The service's message ends with the CLI's advice ("(crm contact show 1); add
+    --allow-duplicate to add another"): the dialog and the form's error line say what was found,
+    and the dialog's buttons are the choices."""
+    app = make_app(db, actor, now)
+    async with app.run_test(size=SIZE) as pilot:
+        if kind == "contact":
+            form = await _new_contact(app, pilot, first_name="Anne", emails="ann@example.com")
+        else:
+            await settle(app, pilot)
+            await pilot.press("2", "n")
+            await settle(app, pilot)
+            form = app.screen
+            form.query_one("#company-name", Input).value = "Acme"
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+        assert isinstance(app.screen, DuplicateScreen)
+        question = str(app.screen.query_one("#dialog-question", Label).render())
+        assert f"a {kind} with" in question and "already exists" in question
+        error = str(form.query_one(f"#{form.part('error')}", Label).render())
+        assert "already exists" in error
+        for shown in (question, error):
+            assert "--" not in shown and "crm " not in shown

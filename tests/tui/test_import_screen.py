@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from textual.widgets import Checkbox, DataTable, Static
+from textual.widgets import Checkbox, DataTable
 
 from crm_tui.models import Contact, ContactTag
 from crm_tui.screens.settings.imports import FieldPicker, ImportScreen
+from crm_tui.widgets.text_line import Paragraphs
 from tests.tui.conftest import make_app, settle
 
 FILE = Path(__file__).parents[1] / "fixtures" / "import" / "contacts_messy.csv"
@@ -49,7 +50,7 @@ async def test_pick_map_dry_run_and_import(sqlite_db, actor_sqlite, now):
         # the dry run reports and writes nothing
         await pilot.press("ctrl+r")
         await settle(app, pilot)
-        summary = str(screen.query_one("#import-summary", Static).render())
+        summary = str(screen.query_one("#import-summary", Paragraphs).render())
         # line 4, Eve Adams, shares Dana White's phone, not her name: another person (issue 17 #5)
         assert "Dry run" in summary and "4 created" in summary and "3 invalid" in summary
         report = screen.query_one("#import-report", DataTable)
@@ -58,12 +59,12 @@ async def test_pick_map_dry_run_and_import(sqlite_db, actor_sqlite, now):
         # invalid rows: all or nothing, unless they are skipped
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        assert "Nothing imported" in str(screen.query_one("#import-summary", Static).render())
+        assert "Nothing imported" in str(screen.query_one("#import-summary", Paragraphs).render())
         assert _count(sqlite_db, Contact) == 0
         screen.query_one("#import-skip-invalid", Checkbox).value = True
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        assert "Imported" in str(screen.query_one("#import-summary", Static).render())
+        assert "Imported" in str(screen.query_one("#import-summary", Paragraphs).render())
         assert _count(sqlite_db, Contact) == 4 and _count(sqlite_db, ContactTag) == 0
         await pilot.press("escape")
         await settle(app, pilot)
@@ -91,6 +92,6 @@ async def test_values_are_rewritten_from_the_options(sqlite_db, actor_sqlite, no
         assert [str(c) for c in mapping.get_row_at(mapping.row_count - 1)] == ["stage: signed contract", "→ Won"]
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        assert "Imported" in str(screen.query_one("#import-summary", Static).render())
+        assert "Imported" in str(screen.query_one("#import-summary", Paragraphs).render())
     with sqlite_db.read() as session:
         assert session.execute(sa.select(Stage.name).join(Deal, Deal.stage_id == Stage.id)).scalars().all() == ["Won"]

@@ -194,7 +194,7 @@ async def test_pipeline_settings_show_pipeline_and_stage_names(sqlite_db, actor_
         await pilot.press("d")  # the stage has a deal: where to move it, naming the stage
         await settle(app, pilot)
         assert isinstance(app.screen, StagePicker)
-        assert _text(app.screen.query_one("#picker-title", Label)) == f"New {H} has 1 deal(s). Move them to:"
+        assert _text(app.screen.query_one("#picker-title", Label)) == f"New {H} has 1 deal. Move it to:"
         await pilot.press("escape")
         await settle(app, pilot)
 

@@ -23,6 +23,7 @@ from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import ConfirmScreen, FormScreen, _field, _input
 from crm_tui.services import pipelines
 from crm_tui.services.common import Actor
+from crm_tui.services.words import plural
 
 CSS = [FORMS_CSS, "pipeline.tcss"]
 
@@ -182,7 +183,8 @@ class PipelineSettingsScreen(AreaScreen):
                                                                      move_to_stage_id=target_id, now=now))
 
         if count:
-            self.app.push_screen(StagePicker(f"{stage.name} has {count:,} deal(s). Move them to:", others),
+            question = f"{stage.name} has {plural(count, 'deal')}. Move {'it' if count == 1 else 'them'} to:"
+            self.app.push_screen(StagePicker(question, others),
                                  lambda target: delete(target) if target is not None else None)
         else:
             self.app.push_screen(ConfirmScreen(f"Delete the stage {stage.name}? It has no deals.", "Delete"),
@@ -257,7 +259,7 @@ class StageForm(FormScreen[StageRead | None]):
     def compose_fields(self) -> ComposeResult:
         s = self.stage
         yield _field("Name", _input("stage-name", s.name if s else ""))
-        yield _field("Probability", _input("stage-probability", str(s.probability) if s else "", placeholder="0-100 %"))
+        yield _field("Win chance", _input("stage-probability", str(s.probability) if s else "", placeholder="0-100 %"))
         yield _field("Rots after", _input("stage-rotting", str(s.rotting_days) if s and s.rotting_days is not None
                                           else "", placeholder="days in stage before a deal is stale; empty: never"))
 

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, OptionList, Static
+from textual.widgets import Button, DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from crm_tui import config
@@ -398,6 +398,10 @@ class RangeForm(FormScreen[reports.Period | None]):
 
     def form_title(self) -> str:
         return "Report period"
+
+    def compose_buttons(self) -> ComposeResult:
+        yield Button("Apply", id=self.part("save"), variant="primary", compact=True)  # as the hint says
+        yield Button("Cancel", id=self.part("cancel"), compact=True)
 
     def compose_fields(self) -> ComposeResult:
         start = self.period.start.isoformat() if self.period else ""

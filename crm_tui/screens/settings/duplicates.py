@@ -19,6 +19,7 @@ from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import FormScreen
 from crm_tui.services import dedupe, merge
 from crm_tui.services.common import Actor
+from crm_tui.services.words import plural
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 
 CSS = "duplicates.tcss"
@@ -90,7 +91,7 @@ class DuplicatesScreen(AreaScreen):
         self.scan = scan
         more = f" (the first {len(scan.pairs):,}; merge some and rescan)" if scan.truncated else ""
         self.query_one("#dupe-line", Static).update(
-            f"[b]Likely duplicate {NOUNS[scan.kind]}[/b]: {len(scan.pairs):,} pairs{more} · "
+            f"[b]Likely duplicate {NOUNS[scan.kind]}[/b]: {plural(len(scan.pairs), 'pair')}{more} · "
             f"m merges b into a · M a into b · n not a duplicate · "
             f"t {NOUNS['company' if scan.kind == 'contact' else 'contact']}")
 
@@ -179,7 +180,7 @@ class MergeForm(FormScreen[merge.MergeResult | None]):
     """Which value to keep for each field that differs; what b fills in and what moves is shown."""
 
     CSS_PATH = [FORMS_CSS, CSS]
-    HINT = "a/b per field · ctrl+s merge · esc cancel"
+    HINT = "a/b per field · ^s merge · esc cancel"
 
     def __init__(self, plan: merge.MergePlan) -> None:
         super().__init__()

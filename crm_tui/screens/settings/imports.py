@@ -23,6 +23,7 @@ from crm_tui.services.importing import (
     preview_import, run_import, valid_fields,
 )
 from crm_tui.widgets.area_bar import AreaBar
+from crm_tui.widgets.text_line import Paragraphs
 
 SKIP = "(skip)"
 REPORT_LINES = 50
@@ -115,7 +116,7 @@ class ImportScreen(ReportsWorkerErrors, Screen):
         with Horizontal(id="import-body"):
             yield DataTable(cursor_type="row", zebra_stripes=True, id="import-mapping")
             yield DataTable(cursor_type="row", id="import-preview")
-        yield Static(id="import-summary")
+        yield Paragraphs(2, id="import-summary")  # a longer summary ends with "…"
         yield DataTable(cursor_type="row", id="import-report")
         yield ProgressBar(id="import-progress", show_eta=False)
         yield KeyBar()
@@ -259,7 +260,7 @@ class ImportScreen(ReportsWorkerErrors, Screen):
         bar = self.query_one("#import-progress", ProgressBar)
         bar.update(total=max(1, self.preview.estimated_rows), progress=0)
         bar.display = True
-        self.query_one("#import-summary", Static).update("Dry run…" if dry_run else "Importing…")
+        self.query_one("#import-summary", Paragraphs).update("Dry run…" if dry_run else "Importing…")
         self.execute(dry_run)
 
     @work(thread=True, exclusive=True, group="import-run", exit_on_error=False)
@@ -286,20 +287,21 @@ class ImportScreen(ReportsWorkerErrors, Screen):
 
     def _finished(self, report: ImportReport | None, error: str | None) -> None:
         self.running = False
-        summary = self.query_one("#import-summary", Static)
+        summary = self.query_one("#import-summary", Paragraphs)
         problems = self.query_one("#import-report", DataTable)
         problems.clear()
         if report is None:
-            summary.update(Content.from_markup("[b red]$error[/]", error=error))
+            summary.update(Text(error or "", style="bold red"))  # the error quotes the file: never markup
             return
         if report.dry_run:
-            head = "[b]Dry run[/b], nothing written"
+            head = Text.assemble(("Dry run", "bold"), ", nothing written")
         elif report.committed:
-            head = "[b green]Imported[/]"
+            head = Text("Imported", style="bold green")
             self.app.data_changed()
         else:
-            head = "[b red]Nothing imported[/] (invalid or refused rows; tick 'skip invalid' to import the rest)"
-        summary.update(Content.from_markup(f"{head}: $summary.", summary=report.summary()))
+            head = Text.assemble(("Nothing imported", "bold red"),
+                                 " (invalid or refused rows; tick 'skip invalid' to import the rest)")
+        summary.update(Text.assemble(head, f": {report.summary()}."))
         for p in report.problems[:REPORT_LINES]:  # a problem quotes the file's text
             problems.add_row(str(p.line), plain_cell(p.column), plain_cell(p.message))
         for s in report.duplicates[:max(0, REPORT_LINES - len(report.problems))]:

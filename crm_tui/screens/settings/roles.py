@@ -43,7 +43,9 @@ class RoleSettingsScreen(AreaScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column("Permission", key="action")
+        # as wide as the longest action, set now: a width measured from the rows is applied when the
+        # table is next idle, and a screen drawn before that showed "contact.ed"
+        table.add_column("Permission", key="action", width=max(len("Permission"), *map(len, permissions.ACTIONS)))
         for role in permissions.ROLES:
             table.add_column(role, key=role)
         self.refresh_data()

@@ -39,7 +39,7 @@ class UserForm(FormScreen[UserRead | None]):
     def compose_fields(self) -> ComposeResult:
         u = self.user
         if u is None:
-            yield _field("Login", _input("login", placeholder="what --user and CRM_USER take"))
+            yield _field("Login", _input("login", placeholder="what they sign in as, e.g. bob"))
         yield _field("Name", _input("name", u.name if u else ""))
         yield _field("Email", _input("email", (u.email or "") if u else ""))
         yield _field("Role", Select(ROLES, id="role", value=u.role if u else Role.SALES.value, allow_blank=False,
