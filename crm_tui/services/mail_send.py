@@ -18,11 +18,12 @@ from crm_tui.errors import InvalidInput
 from crm_tui.models import Activity, Company, Contact, ContactEmail, Deal, EmailMessage, User
 from crm_tui.models.enums import Direction
 from crm_tui.models.workflow import EmailOutbox
-from crm_tui.services import email_templates, lookup, mail_store, permissions, validation as v
+from crm_tui.services import lookup, mail_store, permissions, validation as v
 from crm_tui.services.common import Actor, audit, get_or_404
 
 MAX_RECIPIENTS = 50
-COMPANY_CONTACTS = 20  # a company's recipients offered: its first contacts by name
+COMPANY_CONTACTS = 20
+MAX_BODY = 200_000  # characters of an email's body  # a company's recipients offered: its first contacts by name
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,9 @@ def draft(session: Session, *, actor: Actor, contact_id: int | None = None, comp
           to: list[str] | None = None, cc: list[str] | None = None, in_reply_to: str | None = None) -> Draft:
     """A draft for a record: its recipients unless given, and the template filled for it (a merge
     field with no value is an error here, before anything is sent)."""
+    # here: Jinja2 loads when a draft is first made, not with the workflow engine at every start
+    from crm_tui.services import email_templates
+
     if to is None:
         to = recipients(session, contact_id=contact_id, company_id=company_id, deal_id=deal_id).to
     if template_id is not None:
@@ -206,7 +210,7 @@ def _check(session: Session, d: Draft) -> tuple[list[str], list[str], str, str]:
     body = v.clean_text(d.body or "", multiline=True)
     if not body.strip():
         raise InvalidInput("the email has no body")
-    if len(body) > email_templates.MAX_BODY * 4:
+    if len(body) > MAX_BODY:
         raise InvalidInput("the email's body is too long")
     for label, kind, id_ in (("contact", Contact, d.contact_id), ("company", Company, d.company_id),
                              ("deal", Deal, d.deal_id)):

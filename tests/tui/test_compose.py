@@ -207,3 +207,29 @@ async def test_shift_m_on_a_sent_email_replies_in_its_thread(sqlite_db, actor_sq
     replies = [m for m in inbox.messages if m["Subject"] == "Re: Pricing"]
     assert [m["In-Reply-To"] for m in replies] == [f"<{first.message_id}>"]
     assert replies[0]["References"] == f"<{first.message_id}>"
+
+
+@pytest.mark.parametrize("kind", ["company", "deal"])
+async def test_m_on_a_company_or_a_deal_composes_to_its_contact(sqlite_db, actor_sqlite, now, kind):
+    from crm_tui.services import deals
+
+    lee = seed(sqlite_db, actor_sqlite, now)
+    with sqlite_db.write() as s:
+        deal = deals.create_deal(s, data={"title": "Acme renewal", "amount": "5000", "contact_id": lee},
+                                 actor=actor_sqlite, now=now)
+        company_id = contacts.get_contact(s, contact_id=lee).company_id
+    app = CrmApp(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.open_record(kind, company_id if kind == "company" else deal.id)
+        await settle(app, pilot)
+        await pilot.press("m")
+        await settle(app, pilot)
+        compose = app.screen
+        assert isinstance(compose, ComposeScreen)
+        # a company's first contact by name is Bo Boss; a deal's is its own contact
+        assert compose.query_one("#compose-to", Input).value == ("bo@acme.com" if kind == "company" else "lee@acme.com")
+        compose.query_one("#compose-template", Select).value = _template(compose, "Renewal")
+        await settle(app, pilot)
+        expected = "" if kind == "company" else "About Acme renewal"
+        assert compose.query_one("#compose-body", TextArea).text == expected
