@@ -111,6 +111,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, help="a SQLite file with the demo set (copied, not written)")
     parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--profile", help="write a cProfile of the sync to this file")
     args = parser.parse_args()
     if (why := dovecot.unavailable()) is not None:
         print(why)
@@ -132,9 +133,18 @@ def main() -> int:
         account = imap.ImapAccount(host=server.host, port=server.port, username=server.user,
                                    password=server.password, security="plain", address=server.user)
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         start = time.perf_counter()
         report = run.sync(db, account, actor=actor, now=NOW)
         sync_s = time.perf_counter() - start
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
         rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         after, _ = bare_fetch(server)
         start = time.perf_counter()

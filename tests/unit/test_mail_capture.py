@@ -49,6 +49,11 @@ def test_encoded_words_and_raw_8bit_headers_are_decoded():
     assert mail.sent_at == datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)  # +0100 read as such
     eight = _parse(s.eight_bit_header())
     assert eight.subject == "Grüße" and eight.sender.name == "Müller"
+    # a comma inside an encoded name does not split the address list
+    comma = _parse(b"From: =?utf-8?q?Lovelace=2C_Ada?= <ada@example.com>\r\nTo: =?utf-8?q?B=C3=B6b?= <b@x.com>, "
+                   b"c@x.com\r\nSubject: x\r\nMessage-ID: <c@x.com>\r\n\r\nhi\r\n")
+    assert (comma.sender.email, comma.sender.name) == ("ada@example.com", "Lovelace, Ada")
+    assert [(a.email, a.name) for a in comma.to] == [("b@x.com", "Böb"), ("c@x.com", "")]
 
 
 def test_a_bad_charset_is_read_as_well_as_it_can_be_and_noted():
