@@ -3,6 +3,7 @@ an acting user, and an environment that never touches the real config or data di
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -16,6 +17,7 @@ from crm_tui.db import open_database
 
 FROZEN_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # a Monday
 PG_URL = os.environ.get("CRM_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 def _pg_admin_engine():
@@ -216,6 +218,10 @@ def cli_command_built_once():
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
     """Config and data dirs inside the test's tmp dir; no inherited database URL or user."""
+    _isolate(tmp_path, monkeypatch)
+
+
+def _isolate(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CRM_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
@@ -289,7 +295,7 @@ def sqlite_url(path) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def db_url(request, tmp_path, sqlite_template):
     """A URL to a clean, migrated database: a SQLite file copied from the template, or a
     PostgreSQL database in the template's state (see _PgPool)."""
@@ -305,6 +311,37 @@ def db_url(request, tmp_path, sqlite_template):
     name = pool.acquire()
     yield pool.url(name)
     pool.release(name)
+
+
+@contextlib.contextmanager
+def shared_database(request):
+    """A clean, migrated database of the backend `request.param` names (one of BACKENDS) for a
+    fixture wider than a test: a module's tests that only read the same seeded rows share one
+    database instead of seeding one each. The seeding runs in an environment isolated as
+    `isolated_env` isolates a test's, so it cannot depend on the machine's."""
+    tmp_path = request.getfixturevalue("tmp_path_factory").mktemp("shared")
+    release = None
+    if request.param == "sqlite":
+        path = tmp_path / "crm.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url = sqlite_url(path)
+    else:
+        reason = _pg_unavailable_reason()
+        if reason:
+            pytest.skip(reason)
+        pool = request.getfixturevalue("pg_pool")
+        name = pool.acquire()
+        url, release = pool.url(name), functools.partial(pool.release, name)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _isolate(tmp_path, monkeypatch)
+        database = open_database(url)
+        try:
+            yield database
+        finally:
+            database.dispose()
+            if release is not None:
+                release()
+    time.tzset()
 
 
 @pytest.fixture
