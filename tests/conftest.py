@@ -6,8 +6,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import queue
 import shutil
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import pytest
@@ -98,6 +101,8 @@ class _PgPool:
         self._made = 0
         self.free: list[str] = []
         self.names: list[str] = []
+        self._doomed: queue.Queue = queue.Queue()
+        self._dropper: threading.Thread | None = None
         url = sa.engine.make_url(PG_URL).set(database=template)
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         try:
@@ -148,7 +153,7 @@ class _PgPool:
             name = self.free.pop(0)
             if self._reset(name):
                 return name
-            self._drop(name)
+            self._drop_later(name)
         return self._create()
 
     def release(self, name: str) -> None:
@@ -181,9 +186,47 @@ class _PgPool:
         finally:
             engine.dispose()
 
+    def _drop_later(self, name: str) -> None:
+        """DROP DATABASE waits for a checkpoint, seconds on a busy server, and a test that changes the
+        schema (the typed-fields tests add indexes) leaves a database only a new copy replaces: a
+        thread of the pool drops it while the tests go on."""
+        if self._dropper is None:
+            self._dropper = threading.Thread(target=self._drop_queued, name="pg-pool-drop", daemon=True)
+            self._dropper.start()
+        self._doomed.put(name)
+
+    def _drop_queued(self) -> None:
+        stop = False
+        while not stop:
+            batch = [self._doomed.get()]
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    batch.append(self._doomed.get_nowait())
+            stop = None in batch
+            self._drop_all([name for name in batch if name is not None])
+
+    def _drop_all(self, names: list[str]) -> None:
+        """Drop `names` at once: their checkpoint requests are served together. One that fails
+        stays in self.names, for close() to try again."""
+        def drop(name):
+            try:
+                self._drop(name)
+            except sa.exc.DBAPIError:
+                pass
+        with ThreadPoolExecutor(max(1, min(len(names), 8))) as drops:
+            list(drops.map(drop, names))
+
     def close(self) -> None:
-        for name in list(self.names):
-            self._drop(name)
+        if self._dropper is not None:
+            with contextlib.suppress(queue.Empty):  # the ones not begun yet go with the rest below
+                while True:
+                    self._doomed.get_nowait()
+            self._doomed.put(None)
+            self._dropper.join()
+        if self.names:
+            self._drop_all(list(self.names))
+            for name in list(self.names):
+                self._drop(name)  # a second try; an error now is reported
         self.admin.dispose()
 
 
