@@ -3,10 +3,14 @@ an acting user, and an environment that never touches the real config or data di
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import queue
 import shutil
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import pytest
@@ -16,6 +20,7 @@ from crm_tui.db import open_database
 
 FROZEN_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # a Monday
 PG_URL = os.environ.get("CRM_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 def _pg_admin_engine():
@@ -96,6 +101,8 @@ class _PgPool:
         self._made = 0
         self.free: list[str] = []
         self.names: list[str] = []
+        self._doomed: queue.Queue = queue.Queue()
+        self._dropper: threading.Thread | None = None
         url = sa.engine.make_url(PG_URL).set(database=template)
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         try:
@@ -146,7 +153,7 @@ class _PgPool:
             name = self.free.pop(0)
             if self._reset(name):
                 return name
-            self._drop(name)
+            self._drop_later(name)
         return self._create()
 
     def release(self, name: str) -> None:
@@ -179,9 +186,47 @@ class _PgPool:
         finally:
             engine.dispose()
 
+    def _drop_later(self, name: str) -> None:
+        """DROP DATABASE waits for a checkpoint, seconds on a busy server, and a test that changes the
+        schema (the typed-fields tests add indexes) leaves a database only a new copy replaces: a
+        thread of the pool drops it while the tests go on."""
+        if self._dropper is None:
+            self._dropper = threading.Thread(target=self._drop_queued, name="pg-pool-drop", daemon=True)
+            self._dropper.start()
+        self._doomed.put(name)
+
+    def _drop_queued(self) -> None:
+        stop = False
+        while not stop:
+            batch = [self._doomed.get()]
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    batch.append(self._doomed.get_nowait())
+            stop = None in batch
+            self._drop_all([name for name in batch if name is not None])
+
+    def _drop_all(self, names: list[str]) -> None:
+        """Drop `names` at once: their checkpoint requests are served together. One that fails
+        stays in self.names, for close() to try again."""
+        def drop(name):
+            try:
+                self._drop(name)
+            except sa.exc.DBAPIError:
+                pass
+        with ThreadPoolExecutor(max(1, min(len(names), 8))) as drops:
+            list(drops.map(drop, names))
+
     def close(self) -> None:
-        for name in list(self.names):
-            self._drop(name)
+        if self._dropper is not None:
+            with contextlib.suppress(queue.Empty):  # the ones not begun yet go with the rest below
+                while True:
+                    self._doomed.get_nowait()
+            self._doomed.put(None)
+            self._dropper.join()
+        if self.names:
+            self._drop_all(list(self.names))
+            for name in list(self.names):
+                self._drop(name)  # a second try; an error now is reported
         self.admin.dispose()
 
 
@@ -216,6 +261,10 @@ def cli_command_built_once():
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
     """Config and data dirs inside the test's tmp dir; no inherited database URL or user."""
+    _isolate(tmp_path, monkeypatch)
+
+
+def _isolate(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CRM_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
@@ -289,7 +338,7 @@ def sqlite_url(path) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def db_url(request, tmp_path, sqlite_template):
     """A URL to a clean, migrated database: a SQLite file copied from the template, or a
     PostgreSQL database in the template's state (see _PgPool)."""
@@ -305,6 +354,37 @@ def db_url(request, tmp_path, sqlite_template):
     name = pool.acquire()
     yield pool.url(name)
     pool.release(name)
+
+
+@contextlib.contextmanager
+def shared_database(request):
+    """A clean, migrated database of the backend `request.param` names (one of BACKENDS) for a
+    fixture wider than a test: a module's tests that only read the same seeded rows share one
+    database instead of seeding one each. The seeding runs in an environment isolated as
+    `isolated_env` isolates a test's, so it cannot depend on the machine's."""
+    tmp_path = request.getfixturevalue("tmp_path_factory").mktemp("shared")
+    release = None
+    if request.param == "sqlite":
+        path = tmp_path / "crm.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url = sqlite_url(path)
+    else:
+        reason = _pg_unavailable_reason()
+        if reason:
+            pytest.skip(reason)
+        pool = request.getfixturevalue("pg_pool")
+        name = pool.acquire()
+        url, release = pool.url(name), functools.partial(pool.release, name)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _isolate(tmp_path, monkeypatch)
+        database = open_database(url)
+        try:
+            yield database
+        finally:
+            database.dispose()
+            if release is not None:
+                release()
+    time.tzset()
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.conftest import row_counts
+from tests.cli.conftest import Crm, row_counts
+from tests.conftest import BACKENDS, shared_database
 
 LONG = "x" * 301
 
@@ -38,31 +39,31 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def records(crm, db_url):
-    from crm_tui.db import open_database
+@pytest.fixture(scope="module", params=BACKENDS)
+def records(request):
+    """The records the cases name, made once per backend for the module: every case is refused and
+    writes nothing (each asserts so), so they share one database."""
     from crm_tui.services import users, views
 
-    crm.ok("user", "add", "bob", "--role", "sales")
-    crm.ok("contact", "add", "--first", "Ada", "--email", "ada@example.com")
-    call = crm.json("log", "call", "--contact", "ada@example.com", "--subject", "Intro")["activity"]
-    deal = crm.json("deal", "add", "Anvils")
-    crm.ok("deal", "step", str(deal["id"]))
-    stage_change = next(a for a in crm.json("deal", "show", str(deal["id"]))["recent_activities"]
-                        if a["kind"] == "stage_change")
-    db = open_database(db_url)
-    try:
+    with shared_database(request) as db:
+        crm = Crm(db.url)
+        crm.ok("user", "add", "bob", "--role", "sales")
+        crm.ok("contact", "add", "--first", "Ada", "--email", "ada@example.com")
+        call = crm.json("log", "call", "--contact", "ada@example.com", "--subject", "Intro")["activity"]
+        deal = crm.json("deal", "add", "Anvils")
+        crm.ok("deal", "step", str(deal["id"]))
+        stage_change = next(a for a in crm.json("deal", "show", str(deal["id"]))["recent_activities"]
+                            if a["kind"] == "stage_change")
         with db.write() as s:
             ann = users.actor_for(s, login="ann")
             views.create_view(s, data={"name": "Team list", "filters": {"tag": "hot"}}, actor=ann)
             views.create_view(s, data={"name": "Ann's own", "shared": False}, actor=ann)
-    finally:
-        db.dispose()
-    return {"deal": deal["id"], "call": call["id"], "stage_change": stage_change["id"]}
+        yield {"url": db.url, "deal": deal["id"], "call": call["id"], "stage_change": stage_change["id"]}
 
 
 @pytest.mark.parametrize(("case", "user", "command", "says"), CASES, ids=[c[0] for c in CASES])
-def test_refused_and_nothing_written(crm, db_url, records, case, user, command, says):
+def test_refused_and_nothing_written(records, case, user, command, says):
+    crm, db_url = Crm(records["url"]), records["url"]
     args = [part.format(**records) for part in command]
     before = row_counts(db_url)
     result = crm.fails(*args, user=user)

@@ -3,6 +3,8 @@ never the whole table, and End/Home jump by keyset without walking the rows in b
 
 from __future__ import annotations
 
+import pytest
+
 from crm_tui.screens.contacts.screen import ContactsScreen
 from crm_tui.widgets.keyset_table import KeysetTable
 
@@ -24,6 +26,7 @@ def _fill(db) -> None:
             FROM n""")
 
 
+@pytest.mark.slow  # builds 100k contacts: it starts with the suite's other long tests (tests/conftest.py)
 async def test_contacts_open_on_100k_without_loading_them(sqlite_db, actor_sqlite, now, page_spy):
     _fill(sqlite_db)
     app = make_app(sqlite_db, actor_sqlite, now)

@@ -17,7 +17,15 @@ import os
 import time
 from datetime import timedelta
 
-PRELOAD = ["crm_tui.db", "crm_tui.services", "crm_tui.cli.main", "crm_tui.workflows", "tests.unit.proc_workers"]
+# What the children use, named one by one: the CRM's modules load their libraries when first used
+# (crm_tui.db imports no SQLAlchemy until a database is opened), so naming the CRM's packages alone
+# preloaded next to nothing and each child imported some 500 modules itself.
+PRELOAD = ["sqlalchemy", "sqlalchemy.orm", "sqlmodel", "sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.postgresql",
+           "psycopg", "alembic.command", "babel.numbers", "email_validator", "rich.console", "typer.testing", "pytest",
+           "crm_tui.db", "crm_tui.models", "crm_tui.services.activities", "crm_tui.services.companies",
+           "crm_tui.services.contacts", "crm_tui.services.deals", "crm_tui.services.tasks", "crm_tui.services.users",
+           "crm_tui.workflows.runner", "crm_tui.workflows.rules", "crm_tui.workflows.actions", "crm_tui.cli.main",
+           "tests.unit.proc_workers"]
 
 
 def context():

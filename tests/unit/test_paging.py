@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import text
 
 from crm_tui.errors import InvalidInput
-from crm_tui.services import activities, companies, contacts
+from crm_tui.services import activities, companies, contacts, users
 from crm_tui.services.paging import END, MAX_PAGE
+from tests.conftest import BACKENDS, FROZEN_NOW, shared_database
 
 LIMIT = 7
 # The reference order of each sort, written out by hand: the sort column in its direction, ties
@@ -38,10 +39,19 @@ def _contact_data(i: int, company_ids: list[int]) -> dict:
             "company_id": None if i % 4 == 0 else company_ids[i % len(company_ids)]}
 
 
-@pytest.fixture
-def people(db, actor, now):
+@pytest.fixture(scope="module", params=BACKENDS)
+def people(request):
     """~120 contacts: equal names, no company for a quarter, never contacted for a third, equal
-    created and contacted times, and three archived (which the list must leave out)."""
+    created and contacted times, and three archived (which the list must leave out). Made once per
+    backend for the module: its tests only read them."""
+    with shared_database(request) as db:
+        _seed(db, FROZEN_NOW)
+        yield db
+
+
+def _seed(db, now) -> None:
+    with db.write() as session:  # as the `actor` fixture makes ann
+        actor = users.actor_for(session, login="ann", now=now)
     with db.write() as session:
         company_ids = [companies.create_company(session, data={"name": n}, actor=actor, now=now).id
                        for n in COMPANIES]
@@ -53,7 +63,6 @@ def people(db, actor, now):
                     "kind": "call", "contact_id": contact.id, "occurred_at": now - timedelta(days=(i * 11) % 30)})
             if i % 40 == 39:
                 contacts.set_contact_archived(session, contact_id=contact.id, archived=True, actor=actor, now=now)
-    return db
 
 
 def _reference(db, sort: str, where: str = "1 = 1") -> list[int]:
