@@ -37,7 +37,17 @@ NOBODY = Choice("user", -2, "nobody", "no owner")
 
 class PickerMatches(OptionList, can_focus=False):
     """The matches under a picker: drawn over what is below (no layout shift), never focused, so
-    Tab goes on to the next field as it would from a plain input."""
+    Tab goes on to the next field as it would from a plain input. Its look is its own DEFAULT_CSS
+    (a subclass's rules win over OptionList's): set from Picker's, the background came out as
+    OptionList's in every app but the first of a process."""
+
+    DEFAULT_CSS = """
+    PickerMatches {
+        display: none; overlay: screen; constrain: none inside;
+        height: auto; max-height: 7; width: 1fr; border: none; padding: 0;
+        background: $panel;
+    }
+    """
 
 
 class Picker(Vertical, can_focus=False):
@@ -46,11 +56,6 @@ class Picker(Vertical, can_focus=False):
     DEFAULT_CSS = """
     Picker { height: auto; width: 1fr; }
     Picker > Input { width: 1fr; }
-    Picker > PickerMatches {
-        display: none; overlay: screen; constrain: none inside;
-        height: auto; max-height: 7; width: 1fr; border: none; padding: 0;
-        background: $panel;
-    }
     Picker.-open > PickerMatches { display: block; }
     """
     BINDINGS = [
