@@ -170,3 +170,17 @@ async def test_the_import_screen_at_80x24_cuts_nothing_without_an_ellipsis(sqlit
             await pilot.press(key)
             await settle(app, pilot)
             assert_fits(app.screen)
+
+
+async def test_an_empty_inbox_points_nowhere_empty(sqlite_db, actor_sqlite, now):
+    """With no task at all, the Inbox said "Nothing overdue. → shows what is due today." over an
+    empty Today: it says there is nothing due, and how to add a task."""
+    from crm_tui.screens.inbox.screen import NOTHING_DUE
+    from crm_tui.widgets.keyset_table import KeysetTable
+
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(app, pilot, "4")
+        table = app.screen.query_one(KeysetTable)
+        assert app.screen.section == "overdue" and table.empty_text == NOTHING_DUE
+        assert NOTHING_DUE in table.render_line(2).text + table.render_line(1).text

@@ -38,9 +38,10 @@ if TYPE_CHECKING:
 
 CSS = "inbox.tcss"
 SECTIONS = sections.INBOX_SECTIONS
+NOTHING_DUE = "Nothing overdue, nothing due today. n adds a task."
 EMPTY = {
     "overdue": "Nothing overdue. → shows what is due today.",
-    "today": "Nothing else due today. n adds a task.",
+    "today": "Nothing else due today. n adds a task.",  # overdue with nothing due today: NOTHING_DUE
     "upcoming": f"Nothing due in the next {sections.UPCOMING_DAYS} days. n adds a task.",
     "planned": "No call or meeting planned. Log one with a time ahead (l on a contact) and it waits here.",
     "snoozed": "Nothing snoozed. z on a task hides it until later.",
@@ -290,6 +291,9 @@ class InboxScreen(AreaScreen):
             if first != self.section:
                 self.show_section(first)
                 return
+        if section == self.section == "overdue" and not counts.get("today"):
+            self.table.empty_text = NOTHING_DUE  # "→ shows what is due today" would lead to nothing
+            self.table.refresh()
         self._show_bar()
 
     def reload(self, *, keep_position: bool = False, fetch=None) -> None:
