@@ -17,10 +17,11 @@ from crm_tui.models.workflow import EmailOutbox
 from crm_tui.services import activities, deals, email_templates as templates, mail_send, users
 from crm_tui.workflows import runner
 from crm_tui.workflows.email import SmtpSettings, send_queued
-from tests.unit.test_email_templates import ann_lee  # noqa: F401 - the fixture
+from tests.unit import test_email_templates
 from tests.unit.test_workflow_email import RULES, Inbox, _deal, _free_port
 
 aiosmtpd = pytest.importorskip("aiosmtpd.controller")
+ann_lee = test_email_templates.ann_lee  # the fixture: Ann (the sender), Acme, Lee Park and a deal
 
 
 @pytest.fixture

@@ -116,8 +116,9 @@ class TemplateSettingsScreen(AreaScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for label, key in (("Name", "name"), ("Subject", "subject"), ("Whose", "whose")):
-            table.add_column(label, key=key)
+        # fixed widths: the rows' own would size the columns by whichever load lands first
+        for label, key, width in (("Name", "name", 20), ("Subject", "subject", 38), ("Whose", "whose", 12)):
+            table.add_column(label, key=key, width=width)
         self.refresh_data()
 
     def refresh_data(self) -> None:
