@@ -18,7 +18,7 @@ from crm_tui.config import ImapConfig
 from crm_tui.errors import InvalidInput, StorageError
 from crm_tui.services.mail_capture.capture import RawMail
 
-CHUNK = 200  # messages per FETCH (and per stored batch)
+CHUNK = 500  # messages per FETCH, and per stored batch (one transaction, one commit)
 _UID = re.compile(rb"UID (\d+)")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 _SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "INBOX.Sent", "[Gmail]/Sent Mail")
