@@ -124,6 +124,7 @@ class ImapConfig:
     folders: tuple[str, ...] = ()  # () : INBOX and the folder the server marks as Sent
     timeout: Any = 30
     address: str | None = None  # the mailbox's address (the team box's: crm@company.com)
+    ca_file: str | None = None  # a certificate (or bundle) to trust beside the system's: a self-hosted server's
 
     @classmethod
     def from_table(cls, table: Any, *, default_env: str) -> ImapConfig | None:
@@ -136,7 +137,8 @@ class ImapConfig:
                    security=str(table["security"]).lower() if table.get("security") else None,
                    folders=tuple(str(f) for f in (folders if isinstance(folders, list) else [folders])),
                    timeout=table.get("timeout", 30),
-                   address=str(table["address"]).strip().lower() if table.get("address") else None)
+                   address=str(table["address"]).strip().lower() if table.get("address") else None,
+                   ca_file=str(Path(str(table["ca_file"])).expanduser()) if table.get("ca_file") else None)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login_user}
@@ -76,7 +76,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -98,9 +99,11 @@ class Dovecot:
     password: str = PASSWORD
     owner: tuple[int, int] = (0, 0)
     own_root: bool = False
+    tls_port: int = 0  # IMAPS, when started with tls=True
+    ca_file: str | None = None  # the self-signed certificate to trust for it
 
     @classmethod
-    def start(cls, root: Path) -> Dovecot:
+    def start(cls, root: Path, *, tls: bool = False) -> Dovecot:
         """Start a server whose files live under `root`. Run as root, Dovecot will not give mail to
         uid 0: the mail then belongs to its own `dovecot` user, in a folder of its own under the
         system's temporary directory (a test's tmp_path is closed to other users)."""
@@ -119,9 +122,18 @@ class Dovecot:
             for sub in ("mail", "home"):
                 os.chown(root / sub, uid, gid)
         server = cls(root=root, port=_free_port(), owner=(uid, gid), own_root=as_root)
+        ssl = "ssl = no"
+        if tls:  # a self-signed certificate for 127.0.0.1: STARTTLS on the IMAP port, and IMAPS
+            server.tls_port = _free_port()
+            cert, key = root / "cert.pem", root / "key.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+            server.ca_file = str(cert)
+            ssl = f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}"
         (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{root}/home::\n")
         (root / "dovecot.conf").write_text(CONFIG.format(
-            root=root, port=server.port, uid=uid, gid=gid,
+            root=root, port=server.port, uid=uid, gid=gid, ssl=ssl, tls_port=server.tls_port,
             login_user="dovenull" if as_root else me, internal_user="dovecot" if as_root else me,
             internal_group="dovecot" if as_root else grp.getgrgid(gid).gr_name))
         server.process = subprocess.Popen([DOVECOT, "-F", "-c", str(root / "dovecot.conf")],

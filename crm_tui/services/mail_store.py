@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
@@ -213,11 +213,14 @@ def _link(session: Session, batch: dict[str, MailMessage], email_ids: dict[str, 
     for row in rows:
         if row["contact_id"] is not None and row["occurred_at"] <= now:
             latest[row["contact_id"]] = max(row["occurred_at"], latest.get(row["contact_id"], row["occurred_at"]))
-    for contact_id, at in latest.items():
+    if latest:  # one statement for the batch, run for each contact (a sync links hundreds at once)
+        contacts = Contact.__table__
         session.execute(
-            update(Contact)
-            .where(Contact.id == contact_id, or_(Contact.last_contacted_at.is_(None), Contact.last_contacted_at < at))
-            .values(last_contacted_at=at).execution_options(synchronize_session=False))
+            update(contacts)
+            .where(contacts.c.id == bindparam("contact"),
+                   or_(contacts.c.last_contacted_at.is_(None), contacts.c.last_contacted_at < bindparam("at")))
+            .values(last_contacted_at=bindparam("at")),
+            [{"contact": contact_id, "at": at} for contact_id, at in latest.items()])
     return len(rows)
 
 

@@ -180,3 +180,23 @@ def test_the_apps_timer_sync_reports_a_failure_instead_of_raising(db, actor, now
     settings = Settings(mail=MailConfig(imap=config, sync_minutes=5))
     report = app_sync(db, actor=actor, settings=settings, now=now)  # the app never reads mail without TLS
     assert "cannot reach the IMAP server" in report.error and report.folders == []
+
+
+def test_sync_over_imaps_and_starttls_with_the_certificate_checked(db, actor, now, tmp_path, monkeypatch, ada):
+    """TLS, as a real mailbox is read: IMAPS and STARTTLS, the server's (self-signed) certificate
+    trusted through ca_file; without it the certificate is refused."""
+    server = dovecot.Dovecot.start(tmp_path / "tls", tls=True)
+    try:
+        server.append("INBOX", s.plain())
+        monkeypatch.setenv("CRM_IMAP_PASSWORD", server.password)
+        imaps = ImapConfig(host=server.host, port=server.tls_port, username=server.user, security="ssl",
+                           ca_file=server.ca_file)
+        report = run.sync(db, imap.account_from(imaps, what="mail.imap"), actor=actor, now=now)
+        assert report.error is None and report.total.stored == 1
+        starttls = replace(imaps, port=server.port, security="starttls")
+        assert run.sync(db, imap.account_from(starttls, what="mail.imap"), actor=actor, now=now).error is None
+        with pytest.raises(imap.ImapError, match="cannot reach"):  # the certificate is not trusted
+            imap.connect(imap.account_from(replace(imaps, ca_file=None), what="mail.imap"))
+    finally:
+        server.stop()
+    assert _count(db, Activity, Activity.contact_id == ada.id) == 1

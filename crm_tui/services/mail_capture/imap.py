@@ -18,7 +18,7 @@ from crm_tui.config import ImapConfig
 from crm_tui.errors import InvalidInput, StorageError
 from crm_tui.services.mail_capture.capture import RawMail
 
-CHUNK = 200  # messages per FETCH (and per stored batch)
+CHUNK = 500  # messages per FETCH, and per stored batch (one transaction, one commit)
 _UID = re.compile(rb"UID (\d+)")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 _SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "INBOX.Sent", "[Gmail]/Sent Mail")
@@ -34,6 +34,7 @@ class ImapAccount:
     folders: tuple[str, ...] = ()
     timeout: float = 30.0
     address: str | None = None
+    ca_file: str | None = None
 
     @property
     def label(self) -> str:
@@ -70,7 +71,7 @@ def account_from(config: ImapConfig | None, *, what: str, insecure: bool = False
     name = f"imap:{config.username}@{config.host}"
     return ImapAccount(host=config.host, port=port, username=config.username,
                        password=secrets.get_secret(name, env=config.password_env), security=security,
-                       folders=config.folders, timeout=timeout, address=config.address)
+                       folders=config.folders, timeout=timeout, address=config.address, ca_file=config.ca_file)
 
 
 def is_loopback(host: str) -> bool:
@@ -82,18 +83,21 @@ def is_loopback(host: str) -> bool:
 
 
 def connect(account: ImapAccount) -> imaplib.IMAP4:
-    """A logged-in connection. Certificates are checked against the system's CAs."""
+    """A logged-in connection. Certificates are checked against the system's CAs (and the
+    config's `ca_file`), host name included."""
     if account.password is None:
         raise InvalidInput(f"no IMAP password for {account.username}: set the environment variable the config "
                            f"names, or store it in the keyring as {account.secret_name!r}")
     try:
+        context = ssl.create_default_context()
+        if account.ca_file:
+            context.load_verify_locations(cafile=account.ca_file)
         if account.security == "ssl":
-            client = imaplib.IMAP4_SSL(account.host, account.port, ssl_context=ssl.create_default_context(),
-                                       timeout=account.timeout)
+            client = imaplib.IMAP4_SSL(account.host, account.port, ssl_context=context, timeout=account.timeout)
         else:
             client = imaplib.IMAP4(account.host, account.port, timeout=account.timeout)
             if account.security == "starttls":
-                client.starttls(ssl_context=ssl.create_default_context())
+                client.starttls(ssl_context=context)
     except (OSError, imaplib.IMAP4.error) as exc:
         raise ImapError(f"cannot reach the IMAP server {account.host}:{account.port}: {_why(exc)}") from None
     try:

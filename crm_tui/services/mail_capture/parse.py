@@ -129,6 +129,8 @@ def _raw(msg: Message, name: str) -> list[str]:
 
 def _decoded(value: str) -> str:
     """An RFC 2047 header value decoded; a bad encoded word or charset is kept as written."""
+    if "=?" not in value:  # no encoded word: most headers, and the decoder is slow
+        return value
     try:
         return str(make_header(decode_header(value)))
     except Exception:  # noqa: BLE001 - LookupError (charset), HeaderParseError, binascii errors

@@ -3,6 +3,8 @@ incrementally by UIDVALIDITY and the last UID), streamed in batches, each batch 
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -122,9 +124,7 @@ def _sync_folder(db: Database, client, account: imap.ImapAccount, folder: str, s
             with db.write() as session:
                 _save_state(session, account.label, folder, uidvalidity, last, now)
         return result
-    for start in range(0, len(uids), batch):
-        chunk = uids[start:start + batch]
-        raws = imap.fetch(client, folder, chunk, max_bytes=max_bytes)
+    for chunk, raws in _prefetched(client, folder, uids, batch=batch, max_bytes=max_bytes):
 
         def write(session, raws=raws, last=chunk[-1]) -> CaptureReport:
             stored = capture(session, raws, actor=actor, source="sync", ours=ours, user_id=user_id,
@@ -135,6 +135,47 @@ def _sync_folder(db: Database, client, account: imap.ImapAccount, folder: str, s
         result.capture.add(_store(db, write))
         result.last_uid = chunk[-1]
     return result
+
+
+_DONE = object()
+
+
+def _prefetched(client, folder: str, uids: list[int], *, batch: int, max_bytes: int) -> Iterator[tuple]:
+    """(UIDs, messages) a chunk at a time, the next chunk fetched by a thread while this one is
+    stored: the server's work and the network overlap with ours. At most two chunks wait, so memory
+    stays bounded. The thread alone uses the connection until this generator ends."""
+    chunks: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                chunks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fetch() -> None:
+        try:
+            for start in range(0, len(uids), batch):
+                chunk = uids[start:start + batch]
+                if not put((chunk, imap.fetch(client, folder, chunk, max_bytes=max_bytes))):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
+            put(exc)
+
+    worker = threading.Thread(target=fetch, name="imap-fetch", daemon=True)
+    worker.start()
+    try:
+        while (item := chunks.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _save_state(session, account: str, folder: str, uidvalidity: int, last_uid: int, now: datetime) -> None:
