@@ -6,12 +6,20 @@ class CrmError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, see: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # a command that shows what there is (`crm user list`): the command line's advice, which
+        # the app (with its own pickers and lists) leaves out
+        self.see = see
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def cli_line(self) -> str:
+        """The message as the command line prints it, with its advice."""
+        return f"{self.message}; see `{self.see}`" if self.see else self.message
 
 
 class NotFound(CrmError):
@@ -83,6 +91,6 @@ class Duplicate(InvalidInput):
 class UnknownCompany(NotFound):
     """A company was named that does not exist; it is created only when the person says so."""
 
-    def __init__(self, message: str, *, name: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, name: str, see: str | None = None) -> None:
+        super().__init__(message, see=see)
         self.name = name

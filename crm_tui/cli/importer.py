@@ -135,7 +135,7 @@ def _print_mapping(preview) -> None:
 def _print_report(report, written) -> None:
     mode = "Dry run: nothing was written" if report.dry_run else (
         "Imported" if report.committed else "Nothing was imported")
-    output.say(f"{mode}. {report.entity} from {report.file}: {report.summary()}.")
+    output.say(f"{mode}. {report.entity} from {report.file}: {report.summary(would=not report.committed)}.")
     if report.imported_before:
         output.say(f"Note: this same file was imported before ({report.imported_before}).")
     if report.problems:

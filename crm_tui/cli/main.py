@@ -32,7 +32,7 @@ def report(exc: BaseException) -> int:
     from crm_tui.cli.output import error_line
 
     if isinstance(exc, CrmError):
-        error_line("error", exc.message)
+        error_line("error", exc.cli_line)
         return exc.exit_code
     error_line("internal error", f"{type(exc).__name__}: {exc} (set CRM_DEBUG=1 for the traceback)")
     return INTERNAL_ERROR

@@ -300,7 +300,7 @@ def _unique_prefix_match(session: Session, key: str, text: str) -> Company:
         .order_by(Company.name_key, Company.id).limit(6)
     ))
     if not candidates:
-        raise UnknownCompany(f"no company {text!r}; add it with `crm company add {text!r}`", name=text)
+        raise UnknownCompany(f"no company {text!r}", name=text, see=f"crm company add {text!r}")
     if len(candidates) > 1:
         names = ", ".join(f"{c.name} (#{c.id})" for c in candidates[:5])
         raise InvalidInput(f"{text!r} matches several companies: {names}; give the full name or the id")

@@ -72,7 +72,7 @@ def create_deal(session: Session, *, data: DealCreate | dict, actor: Actor, now:
         pipeline = session.scalars(select(Pipeline).where(Pipeline.archived.is_(False))
                                    .order_by(Pipeline.is_default.desc(), Pipeline.position)).first()
         if pipeline is None:
-            raise InvalidInput("there is no pipeline; add one with `crm pipeline add NAME`")
+            raise InvalidInput("there is no pipeline; add one first", see="crm pipeline add NAME")
     stage = _stage_for(session, pipeline, data.stage_id)
     values = {"company_id": data.company_id, "contact_id": data.contact_id, "owner_id": data.owner_id}
     _check_links(session, values)
@@ -211,7 +211,7 @@ def step_deal(session: Session, *, deal_id: int, step: int, actor: Actor, versio
     deal = get_or_404(session, Deal, deal_id, "deal")
     _check_move(session, deal, version, from_stage_id)  # a step from where the deal no longer is would go wrong
     if deal.status != DealStatus.OPEN:
-        raise InvalidInput(f"{_label(deal)} is {deal.status}; move it to an open stage with `crm deal move`")
+        raise InvalidInput(f"{_label(deal)} is {deal.status}; move it to an open stage first", see="crm deal move")
     stages = list(session.scalars(select(Stage.id).where(Stage.pipeline_id == deal.pipeline_id,
                                                          Stage.kind == StageKind.OPEN)
                                   .order_by(Stage.position, Stage.id)))
@@ -256,7 +256,7 @@ def reopen_deal(session: Session, *, deal_id: int, actor: Actor, stage_id: int |
     """Put a won or lost deal back in an open stage of its pipeline (the first one unless given)."""
     deal = get_or_404(session, Deal, deal_id, "deal")
     if deal.status == DealStatus.OPEN:
-        raise InvalidInput(f"{_label(deal)} is open already; move it with `crm deal move`")
+        raise InvalidInput(f"{_label(deal)} is open already: move it to another stage instead", see="crm deal move")
     open_stages = list(session.scalars(select(Stage).where(Stage.pipeline_id == deal.pipeline_id,
                                                            Stage.kind == StageKind.OPEN)
                                        .order_by(Stage.position, Stage.id)))

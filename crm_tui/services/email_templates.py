@@ -323,5 +323,5 @@ def find_template(session: Session, *, ref: str, actor: Actor) -> TemplateRead:
         return get_template(session, template_id=id_, actor=actor)
     found = session.scalar(select(EmailTemplate.id).where(EmailTemplate.name_key == _key(text)))
     if found is None:
-        raise NotFound(f"no template {text!r}: see `crm template list`")
+        raise NotFound(f"no template {text!r}", see="crm template list")
     return get_template(session, template_id=found, actor=actor)

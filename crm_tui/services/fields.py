@@ -323,7 +323,7 @@ def _row(session: Session, kind: str, key: str, *, lock: bool = False) -> Custom
     stmt = select(CustomField).where(CustomField.kind == kind, func.lower(CustomField.key) == name.lower())
     row = session.scalars(stmt.with_for_update() if lock else stmt).first()
     if row is None:
-        raise NotFound(f"no {kind} field {name!r}: see `crm field list {kind}`")
+        raise NotFound(f"no {kind} field {name!r}", see=f"crm field list {kind}")
     return row
 
 
@@ -402,7 +402,7 @@ def find(session: Session, kind: str, key: str) -> FieldRead | None:
 def _active(session: Session, kind: str, key: str) -> FieldRead:
     field = find(session, kind, key)
     if field is None:
-        raise InvalidInput(f"no {kind} field {key.removeprefix('custom.')!r}: see `crm field list {kind}`")
+        raise InvalidInput(f"no {kind} field {key.removeprefix('custom.')!r}", see=f"crm field list {kind}")
     return field
 
 

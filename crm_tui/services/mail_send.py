@@ -91,8 +91,8 @@ def sender(session: Session, actor: Actor) -> str:
     """The actor's own From: "Name <address>"; a user without an email address cannot send."""
     user = session.get(User, actor.user_id) if actor.user_id is not None else None
     if user is None or not user.email:
-        raise InvalidInput(f"{actor.login} has no email address to send from; an admin sets it with "
-                           f"`crm user edit {actor.login} --email ADDRESS`")
+        raise InvalidInput(f"{actor.login} has no email address to send from; an admin sets it in the user's "
+                           "settings", see=f"crm user edit {actor.login} --email ADDRESS")
     return formataddr((user.name or user.login, user.email))
 
 

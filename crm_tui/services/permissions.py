@@ -54,7 +54,7 @@ def _check_role(role: str) -> str:
 def _check_action(action: str) -> str:
     name = (action or "").strip().lower()
     if name not in ACTIONS:
-        raise InvalidInput(f"no permission {action!r}: see `crm role list` for the {len(ACTIONS)} there are")
+        raise InvalidInput(f"no permission {action!r} (there are {len(ACTIONS)})", see="crm role list")
     return name
 
 

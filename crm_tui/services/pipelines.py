@@ -90,7 +90,7 @@ def get_pipeline(session: Session, *, pipeline_id: int) -> PipelineRead:
 def default_pipeline(session: Session) -> PipelineRead:
     found = _reads(session, _DEFAULT)
     if not found:
-        raise NotFound("there is no pipeline; add one with `crm pipeline add NAME`")
+        raise NotFound("there is no pipeline; add one first", see="crm pipeline add NAME")
     return found[0]
 
 

@@ -63,7 +63,7 @@ def _manager(session: Session, user: User | None, manager_id: int | None) -> int
         return None
     manager = session.get(User, manager_id) if is_id(manager_id, session, User) else None
     if manager is None:
-        raise NotFound(f"no user #{manager_id} to be the manager; see `crm user list`")
+        raise NotFound(f"no user #{manager_id} to be the manager", see="crm user list")
     if user is None:
         return manager_id
     if manager_id == user.id:
@@ -178,7 +178,7 @@ def resolve_user(session: Session, ref: str | int) -> UserRead:
                                    func.lower(User.name) == folded)).order_by(User.id).limit(1)
         ).first()
     if user is None:
-        raise NotFound(f"no user {text!r}; see `crm user list`")
+        raise NotFound(f"no user {text!r}", see="crm user list")
     return _read(user)
 
 

@@ -19,7 +19,7 @@ MIN_LABEL = 14  # a label's room: at least this (when it is that long), at most 
 
 
 def compact(value: int, kind: str, currency: str) -> str:
-    """1234567 -> "1.2M"; money in minor units -> "$12.3k"; percent -> "66%"."""
+    """1234567 -> "1.2M"; money in minor units -> "$12.3K" (as the board writes it); percent -> "66%"."""
     if kind == "percent":
         return f"{value}%"
     prefix = ""
@@ -29,7 +29,7 @@ def compact(value: int, kind: str, currency: str) -> str:
 
         number = number.scaleb(-v.currency_digits(currency))
         prefix = get_currency_symbol(currency, locale="en_US")
-    for size, suffix in ((Decimal(10**9), "B"), (Decimal(10**6), "M"), (Decimal(10**3), "k")):
+    for size, suffix in ((Decimal(10**9), "B"), (Decimal(10**6), "M"), (Decimal(10**3), "K")):
         if abs(number) >= size:
             return f"{prefix}{number / size:.1f}{suffix}"
     return f"{prefix}{number:,.0f}"

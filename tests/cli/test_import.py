@@ -51,6 +51,7 @@ def test_invalid_rows_import_nothing_and_the_report_lands_beside_the_file(crm, m
     result = crm.fails("import", "contacts", str(messy), "--country", "US", "--report", code=2)
     assert "3 of 8 rows of contacts_messy.csv are invalid, so nothing was imported" in result.stderr
     assert "Nothing was imported." in result.stdout
+    assert "8 rows, 4 would be created, 0 would be updated" in result.stdout  # what it would have done
     assert row_counts(db_url) == before
     report = (messy.parent / "contacts_messy.import-report.csv").read_text(encoding="utf-8").splitlines()
     assert report[0] == "line,status,column,value,problem" and len(report) == 5
@@ -146,7 +147,7 @@ def test_import_users_with_managers_and_teams(crm, db_url, tmp_path):
     crm.ok("contact", "list")  # ann: the first user, an admin
     before = row_counts(db_url)
     dry = crm.ok("import", "users", str(path), "--dry-run").stdout
-    assert "Reports to" in dry and "manager" in dry and "2 rows, 2 created" in dry
+    assert "Reports to" in dry and "manager" in dry and "2 rows, 2 would be created" in dry
     assert row_counts(db_url) == before
     assert "users from team.csv: 2 rows, 2 created" in crm.ok("import", "users", str(path)).stdout
     listed = {u["login"]: (u["name"], u["role"], u["manager"], u["team"]) for u in crm.json("user", "list")["items"]}

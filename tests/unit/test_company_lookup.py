@@ -22,5 +22,6 @@ def test_ambiguous_prefix_names_the_candidates(db, actor, now):
         companies.create_company(session, data={"name": "Acme Rockets"}, actor=actor, now=now)
         with pytest.raises(InvalidInput, match=r"Acme Labs \(#\d+\), Acme Rockets \(#\d+\)"):
             companies.resolve_company(session, "acme")
-        with pytest.raises(NotFound, match="crm company add"):
+        with pytest.raises(NotFound, match="no company 'Initech'") as info:
             companies.resolve_company(session, "Initech")
+        assert info.value.cli_line == "no company 'Initech'; see `crm company add 'Initech'`"

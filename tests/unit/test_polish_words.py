@@ -53,3 +53,13 @@ def test_a_percent_chart_is_drawn_against_the_whole_and_labels_use_the_width():
     bar = lines[0].count("█") + sum(lines[0].count(c) for c in "▏▎▍▌▋▊▉")
     room = 100 - len("A rather long owner name here") - len("50%") - 2
     assert abs(bar - room / 2) <= 1  # 50% is half the bar, not all of it
+
+
+def test_chart_amounts_are_written_as_the_board_writes_them():
+    """A chart's "$12.3k" beside the board's "$12.3K": one way of writing thousands."""
+    from crm_tui.widgets.bar_chart import compact
+    from crm_tui.widgets.kanban import compact_money
+
+    assert compact(1_234_500, "money", "USD") == "$12.3K" == compact_money(1_234_500, "USD")
+    assert compact(2_500_000_00, "money", "USD") == "$2.5M" == compact_money(2_500_000_00, "USD")
+    assert compact(4_200, "count", "USD") == "4.2K"

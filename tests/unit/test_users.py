@@ -46,7 +46,7 @@ def test_resolve_by_login_email_name_or_id(db, actor, now):
     with db.read() as s:
         for ref in ("bob", "BOB", "bob@EXAMPLE.com", "bob builder", str(bob.id), bob.id):
             assert users.resolve_user(s, ref).id == bob.id, ref
-        with pytest.raises(NotFound, match="no user 'carol'; see `crm user list`"):
+        with pytest.raises(NotFound, match="no user 'carol'"):
             users.resolve_user(s, "carol")
 
 

@@ -226,7 +226,7 @@ class StagePicker(ModalScreen[int | None]):
         with Vertical(id="picker"):
             yield Label(self.question, id="picker-title", markup=False)  # it names the stage as typed
             yield OptionList(*[Option(Content(s.name), id=str(s.id)) for s in self.stages], id="stage-list")
-            yield Label("[dim]enter moves them and deletes the stage · esc cancels[/dim]")
+            yield Label("[dim]enter moves its deals there and deletes the stage · esc cancels[/dim]")
 
     @on(OptionList.OptionSelected, "#stage-list")
     def _picked(self, event: OptionList.OptionSelected) -> None:

@@ -301,7 +301,7 @@ class ImportScreen(ReportsWorkerErrors, Screen):
         else:
             head = Text.assemble(("Nothing imported", "bold red"),
                                  " (invalid or refused rows; tick 'skip invalid' to import the rest)")
-        summary.update(Text.assemble(head, f": {report.summary()}."))
+        summary.update(Text.assemble(head, f": {report.summary(would=not report.committed)}."))
         for p in report.problems[:REPORT_LINES]:  # a problem quotes the file's text
             problems.add_row(str(p.line), plain_cell(p.column), plain_cell(p.message))
         for s in report.duplicates[:max(0, REPORT_LINES - len(report.problems))]:

@@ -408,8 +408,7 @@ class _JsonArray:
             if not char:
                 raise InvalidInput(f"{self.name} is empty: an import file needs at least one record")
             if char != "[":
-                raise self._error("the file must hold a JSON array of records, as `crm export --format json` "
-                                  "writes it")
+                raise self._error("the file must hold a JSON array of records, as a JSON export writes it")
             self.pos += 1
             char = self._peek()
             while char != "]":

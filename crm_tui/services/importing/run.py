@@ -124,17 +124,20 @@ class ImportReport:
     def ok(self) -> bool:
         return self.invalid == 0 and self.refused == 0
 
-    def summary(self) -> str:
-        parts = [plural(self.rows, "row"), f"{self.created} created", f"{self.updated} updated"]
+    def summary(self, *, would: bool = False) -> str:
+        """The counts; `would`: of a run that wrote nothing (a dry run, or one refused), as what it
+        would have done."""
+        verb = "would be " if would else ""
+        parts = [plural(self.rows, "row"), f"{self.created} {verb}created", f"{self.updated} {verb}updated"]
         if self.unchanged:
             parts.append(f"{self.unchanged} unchanged")
         parts += [f"{self.skipped} skipped as duplicates", f"{self.invalid} invalid"]
         if self.refused:
             parts.append(f"{self.refused} refused")
         if self.companies_created:
-            parts.append(plural(self.companies_created, "new company", "new companies"))
+            parts.append(plural(self.companies_created, "new company", "new companies") + (" to add" if would else ""))
         if self.users_created:
-            parts.append(f"new users: {', '.join(self.users_created)}")
+            parts.append(f"new users{' to add' if would else ''}: {', '.join(self.users_created)}")
         return ", ".join(parts)
 
 
