@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from textual import work
@@ -388,9 +388,18 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
             report = app_sync(self.db, actor=self.actor, settings=self.settings, now=now)
         finally:
             self._mail_busy = False
-        self.call_from_thread(self._show_mail_sync, report)
+        self.post_message(self.MailSynced(report))
 
-    def _show_mail_sync(self, report) -> None:
+    @dataclass
+    class MailSynced(Message):
+        """One timer sync of the user's mailbox: what it stored, or why it could not."""
+
+        report: Any
+
+    def on_crm_app_mail_synced(self, synced: MailSynced) -> None:
+        if self._going():
+            return
+        report = synced.report
         if report.error and report.error not in self._workflow_errors_shown:
             self._workflow_errors_shown.add(report.error)
             self.notify(report.error, title="Mail sync", severity="warning", timeout=10)

@@ -189,7 +189,7 @@ def new_message_id(from_addr: str) -> str:
     return f"crm-{uuid.uuid4().hex}@{domain}"
 
 
-def _thread(session: Session, in_reply_to: str | None) -> tuple[str | None, str | None]:
+def _reply_headers(session: Session, in_reply_to: str | None) -> tuple[str | None, str | None]:
     """(In-Reply-To, References) for a reply: the stored parent's References and its own id."""
     if not in_reply_to:
         return None, None
@@ -238,7 +238,7 @@ def send(session: Session, *, draft: Draft, actor: Actor, now: datetime | None =
                 raise
             warning = exc.message
     message_id = new_message_id(from_addr or id_from or "")
-    in_reply_to, references = _thread(session, draft.in_reply_to)
+    in_reply_to, references = _reply_headers(session, draft.in_reply_to)
     if dry_run:
         return Queued(None, None, message_id, from_addr or "", to, cc, subject, body, in_reply_to, references, [],
                       warning)
