@@ -99,3 +99,36 @@ async def test_a_burst_through_an_owner_picker_lands_in_each_field(db, actor, no
     with db.read() as s:
         [ann] = contacts.list_contacts(s, query="lee").items
         assert contacts.get_contact(s, contact_id=ann.id).owner_id == bob.id
+
+
+async def test_a_burst_on_a_slow_machine_waits_for_each_key(db, actor, now, monkeypatch):
+    """On a loaded machine a key can take longer than WAIT_S to land (here each Tab the form takes
+    blocks for longer): the keys after it still wait for it, so they go to the field it moves to.
+    Only a wait that makes no progress for WAIT_S ends early (a stuck node)."""
+    import asyncio
+    import time
+
+    from crm_tui.widgets import keys
+
+    monkeypatch.setattr(keys, "WAIT_S", 0.1)
+    handle = Input._on_key
+
+    async def slow(self, event):
+        if event.key == "tab":  # the app busy with the key (a loaded machine), not stuck
+            for _ in range(3):
+                time.sleep(0.15)
+                await asyncio.sleep(0.01)
+        await handle(self, event)
+
+    monkeypatch.setattr(Input, "_on_key", slow)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        burst(app, "n")
+        await landed(app, pilot)
+        burst(app, *typed("Ann"), "tab", *typed("Lee"), "tab", "tab", *typed("ann@example.com"))
+        await landed(app, pilot)
+        form = app.screen
+        assert isinstance(form, ContactForm)
+        values = {i: form.query_one(f"#{i}", Input).value for i in ("first_name", "last_name", "title", "emails")}
+        assert values == {"first_name": "Ann", "last_name": "Lee", "title": "", "emails": "ann@example.com"}
