@@ -263,19 +263,16 @@ def _store(session: Session, d: Draft, *, message_id: str, from_addr: str, to: l
            now: datetime, outcome: str | None) -> tuple[int, list[int]]:
     """Store the message (services/mail_store) and link it: the draft's contact, every other
     contact it goes to, the company and the deal. Returns the message's id and its activities."""
-    contact_ids = set(session.scalars(
-        select(ContactEmail.contact_id).join(Contact, Contact.id == ContactEmail.contact_id)
-        .where(ContactEmail.email.in_(to + cc), Contact.archived.is_(False))))
-    if d.contact_id is not None:
-        contact_ids.add(d.contact_id)
+    sender = parseaddr(from_addr)[1] or from_addr
     message = mail_store.MailMessage(
-        message_id=message_id, sent_at=now, subject=subject, from_addr=parseaddr(from_addr)[1] or from_addr,
+        message_id=message_id, sent_at=now, subject=subject, from_addr=sender,
         to_addrs=tuple(to), cc_addrs=tuple(cc), body=body, in_reply_to=in_reply_to,
         references=tuple((references or "").split()), size=len(body.encode("utf-8")),
-        direction=Direction.OUTBOUND.value, contact_ids=tuple(sorted(contact_ids)), deal_id=d.deal_id,
-        company_id=d.company_id)
+        direction=Direction.OUTBOUND.value, contact_ids=(d.contact_id,) if d.contact_id is not None else (),
+        deal_id=d.deal_id, company_id=d.company_id)
+    # the contacts To and Cc name are matched by the one rule of mail_store (the sender is ours)
     stored = mail_store.store_messages(session, [message], actor=actor, source=source, user_id=actor.user_id,
-                                       now=now)
+                                       ours=[sender], now=now)
     email_id = stored.email_ids[message_id]
     if outcome:
         session.execute(update(Activity).where(Activity.email_id == email_id).values(outcome=outcome)

@@ -80,8 +80,8 @@ class MailMessage:
     size: int = 0
     # "inbound" or "outbound"; None: decided by `ours` (the team's addresses) when storing
     direction: str | None = None
-    # contacts to link whatever the addresses say (sending from a record); None: match the addresses
-    contact_ids: tuple[int, ...] | None = None
+    # contacts to link besides those its addresses match (the record an email is sent from)
+    contact_ids: tuple[int, ...] = ()
     deal_id: int | None = None
     company_id: int | None = None
 
@@ -131,14 +131,11 @@ def store_messages(session: Session, messages: Iterable[MailMessage], *, actor: 
         result.new = [m.message_id for m in fresh]
     result.email_ids = {mid: existing[mid] for mid in batch}
 
-    wanted = set().union(*(m.addresses() - ours for m in batch.values() if m.contact_ids is None))
+    wanted = set().union(*(m.addresses() - ours for m in batch.values()))
     by_address = _contacts_by_address(session, wanted)
     links: dict[int, set[int]] = {}  # email id -> contact ids
     for mid, message in batch.items():
-        if message.contact_ids is not None:
-            contacts = set(message.contact_ids)
-        else:
-            contacts = set().union(*(by_address.get(a, ()) for a in message.addresses() - ours))
+        contacts = set(message.contact_ids).union(*(by_address.get(a, ()) for a in message.addresses() - ours))
         if not contacts and message.deal_id is None and message.company_id is None:
             result.unmatched.append(mid)
         links[result.email_ids[mid]] = contacts
