@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
@@ -230,8 +230,3 @@ def thread(session: Session, *, email_id: int, limit: int = 200) -> list[EmailMe
         select(EmailMessage).where(or_(EmailMessage.thread_key == key, EmailMessage.message_id == key))
         .order_by(EmailMessage.sent_at, EmailMessage.id).limit(limit)))
 
-
-def unmatched_count(session: Session) -> int:
-    """Messages with no timeline entry: the Triage list's size."""
-    linked = select(Activity.id).where(Activity.email_id == EmailMessage.id).exists()
-    return session.execute(select(func.count()).select_from(EmailMessage).where(~linked)).scalar_one()
