@@ -34,6 +34,7 @@ from crm_tui.models.lost_reason import LostReason
 from crm_tui.models.import_run import ImportRun
 from crm_tui.models.pipeline import Pipeline, Stage
 from crm_tui.models.role_permission import RolePermission
+from crm_tui.models.sequence import Sequence, SequenceEnrollment, SequenceSend, SequenceStep
 from crm_tui.models.task import Task
 from crm_tui.models.user import User
 from crm_tui.models.view import SavedView
@@ -42,7 +43,7 @@ from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor, W
 __all__ = [
     "Activity", "ActivityKind", "AuditEvent", "BulkEdit", "Company", "Contact", "ContactEmail", "ContactPhone",
     "ContactTag", "CustomField", "Deal", "DealStatus", "DedupeDismissal", "Direction", "EmailMessage", "EmailTemplate", "Goal", "ImportRun", "Lifecycle",
-    "LostReason", "MailFolder", "MailIgnore", "MailSyncLog", "MailTriage", "Pipeline", "Role", "RolePermission", "SavedView",
+    "LostReason", "MailFolder", "MailIgnore", "MailSyncLog", "MailTriage", "Pipeline", "Role", "RolePermission", "SavedView", "Sequence", "SequenceEnrollment", "SequenceSend", "SequenceStep",
     "Source", "Stage", "StageKind", "Tag", "Task", "TaskOrigin", "User",
     "EmailOutbox", "Notification", "WorkflowCursor", "WorkflowFiring", "WorkflowRuleset",
 ]

@@ -53,6 +53,8 @@ class Contact(Versioned, table=True):
     description: str | None = Field(default=None, sa_type=Text)
     last_contacted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     archived: bool = Field(default=False)
+    # never sent sequence or bulk mail (they asked, or unsubscribed); a person may still write to them
+    do_not_email: bool = Field(default=False)
     # names, emails, phones and title, casefolded; indexed by FTS5 (SQLite) or pg_trgm (PostgreSQL)
     search_text: str = Field(default="", sa_type=Text)
 

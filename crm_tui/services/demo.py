@@ -371,7 +371,7 @@ class _Demo:
             id=contact_id, first_name=first, last_name=last, title=title,
             company_id=company[0] if company else None, company_key=company[2] if company else None,
             owner_id=self.owner_of[i], lifecycle=self.lifecycle(deal_statuses), source=self.source(i),
-            custom=self.custom(first, last), last_contacted_at=self.last_contacted[i], archived=False,
+            custom=self.custom(first, last), last_contacted_at=self.last_contacted[i], archived=False, do_not_email=False,
             version=1, created_at=created, updated_at=created,
             address=None, birthday=None, social_urls=[], description=None,  # left for people to fill in
             **derived_fields(first, last, title, emails, phones)))

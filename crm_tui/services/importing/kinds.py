@@ -187,7 +187,7 @@ class ContactRows(Kind):
             "owner_id": d["owner_id"] if d["owner_id"] is not None else ctx.actor_id,
             "lifecycle": d["lifecycle"] or "lead", "source": d["source"], "custom": d["custom"],
             **{k: d[k] or None for k in PROFILE_COLUMNS},
-            "last_contacted_at": None, "archived": False, **stamps(ctx),
+            "last_contacted_at": None, "archived": False, "do_not_email": False, **stamps(ctx),
             **{k: d[k] for k in ("full_name", "sort_name", "email", "phone", "search_text")}})
         out["contact_emails"] += [{"id": ctx.ids.take("contact_emails"), "contact_id": contact_id, "email": e,
                                    "position": i} for i, e in enumerate(d["emails"])]
