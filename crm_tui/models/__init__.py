@@ -33,6 +33,7 @@ from crm_tui.models.mail_capture import MailFolder, MailIgnore, MailSyncLog, Mai
 from crm_tui.models.lost_reason import LostReason
 from crm_tui.models.import_run import ImportRun
 from crm_tui.models.pipeline import Pipeline, Stage
+from crm_tui.models.product import DealItem, FxRate, Product, ProductPrice, Quote, QuoteCounter, QuoteItem
 from crm_tui.models.role_permission import RolePermission
 from crm_tui.models.sequence import Sequence, SequenceEnrollment, SequenceSend, SequenceStep
 from crm_tui.models.task import Task
@@ -43,7 +44,7 @@ from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor, W
 __all__ = [
     "Activity", "ActivityKind", "AuditEvent", "BulkEdit", "Company", "Contact", "ContactEmail", "ContactPhone",
     "ContactTag", "CustomField", "Deal", "DealStatus", "DedupeDismissal", "Direction", "EmailMessage", "EmailTemplate", "Goal", "ImportRun", "Lifecycle",
-    "LostReason", "MailFolder", "MailIgnore", "MailSyncLog", "MailTriage", "Pipeline", "Role", "RolePermission", "SavedView", "Sequence", "SequenceEnrollment", "SequenceSend", "SequenceStep",
+    "LostReason", "MailFolder", "MailIgnore", "MailSyncLog", "MailTriage", "Pipeline", "Role", "RolePermission", "SavedView", "DealItem", "FxRate", "Product", "ProductPrice", "Quote", "QuoteCounter", "QuoteItem", "Sequence", "SequenceEnrollment", "SequenceSend", "SequenceStep",
     "Source", "Stage", "StageKind", "Tag", "Task", "TaskOrigin", "User",
     "EmailOutbox", "Notification", "WorkflowCursor", "WorkflowFiring", "WorkflowRuleset",
 ]
