@@ -35,6 +35,12 @@ def is_exiting(app: App) -> bool:
     return app._exit
 
 
+def table_measured(table) -> bool:
+    """Whether a DataTable has measured the rows and cells it was given: it sizes its columns on
+    its next idle, so until then a new row's cells are cut to the column labels' widths."""
+    return not (table._require_update_dimensions or table._updated_cells)
+
+
 def _mark_styles_current(screen: Screen, app: App) -> None:
     """The screen's nodes have the styles of the sheet as it is: Textual's next refresh of it
     would apply them all again."""

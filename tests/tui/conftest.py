@@ -9,6 +9,7 @@ import pytest
 from textual.worker import WorkerCancelled
 
 from crm_tui.app import LISTENER_GROUP, CrmApp
+from crm_tui.compat import table_measured
 from crm_tui.db import open_database
 from crm_tui.widgets.paged_window import COUNT, PagedWindow
 
@@ -34,8 +35,20 @@ async def settle(app, pilot, rounds: int = 20) -> None:
         await pilot.pause()
         if not any(w.is_running for w in _workers(app)):
             await pilot.pause()
-            if not any(w.is_running for w in _workers(app)):
+            if not any(w.is_running for w in _workers(app)) and await _tables_measured(app, pilot):
                 return
+
+
+async def _tables_measured(app, pilot, rounds: int = 20) -> bool:
+    """Every DataTable on screen has sized its columns to the rows it was given (it does that on
+    its next idle: a frame taken before shows a loaded table cut to its labels' widths)."""
+    from textual.widgets import DataTable
+
+    for _ in range(rounds):
+        if all(table_measured(t) for t in app.screen.query(DataTable)):
+            return True
+        await pilot.pause()
+    return False
 
 
 class PageSpy:

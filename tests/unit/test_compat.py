@@ -26,6 +26,10 @@ def test_the_private_names_the_patches_use_are_there():
     assert "_css_update_count" in inspect.getsource(Screen)
     assert "_exit" in inspect.getsource(App.__init__)
     assert "_bindings" in inspect.getsource(DOMNode)
+    from textual.widgets import DataTable
+    assert compat.table_measured(DataTable())
+    assert "_require_update_dimensions = True" in inspect.getsource(DataTable.add_row)
+    assert "self._updated_cells.add" in inspect.getsource(DataTable.update_cell)
     from textual.widgets import Select
 
     assert compat.select_options(Select([("a", 1)], value=1, allow_blank=False)) == [("a", 1)]

@@ -53,8 +53,9 @@ class PipelineSettingsScreen(AreaScreen):
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame_top()
-        yield Static("[b]Pipeline settings[/b]  a add · e edit · K/J move up/down · d delete · N new pipeline · "
-                     "R rename pipeline", id="settings-help")
+        # one line at 80 columns; the footer and `?` name each key in full
+        yield Static("[b]Pipeline settings[/b]  a add · e edit · K/J move · d delete · N new · R rename",
+                     id="settings-help")
         with Horizontal(id="settings-body"):
             yield OptionList(id="settings-pipelines")
             yield DataTable(id="settings-stages", cursor_type="row", zebra_stripes=True)
