@@ -78,7 +78,8 @@ async def test_enter_on_an_email_opens_its_thread_and_m_answers_the_latest(sqlit
         assert texts == BODIES  # oldest first, the whole text, and not the mail on another subject
         heads = [str(w.render()) for w in thread.query(".thread-head").results(Static)]
         assert "lee@acme.com" in heads[0] and "Pricing" in heads[0] and "ann@team.example" in heads[0]
-        assert "Cc  bo@acme.com" in heads[1] and "→ ann@team.example" in heads[1]
+        assert "Cc: bo@acme.com" in heads[1] and "From: ann@team.example" in heads[1]
+        assert "Subject: Re: Pricing" in heads[1]
         assert "signed.pdf (48 kB)" in heads[2]
         assert "3 messages" in str(thread.query_one("#thread-title", Static).render())
 

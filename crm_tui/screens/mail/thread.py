@@ -31,16 +31,16 @@ def _size(size: object) -> str:
 
 def message_head(m: ThreadMessage, zone) -> Content:
     """A message's header lines; the markup is ours, each $value goes in as plain text."""
-    markup = "[b]$when[/b]  $arrow [b]$sender[/b]\n[dim]To[/dim]  $to"
-    values = {"when": fmt.stamp(m.sent_at, zone), "arrow": "→" if m.direction == "out" else "←",
-              "sender": m.from_addr or "(unknown sender)", "to": ", ".join(m.to_addrs) or "—"}
+    markup = "[b]$when[/b]  [dim]From:[/dim] [b]$sender[/b]\n[dim]To:[/dim] $to"
+    values = {"when": fmt.stamp(m.sent_at, zone), "sender": m.from_addr or "(unknown sender)",
+              "to": ", ".join(m.to_addrs) or "—"}
     if m.cc_addrs:
-        markup += "\n[dim]Cc[/dim]  $cc"
+        markup += "\n[dim]Cc:[/dim] $cc"
         values["cc"] = ", ".join(m.cc_addrs)
-    markup += "\n[dim]Re[/dim]  [b]$subject[/b]"
+    markup += "\n[dim]Subject:[/dim] [b]$subject[/b]"
     values["subject"] = m.subject or "(no subject)"
     if m.attachments:
-        markup += "\n[dim]Files[/dim] $files"
+        markup += "\n[dim]Files:[/dim] $files"
         values["files"] = ", ".join(f"{a.get('name') or '(unnamed)'} ({_size(a.get('size'))})" for a in m.attachments)
     return Content.from_markup(markup, **values)
 
