@@ -19,6 +19,7 @@ from crm_tui.services.mail_store import MailMessage
 from crm_tui.widgets.keyset_table import KeysetTable
 
 from .conftest import settle
+from .test_compose import smtp  # noqa: F401 - the SMTP server on loopback (a fixture)
 
 BODIES = ["What does it cost?\nWe are twelve people.", "Ten a seat, billed yearly.",
           "Deal. Send the contract.\n\nLee"]
@@ -140,3 +141,27 @@ async def test_a_long_thread_shows_its_latest_page_and_o_reads_the_older_ones(sq
         await settle(app, pilot)
         assert [m.body for m in thread.messages] == BODIES
         assert "older" not in str(thread.query_one("#thread-title", Static).render())
+
+
+async def test_a_reply_sent_from_the_thread_joins_it(sqlite_db, actor_sqlite, now, smtp):
+    from textual.widgets import TextArea
+
+    inbox, settings = smtp
+    lee = seed_thread(sqlite_db, actor_sqlite, now)
+    app = CrmApp(sqlite_db, actor_sqlite, settings=settings, clock=lambda: now, welcome=False, inbox_refresh_s=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.open_record("contact", lee)
+        await settle(app, pilot)
+        await _open_row(app, pilot, "Pricing")
+        thread = app.screen
+        await pilot.press("M")
+        await settle(app, pilot)
+        app.screen.query_one("#compose-body", TextArea).text = "Sent it just now."
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is thread
+        assert [m.body.strip() for m in thread.messages][-1] == "Sent it just now."
+        assert len(thread.messages) == 4
+    [sent] = inbox.messages
+    assert (sent["In-Reply-To"], sent["References"]) == ("<t3@acme.com>", "<t1@acme.com> <t2@team.example> <t3@acme.com>")
