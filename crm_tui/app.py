@@ -25,7 +25,7 @@ from crm_tui.config import Settings
 from crm_tui.commands import CrmCommands
 from crm_tui.db import Database
 from crm_tui.errors import Conflict, CrmError
-from crm_tui.areas import AREAS, BY_MODE, RECORDS
+from crm_tui.areas import AREAS, BY_MODE, RECORDS, VIEWS
 from crm_tui.services import grants
 from crm_tui.services.start import load_orm, orm_loaded
 from crm_tui.shapes import Actor
@@ -252,6 +252,12 @@ class CrmApp(KeysInOrder, StyleWorkOnce, App[None]):
         if in_its_area:
             self.action_area(record.area)
         self.push_screen(record.screen()(record_id))
+
+    def open_view(self, name: str, *args: Any, callback: Callable[[Any], object] | None = None,
+                  **kwargs: Any) -> None:
+        """Open one of crm_tui/areas.py VIEWS (an email's thread, say) over the screen shown: a
+        shared screen asks for it by name, and never imports the package it lives in."""
+        self.push_screen(VIEWS[name]()(*args, **kwargs), callback)
 
     def watch_theme(self, theme: str) -> None:
         """A theme chosen (ctrl+t, or the palette's "Change theme") is the next launch's too."""

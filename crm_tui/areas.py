@@ -111,4 +111,9 @@ TOOLS: tuple[Tool, ...] = (
          "The team's and your own, with merge fields; preview one for a contact"),
 )
 
+# screens that a shared screen opens without importing their package (app.open_view(name, ...))
+VIEWS: dict[str, Callable[[], type[Screen]]] = {
+    "email_thread": lazy("crm_tui.screens.mail.thread", "ThreadScreen"),  # Enter on an email on a timeline
+}
+
 BY_MODE: dict[str, Area] = {area.mode: area for area in AREAS}

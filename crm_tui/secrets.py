@@ -1,5 +1,5 @@
-"""Secrets (the SMTP password): from an environment variable, else the system keyring; never from
-the database, the config file or a log.
+"""Secrets (the SMTP password, the IMAP passwords of your mailbox and of the team BCC box): from an
+environment variable, else the system keyring; never from the database, the config file or a log.
 
 A keyring that is missing or fails (a headless server has no backend) counts as "not there".
 `keyring` is imported on first use: most commands never need a secret.

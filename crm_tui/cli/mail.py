@@ -1,6 +1,7 @@
 """`crm mail`: capture mail to the timeline. `sync` reads your IMAP mailbox (or, `--team`, the
 team's BCC box), for cron; `ingest` reads files, an mbox, a Maildir or a pipe (mutt, aerc);
-`triage` deals with the addresses that matched no contact; `log` shows what could not be read."""
+`triage` deals with the addresses that matched no contact; `log` shows what could not be read;
+`thread` shows an email's conversation."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from crm_tui.cli.context import state
 from crm_tui.errors import InvalidInput
 
 app = typer.Typer(name="mail", no_args_is_help=True,
-                  help="Mail to the timeline: sync (IMAP), ingest (files, a pipe), triage, log.")
+                  help="Mail to the timeline: sync (IMAP), ingest (files, a pipe), triage, log, thread.")
 triage_app = typer.Typer(name="triage", invoke_without_command=True,
                          help="Addresses of captured mail that matched no contact: list them, or make, "
                               "link or ignore one.")
@@ -119,6 +120,57 @@ def log(ctx: typer.Context, limit: output.Limit = 50, as_json: output.Json = Fal
     output.table(["When", "Level", "Where", "Message-ID", "What"],
                  [(output.local_time(r.at, st.zone), r.level, " ".join(filter(None, [r.folder, r.uid and f"UID {r.uid}"])),
                    r.message_id or "", r.error) for r in rows])
+
+
+def _size(size: object) -> str:
+    n = size if isinstance(size, int) else 0
+    return f"{n / 1_000_000:.1f} MB" if n >= 1_000_000 else f"{max(1, round(n / 1000))} kB"
+
+
+@app.command("thread")
+def thread(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., metavar="ACTIVITY_OR_EMAIL_ID",
+                              help="An email activity's id (as timelines show it), an email's id as email:45, "
+                                   "or a Message-ID."),
+    limit: output.Limit = 20,
+    before: str | None = typer.Option(None, "--before", metavar="CURSOR", help="Older messages, before this cursor."),
+    after: output.After = None,
+    as_json: output.Json = False,
+) -> None:
+    """An email's conversation, oldest first: each message's date, from, to, subject and text.
+
+    Shows the thread's latest messages (--limit); --before reaches older ones. Only the messages
+    you may see: those on a timeline, and your own mail that matched no contact."""
+    from crm_tui.services import mail_thread
+
+    st = state(ctx)
+    with st.read() as (session, actor):
+        email_id = mail_thread.resolve(session, ref=ref)
+        page = mail_thread.thread_page(session, email_id=email_id, actor=actor, limit=limit,
+                                       before=before if before is not None else mail_thread.END, after=after)
+    if as_json:
+        output.emit_json({"email_id": email_id, "items": page.items, "older_cursor": page.prev_cursor,
+                          "newer_cursor": page.next_cursor})
+        return
+    if page.prev_cursor:
+        output.say(f"older messages: repeat with --before {page.prev_cursor}")
+    for m in page.items:
+        mark = "→" if m.direction == "out" else "←"
+        output.say(f"── {output.local_time(m.sent_at, st.zone)} {mark} email:{m.email_id}")
+        output.say(f"From:    {m.from_addr}")
+        output.say(f"To:      {', '.join(m.to_addrs)}")
+        if m.cc_addrs:
+            output.say(f"Cc:      {', '.join(m.cc_addrs)}")
+        output.say(f"Subject: {m.subject}")
+        if m.attachments:
+            output.say("Files:   " + ", ".join(f"{a.get('name') or '(unnamed)'} ({_size(a.get('size'))})"
+                                               for a in m.attachments))
+        output.say("")
+        output.say((m.body or "(no text)").rstrip())
+        output.say("")
+    if page.next_cursor:
+        output.say(f"newer messages: repeat with --after {page.next_cursor}")
 
 
 @triage_app.callback()

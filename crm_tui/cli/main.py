@@ -87,8 +87,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "workflows": ("workflows", "app",
                   "Workflow rules: run, check (dry run), list, log, validate, publish, init, edit."),
     "secret": ("secrets", "app",
-               "Passwords in the system keyring (the SMTP password); never in the database or a log."),
-    "mail": ("mail", "app", "Mail to the timeline: sync (IMAP), ingest (files, a pipe), triage, log."),
+               "Passwords in the system keyring (SMTP, your IMAP mailbox, the team BCC box); "
+               "never in the database or a log."),
+    "mail": ("mail", "app", "Mail to the timeline: sync (IMAP), ingest (files, a pipe), triage, log, thread."),
     "view": ("views", "app", "Saved contact lists: list, rename, update, delete."),
     "activity": ("activity", "app", "Logged activities: show, edit, delete."),
     "template": ("templates", "app", "Email templates: add, list, show, edit, archive, preview."),

@@ -1,12 +1,13 @@
-"""`crm secret`: keep the SMTP password in the system keyring, forget it, and say where each password
-would come from, never printing one."""
+"""`crm secret`: keep the SMTP password, your IMAP mailbox's ([mail.imap]) and the team BCC box's
+([mail.team]) in the system keyring, forget them, and say where each password would come from,
+never printing one."""
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from sqlalchemy.engine import make_url
@@ -16,33 +17,74 @@ from crm_tui.cli import output
 from crm_tui.cli.context import state
 from crm_tui.errors import InvalidInput, StorageError
 
-if TYPE_CHECKING:
-    from crm_tui.workflows.email import SmtpLogin
-
 app = typer.Typer(name="secret", no_args_is_help=True,
-                  help="Passwords in the system keyring (the SMTP password); never in the database or a log.")
+                  help="Passwords in the system keyring (SMTP, your IMAP mailbox, the team BCC box); "
+                       "never in the database or a log.")
 
-KINDS = ("smtp",)
-
-
-def _smtp_login(ctx: typer.Context) -> SmtpLogin | None:
-    from crm_tui.workflows.email import smtp_login  # here: every `crm` command imports this module
-
-    return smtp_login(state(ctx).settings)
+# what each secret is, by the name `crm secret set NAME` (or --NAME) takes
+KINDS = ("smtp", "imap", "team")
+TITLE = {"smtp": "SMTP", "imap": "IMAP", "team": "team IMAP"}
+TABLE = {"smtp": "[smtp]", "imap": "[mail.imap]", "team": "[mail.team]"}
 
 
-def _login(ctx: typer.Context, what: str) -> SmtpLogin:
-    if (what or "").strip().lower() not in KINDS:
-        raise InvalidInput(f"no secret {what!r}: crm keeps the SMTP password (smtp); the database password "
-                           "belongs in PGPASSWORD or ~/.pgpass")
-    login = _smtp_login(ctx)
+@dataclass(frozen=True)
+class Login:
+    """Whose password a secret is, and where it may come from: `env`, else the keyring's `secret_name`
+    (the very name the SMTP sender and the IMAP sync look up)."""
+
+    kind: str
+    host: str
+    username: str
+    env: str
+    secret_name: str
+
+    @property
+    def whose(self) -> str:
+        return f"{self.username} at {self.host}"
+
+    @property
+    def title(self) -> str:
+        return TITLE[self.kind]
+
+
+def login_of(settings, kind: str) -> Login | None:
+    """The login `kind` names in the config; None when its table has no host or username."""
+    if kind == "smtp":
+        from crm_tui.workflows.email import smtp_login  # here: every `crm` command imports this module
+
+        smtp = smtp_login(settings)
+        return None if smtp is None else Login("smtp", smtp.host, smtp.username, smtp.env, smtp.secret_name)
+    from crm_tui.services.mail_capture.imap import ImapAccount
+
+    mail = settings.mail
+    config = (mail.team if kind == "team" else mail.imap) if mail else None
+    if config is None or not config.host or not config.username:
+        return None
+    name = ImapAccount(host=config.host, port=0, username=config.username).secret_name
+    return Login(kind, config.host, config.username, config.password_env, name)
+
+
+def _kind(what: str | None, *, smtp: bool, imap: bool, team: bool) -> str:
+    """The one secret asked for: by name (smtp, imap, team) or by flag; SMTP when neither says."""
+    asked = {k for k, on in (("smtp", smtp), ("imap", imap), ("team", team)) if on}
+    if what is not None:
+        name = what.strip().lower()
+        if name not in KINDS:
+            raise InvalidInput(f"no secret {what!r}: crm keeps the SMTP password (smtp), your mailbox's (imap) "
+                               "and the team BCC box's (team); the database password belongs in PGPASSWORD "
+                               "or ~/.pgpass")
+        asked.add(name)
+    if len(asked) > 1:
+        raise InvalidInput("name one secret at a time: smtp, imap or team")
+    return asked.pop() if asked else "smtp"
+
+
+def _login(ctx: typer.Context, kind: str) -> Login:
+    login = login_of(state(ctx).settings, kind)
     if login is None:
-        raise InvalidInput("set host and username under [smtp] in config.toml first: the password is for that login")
+        raise InvalidInput(f"set host and username under {TABLE[kind]} in config.toml first: "
+                           "the password is for that login")
     return login
-
-
-def _whose(login: SmtpLogin) -> str:
-    return f"{login.username} at {login.host}"
 
 
 def _can_ask() -> bool:
@@ -50,19 +92,30 @@ def _can_ask() -> bool:
     return sys.stdin.isatty()
 
 
+WHAT_HELP = "smtp (the [smtp] login), imap (your mailbox, [mail.imap]) or team (the BCC box, [mail.team])."
+SmtpFlag = typer.Option(False, "--smtp", help="The password of the [smtp] login (the default).")
+ImapFlag = typer.Option(False, "--imap", help="The password of your mailbox, [mail.imap] (crm mail sync).")
+TeamFlag = typer.Option(False, "--team", help="The password of the team BCC box, [mail.team] "
+                                              "(crm mail sync --team).")
+
+
 @app.command("set")
 def set_(
     ctx: typer.Context,
-    what: str = typer.Argument("smtp", help="smtp: the password of the [smtp] login in config.toml."),
+    what: str | None = typer.Argument(None, help=WHAT_HELP, show_default=False),
+    smtp: bool = SmtpFlag,
+    imap: bool = ImapFlag,
+    team: bool = TeamFlag,
     from_stdin: bool = typer.Option(False, "--stdin", help="Read the password from the first line of "
                                                            "standard input instead of asking."),
 ) -> None:
-    """Store the password in the system keyring, asked for with hidden input (or read from stdin)."""
-    login = _login(ctx, what)
+    """Store a password in the system keyring, asked for with hidden input (or read from stdin)."""
+    login = _login(ctx, _kind(what, smtp=smtp, imap=imap, team=team))
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif _can_ask():
-        password = typer.prompt(f"SMTP password for {_whose(login)}", hide_input=True, confirmation_prompt=True)
+        password = typer.prompt(f"{login.title} password for {login.whose}", hide_input=True,
+                                confirmation_prompt=True)
     else:
         raise InvalidInput("no terminal to ask on: pass --stdin to read the password from standard input")
     if not password:
@@ -71,7 +124,8 @@ def set_(
         secrets.set_secret(login.secret_name, password)
     except StorageError as exc:
         raise StorageError(f"{exc.message}; give the password in {login.env} instead") from None
-    output.say(f"stored the SMTP password for {_whose(login)} in the system keyring ({secrets.keyring_backend()})")
+    output.say(f"stored the {login.title} password for {login.whose} in the system keyring "
+               f"({secrets.keyring_backend()})")
     if secrets.from_env(login.env):
         output.say(f"note: {login.env} is set, and comes before the keyring")
 
@@ -79,29 +133,39 @@ def set_(
 @app.command("forget")
 def forget(
     ctx: typer.Context,
-    what: str = typer.Argument("smtp", help="smtp: the password of the [smtp] login in config.toml."),
+    what: str | None = typer.Argument(None, help=WHAT_HELP, show_default=False),
+    smtp: bool = SmtpFlag,
+    imap: bool = ImapFlag,
+    team: bool = TeamFlag,
 ) -> None:
-    """Remove the password from the system keyring."""
-    login = _login(ctx, what)
+    """Remove a password from the system keyring."""
+    login = _login(ctx, _kind(what, smtp=smtp, imap=imap, team=team))
     if secrets.forget_secret(login.secret_name):
-        output.say(f"removed the SMTP password for {_whose(login)} from the system keyring")
+        output.say(f"removed the {login.title} password for {login.whose} from the system keyring")
     else:
-        output.say(f"the system keyring holds no SMTP password for {_whose(login)}")
+        output.say(f"the system keyring holds no {login.title} password for {login.whose}")
 
 
-def _smtp_status(ctx: typer.Context) -> dict:
-    smtp = state(ctx).settings.smtp
-    login = _smtp_login(ctx)
+def _off(ctx: typer.Context, kind: str) -> str:
+    """Why a secret has no login: its table is missing, or has no host or username."""
+    settings = state(ctx).settings
+    if kind == "smtp":
+        smtp = settings.smtp
+        return ("email is off (no [smtp] host in config.toml)" if smtp is None or not smtp.host
+                else "sends without logging in (no username under [smtp])")
+    what = "mail sync" if kind == "imap" else "mail sync --team"
+    return f"not used: `crm {what}` is off (no host and username under {TABLE[kind]} in config.toml)"
+
+
+def _status_of(ctx: typer.Context, kind: str) -> dict:
+    login = login_of(state(ctx).settings, kind)
     if login is None:
-        off = smtp is None or not smtp.host
-        return {"login": None, "source": None,
-                "says": "email is off (no [smtp] host in config.toml)" if off
-                else "sends without logging in (no username under [smtp])"}
+        return {"login": None, "source": None, "says": _off(ctx, kind)}
     source = secrets.source_of(login.secret_name, env=login.env)
     says = {"env": f"from the environment variable {login.env}",
             "keyring": f"from the system keyring ({secrets.keyring_backend()})",
-            None: f"nowhere: set {login.env}, or run `crm secret set smtp`"}[source]
-    return {"login": _whose(login), "env": login.env, "keyring_entry": login.secret_name, "source": source,
+            None: f"nowhere: set {login.env}, or run `crm secret set {kind}`"}[source]
+    return {"login": login.whose, "env": login.env, "keyring_entry": login.secret_name, "source": source,
             "says": says}
 
 
@@ -127,11 +191,14 @@ def status(
     ctx: typer.Context,
     as_json: output.Json = False,
 ) -> None:
-    """Where the SMTP and database passwords would come from (never the passwords themselves)."""
-    smtp, database = _smtp_status(ctx), _database_status(ctx)
+    """Where each password would come from: the environment, the keyring, or nowhere (never the
+    passwords themselves)."""
+    found = {kind: _status_of(ctx, kind) for kind in KINDS}
+    database = _database_status(ctx)
     if as_json:
-        output.emit_json({"smtp": smtp, "database": database})
+        output.emit_json({**found, "database": database})
         return
-    who = f" for {smtp['login']}" if smtp["login"] else ""
-    output.say(f"SMTP password{who}: {smtp['says']}")
+    for kind, one in found.items():
+        who = f" for {one['login']}" if one["login"] else ""
+        output.say(f"{TITLE[kind]} password{who}: {one['says']}")
     output.say(f"database password: {database['says']}")

@@ -1,7 +1,8 @@
 """One logged activity, opened from a timeline (Enter): the whole note, readable at 80 columns and
 scrollable, with `e` to correct its subject, outcome and notes and `d` to delete it (asked first).
-The screens that show a timeline mix in `ActivityOpener`: it opens this dialog and, after a delete,
-says so in a toast and offers `u` to bring the activity back."""
+The screens that show a timeline mix in `ActivityOpener`: it opens this dialog (or, for an email the
+CRM stored, the email's thread: screens/mail/thread.py, through the app) and, after a delete, says so
+in a toast and offers `u` to bring the activity back."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from crm_tui.models.schemas import ActivityRead
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors, RoleGate
 from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import ConfirmScreen, FormScreen, _field, _input
-from crm_tui.services import activities
+from crm_tui.services import activities, mail_thread
 from crm_tui.services.common import Actor
 from crm_tui.widgets import fmt
 
@@ -151,7 +152,29 @@ class ActivityOpener:
     _deleted_activity: int | None = None
 
     def open_activity(self, activity: ActivityRead) -> None:
+        """An email opens its thread (when the CRM stored the message, not just logged it by hand);
+        anything else opens the activity dialog."""
+        if activity.kind == "email":
+            self._open_email(activity)
+            return
         self.app.push_screen(ActivityScreen(activity), self._activity_closed)
+
+    @work(thread=True, exclusive=True, group="activity-thread", exit_on_error=False)
+    def _open_email(self, activity: ActivityRead) -> Outcome:
+        app = self.app
+        with app.db.read() as session:
+            email_id = mail_thread.email_of_activity(session, activity_id=activity.id)
+            page = None if email_id is None else mail_thread.thread_page(session, email_id=email_id,
+                                                                          actor=app.actor, limit=mail_thread.PAGE)
+        return Outcome(self._show_email, activity, email_id, page)
+
+    def _show_email(self, activity: ActivityRead, email_id: int | None, page) -> None:
+        if email_id is None:  # an email logged by hand: there is no message to show
+            self.app.push_screen(ActivityScreen(activity), self._activity_closed)
+            return
+        kind, record_id = getattr(self, "KIND", None), getattr(self, "record_id", None)
+        record = (kind, record_id) if kind in ("contact", "company", "deal") and record_id is not None else None
+        self.app.open_view("email_thread", activity, email_id, page, record=record, callback=self._activity_closed)
 
     def _activity_closed(self, result: tuple[str, ActivityRead] | None) -> None:
         if result is None:

@@ -63,10 +63,12 @@ class ComposeScreen(ReportsWorkerErrors, Screen[bool]):
         Binding("ctrl+e", "editor", "$EDITOR", id="compose.editor", priority=True),
     ]
 
-    def __init__(self, kind: str, record_id: int, *, reply_to_activity: int | None = None) -> None:
+    def __init__(self, kind: str, record_id: int, *, reply_to_activity: int | None = None,
+                 reply_to_email: int | None = None) -> None:
         super().__init__()
         self.kind, self.record_id = kind, record_id
         self.reply_to_activity = reply_to_activity  # an email on the timeline this answers
+        self.reply_to_email = reply_to_email  # or a stored email itself (a thread's latest message)
         self.in_reply_to: str | None = None
         self.start: Start | None = None
         self.template_id: int | None = None
@@ -102,9 +104,10 @@ class ComposeScreen(ReportsWorkerErrors, Screen[bool]):
             record = lookup.label(session, kind=self.kind, record_id=self.record_id)
             found = mail_send.recipients(session, **self.links)
             reply, reply_error = None, None
-            if self.reply_to_activity is not None:
+            if self.reply_to_activity is not None or self.reply_to_email is not None:
                 try:
-                    reply = mail_send.reply_to(session, activity_id=self.reply_to_activity)
+                    reply = mail_send.reply_to(session, activity_id=self.reply_to_activity,
+                                               email_id=self.reply_to_email)
                 except InvalidInput as exc:  # an email logged by hand: a new email, and say why
                     reply_error = exc.message
             try:

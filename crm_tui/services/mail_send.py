@@ -145,12 +145,16 @@ class Reply:
     to: list[str]
 
 
-def reply_to(session: Session, *, activity_id: int) -> Reply:
-    """The reply to the email an email activity on the timeline holds."""
-    row = session.execute(select(EmailMessage.message_id, EmailMessage.subject, EmailMessage.direction,
-                                 EmailMessage.from_addr, EmailMessage.to_addrs)
-                          .join(Activity, Activity.email_id == EmailMessage.id)
-                          .where(Activity.id == activity_id)).first()
+def reply_to(session: Session, *, activity_id: int | None = None, email_id: int | None = None) -> Reply:
+    """The reply to the email an email activity on the timeline holds (or, `email_id`, to a stored
+    email itself: the latest message of a thread)."""
+    stmt = select(EmailMessage.message_id, EmailMessage.subject, EmailMessage.direction,
+                  EmailMessage.from_addr, EmailMessage.to_addrs)
+    if email_id is not None:
+        stmt = stmt.where(EmailMessage.id == email_id)
+    else:
+        stmt = stmt.join(Activity, Activity.email_id == EmailMessage.id).where(Activity.id == activity_id)
+    row = session.execute(stmt).first()
     if row is None:
         raise InvalidInput("this timeline entry is not a stored email, so there is nothing to reply to")
     subject = row.subject or ""

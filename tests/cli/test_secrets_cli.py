@@ -130,3 +130,89 @@ def test_the_database_password_is_named_never_shown(monkeypatch, tmp_path):
     pgpass = CliRunner().invoke(app, ["--db", plain, "secret", "status"])
     assert "pgpass" in pgpass.stdout and "Db5ecretPw" not in pgpass.output
     assert "a SQLite file" in crm("secret", "status").stdout
+
+
+# --- the IMAP passwords: your mailbox ([mail.imap]) and the team BCC box ([mail.team]) -----------
+
+IMAP_ENTRY = ("crm-tui", "imap:me@example.com@imap.example.com")
+TEAM_ENTRY = ("crm-tui", "imap:crm@example.com@imap.example.com")
+
+
+@pytest.fixture
+def mail_config(config):
+    with open(config, "a", encoding="utf-8") as fh:
+        fh.write('[mail.imap]\nhost = "imap.example.com"\nusername = "me@example.com"\n'
+                 '[mail.team]\nhost = "imap.example.com"\nusername = "crm@example.com"\n')
+    return config
+
+
+@pytest.fixture
+def imap_ring(ring, monkeypatch):
+    for name in ("CRM_IMAP_PASSWORD", "CRM_TEAM_IMAP_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    return ring
+
+
+def test_the_imap_and_team_passwords_go_in_the_keyring_under_the_names_the_sync_reads(mail_config, imap_ring,
+                                                                                       monkeypatch, caplog):
+    from crm_tui.config import load_settings
+    from crm_tui.services.mail_capture import imap
+
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setattr(secrets_cli, "_can_ask", lambda: True)
+    mine = crm("secret", "set", "--imap", input="Im4pPw\nIm4pPw\n")
+    assert mine.exit_code == 0, mine.output
+    assert "stored the IMAP password for me@example.com at imap.example.com" in mine.stdout
+    team = crm("secret", "set", "team", "--stdin", input="Te4mPw\n")
+    assert team.exit_code == 0, team.output
+    assert imap_ring.entries == {IMAP_ENTRY: "Im4pPw", TEAM_ENTRY: "Te4mPw"}
+
+    # the sync finds them: the same keyring names as imap.account_from looks up
+    settings = load_settings()
+    assert imap.account_from(settings.mail.imap, what="mail.imap").password == "Im4pPw"
+    assert imap.account_from(settings.mail.team, what="mail.team").password == "Te4mPw"
+    assert imap.account_from(settings.mail.imap, what="mail.imap").secret_name == IMAP_ENTRY[1]
+
+    status = crm("secret", "status")
+    assert status.exit_code == 0, status.output
+    lines = status.stdout.splitlines()
+    assert any(line.startswith("IMAP password for me@example.com at imap.example.com: from the system keyring")
+               for line in lines), status.stdout
+    assert any(line.startswith("team IMAP password for crm@example.com at imap.example.com: from the system "
+                               "keyring") for line in lines), status.stdout
+    assert "SMTP password for crm at smtp.example.com: nowhere" in status.stdout
+    from_env = json.loads(crm("secret", "status", "--json", env={"CRM_TEAM_IMAP_PASSWORD": "EnvTe4m"}).stdout)
+    assert (from_env["imap"]["source"], from_env["team"]["source"], from_env["smtp"]["source"]) == \
+        ("keyring", "env", None)
+    assert from_env["team"]["env"] == "CRM_TEAM_IMAP_PASSWORD" and from_env["imap"]["keyring_entry"] == IMAP_ENTRY[1]
+
+    assert "removed the team IMAP password" in crm("secret", "forget", "--team").stdout
+    assert imap_ring.entries == {IMAP_ENTRY: "Im4pPw"}
+    assert "holds no team IMAP password" in crm("secret", "forget", "--team").stdout
+    assert "removed the IMAP password" in crm("secret", "forget", "imap").stdout
+    assert imap_ring.entries == {}
+    missing = crm("secret", "status").stdout
+    assert "nowhere: set CRM_IMAP_PASSWORD, or run `crm secret set imap`" in missing
+    assert "nowhere: set CRM_TEAM_IMAP_PASSWORD, or run `crm secret set team`" in missing
+
+    for result in (mine, team, status):
+        for password in ("Im4pPw", "Te4mPw", "EnvTe4m"):
+            assert password not in result.output
+    for password in ("Im4pPw", "Te4mPw", "EnvTe4m"):
+        assert password not in caplog.text
+
+
+def test_imap_secrets_refuse_in_one_line_without_a_mailbox_or_with_two_names(config, imap_ring):
+    result = crm("secret", "set", "--imap", "--stdin", input="x\n")
+    assert result.exit_code == 2 and "[mail.imap]" in one_line_error(result)
+    team = crm("secret", "forget", "--team")
+    assert team.exit_code == 2 and "[mail.team]" in one_line_error(team)
+    both = crm("secret", "set", "imap", "--team", "--stdin", input="x\n")
+    assert both.exit_code == 2 and "one secret at a time" in one_line_error(both)
+    unknown = crm("secret", "set", "pop3", "--stdin", input="x\n")
+    assert unknown.exit_code == 2 and "no secret 'pop3'" in one_line_error(unknown)
+    assert imap_ring.entries == {}
+    status = crm("secret", "status", "--json")
+    found = json.loads(status.stdout)
+    assert found["imap"]["source"] is None and "mail.imap" in found["imap"]["says"]
+    assert found["team"]["login"] is None and "mail sync --team" in found["team"]["says"]
