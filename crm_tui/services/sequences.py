@@ -145,6 +145,7 @@ class RunCounts:
     deferred: int = 0  # emails moved to the next window opening or past the daily cap
     skipped: int = 0  # steps another engine did first
     errors: list[str] = field(default_factory=list)
+    rows: int = 0  # due steps this run looked at (a full batch: there may be more)
 
     @property
     def done(self) -> int:
@@ -161,6 +162,7 @@ class RunCounts:
         self.deferred += other.deferred
         self.skipped += other.skipped
         self.errors += other.errors
+        self.rows += other.rows
         for reason, n in other.stopped.items():
             self.stop(reason, n)
 
@@ -840,9 +842,10 @@ def _engine_actor(name: str) -> Actor:
     return Actor(user_id=None, login=f"system:sequence/{name}"[:100], role="admin")
 
 
-def due_count(session: Session, *, now: datetime) -> int:
+def has_due(session: Session, *, now: datetime) -> bool:
+    """Whether any step is due (one index probe: a run with nothing to do takes no write lock)."""
     e = SequenceEnrollment
-    return session.scalar(select(func.count()).where(e.status == ACTIVE, e.next_due_at <= now)) or 0
+    return bool(session.scalar(select(exists().where(e.status == ACTIVE, e.next_due_at <= now))))
 
 
 def run_due(session: Session, *, now: datetime, limit: int = BATCH, zone: tzinfo | None = None,
@@ -887,6 +890,7 @@ def run_due(session: Session, *, now: datetime, limit: int = BATCH, zone: tzinfo
     if session.get_bind().dialect.name == "postgresql":  # concurrent engines share the work
         stmt = stmt.with_for_update(skip_locked=True, of=e)
     rows = session.execute(stmt).all()
+    counts.rows = len(rows)
     rows = _hold_emails(session, rows, now, zone, counts)
     if not rows:
         return counts
@@ -989,7 +993,7 @@ def _do_steps(session: Session, rows: list, claimed: dict[int, int], now: dateti
         select(SequenceStep.sequence_id, SequenceStep.position, SequenceStep.delay_days)
         .where(SequenceStep.sequence_id.in_({r.sequence_id for r in rows})))}
     addresses = dict(session.execute(select(Contact.id, Contact.email)
-                                     .where(Contact.id.in_({r.contact_id for r in rows})))) if rows else {}
+                                     .where(Contact.id.in_({r.contact_id for r in rows}))).all())
     done, failed, links = [], [], []
     for r in rows:
         actor = _engine_actor(r.name)
