@@ -94,7 +94,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "template": ("templates", "app", "Email templates: add, list, show, edit, archive, preview."),
     "email": ("email_send", "app", "Send email from the CRM: logged on the contact's, company's and deal's timeline."),
     "sequence": ("sequences", "app",
-                 "Sequences: email and task steps in business days, enrolments, stops and the funnel."),
+                 "Sequences: add, list, show, edit, archive, step add|edit|remove, enroll, stop, status."),
 }
 
 

@@ -1,10 +1,6 @@
-"""Sequences (issue 21): named email and task steps, contacts enrolled in them set-based, and the
-engine step `run_due` that does each due step exactly once, in business days, inside the sending
-window and under the daily cap; and the stops (a reply, a deal won or lost, unsubscribe, a person).
-
-Exactly once: a step is claimed by an INSERT into sequence_sends that ignores a conflict on
-(enrolment, step), in the transaction that queues its email (the outbox, sent after commit) or
-makes its task; an engine that finds the row taken skips that step.
+"""Sequences (issue 21): named email and task steps in business days, contacts enrolled in them
+set-based, their funnel and pages, and the stops (a reply, a deal won or lost, unsubscribe, a person).
+The engine step that does the due steps is services/sequence_engine.run_due.
 """
 
 from __future__ import annotations
@@ -12,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
-from email.utils import formataddr, parseaddr
+from email.utils import parseaddr
 from typing import Any
 
 from dateutil.rrule import DAILY, FR, MO, TH, TU, WE, rrule
-from sqlalchemy import and_, bindparam, case, delete, exists, func, literal, or_, select, true, update
+from sqlalchemy import and_, case, exists, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import UTC, get_zone, resolve_now
@@ -42,7 +38,6 @@ from crm_tui.services.common import (
     check_version,
     flush,
     get_or_404,
-    lock_names,
     parse_id,
 )
 from crm_tui.services.paging import Page, SortKey, keyset_page
@@ -53,7 +48,6 @@ ENROLLMENT = "sequence_enrollment"
 MAX_STEPS = 50
 MAX_DELAY = 365
 CONTACT_ROWS = 50
-BATCH = 500
 _WEEKDAYS = (MO, TU, WE, TH, FR)
 
 
@@ -132,49 +126,6 @@ class EnrollmentRow:
     enrolled_at: datetime
     last_step_at: datetime | None
     version: int
-
-
-@dataclass
-class RunCounts:
-    """What one engine step did."""
-
-    emails: int = 0  # emails queued in the outbox
-    tasks: int = 0
-    finished: int = 0
-    stopped: dict[str, int] = field(default_factory=dict)  # reason -> enrolments stopped
-    deferred: int = 0  # emails moved to the next window opening or past the daily cap
-    skipped: int = 0  # steps another engine did first
-    errors: list[str] = field(default_factory=list)
-    rows: int = 0  # due steps this run looked at (a full batch: there may be more)
-
-    @property
-    def done(self) -> int:
-        return self.emails + self.tasks
-
-    def stop(self, reason: str, n: int) -> None:
-        if n:
-            self.stopped[reason] = self.stopped.get(reason, 0) + n
-
-    def add(self, other: RunCounts) -> None:
-        self.emails += other.emails
-        self.tasks += other.tasks
-        self.finished += other.finished
-        self.deferred += other.deferred
-        self.skipped += other.skipped
-        self.errors += other.errors
-        self.rows += other.rows
-        for reason, n in other.stopped.items():
-            self.stop(reason, n)
-
-    def summary(self) -> str:
-        parts = [f"{self.emails} email(s) queued", f"{self.tasks} task(s) made", f"{self.finished} finished"]
-        if self.stopped:
-            parts.append("stopped " + ", ".join(f"{n} {reason}" for reason, n in sorted(self.stopped.items())))
-        if self.deferred:
-            parts.append(f"{self.deferred} waiting for the window or the daily cap")
-        if self.skipped:
-            parts.append(f"{self.skipped} done elsewhere")
-        return "; ".join(parts)
 
 
 # --- business days and the window --------------------------------------------------------------
@@ -353,7 +304,7 @@ def archive_sequence(session: Session, actor: Actor, sequence_id: int, *, versio
         flush(session, ENTITY, _label(sequence))
         audit(session, actor=actor, entity=ENTITY, entity_id=sequence.id, action="archive", summary=sequence.name,
               now=now)
-        _stop_where(session, [SequenceEnrollment.sequence_id == sequence.id], "archived", actor=actor, now=now)
+        stop_where(session, [SequenceEnrollment.sequence_id == sequence.id], "archived", actor=actor, now=now)
     return _read(session, sequence)
 
 
@@ -661,7 +612,7 @@ def enroll(session: Session, actor: Actor, sequence_id: int, *, contact_ids: Ite
                       literal(sender, e.c.sender_id.type), literal(actor.user_id, e.c.enrolled_by.type),
                       literal(now, e.c.enrolled_at.type)) \
             .where(*conditions, Contact.archived.is_(False), Contact.do_not_email.is_(False), has_email)
-        stmt = _dialect_insert(session, e).from_select(
+        stmt = dialect_insert(session, e).from_select(
             ["version", "created_at", "updated_at", "sequence_id", "contact_id", "status", "next_position",
              "next_due_at", "sender_id", "enrolled_by", "enrolled_at"], rows).on_conflict_do_nothing()
         # the rows made (a driver's rowcount after ON CONFLICT is not reliable)
@@ -673,7 +624,7 @@ def enroll(session: Session, actor: Actor, sequence_id: int, *, contact_ids: Ite
                         archived=archived)
 
 
-def _dialect_insert(session: Session, table):
+def dialect_insert(session: Session, table):
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -684,7 +635,7 @@ def _dialect_insert(session: Session, table):
 # --- stopping ----------------------------------------------------------------------------------
 
 
-def _stop_where(session: Session, conditions: list, reason: str, *, actor: Actor, now: datetime) -> int:
+def stop_where(session: Session, conditions: list, reason: str, *, actor: Actor, now: datetime) -> int:
     """Stop the active enrolments that match, in one UPDATE, and audit each."""
     e = SequenceEnrollment
     stopped = session.execute(
@@ -707,7 +658,7 @@ def stop(session: Session, actor: Actor, enrollment_id: int, reason: str = "manu
     enrollment = get_or_404(session, SequenceEnrollment, enrollment_id, "enrolment")
     if enrollment.status != ACTIVE:
         raise InvalidInput(f"this enrolment is {enrollment.status} already")
-    _stop_where(session, [SequenceEnrollment.id == enrollment.id], reason, actor=actor, now=now)
+    stop_where(session, [SequenceEnrollment.id == enrollment.id], reason, actor=actor, now=now)
     session.expire(enrollment)
     return _enrollment_rows(session, [SequenceEnrollment.id == enrollment.id], limit=1)[0]
 
@@ -722,8 +673,8 @@ def stop_for_contacts(session: Session, contact_ids: Iterable[int], reason: str,
     if not session.scalar(select(exists().where(SequenceEnrollment.status == ACTIVE,
                                                 SequenceEnrollment.contact_id.in_(ids)))):
         return 0
-    return _stop_where(session, [SequenceEnrollment.contact_id.in_(ids)], reason,
-                       actor=actor or _engine_actor("stops"), now=now)
+    return stop_where(session, [SequenceEnrollment.contact_id.in_(ids)], reason,
+                       actor=actor or engine_actor("stops"), now=now)
 
 
 def unsubscribe(session: Session, actor: Actor, contact_id: int, *, now: datetime | None = None) -> int:
@@ -738,7 +689,7 @@ def unsubscribe(session: Session, actor: Actor, contact_id: int, *, now: datetim
         flush(session, "contact", contact.full_name or f"contact #{contact.id}")
         audit(session, actor=actor, entity="contact", entity_id=contact.id, action="update",
               changes={"do_not_email": (False, True)}, now=now)
-    return _stop_where(session, [SequenceEnrollment.contact_id == contact.id], "unsubscribed", actor=actor, now=now)
+    return stop_where(session, [SequenceEnrollment.contact_id == contact.id], "unsubscribed", actor=actor, now=now)
 
 
 def stop_for_replies(session: Session, *, email_ids: Iterable[int], now: datetime | None = None) -> int:
@@ -776,7 +727,7 @@ def stop_for_replies(session: Session, *, email_ids: Iterable[int], now: datetim
                 replied.add(enrollment_id)
     if not replied:
         return 0
-    return _stop_where(session, [e.id.in_(sorted(replied))], "replied", actor=_engine_actor("replies"), now=now)
+    return stop_where(session, [e.id.in_(sorted(replied))], "replied", actor=engine_actor("replies"), now=now)
 
 
 # --- reading enrolments ------------------------------------------------------------------------
@@ -834,226 +785,9 @@ def active_enrollment(session: Session, sequence_id: int, contact_id: int) -> En
     return rows[0]
 
 
-# --- the engine --------------------------------------------------------------------------------
+# --- the engine's actor ------------------------------------------------------------------------
 
 
-def _engine_actor(name: str) -> Actor:
+def engine_actor(name: str) -> Actor:
     """Who the audit trail says did the engine's changes: system:sequence/<name>."""
     return Actor(user_id=None, login=f"system:sequence/{name}"[:100], role="admin")
-
-
-def has_due(session: Session, *, now: datetime) -> bool:
-    """Whether any step is due (one index probe: a run with nothing to do takes no write lock)."""
-    e = SequenceEnrollment
-    return bool(session.scalar(select(exists().where(e.status == ACTIVE, e.next_due_at <= now))))
-
-
-def run_due(session: Session, *, now: datetime, limit: int = BATCH, zone: tzinfo | None = None,
-            email: bool = True, sender_addr: str | None = None) -> RunCounts:
-    """Do the due steps, up to `limit` of them, in the caller's transaction.
-
-    Set-based: the stops (do not email, no address, no step left) are UPDATEs; the due rows come
-    in one query; outside its window a sequence's due emails move to the window's opening, and
-    past a sender's daily cap to the next business day's, in one UPDATE each; the steps are
-    claimed in one INSERT that ignores the (enrolment, step) rows another engine took. Each
-    claimed email is filled from its template and queued in the outbox (sent after commit), each
-    task made for the sender. `email` False (no SMTP) leaves email steps waiting. `sender_addr`:
-    the From of a sender with no address of their own (the [smtp] sender)."""
-    now = resolve_now(now)
-    zone = zone or UTC
-    counts = RunCounts()
-    e, st = SequenceEnrollment, SequenceStep
-    due = [e.status == ACTIVE, e.next_due_at <= now]
-    if not session.scalar(select(exists().where(*due))):
-        return counts
-    system = _engine_actor("engine")
-    # contacts who may not or cannot be emailed; and enrolments past their last step
-    counts.stop("do_not_email", _stop_where(
-        session, [*due[1:], e.contact_id.in_(select(Contact.id).where(Contact.do_not_email.is_(True)))],
-        "do_not_email", actor=system, now=now))
-    next_step = select(st.kind).where(st.sequence_id == e.sequence_id, st.position == e.next_position) \
-        .scalar_subquery()
-    counts.stop("no_email", _stop_where(
-        session, [*due[1:], next_step == "email",
-                  e.contact_id.in_(select(Contact.id).where(or_(Contact.email.is_(None), Contact.email == "")))],
-        "no_email", actor=system, now=now))
-    counts.finished += _finish_where(session, [*due, ~exists().where(st.sequence_id == e.sequence_id,
-                                                                     st.position >= e.next_position)], now)
-    kinds = ["email", "task"] if email else ["task"]
-    stmt = (select(e.id, e.sequence_id, e.contact_id, e.sender_id, e.next_position, st.id.label("step_id"),
-                   st.kind, st.template_id, st.task_title, Sequence.name, Sequence.window_start,
-                   Sequence.window_end, Sequence.daily_cap)
-            .join(st, and_(st.sequence_id == e.sequence_id, st.position == e.next_position))
-            .join(Sequence, Sequence.id == e.sequence_id)
-            .where(*due, st.kind.in_(kinds))
-            .order_by(e.next_due_at, e.id).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":  # concurrent engines share the work
-        stmt = stmt.with_for_update(skip_locked=True, of=e)
-    rows = session.execute(stmt).all()
-    counts.rows = len(rows)
-    rows = _hold_emails(session, rows, now, zone, counts)
-    if not rows:
-        return counts
-    claimed = _claim(session, rows, now, zone)
-    counts.skipped += len(rows) - len(claimed)
-    rows = [r for r in rows if r.id in claimed]
-    _do_steps(session, rows, claimed, now, zone, counts, sender_addr)
-    return counts
-
-
-def _finish_where(session: Session, conditions: list, now: datetime) -> int:
-    e = SequenceEnrollment
-    done = session.execute(update(e).where(*conditions)
-                           .values(status=FINISHED, next_due_at=None, updated_at=now, version=e.version + 1)
-                           .returning(e.id).execution_options(synchronize_session=False)).scalars().all()
-    if done:
-        session.execute(AuditEvent.__table__.insert(), audit_rows(
-            actor=_engine_actor("engine"), now=now,
-            events=[(ENROLLMENT, i, "finish", {"status": (ACTIVE, FINISHED)}) for i in done]))
-    return len(done)
-
-
-def _hold_emails(session: Session, rows: list, now: datetime, zone: tzinfo, counts: RunCounts) -> list:
-    """The rows to do now: emails outside their sequence's window move to its opening, and those
-    past a sender's daily cap to the next business day's opening (one UPDATE per sequence or
-    sequence and sender, covering its due emails beyond this batch too)."""
-    e, st = SequenceEnrollment, SequenceStep
-    emails = [r for r in rows if r.kind == "email"]
-    if not emails:
-        return rows
-    email_due = [e.status == ACTIVE, e.next_due_at <= now,
-                 e.next_position.in_(select(st.position).where(st.sequence_id == e.sequence_id, st.kind == "email"))]
-    held: set[int] = set()
-    closed = {}
-    for r in emails:
-        opening = window_opening(now, r.window_start, r.window_end, zone)
-        if opening > now:
-            closed[r.sequence_id] = opening
-    for sequence_id, opening in closed.items():
-        counts.deferred += _defer(session, [*email_due, e.sequence_id == sequence_id], opening, now)
-        held.update(r.id for r in emails if r.sequence_id == sequence_id)
-    open_rows = [r for r in emails if r.id not in held]
-    if open_rows:
-        today = now.astimezone(zone).date()
-        groups = sorted({(r.sequence_id, r.sender_id) for r in open_rows}, key=lambda k: (k[0], k[1] or 0))
-        lock_names(session, *(f"sequence-cap:{s}:{u}:{today}" for s, u in groups))
-        sent = {(s, u): n for s, u, n in session.execute(
-            select(st.sequence_id, SequenceSend.sender_id, func.count())
-            .join(st, st.id == SequenceSend.step_id)
-            .where(SequenceSend.sent_on == today, SequenceSend.kind == "email",
-                   st.sequence_id.in_({s for s, _ in groups}))
-            .group_by(st.sequence_id, SequenceSend.sender_id))}
-        for r in open_rows:
-            key = (r.sequence_id, r.sender_id)
-            if sent.get(key, 0) >= r.daily_cap:
-                held.add(r.id)
-                continue
-            sent[key] = sent.get(key, 0) + 1
-        over = {(r.sequence_id, r.sender_id, r.window_start) for r in open_rows if r.id in held}
-        for sequence_id, sender_id, start in over:
-            sender_cond = e.sender_id.is_(None) if sender_id is None else e.sender_id == sender_id
-            kept = [r.id for r in open_rows if r.id not in held and (r.sequence_id, r.sender_id) ==
-                    (sequence_id, sender_id)]
-            counts.deferred += _defer(session, [*email_due, e.sequence_id == sequence_id, sender_cond,
-                                                e.id.not_in(kept) if kept else true()],
-                                      next_day_opening(now, start, zone), now)
-    return [r for r in rows if r.id not in held]
-
-
-def _defer(session: Session, conditions: list, until: datetime, now: datetime) -> int:
-    e = SequenceEnrollment
-    return session.execute(update(e).where(*conditions).values(next_due_at=until, updated_at=now,
-                                                               version=e.version + 1)
-                           .execution_options(synchronize_session=False)).rowcount or 0
-
-
-def _claim(session: Session, rows: list, now: datetime, zone: tzinfo) -> dict[int, int]:
-    """{enrolment id: send id} of the steps this transaction now owns (one INSERT for the batch)."""
-    today = now.astimezone(zone).date()
-    values = [{"enrollment_id": r.id, "step_id": r.step_id, "contact_id": r.contact_id, "sender_id": r.sender_id,
-               "kind": r.kind, "sent_at": now, "sent_on": today} for r in rows]
-    claimed: dict[int, int] = {}
-    for start in range(0, len(values), 500):
-        stmt = _dialect_insert(session, SequenceSend.__table__).values(values[start:start + 500]) \
-            .on_conflict_do_nothing(index_elements=["enrollment_id", "step_id"]) \
-            .returning(SequenceSend.__table__.c.enrollment_id, SequenceSend.__table__.c.id)
-        claimed.update(dict(session.execute(stmt).all()))
-    return claimed
-
-
-def _do_steps(session: Session, rows: list, claimed: dict[int, int], now: datetime, zone: tzinfo,
-              counts: RunCounts, sender_addr: str | None) -> None:
-    from crm_tui.services import email_templates, mail_send, tasks
-
-    templates = {t.id: t for t in session.scalars(
-        select(EmailTemplate).where(EmailTemplate.id.in_({r.template_id for r in rows if r.template_id})))}
-    senders = {u.id: u for u in session.scalars(select(User).where(User.id.in_({r.sender_id for r in rows
-                                                                                  if r.sender_id})))}
-    delays = {(s.sequence_id, s.position): s.delay_days for s in session.execute(
-        select(SequenceStep.sequence_id, SequenceStep.position, SequenceStep.delay_days)
-        .where(SequenceStep.sequence_id.in_({r.sequence_id for r in rows})))}
-    addresses = dict(session.execute(select(Contact.id, Contact.email)
-                                     .where(Contact.id.in_({r.contact_id for r in rows}))).all())
-    done, failed, links = [], [], []
-    for r in rows:
-        actor = _engine_actor(r.name)
-        user = senders.get(r.sender_id)
-        try:
-            if r.kind == "email":
-                template = templates[r.template_id]
-                me = Actor(user_id=r.sender_id, login=user.login if user else actor.login, role="admin")
-                filled = email_templates.render(session, subject=template.subject, body=template.body, actor=me,
-                                                contact_id=r.contact_id)
-                from_addr = formataddr((user.name or user.login, user.email)) if user and user.email else None
-                queued = mail_send.send(
-                    session, draft=mail_send.Draft(to=[addresses[r.contact_id]], subject=filled.subject,
-                                                   body=filled.body, contact_id=r.contact_id,
-                                                   template_id=template.id),
-                    actor=actor, now=now, source="workflow", rule=f"sequence {r.name}", from_addr=from_addr,
-                    id_from=sender_addr, outcome=f"sent by sequence {r.name}"[:100])
-                links.append({"send": claimed[r.id], "email": queued.email_id, "task": None})
-                counts.emails += 1
-            else:
-                task = tasks.create_task(session, data={"title": r.task_title, "due_at": now,
-                                                        "assignee_id": r.sender_id, "contact_id": r.contact_id,
-                                                        "origin": "rule", "rule_name": f"sequence {r.name}"[:100]},
-                                         actor=actor, now=now)
-                links.append({"send": claimed[r.id], "email": None, "task": task.id})
-                counts.tasks += 1
-            done.append(r)
-        except InvalidInput as exc:  # a merge field with no value, a bad address: this contact stops
-            failed.append(r)
-            counts.errors.append(f"{r.name}: contact #{r.contact_id}: {exc.message}")
-    table = SequenceSend.__table__
-    if links:
-        session.execute(update(table).where(table.c.id == bindparam("send"))
-                        .values(email_id=bindparam("email"), task_id=bindparam("task")), links)
-    if failed:
-        session.execute(delete(table).where(table.c.id.in_([claimed[r.id] for r in failed])))
-        counts.stop("failed", _stop_where(session, [SequenceEnrollment.id.in_([r.id for r in failed])], "failed",
-                                          actor=_engine_actor("engine"), now=now))
-    _advance(session, done, delays, now, zone, counts)
-
-
-def _advance(session: Session, rows: list, delays: dict, now: datetime, zone: tzinfo, counts: RunCounts) -> None:
-    """Each enrolment on to its next step (due after that step's delay in business days), or finished."""
-    e = SequenceEnrollment.__table__
-    moves, finished = [], []
-    due_after: dict[int, datetime] = {}
-    for r in rows:
-        following = delays.get((r.sequence_id, r.next_position + 1))
-        if following is None:
-            finished.append(r.id)
-            continue
-        if following not in due_after:
-            due_after[following] = add_business_days(now, following, zone)
-        moves.append({"eid": r.id, "pos": r.next_position, "due": due_after[following]})
-    if moves:
-        session.execute(update(e).where(e.c.id == bindparam("eid"), e.c.status == ACTIVE,
-                                        e.c.next_position == bindparam("pos"))
-                        .values(next_position=e.c.next_position + 1, next_due_at=bindparam("due"), last_step_at=now,
-                                updated_at=now, version=e.c.version + 1), moves)
-    if finished:
-        session.execute(update(e).where(e.c.id.in_(finished)).values(last_step_at=now))
-        counts.finished += _finish_where(session, [SequenceEnrollment.id.in_(finished),
-                                                   SequenceEnrollment.status == ACTIVE], now)

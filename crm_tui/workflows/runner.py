@@ -21,10 +21,10 @@ from crm_tui.config import Settings, team_timezone
 from crm_tui.db import Database
 from crm_tui.errors import CrmError
 from crm_tui.models.workflow import WorkflowFiring
-from crm_tui.services import activities, sequences
+from crm_tui.services import activities, sequence_engine
 from crm_tui.services import workflows as workflow_service
 from crm_tui.services.common import Actor
-from crm_tui.services.sequences import RunCounts
+from crm_tui.services.sequence_engine import RunCounts
 from crm_tui.workflows import context, published
 from crm_tui.workflows.actions import Env
 from crm_tui.workflows.email import SendReport, SmtpSettings, send_queued, smtp_settings
@@ -118,17 +118,17 @@ def run(db: Database, *, rules: RuleSet | None = None, now: datetime | None = No
 
 
 def run_sequences(db: Database, *, now: datetime, zone: tzinfo, smtp: SmtpSettings | None,
-                  batch: int = sequences.BATCH, max_batches: int = 200) -> RunCounts:
+                  batch: int = sequence_engine.BATCH, max_batches: int = 200) -> RunCounts:
     """The sequences' due steps, a batch per transaction, until none is left (or `max_batches`).
     Without SMTP the email steps wait; a batch that fails rolls back and is retried next run."""
     total = RunCounts()
     with db.read() as session:
-        if not sequences.has_due(session, now=now):
+        if not sequence_engine.has_due(session, now=now):
             return total
     for _ in range(max_batches):
         try:
             with db.write() as session:
-                counts = sequences.run_due(session, now=now, limit=batch, zone=zone, email=smtp is not None,
+                counts = sequence_engine.run_due(session, now=now, limit=batch, zone=zone, email=smtp is not None,
                                            sender_addr=smtp.sender if smtp else None)
         except Exception as exc:  # noqa: BLE001 - the batch rolled back; the run log says why
             total.errors.append(f"sequences: {_one_line(exc)}")

@@ -13,11 +13,11 @@ from sqlalchemy import delete, func, select, update
 from crm_tui.models import Contact, ContactEmail, EmailMessage, Task
 from crm_tui.models.sequence import SequenceEnrollment, SequenceSend
 from crm_tui.models.workflow import EmailOutbox
-from crm_tui.services import email_templates as templates, mail_store, sequences
+from crm_tui.services import email_templates as templates, mail_store, sequence_engine, sequences
 from crm_tui.workflows import runner
 from crm_tui.workflows.rules import parse_rules
 from tests.unit import proc_workers
-from tests.unit.test_sequences import seq  # noqa: F401 - the fixture
+from tests.unit.test_sequences import seq  # noqa: F401 - the fixture (pyflakes: used as an argument)
 from tests.unit.test_workflow_email import Inbox, _free_port
 
 UTC = timezone.utc
@@ -26,7 +26,7 @@ NO_RULES = parse_rules("")
 
 def _run(db, when, **kw):
     with db.write() as s:
-        return sequences.run_due(s, now=when, zone=UTC, **kw)
+        return sequence_engine.run_due(s, now=when, zone=UTC, **kw)
 
 
 def _enrol(db, actor, now, sq, *ids):
@@ -89,7 +89,7 @@ def test_emails_wait_for_the_sending_window_in_the_team_zone(db, actor, now, seq
     # in New York the window opens at 09:00 there: 14:00 UTC
     paris_morning = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
     with db.write() as s:
-        held = sequences.run_due(s, now=paris_morning, zone=templates_zone("America/New_York"))
+        held = sequence_engine.run_due(s, now=paris_morning, zone=templates_zone("America/New_York"))
     assert held.deferred == 1 and _state(db)[made["Lee"]][3] == datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
 
 
