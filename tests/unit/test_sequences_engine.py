@@ -215,3 +215,20 @@ def test_two_engines_in_two_processes_do_each_step_once(db, db_url, actor, now, 
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(SequenceSend)) == 12
         assert s.scalar(select(func.count()).select_from(EmailOutbox)) == 12
+
+
+def test_a_rule_email_never_goes_to_a_do_not_email_contact(db, actor, now, smtp_server):
+    from crm_tui.services import deals
+    from tests.unit.test_workflow_email import RULES
+    from tests.unit.test_workflow_engine import _deal
+
+    inbox, smtp = smtp_server
+    deal = _deal(db, actor, now)
+    with db.write() as s:
+        sequences.unsubscribe(s, actor, deal.contact_id, now=now)
+        deals.mark_won(s, deal_id=deal.id, actor=actor, now=now)
+    report = runner.run(db, rules=RULES, now=now, zone=UTC, smtp=smtp)
+    [fired] = report.fired
+    assert "do not email" in fired.actions[0] and inbox.messages == []
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(EmailOutbox)) == 0
