@@ -221,6 +221,17 @@ add_archive_commands(
     label=lambda record: record.full_name)
 
 
+@app.command("unsubscribe")
+def unsubscribe(ctx: typer.Context, ref: str = typer.Argument(..., help=REF_HELP)) -> None:
+    """Mark a contact "do not email" (no sequence or rule email goes to them) and stop their sequences."""
+    from crm_tui.services import sequences
+
+    with state(ctx).write() as (session, actor):
+        contact = contacts.find_contact(session, ref)
+        stopped = sequences.unsubscribe(session, actor, contact.id)
+    output.say(f"{contact.full_name} (#{contact.id}) is marked do not email; {stopped} sequence(s) stopped")
+
+
 @app.command("tag")
 def tag(
     ctx: typer.Context,

@@ -53,7 +53,10 @@ def _warn(errors) -> None:
 def _engine_args(st: CliState) -> dict:
     from crm_tui.workflows.email import smtp_settings
 
-    return {"zone": get_zone(st.settings.timezone), "smtp": smtp_settings(st.settings)}
+    from crm_tui.config import team_timezone
+
+    return {"zone": get_zone(st.settings.timezone), "smtp": smtp_settings(st.settings),
+            "team_zone": get_zone(team_timezone(st.settings))}
 
 
 @app.command("run")
@@ -84,7 +87,8 @@ def run(
                         **_engine_args(st))
     if as_json:
         output.emit_json({"fired": report.fired, "failed": report.failed, "skipped": report.skipped,
-                          "rule_errors": [str(e) for e in report.rule_errors], "email": report.email})
+                          "rule_errors": [str(e) for e in report.rule_errors], "email": report.email,
+                          "sequences": report.sequences})
     else:
         _warn(report.rule_errors)
         for item in report.fired:
@@ -94,6 +98,11 @@ def run(
         summary = f"fired {len(report.fired)}, failed {len(report.failed)}"
         if report.skipped:
             summary += f", {report.skipped} already fired elsewhere"
+        if report.sequences is not None:
+            for error in report.sequences.errors:
+                output.error_line("failed", error)
+            if report.sequences.rows or report.sequences.stopped or report.sequences.finished:
+                summary += f"; sequences: {report.sequences.summary()}"
         if report.email is not None:
             summary += f"; email: sent {len(report.email.sent)}, waiting {report.email.deferred}"
             if report.email.error:

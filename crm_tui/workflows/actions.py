@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import get_zone
 from crm_tui.errors import CrmError, InvalidInput
-from crm_tui.models import ActivityKind, Lifecycle, Role, Source, User
+from crm_tui.models import ActivityKind, Contact, ContactEmail, Lifecycle, Role, Source, User
 from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor
 from crm_tui.services import activities, companies, contacts, deals, mail_send, tasks
 from crm_tui.services.common import Actor
@@ -389,10 +389,19 @@ def _address(session: Session, action: Action, firing) -> str | None:
     return user.email if user else None
 
 
+def _do_not_email(session: Session, address: str) -> bool:
+    """Whether a contact with this address asked not to be emailed: rules send them nothing."""
+    return bool(session.scalar(select(exists().where(ContactEmail.email == address.strip().lower(),
+                                                     ContactEmail.contact_id == Contact.id,
+                                                     Contact.do_not_email.is_(True)))))
+
+
 def _email(action: Action, session: Session, firing, env: Env, *, write: bool) -> str:
     address = _address(session, action, firing)
     if not address:
         return f"email not sent: {action['to']} has no email address"
+    if _do_not_email(session, address):
+        return f"email not sent: {address} belongs to a contact marked \"do not email\""
     subject, body = firing.render(action["subject"])[:300], firing.render(action["body"])
     if not write:
         state = "" if env.email_enabled else " (SMTP is not configured: it would not be sent)"

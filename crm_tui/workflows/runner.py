@@ -17,13 +17,14 @@ from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 
 from crm_tui.clock import get_zone, resolve_now
-from crm_tui.config import Settings
+from crm_tui.config import Settings, team_timezone
 from crm_tui.db import Database
 from crm_tui.errors import CrmError
 from crm_tui.models.workflow import WorkflowFiring
-from crm_tui.services import activities
+from crm_tui.services import activities, sequence_engine
 from crm_tui.services import workflows as workflow_service
 from crm_tui.services.common import Actor
+from crm_tui.services.sequence_engine import RunCounts
 from crm_tui.workflows import context, published
 from crm_tui.workflows.actions import Env
 from crm_tui.workflows.email import SendReport, SmtpSettings, send_queued, smtp_settings
@@ -59,17 +60,20 @@ class RunReport:
     # previews left out of a dry run (more than PREVIEWS_PER_RULE for one rule)
     more: dict[str, int] = field(default_factory=dict)
     email: SendReport | None = None
+    # what the sequences' due steps did (services/sequences.run_due); None on a dry run or one rule
+    sequences: RunCounts | None = None
     # planned calls and meetings came and moved their contacts' last contact: the app reloads what
     # it shows, so a meeting whose time came leaves the Inbox's Planned on that tick
     arrived: bool = False
 
     @property
     def changed(self) -> bool:
-        return bool(self.fired or self.arrived)
+        seq = self.sequences
+        return bool(self.fired or self.arrived or (seq and (seq.done or seq.finished or seq.stopped)))
 
     @property
     def ok(self) -> bool:
-        return not (self.failed or self.rule_errors)
+        return not (self.failed or self.rule_errors or (self.sequences and self.sequences.errors))
 
 
 def system_actor(rule: str) -> Actor:
@@ -79,9 +83,10 @@ def system_actor(rule: str) -> Actor:
 
 def run(db: Database, *, rules: RuleSet | None = None, now: datetime | None = None, zone: tzinfo | None = None,
         smtp: SmtpSettings | None = None, dry_run: bool = False, runner: str | None = None,
-        only: str | None = None) -> RunReport:
+        only: str | None = None, team_zone: tzinfo | None = None) -> RunReport:
     """Run every enabled rule once (or just the rule named `only`): the given rules, else the
-    team's published rules (workflows/published.py)."""
+    team's published rules (workflows/published.py); then the sequences' due steps (their
+    business days and sending windows in `team_zone`), then send the outbox."""
     now = resolve_now(now)
     zone = zone or get_zone(None)
     if rules is None:
@@ -105,9 +110,33 @@ def run(db: Database, *, rules: RuleSet | None = None, now: datetime | None = No
             continue
         for row in rows:
             _fire(db, rule, row, now, zone, smtp, runner, report)
+    if not dry_run and only is None:
+        report.sequences = run_sequences(db, now=now, zone=team_zone or zone, smtp=smtp)
     if smtp is not None and not dry_run:
         report.email = send_queued(db, smtp, now=now)
     return report
+
+
+def run_sequences(db: Database, *, now: datetime, zone: tzinfo, smtp: SmtpSettings | None,
+                  batch: int = sequence_engine.BATCH, max_batches: int = 200) -> RunCounts:
+    """The sequences' due steps, a batch per transaction, until none is left (or `max_batches`).
+    Without SMTP the email steps wait; a batch that fails rolls back and is retried next run."""
+    total = RunCounts()
+    with db.read() as session:
+        if not sequence_engine.has_due(session, now=now):
+            return total
+    for _ in range(max_batches):
+        try:
+            with db.write() as session:
+                counts = sequence_engine.run_due(session, now=now, limit=batch, zone=zone, email=smtp is not None,
+                                           sender_addr=smtp.sender if smtp else None)
+        except Exception as exc:  # noqa: BLE001 - the batch rolled back; the run log says why
+            total.errors.append(f"sequences: {_one_line(exc)}")
+            break
+        total.add(counts)
+        if counts.rows < batch or not (counts.done or counts.skipped or counts.stopped):
+            break
+    return total
 
 
 def _arrive_planned(db: Database, now: datetime) -> bool:
@@ -247,7 +276,7 @@ def app_tick(db: Database, *, actor: Actor, now: datetime, settings: Settings) -
         smtp = None
         rules.errors.append(RuleError(f"email is off: {exc.message}"))
     report = run(db, rules=rules, now=now, zone=get_zone(actor.timezone or settings.timezone), smtp=smtp,
-                 runner=f"{actor.label}@{socket.gethostname()}")
+                 runner=f"{actor.label}@{socket.gethostname()}", team_zone=get_zone(team_timezone(settings)))
     notes = []
     if actor.user_id is not None:
         with db.read() as session:

@@ -151,3 +151,26 @@ def run_in_processes(target, arg_lists: list[tuple], *, timeout: float = 120) ->
     assert len(reports) == len(procs), f"only {len(reports)} of {len(procs)} processes reported: {reports}"
     assert [p.exitcode for p in procs] == [0] * len(procs)
     return reports
+
+
+def run_sequences(url: str, now, worker: int, barrier, queue) -> None:
+    """Run the sequences' due steps (as `crm workflows run` does) in small batches, at the same
+    moment as a sibling. Reports (worker, steps done, steps skipped, errors)."""
+    from datetime import timezone
+
+    from crm_tui.db import open_database
+    from crm_tui.workflows.email import SmtpSettings
+    from crm_tui.workflows.runner import run_sequences as run
+
+    done = skipped = 0
+    errors: list[str] = []
+    try:
+        db = open_database(url, migrate=False)
+        barrier.wait(timeout=60)
+        smtp = SmtpSettings(host="127.0.0.1", sender="CRM <crm@team.example>")  # email on; nothing is sent here
+        counts = run(db, now=now, zone=timezone.utc, smtp=smtp, batch=3)
+        done, skipped, errors = counts.done, counts.skipped, counts.errors
+        db.dispose()
+    except BaseException as exc:  # noqa: BLE001
+        errors.append(_error(exc))
+    queue.put((worker, done, skipped, errors))
