@@ -483,3 +483,16 @@ def count_contacts(session: Session, *, query: str | None = None, filters: Conta
     filters = parse_shape(ContactFilter, filters or {})
     conditions = _conditions(session, query, filters, resolve_now(now))
     return session.scalar(select(func.count()).select_from(Contact).where(*conditions))
+
+
+def do_not_email_among(session: Session, *, emails: Iterable[str], limit: int = 5) -> list[tuple[str, str]]:
+    """(name, email) of the contacts marked "do not email" that hold any of `emails`, by name: what
+    the composer warns about. A person may still write to them; only sequence and bulk mail are barred."""
+    wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})[:50]
+    if not wanted:
+        return []
+    rows = session.execute(
+        select(Contact.full_name, ContactEmail.email).join(ContactEmail, ContactEmail.contact_id == Contact.id)
+        .where(ContactEmail.email.in_(wanted), Contact.do_not_email.is_(True), Contact.archived.is_(False))
+        .order_by(Contact.sort_name, Contact.id, ContactEmail.email).limit(limit))
+    return [(r.full_name, r.email) for r in rows]

@@ -82,6 +82,7 @@ class ContactDetailScreen(ContactActions, DetailScreen):
         # the markup is ours; each $value goes in as plain text, never read as markup
         card = Content.from_markup(
             "[b]$name[/b]" + ("  $title" if title else "") + ("  [reverse] archived [/]" if c.archived else "")
+            + ("  [b reverse] do not email [/]" if c.do_not_email else "")
             + "\n[dim]Email[/dim] $emails   [dim]Phone[/dim] $phones"
             + "\n[dim]Stage[/dim] $lifecycle   [dim]Source[/dim] $source   [dim]Owner[/dim] $owner   "
             + "[dim]Last contacted[/dim] $contacted"
