@@ -81,3 +81,26 @@ async def test_the_composer_warns_about_a_do_not_email_recipient_but_lets_you_wr
         screen.query_one("#compose-cc", Input).value = "LEE@acme.com"
         await settle(app, pilot)
         assert warning.display and "Lee Park" in str(warning.render())
+
+
+async def test_the_contact_list_filter_narrows_to_do_not_email(db, actor, now):
+    from crm_tui.screens.contacts.filters import ContactFilterForm
+    from crm_tui.widgets.keyset_table import KeysetTable
+
+    _lee(db, actor, now, do_not_email=True)
+    with db.write() as s:
+        contacts.create_contact(s, data={"first_name": "Bo", "emails": ["bo@acme.com"]}, actor=actor, now=now)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one("#contact-list", KeysetTable)
+        assert sorted(r.full_name for r in table.visible_rows()) == ["Bo", "Lee Park"]
+        await pilot.press("f")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactFilterForm)
+        app.screen.query_one("#do-not-email", Checkbox).value = True
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert [r.full_name for r in table.visible_rows()] == ["Lee Park"]
+        assert "do not email" in str(app.screen.query_one("#filter-line").render())
+        assert app.screen.filters == {"do_not_email": True}
