@@ -107,6 +107,8 @@ TOOLS: tuple[Tool, ...] = (
          "Add, edit and deactivate users, change their roles", "user.admin"),
     Tool("Settings: custom fields", lazy("crm_tui.screens.settings.fields", "FieldSettingsScreen"), (),
          "Typed fields of contacts, companies and deals (admins define them)"),
+    Tool("Sequences", lazy("crm_tui.screens.sequences.screen", "SequencesScreen"), (),
+         "Email and task steps contacts go through, with their funnel: add, edit, archive, enrol, stop"),
     Tool("Settings: email templates", lazy("crm_tui.screens.settings.templates", "TemplateSettingsScreen"), (),
          "The team's and your own, with merge fields; preview one for a contact"),
 )
