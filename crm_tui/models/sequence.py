@@ -24,7 +24,8 @@ FINISHED = "finished"  # every step ran
 STOPPED = "stopped"  # stopped before its end: stop_reason says why
 
 # SequenceEnrollment.stop_reason
-STOP_REASONS = ("replied", "deal_won", "deal_lost", "unsubscribed", "do_not_email", "manual", "archived")
+STOP_REASONS = ("replied", "deal_won", "deal_lost", "unsubscribed", "do_not_email", "manual", "archived",
+                "no_email", "failed")  # no_email: no address to send to; failed: its template could not be filled
 
 STEP_KINDS = ("email", "task")
 

@@ -12,7 +12,7 @@ from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Activity, ActivityKind, Company, Contact, Deal, DealStatus, Pipeline, Stage, StageKind, User
 from crm_tui.models.schemas import DealCreate, DealFilter, DealRead, DealRow, DealUpdate
-from crm_tui.services import deal_list, fields, permissions
+from crm_tui.services import deal_list, fields, permissions, sequences
 from crm_tui.services import validation as v
 from crm_tui.services.common import (
     Actor,
@@ -193,6 +193,8 @@ def move_deal(session: Session, *, deal_id: int, stage_id: int, actor: Actor, ve
     if source.kind != StageKind.OPEN and status == DealStatus.OPEN:
         action = "reopen"
     audit(session, actor=actor, entity=ENTITY, entity_id=deal.id, action=action, now=now, changes=changed)
+    if status != DealStatus.OPEN and deal.contact_id is not None:  # won or lost: their sequences stop
+        sequences.stop_for_contacts(session, [deal.contact_id], f"deal_{status.value}", actor=actor, now=now)
     subject = f"{source.name} → {target.name}"
     session.add(Activity(
         kind=ActivityKind.STAGE_CHANGE, occurred_at=now, subject=subject, deal_id=deal.id, contact_id=deal.contact_id,

@@ -32,21 +32,22 @@ ACTIONS: dict[str, str] = {
     "role.admin": "change what each role may do",
     "field.admin": "define custom fields, their types and choices",
     "template.edit": "add, edit and archive email templates",
+    "sequence.edit": "add, edit and archive email sequences and their steps",
 }
 
 _RECORDS = ("contact.edit", "company.edit", "contact.assign", "activity.log", "deal.edit", "deal.assign",
             "task.edit", "task.assign", "report.view", "report.sources", "goal.edit", "import.run", "data.export",
-            "view.admin", "template.edit")
+            "view.admin", "template.edit", "sequence.edit")
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "admin": {action: ALL for action in ACTIONS},
     "manager": {action: ALL for action in _RECORDS},
     "sales": {"contact.edit": ALL, "company.edit": ALL, "contact.assign": OWN, "activity.log": ALL,
                  "deal.edit": OWN, "deal.assign": OWN, "task.edit": OWN, "task.assign": OWN, "report.view": OWN,
-                 "report.sources": OWN, "view.admin": OWN, "template.edit": OWN},
+                 "report.sources": OWN, "view.admin": OWN, "template.edit": OWN, "sequence.edit": OWN},
     "marketing": {"contact.edit": ALL, "company.edit": ALL, "contact.assign": OWN, "activity.log": ALL,
                      "task.edit": OWN, "report.sources": ALL, "import.run": ALL, "data.export": ALL,
-                     "view.admin": OWN, "template.edit": OWN},
+                     "view.admin": OWN, "template.edit": OWN, "sequence.edit": OWN},
     "support": {"contact.edit": ALL, "company.edit": ALL, "activity.log": ALL, "task.edit": OWN,
                    "view.admin": OWN, "template.edit": OWN},
 }

@@ -141,6 +141,9 @@ def store_messages(session: Session, messages: Iterable[MailMessage], *, actor: 
         links[result.email_ids[mid]] = contacts
     result.activities = _link(session, batch, result.email_ids, links, actor=actor, ours=ours, user_id=user_id,
                               now=now)
+    # a reply stops the sender's sequences for that contact (here: sequences sends through this module)
+    from crm_tui.services.sequences import stop_for_replies
+    stop_for_replies(session, email_ids=[result.email_ids[mid] for mid in result.new], now=now)
     return result
 
 
