@@ -102,7 +102,7 @@ async def test_the_empty_list_says_how_to_add_one(db, actor, now):
         await settle(app, pilot)
         empty = app.screen.query_one("#sequences-empty", Static)
         assert empty.display and not app.screen.query_one("#sequences-table").display
-        assert "Press a to add one" in str(empty.render()) and "crm sequence add" in str(empty.render())
+        assert "Press a to add one" in str(empty.render()) and "crm sequence add NAME" in str(empty.render())
 
 
 async def test_a_sequence_steps_and_enrolments(db, actor, now):

@@ -21,8 +21,8 @@ from crm_tui.services.common import Actor
 
 EDIT = "sequence.edit"
 SEQUENCES_CSS = str(Path(__file__).with_name("sequences.tcss"))
-EMPTY = ("No sequences yet. Press a to add one (its steps: enter, then a),\n"
-         "or on the command line: crm sequence add NAME, then crm sequence step add NAME.")
+EMPTY = ("No sequences yet. Press a to add one; enter on it, then a, adds its steps.\n"
+         "From the command line: crm sequence add NAME")
 # (title, key, width): fixed widths, so that the rows never resize the columns (fits 80 columns)
 COLUMNS = (("Name", "name", 22), ("Steps", "steps", 5), ("Enrolled", "enrolled", 8), ("Sent", "sent", 5),
            ("Replied", "replied", 7), ("Stopped", "stopped", 7), ("Finished", "finished", 8))
