@@ -17,7 +17,7 @@ from crm_tui.clock import get_zone
 from crm_tui.errors import InvalidInput
 from crm_tui.screens.base import AreaScreen, Outcome
 from crm_tui.screens.forms import ConfirmScreen, FormScreen, _field, _input
-from crm_tui.screens.sequences.screen import EDIT, SEQUENCES_CSS, funnel_text
+from crm_tui.screens.sequences.common import EDIT, SEQUENCES_CSS, funnel_text
 from crm_tui.services import sequence_views, sequences
 from crm_tui.services.common import Actor
 from crm_tui.services.lookup import Choice

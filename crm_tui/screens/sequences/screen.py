@@ -5,7 +5,6 @@ a to add, e to edit, x to archive (asked first), v for the archived ones, enter 
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -16,21 +15,15 @@ from textual.widgets import Checkbox, DataTable, Static
 
 from crm_tui.screens.base import AreaScreen, Outcome
 from crm_tui.screens.forms import ConfirmScreen, FormScreen, _field, _input
+from crm_tui.screens.sequences.common import EDIT, SEQUENCES_CSS
 from crm_tui.services import permissions, sequences
 from crm_tui.services.common import Actor
 
-EDIT = "sequence.edit"
-SEQUENCES_CSS = str(Path(__file__).with_name("sequences.tcss"))
 EMPTY = ("No sequences yet. Press a to add one; enter on it, then a, adds its steps.\n"
          "From the command line: crm sequence add NAME")
 # (title, key, width): fixed widths, so that the rows never resize the columns (fits 80 columns)
 COLUMNS = (("Name", "name", 22), ("Steps", "steps", 5), ("Enrolled", "enrolled", 8), ("Sent", "sent", 5),
            ("Replied", "replied", 7), ("Stopped", "stopped", 7), ("Finished", "finished", 8))
-
-
-def funnel_text(f: sequences.Funnel) -> str:
-    return (f"enrolled {f.enrolled} · active {f.active} · sent {f.sent} · replied {f.replied} · "
-            f"stopped {f.stopped} · finished {f.finished}")
 
 
 class SequenceForm(FormScreen[sequences.SequenceRead | None]):
