@@ -264,3 +264,21 @@ async def test_bulk_enrol_the_marked_contacts(db, actor, now):
     with db.read() as s:
         page = sequences.enrollments_page(s, actor, ids["sequence"])
     assert sorted(r.contact for r in page.items) == ["Bo Park", "Kim Park", "Lee Park"]  # Dee skipped
+
+
+async def test_e_on_the_contact_list_enrols_the_highlighted_contact(db, actor, now):
+    ids = seed(db, actor, now)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one("#contact-list", KeysetTable)
+        table.focus()
+        assert table.current_row.full_name == "Bo Park"
+        await pilot.press("E")
+        await settle(app, pilot)
+        assert isinstance(app.screen, EnrolForm) and "Enrol Bo Park" in app.screen.form_title()
+        await pilot.press(*"onboarding", "ctrl+s")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, EnrolForm)
+    with db.read() as s:
+        assert [r.sequence for r in sequences.contact_sequences(s, actor, ids["Bo"])] == ["Onboarding"]

@@ -51,13 +51,12 @@ class ContactDetailScreen(ContactActions, DetailScreen):
     OPENS = {"deals": "deal"}
     BINDINGS = [
         Binding("c", "open_company", "Company", show=False, id="contact.open_company"),
-        Binding("E", "enrol", "Enrol in sequence", show=False, id="contact.enrol"),
         Binding("s", "stop_sequence", "Stop sequence", show=False, id="contact.stop_sequence"),
         *tab_keys("detail"),
         *ContactActions.ACTION_BINDINGS,
     ]
 
-    NEEDS = {"enrol": "activity.log", "stop_sequence": "activity.log"}
+    NEEDS = {"stop_sequence": "activity.log"}
 
     def __init__(self, contact_id: int) -> None:
         super().__init__(contact_id)
@@ -149,18 +148,7 @@ class ContactDetailScreen(ContactActions, DetailScreen):
     def highlighted_contact_id(self) -> int | None:
         return self.contact_id
 
-    # -- sequences (E enrols, s stops the enrolment highlighted on the Sequences tab)
-
-    def action_enrol(self) -> None:
-        from crm_tui.screens.sequence_enrol import EnrolForm
-
-        name = self.contact.full_name if self.contact else f"contact #{self.contact_id}"
-        self.app.push_screen(EnrolForm(name, contact_ids=[self.contact_id]), self._enrolled)
-
-    def _enrolled(self, done) -> None:
-        if done is not None:
-            self.notify(done.message, title="Sequences", severity="information" if done.result.enrolled else "warning")
-            self.app.data_changed()
+    # -- sequences (E enrols: ContactActions; s stops the enrolment highlighted on the Sequences tab)
 
     def action_stop_sequence(self) -> None:
         from crm_tui.screens.forms import ConfirmScreen
