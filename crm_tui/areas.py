@@ -75,6 +75,7 @@ AREAS: tuple[Area, ...] = (
         Command("New deal", "new_deal", "A deal for the highlighted contact", "deal.edit"),
         Command("Log a call", "log('call')", "Log a call with the highlighted contact", "activity.log"),
         Command("Add a task", "add_task", "A task for the highlighted contact", "task.edit"),
+        Command("Enrol in a sequence", "enrol", "Enrol the highlighted contact in a sequence (E)", "activity.log"),
     )),
     Area("companies", "2", "Companies", lazy("crm_tui.screens.companies.screen", "CompaniesScreen"), commands=(
         Command("New company", "new_company", "Add a company", "company.edit"),
@@ -107,6 +108,8 @@ TOOLS: tuple[Tool, ...] = (
          "Add, edit and deactivate users, change their roles", "user.admin"),
     Tool("Settings: custom fields", lazy("crm_tui.screens.settings.fields", "FieldSettingsScreen"), (),
          "Typed fields of contacts, companies and deals (admins define them)"),
+    Tool("Sequences", lazy("crm_tui.screens.sequences.screen", "SequencesScreen"), (),
+         "Email and task steps contacts go through, with their funnel: add, edit, archive, enrol, stop"),
     Tool("Settings: email templates", lazy("crm_tui.screens.settings.templates", "TemplateSettingsScreen"), (),
          "The team's and your own, with merge fields; preview one for a contact"),
 )

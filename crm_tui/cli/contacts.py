@@ -20,6 +20,8 @@ ADDRESS_HELP = "Postal address, on one line."
 BIRTHDAY_HELP = "Birthday as YYYY-MM-DD."
 SOCIAL_HELP = "Social profile URL, e.g. linkedin.com/in/ada (repeat for more)."
 DESCRIPTION_HELP = "Who they are, what they want: free text."
+DO_NOT_EMAIL_HELP = ("--do-not-email: never send them sequence or bulk mail (a person may still write to "
+                     "them); --email-ok lifts it.")
 
 
 def _parse_fields(pairs: list[str]) -> dict:
@@ -51,6 +53,7 @@ def add(
     birthday: str | None = typer.Option(None, "--birthday", metavar="YYYY-MM-DD", help=BIRTHDAY_HELP),
     social: list[str] = typer.Option([], "--social", metavar="URL", help=SOCIAL_HELP),
     description: str | None = typer.Option(None, "--description", help=DESCRIPTION_HELP),
+    do_not_email: bool = typer.Option(False, "--do-not-email/--email-ok", help=DO_NOT_EMAIL_HELP),
     create_company: bool = typer.Option(False, "--create-company", help=CREATE_COMPANY_HELP),
     allow_duplicate: bool = typer.Option(False, "--allow-duplicate", help=ALLOW_DUPLICATE_HELP),
     as_json: output.Json = False,
@@ -61,6 +64,7 @@ def add(
         data = {"first_name": first, "last_name": last, "emails": email, "phones": phone, "title": title,
                 "lifecycle": lifecycle, "source": source, "tags": tag, "custom": _parse_fields(field),
                 "address": address, "birthday": birthday, "social_urls": social, "description": description,
+                "do_not_email": do_not_email,
                 **refs.link_changes(session, company=company, owner=owner, create_company=create_company,
                                     actor=actor)}
         contact = contacts.create_contact(session, data=data, actor=actor, allow_duplicate=allow_duplicate)
@@ -78,14 +82,18 @@ TAG = typer.Option(None, "--tag", help="Only contacts with this tag.")
 SOURCE = typer.Option(None, "--source", help="Only contacts from this source.")
 COMPANY = typer.Option(None, "--company", help="Only contacts of this company.")
 ARCHIVED = typer.Option(False, "--archived", help="List archived contacts instead.")
+DO_NOT_EMAIL = typer.Option(False, "--do-not-email", help='Only contacts marked "do not email".')
 SORT_HELP = "name, company, last_contacted, created, or custom.FIELD (a typed custom field)."
 
 
 def contact_filters(session, *, lifecycle: list[str], owner: str | None, tag: str | None, source: str | None,
-                    company: str | None, archived: bool) -> dict:
+                    company: str | None, archived: bool, do_not_email: bool = False) -> dict:
     """The contact list's filters from its options (users and companies resolved)."""
-    return {"lifecycle": lifecycle or None, "tag": tag, "source": source, "archived": archived,
-            "owner_id": refs.user_id(session, owner), "company_id": refs.company_id(session, company)}
+    out = {"lifecycle": lifecycle or None, "tag": tag, "source": source, "archived": archived,
+           "owner_id": refs.user_id(session, owner), "company_id": refs.company_id(session, company)}
+    if do_not_email:
+        out["do_not_email"] = True
+    return out
 
 
 @app.command("list")
@@ -98,6 +106,7 @@ def list_(
     source: str | None = SOURCE,
     company: str | None = COMPANY,
     archived: bool = ARCHIVED,
+    do_not_email: bool = DO_NOT_EMAIL,
     sort: str = typer.Option("name", "--sort", help=SORT_HELP),
     custom: list[str] = typer.Option([], "--custom", metavar="FILTER",
                                      help="A typed custom field's filter: segment=smb, seats>=10, "
@@ -110,7 +119,7 @@ def list_(
     st = state(ctx)
     with st.read() as (session, _actor):
         filters = contact_filters(session, lifecycle=lifecycle, owner=owner, tag=tag, source=source,
-                                  company=company, archived=archived)
+                                  company=company, archived=archived, do_not_email=do_not_email)
         if custom:
             filters["custom"] = custom
         page = contacts.list_contacts(session, query=search, filters=filters, sort=sort, after=after,
@@ -152,6 +161,7 @@ def show(
         *((label, value) for _field, label, value in custom),
         ("Last contacted", output.local_time(contact.last_contacted_at, zone)),
         ("Archived", "yes" if contact.archived else None),
+        ("Do not email", "yes: no sequence or bulk mail" if contact.do_not_email else None),
         ("Created", output.local_time(contact.created_at, zone)), ("Version", contact.version),
     ], title=f"Contact #{contact.id}")
     if recent.items:
@@ -179,6 +189,7 @@ def edit(
     social: list[str] = typer.Option([], "--social", metavar="URL", help="Social profile URLs (replaces all; "
                                      'repeat for more; "" clears them).'),
     description: str | None = typer.Option(None, "--description", help=f'{DESCRIPTION_HELP} ("" to clear)'),
+    do_not_email: bool | None = typer.Option(None, "--do-not-email/--email-ok", help=DO_NOT_EMAIL_HELP),
     version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
     create_company: bool = typer.Option(False, "--create-company", help=CREATE_COMPANY_HELP),
     allow_duplicate: bool = typer.Option(False, "--allow-duplicate",
@@ -194,6 +205,8 @@ def edit(
                                                    ("address", address), ("birthday", birthday),
                                                    ("description", description))
                    if value is not None}
+        if do_not_email is not None:
+            changes["do_not_email"] = do_not_email
         if social:
             changes["social_urls"] = [url for url in social if url.strip()]
         if email:

@@ -116,6 +116,8 @@ class ContactCreate(SQLModel):
     birthday: date | str | None = None
     social_urls: list[str] = Field(default_factory=list)
     description: str | None = None
+    # never sent sequence or bulk mail; a person may still write to them
+    do_not_email: bool = False
 
 
 class ContactUpdate(SQLModel):
@@ -136,6 +138,7 @@ class ContactUpdate(SQLModel):
     birthday: date | str | None = None
     social_urls: list[str] | None = None
     description: str | None = None
+    do_not_email: bool | None = None
 
 
 class ContactRead(SQLModel):
@@ -160,6 +163,7 @@ class ContactRead(SQLModel):
     description: str | None = None
     last_contacted_at: datetime | None
     archived: bool
+    do_not_email: bool = False
     created_at: datetime
     updated_at: datetime
     version: int
@@ -176,6 +180,8 @@ class ContactFilter(SQLModel):
     company_id: int | None = None
     archived: bool = False
     never_contacted: bool = False
+    # only the contacts marked "do not email"
+    do_not_email: bool = False
     not_contacted_days: int | None = None
     created_within_days: int | None = None
     # typed custom fields (services/fields.py): {"segment": "smb"} for equality, or filters such

@@ -47,6 +47,8 @@ ACTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "archive": ("Archive", "", ("contact", "company", "deal")),
     "task": ("Add a task to each", "title; due, e.g. Call back; +2d", ("contact", "company", "deal")),
     "export": ("Export to CSV", "file name", ("contact", "company", "deal")),
+    # asks for the sequence in a dialog of its own (screens/sequence_enrol.py)
+    "sequence": ("Enrol in a sequence", "", ("contact",)),
 }
 NOUNS = {"contact": "contacts", "company": "companies", "deal": "deals"}
 
@@ -215,10 +217,35 @@ class BulkEditing:
         selection = self.bulk_selection(table)
 
         def chosen(request: BulkRequest | None) -> None:
-            if request is not None:
+            if request is not None and request.what == "sequence":
+                self._bulk_enrol(table, selection)
+            elif request is not None:
                 self._bulk_run(table, selection, request)
 
         self.app.push_screen(BulkActionScreen(self.BULK_KIND, table.marked_count), chosen)
+
+    def _bulk_enrol(self, table: KeysetTable, selection: Selection) -> None:
+        """Enrol the marked contacts (their ids), or every contact the list matches (its search and
+        filters: a saved list's too) in a sequence picked in the enrol dialog."""
+        from crm_tui.screens.sequence_enrol import ContactList, EnrolForm
+
+        if selection.all_matching and selection.excluded:
+            self.notify("Enrolling every contact but some is not offered: mark the ones to enrol, "
+                        "or narrow the list and press * again.", severity="warning")
+            return
+        count = table.marked_count
+        what = f"{count:,} marked contacts" if count is not None else "every contact of the list"
+        form = EnrolForm(what, contacts=ContactList(dict(selection.filters), selection.query)) \
+            if selection.all_matching else EnrolForm(what, contact_ids=sorted(selection.ids))
+
+        def enrolled(done) -> None:
+            if done is not None:
+                table.clear_marks()
+                self.notify(done.message, title="Sequences",
+                            severity="information" if done.result.enrolled else "warning")
+                self.app.data_changed()
+
+        self.app.push_screen(form, enrolled)
 
     def on_keyset_table_undo_asked(self, message: KeysetTable.UndoAsked) -> None:
         message.stop()

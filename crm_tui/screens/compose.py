@@ -21,7 +21,7 @@ from textual.widgets import Input, Label, Select, Static, TextArea
 
 from crm_tui.errors import CrmError, InvalidInput
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors
-from crm_tui.services import email_templates, lookup, mail_send
+from crm_tui.services import contacts, email_templates, lookup, mail_send
 from crm_tui.widgets.key_bar import KeyBar
 from crm_tui.widgets.picker import Picker
 from crm_tui.workflows.email import send_queued, smtp_settings
@@ -89,6 +89,7 @@ class ComposeScreen(ReportsWorkerErrors, Screen[bool]):
             yield _line("Template", Select([], id="compose-template", prompt="(blank)", compact=True))
             yield _line("Subject", Input(id="compose-subject", compact=True))
             yield TextArea("", id="compose-body", soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
+            yield Label("", id="compose-warning", markup=False)
             yield Label("", id="compose-error", markup=False)
         yield KeyBar()
 
@@ -131,10 +132,37 @@ class ComposeScreen(ReportsWorkerErrors, Screen[bool]):
         if not to.value:
             to.value = ", ".join(start.to)
         self.query_one("#compose-template", Select).set_options([(t.name, t.id) for t in start.templates])
+        self._check_recipients()
         if start.sender_error:
             self.show_error(start.sender_error)
         elif not start.to:
             self.show_error(f"This {self.kind} has no email address: type one in To, or add one with the picker.")
+
+    # -- recipients marked "do not email": a warning, not a bar (only sequence and bulk mail are barred)
+
+    @on(Input.Changed, "#compose-to")
+    @on(Input.Changed, "#compose-cc")
+    def _recipients_changed(self) -> None:
+        if self.start is not None:
+            self._check_recipients()
+
+    def _check_recipients(self) -> None:
+        addresses = (_addresses(self.query_one("#compose-to", Input).value)
+                     + _addresses(self.query_one("#compose-cc", Input).value))
+        self._read_do_not_email(addresses)
+
+    @work(thread=True, exclusive=True, group="compose-dne", exit_on_error=False)
+    def _read_do_not_email(self, addresses: list[str]) -> Outcome:
+        with self.app.db.read() as session:
+            marked = contacts.do_not_email_among(session, emails=addresses)
+        return Outcome(self.show_warning, marked)
+
+    def show_warning(self, marked: list[tuple[str, str]]) -> None:
+        names = ", ".join(f"{name} <{email}>" if name != email else email for name, email in marked)
+        text = f"⚠ Marked do not email: {names}. You may still write to them yourself." if marked else ""
+        line = self.query_one("#compose-warning", Label)
+        line.update(text)
+        line.set_class(bool(marked), "-shown")
 
     def _find_addresses(self, text: str) -> list[lookup.Choice]:
         with self.app.db.read() as session:

@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, TextArea
+from textual.widgets import Button, Checkbox, Input, Label, Select, TextArea
 
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors
 from crm_tui.clock import get_zone, in_zone
@@ -537,6 +537,7 @@ CONTACT_FIELDS = {
     "first_name": "First name", "last_name": "Last name", "title": "Title", "emails": "Emails", "phones": "Phones",
     "company": "Company", "lifecycle": "Stage", "source": "Source", "owner_id": "Owner", "tags": "Tags",
     "address": "Address", "birthday": "Birthday", "social_urls": "Profiles", "description": "About",
+    "do_not_email": "Do not email",
 }
 
 
@@ -551,7 +552,7 @@ def _contact_values(c: ContactRead) -> dict[str, Any]:
         "phones": list(c.phones), "company": c.company_name or "", "lifecycle": c.lifecycle, "source": c.source,
         "owner_id": c.owner_id, "tags": list(c.tags), "address": c.address or "",
         "birthday": c.birthday.isoformat() if c.birthday else "", "social_urls": list(c.social_urls),
-        "description": c.description or "",
+        "description": c.description or "", "do_not_email": c.do_not_email,
     }
 
 
@@ -649,6 +650,8 @@ class ContactForm(CustomFieldsSection, _ContactEditForm):
         yield _field("Profiles", _input("social_urls", placeholder="comma separated, e.g. linkedin.com/in/ada"))
         yield _field("About", TextArea(id="description", compact=True, soft_wrap=True))
         yield _field("Tags", _input("tags", placeholder="comma separated"))
+        yield _field("Mail", Checkbox("Do not email (no sequence or bulk mail)", bool(c and c.do_not_email),
+                                      id="do_not_email", compact=True))
         yield from self.compose_custom_fields()
 
     def on_mount(self) -> None:  # FormScreen.on_mount runs too: Textual calls each class's handler
@@ -669,6 +672,7 @@ class ContactForm(CustomFieldsSection, _ContactEditForm):
                            ("social_urls", ", ".join(contact.social_urls))):
             self.query_one(f"#{id_}", Input).value = value
         self.query_one("#description", TextArea).text = contact.description or ""
+        self.query_one("#do_not_email", Checkbox).value = contact.do_not_email
         self.query_one("#company-picker", Picker).set_choice(_company_choice(contact))
         lifecycle = self.query_one("#lifecycle", Select)
         if contact.lifecycle in {m.value for m in Lifecycle}:
@@ -687,6 +691,7 @@ class ContactForm(CustomFieldsSection, _ContactEditForm):
         for id_ in ("address", "birthday"):
             self.query_one(f"#{id_}", Input).value = values[id_]
         self.query_one("#description", TextArea).text = values["description"]
+        self.query_one("#do_not_email", Checkbox).value = bool(values["do_not_email"])
         put_select(self.query_one("#lifecycle", Select), values["lifecycle"])
         put_select(self.query_one("#source", Select), values["source"])
         super().put_values(values, record)
@@ -705,6 +710,7 @@ class ContactForm(CustomFieldsSection, _ContactEditForm):
             "birthday": self.query_one("#birthday", Input).value.strip(),
             "social_urls": _split(self.query_one("#social_urls", Input).value),
             "description": self.query_one("#description", TextArea).text.strip(),
+            "do_not_email": self.query_one("#do_not_email", Checkbox).value,
             "_company_pick": self.query_one("#company-picker", Picker).chosen_id,
             "_base": self.contact, "_version": self.base_version(),
             "_create_company": self.create_company, "_allow_duplicate": self.allow_duplicate,

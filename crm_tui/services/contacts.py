@@ -159,6 +159,10 @@ def _clean(session: Session, values: dict, region: str | None, now: datetime, *,
         out["social_urls"] = _social_urls(out["social_urls"] or [])
     if "birthday" in out:
         out["birthday"] = _birthday(out["birthday"], now)
+    if "do_not_email" in out:
+        if out["do_not_email"] is None:
+            raise InvalidInput("do not email is either on or off")
+        out["do_not_email"] = bool(out["do_not_email"])
     if out.get("company_id") is not None:
         get_or_404(session, Company, out["company_id"], "company")
     if out.get("owner_id") is not None:
@@ -421,6 +425,8 @@ def _conditions(session: Session, query: str | None, filters: ContactFilter, now
         conditions.append(Contact.id.in_(tagged))
     if f.never_contacted:
         conditions.append(Contact.last_contacted_at.is_(None))
+    if f.do_not_email:
+        conditions.append(Contact.do_not_email.is_(True))
     if f.not_contacted_days is not None:
         cutoff = now - timedelta(days=f.not_contacted_days)
         conditions.append((Contact.last_contacted_at.is_(None)) | (Contact.last_contacted_at < cutoff))
@@ -477,3 +483,16 @@ def count_contacts(session: Session, *, query: str | None = None, filters: Conta
     filters = parse_shape(ContactFilter, filters or {})
     conditions = _conditions(session, query, filters, resolve_now(now))
     return session.scalar(select(func.count()).select_from(Contact).where(*conditions))
+
+
+def do_not_email_among(session: Session, *, emails: Iterable[str], limit: int = 5) -> list[tuple[str, str]]:
+    """(name, email) of the contacts marked "do not email" that hold any of `emails`, by name: what
+    the composer warns about. A person may still write to them; only sequence and bulk mail are barred."""
+    wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})[:50]
+    if not wanted:
+        return []
+    rows = session.execute(
+        select(Contact.full_name, ContactEmail.email).join(ContactEmail, ContactEmail.contact_id == Contact.id)
+        .where(ContactEmail.email.in_(wanted), Contact.do_not_email.is_(True), Contact.archived.is_(False))
+        .order_by(Contact.sort_name, Contact.id, ContactEmail.email).limit(limit))
+    return [(r.full_name, r.email) for r in rows]

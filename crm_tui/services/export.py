@@ -37,7 +37,7 @@ MEETING_MINUTES = 30  # a meeting logged without a duration shows as half an hou
 
 COLUMNS = {
     "contacts": ["first_name", "last_name", "email", "phone", "title", "company", "owner", "lifecycle", "source",
-                 "tags", "address", "birthday", "social", "description"],
+                 "tags", "address", "birthday", "social", "description", "do_not_email"],
     "companies": ["name", "domain", "industry", "size", "address", "owner", "notes"],
     "deals": ["title", "amount", "currency", "pipeline", "stage", "status", "close_date", "owner", "company",
               "contact", "lost_reason"],
@@ -162,7 +162,7 @@ def _contact_page(session: Session, last: int, n: int, flt: ExportFilter) -> lis
     rows = _rows(session, select(
         Contact.id, Contact.first_name, Contact.last_name, Contact.title, Contact.lifecycle, Contact.source,
         Contact.custom, Contact.address, Contact.birthday, Contact.social_urls, Contact.description,
-        company.name.label("company"), owner.login.label("owner"))
+        Contact.do_not_email, company.name.label("company"), owner.login.label("owner"))
         .outerjoin(company, company.id == Contact.company_id).outerjoin(owner, owner.id == Contact.owner_id)
         .where(Contact.id > last).order_by(Contact.id).limit(n))
     ids = [r.id for r in rows]
@@ -179,7 +179,7 @@ def _contact_page(session: Session, last: int, n: int, flt: ExportFilter) -> lis
         "phone": phones[r.id], "title": r.title, "company": r.company, "owner": r.owner,
         "lifecycle": r.lifecycle, "source": r.source, "tags": tags[r.id], "address": r.address,
         "birthday": r.birthday.isoformat() if r.birthday else None, "social": list(r.social_urls or []),
-        "description": r.description,
+        "description": r.description, "do_not_email": bool(r.do_not_email),
     }, r.custom) for r in rows]
 
 

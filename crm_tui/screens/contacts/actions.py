@@ -40,10 +40,11 @@ class ContactActions:
         Binding("a", "archive", "Archive", show=False, id="contact.archive"),
         Binding("u", "unarchive", "Unarchive", show=False, id="contact.unarchive"),
         Binding("y", "copy_email", "Copy email", show=False, id="contact.copy_email"),
+        Binding("E", "enrol", "Enrol in sequence", show=False, id="contact.enrol"),
     ]
     NEEDS = {"new_contact": "contact.edit", "edit_contact": "contact.edit", "edit_tags": "contact.edit",
              "archive": "contact.edit", "unarchive": "contact.edit", "change_owner": "contact.assign",
-             "log": "activity.log", "add_task": "task.edit", "new_deal": "deal.edit"}
+             "log": "activity.log", "add_task": "task.edit", "new_deal": "deal.edit", "enrol": "activity.log"}
 
     def highlighted_contact_id(self) -> int | None:
         raise NotImplementedError
@@ -70,6 +71,21 @@ class ContactActions:
         with self.app.db.read() as session:
             contact = contacts.get_contact(session, contact_id=contact_id)
         return Outcome(then, contact)
+
+    # --- a sequence (E): the enrol dialog's sequence picker, then services/sequences.enroll
+
+    def action_enrol(self) -> None:
+        def enrol(contact: ContactRead) -> None:
+            from crm_tui.screens.sequence_enrol import EnrolForm
+
+            self.app.push_screen(EnrolForm(contact.full_name or f"contact #{contact.id}", contact_ids=[contact.id]),
+                                 self._enrolled)
+        self._with_contact(enrol)
+
+    def _enrolled(self, done) -> None:
+        if done is not None:
+            self.notify(done.message, title="Sequences", severity="information" if done.result.enrolled else "warning")
+            self.after_change()
 
     def _saved(self, message: str) -> Callable:
         def done(result) -> None:

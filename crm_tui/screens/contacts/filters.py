@@ -27,7 +27,7 @@ def _custom_text(custom: dict | list | None) -> str:
 
 
 class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
-    """Lifecycle stages, owner ("mine" included), tag, source, contact age and archived."""
+    """Lifecycle stages, owner ("mine" included), tag, source, contact age, do not email and archived."""
 
     CSS_PATH = SHELL_CSS
 
@@ -61,6 +61,7 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
                 yield Input(value=_custom_text(f.get("custom")), id="custom", compact=True,
                             placeholder="e.g. segment=smb; seats>=10; renewal<2027-01-01")
                 yield Checkbox("Never contacted", bool(f.get("never_contacted")), id="never", compact=True)
+                yield Checkbox("Marked do not email", bool(f.get("do_not_email")), id="do-not-email", compact=True)
                 yield Checkbox("Archived contacts instead", bool(f.get("archived")), id="archived", compact=True)
             yield Label("", id="form-error", classes="form-error")
             with Horizontal(classes="form-buttons"):
@@ -111,6 +112,8 @@ class ContactFilterForm(ReportsWorkerErrors, ModalScreen[dict | None]):
             out["source"] = source
         if self.query_one("#never", Checkbox).value:
             out["never_contacted"] = True
+        if self.query_one("#do-not-email", Checkbox).value:
+            out["do_not_email"] = True
         if self.query_one("#archived", Checkbox).value:
             out["archived"] = True
         for key in ("not_contacted_days", "created_within_days"):

@@ -205,6 +205,8 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, FieldSorts, Ar
             parts.append(f"source {f['source']}")
         if f.get("never_contacted"):
             parts.append("never contacted")
+        if f.get("do_not_email"):
+            parts.append("do not email")
         if f.get("not_contacted_days"):
             parts.append(f"not contacted in {f['not_contacted_days']}d")
         if f.get("created_within_days"):

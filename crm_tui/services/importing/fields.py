@@ -55,6 +55,8 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "social": _spellings("social", "social profile", "social profiles", "profile url", "linkedin",
                              "linkedin url", "twitter", "github", "facebook", "instagram"),
         "description": _spellings("description", "about", "bio", "background"),
+        "do_not_email": _spellings("do not email", "do_not_email", "email opt out", "email opt-out", "emailoptout",
+                                   "opted out", "unsubscribed"),
         "tags": _spellings("tags", "tag", "labels", "label", "categories", "groups"),
     },
     "companies": {

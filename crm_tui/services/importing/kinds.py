@@ -187,7 +187,7 @@ class ContactRows(Kind):
             "owner_id": d["owner_id"] if d["owner_id"] is not None else ctx.actor_id,
             "lifecycle": d["lifecycle"] or "lead", "source": d["source"], "custom": d["custom"],
             **{k: d[k] or None for k in PROFILE_COLUMNS},
-            "last_contacted_at": None, "archived": False, "do_not_email": False, **stamps(ctx),
+            "last_contacted_at": None, "archived": False, "do_not_email": bool(d.get("do_not_email")), **stamps(ctx),
             **{k: d[k] for k in ("full_name", "sort_name", "email", "phone", "search_text")}})
         out["contact_emails"] += [{"id": ctx.ids.take("contact_emails"), "contact_id": contact_id, "email": e,
                                    "position": i} for i, e in enumerate(d["emails"])]
@@ -208,6 +208,8 @@ def _profile(row: Row, ctx: Ctx) -> None:
     d["address"] = text_field(row, "address", 500)
     d["description"] = text_field(row, "description", MAX_DESCRIPTION, multiline=True)
     d["birthday"] = row.check("birthday", lambda t: _birthday(ctx.day(t), ctx.now))
+    # yes/no; an empty cell keeps what the contact has
+    d["do_not_email"] = row.check("do_not_email", iv.flag)
     d["social_urls"] = []
     for column, text_ in _split_cells(row.values.get("social", [])):
         try:
@@ -232,7 +234,7 @@ def _tag_id(ctx: Ctx, name: str) -> int:
 
 
 _CONTACT_COLUMNS = ("first_name", "last_name", "title", "company_id", "owner_id", "lifecycle", "source", "custom",
-                    *PROFILE_COLUMNS)
+                    *PROFILE_COLUMNS, "do_not_email")
 
 
 def update_contacts(pairs: list[tuple[int, Row]], ctx: Ctx, write: bool) -> tuple[int, int]:

@@ -1,0 +1,97 @@
+"""Sequences at 80x24 (issue 21), on the demo data (60 contacts, seed 7) and a frozen clock: the
+list with data and empty, a sequence's steps and enrolments, and a contact's Sequences tab; each
+also checked to fit (tests/tui/fit.py). Review every changed SVG before accepting it."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm_tui.app import CrmApp
+from crm_tui.services import contacts, demo, email_templates, sequences
+from tests.snapshots.test_snapshots import settle
+from tests.tui.fit import assert_fits
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def demo_app(sqlite_db, actor_sqlite, now):
+    with sqlite_db.write() as session:
+        demo.load_demo(session, contacts=60, seed=7, actor=actor_sqlite, now=now)
+    return CrmApp(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
+
+
+def _seed(app) -> int:
+    """Two sequences; the first ten contacts by name enrolled in "Onboarding", one of them stopped."""
+    actor, now = app.actor, app.now()
+    with app.db.write() as s:
+        email_templates.add_template(s, name="Welcome aboard", subject="Welcome, {{ contact.first_name }}",
+                                     body="Hello", shared=True, actor=actor, now=now)
+        email_templates.add_template(s, name="First check-in", subject="How is it going?", body="Hi",
+                                     shared=True, actor=actor, now=now)
+        onboarding = sequences.create_sequence(s, actor, name="Onboarding", description="New customers' first month",
+                                               now=now)
+        sequences.add_step(s, actor, onboarding.id, kind="email", delay_days=0, template="Welcome aboard", now=now)
+        sequences.add_step(s, actor, onboarding.id, kind="task", delay_days=2, task_title="Call to book a demo",
+                           now=now)
+        sequences.add_step(s, actor, onboarding.id, kind="email", delay_days=5, template="First check-in", now=now)
+        renewals = sequences.create_sequence(s, actor, name="Renewals", window="08:00-12:00", daily_cap=20,
+                                             owner_id=actor.user_id, now=now)
+        sequences.add_step(s, actor, renewals.id, kind="task", delay_days=1, task_title="Check the contract", now=now)
+        first = [c.id for c in contacts.list_contacts(s, sort="name", limit=10, now=now).items]
+        sequences.enroll(s, actor, onboarding.id, contact_ids=first, now=now)
+        stopped = sequences.enrollments_page(s, actor, onboarding.id, limit=1).items[0]
+        sequences.stop(s, actor, stopped.id, now=now)
+    return first[0]
+
+
+def _sequences(seeded: bool, *keys: str):
+    async def run_before(pilot) -> None:
+        from crm_tui.screens.sequences.screen import SequencesScreen
+
+        app = pilot.app
+        await settle(app, pilot)
+        if seeded:
+            _seed(app)
+        app.push_screen(SequencesScreen())
+        await settle(app, pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(app, pilot)
+
+    return run_before
+
+
+async def _contact_sequences_tab(pilot) -> None:
+    app = pilot.app
+    await settle(app, pilot)
+    first = _seed(app)
+    app.open_record("contact", first)
+    await settle(app, pilot)
+    for _ in range(3):  # Timeline → Deals → Tasks → Sequences
+        await pilot.press("right_square_bracket")
+        await settle(app, pilot)
+
+
+SCREENS = {
+    "sequences_list": (_sequences(True), "SequencesScreen"),
+    "sequences_empty": (_sequences(False), "SequencesScreen"),
+    "sequence_detail": (_sequences(True, "enter"), "SequenceDetailScreen"),
+    "sequence_step_form": (_sequences(True, "enter", "a"), "StepForm"),
+    "sequence_form": (_sequences(True, "e"), "SequenceForm"),
+    "contact_sequences_tab": (_contact_sequences_tab, "ContactDetailScreen"),
+}
+
+
+@pytest.mark.parametrize("name", list(SCREENS))
+def test_sequences_80x24(snap_compare, demo_app, name):
+    assert snap_compare(demo_app, terminal_size=SIZE, run_before=SCREENS[name][0])
+
+
+@pytest.mark.parametrize("name", list(SCREENS))
+async def test_sequences_fit_80x24(demo_app, name):
+    opened, screen = SCREENS[name]
+    async with demo_app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        assert type(demo_app.screen).__name__ == screen
+        assert_fits(demo_app.screen)
