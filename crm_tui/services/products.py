@@ -272,7 +272,8 @@ def update_product(session: Session, *, product_id: int, actor: Actor, version: 
     changes = apply_changes(product, values)
     changes.pop("name_key", None)
     changes.pop("sku_key", None)
-    changes.update(_write_prices(session, product, price_list, removed, now))
+    with session.no_autoflush:  # one edit, one new version: the product is written once, below
+        changes.update(_write_prices(session, product, price_list, removed, now))
     if changes:
         product.updated_at = now
         flag_modified(product, "updated_at")  # a price change alone is a new version of the product too

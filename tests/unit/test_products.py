@@ -85,6 +85,7 @@ def test_edits_and_prices_are_versioned_and_audited(db, actor, now):
         assert p2.version == p.version + 1
         p3 = products.update_product(s, product_id=p.id, name="Senior hour", tax_rate="19%",
                                      prices=["110 USD"], actor=actor, version=p2.version, now=now)
+        assert p3.version == p2.version + 1  # fields and a price in one edit: one new version
         p4 = products.remove_price(s, product_id=p.id, currency="usd", actor=actor, now=now)
     assert [(x.currency, x.unit_price_minor) for x in p4.prices] == [("EUR", 9000)]
     assert (p3.name, p3.tax_rate_bp) == ("Senior hour", 1900)
