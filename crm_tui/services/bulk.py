@@ -17,13 +17,18 @@ from operator import itemgetter
 from sqlalchemy import JSON, Date, Table, insert, text
 from sqlalchemy.orm import Session
 
-from crm_tui.models import Activity, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Tag, Task, User
+from crm_tui.models import (
+    Activity, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Product, ProductPrice, Tag, Task, User,
+)
 from crm_tui.models.base import UTCDateTime
 
 # parents before children, so foreign keys hold at every insert
 TABLES: tuple[Table, ...] = tuple(m.__table__ for m in (
     User, Tag, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Activity, Task))
 ID_TABLES: tuple[Table, ...] = tuple(t for t in TABLES if "id" in t.c)
+# what an import writes: those, and the product catalog (which the demo leaves empty)
+IMPORT_TABLES: tuple[Table, ...] = TABLES + (Product.__table__, ProductPrice.__table__)
+IMPORT_ID_TABLES: tuple[Table, ...] = tuple(t for t in IMPORT_TABLES if "id" in t.c)
 # the tables SQLite indexes in FTS5, each with the columns its index holds
 FTS_TABLES = {"contacts": ("search_text",), "companies": ("search_text",), "activities": ("subject", "body")}
 
@@ -42,7 +47,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
 
 def insert_tables(session: Session, rows: Mapping[str, list[dict]]) -> None:
     """Insert each table's rows ({table name: rows}), parents first."""
-    for table in TABLES:
+    for table in IMPORT_TABLES:
         if rows.get(table.name):
             insert_rows(session, table, rows[table.name])
 

@@ -33,11 +33,12 @@ ACTIONS: dict[str, str] = {
     "field.admin": "define custom fields, their types and choices",
     "template.edit": "add, edit and archive email templates",
     "sequence.edit": "add, edit and archive email sequences and their steps",
+    "product.edit": "add, edit, price and archive products in the catalog",
 }
 
 _RECORDS = ("contact.edit", "company.edit", "contact.assign", "activity.log", "deal.edit", "deal.assign",
             "task.edit", "task.assign", "report.view", "report.sources", "goal.edit", "import.run", "data.export",
-            "view.admin", "template.edit", "sequence.edit")
+            "view.admin", "template.edit", "sequence.edit", "product.edit")
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "admin": {action: ALL for action in ACTIONS},

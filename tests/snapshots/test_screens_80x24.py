@@ -114,6 +114,19 @@ def _twins(session, app) -> None:
                                                **extra}, actor=app.actor, now=app.now())
 
 
+def _catalog(session, app) -> None:
+    from crm_tui.services import products
+
+    for sku, name, unit, tax, prices in (
+            ("CONS-H", "Consulting hour", "hour", "20%", ["150 USD", "140 EUR"]),
+            ("LIC-PRO-12", "Pro licence, twelve months, per seat, with priority support", "seat", "20%",
+             ["1,200 USD", "1,100 EUR", "950 GBP"]),
+            ("TRAIN-D", "Training day", "day", "0", ["1,800 USD"]),
+            ("SUP-M", "Support, monthly", "month", "7.5%", [])):
+        products.create_product(session, sku=sku, name=name, unit=unit, tax_rate=tax, prices=prices, actor=app.actor,
+                                now=app.now())
+
+
 # name: (how it is opened, the screen it opens)
 SCREENS = {
     # Contacts: the dialogs of the list's keys (the list, its filter and the new-contact form have theirs)
@@ -132,6 +145,12 @@ SCREENS = {
     "companies_list": (_keys("2"), "CompaniesScreen"),
     "company_new": (_keys("2", "n"), "CompanyForm"),
     "company_edit": (_keys("2", "down", "e"), "CompanyForm"),
+    # Products: the empty catalog, a small one, its form and the archive question
+    "products_empty": (_keys("6"), "ProductsScreen"),
+    "products_list": (_with(_catalog, _keys("6")), "ProductsScreen"),
+    "product_new": (_keys("6", "n"), "ProductForm"),
+    "product_edit": (_with(_catalog, _keys("6", "down", "e")), "ProductForm"),
+    "product_archive_confirm": (_with(_catalog, _keys("6", "a")), "ConfirmScreen"),
     # Pipeline: the board's dialogs, the deal's, the pipeline settings
     "pipeline_picker": (_keys("3", "p"), "PipelinePicker"),
     "board_new_deal": (_keys("3", "n"), "BoardDealForm"),

@@ -177,6 +177,8 @@ def check_options(options: ImportOptions) -> ImportOptions:
         raise InvalidInput(f"--on-duplicate {options.on_duplicate!r}: choose one of {', '.join(ON_DUPLICATE)}")
     if entity == "users" and options.on_duplicate == "create":
         raise InvalidInput("--on-duplicate create: a login names one user; use skip or update")
+    if entity == "products" and options.on_duplicate == "create":
+        raise InvalidInput("--on-duplicate create: a SKU names one product; use skip or update")
     country = v.phone_country(options.country)
     return replace(options, entity=entity, country=country, currency=v.currency_code(options.currency or "USD"))
 
@@ -341,8 +343,8 @@ class _Run:
     def execute(self, progress: Callable[[int, int], None] | None) -> ImportReport:
         session, report = self.session, self.report
         if self.write:
-            lock_tables(session, bulk.ID_TABLES)
-        ids = Ids(session, bulk.ID_TABLES)
+            lock_tables(session, bulk.IMPORT_ID_TABLES)
+        ids = Ids(session, bulk.IMPORT_ID_TABLES)
         self.ctx = Ctx(session=session, rel=Relations(session, self.options.create_users), ids=ids,
                        actor_id=self.actor.user_id, actor=self.actor, now=self.now, zone=get_zone(self.actor.timezone),
                        dayfirst=self.options.dayfirst, currency=self.options.currency,
@@ -370,7 +372,7 @@ class _Run:
             report.invalid += len({line for line, *_ in problems})
             report.problems = sorted([*report.problems, *(Problem(*p) for p in problems)], key=lambda p: p.line)
         if self._writing():
-            bulk.reset_sequences(session)
+            bulk.reset_sequences(session, bulk.IMPORT_ID_TABLES)
             self._record()
             report.committed = True
         return report
@@ -468,7 +470,7 @@ class _Run:
 
     def _apply(self, rows: list[Row]) -> None:
         ctx, kind, report = self.ctx, self.kind, self.report
-        out: dict[str, list[dict]] = {table.name: [] for table in bulk.TABLES}
+        out: dict[str, list[dict]] = {table.name: [] for table in bulk.IMPORT_TABLES}
         creates = [row for row in rows if row.action == "create"]
         updates = [row for row in rows if row.action == "update"]
         for row in creates + updates:
