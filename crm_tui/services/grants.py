@@ -33,12 +33,13 @@ ACTIONS: dict[str, str] = {
     "role.admin": "change what each role may do",
     "field.admin": "define custom fields, their types and choices",
     "template.edit": "add, edit and archive email templates",
+    "product.edit": "add, edit, price and archive products in the catalog",
 }
 
 _RECORDS = ("contact.edit", "company.edit", "contact.assign", "activity.log", "deal.edit", "deal.assign",
             "deal.price_override",
             "task.edit", "task.assign", "report.view", "report.sources", "goal.edit", "import.run", "data.export",
-            "view.admin", "template.edit")
+            "view.admin", "template.edit", "product.edit")
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "admin": {action: ALL for action in ACTIONS},
