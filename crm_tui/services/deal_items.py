@@ -28,10 +28,10 @@ from sqlalchemy.orm.attributes import flag_modified
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput, NotFound
 from crm_tui.models import Deal
-from crm_tui.models.product import DealItem, Product, ProductPrice
-from crm_tui.services import line_math, money, permissions
+from crm_tui.models.product import DealItem, Product
+from crm_tui.services import line_math, money, permissions, products
 from crm_tui.services import validation as v
-from crm_tui.services.common import Actor, audit, check_version, flush, get_or_404, is_id, parse_id
+from crm_tui.services.common import Actor, audit, check_version, flush, get_or_404
 
 ENTITY = "deal_item"
 MAX_ITEMS = 1000  # items one deal may hold: a list of them is read whole
@@ -134,29 +134,17 @@ def format_discount(kind: str | None, value: int, currency: str) -> str:
     return ""
 
 
-# --- products and prices (until services/products.py gives them) --------------------------------
+# --- products and prices (services/products.py) --------------------------------------------------
 
 
 def _product(session: Session, sku_or_product_id: str | int) -> Product:
-    """A product by its id or its SKU (any case); archived ones are refused for new items."""
-    text = str(sku_or_product_id).strip()
-    if not text:
-        raise InvalidInput("name a product by its SKU or id")
-    product = session.scalars(select(Product).where(Product.sku_key == v.fold(text))).first()
-    if product is None and (pid := parse_id(text)) is not None:
-        product = session.get(Product, pid) if is_id(pid, session, Product) else None
-    if product is None:
-        raise NotFound(f"no product with SKU or id {text!r}", see="crm product list")
-    return product
+    """A product by its SKU (any spelling) or its id."""
+    return session.get(Product, products.find_product(session, sku_or_product_id).id)
 
 
 def _list_price(session: Session, product: Product, currency: str) -> int:
-    price = session.scalar(select(ProductPrice.unit_price_minor).where(
-        ProductPrice.product_id == product.id, ProductPrice.currency == currency))
-    if price is None:
-        raise InvalidInput(f"product {product.sku} has no price in {currency}; add one to its price list first",
-                           see=f"crm product show {product.sku}")
-    return price
+    """The price list's price in `currency`; NoPrice (an InvalidInput naming the currency) otherwise."""
+    return products.price_for(session, product.id, currency)
 
 
 # --- the deal ------------------------------------------------------------------------------------
