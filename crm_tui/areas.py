@@ -84,6 +84,9 @@ AREAS: tuple[Area, ...] = (
     )),
     Area("inbox", "4", "Inbox", lazy("crm_tui.screens.inbox.screen", "InboxScreen", orm=False)),
     Area("reports", "5", "Reports", lazy("crm_tui.screens.reports.screen", "ReportsScreen"), needs=("report.view", "report.sources")),
+    Area("products", "6", "Products", lazy("crm_tui.screens.products.screen", "ProductsScreen"), commands=(
+        Command("New product", "new_product", "Add a product to the catalog", "product.edit"),
+    )),
 )
 
 RECORDS: dict[str, Record] = {r.kind: r for r in (

@@ -38,7 +38,7 @@ def _target(path: str | None):
 
 def export(
     ctx: typer.Context,
-    entity: str = typer.Argument(..., help="contacts, companies, deals, activities or tasks."),
+    entity: str = typer.Argument(..., help="contacts, companies, deals, activities, tasks or products."),
     fmt: str = typer.Option("csv", "--format", "-f", help="csv or json; vcf for contacts; ics for tasks."),
     path: str | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     user: str | None = typer.Option(None, "--user", help="Tasks only: this assignee's tasks (and meetings)."),

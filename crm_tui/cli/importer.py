@@ -29,7 +29,7 @@ class RowsPerSecond(ProgressColumn):
 def import_(
     ctx: typer.Context,
     entity: str = typer.Argument(..., metavar="KIND",
-                                help="contacts, companies, deals, activities, tasks or users."),
+                                help="contacts, companies, deals, activities, tasks, users or products."),
     path: Path = typer.Argument(..., metavar="FILE", help="A .csv (comma, semicolon or tab), .xlsx, .json or .vcf file."),
     mapping: list[str] = typer.Option([], "--map", metavar="COLUMN=FIELD",
                                       help="Map a column to a field (custom.NAME for a custom field; "

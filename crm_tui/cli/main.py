@@ -92,6 +92,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "view": ("views", "app", "Saved contact lists: list, rename, update, delete."),
     "activity": ("activity", "app", "Logged activities: show, edit, delete."),
     "template": ("templates", "app", "Email templates: add, list, show, edit, archive, preview."),
+    "product": ("products", "app", "The product catalog: add, list, show, edit, price, archive."),
     "email": ("email_send", "app", "Send email from the CRM: logged on the contact's, company's and deal's timeline."),
 }
 

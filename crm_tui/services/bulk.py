@@ -17,12 +17,15 @@ from operator import itemgetter
 from sqlalchemy import JSON, Date, Table, insert, text
 from sqlalchemy.orm import Session
 
-from crm_tui.models import Activity, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Tag, Task, User
+from crm_tui.models import (
+    Activity, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Product, ProductPrice, Tag, Task, User,
+)
 from crm_tui.models.base import UTCDateTime
 
 # parents before children, so foreign keys hold at every insert
 TABLES: tuple[Table, ...] = tuple(m.__table__ for m in (
-    User, Tag, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Activity, Task))
+    User, Tag, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Activity, Task, Product,
+    ProductPrice))
 ID_TABLES: tuple[Table, ...] = tuple(t for t in TABLES if "id" in t.c)
 # the tables SQLite indexes in FTS5, each with the columns its index holds
 FTS_TABLES = {"contacts": ("search_text",), "companies": ("search_text",), "activities": ("subject", "body")}

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, aliased
 
 from crm_tui.errors import InvalidInput
 from crm_tui.models import (
-    Activity, ActivityKind, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Pipeline, Stage, Tag,
-    Task, User,
+    Activity, ActivityKind, Company, Contact, ContactEmail, ContactPhone, ContactTag, Deal, Pipeline, Product,
+    ProductPrice, Stage, Tag, Task, User,
 )
 from crm_tui.services import fields, permissions
 from crm_tui.services.common import Actor
@@ -27,7 +27,7 @@ from crm_tui.services.files import csv_safe
 from crm_tui.services.validation import currency_digits
 from crm_tui.services.vcard import contact_vcard
 
-ENTITIES = ("contacts", "companies", "deals", "activities", "tasks")
+ENTITIES = ("contacts", "companies", "deals", "activities", "tasks", "products")
 FORMATS = {"csv": ENTITIES, "json": ENTITIES, "vcf": ("contacts",), "ics": ("tasks",)}
 PAGE = 1000
 LIST_SEPARATOR = "; "
@@ -44,10 +44,13 @@ COLUMNS = {
     "activities": ["kind", "subject", "body", "occurred_at", "contact", "company", "deal", "user", "direction",
                    "duration", "outcome"],
     "tasks": ["title", "notes", "due", "assignee", "contact", "company", "deal", "done"],
+    # then a price.EUR column per currency in use (see columns), as the import reads them back
+    "products": ["sku", "name", "unit", "tax", "description"],
 }
 # the fields that hold several values: a list in JSON, joined by LIST_SEPARATOR in CSV
 LIST_COLUMNS = frozenset({"email", "phone", "tags", "social"})
-_MODELS = {"contacts": Contact, "companies": Company, "deals": Deal, "activities": Activity, "tasks": Task}
+_MODELS = {"contacts": Contact, "companies": Company, "deals": Deal, "activities": Activity, "tasks": Task,
+           "products": Product}
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,9 @@ _FIELD_KINDS = {"contacts": "contact", "companies": "company", "deals": "deal"}
 def columns(session: Session, entity: str) -> list[str]:
     """The kind's fields, then its typed custom fields in their order (services/fields.py, even
     when no record holds one yet), then the other custom names in use."""
+    if entity == "products":
+        return COLUMNS[entity] + [f"price.{code}" for code in session.scalars(
+            select(ProductPrice.currency).distinct().order_by(ProductPrice.currency))]
     typed = list(fields.field_map(session, _FIELD_KINDS[entity])) if entity in _FIELD_KINDS else []
     return COLUMNS[entity] + [CUSTOM_PREFIX + key for key in typed + [k for k in custom_keys(session, entity)
                                                                       if k not in typed]]
@@ -116,7 +122,7 @@ def records(session: Session, entity: str, *, flt: ExportFilter | None = None,
     """Every record of `entity` as a dict of field -> value (lists for LIST_COLUMNS), by id."""
     flt = flt or ExportFilter()
     reader = {"contacts": _contact_page, "companies": _company_page, "deals": _deal_page,
-              "activities": _activity_page, "tasks": _task_page}[entity]
+              "activities": _activity_page, "tasks": _task_page, "products": _product_page}[entity]
     typed = fields.field_map(session, _FIELD_KINDS[entity]) if entity in _FIELD_KINDS else {}
     money = [(CUSTOM_PREFIX + key, f) for key, f in typed.items() if f.type == "money"]
     last = 0
@@ -192,6 +198,20 @@ def _company_page(session: Session, last: int, n: int, flt: ExportFilter) -> lis
     return [_custom({"id": c.id, "name": c.name, "domain": c.domain, "industry": c.industry, "size": c.size,
                      "address": c.address, "owner": c.owner, "notes": c.notes}, getattr(c, "custom", None))
             for c in rows]
+
+
+def _product_page(session: Session, last: int, n: int, flt: ExportFilter) -> list[dict]:
+    from crm_tui.services.products import tax_text
+
+    rows = _rows(session, select(Product.id, Product.sku, Product.name, Product.unit, Product.tax_rate_bp,
+                                 Product.description).where(Product.id > last).order_by(Product.id).limit(n))
+    prices: dict[int, dict] = {r.id: {} for r in rows}
+    if rows:
+        for p in _rows(session, select(ProductPrice.product_id, ProductPrice.currency, ProductPrice.unit_price_minor)
+                       .where(ProductPrice.product_id.in_(list(prices)))):
+            prices[p.product_id][f"price.{p.currency}"] = amount_text(p.unit_price_minor, p.currency)
+    return [{"id": r.id, "sku": r.sku, "name": r.name, "unit": r.unit, "tax": tax_text(r.tax_rate_bp),
+             "description": r.description or None, **prices[r.id]} for r in rows]
 
 
 def amount_text(amount_minor: int, currency: str) -> str:

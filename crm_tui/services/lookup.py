@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session, aliased
 
 from crm_tui.errors import InvalidInput, NotFound
 from crm_tui.models import Activity, Contact, Deal
-from crm_tui.services import companies, contacts, deals, pipelines, search, users
+from crm_tui.services import companies, contacts, deals, pipelines, products, search, users
 from crm_tui.services.common import parse_id
 from crm_tui.services.validation import fold
 
-PICK_KINDS = ("contact", "company", "deal", "user", "pipeline", "stage")
+PICK_KINDS = ("contact", "company", "deal", "user", "pipeline", "stage", "product")
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,8 @@ def pick(session: Session, *, kind: str, query: str, limit: int = 5, within: int
     if kind == "deal":
         return [Choice("deal", r.id, r.title, " · ".join(p for p in (r.company_name, r.stage_name) if p))
                 for r in deals.list_deals(session, query=text or None, limit=limit).items]
+    if kind == "product":
+        return [product_choice(c) for c in products.lookup(session, query=text, limit=limit)]
     words = fold(text).split()
     # each word typed starts a word of the name (or the login, or the email): "m" is not in ".com"
     found = [c for c, searched in _small_list(session, kind, within, open_only)
@@ -142,6 +144,9 @@ def resolve(session: Session, *, kind: str, text: str, within: int | None = None
     text = (text or "").strip()
     if not text:
         return None
+    if kind == "product":  # a SKU in any spelling, an id, or the only name or SKU starting so
+        found = products.pick_one(session, ref=text)
+        return Choice("product", found.id, f"{found.sku} · {found.name}", found.unit)
     matches = pick(session, kind=kind, query=text, limit=6, within=within, now=now, open_only=open_only)
     exact = [c for c in matches if fold(c.label) == fold(text)]
     if len(exact) == 1:
@@ -174,4 +179,12 @@ def label(session: Session, *, kind: str, record_id: int) -> Choice:
     if kind == "pipeline":
         p = pipelines.get_pipeline(session, pipeline_id=record_id)
         return Choice("pipeline", p.id, p.name, "default" if p.is_default else "")
+    if kind == "product":
+        p = products.get_product(session, product_id=record_id)
+        return Choice("product", p.id, f"{p.sku} · {p.name}", p.unit)
     raise InvalidInput(f"no picker for {kind!r}")
+
+
+def product_choice(found: products.ProductChoice) -> Choice:
+    """A product as a picker offers it: "SKU · name", its unit beside."""
+    return Choice("product", found.id, found.label, found.unit)

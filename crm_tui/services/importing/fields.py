@@ -10,7 +10,7 @@ from functools import cached_property
 from crm_tui.errors import InvalidInput
 from crm_tui.services.validation import strip_accents
 
-ENTITIES = ("contacts", "companies", "deals", "activities", "tasks", "users")
+ENTITIES = ("contacts", "companies", "deals", "activities", "tasks", "users", "products")
 CUSTOM_PREFIX = "custom."
 # fields that take several values: every column mapped to one adds to its list
 LIST_FIELDS = frozenset({"email", "phone", "tags", "social"})
@@ -135,6 +135,17 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "team": _spellings("team", "region", "territory", "sales team", "team name", "sales region", "division",
                            "department", "group"),
     },
+    "products": {
+        "sku": _spellings("sku", "code", "product code", "item code", "article", "article number", "part number",
+                          "item number", "product id", "product sku", "ref", "reference"),
+        "name": _spellings("name", "product", "product name", "item", "item name", "title", "article name"),
+        "price": _spellings("price", "list price", "unit price", "sales price", "price per unit", "rate",
+                            "amount"),
+        "currency": _spellings("currency", "currency code", "price currency"),
+        "unit": _spellings("unit", "uom", "unit of measure", "units"),
+        "tax": _spellings("tax", "tax rate", "vat", "vat rate", "tax percent", "sales tax"),
+        "description": _spellings("description", "details", "notes", "long description"),
+    },
 }
 
 # what a file of each kind must give (one of each group), by a column or by --set
@@ -145,6 +156,7 @@ REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
     "activities": (("occurred_at",), ("kind",)),
     "tasks": (("title",),),
     "users": (("login", "email"),),
+    "products": (("sku",), ("name",)),  # prices: "price" (and "currency"), or "price.EUR" columns
 }
 HAS_CUSTOM = frozenset({"contacts", "companies", "deals"})
 
@@ -207,6 +219,11 @@ def _check_field(entity: str, name: str, where: str) -> str:
         if not field[len(CUSTOM_PREFIX):].strip():
             raise InvalidInput(f"{where}: name the custom field, as in custom.linkedin")
         return CUSTOM_PREFIX + field[len(CUSTOM_PREFIX):].strip()
+    if entity == "products" and field.lower().startswith(PRICE_PREFIX):
+        found = price_field(entity, "price" + field[len(PRICE_PREFIX):])
+        if found is None:
+            raise InvalidInput(f"{where}: {field!r} names no currency; write price.EUR, price.USD, ...")
+        return found
     field = field.lower().replace(" ", "_").replace("-", "_")
     if field not in FIELDS[entity]:
         raise InvalidInput(f"{where}: {entity} have no field {name.strip()!r}; fields: "
@@ -225,6 +242,21 @@ def parse_pairs(values: list[str] | tuple[str, ...], option: str) -> list[tuple[
     return out
 
 
+PRICE_PREFIX = "price."  # products: "price.EUR", a price in that currency (columns "Price EUR", "EUR price")
+_PRICE_IN = re.compile(r"^(?:price|listprice|unitprice)([a-z]{3})$|^([a-z]{3})(?:price|listprice|unitprice)$")
+
+
+def price_field(entity: str, header: str) -> str | None:
+    """A products column holding prices in one currency: "Price EUR", "price_usd", "GBP list price"."""
+    match = _PRICE_IN.match(header_key(header)) if entity == "products" else None
+    if match is None:
+        return None
+    from babel.numbers import list_currencies
+
+    code = (match[1] or match[2]).upper()
+    return PRICE_PREFIX + code if code in list_currencies() else None
+
+
 def detect_field(entity: str, header: str) -> str | None:
     key = header_key(header)
     if not key:
@@ -232,7 +264,7 @@ def detect_field(entity: str, header: str) -> str | None:
     for field, spellings in FIELDS[entity].items():
         if key in spellings:
             return field
-    return None
+    return price_field(entity, header)
 
 
 def custom_field(entity: str, header: str) -> str | None:

@@ -749,5 +749,8 @@ class TaskRows(Kind):
             "origin": "manual", "rule_name": None, "created_by_id": ctx.actor_id, **stamps(ctx)})
 
 
+from crm_tui.services.importing.product_rows import ProductRows  # noqa: E402 - the catalog's own module
+
 KINDS: dict[str, Kind] = {"contacts": ContactRows(), "companies": CompanyRows(), "deals": DealRows(),
-                          "activities": ActivityRows(), "tasks": TaskRows(), "users": UserRows()}
+                          "activities": ActivityRows(), "tasks": TaskRows(), "users": UserRows(),
+                          "products": ProductRows()}

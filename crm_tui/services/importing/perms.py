@@ -33,9 +33,11 @@ RULES = {
     "tasks": Rules("task.edit", "assignee_id", True, "task.assign"),
     # `crm user add|edit` need user.admin for every change, whoever the user reports to
     "users": Rules("user.admin", "manager_id", False, None),
+    # the catalog is the team's: product.edit for every row, no owner
+    "products": Rules("product.edit", "id", False, None),
 }
 # the import's field that fills each owner column, for the problem's column and value
-_FIELDS = {"owner_id": "owner", "user_id": "user", "assignee_id": "assignee", "manager_id": "manager"}
+_FIELDS = {"owner_id": "owner", "user_id": "user", "assignee_id": "assignee", "manager_id": "manager", "id": "sku"}
 _UNKNOWN = object()
 
 

@@ -177,6 +177,8 @@ def check_options(options: ImportOptions) -> ImportOptions:
         raise InvalidInput(f"--on-duplicate {options.on_duplicate!r}: choose one of {', '.join(ON_DUPLICATE)}")
     if entity == "users" and options.on_duplicate == "create":
         raise InvalidInput("--on-duplicate create: a login names one user; use skip or update")
+    if entity == "products" and options.on_duplicate == "create":
+        raise InvalidInput("--on-duplicate create: a SKU names one product; use skip or update")
     country = v.phone_country(options.country)
     return replace(options, entity=entity, country=country, currency=v.currency_code(options.currency or "USD"))
 

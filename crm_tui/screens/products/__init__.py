@@ -1,0 +1,1 @@
+"""Products area: the catalog list with search, and the product form (screen.py, form.py)."""
