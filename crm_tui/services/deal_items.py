@@ -32,6 +32,7 @@ from crm_tui.models.product import DealItem, Product
 from crm_tui.services import line_math, money, permissions, products
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit, check_version, flush, get_or_404
+from crm_tui.services.paging import Page, SortKey, keyset_page
 
 ENTITY = "deal_item"
 MAX_ITEMS = 1000  # items one deal may hold: a list of them is read whole
@@ -351,3 +352,24 @@ def list_items(session: Session, actor: Actor | None, deal_id: int) -> DealItems
 
 def item_count(session: Session, *, deal_id: int) -> int:
     return session.scalar(select(func.count(DealItem.id)).where(DealItem.deal_id == deal_id)) or 0
+
+
+ITEM_ORDER = SortKey(DealItem.position, DealItem.id)
+
+
+def items_page(session: Session, *, deal_id: int, after: str | None = None, before: str | None = None,
+               limit: int = 50, with_total: bool = False) -> Page[DealItemRead]:
+    """A deal's items in position order, a page at a time (keyset on position, id): the app's Items tab."""
+    get_or_404(session, Deal, deal_id, "deal")
+    rows, next_, prev_ = keyset_page(session, _select().where(DealItem.deal_id == deal_id), ITEM_ORDER,
+                                     row_key=lambda r: (r[0].position, r[0].id), after=after, before=before,
+                                     limit=limit)
+    total = item_count(session, deal_id=deal_id) if with_total else None
+    return Page([_read(r) for r in rows], next_, prev_, total)
+
+
+def deal_totals(session: Session, *, deal_id: int) -> DealItems:
+    """The deal's totals and amount without its items (the Items tab's totals line)."""
+    deal = get_or_404(session, Deal, deal_id, "deal")
+    return DealItems(deal_id=deal.id, currency=deal.currency, deal_version=deal.version,
+                     amount_minor=deal.amount_minor, items=(), totals=_totals(session, deal_id))
