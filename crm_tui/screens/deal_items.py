@@ -55,6 +55,14 @@ def totals_text(listed: DealItems) -> Content:
         total=fmt.money(t.total_minor, cur))
 
 
+class ItemsTotals(Static):
+    """The line under the items: subtotal, discount, tax and the total (the deal's amount)."""
+
+    DEFAULT_CSS = """
+    ItemsTotals { height: 1; padding: 0 1; text-overflow: ellipsis; }
+    """
+
+
 class DealItemsTab(DetailScreen):
     """What the deal screen gets from the Items tab: the pane, its fetch, its keys and their forms."""
 
@@ -67,7 +75,7 @@ class DealItemsTab(DetailScreen):
         with TabPane("Items", id="tab-deal-items"):
             yield KeysetTable(item_columns(self.app), noun="items", id=TABLE, counted=False,
                               empty_text="No items on this deal. Press i to add one.")
-            yield Static("", id=TOTALS)
+            yield ItemsTotals("", id=TOTALS)
 
     def items_fetchers(self) -> dict:
         did = self.record_id
