@@ -112,3 +112,32 @@ async def test_a_refused_item_says_why_in_the_form(db, actor, now):
         assert app.screen is form
         assert "quantity must be more than zero" in str(form.query_one("#form-error").render())
         assert _db_state(db, deal_id)[1] == [(2500, 4498)]
+
+
+async def test_company_purchases_tab_lists_won_items_and_opens_the_deal(db, actor, now):
+    from crm_tui.screens.companies.detail import CompanyDetailScreen
+    from crm_tui.services import companies
+
+    deal_id = seed_items(db, actor, now)
+    with db.write() as s:
+        acme = companies.create_company(s, data={"name": "Acme"}, actor=actor, now=now)
+        deals.update_deal(s, deal_id=deal_id, changes={"company_id": acme.id}, actor=actor, now=now)
+        deal_items.add_item(s, actor, deal_id, sku_or_product_id="GAD-2", quantity=2, now=now)
+        deals.mark_won(s, deal_id=deal_id, actor=actor, now=now)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        app.push_screen(CompanyDetailScreen(acme.id))
+        await settle(app, pilot)
+        for _ in range(5):
+            await pilot.press("right_square_bracket")
+        await settle(app, pilot)
+        assert app.screen.query_one(TabbedContent).active == "company-tab-purchases"
+        table = app.screen.query_one("#company-purchases", KeysetTable)
+        rows = _rows(table)
+        assert len(rows) == 2 and "GAD-2 · Gadget 2 $200.00" in rows[0] and "WID-1 · Widget 2.5 $53.98" in rows[1]
+        summary = str(app.screen.query_one("#company-purchases-summary", Static).render())
+        assert "GAD-2 ×2 $200.00 · WID-1 ×2.5 $53.98" in summary
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DealDetailScreen) and app.screen.record_id == deal_id
