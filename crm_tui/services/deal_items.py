@@ -31,7 +31,7 @@ from crm_tui.models import Deal
 from crm_tui.models.product import DealItem, Product
 from crm_tui.services import line_math, money, permissions, products
 from crm_tui.services import validation as v
-from crm_tui.services.common import Actor, audit, check_version, flush, get_or_404
+from crm_tui.services.common import Actor, audit, check_version, flush, get_or_404, is_id
 from crm_tui.services.paging import Page, SortKey, keyset_page
 
 ENTITY = "deal_item"
@@ -139,8 +139,10 @@ def format_discount(kind: str | None, value: int, currency: str) -> str:
 
 
 def _product(session: Session, sku_or_product_id: str | int) -> Product:
-    """A product by its SKU (any spelling) or its id."""
-    return session.get(Product, products.find_product(session, sku_or_product_id).id)
+    """A product by its SKU (any spelling) or its id (services/products.find_product's rule)."""
+    key = products.sku_key(str(sku_or_product_id))
+    found = session.scalars(select(Product).where(Product.sku_key == key)).first() if key else None
+    return found or session.get(Product, products.find_product(session, sku_or_product_id).id)
 
 
 def _list_price(session: Session, product: Product, currency: str) -> int:
@@ -154,8 +156,9 @@ def _list_price(session: Session, product: Product, currency: str) -> int:
 def _deal_for_write(session: Session, actor: Actor, deal_id: int, deal_version: int | None) -> Deal:
     """The deal, locked for the rest of the transaction (PostgreSQL; SQLite's BEGIN IMMEDIATE holds
     the file), checked against the version the caller saw, and the caller's right to edit it."""
-    get_or_404(session, Deal, deal_id, "deal")
-    deal = session.get(Deal, deal_id, with_for_update=True, populate_existing=True)
+    deal = session.get(Deal, deal_id, with_for_update=True, populate_existing=True) if is_id(deal_id, session, Deal) else None
+    if deal is None:
+        raise NotFound(f"no deal with id {deal_id}")
     permissions.require(session, actor, "deal.edit", owner=deal.owner_id)
     check_version(session, deal, deal_version, "deal", f"deal {deal.title!r}")
     return deal
@@ -315,25 +318,30 @@ def remove_item(session: Session, actor: Actor, deal_id: int, *, item_id: int, v
 # --- reading ------------------------------------------------------------------------------------
 
 
+_ITEM = DealItem.__table__.c
+
+
 def _select():
-    return (select(DealItem, Product.sku, Product.name, Product.unit, Deal.currency)
-            .join(Product, Product.id == DealItem.product_id).join(Deal, Deal.id == DealItem.deal_id))
+    # plain columns, not ORM objects: a list of 200 items reads in a fraction of the time
+    return (select(_ITEM.id, _ITEM.deal_id, _ITEM.product_id, _ITEM.position, _ITEM.description,
+                   _ITEM.quantity_milli, _ITEM.unit_price_minor, _ITEM.price_overridden, _ITEM.discount_kind,
+                   _ITEM.discount_value, _ITEM.tax_rate_bp, _ITEM.net_minor, _ITEM.discount_minor, _ITEM.tax_minor,
+                   _ITEM.version, Product.sku, Product.name, Product.unit, Deal.currency)
+            .join(Product, Product.id == _ITEM.product_id).join(Deal, Deal.id == _ITEM.deal_id))
 
 
-def _read(row) -> DealItemRead:
-    item = row[0]
-    gross = item.net_minor + item.discount_minor
+def _read(r) -> DealItemRead:
     return DealItemRead(
-        id=item.id, deal_id=item.deal_id, product_id=item.product_id, sku=row.sku, name=row.name, unit=row.unit,
-        position=item.position, description=item.description, quantity_milli=item.quantity_milli,
-        unit_price_minor=item.unit_price_minor, price_overridden=item.price_overridden,
-        discount_kind=item.discount_kind, discount_value=item.discount_value, tax_rate_bp=item.tax_rate_bp,
-        gross_minor=gross, discount_minor=item.discount_minor, net_minor=item.net_minor, tax_minor=item.tax_minor,
-        total_minor=item.net_minor + item.tax_minor, currency=row.currency, version=item.version)
+        id=r.id, deal_id=r.deal_id, product_id=r.product_id, sku=r.sku, name=r.name, unit=r.unit,
+        position=r.position, description=r.description, quantity_milli=r.quantity_milli,
+        unit_price_minor=r.unit_price_minor, price_overridden=bool(r.price_overridden),
+        discount_kind=r.discount_kind, discount_value=r.discount_value, tax_rate_bp=r.tax_rate_bp,
+        gross_minor=r.net_minor + r.discount_minor, discount_minor=r.discount_minor, net_minor=r.net_minor,
+        tax_minor=r.tax_minor, total_minor=r.net_minor + r.tax_minor, currency=r.currency, version=r.version)
 
 
 def _read_one(session: Session, item_id: int) -> DealItemRead:
-    return _read(session.execute(_select().where(DealItem.id == item_id)).one())
+    return _read(session.execute(_select().where(_ITEM.id == item_id)).one())
 
 
 def get_item(session: Session, *, deal_id: int, item_id: int) -> DealItemRead:
@@ -343,8 +351,8 @@ def get_item(session: Session, *, deal_id: int, item_id: int) -> DealItemRead:
 def list_items(session: Session, actor: Actor | None, deal_id: int) -> DealItems:
     """A deal's items (at most MAX_ITEMS, in position order) and their totals."""
     deal = get_or_404(session, Deal, deal_id, "deal")
-    rows = session.execute(_select().where(DealItem.deal_id == deal_id)
-                           .order_by(DealItem.position, DealItem.id).limit(MAX_ITEMS)).all()
+    rows = session.execute(_select().where(_ITEM.deal_id == deal_id)
+                           .order_by(_ITEM.position, _ITEM.id).limit(MAX_ITEMS)).all()
     return DealItems(deal_id=deal.id, currency=deal.currency, deal_version=deal.version,
                      amount_minor=deal.amount_minor, items=tuple(_read(r) for r in rows),
                      totals=_totals(session, deal_id))
@@ -354,15 +362,15 @@ def item_count(session: Session, *, deal_id: int) -> int:
     return session.scalar(select(func.count(DealItem.id)).where(DealItem.deal_id == deal_id)) or 0
 
 
-ITEM_ORDER = SortKey(DealItem.position, DealItem.id)
+ITEM_ORDER = SortKey(_ITEM.position, _ITEM.id)
 
 
 def items_page(session: Session, *, deal_id: int, after: str | None = None, before: str | None = None,
                limit: int = 50, with_total: bool = False) -> Page[DealItemRead]:
     """A deal's items in position order, a page at a time (keyset on position, id): the app's Items tab."""
     get_or_404(session, Deal, deal_id, "deal")
-    rows, next_, prev_ = keyset_page(session, _select().where(DealItem.deal_id == deal_id), ITEM_ORDER,
-                                     row_key=lambda r: (r[0].position, r[0].id), after=after, before=before,
+    rows, next_, prev_ = keyset_page(session, _select().where(_ITEM.deal_id == deal_id), ITEM_ORDER,
+                                     row_key=lambda r: (r.position, r.id), after=after, before=before,
                                      limit=limit)
     total = item_count(session, deal_id=deal_id) if with_total else None
     return Page([_read(r) for r in rows], next_, prev_, total)
