@@ -67,7 +67,7 @@ class DealItemsTab(DetailScreen):
     """What the deal screen gets from the Items tab: the pane, its fetch, its keys and their forms."""
 
     BINDINGS = [
-        Binding("i", "add_item", "Add item", id="deal.item_add"),
+        Binding("i", "add_item", "Add item", show=False, id="deal.item_add"),  # the tab says so
         Binding("d,delete", "remove_item", "Remove item", show=False, id="deal.item_remove"),
     ]
 
