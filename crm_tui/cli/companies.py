@@ -155,10 +155,12 @@ add_archive_commands(
 
 # `crm company dupes` and `crm company merge` live in cli/dupes.py (issue 7)
 from crm_tui.cli import dupes as _dupes  # noqa: E402 - after this module's own commands
+from crm_tui.cli import purchases as _purchases  # noqa: E402
 
 app.command("dupes")(_dupes.company_dupes)
 app.command("merge")(_dupes.company_merge)
 app.command("not-dupe")(_dupes.company_not_dupe)
+app.command("purchases")(_purchases.company_purchases)  # cli/purchases.py (issue 22)
 
 
 # `bulk`: the list's filters, then one change to every record they pick (cli/bulk.py)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from crm_tui.cli import bulk, output, params, refs
+from crm_tui.cli import bulk, deal_items, output, params, refs
 from crm_tui.cli import deal_filters as df
 from crm_tui.cli.archiving import add_archive_commands
 from crm_tui.cli.context import state
@@ -274,3 +274,6 @@ add_archive_commands(
 
 # `bulk`: the list's filters, then one change to every record they pick (cli/bulk.py)
 app.command("bulk")(bulk.deal_bulk)
+
+# `item`: a deal's line items (cli/deal_items.py)
+app.add_typer(deal_items.app)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Activity, ActivityKind, Company, Contact, Deal, DealStatus, Pipeline, Stage, StageKind, User
+from crm_tui.models.product import DealItem
 from crm_tui.models.schemas import DealCreate, DealFilter, DealRead, DealRow, DealUpdate
 from crm_tui.services import deal_list, fields, permissions, sequences
 from crm_tui.services import validation as v
@@ -124,6 +125,7 @@ def update_deal(session: Session, *, deal_id: int, changes: DealUpdate | dict, a
     values["currency"] = currency
     if "amount" in values:
         values["amount_minor"] = v.money(values.pop("amount") or 0, currency, locale=actor.locale)
+    _refuse_manual_total(session, deal, values)
     if "expected_close" in values:
         values["expected_close"] = _close_date(values["expected_close"], actor, now)
     _check_links(session, values)
@@ -134,6 +136,21 @@ def update_deal(session: Session, *, deal_id: int, changes: DealUpdate | dict, a
         flush(session, ENTITY, _label(deal))
         audit(session, actor=actor, entity=ENTITY, entity_id=deal.id, action="update", now=now, changes=changed)
     return get_deal(session, deal_id=deal.id)
+
+
+def _refuse_manual_total(session: Session, deal: Deal, values: dict) -> None:
+    """A deal with line items has their total as its amount, priced in its currency: a manual
+    amount or currency change is refused (services/deal_items.py)."""
+    amount = values.get("amount_minor", deal.amount_minor) != deal.amount_minor
+    currency = values.get("currency", deal.currency) != deal.currency
+    if not (amount or currency):
+        return
+    count = session.scalar(select(func.count(DealItem.id)).where(DealItem.deal_id == deal.id))
+    if count:
+        what = "amount" if amount else "currency"
+        raise InvalidInput(f"{_label(deal)} has {count} line item{'s' if count != 1 else ''}: its amount is their "
+                           f"total, so its {what} cannot be set by hand; change the items instead",
+                           see=f"crm deal item list {deal.id}")
 
 
 def _check_move(session: Session, deal: Deal, version: int | None, from_stage_id: int | None) -> None:

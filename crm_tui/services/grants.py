@@ -17,6 +17,7 @@ ACTIONS: dict[str, str] = {
     "activity.log": "log calls, emails, meetings and notes",
     "deal.edit": "add, edit, move, win, lose and archive deals",
     "deal.assign": "give deals to another owner",
+    "deal.price_override": "set a deal item's unit price other than the price list's",
     "task.edit": "add, complete, snooze and reschedule tasks",
     "task.assign": "give tasks to someone else",
     "report.view": "see the reports",
@@ -37,6 +38,7 @@ ACTIONS: dict[str, str] = {
 }
 
 _RECORDS = ("contact.edit", "company.edit", "contact.assign", "activity.log", "deal.edit", "deal.assign",
+            "deal.price_override",
             "task.edit", "task.assign", "report.view", "report.sources", "goal.edit", "import.run", "data.export",
             "view.admin", "template.edit", "sequence.edit", "product.edit")
 

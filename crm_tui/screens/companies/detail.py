@@ -13,7 +13,8 @@ from crm_tui.clock import get_zone
 from crm_tui.models.schemas import CompanyRead
 from crm_tui.screens.companies.form import CSS, CompanyForm
 from crm_tui.screens.forms import ContactForm, DealForm, LogActivityForm, TaskForm
-from crm_tui.screens.detail import KIND_MARK, DetailScreen, counted, deal_columns, history_columns, paged, tab_keys
+from crm_tui.screens.companies.purchases import PurchasesTab
+from crm_tui.screens.detail import KIND_MARK, counted, deal_columns, history_columns, paged, tab_keys
 from crm_tui.services import audit, companies, contacts, deals
 from crm_tui.services.deals import DealSummary
 from crm_tui.widgets import fmt
@@ -70,7 +71,7 @@ def deal_totals(summary: DealSummary) -> str:
     return "   ".join(parts) or "none yet"
 
 
-class CompanyDetailScreen(DetailScreen):
+class CompanyDetailScreen(PurchasesTab):  # the Purchases tab: screens/companies/purchases.py
     AREA = "companies"
     KIND = "company"
     CSS_PATH = CSS
@@ -114,6 +115,7 @@ class CompanyDetailScreen(DetailScreen):
         with TabPane("History", id="company-tab-history"):
             yield KeysetTable(history_columns(self.app), noun="changes", id="company-history", counted=False,
                               empty_text="No changes recorded.")
+        yield from self.compose_purchases_tab()
 
     def fetchers(self) -> dict:
         db, cid, now = self.app.db, self.company_id, self.app.now()
@@ -124,6 +126,7 @@ class CompanyDetailScreen(DetailScreen):
             "company-deals": counted(db, lambda s, **k: deals.list_deals(s, company_id=cid, sort="created", **k)),
             "company-tasks": counted(db, lambda s, **k: companies.company_tasks(s, company_id=cid, **k)),
             "company-history": paged(db, lambda s, **k: audit.list_events(s, entity="company", entity_id=cid, **k)),
+            **self.purchases_fetchers(),
         }
 
     # --- the card -------------------------------------------------------------------------------

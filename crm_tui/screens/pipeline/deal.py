@@ -21,7 +21,8 @@ from crm_tui.clock import get_zone
 from crm_tui.errors import Conflict, CrmError
 from crm_tui.models.schemas import DealRead, StageRead
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors, plain_cell
-from crm_tui.screens.detail import DetailScreen, history_columns, paged, tab_keys, task_columns, timeline_columns
+from crm_tui.screens.deal_items import DealItemsTab
+from crm_tui.screens.detail import history_columns, paged, tab_keys, task_columns, timeline_columns
 from crm_tui.screens.conflict import put_pick
 from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import (
@@ -48,7 +49,7 @@ from crm_tui.widgets.keyset_table import KeysetTable
 CSS = [FORMS_CSS, "pipeline.tcss"]
 
 
-class DealDetailScreen(DetailScreen):
+class DealDetailScreen(DealItemsTab):  # the Items tab: screens/deal_items.py
     AREA = "pipeline"
     KIND = "deal"
     CSS_PATH = CSS
@@ -94,6 +95,7 @@ class DealDetailScreen(DetailScreen):
         with TabPane("History", id="tab-deal-history"):
             yield KeysetTable(history_columns(self.app), noun="changes", id="deal-history", counted=False,
                               empty_text="No changes recorded.")
+        yield from self.compose_items_tab()
 
     def fetchers(self) -> dict:
         db, did, now = self.app.db, self.deal_id, self.app.now()
@@ -101,6 +103,7 @@ class DealDetailScreen(DetailScreen):
             "deal-activities": paged(db, lambda s, **k: activities.timeline(s, deal_id=did, **k)),
             "deal-tasks": paged(db, lambda s, **k: tasks.list_tasks(s, status="open", deal_id=did, now=now, **k)),
             "deal-history": paged(db, lambda s, **k: audit.list_events(s, entity="deal", entity_id=did, **k)),
+            **self.items_fetchers(),
         }
 
     def read_card(self, session) -> tuple[DealRead, list[board.StageStay], int | None]:
