@@ -93,6 +93,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "activity": ("activity", "app", "Logged activities: show, edit, delete."),
     "template": ("templates", "app", "Email templates: add, list, show, edit, archive, preview."),
     "email": ("email_send", "app", "Send email from the CRM: logged on the contact's, company's and deal's timeline."),
+    "quote": ("quotes", "app", "Quotes: create from a deal's items, list, show, render, send, accept, decline, revise."),
 }
 
 
