@@ -5,6 +5,7 @@ with the team's letterhead from the [quotes] table and money in the quote's curr
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
@@ -85,7 +86,8 @@ def _for(quote: QuoteRead) -> str:
 
 def _md(text: str) -> str:
     """Text safe in a Markdown table cell."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    # ASCII whitespace only: babel's no-break spaces stay ("432,00\xa0€" does not wrap)
+    return re.sub(r"[ \t\r\n\f\v]+", " ", str(text)).strip().replace("|", "\\|")
 
 
 def render_markdown(quote: QuoteRead, letterhead: QuotesConfig | None = None) -> str:
@@ -151,9 +153,11 @@ def render_pdf(quote: QuoteRead, letterhead: QuotesConfig | None = None) -> byte
     clean = (lambda s: s) if font else _latin1
 
     class Doc(FPDF):
+        in_table = False
+
         def header(self) -> None:
-            # every page after the first continues the table: its header comes first
-            if self.page_no() > 1:
+            # a page the item table runs onto starts with the table's header
+            if self.in_table:
                 self.set_font(family, size=8)
                 self.cell(0, 5, clean(f"Quote {quote.label} (continued)"), new_x="LMARGIN", new_y="NEXT")
                 table_header()
@@ -203,6 +207,7 @@ def render_pdf(quote: QuoteRead, letterhead: QuotesConfig | None = None) -> byte
             pdf.cell(0, 5, clean(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     table_header()
+    pdf.in_table = True
     pdf.set_font(family, size=8)
     widths = _Widths(pdf)
     for item in quote.items:
@@ -218,6 +223,7 @@ def render_pdf(quote: QuoteRead, letterhead: QuotesConfig | None = None) -> byte
             pdf.text(left, y + 4.1, text)
             x += width
         pdf.ln(6)
+    pdf.in_table = False
     pdf.ln(2)
     for label, value in _totals(quote, money):
         if pdf.will_page_break(6):
