@@ -245,25 +245,25 @@ def _no_items(deal: Deal) -> InvalidInput:
                         see=f"crm deal item add {deal.id} SKU")
 
 
-def _copy_items(session: Session, deal: Deal, quote: Quote) -> None:
-    """The deal's items, frozen into the quote, and the quote's totals from them."""
+def _deal_lines(session: Session, deal: Deal) -> list[dict]:
+    """The deal's items as quote lines (a frozen copy: SKU, name and unit as they are now)."""
     rows = session.execute(
         select(DealItem, Product.sku, Product.name, Product.unit).join(Product, Product.id == DealItem.product_id)
         .where(DealItem.deal_id == deal.id).order_by(DealItem.position, DealItem.id)).all()
     if not rows:
         raise _no_items(deal)
-    values = []
-    for n, (item, sku, name, unit) in enumerate(rows, start=1):
-        values.append(dict(quote_id=quote.id, product_id=item.product_id, position=n, sku=sku, name=name,
-                           description=item.description, unit=unit, quantity_milli=item.quantity_milli,
-                           unit_price_minor=item.unit_price_minor, discount_kind=item.discount_kind,
-                           discount_value=item.discount_value, tax_rate_bp=item.tax_rate_bp,
-                           net_minor=item.net_minor, discount_minor=item.discount_minor, tax_minor=item.tax_minor))
-    session.execute(insert(QuoteItem), values)
-    quote.discount_minor = sum(x["discount_minor"] for x in values)
-    quote.subtotal_minor = sum(x["net_minor"] for x in values) + quote.discount_minor
-    quote.tax_minor = sum(x["tax_minor"] for x in values)
-    quote.total_minor = sum(x["net_minor"] + x["tax_minor"] for x in values)
+    return [dict(product_id=item.product_id, position=n, sku=sku, name=name, description=item.description, unit=unit,
+                 quantity_milli=item.quantity_milli, unit_price_minor=item.unit_price_minor,
+                 discount_kind=item.discount_kind, discount_value=item.discount_value, tax_rate_bp=item.tax_rate_bp,
+                 net_minor=item.net_minor, discount_minor=item.discount_minor, tax_minor=item.tax_minor)
+            for n, (item, sku, name, unit) in enumerate(rows, start=1)]
+
+
+def _totals(lines: list[dict]) -> dict:
+    discount = sum(x["discount_minor"] for x in lines)
+    net = sum(x["net_minor"] for x in lines)
+    tax = sum(x["tax_minor"] for x in lines)
+    return {"subtotal_minor": net + discount, "discount_minor": discount, "tax_minor": tax, "total_minor": net + tax}
 
 
 def create_quote(session: Session, *, actor: Actor, deal_id: int, valid_until: date | str | None = None,
@@ -277,21 +277,19 @@ def create_quote(session: Session, *, actor: Actor, deal_id: int, valid_until: d
     until = _valid_until(valid_until, actor, now, valid_days)
     terms_text = _text(default_terms if terms is None else terms, "terms")
     notes_text = _text(notes, "notes")
-    if not session.scalar(select(DealItem.id).where(DealItem.deal_id == deal.id).limit(1)):
-        raise _no_items(deal)  # checked before a number is taken
+    lines = _deal_lines(session, deal)  # before a number is taken
     year = now.astimezone(team_zone(actor)).year
     seq = next_number(session, year)
     quote = Quote(deal_id=deal.id, year=year, seq=seq, number=f"Q-{year}-{seq:04d}", revision=1, status="draft",
                   currency=deal.currency, locale=check_locale(actor.locale), valid_until=until, terms=terms_text,
-                  notes=notes_text, created_by=actor.user_id, created_at=now, updated_at=now)
-    return _add(session, quote, deal, actor, now, f"{quote.number} for {deal.title}")
+                  notes=notes_text, created_by=actor.user_id, created_at=now, updated_at=now, **_totals(lines))
+    return _add(session, quote, lines, actor, now, f"{quote.number} for {deal.title}")
 
 
-def _add(session: Session, quote: Quote, deal: Deal, actor: Actor, now: datetime, summary: str) -> QuoteRead:
+def _add(session: Session, quote: Quote, lines: list[dict], actor: Actor, now: datetime, summary: str) -> QuoteRead:
     session.add(quote)
     flush(session, ENTITY, _label(quote))
-    _copy_items(session, deal, quote)
-    flush(session, ENTITY, _label(quote))
+    session.execute(insert(QuoteItem), [{**line, "quote_id": quote.id} for line in lines])
     audit(session, actor=actor, entity=ENTITY, entity_id=quote.id, action="create", now=now,
           summary=f"{summary} ({v.format_money(quote.total_minor, quote.currency)})")
     return get_quote(session, quote_id=quote.id)
@@ -312,12 +310,13 @@ def revise_quote(session: Session, *, actor: Actor, quote_id: int, version: int 
                            see=f"crm quote edit {old.number}")
     if old.status == "accepted":
         raise InvalidInput(f"{_label(old)} was accepted; it is final")
+    lines = _deal_lines(session, deal)
     today = now.astimezone(team_zone(actor)).date()
     until = old.valid_until if old.valid_until and old.valid_until >= today else today + timedelta(DEFAULT_VALID_DAYS)
     quote = Quote(deal_id=deal.id, year=old.year, seq=old.seq, number=old.number, revision=old.revision + 1,
                   status="draft", currency=deal.currency, locale=old.locale, valid_until=until, terms=old.terms,
-                  notes=old.notes, created_by=actor.user_id, created_at=now, updated_at=now)
-    return _add(session, quote, deal, actor, now, f"{old.number} revision {old.revision + 1}")
+                  notes=old.notes, created_by=actor.user_id, created_at=now, updated_at=now, **_totals(lines))
+    return _add(session, quote, lines, actor, now, f"{old.number} revision {old.revision + 1}")
 
 
 def _writable(session: Session, actor: Actor, quote_id: int, version: int | None) -> tuple[Quote, Deal]:
