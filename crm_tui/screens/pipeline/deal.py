@@ -23,6 +23,7 @@ from crm_tui.models.schemas import DealRead, StageRead
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors, plain_cell
 from crm_tui.screens.detail import DetailScreen, history_columns, paged, tab_keys, task_columns, timeline_columns
 from crm_tui.screens.conflict import put_pick
+from crm_tui.screens.pipeline import deal_quotes
 from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import (
     ConfirmScreen,
@@ -91,6 +92,7 @@ class DealDetailScreen(DetailScreen):
         with TabPane("Stages", id="tab-deal-stages"):
             with VerticalScroll(id="deal-stages-scroll"):
                 yield Static("", id="deal-stages")
+        yield from deal_quotes.compose_tab()
         with TabPane("History", id="tab-deal-history"):
             yield KeysetTable(history_columns(self.app), noun="changes", id="deal-history", counted=False,
                               empty_text="No changes recorded.")
@@ -101,6 +103,7 @@ class DealDetailScreen(DetailScreen):
             "deal-activities": paged(db, lambda s, **k: activities.timeline(s, deal_id=did, **k)),
             "deal-tasks": paged(db, lambda s, **k: tasks.list_tasks(s, status="open", deal_id=did, now=now, **k)),
             "deal-history": paged(db, lambda s, **k: audit.list_events(s, entity="deal", entity_id=did, **k)),
+            **deal_quotes.fetchers(db, did),
         }
 
     def read_card(self, session) -> tuple[DealRead, list[board.StageStay], int | None]:
