@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -74,6 +75,11 @@ class DealQuotes(ReportsWorkerErrors, Vertical):
         if row is None:
             self.notify("Highlight a quote first (n makes one).", severity="warning")
         return row
+
+    @on(KeysetTable.Selected, f"#{TABLE}")
+    def _selected(self, event: KeysetTable.Selected) -> None:
+        event.stop()  # enter previews, as p does
+        self.action_preview()
 
     def _changed(self, message: str) -> None:
         self.notify(message)
