@@ -9,10 +9,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from crm_tui.config import QuotesConfig
 from crm_tui.errors import InvalidInput
-from crm_tui.models.product import BASIS_POINTS
+from crm_tui.models.product import BASIS_POINTS, QUANTITY_SCALE
 from crm_tui.services.quotes import QuoteItemRead, QuoteRead
 from crm_tui.services.validation import format_money
 
@@ -36,15 +37,27 @@ class Money:
     locale: str
 
     def __call__(self, minor: int) -> str:
-        return format_money(minor, self.currency, locale=self.locale)
+        return _money_text(minor, self.currency, self.locale)
+
+
+# a quote's lines repeat their prices, rates and quantities: each is formatted by babel once
+@lru_cache(maxsize=4096)
+def _money_text(minor: int, currency: str, locale: str) -> str:
+    return format_money(minor, currency, locale=locale)
 
 
 def _qty(item: QuoteItemRead, locale: str) -> str:
+    return _quantity_text(item.quantity_milli, locale)
+
+
+@lru_cache(maxsize=1024)
+def _quantity_text(milli: int, locale: str) -> str:
     from babel.numbers import format_decimal
 
-    return format_decimal(item.quantity, locale=locale)
+    return format_decimal(Decimal(milli) / QUANTITY_SCALE, locale=locale)
 
 
+@lru_cache(maxsize=1024)
 def _percent(bp: int, locale: str) -> str:
     from babel.numbers import format_percent
 
