@@ -170,6 +170,42 @@ class MailConfig:
 
 
 @dataclass(frozen=True)
+class QuotesConfig:
+    """The [quotes] table: what a quote's PDF and Markdown say about the team, and its defaults::
+
+        [quotes]
+        company = "Acme Sales Ltd"
+        address = "1 Main St\\nSpringfield"     # lines
+        logo = "~/logo.png"                      # an image path (PNG or JPEG)
+        footer = "Acme Sales Ltd · VAT GB123"
+        valid_days = 30                          # a new quote is valid this many days
+        terms = "Payment within 30 days."        # a new quote's terms unless given
+        font = "/path/to/font.ttf"               # a Unicode TrueType font for the PDF (else a system one)
+    """
+
+    company: str = ""
+    address: str = ""
+    logo: str | None = None
+    footer: str = ""
+    valid_days: int = 30
+    terms: str = ""
+    font: str | None = None
+
+    @classmethod
+    def from_table(cls, table: Any) -> QuotesConfig:
+        if not isinstance(table, dict):
+            return cls()
+        days = table.get("valid_days", 30)
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 < days <= 3650:
+            raise InvalidInput(f"[quotes] valid_days in the config file must be a number of days, not {days!r}")
+        logo = table.get("logo")
+        return cls(company=str(table.get("company", "")), address=str(table.get("address", "")),
+                   logo=str(Path(str(logo)).expanduser()) if logo else None, footer=str(table.get("footer", "")),
+                   valid_days=days, terms=str(table.get("terms", "")),
+                   font=str(Path(str(table["font"])).expanduser()) if table.get("font") else None)
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the config file may say, typed. Every key is optional. Loaded once, by the CLI (which
     starts the app), and handed down: nothing below the CLI and the app reads the file."""
@@ -197,6 +233,8 @@ class Settings:
     smtp: SmtpConfig | None = None
     # mail capture ([mail]); None: no mailbox to sync
     mail: MailConfig | None = None
+    # quotes' letterhead and defaults ([quotes])
+    quotes: QuotesConfig = QuotesConfig()
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -230,6 +268,7 @@ def parse_settings(data: dict) -> Settings:
         live_refresh_seconds=_live_refresh(data),
         smtp=SmtpConfig.from_table(data.get("smtp")),
         mail=MailConfig.from_table(data.get("mail")),
+        quotes=QuotesConfig.from_table(data.get("quotes")),
     )
 
 

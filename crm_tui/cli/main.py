@@ -97,6 +97,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "email": ("email_send", "app", "Send email from the CRM: logged on the contact's, company's and deal's timeline."),
     "sequence": ("sequences", "app",
                  "Sequences: add, list, show, edit, archive, step add|edit|remove, enroll, stop, status."),
+    "quote": ("quotes", "app", "Quotes: create from a deal's items, list, show, render, send, accept, decline, revise."),
 }
 
 

@@ -79,6 +79,8 @@ class EmailOutbox(SQLModel, table=True):
     # column-level ON DELETE (messages and users are not deleted)
     email_id: int | None = Field(default=None, foreign_key="email_messages.id")
     user_id: int | None = Field(default=None, foreign_key="users.id")
+    # issue 22: a quote whose stored PDF goes as the attachment (built into the message when sent)
+    quote_id: int | None = Field(default=None, foreign_key="quotes.id")
     status: str = Field(default="queued", sa_type=String(8))
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, sa_type=Text)

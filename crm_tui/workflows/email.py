@@ -103,7 +103,8 @@ def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
     return client
 
 
-def _message(email: EmailOutbox, smtp: SmtpSettings, now: datetime) -> EmailMessage:
+def _message(email: EmailOutbox, smtp: SmtpSettings, now: datetime,
+             attachment: tuple[str, bytes] | None = None) -> EmailMessage:
     msg = EmailMessage()
     # a person's email goes from their own address; a rule's from the [smtp] sender
     msg["From"] = email.from_addr or smtp.sender
@@ -122,7 +123,22 @@ def _message(email: EmailOutbox, smtp: SmtpSettings, now: datetime) -> EmailMess
         msg["In-Reply-To"] = f"<{email.in_reply_to}>"
         msg["References"] = " ".join(f"<{ref}>" for ref in (email.references or email.in_reply_to).split())
     msg.set_content(email.body)
+    if attachment is not None:
+        msg.add_attachment(attachment[1], maintype="application", subtype="pdf", filename=attachment[0])
     return msg
+
+
+def _attachment(db: Database, email: EmailOutbox) -> tuple[str, bytes] | None:
+    """A quote's email carries the PDF stored when it was sent (services/quote_send.py)."""
+    if email.quote_id is None:
+        return None
+    from crm_tui.models import Quote
+
+    with db.read() as session:
+        row = session.execute(select(Quote.number, Quote.revision, Quote.pdf).where(Quote.id == email.quote_id)).first()
+    if row is None or row.pdf is None:
+        return None
+    return f"{row.number}" + (f"-rev{row.revision}" if row.revision > 1 else "") + ".pdf", row.pdf
 
 
 def send_queued(db: Database, smtp: SmtpSettings, *, now: datetime, limit: int = BATCH) -> SendReport:
@@ -146,7 +162,7 @@ def send_queued(db: Database, smtp: SmtpSettings, *, now: datetime, limit: int =
             if email is None:
                 continue  # another engine took it
             try:
-                client.send_message(_message(email, smtp, now))
+                client.send_message(_message(email, smtp, now, _attachment(db, email)))
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
                 permanent = _permanent(exc)
                 _finish(db, email_id, "failed" if permanent else "queued", error=str(exc))

@@ -25,7 +25,7 @@ from crm_tui.services import activities, sequence_engine
 from crm_tui.services import workflows as workflow_service
 from crm_tui.services.common import Actor
 from crm_tui.services.sequence_engine import RunCounts
-from crm_tui.workflows import context, published
+from crm_tui.workflows import context, published, quote_expiry
 from crm_tui.workflows.actions import Env
 from crm_tui.workflows.email import SendReport, SmtpSettings, send_queued, smtp_settings
 from crm_tui.workflows.rules import Rule, RuleError, RuleSet, rules_path
@@ -65,11 +65,13 @@ class RunReport:
     # planned calls and meetings came and moved their contacts' last contact: the app reloads what
     # it shows, so a meeting whose time came leaves the Inbox's Planned on that tick
     arrived: bool = False
+    expired_quotes: int = 0  # quotes past their validity marked expired (workflows/quote_expiry.py)
 
     @property
     def changed(self) -> bool:
         seq = self.sequences
-        return bool(self.fired or self.arrived or (seq and (seq.done or seq.finished or seq.stopped)))
+        return bool(self.fired or self.arrived or self.expired_quotes
+                    or (seq and (seq.done or seq.finished or seq.stopped)))
 
     @property
     def ok(self) -> bool:
@@ -96,6 +98,7 @@ def run(db: Database, *, rules: RuleSet | None = None, now: datetime | None = No
     runner = (runner or f"cli@{socket.gethostname()}")[:100]
     if not dry_run:
         report.arrived = _arrive_planned(db, now)
+        report.expired_quotes = quote_expiry.expire_quotes(db, now, zone)
     for rule in rules.enabled:
         if only is not None and rule.name != only:
             continue

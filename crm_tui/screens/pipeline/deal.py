@@ -24,6 +24,7 @@ from crm_tui.screens.base import Outcome, ReportsWorkerErrors, plain_cell
 from crm_tui.screens.deal_items import DealItemsTab
 from crm_tui.screens.detail import history_columns, paged, tab_keys, task_columns, timeline_columns
 from crm_tui.screens.conflict import put_pick
+from crm_tui.screens.pipeline import deal_quotes
 from crm_tui.screens.forms import CSS as FORMS_CSS
 from crm_tui.screens.forms import (
     ConfirmScreen,
@@ -92,6 +93,7 @@ class DealDetailScreen(DealItemsTab):  # the Items tab: screens/deal_items.py
         with TabPane("Stages", id="tab-deal-stages"):
             with VerticalScroll(id="deal-stages-scroll"):
                 yield Static("", id="deal-stages")
+        yield from deal_quotes.compose_tab()
         with TabPane("History", id="tab-deal-history"):
             yield KeysetTable(history_columns(self.app), noun="changes", id="deal-history", counted=False,
                               empty_text="No changes recorded.")
@@ -104,6 +106,7 @@ class DealDetailScreen(DealItemsTab):  # the Items tab: screens/deal_items.py
             "deal-tasks": paged(db, lambda s, **k: tasks.list_tasks(s, status="open", deal_id=did, now=now, **k)),
             "deal-history": paged(db, lambda s, **k: audit.list_events(s, entity="deal", entity_id=did, **k)),
             **self.items_fetchers(),
+            **deal_quotes.fetchers(db, did),
         }
 
     def read_card(self, session) -> tuple[DealRead, list[board.StageStay], int | None]:
