@@ -83,6 +83,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "db": ("dbcmd", "app", "The database schema: upgrade it, or show its revision."),
     "report": ("reports", "app",
                "Reports: pipeline, forecast, win rate, revenue, activity, sources, stale deals, lost reasons."),
+    "fx": ("fx", "app", "Exchange rates: set, import, list, remove (reports convert with them)."),
     "goal": ("reports", "goal_app", "Sales goals per user and month or quarter."),
     "workflows": ("workflows", "app",
                   "Workflow rules: run, check (dry run), list, log, validate, publish, init, edit."),

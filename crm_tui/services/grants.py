@@ -32,11 +32,12 @@ ACTIONS: dict[str, str] = {
     "role.admin": "change what each role may do",
     "field.admin": "define custom fields, their types and choices",
     "template.edit": "add, edit and archive email templates",
+    "fx.edit": "set, import and remove exchange rates",
 }
 
 _RECORDS = ("contact.edit", "company.edit", "contact.assign", "activity.log", "deal.edit", "deal.assign",
             "task.edit", "task.assign", "report.view", "report.sources", "goal.edit", "import.run", "data.export",
-            "view.admin", "template.edit")
+            "view.admin", "template.edit", "fx.edit")
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "admin": {action: ALL for action in ACTIONS},
