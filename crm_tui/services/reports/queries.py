@@ -77,15 +77,17 @@ def _drill_currency(scope: Scope) -> str | None:
 MISSING_LISTED = 5
 
 
-def missing_rates_note(session: Session, scope: Scope, *conditions: Any, amount: Any = None,
+def missing_rates_note(session: Session, scope: Scope, *conditions: Any, amount: Any = None, source: Any = None,
                        what: str = "deal") -> list[str]:
-    """The deals (matching `conditions`) with no rate into the report's currency on their day:
-    counted, and the first few named, never dropped silently."""
+    """The deals (matching `conditions`, over `source`: the deals, or deals joined to their items)
+    with no rate into the report's currency on their day: counted, and the first few named, never
+    dropped silently."""
     missing = [*conditions, Deal.currency != scope.currency, _amount(scope, amount).is_(None)]
-    count = session.scalar(select(func.count(func.distinct(Deal.id))).select_from(Deal).where(*missing)) or 0
+    source = Deal if source is None else source
+    count = session.scalar(select(func.count(func.distinct(Deal.id))).select_from(source).where(*missing)) or 0
     if not count:
         return []
-    listed = session.execute(select(Deal.id, Deal.title, Deal.currency).where(*missing)
+    listed = session.execute(select(Deal.id, Deal.title, Deal.currency).select_from(source).where(*missing)
                              .group_by(Deal.id, Deal.title, Deal.currency)
                              .order_by(Deal.id).limit(MISSING_LISTED)).all()
     names = "; ".join(f"#{i} {title} ({code})" for i, title, code in listed)

@@ -16,10 +16,11 @@ Definitions (also in each report's notes):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, join
 
 from crm_tui.models import Deal
 from crm_tui.models.product import QUANTITY_SCALE, DealItem, Product, Quote
@@ -43,24 +44,29 @@ def _net(scope: Scope, column: Any = None) -> Any:
 
 
 def _notes(session: Session, scope: Scope, conditions: list, *extra: str) -> list[str]:
-    missing = missing_rates_note(session, scope, *conditions, amount=DealItem.net_minor, what="deal")
+    scope = replace(scope, convert=True)  # these reports always convert
+    missing = missing_rates_note(session, scope, *conditions, amount=DealItem.net_minor, what="deal",
+                                 source=join(DealItem, Deal, Deal.id == DealItem.deal_id))
     return [*extra, conversion_note(scope).replace("(today's for open deals)", "(won deals only)"), *missing]
 
 
 def _item_rows(session: Session, scope: Scope, keys: list, conditions: list) -> tuple[list, dict]:
     """(keys..., deals, quantity_milli, net) per group, the most revenue first (at most
-    PRODUCT_ROWS), and the totals of every group."""
+    PRODUCT_ROWS), and the totals of every group. Lines with no rate count nowhere (the notes list them)."""
+    net = _net(scope)
     inner = (select(*(k.label(f"k{i}") for i, k in enumerate(keys)), Deal.id.label("deal_id"),
-                    DealItem.quantity_milli.label("q"), _net(scope).label("net"))
-             .select_from(DealItem).join(Deal, Deal.id == DealItem.deal_id).where(*conditions).subquery())
+                    DealItem.quantity_milli.label("q"), net.label("net"))
+             .select_from(DealItem).join(Deal, Deal.id == DealItem.deal_id).where(*conditions, net.is_not(None))
+             .subquery())
     group = [inner.c[f"k{i}"] for i in range(len(keys))]
-    revenue = func.coalesce(func.sum(inner.c.net), 0)
-    rows = session.execute(select(*group, func.count(func.distinct(inner.c.deal_id)), func.sum(inner.c.q), revenue)
-                           .group_by(*group).order_by(revenue.desc(), *group).limit(PRODUCT_ROWS)).all()
-    deals, quantity, net, groups = session.execute(
-        select(func.count(func.distinct(inner.c.deal_id)), func.sum(inner.c.q), func.sum(inner.c.net),
-               func.count(func.distinct(group[-1])))).one()
-    return rows, {"deals": _int(deals), "quantity": _int(quantity), "net": _int(net), "groups": _int(groups)}
+    revenue = func.sum(inner.c.net)
+    per_group = (select(*group, func.count(func.distinct(inner.c.deal_id)).label("deals"),
+                        func.sum(inner.c.q).label("q"), revenue.label("net")).group_by(*group))
+    rows = session.execute(per_group.order_by(revenue.desc(), *group).limit(PRODUCT_ROWS)).all()
+    deals, quantity, total = session.execute(
+        select(func.count(func.distinct(inner.c.deal_id)), func.sum(inner.c.q), func.sum(inner.c.net))).one()
+    groups = session.scalar(select(func.count()).select_from(per_group.subquery()))
+    return rows, {"deals": _int(deals), "quantity": _int(quantity), "net": _int(total), "groups": _int(groups)}
 
 
 def _products(session: Session, ids: set) -> dict[int, str]:
