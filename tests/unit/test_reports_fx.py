@@ -19,8 +19,8 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def data(db, actor, now):
+def build_sales(db, actor, now):
+    """test_reports.py's dataset, plus rates, two products, items on the won deals and quotes."""
     dataset = build_dataset(db, actor, now)
     with db.write() as s:
         for base, quote, rate, day in (("EUR", "USD", "1.08", "2026-11-01"), ("EUR", "USD", "1.5", "2026-12-01"),
@@ -62,6 +62,11 @@ def data(db, actor, now):
                         status=status, currency="USD", created_at=created, updated_at=created, sent_at=sent,
                         accepted_at=accepted, declined_at=declined, expired_at=expired))
     return dataset
+
+
+@pytest.fixture
+def data(db, actor, now):
+    return build_sales(db, actor, now)
 
 
 def run(db, name, *, convert=False, owner_id=None):
