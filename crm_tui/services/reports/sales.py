@@ -47,7 +47,8 @@ def _notes(session: Session, scope: Scope, conditions: list, *extra: str) -> lis
     scope = replace(scope, convert=True)  # these reports always convert
     missing = missing_rates_note(session, scope, *conditions, amount=DealItem.net_minor, what="deal",
                                  source=join(DealItem, Deal, Deal.id == DealItem.deal_id))
-    return [*extra, conversion_note(scope).replace("(today's for open deals)", "(won deals only)"), *missing]
+    # the deals left out first: the app shows the first two lines of the notes
+    return [*missing, conversion_note(scope).replace(" (today's for open deals)", ""), *extra]
 
 
 def _item_rows(session: Session, scope: Scope, keys: list, conditions: list) -> tuple[list, dict]:
