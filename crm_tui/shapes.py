@@ -183,6 +183,10 @@ class BoardTotals:
     open_count: int = 0
     open_amounts: tuple[Money, ...] = ()
     forecast: tuple[Money, ...] = ()
+    # when converting (the board's $ key): the one currency every amount is in, and how many deals
+    # had no rate on their day and are counted but not in the amounts
+    converted_to: str | None = None
+    unconverted: int = 0
 
     def stage(self, stage_id: int) -> StageTotal:
         return self.stages.get(stage_id, StageTotal(stage_id))

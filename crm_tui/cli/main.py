@@ -82,7 +82,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "pipeline": ("pipelines", "app", "Pipelines and their stages."),
     "db": ("dbcmd", "app", "The database schema: upgrade it, or show its revision."),
     "report": ("reports", "app",
-               "Reports: pipeline, forecast, win rate, revenue, activity, sources, stale deals, lost reasons."),
+               "Reports: pipeline, forecast, win rate, revenue, activity, sources, stale deals, lost reasons, "
+               "revenue by product (and seller), quotes, discounts."),
+    "fx": ("fx", "app", "Exchange rates: set, import, list, remove. A rate applies from its date until the next one."),
     "goal": ("reports", "goal_app", "Sales goals per user and month or quarter."),
     "workflows": ("workflows", "app",
                   "Workflow rules: run, check (dry run), list, log, validate, publish, init, edit."),

@@ -16,7 +16,8 @@ from crm_tui.errors import InvalidInput
 from crm_tui.services import goals, pipelines, reports
 
 app = typer.Typer(name="report", no_args_is_help=True,
-                  help="Reports: pipeline, forecast, win rate, revenue, activity, sources, stale deals, lost reasons.")
+                  help="Reports: pipeline, forecast, win rate, revenue, activity, sources, stale deals, lost reasons, "
+                       "revenue by product (and seller), quotes, discounts.")
 goal_app = typer.Typer(name="goal", help="Sales goals per user and month or quarter.", no_args_is_help=True)
 
 FORMATS = ("table", "csv", "json")
@@ -39,7 +40,7 @@ def team_zone(st: CliState):
 
 def _run(ctx: typer.Context, name: str, period: str | None, start: str | None, end: str | None, owner: str | None,
          pipeline: str | None, currency: str | None, grain: str | None, table_key: str | None, fmt: str,
-         by: str | None = None, raw_formulas: bool = False) -> None:
+         by: str | None = None, raw_formulas: bool = False, convert: bool = False) -> None:
     if fmt not in FORMATS:
         raise InvalidInput(f"invalid format {fmt!r}: choose one of {', '.join(FORMATS)}")
     st = state(ctx)
@@ -49,7 +50,7 @@ def _run(ctx: typer.Context, name: str, period: str | None, start: str | None, e
         pipeline_id = pipelines.resolve_pipeline(session, pipeline).id if pipeline else None
         report = reports.run_report(session, name=name, period=span, zone=zone, currency=currency or st.settings.currency,
                                     owner_id=owner_id(st, session, owner), pipeline_id=pipeline_id, grain=grain, now=now, actor=actor,
-                                    by=by)
+                                    by=by, convert=convert)
     if fmt == "json":
         output.emit_json(reports.to_json(report))
     elif fmt == "csv":
@@ -93,11 +94,17 @@ def _report_command(spec: reports.ReportSpec):
         table_key: str | None = typer.Option(None, "--table", help="Which of the report's tables (csv prints one)."),
         fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
         by: str | None = typer.Option(None, "--by", help="revenue, win-rate, activity: owner (the default) or team."),
+        convert: bool = typer.Option(False, "--convert/--per-currency",
+                                     help="Convert every deal into the currency at the rate on its close date "
+                                          "(today's when open; see `crm fx`), listing deals with no rate; or sum "
+                                          "that currency's deals only (the default). Product reports always "
+                                          "convert."),
         raw_formulas: bool = typer.Option(False, "--raw-formulas",
                                           help="CSV: keep cells starting with = + - @ as they are (by default they "
                                                "get a leading ' so a spreadsheet shows them rather than runs them)."),
     ) -> None:
-        _run(ctx, spec.name, period, start, end, owner, pipeline, currency, grain, table_key, fmt, by, raw_formulas)
+        _run(ctx, spec.name, period, start, end, owner, pipeline, currency, grain, table_key, fmt, by, raw_formulas,
+             convert)
 
     command.__doc__ = f"{spec.title}: {spec.summary}."
     return command

@@ -160,11 +160,16 @@ def _column_key(stage) -> SortKey:
 
 
 def board_totals(session: Session, *, pipeline_id: int, filters: BoardFilter | None = None, now: datetime,
-                 zone: tzinfo) -> BoardTotals:
+                 zone: tzinfo, convert_to: str | None = None) -> BoardTotals:
     """Count, amount and weighted amount of every stage under the filter: one GROUP BY over the
-    pipeline's deals (per stage and currency; amounts in different currencies never add)."""
+    pipeline's deals (per stage and currency; amounts in different currencies never add). With
+    `convert_to`, every deal is converted into that currency at the rate of its close day (today's
+    for open deals; services/conversion.py) and one sum per stage is made; the deals with no rate
+    are counted in `unconverted`."""
     filters = filters or BoardFilter()
     stages = list(session.scalars(select(Stage).where(Stage.pipeline_id == pipeline_id)))
+    if convert_to is not None:
+        return _converted_totals(session, pipeline_id, stages, filters, now, zone, v.currency_code(convert_to))
     rows = session.execute(
         select(Deal.stage_id, Deal.currency, func.count(Deal.id).label("n"),
                func.coalesce(func.sum(Deal.amount_minor), 0).label("total"))
@@ -191,6 +196,29 @@ def board_totals(session: Session, *, pipeline_id: int, filters: BoardFilter | N
     order = sorted(open_sum, key=lambda c: (-open_sum[c], c))
     return BoardTotals(totals, open_count, tuple(Money(c, open_sum[c]) for c in order),
                        tuple(Money(c, forecast[c]) for c in order))
+
+
+def _converted_totals(session: Session, pipeline_id: int, stages: list[Stage], filters: BoardFilter, now: datetime,
+                      zone: tzinfo, team: str) -> BoardTotals:
+    from crm_tui.services import conversion  # babel's currency table: loaded when first converting
+
+    amount = conversion.deal_amount(team, now.astimezone(zone).date())
+    inner = (select(Deal.stage_id, amount.label("a"))
+             .where(Deal.pipeline_id == pipeline_id, *_conditions(filters, stages, now, zone)).subquery())
+    rows = session.execute(
+        select(inner.c.stage_id, func.count().label("n"), func.coalesce(func.sum(inner.c.a), 0).label("total"),
+               func.count(inner.c.a).label("priced")).group_by(inner.c.stage_id)).all()
+    probability = {s.id: s.probability for s in stages}
+    open_ids = {s.id for s in stages if s.kind == StageKind.OPEN}
+    totals, open_count, open_sum, forecast, missing = {}, 0, 0, 0, 0
+    for row in rows:
+        total = int(row.total)
+        weighted = total * probability.get(row.stage_id, 0) // 100
+        totals[row.stage_id] = StageTotal(row.stage_id, int(row.n), (Money(team, total),), (Money(team, weighted),))
+        missing += int(row.n) - int(row.priced)
+        if row.stage_id in open_ids:
+            open_count, open_sum, forecast = open_count + int(row.n), open_sum + total, forecast + weighted
+    return BoardTotals(totals, open_count, (Money(team, open_sum),), (Money(team, forecast),), team, missing)
 
 
 # --- a deal's way through the stages -----------------------------------------------------------------

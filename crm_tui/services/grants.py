@@ -35,12 +35,13 @@ ACTIONS: dict[str, str] = {
     "template.edit": "add, edit and archive email templates",
     "sequence.edit": "add, edit and archive email sequences and their steps",
     "product.edit": "add, edit, price and archive products in the catalog",
+    "fx.edit": "set, import and remove exchange rates",
 }
 
 _RECORDS = ("contact.edit", "company.edit", "contact.assign", "activity.log", "deal.edit", "deal.assign",
             "deal.price_override",
             "task.edit", "task.assign", "report.view", "report.sources", "goal.edit", "import.run", "data.export",
-            "view.admin", "template.edit", "sequence.edit", "product.edit")
+            "view.admin", "template.edit", "sequence.edit", "product.edit", "fx.edit")
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "admin": {action: ALL for action in ACTIONS},

@@ -51,7 +51,8 @@ def test_goals_and_mistakes(crm, data):
     assert [(r["period"], r["goal_minor"]) for r in revenue["tables"][0]["rows"]] == [
         ("2026-11-01", 50000), ("2026-12-01", 75050)]
     names = [item["name"] for item in crm.json("report", "list")["items"]]
-    assert names == ["pipeline", "forecast", "win-rate", "revenue", "activity", "sources", "stale", "lost-reasons"]
+    assert names == ["pipeline", "forecast", "win-rate", "revenue", "activity", "sources", "stale", "lost-reasons",
+                     "revenue-by-product", "revenue-by-product-seller", "quotes", "discounts"]
     crm.fails("report", "forecast", "--format", "xml", code=2)
     crm.fails("report", "forecast", "--period", "fortnight", code=2)
     crm.fails("report", "forecast", "--from", "2026-12-01", "--to", "2026-11-01", code=2)

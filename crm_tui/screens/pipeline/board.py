@@ -106,6 +106,7 @@ class PipelineScreen(AreaScreen):
         Binding("p", "pick_pipeline", "Pipeline", id="pipeline.pick"),
         Binding("v", "deals_table", "Table", id="pipeline.deals_table"),
         Binding("c", "toggle_closed", "Won/Lost", show=False, id="pipeline.closed"),
+        Binding("dollar_sign", "toggle_convert", "Convert", show=False, id="pipeline.convert"),
         Binding("x", "clear_filters", "Clear filter", show=False, id="pipeline.clear"),
         Binding("S", "settings", "Settings", show=False, id="pipeline.settings"),
         Binding("a", "archive", "Archive", show=False, id="pipeline.archive"),
@@ -123,6 +124,8 @@ class PipelineScreen(AreaScreen):
         self.owner_label = EVERYONE
         self.show_closed = False
         self.totals: BoardTotals | None = None  # read after the first frame
+        # $ converts every currency into the team's for the headers (services/conversion.py)
+        self.convert = False
         self._busy = False  # a card change is being written: further moves wait for it
         self._loads = 0  # board loads after the first: a late preload must not paint over them
         self._described: tuple[str, str] | None = None
@@ -297,11 +300,13 @@ class PipelineScreen(AreaScreen):
     def totals_reader(self) -> Callable[[Any], BoardTotals]:
         pipeline_id, filters, now = self.pipeline_id, self.filters, self.app.now()
         zone = get_zone(self.app.actor.timezone)
+        convert_to = self.app.settings.currency if getattr(self, "convert", False) else None
 
         def read(session) -> BoardTotals:
             from crm_tui.services import board  # loaded with the session's ORM
 
-            return board.board_totals(session, pipeline_id=pipeline_id, filters=filters, now=now, zone=zone)
+            return board.board_totals(session, pipeline_id=pipeline_id, filters=filters, now=now, zone=zone,
+                                      convert_to=convert_to)
         return read
 
     def load_columns(self, *, keep_position: bool = False) -> None:
@@ -357,6 +362,9 @@ class PipelineScreen(AreaScreen):
         summary = "" if t is None else (
             f"Open {plural(t.open_count, 'deal')}  {compact_sums(t.open_amounts)}  ·  weighted forecast "
             f"[b]{compact_sums(t.forecast)}[/b]" + ("" if self.show_closed else "  [dim]· c shows Won/Lost[/dim]"))
+        if t is not None and t.converted_to:
+            summary += f"  [dim]· converted to {t.converted_to}[/dim]" + (
+                f" [b]· {plural(t.unconverted, 'deal')} with no rate[/b]" if t.unconverted else "")
         if (bar, summary) != self._described:  # both are one line high: no layout pass
             old = self._described or ("", "")
             self._described = (bar, summary)
@@ -630,6 +638,12 @@ class PipelineScreen(AreaScreen):
             self.board.set_stages(self._shown_stages(self.pipeline))
             self.load_columns()
             self._describe()
+
+    def action_toggle_convert(self) -> None:
+        """Header totals in the team's currency (each deal at its close day's rate, open ones at
+        today's), or per currency as they are."""
+        self.convert = not self.convert
+        self.load_totals()
 
     def action_settings(self) -> None:
         start.load_orm()

@@ -73,6 +73,7 @@ class ReportsScreen(AreaScreen):
         Binding("t", "next_table", "Table", show=False, id="reports.table"),
         Binding("r", "focus_reports", "Reports", id="reports.list"),
         Binding("g", "set_goal", "Goal", show=False, id="reports.goal"),
+        Binding("c", "toggle_convert", "Convert", show=False, id="reports.convert"),
         Binding("escape", "focus_table", "To table", show=False, id="reports.to_table"),
     ]
     NEEDS = {"set_goal": "goal.edit"}
@@ -88,6 +89,9 @@ class ReportsScreen(AreaScreen):
         self.owner_id: int | None = None
         self.pipeline_id: int | None = None
         self.table_index = 0
+        # False: sum the deals in the team's currency only (the others are counted in a note);
+        # True: convert every deal at its close day's rate (c toggles; see services/conversion.py)
+        self.convert = False
         self.report: reports.Report | None = None
         self._fitted_to = 0  # the width the table's columns were last fitted to
         self._team: list[UserRead] = []
@@ -139,17 +143,18 @@ class ReportsScreen(AreaScreen):
 
     def reload(self) -> None:
         self.query_one("#report-heading", Static).update(f"[b]{reports.REPORTS[self.name_].title}[/b] · loading…")
-        self.compute(self.name_, self.period, self.owner_id, self.pipeline_id, self.app.now())
+        self.compute(self.name_, self.period, self.owner_id, self.pipeline_id, self.app.now(), self.convert)
 
     def refresh_data(self) -> None:
         self.reload()
 
     @work(thread=True, exclusive=True, group="report", exit_on_error=False)
     def compute(self, name: str, period: reports.Period, owner_id: int | None, pipeline_id: int | None,
-                now: datetime) -> Outcome:
+                now: datetime, convert: bool = False) -> Outcome:
         with self.app.db.read() as session:
             report = reports.run_report(session, name=name, period=period, zone=self.zone, currency=self.currency,
-                                        owner_id=owner_id, pipeline_id=pipeline_id, now=now, actor=self.app.actor)
+                                        owner_id=owner_id, pipeline_id=pipeline_id, now=now, actor=self.app.actor,
+                                        convert=convert)
         return Outcome(self.show_report, report)
 
     @work(thread=True, exclusive=True, group="report-choices", exit_on_error=False)
@@ -295,6 +300,19 @@ class ReportsScreen(AreaScreen):
         current = self.pipeline_id if self.pipeline_id in order else (self.report.pipeline_id if self.report else None)
         position = order.index(current) if current in order else 0
         self.pipeline_id = order[(position + 1) % len(order)]
+        self.reload()
+
+    def action_toggle_convert(self) -> None:
+        """Convert every currency into the team's (at each deal's close-day rate), or back to the
+        team's currency alone with the others counted in a note."""
+        spec = reports.REPORTS[self.name_]
+        if not spec.converts:
+            self.notify("This report always converts." if spec.name.startswith(("revenue-by", "discounts"))
+                        else "This report adds no amounts.")
+            return
+        self.convert = not self.convert
+        self.notify(f"Amounts converted to {self.currency} at each deal's close-date rate." if self.convert
+                    else f"Amounts in {self.currency} only; other currencies are counted in the notes.")
         self.reload()
 
     def action_next_table(self) -> None:

@@ -20,6 +20,9 @@ from crm_tui.services.reports.queries import (
     activity_report, forecast_report, lost_reasons_report, pipeline_report, revenue_report, sources_report,
     stale_report, win_rate_report,
 )
+from crm_tui.services.reports.sales import (
+    discount_report, quotes_report, revenue_by_product_report, revenue_by_product_seller_report,
+)
 from crm_tui.services.reports.shapes import GROUPINGS, Report, Scope
 
 
@@ -32,25 +35,36 @@ class ReportSpec:
     uses_pipeline: bool
     uses_period: bool = True
     groupings: tuple[str, ...] = ()  # besides the owner (see GROUPINGS)
+    # sums deal amounts that --convert can convert into one currency (per currency otherwise)
+    converts: bool = False
 
 
 REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
     ReportSpec("pipeline", "Pipeline by stage", "Open deals, amount and weighted per stage; stage-to-stage conversion",
-               pipeline_report, True),
+               pipeline_report, True, converts=True),
     ReportSpec("forecast", "Forecast", "Open deals by month of expected close, raw and weighted, beside won",
-               forecast_report, True),
+               forecast_report, True, converts=True),
     ReportSpec("win-rate", "Win rate and sales cycle", "Won ÷ (won + lost), days to win; overall, by owner, by source",
                win_rate_report, True, groupings=("team",)),
     ReportSpec("revenue", "Revenue against goal", "Won amount per user per month or quarter against the goal",
-               revenue_report, True, groupings=("team",)),
+               revenue_report, True, groupings=("team",), converts=True),
     ReportSpec("activity", "Team activity", "Calls, emails, meetings, notes per user per week; tasks done, overdue",
                activity_report, False, groupings=("team",)),
     ReportSpec("sources", "Sources", "New contacts per source per month, and each source's conversion",
                sources_report, False),
     ReportSpec("stale", "Stale deals", "Open deals past their stage's rotting days, with owner and days in stage",
-               stale_report, True, uses_period=False),
+               stale_report, True, uses_period=False, converts=True),
     ReportSpec("lost-reasons", "Lost reasons", "Deals lost in the period: count and amount per reason",
-               lost_reasons_report, True),
+               lost_reasons_report, True, converts=True),
+    ReportSpec("revenue-by-product", "Revenue by product", "Won deals' items: net revenue per product, converted",
+               revenue_by_product_report, True),
+    ReportSpec("revenue-by-product-seller", "Revenue by product per seller",
+               "Won deals' items: net revenue per deal owner and product, converted",
+               revenue_by_product_seller_report, True),
+    ReportSpec("quotes", "Quotes", "Created, sent, accepted, declined, expired; acceptance rate, days to accept",
+               quotes_report, True),
+    ReportSpec("discounts", "Average discount per seller", "Discount ÷ gross of won deals' items per owner",
+               discount_report, True),
 )}
 
 
@@ -66,20 +80,27 @@ def _grouping(spec: ReportSpec, by: str | None) -> str:
 
 def run_report(session: Session, *, name: str, period: Period, zone: tzinfo, currency: str,
                owner_id: int | None = None, pipeline_id: int | None = None, grain: str | None = None,
-               now: datetime | None = None, actor: Actor | None = None, by: str | None = None) -> Report:
+               now: datetime | None = None, actor: Actor | None = None, by: str | None = None,
+               convert: bool = False) -> Report:
     """Compute one report. `zone` is the team's: every day, week and month boundary is there.
-    `by` "team" groups the per-owner reports (revenue, win-rate, activity) by the owners' team."""
+    `by` "team" groups the per-owner reports (revenue, win-rate, activity) by the owners' team.
+    `convert` adds the deals of every currency, converted into `currency` at the rate of each
+    deal's close day (today's for open deals), in the reports that sum deal amounts; by default
+    they sum the deals in `currency` only and count the others in a note (the per-currency view).
+    The product reports always convert."""
     owner_id = permissions.report_owner(session, actor, name or "", owner_id)
     spec = REPORTS.get((name or "").strip().lower())
     if spec is None:
         raise InvalidInput(f"no report {name!r}: choose one of {', '.join(REPORTS)}")
     by = _grouping(spec, by)
     scope = Scope(period=period, zone=zone, now=resolve_now(now), currency=v.currency_code(currency),
-                  owner_id=owner_id, pipeline_id=pipeline_id if spec.uses_pipeline else None, grain=grain, by=by)
+                  owner_id=owner_id, pipeline_id=pipeline_id if spec.uses_pipeline else None, grain=grain, by=by,
+                  convert=convert and spec.converts)
     report = spec.run(session, scope)
     report.zone = getattr(zone, "key", None) or str(zone)
     report.uses_period = spec.uses_period
     report.by = by
+    report.converted = report.converted or scope.convert
     if owner_id is not None:
         report.owner_login = session.scalar(select(User.login).where(User.id == owner_id))
     return report

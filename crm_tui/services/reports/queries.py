@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Activity, Contact, Deal, Goal, Pipeline, Stage, Task, User
+from crm_tui.services import conversion
 from crm_tui.services import pipelines as pipeline_service
 from crm_tui.services import tasks as task_service
 from crm_tui.services.words import plural
@@ -56,13 +57,50 @@ def _deal_conditions(scope: Scope, *, currency: bool = True) -> list:
         conditions.append(Deal.owner_id == scope.owner_id)
     if scope.pipeline_id is not None:
         conditions.append(Deal.pipeline_id == scope.pipeline_id)
-    if currency:
+    if currency and not scope.convert:
         conditions.append(Deal.currency == scope.currency)
     return conditions
 
 
+def _amount(scope: Scope, amount: Any = None) -> Any:
+    """A deal's amount as the report adds it: as it is (the report's currency only), or converted
+    into the report's currency at the rate of the deal's close day (today for open deals)."""
+    if not scope.convert:
+        return Deal.amount_minor if amount is None else amount
+    return conversion.deal_amount(scope.currency, scope.today, amount)
+
+
+def _drill_currency(scope: Scope) -> str | None:
+    return None if scope.convert else scope.currency
+
+
+MISSING_LISTED = 5
+
+
+def missing_rates_note(session: Session, scope: Scope, *conditions: Any, amount: Any = None, source: Any = None,
+                       what: str = "deal") -> list[str]:
+    """The deals (matching `conditions`, over `source`: the deals, or deals joined to their items)
+    with no rate into the report's currency on their day: counted, and the first few named, never
+    dropped silently."""
+    missing = [*conditions, Deal.currency != scope.currency, _amount(scope, amount).is_(None)]
+    source = Deal if source is None else source
+    count = session.scalar(select(func.count(func.distinct(Deal.id))).select_from(source).where(*missing)) or 0
+    if not count:
+        return []
+    listed = session.execute(select(Deal.id, Deal.title, Deal.currency).select_from(source).where(*missing)
+                             .group_by(Deal.id, Deal.title, Deal.currency)
+                             .order_by(Deal.id).limit(MISSING_LISTED)).all()
+    names = "; ".join(f"#{i} {title} ({code})" for i, title, code in listed)
+    more = f"; and {count - len(listed):,} more" if count > len(listed) else ""
+    return [f"No rate into {scope.currency} on their date, so not in the amounts: {plural(count, what)}: "
+            f"{names}{more} (add one with `crm fx set`)."]
+
+
 def _currency_note(session: Session, scope: Scope, *extra: Any) -> list[str]:
-    """Deals the same filters found in other currencies: said, never added in."""
+    """Deals the same filters found in other currencies: said, never added in (or, converting,
+    the deals that have no rate)."""
+    if scope.convert:
+        return [conversion_note(scope), *missing_rates_note(session, scope, *_deal_conditions(scope), *extra)]
     rows = session.execute(
         select(Deal.currency, func.count()).where(*_deal_conditions(scope, currency=False), *extra,
                                                   Deal.currency != scope.currency)
@@ -70,7 +108,13 @@ def _currency_note(session: Session, scope: Scope, *extra: Any) -> list[str]:
     if not rows:
         return []
     parts = ", ".join(f"{count:,} in {code}" for code, count in rows)
-    return [f"Amounts are in {scope.currency}; not included: {parts} (choose that currency to see them)."]
+    return [f"Amounts are in {scope.currency}; not included: {parts} (choose that currency to see them, "
+            f"or convert them with --convert)."]
+
+
+def conversion_note(scope: Scope) -> str:
+    return (f"Converted to {scope.currency} at the rate on each deal's close date (today's for open deals); "
+            f"see `crm fx list`.")
 
 
 def epoch_seconds(column: Any, dialect: str) -> Any:
@@ -116,11 +160,12 @@ def pipeline_report(session: Session, scope: Scope) -> Report:
     pipeline = pipeline_service.resolve_pipeline(session, scope.pipeline_id)
     scope = replace(scope, pipeline_id=pipeline.id)
     open_stages = [s for s in pipeline.stages if s.kind == "open"]
+    inner = (select(Deal.stage_id, _amount(scope).label("a"), Stage.probability.label("p"))
+             .join(Stage, Stage.id == Deal.stage_id)
+             .where(*_deal_conditions(scope), Deal.status == "open").subquery())
     open_rows = session.execute(
-        select(Deal.stage_id, func.count(), func.sum(Deal.amount_minor), func.sum(Deal.amount_minor * Stage.probability))
-        .join(Stage, Stage.id == Deal.stage_id)
-        .where(*_deal_conditions(scope), Deal.status == "open")
-        .group_by(Deal.stage_id)).all()
+        select(inner.c.stage_id, func.count(), func.sum(inner.c.a), func.sum(inner.c.a * inner.c.p))
+        .group_by(inner.c.stage_id)).all()
     by_stage = {stage_id: (count, _int(amount), _weighted(weighted)) for stage_id, count, amount, weighted in open_rows}
     reached = _funnel(session, scope, [s.position for s in open_stages])
     rows, chart_amount, chart_weighted = [], [], []
@@ -130,7 +175,7 @@ def pipeline_report(session: Session, scope: Scope) -> Report:
         rows.append(Row({"stage": stage.name, "probability": stage.probability, "deals": count, "amount_minor": amount,
                          "weighted_minor": weighted, "reached": reached[i], "conversion": _pct(nxt, reached[i])},
                         Drill("deal", f"{stage.name}: open deals", status=("open",), stage_id=stage.id,
-                              owner_id=scope.owner_id, currency=scope.currency)))
+                              owner_id=scope.owner_id, currency=_drill_currency(scope))))
         chart_amount.append(amount)
         chart_weighted.append(weighted)
     total = {"stage": "Total", "deals": sum(r.values["deals"] for r in rows),
@@ -193,15 +238,16 @@ def forecast_report(session: Session, scope: Scope) -> Report:
     b = buckets(scope.period, "month")
     start, end = scope.period.instants(scope.zone)
     idx = bucket_expr(Deal.expected_close, b, None).label("b")
-    inner = (select(idx, Deal.amount_minor, (Deal.amount_minor * Stage.probability).label("ap")).select_from(Deal)
+    inner = (select(idx, _amount(scope).label("amount_minor"), Stage.probability.label("p")).select_from(Deal)
              .join(Stage, Stage.id == Deal.stage_id)
              .where(*_deal_conditions(scope), Deal.status == "open",
                     in_range(Deal.expected_close, scope.period.start, scope.period.end))
              .subquery())
     open_by = {i: (n, _int(a), _weighted(w)) for i, n, a, w in session.execute(
-        select(inner.c.b, func.count(), func.sum(inner.c.amount_minor), func.sum(inner.c.ap)).group_by(inner.c.b))}
+        select(inner.c.b, func.count(), func.sum(inner.c.amount_minor), func.sum(inner.c.amount_minor * inner.c.p))
+        .group_by(inner.c.b))}
     won_idx = bucket_expr(Deal.closed_at, b, scope.zone).label("b")
-    won_inner = (select(won_idx, Deal.amount_minor)
+    won_inner = (select(won_idx, _amount(scope).label("amount_minor"))
                  .where(*_deal_conditions(scope), Deal.status == "won", in_range(Deal.closed_at, start, end))
                  .subquery())
     won_by = {i: (n, _int(a)) for i, n, a in session.execute(
@@ -213,7 +259,7 @@ def forecast_report(session: Session, scope: Scope) -> Report:
         rows.append(Row({"month": month, "open": count, "amount_minor": amount, "weighted_minor": weighted,
                          "won_deals": won_count, "won_minor": won},
                         Drill("deal", f"Open deals expected to close {month:%B %Y}", status=("open",),
-                              pipeline_id=scope.pipeline_id, owner_id=scope.owner_id, currency=scope.currency,
+                              pipeline_id=scope.pipeline_id, owner_id=scope.owner_id, currency=_drill_currency(scope),
                               expected=b.days(i))))
     keys = ("open", "amount_minor", "weighted_minor", "won_deals", "won_minor")
     total = {"month": "Total", **{k: sum(r.values[k] for r in rows) for k in keys}}
@@ -330,7 +376,7 @@ def revenue_report(session: Session, scope: Scope) -> Report:
     b = buckets(scope.period, grain)
     start, end = scope.period.instants(scope.zone)
     idx = bucket_expr(Deal.closed_at, b, scope.zone).label("b")
-    inner = (select(idx, _who(scope, Deal.owner_id).label("who"), Deal.amount_minor)
+    inner = (select(idx, _who(scope, Deal.owner_id).label("who"), _amount(scope).label("amount_minor"))
              .where(*_deal_conditions(scope), Deal.status == "won", in_range(Deal.closed_at, start, end))
              .subquery())
     won = {(i, owner): _int(a) for i, owner, a in session.execute(
@@ -345,7 +391,7 @@ def revenue_report(session: Session, scope: Scope) -> Report:
         rows.append(Row({"period": b.starts[i], who_key: names.get(user_id, "?"), "won_minor": amount,
                          "goal_minor": goal, "attainment": _pct(amount, goal) if goal else None},
                         Drill("deal", f"Won by {names.get(user_id, '?')}, {bucket_label(grain, b.starts[i])}",
-                              status=("won",), pipeline_id=scope.pipeline_id, currency=scope.currency,
+                              status=("won",), pipeline_id=scope.pipeline_id, currency=_drill_currency(scope),
                               closed=b.range(i, scope.zone), **drill_who(scope, user_id))
                         if user_id is not None else None))
     total_goal = sum(r.values["goal_minor"] or 0 for r in rows)
@@ -556,17 +602,17 @@ def stale_report(session: Session, scope: Scope) -> Report:
     stale = stale_condition(cutoffs)
     base = [*_deal_conditions(scope), Deal.status == "open", stale]
     per_stage = {stage_id: (n, _int(a)) for stage_id, n, a in session.execute(
-        select(Deal.stage_id, func.count(), func.sum(Deal.amount_minor)).where(*base).group_by(Deal.stage_id))}
+        select(Deal.stage_id, func.count(), func.sum(_amount(scope))).where(*base).group_by(Deal.stage_id))}
     owner = aliased(User)
     listed = session.execute(
-        select(Deal.id, Deal.title, Stage.name, owner.login, Deal.amount_minor, Deal.stage_entered_at, Deal.stage_id)
+        select(Deal.id, Deal.title, Stage.name, owner.login, _amount(scope), Deal.stage_entered_at, Deal.stage_id)
         .join(Stage, Stage.id == Deal.stage_id).outerjoin(owner, owner.id == Deal.owner_id)
         .where(*base).order_by(Deal.stage_entered_at, Deal.id).limit(STALE_ROWS)).all()
     now = resolve_now(scope.now)
     rows = [Row({"deal": title, "stage": stage, "owner": login or "(nobody)", "amount_minor": amount,
                  "days_in_stage": (now - entered).days, "id": deal_id},
                 Drill("deal", f"Stale deals in {stage}", status=("open",), stage_id=stage_id, owner_id=scope.owner_id,
-                      currency=scope.currency, stale=tuple(c for c in cutoffs if c[0] == stage_id),
+                      currency=_drill_currency(scope), stale=tuple(c for c in cutoffs if c[0] == stage_id),
                       sort="stage_entered"))
             for deal_id, title, stage, login, amount, entered, stage_id in listed]
     count = sum(n for n, _ in per_stage.values())
@@ -596,7 +642,7 @@ def lost_reasons_report(session: Session, scope: Scope) -> Report:
     """Deals lost in the period, per reason: how many and how much."""
     start, end = scope.period.instants(scope.zone)
     reason = func.coalesce(Deal.lost_reason, NO_VALUE)
-    inner = (select(reason.label("reason"), Deal.amount_minor)
+    inner = (select(reason.label("reason"), _amount(scope).label("amount_minor"))
              .where(*_deal_conditions(scope), Deal.status == "lost", in_range(Deal.closed_at, start, end)).subquery())
     found = session.execute(select(inner.c.reason, func.count(), func.sum(inner.c.amount_minor))
                             .group_by(inner.c.reason)).all()
@@ -604,7 +650,7 @@ def lost_reasons_report(session: Session, scope: Scope) -> Report:
     total_n = sum(n for _, n, _ in found)
     rows = [Row({"reason": r or "(no reason)", "deals": n, "amount_minor": a, "share": _pct(n, total_n)},
                 Drill("deal", f"Lost {scope.period.label}: {r or '(no reason)'}", status=("lost",), lost_reason=r,
-                      pipeline_id=scope.pipeline_id, owner_id=scope.owner_id, currency=scope.currency,
+                      pipeline_id=scope.pipeline_id, owner_id=scope.owner_id, currency=_drill_currency(scope),
                       closed=(start, end)))
             for r, n, a in found]
     total = {"reason": "Total", "deals": total_n, "amount_minor": sum(a for _, _, a in found),

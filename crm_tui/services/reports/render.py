@@ -77,7 +77,7 @@ def to_json(report: Report) -> dict:
         "period": {"from": report.period.start.isoformat(), "to": report.period.last_day.isoformat(),
                    "label": report.period.label, "kind": report.period.kind},
         "as_of_now": not report.uses_period, "owner_id": report.owner_id, "owner": report.owner_login,
-        "pipeline_id": report.pipeline_id, "by": report.by, "notes": report.notes,
+        "pipeline_id": report.pipeline_id, "by": report.by, "converted": report.converted, "notes": report.notes,
         "tables": [{"key": t.key, "title": t.title, "columns": [{"key": c.key, "title": c.title, "kind": c.kind}
                                                                  for c in t.columns],
                     "rows": [values(t.columns, r.values) for r in t.rows],

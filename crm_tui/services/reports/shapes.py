@@ -91,6 +91,7 @@ class Report:
     owner_login: str | None = None
     uses_period: bool = True
     by: str = "owner"
+    converted: bool = False  # amounts of every currency converted into `currency` (services/conversion.py)
 
     @property
     def heading(self) -> str:
@@ -99,7 +100,8 @@ class Report:
         who = f"owner {self.owner_login}" if self.owner_id is not None else "everyone"
         if self.by != "owner":
             who += f", by {self.by}"
-        return f"{self.title} · {when} · {who} · {self.currency}"
+        money = f"{self.currency}, converted" if self.converted else self.currency
+        return f"{self.title} · {when} · {who} · {money}"
 
     @property
     def table(self) -> Table:
@@ -127,3 +129,11 @@ class Scope:
     pipeline_id: int | None = None
     grain: str | None = None
     by: str = "owner"  # or "team": rows per team of the owners, not per owner
+    # convert every deal's amount into `currency` (at its close day's rate) rather than leave the
+    # deals in other currencies out
+    convert: bool = False
+
+    @property
+    def today(self) -> date:
+        """The team's today: the day open deals convert at."""
+        return self.now.astimezone(self.zone).date()
