@@ -164,6 +164,15 @@ async def test_a_sequence_steps_and_enrolments(db, actor, now):
         await settle(app, pilot)
         assert enrolled.current_row.status == "stopped" and enrolled.current_row.stop_reason == "manual"
         assert "stopped 1" in str(screen.query_one("#sequence-funnel", Static).render())
+        await pilot.press("v")  # the active ones only
+        await settle(app, pilot)
+        assert [r.status for r in enrolled.visible_rows()] == ["active"]
+        assert "showing active" in str(screen.query_one("#sequence-funnel", Static).render())
+        await pilot.press("v", "v", "v")  # stopped, finished, every one
+        await settle(app, pilot)
+        assert len(enrolled.visible_rows()) == 2
+        enrolled.action_first()
+        await settle(app, pilot)
         await pilot.press("enter")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "ContactDetailScreen" and app.screen.contact_id == first.contact_id
