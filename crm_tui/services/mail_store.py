@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from crm_tui.clock import resolve_now
 from crm_tui.models import Activity, AuditEvent, Contact, ContactEmail, EmailMessage
 from crm_tui.models.enums import ActivityKind, Direction
-from crm_tui.services import permissions
+from crm_tui.services import permissions, sequences
 from crm_tui.services.common import audit_rows
 from crm_tui.shapes import Actor
 
@@ -141,9 +141,8 @@ def store_messages(session: Session, messages: Iterable[MailMessage], *, actor: 
         links[result.email_ids[mid]] = contacts
     result.activities = _link(session, batch, result.email_ids, links, actor=actor, ours=ours, user_id=user_id,
                               now=now)
-    # a reply stops the sender's sequences for that contact (here: sequences sends through this module)
-    from crm_tui.services.sequences import stop_for_replies
-    stop_for_replies(session, email_ids=[result.email_ids[mid] for mid in result.new], now=now)
+    # a reply stops the contact's sequences
+    sequences.stop_for_replies(session, email_ids=[result.email_ids[mid] for mid in result.new], now=now)
     return result
 
 
