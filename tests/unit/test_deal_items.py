@@ -179,3 +179,26 @@ def test_permissions_per_deal_and_price_override(db, actor, now, setup):
             deal_items.edit_item(s, sam, mine.id, item_id=same.id, version=same.version, unit_price="1", now=now)
         edited = deal_items.edit_item(s, sam, mine.id, item_id=same.id, version=same.version, quantity=2, now=now)
     assert edited.net_minor == 20_000
+
+
+def test_two_processes_adding_items_at_once_both_count(db, db_url, actor, now, setup):
+    """Real OS processes add items to one deal at the same moment: the deal row is locked while it is
+    re-totalled, so no add is lost and no one gets a conflict; the amount is the sum of every line."""
+    from tests.unit.items_workers import add_items
+    from tests.unit.proc_workers import context, process
+
+    ctx = context()
+    barrier, queue = ctx.Barrier(2), ctx.Queue()
+    children = [process(ctx, add_items, (db_url, setup.id, actor, sku, 5, barrier, queue))
+                for sku in ("WID-1", "GAD-2")]
+    for child in children:
+        child.start()
+    results = [queue.get(timeout=120) for _ in children]
+    for child in children:
+        child.join(timeout=60)
+    assert results == ["ok", "ok"]
+    with db.read() as s:
+        listed = deal_items.list_items(s, actor, setup.id)
+    assert len(listed.items) == 10
+    assert sorted(i.position for i in listed.items) == list(range(1, 11))
+    assert listed.amount_minor == 5 * (1999 + 400) + 5 * 10_000 == listed.totals.total_minor
