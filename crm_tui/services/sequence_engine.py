@@ -80,10 +80,16 @@ class RunCounts:
         return "; ".join(parts)
 
 
-def has_due(session: Session, *, now: datetime) -> bool:
-    """Whether any step is due (one index probe: a run with nothing to do takes no write lock)."""
-    e = SequenceEnrollment
-    return bool(session.scalar(select(exists().where(e.status == ACTIVE, e.next_due_at <= now))))
+def has_due(session: Session, *, now: datetime, email: bool = True) -> bool:
+    """Whether any step is due (an index probe: a run with nothing to do takes no write lock);
+    `email` False (no SMTP): only a task step, or a stop for do not email, counts."""
+    e, st = SequenceEnrollment, SequenceStep
+    due = [e.status == ACTIVE, e.next_due_at <= now]
+    if not email:
+        due.append(or_(exists().where(st.sequence_id == e.sequence_id, st.position == e.next_position,
+                                      st.kind == "task"),
+                       e.contact_id.in_(select(Contact.id).where(Contact.do_not_email.is_(True)))))
+    return bool(session.scalar(select(exists().where(*due))))
 
 
 def run_due(session: Session, *, now: datetime, limit: int = BATCH, zone: tzinfo | None = None,

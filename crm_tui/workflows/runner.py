@@ -126,7 +126,7 @@ def run_sequences(db: Database, *, now: datetime, zone: tzinfo, smtp: SmtpSettin
     Without SMTP the email steps wait; a batch that fails rolls back and is retried next run."""
     total = RunCounts()
     with db.read() as session:
-        if not sequence_engine.has_due(session, now=now):
+        if not sequence_engine.has_due(session, now=now, email=smtp is not None):
             return total
     for _ in range(max_batches):
         try:
