@@ -400,6 +400,12 @@ def accept_quote(session: Session, *, actor: Actor, quote_id: int, version: int 
     _set_status(session, quote, "accepted", actor, now)
     if mark_won:
         if (deal.amount_minor, deal.currency) != (quote.total_minor, quote.currency):
+            if session.scalar(select(DealItem.id).where(DealItem.deal_id == deal.id).limit(1)) is not None:
+                # the deal's amount is its items' total, and they changed since this quote
+                raise InvalidInput(
+                    f"deal {deal.title!r} is at {v.format_money(deal.amount_minor, deal.currency)} but "
+                    f"{_label(quote)} totals {v.format_money(quote.total_minor, quote.currency)}: its items "
+                    "changed since; revise the quote, or accept it without winning the deal (--no-win)")
             amount = Decimal(quote.total_minor).scaleb(-currency_digits(quote.currency))
             deals.update_deal(session, deal_id=deal.id, actor=actor, now=now,
                               changes={"amount": amount, "currency": quote.currency})

@@ -13,10 +13,11 @@ import pytest
 
 from crm_tui.db import open_database
 from tests.cli.conftest import row_counts
-from tests.cli.test_email_cli import smtp_config  # noqa: F401 - the fixture
+from tests.cli import test_email_cli
 from tests.unit.quote_fixtures import add_items
 
 pypdf = pytest.importorskip("pypdf")
+smtp_config = test_email_cli.smtp_config  # the fixture: aiosmtpd on loopback, [smtp] naming it
 
 
 def _deal(crm, db_url, n=2) -> None:
@@ -74,7 +75,7 @@ def test_render_pdf_and_markdown_with_the_letterhead(crm, db_url, tmp_path):
     crm.fails("quote", "render", number, "-o", str(tmp_path / "quote.docx"))
 
 
-def test_send_attaches_the_pdf_and_freezes_the_quote_then_revise(crm, db_url, smtp_config):  # noqa: F811
+def test_send_attaches_the_pdf_and_freezes_the_quote_then_revise(crm, db_url, smtp_config):
     inbox = smtp_config
     _deal(crm, db_url)
     number = crm.json("quote", "create", "1")["number"]

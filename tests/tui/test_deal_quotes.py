@@ -90,3 +90,18 @@ async def test_a_refusal_shows_and_writes_nothing(sqlite_db, actor_sqlite, now):
         assert any("no items to quote" in n.message for n in app._notifications)
     with db.read() as s:
         assert quotes.list_quotes(s, deal_id=empty.id).items == []
+
+
+def test_the_pdf_opens_with_the_system_viewer_only_where_there_is_a_display(monkeypatch):
+    from crm_tui.screens.pipeline import deal_quotes
+
+    monkeypatch.setattr(deal_quotes.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(deal_quotes.sys, "platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert deal_quotes.pdf_viewer() is None  # over SSH: the app writes the file and names it
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    assert deal_quotes.pdf_viewer() == "/usr/bin/xdg-open"
+    monkeypatch.delenv("WAYLAND_DISPLAY")
+    monkeypatch.setattr(deal_quotes.sys, "platform", "darwin")
+    assert deal_quotes.pdf_viewer() == "/usr/bin/open"

@@ -1,9 +1,11 @@
-"""Quotes' test data: a deal with line items, written straight into deal_items (the items
-service computes the same columns; these tests need only rows to copy)."""
+"""Quotes' test data: a deal with line items, written straight into deal_items with the deal's
+amount their total (what the items service keeps; these tests need only rows to copy)."""
 
 from __future__ import annotations
 
-from crm_tui.models import DealItem, Product
+from sqlalchemy import func, select, update
+
+from crm_tui.models import Deal, DealItem, Product
 from crm_tui.services import companies, contacts, deals, users
 
 
@@ -24,6 +26,11 @@ def add_items(session, deal_id: int, n: int = 2, *, price_minor: int = 10_000, t
                              discount_value=discount_bp, tax_rate_bp=tax_bp, net_minor=net,
                              discount_minor=discount, tax_minor=net * tax_bp // 10_000))
     session.flush()
+    # the deal's amount is its items' total (net + tax), as the items service keeps it
+    total = session.scalar(select(func.sum(DealItem.net_minor + DealItem.tax_minor)).where(DealItem.deal_id == deal_id))
+    session.execute(update(Deal).where(Deal.id == deal_id).values(amount_minor=total, version=Deal.version + 1)
+                    .execution_options(synchronize_session=False))
+    session.expire_all()
 
 
 def deal_with_items(db, actor, now, *, n: int = 2, discount_bp: int = 0, currency: str = "USD",

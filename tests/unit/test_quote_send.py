@@ -16,9 +16,10 @@ from crm_tui.models.workflow import EmailOutbox
 from crm_tui.services import email_templates, quote_send, quotes
 from crm_tui.workflows.email import send_queued
 from tests.unit.quote_fixtures import deal_with_items
-from tests.unit.test_mail_send import smtp_server  # noqa: F401 - the fixture
+from tests.unit import test_mail_send
 
 pypdf = pytest.importorskip("pypdf")
+smtp_server = test_mail_send.smtp_server  # the fixture: aiosmtpd on loopback
 
 
 def _quote(db, actor, now):
@@ -27,7 +28,7 @@ def _quote(db, actor, now):
         return quotes.create_quote(s, actor=actor, deal_id=deal.id, now=now), lee
 
 
-def test_a_quote_is_emailed_with_its_pdf_and_logged_on_the_deal(db, actor, now, smtp_server):  # noqa: F811
+def test_a_quote_is_emailed_with_its_pdf_and_logged_on_the_deal(db, actor, now, smtp_server):
     inbox, smtp = smtp_server
     q, lee = _quote(db, actor, now)
     with db.write() as s:
@@ -59,7 +60,7 @@ def test_a_quote_is_emailed_with_its_pdf_and_logged_on_the_deal(db, actor, now, 
     assert inbox.messages[-1].get_payload()[1].get_payload(decode=True) == stored
 
 
-def test_a_template_gives_the_subject_and_body(db, actor, now, smtp_server):  # noqa: F811
+def test_a_template_gives_the_subject_and_body(db, actor, now, smtp_server):
     inbox, smtp = smtp_server
     q, _lee = _quote(db, actor, now)
     with db.write() as s:

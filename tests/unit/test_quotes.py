@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from crm_tui.errors import Conflict, InvalidInput, PermissionDenied
-from crm_tui.models import Activity, AuditEvent, Deal, Quote, QuoteCounter, QuoteItem
+from crm_tui.models import Activity, AuditEvent, Deal, DealItem, Quote, QuoteCounter, QuoteItem
 from crm_tui.services import deals, quotes, users
 from crm_tui.workflows import runner
 from crm_tui.workflows.rules import RuleSet
@@ -130,10 +130,35 @@ def test_accept_wins_the_deal_at_the_quotes_total_in_one_transaction(db, actor, 
     with db.read() as s:
         d = deals.get_deal(s, deal_id=deal.id)
         assert (d.status, d.amount_minor) == ("won", q.total_minor)
-        actions = set(s.scalars(select(AuditEvent.action).where(AuditEvent.entity == "deal",
-                                                                AuditEvent.entity_id == deal.id)))
-        assert {"won", "update"} <= actions
+        assert "won" in set(s.scalars(select(AuditEvent.action).where(AuditEvent.entity == "deal",
+                                                                      AuditEvent.entity_id == deal.id)))
         assert s.scalar(select(Activity.outcome).where(Activity.deal_id == deal.id)) == "won"
+
+
+def test_a_deal_whose_items_changed_since_the_quote_is_not_won_at_a_stale_total(db, actor, now):
+    deal, _ = deal_with_items(db, actor, now, n=2)
+    q = _create(db, actor, now, deal.id)
+    with db.write() as s:
+        add_items(s, deal.id, 1, prefix="NEW")
+    with pytest.raises(InvalidInput, match="items changed since; revise the quote"):
+        with db.write() as s:
+            quotes.accept_quote(s, actor=actor, quote_id=q.id, now=now)
+    with db.read() as s:
+        assert (s.get(Quote, q.id).status, s.get(Deal, deal.id).status) == ("draft", "open")
+
+
+def test_a_deal_whose_items_went_gets_the_quotes_total(db, actor, now):
+    deal, _ = deal_with_items(db, actor, now, n=2)
+    q = _create(db, actor, now, deal.id)
+    with db.write() as s:
+        s.execute(delete(DealItem).where(DealItem.deal_id == deal.id))
+        deals.update_deal(s, deal_id=deal.id, changes={"amount": "5"}, actor=actor, now=now)
+    with db.write() as s:
+        quotes.accept_quote(s, actor=actor, quote_id=q.id, now=now)
+    with db.read() as s:
+        assert (s.get(Deal, deal.id).status, s.get(Deal, deal.id).amount_minor) == ("won", q.total_minor)
+        assert "update" in set(s.scalars(select(AuditEvent.action).where(AuditEvent.entity == "deal",
+                                                                         AuditEvent.entity_id == deal.id)))
 
 
 def test_a_failed_win_rolls_the_acceptance_back(db, actor, now):
@@ -147,7 +172,7 @@ def test_a_failed_win_rolls_the_acceptance_back(db, actor, now):
             quotes.accept_quote(s, actor=actor, quote_id=q.id, now=now)
     with db.read() as s:
         assert s.get(Quote, q.id).status == "draft"
-        assert s.get(Deal, deal.id).amount_minor == 10_000
+        assert s.get(Deal, deal.id).amount_minor == q.total_minor
     with db.write() as s:
         assert quotes.accept_quote(s, actor=actor, quote_id=q.id, now=now, mark_won=False).status == "accepted"
     with db.read() as s:
