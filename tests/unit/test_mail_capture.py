@@ -113,6 +113,50 @@ def _ingest(db, actor, now, raws):
     return run.ingest(db, raws, actor=actor, extra_addresses=["ann@ourco.com"], now=now)
 
 
+def _tree(msg) -> list:
+    out = [msg.get_unixfrom(), list(msg.raw_items()), [type(d).__name__ for d in msg.defects], msg.get_default_type()]
+    return out + ([[_tree(p) for p in msg.get_payload()]] if msg.is_multipart() else [msg.get_payload()])
+
+
+def _odd_shapes() -> list[bytes]:
+    head = b"From: a@x.com\r\nTo: b@y.com\r\nSubject: s\r\nMessage-ID: <m@x.com>\r\n"
+    mixed = b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+    return [
+        head + mixed + b"preamble\r\n--b1\r\n\r\nno headers\r\n--b1 \t\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n"
+        b"\r\n--b1--  \r\nepilogue\r\n--b1\r\n",  # a part without headers, spaces after boundaries, epilogue
+        head + mixed + b"--b1\r\nContent-Type: multipart/alternative; boundary=b2\r\n\r\n--b2\r\n"
+        b"Content-Type: text/plain\r\n\r\ninner\r\n--b2--\r\n--b1--\r\n",  # nested
+        head + mixed + b"--b1\r\nContent-Type: text/plain\r\n\r\none\r\n--b1\r\n--b1\r\n\r\ntwo\r\n--b1--\r\n",  # doubled
+        head + mixed + b"--b1\r\nContent-Type: text/plain\r\n\r\nno close\r\n",
+        head + mixed + b"--b1--\r\n",  # closed before it opens
+        head + mixed + b"--b1x\r\nnot a boundary\r\n--b1\r\n\r\nx\r\n--b1--",  # a longer line, no final break
+        head + b"Content-Type: multipart/mixed\r\n\r\nno boundary\r\n",
+        head + b"X-Folded: one\r\n two\r\n\tthree\r\n\r\nbody\n\rbare CR\r\n",
+        head + b"Bad header line\r\n\r\nbody\r\n",
+        b" continued first\r\n" + head + b"\r\nbody",
+        b"From someone Mon Nov 23 10:00:00 2026\r\n" + head + b"\r\nbody",
+        head + b"Subject: \xe9t\xe9\r\n\r\n8-bit \xff body\x0cwith a form feed\r\n",
+        head + b"No blank line after the headers",
+    ]
+
+
+@pytest.mark.parametrize("crlf", [True, False])
+def test_the_fast_mime_reader_builds_the_tree_the_stdlib_parser_builds(crlf):
+    """parse.message_tree splits well-formed messages itself, and hands the rest to the stdlib parser:
+    the same tree (headers, payloads, defects) either way, for every sample and every odd shape."""
+    from email import policy
+    from email.parser import BytesParser
+
+    from crm_tui.services.mail_capture.parse import message_tree
+
+    samples = [s.plain(), s.multipart_with_attachment(), s.html_only(), s.encoded_words(), s.bad_charset(),
+               s.eight_bit_header(), s.no_date_no_id(), s.forwarded(), s.broken_mime(), s.large_attachment(1),
+               *_odd_shapes()]
+    for raw in samples:
+        raw = raw if crlf else raw.replace(b"\r\n", b"\n")
+        assert _tree(message_tree(raw)) == _tree(BytesParser(policy=policy.compat32).parsebytes(raw)), raw[:200]
+
+
 def test_ingest_links_matched_mail_and_triages_the_rest_and_bad_mail_never_stops_it(db, actor, now, people):
     ada, carol = people
     raws = [RawMail(s.plain(), "plain.eml"), RawMail(s.garbage(), "garbage.eml"),

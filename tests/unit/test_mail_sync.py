@@ -70,11 +70,21 @@ def test_sync_reads_inbox_and_sent_then_only_what_is_new(db, actor, now, server,
         assert folders == {"INBOX": 4, "Sent": 1}
         assert session.scalar(select(func.count()).select_from(MailSyncLog).where(MailSyncLog.level == "error")) == 1
 
-    again = run.sync(db, account, actor=actor, now=now)
-    assert again.total.read == 0 and again.error is None
+    opened: list[str] = []
+
+    def connect(account):  # a re-sync with nothing new asks STATUS and opens no folder
+        client = imap.connect(account)
+        select_folder = client.select
+        client.select = lambda folder, readonly=False: opened.append(folder) or select_folder(folder, readonly)
+        return client
+
+    again = run.sync(db, account, actor=actor, now=now, connect=connect)
+    assert again.total.read == 0 and again.error is None and opened == []
+    assert [(f.folder, f.last_uid) for f in again.folders] == [("INBOX", 4), ("Sent", 1)]
 
     server.append("INBOX", s.plain(message_id="<later@example.com>", subject="Later"))
-    later = run.sync(db, account, actor=actor, now=now)
+    later = run.sync(db, account, actor=actor, now=now, connect=connect)
+    assert opened == ['"INBOX"']
     assert (later.total.read, later.total.stored) == (1, 1)
     assert _count(db, Activity, Activity.contact_id == ada.id) == 3
 

@@ -169,6 +169,20 @@ def open_folder(client: imaplib.IMAP4, folder: str) -> int:
         return int(found.group(1))
 
 
+def status(client: imaplib.IMAP4, folder: str) -> tuple[int, int] | None:
+    """The folder's UIDVALIDITY and UIDNEXT without opening it (STATUS): a re-sync that finds
+    UIDNEXT where the last sync left it has nothing to read. None when the server does not say."""
+    try:
+        typ, data = client.status(_quote(folder), "(UIDVALIDITY UIDNEXT)")
+    except imaplib.IMAP4.error:
+        return None
+    line = b" ".join(d for d in data if isinstance(d, bytes)) if typ == "OK" and data else b""
+    validity, following = re.search(rb"UIDVALIDITY (\d+)", line), re.search(rb"UIDNEXT (\d+)", line)
+    if not validity or not following:
+        return None
+    return int(validity.group(1)), int(following.group(1))
+
+
 def uids_after(client: imaplib.IMAP4, last_uid: int) -> list[int]:
     """The UIDs above `last_uid`, in order ("N:*" always names the last message, even an older one)."""
     typ, data = client.uid("SEARCH", None, f"UID {last_uid + 1}:*")

@@ -87,7 +87,7 @@ def parse_message(raw: bytes, *, received_at: datetime, headers_only: bool = Fal
     if not raw or not raw.strip():
         raise MailError("empty message")
     try:
-        msg = BytesParser(policy=policy.compat32).parsebytes(raw)
+        msg = message_tree(raw)
     except Exception as exc:  # noqa: BLE001 - the parser is lenient; anything it still raises is this message's
         raise MailError(f"unreadable message: {type(exc).__name__}: {exc}") from None
     problems: list[str] = []
@@ -116,6 +116,99 @@ def parse_message(raw: bytes, *, received_at: datetime, headers_only: bool = Fal
     return parsed
 
 
+_ODD_LINE_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")  # str.splitlines() breaks lines there too
+_HEADER_NAME = re.compile(r"[\041-\071\073-\176]+:")
+
+
+def message_tree(raw: bytes) -> Message:
+    """The message's MIME tree, as the standard library's parser (compat32) builds it. A well-formed
+    message (the very most) is split here with bytes.find on its boundaries, its headers read line by
+    line: the library's parser reads every line of every part through Python code (an attachment's
+    base64 too) and compiles a regular expression for each new boundary, which made it most of a
+    sync's time (bench/bench_mail.py). Anything out of the ordinary (a line break other than CRLF or
+    LF, a header line that is not one, a missing or doubled boundary, a message/* part, a digest)
+    goes to the library's parser, which notes the defects: the result is the same either way
+    (tests/unit/test_mail_capture.py compares both)."""
+    if not raw.startswith(b"From ") and raw.count(b"\r") == raw.count(b"\r\n") \
+            and not any(odd in raw for odd in _ODD_LINE_BREAKS):
+        msg = _fast_part(raw, outer=())
+        if msg is not None:
+            return msg
+    return BytesParser(policy=policy.compat32).parsebytes(raw)
+
+
+def _fast_part(data: bytes, *, outer: tuple[bytes, ...]) -> Message | None:
+    """A part (or the message) read as the library's feedparser reads a well-formed one; None for
+    anything it would read differently or flag as a defect. `outer`: the boundaries around it."""
+    msg = Message()
+    if data.startswith((b"\n", b"\r\n")):  # no headers at all: a text/plain part
+        start = 1 if data[:1] == b"\n" else 2
+    else:
+        lf, crlf = data.find(b"\n\n"), data.find(b"\n\r\n")
+        if lf < 0 and crlf < 0:
+            return None
+        end = lf if crlf < 0 or 0 <= lf < crlf else crlf
+        start = end + (2 if end == lf else 3)
+        lines: list[str] = []
+        for line in data[:end + 1].decode("ascii", "surrogateescape").splitlines(True):
+            if line[0] in " \t":
+                if not lines:
+                    return None
+                lines.append(line)
+                continue
+            if _HEADER_NAME.match(line) is None:
+                return None
+            if lines:
+                msg.set_raw(*policy.compat32.header_source_parse(lines))
+            lines = [line]
+        if lines:
+            msg.set_raw(*policy.compat32.header_source_parse(lines))
+    maintype = msg.get_content_maintype()
+    if maintype == "message":
+        return None
+    body = data[start:]
+    if maintype != "multipart":
+        if outer:  # the line break before the boundary that ends a part belongs to the boundary
+            body = body[:-2] if body.endswith(b"\r\n") else body[:-1] if body.endswith(b"\n") else body
+        msg.set_payload(body.decode("ascii", "surrogateescape"))
+        return msg
+    boundary = msg.get_boundary()
+    if not boundary or msg.get_content_type() == "multipart/digest" or \
+            str(msg.get("content-transfer-encoding", "8bit")).lower() not in ("7bit", "8bit", "binary"):
+        return None
+    try:
+        separator = ("--" + boundary).encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return None
+    if any(o.startswith(separator) or separator.startswith(o) for o in outer):
+        return None
+    # the boundary lines: (where the line starts, where the next begins, whether it closes)
+    marks: list[tuple[int, int, bool]] = []
+    at = 0
+    while (at := body.find(separator, at)) >= 0:
+        if at == 0 or body[at - 1] == 10:  # at a line's start
+            eol = body.find(b"\n", at)
+            after = len(body) if eol < 0 else eol + 1
+            rest = body[at + len(separator):after].rstrip(b"\r\n").rstrip(b" \t")
+            if rest in (b"", b"--"):
+                marks.append((at, after, rest == b"--"))
+                if rest == b"--":
+                    break
+            at = after
+        else:
+            at += len(separator)
+    if len(marks) < 2 or marks[0][2] or not marks[-1][2]:
+        return None  # no first boundary, or no closing one: defects the library's parser notes
+    for (_, begin, _), (finish, _, _) in zip(marks, marks[1:]):
+        if begin >= finish:
+            return None  # two boundary lines in a row
+        part = _fast_part(body[begin:finish], outer=(*outer, separator))
+        if part is None:
+            return None
+        msg.attach(part)
+    return msg
+
+
 def _synthetic_id(msg: Message, problems: list[str]) -> str:
     """A Message-ID for a message without one, the same every time the same message is read: a
     hash of the headers that do not change in transit (not Received, Delivered-To, Return-Path)."""
@@ -124,7 +217,8 @@ def _synthetic_id(msg: Message, problems: list[str]) -> str:
 
 def _raw(msg: Message, name: str) -> list[str]:
     """A header's values as written, encoded words and all, without the policy's parsing."""
-    return [value for key, value in msg.raw_items() if key.lower() == name.lower()]
+    name = name.lower()
+    return [value for key, value in msg.raw_items() if key.lower() == name]
 
 
 def _decoded(value: str) -> str:
@@ -223,7 +317,10 @@ def _content(msg: Message, problems: list[str]) -> tuple[str, list[dict]]:
             body = html_to_text(text) if kind == "html" else text
             if body.strip():
                 break
-    body = re.sub(r"\n{3,}", "\n\n", body.replace("\r\n", "\n")).strip()
+    body = body.replace("\r\n", "\n")
+    if "\n\n\n" in body:
+        body = re.sub(r"\n{3,}", "\n\n", body)
+    body = body.strip()
     if len(body) > MAX_BODY:
         body = body[:MAX_BODY]
         problems.append(f"body longer than {MAX_BODY:,} characters: cut")

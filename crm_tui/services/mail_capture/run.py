@@ -114,6 +114,9 @@ def sync(db: Database, account: imap.ImapAccount, *, actor: Actor, team: bool = 
 def _sync_folder(db: Database, client, account: imap.ImapAccount, folder: str, state: tuple[int, int] | None, *,
                  actor: Actor, user_id: int | None, ours: set[str], max_bytes: int, now: datetime,
                  batch: int) -> FolderReport:
+    if state is not None and (now_at := imap.status(client, folder)) is not None \
+            and now_at[0] == state[0] and now_at[1] <= state[1] + 1:
+        return FolderReport(folder, state[0], state[1])  # nothing new: the folder is not even opened
     uidvalidity = imap.open_folder(client, folder)
     reset = state is not None and state[0] != uidvalidity
     last = state[1] if state is not None and not reset else 0
