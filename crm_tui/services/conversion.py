@@ -73,12 +73,18 @@ def digits(code: str) -> int:
 
 
 def _by_digits(currency: Any, team: str, pick) -> Any:
-    """A CASE over the deal's currency of pick(d - t), d its minor digits and t the team's."""
+    """A CASE over the deal's currency of pick(d - t), d its minor digits and t the team's: one
+    WHEN per value, the codes written into the SQL (ISO codes from babel: letters only)."""
     t = digits(team)
-    whens = {code: pick(d - t) for code, d in _odd_digits().items() if pick(d - t) != pick(2 - t)}
-    if not whens:
-        return _n(pick(2 - t))
-    return case({code: _n(value) for code, value in whens.items()}, value=currency, else_=_n(pick(2 - t)))
+    default = pick(2 - t)
+    groups: dict[int, list[str]] = {}
+    for code, d in _odd_digits().items():
+        if pick(d - t) != default and code.isalpha():
+            groups.setdefault(pick(d - t), []).append(code)
+    if not groups:
+        return _n(default)
+    return case(*((currency.in_([literal_column(f"'{c}'") for c in codes]), _n(value))
+                  for value, codes in sorted(groups.items())), else_=_n(default))
 
 
 def _div(a: Any, b: Any) -> Any:
@@ -105,7 +111,9 @@ def _scaled(amount: Any, rate_e9: Any, up: Any, down: Any, down_e9: Any) -> Any:
 
 
 def converted(amount: Any, currency: Any, on: Any, team: str) -> Any:
-    """`amount` in `currency` as minor units of `team` on day `on`; NULL when no rate is in force."""
+    """`amount` in `currency` as minor units of `team` on day `on`; NULL when no rate is in force.
+    Each direction is one correlated lookup of the pair's latest rate with valid_from <= on (an
+    index range scan of uq_fx_rates_pair_date, newest first, one row)."""
     up = _by_digits(currency, team, lambda diff: 10 ** max(-diff, 0))
     down = _by_digits(currency, team, lambda diff: 10 ** max(diff, 0))
     down_e9 = _by_digits(currency, team, lambda diff: 10 ** max(diff, 0) * E9)

@@ -182,7 +182,7 @@ def find_rate(session: Session, *, base: str, quote: str, valid_from: date | str
     day = _day(valid_from, zone, now)
     found = session.scalars(select(FxRate).where(FxRate.base == b, FxRate.quote == q, FxRate.valid_from == day)).first()
     if found is None:
-        raise InvalidInput(f"no {_label(b, q, day)}; see `crm fx list --pair {b}/{q}`")
+        raise InvalidInput(f"no {_label(b, q, day)}", see=f"crm fx list --pair {b}/{q}")
     return _read(found)
 
 

@@ -70,7 +70,7 @@ def _amount(scope: Scope, amount: Any = None) -> Any:
     return conversion.deal_amount(scope.currency, scope.today, amount)
 
 
-def _drill_currency(scope: Scope) -> str | None:
+def _drill_code(scope: Scope) -> str | None:
     return None if scope.convert else scope.currency
 
 
@@ -175,7 +175,7 @@ def pipeline_report(session: Session, scope: Scope) -> Report:
         rows.append(Row({"stage": stage.name, "probability": stage.probability, "deals": count, "amount_minor": amount,
                          "weighted_minor": weighted, "reached": reached[i], "conversion": _pct(nxt, reached[i])},
                         Drill("deal", f"{stage.name}: open deals", status=("open",), stage_id=stage.id,
-                              owner_id=scope.owner_id, currency=_drill_currency(scope))))
+                              owner_id=scope.owner_id, currency=_drill_code(scope))))
         chart_amount.append(amount)
         chart_weighted.append(weighted)
     total = {"stage": "Total", "deals": sum(r.values["deals"] for r in rows),
@@ -259,7 +259,7 @@ def forecast_report(session: Session, scope: Scope) -> Report:
         rows.append(Row({"month": month, "open": count, "amount_minor": amount, "weighted_minor": weighted,
                          "won_deals": won_count, "won_minor": won},
                         Drill("deal", f"Open deals expected to close {month:%B %Y}", status=("open",),
-                              pipeline_id=scope.pipeline_id, owner_id=scope.owner_id, currency=_drill_currency(scope),
+                              pipeline_id=scope.pipeline_id, owner_id=scope.owner_id, currency=_drill_code(scope),
                               expected=b.days(i))))
     keys = ("open", "amount_minor", "weighted_minor", "won_deals", "won_minor")
     total = {"month": "Total", **{k: sum(r.values[k] for r in rows) for k in keys}}
@@ -391,7 +391,7 @@ def revenue_report(session: Session, scope: Scope) -> Report:
         rows.append(Row({"period": b.starts[i], who_key: names.get(user_id, "?"), "won_minor": amount,
                          "goal_minor": goal, "attainment": _pct(amount, goal) if goal else None},
                         Drill("deal", f"Won by {names.get(user_id, '?')}, {bucket_label(grain, b.starts[i])}",
-                              status=("won",), pipeline_id=scope.pipeline_id, currency=_drill_currency(scope),
+                              status=("won",), pipeline_id=scope.pipeline_id, currency=_drill_code(scope),
                               closed=b.range(i, scope.zone), **drill_who(scope, user_id))
                         if user_id is not None else None))
     total_goal = sum(r.values["goal_minor"] or 0 for r in rows)
@@ -612,7 +612,7 @@ def stale_report(session: Session, scope: Scope) -> Report:
     rows = [Row({"deal": title, "stage": stage, "owner": login or "(nobody)", "amount_minor": amount,
                  "days_in_stage": (now - entered).days, "id": deal_id},
                 Drill("deal", f"Stale deals in {stage}", status=("open",), stage_id=stage_id, owner_id=scope.owner_id,
-                      currency=_drill_currency(scope), stale=tuple(c for c in cutoffs if c[0] == stage_id),
+                      currency=_drill_code(scope), stale=tuple(c for c in cutoffs if c[0] == stage_id),
                       sort="stage_entered"))
             for deal_id, title, stage, login, amount, entered, stage_id in listed]
     count = sum(n for n, _ in per_stage.values())
@@ -650,7 +650,7 @@ def lost_reasons_report(session: Session, scope: Scope) -> Report:
     total_n = sum(n for _, n, _ in found)
     rows = [Row({"reason": r or "(no reason)", "deals": n, "amount_minor": a, "share": _pct(n, total_n)},
                 Drill("deal", f"Lost {scope.period.label}: {r or '(no reason)'}", status=("lost",), lost_reason=r,
-                      pipeline_id=scope.pipeline_id, owner_id=scope.owner_id, currency=_drill_currency(scope),
+                      pipeline_id=scope.pipeline_id, owner_id=scope.owner_id, currency=_drill_code(scope),
                       closed=(start, end)))
             for r, n, a in found]
     total = {"reason": "Total", "deals": total_n, "amount_minor": sum(a for _, _, a in found),
