@@ -124,6 +124,9 @@ def _sqlite_on_connect(dbapi_conn, _record) -> None:
     _enter_wal(cur)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # up to 64 MiB of page cache (SQLite's default is 2 MiB): taken only as pages are read, and it
+    # halved the activity inserts of a 10,000-message mail sync into a 100k-contact file (bench_mail)
+    cur.execute("PRAGMA cache_size=-65536")
     cur.close()
 
 
