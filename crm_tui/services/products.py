@@ -8,13 +8,14 @@ one version check guards a product and its price list alike.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import String, and_, bindparam, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -353,9 +354,9 @@ def money_text(minor: int, currency: str) -> str:
 def _price_lists(session: Session, ids: list[int]) -> dict[int, tuple[Price, ...]]:
     found: dict[int, list[Price]] = {i: [] for i in ids}
     if ids:
-        for r in session.execute(select(ProductPrice.product_id, ProductPrice.currency, ProductPrice.unit_price_minor)
-                                 .where(ProductPrice.product_id.in_(ids))
-                                 .order_by(ProductPrice.product_id, ProductPrice.currency)):
+        for r in session.execute(select(_PP.product_id, _PP.currency, _PP.unit_price_minor)
+                                 .where(_PP.product_id.in_(ids))
+                                 .order_by(_PP.product_id, _PP.currency)):
             found[r.product_id].append(Price(r.currency, r.unit_price_minor))
     return {i: tuple(p) for i, p in found.items()}
 
@@ -443,10 +444,20 @@ def search_conditions(query: str | None) -> list:
 CROSS_SORT_MAX = 1000
 
 
-def _has_more(session: Session, condition: Any, archived: bool, n: int) -> bool:
-    """Whether more than `n` products (live or archived) match: a range scan of at most n + 1 rows."""
-    some = select(_P.id).where(condition, _P.archived.is_(archived)).limit(n + 1).subquery()
-    return session.scalar(select(func.count()).select_from(some)) > n
+@functools.cache
+def _count_upto(name: str, archived: bool, n: int) -> Any:
+    """How many live (or archived) products' `name` column starts with :lo (below :hi), counting at
+    most n + 1: a range scan of that many rows. Built once: its parameters are bound at each call."""
+    column = SORTS[name].column
+    some = select(_P.id).where(column >= bindparam("lo"), column < bindparam("hi"),
+                               _P.archived.is_(archived)).limit(n + 1).subquery()
+    return select(func.count()).select_from(some)
+
+
+def _has_more(session: Session, name: str, prefix: str, archived: bool, n: int) -> bool:
+    """Whether more than `n` live (or archived) products' `name` column starts with `prefix`."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return session.scalar(_count_upto(name, archived, n), {"lo": prefix, "hi": upper}) > n
 
 
 def _search_branches(session: Session, keys: dict[str, str], sort: str, archived: bool) -> list:
@@ -454,7 +465,7 @@ def _search_branches(session: Session, keys: dict[str, str], sort: str, archived
     branches = []
     for name, prefix in keys.items():
         column = SORTS[name].column
-        if name != sort and _has_more(session, _prefix(column, prefix), archived, CROSS_SORT_MAX):
+        if name != sort and _has_more(session, name, prefix, archived, CROSS_SORT_MAX):
             # `|| ''` keeps the planner off this column's index: it walks the sort index instead
             column = column.concat("")
         branches.append(_prefix(column, prefix))
@@ -486,12 +497,18 @@ def list_products(session: Session, *, query: str | None = None, archived: bool 
     conditions = [_P.archived.is_(archived)]
     keys = _search_keys(query)
     any_of = _search_branches(session, keys, sort, archived) if keys else []
-    stmt = select(_P.id, _P.sku, _P.name, _P.unit, _P.tax_rate_bp, _P.archived,
-                  key.column.label("sort_value"), _price_text()).where(*conditions)
+    # a plain page reads its prices in its own statement (one probe per row); a search page, whose
+    # branch may sort up to CROSS_SORT_MAX matches before its LIMIT, reads them after: one query
+    stmt = select(_P.id, _P.sku, _P.name, _P.unit, _P.tax_rate_bp, _P.archived, key.column.label("sort_value"),
+                  *([] if any_of else [_price_text()])).where(*conditions)
     rows, next_, prev_ = keyset_page(session, stmt, key, row_key=lambda r: (r.sort_value, r.id), after=after,
                                      before=before, limit=limit, any_of=any_of)
-    items = [ProductRow(r.id, r.sku, r.name, r.unit, r.tax_rate_bp, r.archived, _parse_prices(r.prices))
-             for r in rows]
+    if any_of:
+        prices = _price_lists(session, [r.id for r in rows])
+        items = [ProductRow(r.id, r.sku, r.name, r.unit, r.tax_rate_bp, r.archived, prices[r.id]) for r in rows]
+    else:
+        items = [ProductRow(r.id, r.sku, r.name, r.unit, r.tax_rate_bp, r.archived, _parse_prices(r.prices))
+                 for r in rows]
     total = None
     if with_total:
         where = [*conditions, or_(*search_conditions(query))] if keys else conditions
