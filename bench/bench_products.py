@@ -8,7 +8,8 @@ SKUs P-000001.., half with a second currency), timed for information. Then measu
 services as the app calls them (a session open, the statement, the rows turned into shapes):
 
 - the list's first page (list_products, 50 rows by name) and a next page (from a random cursor);
-- a search page (name or SKU prefix, 1 to 3 letters) and the worst prefix, "p", which every SKU has;
+- a search page (name or SKU prefix, 1 to 3 letters), the worst prefix, "p", which every SKU has, and
+  SKU prefixes 50k to 100 products have (p-0 .. p-0123);
 - the picker's lookup (products.lookup, 8 rows) for 1 to 4 letters typed;
 
 beside the baseline: `SELECT ... FROM products WHERE id > ? ORDER BY id LIMIT 50` sent raw through
@@ -128,6 +129,12 @@ def measure(url: str, samples: int, label: str) -> list[tuple]:
             page = products.list_products(session, query="p", limit=50)
             assert len(page.items) == 50
 
+        def sku_search(session):
+            # 50k, 10k, 1k and 100 SKUs match: the SKU branch of a list by name is walked in name
+            # order (many) or sorted (a few, <= products.CROSS_SORT_MAX)
+            page = products.list_products(session, query=rng.choice(("p-0", "p-01", "p-012", "p-0123")), limit=50)
+            assert len(page.items) == 50
+
         def pick(session):
             word = rng.choice(WORDS + ["p-0", "p-01", "p-012"])
             found = products.lookup(session, query=word[:rng.randint(1, 4)], limit=8)
@@ -136,6 +143,7 @@ def measure(url: str, samples: int, label: str) -> list[tuple]:
         base = [baseline() for _ in range(samples)]
         for name, call in (("list: first page", first), ("list: next page", next_page),
                            ("list: search (1-3 letters)", search), ("list: search 'p' (every SKU)", worst),
+                           ("list: search a SKU prefix (p-0..p-0123)", sku_search),
                            ("picker: lookup (1-4 letters)", pick)):
             ours(call)  # warm
             times = [ours(call) for _ in range(samples)]

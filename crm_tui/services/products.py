@@ -8,13 +8,14 @@ one version check guards a product and its price list alike.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, bindparam, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -30,9 +31,12 @@ from crm_tui.services.paging import Page, SortKey, keyset_page
 
 ENTITY = "product"
 EDIT = "product.edit"
+# the list and the picker read the tables' columns (Core), not the entities': no ORM step per statement
+_P = Product.__table__.c
+_PP = ProductPrice.__table__.c
 SORTS = {
-    "name": SortKey(Product.name_key, Product.id),
-    "sku": SortKey(Product.sku_key, Product.id),
+    "name": SortKey(_P.name_key, _P.id),
+    "sku": SortKey(_P.sku_key, _P.id),
 }
 MAX_SKU = 64
 MAX_DESCRIPTION = 5000
@@ -350,9 +354,9 @@ def money_text(minor: int, currency: str) -> str:
 def _price_lists(session: Session, ids: list[int]) -> dict[int, tuple[Price, ...]]:
     found: dict[int, list[Price]] = {i: [] for i in ids}
     if ids:
-        for r in session.execute(select(ProductPrice.product_id, ProductPrice.currency, ProductPrice.unit_price_minor)
-                                 .where(ProductPrice.product_id.in_(ids))
-                                 .order_by(ProductPrice.product_id, ProductPrice.currency)):
+        for r in session.execute(select(_PP.product_id, _PP.currency, _PP.unit_price_minor)
+                                 .where(_PP.product_id.in_(ids))
+                                 .order_by(_PP.product_id, _PP.currency)):
             found[r.product_id].append(Price(r.currency, r.unit_price_minor))
     return {i: tuple(p) for i, p in found.items()}
 
@@ -416,12 +420,71 @@ def _prefix(column: Any, prefix: str):
     return and_(column >= prefix, column < upper)
 
 
-def search_conditions(query: str | None) -> list:
-    """The conditions a search matches on, any one of them: the name starts with it, or the SKU does."""
+def _search_keys(query: str | None) -> dict[str, str] | None:
+    """{"name": prefix, "sku": prefix} a search matches on, by the column they start."""
     text = (query or "").strip()
     if not text:
+        return None
+    return {"name": v.fold(text)[:200], "sku": sku_key(text)[:MAX_SKU]}
+
+
+def search_conditions(query: str | None) -> list:
+    """The conditions a search matches on, any one of them: the name starts with it, or the SKU does."""
+    keys = _search_keys(query)
+    if keys is None:
         return []
-    return [_prefix(Product.name_key, v.fold(text)[:200]), _prefix(Product.sku_key, sku_key(text)[:MAX_SKU])]
+    return [_prefix(SORTS[name].column, prefix) for name, prefix in keys.items()]
+
+
+# A search branch on the column the list is not sorted by (the SKU of a list by name) cannot walk an
+# index in the list's order. When it matches at most this many products, they are read off their
+# own index and sorted (a bounded sort); when it matches more, the list's own index is walked in
+# order, testing each row, and LIMIT stops it after a page (matches are dense: about
+# N / CROSS_SORT_MAX rows are read per row found). Never a sort of every match.
+CROSS_SORT_MAX = 1000
+
+
+@functools.cache
+def _count_upto(name: str, archived: bool, n: int) -> Any:
+    """How many live (or archived) products' `name` column starts with :lo (below :hi), counting at
+    most n + 1: a range scan of that many rows. Built once: its parameters are bound at each call."""
+    column = SORTS[name].column
+    some = select(_P.id).where(column >= bindparam("lo"), column < bindparam("hi"),
+                               _P.archived.is_(archived)).limit(n + 1).subquery()
+    return select(func.count()).select_from(some)
+
+
+def _has_more(session: Session, name: str, prefix: str, archived: bool, n: int) -> bool:
+    """Whether more than `n` live (or archived) products' `name` column starts with `prefix`."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return session.scalar(_count_upto(name, archived, n), {"lo": prefix, "hi": upper}) > n
+
+
+def _search_branches(session: Session, keys: dict[str, str], sort: str, archived: bool) -> list:
+    """The search's conditions for keyset_page (any_of), each walkable without sorting every match."""
+    branches = []
+    for name, prefix in keys.items():
+        column = SORTS[name].column
+        if name != sort and _has_more(session, name, prefix, archived, CROSS_SORT_MAX):
+            # `|| ''` keeps the planner off this column's index: it walks the sort index instead
+            column = column.concat("")
+        branches.append(_prefix(column, prefix))
+    return branches
+
+
+def _price_text() -> Any:
+    """The row's price list as one string, "EUR:11000,USD:12000" (any order), from a correlated
+    subquery: the page and its prices in one statement, one unique-index probe per row."""
+    pair = _PP.currency.concat(":").concat(cast(_PP.unit_price_minor, String))
+    return (select(func.aggregate_strings(pair, ",")).where(_PP.product_id == _P.id)
+            .scalar_subquery().label("prices"))
+
+
+def _parse_prices(text: str | None) -> tuple[Price, ...]:
+    if not text:
+        return ()
+    pairs = sorted(p.split(":") for p in text.split(","))
+    return tuple(Price(code, int(minor)) for code, minor in pairs)
 
 
 def list_products(session: Session, *, query: str | None = None, archived: bool = False, sort: str = "name",
@@ -431,17 +494,24 @@ def list_products(session: Session, *, query: str | None = None, archived: bool 
     if sort not in SORTS:
         raise InvalidInput(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)}")
     key = SORTS[sort]
-    conditions = [Product.archived.is_(archived)]
-    any_of = search_conditions(query)
-    stmt = select(Product.id, Product.sku, Product.name, Product.unit, Product.tax_rate_bp, Product.archived,
-                  key.column.label("sort_value")).where(*conditions)
+    conditions = [_P.archived.is_(archived)]
+    keys = _search_keys(query)
+    any_of = _search_branches(session, keys, sort, archived) if keys else []
+    # a plain page reads its prices in its own statement (one probe per row); a search page, whose
+    # branch may sort up to CROSS_SORT_MAX matches before its LIMIT, reads them after: one query
+    stmt = select(_P.id, _P.sku, _P.name, _P.unit, _P.tax_rate_bp, _P.archived, key.column.label("sort_value"),
+                  *([] if any_of else [_price_text()])).where(*conditions)
     rows, next_, prev_ = keyset_page(session, stmt, key, row_key=lambda r: (r.sort_value, r.id), after=after,
                                      before=before, limit=limit, any_of=any_of)
-    prices = _price_lists(session, [r.id for r in rows])
-    items = [ProductRow(r.id, r.sku, r.name, r.unit, r.tax_rate_bp, r.archived, prices[r.id]) for r in rows]
+    if any_of:
+        prices = _price_lists(session, [r.id for r in rows])
+        items = [ProductRow(r.id, r.sku, r.name, r.unit, r.tax_rate_bp, r.archived, prices[r.id]) for r in rows]
+    else:
+        items = [ProductRow(r.id, r.sku, r.name, r.unit, r.tax_rate_bp, r.archived, _parse_prices(r.prices))
+                 for r in rows]
     total = None
     if with_total:
-        where = [*conditions, or_(*any_of)] if any_of else conditions
+        where = [*conditions, or_(*search_conditions(query))] if keys else conditions
         total = session.scalar(select(func.count()).select_from(Product).where(*where))
     return Page(items, next_, prev_, total)
 
@@ -451,17 +521,17 @@ def lookup(session: Session, *, query: str, limit: int = 8, include_archived: bo
     it, then SKUs that do. Each part is one bounded index range scan: instant at any catalog size."""
     limit = max(1, min(limit, MAX_PICK))
     text = (query or "").strip()
-    cols = (Product.id, Product.sku, Product.name, Product.unit, Product.archived)
-    live = [] if include_archived else [Product.archived.is_(False)]
+    cols = (_P.id, _P.sku, _P.name, _P.unit, _P.archived)
+    live = [] if include_archived else [_P.archived.is_(False)]
     if not text:
-        rows = session.execute(select(*cols).where(*live).order_by(Product.name_key, Product.id).limit(limit)).all()
+        rows = session.execute(select(*cols).where(*live).order_by(_P.name_key, _P.id).limit(limit)).all()
         return [ProductChoice(*r) for r in rows]
     key, name = sku_key(text)[:MAX_SKU], v.fold(text)[:200]
     found: dict[int, ProductChoice] = {}
     walks = [
-        select(*cols).where(Product.sku_key == key, *live),
-        select(*cols).where(_prefix(Product.name_key, name), *live).order_by(Product.name_key, Product.id),
-        select(*cols).where(_prefix(Product.sku_key, key), *live).order_by(Product.sku_key),
+        select(*cols).where(_P.sku_key == key, *live),
+        select(*cols).where(_prefix(_P.name_key, name), *live).order_by(_P.name_key, _P.id),
+        select(*cols).where(_prefix(_P.sku_key, key), *live).order_by(_P.sku_key),
     ]
     for stmt in walks:
         for r in session.execute(stmt.limit(limit)).all():

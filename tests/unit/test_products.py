@@ -163,3 +163,34 @@ def test_the_picker_puts_the_exact_sku_first_then_names_then_skus(db, actor, now
         assert products.pick_one(s, ref="zebra").sku == "CA"
         with pytest.raises(InvalidInput, match="matches several products"):
             products.pick_one(s, ref="c")
+
+
+@pytest.mark.parametrize("cross_sort_max", [0, 1000])
+def test_a_search_on_the_other_column_walks_the_list_order_or_sorts_a_few_alike(db, actor, now, monkeypatch,
+                                                                                 cross_sort_max):
+    """A search's SKU branch in a list by name (and its name branch in a list by SKU) is read in list
+    order either way: sorted when it matches few products, found walking the list's own index when it
+    matches many (CROSS_SORT_MAX 0 forces that walk). Same pages, cursors and prices both ways."""
+    monkeypatch.setattr(products, "CROSS_SORT_MAX", cross_sort_max)
+    with db.write() as s:
+        for i, name in enumerate(["Pump", "Anvil", "Zinc", "Press", "Bolt", "Pipe", "Cable"]):
+            _add(s, actor, now, sku=f"P-{i:02d}", name=f"{name} {i}", prices=[f"{10 + i} USD", f"{9 + i} EUR"])
+        _add(s, actor, now, sku="Q-1", name="Pliers")
+        gone = _add(s, actor, now, sku="P-OLD", name="Anvil old")
+        products.set_product_archived(s, product_id=gone.id, archived=True, actor=actor, now=now)
+    by_name = ["Anvil 1", "Bolt 4", "Cable 6", "Pipe 5", "Pliers", "Press 3", "Pump 0", "Zinc 2"]
+    with db.read() as s:
+        first = products.list_products(s, query="p", limit=3, with_total=True)
+        assert [r.name for r in first.items] == by_name[:3] and first.total == 8
+        assert [(p.currency, p.unit_price_minor) for p in first.items[0].prices] == [("EUR", 1000), ("USD", 1100)]
+        second = products.list_products(s, query="p", limit=3, after=first.next_cursor)
+        third = products.list_products(s, query="p", limit=3, after=second.next_cursor)
+        assert [r.name for r in second.items + third.items] == by_name[3:] and third.next_cursor is None
+        back = products.list_products(s, query="p", limit=3, before=second.prev_cursor)
+        assert [r.name for r in back.items] == by_name[:3]
+        # a list by SKU: the name branch ("Pliers" is Q-1) is the other column's now
+        assert [r.sku for r in products.list_products(s, query="p", sort="sku", limit=50).items] == \
+            [f"P-{i:02d}" for i in range(7)] + ["Q-1"]
+        assert [r.sku for r in products.list_products(s, query="pl", sort="sku").items] == ["Q-1"]
+        assert [r.sku for r in products.list_products(s, query="p", archived=True).items] == ["P-OLD"]
+        assert products.list_products(s, query="p-9").items == []
