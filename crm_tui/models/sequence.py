@@ -25,7 +25,8 @@ STOPPED = "stopped"  # stopped before its end: stop_reason says why
 
 # SequenceEnrollment.stop_reason
 STOP_REASONS = ("replied", "deal_won", "deal_lost", "unsubscribed", "do_not_email", "manual", "archived",
-                "no_email", "failed")  # no_email: no address to send to; failed: its template could not be filled
+                "no_email", "failed", "merged")  # no_email: no address to send to; failed: its template could not be
+# filled; merged: its contact was merged into one already in that sequence
 
 STEP_KINDS = ("email", "task")
 

@@ -47,6 +47,9 @@ MOVED = {
     "contacts": ("contact", "contact.edit", None),
     "activities": ("activity", "activity.log", None),
     "companies": ("company", "company.edit", None),  # subsidiaries: their parent company moves
+    # enrolling and stopping a contact's sequences needs activity.log (services/sequences.py)
+    "sequence_enrollments": ("sequence enrolment", "activity.log", None),
+    "sequence_sends": ("sequence step", "activity.log", None),
 }
 
 
@@ -316,6 +319,8 @@ def _move_references(session: Session, model, a_id: int, b_id: int, now: datetim
     moved: dict[str, int] = {}
     for table, column in _references(model, skip=skip):
         _drop_colliding(session, table, column, a_id, b_id)
+        if table.name == "sequence_enrollments":
+            _stop_second_enrolments(session, table, a_id, b_id, now)
         values: dict[str, Any] = {column.name: a_id}
         if "version" in table.c and "updated_at" in table.c:
             values.update(version=table.c.version + 1, updated_at=now)
@@ -333,6 +338,17 @@ def _move_references(session: Session, model, a_id: int, b_id: int, now: datetim
         session.execute(insert(AuditEvent), audit_rows(actor=actor, now=now, events=[
             (entity, row.id, "merge", {column.name: (b_id, a_id)}) for row in rows]))
     return moved
+
+
+def _stop_second_enrolments(session: Session, table, a_id: int, b_id: int, now: datetime) -> None:
+    """A contact is in one active enrolment of a sequence at a time: where both contacts are in the
+    same sequence, b's enrolment stops (reason "merged") rather than moving in as a second one."""
+    a_active = select(table.c.sequence_id).where(table.c.contact_id == a_id, table.c.status == "active")
+    session.execute(update(table).where(table.c.contact_id == b_id, table.c.status == "active",
+                                        table.c.sequence_id.in_(a_active))
+                    .values(status="stopped", stop_reason="merged", stopped_at=now, next_due_at=None,
+                            version=table.c.version + 1, updated_at=now)
+                    .execution_options(synchronize_session=False))
 
 
 def _drop_colliding(session: Session, table, column, a_id: int, b_id: int) -> None:

@@ -69,6 +69,7 @@ def test_export_to_stdout_and_file(crm, tmp_path):
     assert rows == [{"first_name": "Ann", "last_name": "Lee", "email": "ann@x.org; a@y.org", "phone": "",
                      "title": "", "company": "", "owner": "ann", "lifecycle": "lead", "source": "", "tags": "",
                      "address": "", "birthday": "", "social": "", "description": "",  # issue 20's columns
+                     "do_not_email": "false",  # issue 21
                      "custom.shoe": "42"}]
     target = tmp_path / "contacts.json"
     assert "exported 1 contacts" in crm.ok("export", "contacts", "--format", "json", "-o", str(target)).stdout

@@ -35,7 +35,7 @@ async def _items_tab(pilot, *after: str) -> None:
                                 description=note, now=app.now())
     app.data_changed()
     await settle(app, pilot)
-    for _ in range(4):
+    for _ in range(3):
         await pilot.press("right_square_bracket")
     await settle(app, pilot)
     for key in after:

@@ -43,7 +43,7 @@ async def open_items_tab(app, pilot, deal_id: int) -> KeysetTable:
     await settle(app, pilot)
     app.push_screen(DealDetailScreen(deal_id))
     await settle(app, pilot)
-    for _ in range(4):
+    for _ in range(3):
         await pilot.press("right_square_bracket")
     await settle(app, pilot)
     assert app.screen.query_one(TabbedContent).active == "tab-deal-items"
@@ -129,7 +129,7 @@ async def test_company_purchases_tab_lists_won_items_and_opens_the_deal(db, acto
         await settle(app, pilot)
         app.push_screen(CompanyDetailScreen(acme.id))
         await settle(app, pilot)
-        for _ in range(5):
+        for _ in range(4):
             await pilot.press("right_square_bracket")
         await settle(app, pilot)
         assert app.screen.query_one(TabbedContent).active == "company-tab-purchases"

@@ -52,7 +52,7 @@ async def test_contact_history_names_the_new_owner(db, actor, now):
                                                "owner_id": actor.user_id}, actor=actor, now=now - timedelta(days=1))
         contacts.update_contact(s, contact_id=ada.id, changes={"owner_id": carl.id}, actor=bob,
                                 now=now - timedelta(hours=1))
-    lines = await _history_lines(db, actor, now, ContactDetailScreen(ada.id), 3, "tab-history", "history")
+    lines = await _history_lines(db, actor, now, ContactDetailScreen(ada.id), 4, "tab-history", "history")
     assert lines[0] == "2026-11-23 09:00 bob owner: ann → carl"
     assert not any("owner_id" in line for line in lines)
 
@@ -66,7 +66,7 @@ async def test_company_history_shows_the_rename_and_the_new_owner(db, actor, now
                                  now=now - timedelta(hours=2))
         companies.update_company(s, company_id=acme.id, changes={"owner_id": carl.id}, actor=bob,
                                  now=now - timedelta(hours=1))
-    lines = await _history_lines(db, actor, now, CompanyDetailScreen(acme.id), 4, "company-tab-history",
+    lines = await _history_lines(db, actor, now, CompanyDetailScreen(acme.id), 5, "company-tab-history",
                                  "company-history")
     assert lines[:2] == ["2026-11-23 09:00 bob owner: ann → carl",
                          "2026-11-23 08:00 bob name: Acme → Acme Corp"]
@@ -79,6 +79,6 @@ async def test_deal_history_names_the_stages_it_moved_between(db, actor, now):
         anvils = deals.create_deal(s, data={"title": "Anvils", "amount": "1000", "stage_id": stage["Qualified"]},
                                    actor=actor, now=now - timedelta(days=1))
         deals.move_deal(s, deal_id=anvils.id, stage_id=stage["Proposal"], actor=bob, now=now - timedelta(hours=1))
-    lines = await _history_lines(db, actor, now, DealDetailScreen(anvils.id), 3, "tab-deal-history", "deal-history")
+    lines = await _history_lines(db, actor, now, DealDetailScreen(anvils.id), 5, "tab-deal-history", "deal-history")
     assert lines[0] == "2026-11-23 09:00 bob stage: Qualified → Proposal"
     assert f"stage: {stage['Qualified']}" not in " ".join(lines)

@@ -66,8 +66,8 @@ async def test_the_detail_screens_step_their_tabs_with_the_same_keys(sqlite_db, 
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(app, pilot)
         for screen, last_pane, last_table in ((ContactDetailScreen(ada.id), "tab-history", "history"),
-                                              (CompanyDetailScreen(acme.id), "company-tab-purchases", "company-purchases"),
-                                              (DealDetailScreen(deal.id), "tab-deal-items", "deal-items")):
+                                              (CompanyDetailScreen(acme.id), "company-tab-history", "company-history"),
+                                              (DealDetailScreen(deal.id), "tab-deal-history", "deal-history")):
             assert isinstance(screen, DetailScreen)
             app.push_screen(screen)
             await settle(app, pilot)

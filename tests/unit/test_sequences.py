@@ -216,3 +216,25 @@ def test_enrolments_page_by_keyset(db, actor, now, seq):
         assert {first.items[0].contact, second.items[0].contact} == {"Lee Park", "Kim Park"}
         assert first.items[0].next_position == 1 and first.items[0].next_due_at == now
         assert sequences.enrollments_page(s, actor, sq.id, status="stopped").items == []
+
+
+def test_merging_two_contacts_in_one_sequence_keeps_one_active_enrolment(db, actor, now, seq):
+    """Both in the sequence: b's enrolment stops ("merged") instead of colliding with a's on the
+    one-active-enrolment index; b's enrolments in other sequences move to a."""
+    from crm_tui.services import merge
+
+    sq, made = seq
+    with db.write() as s:
+        other = sequences.create_sequence(s, actor, name="Other", now=now)
+        sequences.add_step(s, actor, other.id, kind="task", delay_days=1, task_title="Ring", now=now)
+        sequences.enroll(s, actor, sq.id, contact_ids=[made["Lee"], made["Kim"]], now=now)
+        sequences.enroll(s, actor, other.id, contact_ids=[made["Kim"]], now=now)
+    with db.write() as s:
+        merge.merge_records(s, kind="contact", a_id=made["Lee"], b_id=made["Kim"], actor=actor, now=now)
+    with db.read() as s:
+        rows = s.execute(select(SequenceEnrollment.sequence_id, SequenceEnrollment.contact_id,
+                                SequenceEnrollment.status, SequenceEnrollment.stop_reason)
+                         .order_by(SequenceEnrollment.id)).all()
+    assert [tuple(r) for r in rows] == [(sq.id, made["Lee"], "active", None),
+                                        (sq.id, made["Lee"], "stopped", "merged"),
+                                        (other.id, made["Lee"], "active", None)]

@@ -112,10 +112,10 @@ class CompanyDetailScreen(PurchasesTab):  # the Purchases tab: screens/companies
         with TabPane("Tasks", id="company-tab-tasks"):
             yield KeysetTable(task_columns(self.app), noun="open tasks", id="company-tasks",
                               empty_text="No open tasks for them, their contacts or their deals. Press t to add one.")
-        with TabPane("History", id="company-tab-history"):
+        yield from self.compose_purchases_tab()
+        with TabPane("History", id="company-tab-history"):  # History stays the last tab everywhere
             yield KeysetTable(history_columns(self.app), noun="changes", id="company-history", counted=False,
                               empty_text="No changes recorded.")
-        yield from self.compose_purchases_tab()
 
     def fetchers(self) -> dict:
         db, cid, now = self.app.db, self.company_id, self.app.now()

@@ -93,11 +93,11 @@ class DealDetailScreen(DealItemsTab):  # the Items tab: screens/deal_items.py
         with TabPane("Stages", id="tab-deal-stages"):
             with VerticalScroll(id="deal-stages-scroll"):
                 yield Static("", id="deal-stages")
+        yield from self.compose_items_tab()
         yield from deal_quotes.compose_tab()
-        with TabPane("History", id="tab-deal-history"):
+        with TabPane("History", id="tab-deal-history"):  # History stays the last tab everywhere
             yield KeysetTable(history_columns(self.app), noun="changes", id="deal-history", counted=False,
                               empty_text="No changes recorded.")
-        yield from self.compose_items_tab()
 
     def fetchers(self) -> dict:
         db, did, now = self.app.db, self.deal_id, self.app.now()
