@@ -13,6 +13,7 @@ from crm_tui.cli.context import state
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.services import quotes
+from crm_tui.services.words import plural
 
 app = typer.Typer(name="quote", help="Quotes: create from a deal's items, list, show, render, send, accept, "
                   "decline, revise.", no_args_is_help=True)
@@ -71,7 +72,7 @@ def create(
         quote = quotes.create_quote(session, actor=actor, deal_id=deal_id, valid_until=valid_until, terms=terms,
                                     notes=notes, valid_days=config.valid_days, default_terms=config.terms)
     _show_one(quote, as_json, f"created quote {quote.label} (#{quote.id}) for {quote.deal_title}: "
-                              f"{output.money(quote.total_minor, quote.currency)}, {len(quote.items)} items, "
+                              f"{output.money(quote.total_minor, quote.currency)}, {plural(len(quote.items), 'item')}, "
                               f"valid until {output.day(quote.valid_until)}")
 
 
@@ -237,7 +238,7 @@ def revise(
     with st.write() as (session, actor):
         quote = quotes.revise_quote(session, actor=actor, quote_id=_ref(session, ref), version=version)
     _show_one(quote, as_json, f"created {quote.label} (#{quote.id}), a draft: "
-                              f"{output.money(quote.total_minor, quote.currency)}, {len(quote.items)} items")
+                              f"{output.money(quote.total_minor, quote.currency)}, {plural(len(quote.items), 'item')}")
 
 
 @app.command("edit")

@@ -113,3 +113,11 @@ def test_bad_input_is_one_line_and_writes_nothing(crm, db_url):
     refused = crm.fails("quote", "send", number)
     assert "[smtp]" in refused.stderr and "crm secret set smtp" in refused.stderr
     assert row_counts(db_url) == before
+
+
+
+def test_a_one_item_quote_says_one_item(crm, db_url):
+    """"1 items" was printed for a quote of one line."""
+    _deal(crm, db_url, n=1)
+    out = crm.ok("quote", "create", "1").stdout
+    assert "1 item," in out and "1 items" not in out
