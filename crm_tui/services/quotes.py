@@ -25,7 +25,8 @@ from crm_tui.models import AuditEvent, Company, Contact, Deal, DealItem, Product
 from crm_tui.models.product import QUOTE_STATUSES, QUANTITY_SCALE
 from crm_tui.services import permissions
 from crm_tui.services import validation as v
-from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, system_actor
+from crm_tui.services.common import (Actor, apply_changes, audit, audit_rows, check_version, flush, get_or_404,
+                                     system_actor)
 from crm_tui.services.dates import day_in_range, parse_day, team_zone
 from crm_tui.services.money import check_locale, currency_digits
 from crm_tui.services.paging import Page, SortKey, keyset_page
@@ -422,20 +423,20 @@ def due_for_expiry(session: Session, *, today: date, limit: int = 500) -> list[i
 
 def expire_quotes(session: Session, *, today: date, now: datetime | None = None, limit: int = 500) -> int:
     """The workflow engine's pass: every draft or sent quote past its validity becomes expired, in
-    one UPDATE, each audited as the engine. Returns how many."""
+    one UPDATE, each audited as the engine (its status from what it was). Returns how many."""
     now = resolve_now(now)
-    ids = due_for_expiry(session, today=today, limit=limit)
-    if not ids:
+    was = dict(session.execute(select(Quote.id, Quote.status).where(Quote.status.in_(OPEN), Quote.valid_until < today)
+                               .order_by(Quote.id).limit(limit)).all())
+    if not was:
         return 0
     done = list(session.scalars(
-        update(Quote).where(Quote.id.in_(ids), Quote.status.in_(OPEN))
+        update(Quote).where(Quote.id.in_(list(was)), Quote.status.in_(OPEN))
         .values(status="expired", expired_at=now, updated_at=now, version=Quote.version + 1)
         .returning(Quote.id).execution_options(synchronize_session=False)))
-    engine = system_actor("workflow/quote-expiry")
     if done:
-        session.execute(insert(AuditEvent), [
-            dict(at=now, actor_id=None, actor=engine.login, via=None, entity=ENTITY, entity_id=qid,
-                 action="expired", field="status", old_value=None, new_value="expired") for qid in done])
+        session.execute(insert(AuditEvent), audit_rows(
+            actor=system_actor("workflow/quote-expiry"), now=now,
+            events=[(ENTITY, qid, "expired", {"status": (was[qid], "expired")}) for qid in done]))
     return len(done)
 
 

@@ -218,6 +218,9 @@ def test_the_engine_expires_drafts_and_sent_quotes_past_their_validity(db, actor
     with db.read() as s:
         statuses = {q.id: (q.status, q.version) for q in s.scalars(select(Quote))}
         who = set(s.scalars(select(AuditEvent.actor).where(AuditEvent.action == "expired")))
+        trail = {e.entity_id: (e.field, e.old_value, e.new_value)
+                 for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "expired"))}
+    assert trail == {draft.id: ("status", "draft", "expired"), sent.id: ("status", "sent", "expired")}
     assert statuses[draft.id] == ("expired", draft.version + 1) and statuses[sent.id][0] == "expired"
     assert statuses[later.id][0] == "draft" and statuses[accepted.id][0] == "accepted"
     assert who == {"system:workflow/quote-expiry"}
