@@ -54,14 +54,14 @@ def login_of(settings, kind: str) -> Login | None:
 
         smtp = smtp_login(settings)
         return None if smtp is None else Login("smtp", smtp.host, smtp.username, smtp.env, smtp.secret_name)
-    from crm_tui.services.mail_capture.imap import ImapAccount
+    from crm_tui.services.mail_capture.imap import secret_name
 
     mail = settings.mail
     config = (mail.team if kind == "team" else mail.imap) if mail else None
     if config is None or not config.host or not config.username:
         return None
-    name = ImapAccount(host=config.host, port=0, username=config.username).secret_name
-    return Login(kind, config.host, config.username, config.password_env, name)
+    return Login(kind, config.host, config.username, config.password_env,
+                 secret_name(config.username, config.host))
 
 
 def _kind(what: str | None, *, smtp: bool, imap: bool, team: bool) -> str:

@@ -43,7 +43,12 @@ class ImapAccount:
 
     @property
     def secret_name(self) -> str:
-        return f"imap:{self.username}@{self.host}"
+        return secret_name(self.username, self.host)
+
+
+def secret_name(username: str, host: str) -> str:
+    """The keyring entry that holds a mailbox's password (`crm secret set --imap` stores it)."""
+    return f"imap:{username}@{host}"
 
 
 class ImapError(StorageError):
@@ -68,9 +73,9 @@ def account_from(config: ImapConfig | None, *, what: str, insecure: bool = False
             raise InvalidInput(f"--insecure reads mail without TLS, which is allowed only on this machine "
                                f"(loopback), not on {config.host}")
         security = "plain"
-    name = f"imap:{config.username}@{config.host}"
     return ImapAccount(host=config.host, port=port, username=config.username,
-                       password=secrets.get_secret(name, env=config.password_env), security=security,
+                       password=secrets.get_secret(secret_name(config.username, config.host),
+                                                   env=config.password_env), security=security,
                        folders=config.folders, timeout=timeout, address=config.address, ca_file=config.ca_file)
 
 
