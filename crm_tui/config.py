@@ -206,6 +206,51 @@ class QuotesConfig:
 
 
 @dataclass(frozen=True)
+class SupportConfig:
+    """The [support] table: the service desk (issue 23)::
+
+        [support]
+        addresses = ["support@acme.com"]     # mail sync turns mail to these into cases
+        team = "Support"                     # the queue a new case goes to unless given
+        ack_template = "Case received"       # the email template that acknowledges a new case
+        csat_template = "How did we do?"     # the email template of the CSAT survey
+        survey_url = "https://crm.acme.com"  # where `crm serve` answers surveys (/survey/<token>)
+        secret_env = "CRM_SURVEY_SECRET"     # the variable holding the key that signs survey links
+        soon_minutes = 60                    # "breaching soon": an SLA target this close
+    """
+
+    addresses: tuple[str, ...] = ()
+    team: str | None = None
+    ack_template: str | None = None
+    csat_template: str | None = None
+    survey_url: str | None = None
+    secret_env: str = "CRM_SURVEY_SECRET"
+    soon_minutes: int = 60
+
+    @classmethod
+    def from_table(cls, table: Any) -> SupportConfig:
+        if not isinstance(table, dict):
+            return cls()
+        addresses = table.get("addresses", ())
+        if isinstance(addresses, str):
+            addresses = (addresses,)
+        if not isinstance(addresses, (list, tuple)) or not all(isinstance(a, str) and "@" in a for a in addresses):
+            raise InvalidInput(f"[support] addresses in the config file must be email addresses, not {addresses!r}")
+        soon = table.get("soon_minutes", 60)
+        if isinstance(soon, bool) or not isinstance(soon, int) or not 0 < soon <= 7 * 24 * 60:
+            raise InvalidInput(f"[support] soon_minutes in the config file must be a number of minutes, not {soon!r}")
+
+        def text_(key: str) -> str | None:
+            value = table.get(key)
+            return str(value) if value not in (None, "") else None
+
+        return cls(addresses=tuple(a.strip().lower() for a in addresses), team=text_("team"),
+                   ack_template=text_("ack_template"), csat_template=text_("csat_template"),
+                   survey_url=(text_("survey_url") or "").rstrip("/") or None,
+                   secret_env=text_("secret_env") or "CRM_SURVEY_SECRET", soon_minutes=soon)
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the config file may say, typed. Every key is optional. Loaded once, by the CLI (which
     starts the app), and handed down: nothing below the CLI and the app reads the file."""
@@ -235,6 +280,8 @@ class Settings:
     mail: MailConfig | None = None
     # quotes' letterhead and defaults ([quotes])
     quotes: QuotesConfig = QuotesConfig()
+    # the service desk ([support])
+    support: SupportConfig = SupportConfig()
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -269,6 +316,7 @@ def parse_settings(data: dict) -> Settings:
         smtp=SmtpConfig.from_table(data.get("smtp")),
         mail=MailConfig.from_table(data.get("mail")),
         quotes=QuotesConfig.from_table(data.get("quotes")),
+        support=SupportConfig.from_table(data.get("support")),
     )
 
 

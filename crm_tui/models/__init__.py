@@ -11,6 +11,7 @@ SQLModel.model_config["defer_build"] = True
 from crm_tui.models.activity import Activity
 from crm_tui.models.audit import AuditEvent
 from crm_tui.models.bulk_edit import BulkEdit
+from crm_tui.models.case import BusinessCalendar, Case, CaseEntry, Holiday, SlaPolicy, Survey
 from crm_tui.models.company import Company
 from crm_tui.models.custom_field import CustomField
 from crm_tui.models.contact import Contact, ContactEmail, ContactPhone, ContactTag, Tag
@@ -42,7 +43,7 @@ from crm_tui.models.view import SavedView
 from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor, WorkflowFiring, WorkflowRuleset
 
 __all__ = [
-    "Activity", "ActivityKind", "AuditEvent", "BulkEdit", "Company", "Contact", "ContactEmail", "ContactPhone",
+    "Activity", "ActivityKind", "AuditEvent", "BulkEdit", "BusinessCalendar", "Case", "CaseEntry", "Holiday", "SlaPolicy", "Survey", "Company", "Contact", "ContactEmail", "ContactPhone",
     "ContactTag", "CustomField", "Deal", "DealStatus", "DedupeDismissal", "Direction", "EmailMessage", "EmailTemplate", "Goal", "ImportRun", "Lifecycle",
     "LostReason", "MailFolder", "MailIgnore", "MailSyncLog", "MailTriage", "Pipeline", "Role", "RolePermission", "SavedView", "DealItem", "FxRate", "Product", "ProductPrice", "Quote", "QuoteCounter", "QuoteItem", "Sequence", "SequenceEnrollment", "SequenceSend", "SequenceStep",
     "Source", "Stage", "StageKind", "Tag", "Task", "TaskOrigin", "User",

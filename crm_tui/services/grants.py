@@ -36,24 +36,30 @@ ACTIONS: dict[str, str] = {
     "sequence.edit": "add, edit and archive email sequences and their steps",
     "product.edit": "add, edit, price and archive products in the catalog",
     "fx.edit": "set, import and remove exchange rates",
+    "case.view": "see support cases",
+    "case.edit": "add, reply to, assign, resolve, close and merge support cases",
+    "sla.admin": "change SLA policies, business hours and holidays",
+    "survey.send": "send NPS surveys and see their answers",
 }
 
 _RECORDS = ("contact.edit", "company.edit", "contact.assign", "activity.log", "deal.edit", "deal.assign",
             "deal.price_override",
             "task.edit", "task.assign", "report.view", "report.sources", "goal.edit", "import.run", "data.export",
-            "view.admin", "template.edit", "sequence.edit", "product.edit", "fx.edit")
+            "view.admin", "template.edit", "sequence.edit", "product.edit", "fx.edit", "case.view", "case.edit",
+            "sla.admin", "survey.send")
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "admin": {action: ALL for action in ACTIONS},
     "manager": {action: ALL for action in _RECORDS},
     "sales": {"contact.edit": ALL, "company.edit": ALL, "contact.assign": OWN, "activity.log": ALL,
                  "deal.edit": OWN, "deal.assign": OWN, "task.edit": OWN, "task.assign": OWN, "report.view": OWN,
-                 "report.sources": OWN, "view.admin": OWN, "template.edit": OWN, "sequence.edit": OWN},
+                 "report.sources": OWN, "view.admin": OWN, "template.edit": OWN, "sequence.edit": OWN,
+                 "case.view": OWN},
     "marketing": {"contact.edit": ALL, "company.edit": ALL, "contact.assign": OWN, "activity.log": ALL,
                      "task.edit": OWN, "report.sources": ALL, "import.run": ALL, "data.export": ALL,
                      "view.admin": OWN, "template.edit": OWN, "sequence.edit": OWN},
     "support": {"contact.edit": ALL, "company.edit": ALL, "activity.log": ALL, "task.edit": OWN,
-                   "view.admin": OWN, "template.edit": OWN},
+                   "view.admin": OWN, "template.edit": OWN, "case.view": ALL, "case.edit": ALL},
 }
 
 

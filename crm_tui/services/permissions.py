@@ -28,6 +28,7 @@ _OTHERS: dict[str, str] = {
     "deal.assign": "give other people's deals to another owner",
     "task.assign": "give other people's tasks to someone else",
     "view.admin": "change and delete other people's shared lists",
+    "case.view": "see the cases of other people's accounts",
 }
 
 _ANY = object()  # "no particular record": an "own" scope is enough
