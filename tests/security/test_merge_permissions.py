@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import select
 
 from crm_tui.errors import Forbidden
-from crm_tui.models import Activity, AuditEvent, Contact, Deal, Stage, Task
-from crm_tui.services import activities, companies, contacts, deals, merge, permissions, pipelines, tasks, users
+from crm_tui.models import Activity, AuditEvent, Case, Contact, Deal, Stage, Task
+from crm_tui.services import activities, cases, companies, contacts, deals, merge, permissions, pipelines, tasks, users
 from crm_tui.services.common import system_actor
 
 from .conftest import row_counts
 
 LOGINS = {"admin": "ann", "manager": "mia", "sales": "sam", "marketing": "max", "support": "sue"}
-MODELS = {"deal": Deal, "task": Task, "contact": Contact, "activity": Activity}
+MODELS = {"deal": Deal, "task": Task, "contact": Contact, "activity": Activity, "case": Case}
 
 CASES = [
     # the reproduction: support may merge companies, not move a colleague's deals
@@ -42,6 +42,12 @@ CASES = [
     ("contact", "system", [("deal", "sales"), ("task", "manager"), ("activity", "admin")], None, None),
     ("company", "admin", [("deal", "sales"), ("task", None), ("contact", "manager"), ("activity", "sales")],
      None, None),
+    # support cases (issue 23): moving one needs case.edit, which sales and marketing lack
+    ("contact", "sales", [("case", "sales")], "case", None),
+    ("company", "marketing", [("case", None)], "case", None),
+    ("contact", "support", [("case", "sales"), ("case", None)], None, None),
+    ("company", "manager", [("case", "support"), ("deal", "sales")], None, None),
+    ("contact", "support", [("case", "support")], "case", ("support", "case.edit")),
 ]
 
 
@@ -73,6 +79,8 @@ def _link(s, record, owner, link, admin, now) -> int:
         made = tasks.create_task(s, data={"title": "Task", "assignee_id": owner, **link}, actor=admin, now=now).id
         s.get(Task, made).assignee_id = owner  # None: nobody's
         return made
+    if record == "case":
+        return cases.create_case(s, actor=admin, subject="Case", assignee_id=owner, **link, now=now).id
     if record == "contact":
         return contacts.create_contact(s, data={"first_name": "Linked", "owner_id": owner, **link},
                                        actor=admin, now=now).id
