@@ -18,8 +18,8 @@ through mail_send, which stores through mail_store.
 - Mail a machine sent (an auto-reply, a bounce, a list's mail: `ParsedMail.automated`, or a sender
   that is a support address, MAILER-DAEMON, postmaster or a no-reply address) is never answered and
   never opens a case. When it answers an existing case it is kept on the thread as an internal
-  entry (an out-of-office or a bounce is worth an agent's eye) that neither reopens the case nor
-  counts as the customer's reply.
+  note linked to the email (an out-of-office or a bounce is worth an agent's eye) that neither
+  reopens the case nor counts as the customer's reply.
 - No more than ACK_LIMIT acknowledgements go to one contact in an hour: a mail loop with a machine
   that marks nothing as automated stops there.
 
@@ -135,11 +135,12 @@ def handle(session: Session, message: mail_store.MailMessage, *, settings: Setti
     contact_id = _contact_of(session, message.from_addr)
     case = find_case(session, message)
     if case is not None and case.status != CLOSED:
-        if machine is not None:
+        if machine is not None:  # a note (the team's, never the customer's word): the case stays as it is
             note = f"Automated mail ({machine}) from {message.from_addr or 'no sender'}:\n\n{_reply_text(row.body)}"
-            _entry(session, case, row, body=note, visibility=INTERNAL, contact_id=contact_id, now=now)
+            cases.add_entry(session, case.id, actor=ACTOR, body=note, visibility=INTERNAL, direction="out",
+                            email_id=row.id, now=now)
             return Handled(NOTE, case)
-        _entry(session, case, row, body=_reply_text(row.body), visibility=PUBLIC, contact_id=contact_id, now=now)
+        _entry(session, case, row, body=_reply_text(row.body), contact_id=contact_id, now=now)
         return Handled(ENTRY, case)
     if machine is not None:
         return Handled(IGNORED)
@@ -154,7 +155,7 @@ def handle(session: Session, message: mail_store.MailMessage, *, settings: Setti
     new = cases.create_case(session, actor=ACTOR, subject=(message.subject or "").strip()[:300] or "(no subject)",
                             description=row.body or "", contact_id=contact_id, company_id=company_id,
                             channel="email", team=settings.support.team, from_addr=message.from_addr, now=now)
-    _entry(session, new, row, body=row.body or "", visibility=PUBLIC, contact_id=contact_id, now=now)
+    _entry(session, new, row, body=row.body or "", contact_id=contact_id, now=now)
     if case is not None:  # the message answered a closed case: this one follows it up
         cases.note(session, new.id, actor=ACTOR, body=f"Follow-up to the closed case #{case.id}.", now=now)
     acknowledged, why = _acknowledge(session, new, row, to=to, contact_id=contact_id, company_id=company_id,
@@ -197,10 +198,11 @@ def _surviving(session: Session, case: Case | None) -> Case | None:
 # --- writing -----------------------------------------------------------------------------------
 
 
-def _entry(session: Session, case: Case, row: EmailMessage, *, body: str, visibility: str, contact_id: int | None,
+def _entry(session: Session, case: Case, row: EmailMessage, *, body: str, contact_id: int | None,
            now: datetime) -> CaseEntry:
-    return cases.add_entry(session, case.id, actor=ACTOR, body=body or "(no text)", visibility=visibility,
-                           direction="in", email_id=row.id, contact_id=contact_id, now=now)
+    """The customer's message on the thread (public, inbound): a waiting or resolved case reopens."""
+    return cases.add_entry(session, case.id, actor=ACTOR, body=body[:cases.MAX_BODY] or "(no text)",
+                           visibility=PUBLIC, direction="in", email_id=row.id, contact_id=contact_id, now=now)
 
 
 def _contact_of(session: Session, address: str | None) -> int | None:
@@ -286,10 +288,8 @@ def _ack_text(session: Session, case: Case, row: EmailMessage, *, team: str, to:
         body = (f"Hello{' ' + first if first else ''},\n\n"
                 f"Thank you for writing to us. Your message is case #{case.id}, and our team will answer it "
                 f"as soon as they can.\n\nTo add to it, reply to this email and keep {tag} in the subject.\n\n"
-                f"{team}\n")
-    subject = " ".join(subject.split())
-    if tag not in subject:
-        subject = f"{subject} {tag}".strip()
+                f"{team}")
+    subject = cases.tagged_subject(case.id, subject)
     if len(subject) > 300:
         subject = f"{subject[:300 - len(tag) - 2]}… {tag}"
     return subject, body, warning

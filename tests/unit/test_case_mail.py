@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from crm_tui.config import Settings, SupportConfig
 from crm_tui.models import (
-    Activity, AuditEvent, Case, CaseEntry, Contact, ContactEmail, EmailMessage, MailSyncLog, MailTriage,
+    Activity, AuditEvent, Case, CaseEntry, Contact, EmailMessage, MailSyncLog, MailTriage,
 )
 from crm_tui.models.case import CLOSED, INTERNAL, OPEN, PUBLIC, WAITING
 from crm_tui.models.workflow import EmailOutbox
@@ -246,7 +246,7 @@ def test_a_reply_found_by_its_threading_headers_joins_the_case(db, actor, now):
     ingest(db, actor, now, mail(message_id="<m2@newco.com>", subject="Re: Printer on fire",
                                 in_reply_to=f"<{ack.message_id}>"))
     ingest(db, actor, now, mail(message_id="<m3@newco.com>", subject="and another thing",
-                                references=f"<other@x.com> <m1@newco.com>"))
+                                references="<other@x.com> <m1@newco.com>"))
     assert [e[3] for e in thread(db, case.id)] == ["m1@newco.com", ack.message_id, "m2@newco.com", "m3@newco.com"]
     assert count(db, Case) == 1 and len(outbox(db)) == 1
 
@@ -319,7 +319,7 @@ def test_an_auto_reply_to_a_case_is_kept_as_an_internal_entry_that_reopens_nothi
                                          headers=(("Auto-Submitted", "auto-replied"),)))
     assert (report.case_mail, report.acknowledged) == (1, 0)
     direction, visibility, body, message_id = thread(db, case.id)[-1]
-    assert (direction, visibility, message_id) == ("in", INTERNAL, "ooo@newco.com")
+    assert (direction, visibility, message_id) == ("out", INTERNAL, "ooo@newco.com")  # the team's note
     assert "Auto-Submitted: auto-replied" in body and "I am away until Monday." in body
     assert the_case(db, case.id).status == WAITING and len(outbox(db)) == 1
 
@@ -338,7 +338,7 @@ def test_the_acknowledgement_says_it_is_automatic(db, actor, now):
 def test_the_same_message_again_does_nothing_more(db, actor, now):
     first = ingest(db, actor, now, mail())
     again = ingest(db, actor, now, mail(), mail())
-    assert (first.cases, again.stored, again.known, again.cases, again.case_mail) == (1, 0, 2, 0, 0)
+    assert (first.cases, again.stored, again.known, again.cases, again.case_mail) == (1, 0, 1, 0, 0)
     case = the_case(db)
     assert count(db, Case) == 1 and len(thread(db, case.id)) == 2 and len(outbox(db)) == 1
     with db.write() as session:  # called again directly: the same case, nothing written
