@@ -20,6 +20,8 @@ through mail_send, which stores through mail_store.
   never opens a case. When it answers an existing case it is kept on the thread as an internal
   note linked to the email (an out-of-office or a bounce is worth an agent's eye) that neither
   reopens the case nor counts as the customer's reply.
+- Mail from the team's own addresses (a user's, [mail] addresses, the support addresses) is
+  outbound and never a case: a teammate opens a case for a customer with `crm case add`.
 - No more than ACK_LIMIT acknowledgements go to one contact in an hour: a mail loop with a machine
   that marks nothing as automated stops there.
 

@@ -12,16 +12,17 @@ from email.utils import format_datetime
 import pytest
 from sqlalchemy import func, select
 
-from crm_tui.config import Settings, SupportConfig
+from crm_tui.config import ImapConfig, Settings, SupportConfig
 from crm_tui.models import (
     Activity, AuditEvent, Case, CaseEntry, Contact, EmailMessage, MailSyncLog, MailTriage,
 )
 from crm_tui.models.case import CLOSED, INTERNAL, OPEN, PUBLIC, WAITING
 from crm_tui.models.workflow import EmailOutbox
 from crm_tui.services import case_mail, cases, companies, contacts, email_templates, mail_store, surveys
-from crm_tui.services.mail_capture import run
+from crm_tui.services.mail_capture import imap, run
 from crm_tui.services.mail_capture.capture import RawMail
 from crm_tui.services.mail_capture.parse import parse_message
+from tests import dovecot
 
 SUPPORT = "support@ourco.com"
 SETTINGS = Settings(support=SupportConfig(addresses=(SUPPORT,), team="Support"))
@@ -379,3 +380,25 @@ def test_a_reply_starting_with_a_number_is_offered_to_the_surveys_first(db, acto
     assert seen == ["score@newco.com", "num@newco.com"]  # never the automated one, nor one without a number
     assert [e[3] for e in thread(db, case.id)][2:] == ["words@newco.com", "num@newco.com"]
     assert count(db, Case) == 1
+
+
+# --- through IMAP ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(dovecot.unavailable() is not None, reason=dovecot.unavailable() or "")
+def test_syncing_the_support_mailbox_over_imap_opens_the_case_once(db, actor, now, tmp_path, monkeypatch):
+    server = dovecot.Dovecot.start(tmp_path / "dovecot")
+    try:
+        monkeypatch.setenv("CRM_IMAP_PASSWORD", server.password)
+        account = imap.account_from(ImapConfig(host=server.host, port=server.port, username=server.user,
+                                               address=SUPPORT), what="mail.imap", insecure=True)
+        server.append("INBOX", mail())
+        first = run.sync(db, account, actor=actor, team=True, now=now, settings=SETTINGS)
+        assert first.error is None and (first.total.cases, first.total.acknowledged) == (1, 1)
+        case = the_case(db)
+        server.append("INBOX", mail(message_id="<m2@newco.com>", subject=f"Re: Printer on fire [#{case.id}]"))
+        again = run.sync(db, account, actor=actor, team=True, now=now, settings=SETTINGS)
+        assert (again.total.stored, again.total.cases, again.total.case_mail) == (1, 0, 1)
+        assert count(db, Case) == 1 and len(outbox(db)) == 1 and len(thread(db, case.id)) == 3
+    finally:
+        server.stop()
