@@ -252,13 +252,18 @@ def test_a_reply_found_by_its_threading_headers_joins_the_case(db, actor, now):
     assert count(db, Case) == 1 and len(outbox(db)) == 1
 
 
-def test_a_reply_reopens_a_waiting_case(db, actor, now):
+def test_a_reply_reopens_a_waiting_or_resolved_case(db, actor, now):
     ingest(db, actor, now, mail())
     case = the_case(db)
     with db.write() as session:
         cases.set_status(session, case.id, WAITING, actor=actor, now=now)
     ingest(db, actor, now, mail(message_id="<m2@newco.com>", subject=f"[#{case.id}] here it is"))
     assert the_case(db, case.id).status == OPEN
+    with db.write() as session:
+        cases.resolve(session, case.id, actor=actor, now=now)
+    ingest(db, actor, now, mail(message_id="<m3@newco.com>", subject=f"[#{case.id}] it broke again"))
+    reopened = the_case(db, case.id)
+    assert (reopened.status, reopened.resolved_at) == (OPEN, None) and count(db, Case) == 1
 
 
 def test_mail_to_a_merged_case_goes_to_the_case_it_was_merged_into(db, actor, now):
