@@ -512,8 +512,11 @@ def entries(session: Session, case_id: int, *, actor: Actor, after: str | None =
                  for r in rows], next_, prev_)
 
 
-def _set_status(session: Session, case: Case, status: str, *, now: datetime) -> dict[str, tuple[Any, Any]]:
-    """Move the case to `status` with its timestamps and its SLA clock; the changes for the audit."""
+def _set_status(session: Session, case: Case, status: str, *, now: datetime, resolving: bool = True
+                ) -> dict[str, tuple[Any, Any]]:
+    """Move the case to `status` with its timestamps and its SLA clock; the changes for the audit.
+    Closing an unresolved case resolves it too, unless `resolving` is off (a merged case was never
+    resolved: the reports' resolution times leave it out)."""
     old = case.status
     if status == old:
         return {}
@@ -526,7 +529,7 @@ def _set_status(session: Session, case: Case, status: str, *, now: datetime) -> 
             changes["closed_at"] = (case.closed_at, None)
             case.closed_at = None
     elif status == CLOSED:
-        if case.resolved_at is None:
+        if case.resolved_at is None and resolving:
             changes["resolved_at"] = (None, now)
             case.resolved_at = now
         changes["closed_at"] = (case.closed_at, now)
@@ -812,7 +815,7 @@ def merge_cases(session: Session, *, keep_id: int, merge_id: int, actor: Actor, 
     surveys_moved = session.execute(Survey.__table__.update().where(Survey.id.in_(moving))
                                     .values(case_id=keep.id)
                                     .execution_options(synchronize_session=False)).rowcount or 0
-    changes = _set_status(session, gone, CLOSED, now=now)
+    changes = _set_status(session, gone, CLOSED, now=now, resolving=False)
     changes["merged_into_id"] = (None, keep.id)
     gone.merged_into_id = keep.id
     _write(session, gone, changes, actor, now, "merge")

@@ -423,6 +423,7 @@ def test_merging_moves_the_thread_and_surveys_and_closes_the_merged_case(db, tea
     with db.read() as s:
         gone = s.get(Case, dup)
         assert (gone.status, gone.merged_into_id, gone.closed_at) == (CLOSED, keep, now + timedelta(hours=1))
+        assert gone.resolved_at is None  # merged, not resolved: no resolution time to report
         assert [e.body for e in cases.entries(s, keep, actor=sue).items] == ["first", "second"]
         assert cases.entries(s, dup, actor=sue).items == []
         assert s.scalar(select(Survey.case_id)) == keep
