@@ -7,7 +7,8 @@ does nothing more. Mail capture calls in, not mail_store: this module sends the 
 through mail_send, which stores through mail_store.
 
 - A message to a support address (To, Cc, Delivered-To or X-Original-To) joins a case found by
-  `[#1234]` in its subject (a merged case leads to the one it was merged into), else by its
+  `[#1234]` in its subject when the sender is the case's customer (its address, its contact or a
+  contact of its company; a merged case leads to the one it was merged into), else by its
   threading headers (In-Reply-To, References naming an email of a case's thread), as a public
   inbound entry (which reopens a waiting case). A closed case is not reopened: the message opens a
   follow-up case, with an internal note naming the closed one.
@@ -170,12 +171,14 @@ def handle(session: Session, message: mail_store.MailMessage, *, settings: Setti
 
 
 def find_case(session: Session, message: mail_store.MailMessage) -> Case | None:
-    """The case a message answers: the first `[#id]` of its subject that names a case, else the
-    case whose thread holds an email its In-Reply-To or References name (the latest such entry).
-    A merged case gives the case it was merged into."""
+    """The case a message answers: the first `[#id]` of its subject that names a case the sender
+    belongs to, else the case whose thread holds an email its In-Reply-To or References name (the
+    latest such entry). A merged case gives the case it was merged into. A number is easily
+    guessed, a Message-ID is not: a stranger's `[#id]` alone (not the case's address, contact or
+    company) does not reach the case, and the message opens a case of its own."""
     for number in dict.fromkeys(int(n) for n in _NUMBER.findall(message.subject or "")):
         case = _surviving(session, session.get(Case, number))
-        if case is not None:
+        if case is not None and _belongs(session, case, message.from_addr):
             return case
     refs = list(dict.fromkeys(r for r in (message.in_reply_to, *message.references) if r))[-100:]
     if not refs:
@@ -184,6 +187,23 @@ def find_case(session: Session, message: mail_store.MailMessage) -> Case | None:
         select(CaseEntry.case_id).join(EmailMessage, EmailMessage.id == CaseEntry.email_id)
         .where(EmailMessage.message_id.in_(refs)).order_by(CaseEntry.id.desc()).limit(1))
     return _surviving(session, session.get(Case, case_id)) if case_id is not None else None
+
+
+def _belongs(session: Session, case: Case, sender: str | None) -> bool:
+    """Whether the sender is the case's customer: the address it came from, its contact, or a
+    contact of its company."""
+    sender = (sender or "").strip().lower()
+    if not sender:
+        return False
+    if sender == (case.from_addr or "").lower():
+        return True
+    if case.contact_id is None and case.company_id is None:
+        return False
+    found = session.execute(
+        select(Contact.id, Contact.company_id).join(ContactEmail, ContactEmail.contact_id == Contact.id)
+        .where(ContactEmail.email == sender).limit(50)).all()
+    return any(c.id == case.contact_id or (case.company_id is not None and c.company_id == case.company_id)
+               for c in found)
 
 
 def _surviving(session: Session, case: Case | None) -> Case | None:

@@ -240,6 +240,26 @@ def test_a_reply_carrying_the_case_number_joins_the_case_and_is_not_acknowledged
     assert len(outbox(db)) == 1 and count(db, Case) == 1
 
 
+def test_a_case_number_from_a_stranger_does_not_reach_the_case_but_a_colleagues_does(db, actor, now, ada):
+    ingest(db, actor, now, mail(sender="Ada <ada@acme.io>"))
+    case = the_case(db)
+    with db.write() as session:
+        contacts.create_contact(session, data={"first_name": "Bo", "emails": ["bo@acme.io"],
+                                               "company_id": ada.company_id}, actor=actor, now=now)
+    report = ingest(db, actor, now,
+                    mail(sender="mallory@evil.example", message_id="<x1@evil.example>", subject=f"Re: [#{case.id}]",
+                         body="Injected"),
+                    mail(sender="bo@acme.io", message_id="<b1@acme.io>", subject=f"Re: [#{case.id}]", body="Me too"))
+    assert (report.cases, report.case_mail) == (1, 1)
+    assert [e[2] for e in thread(db, case.id) if e[0] == "in"] == ["It is on fire.\nPlease help.", "Me too"]
+    assert the_case(db).from_addr == "mallory@evil.example"  # a case of its own
+    # the stranger replying to a message of the case's thread (its Message-ID) is in the conversation
+    ack = outbox(db)[0]
+    ingest(db, actor, now, mail(sender="mallory@evil.example", message_id="<x2@evil.example>",
+                                subject="Re: Printer on fire", in_reply_to=f"<{ack.message_id}>", body="Forwarded to me"))
+    assert thread(db, case.id)[-1][2] == "Forwarded to me"
+
+
 def test_a_reply_found_by_its_threading_headers_joins_the_case(db, actor, now):
     ingest(db, actor, now, mail())
     case = the_case(db)
@@ -275,7 +295,7 @@ def test_mail_to_a_merged_case_goes_to_the_case_it_was_merged_into(db, actor, no
     assert report.case_mail == 1 and report.cases == 0
     assert thread(db, first)[-1][3] == "m3@newco.com"
     with db.read() as session:
-        message = mail_store.MailMessage(message_id="x", sent_at=now, subject=f"[#{second}]")
+        message = mail_store.MailMessage(message_id="x", sent_at=now, subject=f"[#{second}]", from_addr="zoe@newco.com")
         assert case_mail.find_case(session, message).id == first
 
 
