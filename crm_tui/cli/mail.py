@@ -11,7 +11,8 @@ import typer
 
 from crm_tui.cli import output
 from crm_tui.cli.context import state
-from crm_tui.errors import InvalidInput
+from crm_tui.clock import resolve_now
+from crm_tui.errors import CrmError, InvalidInput
 
 app = typer.Typer(name="mail", no_args_is_help=True,
                   help="Mail to the timeline: sync (IMAP), ingest (files, a pipe), triage, log, thread.")
@@ -41,6 +42,27 @@ def _report(report, *, as_json: bool, what: str) -> None:
     output.say(f"{what}: {report.summary()}")
 
 
+def _send_acknowledgements(st, queued: int) -> None:
+    """New cases' acknowledgements go at once when [smtp] is set (else with the next `crm workflows
+    run`, which sends the outbox); a failure leaves them queued for that run."""
+    if not queued:
+        return
+    from crm_tui.workflows.email import send_queued, smtp_settings
+
+    try:
+        smtp = smtp_settings(st.settings)
+    except CrmError as exc:
+        output.error_line("note", f"case acknowledgements wait in the outbox: {exc.message}")
+        return
+    if smtp is None:
+        output.error_line("note", f"{queued} case acknowledgement(s) queued: [smtp] is not set, so they wait "
+                                  "in the outbox")
+        return
+    report = send_queued(st.db, smtp, now=resolve_now(None))
+    if report.error:
+        output.error_line("note", f"case acknowledgements wait in the outbox: {report.error}")
+
+
 @app.command("ingest")
 def ingest(
     ctx: typer.Context,
@@ -65,7 +87,8 @@ def ingest(
         raise InvalidInput("pipe a message in (crm mail ingest - < message.eml), or name files")
     else:
         raws = sources.read_stream(sys.stdin.buffer, max_bytes=max_bytes)
-    report = run.ingest(st.db, raws, actor=st.actor, extra_addresses=_extra(st.settings))
+    report = run.ingest(st.db, raws, actor=st.actor, extra_addresses=_extra(st.settings), settings=st.settings)
+    _send_acknowledgements(st, report.acknowledged)
     _report(report, as_json=as_json, what="ingested")
 
 
@@ -88,7 +111,8 @@ def sync(
     config = (mail.team if team else mail.imap) if mail else None
     account = imap.account_from(config, what="mail.team" if team else "mail.imap", insecure=insecure)
     report = run.sync(st.db, account, actor=st.actor, team=team, extra_addresses=_extra(st.settings),
-                      max_bytes=_max_bytes(st.settings))
+                      max_bytes=_max_bytes(st.settings), settings=st.settings)
+    _send_acknowledgements(st, report.total.acknowledged)
     if as_json:
         output.emit_json(report)
     else:

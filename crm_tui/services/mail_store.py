@@ -84,6 +84,12 @@ class MailMessage:
     contact_ids: tuple[int, ...] = ()
     deal_id: int | None = None
     company_id: int | None = None
+    # read from headers the table does not keep (services/case_mail decides on them before storing
+    # is done): the envelope's Delivered-To / X-Original-To, and why a machine sent it (an
+    # auto-reply, a bounce, a list's mail: "Auto-Submitted: auto-replied"), None for a person's mail
+    delivered_to: tuple[str, ...] = ()
+    automated: str | None = None
+    from_name: str = ""  # the sender's display name (a lead made from the mail takes it)
 
     def addresses(self) -> set[str]:
         return {a.strip().lower() for a in (self.from_addr, *self.to_addrs, *self.cc_addrs) if a and a.strip()}

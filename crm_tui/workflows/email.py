@@ -113,6 +113,8 @@ def _message(email: EmailOutbox, smtp: SmtpSettings, now: datetime,
         msg["Cc"] = ", ".join(email.cc_addrs)
     msg["Subject"] = email.subject
     msg["Date"] = format_datetime(now)
+    if (email.rule or "").startswith("auto-replied:"):  # RFC 3834: other machines do not answer it
+        msg["Auto-Submitted"] = "auto-replied"
     if email.message_id:  # the id the CRM stored the message under, so replies thread to it
         msg["Message-ID"] = f"<{email.message_id}>"
     else:

@@ -18,6 +18,6 @@ def app_sync(db: Database, *, actor: Actor, settings: Settings, now: datetime) -
     try:
         account = imap.account_from(mail.imap if mail else None, what="mail.imap")
         return run.sync(db, account, actor=actor, extra_addresses=mail.addresses,
-                        max_bytes=int(mail.max_message_mb * 1_000_000), now=now)
+                        max_bytes=int(mail.max_message_mb * 1_000_000), now=now, settings=settings)
     except CrmError as exc:
         return run.SyncReport(account="", error=exc.message)

@@ -14,8 +14,10 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
+from crm_tui.config import Settings
+from crm_tui.errors import CrmError
 from crm_tui.models import MailIgnore, MailSyncLog, MailTriage, User
-from crm_tui.services import mail_store
+from crm_tui.services import case_mail, mail_store
 from crm_tui.services.mail_capture.parse import MailError, ParsedMail, parse_message
 from crm_tui.shapes import Actor
 
@@ -44,9 +46,16 @@ class CaptureReport:
     triaged: int = 0  # messages that matched no contact
     errors: list[str] = field(default_factory=list)  # not stored
     warnings: list[str] = field(default_factory=list)  # stored, with a caveat
+    # support mail (services/case_mail): cases opened, acknowledgements queued, mail added to cases,
+    # survey answers
+    cases: int = 0
+    acknowledged: int = 0
+    case_mail: int = 0
+    survey_answers: int = 0
 
     def add(self, other: CaptureReport) -> None:
-        for name in ("read", "stored", "known", "activities", "triaged"):
+        for name in ("read", "stored", "known", "activities", "triaged", "cases", "acknowledged", "case_mail",
+                     "survey_answers"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors += other.errors
         self.warnings += other.warnings
@@ -54,6 +63,12 @@ class CaptureReport:
     def summary(self) -> str:
         line = (f"read {self.read}, stored {self.stored} new ({self.known} already stored), "
                 f"{self.activities} timeline entries, {self.triaged} to Triage")
+        if self.cases:
+            line += f", {self.cases} new case{'s' if self.cases != 1 else ''} ({self.acknowledged} acknowledged)"
+        if self.case_mail:
+            line += f", {self.case_mail} added to case{'s' if self.case_mail != 1 else ''}"
+        if self.survey_answers:
+            line += f", {self.survey_answers} survey answer{'s' if self.survey_answers != 1 else ''}"
         if self.errors:
             line += f", {len(self.errors)} unreadable"
         return line
@@ -68,9 +83,11 @@ def team_addresses(session: Session, extra: Iterable[str] = ()) -> set[str]:
 
 
 def capture(session: Session, raws: Iterable[RawMail], *, actor: Actor, source: str, ours: set[str],
-            user_id: int | None = None, account: str | None = None, now: datetime | None = None) -> CaptureReport:
+            user_id: int | None = None, account: str | None = None, now: datetime | None = None,
+            settings: Settings | None = None) -> CaptureReport:
     """Read and store one batch (one transaction: the caller's). Set-based: one query for the
-    Message-IDs, one for the contacts, one for the ignore list, whatever the batch's size."""
+    Message-IDs, one for the contacts, one for the ignore list, whatever the batch's size.
+    `settings`: its [support] addresses make the new mail to them cases (services/case_mail)."""
     now = resolve_now(now)
     report = CaptureReport()
     logs: list[dict] = []
@@ -97,12 +114,48 @@ def capture(session: Session, raws: Iterable[RawMail], *, actor: Actor, source: 
         report.stored, report.known = len(stored.new), len(parsed) - len(stored.new)
         report.activities = stored.activities
         fresh = set(stored.new)
-        lost = [parsed[mid] for mid in stored.unmatched if mid in fresh]
+        leads = _to_cases(session, [parsed[mid] for mid in stored.new], report, logs, settings=settings,
+                          source=source, account=account, now=now)
+        lost = [parsed[mid] for mid in stored.unmatched if mid in fresh and mid not in leads]
         report.triaged = len(lost)
         _to_triage(session, lost, stored.email_ids, ours=ours, now=now)
     if logs:
         session.execute(insert(MailSyncLog), logs)
     return report
+
+
+def _to_cases(session: Session, mails: list[ParsedMail], report: CaptureReport, logs: list[dict], *,
+              settings: Settings | None, source: str, account: str | None, now: datetime) -> set[str]:
+    """Support mail first stored in this batch, to cases (services/case_mail), each message in a
+    savepoint: one that cannot be made a case is one warning in the sync log, and stays stored.
+    Returns the Message-IDs whose sender became a lead (so not Triage's)."""
+    leads: set[str] = set()
+    for mail in mails:
+        message = mail.to_store()
+        if not case_mail.wanted(message, settings):
+            continue
+        try:
+            with session.begin_nested():
+                done = case_mail.handle(session, message, settings=settings, now=now)
+        except CrmError as exc:
+            _log(logs, report.warnings, RawMail(b""), mail.message_id, "warning",
+                 f"not made a case: {exc.message}", source, account, now)
+            continue
+        if done is None:
+            continue
+        if done.warning:
+            _log(logs, report.warnings, RawMail(b""), mail.message_id, "warning",
+                 done.warning, source, account, now)
+        if done.contact_made is not None:
+            leads.add(mail.message_id)
+        if done.kind in (case_mail.NEW, case_mail.FOLLOW_UP):
+            report.cases += 1
+            report.acknowledged += done.acknowledged
+        elif done.kind in (case_mail.ENTRY, case_mail.NOTE):
+            report.case_mail += 1
+        elif done.kind == case_mail.SURVEY:
+            report.survey_answers += 1
+    return leads
 
 
 def _log(logs: list[dict], into: list[str], raw: RawMail, message_id: str | None, level: str, error: str,

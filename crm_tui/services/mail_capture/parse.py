@@ -57,6 +57,10 @@ class ParsedMail:
     size: int
     problems: list[str] = field(default_factory=list)
     synthetic_id: bool = False
+    # the envelope's recipients (Delivered-To, X-Original-To), and why a machine sent it (None: a
+    # person did): services/case_mail never answers such mail
+    delivered_to: list[str] = field(default_factory=list)
+    automated: str | None = None
 
     @property
     def thread_key(self) -> str:
@@ -78,7 +82,9 @@ class ParsedMail:
             message_id=self.message_id, sent_at=self.sent_at, subject=self.subject,
             from_addr=self.sender.email if self.sender else "", to_addrs=tuple(a.email for a in self.to),
             cc_addrs=tuple(a.email for a in self.cc), body=self.body or None, in_reply_to=self.in_reply_to,
-            references=tuple(self.references), attachments=tuple(self.attachments), size=self.size)
+            references=tuple(self.references), attachments=tuple(self.attachments), size=self.size,
+            delivered_to=tuple(self.delivered_to), automated=self.automated,
+            from_name=self.sender.name if self.sender else "")
 
 
 def parse_message(raw: bytes, *, received_at: datetime, headers_only: bool = False) -> ParsedMail:
@@ -109,11 +115,51 @@ def parse_message(raw: bytes, *, received_at: datetime, headers_only: bool = Fal
         subject=subject, sender=sender, to=to, cc=cc, sent_at=sent_at, body=body, attachments=attachments,
         size=len(raw), problems=problems,
     )
+    parsed.delivered_to, parsed.automated = _envelope(msg)
     if not parsed.message_id:
         parsed.message_id = _synthetic_id(msg, problems)
         parsed.synthetic_id = True
         problems.append("no Message-ID: given " + parsed.message_id)
     return parsed
+
+
+_ENVELOPE = frozenset({"delivered-to", "x-original-to", "auto-submitted", "precedence", "x-autoreply",
+                       "x-autorespond", "list-id", "list-unsubscribe", "return-path"})
+
+
+def _envelope(msg: Message) -> tuple[list[str], str | None]:
+    """(Delivered-To and X-Original-To addresses, why a machine sent the message or None), read in
+    one pass over the headers. Automated: Auto-Submitted other than "no" (RFC 3834), Precedence
+    bulk, junk or list, X-Autoreply or X-Autorespond, a mailing list's List-Id or List-Unsubscribe,
+    an empty Return-Path (a bounce) or a delivery report (multipart/report)."""
+    delivered: dict[str, None] = {}
+    why: str | None = None
+    for key, value in msg.raw_items():
+        name = key.lower()
+        if name not in _ENVELOPE:
+            continue
+        text = _unfold(str(value)).strip()
+        word = text.split(";")[0].strip().lower()
+        if name in ("delivered-to", "x-original-to"):
+            for _, addr in getaddresses([text]):
+                addr = addr.strip().strip("<>").lower()
+                if "@" in addr and len(addr) <= MAX_ADDRESS:
+                    delivered.setdefault(addr, None)
+        elif why is not None:
+            continue
+        elif name == "auto-submitted" and word and word != "no":
+            why = f"Auto-Submitted: {word[:40]}"
+        elif name == "precedence" and word in ("bulk", "junk", "list"):
+            why = f"Precedence: {word}"
+        elif name in ("x-autoreply", "x-autorespond") and word not in ("no", "false", "0"):
+            why = f"{key.strip()}: {word[:40]}".rstrip(": ")
+        elif name in ("list-id", "list-unsubscribe"):
+            why = f"mailing list ({key.strip()})"
+        elif name == "return-path" and text.replace(" ", "") == "<>":
+            why = "a bounce (empty Return-Path)"
+    if why is None and msg.get_content_type() == "multipart/report":
+        why = "a delivery report"
+    return list(delivered), why
 
 
 _ODD_LINE_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")  # str.splitlines() breaks lines there too

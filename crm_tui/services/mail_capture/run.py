@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from crm_tui.clock import resolve_now
+from crm_tui.config import Settings
 from crm_tui.db import Database
 from crm_tui.errors import CrmError
 from crm_tui.models import MailFolder
@@ -31,17 +32,23 @@ def _batches(raws: Iterable[RawMail], size: int) -> Iterator[list[RawMail]]:
         yield chunk
 
 
+def _support(settings: Settings | None) -> tuple[str, ...]:
+    """The [support] addresses: the team's own, so mail from them is outbound and never a contact's."""
+    return settings.support.addresses if settings is not None else ()
+
+
 def ingest(db: Database, raws: Iterable[RawMail], *, actor: Actor, extra_addresses: Iterable[str] = (),
-           now: datetime | None = None, batch: int = BATCH) -> CaptureReport:
-    """Store the messages read from files or a pipe, as the acting user's mail."""
+           now: datetime | None = None, batch: int = BATCH, settings: Settings | None = None) -> CaptureReport:
+    """Store the messages read from files or a pipe, as the acting user's mail. `settings`: new
+    mail to its [support] addresses becomes cases (services/case_mail)."""
     now = resolve_now(now)
     with db.read() as session:
         permissions.require(session, actor, "activity.log")
-        ours = team_addresses(session, extra_addresses)
+        ours = team_addresses(session, [*extra_addresses, *_support(settings)])
     report = CaptureReport()
     for chunk in _batches(raws, batch):
         report.add(_store(db, lambda session: capture(session, chunk, actor=actor, source="ingest", ours=ours,
-                                                      user_id=actor.user_id, now=now)))
+                                                      user_id=actor.user_id, now=now, settings=settings)))
     return report
 
 
@@ -82,15 +89,17 @@ class SyncReport:
 
 def sync(db: Database, account: imap.ImapAccount, *, actor: Actor, team: bool = False,
          extra_addresses: Iterable[str] = (), max_bytes: int = 25_000_000, now: datetime | None = None,
-         connect: Callable[[imap.ImapAccount], object] = imap.connect, batch: int = BATCH) -> SyncReport:
+         connect: Callable[[imap.ImapAccount], object] = imap.connect, batch: int = BATCH,
+         settings: Settings | None = None) -> SyncReport:
     """Read the account's new mail: each folder from the UID after the last one stored (all of it
     when the folder's UIDVALIDITY changed), a chunk at a time, each chunk stored with the folder's
     new last UID in one transaction, so a run that stops half-way resumes where it stopped.
-    `team`: the shared BCC box, whose mail belongs to no one user."""
+    `team`: the shared BCC box, whose mail belongs to no one user. `settings`: new mail to its
+    [support] addresses becomes cases (services/case_mail)."""
     now = resolve_now(now)
     with db.read() as session:
         permissions.require(session, actor, "activity.log")
-        extra = [*extra_addresses, *([account.address] if account.address else [])]
+        extra = [*extra_addresses, *([account.address] if account.address else []), *_support(settings)]
         ours = team_addresses(session, extra)
         known = {folder: (validity, last) for folder, validity, last in session.execute(
             select(MailFolder.folder, MailFolder.uidvalidity, MailFolder.last_uid)
@@ -101,7 +110,7 @@ def sync(db: Database, account: imap.ImapAccount, *, actor: Actor, team: bool = 
         for folder in imap.folders(client, account.folders):
             report.folders.append(_sync_folder(db, client, account, folder, known.get(folder), actor=actor,
                                                user_id=None if team else actor.user_id, ours=ours,
-                                               max_bytes=max_bytes, now=now, batch=batch))
+                                               max_bytes=max_bytes, now=now, batch=batch, settings=settings))
     except CrmError as exc:
         report.error = exc.message
     except OSError as exc:  # the connection dropped mid-way
@@ -113,7 +122,7 @@ def sync(db: Database, account: imap.ImapAccount, *, actor: Actor, team: bool = 
 
 def _sync_folder(db: Database, client, account: imap.ImapAccount, folder: str, state: tuple[int, int] | None, *,
                  actor: Actor, user_id: int | None, ours: set[str], max_bytes: int, now: datetime,
-                 batch: int) -> FolderReport:
+                 batch: int, settings: Settings | None = None) -> FolderReport:
     if state is not None and (now_at := imap.status(client, folder)) is not None \
             and now_at[0] == state[0] and now_at[1] <= state[1] + 1:
         return FolderReport(folder, state[0], state[1])  # nothing new: the folder is not even opened
@@ -131,7 +140,7 @@ def _sync_folder(db: Database, client, account: imap.ImapAccount, folder: str, s
 
         def write(session, raws=raws, last=chunk[-1]) -> CaptureReport:
             stored = capture(session, raws, actor=actor, source="sync", ours=ours, user_id=user_id,
-                             account=account.label, now=now)
+                             account=account.label, now=now, settings=settings)
             _save_state(session, account.label, folder, uidvalidity, last, now)
             return stored
 
