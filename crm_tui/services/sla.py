@@ -50,8 +50,8 @@ from crm_tui.services.business_hours import (
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, lock_names, parse_id
 from crm_tui.services.dates import parse_day
 
-ADMIN, VIEW, EDIT = "sla.admin", "case.view", "case.edit"
-CALENDAR, POLICY, CASE = "business_calendar", "sla_policy", "case"
+ADMIN, VIEW = "sla.admin", "case.view"
+CALENDAR, POLICY = "business_calendar", "sla_policy"
 FIRST, RESOLUTION = "first", "resolution"
 TARGET_KEYS = {"first": FIRST, "resolve": RESOLUTION}
 DEFAULT_CALENDAR_NAME = "Business hours"
@@ -279,51 +279,7 @@ def scan(session: Session, *, now: datetime, within_minutes: int = 0, limit: int
             for r in session.execute(stmt)]
 
 
-# --- the case writes the workflow actions need -------------------------------------------------
-# Until services/cases.py (helper `cases`) lands, the SLA actions change a case through these two:
-# permission-checked (case.edit; the workflow's system actor passes), version-bumping and audited.
-
-
-def _case(session: Session, case_id: int) -> Case:
-    case = session.get(Case, case_id) if parse_id(case_id) else None
-    if case is None:
-        raise NotFound(f"no case #{case_id}")
-    return case
-
-
-def set_case_assignee(session: Session, case_id: int, *, assignee_id: int | None, actor: Actor,
-                      version: int | None = None, now: datetime | None = None) -> Case:
-    now = resolve_now(now)
-    case = _case(session, case_id)
-    permissions.require(session, actor, EDIT)
-    check_version(session, case, version, CASE, f"case #{case.id}")
-    changes = apply_changes(case, {"assignee_id": assignee_id})
-    if changes:
-        case.updated_at = now
-        flush(session, CASE, f"case #{case.id}")
-        audit(session, actor=actor, entity=CASE, entity_id=case.id, action="update", now=now, changes=changes)
-    return case
-
-
-def set_case_priority(session: Session, case_id: int, priority: str, *, actor: Actor, version: int | None = None,
-                      now: datetime | None = None) -> Case:
-    """Change the priority and stamp the due times again for it."""
-    now = resolve_now(now)
-    case = _case(session, case_id)
-    permissions.require(session, actor, EDIT)
-    check_version(session, case, version, CASE, f"case #{case.id}")
-    priority = _priority(priority)
-    before = (case.first_response_due_at, case.resolution_due_at)
-    changes = apply_changes(case, {"priority": priority})
-    if changes:
-        stamp(session, case, now=now)
-        for name, old in zip(("first_response_due_at", "resolution_due_at"), before):
-            if getattr(case, name) != old:
-                changes[name] = (old, getattr(case, name))
-        case.updated_at = now
-        flush(session, CASE, f"case #{case.id}")
-        audit(session, actor=actor, entity=CASE, entity_id=case.id, action="update", now=now, changes=changes)
-    return case
+# --- the SLA actions of the workflow engine: whom to give a case, how far to raise it ---------
 
 
 def team_members(session: Session, team: str) -> list[User]:

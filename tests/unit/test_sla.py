@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from crm_tui.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_tui.models import AuditEvent, Case, Holiday, SlaPolicy
 from crm_tui.models.case import OPEN, RESOLVED, WAITING
-from crm_tui.services import sla, users
+from crm_tui.services import cases, sla, users
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -337,25 +337,39 @@ def test_holidays_are_read_only_for_the_years_a_computation_reaches(db, actor, n
     assert len(holiday_reads) == 1 and case.resolution_due_at is not None
 
 
-def test_workflow_case_writes_check_the_permission_and_audit(db, actor, now):
+def test_the_case_service_moves_the_clock_through_waiting_and_a_priority_change(db, actor, now):
     with db.write() as s:
         _setup(s, actor, now)
-        bob = users.create_user(s, data={"login": "bob", "role": "support", "team": "Desk"}, actor=actor, now=now)
-        users.create_user(s, data={"login": "sam", "role": "sales"}, actor=actor, now=now)
-        case = _case(s, now)
-        version = case.version
+        case = cases.create_case(s, actor=actor, subject="Printer on fire", now=now)
+        assert case.first_response_due_at == now + timedelta(hours=4)  # 11:00 Berlin + 4h
+        cases.set_status(s, case.id, "waiting", actor=actor, now=now + timedelta(hours=1))
+        assert case.paused_at == now + timedelta(hours=1) and case.sla_next_at is None
+        # back on Tuesday 10:00 Berlin: 5 business hours on Monday, 1 on Tuesday
+        cases.set_status(s, case.id, "open", actor=actor, now=datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
+        assert case.paused_minutes == 360 and case.paused_at is None
+        assert case.first_response_due_at.astimezone(BERLIN).replace(tzinfo=None) == datetime(2026, 11, 24, 13, 0)
+        cases.set_priority(s, case.id, "urgent", actor=actor, now=now)
+        # urgent: 30m + the 6h waited from Monday 11:00 Berlin: 6h on Monday, 30m on Tuesday
+        assert case.first_response_due_at.astimezone(BERLIN).replace(tzinfo=None) == datetime(2026, 11, 24, 9, 30)
+        assert case.sla_next_at == case.first_response_due_at
+
+
+def test_picking_a_teammate_round_robin_or_least_loaded(db, actor, now):
     with db.write() as s:
-        sam = users.actor_for(s, login="sam", now=now)
-        with pytest.raises(Forbidden):
-            sla.set_case_priority(s, case.id, "urgent", actor=sam, now=now)
-        done = sla.set_case_priority(s, case.id, "urgent", actor=actor, version=version, now=now)
-        assert done.priority == "urgent" and done.first_response_due_at == now + timedelta(minutes=30)
-        sla.set_case_assignee(s, case.id, assignee_id=bob.id, actor=actor, now=now)
-        with pytest.raises(InvalidInput, match="unknown priority"):
-            sla.set_case_priority(s, case.id, "asap", actor=actor, now=now)
-    with db.read() as s:
-        fields = s.scalars(select(AuditEvent.field).where(AuditEvent.entity == "case", AuditEvent.entity_id == case.id)
-                           .order_by(AuditEvent.id)).all()
-        assert fields == ["priority", "first_response_due_at", "resolution_due_at", "assignee_id"]
+        a = users.create_user(s, data={"login": "amy", "role": "support", "team": "Desk"}, actor=actor, now=now)
+        b = users.create_user(s, data={"login": "ben", "role": "support", "team": "desk"}, actor=actor, now=now)
+        users.create_user(s, data={"login": "cat", "role": "support", "team": "Other"}, actor=actor, now=now)
+        assert [sla.pick_in_team(s, "Desk", "round_robin").login for _ in range(3)] == ["amy", "ben", "amy"]
+        assert sla.pick_in_team(s, "DESK", "round_robin", advance=False).login == "ben"
+        for _ in range(2):
+            _case(s, now, assignee_id=a.id)
+        _case(s, now, assignee_id=b.id)
+        _case(s, now, assignee_id=b.id, status="closed")
+        _case(s, now, assignee_id=b.id, status="resolved")
+        assert sla.pick_in_team(s, "desk", "least_loaded").login == "ben"
+        _case(s, now, assignee_id=b.id)
+        assert sla.pick_in_team(s, "desk", "least_loaded").login == "amy"  # a tie: the lower id
+        with pytest.raises(InvalidInput, match="no active user is in the team 'Nobody'"):
+            sla.pick_in_team(s, "Nobody", "round_robin")
     assert sla.raised("normal") == "high" and sla.raised("urgent") == "urgent"
     assert sla.raised("low", "high") == "high" and sla.raised("urgent", "high") == "urgent"
