@@ -237,9 +237,9 @@ DAY_MINUTES = 8 * 60  # "1d" in a target is one business day of 8 business hours
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhm]?)", re.I)
 
 
-def parse_duration(text: str | int) -> int:
+def parse_duration(text: str | int, *, day_minutes: int = DAY_MINUTES) -> int:
     """Business minutes of "4h", "1d" (8 business hours), "30m", "1d 4h", "1h30m" or a bare number
-    of minutes ("90")."""
+    of minutes ("90"). A span of wall-clock time passes day_minutes=1440."""
     if isinstance(text, int) and not isinstance(text, bool):
         value = text
     else:
@@ -248,7 +248,7 @@ def parse_duration(text: str | int) -> int:
             raise InvalidInput(f"{text!r} is not a duration: write it as 30m, 4h, 1d (8 business hours) or 1d4h")
         total = 0.0
         for number, unit in _PART.findall(spec):
-            total += float(number) * {"d": DAY_MINUTES, "h": 60, "m": 1, "": 1}[unit]
+            total += float(number) * {"d": day_minutes, "h": 60, "m": 1, "": 1}[unit]
         if total != int(total):
             raise InvalidInput(f"{text!r} is not a whole number of minutes")
         value = int(total)
