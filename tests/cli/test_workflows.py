@@ -33,7 +33,7 @@ def test_workflow_commands_from_init_to_the_run_log(crm):
     crm.ok("workflows", "init")
     crm.fails("workflows", "init", code=2)  # never overwrites without --force
     draft = str(_rules_file())
-    assert len(crm.json("workflows", "list", "--file", draft)["rules"]) == 8
+    assert len(crm.json("workflows", "list", "--file", draft)["rules"]) == 11
     refused = crm("workflows", "validate")  # the example needs a sales team and a manager
     assert refused.exit_code == 2 and "rule 'new-lead': assign_owner: no active user has the role 'sales'" in \
         refused.stderr
