@@ -41,7 +41,7 @@ def test_workflow_commands_from_init_to_the_run_log(crm):
     assert refused.exit_code == 2 and "not published: " in refused.stderr and "(and " in refused.stderr
     crm.ok("user", "add", "bob", "--role", "sales")
     crm.ok("user", "add", "mia", "--role", "manager")
-    assert "8 rules, all valid" in crm.ok("workflows", "validate").stdout
+    assert "11 rules, all valid" in crm.ok("workflows", "validate").stdout
 
     _rules_file().write_text(RULES + BROKEN, encoding="utf-8")
     checked = crm("workflows", "check", "--file", draft)
