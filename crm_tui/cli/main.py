@@ -97,6 +97,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "template": ("templates", "app", "Email templates: add, list, show, edit, archive, preview."),
     "product": ("products", "app", "The product catalog: add, list, show, edit, price, archive."),
     "case": ("cases", "app", "Support cases: add, list, show, reply, note, assign, status, resolve, close, reopen, merge."),
+    "sla": ("sla", "app", "SLAs: policies, business hours, holidays (ICS import), the scan of cases due."),
     "email": ("email_send", "app", "Send email from the CRM: logged on the contact's, company's and deal's timeline."),
     "sequence": ("sequences", "app",
                  "Sequences: add, list, show, edit, archive, step add|edit|remove, enroll, stop, status."),
