@@ -6,6 +6,7 @@ in between is compared field by field (screens/conflict.py), never overwritten."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -31,7 +32,7 @@ class CaseCard:
     """A case as the detail's card and its dialogs show it: the stored row, and the names of what
     it links to (read in the worker that read the case)."""
 
-    case: Any  # models.case.Case (detached: expire_on_commit is off)
+    case: Any  # the case's columns, copied while its session was open (case_values)
     contact: str | None
     company: str | None
     assignee: str | None
@@ -51,6 +52,12 @@ class CaseCard:
         return f"#{self.case.id} {self.case.subject}"
 
 
+def case_values(case) -> SimpleNamespace:
+    """A case's columns as plain values: a read session ends with a rollback, which expires the
+    ORM object (its attributes would then need that session)."""
+    return SimpleNamespace(**{name: getattr(case, name) for name in type(case).model_fields})
+
+
 def read_card(session, case_id: int, actor: Actor) -> CaseCard:
     """The case (case.view checked by the service) and its links' names."""
     case = cases.get_case(session, case_id, actor=actor)
@@ -63,14 +70,24 @@ def read_card(session, case_id: int, actor: Actor) -> CaseCard:
         except CrmError:  # gone meanwhile (ON DELETE SET NULL is on its way)
             return f"#{record_id}"
 
-    return CaseCard(case, name("contact", case.contact_id), name("company", case.company_id),
+    return CaseCard(case_values(case), name("contact", case.contact_id), name("company", case.company_id),
                     name("user", case.assignee_id), name("deal", case.deal_id), case.merged_into_id)
+
+
+class OneLineErrors:
+    """Any refusal of the service (a role's, too) on the form's one error line, the form kept as typed."""
+
+    def report_failure(self, error: Exception, title: str = "Could not save") -> None:
+        if isinstance(error, CrmError):
+            self.report_rejected(error.message)
+        else:
+            super().report_failure(error, title)
 
 
 # --- a new case -----------------------------------------------------------------------------------
 
 
-class NewCaseForm(FormScreen["Any | None"]):
+class NewCaseForm(OneLineErrors, FormScreen["Any | None"]):
     """Subject, description, the customer (contact and company pickers), channel, category,
     priority, assignee and team. It dismisses with the case made."""
 
@@ -169,9 +186,9 @@ class CaseFilterForm(FormScreen["tuple[dict, dict] | None"]):
     def compose_fields(self) -> ComposeResult:
         f = self.filters
         yield _field("Status", Select([(STATUS_LABELS[s], s) for s in STATUSES], id="filter-status",
-                                      value=f.get("status") or Select.BLANK, prompt="(any)", compact=True))
+                                      value=f.get("status") or Select.NULL, prompt="(any)", compact=True))
         yield _field("Priority", Select(_choices(PRIORITIES), id="filter-priority",
-                                        value=f.get("priority") or Select.BLANK, prompt="(any)", compact=True))
+                                        value=f.get("priority") or Select.NULL, prompt="(any)", compact=True))
         yield _field("Category", _input("filter-category", f.get("category") or "", placeholder="(any)"))
         assignee = self.texts.get("assignee")
         choice = Choice("user", f["assignee_id"], assignee) if f.get("assignee_id") is not None and assignee else None
@@ -207,7 +224,7 @@ class CaseFilterForm(FormScreen["tuple[dict, dict] | None"]):
 # --- the detail's changes --------------------------------------------------------------------------
 
 
-class _CaseChange(FormConflicts, FormScreen["Any | None"]):
+class _CaseChange(OneLineErrors, FormConflicts, FormScreen["Any | None"]):
     """A change to one stored case: it saves with the version it was read at; a teammate's save in
     between is compared field by field (CONFLICT_FIELDS): a change to another field merges and
     saves again, the same field asks (FieldConflictScreen)."""
@@ -343,7 +360,7 @@ class AssignForm(_CaseChange):
                             team=values["team"], version=self.card.version, now=now)
 
 
-class NoteForm(FormScreen["Any | None"]):
+class NoteForm(OneLineErrors, FormScreen["Any | None"]):
     """An internal note: on the thread, never sent to the customer."""
 
     ENTER_SAVES = False
@@ -369,7 +386,7 @@ class NoteForm(FormScreen["Any | None"]):
         return cases.note(session, self.card.id, actor=actor, body=values["body"], now=now)
 
 
-class ReplyForm(FormScreen["Any | None"]):
+class ReplyForm(OneLineErrors, FormScreen["Any | None"]):
     """A reply to the customer, by email through the outbox, threaded on the case's last email with
     [#id] in its subject (cases.reply). An email template is a canned reply: choosing one fills the
     body, merged for the case's contact; the body stays editable."""
@@ -441,7 +458,7 @@ class ReplyForm(FormScreen["Any | None"]):
                            template_id=values["template_id"], settings=self.app.settings, now=now)
 
 
-class MergeForm(FormScreen["Any | None"]):
+class MergeForm(OneLineErrors, FormScreen["Any | None"]):
     """Merge another case into this one: its thread moves here, and it is closed as merged. The
     case is named by its number (#42 or 42); a yes/no names both before anything is written."""
 
