@@ -53,8 +53,8 @@ class _Keep:
 
 KEEP: Any = _Keep()  # assign(): leave this one as it is
 
-_C = Case.__table__.c
-_E = CaseEntry.__table__.c
+_CASES, _ENTRIES = Case.__table__, CaseEntry.__table__
+_C, _E = _CASES.c, _ENTRIES.c
 NEWEST_FIRST = SortKey(_C.id, _C.id, descending=True)
 SOONEST_FIRST = SortKey(_C.sla_next_at, _C.id)
 THREAD_ORDER = SortKey(_E.created_at, _E.id)
@@ -314,7 +314,7 @@ def _row_columns():
                company.c.name.label("company_name"), user.c.login.label("assignee_login"), _C.team,
                _C.created_at, _C.sla_next_at, _C.version, _C.category, _C.channel, _C.contact_id, _C.company_id,
                _C.assignee_id)
-    source = (_C.table.outerjoin(contact, contact.c.id == _C.contact_id)
+    source = (_CASES.outerjoin(contact, contact.c.id == _C.contact_id)
               .outerjoin(company, company.c.id == _C.company_id)
               .outerjoin(user, user.c.id == _C.assignee_id))
     return columns, source
@@ -410,7 +410,7 @@ def list_cases(session: Session, *, actor: Actor, queue: str = "open", team: str
                                      before=before, limit=limit)
     total = None
     if with_total:
-        total = session.scalar(select(func.count()).select_from(_C.table).where(*conditions))
+        total = session.scalar(select(func.count()).select_from(_CASES).where(*conditions))
     return Page(_rows(rows), next_, prev_, total)
 
 
@@ -434,7 +434,7 @@ def queue_counts(session: Session, *, actor: Actor, now: datetime, soon_minutes:
         total(and_(is_open, _C.assignee_id.is_(None))).label("unassigned"),
         total(_C.status == WAITING).label("waiting"),
         total(soon).label("soon"),
-    ).select_from(_C.table).where(visible)).one()
+    ).select_from(_CASES).where(visible)).one()
     counts = {name: int(getattr(row, name) or 0) for name in ("mine", "unassigned", "soon", "waiting", "open", "all")}
     for team, n in session.execute(select(_C.team, func.count()).where(visible, is_open, _C.team.is_not(None))
                                    .group_by(_C.team).order_by(_C.team)):
@@ -501,7 +501,7 @@ def entries(session: Session, case_id: int, *, actor: Actor, after: str | None =
                    author.c.login.label("author_login"), _E.contact_id,
                    func.coalesce(func.nullif(contact.c.full_name, ""), contact.c.email).label("contact_name"),
                    _E.email_id, email.c.subject.label("email_subject"), email.c.from_addr.label("email_from"))
-            .select_from(_E.table.outerjoin(author, author.c.id == _E.author_id)
+            .select_from(_ENTRIES.outerjoin(author, author.c.id == _E.author_id)
                          .outerjoin(contact, contact.c.id == _E.contact_id)
                          .outerjoin(email, email.c.id == _E.email_id))
             .where(_E.case_id == case.id, *([_E.visibility == PUBLIC] if public_only else [])))

@@ -50,6 +50,11 @@ MOVED = {
     # enrolling and stopping a contact's sequences needs activity.log (services/sequences.py)
     "sequence_enrollments": ("sequence enrolment", "activity.log", None),
     "sequence_sends": ("sequence step", "activity.log", None),
+    # the service desk (issue 23): a case needs case.edit (an "own" scope: its assignee's), its
+    # thread's entries too; a survey answer is the contact's, like its timeline
+    "cases": ("case", "case.edit", "assignee_id"),
+    "case_entries": ("case entry", "case.edit", None),
+    "surveys": ("survey", "activity.log", None),
 }
 
 
@@ -321,6 +326,8 @@ def _move_references(session: Session, model, a_id: int, b_id: int, now: datetim
         _drop_colliding(session, table, column, a_id, b_id)
         if table.name == "sequence_enrollments":
             _stop_second_enrolments(session, table, a_id, b_id, now)
+        if table.name == "surveys" and column.name == "contact_id":
+            _drop_second_surveys(session, table, a_id, b_id)
         values: dict[str, Any] = {column.name: a_id}
         if "version" in table.c and "updated_at" in table.c:
             values.update(version=table.c.version + 1, updated_at=now)
@@ -349,6 +356,22 @@ def _stop_second_enrolments(session: Session, table, a_id: int, b_id: int, now: 
                     .values(status="stopped", stop_reason="merged", stopped_at=now, next_due_at=None,
                             version=table.c.version + 1, updated_at=now)
                     .execution_options(synchronize_session=False))
+
+
+def _drop_second_surveys(session: Session, table, a_id: int, b_id: int) -> None:
+    """A contact has one survey per NPS run (a partial unique index, which _drop_colliding does not
+    see): where both contacts have one of the same run, the answered one stays (a's when both or
+    neither were answered) and the other goes."""
+    t = table
+    twin = t.alias("twin")
+    same_run = and_(twin.c.run_key == t.c.run_key, twin.c.run_key.is_not(None))
+    # a's unanswered survey goes where b answered the same run
+    session.execute(delete(t).where(t.c.contact_id == a_id, t.c.run_key.is_not(None), t.c.responded_at.is_(None),
+                                    exists().where(same_run, twin.c.contact_id == b_id,
+                                                   twin.c.responded_at.is_not(None))))
+    # b's goes where a (still) has one of the same run
+    session.execute(delete(t).where(t.c.contact_id == b_id, t.c.run_key.is_not(None),
+                                    exists().where(same_run, twin.c.contact_id == a_id)))
 
 
 def _drop_colliding(session: Session, table, column, a_id: int, b_id: int) -> None:
