@@ -78,12 +78,13 @@ async def test_queues_counts_paging_search_filter_and_a_new_case(db, actor, now)
         assert screen.counts["team:Support"] == 62 and screen.counts["team:Billing"] == 1
         bar = screen.query_one(QueueBar).text().plain
         assert "All open 63" in bar and "Support 62" in bar and "Billing 1" in bar
-        # "All open" first: a window of pages, never the whole queue
+        # "All open" first, newest first: a window of pages, never the whole queue
         table = _list(app)
         assert table.total == 63 and len(table.window.rows) < 63
+        assert table.current_row.subject == "Bulk question 059"
         await pilot.press("end")
         await settle(app, pilot)
-        assert table.current_row.subject == "Bulk question 059"
+        assert table.current_row.subject == "Printer on fire"
 
         await pilot.press("left_square_bracket")  # Waiting
         await settle(app, pilot)

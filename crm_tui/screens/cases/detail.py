@@ -21,7 +21,7 @@ from crm_tui.screens.case_rows import case_columns, span
 from crm_tui.screens.cases.forms import (
     AssignForm, CaseCard, LinkDealForm, MergeForm, NoteForm, PriorityForm, ReplyForm, StatusForm, read_card,
 )
-from crm_tui.screens.detail import DetailScreen, deal_columns, history_columns, paged, tab_keys
+from crm_tui.screens.detail import DetailScreen, history_columns, paged, tab_keys
 from crm_tui.services import audit, cases, sla, surveys
 from crm_tui.shapes import Page
 from crm_tui.widgets import fmt
@@ -53,6 +53,15 @@ def entry_columns(app) -> list[Column]:
         Column("Who", _who, width=12),
         Column("", lambda e: "internal" if e.visibility == INTERNAL else "", width=8),
         Column("Entry", lambda e: " ".join((e.body or "").split()), ratio=1),
+    ]
+
+
+def open_deal_columns() -> list[Column]:
+    return [
+        Column("Open deal", lambda d: d.title, ratio=3),
+        Column("Amount", lambda d: fmt.money(d.amount_minor, d.currency or "") if d.currency else "—", width=14,
+               align="right"),
+        Column("Owner", lambda d: d.owner_login or "—", width=10),
     ]
 
 
@@ -156,7 +165,7 @@ class CaseDetailScreen(DetailScreen):
         with TabPane("Customer", id="case-tab-customer"):
             yield KeysetTable(case_columns(self.app, with_customer=False), noun="other cases", id="case-others",
                               counted=False, empty_text="No other cases from this customer.")
-            yield KeysetTable(deal_columns(self.app), noun="open deals", id="case-deals", counted=False,
+            yield KeysetTable(open_deal_columns(), noun="open deals", id="case-deals", counted=False,
                               empty_text="No open deals with this customer.")
         if hasattr(surveys, "for_case"):
             with TabPane("Surveys", id="case-tab-surveys"):
@@ -170,10 +179,8 @@ class CaseDetailScreen(DetailScreen):
         db, actor, cid = self.app.db, self.app.actor, self.case_id
 
         def thread(*, after, before, limit, with_total):
-            if before is not None:  # the thread pages forward only (oldest first)
-                return Page([])
             with db.read() as session:
-                return cases.entries(session, cid, actor=actor, after=after, limit=limit)
+                return cases.entries(session, cid, actor=actor, after=after, before=before, limit=limit)
 
         def context(part: int):
             def read():

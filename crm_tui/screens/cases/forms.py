@@ -61,17 +61,9 @@ def case_values(case) -> SimpleNamespace:
 def read_card(session, case_id: int, actor: Actor) -> CaseCard:
     """The case (case.view checked by the service) and its links' names."""
     case = cases.get_case(session, case_id, actor=actor)
-
-    def name(kind: str, record_id: int | None) -> str | None:
-        if record_id is None:
-            return None
-        try:
-            return lookup.label(session, kind=kind, record_id=record_id).label
-        except CrmError:  # gone meanwhile (ON DELETE SET NULL is on its way)
-            return f"#{record_id}"
-
-    return CaseCard(case_values(case), name("contact", case.contact_id), name("company", case.company_id),
-                    name("user", case.assignee_id), name("deal", case.deal_id), case.merged_into_id)
+    named = cases.names(session, case)
+    return CaseCard(case_values(case), named["contact"], named["company"], named["assignee"], named["deal"],
+                    case.merged_into_id)
 
 
 class OneLineErrors:

@@ -128,11 +128,12 @@ class CasesScreen(SearchableList, AreaScreen):
     def fetcher(self):
         """What the table calls (in a thread): one page of the queue's cases."""
         db, actor, now, args = self.app.db, self.app.actor, self.app.now(), self.list_args()
+        soon = soon_minutes(self.app)
 
         def fetch(*, after, before, limit, with_total):
             with db.read() as session:
                 return cases.list_cases(session, actor=actor, after=after, before=before, limit=limit,
-                                        with_total=with_total, now=now, **args)
+                                        with_total=with_total, now=now, soon_minutes=soon, **args)
         return fetch
 
     def _narrowed(self) -> bool:
