@@ -55,7 +55,7 @@ def case_columns(app, *, with_customer: bool = True) -> list[Column]:
     and SLA; the team shows from 110."""
     columns = [
         Column("#", lambda r: f"#{r.id}", width=6, align="right"),
-        Column("Subject", lambda r: r.subject, ratio=3, min_width=12),
+        Column("Subject", lambda r: r.subject, ratio=5, min_width=12),
         Column("Customer", customer, ratio=2, min_width=8),
         Column("Pri", lambda r: r.priority, width=6),
         Column("Status", lambda r: SHORT_STATUS.get(r.status, r.status), width=8),

@@ -59,14 +59,22 @@ class QueueBar(TextLine):
         self.refresh()
 
     def text(self) -> Text:
+        labels = []
+        for key in self.keys:
+            count = self.counts.get(key)
+            labels.append((key, f" {queue_label(key)} {'…' if count is None else f'{count:,}'} "))
+        # the queue shown stays in sight: at 80 columns the line starts later when it must
+        current = next((i for i, (key, _) in enumerate(labels) if key == self.current), 0)
+        room, start = max(self.size.width - 2, 1), 0
+        def width(first: int) -> int:
+            return sum(len(label) + 1 for _, label in labels[first:current + 1]) + (2 if first else 0)
+
+        while start < current and width(start) > room:
+            start += 1
         text = Text(no_wrap=True, overflow="ellipsis")
-        # the queue shown stays in sight at 80 columns: the line starts a little before it
-        start = max(0, self.keys.index(self.current) - 3) if self.current in self.keys else 0
         if start:
             text.append("… ")
-        for key in self.keys[start:]:
-            count = self.counts.get(key)
-            label = f" {queue_label(key)} {'…' if count is None else f'{count:,}'} "
+        for key, label in labels[start:]:
             text.append(label, style="reverse bold" if key == self.current else "")
             text.append(" ")
         return text
@@ -147,7 +155,7 @@ class CasesScreen(SearchableList, AreaScreen):
             "unassigned": "Every open case has someone on it.",
             "soon": "No case is due to breach its SLA soon.",
             "waiting": "No case is waiting on a customer.",
-            "open": "No open cases. Press n to add one (mail to the support address makes them too).",
+            "open": "No open cases. Press n to add one.",
             "all": "No cases yet. Press n to add the first one.",
         }
         return empty.get(self.queue, f"No open cases in {queue_label(self.queue)}.")
