@@ -125,6 +125,9 @@ TOOLS: tuple[Tool, ...] = (
          "Email and task steps contacts go through, with their funnel: add, edit, archive, enrol, stop"),
     Tool("Settings: email templates", lazy("crm_tui.screens.settings.templates", "TemplateSettingsScreen"), (),
          "The team's and your own, with merge fields; preview one for a contact"),
+    Tool("Settings: SLAs", lazy("crm_tui.screens.settings.sla", "SlaSettingsScreen"), (),
+         "SLA policies' targets per priority, business hours and holidays (read only; crm sla changes them)",
+         "case.view"),
 )
 
 # screens that a shared screen opens without importing their package (app.open_view(name, ...))

@@ -96,6 +96,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "activity": ("activity", "app", "Logged activities: show, edit, delete."),
     "template": ("templates", "app", "Email templates: add, list, show, edit, archive, preview."),
     "product": ("products", "app", "The product catalog: add, list, show, edit, price, archive."),
+    "sla": ("sla", "app", "SLAs: policies, business hours, holidays (ICS import), the scan of cases due."),
     "email": ("email_send", "app", "Send email from the CRM: logged on the contact's, company's and deal's timeline."),
     "sequence": ("sequences", "app",
                  "Sequences: add, list, show, edit, archive, step add|edit|remove, enroll, stop, status."),

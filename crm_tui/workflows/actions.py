@@ -18,7 +18,8 @@ from crm_tui.clock import get_zone
 from crm_tui.errors import CrmError, InvalidInput
 from crm_tui.models import ActivityKind, Contact, ContactEmail, Lifecycle, Role, Source, User
 from crm_tui.models.workflow import EmailOutbox, Notification, WorkflowCursor
-from crm_tui.services import activities, companies, contacts, deals, mail_send, tasks
+from crm_tui.models.case import PRIORITIES
+from crm_tui.services import activities, cases, companies, contacts, deals, mail_send, sla, tasks
 from crm_tui.services.common import Actor
 from crm_tui.services.dates import parse_when
 from crm_tui.workflows.conditions import resolve_field
@@ -71,6 +72,8 @@ class Action:
             "log_note": lambda: f"log note {o['body']!r}",
             "send_email": lambda: f"email {o['to']}: {o['subject']!r}",
             "notify": lambda: f"notify {o['to']}: {o['title']!r}",
+            "assign_team": lambda: f"assign within team {o['team'] or '(the case’s)'} ({o['how'].replace('_', ' ')})",
+            "raise_priority": lambda: f"raise priority to {o['to']}" if o.get("to") else "raise priority one step",
         }[self.type]()
 
     def run(self, session: Session, firing, env: Env) -> str:
@@ -91,6 +94,11 @@ SPECS: dict[str, dict[str, tuple[bool, Any]]] = {
     "log_note": {"body": (True, None), "subject": (False, None)},
     "send_email": {"to": (False, "contact"), "subject": (True, None), "body": (True, None)},
     "notify": {"to": (False, "owner"), "title": (True, None), "body": (False, None)},
+    # case rules: give the case to a teammate of a team (users.team; default the case's own team),
+    # taking turns (round_robin) or to whoever has the fewest open cases (least_loaded)
+    "assign_team": {"team": (False, None), "how": (False, "round_robin")},
+    # case rules: one step up (low, normal, high, urgent), or up to a level
+    "raise_priority": {"to": (False, None)},
 }
 TEMPLATE_KEYS = {"create_task": ("title", "notes"), "log_note": ("body", "subject"),
                  "send_email": ("subject", "body"), "notify": ("title", "body"), "set_field": ("value",)}
@@ -186,11 +194,45 @@ def _check_tag(o: dict, t: Trigger) -> None:
         raise SpecError("tags are on contacts, and a company rule has none", "tag", o["tag"])
 
 
+def _check_case(o: dict, t: Trigger, type_: str) -> None:
+    if t.entity != "case":
+        raise SpecError(f"{type_} changes a case, and a {t.entity} rule has none", "type", type_)
+
+
+def _check_assign_team(o: dict, t: Trigger) -> None:
+    _check_case(o, t, "assign_team")
+    if o["how"] not in HOW:
+        raise SpecError(f"how must be {' or '.join(HOW)}, not {o['how']!r}", "how", o["how"])
+    if o["team"] is not None and not o["team"].strip():
+        raise SpecError("team names a team (users.team), e.g. team = \"Support\"", "team")
+
+
+def _check_raise(o: dict, t: Trigger) -> None:
+    _check_case(o, t, "raise_priority")
+    if o["to"] is not None and o["to"].strip().lower() not in PRIORITIES:
+        raise SpecError(f"unknown priority {o['to']!r} (known: {', '.join(PRIORITIES)})", "to", o["to"])
+
+
+def _check_notify(o: dict, t: Trigger) -> None:
+    """notify also goes to a team: "team" (a case's own) or "team:NAME" (any rule)."""
+    to = o["to"]
+    if to == "team":
+        if t.entity != "case":
+            raise SpecError("to = \"team\" is the case's team; a rule on other records names it: team:NAME", "to", to)
+        return
+    if to.startswith("team:"):
+        if not to[5:].strip():
+            raise SpecError("team:NAME names a team (users.team)", "to", to)
+        return
+    _check_who(to, "to", allow=("owner",))
+
+
+HOW = ("round_robin", "least_loaded")
 _CHECKS = {
     "create_task": _check_task, "assign_owner": _check_assign, "set_field": _check_set, "add_tag": _check_tag,
     "remove_tag": _check_tag,
     "send_email": lambda o, t: _check_who(o["to"], "to", allow=("contact", "owner", "address")),
-    "notify": lambda o, t: _check_who(o["to"], "to", allow=("owner",)),
+    "notify": _check_notify, "assign_team": _check_assign_team, "raise_priority": _check_raise,
 }
 
 
@@ -242,6 +284,9 @@ def _everyone(session: Session, spec: str, firing) -> list[User]:
         return [firing.owner] if firing.owner is not None and firing.owner.active else []
     if spec.startswith("role:"):
         return _role_users(session, spec[5:])
+    if spec == "team" or spec.startswith("team:"):
+        team = spec[5:] if spec.startswith("team:") else (firing.case.team if firing.case is not None else None)
+        return sla.team_members(session, team) if team else []
     return [_user(session, spec.removeprefix("user:"))]
 
 
@@ -301,7 +346,7 @@ def _assign(action: Action, session: Session, firing, env: Env, *, write: bool) 
     user = _who(session, spec, firing, advance=write)
     entity = firing.trigger.entity
     record = firing.record
-    current = record.assignee_id if entity == "task" else record.owner_id
+    current = record.assignee_id if entity in ("task", "case") else record.owner_id
     if current == user.id:
         return f"owner already {user.login}"
     if not write:
@@ -314,6 +359,8 @@ def _assign(action: Action, session: Session, firing, env: Env, *, write: bool) 
     elif entity == "company":
         companies.update_company(session, company_id=record.id, changes={"owner_id": user.id}, actor=env.actor,
                                  now=firing.now)
+    elif entity == "case":
+        cases.assign(session, record.id, assignee_id=user.id, actor=env.actor, now=firing.now)
     else:
         tasks.assign_task(session, task_id=record.id, assignee_id=user.id, actor=env.actor, now=firing.now)
     firing.set_owner(user)  # the actions after this one see the new owner
@@ -444,6 +491,43 @@ def _notify(action: Action, session: Session, firing, env: Env, *, write: bool) 
     return f"notify {', '.join(u.login for u in users)}: {title!r}"
 
 
+# --- case actions: assign_team, raise_priority ----------------------------------------------------
+
+
+def _assign_team(action: Action, session: Session, firing, env: Env, *, write: bool) -> str:
+    case = firing.case
+    team = (action["team"] or "").strip() or case.team
+    if not team:
+        return f"case #{case.id} not assigned: it has no team, and the rule names none"
+    how = action["how"].replace("_", " ")
+    try:
+        user = sla.pick_in_team(session, team, action["how"], advance=write)
+    except InvalidInput as exc:
+        raise ActionError(exc.message) from None
+    moved = action["team"] is not None and (case.team or "").lower() != team.lower()
+    if user.id == case.assignee_id and not moved:
+        return f"case #{case.id} already assigned to {user.login} ({how} in {team})"
+    if not write:
+        return f"assign case #{case.id} to {user.login} ({how} in {team})"
+    cases.assign(session, case.id, assignee_id=user.id, **({"team": team} if moved else {}), actor=env.actor,
+                 now=firing.now)
+    firing.set_owner(user)
+    firing.values["case"].assignee = user.login
+    return f"case #{case.id} assigned to {user.login} ({how} in {team})"
+
+
+def _raise_priority(action: Action, session: Session, firing, env: Env, *, write: bool) -> str:
+    case = firing.case
+    old = case.priority
+    new = sla.raised(old, action["to"])
+    if new == old:
+        return f"case #{case.id} priority already {old}"
+    if write:
+        cases.set_priority(session, case.id, new, actor=env.actor, now=firing.now)
+        firing.values["case"].priority = new
+    return f"case #{case.id} priority {old} -> {new}"
+
+
 def _both(fn):
     return (lambda a, s, f, e: fn(a, s, f, e, write=True)), (lambda a, s, f, e: fn(a, s, f, e, write=False))
 
@@ -451,5 +535,6 @@ def _both(fn):
 RUNNERS: dict = {"create_task": _run_task}
 PREVIEWS: dict = {"create_task": _preview_task}
 for _type, _fn in (("assign_owner", _assign), ("set_field", _set_field), ("add_tag", _tag), ("remove_tag", _tag),
-                   ("log_note", _note), ("send_email", _email), ("notify", _notify)):
+                   ("log_note", _note), ("send_email", _email), ("notify", _notify),
+                   ("assign_team", _assign_team), ("raise_priority", _raise_priority)):
     RUNNERS[_type], PREVIEWS[_type] = _both(_fn)

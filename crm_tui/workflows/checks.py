@@ -16,6 +16,8 @@ def check_references(session: Session, rules: RuleSet) -> list[RuleError]:
     pipelines = {n.lower() for n in session.scalars(select(Pipeline.name))}
     logins = set(session.scalars(select(User.login).where(User.active.is_(True))))
     roles = set(session.scalars(select(User.role).where(User.active.is_(True)).group_by(User.role)))
+    teams = {t.lower() for t in session.scalars(select(User.team).where(User.active.is_(True), User.team.is_not(None))
+                                                .group_by(User.team))}
     errors = []
     for rule in rules.rules:
         def add(message: str) -> None:
@@ -34,8 +36,16 @@ def check_references(session: Session, rules: RuleSet) -> list[RuleError]:
                     if str(value).lower() not in known:
                         add(f"condition {c.describe()}: no {c.name} named {value!r}")
         for action in rule.actions:
+            team = action.opts.get("team") if action.type == "assign_team" else None
+            if isinstance(team, str) and team.strip() and team.strip().lower() not in teams:
+                add(f"{action.type}: no active user is in the team {team!r}")
             for who in _who_specs(action):
-                if who.startswith("role:") and who[5:] not in roles:
+                if who == "team":
+                    continue
+                if who.startswith("team:"):
+                    if who[5:].strip().lower() not in teams:
+                        add(f"{action.type}: no active user is in the team {who[5:]!r}")
+                elif who.startswith("role:") and who[5:] not in roles:
                     add(f"{action.type}: no active user has the role {who[5:]!r}")
                 elif who not in ("owner", "contact") and not who.startswith("role:") and "@" not in who \
                         and who.removeprefix("user:").lower() not in logins:
@@ -45,7 +55,8 @@ def check_references(session: Session, rules: RuleSet) -> list[RuleError]:
 
 def _who_specs(action) -> list[str]:
     o = action.opts
-    specs = [o.get(k) for k in ("assignee", "to", "default") if isinstance(o.get(k), str) and o.get(k)]
+    keys = ("assignee", "default") if action.type == "raise_priority" else ("assignee", "to", "default")
+    specs = [o.get(k) for k in keys if isinstance(o.get(k), str) and o.get(k)]
     if isinstance(o.get("map"), dict):
         specs += [v for v in o["map"].values() if isinstance(v, str)]
     return specs

@@ -11,27 +11,32 @@ from sqlalchemy.orm import aliased
 
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Company, Contact, ContactTag, Deal, Pipeline, Stage, Tag, Task, User
+from crm_tui.models.case import Case
 from crm_tui.services import fields
 from crm_tui.workflows.triggers import SpecError
 
 OPS = {"=": "=", "==": "=", "eq": "=", "!=": "!=", "ne": "!=", "<": "<", "lt": "<", "<=": "<=", "le": "<=",
        ">": ">", "gt": ">", ">=": ">=", "ge": ">=", "in": "in", "not in": "not in", "not_in": "not in",
        "set": "set"}
-MODELS = {"deal": Deal, "contact": Contact, "task": Task, "company": Company}
+MODELS = {"deal": Deal, "contact": Contact, "task": Task, "company": Company, "case": Case}
 # fields each kind of record has; "custom.NAME" is any custom field (deals, contacts, companies)
 FIELDS = {
     "deal": ("title", "amount", "currency", "status", "stage", "pipeline", "owner", "custom"),
     "contact": ("name", "email", "lifecycle", "source", "owner", "tag", "title", "custom"),
     "company": ("name", "domain", "industry", "size", "owner", "custom"),
     "task": ("title", "owner", "origin", "rule"),
+    # a case's owner is its assignee
+    "case": ("subject", "status", "priority", "channel", "category", "team", "owner"),
 }
 # where an unqualified field is looked for, nearest first
 NEAREST = {"deal": ("deal", "contact", "company"), "contact": ("contact", "company"),
-           "task": ("task", "deal", "contact", "company"), "company": ("company",)}
+           "task": ("task", "deal", "contact", "company"), "company": ("company",),
+           "case": ("case", "contact", "company")}
 # the column of the trigger's record that points at a related record
 LINKS = {("deal", "contact"): Deal.contact_id, ("deal", "company"): Deal.company_id,
          ("contact", "company"): Contact.company_id, ("task", "deal"): Task.deal_id,
-         ("task", "contact"): Task.contact_id, ("task", "company"): Task.company_id}
+         ("task", "contact"): Task.contact_id, ("task", "company"): Task.company_id,
+         ("case", "contact"): Case.contact_id, ("case", "company"): Case.company_id}
 NUMERIC = {"amount"}
 
 
@@ -126,7 +131,7 @@ def _column(model, target: str, name: str, key: str | None, numeric: bool):
     if name == "custom":
         return model.custom[key].as_float() if numeric else model.custom[key].as_string()
     if name == "owner":
-        owner_col = model.assignee_id if target == "task" else model.owner_id
+        owner_col = model.assignee_id if target in ("task", "case") else model.owner_id
         return select(User.login).where(User.id == owner_col).scalar_subquery()
     if name == "stage":
         return select(Stage.name).where(Stage.id == model.stage_id).scalar_subquery()
@@ -159,7 +164,7 @@ def _value_sql(c: Condition):
 
 
 def _contact_id(base: str):
-    return {"contact": Contact.id, "deal": Deal.contact_id, "task": Task.contact_id}[base]
+    return {"contact": Contact.id, "deal": Deal.contact_id, "task": Task.contact_id, "case": Case.contact_id}[base]
 
 
 def _sql(c: Condition):

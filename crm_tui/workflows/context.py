@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from crm_tui.clock import in_zone
 from crm_tui.models import Company, Contact, Deal, Pipeline, Stage, Task, User
+from crm_tui.models.case import Case
+from crm_tui.services import sla
 from crm_tui.services.validation import format_money
 from crm_tui.workflows.triggers import Trigger
 
@@ -25,12 +27,16 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "company": ("id", "name", "domain", "industry", "custom"),
     "owner": ("login", "name", "email"),
     "task": ("id", "title", "due", "days_overdue", "assignee"),
+    # target: "first response" or "resolution"; due: its due time (the firing's); sla: sla.describe
+    "case": ("id", "subject", "status", "priority", "channel", "category", "team", "assignee", "target", "due",
+             "sla"),
     "rule": (),
     "today": (),
     "date": (),
 }
 _BY_ENTITY = {"deal": ("deal", "contact", "company", "owner"), "contact": ("contact", "company", "owner"),
-              "task": ("task", "deal", "contact", "company", "owner"), "company": ("company", "owner")}
+              "task": ("task", "deal", "contact", "company", "owner"), "company": ("company", "owner"),
+              "case": ("case", "contact", "company", "owner")}
 
 
 def objects_for(trigger: Trigger) -> tuple[str, ...]:
@@ -74,19 +80,21 @@ class Firing:
     contact: Contact | None = None
     company: Company | None = None
     task: Task | None = None
+    case: Case | None = None
     owner: User | None = None
     values: dict | None = None
 
     @property
     def record(self):
-        return {"deal": self.deal, "contact": self.contact, "company": self.company, "task": self.task}[
-            self.trigger.entity]
+        return {"deal": self.deal, "contact": self.contact, "company": self.company, "task": self.task,
+                "case": self.case}[self.trigger.entity]
 
     @property
     def label(self) -> str:
         record = self.record
         name = {"deal": lambda r: r.title, "contact": lambda r: r.full_name, "company": lambda r: r.name,
-                "task": lambda r: r.title}[self.trigger.entity](record) if record is not None else "?"
+                "task": lambda r: r.title, "case": lambda r: r.subject}[self.trigger.entity](record) \
+            if record is not None else "?"
         return f"{self.trigger.entity} #{self.entity_id} {name!r}"
 
     def set_owner(self, user: User) -> None:
@@ -120,6 +128,13 @@ def load(session: Session, *, rule: str, trigger: Trigger, entity_id: int, occur
         if f.company is None:
             return None
         owner_id = f.company.owner_id
+    elif entity == "case":
+        f.case = session.get(Case, entity_id)
+        if f.case is None:
+            return None
+        f.contact = session.get(Contact, f.case.contact_id) if f.case.contact_id else None
+        f.company = session.get(Company, f.case.company_id) if f.case.company_id else None
+        owner_id = f.case.assignee_id
     else:
         f.task = session.get(Task, entity_id)
         if f.task is None:
@@ -149,7 +164,7 @@ def _values(session: Session, f: Firing) -> dict:
     blank = _Blank()
     values: dict[str, Any] = {"rule": f.rule, "today": f.now.astimezone(f.zone).date().isoformat(),
                               "date": f.occurrence_key, "deal": blank, "contact": blank, "company": blank,
-                              "task": blank, "owner": blank}
+                              "task": blank, "case": blank, "owner": blank}
     if f.deal is not None:
         d = f.deal
         stage, pipeline = session.get(Stage, d.stage_id), session.get(Pipeline, d.pipeline_id)
@@ -174,6 +189,13 @@ def _values(session: Session, f: Firing) -> dict:
         values["task"] = SimpleNamespace(
             id=t.id, title=t.title, due=_local(t.due_at, f.zone),
             days_overdue=max(0, (f.now - t.due_at).days) if t.due_at else 0, assignee=_login(session, t.assignee_id))
+    if f.case is not None:
+        k = f.case
+        values["case"] = SimpleNamespace(
+            id=k.id, subject=k.subject, status=k.status, priority=k.priority, channel=k.channel,
+            category=k.category or "", team=k.team or "", assignee=_login(session, k.assignee_id),
+            target=("first response" if f.occurrence_key == "first" else "resolution") if f.occurrence_key else "",
+            due=_local(f.occurrence_at, f.zone) if f.occurrence_key else "", sla=sla.describe(k, now=f.now))
     if f.owner is not None:
         values["owner"] = SimpleNamespace(login=f.owner.login, name=f.owner.name, email=f.owner.email or "")
     return values

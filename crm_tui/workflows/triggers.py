@@ -11,20 +11,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, union
+from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, union
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
 from crm_tui.models import AuditEvent, Company, Contact, Deal, DealStatus, Lifecycle, Pipeline, Stage, Task
 from crm_tui.models.base import UTCDateTime
+from crm_tui.models.case import Case
 from crm_tui.models.workflow import WorkflowFiring
 
 # occurrence_at of date-field firings, whose occurrence is the date itself (occurrence_key)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_ATTEMPTS = 3
 DEFAULT_WITHIN_DAYS = 7
-MODELS = {"deal": Deal, "contact": Contact, "task": Task, "company": Company}
+MODELS = {"deal": Deal, "contact": Contact, "task": Task, "company": Company, "case": Case}
 MAX_DAYS = 36_500  # a hundred years: beyond it "now - days" leaves the calendar
+MAX_MINUTES = 366 * 24 * 60  # sla_due: a year ahead at most
 
 
 class SpecError(Exception):
@@ -68,6 +70,11 @@ SPECS: dict[str, tuple[str | None, dict[str, Param], str]] = {
                                                           "company.custom.NAME or deal.expected_close"),
                           "days_before": Param(int, default=0)},
                    "a date field comes round in N days"),
+    # a case's next SLA target (services/sla.py: sla_next_at); each target of each case fires once
+    # (occurrence: its due time, and "first" or "resolution")
+    "sla_due": ("case", {"within_minutes": Param(int, True, help="minutes before the due time")},
+                "a case's next SLA target is due within N minutes"),
+    "sla_breached": ("case", {}, "a case's next SLA target passed unmet"),
 }
 TYPES = tuple(SPECS)
 
@@ -94,6 +101,8 @@ class Trigger:
             "customer_inactive": f"{p.get('lifecycle')} without a call, email or meeting for {p.get('days')} days",
             "task_overdue": f"task overdue by {p.get('days')} days",
             "date_field": f"{p.get('field')} in {p.get('days_before')} days",
+            "sla_due": f"case SLA target due within {p.get('within_minutes')} minutes",
+            "sla_breached": "case SLA target breached",
         }[self.type]
 
     def explain(self, occurrence_at: datetime, key: str, now: datetime) -> str:
@@ -109,7 +118,18 @@ class Trigger:
             "customer_inactive": f"last call, email or meeting (or creation) at {at}, {days} days ago",
             "task_overdue": f"due at {at}, {days} days ago",
             "date_field": f"{self['field']} is {key}",
+            "sla_due": f"{_target(key)} due at {at}, in {_minutes(occurrence_at - now)}",
+            "sla_breached": f"{_target(key)} was due at {at}, {_minutes(now - occurrence_at)} ago",
         }[self.type]
+
+
+def _target(key: str) -> str:
+    return "first response" if key == "first" else "resolution"
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    return f"{minutes // 60}h {minutes % 60}m" if minutes >= 60 else f"{minutes}m"
 
 
 def parse(raw: dict) -> Trigger:
@@ -124,8 +144,9 @@ def parse(raw: dict) -> Trigger:
         if key not in spec:
             raise SpecError(f"unknown setting {key!r} for trigger {type_} (known: {', '.join(spec) or 'none'})", key)
         want = spec[key].kind
-        if want is int and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_DAYS):
-            raise SpecError(f"{key} must be a whole number of days from 0 to {MAX_DAYS}", key)
+        unit, most = ("minutes", MAX_MINUTES) if key.endswith("minutes") else ("days", MAX_DAYS)
+        if want is int and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= most):
+            raise SpecError(f"{key} must be a whole number of {unit} from 0 to {most}", key)
         if want is str and (not isinstance(value, str) or not value.strip()):
             raise SpecError(f"{key} must be text", key)
         params[key] = value.strip() if isinstance(value, str) else value
@@ -253,6 +274,16 @@ def _base(trigger: Trigger, now: datetime, zone: tzinfo, rule: str = "") -> tupl
         conds = [model.archived.is_(False), value.like("____-__-__"), value >= today.isoformat(),
                  value <= last.isoformat()]
         return model, literal(EPOCH, UTCDateTime), value, conds
+    if trigger.entity == "case":
+        # the target sla_next_at stands for: the first response until there is one, then the resolution
+        key = case((and_(Case.first_response_at.is_(None), Case.first_response_due_at.is_not(None)),
+                    literal("first", String)), else_=literal("resolution", String))
+        conds = [Case.sla_next_at.is_not(None)]
+        if t == "sla_due":
+            conds += [Case.sla_next_at > now, Case.sla_next_at <= now + timedelta(minutes=p["within_minutes"])]
+        else:
+            conds.append(Case.sla_next_at <= now)
+        return Case, Case.sla_next_at, key, conds
     raise AssertionError(t)  # pragma: no cover - parse() admits known types only
 
 

@@ -33,7 +33,7 @@ def test_workflow_commands_from_init_to_the_run_log(crm):
     crm.ok("workflows", "init")
     crm.fails("workflows", "init", code=2)  # never overwrites without --force
     draft = str(_rules_file())
-    assert len(crm.json("workflows", "list", "--file", draft)["rules"]) == 8
+    assert len(crm.json("workflows", "list", "--file", draft)["rules"]) == 11
     refused = crm("workflows", "validate")  # the example needs a sales team and a manager
     assert refused.exit_code == 2 and "rule 'new-lead': assign_owner: no active user has the role 'sales'" in \
         refused.stderr
@@ -41,7 +41,7 @@ def test_workflow_commands_from_init_to_the_run_log(crm):
     assert refused.exit_code == 2 and "not published: " in refused.stderr and "(and " in refused.stderr
     crm.ok("user", "add", "bob", "--role", "sales")
     crm.ok("user", "add", "mia", "--role", "manager")
-    assert "8 rules, all valid" in crm.ok("workflows", "validate").stdout
+    assert "11 rules, all valid" in crm.ok("workflows", "validate").stdout
 
     _rules_file().write_text(RULES + BROKEN, encoding="utf-8")
     checked = crm("workflows", "check", "--file", draft)

@@ -22,7 +22,7 @@ def test_the_shipped_example_is_valid_and_installed_with_the_package():
     assert rules.errors == []
     assert {r.trigger.type for r in rules.rules} == {
         "deal_stale", "deal_entered_stage", "deal_won", "deal_lost", "lead_created", "customer_inactive",
-        "task_overdue", "date_field"}
+        "task_overdue", "date_field", "sla_due", "sla_breached"}
     # data/workflows.toml (the repository's top-level copy) is the same file
     top = Path(__file__).parents[2] / "data" / "workflows.toml"
     assert top.read_text(encoding="utf-8") == example_text()
