@@ -129,7 +129,8 @@ def _verified(session: Session, token: str, key: bytes | None) -> Survey:
     return survey
 
 
-def _check_fresh(survey: Survey, now: datetime) -> None:
+def check_open(survey: Survey, now: datetime) -> None:
+    """Refuse a survey answered already, or past VALID_DAYS (SurveyLinkError)."""
     if survey.responded_at is not None:
         raise SurveyLinkError(f"this survey was answered already ({survey.score}, on "
                               f"{survey.responded_at:%Y-%m-%d}); each link works once", reason="used")
@@ -176,7 +177,7 @@ def answer(session: Session, token: str, score: object, *, comment: str | None =
     if actor is not None:
         permissions.require(session, actor, "survey.send")
     survey = _verified(session, token, key if key is not None else signing_key(settings))
-    _check_fresh(survey, now)
+    check_open(survey, now)
     return _record(session, survey, check_score(survey.kind, score), _comment(comment), via=via, now=now,
                    actor=actor)
 
@@ -407,7 +408,10 @@ def on_resolved(session: Session, case: Case, *, actor: Actor, settings: Setting
     reason kept for skip_reason(), when none goes out: no contact or address, do not email,
     surveys not set up, sent before, or the template failed (the case is resolved all the same)."""
     now = resolve_now(now)
-    why = not_configured(settings)
+    try:
+        why = not_configured(settings)
+    except InvalidInput as exc:  # a key too short: the case is resolved all the same
+        why = exc.message
     contact = session.get(Contact, case.contact_id) if case.contact_id is not None else None
     if why is None:
         if contact is None:
