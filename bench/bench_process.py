@@ -8,7 +8,8 @@ command), each beside a baseline launched the same way in the same run.
 The database must hold the demo data (`crm --db URL init && crm --db URL demo --contacts 100000`).
 Per database it prints medians and their ratio:
 - `crm` to the first contact row's name on screen; with "3" and "4" sent at once, to the Pipeline's
-  first card and the Inbox's first row (or its empty-section line); vs a bare Textual app (Header,
+  first card and the Inbox's first row (or its empty-section line); with "7", to the Cases area's
+  first case (its "All open" queue; skipped when there are no cases); vs a bare Textual app (Header,
   Label, Footer) to its label;
 - `crm --version` and `crm --help` to exit, vs a bare typer app with one command;
 - `crm contact list --limit 50 --json` and `crm deal list --json` to exit, vs a script that imports
@@ -222,7 +223,23 @@ def markers(url: str, env: dict[str, str]) -> dict[str, str]:
     if card is not None:
         found["pipeline"] = card.title[:12]
     found["inbox"] = task.title[:12] if task is not None else "Nothing"
+    found.update(_first_case(url, actor))
     return found
+
+
+def _first_case(url: str, actor) -> dict[str, str]:
+    """The Cases area opens on its "All open" queue: the first case's subject, as the list shows it
+    (none when the database holds no cases)."""
+    from crm_tui.db import open_database
+    from crm_tui.services import cases
+
+    db = open_database(url, create=False)
+    try:
+        with db.read() as session:
+            page = cases.list_cases(session, actor=actor, queue="open", limit=1)
+    finally:
+        db.dispose()
+    return {"cases": page.items[0].subject[:12]} if page.items else {}
 
 
 def median(values: list[float]) -> float:
@@ -286,7 +303,7 @@ def bench(url: str, args, scripts: Path, env: dict[str, str]) -> None:
     bare_app = Launch([py, str(scripts / "bare_textual.py")], until="bare app ready")
     crm = [CRM, "--db", url]
     other = {"PYTHONPATH": str(Path(args.also).resolve())} if args.also else None
-    areas = {"contacts", "pipeline", "inbox"} if "app" in args.only else args.only
+    areas = {"contacts", "pipeline", "inbox", "cases"} if "app" in args.only else args.only
     if "contacts" in areas:
         compare(f"crm to first contact row ({found['contacts']!r})", Launch(crm, until=found["contacts"], env=env),
                 bare_app, args.samples, "bare Textual app", 1.8, other)
@@ -297,6 +314,9 @@ def bench(url: str, args, scripts: Path, env: dict[str, str]) -> None:
     if "inbox" in areas:
         compare(f"crm, 4: Inbox's first row ({found['inbox']!r})", Launch(crm, until=found["inbox"], keys=b"4", env=env),
                 bare_app, args.samples, "bare Textual app", 1.8, other)
+    if "cases" in areas and "cases" in found:
+        compare(f"crm, 7: Cases' first row ({found['cases']!r})", Launch(crm, until=found["cases"], keys=b"7", env=env),
+                bare_app, args.samples, "bare Textual app", None, other)
     if "cli" in args.only:
         bare_typer = [py, str(scripts / "bare_typer.py")]
         for flag in ("--version", "--help"):
@@ -318,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", action="append", required=True, help="a demo database URL (repeat for several)")
     parser.add_argument("--samples", type=int, default=7)
     parser.add_argument("--only", default="app,cli,memory",
-                        help="app (or one of its areas: contacts, pipeline, inbox), cli and/or memory")
+                        help="app (or one of its areas: contacts, pipeline, inbox, cases), cli and/or memory")
     parser.add_argument("--src", help="run crm from this source tree (a checkout's root), e.g. for a before")
     parser.add_argument("--also", help="the app's starts also from this source tree, in the same alternation (A/B)")
     args = parser.parse_args(argv)

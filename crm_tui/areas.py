@@ -88,12 +88,22 @@ AREAS: tuple[Area, ...] = (
     Area("products", "6", "Products", lazy("crm_tui.screens.products.screen", "ProductsScreen"), commands=(
         Command("New product", "new_product", "Add a product to the catalog", "product.edit"),
     )),
+    Area("cases", "7", "Cases", lazy("crm_tui.screens.cases.screen", "CasesScreen"), needs=("case.view",), commands=(
+        Command("New case", "new_case", "Open a support case (n on the list)", "case.edit"),
+        Command("Case queues and lists", "lists", "Mine, unassigned, breaching soon, waiting, per team; saved lists (l)"),
+        Command("Filter cases", "filters", "By status, priority, category, assignee (f)"),
+        Command("Reply to the customer", "reply", "On the case open: email through the outbox (r)", "case.edit"),
+        Command("Internal note", "note", "On the case open: a note the customer never sees (N)", "case.edit"),
+        Command("Assign the case", "assign", "On the case open: assignee and team (a)", "case.edit"),
+        Command("Change the case's status", "status", "On the case open: resolve, close, reopen (s)", "case.edit"),
+    )),
 )
 
 RECORDS: dict[str, Record] = {r.kind: r for r in (
     Record("contact", "contacts", lazy("crm_tui.screens.contacts.detail", "ContactDetailScreen")),
     Record("company", "companies", lazy("crm_tui.screens.companies.detail", "CompanyDetailScreen")),
     Record("deal", "pipeline", lazy("crm_tui.screens.pipeline.deal", "DealDetailScreen")),
+    Record("case", "cases", lazy("crm_tui.screens.cases.detail", "CaseDetailScreen")),
 )}
 
 TOOLS: tuple[Tool, ...] = (

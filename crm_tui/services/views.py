@@ -14,7 +14,9 @@ from crm_tui.models.schemas import ContactFilter, DealFilter, SavedViewCreate, S
 from crm_tui.services import contacts, deal_list, permissions, validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_shape
 
-ENTITIES = ("contact", "company", "deal")
+ENTITIES = ("contact", "company", "deal", "case")
+# a saved case list (the Cases area): its queue and filters, as services/cases.list_cases takes them
+CASE_FILTERS = ("queue", "team", "status", "priority", "category", "assignee_id")
 MAX_VIEWS = 200
 
 
@@ -32,6 +34,10 @@ def _validate(entity: str, filters: dict, sort: str) -> None:
     elif entity == "deal":
         parse_shape(DealFilter, filters)
         deal_list.check_sort(sort)
+    elif entity == "case":
+        unknown = sorted(set(filters) - set(CASE_FILTERS))
+        if unknown:
+            raise InvalidInput(f"invalid case list filter {unknown[0]!r}: choose from {', '.join(CASE_FILTERS)}")
 
 
 def _get_visible(session: Session, view_id: int, actor: Actor) -> SavedView:

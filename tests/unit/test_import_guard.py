@@ -28,7 +28,8 @@ ON_FIRST_USE = ("alembic", "phonenumbers", "babel", "rapidfuzz", "vobject", "ica
                 "openpyxl", "email_validator", "psycopg", "jinja2")
 # the other areas: their screens load when a person first opens one
 OTHER_AREAS = ("crm_tui.screens.companies", "crm_tui.screens.pipeline", "crm_tui.screens.inbox",
-               "crm_tui.screens.reports", "crm_tui.services.reports", "crm_tui.workflows.rules")
+               "crm_tui.screens.reports", "crm_tui.services.reports", "crm_tui.workflows.rules",
+               "crm_tui.screens.cases")
 
 
 def _modules(code: str, *args: str) -> set[str]:

@@ -14,6 +14,7 @@ from crm_tui.models.schemas import CompanyRead
 from crm_tui.screens.companies.form import CSS, CompanyForm
 from crm_tui.screens.forms import ContactForm, DealForm, LogActivityForm, TaskForm
 from crm_tui.screens.companies.purchases import PurchasesTab
+from crm_tui.screens.case_rows import case_columns, cases_tab_fetch
 from crm_tui.screens.detail import KIND_MARK, counted, deal_columns, history_columns, paged, tab_keys
 from crm_tui.services import audit, companies, contacts, deals
 from crm_tui.services.deals import DealSummary
@@ -25,6 +26,7 @@ TABS = (("company-tab-timeline", "company-timeline", "Timeline"),
         ("company-tab-contacts", "company-contacts", "Contacts"),
         ("company-tab-deals", "company-deals", "Deals"),
         ("company-tab-tasks", "company-tasks", "Tasks"),
+        ("company-tab-cases", "company-cases", "Cases"),
         ("company-tab-history", "company-history", "History"))
 
 
@@ -77,7 +79,7 @@ class CompanyDetailScreen(PurchasesTab):  # the Purchases tab: screens/companies
     CSS_PATH = CSS
     TIMELINE = "company-timeline"
     TASKS = "company-tasks"
-    OPENS = {"company-contacts": "contact", "company-deals": "deal"}
+    OPENS = {"company-contacts": "contact", "company-deals": "deal", "company-cases": "case"}
     BINDINGS = [
         Binding("e", "edit", "Edit", id="company.edit"),
         Binding("l", "log", "Log activity", id="company.log"),
@@ -113,6 +115,10 @@ class CompanyDetailScreen(PurchasesTab):  # the Purchases tab: screens/companies
             yield KeysetTable(task_columns(self.app), noun="open tasks", id="company-tasks",
                               empty_text="No open tasks for them, their contacts or their deals. Press t to add one.")
         yield from self.compose_purchases_tab()
+        if self.app.may("case.view"):
+            with TabPane("Cases", id="company-tab-cases"):
+                yield KeysetTable(case_columns(self.app), noun="cases", id="company-cases", counted=False,
+                                  empty_text="No support cases for this company or its contacts.")
         with TabPane("History", id="company-tab-history"):  # History stays the last tab everywhere
             yield KeysetTable(history_columns(self.app), noun="changes", id="company-history", counted=False,
                               empty_text="No changes recorded.")
@@ -127,6 +133,7 @@ class CompanyDetailScreen(PurchasesTab):  # the Purchases tab: screens/companies
             "company-tasks": counted(db, lambda s, **k: companies.company_tasks(s, company_id=cid, **k)),
             "company-history": paged(db, lambda s, **k: audit.list_events(s, entity="company", entity_id=cid, **k)),
             **self.purchases_fetchers(),
+            **({"company-cases": cases_tab_fetch(self.app, company_id=cid)} if self.app.may("case.view") else {}),
         }
 
     # --- the card -------------------------------------------------------------------------------

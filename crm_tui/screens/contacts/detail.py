@@ -13,6 +13,7 @@ from textual.widgets import Static, TabPane
 from crm_tui.clock import get_zone
 from crm_tui.models.schemas import ContactRead
 from crm_tui.screens.base import SHELL_CSS, Outcome
+from crm_tui.screens.case_rows import case_columns, cases_tab_fetch
 from crm_tui.screens.contacts.actions import ContactActions
 from crm_tui.screens.detail import (
     DetailScreen,
@@ -48,7 +49,7 @@ class ContactDetailScreen(ContactActions, DetailScreen):
     AUTO_FOCUS = "#timeline"
     TIMELINE = "timeline"
     TASKS = "tasks"
-    OPENS = {"deals": "deal"}
+    OPENS = {"deals": "deal", "contact-cases": "case"}
     BINDINGS = [
         Binding("c", "open_company", "Company", show=False, id="contact.open_company"),
         Binding("s", "stop_sequence", "Stop sequence", show=False, id="contact.stop_sequence"),
@@ -79,6 +80,10 @@ class ContactDetailScreen(ContactActions, DetailScreen):
         with TabPane("Sequences", id="tab-sequences"):
             yield KeysetTable(sequence_columns(self.app), noun="enrolments", id="sequences", counted=False,
                               empty_text="In no sequence. Press E to enrol them in one.")
+        if self.app.may("case.view"):
+            with TabPane("Cases", id="tab-cases"):
+                yield KeysetTable(case_columns(self.app, with_customer=False), noun="cases", id="contact-cases",
+                                  counted=False, empty_text="No support cases from them.")
         with TabPane("History", id="tab-history"):
             yield KeysetTable(history_columns(self.app), noun="changes", id="history", counted=False,
                               empty_text="No changes recorded.")
@@ -90,6 +95,7 @@ class ContactDetailScreen(ContactActions, DetailScreen):
             "deals": paged(db, lambda s, **k: deals.list_deals(s, contact_id=cid, sort="title", **k)),
             "tasks": paged(db, lambda s, **k: tasks.list_tasks(s, status="open", contact_id=cid, now=now, **k)),
             "sequences": self._sequences_fetch(),
+            **({"contact-cases": cases_tab_fetch(self.app, contact_id=cid)} if self.app.may("case.view") else {}),
             "history": paged(db, lambda s, **k: audit.list_events(s, entity="contact", entity_id=cid, **k)),
         }
 
