@@ -132,6 +132,9 @@ class Scope:
     # convert every deal's amount into `currency` (at its close day's rate) rather than leave the
     # deals in other currencies out
     convert: bool = False
+    # service reports under an "own" case.view scope: only the cases of this user's accounts or
+    # assigned to them (services/reports/service.py)
+    cases_of: int | None = None
 
     @property
     def today(self) -> date:
