@@ -122,6 +122,8 @@ def run_report(session: Session, *, name: str, period: Period, zone: tzinfo, cur
     report.uses_period = spec.uses_period
     report.by = by
     report.converted = report.converted or scope.convert
+    if spec.needs == "case.view":  # counts of cases and answers, no money; --owner picks an agent
+        report.money, report.owner_word = False, "contact owner" if spec.name == "nps" else "agent"
     if owner_id is not None:
         report.owner_login = session.scalar(select(User.login).where(User.id == owner_id))
     return report
