@@ -84,7 +84,7 @@ AREAS: tuple[Area, ...] = (
         Command("Deals list", "deals_table", "Every deal in a table: sort, filter, won, lost, archived (v)"),
     )),
     Area("inbox", "4", "Inbox", lazy("crm_tui.screens.inbox.screen", "InboxScreen", orm=False)),
-    Area("reports", "5", "Reports", lazy("crm_tui.screens.reports.screen", "ReportsScreen"), needs=("report.view", "report.sources")),
+    Area("reports", "5", "Reports", lazy("crm_tui.screens.reports.screen", "ReportsScreen"), needs=("report.view", "report.sources", "case.view")),
     Area("products", "6", "Products", lazy("crm_tui.screens.products.screen", "ProductsScreen"), commands=(
         Command("New product", "new_product", "Add a product to the catalog", "product.edit"),
     )),

@@ -1,4 +1,4 @@
-"""`crm report` (the eight reports as a table, CSV or JSON, for people, cron and email) and
+"""`crm report` (the reports as a table, CSV or JSON, for people, cron and email) and
 `crm goal` (the sales goals the revenue report measures against)."""
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from crm_tui.services import goals, pipelines, reports
 
 app = typer.Typer(name="report", no_args_is_help=True,
                   help="Reports: pipeline, forecast, win rate, revenue, activity, sources, stale deals, lost reasons, "
-                       "revenue by product (and seller), quotes, discounts.")
+                       "revenue by product (and seller), quotes, discounts; the service desk: cases, case-times, "
+                       "sla, csat, nps.")
 goal_app = typer.Typer(name="goal", help="Sales goals per user and month or quarter.", no_args_is_help=True)
 
 FORMATS = ("table", "csv", "json")
-OWNER_HELP = "me, everyone (the default), or a user's login."
-NUMERIC = {"int", "money", "percent", "days"}
+OWNER_HELP = ("me, everyone (the default), or a user's login (the service desk's reports: the case's agent; "
+              "nps: the contact's owner).")
+NUMERIC = {"int", "money", "percent", "days", "minutes", "score", "signed"}
 
 
 def owner_id(st: CliState, session, ref: str | None) -> int | None:
@@ -89,7 +91,8 @@ def _report_command(spec: reports.ReportSpec):
         pipeline: str | None = typer.Option(None, "--pipeline", help="Pipeline id or name (reports on deals)."),
         currency: str | None = typer.Option(None, "--currency", help="Sum this currency's deals; the configured one "
                                                                      "otherwise."),
-        grain: str | None = typer.Option(None, "--grain", help="revenue: month or quarter (by the period's length "
+        grain: str | None = typer.Option(None, "--grain", help="revenue: month or quarter; cases, sla, nps: day, "
+                                                               "week, month or quarter (by the period's length "
                                                                "otherwise)."),
         table_key: str | None = typer.Option(None, "--table", help="Which of the report's tables (csv prints one)."),
         fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Contact, Source, Tag, User
+from crm_tui.models.case import Case, CaseEntry, Survey
 from crm_tui.services import bulk, permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit
@@ -30,7 +31,8 @@ CONTACT_CHUNK = 10_000
 ROW_CHUNK = 20_000
 HISTORY_DAYS = 540  # activities spread over the past ~18 months
 
-TABLES = {t.name: t for t in bulk.TABLES}  # parents before children
+# parents before children; the service desk's cases, their threads and surveys last
+TABLES = {t.name: t for t in (*bulk.TABLES, Case.__table__, CaseEntry.__table__, Survey.__table__)}
 SUMMARY_TABLES = ("users", "companies", "contacts", "deals", "activities", "tasks")
 
 
@@ -125,6 +127,21 @@ MEETING_SUBJECTS = ("Demo", "Kick-off meeting", "Quarterly review", "On-site vis
 NOTE_SUBJECTS = ("Background", "Org chart", "Budget notes", "Competitor intel", "Personal note")
 NOTE_BODIES = ("Prefers email over calls.", "Budget cycle starts in January.", "Reports to the CFO.",
                "Evaluating two other vendors.", "Met at the trade show; very engaged.")
+CASE_SUBJECTS = ("Cannot sign in", "Invoice shows the wrong amount", "Export to CSV fails", "How do I add a user?",
+                 "Slow dashboard this morning", "Refund request", "Integration stopped syncing", "Password reset link expired",
+                 "Feature request: dark mode", "Data import stuck at 90%", "Charged twice this month", "API returns 500")
+CASE_CATEGORIES = ("billing", "login", "bug", "how-to", "feature request", "integrations", None)
+CASE_PRIORITIES = ("low",) * 2 + ("normal",) * 5 + ("high",) * 2 + ("urgent",)
+CASE_CHANNELS = ("email",) * 5 + ("phone", "phone", "web", "chat", "in_person")
+# wall-clock SLA targets per priority, hours: first response, resolution
+CASE_TARGETS = {"low": (24, 120), "normal": (8, 72), "high": (4, 24), "urgent": (1, 4)}
+CASE_REPLIES = ("Thanks for reaching out, I'm looking into it now.", "Could you send a screenshot of the error?",
+                "We've found the cause and are deploying a fix.", "That should be sorted now; can you confirm?",
+                "I've corrected the invoice and sent it again.", "Here are the steps: Settings → Users → Add.")
+CASE_FOLLOW_UPS = ("It still happens after the update.", "Thanks, that fixed it!", "Any news on this?",
+                   "Attached the screenshot.", "Confirmed, all good now.")
+CASE_NOTES = ("Reproduced on staging.", "Escalated to engineering.", "Customer is on the Enterprise plan.",
+              "Same issue as last month; check the sync logs.")
 TASK_TITLES = ("Call {first}", "Email {first} the case study", "Send proposal to {company}",
                "Follow up with {first}", "Prepare demo for {company}", "Check in on {deal}",
                "Book a meeting with {first}", "Update the quote for {deal}")
@@ -202,8 +219,9 @@ def demo_rows(ctx: DemoContext, *, contacts: int, seed: int, now: datetime) -> I
 
 class _Demo:
     def __init__(self, ctx: DemoContext, contacts: int, seed: int, now: datetime) -> None:
-        self.ctx, self.n, self.now = ctx, contacts, now
+        self.ctx, self.n, self.now, self.seed = ctx, contacts, now, seed
         self.rng = random.Random(seed)
+        self.manager_id: int | None = None
         self.next_ids = dict(ctx.first_ids)
         self.counts = planned_counts(ctx, contacts)
 
@@ -224,6 +242,7 @@ class _Demo:
         yield "deals", deals
         yield from self.activities()
         yield "tasks", self.tasks()
+        yield from self.cases()
 
     # users, tags, companies
 
@@ -240,6 +259,8 @@ class _Demo:
                                   version=1, created_at=created, updated_at=created))
             if role == "sales":
                 self.owner_ids.append(user_id)
+            elif role == "manager":
+                self.manager_id = user_id  # works the demo's cases, with whoever loads it
         self.tag_ids = dict(self.ctx.existing_tags)
         tags = []
         for name in TAGS:
@@ -570,6 +591,116 @@ class _Demo:
         return due, None, None, rng.choice(RECURRENCES) if kind == "recurring" else None
 
 
+    # the service desk: a handful of cases per company, each with its thread, SLA due times and
+    # (resolved ones) a CSAT answer; a quarterly NPS run. A random stream of their own, so the
+    # rows before them are the same as before the service desk existed.
+
+    def cases(self) -> Iterator[tuple[str, list[dict]]]:
+        rng = random.Random(f"{self.seed}-cases")
+        people = list(dict.fromkeys(uid for uid in (self.manager_id, self.ctx.actor_id) if uid))
+        by_company: dict[int, list[int]] = {}
+        for i, company in enumerate(self.company_of):
+            if company is not None:
+                by_company.setdefault(company, []).append(i)
+        cases, entries, surveys = [], [], []
+        for company, members in by_company.items():
+            for _ in range(rng.choice((1, 2, 2, 3, 3, 4, 5))):
+                case = self.case(rng, self.take_ids("cases", 1)[0], company, rng.choice(members), people)
+                cases.append(case)
+                entries += self.case_thread(rng, case)
+                if case["resolved_at"] is not None and rng.random() < 0.7:
+                    surveys.append(self.csat(rng, case))
+        surveys += self.nps(rng)
+        if cases:
+            yield "cases", cases
+        for first in range(0, len(entries), ROW_CHUNK):
+            yield "case_entries", entries[first:first + ROW_CHUNK]
+        if surveys:
+            yield "surveys", surveys
+
+    def case(self, rng: random.Random, case_id: int, company: int, i: int, people: list[int]) -> dict:
+        now = self.now
+        info = self.companies_info[company]
+        created = now - timedelta(days=rng.uniform(0.05, 240) if rng.random() < 0.85 else rng.uniform(0.05, 3))
+        priority = rng.choice(CASE_PRIORITIES)
+        first_h, resolve_h = CASE_TARGETS[priority]
+        first_due, resolve_due = created + timedelta(hours=first_h), created + timedelta(hours=resolve_h)
+        # most answered in time, some late; the newest may not be answered yet
+        first = created + timedelta(hours=first_h * rng.uniform(0.05, 0.9 if rng.random() < 0.85 else 2.5))
+        first = first if first < now else None
+        resolved = (created + timedelta(hours=resolve_h * rng.uniform(0.2, 0.95 if rng.random() < 0.8 else 3)))
+        resolved = resolved if first is not None and first < resolved < now and rng.random() < 0.9 else None
+        closed = resolved + timedelta(days=3) if resolved is not None and resolved + timedelta(days=3) < now else None
+        status = "closed" if closed else "resolved" if resolved else "new" if first is None else \
+            rng.choice(("open", "open", "waiting"))
+        assignee = rng.choice(people) if people and (first is not None or rng.random() < 0.5) else None
+        return dict(
+            id=case_id, subject=rng.choice(CASE_SUBJECTS), description="", contact_id=self.contact_id(i),
+            company_id=info[0], deal_id=None, product_id=None, channel=rng.choice(CASE_CHANNELS),
+            category=rng.choice(CASE_CATEGORIES), priority=priority, status=status, assignee_id=assignee,
+            team="Americas" if info[4] == "US" else "EMEA", created_by=assignee, from_addr=None,
+            first_response_at=first, resolved_at=resolved, closed_at=closed, sla_policy_id=None,
+            first_response_due_at=first_due, resolution_due_at=resolve_due,
+            sla_next_at=None if resolved or status == "waiting" else first_due if first is None else resolve_due,
+            paused_at=None, paused_minutes=0, merged_into_id=None, version=1, created_at=created,
+            updated_at=closed or resolved or first or created)
+
+    def case_thread(self, rng: random.Random, case: dict) -> list[dict]:
+        """The customer's message, the first reply (at first_response_at), then follow-ups, replies and
+        the odd internal note up to the resolution (or now)."""
+        created, first = case["created_at"], case["first_response_at"]
+        end = case["resolved_at"] or self.now
+
+        def entry(at: datetime, direction: str, body: str, visibility: str = "public") -> dict:
+            return dict(id=self.take_ids("case_entries", 1)[0], case_id=case["id"], visibility=visibility,
+                        direction=direction, author_id=case["assignee_id"] if direction == "out" else None,
+                        contact_id=case["contact_id"] if direction == "in" else None, body=body, email_id=None,
+                        version=1, created_at=at, updated_at=at)
+
+        rows = [entry(created, "in", case["subject"] + ".")]
+        if first is None:
+            return rows
+        rows.append(entry(first, "out", rng.choice(CASE_REPLIES)))
+        at = first
+        for _ in range(rng.choice((0, 1, 2, 3, 4, 6))):
+            at += (end - at) * rng.uniform(0.1, 0.5)
+            if rng.random() < 0.2:
+                rows.append(entry(at, "out", rng.choice(CASE_NOTES), "internal"))
+            else:
+                rows.append(entry(at, rng.choice(("in", "out")), rng.choice(CASE_FOLLOW_UPS + CASE_REPLIES)))
+        return rows
+
+    def csat(self, rng: random.Random, case: dict) -> dict:
+        answered = rng.random() < 0.6
+        responded = case["resolved_at"] + timedelta(hours=rng.uniform(0.5, 48))
+        answered = answered and responded < self.now
+        return self.survey(rng, kind="csat", case_id=case["id"], run_key=None, contact_id=case["contact_id"],
+                           user_id=case["assignee_id"], team=case["team"], sent_at=case["resolved_at"],
+                           responded_at=responded if answered else None,
+                           score=rng.choice((5, 5, 5, 4, 4, 4, 3, 2, 1)) if answered else None)
+
+    def nps(self, rng: random.Random) -> list[dict]:
+        """Two quarterly runs, each to a fifth of the contacts; about a third answer."""
+        rows = []
+        for months_ago in (5, 2):
+            sent = self.now - timedelta(days=30 * months_ago)
+            for i in rng.sample(range(self.n), max(1, self.n // 5)):
+                responded = sent + timedelta(days=rng.uniform(0.1, 14))
+                answered = rng.random() < 0.35
+                rows.append(self.survey(rng, kind="nps", case_id=None, run_key=f"nps-{sent:%Y-%m}",
+                                        contact_id=self.contact_id(i), user_id=None, team=None, sent_at=sent,
+                                        responded_at=responded if answered else None,
+                                        score=rng.choice((10, 10, 9, 9, 9, 8, 8, 7, 6, 5, 3, 0)) if answered else None))
+        return rows
+
+    def survey(self, rng: random.Random, **values) -> dict:
+        survey_id = self.take_ids("surveys", 1)[0]
+        # a made-up token's hash: the demo's surveys were never emailed, so no link can answer them
+        token = f"{survey_id:x}{rng.getrandbits(128):032x}".rjust(64, "0")[-64:]
+        return dict(id=survey_id, token_hash=token, email_id=None, comment=None,
+                    via="link" if values["responded_at"] else None, **values)
+
+
 # --- loading -------------------------------------------------------------------------------
 
 
@@ -594,7 +725,7 @@ def load_demo(session: Session, *, contacts: int, seed: int, actor: Actor, now: 
             done[table] += len(rows)
             if progress is not None and table in SUMMARY_TABLES:
                 progress(table, done[table], totals[table])
-    bulk.reset_sequences(session)
+    bulk.reset_sequences(session, tuple(t for t in TABLES.values() if "id" in t.c))
     summary = DemoSummary(**{name: done[name] for name in SUMMARY_TABLES})
     audit(session, actor=actor, entity="demo", entity_id=None, action="demo", now=now,
           summary=", ".join(f"{count} {name}" for name, count in asdict(summary).items()) + f" (seed {seed})")
@@ -604,7 +735,7 @@ def load_demo(session: Session, *, contacts: int, seed: int, actor: Actor, now: 
 # what the demo's rows are, as commands would make them: records of every kind, owned by and
 # assigned to the demo's users (so "someone else's" for the one who loads it)
 DEMO_NEEDS = ("company.edit", "contact.edit", "contact.assign", "deal.edit", "deal.assign", "task.edit",
-              "task.assign", "activity.log")
+              "task.assign", "activity.log", "case.edit")
 
 
 def _require_demo(session: Session, actor: Actor, totals: dict[str, int]) -> None:

@@ -52,7 +52,8 @@ def test_goals_and_mistakes(crm, data):
         ("2026-11-01", 50000), ("2026-12-01", 75050)]
     names = [item["name"] for item in crm.json("report", "list")["items"]]
     assert names == ["pipeline", "forecast", "win-rate", "revenue", "activity", "sources", "stale", "lost-reasons",
-                     "revenue-by-product", "revenue-by-product-seller", "quotes", "discounts"]
+                     "revenue-by-product", "revenue-by-product-seller", "quotes", "discounts", "cases", "case-times",
+                     "sla", "csat", "nps"]
     crm.fails("report", "forecast", "--format", "xml", code=2)
     crm.fails("report", "forecast", "--period", "fortnight", code=2)
     crm.fails("report", "forecast", "--from", "2026-12-01", "--to", "2026-11-01", code=2)

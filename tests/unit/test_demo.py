@@ -207,7 +207,7 @@ def test_generated_rows_fill_every_column(now):
         demo.StagePlan(i, kind, days) for i, (kind, days) in enumerate(
             [("open", 14), ("open", 21), ("won", None), ("lost", None)], start=1)),
         first_ids=dict.fromkeys(["users", "tags", "companies", "contacts", "contact_emails", "contact_phones",
-                                 "deals", "activities", "tasks"], 1),
+                                 "deals", "activities", "tasks", "cases", "case_entries", "surveys"], 1),
         existing_users={}, existing_tags={})
     seen = set()
     for table, rows in demo.demo_rows(ctx, contacts=50, seed=1, now=now):

@@ -36,7 +36,7 @@ from crm_tui.widgets.keyset_table import Column, KeysetTable
 from crm_tui.widgets.text_line import Paragraphs
 
 CSS = "reports.tcss"
-NUMERIC = {"int", "money", "percent", "days"}
+NUMERIC = {"int", "money", "percent", "days", "minutes", "score", "signed"}
 WIDE = 100  # from this width the list of reports stays on the left
 CHART_BESIDE = 130  # from this width the chart sits beside the table, below it otherwise
 
@@ -114,16 +114,17 @@ class ReportsScreen(AreaScreen):
         yield from self.compose_frame_bottom()
 
     def _shown_reports(self) -> list:
-        """The reports the person's role may see (marketing: the sources report alone)."""
+        """The reports the person's role may see (marketing: the sources report alone; support: the
+        service desk's)."""
         may = getattr(self.app, "may", lambda _action: True)
-        shown = [spec for spec in reports.REPORTS.values()
-                 if may("report.sources" if spec.name == "sources" else "report.view")]
+        shown = [spec for spec in reports.REPORTS.values() if may(spec.needs)]
         if shown and self.name_ not in {spec.name for spec in shown}:
             self.name_ = shown[0].name
         return shown
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "next_owner" and getattr(self.app, "capabilities", {}).get("report.view") != "all":
+        if action == "next_owner" and getattr(self.app, "capabilities", {}).get(
+                reports.REPORTS[self.name_].needs) != "all":
             return False  # a seller's reports are their own deals: there is no one else to pick
         return super().check_action(action, parameters)
 

@@ -21,7 +21,7 @@ MAX_BUCKETS = 120
 
 @dataclass(frozen=True)
 class Buckets:
-    """The consecutive parts of a period (months, quarters or weeks starting Monday)."""
+    """The consecutive parts of a period (days, weeks starting Monday, months or quarters)."""
 
     grain: str
     starts: tuple[date, ...]  # each bucket's own first day (a week's Monday), for labels
@@ -38,7 +38,9 @@ class Buckets:
 
 
 def buckets(period: Period, grain: str) -> Buckets:
-    if grain == "week":
+    if grain == "day":
+        first, step = period.start, timedelta(days=1)
+    elif grain == "week":
         first = period.start - timedelta(days=period.start.weekday())
         step: Any = timedelta(days=7)
     elif grain == "month":
@@ -46,7 +48,7 @@ def buckets(period: Period, grain: str) -> Buckets:
     elif grain == "quarter":
         first, step = quarter_start(period.start), relativedelta(months=3)
     else:
-        raise InvalidInput(f"invalid grain {grain!r}: choose week, month or quarter")
+        raise InvalidInput(f"invalid grain {grain!r}: choose day, week, month or quarter")
     starts, edges = [], [period.start]
     current = first
     while current < period.end:
@@ -55,7 +57,7 @@ def buckets(period: Period, grain: str) -> Buckets:
         edges.append(min(nxt, period.end))
         current = nxt
         if len(starts) > MAX_BUCKETS:
-            raise InvalidInput(f"the period is too long for {grain}ly figures (at most {MAX_BUCKETS}); shorten it")
+            raise InvalidInput(f"the period is too long for {'dai' if grain == 'day' else grain}ly figures (at most {MAX_BUCKETS}); shorten it")
     return Buckets(grain, tuple(starts), tuple(edges))
 
 

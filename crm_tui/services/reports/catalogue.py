@@ -1,4 +1,5 @@
-"""The catalogue of reports (name, title, what it takes) and run_report, the one way to compute one."""
+"""The catalogue of reports (name, title, what it takes, the permission it needs) and run_report, the
+one way to compute one."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from crm_tui.services.reports.queries import (
 from crm_tui.services.reports.sales import (
     discount_report, quotes_report, revenue_by_product_report, revenue_by_product_seller_report,
 )
+from crm_tui.services.reports.service import (
+    cases_report, csat_report, nps_report, report_scope, sla_report, times_report,
+)
 from crm_tui.services.reports.shapes import GROUPINGS, Report, Scope
 
 
@@ -37,6 +41,8 @@ class ReportSpec:
     groupings: tuple[str, ...] = ()  # besides the owner (see GROUPINGS)
     # sums deal amounts that --convert can convert into one currency (per currency otherwise)
     converts: bool = False
+    # the permission it takes (and whose "own" scope limits it)
+    needs: str = "report.view"
 
 
 REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
@@ -51,7 +57,7 @@ REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
     ReportSpec("activity", "Team activity", "Calls, emails, meetings, notes per user per week; tasks done, overdue",
                activity_report, False, groupings=("team",)),
     ReportSpec("sources", "Sources", "New contacts per source per month, and each source's conversion",
-               sources_report, False),
+               sources_report, False, needs="report.sources"),
     ReportSpec("stale", "Stale deals", "Open deals past their stage's rotting days, with owner and days in stage",
                stale_report, True, uses_period=False, converts=True),
     ReportSpec("lost-reasons", "Lost reasons", "Deals lost in the period: count and amount per reason",
@@ -65,6 +71,17 @@ REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
                quotes_report, True),
     ReportSpec("discounts", "Average discount per seller", "Discount ÷ gross of won deals' items per owner",
                discount_report, True),
+    # the service desk (issue 23): --owner is the case's assignee (the CSAT's agent, the NPS contact's owner)
+    ReportSpec("cases", "Cases opened and closed", "Cases opened, resolved, closed per day, week or month; the "
+               "backlog", cases_report, False, needs="case.view"),
+    ReportSpec("case-times", "Response and resolution times", "Median and p90 minutes to first response and to "
+               "resolution per agent, team, priority, category", times_report, False, needs="case.view"),
+    ReportSpec("sla", "SLA hit rate", "First responses and resolutions on time per period, priority and team",
+               sla_report, False, needs="case.view"),
+    ReportSpec("csat", "Customer satisfaction (CSAT)", "Average and 1-5 distribution of CSAT answers per agent "
+               "and team", csat_report, False, needs="case.view"),
+    ReportSpec("nps", "Net Promoter Score (NPS)", "Promoters, passives, detractors and the score per period",
+               nps_report, False, needs="case.view"),
 )}
 
 
@@ -88,19 +105,25 @@ def run_report(session: Session, *, name: str, period: Period, zone: tzinfo, cur
     deal's close day (today's for open deals), in the reports that sum deal amounts; by default
     they sum the deals in `currency` only and count the others in a note (the per-currency view).
     The product reports always convert."""
-    owner_id = permissions.report_owner(session, actor, name or "", owner_id)
     spec = REPORTS.get((name or "").strip().lower())
+    cases_of = None
+    if spec is not None and spec.needs == "case.view":
+        owner_id, cases_of = report_scope(session, actor, owner_id)
+    else:
+        owner_id = permissions.report_owner(session, actor, name or "", owner_id)
     if spec is None:
         raise InvalidInput(f"no report {name!r}: choose one of {', '.join(REPORTS)}")
     by = _grouping(spec, by)
     scope = Scope(period=period, zone=zone, now=resolve_now(now), currency=v.currency_code(currency),
                   owner_id=owner_id, pipeline_id=pipeline_id if spec.uses_pipeline else None, grain=grain, by=by,
-                  convert=convert and spec.converts)
+                  convert=convert and spec.converts, cases_of=cases_of)
     report = spec.run(session, scope)
     report.zone = getattr(zone, "key", None) or str(zone)
     report.uses_period = spec.uses_period
     report.by = by
     report.converted = report.converted or scope.convert
+    if spec.needs == "case.view":  # counts of cases and answers, no money; --owner picks an agent
+        report.money, report.owner_word = False, "contact owner" if spec.name == "nps" else "agent"
     if owner_id is not None:
         report.owner_login = session.scalar(select(User.login).where(User.id == owner_id))
     return report

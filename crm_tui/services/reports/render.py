@@ -26,11 +26,28 @@ def format_cell(column: Column, value: Any, currency: str) -> str:
         return f"{value:.1f}%"
     if column.kind == "days":
         return f"{value:.1f}"
+    if column.kind == "minutes":
+        return duration(int(value))
+    if column.kind == "score":
+        return f"{value:.2f}"
+    if column.kind == "signed":
+        return f"{value:+.1f}"
     if column.kind in ("week", "month", "quarter") and isinstance(value, date):
         return bucket_label(column.kind, value)
     if column.kind == "int":
         return f"{value:,}"
     return str(value)
+
+
+def duration(minutes: int) -> str:
+    """Minutes as a person reads a wait: 45m, 3h 05m, 2d 4h."""
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, rest = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {rest:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
 
 
 def major_units(amount_minor: int, currency: str) -> str:

@@ -22,7 +22,8 @@ GROUPINGS = ("owner", "team")
 class Column:
     key: str
     title: str
-    # text, int, money (minor units of the report's currency), percent, days, week, month, quarter
+    # text, int, money (minor units of the report's currency), percent, days, day, week, month, quarter;
+    # minutes (a wait, printed 3h 05m), score (2 decimals), signed (+12.5)
     kind: str = "text"
 
 
@@ -92,14 +93,18 @@ class Report:
     uses_period: bool = True
     by: str = "owner"
     converted: bool = False  # amounts of every currency converted into `currency` (services/conversion.py)
+    money: bool = True  # sums amounts (the heading names the currency)
+    owner_word: str = "owner"  # what --owner picks: "owner", or "agent" for the service desk's cases
 
     @property
     def heading(self) -> str:
         """"Forecast · 2026 Q4 · everyone · USD": what was asked, in one line."""
         when = self.period.label if self.uses_period else "now"
-        who = f"owner {self.owner_login}" if self.owner_id is not None else "everyone"
+        who = f"{self.owner_word} {self.owner_login}" if self.owner_id is not None else "everyone"
         if self.by != "owner":
             who += f", by {self.by}"
+        if not self.money:
+            return f"{self.title} · {when} · {who}"
         money = f"{self.currency}, converted" if self.converted else self.currency
         return f"{self.title} · {when} · {who} · {money}"
 
@@ -132,6 +137,9 @@ class Scope:
     # convert every deal's amount into `currency` (at its close day's rate) rather than leave the
     # deals in other currencies out
     convert: bool = False
+    # service reports under an "own" case.view scope: only the cases of this user's accounts or
+    # assigned to them (services/reports/service.py)
+    cases_of: int | None = None
 
     @property
     def today(self) -> date:

@@ -1,0 +1,430 @@
+"""The service-desk reports (issue 23): cases opened, resolved and closed per period with the backlog,
+first-response and resolution times (median and p90), the SLA hit rate, CSAT and NPS.
+
+Every figure is an SQL aggregate that gives the same answer on SQLite and PostgreSQL:
+- times are wall-clock minutes (not business minutes) between a case's creation and its first
+  response or its resolution, whole minutes, floored: (epoch seconds of one - of the other) / 60 in
+  integer arithmetic on both databases;
+- a percentile is the nearest rank: the value at rank ceil(p x n / 100) of the n values of a group
+  in ascending order, picked with row_number() and count() over the group (no percentile_cont,
+  which SQLite lacks); the median is the 50th percentile so picked (the lower middle of an even n);
+- buckets (day, week, month) are the team's local days, as in the sales reports (bucketing.py).
+
+Which cases: the backlog report counts events (opened, resolved, closed in each bucket); times and
+the SLA hit rate follow the cases opened in the period (a cohort), merged duplicates left out.
+A case's "done" time, for the backlog, is its resolution, or its closing when it was closed unresolved.
+
+Who may: `case.view`. A role that may see all cases sees them all; one that may see its own (sales)
+sees the cases of its accounts (the companies it owns; for a case with no company, the contact it
+owns) and those assigned to it; NPS answers of the contacts of its accounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from crm_tui.errors import InvalidInput
+from crm_tui.models import Company, Contact, User
+from crm_tui.models.case import CSAT, NPS, PRIORITIES, Case, Survey
+from crm_tui.services import permissions
+from crm_tui.services.common import Actor
+from crm_tui.services.reports.bucketing import bucket_expr, buckets, in_range
+from crm_tui.services.reports.queries import _int, _pct, epoch_seconds
+from crm_tui.services.reports.shapes import NO_TEAM, Chart, Column, Report, Row, Scope, Table
+
+ACTION = "case.view"
+GRAINS = ("day", "week", "month", "quarter")
+NO_CATEGORY = "(no category)"
+GROUPS = ("all", "agent", "team", "priority", "category")
+GROUP_TITLES = {"all": "All", "agent": "Agent", "team": "Team", "priority": "Priority", "category": "Category"}
+
+
+# --- who may, and which cases --------------------------------------------------------------------
+
+
+def report_scope(session: Session, actor: Actor | None, owner_id: int | None) -> tuple[int | None, int | None]:
+    """(owner_id, cases_of) for a service report: refused without `case.view`; an "own" scope keeps
+    the owner asked for (an agent's cases among one's own) and limits the cases to the actor's."""
+    if actor is None or actor.is_system:
+        return owner_id, None
+    permissions.require(session, actor, ACTION)  # Forbidden for a role with no scope at all
+    if permissions.scope_of(session, permissions.current_role(session, actor), ACTION) == permissions.ALL:
+        return owner_id, None
+    return owner_id, actor.user_id
+
+
+def _accounts_of(user_id: int) -> Any:
+    """The cases of a user's accounts, or assigned to the user, as a condition on Case."""
+    companies = select(Company.id).where(Company.owner_id == user_id)
+    contacts = select(Contact.id).where(Contact.owner_id == user_id)
+    return or_(Case.assignee_id == user_id, Case.company_id.in_(companies),
+               and_(Case.company_id.is_(None), Case.contact_id.in_(contacts)))
+
+
+def case_conditions(scope: Scope) -> list:
+    conditions = []
+    if scope.owner_id is not None:
+        conditions.append(Case.assignee_id == scope.owner_id)
+    if scope.cases_of is not None:
+        conditions.append(_accounts_of(scope.cases_of))
+    return conditions
+
+
+def _grain(scope: Scope) -> str:
+    grain = (scope.grain or "").strip().lower()
+    if not grain:
+        days = (scope.period.end - scope.period.start).days
+        return "day" if days <= 31 else "week" if days <= 92 else "month"
+    if grain not in GRAINS:
+        raise InvalidInput(f"invalid grain {scope.grain!r}: choose one of {', '.join(GRAINS)}")
+    return grain
+
+
+def _minutes(later: Any, earlier: Any, dialect: str) -> Any:
+    """Whole wall-clock minutes from `earlier` to `later` (both set, later not before), floored."""
+    return (epoch_seconds(later, dialect) - epoch_seconds(earlier, dialect)) / literal(60, Integer)
+
+
+def _logins(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:
+    known = {i for i in ids if i is not None}
+    found = dict(session.execute(select(User.id, User.login).where(User.id.in_(known))).all()) if known else {}
+    return {**found, None: "(unassigned)"}
+
+
+def _round(value: Decimal, places: str = "0.1") -> float:
+    return float(value.quantize(Decimal(places), rounding=ROUND_HALF_UP))
+
+
+# --- cases opened, resolved and closed, and the backlog ------------------------------------------
+
+
+def cases_report(session: Session, scope: Scope) -> Report:
+    """Per bucket: cases opened, resolved and closed in it, and the backlog (opened and not yet
+    resolved or closed) at its end."""
+    grain = _grain(scope)
+    b = buckets(scope.period, grain)
+    start, end = scope.period.instants(scope.zone)
+    visible = case_conditions(scope)
+    counts: dict[str, dict[int, int]] = {}
+    for key, column in (("opened", Case.created_at), ("resolved", Case.resolved_at)):
+        idx = bucket_expr(column, b, scope.zone).label("b")
+        inner = select(idx).where(*visible, in_range(column, start, end)).subquery()
+        counts[key] = dict(session.execute(select(inner.c.b, func.count()).group_by(inner.c.b)).all())
+    # closed in the bucket, and of those the ones closed unresolved (their closing ends them)
+    idx = bucket_expr(Case.closed_at, b, scope.zone).label("b")
+    inner = (select(idx, case((Case.resolved_at.is_(None), 1), else_=0).label("unresolved"))
+             .where(*visible, in_range(Case.closed_at, start, end)).subquery())
+    closed = {i: (n, _int(u)) for i, n, u in session.execute(
+        select(inner.c.b, func.count(), func.sum(inner.c.unresolved)).group_by(inner.c.b))}
+    backlog = _backlog_at(session, visible, start)
+    rows = []
+    for i, first in enumerate(b.starts):
+        opened, resolved = counts["opened"].get(i, 0), counts["resolved"].get(i, 0)
+        n_closed, unresolved = closed.get(i, (0, 0))
+        backlog += opened - resolved - unresolved
+        rows.append(Row({"period": first, "opened": opened, "resolved": resolved, "closed": n_closed,
+                         "backlog": backlog}))
+    total = {"period": "Total", **{k: sum(r.values[k] for r in rows) for k in ("opened", "resolved", "closed")},
+             "backlog": rows[-1].values["backlog"] if rows else backlog}
+    columns = [Column("period", grain.capitalize(), grain), Column("opened", "Opened", "int"),
+               Column("resolved", "Resolved", "int"), Column("closed", "Closed", "int"),
+               Column("backlog", "Backlog", "int")]
+    labels = [f"{d:%d}" if grain in ("day", "week") else f"{d:%b}" for d in b.starts]
+    notes = ["Backlog: cases opened and not yet resolved (or closed unresolved) at the end of each "
+             f"{grain}. Merged duplicates count as opened and as closed when merged."]
+    return Report("cases", "Cases opened and closed", scope.period, scope.currency, scope.owner_id, None,
+                  [Table("cases", f"Cases per {grain}", columns, rows, total)],
+                  Chart(f"Opened and resolved per {grain}", labels,
+                        [("opened", [r.values["opened"] for r in rows]),
+                         ("resolved", [r.values["resolved"] for r in rows])], over_time=True), notes)
+
+
+def _backlog_at(session: Session, visible: list, instant: Any) -> int:
+    """Cases opened before `instant` and not done before it: those opened, less those resolved,
+    less those closed unresolved, each an index range count (a case is done after it opens)."""
+    opened = session.scalar(select(func.count()).select_from(Case).where(*visible, Case.created_at < instant))
+    resolved = session.scalar(select(func.count()).select_from(Case).where(*visible, Case.resolved_at < instant))
+    unresolved = session.scalar(select(func.count()).select_from(Case).where(
+        *visible, Case.resolved_at.is_(None), Case.closed_at < instant))
+    return _int(opened) - _int(resolved) - _int(unresolved)
+
+
+# --- first-response and resolution times ---------------------------------------------------------
+
+
+def _cohort(scope: Scope) -> list:
+    """The cases opened in the period, merged duplicates left out."""
+    start, end = scope.period.instants(scope.zone)
+    return [*case_conditions(scope), in_range(Case.created_at, start, end), Case.merged_into_id.is_(None)]
+
+
+def _group_key(group: str, base: Any) -> Any:
+    return {"all": literal("", String), "agent": cast(base.c.assignee_id, String),
+            "team": func.coalesce(base.c.team, ""), "priority": base.c.priority,
+            "category": func.coalesce(base.c.category, "")}[group]
+
+
+def _percentiles(session: Session, base: Any, value: str) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(group, key) -> (n, median, p90) of `value` (a column of `base`), over its non-null values.
+    Each group's values are ranked once; the nearest-rank pick rn = ceil(p x n / 100) is written as
+    rn x 100 >= p x n > (rn - 1) x 100, integer arithmetic on both databases."""
+    parts = []
+    for group in GROUPS:
+        key = _group_key(group, base)
+        over = {"partition_by": key} if group != "all" else {}
+        parts.append(select(literal(group, String).label("g"), key.label("k"), base.c[value].label("v"),
+                            func.row_number().over(order_by=base.c[value], **over).label("rn"),
+                            func.count().over(**over).label("n"))
+                     .where(base.c[value].is_not(None)))
+    ranked = union_all(*parts).subquery()
+
+    def pick(p: int) -> Any:
+        return func.max(case((and_(ranked.c.rn * 100 >= ranked.c.n * p, (ranked.c.rn - 1) * 100 < ranked.c.n * p),
+                              ranked.c.v)))
+
+    found = session.execute(select(ranked.c.g, ranked.c.k, func.count(), pick(50), pick(90))
+                            .group_by(ranked.c.g, ranked.c.k)).all()
+    return {(g, k): (n, _int(p50), _int(p90)) for g, k, n, p50, p90 in found}
+
+
+def times_report(session: Session, scope: Scope) -> Report:
+    """Of the cases opened in the period: minutes to the first response and to resolution, median
+    and p90, overall and per agent, team, priority and category."""
+    dialect = session.get_bind().dialect.name
+    cohort = _cohort(scope)
+    first = case((Case.first_response_at >= Case.created_at,
+                  _minutes(Case.first_response_at, Case.created_at, dialect)))
+    resolved = case((Case.resolved_at >= Case.created_at, _minutes(Case.resolved_at, Case.created_at, dialect)))
+    base = (select(Case.assignee_id, Case.team, Case.priority, Case.category, first.label("first"),
+                   resolved.label("resolved")).where(*cohort).cte("cohort"))
+    opened: dict[tuple[str, str], int] = {}
+    sub = select(base.c.assignee_id, base.c.team, base.c.priority, base.c.category).subquery()
+    for a, t, p, c, n in session.execute(select(sub.c.assignee_id, sub.c.team, sub.c.priority, sub.c.category,
+                                                func.count()).group_by(sub.c.assignee_id, sub.c.team,
+                                                                       sub.c.priority, sub.c.category)):
+        for key in (("all", ""), ("agent", None if a is None else str(a)), ("team", t or ""), ("priority", p),
+                    ("category", c or "")):
+            opened[key] = opened.get(key, 0) + n
+    firsts, resolutions = _percentiles(session, base, "first"), _percentiles(session, base, "resolved")
+    logins = _logins(session, {int(k) for g, k in opened if g == "agent" and k is not None})
+    rows = []
+    for group in GROUPS:
+        keys = [k for g, k in opened if g == group]
+        for key in sorted(keys, key=lambda k: _sort_key(group, k, logins)):
+            n_first, first_p50, first_p90 = firsts.get((group, key), (0, None, None))
+            n_res, res_p50, res_p90 = resolutions.get((group, key), (0, None, None))
+            rows.append(Row({"group": GROUP_TITLES[group], "name": _name(group, key, logins),
+                             "cases": opened[(group, key)], "responded": n_first,
+                             "first_median": first_p50 if n_first else None, "first_p90": first_p90 if n_first else None,
+                             "resolved": n_res, "resolution_median": res_p50 if n_res else None,
+                             "resolution_p90": res_p90 if n_res else None}))
+    columns = [Column("group", "By"), Column("name", "Name"), Column("cases", "Opened", "int"),
+               Column("responded", "Answered", "int"), Column("first_median", "1st resp. med", "minutes"),
+               Column("first_p90", "1st resp. p90", "minutes"), Column("resolved", "Resolved", "int"),
+               Column("resolution_median", "Resol. med", "minutes"),
+               Column("resolution_p90", "Resol. p90", "minutes")]
+    overall = [r for r in rows if r.values["group"] == "Priority"]
+    notes = ["Wall-clock time (not business hours) from a case's creation to its first response and to its "
+             "resolution, over the cases opened in the period (merged duplicates left out); those not yet "
+             "answered or resolved are in neither figure. Median and p90 are nearest-rank percentiles."]
+    return Report("case-times", "Response and resolution times", scope.period, scope.currency, scope.owner_id, None,
+                  [Table("times", "Minutes to first response and to resolution", columns, rows)],
+                  Chart("Median hours to first response by priority", [r.values["name"] for r in overall],
+                        [("hours", [round((r.values["first_median"] or 0) / 60) for r in overall])]), notes)
+
+
+def _sort_key(group: str, key: str | None, logins: dict) -> tuple:
+    if group == "priority":
+        return (PRIORITIES.index(key) if key in PRIORITIES else len(PRIORITIES), key or "")
+    if group == "agent":
+        return (key is None, logins.get(int(key), "") if key is not None else "")
+    return (key == "", key or "")
+
+
+def _name(group: str, key: str | None, logins: dict) -> str:
+    if group == "all":
+        return "All cases"
+    if group == "agent":
+        return logins.get(int(key) if key is not None else None, "?")
+    if group == "team":
+        return key or NO_TEAM
+    if group == "category":
+        return key or NO_CATEGORY
+    return key or "?"
+
+
+# --- the SLA hit rate ----------------------------------------------------------------------------
+
+
+def sla_report(session: Session, scope: Scope) -> Report:
+    """Of the cases opened in the period with SLA targets: first responses and resolutions on time,
+    late, and still to come, with the hit rate (on time / decided), per bucket, priority and team."""
+    grain = _grain(scope)
+    b = buckets(scope.period, grain)
+    now = scope.now
+
+    def outcome(done: Any, due: Any) -> Any:  # 1 met, 0 missed, NULL undecided or no target
+        return case((due.is_(None), None), (done.is_not(None), case((done <= due, 1), else_=0)),
+                    (due <= now, 0), else_=None)
+
+    inner = (select(bucket_expr(Case.created_at, b, scope.zone).label("b"), Case.priority.label("priority"),
+                    func.coalesce(Case.team, "").label("team"),
+                    outcome(Case.first_response_at, Case.first_response_due_at).label("first"),
+                    case((Case.first_response_due_at.is_not(None), 1), else_=0).label("first_target"),
+                    outcome(Case.resolved_at, Case.resolution_due_at).label("res"),
+                    case((Case.resolution_due_at.is_not(None), 1), else_=0).label("res_target"))
+             .where(*_cohort(scope)).subquery())
+    cells = session.execute(
+        select(inner.c.b, inner.c.priority, inner.c.team, func.count(), func.sum(inner.c.first_target),
+               func.sum(inner.c.first), func.count(inner.c.first), func.sum(inner.c.res_target),
+               func.sum(inner.c.res), func.count(inner.c.res))
+        .group_by(inner.c.b, inner.c.priority, inner.c.team)).all()
+    keys = ("cases", "first_target", "first_met", "first_decided", "res_target", "res_met", "res_decided")
+    per: dict[tuple[str, Any], dict[str, int]] = {}
+    for i, priority, team, *values in cells:  # buckets x priorities x teams: a few hundred cells
+        for key in (("all", None), ("period", i), ("priority", priority), ("team", team)):
+            sums = per.setdefault(key, dict.fromkeys(keys, 0))
+            for k, value in zip(keys, values, strict=True):
+                sums[k] += _int(value)
+
+    def values(name: Any, sums: dict[str, int]) -> dict[str, Any]:
+        first_missed = sums["first_decided"] - sums["first_met"]
+        res_missed = sums["res_decided"] - sums["res_met"]
+        return {"name": name, "cases": sums["cases"],
+                "first_met": sums["first_met"], "first_missed": first_missed,
+                "first_pending": sums["first_target"] - sums["first_decided"],
+                "first_rate": _pct(sums["first_met"], sums["first_decided"]),
+                "res_met": sums["res_met"], "res_missed": res_missed,
+                "res_pending": sums["res_target"] - sums["res_decided"],
+                "res_rate": _pct(sums["res_met"], sums["res_decided"])}
+
+    empty = dict.fromkeys(keys, 0)
+    periods = [Row(values(first, per.get(("period", i), empty))) for i, first in enumerate(b.starts)]
+    priorities = sorted({k for g, k in per if g == "priority"}, key=lambda p: _sort_key("priority", p, {}))
+    teams = sorted({k for g, k in per if g == "team"}, key=lambda t: (t == "", t))
+    total = values("Total", per.get(("all", None), empty))
+
+    def cols(first: Column) -> list[Column]:
+        return [first, Column("cases", "Opened", "int"), Column("first_met", "1st on time", "int"),
+                Column("first_missed", "1st late", "int"), Column("first_pending", "1st due", "int"),
+                Column("first_rate", "1st hit %", "percent"), Column("res_met", "Res. on time", "int"),
+                Column("res_missed", "Res. late", "int"), Column("res_pending", "Res. due", "int"),
+                Column("res_rate", "Res. hit %", "percent")]
+
+    tables = [
+        Table("periods", f"SLA hit rate per {grain}", cols(Column("name", grain.capitalize(), grain)), periods, total),
+        Table("priorities", "SLA hit rate per priority", cols(Column("name", "Priority")),
+              [Row(values(p, per[("priority", p)])) for p in priorities], total),
+        Table("teams", "SLA hit rate per team", cols(Column("name", "Team")),
+              [Row(values(t or NO_TEAM, per[("team", t)])) for t in teams], total),
+    ]
+    labels = [f"{d:%d}" if grain in ("day", "week") else f"{d:%b}" for d in b.starts]
+    notes = ["Of the cases opened in the period that have SLA targets (merged duplicates left out): a target is "
+             "met when the first response (or the resolution) came by its due time, late when it came after or "
+             "is still missing past it, and due while neither. Hit % = on time ÷ (on time + late)."]
+    return Report("sla", "SLA hit rate", scope.period, scope.currency, scope.owner_id, None, tables,
+                  Chart(f"First-response hit % per {grain}", labels,
+                        [("hit %", [round(r.values["first_rate"] or 0) for r in periods])], "percent",
+                        over_time=True), notes)
+
+
+# --- CSAT ----------------------------------------------------------------------------------------
+
+
+def csat_report(session: Session, scope: Scope) -> Report:
+    """CSAT answers received in the period: the average and how many of each score 1-5, overall,
+    per agent (whose work it rated) and per team."""
+    start, end = scope.period.instants(scope.zone)
+    conditions = [Survey.kind == CSAT, in_range(Survey.responded_at, start, end), Survey.score.is_not(None)]
+    if scope.owner_id is not None:
+        conditions.append(Survey.user_id == scope.owner_id)
+    stmt = select(Survey.user_id, Survey.team, Survey.score, func.count())
+    if scope.cases_of is not None:
+        stmt = stmt.join(Case, Case.id == Survey.case_id)
+        conditions.append(_accounts_of(scope.cases_of))
+    cells = session.execute(stmt.where(*conditions).group_by(Survey.user_id, Survey.team, Survey.score)).all()
+    per: dict[tuple[str, Any], list[int]] = {}
+    for user_id, team, score, n in cells:
+        for key in (("all", None), ("agent", user_id), ("team", team or "")):
+            counts = per.setdefault(key, [0] * 6)
+            if 1 <= score <= 5:
+                counts[score] += n
+    logins = _logins(session, {k for g, k in per if g == "agent"})
+
+    def values(group: str, name: str, counts: list[int]) -> dict[str, Any]:
+        n = sum(counts)
+        average = _round(Decimal(sum(s * counts[s] for s in range(1, 6))) / n, "0.01") if n else None
+        return {"group": group, "name": name, "responses": n, "average": average,
+                "satisfied": _pct(counts[4] + counts[5], n), **{f"s{s}": counts[s] for s in range(1, 6)}}
+
+    rows = [Row(values("All", "All answers", per.get(("all", None), [0] * 6)))]
+    for user_id in sorted((k for g, k in per if g == "agent"), key=lambda u: (u is None, logins.get(u, ""))):
+        rows.append(Row(values("Agent", logins.get(user_id, "?"), per[("agent", user_id)])))
+    for team in sorted((k for g, k in per if g == "team"), key=lambda t: (t == "", t)):
+        rows.append(Row(values("Team", team or NO_TEAM, per[("team", team)])))
+    columns = [Column("group", "By"), Column("name", "Name"), Column("responses", "Answers", "int"),
+               Column("average", "Average", "score"), Column("satisfied", "4-5 %", "percent"),
+               *(Column(f"s{s}", str(s), "int") for s in range(1, 6))]
+    overall = per.get(("all", None), [0] * 6)
+    return Report("csat", "Customer satisfaction (CSAT)", scope.period, scope.currency, scope.owner_id, None,
+                  [Table("csat", "CSAT per agent and team", columns, rows)],
+                  Chart("CSAT answers by score", [str(s) for s in range(1, 6)], [("answers", overall[1:])]),
+                  ["CSAT: answers (1 to 5) received in the period, per agent and team the case had when the "
+                   "survey was sent. 4-5 %: the share of satisfied answers."])
+
+
+# --- NPS -----------------------------------------------------------------------------------------
+
+
+def nps_report(session: Session, scope: Scope) -> Report:
+    """NPS answers received per bucket: promoters (9-10), passives (7-8), detractors (0-6) and the
+    score, % promoters - % detractors."""
+    grain = _grain(scope)
+    b = buckets(scope.period, grain)
+    start, end = scope.period.instants(scope.zone)
+    conditions = [Survey.kind == NPS, in_range(Survey.responded_at, start, end), Survey.score.is_not(None)]
+    contact_owner = select(Contact.owner_id).where(Contact.id == Survey.contact_id).scalar_subquery()
+    if scope.owner_id is not None:
+        conditions.append(contact_owner == scope.owner_id)
+    if scope.cases_of is not None:
+        companies = select(Company.id).where(Company.owner_id == scope.cases_of)
+        mine = select(Contact.id).where(Contact.id == Survey.contact_id,
+                                        or_(Contact.owner_id == scope.cases_of, Contact.company_id.in_(companies)))
+        conditions.append(mine.exists())
+    kind = case((Survey.score >= 9, "p"), (Survey.score >= 7, "n"), else_="d")
+    inner = select(bucket_expr(Survey.responded_at, b, scope.zone).label("b"), kind.label("kind")) \
+        .where(*conditions).subquery()
+    counts: dict[int, dict[str, int]] = {}
+    for i, k, n in session.execute(select(inner.c.b, inner.c.kind, func.count()).group_by(inner.c.b, inner.c.kind)):
+        counts.setdefault(i, {"p": 0, "n": 0, "d": 0})[k] = n
+
+    def values(first: Any, c: dict[str, int]) -> dict[str, Any]:
+        n = c["p"] + c["n"] + c["d"]
+        return {"period": first, "responses": n, "promoters": c["p"], "passives": c["n"], "detractors": c["d"],
+                "promoters_pct": _pct(c["p"], n), "detractors_pct": _pct(c["d"], n),
+                "nps": _pct(c["p"] - c["d"], n)}
+
+    rows = [Row(values(first, counts.get(i, {"p": 0, "n": 0, "d": 0}))) for i, first in enumerate(b.starts)]
+    sums = {k: sum(c[k] for c in counts.values()) for k in ("p", "n", "d")}
+    total = values("Total", sums)
+    columns = [Column("period", grain.capitalize(), grain), Column("responses", "Answers", "int"),
+               Column("promoters", "Promoters", "int"), Column("passives", "Passives", "int"),
+               Column("detractors", "Detractors", "int"), Column("promoters_pct", "Prom. %", "percent"),
+               Column("detractors_pct", "Detr. %", "percent"), Column("nps", "NPS", "signed")]
+    labels = [f"{d:%d}" if grain in ("day", "week") else f"{d:%b}" for d in b.starts]
+    return Report("nps", "Net Promoter Score (NPS)", scope.period, scope.currency, scope.owner_id, None,
+                  [Table("nps", f"NPS per {grain}", columns, rows, total)],
+                  Chart(f"Answers per {grain}", labels, [("promoters", [r.values["promoters"] for r in rows]),
+                                                         ("detractors", [r.values["detractors"] for r in rows])],
+                        over_time=True),
+                  ["NPS answers (0 to 10) received in the period: promoters 9-10, passives 7-8, detractors 0-6; "
+                   "NPS = % promoters - % detractors (from -100 to +100)."])
+
+
+__all__ = ["ACTION", "GRAINS", "case_conditions", "cases_report", "csat_report", "nps_report", "report_scope",
+           "sla_report", "times_report"]
