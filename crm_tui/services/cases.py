@@ -361,7 +361,8 @@ def _queue_condition(queue: str, actor: Actor, team: str | None, now: datetime, 
     """The queue's condition. `walk` (a page of it): the status is tested on each row as the list
     walks its own order (ids, or SLA targets), not looked up in a status index, which would gather
     and sort the whole backlog before the first row."""
-    status = _C.status.concat("") if walk else _C.status
+    # "mine" and "unassigned" are one range of ix_cases_status_assignee each: no walk needed
+    status = _C.status.concat("") if walk and queue in ("open", "waiting", "team", "soon") else _C.status
     if queue == "all":
         return true()
     if queue == "mine":

@@ -1,5 +1,6 @@
-"""The case queues' counts per team read one index: cases by status and team, so counting the
-backlog of every team touches no table row (issue 23, services/cases.queue_counts).
+"""The case queues' counts read one index: cases by status, next SLA target and team, so counting
+the cases breaching soon and the backlog of every team touches no table row (issue 23,
+services/cases.queue_counts).
 
 Revision ID: 0027
 Revises: 0026
@@ -17,7 +18,7 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    op.create_index('ix_cases_queue_counts', 'cases', ['status', 'team'], unique=False)
+    op.create_index('ix_cases_queue_counts', 'cases', ['status', 'sla_next_at', 'team'], unique=False)
 
 
 def downgrade() -> None:
