@@ -50,6 +50,8 @@ class Case(Versioned, table=True):
         Index("ix_cases_status_assignee", "status", "assignee_id", "id"),
         Index("ix_cases_assignee_status", "assignee_id", "status", "id"),
         Index("ix_cases_team_status", "team", "status", "id"),
+        # the queues' live counts: breaching soon (a range per status) and per team, from the index alone
+        Index("ix_cases_queue_counts", "status", "sla_next_at", "team"),
         # breaching soon and the SLA scan: open cases by their next target
         Index("ix_cases_sla_next", "sla_next_at", "id"),
         Index("ix_cases_contact", "contact_id", "id"),

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from email.utils import formataddr, parseaddr
 from typing import Any
 
-from sqlalchemy import and_, case as when, false, func, or_, select, true
+from sqlalchemy import and_, case as case_when, false, func, literal, or_, select, true, union
 from sqlalchemy.orm import Session, aliased
 
 from crm_tui.clock import resolve_now
@@ -143,9 +143,11 @@ def visible_condition(session: Session, actor: Actor):
     if scope == NONE:
         return false()
     me = actor.user_id
-    return or_(_C.assignee_id == me,
-               _C.company_id.in_(select(Company.id).where(Company.owner_id == me)),
-               _C.contact_id.in_(select(Contact.id).where(Contact.owner_id == me)))
+    # one index lookup each (assignee, company, contact), merged: an OR would test every case
+    ids = union(select(_C.id).where(_C.assignee_id == me),
+                select(_C.id).where(_C.company_id.in_(select(Company.id).where(Company.owner_id == me))),
+                select(_C.id).where(_C.contact_id.in_(select(Contact.id).where(Contact.owner_id == me))))
+    return _C.id.in_(select(ids.subquery().c.id))
 
 
 def _require_view(session: Session, actor: Actor) -> None:
@@ -332,12 +334,16 @@ def _like(text: str) -> str:
 
 
 def search_condition(query: str | None):
-    """A case whose number is the text ("42", "#42"), or whose subject holds it, or whose contact's
-    name or email, or company's name, holds it; None for no search."""
+    """A case whose number is the text ("42"), or whose subject holds it, or whose contact's name or
+    email, or company's name, holds it; "#42" (or "[#42]") is the number alone. None for no search."""
     text = " ".join((query or "").split())[:200]
     if not text:
         return None
-    number = parse_id(text.removeprefix("#").strip("[]").removeprefix("#"))
+    bare = text.strip("[]").strip()
+    if bare.startswith("#"):
+        number = parse_id(bare[1:])
+        return _C.id == number if number is not None and number < 2**31 else false()
+    number = parse_id(text)
     pattern = _like(text.casefold())
     matches = [
         func.lower(_C.subject).like(pattern, escape="\\"),
@@ -350,23 +356,29 @@ def search_condition(query: str | None):
     return or_(*matches)
 
 
-def _queue_condition(queue: str, actor: Actor, team: str | None, now: datetime, soon_minutes: int):
+def _queue_condition(queue: str, actor: Actor, team: str | None, now: datetime, soon_minutes: int, *,
+                     walk: bool = False):
+    """The queue's condition. `walk` (a page of it): the status is tested on each row as the list
+    walks its own order (ids, or SLA targets), not looked up in a status index, which would gather
+    and sort the whole backlog before the first row."""
+    # "mine" and "unassigned" are one range of ix_cases_status_assignee each: no walk needed
+    status = _C.status.concat("") if walk and queue in ("open", "waiting", "team", "soon") else _C.status
     if queue == "all":
         return true()
     if queue == "mine":
-        return and_(_C.status.in_(OPEN_STATUSES), _C.assignee_id == actor.user_id)
+        return and_(status.in_(OPEN_STATUSES), _C.assignee_id == actor.user_id)
     if queue == "unassigned":
-        return and_(_C.status.in_(OPEN_STATUSES), _C.assignee_id.is_(None))
+        return and_(status.in_(OPEN_STATUSES), _C.assignee_id.is_(None))
     if queue == "waiting":
-        return _C.status == WAITING
+        return status == WAITING
     if queue == "open":
-        return _C.status.in_(OPEN_STATUSES)
+        return status.in_(OPEN_STATUSES)
     if queue == "team":
         if not team:
             raise InvalidInput("the team queue needs a team: give team=NAME (e.g. --team Support)")
-        return and_(_C.status.in_(OPEN_STATUSES), func.lower(_C.team) == team.strip().lower())
+        return and_(status.in_(OPEN_STATUSES), func.lower(_C.team) == team.strip().lower())
     if queue == "soon":
-        return and_(_C.status.in_((NEW, OPEN)), _C.sla_next_at.is_not(None),
+        return and_(status.in_((NEW, OPEN)), _C.sla_next_at.is_not(None),
                     _C.sla_next_at <= now + timedelta(minutes=soon_minutes))
     raise InvalidInput(f"no queue {queue!r}: choose one of {', '.join(QUEUES)}")
 
@@ -396,7 +408,8 @@ def list_cases(session: Session, *, actor: Actor, queue: str = "open", team: str
     _require_view(session, actor)
     if queue == "team" and team is None:
         raise InvalidInput("the team queue needs a team: give team=NAME (e.g. --team Support)")
-    conditions = [visible_condition(session, actor), _queue_condition(queue, actor, team, now, soon_minutes),
+    conditions = [visible_condition(session, actor),
+                  _queue_condition(queue, actor, team, now, soon_minutes, walk=True),
                   *_filters(session, status=status, priority=priority, category=category, assignee_id=assignee_id)]
     if team and queue != "team":
         conditions.append(func.lower(_C.team) == team.strip().lower())
@@ -417,28 +430,40 @@ def list_cases(session: Session, *, actor: Actor, queue: str = "open", team: str
 def queue_counts(session: Session, *, actor: Actor, now: datetime, soon_minutes: int = SOON_MINUTES
                  ) -> dict[str, int]:
     """How many cases each queue holds now, for the actor: {"mine": 3, ..., "team:Support": 12}.
-    Two statements: one pass of conditional sums over the visible cases, one GROUP BY team of the
-    open ones."""
+    Two round trips: one SELECT of a count per queue (each its own index range, read from the index
+    alone), and the backlog grouped by team (ix_cases_queue_counts)."""
     _require_view(session, actor)
     visible = visible_condition(session, actor)
-    is_open = _C.status.in_(OPEN_STATUSES)
-    soon = _queue_condition("soon", actor, None, now, soon_minutes)
 
-    def total(cond):
-        return func.coalesce(func.sum(when((cond, 1), else_=0)), 0)
+    def count(*conditions):
+        return select(func.count()).select_from(_CASES).where(visible, *conditions).scalar_subquery()
 
-    row = session.execute(select(
-        func.count().label("all"),
-        total(is_open).label("open"),
-        total(and_(is_open, _C.assignee_id == actor.user_id) if actor.user_id is not None else false()).label("mine"),
-        total(and_(is_open, _C.assignee_id.is_(None))).label("unassigned"),
-        total(_C.status == WAITING).label("waiting"),
-        total(soon).label("soon"),
-    ).select_from(_CASES).where(visible)).one()
-    counts = {name: int(getattr(row, name) or 0) for name in ("mine", "unassigned", "soon", "waiting", "open", "all")}
-    for team, n in session.execute(select(_C.team, func.count()).where(visible, is_open, _C.team.is_not(None))
+    names = ("mine", "unassigned", "soon", "waiting", "open", "all")
+    if _scope(session, actor, VIEW) == OWN:
+        return _own_counts(session, actor, visible, names, now, soon_minutes)
+    row = session.execute(select(*(count(_queue_condition(name, actor, None, now, soon_minutes)).label(name)
+                                   if name != "mine" or actor.user_id is not None else literal(0).label(name)
+                                   for name in names))).one()
+    counts = {name: int(getattr(row, name)) for name in names}
+    for team, n in session.execute(select(_C.team, func.count()).where(visible, _C.status.in_(OPEN_STATUSES),
+                                                                      _C.team.is_not(None))
                                    .group_by(_C.team).order_by(_C.team)):
         counts[f"team:{team}"] = int(n)
+    return counts
+
+
+def _own_counts(session: Session, actor: Actor, visible, names: tuple[str, ...], now: datetime,
+                soon_minutes: int) -> dict[str, int]:
+    """queue_counts for an "own" scope: the actor's few cases gathered once (visible_condition's
+    index lookups), each queue a conditional sum over them, per team."""
+    def total(cond):
+        return func.coalesce(func.sum(case_when((cond, 1), else_=0)), 0)
+
+    rows = session.execute(select(
+        _C.team, *(total(_queue_condition(name, actor, None, now, soon_minutes)).label(name) for name in names)
+    ).where(visible).group_by(_C.team).order_by(_C.team)).all()
+    counts = {name: sum(int(getattr(r, name)) for r in rows) for name in names}
+    counts.update({f"team:{r.team}": int(r.open) for r in rows if r.team is not None and r.open})
     return counts
 
 
