@@ -381,3 +381,15 @@ def sqlite_plan(session, stmt) -> str:
     values = tuple(params[k] for k in compiled.positiontup)
     rows = session.connection().connection.driver_connection.execute("EXPLAIN QUERY PLAN " + str(compiled), values)
     return " | ".join(r[-1] for r in rows)
+
+
+def test_describe_reads_any_row_with_the_sla_fields():
+    from types import SimpleNamespace
+
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    row = SimpleNamespace(status="open", first_response_at=None, first_response_due_at=now + timedelta(minutes=80),
+                          resolution_due_at=now + timedelta(days=2))
+    assert sla.describe(row, now=now) == "first response due in 1h 20m"
+    assert sla.describe(SimpleNamespace(status="new"), now=now) == "no SLA"
+    assert sla.describe(SimpleNamespace(status="waiting", resolution_due_at=now), now=now) == \
+        "paused (waiting on customer)"
