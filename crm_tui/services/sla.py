@@ -230,28 +230,30 @@ def _span(delta: timedelta) -> str:
 
 def next_target(case: Any) -> tuple[str, datetime | None]:
     """("first", due) until the first response, then ("resolution", due)."""
-    if case.first_response_at is None and case.first_response_due_at is not None:
-        return FIRST, case.first_response_due_at
-    return RESOLUTION, case.resolution_due_at
+    first_due = getattr(case, "first_response_due_at", None)
+    if getattr(case, "first_response_at", None) is None and first_due is not None:
+        return FIRST, first_due
+    return RESOLUTION, getattr(case, "resolution_due_at", None)
 
 
 def describe(case: Any, *, now: datetime) -> str:
     """A case's SLA in words: "first response due in 1h 20m", "resolution breached 35m ago",
     "paused (waiting on customer)", "met", "resolution missed by 2h", or "no SLA". Works on a Case
-    or any row with the same fields (the times left are wall-clock time)."""
-    if case.first_response_due_at is None and case.resolution_due_at is None:
+    or any row with its status and SLA fields (one it lacks counts as empty); the times left are
+    wall-clock time, to or from the due instant."""
+    first_due, resolution_due = getattr(case, "first_response_due_at", None), getattr(case, "resolution_due_at", None)
+    if first_due is None and resolution_due is None:
         return "no SLA"
     if case.status in (RESOLVED, CLOSED):
-        done = case.resolved_at or case.closed_at
-        due = case.resolution_due_at
-        if due is not None and done is not None and done > due:
-            return f"resolution missed by {_span(done - due)}"
+        done = getattr(case, "resolved_at", None) or getattr(case, "closed_at", None)
+        if resolution_due is not None and done is not None and done > resolution_due:
+            return f"resolution missed by {_span(done - resolution_due)}"
         return "met"
-    if case.status == WAITING or case.paused_at is not None:
+    if case.status == WAITING or getattr(case, "paused_at", None) is not None:
         return "paused (waiting on customer)"
     target, due = next_target(case)
     if due is None:
-        return "met" if case.first_response_at is not None else "no SLA"
+        return "met" if getattr(case, "first_response_at", None) is not None else "no SLA"
     what = "first response" if target == FIRST else "resolution"
     if due >= now:
         return f"{what} due in {_span(due - now)}"

@@ -297,8 +297,11 @@ def candidates(trigger: Trigger, rule: str, conditions: list, *, now: datetime, 
         _done(WorkflowFiring),
     )
     # a record may have several occurrences (deal_entered_stage: each entry into the stage)
+    # a case trigger walks ix_cases_sla_next in due order: ordered by id, SQLite (a LIMIT, a bound
+    # time) would rather read every case in id order than sort the index's few
+    order = (occurrence_at, model.id) if trigger.entity == "case" else (model.id, "occurrence_at")
     stmt = (select(model.id.label("id"), occurrence_at.label("occurrence_at"), occurrence_key.label("occurrence_key"))
-            .where(and_(*conds, *conditions), ~fired).order_by(model.id, "occurrence_at", "occurrence_key"))
+            .where(and_(*conds, *conditions), ~fired).order_by(*order, "occurrence_key"))
     if only_id is not None:
         stmt = stmt.where(model.id == only_id)
     if limit is not None:

@@ -225,18 +225,19 @@ actions = [ { type = "assign_team", team = "Nobody" }, { type = "notify", to = "
                       "notify: no active user is in the team 'Ghosts'"]
 
 
-def test_the_breached_scan_reads_one_index_range(db, actor, now):
-    """Nothing due among many cases: the trigger's query touches the index range, not the table."""
-    from sqlalchemy.dialects import sqlite
-
+@pytest.mark.parametrize("rule", [ESCALATE, WARN])
+def test_the_trigger_queries_read_one_index_range(db, actor, now, rule):
+    """Nothing due among many cases: the trigger's query (with its bound time and LIMIT, as the
+    engine sends it) walks the index range, never every case in id order."""
     from crm_tui.workflows.triggers import candidates
 
-    rules = parse_rules(ESCALATE)
+    from .test_sla import sqlite_plan
+
+    rules = parse_rules(rule)
     with db.read() as s:
         if s.get_bind().dialect.name != "sqlite":
             pytest.skip("SQLite's EXPLAIN QUERY PLAN")
-        stmt = candidates(rules.rules[0].trigger, "escalate", [c.sql(s) for c in rules.rules[0].conditions],
-                          now=now, zone=UTC, limit=1000)
-        sql = str(stmt.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
-        plan = " ".join(r[-1] for r in s.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
-    assert "ix_cases_sla_next" in plan, plan
+        r = rules.rules[0]
+        plan = sqlite_plan(s, candidates(r.trigger, r.name, [c.sql(s) for c in r.conditions], now=now, zone=UTC,
+                                         limit=1000))
+    assert "SEARCH cases USING INDEX ix_cases_sla_next" in plan and "SCAN cases" not in plan, plan
