@@ -101,6 +101,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sequence": ("sequences", "app",
                  "Sequences: add, list, show, edit, archive, step add|edit|remove, enroll, stop, status."),
     "quote": ("quotes", "app", "Quotes: create from a deal's items, list, show, render, send, accept, decline, revise."),
+    "survey": ("surveys", "app", "Surveys: list, show, answer; nps send (CSAT goes out when a case is resolved)."),
 }
 
 

@@ -1,6 +1,6 @@
-"""`crm secret`: keep the SMTP password, your IMAP mailbox's ([mail.imap]) and the team BCC box's
-([mail.team]) in the system keyring, forget them, and say where each password would come from,
-never printing one."""
+"""`crm secret`: keep the SMTP password, your IMAP mailbox's ([mail.imap]), the team BCC box's
+([mail.team]) and the key that signs survey links ([support]) in the system keyring, forget them,
+and say where each would come from, never printing one."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ app = typer.Typer(name="secret", no_args_is_help=True,
                        "never in the database or a log.")
 
 # what each secret is, by the name `crm secret set NAME` (or --NAME) takes
-KINDS = ("smtp", "imap", "team")
-TITLE = {"smtp": "SMTP", "imap": "IMAP", "team": "team IMAP"}
-TABLE = {"smtp": "[smtp]", "imap": "[mail.imap]", "team": "[mail.team]"}
+KINDS = ("smtp", "imap", "team", "survey")
+TITLE = {"smtp": "SMTP", "imap": "IMAP", "team": "team IMAP", "survey": "survey signing"}
+TABLE = {"smtp": "[smtp]", "imap": "[mail.imap]", "team": "[mail.team]", "survey": "[support]"}
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,18 @@ class Login:
     def title(self) -> str:
         return TITLE[self.kind]
 
+    @property
+    def noun(self) -> str:
+        return "key" if self.kind == "survey" else "password"
+
 
 def login_of(settings, kind: str) -> Login | None:
     """The login `kind` names in the config; None when its table has no host or username."""
+    if kind == "survey":  # the key that signs survey links; always has a place, whatever survey_url says
+        from crm_tui.services.surveys import SECRET_NAME
+
+        support = settings.support
+        return Login("survey", support.survey_url or "this CRM", "the survey links", support.secret_env, SECRET_NAME)
     if kind == "smtp":
         from crm_tui.workflows.email import smtp_login  # here: every `crm` command imports this module
 
@@ -64,18 +73,18 @@ def login_of(settings, kind: str) -> Login | None:
                  secret_name(config.username, config.host))
 
 
-def _kind(what: str | None, *, smtp: bool, imap: bool, team: bool) -> str:
-    """The one secret asked for: by name (smtp, imap, team) or by flag; SMTP when neither says."""
-    asked = {k for k, on in (("smtp", smtp), ("imap", imap), ("team", team)) if on}
+def _kind(what: str | None, *, smtp: bool, imap: bool, team: bool, survey: bool = False) -> str:
+    """The one secret asked for: by name (smtp, imap, team, survey) or by flag; SMTP when neither says."""
+    asked = {k for k, on in (("smtp", smtp), ("imap", imap), ("team", team), ("survey", survey)) if on}
     if what is not None:
         name = what.strip().lower()
         if name not in KINDS:
-            raise InvalidInput(f"no secret {what!r}: crm keeps the SMTP password (smtp), your mailbox's (imap) "
-                               "and the team BCC box's (team); the database password belongs in PGPASSWORD "
-                               "or ~/.pgpass")
+            raise InvalidInput(f"no secret {what!r}: crm keeps the SMTP password (smtp), your mailbox's (imap), "
+                               "the team BCC box's (team) and the survey links' signing key (survey); the "
+                               "database password belongs in PGPASSWORD or ~/.pgpass")
         asked.add(name)
     if len(asked) > 1:
-        raise InvalidInput("name one secret at a time: smtp, imap or team")
+        raise InvalidInput("name one secret at a time: smtp, imap, team or survey")
     return asked.pop() if asked else "smtp"
 
 
@@ -92,11 +101,14 @@ def _can_ask() -> bool:
     return sys.stdin.isatty()
 
 
-WHAT_HELP = "smtp (the [smtp] login), imap (your mailbox, [mail.imap]) or team (the BCC box, [mail.team])."
+WHAT_HELP = ("smtp (the [smtp] login), imap (your mailbox, [mail.imap]), team (the BCC box, [mail.team]) or "
+             "survey (the key that signs survey links, [support]).")
 SmtpFlag = typer.Option(False, "--smtp", help="The password of the [smtp] login (the default).")
 ImapFlag = typer.Option(False, "--imap", help="The password of your mailbox, [mail.imap] (crm mail sync).")
 TeamFlag = typer.Option(False, "--team", help="The password of the team BCC box, [mail.team] "
                                               "(crm mail sync --team).")
+SurveyFlag = typer.Option(False, "--survey", help="The key that signs survey links ([support] secret_env), "
+                                                  "at least 16 characters: `openssl rand -hex 32`.")
 
 
 @app.command("set")
@@ -106,25 +118,29 @@ def set_(
     smtp: bool = SmtpFlag,
     imap: bool = ImapFlag,
     team: bool = TeamFlag,
+    survey: bool = SurveyFlag,
     from_stdin: bool = typer.Option(False, "--stdin", help="Read the password from the first line of "
                                                            "standard input instead of asking."),
 ) -> None:
     """Store a password in the system keyring, asked for with hidden input (or read from stdin)."""
-    login = _login(ctx, _kind(what, smtp=smtp, imap=imap, team=team))
+    login = _login(ctx, _kind(what, smtp=smtp, imap=imap, team=team, survey=survey))
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif _can_ask():
-        password = typer.prompt(f"{login.title} password for {login.whose}", hide_input=True,
+        password = typer.prompt(f"{login.title} {login.noun} for {login.whose}", hide_input=True,
                                 confirmation_prompt=True)
     else:
         raise InvalidInput("no terminal to ask on: pass --stdin to read the password from standard input")
     if not password:
-        raise InvalidInput("no password given; nothing was stored")
+        raise InvalidInput(f"no {login.noun} given; nothing was stored")
+    if login.kind == "survey" and len(password) < 16:
+        raise InvalidInput("a survey signing key is at least 16 characters (e.g. `openssl rand -hex 32`); "
+                           "nothing was stored")
     try:
         secrets.set_secret(login.secret_name, password)
     except StorageError as exc:
-        raise StorageError(f"{exc.message}; give the password in {login.env} instead") from None
-    output.say(f"stored the {login.title} password for {login.whose} in the system keyring "
+        raise StorageError(f"{exc.message}; give the {login.noun} in {login.env} instead") from None
+    output.say(f"stored the {login.title} {login.noun} for {login.whose} in the system keyring "
                f"({secrets.keyring_backend()})")
     if secrets.from_env(login.env):
         output.say(f"note: {login.env} is set, and comes before the keyring")
@@ -137,13 +153,14 @@ def forget(
     smtp: bool = SmtpFlag,
     imap: bool = ImapFlag,
     team: bool = TeamFlag,
+    survey: bool = SurveyFlag,
 ) -> None:
     """Remove a password from the system keyring."""
-    login = _login(ctx, _kind(what, smtp=smtp, imap=imap, team=team))
+    login = _login(ctx, _kind(what, smtp=smtp, imap=imap, team=team, survey=survey))
     if secrets.forget_secret(login.secret_name):
-        output.say(f"removed the {login.title} password for {login.whose} from the system keyring")
+        output.say(f"removed the {login.title} {login.noun} for {login.whose} from the system keyring")
     else:
-        output.say(f"the system keyring holds no {login.title} password for {login.whose}")
+        output.say(f"the system keyring holds no {login.title} {login.noun} for {login.whose}")
 
 
 def _off(ctx: typer.Context, kind: str) -> str:
@@ -200,5 +217,5 @@ def status(
         return
     for kind, one in found.items():
         who = f" for {one['login']}" if one["login"] else ""
-        output.say(f"{TITLE[kind]} password{who}: {one['says']}")
+        output.say(f"{TITLE[kind]} {'key' if kind == 'survey' else 'password'}{who}: {one['says']}")
     output.say(f"database password: {database['says']}")

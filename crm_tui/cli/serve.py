@@ -42,6 +42,22 @@ def _checked_public_url(value: str | None) -> str | None:
     return value.rstrip("/")
 
 
+def _survey_pages(st):
+    """The public survey pages (/survey/<token>), when [support] survey_url and its key are set."""
+    from crm_tui.services import surveys
+
+    try:
+        why = surveys.not_configured(st.settings)
+    except InvalidInput as exc:
+        why = exc.message
+    if why is not None:
+        output.error_line("note", f"survey links are not served: {why}")
+        return None
+    from crm_tui.cli.survey_web import SurveyPages
+
+    return SurveyPages(st.url, st.settings)
+
+
 def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless you put auth in front)."),
@@ -68,7 +84,7 @@ def serve(
                                      f"anyone with it works as {actor.login}; put a reverse proxy with "
                                      f"TLS and a login in front")
     server = GuardedServer(served_command(login=actor.login), host=host, port=port, title="crm-tui",
-                           public_url=public_url)
+                           public_url=public_url, survey_pages=_survey_pages(st))
     try:
         server.serve()
     except OSError as exc:  # the port is taken, or the address is not this machine's

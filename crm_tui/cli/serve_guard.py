@@ -29,6 +29,7 @@ TOKEN_PARAM = "token"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
 TOKEN_IN_TEXT = re.compile(rf"({TOKEN_PARAM}=)[^&\s\"']*")
+SURVEY_IN_TEXT = re.compile(r"(/survey/)[^/?&\s\"']+")  # a customer's survey link is a key too
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -55,6 +56,8 @@ class Guard:
     origins: frozenset[str]
     cookie: str
     secure: bool
+    # routes anyone may open without the token (by name: `crm serve`'s survey pages, cli/survey_web.py)
+    open_routes: frozenset[str] = frozenset()
 
     @classmethod
     def for_address(cls, *, host: str, port: int, public_url: str, token: str | None = None) -> Guard:
@@ -109,6 +112,9 @@ class Guard:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        route = getattr(request.match_info, "route", None)
+        if route is not None and route.name is not None and route.name in self.open_routes:
+            return await handler(request)  # matched by the router itself: no path trick reaches another route
         reason = self.refusal(request)
         if reason is not None:
             return web.Response(status=403, text=f"403 forbidden: {reason}\n",
@@ -141,12 +147,12 @@ class HideToken(logging.Filter):
         self.token = token
 
     def _clean(self, text: str) -> str:
-        return TOKEN_IN_TEXT.sub(r"\1…", text.replace(self.token, "…"))
+        return SURVEY_IN_TEXT.sub(r"\1…", TOKEN_IN_TEXT.sub(r"\1…", text.replace(self.token, "…")))
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = self._clean(record.getMessage()), None
         for key, value in list(vars(record).items()):  # the access log's `extra` fields too
-            if isinstance(value, str) and (self.token in value or f"{TOKEN_PARAM}=" in value):
+            if isinstance(value, str) and (self.token in value or f"{TOKEN_PARAM}=" in value or "/survey/" in value):
                 setattr(record, key, self._clean(value))
         return True
 
@@ -156,12 +162,22 @@ class GuardedServer(Server):
     files, downloads). It adds the middleware to the app that Server._make_app builds; textual-serve
     has no public hook for that, so on_startup refuses to serve if the middleware is missing."""
 
-    def __init__(self, command: str, **kwargs) -> None:
+    def __init__(self, command: str, *, survey_pages=None, **kwargs) -> None:
         super().__init__(command, **kwargs)
-        self.guard = Guard.for_address(host=self.host, port=self.port, public_url=self.public_url)
+        self.survey_pages = survey_pages  # cli/survey_web.SurveyPages, or None
+        guard = Guard.for_address(host=self.host, port=self.port, public_url=self.public_url)
+        if survey_pages is not None:
+            from dataclasses import replace
+
+            from crm_tui.cli.survey_web import ROUTES
+
+            guard = replace(guard, open_routes=ROUTES)
+        self.guard = guard
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
+        if self.survey_pages is not None:
+            self.survey_pages.add_routes(app)
         app.middlewares.append(self.guard.middleware)
         return app
 

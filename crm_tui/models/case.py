@@ -155,6 +155,8 @@ class Survey(SQLModel, table=True):
               sqlite_where=text("run_key IS NOT NULL"), postgresql_where=text("run_key IS NOT NULL")),
         Index("ix_surveys_kind_responded", "kind", "responded_at"),
         Index("ix_surveys_contact", "contact_id", "id"),
+        # a reply to a survey's email finds the survey (services/surveys.score_from_reply)
+        Index("ix_surveys_email", "email_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
