@@ -137,10 +137,11 @@ def handle(session: Session, message: mail_store.MailMessage, *, settings: Setti
         return None
     contact_id = _contact_of(session, message.from_addr)
     case, how = _find(session, message)
-    if case is not None and case.status != CLOSED:
-        if machine is not None or (how == _SURVEY and _maybe_score(message)):
-            # a note (the team's, never the customer's word): the case stays as it is. A number
-            # answering a survey that took none (answered before, out of range) is no reply either.
+    # a machine's mail, or a number answering a survey that took none (answered before, out of
+    # range), is kept as a note (the team's, never the customer's word): the case stays as it is
+    quiet = machine is not None or (how == _SURVEY and _maybe_score(message))
+    if case is not None and (case.status != CLOSED or quiet):
+        if quiet:
             what = f"Automated mail ({machine})" if machine is not None else "A survey reply not recorded"
             note = f"{what} from {message.from_addr or 'no sender'}:\n\n{_reply_text(row.body)}"
             cases.add_entry(session, case.id, actor=ACTOR, body=note, visibility=INTERNAL, direction="out",

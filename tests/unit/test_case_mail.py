@@ -458,4 +458,10 @@ def test_a_customers_reply_to_the_csat_survey_scores_it_and_other_replies_find_t
     ingest(db, actor, now, mail(message_id="<s3@newco.com>", subject="Re: How did we do?", body="It broke again",
                                 in_reply_to=f"<{csat}>"), settings=settings)
     assert thread(db, case.id)[-1][2] == "It broke again" and the_case(db, case.id).status == OPEN
-    assert count(db, Case) == 1
+    # a late number once the case is closed opens no follow-up
+    with db.write() as session:
+        cases.close(session, case.id, actor=actor, now=now)
+    late = ingest(db, actor, now, mail(message_id="<s4@newco.com>", subject="Re: How did we do?", body="2",
+                                       in_reply_to=f"<{csat}>"), settings=settings)
+    assert (late.cases, late.acknowledged, late.case_mail) == (0, 0, 1) and count(db, Case) == 1
+    assert thread(db, case.id)[-1][1] == INTERNAL and the_case(db, case.id).status == CLOSED
