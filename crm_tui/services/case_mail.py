@@ -9,8 +9,8 @@ through mail_send, which stores through mail_store.
 - A message to a support address (To, Cc, Delivered-To or X-Original-To) joins a case found by
   `[#1234]` in its subject when the sender is the case's customer (its address, its contact or a
   contact of its company; a merged case leads to the one it was merged into), else by its
-  threading headers (In-Reply-To, References naming an email of a case's thread), as a public
-  inbound entry (which reopens a waiting case). A closed case is not reopened: the message opens a
+  threading headers (In-Reply-To, References naming an email of a case's thread or its CSAT
+  survey's email), as a public inbound entry (which reopens a waiting case). A closed case is not reopened: the message opens a
   follow-up case, with an internal note naming the closed one.
 - Otherwise it opens a case (channel email, its subject, its text, the team `[support] team`) for
   the contact the sender's address belongs to, or a new lead made from the sender's name and
@@ -44,7 +44,7 @@ from crm_tui.clock import resolve_now
 from crm_tui.config import Settings
 from crm_tui.errors import CrmError, Duplicate
 from crm_tui.models import Company, Contact, ContactEmail, EmailMessage
-from crm_tui.models.case import CLOSED, INTERNAL, PUBLIC, Case, CaseEntry
+from crm_tui.models.case import CLOSED, INTERNAL, PUBLIC, Case, CaseEntry, Survey
 from crm_tui.services import cases, contacts, mail_send, mail_store, surveys
 from crm_tui.shapes import system_actor
 
@@ -136,10 +136,14 @@ def handle(session: Session, message: mail_store.MailMessage, *, settings: Setti
     if to is None:
         return None
     contact_id = _contact_of(session, message.from_addr)
-    case = find_case(session, message)
-    if case is not None and case.status != CLOSED:
-        if machine is not None:  # a note (the team's, never the customer's word): the case stays as it is
-            note = f"Automated mail ({machine}) from {message.from_addr or 'no sender'}:\n\n{_reply_text(row.body)}"
+    case, how = _find(session, message)
+    # a machine's mail, or a number answering a survey that took none (answered before, out of
+    # range), is kept as a note (the team's, never the customer's word): the case stays as it is
+    quiet = machine is not None or (how == _SURVEY and _maybe_score(message))
+    if case is not None and (case.status != CLOSED or quiet):
+        if quiet:
+            what = f"Automated mail ({machine})" if machine is not None else "A survey reply not recorded"
+            note = f"{what} from {message.from_addr or 'no sender'}:\n\n{_reply_text(row.body)}"
             cases.add_entry(session, case.id, actor=ACTOR, body=note, visibility=INTERNAL, direction="out",
                             email_id=row.id, now=now)
             return Handled(NOTE, case)
@@ -170,23 +174,40 @@ def handle(session: Session, message: mail_store.MailMessage, *, settings: Setti
 # --- finding the case --------------------------------------------------------------------------
 
 
+_NUMBERED, _THREAD, _SURVEY = "number", "thread", "survey"
+
+
 def find_case(session: Session, message: mail_store.MailMessage) -> Case | None:
     """The case a message answers: the first `[#id]` of its subject that names a case the sender
     belongs to, else the case whose thread holds an email its In-Reply-To or References name (the
-    latest such entry). A merged case gives the case it was merged into. A number is easily
-    guessed, a Message-ID is not: a stranger's `[#id]` alone (not the case's address, contact or
-    company) does not reach the case, and the message opens a case of its own."""
+    latest such entry), else the case whose CSAT survey email they name. A merged case gives the
+    case it was merged into. A number is easily guessed, a Message-ID is not: a stranger's `[#id]`
+    alone (not the case's address, contact or company) does not reach the case, and the message
+    opens a case of its own."""
+    return _find(session, message)[0]
+
+
+def _find(session: Session, message: mail_store.MailMessage) -> tuple[Case | None, str | None]:
+    """The case and how it was found (_NUMBERED, _THREAD or _SURVEY)."""
     for number in dict.fromkeys(int(n) for n in _NUMBER.findall(message.subject or "")):
         case = _surviving(session, session.get(Case, number))
         if case is not None and _belongs(session, case, message.from_addr):
-            return case
+            return case, _NUMBERED
     refs = list(dict.fromkeys(r for r in (message.in_reply_to, *message.references) if r))[-100:]
     if not refs:
-        return None
+        return None, None
     case_id = session.scalar(
         select(CaseEntry.case_id).join(EmailMessage, EmailMessage.id == CaseEntry.email_id)
         .where(EmailMessage.message_id.in_(refs)).order_by(CaseEntry.id.desc()).limit(1))
-    return _surviving(session, session.get(Case, case_id)) if case_id is not None else None
+    how = _THREAD
+    if case_id is None:
+        case_id = session.scalar(
+            select(Survey.case_id).join(EmailMessage, EmailMessage.id == Survey.email_id)
+            .where(EmailMessage.message_id.in_(refs), Survey.case_id.is_not(None)).order_by(Survey.id.desc()).limit(1))
+        how = _SURVEY
+    if case_id is None:
+        return None, None
+    return _surviving(session, session.get(Case, case_id)), how
 
 
 def _belongs(session: Session, case: Case, sender: str | None) -> bool:

@@ -427,3 +427,41 @@ def test_syncing_the_support_mailbox_over_imap_opens_the_case_once(db, actor, no
         assert count(db, Case) == 1 and len(outbox(db)) == 1 and len(thread(db, case.id)) == 3
     finally:
         server.stop()
+
+
+def test_a_customers_reply_to_the_csat_survey_scores_it_and_other_replies_find_the_case(db, actor, now,
+                                                                                         monkeypatch):
+    monkeypatch.setenv("CRM_TEST_SURVEY_KEY", "k" * 32)
+    settings = Settings(support=SupportConfig(addresses=(SUPPORT,), team="Support", survey_url="https://crm.example",
+                                              secret_env="CRM_TEST_SURVEY_KEY"))
+    ingest(db, actor, now, mail(), settings=settings)
+    case = the_case(db)
+    with db.write() as session:
+        cases.resolve(session, case.id, actor=actor, settings=settings, now=now)
+        survey = session.scalars(select(surveys.Survey).where(surveys.Survey.case_id == case.id)).one()
+        csat = session.get(EmailMessage, survey.email_id).message_id
+    entries = len(thread(db, case.id))
+    scored = ingest(db, actor, now, mail(message_id="<s1@newco.com>", subject="Re: How did we do?", body="5 - great",
+                                         in_reply_to=f"<{csat}>"), settings=settings)
+    assert (scored.survey_answers, scored.cases, scored.case_mail) == (1, 0, 0)
+    with db.read() as session:
+        assert session.get(surveys.Survey, survey.id).score == 5
+    # the surveys service notes the score on the thread; the message itself is no entry
+    assert the_case(db, case.id).status == "resolved"
+    assert [(e[1], e[3]) for e in thread(db, case.id)[entries:]] == [(INTERNAL, None)]
+    # a second number is not recorded (the survey is spent): a note, and the case stays resolved
+    twice = ingest(db, actor, now, mail(message_id="<s2@newco.com>", subject="Re: How did we do?", body="1",
+                                        in_reply_to=f"<{csat}>"), settings=settings)
+    assert (twice.survey_answers, twice.case_mail) == (0, 1)
+    assert thread(db, case.id)[-1][1] == INTERNAL and the_case(db, case.id).status == "resolved"
+    # words in answer to the survey are the customer's reply: the case reopens
+    ingest(db, actor, now, mail(message_id="<s3@newco.com>", subject="Re: How did we do?", body="It broke again",
+                                in_reply_to=f"<{csat}>"), settings=settings)
+    assert thread(db, case.id)[-1][2] == "It broke again" and the_case(db, case.id).status == OPEN
+    # a late number once the case is closed opens no follow-up
+    with db.write() as session:
+        cases.close(session, case.id, actor=actor, now=now)
+    late = ingest(db, actor, now, mail(message_id="<s4@newco.com>", subject="Re: How did we do?", body="2",
+                                       in_reply_to=f"<{csat}>"), settings=settings)
+    assert (late.cases, late.acknowledged, late.case_mail) == (0, 0, 1) and count(db, Case) == 1
+    assert thread(db, case.id)[-1][1] == INTERNAL and the_case(db, case.id).status == CLOSED
