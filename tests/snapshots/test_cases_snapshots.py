@@ -5,10 +5,12 @@ SVG before accepting it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from crm_tui.app import CrmApp
-from crm_tui.services import cases, companies, contacts, deals, users
+from crm_tui.services import cases, companies, contacts, deals, sla, users
 from tests.snapshots.test_snapshots import settle
 from tests.tui.fit import assert_fits
 
@@ -21,8 +23,9 @@ def case_app(sqlite_db, actor_sqlite, now):
 
 
 def _seed(app) -> int:
-    """Two teams, two customers, eight cases in every state; the thread of "Printer on fire"
-    (its number is returned) has a note, a reply and the customer's answer."""
+    """An SLA policy (business hours Monday to Friday 9-17 UTC; the clock is Monday 10:00), two teams,
+    two customers, eight cases in every state, "Printer on fire" (its number is returned) opened an
+    hour ago, urgent, so its first response is late; its thread has a note and the customer's mail."""
     ann, now, db = app.actor, app.now(), app.db
     with db.write() as s:
         users.update_user(s, user_id=ann.user_id, changes={"email": "ann@example.com", "team": "Support"},
@@ -30,6 +33,9 @@ def _seed(app) -> int:
         for login, team in (("sue", "Support"), ("bill", "Billing")):
             users.create_user(s, data={"login": login, "role": "support", "team": team,
                                        "email": f"{login}@example.com"}, actor=ann, now=now)
+    with db.write() as s:
+        sla.add_policy(s, name="Standard", actor=ann, now=now,
+                       targets=sla.parse_targets(["urgent=30m/4h", "high=1h/8h", "normal=4h/3d", "low=1d/5d"]))
     with db.write() as s:
         sue = users.actor_for(s, login="sue", now=now)
         acme = companies.create_company(s, data={"name": "Acme Labs"}, actor=ann, now=now)
@@ -50,7 +56,8 @@ def _seed(app) -> int:
                 ("api", "API rate limit too low", grace, {"team": "Support"}),
                 ("done", "How do I add a user?", ada, {"team": "Support"}),
                 ("closed", "Password reset mail", grace, {"team": "Support"})):
-            made[key] = cases.create_case(s, actor=ann, subject=subject, contact_id=who.id, now=now, **extra).id
+            opened = now - timedelta(hours=1) if key == "printer" else now
+            made[key] = cases.create_case(s, actor=ann, subject=subject, contact_id=who.id, now=opened, **extra).id
         cases.set_status(s, made["invoice"], "waiting", actor=ann, now=now)
         cases.resolve(s, made["done"], actor=ann, now=now)
         cases.close(s, made["closed"], actor=ann, now=now)

@@ -17,7 +17,7 @@ from textual.widgets import Static, TabPane
 from crm_tui.clock import get_zone
 from crm_tui.errors import CrmError
 from crm_tui.models.case import INTERNAL, STATUS_LABELS
-from crm_tui.screens.case_rows import case_columns, span
+from crm_tui.screens.case_rows import case_columns
 from crm_tui.screens.cases.forms import (
     AssignForm, CaseCard, LinkDealForm, MergeForm, NoteForm, PriorityForm, ReplyForm, StatusForm, read_card,
 )
@@ -74,23 +74,6 @@ def survey_columns(app) -> list[Column]:
         Column("Answered", lambda s: fmt.stamp(s.responded_at, zone) if s.responded_at else "not yet", width=16),
         Column("Comment", lambda s: " ".join((s.comment or "").split()), ratio=1),
     ]
-
-
-def sla_line(case, now) -> str:
-    """What the SLA says of the case: services/sla.describe when it is there, else its due times."""
-    describe = getattr(sla, "describe", None)
-    if describe is not None:
-        return describe(case, now=now)
-    if case.status in ("resolved", "closed"):
-        return "met" if case.resolved_at else "—"
-    if case.paused_at is not None or case.status == "waiting":
-        return "paused (waiting on the customer)"
-    due, what = ((case.first_response_due_at, "first response") if case.first_response_at is None
-                 else (case.resolution_due_at, "resolution"))
-    if due is None:
-        return "no SLA"
-    minutes = int((due - now).total_seconds() // 60)
-    return f"{what} due in {span(minutes)}" if minutes >= 0 else f"{what} breached {span(minutes)} ago"
 
 
 def _one_page(call):
@@ -167,10 +150,9 @@ class CaseDetailScreen(DetailScreen):
                               counted=False, empty_text="No other cases from this customer.")
             yield KeysetTable(open_deal_columns(), noun="open deals", id="case-deals", counted=False,
                               empty_text="No open deals with this customer.")
-        if hasattr(surveys, "for_case"):
-            with TabPane("Surveys", id="case-tab-surveys"):
-                yield KeysetTable(survey_columns(self.app), noun="surveys", id="case-surveys", counted=False,
-                                  empty_text="No survey sent yet: one goes out when the case is resolved.")
+        with TabPane("Surveys", id="case-tab-surveys"):
+            yield KeysetTable(survey_columns(self.app), noun="surveys", id="case-surveys", counted=False,
+                              empty_text="No survey sent yet: the CSAT survey goes out when the case is resolved.")
         with TabPane("History", id="case-tab-history"):  # History stays the last tab everywhere
             yield KeysetTable(history_columns(self.app), noun="changes", id="case-history", counted=False,
                               empty_text="No changes recorded.")
@@ -188,18 +170,18 @@ class CaseDetailScreen(DetailScreen):
                     return cases.customer_context(session, cid, actor=actor)[part]
             return _one_page(read)
 
-        found = {
+        def for_case():
+            with db.read() as session:
+                cases.get_case(session, cid, actor=actor)  # case.view: surveys.for_case leaves it to the caller
+                return surveys.for_case(session, cid)
+
+        return {
             "case-thread": thread,
             "case-others": context(0),
             "case-deals": context(1),
+            "case-surveys": _one_page(for_case),
             "case-history": paged(db, lambda s, **k: audit.list_events(s, entity="case", entity_id=cid, **k)),
         }
-        if hasattr(surveys, "for_case"):
-            def for_case():
-                with db.read() as session:
-                    return surveys.for_case(session, cid)
-            found["case-surveys"] = _one_page(for_case)
-        return found
 
     # --- the card -------------------------------------------------------------------------------
 
@@ -223,8 +205,8 @@ class CaseDetailScreen(DetailScreen):
             + ("   [dim]First response[/dim] $first" if c.first_response_at else ""),
             number=str(c.id), subject=c.subject, status=status, priority=c.priority, customer=customer,
             channel=c.channel.replace("_", " "), category=c.category or "", assignee=card.assignee or "unassigned",
-            team=c.team or "—", deal=card.deal or "", sla=sla_line(c, now), opened=fmt.stamp(c.created_at, zone),
-            first=fmt.stamp(c.first_response_at, zone))
+            team=c.team or "—", deal=card.deal or "", sla=sla.describe(c, now=now),
+            opened=fmt.stamp(c.created_at, zone), first=fmt.stamp(c.first_response_at, zone))
         self.query_one("#case-card", Static).update(text)
 
     # --- opening --------------------------------------------------------------------------------
