@@ -91,7 +91,10 @@ class SurveyPages:
     """The handlers, over a database opened on first use in this process (crm serve's own is closed)."""
 
     def __init__(self, db_url: str, settings: Settings, *, limiter: RateLimit | None = None) -> None:
+        from crm_tui.services.surveys import signing_key
+
         self.db_url, self.settings = db_url, settings
+        self.key = signing_key(settings)  # read once: the keyring costs a tenth of a second a look
         self.limiter = limiter or RateLimit()
         self._db = None
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crm-survey")
@@ -168,7 +171,7 @@ class SurveyPages:
         from crm_tui.services import surveys
 
         try:
-            survey = await self._write(lambda s: _fresh(surveys.peek(s, token, settings=self.settings)))
+            survey = await self._write(lambda s: _fresh(surveys.peek(s, token, key=self.key)))
         except CrmError as exc:
             return self._refused(exc)
         low, high = survey
@@ -180,7 +183,7 @@ class SurveyPages:
 
         def work(session):
             survey = surveys.answer(session, token, score, comment=comment, now=resolve_now(None),
-                                    settings=self.settings)
+                                    key=self.key)
             return survey.score, surveys.RANGES[survey.kind][1], survey.comment
 
         try:
@@ -213,7 +216,7 @@ class SurveyPages:
             return await self._answer(token, form["score"], form.get("comment"))
         try:
             await self._write(lambda s: surveys.add_comment(s, token, form.get("comment", ""), now=resolve_now(None),
-                                                            settings=self.settings))
+                                                            key=self.key))
         except CrmError as exc:
             return self._refused(exc)
         return page("Thank you!", "<p>We have your comment.</p>")
@@ -226,7 +229,7 @@ class SurveyPages:
 
         token = request.match_info["token"]
         try:
-            await self._write(lambda s: surveys.peek(s, token, settings=self.settings).id)
+            await self._write(lambda s: surveys.peek(s, token, key=self.key).id)
         except CrmError as exc:
             return self._refused(exc)
         return page("Unsubscribe?", f"<p>Stop our survey and sequence emails to this address?</p>"
@@ -244,7 +247,7 @@ class SurveyPages:
         token = request.match_info["token"]
         try:
             await self._write(lambda s: surveys.unsubscribe(s, token, now=resolve_now(None),
-                                                            settings=self.settings).id)
+                                                            key=self.key).id)
         except CrmError as exc:
             return self._refused(exc)
         return page("You are unsubscribed", "<p>We will not send you these emails again.</p>")

@@ -4,6 +4,7 @@ Jinja2's sandbox, where a field with no value is an error unless the template gi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -152,10 +153,17 @@ def merge_context(session: Session, *, actor: Actor, contact_id: int | None = No
     return context
 
 
+@lru_cache(maxsize=128)
+def _compiled(text: str):
+    """A template's text compiled once: compiling costs more than rendering, and a run (a sequence's
+    step, an NPS survey) renders the same text for every contact."""
+    return _ENV.from_string(text)
+
+
 def render_text(text: str, context: dict, label: str) -> str:
     """One template rendered, or InvalidInput saying what is wrong, in one line."""
     try:
-        return _ENV.from_string(text).render(**context)
+        return _compiled(text).render(**context)
     except TemplateSyntaxError as exc:
         raise InvalidInput(f"{label} line {exc.lineno}: {exc.message}") from None
     except UndefinedError as exc:
