@@ -100,6 +100,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_cases_contact', ['contact_id', 'id'], unique=False)
         batch_op.create_index('ix_cases_created', ['created_at', 'id'], unique=False)
         batch_op.create_index('ix_cases_deal', ['deal_id'], unique=False)
+        # the queues' counts read one index: breaching soon and each team's backlog touch no row
+        batch_op.create_index('ix_cases_queue_counts', ['status', 'sla_next_at', 'team'], unique=False)
         batch_op.create_index('ix_cases_resolved', ['resolved_at'], unique=False)
         batch_op.create_index('ix_cases_sla_next', ['sla_next_at', 'id'], unique=False)
         batch_op.create_index('ix_cases_status_assignee', ['status', 'assignee_id', 'id'], unique=False)
@@ -151,6 +153,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('surveys', schema=None) as batch_op:
         batch_op.create_index('ix_surveys_contact', ['contact_id', 'id'], unique=False)
+        # a reply to a survey email finds its survey
+        batch_op.create_index('ix_surveys_email', ['email_id'], unique=False)
         batch_op.create_index('ix_surveys_kind_responded', ['kind', 'responded_at'], unique=False)
         batch_op.create_index('uq_surveys_case', ['kind', 'case_id'], unique=True, sqlite_where=sa.text('case_id IS NOT NULL'), postgresql_where=sa.text('case_id IS NOT NULL'))
         batch_op.create_index('uq_surveys_run_contact', ['run_key', 'contact_id'], unique=True, sqlite_where=sa.text('run_key IS NOT NULL'), postgresql_where=sa.text('run_key IS NOT NULL'))
@@ -165,6 +169,7 @@ def downgrade() -> None:
         batch_op.drop_index('uq_surveys_case', sqlite_where=sa.text('case_id IS NOT NULL'), postgresql_where=sa.text('case_id IS NOT NULL'))
         batch_op.drop_index('ix_surveys_kind_responded')
         batch_op.drop_index('ix_surveys_contact')
+        batch_op.drop_index('ix_surveys_email')
 
     op.drop_table('surveys')
     with op.batch_alter_table('case_entries', schema=None) as batch_op:
@@ -178,6 +183,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_cases_sla_next')
         batch_op.drop_index('ix_cases_resolved')
         batch_op.drop_index('ix_cases_deal')
+        batch_op.drop_index('ix_cases_queue_counts')
         batch_op.drop_index('ix_cases_created')
         batch_op.drop_index('ix_cases_contact')
         batch_op.drop_index('ix_cases_company')
