@@ -356,7 +356,9 @@ def test_waiting_pauses_and_an_inbound_entry_reopens_the_case(db, team, now, mon
         assert (case.status, case.paused_at) == (OPEN, None)
         [entry] = cases.entries(s, case_id, actor=sue).items
         assert entry.contact_id == team["ada"]  # the case's customer
-    assert calls == [("stamp", NEW), ("pause", WAITING), ("resume", OPEN)]
+    assert calls[0] == ("stamp", NEW)  # on opening
+    # (the SLA's own resume may stamp the targets again, with the wait added)
+    assert [c for c in calls if c[0] != "stamp"] == [("pause", WAITING), ("resume", OPEN)]
 
 
 def test_resolve_close_reopen_keep_their_times_and_resolve_sends_the_survey(db, team, now, monkeypatch):
