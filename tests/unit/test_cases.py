@@ -471,3 +471,23 @@ def test_merging_two_contacts_of_one_nps_run_keeps_the_answered_survey(db, team,
     with db.read() as s:
         assert sorted(s.execute(select(Survey.run_key, Survey.contact_id, Survey.score)).all()) == [
             ("nps-2026-10", team["ada"], None), ("nps-2026-11", team["ada"], 9)]
+
+
+def test_update_case_changes_the_fields_given_and_a_new_contact_brings_its_company(db, team, now):
+    sue = team["support"]
+    with db.write() as s:
+        case_id = _open(s, team, now).id
+    with db.write() as s:
+        cases.update_case(s, case_id, actor=sue, subject="Printer fixed?", category="Hardware", contact_id=team["bob"],
+                          version=1, now=now)
+        with pytest.raises(InvalidInput, match="cannot change version_id of a case"):
+            cases.update_case(s, case_id, actor=sue, version_id=3, now=now)
+        with pytest.raises(InvalidInput, match="invalid channel"):
+            cases.update_case(s, case_id, actor=sue, channel="telex", now=now)
+    with db.read() as s:
+        case = s.get(Case, case_id)
+        assert (case.subject, case.category, case.contact_id, case.company_id, case.version) == (
+            "Printer fixed?", "Hardware", team["bob"], team["globex"], 2)
+        trail = _audit(s, case_id)
+        assert ("update", "company_id", str(team["acme"]), str(team["globex"])) in trail
+        assert ("update", "subject", "Printer on fire", "Printer fixed?") in trail
