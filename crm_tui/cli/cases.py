@@ -3,6 +3,7 @@ reply, note, assign, status, resolve, close, reopen, priority, link, merge, queu
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 import typer
@@ -15,7 +16,7 @@ from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
 from crm_tui.models.workflow import EmailOutbox
 from crm_tui.models.case import CHANNELS, PRIORITIES, STATUS_LABELS, STATUSES
-from crm_tui.services import cases, email_templates, products, sla
+from crm_tui.services import cases, dates, email_templates, products, sla
 from crm_tui.workflows.email import send_queued, smtp_settings
 
 app = typer.Typer(name="case", help="Support cases: add, list, show, reply, note, assign, status, resolve, close, "
@@ -111,6 +112,7 @@ def list_(
     priority: str | None = typer.Option(None, "--priority", help=f"Only this priority: {', '.join(PRIORITIES)}."),
     category: str | None = typer.Option(None, "--category", help="Only this category."),
     assignee: str | None = typer.Option(None, "--assignee", help="Only the cases of this teammate."),
+    since: str | None = typer.Option(None, "--since", help="Only cases opened since: 2026-12-01, monday, -7d."),
     limit: output.Limit = 50,
     after: output.After = None,
     as_json: output.Json = False,
@@ -118,16 +120,19 @@ def list_(
     """List a queue of cases, newest first ("soon": the next SLA target first), a page at a time."""
     st = state(ctx)
     with st.read() as (session, actor):
+        # a bare day means from the start of that day, in the user's zone
+        since_at = (dates.parse_when(since, zone=st.zone, default_time=time(0, 0), order=actor.date_order)
+                    if since is not None else None)
         page = cases.list_cases(session, actor=actor, queue=queue, team=team, search=search, status=status,
                                 priority=priority, category=category, assignee_id=refs.user_id(session, assignee),
                                 after=after, limit=limit, with_total=True,
-                                soon_minutes=st.settings.support.soon_minutes)
+                                soon_minutes=st.settings.support.soon_minutes, opened_since=since_at)
     if as_json:
         output.emit_page_json(page)
         return
     if not page.items:
         output.say(f"no cases in the {cases.QUEUE_LABELS.get(queue, queue).lower()} queue"
-                   + (" matching that" if search or status or priority or category or assignee else ""))
+                   + (" matching that" if search or status or priority or category or assignee or since else ""))
         return
     output.table(["#", "Subject", "Status", "Priority", "Customer", "Assignee", "Team", "Opened", "SLA due"],
                  [(r.id, r.subject, r.status_label, r.priority, r.contact_name or r.company_name or "",

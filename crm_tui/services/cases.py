@@ -401,8 +401,10 @@ def list_cases(session: Session, *, actor: Actor, queue: str = "open", team: str
                search: str | None = None, status: str | None = None, priority: str | None = None,
                category: str | None = None, assignee_id: int | None = None, after: str | None = None,
                before: str | None = None, limit: int = 50, with_total: bool = False,
-               now: datetime | None = None, soon_minutes: int = SOON_MINUTES) -> Page[CaseRow]:
-    """One page of a queue, keyset: newest first, "soon" by its next SLA target (soonest first)."""
+               now: datetime | None = None, soon_minutes: int = SOON_MINUTES,
+               opened_since: datetime | None = None) -> Page[CaseRow]:
+    """One page of a queue, keyset: newest first, "soon" by its next SLA target (soonest first).
+    `opened_since`: only the cases opened from then on."""
     now = resolve_now(now)
     queue = (queue or "open").strip().lower()
     _require_view(session, actor)
@@ -413,6 +415,8 @@ def list_cases(session: Session, *, actor: Actor, queue: str = "open", team: str
                   *_filters(session, status=status, priority=priority, category=category, assignee_id=assignee_id)]
     if team and queue != "team":
         conditions.append(func.lower(_C.team) == team.strip().lower())
+    if opened_since is not None:
+        conditions.append(_C.created_at >= opened_since)
     found = search_condition(search)
     if found is not None:
         conditions.append(found)

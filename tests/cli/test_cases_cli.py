@@ -40,6 +40,9 @@ def test_a_case_from_opening_to_closing(crm, db_url):
     assert [i["subject"] for i in listed["items"]] == ["Invoice wrong", "Printer on fire"] and listed["total"] == 2
     assert [i["subject"] for i in crm.json("case", "list", "--search", "lovelace")["items"]] == ["Printer on fire"]
     assert "no cases in the mine queue" in crm.ok("case", "list", "--queue", "mine").stdout
+    assert crm.json("case", "list", "--since", "-1d")["total"] == 2
+    assert crm.json("case", "list", "--since", "tomorrow")["total"] == 0
+    assert "can't read 'whenever' as a date" in crm.fails("case", "list", "--since", "whenever").stderr
 
     noted = crm.json("case", "note", f"#{number}", "They called twice")
     assert noted["case_id"] == made["id"]
