@@ -465,3 +465,14 @@ def test_a_customers_reply_to_the_csat_survey_scores_it_and_other_replies_find_t
                                        in_reply_to=f"<{csat}>"), settings=settings)
     assert (late.cases, late.acknowledged, late.case_mail) == (0, 0, 1) and count(db, Case) == 1
     assert thread(db, case.id)[-1][1] == INTERNAL and the_case(db, case.id).status == CLOSED
+
+
+@pytest.mark.slow
+def test_three_processes_ingesting_one_message_at_once_open_one_case(db, db_url, actor, now):
+    from tests.unit import case_mail_workers, proc_workers
+
+    reports = proc_workers.run_in_processes(case_mail_workers.ingest_support_mail,
+                                            [(db_url, mail(), actor, now)] * 3)
+    assert all(r[0] == "ok" for r in reports), reports
+    assert sorted(r[1:] for r in reports) == [(0, 0, 0), (0, 0, 0), (1, 1, 1)]
+    assert count(db, Case) == 1 and count(db, Contact) == 1 and len(outbox(db)) == 1
