@@ -373,6 +373,23 @@ def test_the_same_message_again_does_nothing_more(db, actor, now):
     assert len(thread(db, case.id)) == 2 and len(outbox(db)) == 1
 
 
+def test_support_mail_stored_lately_by_a_sync_without_support_becomes_a_case_when_the_support_box_reads_it(
+        db, actor, now):
+    stored = ingest(db, actor, now, mail(), mail(message_id="<old@newco.com>", subject="Old"),
+                    mail(message_id="<ooo@newco.com>", headers=(("Auto-Submitted", "auto-replied"),)),
+                    settings=Settings())  # a teammate's config without [support]
+    assert (stored.stored, stored.cases) == (3, 0)
+    with db.write() as session:  # stored long ago
+        session.execute(EmailMessage.__table__.update().where(EmailMessage.message_id == "old@newco.com")
+                        .values(created_at=now - case_mail.LATE_WINDOW - timedelta(minutes=1)))
+    later = ingest(db, actor, now, mail(), mail(message_id="<old@newco.com>", subject="Old"),
+                   mail(message_id="<ooo@newco.com>", headers=(("Auto-Submitted", "auto-replied"),)))
+    assert (later.stored, later.known, later.cases, later.acknowledged) == (0, 3, 1, 1)
+    assert the_case(db).subject == "Printer on fire" and count(db, Case) == 1
+    again = ingest(db, actor, now, mail())
+    assert (again.cases, again.case_mail) == (0, 0) and count(db, Case) == 1 and len(outbox(db)) == 1
+
+
 def test_ingest_called_directly_on_a_stored_message(db, actor, now, ada):
     message = parse_message(mail(sender="Ada <ada@acme.io>"), received_at=now).to_store()
     with db.write() as session:
