@@ -4,15 +4,15 @@ acknowledged, or joins the case it answers; a CSAT survey's reply scores the sur
 Mail capture (services/mail_capture/capture.py) calls `handle` for each message it stored for the
 first time, in the batch's transaction, so a re-sync or a second mailbox holding the same message
 does nothing more (and for the few `unhandled` ones: support mail a sync without [support] stored
-lately, which no case took). Mail capture calls in, not mail_store: this module sends the acknowledgement
-through mail_send, which stores through mail_store.
+lately, which no case took). Mail capture calls in, not mail_store: this module sends the
+acknowledgement through mail_send, which stores through mail_store.
 
 - A message to a support address (To, Cc, Delivered-To or X-Original-To) joins a case found by
   `[#1234]` in its subject when the sender is the case's customer (its address, its contact or a
   contact of its company; a merged case leads to the one it was merged into), else by its
   threading headers (In-Reply-To, References naming an email of a case's thread or its CSAT
-  survey's email), as a public inbound entry (which reopens a waiting case). A closed case is not reopened: the message opens a
-  follow-up case, with an internal note naming the closed one.
+  survey's email), as a public inbound entry (which reopens a waiting or resolved case). A closed
+  case is not reopened: the message opens a follow-up case, with an internal note naming it.
 - Otherwise it opens a case (channel email, its subject, its text, the team `[support] team`) for
   the contact the sender's address belongs to, or a new lead made from the sender's name and
   address, and queues an acknowledgement ("[support] ack_template", else a built-in text) in the
@@ -186,8 +186,9 @@ def handle(session: Session, message: mail_store.MailMessage, *, settings: Setti
             warning = f"no lead made for {message.from_addr}: {exc.message}"
     company_id = session.scalar(select(Contact.company_id).where(Contact.id == contact_id)) if contact_id else None
     new = cases.create_case(session, actor=ACTOR, subject=(message.subject or "").strip()[:300] or "(no subject)",
-                            description=row.body or "", contact_id=contact_id, company_id=company_id,
-                            channel="email", team=settings.support.team, from_addr=message.from_addr, now=now)
+                            description=(row.body or "")[:cases.MAX_DESCRIPTION], contact_id=contact_id,
+                            company_id=company_id, channel="email", team=settings.support.team,
+                            from_addr=message.from_addr, now=now)
     _entry(session, new, row, body=row.body or "", contact_id=contact_id, now=now)
     if case is not None:  # the message answered a closed case: this one follows it up
         cases.note(session, new.id, actor=ACTOR, body=f"Follow-up to the closed case #{case.id}.", now=now)

@@ -256,7 +256,8 @@ def test_a_case_number_from_a_stranger_does_not_reach_the_case_but_a_colleagues_
     # the stranger replying to a message of the case's thread (its Message-ID) is in the conversation
     ack = outbox(db)[0]
     ingest(db, actor, now, mail(sender="mallory@evil.example", message_id="<x2@evil.example>",
-                                subject="Re: Printer on fire", in_reply_to=f"<{ack.message_id}>", body="Forwarded to me"))
+                                subject="Re: Printer on fire", in_reply_to=f"<{ack.message_id}>",
+                                body="Forwarded to me"))
     assert thread(db, case.id)[-1][2] == "Forwarded to me"
 
 
