@@ -181,6 +181,20 @@ def test_a_known_sender_gets_the_case_on_their_contact_and_company(db, actor, no
     assert outbox(db)[0].body.startswith("Hello Ada,")
 
 
+def test_a_lead_that_cannot_be_made_leaves_the_case_without_a_contact_and_says_why(db, actor, now):
+    from crm_tui.services import fields
+
+    with db.write() as session:  # every contact needs a value the mail cannot give
+        fields.add_field(session, kind="contact", key="segment", type="choice", options=["smb", "enterprise"],
+                         required=True, actor=actor, now=now)
+    report = ingest(db, actor, now, mail())
+    assert (report.cases, report.acknowledged) == (1, 1) and count(db, Contact) == 0
+    assert "no lead made for zoe@newco.com" in report.warnings[0] and "segment" in report.warnings[0]
+    case = the_case(db)
+    assert (case.contact_id, case.from_addr) == (None, "zoe@newco.com")
+    assert outbox(db)[0].body.startswith("Hello,")
+
+
 def test_mail_copied_or_delivered_to_support_counts_and_other_mail_is_untouched(db, actor, now, ada):
     report = ingest(db, actor, now,
                     mail(to="ann@ourco.com", message_id="<plain@acme.io>", sender="ada@acme.io"),
