@@ -3,15 +3,16 @@ acknowledged, or joins the case it answers; a CSAT survey's reply scores the sur
 
 Mail capture (services/mail_capture/capture.py) calls `handle` for each message it stored for the
 first time, in the batch's transaction, so a re-sync or a second mailbox holding the same message
-does nothing more. Mail capture calls in, not mail_store: this module sends the acknowledgement
-through mail_send, which stores through mail_store.
+does nothing more (and for the few `unhandled` ones: support mail a sync without [support] stored
+lately, which no case took). Mail capture calls in, not mail_store: this module sends the
+acknowledgement through mail_send, which stores through mail_store.
 
 - A message to a support address (To, Cc, Delivered-To or X-Original-To) joins a case found by
   `[#1234]` in its subject when the sender is the case's customer (its address, its contact or a
   contact of its company; a merged case leads to the one it was merged into), else by its
   threading headers (In-Reply-To, References naming an email of a case's thread or its CSAT
-  survey's email), as a public inbound entry (which reopens a waiting case). A closed case is not reopened: the message opens a
-  follow-up case, with an internal note naming the closed one.
+  survey's email), as a public inbound entry (which reopens a waiting or resolved case). A closed
+  case is not reopened: the message opens a follow-up case, with an internal note naming it.
 - Otherwise it opens a case (channel email, its subject, its text, the team `[support] team`) for
   the contact the sender's address belongs to, or a new lead made from the sender's name and
   address, and queues an acknowledgement ("[support] ack_template", else a built-in text) in the
@@ -57,7 +58,12 @@ _MACHINES = ("mailer-daemon", "postmaster", "noreply", "no-reply", "no_reply", "
              "do_not_reply", "bounce", "bounces")
 _QUOTE_HEAD = re.compile(r"^(On .{4,300} wrote:|-{2,} ?Original Message ?-{2,}|_{10,})\s*$", re.IGNORECASE)
 
-NEW, FOLLOW_UP, ENTRY, NOTE, SURVEY, IGNORED = "new", "follow-up", "entry", "note", "survey", "ignored"
+NEW, FOLLOW_UP, ENTRY, NOTE, SURVEY, IGNORED, DONE = ("new", "follow-up", "entry", "note", "survey", "ignored",
+                                                     "done")
+# mail stored before by a sync that knew no [support] addresses (a teammate's mailbox copied on
+# it, their config without the table) still becomes a case when the support mailbox reads it, if
+# it was stored this recently: never a case and an acknowledgement for old mail
+LATE_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,24 @@ def ingest(session: Session, message: mail_store.MailMessage, *, settings: Setti
     is not support mail (or answered a survey, or is automated mail that answers no case)."""
     found = handle(session, message, settings=settings, now=now)
     return found.case if found is not None and found.kind != SURVEY else None
+
+
+def unhandled(session: Session, messages: list[mail_store.MailMessage], *, settings: Settings | None,
+              now: datetime) -> list[mail_store.MailMessage]:
+    """Of messages stored before (a re-sync, another mailbox), those a sync without the [support]
+    table stored and no case took: to a support address, from a person, no survey's answer, on no
+    case's thread, stored within LATE_WINDOW. One query for the batch."""
+    if settings is None or not settings.support.addresses:
+        return []
+    maybe = {m.message_id: m for m in messages
+             if support_address(m, settings) and automated(m, settings) is None and not _maybe_score(m)}
+    if not maybe:
+        return []
+    taken = select(CaseEntry.id).where(CaseEntry.email_id == EmailMessage.id).exists()
+    late = set(session.scalars(select(EmailMessage.message_id).where(
+        EmailMessage.message_id.in_(list(maybe)), EmailMessage.direction == "in",
+        EmailMessage.created_at >= now - LATE_WINDOW, ~taken)))
+    return [m for mid, m in maybe.items() if mid in late]
 
 
 def wanted(message: mail_store.MailMessage, settings: Settings | None) -> bool:
@@ -121,12 +145,14 @@ def handle(session: Session, message: mail_store.MailMessage, *, settings: Setti
            now: datetime | None = None) -> Handled | None:
     """Everything `ingest` does, and what it did; None when the message is not support mail."""
     now = resolve_now(now)
-    row = session.scalar(select(EmailMessage).where(EmailMessage.message_id == message.message_id))
+    # locked (PostgreSQL): two syncs reading one message stored before handle it one after the other
+    row = session.scalar(select(EmailMessage).where(EmailMessage.message_id == message.message_id)
+                         .with_for_update())
     if row is None or row.direction != "in":
         return None  # not stored (a caller's mistake), or the team's own mail
     done = session.scalar(select(CaseEntry.case_id).where(CaseEntry.email_id == row.id).limit(1))
-    if done is not None:  # handled before (mail capture calls once; this keeps a second call harmless)
-        return Handled(ENTRY, session.get(Case, done))
+    if done is not None:  # handled before: nothing more
+        return Handled(DONE, session.get(Case, done))
     machine = automated(message, settings)
     if machine is None and _maybe_score(message):
         survey = surveys.score_from_reply(session, row, now=now)
@@ -160,8 +186,9 @@ def handle(session: Session, message: mail_store.MailMessage, *, settings: Setti
             warning = f"no lead made for {message.from_addr}: {exc.message}"
     company_id = session.scalar(select(Contact.company_id).where(Contact.id == contact_id)) if contact_id else None
     new = cases.create_case(session, actor=ACTOR, subject=(message.subject or "").strip()[:300] or "(no subject)",
-                            description=row.body or "", contact_id=contact_id, company_id=company_id,
-                            channel="email", team=settings.support.team, from_addr=message.from_addr, now=now)
+                            description=(row.body or "")[:cases.MAX_DESCRIPTION], contact_id=contact_id,
+                            company_id=company_id, channel="email", team=settings.support.team,
+                            from_addr=message.from_addr, now=now)
     _entry(session, new, row, body=row.body or "", contact_id=contact_id, now=now)
     if case is not None:  # the message answered a closed case: this one follows it up
         cases.note(session, new.id, actor=ACTOR, body=f"Follow-up to the closed case #{case.id}.", now=now)

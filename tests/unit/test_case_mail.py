@@ -181,6 +181,20 @@ def test_a_known_sender_gets_the_case_on_their_contact_and_company(db, actor, no
     assert outbox(db)[0].body.startswith("Hello Ada,")
 
 
+def test_a_lead_that_cannot_be_made_leaves_the_case_without_a_contact_and_says_why(db, actor, now):
+    from crm_tui.services import fields
+
+    with db.write() as session:  # every contact needs a value the mail cannot give
+        fields.add_field(session, kind="contact", key="segment", type="choice", options=["smb", "enterprise"],
+                         required=True, actor=actor, now=now)
+    report = ingest(db, actor, now, mail())
+    assert (report.cases, report.acknowledged) == (1, 1) and count(db, Contact) == 0
+    assert "no lead made for zoe@newco.com" in report.warnings[0] and "segment" in report.warnings[0]
+    case = the_case(db)
+    assert (case.contact_id, case.from_addr) == (None, "zoe@newco.com")
+    assert outbox(db)[0].body.startswith("Hello,")
+
+
 def test_mail_copied_or_delivered_to_support_counts_and_other_mail_is_untouched(db, actor, now, ada):
     report = ingest(db, actor, now,
                     mail(to="ann@ourco.com", message_id="<plain@acme.io>", sender="ada@acme.io"),
@@ -256,7 +270,8 @@ def test_a_case_number_from_a_stranger_does_not_reach_the_case_but_a_colleagues_
     # the stranger replying to a message of the case's thread (its Message-ID) is in the conversation
     ack = outbox(db)[0]
     ingest(db, actor, now, mail(sender="mallory@evil.example", message_id="<x2@evil.example>",
-                                subject="Re: Printer on fire", in_reply_to=f"<{ack.message_id}>", body="Forwarded to me"))
+                                subject="Re: Printer on fire", in_reply_to=f"<{ack.message_id}>",
+                                body="Forwarded to me"))
     assert thread(db, case.id)[-1][2] == "Forwarded to me"
 
 
@@ -373,6 +388,23 @@ def test_the_same_message_again_does_nothing_more(db, actor, now):
     assert len(thread(db, case.id)) == 2 and len(outbox(db)) == 1
 
 
+def test_support_mail_stored_lately_by_a_sync_without_support_becomes_a_case_when_the_support_box_reads_it(
+        db, actor, now):
+    stored = ingest(db, actor, now, mail(), mail(message_id="<old@newco.com>", subject="Old"),
+                    mail(message_id="<ooo@newco.com>", headers=(("Auto-Submitted", "auto-replied"),)),
+                    settings=Settings())  # a teammate's config without [support]
+    assert (stored.stored, stored.cases) == (3, 0)
+    with db.write() as session:  # stored long ago
+        session.execute(EmailMessage.__table__.update().where(EmailMessage.message_id == "old@newco.com")
+                        .values(created_at=now - case_mail.LATE_WINDOW - timedelta(minutes=1)))
+    later = ingest(db, actor, now, mail(), mail(message_id="<old@newco.com>", subject="Old"),
+                   mail(message_id="<ooo@newco.com>", headers=(("Auto-Submitted", "auto-replied"),)))
+    assert (later.stored, later.known, later.cases, later.acknowledged) == (0, 3, 1, 1)
+    assert the_case(db).subject == "Printer on fire" and count(db, Case) == 1
+    again = ingest(db, actor, now, mail())
+    assert (again.cases, again.case_mail) == (0, 0) and count(db, Case) == 1 and len(outbox(db)) == 1
+
+
 def test_ingest_called_directly_on_a_stored_message(db, actor, now, ada):
     message = parse_message(mail(sender="Ada <ada@acme.io>"), received_at=now).to_store()
     with db.write() as session:
@@ -465,3 +497,14 @@ def test_a_customers_reply_to_the_csat_survey_scores_it_and_other_replies_find_t
                                        in_reply_to=f"<{csat}>"), settings=settings)
     assert (late.cases, late.acknowledged, late.case_mail) == (0, 0, 1) and count(db, Case) == 1
     assert thread(db, case.id)[-1][1] == INTERNAL and the_case(db, case.id).status == CLOSED
+
+
+@pytest.mark.slow
+def test_three_processes_ingesting_one_message_at_once_open_one_case(db, db_url, actor, now):
+    from tests.unit import case_mail_workers, proc_workers
+
+    reports = proc_workers.run_in_processes(case_mail_workers.ingest_support_mail,
+                                            [(db_url, mail(), actor, now)] * 3)
+    assert all(r[0] == "ok" for r in reports), reports
+    assert sorted(r[1:] for r in reports) == [(0, 0, 0), (0, 0, 0), (1, 1, 1)]
+    assert count(db, Case) == 1 and count(db, Contact) == 1 and len(outbox(db)) == 1

@@ -114,8 +114,10 @@ def capture(session: Session, raws: Iterable[RawMail], *, actor: Actor, source: 
         report.stored, report.known = len(stored.new), len(parsed) - len(stored.new)
         report.activities = stored.activities
         fresh = set(stored.new)
-        leads = _to_cases(session, [parsed[mid] for mid in stored.new], report, logs, settings=settings,
-                          source=source, account=account, now=now)
+        known = [parsed[mid].to_store() for mid in parsed if mid not in fresh]
+        late = case_mail.unhandled(session, known, settings=settings, now=now) if known else []
+        leads = _to_cases(session, [parsed[mid].to_store() for mid in stored.new] + late, report, logs,
+                          settings=settings, source=source, account=account, now=now)
         lost = [parsed[mid] for mid in stored.unmatched if mid in fresh and mid not in leads]
         report.triaged = len(lost)
         _to_triage(session, lost, stored.email_ids, ours=ours, now=now)
@@ -124,30 +126,29 @@ def capture(session: Session, raws: Iterable[RawMail], *, actor: Actor, source: 
     return report
 
 
-def _to_cases(session: Session, mails: list[ParsedMail], report: CaptureReport, logs: list[dict], *,
-              settings: Settings | None, source: str, account: str | None, now: datetime) -> set[str]:
+def _to_cases(session: Session, messages: list[mail_store.MailMessage], report: CaptureReport, logs: list[dict],
+              *, settings: Settings | None, source: str, account: str | None, now: datetime) -> set[str]:
     """Support mail first stored in this batch, to cases (services/case_mail), each message in a
     savepoint: one that cannot be made a case is one warning in the sync log, and stays stored.
     Returns the Message-IDs whose sender became a lead (so not Triage's)."""
     leads: set[str] = set()
-    for mail in mails:
-        message = mail.to_store()
+    for message in messages:
         if not case_mail.wanted(message, settings):
             continue
         try:
             with session.begin_nested():
                 done = case_mail.handle(session, message, settings=settings, now=now)
         except CrmError as exc:
-            _log(logs, report.warnings, RawMail(b""), mail.message_id, "warning",
+            _log(logs, report.warnings, RawMail(b""), message.message_id, "warning",
                  f"not made a case: {exc.message}", source, account, now)
             continue
         if done is None:
             continue
         if done.warning:
-            _log(logs, report.warnings, RawMail(b""), mail.message_id, "warning",
+            _log(logs, report.warnings, RawMail(b""), message.message_id, "warning",
                  done.warning, source, account, now)
         if done.contact_made is not None:
-            leads.add(mail.message_id)
+            leads.add(message.message_id)
         if done.kind in (case_mail.NEW, case_mail.FOLLOW_UP):
             report.cases += 1
             report.acknowledged += done.acknowledged
