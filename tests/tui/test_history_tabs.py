@@ -52,7 +52,7 @@ async def test_contact_history_names_the_new_owner(db, actor, now):
                                                "owner_id": actor.user_id}, actor=actor, now=now - timedelta(days=1))
         contacts.update_contact(s, contact_id=ada.id, changes={"owner_id": carl.id}, actor=bob,
                                 now=now - timedelta(hours=1))
-    lines = await _history_lines(db, actor, now, ContactDetailScreen(ada.id), 4, "tab-history", "history")
+    lines = await _history_lines(db, actor, now, ContactDetailScreen(ada.id), 5, "tab-history", "history")
     assert lines[0] == "2026-11-23 09:00 bob owner: ann → carl"
     assert not any("owner_id" in line for line in lines)
 
@@ -66,7 +66,7 @@ async def test_company_history_shows_the_rename_and_the_new_owner(db, actor, now
                                  now=now - timedelta(hours=2))
         companies.update_company(s, company_id=acme.id, changes={"owner_id": carl.id}, actor=bob,
                                  now=now - timedelta(hours=1))
-    lines = await _history_lines(db, actor, now, CompanyDetailScreen(acme.id), 5, "company-tab-history",
+    lines = await _history_lines(db, actor, now, CompanyDetailScreen(acme.id), 6, "company-tab-history",
                                  "company-history")
     assert lines[:2] == ["2026-11-23 09:00 bob owner: ann → carl",
                          "2026-11-23 08:00 bob name: Acme → Acme Corp"]

@@ -5,6 +5,7 @@ case lists, and `n` for a new case. Enter opens the case detail (screens/cases/d
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -20,9 +21,7 @@ from textual.widgets.option_list import Option
 from crm_tui.models.case import STATUS_LABELS
 from crm_tui.screens.base import SHELL_CSS, AreaScreen, Outcome, ReportsWorkerErrors, SearchableList
 from crm_tui.screens.case_rows import QUEUES, case_columns, queue_label
-from crm_tui.screens.cases.forms import CaseFilterForm, NewCaseForm
-from crm_tui.screens.forms import CSS as FORMS_CSS
-from crm_tui.screens.saved_lists import SaveViewForm
+FORMS_CSS = str(Path(__file__).parents[1] / "forms.tcss")  # (the forms module itself loads with the first form)
 from crm_tui.services import cases, views
 from crm_tui.widgets.keyset_table import KeysetTable
 from crm_tui.widgets.text_line import Line, TextLine
@@ -252,6 +251,8 @@ class CasesScreen(SearchableList, AreaScreen):
         self.reload()
 
     def action_filters(self) -> None:
+        from crm_tui.screens.cases.forms import CaseFilterForm  # the forms load on first use, not with the list
+
         def apply(result: tuple[dict, dict] | None) -> None:
             if result is not None:
                 self.filters, self.texts = result
@@ -260,6 +261,8 @@ class CasesScreen(SearchableList, AreaScreen):
         self.app.push_screen(CaseFilterForm(self.filters, self.texts), apply)
 
     def action_new_case(self) -> None:
+        from crm_tui.screens.cases.forms import NewCaseForm
+
         team = self.queue.split(":", 1)[1] if self.queue.startswith("team:") else None
 
         def created(case) -> None:
@@ -294,6 +297,8 @@ class CasesScreen(SearchableList, AreaScreen):
         self.table.focus()
 
     def action_save_view(self) -> None:
+        from crm_tui.screens.saved_lists import SaveViewForm
+
         args = self.list_args()
         filters = {k: v for k, v in {**self.filters, "queue": args["queue"], "team": args["team"]}.items()
                    if v is not None}
