@@ -197,7 +197,8 @@ def _record(session: Session, survey: Survey, score: int, comment: str | None, *
     text = label(survey)
     _on_timeline(session, survey, text, comment, who, now)
     if survey.case_id is not None:
-        _on_case(session, survey.case_id, f"{text} (by {via})" + (f": {comment}" if comment else ""), now)
+        _on_case(session, survey.case_id, f"{text} (by {via})" + (f": {comment}" if comment else ""), now,
+                 contact_id=survey.contact_id)
     audit(session, actor=who, entity=ENTITY, entity_id=survey.id, action="answer", now=now,
           changes={"score": (None, score), "via": (None, via), **({"comment": (None, comment)} if comment else {})})
     return survey
@@ -218,13 +219,14 @@ def _on_timeline(session: Session, survey: Survey, subject: str, body: str | Non
           summary=f"system: {subject}"[:2000])
 
 
-def _on_case(session: Session, case_id: int, body: str, now: datetime) -> None:
+def _on_case(session: Session, case_id: int, body: str, now: datetime, *, direction: str = "in",
+             contact_id: int | None = None) -> None:
     """An internal entry on the case's thread. Written here rather than through
     services/cases.add_entry: the case service calls this module when a case is resolved, and the
     house allows no import cycle; an internal entry by nobody has none of add_entry's effects
     (first response, reopening), so the row is all there is to it."""
-    session.add(CaseEntry(case_id=case_id, visibility=INTERNAL, direction="in", body=body[:MAX_COMMENT + 200],
-                          created_at=now, updated_at=now))
+    session.add(CaseEntry(case_id=case_id, visibility=INTERNAL, direction=direction, contact_id=contact_id,
+                          body=body[:MAX_COMMENT + 200], created_at=now, updated_at=now))
     session.flush()
 
 
@@ -249,7 +251,7 @@ def add_comment(session: Session, token: str, comment: str, *, now: datetime | N
     who = system_actor("survey")
     _on_timeline(session, survey, f"Comment on {label(survey)}", text, who, now)
     if survey.case_id is not None:
-        _on_case(session, survey.case_id, f"Comment on {label(survey)}: {text}", now)
+        _on_case(session, survey.case_id, f"Comment on {label(survey)}: {text}", now, contact_id=survey.contact_id)
     audit(session, actor=who, entity=ENTITY, entity_id=survey.id, action="comment", now=now,
           changes={"comment": (None, text)})
     return survey
@@ -462,7 +464,7 @@ def _send_csat(session: Session, case: Case, contact: Contact, *, actor: Actor, 
     session.execute(update(table).where(table.c.id == made).values(email_id=queued.email_id))
     audit(session, actor=actor, entity=ENTITY, entity_id=made, action="send", now=now,
           summary=f"CSAT for case #{case.id} to {contact.email}")
-    _on_case(session, case.id, f"CSAT survey sent to {contact.email}", now)
+    _on_case(session, case.id, f"CSAT survey sent to {contact.email}", now, direction="out")
     return session.get(Survey, made)
 
 
