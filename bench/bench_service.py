@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         ensure_database(args.db)
     url = cases_database(args.db, cases=args.cases, entries=args.entries)
     database = Database(url)
+    with database.engine.connect() as conn:  # statistics for the indexes a migration added since the build
+        conn.execute(text("ANALYZE"))
+        conn.commit()
     print(f"crm-tui service reports benchmark ({database.dialect}), team zone {ZONE.key}, clock {NOW:%Y-%m-%d}",
           flush=True)
     database.dispose()

@@ -60,6 +60,8 @@ class Case(Versioned, table=True):
         # reports: opened and resolved per period
         Index("ix_cases_created", "created_at", "id"),
         Index("ix_cases_resolved", "resolved_at"),
+        # reports: closed per period, and the backlog (open now: both NULL) from the index alone (0027)
+        Index("ix_cases_closed", "closed_at", "resolved_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -21,6 +21,7 @@ owns) and those assigned to it; NPS answers of the contacts of its accounts.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -33,7 +34,7 @@ from crm_tui.models import Company, Contact, User
 from crm_tui.models.case import CSAT, NPS, PRIORITIES, Case, Survey
 from crm_tui.services import permissions
 from crm_tui.services.common import Actor
-from crm_tui.services.reports.bucketing import bucket_expr, buckets, in_range
+from crm_tui.services.reports.bucketing import bucket_expr, bucket_table, buckets, in_range
 from crm_tui.services.reports.queries import _int, _pct, epoch_seconds
 from crm_tui.services.reports.shapes import NO_TEAM, Chart, Column, Report, Row, Scope, Table
 
@@ -85,9 +86,17 @@ def _grain(scope: Scope) -> str:
     return grain
 
 
+def _epoch(column: Any, dialect: str) -> Any:
+    """Whole seconds since 1970, floored, as epoch_seconds; unixepoch() where SQLite has it (3.38),
+    several times faster than strftime('%s') over a year of cases."""
+    if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 38):
+        return func.unixepoch(column, type_=Integer)
+    return epoch_seconds(column, dialect)
+
+
 def _minutes(later: Any, earlier: Any, dialect: str) -> Any:
     """Whole wall-clock minutes from `earlier` to `later` (both set, later not before), floored."""
-    return (epoch_seconds(later, dialect) - epoch_seconds(earlier, dialect)) / literal(60, Integer)
+    return (_epoch(later, dialect) - _epoch(earlier, dialect)) // literal(60, Integer)
 
 
 def _logins(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:
@@ -110,22 +119,23 @@ def cases_report(session: Session, scope: Scope) -> Report:
     b = buckets(scope.period, grain)
     start, end = scope.period.instants(scope.zone)
     visible = case_conditions(scope)
-    counts: dict[str, dict[int, int]] = {}
-    for key, column in (("opened", Case.created_at), ("resolved", Case.resolved_at)):
-        idx = bucket_expr(column, b, scope.zone).label("b")
-        inner = select(idx).where(*visible, in_range(column, start, end)).subquery()
-        counts[key] = dict(session.execute(select(inner.c.b, func.count()).group_by(inner.c.b)).all())
-    # closed in the bucket, and of those the ones closed unresolved (their closing ends them)
-    idx = bucket_expr(Case.closed_at, b, scope.zone).label("b")
-    inner = (select(idx, case((Case.resolved_at.is_(None), 1), else_=0).label("unresolved"))
-             .where(*visible, in_range(Case.closed_at, start, end)).subquery())
-    closed = {i: (n, _int(u)) for i, n, u in session.execute(
-        select(inner.c.b, func.count(), func.sum(inner.c.unresolved)).group_by(inner.c.b))}
-    backlog = _backlog_at(session, visible, start)
+    edges = bucket_table(b, scope.zone)
+
+    def count(column: Any, what: Any = None) -> Any:  # one index range count a bucket: no row is sorted
+        return (select(func.count() if what is None else func.count(what)).select_from(Case)
+                .where(*visible, column >= edges.c.lo, column < edges.c.hi).scalar_subquery())
+
+    # closed unresolved = closed - closed with a resolution: both read from ix_cases_closed (closed_at,
+    # resolved_at) alone; an "IS NULL" would lead the planner to the resolved index and each row
+    cells = {i: (opened, resolved, closed, closed - closed_resolved)
+             for i, opened, resolved, closed, closed_resolved in session.execute(
+                 select(edges.c.i, count(Case.created_at), count(Case.resolved_at), count(Case.closed_at),
+                        count(Case.closed_at, Case.resolved_at)))}
+    # the backlog at the period's start, counted back from the cases open now (see _backlog_since)
+    backlog = _backlog_since(session, visible, end, [sum(c[k] for c in cells.values()) for k in range(4)])
     rows = []
     for i, first in enumerate(b.starts):
-        opened, resolved = counts["opened"].get(i, 0), counts["resolved"].get(i, 0)
-        n_closed, unresolved = closed.get(i, (0, 0))
+        opened, resolved, n_closed, unresolved = cells.get(i, (0, 0, 0, 0))
         backlog += opened - resolved - unresolved
         rows.append(Row({"period": first, "opened": opened, "resolved": resolved, "closed": n_closed,
                          "backlog": backlog}))
@@ -144,14 +154,22 @@ def cases_report(session: Session, scope: Scope) -> Report:
                          ("resolved", [r.values["resolved"] for r in rows])], over_time=True), notes)
 
 
-def _backlog_at(session: Session, visible: list, instant: Any) -> int:
-    """Cases opened before `instant` and not done before it: those opened, less those resolved,
-    less those closed unresolved, each an index range count (a case is done after it opens)."""
-    opened = session.scalar(select(func.count()).select_from(Case).where(*visible, Case.created_at < instant))
-    resolved = session.scalar(select(func.count()).select_from(Case).where(*visible, Case.resolved_at < instant))
-    unresolved = session.scalar(select(func.count()).select_from(Case).where(
-        *visible, Case.resolved_at.is_(None), Case.closed_at < instant))
-    return _int(opened) - _int(resolved) - _int(unresolved)
+def _backlog_since(session: Session, visible: list, end: Any, in_period: list[int]) -> int:
+    """The backlog at the period's start: backlog(t) = open now - opened since t + done since t
+    (done: resolved, or closed unresolved). "Since the start" is the period's own counts
+    (`in_period`: opened, resolved, closed, closed unresolved) and those after its end, so only
+    the rows after the period are read again, each count from an index alone."""
+    def count(*where: Any) -> int:
+        return _int(session.scalar(select(func.count()).select_from(Case).where(*visible, *where)))
+
+    opened, resolved, _, unresolved = in_period
+    open_now = count(Case.closed_at.is_(None), Case.resolved_at.is_(None))
+    opened += count(Case.created_at >= end)
+    resolved += count(Case.resolved_at >= end)
+    after = session.execute(select(func.count(), func.count(Case.resolved_at)).where(*visible, Case.closed_at >= end))
+    closed, closed_resolved = after.one()
+    unresolved += _int(closed) - _int(closed_resolved)
+    return open_now - opened + resolved + unresolved
 
 
 # --- first-response and resolution times ---------------------------------------------------------
@@ -171,25 +189,28 @@ def _group_key(group: str, base: Any) -> Any:
 
 def _percentiles(session: Session, base: Any, value: str) -> dict[tuple[str, str], tuple[int, int, int]]:
     """(group, key) -> (n, median, p90) of `value` (a column of `base`), over its non-null values.
-    Each group's values are ranked once; the nearest-rank pick rn = ceil(p x n / 100) is written as
-    rn x 100 >= p x n > (rn - 1) x 100, integer arithmetic on both databases."""
+    Each group's values are ranked once, and only the rows at the ranks asked for come back: the
+    nearest rank rn = ceil(p x n / 100), written rn x 100 >= p x n > (rn - 1) x 100, integer
+    arithmetic on both databases."""
+    def at(ranked: Any, p: int) -> Any:
+        return and_(ranked.c.rn * 100 >= ranked.c.n * p, (ranked.c.rn - 1) * 100 < ranked.c.n * p)
+
     parts = []
     for group in GROUPS:
         key = _group_key(group, base)
         over = {"partition_by": key} if group != "all" else {}
-        parts.append(select(literal(group, String).label("g"), key.label("k"), base.c[value].label("v"),
-                            func.row_number().over(order_by=base.c[value], **over).label("rn"),
-                            func.count().over(**over).label("n"))
-                     .where(base.c[value].is_not(None)))
-    ranked = union_all(*parts).subquery()
-
-    def pick(p: int) -> Any:
-        return func.max(case((and_(ranked.c.rn * 100 >= ranked.c.n * p, (ranked.c.rn - 1) * 100 < ranked.c.n * p),
-                              ranked.c.v)))
-
-    found = session.execute(select(ranked.c.g, ranked.c.k, func.count(), pick(50), pick(90))
-                            .group_by(ranked.c.g, ranked.c.k)).all()
-    return {(g, k): (n, _int(p50), _int(p90)) for g, k, n, p50, p90 in found}
+        ranked = (select(key.label("k"), base.c[value].label("v"),
+                         func.row_number().over(order_by=base.c[value], **over).label("rn"),
+                         func.count().over(**over).label("n"))
+                  .where(base.c[value].is_not(None)).subquery())
+        parts.append(select(literal(group, String).label("g"), ranked.c.k, ranked.c.n,
+                            case((at(ranked, 50), 1), else_=0).label("is50"), case((at(ranked, 90), 1), else_=0)
+                            .label("is90"), ranked.c.v).where(or_(at(ranked, 50), at(ranked, 90))))
+    out: dict[tuple[str, str], tuple[int, int, int]] = {}
+    for g, k, n, is50, is90, v in session.execute(union_all(*parts)):  # two rows a group at most
+        _, p50, p90 = out.get((g, k), (n, 0, 0))
+        out[(g, k)] = (n, v if is50 else p50, v if is90 else p90)
+    return out
 
 
 def times_report(session: Session, scope: Scope) -> Report:
@@ -200,8 +221,11 @@ def times_report(session: Session, scope: Scope) -> Report:
     first = case((Case.first_response_at >= Case.created_at,
                   _minutes(Case.first_response_at, Case.created_at, dialect)))
     resolved = case((Case.resolved_at >= Case.created_at, _minutes(Case.resolved_at, Case.created_at, dialect)))
+    # computed once (each arm below reads it): the minutes are worked out once a case, not per arm
     base = (select(Case.assignee_id, Case.team, Case.priority, Case.category, first.label("first"),
                    resolved.label("resolved")).where(*cohort).cte("cohort"))
+    if dialect != "sqlite" or sqlite3.sqlite_version_info >= (3, 35):  # older SQLite has no such hint
+        base = base.prefix_with("MATERIALIZED")
     opened: dict[tuple[str, str], int] = {}
     sub = select(base.c.assignee_id, base.c.team, base.c.priority, base.c.category).subquery()
     for a, t, p, c, n in session.execute(select(sub.c.assignee_id, sub.c.team, sub.c.priority, sub.c.category,
