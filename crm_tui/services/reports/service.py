@@ -199,9 +199,10 @@ def _percentiles(session: Session, base: Any, value: str) -> dict[tuple[str, str
     for group in GROUPS:
         key = _group_key(group, base)
         over = {"partition_by": key} if group != "all" else {}
+        # the count over the same window (the whole partition as its frame): one sort, not two
         ranked = (select(key.label("k"), base.c[value].label("v"),
                          func.row_number().over(order_by=base.c[value], **over).label("rn"),
-                         func.count().over(**over).label("n"))
+                         func.count().over(order_by=base.c[value], rows=(None, None), **over).label("n"))
                   .where(base.c[value].is_not(None)).subquery())
         parts.append(select(literal(group, String).label("g"), ranked.c.k, ranked.c.n,
                             case((at(ranked, 50), 1), else_=0).label("is50"), case((at(ranked, 90), 1), else_=0)
