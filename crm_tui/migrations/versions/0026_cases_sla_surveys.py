@@ -100,6 +100,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_cases_contact', ['contact_id', 'id'], unique=False)
         batch_op.create_index('ix_cases_created', ['created_at', 'id'], unique=False)
         batch_op.create_index('ix_cases_deal', ['deal_id'], unique=False)
+        # the service reports: closed per period, and the backlog counted back from today's
+        batch_op.create_index('ix_cases_closed', ['closed_at', 'resolved_at'], unique=False)
         # the queues' counts read one index: breaching soon and each team's backlog touch no row
         batch_op.create_index('ix_cases_queue_counts', ['status', 'sla_next_at', 'team'], unique=False)
         batch_op.create_index('ix_cases_resolved', ['resolved_at'], unique=False)
@@ -183,6 +185,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_cases_sla_next')
         batch_op.drop_index('ix_cases_resolved')
         batch_op.drop_index('ix_cases_deal')
+        batch_op.drop_index('ix_cases_closed')
         batch_op.drop_index('ix_cases_queue_counts')
         batch_op.drop_index('ix_cases_created')
         batch_op.drop_index('ix_cases_contact')
