@@ -17,6 +17,21 @@ from tests.tui.fit import assert_fits
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
 
 
+@pytest.fixture(autouse=True)
+def steady_text_cursor(monkeypatch):
+    """The reply's and the note's text box drawn with a solid cursor, never blinking (as the
+    snapshots' conftest does for inputs): a frame taken in the blink's off phase differs."""
+    from textual.widgets import TextArea
+
+    real = TextArea.__init__
+
+    def steady(self, *args, **kwargs) -> None:
+        real(self, *args, **kwargs)
+        self.cursor_blink = False
+
+    monkeypatch.setattr(TextArea, "__init__", steady)
+
+
 @pytest.fixture
 def case_app(sqlite_db, actor_sqlite, now):
     return CrmApp(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)

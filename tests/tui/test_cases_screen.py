@@ -308,3 +308,46 @@ async def test_a_sales_user_reads_and_may_not_write(db, actor, now):
         assert error and "\n" not in error.strip()
         with db.read() as s:
             assert s.get(Case, seeded["login"]).priority == "normal"
+
+
+async def test_a_saved_case_list_keeps_its_queue_and_filters(db, actor, now):
+    from textual.widgets import OptionList
+
+    from crm_tui.screens.cases.screen import CaseListsPicker
+    from crm_tui.screens.saved_lists import SaveViewForm
+    from crm_tui.services import views
+
+    _seed(db, actor, now)
+    app = make_app(db, actor, now)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await _to_cases(app, pilot)
+        screen.show_queue("team:Support")
+        screen.filters = {"priority": "high"}
+        screen.reload()
+        await settle(app, pilot)
+        assert _subjects(app) == ["Printer on fire"]
+        await pilot.press("S")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SaveViewForm)
+        app.screen.query_one("#name", Input).value = "Hot in Support"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        with db.read() as s:
+            saved = views.find_view(s, name="hot in support", actor=actor, entity="case")
+        assert saved.filters == {"priority": "high", "queue": "team", "team": "Support"}
+
+        await pilot.press("x", "right_square_bracket")  # cleared, and another queue
+        await settle(app, pilot)
+        assert screen.queue != "team:Support" and not screen.filters
+        await pilot.press("l")
+        await settle(app, pilot)
+        picker = app.screen
+        assert isinstance(picker, CaseListsPicker)
+        options = picker.query_one(OptionList)
+        options.highlighted = next(i for i in range(options.option_count)
+                                   if options.get_option_at_index(i).id == f"v:{saved.id}")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is screen and screen.queue == "team:Support" and screen.filters == {"priority": "high"}
+        assert _subjects(app) == ["Printer on fire"]
+        assert screen.query_one("#case-filter-line").text().plain.startswith("Hot in Support · priority high")

@@ -141,6 +141,11 @@ class CaseDetailScreen(DetailScreen):
     def case_id(self) -> int:
         return self.record_id
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "complete_task":  # DetailScreen's x: a case has no Tasks tab
+            return False
+        return super().check_action(action, parameters)
+
     def compose_tabs(self) -> ComposeResult:
         with TabPane("Thread", id="case-tab-thread"):
             yield KeysetTable(entry_columns(self.app), noun="entries", id="case-thread", counted=False,
