@@ -361,8 +361,9 @@ def _queue_condition(queue: str, actor: Actor, team: str | None, now: datetime, 
     """The queue's condition. `walk` (a page of it): the status is tested on each row as the list
     walks its own order (ids, or SLA targets), not looked up in a status index, which would gather
     and sort the whole backlog before the first row."""
-    # "mine" and "unassigned" are one range of ix_cases_status_assignee each: no walk needed
-    status = _C.status.concat("") if walk and queue in ("open", "waiting", "team", "soon") else _C.status
+    # "mine", "unassigned" and "team" are ranges of an index on their own column and the status
+    # (ix_cases_status_assignee, ix_cases_team_status): no walk needed
+    status = _C.status.concat("") if walk and queue in ("open", "waiting", "soon") else _C.status
     if queue == "all":
         return true()
     if queue == "mine":
@@ -376,7 +377,7 @@ def _queue_condition(queue: str, actor: Actor, team: str | None, now: datetime, 
     if queue == "team":
         if not team:
             raise InvalidInput("the team queue needs a team: give team=NAME (e.g. --team Support)")
-        return and_(status.in_(OPEN_STATUSES), func.lower(_C.team) == team.strip().lower())
+        return and_(status.in_(OPEN_STATUSES), _C.team == team)
     if queue == "soon":
         return and_(status.in_((NEW, OPEN)), _C.sla_next_at.is_not(None),
                     _C.sla_next_at <= now + timedelta(minutes=soon_minutes))
@@ -410,11 +411,13 @@ def list_cases(session: Session, *, actor: Actor, queue: str = "open", team: str
     _require_view(session, actor)
     if queue == "team" and team is None:
         raise InvalidInput("the team queue needs a team: give team=NAME (e.g. --team Support)")
+    # the team as the users spell it ("support" is Support), as create_case and assign store it
+    team = _team(session, team) if team is not None else None
     conditions = [visible_condition(session, actor),
                   _queue_condition(queue, actor, team, now, soon_minutes, walk=True),
                   *_filters(session, status=status, priority=priority, category=category, assignee_id=assignee_id)]
     if team and queue != "team":
-        conditions.append(func.lower(_C.team) == team.strip().lower())
+        conditions.append(_C.team == team)
     if opened_since is not None:
         conditions.append(_C.created_at >= opened_since)
     found = search_condition(search)
