@@ -77,6 +77,20 @@ def default_database_path() -> Path:
     return data_dir() / "crm.db"
 
 
+def _table(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class SmtpUserConfig:
+    """A user's own SMTP login, [smtp.users.<login>]: the username (None: the user's email address)
+    and the variable that holds its password (None: CRM_SMTP_PASSWORD_<LOGIN>; else the keyring)."""
+
+    login: str
+    username: str | None = None
+    password_env: str | None = None
+
+
 @dataclass(frozen=True)
 class SmtpConfig:
     """The [smtp] table as the config file writes it. Checked when email is sent
@@ -90,6 +104,7 @@ class SmtpConfig:
     ssl: bool | None = None  # None: SSL on port 465
     starttls: bool | None = None  # None: STARTTLS on port 587
     timeout: Any = 10  # seconds, as written
+    users: tuple[SmtpUserConfig, ...] = ()  # [smtp.users.<login>]: who logs in as themselves
 
     @classmethod
     def from_table(cls, table: Any) -> SmtpConfig | None:
@@ -106,6 +121,10 @@ class SmtpConfig:
             ssl=bool(table["ssl"]) if "ssl" in table else None,
             starttls=bool(table["starttls"]) if "starttls" in table else None,
             timeout=table.get("timeout", 10),
+            users=tuple(SmtpUserConfig(str(login).strip().lower(),
+                                       str(one["username"]) if one.get("username") else None,
+                                       str(one["password_env"]) if one.get("password_env") else None)
+                        for login, one in _table(table.get("users")).items() if isinstance(one, dict)),
         )
 
 

@@ -1,6 +1,7 @@
-"""`crm secret`: keep the SMTP password, your IMAP mailbox's ([mail.imap]), the team BCC box's
-([mail.team]) and the key that signs survey links ([support]) in the system keyring, forget them,
-and say where each would come from, never printing one."""
+"""`crm secret`: keep the SMTP password (the [smtp] login's, or with --mine your own SMTP login's),
+your IMAP mailbox's ([mail.imap]), the team BCC box's ([mail.team]) and the key that signs survey
+links ([support]) in the system keyring, forget them, and say where each would come from, never
+printing one."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ app = typer.Typer(name="secret", no_args_is_help=True,
 
 # what each secret is, by the name `crm secret set NAME` (or --NAME) takes
 KINDS = ("smtp", "imap", "team", "survey")
-TITLE = {"smtp": "SMTP", "imap": "IMAP", "team": "team IMAP", "survey": "survey signing"}
-TABLE = {"smtp": "[smtp]", "imap": "[mail.imap]", "team": "[mail.team]", "survey": "[support]"}
+TITLE = {"smtp": "SMTP", "imap": "IMAP", "team": "team IMAP", "survey": "survey signing", "mine": "personal SMTP"}
+TABLE = {"smtp": "[smtp]", "imap": "[mail.imap]", "team": "[mail.team]", "survey": "[support]", "mine": "[smtp]"}
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,31 @@ def login_of(settings, kind: str) -> Login | None:
                  secret_name(config.username, config.host))
 
 
-def _kind(what: str | None, *, smtp: bool, imap: bool, team: bool, survey: bool = False) -> str:
-    """The one secret asked for: by name (smtp, imap, team, survey) or by flag; SMTP when neither says."""
+def own_login(ctx: typer.Context) -> Login:
+    """The acting user's own SMTP login: [smtp.users.<login>]'s username, else their email address,
+    on the [smtp] host (workflows/email sends their email under it once its password is found)."""
+    from crm_tui.services import users
+    from crm_tui.workflows.email import user_login
+
+    st = state(ctx)
+    smtp = st.settings.smtp
+    if smtp is None or not smtp.host:
+        raise InvalidInput("set host under [smtp] in config.toml first: your password is for a login there")
+    with st.read() as (session, actor):
+        if actor.user_id is None:
+            raise InvalidInput("--mine is a user's own SMTP login; act as a user (--user LOGIN)")
+        me = users.get_user(session, user_id=actor.user_id)
+    login = user_login(st.settings, login=me.login, email=me.email)
+    if login is None:
+        raise InvalidInput(f"{me.login} has no email address, so no SMTP login of their own: set username "
+                           f"under [smtp.users.{me.login}] in config.toml, or the user's email address")
+    return Login("mine", login.host, login.username, login.env, login.secret_name)
+
+
+def _kind(what: str | None, *, smtp: bool, imap: bool, team: bool, survey: bool = False,
+          mine: bool = False) -> str:
+    """The one secret asked for: by name (smtp, imap, team, survey) or by flag; SMTP when neither says.
+    `mine`: the SMTP password of your own login ("mine") rather than the [smtp] login's."""
     asked = {k for k, on in (("smtp", smtp), ("imap", imap), ("team", team), ("survey", survey)) if on}
     if what is not None:
         name = what.strip().lower()
@@ -85,10 +109,15 @@ def _kind(what: str | None, *, smtp: bool, imap: bool, team: bool, survey: bool 
         asked.add(name)
     if len(asked) > 1:
         raise InvalidInput("name one secret at a time: smtp, imap, team or survey")
-    return asked.pop() if asked else "smtp"
+    kind = asked.pop() if asked else "smtp"
+    if mine and kind != "smtp":
+        raise InvalidInput("--mine is your own SMTP login; IMAP mailboxes and the survey key are named in the config")
+    return "mine" if mine else kind
 
 
 def _login(ctx: typer.Context, kind: str) -> Login:
+    if kind == "mine":
+        return own_login(ctx)
     login = login_of(state(ctx).settings, kind)
     if login is None:
         raise InvalidInput(f"set host and username under {TABLE[kind]} in config.toml first: "
@@ -109,6 +138,9 @@ TeamFlag = typer.Option(False, "--team", help="The password of the team BCC box,
                                               "(crm mail sync --team).")
 SurveyFlag = typer.Option(False, "--survey", help="The key that signs survey links ([support] secret_env), "
                                                   "at least 16 characters: `openssl rand -hex 32`.")
+MineFlag = typer.Option(False, "--mine", help="With smtp: the password of your own SMTP login "
+                                              "([smtp.users.<you>], else your email address), under "
+                                              "which the email you send goes out.")
 
 
 @app.command("set")
@@ -119,11 +151,12 @@ def set_(
     imap: bool = ImapFlag,
     team: bool = TeamFlag,
     survey: bool = SurveyFlag,
+    mine: bool = MineFlag,
     from_stdin: bool = typer.Option(False, "--stdin", help="Read the password from the first line of "
                                                            "standard input instead of asking."),
 ) -> None:
     """Store a password in the system keyring, asked for with hidden input (or read from stdin)."""
-    login = _login(ctx, _kind(what, smtp=smtp, imap=imap, team=team, survey=survey))
+    login = _login(ctx, _kind(what, smtp=smtp, imap=imap, team=team, survey=survey, mine=mine))
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif _can_ask():
@@ -154,9 +187,10 @@ def forget(
     imap: bool = ImapFlag,
     team: bool = TeamFlag,
     survey: bool = SurveyFlag,
+    mine: bool = MineFlag,
 ) -> None:
     """Remove a password from the system keyring."""
-    login = _login(ctx, _kind(what, smtp=smtp, imap=imap, team=team, survey=survey))
+    login = _login(ctx, _kind(what, smtp=smtp, imap=imap, team=team, survey=survey, mine=mine))
     if secrets.forget_secret(login.secret_name):
         output.say(f"removed the {login.title} {login.noun} for {login.whose} from the system keyring")
     else:
@@ -175,13 +209,15 @@ def _off(ctx: typer.Context, kind: str) -> str:
 
 
 def _status_of(ctx: typer.Context, kind: str) -> dict:
-    login = login_of(state(ctx).settings, kind)
+    login = own_login(ctx) if kind == "mine" else login_of(state(ctx).settings, kind)
     if login is None:
         return {"login": None, "source": None, "says": _off(ctx, kind)}
     source = secrets.source_of(login.secret_name, env=login.env)
+    command = "smtp --mine" if kind == "mine" else kind
     says = {"env": f"from the environment variable {login.env}",
             "keyring": f"from the system keyring ({secrets.keyring_backend()})",
-            None: f"nowhere: set {login.env}, or run `crm secret set {kind}`"}[source]
+            None: f"nowhere: set {login.env}, or run `crm secret set {command}`"
+                  + (" (until then your email goes under the [smtp] login)" if kind == "mine" else "")}[source]
     return {"login": login.whose, "env": login.env, "keyring_entry": login.secret_name, "source": source,
             "says": says}
 
@@ -206,11 +242,15 @@ def _database_status(ctx: typer.Context) -> dict:
 @app.command("status")
 def status(
     ctx: typer.Context,
+    mine: bool = typer.Option(False, "--mine", help="Also your own SMTP login's (shown anyway when "
+                                                    "config.toml has [smtp.users] tables)."),
     as_json: output.Json = False,
 ) -> None:
     """Where each password would come from: the environment, the keyring, or nowhere (never the
     passwords themselves)."""
-    found = {kind: _status_of(ctx, kind) for kind in KINDS}
+    smtp = state(ctx).settings.smtp
+    kinds = (*KINDS, "mine") if mine or (smtp is not None and smtp.host and smtp.users) else KINDS
+    found = {kind: _status_of(ctx, kind) for kind in kinds}
     database = _database_status(ctx)
     if as_json:
         output.emit_json({**found, "database": database})

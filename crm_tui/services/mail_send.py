@@ -6,20 +6,21 @@ timeline of its contacts, company and deal. The outbox is sent after commit by w
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import formataddr, getaddresses, parseaddr
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput
-from crm_tui.models import Activity, Company, Contact, ContactEmail, Deal, EmailMessage, User
+from crm_tui.models import Activity, AuditEvent, Company, Contact, ContactEmail, Deal, EmailMessage, User
 from crm_tui.models.enums import Direction
 from crm_tui.models.workflow import EmailOutbox
 from crm_tui.services import lookup, mail_store, permissions, validation as v
-from crm_tui.services.common import Actor, audit, get_or_404
+from crm_tui.services.common import Actor, audit, audit_rows, get_or_404
 
 MAX_RECIPIENTS = 50
 COMPANY_CONTACTS = 20
@@ -206,6 +207,16 @@ def _reply_headers(session: Session, in_reply_to: str | None) -> tuple[str | Non
 
 
 def _check(session: Session, d: Draft) -> tuple[list[str], list[str], str, str]:
+    to, cc, subject, body = _check_text(d)
+    for label, kind, id_ in (("contact", Contact, d.contact_id), ("company", Company, d.company_id),
+                             ("deal", Deal, d.deal_id)):
+        if id_ is not None:
+            get_or_404(session, kind, id_, label)
+    return to, cc, subject, body
+
+
+def _check_text(d: Draft) -> tuple[list[str], list[str], str, str]:
+    """The draft's addresses, subject and body, checked (no query)."""
     to = addresses(d.to, "To")
     cc = [a for a in addresses(d.cc, "Cc") if a not in to]
     if not to:
@@ -216,10 +227,6 @@ def _check(session: Session, d: Draft) -> tuple[list[str], list[str], str, str]:
         raise InvalidInput("the email has no body")
     if len(body) > MAX_BODY:
         raise InvalidInput("the email's body is too long")
-    for label, kind, id_ in (("contact", Contact, d.contact_id), ("company", Company, d.company_id),
-                             ("deal", Deal, d.deal_id)):
-        if id_ is not None:
-            get_or_404(session, kind, id_, label)
     return to, cc, subject, body
 
 
@@ -284,3 +291,104 @@ def _store(session: Session, d: Draft, *, message_id: str, from_addr: str, to: l
     activity_ids = list(session.scalars(select(Activity.id).where(Activity.email_id == email_id)
                                         .order_by(Activity.id)))
     return email_id, activity_ids
+
+
+# --- many at once --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One email of a batch (`send_many`): its draft, its From ("Name <address>"; None: the [smtp]
+    sender) and whose email it is (the outbox's user_id: the SMTP login it goes out under)."""
+
+    draft: Draft
+    from_addr: str | None = None
+    user_id: int | None = None
+
+
+def send_many(session: Session, items: Sequence[Outgoing], *, actor: Actor, now: datetime | None = None,
+              source: str = "workflow", rule: str = "", id_from: str | None = None,
+              outcome: str | None = None) -> list[Queued | InvalidInput]:
+    """`send` for a batch of new emails (a sequence's due steps), set-based: the same checks for each
+    (a bad one is its InvalidInput in the result, in its place, and the rest go on), one query per
+    kind of record they name, the messages stored by mail_store in one batch per sender, and one
+    INSERT each of the outbox rows and their audit rows. The drafts start threads (no In-Reply-To)."""
+    now = resolve_now(now)
+    permissions.require(session, actor, "activity.log")
+    results: list[Queued | InvalidInput | None] = [None] * len(items)
+    known = _existing(session, [i.draft for i in items])
+    ready: list[tuple[int, Outgoing, list[str], list[str], str, str, str]] = []
+    for n, item in enumerate(items):
+        d = item.draft
+        try:
+            if d.in_reply_to:
+                raise InvalidInput("a reply is sent on its own (mail_send.send)")
+            to, cc, subject, body = _check_text(d)
+            for label, id_ in (("contact", d.contact_id), ("company", d.company_id), ("deal", d.deal_id)):
+                if id_ is not None and id_ not in known[label]:
+                    raise InvalidInput(f"no {label} with id {id_}")
+        except InvalidInput as exc:
+            results[n] = exc
+            continue
+        ready.append((n, item, to, cc, subject, body, new_message_id(item.from_addr or id_from or "")))
+    if not ready:
+        return results  # type: ignore[return-value]
+    by_sender: dict[str, list[tuple]] = {}
+    for one in ready:
+        by_sender.setdefault(parseaddr(one[1].from_addr or id_from or "")[1] or (one[1].from_addr or id_from or ""),
+                             []).append(one)
+    email_ids: dict[str, int] = {}
+    for sender_addr, group in by_sender.items():
+        stored = mail_store.store_messages(session, [_message(item.draft, sender_addr, mid, to, cc, subject, body, now)
+                                                     for _n, item, to, cc, subject, body, mid in group],
+                                           actor=actor, source=source, user_id=actor.user_id, ours=[sender_addr],
+                                           now=now)
+        email_ids.update(stored.email_ids)
+    ids = [email_ids[one[6]] for one in ready]
+    activity_ids: dict[int, list[int]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        if outcome:
+            session.execute(update(Activity).where(Activity.email_id.in_(chunk)).values(outcome=outcome)
+                            .execution_options(synchronize_session=False))
+        for activity_id, email_id in session.execute(select(Activity.id, Activity.email_id)
+                                                     .where(Activity.email_id.in_(chunk)).order_by(Activity.id)):
+            activity_ids.setdefault(email_id, []).append(activity_id)
+    outbox = EmailOutbox.__table__
+    made = session.execute(insert(outbox).returning(outbox.c.id, outbox.c.email_id), [dict(
+        firing_id=None, rule=rule[:100], to_addr=to[0], subject=subject, body=body, status="queued", attempts=0,
+        created_at=now, from_addr=item.from_addr, to_addrs=to, cc_addrs=cc, message_id=mid, in_reply_to=None,
+        references=None, email_id=email_ids[mid], user_id=item.user_id, quote_id=None)
+        for _n, item, to, cc, subject, body, mid in ready]).all()
+    outbox_of = {email_id: outbox_id for outbox_id, email_id in made}
+    session.execute(insert(AuditEvent.__table__), audit_rows(actor=actor, now=now, events=[
+        ("email", email_ids[mid], "send", f"to {', '.join(to)}: {subject}"[:2000])
+        for _n, _item, to, _cc, subject, _body, mid in ready]))
+    for n, item, to, cc, subject, body, mid in ready:
+        email_id = email_ids[mid]
+        results[n] = Queued(outbox_of[email_id], email_id, mid, item.from_addr or id_from or "", to, cc, subject,
+                            body, None, None, activity_ids.get(email_id, []))
+    return results  # type: ignore[return-value]
+
+
+def _existing(session: Session, drafts: list[Draft]) -> dict[str, set[int]]:
+    """The ids the drafts name that exist, by kind (one query per kind)."""
+    found: dict[str, set[int]] = {}
+    for label, model, attr in (("contact", Contact, "contact_id"), ("company", Company, "company_id"),
+                               ("deal", Deal, "deal_id")):
+        wanted = sorted({getattr(d, attr) for d in drafts if getattr(d, attr) is not None})
+        found[label] = set()
+        for start in range(0, len(wanted), 500):
+            found[label].update(session.scalars(select(model.id).where(model.id.in_(wanted[start:start + 500]))))
+    return found
+
+
+def _message(d: Draft, sender: str, message_id: str, to: list[str], cc: list[str], subject: str, body: str,
+             now: datetime) -> mail_store.MailMessage:
+    """The message as mail_store keeps it, linked as `_store` links one: the draft's records, and
+    the contacts To and Cc name."""
+    return mail_store.MailMessage(
+        message_id=message_id, sent_at=now, subject=subject, from_addr=sender, to_addrs=tuple(to),
+        cc_addrs=tuple(cc), body=body, size=len(body.encode("utf-8")), direction=Direction.OUTBOUND.value,
+        contact_ids=(d.contact_id,) if d.contact_id is not None else (), deal_id=d.deal_id,
+        company_id=d.company_id)

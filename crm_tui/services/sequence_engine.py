@@ -19,7 +19,7 @@ from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, true,
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import UTC, resolve_now
-from crm_tui.errors import InvalidInput
+from crm_tui.errors import CrmError, InvalidInput
 from crm_tui.models import AuditEvent, Contact, EmailTemplate, User
 from crm_tui.models.sequence import ACTIVE, FINISHED, Sequence, SequenceEnrollment, SequenceSend, SequenceStep
 from crm_tui.services import mail_send, tasks
@@ -241,35 +241,57 @@ def _do_steps(session: Session, rows: list, claimed: dict[int, int], now: dateti
     addresses = dict(session.execute(select(Contact.id, Contact.email)
                                      .where(Contact.id.in_({r.contact_id for r in rows}))).all())
     done, failed, links = [], [], []
-    for r in rows:
-        actor = engine_actor(r.name)
-        user = senders.get(r.sender_id)
-        try:
-            if r.kind == "email":
-                template = templates[r.template_id]
-                me = Actor(user_id=r.sender_id, login=user.login if user else actor.login, role="admin")
-                filled = email_templates.render(session, subject=template.subject, body=template.body, actor=me,
-                                                contact_id=r.contact_id)
-                from_addr = formataddr((user.name or user.login, user.email)) if user and user.email else None
-                queued = mail_send.send(
-                    session, draft=mail_send.Draft(to=[addresses[r.contact_id]], subject=filled.subject,
-                                                   body=filled.body, contact_id=r.contact_id,
-                                                   template_id=template.id),
-                    actor=actor, now=now, source="workflow", rule=f"sequence {r.name}", from_addr=from_addr,
-                    id_from=sender_addr, outcome=f"sent by sequence {r.name}"[:100])
-                links.append({"send": claimed[r.id], "email": queued.email_id, "task": None})
-                counts.emails += 1
-            else:
-                task = tasks.create_task(session, data={"title": r.task_title, "due_at": now,
-                                                        "assignee_id": r.sender_id, "contact_id": r.contact_id,
-                                                        "origin": "rule", "rule_name": f"sequence {r.name}"[:100]},
-                                         actor=actor, now=now)
-                links.append({"send": claimed[r.id], "email": None, "task": task.id})
-                counts.tasks += 1
+    emails = [r for r in rows if r.kind == "email"]
+    # the emails set-based: each template filled for its sender's contacts at once, and each
+    # sequence's emails stored and queued in one batch (mail_send.send_many)
+    filled: dict[int, object] = {}  # enrolment id -> Rendered, or the error that stops it
+    for (template_id, sender_id), group in _grouped(emails, lambda r: (r.template_id, r.sender_id)).items():
+        template, user = templates[template_id], senders.get(sender_id)
+        me = Actor(user_id=sender_id, login=user.login if user else engine_actor(group[0].name).login, role="admin")
+        by_contact = email_templates.render_many(session, subject=template.subject, body=template.body, actor=me,
+                                                 contact_ids=[r.contact_id for r in group])
+        filled.update((r.id, by_contact[r.contact_id]) for r in group)
+    for name, group in _grouped(emails, lambda r: r.name).items():
+        items, batch = [], []
+        for r in group:
+            rendered = filled[r.id]
+            if isinstance(rendered, CrmError):
+                failed.append(r)
+                counts.errors.append(f"{r.name}: contact #{r.contact_id}: {rendered.message}")
+                continue
+            user = senders.get(r.sender_id)
+            from_addr = formataddr((user.name or user.login, user.email)) if user and user.email else None
+            items.append(mail_send.Outgoing(
+                mail_send.Draft(to=[addresses[r.contact_id]], subject=rendered.subject, body=rendered.body,
+                                contact_id=r.contact_id, template_id=r.template_id),
+                from_addr=from_addr, user_id=r.sender_id if from_addr else None))
+            batch.append(r)
+        results = mail_send.send_many(session, items, actor=engine_actor(name), now=now, source="workflow",
+                                      rule=f"sequence {name}", id_from=sender_addr,
+                                      outcome=f"sent by sequence {name}"[:100]) if items else []
+        for r, queued in zip(batch, results):
+            if isinstance(queued, CrmError):  # a bad address: this contact stops
+                failed.append(r)
+                counts.errors.append(f"{r.name}: contact #{r.contact_id}: {queued.message}")
+                continue
+            links.append({"send": claimed[r.id], "email": queued.email_id, "task": None})
+            counts.emails += 1
             done.append(r)
-        except InvalidInput as exc:  # a merge field with no value, a bad address: this contact stops
+    for r in rows:
+        if r.kind == "email":
+            continue
+        try:
+            task = tasks.create_task(session, data={"title": r.task_title, "due_at": now,
+                                                    "assignee_id": r.sender_id, "contact_id": r.contact_id,
+                                                    "origin": "rule", "rule_name": f"sequence {r.name}"[:100]},
+                                     actor=engine_actor(r.name), now=now)
+        except InvalidInput as exc:
             failed.append(r)
             counts.errors.append(f"{r.name}: contact #{r.contact_id}: {exc.message}")
+            continue
+        links.append({"send": claimed[r.id], "email": None, "task": task.id})
+        counts.tasks += 1
+        done.append(r)
     table = SequenceSend.__table__
     if links:
         session.execute(update(table).where(table.c.id == bindparam("send"))
@@ -279,6 +301,14 @@ def _do_steps(session: Session, rows: list, claimed: dict[int, int], now: dateti
         counts.stop("failed", stop_where(session, [SequenceEnrollment.id.in_([r.id for r in failed])], "failed",
                                           actor=engine_actor("engine"), now=now))
     _advance(session, done, delays, now, zone, counts)
+
+
+def _grouped(rows: list, key) -> dict:
+    """The rows by key, each group in the rows' order."""
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(key(r), []).append(r)
+    return groups
 
 
 def _advance(session: Session, rows: list, delays: dict, now: datetime, zone: tzinfo, counts: RunCounts) -> None:

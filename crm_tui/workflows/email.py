@@ -4,19 +4,21 @@ rest retried on later runs."""
 
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, or_, select, update
 
 from crm_tui import secrets
-from crm_tui.config import Settings
+from crm_tui.config import DEFAULT_PASSWORD_ENV, Settings, SmtpUserConfig
 from crm_tui.db import Database
 from crm_tui.errors import InvalidInput
+from crm_tui.models.user import User
 from crm_tui.models.workflow import EmailOutbox
 
 BATCH = 200
@@ -32,15 +34,20 @@ class SmtpSettings:
     starttls: bool = True
     ssl: bool = False
     timeout: float = 10.0
+    # the users who log in as themselves ([smtp.users.<login>]); any other user does too when a
+    # password for their own address is found (CRM_SMTP_PASSWORD_<LOGIN>, or the keyring)
+    users: tuple[SmtpUserConfig, ...] = ()
 
 
 @dataclass(frozen=True)
 class SmtpLogin:
-    """Whose SMTP password it is, and where it may come from: `env`, else the keyring's `secret_name`."""
+    """Whose SMTP password it is, and where it may come from: `env`, else the keyring's `secret_name`.
+    `own`: a user's login that [smtp.users.<login>] names (their email waits without its password)."""
 
     host: str
     username: str
     env: str
+    own: bool = False
 
     @property
     def secret_name(self) -> str:
@@ -53,6 +60,30 @@ def smtp_login(settings: Settings) -> SmtpLogin | None:
     if smtp is None or not smtp.host or not smtp.username:
         return None
     return SmtpLogin(host=smtp.host, username=smtp.username, env=smtp.password_env)
+
+
+def user_env(login: str) -> str:
+    """The variable a user's own SMTP password comes from unless their table names one:
+    CRM_SMTP_PASSWORD_ANN for ann (CRM_SMTP_PASSWORD_J_DOE for j.doe)."""
+    return f"{DEFAULT_PASSWORD_ENV}_{re.sub(r'[^A-Z0-9]', '_', login.upper())}"
+
+
+def _user_login(host: str, users: tuple[SmtpUserConfig, ...], login: str, email: str | None) -> SmtpLogin | None:
+    table = next((u for u in users if u.login == login.lower()), None)
+    username = (table.username if table else None) or (email or "").strip()
+    if not username:
+        return None
+    return SmtpLogin(host=host, username=username, env=(table.password_env if table else None) or user_env(login),
+                     own=table is not None)
+
+
+def user_login(settings: Settings, *, login: str, email: str | None) -> SmtpLogin | None:
+    """A user's own SMTP login: [smtp.users.<login>]'s username, else their email address, on the
+    [smtp] host; None when email is off or the user has neither."""
+    smtp = settings.smtp
+    if smtp is None or not smtp.host:
+        return None
+    return _user_login(smtp.host, smtp.users, login, email)
 
 
 def smtp_settings(settings: Settings) -> SmtpSettings | None:
@@ -82,6 +113,7 @@ def smtp_settings(settings: Settings) -> SmtpSettings | None:
         host=smtp.host, sender=smtp.sender, port=port, username=smtp.username, password=password,
         ssl=smtp.ssl if smtp.ssl is not None else port == 465,
         starttls=smtp.starttls if smtp.starttls is not None else port == 587, timeout=float(smtp.timeout),
+        users=smtp.users,
     )
 
 
@@ -146,18 +178,87 @@ def _attachment(db: Database, email: EmailOutbox) -> tuple[str, bytes] | None:
 def send_queued(db: Database, smtp: SmtpSettings, *, now: datetime, limit: int = BATCH) -> SendReport:
     """Send what is queued. Each email is claimed (queued -> sending) in its own transaction before
     it is sent, so of several engines only one sends it; an SMTP failure that proves it was not
-    sent puts it back in the queue, and one that proves it never will be marks it failed."""
+    sent puts it back in the queue, and one that proves it never will be marks it failed.
+
+    A person's email (its user_id, from their own address) goes out under their own SMTP login
+    when they have one (see `_logins`); the rest, and every email from the [smtp] sender (a rule's),
+    under the [smtp] login: one connection per login. A user whose
+    own login has no password here keeps their email queued (never sent under another login), and
+    the others' email is not held up behind it."""
     report = SendReport()
     with db.read() as session:
-        ids = list(session.scalars(select(EmailOutbox.id).where(EmailOutbox.status == "queued")
-                                   .order_by(EmailOutbox.id).limit(limit)))
-    if not ids:
-        return report
+        logins = _logins(session, smtp)
+        waiting = sorted(uid for uid, login in logins.items() if login is not None and login.password is None)
+        personal = EmailOutbox.from_addr.is_not(None)
+        mine = (EmailOutbox.user_id.label("user_id") if not logins
+                else case((personal, EmailOutbox.user_id), else_=None).label("user_id"))
+        queued = select(EmailOutbox.id, mine).where(EmailOutbox.status == "queued")
+        if waiting:
+            queued = queued.where(or_(~personal, EmailOutbox.user_id.is_(None), EmailOutbox.user_id.not_in(waiting)))
+            for user_id, n in session.execute(
+                    select(EmailOutbox.user_id, func.count()).where(EmailOutbox.status == "queued", personal,
+                                                                    EmailOutbox.user_id.in_(waiting))
+                    .group_by(EmailOutbox.user_id)):
+                report.deferred += n
+                _error(report, f"{logins[user_id].whose}'s email waits: no SMTP password for "
+                               f"{logins[user_id].username} here (set {logins[user_id].env}, or run "
+                               "`crm secret set smtp` as that user)")
+        rows = session.execute(queued.order_by(EmailOutbox.id).limit(limit)).all()
+    groups: dict[_Own | None, list[int]] = {}  # a user's own login (None: the [smtp] login) -> its emails
+    for email_id, user_id in rows:
+        groups.setdefault(logins.get(user_id), []).append(email_id)
+    for login, ids in groups.items():
+        as_login = smtp if login is None else replace(smtp, username=login.username, password=login.password)
+        _send_batch(db, as_login, ids, now, report, whose=login.whose if login else None)
+    return report
+
+
+@dataclass(frozen=True)
+class _Own:
+    """A user's own SMTP login as found here: the password None when it is not (their email waits)."""
+
+    whose: str  # the user's login
+    username: str
+    env: str
+    password: str | None = field(default=None, repr=False)
+
+
+def _logins(session, smtp: SmtpSettings) -> dict[int, _Own | None]:
+    """For each user with queued email: their own login (None: they send under the [smtp] login).
+    A user has their own login when [smtp.users.<login>] names one, or when a password for their
+    email address is found (their CRM_SMTP_PASSWORD_<LOGIN>, or the keyring's entry that
+    `crm secret set smtp` stored for them). The password is looked up once per user and run."""
+    found: dict[int, _Own | None] = {}
+    for user_id, login, email in session.execute(
+            select(User.id, User.login, User.email)
+            .where(User.id.in_(select(EmailOutbox.user_id).where(EmailOutbox.status == "queued",
+                                                                 EmailOutbox.from_addr.is_not(None),
+                                                                 EmailOutbox.user_id.is_not(None))))):
+        own = _user_login(smtp.host, smtp.users, login, email)
+        password = secrets.get_secret(own.secret_name, env=own.env) if own is not None else None
+        found[user_id] = (_Own(login, own.username, own.env, password) if own is not None and (password or own.own)
+                          else None)
+    return found
+
+
+def _error(report: SendReport, error: str) -> None:
+    report.error = f"{report.error}; {error}" if report.error else error
+
+
+def _send_batch(db: Database, smtp: SmtpSettings, ids: list[int], now: datetime, report: SendReport, *,
+                whose: str | None) -> None:
+    """Send these emails over one connection logged in as `smtp.username`."""
     try:
         client = _connect(smtp)
+    except smtplib.SMTPAuthenticationError as exc:
+        report.deferred += len(ids)
+        _error(report, f"SMTP server {smtp.host}:{smtp.port} refused the login {smtp.username}"
+                       f"{f' ({whose})' if whose else ''}: {exc.smtp_code}")
+        return
     except (OSError, smtplib.SMTPException) as exc:
-        report.deferred, report.error = len(ids), f"SMTP server {smtp.host}:{smtp.port} unreachable: {exc}"
-        return report
+        report.deferred += len(ids)
+        _error(report, f"SMTP server {smtp.host}:{smtp.port} unreachable: {exc}")
+        return
     try:
         for n, email_id in enumerate(ids):
             email = _claim(db, email_id, now)
@@ -176,8 +277,8 @@ def send_queued(db: Database, smtp: SmtpSettings, *, now: datetime, limit: int =
                 # the connection failed mid-way: this email and the rest wait for the next run
                 _finish(db, email_id, "queued", error=str(exc))
                 report.deferred += len(ids) - n
-                report.error = f"SMTP failed: {exc}"
-                return report
+                _error(report, f"SMTP failed: {exc}")
+                return
             else:
                 _finish(db, email_id, "sent", sent_at=now)
                 report.sent.append(email_id)
@@ -186,7 +287,6 @@ def send_queued(db: Database, smtp: SmtpSettings, *, now: datetime, limit: int =
             client.quit()
         except (OSError, smtplib.SMTPException, socket.error):
             pass
-    return report
 
 
 def _permanent(exc: smtplib.SMTPException) -> bool:

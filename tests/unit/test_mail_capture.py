@@ -324,3 +324,44 @@ def test_a_batch_that_lost_a_race_for_a_message_id_runs_once_more(db, actor, now
     monkeypatch.setattr(mail_store, "store_messages", racing)
     report = _ingest(db, actor, now, [RawMail(s.plain(), "a"), RawMail(s.plain(message_id="<other@x.com>"), "b")])
     assert (report.stored, report.known) == (1, 1) and _count(db, EmailMessage) == 2
+
+
+@pytest.mark.parametrize("header", [
+    "lee@acme.com", "Lee Park <lee@acme.com>", "Lee   Park<lee@acme.com> ,  kim.oneil@acme.co.uk",
+    "J. R. Doe <j.r+crm@mail.acme-corp.com>", "<bare@acme.com>", "O'Brien-Smith <ob_s%x@acme.com>"])
+def test_plain_address_headers_read_as_getaddresses_reads_them(header):
+    from email.utils import getaddresses
+
+    from crm_tui.services.mail_capture.parse import _plain_addresses
+
+    assert _plain_addresses([header]) == getaddresses([header])
+
+
+@pytest.mark.parametrize("header", ['"Park, Lee" <lee@acme.com>', "=?utf-8?q?L=C3=A9e?= <lee@acme.com>",
+                                    "lee@acme.com (Lee)", "team: a@b.com, c@d.com;", "a@b.com,", ""])
+def test_anything_else_is_left_to_getaddresses(header):
+    from crm_tui.services.mail_capture.parse import _plain_addresses
+
+    assert _plain_addresses([header]) is None
+    raw = f"From: {header or 'x@y.com'}\r\nTo: lee@acme.com\r\nSubject: s\r\nMessage-ID: <m1@x>\r\n\r\nbody\r\n"
+    parse_message(raw.encode(), received_at=datetime(2026, 12, 1, tzinfo=timezone.utc))  # reads, no error
+
+
+def test_a_plain_connection_never_loads_the_system_certificates(monkeypatch):
+    """--insecure on loopback: no TLS, so no CA bundle (a third of a second a re-sync used to pay)."""
+    import ssl
+
+    from crm_tui.services.mail_capture import imap
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a TLS context was made for a plain connection")
+
+    monkeypatch.setattr(ssl, "create_default_context", refuse)
+    imap.tls_context.cache_clear()
+    with pytest.raises(imap.ImapError, match="cannot reach"):  # nothing listens there; no TLS tried
+        imap.connect(imap.ImapAccount(host="127.0.0.1", port=1, username="u", password="p", security="plain",
+                                      timeout=2))
+    with pytest.raises(AssertionError, match="TLS context"):
+        imap.connect(imap.ImapAccount(host="127.0.0.1", port=1, username="u", password="p", security="ssl",
+                                      timeout=2))
+    imap.tls_context.cache_clear()

@@ -166,3 +166,38 @@ def test_a_reply_to_an_email_that_came_in_goes_to_its_sender(db, actor, now, ann
         activity_id = s.scalar(select(Activity.id).where(Activity.contact_id == lee.id, Activity.kind == "email"))
         reply = mail_send.reply_to(s, activity_id=activity_id)
     assert (reply.in_reply_to, reply.subject, reply.to) == ("q1@acme.com", "Re: Question", ["lee@acme.com"])
+
+
+def test_many_emails_at_once_check_each_and_store_the_rest_in_one_batch(db, actor, now, ann_lee):
+    from crm_tui.errors import CrmError
+    from crm_tui.models import AuditEvent
+
+    lee, acme, deal = ann_lee
+    items = [mail_send.Outgoing(mail_send.Draft(to=["lee@acme.com"], subject="One", body="First.",
+                                                contact_id=lee.id), from_addr="Ann Admin <ann@team.example>",
+                                user_id=actor.user_id),
+             mail_send.Outgoing(mail_send.Draft(to=["not an address"], subject="Two", body="Bad.", contact_id=lee.id)),
+             mail_send.Outgoing(mail_send.Draft(to=["lee@acme.com"], subject="Three", body="Third.",
+                                                contact_id=999_999)),
+             mail_send.Outgoing(mail_send.Draft(to=["lee@acme.com"], subject="Four", body="Fourth.",
+                                                deal_id=deal.id))]
+    with db.write() as s:
+        done = mail_send.send_many(s, items, actor=actor, now=now, rule="batch", id_from="crm@team.example",
+                                   outcome="sent in a batch")
+    assert [type(r).__name__ for r in done] == ["Queued", "InvalidInput", "InvalidInput", "Queued"]
+    assert isinstance(done[1], CrmError) and "To:" in done[1].message and "no contact" in done[2].message
+    with db.read() as s:
+        outbox = {o.subject: o for o in s.scalars(select(EmailOutbox))}
+        assert set(outbox) == {"One", "Four"}
+        assert (outbox["One"].user_id, outbox["One"].from_addr, outbox["One"].id) == (
+            actor.user_id, "Ann Admin <ann@team.example>", done[0].outbox_id)
+        assert (outbox["Four"].user_id, outbox["Four"].from_addr) == (None, None)
+        assert done[3].message_id.endswith("@team.example") and done[0].message_id.endswith("@team.example")
+        one = s.execute(select(Activity.contact_id, Activity.company_id, Activity.outcome)
+                        .where(Activity.email_id == done[0].email_id)).all()
+        four = s.execute(select(Activity.deal_id).where(Activity.email_id == done[3].email_id)).all()
+        sends = s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.entity == "email",
+                                                                              AuditEvent.action == "send"))
+    assert one == [(lee.id, acme.id, "sent in a batch")] and done[0].activity_ids
+    assert deal.id in {d for (d,) in four}  # the deal's email reaches its contact's timeline too
+    assert sends == 2

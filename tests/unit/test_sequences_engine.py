@@ -232,3 +232,58 @@ def test_a_rule_email_never_goes_to_a_do_not_email_contact(db, actor, now, smtp_
     assert "do not email" in fired.actions[0] and inbox.messages == []
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(EmailOutbox)) == 0
+
+
+def _statements(db, fn) -> int:
+    """How many statements `fn` sends to the database (an executemany counts once)."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def _more_contacts(db, now, n: int, tag: str) -> list[int]:
+    from sqlalchemy import insert, literal
+
+    with db.write() as s:
+        s.execute(insert(Contact), [dict(first_name=f"{tag}{i}", last_name="Batch", full_name=f"{tag}{i} Batch",
+                                         sort_name=f"batch {tag}{i}", email=f"{tag}{i}@batch.example",
+                                         lifecycle="lead", created_at=now, updated_at=now) for i in range(n)])
+        s.execute(insert(ContactEmail).from_select(
+            ["contact_id", "email", "position"],
+            select(Contact.id, Contact.email, literal(0)).where(Contact.first_name.like(f"{tag}%"),
+                                                                Contact.last_name == "Batch")))
+        return list(s.scalars(select(Contact.id).where(Contact.first_name.like(f"{tag}%"),
+                                                        Contact.last_name == "Batch")))
+
+
+def test_the_email_steps_are_set_based_and_go_under_the_senders_login(db, actor, now, seq):
+    """Three due emails and twenty-five take the same statements: none runs per contact. Each email
+    is the sender's (the outbox's user_id: their own SMTP login), stored and linked once."""
+    sq, _made = seq
+    few, many = _more_contacts(db, now, 3, "f"), _more_contacts(db, now, 25, "m")
+    _enrol(db, actor, now, sq, *few)
+    small = _statements(db, lambda: _run(db, now))
+    later = now + timedelta(minutes=5)
+    _enrol(db, actor, later, sq, *many)
+    counts = []
+    large = _statements(db, lambda: counts.append(_run(db, later)))
+    assert counts[0].emails == 25 and not counts[0].errors
+    assert large == small
+    with db.read() as s:
+        outbox = s.execute(select(EmailOutbox.user_id, EmailOutbox.from_addr, EmailOutbox.rule)).all()
+        linked = s.execute(select(func.count(), func.count(func.distinct(SequenceSend.email_id)))
+                           .where(SequenceSend.kind == "email")).one()
+        subjects = set(s.scalars(select(EmailMessage.subject).where(EmailMessage.to_addrs.is_not(None))))
+    assert {tuple(r) for r in outbox} == {(actor.user_id, "Ann Admin <ann@team.example>", "sequence Welcome  Leads")}
+    assert len(outbox) == 28 and tuple(linked) == (28, 28)
+    assert "Hi m24" in subjects and "Hi f0" in subjects

@@ -12,6 +12,7 @@ import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from crm_tui import secrets
 from crm_tui.config import ImapConfig
@@ -94,15 +95,13 @@ def connect(account: ImapAccount) -> imaplib.IMAP4:
         raise InvalidInput(f"no IMAP password for {account.username}: set the environment variable the config "
                            f"names, or store it in the keyring as {account.secret_name!r}")
     try:
-        context = ssl.create_default_context()
-        if account.ca_file:
-            context.load_verify_locations(cafile=account.ca_file)
         if account.security == "ssl":
-            client = imaplib.IMAP4_SSL(account.host, account.port, ssl_context=context, timeout=account.timeout)
+            client = imaplib.IMAP4_SSL(account.host, account.port, ssl_context=tls_context(account.ca_file),
+                                       timeout=account.timeout)
         else:
             client = imaplib.IMAP4(account.host, account.port, timeout=account.timeout)
             if account.security == "starttls":
-                client.starttls(ssl_context=context)
+                client.starttls(ssl_context=tls_context(account.ca_file))
     except (OSError, imaplib.IMAP4.error) as exc:
         raise ImapError(f"cannot reach the IMAP server {account.host}:{account.port}: {_why(exc)}") from None
     try:
@@ -112,6 +111,18 @@ def connect(account: ImapAccount) -> imaplib.IMAP4:
         raise ImapError(f"the IMAP server {account.host} refused the login of {account.username}: {_why(exc)}") \
             from None
     return client
+
+
+@lru_cache(maxsize=8)
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """The TLS settings of a connection: the system's CAs (and `ca_file`), host names checked.
+    Made once per process and shared (an SSLContext is safe to share): loading the system's CA
+    bundle takes a third of a second, which a re-sync with nothing new would pay every time; a
+    plain connection (--insecure, loopback only) never loads it."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 def _why(exc: BaseException) -> str:

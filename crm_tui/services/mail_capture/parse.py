@@ -309,12 +309,34 @@ def _text(msg: Message, name: str, problems: list[str]) -> str:
     return _clean(value if not value.isascii() else _decoded(value))
 
 
+_PLAIN_ADDRESS = re.compile(r"\s*(?:(?P<name>[A-Za-z0-9 .'_-]*?)\s*<(?P<bracketed>[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+)>"
+                            r"|(?P<bare>[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+))\s*")
+
+
+def _plain_addresses(values: list[str]) -> list[tuple[str, str]] | None:
+    """getaddresses' answer for the common header that lists plain addresses (`a@b.com`, `Ann Lee
+    <ann@b.com>`, comma-separated), read with one regular expression; None for anything else
+    (quotes, comments, groups, encoded words), which getaddresses reads. A sync spent a fifth of
+    its parsing in getaddresses."""
+    pairs = []
+    for value in values:
+        for part in value.split(","):
+            match = _PLAIN_ADDRESS.fullmatch(part)
+            if match is None:
+                return None
+            if match["bare"] is not None:
+                pairs.append(("", match["bare"]))
+            else:
+                pairs.append((" ".join(match["name"].split()), match["bracketed"]))
+    return pairs
+
+
 def _addresses(msg: Message, name: str, problems: list[str]) -> list[Address]:
     values = [_unfold(v) for v in _raw(msg, name)]
     if not values:
         return []
     # split first, decode each name after: a decoded name may hold the comma that separates addresses
-    pairs = getaddresses(values)
+    pairs = _plain_addresses(values) or getaddresses(values)
     found: dict[str, Address] = {}
     for display, addr in pairs:
         addr = _clean(addr or "").strip().strip("<>").lower()
