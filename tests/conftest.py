@@ -8,6 +8,7 @@ import functools
 import os
 import queue
 import shutil
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,17 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from crm_tui.db import open_database
+# The suite writes bytecode caches (__pycache__, ignored by git) even when PYTHONDONTWRITEBYTECODE
+# is set, as it is in some shells: each xdist worker otherwise compiles crm_tui anew and pytest
+# rewrites the asserts of every test module anew (some 15 s of CPU per worker at collection), and
+# each `crm` process a test starts compiles crm_tui again (1.4 s of CPU instead of 0.7 s). A cache
+# is only read while its source's mtime and size match, so it never serves a stale module. Set
+# before any crm_tui or test module is imported; the processes the tests start inherit the
+# environment without the switch, so they write the caches of what only they import.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+from crm_tui.db import open_database  # noqa: E402 - after the bytecode switch above
 
 FROZEN_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # a Monday
 PG_URL = os.environ.get("CRM_TEST_POSTGRES_URL")
@@ -95,6 +106,18 @@ class _PgPool:
         ) AS catalogue
     """
 
+    # What a test's DDL cannot leave unchanged, cheaply: each catalogue the fingerprint reads, its
+    # row count and newest row version (xmin). A database copied from the template has the
+    # template's catalogue rows byte for byte, xmin included, and any DDL since writes a row with a
+    # newer transaction id (or only deletes rows, which the count shows). While this matches the
+    # template's, the fingerprint (tens of milliseconds of server time on each reset) cannot differ,
+    # and is not computed; when it differs (DDL, a TRUNCATE, a temporary table's leftovers) the
+    # fingerprint decides as before.
+    CATALOGUES = ("pg_class", "pg_attribute", "pg_attrdef", "pg_index", "pg_constraint", "pg_trigger",
+                  "pg_proc", "pg_type", "pg_extension", "pg_namespace")
+    SIGNATURE = "SELECT " + ", ".join(
+        f"(SELECT count(*) || ':' || coalesce(max(xmin::text::bigint), 0) FROM pg_catalog.{c})" for c in CATALOGUES)
+
     def __init__(self, template: str) -> None:
         self.template = template
         self.admin = _pg_admin_engine()
@@ -103,11 +126,13 @@ class _PgPool:
         self.names: list[str] = []
         self._doomed: queue.Queue = queue.Queue()
         self._dropper: threading.Thread | None = None
+        self._conns: dict = {}  # name -> the pool's own psycopg connection to it, kept between resets
         url = sa.engine.make_url(PG_URL).set(database=template)
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         try:
             with engine.connect() as conn:
                 self.fingerprint = conn.execute(sa.text(self.FINGERPRINT)).scalar_one()
+                self.signature = tuple(conn.execute(sa.text(self.SIGNATURE)).one())
                 self.tables = conn.execute(sa.text(
                     "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
                     "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")).scalars().all()
@@ -143,6 +168,7 @@ class _PgPool:
         return name
 
     def _drop(self, name: str) -> None:
+        self._disconnect(name)
         with self.admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         self.names.remove(name)
@@ -159,32 +185,52 @@ class _PgPool:
     def release(self, name: str) -> None:
         self.free.append(name)
 
+    def _connection(self, name: str):
+        """The pool's own connection to `name`, opened at its first reset and kept (a new backend
+        for every reset cost a connection's start each time)."""
+        import psycopg
+
+        raw = self._conns.get(name)
+        if raw is None or raw.closed:
+            url = sa.engine.make_url(self.url(name))
+            raw = self._conns[name] = psycopg.connect(
+                host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database)
+        return raw
+
+    def _disconnect(self, name: str) -> None:
+        raw = self._conns.pop(name, None)
+        if raw is not None:
+            with contextlib.suppress(Exception):
+                raw.close()
+
     def _reset(self, name: str) -> bool:
         """Bring `name` back to the template's state; False when only a new copy will do."""
-        engine = sa.create_engine(self.url(name), poolclass=sa.pool.NullPool)
+        import psycopg
+
         try:
-            with engine.connect() as conn:
-                conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
-                if conn.execute(sa.text(self.FINGERPRINT)).scalar_one() != self.fingerprint:
-                    return False
-                raw = conn.connection.driver_connection
-                cursor = raw.cursor()
-                # as the replica role, DELETE fires no foreign-key or other triggers: any order will do
-                cursor.execute("SET LOCAL session_replication_role = replica")
-                cursor.execute("; ".join(f"DELETE FROM {t}" for t in self.tables))
-                for table, data in self.rows.items():
-                    with cursor.copy(f"COPY {table} FROM STDIN") as copy:
-                        copy.write(data)
-                cursor.execute("SELECT " + ", ".join(f"setval('{seq}', {value}, {called})"
-                                                     for seq, (value, called) in self.sequences.items()))
-                counts = dict(zip(self.tables, cursor.execute(self.count_sql).fetchone()))
-                raw.commit()
-                return counts == self.counts
-        except sa.exc.DBAPIError:
+            raw = self._connection(name)
+            cursor = raw.cursor()
+            cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            if (tuple(cursor.execute(self.SIGNATURE).fetchone()) != self.signature
+                    and cursor.execute(self.FINGERPRINT).fetchone()[0] != self.fingerprint):
+                raw.rollback()
+                self._disconnect(name)
+                return False
+            # as the replica role, DELETE fires no foreign-key or other triggers: any order will do
+            cursor.execute("SET LOCAL session_replication_role = replica; "
+                           + "; ".join(f"DELETE FROM {t}" for t in self.tables))
+            for table, data in self.rows.items():
+                with cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                    copy.write(data)
+            cursor.execute("SELECT " + ", ".join(f"setval('{seq}', {value}, {called})"
+                                                 for seq, (value, called) in self.sequences.items()))
+            counts = dict(zip(self.tables, cursor.execute(self.count_sql).fetchone()))
+            raw.commit()
+            return counts == self.counts
+        except psycopg.Error:
+            self._disconnect(name)
             return False
-        finally:
-            engine.dispose()
 
     def _drop_later(self, name: str) -> None:
         """DROP DATABASE waits for a checkpoint, seconds on a busy server, and a test that changes the
@@ -217,6 +263,8 @@ class _PgPool:
             list(drops.map(drop, names))
 
     def close(self) -> None:
+        for name in list(self._conns):
+            self._disconnect(name)
         if self._dropper is not None:
             with contextlib.suppress(queue.Empty):  # the ones not begun yet go with the rest below
                 while True:
