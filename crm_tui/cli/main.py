@@ -83,7 +83,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "db": ("dbcmd", "app", "The database schema: upgrade it, or show its revision."),
     "report": ("reports", "app",
                "Reports: pipeline, forecast, win rate, revenue, activity, sources, stale deals, lost reasons, "
-               "revenue by product (and seller), quotes, discounts."),
+               "revenue by product (and seller), quotes, discounts; the service desk: cases, case-times, sla, csat, "
+               "nps."),
     "fx": ("fx", "app", "Exchange rates: set, import, list, remove. A rate applies from its date until the next one."),
     "goal": ("reports", "goal_app", "Sales goals per user and month or quarter."),
     "workflows": ("workflows", "app",

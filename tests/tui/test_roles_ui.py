@@ -44,7 +44,11 @@ def _bar(app) -> str:
 
 
 async def test_support_sees_no_reports_and_no_deal_keys(sqlite_db, now):
+    """Support sees the service desk's reports by case.view (tests/tui/test_service_reports.py); with
+    it taken away, support has no report at all, and the area is refused."""
     people = _people(sqlite_db, now)
+    with sqlite_db.write() as s:
+        permissions.revoke(s, role="support", action="case.view", actor=people["ann"], now=now)
     app = make_app(sqlite_db, people["sam"], now)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(app, pilot)
@@ -98,8 +102,15 @@ async def test_the_palette_leaves_out_what_the_role_may_not_do(sqlite_db, now):
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(app, pilot)
         names = {name for name, _callback, _help in CrmCommands(app.screen)._static()}
-        assert "New contact" in names and "Go to Pipeline" in names
-        assert not names & {"New deal", "Go to Reports", "Import a file (CSV, XLSX, vCard)"}
+        assert "New contact" in names and "Go to Pipeline" in names and "Go to Cases" in names
+        # support's reports are the service desk's (case.view); deals and imports are not theirs
+        assert "Go to Reports" in names
+        assert not names & {"New deal", "Import a file (CSV, XLSX, vCard)"}
+    seller = make_app(sqlite_db, people["mia"], now)  # marketing: no case.view
+    async with seller.run_test(size=(120, 36)) as pilot:
+        await settle(seller, pilot)
+        names = {name for name, _callback, _help in CrmCommands(seller.screen)._static()}
+        assert "Go to Reports" in names and not names & {"Go to Cases", "New case"}
 
 
 async def test_a_sellers_report_owner_is_fixed_and_an_admin_has_every_key(sqlite_db, now):

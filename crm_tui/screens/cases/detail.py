@@ -1,6 +1,6 @@
 """One case, on the one detail screen (screens/detail.py): a card (number, subject, status,
-priority, assignee, team, customer, SLA), then tabs: the Thread (public entries and internal notes,
-oldest first, as a conversation reads), the Customer's other cases and open deals, the Surveys sent
+priority, assignee, team, customer, SLA), then tabs: the thread of public entries and internal notes,
+oldest first, as a conversation reads; the Customer's other cases and open deals, the Surveys sent
 for it, and its History. The keys work the case: r reply, N or i internal note, a assign,
 p priority, s status (resolve, close, reopen), M merge another case into it, L link a deal."""
 

@@ -123,8 +123,11 @@ class ReportsScreen(AreaScreen):
         return shown
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # whose records the report may show: the service desk's, by case.view; the others (the
+        # sources report too: marketing picks no owner there), by report.view
+        needs = reports.REPORTS[self.name_].needs
         if action == "next_owner" and getattr(self.app, "capabilities", {}).get(
-                reports.REPORTS[self.name_].needs) != "all":
+                needs if needs == "case.view" else "report.view") != "all":
             return False  # a seller's reports are their own deals: there is no one else to pick
         return super().check_action(action, parameters)
 
