@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import String, and_, case as case_when, delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
@@ -47,7 +47,8 @@ from crm_tui.services.business_hours import (
     parse_duration,
     parse_hours,
 )
-from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, lock_names, parse_id
+from crm_tui.services.common import (Actor, apply_changes, audit, check_version, flush, get_or_404, is_id,
+                                     lock_names, parse_id)
 from crm_tui.services.dates import parse_day
 
 ADMIN, VIEW = "sla.admin", "case.view"
@@ -205,12 +206,10 @@ def refresh(case: Case) -> None:
     """`sla_next_at`: the first-response target until there is one, then the resolution target
     (at once, for a priority the policy sets no first-response target for); None while paused,
     resolved or closed."""
-    if case.status in (RESOLVED, CLOSED) or case.status == WAITING or case.paused_at is not None:
+    if case.status in (RESOLVED, CLOSED, WAITING) or case.paused_at is not None:
         case.sla_next_at = None
-    elif case.first_response_at is None and case.first_response_due_at is not None:
-        case.sla_next_at = case.first_response_due_at
     else:
-        case.sla_next_at = case.resolution_due_at
+        case.sla_next_at = next_target(case)[1]
 
 
 def _span(delta: timedelta) -> str:
@@ -229,11 +228,17 @@ def _span(delta: timedelta) -> str:
 
 
 def next_target(case: Any) -> tuple[str, datetime | None]:
-    """("first", due) until the first response, then ("resolution", due)."""
+    """("first", due) until the first response (when the policy sets one), then ("resolution", due)."""
     first_due = getattr(case, "first_response_due_at", None)
     if getattr(case, "first_response_at", None) is None and first_due is not None:
         return FIRST, first_due
     return RESOLUTION, getattr(case, "resolution_due_at", None)
+
+
+def next_target_name() -> Any:
+    """next_target's name in SQL, over `cases`: the target a case's sla_next_at stands for."""
+    return case_when((and_(Case.first_response_at.is_(None), Case.first_response_due_at.is_not(None)),
+                      literal(FIRST, String)), else_=literal(RESOLUTION, String))
 
 
 def describe(case: Any, *, now: datetime) -> str:
@@ -271,13 +276,13 @@ def scan(session: Session, *, now: datetime, within_minutes: int = 0, limit: int
         raise InvalidInput("within must not be negative")
     cutoff = now + timedelta(minutes=within_minutes)
     stmt = (select(Case.id, Case.subject, Case.status, Case.priority, Case.assignee_id, Case.team,
-                   Case.first_response_at, Case.sla_next_at)
+                   next_target_name().label("target"), Case.sla_next_at)
             .where(Case.sla_next_at.is_not(None), Case.sla_next_at <= cutoff)
             .order_by(Case.sla_next_at, Case.id))
     if limit is not None:
         stmt = stmt.limit(limit)
     return [SlaDue(r.id, r.subject, r.status, r.priority, r.assignee_id, r.team,
-                   FIRST if r.first_response_at is None else RESOLUTION, r.sla_next_at, r.sla_next_at <= now)
+                   r.target, r.sla_next_at, r.sla_next_at <= now)
             for r in session.execute(stmt)]
 
 
@@ -367,7 +372,7 @@ def find_calendar(session: Session, ref: str | int | None = None) -> BusinessCal
                                                                      "--to 17:00 --zone Europe/Berlin")
         return found
     text = str(ref).strip().removeprefix("#")
-    found = session.get(BusinessCalendar, int(text)) if parse_id(text) and int(text) < 2**31 else None
+    found = session.get(BusinessCalendar, int(text)) if parse_id(text) and is_id(int(text), session, BusinessCalendar) else None
     if found is None:
         key = " ".join(v.fold(str(ref).strip()).split())
         found = session.scalars(select(BusinessCalendar).where(BusinessCalendar.name_key == key)).first()
@@ -407,9 +412,7 @@ def edit_calendar(session: Session, *, calendar_id: int, actor: Actor, name: str
     Cases keep the due times they were stamped with until they are stamped again."""
     now = resolve_now(now)
     permissions.require(session, actor, ADMIN)
-    row = session.get(BusinessCalendar, calendar_id)
-    if row is None:
-        raise NotFound(f"no business calendar with id {calendar_id}")
+    row = get_or_404(session, BusinessCalendar, calendar_id, "business calendar")
     check_version(session, row, version, CALENDAR, f"calendar {row.name}")
     values: dict[str, Any] = {}
     if name is not None:
@@ -632,7 +635,7 @@ def _read_policy(session: Session, row: SlaPolicy) -> PolicyRead:
 
 def find_policy(session: Session, ref: str | int) -> SlaPolicy:
     text = str(ref).strip().removeprefix("#")
-    found = session.get(SlaPolicy, int(text)) if parse_id(text) and int(text) < 2**31 else None
+    found = session.get(SlaPolicy, int(text)) if parse_id(text) and is_id(int(text), session, SlaPolicy) else None
     if found is None:
         key = " ".join(v.fold(str(ref).strip()).split())
         found = session.scalars(select(SlaPolicy).where(SlaPolicy.name_key == key)).first()
@@ -685,9 +688,7 @@ def edit_policy(session: Session, *, policy_id: int, actor: Actor, name: str | N
     Open cases keep their due times until they are stamped again (a priority change, a resume)."""
     now = resolve_now(now)
     permissions.require(session, actor, ADMIN)
-    row = session.get(SlaPolicy, policy_id)
-    if row is None:
-        raise NotFound(f"no SLA policy with id {policy_id}")
+    row = get_or_404(session, SlaPolicy, policy_id, "SLA policy")
     check_version(session, row, version, POLICY, f"SLA policy {row.name}")
     values: dict[str, Any] = {}
     if name is not None:
@@ -718,9 +719,7 @@ def set_default_policy(session: Session, *, policy_id: int, actor: Actor, versio
     """The policy new cases get (the others stop being the default)."""
     now = resolve_now(now)
     permissions.require(session, actor, ADMIN)
-    row = session.get(SlaPolicy, policy_id)
-    if row is None:
-        raise NotFound(f"no SLA policy with id {policy_id}")
+    row = get_or_404(session, SlaPolicy, policy_id, "SLA policy")
     check_version(session, row, version, POLICY, f"SLA policy {row.name}")
     if row.archived:
         raise InvalidInput(f"{row.name} is archived: unarchive it first")

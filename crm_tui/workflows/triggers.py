@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, union
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, union
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
@@ -19,6 +19,7 @@ from crm_tui.models import AuditEvent, Company, Contact, Deal, DealStatus, Lifec
 from crm_tui.models.base import UTCDateTime
 from crm_tui.models.case import Case
 from crm_tui.models.workflow import WorkflowFiring
+from crm_tui.services import sla
 
 # occurrence_at of date-field firings, whose occurrence is the date itself (occurrence_key)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -275,9 +276,7 @@ def _base(trigger: Trigger, now: datetime, zone: tzinfo, rule: str = "") -> tupl
                  value <= last.isoformat()]
         return model, literal(EPOCH, UTCDateTime), value, conds
     if trigger.entity == "case":
-        # the target sla_next_at stands for: the first response until there is one, then the resolution
-        key = case((and_(Case.first_response_at.is_(None), Case.first_response_due_at.is_not(None)),
-                    literal("first", String)), else_=literal("resolution", String))
+        key = sla.next_target_name()  # the target sla_next_at stands for: the occurrence's key
         conds = [Case.sla_next_at.is_not(None)]
         if t == "sla_due":
             conds += [Case.sla_next_at > now, Case.sla_next_at <= now + timedelta(minutes=p["within_minutes"])]

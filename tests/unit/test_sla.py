@@ -138,6 +138,18 @@ def test_scan_finds_due_and_breached_cases_soonest_first(db, actor, now):
             sla.scan(s, now=now, within_minutes=-5)
 
 
+def test_scan_names_the_target_as_the_case_and_the_engine_do(db, actor, now):
+    """A low case has no first-response target (TARGETS): its running target is the resolution,
+    in scan as in next_target and the engine's occurrence key, though it has no first response."""
+    with db.write() as s:
+        _setup(s, actor, now)
+        low = _case(s, now - timedelta(days=10), priority="low")  # 5 business days: breached
+        low_id = low.id
+        assert sla.next_target(low)[0] == "resolution"
+    with db.read() as s:
+        assert [(d.case_id, d.target, d.breached) for d in sla.scan(s, now=now)] == [(low_id, "resolution", True)]
+
+
 def test_scan_reads_one_index_range(db, actor, now):
     with db.read() as s:
         if s.get_bind().dialect.name != "sqlite":
