@@ -61,16 +61,6 @@ def _done(data: dict, what: str, as_json: bool) -> None:
     output.say(f"{what} case #{data['id']} {data['subject']} ({status}, {data['priority']}; version {data['version']})")
 
 
-def _sla_line(case, now) -> str:
-    describe = getattr(sla, "describe", None)
-    if describe is not None:
-        try:
-            return describe(case, now=now)
-        except NotImplementedError:
-            pass
-    return ""
-
-
 @app.command("add")
 def add(
     ctx: typer.Context,
@@ -151,8 +141,7 @@ def queues(ctx: typer.Context, as_json: output.Json = False) -> None:
     if as_json:
         output.emit_json(counts)
         return
-    labels = {**cases.QUEUE_LABELS}
-    output.table(["Queue", "Cases"], [(labels.get(k, f"Team {k.removeprefix('team:')}"), n)
+    output.table(["Queue", "Cases"], [(cases.QUEUE_LABELS.get(k, f"Team {k.removeprefix('team:')}"), n)
                                       for k, n in counts.items()])
 
 
@@ -170,7 +159,7 @@ def show(
         case = cases.find_case(session, ref, actor=actor)
         data = _json(session, case)
         names = data["names"]
-        sla_text = _sla_line(case, now)
+        sla_text = sla.describe(case, now=now)
         thread = cases.entries(session, case.id, actor=actor, limit=limit)
     if as_json:
         output.emit_json({**data, "sla": sla_text or None, "entries": thread.items,

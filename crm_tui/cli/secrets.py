@@ -25,6 +25,7 @@ app = typer.Typer(name="secret", no_args_is_help=True,
 # what each secret is, by the name `crm secret set NAME` (or --NAME) takes
 KINDS = ("smtp", "imap", "team", "survey")
 TITLE = {"smtp": "SMTP", "imap": "IMAP", "team": "team IMAP", "survey": "survey signing", "mine": "personal SMTP"}
+NOUN = {"survey": "key"}  # what each secret is called; the others are passwords
 TABLE = {"smtp": "[smtp]", "imap": "[mail.imap]", "team": "[mail.team]", "survey": "[support]", "mine": "[smtp]"}
 
 
@@ -49,7 +50,7 @@ class Login:
 
     @property
     def noun(self) -> str:
-        return "key" if self.kind == "survey" else "password"
+        return NOUN.get(self.kind, "password")
 
 
 def login_of(settings, kind: str) -> Login | None:
@@ -257,5 +258,5 @@ def status(
         return
     for kind, one in found.items():
         who = f" for {one['login']}" if one["login"] else ""
-        output.say(f"{TITLE[kind]} {'key' if kind == 'survey' else 'password'}{who}: {one['says']}")
+        output.say(f"{TITLE[kind]} {NOUN.get(kind, 'password')}{who}: {one['says']}")
     output.say(f"database password: {database['says']}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crm_tui.models.case import STATUS_LABELS
 from crm_tui.services import cases
 from crm_tui.shapes import Page
 from crm_tui.widgets.keyset_table import Column
@@ -15,8 +14,6 @@ from crm_tui.widgets.keyset_table import Column
 QUEUES = ("mine", "unassigned", "soon", "waiting", "open", "all")
 QUEUE_LABELS = {"mine": "Mine", "unassigned": "Unassigned", "soon": "Breaching soon", "waiting": "Waiting",
                 "open": "All open", "all": "All"}
-SHORT_STATUS = {"new": "new", "open": "open", "waiting": "waiting", "resolved": "resolved", "closed": "closed"}
-PRIORITY_MARK = {"urgent": "‼ urgent", "high": "! high", "normal": "normal", "low": "low"}
 
 
 def queue_label(key: str) -> str:
@@ -46,10 +43,6 @@ def customer(row) -> str:
     return getattr(row, "contact_name", None) or getattr(row, "company_name", None) or ""
 
 
-def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status)
-
-
 def case_columns(app, *, with_customer: bool = True) -> list[Column]:
     """A case list's columns. At 80 columns: number, subject, customer, priority, status, assignee
     and SLA; the team shows from 110."""
@@ -58,7 +51,7 @@ def case_columns(app, *, with_customer: bool = True) -> list[Column]:
         Column("Subject", lambda r: r.subject, ratio=5, min_width=12),
         Column("Customer", customer, ratio=2, min_width=8),
         Column("Pri", lambda r: r.priority, width=6),
-        Column("Status", lambda r: SHORT_STATUS.get(r.status, r.status), width=8),
+        Column("Status", lambda r: r.status, width=8),
         Column("Assignee", lambda r: getattr(r, "assignee_login", None) or "—", width=8),
         Column("Team", lambda r: getattr(r, "team", None) or "", width=10, hide_below=110),
         Column("SLA", lambda r: time_left(getattr(r, "sla_next_at", None), app.now()), width=8, align="right"),

@@ -184,11 +184,11 @@ def handle(session: Session, message: mail_store.MailMessage, *, settings: Setti
                 contact_id = made = _make_lead(session, message, now=now)
         except CrmError as exc:  # a required custom field, say: the case goes without a contact
             warning = f"no lead made for {message.from_addr}: {exc.message}"
-    company_id = session.scalar(select(Contact.company_id).where(Contact.id == contact_id)) if contact_id else None
+    # the contact's company comes with it (cases.create_case)
     new = cases.create_case(session, actor=ACTOR, subject=(message.subject or "").strip()[:300] or "(no subject)",
                             description=(row.body or "")[:cases.MAX_DESCRIPTION], contact_id=contact_id,
-                            company_id=company_id, channel="email", team=settings.support.team,
-                            from_addr=message.from_addr, now=now)
+                            channel="email", team=settings.support.team, from_addr=message.from_addr, now=now)
+    company_id = new.company_id
     _entry(session, new, row, body=row.body or "", contact_id=contact_id, now=now)
     if case is not None:  # the message answered a closed case: this one follows it up
         cases.note(session, new.id, actor=ACTOR, body=f"Follow-up to the closed case #{case.id}.", now=now)

@@ -500,15 +500,29 @@ def cases_for(session: Session, *, actor: Actor, contact_id: int | None = None, 
 def customer_context(session: Session, case_id: int, *, actor: Actor, limit: int = 10
                      ) -> tuple[list[CaseRow], list[OpenDeal]]:
     """The customer's other cases (of its contact, else its company), newest first, and their open deals."""
+    return (other_cases(session, case_id, actor=actor, limit=limit),
+            open_deals(session, case_id, actor=actor, limit=limit))
+
+
+def other_cases(session: Session, case_id: int, *, actor: Actor, limit: int = 10) -> list[CaseRow]:
+    """The other cases of the case's contact or company, newest first (those the actor may see)."""
     case = _load(session, case_id, actor)
     if case.contact_id is None and case.company_id is None:
-        return [], []
+        return []
     link = or_(*([_C.contact_id == case.contact_id] if case.contact_id is not None else []),
                *([_C.company_id == case.company_id] if case.company_id is not None else []))
     columns, source = _row_columns()
     rows = session.execute(select(*columns).select_from(source)
                            .where(link, _C.id != case.id, visible_condition(session, actor))
                            .order_by(_C.id.desc()).limit(limit)).all()
+    return _rows(rows)
+
+
+def open_deals(session: Session, case_id: int, *, actor: Actor, limit: int = 10) -> list[OpenDeal]:
+    """The open deals of the case's contact or company, newest first."""
+    case = _load(session, case_id, actor)
+    if case.contact_id is None and case.company_id is None:
+        return []
     deal_link = or_(*([Deal.contact_id == case.contact_id] if case.contact_id is not None else []),
                     *([Deal.company_id == case.company_id] if case.company_id is not None else []))
     deals = session.execute(
@@ -516,7 +530,7 @@ def customer_context(session: Session, case_id: int, *, actor: Actor, limit: int
         .outerjoin(User, User.id == Deal.owner_id)
         .where(deal_link, Deal.status == "open", Deal.archived.is_(False))
         .order_by(Deal.id.desc()).limit(limit)).all()
-    return _rows(rows), [OpenDeal(d.id, d.title, d.amount_minor, d.currency, d.login) for d in deals]
+    return [OpenDeal(d.id, d.title, d.amount_minor, d.currency, d.login) for d in deals]
 
 
 # --- the thread -----------------------------------------------------------------------------------

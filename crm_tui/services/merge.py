@@ -324,10 +324,8 @@ def _move_references(session: Session, model, a_id: int, b_id: int, now: datetim
     moved: dict[str, int] = {}
     for table, column in _references(model, skip=skip):
         _drop_colliding(session, table, column, a_id, b_id)
-        if table.name == "sequence_enrollments":
-            _stop_second_enrolments(session, table, a_id, b_id, now)
-        if table.name == "surveys" and column.name == "contact_id":
-            _drop_second_surveys(session, table, a_id, b_id)
+        if (before := BEFORE_MOVE.get((table.name, column.name))) is not None:
+            before(session, table, a_id, b_id, now)
         values: dict[str, Any] = {column.name: a_id}
         if "version" in table.c and "updated_at" in table.c:
             values.update(version=table.c.version + 1, updated_at=now)
@@ -358,7 +356,7 @@ def _stop_second_enrolments(session: Session, table, a_id: int, b_id: int, now: 
                     .execution_options(synchronize_session=False))
 
 
-def _drop_second_surveys(session: Session, table, a_id: int, b_id: int) -> None:
+def _drop_second_surveys(session: Session, table, a_id: int, b_id: int, _now: datetime) -> None:
     """A contact has one survey per NPS run (a partial unique index, which _drop_colliding does not
     see): where both contacts have one of the same run, the answered one stays (a's when both or
     neither were answered) and the other goes."""
@@ -372,6 +370,14 @@ def _drop_second_surveys(session: Session, table, a_id: int, b_id: int) -> None:
     # b's goes where a (still) has one of the same run
     session.execute(delete(t).where(t.c.contact_id == b_id, t.c.run_key.is_not(None),
                                     exists().where(same_run, twin.c.contact_id == a_id)))
+
+
+# what a (table, column) needs before b's rows move to a, where a partial unique index (which
+# _drop_colliding does not see) would otherwise refuse the move
+BEFORE_MOVE = {
+    ("sequence_enrollments", "contact_id"): _stop_second_enrolments,
+    ("surveys", "contact_id"): _drop_second_surveys,
+}
 
 
 def _drop_colliding(session: Session, table, column, a_id: int, b_id: int) -> None:

@@ -169,10 +169,10 @@ class CaseDetailScreen(DetailScreen):
             with db.read() as session:
                 return cases.entries(session, cid, actor=actor, after=after, before=before, limit=limit)
 
-        def context(part: int):
+        def context(read_part):  # the customer's other cases, or their open deals: each its own read
             def read():
                 with db.read() as session:
-                    return cases.customer_context(session, cid, actor=actor)[part]
+                    return read_part(session, cid, actor=actor)
             return _one_page(read)
 
         def for_case():
@@ -182,8 +182,8 @@ class CaseDetailScreen(DetailScreen):
 
         return {
             "case-thread": thread,
-            "case-others": context(0),
-            "case-deals": context(1),
+            "case-others": context(cases.other_cases),
+            "case-deals": context(cases.open_deals),
             "case-surveys": _one_page(for_case),
             "case-history": paged(db, lambda s, **k: audit.list_events(s, entity="case", entity_id=cid, **k)),
         }

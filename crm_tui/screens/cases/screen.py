@@ -105,7 +105,6 @@ class CasesScreen(SearchableList, AreaScreen):
         self.texts: dict[str, str] = {}  # how the filters were typed (an assignee's login)
         self.view_name: str | None = None  # a saved list applied
         self.counts: dict[str, int] = {}
-        self._counting = False
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame_top()

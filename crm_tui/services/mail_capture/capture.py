@@ -109,14 +109,17 @@ def capture(session: Session, raws: Iterable[RawMail], *, actor: Actor, source: 
             _log(logs, report.warnings, raw, mail.message_id, "warning", problem, source, account, now)
         parsed.setdefault(mail.message_id, mail)
     if parsed:
-        stored = mail_store.store_messages(session, [m.to_store() for m in parsed.values()], actor=actor,
+        stores = {mid: mail.to_store() for mid, mail in parsed.items()}  # built once: stored, then cases
+        stored = mail_store.store_messages(session, list(stores.values()), actor=actor,
                                            source=source, user_id=user_id, ours=ours, now=now)
         report.stored, report.known = len(stored.new), len(parsed) - len(stored.new)
         report.activities = stored.activities
         fresh = set(stored.new)
-        known = [parsed[mid].to_store() for mid in parsed if mid not in fresh]
+        # mail stored before that no case took: only a team with support addresses has any
+        known = ([stores[mid] for mid in parsed if mid not in fresh]
+                 if settings is not None and settings.support.addresses else [])
         late = case_mail.unhandled(session, known, settings=settings, now=now) if known else []
-        leads = _to_cases(session, [parsed[mid].to_store() for mid in stored.new] + late, report, logs,
+        leads = _to_cases(session, [stores[mid] for mid in stored.new] + late, report, logs,
                           settings=settings, source=source, account=account, now=now)
         lost = [parsed[mid] for mid in stored.unmatched if mid in fresh and mid not in leads]
         report.triaged = len(lost)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -124,10 +126,11 @@ def epoch_seconds(column: Any, dialect: str) -> Any:
     return cast(func.floor(func.extract("epoch", column)), Integer)
 
 
-def _logins(session: Session, ids: set[int | None]) -> dict[int | None, str]:
+def _logins(session: Session, ids: Iterable[int | None], *, none: str = "(nobody)") -> dict[int | None, str]:
+    """The users' logins by id, in one query; `none` for no user."""
     known = {i for i in ids if i is not None}
     found = dict(session.execute(select(User.id, User.login).where(User.id.in_(known))).all()) if known else {}
-    return {**found, None: "(nobody)"}
+    return {**found, None: none}
 
 
 def _who(scope: Scope, owner: Any) -> Any:

@@ -35,7 +35,7 @@ from crm_tui.models.case import CSAT, NPS, PRIORITIES, Case, Survey
 from crm_tui.services import permissions
 from crm_tui.services.common import Actor
 from crm_tui.services.reports.bucketing import bucket_expr, bucket_table, buckets, in_range
-from crm_tui.services.reports.queries import _int, _pct, epoch_seconds
+from crm_tui.services.reports.queries import _int, _logins as logins_of, _pct, epoch_seconds
 from crm_tui.services.reports.shapes import NO_TEAM, Chart, Column, Report, Row, Scope, Table
 
 ACTION = "case.view"
@@ -100,9 +100,7 @@ def _minutes(later: Any, earlier: Any, dialect: str) -> Any:
 
 
 def _logins(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:
-    known = {i for i in ids if i is not None}
-    found = dict(session.execute(select(User.id, User.login).where(User.id.in_(known))).all()) if known else {}
-    return {**found, None: "(unassigned)"}
+    return logins_of(session, ids, none="(unassigned)")
 
 
 def _round(value: Decimal, places: str = "0.1") -> float:
