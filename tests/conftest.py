@@ -360,6 +360,54 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
+DEMO_CONTACTS, DEMO_SEED = 60, 7
+
+
+@pytest.fixture(scope="session")
+def sqlite_demo_template(tmp_path_factory, sqlite_template):
+    """A SQLite file holding what the screen tests' `demo.load_demo(contacts=60, seed=7)` by 'ann'
+    at FROZEN_NOW leaves, made once per worker: a test copies the file (sqlite_demo_db), some
+    hundred times cheaper than loading the demo again. Loaded in an environment isolated as
+    `isolated_env` isolates a test's."""
+    from crm_tui.services import demo, users
+
+    tmp_path = tmp_path_factory.mktemp("demo")
+    path = tmp_path / "demo.db"
+    shutil.copy(sqlite_template, path)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _isolate(tmp_path, monkeypatch)
+        database = open_database(sqlite_url(path))
+        try:
+            with database.write() as session:
+                actor = users.actor_for(session, login="ann", now=FROZEN_NOW)
+            with database.write() as session:
+                demo.load_demo(session, contacts=DEMO_CONTACTS, seed=DEMO_SEED, actor=actor, now=FROZEN_NOW)
+        finally:
+            database.dispose()  # the last connection's close checkpoints the WAL into the file
+    time.tzset()
+    return path
+
+
+@pytest.fixture
+def sqlite_demo_db(tmp_path, sqlite_demo_template):
+    """A SQLite database of its own with the demo data in it (see sqlite_demo_template), for the
+    screen tests that open the app on the demo; 'ann', an admin, loaded it."""
+    path = tmp_path / "crm.db"
+    shutil.copy(sqlite_demo_template, path)
+    database = open_database(sqlite_url(path))
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sqlite_demo_actor(sqlite_demo_db, now):
+    """'ann', who loaded the demo into sqlite_demo_db."""
+    from crm_tui.services import users
+
+    with sqlite_demo_db.write() as session:
+        return users.actor_for(session, login="ann", now=now)
+
+
 @pytest.fixture(scope="session")
 def pg_template():
     """A migrated PostgreSQL database, made once; each test gets CREATE DATABASE ... TEMPLATE."""

@@ -1,7 +1,15 @@
 import pytest
 from textual.widgets import Input
 
+from crm_tui.app import CrmApp
 from tests.tui.conftest import actor_sqlite, sqlite_db  # noqa: F401 - shared fixtures
+
+
+@pytest.fixture
+def demo_app(sqlite_demo_db, sqlite_demo_actor, now):
+    """The app on the demo data (60 contacts, seed 7, loaded by 'ann'; tests/conftest.py's
+    sqlite_demo_template), as 'ann', on the frozen clock."""
+    return CrmApp(sqlite_demo_db, sqlite_demo_actor, clock=lambda: now, welcome=False, inbox_refresh_s=None)
 
 
 @pytest.fixture(autouse=True)

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_tui.app import CrmApp
-from crm_tui.services import demo
 from tests.snapshots.test_snapshots import settle
-
-
-@pytest.fixture
-def demo_app(sqlite_db, actor_sqlite, now):
-    with sqlite_db.write() as session:
-        demo.load_demo(session, contacts=60, seed=7, actor=actor_sqlite, now=now)
-    return CrmApp(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
 
 
 async def _mark_three(pilot) -> None:
@@ -50,15 +41,15 @@ def test_bulk_owner_picker(snap_compare, demo_app, size):
     assert snap_compare(demo_app, terminal_size=size, run_before=open_dialog)
 
 
-def test_bulk_set_a_field_80x24(snap_compare, sqlite_db, actor_sqlite, now, demo_app):
+def test_bulk_set_a_field_80x24(snap_compare, sqlite_demo_db, sqlite_demo_actor, now, demo_app):
     """"Set a field": the contacts' columns and typed custom fields, then a choice field's choices."""
     from crm_tui.services import fields
 
-    with sqlite_db.write() as session:
+    with sqlite_demo_db.write() as session:
         fields.add_field(session, kind="contact", key="segment", type="choice", options=["smb,mid,enterprise"],
-                         actor=actor_sqlite, now=now)
+                         actor=sqlite_demo_actor, now=now)
         fields.add_field(session, kind="contact", key="renewal", type="date", required=True, default="2027-01-01",
-                         actor=actor_sqlite, now=now)
+                         actor=sqlite_demo_actor, now=now)
 
     async def open_step(pilot) -> None:
         await _mark_three(pilot)
@@ -72,11 +63,11 @@ def test_bulk_set_a_field_80x24(snap_compare, sqlite_db, actor_sqlite, now, demo
     assert snap_compare(demo_app, terminal_size=(80, 24), run_before=open_step)
 
 
-def test_bulk_set_a_field_list_80x24(snap_compare, sqlite_db, actor_sqlite, now, demo_app):
+def test_bulk_set_a_field_list_80x24(snap_compare, sqlite_demo_db, sqlite_demo_actor, now, demo_app):
     from crm_tui.services import fields
 
-    with sqlite_db.write() as session:
-        fields.add_field(session, kind="contact", key="seats", type="number", actor=actor_sqlite, now=now)
+    with sqlite_demo_db.write() as session:
+        fields.add_field(session, kind="contact", key="seats", type="number", actor=sqlite_demo_actor, now=now)
 
     async def open_step(pilot) -> None:
         await _mark_three(pilot)

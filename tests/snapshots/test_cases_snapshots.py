@@ -12,7 +12,7 @@ import pytest
 from crm_tui.app import CrmApp
 from crm_tui.services import cases, companies, contacts, deals, sla, users
 from tests.snapshots.test_snapshots import settle
-from tests.tui.fit import assert_fits
+from tests.snapshots.fits import opened_and_fits
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
 
@@ -128,13 +128,7 @@ SCREENS = {
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("name", list(SCREENS))
 def test_cases_snapshots(snap_compare, case_app, name, size):
-    assert snap_compare(case_app, terminal_size=size, run_before=SCREENS[name][0])
-
-
-@pytest.mark.parametrize("name", list(SCREENS))
-async def test_cases_fit_80x24(case_app, name):
+    """The screen's snapshot; at 80x24 after the checks that it is the screen named and that it fits."""
     opened, screen = SCREENS[name]
-    async with case_app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot)
-        assert type(case_app.screen).__name__ == screen
-        assert_fits(case_app.screen)
+    run_before = opened_and_fits(opened, screen) if size == (80, 24) else opened
+    assert snap_compare(case_app, terminal_size=size, run_before=run_before)

@@ -8,7 +8,7 @@ import pytest
 from crm_tui.app import CrmApp
 from crm_tui.services import quotes
 from tests.snapshots.test_snapshots import settle
-from tests.tui.fit import assert_fits
+from tests.snapshots.fits import opened_and_fits
 from tests.unit.quote_fixtures import deal_with_items
 
 SIZE = (80, 24)
@@ -46,11 +46,5 @@ def _open(*keys: str):
 
 @pytest.mark.parametrize("keys", [(), ("p",)], ids=["tab", "preview"])
 def test_quotes_80x24(snap_compare, quote_app, keys):
-    assert snap_compare(quote_app, terminal_size=SIZE, run_before=_open(*keys))
-
-
-@pytest.mark.parametrize("keys", [(), ("p",)], ids=["tab", "preview"])
-async def test_quotes_fit_80x24(quote_app, keys):
-    async with quote_app.run_test(size=SIZE) as pilot:
-        await _open(*keys)(pilot)
-        assert_fits(quote_app.screen)
+    """The snapshot, after the check that everything on the screen fits."""
+    assert snap_compare(quote_app, terminal_size=SIZE, run_before=opened_and_fits(_open(*keys)))

@@ -5,18 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from crm_tui.app import CrmApp
-from crm_tui.services import contacts, demo
+from crm_tui.services import contacts
 from tests.snapshots.test_snapshots import settle
 
 SIZE = (80, 24)
-
-
-@pytest.fixture
-def demo_app(sqlite_db, actor_sqlite, now):
-    with sqlite_db.write() as session:
-        demo.load_demo(session, contacts=60, seed=7, actor=actor_sqlite, now=now)
-    return CrmApp(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
 
 
 def test_deal_form_with_pickers(snap_compare, demo_app):

@@ -8,7 +8,7 @@ import pytest
 
 from tests.snapshots.test_snapshots import settle
 from tests.tui.conftest import make_app
-from tests.tui.fit import assert_fits
+from tests.snapshots.fits import opened_and_fits
 from tests.unit.test_reports_fx import build_sales
 
 
@@ -27,11 +27,9 @@ async def _open_revenue_by_product(pilot):
 
 
 def test_revenue_by_product_80x24(snap_compare, sales_app):
-    assert snap_compare(sales_app, terminal_size=(80, 24), run_before=_open_revenue_by_product)
-
-
-async def test_revenue_by_product_fits_80x24(sales_app):
-    async with sales_app.run_test(size=(80, 24)) as pilot:
+    """The snapshot, after the checks that the report shown is revenue by product and that it fits."""
+    async def opened(pilot):
         await _open_revenue_by_product(pilot)
-        assert sales_app.screen.report.name == "revenue-by-product"
-        assert_fits(sales_app.screen)
+        assert pilot.app.screen.report.name == "revenue-by-product"
+
+    assert snap_compare(sales_app, terminal_size=(80, 24), run_before=opened_and_fits(opened))

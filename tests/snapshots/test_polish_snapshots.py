@@ -7,20 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from crm_tui.app import CrmApp
-from crm_tui.services import demo
 from tests.snapshots.test_snapshots import settle
 from tests.tui.conftest import make_app
 from tests.unit.test_reports import build_dataset
 
 SIZE = (80, 24)
-
-
-@pytest.fixture
-def demo_app(sqlite_db, actor_sqlite, now):
-    with sqlite_db.write() as session:
-        demo.load_demo(session, contacts=60, seed=7, actor=actor_sqlite, now=now)
-    return CrmApp(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
 
 
 @pytest.fixture

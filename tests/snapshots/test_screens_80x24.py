@@ -1,6 +1,6 @@
 """Every screen and dialog of crm_tui/screens at 80x24 (over SSH) that no other snapshot shows,
 opened as a person would (keys, on the demo data of 60 contacts, seed 7, and a frozen clock):
-each one's snapshot, and a Pilot check that every field, label and button in it shows, none
+each one's snapshot, and before it a Pilot check that every field, label and button in it shows, none
 under another, no one-line text cut without "…" (tests/tui/fit.py). Review every changed SVG
 before accepting it with --snapshot-update."""
 
@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from crm_tui.app import CrmApp
-from crm_tui.services import demo
 from tests.snapshots.test_snapshots import settle
-from tests.tui.fit import assert_fits
+from tests.snapshots.fits import opened_and_fits
 
 SIZE = (80, 24)
 
@@ -182,25 +180,9 @@ SCREENS = {
 }
 
 
-@pytest.fixture
-def demo_app(sqlite_db, actor_sqlite, now):
-    with sqlite_db.write() as session:
-        demo.load_demo(session, contacts=60, seed=7, actor=actor_sqlite, now=now)
-    return CrmApp(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
-
-
 @pytest.mark.parametrize("name", list(SCREENS))
 def test_screen_80x24(snap_compare, demo_app, name):
-    assert snap_compare(demo_app, terminal_size=SIZE, run_before=SCREENS[name][0])
-
-
-@pytest.mark.parametrize("name", list(SCREENS))
-async def test_screen_fits_80x24(demo_app, name):
-    opened, screen = SCREENS[name]
-    async with demo_app.run_test(size=SIZE) as pilot:
-        await opened(pilot)
-        assert type(demo_app.screen).__name__ == screen
-        assert_fits(demo_app.screen)
+    assert snap_compare(demo_app, terminal_size=SIZE, run_before=opened_and_fits(*SCREENS[name]))
 
 
 async def test_words_found_at_80x24(demo_app):

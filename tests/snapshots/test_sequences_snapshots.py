@@ -6,19 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from crm_tui.app import CrmApp
-from crm_tui.services import contacts, demo, email_templates, sequences
+from crm_tui.services import contacts, email_templates, sequences
 from tests.snapshots.test_snapshots import settle
-from tests.tui.fit import assert_fits
+from tests.snapshots.fits import opened_and_fits
 
 SIZE = (80, 24)
-
-
-@pytest.fixture
-def demo_app(sqlite_db, actor_sqlite, now):
-    with sqlite_db.write() as session:
-        demo.load_demo(session, contacts=60, seed=7, actor=actor_sqlite, now=now)
-    return CrmApp(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
 
 
 def _seed(app) -> int:
@@ -85,13 +77,5 @@ SCREENS = {
 
 @pytest.mark.parametrize("name", list(SCREENS))
 def test_sequences_80x24(snap_compare, demo_app, name):
-    assert snap_compare(demo_app, terminal_size=SIZE, run_before=SCREENS[name][0])
-
-
-@pytest.mark.parametrize("name", list(SCREENS))
-async def test_sequences_fit_80x24(demo_app, name):
-    opened, screen = SCREENS[name]
-    async with demo_app.run_test(size=SIZE) as pilot:
-        await opened(pilot)
-        assert type(demo_app.screen).__name__ == screen
-        assert_fits(demo_app.screen)
+    """The screen's snapshot, after the checks that it is the screen named and that it fits."""
+    assert snap_compare(demo_app, terminal_size=SIZE, run_before=opened_and_fits(*SCREENS[name]))

@@ -5,18 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from crm_tui.app import CrmApp
-from crm_tui.services import companies, contacts, demo
+from crm_tui.services import companies, contacts
 from tests.tui.conftest import settle as settle_workers
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
-
-
-@pytest.fixture
-def demo_app(sqlite_db, actor_sqlite, now):
-    with sqlite_db.write() as session:
-        demo.load_demo(session, contacts=60, seed=7, actor=actor_sqlite, now=now)
-    return CrmApp(sqlite_db, actor_sqlite, clock=lambda: now, welcome=False, inbox_refresh_s=None)
 
 
 def _first_contact_id(app) -> int:

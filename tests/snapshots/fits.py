@@ -1,0 +1,18 @@
+"""The fit check (tests/tui/fit.py) run inside a snapshot's app, before its frame is taken: one
+start of the app for both, and the snapshot shows the very frame the check passed on."""
+
+from __future__ import annotations
+
+from tests.tui.fit import assert_fits
+
+
+def opened_and_fits(opened, screen: str | None = None):
+    """A run_before: `opened`, then the checks that the screen it opened is the one named (when
+    `screen` is given) and that everything in it fits."""
+    async def run_before(pilot) -> None:
+        await opened(pilot)
+        if screen is not None:
+            assert type(pilot.app.screen).__name__ == screen
+        assert_fits(pilot.app.screen)
+
+    return run_before
