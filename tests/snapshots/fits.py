@@ -11,8 +11,8 @@ def opened_and_fits(opened, screen: str | None = None):
     `screen` is given) and that everything in it fits."""
     async def run_before(pilot) -> None:
         await opened(pilot)
-        if screen is not None:
-            assert type(pilot.app.screen).__name__ == screen
+        shown = type(pilot.app.screen).__name__
+        assert screen is None or shown == screen, f"{shown} is on top, not {screen}"
         assert_fits(pilot.app.screen)
 
     return run_before
