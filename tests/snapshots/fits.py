@@ -1,5 +1,6 @@
-"""The fit check (tests/tui/fit.py) run inside a snapshot's app, before its frame is taken: one
-start of the app for both, and the snapshot shows the very frame the check passed on."""
+"""The fit check (tests/tui/fit.py) run inside a snapshot's app, just before its frame is taken:
+one start of the app for both, and the snapshot shows the screen the check passed on. A check
+that fails fails the snapshot's test (its frame is then neither compared nor updated)."""
 
 from __future__ import annotations
 
