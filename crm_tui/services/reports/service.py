@@ -65,7 +65,7 @@ def case_conditions(scope: Scope) -> list:
     if scope.owner_id is not None:
         conditions.append(Case.assignee_id == scope.owner_id)
     if scope.cases_of is not None:
-        conditions.append(cases.cases_of(scope.cases_of))  # what the seller's case list shows
+        conditions.append(cases.cases_of(scope.cases_of, walk=True))  # what the seller's case list shows
     return conditions
 
 
@@ -338,7 +338,7 @@ def csat_report(session: Session, scope: Scope) -> Report:
     stmt = select(Survey.user_id, Survey.team, Survey.score, func.count())
     if scope.cases_of is not None:
         stmt = stmt.join(Case, Case.id == Survey.case_id)
-        conditions.append(cases.cases_of(scope.cases_of))
+        conditions.append(cases.cases_of(scope.cases_of, walk=True))
     cells = session.execute(stmt.where(*conditions).group_by(Survey.user_id, Survey.team, Survey.score)).all()
     per: dict[tuple[str, Any], list[int]] = {}
     for user_id, team, score, n in cells:
