@@ -1,4 +1,4 @@
-"""The cases' stored minutes to first response and to resolution, and the times report's index.
+"""The cases' stored minutes to first response and to resolution, and the times and SLA reports' index.
 
 `cases.first_response_minutes` and `cases.resolution_minutes` hold what the service reports used to
 work out for every case of a period at each run (whole wall-clock minutes from creation, each time's
@@ -22,7 +22,8 @@ branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 TIMES_INDEX = ['assignee_id', 'team', 'priority', 'category', 'created_at', 'merged_into_id',
-               'first_response_minutes', 'resolution_minutes']
+               'first_response_minutes', 'resolution_minutes', 'first_response_due_at', 'first_response_at',
+               'resolution_due_at', 'resolved_at']
 
 
 def _epoch(column: str, dialect: str) -> str:
