@@ -163,8 +163,8 @@ def _cohort(scope: Scope) -> list:
 def _packed(column: Any, dialect: str) -> Any:
     """A cell's values of an integer column as one text, "12,7,90" (NULLs left out; NULL when none)."""
     if dialect == "postgresql":
-        return func.string_agg(cast(column, String), literal(","))
-    return func.group_concat(column, literal(","))
+        return func.string_agg(cast(column, String), literal(","), type_=String)
+    return func.group_concat(column, literal(","), type_=String)
 
 
 def _values(packed: str | None) -> list[int]:
@@ -273,17 +273,23 @@ def sla_report(session: Session, scope: Scope) -> Report:
     stmt = (select(Case.priority, Case.team, _packed(code, dialect)).where(*_cohort(scope))
             .group_by(Case.assignee_id, Case.team, Case.priority, Case.category))
     keys = ("cases", "first_target", "first_met", "first_decided", "res_target", "res_met", "res_decided")
-    per: dict[tuple[str, Any], dict[str, int]] = {}
+    tally: Counter = Counter()  # (priority, team, number): cases
     for priority, team, packed in session.execute(stmt):  # a few hundred cells
         for number, n in Counter(packed.split(",")).items():
-            i, states = divmod(int(number), 16)
-            first, res = divmod(states, 4)
-            counts = (n, n if first else 0, n if first == 1 else 0, n if first in (1, 2) else 0,
-                      n if res else 0, n if res == 1 else 0, n if res in (1, 2) else 0)
-            for key in (("all", None), ("period", i), ("priority", priority), ("team", team or "")):
-                sums = per.setdefault(key, dict.fromkeys(keys, 0))
-                for k, value in zip(keys, counts, strict=True):
-                    sums[k] += value
+            tally[(priority, team or "", number)] += n
+    lists: dict[tuple[str, Any], list[int]] = {}
+    for (priority, team, number), n in tally.items():  # priorities x teams x buckets x states: a few thousand
+        i, states = divmod(int(number), 16)
+        first, res = divmod(states, 4)
+        counts = (n, n if first else 0, n if first == 1 else 0, n if first in (1, 2) else 0,
+                  n if res else 0, n if res == 1 else 0, n if res in (1, 2) else 0)
+        for key in (("all", None), ("period", i), ("priority", priority), ("team", team)):
+            sums = lists.get(key)
+            if sums is None:
+                sums = lists[key] = [0] * len(keys)
+            for k, value in enumerate(counts):
+                sums[k] += value
+    per = {key: dict(zip(keys, sums, strict=True)) for key, sums in lists.items()}
 
     def values(name: Any, sums: dict[str, int]) -> dict[str, Any]:
         first_missed = sums["first_decided"] - sums["first_met"]
