@@ -6,6 +6,9 @@ customer-satisfaction surveys (CSAT after a case, NPS to a list of customers).
   opened, when its priority changes and when it leaves WAITING (the pause is added on).
   `sla_next_at` is the earliest target still to meet (first response, else resolution), None while
   paused, met or closed: the "breaching soon" queue and the SLA scan are one range scan of it.
+- `first_response_minutes` and `resolution_minutes` (migration 0027) are the wall-clock minutes the
+  reports count, kept with the times by a mapper event on every ORM write (`_stamp_minutes`); bulk
+  inserts of plain rows add `case_minutes(...)` themselves.
 - A `CaseEntry` is one entry of a case's thread: public (to or from the customer, usually an email,
   `email_id`) or internal (a note the customer never sees).
 - `SlaPolicy` sets, per priority, the first-response and resolution targets in business minutes on
