@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         ensure_database(args.db)
     url = cases_database(args.db, cases=args.cases, entries=args.entries)
     database = Database(url)
+    if database.dialect == "postgresql":  # statistics, and the visibility map autovacuum would have left
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE cases"))
     with database.engine.connect() as conn:  # statistics for the indexes a migration added since the build
         conn.execute(text("ANALYZE"))
         conn.commit()

@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, func, make_url, select, text
 
 from crm_tui.db import Database, open_database
 from crm_tui.models import Company, Contact, User
-from crm_tui.models.case import Case, CaseEntry, Survey
+from crm_tui.models.case import Case, CaseEntry, Survey, case_minutes
 from crm_tui.services import bulk
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # the clock the other benches use
@@ -236,6 +236,7 @@ def _plan_cases(rng: random.Random, n: int, agents: list[int], teams: dict[int, 
             "resolved_at": resolved, "closed_at": closed, "first_response_due_at": first_due,
             "resolution_due_at": res_due, "sla_next_at": None if status == "waiting" else next_due,
             "paused_at": created if status == "waiting" else None, "paused_minutes": 0, **_stamps(created),
+            **case_minutes(created, first, resolved),
         })
     return rows
 

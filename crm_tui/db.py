@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 # the newest migration (crm_tui/migrations/versions): opening a database compares its revision with
 # this, in one query, without loading Alembic; tests/unit/test_migrations.py keeps the two equal
-HEAD = "0026"
+HEAD = "0027"
 
 BUSY_TIMEOUT_S = 30
 # One key for PostgreSQL's advisory lock around schema upgrades, so two processes opening a

@@ -6,6 +6,9 @@ customer-satisfaction surveys (CSAT after a case, NPS to a list of customers).
   opened, when its priority changes and when it leaves WAITING (the pause is added on).
   `sla_next_at` is the earliest target still to meet (first response, else resolution), None while
   paused, met or closed: the "breaching soon" queue and the SLA scan are one range scan of it.
+- `first_response_minutes` and `resolution_minutes` (migration 0027) are the wall-clock minutes the
+  reports count, kept with the times by a mapper event on every ORM write (`_stamp_minutes`); bulk
+  inserts of plain rows add `case_minutes(...)` themselves.
 - A `CaseEntry` is one entry of a case's thread: public (to or from the customer, usually an email,
   `email_id`) or internal (a note the customer never sees).
 - `SlaPolicy` sets, per priority, the first-response and resolution targets in business minutes on
@@ -17,9 +20,9 @@ customer-satisfaction surveys (CSAT after a case, NPS to a list of customers).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import JSON, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Index, String, Text, UniqueConstraint, event, inspect, text
 from sqlmodel import Field, SQLModel
 
 from crm_tui.models.base import UTCDateTime, Versioned
@@ -60,8 +63,14 @@ class Case(Versioned, table=True):
         # reports: opened and resolved per period
         Index("ix_cases_created", "created_at", "id"),
         Index("ix_cases_resolved", "resolved_at"),
-        # reports: closed per period, and the backlog (open now: both NULL) from the index alone (0027)
+        # reports: closed per period, and the backlog (open now: both NULL) from the index alone
         Index("ix_cases_closed", "closed_at", "resolved_at"),
+        # the times and SLA reports (0027): the cases opened in a period, per agent, team, priority and
+        # category, with their minutes and SLA times, from the index alone; with statistics SQLite
+        # skip-scans it (a created_at range per cell), and the cells come grouped, with no sort
+        Index("ix_cases_times", "assignee_id", "team", "priority", "category", "created_at", "merged_into_id",
+              "first_response_minutes", "resolution_minutes", "first_response_due_at", "first_response_at",
+              "resolution_due_at", "resolved_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -94,6 +103,46 @@ class Case(Versioned, table=True):
     paused_minutes: int = Field(default=0)
     # the case it was merged into (this one is then closed and its thread moved there)
     merged_into_id: int | None = Field(default=None, foreign_key="cases.id", ondelete="SET NULL")
+    # wall-clock minutes from creation to the first response and to resolution (`elapsed_minutes`),
+    # None while there is none; kept with the times by `_stamp_minutes` below, read by the reports
+    first_response_minutes: int | None = Field(default=None)
+    resolution_minutes: int | None = Field(default=None)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SECOND = timedelta(seconds=1)
+
+
+def elapsed_minutes(later: datetime | None, earlier: datetime | None) -> int | None:
+    """Whole minutes from `earlier` to `later`, as the reports count them: each time's epoch seconds
+    floored, the difference floor-divided by 60 (None when either is missing or `later` comes first).
+    Migration 0027 computes the same in SQL for the cases it found."""
+    if later is None or earlier is None or later < earlier:
+        return None
+    return ((later - _EPOCH) // _SECOND - (earlier - _EPOCH) // _SECOND) // 60
+
+
+def case_minutes(created_at: datetime | None, first_response_at: datetime | None,
+                 resolved_at: datetime | None) -> dict[str, int | None]:
+    """The case's stored minutes for these times (bulk inserts of plain rows use it too)."""
+    return {"first_response_minutes": elapsed_minutes(first_response_at, created_at),
+            "resolution_minutes": elapsed_minutes(resolved_at, created_at)}
+
+
+_TIMES = ("created_at", "first_response_at", "resolved_at")
+
+
+@event.listens_for(Case, "before_insert")
+@event.listens_for(Case, "before_update")
+def _stamp_minutes(_mapper, _connection, case: Case) -> None:
+    """Every write of a case through the ORM (answered, resolved, reopened, merged, or made by
+    hand) keeps its minutes with its times; plain-row inserts call `case_minutes` themselves."""
+    state = inspect(case)
+    if state.persistent and not any(state.attrs[name].history.has_changes() for name in _TIMES):
+        return
+    for name, value in case_minutes(case.created_at, case.first_response_at, case.resolved_at).items():
+        if getattr(case, name) != value:
+            setattr(case, name, value)
 
 
 class CaseEntry(Versioned, table=True):

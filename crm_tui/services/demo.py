@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from crm_tui.errors import InvalidInput
 from crm_tui.models import Contact, Source, Tag, User
-from crm_tui.models.case import Case, CaseEntry, Survey
+from crm_tui.models.case import Case, CaseEntry, Survey, case_minutes
 from crm_tui.services import bulk, permissions
 from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, audit
@@ -643,7 +643,7 @@ class _Demo:
             first_response_due_at=first_due, resolution_due_at=resolve_due,
             sla_next_at=None if resolved or status == "waiting" else first_due if first is None else resolve_due,
             paused_at=None, paused_minutes=0, merged_into_id=None, version=1, created_at=created,
-            updated_at=closed or resolved or first or created)
+            updated_at=closed or resolved or first or created, **case_minutes(created, first, resolved))
 
     def case_thread(self, rng: random.Random, case: dict) -> list[dict]:
         """The customer's message, the first reply (at first_response_at), then follow-ups, replies and

@@ -34,7 +34,7 @@ from sqlalchemy import select
 from crm_tui.errors import Forbidden, InvalidInput
 from crm_tui.models import Company, Contact, User
 from crm_tui.models.case import Case, Survey
-from crm_tui.services import reports, users
+from crm_tui.services import cases as case_service, reports, users
 from crm_tui.services.reports import Period
 from crm_tui.services.reports.render import duration
 
@@ -276,18 +276,31 @@ def test_nps_per_week(db, data, now):
 
 
 def test_a_seller_sees_the_cases_of_their_accounts(db, data, now):
-    """sam owns Acme (c5) and Cleo, the contact of c7 (no company); c9 is Cleo's but Beta's (ann's)."""
+    """sam owns Acme (c5) and Cleo, the contact of c7 (no company) and of c9 (Beta's, ann's company):
+    as in sam's case list, a case whose contact or company sam owns is sam's, so c9 counts too."""
     sam = actor_of(db, "sam", now)
     times = rows_by(run(db, "case-times", now, actor=sam).table)
+    # first responses 10 (c7), 30 (c5), 60 (c9): ranks ceil(1.5) = 2 and ceil(2.7) = 3
     assert (times["All cases"]["cases"], times["All cases"]["first_median"], times["All cases"]["first_p90"]) == (
-        2, 10, 30)
+        3, 30, 60)
     cases = run(db, "cases", now, actor=sam)
     assert [r.values["backlog"] for r in cases.table.rows] == [0, 0, 1, 1, 1, 1]  # c10: sam's, merged
-    assert cases.table.total["opened"] == 3
+    assert cases.table.total["opened"] == 4
     csat = run(db, "csat", now, actor=sam).table.rows[0].values
-    assert (csat["responses"], csat["average"]) == (1, 5.0)
+    assert (csat["responses"], csat["average"]) == (2, 3.0)  # c5's 5 and c9's 1
     nps = run(db, "nps", now, actor=sam).table.total
     assert (nps["responses"], nps["promoters"], nps["passives"], nps["nps"]) == (3, 2, 1, 66.7)
+
+
+def test_a_sellers_reports_count_the_cases_their_case_list_shows(db, data, now):
+    """One rule for "own" (cases.cases_of): the cases report over a period holding every case
+    counts exactly the cases sam's case list (the "all" queue) shows."""
+    sam = actor_of(db, "sam", now)
+    with db.read() as s:
+        shown = case_service.list_cases(s, actor=sam, queue="all", with_total=True, limit=100, now=now)
+    everything = Period(date(2026, 10, 1), date(2026, 12, 1), "custom")
+    report = run(db, "cases", now, actor=sam, grain="month", period=everything)
+    assert report.table.total["opened"] == shown.total == len(shown.items) == 4  # c5, c7, c9, c10
 
 
 def test_support_sees_all_and_the_owner_filter_is_the_assignee(db, data, now):

@@ -1,13 +1,15 @@
 """The service-desk reports (issue 23): cases opened, resolved and closed per period with the backlog,
 first-response and resolution times (median and p90), the SLA hit rate, CSAT and NPS.
 
-Every figure is an SQL aggregate that gives the same answer on SQLite and PostgreSQL:
+Every figure gives the same answer on SQLite and PostgreSQL:
 - times are wall-clock minutes (not business minutes) between a case's creation and its first
-  response or its resolution, whole minutes, floored: (epoch seconds of one - of the other) / 60 in
-  integer arithmetic on both databases;
+  response or its resolution, whole minutes, floored: (epoch seconds of one - of the other) // 60,
+  stored on the case when its times change (`Case.first_response_minutes`, `resolution_minutes`;
+  models/case.py, backfilled by migration 0027);
 - a percentile is the nearest rank: the value at rank ceil(p x n / 100) of the n values of a group
-  in ascending order, picked with row_number() and count() over the group (no percentile_cont,
-  which SQLite lacks); the median is the 50th percentile so picked (the lower middle of an even n);
+  in ascending order (no percentile_cont, which SQLite lacks); the median is the 50th percentile so
+  picked (the lower middle of an even n). The values come from one GROUP BY statement per report
+  (each cell's minutes packed in one text) and are ranked in Python; the counts are SQL aggregates;
 - buckets (day, week, month) are the team's local days, as in the sales reports (bucketing.py).
 
 Which cases: the backlog report counts events (opened, resolved, closed in each bucket); times and
@@ -15,27 +17,27 @@ the SLA hit rate follow the cases opened in the period (a cohort), merged duplic
 A case's "done" time, for the backlog, is its resolution, or its closing when it was closed unresolved.
 
 Who may: `case.view`. A role that may see all cases sees them all; one that may see its own (sales)
-sees the cases of its accounts (the companies it owns; for a case with no company, the contact it
-owns) and those assigned to it; NPS answers of the contacts of its accounts.
+sees the cases its case list shows (`cases.cases_of`: those of a company or a contact it owns, and
+those assigned to it); NPS answers of the contacts of its accounts.
 """
 
 from __future__ import annotations
 
-import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, select, union_all
+from sqlalchemy import String, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from crm_tui.errors import InvalidInput
-from crm_tui.models import Company, Contact, User
+from crm_tui.models import Company, Contact
 from crm_tui.models.case import CSAT, NPS, PRIORITIES, Case, Survey
-from crm_tui.services import permissions
+from crm_tui.services import cases, permissions
 from crm_tui.services.common import Actor
 from crm_tui.services.reports.bucketing import bucket_expr, bucket_table, buckets, in_range
-from crm_tui.services.reports.queries import _int, _logins as logins_of, _pct, epoch_seconds
+from crm_tui.services.reports.queries import _int, _logins as logins_of, _pct
 from crm_tui.services.reports.shapes import NO_TEAM, Chart, Column, Report, Row, Scope, Table
 
 ACTION = "case.view"
@@ -59,20 +61,12 @@ def report_scope(session: Session, actor: Actor | None, owner_id: int | None) ->
     return owner_id, actor.user_id
 
 
-def _accounts_of(user_id: int) -> Any:
-    """The cases of a user's accounts, or assigned to the user, as a condition on Case."""
-    companies = select(Company.id).where(Company.owner_id == user_id)
-    contacts = select(Contact.id).where(Contact.owner_id == user_id)
-    return or_(Case.assignee_id == user_id, Case.company_id.in_(companies),
-               and_(Case.company_id.is_(None), Case.contact_id.in_(contacts)))
-
-
 def case_conditions(scope: Scope) -> list:
     conditions = []
     if scope.owner_id is not None:
         conditions.append(Case.assignee_id == scope.owner_id)
     if scope.cases_of is not None:
-        conditions.append(_accounts_of(scope.cases_of))
+        conditions.append(cases.cases_of(scope.cases_of, walk=True))  # what the seller's case list shows
     return conditions
 
 
@@ -84,19 +78,6 @@ def _grain(scope: Scope) -> str:
     if grain not in GRAINS:
         raise InvalidInput(f"invalid grain {scope.grain!r}: choose one of {', '.join(GRAINS)}")
     return grain
-
-
-def _epoch(column: Any, dialect: str) -> Any:
-    """Whole seconds since 1970, floored, as epoch_seconds; unixepoch() where SQLite has it (3.38),
-    several times faster than strftime('%s') over a year of cases."""
-    if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 38):
-        return func.unixepoch(column, type_=Integer)
-    return epoch_seconds(column, dialect)
-
-
-def _minutes(later: Any, earlier: Any, dialect: str) -> Any:
-    """Whole wall-clock minutes from `earlier` to `later` (both set, later not before), floored."""
-    return (_epoch(later, dialect) - _epoch(earlier, dialect)) // literal(60, Integer)
 
 
 def _logins(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:
@@ -179,76 +160,62 @@ def _cohort(scope: Scope) -> list:
     return [*case_conditions(scope), in_range(Case.created_at, start, end), Case.merged_into_id.is_(None)]
 
 
-def _group_key(group: str, base: Any) -> Any:
-    return {"all": literal("", String), "agent": cast(base.c.assignee_id, String),
-            "team": func.coalesce(base.c.team, ""), "priority": base.c.priority,
-            "category": func.coalesce(base.c.category, "")}[group]
+def _packed(column: Any, dialect: str) -> Any:
+    """A cell's values of an integer column as one text, "12,7,90" (NULLs left out; NULL when none)."""
+    if dialect == "postgresql":
+        return func.string_agg(cast(column, String), literal(","), type_=String)
+    return func.group_concat(column, literal(","), type_=String)
 
 
-def _percentiles(session: Session, base: Any, values: tuple[str, ...]) -> dict[str, dict]:
-    """{value: {(group, key): (n, median, p90)}} of each of `values` (columns of `base`), over their
-    non-null values, in one statement (`base` is worked out once). Each group's values are ranked
-    once, and only the rows at the ranks asked for come back: the nearest rank rn = ceil(p x n / 100),
-    written rn x 100 >= p x n > (rn - 1) x 100, integer arithmetic on both databases."""
-    def at(ranked: Any, p: int) -> Any:
-        return and_(ranked.c.rn * 100 >= ranked.c.n * p, (ranked.c.rn - 1) * 100 < ranked.c.n * p)
+def _values(packed: str | None) -> list[int]:
+    return sorted(map(int, packed.split(","))) if packed else []
 
-    parts = []
-    for value in values:
-        for group in GROUPS:
-            key = _group_key(group, base)
-            over = {"partition_by": key} if group != "all" else {}
-            # the count over the same window (the whole partition as its frame): one sort, not two
-            ranked = (select(key.label("k"), base.c[value].label("v"),
-                             func.row_number().over(order_by=base.c[value], **over).label("rn"),
-                             func.count().over(order_by=base.c[value], rows=(None, None), **over).label("n"))
-                      .where(base.c[value].is_not(None)).subquery())
-            parts.append(select(literal(value, String).label("m"), literal(group, String).label("g"), ranked.c.k,
-                                ranked.c.n, case((at(ranked, 50), 1), else_=0).label("is50"),
-                                case((at(ranked, 90), 1), else_=0).label("is90"), ranked.c.v)
-                         .where(or_(at(ranked, 50), at(ranked, 90))))
-    out: dict[str, dict] = {value: {} for value in values}
-    for m, g, k, n, is50, is90, v in session.execute(union_all(*parts)):  # two rows a group at most
-        _, p50, p90 = out[m].get((g, k), (n, 0, 0))
-        out[m][(g, k)] = (n, v if is50 else p50, v if is90 else p90)
-    return out
+
+def _nearest_rank(ordered: list[int], p: int) -> int:
+    """The value at rank ceil(p x n / 100) of n ascending values (integer arithmetic)."""
+    return ordered[-(-p * len(ordered) // 100) - 1]
+
+
+def _cells(session: Session, scope: Scope) -> list[tuple]:
+    """The cohort per (agent, team, priority, category): how many opened, and the minutes to the
+    first response and to resolution of each, in one statement read from ix_cases_times alone."""
+    dialect = session.get_bind().dialect.name
+    stmt = (select(Case.assignee_id, Case.team, Case.priority, Case.category, func.count(),
+                   _packed(Case.first_response_minutes, dialect), _packed(Case.resolution_minutes, dialect))
+            .where(*_cohort(scope)).group_by(Case.assignee_id, Case.team, Case.priority, Case.category))
+    return [(a, t, p, c, n, _values(first), _values(resolved)) for a, t, p, c, n, first, resolved in session.execute(stmt)]
 
 
 def times_report(session: Session, scope: Scope) -> Report:
     """Of the cases opened in the period: minutes to the first response and to resolution, median
-    and p90, overall and per agent, team, priority and category."""
-    dialect = session.get_bind().dialect.name
-    cohort = _cohort(scope)
-    first = case((Case.first_response_at >= Case.created_at,
-                  _minutes(Case.first_response_at, Case.created_at, dialect)))
-    resolved = case((Case.resolved_at >= Case.created_at, _minutes(Case.resolved_at, Case.created_at, dialect)))
-    # computed once (each arm below reads it): the minutes are worked out once a case, not per arm
-    base = (select(Case.assignee_id, Case.team, Case.priority, Case.category, first.label("first"),
-                   resolved.label("resolved")).where(*cohort).cte("cohort"))
-    if dialect != "sqlite" or sqlite3.sqlite_version_info >= (3, 35):  # older SQLite has no such hint
-        base = base.prefix_with("MATERIALIZED")
-    opened: dict[tuple[str, str], int] = {}
-    # straight from the cases (no minutes to work out): a few hundred cells, added up per group here
-    for a, t, p, c, n in session.execute(select(Case.assignee_id, Case.team, Case.priority, Case.category,
-                                                func.count()).where(*cohort)
-                                         .group_by(Case.assignee_id, Case.team, Case.priority, Case.category)):
+    and p90, overall and per agent, team, priority and category.
+
+    The minutes are stored on the case (models/case.py) and read per cell of the four groupings in
+    one statement; each group's values are put in order here (a few hundred cells, already sorted
+    each, merged by one sort a group) and the nearest ranks picked. Ten window sorts of a year's
+    cases in SQL took seconds."""
+    opened: dict[tuple[str, str | None], int] = {}
+    values: dict[tuple[str, str | None], tuple[list[int], list[int]]] = {}
+    for a, t, p, c, n, firsts, resolutions in _cells(session, scope):
         for key in (("all", ""), ("agent", None if a is None else str(a)), ("team", t or ""), ("priority", p),
                     ("category", c or "")):
             opened[key] = opened.get(key, 0) + n
-    ranks = _percentiles(session, base, ("first", "resolved"))
-    firsts, resolutions = ranks["first"], ranks["resolved"]
+            first, resolved = values.setdefault(key, ([], []))
+            first += firsts
+            resolved += resolutions
     logins = _logins(session, {int(k) for g, k in opened if g == "agent" and k is not None})
     rows = []
     for group in GROUPS:
         keys = [k for g, k in opened if g == group]
         for key in sorted(keys, key=lambda k: _sort_key(group, k, logins)):
-            n_first, first_p50, first_p90 = firsts.get((group, key), (0, None, None))
-            n_res, res_p50, res_p90 = resolutions.get((group, key), (0, None, None))
+            first, resolved = (sorted(v) for v in values[(group, key)])
             rows.append(Row({"group": GROUP_TITLES[group], "name": _name(group, key, logins),
-                             "cases": opened[(group, key)], "responded": n_first,
-                             "first_median": first_p50 if n_first else None, "first_p90": first_p90 if n_first else None,
-                             "resolved": n_res, "resolution_median": res_p50 if n_res else None,
-                             "resolution_p90": res_p90 if n_res else None}))
+                             "cases": opened[(group, key)], "responded": len(first),
+                             "first_median": _nearest_rank(first, 50) if first else None,
+                             "first_p90": _nearest_rank(first, 90) if first else None,
+                             "resolved": len(resolved),
+                             "resolution_median": _nearest_rank(resolved, 50) if resolved else None,
+                             "resolution_p90": _nearest_rank(resolved, 90) if resolved else None}))
     columns = [Column("group", "By"), Column("name", "Name"), Column("cases", "Opened", "int"),
                Column("responded", "Answered", "int"), Column("first_median", "1st resp. med", "minutes"),
                Column("first_p90", "1st resp. p90", "minutes"), Column("resolved", "Resolved", "int"),
@@ -294,29 +261,40 @@ def sla_report(session: Session, scope: Scope) -> Report:
     b = buckets(scope.period, grain)
     now = scope.now
 
-    def outcome(done: Any, due: Any) -> Any:  # 1 met, 0 missed, NULL undecided or no target
-        return case((due.is_(None), None), (done.is_not(None), case((done <= due, 1), else_=0)),
-                    (due <= now, 0), else_=None)
+    def state(done: Any, due: Any) -> Any:  # 0 no target, 1 met, 2 late (done late or missing past due), 3 due
+        return case((due.is_(None), 0), (done.is_not(None), case((done <= due, 1), else_=2)), (due <= now, 2),
+                    else_=3)
 
-    inner = (select(bucket_expr(Case.created_at, b, scope.zone).label("b"), Case.priority.label("priority"),
-                    func.coalesce(Case.team, "").label("team"),
-                    outcome(Case.first_response_at, Case.first_response_due_at).label("first"),
-                    case((Case.first_response_due_at.is_not(None), 1), else_=0).label("first_target"),
-                    outcome(Case.resolved_at, Case.resolution_due_at).label("res"),
-                    case((Case.resolution_due_at.is_not(None), 1), else_=0).label("res_target"))
-             .where(*_cohort(scope)).subquery())
-    cells = session.execute(
-        select(inner.c.b, inner.c.priority, inner.c.team, func.count(), func.sum(inner.c.first_target),
-               func.sum(inner.c.first), func.count(inner.c.first), func.sum(inner.c.res_target),
-               func.sum(inner.c.res), func.count(inner.c.res))
-        .group_by(inner.c.b, inner.c.priority, inner.c.team)).all()
+    # each case as one small number: its bucket and both targets' states
+    code = (bucket_expr(Case.created_at, b, scope.zone) * 16 + state(Case.first_response_at, Case.first_response_due_at) * 4
+            + state(Case.resolved_at, Case.resolution_due_at))
     keys = ("cases", "first_target", "first_met", "first_decided", "res_target", "res_met", "res_decided")
-    per: dict[tuple[str, Any], dict[str, int]] = {}
-    for i, priority, team, *values in cells:  # buckets x priorities x teams: a few hundred cells
+    tally: Counter = Counter()  # (priority, team, number): cases
+    if session.get_bind().dialect.name == "postgresql":  # a hash aggregate: no sort either way
+        for priority, team, number, n in session.execute(
+                select(Case.priority, Case.team, code, func.count()).where(*_cohort(scope))
+                .group_by(Case.priority, Case.team, code)):
+            tally[(priority, team or "", number)] += n
+    else:  # SQLite sorts to group: the numbers packed per cell of ix_cases_times (every column read
+        # here, skip-scanned with statistics) come grouped, and are counted here
+        for priority, team, packed in session.execute(
+                select(Case.priority, Case.team, _packed(code, "sqlite")).where(*_cohort(scope))
+                .group_by(Case.assignee_id, Case.team, Case.priority, Case.category)):
+            for number, n in Counter(packed.split(",")).items():
+                tally[(priority, team or "", number)] += n
+    lists: dict[tuple[str, Any], list[int]] = {}
+    for (priority, team, number), n in tally.items():  # priorities x teams x buckets x states: a few thousand
+        i, states = divmod(int(number), 16)
+        first, res = divmod(states, 4)
+        counts = (n, n if first else 0, n if first == 1 else 0, n if first in (1, 2) else 0,
+                  n if res else 0, n if res == 1 else 0, n if res in (1, 2) else 0)
         for key in (("all", None), ("period", i), ("priority", priority), ("team", team)):
-            sums = per.setdefault(key, dict.fromkeys(keys, 0))
-            for k, value in zip(keys, values, strict=True):
-                sums[k] += _int(value)
+            sums = lists.get(key)
+            if sums is None:
+                sums = lists[key] = [0] * len(keys)
+            for k, value in enumerate(counts):
+                sums[k] += value
+    per = {key: dict(zip(keys, sums, strict=True)) for key, sums in lists.items()}
 
     def values(name: Any, sums: dict[str, int]) -> dict[str, Any]:
         first_missed = sums["first_decided"] - sums["first_met"]
@@ -372,7 +350,7 @@ def csat_report(session: Session, scope: Scope) -> Report:
     stmt = select(Survey.user_id, Survey.team, Survey.score, func.count())
     if scope.cases_of is not None:
         stmt = stmt.join(Case, Case.id == Survey.case_id)
-        conditions.append(_accounts_of(scope.cases_of))
+        conditions.append(cases.cases_of(scope.cases_of, walk=True))
     cells = session.execute(stmt.where(*conditions).group_by(Survey.user_id, Survey.team, Survey.score)).all()
     per: dict[tuple[str, Any], list[int]] = {}
     for user_id, team, score, n in cells:
