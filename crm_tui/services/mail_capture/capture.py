@@ -17,7 +17,7 @@ from crm_tui.clock import resolve_now
 from crm_tui.config import Settings
 from crm_tui.errors import CrmError
 from crm_tui.models import MailIgnore, MailSyncLog, MailTriage, User
-from crm_tui.services import case_mail, mail_store
+from crm_tui.services import bulk, case_mail, mail_store
 from crm_tui.services.mail_capture.parse import MailError, ParsedMail, parse_message
 from crm_tui.shapes import Actor
 
@@ -188,7 +188,7 @@ def _to_triage(session: Session, mails: list[ParsedMail], email_ids: dict[str, i
     ignored = ignored_among(session, {r["address"] for r in rows.values()})
     keep = [r for r in rows.values() if r["address"] not in ignored]
     if keep:
-        session.execute(insert(MailTriage), keep)
+        bulk.insert_rows(session, MailTriage.__table__, keep)
 
 
 def sync_log(session: Session, *, limit: int = 50) -> list:
