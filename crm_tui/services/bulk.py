@@ -41,8 +41,36 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
         session.execute(insert(table), rows)
         return
     columns = [c for c in table.columns if c.name in rows[0]]  # as with Core: a column left out is NULL
-    sql = f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) VALUES ({', '.join('?' * len(columns))})"
+    quote = session.bind.dialect.identifier_preparer.quote  # a column may be a keyword ("references")
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) "
+           f"VALUES ({', '.join('?' * len(columns))})")
     session.connection().exec_driver_sql(sql, sqlite_tuples(table, rows, columns))
+
+
+def insert_returning(session: Session, table: Table, rows: list[dict], returning: tuple[str, ...]) -> list[tuple]:
+    """insert_rows that returns the `returning` columns of the rows made (in no set order). On
+    SQLite the rows go in multi-row INSERT ... RETURNING statements, as many rows to a statement as
+    Core's insertmanyvalues puts (its page size and the driver's parameter limit): a table with a
+    full-text index writes the index's pending data at the end of every statement."""
+    if not rows:
+        return []
+    if session.bind.dialect.name != "sqlite":
+        return [tuple(r) for r in session.execute(insert(table).returning(*(table.c[n] for n in returning)), rows)]
+    dialect = session.bind.dialect
+    columns = [c for c in table.columns if c.name in rows[0]]
+    quote = dialect.identifier_preparer.quote
+    head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) VALUES "
+    tail = f" RETURNING {', '.join(quote(n) for n in returning)}"
+    one = f"({', '.join('?' * len(columns))})"
+    per = max(1, min(dialect.insertmanyvalues_page_size, dialect.insertmanyvalues_max_parameters // len(columns)))
+    values = sqlite_tuples(table, rows, columns)
+    connection = session.connection()
+    made: list[tuple] = []
+    for start in range(0, len(values), per):
+        chunk = values[start:start + per]
+        params = tuple(value for row in chunk for value in row)
+        made += [tuple(r) for r in connection.exec_driver_sql(head + ", ".join([one] * len(chunk)) + tail, params)]
+    return made
 
 
 def insert_tables(session: Session, rows: Mapping[str, list[dict]]) -> None:

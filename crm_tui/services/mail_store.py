@@ -18,13 +18,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
 from crm_tui.models import Activity, AuditEvent, Contact, ContactEmail, EmailMessage
 from crm_tui.models.enums import ActivityKind, Direction
-from crm_tui.services import permissions, sequences
+from crm_tui.services import bulk, permissions, sequences
 from crm_tui.services.common import audit_rows
 from crm_tui.shapes import Actor
 
@@ -130,7 +130,7 @@ def store_messages(session: Session, messages: Iterable[MailMessage], *, actor: 
     fresh = [m for mid, m in batch.items() if mid not in existing]
     if fresh:
         rows = [_email_row(m, source=source, user_id=user_id, ours=ours, now=now) for m in fresh]
-        session.execute(insert(EmailMessage.__table__), rows)  # Core: the ORM's bulk path costs per row
+        bulk.insert_rows(session, EmailMessage.__table__, rows)  # Core (straight to the driver on SQLite)
         existing.update(session.execute(
             select(EmailMessage.message_id, EmailMessage.id)
             .where(EmailMessage.message_id.in_([m.message_id for m in fresh]))).all())
@@ -209,12 +209,12 @@ def _link(session: Session, batch: dict[str, MailMessage], email_ids: dict[str, 
             version=1, created_at=now, updated_at=now))
     if not rows:
         return 0
-    activities = Activity.__table__  # Core, as for the emails; every column is given (version 1 included)
-    made = session.execute(insert(activities).returning(activities.c.id, activities.c.subject), rows).all()
-    events = [("activity", a.id, "create", f"email: {a.subject or ''}".strip()) for a in made]
+    # as for the emails; every column is given (version 1 included): no Python-side default is missed
+    made = bulk.insert_returning(session, Activity.__table__, rows, ("id", "subject"))
+    events = [("activity", id_, "create", f"email: {subject or ''}".strip()) for id_, subject in made]
     audit = audit_rows(actor=actor, now=now, events=events)
     if audit:
-        session.execute(insert(AuditEvent.__table__), audit)
+        bulk.insert_rows(session, AuditEvent.__table__, audit)
     latest: dict[int, datetime] = {}
     for row in rows:
         if row["contact_id"] is not None and row["occurred_at"] <= now:

@@ -17,7 +17,7 @@ from crm_tui.clock import resolve_now
 from crm_tui.config import Settings
 from crm_tui.errors import CrmError
 from crm_tui.models import MailIgnore, MailSyncLog, MailTriage, User
-from crm_tui.services import case_mail, mail_store
+from crm_tui.services import bulk, case_mail, mail_store
 from crm_tui.services.mail_capture.parse import MailError, ParsedMail, parse_message
 from crm_tui.shapes import Actor
 
@@ -82,6 +82,43 @@ def team_addresses(session: Session, extra: Iterable[str] = ()) -> set[str]:
     return ours
 
 
+@dataclass
+class ReadBatch:
+    """A batch of messages read (parsed), not yet stored: what `read` gives `store`. Reading needs
+    no database, so a sync reads the next batch while this one is stored (services/mail_capture/run)."""
+
+    parsed: dict[str, ParsedMail] = field(default_factory=dict)  # by Message-ID, the first of each
+    read: int = 0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    logs: list[dict] = field(default_factory=list)  # the sync log's lines for them
+
+
+def read(raws: Iterable[RawMail], *, source: str, account: str | None = None,
+         now: datetime | None = None) -> ReadBatch:
+    """Parse one batch: each message's problems (and each unreadable message) become lines of the
+    sync log, which `store` writes."""
+    now = resolve_now(now)
+    batch = ReadBatch()
+    for raw in raws:
+        batch.read += 1
+        try:
+            mail = parse_message(raw.data, received_at=now, headers_only=raw.too_large is not None)
+        except MailError as exc:
+            _log(batch.logs, batch.errors, raw, None, "error", str(exc), source, account, now)
+            continue
+        if raw.too_large is not None:
+            mail.problems.append(f"message of {raw.too_large / 1e6:.1f} MB is over the size limit: "
+                                 "stored without its body and attachments")
+            mail.size = raw.too_large
+        if mail.message_id in batch.parsed:
+            mail.problems.append("duplicate Message-ID in this run: stored once")
+        for problem in mail.problems:
+            _log(batch.logs, batch.warnings, raw, mail.message_id, "warning", problem, source, account, now)
+        batch.parsed.setdefault(mail.message_id, mail)
+    return batch
+
+
 def capture(session: Session, raws: Iterable[RawMail], *, actor: Actor, source: str, ours: set[str],
             user_id: int | None = None, account: str | None = None, now: datetime | None = None,
             settings: Settings | None = None) -> CaptureReport:
@@ -89,25 +126,19 @@ def capture(session: Session, raws: Iterable[RawMail], *, actor: Actor, source: 
     Message-IDs, one for the contacts, one for the ignore list, whatever the batch's size.
     `settings`: its [support] addresses make the new mail to them cases (services/case_mail)."""
     now = resolve_now(now)
-    report = CaptureReport()
-    logs: list[dict] = []
-    parsed: dict[str, ParsedMail] = {}
-    for raw in raws:
-        report.read += 1
-        try:
-            mail = parse_message(raw.data, received_at=now, headers_only=raw.too_large is not None)
-        except MailError as exc:
-            _log(logs, report.errors, raw, None, "error", str(exc), source, account, now)
-            continue
-        if raw.too_large is not None:
-            mail.problems.append(f"message of {raw.too_large / 1e6:.1f} MB is over the size limit: "
-                                 "stored without its body and attachments")
-            mail.size = raw.too_large
-        if mail.message_id in parsed:
-            mail.problems.append("duplicate Message-ID in this run: stored once")
-        for problem in mail.problems:
-            _log(logs, report.warnings, raw, mail.message_id, "warning", problem, source, account, now)
-        parsed.setdefault(mail.message_id, mail)
+    return store(session, read(raws, source=source, account=account, now=now), actor=actor, source=source,
+                 ours=ours, user_id=user_id, account=account, now=now, settings=settings)
+
+
+def store(session: Session, batch: ReadBatch, *, actor: Actor, source: str, ours: set[str],
+          user_id: int | None = None, account: str | None = None, now: datetime | None = None,
+          settings: Settings | None = None) -> CaptureReport:
+    """Store a batch `read` gave (one transaction: the caller's, which may run it again after a
+    lost race: `batch` is not changed)."""
+    now = resolve_now(now)
+    report = CaptureReport(read=batch.read, errors=list(batch.errors), warnings=list(batch.warnings))
+    logs = list(batch.logs)
+    parsed = batch.parsed
     if parsed:
         stores = {mid: mail.to_store() for mid, mail in parsed.items()}  # built once: stored, then cases
         stored = mail_store.store_messages(session, list(stores.values()), actor=actor,
@@ -188,7 +219,7 @@ def _to_triage(session: Session, mails: list[ParsedMail], email_ids: dict[str, i
     ignored = ignored_among(session, {r["address"] for r in rows.values()})
     keep = [r for r in rows.values() if r["address"] not in ignored]
     if keep:
-        session.execute(insert(MailTriage), keep)
+        bulk.insert_rows(session, MailTriage.__table__, keep)
 
 
 def sync_log(session: Session, *, limit: int = 50) -> list:

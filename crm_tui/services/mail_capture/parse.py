@@ -97,19 +97,20 @@ def parse_message(raw: bytes, *, received_at: datetime, headers_only: bool = Fal
     except Exception as exc:  # noqa: BLE001 - the parser is lenient; anything it still raises is this message's
         raise MailError(f"unreadable message: {type(exc).__name__}: {exc}") from None
     problems: list[str] = []
-    sender_list = _addresses(msg, "From", problems)
-    to, cc = _addresses(msg, "To", problems), _addresses(msg, "Cc", problems)
-    if not sender_list and not to and not cc and not _text(msg, "Subject", problems):
+    headers = _index(msg)  # the header lines by name, read once (not once for each name asked)
+    sender_list = _addresses(headers, "From", problems)
+    to, cc = _addresses(headers, "To", problems), _addresses(headers, "Cc", problems)
+    if not sender_list and not to and not cc and not _text(headers, "Subject", problems):
         raise MailError("not an email: no From, To, Cc or Subject header")
     sender = sender_list[0] if sender_list else None
-    subject = " ".join(_text(msg, "Subject", problems).split())[:MAX_SUBJECT]
-    sent_at = _date(msg, received_at, problems)
+    subject = " ".join(_text(headers, "Subject", problems).split())[:MAX_SUBJECT]
+    sent_at = _date(headers, received_at, problems)
     body, attachments = ("", []) if headers_only else _content(msg, problems)
     if msg.defects and not headers_only:
         problems.append("malformed MIME: " + "; ".join(sorted({type(d).__name__ for d in msg.defects})))
-    references = _ids(_text(msg, "References", problems))
-    reply = _ids(_text(msg, "In-Reply-To", problems))
-    own = _ids(_text(msg, "Message-ID", problems))
+    references = _ids(_text(headers, "References", problems))
+    reply = _ids(_text(headers, "In-Reply-To", problems))
+    own = _ids(_text(headers, "Message-ID", problems))
     parsed = ParsedMail(
         message_id=own[0] if own else "", in_reply_to=reply[0] if reply else None, references=references,
         subject=subject, sender=sender, to=to, cc=cc, sent_at=sent_at, body=body, attachments=attachments,
@@ -117,7 +118,7 @@ def parse_message(raw: bytes, *, received_at: datetime, headers_only: bool = Fal
     )
     parsed.delivered_to, parsed.automated = _envelope(msg)
     if not parsed.message_id:
-        parsed.message_id = _synthetic_id(msg, problems)
+        parsed.message_id = _synthetic_id(headers, problems)
         parsed.synthetic_id = True
         problems.append("no Message-ID: given " + parsed.message_id)
     return parsed
@@ -255,15 +256,28 @@ def _fast_part(data: bytes, *, outer: tuple[bytes, ...]) -> Message | None:
     return msg
 
 
-def _synthetic_id(msg: Message, problems: list[str]) -> str:
+def _synthetic_id(msg: Message | Headers, problems: list[str]) -> str:
     """A Message-ID for a message without one, the same every time the same message is read: a
     hash of the headers that do not change in transit (not Received, Delivered-To, Return-Path)."""
     return synthetic_message_id(*(_text(msg, name, problems) for name in _STABLE))
 
 
-def _raw(msg: Message, name: str) -> list[str]:
+Headers = dict[str, list[str]]
+
+
+def _index(msg: Message) -> Headers:
+    """The message's header values as written, by lower-cased name, in order."""
+    found: Headers = {}
+    for key, value in msg.raw_items():
+        found.setdefault(key.lower(), []).append(value)
+    return found
+
+
+def _raw(msg: Message | Headers, name: str) -> list[str]:
     """A header's values as written, encoded words and all, without the policy's parsing."""
     name = name.lower()
+    if isinstance(msg, dict):
+        return msg.get(name, [])
     return [value for key, value in msg.raw_items() if key.lower() == name]
 
 
@@ -299,7 +313,7 @@ def _unfold(value: str) -> str:
     return value.replace("\r\n", "\n").replace("\n ", " ").replace("\n\t", " ").replace("\n", "")
 
 
-def _text(msg: Message, name: str, problems: list[str]) -> str:
+def _text(msg: Message | Headers, name: str, problems: list[str]) -> str:
     """A header's first value as text: encoded words decoded, raw 8-bit bytes read as UTF-8 or
     Windows-1252."""
     raw = _raw(msg, name)
@@ -331,7 +345,7 @@ def _plain_addresses(values: list[str]) -> list[tuple[str, str]] | None:
     return pairs
 
 
-def _addresses(msg: Message, name: str, problems: list[str]) -> list[Address]:
+def _addresses(msg: Message | Headers, name: str, problems: list[str]) -> list[Address]:
     values = [_unfold(v) for v in _raw(msg, name)]
     if not values:
         return []
@@ -355,7 +369,7 @@ def _ids(text: str) -> list[str]:
     return list(dict.fromkeys(i for i in message_ids(text) if "@" in i or len(i) > 3))
 
 
-def _date(msg: Message, received_at: datetime, problems: list[str]) -> datetime:
+def _date(msg: Message | Headers, received_at: datetime, problems: list[str]) -> datetime:
     raw = _raw(msg, "Date")
     if not raw:
         problems.append("no Date: the time it was received is used")
@@ -419,6 +433,9 @@ def _walk(part: Message, texts: dict[str, Message], attachments: list[dict]) -> 
 
 
 def _filename(part: Message) -> str:
+    if all(isinstance(value, str) and "name" not in value.lower() for key, value in part.raw_items()
+           if key.lower() in ("content-disposition", "content-type")):
+        return ""  # no filename= or name= parameter (the library's lookup parses every parameter)
     try:
         name = part.get_filename()
     except Exception:  # noqa: BLE001 - a bad RFC 2231 parameter

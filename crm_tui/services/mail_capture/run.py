@@ -1,5 +1,7 @@
 """Running a capture: `crm mail ingest` (files, a pipe) and `crm mail sync` (IMAP folders,
-incrementally by UIDVALIDITY and the last UID), streamed in batches, each batch one transaction."""
+incrementally by UIDVALIDITY and the last UID), streamed in batches, each batch one transaction.
+A batch is read (parsed) before its transaction begins, so the database's write lock is held for
+the storing alone; a sync reads the next batch in its fetch thread meanwhile."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from crm_tui.errors import CrmError
 from crm_tui.models import MailFolder
 from crm_tui.services import permissions
 from crm_tui.services.mail_capture import imap
-from crm_tui.services.mail_capture.capture import CaptureReport, RawMail, capture, team_addresses
+from crm_tui.services.mail_capture.capture import CaptureReport, RawMail, read, store, team_addresses
 from crm_tui.shapes import Actor
 
 BATCH = imap.CHUNK
@@ -47,8 +49,9 @@ def ingest(db: Database, raws: Iterable[RawMail], *, actor: Actor, extra_address
         ours = team_addresses(session, [*extra_addresses, *_support(settings)])
     report = CaptureReport()
     for chunk in _batches(raws, batch):
-        report.add(_store(db, lambda session: capture(session, chunk, actor=actor, source="ingest", ours=ours,
-                                                      user_id=actor.user_id, now=now, settings=settings)))
+        done = read(chunk, source="ingest", now=now)
+        report.add(_store(db, lambda session: store(session, done, actor=actor, source="ingest", ours=ours,
+                                                    user_id=actor.user_id, now=now, settings=settings)))
     return report
 
 
@@ -136,11 +139,12 @@ def _sync_folder(db: Database, client, account: imap.ImapAccount, folder: str, s
             with db.write() as session:
                 _save_state(session, account.label, folder, uidvalidity, last, now)
         return result
-    for chunk, raws in _prefetched(client, folder, uids, batch=batch, max_bytes=max_bytes):
+    for chunk, done in _prefetched(client, folder, uids, batch=batch, max_bytes=max_bytes,
+                                   read=lambda raws: read(raws, source="sync", account=account.label, now=now)):
 
-        def write(session, raws=raws, last=chunk[-1]) -> CaptureReport:
-            stored = capture(session, raws, actor=actor, source="sync", ours=ours, user_id=user_id,
-                             account=account.label, now=now, settings=settings)
+        def write(session, done=done, last=chunk[-1]) -> CaptureReport:
+            stored = store(session, done, actor=actor, source="sync", ours=ours, user_id=user_id,
+                           account=account.label, now=now, settings=settings)
             _save_state(session, account.label, folder, uidvalidity, last, now)
             return stored
 
@@ -152,10 +156,13 @@ def _sync_folder(db: Database, client, account: imap.ImapAccount, folder: str, s
 _DONE = object()
 
 
-def _prefetched(client, folder: str, uids: list[int], *, batch: int, max_bytes: int) -> Iterator[tuple]:
-    """(UIDs, messages) a chunk at a time, the next chunk fetched by a thread while this one is
-    stored: the server's work and the network overlap with ours. At most two chunks wait, so memory
-    stays bounded. The thread alone uses the connection until this generator ends."""
+def _prefetched(client, folder: str, uids: list[int], *, batch: int, max_bytes: int,
+                read: Callable[[list[RawMail]], object]) -> Iterator[tuple]:
+    """(UIDs, `read`(messages)) a chunk at a time, the next chunk fetched and read (parsed) by a
+    thread while this one is stored: the server's work, the network and the parsing overlap with
+    the database's (SQLite's own work, the full-text index above all, runs without the GIL). At
+    most two chunks wait, so memory stays bounded. The thread alone uses the connection until
+    this generator ends."""
     chunks: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
 
@@ -172,7 +179,7 @@ def _prefetched(client, folder: str, uids: list[int], *, batch: int, max_bytes: 
         try:
             for start in range(0, len(uids), batch):
                 chunk = uids[start:start + batch]
-                if not put((chunk, imap.fetch(client, folder, chunk, max_bytes=max_bytes))):
+                if not put((chunk, read(imap.fetch(client, folder, chunk, max_bytes=max_bytes)))):
                     return
             put(_DONE)
         except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
