@@ -180,13 +180,34 @@ class _PgPool:
         self.names.remove(name)
 
     def acquire(self) -> str:
-        """A database in the template's state: a used one brought back, or a new copy."""
+        """A database in the template's state: a used one brought back, or a new copy. A seeded
+        module's pool (see seeded_databases) first brings back one of its worker pool's: their
+        schema is the same unless the seeding changed it, and a DROP costs more than a reset."""
         while len(self.free) >= 2:  # the last one handed back waits a turn (see above)
             name = self.free.pop(0)
             if self._reset(name):
                 return name
             self._drop_later(name)
+        parent = self._drops_with
+        while parent is not None and len(parent.free) >= 2:
+            name = parent.free.pop(0)
+            parent._disconnect(name)
+            parent.names.remove(name)
+            self.names.append(name)
+            if self._reset(name):
+                return name
+            self._drop_later(name)
         return self._create()
+
+    def hand_back(self) -> None:
+        """A seeded module's pool, at the module's end: its databases go to its worker pool, which
+        brings them back to the template's state before their next use (or drops them)."""
+        for name in list(self.names):
+            self._disconnect(name)
+            self.names.remove(name)
+            self._drops_with.names.append(name)
+            self._drops_with.free.append(name)
+        self.admin.dispose()
 
     def release(self, name: str) -> None:
         self.free.append(name)
@@ -489,7 +510,7 @@ def seeded_databases(request, seed):
     from crm_tui.services import users
 
     tmp_path = request.getfixturevalue("tmp_path_factory").mktemp("seeded")
-    name = admin = None
+    name = None
     if request.param == "sqlite":
         path = tmp_path / "seeded.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
@@ -498,14 +519,10 @@ def seeded_databases(request, seed):
         reason = _pg_unavailable_reason()
         if reason:
             pytest.skip(reason)
-        template = request.getfixturevalue("pg_template")
-        name = f"crm_seed_{os.getpid()}_{next(_PG_POOL_IDS)}"
-        admin = _pg_admin_engine()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-            conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
-        url = str(sa.engine.make_url(PG_URL).set(database=name))
+        worker_pool = request.getfixturevalue("pg_pool")
+        name = worker_pool.acquire()
+        worker_pool._disconnect(name)  # a template has no other sessions
+        url = worker_pool.url(name)
     pool = None
     try:
         with pytest.MonkeyPatch.context() as monkeypatch:
@@ -521,21 +538,13 @@ def seeded_databases(request, seed):
         if name is None:
             yield SeededDatabases(value, (request.getfixturevalue("sqlite_template"), None), path=path)
             return
-        worker_pool = request.getfixturevalue("pg_pool")
         pool = _PgPool(name, drops_with=worker_pool)
         yield SeededDatabases(value, (None, worker_pool), pool=pool)
     finally:
+        if pool is not None:
+            pool.hand_back()
         if name is not None:
-            # the worker's pool drops them in its thread (a DROP waits for a checkpoint: seconds on
-            # a busy server), while the tests go on
-            if pool is not None:
-                for copy in list(pool.names):
-                    pool._drop_later(copy)
-                pool.admin.dispose()
-            worker_pool = request.getfixturevalue("pg_pool")
-            worker_pool.names.append(name)
-            worker_pool._drop_later(name)
-            admin.dispose()
+            worker_pool.release(name)
 
 
 @pytest.fixture
