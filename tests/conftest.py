@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import os
 import queue
 import shutil
@@ -49,6 +50,9 @@ def _pg_unavailable_reason() -> str | None:
     except Exception as exc:  # noqa: BLE001 - any failure to connect means "skip, and say why"
         return f"PostgreSQL at CRM_TEST_POSTGRES_URL is unreachable ({exc.__class__.__name__}); start it to run these"
     return None
+
+
+_PG_POOL_IDS = itertools.count()  # a worker's pools (the template's, each seeded module's) name their databases apart
 
 
 class _PgPool:
@@ -118,10 +122,12 @@ class _PgPool:
     SIGNATURE = "SELECT " + ", ".join(
         f"(SELECT count(*) || ':' || coalesce(max(xmin::text::bigint), 0) FROM pg_catalog.{c})" for c in CATALOGUES)
 
-    def __init__(self, template: str) -> None:
+    def __init__(self, template: str, drops_with: _PgPool | None = None) -> None:
         self.template = template
+        self._drops_with = drops_with  # a pool whose thread drops this one's databases too
         self.admin = _pg_admin_engine()
         self._made = 0
+        self._id = next(_PG_POOL_IDS)
         self.free: list[str] = []
         self.names: list[str] = []
         self._doomed: queue.Queue = queue.Queue()
@@ -158,7 +164,7 @@ class _PgPool:
 
     def _create(self) -> str:
         self._made += 1
-        name = f"crm_t_{os.getpid()}_{self._made}"
+        name = f"crm_t_{os.getpid()}_{self._id}_{self._made}"
         with self.admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
@@ -174,13 +180,34 @@ class _PgPool:
         self.names.remove(name)
 
     def acquire(self) -> str:
-        """A database in the template's state: a used one brought back, or a new copy."""
+        """A database in the template's state: a used one brought back, or a new copy. A seeded
+        module's pool (see seeded_databases) first brings back one of its worker pool's: their
+        schema is the same unless the seeding changed it, and a DROP costs more than a reset."""
         while len(self.free) >= 2:  # the last one handed back waits a turn (see above)
             name = self.free.pop(0)
             if self._reset(name):
                 return name
             self._drop_later(name)
+        parent = self._drops_with
+        while parent is not None and len(parent.free) >= 2:
+            name = parent.free.pop(0)
+            parent._disconnect(name)
+            parent.names.remove(name)
+            self.names.append(name)
+            if self._reset(name):
+                return name
+            self._drop_later(name)
         return self._create()
+
+    def hand_back(self) -> None:
+        """A seeded module's pool, at the module's end: its databases go to its worker pool, which
+        brings them back to the template's state before their next use (or drops them)."""
+        for name in list(self.names):
+            self._disconnect(name)
+            self.names.remove(name)
+            self._drops_with.names.append(name)
+            self._drops_with.free.append(name)
+        self.admin.dispose()
 
     def release(self, name: str) -> None:
         self.free.append(name)
@@ -236,6 +263,12 @@ class _PgPool:
         """DROP DATABASE waits for a checkpoint, seconds on a busy server, and a test that changes the
         schema (the typed-fields tests add indexes) leaves a database only a new copy replaces: a
         thread of the pool drops it while the tests go on."""
+        if self._drops_with is not None:
+            self._disconnect(name)
+            self.names.remove(name)
+            self._drops_with.names.append(name)
+            self._drops_with._drop_later(name)
+            return
         if self._dropper is None:
             self._dropper = threading.Thread(target=self._drop_queued, name="pg-pool-drop", daemon=True)
             self._dropper.start()
@@ -488,6 +521,78 @@ def shared_database(request):
             if release is not None:
                 release()
     time.tzset()
+
+
+class SeededDatabases:
+    """A module's seeded database (see `seeded_databases`): `copy` gives a test its own database
+    in the seeded state, and `value` is what the seeding returned (ids, actors)."""
+
+    def __init__(self, value, clean, path=None, pool: _PgPool | None = None) -> None:
+        self.value, self._clean, self._path, self._pool = value, clean, path, pool
+
+    @contextlib.contextmanager
+    def copy(self, tmp_path, *, seeded: bool = True):
+        """A database of the test's own in the seeded state; without `seeded`, a clean one (as
+        `db_url` gives), for a module's test that needs none of the seeded rows."""
+        path, pool = (self._path, self._pool) if seeded else self._clean
+        if pool is None:
+            copied = tmp_path / "crm.db"
+            shutil.copy(path, copied)
+            yield sqlite_url(copied)
+            return
+        name = pool.acquire()
+        try:
+            yield pool.url(name)
+        finally:
+            pool.release(name)
+
+
+@contextlib.contextmanager
+def seeded_databases(request, seed):
+    """For a module-scoped fixture parametrized with BACKENDS, whose tests each write to the same
+    seeded rows: `seed(db, actor, now)` runs once on a clean database of the backend (`actor` is
+    ann, made as the `actor` fixture makes her, `now` is FROZEN_NOW), and each test gets a copy
+    of the result (SQLite: the file; PostgreSQL: a pool of databases brought back to the seeded
+    state, as _PgPool brings its to the template's) instead of seeding one itself. The module
+    overrides `db_url` with `copy`."""
+    from crm_tui.services import users
+
+    tmp_path = request.getfixturevalue("tmp_path_factory").mktemp("seeded")
+    name = None
+    if request.param == "sqlite":
+        path = tmp_path / "seeded.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url = sqlite_url(path)
+    else:
+        reason = _pg_unavailable_reason()
+        if reason:
+            pytest.skip(reason)
+        worker_pool = request.getfixturevalue("pg_pool")
+        name = worker_pool.acquire()
+        worker_pool._disconnect(name)  # a template has no other sessions
+        url = worker_pool.url(name)
+    pool = None
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            _isolate(tmp_path, monkeypatch)
+            database = open_database(url)
+            try:
+                with database.write() as session:
+                    actor = users.actor_for(session, login="ann", now=FROZEN_NOW)
+                value = seed(database, actor, FROZEN_NOW)
+            finally:
+                database.dispose()
+        time.tzset()
+        if name is None:
+            yield SeededDatabases(value, (request.getfixturevalue("sqlite_template"), None), path=path)
+            return
+        pool = _PgPool(name, drops_with=worker_pool)
+        yield SeededDatabases(value, (None, worker_pool), pool=pool)
+    finally:
+        if pool is not None:
+            pool.hand_back()
+        if name is not None:
+            worker_pool.release(name)
 
 
 @pytest.fixture

@@ -10,10 +10,28 @@ from crm_tui.errors import Conflict, InvalidInput
 from crm_tui.models import AuditEvent, Company, Contact, Deal
 from crm_tui.services import bulk_edit, companies, contacts, deals, fields, users
 from crm_tui.services.bulk_edit import Selection
+from tests.conftest import BACKENDS, seeded_databases
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def seeded(request):
+    """The team below, seeded once per backend; each test writes to its own copy."""
+    with seeded_databases(request, _team) as made:
+        yield made
 
 
 @pytest.fixture
-def team(db, actor, now):
+def db_url(seeded, tmp_path):
+    with seeded.copy(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def team(seeded, db):
+    return seeded.value
+
+
+def _team(db, actor, now):
     """ann (admin), sam (sales); contact fields segment (choice), seats (number), paid (yes/no),
     renewal (date), langs (multi), budget (money), tier (required text); 4 leads (one holding
     segment=mid, seats=3), 1 customer; a deal field `region` (choice); 2 deals of sam, 1 of ann."""

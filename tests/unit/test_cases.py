@@ -16,12 +16,30 @@ from crm_tui.models.case import CLOSED, NEW, OPEN, RESOLVED, WAITING
 from crm_tui.models.workflow import EmailOutbox
 from crm_tui.services import cases, companies, contacts, deals, email_templates, mail_store, merge, sla, surveys, users
 from crm_tui.services.common import system_actor
+from tests.conftest import BACKENDS, seeded_databases
 
 LOGINS = {"manager": "mia", "sales": "sam", "support": "sue", "marketing": "max"}
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def seeded(request):
+    """The team below, seeded once per backend; each test writes to its own copy."""
+    with seeded_databases(request, _team) as made:
+        yield made
+
+
 @pytest.fixture
-def team(db, actor, now):
+def db_url(seeded, tmp_path):
+    with seeded.copy(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def team(seeded, db):
+    return seeded.value
+
+
+def _team(db, actor, now):
     """ann (admin) and a user per other role; sam (sales) owns Acme and its contact Ada; Bob at
     Globex is nobody's; sue and sid are in the Support team."""
     out = {"admin": actor}

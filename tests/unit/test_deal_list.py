@@ -11,10 +11,28 @@ from sqlalchemy import event, update
 from crm_tui.errors import InvalidInput, NotFound
 from crm_tui.models import Deal
 from crm_tui.services import companies, contacts, deal_list, deals, views
+from tests.conftest import BACKENDS, seeded_databases
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def seeded_databases_(request):
+    """The deals below, seeded once per backend; each test reads or writes its own copy."""
+    with seeded_databases(request, _seed) as made:
+        yield made
 
 
 @pytest.fixture
-def seeded(db, actor, now) -> dict[str, int]:
+def db_url(seeded_databases_, tmp_path):
+    with seeded_databases_.copy(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def seeded(seeded_databases_, db) -> dict[str, int]:
+    return seeded_databases_.value
+
+
+def _seed(db, actor, now) -> dict[str, int]:
     with db.write() as s:
         acme = companies.create_company(s, data={"name": "Acme"}, actor=actor, now=now).id
         ann = contacts.create_contact(s, data={"first_name": "Ann", "tags": ["vip"]}, actor=actor, now=now).id

@@ -8,12 +8,31 @@ from datetime import timedelta
 import pytest
 
 from crm_tui.services import activities, contacts, deals, lookup
+from tests.conftest import BACKENDS, seeded_databases
 
 NOTES = "She asked about the Zanzibar rollout and the per-seat pricing."
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def seeded(request):
+    """What `written` writes, seeded once per backend; each test gets its own copy."""
+    with seeded_databases(request, _written) as made:
+        yield made
+
+
 @pytest.fixture
-def written(db, actor, now):
+def db_url(seeded, tmp_path, request):
+    # a test that reads none of it gets a clean database, as before
+    with seeded.copy(tmp_path, seeded="written" in request.fixturenames) as url:
+        yield url
+
+
+@pytest.fixture
+def written(seeded, db):
+    return seeded.value
+
+
+def _written(db, actor, now):
     with db.write() as s:
         ada = contacts.create_contact(s, data={"first_name": "Ada", "last_name": "Lovelace"}, actor=actor, now=now)
         deal = deals.create_deal(s, data={"title": "Quokka expansion", "contact_id": ada.id}, actor=actor, now=now)

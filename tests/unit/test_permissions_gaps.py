@@ -15,14 +15,32 @@ from crm_tui.errors import Forbidden
 from crm_tui.models import AuditEvent, Company, Contact, SavedView
 from crm_tui.services import backup, companies, contacts, export, merge, permissions, users, views
 from crm_tui.services.common import system_actor
+from tests.conftest import BACKENDS, seeded_databases
 
 from .test_permissions import ROLES, attempt, run_cases
 
 LOGINS = {"admin": "ann", "manager": "mia", "sales": "sam", "marketing": "max", "support": "sue"}
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def seeded(request):
+    """The team below, seeded once per backend; each test writes to its own copy."""
+    with seeded_databases(request, _team) as made:
+        yield made
+
+
 @pytest.fixture
-def team(db, actor, now):
+def db_url(seeded, tmp_path):
+    with seeded.copy(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def team(seeded, db):
+    return seeded.value
+
+
+def _team(db, actor, now):
     """A user per role (ann is the admin); a contact, a company and a shared list owned by each; a
     contact nobody owns."""
     out = {"admin": actor}
@@ -167,7 +185,7 @@ def _export_as(who):
     return lambda s: export.write_csv(s, "companies", io.StringIO(), actor=who)
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("seeded", ["sqlite"], indirect=True)  # its db_url is a copy of `seeded`
 def test_backup_and_restore_are_the_admins(db, team, tmp_path, now):
     results, copies = {}, tmp_path / "copies"
     for role in ROLES:

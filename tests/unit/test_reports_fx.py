@@ -12,6 +12,7 @@ from sqlalchemy import select
 from crm_tui.models import Deal, Stage
 from crm_tui.models.product import DealItem, Product, Quote
 from crm_tui.services import fx, reports
+from tests.conftest import BACKENDS, seeded_databases
 from tests.unit.test_reports import NY, Q4, build_dataset
 
 
@@ -64,9 +65,22 @@ def build_sales(db, actor, now):
     return dataset
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def seeded(request):
+    """The sales of build_sales, built once per backend; each test gets its own copy."""
+    with seeded_databases(request, build_sales) as made:
+        yield made
+
+
 @pytest.fixture
-def data(db, actor, now):
-    return build_sales(db, actor, now)
+def db_url(seeded, tmp_path):
+    with seeded.copy(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def data(seeded, db):
+    return seeded.value
 
 
 def run(db, name, *, convert=False, owner_id=None):
