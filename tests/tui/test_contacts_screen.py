@@ -734,36 +734,43 @@ async def test_filter_form_narrows_by_stage_and_mine(db, actor, now, people):
         assert app.screen.filters == {"owner_id": views.ME}
 
 
-async def test_theme_toggles_between_dark_and_light(sqlite_db, actor_sqlite, now):
+async def test_the_shell_on_one_start_theme_key_bar_and_a_failed_worker(sqlite_db, actor_sqlite, now):
+    """Three checks of the app's shell, on a database with no contacts, in one app start: each
+    begins from what the one before left (the theme back to dark, the sort the key bar set, the
+    toasts cleared) and reads nothing of it."""
     app = make_app(sqlite_db, actor_sqlite, now)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        assert app.theme == "textual-dark"
-        await pilot.press("ctrl+t")
-        assert app.theme == "textual-light"
-        await pilot.press("ctrl+t")
-        assert app.theme == "textual-dark"
+        await _theme_toggles_between_dark_and_light(app, pilot)
+        await _key_bar_shows_the_main_keys_and_a_click_presses_one(app, pilot)
+        app.clear_notifications()
+        await _a_failed_worker_in_a_screen_or_form_shows_a_notification(app, pilot)
 
 
-async def test_key_bar_shows_the_main_keys_and_a_click_presses_one(sqlite_db, actor_sqlite, now):
+async def _theme_toggles_between_dark_and_light(app, pilot):
+    assert app.theme == "textual-dark"
+    await pilot.press("ctrl+t")
+    assert app.theme == "textual-light"
+    await pilot.press("ctrl+t")
+    assert app.theme == "textual-dark"
+
+
+async def _key_bar_shows_the_main_keys_and_a_click_presses_one(app, pilot):
     from crm_tui.widgets.key_bar import KeyBar
 
-    app = make_app(sqlite_db, actor_sqlite, now)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        bar = app.screen.query_one(KeyBar)
-        line = bar.text().plain
-        assert "/ Search" in line and "s Sort" in line and line.rstrip().endswith("^p palette")
-        assert len(line) <= 80  # keys that don't fit give way to the palette's, at the right edge
-        screen = app.screen
-        assert screen.sort == "name"
-        x = line.index(" s Sort")
-        await pilot.click(KeyBar, offset=(x + 1, 0))
-        await settle(app, pilot)
-        assert screen.sort == "company"
+    bar = app.screen.query_one(KeyBar)
+    line = bar.text().plain
+    assert "/ Search" in line and "s Sort" in line and line.rstrip().endswith("^p palette")
+    assert len(line) <= 80  # keys that don't fit give way to the palette's, at the right edge
+    screen = app.screen
+    assert screen.sort == "name"
+    x = line.index(" s Sort")
+    await pilot.click(KeyBar, offset=(x + 1, 0))
+    await settle(app, pilot)
+    assert screen.sort == "company"
 
 
-async def test_a_failed_worker_in_a_screen_or_form_shows_a_notification(sqlite_db, actor_sqlite, now):
+async def _a_failed_worker_in_a_screen_or_form_shows_a_notification(app, pilot):
     """Textual tells only the screen that ran a worker that it failed; the screens hand it on."""
     from textual import work
 
@@ -775,18 +782,16 @@ async def test_a_failed_worker_in_a_screen_or_form_shows_a_notification(sqlite_d
         def fail(self) -> None:
             raise InvalidInput("nothing to do here")
 
-    app = make_app(sqlite_db, actor_sqlite, now)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        screen = Failing()
-        await app.push_screen(screen)
-        worker = screen.fail()
-        for _ in range(100):  # bounded: the failure's message reaches the screen, then the app
-            await pilot.pause()
-            if app._notifications:
-                break
-        assert worker.error is not None
-        assert [n.message for n in app._notifications] == ["nothing to do here"]
+    assert not app._notifications
+    screen = Failing()
+    await app.push_screen(screen)
+    worker = screen.fail()
+    for _ in range(100):  # bounded: the failure's message reaches the screen, then the app
+        await pilot.pause()
+        if app._notifications:
+            break
+    assert worker.error is not None
+    assert [n.message for n in app._notifications] == ["nothing to do here"]
 
 
 async def test_a_search_with_brackets_shows_as_typed(db, actor, now, people):

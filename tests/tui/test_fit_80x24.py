@@ -3,8 +3,14 @@ label and button shows, none under another, and no one-line text is cut without 
 
 from __future__ import annotations
 
-import pytest
+import shutil
+import time
+from pathlib import Path
 
+import pytest
+from sqlalchemy.engine import make_url
+
+from crm_tui.db import open_database
 from crm_tui.screens.contacts.filters import ContactFilterForm
 from crm_tui.screens.pipeline.board_dialogs import BoardFilterForm
 from crm_tui.screens.pipeline.deals import DealFilterForm
@@ -16,10 +22,39 @@ from .fit import assert_fits
 SIZE = (80, 24)
 
 
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory, sqlite_template):
+    """The demo set loaded once for the module into a copy of the template (in an environment
+    isolated as a test's), as the tests' `demo_db` loaded it each; each test gets a copy."""
+    from crm_tui.services import users
+    from tests.conftest import FROZEN_NOW, _isolate
+
+    folder = tmp_path_factory.mktemp("demo")
+    path = folder / "demo.db"
+    shutil.copy(sqlite_template, path)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _isolate(folder, monkeypatch)
+        database = open_database(f"sqlite:///{path}")
+        try:
+            with database.write() as session:
+                actor = users.actor_for(session, login="ann", now=FROZEN_NOW)
+                demo.load_demo(session, contacts=60, seed=7, actor=actor, now=FROZEN_NOW)
+        finally:
+            database.dispose()
+    time.tzset()  # the TZ the isolation set is gone again
+    return path
+
+
 @pytest.fixture
-def demo_db(sqlite_db, actor_sqlite, now):
-    with sqlite_db.write() as session:
-        demo.load_demo(session, contacts=60, seed=7, actor=actor_sqlite, now=now)
+def demo_db(sqlite_db, demo_file):
+    """sqlite_db (the file the test's actor_sqlite reads) with the module's demo set in it: a file
+    copy, not a demo load per test. Its connections are closed first and no WAL of the file it
+    replaces is left beside it."""
+    path = Path(make_url(sqlite_db.url).database)
+    sqlite_db.dispose()
+    for leftover in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    shutil.copy(demo_file, path)
     return sqlite_db
 
 

@@ -430,27 +430,48 @@ async def test_save_is_disabled_while_saving(db, actor, now, monkeypatch):
 # --- dialogs -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("key", "answer"), [("y", True), ("enter", True), ("n", False), ("escape", False)])
-async def test_confirm_screen_answers(key, answer, now):
-    app = Host(None, Actor(user_id=None, login="system"), now, ConfirmScreen("Archive Ada?", "Archive"))
+CONFIRM_KEYS = [("y", True), ("enter", True), ("n", False), ("escape", False)]
+
+
+async def test_confirm_screen_answers(now):
+    """Each key answers a question of its own (one app start for the four: the app shows each
+    question once the one before has been answered and closed)."""
+    question = lambda: ConfirmScreen("Archive Ada?", "Archive")  # noqa: E731
+    app = Host(None, Actor(user_id=None, login="system"), now, question())
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        assert "Archive (y)" in str(app.screen.query_one("#confirm-yes", Button).label)
-        await pilot.press(key)
-        await pilot.pause()
-    assert app.results == [answer]
+        for i, (key, answer) in enumerate(CONFIRM_KEYS):
+            if i:
+                await app.push_screen(question(), callback=app.results.append)
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "Archive (y)" in str(app.screen.query_one("#confirm-yes", Button).label)
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.results[i:] == [answer], key
+            assert not isinstance(app.screen, ConfirmScreen)
+    assert app.results == [answer for _key, answer in CONFIRM_KEYS]
 
 
-@pytest.mark.parametrize(("key", "choice"), [("y", {"title": "yours"}), ("t", {"title": "theirs"}),
-                                             ("enter", {"title": "yours"}), ("escape", None)])
-async def test_conflict_screen_choices(key, choice, now):
+CONFLICT_KEYS = [("y", {"title": "yours"}), ("t", {"title": "theirs"}), ("enter", {"title": "yours"}),
+                 ("escape", None)]
+
+
+async def test_conflict_screen_choices(now):
+    """Each key answers a conflict of its own (one app start for the four, as above)."""
     clash = Clash("title", "Title", "CEO", "CFO", "CTO")
-    app = Host(None, Actor(user_id=None, login="system"), now, FieldConflictScreen([clash], "changed by bob"))
+    conflict = lambda: FieldConflictScreen([clash], "changed by bob")  # noqa: E731
+    app = Host(None, Actor(user_id=None, login="system"), now, conflict())
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press(key)
-        await pilot.pause()
-    assert app.results == [choice]
+        for i, (key, choice) in enumerate(CONFLICT_KEYS):
+            if i:
+                await app.push_screen(conflict(), callback=app.results.append)
+            await pilot.pause()
+            assert isinstance(app.screen, FieldConflictScreen)
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.results[i:] == [choice], key
+            assert not isinstance(app.screen, FieldConflictScreen)
+    assert app.results == [choice for _key, choice in CONFLICT_KEYS]
 
 
 # --- loading a form's reference data -------------------------------------------------------------
