@@ -6,7 +6,7 @@ timeline of its contacts, company and deal. The outbox is sent after commit by w
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import formataddr, getaddresses, parseaddr
@@ -215,12 +215,15 @@ def _check(session: Session, d: Draft) -> tuple[list[str], list[str], str, str]:
 _RECORDS = (("contact", Contact, "contact_id"), ("company", Company, "company_id"), ("deal", Deal, "deal_id"))
 
 
-def _existing(session: Session, drafts: Sequence[Draft]) -> dict[str, set[int]]:
-    """The ids the drafts name that exist, by kind (one query per kind named)."""
+def _existing(session: Session, drafts: Sequence[Draft],
+              known: Mapping[str, Collection[int]] | None = None) -> dict[str, set[int]]:
+    """The ids the drafts name that exist, by kind (one query per kind named); `known`: ids by kind
+    the caller has read in this transaction, not read again."""
     found: dict[str, set[int]] = {}
     for label, model, attr in _RECORDS:
-        wanted = sorted({i for d in drafts if is_id(i := getattr(d, attr), session, model)})
-        found[label] = set()
+        have = set((known or {}).get(label, ()))
+        wanted = sorted({i for d in drafts if is_id(i := getattr(d, attr), session, model)} - have)
+        found[label] = {getattr(d, attr) for d in drafts} & have
         for start in range(0, len(wanted), 500):
             found[label].update(session.scalars(select(model.id).where(model.id.in_(wanted[start:start + 500]))))
     return found
@@ -323,15 +326,18 @@ class Outgoing:
 
 def send_many(session: Session, items: Sequence[Outgoing], *, actor: Actor, now: datetime | None = None,
               source: str = "workflow", rule: str = "", id_from: str | None = None,
-              outcome: str | None = None) -> list[Queued | InvalidInput | NotFound]:
+              outcome: str | None = None,
+              known: Mapping[str, Collection[int]] | None = None) -> list[Queued | InvalidInput | NotFound]:
     """`send` for a batch of new emails (a sequence's due steps), set-based: the same checks for each
     (a bad one is its InvalidInput, or NotFound, in the result, in its place, and the rest go on), one query per
     kind of record they name, the messages stored by mail_store in one batch per sender, and one
-    INSERT each of the outbox rows and their audit rows. The drafts start threads (no In-Reply-To)."""
+    INSERT each of the outbox rows and their audit rows. The drafts start threads (no In-Reply-To).
+    `known`: the ids by kind ("contact", "company", "deal") the caller has read in this transaction,
+    so not read again to check that they exist."""
     now = resolve_now(now)
     permissions.require(session, actor, "activity.log")
     results: list[Queued | InvalidInput | NotFound | None] = [None] * len(items)
-    known = _existing(session, [i.draft for i in items])
+    known = _existing(session, [i.draft for i in items], known)
     ready: list[tuple[int, Outgoing, list[str], list[str], str, str, str]] = []
     for n, item in enumerate(items):
         d = item.draft
