@@ -13,6 +13,7 @@ from email.utils import formataddr, getaddresses, parseaddr
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput, NotFound
@@ -218,10 +219,12 @@ _RECORDS = (("contact", Contact, "contact_id"), ("company", Company, "company_id
 def _existing(session: Session, drafts: Sequence[Draft],
               known: Mapping[str, Collection[int]] | None = None) -> dict[str, set[int]]:
     """The ids the drafts name that exist, by kind (one query per kind named); `known`: ids by kind
-    the caller has read in this transaction, not read again."""
+    the caller has read in this transaction, not read again, nor are those the session holds (as
+    get_or_404 finds them)."""
     found: dict[str, set[int]] = {}
     for label, model, attr in _RECORDS:
-        have = set((known or {}).get(label, ()))
+        have = set((known or {}).get(label, ())) | {
+            i for d in drafts if (i := getattr(d, attr)) is not None and identity_key(model, i) in session.identity_map}
         wanted = sorted({i for d in drafts if is_id(i := getattr(d, attr), session, model)} - have)
         found[label] = {getattr(d, attr) for d in drafts} & have
         for start in range(0, len(wanted), 500):

@@ -19,6 +19,7 @@ import secrets as random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import formataddr
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -33,6 +34,10 @@ from crm_tui.models.enums import ActivityKind
 from crm_tui.services import mail_send, permissions, sequences, validation as v
 from crm_tui.services.common import Actor, audit, parse_id, system_actor
 from crm_tui.services.paging import Page, SortKey, keyset_page
+
+if TYPE_CHECKING:  # Jinja2 loads with the first email filled, not with this module
+    from crm_tui.services import email_templates
+    from crm_tui.services.email_templates import MergeRecords
 
 log = logging.getLogger(__name__)
 
@@ -386,13 +391,18 @@ def _template(session: Session, name: str | None) -> tuple[str, str] | None:
 
 
 def fill(session: Session, *, actor: Actor, contact_id: int, subject: str, body: str, survey: dict,
-         extra: dict | None = None) -> tuple[str, str]:
+         extra: dict | None = None, records: MergeRecords | None = None,
+         me: email_templates.Fields | None = None) -> tuple[str, str]:
     """A survey email's subject and body from a template (Jinja2's sandbox, services/email_templates)
     with the contact's fields, `me`, `survey` (links, url_N, unsubscribe) and `extra` (the case).
-    A template that leaves the links out gets them added at the end."""
+    A template that leaves the links out gets them added at the end. `records` and `me`: a batch's
+    contacts, companies and sender, read once (email_templates.merge_records, me_fields)."""
     from crm_tui.services import email_templates
 
-    context = email_templates.merge_context(session, actor=actor, contact_id=contact_id)
+    if records is not None:
+        context = records.context(contact_id, me or email_templates.me_fields(session, actor))
+    else:
+        context = email_templates.merge_context(session, actor=actor, contact_id=contact_id)
     context["survey"] = email_templates.Fields("survey", survey)
     for name, values in (extra or {}).items():
         context[name] = email_templates.Fields(name, values)
