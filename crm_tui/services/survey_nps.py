@@ -136,9 +136,9 @@ def send_batch(session: Session, *, actor: Actor, run_key: str, conditions: list
     now = resolve_now(now)
     permissions.require(session, actor, "survey.send")
     run_key = check_run_key(run_key)
-    if (why := surveys.not_configured(settings)) is not None:
+    key, why = surveys.configured_key(settings)  # the keyring read once a batch
+    if key is None:
         raise InvalidInput(f"NPS surveys cannot go out: {why}")
-    key = surveys.signing_key(settings)
     batch = Batch(after=after)
     eligible = [*conditions, Contact.archived.is_(False), Contact.do_not_email.is_(False),
                 Contact.email.is_not(None), Contact.email != "", Contact.id > after,

@@ -83,12 +83,19 @@ def signing_key(settings: Settings | None) -> bytes | None:
 
 def not_configured(settings: Settings | None) -> str | None:
     """Why surveys cannot go out here (no survey_url, or no signing key), or None when they can."""
+    return configured_key(settings)[1]
+
+
+def configured_key(settings: Settings | None) -> tuple[bytes | None, str | None]:
+    """The signing key to send surveys with and None, or None and why they cannot go out here (no
+    survey_url, or no signing key): a send reads the key (the keyring) once."""
     support = _support(settings)
     if not support.survey_url:
-        return "no survey_url under [support] in config.toml (the address `crm serve` answers surveys on)"
-    if signing_key(settings) is None:
-        return (f"no survey signing key: set {support.secret_env}, or run `crm secret set survey`")
-    return None
+        return None, "no survey_url under [support] in config.toml (the address `crm serve` answers surveys on)"
+    key = signing_key(settings)
+    if key is None:
+        return None, f"no survey signing key: set {support.secret_env}, or run `crm secret set survey`"
+    return key, None
 
 
 def _b64(data: bytes) -> str:
@@ -421,9 +428,9 @@ def on_resolved(session: Session, case: Case, *, actor: Actor, settings: Setting
     surveys not set up, sent before, or the template failed (the case is resolved all the same)."""
     now = resolve_now(now)
     try:
-        why = not_configured(settings)
+        key, why = configured_key(settings)
     except InvalidInput as exc:  # a key too short: the case is resolved all the same
-        why = exc.message
+        key, why = None, exc.message
     contact = session.get(Contact, case.contact_id) if case.contact_id is not None else None
     if why is None:
         if contact is None:
@@ -439,15 +446,14 @@ def on_resolved(session: Session, case: Case, *, actor: Actor, settings: Setting
         return None
     try:
         with session.begin_nested():
-            return _send_csat(session, case, contact, actor=actor, settings=settings, now=now)
+            return _send_csat(session, case, contact, key, actor=actor, settings=settings, now=now)
     except InvalidInput as exc:
         _skip(session, case, f"the survey email could not be made: {exc.message}")
         return None
 
 
-def _send_csat(session: Session, case: Case, contact: Contact, *, actor: Actor, settings: Settings | None,
-               now: datetime) -> Survey | None:
-    key = signing_key(settings)
+def _send_csat(session: Session, case: Case, contact: Contact, key: bytes, *, actor: Actor,
+               settings: Settings | None, now: datetime) -> Survey | None:
     table = Survey.__table__
     made = session.execute(sequences.dialect_insert(session, table).values(
         kind=CSAT, case_id=case.id, contact_id=contact.id, user_id=case.assignee_id, team=case.team,

@@ -469,3 +469,20 @@ def test_surveys_list_by_keyset(db, actor, now, settings, people):
         with pytest.raises(InvalidInput):
             surveys.list_surveys(s, actor=actor, kind="xyz")
 
+
+def test_a_send_reads_the_signing_key_once(db, actor, now, settings, people, monkeypatch):
+    """The keyring costs a tenth of a second a look: a CSAT send and an NPS batch read it once each."""
+    from crm_tui import secrets
+
+    looks = []
+    real = secrets.get_secret
+
+    def counted(*args, **kwargs):
+        looks.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(secrets, "get_secret", counted)
+    survey_id, _why = _resolve(db, actor, settings, now, people["case:Lee"])
+    assert survey_id is not None and len(looks) == 1
+    looks.clear()
+    assert _run(db, actor, settings, now, limit=10) == 1 and len(looks) == 1
