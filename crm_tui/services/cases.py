@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import formataddr, parseaddr
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import and_, case as case_when, false, func, literal, or_, select, true, union
 from sqlalchemy.orm import Session, aliased
 
 from crm_tui.clock import resolve_now
+from crm_tui.config import SupportConfig
 from crm_tui.errors import Forbidden, InvalidInput
 from crm_tui.models import Company, Contact, Deal, EmailMessage, Product, User
 from crm_tui.models.case import (CHANNELS, CLOSED, INTERNAL, NEW, OPEN, OPEN_STATUSES, PRIORITIES, PUBLIC,
@@ -29,6 +30,7 @@ from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_id
 from crm_tui.services.grants import ALL, NONE, OWN
 from crm_tui.services.paging import Page, SortKey, keyset_page
+from crm_tui.services.search import like_pattern
 
 ENTITY = "case"
 VIEW, EDIT = "case.view", "case.edit"
@@ -328,11 +330,6 @@ def _rows(rows) -> list[CaseRow]:
                     r.company_id, r.assignee_id) for r in rows]
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def search_condition(query: str | None):
     """A case whose number is the text ("42"), or whose subject holds it, or whose contact's name or
     email, or company's name, holds it; "#42" (or "[#42]") is the number alone. None for no search."""
@@ -344,12 +341,12 @@ def search_condition(query: str | None):
         number = parse_id(bare[1:])
         return _C.id == number if number is not None and number < 2**31 else false()
     number = parse_id(text)
-    pattern = _like(text.casefold())
+    pattern = like_pattern(text.casefold())
     matches = [
         func.lower(_C.subject).like(pattern, escape="\\"),
-        _C.contact_id.in_(select(Contact.id).where(or_(Contact.sort_name.like(_like(v.fold(text)), escape="\\"),
+        _C.contact_id.in_(select(Contact.id).where(or_(Contact.sort_name.like(like_pattern(v.fold(text)), escape="\\"),
                                                        func.lower(Contact.email).like(pattern, escape="\\")))),
-        _C.company_id.in_(select(Company.id).where(Company.name_key.like(_like(v.fold(text)), escape="\\"))),
+        _C.company_id.in_(select(Company.id).where(Company.name_key.like(like_pattern(v.fold(text)), escape="\\"))),
     ]
     if number is not None and number < 2**31:
         matches.insert(0, _C.id == number)
@@ -665,18 +662,6 @@ def tagged_subject(case_id: int, subject: str) -> str:
     return subject if tag in subject else f"{subject} {tag}".strip()
 
 
-def _support_from(session: Session, actor: Actor, settings: Any) -> str | None:
-    """From: the support address (replies come back to the support mailbox) under the agent's
-    name; None (the agent's own address) when no support address is set."""
-    support = getattr(settings, "support", None)
-    addresses = getattr(support, "addresses", ()) if support is not None else ()
-    if not addresses:
-        return None
-    user = session.get(User, actor.user_id) if actor.user_id is not None else None
-    name = (user.name or user.login) if user is not None else (getattr(support, "team", None) or "Support")
-    return formataddr((name, addresses[0]))
-
-
 def reply(session: Session, case_id: int, *, actor: Actor, body: str | None = None, subject: str | None = None,
           template_id: int | None = None, cc: tuple[str, ...] | list[str] = (), settings: Any = None,
           version: int | None = None, now: datetime | None = None) -> CaseEntry:
@@ -712,8 +697,11 @@ def reply(session: Session, case_id: int, *, actor: Actor, body: str | None = No
         if subject:
             draft.subject = subject
     draft.subject = tagged_subject(case.id, draft.subject)
+    # From: the support address under the agent's name (the agent's own address when none is set)
+    support = getattr(settings, "support", None) or SupportConfig()
+    user = session.get(User, actor.user_id) if support.addresses and actor.user_id is not None else None
     queued = mail_send.send(session, draft=draft, actor=actor, now=now,
-                            from_addr=_support_from(session, actor, settings))
+                            from_addr=support.sender((user.name or user.login) if user is not None else None))
     return add_entry(session, case.id, actor=actor, body=queued.body, visibility=PUBLIC, direction="out",
                      email_id=queued.email_id, now=now)
 

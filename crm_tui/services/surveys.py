@@ -18,7 +18,6 @@ import re
 import secrets as random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import formataddr
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
@@ -379,10 +378,7 @@ def links(base: str, token: str, kind: str) -> dict[int, str]:
 def from_address(settings: Settings | None) -> str | None:
     """Survey emails go from the support address (so a reply reaches mail capture), else the
     [smtp] sender (None here)."""
-    support = _support(settings)
-    if support.addresses:
-        return formataddr((support.team or "Support", support.addresses[0]))
-    return None
+    return _support(settings).sender()
 
 
 def _template(session: Session, name: str | None) -> tuple[str, str] | None:

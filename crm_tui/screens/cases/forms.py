@@ -15,7 +15,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from crm_tui.errors import Conflict, CrmError, InvalidInput
+from crm_tui.errors import CrmError, InvalidInput
 from crm_tui.models.case import CHANNELS, PRIORITIES, STATUS_LABELS, STATUSES
 from crm_tui.screens.base import Outcome
 from crm_tui.screens.conflict import put_pick
@@ -229,9 +229,6 @@ class _CaseChange(OneLineErrors, FormConflicts, FormScreen["Any | None"]):
 
     def base_version(self) -> int:
         return self.card.version
-
-    def report_conflict(self, error: Conflict) -> None:
-        self.resolve_conflict(error)
 
     def opened_record(self) -> CaseCard:
         return self.card
