@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from crm_tui.services import cases
+from crm_tui.services.words import span
 from crm_tui.shapes import Page
 from crm_tui.widgets.keyset_table import Column
 
@@ -19,14 +20,6 @@ QUEUE_LABELS = {"mine": "Mine", "unassigned": "Unassigned", "soon": "Breaching s
 def queue_label(key: str) -> str:
     """ "mine" -> "Mine", "team:Support" -> "Support"."""
     return key.split(":", 1)[1] if key.startswith("team:") else QUEUE_LABELS.get(key, key)
-
-
-def span(minutes: int) -> str:
-    """ 95 -> "1h 35m", 3000 -> "2d 2h": the two largest units."""
-    days, rest = divmod(abs(minutes), 24 * 60)
-    hours, mins = divmod(rest, 60)
-    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n]
-    return " ".join(parts[:2]) or "0m"
 
 
 def time_left(due: datetime | None, now: datetime) -> str:
