@@ -44,8 +44,6 @@ MAX_BODY = mail_send.MAX_BODY
 MAX_CATEGORY = 60
 DIRECTIONS = ("in", "out")
 VISIBILITIES = (PUBLIC, INTERNAL)
-# what update_case may change (the rest has its own function: status, priority, assignee, deal)
-EDITABLE = ("subject", "description", "contact_id", "company_id", "product_id", "channel", "category", "from_addr")
 
 
 class _Keep:
@@ -780,40 +778,6 @@ def set_priority(session: Session, case_id: int, priority: str, *, actor: Actor,
         with session.no_autoflush:
             sla.stamp(session, case, now=now)
     return _write(session, case, changes, actor, now)
-
-
-def update_case(session: Session, case_id: int, *, actor: Actor, version: int | None = None,
-                now: datetime | None = None, **fields: Any) -> Case:
-    """Change the fields given (subject, description, contact_id, company_id, product_id, channel,
-    category, from_addr); the status, priority, assignee and deal have their own functions, which
-    this passes them on to."""
-    now = resolve_now(now)
-    unknown = set(fields) - set(EDITABLE) - {"priority", "status", "assignee_id", "team", "deal_id"}
-    if unknown:
-        raise InvalidInput(f"cannot change {', '.join(sorted(unknown))} of a case")
-    case = _editable(session, case_id, actor, version)
-    values = _clean(session, {k: val for k, val in fields.items() if k in EDITABLE and k not in ("contact_id",
-                                                                                               "company_id")})
-    if "contact_id" in fields or "company_id" in fields:
-        contact_id = fields.get("contact_id", case.contact_id)
-        company_id = fields["company_id"] if "company_id" in fields else (
-            None if "contact_id" in fields and fields["contact_id"] != case.contact_id else case.company_id)
-        values["contact_id"], values["company_id"] = _links(session, contact_id, company_id)
-    for name in ("priority", "status", "assignee_id", "team", "deal_id"):  # checked before anything is written
-        if name in fields:
-            _clean(session, {name: fields[name]}) if name != "status" else check_status(fields[name])
-    changes = apply_changes(case, values)
-    _write(session, case, changes, actor, now)
-    if "priority" in fields:
-        set_priority(session, case.id, fields["priority"], actor=actor, now=now)
-    if "assignee_id" in fields or "team" in fields:
-        assign(session, case.id, actor=actor, assignee_id=fields.get("assignee_id", KEEP),
-               team=fields.get("team", KEEP), now=now)
-    if "deal_id" in fields:
-        link_deal(session, case.id, fields["deal_id"], actor=actor, now=now)
-    if "status" in fields:
-        set_status(session, case.id, fields["status"], actor=actor, now=now)
-    return case
 
 
 def link_deal(session: Session, case_id: int, deal_id: int | None, *, actor: Actor, version: int | None = None,
