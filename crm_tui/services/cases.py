@@ -850,11 +850,15 @@ def summary(case: Case) -> dict[str, Any]:
 
 
 def names(session: Session, case: Case) -> dict[str, str | None]:
-    """The names of the records a case points to: contact, company, deal, product, assignee."""
-    def one(column, id_column, id_):
-        return session.scalar(select(column).where(id_column == id_)) if id_ is not None else None
-
-    contact = one(func.coalesce(func.nullif(Contact.full_name, ""), Contact.email), Contact.id, case.contact_id)
-    return {"contact": contact, "company": one(Company.name, Company.id, case.company_id),
-            "deal": one(Deal.title, Deal.id, case.deal_id), "product": one(Product.name, Product.id, case.product_id),
-            "assignee": one(User.login, User.id, case.assignee_id)}
+    """The names of the records a case points to: contact, company, deal, product, assignee (one
+    query: a subquery for each that the case has)."""
+    wanted = {name: select(column).where(id_column == id_).scalar_subquery().label(name)
+              for name, column, id_column, id_ in (
+                  ("contact", func.coalesce(func.nullif(Contact.full_name, ""), Contact.email), Contact.id,
+                   case.contact_id),
+                  ("company", Company.name, Company.id, case.company_id), ("deal", Deal.title, Deal.id, case.deal_id),
+                  ("product", Product.name, Product.id, case.product_id),
+                  ("assignee", User.login, User.id, case.assignee_id))
+              if id_ is not None}
+    found = session.execute(select(*wanted.values())).one()._asdict() if wanted else {}
+    return {name: found.get(name) for name in ("contact", "company", "deal", "product", "assignee")}

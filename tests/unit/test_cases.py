@@ -480,3 +480,31 @@ def test_a_contact_brings_its_company_unless_one_is_given(db, team, now):
     with db.read() as s:
         assert (s.get(Case, bobs).contact_id, s.get(Case, bobs).company_id) == (team["bob"], team["globex"])
         assert s.get(Case, given).company_id == team["acme"]
+
+
+def test_the_names_a_case_points_to_come_in_one_query(db, team, now):
+    from sqlalchemy import event
+
+    from crm_tui.services import products
+
+    with db.write() as s:
+        deal = deals.create_deal(s, data={"title": "Anvils", "amount": "10"}, actor=team["admin"], now=now).id
+        product = products.create_product(s, sku="AN-1", name="Anvil", actor=team["admin"], now=now).id
+        full = _open(s, team, now, deal_id=deal, product_id=product, assignee_id=team["support"].user_id).id
+        bare = _open(s, team, now, contact_id=None).id
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with db.read() as s:
+        full_case, bare_case = s.get(Case, full), s.get(Case, bare)
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            named, none = cases.names(s, full_case), cases.names(s, bare_case)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+    assert named == {"contact": "Ada Lovelace", "company": "Acme", "deal": "Anvils", "product": "Anvil",
+                     "assignee": "sue"}
+    assert none == dict.fromkeys(("contact", "company", "deal", "product", "assignee"))
+    assert len(statements) == 1
