@@ -29,6 +29,20 @@ def test_span(minutes, text):
     assert span(minutes) == text
 
 
+def test_a_long_span_fits_the_case_lists_sla_column(now):
+    """A breach of 231 days was cut to "-231d 1…" in the 8-character SLA column: it shows its
+    largest unit alone when the two do not fit."""
+    from datetime import timedelta
+
+    from crm_tui.screens.case_rows import SLA_WIDTH, time_left
+
+    cells = {time_left(now + sign * timedelta(days=d, hours=h, minutes=m), now)
+             for sign in (1, -1) for d, h, m in ((231, 14, 0), (99, 23, 0), (9, 14, 0), (0, 23, 59))}
+    assert cells == {"231d 14h", "-231d", "99d 23h", "-99d 23h", "9d 14h", "-9d 14h", "23h 59m", "-23h 59m"}
+    assert max(len(c) for c in cells) <= SLA_WIDTH
+    assert span(333_000, fit=5) == "231d" and span(333_000) == "231d 6h"
+
+
 def test_the_list_the_describe_and_the_reports_write_a_span_alike(now):
     from datetime import timedelta
 
