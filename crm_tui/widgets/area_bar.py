@@ -53,16 +53,18 @@ class AreaBar(TextLine):
         return shown
 
     def _line(self, areas: list[tuple[str, str, str]], *, compact: bool) -> Text:
-        """" 1 Contacts  2 Companies " (each key in its own cell), or compact " 1 Contacts 2 Companies "."""
+        """" 1 Contacts  2 Companies " (each key in its own cell), or compact " 1 Contacts 2 Companies"
+        (a count, as the Inbox's, kept apart from the next key)."""
         text = Text(no_wrap=True, overflow="ellipsis")
         if compact:
             text.append(" ")
-        for mode, key, label in areas:
+        for n, (mode, key, label) in enumerate(areas):
             current = mode == self.current
             if compact:
+                if n:
+                    text.append("  " if areas[n - 1][2][-1:].isdigit() else " ")  # "4 Inbox 5  5 Reports"
                 text.append(key, style="reverse bold" if current else "bold")
                 text.append(f" {label}", style="reverse bold" if current else "")
-                text.append(" ")
             else:
                 text.append(f" {key} ", style="reverse bold" if current else "bold")
                 text.append(f"{label} ", style="reverse bold" if current else "")
