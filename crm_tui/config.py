@@ -246,6 +246,17 @@ class SupportConfig:
     secret_env: str = "CRM_SURVEY_SECRET"
     soon_minutes: int = 60
 
+    def sender(self, name: str | None = None, address: str | None = None) -> str | None:
+        """The From of the service desk's email: `name` (else the team's, else "Support") at `address`
+        (else the first support address), so that replies come back to the support mailbox; None
+        when no support address is set (the agent's own address, or the [smtp] sender)."""
+        address = address or (self.addresses[0] if self.addresses else None)
+        if not address:
+            return None
+        from email.utils import formataddr
+
+        return formataddr((name or self.team or "Support", address))
+
     @classmethod
     def from_table(cls, table: Any) -> SupportConfig:
         if not isinstance(table, dict):

@@ -8,6 +8,7 @@ A keyring that is missing or fails (a headless server has no backend) counts as 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Literal
 
 from crm_tui.errors import StorageError
@@ -41,6 +42,63 @@ def get_secret(name: str, *, env: str | None = None) -> str | None:
     return from_env(env) or from_keyring(name)
 
 
+# --- a process's cache of keyring reads (the app's engine looks every tick) ---------------------
+_cache: dict[str, str | None] = {}
+_cache_mark: tuple | None = None
+_generation = 0  # bumped by set_secret and forget_secret in this process
+
+
+def _stamp() -> Path:
+    """Touched by `set_secret` and `forget_secret` (`crm secret set` and `forget`, in another
+    process): the running app's cached reads see the keyring changed. In the config dir, as the
+    keyring, of this person on this machine."""
+    from crm_tui.config import config_dir
+
+    return config_dir() / "secrets.changed"
+
+
+def _mark() -> tuple:
+    path = _stamp()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    return _generation, str(path), stamp
+
+
+def _changed() -> None:
+    global _generation
+    _generation += 1
+    try:
+        path = _stamp()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+        os.utime(path)
+    except OSError:
+        pass  # no config dir to write: only this process learns of the change
+
+
+def cached_secret(name: str, *, env: str | None = None) -> str | None:
+    """`get_secret`, its keyring read kept by this process until `crm secret set` or `forget` (or
+    `forget_cached`) changes it: for what runs often, as the engine's look for each user's SMTP
+    password. The variable is read each time (it costs nothing)."""
+    global _cache_mark
+    if (value := from_env(env)) is not None:
+        return value
+    mark = _mark()
+    if mark != _cache_mark:
+        _cache.clear()
+        _cache_mark = mark
+    if name not in _cache:
+        _cache[name] = from_keyring(name)
+    return _cache[name]
+
+
+def forget_cached(name: str) -> None:
+    """Read `name` from the keyring again next time (its cached password was refused)."""
+    _cache.pop(name, None)
+
+
 def source_of(name: str, *, env: str | None = None) -> Source | None:
     """Where `get_secret` would find it ("env" or "keyring"), without handing out the value."""
     if from_env(env):
@@ -66,6 +124,7 @@ def set_secret(name: str, value: str) -> None:
         _keyring().set_password(SERVICE, name, value)
     except Exception as exc:  # noqa: BLE001 - the backend's message, never the value
         raise StorageError(f"cannot store {name!r} in the system keyring: {_why(exc)}") from None
+    _changed()
 
 
 def forget_secret(name: str) -> bool:
@@ -80,6 +139,7 @@ def forget_secret(name: str) -> bool:
         keyring.delete_password(SERVICE, name)
     except Exception as exc:  # noqa: BLE001
         raise StorageError(f"cannot remove {name!r} from the system keyring: {_why(exc)}") from None
+    _changed()
     return True
 
 

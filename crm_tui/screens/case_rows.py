@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from crm_tui.services import cases
+from crm_tui.services.words import span
 from crm_tui.shapes import Page
 from crm_tui.widgets.keyset_table import Column
 
@@ -21,21 +22,17 @@ def queue_label(key: str) -> str:
     return key.split(":", 1)[1] if key.startswith("team:") else QUEUE_LABELS.get(key, key)
 
 
-def span(minutes: int) -> str:
-    """ 95 -> "1h 35m", 3000 -> "2d 2h": the two largest units."""
-    days, rest = divmod(abs(minutes), 24 * 60)
-    hours, mins = divmod(rest, 60)
-    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n]
-    return " ".join(parts[:2]) or "0m"
+SLA_WIDTH = 8  # the SLA column's cells: "-23h 59m" fits; a longer span shows its largest unit ("-231d")
 
 
 def time_left(due: datetime | None, now: datetime) -> str:
     """A list's SLA cell: the time to the case's next target ("2h 10m"), or how long it is past it
-    ("-35m", shown as breached), or "—" when no target runs (paused, met, closed)."""
+    ("-35m", shown as breached), or "—" when no target runs (paused, met, closed); never wider
+    than the column."""
     if due is None:
         return "—"
     minutes = int((due - now).total_seconds() // 60)
-    return span(minutes) if minutes >= 0 else f"-{span(minutes)}"
+    return span(minutes, fit=SLA_WIDTH) if minutes >= 0 else f"-{span(minutes, fit=SLA_WIDTH - 1)}"
 
 
 def customer(row) -> str:
@@ -54,7 +51,7 @@ def case_columns(app, *, with_customer: bool = True) -> list[Column]:
         Column("Status", lambda r: r.status, width=8),
         Column("Assignee", lambda r: getattr(r, "assignee_login", None) or "—", width=8),
         Column("Team", lambda r: getattr(r, "team", None) or "", width=10, hide_below=110),
-        Column("SLA", lambda r: time_left(getattr(r, "sla_next_at", None), app.now()), width=8, align="right"),
+        Column("SLA", lambda r: time_left(getattr(r, "sla_next_at", None), app.now()), width=SLA_WIDTH, align="right"),
     ]
     if not with_customer:
         columns.pop(2)

@@ -569,6 +569,9 @@ class FormConflicts(ResolvesConflicts):
     def conflict_took_theirs(self, record) -> None:
         self.report_saved(record)
 
+    def report_conflict(self, error: Conflict) -> None:
+        self.resolve_conflict(error)
+
 
 class _ContactEditForm(FormConflicts, FormScreen[ContactRead | None]):
     """A form over a stored contact: saves with the version it was read at; on a Conflict it
@@ -585,9 +588,6 @@ class _ContactEditForm(FormConflicts, FormScreen[ContactRead | None]):
 
     def fill(self, contact: ContactRead) -> None:
         raise NotImplementedError
-
-    def report_conflict(self, error: Conflict) -> None:
-        self.resolve_conflict(error)
 
     # -- what the conflict resolution needs (screens/conflict.py)
 

@@ -15,6 +15,7 @@ from crm_tui.services import validation as v
 from crm_tui.services.common import get_or_404
 from crm_tui.services import paging
 from crm_tui.services.paging import Page, SortKey, keyset_page
+from crm_tui.services.search import like_pattern
 # the board's plain shapes and rules (no ORM: the board's first frame is drawn with them before it loads)
 from crm_tui.shapes import (  # noqa: F401 - the services' names for them
     CLOSE_PERIODS, BoardFilter, BoardTotals, Card, Money, StageTotal, days_in_stage, is_stale,
@@ -78,7 +79,7 @@ def _conditions(filters: BoardFilter, stages: list[Stage], now: datetime, zone: 
         conditions.append(Deal.owner_id == filters.owner_id)
     text = v.fold(filters.text or "")
     if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = like_pattern(text)
         companies = select(Company.id).where(Company.name_key.like(pattern, escape="\\"))
         conditions.append(or_(Deal.title_key.like(pattern, escape="\\"), Deal.company_id.in_(companies)))
     if filters.close == "none":

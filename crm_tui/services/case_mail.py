@@ -36,7 +36,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from email.utils import formataddr
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -44,9 +43,9 @@ from sqlalchemy.orm import Session
 from crm_tui.clock import resolve_now
 from crm_tui.config import Settings
 from crm_tui.errors import CrmError, Duplicate
-from crm_tui.models import Company, Contact, ContactEmail, EmailMessage
+from crm_tui.models import Contact, ContactEmail, EmailMessage
 from crm_tui.models.case import CLOSED, INTERNAL, PUBLIC, Case, CaseEntry, Survey
-from crm_tui.services import cases, contacts, mail_send, mail_store, surveys
+from crm_tui.services import cases, mail_contacts, mail_send, mail_store, surveys
 from crm_tui.shapes import system_actor
 
 ACTOR = system_actor("email-to-case")
@@ -285,27 +284,13 @@ def _contact_of(session: Session, address: str | None) -> int | None:
         .where(ContactEmail.email == address, Contact.archived.is_(False)).order_by(ContactEmail.contact_id).limit(1))
 
 
-def _name_parts(name: str) -> tuple[str, str]:
-    """"Ada Lovelace" -> ("Ada", "Lovelace"); "Lovelace, Ada" -> ("Ada", "Lovelace") (as Triage reads names)."""
-    name = " ".join((name or "").replace('"', "").split())
-    if "," in name:
-        last, _, first = name.partition(",")
-        return first.strip()[:100], last.strip()[:100]
-    first, _, last = name.partition(" ")
-    return first[:100], last[:100]
-
-
 def _make_lead(session: Session, message: mail_store.MailMessage, *, now: datetime) -> int:
     """A lead for an unknown sender (at the company whose domain the address is at, if any), made
     through the contacts service (checked and audited), and the message put on its timeline."""
     address = message.from_addr.strip().lower()
-    first, last = _name_parts(message.from_name)
-    company = session.scalar(select(Company.id).where(Company.domain == address.rpartition("@")[2],
-                                                      Company.archived.is_(False)).order_by(Company.id).limit(1))
     try:
-        contact_id = contacts.create_contact(
-            session, data={"first_name": first, "last_name": last, "emails": [address], "lifecycle": "lead",
-                           "company_id": company}, actor=ACTOR, now=now).id
+        contact_id = mail_contacts.create_contact(session, address=address, name=message.from_name, actor=ACTOR,
+                                                  now=now)
     except Duplicate as exc:  # a teammate's sync made it a moment ago (or an archived contact holds it)
         contact_id = exc.existing_id
     mail_store.store_messages(session, [replace(message, direction="inbound", contact_ids=(contact_id,))],
@@ -331,7 +316,7 @@ def _acknowledge(session: Session, case: Case, row: EmailMessage, *, to: str, co
                                        company_id=company_id, template=settings.support.ack_template)
     draft = mail_send.Draft(to=[row.from_addr], subject=subject, body=body, contact_id=contact_id,
                             company_id=company_id, in_reply_to=row.message_id)
-    queued = mail_send.send(session, draft=draft, actor=ACTOR, now=now, from_addr=formataddr((team, to)),
+    queued = mail_send.send(session, draft=draft, actor=ACTOR, now=now, from_addr=settings.support.sender(address=to),
                             source="workflow", rule=ACK_RULE)
     cases.add_entry(session, case.id, actor=ACTOR, body=body, visibility=PUBLIC, direction="out",
                     email_id=queued.email_id, contact_id=contact_id, now=now)

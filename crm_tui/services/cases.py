@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import formataddr, parseaddr
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import and_, case as case_when, false, func, literal, or_, select, true, union
 from sqlalchemy.orm import Session, aliased
 
 from crm_tui.clock import resolve_now
+from crm_tui.config import SupportConfig
 from crm_tui.errors import Forbidden, InvalidInput
 from crm_tui.models import Company, Contact, Deal, EmailMessage, Product, User
 from crm_tui.models.case import (CHANNELS, CLOSED, INTERNAL, NEW, OPEN, OPEN_STATUSES, PRIORITIES, PUBLIC,
@@ -29,6 +30,7 @@ from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_id
 from crm_tui.services.grants import ALL, NONE, OWN
 from crm_tui.services.paging import Page, SortKey, keyset_page
+from crm_tui.services.search import like_pattern
 
 ENTITY = "case"
 VIEW, EDIT = "case.view", "case.edit"
@@ -42,8 +44,6 @@ MAX_BODY = mail_send.MAX_BODY
 MAX_CATEGORY = 60
 DIRECTIONS = ("in", "out")
 VISIBILITIES = (PUBLIC, INTERNAL)
-# what update_case may change (the rest has its own function: status, priority, assignee, deal)
-EDITABLE = ("subject", "description", "contact_id", "company_id", "product_id", "channel", "category", "from_addr")
 
 
 class _Keep:
@@ -338,11 +338,6 @@ def _rows(rows) -> list[CaseRow]:
                     r.company_id, r.assignee_id) for r in rows]
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def search_condition(query: str | None):
     """A case whose number is the text ("42"), or whose subject holds it, or whose contact's name or
     email, or company's name, holds it; "#42" (or "[#42]") is the number alone. None for no search."""
@@ -354,12 +349,12 @@ def search_condition(query: str | None):
         number = parse_id(bare[1:])
         return _C.id == number if number is not None and number < 2**31 else false()
     number = parse_id(text)
-    pattern = _like(text.casefold())
+    pattern = like_pattern(text.casefold())
     matches = [
         func.lower(_C.subject).like(pattern, escape="\\"),
-        _C.contact_id.in_(select(Contact.id).where(or_(Contact.sort_name.like(_like(v.fold(text)), escape="\\"),
+        _C.contact_id.in_(select(Contact.id).where(or_(Contact.sort_name.like(like_pattern(v.fold(text)), escape="\\"),
                                                        func.lower(Contact.email).like(pattern, escape="\\")))),
-        _C.company_id.in_(select(Company.id).where(Company.name_key.like(_like(v.fold(text)), escape="\\"))),
+        _C.company_id.in_(select(Company.id).where(Company.name_key.like(like_pattern(v.fold(text)), escape="\\"))),
     ]
     if number is not None and number < 2**31:
         matches.insert(0, _C.id == number)
@@ -675,18 +670,6 @@ def tagged_subject(case_id: int, subject: str) -> str:
     return subject if tag in subject else f"{subject} {tag}".strip()
 
 
-def _support_from(session: Session, actor: Actor, settings: Any) -> str | None:
-    """From: the support address (replies come back to the support mailbox) under the agent's
-    name; None (the agent's own address) when no support address is set."""
-    support = getattr(settings, "support", None)
-    addresses = getattr(support, "addresses", ()) if support is not None else ()
-    if not addresses:
-        return None
-    user = session.get(User, actor.user_id) if actor.user_id is not None else None
-    name = (user.name or user.login) if user is not None else (getattr(support, "team", None) or "Support")
-    return formataddr((name, addresses[0]))
-
-
 def reply(session: Session, case_id: int, *, actor: Actor, body: str | None = None, subject: str | None = None,
           template_id: int | None = None, cc: tuple[str, ...] | list[str] = (), settings: Any = None,
           version: int | None = None, now: datetime | None = None) -> CaseEntry:
@@ -722,8 +705,11 @@ def reply(session: Session, case_id: int, *, actor: Actor, body: str | None = No
         if subject:
             draft.subject = subject
     draft.subject = tagged_subject(case.id, draft.subject)
+    # From: the support address under the agent's name (the agent's own address when none is set)
+    support = getattr(settings, "support", None) or SupportConfig()
+    user = session.get(User, actor.user_id) if support.addresses and actor.user_id is not None else None
     queued = mail_send.send(session, draft=draft, actor=actor, now=now,
-                            from_addr=_support_from(session, actor, settings))
+                            from_addr=support.sender((user.name or user.login) if user is not None else None))
     return add_entry(session, case.id, actor=actor, body=queued.body, visibility=PUBLIC, direction="out",
                      email_id=queued.email_id, now=now)
 
@@ -804,40 +790,6 @@ def set_priority(session: Session, case_id: int, priority: str, *, actor: Actor,
     return _write(session, case, changes, actor, now)
 
 
-def update_case(session: Session, case_id: int, *, actor: Actor, version: int | None = None,
-                now: datetime | None = None, **fields: Any) -> Case:
-    """Change the fields given (subject, description, contact_id, company_id, product_id, channel,
-    category, from_addr); the status, priority, assignee and deal have their own functions, which
-    this passes them on to."""
-    now = resolve_now(now)
-    unknown = set(fields) - set(EDITABLE) - {"priority", "status", "assignee_id", "team", "deal_id"}
-    if unknown:
-        raise InvalidInput(f"cannot change {', '.join(sorted(unknown))} of a case")
-    case = _editable(session, case_id, actor, version)
-    values = _clean(session, {k: val for k, val in fields.items() if k in EDITABLE and k not in ("contact_id",
-                                                                                               "company_id")})
-    if "contact_id" in fields or "company_id" in fields:
-        contact_id = fields.get("contact_id", case.contact_id)
-        company_id = fields["company_id"] if "company_id" in fields else (
-            None if "contact_id" in fields and fields["contact_id"] != case.contact_id else case.company_id)
-        values["contact_id"], values["company_id"] = _links(session, contact_id, company_id)
-    for name in ("priority", "status", "assignee_id", "team", "deal_id"):  # checked before anything is written
-        if name in fields:
-            _clean(session, {name: fields[name]}) if name != "status" else check_status(fields[name])
-    changes = apply_changes(case, values)
-    _write(session, case, changes, actor, now)
-    if "priority" in fields:
-        set_priority(session, case.id, fields["priority"], actor=actor, now=now)
-    if "assignee_id" in fields or "team" in fields:
-        assign(session, case.id, actor=actor, assignee_id=fields.get("assignee_id", KEEP),
-               team=fields.get("team", KEEP), now=now)
-    if "deal_id" in fields:
-        link_deal(session, case.id, fields["deal_id"], actor=actor, now=now)
-    if "status" in fields:
-        set_status(session, case.id, fields["status"], actor=actor, now=now)
-    return case
-
-
 def link_deal(session: Session, case_id: int, deal_id: int | None, *, actor: Actor, version: int | None = None,
               now: datetime | None = None) -> Case:
     """Link the case to a deal (None: unlink)."""
@@ -908,11 +860,15 @@ def summary(case: Case) -> dict[str, Any]:
 
 
 def names(session: Session, case: Case) -> dict[str, str | None]:
-    """The names of the records a case points to: contact, company, deal, product, assignee."""
-    def one(column, id_column, id_):
-        return session.scalar(select(column).where(id_column == id_)) if id_ is not None else None
-
-    contact = one(func.coalesce(func.nullif(Contact.full_name, ""), Contact.email), Contact.id, case.contact_id)
-    return {"contact": contact, "company": one(Company.name, Company.id, case.company_id),
-            "deal": one(Deal.title, Deal.id, case.deal_id), "product": one(Product.name, Product.id, case.product_id),
-            "assignee": one(User.login, User.id, case.assignee_id)}
+    """The names of the records a case points to: contact, company, deal, product, assignee (one
+    query: a subquery for each that the case has)."""
+    wanted = {name: select(column).where(id_column == id_).scalar_subquery().label(name)
+              for name, column, id_column, id_ in (
+                  ("contact", func.coalesce(func.nullif(Contact.full_name, ""), Contact.email), Contact.id,
+                   case.contact_id),
+                  ("company", Company.name, Company.id, case.company_id), ("deal", Deal.title, Deal.id, case.deal_id),
+                  ("product", Product.name, Product.id, case.product_id),
+                  ("assignee", User.login, User.id, case.assignee_id))
+              if id_ is not None}
+    found = session.execute(select(*wanted.values())).one()._asdict() if wanted else {}
+    return {name: found.get(name) for name in ("contact", "company", "deal", "product", "assignee")}

@@ -21,6 +21,7 @@ from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, parse_shape
 from crm_tui.services.dates import parse_day, team_zone
 from crm_tui.services.paging import Page, SortKey, keyset_page
+from crm_tui.services.search import like_pattern
 
 SORTS: dict[str, SortKey] = {
     "title": SortKey(Deal.title_key, Deal.id),
@@ -111,7 +112,7 @@ def conditions(session: Session, query: str | None, filters: DealFilter) -> list
         out.append(Deal.amount_minor <= f.amount_max)
     out += custom_conditions(session, "deal", f.custom)
     if query and query.strip():
-        pattern = "%" + v.fold(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = like_pattern(v.fold(query))
         out.append(Deal.title_key.like(pattern, escape="\\"))
     return out
 

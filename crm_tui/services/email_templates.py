@@ -188,11 +188,31 @@ def render(session: Session, *, subject: str, body: str, actor: Actor, contact_i
     return Rendered(subject=rendered_subject[:300], body=render_text(body, context, "body"))
 
 
-def render_many(session: Session, *, subject: str, body: str, actor: Actor,
-                contact_ids: Iterable[int]) -> dict[int, Rendered | CrmError]:
-    """`render` for many contacts at once (a sequence's batch): the contacts, their companies and
-    `me` read in one query each, the texts compiled once. A contact whose merge fields fail gets
-    its InvalidInput (as `render` would raise it); a missing contact, NotFound's."""
+@dataclass(frozen=True)
+class MergeRecords:
+    """Contacts and their companies read for filling templates (`merge_records`)."""
+
+    contacts: dict[int, Contact]
+    companies: dict[int, Company]
+
+    def context(self, contact_id: int, me: Fields) -> dict[str, Fields]:
+        """A contact's merge fields, its company's and `me` (as merge_context gives them)."""
+        contact = self.contacts.get(contact_id)
+        if contact is None:
+            raise NotFound(f"no contact with id {contact_id}")
+        context: dict[str, Fields] = {"me": me, "contact": _contact_fields(contact)}
+        if contact.company_id in self.companies:
+            context["company"] = _company_fields(self.companies[contact.company_id])
+        return context
+
+
+def me_fields(session: Session, actor: Actor) -> Fields:
+    """The sender's merge fields (`me`)."""
+    return _me(session, actor)
+
+
+def merge_records(session: Session, contact_ids: Iterable[int]) -> MergeRecords:
+    """The contacts and their companies, one query each (chunked for the drivers' parameter limits)."""
     ids = sorted(set(contact_ids))
     contacts: dict[int, Contact] = {}
     for start in range(0, len(ids), 500):
@@ -202,16 +222,25 @@ def render_many(session: Session, *, subject: str, body: str, actor: Actor,
     for start in range(0, len(company_ids), 500):
         companies.update((c.id, c) for c in session.scalars(
             select(Company).where(Company.id.in_(company_ids[start:start + 500]))))
+    return MergeRecords(contacts, companies)
+
+
+def render_many(session: Session, *, subject: str, body: str, actor: Actor, contact_ids: Iterable[int],
+                records: MergeRecords | None = None) -> dict[int, Rendered | CrmError]:
+    """`render` for many contacts at once (a sequence's batch): the contacts, their companies and
+    `me` read in one query each (the contacts and companies: `records` when the caller has read
+    them), the texts compiled once. A contact whose merge fields fail gets its InvalidInput (as
+    `render` would raise it); a missing contact, NotFound's."""
+    ids = sorted(set(contact_ids))
+    records = records or merge_records(session, ids)
     me = _me(session, actor)
     out: dict[int, Rendered | CrmError] = {}
     for contact_id in ids:
-        contact = contacts.get(contact_id)
-        if contact is None:
-            out[contact_id] = NotFound(f"no contact with id {contact_id}")
+        try:
+            context = records.context(contact_id, me)
+        except NotFound as exc:
+            out[contact_id] = exc
             continue
-        context: dict[str, Fields] = {"me": me, "contact": _contact_fields(contact)}
-        if contact.company_id in companies:
-            context["company"] = _company_fields(companies[contact.company_id])
         try:
             out[contact_id] = Rendered(subject=" ".join(render_text(subject, context, "subject").split())[:300],
                                        body=render_text(body, context, "body"))

@@ -6,21 +6,22 @@ timeline of its contacts, company and deal. The outbox is sent after commit by w
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import formataddr, getaddresses, parseaddr
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from crm_tui.clock import resolve_now
-from crm_tui.errors import InvalidInput
+from crm_tui.errors import InvalidInput, NotFound
 from crm_tui.models import Activity, AuditEvent, Company, Contact, ContactEmail, Deal, EmailMessage, User
 from crm_tui.models.enums import Direction
 from crm_tui.models.workflow import EmailOutbox
 from crm_tui.services import lookup, mail_store, permissions, validation as v
-from crm_tui.services.common import Actor, audit, audit_rows, get_or_404
+from crm_tui.services.common import Actor, audit, audit_rows, get_or_404, is_id
 
 MAX_RECIPIENTS = 50
 COMPANY_CONTACTS = 20
@@ -208,11 +209,35 @@ def _reply_headers(session: Session, in_reply_to: str | None) -> tuple[str | Non
 
 def _check(session: Session, d: Draft) -> tuple[list[str], list[str], str, str]:
     to, cc, subject, body = _check_text(d)
-    for label, kind, id_ in (("contact", Contact, d.contact_id), ("company", Company, d.company_id),
-                             ("deal", Deal, d.deal_id)):
-        if id_ is not None:
-            get_or_404(session, kind, id_, label)
+    _check_records(d, _existing(session, [d]))
     return to, cc, subject, body
+
+
+_RECORDS = (("contact", Contact, "contact_id"), ("company", Company, "company_id"), ("deal", Deal, "deal_id"))
+
+
+def _existing(session: Session, drafts: Sequence[Draft],
+              known: Mapping[str, Collection[int]] | None = None) -> dict[str, set[int]]:
+    """The ids the drafts name that exist, by kind (one query per kind named); `known`: ids by kind
+    the caller has read in this transaction, not read again, nor are those the session holds (as
+    get_or_404 finds them)."""
+    found: dict[str, set[int]] = {}
+    for label, model, attr in _RECORDS:
+        have = set((known or {}).get(label, ())) | {
+            i for d in drafts if (i := getattr(d, attr)) is not None and identity_key(model, i) in session.identity_map}
+        wanted = sorted({i for d in drafts if is_id(i := getattr(d, attr), session, model)} - have)
+        found[label] = {getattr(d, attr) for d in drafts} & have
+        for start in range(0, len(wanted), 500):
+            found[label].update(session.scalars(select(model.id).where(model.id.in_(wanted[start:start + 500]))))
+    return found
+
+
+def _check_records(d: Draft, known: dict[str, set[int]]) -> None:
+    """NotFound for a record the draft names that does not exist (`known`: `_existing`'s ids)."""
+    for label, _model, attr in _RECORDS:
+        id_ = getattr(d, attr)
+        if id_ is not None and id_ not in known[label]:
+            raise NotFound(f"no {label} with id {id_}")
 
 
 def _check_text(d: Draft) -> tuple[list[str], list[str], str, str]:
@@ -275,12 +300,8 @@ def _store(session: Session, d: Draft, *, message_id: str, from_addr: str, to: l
     """Store the message (services/mail_store) and link it: the draft's contact, every other
     contact it goes to, the company and the deal. Returns the message's id and its activities."""
     sender = parseaddr(from_addr)[1] or from_addr
-    message = mail_store.MailMessage(
-        message_id=message_id, sent_at=now, subject=subject, from_addr=sender,
-        to_addrs=tuple(to), cc_addrs=tuple(cc), body=body, in_reply_to=in_reply_to,
-        references=tuple((references or "").split()), size=len(body.encode("utf-8")),
-        direction=Direction.OUTBOUND.value, contact_ids=(d.contact_id,) if d.contact_id is not None else (),
-        deal_id=d.deal_id, company_id=d.company_id)
+    message = _message(d, sender, message_id, to, cc, subject, body, now, in_reply_to=in_reply_to,
+                       references=references)
     # the contacts To and Cc name are matched by the one rule of mail_store (the sender is ours)
     stored = mail_store.store_messages(session, [message], actor=actor, source=source, user_id=actor.user_id,
                                        ours=[sender], now=now)
@@ -308,15 +329,18 @@ class Outgoing:
 
 def send_many(session: Session, items: Sequence[Outgoing], *, actor: Actor, now: datetime | None = None,
               source: str = "workflow", rule: str = "", id_from: str | None = None,
-              outcome: str | None = None) -> list[Queued | InvalidInput]:
+              outcome: str | None = None,
+              known: Mapping[str, Collection[int]] | None = None) -> list[Queued | InvalidInput | NotFound]:
     """`send` for a batch of new emails (a sequence's due steps), set-based: the same checks for each
-    (a bad one is its InvalidInput in the result, in its place, and the rest go on), one query per
+    (a bad one is its InvalidInput, or NotFound, in the result, in its place, and the rest go on), one query per
     kind of record they name, the messages stored by mail_store in one batch per sender, and one
-    INSERT each of the outbox rows and their audit rows. The drafts start threads (no In-Reply-To)."""
+    INSERT each of the outbox rows and their audit rows. The drafts start threads (no In-Reply-To).
+    `known`: the ids by kind ("contact", "company", "deal") the caller has read in this transaction,
+    so not read again to check that they exist."""
     now = resolve_now(now)
     permissions.require(session, actor, "activity.log")
-    results: list[Queued | InvalidInput | None] = [None] * len(items)
-    known = _existing(session, [i.draft for i in items])
+    results: list[Queued | InvalidInput | NotFound | None] = [None] * len(items)
+    known = _existing(session, [i.draft for i in items], known)
     ready: list[tuple[int, Outgoing, list[str], list[str], str, str, str]] = []
     for n, item in enumerate(items):
         d = item.draft
@@ -324,10 +348,8 @@ def send_many(session: Session, items: Sequence[Outgoing], *, actor: Actor, now:
             if d.in_reply_to:
                 raise InvalidInput("a reply is sent on its own (mail_send.send)")
             to, cc, subject, body = _check_text(d)
-            for label, id_ in (("contact", d.contact_id), ("company", d.company_id), ("deal", d.deal_id)):
-                if id_ is not None and id_ not in known[label]:
-                    raise InvalidInput(f"no {label} with id {id_}")
-        except InvalidInput as exc:
+            _check_records(d, known)
+        except (InvalidInput, NotFound) as exc:
             results[n] = exc
             continue
         ready.append((n, item, to, cc, subject, body, new_message_id(item.from_addr or id_from or "")))
@@ -371,24 +393,13 @@ def send_many(session: Session, items: Sequence[Outgoing], *, actor: Actor, now:
     return results  # type: ignore[return-value]
 
 
-def _existing(session: Session, drafts: list[Draft]) -> dict[str, set[int]]:
-    """The ids the drafts name that exist, by kind (one query per kind)."""
-    found: dict[str, set[int]] = {}
-    for label, model, attr in (("contact", Contact, "contact_id"), ("company", Company, "company_id"),
-                               ("deal", Deal, "deal_id")):
-        wanted = sorted({getattr(d, attr) for d in drafts if getattr(d, attr) is not None})
-        found[label] = set()
-        for start in range(0, len(wanted), 500):
-            found[label].update(session.scalars(select(model.id).where(model.id.in_(wanted[start:start + 500]))))
-    return found
-
-
 def _message(d: Draft, sender: str, message_id: str, to: list[str], cc: list[str], subject: str, body: str,
-             now: datetime) -> mail_store.MailMessage:
-    """The message as mail_store keeps it, linked as `_store` links one: the draft's records, and
-    the contacts To and Cc name."""
+             now: datetime, *, in_reply_to: str | None = None, references: str | None = None) -> mail_store.MailMessage:
+    """The message as mail_store keeps it, linked to the draft's records (mail_store links the
+    contacts To and Cc name); `sender` is the bare From address."""
     return mail_store.MailMessage(
         message_id=message_id, sent_at=now, subject=subject, from_addr=sender, to_addrs=tuple(to),
-        cc_addrs=tuple(cc), body=body, size=len(body.encode("utf-8")), direction=Direction.OUTBOUND.value,
+        cc_addrs=tuple(cc), body=body, in_reply_to=in_reply_to, references=tuple((references or "").split()),
+        size=len(body.encode("utf-8")), direction=Direction.OUTBOUND.value,
         contact_ids=(d.contact_id,) if d.contact_id is not None else (), deal_id=d.deal_id,
         company_id=d.company_id)

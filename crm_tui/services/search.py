@@ -31,7 +31,8 @@ def words(query: str | None) -> list[str]:
     return out
 
 
-def _like_pattern(word: str) -> str:
+def like_pattern(word: str) -> str:
+    """`word` anywhere, for LIKE ... ESCAPE '\\' (its %, _ and \\ taken literally)."""
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
@@ -47,7 +48,7 @@ def _matches(dialect: str, text_column, index: str, word: str, id_column):
     if dialect == "sqlite" and len(word) >= 3:
         return id_column.in_(_fts_ids(index, word))
     # pg_trgm serves LIKE '%word%' from its GIN index; SQLite filters short words this way
-    return text_column.like(_like_pattern(word), escape="\\")
+    return text_column.like(like_pattern(word), escape="\\")
 
 
 def _all_common(session: Session, terms: list[str]) -> bool:
@@ -168,4 +169,4 @@ def activity_condition(dialect: str, query: str | None) -> ColumnElement | None:
                   .order_by(fts.c.rowid.desc()).limit(ACTIVITY_MATCHES))
         return Activity.id.in_(newest)
     text = activity_text()
-    return and_(*(text.ilike(_like_pattern(w), escape="\\") for w in terms))
+    return and_(*(text.ilike(like_pattern(w), escape="\\") for w in terms))

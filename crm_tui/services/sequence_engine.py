@@ -238,10 +238,11 @@ def _do_steps(session: Session, rows: list, claimed: dict[int, int], now: dateti
     delays = {(s.sequence_id, s.position): s.delay_days for s in session.execute(
         select(SequenceStep.sequence_id, SequenceStep.position, SequenceStep.delay_days)
         .where(SequenceStep.sequence_id.in_({r.sequence_id for r in rows})))}
-    addresses = dict(session.execute(select(Contact.id, Contact.email)
-                                     .where(Contact.id.in_({r.contact_id for r in rows}))).all())
     done, failed, links = [], [], []
     emails = [r for r in rows if r.kind == "email"]
+    # the emails' contacts (and their companies) read once: their addresses, the templates'
+    # merge fields and the send's check that they exist
+    records = email_templates.merge_records(session, [r.contact_id for r in emails])
     # the emails set-based: each template filled for its sender's contacts at once, and each
     # sequence's emails stored and queued in one batch (mail_send.send_many)
     filled: dict[int, object] = {}  # enrolment id -> Rendered, or the error that stops it
@@ -249,7 +250,7 @@ def _do_steps(session: Session, rows: list, claimed: dict[int, int], now: dateti
         template, user = templates[template_id], senders.get(sender_id)
         me = Actor(user_id=sender_id, login=user.login if user else engine_actor(group[0].name).login, role="admin")
         by_contact = email_templates.render_many(session, subject=template.subject, body=template.body, actor=me,
-                                                 contact_ids=[r.contact_id for r in group])
+                                                 contact_ids=[r.contact_id for r in group], records=records)
         filled.update((r.id, by_contact[r.contact_id]) for r in group)
     for name, group in _grouped(emails, lambda r: r.name).items():
         items, batch = [], []
@@ -262,13 +263,14 @@ def _do_steps(session: Session, rows: list, claimed: dict[int, int], now: dateti
             user = senders.get(r.sender_id)
             from_addr = formataddr((user.name or user.login, user.email)) if user and user.email else None
             items.append(mail_send.Outgoing(
-                mail_send.Draft(to=[addresses[r.contact_id]], subject=rendered.subject, body=rendered.body,
+                mail_send.Draft(to=[records.contacts[r.contact_id].email], subject=rendered.subject, body=rendered.body,
                                 contact_id=r.contact_id, template_id=r.template_id),
                 from_addr=from_addr, user_id=r.sender_id if from_addr else None))
             batch.append(r)
         results = mail_send.send_many(session, items, actor=engine_actor(name), now=now, source="workflow",
                                       rule=f"sequence {name}", id_from=sender_addr,
-                                      outcome=f"sent by sequence {name}"[:100]) if items else []
+                                      outcome=f"sent by sequence {name}"[:100],
+                                      known={"contact": records.contacts.keys()}) if items else []
         for r, queued in zip(batch, results):
             if isinstance(queued, CrmError):  # a bad address: this contact stops
                 failed.append(r)

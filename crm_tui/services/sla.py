@@ -50,6 +50,7 @@ from crm_tui.services.business_hours import (
 from crm_tui.services.common import (Actor, apply_changes, audit, check_version, flush, get_or_404, is_id,
                                      lock_names, parse_id)
 from crm_tui.services.dates import parse_day
+from crm_tui.services.words import span
 
 ADMIN, VIEW = "sla.admin", "case.view"
 CALENDAR, POLICY = "business_calendar", "sla_policy"
@@ -213,18 +214,9 @@ def refresh(case: Case) -> None:
 
 
 def _span(delta: timedelta) -> str:
-    """"1h 20m", "2d 3h" (days of 24 hours), "45m", "less than a minute"."""
+    """"1h 20m", "2d 3h" (words.span), or "less than a minute"."""
     minutes = int(delta.total_seconds() // 60)
-    if minutes < 1:
-        return "less than a minute"
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    parts = [f"{days}d"] if days else []
-    if hours:
-        parts.append(f"{hours}h")
-    if mins and not days:
-        parts.append(f"{mins}m")
-    return " ".join(parts) or f"{days}d"
+    return "less than a minute" if minutes < 1 else span(minutes)
 
 
 def next_target(case: Any) -> tuple[str, datetime | None]:

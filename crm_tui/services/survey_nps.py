@@ -136,9 +136,9 @@ def send_batch(session: Session, *, actor: Actor, run_key: str, conditions: list
     now = resolve_now(now)
     permissions.require(session, actor, "survey.send")
     run_key = check_run_key(run_key)
-    if (why := surveys.not_configured(settings)) is not None:
+    key, why = surveys.configured_key(settings)  # the keyring read once a batch
+    if key is None:
         raise InvalidInput(f"NPS surveys cannot go out: {why}")
-    key = surveys.signing_key(settings)
     batch = Batch(after=after)
     eligible = [*conditions, Contact.archived.is_(False), Contact.do_not_email.is_(False),
                 Contact.email.is_not(None), Contact.email != "", Contact.id > after,
@@ -170,8 +170,11 @@ def _emails(session: Session, made: list, tokens: dict[int, str], *, run_key: st
     table = Survey.__table__
     base = settings.support.survey_url
     subject, body = template or (NPS_SUBJECT, NPS_BODY)
-    people = {r.id: r for r in session.execute(select(Contact.id, Contact.email, Contact.company_id)
-                                               .where(Contact.id.in_([c for _, c in made])))}
+    from crm_tui.services import email_templates
+
+    # the batch's contacts and their companies read once, for the addresses and the merge fields
+    records = email_templates.merge_records(session, [c for _, c in made])
+    people, me = records.contacts, email_templates.me_fields(session, actor)
     failed, sent = [], []
     for survey_id, contact_id in made:
         token, person = tokens[survey_id], people[contact_id]
@@ -182,7 +185,8 @@ def _emails(session: Session, made: list, tokens: dict[int, str], *, run_key: st
         try:
             with session.begin_nested():
                 filled_subject, filled_body = surveys.fill(session, actor=actor, contact_id=contact_id,
-                                                           subject=subject, body=body, survey=fields)
+                                                           subject=subject, body=body, survey=fields,
+                                                           records=records, me=me)
                 if fields["unsubscribe"] not in filled_body:
                     filled_body = f"{filled_body.rstrip()}\n\nUnsubscribe: {fields['unsubscribe']}\n"
                 queued = surveys.send_survey_email(session, to=person.email, subject=filled_subject, body=filled_body,

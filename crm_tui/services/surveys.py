@@ -18,7 +18,7 @@ import re
 import secrets as random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import formataddr
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -33,6 +33,10 @@ from crm_tui.models.enums import ActivityKind
 from crm_tui.services import mail_send, permissions, sequences, validation as v
 from crm_tui.services.common import Actor, audit, parse_id, system_actor
 from crm_tui.services.paging import Page, SortKey, keyset_page
+
+if TYPE_CHECKING:  # Jinja2 loads with the first email filled, not with this module
+    from crm_tui.services import email_templates
+    from crm_tui.services.email_templates import MergeRecords
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +82,19 @@ def signing_key(settings: Settings | None) -> bytes | None:
 
 def not_configured(settings: Settings | None) -> str | None:
     """Why surveys cannot go out here (no survey_url, or no signing key), or None when they can."""
+    return configured_key(settings)[1]
+
+
+def configured_key(settings: Settings | None) -> tuple[bytes | None, str | None]:
+    """The signing key to send surveys with and None, or None and why they cannot go out here (no
+    survey_url, or no signing key): a send reads the key (the keyring) once."""
     support = _support(settings)
     if not support.survey_url:
-        return "no survey_url under [support] in config.toml (the address `crm serve` answers surveys on)"
-    if signing_key(settings) is None:
-        return (f"no survey signing key: set {support.secret_env}, or run `crm secret set survey`")
-    return None
+        return None, "no survey_url under [support] in config.toml (the address `crm serve` answers surveys on)"
+    key = signing_key(settings)
+    if key is None:
+        return None, f"no survey signing key: set {support.secret_env}, or run `crm secret set survey`"
+    return key, None
 
 
 def _b64(data: bytes) -> str:
@@ -367,10 +378,7 @@ def links(base: str, token: str, kind: str) -> dict[int, str]:
 def from_address(settings: Settings | None) -> str | None:
     """Survey emails go from the support address (so a reply reaches mail capture), else the
     [smtp] sender (None here)."""
-    support = _support(settings)
-    if support.addresses:
-        return formataddr((support.team or "Support", support.addresses[0]))
-    return None
+    return _support(settings).sender()
 
 
 def _template(session: Session, name: str | None) -> tuple[str, str] | None:
@@ -386,13 +394,18 @@ def _template(session: Session, name: str | None) -> tuple[str, str] | None:
 
 
 def fill(session: Session, *, actor: Actor, contact_id: int, subject: str, body: str, survey: dict,
-         extra: dict | None = None) -> tuple[str, str]:
+         extra: dict | None = None, records: MergeRecords | None = None,
+         me: email_templates.Fields | None = None) -> tuple[str, str]:
     """A survey email's subject and body from a template (Jinja2's sandbox, services/email_templates)
     with the contact's fields, `me`, `survey` (links, url_N, unsubscribe) and `extra` (the case).
-    A template that leaves the links out gets them added at the end."""
+    A template that leaves the links out gets them added at the end. `records` and `me`: a batch's
+    contacts, companies and sender, read once (email_templates.merge_records, me_fields)."""
     from crm_tui.services import email_templates
 
-    context = email_templates.merge_context(session, actor=actor, contact_id=contact_id)
+    if records is not None:
+        context = records.context(contact_id, me or email_templates.me_fields(session, actor))
+    else:
+        context = email_templates.merge_context(session, actor=actor, contact_id=contact_id)
     context["survey"] = email_templates.Fields("survey", survey)
     for name, values in (extra or {}).items():
         context[name] = email_templates.Fields(name, values)
@@ -411,9 +424,9 @@ def on_resolved(session: Session, case: Case, *, actor: Actor, settings: Setting
     surveys not set up, sent before, or the template failed (the case is resolved all the same)."""
     now = resolve_now(now)
     try:
-        why = not_configured(settings)
+        key, why = configured_key(settings)
     except InvalidInput as exc:  # a key too short: the case is resolved all the same
-        why = exc.message
+        key, why = None, exc.message
     contact = session.get(Contact, case.contact_id) if case.contact_id is not None else None
     if why is None:
         if contact is None:
@@ -429,15 +442,14 @@ def on_resolved(session: Session, case: Case, *, actor: Actor, settings: Setting
         return None
     try:
         with session.begin_nested():
-            return _send_csat(session, case, contact, actor=actor, settings=settings, now=now)
+            return _send_csat(session, case, contact, key, actor=actor, settings=settings, now=now)
     except InvalidInput as exc:
         _skip(session, case, f"the survey email could not be made: {exc.message}")
         return None
 
 
-def _send_csat(session: Session, case: Case, contact: Contact, *, actor: Actor, settings: Settings | None,
-               now: datetime) -> Survey | None:
-    key = signing_key(settings)
+def _send_csat(session: Session, case: Case, contact: Contact, key: bytes, *, actor: Actor,
+               settings: Settings | None, now: datetime) -> Survey | None:
     table = Survey.__table__
     made = session.execute(sequences.dialect_insert(session, table).values(
         kind=CSAT, case_id=case.id, contact_id=contact.id, user_id=case.assignee_id, team=case.team,

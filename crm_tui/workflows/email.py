@@ -227,7 +227,8 @@ def _logins(session, smtp: SmtpSettings) -> dict[int, _Own | None]:
     """For each user with queued email: their own login (None: they send under the [smtp] login).
     A user has their own login when [smtp.users.<login>] names one, or when a password for their
     email address is found (their CRM_SMTP_PASSWORD_<LOGIN>, or the keyring's entry that
-    `crm secret set smtp` stored for them). The password is looked up once per user and run."""
+    `crm secret set smtp` stored for them). The keyring is read once per user and process (the
+    engine runs this every tick), again after `crm secret set` or `forget`, or a refused login."""
     found: dict[int, _Own | None] = {}
     for user_id, login, email in session.execute(
             select(User.id, User.login, User.email)
@@ -235,7 +236,7 @@ def _logins(session, smtp: SmtpSettings) -> dict[int, _Own | None]:
                                                                  EmailOutbox.from_addr.is_not(None),
                                                                  EmailOutbox.user_id.is_not(None))))):
         own = _user_login(smtp.host, smtp.users, login, email)
-        password = secrets.get_secret(own.secret_name, env=own.env) if own is not None else None
+        password = secrets.cached_secret(own.secret_name, env=own.env) if own is not None else None
         found[user_id] = (_Own(login, own.username, own.env, password) if own is not None and (password or own.own)
                           else None)
     return found
@@ -252,6 +253,8 @@ def _send_batch(db: Database, smtp: SmtpSettings, ids: list[int], now: datetime,
         client = _connect(smtp)
     except smtplib.SMTPAuthenticationError as exc:
         report.deferred += len(ids)
+        if whose is not None:  # a user's own password, perhaps changed since it was cached
+            secrets.forget_cached(SmtpLogin(smtp.host, smtp.username or "", "").secret_name)
         _error(report, f"SMTP server {smtp.host}:{smtp.port} refused the login {smtp.username}"
                        f"{f' ({whose})' if whose else ''}: {exc.smtp_code}")
         return

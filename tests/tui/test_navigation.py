@@ -94,3 +94,13 @@ async def test_the_areas_come_from_the_registry(sqlite_db, actor_sqlite, now):
             await pilot.press(area.key)
             await settle(app, pilot)
             assert app.current_mode == area.mode
+
+
+async def test_at_80_columns_the_bar_shows_every_area_and_who_is_signed_in(sqlite_db, actor_sqlite, now):
+    app = make_app(sqlite_db, actor_sqlite, now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        bar = app.screen.query_one(AreaBar)
+        text = bar.text().plain
+        assert all(f" {a.key} {a.title}" in text for a in AREAS if app.may_open(a.mode)), text
+        assert text.rstrip().endswith(actor_sqlite.login) and len(text) <= 80, text

@@ -236,7 +236,6 @@ def test_every_write_is_gated_by_case_edit_and_audited(db, team, now, role, may)
         "resolve": lambda s: cases.resolve(s, a, actor=who, now=now),
         "close": lambda s: cases.close(s, b, actor=who, now=now),
         "priority": lambda s: cases.set_priority(s, a, "urgent", actor=who, now=now),
-        "update": lambda s: cases.update_case(s, a, actor=who, category="Billing", now=now),
         "link": lambda s: cases.link_deal(s, a, deal, actor=who, now=now),
         "merge": lambda s: cases.merge_cases(s, keep_id=a, merge_id=b, actor=who, now=now),
     }
@@ -265,7 +264,7 @@ def test_a_stale_version_is_refused_and_nothing_is_written(db, team, now):
                   lambda s: cases.assign(s, case_id, actor=sue, assignee_id=sue.user_id, version=1, now=now),
                   lambda s: cases.resolve(s, case_id, actor=sue, version=1, now=now),
                   lambda s: cases.reply(s, case_id, actor=sue, body="hi", version=1, now=now),
-                  lambda s: cases.update_case(s, case_id, actor=sue, subject="x", version=1, now=now)):
+                  lambda s: cases.link_deal(s, case_id, None, actor=sue, version=1, now=now)):
         with db.write() as s:
             with pytest.raises(Conflict, match=r"case #\d+ was changed by sue .* \(you have version 1, it is now "
                                                r"version 2\); reload it"):
@@ -491,21 +490,39 @@ def test_merging_two_contacts_of_one_nps_run_keeps_the_answered_survey(db, team,
             ("nps-2026-10", team["ada"], None), ("nps-2026-11", team["ada"], 9)]
 
 
-def test_update_case_changes_the_fields_given_and_a_new_contact_brings_its_company(db, team, now):
-    sue = team["support"]
+def test_a_contact_brings_its_company_unless_one_is_given(db, team, now):
+    """(Was update_case's test, which only the tests used: a new contact brings its company.)"""
     with db.write() as s:
-        case_id = _open(s, team, now).id
-    with db.write() as s:
-        cases.update_case(s, case_id, actor=sue, subject="Printer fixed?", category="Hardware", contact_id=team["bob"],
-                          version=1, now=now)
-        with pytest.raises(InvalidInput, match="cannot change version_id of a case"):
-            cases.update_case(s, case_id, actor=sue, version_id=3, now=now)
-        with pytest.raises(InvalidInput, match="invalid channel"):
-            cases.update_case(s, case_id, actor=sue, channel="telex", now=now)
+        bobs = _open(s, team, now, contact_id=team["bob"]).id
+        given = _open(s, team, now, contact_id=team["bob"], company_id=team["acme"]).id
     with db.read() as s:
-        case = s.get(Case, case_id)
-        assert (case.subject, case.category, case.contact_id, case.company_id, case.version) == (
-            "Printer fixed?", "Hardware", team["bob"], team["globex"], 2)
-        trail = _audit(s, case_id)
-        assert ("update", "company_id", str(team["acme"]), str(team["globex"])) in trail
-        assert ("update", "subject", "Printer on fire", "Printer fixed?") in trail
+        assert (s.get(Case, bobs).contact_id, s.get(Case, bobs).company_id) == (team["bob"], team["globex"])
+        assert s.get(Case, given).company_id == team["acme"]
+
+
+def test_the_names_a_case_points_to_come_in_one_query(db, team, now):
+    from sqlalchemy import event
+
+    from crm_tui.services import products
+
+    with db.write() as s:
+        deal = deals.create_deal(s, data={"title": "Anvils", "amount": "10"}, actor=team["admin"], now=now).id
+        product = products.create_product(s, sku="AN-1", name="Anvil", actor=team["admin"], now=now).id
+        full = _open(s, team, now, deal_id=deal, product_id=product, assignee_id=team["support"].user_id).id
+        bare = _open(s, team, now, contact_id=None).id
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with db.read() as s:
+        full_case, bare_case = s.get(Case, full), s.get(Case, bare)
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            named, none = cases.names(s, full_case), cases.names(s, bare_case)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+    assert named == {"contact": "Ada Lovelace", "company": "Acme", "deal": "Anvils", "product": "Anvil",
+                     "assignee": "sue"}
+    assert none == dict.fromkeys(("contact", "company", "deal", "product", "assignee"))
+    assert len(statements) == 1

@@ -184,7 +184,8 @@ def test_many_emails_at_once_check_each_and_store_the_rest_in_one_batch(db, acto
     with db.write() as s:
         done = mail_send.send_many(s, items, actor=actor, now=now, rule="batch", id_from="crm@team.example",
                                    outcome="sent in a batch")
-    assert [type(r).__name__ for r in done] == ["Queued", "InvalidInput", "InvalidInput", "Queued"]
+    # a record that is not there is NotFound, as `send` says it
+    assert [type(r).__name__ for r in done] == ["Queued", "InvalidInput", "NotFound", "Queued"]
     assert isinstance(done[1], CrmError) and "To:" in done[1].message and "no contact" in done[2].message
     with db.read() as s:
         outbox = {o.subject: o for o in s.scalars(select(EmailOutbox))}
@@ -201,3 +202,22 @@ def test_many_emails_at_once_check_each_and_store_the_rest_in_one_batch(db, acto
     assert one == [(lee.id, acme.id, "sent in a batch")] and done[0].activity_ids
     assert deal.id in {d for (d,) in four}  # the deal's email reaches its contact's timeline too
     assert sends == 2
+
+
+def test_a_batch_and_a_single_send_refuse_a_missing_record_alike(db, actor, now, ann_lee):
+    from crm_tui.errors import NotFound
+
+    lee, _acme, _deal = ann_lee
+    drafts = [mail_send.Draft(to=["lee@acme.com"], subject="Hi", body="Hello.", contact_id=999_999),
+              mail_send.Draft(to=["lee@acme.com"], subject="Hi", body="Hello.", deal_id=2**40)]
+    with db.write() as s:
+        done = mail_send.send_many(s, [mail_send.Outgoing(d) for d in drafts], actor=actor, now=now,
+                                   id_from="crm@team.example")
+        singles = []
+        for d in drafts:
+            with pytest.raises(NotFound) as caught:
+                mail_send.send(s, draft=d, actor=actor, now=now, from_addr="ann@team.example")
+            singles.append(caught.value.message)
+    # an id past what the column holds is simply not found (no driver error on PostgreSQL)
+    assert [type(r) for r in done] == [NotFound, NotFound]
+    assert [r.message for r in done] == singles == ["no contact with id 999999", f"no deal with id {2**40}"]

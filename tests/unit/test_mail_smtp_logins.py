@@ -171,3 +171,31 @@ def test_a_users_login_comes_from_the_config_or_their_address(monkeypatch):
     assert (cat.username, cat.env, cat.own) == ("cat@example.com", "CRM_SMTP_PASSWORD_C_AT", False)
     assert user_login(settings, login="nobody", email=None) is None
     assert user_login(parse_settings({}), login="ann", email="ann@example.com") is None
+
+
+def test_a_waiting_users_keyring_entry_is_read_once_until_crm_secret_set_changes_it(db, actor, now, ann_lee,
+                                                                                    auth_server, ring, monkeypatch):
+    """The engine sends the outbox every tick: a user whose own login has no password here costs
+    one keyring read per process, not one a tick; storing it (`crm secret set smtp --mine`, in
+    another process: its stamp in the config dir) is seen by the next tick."""
+    from crm_tui import secrets
+
+    lee, _acme, _deal = ann_lee
+    inbox, smtp = auth_server
+    team = _team(db, actor, now)
+    _queue(db, team["dee"], now, lee, "Dee 0")
+    reads = []
+    real = ring.get_password
+    monkeypatch.setattr(ring, "get_password", lambda service, name: reads.append(name) or real(service, name))
+    for _tick in range(3):
+        assert send_queued(db, smtp, now=now).deferred == 1
+    assert reads.count("smtp:dee@team.example@127.0.0.1") == 1
+    PASSWORDS["dee@team.example"] = "dee-pw"
+    try:
+        ring.set_password(secrets.SERVICE, "smtp:dee@team.example@127.0.0.1", "dee-pw")
+        secrets._stamp().parent.mkdir(parents=True, exist_ok=True)
+        secrets._stamp().touch()  # what `crm secret set` leaves behind (secrets.set_secret)
+        assert len(send_queued(db, smtp, now=now).sent) == 1
+    finally:
+        del PASSWORDS["dee@team.example"]
+    assert {who for who, msg in inbox.sent} == {"dee@team.example"}

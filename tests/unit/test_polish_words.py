@@ -10,7 +10,7 @@ import pytest
 from crm_tui.errors import Conflict, InvalidInput
 from crm_tui.services import contacts
 from crm_tui.services.reports.periods import resolve_period
-from crm_tui.services.words import plural
+from crm_tui.services.words import plural, span
 
 
 def test_plural():
@@ -18,6 +18,44 @@ def test_plural():
         "1 deal", "2 deals", "0 rows", "1,204 rows"]
     assert plural(1, "new company", "new companies") == "1 new company"
     assert plural(3, "new company", "new companies") == "3 new companies"
+
+
+# one way of writing a span of time: the case list's SLA cell, sla.describe and the service
+# reports' durations (their format tests, kept: 60 was "1h 00m" in a report, 1441 "1d 1m" in the list)
+@pytest.mark.parametrize(("minutes", "text"), [(0, "0m"), (59, "59m"), (60, "1h"), (90, "1h 30m"), (185, "3h 5m"),
+                                               (1440, "1d"), (1441, "1d"), (1560, "1d 2h"), (2940, "2d 1h"),
+                                               (3000, "2d 2h"), (-95, "1h 35m")])
+def test_span(minutes, text):
+    assert span(minutes) == text
+
+
+def test_a_long_span_fits_the_case_lists_sla_column(now):
+    """A breach of 231 days was cut to "-231d 1…" in the 8-character SLA column: it shows its
+    largest unit alone when the two do not fit."""
+    from datetime import timedelta
+
+    from crm_tui.screens.case_rows import SLA_WIDTH, time_left
+
+    cells = {time_left(now + sign * timedelta(days=d, hours=h, minutes=m), now)
+             for sign in (1, -1) for d, h, m in ((231, 14, 0), (99, 23, 0), (9, 14, 0), (0, 23, 59))}
+    assert cells == {"231d 14h", "-231d", "99d 23h", "-99d 23h", "9d 14h", "-9d 14h", "23h 59m", "-23h 59m"}
+    assert max(len(c) for c in cells) <= SLA_WIDTH
+    assert span(333_000, fit=5) == "231d" and span(333_000) == "231d 6h"
+
+
+def test_the_list_the_describe_and_the_reports_write_a_span_alike(now):
+    from datetime import timedelta
+
+    from crm_tui.screens.case_rows import time_left
+    from crm_tui.services import sla
+    from crm_tui.services.reports.render import format_cell
+    from crm_tui.services.reports.shapes import Column
+
+    minutes = 2 * 24 * 60 + 4 * 60 + 10
+    assert time_left(now + timedelta(minutes=minutes), now) == "2d 4h"
+    assert time_left(now - timedelta(minutes=minutes), now) == "-2d 4h"
+    assert sla._span(timedelta(minutes=minutes)) == "2d 4h"
+    assert format_cell(Column("wait", "Wait", kind="minutes"), minutes, "USD") == "2d 4h"
 
 
 @pytest.mark.parametrize("kwargs", [dict(start="blorp"), dict(start="2026-01-01", end="blorp"),

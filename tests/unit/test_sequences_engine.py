@@ -287,3 +287,27 @@ def test_the_email_steps_are_set_based_and_go_under_the_senders_login(db, actor,
     assert {tuple(r) for r in outbox} == {(actor.user_id, "Ann Admin <ann@team.example>", "sequence Welcome  Leads")}
     assert len(outbox) == 28 and tuple(linked) == (28, 28)
     assert "Hi m24" in subjects and "Hi f0" in subjects
+
+
+def test_a_batch_reads_its_contacts_once(db, actor, now, seq):
+    """The due emails' contacts are read once for their addresses, the templates' merge fields and
+    the send's check that they exist (mail_store's linking reads their companies on its own)."""
+    from sqlalchemy import event
+
+    sq, _made = seq
+    _enrol(db, actor, now, sq, *_more_contacts(db, now, 3, "r"))
+    seen = []
+
+    def by_id(conn, cursor, statement, parameters, context, executemany):
+        flat = " ".join(statement.split())
+        if flat.startswith("SELECT") and " FROM contacts WHERE contacts.id IN " in flat:
+            seen.append(flat)
+
+    event.listen(db.engine, "before_cursor_execute", by_id)
+    try:
+        counts = _run(db, now)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", by_id)
+    assert counts.emails == 3 and not counts.errors
+    assert len(seen) == 2, seen
+    assert "contacts.company_id" in seen[-1] and "contacts.email" not in seen[-1]  # mail_store's

@@ -36,7 +36,6 @@ from crm_tui.models import Company, Contact, User
 from crm_tui.models.case import Case, Survey
 from crm_tui.services import cases as case_service, reports, users
 from crm_tui.services.reports import Period
-from crm_tui.services.reports.render import duration
 
 NY = ZoneInfo("America/New_York")
 NOV = Period(date(2026, 11, 1), date(2026, 12, 1), "month")
@@ -343,9 +342,3 @@ def test_csv_and_json_of_a_service_report(db, data, now):
     assert "All,All cases,7,6,30,120,4,300,2880" in text
     doc = reports.to_json(report)
     assert doc["tables"][0]["rows"][0]["first_p90"] == 120
-
-
-@pytest.mark.parametrize(("minutes", "text"), [(0, "0m"), (59, "59m"), (60, "1h 00m"), (185, "3h 05m"),
-                                               (1440, "1d 0h"), (2940, "2d 1h")])
-def test_duration(minutes, text):
-    assert duration(minutes) == text

@@ -15,14 +15,14 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from crm_tui.errors import Conflict, CrmError, InvalidInput
+from crm_tui.errors import CrmError, InvalidInput
 from crm_tui.models.case import CHANNELS, PRIORITIES, STATUS_LABELS, STATUSES
 from crm_tui.screens.base import Outcome
 from crm_tui.screens.conflict import put_pick
 from crm_tui.screens.forms import (
     FormConflicts, FormScreen, _choices, _field, _input, _selected, pick_id, picked, user_picker,
 )
-from crm_tui.services import cases, email_templates, lookup, mail_send
+from crm_tui.services import cases, email_templates, mail_send
 from crm_tui.services.common import Actor
 from crm_tui.services.lookup import Choice
 from crm_tui.widgets.picker import ME, Picker
@@ -85,10 +85,8 @@ class NewCaseForm(OneLineErrors, FormScreen["Any | None"]):
 
     ENTER_SAVES = False
 
-    def __init__(self, *, contact_id: int | None = None, company_id: int | None = None,
-                 team: str | None = None) -> None:
+    def __init__(self, *, team: str | None = None) -> None:
         super().__init__()
-        self.links = {"contact_id": contact_id, "company_id": company_id}
         self.team = team
 
     def form_title(self) -> str:
@@ -98,9 +96,7 @@ class NewCaseForm(OneLineErrors, FormScreen["Any | None"]):
         yield _field("Subject", _input("case-subject", placeholder="what the customer needs, in a line"))
         yield _field("Details", TextArea(id="case-description", compact=True, soft_wrap=True))
         for kind in ("contact", "company"):
-            record_id = self.links[f"{kind}_id"]
-            choice = Choice(kind, record_id, f"#{record_id}") if record_id is not None else None
-            yield _field(kind.capitalize(), Picker(kind, id=f"case-{kind}", choice=choice))
+            yield _field(kind.capitalize(), Picker(kind, id=f"case-{kind}"))
         yield _field("Channel", Select(_choices(CHANNELS), id="case-channel", value="phone", allow_blank=False,
                                        compact=True))
         yield _field("Category", _input("case-category", placeholder="e.g. billing, login, bug (optional)"))
@@ -113,21 +109,6 @@ class NewCaseForm(OneLineErrors, FormScreen["Any | None"]):
 
     def on_mount(self) -> None:
         self.query_one("#case-subject", Input).focus()
-        if any(self.links.values()):
-            self._read_links(self.app, dict(self.links))
-
-    @work(thread=True, exclusive=True, group="form-links", exit_on_error=False)
-    def _read_links(self, app: App, links: dict[str, int | None]) -> Outcome:
-        with app.db.read() as session:
-            found = {kind: lookup.label(session, kind=kind, record_id=links[f"{kind}_id"])
-                     for kind in ("contact", "company") if links.get(f"{kind}_id") is not None}
-        return Outcome(self._links_read, found)
-
-    def _links_read(self, found: dict[str, Choice]) -> None:
-        for kind, choice in found.items():
-            picker = self.query_one(f"#case-{kind}-picker", Picker)
-            if picker.chosen_id == choice.id:
-                picker.set_choice(choice)
 
     def values(self) -> dict[str, Any]:
         return {
@@ -229,9 +210,6 @@ class _CaseChange(OneLineErrors, FormConflicts, FormScreen["Any | None"]):
 
     def base_version(self) -> int:
         return self.card.version
-
-    def report_conflict(self, error: Conflict) -> None:
-        self.resolve_conflict(error)
 
     def opened_record(self) -> CaseCard:
         return self.card

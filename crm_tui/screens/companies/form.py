@@ -14,7 +14,6 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, TextArea
 
-from crm_tui.errors import Conflict
 from crm_tui.models.schemas import CompanyRead
 from crm_tui.screens.base import Outcome
 from crm_tui.screens.conflict import put_pick
@@ -145,9 +144,6 @@ class CompanyForm(CustomFieldsSection, FormConflicts, FormScreen[CompanyRead | N
                               actor=actor, now=now, version=None if changes else self.company.version)
             company = companies.get_company(session, company_id=company.id)
         return company
-
-    def report_conflict(self, error: Conflict) -> None:
-        self.resolve_conflict(error)
 
     @on(Button.Pressed, "#company-form-reload")
     def _reload_pressed(self, event: Button.Pressed) -> None:

@@ -18,7 +18,7 @@ from textual.widgets import Input, Label, OptionList, Static, TabPane
 from textual.widgets.option_list import Option
 
 from crm_tui.clock import get_zone
-from crm_tui.errors import Conflict, CrmError
+from crm_tui.errors import CrmError
 from crm_tui.models.schemas import DealRead, StageRead
 from crm_tui.screens.base import Outcome, ReportsWorkerErrors, plain_cell
 from crm_tui.screens.deal_items import DealItemsTab
@@ -390,9 +390,6 @@ class DealEditForm(FormConflicts, FormScreen[DealRead | None]):
                                  version=values["version"], now=now)
 
     # -- conflicts (screens/conflict.py)
-
-    def report_conflict(self, error: Conflict) -> None:
-        self.resolve_conflict(error)
 
     def opened_record(self) -> DealRead:
         return self.deal

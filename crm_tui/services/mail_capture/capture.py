@@ -18,6 +18,7 @@ from crm_tui.config import Settings
 from crm_tui.errors import CrmError
 from crm_tui.models import MailIgnore, MailSyncLog, MailTriage, User
 from crm_tui.services import bulk, case_mail, mail_store
+from crm_tui.services.mail_contacts import domain_of
 from crm_tui.services.mail_capture.parse import MailError, ParsedMail, parse_message
 from crm_tui.shapes import Actor
 
@@ -230,8 +231,6 @@ def sync_log(session: Session, *, limit: int = 50) -> list:
                                 .order_by(t.at.desc(), t.id.desc()).limit(limit)).all())
 
 
-def domain_of(address: str) -> str:
-    return address.rpartition("@")[2].lower()[:255]
 
 
 def ignored_among(session: Session, addresses: set[str]) -> set[str]:

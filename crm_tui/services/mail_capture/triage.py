@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from crm_tui.clock import resolve_now
 from crm_tui.errors import InvalidInput, NotFound
-from crm_tui.models import Company, ContactEmail, EmailMessage, MailIgnore, MailTriage
-from crm_tui.services import contacts, mail_store, permissions
+from crm_tui.models import ContactEmail, EmailMessage, MailIgnore, MailTriage
+from crm_tui.services import contacts, mail_contacts, mail_store, permissions
 from crm_tui.services.common import audit
 from crm_tui.services.mail_capture.capture import domain_of
 from crm_tui.services.validation import email as valid_email
@@ -80,16 +80,6 @@ def _waiting_name(session: Session, address: str) -> str:
     return name or ""
 
 
-def split_name(name: str) -> tuple[str, str]:
-    """"Ada Lovelace" -> ("Ada", "Lovelace"); "Lovelace, Ada" -> ("Ada", "Lovelace")."""
-    name = " ".join(name.replace('"', "").split())
-    if "," in name:
-        last, _, first = name.partition(",")
-        return first.strip()[:100], last.strip()[:100]
-    first, _, last = name.partition(" ")
-    return first[:100], last[:100]
-
-
 def create_contact(session: Session, *, address: str, actor: Actor, lifecycle: str = "lead",
                    now: datetime | None = None) -> tuple[int, int]:
     """A contact (a lead, by default) from the address and the name its mail gave, at the company
@@ -97,13 +87,9 @@ def create_contact(session: Session, *, address: str, actor: Actor, lifecycle: s
     the contact's id and the number of messages linked."""
     now = resolve_now(now)
     address = _address(address)
-    first, last = split_name(_waiting_name(session, address))
-    company = session.execute(select(Company.id).where(Company.domain == domain_of(address), Company.archived.is_(False))
-                              .order_by(Company.id).limit(1)).scalar()
-    made = contacts.create_contact(session, data={"first_name": first, "last_name": last, "emails": [address],
-                                                  "lifecycle": lifecycle, "company_id": company},
-                                   actor=actor, now=now)
-    return made.id, _link_waiting(session, address, made.id, actor=actor, now=now)
+    made = mail_contacts.create_contact(session, address=address, name=_waiting_name(session, address), actor=actor,
+                                        lifecycle=lifecycle, now=now)
+    return made, _link_waiting(session, address, made, actor=actor, now=now)
 
 
 def link_contact(session: Session, *, address: str, contact_id: int, actor: Actor,

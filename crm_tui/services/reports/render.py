@@ -10,6 +10,7 @@ from typing import Any
 
 from crm_tui.services import validation as v
 from crm_tui.services.files import csv_safe
+from crm_tui.services.words import span
 from crm_tui.services.reports.bucketing import bucket_label
 from crm_tui.services.reports.shapes import Column, Report, Table
 
@@ -27,7 +28,7 @@ def format_cell(column: Column, value: Any, currency: str) -> str:
     if column.kind == "days":
         return f"{value:.1f}"
     if column.kind == "minutes":
-        return duration(int(value))
+        return span(int(value))
     if column.kind == "score":
         return f"{value:.2f}"
     if column.kind == "signed":
@@ -37,17 +38,6 @@ def format_cell(column: Column, value: Any, currency: str) -> str:
     if column.kind == "int":
         return f"{value:,}"
     return str(value)
-
-
-def duration(minutes: int) -> str:
-    """Minutes as a person reads a wait: 45m, 3h 05m, 2d 4h."""
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, rest = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {rest:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
 
 
 def major_units(amount_minor: int, currency: str) -> str:

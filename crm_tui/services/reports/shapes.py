@@ -23,7 +23,7 @@ class Column:
     key: str
     title: str
     # text, int, money (minor units of the report's currency), percent, days, day, week, month, quarter;
-    # minutes (a wait, printed 3h 05m), score (2 decimals), signed (+12.5)
+    # minutes (a wait, printed 3h 5m: words.span), score (2 decimals), signed (+12.5)
     kind: str = "text"
 
 
