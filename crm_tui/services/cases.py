@@ -29,6 +29,7 @@ from crm_tui.services import validation as v
 from crm_tui.services.common import Actor, apply_changes, audit, check_version, flush, get_or_404, parse_id
 from crm_tui.services.grants import ALL, NONE, OWN
 from crm_tui.services.paging import Page, SortKey, keyset_page
+from crm_tui.shapes import CaseRow  # noqa: F401 - a case list's row (no ORM: the app's first frame reads it)
 
 ENTITY = "case"
 VIEW, EDIT = "case.view", "case.edit"
@@ -58,36 +59,6 @@ _C, _E = _CASES.c, _ENTRIES.c
 NEWEST_FIRST = SortKey(_C.id, _C.id, descending=True)
 SOONEST_FIRST = SortKey(_C.sla_next_at, _C.id)
 THREAD_ORDER = SortKey(_E.created_at, _E.id)
-
-
-@dataclass(frozen=True, slots=True)
-class CaseRow:
-    """One line of a case list."""
-
-    id: int
-    subject: str
-    status: str
-    priority: str
-    contact_name: str | None
-    company_name: str | None
-    assignee_login: str | None
-    team: str | None
-    created_at: datetime
-    sla_next_at: datetime | None
-    version: int
-    category: str | None = None
-    channel: str | None = None
-    contact_id: int | None = None
-    company_id: int | None = None
-    assignee_id: int | None = None
-
-    @property
-    def number(self) -> str:
-        return f"#{self.id}"
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status)
 
 
 @dataclass(frozen=True, slots=True)
