@@ -26,6 +26,13 @@ def test_the_private_names_the_patches_use_are_there():
     assert "_css_update_count" in inspect.getsource(Screen)
     assert "_exit" in inspect.getsource(App.__init__)
     assert "_bindings" in inspect.getsource(DOMNode)
+    assert isinstance(DOMNode._selector_names, property)
+    from textual.css.model import RuleSet
+    from textual.widget import Widget
+
+    assert "selector_names" in RuleSet.__dataclass_fields__ and callable(Stylesheet.update_nodes)
+    assert all(f"self.{bar}" in inspect.getsource(Widget.__init__)
+               for bar in ("_vertical_scrollbar", "_horizontal_scrollbar", "_scrollbar_corner"))
     from textual.widgets import DataTable
     assert compat.table_measured(DataTable())
     assert "_require_update_dimensions = True" in inspect.getsource(DataTable.add_row)
@@ -38,3 +45,39 @@ def test_the_private_names_the_patches_use_are_there():
 def test_textual_still_calls_the_hooks_the_mixins_override():
     """The app loads a screen's stylesheet files through _load_screen_css."""
     assert "_load_screen_css" in inspect.getsource(App)
+
+
+async def test_a_screens_stylesheet_reaches_the_other_screens_nodes_it_names(tmp_path):
+    """A screen's CSS file is applied only to the nodes its rules may match: one that names a
+    widget of the screen below restyles it, and the rest keep theirs."""
+    from textual.app import ComposeResult
+    from textual.color import Color
+    from textual.widgets import Label
+
+    sheet = tmp_path / "second.tcss"
+    sheet.write_text("#named { color: #ff0000; }\n#second-label { color: #00ff00; }\n")
+
+    class First(Screen):
+        def compose(self) -> ComposeResult:
+            yield Label("named", id="named")
+            yield Label("other", id="other")
+
+    class Second(Screen):
+        CSS_PATH = str(sheet)
+
+        def compose(self) -> ComposeResult:
+            yield Label("second", id="second-label")
+
+    class TwoModes(compat.StyleWorkOnce, App[None]):
+        MODES = {"first": First, "second": Second}
+        DEFAULT_MODE = "first"
+
+    app = TwoModes()
+    async with app.run_test() as pilot:
+        first = app.screen
+        other = first.query_one("#other", Label).styles.color
+        app.switch_mode("second")
+        await pilot.pause()
+        assert first.query_one("#named", Label).styles.color == Color(255, 0, 0)
+        assert first.query_one("#other", Label).styles.color == other
+        assert app.screen.query_one("#second-label", Label).styles.color == Color(0, 255, 0)
