@@ -47,15 +47,6 @@ def _mark_styles_current(screen: Screen, app: App) -> None:
     screen._css_update_count = app._css_update_count
 
 
-def _may_match(node: DOMNode, names: set[str]) -> bool:
-    """Whether a rule naming one of `names` may apply to the node or to one of its scrollbars."""
-    if not names.isdisjoint(node._selector_names):
-        return True
-    bars = ("_vertical_scrollbar", "_horizontal_scrollbar", "_scrollbar_corner")
-    return any(bar is not None and not names.isdisjoint(bar._selector_names)
-               for bar in (getattr(node, name, None) for name in bars))
-
-
 class StyleWorkOnce:
     """App mixin: the stylesheet's work done once, not two or three times (see each method)."""
 
@@ -94,18 +85,10 @@ class StyleWorkOnce:
             super()._load_screen_css(screen)
             return
         new = [path for path in screen.css_path if not sheet.has_source(str(path), "")]
-        if not new:
-            return
-        before = {id(rule) for rule in sheet.rules}
         for path in new:
             sheet.read(path)
-        # The new file's rules are applied to the nodes they may match (Textual's own first test
-        # in Stylesheet.apply: a rule names one of the node's type, id or classes), not to every
-        # node of every screen: opening the Cases area over the Contacts screen went through all
-        # of Contacts' nodes for rules that name none of them. The other nodes' styles would
-        # come out the same.
-        names = set().union(*(rule.selector_names for rule in sheet.rules if id(rule) not in before))
-        sheet.update_nodes([node for node in self.walk_children(with_self=True) if _may_match(node, names)])
-        # every node, this screen's too, now has the styles of the sheet as it is: Textual's
-        # refresh of a new mode's screen, next, would apply them all over again
-        _mark_styles_current(screen, self)
+        if new:
+            sheet.update(self)
+            # every node, this screen's too, now has the styles of the sheet as it is: Textual's
+            # refresh of a new mode's screen, next, would apply them all over again
+            _mark_styles_current(screen, self)

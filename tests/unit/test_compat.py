@@ -26,13 +26,6 @@ def test_the_private_names_the_patches_use_are_there():
     assert "_css_update_count" in inspect.getsource(Screen)
     assert "_exit" in inspect.getsource(App.__init__)
     assert "_bindings" in inspect.getsource(DOMNode)
-    assert isinstance(DOMNode._selector_names, property)
-    from textual.css.model import RuleSet
-    from textual.widget import Widget
-
-    assert "selector_names" in RuleSet.__dataclass_fields__ and callable(Stylesheet.update_nodes)
-    assert all(f"self.{bar}" in inspect.getsource(Widget.__init__)
-               for bar in ("_vertical_scrollbar", "_horizontal_scrollbar", "_scrollbar_corner"))
     from textual.widgets import DataTable
     assert compat.table_measured(DataTable())
     assert "_require_update_dimensions = True" in inspect.getsource(DataTable.add_row)
@@ -48,8 +41,8 @@ def test_textual_still_calls_the_hooks_the_mixins_override():
 
 
 async def test_a_screens_stylesheet_reaches_the_other_screens_nodes_it_names(tmp_path):
-    """A screen's CSS file is applied only to the nodes its rules may match: one that names a
-    widget of the screen below restyles it, and the rest keep theirs."""
+    """A screen's CSS file, added to the sheet in place (StyleWorkOnce._load_screen_css), restyles a
+    widget of the screen below that its rules name, and the others keep their styles."""
     from textual.app import ComposeResult
     from textual.color import Color
     from textual.widgets import Label
