@@ -316,7 +316,7 @@ def bench(url: str, args, scripts: Path, env: dict[str, str]) -> None:
                 bare_app, args.samples, "bare Textual app", 1.8, other)
     if "cases" in areas and "cases" in found:
         compare(f"crm, 7: Cases' first row ({found['cases']!r})", Launch(crm, until=found["cases"], keys=b"7", env=env),
-                bare_app, args.samples, "bare Textual app", None, other)
+                bare_app, args.samples, "bare Textual app", 1.8, other)
     if "cli" in args.only:
         bare_typer = [py, str(scripts / "bare_typer.py")]
         for flag in ("--version", "--help"):

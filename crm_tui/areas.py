@@ -88,7 +88,7 @@ AREAS: tuple[Area, ...] = (
     Area("products", "6", "Products", lazy("crm_tui.screens.products.screen", "ProductsScreen"), commands=(
         Command("New product", "new_product", "Add a product to the catalog", "product.edit"),
     )),
-    Area("cases", "7", "Cases", lazy("crm_tui.screens.cases.screen", "CasesScreen"), needs=("case.view",), commands=(
+    Area("cases", "7", "Cases", lazy("crm_tui.screens.cases.screen", "CasesScreen", orm=False), needs=("case.view",), commands=(
         Command("New case", "new_case", "Open a support case (n on the list)", "case.edit"),
         Command("Case queues and lists", "lists", "Mine, unassigned, breaching soon, waiting, per team; saved lists (l)"),
         Command("Filter cases", "filters", "By status, priority, category, assignee (f)"),

@@ -1,6 +1,6 @@
 """Plain shapes that need no ORM: the acting user, a page of a list and its cursor, the contact
 list's row, the board's cards, totals and filter, a pipeline and its stages as the board reads them,
-the Inbox's first tasks. The services hand them out (and re-export them where they always have); the app's first
+the Inbox's first tasks, a case list's row and the case statuses. The services hand them out (and re-export them where they always have); the app's first
 frame uses them before SQLAlchemy and the models are loaded (services/start.py)."""
 
 from __future__ import annotations
@@ -250,3 +250,42 @@ class TaskRow:
     origin: str
     rule_name: str | None
     version: int
+
+
+# --- the service desk's cases (services/cases.py hands these out) -------------------------------
+
+# Case.status (models/case.py names them too)
+NEW, OPEN, WAITING, RESOLVED, CLOSED = "new", "open", "waiting", "resolved", "closed"
+STATUSES = (NEW, OPEN, WAITING, RESOLVED, CLOSED)
+OPEN_STATUSES = (NEW, OPEN, WAITING)  # the backlog: not yet resolved
+STATUS_LABELS = {NEW: "New", OPEN: "Open", WAITING: "Waiting on customer", RESOLVED: "Resolved", CLOSED: "Closed"}
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    """One line of a case list (the Cases area's first page reads it before the ORM has loaded)."""
+
+    id: int
+    subject: str
+    status: str
+    priority: str
+    contact_name: str | None
+    company_name: str | None
+    assignee_login: str | None
+    team: str | None
+    created_at: datetime
+    sla_next_at: datetime | None
+    version: int
+    category: str | None = None
+    channel: str | None = None
+    contact_id: int | None = None
+    company_id: int | None = None
+    assignee_id: int | None = None
+
+    @property
+    def number(self) -> str:
+        return f"#{self.id}"
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)

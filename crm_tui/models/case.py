@@ -25,13 +25,12 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import JSON, Index, String, Text, UniqueConstraint, event, inspect, text
 from sqlmodel import Field, SQLModel
 
+from crm_tui import shapes
 from crm_tui.models.base import UTCDateTime, Versioned
 
-# Case.status
-NEW, OPEN, WAITING, RESOLVED, CLOSED = "new", "open", "waiting", "resolved", "closed"
-STATUSES = (NEW, OPEN, WAITING, RESOLVED, CLOSED)
-OPEN_STATUSES = (NEW, OPEN, WAITING)  # the backlog: not yet resolved
-STATUS_LABELS = {NEW: "New", OPEN: "Open", WAITING: "Waiting on customer", RESOLVED: "Resolved", CLOSED: "Closed"}
+# Case.status (shapes.py holds them: the Cases area's first frame reads them before the ORM loads)
+NEW, OPEN, WAITING, RESOLVED, CLOSED = shapes.NEW, shapes.OPEN, shapes.WAITING, shapes.RESOLVED, shapes.CLOSED
+STATUSES, OPEN_STATUSES, STATUS_LABELS = shapes.STATUSES, shapes.OPEN_STATUSES, shapes.STATUS_LABELS
 
 # Case.priority, lowest first
 PRIORITIES = ("low", "normal", "high", "urgent")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crm_tui.services import cases
 from crm_tui.services.words import span
 from crm_tui.shapes import Page
 from crm_tui.widgets.keyset_table import Column
@@ -66,6 +65,8 @@ def cases_tab_fetch(app, **whose):
     def fetch(*, after, before, limit, with_total):
         if before is not None:
             return Page([])
+        from crm_tui.services import cases  # (the Cases area's first frame is drawn before the ORM loads)
+
         with db.read() as session:
             return cases.cases_for(session, actor=actor, after=after, limit=limit, **whose)
     return fetch

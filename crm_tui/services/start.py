@@ -1,5 +1,5 @@
 """The app's start without the ORM: who is acting, the contact list's first page, the pipeline
-board's first columns and the Inbox's first overdue tasks, read on the start's plain DB-API connection (Database.quick_read: sqlite3, or psycopg), so that the first frame
+board's first columns, the Inbox's first overdue tasks and the Cases area's first open cases, read on the start's plain DB-API connection (Database.quick_read: sqlite3, or psycopg), so that the first frame
 is painted while SQLAlchemy, the models and the other services load after it.
 
 Each function covers the common case only and returns None for anything else; the caller then goes
@@ -18,8 +18,9 @@ import threading
 from datetime import date, datetime, timezone
 
 from crm_tui.config import LoginRequest, Settings, team_timezone
+from crm_tui.services.grants import ALL, DEFAULTS, NONE, OWN
 from crm_tui.services.sections import related_label
-from crm_tui.shapes import Actor, Card, ContactRow, Cursor, Page, PipelineRow, StageRow, TaskRow
+from crm_tui.shapes import OPEN_STATUSES, Actor, CaseRow, Card, ContactRow, Cursor, Page, PipelineRow, StageRow, TaskRow
 
 _LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")  # users._login's rule
 
@@ -74,6 +75,30 @@ _OVERDUE_TASKS = (
     "ORDER BY tasks.due_at ASC, tasks.id ASC LIMIT {p}"
 )
 
+
+# permissions.current_role and scope_of: the role as stored now, and an admin's change to its scope
+_ROLE = "SELECT users.role, users.active FROM users WHERE users.id = {p}"
+_SCOPE = "SELECT role_permissions.scope FROM role_permissions WHERE role_permissions.role = {p} " \
+         "AND role_permissions.action = {p}"
+# cases.list_cases(queue="open") with no search and no filters, newest first, under its
+# visible_condition: every case ({visible} empty), or an "own" scope's (_OWN_CASES)
+_OPEN_CASES = (
+    "SELECT cases.id, cases.subject, cases.status, cases.priority, "
+    "coalesce(nullif(contacts_1.full_name, {p}), contacts_1.email) AS contact_name, companies_1.name AS company_name, "
+    "users_1.login AS assignee_login, cases.team, cases.created_at, cases.sla_next_at, cases.version, "
+    "cases.category, cases.channel, cases.contact_id, cases.company_id, cases.assignee_id "
+    "FROM cases LEFT OUTER JOIN contacts AS contacts_1 ON contacts_1.id = cases.contact_id "
+    "LEFT OUTER JOIN companies AS companies_1 ON companies_1.id = cases.company_id "
+    "LEFT OUTER JOIN users AS users_1 ON users_1.id = cases.assignee_id "
+    "WHERE {visible}(cases.status || {p}) IN ({p}, {p}, {p}) ORDER BY cases.id DESC, cases.id DESC LIMIT {p}"
+)
+_OWN_CASES = (
+    "cases.id IN (SELECT anon_1.id FROM (SELECT cases.id AS id FROM cases WHERE cases.assignee_id = {p} "
+    "UNION SELECT cases.id AS id FROM cases WHERE cases.company_id IN "
+    "(SELECT companies.id FROM companies WHERE companies.owner_id = {p}) "
+    "UNION SELECT cases.id AS id FROM cases WHERE cases.contact_id IN "
+    "(SELECT contacts.id FROM contacts WHERE contacts.owner_id = {p})) AS anon_1) AND "
+)
 
 # SQLAlchemy's package imports itself in cycles: imported from two threads at once, one of them can
 # be handed the other's half-made module ("cannot import name ... from partially initialized
@@ -272,4 +297,40 @@ def first_overdue(db, *, assignee_id: int, now: datetime, limit: int) -> Page[Ta
         items.append(TaskRow(r[0], r[1], r[2], _utc(r[3]), r[4], r[5], r[6], r[7], r[8], related_label(about),
                              _utc(r[9]), _utc(r[10]), r[11], r[12], r[13], r[14]))
     next_ = Cursor(items[-1].due_at, items[-1].id).encode() if items and more else None
+    return Page(items, next_, None, None)
+
+
+def _case_view_scope(conn, actor: Actor) -> str | None:
+    """permissions.scope_of(current_role(actor), "case.view"); None for a user deactivated since
+    the sign-in (the services refuse them)."""
+    found = _rows(conn, _ROLE, actor.user_id)
+    if found and not found[0][1]:
+        return None
+    role = found[0][0] if found else actor.role
+    changed = _rows(conn, _SCOPE, role, "case.view")
+    return changed[0][0] if changed else DEFAULTS.get(role, {}).get("case.view", NONE)
+
+
+def first_cases(db, *, actor: Actor, limit: int) -> Page[CaseRow] | None:
+    """cases.list_cases(queue="open", limit=limit) with no search and no filters: the Cases area's
+    first page as the app opens, the cases the actor may see (case.view's scope: all, or their own);
+    None when there is no plain connection (any more), or for anyone the services must answer (the
+    system, a role without case.view, a deactivated user: they refuse)."""
+    if actor.user_id is None:
+        return None
+    with db.quick_read() as conn:
+        if conn is None:
+            return None
+        scope = _case_view_scope(conn, actor)
+        if scope not in (ALL, OWN):
+            return None
+        own = scope == OWN
+        sql = _OPEN_CASES.replace("{visible}", _OWN_CASES if own else "")
+        mine = (actor.user_id,) * 3 if own else ()
+        rows = _rows(conn, sql, "", *mine, "", *OPEN_STATUSES, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [CaseRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], _utc(r[8]), _utc(r[9]), r[10], r[11], r[12],
+                     r[13], r[14], r[15]) for r in rows]
+    next_ = Cursor(rows[-1][0], rows[-1][0]).encode() if rows and more else None
     return Page(items, next_, None, None)

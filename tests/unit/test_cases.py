@@ -188,6 +188,41 @@ def test_a_queue_pages_by_keyset_without_gaps_or_repeats(db, team, now):
     assert [r.id for r in back.items] == seen[14:19]  # the five before the fourth page's last
 
 
+def test_an_own_scopes_counts_are_its_queues_totals(db, team, now):
+    """queue_counts for sales (own scope) is, queue by queue and team by team, the total of the list
+    the queue shows: over a backlog and a history, cases of its company, of its contact, assigned to
+    it (some of those its accounts' too: counted once), and the cases it may not see."""
+    sam = team["sales"]
+    with db.write() as s:
+        made = []
+        for i, (about, status, extra) in enumerate((
+                ({}, NEW, {"team": "Support"}),                                         # Ada's (sam's contact)
+                ({"contact_id": None, "company_id": team["acme"]}, OPEN, {"priority": "urgent"}),
+                ({"contact_id": team["bob"]}, WAITING, {"assignee_id": sam.user_id, "team": "Billing"}),
+                ({}, OPEN, {"assignee_id": sam.user_id, "team": "Support"}),            # theirs twice over
+                ({}, RESOLVED, {"team": "Support"}), ({}, CLOSED, {}),
+                ({"contact_id": team["bob"]}, OPEN, {"team": "Support"}),               # not sam's
+                ({"contact_id": team["bob"]}, NEW, {}), ({}, NEW, {"priority": "low"}))):
+            case = _open(s, team, now + timedelta(seconds=i), f"Case {i}", **about, **extra)
+            if status != NEW:
+                cases.set_status(s, case.id, status, actor=team["admin"], now=now)
+            made.append(case.id)
+        for i, minutes in ((1, 30), (3, 20), (7, 10), (8, 600)):  # due soon (one not sam's), and one later
+            s.get(Case, made[i]).sla_next_at = now + timedelta(minutes=minutes)
+    later = now
+    with db.read() as s:
+        counts = cases.queue_counts(s, actor=sam, now=later)
+        expected = {}
+        for queue in ("mine", "unassigned", "soon", "waiting", "open", "all"):
+            expected[queue] = cases.list_cases(s, actor=sam, queue=queue, now=later, with_total=True).total
+        for name in ("Support", "Billing"):
+            expected[f"team:{name}"] = cases.list_cases(s, actor=sam, queue="team", team=name, now=later,
+                                                        with_total=True).total
+    assert counts == expected
+    assert expected == {"mine": 2, "unassigned": 3, "soon": 2, "waiting": 1, "open": 5, "all": 7,
+                        "team:Support": 2, "team:Billing": 1}
+
+
 # --- who may see and change what -------------------------------------------------------------------
 
 

@@ -38,3 +38,39 @@ def test_the_private_names_the_patches_use_are_there():
 def test_textual_still_calls_the_hooks_the_mixins_override():
     """The app loads a screen's stylesheet files through _load_screen_css."""
     assert "_load_screen_css" in inspect.getsource(App)
+
+
+async def test_a_screens_stylesheet_reaches_the_other_screens_nodes_it_names(tmp_path):
+    """A screen's CSS file, added to the sheet in place (StyleWorkOnce._load_screen_css), restyles a
+    widget of the screen below that its rules name, and the others keep their styles."""
+    from textual.app import ComposeResult
+    from textual.color import Color
+    from textual.widgets import Label
+
+    sheet = tmp_path / "second.tcss"
+    sheet.write_text("#named { color: #ff0000; }\n#second-label { color: #00ff00; }\n")
+
+    class First(Screen):
+        def compose(self) -> ComposeResult:
+            yield Label("named", id="named")
+            yield Label("other", id="other")
+
+    class Second(Screen):
+        CSS_PATH = str(sheet)
+
+        def compose(self) -> ComposeResult:
+            yield Label("second", id="second-label")
+
+    class TwoModes(compat.StyleWorkOnce, App[None]):
+        MODES = {"first": First, "second": Second}
+        DEFAULT_MODE = "first"
+
+    app = TwoModes()
+    async with app.run_test() as pilot:
+        first = app.screen
+        other = first.query_one("#other", Label).styles.color
+        app.switch_mode("second")
+        await pilot.pause()
+        assert first.query_one("#named", Label).styles.color == Color(255, 0, 0)
+        assert first.query_one("#other", Label).styles.color == other
+        assert app.screen.query_one("#second-label", Label).styles.color == Color(0, 255, 0)

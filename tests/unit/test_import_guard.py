@@ -10,7 +10,9 @@ and asserts on the modules it imported (never on time; bench/bench_process.py me
 - the same with the Pipeline opened at once, up to its first cards painted: nor babel, the board's
   services, its dialogs and the forms;
 - the same with the Inbox opened at once, up to its first task painted: nor the task services, the
-  forms and the Inbox's dialogs.
+  forms and the Inbox's dialogs;
+- the same with the Cases area opened at once, up to its first case painted: nor the case services,
+  the saved lists' services, the forms and the case screens' dialogs.
 """
 
 from __future__ import annotations
@@ -326,6 +328,78 @@ def test_the_inboxs_first_rows_are_painted_before_the_orm_loads(sqlite_url, tmp_
     """, sqlite_url)
     assert "crm_tui.screens.inbox.screen" in seen
     assert _loaded(seen, BEFORE_THE_FIRST_TASKS) == []
+
+
+# what the Cases area's first rows (the area opened at once, as `crm` then 7) wait for no more
+BEFORE_THE_FIRST_CASES = ("typer", "pydantic", "pydantic_core", "sqlalchemy", "sqlmodel", "alembic", "psycopg",
+                          "babel", "crm_tui.models", "crm_tui.services.common", "crm_tui.services.cases",
+                          "crm_tui.services.sla", "crm_tui.services.views", "crm_tui.services.permissions",
+                          "crm_tui.services.users", "crm_tui.screens.forms", "crm_tui.screens.cases.forms",
+                          "crm_tui.screens.cases.detail", "crm_tui.cli.main")
+
+
+def test_the_cases_first_rows_are_painted_before_the_orm_loads(sqlite_url, tmp_path, monkeypatch):
+    """`crm --db URL` with the Cases area opened at once, headless: the modules are read as the
+    queue paints its first case, and the rows painted are the service's first page of the open
+    queue."""
+    monkeypatch.setenv("CRM_CONFIG_DIR", str(tmp_path / "config"))
+    from crm_tui import config
+    from crm_tui.db import open_database
+    from crm_tui.services import cases, users
+
+    db = open_database(sqlite_url)
+    try:  # ann, whom this OS login signs in as, and a few cases (one closed)
+        with db.write() as session:
+            ann = users.actor_for(session, login="ann")
+            users.update_user(session, user_id=ann.user_id, actor=ann,
+                              changes={"os_login": config.login_request(None, config.Settings()).os_login})
+            made = [cases.create_case(session, actor=ann, subject=subject).id for subject in ("Ink", "Jam", "Key")]
+            cases.close(session, made[1], actor=ann)
+    finally:
+        db.dispose()
+    seen = _modules("""
+        import json, sys
+        from textual.app import App
+        from crm_tui.app import CrmApp
+        from crm_tui.widgets.keyset_table import KeysetTable
+
+        seen, shown = [], []
+        run, draw, mount = App.run, KeysetTable.render_line, CrmApp.on_mount
+
+        def render_line(table, y):
+            if not seen and table.id == "case-list" and y >= 1 and table.window.rows:
+                seen.extend(sorted(sys.modules))
+                shown.extend(row.id for row in table.window.rows)
+                table.app.call_later(table.app.exit)
+            return draw(table, y)
+
+        def on_mount(app):
+            mount(app)
+            app.call_later(app.action_area, "cases")  # 7, pressed as the app starts
+
+        def headless(app, **kwargs):
+            return run(app, headless=True, size=(120, 36))
+
+        App.run, KeysetTable.render_line, CrmApp.on_mount = headless, render_line, on_mount
+        from crm_tui.cli.entry import run as crm
+        sys.argv = ["crm", "--db", sys.argv[1], "--user", "ann"]
+        try:
+            crm()
+        except SystemExit as exc:
+            assert not exc.code, exc.code
+        assert seen, "the Cases area never painted its first rows"
+        from crm_tui.db import open_database
+        from crm_tui.services import cases, users
+        db = open_database(sys.argv[2])
+        with db.write() as session:
+            ann = users.actor_for(session, login="ann")
+        with db.read() as session:
+            assert shown == [row.id for row in cases.list_cases(session, actor=ann, queue="open").items]
+        assert len(shown) == 2
+        print(json.dumps(seen))
+    """, sqlite_url, sqlite_url)
+    assert "crm_tui.services.start" in seen and "crm_tui.screens.cases.screen" in seen
+    assert _loaded(seen, BEFORE_THE_FIRST_CASES) == []
 
 
 @pytest.mark.parametrize("args, expected", [

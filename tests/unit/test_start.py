@@ -207,3 +207,59 @@ def test_first_overdue_is_the_services_first_inbox_page(db, quick, actor, now, l
     assert (page.next_cursor, page.prev_cursor) == (expected.next_cursor, expected.prev_cursor)
     assert any(t.related for t in page.items)
     assert start.first_overdue(quick, assignee_id=actor.user_id + 1, now=now, limit=limit).items == []
+
+
+def _cases(db, actor, now):
+    """Cases of every status; a seller who owns one account and is assigned one case; a seller
+    with no case of theirs; a support agent."""
+    from crm_tui.services import cases
+
+    with db.write() as s:
+        seller = users.create_user(s, data={"login": "sam", "role": "sales"}, actor=actor, now=now)
+        other = users.create_user(s, data={"login": "sid", "role": "sales"}, actor=actor, now=now)
+        agent = users.create_user(s, data={"login": "ada", "role": "support", "team": "Support"}, actor=actor, now=now)
+        mine = companies.create_company(s, data={"name": "Acme", "owner_id": seller.id}, actor=actor, now=now).id
+        theirs = companies.create_company(s, data={"name": "Bolt"}, actor=actor, now=now).id
+        person = contacts.create_contact(s, data={"first_name": "Zoe", "company_id": theirs}, actor=actor, now=now).id
+        nameless = contacts.create_contact(s, data={"emails": ["x@example.com"]}, actor=actor, now=now).id
+    for i, (status, about, assignee) in enumerate((
+            ("new", {"company_id": mine}, None), ("open", {"contact_id": person}, agent.id),
+            ("waiting", {"contact_id": nameless}, seller.id), ("resolved", {"company_id": mine}, None),
+            ("closed", {}, agent.id), ("open", {"company_id": theirs}, None), ("new", {}, seller.id))):
+        with db.write() as s:
+            case = cases.create_case(s, actor=actor, subject=f"Case {i}", assignee_id=assignee, team="Support",
+                                     now=now, **about)
+            if status != "new":
+                cases.set_status(s, case.id, status, actor=actor, now=now)
+    return seller, other, agent
+
+
+@pytest.mark.parametrize("limit", [1, 2, 50])
+def test_first_cases_is_the_services_first_open_queue(db, quick, actor, now, limit):
+    from crm_tui.services import cases, permissions
+
+    seller, other, agent = _cases(db, actor, now)
+    as_ = {u.login: dataclasses.replace(actor, user_id=u.id, login=u.login, role=u.role) for u in (seller, other, agent)}
+    for who in (actor, as_["sam"], as_["sid"], as_["ada"]):
+        page = start.first_cases(quick, actor=who, limit=limit)
+        with db.read() as s:
+            expected = cases.list_cases(s, actor=who, queue="open", limit=limit, now=now)
+        assert page.items == expected.items, who.login
+        assert (page.next_cursor, page.prev_cursor, page.total) == (expected.next_cursor, None, None)
+    assert {c.subject for c in start.first_cases(quick, actor=as_["sam"], limit=50).items} == {
+        "Case 0", "Case 2", "Case 6"}  # the seller's own: their account's, and those assigned to them
+    assert start.first_cases(quick, actor=as_["sid"], limit=50).items == []
+    # an admin's change of the role's scope is read: support sees its own only, sales none
+    with db.write() as s:
+        permissions.set_scope(s, role="support", action="case.view", scope="own", actor=actor, now=now)
+        permissions.set_scope(s, role="sales", action="case.view", scope="none", actor=actor, now=now)
+    page = start.first_cases(quick, actor=as_["ada"], limit=limit)
+    with db.read() as s:
+        assert page.items == cases.list_cases(s, actor=as_["ada"], queue="open", limit=limit, now=now).items
+    assert {c.assignee_login for c in page.items} == {"ada"}
+    assert start.first_cases(quick, actor=as_["sam"], limit=limit) is None  # refused: the services say why
+    with db.write() as s:
+        users.update_user(s, user_id=agent.id, changes={"active": False}, actor=actor, now=now)
+    assert start.first_cases(quick, actor=as_["ada"], limit=limit) is None
+    quick.end_quick_reads()
+    assert start.first_cases(quick, actor=actor, limit=limit) is None

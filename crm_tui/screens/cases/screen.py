@@ -1,7 +1,13 @@
 """The Cases area: the service desk's queues (mine, unassigned, breaching soon, waiting on the
 customer, all open, all, and one per team), each with a live count, the chosen queue's cases in the
 one keyset-paged list, search as you type, filters (status, priority, category, assignee), saved
-case lists, and `n` for a new case. Enter opens the case detail (screens/cases/detail.py)."""
+case lists, and `n` for a new case. Enter opens the case detail (screens/cases/detail.py).
+
+The queue's first frame is drawn before SQLAlchemy and the models have loaded: services/start.py
+reads the first open cases on the start's plain connection (CaseRow, from shapes.py). The first page
+is read while the screen is composed; the search box stands as a line of text until the first frame
+is drawn, and the queues are counted after it (their counts would slow that frame down). The
+services load where they are first used; every other read waits for the ORM (`_session`)."""
 
 from __future__ import annotations
 
@@ -18,16 +24,32 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from crm_tui.models.case import STATUS_LABELS
 from crm_tui.screens.base import SHELL_CSS, AreaScreen, Outcome, ReportsWorkerErrors, SearchableList
 from crm_tui.screens.case_rows import QUEUES, case_columns, queue_label
-FORMS_CSS = str(Path(__file__).parents[1] / "forms.tcss")  # (the forms module itself loads with the first form)
-from crm_tui.services import cases, views
+from crm_tui.services import start
+from crm_tui.shapes import STATUS_LABELS
 from crm_tui.widgets.keyset_table import KeysetTable
 from crm_tui.widgets.text_line import Line, TextLine
 
+FORMS_CSS = str(Path(__file__).parents[1] / "forms.tcss")  # (the forms module itself loads with the first form)
+
 SEARCH_HINT = "Search subject, number, customer…  ( / )"
 FIRST_QUEUE = "open"
+
+
+def _session(db):
+    """A read session, once the ORM has loaded (services/start.py load_orm: one thread at a time
+    imports it; the queue's first frame is drawn before)."""
+    start.load_orm()
+    return db.read()
+
+
+def _views():
+    """services.views (with the ORM, if it has not loaded yet): a saved list's filters."""
+    start.load_orm()
+    from crm_tui.services import views
+
+    return views
 
 
 def soon_minutes(app) -> int:
@@ -37,15 +59,8 @@ def soon_minutes(app) -> int:
 
 class QueueBar(TextLine):
     """The queues in one line, each with its count; the one shown is reversed. `[` and `]` step
-    through them, `l` lists them (with the saved lists) to choose one."""
-
-    DEFAULT_CSS = """
-    QueueBar {
-        height: 1;
-        padding: 0 1;
-        color: $text-muted;
-    }
-    """
+    through them, `l` lists them (with the saved lists) to choose one. Styled in cases.tcss (a
+    widget's DEFAULT_CSS would make Textual parse every stylesheet again when the area first opens)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -105,18 +120,41 @@ class CasesScreen(SearchableList, AreaScreen):
         self.texts: dict[str, str] = {}  # how the filters were typed (an assignee's login)
         self.view_name: str | None = None  # a saved list applied
         self.counts: dict[str, int] = {}
+        start.hold_orm()  # a worker loading the ORM meanwhile would slow the first frame (released on mount)
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame_top()
-        yield Input(placeholder=SEARCH_HINT, id="case-search")
+        # the search box is a line of text until the real Input replaces it after the first frame
+        # (or at once, on /): an Input is the costliest widget of the screen to set up
+        yield Line(SEARCH_HINT, id="case-search-wait")
         yield QueueBar(id="case-queues")
         yield Line(id="case-filter-line")
-        yield KeysetTable(case_columns(self.app), noun="cases", id="case-list", empty_text=self._empty_text())
+        table = KeysetTable(case_columns(self.app), noun="cases", id="case-list", empty_text=self._empty_text())
+        self._first_fetch = self.fetcher()
+        # the first page is fetched while the screen mounts (on the spot, from a local database)
+        table.preload(self._first_fetch, here=self.app.db.local_reads)
+        yield self.focused_at_start(table)
         yield from self.compose_frame_bottom()
 
     def on_mount(self) -> None:
-        self.reload()
+        self.table.load(self._first_fetch)
+        self._describe()
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        start.release_orm()
+        self.search_box()
         self.count_queues()
+
+    def search_box(self) -> Input:
+        """The search Input, put in place of the line that stood for it if it isn't there yet."""
+        found = self.query("#case-search")
+        if found:
+            return found.first(Input)
+        box = Input(placeholder=SEARCH_HINT, id="case-search")
+        self.mount(box, after="#case-search-wait")
+        self.query_one("#case-search-wait").remove()
+        return box
 
     @property
     def table(self) -> KeysetTable:
@@ -128,16 +166,24 @@ class CasesScreen(SearchableList, AreaScreen):
         """list_cases's arguments for the queue, search and filters shown (also what a saved list keeps)."""
         queue, team = (("team", self.queue.split(":", 1)[1]) if self.queue.startswith("team:")
                        else (self.queue, None))
-        filters = views.resolve_filters(self.filters, self.app.actor)
+        filters = _views().resolve_filters(self.filters, self.app.actor) if self.filters else {}
         return {"queue": queue, "team": team, "search": self.query_text or None, **filters}
 
     def fetcher(self):
         """What the table calls (in a thread): one page of the queue's cases."""
         db, actor, now, args = self.app.db, self.app.actor, self.app.now(), self.list_args()
         soon = soon_minutes(self.app)
+        plain = args == {"queue": "open", "team": None, "search": None}
 
         def fetch(*, after, before, limit, with_total):
-            with db.read() as session:
+            if plain and after is None and before is None and not with_total:
+                # the first page as the app opens: no ORM needed (None once the start is over)
+                page = start.first_cases(db, actor=actor, limit=limit)
+                if page is not None:
+                    return page
+            with _session(db) as session:
+                from crm_tui.services import cases
+
                 return cases.list_cases(session, actor=actor, after=after, before=before, limit=limit,
                                         with_total=with_total, now=now, soon_minutes=soon, **args)
         return fetch
@@ -180,7 +226,7 @@ class CasesScreen(SearchableList, AreaScreen):
         if f.get("category"):
             parts.append(f"category {f['category']}")
         if f.get("assignee_id") is not None:
-            mine = f["assignee_id"] in (views.ME, self.app.actor.user_id)
+            mine = f["assignee_id"] in (_views().ME, self.app.actor.user_id)
             parts.append("assigned to me" if mine else f"assigned to {self.texts.get('assignee') or f['assignee_id']}")
         if self.query_text:
             parts.append(f"matching “{self.query_text}”")
@@ -208,7 +254,9 @@ class CasesScreen(SearchableList, AreaScreen):
 
     @work(thread=True, exclusive=True, group="case-queue-counts", exit_on_error=False)
     def _count(self, now) -> Outcome:
-        with self.app.db.read() as session:
+        with _session(self.app.db) as session:
+            from crm_tui.services import cases
+
             counts = cases.queue_counts(session, actor=self.app.actor, now=now, soon_minutes=soon_minutes(self.app))
         return Outcome(self._counted, counts)
 
@@ -237,13 +285,13 @@ class CasesScreen(SearchableList, AreaScreen):
         self.submit_search(event.value)
 
     def action_focus_search(self) -> None:
-        self.query_one("#case-search", Input).focus()
+        self.search_box().focus()
 
     def action_focus_list(self) -> None:
         self.table.focus()
 
     def action_clear(self) -> None:
-        search = self.query_one("#case-search", Input)
+        search = self.search_box()
         with search.prevent(Input.Changed):
             search.value = ""
         self.query_text, self.filters, self.texts, self.view_name = "", {}, {}, None
@@ -287,7 +335,7 @@ class CasesScreen(SearchableList, AreaScreen):
         queue, team = f.pop("queue", FIRST_QUEUE), f.pop("team", None)
         self.queue = f"team:{team}" if queue == "team" and team else queue
         self.filters, self.texts, self.query_text = f, {}, view.query or ""
-        search = self.query_one("#case-search", Input)
+        search = self.search_box()
         with search.prevent(Input.Changed):
             search.value = self.query_text
         self.reload()
@@ -341,8 +389,8 @@ class CaseListsPicker(ReportsWorkerErrors, ModalScreen["str | Any | None"]):
 
     @work(thread=True, exclusive=True, group="case-lists", exit_on_error=False)
     def load(self) -> Outcome:
-        with self.app.db.read() as session:
-            found = views.list_views(session, entity="case", actor=self.app.actor)
+        with _session(self.app.db) as session:
+            found = _views().list_views(session, entity="case", actor=self.app.actor)
         return Outcome(self._show, found)
 
     def _show(self, found: list) -> None:
