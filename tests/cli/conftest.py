@@ -89,12 +89,18 @@ def crm(db_url) -> Crm:
     return Crm(db_url)
 
 
+_COUNTERS: dict[str, sa.Engine] = {}
+
+
 def row_counts(db_url: str) -> dict[str, int]:
-    """Rows in every table: what a refused command must leave untouched."""
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return {table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-                    for table in SQLModel.metadata.sorted_tables}
-    finally:
-        engine.dispose()
+    """Rows in every table: what a refused command must leave untouched. One statement counts them
+    all (a query a table cost a round trip each, twice a case), on an engine kept per URL whose
+    connections close after each use (NullPool), so it holds nothing open between calls."""
+    engine = _COUNTERS.get(db_url)
+    if engine is None:
+        engine = _COUNTERS[db_url] = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    tables = SQLModel.metadata.sorted_tables
+    with engine.connect() as conn:
+        counts = conn.execute(sa.select(*(sa.select(sa.func.count()).select_from(table).scalar_subquery()
+                                          for table in tables))).one()
+    return dict(zip((table.name for table in tables), counts))
