@@ -24,6 +24,7 @@ from crm_tui.screens.contacts.detail import ContactDetailScreen
 from crm_tui.screens.contacts.screen import ContactsScreen
 from crm_tui.services import activities, companies, contacts, deals, pipelines, tasks, users, views
 from crm_tui.services.validation import clean_text, printable
+from tests.cli.conftest import Crm
 from tests.tui.conftest import actor_sqlite, make_app, settle, sqlite_db  # noqa: F401 - fixtures
 
 # (the sequence, what a stored one-line value keeps of it)
@@ -67,15 +68,16 @@ def test_clean_text_strips_the_sequence(seq, kept):
     assert clean_text("tab\tand\nbreak") == "tab and break"
 
 
-@pytest.mark.parametrize("seq, kept", SEQUENCES)
-def test_contact_add_on_the_cli_stores_the_name_clean(crm, db_url, seq, kept):
-    added = crm.json("contact", "add", "--first", _evil(seq), "--last", "Lee", "--title", _evil(seq),
-                     "--field", f"shoe={_evil(seq)}")
-    [(first, full, title, custom)] = _rows(db_url, f"SELECT first_name, full_name, title, custom FROM contacts "
-                                                   f"WHERE id = {int(added['id'])}")
-    assert (first, full, title) == (f"Ann{kept}Lee", f"Ann{kept}Lee Lee", f"Ann{kept}Lee")
-    custom = custom if isinstance(custom, dict) else json.loads(custom)
-    assert custom == {"shoe": f"Ann{_multi(kept)}Lee"}  # a custom field may hold several lines
+def test_contact_add_on_the_cli_stores_the_name_clean(crm, db_url):
+    """Every row of SEQUENCES, in one database per backend (each row reads back its own contact)."""
+    for seq, kept in PAIRS:
+        added = crm.json("contact", "add", "--first", _evil(seq), "--last", "Lee", "--title", _evil(seq),
+                         "--field", f"shoe={_evil(seq)}")
+        [(first, full, title, custom)] = _rows(db_url, f"SELECT first_name, full_name, title, custom FROM contacts "
+                                                       f"WHERE id = {int(added['id'])}")
+        assert (first, full, title) == (f"Ann{kept}Lee", f"Ann{kept}Lee Lee", f"Ann{kept}Lee"), repr(seq)
+        custom = custom if isinstance(custom, dict) else json.loads(custom)
+        assert custom == {"shoe": f"Ann{_multi(kept)}Lee"}, repr(seq)  # a custom field may hold several lines
 
 
 def _contact(s, actor, now, text):
@@ -213,11 +215,12 @@ def test_import_vcard_stores_every_value_clean(crm, db_url, tmp_path, seq, kept)
 @pytest.mark.slow
 def test_a_binary_vcard_prints_one_clear_line(tmp_path):
     """vobject logged each line of it (96 lines, raw bytes and ESC included) through a stderr
-    handler of its own; the import then said it imported 0 rows."""
+    handler of its own; the import then said it imported 0 rows. The import runs in a process of
+    its own (a logging handler writes to the process's real stderr); the database is made in this one."""
     db_path, path = tmp_path / "crm.db", tmp_path / "binary.vcf"
     path.write_bytes(bytes(range(256)) * 4 + b"\x1b[2J\x1b]0;pwned\x07\n" * 20)
+    Crm(f"sqlite:///{db_path}").ok("init")
     crm = [sys.executable, "-m", "crm_tui", "--db", f"sqlite:///{db_path}", "--user", "ann"]
-    subprocess.run([*crm, "init"], check=True, capture_output=True)
     run = subprocess.run([*crm, "import", "contacts", str(path)], capture_output=True)
     out = (run.stdout + run.stderr).decode("utf-8", "replace")
     assert run.returncode != 0 and b"\x1b" not in run.stdout + run.stderr

@@ -207,21 +207,22 @@ def test_services_refuse_far_dates_passed_directly(db, actor, kind):
 
 
 @pytest.mark.parametrize("zone", ZONES)
-@pytest.mark.parametrize("text, taken", DATES, ids=[c[0] for c in DATES])
-def test_task_due_dates_on_the_cli_and_through_import(sqlite_crm, tmp_path, text, taken, zone):
+def test_task_due_dates_on_the_cli_and_through_import(sqlite_crm, tmp_path, zone):
+    """Every row of DATES through `task add --due` and `import tasks`, in one database per zone."""
     (tmp_path / "config").mkdir(exist_ok=True)
     (tmp_path / "config" / "config.toml").write_text(f'timezone = "{zone}"\n', encoding="utf-8")
-    if taken:
-        task = sqlite_crm.json("task", "add", "t", "--due", text)
-        assert task["due_at"][:4] in ("1899", "1900", "2200", "2201")  # UTC: a day either side
-    else:
-        result = sqlite_crm.fails("task", "add", "t", "--due", text, code=2)
-        assert "out of range" in result.stderr
-    path = tmp_path / "tasks.csv"
-    path.write_text(f"Title,Due\nt,{text}\n", encoding="utf-8")
-    result = sqlite_crm("import", "tasks", str(path))
-    assert (result.exit_code == 0) == taken, result.output
-    assert taken or "out of range: use a year from 1900 to 2200" in result.output
+    for text, taken in DATES:
+        if taken:
+            task = sqlite_crm.json("task", "add", "t", "--due", text)
+            assert task["due_at"][:4] in ("1899", "1900", "2200", "2201"), text  # UTC: a day either side
+        else:
+            result = sqlite_crm.fails("task", "add", "t", "--due", text, code=2)
+            assert "out of range" in result.stderr, text
+        path = tmp_path / "tasks.csv"
+        path.write_text(f"Title,Due\nt,{text}\n", encoding="utf-8")
+        result = sqlite_crm("import", "tasks", str(path))
+        assert (result.exit_code == 0) == taken, (text, result.output)
+        assert taken or "out of range: use a year from 1900 to 2200" in result.output, text
 
 
 def test_a_stored_far_date_lists_east_of_utc(crm, db_url, tmp_path):
@@ -279,13 +280,14 @@ IDS = [
 ]
 
 
-@pytest.mark.parametrize("args, message", IDS, ids=[" ".join(a) for a, _ in IDS])
-def test_ids_past_what_a_bigint_holds_get_one_line(crm, db_url, args, message):
+def test_ids_past_what_a_bigint_holds_get_one_line(crm, db_url):
+    """Every row of IDS, in one database per backend: one line, and nothing written."""
     crm.ok("user", "list")
-    before = row_counts(db_url)
-    result = crm.fails(*args)
-    assert message in result.stderr
-    assert row_counts(db_url) == before
+    for args, message in IDS:
+        before = row_counts(db_url)
+        result = crm.fails(*args)
+        assert message in result.stderr, (args, result.stderr)
+        assert row_counts(db_url) == before, args
 
 
 @pytest.mark.parametrize("args", [["audit", "--entity", "deal", "--id", str(2**31)],
@@ -310,20 +312,23 @@ def test_services_find_nothing_for_ids_past_a_bigint(db, actor):
 DURATIONS = [("0", True), ("10080", True), ("10081", False), (BIG, False), ("9" * 30, False)]
 
 
-@pytest.mark.parametrize("minutes, taken", DURATIONS, ids=[c[0][:12] for c in DURATIONS])
-def test_durations_are_kept_to_a_week(crm, db_url, tmp_path, minutes, taken):
+def test_durations_are_kept_to_a_week(crm, db_url, tmp_path):
+    """Every row of DURATIONS through `log call --duration` and `import activities`, in one database
+    (each row's imported call on a day of its own: the import skips a call it already holds)."""
     crm.ok("contact", "add", "--first", "Ann", "--email", "ann@example.com")
-    before = row_counts(db_url)["activities"]
-    if taken:
-        crm.ok("log", "call", "--contact", "ann@example.com", "--duration", minutes)
-    else:
-        result = crm.fails("log", "call", "--contact", "ann@example.com", "--duration", minutes, code=2)
-        assert "out of range: give minutes from 0 to 10080" in result.stderr
-    path = tmp_path / "activities.csv"
-    path.write_text(f"Type,Contact,Date,Duration\ncall,ann@example.com,2026-11-20 10:00,{minutes}\n", encoding="utf-8")
-    result = crm("import", "activities", str(path))
-    assert (result.exit_code == 0) == taken, result.output
-    assert row_counts(db_url)["activities"] == before + (2 if taken else 0)
+    for day, (minutes, taken) in enumerate(DURATIONS, start=10):
+        before = row_counts(db_url)["activities"]
+        if taken:
+            crm.ok("log", "call", "--contact", "ann@example.com", "--duration", minutes)
+        else:
+            result = crm.fails("log", "call", "--contact", "ann@example.com", "--duration", minutes, code=2)
+            assert "out of range: give minutes from 0 to 10080" in result.stderr, minutes
+        path = tmp_path / "activities.csv"
+        path.write_text(f"Type,Contact,Date,Duration\ncall,ann@example.com,2026-11-{day} 10:00,{minutes}\n",
+                        encoding="utf-8")
+        result = crm("import", "activities", str(path))
+        assert (result.exit_code == 0) == taken, (minutes, result.output)
+        assert row_counts(db_url)["activities"] == before + (2 if taken else 0), minutes
 
 
 def test_the_activity_service_bounds_durations(db, actor):
@@ -347,18 +352,27 @@ NON_UTF8 = [
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("args", NON_UTF8, ids=[repr(b" ".join(a)) for a in NON_UTF8])
-def test_arguments_that_are_not_utf8_get_one_line(db_url, args):
+def test_arguments_that_are_not_utf8_get_one_line(db_url):
+    """The first row of NON_UTF8 goes to the real `crm` console script as bytes (the process
+    boundary: the OS hands them over, Python makes them lone surrogates); the other rows go to the
+    same command in this process as Python hands them over (surrogateescape), one process less each."""
     crm = Path(sys.executable).with_name("crm")
     env = {**os.environ, "PYTHONUTF8": "0", "LC_ALL": "C.UTF-8"}
-    Crm(db_url).ok("user", "list")
-    before = row_counts(db_url)
-    result = subprocess.run([os.fsencode(crm), b"--db", db_url.encode(), b"--user", b"ann", *args],
-                            capture_output=True, env=env, timeout=60)
-    err = result.stderr.decode("utf-8", "replace").strip().splitlines()
-    assert result.returncode == 2, result.stderr
-    assert len(err) == 1 and err[0].startswith("error: argument ") and "is not UTF-8 text" in err[0], err
-    assert row_counts(db_url) == before
+    runner = Crm(db_url)
+    runner.ok("user", "list")
+    for number, args in enumerate(NON_UTF8):
+        before = row_counts(db_url)
+        if number == 0:
+            result = subprocess.run([os.fsencode(crm), b"--db", db_url.encode(), b"--user", b"ann", *args],
+                                    capture_output=True, env=env, timeout=60)
+            code, err = result.returncode, result.stderr.decode("utf-8", "replace")
+        else:
+            result = runner(*(arg.decode("utf-8", "surrogateescape") for arg in args))
+            code, err = result.exit_code, result.stderr
+        err = err.strip().splitlines()
+        assert code == 2, (args, err)
+        assert len(err) == 1 and err[0].startswith("error: argument ") and "is not UTF-8 text" in err[0], (args, err)
+        assert row_counts(db_url) == before, args
 
 
 def test_amount_text_round_trips_in_each_locale():
@@ -383,24 +397,33 @@ FORMS = [
 ]
 
 
-@pytest.mark.parametrize("form, fields, message", FORMS, ids=[f"{f}-{list(v.values())[-1]}" for f, v, _ in FORMS])
-async def test_the_app_forms_refuse_the_same_values(db, db_url, actor, form, fields, message):
+async def test_the_app_forms_refuse_the_same_values(db, db_url, actor):
+    """Every row of FORMS in one app per backend: each form opens anew over the app's first screen,
+    refuses, stays open, and writes nothing."""
     from crm_tui.screens.forms import DealForm, LogActivityForm, TaskForm
     from tests.tui.test_forms import Host, error_text, fill, settle
 
     with db.write() as session:
         ada = contacts.create_contact(session, data={"first_name": "Ada"}, actor=actor, now=NOW)
-    screen = {"deal": lambda: DealForm(), "task": lambda: TaskForm(contact_id=ada.id),
-              "log": lambda: LogActivityForm(contact_id=ada.id)}[form]()
+    forms = {"deal": lambda: DealForm(), "task": lambda: TaskForm(contact_id=ada.id),
+             "log": lambda: LogActivityForm(contact_id=ada.id)}
     before = row_counts(db_url)
-    app = Host(db, actor, NOW, screen)
+    first = forms[FORMS[0][0]]()
+    app = Host(db, actor, NOW, first)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        fill(app.screen, **fields)
-        await pilot.press("ctrl+s")
-        await settle(app, pilot)
-        assert app.screen is screen
-        assert message in error_text(app.screen)
+        for number, (form, fields, message) in enumerate(FORMS):
+            screen = first if number == 0 else forms[form]()
+            if number:
+                app.push_screen(screen, callback=app.results.append)
+            await settle(app, pilot)
+            assert app.screen is screen, form
+            fill(app.screen, **fields)
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+            assert app.screen is screen, (form, fields)
+            assert message in error_text(app.screen), (form, fields, error_text(app.screen))
+            assert app.results == [], (form, fields)
+            app.pop_screen()
     assert app.results == []
     assert row_counts(db_url) == before
 
