@@ -342,3 +342,29 @@ def test_csv_and_json_of_a_service_report(db, data, now):
     assert "All,All cases,7,6,30,120,4,300,2880" in text
     doc = reports.to_json(report)
     assert doc["tables"][0]["rows"][0]["first_p90"] == 120
+
+
+def test_postgresql_s_percentiles_are_the_cells_nearest_ranks(db, data, now):
+    """PostgreSQL computes case-times in one statement (GROUPING SETS, percentile_disc); SQLite from
+    packed cells. On PostgreSQL both ways run, and must agree; and percentile_disc must be the
+    nearest rank for every count of values (a float p x n rounding up one rank too far would not)."""
+    import random
+
+    import sqlalchemy as sa
+
+    from crm_tui.services.reports import service
+    from crm_tui.services.reports.shapes import Scope
+
+    with db.read() as s:
+        if s.get_bind().dialect.name != "postgresql":
+            pytest.skip("the one-statement percentiles are PostgreSQL's; SQLite has only the cells' way")
+        scope = Scope(period=NOV, zone=NY, now=now, currency="USD", grain="week")
+        assert service._times_in_sql(s, scope) == service._times_in_cells(s, scope)
+        rng = random.Random(7)
+        for n in (*range(1, 41), 99, 101, 1000):
+            values = [rng.randrange(0, 5000) for _ in range(n)]
+            got = s.execute(sa.text("SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY v), "
+                                    "percentile_disc(0.9) WITHIN GROUP (ORDER BY v) FROM unnest(CAST(:a AS int[])) AS v"),
+                            {"a": values}).one()
+            ordered = sorted(values)
+            assert tuple(got) == (service._nearest_rank(ordered, 50), service._nearest_rank(ordered, 90)), n
