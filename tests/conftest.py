@@ -523,6 +523,29 @@ def shared_database(request):
     time.tzset()
 
 
+def seeded_fixtures(seed, value_name: str, *, only_when_asked: bool = False):
+    """The fixtures of a module whose tests each get their own copy of rows seeded once per
+    backend (`seeded_databases`): `seeded_rows` (module scope, parametrized with BACKENDS),
+    `db_url` (the test's copy) and `value_name` (what `seed` returned). With `only_when_asked`, a
+    test that does not ask for `value_name` gets a clean database instead. A module assigns them:
+    `seeded_rows, db_url, team = seeded_fixtures(_team, "team")`."""
+    @pytest.fixture(name="seeded_rows", scope="module", params=BACKENDS)
+    def seeded_rows(request):
+        with seeded_databases(request, seed) as made:
+            yield made
+
+    @pytest.fixture(name="db_url")
+    def db_url(seeded_rows, tmp_path, request):
+        with seeded_rows.copy(tmp_path, seeded=not only_when_asked or value_name in request.fixturenames) as url:
+            yield url
+
+    @pytest.fixture(name=value_name)
+    def value(seeded_rows, db):
+        return seeded_rows.value
+
+    return seeded_rows, db_url, value
+
+
 class SeededDatabases:
     """A module's seeded database (see `seeded_databases`): `copy` gives a test its own database
     in the seeded state, and `value` is what the seeding returned (ids, actors)."""
@@ -553,8 +576,8 @@ def seeded_databases(request, seed):
     seeded rows: `seed(db, actor, now)` runs once on a clean database of the backend (`actor` is
     ann, made as the `actor` fixture makes her, `now` is FROZEN_NOW), and each test gets a copy
     of the result (SQLite: the file; PostgreSQL: a pool of databases brought back to the seeded
-    state, as _PgPool brings its to the template's) instead of seeding one itself. The module
-    overrides `db_url` with `copy`."""
+    state, as _PgPool brings its to the template's) instead of seeding one itself. A module
+    takes its fixtures from `seeded_fixtures`."""
     from crm_tui.services import users
 
     tmp_path = request.getfixturevalue("tmp_path_factory").mktemp("seeded")

@@ -10,25 +10,7 @@ from crm_tui.errors import Conflict, InvalidInput
 from crm_tui.models import AuditEvent, Company, Contact, Deal
 from crm_tui.services import bulk_edit, companies, contacts, deals, fields, users
 from crm_tui.services.bulk_edit import Selection
-from tests.conftest import BACKENDS, seeded_databases
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def seeded(request):
-    """The team below, seeded once per backend; each test writes to its own copy."""
-    with seeded_databases(request, _team) as made:
-        yield made
-
-
-@pytest.fixture
-def db_url(seeded, tmp_path):
-    with seeded.copy(tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def team(seeded, db):
-    return seeded.value
+from tests.conftest import seeded_fixtures
 
 
 def _team(db, actor, now):
@@ -65,6 +47,9 @@ def _team(db, actor, now):
                                                   actor=actor, now=now).id)
         out["company"] = companies.create_company(s, data={"name": "Acme"}, actor=actor, now=now).id
     return out
+
+
+seeded_rows, db_url, team = seeded_fixtures(_team, "team")
 
 
 LEADS = Selection("contact", all_matching=True, filters={"lifecycle": ["lead"]})

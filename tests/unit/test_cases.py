@@ -16,27 +16,9 @@ from crm_tui.models.case import CLOSED, NEW, OPEN, RESOLVED, WAITING
 from crm_tui.models.workflow import EmailOutbox
 from crm_tui.services import cases, companies, contacts, deals, email_templates, mail_store, merge, sla, surveys, users
 from crm_tui.services.common import system_actor
-from tests.conftest import BACKENDS, seeded_databases
+from tests.conftest import seeded_fixtures
 
 LOGINS = {"manager": "mia", "sales": "sam", "support": "sue", "marketing": "max"}
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def seeded(request):
-    """The team below, seeded once per backend; each test writes to its own copy."""
-    with seeded_databases(request, _team) as made:
-        yield made
-
-
-@pytest.fixture
-def db_url(seeded, tmp_path):
-    with seeded.copy(tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def team(seeded, db):
-    return seeded.value
 
 
 def _team(db, actor, now):
@@ -63,6 +45,9 @@ def _team(db, actor, now):
                                                "company_id": globex.id}, actor=actor, now=now)
         out.update(acme=acme.id, globex=globex.id, ada=ada.id, bob=bob.id)
     return out
+
+
+seeded_rows, db_url, team = seeded_fixtures(_team, "team")
 
 
 def _open(s, t, now, subject="Printer on fire", **kw):

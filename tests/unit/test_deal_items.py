@@ -10,7 +10,7 @@ from crm_tui.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_tui.models import AuditEvent, Deal
 from crm_tui.models.product import DealItem, Product, ProductPrice
 from crm_tui.services import deal_items, deals, users
-from tests.conftest import BACKENDS, seeded_databases
+from tests.conftest import seeded_fixtures
 
 
 def _product(s, sku, prices, *, tax_bp=0, archived=False, name=None):
@@ -24,24 +24,6 @@ def _product(s, sku, prices, *, tax_bp=0, archived=False, name=None):
     return p.id
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def seeded(request):
-    """The products and the deal below, seeded once per backend; each test writes to its own copy."""
-    with seeded_databases(request, _setup) as made:
-        yield made
-
-
-@pytest.fixture
-def db_url(seeded, tmp_path):
-    with seeded.copy(tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def setup(seeded, db):
-    return seeded.value
-
-
 def _setup(db, actor, now):
     with db.write() as s:
         _product(s, "WID-1", {"USD": 1999, "EUR": 1800}, tax_bp=2000, name="Widget")
@@ -50,6 +32,9 @@ def _setup(db, actor, now):
         _product(s, "EURO-4", {"EUR": 700})
         deal = deals.create_deal(s, data={"title": "Anvils", "amount": "1000"}, actor=actor, now=now)
     return deal
+
+
+seeded_rows, db_url, setup = seeded_fixtures(_setup, "setup")
 
 
 def _counts(db):

@@ -11,25 +11,7 @@ from sqlalchemy import event, update
 from crm_tui.errors import InvalidInput, NotFound
 from crm_tui.models import Deal
 from crm_tui.services import companies, contacts, deal_list, deals, views
-from tests.conftest import BACKENDS, seeded_databases
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def seeded_databases_(request):
-    """The deals below, seeded once per backend; each test reads or writes its own copy."""
-    with seeded_databases(request, _seed) as made:
-        yield made
-
-
-@pytest.fixture
-def db_url(seeded_databases_, tmp_path):
-    with seeded_databases_.copy(tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def seeded(seeded_databases_, db) -> dict[str, int]:
-    return seeded_databases_.value
+from tests.conftest import seeded_fixtures
 
 
 def _seed(db, actor, now) -> dict[str, int]:
@@ -49,6 +31,9 @@ def _seed(db, actor, now) -> dict[str, int]:
         deals.set_deal_archived(s, deal_id=ids["Dynamo"], archived=True, actor=actor, now=now)
         s.execute(update(Deal).where(Deal.id == ids["Engines"]).values(custom={"segment": "SMB", "seats": 12}))
     return ids
+
+
+seeded_rows, db_url, seeded = seeded_fixtures(_seed, "seeded")
 
 
 def titles(db, **kwargs) -> list[str]:

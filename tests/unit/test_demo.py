@@ -19,28 +19,9 @@ from crm_tui.services import bulk, contacts, demo, pipelines, tasks
 from crm_tui.services import validation as v
 from crm_tui.services.demo import load_demo
 from crm_tui.services.users import actor_for
-from tests.conftest import BACKENDS, seeded_databases
+from tests.conftest import seeded_fixtures
 
 N = 300
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def seeded(request):
-    """The demo of N contacts, loaded once per backend; each test gets its own copy."""
-    with seeded_databases(request, _load) as made:
-        yield made
-
-
-@pytest.fixture
-def db_url(seeded, tmp_path, request):
-    # a test that does not ask for the load gets a clean database, as before
-    with seeded.copy(tmp_path, seeded="loaded" in request.fixturenames) as url:
-        yield url
-
-
-@pytest.fixture
-def loaded(seeded, db):
-    return seeded.value
 
 
 def _load(db, actor, now):
@@ -49,6 +30,9 @@ def _load(db, actor, now):
         summary = load_demo(session, contacts=N, seed=7, actor=actor, now=now,
                             progress=lambda phase, done, total: calls.append((phase, done, total)))
     return summary, calls
+
+
+seeded_rows, db_url, loaded = seeded_fixtures(_load, "loaded", only_when_asked=True)
 
 
 def _count(session, model) -> int:

@@ -8,28 +8,9 @@ from datetime import timedelta
 import pytest
 
 from crm_tui.services import activities, contacts, deals, lookup
-from tests.conftest import BACKENDS, seeded_databases
+from tests.conftest import seeded_fixtures
 
 NOTES = "She asked about the Zanzibar rollout and the per-seat pricing."
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def seeded(request):
-    """What `written` writes, seeded once per backend; each test gets its own copy."""
-    with seeded_databases(request, _written) as made:
-        yield made
-
-
-@pytest.fixture
-def db_url(seeded, tmp_path, request):
-    # a test that reads none of it gets a clean database, as before
-    with seeded.copy(tmp_path, seeded="written" in request.fixturenames) as url:
-        yield url
-
-
-@pytest.fixture
-def written(seeded, db):
-    return seeded.value
 
 
 def _written(db, actor, now):
@@ -43,6 +24,9 @@ def _written(db, actor, now):
         activities.log_activity(s, data={"kind": "note", "contact_id": ada.id, "subject": "Zürich office",
                                          "occurred_at": now - timedelta(days=3)}, actor=actor, now=now)
     return ada, deal
+
+
+seeded_rows, db_url, written = seeded_fixtures(_written, "written", only_when_asked=True)
 
 
 CASES = [  # (query, the (kind, label) found, newest first within a kind)

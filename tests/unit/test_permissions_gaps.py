@@ -15,29 +15,11 @@ from crm_tui.errors import Forbidden
 from crm_tui.models import AuditEvent, Company, Contact, SavedView
 from crm_tui.services import backup, companies, contacts, export, merge, permissions, users, views
 from crm_tui.services.common import system_actor
-from tests.conftest import BACKENDS, seeded_databases
+from tests.conftest import seeded_fixtures
 
 from .test_permissions import ROLES, attempt, run_cases
 
 LOGINS = {"admin": "ann", "manager": "mia", "sales": "sam", "marketing": "max", "support": "sue"}
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def seeded(request):
-    """The team below, seeded once per backend; each test writes to its own copy."""
-    with seeded_databases(request, _team) as made:
-        yield made
-
-
-@pytest.fixture
-def db_url(seeded, tmp_path):
-    with seeded.copy(tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def team(seeded, db):
-    return seeded.value
 
 
 def _team(db, actor, now):
@@ -62,6 +44,9 @@ def _team(db, actor, now):
         out["contact_nobody"] = contacts.create_contact(s, data={"first_name": "Walk-in"}, actor=actor, now=now).id
         s.execute(Contact.__table__.update().where(Contact.id == out["contact_nobody"]).values(owner_id=None))
     return out
+
+
+seeded_rows, db_url, team = seeded_fixtures(_team, "team")
 
 
 def _export(fmt):
@@ -185,7 +170,7 @@ def _export_as(who):
     return lambda s: export.write_csv(s, "companies", io.StringIO(), actor=who)
 
 
-@pytest.mark.parametrize("seeded", ["sqlite"], indirect=True)  # its db_url is a copy of `seeded`
+@pytest.mark.parametrize("seeded_rows", ["sqlite"], indirect=True)  # its db_url is a copy of `seeded_rows`
 def test_backup_and_restore_are_the_admins(db, team, tmp_path, now):
     results, copies = {}, tmp_path / "copies"
     for role in ROLES:

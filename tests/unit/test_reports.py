@@ -18,7 +18,7 @@ from crm_tui.errors import InvalidInput
 from crm_tui.models import Activity, Contact, Deal, Stage, Task, User
 from crm_tui.services import goals, reports
 from crm_tui.services.reports import Period
-from tests.conftest import BACKENDS, seeded_databases
+from tests.conftest import seeded_fixtures
 
 NY = ZoneInfo("America/New_York")
 Q4 = Period(date(2026, 10, 1), date(2027, 1, 1), "quarter")
@@ -128,27 +128,11 @@ def build_dataset(db, actor, now) -> Dataset:
     return Dataset(ann, bob.id, deals, contacts, stages)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def seeded(request):
-    """The dataset, built once per backend; each test gets its own copy."""
-    with seeded_databases(request, _data) as made:
-        yield made
-
-
-@pytest.fixture
-def db_url(seeded, tmp_path, request):
-    # a test that does not ask for the seeded rows gets a clean database, as before
-    with seeded.copy(tmp_path, seeded="data" in request.fixturenames) as url:
-        yield url
-
-
-@pytest.fixture
-def data(seeded, db):
-    return seeded.value
-
-
 def _data(db, actor, now) -> Dataset:
     return build_dataset(db, actor, now)
+
+
+seeded_rows, db_url, data = seeded_fixtures(_data, "data", only_when_asked=True)
 
 
 def run(db, name, period=Q4, *, zone=NY, owner_id=None, grain=None, now=None, by=None):

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pytest
 from sqlalchemy import select
 
 from crm_tui.models import Deal, Stage
 from crm_tui.models.product import DealItem, Product, Quote
 from crm_tui.services import fx, reports
-from tests.conftest import BACKENDS, seeded_databases
+from tests.conftest import seeded_fixtures
 from tests.unit.test_reports import NY, Q4, build_dataset
 
 
@@ -65,22 +64,7 @@ def build_sales(db, actor, now):
     return dataset
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def seeded(request):
-    """The sales of build_sales, built once per backend; each test gets its own copy."""
-    with seeded_databases(request, build_sales) as made:
-        yield made
-
-
-@pytest.fixture
-def db_url(seeded, tmp_path):
-    with seeded.copy(tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def data(seeded, db):
-    return seeded.value
+seeded_rows, db_url, data = seeded_fixtures(build_sales, "data")
 
 
 def run(db, name, *, convert=False, owner_id=None):
