@@ -7,6 +7,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
+from textual.widgets import Input
 
 
 class TextLine(Widget):
@@ -127,3 +128,16 @@ class Paragraphs(Widget):
 
     def render(self) -> Text:
         return Text("\n").join(self.lines(self.size.width))
+
+
+def late_input(screen, box_id: str, placeholder: str) -> Input:
+    """The Input `#box_id` of `screen`, mounted in place of the Line `#box_id-wait` that stood for it
+    (an Input is a screen's costliest widget to set up: a list shows its first rows with a line of
+    text there, and the Input comes after the first frame, or at once when it is asked for)."""
+    found = screen.query(f"#{box_id}")
+    if found:
+        return found.first(Input)
+    box = Input(placeholder=placeholder, id=box_id)
+    screen.mount(box, after=f"#{box_id}-wait")
+    screen.query_one(f"#{box_id}-wait").remove()
+    return box

@@ -29,7 +29,7 @@ from crm_tui.screens.case_rows import QUEUES, case_columns, queue_label
 from crm_tui.services import start
 from crm_tui.shapes import STATUS_LABELS
 from crm_tui.widgets.keyset_table import KeysetTable
-from crm_tui.widgets.text_line import Line, TextLine
+from crm_tui.widgets.text_line import Line, TextLine, late_input
 
 FORMS_CSS = str(Path(__file__).parents[1] / "forms.tcss")  # (the forms module itself loads with the first form)
 
@@ -148,13 +148,7 @@ class CasesScreen(SearchableList, AreaScreen):
 
     def search_box(self) -> Input:
         """The search Input, put in place of the line that stood for it if it isn't there yet."""
-        found = self.query("#case-search")
-        if found:
-            return found.first(Input)
-        box = Input(placeholder=SEARCH_HINT, id="case-search")
-        self.mount(box, after="#case-search-wait")
-        self.query_one("#case-search-wait").remove()
-        return box
+        return late_input(self, "case-search", SEARCH_HINT)
 
     @property
     def table(self) -> KeysetTable:

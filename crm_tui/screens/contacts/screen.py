@@ -21,7 +21,7 @@ from crm_tui.shapes import ContactRow
 from crm_tui.widgets import fmt
 from crm_tui.widgets.keyset_table import Column, KeysetTable
 from crm_tui.widgets.plain import PlainRow
-from crm_tui.widgets.text_line import Line
+from crm_tui.widgets.text_line import Line, late_input
 
 SORT_LABELS = {"name": "name", "company": "company", "last_contacted": "last contacted", "created": "newest"}
 SEARCH_HINT = "Search name, email, phone, company…  ( / )"
@@ -135,13 +135,7 @@ class ContactsScreen(SearchableList, ContactActions, BulkEditing, FieldSorts, Ar
 
     def search_box(self) -> Input:
         """The search Input, put in place of the line that stood for it if it isn't there yet."""
-        found = self.query("#search")
-        if found:
-            return found.first(Input)
-        box = Input(placeholder=SEARCH_HINT, id="search")
-        self.mount(box, after="#search-wait")
-        self.query_one("#search-wait").remove()
-        return box
+        return late_input(self, "search", SEARCH_HINT)
 
     @property
     def table(self) -> KeysetTable:
