@@ -492,6 +492,22 @@ def db_url(request, tmp_path, sqlite_template):
     pool.release(name)
 
 
+def _clean_database(request, tmp_path):
+    """A clean, migrated database of the backend `request.param` names, for a fixture wider than a
+    test: (its URL, the SQLite file or None, the worker's PostgreSQL pool and the database's name
+    there or None, None). PostgreSQL's is the caller's to hand back (`pool.release(name)`)."""
+    if request.param == "sqlite":
+        path = tmp_path / "crm.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return sqlite_url(path), path, None, None
+    reason = _pg_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    pool = request.getfixturevalue("pg_pool")
+    name = pool.acquire()
+    return pool.url(name), None, pool, name
+
+
 @contextlib.contextmanager
 def shared_database(request):
     """A clean, migrated database of the backend `request.param` names (one of BACKENDS) for a
@@ -499,18 +515,8 @@ def shared_database(request):
     database instead of seeding one each. The seeding runs in an environment isolated as
     `isolated_env` isolates a test's, so it cannot depend on the machine's."""
     tmp_path = request.getfixturevalue("tmp_path_factory").mktemp("shared")
-    release = None
-    if request.param == "sqlite":
-        path = tmp_path / "crm.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        url = sqlite_url(path)
-    else:
-        reason = _pg_unavailable_reason()
-        if reason:
-            pytest.skip(reason)
-        pool = request.getfixturevalue("pg_pool")
-        name = pool.acquire()
-        url, release = pool.url(name), functools.partial(pool.release, name)
+    url, _, pool, name = _clean_database(request, tmp_path)
+    release = None if pool is None else functools.partial(pool.release, name)
     with pytest.MonkeyPatch.context() as monkeypatch:
         _isolate(tmp_path, monkeypatch)
         database = open_database(url)
@@ -581,19 +587,9 @@ def seeded_databases(request, seed):
     from crm_tui.services import users
 
     tmp_path = request.getfixturevalue("tmp_path_factory").mktemp("seeded")
-    name = None
-    if request.param == "sqlite":
-        path = tmp_path / "seeded.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        url = sqlite_url(path)
-    else:
-        reason = _pg_unavailable_reason()
-        if reason:
-            pytest.skip(reason)
-        worker_pool = request.getfixturevalue("pg_pool")
-        name = worker_pool.acquire()
+    url, path, worker_pool, name = _clean_database(request, tmp_path)
+    if worker_pool is not None:
         worker_pool._disconnect(name)  # a template has no other sessions
-        url = worker_pool.url(name)
     pool = None
     try:
         with pytest.MonkeyPatch.context() as monkeypatch:
